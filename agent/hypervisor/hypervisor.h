@@ -1,0 +1,77 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace minicloud::hypervisor {
+
+// How guests are executed. KVM only when a bounded probe proved it works (see kvm_probe.h).
+enum class Accelerator { kKvm, kTcg };
+std::string_view AcceleratorName(Accelerator a);  // "kvm" | "tcg"
+
+struct NetworkInterface {
+  std::string bridge;  // host bridge the tap joins
+  std::string mac;     // "02:xx:xx:xx:xx:xx"
+  std::string tap;     // tap device name chosen by the agent (<= 15 chars); empty = hypervisor's
+};
+
+// Everything needed to boot one instance. Paths are absolute and prepared by the agent.
+struct DomainSpec {
+  std::string instance_id;   // the domain name ("i-0123...")
+  std::string smbios_uuid;   // system UUID, "ec2xxxxx-xxxx-..." so cloud-init sees an EC2 platform
+  std::string smbios_serial; // equal to smbios_uuid (cloud-init 22.4 checks both)
+  int vcpus = 1;
+  int64_t memory_mib = 512;
+  Accelerator accelerator = Accelerator::kTcg;
+  std::string root_disk;     // qcow2 overlay, attached as the first virtio disk (vda)
+  // Direct kernel boot (AKI/ARI-style AMIs); empty kernel = boot through firmware from disk.
+  std::string kernel;
+  std::string initrd;
+  std::string kernel_cmdline;
+  std::string console_log;   // serial console is appended to this file
+  std::vector<NetworkInterface> interfaces;
+};
+
+enum class DomainState { kRunning, kPaused, kShutoff, kCrashed, kOther };
+std::string_view DomainStateName(DomainState s);
+
+struct DomainInfo {
+  std::string instance_id;
+  DomainState state = DomainState::kOther;
+};
+
+struct HostResources {
+  int cpus = 0;
+  int64_t memory_mib = 0;
+};
+
+// The agent's only door to a hypervisor. Implementations: libvirt (real), fake (tests).
+//
+// Contract:
+// - Only domains created through this interface are "owned"; List() never returns others, and
+//   Destroy() refuses to touch them (FailedPrecondition).
+// - CreateAndStart is idempotent: an owned domain of that name that already runs is success.
+//   On failure nothing is left defined.
+// - Destroy stops (hard) and undefines; a missing domain is success (idempotent).
+// - Domains keep running when the Hypervisor object (or the agent process) goes away; a new
+//   instance re-adopts them through List().
+// - Methods are thread-safe.
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+
+  virtual absl::Status CreateAndStart(const DomainSpec& spec) = 0;
+  virtual absl::Status Destroy(std::string_view instance_id) = 0;
+  virtual absl::StatusOr<std::vector<DomainInfo>> List() = 0;
+  // NotFound when no owned domain has that name.
+  virtual absl::StatusOr<DomainInfo> Get(std::string_view instance_id) = 0;
+  virtual absl::StatusOr<HostResources> GetHostResources() = 0;
+};
+
+}  // namespace minicloud::hypervisor

@@ -1,0 +1,411 @@
+#include "absl/strings/string_view.h"
+#include "agent/runtime/agent.h"
+
+#include "common/logging.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "agent/storage/qcow2.h"
+#include "common/status_macros.h"
+
+namespace minicloud::agent {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto kReconcileTick = std::chrono::seconds(1);
+
+int64_t NowMs(const Clock& clock) { return absl::ToUnixMillis(clock.Now()); }
+
+// Reads the last `max_bytes` of a file.
+absl::StatusOr<std::string> ReadTail(const std::string& path, int64_t max_bytes) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) return absl::NotFoundError(absl::StrCat("no console log at ", path));
+  const int64_t size = f.tellg();
+  const int64_t start = std::max<int64_t>(0, size - max_bytes);
+  f.seekg(start);
+  std::string out(static_cast<size_t>(size - start), '\0');
+  f.read(out.data(), static_cast<std::streamsize>(out.size()));
+  return out;
+}
+
+}  // namespace
+
+Agent::Agent(AgentConfig config, hypervisor::Hypervisor& hypervisor, ControllerLink& controller,
+             const Clock& clock)
+    : config_(std::move(config)), hypervisor_(hypervisor), controller_(controller), clock_(clock) {}
+
+Agent::~Agent() { Stop(); }
+
+std::string Agent::InstanceDir(const std::string& instance_id) const {
+  return absl::StrCat(config_.state_dir, "/instances/", instance_id);
+}
+
+absl::Status Agent::Start() {
+  std::error_code ec;
+  fs::create_directories(config_.state_dir + "/instances", ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", config_.state_dir, ": ", ec.message()));
+  MC_ASSIGN_OR_RETURN(auto cache, storage::ImageCache::Open(config_.state_dir + "/images"));
+  images_ = std::make_unique<storage::ImageCache>(std::move(cache));
+
+  // Host identity survives restarts so the controller keeps its records.
+  std::ifstream id_file(config_.state_dir + "/host-id");
+  std::string id;
+  if (id_file >> id) host_id_ = id;
+
+  // Re-adopt what is already here: running domains and instance directories.
+  MC_ASSIGN_OR_RETURN(auto domains, hypervisor_.List());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& d : domains) domains_[d.instance_id] = d;
+    for (const auto& entry : fs::directory_iterator(config_.state_dir + "/instances", ec)) {
+      local_[entry.path().filename().string()].has_files = true;
+    }
+  }
+  spdlog::info("agent starting with {} existing domain(s), host id {}", domains.size(),
+               host_id_.empty() ? "(new)" : host_id_);
+  threads_.emplace_back([this] { WatchLoop(); });
+  threads_.emplace_back([this] { ReportLoop(); });
+  threads_.emplace_back([this] { ReconcileLoop(); });
+  return absl::OkStatus();
+}
+
+void Agent::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return inflight_ == 0; });
+}
+
+void Agent::SpawnWorkerLocked(std::function<void()> fn) {
+  ++inflight_;
+  std::thread([this, fn = std::move(fn)] {
+    fn();
+    std::lock_guard<std::mutex> lock(mu_);
+    --inflight_;
+    cv_.notify_all();
+  }).detach();
+}
+
+std::string Agent::host_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return host_id_;
+}
+
+bool Agent::Sleep(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, d, [this] { return stopping_; });
+}
+
+void Agent::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reconcile_due_ = true;
+    report_due_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Agent::EnsureRegistered() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (registered_) return true;
+  }
+  v1::RegisterHostRequest req;
+  req.set_host_id(host_id());
+  req.set_hostname(config_.hostname);
+  req.set_endpoint(advertise_endpoint_);
+  *req.mutable_topology() = config_.topology;
+  *req.mutable_capacity() = config_.capacity;
+  req.set_accelerator(config_.accelerator == hypervisor::Accelerator::kKvm ? v1::ACCELERATOR_KVM
+                                                                           : v1::ACCELERATOR_TCG);
+  req.set_accelerator_reason(config_.accelerator_reason);
+  req.set_agent_version("0.1.0");
+  auto resp = controller_.Register(req);
+  if (!resp.ok()) {
+    spdlog::warn("{}", resp.status().message());
+    return false;
+  }
+  {
+    std::ofstream out(config_.state_dir + "/host-id.tmp");
+    out << resp->host_id() << "\n";
+  }
+  std::error_code ec;
+  fs::rename(config_.state_dir + "/host-id.tmp", config_.state_dir + "/host-id", ec);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (host_id_ != resp->host_id()) spdlog::info("registered as host {}", resp->host_id());
+  host_id_ = resp->host_id();
+  registered_ = true;
+  report_interval_ms_ = resp->report_interval_ms() > 0 ? resp->report_interval_ms() : 2000;
+  report_due_ = true;
+  cv_.notify_all();
+  return true;
+}
+
+void Agent::WatchLoop() {
+  uint64_t known = 0;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    if (!EnsureRegistered()) {
+      if (!Sleep(std::chrono::milliseconds(config_.retry_ms))) return;
+      continue;
+    }
+    v1::WatchDesiredRequest req;
+    req.set_host_id(host_id());
+    req.set_known_generation(known);
+    req.set_max_wait_ms(config_.watch_wait_ms);
+    auto desired = controller_.Watch(req);
+    if (!desired.ok()) {
+      if (desired.status().code() == absl::StatusCode::kNotFound) {
+        std::lock_guard<std::mutex> lock(mu_);
+        registered_ = false;  // the controller forgot us: register again
+      } else {
+        spdlog::warn("{}", desired.status().message());
+      }
+      if (!Sleep(std::chrono::milliseconds(config_.retry_ms))) return;
+      continue;
+    }
+    if (desired->generation() != known) {
+      known = desired->generation();
+      std::lock_guard<std::mutex> lock(mu_);
+      desired_ = std::move(*desired);
+      have_desired_ = true;
+      reconcile_due_ = true;
+      cv_.notify_all();
+    }
+  }
+}
+
+void Agent::ReconcileLoop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, kReconcileTick, [this] { return stopping_ || reconcile_due_; });
+      if (stopping_) return;
+      reconcile_due_ = false;
+    }
+    ReconcileOnce();
+  }
+}
+
+void Agent::ReconcileOnce() {
+  auto listed = hypervisor_.List();
+  if (!listed.ok()) {
+    spdlog::error("list domains: {}", listed.status().message());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, hypervisor::DomainInfo> now;
+  for (auto& d : *listed) now[d.instance_id] = d;
+  bool changed = now.size() != domains_.size();
+  for (const auto& [id, d] : now) {
+    auto old = domains_.find(id);
+    changed = changed || old == domains_.end() || old->second.state != d.state;
+  }
+  domains_ = std::move(now);
+  if (!have_desired_) return;  // never act before the controller has spoken
+  const std::vector<Action> actions = PlanActions(desired_, domains_, local_);
+  for (const Action& a : actions) {
+    LocalInstance& l = local_[a.instance_id];
+    l.busy = true;
+    if (a.kind == ActionKind::kLaunch) {
+      for (const auto& want : desired_.instances()) {
+        if (want.instance_id() == a.instance_id) {
+          SpawnWorkerLocked([this, want] { RunLaunch(want); });
+        }
+      }
+    } else {
+      SpawnWorkerLocked([this, id = a.instance_id] { RunTeardown(id); });
+    }
+  }
+  // Orphans: owned domains the controller does not list. Reported in the log, never touched.
+  for (const auto& [id, d] : domains_) {
+    bool listed_by_controller = false;
+    for (const auto& want : desired_.instances()) {
+      listed_by_controller = listed_by_controller || want.instance_id() == id;
+    }
+    if (!listed_by_controller && !local_[id].busy && local_[id].message != "orphan") {
+      spdlog::warn("domain {} is not known to the controller; leaving it alone", id);
+      local_[id].message = "orphan";
+    }
+  }
+  if (changed || !actions.empty()) {
+    report_due_ = true;
+    cv_.notify_all();
+  }
+}
+
+void Agent::Finish(const std::string& id, v1::ObservedState state, std::string message) {
+  std::error_code ec;
+  bool has_files = fs::exists(InstanceDir(id), ec);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    LocalInstance& l = local_[id];
+    l.busy = false;
+    l.state = state;
+    l.message = std::move(message);
+    l.has_files = has_files;
+  }
+  Wake();
+}
+
+void Agent::RunLaunch(v1::DesiredInstance want) {
+  const std::string id = want.instance_id();
+  v1::LaunchTimeline timeline;
+  timeline.set_received_ms(NowMs(clock_));
+  auto s = Launch(want, timeline);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    local_[id].timeline = timeline;
+  }
+  if (s.ok()) {
+    spdlog::info("{} started ({} ms after receipt)", id,
+                 timeline.domain_started_ms() - timeline.received_ms());
+    Finish(id, v1::OBSERVED_STATE_RUNNING, "");
+    return;
+  }
+  spdlog::error("launch {}: {}", id, s.message());
+  // A failed launch leaves nothing behind: no domain, no overlay.
+  if (auto d = hypervisor_.Destroy(id); !d.ok()) spdlog::error("clean up {}: {}", id, d.message());
+  std::error_code ec;
+  fs::remove_all(InstanceDir(id), ec);
+  Finish(id, v1::OBSERVED_STATE_FAILED, std::string(s.message()));
+}
+
+absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& timeline) {
+  const std::string& id = want.instance_id();
+  const v1::BootImage& image = want.image();
+  MC_ASSIGN_OR_RETURN(std::string base, EnsureBlob(image.sha256(), image.size_bytes()));
+  std::string kernel, initrd;
+  if (!image.kernel_sha256().empty()) {
+    MC_ASSIGN_OR_RETURN(kernel, EnsureBlob(image.kernel_sha256(), image.kernel_size_bytes()));
+  }
+  if (!image.ramdisk_sha256().empty()) {
+    MC_ASSIGN_OR_RETURN(initrd, EnsureBlob(image.ramdisk_sha256(), image.ramdisk_size_bytes()));
+  }
+  timeline.set_image_ready_ms(NowMs(clock_));
+
+  const std::string dir = InstanceDir(id);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()));
+  const std::string root = dir + "/root.qcow2";
+  if (!fs::exists(root, ec)) {
+    storage::OverlaySpec overlay;
+    overlay.backing_path = base;
+    overlay.overlay_path = root;
+    MC_RETURN_IF_ERROR(Annotate(storage::CreateOverlay(overlay), "create root disk"));
+  }
+  timeline.set_disk_ready_ms(NowMs(clock_));
+
+  hypervisor::DomainSpec spec;
+  spec.instance_id = id;
+  spec.smbios_uuid = want.smbios_uuid();
+  spec.smbios_serial = want.smbios_uuid();
+  spec.vcpus = want.vcpus();
+  spec.memory_mib = want.memory_mib();
+  spec.accelerator = config_.accelerator;
+  spec.root_disk = root;
+  spec.kernel = kernel;
+  spec.initrd = initrd;
+  spec.kernel_cmdline = image.kernel_command_line();
+  spec.console_log = dir + "/console.log";
+  MC_RETURN_IF_ERROR(hypervisor_.CreateAndStart(spec));
+  timeline.set_domain_started_ms(NowMs(clock_));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Agent::EnsureBlob(const std::string& sha256, int64_t size) {
+  std::lock_guard<std::mutex> blob_lock(blob_mu_);
+  if (auto path = images_->Lookup(sha256)) return *path;
+  MC_ASSIGN_OR_RETURN(auto writer, images_->BeginWrite(sha256));
+  spdlog::info("fetching {} ({} bytes) from the controller", sha256, size);
+  MC_RETURN_IF_ERROR(controller_.FetchBlob(
+      sha256, 0, [&](absl::string_view chunk) { return writer.Append(chunk); }));
+  MC_ASSIGN_OR_RETURN(auto cached, writer.Commit());
+  return cached.path;
+}
+
+void Agent::RunTeardown(std::string id) {
+  absl::Status s = hypervisor_.Destroy(id);
+  std::error_code ec;
+  if (s.ok()) fs::remove_all(InstanceDir(id), ec);
+  if (!s.ok() || ec) {
+    std::string why = s.ok() ? ec.message() : std::string(s.message());
+    spdlog::error("tear down {}: {}", id, why);
+    Finish(id, v1::OBSERVED_STATE_UNSPECIFIED, why);  // retried on the next pass
+    return;
+  }
+  spdlog::info("{} destroyed and its disks deleted", id);
+  Finish(id, v1::OBSERVED_STATE_ABSENT, "");
+}
+
+v1::ReportStatusRequest Agent::BuildReportLocked(
+    const std::map<std::string, hypervisor::DomainInfo>& domains) {
+  v1::ReportStatusRequest req;
+  req.set_host_id(host_id_);
+  for (const auto& want : desired_.instances()) {
+    auto d = domains.find(want.instance_id());
+    auto l = local_.find(want.instance_id());
+    const hypervisor::DomainInfo* domain = d == domains.end() ? nullptr : &d->second;
+    const LocalInstance* local = l == local_.end() ? nullptr : &l->second;
+    v1::ObservedState state = ObserveInstance(want, domain, local);
+    if (state == v1::OBSERVED_STATE_UNSPECIFIED) continue;
+    auto* o = req.add_instances();
+    o->set_instance_id(want.instance_id());
+    o->set_state(state);
+    if (local != nullptr) {
+      o->set_message(local->message);
+      if (local->timeline.received_ms() != 0) *o->mutable_timeline() = local->timeline;
+    }
+  }
+  return req;
+}
+
+void Agent::ReportLoop() {
+  while (true) {
+    v1::ReportStatusRequest req;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(report_interval_ms_),
+                   [this] { return stopping_ || report_due_; });
+      if (stopping_) return;
+      report_due_ = false;
+      if (!registered_) continue;
+      req = BuildReportLocked(domains_);
+    }
+    auto s = controller_.Report(req);
+    if (!s.ok()) {
+      if (s.code() == absl::StatusCode::kNotFound) {
+        std::lock_guard<std::mutex> lock(mu_);
+        registered_ = false;
+      }
+      spdlog::warn("{}", s.message());
+      if (!Sleep(std::chrono::milliseconds(config_.retry_ms))) return;
+    }
+  }
+}
+
+absl::StatusOr<std::string> Agent::ConsoleOutput(const std::string& instance_id,
+                                                 int64_t max_bytes) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!local_.contains(instance_id) && !domains_.contains(instance_id)) {
+      return absl::NotFoundError(absl::StrCat(instance_id, " is not on this host"));
+    }
+  }
+  return ReadTail(InstanceDir(instance_id) + "/console.log", std::max<int64_t>(0, max_bytes));
+}
+
+}  // namespace minicloud::agent

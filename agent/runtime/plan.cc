@@ -1,0 +1,61 @@
+#include "agent/runtime/plan.h"
+
+namespace minicloud::agent {
+
+std::vector<Action> PlanActions(const v1::DesiredState& desired,
+                                const std::map<std::string, hypervisor::DomainInfo>& domains,
+                                const std::map<std::string, LocalInstance>& local) {
+  std::vector<Action> actions;
+  for (const auto& want : desired.instances()) {
+    const std::string& id = want.instance_id();
+    auto l = local.find(id);
+    const bool busy = l != local.end() && l->second.busy;
+    if (busy) continue;
+    const bool has_domain = domains.contains(id);
+    const bool has_files = l != local.end() && l->second.has_files;
+    switch (want.goal()) {
+      case v1::DESIRED_GOAL_RUNNING: {
+        const bool failed = l != local.end() && l->second.state == v1::OBSERVED_STATE_FAILED;
+        if (!has_domain && !failed) actions.push_back({ActionKind::kLaunch, id});
+        break;
+      }
+      case v1::DESIRED_GOAL_TERMINATED:
+        if (has_domain || has_files) actions.push_back({ActionKind::kTeardown, id});
+        break;
+      default:
+        break;  // STOPPED: leave the domain and its disks as they are
+    }
+  }
+  return actions;
+}
+
+v1::ObservedState ObserveInstance(const v1::DesiredInstance& want,
+                                  const hypervisor::DomainInfo* domain,
+                                  const LocalInstance* local) {
+  if (local != nullptr && local->busy) {
+    return want.goal() == v1::DESIRED_GOAL_RUNNING ? v1::OBSERVED_STATE_PREPARING
+                                                   : v1::OBSERVED_STATE_UNSPECIFIED;
+  }
+  if (domain != nullptr) {
+    switch (domain->state) {
+      case hypervisor::DomainState::kRunning:
+      case hypervisor::DomainState::kPaused:
+        return v1::OBSERVED_STATE_RUNNING;
+      case hypervisor::DomainState::kShutoff:
+      case hypervisor::DomainState::kCrashed:
+        return v1::OBSERVED_STATE_SHUTOFF;
+      default:
+        return v1::OBSERVED_STATE_UNSPECIFIED;
+    }
+  }
+  if (local != nullptr && local->state == v1::OBSERVED_STATE_FAILED) {
+    return v1::OBSERVED_STATE_FAILED;
+  }
+  if (want.goal() == v1::DESIRED_GOAL_TERMINATED && (local == nullptr || !local->has_files)) {
+    return v1::OBSERVED_STATE_ABSENT;
+  }
+  return want.goal() == v1::DESIRED_GOAL_RUNNING ? v1::OBSERVED_STATE_PREPARING
+                                                 : v1::OBSERVED_STATE_UNSPECIFIED;
+}
+
+}  // namespace minicloud::agent

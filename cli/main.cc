@@ -1,0 +1,359 @@
+// minicloud: the command-line client. Verbs, flags and JSON shapes follow `aws ec2`.
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "cli/render.h"
+#include "minicloud/v1/compute.grpc.pb.h"
+
+namespace v1 = minicloud::v1;
+namespace cli = minicloud::cli;
+using nlohmann::json;
+
+namespace {
+
+// Exit codes as the aws CLI uses them.
+constexpr int kExitUsage = 252;
+constexpr int kExitServiceError = 254;
+constexpr int kExitWaiterFailed = 255;
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Globals {
+  std::string endpoint;
+  std::string output = "json";
+  double timeout_s = 60;
+};
+
+class Client {
+ public:
+  explicit Client(const Globals& g)
+      : g_(g),
+        stub_(v1::ComputeService::NewStub(
+            grpc::CreateChannel(g.endpoint, grpc::InsecureChannelCredentials()))) {}
+
+  // Calls one RPC; on failure prints the aws-style error line and exits.
+  template <typename Req, typename Resp, typename Method>
+  Resp Call(const char* operation, Method method, const Req& req) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(static_cast<int64_t>(g_.timeout_s * 1000)));
+    Resp resp;
+    grpc::Status s = (stub_.get()->*method)(&ctx, req, &resp);
+    if (!s.ok()) {
+      std::string code = s.error_details();
+      if (code.empty()) {
+        code = s.error_code() == grpc::StatusCode::UNAVAILABLE ? "EndpointConnectionError"
+                                                               : "InternalError";
+      }
+      std::cerr << "\nAn error occurred (" << code << ") when calling the " << operation
+                << " operation: " << s.error_message() << "\n";
+      if (s.error_code() == grpc::StatusCode::UNAVAILABLE && s.error_details().empty()) {
+        std::cerr << "Is the controller running at " << g_.endpoint
+                  << "? (set MINICLOUD_ENDPOINT or --endpoint)\n";
+      }
+      std::exit(kExitServiceError);
+    }
+    return resp;
+  }
+
+ private:
+  const Globals& g_;
+  std::unique_ptr<v1::ComputeService::Stub> stub_;
+};
+
+// "file://path" reads a file, "fileb://path" too (bytes either way), anything else is literal.
+std::string ReadBlobArg(const std::string& value, const std::string& what) {
+  for (const char* prefix : {"fileb://", "file://"}) {
+    if (absl::StartsWith(value, prefix)) {
+      std::string path = value.substr(std::string(prefix).size());
+      std::ifstream f(path, std::ios::binary);
+      if (!f) throw UsageError("Error parsing parameter '" + what + "': Unable to load paramfile " +
+                               value + ": cannot read '" + path + "'");
+      std::ostringstream ss;
+      ss << f.rdbuf();
+      return ss.str();
+    }
+  }
+  return value;
+}
+
+// "Name=instance-state-name,Values=running,pending"
+v1::Filter ParseFilter(const std::string& text) {
+  auto values_at = text.find(",Values=");
+  if (!absl::StartsWith(text, "Name=") || values_at == std::string::npos) {
+    throw UsageError("Error parsing parameter '--filters': expected Name=<name>,Values=<v1>,<v2>, "
+                     "got '" + text + "'");
+  }
+  v1::Filter f;
+  f.set_name(text.substr(5, values_at - 5));
+  for (auto v : absl::StrSplit(text.substr(values_at + 8), ',')) f.add_values(std::string(v));
+  return f;
+}
+
+void Print(const Globals& g, const json& doc, const std::string& array_key,
+           const std::vector<std::string>& columns) {
+  if (g.output == "table" && !array_key.empty()) {
+    std::cout << cli::RenderTable(doc, array_key, columns);
+  } else {
+    std::cout << doc.dump(4) << "\n";
+  }
+}
+
+const std::vector<std::string> kInstanceColumns = {
+    "InstanceId", "State.Name", "InstanceType", "ImageId", "Placement.AvailabilityZone",
+    "Placement.HostId", "LaunchTime"};
+
+std::vector<v1::Instance> AllInstances(const v1::DescribeInstancesResponse& resp) {
+  std::vector<v1::Instance> out;
+  for (const auto& r : resp.reservations()) {
+    for (const auto& i : r.instances()) out.push_back(i);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"minicloud: EC2 at home. Verbs and output follow `aws ec2`."};
+  app.require_subcommand(1);
+  Globals g;
+  const char* env = std::getenv("MINICLOUD_ENDPOINT");
+  g.endpoint = env != nullptr && *env ? env : "127.0.0.1:7700";
+  app.add_option("--endpoint", g.endpoint, "controller address (env MINICLOUD_ENDPOINT)")
+      ->capture_default_str();
+  app.add_option("--output", g.output, "json | table | text")
+      ->check(CLI::IsMember({"json", "table", "text"}))
+      ->capture_default_str();
+  app.add_option("--cli-read-timeout", g.timeout_s, "seconds to wait for an answer")
+      ->capture_default_str();
+
+  // run-instances
+  v1::RunInstancesRequest run;
+  std::string user_data_arg, az;
+  std::string count;
+  int min_count = 0, max_count = 0;
+  auto* run_cmd = app.add_subcommand("run-instances", "launch instances from an AMI");
+  run_cmd->add_option("--image-id", *run.mutable_image_id(), "AMI to boot")->required();
+  run_cmd->add_option("--instance-type", *run.mutable_instance_type(), "e.g. t3.micro")
+      ->default_val("t3.micro");
+  run_cmd->add_option("--count", count, "N or MIN:MAX (default 1)");
+  run_cmd->add_option("--min-count", min_count);
+  run_cmd->add_option("--max-count", max_count);
+  run_cmd->add_option("--user-data", user_data_arg, "text, file://path or fileb://path");
+  run_cmd->add_option("--client-token", *run.mutable_client_token(), "idempotency token");
+  run_cmd->add_option("--availability-zone", az, "place in this AZ");
+  bool run_dry = false;
+  run_cmd->add_flag("--dry-run", run_dry);
+
+  // describe-instances
+  std::vector<std::string> instance_ids, filters;
+  auto* desc_cmd = app.add_subcommand("describe-instances", "list instances");
+  desc_cmd->add_option("--instance-ids", instance_ids);
+  desc_cmd->add_option("--filters", filters, "Name=<name>,Values=<v1>,<v2> (repeatable)");
+
+  // terminate-instances
+  std::vector<std::string> term_ids;
+  auto* term_cmd = app.add_subcommand("terminate-instances", "terminate instances");
+  term_cmd->add_option("--instance-ids", term_ids)->required();
+  bool term_dry = false;
+  term_cmd->add_flag("--dry-run", term_dry);
+
+  // get-console-output
+  std::string console_id;
+  bool latest = false;
+  auto* console_cmd = app.add_subcommand("get-console-output", "serial console of an instance");
+  console_cmd->add_option("--instance-id", console_id)->required();
+  console_cmd->add_flag("--latest", latest);
+
+  // register-image / describe-images / deregister-image
+  v1::RegisterImageRequest reg;
+  auto* reg_cmd = app.add_subcommand("register-image", "add a qcow2 AMI");
+  reg_cmd->add_option("--name", *reg.mutable_name())->required();
+  reg_cmd->add_option("--image-location", *reg.mutable_image_location(),
+                      "qcow2 file readable by the controller")
+      ->required();
+  reg_cmd->add_option("--description", *reg.mutable_description());
+  reg_cmd->add_option("--architecture", *reg.mutable_architecture())->default_val("x86_64");
+  reg_cmd->add_option("--root-device-name", *reg.mutable_root_device_name())
+      ->default_val("/dev/xvda");
+  reg_cmd->add_option("--sha256", *reg.mutable_sha256(), "expected checksum of the file");
+  reg_cmd->add_option("--kernel", *reg.mutable_kernel_location(), "kernel for direct boot");
+  reg_cmd->add_option("--ramdisk", *reg.mutable_ramdisk_location(), "initrd for direct boot");
+  reg_cmd->add_option("--kernel-command-line", *reg.mutable_kernel_command_line());
+
+  std::vector<std::string> image_ids, image_filters;
+  auto* imgs_cmd = app.add_subcommand("describe-images", "list AMIs");
+  imgs_cmd->add_option("--image-ids", image_ids);
+  imgs_cmd->add_option("--filters", image_filters, "Name=<name>,Values=<v1>,<v2> (repeatable)");
+  std::string dereg_id;
+  auto* dereg_cmd = app.add_subcommand("deregister-image", "remove an AMI");
+  dereg_cmd->add_option("--image-id", dereg_id)->required();
+
+  std::vector<std::string> type_names;
+  auto* types_cmd = app.add_subcommand("describe-instance-types", "the instance-type catalog");
+  types_cmd->add_option("--instance-types", type_names);
+
+  std::vector<std::string> host_ids;
+  auto* hosts_cmd = app.add_subcommand("describe-hosts", "hosts, capacity and accelerator");
+  hosts_cmd->add_option("--host-ids", host_ids);
+
+  // wait instance-running | instance-terminated
+  std::string waiter;
+  std::vector<std::string> wait_ids;
+  double wait_timeout = 600;
+  auto* wait_cmd = app.add_subcommand("wait", "wait until instances reach a state");
+  wait_cmd->add_option("waiter", waiter, "instance-running | instance-terminated")
+      ->required()
+      ->check(CLI::IsMember({"instance-running", "instance-terminated"}));
+  wait_cmd->add_option("--instance-ids", wait_ids)->required();
+  wait_cmd->add_option("--timeout", wait_timeout, "seconds")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  try {
+    Client client(g);
+    if (*run_cmd) {
+      if (!count.empty()) {
+        std::vector<std::string> parts = absl::StrSplit(count, ':');
+        try {
+          min_count = std::stoi(parts[0]);
+          max_count = parts.size() > 1 ? std::stoi(parts[1]) : min_count;
+        } catch (const std::exception&) {
+          throw UsageError("Error parsing parameter '--count': expected N or MIN:MAX, got '" +
+                           count + "'");
+        }
+      }
+      if (min_count == 0 && max_count == 0 && count.empty()) min_count = max_count = 1;
+      if (max_count == 0) max_count = min_count;
+      if (min_count == 0 && count.empty()) min_count = max_count;
+      run.set_min_count(min_count);
+      run.set_max_count(max_count);
+      if (!user_data_arg.empty()) run.set_user_data(ReadBlobArg(user_data_arg, "--user-data"));
+      if (!az.empty()) run.mutable_placement()->set_availability_zone(az);
+      run.set_dry_run(run_dry);
+      auto resp = client.Call<v1::RunInstancesRequest, v1::Reservation>(
+          "RunInstances", &v1::ComputeService::Stub::RunInstances, run);
+      Print(g, cli::ReservationJson(resp), "Instances", kInstanceColumns);
+    } else if (*desc_cmd) {
+      v1::DescribeInstancesRequest req;
+      for (const auto& id : instance_ids) req.add_instance_ids(id);
+      for (const auto& f : filters) *req.add_filters() = ParseFilter(f);
+      auto resp = client.Call<v1::DescribeInstancesRequest, v1::DescribeInstancesResponse>(
+          "DescribeInstances", &v1::ComputeService::Stub::DescribeInstances, req);
+      json doc = {{"Reservations", json::array()}};
+      for (const auto& r : resp.reservations()) doc["Reservations"].push_back(cli::ReservationJson(r));
+      Print(g, doc, "Instances", kInstanceColumns);
+    } else if (*term_cmd) {
+      v1::TerminateInstancesRequest req;
+      for (const auto& id : term_ids) req.add_instance_ids(id);
+      req.set_dry_run(term_dry);
+      auto resp = client.Call<v1::TerminateInstancesRequest, v1::TerminateInstancesResponse>(
+          "TerminateInstances", &v1::ComputeService::Stub::TerminateInstances, req);
+      json doc = {{"TerminatingInstances", json::array()}};
+      for (const auto& c : resp.terminating_instances()) {
+        doc["TerminatingInstances"].push_back(cli::StateChangeJson(c));
+      }
+      Print(g, doc, "TerminatingInstances",
+            {"InstanceId", "PreviousState.Name", "CurrentState.Name"});
+    } else if (*console_cmd) {
+      v1::GetConsoleOutputRequest req;
+      req.set_instance_id(console_id);
+      req.set_latest(latest);
+      auto resp = client.Call<v1::GetConsoleOutputRequest, v1::GetConsoleOutputResponse>(
+          "GetConsoleOutput", &v1::ComputeService::Stub::GetConsoleOutput, req);
+      if (g.output == "text") {
+        std::cout << resp.output();
+      } else {
+        // Console bytes may not be valid UTF-8; replace invalid sequences for JSON.
+        json doc = {{"InstanceId", resp.instance_id()},
+                    {"Timestamp", cli::Iso8601(resp.timestamp())},
+                    {"Output", resp.output()}};
+        std::cout << doc.dump(4, ' ', false, json::error_handler_t::replace) << "\n";
+      }
+    } else if (*reg_cmd) {
+      auto resp = client.Call<v1::RegisterImageRequest, v1::RegisterImageResponse>(
+          "RegisterImage", &v1::ComputeService::Stub::RegisterImage, reg);
+      Print(g, {{"ImageId", resp.image_id()}}, "", {});
+    } else if (*imgs_cmd) {
+      v1::DescribeImagesRequest req;
+      for (const auto& id : image_ids) req.add_image_ids(id);
+      for (const auto& f : image_filters) *req.add_filters() = ParseFilter(f);
+      auto resp = client.Call<v1::DescribeImagesRequest, v1::DescribeImagesResponse>(
+          "DescribeImages", &v1::ComputeService::Stub::DescribeImages, req);
+      json doc = {{"Images", json::array()}};
+      for (const auto& i : resp.images()) doc["Images"].push_back(cli::ImageJson(i));
+      Print(g, doc, "Images", {"ImageId", "Name", "Architecture", "BootMode", "CreationDate"});
+    } else if (*dereg_cmd) {
+      v1::DeregisterImageRequest req;
+      req.set_image_id(dereg_id);
+      client.Call<v1::DeregisterImageRequest, v1::DeregisterImageResponse>(
+          "DeregisterImage", &v1::ComputeService::Stub::DeregisterImage, req);
+    } else if (*types_cmd) {
+      v1::DescribeInstanceTypesRequest req;
+      for (const auto& t : type_names) req.add_instance_types(t);
+      auto resp = client.Call<v1::DescribeInstanceTypesRequest, v1::DescribeInstanceTypesResponse>(
+          "DescribeInstanceTypes", &v1::ComputeService::Stub::DescribeInstanceTypes, req);
+      json doc = {{"InstanceTypes", json::array()}};
+      for (const auto& t : resp.instance_types()) doc["InstanceTypes"].push_back(cli::InstanceTypeJson(t));
+      Print(g, doc, "InstanceTypes",
+            {"InstanceType", "VCpuInfo.DefaultVCpus", "MemoryInfo.SizeInMiB"});
+    } else if (*hosts_cmd) {
+      v1::DescribeHostsRequest req;
+      for (const auto& h : host_ids) req.add_host_ids(h);
+      auto resp = client.Call<v1::DescribeHostsRequest, v1::DescribeHostsResponse>(
+          "DescribeHosts", &v1::ComputeService::Stub::DescribeHosts, req);
+      json doc = {{"Hosts", json::array()}};
+      for (const auto& h : resp.hosts()) doc["Hosts"].push_back(cli::HostJson(h));
+      Print(g, doc, "Hosts",
+            {"HostId", "State", "AvailabilityZone", "Rack", "Accelerator", "Used.VCpus",
+             "Used.MemoryMiB", "InstanceCount"});
+    } else if (*wait_cmd) {
+      const std::string want = waiter == "instance-running" ? "running" : "terminated";
+      const auto deadline = std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(static_cast<int64_t>(wait_timeout * 1000));
+      while (true) {
+        v1::DescribeInstancesRequest req;
+        for (const auto& id : wait_ids) req.add_instance_ids(id);
+        auto resp = client.Call<v1::DescribeInstancesRequest, v1::DescribeInstancesResponse>(
+            "DescribeInstances", &v1::ComputeService::Stub::DescribeInstances, req);
+        bool done = true;
+        for (const auto& i : AllInstances(resp)) {
+          if (want == "running" && (i.state().name() == "terminated" ||
+                                    i.state().name() == "shutting-down")) {
+            std::cerr << "\nWaiter InstanceRunning failed: " << i.instance_id() << " is "
+                      << i.state().name()
+                      << (i.has_state_reason() ? " (" + i.state_reason().message() + ")" : "")
+                      << "\n";
+            return kExitWaiterFailed;
+          }
+          done = done && i.state().name() == want;
+        }
+        if (done) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+          std::cerr << "\nWaiter " << waiter << " failed: Max attempts exceeded\n";
+          return kExitWaiterFailed;
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    }
+  } catch (const UsageError& e) {
+    std::cerr << "\n" << e.what() << "\n";
+    return kExitUsage;
+  }
+  return 0;
+}

@@ -1,0 +1,172 @@
+#include "cli/render.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+
+namespace minicloud::cli {
+
+using nlohmann::json;
+
+std::string Iso8601(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixSeconds(t.seconds()) +
+                                                         absl::Nanoseconds(t.nanos()),
+                          absl::UTCTimeZone());
+}
+
+json InstanceJson(const v1::Instance& i) {
+  json j = {
+      {"AmiLaunchIndex", i.ami_launch_index()},
+      {"ImageId", i.image_id()},
+      {"InstanceId", i.instance_id()},
+      {"InstanceType", i.instance_type()},
+      {"LaunchTime", Iso8601(i.launch_time())},
+      {"Placement",
+       {{"AvailabilityZone", i.placement().availability_zone()},
+        {"GroupName", ""},
+        {"Tenancy", "default"},
+        {"HostId", i.placement().host_id()}}},
+      {"State", {{"Code", i.state().code()}, {"Name", i.state().name()}}},
+      {"StateTransitionReason", i.state_transition_reason()},
+      {"Architecture", i.architecture()},
+      {"RootDeviceName", i.root_device_name()},
+      {"RootDeviceType", i.root_device_type()},
+      {"Hypervisor", i.hypervisor()},
+      {"ClientToken", i.client_token()},
+  };
+  if (i.has_state_reason()) {
+    j["StateReason"] = {{"Code", i.state_reason().code()},
+                        {"Message", i.state_reason().message()}};
+  }
+  if (!i.private_ip_address().empty()) j["PrivateIpAddress"] = i.private_ip_address();
+  return j;
+}
+
+json ReservationJson(const v1::Reservation& r) {
+  json instances = json::array();
+  for (const auto& i : r.instances()) instances.push_back(InstanceJson(i));
+  return {{"Groups", json::array()},
+          {"Instances", instances},
+          {"OwnerId", r.owner_id()},
+          {"ReservationId", r.reservation_id()}};
+}
+
+json ImageJson(const v1::Image& i) {
+  json j = {{"ImageId", i.image_id()},
+            {"Name", i.name()},
+            {"Description", i.description()},
+            {"Architecture", i.architecture()},
+            {"RootDeviceName", i.root_device_name()},
+            {"RootDeviceType", i.root_device_type()},
+            {"State", i.state()},
+            {"ImageType", i.image_type()},
+            {"OwnerId", i.owner_id()},
+            {"CreationDate", Iso8601(i.creation_date())},
+            {"Public", false},
+            {"BootMode", i.boot_mode()},
+            {"Sha256", i.sha256()},
+            {"SizeBytes", i.size_bytes()},
+            {"VirtualSizeBytes", i.virtual_size_bytes()}};
+  if (!i.kernel_id().empty()) j["KernelId"] = i.kernel_id();
+  if (!i.ramdisk_id().empty()) j["RamdiskId"] = i.ramdisk_id();
+  return j;
+}
+
+json InstanceTypeJson(const v1::InstanceTypeInfo& t) {
+  json j = {{"InstanceType", t.instance_type()},
+            {"VCpuInfo", {{"DefaultVCpus", t.default_vcpus()}}},
+            {"MemoryInfo", {{"SizeInMiB", t.memory_mib()}}},
+            {"InstanceStorageSupported", t.instance_storage_supported()},
+            {"BurstablePerformanceSupported", t.burstable() == "true"}};
+  if (t.instance_storage_supported()) {
+    j["InstanceStorageInfo"] = {{"TotalSizeInGB", t.instance_storage_gb()}};
+  }
+  return j;
+}
+
+json HostJson(const v1::Host& h) {
+  return {{"HostId", h.host_id()},
+          {"Hostname", h.hostname()},
+          {"State", h.state()},
+          {"Region", h.topology().region()},
+          {"AvailabilityZone", h.topology().availability_zone()},
+          {"Rack", h.topology().rack()},
+          {"Endpoint", h.endpoint()},
+          {"Accelerator", h.accelerator() == v1::ACCELERATOR_KVM ? "kvm" : "tcg"},
+          {"AcceleratorReason", h.accelerator_reason()},
+          {"Capacity", {{"VCpus", h.capacity().vcpus()}, {"MemoryMiB", h.capacity().memory_mib()}}},
+          {"Allocatable",
+           {{"VCpus", h.allocatable().vcpus()}, {"MemoryMiB", h.allocatable().memory_mib()}}},
+          {"Used", {{"VCpus", h.used().vcpus()}, {"MemoryMiB", h.used().memory_mib()}}},
+          {"InstanceCount", h.instance_count()},
+          {"LastHeartbeat", h.has_last_heartbeat() ? Iso8601(h.last_heartbeat()) : ""}};
+}
+
+json StateChangeJson(const v1::InstanceStateChange& c) {
+  return {{"InstanceId", c.instance_id()},
+          {"CurrentState",
+           {{"Code", c.current_state().code()}, {"Name", c.current_state().name()}}},
+          {"PreviousState",
+           {{"Code", c.previous_state().code()}, {"Name", c.previous_state().name()}}}};
+}
+
+namespace {
+
+std::string Cell(const json& obj, const std::string& path) {
+  const json* cur = &obj;
+  for (const auto& part : absl::StrSplit(path, '.')) {
+    std::string key(part);
+    if (!cur->is_object() || !cur->contains(key)) return "";
+    cur = &(*cur)[key];
+  }
+  return cur->is_string() ? cur->get<std::string>() : cur->dump();
+}
+
+// Collects the objects of `doc[array_key]`, flattening one level of nesting (reservations).
+void Collect(const json& doc, const std::string& array_key, std::vector<json>& rows) {
+  if (doc.is_object()) {
+    for (const auto& [k, v] : doc.items()) {
+      if (k == array_key && v.is_array()) {
+        for (const auto& row : v) rows.push_back(row);
+      } else if (v.is_array() || v.is_object()) {
+        Collect(v, array_key, rows);
+      }
+    }
+  } else if (doc.is_array()) {
+    for (const auto& v : doc) Collect(v, array_key, rows);
+  }
+}
+
+}  // namespace
+
+std::string RenderTable(const json& doc, const std::string& array_key,
+                        const std::vector<std::string>& columns) {
+  std::vector<json> rows;
+  Collect(doc, array_key, rows);
+  std::vector<std::vector<std::string>> cells;
+  std::vector<size_t> width;
+  for (const auto& c : columns) width.push_back(c.size());
+  for (const auto& row : rows) {
+    std::vector<std::string> line;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      line.push_back(Cell(row, columns[i]));
+      width[i] = std::max(width[i], line.back().size());
+    }
+    cells.push_back(std::move(line));
+  }
+  std::ostringstream out;
+  auto emit = [&](const std::vector<std::string>& line) {
+    for (size_t i = 0; i < line.size(); ++i) {
+      out << line[i];
+      if (i + 1 < line.size()) out << std::string(width[i] - line[i].size() + 2, ' ');
+    }
+    out << "\n";
+  };
+  emit(columns);
+  for (const auto& line : cells) emit(line);
+  return out.str();
+}
+
+}  // namespace minicloud::cli

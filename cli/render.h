@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "minicloud/v1/compute.pb.h"
+
+namespace minicloud::cli {
+
+// API messages rendered in the JSON shapes `aws ec2` prints (PascalCase keys, ISO-8601 times).
+nlohmann::json InstanceJson(const v1::Instance& i);
+nlohmann::json ReservationJson(const v1::Reservation& r);
+nlohmann::json ImageJson(const v1::Image& i);
+nlohmann::json InstanceTypeJson(const v1::InstanceTypeInfo& t);
+nlohmann::json HostJson(const v1::Host& h);
+nlohmann::json StateChangeJson(const v1::InstanceStateChange& c);
+std::string Iso8601(const google::protobuf::Timestamp& t);
+
+// A rows-and-columns view of a JSON document for `--output table`: the first array of objects
+// found is printed with the given columns (dotted paths into each object).
+std::string RenderTable(const nlohmann::json& doc, const std::string& array_key,
+                        const std::vector<std::string>& columns);
+
+}  // namespace minicloud::cli

@@ -1,0 +1,108 @@
+#include "controller/api/grpc_handlers.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+
+namespace minicloud::controller {
+namespace {
+
+// Runs a service call and copies its value into the response.
+template <typename Resp, typename Call>
+grpc::Status Forward(Resp* resp, Call&& call) {
+  auto result = call();
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *resp = std::move(*result);
+  return grpc::Status::OK;
+}
+
+constexpr size_t kChunkBytes = 1 << 20;
+
+}  // namespace
+
+grpc::Status ComputeHandler::RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
+                                          v1::Reservation* resp) {
+  return Forward(resp, [&] { return compute_.RunInstances(*req); });
+}
+grpc::Status ComputeHandler::DescribeInstances(grpc::ServerContext*,
+                                               const v1::DescribeInstancesRequest* req,
+                                               v1::DescribeInstancesResponse* resp) {
+  return Forward(resp, [&] { return compute_.DescribeInstances(*req); });
+}
+grpc::Status ComputeHandler::TerminateInstances(grpc::ServerContext*,
+                                                const v1::TerminateInstancesRequest* req,
+                                                v1::TerminateInstancesResponse* resp) {
+  return Forward(resp, [&] { return compute_.TerminateInstances(*req); });
+}
+grpc::Status ComputeHandler::GetConsoleOutput(grpc::ServerContext*,
+                                              const v1::GetConsoleOutputRequest* req,
+                                              v1::GetConsoleOutputResponse* resp) {
+  return Forward(resp, [&] { return compute_.GetConsoleOutput(*req); });
+}
+grpc::Status ComputeHandler::RegisterImage(grpc::ServerContext*,
+                                           const v1::RegisterImageRequest* req,
+                                           v1::RegisterImageResponse* resp) {
+  return Forward(resp, [&] { return images_.RegisterImage(*req); });
+}
+grpc::Status ComputeHandler::DescribeImages(grpc::ServerContext*,
+                                            const v1::DescribeImagesRequest* req,
+                                            v1::DescribeImagesResponse* resp) {
+  return Forward(resp, [&] { return images_.DescribeImages(*req); });
+}
+grpc::Status ComputeHandler::DeregisterImage(grpc::ServerContext*,
+                                             const v1::DeregisterImageRequest* req,
+                                             v1::DeregisterImageResponse* resp) {
+  return Forward(resp, [&] { return images_.DeregisterImage(*req); });
+}
+grpc::Status ComputeHandler::DescribeInstanceTypes(grpc::ServerContext*,
+                                                   const v1::DescribeInstanceTypesRequest* req,
+                                                   v1::DescribeInstanceTypesResponse* resp) {
+  return Forward(resp, [&] { return compute_.DescribeInstanceTypes(*req); });
+}
+grpc::Status ComputeHandler::DescribeHosts(grpc::ServerContext*,
+                                           const v1::DescribeHostsRequest* req,
+                                           v1::DescribeHostsResponse* resp) {
+  return Forward(resp, [&] { return compute_.DescribeHosts(*req); });
+}
+
+grpc::Status HostHandler::RegisterHost(grpc::ServerContext*, const v1::RegisterHostRequest* req,
+                                       v1::RegisterHostResponse* resp) {
+  return Forward(resp, [&] { return fleet_.RegisterHost(*req); });
+}
+grpc::Status HostHandler::ReportStatus(grpc::ServerContext*, const v1::ReportStatusRequest* req,
+                                       v1::ReportStatusResponse*) {
+  return ToGrpcStatus(fleet_.ReportStatus(*req));
+}
+grpc::Status HostHandler::WatchDesired(grpc::ServerContext*, const v1::WatchDesiredRequest* req,
+                                       v1::DesiredState* resp) {
+  return Forward(resp, [&] { return fleet_.WatchDesired(*req); });
+}
+
+grpc::Status HostHandler::FetchBlob(grpc::ServerContext* ctx, const v1::FetchBlobRequest* req,
+                                    grpc::ServerWriter<v1::BlobChunk>* writer) {
+  auto path = blobs_.PathOf(req->sha256());
+  if (!path.ok()) return ToGrpcStatus(path.status());
+  int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("open ", *path));
+  std::string buf(kChunkBytes, '\0');
+  off_t offset = std::max<int64_t>(0, req->offset());
+  grpc::Status result = grpc::Status::OK;
+  while (!ctx->IsCancelled()) {
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), offset);
+    if (n < 0) {
+      result = grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("read ", *path));
+      break;
+    }
+    if (n == 0) break;
+    offset += n;
+    v1::BlobChunk chunk;
+    chunk.set_data(buf.data(), static_cast<size_t>(n));
+    if (!writer->Write(chunk)) break;
+  }
+  ::close(fd);
+  return result;
+}
+
+}  // namespace minicloud::controller

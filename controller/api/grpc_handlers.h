@@ -1,0 +1,62 @@
+#pragma once
+
+#include "controller/service/blob_store.h"
+#include "controller/service/compute_service.h"
+#include "controller/service/fleet_service.h"
+#include "controller/service/image_service.h"
+#include "minicloud/v1/compute.grpc.pb.h"
+#include "minicloud/v1/host.grpc.pb.h"
+
+namespace minicloud::controller {
+
+// gRPC edge of the public API: each method forwards to a service and maps the status.
+class ComputeHandler final : public v1::ComputeService::Service {
+ public:
+  ComputeHandler(ComputeService& compute, ImageService& images)
+      : compute_(compute), images_(images) {}
+
+  grpc::Status RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
+                            v1::Reservation* resp) override;
+  grpc::Status DescribeInstances(grpc::ServerContext*, const v1::DescribeInstancesRequest* req,
+                                 v1::DescribeInstancesResponse* resp) override;
+  grpc::Status TerminateInstances(grpc::ServerContext*, const v1::TerminateInstancesRequest* req,
+                                  v1::TerminateInstancesResponse* resp) override;
+  grpc::Status GetConsoleOutput(grpc::ServerContext*, const v1::GetConsoleOutputRequest* req,
+                                v1::GetConsoleOutputResponse* resp) override;
+  grpc::Status RegisterImage(grpc::ServerContext*, const v1::RegisterImageRequest* req,
+                             v1::RegisterImageResponse* resp) override;
+  grpc::Status DescribeImages(grpc::ServerContext*, const v1::DescribeImagesRequest* req,
+                              v1::DescribeImagesResponse* resp) override;
+  grpc::Status DeregisterImage(grpc::ServerContext*, const v1::DeregisterImageRequest* req,
+                               v1::DeregisterImageResponse* resp) override;
+  grpc::Status DescribeInstanceTypes(grpc::ServerContext*,
+                                     const v1::DescribeInstanceTypesRequest* req,
+                                     v1::DescribeInstanceTypesResponse* resp) override;
+  grpc::Status DescribeHosts(grpc::ServerContext*, const v1::DescribeHostsRequest* req,
+                             v1::DescribeHostsResponse* resp) override;
+
+ private:
+  ComputeService& compute_;
+  ImageService& images_;
+};
+
+// gRPC edge of the controller<->agent API.
+class HostHandler final : public v1::HostService::Service {
+ public:
+  HostHandler(FleetService& fleet, BlobStore& blobs) : fleet_(fleet), blobs_(blobs) {}
+
+  grpc::Status RegisterHost(grpc::ServerContext*, const v1::RegisterHostRequest* req,
+                            v1::RegisterHostResponse* resp) override;
+  grpc::Status ReportStatus(grpc::ServerContext*, const v1::ReportStatusRequest* req,
+                            v1::ReportStatusResponse* resp) override;
+  grpc::Status WatchDesired(grpc::ServerContext*, const v1::WatchDesiredRequest* req,
+                            v1::DesiredState* resp) override;
+  grpc::Status FetchBlob(grpc::ServerContext*, const v1::FetchBlobRequest* req,
+                         grpc::ServerWriter<v1::BlobChunk>* writer) override;
+
+ private:
+  FleetService& fleet_;
+  BlobStore& blobs_;
+};
+
+}  // namespace minicloud::controller

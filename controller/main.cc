@@ -1,0 +1,123 @@
+// minicloud-controller: wiring only. Opens the store, builds the services and serves gRPC.
+#include <grpcpp/grpcpp.h>
+#include "common/logging.h"
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/signals.h"
+#include "controller/agent_client/agent_client.h"
+#include "controller/api/grpc_handlers.h"
+#include "controller/scheduler/scheduler.h"
+#include "controller/service/cache_blob_store.h"
+#include "controller/service/cloud_state.h"
+#include "controller/service/compute_service.h"
+#include "controller/service/fleet_service.h"
+#include "controller/service/image_service.h"
+#include "controller/store/rocksdb_store.h"
+
+namespace mc = minicloud;
+namespace ctl = minicloud::controller;
+
+int main(int argc, char** argv) {
+  CLI::App app{"minicloud controller: the EC2-style API, scheduler and state of a minicloud"};
+  std::string listen = "127.0.0.1:7700";
+  std::string state_dir = "/var/lib/minicloud/controller";
+  ctl::ControllerConfig config;
+  double host_timeout_s = 15, launch_timeout_s = 600;
+  app.add_option("--listen", listen, "address:port of the gRPC API (agents and CLI)")
+      ->capture_default_str();
+  app.add_option("--state-dir", state_dir, "where the store and AMI files live")
+      ->capture_default_str();
+  app.add_option("--owner-id", config.owner_id, "account id shown as OwnerId")
+      ->capture_default_str();
+  app.add_option("--cpu-allocation-ratio", config.cpu_allocation_ratio, "vCPU overcommit")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--memory-allocation-ratio", config.memory_allocation_ratio,
+                 "memory overcommit")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--reserved-host-memory-mib", config.reserved_host_memory_mib,
+                 "memory kept back on every host")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--report-interval-ms", config.report_interval_ms,
+                 "how often agents report status")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 60000));
+  app.add_option("--host-timeout", host_timeout_s, "seconds without a report before a host is "
+                                                   "unreachable")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--launch-timeout", launch_timeout_s, "seconds a launch may stay pending")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
+  config.host_timeout = absl::Seconds(host_timeout_s);
+  config.launch_timeout = absl::Seconds(launch_timeout_s);
+
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir + "/db", ec);
+  std::filesystem::create_directories(state_dir + "/blobs", ec);
+  if (ec) {
+    spdlog::critical("cannot create state dir {}: {}", state_dir, ec.message());
+    return 1;
+  }
+  auto store = ctl::RocksDbStore::Open(state_dir + "/db");
+  if (!store.ok()) {
+    spdlog::critical("{}", store.status().message());
+    return 1;
+  }
+  auto blobs = ctl::CacheBlobStore::Open(state_dir + "/blobs");
+  if (!blobs.ok()) {
+    spdlog::critical("{}", blobs.status().message());
+    return 1;
+  }
+
+  mc::Clock& clock = mc::RealClock::Get();
+  mc::IdGenerator ids(mc::SeedFromEntropy());
+  ctl::CloudState state(**store, config);
+  if (auto s = state.Load(clock.Now()); !s.ok()) {
+    spdlog::critical("load state: {}", s.message());
+    return 1;
+  }
+  mc::scheduler::SpreadScheduler scheduler;
+  auto agents = ctl::MakeGrpcAgentClient();
+  ctl::ComputeService compute(state, clock, ids, scheduler, *agents);
+  ctl::ImageService images(state, clock, ids, **blobs);
+  ctl::FleetService fleet(state, clock, ids);
+  ctl::ComputeHandler compute_handler(compute, images);
+  ctl::HostHandler host_handler(fleet, **blobs);
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&compute_handler);
+  builder.RegisterService(&host_handler);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  auto server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    spdlog::critical("cannot listen on {}", listen);
+    return 1;
+  }
+  spdlog::info("minicloud-controller serving on {} (state in {})", listen, state_dir);
+
+  mc::ShutdownSignal shutdown;
+  std::thread reconciler([&] {
+    while (!shutdown.WaitFor(std::chrono::seconds(1))) {
+      if (auto s = fleet.Reconcile(); !s.ok()) spdlog::error("reconcile: {}", s.message());
+    }
+  });
+  shutdown.Wait();
+  spdlog::info("shutting down");
+  // Wake long-polls so the server can drain.
+  state.desired_changed().notify_all();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  reconciler.join();
+  return 0;
+}

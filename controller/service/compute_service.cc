@@ -1,0 +1,441 @@
+#include "absl/strings/string_view.h"
+#include "controller/service/compute_service.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/ec2_error.h"
+#include "common/status_macros.h"
+#include "controller/service/filters.h"
+#include "controller/service/instance_state.h"
+#include "controller/service/instance_types.h"
+
+namespace minicloud::controller {
+namespace {
+
+google::protobuf::Timestamp ToTimestamp(int64_t unix_ms) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(unix_ms / 1000);
+  t.set_nanos(static_cast<int32_t>((unix_ms % 1000) * 1'000'000));
+  return t;
+}
+
+// Fingerprint of the parameters that must match when a ClientToken is reused.
+std::string RequestFingerprint(const v1::RunInstancesRequest& req) {
+  v1::RunInstancesRequest copy = req;
+  copy.clear_client_token();
+  copy.clear_dry_run();
+  std::string bytes;
+  google::protobuf::io::StringOutputStream out(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&out);
+  coded.SetSerializationDeterministic(true);
+  copy.SerializeToCodedStream(&coded);
+  coded.Trim();
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
+// "ec2" followed by random hex in UUID layout; used as SMBIOS system UUID and serial so stock
+// cloud-init recognises an EC2 platform.
+std::string MakeSmbiosUuid(IdGenerator& ids) {
+  std::string hex = ids.Next("x").substr(2) + ids.Next("x").substr(2);  // 34 hex digits
+  std::string u = "ec2" + hex.substr(0, 29);
+  return absl::StrFormat("%s-%s-%s-%s-%s", u.substr(0, 8), u.substr(8, 4), u.substr(12, 4),
+                         u.substr(16, 4), u.substr(20, 12));
+}
+
+absl::Status InstanceNotFound(absl::string_view id) {
+  return Ec2Error(absl::StatusCode::kNotFound, "InvalidInstanceID.NotFound",
+                  absl::StrCat("The instance ID '", id, "' does not exist"));
+}
+
+absl::Status CheckInstanceIdFormat(absl::string_view id) {
+  if (IsValidId(id, "i")) return absl::OkStatus();
+  return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidInstanceID.Malformed",
+                  absl::StrCat("Invalid id: \"", id, "\""));
+}
+
+v1::InstanceState ApiState(v1::InstanceStateCode s) {
+  v1::InstanceState out;
+  out.set_code(Ec2StateCode(s));
+  out.set_name(std::string(Ec2StateName(s)));
+  return out;
+}
+
+}  // namespace
+
+v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
+  v1::Instance i;
+  i.set_instance_id(r.instance_id());
+  i.set_image_id(r.image_id());
+  i.set_instance_type(r.instance_type());
+  *i.mutable_state() = ApiState(r.state());
+  i.mutable_placement()->set_availability_zone(r.topology().availability_zone());
+  i.mutable_placement()->set_host_id(r.host_id());
+  *i.mutable_launch_time() = ToTimestamp(r.launch_time_ms());
+  i.set_ami_launch_index(r.ami_launch_index());
+  i.set_state_transition_reason(r.state_transition_reason());
+  if (!r.state_reason_code().empty()) {
+    i.mutable_state_reason()->set_code(r.state_reason_code());
+    i.mutable_state_reason()->set_message(r.state_reason_message());
+  }
+  i.set_architecture(r.architecture());
+  i.set_root_device_name(r.root_device_name());
+  i.set_root_device_type("ebs");
+  i.set_hypervisor(r.accelerator() == v1::ACCELERATOR_KVM ? "kvm" : "tcg");
+  i.set_client_token(r.client_token());
+  return i;
+}
+
+v1::Instance ComputeService::ToApi(const v1::InstanceRecord& r) const { return InstanceToApi(r); }
+
+absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) const {
+  if (req.image_id().empty()) return MissingParameter("The request must contain the parameter ImageId");
+  if (!IsValidId(req.image_id(), "ami")) {
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidAMIID.Malformed",
+                    absl::StrCat("Invalid id: \"", req.image_id(), "\" (expecting \"ami-...\")"));
+  }
+  if (!FindInstanceType(req.instance_type())) {
+    return InvalidParameterValue(
+        absl::StrCat("Invalid value '", req.instance_type(), "' for InstanceType."));
+  }
+  if (req.min_count() < 1) {
+    return InvalidParameterValue(absl::StrCat(
+        "Value (", req.min_count(), ") for parameter minCount is invalid. Expected a positive integer."));
+  }
+  if (req.max_count() < 1) {
+    return InvalidParameterValue(absl::StrCat(
+        "Value (", req.max_count(), ") for parameter maxCount is invalid. Expected a positive integer."));
+  }
+  if (req.max_count() < req.min_count()) {
+    return InvalidParameterValue(
+        absl::StrCat("maxCount (", req.max_count(), ") must not be less than minCount (",
+                     req.min_count(), ")"));
+  }
+  if (req.user_data().size() > kMaxUserDataBytes) {
+    return InvalidParameterValue(absl::StrCat("User data is limited to ", kMaxUserDataBytes,
+                                              " bytes; got ", req.user_data().size()));
+  }
+  if (req.client_token().size() > 64 ||
+      !std::all_of(req.client_token().begin(), req.client_token().end(),
+                   [](char c) { return c >= 0x20 && c < 0x7f; })) {
+    return InvalidParameterValue("ClientToken must be at most 64 printable ASCII characters");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<scheduler::HostSnapshot> ComputeService::SnapshotLocked(absl::Time now) const {
+  const auto& cfg = state_.config();
+  std::map<std::string, scheduler::HostSnapshot> by_host;
+  for (const auto& [id, h] : state_.hosts()) {
+    auto& s = by_host[id];
+    s.host_id = id;
+    s.region = h.topology().region();
+    s.availability_zone = h.topology().availability_zone();
+    s.rack = h.topology().rack();
+    s.up = state_.HostUpLocked(id, now);
+    s.allocatable_vcpus = static_cast<int>(h.capacity().vcpus() * cfg.cpu_allocation_ratio);
+    s.allocatable_memory_mib = std::max<int64_t>(
+        0, static_cast<int64_t>((h.capacity().memory_mib() - cfg.reserved_host_memory_mib) *
+                                cfg.memory_allocation_ratio));
+  }
+  for (const auto& [id, inst] : state_.instances()) {
+    if (!HoldsCapacity(inst.state())) continue;
+    auto it = by_host.find(inst.host_id());
+    if (it == by_host.end()) continue;
+    it->second.used_vcpus += inst.vcpus();
+    it->second.used_memory_mib += inst.memory_mib();
+  }
+  std::vector<scheduler::HostSnapshot> out;
+  for (auto& [id, s] : by_host) out.push_back(std::move(s));
+  return out;
+}
+
+absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstancesRequest& in) {
+  v1::RunInstancesRequest req = in;
+  if (req.max_count() == 0 && req.min_count() > 0) req.set_max_count(req.min_count());
+  MC_RETURN_IF_ERROR(ValidateRun(req));
+  const InstanceType type = *FindInstanceType(req.instance_type());
+  const absl::Time now = clock_.Now();
+
+  std::lock_guard<std::mutex> lock(state_.mu());
+  // A retried call with the same ClientToken returns the first call's reservation.
+  if (!req.client_token().empty()) {
+    auto it = state_.client_tokens().find(req.client_token());
+    if (it != state_.client_tokens().end()) {
+      if (it->second.request_fingerprint() != RequestFingerprint(req)) {
+        return Ec2Error(absl::StatusCode::kInvalidArgument, "IdempotentParameterMismatch",
+                        "The client token was used with different parameters");
+      }
+      v1::Reservation r;
+      r.set_reservation_id(it->second.reservation_id());
+      r.set_owner_id(state_.config().owner_id);
+      for (const auto& id : it->second.instance_ids()) {
+        auto inst = state_.instances().find(id);
+        if (inst != state_.instances().end()) *r.add_instances() = ToApi(inst->second);
+      }
+      return r;
+    }
+  }
+
+  auto image_it = state_.images().find(req.image_id());
+  if (image_it == state_.images().end()) {
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidAMIID.NotFound",
+                    absl::StrCat("The image id '[", req.image_id(), "]' does not exist"));
+  }
+  const v1::ImageRecord& image = image_it->second;
+
+  scheduler::PlacementRequest preq;
+  preq.request_id = req.client_token().empty() ? ids_.Next("r") : req.client_token();
+  preq.vcpus = type.vcpus;
+  preq.memory_mib = type.memory_mib;
+  preq.min_count = req.min_count();
+  preq.max_count = req.max_count();
+  preq.availability_zone = req.placement().availability_zone();
+  auto placement = scheduler_.Place(preq, SnapshotLocked(now));
+  if (!placement.ok()) {
+    if (placement.status().code() == absl::StatusCode::kResourceExhausted) {
+      return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",
+                      absl::StrCat("We currently do not have sufficient ", req.instance_type(),
+                                   " capacity: ", placement.status().message()));
+    }
+    return placement.status();
+  }
+  if (req.dry_run()) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
+                    "Request would have succeeded, but DryRun flag is set.");
+  }
+
+  CloudState::Changes changes;
+  v1::Reservation reservation;
+  reservation.set_reservation_id(ids_.Next("r"));
+  reservation.set_owner_id(state_.config().owner_id);
+  v1::ClientTokenRecord token;
+  std::set<std::string> touched_hosts;
+  for (size_t i = 0; i < placement->host_ids.size(); ++i) {
+    const std::string& host_id = placement->host_ids[i];
+    const v1::HostRecord& host = state_.hosts().at(host_id);
+    v1::InstanceRecord r;
+    r.set_instance_id(ids_.Next("i"));
+    r.set_reservation_id(reservation.reservation_id());
+    r.set_owner_id(state_.config().owner_id);
+    r.set_image_id(image.image_id());
+    r.set_instance_type(req.instance_type());
+    r.set_vcpus(type.vcpus);
+    r.set_memory_mib(type.memory_mib);
+    r.set_host_id(host_id);
+    *r.mutable_topology() = host.topology();
+    r.set_state(v1::INSTANCE_STATE_CODE_PENDING);
+    r.set_goal(v1::DESIRED_GOAL_RUNNING);
+    r.set_user_data(req.user_data());
+    r.set_launch_time_ms(absl::ToUnixMillis(now));
+    r.set_ami_launch_index(static_cast<int32_t>(i));
+    r.set_client_token(req.client_token());
+    r.set_smbios_uuid(MakeSmbiosUuid(ids_));
+    *r.mutable_image() = image.boot();
+    r.set_architecture(image.architecture());
+    r.set_root_device_name(image.root_device_name());
+    r.set_accelerator(host.accelerator());
+    token.add_instance_ids(r.instance_id());
+    *reservation.add_instances() = ToApi(r);
+    touched_hosts.insert(host_id);
+    changes.instances[r.instance_id()] = std::move(r);
+  }
+  if (!req.client_token().empty()) {
+    token.set_client_token(req.client_token());
+    token.set_reservation_id(reservation.reservation_id());
+    token.set_request_fingerprint(RequestFingerprint(req));
+    changes.client_tokens[req.client_token()] = token;
+  }
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record new instances"));
+  for (const auto& h : touched_hosts) state_.BumpGenerationLocked(h);
+  return reservation;
+}
+
+absl::StatusOr<v1::DescribeInstancesResponse> ComputeService::DescribeInstances(
+    const v1::DescribeInstancesRequest& req) {
+  for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
+  MC_RETURN_IF_ERROR(ValidateInstanceFilters(req.filters()));
+
+  std::lock_guard<std::mutex> lock(state_.mu());
+  std::vector<const v1::InstanceRecord*> selected;
+  if (req.instance_ids_size() > 0) {
+    for (const auto& id : req.instance_ids()) {
+      auto it = state_.instances().find(id);
+      if (it == state_.instances().end()) return InstanceNotFound(id);
+      selected.push_back(&it->second);
+    }
+  } else {
+    for (const auto& [id, r] : state_.instances()) selected.push_back(&r);
+  }
+  // Group by reservation, ordered by launch time then launch index.
+  std::sort(selected.begin(), selected.end(), [](const auto* a, const auto* b) {
+    return std::make_tuple(a->launch_time_ms(), a->reservation_id(), a->ami_launch_index()) <
+           std::make_tuple(b->launch_time_ms(), b->reservation_id(), b->ami_launch_index());
+  });
+  v1::DescribeInstancesResponse resp;
+  std::map<std::string, v1::Reservation*> by_reservation;
+  for (const auto* r : selected) {
+    if (!InstanceMatches(*r, req.filters())) continue;
+    auto& res = by_reservation[r->reservation_id()];
+    if (res == nullptr) {
+      res = resp.add_reservations();
+      res->set_reservation_id(r->reservation_id());
+      res->set_owner_id(r->owner_id());
+    }
+    *res->add_instances() = ToApi(*r);
+  }
+  return resp;
+}
+
+absl::StatusOr<v1::TerminateInstancesResponse> ComputeService::TerminateInstances(
+    const v1::TerminateInstancesRequest& req) {
+  if (req.instance_ids_size() == 0) {
+    return MissingParameter("The request must contain the parameter InstanceId");
+  }
+  for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
+  const absl::Time now = clock_.Now();
+
+  std::lock_guard<std::mutex> lock(state_.mu());
+  for (const auto& id : req.instance_ids()) {
+    if (!state_.instances().contains(id)) return InstanceNotFound(id);
+  }
+  if (req.dry_run()) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
+                    "Request would have succeeded, but DryRun flag is set.");
+  }
+  CloudState::Changes changes;
+  v1::TerminateInstancesResponse resp;
+  std::set<std::string> touched_hosts;
+  for (const auto& id : req.instance_ids()) {
+    v1::InstanceRecord r = state_.instances().at(id);
+    auto* change = resp.add_terminating_instances();
+    change->set_instance_id(id);
+    *change->mutable_previous_state() = ApiState(r.state());
+    if (r.state() != v1::INSTANCE_STATE_CODE_TERMINATED &&
+        r.state() != v1::INSTANCE_STATE_CODE_SHUTTING_DOWN) {
+      r.set_goal(v1::DESIRED_GOAL_TERMINATED);
+      r.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
+      r.set_state_transition_reason(absl::StrCat(
+          "User initiated (", absl::FormatTime("%Y-%m-%d %H:%M:%S GMT", now, absl::UTCTimeZone()),
+          ")"));
+      r.set_state_reason_code("Client.UserInitiatedShutdown");
+      r.set_state_reason_message("Client.UserInitiatedShutdown: User initiated shutdown");
+      touched_hosts.insert(r.host_id());
+    }
+    *change->mutable_current_state() = ApiState(r.state());
+    changes.instances[id] = std::move(r);
+  }
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record termination"));
+  for (const auto& h : touched_hosts) state_.BumpGenerationLocked(h);
+  return resp;
+}
+
+absl::StatusOr<v1::GetConsoleOutputResponse> ComputeService::GetConsoleOutput(
+    const v1::GetConsoleOutputRequest& req) {
+  if (req.instance_id().empty()) {
+    return MissingParameter("The request must contain the parameter InstanceId");
+  }
+  MC_RETURN_IF_ERROR(CheckInstanceIdFormat(req.instance_id()));
+  std::string endpoint;
+  v1::InstanceStateCode state;
+  {
+    std::lock_guard<std::mutex> lock(state_.mu());
+    auto it = state_.instances().find(req.instance_id());
+    if (it == state_.instances().end()) return InstanceNotFound(req.instance_id());
+    state = it->second.state();
+    auto host = state_.hosts().find(it->second.host_id());
+    if (host != state_.hosts().end()) endpoint = host->second.endpoint();
+  }
+  v1::GetConsoleOutputResponse resp;
+  resp.set_instance_id(req.instance_id());
+  *resp.mutable_timestamp() = ToTimestamp(absl::ToUnixMillis(clock_.Now()));
+  // A terminated instance's console is gone with its host-side files, as on EC2.
+  if (state == v1::INSTANCE_STATE_CODE_TERMINATED || endpoint.empty()) return resp;
+  auto output = agents_.GetConsoleOutput(endpoint, req.instance_id(), kConsoleOutputBytes);
+  if (!output.ok()) {
+    if (output.status().code() == absl::StatusCode::kNotFound) return resp;  // not booted yet
+    return Ec2Error(absl::StatusCode::kUnavailable, "Unavailable", output.status().message());
+  }
+  resp.set_output(std::move(*output));
+  return resp;
+}
+
+absl::StatusOr<v1::DescribeInstanceTypesResponse> ComputeService::DescribeInstanceTypes(
+    const v1::DescribeInstanceTypesRequest& req) {
+  v1::DescribeInstanceTypesResponse resp;
+  auto add = [&](const InstanceType& t) {
+    auto* o = resp.add_instance_types();
+    o->set_instance_type(std::string(t.name));
+    o->set_default_vcpus(t.vcpus);
+    o->set_memory_mib(t.memory_mib);
+    o->set_instance_storage_supported(t.instance_store_disks > 0);
+    o->set_instance_storage_gb(t.instance_store_disks * t.instance_store_gb);
+    o->set_burstable(t.burstable ? "true" : "false");
+  };
+  if (req.instance_types_size() == 0) {
+    for (const auto& t : InstanceTypeCatalog()) add(t);
+    return resp;
+  }
+  for (const auto& name : req.instance_types()) {
+    auto t = FindInstanceType(name);
+    if (!t) {
+      return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidInstanceType",
+                      absl::StrCat("The following supplied instance types do not exist: [", name,
+                                   "]"));
+    }
+    add(*t);
+  }
+  return resp;
+}
+
+absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
+    const v1::DescribeHostsRequest& req) {
+  const absl::Time now = clock_.Now();
+  std::lock_guard<std::mutex> lock(state_.mu());
+  for (const auto& id : req.host_ids()) {
+    if (!state_.hosts().contains(id)) {
+      return Ec2Error(absl::StatusCode::kNotFound, "InvalidHostID.NotFound",
+                      absl::StrCat("The host ID '", id, "' does not exist"));
+    }
+  }
+  std::set<std::string> wanted(req.host_ids().begin(), req.host_ids().end());
+  std::map<std::string, int> counts;
+  for (const auto& [id, inst] : state_.instances()) {
+    if (HoldsCapacity(inst.state())) counts[inst.host_id()]++;
+  }
+  v1::DescribeHostsResponse resp;
+  for (const auto& snap : SnapshotLocked(now)) {
+    if (!wanted.empty() && !wanted.contains(snap.host_id)) continue;
+    const v1::HostRecord& rec = state_.hosts().at(snap.host_id);
+    auto* h = resp.add_hosts();
+    h->set_host_id(snap.host_id);
+    h->set_hostname(rec.hostname());
+    *h->mutable_topology() = rec.topology();
+    *h->mutable_capacity() = rec.capacity();
+    h->mutable_allocatable()->set_vcpus(snap.allocatable_vcpus);
+    h->mutable_allocatable()->set_memory_mib(snap.allocatable_memory_mib);
+    h->mutable_used()->set_vcpus(snap.used_vcpus);
+    h->mutable_used()->set_memory_mib(snap.used_memory_mib);
+    h->set_state(snap.up ? "available" : "unreachable");
+    h->set_accelerator(rec.accelerator());
+    h->set_accelerator_reason(rec.accelerator_reason());
+    auto rt = state_.host_runtime().find(snap.host_id);
+    if (rt != state_.host_runtime().end() && rt->second.last_report != absl::InfinitePast()) {
+      *h->mutable_last_heartbeat() = ToTimestamp(absl::ToUnixMillis(rt->second.last_report));
+    }
+    h->set_instance_count(counts[snap.host_id]);
+    h->set_endpoint(rec.endpoint());
+  }
+  return resp;
+}
+
+}  // namespace minicloud::controller

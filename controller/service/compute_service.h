@@ -1,0 +1,53 @@
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "controller/agent_client/agent_client.h"
+#include "controller/scheduler/scheduler.h"
+#include "controller/service/cloud_state.h"
+#include "minicloud/v1/compute.pb.h"
+
+namespace minicloud::controller {
+
+// User data is limited to 16 KB before base64 (EC2 RunInstances reference).
+inline constexpr size_t kMaxUserDataBytes = 16384;
+// GetConsoleOutput returns the most recent 64 KB (EC2 GetConsoleOutput reference).
+inline constexpr int64_t kConsoleOutputBytes = 64 * 1024;
+
+// Instance lifecycle, instance types and host listing: the business rules behind the public
+// API, independent of the transport. Thread-safe.
+class ComputeService {
+ public:
+  ComputeService(CloudState& state, const Clock& clock, IdGenerator& ids,
+                 const scheduler::Scheduler& scheduler, AgentClient& agents)
+      : state_(state), clock_(clock), ids_(ids), scheduler_(scheduler), agents_(agents) {}
+
+  absl::StatusOr<v1::Reservation> RunInstances(const v1::RunInstancesRequest& req);
+  absl::StatusOr<v1::DescribeInstancesResponse> DescribeInstances(
+      const v1::DescribeInstancesRequest& req);
+  absl::StatusOr<v1::TerminateInstancesResponse> TerminateInstances(
+      const v1::TerminateInstancesRequest& req);
+  absl::StatusOr<v1::GetConsoleOutputResponse> GetConsoleOutput(
+      const v1::GetConsoleOutputRequest& req);
+  absl::StatusOr<v1::DescribeInstanceTypesResponse> DescribeInstanceTypes(
+      const v1::DescribeInstanceTypesRequest& req);
+  absl::StatusOr<v1::DescribeHostsResponse> DescribeHosts(const v1::DescribeHostsRequest& req);
+
+ private:
+  absl::Status ValidateRun(const v1::RunInstancesRequest& req) const;
+  // Snapshot of every host for the scheduler. Requires the state lock.
+  std::vector<scheduler::HostSnapshot> SnapshotLocked(absl::Time now) const;
+  v1::Instance ToApi(const v1::InstanceRecord& r) const;
+
+  CloudState& state_;
+  const Clock& clock_;
+  IdGenerator& ids_;
+  const scheduler::Scheduler& scheduler_;
+  AgentClient& agents_;
+};
+
+// The API view of an instance record (shared with tests and other services).
+v1::Instance InstanceToApi(const v1::InstanceRecord& r);
+
+}  // namespace minicloud::controller

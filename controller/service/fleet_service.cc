@@ -1,0 +1,213 @@
+#include "controller/service/fleet_service.h"
+
+#include "common/logging.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/ec2_error.h"
+#include "common/status_macros.h"
+#include "controller/service/instance_state.h"
+
+namespace minicloud::controller {
+namespace {
+
+constexpr int kMaxWatchMs = 30'000;
+
+bool ValidTopology(const v1::Topology& t) {
+  return !t.region().empty() && !t.availability_zone().empty() && !t.rack().empty();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RegisterHostResponse> FleetService::RegisterHost(
+    const v1::RegisterHostRequest& req) {
+  if (req.endpoint().empty()) return InvalidParameterValue("host registration needs an endpoint");
+  if (!ValidTopology(req.topology())) {
+    return InvalidParameterValue("host registration needs region, availability zone and rack");
+  }
+  if (req.capacity().vcpus() <= 0 || req.capacity().memory_mib() <= 0) {
+    return InvalidParameterValue("host registration needs positive vCPU and memory capacity");
+  }
+  if (!req.host_id().empty() && !IsValidId(req.host_id(), "h")) {
+    return InvalidParameterValue(absl::StrCat("malformed host id '", req.host_id(), "'"));
+  }
+  const absl::Time now = clock_.Now();
+  std::lock_guard<std::mutex> lock(state_.mu());
+  v1::HostRecord rec;
+  std::string id = req.host_id();
+  if (!id.empty() && state_.hosts().contains(id)) {
+    rec = state_.hosts().at(id);
+  } else {
+    // Unknown ids are accepted as given: the agent keeps its identity if controller state was
+    // rebuilt.
+    if (id.empty()) id = ids_.Next("h");
+    rec.set_host_id(id);
+    rec.set_registered_time_ms(absl::ToUnixMillis(now));
+  }
+  rec.set_hostname(req.hostname());
+  rec.set_endpoint(req.endpoint());
+  *rec.mutable_topology() = req.topology();
+  *rec.mutable_capacity() = req.capacity();
+  rec.set_accelerator(req.accelerator());
+  rec.set_accelerator_reason(req.accelerator_reason());
+
+  CloudState::Changes changes;
+  changes.hosts[id] = rec;
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), absl::StrCat("register host ", id)));
+  state_.host_runtime()[id].last_report = now;
+  state_.BumpGenerationLocked(id);
+  spdlog::info("host {} registered: {} at {} ({}/{}/{}, {} vCPU, {} MiB, accel {})", id,
+               rec.hostname(), rec.endpoint(), rec.topology().region(),
+               rec.topology().availability_zone(), rec.topology().rack(), rec.capacity().vcpus(),
+               rec.capacity().memory_mib(), v1::Accelerator_Name(rec.accelerator()));
+  v1::RegisterHostResponse resp;
+  resp.set_host_id(id);
+  resp.set_report_interval_ms(state_.config().report_interval_ms);
+  return resp;
+}
+
+absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
+  const absl::Time now = clock_.Now();
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  std::lock_guard<std::mutex> lock(state_.mu());
+  if (!state_.hosts().contains(req.host_id())) {
+    return absl::NotFoundError(absl::StrCat("host ", req.host_id(), " is not registered"));
+  }
+  state_.host_runtime()[req.host_id()].last_report = now;
+
+  CloudState::Changes changes;
+  bool desired_changed = false;
+  for (const auto& obs : req.instances()) {
+    auto it = state_.instances().find(obs.instance_id());
+    if (it == state_.instances().end() || it->second.host_id() != req.host_id()) {
+      spdlog::warn("host {} reported {} which is not placed there; ignored", req.host_id(),
+                   obs.instance_id());
+      continue;
+    }
+    v1::InstanceRecord r = it->second;
+    const v1::InstanceStateCode before = r.state();
+    if (obs.has_timeline()) *r.mutable_timeline() = obs.timeline();
+    switch (obs.state()) {
+      case v1::OBSERVED_STATE_RUNNING:
+        if (r.state() == v1::INSTANCE_STATE_CODE_PENDING) {
+          r.set_state(v1::INSTANCE_STATE_CODE_RUNNING);
+          r.set_running_time_ms(now_ms);
+        }
+        break;
+      case v1::OBSERVED_STATE_SHUTOFF:
+        // An OS-initiated shutdown stops an EBS-backed instance (the EC2 default behaviour).
+        if (r.state() == v1::INSTANCE_STATE_CODE_RUNNING) {
+          r.set_state(v1::INSTANCE_STATE_CODE_STOPPED);
+          r.set_goal(v1::DESIRED_GOAL_STOPPED);
+          r.set_state_transition_reason("Client.InstanceInitiatedShutdown");
+          r.set_state_reason_code("Client.InstanceInitiatedShutdown");
+          r.set_state_reason_message(
+              "Client.InstanceInitiatedShutdown: Instance initiated shutdown");
+          desired_changed = true;
+        }
+        break;
+      case v1::OBSERVED_STATE_FAILED:
+        if (r.state() == v1::INSTANCE_STATE_CODE_PENDING) {
+          spdlog::warn("launch of {} failed on {}: {}", r.instance_id(), req.host_id(),
+                       obs.message());
+          r.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
+          r.set_goal(v1::DESIRED_GOAL_TERMINATED);
+          r.set_state_reason_code("Server.InternalError");
+          r.set_state_reason_message(
+              absl::StrCat("Server.InternalError: Internal error on launch: ", obs.message()));
+          desired_changed = true;
+        }
+        break;
+      case v1::OBSERVED_STATE_ABSENT:
+        if (r.goal() == v1::DESIRED_GOAL_TERMINATED &&
+            r.state() != v1::INSTANCE_STATE_CODE_TERMINATED) {
+          r.set_state(v1::INSTANCE_STATE_CODE_TERMINATED);
+          r.set_terminated_time_ms(now_ms);
+          desired_changed = true;
+        }
+        break;
+      default:
+        break;
+    }
+    if (r.state() != before || obs.has_timeline()) changes.instances[r.instance_id()] = r;
+  }
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes),
+                              absl::StrCat("apply status of host ", req.host_id())));
+  if (desired_changed) state_.BumpGenerationLocked(req.host_id());
+  return absl::OkStatus();
+}
+
+v1::DesiredState FleetService::DesiredLocked(const std::string& host_id) const {
+  v1::DesiredState d;
+  auto rt = state_.host_runtime().find(host_id);
+  d.set_generation(rt == state_.host_runtime().end() ? 0 : rt->second.generation);
+  for (const auto& [id, r] : state_.instances()) {
+    if (r.host_id() != host_id) continue;
+    // Terminated instances stay listed (as TERMINATED) until purged, so a host that was away
+    // during termination still cleans up.
+    auto* di = d.add_instances();
+    di->set_instance_id(id);
+    di->set_goal(r.goal());
+    *di->mutable_image() = r.image();
+    di->set_vcpus(r.vcpus());
+    di->set_memory_mib(r.memory_mib());
+    di->set_smbios_uuid(r.smbios_uuid());
+    di->set_instance_type(r.instance_type());
+  }
+  return d;
+}
+
+absl::StatusOr<v1::DesiredState> FleetService::WatchDesired(const v1::WatchDesiredRequest& req) {
+  const auto wait = std::chrono::milliseconds(std::clamp(req.max_wait_ms(), 0, kMaxWatchMs));
+  std::unique_lock<std::mutex> lock(state_.mu());
+  if (!state_.hosts().contains(req.host_id())) {
+    return absl::NotFoundError(absl::StrCat("host ", req.host_id(), " is not registered"));
+  }
+  auto changed = [&] {
+    return state_.host_runtime()[req.host_id()].generation != req.known_generation();
+  };
+  state_.desired_changed().wait_for(lock, wait, changed);
+  return DesiredLocked(req.host_id());
+}
+
+absl::Status FleetService::Reconcile() {
+  const absl::Time now = clock_.Now();
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  const auto& cfg = state_.config();
+  std::lock_guard<std::mutex> lock(state_.mu());
+  CloudState::Changes changes;
+  std::set<std::string> touched;
+  for (const auto& [id, r] : state_.instances()) {
+    if (r.state() == v1::INSTANCE_STATE_CODE_PENDING &&
+        now_ms - r.launch_time_ms() > absl::ToInt64Milliseconds(cfg.launch_timeout)) {
+      v1::InstanceRecord c = r;
+      c.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
+      c.set_goal(v1::DESIRED_GOAL_TERMINATED);
+      c.set_state_reason_code("Server.InternalError");
+      c.set_state_reason_message(absl::StrCat("Server.InternalError: host ", r.host_id(),
+                                              " did not start the instance in time"));
+      spdlog::warn("launch of {} on {} timed out", id, r.host_id());
+      touched.insert(r.host_id());
+      changes.instances[id] = std::move(c);
+    } else if (r.state() == v1::INSTANCE_STATE_CODE_TERMINATED &&
+               now_ms - r.terminated_time_ms() >
+                   absl::ToInt64Milliseconds(cfg.terminated_retention)) {
+      changes.deleted_instances.push_back(id);
+      touched.insert(r.host_id());
+    } else if (r.state() == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN &&
+               !state_.hosts().contains(r.host_id())) {
+      v1::InstanceRecord c = r;  // never placed on a known host: nothing to clean up
+      c.set_state(v1::INSTANCE_STATE_CODE_TERMINATED);
+      c.set_terminated_time_ms(now_ms);
+      changes.instances[id] = std::move(c);
+    }
+  }
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "reconcile"));
+  for (const auto& h : touched) state_.BumpGenerationLocked(h);
+  return absl::OkStatus();
+}
+
+}  // namespace minicloud::controller

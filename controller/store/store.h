@@ -1,0 +1,53 @@
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace minicloud::controller {
+
+// The kinds of record the controller keeps; one column family (or key space) each.
+enum class Table { kInstances, kImages, kHosts, kClientTokens, kMeta };
+inline constexpr Table kAllTables[] = {Table::kInstances, Table::kImages, Table::kHosts,
+                                       Table::kClientTokens, Table::kMeta};
+absl::string_view TableName(Table t);
+
+// A set of writes applied all together or not at all.
+class WriteBatch {
+ public:
+  struct Op {
+    Table table;
+    std::string key;
+    std::optional<std::string> value;  // nullopt = delete
+  };
+  void Put(Table t, std::string key, std::string value) {
+    ops_.push_back({t, std::move(key), std::move(value)});
+  }
+  void Delete(Table t, std::string key) { ops_.push_back({t, std::move(key), std::nullopt}); }
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+// Durable key-value storage for controller state.
+//
+// Contract: Commit is atomic and durable (synced) when it returns OK; a failed Commit changed
+// nothing. Reads see every committed batch. Thread-safe.
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual absl::StatusOr<std::optional<std::string>> Get(Table t, absl::string_view key) = 0;
+  // All records of a table in key order.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(Table t) = 0;
+  virtual absl::Status Commit(const WriteBatch& batch) = 0;
+};
+
+}  // namespace minicloud::controller

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package minicloud needs to build, test and run.
+# Idempotent: packages already present are skipped by apt; safe to run again.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: run as root (apt-get needs it)" >&2
+  exit 1
+fi
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang-format
+  # libraries
+  libvirt-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev librocksdb-dev catch2 libboost-dev nlohmann-json3-dev libcli11-dev
+  libspdlog-dev libssl-dev libyaml-cpp-dev
+  # hypervisor: QEMU driver of libvirt (used embedded, no libvirtd needed), virtlogd, QEMU
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
+  # host networking
+  iproute2 nftables dnsmasq-base
+  # image building (mmdebstrap -> ext4 -> partitioned qcow2 with GRUB, no loop mounts)
+  mmdebstrap e2fsprogs fdisk grub-pc-bin grub2-common cpio busybox-static xz-utils
+  # tools the scripts use
+  curl jq procps psmisc
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present"
+fi
