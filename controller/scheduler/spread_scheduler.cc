@@ -1,6 +1,5 @@
 #include <algorithm>
 
-#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -13,8 +12,19 @@ struct Candidate {
   const HostSnapshot* host;
   int free_vcpus;
   int64_t free_memory_mib;
-  size_t tie;
+  uint64_t tie;
 };
+
+// FNV-1a over request id and host id: a tie-breaker that is stable across processes, so a
+// recorded decision can be replayed.
+uint64_t StableTieBreak(const std::string& request_id, const std::string& host_id) {
+  uint64_t h = 1469598103934665603ull;
+  for (const std::string* s : {&request_id, &host_id}) {
+    for (unsigned char c : *s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  }
+  return h;
+}
 
 // Returns the reason a host cannot take one more instance, or "" when it can.
 std::string RejectReason(const PlacementRequest& r, const HostSnapshot& h, int free_vcpus,
@@ -43,7 +53,7 @@ absl::StatusOr<PlacementResult> SpreadScheduler::Place(
   for (const auto& h : hosts) {
     candidates.push_back({&h, h.allocatable_vcpus - h.used_vcpus,
                           h.allocatable_memory_mib - h.used_memory_mib,
-                          absl::HashOf(request.request_id, h.host_id)});
+                          StableTieBreak(request.request_id, h.host_id)});
   }
 
   PlacementResult result;
