@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -101,6 +102,35 @@ v1::Filter ParseFilter(const std::string& text) {
   return f;
 }
 
+// Fills a RegisterImage request from an image recipe's manifest.json; flags already given win.
+void ApplyManifest(const std::string& path, bool direct_kernel, v1::RegisterImageRequest& reg) {
+  std::ifstream f(path);
+  if (!f) throw UsageError("cannot read manifest '" + path + "'");
+  json m;
+  try {
+    m = json::parse(f);
+    const std::string dir = std::filesystem::absolute(path).parent_path().string() + "/";
+    if (reg.name().empty()) reg.set_name(m.at("name").get<std::string>());
+    if (reg.description().empty()) reg.set_description(m.value("description", ""));
+    if (reg.image_location().empty()) {
+      reg.set_image_location(dir + m.at("disk").at("file").get<std::string>());
+      reg.set_sha256(m.at("disk").at("sha256").get<std::string>());
+    }
+    reg.set_architecture(m.value("architecture", reg.architecture()));
+    reg.set_root_device_name(m.value("root_device_name", reg.root_device_name()));
+    const bool firmware = m.value("firmware_bootable", true);
+    if (direct_kernel || !firmware) {
+      reg.set_kernel_location(dir + m.at("kernel").at("file").get<std::string>());
+      if (m.contains("ramdisk") && m["ramdisk"].is_object()) {
+        reg.set_ramdisk_location(dir + m["ramdisk"].at("file").get<std::string>());
+      }
+      reg.set_kernel_command_line(m.value("kernel_cmdline", ""));
+    }
+  } catch (const json::exception& e) {
+    throw UsageError("manifest '" + path + "' is not usable: " + e.what());
+  }
+}
+
 void Print(const Globals& g, const json& doc, const std::string& array_key,
            const std::vector<std::string>& columns) {
   if (g.output == "table" && !array_key.empty()) {
@@ -179,10 +209,15 @@ int main(int argc, char** argv) {
   // register-image / describe-images / deregister-image
   v1::RegisterImageRequest reg;
   auto* reg_cmd = app.add_subcommand("register-image", "add a qcow2 AMI");
-  reg_cmd->add_option("--name", *reg.mutable_name())->required();
+  std::string manifest;
+  bool direct_kernel = false;
+  reg_cmd->add_option("--manifest", manifest,
+                      "manifest.json written by images/build-*.sh (fills the fields below)");
+  reg_cmd->add_flag("--direct-kernel-boot", direct_kernel,
+                    "with --manifest: boot the manifest's kernel and ramdisk directly");
+  reg_cmd->add_option("--name", *reg.mutable_name());
   reg_cmd->add_option("--image-location", *reg.mutable_image_location(),
-                      "qcow2 file readable by the controller")
-      ->required();
+                      "qcow2 file readable by the controller");
   reg_cmd->add_option("--description", *reg.mutable_description());
   reg_cmd->add_option("--architecture", *reg.mutable_architecture())->default_val("x86_64");
   reg_cmd->add_option("--root-device-name", *reg.mutable_root_device_name())
@@ -286,6 +321,11 @@ int main(int argc, char** argv) {
         std::cout << doc.dump(4, ' ', false, json::error_handler_t::replace) << "\n";
       }
     } else if (*reg_cmd) {
+      if (!manifest.empty()) ApplyManifest(manifest, direct_kernel, reg);
+      if (reg.name().empty()) throw UsageError("register-image needs --name (or --manifest)");
+      if (reg.image_location().empty()) {
+        throw UsageError("register-image needs --image-location (or --manifest)");
+      }
       auto resp = client.Call<v1::RegisterImageRequest, v1::RegisterImageResponse>(
           "RegisterImage", &v1::ComputeService::Stub::RegisterImage, reg);
       Print(g, {{"ImageId", resp.image_id()}}, "", {});

@@ -332,7 +332,8 @@ absl::StatusOr<std::string> Agent::EnsureBlob(const std::string& sha256, int64_t
   MC_ASSIGN_OR_RETURN(auto writer, images_->BeginWrite(sha256));
   spdlog::info("fetching {} ({} bytes) from the controller", sha256, size);
   MC_RETURN_IF_ERROR(controller_.FetchBlob(
-      sha256, 0, [&](absl::string_view chunk) { return writer.Append(chunk); }));
+      sha256, 0,
+      [&](absl::string_view chunk) { return writer.Append(std::string_view(chunk.data(), chunk.size())); }));
   MC_ASSIGN_OR_RETURN(auto cached, writer.Commit());
   return cached.path;
 }

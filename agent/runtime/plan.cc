@@ -48,11 +48,11 @@ v1::ObservedState ObserveInstance(const v1::DesiredInstance& want,
         return v1::OBSERVED_STATE_UNSPECIFIED;
     }
   }
-  if (local != nullptr && local->state == v1::OBSERVED_STATE_FAILED) {
-    return v1::OBSERVED_STATE_FAILED;
-  }
   if (want.goal() == v1::DESIRED_GOAL_TERMINATED && (local == nullptr || !local->has_files)) {
     return v1::OBSERVED_STATE_ABSENT;
+  }
+  if (local != nullptr && local->state == v1::OBSERVED_STATE_FAILED) {
+    return v1::OBSERVED_STATE_FAILED;
   }
   return want.goal() == v1::DESIRED_GOAL_RUNNING ? v1::OBSERVED_STATE_PREPARING
                                                  : v1::OBSERVED_STATE_UNSPECIFIED;

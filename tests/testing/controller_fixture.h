@@ -45,6 +45,7 @@ struct ControllerFixture {
   std::unique_ptr<controller::CloudState> state;
   scheduler::SpreadScheduler scheduler;
   FakeAgentClient agents;
+  controller::AgentClient* agent_client = &agents;  // what ComputeService dials agents with
   std::unique_ptr<controller::ComputeService> compute;
   std::unique_ptr<controller::ImageService> images;
   std::unique_ptr<controller::FleetService> fleet;
@@ -63,7 +64,8 @@ struct ControllerFixture {
     state = std::make_unique<controller::CloudState>(*store, config);
     auto s = state->Load(clock.Now());
     if (!s.ok()) throw std::runtime_error(std::string(s.message()));
-    compute = std::make_unique<controller::ComputeService>(*state, clock, ids, scheduler, agents);
+    compute = std::make_unique<controller::ComputeService>(*state, clock, ids, scheduler,
+                                                           *agent_client);
     images = std::make_unique<controller::ImageService>(*state, clock, ids, *blobs);
     fleet = std::make_unique<controller::FleetService>(*state, clock, ids);
   }

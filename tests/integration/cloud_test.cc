@@ -1,0 +1,166 @@
+// Controller + several agents in one process, over real gRPC, on fake hypervisors.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "common/ec2_error.h"
+#include "tests/testing/test_cloud.h"
+
+namespace minicloud {
+namespace {
+
+using testing::TestCloud;
+namespace fs = std::filesystem;
+
+v1::Reservation Run(TestCloud& cloud, const std::string& image, int count,
+                    grpc::Status* status = nullptr) {
+  grpc::ClientContext ctx;
+  v1::RunInstancesRequest req;
+  req.set_image_id(image);
+  req.set_instance_type("t3.micro");
+  req.set_min_count(count);
+  req.set_max_count(count);
+  v1::Reservation resp;
+  grpc::Status s = cloud.api().RunInstances(&ctx, req, &resp);
+  if (status != nullptr) *status = s;
+  return resp;
+}
+
+grpc::Status Terminate(TestCloud& cloud, const std::string& id) {
+  grpc::ClientContext ctx;
+  v1::TerminateInstancesRequest req;
+  req.add_instance_ids(id);
+  v1::TerminateInstancesResponse resp;
+  return cloud.api().TerminateInstances(&ctx, req, &resp);
+}
+
+TestCloud::Host* HostOf(TestCloud& cloud, const std::string& id) {
+  for (auto& h : cloud.hosts()) {
+    if (h->hypervisor->Get(id).ok()) return h.get();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("instances launch across several agents and terminate cleanly", "[integration]") {
+  TestCloud cloud;
+  cloud.AddHost("home-1a", "rack-1");
+  cloud.AddHost("home-1b", "rack-2");
+  cloud.AddHost("home-1c", "rack-3");
+  const std::string image = cloud.controller().RegisterImage();
+  REQUIRE(TestCloud::Eventually([&] {
+    return cloud.controller().compute->DescribeHosts({})->hosts_size() == 3;
+  }));
+
+  grpc::Status status;
+  auto res = Run(cloud, image, 6, &status);
+  REQUIRE(status.ok());
+  REQUIRE(res.instances_size() == 6);
+  std::set<std::string> hosts_used;
+  for (const auto& i : res.instances()) {
+    INFO(i.instance_id());
+    REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(i.instance_id()) == "running"; }));
+    auto* host = HostOf(cloud, i.instance_id());
+    REQUIRE(host != nullptr);
+    hosts_used.insert(host->config.hostname);
+    // The root disk is a real qcow2 overlay over the AMI fetched from the controller.
+    const std::string root = host->agent->InstanceDir(i.instance_id()) + "/root.qcow2";
+    REQUIRE(fs::exists(root));
+    auto spec = host->hypervisor->SpecOf(i.instance_id());
+    REQUIRE(spec.has_value());
+    REQUIRE(spec->root_disk == root);
+    REQUIRE(spec->smbios_uuid.substr(0, 3) == "ec2");
+    REQUIRE(spec->smbios_serial == spec->smbios_uuid);
+    REQUIRE(spec->vcpus == 2);
+    REQUIRE(spec->memory_mib == 1024);
+  }
+  REQUIRE(hosts_used.size() == 3);  // spread over every host
+
+  const std::string id = res.instances(0).instance_id();
+  auto* host = HostOf(cloud, id);
+  REQUIRE(Terminate(cloud, id).ok());
+  REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "terminated"; }));
+  REQUIRE_FALSE(host->hypervisor->Get(id).ok());
+  REQUIRE_FALSE(fs::exists(host->agent->InstanceDir(id)));
+}
+
+TEST_CASE("restarting an agent or the controller neither loses nor reboots guests",
+          "[integration]") {
+  TestCloud cloud;
+  auto& host = cloud.AddHost("home-1a", "rack-1");
+  const std::string image = cloud.controller().RegisterImage();
+  auto res = Run(cloud, image, 2);
+  for (const auto& i : res.instances()) {
+    REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(i.instance_id()) == "running"; }));
+  }
+  const int creates = host.hypervisor->create_calls();
+  const int starts = host.hypervisor->starts();
+
+  cloud.RestartAgent(host);
+  cloud.RestartController();
+  cloud.RestartAgent(host);
+  // Give the restarted pieces time to exchange several rounds of state.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  for (const auto& i : res.instances()) {
+    REQUIRE(cloud.StateOf(i.instance_id()) == "running");
+  }
+  REQUIRE(host.hypervisor->create_calls() == creates);
+  REQUIRE(host.hypervisor->starts() == starts);
+
+  // And the restarted pair still does work: terminate goes through.
+  const std::string id = res.instances(0).instance_id();
+  REQUIRE(Terminate(cloud, id).ok());
+  REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "terminated"; }));
+}
+
+TEST_CASE("a failed domain start leaves nothing behind", "[integration]") {
+  TestCloud cloud;
+  auto& host = cloud.AddHost("home-1a", "rack-1");
+  const std::string image = cloud.controller().RegisterImage();
+  host.hypervisor->FailNextCreate(absl::InternalError("qemu: could not open disk"));
+  auto res = Run(cloud, image, 1);
+  const std::string id = res.instances(0).instance_id();
+  REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "terminated"; }));
+  auto described = cloud.controller().Describe(id);
+  REQUIRE(described.state_reason().code() == "Server.InternalError");
+  REQUIRE_THAT(described.state_reason().message(),
+               Catch::Matchers::Contains("could not open disk"));
+  REQUIRE_FALSE(host.hypervisor->Get(id).ok());
+  REQUIRE_FALSE(fs::exists(host.agent->InstanceDir(id)));
+}
+
+TEST_CASE("console output travels from the agent through the controller", "[integration]") {
+  TestCloud cloud;
+  auto& host = cloud.AddHost("home-1a", "rack-1");
+  const std::string image = cloud.controller().RegisterImage();
+  const std::string id = Run(cloud, image, 1).instances(0).instance_id();
+  REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "running"; }));
+  std::ofstream(host.agent->InstanceDir(id) + "/console.log")
+      << std::string(70000, '.') << "\nLinux version 6.1.0\ncloud-init ran\n";
+  grpc::ClientContext ctx;
+  v1::GetConsoleOutputRequest req;
+  req.set_instance_id(id);
+  v1::GetConsoleOutputResponse resp;
+  grpc::Status s = cloud.api().GetConsoleOutput(&ctx, req, &resp);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  REQUIRE(resp.output().size() == 64 * 1024);  // the last 64 KiB, as EC2
+  REQUIRE_THAT(resp.output(), Catch::Matchers::EndsWith("cloud-init ran\n"));
+}
+
+TEST_CASE("an unreachable host is not scheduled on", "[integration]") {
+  TestCloud cloud;
+  auto& host = cloud.AddHost("home-1a", "rack-1");
+  const std::string image = cloud.controller().RegisterImage();
+  cloud.StopAgent(host);
+  cloud.controller().clock.Advance(absl::Minutes(1));
+  grpc::Status status;
+  Run(cloud, image, 1, &status);
+  REQUIRE(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  REQUIRE(status.error_details() == "InsufficientInstanceCapacity");
+  REQUIRE(cloud.controller().compute->DescribeInstances({})->reservations_size() == 0);
+}
+
+}  // namespace minicloud

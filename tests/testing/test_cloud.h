@@ -1,0 +1,159 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/api/agent_handler.h"
+#include "agent/hypervisor/fake/fake_hypervisor.h"
+#include "agent/runtime/agent.h"
+#include "controller/api/grpc_handlers.h"
+#include "tests/testing/controller_fixture.h"
+
+namespace minicloud::testing {
+
+// A whole cloud in one process: the controller's real services and gRPC server, and agents on
+// fake hypervisors talking to it over real gRPC on loopback (ports chosen by the kernel).
+class TestCloud {
+ public:
+  struct Host {
+    std::unique_ptr<TempDir> dir;
+    std::unique_ptr<hypervisor::FakeHypervisor> hypervisor;
+    std::unique_ptr<agent::ControllerLink> link;
+    std::unique_ptr<agent::Agent> agent;
+    std::unique_ptr<agent::AgentHandler> handler;
+    std::unique_ptr<grpc::Server> server;
+    agent::AgentConfig config;
+  };
+
+  TestCloud() {
+    ctl_.config.report_interval_ms = 200;
+    ctl_.agent_client = grpc_agents_.get();
+    ctl_.Reopen();
+    StartController();
+  }
+  ~TestCloud() {
+    for (auto& h : hosts_) StopAgent(*h);
+    StopController();
+  }
+
+  void StartController() {
+    compute_handler_ = std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images);
+    host_handler_ = std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.blobs);
+    grpc::ServerBuilder b;
+    int port = 0;
+    b.AddListeningPort(port_ == 0 ? "127.0.0.1:0" : absl::StrCat("127.0.0.1:", port_),
+                       grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(compute_handler_.get());
+    b.RegisterService(host_handler_.get());
+    server_ = b.BuildAndStart();
+    if (!server_) throw std::runtime_error("controller server did not start");
+    port_ = port;
+    stub_ = v1::ComputeService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  }
+
+  void StopController() {
+    if (!server_) return;
+    ctl_.state->desired_changed().notify_all();
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    server_.reset();
+  }
+
+  // Restarts the controller process: same store, new services, same port.
+  void RestartController() {
+    StopController();
+    ctl_.Reopen();
+    StartController();
+  }
+
+  Host& AddHost(const std::string& az, const std::string& rack, int vcpus = 8,
+                int64_t mem = 16384) {
+    auto h = std::make_unique<Host>();
+    h->dir = std::make_unique<TempDir>();
+    h->hypervisor = std::make_unique<hypervisor::FakeHypervisor>(
+        hypervisor::HostResources{.cpus = vcpus, .memory_mib = mem});
+    h->config.state_dir = h->dir->path();
+    h->config.hostname = absl::StrCat("fake-", hosts_.size() + 1);
+    h->config.topology.set_region("home-1");
+    h->config.topology.set_availability_zone(az);
+    h->config.topology.set_rack(rack);
+    h->config.capacity.set_vcpus(vcpus);
+    h->config.capacity.set_memory_mib(mem);
+    h->config.watch_wait_ms = 500;
+    h->config.retry_ms = 100;
+    StartAgent(*h);
+    hosts_.push_back(std::move(h));
+    return *hosts_.back();
+  }
+
+  void StartAgent(Host& h) {
+    h.link = agent::MakeGrpcControllerLink(absl::StrCat("127.0.0.1:", port_));
+    h.agent = std::make_unique<agent::Agent>(h.config, *h.hypervisor, *h.link, RealClock::Get());
+    h.handler = std::make_unique<agent::AgentHandler>(*h.agent);
+    grpc::ServerBuilder b;
+    int port = 0;
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(h.handler.get());
+    h.server = b.BuildAndStart();
+    h.agent->set_advertise_endpoint(absl::StrCat("127.0.0.1:", port));
+    auto s = h.agent->Start();
+    if (!s.ok()) throw std::runtime_error(std::string(s.message()));
+  }
+
+  void StopAgent(Host& h) {
+    if (h.agent) h.agent->Stop();
+    if (h.server) h.server->Shutdown(std::chrono::system_clock::now());
+    h.server.reset();
+    h.handler.reset();
+    h.agent.reset();
+  }
+
+  void RestartAgent(Host& h) {
+    StopAgent(h);
+    StartAgent(h);
+  }
+
+  v1::ComputeService::Stub& api() { return *stub_; }
+  ControllerFixture& controller() { return ctl_; }
+  std::vector<std::unique_ptr<Host>>& hosts() { return hosts_; }
+
+  // Polls `pred` until it holds or `timeout` passes.
+  static bool Eventually(const std::function<bool()>& pred,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return pred();
+  }
+
+  std::string StateOf(const std::string& instance_id) {
+    grpc::ClientContext ctx;
+    v1::DescribeInstancesRequest req;
+    req.add_instance_ids(instance_id);
+    v1::DescribeInstancesResponse resp;
+    auto s = stub_->DescribeInstances(&ctx, req, &resp);
+    if (!s.ok() || resp.reservations_size() == 0) return "error: " + s.error_message();
+    return resp.reservations(0).instances(0).state().name();
+  }
+
+ private:
+  std::unique_ptr<controller::AgentClient> grpc_agents_ = controller::MakeGrpcAgentClient(2000);
+  ControllerFixture ctl_;
+  int port_ = 0;
+  std::unique_ptr<controller::ComputeHandler> compute_handler_;
+  std::unique_ptr<controller::HostHandler> host_handler_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::ComputeService::Stub> stub_;
+  std::vector<std::unique_ptr<Host>> hosts_;
+};
+
+}  // namespace minicloud::testing

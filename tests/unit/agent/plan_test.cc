@@ -1,0 +1,97 @@
+#include <catch2/catch.hpp>
+
+#include "agent/runtime/plan.h"
+
+namespace minicloud::agent {
+namespace {
+
+v1::DesiredState Desired(std::vector<std::pair<std::string, v1::DesiredGoal>> items) {
+  v1::DesiredState d;
+  d.set_generation(1);
+  for (auto& [id, goal] : items) {
+    auto* i = d.add_instances();
+    i->set_instance_id(id);
+    i->set_goal(goal);
+  }
+  return d;
+}
+
+hypervisor::DomainInfo Domain(std::string id, hypervisor::DomainState s) {
+  return {std::move(id), s};
+}
+
+}  // namespace
+
+TEST_CASE("reconcile plan", "[agent][plan]") {
+  using hypervisor::DomainState;
+  struct Case {
+    std::string name;
+    v1::DesiredState desired;
+    std::map<std::string, hypervisor::DomainInfo> domains;
+    std::map<std::string, LocalInstance> local;
+    std::vector<std::pair<ActionKind, std::string>> want;
+  };
+  LocalInstance busy;
+  busy.busy = true;
+  LocalInstance failed;
+  failed.state = v1::OBSERVED_STATE_FAILED;
+  LocalInstance files;
+  files.has_files = true;
+  const std::vector<Case> cases = {
+      {"launch a new instance", Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), {}, {},
+       {{ActionKind::kLaunch, "i-1"}}},
+      {"running domain is left alone", Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
+       {{"i-1", Domain("i-1", DomainState::kRunning)}}, {}, {}},
+      {"shut-off domain is not restarted", Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
+       {{"i-1", Domain("i-1", DomainState::kShutoff)}}, {}, {}},
+      {"busy instance waits", Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), {}, {{"i-1", busy}}, {}},
+      {"failed launch is not retried", Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), {},
+       {{"i-1", failed}}, {}},
+      {"terminate a running domain", Desired({{"i-1", v1::DESIRED_GOAL_TERMINATED}}),
+       {{"i-1", Domain("i-1", DomainState::kRunning)}}, {}, {{ActionKind::kTeardown, "i-1"}}},
+      {"terminate leftover files", Desired({{"i-1", v1::DESIRED_GOAL_TERMINATED}}), {},
+       {{"i-1", files}}, {{ActionKind::kTeardown, "i-1"}}},
+      {"terminated and gone: nothing to do", Desired({{"i-1", v1::DESIRED_GOAL_TERMINATED}}), {},
+       {}, {}},
+      {"unlisted domains are never touched", Desired({}),
+       {{"i-9", Domain("i-9", DomainState::kRunning)}}, {}, {}},
+      {"stopped goal keeps the domain", Desired({{"i-1", v1::DESIRED_GOAL_STOPPED}}),
+       {{"i-1", Domain("i-1", DomainState::kShutoff)}}, {}, {}},
+  };
+  for (const auto& c : cases) {
+    SECTION(c.name) {
+      std::vector<std::pair<ActionKind, std::string>> got;
+      for (const auto& a : PlanActions(c.desired, c.domains, c.local)) {
+        got.emplace_back(a.kind, a.instance_id);
+      }
+      REQUIRE(got == c.want);
+    }
+  }
+}
+
+TEST_CASE("observed state per instance", "[agent][plan]") {
+  using hypervisor::DomainState;
+  v1::DesiredInstance running;
+  running.set_goal(v1::DESIRED_GOAL_RUNNING);
+  v1::DesiredInstance terminated;
+  terminated.set_goal(v1::DESIRED_GOAL_TERMINATED);
+  auto dom = [](DomainState s) { return hypervisor::DomainInfo{"i-1", s}; };
+  LocalInstance busy;
+  busy.busy = true;
+  LocalInstance failed;
+  failed.state = v1::OBSERVED_STATE_FAILED;
+  LocalInstance files;
+  files.has_files = true;
+
+  auto d_run = dom(DomainState::kRunning);
+  auto d_off = dom(DomainState::kShutoff);
+  REQUIRE(ObserveInstance(running, &d_run, nullptr) == v1::OBSERVED_STATE_RUNNING);
+  REQUIRE(ObserveInstance(running, &d_off, nullptr) == v1::OBSERVED_STATE_SHUTOFF);
+  REQUIRE(ObserveInstance(running, nullptr, &busy) == v1::OBSERVED_STATE_PREPARING);
+  REQUIRE(ObserveInstance(running, nullptr, &failed) == v1::OBSERVED_STATE_FAILED);
+  REQUIRE(ObserveInstance(terminated, nullptr, nullptr) == v1::OBSERVED_STATE_ABSENT);
+  REQUIRE(ObserveInstance(terminated, nullptr, &files) == v1::OBSERVED_STATE_UNSPECIFIED);
+  REQUIRE(ObserveInstance(terminated, &d_run, nullptr) == v1::OBSERVED_STATE_RUNNING);
+}
+
+}  // namespace minicloud::agent
