@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/api/agent_handler.h"
 #include "agent/hypervisor/kvm_probe.h"
+#include "agent/hypervisor/libvirt/embed_root.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "agent/runtime/agent.h"
 #include "common/clock.h"
@@ -33,7 +34,10 @@ absl::StatusOr<std::unique_ptr<hv::Hypervisor>> OpenHypervisor(const std::string
     auto s = hv::PrepareEmbedRoot(state_dir + "/libvirt");
     if (!s.ok()) return s;
   }
-  auto h = hv::LibvirtHypervisor::Open(uri);
+  hv::LibvirtOptions options;
+  options.uri = uri;
+  options.libvirt_log_file = state_dir + "/libvirt.log";
+  auto h = hv::LibvirtHypervisor::Open(options);
   if (!h.ok()) return h.status();
   return std::unique_ptr<hv::Hypervisor>(std::move(*h));
 }

@@ -38,3 +38,12 @@ if ((${#missing[@]})); then
 else
   echo "install-deps: all packages present"
 fi
+
+# The embedded QEMU driver of libvirt resolves its default account even when qemu.conf runs
+# guests as root; libvirt-daemon-system would create it, but we do not need its system daemons.
+if ! getent passwd libvirt-qemu >/dev/null; then
+  getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+  useradd --system --gid libvirt-qemu --no-create-home --home-dir /var/lib/libvirt \
+    --shell /usr/sbin/nologin libvirt-qemu
+  echo "install-deps: created the libvirt-qemu system account"
+fi
