@@ -41,6 +41,13 @@ json InstanceJson(const v1::Instance& i) {
                         {"Message", i.state_reason().message()}};
   }
   if (!i.private_ip_address().empty()) j["PrivateIpAddress"] = i.private_ip_address();
+  const auto& s = i.launch_steps();
+  j["LaunchSteps"] = {{"RequestedMs", s.requested_ms()},
+                      {"AgentReceivedMs", s.agent_received_ms()},
+                      {"ImageReadyMs", s.image_ready_ms()},
+                      {"DiskReadyMs", s.disk_ready_ms()},
+                      {"DomainStartedMs", s.domain_started_ms()},
+                      {"RunningMs", s.running_ms()}};
   return j;
 }
 

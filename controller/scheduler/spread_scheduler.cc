@@ -1,90 +1,141 @@
-#include <algorithm>
-
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "controller/scheduler/fleet.h"
 #include "controller/scheduler/scheduler.h"
 
 namespace minicloud::scheduler {
-namespace {
 
-struct Candidate {
-  const HostSnapshot* host;
-  int free_vcpus;
-  int64_t free_memory_mib;
-  uint64_t tie;
-};
-
-// FNV-1a over request id and host id: a tie-breaker that is stable across processes, so a
-// recorded decision can be replayed.
-uint64_t StableTieBreak(const std::string& request_id, const std::string& host_id) {
-  uint64_t h = 1469598103934665603ull;
-  for (const std::string* s : {&request_id, &host_id}) {
-    for (unsigned char c : *s) h = (h ^ c) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-  }
-  return h;
+absl::StatusOr<PlacementStrategy> ParsePlacementStrategy(const std::string& s) {
+  if (s == "cluster") return PlacementStrategy::kCluster;
+  if (s == "spread") return PlacementStrategy::kSpread;
+  if (s == "partition") return PlacementStrategy::kPartition;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown placement strategy '", s, "' (expected cluster, spread or partition)"));
 }
 
-// Returns the reason a host cannot take one more instance, or "" when it can.
-std::string RejectReason(const PlacementRequest& r, const HostSnapshot& h, int free_vcpus,
-                         int64_t free_mem) {
-  if (!h.up) return "host is unreachable";
-  if (!r.availability_zone.empty() && h.availability_zone != r.availability_zone) {
-    return absl::StrCat("in ", h.availability_zone, ", not ", r.availability_zone);
-  }
-  if (free_vcpus < r.vcpus) return absl::StrCat("needs ", r.vcpus, " vCPU, ", free_vcpus, " free");
-  if (free_mem < r.memory_mib) {
-    return absl::StrCat("needs ", r.memory_mib, " MiB, ", free_mem, " MiB free");
-  }
-  return "";
+absl::StatusOr<SpreadLevel> ParseSpreadLevel(const std::string& s) {
+  if (s.empty() || s == "rack") return SpreadLevel::kRack;
+  if (s == "host") return SpreadLevel::kHost;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown spread level '", s, "' (expected rack or host)"));
 }
 
-}  // namespace
+const char* PlacementStrategyName(PlacementStrategy s) {
+  switch (s) {
+    case PlacementStrategy::kCluster:
+      return "cluster";
+    case PlacementStrategy::kSpread:
+      return "spread";
+    case PlacementStrategy::kPartition:
+      return "partition";
+  }
+  return "unknown";
+}
+
+const char* SpreadLevelName(SpreadLevel l) {
+  switch (l) {
+    case SpreadLevel::kRack:
+      return "rack";
+    case SpreadLevel::kHost:
+      return "host";
+  }
+  return "unknown";
+}
+
+const char* RejectCodeName(RejectCode c) {
+  switch (c) {
+    case RejectCode::kNone:
+      return "none";
+    case RejectCode::kHostDown:
+      return "host-down";
+    case RejectCode::kRegion:
+      return "region";
+    case RejectCode::kAvailabilityZone:
+      return "availability-zone";
+    case RejectCode::kClusterAz:
+      return "cluster-az";
+    case RejectCode::kVcpu:
+      return "vcpu";
+    case RejectCode::kMemory:
+      return "memory";
+    case RejectCode::kInstanceStore:
+      return "instance-store";
+    case RejectCode::kSpreadAzFull:
+      return "spread-az-full";
+    case RejectCode::kSpreadRackTaken:
+      return "spread-rack-taken";
+    case RejectCode::kSpreadHostTaken:
+      return "spread-host-taken";
+    case RejectCode::kPartitionRackTaken:
+      return "partition-rack-taken";
+  }
+  return "unknown";
+}
+
+absl::Status ValidatePlacementGroup(const PlacementGroup& g) {
+  if (g.name.empty()) return absl::InvalidArgumentError("placement group name is empty");
+  switch (g.strategy) {
+    case PlacementStrategy::kCluster:
+    case PlacementStrategy::kSpread:
+    case PlacementStrategy::kPartition:
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("placement group '", g.name, "' has an unknown strategy (",
+                       static_cast<int>(g.strategy), ")"));
+  }
+  if (g.strategy == PlacementStrategy::kSpread && g.spread_level != SpreadLevel::kRack &&
+      g.spread_level != SpreadLevel::kHost) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("placement group '", g.name, "' has an unknown spread level (",
+                     static_cast<int>(g.spread_level), ")"));
+  }
+  if (g.strategy == PlacementStrategy::kPartition) {
+    if (g.partition_count < 1 || g.partition_count > kMaxPartitions) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("partition count ", g.partition_count, " of placement group '", g.name,
+                       "' is out of range (1..", kMaxPartitions, ")"));
+    }
+  } else if (g.partition_count != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "partition count is only valid for partition placement groups ('", g.name, "' is ",
+        PlacementStrategyName(g.strategy), ")"));
+  }
+  if (g.strategy != PlacementStrategy::kCluster && !g.locked_az.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "only cluster placement groups are locked to an availability zone ('", g.name, "')"));
+  }
+  return absl::OkStatus();
+}
+
+PlacementRequest MakeRestartRequest(std::string request_id, const GroupMember& member,
+                                    std::shared_ptr<const PlacementGroup> group, int vcpus,
+                                    int64_t memory_mib, int64_t instance_store_gb) {
+  PlacementRequest r;
+  r.request_id = std::move(request_id);
+  r.vcpus = vcpus;
+  r.memory_mib = memory_mib;
+  r.instance_store_gb = instance_store_gb;
+  r.min_count = 1;
+  r.max_count = 1;
+  r.availability_zone = member.availability_zone;
+  r.partition_number =
+      group != nullptr && group->strategy == PlacementStrategy::kPartition ? member.partition_number
+                                                                          : 0;
+  r.group = std::move(group);
+  r.restart_instance_id = member.instance_id;
+  r.preferred_host_id = member.host_id;
+  return r;
+}
 
 absl::StatusOr<PlacementResult> SpreadScheduler::Place(
     const PlacementRequest& request, const std::vector<HostSnapshot>& hosts) const {
-  if (request.min_count < 1 || request.max_count < request.min_count) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad counts: min ", request.min_count, ", max ", request.max_count));
-  }
-  std::vector<Candidate> candidates;
-  candidates.reserve(hosts.size());
-  for (const auto& h : hosts) {
-    candidates.push_back({&h, h.allocatable_vcpus - h.used_vcpus,
-                          h.allocatable_memory_mib - h.used_memory_mib,
-                          StableTieBreak(request.request_id, h.host_id)});
-  }
+  return Fleet(hosts).Place(request);
+}
 
-  PlacementResult result;
-  for (int slot = 0; slot < request.max_count; ++slot) {
-    Candidate* best = nullptr;
-    for (auto& c : candidates) {
-      std::string reason = RejectReason(request, *c.host, c.free_vcpus, c.free_memory_mib);
-      if (!reason.empty()) {
-        if (slot < request.min_count) result.rejections.push_back({c.host->host_id, reason});
-        continue;
-      }
-      if (best == nullptr || c.free_memory_mib > best->free_memory_mib ||
-          (c.free_memory_mib == best->free_memory_mib && c.tie < best->tie)) {
-        best = &c;
-      }
-    }
-    if (best == nullptr) break;
-    best->free_vcpus -= request.vcpus;
-    best->free_memory_mib -= request.memory_mib;
-    result.host_ids.push_back(best->host->host_id);
-  }
-
-  if (static_cast<int>(result.host_ids.size()) < request.min_count) {
-    std::vector<std::string> reasons;
-    for (const auto& r : result.rejections) reasons.push_back(r.host_id + ": " + r.reason);
-    if (hosts.empty()) reasons.push_back("no hosts are registered");
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "placed ", result.host_ids.size(), " of the minimum ", request.min_count,
-        " instances (", absl::StrJoin(reasons, "; "), ")"));
-  }
-  return result;
+PlacementExplanation SpreadScheduler::Explain(const PlacementRequest& request,
+                                              const std::vector<HostSnapshot>& hosts) const {
+  return Fleet(hosts).Explain(request);
 }
 
 }  // namespace minicloud::scheduler

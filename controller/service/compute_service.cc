@@ -92,6 +92,13 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   i.set_root_device_type("ebs");
   i.set_hypervisor(r.accelerator() == v1::ACCELERATOR_KVM ? "kvm" : "tcg");
   i.set_client_token(r.client_token());
+  auto* steps = i.mutable_launch_steps();
+  steps->set_requested_ms(r.launch_time_ms());
+  steps->set_agent_received_ms(r.timeline().received_ms());
+  steps->set_image_ready_ms(r.timeline().image_ready_ms());
+  steps->set_disk_ready_ms(r.timeline().disk_ready_ms());
+  steps->set_domain_started_ms(r.timeline().domain_started_ms());
+  steps->set_running_ms(r.running_time_ms());
   return i;
 }
 

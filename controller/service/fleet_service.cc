@@ -89,7 +89,12 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
     }
     v1::InstanceRecord r = it->second;
     const v1::InstanceStateCode before = r.state();
-    if (obs.has_timeline()) *r.mutable_timeline() = obs.timeline();
+    bool timeline_changed = false;
+    if (obs.has_timeline() &&
+        obs.timeline().SerializeAsString() != r.timeline().SerializeAsString()) {
+      *r.mutable_timeline() = obs.timeline();
+      timeline_changed = true;
+    }
     switch (obs.state()) {
       case v1::OBSERVED_STATE_RUNNING:
         if (r.state() == v1::INSTANCE_STATE_CODE_PENDING) {
@@ -132,7 +137,7 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
       default:
         break;
     }
-    if (r.state() != before || obs.has_timeline()) changes.instances[r.instance_id()] = r;
+    if (r.state() != before || timeline_changed) changes.instances[r.instance_id()] = r;
   }
   MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes),
                               absl::StrCat("apply status of host ", req.host_id())));

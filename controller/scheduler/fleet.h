@@ -1,0 +1,77 @@
+#pragma once
+
+// Fleet: an indexed, incrementally updatable copy of the host snapshot that the scheduler's
+// decisions run on. SpreadScheduler::Place builds one per call; a caller that places often on
+// many hosts (the controller, the placement bench) keeps one and applies each committed
+// placement to it with Adjust(), so a decision never rebuilds the index.
+//
+// Cost of one decision: hosts are grouped by AZ and rack in flat arrays of numbers; a decision
+// scans the hosts of its candidate AZ(s) once per instance slot (no strings, no allocation per
+// host), plus one pass over the request's group members. See README.md for measured numbers.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "controller/scheduler/scheduler.h"
+
+namespace minicloud::scheduler {
+
+struct PlaceOptions {
+  // Fill PlacementResult::rejections on success too (costs a second, recording pass over the
+  // candidate hosts). On failure they are always filled.
+  bool rejections_on_success = true;
+};
+
+class Fleet {
+ public:
+  explicit Fleet(const std::vector<HostSnapshot>& hosts);
+
+  absl::StatusOr<PlacementResult> Place(const PlacementRequest& request,
+                                        const PlaceOptions& options = {}) const;
+  PlacementExplanation Explain(const PlacementRequest& request) const;
+
+  // Adds to a host's used capacity (negative values release). NotFound for an unknown host.
+  absl::Status Adjust(const std::string& host_id, int vcpus, int64_t memory_mib,
+                      int64_t instance_store_gb);
+  absl::Status SetUp(const std::string& host_id, bool up);
+  size_t size() const { return hosts_.size(); }
+
+  // Internal representation (public for the implementation file's helpers).
+  struct Host {
+    std::string id;
+    std::string region;
+    int az = -1;
+    int rack = -1;
+    bool up = true;
+    int64_t alloc_vcpus = 0, alloc_memory = 0, alloc_disk = 0;
+    int64_t used_vcpus = 0, used_memory = 0, used_disk = 0;
+    uint64_t id_hash = 0;  // FNV-1a of the id
+    int az_slot = 0;       // position in az_hosts_[az]
+  };
+  struct Rack {
+    std::string name;
+    int az = -1;
+  };
+
+ private:
+  friend class Planner;
+  std::vector<Host> hosts_;
+  std::vector<std::string> azs_;
+  std::vector<Rack> racks_;
+  std::vector<std::vector<int>> az_hosts_;  // host indices per AZ
+  absl::flat_hash_map<std::string, int> host_index_;
+  absl::flat_hash_map<std::string, int> az_index_;
+  absl::flat_hash_map<std::string, int> rack_index_;  // key: az + '\n' + rack
+  // Members reported by hosts, per group name: (host index, member).
+  absl::flat_hash_map<std::string, std::vector<std::pair<int, HostedGroupMember>>> hosted_;
+};
+
+// Stable hashes used for tie-breaking (FNV-1a, then a SplitMix64 finaliser to combine).
+uint64_t Fnv1a64(const std::string& s);
+uint64_t MixHash(uint64_t seed, uint64_t value);
+
+}  // namespace minicloud::scheduler
