@@ -1,0 +1,104 @@
+#pragma once
+
+// Small POSIX file helpers shared by the storage module: an owning file descriptor, complete
+// reads/writes that retry on EINTR and short counts, and "write to a temp name, fsync, rename"
+// publication. Every failure is an absl::Status carrying the path and the errno text.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace minicloud::storage {
+
+// Debian's Abseil is built with its own absl::string_view (not std::string_view); this bridges
+// our std::string_view APIs to absl::StrCat and friends.
+inline absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
+
+// Owns a file descriptor; closes it on destruction (errors ignored; use Close() to see them).
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release();
+  void Reset();
+  // Closes and reports the close(2) error, if any (it can carry a deferred write error).
+  absl::Status Close(std::string_view path);
+
+ private:
+  int fd_ = -1;
+};
+
+// errno → canonical status with context: "open /x: No such file or directory" (NotFound).
+absl::Status ErrnoError(int err, std::string_view op, std::string_view path);
+
+// Opens `path` read-only (O_CLOEXEC, and O_NONBLOCK so a FIFO cannot block the open).
+absl::StatusOr<UniqueFd> OpenForRead(const std::string& path);
+
+// Writes all of `data` at the current position / at `offset`.
+absl::Status WriteAll(int fd, std::string_view data, std::string_view path);
+absl::Status PWriteAll(int fd, std::string_view data, uint64_t offset, std::string_view path);
+
+// Reads up to `len` bytes at `offset`; returns fewer only at end of file.
+absl::StatusOr<size_t> PReadUpTo(int fd, char* buf, size_t len, uint64_t offset,
+                                 std::string_view path);
+
+// Size of the regular file open as `fd`; FailedPrecondition for directories, devices, etc.
+absl::StatusOr<uint64_t> RegularFileSize(int fd, std::string_view path);
+
+absl::Status Fsync(int fd, std::string_view path);
+// fsyncs the directory so a rename/unlink inside it is durable.
+absl::Status FsyncDir(const std::string& dir);
+
+// "/a/b/c" → "/a/b"; "c" → "."; "/c" → "/".
+std::string DirName(std::string_view path);
+std::string BaseName(std::string_view path);
+
+// A freshly created (O_EXCL) temp file in some directory. The destructor removes it unless
+// Publish() succeeded, so a failed operation leaves nothing behind.
+class TempFile {
+ public:
+  // Creates "<dir of name_hint>/.<base of name_hint>.tmp.<pid>.<n>" with `mode` (before umask);
+  // unique among threads and processes of this host (O_EXCL, retried with the next n).
+  static absl::StatusOr<TempFile> Create(const std::string& name_hint, mode_t mode);
+
+  TempFile(TempFile&& other) noexcept;
+  TempFile& operator=(TempFile&& other) noexcept;
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() { Abandon(); }
+
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+
+  // fsync, close, rename to `final_path` (same file system), fsync its directory. With
+  // `replace` false the rename fails with AlreadyExists if final_path exists (atomically:
+  // renameat2 RENAME_NOREPLACE, or link+unlink where the file system lacks it). On any failure
+  // the temp file is removed and this call leaves nothing at final_path.
+  absl::Status Publish(const std::string& final_path, bool replace);
+  // Closes and removes the temp file now (idempotent; a no-op after Publish succeeded).
+  void Abandon();
+
+ private:
+  TempFile(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+
+  UniqueFd fd_;
+  std::string path_;
+  bool live_ = true;  // the temp file exists on disk and is ours to remove
+};
+
+}  // namespace minicloud::storage
