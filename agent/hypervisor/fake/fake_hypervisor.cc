@@ -1,0 +1,153 @@
+#include "agent/hypervisor/fake/fake_hypervisor.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/hypervisor/domain_xml.h"
+#include "agent/hypervisor/string_view_compat.h"
+
+namespace minicloud::hypervisor {
+
+FakeHypervisor::FakeHypervisor(HostResources resources) : resources_(resources) {}
+
+absl::Status FakeHypervisor::TakeFailure(std::optional<absl::Status>& slot) {
+  if (!slot.has_value()) return absl::OkStatus();
+  absl::Status s = std::move(*slot);
+  slot.reset();
+  return s;
+}
+
+absl::Status FakeHypervisor::CreateAndStart(const DomainSpec& spec) {
+  const std::string context = absl::StrCat("create ", spec.instance_id);
+  if (absl::Status s = ValidateDomainSpec(spec); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+  }
+  absl::MutexLock lock(&mu_);
+  ++create_calls_;
+  if (absl::Status s = TakeFailure(fail_create_); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+  }
+  auto it = domains_.find(spec.instance_id);
+  if (it != domains_.end()) {
+    if (!it->second.owned) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(context, ": a domain of that name exists and is not owned by minicloud"));
+    }
+    // Like libvirt: an active domain (running, paused, or in a transitional state) is left
+    // alone; a stopped one is redefined and started.
+    if (it->second.state != DomainState::kShutoff && it->second.state != DomainState::kCrashed) {
+      return absl::OkStatus();  // idempotent: already there
+    }
+  }
+  // Define (or redefine a stopped owned domain with the new spec), then start.
+  Domain& d = domains_[spec.instance_id];
+  d.owned = true;
+  d.spec = spec;
+  d.state = DomainState::kShutoff;
+  if (absl::Status s = TakeFailure(fail_start_); !s.ok()) {
+    domains_.erase(spec.instance_id);  // a failed create leaves nothing behind
+    return absl::Status(s.code(), absl::StrCat(context, ": start: ", s.message()));
+  }
+  d.state = DomainState::kRunning;
+  ++starts_;
+  return absl::OkStatus();
+}
+
+absl::Status FakeHypervisor::Destroy(std::string_view instance_id) {
+  const std::string context = absl::StrCat("destroy ", Av(instance_id));
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = TakeFailure(fail_destroy_); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+  }
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end()) return absl::OkStatus();
+  if (!it->second.owned) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(context, ": domain is not owned by minicloud"));
+  }
+  domains_.erase(it);
+  ++destroys_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<DomainInfo>> FakeHypervisor::List() {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = TakeFailure(fail_list_); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("list domains: ", s.message()));
+  }
+  std::vector<DomainInfo> out;
+  for (const auto& [name, d] : domains_) {
+    if (d.owned) out.push_back({.instance_id = name, .state = d.state});
+  }
+  return out;
+}
+
+absl::StatusOr<DomainInfo> FakeHypervisor::Get(std::string_view instance_id) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = TakeFailure(fail_get_); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("get ", Av(instance_id), ": ", s.message()));
+  }
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) {
+    return absl::NotFoundError(absl::StrCat("get ", Av(instance_id), ": no such owned domain"));
+  }
+  return DomainInfo{.instance_id = it->first, .state = it->second.state};
+}
+
+absl::StatusOr<HostResources> FakeHypervisor::GetHostResources() { return resources_; }
+
+void FakeHypervisor::FailNextCreate(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_create_ = std::move(status);
+}
+void FakeHypervisor::FailNextStart(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_start_ = std::move(status);
+}
+void FakeHypervisor::FailNextDestroy(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_destroy_ = std::move(status);
+}
+void FakeHypervisor::FailNextList(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_list_ = std::move(status);
+}
+void FakeHypervisor::FailNextGet(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_get_ = std::move(status);
+}
+
+void FakeHypervisor::AddForeignDomain(std::string name, DomainState state) {
+  absl::MutexLock lock(&mu_);
+  domains_[std::move(name)] = Domain{.owned = false, .state = state, .spec = {}};
+}
+
+absl::Status FakeHypervisor::SetState(std::string_view name, DomainState state) {
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(name);
+  if (it == domains_.end()) return absl::NotFoundError(absl::StrCat("no domain ", Av(name)));
+  it->second.state = state;
+  return absl::OkStatus();
+}
+
+std::optional<DomainSpec> FakeHypervisor::SpecOf(std::string_view instance_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) return std::nullopt;
+  return it->second.spec;
+}
+
+int FakeHypervisor::create_calls() const {
+  absl::MutexLock lock(&mu_);
+  return create_calls_;
+}
+int FakeHypervisor::starts() const {
+  absl::MutexLock lock(&mu_);
+  return starts_;
+}
+int FakeHypervisor::destroys() const {
+  absl::MutexLock lock(&mu_);
+  return destroys_;
+}
+
+}  // namespace minicloud::hypervisor

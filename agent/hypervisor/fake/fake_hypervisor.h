@@ -1,0 +1,82 @@
+#pragma once
+
+// In-memory Hypervisor for tests of the agent runtime and integration tests. Honours the full
+// contract of hypervisor.h (idempotent create, owned-only, failed create leaves nothing) and adds
+// hooks to inject failures, to plant foreign domains and to simulate guest-side state changes.
+//
+//   FakeHypervisor hv;
+//   hv.FailNextCreate(absl::UnavailableError("qemu crashed"));
+//   EXPECT(!hv.CreateAndStart(spec).ok());   // nothing is left behind
+//   hv.SetState("i-1", DomainState::kShutoff);  // the guest powered itself off
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/hypervisor/hypervisor.h"
+
+namespace minicloud::hypervisor {
+
+class FakeHypervisor final : public Hypervisor {
+ public:
+  explicit FakeHypervisor(HostResources resources = {.cpus = 8, .memory_mib = 16384});
+
+  // Hypervisor. Specs are validated like the real adapter does (ValidateDomainSpec).
+  absl::Status CreateAndStart(const DomainSpec& spec) override;
+  absl::Status Destroy(std::string_view instance_id) override;
+  absl::StatusOr<std::vector<DomainInfo>> List() override;
+  absl::StatusOr<DomainInfo> Get(std::string_view instance_id) override;
+  absl::StatusOr<HostResources> GetHostResources() override;
+
+  // --- Failure injection: each hook fails exactly the next call of that method. ---
+  void FailNextCreate(absl::Status status);
+  // Fails the next CreateAndStart after the domain was "defined", i.e. at start: exercises the
+  // rollback path (the domain must not remain).
+  void FailNextStart(absl::Status status);
+  void FailNextDestroy(absl::Status status);
+  void FailNextList(absl::Status status);
+  void FailNextGet(absl::Status status);
+
+  // --- Test helpers (not part of the Hypervisor contract). ---
+  // A domain that was not created through this interface (List() must not show it; Destroy()
+  // must refuse it).
+  void AddForeignDomain(std::string name, DomainState state = DomainState::kRunning);
+  // Simulates the guest or an operator changing the state of an existing domain. NotFound if
+  // there is no such domain.
+  absl::Status SetState(std::string_view name, DomainState state);
+  // The spec the owned domain was last (re)started with.
+  std::optional<DomainSpec> SpecOf(std::string_view instance_id) const;
+  // Counters for assertions about idempotency (how often a domain was really started).
+  int create_calls() const;
+  int starts() const;
+  int destroys() const;
+
+ private:
+  struct Domain {
+    bool owned = false;
+    DomainState state = DomainState::kRunning;
+    DomainSpec spec;  // only for owned domains
+  };
+
+  static absl::Status TakeFailure(std::optional<absl::Status>& slot);
+
+  const HostResources resources_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, Domain, std::less<>> domains_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> fail_create_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> fail_start_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> fail_destroy_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> fail_list_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> fail_get_ ABSL_GUARDED_BY(mu_);
+  int create_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int starts_ ABSL_GUARDED_BY(mu_) = 0;
+  int destroys_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace minicloud::hypervisor

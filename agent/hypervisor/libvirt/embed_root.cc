@@ -1,0 +1,105 @@
+#include "agent/hypervisor/libvirt/embed_root.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "agent/hypervisor/string_view_compat.h"
+
+namespace minicloud::hypervisor {
+namespace {
+
+// The compiled-in default QEMU user/group of Debian's libvirt (meson -Dqemu_user/-Dqemu_group).
+constexpr char kLibvirtQemuUser[] = "libvirt-qemu";
+constexpr char kLibvirtQemuGroup[] = "libvirt-qemu";
+constexpr size_t kMaxRootLength = 50;
+
+bool UserExists(const char* name) {
+  passwd pw;
+  passwd* result = nullptr;
+  char buf[4096];
+  return getpwnam_r(name, &pw, buf, sizeof(buf), &result) == 0 && result != nullptr;
+}
+
+bool GroupExists(const char* name) {
+  group gr;
+  group* result = nullptr;
+  char buf[4096];
+  return getgrnam_r(name, &gr, buf, sizeof(buf), &result) == 0 && result != nullptr;
+}
+
+}  // namespace
+
+std::string EmbedQemuConf() {
+  return "# Written by minicloud (agent/hypervisor/libvirt/embed_root.cc); rewritten on start.\n"
+         "# QEMU runs as root: the agent owns images, taps and console files.\n"
+         "user = \"root\"\n"
+         "group = \"root\"\n"
+         "# libvirt opens serial/console files itself and passes QEMU the fd; no virtlogd.\n"
+         "stdio_handler = \"file\"\n"
+         "# No AppArmor/SELinux labelling, and no ownership xattrs on the agent's images.\n"
+         "security_driver = \"none\"\n"
+         "remember_owner = 0\n";
+}
+
+std::string EmbedUri(std::string_view root_dir) {
+  return absl::StrCat("qemu:///embed?root=", Av(root_dir));
+}
+
+absl::Status PrepareEmbedRoot(std::string_view root_dir) {
+  const std::string context = absl::StrCat("prepare libvirt embed root ", Av(root_dir));
+  if (root_dir.empty() || root_dir[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": the root must be absolute"));
+  }
+  // QEMU monitor sockets live at DIR/lib/qemu/domain-<N>-<name up to 20 chars>/monitor.sock;
+  // a UNIX socket path has at most 107 bytes.
+  if (root_dir.size() > kMaxRootLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        context, ": longer than ", kMaxRootLength,
+        " characters; QEMU monitor socket paths under it would exceed the UNIX socket limit"));
+  }
+  if (geteuid() == 0 && (!UserExists(kLibvirtQemuUser) || !GroupExists(kLibvirtQemuGroup))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        context, ": libvirt's QEMU driver needs the '", kLibvirtQemuUser,
+        "' user and group to exist even when qemu.conf says root; install libvirt-daemon-system "
+        "or run: groupadd --system ",
+        kLibvirtQemuGroup, " && useradd --system --gid ", kLibvirtQemuGroup,
+        " --no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin ",
+        kLibvirtQemuUser));
+  }
+  std::error_code ec;
+  const std::filesystem::path root(root_dir);
+  std::filesystem::create_directories(root / "etc", ec);
+  if (ec) return absl::InternalError(absl::StrCat(context, ": ", ec.message()));
+
+  const std::filesystem::path conf = root / "etc" / "qemu.conf";
+  const std::string want = EmbedQemuConf();
+  {
+    std::ifstream in(conf);
+    std::stringstream have;
+    have << in.rdbuf();
+    if (in && have.str() == want) return absl::OkStatus();
+  }
+  const std::filesystem::path tmp = root / "etc" / "qemu.conf.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << want;
+    out.close();
+    if (!out) {
+      return absl::InternalError(absl::StrCat(context, ": write ", tmp.string(), " failed"));
+    }
+  }
+  std::filesystem::rename(tmp, conf, ec);
+  if (ec) return absl::InternalError(absl::StrCat(context, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace minicloud::hypervisor
