@@ -21,8 +21,8 @@ PACKAGES=(
   iproute2 nftables dnsmasq-base
   # image building (mmdebstrap -> ext4 -> partitioned qcow2 with GRUB, no loop mounts)
   mmdebstrap e2fsprogs fdisk grub-pc-bin grub2-common cpio busybox-static xz-utils
-  # tools the scripts use
-  curl jq procps psmisc
+  # tools the scripts, tests and benchmarks use
+  curl jq procps psmisc openssh-client rocksdb-tools wrk nginx-light
 )
 
 missing=()

@@ -55,13 +55,13 @@ std::vector<Violation> CheckPlacement(const ClusterState& state, const CheckOpti
   for (const auto& inst : state.instances) {
     if (!ids.insert(inst.instance_id).second) add("duplicate-instance", inst.instance_id);
     if (!inst.group_name.empty() && groups.count(inst.group_name) == 0) {
-      add("unknown-group", absl::StrCat(inst.instance_id, " is in unknown group ",
-                                        inst.group_name));
+      add("unknown-group",
+          absl::StrCat(inst.instance_id, " is in unknown group ", inst.group_name));
     }
     if (!Occupies(inst.state)) continue;
     if (hosts.count(inst.host_id) == 0) {
-      add("unknown-host", absl::StrCat(inst.instance_id, " occupies unknown host '",
-                                       inst.host_id, "'"));
+      add("unknown-host",
+          absl::StrCat(inst.instance_id, " occupies unknown host '", inst.host_id, "'"));
       continue;
     }
     Usage& u = usage[inst.host_id];
@@ -72,24 +72,23 @@ std::vector<Violation> CheckPlacement(const ClusterState& state, const CheckOpti
   for (const auto& [id, h] : hosts) {
     const Usage u = usage.count(id) ? usage[id] : Usage{};
     if (u.vcpus > h->allocatable_vcpus) {
-      add("capacity-vcpu", absl::StrCat(id, ": ", u.vcpus, " vCPU used of ",
-                                        h->allocatable_vcpus));
+      add("capacity-vcpu", absl::StrCat(id, ": ", u.vcpus, " vCPU used of ", h->allocatable_vcpus));
     }
     if (u.memory > h->allocatable_memory_mib) {
-      add("capacity-memory", absl::StrCat(id, ": ", u.memory, " MiB used of ",
-                                          h->allocatable_memory_mib));
+      add("capacity-memory",
+          absl::StrCat(id, ": ", u.memory, " MiB used of ", h->allocatable_memory_mib));
     }
     if (u.disk > h->instance_store_gb) {
-      add("capacity-instance-store", absl::StrCat(id, ": ", u.disk, " GB used of ",
-                                                  h->instance_store_gb));
+      add("capacity-instance-store",
+          absl::StrCat(id, ": ", u.disk, " GB used of ", h->instance_store_gb));
     }
     if (options.check_recorded_usage &&
         (u.vcpus != h->used_vcpus || u.memory != h->used_memory_mib ||
          u.disk != h->used_instance_store_gb)) {
       add("recorded-usage",
           absl::StrCat(id, ": recorded ", h->used_vcpus, " vCPU/", h->used_memory_mib, " MiB/",
-                       h->used_instance_store_gb, " GB, instances sum to ", u.vcpus, "/",
-                       u.memory, "/", u.disk));
+                       h->used_instance_store_gb, " GB, instances sum to ", u.vcpus, "/", u.memory,
+                       "/", u.disk));
     }
   }
 
@@ -143,18 +142,18 @@ std::vector<Violation> CheckPlacement(const ClusterState& state, const CheckOpti
       case PlacementStrategy::kCluster:
         cluster_azs[g.name].insert(h.availability_zone);
         if (!g.locked_az.empty() && h.availability_zone != g.locked_az) {
-          add("cluster-locked-az", absl::StrCat(inst.instance_id, " of cluster group ", g.name,
-                                                " is in ", h.availability_zone,
-                                                ", group locked to ", g.locked_az));
+          add("cluster-locked-az",
+              absl::StrCat(inst.instance_id, " of cluster group ", g.name, " is in ",
+                           h.availability_zone, ", group locked to ", g.locked_az));
         }
         break;
     }
   }
   for (const auto& [key, list] : spread_az) {
     if (static_cast<int>(list.size()) > kSpreadLimitPerAz) {
-      add("spread-per-az", absl::StrCat("group ", key.first, " has ", list.size(),
-                                        " occupying instances in ", key.second, ": ",
-                                        absl::StrJoin(list, ",")));
+      add("spread-per-az",
+          absl::StrCat("group ", key.first, " has ", list.size(), " occupying instances in ",
+                       key.second, ": ", absl::StrJoin(list, ",")));
     }
   }
   for (const auto& [key, list] : spread_rack) {
@@ -175,8 +174,8 @@ std::vector<Violation> CheckPlacement(const ClusterState& state, const CheckOpti
   }
   for (const auto& [key, parts] : partition_az) {
     if (static_cast<int>(parts.size()) > kPartitionLimit) {
-      add("partitions-per-az", absl::StrCat("group ", key.first, " uses ", parts.size(),
-                                            " partitions in ", key.second));
+      add("partitions-per-az",
+          absl::StrCat("group ", key.first, " uses ", parts.size(), " partitions in ", key.second));
     }
   }
   for (const auto& [name, azs] : cluster_azs) {

@@ -10,9 +10,9 @@
 namespace minicloud::scheduler {
 
 std::string FormatExplanation(const PlacementRequest& r, const PlacementExplanation& e) {
-  std::string out = absl::StrCat("placement ", r.request_id.empty() ? "(no id)" : r.request_id,
-                                 ": ", r.min_count, "..", r.max_count, " x ", r.vcpus,
-                                 " vCPU, ", r.memory_mib, " MiB");
+  std::string out =
+      absl::StrCat("placement ", r.request_id.empty() ? "(no id)" : r.request_id, ": ", r.min_count,
+                   "..", r.max_count, " x ", r.vcpus, " vCPU, ", r.memory_mib, " MiB");
   if (r.instance_store_gb > 0) absl::StrAppend(&out, ", ", r.instance_store_gb, " GB store");
   if (r.group != nullptr) {
     absl::StrAppend(&out, "; group '", r.group->name, "' (",

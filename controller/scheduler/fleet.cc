@@ -2,7 +2,7 @@
 //
 // One decision = validate, resolve the group's members once, pick the candidate AZ(s), and for
 // each candidate AZ plan up to max_count instance slots greedily. Each slot is one pass over the
-// AZ's hosts: a host either fails a filter/rule (its reason is recorded when recording) or gets
+// AZ's hosts: a host either fails a filter/rule (its reason code is recorded) or gets
 // a ranking key; the smallest key wins. The whole request goes to the AZ whose plan placed the
 // most instances (AZs are tried in a per-request hashed order; the first that places max_count
 // wins).
@@ -75,6 +75,10 @@ Fleet::Fleet(const std::vector<HostSnapshot>& hosts) {
     for (const auto& m : s.group_members) hosted_[m.group_name].push_back({index, m});
     hosts_.push_back(std::move(h));
   }
+  by_id_.resize(hosts_.size());
+  for (size_t i = 0; i < by_id_.size(); ++i) by_id_[i] = static_cast<int>(i);
+  std::sort(by_id_.begin(), by_id_.end(),
+            [&](int a, int b) { return hosts_[a].id < hosts_[b].id; });
 }
 
 absl::Status Fleet::Adjust(const std::string& host_id, int vcpus, int64_t memory_mib,
@@ -124,13 +128,13 @@ struct Member {
 struct Slot {
   int host = -1;
   int partition = 0;
-  std::string why;  // recording only
+  std::string why;  // explain only
 };
 
 struct AzPlan {
   int az = -1;
   std::vector<Slot> slots;
-  std::vector<Fail> last;      // per az_slot: reason at the last slot evaluated (recording)
+  std::vector<Fail> last;      // per az_slot: reason at the last slot evaluated
   std::vector<int> instances;  // per az_slot: instances placed on the host
 };
 
@@ -138,10 +142,15 @@ struct AzPlan {
 
 class Planner {
  public:
-  Planner(const Fleet& fleet, const PlacementRequest& request, bool record)
-      : f_(fleet), r_(request), record_(record) {}
+  Planner(const Fleet& fleet, const PlacementRequest& request, bool explain,
+          bool rejections_on_success, size_t max_rejections)
+      : f_(fleet),
+        r_(request),
+        explain_(explain),
+        rejections_on_success_(rejections_on_success),
+        max_rejections_(max_rejections) {}
 
-  // Decides; fills out.status / out.result (+ verdicts and notes when recording).
+  // Decides; fills out.status / out.result (+ verdicts and notes when explaining).
   void Decide(PlacementExplanation& out);
 
  private:
@@ -157,11 +166,13 @@ class Planner {
 
   const Fleet& f_;
   const PlacementRequest& r_;
-  const bool record_;
+  const bool explain_;  // verdicts and notes for every host
+  const bool rejections_on_success_;
+  const size_t max_rejections_;
   const PlacementGroup* group_ = nullptr;
   PlacementStrategy strategy_ = PlacementStrategy::kSpread;
   uint64_t seed_ = 0;
-  std::string target_az_;    // "" = any
+  std::string target_az_;        // "" = any
   bool target_is_lock_ = false;  // target_az_ comes from the cluster lock
   int target_partition_ = 0;
   int preferred_host_ = -1;
@@ -192,8 +203,7 @@ absl::Status Planner::Validate() {
 
 void Planner::ResolveMembers() {
   if (group_ == nullptr) return;
-  auto resolve = [&](const std::string& host_id, const std::string& az,
-                     const std::string& rack) {
+  auto resolve = [&](const std::string& host_id, const std::string& az, const std::string& rack) {
     Member m;
     if (auto it = f_.host_index_.find(host_id); it != f_.host_index_.end()) {
       m.host = it->second;
@@ -285,7 +295,7 @@ AzPlan Planner::PlanAz(int az) const {
   AzPlan plan;
   plan.az = az;
   plan.instances.assign(n, 0);
-  if (record_) plan.last.assign(n, Fail{});
+  plan.last.assign(n, Fail{});
   std::vector<int> req_on_rack(racks, 0);
 
   // The group's active members in this AZ, per rack and per host.
@@ -317,8 +327,8 @@ AzPlan Planner::PlanAz(int az) const {
     }
   }
 
-  const int pcount = (grouped && strategy_ == PlacementStrategy::kPartition)
-                         ? group_->partition_count : 0;
+  const int pcount =
+      (grouped && strategy_ == PlacementStrategy::kPartition) ? group_->partition_count : 0;
   for (int slot = 0; slot < r_.max_count; ++slot) {
     const int placed = static_cast<int>(plan.slots.size());
     const int remaining = r_.max_count - placed;
@@ -338,7 +348,7 @@ AzPlan Planner::PlanAz(int az) const {
         });
       }
     }
-    Key best;            // non-partition strategies, and partition: best on a free rack
+    Key best;  // non-partition strategies, and partition: best on a free rack
     int best_part = 0;
     std::array<Key, kMaxPartitions + 1> best_owned{};  // partition: best on p's own racks
 
@@ -381,13 +391,13 @@ AzPlan Planner::PlanAz(int az) const {
             break;
         }
       }
-      if (record_) plan.last[i] = fail;
+      plan.last[i] = fail;
       if (fail.code != RejectCode::kNone) continue;
 
-      const int64_t free_m = h.alloc_memory - h.used_memory -
-                             (plan.instances[i] + 1) * r_.memory_mib;
-      const int64_t free_v = h.alloc_vcpus - h.used_vcpus -
-                             int64_t{plan.instances[i] + 1} * r_.vcpus;
+      const int64_t free_m =
+          h.alloc_memory - h.used_memory - (plan.instances[i] + 1) * r_.memory_mib;
+      const int64_t free_v =
+          h.alloc_vcpus - h.used_vcpus - int64_t{plan.instances[i] + 1} * r_.vcpus;
       Key key;
       key.host = hs[i];
       key.tie = MixHash(seed_, h.id_hash);
@@ -399,8 +409,8 @@ AzPlan Planner::PlanAz(int az) const {
       } else if (strategy_ == PlacementStrategy::kCluster) {
         const bool rack_has = grp_on_rack[h.rack] + req_on_rack[h.rack] > 0;
         const bool host_has = grp_on_host[i] + plan.instances[i] > 0;
-        key.k = {not_preferred, rack_has ? 0 : 1, rack_fit[h.rack] >= remaining ? 0 : 1,
-                 host_has ? 0 : 1, free_m, free_v};
+        key.k = {not_preferred,    rack_has ? 0 : 1, rack_fit[h.rack] >= remaining ? 0 : 1,
+                 host_has ? 0 : 1, free_m,           free_v};
       } else {  // partition: own racks first (keeps free racks for other partitions)
         key.k = {not_preferred, owned ? 0 : 1, -free_m, -free_v, 0, 0};
       }
@@ -433,14 +443,14 @@ AzPlan Planner::PlanAz(int az) const {
     Slot s;
     s.host = best.host;
     s.partition = best_part;
-    if (record_) {
+    if (explain_) {
       const std::string& rack = f_.racks_[h.rack].name;
       std::string why;
       if (best.k[0] == 0) why = "preferred host (where it last ran); ";
       if (!grouped) {
         absl::StrAppend(&why, "rack ", rack, " had ", req_on_rack[h.rack], " and the host ",
-                        plan.instances[i], " instance(s) of this request; ", -best.k[3],
-                        " MiB, ", -best.k[4], " vCPU free after");
+                        plan.instances[i], " instance(s) of this request; ", -best.k[3], " MiB, ",
+                        -best.k[4], " vCPU free after");
       } else if (strategy_ == PlacementStrategy::kSpread) {
         absl::StrAppend(&why, group_->spread_level == SpreadLevel::kRack ? "rack " : "host ",
                         group_->spread_level == SpreadLevel::kRack ? rack : h.id,
@@ -456,9 +466,9 @@ AzPlan Planner::PlanAz(int az) const {
                         "; best fit: ", best.k[4], " MiB free after");
       } else {
         absl::StrAppend(&why, "partition ", best_part,
-                        target_partition_ > 0 ? " (requested)"
-                                              : absl::StrCat(" (", part_size[best_part],
-                                                             " member(s), fewest first)"),
+                        target_partition_ > 0
+                            ? " (requested)"
+                            : absl::StrCat(" (", part_size[best_part], " member(s), fewest first)"),
                         best.k[1] == 0 ? "; rack " : "; free rack ", rack,
                         best.k[1] == 0 ? " already belongs to it" : " now belongs to it", "; ",
                         -best.k[2], " MiB free after");
@@ -493,8 +503,7 @@ std::string Planner::ReasonText(const Host& h, const Fail& f) const {
     case RejectCode::kAvailabilityZone:
       return absl::StrCat("in ", az, ", not ", target_az_);
     case RejectCode::kClusterAz:
-      return absl::StrCat("in ", az, "; cluster group ", GroupName(), " is locked to ",
-                          target_az_);
+      return absl::StrCat("in ", az, "; cluster group ", GroupName(), " is locked to ", target_az_);
     case RejectCode::kVcpu:
       return absl::StrCat("needs ", f.need, " vCPU, ", f.have, " free");
     case RejectCode::kMemory:
@@ -574,8 +583,8 @@ void Planner::Decide(PlacementExplanation& out) {
     if (!lock.empty()) {
       if (!target_az_.empty() && target_az_ != lock) {
         out.status = absl::InvalidArgumentError(absl::StrCat(
-            "cluster placement group '", group_->name, "' is locked to availability zone ",
-            lock, "; cannot place in ", target_az_));
+            "cluster placement group '", group_->name, "' is locked to availability zone ", lock,
+            "; cannot place in ", target_az_));
         return;
       }
       target_is_lock_ = target_az_.empty();
@@ -593,9 +602,8 @@ void Planner::Decide(PlacementExplanation& out) {
     for (int a = 0; a < static_cast<int>(f_.azs_.size()); ++a) candidates.push_back(a);
     std::vector<uint64_t> h(f_.azs_.size());
     for (int a : candidates) h[a] = MixHash(seed_, Fnv1a64(f_.azs_[a]));
-    std::sort(candidates.begin(), candidates.end(), [&](int a, int b) {
-      return h[a] != h[b] ? h[a] < h[b] : f_.azs_[a] < f_.azs_[b];
-    });
+    std::sort(candidates.begin(), candidates.end(),
+              [&](int a, int b) { return h[a] != h[b] ? h[a] < h[b] : f_.azs_[a] < f_.azs_[b]; });
   }
   std::vector<AzPlan> plans;
   int best = -1;
@@ -623,29 +631,24 @@ void Planner::Decide(PlacementExplanation& out) {
       out.result.placements.push_back({h.id, chosen_az, f_.racks_[h.rack].name, s.partition});
     }
   }
-  if (!record_) {
-    if (!ok) out.status = absl::ResourceExhaustedError("insufficient capacity");
-    return;
-  }
+  if (ok && !explain_ && !rejections_on_success_) return;
 
-  // Verdicts for every host (sorted by id), rejections, notes.
+  // Notes (explain), then verdicts (explain) and rejections for every host.
   std::vector<int> planned_az(f_.azs_.size(), -1);
   for (size_t i = 0; i < plans.size(); ++i) planned_az[plans[i].az] = static_cast<int>(i);
-  std::vector<std::vector<std::string>> why_by_host(f_.hosts_.size());
-  if (ok) {
+  std::vector<std::vector<std::string>> why_by_host(explain_ ? f_.hosts_.size() : 0);
+  if (ok && explain_) {
     int k = 0;
     for (const Slot& s : plans[best].slots) {
       const Host& h = f_.hosts_[s.host];
-      out.notes.push_back(absl::StrCat("instance ", ++k, " -> ", h.id, " (", chosen_az, "/",
-                                       f_.racks_[h.rack].name,
-                                       s.partition > 0 ? absl::StrCat(", partition ",
-                                                                      s.partition)
-                                                       : std::string(),
-                                       "): ", s.why));
+      out.notes.push_back(
+          absl::StrCat("instance ", ++k, " -> ", h.id, " (", chosen_az, "/", f_.racks_[h.rack].name,
+                       s.partition > 0 ? absl::StrCat(", partition ", s.partition) : std::string(),
+                       "): ", s.why));
       why_by_host[s.host].push_back(absl::StrCat("instance ", k, ": ", s.why));
     }
   }
-  {
+  if (explain_) {
     std::string az_note;
     if (candidates.empty()) {
       az_note = absl::StrCat("no hosts in availability zone ", target_az_);
@@ -664,28 +667,28 @@ void Planner::Decide(PlacementExplanation& out) {
     out.notes.insert(out.notes.begin(), az_note);
   }
 
-  std::vector<int> order(f_.hosts_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-  std::sort(order.begin(), order.end(),
-            [&](int a, int b) { return f_.hosts_[a].id < f_.hosts_[b].id; });
-  for (int idx : order) {
+  // Every host in id order: verdicts (explain only) and rejections.
+  struct Rejected {
+    int host;
+    Fail fail;
+  };
+  std::vector<Rejected> rejected;
+  for (int idx : f_.by_id_) {
     const Host& h = f_.hosts_[idx];
-    HostVerdict v;
-    v.host_id = h.id;
     const int pi = planned_az[h.az];
     Fail fail;
+    HostVerdict v;
     if (pi >= 0) {
       const AzPlan& p = plans[pi];
       if (ok && pi == best && p.instances[h.az_slot] > 0) {
         v.verdict = Verdict::kChosen;
         v.instances = p.instances[h.az_slot];
-        v.reason = absl::StrJoin(why_by_host[idx], "; ");
+        if (explain_) v.reason = absl::StrJoin(why_by_host[idx], "; ");
       } else {
         fail = p.last[h.az_slot];
-        if (fail.code == RejectCode::kNone) {
-          v.reason = ok && pi != best
-                         ? absl::StrCat("request placed in ", chosen_az)
-                         : "passes every filter; ranked below the chosen host(s)";
+        if (fail.code == RejectCode::kNone && explain_) {
+          v.reason = ok && pi != best ? absl::StrCat("request placed in ", chosen_az)
+                                      : "passes every filter; ranked below the chosen host(s)";
         }
       }
     } else if (!h.up) {
@@ -694,38 +697,56 @@ void Planner::Decide(PlacementExplanation& out) {
       fail = {RejectCode::kRegion};
     } else if (!target_az_.empty()) {
       fail = {target_is_lock_ ? RejectCode::kClusterAz : RejectCode::kAvailabilityZone};
-    } else {
+    } else if (explain_) {
       v.reason = absl::StrCat("request placed in ", chosen_az);  // AZ not tried: one sufficed
     }
-    if (fail.code != RejectCode::kNone) {
-      v.verdict = Verdict::kRejected;
-      v.code = fail.code;
-      v.reason = ReasonText(h, fail);
-      out.result.rejections.push_back({h.id, v.reason, v.code});
+    if (fail.code != RejectCode::kNone) rejected.push_back({idx, fail});
+    if (explain_) {
+      v.host_id = h.id;
+      if (fail.code != RejectCode::kNone) {
+        v.verdict = Verdict::kRejected;
+        v.code = fail.code;
+        v.reason = ReasonText(h, fail);
+      }
+      out.hosts.push_back(std::move(v));
     }
-    out.hosts.push_back(std::move(v));
+  }
+  // Hosts of the AZs the request could use first (their reasons explain the failure), then the
+  // ones filtered out by state, region or AZ; each group in id order.
+  auto outside = [](const Rejected& r) {
+    const RejectCode c = r.fail.code;
+    return c == RejectCode::kHostDown || c == RejectCode::kRegion ||
+           c == RejectCode::kAvailabilityZone || c == RejectCode::kClusterAz;
+  };
+  const bool all = rejected.size() <= max_rejections_;
+  if (!all || !ok) {
+    std::stable_partition(rejected.begin(), rejected.end(),
+                          [&](const Rejected& r) { return !outside(r); });
+  }
+  const size_t listed = std::min(rejected.size(), max_rejections_);
+  out.result.rejections.reserve(listed);
+  for (size_t i = 0; i < listed; ++i) {
+    const Host& h = f_.hosts_[rejected[i].host];
+    out.result.rejections.push_back({h.id, ReasonText(h, rejected[i].fail), rejected[i].fail.code});
   }
 
   if (!ok) {
-    std::vector<const Rejection*> detail;
-    for (const auto& r : out.result.rejections) detail.push_back(&r);
-    auto outside = [](const Rejection* r) {
-      return r->code == RejectCode::kHostDown || r->code == RejectCode::kRegion ||
-             r->code == RejectCode::kAvailabilityZone || r->code == RejectCode::kClusterAz;
-    };
-    std::stable_partition(detail.begin(), detail.end(),
-                          [&](const Rejection* r) { return !outside(r); });
     constexpr size_t kMaxDetail = 20;
     std::vector<std::string> parts;
-    for (size_t i = 0; i < detail.size() && i < kMaxDetail; ++i) {
-      parts.push_back(absl::StrCat(detail[i]->host_id, ": ", detail[i]->reason));
+    for (size_t i = 0; i < rejected.size() && i < kMaxDetail; ++i) {
+      const Host& h = f_.hosts_[rejected[i].host];
+      parts.push_back(absl::StrCat(
+          h.id, ": ",
+          i < listed ? out.result.rejections[i].reason : ReasonText(h, rejected[i].fail)));
     }
-    if (detail.size() > kMaxDetail) {
+    if (rejected.size() > kMaxDetail) {
       std::map<std::string, int> rest;
-      for (size_t i = kMaxDetail; i < detail.size(); ++i) ++rest[RejectCodeName(detail[i]->code)];
+      for (size_t i = kMaxDetail; i < rejected.size(); ++i) {
+        ++rest[RejectCodeName(rejected[i].fail.code)];
+      }
       std::vector<std::string> counts;
       for (const auto& [code, n] : rest) counts.push_back(absl::StrCat(code, " x", n));
-      parts.push_back(absl::StrCat("and ", detail.size() - kMaxDetail, " more hosts (",
+      parts.push_back(absl::StrCat("and ", rejected.size() - kMaxDetail, " more hosts (",
                                    absl::StrJoin(counts, ", "), ")"));
     }
     if (f_.hosts_.empty()) parts.push_back("no hosts are registered");
@@ -734,9 +755,9 @@ void Planner::Decide(PlacementExplanation& out) {
     }
     out.status = absl::ResourceExhaustedError(absl::StrCat(
         "placed ", placed, " of the minimum ", r_.min_count, " instances",
-        group_ != nullptr ? absl::StrCat(" in ", PlacementStrategyName(strategy_), " group '",
-                                         group_->name, "'")
-                          : std::string(),
+        group_ != nullptr
+            ? absl::StrCat(" in ", PlacementStrategyName(strategy_), " group '", group_->name, "'")
+            : std::string(),
         " (", absl::StrJoin(parts, "; "), ")"));
     out.result.host_ids.clear();
     out.result.placements.clear();
@@ -745,21 +766,16 @@ void Planner::Decide(PlacementExplanation& out) {
 
 absl::StatusOr<PlacementResult> Fleet::Place(const PlacementRequest& request,
                                              const PlaceOptions& options) const {
-  PlacementExplanation quick;
-  Planner(*this, request, /*record=*/false).Decide(quick);
-  const bool exhausted = quick.status.code() == absl::StatusCode::kResourceExhausted;
-  if (!quick.status.ok() && !exhausted) return quick.status;
-  if (!exhausted && !options.rejections_on_success) return std::move(quick.result);
-  // Same decision again, recording reasons (deterministic, so it picks the same hosts).
-  PlacementExplanation full;
-  Planner(*this, request, /*record=*/true).Decide(full);
-  if (!full.status.ok()) return full.status;
-  return std::move(full.result);
+  PlacementExplanation out;
+  Planner(*this, request, /*explain=*/false, options.rejections_on_success, options.max_rejections)
+      .Decide(out);
+  if (!out.status.ok()) return out.status;
+  return std::move(out.result);
 }
 
 PlacementExplanation Fleet::Explain(const PlacementRequest& request) const {
   PlacementExplanation out;
-  Planner(*this, request, /*record=*/true).Decide(out);
+  Planner(*this, request, /*explain=*/true, /*rejections_on_success=*/true, SIZE_MAX).Decide(out);
   return out;
 }
 

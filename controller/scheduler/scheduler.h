@@ -106,10 +106,10 @@ struct PlacementRequest {
   int max_count = 1;
   std::string availability_zone;  // empty = any (the scheduler picks one AZ for the request)
   // --- added for placement groups ---
-  std::string region;              // empty = any
-  int64_t instance_store_gb = 0;   // per instance
+  std::string region;                           // empty = any
+  int64_t instance_store_gb = 0;                // per instance
   std::shared_ptr<const PlacementGroup> group;  // null = no placement group
-  int partition_number = 0;        // partition groups: 0 = spread evenly, else 1..count
+  int partition_number = 0;  // partition groups: 0 = spread evenly, else 1..count
   // StartInstances of a stopped instance: set its id (counts must be 1/1). The instance is
   // ignored as a member while placing it, restarts in its own AZ and (partition groups) its own
   // partition, both taken from its GroupMember record when the fields above are empty/0.
@@ -143,7 +143,8 @@ enum class RejectCode {
 const char* RejectCodeName(RejectCode c);  // "host-down", "vcpu", "spread-rack-taken", ...
 
 // Why a host was not used. One entry per host that failed a filter or rule at the last decision
-// the scheduler made for it (the slot where placement stopped, on failure), sorted by host id.
+// the scheduler made for it (the slot where placement stopped, on failure), sorted by host id;
+// on failure the hosts of the AZs the request could use come first.
 struct Rejection {
   std::string host_id;
   std::string reason;  // e.g. "host is unreachable", "needs 2 vCPU, 1 free"
@@ -173,8 +174,8 @@ enum class Verdict { kChosen, kRejected, kPassedOver };
 struct HostVerdict {
   std::string host_id;
   Verdict verdict = Verdict::kPassedOver;
-  int instances = 0;                      // chosen: how many instances of the request
-  RejectCode code = RejectCode::kNone;    // rejected
+  int instances = 0;                    // chosen: how many instances of the request
+  RejectCode code = RejectCode::kNone;  // rejected
   std::string reason;  // rejected: the filter's reason; chosen: why (ranking); passed over: why
 };
 struct PlacementExplanation {

@@ -9,8 +9,8 @@ absl::StatusOr<PlacementStrategy> ParsePlacementStrategy(const std::string& s) {
   if (s == "cluster") return PlacementStrategy::kCluster;
   if (s == "spread") return PlacementStrategy::kSpread;
   if (s == "partition") return PlacementStrategy::kPartition;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown placement strategy '", s, "' (expected cluster, spread or partition)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown placement strategy '", s, "' (expected cluster, spread or partition)"));
 }
 
 absl::StatusOr<SpreadLevel> ParseSpreadLevel(const std::string& s) {
@@ -80,15 +80,15 @@ absl::Status ValidatePlacementGroup(const PlacementGroup& g) {
     case PlacementStrategy::kPartition:
       break;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("placement group '", g.name, "' has an unknown strategy (",
-                       static_cast<int>(g.strategy), ")"));
+      return absl::InvalidArgumentError(absl::StrCat("placement group '", g.name,
+                                                     "' has an unknown strategy (",
+                                                     static_cast<int>(g.strategy), ")"));
   }
   if (g.strategy == PlacementStrategy::kSpread && g.spread_level != SpreadLevel::kRack &&
       g.spread_level != SpreadLevel::kHost) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("placement group '", g.name, "' has an unknown spread level (",
-                     static_cast<int>(g.spread_level), ")"));
+    return absl::InvalidArgumentError(absl::StrCat("placement group '", g.name,
+                                                   "' has an unknown spread level (",
+                                                   static_cast<int>(g.spread_level), ")"));
   }
   if (g.strategy == PlacementStrategy::kPartition) {
     if (g.partition_count < 1 || g.partition_count > kMaxPartitions) {
@@ -97,9 +97,9 @@ absl::Status ValidatePlacementGroup(const PlacementGroup& g) {
                        "' is out of range (1..", kMaxPartitions, ")"));
     }
   } else if (g.partition_count != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "partition count is only valid for partition placement groups ('", g.name, "' is ",
-        PlacementStrategyName(g.strategy), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("partition count is only valid for partition placement groups ('", g.name,
+                     "' is ", PlacementStrategyName(g.strategy), ")"));
   }
   if (g.strategy != PlacementStrategy::kCluster && !g.locked_az.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -119,9 +119,9 @@ PlacementRequest MakeRestartRequest(std::string request_id, const GroupMember& m
   r.min_count = 1;
   r.max_count = 1;
   r.availability_zone = member.availability_zone;
-  r.partition_number =
-      group != nullptr && group->strategy == PlacementStrategy::kPartition ? member.partition_number
-                                                                          : 0;
+  r.partition_number = group != nullptr && group->strategy == PlacementStrategy::kPartition
+                           ? member.partition_number
+                           : 0;
   r.group = std::move(group);
   r.restart_instance_id = member.instance_id;
   r.preferred_host_id = member.host_id;

@@ -1,0 +1,692 @@
+// bench_placement: placement decisions on a 10,000-host fleet, each followed by a DURABLE commit
+// to RocksDB, against RocksDB's own db_bench (fillrandom, sync) measured on the same disk in the
+// same run.
+//
+// Setup: --hosts hosts in 3 AZs, racks of 20 hosts, four host sizes (some with instance store),
+// pre-filled with --prefill instances (same request mix, committed without sync: setup, not
+// measured). Then --launches RunInstances-like requests: 40% without a group, 20% spread, 20%
+// partition (30% of them targeting a partition), 20% cluster; 1 instance (60%), 2 (20%), 3 or 4
+// (10% each); spread requests at most 2. Every
+// decision runs on a kept scheduler::Fleet; every successful placement is committed as ONE
+// rocksdb::WriteBatch (instance records + the touched hosts' capacity records + the group record
+// when it changes) with WriteOptions::sync = true, then applied to the Fleet.
+//
+// At the end the DB is closed, reopened and read back; the state read from disk is judged by
+// the independent checker (controller/scheduler/checker.h), including that each host's recorded
+// usage equals the sum of its instances. Violations make the exit status 1.
+//
+// db_bench runs in 6 chunks of --db_bench_num/6 synced writes, interleaved with 5 segments of
+// the placement run (A B A B ... A), with --value_size = our mean WriteBatch payload, so drift
+// and noisy neighbours hit both sides alike. Decision latency is reported as wall time and as
+// thread CPU time (the latter is immune to preemption on a loaded machine).
+//
+// Usage: bench_placement [--hosts=10000] [--prefill=20000] [--launches=50000] [--seed=1]
+//                        [--dir=DIR] [--db_bench=PATH] [--db_bench_num=10000] [--keep]
+// Output: plain "key=value" lines.
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "controller/scheduler/checker.h"
+#include "controller/scheduler/fleet.h"
+#include "controller/scheduler/scheduler.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+extern char** environ;
+
+namespace minicloud::scheduler {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int hosts = 10000;
+  int prefill = 20000;
+  int launches = 50000;
+  uint32_t seed = 1;
+  std::string dir;
+  std::string db_bench = "/usr/bin/db_bench";
+  int db_bench_num = 10000;
+  bool keep = false;
+};
+
+bool ParseFlags(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](const char* flag) -> const char* {
+      const std::string prefix = absl::StrCat("--", flag, "=");
+      return absl::StartsWith(a, prefix) ? argv[i] + prefix.size() : nullptr;
+    };
+    if (const char* v = value("hosts")) {
+      if (!absl::SimpleAtoi(v, &o.hosts) || o.hosts < 3) return false;
+    } else if (const char* v = value("prefill")) {
+      if (!absl::SimpleAtoi(v, &o.prefill) || o.prefill < 0) return false;
+    } else if (const char* v = value("launches")) {
+      if (!absl::SimpleAtoi(v, &o.launches) || o.launches < 1) return false;
+    } else if (const char* v = value("seed")) {
+      if (!absl::SimpleAtoi(v, &o.seed)) return false;
+    } else if (const char* v = value("dir")) {
+      o.dir = v;
+    } else if (const char* v = value("db_bench")) {
+      o.db_bench = v;
+    } else if (const char* v = value("db_bench_num")) {
+      if (!absl::SimpleAtoi(v, &o.db_bench_num) || o.db_bench_num < 0) return false;
+    } else if (a == "--keep") {
+      o.keep = true;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct InstanceType {
+  int vcpus;
+  int64_t memory_mib;
+  int64_t store_gb;
+};
+constexpr InstanceType kTypes[] = {{2, 2048, 0},  {2, 4096, 0},  {2, 8192, 0},
+                                   {4, 16384, 0}, {8, 32768, 0}, {2, 8192, 75}};
+
+enum Class { kNone = 0, kSpread, kPartition, kCluster, kClasses };
+constexpr const char* kClassNames[] = {"none", "spread", "partition", "cluster"};
+
+struct Instance {
+  std::string host;
+  std::string group;
+  int partition = 0;
+  int vcpus = 0;
+  int64_t memory = 0;
+  int64_t disk = 0;
+};
+
+std::string InstanceRecord(const Instance& i) {
+  return absl::StrCat("host=", i.host, ";group=", i.group, ";partition=", i.partition,
+                      ";vcpus=", i.vcpus, ";memory_mib=", i.memory, ";store_gb=", i.disk,
+                      ";state=pending");
+}
+
+std::map<std::string, std::string> ParseRecord(const std::string& s) {
+  std::map<std::string, std::string> out;
+  for (absl::string_view kv : absl::StrSplit(s, ';')) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    out[p.first] = p.second;
+  }
+  return out;
+}
+
+int64_t Num(const std::map<std::string, std::string>& r, const std::string& k) {
+  int64_t v = 0;
+  auto it = r.find(k);
+  if (it != r.end() && !absl::SimpleAtoi(it->second, &v)) v = -1;
+  return v;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
+  return v[i];
+}
+
+struct GroupState {
+  std::shared_ptr<PlacementGroup> group;
+  Class cls = kNone;
+  int launches = 0;
+  bool closed = false;
+};
+
+class Bench {
+ public:
+  Bench(const Options& o) : o_(o), rng_(o.seed) {}
+
+  int Run();
+
+ private:
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
+  void BuildHosts();
+  // One RunInstances-like request; returns false when placement failed. `sync` = durable.
+  bool Launch(bool sync, Class* cls_out, double* decision_us, double* commit_us,
+              double* decision_cpu_us = nullptr);
+  GroupState* PickGroup(Class cls);
+  bool VerifyFromDisk();
+  bool RunDbBench(int num, int value_size, double* ops_per_sec);
+
+  const Options o_;
+  std::mt19937_64 rng_;
+  std::vector<HostSnapshot> hosts_;
+  std::map<std::string, int> host_index_;
+  std::unique_ptr<Fleet> fleet_;
+  std::vector<GroupState> groups_;
+  std::vector<int> open_[kClasses];
+  int next_id_ = 0;
+  int64_t instances_ = 0;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::string db_path_;
+  int64_t batch_bytes_ = 0;
+  int64_t batches_ = 0;
+};
+
+void Bench::BuildHosts() {
+  struct Size {
+    int vcpus;
+    int64_t memory;
+    int64_t store;
+  };
+  constexpr Size kSizes[] = {
+      {16, 65536, 0}, {32, 131072, 0}, {64, 262144, 1900}, {96, 393216, 3800}};
+  const int per_az = (o_.hosts + 2) / 3;
+  for (int i = 0; i < o_.hosts; ++i) {
+    const int az = i / per_az;
+    const int in_az = i % per_az;
+    const Size& s = kSizes[Uniform(0, 3)];
+    HostSnapshot h;
+    h.host_id = absl::StrFormat("h%05d", i);
+    h.region = "home-1";
+    h.availability_zone = absl::StrCat("home-1", std::string(1, static_cast<char>('a' + az)));
+    h.rack = absl::StrFormat("r%03d", in_az / 20);
+    h.allocatable_vcpus = s.vcpus * 2;  // 2x CPU overcommit folded in
+    h.allocatable_memory_mib = s.memory;
+    h.instance_store_gb = s.store;
+    host_index_[h.host_id] = i;
+    hosts_.push_back(h);
+  }
+  fleet_ = std::make_unique<Fleet>(hosts_);
+}
+
+GroupState* Bench::PickGroup(Class cls) {
+  auto& open = open_[cls];
+  if (open.empty() || Chance(0.15)) {
+    GroupState g;
+    g.group = std::make_shared<PlacementGroup>();
+    g.group->name = absl::StrCat(kClassNames[cls], "-", groups_.size());
+    g.cls = cls;
+    switch (cls) {
+      case kSpread:
+        g.group->strategy = PlacementStrategy::kSpread;
+        g.group->spread_level = Chance(0.2) ? SpreadLevel::kHost : SpreadLevel::kRack;
+        break;
+      case kPartition:
+        g.group->strategy = PlacementStrategy::kPartition;
+        g.group->partition_count = Uniform(2, 7);
+        break;
+      default:
+        g.group->strategy = PlacementStrategy::kCluster;
+    }
+    groups_.push_back(std::move(g));
+    open.push_back(static_cast<int>(groups_.size()) - 1);
+    return &groups_.back();
+  }
+  return &groups_[open[Uniform(0, static_cast<int>(open.size()) - 1)]];
+}
+
+double ThreadCpuMicros() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+bool Bench::Launch(bool sync, Class* cls_out, double* decision_us, double* commit_us,
+                   double* decision_cpu_us) {
+  const int roll = Uniform(0, 99);
+  const Class cls = roll < 40 ? kNone : roll < 60 ? kSpread : roll < 80 ? kPartition : kCluster;
+  *cls_out = cls;
+  const InstanceType& t = kTypes[Uniform(0, std::size(kTypes) - 1)];
+  PlacementRequest r;
+  r.request_id = absl::StrCat("r-", next_id_++);
+  r.vcpus = t.vcpus;
+  r.memory_mib = t.memory_mib;
+  r.instance_store_gb = t.store_gb;
+  const int count_roll = Uniform(0, 9);  // 1 (60%), 2 (20%), 3 (10%), 4 (10%)
+  r.max_count = count_roll < 6 ? 1 : count_roll < 8 ? 2 : count_roll < 9 ? 3 : 4;
+  r.min_count = Chance(0.5) ? 1 : r.max_count;
+  if (Chance(0.5)) r.availability_zone = hosts_[Uniform(0, o_.hosts - 1)].availability_zone;
+  GroupState* g = nullptr;
+  if (cls != kNone) {
+    const size_t before = groups_.size();
+    g = PickGroup(cls);
+    const bool created = groups_.size() != before;
+    if (cls == kSpread) r.max_count = r.min_count = std::min(r.max_count, 2);
+    if (cls == kPartition && Chance(0.3))
+      r.partition_number = Uniform(1, g->group->partition_count);
+    if (cls == kCluster && !g->group->locked_az.empty()) r.availability_zone = g->group->locked_az;
+    r.group = g->group;
+    if (created) g->launches = -1;  // marks "write the group record in this batch"
+  }
+
+  const double c0 = ThreadCpuMicros();
+  const auto t0 = Clock::now();
+  auto res = fleet_->Place(r, {.rejections_on_success = false, .max_rejections = 20});
+  const auto t1 = Clock::now();
+  if (decision_cpu_us != nullptr) *decision_cpu_us = ThreadCpuMicros() - c0;
+  *decision_us = std::chrono::duration<double, std::micro>(t1 - t0).count();
+  *commit_us = 0;
+  const bool write_group = g != nullptr && g->launches == -1;
+  if (g != nullptr) {
+    g->launches = std::max(g->launches, 0) + 1;
+  }
+  if (!res.ok()) {
+    if (res.status().code() != absl::StatusCode::kResourceExhausted) {
+      std::fprintf(stderr, "unexpected error: %s\n", std::string(res.status().message()).c_str());
+      std::exit(2);
+    }
+    if (g != nullptr && !g->closed) {  // a group that no longer fits takes no more launches
+      g->closed = true;
+      auto& open = open_[cls];
+      open.erase(std::remove(open.begin(), open.end(), static_cast<int>(g - groups_.data())),
+                 open.end());
+    }
+    return false;
+  }
+
+  rocksdb::WriteBatch batch;
+  std::set<std::string> touched;
+  for (const auto& p : res->placements) {
+    Instance inst{p.host_id,    g ? g->group->name : "", p.partition_number, r.vcpus,
+                  r.memory_mib, r.instance_store_gb};
+    const std::string id = absl::StrFormat("i-%017x", instances_++);
+    batch.Put("i/" + id, InstanceRecord(inst));
+    HostSnapshot& h = hosts_[host_index_.at(p.host_id)];
+    h.used_vcpus += r.vcpus;
+    h.used_memory_mib += r.memory_mib;
+    h.used_instance_store_gb += r.instance_store_gb;
+    touched.insert(p.host_id);
+    if (g != nullptr) {
+      GroupMember m;
+      m.instance_id = id;
+      m.host_id = p.host_id;
+      m.availability_zone = p.availability_zone;
+      m.rack = p.rack;
+      m.partition_number = p.partition_number;
+      g->group->members.push_back(std::move(m));
+    }
+  }
+  for (const auto& id : touched) {
+    const HostSnapshot& h = hosts_[host_index_.at(id)];
+    batch.Put("h/" + id,
+              absl::StrCat("used_vcpus=", h.used_vcpus, ";used_memory_mib=", h.used_memory_mib,
+                           ";used_store_gb=", h.used_instance_store_gb));
+  }
+  bool lock_changed = false;
+  if (g != nullptr && cls == kCluster && g->group->locked_az.empty()) {
+    g->group->locked_az = res->cluster_locked_az;
+    lock_changed = true;
+  }
+  if (write_group || lock_changed) {
+    const PlacementGroup& pg = *g->group;
+    batch.Put("g/" + pg.name,
+              absl::StrCat("strategy=", PlacementStrategyName(pg.strategy),
+                           ";level=", SpreadLevelName(pg.spread_level),
+                           ";partitions=", pg.partition_count, ";locked_az=", pg.locked_az));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  const auto t2 = Clock::now();
+  rocksdb::Status s = db_->Write(wo, &batch);
+  const auto t3 = Clock::now();
+  if (!s.ok()) {
+    std::fprintf(stderr, "commit failed: %s\n", s.ToString().c_str());
+    std::exit(2);
+  }
+  *commit_us = std::chrono::duration<double, std::micro>(t3 - t2).count();
+  if (sync) {
+    batch_bytes_ += static_cast<int64_t>(batch.GetDataSize());
+    ++batches_;
+  }
+  for (const auto& p : res->placements) {
+    (void)fleet_->Adjust(p.host_id, r.vcpus, r.memory_mib, r.instance_store_gb);
+  }
+  // Groups stop taking launches at a size typical of their kind.
+  const size_t cap = cls == kSpread ? 21 : cls == kPartition ? 120 : 48;
+  if (g != nullptr && !g->closed && g->group->members.size() >= cap) {
+    g->closed = true;
+    auto& open = open_[cls];
+    open.erase(std::remove(open.begin(), open.end(), static_cast<int>(g - groups_.data())),
+               open.end());
+  }
+  return true;
+}
+
+bool Bench::VerifyFromDisk() {
+  db_.reset();
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Options opts;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(opts, db_path_, &raw);
+  if (!s.ok()) {
+    std::fprintf(stderr, "reopen: %s\n", s.ToString().c_str());
+    return false;
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  ClusterState state;
+  std::map<std::string, size_t> host_at;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  // Topology first ("t/"), then usage ("h/"), groups ("g/"), instances ("i/").
+  std::vector<std::pair<std::string, std::string>> usage;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string key = it->key().ToString();
+    const auto rec = ParseRecord(it->value().ToString());
+    if (absl::StartsWith(key, "t/")) {
+      HostSnapshot h;
+      h.host_id = key.substr(2);
+      h.region = rec.at("region");
+      h.availability_zone = rec.at("az");
+      h.rack = rec.at("rack");
+      h.allocatable_vcpus = static_cast<int>(Num(rec, "vcpus"));
+      h.allocatable_memory_mib = Num(rec, "memory_mib");
+      h.instance_store_gb = Num(rec, "store_gb");
+      host_at[h.host_id] = state.hosts.size();
+      state.hosts.push_back(h);
+    } else if (absl::StartsWith(key, "h/")) {
+      usage.push_back({key.substr(2), it->value().ToString()});
+    } else if (absl::StartsWith(key, "g/")) {
+      PlacementGroup g;
+      g.name = key.substr(2);
+      auto strategy = ParsePlacementStrategy(rec.at("strategy"));
+      auto level = ParseSpreadLevel(rec.at("level"));
+      if (!strategy.ok() || !level.ok()) return false;
+      g.strategy = *strategy;
+      g.spread_level = *level;
+      g.partition_count = static_cast<int>(Num(rec, "partitions"));
+      g.locked_az = rec.at("locked_az");
+      state.groups.push_back(g);
+    } else if (absl::StartsWith(key, "i/")) {
+      CheckedInstance c;
+      c.instance_id = key.substr(2);
+      c.host_id = rec.at("host");
+      c.group_name = rec.at("group");
+      c.partition_number = static_cast<int>(Num(rec, "partition"));
+      c.state = InstanceState::kPending;
+      c.vcpus = static_cast<int>(Num(rec, "vcpus"));
+      c.memory_mib = Num(rec, "memory_mib");
+      c.instance_store_gb = Num(rec, "store_gb");
+      state.instances.push_back(c);
+    }
+  }
+  for (const auto& [host, value] : usage) {
+    auto at = host_at.find(host);
+    if (at == host_at.end()) {
+      std::fprintf(stderr, "usage for unknown host %s\n", host.c_str());
+      return false;
+    }
+    const auto rec = ParseRecord(value);
+    HostSnapshot& h = state.hosts[at->second];
+    h.used_vcpus = static_cast<int>(Num(rec, "used_vcpus"));
+    h.used_memory_mib = Num(rec, "used_memory_mib");
+    h.used_instance_store_gb = Num(rec, "used_store_gb");
+  }
+  const auto t0 = Clock::now();
+  const auto violations = CheckPlacement(state, {.check_recorded_usage = true});
+  const double check_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  int64_t members = 0;
+  for (const auto& i : state.instances) members += !i.group_name.empty();
+  std::printf("verify_hosts=%zu\nverify_groups=%zu\nverify_instances=%zu\n", state.hosts.size(),
+              state.groups.size(), state.instances.size());
+  std::printf("verify_group_members=%lld\nverify_expected_instances=%lld\n",
+              static_cast<long long>(members), static_cast<long long>(instances_));
+  std::printf("checker_seconds=%.3f\nchecker_violations=%zu\n", check_s, violations.size());
+  if (!violations.empty()) {
+    std::fprintf(stderr, "%s", FormatViolations(violations).c_str());
+    return false;
+  }
+  return static_cast<int64_t>(state.instances.size()) == instances_;
+}
+
+bool Bench::RunDbBench(int num, int value_size, double* ops_per_sec) {
+  const std::string dir = absl::StrCat(o_.dir, "/db_bench");
+  std::filesystem::remove_all(dir);
+  const std::string out_path = absl::StrCat(o_.dir, "/db_bench.out");
+  std::vector<std::string> args = {o_.db_bench,
+                                   "--benchmarks=fillrandom",
+                                   "--sync=1",
+                                   absl::StrCat("--num=", num),
+                                   absl::StrCat("--value_size=", value_size),
+                                   "--threads=1",
+                                   absl::StrCat("--db=", dir)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, o_.db_bench.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    std::fprintf(stderr, "cannot run %s (install rocksdb-tools)\n", o_.db_bench.c_str());
+    return false;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::FILE* f = std::fopen(out_path.c_str(), "r");
+  if (f == nullptr) return false;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  std::smatch m;
+  // "fillrandom   :      62.213 micros/op 16073 ops/sec ..."
+  if (!std::regex_search(
+          text, m, std::regex(R"(fillrandom\s*:\s*([0-9.]+) micros/op\s+([0-9.]+) ops/sec)"))) {
+    std::fprintf(stderr, "cannot parse db_bench output:\n%s\n", text.c_str());
+    return false;
+  }
+  *ops_per_sec = std::stod(m[2].str());
+  std::filesystem::remove_all(dir);
+  return true;
+}
+
+int Bench::Run() {
+  bool made_dir = false;
+  std::string dir = o_.dir;
+  if (dir.empty()) {
+    char tmpl[] = "/var/tmp/minicloud-bench-placement.XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 2;
+    dir = tmpl;
+    made_dir = true;
+  }
+  const_cast<Options&>(o_).dir = dir;
+  db_path_ = dir + "/store";
+  std::printf("dir=%s\nhosts=%d\nprefill=%d\nlaunches=%d\nseed=%u\n", dir.c_str(), o_.hosts,
+              o_.prefill, o_.launches, o_.seed);
+
+  BuildHosts();
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(opts, db_path_, &raw);
+  if (!s.ok()) {
+    std::fprintf(stderr, "open: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  db_.reset(raw);
+  {
+    rocksdb::WriteBatch topo;
+    for (const auto& h : hosts_) {
+      topo.Put("t/" + h.host_id, absl::StrCat("region=", h.region, ";az=", h.availability_zone,
+                                              ";rack=", h.rack, ";vcpus=", h.allocatable_vcpus,
+                                              ";memory_mib=", h.allocatable_memory_mib,
+                                              ";store_gb=", h.instance_store_gb));
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (!db_->Write(wo, &topo).ok()) return 2;
+  }
+
+  // Pre-fill (not measured, not synced per batch).
+  const auto p0 = Clock::now();
+  int64_t prefill_requests = 0;
+  while (instances_ < o_.prefill) {
+    Class cls;
+    double d, c;
+    Launch(/*sync=*/false, &cls, &d, &c);
+    if (++prefill_requests > 10LL * o_.prefill + 100) break;
+  }
+  {
+    rocksdb::FlushOptions fo;
+    db_->Flush(fo);
+  }
+  std::printf("prefill_instances=%lld\nprefill_seconds=%.2f\n", static_cast<long long>(instances_),
+              std::chrono::duration<double>(Clock::now() - p0).count());
+
+  // Warm-up: 200 synced placements, not counted; their mean WriteBatch payload is the value size
+  // db_bench writes (so both sides sync records of the same size).
+  std::vector<double> decisions[kClasses];
+  std::vector<double> commits;
+  double class_seconds[kClasses] = {};
+  int64_t class_ok[kClasses] = {}, class_fail[kClasses] = {};
+  for (int i = 0; i < 200; ++i) {
+    Class cls;
+    double d, c;
+    Launch(true, &cls, &d, &c);
+  }
+  const int value_size = batches_ > 0 ? static_cast<int>(batch_bytes_ / batches_) : 400;
+  batch_bytes_ = 0;
+  batches_ = 0;
+
+  // ABAB: db_bench chunks interleaved with placement segments (db_bench before each segment and
+  // after the last), so disk drift and neighbours hit both sides alike.
+  constexpr int kSegments = 5;
+  std::vector<double> db_bench_ops;
+  const bool run_db_bench = o_.db_bench_num > 0;
+  const int chunk = std::max(1, o_.db_bench_num / (kSegments + 1));
+  std::vector<double> decisions_cpu;
+  std::vector<double> segment_rates;
+  const int64_t before_instances = instances_;
+  double wall = 0;
+  for (int seg = 0; seg <= kSegments; ++seg) {
+    if (run_db_bench) {
+      double ops = 0;
+      if (!RunDbBench(chunk, value_size, &ops)) return 2;
+      db_bench_ops.push_back(ops);
+    }
+    if (seg == kSegments) break;
+    const int n = o_.launches / kSegments + (seg < o_.launches % kSegments ? 1 : 0);
+    const auto w0 = Clock::now();
+    int64_t seg_ok = 0;
+    for (int i = 0; i < n; ++i) {
+      Class cls;
+      double d = 0, c = 0, cpu = 0;
+      const auto l0 = Clock::now();
+      const bool ok = Launch(true, &cls, &d, &c, &cpu);
+      class_seconds[cls] += std::chrono::duration<double>(Clock::now() - l0).count();
+      decisions[cls].push_back(d);
+      decisions_cpu.push_back(cpu);
+      if (ok) {
+        ++class_ok[cls];
+        ++seg_ok;
+        commits.push_back(c);
+      } else {
+        ++class_fail[cls];
+      }
+    }
+    const double seg_s = std::chrono::duration<double>(Clock::now() - w0).count();
+    wall += seg_s;
+    segment_rates.push_back(seg_ok / seg_s);
+  }
+
+  int64_t ok_total = 0, fail_total = 0;
+  std::vector<double> all, constrained;
+  double constrained_s = 0;
+  int64_t constrained_ok = 0;
+  for (int c = 0; c < kClasses; ++c) {
+    ok_total += class_ok[c];
+    fail_total += class_fail[c];
+    all.insert(all.end(), decisions[c].begin(), decisions[c].end());
+    if (c != kNone) {
+      constrained.insert(constrained.end(), decisions[c].begin(), decisions[c].end());
+      constrained_s += class_seconds[c];
+      constrained_ok += class_ok[c];
+    }
+  }
+  const double rate = ok_total / wall;
+  const double none_rate = class_ok[kNone] / class_seconds[kNone];
+  const double constrained_rate = constrained_ok / constrained_s;
+  std::printf("value_size_bytes=%d\n", value_size);
+  std::printf("placements_committed=%lld\nplacements_failed=%lld\ninstances_committed=%lld\n",
+              static_cast<long long>(ok_total), static_cast<long long>(fail_total),
+              static_cast<long long>(instances_ - before_instances));
+  for (int c = 0; c < kClasses; ++c) {
+    std::printf(
+        "class_%s ok=%lld failed=%lld decision_p50_us=%.1f decision_p99_us=%.1f "
+        "decision_max_us=%.1f committed_per_s=%.1f\n",
+        kClassNames[c], static_cast<long long>(class_ok[c]), static_cast<long long>(class_fail[c]),
+        Percentile(decisions[c], 0.5), Percentile(decisions[c], 0.99),
+        Percentile(decisions[c], 1.0), class_ok[c] / class_seconds[c]);
+  }
+  std::printf("result committed_placements_per_s=%.1f wall_seconds=%.2f\n", rate, wall);
+  std::printf("result unconstrained_per_s=%.1f constrained_per_s=%.1f\n", none_rate,
+              constrained_rate);
+  std::printf("result decision_p50_us=%.1f decision_p99_us=%.1f decision_max_us=%.1f\n",
+              Percentile(all, 0.5), Percentile(all, 0.99), Percentile(all, 1.0));
+  std::printf("result decision_cpu_p50_us=%.1f decision_cpu_p99_us=%.1f decision_cpu_max_us=%.1f\n",
+              Percentile(decisions_cpu, 0.5), Percentile(decisions_cpu, 0.99),
+              Percentile(decisions_cpu, 1.0));
+  std::printf("result constrained_decision_p50_us=%.1f constrained_decision_p99_us=%.1f\n",
+              Percentile(constrained, 0.5), Percentile(constrained, 0.99));
+  std::printf("result commit_p50_us=%.1f commit_p99_us=%.1f\n", Percentile(commits, 0.5),
+              Percentile(commits, 0.99));
+  std::printf("ratio unconstrained_vs_constrained=%.3f\n", none_rate / constrained_rate);
+  if (run_db_bench) {
+    double sum = 0;
+    std::string each;
+    for (double ops : db_bench_ops) {
+      sum += ops;
+      absl::StrAppend(&each, each.empty() ? "" : ",", absl::StrFormat("%.0f", ops));
+    }
+    const double db_ops = sum / db_bench_ops.size();
+    std::printf("result db_bench_fillrandom_sync_ops_per_s=%.1f (chunks of %d: %s)\n", db_ops,
+                chunk, each.c_str());
+    std::printf("ratio committed_placements_vs_db_bench=%.3f\n", rate / db_ops);
+    // Each segment against the mean of the db_bench chunks right before and after it.
+    for (size_t k = 0; k < segment_rates.size(); ++k) {
+      const double around = (db_bench_ops[k] + db_bench_ops[k + 1]) / 2;
+      std::printf("segment %zu committed_per_s=%.1f db_bench_around=%.1f ratio=%.3f\n", k + 1,
+                  segment_rates[k], around, segment_rates[k] / around);
+    }
+  }
+  const bool verified = VerifyFromDisk();
+  std::printf("verified=%s\n", verified ? "yes" : "NO");
+  if (!o_.keep && made_dir) std::filesystem::remove_all(dir);
+  return verified ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace minicloud::scheduler
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  minicloud::scheduler::Options o;
+  if (!minicloud::scheduler::ParseFlags(argc, argv, o)) {
+    std::fprintf(stderr,
+                 "usage: bench_placement [--hosts=N] [--prefill=N] [--launches=N] [--seed=N] "
+                 "[--dir=DIR] [--db_bench=PATH] [--db_bench_num=N] [--keep]\n");
+    return 2;
+  }
+  return minicloud::scheduler::Bench(o).Run();
+}
