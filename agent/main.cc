@@ -6,13 +6,19 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/api/agent_handler.h"
 #include "agent/hypervisor/kvm_probe.h"
 #include "agent/hypervisor/libvirt/embed_root.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
+#include "agent/metadata/server.h"
+#include "agent/network/host_network.h"
 #include "agent/runtime/agent.h"
 #include "common/clock.h"
 #include "common/signals.h"
@@ -42,8 +48,23 @@ absl::StatusOr<std::unique_ptr<hv::Hypervisor>> OpenHypervisor(const std::string
   return std::unique_ptr<hv::Hypervisor>(std::move(*h));
 }
 
-// Destroys every domain this agent owns and deletes instance disks; used by `cloud down`.
-int Cleanup(const std::string& uri, const std::string& state_dir) {
+mc::agent::NetworkFactory MakeNetworkFactory(std::string bridge, std::string state_dir, bool nat) {
+  return [=](const std::string& subnet)
+             -> absl::StatusOr<std::unique_ptr<minicloud::network::HostNetwork>> {
+    minicloud::network::HostNetworkOptions options;
+    options.bridge = bridge;
+    options.subnet = subnet;
+    options.state_dir = state_dir;
+    options.nat_egress = nat;
+    auto n = minicloud::network::LinuxHostNetwork::Create(options);
+    if (!n.ok()) return n.status();
+    return std::unique_ptr<minicloud::network::HostNetwork>(std::move(*n));
+  };
+}
+
+// Destroys every domain this agent owns, deletes instance disks and removes the host network;
+// used by `cloud down`.
+int Cleanup(const std::string& uri, const std::string& state_dir, const std::string& bridge) {
   auto h = OpenHypervisor(uri, state_dir);
   if (!h.ok()) {
     spdlog::error("{}", h.status().message());
@@ -69,7 +90,37 @@ int Cleanup(const std::string& uri, const std::string& state_dir) {
     spdlog::error("remove {}/instances: {}", state_dir, ec.message());
     rc = 1;
   }
+  std::ifstream subnet_file(state_dir + "/subnet");
+  std::string subnet;
+  if (subnet_file >> subnet) {
+    auto net = MakeNetworkFactory(bridge, state_dir, false)(subnet);
+    absl::Status s = net.ok() ? (*net)->Teardown() : net.status();
+    if (!s.ok()) {
+      spdlog::error("remove host network {}: {}", bridge, s.message());
+      rc = 1;
+    } else {
+      spdlog::info("removed host network {}", bridge);
+      std::filesystem::remove(state_dir + "/subnet", ec);
+    }
+  }
   return rc;
+}
+
+// "1.2.3.4:80" or "[fd00::1]:80".
+absl::StatusOr<boost::asio::ip::tcp::endpoint> ParseEndpoint(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return absl::InvalidArgumentError("expected address:port");
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(host, ec);
+  int port = 0;
+  if (ec || !absl::SimpleAtoi(text.substr(colon + 1), &port) || port <= 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("bad address '", text, "'"));
+  }
+  return boost::asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
 }  // namespace
@@ -108,6 +159,15 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--memory-mib", memory_mib, "memory offered (default: host memory)")
       ->check(CLI::NonNegativeNumber);
+  std::string bridge = "br-mc0";
+  bool nat = false;
+  std::vector<std::string> metadata_listen = {"169.254.169.254:80", "[fd00:ec2::254]:80"};
+  app.add_option("--bridge", bridge, "Linux bridge for guests (<= 15 characters)")
+      ->capture_default_str();
+  app.add_flag("--nat", nat, "masquerade guest traffic leaving the host (internet egress)");
+  app.add_option("--metadata-listen", metadata_listen,
+                 "addresses of the instance metadata service, bound to the bridge")
+      ->capture_default_str();
   bool cleanup = false;
   auto* cleanup_cmd = app.add_subcommand("cleanup", "destroy every instance this agent owns");
   cleanup_cmd->callback([&] { cleanup = true; });
@@ -121,7 +181,7 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot create {}: {}", state_dir, ec.message());
     return 1;
   }
-  if (cleanup) return Cleanup(libvirt_uri, state_dir);
+  if (cleanup) return Cleanup(libvirt_uri, state_dir, bridge);
 
   mc::ShutdownSignal shutdown;
   hv::ProbeResult probe;
@@ -155,7 +215,8 @@ int main(int argc, char** argv) {
   config.capacity.set_memory_mib(memory_mib > 0 ? memory_mib : resources->memory_mib);
   config.accelerator = probe.accelerator;
   config.accelerator_reason = probe.reason;
-  mc::agent::Agent agent(config, **hypervisor, *link, mc::RealClock::Get());
+  mc::agent::Agent agent(config, **hypervisor, *link, mc::RealClock::Get(),
+                         MakeNetworkFactory(bridge, state_dir, nat));
 
   mc::agent::AgentHandler handler(agent);
   grpc::ServerBuilder builder;
@@ -179,8 +240,49 @@ int main(int argc, char** argv) {
   }
   spdlog::info("minicloud-agent serving on {} for controller {} (state in {}, libvirt {})",
                advertise, controller, state_dir, libvirt_uri);
+
+  // The metadata service answers on the bridge once the host network exists; until then (no
+  // instance yet) it retries binding in the background.
+  std::unique_ptr<minicloud::metadata::Server> imds;
+  std::thread imds_starter([&] {
+    minicloud::metadata::ServerOptions options;
+    for (const auto& l : metadata_listen) {
+      auto ep = ParseEndpoint(l);
+      if (!ep.ok()) {
+        spdlog::critical("--metadata-listen {}: {}", l, ep.status().message());
+        return;
+      }
+      options.listen.push_back(*ep);
+    }
+    auto lookup = [&agent](const boost::asio::ip::address& peer) {
+      // IPv4 guests may arrive as v4-mapped IPv6 addresses on a dual-stack socket.
+      if (peer.is_v6() && peer.to_v6().is_v4_mapped()) {
+        return agent.MetadataFor(
+            boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, peer.to_v6()).to_string());
+      }
+      return agent.MetadataFor(peer.to_string());
+    };
+    auto tokens = minicloud::metadata::TokenAuthority::WithRandomKey();
+    if (!tokens.ok()) {
+      spdlog::critical("metadata tokens: {}", tokens.status().message());
+      return;
+    }
+    while (!shutdown.Requested()) {
+      auto server = std::make_unique<minicloud::metadata::Server>(options, lookup, *tokens,
+                                                                  mc::RealClock::Get());
+      if (auto s = server->Start(); s.ok()) {
+        spdlog::info("instance metadata service listening on {} (bridge {})",
+                     absl::StrJoin(metadata_listen, ", "), bridge);
+        imds = std::move(server);
+        return;
+      }
+      if (shutdown.WaitFor(std::chrono::seconds(1))) return;
+    }
+  });
   shutdown.Wait();
   spdlog::info("shutting down; instances keep running");
+  imds_starter.join();
+  if (imds) imds->Stop();
   agent.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;

@@ -102,6 +102,40 @@ v1::Filter ParseFilter(const std::string& text) {
   return f;
 }
 
+// "HttpTokens=required,HttpPutResponseHopLimit=2" (the aws CLI shorthand).
+v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text) {
+  v1::InstanceMetadataOptions o;
+  for (auto item : absl::StrSplit(text, ',')) {
+    std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    if (kv.size() != 2) throw UsageError("Error parsing parameter '--metadata-options': '" + std::string(item) + "'");
+    if (kv[0] == "HttpTokens") o.set_http_tokens(kv[1]);
+    else if (kv[0] == "HttpEndpoint") o.set_http_endpoint(kv[1]);
+    else if (kv[0] == "InstanceMetadataTags") o.set_instance_metadata_tags(kv[1]);
+    else if (kv[0] == "HttpProtocolIpv6") o.set_http_protocol_ipv6(kv[1]);
+    else if (kv[0] == "HttpPutResponseHopLimit") {
+      try {
+        o.set_http_put_response_hop_limit(std::stoi(kv[1]));
+      } catch (const std::exception&) {
+        throw UsageError("Error parsing parameter '--metadata-options': HttpPutResponseHopLimit "
+                         "must be a number");
+      }
+    } else {
+      throw UsageError("Error parsing parameter '--metadata-options': unknown key '" + kv[0] + "'");
+    }
+  }
+  return o;
+}
+
+// "Key=Name,Value=web"
+v1::Tag ParseTag(const std::string& text) {
+  auto value_at = text.find(",Value=");
+  if (text.rfind("Key=", 0) != 0) throw UsageError("Error parsing parameter '--tags': expected Key=<k>,Value=<v>");
+  v1::Tag t;
+  t.set_key(text.substr(4, value_at == std::string::npos ? std::string::npos : value_at - 4));
+  if (value_at != std::string::npos) t.set_value(text.substr(value_at + 7));
+  return t;
+}
+
 // Fills a RegisterImage request from an image recipe's manifest.json; flags already given win.
 void ApplyManifest(const std::string& path, bool direct_kernel, v1::RegisterImageRequest& reg) {
   std::ifstream f(path);
@@ -141,7 +175,7 @@ void Print(const Globals& g, const json& doc, const std::string& array_key,
 }
 
 const std::vector<std::string> kInstanceColumns = {
-    "InstanceId", "State.Name", "InstanceType", "ImageId", "Placement.AvailabilityZone",
+    "InstanceId", "State.Name", "InstanceType", "PrivateIpAddress", "ImageId", "Placement.AvailabilityZone",
     "Placement.HostId", "LaunchTime"};
 
 std::vector<v1::Instance> AllInstances(const v1::DescribeInstancesResponse& resp) {
@@ -185,6 +219,13 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--availability-zone", az, "place in this AZ");
   bool run_dry = false;
   run_cmd->add_flag("--dry-run", run_dry);
+  run_cmd->add_option("--key-name", *run.mutable_key_name(), "key pair for public-keys/");
+  std::string run_metadata_options;
+  run_cmd->add_option("--metadata-options", run_metadata_options,
+                      "HttpTokens=required,HttpEndpoint=enabled,HttpPutResponseHopLimit=2,"
+                      "InstanceMetadataTags=enabled");
+  std::vector<std::string> run_tags;
+  run_cmd->add_option("--tags", run_tags, "Key=Name,Value=web (instance tags; repeatable)");
 
   // describe-instances
   std::vector<std::string> instance_ids, filters;
@@ -243,6 +284,49 @@ int main(int argc, char** argv) {
   auto* hosts_cmd = app.add_subcommand("describe-hosts", "hosts, capacity and accelerator");
   hosts_cmd->add_option("--host-ids", host_ids);
 
+  // key pairs
+  v1::CreateKeyPairRequest create_key;
+  auto* create_key_cmd = app.add_subcommand("create-key-pair", "new key pair; prints the private key once");
+  create_key_cmd->add_option("--key-name", *create_key.mutable_key_name())->required();
+  create_key_cmd->add_option("--key-type", *create_key.mutable_key_type(), "rsa | ed25519");
+  std::string create_key_query;
+  create_key_cmd->add_option("--query", create_key_query, "KeyMaterial: print only the private key");
+  v1::ImportKeyPairRequest import_key;
+  std::string import_material;
+  auto* import_key_cmd = app.add_subcommand("import-key-pair", "register an existing public key");
+  import_key_cmd->add_option("--key-name", *import_key.mutable_key_name())->required();
+  import_key_cmd->add_option("--public-key-material", import_material,
+                             "fileb://~/.ssh/id_ed25519.pub or the key itself")
+      ->required();
+  std::vector<std::string> key_names;
+  auto* describe_keys_cmd = app.add_subcommand("describe-key-pairs", "list key pairs");
+  describe_keys_cmd->add_option("--key-names", key_names);
+  bool include_public_key = false;
+  describe_keys_cmd->add_flag("--include-public-key", include_public_key);
+  std::string delete_key_name;
+  auto* delete_key_cmd = app.add_subcommand("delete-key-pair", "delete a key pair");
+  delete_key_cmd->add_option("--key-name", delete_key_name)->required();
+
+  // instance metadata options and attributes
+  std::string mmo_instance, mmo_tokens, mmo_endpoint, mmo_tags;
+  int mmo_hops = 0;
+  auto* mmo_cmd = app.add_subcommand("modify-instance-metadata-options",
+                                     "change IMDS settings of an instance");
+  mmo_cmd->add_option("--instance-id", mmo_instance)->required();
+  mmo_cmd->add_option("--http-tokens", mmo_tokens, "optional | required");
+  mmo_cmd->add_option("--http-endpoint", mmo_endpoint, "enabled | disabled");
+  mmo_cmd->add_option("--http-put-response-hop-limit", mmo_hops, "1..64");
+  mmo_cmd->add_option("--instance-metadata-tags", mmo_tags, "enabled | disabled");
+  std::string mia_instance, mia_user_data;
+  auto* mia_cmd = app.add_subcommand("modify-instance-attribute",
+                                     "change an attribute (user data: only while stopped)");
+  mia_cmd->add_option("--instance-id", mia_instance)->required();
+  mia_cmd->add_option("--user-data", mia_user_data, "text, file://path or fileb://path")->required();
+  std::string dia_instance, dia_attribute;
+  auto* dia_cmd = app.add_subcommand("describe-instance-attribute", "read an attribute");
+  dia_cmd->add_option("--instance-id", dia_instance)->required();
+  dia_cmd->add_option("--attribute", dia_attribute, "userData")->required();
+
   // wait instance-running | instance-terminated
   std::string waiter;
   std::vector<std::string> wait_ids;
@@ -280,6 +364,10 @@ int main(int argc, char** argv) {
       run.set_max_count(max_count);
       if (!user_data_arg.empty()) run.set_user_data(ReadBlobArg(user_data_arg, "--user-data"));
       if (!az.empty()) run.mutable_placement()->set_availability_zone(az);
+      if (!run_metadata_options.empty()) {
+        *run.mutable_metadata_options() = ParseMetadataOptions(run_metadata_options);
+      }
+      for (const auto& t : run_tags) *run.add_tags() = ParseTag(t);
       run.set_dry_run(run_dry);
       auto resp = client.Call<v1::RunInstancesRequest, v1::Reservation>(
           "RunInstances", &v1::ComputeService::Stub::RunInstances, run);
@@ -362,6 +450,76 @@ int main(int argc, char** argv) {
       Print(g, doc, "Hosts",
             {"HostId", "State", "AvailabilityZone", "Rack", "Accelerator", "Used.VCpus",
              "Used.MemoryMiB", "InstanceCount"});
+    } else if (*create_key_cmd) {
+      auto resp = client.Call<v1::CreateKeyPairRequest, v1::CreateKeyPairResponse>(
+          "CreateKeyPair", &v1::ComputeService::Stub::CreateKeyPair, create_key);
+      if (create_key_query == "KeyMaterial" || g.output == "text") {
+        std::cout << resp.key_material();
+      } else {
+        Print(g, {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
+                  {"KeyMaterial", resp.key_material()},
+                  {"KeyName", resp.key_pair().key_name()},
+                  {"KeyPairId", resp.key_pair().key_pair_id()}}, "", {});
+      }
+    } else if (*import_key_cmd) {
+      import_key.set_public_key_material(ReadBlobArg(import_material, "--public-key-material"));
+      auto resp = client.Call<v1::ImportKeyPairRequest, v1::ImportKeyPairResponse>(
+          "ImportKeyPair", &v1::ComputeService::Stub::ImportKeyPair, import_key);
+      Print(g, {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
+                {"KeyName", resp.key_pair().key_name()},
+                {"KeyPairId", resp.key_pair().key_pair_id()}}, "", {});
+    } else if (*describe_keys_cmd) {
+      v1::DescribeKeyPairsRequest req;
+      for (const auto& k : key_names) req.add_key_names(k);
+      req.set_include_public_key(include_public_key);
+      auto resp = client.Call<v1::DescribeKeyPairsRequest, v1::DescribeKeyPairsResponse>(
+          "DescribeKeyPairs", &v1::ComputeService::Stub::DescribeKeyPairs, req);
+      json doc = {{"KeyPairs", json::array()}};
+      for (const auto& k : resp.key_pairs()) {
+        json j = {{"KeyPairId", k.key_pair_id()},
+                  {"KeyFingerprint", k.key_fingerprint()},
+                  {"KeyName", k.key_name()},
+                  {"KeyType", k.key_type()}};
+        if (!k.public_key().empty()) j["PublicKey"] = k.public_key();
+        doc["KeyPairs"].push_back(j);
+      }
+      Print(g, doc, "KeyPairs", {"KeyName", "KeyType", "KeyFingerprint", "KeyPairId"});
+    } else if (*delete_key_cmd) {
+      v1::DeleteKeyPairRequest req;
+      req.set_key_name(delete_key_name);
+      client.Call<v1::DeleteKeyPairRequest, v1::DeleteKeyPairResponse>(
+          "DeleteKeyPair", &v1::ComputeService::Stub::DeleteKeyPair, req);
+    } else if (*mmo_cmd) {
+      v1::ModifyInstanceMetadataOptionsRequest req;
+      req.set_instance_id(mmo_instance);
+      req.mutable_options()->set_http_tokens(mmo_tokens);
+      req.mutable_options()->set_http_endpoint(mmo_endpoint);
+      req.mutable_options()->set_http_put_response_hop_limit(mmo_hops);
+      req.mutable_options()->set_instance_metadata_tags(mmo_tags);
+      auto resp = client.Call<v1::ModifyInstanceMetadataOptionsRequest,
+                              v1::ModifyInstanceMetadataOptionsResponse>(
+          "ModifyInstanceMetadataOptions",
+          &v1::ComputeService::Stub::ModifyInstanceMetadataOptions, req);
+      Print(g, {{"InstanceId", resp.instance_id()},
+                {"InstanceMetadataOptions", cli::MetadataOptionsJson(resp.instance_metadata_options())}},
+            "", {});
+    } else if (*mia_cmd) {
+      v1::ModifyInstanceAttributeRequest req;
+      req.set_instance_id(mia_instance);
+      req.set_set_user_data(true);
+      req.set_user_data(ReadBlobArg(mia_user_data, "--user-data"));
+      client.Call<v1::ModifyInstanceAttributeRequest, v1::ModifyInstanceAttributeResponse>(
+          "ModifyInstanceAttribute", &v1::ComputeService::Stub::ModifyInstanceAttribute, req);
+    } else if (*dia_cmd) {
+      v1::DescribeInstanceAttributeRequest req;
+      req.set_instance_id(dia_instance);
+      req.set_attribute(dia_attribute);
+      auto resp = client.Call<v1::DescribeInstanceAttributeRequest,
+                              v1::DescribeInstanceAttributeResponse>(
+          "DescribeInstanceAttribute", &v1::ComputeService::Stub::DescribeInstanceAttribute, req);
+      json doc = {{"InstanceId", resp.instance_id()}, {"UserData", json::object()}};
+      if (resp.has_user_data()) doc["UserData"]["Value"] = cli::Base64(resp.user_data());
+      Print(g, doc, "", {});
     } else if (*wait_cmd) {
       const std::string want = waiter == "instance-running" ? "running" : "terminated";
       const auto deadline = std::chrono::steady_clock::now() +

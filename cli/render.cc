@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 
@@ -15,6 +16,17 @@ std::string Iso8601(const google::protobuf::Timestamp& t) {
                                                          absl::Nanoseconds(t.nanos()),
                           absl::UTCTimeZone());
 }
+
+json MetadataOptionsJson(const v1::InstanceMetadataOptions& o) {
+  return {{"State", o.state()},
+          {"HttpTokens", o.http_tokens()},
+          {"HttpPutResponseHopLimit", o.http_put_response_hop_limit()},
+          {"HttpEndpoint", o.http_endpoint()},
+          {"HttpProtocolIpv6", o.http_protocol_ipv6()},
+          {"InstanceMetadataTags", o.instance_metadata_tags()}};
+}
+
+std::string Base64(const std::string& bytes) { return absl::Base64Escape(bytes); }
 
 json InstanceJson(const v1::Instance& i) {
   json j = {
@@ -40,7 +52,23 @@ json InstanceJson(const v1::Instance& i) {
     j["StateReason"] = {{"Code", i.state_reason().code()},
                         {"Message", i.state_reason().message()}};
   }
-  if (!i.private_ip_address().empty()) j["PrivateIpAddress"] = i.private_ip_address();
+  if (!i.private_ip_address().empty()) {
+    j["PrivateIpAddress"] = i.private_ip_address();
+    j["PrivateDnsName"] = i.private_dns_name();
+    j["SubnetId"] = i.subnet_id();
+    j["VpcId"] = i.vpc_id();
+    j["NetworkInterfaces"] = json::array({{{"NetworkInterfaceId", i.network_interface_id()},
+                                           {"MacAddress", i.mac_address()},
+                                           {"PrivateIpAddress", i.private_ip_address()},
+                                           {"SubnetId", i.subnet_id()},
+                                           {"VpcId", i.vpc_id()}}});
+  }
+  if (!i.key_name().empty()) j["KeyName"] = i.key_name();
+  if (i.has_metadata_options()) j["MetadataOptions"] = MetadataOptionsJson(i.metadata_options());
+  if (i.tags_size() > 0) {
+    j["Tags"] = json::array();
+    for (const auto& t : i.tags()) j["Tags"].push_back({{"Key", t.key()}, {"Value", t.value()}});
+  }
   const auto& s = i.launch_steps();
   j["LaunchSteps"] = {{"RequestedMs", s.requested_ms()},
                       {"AgentReceivedMs", s.agent_received_ms()},

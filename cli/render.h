@@ -16,6 +16,8 @@ nlohmann::json InstanceTypeJson(const v1::InstanceTypeInfo& t);
 nlohmann::json HostJson(const v1::Host& h);
 nlohmann::json StateChangeJson(const v1::InstanceStateChange& c);
 std::string Iso8601(const google::protobuf::Timestamp& t);
+nlohmann::json MetadataOptionsJson(const v1::InstanceMetadataOptions& o);
+std::string Base64(const std::string& bytes);
 
 // A rows-and-columns view of a JSON document for `--output table`: the first array of objects
 // found is printed with the given columns (dotted paths into each object).

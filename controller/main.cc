@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/str_join.h"
+
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/signals.h"
@@ -14,6 +16,8 @@
 #include "controller/api/grpc_handlers.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cache_blob_store.h"
+#include "controller/service/cloud_identity_signer.h"
+#include "controller/service/key_pair_service.h"
 #include "controller/service/cloud_state.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
@@ -25,11 +29,11 @@ namespace ctl = minicloud::controller;
 
 int main(int argc, char** argv) {
   CLI::App app{"minicloud controller: the EC2-style API, scheduler and state of a minicloud"};
-  std::string listen = "127.0.0.1:7700";
+  std::vector<std::string> listen = {"127.0.0.1:7700"};
   std::string state_dir = "/var/lib/minicloud/controller";
   ctl::ControllerConfig config;
   double host_timeout_s = 15, launch_timeout_s = 600;
-  app.add_option("--listen", listen, "address:port of the gRPC API (agents and CLI)")
+  app.add_option("--listen", listen, "address:port of the gRPC API (agents and CLI); repeatable")
       ->capture_default_str();
   app.add_option("--state-dir", state_dir, "where the store and AMI files live")
       ->capture_default_str();
@@ -81,6 +85,11 @@ int main(int argc, char** argv) {
 
   mc::Clock& clock = mc::RealClock::Get();
   mc::IdGenerator ids(mc::SeedFromEntropy());
+  auto signer = ctl::CloudIdentitySigner::Open(state_dir + "/identity", clock);
+  if (!signer.ok()) {
+    spdlog::critical("identity signing key: {}", signer.status().message());
+    return 1;
+  }
   ctl::CloudState state(**store, config);
   if (auto s = state.Load(clock.Now()); !s.ok()) {
     spdlog::critical("load state: {}", s.message());
@@ -88,24 +97,28 @@ int main(int argc, char** argv) {
   }
   mc::scheduler::SpreadScheduler scheduler;
   auto agents = ctl::MakeGrpcAgentClient();
-  ctl::ComputeService compute(state, clock, ids, scheduler, *agents);
+  ctl::ComputeService compute(state, clock, ids, scheduler, *agents, **signer);
+  ctl::KeyPairService key_pairs(state, clock, ids);
   ctl::ImageService images(state, clock, ids, **blobs);
   ctl::FleetService fleet(state, clock, ids);
-  ctl::ComputeHandler compute_handler(compute, images);
+  ctl::ComputeHandler compute_handler(compute, images, key_pairs);
   ctl::HostHandler host_handler(fleet, **blobs);
 
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  std::vector<int> ports(listen.size(), 0);
+  for (size_t i = 0; i < listen.size(); ++i) {
+    builder.AddListeningPort(listen[i], grpc::InsecureServerCredentials(), &ports[i]);
+  }
   builder.RegisterService(&compute_handler);
   builder.RegisterService(&host_handler);
   builder.SetMaxReceiveMessageSize(64 << 20);
   auto server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    spdlog::critical("cannot listen on {}", listen);
+  if (!server || std::count(ports.begin(), ports.end(), 0) > 0) {
+    spdlog::critical("cannot listen on {}", absl::StrJoin(listen, ", "));
     return 1;
   }
-  spdlog::info("minicloud-controller serving on {} (state in {})", listen, state_dir);
+  spdlog::info("minicloud-controller serving on {} (state in {})", absl::StrJoin(listen, ", "),
+               state_dir);
 
   mc::ShutdownSignal shutdown;
   std::thread reconciler([&] {

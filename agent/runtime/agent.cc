@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "agent/runtime/guest_metadata.h"
 #include "agent/storage/qcow2.h"
 #include "common/status_macros.h"
 
@@ -34,8 +35,12 @@ absl::StatusOr<std::string> ReadTail(const std::string& path, int64_t max_bytes)
 }  // namespace
 
 Agent::Agent(AgentConfig config, hypervisor::Hypervisor& hypervisor, ControllerLink& controller,
-             const Clock& clock)
-    : config_(std::move(config)), hypervisor_(hypervisor), controller_(controller), clock_(clock) {}
+             const Clock& clock, NetworkFactory network_factory)
+    : config_(std::move(config)),
+      hypervisor_(hypervisor),
+      controller_(controller),
+      clock_(clock),
+      network_factory_(std::move(network_factory)) {}
 
 Agent::~Agent() { Stop(); }
 
@@ -62,7 +67,19 @@ absl::Status Agent::Start() {
     for (auto& d : domains) domains_[d.instance_id] = d;
     for (const auto& entry : fs::directory_iterator(config_.state_dir + "/instances", ec)) {
       local_[entry.path().filename().string()].has_files = true;
+      // Serve metadata for re-adopted guests even before the controller answers.
+      std::ifstream saved(entry.path() / "desired.pb", std::ios::binary);
+      v1::DesiredInstance want;
+      if (saved && want.ParseFromIstream(&saved) && domains_.contains(want.instance_id())) {
+        PublishMetadataLocked(want);
+      }
     }
+  }
+  // Bring the host network back (bridge, DHCP, anti-spoofing rules) for re-adopted guests.
+  std::ifstream subnet_file(config_.state_dir + "/subnet");
+  std::string subnet;
+  if (subnet_file >> subnet) {
+    if (auto n = EnsureNetwork(subnet); !n.ok()) spdlog::error("{}", n.status().message());
   }
   spdlog::info("agent starting with {} existing domain(s), host id {}", domains.size(),
                host_id_.empty() ? "(new)" : host_id_);
@@ -182,6 +199,11 @@ void Agent::WatchLoop() {
       desired_ = std::move(*desired);
       have_desired_ = true;
       reconcile_due_ = true;
+      for (const auto& want : desired_.instances()) {
+        if (want.goal() != v1::DESIRED_GOAL_TERMINATED && ip_by_instance_.contains(want.instance_id())) {
+          PublishMetadataLocked(want);  // options or user data may have changed
+        }
+      }
       cv_.notify_all();
     }
   }
@@ -278,6 +300,16 @@ void Agent::RunLaunch(v1::DesiredInstance want) {
   spdlog::error("launch {}: {}", id, s.message());
   // A failed launch leaves nothing behind: no domain, no overlay.
   if (auto d = hypervisor_.Destroy(id); !d.ok()) spdlog::error("clean up {}: {}", id, d.message());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ForgetMetadataLocked(id);
+  }
+  {
+    std::lock_guard<std::mutex> lock(network_mu_);
+    if (network_) {
+      if (auto r = network_->RemoveInstance(id); !r.ok()) spdlog::error("{}", r.message());
+    }
+  }
   std::error_code ec;
   fs::remove_all(InstanceDir(id), ec);
   Finish(id, v1::OBSERVED_STATE_FAILED, std::string(s.message()));
@@ -321,6 +353,27 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
   spec.initrd = initrd;
   spec.kernel_cmdline = image.kernel_command_line();
   spec.console_log = dir + "/console.log";
+  if (want.has_network() && !want.network().private_ip().empty()) {
+    MC_ASSIGN_OR_RETURN(network::HostNetwork * net, EnsureNetwork(want.network().subnet_cidr()));
+    network::InstanceNic nic;
+    nic.instance_id = id;
+    nic.mac = want.network().mac();
+    nic.ip = want.network().private_ip();
+    MC_ASSIGN_OR_RETURN(nic.tap, network::TapName(id));
+    nic.hostname = want.network().private_dns_name().substr(
+        0, want.network().private_dns_name().find('.'));
+    MC_RETURN_IF_ERROR(Annotate(net->AddInstance(nic), "attach to host network"));
+    spec.interfaces.push_back({net->bridge(), nic.mac, nic.tap});
+  }
+  {
+    // Metadata is served before the guest starts asking for it.
+    std::ofstream saved(dir + "/desired.pb", std::ios::binary | std::ios::trunc);
+    if (!saved || !want.SerializeToOstream(&saved)) {
+      return absl::InternalError(absl::StrCat("write ", dir, "/desired.pb"));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    PublishMetadataLocked(want);
+  }
   MC_RETURN_IF_ERROR(hypervisor_.CreateAndStart(spec));
   timeline.set_domain_started_ms(NowMs(clock_));
   return absl::OkStatus();
@@ -340,6 +393,14 @@ absl::StatusOr<std::string> Agent::EnsureBlob(const std::string& sha256, int64_t
 
 void Agent::RunTeardown(std::string id) {
   absl::Status s = hypervisor_.Destroy(id);
+  if (s.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ForgetMetadataLocked(id);
+    }
+    std::lock_guard<std::mutex> lock(network_mu_);
+    if (network_) s = Annotate(network_->RemoveInstance(id), "detach from host network");
+  }
   std::error_code ec;
   if (s.ok()) fs::remove_all(InstanceDir(id), ec);
   if (!s.ok() || ec) {
@@ -396,6 +457,46 @@ void Agent::ReportLoop() {
       if (!Sleep(std::chrono::milliseconds(config_.retry_ms))) return;
     }
   }
+}
+
+absl::StatusOr<network::HostNetwork*> Agent::EnsureNetwork(const std::string& subnet) {
+  std::lock_guard<std::mutex> lock(network_mu_);
+  if (network_) {
+    if (subnet != network_subnet_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "this host serves subnet ", network_subnet_, ", not ", subnet));
+    }
+    return network_.get();
+  }
+  if (!network_factory_) return absl::FailedPreconditionError("this agent has no host network");
+  MC_ASSIGN_OR_RETURN(auto net, network_factory_(subnet));
+  MC_RETURN_IF_ERROR(Annotate(net->EnsureBridge(), "set up host network"));
+  std::ofstream(config_.state_dir + "/subnet") << subnet << "\n";
+  spdlog::info("host network {} up for subnet {}", net->bridge(), subnet);
+  network_ = std::move(net);
+  network_subnet_ = subnet;
+  return network_.get();
+}
+
+void Agent::PublishMetadataLocked(const v1::DesiredInstance& want) {
+  const std::string& ip = want.network().private_ip();
+  if (ip.empty()) return;
+  ForgetMetadataLocked(want.instance_id());
+  metadata_by_ip_[ip] = std::make_shared<const metadata::InstanceMetadata>(ToInstanceMetadata(want));
+  ip_by_instance_[want.instance_id()] = ip;
+}
+
+void Agent::ForgetMetadataLocked(const std::string& instance_id) {
+  auto it = ip_by_instance_.find(instance_id);
+  if (it == ip_by_instance_.end()) return;
+  metadata_by_ip_.erase(it->second);
+  ip_by_instance_.erase(it);
+}
+
+std::shared_ptr<const metadata::InstanceMetadata> Agent::MetadataFor(const std::string& ip) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = metadata_by_ip_.find(ip);
+  return it == metadata_by_ip_.end() ? nullptr : it->second;
 }
 
 absl::StatusOr<std::string> Agent::ConsoleOutput(const std::string& instance_id,

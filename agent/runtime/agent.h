@@ -11,6 +11,8 @@
 
 #include "absl/status/statusor.h"
 #include "agent/hypervisor/hypervisor.h"
+#include "agent/metadata/instance_metadata.h"
+#include "agent/network/host_network.h"
 #include "agent/runtime/controller_link.h"
 #include "agent/runtime/plan.h"
 #include "agent/storage/image_cache.h"
@@ -30,13 +32,17 @@ struct AgentConfig {
   int retry_ms = 1'000;            // pause after a failed controller call
 };
 
+// Creates the host network for a subnet the first time an instance needs it.
+using NetworkFactory =
+    std::function<absl::StatusOr<std::unique_ptr<network::HostNetwork>>(const std::string& subnet)>;
+
 // The host agent: registers with the controller, follows its desired state (launching and
 // tearing down domains through the Hypervisor), and reports what it observes. Domains keep
 // running when the agent stops; a new agent re-adopts them.
 class Agent {
  public:
   Agent(AgentConfig config, hypervisor::Hypervisor& hypervisor, ControllerLink& controller,
-        const Clock& clock);
+        const Clock& clock, NetworkFactory network_factory = nullptr);
   ~Agent();
 
   // Opens local state and starts the background threads. Returns at once.
@@ -51,6 +57,9 @@ class Agent {
   absl::StatusOr<std::string> ConsoleOutput(const std::string& instance_id, int64_t max_bytes);
   // Paths used for an instance (exposed for tests and cleanup tools).
   std::string InstanceDir(const std::string& instance_id) const;
+  // What the metadata service serves to the guest with this private address (null = nobody).
+  // Works while the controller is away: the data is kept in each instance's directory.
+  std::shared_ptr<const metadata::InstanceMetadata> MetadataFor(const std::string& ip) const;
 
  private:
   void RegisterLocked();
@@ -63,6 +72,10 @@ class Agent {
   void RunTeardown(std::string instance_id);
   absl::Status Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& timeline);
   absl::StatusOr<std::string> EnsureBlob(const std::string& sha256, int64_t size);
+  absl::StatusOr<network::HostNetwork*> EnsureNetwork(const std::string& subnet);
+  // Publishes (or refreshes) an instance's metadata and keeps a copy next to its disk.
+  void PublishMetadataLocked(const v1::DesiredInstance& want);
+  void ForgetMetadataLocked(const std::string& instance_id);
   v1::ReportStatusRequest BuildReportLocked(
       const std::map<std::string, hypervisor::DomainInfo>& domains);
   void Finish(const std::string& id, v1::ObservedState state, std::string message);
@@ -92,6 +105,14 @@ class Agent {
   std::map<std::string, hypervisor::DomainInfo> domains_;  // last List()
   std::vector<std::thread> threads_;
   std::mutex blob_mu_;  // one download at a time per agent
+
+  NetworkFactory network_factory_;
+  std::mutex network_mu_;
+  std::unique_ptr<network::HostNetwork> network_;  // created on first use
+  std::string network_subnet_;
+  // Metadata by private IP, and the IP of each instance.
+  std::map<std::string, std::shared_ptr<const metadata::InstanceMetadata>> metadata_by_ip_;
+  std::map<std::string, std::string> ip_by_instance_;
 };
 
 }  // namespace minicloud::agent

@@ -67,6 +67,42 @@ grpc::Status ComputeHandler::DescribeHosts(grpc::ServerContext*,
   return Forward(resp, [&] { return compute_.DescribeHosts(*req); });
 }
 
+grpc::Status ComputeHandler::ModifyInstanceMetadataOptions(
+    grpc::ServerContext*, const v1::ModifyInstanceMetadataOptionsRequest* req,
+    v1::ModifyInstanceMetadataOptionsResponse* resp) {
+  return Forward(resp, [&] { return compute_.ModifyInstanceMetadataOptions(*req); });
+}
+grpc::Status ComputeHandler::ModifyInstanceAttribute(grpc::ServerContext*,
+                                                     const v1::ModifyInstanceAttributeRequest* req,
+                                                     v1::ModifyInstanceAttributeResponse* resp) {
+  return Forward(resp, [&] { return compute_.ModifyInstanceAttribute(*req); });
+}
+grpc::Status ComputeHandler::DescribeInstanceAttribute(
+    grpc::ServerContext*, const v1::DescribeInstanceAttributeRequest* req,
+    v1::DescribeInstanceAttributeResponse* resp) {
+  return Forward(resp, [&] { return compute_.DescribeInstanceAttribute(*req); });
+}
+grpc::Status ComputeHandler::CreateKeyPair(grpc::ServerContext*,
+                                           const v1::CreateKeyPairRequest* req,
+                                           v1::CreateKeyPairResponse* resp) {
+  return Forward(resp, [&] { return keys_.CreateKeyPair(*req); });
+}
+grpc::Status ComputeHandler::ImportKeyPair(grpc::ServerContext*,
+                                           const v1::ImportKeyPairRequest* req,
+                                           v1::ImportKeyPairResponse* resp) {
+  return Forward(resp, [&] { return keys_.ImportKeyPair(*req); });
+}
+grpc::Status ComputeHandler::DescribeKeyPairs(grpc::ServerContext*,
+                                              const v1::DescribeKeyPairsRequest* req,
+                                              v1::DescribeKeyPairsResponse* resp) {
+  return Forward(resp, [&] { return keys_.DescribeKeyPairs(*req); });
+}
+grpc::Status ComputeHandler::DeleteKeyPair(grpc::ServerContext*,
+                                           const v1::DeleteKeyPairRequest* req,
+                                           v1::DeleteKeyPairResponse* resp) {
+  return Forward(resp, [&] { return keys_.DeleteKeyPair(*req); });
+}
+
 grpc::Status HostHandler::RegisterHost(grpc::ServerContext*, const v1::RegisterHostRequest* req,
                                        v1::RegisterHostResponse* resp) {
   return Forward(resp, [&] { return fleet_.RegisterHost(*req); });

@@ -4,6 +4,7 @@
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
+#include "controller/service/key_pair_service.h"
 #include "minicloud/v1/compute.grpc.pb.h"
 #include "minicloud/v1/host.grpc.pb.h"
 
@@ -12,8 +13,8 @@ namespace minicloud::controller {
 // gRPC edge of the public API: each method forwards to a service and maps the status.
 class ComputeHandler final : public v1::ComputeService::Service {
  public:
-  ComputeHandler(ComputeService& compute, ImageService& images)
-      : compute_(compute), images_(images) {}
+  ComputeHandler(ComputeService& compute, ImageService& images, KeyPairService& keys)
+      : compute_(compute), images_(images), keys_(keys) {}
 
   grpc::Status RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                             v1::Reservation* resp) override;
@@ -34,10 +35,28 @@ class ComputeHandler final : public v1::ComputeService::Service {
                                      v1::DescribeInstanceTypesResponse* resp) override;
   grpc::Status DescribeHosts(grpc::ServerContext*, const v1::DescribeHostsRequest* req,
                              v1::DescribeHostsResponse* resp) override;
+  grpc::Status ModifyInstanceMetadataOptions(
+      grpc::ServerContext*, const v1::ModifyInstanceMetadataOptionsRequest* req,
+      v1::ModifyInstanceMetadataOptionsResponse* resp) override;
+  grpc::Status ModifyInstanceAttribute(grpc::ServerContext*,
+                                       const v1::ModifyInstanceAttributeRequest* req,
+                                       v1::ModifyInstanceAttributeResponse* resp) override;
+  grpc::Status DescribeInstanceAttribute(grpc::ServerContext*,
+                                         const v1::DescribeInstanceAttributeRequest* req,
+                                         v1::DescribeInstanceAttributeResponse* resp) override;
+  grpc::Status CreateKeyPair(grpc::ServerContext*, const v1::CreateKeyPairRequest* req,
+                             v1::CreateKeyPairResponse* resp) override;
+  grpc::Status ImportKeyPair(grpc::ServerContext*, const v1::ImportKeyPairRequest* req,
+                             v1::ImportKeyPairResponse* resp) override;
+  grpc::Status DescribeKeyPairs(grpc::ServerContext*, const v1::DescribeKeyPairsRequest* req,
+                                v1::DescribeKeyPairsResponse* resp) override;
+  grpc::Status DeleteKeyPair(grpc::ServerContext*, const v1::DeleteKeyPairRequest* req,
+                             v1::DeleteKeyPairResponse* resp) override;
 
  private:
   ComputeService& compute_;
   ImageService& images_;
+  KeyPairService& keys_;
 };
 
 // gRPC edge of the controller<->agent API.

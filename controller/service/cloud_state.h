@@ -48,8 +48,11 @@ class CloudState {
     std::map<std::string, v1::ImageRecord> images;
     std::map<std::string, v1::HostRecord> hosts;
     std::map<std::string, v1::ClientTokenRecord> client_tokens;
+    std::map<std::string, v1::KeyPairRecord> key_pairs;  // by key name
+    std::map<std::string, v1::SubnetRecord> subnets;     // by availability zone
     std::vector<std::string> deleted_instances;
     std::vector<std::string> deleted_images;
+    std::vector<std::string> deleted_key_pairs;
   };
   absl::Status CommitLocked(const Changes& changes);
 
@@ -65,6 +68,8 @@ class CloudState {
   std::map<std::string, v1::HostRecord>& hosts() { return hosts_; }
   std::map<std::string, HostRuntime>& host_runtime() { return host_runtime_; }
   std::map<std::string, v1::ClientTokenRecord>& client_tokens() { return client_tokens_; }
+  std::map<std::string, v1::KeyPairRecord>& key_pairs() { return key_pairs_; }
+  std::map<std::string, v1::SubnetRecord>& subnets() { return subnets_; }
 
   bool HostUpLocked(const std::string& host_id, absl::Time now) const;
 
@@ -79,6 +84,8 @@ class CloudState {
   std::map<std::string, v1::HostRecord> hosts_;
   std::map<std::string, HostRuntime> host_runtime_;
   std::map<std::string, v1::ClientTokenRecord> client_tokens_;
+  std::map<std::string, v1::KeyPairRecord> key_pairs_;
+  std::map<std::string, v1::SubnetRecord> subnets_;
 };
 
 }  // namespace minicloud::controller

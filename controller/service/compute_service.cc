@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -15,6 +16,7 @@
 #include "controller/service/filters.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/instance_types.h"
+#include "controller/service/network_plan.h"
 
 namespace minicloud::controller {
 namespace {
@@ -70,7 +72,82 @@ v1::InstanceState ApiState(v1::InstanceStateCode s) {
   return out;
 }
 
+absl::Status ValidateTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
+  // Tag limits: 50 per resource, keys 1-128 characters not starting with "aws:", values <= 256
+  // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions).
+  if (tags.size() > 50) return InvalidParameterValue("An instance can have at most 50 tags");
+  std::set<std::string> keys;
+  for (const auto& t : tags) {
+    if (t.key().empty() || t.key().size() > 128) {
+      return InvalidParameterValue(absl::StrCat("Tag key '", t.key(), "' must be 1-128 characters"));
+    }
+    if (absl::StartsWith(absl::AsciiStrToLower(t.key()), "aws:")) {
+      return InvalidParameterValue("Tag keys starting with 'aws:' are reserved");
+    }
+    if (t.value().size() > 256) {
+      return InvalidParameterValue(absl::StrCat("Tag value for '", t.key(), "' exceeds 256 characters"));
+    }
+    if (!keys.insert(t.key()).second) {
+      return InvalidParameterValue(absl::StrCat("Duplicate tag key '", t.key(), "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::InstanceRecord*> FindInstanceLocked(CloudState& state, absl::string_view id) {
+  MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
+  auto it = state.instances().find(std::string(id));
+  if (it == state.instances().end()) return InstanceNotFound(id);
+  return &it->second;
+}
+
 }  // namespace
+
+v1::InstanceMetadataOptions DefaultMetadataOptions() {
+  v1::InstanceMetadataOptions o;
+  o.set_http_tokens("optional");
+  o.set_http_endpoint("enabled");
+  o.set_http_put_response_hop_limit(1);
+  o.set_instance_metadata_tags("disabled");
+  o.set_http_protocol_ipv6("disabled");
+  o.set_state("applied");
+  return o;
+}
+
+absl::StatusOr<v1::InstanceMetadataOptions> ResolveMetadataOptions(
+    const v1::InstanceMetadataOptions& req, const v1::InstanceMetadataOptions& base) {
+  v1::InstanceMetadataOptions o = base;
+  auto pick = [](const std::string& value, std::initializer_list<const char*> allowed,
+                 const char* name, std::string* out) -> absl::Status {
+    if (value.empty()) return absl::OkStatus();
+    for (const char* a : allowed) {
+      if (value == a) {
+        *out = value;
+        return absl::OkStatus();
+      }
+    }
+    return InvalidParameterValue(absl::StrCat("Value (", value, ") for parameter ", name,
+                                              " is invalid."));
+  };
+  MC_RETURN_IF_ERROR(pick(req.http_tokens(), {"optional", "required"}, "HttpTokens",
+                          o.mutable_http_tokens()));
+  MC_RETURN_IF_ERROR(pick(req.http_endpoint(), {"enabled", "disabled"}, "HttpEndpoint",
+                          o.mutable_http_endpoint()));
+  MC_RETURN_IF_ERROR(pick(req.instance_metadata_tags(), {"enabled", "disabled"},
+                          "InstanceMetadataTags", o.mutable_instance_metadata_tags()));
+  MC_RETURN_IF_ERROR(pick(req.http_protocol_ipv6(), {"enabled", "disabled"}, "HttpProtocolIpv6",
+                          o.mutable_http_protocol_ipv6()));
+  if (req.http_put_response_hop_limit() != 0) {
+    if (req.http_put_response_hop_limit() < 1 || req.http_put_response_hop_limit() > 64) {
+      return InvalidParameterValue(absl::StrCat("Value (", req.http_put_response_hop_limit(),
+                                                ") for parameter HttpPutResponseHopLimit is "
+                                                "invalid. Expected 1-64."));
+    }
+    o.set_http_put_response_hop_limit(req.http_put_response_hop_limit());
+  }
+  o.set_state("applied");
+  return o;
+}
 
 v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   v1::Instance i;
@@ -99,6 +176,19 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   steps->set_disk_ready_ms(r.timeline().disk_ready_ms());
   steps->set_domain_started_ms(r.timeline().domain_started_ms());
   steps->set_running_ms(r.running_time_ms());
+  i.set_key_name(r.key_name());
+  *i.mutable_metadata_options() = r.metadata_options();
+  for (const auto& [k, v] : r.tags()) {
+    auto* t = i.add_tags();
+    t->set_key(k);
+    t->set_value(v);
+  }
+  i.set_private_ip_address(r.network().private_ip());
+  i.set_private_dns_name(r.network().private_dns_name());
+  i.set_subnet_id(r.network().subnet_id());
+  i.set_vpc_id(r.network().vpc_id());
+  i.set_mac_address(r.network().mac());
+  i.set_network_interface_id(r.network().interface_id());
   return i;
 }
 
@@ -136,6 +226,50 @@ absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) con
                    [](char c) { return c >= 0x20 && c < 0x7f; })) {
     return InvalidParameterValue("ClientToken must be at most 64 printable ASCII characters");
   }
+  MC_RETURN_IF_ERROR(ValidateTags(req.tags()));
+  return ResolveMetadataOptions(req.metadata_options(), DefaultMetadataOptions()).status();
+}
+
+absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
+                                                 CloudState::Changes& changes) {
+  const std::string& az = r.topology().availability_zone();
+  v1::SubnetRecord subnet;
+  if (auto it = changes.subnets.find(az); it != changes.subnets.end()) {
+    subnet = it->second;
+  } else if (auto it2 = state_.subnets().find(az); it2 != state_.subnets().end()) {
+    subnet = it2->second;
+  } else {
+    const int index = static_cast<int>(state_.subnets().size() + changes.subnets.size());
+    MC_ASSIGN_OR_RETURN(Ipv4Cidr cidr, DefaultSubnet(index));
+    std::string vpc_id;
+    for (const auto& [k, v] : state_.subnets()) vpc_id = v.vpc_id();
+    if (vpc_id.empty()) vpc_id = ids_.Next("vpc");
+    subnet.set_subnet_id(ids_.Next("subnet"));
+    subnet.set_vpc_id(vpc_id);
+    subnet.set_availability_zone(az);
+    subnet.set_cidr(FormatCidr(cidr));
+    changes.subnets[az] = subnet;
+  }
+  MC_ASSIGN_OR_RETURN(Ipv4Cidr cidr, ParseCidr(subnet.cidr()));
+  std::set<std::string> used;
+  auto collect = [&](const v1::InstanceRecord& other) {
+    if (other.state() != v1::INSTANCE_STATE_CODE_TERMINATED &&
+        other.network().subnet_id() == subnet.subnet_id()) {
+      used.insert(other.network().private_ip());
+    }
+  };
+  for (const auto& [id, other] : state_.instances()) collect(other);
+  for (const auto& [id, other] : changes.instances) collect(other);
+  MC_ASSIGN_OR_RETURN(std::string ip, AllocateAddress(cidr, used));
+  auto* n = r.mutable_network();
+  n->set_private_ip(ip);
+  n->set_mac(MacForInstance(r.instance_id()));
+  n->set_subnet_cidr(subnet.cidr());
+  n->set_gateway(GatewayOf(cidr));
+  n->set_subnet_id(subnet.subnet_id());
+  n->set_vpc_id(subnet.vpc_id());
+  n->set_interface_id(ids_.Next("eni"));
+  n->set_private_dns_name(PrivateDnsName(ip, r.topology().region()));
   return absl::OkStatus();
 }
 
@@ -199,6 +333,17 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
                     absl::StrCat("The image id '[", req.image_id(), "]' does not exist"));
   }
   const v1::ImageRecord& image = image_it->second;
+  const v1::KeyPairRecord* key = nullptr;
+  if (!req.key_name().empty()) {
+    auto k = state_.key_pairs().find(req.key_name());
+    if (k == state_.key_pairs().end()) {
+      return Ec2Error(absl::StatusCode::kNotFound, "InvalidKeyPair.NotFound",
+                      absl::StrCat("The key pair '", req.key_name(), "' does not exist"));
+    }
+    key = &k->second;
+  }
+  const v1::InstanceMetadataOptions options =
+      *ResolveMetadataOptions(req.metadata_options(), DefaultMetadataOptions());
 
   scheduler::PlacementRequest preq;
   preq.request_id = req.client_token().empty() ? ids_.Next("r") : req.client_token();
@@ -243,6 +388,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     r.set_state(v1::INSTANCE_STATE_CODE_PENDING);
     r.set_goal(v1::DESIRED_GOAL_RUNNING);
     r.set_user_data(req.user_data());
+    r.set_has_user_data(!req.user_data().empty());
     r.set_launch_time_ms(absl::ToUnixMillis(now));
     r.set_ami_launch_index(static_cast<int32_t>(i));
     r.set_client_token(req.client_token());
@@ -251,6 +397,18 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     r.set_architecture(image.architecture());
     r.set_root_device_name(image.root_device_name());
     r.set_accelerator(host.accelerator());
+    *r.mutable_metadata_options() = options;
+    for (const auto& t : req.tags()) (*r.mutable_tags())[t.key()] = t.value();
+    if (key != nullptr) {
+      r.set_key_name(key->key_name());
+      r.set_public_key(key->public_key());
+    }
+    MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes));
+    MC_ASSIGN_OR_RETURN(SignedIdentity identity, signer_.Sign(r));
+    r.set_identity_document(identity.document);
+    r.set_identity_signature(identity.signature);
+    r.set_identity_pkcs7(identity.pkcs7);
+    r.set_identity_rsa2048(identity.rsa2048);
     token.add_instance_ids(r.instance_id());
     *reservation.add_instances() = ToApi(r);
     touched_hosts.insert(host_id);
@@ -442,6 +600,70 @@ absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
     h->set_instance_count(counts[snap.host_id]);
     h->set_endpoint(rec.endpoint());
   }
+  return resp;
+}
+
+absl::StatusOr<v1::ModifyInstanceMetadataOptionsResponse>
+ComputeService::ModifyInstanceMetadataOptions(const v1::ModifyInstanceMetadataOptionsRequest& req) {
+  std::lock_guard<std::mutex> lock(state_.mu());
+  MC_ASSIGN_OR_RETURN(v1::InstanceRecord * current, FindInstanceLocked(state_, req.instance_id()));
+  if (current->state() == v1::INSTANCE_STATE_CODE_TERMINATED ||
+      current->state() == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
+                    absl::StrCat("The instance '", req.instance_id(), "' is not in a state "
+                                 "from which its metadata options can be modified."));
+  }
+  MC_ASSIGN_OR_RETURN(auto options,
+                      ResolveMetadataOptions(req.options(), current->metadata_options()));
+  v1::InstanceRecord r = *current;
+  *r.mutable_metadata_options() = options;
+  CloudState::Changes changes;
+  changes.instances[r.instance_id()] = r;
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record metadata options"));
+  state_.BumpGenerationLocked(r.host_id());
+  v1::ModifyInstanceMetadataOptionsResponse resp;
+  resp.set_instance_id(r.instance_id());
+  *resp.mutable_instance_metadata_options() = options;
+  return resp;
+}
+
+absl::StatusOr<v1::ModifyInstanceAttributeResponse> ComputeService::ModifyInstanceAttribute(
+    const v1::ModifyInstanceAttributeRequest& req) {
+  if (!req.set_user_data()) return MissingParameter("No attribute to modify was given");
+  if (req.user_data().size() > kMaxUserDataBytes) {
+    return InvalidParameterValue(absl::StrCat("User data is limited to ", kMaxUserDataBytes,
+                                              " bytes; got ", req.user_data().size()));
+  }
+  std::lock_guard<std::mutex> lock(state_.mu());
+  MC_ASSIGN_OR_RETURN(v1::InstanceRecord * current, FindInstanceLocked(state_, req.instance_id()));
+  // User data can change only while the instance is stopped (EC2 ModifyInstanceAttribute).
+  if (current->state() != v1::INSTANCE_STATE_CODE_STOPPED) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
+                    absl::StrCat("The instance '", req.instance_id(), "' is not in the 'stopped' "
+                                 "state."));
+  }
+  v1::InstanceRecord r = *current;
+  r.set_user_data(req.user_data());
+  r.set_has_user_data(!req.user_data().empty());
+  CloudState::Changes changes;
+  changes.instances[r.instance_id()] = r;
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record user data"));
+  state_.BumpGenerationLocked(r.host_id());
+  return v1::ModifyInstanceAttributeResponse();
+}
+
+absl::StatusOr<v1::DescribeInstanceAttributeResponse> ComputeService::DescribeInstanceAttribute(
+    const v1::DescribeInstanceAttributeRequest& req) {
+  if (req.attribute() != "userData") {
+    return InvalidParameterValue(
+        absl::StrCat("Value (", req.attribute(), ") for parameter attribute is invalid."));
+  }
+  std::lock_guard<std::mutex> lock(state_.mu());
+  MC_ASSIGN_OR_RETURN(v1::InstanceRecord * r, FindInstanceLocked(state_, req.instance_id()));
+  v1::DescribeInstanceAttributeResponse resp;
+  resp.set_instance_id(r->instance_id());
+  resp.set_has_user_data(r->has_user_data());
+  resp.set_user_data(r->user_data());
   return resp;
 }
 

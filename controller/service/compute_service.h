@@ -6,6 +6,7 @@
 #include "controller/agent_client/agent_client.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cloud_state.h"
+#include "controller/service/identity.h"
 #include "minicloud/v1/compute.pb.h"
 
 namespace minicloud::controller {
@@ -20,8 +21,14 @@ inline constexpr int64_t kConsoleOutputBytes = 64 * 1024;
 class ComputeService {
  public:
   ComputeService(CloudState& state, const Clock& clock, IdGenerator& ids,
-                 const scheduler::Scheduler& scheduler, AgentClient& agents)
-      : state_(state), clock_(clock), ids_(ids), scheduler_(scheduler), agents_(agents) {}
+                 const scheduler::Scheduler& scheduler, AgentClient& agents,
+                 IdentitySigner& signer)
+      : state_(state),
+        clock_(clock),
+        ids_(ids),
+        scheduler_(scheduler),
+        agents_(agents),
+        signer_(signer) {}
 
   absl::StatusOr<v1::Reservation> RunInstances(const v1::RunInstancesRequest& req);
   absl::StatusOr<v1::DescribeInstancesResponse> DescribeInstances(
@@ -33,19 +40,35 @@ class ComputeService {
   absl::StatusOr<v1::DescribeInstanceTypesResponse> DescribeInstanceTypes(
       const v1::DescribeInstanceTypesRequest& req);
   absl::StatusOr<v1::DescribeHostsResponse> DescribeHosts(const v1::DescribeHostsRequest& req);
+  absl::StatusOr<v1::ModifyInstanceMetadataOptionsResponse> ModifyInstanceMetadataOptions(
+      const v1::ModifyInstanceMetadataOptionsRequest& req);
+  absl::StatusOr<v1::ModifyInstanceAttributeResponse> ModifyInstanceAttribute(
+      const v1::ModifyInstanceAttributeRequest& req);
+  absl::StatusOr<v1::DescribeInstanceAttributeResponse> DescribeInstanceAttribute(
+      const v1::DescribeInstanceAttributeRequest& req);
 
  private:
   absl::Status ValidateRun(const v1::RunInstancesRequest& req) const;
   // Snapshot of every host for the scheduler. Requires the state lock.
   std::vector<scheduler::HostSnapshot> SnapshotLocked(absl::Time now) const;
   v1::Instance ToApi(const v1::InstanceRecord& r) const;
+  // Gives `r` its subnet and address in the host's AZ; new subnets land in `changes`.
+  absl::Status AssignNetworkLocked(v1::InstanceRecord& r, CloudState::Changes& changes);
 
   CloudState& state_;
   const Clock& clock_;
   IdGenerator& ids_;
   const scheduler::Scheduler& scheduler_;
   AgentClient& agents_;
+  IdentitySigner& signer_;
 };
+
+// Fills defaults and validates EC2 metadata options (HttpTokens optional|required, HttpEndpoint
+// enabled|disabled, HttpPutResponseHopLimit 1..64, InstanceMetadataTags enabled|disabled).
+// `base` supplies the values a modification leaves unset.
+absl::StatusOr<v1::InstanceMetadataOptions> ResolveMetadataOptions(
+    const v1::InstanceMetadataOptions& requested, const v1::InstanceMetadataOptions& base);
+v1::InstanceMetadataOptions DefaultMetadataOptions();
 
 // The API view of an instance record (shared with tests and other services).
 v1::Instance InstanceToApi(const v1::InstanceRecord& r);

@@ -161,6 +161,32 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id) const {
     di->set_memory_mib(r.memory_mib());
     di->set_smbios_uuid(r.smbios_uuid());
     di->set_instance_type(r.instance_type());
+    if (r.goal() == v1::DESIRED_GOAL_TERMINATED) continue;  // the agent needs only the id
+    *di->mutable_network() = r.network();
+    v1::GuestMetadata* m = di->mutable_metadata();
+    m->set_account_id(r.owner_id());
+    m->set_image_id(r.image_id());
+    m->set_reservation_id(r.reservation_id());
+    m->set_ami_launch_index(r.ami_launch_index());
+    m->set_region(r.topology().region());
+    m->set_availability_zone(r.topology().availability_zone());
+    m->set_architecture(r.architecture());
+    m->set_pending_time_ms(r.launch_time_ms());
+    m->set_has_user_data(r.has_user_data());
+    m->set_user_data(r.user_data());
+    m->set_key_name(r.key_name());
+    m->set_public_key(r.public_key());
+    for (const auto& [k, v] : r.tags()) (*m->mutable_tags())[k] = v;
+    m->set_http_tokens(r.metadata_options().http_tokens());
+    m->set_http_endpoint(r.metadata_options().http_endpoint());
+    m->set_hop_limit(r.metadata_options().http_put_response_hop_limit());
+    m->set_instance_metadata_tags(r.metadata_options().instance_metadata_tags());
+    m->set_identity_document(r.identity_document());
+    m->set_identity_signature(r.identity_signature());
+    m->set_identity_pkcs7(r.identity_pkcs7());
+    m->set_identity_rsa2048(r.identity_rsa2048());
+    m->add_security_groups("default");
+    m->set_root_device_name(r.root_device_name());
   }
   return d;
 }

@@ -21,6 +21,10 @@ absl::string_view TableName(Table t) {
       return "client_tokens";
     case Table::kMeta:
       return "meta";
+    case Table::kKeyPairs:
+      return "key_pairs";
+    case Table::kSubnets:
+      return "subnets";
   }
   return "unknown";
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Real boot through the whole stack: a Debian 12 AMI with stock cloud-init boots through
-# firmware (SeaBIOS + GRUB) under QEMU; the instance reaches running, its console shows the
-# kernel and cloud-init; restarting the controller and the agent neither loses nor reboots it;
-# terminate leaves no domain, no overlay and no QEMU behind.
+# firmware (SeaBIOS + GRUB) under QEMU on the host bridge; cloud-init finds the Ec2 datasource
+# on its own, reads our metadata service and runs the user data; SSH with the created key pair
+# works; restarting the controller and the agent neither loses nor reboots it; terminate leaves
+# no domain, no overlay and no QEMU behind.
 source "$(dirname "$0")/lib.sh"
 
 [[ -f $IMAGES/debian-12/manifest.json ]] || fail "Debian AMI missing: run images/build-debian-ami.sh"
@@ -10,7 +11,9 @@ cloud_up --hosts 1
 image=$("$MC" register-image --manifest "$IMAGES/debian-12/manifest.json" | jq -r .ImageId)
 log "registered $image"
 
-id=$("$MC" run-instances --image-id "$image" --instance-type t3.micro \
+"$MC" create-key-pair --key-name e2e --key-type ed25519 --query KeyMaterial >"$MINICLOUD_HOME/e2e.pem"
+chmod 600 "$MINICLOUD_HOME/e2e.pem"
+id=$("$MC" run-instances --image-id "$image" --instance-type t3.micro --key-name e2e \
   --user-data "file://$REPO/deploy/examples/hello-user-data.sh" | jq -r '.Instances[0].InstanceId')
 log "launched $id"
 "$MC" wait instance-running --instance-ids "$id" --timeout 120 || fail "$id never reached running"
@@ -19,6 +22,21 @@ wait_console "$id" "Linux version" 120
 log "kernel booted"
 wait_console "$id" "[Cc]loud-init" 300
 log "cloud-init started"
+wait_console "$id" "hello from minicloud user data on ip-" 600
+log "user data ran (stock cloud-init, Ec2 datasource)"
+ip=$("$MC" describe-instances --instance-ids "$id" | jq -r '.Reservations[0].Instances[0].PrivateIpAddress')
+ns=$(ip netns list | awk '{print $1}' | grep "^mc-$(printf '%s' "$MINICLOUD_HOME" | md5sum | cut -c1-4)-1$")
+ssh_guest() {
+  ip netns exec "$ns" ssh -i "$MINICLOUD_HOME/e2e.pem" -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 -o BatchMode=yes "debian@$ip" "$@"
+}
+for _ in $(seq 1 30); do ssh_guest true 2>/dev/null && break; sleep 5; done
+guest_id=$(ssh_guest 'TOKEN=$(curl -s -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token); curl -s -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/instance-id') ||
+  fail "ssh with the created key pair failed"
+assert_eq "$guest_id" "$id" "instance-id read inside the guest"
+guest_az=$(ssh_guest 'curl -s http://169.254.169.254/latest/meta-data/placement/availability-zone')
+assert_eq "$guest_az" "$("$MC" describe-instances --instance-ids "$id" | jq -r '.Reservations[0].Instances[0].Placement.AvailabilityZone')" "AZ inside the guest"
+log "ssh with the key pair works; the guest reads its own metadata"
 
 qemu_pid=$(pgrep -f "guest=$id") || fail "no QEMU process for $id"
 "$REPO/deploy/cloud" restart controller >/dev/null

@@ -11,7 +11,9 @@
 #include "controller/agent_client/agent_client.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cache_blob_store.h"
+#include "controller/service/cloud_identity_signer.h"
 #include "controller/service/cloud_state.h"
+#include "controller/service/key_pair_service.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
@@ -46,7 +48,9 @@ struct ControllerFixture {
   scheduler::SpreadScheduler scheduler;
   FakeAgentClient agents;
   controller::AgentClient* agent_client = &agents;  // what ComputeService dials agents with
+  std::unique_ptr<controller::CloudIdentitySigner> signer;
   std::unique_ptr<controller::ComputeService> compute;
+  std::unique_ptr<controller::KeyPairService> key_pairs;
   std::unique_ptr<controller::ImageService> images;
   std::unique_ptr<controller::FleetService> fleet;
 
@@ -54,6 +58,7 @@ struct ControllerFixture {
 
   void Reopen() {
     fleet.reset();
+    key_pairs.reset();
     images.reset();
     compute.reset();
     state.reset();
@@ -64,8 +69,10 @@ struct ControllerFixture {
     state = std::make_unique<controller::CloudState>(*store, config);
     auto s = state->Load(clock.Now());
     if (!s.ok()) throw std::runtime_error(std::string(s.message()));
+    if (!signer) signer = std::move(*controller::CloudIdentitySigner::Open(dir / "identity", clock));
     compute = std::make_unique<controller::ComputeService>(*state, clock, ids, scheduler,
-                                                           *agent_client);
+                                                           *agent_client, *signer);
+    key_pairs = std::make_unique<controller::KeyPairService>(*state, clock, ids);
     images = std::make_unique<controller::ImageService>(*state, clock, ids, *blobs);
     fleet = std::make_unique<controller::FleetService>(*state, clock, ids);
   }

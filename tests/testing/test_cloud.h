@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/api/agent_handler.h"
 #include "agent/hypervisor/fake/fake_hypervisor.h"
+#include "agent/network/fake_host_network.h"
 #include "agent/runtime/agent.h"
 #include "controller/api/grpc_handlers.h"
 #include "tests/testing/controller_fixture.h"
@@ -44,7 +45,8 @@ class TestCloud {
   }
 
   void StartController() {
-    compute_handler_ = std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images);
+    compute_handler_ = std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images,
+                                                                  *ctl_.key_pairs);
     host_handler_ = std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.blobs);
     grpc::ServerBuilder b;
     int port = 0;
@@ -95,7 +97,12 @@ class TestCloud {
 
   void StartAgent(Host& h) {
     h.link = agent::MakeGrpcControllerLink(absl::StrCat("127.0.0.1:", port_));
-    h.agent = std::make_unique<agent::Agent>(h.config, *h.hypervisor, *h.link, RealClock::Get());
+    auto networks = [](const std::string& subnet)
+        -> absl::StatusOr<std::unique_ptr<network::HostNetwork>> {
+      return std::make_unique<network::FakeHostNetwork>("br-test", subnet);
+    };
+    h.agent = std::make_unique<agent::Agent>(h.config, *h.hypervisor, *h.link, RealClock::Get(),
+                                             networks);
     h.handler = std::make_unique<agent::AgentHandler>(*h.agent);
     grpc::ServerBuilder b;
     int port = 0;

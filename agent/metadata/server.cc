@@ -1,0 +1,447 @@
+#include "agent/metadata/server.h"
+
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/logging.h"
+
+namespace minicloud::metadata {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+std::chrono::nanoseconds Chrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
+
+// IPv4-mapped IPv6 peers are accounted and looked up as IPv4.
+asio::ip::address Normalize(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  }
+  return a;
+}
+
+// "Mon, 02 Jan 2006 15:04:05 GMT", cached per second per thread.
+const std::string& HttpDate(absl::Time now) {
+  thread_local int64_t cached_second = -1;
+  thread_local std::string cached;
+  const int64_t sec = absl::ToUnixSeconds(now);
+  if (sec != cached_second) {
+    cached = absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", now, absl::UTCTimeZone());
+    cached_second = sec;
+  }
+  return cached;
+}
+
+struct Bucket {
+  double tokens = 0;
+  absl::Time last;
+};
+
+}  // namespace
+
+// State shared by the acceptors and every connection. Declared before the io_context in Impl so
+// that it outlives the handlers the io_context destroys.
+struct Server::Impl {
+  Impl(ServerOptions o, InstanceLookup l, TokenAuthority t, const Clock& c, Observer obs)
+      : opts(std::move(o)),
+        lookup(std::move(l)),
+        tokens(std::move(t)),
+        clock(c),
+        observer(std::move(obs)) {}
+
+  const ServerOptions opts;
+  const InstanceLookup lookup;
+  const TokenAuthority tokens;
+  const Clock& clock;
+  const Observer observer;
+
+  mutable std::mutex mu;
+  std::map<asio::ip::address, int> conns_per_source;  // guarded by mu
+  int conns_total = 0;                                // guarded by mu
+  std::unordered_map<std::string, Bucket> buckets;    // guarded by mu
+  ServerStats stats;                                  // guarded by mu
+  std::vector<tcp::endpoint> bound;                   // guarded by mu
+
+  std::optional<asio::io_context> ioc;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::thread> threads;
+  bool started = false;
+
+  bool AddConnection(const asio::ip::address& peer) {
+    std::lock_guard<std::mutex> lock(mu);
+    int& n = conns_per_source[peer];
+    if (n >= opts.max_connections_per_source || conns_total >= opts.max_connections) {
+      if (n == 0) conns_per_source.erase(peer);
+      ++stats.connections_rejected;
+      return false;
+    }
+    ++n;
+    ++conns_total;
+    ++stats.connections_accepted;
+    return true;
+  }
+
+  void RemoveConnection(const asio::ip::address& peer) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = conns_per_source.find(peer);
+    if (it != conns_per_source.end() && --it->second <= 0) conns_per_source.erase(it);
+    --conns_total;
+  }
+
+  // Token bucket per key; true when the request may proceed.
+  bool TakeToken(const std::string& key, absl::Time now) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++stats.requests;
+    if (opts.requests_per_second <= 0) return true;
+    const double burst = std::max(1.0, opts.burst);
+    if (buckets.size() > 4096) {
+      // Forget buckets that have refilled completely: they hold no information.
+      for (auto it = buckets.begin(); it != buckets.end();) {
+        const double refill = absl::ToDoubleSeconds(now - it->second.last) * opts.requests_per_second;
+        it = (it->second.tokens + refill >= burst) ? buckets.erase(it) : std::next(it);
+      }
+    }
+    auto [it, inserted] = buckets.try_emplace(key);
+    Bucket& b = it->second;
+    if (inserted) {
+      b.tokens = burst;
+      b.last = now;
+    }
+    if (now > b.last) {
+      b.tokens = std::min(burst, b.tokens + absl::ToDoubleSeconds(now - b.last) *
+                                                 opts.requests_per_second);
+      b.last = now;
+    }
+    if (b.tokens >= 1.0) {
+      b.tokens -= 1.0;
+      return true;
+    }
+    ++stats.throttled;
+    return false;
+  }
+
+  void Count(uint64_t ServerStats::*field) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++(stats.*field);
+  }
+
+  asio::any_io_executor NewExecutor();
+  void DoAccept(tcp::acceptor* acceptor);
+  void OnAccept(tcp::acceptor* acceptor, beast::error_code ec, tcp::socket socket);
+
+  class Session;
+};
+
+// One connection: read a request, answer it, repeat while keep-alive.
+class Server::Impl::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server::Impl* impl, tcp::socket socket, asio::ip::address peer)
+      : impl_(impl), stream_(std::move(socket)), peer_(std::move(peer)) {
+    beast::error_code ec;
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    is_v6_ = stream_.socket().local_endpoint(ec).address().is_v6();
+  }
+
+  ~Session() { impl_->RemoveConnection(peer_); }
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+  }
+
+ private:
+  void DoRead() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(impl_->opts.max_header_bytes));
+    parser_->body_limit(impl_->opts.max_body_bytes);
+    stream_.expires_after(Chrono(impl_->opts.request_timeout));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream) return Shutdown();
+    if (ec == beast::error::timeout) {
+      impl_->Count(&ServerStats::timeouts);
+      return;  // the stream closed the socket
+    }
+    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category() &&
+        ec != http::error::partial_message) {
+      impl_->Count(&ServerStats::bad_requests);
+      const int status = ec == http::error::body_limit ? 413 : 400;
+      SPDLOG_DEBUG("imds {}: malformed request: {}", peer_.to_string(), ec.message());
+      Response r = ErrorResponse(status);
+      return Write(std::move(r), /*keep_alive=*/false, 11, "", "", "");
+    }
+    if (ec) return;  // reset, partial message at EOF, ...
+
+    const auto& req = parser_->get();
+    std::shared_ptr<const InstanceMetadata> instance = impl_->lookup(peer_);
+    const absl::Time now = impl_->clock.Now();
+    const std::string instance_id = instance ? instance->instance_id : std::string();
+    const std::string bucket_key =
+        instance ? absl::StrCat("i:", instance_id) : absl::StrCat("ip:", peer_.to_string());
+
+    Response r;
+    if (!impl_->TakeToken(bucket_key, now)) {
+      r = ErrorResponse(429);
+      r.headers.Add("Retry-After", "1");
+    } else {
+      Request q;
+      q.method = std::string(req.method_string());
+      q.target = std::string(req.target());
+      for (const auto& field : req) q.headers.Add(Absl(field.name_string()), Absl(field.value()));
+      q.body_size = req.body().size();
+      r = Handle(q, instance.get(), impl_->tokens, now);
+    }
+    Write(std::move(r), req.keep_alive(), req.version(), instance_id,
+          std::string(req.method_string()), std::string(req.target()));
+  }
+
+  // Serialises the response into one buffer (one sendmsg) — cheaper than Beast's generic
+  // serializer for these small, fixed-shape responses.
+  void Write(Response r, bool keep_alive, unsigned version, std::string instance_id,
+             std::string method, std::string target) {
+    const size_t length = r.content_length ? *r.content_length : r.body.size();
+    out_.clear();
+    out_.reserve(192 + r.body.size());
+    absl::StrAppend(&out_, version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", r.status, " ",
+                    Absl(http::obsolete_reason(static_cast<http::status>(r.status))),
+                    "\r\nServer: EC2ws\r\nDate: ", HttpDate(impl_->clock.Now()), "\r\n");
+    for (const auto& [name, value] : r.headers.fields()) {
+      // Handler-made fields; CR/LF would split the response, so they never pass.
+      if (name.find_first_of("\r\n:") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos) {
+        continue;
+      }
+      absl::StrAppend(&out_, name, ": ", value, "\r\n");
+    }
+    absl::StrAppend(&out_, "Content-Length: ", length, "\r\n");
+    if (!keep_alive) {
+      out_ += "Connection: close\r\n";
+    } else if (version == 10) {
+      out_ += "Connection: keep-alive\r\n";
+    }
+    out_ += "\r\n";
+    out_ += r.body;  // empty for HEAD
+    keep_alive_ = keep_alive;
+
+    event_ = ServedEvent{};
+    event_.peer = peer_;
+    event_.instance_id = std::move(instance_id);
+    event_.method = std::move(method);
+    event_.target = std::move(target);
+    event_.status = r.status;
+    event_.ttl_requested = r.ttl_for_response;
+    if (r.ttl_for_response > 0) {
+      event_.ttl_on_socket = SetHopLimit(r.ttl_for_response);
+      ttl_lowered_ = true;
+    } else if (ttl_lowered_) {
+      MaybeRestoreHopLimit();
+    }
+
+    stream_.expires_after(Chrono(impl_->opts.write_timeout));
+    asio::async_write(stream_, asio::buffer(out_),
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    if (ec == beast::error::timeout) impl_->Count(&ServerStats::timeouts);
+    if (ec) return;
+    if (ttl_lowered_) MaybeRestoreHopLimit();
+    if (impl_->observer) impl_->observer(event_);
+    if (!keep_alive_) return Shutdown();
+    DoRead();
+  }
+
+  void Shutdown() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    // The session ends here; the socket closes when the last handler releases it.
+  }
+
+  // Sets the TTL / hop limit of outgoing packets; returns what getsockopt reads back.
+  int SetHopLimit(int ttl) {
+    const int fd = stream_.socket().native_handle();
+    int readback = -1;
+    socklen_t len = sizeof(readback);
+    if (is_v6_) {
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof(ttl));
+      ::setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));  // IPv4-mapped peers
+      if (::getsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &readback, &len) != 0) readback = -1;
+    } else {
+      if (::setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) != 0) {
+        spdlog::warn("imds {}: setsockopt(IP_TTL, {}) failed: {}", peer_.to_string(), ttl,
+                     std::strerror(errno));
+      }
+      if (::getsockopt(fd, IPPROTO_IP, IP_TTL, &readback, &len) != 0) readback = -1;
+    }
+    return readback;
+  }
+
+  // Back to the route default, but only once no byte sent under the lowered TTL awaits an ACK.
+  void MaybeRestoreHopLimit() {
+    const int fd = stream_.socket().native_handle();
+    int unacked = 0;
+    if (::ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked != 0) return;
+    const int def = -1;
+    if (is_v6_) ::setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &def, sizeof(def));
+    ::setsockopt(fd, IPPROTO_IP, IP_TTL, &def, sizeof(def));
+    ttl_lowered_ = false;
+  }
+
+  Server::Impl* impl_;
+  beast::tcp_stream stream_;
+  asio::ip::address peer_;
+  bool is_v6_ = false;
+  bool ttl_lowered_ = false;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string out_;
+  bool keep_alive_ = true;
+  ServedEvent event_;
+};
+
+// With one io thread every handler is already serialised; strands would only cost.
+asio::any_io_executor Server::Impl::NewExecutor() {
+  if (opts.threads <= 1) return ioc->get_executor();
+  return asio::make_strand(*ioc);
+}
+
+void Server::Impl::DoAccept(tcp::acceptor* acceptor) {
+  acceptor->async_accept(NewExecutor(), beast::bind_front_handler(&Server::Impl::OnAccept, this,
+                                                                   acceptor));
+}
+
+void Server::Impl::OnAccept(tcp::acceptor* acceptor, beast::error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+  if (ec) {
+    // EMFILE and friends: keep accepting; the next attempt may succeed once connections close.
+    spdlog::warn("imds: accept failed: {}", ec.message());
+  } else {
+    beast::error_code pec;
+    const tcp::endpoint remote = socket.remote_endpoint(pec);
+    if (!pec) {
+      const asio::ip::address peer = Normalize(remote.address());
+      if (AddConnection(peer)) {
+        std::make_shared<Session>(this, std::move(socket), peer)->Start();
+      } else {
+        SPDLOG_DEBUG("imds {}: connection limit, closing", peer.to_string());
+        socket.close(pec);
+      }
+    }
+  }
+  DoAccept(acceptor);
+}
+
+Server::Server(ServerOptions options, InstanceLookup lookup, TokenAuthority tokens,
+               const Clock& clock, Observer observer)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(lookup), std::move(tokens), clock,
+                                   std::move(observer))) {}
+
+Server::~Server() { Stop(); }
+
+absl::Status Server::Start() {
+  Impl& s = *impl_;
+  if (s.started) return absl::FailedPreconditionError("metadata server already started");
+  if (s.opts.listen.empty()) return absl::InvalidArgumentError("metadata server: no listen address");
+  s.ioc.emplace(std::max(1, s.opts.threads));
+  std::vector<tcp::endpoint> bound;
+  for (const tcp::endpoint& ep : s.opts.listen) {
+    auto acceptor = std::make_unique<tcp::acceptor>(s.NewExecutor());
+    beast::error_code ec;
+    const std::string where = absl::StrCat("metadata server listen ", ep.address().to_string(),
+                                           " port ", ep.port());
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) {
+      const int one = 1;
+      // Best effort: lets us bind 169.254.169.254 before the bridge carries it.
+      ::setsockopt(acceptor->native_handle(), IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+      if (ep.address().is_v6()) {
+        ::setsockopt(acceptor->native_handle(), IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
+      }
+      acceptor->bind(ep, ec);
+    }
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      acceptor.reset();  // every acceptor must go before the io_context it runs on
+      s.acceptors.clear();
+      s.ioc.reset();
+      return absl::UnavailableError(absl::StrCat(where, ": ", ec.message()));
+    }
+    bound.push_back(acceptor->local_endpoint(ec));
+    s.acceptors.push_back(std::move(acceptor));
+  }
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.bound = bound;
+  }
+  for (auto& acceptor : s.acceptors) s.DoAccept(acceptor.get());
+  for (int i = 0; i < std::max(1, s.opts.threads); ++i) {
+    s.threads.emplace_back([&s] { s.ioc->run(); });
+  }
+  s.started = true;
+  for (const auto& ep : bound) {
+    spdlog::info("imds: listening on {} port {}", ep.address().to_string(), ep.port());
+  }
+  return absl::OkStatus();
+}
+
+void Server::Stop() {
+  Impl& s = *impl_;
+  if (!s.started) return;
+  s.started = false;
+  s.ioc->stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+  s.acceptors.clear();
+  s.ioc.reset();  // destroys pending handlers: every session and its socket
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.bound.clear();
+}
+
+std::vector<tcp::endpoint> Server::local_endpoints() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->bound;
+}
+
+ServerStats Server::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  ServerStats s = impl_->stats;
+  s.connections_open = impl_->conns_total;
+  return s;
+}
+
+}  // namespace minicloud::metadata

@@ -1,0 +1,630 @@
+// Table-driven tests of the pure IMDS handler: one row per EC2 rule (see handler.cc for the
+// sources of each rule). Listings are compared with golden files in tests/golden/metadata/.
+
+#include "agent/metadata/handler.h"
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "agent/metadata/token_authority.h"
+#include "tests/unit/metadata/golden.h"
+#include "tests/unit/metadata/instance_builder.h"
+
+namespace minicloud::metadata {
+namespace {
+
+using testing::CheckGolden;
+using testing::InstanceBuilder;
+using testing::MakeInstance;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
+
+const TokenAuthority& Authority() {
+  static const TokenAuthority a = *TokenAuthority::WithKey(std::string(32, 'k'));
+  return a;
+}
+
+std::string TokenFor(absl::string_view instance_id, absl::Duration ttl = absl::Seconds(21600),
+                     absl::Time issued = kNow) {
+  return *Authority().Issue(instance_id, ttl, issued);
+}
+
+// Placeholders usable in header values of a Case.
+std::string Expand(const std::string& v, const InstanceMetadata& m) {
+  if (v == "$TOKEN") return TokenFor(m.instance_id);
+  if (v == "$EXPIRED") return TokenFor(m.instance_id, absl::Seconds(5), kNow - absl::Seconds(10));
+  if (v == "$OTHER_INSTANCE") return TokenFor("i-0ffffffffffffffff");
+  if (v == "$OTHER_KEY") {
+    return *TokenAuthority::WithKey(std::string(32, 'x'))->Issue(m.instance_id, absl::Hours(1), kNow);
+  }
+  if (v == "$TAMPERED") {
+    std::string t = TokenFor(m.instance_id);
+    t[t.size() / 2] = t[t.size() / 2] == 'A' ? 'B' : 'A';
+    return t;
+  }
+  return v;
+}
+
+struct Case {
+  std::string name;
+  std::function<InstanceBuilder()> instance = [] { return MakeInstance(); };
+  std::string method = "GET";
+  std::string target;
+  std::vector<std::pair<std::string, std::string>> headers;
+  int status = 200;
+  std::optional<std::string> body;    // exact body
+  std::string golden;                 // or: body equals this golden file
+  std::vector<std::pair<std::string, std::string>> expect_headers;
+  int ttl = 0;
+  bool unknown_source = false;
+};
+
+Response Run(const Case& c) {
+  const InstanceMetadata m = c.instance().Build();
+  Request req;
+  req.method = c.method;
+  req.target = c.target;
+  for (const auto& [k, v] : c.headers) req.headers.Add(k, Expand(v, m));
+  return Handle(req, c.unknown_source ? nullptr : &m, Authority(), kNow);
+}
+
+void Check(const Case& c) {
+  INFO("case: " << c.name << " (" << c.method << " " << c.target << ")");
+  const Response r = Run(c);
+  CHECK(r.status == c.status);
+  if (c.body) CHECK(r.body == *c.body);
+  if (!c.golden.empty()) CheckGolden(c.golden, r.body);
+  for (const auto& [k, v] : c.expect_headers) {
+    INFO("header " << k);
+    REQUIRE(r.headers.Get(k).has_value());
+    CHECK(std::string(*r.headers.Get(k)) == v);
+  }
+  CHECK(r.ttl_for_response == c.ttl);
+}
+
+const std::vector<std::pair<std::string, std::string>> kTextPlain = {
+    {"Content-Type", "text/plain"}};
+const std::vector<std::pair<std::string, std::string>> kHtml = {{"Content-Type", "text/html"}};
+
+TEST_CASE("listings: versions, version roots, directories with and without slash") {
+  const std::vector<Case> cases = {
+      {.name = "GET / lists versions, no trailing newline",
+       .target = "/",
+       .golden = "versions.txt",
+       .expect_headers = kTextPlain},
+      {.name = "version root lists categories without slashes",
+       .target = "/latest/",
+       .body = "dynamic\nmeta-data\nuser-data"},
+      {.name = "version root without slash",
+       .target = "/latest",
+       .body = "dynamic\nmeta-data\nuser-data"},
+      {.name = "dated version root",
+       .target = "/2021-03-23/",
+       .body = "dynamic\nmeta-data\nuser-data"},
+      {.name = "user-data listed only when present",
+       .instance = [] { return MakeInstance().UserData(std::nullopt); },
+       .target = "/latest/",
+       .body = "dynamic\nmeta-data"},
+      {.name = "dynamic appears in 2009-04-04", .target = "/1.0/", .body = "meta-data\nuser-data"},
+      {.name = "meta-data/ listing (latest)",
+       .target = "/latest/meta-data/",
+       .golden = "meta-data_latest.txt"},
+      {.name = "meta-data listing without slash",
+       .target = "/latest/meta-data",
+       .golden = "meta-data_latest.txt"},
+      {.name = "meta-data listing 2021-03-23 equals latest",
+       .target = "/2021-03-23/meta-data/",
+       .golden = "meta-data_latest.txt"},
+      {.name = "meta-data listing of 2009-04-04 (cloud-init fallback) lacks newer categories",
+       .target = "/2009-04-04/meta-data/",
+       .golden = "meta-data_2009-04-04.txt"},
+      {.name = "meta-data listing of 2016-09-02",
+       .target = "/2016-09-02/meta-data/",
+       .golden = "meta-data_2016-09-02.txt"},
+      {.name = "meta-data listing with tags enabled",
+       .instance = [] { return MakeInstance().TagsInMetadata(true); },
+       .target = "/latest/meta-data/",
+       .golden = "meta-data_latest_tags.txt"},
+      {.name = "meta-data listing without keys",
+       .instance = [] { return MakeInstance().NoKeys(); },
+       .target = "/latest/meta-data/",
+       .golden = "meta-data_latest_nokeys.txt"},
+      {.name = "block-device-mapping", .target = "/latest/meta-data/block-device-mapping/",
+       .body = "ami\nroot"},
+      {.name = "block-device-mapping with instance store",
+       .instance = [] { return MakeInstance().Ephemeral0("sdb"); },
+       .target = "/latest/meta-data/block-device-mapping",
+       .body = "ami\nephemeral0\nroot"},
+      {.name = "network/", .target = "/latest/meta-data/network/", .body = "interfaces/"},
+      {.name = "network/interfaces", .target = "/latest/meta-data/network/interfaces",
+       .body = "macs/"},
+      {.name = "macs/", .target = "/latest/meta-data/network/interfaces/macs/",
+       .body = "02:00:0a:00:00:05/"},
+      {.name = "macs/<mac>/",
+       .target = "/latest/meta-data/network/interfaces/macs/02:00:0a:00:00:05/",
+       .golden = "mac_latest.txt"},
+      {.name = "macs/<mac>/ in 2011-01-01",
+       .target = "/2011-01-01/meta-data/network/interfaces/macs/02:00:0a:00:00:05",
+       .golden = "mac_2011-01-01.txt"},
+      {.name = "placement/", .target = "/latest/meta-data/placement/",
+       .body = "availability-zone\nregion"},
+      {.name = "placement/ with group, partition and zone id",
+       .instance = [] { return MakeInstance().PlacementGroup("pg-1", 3).AzId("euw1-az1"); },
+       .target = "/latest/meta-data/placement/",
+       .body = "availability-zone\navailability-zone-id\ngroup-name\npartition-number\nregion"},
+      {.name = "placement/ in 2016-09-02 has only the zone",
+       .instance = [] { return MakeInstance().PlacementGroup("pg-1", 3).AzId("euw1-az1"); },
+       .target = "/2016-09-02/meta-data/placement/",
+       .body = "availability-zone"},
+      {.name = "public-keys/ lists index=name", .target = "/latest/meta-data/public-keys/",
+       .body = "0=test-key"},
+      {.name = "public-keys without slash", .target = "/latest/meta-data/public-keys",
+       .body = "0=test-key"},
+      {.name = "public-keys/0/ lists formats", .target = "/latest/meta-data/public-keys/0/",
+       .body = "openssh-key"},
+      {.name = "public-keys/0 without slash", .target = "/latest/meta-data/public-keys/0",
+       .body = "openssh-key"},
+      {.name = "two keys",
+       .instance = [] {
+         return MakeInstance().With([](InstanceMetadata& m) {
+           m.public_keys.push_back({"second", "ssh-rsa AAAAB3 second"});
+         });
+       },
+       .target = "/latest/meta-data/public-keys/",
+       .body = "0=test-key\n1=second"},
+      {.name = "services/", .target = "/latest/meta-data/services/", .body = "domain\npartition"},
+      {.name = "services/ before 2015-10-20", .target = "/2014-11-05/meta-data/services/",
+       .body = "domain"},
+      {.name = "events/", .target = "/latest/meta-data/events/", .body = "maintenance/"},
+      {.name = "events/maintenance/", .target = "/latest/meta-data/events/maintenance/",
+       .body = "history\nscheduled"},
+      {.name = "dynamic/", .target = "/latest/dynamic/", .body = "instance-identity/"},
+      {.name = "dynamic without slash", .target = "/latest/dynamic", .body = "instance-identity/"},
+      {.name = "dynamic/instance-identity/",
+       .target = "/latest/dynamic/instance-identity/",
+       .body = "document\npkcs7\nrsa2048\nsignature"},
+      {.name = "dynamic/instance-identity without slash (cloud-init asks this way)",
+       .target = "/2021-03-23/dynamic/instance-identity",
+       .body = "document\npkcs7\nrsa2048\nsignature"},
+      {.name = "tags/ when enabled",
+       .instance = [] { return MakeInstance().TagsInMetadata(true); },
+       .target = "/latest/meta-data/tags/",
+       .body = "instance/"},
+      {.name = "tags/instance lists keys (sorted)",
+       .instance = [] { return MakeInstance().TagsInMetadata(true); },
+       .target = "/latest/meta-data/tags/instance",
+       .body = "Empty\nEnvironment\nName"},
+      {.name = "tags/instance/ with no tags is an empty listing",
+       .instance = [] {
+         return MakeInstance().TagsInMetadata(true).With([](InstanceMetadata& m) { m.tags.clear(); });
+       },
+       .target = "/latest/meta-data/tags/instance/",
+       .body = ""},
+  };
+  for (const Case& c : cases) Check(c);
+}
+
+TEST_CASE("leaves") {
+  const std::vector<std::pair<std::string, std::string>> leaves = {
+      {"ami-id", "ami-0abcdef1234567890"},
+      {"ami-launch-index", "0"},
+      {"ami-manifest-path", "(unknown)"},
+      {"block-device-mapping/ami", "/dev/xvda"},
+      {"block-device-mapping/root", "/dev/xvda"},
+      {"events/maintenance/history", "[]"},
+      {"events/maintenance/scheduled", "[]"},
+      {"hostname", "ip-10-0-0-5.eu-west-1.compute.internal"},
+      {"instance-action", "none"},
+      {"instance-id", "i-0123456789abcdef0"},
+      {"instance-life-cycle", "on-demand"},
+      {"instance-type", "t3.micro"},
+      {"local-hostname", "ip-10-0-0-5.eu-west-1.compute.internal"},
+      {"local-ipv4", "10.0.0.5"},
+      {"mac", "02:00:0a:00:00:05"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/device-number", "0"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/interface-id", "eni-0a1b2c3d4e5f60718"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/local-hostname",
+       "ip-10-0-0-5.eu-west-1.compute.internal"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/local-ipv4s", "10.0.0.5"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/mac", "02:00:0a:00:00:05"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/network-card-index", "0"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/owner-id", "123456789012"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/security-group-ids", "sg-0aaa1111\nsg-0bbb2222"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/security-groups", "default\nweb"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/subnet-id", "subnet-0123abcd"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/subnet-ipv4-cidr-block", "10.0.0.0/24"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/vpc-id", "vpc-0123abcd"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/vpc-ipv4-cidr-block", "10.0.0.0/16"},
+      {"network/interfaces/macs/02:00:0a:00:00:05/vpc-ipv4-cidr-blocks", "10.0.0.0/16"},
+      {"placement/availability-zone", "eu-west-1a"},
+      {"placement/region", "eu-west-1"},
+      {"profile", "default-hvm"},
+      {"public-keys/0/openssh-key", testing::kTestKey},
+      {"reservation-id", "r-0fedcba9876543210"},
+      {"security-groups", "default\nweb"},
+      {"services/domain", "amazonaws.com"},
+      {"services/partition", "aws"},
+  };
+  for (const auto& [path, value] : leaves) {
+    Check({.name = "leaf " + path, .target = "/latest/meta-data/" + path, .body = value,
+           .expect_headers = kTextPlain});
+  }
+  const std::vector<Case> cases = {
+      {.name = "leaf with trailing slash still answers",
+       .target = "/latest/meta-data/instance-id/",
+       .body = "i-0123456789abcdef0"},
+      {.name = "empty segments are ignored",
+       .target = "/latest//meta-data//instance-id",
+       .body = "i-0123456789abcdef0"},
+      {.name = "query string ignored",
+       .target = "/latest/meta-data/instance-id?foo=bar",
+       .body = "i-0123456789abcdef0"},
+      {.name = "percent-encoded segment",
+       .target = "/latest/meta-data/instance%2did",
+       .body = "i-0123456789abcdef0"},
+      {.name = "absolute-form target",
+       .target = "http://169.254.169.254/latest/meta-data/instance-id",
+       .body = "i-0123456789abcdef0"},
+      {.name = "dated version serves the same leaf",
+       .target = "/2009-04-04/meta-data/instance-id",
+       .body = "i-0123456789abcdef0"},
+      {.name = "placement group",
+       .instance = [] { return MakeInstance().PlacementGroup("pg-1", 3).AzId("euw1-az1"); },
+       .target = "/latest/meta-data/placement/group-name",
+       .body = "pg-1"},
+      {.name = "partition number",
+       .instance = [] { return MakeInstance().PlacementGroup("pg-1", 3); },
+       .target = "/latest/meta-data/placement/partition-number",
+       .body = "3"},
+      {.name = "availability zone id",
+       .instance = [] { return MakeInstance().AzId("euw1-az1"); },
+       .target = "/latest/meta-data/placement/availability-zone-id",
+       .body = "euw1-az1"},
+      {.name = "ephemeral0",
+       .instance = [] { return MakeInstance().Ephemeral0("sdb"); },
+       .target = "/latest/meta-data/block-device-mapping/ephemeral0",
+       .body = "sdb"},
+      {.name = "tag value",
+       .instance = [] { return MakeInstance().TagsInMetadata(true); },
+       .target = "/latest/meta-data/tags/instance/Name",
+       .body = "web-1"},
+      {.name = "empty tag value",
+       .instance = [] { return MakeInstance().TagsInMetadata(true); },
+       .target = "/latest/meta-data/tags/instance/Empty",
+       .body = ""},
+      {.name = "region in 2021-03-23",
+       .target = "/2021-03-23/meta-data/placement/region",
+       .body = "eu-west-1"},
+      {.name = "identity document",
+       .target = "/latest/dynamic/instance-identity/document",
+       .body = "{\"instanceId\" : \"i-0123456789abcdef0\"}",
+       .expect_headers = kTextPlain},
+      {.name = "identity signature",
+       .target = "/latest/dynamic/instance-identity/signature",
+       .body = "c2lnbmF0dXJl"},
+      {.name = "identity pkcs7", .target = "/latest/dynamic/instance-identity/pkcs7",
+       .body = "cGtjczc="},
+      {.name = "identity rsa2048", .target = "/latest/dynamic/instance-identity/rsa2048",
+       .body = "cnNhMjA0OA=="},
+      {.name = "user-data is raw bytes, application/octet-stream",
+       .instance = [] { return MakeInstance().UserData(std::string("\x00\x01\xff#!", 5)); },
+       .target = "/latest/user-data",
+       .body = std::string("\x00\x01\xff#!", 5),
+       .expect_headers = {{"Content-Type", "application/octet-stream"}}},
+      {.name = "user-data in a dated version",
+       .target = "/2021-03-23/user-data",
+       .body = "#cloud-config\nruncmd:\n - echo hello\n"},
+  };
+  for (const Case& c : cases) Check(c);
+}
+
+TEST_CASE("not found: unknown paths, absent data, version gating") {
+  const std::vector<Case> cases = {
+      {.name = "unknown version", .target = "/2099-01-01/meta-data/", .status = 404,
+       .golden = "error_404.html", .expect_headers = kHtml},
+      {.name = "unknown category", .target = "/latest/foo", .status = 404},
+      {.name = "unknown key", .target = "/latest/meta-data/nope", .status = 404,
+       .golden = "error_404.html"},
+      {.name = "segment below a leaf", .target = "/latest/meta-data/instance-id/x", .status = 404},
+      {.name = "no leading slash", .target = "latest/meta-data/", .status = 404},
+      {.name = "asterisk-form", .target = "*", .status = 404},
+      {.name = "bad percent escape", .target = "/latest/meta-data/%zz", .status = 404},
+      {.name = "truncated percent escape", .target = "/latest/meta-data/%2", .status = 404},
+      {.name = "parent segments are just names", .target = "/latest/meta-data/../user-data",
+       .status = 404},
+      {.name = "user-data absent",
+       .instance = [] { return MakeInstance().UserData(std::nullopt); },
+       .target = "/latest/user-data",
+       .status = 404},
+      {.name = "below user-data", .target = "/latest/user-data/x", .status = 404},
+      {.name = "GET on the token path", .target = "/latest/api/token", .status = 404},
+      {.name = "public key index out of range", .target = "/latest/meta-data/public-keys/1",
+       .status = 404},
+      {.name = "public key by name is not a path",
+       .target = "/latest/meta-data/public-keys/0=test-key", .status = 404},
+      {.name = "no keys: public-keys/ is 404",
+       .instance = [] { return MakeInstance().NoKeys(); },
+       .target = "/latest/meta-data/public-keys/",
+       .status = 404},
+      {.name = "tags disabled (default)", .target = "/latest/meta-data/tags/instance/Name",
+       .status = 404},
+      {.name = "tags/ disabled", .target = "/latest/meta-data/tags/", .status = 404},
+      {.name = "tags enabled but version before 2021-03-23",
+       .instance = [] { return MakeInstance().TagsInMetadata(true); },
+       .target = "/2018-09-24/meta-data/tags/instance/Name",
+       .status = 404},
+      {.name = "unknown tag",
+       .instance = [] { return MakeInstance().TagsInMetadata(true); },
+       .target = "/latest/meta-data/tags/instance/Nope",
+       .status = 404},
+      {.name = "mac not in 2009-04-04", .target = "/2009-04-04/meta-data/mac", .status = 404},
+      {.name = "network not in 2009-04-04",
+       .target = "/2009-04-04/meta-data/network/interfaces/macs/", .status = 404},
+      {.name = "region not in 2016-09-02", .target = "/2016-09-02/meta-data/placement/region",
+       .status = 404},
+      {.name = "instance-life-cycle not in 2018-09-24",
+       .target = "/2018-09-24/meta-data/instance-life-cycle", .status = 404},
+      {.name = "dynamic not in 1.0", .target = "/1.0/dynamic/", .status = 404},
+      {.name = "unknown mac", .target = "/latest/meta-data/network/interfaces/macs/02:00:00:00:00:01/",
+       .status = 404},
+      {.name = "no placement group: group-name 404", .target = "/latest/meta-data/placement/group-name",
+       .status = 404},
+      {.name = "no instance store: ephemeral0 404",
+       .target = "/latest/meta-data/block-device-mapping/ephemeral0", .status = 404},
+      {.name = "identity unsigned: dynamic/instance-identity 404",
+       .instance = [] { return MakeInstance().Identity({}); },
+       .target = "/latest/dynamic/instance-identity/document",
+       .status = 404},
+  };
+  for (const Case& c : cases) Check(c);
+}
+
+TEST_CASE("IMDSv2 token issue: PUT /latest/api/token") {
+  const std::vector<Case> cases = {
+      {.name = "valid PUT issues a token, echoes TTL, TTL = hop limit 1",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}},
+       .expect_headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"},
+                          {"Content-Type", "text/plain"}},
+       .ttl = 1},
+      {.name = "hop limit 2 for containers",
+       .instance = [] { return MakeInstance().HopLimit(2); },
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "1"}},
+       .expect_headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "1"}},
+       .ttl = 2},
+      {.name = "hop limit 64",
+       .instance = [] { return MakeInstance().HopLimit(64); },
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}},
+       .ttl = 64},
+      {.name = "header name is case-insensitive",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"x-AWS-ec2-metadata-token-TTL-seconds", "300"}},
+       .expect_headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
+       .ttl = 1},
+      {.name = "token PUT works with HttpTokens=required",
+       .instance = [] { return MakeInstance().Tokens(HttpTokens::kRequired); },
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
+       .ttl = 1},
+      {.name = "query string on the token path is ignored",
+       .method = "PUT",
+       .target = "/latest/api/token?x=1",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
+       .ttl = 1},
+      {.name = "TTL missing -> 400", .method = "PUT", .target = "/latest/api/token",
+       .status = 400, .golden = "error_400.html", .expect_headers = kHtml},
+      {.name = "TTL non-numeric -> 400", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "abc"}}, .status = 400},
+      {.name = "TTL empty -> 400", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", ""}}, .status = 400},
+      {.name = "TTL 0 -> 400", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "0"}}, .status = 400},
+      {.name = "TTL 21601 -> 400", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21601"}}, .status = 400},
+      {.name = "TTL negative -> 400", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "-1"}}, .status = 400},
+      {.name = "TTL with sign -> 400", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "+5"}}, .status = 400},
+      {.name = "TTL fractional -> 400", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "5.0"}}, .status = 400},
+      {.name = "TTL huge -> 400", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "99999999999999999999"}},
+       .status = 400},
+      {.name = "versioned token path -> 403", .method = "PUT", .target = "/2021-03-23/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}}, .status = 403,
+       .golden = "error_403.html", .expect_headers = kHtml},
+      {.name = "PUT on a metadata path -> 403", .method = "PUT", .target = "/latest/meta-data/",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}}, .status = 403},
+      {.name = "PUT on token path with trailing slash -> 403", .method = "PUT",
+       .target = "/latest/api/token/",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}}, .status = 403},
+      {.name = "PUT with X-Forwarded-For -> 403", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"},
+                   {"X-Forwarded-For", "203.0.113.7"}},
+       .status = 403},
+      {.name = "X-Forwarded-For any case -> 403", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"x-forwarded-for", ""}, {"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
+       .status = 403},
+  };
+  for (const Case& c : cases) Check(c);
+
+  SECTION("the issued token is valid for that instance for TTL seconds") {
+    const InstanceMetadata m = MakeInstance().Build();
+    Request req{.method = "PUT", .target = "/latest/api/token"};
+    req.headers.Add(kTokenTtlHeader, "60");
+    const Response r = Handle(req, &m, Authority(), kNow);
+    REQUIRE(r.status == 200);
+    CHECK(Authority().Validate(r.body, m.instance_id, kNow + absl::Seconds(59)) == TokenCheck::kOk);
+    CHECK(Authority().Validate(r.body, m.instance_id, kNow + absl::Seconds(60)) ==
+          TokenCheck::kExpired);
+    CHECK(Authority().Validate(r.body, "i-other", kNow) == TokenCheck::kWrongInstance);
+  }
+}
+
+TEST_CASE("IMDSv2 token use, HttpTokens, HttpEndpoint, methods, unknown source") {
+  auto required = [] { return MakeInstance().Tokens(HttpTokens::kRequired); };
+  const std::string id = "/latest/meta-data/instance-id";
+  const std::vector<Case> cases = {
+      {.name = "optional: no token (IMDSv1) -> 200", .target = id, .body = "i-0123456789abcdef0"},
+      {.name = "optional: valid token -> 200", .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$TOKEN"}}, .body = "i-0123456789abcdef0"},
+      {.name = "optional: garbage token -> 401", .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "garbage"}}, .status = 401,
+       .golden = "error_401.html", .expect_headers = kHtml},
+      {.name = "optional: expired token -> 401", .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$EXPIRED"}}, .status = 401},
+      {.name = "optional: empty token header -> 401", .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", ""}}, .status = 401},
+      {.name = "token of another instance -> 401", .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$OTHER_INSTANCE"}}, .status = 401},
+      {.name = "token under another key -> 401", .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$OTHER_KEY"}}, .status = 401},
+      {.name = "tampered token -> 401", .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$TAMPERED"}}, .status = 401},
+      {.name = "token header name case-insensitive", .target = id,
+       .headers = {{"x-aws-EC2-metadata-token", "$TOKEN"}}, .body = "i-0123456789abcdef0"},
+      {.name = "invalid token beats 404", .target = "/latest/nope",
+       .headers = {{"X-aws-ec2-metadata-token", "garbage"}}, .status = 401},
+      {.name = "required: no token -> 401", .instance = required, .target = id, .status = 401},
+      {.name = "required: no token on / -> 401", .instance = required, .target = "/",
+       .status = 401},
+      {.name = "required: valid token -> 200", .instance = required, .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$TOKEN"}}, .body = "i-0123456789abcdef0"},
+      {.name = "required: expired token -> 401", .instance = required, .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$EXPIRED"}}, .status = 401},
+      {.name = "GET with X-Forwarded-For is fine", .target = id,
+       .headers = {{"X-Forwarded-For", "10.1.1.1"}}, .body = "i-0123456789abcdef0"},
+      {.name = "endpoint disabled: GET -> 403",
+       .instance = [] { return MakeInstance().Endpoint(HttpEndpoint::kDisabled); },
+       .target = id, .status = 403},
+      {.name = "endpoint disabled: PUT token -> 403",
+       .instance = [] { return MakeInstance().Endpoint(HttpEndpoint::kDisabled); },
+       .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}}, .status = 403},
+      {.name = "unknown source -> 403", .target = id, .status = 403, .unknown_source = true},
+      {.name = "unknown source PUT -> 403", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}}, .status = 403,
+       .unknown_source = true},
+  };
+  for (const Case& c : cases) Check(c);
+
+  for (const std::string method : {"POST", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+                                   "get", "FOO", ""}) {
+    Check({.name = "method " + method + " -> 405",
+           .method = method,
+           .target = id,
+           .status = 405,
+           .golden = "error_405.html",
+           .expect_headers = {{"Allow", "GET, HEAD, PUT"}, {"Content-Type", "text/html"}}});
+  }
+}
+
+TEST_CASE("HEAD answers like GET without a body") {
+  const InstanceMetadata m = MakeInstance().Build();
+  for (const std::string target :
+       {"/", "/latest/meta-data/", "/latest/meta-data/instance-id", "/latest/user-data",
+        "/latest/nope"}) {
+    INFO(target);
+    Request get{.method = "GET", .target = target};
+    Request head{.method = "HEAD", .target = target};
+    const Response g = Handle(get, &m, Authority(), kNow);
+    const Response h = Handle(head, &m, Authority(), kNow);
+    CHECK(h.status == g.status);
+    CHECK(h.body.empty());
+    REQUIRE(h.content_length.has_value());
+    CHECK(*h.content_length == g.body.size());
+    CHECK(std::string(*h.headers.Get("Content-Type")) == std::string(*g.headers.Get("Content-Type")));
+    CHECK_FALSE(g.content_length.has_value());
+  }
+  const InstanceMetadata req = MakeInstance().Tokens(HttpTokens::kRequired).Build();
+  Request head{.method = "HEAD", .target = "/latest/meta-data/"};
+  const Response r401 = Handle(head, &req, Authority(), kNow);
+  CHECK(r401.status == 401);
+  CHECK(r401.body.empty());
+
+  // Found by fuzz_imds_handler: early refusals (unknown source, endpoint off) kept their body.
+  const Response r403 = Handle(head, nullptr, Authority(), kNow);
+  CHECK(r403.status == 403);
+  CHECK(r403.body.empty());
+  CHECK(r403.content_length == ErrorResponse(403).body.size());
+  const InstanceMetadata off = MakeInstance().Endpoint(HttpEndpoint::kDisabled).Build();
+  const Response off403 = Handle(head, &off, Authority(), kNow);
+  CHECK(off403.status == 403);
+  CHECK(off403.body.empty());
+}
+
+// Crawls every path of the tree the way cloud-init's MetadataMaterializer does and prints
+// "path => value" lines: one golden file shows the whole tree a guest sees.
+void Crawl(const InstanceMetadata& m, const std::string& url, std::vector<std::string>* out) {
+  Request req{.method = "GET", .target = url};
+  const Response r = Handle(req, &m, Authority(), kNow);
+  REQUIRE(r.status == 200);
+  for (absl::string_view line : absl::StrSplit(r.body, '\n', absl::SkipEmpty())) {
+    std::string item(line);
+    if (item.back() == '/') {
+      Crawl(m, url + item, out);
+      continue;
+    }
+    const size_t eq = item.find('=');
+    if (eq != std::string::npos) {  // public-keys: "0=name" -> 0/openssh-key
+      Crawl(m, url + item.substr(0, eq) + "/", out);
+      continue;
+    }
+    Request leaf{.method = "GET", .target = url + item};
+    const Response lr = Handle(leaf, &m, Authority(), kNow);
+    REQUIRE(lr.status == 200);
+    out->push_back(absl::StrCat(url, item, " => ", absl::StrReplaceAll(lr.body, {{"\n", "\\n"}})));
+  }
+}
+
+TEST_CASE("whole tree per version (golden)") {
+  const InstanceMetadata m = MakeInstance()
+                                 .TagsInMetadata(true)
+                                 .Ephemeral0("sdb")
+                                 .PlacementGroup("pg-1", 2)
+                                 .AzId("euw1-az1")
+                                 .Build();
+  for (const std::string version : {"latest", "2021-03-23", "2018-09-24", "2016-09-02",
+                                    "2009-04-04", "1.0"}) {
+    std::vector<std::string> lines;
+    Crawl(m, "/" + version + "/meta-data/", &lines);
+    if (version != "1.0") Crawl(m, "/" + version + "/dynamic/", &lines);
+    std::string text;
+    for (const auto& l : lines) absl::StrAppend(&text, l, "\n");
+    CheckGolden("tree_" + version + ".txt", text);
+  }
+}
+
+TEST_CASE("handler is total: odd requests never crash") {
+  const InstanceMetadata m = MakeInstance().Build();
+  const std::vector<std::string> targets = {"", "/", "//", "///latest///", "%", "/%",
+                                            "/latest/%00", std::string("/\0/", 3), "?", "#",
+                                            "http://", "HTTP://x", "/latest/meta-data/" +
+                                                                       std::string(10000, 'a')};
+  for (const auto& t : targets) {
+    for (const std::string method : {"GET", "HEAD", "PUT"}) {
+      Request req{.method = method, .target = t};
+      const Response r = Handle(req, &m, Authority(), kNow);
+      CHECK(r.status >= 200);
+      CHECK(r.status < 600);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace minicloud::metadata

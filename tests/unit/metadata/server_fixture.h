@@ -1,0 +1,86 @@
+#pragma once
+
+// A real metadata Server on 127.0.0.1:0 (hermetic: port 0, loopback only) with a table of
+// source address -> instance, a FakeClock, and the served-event hook recorded for assertions.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/metadata/server.h"
+#include "common/clock.h"
+
+namespace minicloud::metadata::testing {
+
+class ServerFixture {
+ public:
+  static ServerOptions DefaultOptions() {
+    ServerOptions o;
+    o.listen = {boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)};
+    o.request_timeout = absl::Seconds(2);
+    o.requests_per_second = 0;  // tests that need throttling turn it on
+    return o;
+  }
+
+  explicit ServerFixture(std::map<std::string, std::shared_ptr<const InstanceMetadata>> by_ip,
+                         ServerOptions options = DefaultOptions())
+      : by_ip_(std::move(by_ip)) {
+    server_ = std::make_unique<Server>(
+        std::move(options),
+        [this](const boost::asio::ip::address& peer) -> std::shared_ptr<const InstanceMetadata> {
+          std::lock_guard<std::mutex> lock(mu_);
+          auto it = by_ip_.find(peer.to_string());
+          return it == by_ip_.end() ? nullptr : it->second;
+        },
+        *TokenAuthority::WithKey(std::string(32, 's')), clock_,
+        [this](const ServedEvent& e) {
+          std::lock_guard<std::mutex> lock(mu_);
+          events_.push_back(e);
+          cv_.notify_all();
+        });
+    start_status_ = server_->Start();
+  }
+
+  const absl::Status& start_status() const { return start_status_; }
+  Server& server() { return *server_; }
+  FakeClock& clock() { return clock_; }
+  int port() const { return server_->local_endpoints().at(0).port(); }
+  std::string host() const { return server_->local_endpoints().at(0).address().to_string(); }
+
+  // Waits for an event matching `pred`; returns it (or a default event with status 0).
+  ServedEvent WaitFor(const std::function<bool(const ServedEvent&)>& pred, int timeout_ms = 3000) {
+    std::unique_lock<std::mutex> lock(mu_);
+    ServedEvent found;
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+      for (const auto& e : events_) {
+        if (pred(e)) {
+          found = e;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+
+  std::vector<ServedEvent> events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
+
+ private:
+  FakeClock clock_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::shared_ptr<const InstanceMetadata>> by_ip_;
+  std::vector<ServedEvent> events_;
+  std::unique_ptr<Server> server_;  // last: stopped before the rest goes away
+  absl::Status start_status_;
+};
+
+}  // namespace minicloud::metadata::testing

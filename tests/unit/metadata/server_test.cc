@@ -1,0 +1,562 @@
+// The HTTP layer over real sockets on loopback: wire format, keep-alive, limits, timeouts,
+// per-source connection caps, per-instance throttling and the hop limit on token responses.
+
+#include "agent/metadata/server.h"
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/unit/metadata/http_client.h"
+#include "tests/unit/metadata/instance_builder.h"
+#include "tests/unit/metadata/server_fixture.h"
+
+namespace minicloud::metadata {
+namespace {
+
+using testing::HttpConn;
+using testing::MakeInstance;
+using testing::ServerFixture;
+using Clock = std::chrono::steady_clock;
+
+std::map<std::string, std::shared_ptr<const InstanceMetadata>> TwoGuests() {
+  return {{"127.0.0.1", MakeInstance().Id("i-00000000000000001").Shared()},
+          {"127.0.0.2", MakeInstance().Id("i-00000000000000002").Ip("10.0.0.6").Shared()}};
+}
+
+int64_t MsSince(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+// Client-side close is asynchronous for the server: wait until it has seen it.
+bool WaitOpenConnections(Server& s, int n, int timeout_ms = 3000) {
+  const auto start = Clock::now();
+  while (MsSince(start) < timeout_ms) {
+    if (s.stats().connections_open <= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+TEST_CASE("serves EC2-shaped responses over HTTP") {
+  ServerFixture f(TwoGuests());
+  REQUIRE(f.start_status().ok());
+  HttpConn c(f.host(), f.port());
+  REQUIRE(c.ok());
+  auto r = c.Request("GET", "/latest/meta-data/instance-id");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == "i-00000000000000001");
+  CHECK(r->header("content-type") == "text/plain");
+  CHECK(r->header("content-length") == "19");
+  CHECK(r->header("server") == "EC2ws");
+  CHECK(r->header("date") == "Tue, 14 Nov 2023 22:13:20 GMT");  // the FakeClock's time
+
+  SECTION("source address picks the instance") {
+    HttpConn c2(f.host(), f.port(), "127.0.0.2");
+    REQUIRE(c2.ok());
+    auto r2 = c2.Request("GET", "/latest/meta-data/local-ipv4");
+    REQUIRE(r2);
+    CHECK(r2->body == "10.0.0.6");
+  }
+  SECTION("unknown source is refused") {
+    HttpConn c3(f.host(), f.port(), "127.0.0.9");
+    REQUIRE(c3.ok());
+    auto r3 = c3.Request("GET", "/latest/meta-data/instance-id");
+    REQUIRE(r3);
+    CHECK(r3->status == 403);
+  }
+  SECTION("404 page") {
+    auto r4 = c.Request("GET", "/latest/meta-data/nope");
+    REQUIRE(r4);
+    CHECK(r4->status == 404);
+    CHECK(r4->header("content-type") == "text/html");
+    CHECK(r4->body.find("<title>404 - Not Found</title>") != std::string::npos);
+  }
+}
+
+TEST_CASE("keep-alive, Connection: close, HTTP/1.0, HEAD") {
+  ServerFixture f(TwoGuests());
+  REQUIRE(f.start_status().ok());
+
+  SECTION("several requests on one connection") {
+    HttpConn c(f.host(), f.port());
+    for (int i = 0; i < 5; ++i) {
+      auto r = c.Request("GET", "/latest/meta-data/ami-id");
+      REQUIRE(r);
+      CHECK(r->status == 200);
+      CHECK(r->header("connection") != "close");
+    }
+  }
+  SECTION("pipelined requests are answered in order") {
+    HttpConn c(f.host(), f.port());
+    REQUIRE(c.Send("GET /latest/meta-data/ami-id HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "GET /latest/meta-data/instance-type HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto a = c.Read();
+    auto b = c.Read();
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a->body == "ami-0abcdef1234567890");
+    CHECK(b->body == "t3.micro");
+  }
+  SECTION("Connection: close closes after the response") {
+    HttpConn c(f.host(), f.port());
+    auto r = c.Request("GET", "/latest/meta-data/ami-id", {{"Connection", "close"}});
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->header("connection") == "close");
+    CHECK(c.ClosedWithin(1000));
+  }
+  SECTION("HTTP/1.0 without keep-alive closes") {
+    HttpConn c(f.host(), f.port());
+    REQUIRE(c.Send("GET /latest/meta-data/ami-id HTTP/1.0\r\n\r\n"));
+    auto r = c.Read();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "ami-0abcdef1234567890");
+    CHECK(c.ClosedWithin(1000));
+  }
+  SECTION("HEAD: Content-Length of the GET, no body bytes") {
+    HttpConn c(f.host(), f.port());
+    auto h = c.Request("HEAD", "/latest/meta-data/instance-id");
+    REQUIRE(h);
+    CHECK(h->status == 200);
+    CHECK(h->header("content-length") == "19");
+    // The next response parses cleanly only if HEAD sent no body.
+    auto g = c.Request("GET", "/latest/meta-data/instance-type");
+    REQUIRE(g);
+    CHECK(g->body == "t3.micro");
+  }
+  SECTION("405 carries Allow") {
+    HttpConn c(f.host(), f.port());
+    auto r = c.Request("DELETE", "/latest/meta-data/");
+    REQUIRE(r);
+    CHECK(r->status == 405);
+    CHECK(r->header("allow") == "GET, HEAD, PUT");
+  }
+}
+
+TEST_CASE("IMDSv2 over the wire: token, TTL echo, 401, X-Forwarded-For") {
+  ServerFixture f(TwoGuests());
+  REQUIRE(f.start_status().ok());
+  HttpConn c(f.host(), f.port());
+  auto t = c.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
+  REQUIRE(t);
+  REQUIRE(t->status == 200);
+  CHECK(t->header("x-aws-ec2-metadata-token-ttl-seconds") == "60");
+  const std::string token = t->body;
+  auto g = c.Request("GET", "/latest/meta-data/instance-id", {{"X-aws-ec2-metadata-token", token}});
+  REQUIRE(g);
+  CHECK(g->status == 200);
+
+  // The other guest cannot use it.
+  HttpConn other(f.host(), f.port(), "127.0.0.2");
+  auto o = other.Request("GET", "/latest/meta-data/instance-id",
+                         {{"X-aws-ec2-metadata-token", token}});
+  REQUIRE(o);
+  CHECK(o->status == 401);
+
+  f.clock().Advance(absl::Seconds(61));
+  auto e = c.Request("GET", "/latest/meta-data/instance-id", {{"X-aws-ec2-metadata-token", token}});
+  REQUIRE(e);
+  CHECK(e->status == 401);
+
+  auto x = c.Request("PUT", "/latest/api/token",
+                     {{"X-aws-ec2-metadata-token-ttl-seconds", "60"},
+                      {"X-Forwarded-For", "192.0.2.1"}});
+  REQUIRE(x);
+  CHECK(x->status == 403);
+  auto bad = c.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "0"}});
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+}
+
+TEST_CASE("malformed and oversized requests get 400/413 and a close") {
+  ServerFixture f(TwoGuests());
+  REQUIRE(f.start_status().ok());
+  struct Row {
+    std::string name;
+    std::string bytes;
+    int status;
+  };
+  const std::vector<Row> rows = {
+      {"garbage line", "\x16\x03\x01\x02\x00 hello\r\n\r\n", 400},
+      {"no version", "GET /\r\n\r\n", 400},
+      {"bad version", "GET / HTTP/9\r\n\r\n", 400},
+      {"space in header name", "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", 400},
+      {"bad content-length", "PUT / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
+      {"bad chunk", "PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+      {"headers over 8 KiB",
+       absl::StrCat("GET / HTTP/1.1\r\nX-Big: ", std::string(9000, 'a'), "\r\n\r\n"), 400},
+      {"many small headers over 8 KiB",
+       [] {
+         std::string s = "GET / HTTP/1.1\r\n";
+         for (int i = 0; i < 1000; ++i) absl::StrAppend(&s, "X-", i, ": v\r\n");
+         return s + "\r\n";
+       }(),
+       400},
+      {"body over the limit (declared)",
+       "PUT /latest/api/token HTTP/1.1\r\nContent-Length: 100000\r\n\r\n", 413},
+  };
+  for (const Row& row : rows) {
+    INFO(row.name);
+    HttpConn c(f.host(), f.port());
+    REQUIRE(c.ok());
+    REQUIRE(c.Send(row.bytes));
+    auto r = c.Read();
+    REQUIRE(r);
+    CHECK(r->status == row.status);
+    CHECK(r->header("connection") == "close");
+    CHECK(c.ClosedWithin(1000));
+  }
+  CHECK(f.server().stats().bad_requests == rows.size());
+
+  // The server is still fine.
+  HttpConn ok(f.host(), f.port());
+  auto r = ok.Request("GET", "/latest/meta-data/instance-id");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+}
+
+TEST_CASE("slowloris: slow and idle connections are cut, others are served promptly") {
+  ServerOptions opts = ServerFixture::DefaultOptions();
+  opts.request_timeout = absl::Seconds(1);
+  ServerFixture f(TwoGuests(), opts);
+  REQUIRE(f.start_status().ok());
+
+  // A: drips a header byte every 100 ms, never finishing the request.
+  std::atomic<bool> a_closed{false};
+  std::atomic<int64_t> a_closed_after_ms{-1};
+  std::thread dripper([&] {
+    HttpConn a(f.host(), f.port());
+    if (!a.ok()) return;
+    const auto start = Clock::now();
+    a.Send("GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    while (MsSince(start) < 4000) {
+      if (!a.Send("a")) break;
+      if (a.ClosedWithin(100)) break;
+    }
+    a_closed = true;
+    a_closed_after_ms = MsSince(start);
+  });
+  // B: idle connection that never sends anything.
+  HttpConn idle(f.host(), f.port(), "127.0.0.2");
+  REQUIRE(idle.ok());
+
+  // C: another guest is served promptly meanwhile.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 10; ++i) {
+    HttpConn c(f.host(), f.port(), "127.0.0.2");
+    const auto t0 = Clock::now();
+    auto r = c.Request("GET", "/latest/meta-data/instance-id");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(MsSince(t0) < 250);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(idle.ClosedWithin(2500));
+  dripper.join();
+  CHECK(a_closed);
+  CHECK(a_closed_after_ms >= 800);
+  CHECK(a_closed_after_ms < 2500);
+  // The client sees the close a moment before the server's read handler counts it.
+  const auto t0 = Clock::now();
+  while (f.server().stats().timeouts < 2 && MsSince(t0) < 2000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(f.server().stats().timeouts >= 2);
+}
+
+TEST_CASE("connections per source are capped") {
+  ServerOptions opts = ServerFixture::DefaultOptions();
+  opts.max_connections_per_source = 4;
+  auto guests = TwoGuests();
+  guests["127.0.0.3"] = MakeInstance().Id("i-00000000000000003").Shared();
+  ServerFixture f(guests, opts);
+  REQUIRE(f.start_status().ok());
+
+  std::vector<std::unique_ptr<HttpConn>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<HttpConn>(f.host(), f.port(), "127.0.0.3"));
+    auto r = held.back()->Request("GET", "/latest/meta-data/instance-id");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  HttpConn extra(f.host(), f.port(), "127.0.0.3");
+  REQUIRE(extra.ok());
+  CHECK(extra.ClosedWithin(1000));
+  CHECK(f.server().stats().connections_rejected >= 1);
+
+  {  // Other sources are unaffected.
+    HttpConn other(f.host(), f.port(), "127.0.0.2");
+    auto r = other.Request("GET", "/latest/meta-data/instance-id");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+
+  // Closing one frees a slot.
+  held.pop_back();
+  REQUIRE(WaitOpenConnections(f.server(), 3));
+  HttpConn again(f.host(), f.port(), "127.0.0.3");
+  auto r2 = again.Request("GET", "/latest/meta-data/instance-id");
+  REQUIRE(r2);
+  CHECK(r2->status == 200);
+}
+
+TEST_CASE("a flooding guest gets 429 while another guest is served promptly") {
+  ServerOptions opts = ServerFixture::DefaultOptions();
+  opts.requests_per_second = 5;
+  opts.burst = 50;
+  opts.max_connections_per_source = 8;
+  ServerFixture f(TwoGuests(), opts);  // FakeClock: buckets refill only when the test says so
+  REQUIRE(f.start_status().ok());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, throttled{0}, other{0};
+  std::vector<std::thread> flood;
+  for (int i = 0; i < 8; ++i) {
+    flood.emplace_back([&] {
+      HttpConn c(f.host(), f.port(), "127.0.0.1");
+      while (!stop && c.ok()) {
+        auto r = c.Request("GET", "/latest/meta-data/instance-id");
+        if (!r) break;
+        if (r->status == 200) {
+          ++ok;
+        } else if (r->status == 429) {
+          ++throttled;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int64_t worst_ms = 0;
+  for (int i = 0; i < 30; ++i) {
+    HttpConn c(f.host(), f.port(), "127.0.0.2");
+    const auto t0 = Clock::now();
+    auto r = c.Request("GET", "/latest/meta-data/instance-id");
+    worst_ms = std::max(worst_ms, MsSince(t0));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "i-00000000000000002");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  for (auto& t : flood) t.join();
+  INFO("flood: ok=" << ok << " throttled=" << throttled << " worst other-guest latency "
+                    << worst_ms << " ms");
+  CHECK(ok == 50);  // exactly the burst: the FakeClock never refilled the bucket
+  CHECK(throttled > 100);
+  CHECK(other == 0);
+  CHECK(worst_ms < 250);
+
+  // 429 shape, then refill with time.
+  REQUIRE(WaitOpenConnections(f.server(), 0));
+  HttpConn c(f.host(), f.port(), "127.0.0.1");
+  auto r = c.Request("GET", "/latest/meta-data/instance-id");
+  REQUIRE(r);
+  CHECK(r->status == 429);
+  CHECK(r->header("retry-after") == "1");
+  f.clock().Advance(absl::Seconds(1));
+  auto r2 = c.Request("GET", "/latest/meta-data/instance-id");
+  REQUIRE(r2);
+  CHECK(r2->status == 200);
+}
+
+TEST_CASE("hop limit: token responses set IP_TTL, others do not") {
+  auto guests = TwoGuests();
+  guests["127.0.0.4"] = MakeInstance().Id("i-00000000000000004").HopLimit(5).Shared();
+  ServerFixture f(guests);
+  REQUIRE(f.start_status().ok());
+
+  HttpConn c(f.host(), f.port(), "127.0.0.4");
+  auto t = c.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
+  REQUIRE(t);
+  REQUIRE(t->status == 200);
+  const ServedEvent put = f.WaitFor([](const ServedEvent& e) { return e.method == "PUT"; });
+  CHECK(put.instance_id == "i-00000000000000004");
+  CHECK(put.ttl_requested == 5);
+  CHECK(put.ttl_on_socket == 5);
+
+  auto g = c.Request("GET", "/latest/meta-data/instance-id", {{"X-aws-ec2-metadata-token", t->body}});
+  REQUIRE(g);
+  const ServedEvent get = f.WaitFor([](const ServedEvent& e) { return e.method == "GET"; });
+  CHECK(get.status == 200);
+  CHECK(get.ttl_requested == 0);
+  CHECK(get.ttl_on_socket == -1);
+
+  HttpConn d(f.host(), f.port(), "127.0.0.1");
+  auto t1 = d.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
+  REQUIRE(t1);
+  const ServedEvent put1 = f.WaitFor([](const ServedEvent& e) {
+    return e.method == "PUT" && e.instance_id == "i-00000000000000001";
+  });
+  CHECK(put1.ttl_on_socket == 1);  // EC2 default hop limit
+}
+
+// Captures IPv4 TCP segments on `lo` with an AF_PACKET socket (needs CAP_NET_RAW) and records
+// the IP TTL of every segment carrying payload, keyed by (source port, destination port).
+class LoopbackCapture {
+ public:
+  LoopbackCapture() {
+    fd_ = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (fd_ < 0) return;
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = static_cast<int>(::if_nametoindex("lo"));
+    timeval tv{0, 50'000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (sll.sll_ifindex == 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      return;
+    }
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~LoopbackCapture() { Stop(); }
+  bool ok() const { return fd_ >= 0; }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  // TTLs of payload-carrying segments from sport to dport.
+  std::vector<int> Ttls(int sport, int dport) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<int> out;
+    for (const auto& s : segments_) {
+      if (s.sport == sport && s.dport == dport) out.push_back(s.ttl);
+    }
+    return out;
+  }
+
+ private:
+  struct Segment {
+    int sport, dport, ttl;
+  };
+  void Run() {
+    unsigned char buf[65536];
+    while (!stop_) {
+      sockaddr_ll from{};
+      socklen_t len = sizeof(from);
+      const ssize_t n =
+          ::recvfrom(fd_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n <= 0) continue;
+      if (from.sll_pkttype == PACKET_OUTGOING) continue;  // each segment once
+      if (n < 14 + 20 || buf[12] != 0x08 || buf[13] != 0x00) continue;
+      const unsigned char* ip = buf + 14;
+      const int ihl = (ip[0] & 0x0f) * 4;
+      if (ip[9] != 6 || n < 14 + ihl + 20) continue;
+      const int total = (ip[2] << 8) | ip[3];
+      const unsigned char* tcp = ip + ihl;
+      const int doff = (tcp[12] >> 4) * 4;
+      if (total - ihl - doff <= 0) continue;  // pure ACKs
+      std::lock_guard<std::mutex> lock(mu_);
+      segments_.push_back({(tcp[0] << 8) | tcp[1], (tcp[2] << 8) | tcp[3], ip[8]});
+    }
+  }
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<Segment> segments_;
+};
+
+int DefaultTtl() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_default_ttl");
+  int ttl = 64;
+  in >> ttl;
+  return ttl;
+}
+
+TEST_CASE("hop limit on the wire (AF_PACKET capture on lo)") {
+  auto guests = TwoGuests();
+  guests["127.0.0.4"] = MakeInstance().Id("i-00000000000000004").HopLimit(3).Shared();
+  ServerFixture f(guests);
+  REQUIRE(f.start_status().ok());
+  LoopbackCapture cap;
+  if (!cap.ok()) {
+    WARN("no CAP_NET_RAW: skipping the on-the-wire hop-limit check");
+    return;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  HttpConn tok(f.host(), f.port(), "127.0.0.4");
+  auto t = tok.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
+  REQUIRE(t);
+  REQUIRE(t->status == 200);
+  HttpConn plain(f.host(), f.port(), "127.0.0.4");
+  auto g = plain.Request("GET", "/latest/meta-data/instance-id");
+  REQUIRE(g);
+  // A GET after the token on the same connection: restored, or (if the token bytes were still
+  // unacknowledged) deliberately left at the hop limit.
+  auto g2 = tok.Request("GET", "/latest/meta-data/instance-id");
+  REQUIRE(g2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  cap.Stop();
+
+  const std::vector<int> token_ttls = cap.Ttls(f.port(), tok.local_port());
+  const std::vector<int> plain_ttls = cap.Ttls(f.port(), plain.local_port());
+  const std::vector<int> request_ttls = cap.Ttls(tok.local_port(), f.port());
+  REQUIRE(token_ttls.size() >= 2);  // token response + the later GET response
+  REQUIRE_FALSE(plain_ttls.empty());
+  CHECK(token_ttls.front() == 3);
+  for (int ttl : plain_ttls) CHECK(ttl == DefaultTtl());
+  CHECK((token_ttls.back() == 3 || token_ttls.back() == DefaultTtl()));
+  for (int ttl : request_ttls) CHECK(ttl == DefaultTtl());  // the client side is untouched
+}
+
+TEST_CASE("IPv6 listener applies IPV6_UNICAST_HOPS") {
+  ServerOptions opts = ServerFixture::DefaultOptions();
+  opts.listen = {boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("::1"), 0)};
+  ServerFixture f({{"::1", MakeInstance().HopLimit(2).Shared()}}, opts);
+  if (!f.start_status().ok()) {
+    WARN("no ::1 here: " << f.start_status().ToString());
+    return;
+  }
+  HttpConn c("::1", f.port());
+  REQUIRE(c.ok());
+  auto t = c.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
+  REQUIRE(t);
+  CHECK(t->status == 200);
+  const ServedEvent put = f.WaitFor([](const ServedEvent& e) { return e.method == "PUT"; });
+  CHECK(put.ttl_on_socket == 2);
+}
+
+TEST_CASE("lifecycle: bind errors, double start, stop closes connections") {
+  ServerFixture f(TwoGuests());
+  REQUIRE(f.start_status().ok());
+  CHECK(f.server().Start().code() == absl::StatusCode::kFailedPrecondition);
+
+  ServerOptions clash = ServerFixture::DefaultOptions();
+  clash.listen = {boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                 static_cast<uint16_t>(f.port()))};
+  ServerFixture g(TwoGuests(), clash);
+  CHECK(g.start_status().code() == absl::StatusCode::kUnavailable);
+  CHECK(g.start_status().message().find("127.0.0.1") != std::string::npos);
+
+  HttpConn c(f.host(), f.port());
+  auto r = c.Request("GET", "/latest/meta-data/instance-id");
+  REQUIRE(r);
+  f.server().Stop();
+  CHECK(c.ClosedWithin(1000));
+  f.server().Stop();  // idempotent
+  CHECK(f.server().local_endpoints().empty());
+}
+
+}  // namespace
+}  // namespace minicloud::metadata
