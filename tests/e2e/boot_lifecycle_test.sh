@@ -36,7 +36,21 @@ guest_id=$(ssh_guest 'TOKEN=$(curl -s -X PUT -H "X-aws-ec2-metadata-token-ttl-se
 assert_eq "$guest_id" "$id" "instance-id read inside the guest"
 guest_az=$(ssh_guest 'curl -s http://169.254.169.254/latest/meta-data/placement/availability-zone')
 assert_eq "$guest_az" "$("$MC" describe-instances --instance-ids "$id" | jq -r '.Reservations[0].Instances[0].Placement.AvailabilityZone')" "AZ inside the guest"
+guest_ip=$(ssh_guest 'curl -s http://169.254.169.254/latest/meta-data/local-ipv4')
+assert_eq "$guest_ip" "$ip" "local-ipv4 inside the guest"
+doc_id=$(ssh_guest 'curl -s http://169.254.169.254/latest/dynamic/instance-identity/document' |
+  jq -r .instanceId)
+assert_eq "$doc_id" "$id" "identity document inside the guest"
 log "ssh with the key pair works; the guest reads its own metadata"
+
+# IMDSv2 enforced: a GET without a token is 401 from inside the guest, with a token 200.
+"$MC" modify-instance-metadata-options --instance-id "$id" --http-tokens required >/dev/null
+sleep 3
+code=$(ssh_guest 'curl -s -o /dev/null -w "%{http_code}" http://169.254.169.254/latest/meta-data/instance-id')
+assert_eq "$code" 401 "GET without a token under HttpTokens=required"
+code=$(ssh_guest 'T=$(curl -s -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 30" http://169.254.169.254/latest/api/token); curl -s -o /dev/null -w "%{http_code}" -H "X-aws-ec2-metadata-token: $T" http://169.254.169.254/latest/meta-data/instance-id')
+assert_eq "$code" 200 "GET with a token under HttpTokens=required"
+log "HttpTokens=required enforced inside the guest"
 
 qemu_pid=$(pgrep -f "guest=$id") || fail "no QEMU process for $id"
 "$REPO/deploy/cloud" restart controller >/dev/null

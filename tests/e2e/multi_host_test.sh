@@ -11,8 +11,12 @@ accel=$("$MC" describe-hosts | jq -r '.Hosts[0].Accelerator + ": " + .Hosts[0].A
 log "accelerator $accel"
 
 image=$("$MC" register-image --manifest "$IMAGES/tiny/manifest.json" | jq -r .ImageId)
-ids=$("$MC" run-instances --image-id "$image" --instance-type t3.nano --count 2 |
-  jq -r '.Instances[].InstanceId')
+# One RunInstances call lands in one AZ (as on EC2); the hosts are in home-1a and home-1b.
+ids=""
+for az in home-1a home-1b; do
+  ids+=" $("$MC" run-instances --image-id "$image" --instance-type t3.nano --availability-zone "$az" |
+    jq -r '.Instances[].InstanceId')"
+done
 # shellcheck disable=SC2086
 "$MC" wait instance-running --instance-ids $ids --timeout 120 || fail "instances never ran"
 distinct=$("$MC" describe-instances | jq '[.Reservations[].Instances[].Placement.HostId] | unique | length')

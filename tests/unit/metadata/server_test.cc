@@ -537,6 +537,34 @@ TEST_CASE("IPv6 listener applies IPV6_UNICAST_HOPS") {
   CHECK(put.ttl_on_socket == 2);
 }
 
+TEST_CASE("several io threads (strand per connection) serve concurrent clients") {
+  ServerOptions opts = ServerFixture::DefaultOptions();
+  opts.threads = 4;
+  opts.requests_per_second = 1000;
+  opts.burst = 100000;
+  ServerFixture f(TwoGuests(), opts);
+  REQUIRE(f.start_status().ok());
+  std::atomic<int> good{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      HttpConn c(f.host(), f.port(), t % 2 ? "127.0.0.2" : "127.0.0.1");
+      const std::string id = t % 2 ? "i-00000000000000002" : "i-00000000000000001";
+      auto tok = c.Request("PUT", "/latest/api/token",
+                           {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
+      if (!tok || tok->status != 200) return;
+      for (int i = 0; i < 200; ++i) {
+        auto r = c.Request("GET", "/latest/meta-data/instance-id",
+                           {{"X-aws-ec2-metadata-token", tok->body}});
+        if (r && r->status == 200 && r->body == id) ++good;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  CHECK(good == 8 * 200);
+  CHECK(f.server().stats().requests == 8 * 201);
+}
+
 TEST_CASE("lifecycle: bind errors, double start, stop closes connections") {
   ServerFixture f(TwoGuests());
   REQUIRE(f.start_status().ok());
