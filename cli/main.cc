@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "cli/boot_verdict.h"
 #include "cli/render.h"
 #include "minicloud/v1/compute.grpc.pb.h"
 
@@ -186,6 +188,66 @@ std::vector<v1::Instance> AllInstances(const v1::DescribeInstancesResponse& resp
   return out;
 }
 
+// run-instances --wait: follows each instance to the end of cloud-init, showing progress on
+// stderr, then prints the verdict per instance.
+int WaitForVerdict(Client& client, const v1::Reservation& reservation, bool has_user_data,
+                   double timeout_s) {
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  int rc = 0;
+  for (const auto& inst : reservation.instances()) {
+    const std::string& id = inst.instance_id();
+    std::cerr << "waiting for " << id << " (timeout " << timeout_s << " s)\n";
+    std::string last_state;
+    size_t stages_shown = 0;
+    cli::BootVerdict verdict;
+    bool done = false;
+    while (!done) {
+      if (elapsed() > timeout_s) {
+        std::cerr << "timed out after " << static_cast<int>(elapsed()) << " s\n";
+        std::cout << id << "\n" << cli::FormatBootVerdict(verdict, has_user_data);
+        return kExitWaiterFailed;
+      }
+      v1::DescribeInstancesRequest dreq;
+      dreq.add_instance_ids(id);
+      auto d = client.Call<v1::DescribeInstancesRequest, v1::DescribeInstancesResponse>(
+          "DescribeInstances", &v1::ComputeService::Stub::DescribeInstances, dreq);
+      const auto instances = AllInstances(d);
+      const std::string state = instances.empty() ? "" : instances[0].state().name();
+      if (state != last_state) {
+        std::cerr << absl::StrFormat("[%6.1fs] %s\n", elapsed(), state);
+        last_state = state;
+      }
+      if (state == "terminated" || state == "shutting-down") {
+        std::cout << id << "\nverdict: instance is " << state << ": "
+                  << (instances[0].has_state_reason() ? instances[0].state_reason().message() : "")
+                  << "\n";
+        return kExitWaiterFailed;
+      }
+      if (state == "running") {
+        v1::GetConsoleOutputRequest creq;
+        creq.set_instance_id(id);
+        auto c = client.Call<v1::GetConsoleOutputRequest, v1::GetConsoleOutputResponse>(
+            "GetConsoleOutput", &v1::ComputeService::Stub::GetConsoleOutput, creq);
+        verdict = cli::ParseBootConsole(c.output());
+        for (; stages_shown < verdict.stages.size(); ++stages_shown) {
+          const auto& st = verdict.stages[stages_shown];
+          std::cerr << absl::StrFormat("[%6.1fs] %s (guest uptime %.1fs)\n", elapsed(), st.name,
+                                       st.uptime_s);
+        }
+        done = verdict.cloud_init_finished;
+      }
+      if (!done) std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
+    std::cerr << absl::StrFormat("[%6.1fs] cloud-init finished\n", elapsed());
+    std::cout << id << "\n" << cli::FormatBootVerdict(verdict, has_user_data);
+    if (verdict.user_data_failed) rc = 1;
+  }
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -226,6 +288,12 @@ int main(int argc, char** argv) {
                       "InstanceMetadataTags=enabled");
   std::vector<std::string> run_tags;
   run_cmd->add_option("--tags", run_tags, "Key=Name,Value=web (instance tags; repeatable)");
+  bool run_wait = false;
+  double run_wait_timeout = 900;
+  run_cmd->add_flag("--wait", run_wait,
+                    "wait for cloud-init to finish, then print whether the user data succeeded, "
+                    "its output and the boot timeline; exit 1 if it failed, 255 on timeout");
+  run_cmd->add_option("--wait-timeout", run_wait_timeout, "seconds")->capture_default_str();
 
   // describe-instances
   std::vector<std::string> instance_ids, filters;
@@ -332,9 +400,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> wait_ids;
   double wait_timeout = 600;
   auto* wait_cmd = app.add_subcommand("wait", "wait until instances reach a state");
-  wait_cmd->add_option("waiter", waiter, "instance-running | instance-terminated")
+  wait_cmd->add_option("waiter", waiter,
+                       "instance-running | instance-terminated | user-data-finished (prints the "
+                       "user-data verdict and boot timeline)")
       ->required()
-      ->check(CLI::IsMember({"instance-running", "instance-terminated"}));
+      ->check(CLI::IsMember({"instance-running", "instance-terminated", "user-data-finished"}));
   wait_cmd->add_option("--instance-ids", wait_ids)->required();
   wait_cmd->add_option("--timeout", wait_timeout, "seconds")->capture_default_str();
 
@@ -371,7 +441,11 @@ int main(int argc, char** argv) {
       run.set_dry_run(run_dry);
       auto resp = client.Call<v1::RunInstancesRequest, v1::Reservation>(
           "RunInstances", &v1::ComputeService::Stub::RunInstances, run);
-      Print(g, cli::ReservationJson(resp), "Instances", kInstanceColumns);
+      if (!run_wait) {
+        Print(g, cli::ReservationJson(resp), "Instances", kInstanceColumns);
+      } else {
+        return WaitForVerdict(client, resp, !run.user_data().empty(), run_wait_timeout);
+      }
     } else if (*desc_cmd) {
       v1::DescribeInstancesRequest req;
       for (const auto& id : instance_ids) req.add_instance_ids(id);
@@ -520,6 +594,21 @@ int main(int argc, char** argv) {
       json doc = {{"InstanceId", resp.instance_id()}, {"UserData", json::object()}};
       if (resp.has_user_data()) doc["UserData"]["Value"] = cli::Base64(resp.user_data());
       Print(g, doc, "", {});
+    } else if (*wait_cmd && waiter == "user-data-finished") {
+      v1::Reservation r;
+      bool has_user_data = false;
+      for (const auto& id : wait_ids) {
+        r.add_instances()->set_instance_id(id);
+        v1::DescribeInstanceAttributeRequest areq;
+        areq.set_instance_id(id);
+        areq.set_attribute("userData");
+        auto a = client.Call<v1::DescribeInstanceAttributeRequest,
+                             v1::DescribeInstanceAttributeResponse>(
+            "DescribeInstanceAttribute", &v1::ComputeService::Stub::DescribeInstanceAttribute,
+            areq);
+        has_user_data = has_user_data || a.has_user_data();
+      }
+      return WaitForVerdict(client, r, has_user_data, wait_timeout);
     } else if (*wait_cmd) {
       const std::string want = waiter == "instance-running" ? "running" : "terminated";
       const auto deadline = std::chrono::steady_clock::now() +

@@ -22,8 +22,12 @@ wait_console "$id" "Linux version" 120
 log "kernel booted"
 wait_console "$id" "[Cc]loud-init" 300
 log "cloud-init started"
-wait_console "$id" "hello from minicloud user data on ip-" 600
-log "user data ran (stock cloud-init, Ec2 datasource)"
+verdict=$("$MC" wait user-data-finished --instance-ids "$id" --timeout 600 2>/dev/null) ||
+  fail "no user-data verdict: $verdict"
+grep -q "verdict: user data succeeded (exit status 0)" <<<"$verdict" || fail "verdict: $verdict"
+grep -q "datasource: DataSourceEc2" <<<"$verdict" || fail "datasource: $verdict"
+grep -q "hello from minicloud user data on ip-" <<<"$verdict" || fail "user data output: $verdict"
+log "user data ran (stock cloud-init, Ec2 datasource); verdict and timeline printed"
 ip=$("$MC" describe-instances --instance-ids "$id" | jq -r '.Reservations[0].Instances[0].PrivateIpAddress')
 ns=$(ip netns list | awk '{print $1}' | grep "^mc-$(printf '%s' "$MINICLOUD_HOME" | md5sum | cut -c1-4)-1$")
 ssh_guest() {
