@@ -1,7 +1,6 @@
 // minicloud-agent: wiring only. Probes the accelerator, opens libvirt, runs the agent runtime and
 // serves the AgentService. `minicloud-agent cleanup` destroys everything an agent created.
 #include <grpcpp/grpcpp.h>
-#include "common/logging.h"
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -9,8 +8,8 @@
 #include <fstream>
 #include <thread>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/api/agent_handler.h"
@@ -21,6 +20,7 @@
 #include "agent/network/host_network.h"
 #include "agent/runtime/agent.h"
 #include "common/clock.h"
+#include "common/logging.h"
 #include "common/signals.h"
 
 namespace mc = minicloud;

@@ -22,11 +22,13 @@ std::string Clean(absl::string_view line) {
 
 BootVerdict ParseBootConsole(const std::string& console) {
   static const std::regex kKernel(R"(\[\s*([0-9.]+)\]\s+Linux version )");
-  static const std::regex kStage(R"(Cloud-init v\. \S+ running '([^']+)' at .* Up ([0-9.]+) seconds)");
+  static const std::regex kStage(
+      R"(Cloud-init v\. \S+ running '([^']+)' at .* Up ([0-9.]+) seconds)");
   static const std::regex kFinished(
       R"(Cloud-init v\. \S+ finished at .* Datasource (\S+?)\.?\s+Up ([0-9.]+) seconds)");
   static const std::regex kFailedPart(R"(Failed running (\S+/scripts/\S+) \[(-?[0-9]+)\])");
-  static const std::regex kFailedModule(R"(Failed to run module scripts-user|Running module scripts-user .* failed)");
+  static const std::regex kFailedModule(
+      R"(Failed to run module scripts-user|Running module scripts-user .* failed)");
   static const std::regex kCloudInitLine(R"(cloud-init\[([0-9]+)\]: (.*)$)");
 
   BootVerdict v;

@@ -13,14 +13,14 @@ struct BootVerdict {
     std::string name;     // "kernel", "init-local", "init", "modules:config", "modules:final"
     double uptime_s = 0;  // guest uptime when the stage began
   };
-  std::vector<Stage> stages;          // in the order seen
-  bool cloud_init_finished = false;   // "Cloud-init v. … finished"
+  std::vector<Stage> stages;         // in the order seen
+  bool cloud_init_finished = false;  // "Cloud-init v. … finished"
   double finished_uptime_s = 0;
-  std::string datasource;             // e.g. "DataSourceEc2Local"
+  std::string datasource;  // e.g. "DataSourceEc2Local"
   bool user_data_failed = false;
   std::optional<int> user_data_exit_status;  // from "Failed running …/scripts/part-NNN [N]"
-  std::vector<std::string> failures;  // cloud-init WARNING/ERROR lines about user data
-  std::vector<std::string> output;    // what the user data printed (modules:final output)
+  std::vector<std::string> failures;         // cloud-init WARNING/ERROR lines about user data
+  std::vector<std::string> output;           // what the user data printed (modules:final output)
 };
 
 BootVerdict ParseBootConsole(const std::string& console);

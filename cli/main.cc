@@ -81,8 +81,9 @@ std::string ReadBlobArg(const std::string& value, const std::string& what) {
     if (absl::StartsWith(value, prefix)) {
       std::string path = value.substr(std::string(prefix).size());
       std::ifstream f(path, std::ios::binary);
-      if (!f) throw UsageError("Error parsing parameter '" + what + "': Unable to load paramfile " +
-                               value + ": cannot read '" + path + "'");
+      if (!f)
+        throw UsageError("Error parsing parameter '" + what + "': Unable to load paramfile " +
+                         value + ": cannot read '" + path + "'");
       std::ostringstream ss;
       ss << f.rdbuf();
       return ss.str();
@@ -95,8 +96,10 @@ std::string ReadBlobArg(const std::string& value, const std::string& what) {
 v1::Filter ParseFilter(const std::string& text) {
   auto values_at = text.find(",Values=");
   if (!absl::StartsWith(text, "Name=") || values_at == std::string::npos) {
-    throw UsageError("Error parsing parameter '--filters': expected Name=<name>,Values=<v1>,<v2>, "
-                     "got '" + text + "'");
+    throw UsageError(
+        "Error parsing parameter '--filters': expected Name=<name>,Values=<v1>,<v2>, "
+        "got '" +
+        text + "'");
   }
   v1::Filter f;
   f.set_name(text.substr(5, values_at - 5));
@@ -109,17 +112,23 @@ v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text) {
   v1::InstanceMetadataOptions o;
   for (auto item : absl::StrSplit(text, ',')) {
     std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
-    if (kv.size() != 2) throw UsageError("Error parsing parameter '--metadata-options': '" + std::string(item) + "'");
-    if (kv[0] == "HttpTokens") o.set_http_tokens(kv[1]);
-    else if (kv[0] == "HttpEndpoint") o.set_http_endpoint(kv[1]);
-    else if (kv[0] == "InstanceMetadataTags") o.set_instance_metadata_tags(kv[1]);
-    else if (kv[0] == "HttpProtocolIpv6") o.set_http_protocol_ipv6(kv[1]);
+    if (kv.size() != 2)
+      throw UsageError("Error parsing parameter '--metadata-options': '" + std::string(item) + "'");
+    if (kv[0] == "HttpTokens")
+      o.set_http_tokens(kv[1]);
+    else if (kv[0] == "HttpEndpoint")
+      o.set_http_endpoint(kv[1]);
+    else if (kv[0] == "InstanceMetadataTags")
+      o.set_instance_metadata_tags(kv[1]);
+    else if (kv[0] == "HttpProtocolIpv6")
+      o.set_http_protocol_ipv6(kv[1]);
     else if (kv[0] == "HttpPutResponseHopLimit") {
       try {
         o.set_http_put_response_hop_limit(std::stoi(kv[1]));
       } catch (const std::exception&) {
-        throw UsageError("Error parsing parameter '--metadata-options': HttpPutResponseHopLimit "
-                         "must be a number");
+        throw UsageError(
+            "Error parsing parameter '--metadata-options': HttpPutResponseHopLimit "
+            "must be a number");
       }
     } else {
       throw UsageError("Error parsing parameter '--metadata-options': unknown key '" + kv[0] + "'");
@@ -131,7 +140,8 @@ v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text) {
 // "Key=Name,Value=web"
 v1::Tag ParseTag(const std::string& text) {
   auto value_at = text.find(",Value=");
-  if (text.rfind("Key=", 0) != 0) throw UsageError("Error parsing parameter '--tags': expected Key=<k>,Value=<v>");
+  if (text.rfind("Key=", 0) != 0)
+    throw UsageError("Error parsing parameter '--tags': expected Key=<k>,Value=<v>");
   v1::Tag t;
   t.set_key(text.substr(4, value_at == std::string::npos ? std::string::npos : value_at - 4));
   if (value_at != std::string::npos) t.set_value(text.substr(value_at + 7));
@@ -176,9 +186,10 @@ void Print(const Globals& g, const json& doc, const std::string& array_key,
   }
 }
 
-const std::vector<std::string> kInstanceColumns = {
-    "InstanceId", "State.Name", "InstanceType", "PrivateIpAddress", "ImageId", "Placement.AvailabilityZone",
-    "Placement.HostId", "LaunchTime"};
+const std::vector<std::string> kInstanceColumns = {"InstanceId",       "State.Name",
+                                                   "InstanceType",     "PrivateIpAddress",
+                                                   "ImageId",          "Placement.AvailabilityZone",
+                                                   "Placement.HostId", "LaunchTime"};
 
 std::vector<v1::Instance> AllInstances(const v1::DescribeInstancesResponse& resp) {
   std::vector<v1::Instance> out;
@@ -354,17 +365,20 @@ int main(int argc, char** argv) {
 
   // key pairs
   v1::CreateKeyPairRequest create_key;
-  auto* create_key_cmd = app.add_subcommand("create-key-pair", "new key pair; prints the private key once");
+  auto* create_key_cmd =
+      app.add_subcommand("create-key-pair", "new key pair; prints the private key once");
   create_key_cmd->add_option("--key-name", *create_key.mutable_key_name())->required();
   create_key_cmd->add_option("--key-type", *create_key.mutable_key_type(), "rsa | ed25519");
   std::string create_key_query;
-  create_key_cmd->add_option("--query", create_key_query, "KeyMaterial: print only the private key");
+  create_key_cmd->add_option("--query", create_key_query,
+                             "KeyMaterial: print only the private key");
   v1::ImportKeyPairRequest import_key;
   std::string import_material;
   auto* import_key_cmd = app.add_subcommand("import-key-pair", "register an existing public key");
   import_key_cmd->add_option("--key-name", *import_key.mutable_key_name())->required();
-  import_key_cmd->add_option("--public-key-material", import_material,
-                             "fileb://~/.ssh/id_ed25519.pub or the key itself")
+  import_key_cmd
+      ->add_option("--public-key-material", import_material,
+                   "fileb://~/.ssh/id_ed25519.pub or the key itself")
       ->required();
   std::vector<std::string> key_names;
   auto* describe_keys_cmd = app.add_subcommand("describe-key-pairs", "list key pairs");
@@ -378,8 +392,8 @@ int main(int argc, char** argv) {
   // instance metadata options and attributes
   std::string mmo_instance, mmo_tokens, mmo_endpoint, mmo_tags;
   int mmo_hops = 0;
-  auto* mmo_cmd = app.add_subcommand("modify-instance-metadata-options",
-                                     "change IMDS settings of an instance");
+  auto* mmo_cmd =
+      app.add_subcommand("modify-instance-metadata-options", "change IMDS settings of an instance");
   mmo_cmd->add_option("--instance-id", mmo_instance)->required();
   mmo_cmd->add_option("--http-tokens", mmo_tokens, "optional | required");
   mmo_cmd->add_option("--http-endpoint", mmo_endpoint, "enabled | disabled");
@@ -389,7 +403,8 @@ int main(int argc, char** argv) {
   auto* mia_cmd = app.add_subcommand("modify-instance-attribute",
                                      "change an attribute (user data: only while stopped)");
   mia_cmd->add_option("--instance-id", mia_instance)->required();
-  mia_cmd->add_option("--user-data", mia_user_data, "text, file://path or fileb://path")->required();
+  mia_cmd->add_option("--user-data", mia_user_data, "text, file://path or fileb://path")
+      ->required();
   std::string dia_instance, dia_attribute;
   auto* dia_cmd = app.add_subcommand("describe-instance-attribute", "read an attribute");
   dia_cmd->add_option("--instance-id", dia_instance)->required();
@@ -400,9 +415,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> wait_ids;
   double wait_timeout = 600;
   auto* wait_cmd = app.add_subcommand("wait", "wait until instances reach a state");
-  wait_cmd->add_option("waiter", waiter,
-                       "instance-running | instance-terminated | user-data-finished (prints the "
-                       "user-data verdict and boot timeline)")
+  wait_cmd
+      ->add_option("waiter", waiter,
+                   "instance-running | instance-terminated | user-data-finished (prints the "
+                   "user-data verdict and boot timeline)")
       ->required()
       ->check(CLI::IsMember({"instance-running", "instance-terminated", "user-data-finished"}));
   wait_cmd->add_option("--instance-ids", wait_ids)->required();
@@ -453,7 +469,8 @@ int main(int argc, char** argv) {
       auto resp = client.Call<v1::DescribeInstancesRequest, v1::DescribeInstancesResponse>(
           "DescribeInstances", &v1::ComputeService::Stub::DescribeInstances, req);
       json doc = {{"Reservations", json::array()}};
-      for (const auto& r : resp.reservations()) doc["Reservations"].push_back(cli::ReservationJson(r));
+      for (const auto& r : resp.reservations())
+        doc["Reservations"].push_back(cli::ReservationJson(r));
       Print(g, doc, "Instances", kInstanceColumns);
     } else if (*term_cmd) {
       v1::TerminateInstancesRequest req;
@@ -511,7 +528,8 @@ int main(int argc, char** argv) {
       auto resp = client.Call<v1::DescribeInstanceTypesRequest, v1::DescribeInstanceTypesResponse>(
           "DescribeInstanceTypes", &v1::ComputeService::Stub::DescribeInstanceTypes, req);
       json doc = {{"InstanceTypes", json::array()}};
-      for (const auto& t : resp.instance_types()) doc["InstanceTypes"].push_back(cli::InstanceTypeJson(t));
+      for (const auto& t : resp.instance_types())
+        doc["InstanceTypes"].push_back(cli::InstanceTypeJson(t));
       Print(g, doc, "InstanceTypes",
             {"InstanceType", "VCpuInfo.DefaultVCpus", "MemoryInfo.SizeInMiB"});
     } else if (*hosts_cmd) {
@@ -530,18 +548,22 @@ int main(int argc, char** argv) {
       if (create_key_query == "KeyMaterial" || g.output == "text") {
         std::cout << resp.key_material();
       } else {
-        Print(g, {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
-                  {"KeyMaterial", resp.key_material()},
-                  {"KeyName", resp.key_pair().key_name()},
-                  {"KeyPairId", resp.key_pair().key_pair_id()}}, "", {});
+        Print(g,
+              {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
+               {"KeyMaterial", resp.key_material()},
+               {"KeyName", resp.key_pair().key_name()},
+               {"KeyPairId", resp.key_pair().key_pair_id()}},
+              "", {});
       }
     } else if (*import_key_cmd) {
       import_key.set_public_key_material(ReadBlobArg(import_material, "--public-key-material"));
       auto resp = client.Call<v1::ImportKeyPairRequest, v1::ImportKeyPairResponse>(
           "ImportKeyPair", &v1::ComputeService::Stub::ImportKeyPair, import_key);
-      Print(g, {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
-                {"KeyName", resp.key_pair().key_name()},
-                {"KeyPairId", resp.key_pair().key_pair_id()}}, "", {});
+      Print(g,
+            {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
+             {"KeyName", resp.key_pair().key_name()},
+             {"KeyPairId", resp.key_pair().key_pair_id()}},
+            "", {});
     } else if (*describe_keys_cmd) {
       v1::DescribeKeyPairsRequest req;
       for (const auto& k : key_names) req.add_key_names(k);
@@ -572,11 +594,13 @@ int main(int argc, char** argv) {
       req.mutable_options()->set_instance_metadata_tags(mmo_tags);
       auto resp = client.Call<v1::ModifyInstanceMetadataOptionsRequest,
                               v1::ModifyInstanceMetadataOptionsResponse>(
-          "ModifyInstanceMetadataOptions",
-          &v1::ComputeService::Stub::ModifyInstanceMetadataOptions, req);
-      Print(g, {{"InstanceId", resp.instance_id()},
-                {"InstanceMetadataOptions", cli::MetadataOptionsJson(resp.instance_metadata_options())}},
-            "", {});
+          "ModifyInstanceMetadataOptions", &v1::ComputeService::Stub::ModifyInstanceMetadataOptions,
+          req);
+      Print(
+          g,
+          {{"InstanceId", resp.instance_id()},
+           {"InstanceMetadataOptions", cli::MetadataOptionsJson(resp.instance_metadata_options())}},
+          "", {});
     } else if (*mia_cmd) {
       v1::ModifyInstanceAttributeRequest req;
       req.set_instance_id(mia_instance);
@@ -588,9 +612,10 @@ int main(int argc, char** argv) {
       v1::DescribeInstanceAttributeRequest req;
       req.set_instance_id(dia_instance);
       req.set_attribute(dia_attribute);
-      auto resp = client.Call<v1::DescribeInstanceAttributeRequest,
-                              v1::DescribeInstanceAttributeResponse>(
-          "DescribeInstanceAttribute", &v1::ComputeService::Stub::DescribeInstanceAttribute, req);
+      auto resp =
+          client.Call<v1::DescribeInstanceAttributeRequest, v1::DescribeInstanceAttributeResponse>(
+              "DescribeInstanceAttribute", &v1::ComputeService::Stub::DescribeInstanceAttribute,
+              req);
       json doc = {{"InstanceId", resp.instance_id()}, {"UserData", json::object()}};
       if (resp.has_user_data()) doc["UserData"]["Value"] = cli::Base64(resp.user_data());
       Print(g, doc, "", {});
@@ -602,10 +627,11 @@ int main(int argc, char** argv) {
         v1::DescribeInstanceAttributeRequest areq;
         areq.set_instance_id(id);
         areq.set_attribute("userData");
-        auto a = client.Call<v1::DescribeInstanceAttributeRequest,
-                             v1::DescribeInstanceAttributeResponse>(
-            "DescribeInstanceAttribute", &v1::ComputeService::Stub::DescribeInstanceAttribute,
-            areq);
+        auto a =
+            client
+                .Call<v1::DescribeInstanceAttributeRequest, v1::DescribeInstanceAttributeResponse>(
+                    "DescribeInstanceAttribute",
+                    &v1::ComputeService::Stub::DescribeInstanceAttribute, areq);
         has_user_data = has_user_data || a.has_user_data();
       }
       return WaitForVerdict(client, r, has_user_data, wait_timeout);
@@ -620,8 +646,8 @@ int main(int argc, char** argv) {
             "DescribeInstances", &v1::ComputeService::Stub::DescribeInstances, req);
         bool done = true;
         for (const auto& i : AllInstances(resp)) {
-          if (want == "running" && (i.state().name() == "terminated" ||
-                                    i.state().name() == "shutting-down")) {
+          if (want == "running" &&
+              (i.state().name() == "terminated" || i.state().name() == "shutting-down")) {
             std::cerr << "\nWaiter InstanceRunning failed: " << i.instance_id() << " is "
                       << i.state().name()
                       << (i.has_state_reason() ? " (" + i.state_reason().message() + ")" : "")

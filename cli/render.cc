@@ -12,8 +12,8 @@ namespace minicloud::cli {
 using nlohmann::json;
 
 std::string Iso8601(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixSeconds(t.seconds()) +
-                                                         absl::Nanoseconds(t.nanos()),
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
+                          absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()),
                           absl::UTCTimeZone());
 }
 
@@ -49,8 +49,7 @@ json InstanceJson(const v1::Instance& i) {
       {"ClientToken", i.client_token()},
   };
   if (i.has_state_reason()) {
-    j["StateReason"] = {{"Code", i.state_reason().code()},
-                        {"Message", i.state_reason().message()}};
+    j["StateReason"] = {{"Code", i.state_reason().code()}, {"Message", i.state_reason().message()}};
   }
   if (!i.private_ip_address().empty()) {
     j["PrivateIpAddress"] = i.private_ip_address();
@@ -70,12 +69,10 @@ json InstanceJson(const v1::Instance& i) {
     for (const auto& t : i.tags()) j["Tags"].push_back({{"Key", t.key()}, {"Value", t.value()}});
   }
   const auto& s = i.launch_steps();
-  j["LaunchSteps"] = {{"RequestedMs", s.requested_ms()},
-                      {"AgentReceivedMs", s.agent_received_ms()},
-                      {"ImageReadyMs", s.image_ready_ms()},
-                      {"DiskReadyMs", s.disk_ready_ms()},
-                      {"DomainStartedMs", s.domain_started_ms()},
-                      {"RunningMs", s.running_ms()}};
+  j["LaunchSteps"] = {
+      {"RequestedMs", s.requested_ms()},          {"AgentReceivedMs", s.agent_received_ms()},
+      {"ImageReadyMs", s.image_ready_ms()},       {"DiskReadyMs", s.disk_ready_ms()},
+      {"DomainStartedMs", s.domain_started_ms()}, {"RunningMs", s.running_ms()}};
   return j;
 }
 
@@ -140,11 +137,11 @@ json HostJson(const v1::Host& h) {
 }
 
 json StateChangeJson(const v1::InstanceStateChange& c) {
-  return {{"InstanceId", c.instance_id()},
-          {"CurrentState",
-           {{"Code", c.current_state().code()}, {"Name", c.current_state().name()}}},
-          {"PreviousState",
-           {{"Code", c.previous_state().code()}, {"Name", c.previous_state().name()}}}};
+  return {
+      {"InstanceId", c.instance_id()},
+      {"CurrentState", {{"Code", c.current_state().code()}, {"Name", c.current_state().name()}}},
+      {"PreviousState",
+       {{"Code", c.previous_state().code()}, {"Name", c.previous_state().name()}}}};
 }
 
 namespace {

@@ -5,7 +5,8 @@
 
 namespace minicloud {
 
-absl::Status Ec2Error(absl::StatusCode code, absl::string_view ec2_code, absl::string_view message) {
+absl::Status Ec2Error(absl::StatusCode code, absl::string_view ec2_code,
+                      absl::string_view message) {
   absl::Status s(code, message);
   s.SetPayload(kEc2CodePayloadUrl, absl::Cord(ec2_code));
   return s;

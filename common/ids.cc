@@ -1,7 +1,8 @@
-#include "absl/strings/string_view.h"
 #include "common/ids.h"
 
 #include <cctype>
+
+#include "absl/strings/string_view.h"
 
 namespace minicloud {
 
@@ -25,7 +26,8 @@ bool IsValidId(absl::string_view id, absl::string_view prefix) {
   absl::string_view hex = id.substr(prefix.size() + 1);
   if (hex.size() != 8 && hex.size() != 17) return false;
   for (char c : hex) {
-    if (!std::isxdigit(static_cast<unsigned char>(c)) || std::isupper(static_cast<unsigned char>(c)))
+    if (!std::isxdigit(static_cast<unsigned char>(c)) ||
+        std::isupper(static_cast<unsigned char>(c)))
       return false;
   }
   return true;

@@ -1,11 +1,12 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <mutex>
 #include <random>
 #include <string>
 #include <string_view>
+
+#include "absl/strings/string_view.h"
 
 namespace minicloud {
 

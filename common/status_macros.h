@@ -1,17 +1,17 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 // Early-return helpers for absl::Status / absl::StatusOr.
 #define MC_CONCAT_INNER(a, b) a##b
 #define MC_CONCAT(a, b) MC_CONCAT_INNER(a, b)
 
-#define MC_RETURN_IF_ERROR(expr)                \
-  do {                                          \
-    ::absl::Status mc_status_ = (expr);         \
-    if (!mc_status_.ok()) return mc_status_;    \
+#define MC_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status mc_status_ = (expr);      \
+    if (!mc_status_.ok()) return mc_status_; \
   } while (0)
 
 #define MC_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

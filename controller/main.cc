@@ -1,6 +1,5 @@
 // minicloud-controller: wiring only. Opens the store, builds the services and serves gRPC.
 #include <grpcpp/grpcpp.h>
-#include "common/logging.h"
 
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -8,20 +7,20 @@
 #include <thread>
 
 #include "absl/strings/str_join.h"
-
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/logging.h"
 #include "common/signals.h"
 #include "controller/agent_client/agent_client.h"
 #include "controller/api/grpc_handlers.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cache_blob_store.h"
 #include "controller/service/cloud_identity_signer.h"
-#include "controller/service/key_pair_service.h"
 #include "controller/service/cloud_state.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
+#include "controller/service/key_pair_service.h"
 #include "controller/store/rocksdb_store.h"
 
 namespace mc = minicloud;
@@ -42,8 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--cpu-allocation-ratio", config.cpu_allocation_ratio, "vCPU overcommit")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--memory-allocation-ratio", config.memory_allocation_ratio,
-                 "memory overcommit")
+  app.add_option("--memory-allocation-ratio", config.memory_allocation_ratio, "memory overcommit")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--reserved-host-memory-mib", config.reserved_host_memory_mib,
@@ -54,8 +52,9 @@ int main(int argc, char** argv) {
                  "how often agents report status")
       ->capture_default_str()
       ->check(CLI::Range(100, 60000));
-  app.add_option("--host-timeout", host_timeout_s, "seconds without a report before a host is "
-                                                   "unreachable")
+  app.add_option("--host-timeout", host_timeout_s,
+                 "seconds without a report before a host is "
+                 "unreachable")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--launch-timeout", launch_timeout_s, "seconds a launch may stay pending")

@@ -1,14 +1,13 @@
-#include "absl/strings/string_view.h"
 #include "agent/runtime/agent.h"
-
-#include "common/logging.h"
 
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "agent/runtime/guest_metadata.h"
 #include "agent/storage/qcow2.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 
 namespace minicloud::agent {
@@ -51,7 +50,8 @@ std::string Agent::InstanceDir(const std::string& instance_id) const {
 absl::Status Agent::Start() {
   std::error_code ec;
   fs::create_directories(config_.state_dir + "/instances", ec);
-  if (ec) return absl::InternalError(absl::StrCat("create ", config_.state_dir, ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("create ", config_.state_dir, ": ", ec.message()));
   MC_ASSIGN_OR_RETURN(auto cache, storage::ImageCache::Open(config_.state_dir + "/images"));
   images_ = std::make_unique<storage::ImageCache>(std::move(cache));
 
@@ -200,7 +200,8 @@ void Agent::WatchLoop() {
       have_desired_ = true;
       reconcile_due_ = true;
       for (const auto& want : desired_.instances()) {
-        if (want.goal() != v1::DESIRED_GOAL_TERMINATED && ip_by_instance_.contains(want.instance_id())) {
+        if (want.goal() != v1::DESIRED_GOAL_TERMINATED &&
+            ip_by_instance_.contains(want.instance_id())) {
           PublishMetadataLocked(want);  // options or user data may have changed
         }
       }
@@ -360,8 +361,8 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
     nic.mac = want.network().mac();
     nic.ip = want.network().private_ip();
     MC_ASSIGN_OR_RETURN(nic.tap, network::TapName(id));
-    nic.hostname = want.network().private_dns_name().substr(
-        0, want.network().private_dns_name().find('.'));
+    nic.hostname =
+        want.network().private_dns_name().substr(0, want.network().private_dns_name().find('.'));
     MC_RETURN_IF_ERROR(Annotate(net->AddInstance(nic), "attach to host network"));
     spec.interfaces.push_back({net->bridge(), nic.mac, nic.tap});
   }
@@ -384,9 +385,9 @@ absl::StatusOr<std::string> Agent::EnsureBlob(const std::string& sha256, int64_t
   if (auto path = images_->Lookup(sha256)) return *path;
   MC_ASSIGN_OR_RETURN(auto writer, images_->BeginWrite(sha256));
   spdlog::info("fetching {} ({} bytes) from the controller", sha256, size);
-  MC_RETURN_IF_ERROR(controller_.FetchBlob(
-      sha256, 0,
-      [&](absl::string_view chunk) { return writer.Append(std::string_view(chunk.data(), chunk.size())); }));
+  MC_RETURN_IF_ERROR(controller_.FetchBlob(sha256, 0, [&](absl::string_view chunk) {
+    return writer.Append(std::string_view(chunk.data(), chunk.size()));
+  }));
   MC_ASSIGN_OR_RETURN(auto cached, writer.Commit());
   return cached.path;
 }
@@ -463,8 +464,8 @@ absl::StatusOr<network::HostNetwork*> Agent::EnsureNetwork(const std::string& su
   std::lock_guard<std::mutex> lock(network_mu_);
   if (network_) {
     if (subnet != network_subnet_) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "this host serves subnet ", network_subnet_, ", not ", subnet));
+      return absl::FailedPreconditionError(
+          absl::StrCat("this host serves subnet ", network_subnet_, ", not ", subnet));
     }
     return network_.get();
   }
@@ -482,7 +483,8 @@ void Agent::PublishMetadataLocked(const v1::DesiredInstance& want) {
   const std::string& ip = want.network().private_ip();
   if (ip.empty()) return;
   ForgetMetadataLocked(want.instance_id());
-  metadata_by_ip_[ip] = std::make_shared<const metadata::InstanceMetadata>(ToInstanceMetadata(want));
+  metadata_by_ip_[ip] =
+      std::make_shared<const metadata::InstanceMetadata>(ToInstanceMetadata(want));
   ip_by_instance_[want.instance_id()] = ip;
 }
 

@@ -22,14 +22,14 @@
 namespace minicloud::agent {
 
 struct AgentConfig {
-  std::string state_dir;           // instances/, images/ live here
+  std::string state_dir;  // instances/, images/ live here
   std::string hostname;
   v1::Topology topology;
-  v1::Capacity capacity;           // what this host offers
+  v1::Capacity capacity;  // what this host offers
   hypervisor::Accelerator accelerator = hypervisor::Accelerator::kTcg;
   std::string accelerator_reason;
-  int watch_wait_ms = 10'000;      // long-poll length
-  int retry_ms = 1'000;            // pause after a failed controller call
+  int watch_wait_ms = 10'000;  // long-poll length
+  int retry_ms = 1'000;        // pause after a failed controller call
 };
 
 // Creates the host network for a subnet the first time an instance needs it.
@@ -96,7 +96,7 @@ class Agent {
   bool reconcile_due_ = true;  // something changed: reconcile now
   bool report_due_ = true;     // observed state may have changed: report now
   int report_interval_ms_ = 2000;
-  int inflight_ = 0;           // launch/teardown workers still running
+  int inflight_ = 0;  // launch/teardown workers still running
   std::string host_id_;
   bool registered_ = false;
   v1::DesiredState desired_;

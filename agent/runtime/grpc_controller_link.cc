@@ -1,7 +1,7 @@
-#include "absl/strings/string_view.h"
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "agent/runtime/controller_link.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"

@@ -14,8 +14,8 @@ struct LocalInstance {
   v1::ObservedState state = v1::OBSERVED_STATE_UNSPECIFIED;
   std::string message;
   v1::LaunchTimeline timeline;
-  bool busy = false;        // a launch or teardown is in flight
-  bool has_files = false;   // the instance directory exists on disk
+  bool busy = false;       // a launch or teardown is in flight
+  bool has_files = false;  // the instance directory exists on disk
 };
 
 enum class ActionKind { kLaunch, kTeardown };
@@ -34,7 +34,6 @@ std::vector<Action> PlanActions(const v1::DesiredState& desired,
 
 // The observed state to report for one desired instance.
 v1::ObservedState ObserveInstance(const v1::DesiredInstance& want,
-                                  const hypervisor::DomainInfo* domain,
-                                  const LocalInstance* local);
+                                  const hypervisor::DomainInfo* domain, const LocalInstance* local);
 
 }  // namespace minicloud::agent

@@ -27,8 +27,8 @@ class GrpcAgentClient final : public AgentClient {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms_));
     grpc::Status s = Stub(endpoint)->GetConsoleOutput(&ctx, req, &resp);
     if (!s.ok()) {
-      return Annotate(FromGrpcStatus(s), absl::StrCat("console of ", instance_id, " from agent ",
-                                                      endpoint));
+      return Annotate(FromGrpcStatus(s),
+                      absl::StrCat("console of ", instance_id, " from agent ", endpoint));
     }
     return std::move(*resp.mutable_output());
   }

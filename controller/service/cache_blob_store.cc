@@ -1,7 +1,7 @@
-#include "absl/strings/string_view.h"
 #include "controller/service/cache_blob_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 
 namespace minicloud::controller {
@@ -13,7 +13,9 @@ absl::StatusOr<std::unique_ptr<CacheBlobStore>> CacheBlobStore::Open(const std::
 
 absl::StatusOr<BlobInfo> CacheBlobStore::Import(const std::string& path,
                                                 absl::string_view expected_sha256) {
-  MC_ASSIGN_OR_RETURN(auto cached, cache_.ImportFile(path, std::string_view(expected_sha256.data(), expected_sha256.size())));
+  MC_ASSIGN_OR_RETURN(
+      auto cached,
+      cache_.ImportFile(path, std::string_view(expected_sha256.data(), expected_sha256.size())));
   return BlobInfo{cached.sha256, static_cast<int64_t>(cached.size)};
 }
 
@@ -22,6 +24,8 @@ absl::StatusOr<std::string> CacheBlobStore::PathOf(absl::string_view sha256) {
   return absl::NotFoundError(absl::StrCat("blob ", sha256, " is not stored"));
 }
 
-absl::Status CacheBlobStore::Remove(absl::string_view sha256) { return cache_.Remove(std::string_view(sha256.data(), sha256.size())); }
+absl::Status CacheBlobStore::Remove(absl::string_view sha256) {
+  return cache_.Remove(std::string_view(sha256.data(), sha256.size()));
+}
 
 }  // namespace minicloud::controller

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <memory>
 
+#include "absl/strings/string_view.h"
 #include "agent/storage/image_cache.h"
 #include "controller/service/blob_store.h"
 

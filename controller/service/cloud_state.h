@@ -18,10 +18,10 @@ struct ControllerConfig {
   std::string owner_id = "000000000000";  // the account id shown as OwnerId
   double cpu_allocation_ratio = 4.0;      // vCPU overcommit
   double memory_allocation_ratio = 1.0;
-  int64_t reserved_host_memory_mib = 512;  // kept for the host itself
-  absl::Duration host_timeout = absl::Seconds(15);        // no report for this long = unreachable
-  absl::Duration launch_timeout = absl::Minutes(10);      // pending longer = failed launch
-  absl::Duration terminated_retention = absl::Hours(1);   // EC2 shows terminated ~1 hour
+  int64_t reserved_host_memory_mib = 512;                // kept for the host itself
+  absl::Duration host_timeout = absl::Seconds(15);       // no report for this long = unreachable
+  absl::Duration launch_timeout = absl::Minutes(10);     // pending longer = failed launch
+  absl::Duration terminated_retention = absl::Hours(1);  // EC2 shows terminated ~1 hour
   int report_interval_ms = 2000;
 };
 

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "controller/service/compute_service.h"
 
 #include <openssl/sha.h>
@@ -7,10 +6,11 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
 #include "controller/service/filters.h"
@@ -79,13 +79,15 @@ absl::Status ValidateTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tag
   std::set<std::string> keys;
   for (const auto& t : tags) {
     if (t.key().empty() || t.key().size() > 128) {
-      return InvalidParameterValue(absl::StrCat("Tag key '", t.key(), "' must be 1-128 characters"));
+      return InvalidParameterValue(
+          absl::StrCat("Tag key '", t.key(), "' must be 1-128 characters"));
     }
     if (absl::StartsWith(absl::AsciiStrToLower(t.key()), "aws:")) {
       return InvalidParameterValue("Tag keys starting with 'aws:' are reserved");
     }
     if (t.value().size() > 256) {
-      return InvalidParameterValue(absl::StrCat("Tag value for '", t.key(), "' exceeds 256 characters"));
+      return InvalidParameterValue(
+          absl::StrCat("Tag value for '", t.key(), "' exceeds 256 characters"));
     }
     if (!keys.insert(t.key()).second) {
       return InvalidParameterValue(absl::StrCat("Duplicate tag key '", t.key(), "'"));
@@ -126,11 +128,11 @@ absl::StatusOr<v1::InstanceMetadataOptions> ResolveMetadataOptions(
         return absl::OkStatus();
       }
     }
-    return InvalidParameterValue(absl::StrCat("Value (", value, ") for parameter ", name,
-                                              " is invalid."));
+    return InvalidParameterValue(
+        absl::StrCat("Value (", value, ") for parameter ", name, " is invalid."));
   };
-  MC_RETURN_IF_ERROR(pick(req.http_tokens(), {"optional", "required"}, "HttpTokens",
-                          o.mutable_http_tokens()));
+  MC_RETURN_IF_ERROR(
+      pick(req.http_tokens(), {"optional", "required"}, "HttpTokens", o.mutable_http_tokens()));
   MC_RETURN_IF_ERROR(pick(req.http_endpoint(), {"enabled", "disabled"}, "HttpEndpoint",
                           o.mutable_http_endpoint()));
   MC_RETURN_IF_ERROR(pick(req.instance_metadata_tags(), {"enabled", "disabled"},
@@ -195,7 +197,8 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
 v1::Instance ComputeService::ToApi(const v1::InstanceRecord& r) const { return InstanceToApi(r); }
 
 absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) const {
-  if (req.image_id().empty()) return MissingParameter("The request must contain the parameter ImageId");
+  if (req.image_id().empty())
+    return MissingParameter("The request must contain the parameter ImageId");
   if (!IsValidId(req.image_id(), "ami")) {
     return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidAMIID.Malformed",
                     absl::StrCat("Invalid id: \"", req.image_id(), "\" (expecting \"ami-...\")"));
@@ -205,17 +208,18 @@ absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) con
         absl::StrCat("Invalid value '", req.instance_type(), "' for InstanceType."));
   }
   if (req.min_count() < 1) {
-    return InvalidParameterValue(absl::StrCat(
-        "Value (", req.min_count(), ") for parameter minCount is invalid. Expected a positive integer."));
+    return InvalidParameterValue(
+        absl::StrCat("Value (", req.min_count(),
+                     ") for parameter minCount is invalid. Expected a positive integer."));
   }
   if (req.max_count() < 1) {
-    return InvalidParameterValue(absl::StrCat(
-        "Value (", req.max_count(), ") for parameter maxCount is invalid. Expected a positive integer."));
+    return InvalidParameterValue(
+        absl::StrCat("Value (", req.max_count(),
+                     ") for parameter maxCount is invalid. Expected a positive integer."));
   }
   if (req.max_count() < req.min_count()) {
-    return InvalidParameterValue(
-        absl::StrCat("maxCount (", req.max_count(), ") must not be less than minCount (",
-                     req.min_count(), ")"));
+    return InvalidParameterValue(absl::StrCat(
+        "maxCount (", req.max_count(), ") must not be less than minCount (", req.min_count(), ")"));
   }
   if (req.user_data().size() > kMaxUserDataBytes) {
     return InvalidParameterValue(absl::StrCat("User data is limited to ", kMaxUserDataBytes,
@@ -489,9 +493,9 @@ absl::StatusOr<v1::TerminateInstancesResponse> ComputeService::TerminateInstance
         r.state() != v1::INSTANCE_STATE_CODE_SHUTTING_DOWN) {
       r.set_goal(v1::DESIRED_GOAL_TERMINATED);
       r.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
-      r.set_state_transition_reason(absl::StrCat(
-          "User initiated (", absl::FormatTime("%Y-%m-%d %H:%M:%S GMT", now, absl::UTCTimeZone()),
-          ")"));
+      r.set_state_transition_reason(
+          absl::StrCat("User initiated (",
+                       absl::FormatTime("%Y-%m-%d %H:%M:%S GMT", now, absl::UTCTimeZone()), ")"));
       r.set_state_reason_code("Client.UserInitiatedShutdown");
       r.set_state_reason_message("Client.UserInitiatedShutdown: User initiated shutdown");
       touched_hosts.insert(r.host_id());
@@ -553,9 +557,9 @@ absl::StatusOr<v1::DescribeInstanceTypesResponse> ComputeService::DescribeInstan
   for (const auto& name : req.instance_types()) {
     auto t = FindInstanceType(name);
     if (!t) {
-      return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidInstanceType",
-                      absl::StrCat("The following supplied instance types do not exist: [", name,
-                                   "]"));
+      return Ec2Error(
+          absl::StatusCode::kInvalidArgument, "InvalidInstanceType",
+          absl::StrCat("The following supplied instance types do not exist: [", name, "]"));
     }
     add(*t);
   }
@@ -610,7 +614,8 @@ ComputeService::ModifyInstanceMetadataOptions(const v1::ModifyInstanceMetadataOp
   if (current->state() == v1::INSTANCE_STATE_CODE_TERMINATED ||
       current->state() == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN) {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
-                    absl::StrCat("The instance '", req.instance_id(), "' is not in a state "
+                    absl::StrCat("The instance '", req.instance_id(),
+                                 "' is not in a state "
                                  "from which its metadata options can be modified."));
   }
   MC_ASSIGN_OR_RETURN(auto options,
@@ -639,7 +644,8 @@ absl::StatusOr<v1::ModifyInstanceAttributeResponse> ComputeService::ModifyInstan
   // User data can change only while the instance is stopped (EC2 ModifyInstanceAttribute).
   if (current->state() != v1::INSTANCE_STATE_CODE_STOPPED) {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
-                    absl::StrCat("The instance '", req.instance_id(), "' is not in the 'stopped' "
+                    absl::StrCat("The instance '", req.instance_id(),
+                                 "' is not in the 'stopped' "
                                  "state."));
   }
   v1::InstanceRecord r = *current;

@@ -21,8 +21,7 @@ inline constexpr int64_t kConsoleOutputBytes = 64 * 1024;
 class ComputeService {
  public:
   ComputeService(CloudState& state, const Clock& clock, IdGenerator& ids,
-                 const scheduler::Scheduler& scheduler, AgentClient& agents,
-                 IdentitySigner& signer)
+                 const scheduler::Scheduler& scheduler, AgentClient& agents, IdentitySigner& signer)
       : state_(state),
         clock_(clock),
         ids_(ids),

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "controller/service/filters.h"
 
 #include <functional>
@@ -6,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/ec2_error.h"
 #include "controller/service/instance_state.h"
 

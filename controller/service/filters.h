@@ -1,10 +1,10 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "minicloud/v1/compute.pb.h"
 #include "minicloud/v1/records.pb.h"
 

@@ -1,13 +1,12 @@
 #include "controller/service/fleet_service.h"
 
-#include "common/logging.h"
-
 #include <algorithm>
 #include <chrono>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/service/instance_state.h"
 
@@ -139,8 +138,8 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
     }
     if (r.state() != before || timeline_changed) changes.instances[r.instance_id()] = r;
   }
-  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes),
-                              absl::StrCat("apply status of host ", req.host_id())));
+  MC_RETURN_IF_ERROR(
+      Annotate(state_.CommitLocked(changes), absl::StrCat("apply status of host ", req.host_id())));
   if (desired_changed) state_.BumpGenerationLocked(req.host_id());
   return absl::OkStatus();
 }

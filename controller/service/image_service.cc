@@ -1,15 +1,14 @@
-#include "absl/strings/string_view.h"
 #include "controller/service/image_service.h"
-
-#include "common/logging.h"
 
 #include <fstream>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "agent/storage/qcow2.h"
 #include "common/ec2_error.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/service/filters.h"
 #include "controller/service/instance_state.h"
@@ -78,9 +77,9 @@ absl::StatusOr<v1::RegisterImageResponse> ImageService::RegisterImage(
     const v1::RegisterImageRequest& req) {
   if (req.name().empty()) return MissingParameter("The request must contain the parameter name");
   if (!IsValidImageName(req.name())) {
-    return InvalidParameterValue(absl::StrCat(
-        "AMI name '", req.name(),
-        "' must be 3-128 characters of letters, numbers, ( ) [ ] space . / - ' @ _"));
+    return InvalidParameterValue(
+        absl::StrCat("AMI name '", req.name(),
+                     "' must be 3-128 characters of letters, numbers, ( ) [ ] space . / - ' @ _"));
   }
   std::string arch = req.architecture().empty() ? "x86_64" : req.architecture();
   if (arch != "x86_64") {
@@ -126,7 +125,8 @@ absl::StatusOr<v1::RegisterImageResponse> ImageService::RegisterImage(
   boot.set_size_bytes(disk->size_bytes);
   if (!req.kernel_location().empty()) {
     auto k = blobs_.Import(req.kernel_location(), "");
-    if (!k.ok()) return InvalidParameterValue(absl::StrCat("import kernel: ", k.status().message()));
+    if (!k.ok())
+      return InvalidParameterValue(absl::StrCat("import kernel: ", k.status().message()));
     boot.set_kernel_sha256(k->sha256);
     boot.set_kernel_size_bytes(k->size_bytes);
     boot.set_kernel_command_line(req.kernel_command_line());
@@ -220,8 +220,8 @@ absl::StatusOr<v1::DeregisterImageResponse> ImageService::DeregisterImage(
     }
     for (const auto& [id, inst] : state_.instances()) {
       if (inst.state() == v1::INSTANCE_STATE_CODE_TERMINATED) continue;
-      in_use.insert({inst.image().sha256(), inst.image().kernel_sha256(),
-                     inst.image().ramdisk_sha256()});
+      in_use.insert(
+          {inst.image().sha256(), inst.image().kernel_sha256(), inst.image().ramdisk_sha256()});
     }
     for (const auto& sha : {boot.sha256(), boot.kernel_sha256(), boot.ramdisk_sha256()}) {
       if (!sha.empty() && !in_use.contains(sha)) orphaned.insert(sha);

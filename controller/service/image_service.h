@@ -1,7 +1,7 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "controller/service/blob_store.h"

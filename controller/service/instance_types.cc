@@ -1,5 +1,6 @@
-#include "absl/strings/string_view.h"
 #include "controller/service/instance_types.h"
+
+#include "absl/strings/string_view.h"
 
 namespace minicloud::controller {
 

@@ -1,10 +1,11 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace minicloud::controller {
 
@@ -13,7 +14,7 @@ struct InstanceType {
   absl::string_view name;
   int vcpus;
   int64_t memory_mib;
-  int instance_store_disks = 0;  // count of instance-store volumes
+  int instance_store_disks = 0;   // count of instance-store volumes
   int64_t instance_store_gb = 0;  // size of each
   bool burstable = false;
 };

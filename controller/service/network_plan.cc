@@ -32,7 +32,9 @@ std::string FormatIpv4(uint32_t a) {
   return absl::StrFormat("%d.%d.%d.%d", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
 }
 
-std::string FormatCidr(const Ipv4Cidr& c) { return absl::StrCat(FormatIpv4(c.network), "/", c.prefix); }
+std::string FormatCidr(const Ipv4Cidr& c) {
+  return absl::StrCat(FormatIpv4(c.network), "/", c.prefix);
+}
 
 absl::StatusOr<Ipv4Cidr> DefaultSubnet(int index) {
   if (index < 0 || index >= 16) {

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "controller/store/rocksdb_store.h"
 
 #include <rocksdb/db.h>
@@ -6,6 +5,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace minicloud::controller {
 
@@ -74,8 +74,8 @@ rocksdb::ColumnFamilyHandle* RocksDbStore::Handle(Table t) const {
 
 absl::StatusOr<std::optional<std::string>> RocksDbStore::Get(Table t, absl::string_view key) {
   std::string value;
-  auto s = db_->Get(rocksdb::ReadOptions(), Handle(t), rocksdb::Slice(key.data(), key.size()),
-                    &value);
+  auto s =
+      db_->Get(rocksdb::ReadOptions(), Handle(t), rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocks(s, absl::StrCat("get ", TableName(t), "/", key));
   return value;

@@ -51,9 +51,8 @@ TEST_CASE("instances launch across several agents and terminate cleanly", "[inte
   cloud.AddHost("home-1a", "rack-2");
   cloud.AddHost("home-1a", "rack-3");
   const std::string image = cloud.controller().RegisterImage();
-  REQUIRE(TestCloud::Eventually([&] {
-    return cloud.controller().compute->DescribeHosts({})->hosts_size() == 3;
-  }));
+  REQUIRE(TestCloud::Eventually(
+      [&] { return cloud.controller().compute->DescribeHosts({})->hosts_size() == 3; }));
 
   grpc::Status status;
   auto res = Run(cloud, image, 6, &status);

@@ -13,10 +13,10 @@
 #include "controller/service/cache_blob_store.h"
 #include "controller/service/cloud_identity_signer.h"
 #include "controller/service/cloud_state.h"
-#include "controller/service/key_pair_service.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
+#include "controller/service/key_pair_service.h"
 #include "controller/store/rocksdb_store.h"
 #include "tests/testing/temp_dir.h"
 
@@ -69,7 +69,8 @@ struct ControllerFixture {
     state = std::make_unique<controller::CloudState>(*store, config);
     auto s = state->Load(clock.Now());
     if (!s.ok()) throw std::runtime_error(std::string(s.message()));
-    if (!signer) signer = std::move(*controller::CloudIdentitySigner::Open(dir / "identity", clock));
+    if (!signer)
+      signer = std::move(*controller::CloudIdentitySigner::Open(dir / "identity", clock));
     compute = std::make_unique<controller::ComputeService>(*state, clock, ids, scheduler,
                                                            *agent_client, *signer);
     key_pairs = std::make_unique<controller::KeyPairService>(*state, clock, ids);

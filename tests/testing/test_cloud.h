@@ -45,8 +45,8 @@ class TestCloud {
   }
 
   void StartController() {
-    compute_handler_ = std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images,
-                                                                  *ctl_.key_pairs);
+    compute_handler_ =
+        std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images, *ctl_.key_pairs);
     host_handler_ = std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.blobs);
     grpc::ServerBuilder b;
     int port = 0;
@@ -57,8 +57,8 @@ class TestCloud {
     server_ = b.BuildAndStart();
     if (!server_) throw std::runtime_error("controller server did not start");
     port_ = port;
-    stub_ = v1::ComputeService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+    stub_ = v1::ComputeService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
   }
 
   void StopController() {
@@ -97,8 +97,8 @@ class TestCloud {
 
   void StartAgent(Host& h) {
     h.link = agent::MakeGrpcControllerLink(absl::StrCat("127.0.0.1:", port_));
-    auto networks = [](const std::string& subnet)
-        -> absl::StatusOr<std::unique_ptr<network::HostNetwork>> {
+    auto networks =
+        [](const std::string& subnet) -> absl::StatusOr<std::unique_ptr<network::HostNetwork>> {
       return std::make_unique<network::FakeHostNetwork>("br-test", subnet);
     };
     h.agent = std::make_unique<agent::Agent>(h.config, *h.hypervisor, *h.link, RealClock::Get(),

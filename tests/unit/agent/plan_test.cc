@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "agent/runtime/plan.h"
+
+#include <catch2/catch.hpp>
 
 namespace minicloud::agent {
 namespace {
@@ -38,25 +38,56 @@ TEST_CASE("reconcile plan", "[agent][plan]") {
   LocalInstance files;
   files.has_files = true;
   const std::vector<Case> cases = {
-      {"launch a new instance", Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), {}, {},
+      {"launch a new instance",
+       Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
+       {},
+       {},
        {{ActionKind::kLaunch, "i-1"}}},
-      {"running domain is left alone", Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
-       {{"i-1", Domain("i-1", DomainState::kRunning)}}, {}, {}},
-      {"shut-off domain is not restarted", Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
-       {{"i-1", Domain("i-1", DomainState::kShutoff)}}, {}, {}},
-      {"busy instance waits", Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), {}, {{"i-1", busy}}, {}},
-      {"failed launch is not retried", Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), {},
-       {{"i-1", failed}}, {}},
-      {"terminate a running domain", Desired({{"i-1", v1::DESIRED_GOAL_TERMINATED}}),
-       {{"i-1", Domain("i-1", DomainState::kRunning)}}, {}, {{ActionKind::kTeardown, "i-1"}}},
-      {"terminate leftover files", Desired({{"i-1", v1::DESIRED_GOAL_TERMINATED}}), {},
-       {{"i-1", files}}, {{ActionKind::kTeardown, "i-1"}}},
-      {"terminated and gone: nothing to do", Desired({{"i-1", v1::DESIRED_GOAL_TERMINATED}}), {},
-       {}, {}},
-      {"unlisted domains are never touched", Desired({}),
-       {{"i-9", Domain("i-9", DomainState::kRunning)}}, {}, {}},
-      {"stopped goal keeps the domain", Desired({{"i-1", v1::DESIRED_GOAL_STOPPED}}),
-       {{"i-1", Domain("i-1", DomainState::kShutoff)}}, {}, {}},
+      {"running domain is left alone",
+       Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
+       {{"i-1", Domain("i-1", DomainState::kRunning)}},
+       {},
+       {}},
+      {"shut-off domain is not restarted",
+       Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
+       {{"i-1", Domain("i-1", DomainState::kShutoff)}},
+       {},
+       {}},
+      {"busy instance waits",
+       Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
+       {},
+       {{"i-1", busy}},
+       {}},
+      {"failed launch is not retried",
+       Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
+       {},
+       {{"i-1", failed}},
+       {}},
+      {"terminate a running domain",
+       Desired({{"i-1", v1::DESIRED_GOAL_TERMINATED}}),
+       {{"i-1", Domain("i-1", DomainState::kRunning)}},
+       {},
+       {{ActionKind::kTeardown, "i-1"}}},
+      {"terminate leftover files",
+       Desired({{"i-1", v1::DESIRED_GOAL_TERMINATED}}),
+       {},
+       {{"i-1", files}},
+       {{ActionKind::kTeardown, "i-1"}}},
+      {"terminated and gone: nothing to do",
+       Desired({{"i-1", v1::DESIRED_GOAL_TERMINATED}}),
+       {},
+       {},
+       {}},
+      {"unlisted domains are never touched",
+       Desired({}),
+       {{"i-9", Domain("i-9", DomainState::kRunning)}},
+       {},
+       {}},
+      {"stopped goal keeps the domain",
+       Desired({{"i-1", v1::DESIRED_GOAL_STOPPED}}),
+       {{"i-1", Domain("i-1", DomainState::kShutoff)}},
+       {},
+       {}},
   };
   for (const auto& c : cases) {
     SECTION(c.name) {

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "cli/boot_verdict.h"
+
+#include <catch2/catch.hpp>
 
 namespace minicloud::cli {
 
@@ -59,7 +59,8 @@ TEST_CASE("boot verdict from a console", "[cli][verdict]") {
     REQUIRE(v.stages[0].name == "kernel");
     REQUIRE(v.stages[4].name == "modules:final");
     REQUIRE(v.stages[4].uptime_s == Approx(145.61));
-    REQUIRE(v.output == std::vector<std::string>{"hello from minicloud user data on ip-172-31-0-4"});
+    REQUIRE(v.output ==
+            std::vector<std::string>{"hello from minicloud user data on ip-172-31-0-4"});
     std::string text = FormatBootVerdict(v, true);
     REQUIRE_THAT(text, Catch::Contains("verdict: user data succeeded (exit status 0)"));
     REQUIRE_THAT(text, Catch::Contains("153.4s  cloud-init finished"));

@@ -1,8 +1,9 @@
+#include "common/ids.h"
+
 #include <catch2/catch.hpp>
 #include <set>
 
 #include "common/ec2_error.h"
-#include "common/ids.h"
 
 namespace minicloud {
 
@@ -28,11 +29,16 @@ TEST_CASE("id validation", "[ids]") {
     bool valid;
   };
   const Case cases[] = {
-      {"i-0123456789abcdef0", "i", true},  {"i-01234567", "i", true},
-      {"i-0123456789ABCDEF0", "i", false}, {"i-0123456789abcdef", "i", false},
-      {"ami-0123456789abcdef0", "i", false}, {"i0123456789abcdef0", "i", false},
-      {"i-", "i", false},                  {"", "i", false},
-      {"i-0123456789abcdeg0", "i", false}, {"ami-0123456789abcdef0", "ami", true},
+      {"i-0123456789abcdef0", "i", true},
+      {"i-01234567", "i", true},
+      {"i-0123456789ABCDEF0", "i", false},
+      {"i-0123456789abcdef", "i", false},
+      {"ami-0123456789abcdef0", "i", false},
+      {"i0123456789abcdef0", "i", false},
+      {"i-", "i", false},
+      {"", "i", false},
+      {"i-0123456789abcdeg0", "i", false},
+      {"ami-0123456789abcdef0", "ami", true},
   };
   for (const auto& c : cases) {
     INFO(c.id);

@@ -20,10 +20,10 @@ TEST_CASE("instance type catalog matches AWS sizes", "[catalog]") {
     int vcpus;
     int64_t mib;
   };
-  const Case cases[] = {{"t3.nano", 2, 512},     {"t3.micro", 2, 1024},   {"t3.small", 2, 2048},
-                        {"t3.medium", 2, 4096},  {"t3.large", 2, 8192},   {"t3.xlarge", 4, 16384},
-                        {"m5.large", 2, 8192},   {"m5.xlarge", 4, 16384}, {"m5.2xlarge", 8, 32768},
-                        {"c5.large", 2, 4096},   {"r5.large", 2, 16384}};
+  const Case cases[] = {{"t3.nano", 2, 512},    {"t3.micro", 2, 1024},   {"t3.small", 2, 2048},
+                        {"t3.medium", 2, 4096}, {"t3.large", 2, 8192},   {"t3.xlarge", 4, 16384},
+                        {"m5.large", 2, 8192},  {"m5.xlarge", 4, 16384}, {"m5.2xlarge", 8, 32768},
+                        {"c5.large", 2, 4096},  {"r5.large", 2, 16384}};
   for (const auto& c : cases) {
     INFO(c.name);
     auto t = FindInstanceType(c.name);
@@ -49,15 +49,31 @@ TEST_CASE("RunInstances rejects bad input with EC2 codes and stores nothing", "[
       {"malformed image id", [](auto& r) { r.set_image_id("image-1"); }, "InvalidAMIID.Malformed"},
       {"missing image id", [](auto& r) { r.clear_image_id(); }, "MissingParameter"},
       {"unknown type", [](auto& r) { r.set_instance_type("t9.mega"); }, "InvalidParameterValue"},
-      {"zero count", [](auto& r) { r.set_min_count(0); r.set_max_count(0); },
+      {"zero count",
+       [](auto& r) {
+         r.set_min_count(0);
+         r.set_max_count(0);
+       },
        "InvalidParameterValue"},
-      {"negative count", [](auto& r) { r.set_min_count(-1); r.set_max_count(-1); },
+      {"negative count",
+       [](auto& r) {
+         r.set_min_count(-1);
+         r.set_max_count(-1);
+       },
        "InvalidParameterValue"},
-      {"max below min", [](auto& r) { r.set_min_count(3); r.set_max_count(2); },
+      {"max below min",
+       [](auto& r) {
+         r.set_min_count(3);
+         r.set_max_count(2);
+       },
        "InvalidParameterValue"},
       {"user data too big", [](auto& r) { r.set_user_data(std::string(16385, 'x')); },
        "InvalidParameterValue"},
-      {"too many for capacity", [](auto& r) { r.set_min_count(50); r.set_max_count(50); },
+      {"too many for capacity",
+       [](auto& r) {
+         r.set_min_count(50);
+         r.set_max_count(50);
+       },
        "InsufficientInstanceCapacity"},
       {"long client token", [](auto& r) { r.set_client_token(std::string(65, 'a')); },
        "InvalidParameterValue"},
@@ -253,8 +269,7 @@ TEST_CASE("DescribeInstances filters and errors", "[compute]") {
   REQUIRE(CodeOf(f.compute->DescribeInstances(bad).status()) == "InvalidParameterValue");
   v1::DescribeInstancesRequest unknown;
   unknown.add_instance_ids("i-0123456789abcdef0");
-  REQUIRE(CodeOf(f.compute->DescribeInstances(unknown).status()) ==
-          "InvalidInstanceID.NotFound");
+  REQUIRE(CodeOf(f.compute->DescribeInstances(unknown).status()) == "InvalidInstanceID.NotFound");
   v1::DescribeInstancesRequest malformed;
   malformed.add_instance_ids("i-xyz");
   REQUIRE(CodeOf(f.compute->DescribeInstances(malformed).status()) ==
