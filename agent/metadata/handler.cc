@@ -78,9 +78,10 @@ void Headers::Add(absl::string_view name, absl::string_view value) {
 }
 
 void Headers::Set(absl::string_view name, absl::string_view value) {
-  fields_.erase(std::remove_if(fields_.begin(), fields_.end(),
-                               [&](const auto& f) { return absl::EqualsIgnoreCase(f.first, name); }),
-                fields_.end());
+  fields_.erase(
+      std::remove_if(fields_.begin(), fields_.end(),
+                     [&](const auto& f) { return absl::EqualsIgnoreCase(f.first, name); }),
+      fields_.end());
   Add(name, value);
 }
 
@@ -204,13 +205,13 @@ using LeafFn = std::string (*)(const Ctx&);
 // instance record, which outlives the request) and a leaf's value is only produced for the entry
 // a request actually reaches: `ref` points into the record, `fn` computes, `value` is inline.
 struct Child {
-  absl::string_view name;    // path segment
-  std::string listed;        // listing line; empty = name (+ "/" for directories)
+  absl::string_view name;  // path segment
+  std::string listed;      // listing line; empty = name (+ "/" for directories)
   const std::string* ref = nullptr;
   LeafFn fn = nullptr;
   std::string value;
-  DirFn dir = nullptr;       // non-null for directories
-  int arg = 0;               // passed to `dir` (public key index)
+  DirFn dir = nullptr;  // non-null for directories
+  int arg = 0;          // passed to `dir` (public key index)
 
   std::string Value(const Ctx& c) const {
     if (ref != nullptr) return *ref;
@@ -301,7 +302,8 @@ std::vector<Child> MacDir(const Ctx& c, int) {
   const InstanceMetadata& m = c.m;
   std::vector<Child> out;
   out.reserve(14);
-  out.push_back(Computed("device-number", [](const Ctx& x) { return absl::StrCat(x.m.device_number); }));
+  out.push_back(
+      Computed("device-number", [](const Ctx& x) { return absl::StrCat(x.m.device_number); }));
   out.push_back(Ref("interface-id", m.interface_id));
   out.push_back(Ref("local-hostname", m.local_hostname));
   out.push_back(Ref("local-ipv4s", m.local_ipv4));
@@ -422,8 +424,7 @@ std::vector<Child> MetaDataDir(const Ctx& c, int) {
   out.push_back(Ref("reservation-id", m.reservation_id));
   out.push_back(Computed("security-groups", SecurityGroupNames));
   if (c.Has("2014-02-25")) out.push_back(Dir("services", ServicesDir));
-  if (c.Has("2021-03-23") &&
-      m.options.instance_metadata_tags == InstanceMetadataTags::kEnabled) {
+  if (c.Has("2021-03-23") && m.options.instance_metadata_tags == InstanceMetadataTags::kEnabled) {
     out.push_back(Dir("tags", TagsDir));
   }
   return out;
@@ -538,8 +539,8 @@ std::optional<int> ParseTtl(absl::string_view v) {
   return ttl;
 }
 
-Response HandleTokenPut(const Request& req, const InstanceMetadata& m,
-                        const TokenAuthority& tokens, absl::Time now) {
+Response HandleTokenPut(const Request& req, const InstanceMetadata& m, const TokenAuthority& tokens,
+                        absl::Time now) {
   if (req.headers.Has("X-Forwarded-For")) return ErrorResponse(403);
   const std::optional<absl::string_view> path = TargetPath(req.target);
   if (!path || *path != kTokenPath) return ErrorResponse(403);
@@ -551,7 +552,8 @@ Response HandleTokenPut(const Request& req, const InstanceMetadata& m,
   if (!token.ok()) return ErrorResponse(400);  // only an unusable instance id gets here
   Response r = Content(*std::move(token));
   r.headers.Add(kTokenTtlHeader, absl::StrCat(*ttl));
-  r.ttl_for_response = std::clamp(m.options.http_put_response_hop_limit, kMinHopLimit, kMaxHopLimit);
+  r.ttl_for_response =
+      std::clamp(m.options.http_put_response_hop_limit, kMinHopLimit, kMaxHopLimit);
   return r;
 }
 

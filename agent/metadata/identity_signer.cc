@@ -18,9 +18,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -174,8 +173,8 @@ absl::Status AddExtension(X509* cert, int nid, const char* value) {
 }
 
 std::string JsonString(absl::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -204,23 +203,23 @@ std::string BuildIdentityDocument(const IdentityFields& f) {
   // Key order and the `"key" : value` spacing are EC2's (Jackson's default pretty printer).
   const std::string pending =
       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", f.pending_time, absl::UTCTimeZone());
-  return absl::StrCat(                                                 //
-      "{\n",                                                           //
-      "  \"accountId\" : ", JsonString(f.account_id), ",\n",           //
-      "  \"architecture\" : ", JsonString(f.architecture), ",\n",      //
+  return absl::StrCat(                                             //
+      "{\n",                                                       //
+      "  \"accountId\" : ", JsonString(f.account_id), ",\n",       //
+      "  \"architecture\" : ", JsonString(f.architecture), ",\n",  //
       "  \"availabilityZone\" : ", JsonString(f.availability_zone), ",\n",
-      "  \"billingProducts\" : null,\n",                               //
-      "  \"devpayProductCodes\" : null,\n",                            //
-      "  \"marketplaceProductCodes\" : null,\n",                       //
-      "  \"imageId\" : ", JsonString(f.image_id), ",\n",               //
-      "  \"instanceId\" : ", JsonString(f.instance_id), ",\n",         //
-      "  \"instanceType\" : ", JsonString(f.instance_type), ",\n",     //
-      "  \"kernelId\" : null,\n",                                      //
-      "  \"pendingTime\" : ", JsonString(pending), ",\n",              //
-      "  \"privateIp\" : ", JsonString(f.private_ip), ",\n",           //
-      "  \"ramdiskId\" : null,\n",                                     //
-      "  \"region\" : ", JsonString(f.region), ",\n",                  //
-      "  \"version\" : \"2017-09-30\"\n",                              //
+      "  \"billingProducts\" : null,\n",                            //
+      "  \"devpayProductCodes\" : null,\n",                         //
+      "  \"marketplaceProductCodes\" : null,\n",                    //
+      "  \"imageId\" : ", JsonString(f.image_id), ",\n",            //
+      "  \"instanceId\" : ", JsonString(f.instance_id), ",\n",      //
+      "  \"instanceType\" : ", JsonString(f.instance_type), ",\n",  //
+      "  \"kernelId\" : null,\n",                                   //
+      "  \"pendingTime\" : ", JsonString(pending), ",\n",           //
+      "  \"privateIp\" : ", JsonString(f.private_ip), ",\n",        //
+      "  \"ramdiskId\" : null,\n",                                  //
+      "  \"region\" : ", JsonString(f.region), ",\n",               //
+      "  \"version\" : \"2017-09-30\"\n",                           //
       "}");
 }
 
@@ -309,9 +308,9 @@ absl::StatusOr<IdentitySigner> IdentitySigner::LoadOrCreate(const std::string& d
     return signer;
   }
   if (has_key || has_cert) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("identity signer in ", dir, ": only one of ", kKeyFile, " and ", kCertFile,
-                     " exists; refusing to replace it"));
+    return absl::FailedPreconditionError(absl::StrCat("identity signer in ", dir, ": only one of ",
+                                                      kKeyFile, " and ", kCertFile,
+                                                      " exists; refusing to replace it"));
   }
   MC_ASSIGN_OR_RETURN(IdentitySigner signer, Generate(now));
   MC_RETURN_IF_ERROR(signer.Save(dir));
@@ -335,8 +334,8 @@ absl::Status IdentitySigner::Save(const std::string& dir) const {
   if (ec) return absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()));
   const std::string key_pem = private_key_pem();
   if (key_pem.empty()) return SslError("identity key PEM");
-  MC_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / std::string(kKeyFile)).string(), key_pem,
-                                     0600));
+  MC_RETURN_IF_ERROR(
+      WriteFileAtomic((fs::path(dir) / std::string(kKeyFile)).string(), key_pem, 0600));
   return WriteFileAtomic((fs::path(dir) / std::string(kCertFile)).string(), cert_pem_, 0644);
 }
 
@@ -408,10 +407,9 @@ absl::Status VerifyIdentitySignature(absl::string_view document, absl::string_vi
       EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pub.get()) != 1) {
     return SslError("identity signature verify setup");
   }
-  const int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                                  sig.size(),
-                                  reinterpret_cast<const unsigned char*>(document.data()),
-                                  document.size());
+  const int rc =
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(document.data()), document.size());
   if (rc != 1) {
     ERR_clear_error();
     return absl::PermissionDeniedError("identity signature does not verify");

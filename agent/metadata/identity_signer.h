@@ -74,9 +74,8 @@ class IdentitySigner {
 
   // A new RSA-2048 key and a self-signed certificate (SHA-256, valid from now - 1 day for 30
   // years, CN = `common_name`).
-  static absl::StatusOr<IdentitySigner> Generate(absl::Time now,
-                                                 absl::string_view common_name =
-                                                     "minicloud instance identity");
+  static absl::StatusOr<IdentitySigner> Generate(
+      absl::Time now, absl::string_view common_name = "minicloud instance identity");
   // From PEM text (PKCS#8 or traditional RSA private key; X.509 certificate). The key must match
   // the certificate.
   static absl::StatusOr<IdentitySigner> FromPem(absl::string_view key_pem,

@@ -12,12 +12,13 @@ std::string Ec2PrivateDnsName(absl::string_view ipv4, absl::string_view region) 
 }
 
 absl::Status ValidateInstanceMetadata(const InstanceMetadata& m) {
-  if (m.instance_id.empty()) return absl::InvalidArgumentError("instance metadata: empty instance_id");
+  if (m.instance_id.empty())
+    return absl::InvalidArgumentError("instance metadata: empty instance_id");
   const int hop = m.options.http_put_response_hop_limit;
   if (hop < kMinHopLimit || hop > kMaxHopLimit) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("instance metadata ", m.instance_id, ": http_put_response_hop_limit ", hop,
-                     " outside ", kMinHopLimit, "..", kMaxHopLimit));
+    return absl::InvalidArgumentError(absl::StrCat("instance metadata ", m.instance_id,
+                                                   ": http_put_response_hop_limit ", hop,
+                                                   " outside ", kMinHopLimit, "..", kMaxHopLimit));
   }
   if (m.user_data && m.user_data->size() > 16 * 1024) {
     return absl::InvalidArgumentError(absl::StrCat("instance metadata ", m.instance_id,

@@ -55,34 +55,34 @@ struct IdentityDocument {
 };
 
 struct BlockDeviceMapping {
-  std::string ami = "/dev/xvda";              // block-device-mapping/ami
-  std::string root = "/dev/xvda";             // block-device-mapping/root
-  std::optional<std::string> ephemeral0;      // block-device-mapping/ephemeral0, e.g. "sdb"
+  std::string ami = "/dev/xvda";          // block-device-mapping/ami
+  std::string root = "/dev/xvda";         // block-device-mapping/root
+  std::optional<std::string> ephemeral0;  // block-device-mapping/ephemeral0, e.g. "sdb"
 };
 
 struct InstanceMetadata {
-  std::string instance_id;          // i-…
-  std::string image_id;             // ami-…
-  std::string instance_type;        // t3.micro
-  std::string reservation_id;       // r-…
-  std::string account_id;           // 12 digits; also owner-id of the interface
-  std::string region;               // us-east-1
-  std::string availability_zone;    // us-east-1a
+  std::string instance_id;                          // i-…
+  std::string image_id;                             // ami-…
+  std::string instance_type;                        // t3.micro
+  std::string reservation_id;                       // r-…
+  std::string account_id;                           // 12 digits; also owner-id of the interface
+  std::string region;                               // us-east-1
+  std::string availability_zone;                    // us-east-1a
   std::optional<std::string> availability_zone_id;  // use1-az1
   std::string architecture = "x86_64";              // identity document only
   int ami_launch_index = 0;
-  std::string instance_life_cycle = "on-demand";    // or "spot"
+  std::string instance_life_cycle = "on-demand";  // or "spot"
 
   // Primary network interface (device 0).
-  std::string hostname;             // EC2 style, see Ec2PrivateDnsName()
+  std::string hostname;  // EC2 style, see Ec2PrivateDnsName()
   std::string local_hostname;
   std::string local_ipv4;
-  std::string mac;                  // lowercase, colon separated
-  std::string interface_id;         // eni-…
+  std::string mac;           // lowercase, colon separated
+  std::string interface_id;  // eni-…
   std::string subnet_id;
   std::optional<std::string> subnet_ipv4_cidr_block;  // 10.0.0.0/24
   std::string vpc_id;
-  std::optional<std::string> vpc_ipv4_cidr_block;     // 10.0.0.0/16
+  std::optional<std::string> vpc_ipv4_cidr_block;  // 10.0.0.0/16
   int device_number = 0;
 
   std::vector<SecurityGroup> security_groups;

@@ -10,8 +10,8 @@
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -127,7 +127,8 @@ struct Server::Impl {
     if (buckets.size() > 4096) {
       // Forget buckets that have refilled completely: they hold no information.
       for (auto it = buckets.begin(); it != buckets.end();) {
-        const double refill = absl::ToDoubleSeconds(now - it->second.last) * opts.requests_per_second;
+        const double refill =
+            absl::ToDoubleSeconds(now - it->second.last) * opts.requests_per_second;
         it = (it->second.tokens + refill >= burst) ? buckets.erase(it) : std::next(it);
       }
     }
@@ -138,8 +139,8 @@ struct Server::Impl {
       b.last = now;
     }
     if (now > b.last) {
-      b.tokens = std::min(burst, b.tokens + absl::ToDoubleSeconds(now - b.last) *
-                                                 opts.requests_per_second);
+      b.tokens = std::min(
+          burst, b.tokens + absl::ToDoubleSeconds(now - b.last) * opts.requests_per_second);
       b.last = now;
     }
     if (b.tokens >= 1.0) {
@@ -284,10 +285,27 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     DoRead();
   }
 
+  // Lingering close (as nginx does): send FIN, then read and discard what the client still sends
+  // until it closes, for at most a second and 64 KiB. Closing with unread bytes would answer with
+  // a RST that can destroy our last response (a 400 after oversized headers) in flight.
   void Shutdown() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    // The session ends here; the socket closes when the last handler releases it.
+    if (ec) return;
+    drained_ = 0;
+    stream_.expires_after(std::chrono::seconds(1));
+    Drain();
+  }
+
+  void Drain() {
+    drain_buf_.resize(4096);
+    stream_.async_read_some(asio::buffer(drain_buf_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > 64 * 1024)
+                                return;  // EOF, timeout, reset: the session ends
+                              self->Drain();
+                            });
   }
 
   // Sets the TTL / hop limit of outgoing packets; returns what getsockopt reads back.
@@ -329,6 +347,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string out_;
   bool keep_alive_ = true;
+  std::string drain_buf_;
+  size_t drained_ = 0;
   ServedEvent event_;
 };
 
@@ -339,8 +359,8 @@ asio::any_io_executor Server::Impl::NewExecutor() {
 }
 
 void Server::Impl::DoAccept(tcp::acceptor* acceptor) {
-  acceptor->async_accept(NewExecutor(), beast::bind_front_handler(&Server::Impl::OnAccept, this,
-                                                                   acceptor));
+  acceptor->async_accept(NewExecutor(),
+                         beast::bind_front_handler(&Server::Impl::OnAccept, this, acceptor));
 }
 
 void Server::Impl::OnAccept(tcp::acceptor* acceptor, beast::error_code ec, tcp::socket socket) {
@@ -374,14 +394,15 @@ Server::~Server() { Stop(); }
 absl::Status Server::Start() {
   Impl& s = *impl_;
   if (s.started) return absl::FailedPreconditionError("metadata server already started");
-  if (s.opts.listen.empty()) return absl::InvalidArgumentError("metadata server: no listen address");
+  if (s.opts.listen.empty())
+    return absl::InvalidArgumentError("metadata server: no listen address");
   s.ioc.emplace(std::max(1, s.opts.threads));
   std::vector<tcp::endpoint> bound;
   for (const tcp::endpoint& ep : s.opts.listen) {
     auto acceptor = std::make_unique<tcp::acceptor>(s.NewExecutor());
     beast::error_code ec;
-    const std::string where = absl::StrCat("metadata server listen ", ep.address().to_string(),
-                                           " port ", ep.port());
+    const std::string where =
+        absl::StrCat("metadata server listen ", ep.address().to_string(), " port ", ep.port());
     acceptor->open(ep.protocol(), ec);
     if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec && ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);

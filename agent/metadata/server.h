@@ -74,16 +74,16 @@ struct ServerStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_rejected = 0;  // per-source or global connection limit
   uint64_t requests = 0;
-  uint64_t throttled = 0;      // 429
-  uint64_t bad_requests = 0;   // malformed / oversized -> 400 / 413
-  uint64_t timeouts = 0;       // connections closed by request_timeout / write_timeout
-  int connections_open = 0;    // gauge
+  uint64_t throttled = 0;     // 429
+  uint64_t bad_requests = 0;  // malformed / oversized -> 400 / 413
+  uint64_t timeouts = 0;      // connections closed by request_timeout / write_timeout
+  int connections_open = 0;   // gauge
 };
 
 class Server {
  public:
-  using InstanceLookup = std::function<std::shared_ptr<const InstanceMetadata>(
-      const boost::asio::ip::address& peer)>;
+  using InstanceLookup =
+      std::function<std::shared_ptr<const InstanceMetadata>(const boost::asio::ip::address& peer)>;
   using Observer = std::function<void(const ServedEvent&)>;
 
   // `clock` must outlive the server. `observer` may be empty.

@@ -63,8 +63,8 @@ std::string TokenAuthority::Mac(absl::string_view data) const {
   return std::string(reinterpret_cast<const char*>(out), out_len);
 }
 
-absl::StatusOr<std::string> TokenAuthority::Issue(absl::string_view instance_id,
-                                                  absl::Duration ttl, absl::Time now) const {
+absl::StatusOr<std::string> TokenAuthority::Issue(absl::string_view instance_id, absl::Duration ttl,
+                                                  absl::Time now) const {
   if (ttl < absl::Seconds(kMinTtlSeconds) || ttl > absl::Seconds(kMaxTtlSeconds)) {
     return absl::InvalidArgumentError(
         absl::StrCat("token ttl ", absl::FormatDuration(ttl), " outside 1..21600 s"));

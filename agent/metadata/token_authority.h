@@ -47,8 +47,7 @@ class TokenAuthority {
                                     absl::Time now) const;
 
   // Checks authenticity first, then the binding, then expiry.
-  TokenCheck Validate(absl::string_view token, absl::string_view instance_id,
-                      absl::Time now) const;
+  TokenCheck Validate(absl::string_view token, absl::string_view instance_id, absl::Time now) const;
 
  private:
   explicit TokenAuthority(std::string key) : key_(std::move(key)) {}

@@ -45,7 +45,9 @@ InstanceMetadata BenchInstance() {
   m.subnet_id = "subnet-0123abcd";
   m.vpc_id = "vpc-0123abcd";
   m.security_groups = {{"sg-0aaa1111", "default"}};
-  m.public_keys = {{"bench", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchKeyBenchKeyBenchKeyBenchKeyBenchKey0000 bench"}};
+  m.public_keys = {
+      {"bench",
+       "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchKeyBenchKeyBenchKeyBenchKeyBenchKey0000 bench"}};
   m.pending_time = absl::FromUnixSeconds(1'700'000'000);
   // A fixed, unsigned document of the real shape: signing is not what is measured.
   m.identity.document = BuildIdentityDocument(IdentityFieldsOf(m));

@@ -15,7 +15,6 @@
 // The crawl result is compared with a golden JSON file.
 
 #include <catch2/catch.hpp>
-
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -66,8 +65,8 @@ class CloudInitEc2 {
   bool RefreshToken() {
     ++token_puts;
     HttpConn c(host_, port_);
-    auto r = c.Request("PUT", "/latest/api/token",
-                       {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}});
+    auto r =
+        c.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}});
     if (!r || r->status != 200) return false;
     token_ = r->body;
     return true;
@@ -80,8 +79,10 @@ class CloudInitEc2 {
       if (token_.empty() && !RefreshToken()) continue;
       HttpConn c(host_, port_);
       auto r = c.Request("GET", path,
-                         {{"X-aws-ec2-metadata-token", token_}, {"User-Agent", "Cloud-Init/22.4"},
-                          {"Accept-Encoding", "gzip, deflate"}, {"Accept", "*/*"},
+                         {{"X-aws-ec2-metadata-token", token_},
+                          {"User-Agent", "Cloud-Init/22.4"},
+                          {"Accept-Encoding", "gzip, deflate"},
+                          {"Accept", "*/*"},
                           {"Connection", "keep-alive"}});
       REQUIRE(r);
       ++requests;
@@ -222,8 +223,7 @@ TEST_CASE("cloud-init 22.4 IMDSv2 sequence against the real server") {
   CHECK(identity["document"]["privateIp"] == "10.0.0.5");
   CHECK(identity["document"]["region"] == "eu-west-1");
   // The signatures crawled are the ones that verify.
-  CHECK(VerifyIdentitySignature(m.identity.document, m.identity.signature,
-                                signer.certificate_pem())
+  CHECK(VerifyIdentitySignature(m.identity.document, m.identity.signature, signer.certificate_pem())
             .ok());
 
   // The golden file holds the crawl minus the signature blobs (random per key).

@@ -80,7 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
   const InstanceMetadata m = Instance(bits);
-  if (bits & 0x20) req.headers.Add(kTokenHeader, *Authority().Issue(m.instance_id, absl::Hours(1), now));
+  if (bits & 0x20)
+    req.headers.Add(kTokenHeader, *Authority().Issue(m.instance_id, absl::Hours(1), now));
   const bool unknown = (bits & 0x08) != 0;
 
   const Response r = Handle(req, unknown ? nullptr : &m, Authority(), now);

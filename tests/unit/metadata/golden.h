@@ -5,7 +5,6 @@
 // and review the diff like code.
 
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>

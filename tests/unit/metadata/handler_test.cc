@@ -4,7 +4,6 @@
 #include "agent/metadata/handler.h"
 
 #include <catch2/catch.hpp>
-
 #include <functional>
 #include <optional>
 #include <string>
@@ -43,7 +42,8 @@ std::string Expand(const std::string& v, const InstanceMetadata& m) {
   if (v == "$EXPIRED") return TokenFor(m.instance_id, absl::Seconds(5), kNow - absl::Seconds(10));
   if (v == "$OTHER_INSTANCE") return TokenFor("i-0ffffffffffffffff");
   if (v == "$OTHER_KEY") {
-    return *TokenAuthority::WithKey(std::string(32, 'x'))->Issue(m.instance_id, absl::Hours(1), kNow);
+    return *TokenAuthority::WithKey(std::string(32, 'x'))
+                ->Issue(m.instance_id, absl::Hours(1), kNow);
   }
   if (v == "$TAMPERED") {
     std::string t = TokenFor(m.instance_id);
@@ -60,8 +60,8 @@ struct Case {
   std::string target;
   std::vector<std::pair<std::string, std::string>> headers;
   int status = 200;
-  std::optional<std::string> body;    // exact body
-  std::string golden;                 // or: body equals this golden file
+  std::optional<std::string> body;  // exact body
+  std::string golden;               // or: body equals this golden file
   std::vector<std::pair<std::string, std::string>> expect_headers;
   int ttl = 0;
   bool unknown_source = false;
@@ -137,16 +137,19 @@ TEST_CASE("listings: versions, version roots, directories with and without slash
        .instance = [] { return MakeInstance().NoKeys(); },
        .target = "/latest/meta-data/",
        .golden = "meta-data_latest_nokeys.txt"},
-      {.name = "block-device-mapping", .target = "/latest/meta-data/block-device-mapping/",
+      {.name = "block-device-mapping",
+       .target = "/latest/meta-data/block-device-mapping/",
        .body = "ami\nroot"},
       {.name = "block-device-mapping with instance store",
        .instance = [] { return MakeInstance().Ephemeral0("sdb"); },
        .target = "/latest/meta-data/block-device-mapping",
        .body = "ami\nephemeral0\nroot"},
       {.name = "network/", .target = "/latest/meta-data/network/", .body = "interfaces/"},
-      {.name = "network/interfaces", .target = "/latest/meta-data/network/interfaces",
+      {.name = "network/interfaces",
+       .target = "/latest/meta-data/network/interfaces",
        .body = "macs/"},
-      {.name = "macs/", .target = "/latest/meta-data/network/interfaces/macs/",
+      {.name = "macs/",
+       .target = "/latest/meta-data/network/interfaces/macs/",
        .body = "02:00:0a:00:00:05/"},
       {.name = "macs/<mac>/",
        .target = "/latest/meta-data/network/interfaces/macs/02:00:0a:00:00:05/",
@@ -154,7 +157,8 @@ TEST_CASE("listings: versions, version roots, directories with and without slash
       {.name = "macs/<mac>/ in 2011-01-01",
        .target = "/2011-01-01/meta-data/network/interfaces/macs/02:00:0a:00:00:05",
        .golden = "mac_2011-01-01.txt"},
-      {.name = "placement/", .target = "/latest/meta-data/placement/",
+      {.name = "placement/",
+       .target = "/latest/meta-data/placement/",
        .body = "availability-zone\nregion"},
       {.name = "placement/ with group, partition and zone id",
        .instance = [] { return MakeInstance().PlacementGroup("pg-1", 3).AzId("euw1-az1"); },
@@ -164,27 +168,34 @@ TEST_CASE("listings: versions, version roots, directories with and without slash
        .instance = [] { return MakeInstance().PlacementGroup("pg-1", 3).AzId("euw1-az1"); },
        .target = "/2016-09-02/meta-data/placement/",
        .body = "availability-zone"},
-      {.name = "public-keys/ lists index=name", .target = "/latest/meta-data/public-keys/",
+      {.name = "public-keys/ lists index=name",
+       .target = "/latest/meta-data/public-keys/",
        .body = "0=test-key"},
-      {.name = "public-keys without slash", .target = "/latest/meta-data/public-keys",
+      {.name = "public-keys without slash",
+       .target = "/latest/meta-data/public-keys",
        .body = "0=test-key"},
-      {.name = "public-keys/0/ lists formats", .target = "/latest/meta-data/public-keys/0/",
+      {.name = "public-keys/0/ lists formats",
+       .target = "/latest/meta-data/public-keys/0/",
        .body = "openssh-key"},
-      {.name = "public-keys/0 without slash", .target = "/latest/meta-data/public-keys/0",
+      {.name = "public-keys/0 without slash",
+       .target = "/latest/meta-data/public-keys/0",
        .body = "openssh-key"},
       {.name = "two keys",
-       .instance = [] {
-         return MakeInstance().With([](InstanceMetadata& m) {
-           m.public_keys.push_back({"second", "ssh-rsa AAAAB3 second"});
-         });
-       },
+       .instance =
+           [] {
+             return MakeInstance().With([](InstanceMetadata& m) {
+               m.public_keys.push_back({"second", "ssh-rsa AAAAB3 second"});
+             });
+           },
        .target = "/latest/meta-data/public-keys/",
        .body = "0=test-key\n1=second"},
       {.name = "services/", .target = "/latest/meta-data/services/", .body = "domain\npartition"},
-      {.name = "services/ before 2015-10-20", .target = "/2014-11-05/meta-data/services/",
+      {.name = "services/ before 2015-10-20",
+       .target = "/2014-11-05/meta-data/services/",
        .body = "domain"},
       {.name = "events/", .target = "/latest/meta-data/events/", .body = "maintenance/"},
-      {.name = "events/maintenance/", .target = "/latest/meta-data/events/maintenance/",
+      {.name = "events/maintenance/",
+       .target = "/latest/meta-data/events/maintenance/",
        .body = "history\nscheduled"},
       {.name = "dynamic/", .target = "/latest/dynamic/", .body = "instance-identity/"},
       {.name = "dynamic without slash", .target = "/latest/dynamic", .body = "instance-identity/"},
@@ -203,9 +214,11 @@ TEST_CASE("listings: versions, version roots, directories with and without slash
        .target = "/latest/meta-data/tags/instance",
        .body = "Empty\nEnvironment\nName"},
       {.name = "tags/instance/ with no tags is an empty listing",
-       .instance = [] {
-         return MakeInstance().TagsInMetadata(true).With([](InstanceMetadata& m) { m.tags.clear(); });
-       },
+       .instance =
+           [] {
+             return MakeInstance().TagsInMetadata(true).With(
+                 [](InstanceMetadata& m) { m.tags.clear(); });
+           },
        .target = "/latest/meta-data/tags/instance/",
        .body = ""},
   };
@@ -254,7 +267,9 @@ TEST_CASE("leaves") {
       {"services/partition", "aws"},
   };
   for (const auto& [path, value] : leaves) {
-    Check({.name = "leaf " + path, .target = "/latest/meta-data/" + path, .body = value,
+    Check({.name = "leaf " + path,
+           .target = "/latest/meta-data/" + path,
+           .body = value,
            .expect_headers = kTextPlain});
   }
   const std::vector<Case> cases = {
@@ -310,9 +325,11 @@ TEST_CASE("leaves") {
       {.name = "identity signature",
        .target = "/latest/dynamic/instance-identity/signature",
        .body = "c2lnbmF0dXJl"},
-      {.name = "identity pkcs7", .target = "/latest/dynamic/instance-identity/pkcs7",
+      {.name = "identity pkcs7",
+       .target = "/latest/dynamic/instance-identity/pkcs7",
        .body = "cGtjczc="},
-      {.name = "identity rsa2048", .target = "/latest/dynamic/instance-identity/rsa2048",
+      {.name = "identity rsa2048",
+       .target = "/latest/dynamic/instance-identity/rsa2048",
        .body = "cnNhMjA0OA=="},
       {.name = "user-data is raw bytes, application/octet-stream",
        .instance = [] { return MakeInstance().UserData(std::string("\x00\x01\xff#!", 5)); },
@@ -328,17 +345,23 @@ TEST_CASE("leaves") {
 
 TEST_CASE("not found: unknown paths, absent data, version gating") {
   const std::vector<Case> cases = {
-      {.name = "unknown version", .target = "/2099-01-01/meta-data/", .status = 404,
-       .golden = "error_404.html", .expect_headers = kHtml},
+      {.name = "unknown version",
+       .target = "/2099-01-01/meta-data/",
+       .status = 404,
+       .golden = "error_404.html",
+       .expect_headers = kHtml},
       {.name = "unknown category", .target = "/latest/foo", .status = 404},
-      {.name = "unknown key", .target = "/latest/meta-data/nope", .status = 404,
+      {.name = "unknown key",
+       .target = "/latest/meta-data/nope",
+       .status = 404,
        .golden = "error_404.html"},
       {.name = "segment below a leaf", .target = "/latest/meta-data/instance-id/x", .status = 404},
       {.name = "no leading slash", .target = "latest/meta-data/", .status = 404},
       {.name = "asterisk-form", .target = "*", .status = 404},
       {.name = "bad percent escape", .target = "/latest/meta-data/%zz", .status = 404},
       {.name = "truncated percent escape", .target = "/latest/meta-data/%2", .status = 404},
-      {.name = "parent segments are just names", .target = "/latest/meta-data/../user-data",
+      {.name = "parent segments are just names",
+       .target = "/latest/meta-data/../user-data",
        .status = 404},
       {.name = "user-data absent",
        .instance = [] { return MakeInstance().UserData(std::nullopt); },
@@ -346,15 +369,18 @@ TEST_CASE("not found: unknown paths, absent data, version gating") {
        .status = 404},
       {.name = "below user-data", .target = "/latest/user-data/x", .status = 404},
       {.name = "GET on the token path", .target = "/latest/api/token", .status = 404},
-      {.name = "public key index out of range", .target = "/latest/meta-data/public-keys/1",
+      {.name = "public key index out of range",
+       .target = "/latest/meta-data/public-keys/1",
        .status = 404},
       {.name = "public key by name is not a path",
-       .target = "/latest/meta-data/public-keys/0=test-key", .status = 404},
+       .target = "/latest/meta-data/public-keys/0=test-key",
+       .status = 404},
       {.name = "no keys: public-keys/ is 404",
        .instance = [] { return MakeInstance().NoKeys(); },
        .target = "/latest/meta-data/public-keys/",
        .status = 404},
-      {.name = "tags disabled (default)", .target = "/latest/meta-data/tags/instance/Name",
+      {.name = "tags disabled (default)",
+       .target = "/latest/meta-data/tags/instance/Name",
        .status = 404},
       {.name = "tags/ disabled", .target = "/latest/meta-data/tags/", .status = 404},
       {.name = "tags enabled but version before 2021-03-23",
@@ -367,18 +393,24 @@ TEST_CASE("not found: unknown paths, absent data, version gating") {
        .status = 404},
       {.name = "mac not in 2009-04-04", .target = "/2009-04-04/meta-data/mac", .status = 404},
       {.name = "network not in 2009-04-04",
-       .target = "/2009-04-04/meta-data/network/interfaces/macs/", .status = 404},
-      {.name = "region not in 2016-09-02", .target = "/2016-09-02/meta-data/placement/region",
+       .target = "/2009-04-04/meta-data/network/interfaces/macs/",
+       .status = 404},
+      {.name = "region not in 2016-09-02",
+       .target = "/2016-09-02/meta-data/placement/region",
        .status = 404},
       {.name = "instance-life-cycle not in 2018-09-24",
-       .target = "/2018-09-24/meta-data/instance-life-cycle", .status = 404},
-      {.name = "dynamic not in 1.0", .target = "/1.0/dynamic/", .status = 404},
-      {.name = "unknown mac", .target = "/latest/meta-data/network/interfaces/macs/02:00:00:00:00:01/",
+       .target = "/2018-09-24/meta-data/instance-life-cycle",
        .status = 404},
-      {.name = "no placement group: group-name 404", .target = "/latest/meta-data/placement/group-name",
+      {.name = "dynamic not in 1.0", .target = "/1.0/dynamic/", .status = 404},
+      {.name = "unknown mac",
+       .target = "/latest/meta-data/network/interfaces/macs/02:00:00:00:00:01/",
+       .status = 404},
+      {.name = "no placement group: group-name 404",
+       .target = "/latest/meta-data/placement/group-name",
        .status = 404},
       {.name = "no instance store: ephemeral0 404",
-       .target = "/latest/meta-data/block-device-mapping/ephemeral0", .status = 404},
+       .target = "/latest/meta-data/block-device-mapping/ephemeral0",
+       .status = 404},
       {.name = "identity unsigned: dynamic/instance-identity 404",
        .instance = [] { return MakeInstance().Identity({}); },
        .target = "/latest/dynamic/instance-identity/document",
@@ -426,38 +458,78 @@ TEST_CASE("IMDSv2 token issue: PUT /latest/api/token") {
        .target = "/latest/api/token?x=1",
        .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
        .ttl = 1},
-      {.name = "TTL missing -> 400", .method = "PUT", .target = "/latest/api/token",
-       .status = 400, .golden = "error_400.html", .expect_headers = kHtml},
-      {.name = "TTL non-numeric -> 400", .method = "PUT", .target = "/latest/api/token",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "abc"}}, .status = 400},
-      {.name = "TTL empty -> 400", .method = "PUT", .target = "/latest/api/token",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", ""}}, .status = 400},
-      {.name = "TTL 0 -> 400", .method = "PUT", .target = "/latest/api/token",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "0"}}, .status = 400},
-      {.name = "TTL 21601 -> 400", .method = "PUT", .target = "/latest/api/token",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21601"}}, .status = 400},
-      {.name = "TTL negative -> 400", .method = "PUT", .target = "/latest/api/token",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "-1"}}, .status = 400},
-      {.name = "TTL with sign -> 400", .method = "PUT", .target = "/latest/api/token",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "+5"}}, .status = 400},
-      {.name = "TTL fractional -> 400", .method = "PUT", .target = "/latest/api/token",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "5.0"}}, .status = 400},
-      {.name = "TTL huge -> 400", .method = "PUT", .target = "/latest/api/token",
+      {.name = "TTL missing -> 400",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .status = 400,
+       .golden = "error_400.html",
+       .expect_headers = kHtml},
+      {.name = "TTL non-numeric -> 400",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "abc"}},
+       .status = 400},
+      {.name = "TTL empty -> 400",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", ""}},
+       .status = 400},
+      {.name = "TTL 0 -> 400",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "0"}},
+       .status = 400},
+      {.name = "TTL 21601 -> 400",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21601"}},
+       .status = 400},
+      {.name = "TTL negative -> 400",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "-1"}},
+       .status = 400},
+      {.name = "TTL with sign -> 400",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "+5"}},
+       .status = 400},
+      {.name = "TTL fractional -> 400",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "5.0"}},
+       .status = 400},
+      {.name = "TTL huge -> 400",
+       .method = "PUT",
+       .target = "/latest/api/token",
        .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "99999999999999999999"}},
        .status = 400},
-      {.name = "versioned token path -> 403", .method = "PUT", .target = "/2021-03-23/api/token",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}}, .status = 403,
-       .golden = "error_403.html", .expect_headers = kHtml},
-      {.name = "PUT on a metadata path -> 403", .method = "PUT", .target = "/latest/meta-data/",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}}, .status = 403},
-      {.name = "PUT on token path with trailing slash -> 403", .method = "PUT",
+      {.name = "versioned token path -> 403",
+       .method = "PUT",
+       .target = "/2021-03-23/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
+       .status = 403,
+       .golden = "error_403.html",
+       .expect_headers = kHtml},
+      {.name = "PUT on a metadata path -> 403",
+       .method = "PUT",
+       .target = "/latest/meta-data/",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
+       .status = 403},
+      {.name = "PUT on token path with trailing slash -> 403",
+       .method = "PUT",
        .target = "/latest/api/token/",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}}, .status = 403},
-      {.name = "PUT with X-Forwarded-For -> 403", .method = "PUT", .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
+       .status = 403},
+      {.name = "PUT with X-Forwarded-For -> 403",
+       .method = "PUT",
+       .target = "/latest/api/token",
        .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"},
                    {"X-Forwarded-For", "203.0.113.7"}},
        .status = 403},
-      {.name = "X-Forwarded-For any case -> 403", .method = "PUT", .target = "/latest/api/token",
+      {.name = "X-Forwarded-For any case -> 403",
+       .method = "PUT",
+       .target = "/latest/api/token",
        .headers = {{"x-forwarded-for", ""}, {"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
        .status = 403},
   };
@@ -481,50 +553,85 @@ TEST_CASE("IMDSv2 token use, HttpTokens, HttpEndpoint, methods, unknown source")
   const std::string id = "/latest/meta-data/instance-id";
   const std::vector<Case> cases = {
       {.name = "optional: no token (IMDSv1) -> 200", .target = id, .body = "i-0123456789abcdef0"},
-      {.name = "optional: valid token -> 200", .target = id,
-       .headers = {{"X-aws-ec2-metadata-token", "$TOKEN"}}, .body = "i-0123456789abcdef0"},
-      {.name = "optional: garbage token -> 401", .target = id,
-       .headers = {{"X-aws-ec2-metadata-token", "garbage"}}, .status = 401,
-       .golden = "error_401.html", .expect_headers = kHtml},
-      {.name = "optional: expired token -> 401", .target = id,
-       .headers = {{"X-aws-ec2-metadata-token", "$EXPIRED"}}, .status = 401},
-      {.name = "optional: empty token header -> 401", .target = id,
-       .headers = {{"X-aws-ec2-metadata-token", ""}}, .status = 401},
-      {.name = "token of another instance -> 401", .target = id,
-       .headers = {{"X-aws-ec2-metadata-token", "$OTHER_INSTANCE"}}, .status = 401},
-      {.name = "token under another key -> 401", .target = id,
-       .headers = {{"X-aws-ec2-metadata-token", "$OTHER_KEY"}}, .status = 401},
-      {.name = "tampered token -> 401", .target = id,
-       .headers = {{"X-aws-ec2-metadata-token", "$TAMPERED"}}, .status = 401},
-      {.name = "token header name case-insensitive", .target = id,
-       .headers = {{"x-aws-EC2-metadata-token", "$TOKEN"}}, .body = "i-0123456789abcdef0"},
-      {.name = "invalid token beats 404", .target = "/latest/nope",
-       .headers = {{"X-aws-ec2-metadata-token", "garbage"}}, .status = 401},
-      {.name = "required: no token -> 401", .instance = required, .target = id, .status = 401},
-      {.name = "required: no token on / -> 401", .instance = required, .target = "/",
+      {.name = "optional: valid token -> 200",
+       .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$TOKEN"}},
+       .body = "i-0123456789abcdef0"},
+      {.name = "optional: garbage token -> 401",
+       .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "garbage"}},
+       .status = 401,
+       .golden = "error_401.html",
+       .expect_headers = kHtml},
+      {.name = "optional: expired token -> 401",
+       .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$EXPIRED"}},
        .status = 401},
-      {.name = "required: valid token -> 200", .instance = required, .target = id,
-       .headers = {{"X-aws-ec2-metadata-token", "$TOKEN"}}, .body = "i-0123456789abcdef0"},
-      {.name = "required: expired token -> 401", .instance = required, .target = id,
-       .headers = {{"X-aws-ec2-metadata-token", "$EXPIRED"}}, .status = 401},
-      {.name = "GET with X-Forwarded-For is fine", .target = id,
-       .headers = {{"X-Forwarded-For", "10.1.1.1"}}, .body = "i-0123456789abcdef0"},
+      {.name = "optional: empty token header -> 401",
+       .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", ""}},
+       .status = 401},
+      {.name = "token of another instance -> 401",
+       .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$OTHER_INSTANCE"}},
+       .status = 401},
+      {.name = "token under another key -> 401",
+       .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$OTHER_KEY"}},
+       .status = 401},
+      {.name = "tampered token -> 401",
+       .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$TAMPERED"}},
+       .status = 401},
+      {.name = "token header name case-insensitive",
+       .target = id,
+       .headers = {{"x-aws-EC2-metadata-token", "$TOKEN"}},
+       .body = "i-0123456789abcdef0"},
+      {.name = "invalid token beats 404",
+       .target = "/latest/nope",
+       .headers = {{"X-aws-ec2-metadata-token", "garbage"}},
+       .status = 401},
+      {.name = "required: no token -> 401", .instance = required, .target = id, .status = 401},
+      {.name = "required: no token on / -> 401",
+       .instance = required,
+       .target = "/",
+       .status = 401},
+      {.name = "required: valid token -> 200",
+       .instance = required,
+       .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$TOKEN"}},
+       .body = "i-0123456789abcdef0"},
+      {.name = "required: expired token -> 401",
+       .instance = required,
+       .target = id,
+       .headers = {{"X-aws-ec2-metadata-token", "$EXPIRED"}},
+       .status = 401},
+      {.name = "GET with X-Forwarded-For is fine",
+       .target = id,
+       .headers = {{"X-Forwarded-For", "10.1.1.1"}},
+       .body = "i-0123456789abcdef0"},
       {.name = "endpoint disabled: GET -> 403",
        .instance = [] { return MakeInstance().Endpoint(HttpEndpoint::kDisabled); },
-       .target = id, .status = 403},
+       .target = id,
+       .status = 403},
       {.name = "endpoint disabled: PUT token -> 403",
        .instance = [] { return MakeInstance().Endpoint(HttpEndpoint::kDisabled); },
-       .method = "PUT", .target = "/latest/api/token",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}}, .status = 403},
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
+       .status = 403},
       {.name = "unknown source -> 403", .target = id, .status = 403, .unknown_source = true},
-      {.name = "unknown source PUT -> 403", .method = "PUT", .target = "/latest/api/token",
-       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}}, .status = 403,
+      {.name = "unknown source PUT -> 403",
+       .method = "PUT",
+       .target = "/latest/api/token",
+       .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
+       .status = 403,
        .unknown_source = true},
   };
   for (const Case& c : cases) Check(c);
 
-  for (const std::string method : {"POST", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
-                                   "get", "FOO", ""}) {
+  for (const std::string method :
+       {"POST", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "get", "FOO", ""}) {
     Check({.name = "method " + method + " -> 405",
            .method = method,
            .target = id,
@@ -536,9 +643,8 @@ TEST_CASE("IMDSv2 token use, HttpTokens, HttpEndpoint, methods, unknown source")
 
 TEST_CASE("HEAD answers like GET without a body") {
   const InstanceMetadata m = MakeInstance().Build();
-  for (const std::string target :
-       {"/", "/latest/meta-data/", "/latest/meta-data/instance-id", "/latest/user-data",
-        "/latest/nope"}) {
+  for (const std::string target : {"/", "/latest/meta-data/", "/latest/meta-data/instance-id",
+                                   "/latest/user-data", "/latest/nope"}) {
     INFO(target);
     Request get{.method = "GET", .target = target};
     Request head{.method = "HEAD", .target = target};
@@ -548,7 +654,8 @@ TEST_CASE("HEAD answers like GET without a body") {
     CHECK(h.body.empty());
     REQUIRE(h.content_length.has_value());
     CHECK(*h.content_length == g.body.size());
-    CHECK(std::string(*h.headers.Get("Content-Type")) == std::string(*g.headers.Get("Content-Type")));
+    CHECK(std::string(*h.headers.Get("Content-Type")) ==
+          std::string(*g.headers.Get("Content-Type")));
     CHECK_FALSE(g.content_length.has_value());
   }
   const InstanceMetadata req = MakeInstance().Tokens(HttpTokens::kRequired).Build();
@@ -599,8 +706,8 @@ TEST_CASE("whole tree per version (golden)") {
                                  .PlacementGroup("pg-1", 2)
                                  .AzId("euw1-az1")
                                  .Build();
-  for (const std::string version : {"latest", "2021-03-23", "2018-09-24", "2016-09-02",
-                                    "2009-04-04", "1.0"}) {
+  for (const std::string version :
+       {"latest", "2021-03-23", "2018-09-24", "2016-09-02", "2009-04-04", "1.0"}) {
     std::vector<std::string> lines;
     Crawl(m, "/" + version + "/meta-data/", &lines);
     if (version != "1.0") Crawl(m, "/" + version + "/dynamic/", &lines);
@@ -612,10 +719,19 @@ TEST_CASE("whole tree per version (golden)") {
 
 TEST_CASE("handler is total: odd requests never crash") {
   const InstanceMetadata m = MakeInstance().Build();
-  const std::vector<std::string> targets = {"", "/", "//", "///latest///", "%", "/%",
-                                            "/latest/%00", std::string("/\0/", 3), "?", "#",
-                                            "http://", "HTTP://x", "/latest/meta-data/" +
-                                                                       std::string(10000, 'a')};
+  const std::vector<std::string> targets = {"",
+                                            "/",
+                                            "//",
+                                            "///latest///",
+                                            "%",
+                                            "/%",
+                                            "/latest/%00",
+                                            std::string("/\0/", 3),
+                                            "?",
+                                            "#",
+                                            "http://",
+                                            "HTTP://x",
+                                            "/latest/meta-data/" + std::string(10000, 'a')};
   for (const auto& t : targets) {
     for (const std::string method : {"GET", "HEAD", "PUT"}) {
       Request req{.method = method, .target = t};

@@ -38,8 +38,7 @@ struct HttpResponse {
 class HttpConn {
  public:
   // Connects to host:port (IPv4 or IPv6 literal), optionally from `source` (port 0).
-  HttpConn(const std::string& host, int port, const std::string& source = "",
-           int timeout_ms = 5000)
+  HttpConn(const std::string& host, int port, const std::string& source = "", int timeout_ms = 5000)
       : timeout_ms_(timeout_ms) {
     const bool v6 = host.find(':') != std::string::npos;
     fd_ = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -59,9 +58,9 @@ class HttpConn {
       a.sin6_port = htons(static_cast<uint16_t>(port));
       ::inet_pton(AF_INET6, host.c_str(), &a.sin6_addr);
       if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-          Fail();
-          return;
-        }
+        Fail();
+        return;
+      }
     } else {
       sockaddr_in a{};
       a.sin_family = AF_INET;
@@ -75,9 +74,9 @@ class HttpConn {
       a.sin_port = htons(static_cast<uint16_t>(port));
       ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
       if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-          Fail();
-          return;
-        }
+        Fail();
+        return;
+      }
     }
   }
   ~HttpConn() {

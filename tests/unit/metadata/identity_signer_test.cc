@@ -6,9 +6,8 @@
 
 #include <sys/stat.h>
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -164,9 +163,9 @@ TEST_CASE("openssl CLI verifies them the way the EC2 user guide does") {
                                    std::pair<std::string, std::string>{"rsa2048", id.rsa2048}}) {
     WriteFile(dir / name,
               absl::StrCat("-----BEGIN PKCS7-----\n", body, "\n", "-----END PKCS7-----\n"));
-    auto [rc, out] = Shell(absl::StrCat("cd ", dir.path(), " && openssl smime -verify -in ", name,
-                                        " -inform PEM -certfile certificate -noverify -out ",
-                                        name, ".out"));
+    auto [rc, out] =
+        Shell(absl::StrCat("cd ", dir.path(), " && openssl smime -verify -in ", name,
+                           " -inform PEM -certfile certificate -noverify -out ", name, ".out"));
     INFO(name << ": " << out);
     CHECK(rc == 0);
     CHECK(out.find("Verification successful") != std::string::npos);
@@ -184,7 +183,8 @@ TEST_CASE("openssl CLI verifies them the way the EC2 user guide does") {
 TEST_CASE("the embedded signing time is the injected clock") {
   minicloud::testing::TempDir dir;
   const IdentityDocument id = *Signer().Sign("{}", absl::FromUnixSeconds(1'600'000'000));
-  WriteFile(dir / "p7", absl::StrCat("-----BEGIN PKCS7-----\n", id.pkcs7, "\n-----END PKCS7-----\n"));
+  WriteFile(dir / "p7",
+            absl::StrCat("-----BEGIN PKCS7-----\n", id.pkcs7, "\n-----END PKCS7-----\n"));
   auto [rc, out] = Shell(absl::StrCat("openssl cms -cmsout -print -inform PEM -in ", dir / "p7"));
   INFO(out);
   CHECK(rc == 0);
@@ -206,8 +206,8 @@ TEST_CASE("LoadOrCreate persists the key and certificate") {
   const IdentityDocument id = *b.Sign("{\"x\" : 1}", kNow);
   CHECK(VerifyIdentitySignature(id.document, id.signature, a.certificate_pem()).ok());
 
-  auto [rc, out] = Shell(absl::StrCat("openssl x509 -noout -subject -dates -in ", sub,
-                                      "/identity-cert.pem"));
+  auto [rc, out] =
+      Shell(absl::StrCat("openssl x509 -noout -subject -dates -in ", sub, "/identity-cert.pem"));
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find("minicloud instance identity") != std::string::npos);

@@ -101,8 +101,9 @@ TEST_CASE("keep-alive, Connection: close, HTTP/1.0, HEAD") {
   }
   SECTION("pipelined requests are answered in order") {
     HttpConn c(f.host(), f.port());
-    REQUIRE(c.Send("GET /latest/meta-data/ami-id HTTP/1.1\r\nHost: x\r\n\r\n"
-                   "GET /latest/meta-data/instance-type HTTP/1.1\r\nHost: x\r\n\r\n"));
+    REQUIRE(
+        c.Send("GET /latest/meta-data/ami-id HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /latest/meta-data/instance-type HTTP/1.1\r\nHost: x\r\n\r\n"));
     auto a = c.Read();
     auto b = c.Read();
     REQUIRE(a);
@@ -162,8 +163,8 @@ TEST_CASE("IMDSv2 over the wire: token, TTL echo, 401, X-Forwarded-For") {
 
   // The other guest cannot use it.
   HttpConn other(f.host(), f.port(), "127.0.0.2");
-  auto o = other.Request("GET", "/latest/meta-data/instance-id",
-                         {{"X-aws-ec2-metadata-token", token}});
+  auto o =
+      other.Request("GET", "/latest/meta-data/instance-id", {{"X-aws-ec2-metadata-token", token}});
   REQUIRE(o);
   CHECK(o->status == 401);
 
@@ -172,9 +173,9 @@ TEST_CASE("IMDSv2 over the wire: token, TTL echo, 401, X-Forwarded-For") {
   REQUIRE(e);
   CHECK(e->status == 401);
 
-  auto x = c.Request("PUT", "/latest/api/token",
-                     {{"X-aws-ec2-metadata-token-ttl-seconds", "60"},
-                      {"X-Forwarded-For", "192.0.2.1"}});
+  auto x =
+      c.Request("PUT", "/latest/api/token",
+                {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}, {"X-Forwarded-For", "192.0.2.1"}});
   REQUIRE(x);
   CHECK(x->status == 403);
   auto bad = c.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "0"}});
@@ -355,8 +356,8 @@ TEST_CASE("a flooding guest gets 429 while another guest is served promptly") {
   }
   stop = true;
   for (auto& t : flood) t.join();
-  INFO("flood: ok=" << ok << " throttled=" << throttled << " worst other-guest latency "
-                    << worst_ms << " ms");
+  INFO("flood: ok=" << ok << " throttled=" << throttled << " worst other-guest latency " << worst_ms
+                    << " ms");
   CHECK(ok == 50);  // exactly the burst: the FakeClock never refilled the bucket
   CHECK(throttled > 100);
   CHECK(other == 0);
@@ -390,7 +391,8 @@ TEST_CASE("hop limit: token responses set IP_TTL, others do not") {
   CHECK(put.ttl_requested == 5);
   CHECK(put.ttl_on_socket == 5);
 
-  auto g = c.Request("GET", "/latest/meta-data/instance-id", {{"X-aws-ec2-metadata-token", t->body}});
+  auto g =
+      c.Request("GET", "/latest/meta-data/instance-id", {{"X-aws-ec2-metadata-token", t->body}});
   REQUIRE(g);
   const ServedEvent get = f.WaitFor([](const ServedEvent& e) { return e.method == "GET"; });
   CHECK(get.status == 200);
@@ -496,7 +498,8 @@ TEST_CASE("hop limit on the wire (AF_PACKET capture on lo)") {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
 
   HttpConn tok(f.host(), f.port(), "127.0.0.4");
-  auto t = tok.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
+  auto t =
+      tok.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
   REQUIRE(t);
   REQUIRE(t->status == 200);
   HttpConn plain(f.host(), f.port(), "127.0.0.4");
@@ -550,8 +553,8 @@ TEST_CASE("several io threads (strand per connection) serve concurrent clients")
     clients.emplace_back([&, t] {
       HttpConn c(f.host(), f.port(), t % 2 ? "127.0.0.2" : "127.0.0.1");
       const std::string id = t % 2 ? "i-00000000000000002" : "i-00000000000000001";
-      auto tok = c.Request("PUT", "/latest/api/token",
-                           {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
+      auto tok =
+          c.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
       if (!tok || tok->status != 200) return;
       for (int i = 0; i < 200; ++i) {
         auto r = c.Request("GET", "/latest/meta-data/instance-id",

@@ -1,10 +1,9 @@
 #include "agent/metadata/token_authority.h"
 
 #include <catch2/catch.hpp>
-
 #include <set>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "common/clock.h"
@@ -106,8 +105,9 @@ TEST_CASE("tampering, other keys and garbage are invalid") {
     CHECK(r2.Validate(t1, "i-1", now) == TokenCheck::kInvalid);
   }
   SECTION("garbage") {
-    for (const std::string& g : std::vector<std::string>{"", "A", "AQ", "AQAEAJ1fK2mQx7Vn8pLtRc3bYdW0sHgZi5uOa6TjE9NrXwPvBk4lQg==",
-                                std::string(10000, 'A'), std::string("\0\0\0", 3), "%%%%"}) {
+    for (const std::string& g : std::vector<std::string>{
+             "", "A", "AQ", "AQAEAJ1fK2mQx7Vn8pLtRc3bYdW0sHgZi5uOa6TjE9NrXwPvBk4lQg==",
+             std::string(10000, 'A'), std::string("\0\0\0", 3), "%%%%"}) {
       CHECK(a.Validate(g, "i-1", now) == TokenCheck::kInvalid);
     }
   }
@@ -117,8 +117,8 @@ TEST_CASE("token text is base64url, distinct per issue time") {
   const TokenAuthority a = Fixed();
   std::set<std::string> seen;
   for (int i = 0; i < 100; ++i) {
-    const std::string t =
-        *a.Issue("i-0123456789abcdef0", absl::Seconds(60), absl::FromUnixMillis(1'700'000'000'000 + i));
+    const std::string t = *a.Issue("i-0123456789abcdef0", absl::Seconds(60),
+                                   absl::FromUnixMillis(1'700'000'000'000 + i));
     for (char c : t) {
       CHECK((std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'));
     }
