@@ -11,6 +11,8 @@ fi
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang-format
+  # libFuzzer (the IMDS handler fuzz test)
+  clang libclang-rt-14-dev
   # libraries
   libvirt-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev catch2 libboost-dev nlohmann-json3-dev libcli11-dev
