@@ -28,7 +28,10 @@ const std::map<std::string, Getter, std::less<>>& InstanceFilterGetters() {
       {"architecture", [](const auto& i) { return i.architecture(); }},
       {"owner-id", [](const auto& i) { return i.owner_id(); }},
       {"ami-launch-index", [](const auto& i) { return absl::StrCat(i.ami_launch_index()); }},
-      {"private-ip-address", [](const auto& i) { return std::string(); }},
+      {"private-ip-address", [](const auto& i) { return i.network().private_ip(); }},
+      {"subnet-id", [](const auto& i) { return i.network().subnet_id(); }},
+      {"vpc-id", [](const auto& i) { return i.network().vpc_id(); }},
+      {"key-name", [](const auto& i) { return i.key_name(); }},
   };
   return *kGetters;
 }

@@ -263,6 +263,8 @@ TEST_CASE("DescribeInstances filters and errors", "[compute]") {
   REQUIRE(count({{"instance-type", {"t3.micro"}}, {"instance-state-name", {"pending"}}}) == 1);
   REQUIRE(count({{"reservation-id", {r2->reservation_id()}}}) == 1);
   REQUIRE(count({{"availability-zone", {"home-1?"}}}) == 3);
+  REQUIRE(count({{"private-ip-address", {"172.31.0.4"}}}) == 1);
+  REQUIRE(count({{"private-ip-address", {"172.31.0.*"}}}) == 3);
 
   v1::DescribeInstancesRequest bad;
   bad.add_filters()->set_name("colour");
