@@ -15,18 +15,12 @@
 #include "common/status_macros.h"
 #include "controller/service/filters.h"
 #include "controller/service/instance_state.h"
+#include "controller/service/timestamp.h"
 #include "controller/service/instance_types.h"
 #include "controller/service/network_plan.h"
 
 namespace minicloud::controller {
 namespace {
-
-google::protobuf::Timestamp ToTimestamp(int64_t unix_ms) {
-  google::protobuf::Timestamp t;
-  t.set_seconds(unix_ms / 1000);
-  t.set_nanos(static_cast<int32_t>((unix_ms % 1000) * 1'000'000));
-  return t;
-}
 
 // Fingerprint of the parameters that must match when a ClientToken is reused.
 std::string RequestFingerprint(const v1::RunInstancesRequest& req) {

@@ -12,15 +12,10 @@
 #include "common/status_macros.h"
 #include "controller/service/filters.h"
 #include "controller/service/instance_state.h"
+#include "controller/service/timestamp.h"
 
 namespace minicloud::controller {
 namespace {
-
-google::protobuf::Timestamp ToTimestamp(int64_t unix_ms) {
-  google::protobuf::Timestamp t;
-  t.set_seconds(unix_ms / 1000);
-  return t;
-}
 
 // A bzImage carries "HdrS" at offset 0x202 (Linux boot protocol).
 absl::Status CheckKernel(const std::string& path) {

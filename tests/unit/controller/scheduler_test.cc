@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "controller/scheduler/scheduler.h"
+
+#include <catch2/catch.hpp>
 
 namespace minicloud::scheduler {
 namespace {
@@ -43,27 +43,63 @@ TEST_CASE("spread scheduler places by free memory and explains rejections", "[sc
     std::vector<HostSnapshot> hosts;
     PlacementRequest req;
     bool ok;
-    std::vector<std::string> placed;   // expected host ids (when ok)
-    std::string reason_fragment;       // expected in the error or a rejection
+    std::vector<std::string> placed;  // expected host ids (when ok)
+    std::string reason_fragment;      // expected in the error or a rejection
   };
   const std::vector<Case> cases = {
       {"one host fits", {MakeHost("h1")}, Request(1, 1), true, {"h1"}, ""},
       {"most free memory wins",
        {MakeHost("h1").Used(0, 8000), MakeHost("h2")},
-       Request(1, 1), true, {"h2"}, ""},
+       Request(1, 1),
+       true,
+       {"h2"},
+       ""},
       {"spreads across hosts",
        {MakeHost("h1").Memory(4096), MakeHost("h2").Memory(4096)},
-       Request(2, 2), true, {"h1", "h2"}, ""},
+       Request(2, 2),
+       true,
+       {"h1", "h2"},
+       ""},
       {"down host is skipped",
        {MakeHost("h1").Down(), MakeHost("h2").Memory(1024)},
-       Request(1, 1), true, {"h2"}, "unreachable"},
-      {"not enough vCPU", {MakeHost("h1").Vcpus(1)}, Request(1, 1), false, {}, "needs 2 vCPU, 1 free"},
-      {"not enough memory", {MakeHost("h1").Memory(512)}, Request(1, 1), false, {},
+       Request(1, 1),
+       true,
+       {"h2"},
+       "unreachable"},
+      {"not enough vCPU",
+       {MakeHost("h1").Vcpus(1)},
+       Request(1, 1),
+       false,
+       {},
+       "needs 2 vCPU, 1 free"},
+      {"not enough memory",
+       {MakeHost("h1").Memory(512)},
+       Request(1, 1),
+       false,
+       {},
        "needs 1024 MiB, 512 MiB free"},
-      {"az filter", {MakeHost("h1").Az("home-1b")}, [] { auto r = Request(1, 1); r.availability_zone = "home-1a"; return r; }(),
-       false, {}, "in home-1b, not home-1a"},
-      {"max count partially met", {MakeHost("h1").Memory(2048)}, Request(1, 5), true, {"h1", "h1"}, ""},
-      {"min count unmet", {MakeHost("h1").Memory(2048)}, Request(3, 5), false, {}, "placed 2 of the minimum 3"},
+      {"az filter",
+       {MakeHost("h1").Az("home-1b")},
+       [] {
+         auto r = Request(1, 1);
+         r.availability_zone = "home-1a";
+         return r;
+       }(),
+       false,
+       {},
+       "in home-1b, not home-1a"},
+      {"max count partially met",
+       {MakeHost("h1").Memory(2048)},
+       Request(1, 5),
+       true,
+       {"h1", "h1"},
+       ""},
+      {"min count unmet",
+       {MakeHost("h1").Memory(2048)},
+       Request(3, 5),
+       false,
+       {},
+       "placed 2 of the minimum 3"},
       {"no hosts", {}, Request(1, 1), false, {}, "no hosts are registered"},
   };
   for (const auto& c : cases) {

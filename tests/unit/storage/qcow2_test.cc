@@ -433,8 +433,7 @@ TEST_CASE("InspectQcow2 on real files", "[storage][qcow2]") {
       {"missing file", [](auto&, auto&) {}, StatusCode::kNotFound, "No such file"},
       {"directory", [](auto&, auto& p) { std::filesystem::create_directory(p); },
        StatusCode::kInvalidArgument, "not a regular file"},
-      {"FIFO (must not hang)",
-       [](auto&, auto& p) { REQUIRE(::mkfifo(p.c_str(), 0600) == 0); },
+      {"FIFO (must not hang)", [](auto&, auto& p) { REQUIRE(::mkfifo(p.c_str(), 0600) == 0); },
        StatusCode::kInvalidArgument, "not a regular file"},
       {"symlink to /dev/zero",
        [](auto&, auto& p) { std::filesystem::create_symlink("/dev/zero", p); },
@@ -504,9 +503,17 @@ TEST_CASE("InspectQcow2 on real files", "[storage][qcow2]") {
          // qemu-img times its PBKDF on the CPU clock and fails with "Unable to get accurate CPU
          // usage" when a loaded machine gives it too little CPU; retry before giving up.
          const std::vector<std::string> argv = {
-             "qemu-img", "create", "-q", "-f", "qcow2", "--object",
-             "secret,id=sec0,data=hunter2", "-o",
-             "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=100", p, "16M"};
+             "qemu-img",
+             "create",
+             "-q",
+             "-f",
+             "qcow2",
+             "--object",
+             "secret,id=sec0,data=hunter2",
+             "-o",
+             "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=100",
+             p,
+             "16M"};
          for (int attempt = 0; attempt < 4; ++attempt) {
            if (Run(argv).exit_code == 0) return;
          }
