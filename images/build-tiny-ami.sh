@@ -3,7 +3,8 @@
 # by direct kernel boot (no bootloader), plus a small qcow2 holding an ext4 filesystem. It boots
 # to "minicloud-tiny: booted" in seconds under TCG, then prints a heartbeat line forever, so
 # hypervisor and agent-restart tests can see that a guest keeps running. It also loads the
-# virtio modules (disks and NIC), takes a DHCP lease, lists its disks in every heartbeat, and
+# virtio modules (disks and NIC), takes a DHCP lease, lists its disks in every heartbeat, runs
+# its user data once when it is a script (fetched from the metadata service, IMDSv1), and
 # powers off on the ACPI power button (a graceful shutdown request).
 #
 # Usage: build-tiny-ami.sh [--out DIR] [--force]
@@ -171,6 +172,39 @@ nic=$(ls /sys/class/net | grep -v '^lo$' | head -n1)
 if [ -n "$nic" ]; then
   udhcpc -i "$nic" -b -t 3 -T 2 -s /usr/share/udhcpc/default.script >/dev/null 2>&1 &
 fi
+# User data: once the lease is there, GET it from the metadata service (IMDSv1) and run it with
+# sh if it is a script ("#!" first). Its output goes to the console between two markers.
+# busybox wget's -T crashes in this build (1.35), so the time limit is timeout(1).
+user_data() {
+  url=http://169.254.169.254/latest/user-data
+  i=0
+  while [ -z "$(ip -4 -o addr show dev "$nic" 2>/dev/null)" ]; do
+    i=$((i + 1))
+    [ $i -gt 120 ] && { echo "minicloud-tiny: user-data skipped (no DHCP lease)"; return; }
+    sleep 0.5
+  done
+  i=0
+  while :; do
+    i=$((i + 1))
+    rm -f /tmp/user-data
+    timeout 10 wget -q -O /tmp/user-data "$url" 2>/tmp/user-data.err && break
+    if grep -q ' 404' /tmp/user-data.err; then echo "minicloud-tiny: user-data none"; return; fi
+    if [ $i -ge 5 ]; then
+      echo "minicloud-tiny: user-data fetch failed: $(head -n1 /tmp/user-data.err)"
+      return
+    fi
+    sleep 2
+  done
+  size=$(wc -c </tmp/user-data)
+  if [ "$(head -c 2 /tmp/user-data)" != "#!" ]; then
+    echo "minicloud-tiny: user-data not a script ($size bytes), not run"
+    return
+  fi
+  echo "minicloud-tiny: user-data start ($size bytes)"
+  (cd / && sh /tmp/user-data </dev/null 2>&1)
+  echo "minicloud-tiny: user-data exit $?"
+}
+[ -n "$nic" ] && user_data &
 n=0
 while :; do
   n=$((n + 1))
@@ -241,7 +275,10 @@ jq -n \
     kernel_cmdline: $cmdline,
     firmware_bootable: false,
     console_markers: {booted: "minicloud-tiny: booted", heartbeat: "minicloud-tiny: heartbeat",
-                      poweroff: "minicloud-tiny: power button, powering off"},
+                      poweroff: "minicloud-tiny: power button, powering off",
+                      user_data_start: "minicloud-tiny: user-data start",
+                      user_data_exit: "minicloud-tiny: user-data exit",
+                      user_data_none: "minicloud-tiny: user-data none"},
     build: {input_hash: $hash, kernel_source: $kid, built_at: $built, build_seconds: $secs,
             recipe: "images/build-tiny-ami.sh"}
   }' >"$STAGE/manifest.json"
