@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
   ctl::KeyPairService key_pairs(state, clock, ids);
   ctl::ImageService images(state, clock, ids, **blobs);
   ctl::FleetService fleet(state, clock, ids);
-  ctl::ComputeHandler compute_handler(compute, images, key_pairs);
+  ctl::PlacementGroupService groups(state, clock, ids);
+  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups);
   ctl::HostHandler host_handler(fleet, **blobs);
 
   grpc::ServerBuilder builder;

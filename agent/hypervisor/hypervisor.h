@@ -46,6 +46,12 @@ struct DomainInfo {
   DomainState state = DomainState::kOther;
 };
 
+// How StopDomain stops a guest.
+enum class StopMode {
+  kGraceful,  // press the ACPI power button and return; the guest shuts itself down
+  kForce,     // power off at once (like pulling the plug)
+};
+
 struct HostResources {
   int cpus = 0;
   int64_t memory_mib = 0;
@@ -59,6 +65,8 @@ struct HostResources {
 // - CreateAndStart is idempotent: an owned domain of that name that already runs is success.
 //   On failure nothing is left defined.
 // - Destroy stops (hard) and undefines; a missing domain is success (idempotent).
+// - StopDomain stops a running owned domain and keeps it defined, so CreateAndStart boots it
+//   again with its disks; a domain that is not running is success, a missing one NotFound.
 // - Domains keep running when the Hypervisor object (or the agent process) goes away; a new
 //   instance re-adopts them through List().
 // - Methods are thread-safe.
@@ -68,6 +76,7 @@ class Hypervisor {
 
   virtual absl::Status CreateAndStart(const DomainSpec& spec) = 0;
   virtual absl::Status Destroy(std::string_view instance_id) = 0;
+  virtual absl::Status StopDomain(std::string_view instance_id, StopMode mode) = 0;
   virtual absl::StatusOr<std::vector<DomainInfo>> List() = 0;
   // NotFound when no owned domain has that name.
   virtual absl::StatusOr<DomainInfo> Get(std::string_view instance_id) = 0;

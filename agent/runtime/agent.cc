@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "agent/runtime/console_log.h"
 #include "agent/runtime/guest_metadata.h"
 #include "agent/storage/qcow2.h"
 #include "common/logging.h"
@@ -19,16 +20,11 @@ constexpr auto kReconcileTick = std::chrono::seconds(1);
 
 int64_t NowMs(const Clock& clock) { return absl::ToUnixMillis(clock.Now()); }
 
-// Reads the last `max_bytes` of a file.
-absl::StatusOr<std::string> ReadTail(const std::string& path, int64_t max_bytes) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) return absl::NotFoundError(absl::StrCat("no console log at ", path));
-  const int64_t size = f.tellg();
-  const int64_t start = std::max<int64_t>(0, size - max_bytes);
-  f.seekg(start);
-  std::string out(static_cast<size_t>(size - start), '\0');
-  f.read(out.data(), static_cast<std::streamsize>(out.size()));
-  return out;
+// Reads the boot count recorded by the last successful boot (0 if none).
+int ReadBootCount(const std::string& path) {
+  std::ifstream f(path);
+  int n = 0;
+  return f >> n ? n : 0;
 }
 
 }  // namespace
@@ -66,7 +62,9 @@ absl::Status Agent::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& d : domains) domains_[d.instance_id] = d;
     for (const auto& entry : fs::directory_iterator(config_.state_dir + "/instances", ec)) {
-      local_[entry.path().filename().string()].has_files = true;
+      LocalInstance& l = local_[entry.path().filename().string()];
+      l.has_files = true;
+      l.booted = ReadBootCount((entry.path() / "boot_count").string());
       // Serve metadata for re-adopted guests even before the controller answers.
       std::ifstream saved(entry.path() / "desired.pb", std::ios::binary);
       v1::DesiredInstance want;
@@ -237,15 +235,24 @@ void Agent::ReconcileOnce() {
     changed = changed || old == domains_.end() || old->second.state != d.state;
   }
   domains_ = std::move(now);
+  for (const auto& [id, d] : domains_) {
+    if (d.state != hypervisor::DomainState::kRunning) continue;
+    auto rotated = RotateConsoleLogIfLarger(InstanceDir(id) + "/console.log",
+                                            config_.console_log_max_bytes);
+    if (!rotated.ok()) spdlog::warn("{}", rotated.status().message());
+  }
   if (!have_desired_) return;  // never act before the controller has spoken
   const std::vector<Action> actions = PlanActions(desired_, domains_, local_);
   for (const Action& a : actions) {
     LocalInstance& l = local_[a.instance_id];
     l.busy = true;
-    if (a.kind == ActionKind::kLaunch) {
+    if (a.kind == ActionKind::kLaunch || a.kind == ActionKind::kStop) {
       for (const auto& want : desired_.instances()) {
-        if (want.instance_id() == a.instance_id) {
+        if (want.instance_id() != a.instance_id) continue;
+        if (a.kind == ActionKind::kLaunch) {
           SpawnWorkerLocked([this, want] { RunLaunch(want); });
+        } else {
+          SpawnWorkerLocked([this, want] { RunStop(want); });
         }
       }
     } else {
@@ -293,13 +300,32 @@ void Agent::RunLaunch(v1::DesiredInstance want) {
     local_[id].timeline = timeline;
   }
   if (s.ok()) {
-    spdlog::info("{} started ({} ms after receipt)", id,
-                 timeline.domain_started_ms() - timeline.received_ms());
+    spdlog::info("{} started ({} ms after receipt, boot {})", id,
+                 timeline.domain_started_ms() - timeline.received_ms(), want.boot_count());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      local_[id].booted = want.boot_count();
+    }
+    std::ofstream(InstanceDir(id) + "/boot_count") << want.boot_count() << "\n";
     Finish(id, v1::OBSERVED_STATE_RUNNING, "");
     return;
   }
-  spdlog::error("launch {}: {}", id, s.message());
-  // A failed launch leaves nothing behind: no domain, no overlay.
+  spdlog::error("launch {} (boot {}): {}", id, want.boot_count(), s.message());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    local_[id].failed_boot = want.boot_count();
+  }
+  if (want.boot_count() > 1) {
+    // A failed start of a stopped instance keeps its root disk; the domain is defined again by
+    // the next start.
+    if (auto d = hypervisor_.StopDomain(id, hypervisor::StopMode::kForce);
+        !d.ok() && d.code() != absl::StatusCode::kNotFound) {
+      spdlog::error("power off {}: {}", id, d.message());
+    }
+    Finish(id, v1::OBSERVED_STATE_FAILED, std::string(s.message()));
+    return;
+  }
+  // A failed first launch leaves nothing behind: no domain, no overlay.
   if (auto d = hypervisor_.Destroy(id); !d.ok()) spdlog::error("clean up {}: {}", id, d.message());
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -390,6 +416,46 @@ absl::StatusOr<std::string> Agent::EnsureBlob(const std::string& sha256, int64_t
   }));
   MC_ASSIGN_OR_RETURN(auto cached, writer.Commit());
   return cached.path;
+}
+
+void Agent::RunStop(v1::DesiredInstance want) {
+  const std::string id = want.instance_id();
+  bool force = want.force_stop();
+  absl::Status s = hypervisor_.StopDomain(
+      id, force ? hypervisor::StopMode::kForce : hypervisor::StopMode::kGraceful);
+  // Wait for the guest to power itself off; power it off when it does not within the timeout,
+  // or as soon as the controller asks for a forced stop.
+  const auto poll = std::chrono::milliseconds(250);
+  for (int waited_ms = 0; s.ok() && !force; waited_ms += static_cast<int>(poll.count())) {
+    auto d = hypervisor_.Get(id);
+    if (!d.ok() || d->state == hypervisor::DomainState::kShutoff ||
+        d->state == hypervisor::DomainState::kCrashed) {
+      break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& w : desired_.instances()) {
+        if (w.instance_id() == id) force = w.force_stop() || w.goal() != v1::DESIRED_GOAL_STOPPED;
+      }
+    }
+    if (force || waited_ms >= config_.stop_timeout_ms) {
+      if (!force) {
+        spdlog::warn("{} did not shut down within {} ms; powering it off", id,
+                     config_.stop_timeout_ms);
+      }
+      force = true;
+      s = hypervisor_.StopDomain(id, hypervisor::StopMode::kForce);
+      break;
+    }
+    if (!Sleep(poll)) break;  // the agent is stopping; the next one carries on
+  }
+  if (!s.ok()) {
+    spdlog::error("stop {}: {}", id, s.message());
+    Finish(id, v1::OBSERVED_STATE_UNSPECIFIED, std::string(s.message()));  // retried
+    return;
+  }
+  spdlog::info("{} stopped{}", id, force ? " (powered off)" : "");
+  Finish(id, v1::OBSERVED_STATE_SHUTOFF, "");
 }
 
 void Agent::RunTeardown(std::string id) {
@@ -509,7 +575,7 @@ absl::StatusOr<std::string> Agent::ConsoleOutput(const std::string& instance_id,
       return absl::NotFoundError(absl::StrCat(instance_id, " is not on this host"));
     }
   }
-  return ReadTail(InstanceDir(instance_id) + "/console.log", std::max<int64_t>(0, max_bytes));
+  return ReadConsoleTail(InstanceDir(instance_id) + "/console.log", max_bytes);
 }
 
 }  // namespace minicloud::agent

@@ -13,6 +13,7 @@
 #include "agent/hypervisor/hypervisor.h"
 #include "agent/metadata/instance_metadata.h"
 #include "agent/network/host_network.h"
+#include "agent/runtime/console_log.h"
 #include "agent/runtime/controller_link.h"
 #include "agent/runtime/plan.h"
 #include "agent/storage/image_cache.h"
@@ -30,6 +31,10 @@ struct AgentConfig {
   std::string accelerator_reason;
   int watch_wait_ms = 10'000;  // long-poll length
   int retry_ms = 1'000;        // pause after a failed controller call
+  // StopInstances without Force: how long the guest gets to shut down after the ACPI power
+  // button before it is powered off.
+  int stop_timeout_ms = 120'000;
+  int64_t console_log_max_bytes = kConsoleLogMaxBytes;
 };
 
 // Creates the host network for a subnet the first time an instance needs it.
@@ -69,6 +74,7 @@ class Agent {
   void ReconcileLoop();
   void ReconcileOnce();
   void RunLaunch(v1::DesiredInstance want);
+  void RunStop(v1::DesiredInstance want);
   void RunTeardown(std::string instance_id);
   absl::Status Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& timeline);
   absl::StatusOr<std::string> EnsureBlob(const std::string& sha256, int64_t size);

@@ -1,6 +1,13 @@
 #include "agent/runtime/plan.h"
 
 namespace minicloud::agent {
+namespace {
+
+bool IsOff(hypervisor::DomainState s) {
+  return s == hypervisor::DomainState::kShutoff || s == hypervisor::DomainState::kCrashed;
+}
+
+}  // namespace
 
 std::vector<Action> PlanActions(const v1::DesiredState& desired,
                                 const std::map<std::string, hypervisor::DomainInfo>& domains,
@@ -11,19 +18,27 @@ std::vector<Action> PlanActions(const v1::DesiredState& desired,
     auto l = local.find(id);
     const bool busy = l != local.end() && l->second.busy;
     if (busy) continue;
-    const bool has_domain = domains.contains(id);
+    auto domain = domains.find(id);
+    const bool has_domain = domain != domains.end();
+    const bool off = has_domain && IsOff(domain->second.state);
     const bool has_files = l != local.end() && l->second.has_files;
     switch (want.goal()) {
       case v1::DESIRED_GOAL_RUNNING: {
-        const bool failed = l != local.end() && l->second.state == v1::OBSERVED_STATE_FAILED;
-        if (!has_domain && !failed) actions.push_back({ActionKind::kLaunch, id});
+        const int booted = l != local.end() ? l->second.booted : 0;
+        const bool failed = l != local.end() && l->second.state == v1::OBSERVED_STATE_FAILED &&
+                            l->second.failed_boot >= want.boot_count();
+        const bool boot = !has_domain || (off && booted < want.boot_count());
+        if (boot && !failed) actions.push_back({ActionKind::kLaunch, id});
         break;
       }
+      case v1::DESIRED_GOAL_STOPPED:
+        if (has_domain && !off) actions.push_back({ActionKind::kStop, id});
+        break;
       case v1::DESIRED_GOAL_TERMINATED:
         if (has_domain || has_files) actions.push_back({ActionKind::kTeardown, id});
         break;
       default:
-        break;  // STOPPED: leave the domain and its disks as they are
+        break;
     }
   }
   return actions;
@@ -51,6 +66,8 @@ v1::ObservedState ObserveInstance(const v1::DesiredInstance& want,
   if (want.goal() == v1::DESIRED_GOAL_TERMINATED && (local == nullptr || !local->has_files)) {
     return v1::OBSERVED_STATE_ABSENT;
   }
+  // Asked to stop and nothing runs (the launch never happened or a start failed): it is off.
+  if (want.goal() == v1::DESIRED_GOAL_STOPPED) return v1::OBSERVED_STATE_SHUTOFF;
   if (local != nullptr && local->state == v1::OBSERVED_STATE_FAILED) {
     return v1::OBSERVED_STATE_FAILED;
   }

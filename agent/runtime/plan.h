@@ -14,11 +14,15 @@ struct LocalInstance {
   v1::ObservedState state = v1::OBSERVED_STATE_UNSPECIFIED;
   std::string message;
   v1::LaunchTimeline timeline;
-  bool busy = false;       // a launch or teardown is in flight
+  bool busy = false;       // a launch, stop or teardown is in flight
   bool has_files = false;  // the instance directory exists on disk
+  int booted = 0;       // the highest DesiredInstance.boot_count this host has booted
+  int failed_boot = 0;  // with state FAILED: the boot_count whose launch failed
 };
 
-enum class ActionKind { kLaunch, kTeardown };
+// kLaunch boots an instance (creating its disk the first time); kStop shuts a running domain
+// down and keeps it; kTeardown destroys the domain and deletes its disks.
+enum class ActionKind { kLaunch, kStop, kTeardown };
 
 struct Action {
   ActionKind kind;
@@ -28,6 +32,10 @@ struct Action {
 // Pure reconcile step: compares desired instances with the domains the hypervisor has and the
 // agent's local knowledge, and returns what to start. Never touches domains the controller did
 // not mention (they are reported as orphans by the caller instead).
+//
+// A shut-off domain with goal RUNNING is booted again only when the controller asked for a boot
+// this host has not done yet (boot_count above `booted`): a guest that powered itself off stays
+// off until StartInstances, as on EC2. A failed launch is not retried for the same boot_count.
 std::vector<Action> PlanActions(const v1::DesiredState& desired,
                                 const std::map<std::string, hypervisor::DomainInfo>& domains,
                                 const std::map<std::string, LocalInstance>& local);

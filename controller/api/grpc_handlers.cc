@@ -102,6 +102,41 @@ grpc::Status ComputeHandler::DeleteKeyPair(grpc::ServerContext*,
                                            v1::DeleteKeyPairResponse* resp) {
   return Forward(resp, [&] { return keys_.DeleteKeyPair(*req); });
 }
+grpc::Status ComputeHandler::StopInstances(grpc::ServerContext*,
+                                           const v1::StopInstancesRequest* req,
+                                           v1::StopInstancesResponse* resp) {
+  return Forward(resp, [&] { return compute_.StopInstances(*req); });
+}
+grpc::Status ComputeHandler::StartInstances(grpc::ServerContext*,
+                                            const v1::StartInstancesRequest* req,
+                                            v1::StartInstancesResponse* resp) {
+  return Forward(resp, [&] { return compute_.StartInstances(*req); });
+}
+grpc::Status ComputeHandler::CreatePlacementGroup(grpc::ServerContext*,
+                                                  const v1::CreatePlacementGroupRequest* req,
+                                                  v1::CreatePlacementGroupResponse* resp) {
+  return Forward(resp, [&] { return groups_.CreatePlacementGroup(*req); });
+}
+grpc::Status ComputeHandler::DescribePlacementGroups(grpc::ServerContext*,
+                                                     const v1::DescribePlacementGroupsRequest* req,
+                                                     v1::DescribePlacementGroupsResponse* resp) {
+  return Forward(resp, [&] { return groups_.DescribePlacementGroups(*req); });
+}
+grpc::Status ComputeHandler::DeletePlacementGroup(grpc::ServerContext*,
+                                                  const v1::DeletePlacementGroupRequest* req,
+                                                  v1::DeletePlacementGroupResponse* resp) {
+  return Forward(resp, [&] { return groups_.DeletePlacementGroup(*req); });
+}
+grpc::Status ComputeHandler::DescribeAvailabilityZones(
+    grpc::ServerContext*, const v1::DescribeAvailabilityZonesRequest* req,
+    v1::DescribeAvailabilityZonesResponse* resp) {
+  return Forward(resp, [&] { return compute_.DescribeAvailabilityZones(*req); });
+}
+grpc::Status ComputeHandler::DescribePlacement(grpc::ServerContext*,
+                                               const v1::RunInstancesRequest* req,
+                                               v1::DescribePlacementResponse* resp) {
+  return Forward(resp, [&] { return compute_.DescribePlacement(*req); });
+}
 
 grpc::Status HostHandler::RegisterHost(grpc::ServerContext*, const v1::RegisterHostRequest* req,
                                        v1::RegisterHostResponse* resp) {

@@ -5,6 +5,7 @@
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
+#include "controller/service/placement_group_service.h"
 #include "minicloud/v1/compute.grpc.pb.h"
 #include "minicloud/v1/host.grpc.pb.h"
 
@@ -13,8 +14,9 @@ namespace minicloud::controller {
 // gRPC edge of the public API: each method forwards to a service and maps the status.
 class ComputeHandler final : public v1::ComputeService::Service {
  public:
-  ComputeHandler(ComputeService& compute, ImageService& images, KeyPairService& keys)
-      : compute_(compute), images_(images), keys_(keys) {}
+  ComputeHandler(ComputeService& compute, ImageService& images, KeyPairService& keys,
+                 PlacementGroupService& groups)
+      : compute_(compute), images_(images), keys_(keys), groups_(groups) {}
 
   grpc::Status RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                             v1::Reservation* resp) override;
@@ -52,11 +54,30 @@ class ComputeHandler final : public v1::ComputeService::Service {
                                 v1::DescribeKeyPairsResponse* resp) override;
   grpc::Status DeleteKeyPair(grpc::ServerContext*, const v1::DeleteKeyPairRequest* req,
                              v1::DeleteKeyPairResponse* resp) override;
+  grpc::Status StopInstances(grpc::ServerContext*, const v1::StopInstancesRequest* req,
+                             v1::StopInstancesResponse* resp) override;
+  grpc::Status StartInstances(grpc::ServerContext*, const v1::StartInstancesRequest* req,
+                              v1::StartInstancesResponse* resp) override;
+  grpc::Status CreatePlacementGroup(grpc::ServerContext*,
+                                    const v1::CreatePlacementGroupRequest* req,
+                                    v1::CreatePlacementGroupResponse* resp) override;
+  grpc::Status DescribePlacementGroups(grpc::ServerContext*,
+                                       const v1::DescribePlacementGroupsRequest* req,
+                                       v1::DescribePlacementGroupsResponse* resp) override;
+  grpc::Status DeletePlacementGroup(grpc::ServerContext*,
+                                    const v1::DeletePlacementGroupRequest* req,
+                                    v1::DeletePlacementGroupResponse* resp) override;
+  grpc::Status DescribeAvailabilityZones(grpc::ServerContext*,
+                                         const v1::DescribeAvailabilityZonesRequest* req,
+                                         v1::DescribeAvailabilityZonesResponse* resp) override;
+  grpc::Status DescribePlacement(grpc::ServerContext*, const v1::RunInstancesRequest* req,
+                                 v1::DescribePlacementResponse* resp) override;
 
  private:
   ComputeService& compute_;
   ImageService& images_;
   KeyPairService& keys_;
+  PlacementGroupService& groups_;
 };
 
 // gRPC edge of the controller<->agent API.

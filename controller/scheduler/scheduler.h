@@ -198,6 +198,9 @@ class Scheduler {
   virtual ~Scheduler() = default;
   virtual absl::StatusOr<PlacementResult> Place(const PlacementRequest& request,
                                                 const std::vector<HostSnapshot>& hosts) const = 0;
+  // Same decision as Place, with a verdict for every host (for --explain).
+  virtual PlacementExplanation Explain(const PlacementRequest& request,
+                                       const std::vector<HostSnapshot>& hosts) const = 0;
 };
 
 // EC2's placement: without a group instances spread over racks and hosts (see the top of this
@@ -208,9 +211,8 @@ class SpreadScheduler final : public Scheduler {
  public:
   absl::StatusOr<PlacementResult> Place(const PlacementRequest& request,
                                         const std::vector<HostSnapshot>& hosts) const override;
-  // Same decision as Place, with a verdict for every host (for --explain).
   PlacementExplanation Explain(const PlacementRequest& request,
-                               const std::vector<HostSnapshot>& hosts) const;
+                               const std::vector<HostSnapshot>& hosts) const override;
 };
 
 }  // namespace minicloud::scheduler

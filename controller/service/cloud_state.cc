@@ -31,6 +31,7 @@ absl::Status CloudState::Load(absl::Time now) {
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kClientTokens, client_tokens_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kKeyPairs, key_pairs_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kSubnets, subnets_));
+  MC_RETURN_IF_ERROR(LoadTable(store_, Table::kPlacementGroups, placement_groups_));
   // Generations restart from the clock so an agent holding an older number sees a change.
   generation_base_ = static_cast<uint64_t>(absl::ToUnixMillis(now)) << 16;
   for (const auto& [id, host] : hosts_) {
@@ -50,6 +51,10 @@ absl::Status CloudState::CommitLocked(const Changes& c) {
   }
   for (const auto& [k, v] : c.key_pairs) batch.Put(Table::kKeyPairs, k, v.SerializeAsString());
   for (const auto& [k, v] : c.subnets) batch.Put(Table::kSubnets, k, v.SerializeAsString());
+  for (const auto& [k, v] : c.placement_groups) {
+    batch.Put(Table::kPlacementGroups, k, v.SerializeAsString());
+  }
+  for (const auto& k : c.deleted_placement_groups) batch.Delete(Table::kPlacementGroups, k);
   for (const auto& k : c.deleted_instances) batch.Delete(Table::kInstances, k);
   for (const auto& k : c.deleted_key_pairs) batch.Delete(Table::kKeyPairs, k);
   for (const auto& k : c.deleted_images) batch.Delete(Table::kImages, k);
@@ -62,6 +67,8 @@ absl::Status CloudState::CommitLocked(const Changes& c) {
   for (const auto& [k, v] : c.client_tokens) client_tokens_[k] = v;
   for (const auto& [k, v] : c.key_pairs) key_pairs_[k] = v;
   for (const auto& [k, v] : c.subnets) subnets_[k] = v;
+  for (const auto& [k, v] : c.placement_groups) placement_groups_[k] = v;
+  for (const auto& k : c.deleted_placement_groups) placement_groups_.erase(k);
   for (const auto& k : c.deleted_instances) instances_.erase(k);
   for (const auto& k : c.deleted_key_pairs) key_pairs_.erase(k);
   for (const auto& k : c.deleted_images) images_.erase(k);

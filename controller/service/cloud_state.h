@@ -16,6 +16,7 @@ namespace minicloud::controller {
 // Controller settings that shape business rules. Defaults suit a homelab.
 struct ControllerConfig {
   std::string owner_id = "000000000000";  // the account id shown as OwnerId
+  std::string region = "home-1";          // where placement groups live when none is named
   double cpu_allocation_ratio = 4.0;      // vCPU overcommit
   double memory_allocation_ratio = 1.0;
   int64_t reserved_host_memory_mib = 512;                // kept for the host itself
@@ -50,9 +51,11 @@ class CloudState {
     std::map<std::string, v1::ClientTokenRecord> client_tokens;
     std::map<std::string, v1::KeyPairRecord> key_pairs;  // by key name
     std::map<std::string, v1::SubnetRecord> subnets;     // by availability zone
+    std::map<std::string, v1::PlacementGroupRecord> placement_groups;  // by group name
     std::vector<std::string> deleted_instances;
     std::vector<std::string> deleted_images;
     std::vector<std::string> deleted_key_pairs;
+    std::vector<std::string> deleted_placement_groups;
   };
   absl::Status CommitLocked(const Changes& changes);
 
@@ -70,6 +73,9 @@ class CloudState {
   std::map<std::string, v1::ClientTokenRecord>& client_tokens() { return client_tokens_; }
   std::map<std::string, v1::KeyPairRecord>& key_pairs() { return key_pairs_; }
   std::map<std::string, v1::SubnetRecord>& subnets() { return subnets_; }
+  std::map<std::string, v1::PlacementGroupRecord>& placement_groups() {
+    return placement_groups_;
+  }
 
   bool HostUpLocked(const std::string& host_id, absl::Time now) const;
 
@@ -86,6 +92,7 @@ class CloudState {
   std::map<std::string, v1::ClientTokenRecord> client_tokens_;
   std::map<std::string, v1::KeyPairRecord> key_pairs_;
   std::map<std::string, v1::SubnetRecord> subnets_;
+  std::map<std::string, v1::PlacementGroupRecord> placement_groups_;
 };
 
 }  // namespace minicloud::controller

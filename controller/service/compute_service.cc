@@ -15,9 +15,10 @@
 #include "common/status_macros.h"
 #include "controller/service/filters.h"
 #include "controller/service/instance_state.h"
-#include "controller/service/timestamp.h"
 #include "controller/service/instance_types.h"
+#include "controller/service/timestamp.h"
 #include "controller/service/network_plan.h"
+#include "controller/service/placement_group_service.h"
 
 namespace minicloud::controller {
 namespace {
@@ -97,6 +98,37 @@ absl::StatusOr<v1::InstanceRecord*> FindInstanceLocked(CloudState& state, absl::
   return &it->second;
 }
 
+int64_t InstanceStoreGb(const InstanceType& type) {
+  return static_cast<int64_t>(type.instance_store_disks) * type.instance_store_gb;
+}
+
+// The EC2 error for a scheduler refusal.
+absl::Status SchedulerError(const absl::Status& s, absl::string_view instance_type) {
+  if (s.code() == absl::StatusCode::kResourceExhausted) {
+    return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",
+                    absl::StrCat("We currently do not have sufficient ", instance_type,
+                                 " capacity: ", s.message()));
+  }
+  if (s.code() == absl::StatusCode::kInvalidArgument) return InvalidParameterValue(s.message());
+  return s;
+}
+
+absl::Status IncorrectState(absl::string_view id, absl::string_view what) {
+  return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
+                  absl::StrCat("The instance '", id, "' is not in a state from which it can be ",
+                               what, "."));
+}
+
+absl::Status DryRunOk() {
+  return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
+                  "Request would have succeeded, but DryRun flag is set.");
+}
+
+std::string UserInitiatedReason(absl::Time now) {
+  return absl::StrCat("User initiated (",
+                      absl::FormatTime("%Y-%m-%d %H:%M:%S GMT", now, absl::UTCTimeZone()), ")");
+}
+
 }  // namespace
 
 v1::InstanceMetadataOptions DefaultMetadataOptions() {
@@ -153,6 +185,9 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   *i.mutable_state() = ApiState(r.state());
   i.mutable_placement()->set_availability_zone(r.topology().availability_zone());
   i.mutable_placement()->set_host_id(r.host_id());
+  i.mutable_placement()->set_group_name(r.placement_group());
+  i.mutable_placement()->set_partition_number(r.partition_number());
+  i.mutable_placement()->set_tenancy("default");
   *i.mutable_launch_time() = ToTimestamp(r.launch_time_ms());
   i.set_ami_launch_index(r.ami_launch_index());
   i.set_state_transition_reason(r.state_transition_reason());
@@ -285,6 +320,7 @@ std::vector<scheduler::HostSnapshot> ComputeService::SnapshotLocked(absl::Time n
     s.allocatable_memory_mib = std::max<int64_t>(
         0, static_cast<int64_t>((h.capacity().memory_mib() - cfg.reserved_host_memory_mib) *
                                 cfg.memory_allocation_ratio));
+    s.instance_store_gb = h.capacity().instance_store_gb();
   }
   for (const auto& [id, inst] : state_.instances()) {
     if (!HoldsCapacity(inst.state())) continue;
@@ -292,6 +328,9 @@ std::vector<scheduler::HostSnapshot> ComputeService::SnapshotLocked(absl::Time n
     if (it == by_host.end()) continue;
     it->second.used_vcpus += inst.vcpus();
     it->second.used_memory_mib += inst.memory_mib();
+    if (auto type = FindInstanceType(inst.instance_type())) {
+      it->second.used_instance_store_gb += InstanceStoreGb(*type);
+    }
   }
   std::vector<scheduler::HostSnapshot> out;
   for (auto& [id, s] : by_host) out.push_back(std::move(s));
@@ -343,26 +382,11 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   const v1::InstanceMetadataOptions options =
       *ResolveMetadataOptions(req.metadata_options(), DefaultMetadataOptions());
 
-  scheduler::PlacementRequest preq;
-  preq.request_id = req.client_token().empty() ? ids_.Next("r") : req.client_token();
-  preq.vcpus = type.vcpus;
-  preq.memory_mib = type.memory_mib;
-  preq.min_count = req.min_count();
-  preq.max_count = req.max_count();
-  preq.availability_zone = req.placement().availability_zone();
-  auto placement = scheduler_.Place(preq, SnapshotLocked(now));
-  if (!placement.ok()) {
-    if (placement.status().code() == absl::StatusCode::kResourceExhausted) {
-      return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",
-                      absl::StrCat("We currently do not have sufficient ", req.instance_type(),
-                                   " capacity: ", placement.status().message()));
-    }
-    return placement.status();
-  }
-  if (req.dry_run()) {
-    return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
-                    "Request would have succeeded, but DryRun flag is set.");
-  }
+  MC_ASSIGN_OR_RETURN(scheduler::PlacementRequest preq, PlacementRequestLocked(req, type));
+  const auto snapshot = SnapshotLocked(now);
+  auto placement = scheduler_.Place(preq, snapshot);
+  if (!placement.ok()) return SchedulerError(placement.status(), req.instance_type());
+  if (req.dry_run()) return DryRunOk();
 
   CloudState::Changes changes;
   v1::Reservation reservation;
@@ -395,6 +419,11 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     r.set_architecture(image.architecture());
     r.set_root_device_name(image.root_device_name());
     r.set_accelerator(host.accelerator());
+    r.set_boot_count(1);
+    if (preq.group != nullptr) {
+      r.set_placement_group(preq.group->name);
+      r.set_partition_number(placement->placements[i].partition_number);
+    }
     *r.mutable_metadata_options() = options;
     for (const auto& t : req.tags()) (*r.mutable_tags())[t.key()] = t.value();
     if (key != nullptr) {
@@ -411,6 +440,17 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     *reservation.add_instances() = ToApi(r);
     touched_hosts.insert(host_id);
     changes.instances[r.instance_id()] = std::move(r);
+  }
+  if (preq.group != nullptr && !placement->cluster_locked_az.empty() &&
+      preq.group->locked_az.empty()) {
+    // The first launch into a cluster group locks its AZ, in the same commit as the instances.
+    v1::PlacementGroupRecord g = state_.placement_groups().at(preq.group->name);
+    g.set_locked_availability_zone(placement->cluster_locked_az);
+    changes.placement_groups[g.group_name()] = g;
+  }
+  if (req.explain()) {
+    reservation.set_placement_explanation(
+        scheduler::FormatExplanation(preq, scheduler_.Explain(preq, snapshot)));
   }
   if (!req.client_token().empty()) {
     token.set_client_token(req.client_token());
@@ -471,10 +511,7 @@ absl::StatusOr<v1::TerminateInstancesResponse> ComputeService::TerminateInstance
   for (const auto& id : req.instance_ids()) {
     if (!state_.instances().contains(id)) return InstanceNotFound(id);
   }
-  if (req.dry_run()) {
-    return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
-                    "Request would have succeeded, but DryRun flag is set.");
-  }
+  if (req.dry_run()) return DryRunOk();
   CloudState::Changes changes;
   v1::TerminateInstancesResponse resp;
   std::set<std::string> touched_hosts;
@@ -487,9 +524,7 @@ absl::StatusOr<v1::TerminateInstancesResponse> ComputeService::TerminateInstance
         r.state() != v1::INSTANCE_STATE_CODE_SHUTTING_DOWN) {
       r.set_goal(v1::DESIRED_GOAL_TERMINATED);
       r.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
-      r.set_state_transition_reason(
-          absl::StrCat("User initiated (",
-                       absl::FormatTime("%Y-%m-%d %H:%M:%S GMT", now, absl::UTCTimeZone()), ")"));
+      r.set_state_transition_reason(UserInitiatedReason(now));
       r.set_state_reason_code("Client.UserInitiatedShutdown");
       r.set_state_reason_message("Client.UserInitiatedShutdown: User initiated shutdown");
       touched_hosts.insert(r.host_id());
@@ -664,6 +699,269 @@ absl::StatusOr<v1::DescribeInstanceAttributeResponse> ComputeService::DescribeIn
   resp.set_instance_id(r->instance_id());
   resp.set_has_user_data(r->has_user_data());
   resp.set_user_data(r->user_data());
+  return resp;
+}
+
+}  // namespace minicloud::controller
+
+namespace minicloud::controller {
+
+absl::StatusOr<scheduler::PlacementRequest> ComputeService::PlacementRequestLocked(
+    const v1::RunInstancesRequest& req, const InstanceType& type) {
+  scheduler::PlacementRequest preq;
+  preq.request_id = req.client_token().empty() ? ids_.Next("r") : req.client_token();
+  preq.vcpus = type.vcpus;
+  preq.memory_mib = type.memory_mib;
+  preq.instance_store_gb = InstanceStoreGb(type);
+  preq.min_count = req.min_count();
+  preq.max_count = req.max_count();
+  preq.availability_zone = req.placement().availability_zone();
+  const auto& p = req.placement();
+  if (p.group_name().empty()) {
+    if (p.partition_number() != 0) {
+      return InvalidParameterValue("Placement.PartitionNumber needs Placement.GroupName");
+    }
+    return preq;
+  }
+  MC_ASSIGN_OR_RETURN(const v1::PlacementGroupRecord* group,
+                      FindPlacementGroupLocked(state_, p.group_name()));
+  if (p.partition_number() != 0 &&
+      (group->strategy() != "partition" || p.partition_number() < 1 ||
+       p.partition_number() > group->partition_count())) {
+    return InvalidParameterValue(
+        group->strategy() != "partition"
+            ? absl::StrCat("Placement group '", group->group_name(),
+                           "' is not a partition group; PartitionNumber is not allowed")
+            : absl::StrCat("Value (", p.partition_number(),
+                           ") for parameter PartitionNumber is invalid. Expected 1-",
+                           group->partition_count(), "."));
+  }
+  if (group->strategy() == "cluster" && !group->locked_availability_zone().empty() &&
+      !preq.availability_zone.empty() &&
+      preq.availability_zone != group->locked_availability_zone()) {
+    return InvalidParameterValue(
+        absl::StrCat("Cluster placement group '", group->group_name(), "' is in ",
+                     group->locked_availability_zone(), "; it cannot span availability zones"));
+  }
+  preq.region = group->region();
+  preq.group = SchedulerGroupLocked(state_, *group);
+  preq.partition_number = p.partition_number();
+  return preq;
+}
+
+absl::StatusOr<v1::DescribePlacementResponse> ComputeService::DescribePlacement(
+    const v1::RunInstancesRequest& in) {
+  v1::RunInstancesRequest req = in;
+  if (req.max_count() == 0 && req.min_count() > 0) req.set_max_count(req.min_count());
+  MC_RETURN_IF_ERROR(ValidateRun(req));
+  const InstanceType type = *FindInstanceType(req.instance_type());
+  std::lock_guard<std::mutex> lock(state_.mu());
+  MC_ASSIGN_OR_RETURN(scheduler::PlacementRequest preq, PlacementRequestLocked(req, type));
+  const scheduler::PlacementExplanation e = scheduler_.Explain(preq, SnapshotLocked(clock_.Now()));
+  v1::DescribePlacementResponse resp;
+  resp.set_would_succeed(e.status.ok());
+  if (!e.status.ok()) {
+    resp.set_error_code(
+        Ec2CodeOf(SchedulerError(e.status, req.instance_type())));
+  }
+  resp.set_explanation(scheduler::FormatExplanation(preq, e));
+  return resp;
+}
+
+absl::StatusOr<v1::StopInstancesResponse> ComputeService::StopInstances(
+    const v1::StopInstancesRequest& req) {
+  if (req.instance_ids_size() == 0) {
+    return MissingParameter("The request must contain the parameter InstanceId");
+  }
+  for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
+  const absl::Time now = clock_.Now();
+  std::lock_guard<std::mutex> lock(state_.mu());
+  for (const auto& id : req.instance_ids()) {
+    MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, id));
+    // EC2: running or pending instances stop; stopping/stopped ones are left as they are;
+    // shutting-down and terminated ones cannot be stopped.
+    if (r->state() == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN ||
+        r->state() == v1::INSTANCE_STATE_CODE_TERMINATED) {
+      return IncorrectState(id, "stopped");
+    }
+  }
+  if (req.dry_run()) return DryRunOk();
+  CloudState::Changes changes;
+  v1::StopInstancesResponse resp;
+  std::set<std::string> touched_hosts;
+  for (const auto& id : req.instance_ids()) {
+    v1::InstanceRecord r = state_.instances().at(id);
+    auto* change = resp.add_stopping_instances();
+    change->set_instance_id(id);
+    *change->mutable_previous_state() = ApiState(r.state());
+    const bool active = r.state() == v1::INSTANCE_STATE_CODE_RUNNING ||
+                        r.state() == v1::INSTANCE_STATE_CODE_PENDING;
+    // Force on an instance already stopping escalates to a power-off.
+    if (active || (req.force() && r.state() == v1::INSTANCE_STATE_CODE_STOPPING)) {
+      r.set_state(v1::INSTANCE_STATE_CODE_STOPPING);
+      r.set_goal(v1::DESIRED_GOAL_STOPPED);
+      r.set_force_stop(req.force());
+      r.set_state_transition_reason(UserInitiatedReason(now));
+      r.set_state_reason_code("Client.UserInitiatedShutdown");
+      r.set_state_reason_message("Client.UserInitiatedShutdown: User initiated shutdown");
+      touched_hosts.insert(r.host_id());
+    }
+    *change->mutable_current_state() = ApiState(r.state());
+    changes.instances[id] = std::move(r);
+  }
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record stop"));
+  for (const auto& h : touched_hosts) state_.BumpGenerationLocked(h);
+  return resp;
+}
+
+absl::StatusOr<v1::StartInstancesResponse> ComputeService::StartInstances(
+    const v1::StartInstancesRequest& req) {
+  if (req.instance_ids_size() == 0) {
+    return MissingParameter("The request must contain the parameter InstanceId");
+  }
+  for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
+  const absl::Time now = clock_.Now();
+  std::lock_guard<std::mutex> lock(state_.mu());
+  for (const auto& id : req.instance_ids()) {
+    MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, id));
+    if (r->state() != v1::INSTANCE_STATE_CODE_STOPPED &&
+        r->state() != v1::INSTANCE_STATE_CODE_PENDING &&
+        r->state() != v1::INSTANCE_STATE_CODE_RUNNING) {
+      return IncorrectState(id, "started");
+    }
+  }
+  // Each stopped instance is placed again, one after the other, on a snapshot that already holds
+  // the ones started before it, so a call starting several members of one group cannot break
+  // its rules; all of them start or none (the commit happens once, at the end).
+  CloudState::Changes changes;
+  std::vector<scheduler::HostSnapshot> snapshot = SnapshotLocked(now);
+  v1::StartInstancesResponse resp;
+  std::set<std::string> touched_hosts;
+  for (const auto& id : req.instance_ids()) {
+    auto pending = changes.instances.find(id);
+    v1::InstanceRecord r =
+        pending != changes.instances.end() ? pending->second : state_.instances().at(id);
+    auto* change = resp.add_starting_instances();
+    change->set_instance_id(id);
+    *change->mutable_previous_state() = ApiState(r.state());
+    if (r.state() == v1::INSTANCE_STATE_CODE_STOPPED) {
+      MC_RETURN_IF_ERROR(RecheckStartLocked(r, snapshot, changes));
+      r.set_state(v1::INSTANCE_STATE_CODE_PENDING);
+      r.set_goal(v1::DESIRED_GOAL_RUNNING);
+      r.set_boot_count(r.boot_count() + 1);
+      r.set_force_stop(false);
+      r.set_launch_time_ms(absl::ToUnixMillis(now));  // EC2's LaunchTime is the last start
+      r.set_running_time_ms(0);
+      r.clear_timeline();
+      r.set_state_transition_reason("");
+      r.clear_state_reason_code();
+      r.clear_state_reason_message();
+      touched_hosts.insert(r.host_id());
+    }
+    *change->mutable_current_state() = ApiState(r.state());
+    changes.instances[id] = std::move(r);
+  }
+  if (req.dry_run()) return DryRunOk();
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record start"));
+  for (const auto& h : touched_hosts) state_.BumpGenerationLocked(h);
+  return resp;
+}
+
+absl::Status ComputeService::RecheckStartLocked(const v1::InstanceRecord& r,
+                                                std::vector<scheduler::HostSnapshot>& snapshot,
+                                                const CloudState::Changes& changes) {
+  // The root disk lives on the host the instance last ran on, so it restarts there or not at
+  // all: the scheduler sees only that host, and the group's rules over every member.
+  std::vector<scheduler::HostSnapshot> own;
+  for (const auto& h : snapshot) {
+    if (h.host_id == r.host_id()) own.push_back(h);
+  }
+  const auto type = FindInstanceType(r.instance_type());
+  std::shared_ptr<const scheduler::PlacementGroup> group;
+  scheduler::GroupMember self;
+  self.instance_id = r.instance_id();
+  self.host_id = r.host_id();
+  self.availability_zone = r.topology().availability_zone();
+  self.rack = r.topology().rack();
+  self.partition_number = r.partition_number();
+  self.active = false;
+  if (!r.placement_group().empty()) {
+    auto record = state_.placement_groups().find(r.placement_group());
+    if (record != state_.placement_groups().end()) {
+      auto g = std::make_shared<scheduler::PlacementGroup>(
+          *SchedulerGroupLocked(state_, record->second));
+      // Members started earlier in this call count as active.
+      for (auto& m : g->members) {
+        auto started = changes.instances.find(m.instance_id);
+        if (started != changes.instances.end()) m.active = HoldsCapacity(started->second.state());
+      }
+      group = std::move(g);
+    }
+  }
+  scheduler::PlacementRequest preq = scheduler::MakeRestartRequest(
+      ids_.Next("r"), self, group, r.vcpus(), r.memory_mib(), type ? InstanceStoreGb(*type) : 0);
+  if (group != nullptr) preq.region = state_.placement_groups().at(r.placement_group()).region();
+  auto placed = scheduler_.Place(preq, own);
+  if (!placed.ok()) return SchedulerError(placed.status(), r.instance_type());
+  for (auto& h : snapshot) {
+    if (h.host_id != r.host_id()) continue;
+    h.used_vcpus += r.vcpus();
+    h.used_memory_mib += r.memory_mib();
+    h.used_instance_store_gb += preq.instance_store_gb;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::DescribeAvailabilityZonesResponse> ComputeService::DescribeAvailabilityZones(
+    const v1::DescribeAvailabilityZonesRequest& req) {
+  static const std::set<std::string> kFilters = {"region-name", "zone-name", "state", "zone-id"};
+  for (const auto& f : req.filters()) {
+    if (!kFilters.contains(f.name())) {
+      return InvalidParameterValue(absl::StrCat("The filter '", f.name(), "' is invalid"));
+    }
+  }
+  const absl::Time now = clock_.Now();
+  std::lock_guard<std::mutex> lock(state_.mu());
+  std::map<std::string, v1::AvailabilityZone> zones;
+  std::map<std::string, std::set<std::string>> racks;
+  for (const auto& [id, h] : state_.hosts()) {
+    const auto& t = h.topology();
+    v1::AvailabilityZone& z = zones[t.availability_zone()];
+    z.set_zone_name(t.availability_zone());
+    z.set_region_name(t.region());
+    z.set_host_count(z.host_count() + 1);
+    z.set_hosts_up(z.hosts_up() + (state_.HostUpLocked(id, now) ? 1 : 0));
+    racks[t.availability_zone()].insert(t.rack());
+  }
+  for (const auto& name : req.zone_names()) {
+    if (!zones.contains(name)) {
+      return InvalidParameterValue(
+          absl::StrCat("The zone '", name, "' does not exist in any region of this cloud"));
+    }
+  }
+  std::set<std::string> wanted(req.zone_names().begin(), req.zone_names().end());
+  v1::DescribeAvailabilityZonesResponse resp;
+  int index = 0;
+  for (auto& [name, z] : zones) {
+    // Zone ids follow AWS's "<region abbreviation>-az<N>" shape, numbered in name order.
+    z.set_zone_id(absl::StrCat(z.region_name(), "-az", ++index));
+    z.set_state(z.hosts_up() > 0 ? "available" : "unavailable");
+    z.set_zone_type("availability-zone");
+    z.set_opt_in_status("opt-in-not-required");
+    for (const auto& rack : racks[name]) z.add_racks(rack);
+    if (!wanted.empty() && !wanted.contains(name)) continue;
+    bool match = true;
+    for (const auto& f : req.filters()) {
+      const std::string actual = f.name() == "region-name" ? z.region_name()
+                                 : f.name() == "zone-name" ? z.zone_name()
+                                 : f.name() == "zone-id"   ? z.zone_id()
+                                                           : z.state();
+      bool any = false;
+      for (const auto& v : f.values()) any = any || GlobMatch(v, actual);
+      match = match && any;
+    }
+    if (match) *resp.add_availability_zones() = z;
+  }
   return resp;
 }
 

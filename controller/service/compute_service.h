@@ -7,6 +7,7 @@
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cloud_state.h"
 #include "controller/service/identity.h"
+#include "controller/service/instance_types.h"
 #include "minicloud/v1/compute.pb.h"
 
 namespace minicloud::controller {
@@ -45,6 +46,15 @@ class ComputeService {
       const v1::ModifyInstanceAttributeRequest& req);
   absl::StatusOr<v1::DescribeInstanceAttributeResponse> DescribeInstanceAttribute(
       const v1::DescribeInstanceAttributeRequest& req);
+  // Stop keeps the root disk, the private IP and the host; start boots the instance again on
+  // that host after re-checking capacity and its placement group's rules.
+  absl::StatusOr<v1::StopInstancesResponse> StopInstances(const v1::StopInstancesRequest& req);
+  absl::StatusOr<v1::StartInstancesResponse> StartInstances(const v1::StartInstancesRequest& req);
+  absl::StatusOr<v1::DescribeAvailabilityZonesResponse> DescribeAvailabilityZones(
+      const v1::DescribeAvailabilityZonesRequest& req);
+  // What RunInstances would decide for `req`, host by host; places nothing.
+  absl::StatusOr<v1::DescribePlacementResponse> DescribePlacement(
+      const v1::RunInstancesRequest& req);
 
  private:
   absl::Status ValidateRun(const v1::RunInstancesRequest& req) const;
@@ -53,6 +63,13 @@ class ComputeService {
   v1::Instance ToApi(const v1::InstanceRecord& r) const;
   // Gives `r` its subnet and address in the host's AZ; new subnets land in `changes`.
   absl::Status AssignNetworkLocked(v1::InstanceRecord& r, CloudState::Changes& changes);
+  // The scheduler's request for RunInstances, with the placement group resolved.
+  absl::StatusOr<scheduler::PlacementRequest> PlacementRequestLocked(
+      const v1::RunInstancesRequest& req, const InstanceType& type);
+  // May stopped instance `r` boot again on its host? On success, `snapshot` counts it as used.
+  absl::Status RecheckStartLocked(const v1::InstanceRecord& r,
+                                  std::vector<scheduler::HostSnapshot>& snapshot,
+                                  const CloudState::Changes& changes);
 
   CloudState& state_;
   const Clock& clock_;

@@ -32,6 +32,11 @@ const std::map<std::string, Getter, std::less<>>& InstanceFilterGetters() {
       {"subnet-id", [](const auto& i) { return i.network().subnet_id(); }},
       {"vpc-id", [](const auto& i) { return i.network().vpc_id(); }},
       {"key-name", [](const auto& i) { return i.key_name(); }},
+      {"placement-group-name", [](const auto& i) { return i.placement_group(); }},
+      {"placement-partition-number",
+       [](const auto& i) {
+         return i.partition_number() == 0 ? std::string() : absl::StrCat(i.partition_number());
+       }},
   };
   return *kGetters;
 }

@@ -102,6 +102,12 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
         }
         break;
       case v1::OBSERVED_STATE_SHUTOFF:
+        if (r.state() == v1::INSTANCE_STATE_CODE_STOPPING) {
+          r.set_state(v1::INSTANCE_STATE_CODE_STOPPED);  // StopInstances finished
+          r.set_force_stop(false);
+          desired_changed = true;
+          break;
+        }
         // An OS-initiated shutdown stops an EBS-backed instance (the EC2 default behaviour).
         if (r.state() == v1::INSTANCE_STATE_CODE_RUNNING) {
           r.set_state(v1::INSTANCE_STATE_CODE_STOPPED);
@@ -114,7 +120,18 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
         }
         break;
       case v1::OBSERVED_STATE_FAILED:
-        if (r.state() == v1::INSTANCE_STATE_CODE_PENDING) {
+        if (r.state() == v1::INSTANCE_STATE_CODE_PENDING && r.boot_count() > 1) {
+          // A start that failed leaves the instance stopped, its disk kept (EC2 does the same
+          // when a start cannot complete).
+          spdlog::warn("start of {} failed on {}: {}", r.instance_id(), req.host_id(),
+                       obs.message());
+          r.set_state(v1::INSTANCE_STATE_CODE_STOPPED);
+          r.set_goal(v1::DESIRED_GOAL_STOPPED);
+          r.set_state_reason_code("Server.InternalError");
+          r.set_state_reason_message(
+              absl::StrCat("Server.InternalError: Internal error on start: ", obs.message()));
+          desired_changed = true;
+        } else if (r.state() == v1::INSTANCE_STATE_CODE_PENDING) {
           spdlog::warn("launch of {} failed on {}: {}", r.instance_id(), req.host_id(),
                        obs.message());
           r.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
@@ -160,7 +177,18 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id) const {
     di->set_memory_mib(r.memory_mib());
     di->set_smbios_uuid(r.smbios_uuid());
     di->set_instance_type(r.instance_type());
+    di->set_boot_count(r.boot_count());
+    di->set_force_stop(r.force_stop());
     if (r.goal() == v1::DESIRED_GOAL_TERMINATED) continue;  // the agent needs only the id
+    if (!r.placement_group().empty()) {
+      di->set_placement_group(r.placement_group());
+      di->set_partition_number(r.partition_number());
+      auto g = state_.placement_groups().find(r.placement_group());
+      if (g != state_.placement_groups().end()) {
+        di->set_placement_strategy(g->second.strategy());
+        di->set_spread_level(g->second.spread_level());
+      }
+    }
     *di->mutable_network() = r.network();
     v1::GuestMetadata* m = di->mutable_metadata();
     m->set_account_id(r.owner_id());
@@ -186,6 +214,8 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id) const {
     m->set_identity_rsa2048(r.identity_rsa2048());
     m->add_security_groups("default");
     m->set_root_device_name(r.root_device_name());
+    m->set_placement_group(r.placement_group());
+    m->set_partition_number(r.partition_number());
   }
   return d;
 }
@@ -212,6 +242,19 @@ absl::Status FleetService::Reconcile() {
   std::set<std::string> touched;
   for (const auto& [id, r] : state_.instances()) {
     if (r.state() == v1::INSTANCE_STATE_CODE_PENDING &&
+        now_ms - r.launch_time_ms() > absl::ToInt64Milliseconds(cfg.launch_timeout) &&
+        r.boot_count() > 1) {
+      v1::InstanceRecord c = r;  // a start that timed out: stop it again, keep the disk
+      c.set_state(v1::INSTANCE_STATE_CODE_STOPPING);
+      c.set_goal(v1::DESIRED_GOAL_STOPPED);
+      c.set_force_stop(true);
+      c.set_state_reason_code("Server.InternalError");
+      c.set_state_reason_message(absl::StrCat("Server.InternalError: host ", r.host_id(),
+                                              " did not start the instance in time"));
+      spdlog::warn("start of {} on {} timed out", id, r.host_id());
+      touched.insert(r.host_id());
+      changes.instances[id] = std::move(c);
+    } else if (r.state() == v1::INSTANCE_STATE_CODE_PENDING &&
         now_ms - r.launch_time_ms() > absl::ToInt64Milliseconds(cfg.launch_timeout)) {
       v1::InstanceRecord c = r;
       c.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);

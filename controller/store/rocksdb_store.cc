@@ -25,6 +25,8 @@ absl::string_view TableName(Table t) {
       return "key_pairs";
     case Table::kSubnets:
       return "subnets";
+    case Table::kPlacementGroups:
+      return "placement_groups";
   }
   return "unknown";
 }

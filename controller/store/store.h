@@ -13,10 +13,19 @@
 namespace minicloud::controller {
 
 // The kinds of record the controller keeps; one column family (or key space) each.
-enum class Table { kInstances, kImages, kHosts, kClientTokens, kMeta, kKeyPairs, kSubnets };
-inline constexpr Table kAllTables[] = {Table::kInstances,    Table::kImages, Table::kHosts,
-                                       Table::kClientTokens, Table::kMeta,   Table::kKeyPairs,
-                                       Table::kSubnets};
+enum class Table {
+  kInstances,
+  kImages,
+  kHosts,
+  kClientTokens,
+  kMeta,
+  kKeyPairs,
+  kSubnets,
+  kPlacementGroups,
+};
+inline constexpr Table kAllTables[] = {
+    Table::kInstances, Table::kImages,   Table::kHosts,   Table::kClientTokens,
+    Table::kMeta,      Table::kKeyPairs, Table::kSubnets, Table::kPlacementGroups};
 absl::string_view TableName(Table t);
 
 // A set of writes applied all together or not at all.

@@ -17,6 +17,7 @@
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
+#include "controller/service/placement_group_service.h"
 #include "controller/store/rocksdb_store.h"
 #include "tests/testing/temp_dir.h"
 
@@ -51,6 +52,7 @@ struct ControllerFixture {
   std::unique_ptr<controller::CloudIdentitySigner> signer;
   std::unique_ptr<controller::ComputeService> compute;
   std::unique_ptr<controller::KeyPairService> key_pairs;
+  std::unique_ptr<controller::PlacementGroupService> groups;
   std::unique_ptr<controller::ImageService> images;
   std::unique_ptr<controller::FleetService> fleet;
 
@@ -58,6 +60,7 @@ struct ControllerFixture {
 
   void Reopen() {
     fleet.reset();
+    groups.reset();
     key_pairs.reset();
     images.reset();
     compute.reset();
@@ -74,6 +77,7 @@ struct ControllerFixture {
     compute = std::make_unique<controller::ComputeService>(*state, clock, ids, scheduler,
                                                            *agent_client, *signer);
     key_pairs = std::make_unique<controller::KeyPairService>(*state, clock, ids);
+    groups = std::make_unique<controller::PlacementGroupService>(*state, clock, ids);
     images = std::make_unique<controller::ImageService>(*state, clock, ids, *blobs);
     fleet = std::make_unique<controller::FleetService>(*state, clock, ids);
   }

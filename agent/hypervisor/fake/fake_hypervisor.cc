@@ -70,6 +70,23 @@ absl::Status FakeHypervisor::Destroy(std::string_view instance_id) {
   return absl::OkStatus();
 }
 
+absl::Status FakeHypervisor::StopDomain(std::string_view instance_id, StopMode mode) {
+  const std::string context = absl::StrCat("stop ", Av(instance_id));
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) {
+    return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
+  }
+  if (it->second.state == DomainState::kShutoff) return absl::OkStatus();
+  if (mode == StopMode::kForce || !ignore_shutdown_) it->second.state = DomainState::kShutoff;
+  return absl::OkStatus();
+}
+
+void FakeHypervisor::IgnoreShutdownRequests(bool ignore) {
+  absl::MutexLock lock(&mu_);
+  ignore_shutdown_ = ignore;
+}
+
 absl::StatusOr<std::vector<DomainInfo>> FakeHypervisor::List() {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = TakeFailure(fail_list_); !s.ok()) {

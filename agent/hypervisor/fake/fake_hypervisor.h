@@ -30,6 +30,9 @@ class FakeHypervisor final : public Hypervisor {
   // Hypervisor. Specs are validated like the real adapter does (ValidateDomainSpec).
   absl::Status CreateAndStart(const DomainSpec& spec) override;
   absl::Status Destroy(std::string_view instance_id) override;
+  // kGraceful powers the domain off at once, like a guest that honours the ACPI button,
+  // unless IgnoreShutdownRequests(true) made the guest deaf to it.
+  absl::Status StopDomain(std::string_view instance_id, StopMode mode) override;
   absl::StatusOr<std::vector<DomainInfo>> List() override;
   absl::StatusOr<DomainInfo> Get(std::string_view instance_id) override;
   absl::StatusOr<HostResources> GetHostResources() override;
@@ -50,6 +53,8 @@ class FakeHypervisor final : public Hypervisor {
   // Simulates the guest or an operator changing the state of an existing domain. NotFound if
   // there is no such domain.
   absl::Status SetState(std::string_view name, DomainState state);
+  // Guests ignore graceful stop requests (a guest without ACPI support, or a hung one).
+  void IgnoreShutdownRequests(bool ignore);
   // The spec the owned domain was last (re)started with.
   std::optional<DomainSpec> SpecOf(std::string_view instance_id) const;
   // Counters for assertions about idempotency (how often a domain was really started).
@@ -77,6 +82,7 @@ class FakeHypervisor final : public Hypervisor {
   int create_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int starts_ ABSL_GUARDED_BY(mu_) = 0;
   int destroys_ ABSL_GUARDED_BY(mu_) = 0;
+  bool ignore_shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace minicloud::hypervisor

@@ -392,6 +392,50 @@ absl::Status LibvirtHypervisor::Destroy(std::string_view instance_id) {
   return absl::OkStatus();
 }
 
+absl::Status LibvirtHypervisor::StopDomain(std::string_view instance_id, StopMode mode) {
+  const std::string id(instance_id);
+  const std::string context = absl::StrCat("stop ", id);
+  Impl::IdLock id_lock(*impl_, id);
+  absl::StatusOr<Connection> conn = impl_->Conn();
+  if (!conn.ok())
+    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  Domain dom(virDomainLookupByName(conn->get(), id.c_str()));
+  if (!dom) {
+    if (LastErrorCode() == VIR_ERR_NO_DOMAIN) {
+      virResetLastError();
+      return absl::NotFoundError(absl::StrCat(context, ": no such domain"));
+    }
+    return LastError(absl::StrCat(context, ": look up"));
+  }
+  absl::StatusOr<bool> owned = IsOwned(dom.get(), id, context);
+  if (!owned.ok()) return owned.status();
+  if (!*owned) return absl::NotFoundError(absl::StrCat(context, ": domain is not owned by minicloud"));
+  if (virDomainIsActive(dom.get()) != 1) {
+    virResetLastError();
+    return absl::OkStatus();  // already off
+  }
+  if (mode == StopMode::kGraceful) {
+    if (virDomainShutdownFlags(dom.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) == 0) {
+      spdlog::info("hypervisor: asked {} to shut down (ACPI power button)", id);
+      return absl::OkStatus();
+    }
+    absl::Status s = LastError(absl::StrCat(context, ": ACPI shutdown"));
+    if (virDomainIsActive(dom.get()) != 1) {
+      virResetLastError();
+      return absl::OkStatus();  // it went down meanwhile
+    }
+    return s;
+  }
+  // A persistent domain stays defined after virDomainDestroy: only the QEMU process goes.
+  if (virDomainDestroy(dom.get()) < 0) {
+    absl::Status s = LastError(absl::StrCat(context, ": power off"));
+    if (virDomainIsActive(dom.get()) == 1) return s;
+    virResetLastError();
+  }
+  spdlog::info("hypervisor: powered off {}", id);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::List() {
   constexpr absl::string_view kContext = "list domains";
   absl::StatusOr<Connection> conn = impl_->Conn();

@@ -63,6 +63,7 @@ class LibvirtHypervisor final : public Hypervisor {
 
   absl::Status CreateAndStart(const DomainSpec& spec) override;
   absl::Status Destroy(std::string_view instance_id) override;
+  absl::Status StopDomain(std::string_view instance_id, StopMode mode) override;
   absl::StatusOr<std::vector<DomainInfo>> List() override;
   absl::StatusOr<DomainInfo> Get(std::string_view instance_id) override;
   absl::StatusOr<HostResources> GetHostResources() override;

@@ -16,6 +16,11 @@ v1::DesiredState Desired(std::vector<std::pair<std::string, v1::DesiredGoal>> it
   return d;
 }
 
+v1::DesiredState WithBootCount(v1::DesiredState d, int boot_count) {
+  for (auto& i : *d.mutable_instances()) i.set_boot_count(boot_count);
+  return d;
+}
+
 hypervisor::DomainInfo Domain(std::string id, hypervisor::DomainState s) {
   return {std::move(id), s};
 }
@@ -37,6 +42,12 @@ TEST_CASE("reconcile plan", "[agent][plan]") {
   failed.state = v1::OBSERVED_STATE_FAILED;
   LocalInstance files;
   files.has_files = true;
+  LocalInstance booted_once;
+  booted_once.has_files = true;
+  booted_once.booted = 1;
+  LocalInstance restart_failed = booted_once;
+  restart_failed.state = v1::OBSERVED_STATE_FAILED;
+  restart_failed.failed_boot = 2;
   const std::vector<Case> cases = {
       {"launch a new instance",
        Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
@@ -88,6 +99,36 @@ TEST_CASE("reconcile plan", "[agent][plan]") {
        {{"i-1", Domain("i-1", DomainState::kShutoff)}},
        {},
        {}},
+      {"stopped goal stops a running domain",
+       Desired({{"i-1", v1::DESIRED_GOAL_STOPPED}}),
+       {{"i-1", Domain("i-1", DomainState::kRunning)}},
+       {},
+       {{ActionKind::kStop, "i-1"}}},
+      {"a busy instance is not stopped twice",
+       Desired({{"i-1", v1::DESIRED_GOAL_STOPPED}}),
+       {{"i-1", Domain("i-1", DomainState::kRunning)}},
+       {{"i-1", busy}},
+       {}},
+      {"a guest that powered off stays off for the boot it had",
+       WithBootCount(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), 1),
+       {{"i-1", Domain("i-1", DomainState::kShutoff)}},
+       {{"i-1", booted_once}},
+       {}},
+      {"StartInstances boots the stopped domain again",
+       WithBootCount(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), 2),
+       {{"i-1", Domain("i-1", DomainState::kShutoff)}},
+       {{"i-1", booted_once}},
+       {{ActionKind::kLaunch, "i-1"}}},
+      {"a failed start is not retried for the same boot",
+       WithBootCount(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), 2),
+       {},
+       {{"i-1", restart_failed}},
+       {}},
+      {"the next start retries a failed one",
+       WithBootCount(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), 3),
+       {},
+       {{"i-1", restart_failed}},
+       {{ActionKind::kLaunch, "i-1"}}},
   };
   for (const auto& c : cases) {
     SECTION(c.name) {
@@ -123,6 +164,12 @@ TEST_CASE("observed state per instance", "[agent][plan]") {
   REQUIRE(ObserveInstance(terminated, nullptr, nullptr) == v1::OBSERVED_STATE_ABSENT);
   REQUIRE(ObserveInstance(terminated, nullptr, &files) == v1::OBSERVED_STATE_UNSPECIFIED);
   REQUIRE(ObserveInstance(terminated, &d_run, nullptr) == v1::OBSERVED_STATE_RUNNING);
+  v1::DesiredInstance stopped;
+  stopped.set_goal(v1::DESIRED_GOAL_STOPPED);
+  REQUIRE(ObserveInstance(stopped, &d_run, nullptr) == v1::OBSERVED_STATE_RUNNING);
+  REQUIRE(ObserveInstance(stopped, &d_off, nullptr) == v1::OBSERVED_STATE_SHUTOFF);
+  REQUIRE(ObserveInstance(stopped, nullptr, nullptr) == v1::OBSERVED_STATE_SHUTOFF);
+  REQUIRE(ObserveInstance(stopped, nullptr, &busy) == v1::OBSERVED_STATE_UNSPECIFIED);
 }
 
 }  // namespace minicloud::agent

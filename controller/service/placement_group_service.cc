@@ -1,0 +1,238 @@
+#include "controller/service/placement_group_service.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/ec2_error.h"
+#include "common/status_macros.h"
+#include "controller/service/filters.h"
+#include "controller/service/instance_state.h"
+
+namespace minicloud::controller {
+namespace {
+
+absl::Status UnknownGroup(const std::string& name) {
+  return Ec2Error(absl::StatusCode::kNotFound, "InvalidPlacementGroup.Unknown",
+                  absl::StrCat("The Placement Group '", name, "' is unknown."));
+}
+
+absl::Status ValidateGroupName(const std::string& name) {
+  if (name.empty()) return MissingParameter("The request must contain the parameter groupName");
+  if (name.size() > kMaxPlacementGroupNameLength) {
+    return InvalidParameterValue(absl::StrCat("Placement group names are limited to ",
+                                              kMaxPlacementGroupNameLength, " characters"));
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c >= 0x7f) {
+      return InvalidParameterValue("Placement group names must be printable ASCII");
+    }
+  }
+  return absl::OkStatus();
+}
+
+v1::PlacementGroup ToApi(const v1::PlacementGroupRecord& r, int instance_count) {
+  v1::PlacementGroup g;
+  g.set_group_name(r.group_name());
+  g.set_group_id(r.group_id());
+  g.set_strategy(r.strategy());
+  g.set_partition_count(r.partition_count());
+  g.set_spread_level(r.spread_level());
+  g.set_state(r.state());
+  g.set_region(r.region());
+  g.set_locked_availability_zone(r.locked_availability_zone());
+  g.set_instance_count(instance_count);
+  return g;
+}
+
+using GroupGetter = std::function<std::string(const v1::PlacementGroupRecord&)>;
+const std::map<std::string, GroupGetter, std::less<>>& GroupFilterGetters() {
+  static const auto* kGetters = new std::map<std::string, GroupGetter, std::less<>>{
+      {"group-name", [](const auto& g) { return g.group_name(); }},
+      {"group-id", [](const auto& g) { return g.group_id(); }},
+      {"strategy", [](const auto& g) { return g.strategy(); }},
+      {"state", [](const auto& g) { return g.state(); }},
+      {"spread-level", [](const auto& g) { return g.spread_level(); }},
+  };
+  return *kGetters;
+}
+
+}  // namespace
+
+absl::StatusOr<const v1::PlacementGroupRecord*> FindPlacementGroupLocked(CloudState& state,
+                                                                         const std::string& name) {
+  auto it = state.placement_groups().find(name);
+  if (it == state.placement_groups().end()) return UnknownGroup(name);
+  return &it->second;
+}
+
+std::shared_ptr<const scheduler::PlacementGroup> SchedulerGroupLocked(
+    CloudState& state, const v1::PlacementGroupRecord& record) {
+  auto g = std::make_shared<scheduler::PlacementGroup>();
+  g->name = record.group_name();
+  // The record was validated when it was created; a bad value here is our own broken invariant.
+  g->strategy = *scheduler::ParsePlacementStrategy(record.strategy());
+  g->spread_level = record.strategy() == "spread"
+                        ? *scheduler::ParseSpreadLevel(record.spread_level())
+                        : scheduler::SpreadLevel::kRack;
+  g->partition_count = record.partition_count();
+  g->locked_az = record.locked_availability_zone();
+  for (const auto& [id, inst] : state.instances()) {
+    if (inst.placement_group() != record.group_name() ||
+        inst.state() == v1::INSTANCE_STATE_CODE_TERMINATED) {
+      continue;
+    }
+    scheduler::GroupMember m;
+    m.instance_id = id;
+    m.host_id = inst.host_id();
+    m.availability_zone = inst.topology().availability_zone();
+    m.rack = inst.topology().rack();
+    m.partition_number = inst.partition_number();
+    m.active = HoldsCapacity(inst.state());
+    g->members.push_back(std::move(m));
+  }
+  return g;
+}
+
+int GroupInstanceCountLocked(CloudState& state, const std::string& group_name) {
+  int n = 0;
+  for (const auto& [id, inst] : state.instances()) {
+    n += inst.placement_group() == group_name &&
+         inst.state() != v1::INSTANCE_STATE_CODE_TERMINATED;
+  }
+  return n;
+}
+
+absl::StatusOr<v1::CreatePlacementGroupResponse> PlacementGroupService::CreatePlacementGroup(
+    const v1::CreatePlacementGroupRequest& req) {
+  MC_RETURN_IF_ERROR(ValidateGroupName(req.group_name()));
+  if (req.strategy().empty()) {
+    return MissingParameter("The request must contain the parameter strategy");
+  }
+  scheduler::PlacementGroup group;
+  group.name = req.group_name();
+  auto strategy = scheduler::ParsePlacementStrategy(req.strategy());
+  if (!strategy.ok()) {
+    return InvalidParameterValue(
+        absl::StrCat("Value (", req.strategy(), ") for parameter strategy is invalid. Expected: "
+                     "'cluster', 'spread' or 'partition'."));
+  }
+  group.strategy = *strategy;
+  if (!req.spread_level().empty() && group.strategy != scheduler::PlacementStrategy::kSpread) {
+    return InvalidParameterValue("SpreadLevel is valid only for the spread strategy");
+  }
+  auto level = scheduler::ParseSpreadLevel(req.spread_level());
+  if (!level.ok()) {
+    return InvalidParameterValue(absl::StrCat(
+        "Value (", req.spread_level(), ") for parameter spreadLevel is invalid. Expected: "
+                                       "'rack' or 'host'."));
+  }
+  group.spread_level = *level;
+  group.partition_count = req.partition_count();
+  if (group.strategy == scheduler::PlacementStrategy::kPartition && group.partition_count == 0) {
+    group.partition_count = kDefaultPartitionCount;
+  }
+  if (absl::Status s = scheduler::ValidatePlacementGroup(group); !s.ok()) {
+    return InvalidParameterValue(s.message());
+  }
+
+  std::lock_guard<std::mutex> lock(state_.mu());
+  if (state_.placement_groups().contains(req.group_name())) {
+    return Ec2Error(absl::StatusCode::kAlreadyExists, "InvalidPlacementGroup.Duplicate",
+                    absl::StrCat("The Placement Group '", req.group_name(), "' already exists."));
+  }
+  if (static_cast<int>(state_.placement_groups().size()) >= kMaxPlacementGroupsPerRegion) {
+    return Ec2Error(absl::StatusCode::kResourceExhausted, "PlacementGroupLimitExceeded",
+                    absl::StrCat("You have reached the limit of ", kMaxPlacementGroupsPerRegion,
+                                 " placement groups per region."));
+  }
+  if (req.dry_run()) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
+                    "Request would have succeeded, but DryRun flag is set.");
+  }
+  v1::PlacementGroupRecord r;
+  r.set_group_id(ids_.Next("pg"));
+  r.set_group_name(req.group_name());
+  r.set_region(state_.config().region);
+  r.set_strategy(scheduler::PlacementStrategyName(group.strategy));
+  r.set_partition_count(group.partition_count);
+  if (group.strategy == scheduler::PlacementStrategy::kSpread) {
+    r.set_spread_level(scheduler::SpreadLevelName(group.spread_level));
+  }
+  r.set_state("available");
+  r.set_create_time_ms(absl::ToUnixMillis(clock_.Now()));
+  CloudState::Changes changes;
+  changes.placement_groups[r.group_name()] = r;
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record placement group"));
+  v1::CreatePlacementGroupResponse resp;
+  *resp.mutable_placement_group() = ToApi(r, 0);
+  return resp;
+}
+
+absl::StatusOr<v1::DescribePlacementGroupsResponse> PlacementGroupService::DescribePlacementGroups(
+    const v1::DescribePlacementGroupsRequest& req) {
+  for (const auto& f : req.filters()) {
+    if (!GroupFilterGetters().contains(f.name())) {
+      return InvalidParameterValue(absl::StrCat("The filter '", f.name(), "' is invalid"));
+    }
+  }
+  std::lock_guard<std::mutex> lock(state_.mu());
+  std::set<std::string> names(req.group_names().begin(), req.group_names().end());
+  std::set<std::string> ids(req.group_ids().begin(), req.group_ids().end());
+  for (const auto& name : names) {
+    if (!state_.placement_groups().contains(name)) return UnknownGroup(name);
+  }
+  for (const auto& id : ids) {
+    bool found = false;
+    for (const auto& [name, g] : state_.placement_groups()) found = found || g.group_id() == id;
+    if (!found) {
+      return Ec2Error(absl::StatusCode::kNotFound, "InvalidPlacementGroup.Unknown",
+                      absl::StrCat("The Placement Group ID '", id, "' is unknown."));
+    }
+  }
+  std::map<std::string, int> counts;
+  for (const auto& [id, inst] : state_.instances()) {
+    if (!inst.placement_group().empty() && inst.state() != v1::INSTANCE_STATE_CODE_TERMINATED) {
+      counts[inst.placement_group()]++;
+    }
+  }
+  v1::DescribePlacementGroupsResponse resp;
+  for (const auto& [name, g] : state_.placement_groups()) {
+    if (!names.empty() && !names.contains(name)) continue;
+    if (!ids.empty() && !ids.contains(g.group_id())) continue;
+    bool match = true;
+    for (const auto& f : req.filters()) {
+      const std::string actual = GroupFilterGetters().find(f.name())->second(g);
+      bool any = false;
+      for (const auto& want : f.values()) any = any || GlobMatch(want, actual);
+      match = match && any;
+    }
+    if (match) *resp.add_placement_groups() = ToApi(g, counts[name]);
+  }
+  return resp;
+}
+
+absl::StatusOr<v1::DeletePlacementGroupResponse> PlacementGroupService::DeletePlacementGroup(
+    const v1::DeletePlacementGroupRequest& req) {
+  MC_RETURN_IF_ERROR(ValidateGroupName(req.group_name()));
+  std::lock_guard<std::mutex> lock(state_.mu());
+  MC_RETURN_IF_ERROR(FindPlacementGroupLocked(state_, req.group_name()).status());
+  // EC2: a group can be deleted only when no instance (other than terminated ones) is in it.
+  if (const int n = GroupInstanceCountLocked(state_, req.group_name()); n > 0) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "InvalidPlacementGroup.InUse",
+                    absl::StrCat("The placement group '", req.group_name(),
+                                 "' is in use and may not be deleted (", n, " instances)."));
+  }
+  if (req.dry_run()) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
+                    "Request would have succeeded, but DryRun flag is set.");
+  }
+  CloudState::Changes changes;
+  changes.deleted_placement_groups.push_back(req.group_name());
+  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "delete placement group"));
+  return v1::DeletePlacementGroupResponse();
+}
+
+}  // namespace minicloud::controller
