@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/api/agent_handler.h"
+#include "agent/config/agent_config_file.h"
 #include "agent/hypervisor/kvm_probe.h"
 #include "agent/hypervisor/libvirt/embed_root.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
@@ -168,10 +169,47 @@ int main(int argc, char** argv) {
   app.add_option("--metadata-listen", metadata_listen,
                  "addresses of the instance metadata service, bound to the bridge")
       ->capture_default_str();
+  int64_t instance_store_gb = -1;
+  app.add_option("--instance-store-gb", instance_store_gb,
+                 "disk offered for instance store (default: free space of --state-dir)");
+  int stop_timeout_s = 120;
+  app.add_option("--stop-timeout", stop_timeout_s,
+                 "seconds a guest gets to shut down on stop-instances before it is powered off")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  std::string config_file;
+  app.add_option("--config", config_file,
+                 "YAML file with these settings (topology, capacity, network, ...); flags win");
   bool cleanup = false;
   auto* cleanup_cmd = app.add_subcommand("cleanup", "destroy every instance this agent owns");
   cleanup_cmd->callback([&] { cleanup = true; });
   CLI11_PARSE(app, argc, argv);
+  if (!config_file.empty()) {
+    auto file = mc::agent::LoadAgentConfig(config_file);
+    if (!file.ok()) {
+      spdlog::critical("{}", file.status().message());
+      return 2;
+    }
+    // A value from the file is used unless the same setting was given as a flag.
+    auto take = [&](const char* flag, const auto& from, auto& to) {
+      if (from.has_value() && app.count(flag) == 0) to = *from;
+    };
+    take("--controller", file->controller, controller);
+    take("--listen", file->listen, listen);
+    take("--advertise", file->advertise, advertise);
+    take("--state-dir", file->state_dir, state_dir);
+    take("--hostname", file->hostname, hostname);
+    take("--accel", file->accel, accel);
+    take("--region", file->region, region);
+    take("--az", file->availability_zone, az);
+    take("--rack", file->rack, rack);
+    take("--vcpus", file->vcpus, vcpus);
+    take("--memory-mib", file->memory_mib, memory_mib);
+    take("--instance-store-gb", file->instance_store_gb, instance_store_gb);
+    take("--bridge", file->bridge, bridge);
+    take("--nat", file->nat, nat);
+    take("--stop-timeout", file->stop_timeout_seconds, stop_timeout_s);
+  }
 
   state_dir = std::filesystem::absolute(state_dir).lexically_normal().string();
   if (libvirt_uri.empty()) libvirt_uri = absl::StrCat("qemu:///embed?root=", state_dir, "/libvirt");
@@ -213,6 +251,13 @@ int main(int argc, char** argv) {
   config.topology.set_rack(rack);
   config.capacity.set_vcpus(vcpus > 0 ? vcpus : resources->cpus);
   config.capacity.set_memory_mib(memory_mib > 0 ? memory_mib : resources->memory_mib);
+  if (instance_store_gb < 0) {
+    // Offer the free space of the state directory's filesystem (where instance disks live).
+    const auto space = std::filesystem::space(state_dir, ec);
+    instance_store_gb = ec ? 0 : static_cast<int64_t>(space.available >> 30);
+  }
+  config.capacity.set_instance_store_gb(instance_store_gb);
+  config.stop_timeout_ms = stop_timeout_s * 1000;
   config.accelerator = probe.accelerator;
   config.accelerator_reason = probe.reason;
   mc::agent::Agent agent(config, **hypervisor, *link, mc::RealClock::Get(),

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "cli/boot_verdict.h"
@@ -135,6 +136,34 @@ v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text) {
     }
   }
   return o;
+}
+
+// "AvailabilityZone=home-1a,GroupName=pg,PartitionNumber=2" (the aws CLI shorthand).
+v1::Placement ParsePlacement(const std::string& text) {
+  v1::Placement p;
+  for (auto item : absl::StrSplit(text, ',')) {
+    std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    if (kv.size() != 2)
+      throw UsageError("Error parsing parameter '--placement': '" + std::string(item) + "'");
+    if (kv[0] == "AvailabilityZone") {
+      p.set_availability_zone(kv[1]);
+    } else if (kv[0] == "GroupName") {
+      p.set_group_name(kv[1]);
+    } else if (kv[0] == "PartitionNumber") {
+      int n = 0;
+      if (!absl::SimpleAtoi(kv[1], &n)) {
+        throw UsageError("Error parsing parameter '--placement': PartitionNumber must be a number");
+      }
+      p.set_partition_number(n);
+    } else if (kv[0] == "Tenancy") {
+      if (kv[1] != "default") {
+        throw UsageError("Error parsing parameter '--placement': only Tenancy=default exists here");
+      }
+    } else {
+      throw UsageError("Error parsing parameter '--placement': unknown key '" + kv[0] + "'");
+    }
+  }
+  return p;
 }
 
 // "Key=Name,Value=web"
@@ -290,6 +319,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--user-data", user_data_arg, "text, file://path or fileb://path");
   run_cmd->add_option("--client-token", *run.mutable_client_token(), "idempotency token");
   run_cmd->add_option("--availability-zone", az, "place in this AZ");
+  std::string run_placement;
+  run_cmd->add_option("--placement", run_placement,
+                      "AvailabilityZone=home-1a,GroupName=pg,PartitionNumber=2");
+  bool run_explain = false;
+  run_cmd->add_flag("--explain", run_explain,
+                    "print why each host was chosen or rejected (to stderr)");
   bool run_dry = false;
   run_cmd->add_flag("--dry-run", run_dry);
   run_cmd->add_option("--key-name", *run.mutable_key_name(), "key pair for public-keys/");
@@ -410,6 +445,55 @@ int main(int argc, char** argv) {
   dia_cmd->add_option("--instance-id", dia_instance)->required();
   dia_cmd->add_option("--attribute", dia_attribute, "userData")->required();
 
+  // stop-instances / start-instances
+  std::vector<std::string> stop_ids, start_ids;
+  bool stop_force = false, stop_dry = false, start_dry = false;
+  auto* stop_cmd = app.add_subcommand("stop-instances", "stop instances (disk and IP are kept)");
+  stop_cmd->add_option("--instance-ids", stop_ids)->required();
+  stop_cmd->add_flag("--force", stop_force, "power off without waiting for the guest");
+  stop_cmd->add_flag("--dry-run", stop_dry);
+  auto* start_cmd = app.add_subcommand("start-instances", "start stopped instances");
+  start_cmd->add_option("--instance-ids", start_ids)->required();
+  start_cmd->add_flag("--dry-run", start_dry);
+
+  // placement groups and zones
+  v1::CreatePlacementGroupRequest create_pg;
+  auto* create_pg_cmd = app.add_subcommand("create-placement-group", "create a placement group");
+  create_pg_cmd->add_option("--group-name", *create_pg.mutable_group_name())->required();
+  create_pg_cmd->add_option("--strategy", *create_pg.mutable_strategy(),
+                            "cluster | spread | partition")
+      ->required();
+  int pg_partitions = 0;
+  create_pg_cmd->add_option("--partition-count", pg_partitions,
+                            "partition groups: 1..7 (default 2)");
+  create_pg_cmd->add_option("--spread-level", *create_pg.mutable_spread_level(),
+                            "spread groups: rack (default) | host");
+  std::vector<std::string> pg_names, pg_ids, pg_filters;
+  auto* describe_pg_cmd =
+      app.add_subcommand("describe-placement-groups", "list placement groups");
+  describe_pg_cmd->add_option("--group-names", pg_names);
+  describe_pg_cmd->add_option("--group-ids", pg_ids);
+  describe_pg_cmd->add_option("--filters", pg_filters, "Name=<name>,Values=<v1>,<v2>");
+  std::string delete_pg_name;
+  auto* delete_pg_cmd =
+      app.add_subcommand("delete-placement-group", "delete an empty placement group");
+  delete_pg_cmd->add_option("--group-name", delete_pg_name)->required();
+  std::vector<std::string> zone_names, zone_filters;
+  auto* zones_cmd = app.add_subcommand("describe-availability-zones", "zones, racks and hosts");
+  zones_cmd->add_option("--zone-names", zone_names);
+  zones_cmd->add_option("--filters", zone_filters, "Name=<name>,Values=<v1>,<v2>");
+  v1::RunInstancesRequest dp;
+  std::string dp_count = "1", dp_placement;
+  auto* dp_cmd = app.add_subcommand(
+      "describe-placement",
+      "what run-instances would decide, host by host, without launching anything");
+  dp_cmd->add_option("--instance-type", *dp.mutable_instance_type())->default_val("t3.micro");
+  dp_cmd->add_option("--count", dp_count, "N or MIN:MAX")->capture_default_str();
+  dp_cmd->add_option("--placement", dp_placement,
+                     "AvailabilityZone=home-1a,GroupName=pg,PartitionNumber=2");
+  dp_cmd->add_option("--image-id", *dp.mutable_image_id(), "AMI (any registered one)")
+      ->required();
+
   // wait instance-running | instance-terminated
   std::string waiter;
   std::vector<std::string> wait_ids;
@@ -417,10 +501,11 @@ int main(int argc, char** argv) {
   auto* wait_cmd = app.add_subcommand("wait", "wait until instances reach a state");
   wait_cmd
       ->add_option("waiter", waiter,
-                   "instance-running | instance-terminated | user-data-finished (prints the "
-                   "user-data verdict and boot timeline)")
+                   "instance-running | instance-stopped | instance-terminated | "
+                   "user-data-finished (prints the user-data verdict and boot timeline)")
       ->required()
-      ->check(CLI::IsMember({"instance-running", "instance-terminated", "user-data-finished"}));
+      ->check(CLI::IsMember({"instance-running", "instance-stopped", "instance-terminated",
+                             "user-data-finished"}));
   wait_cmd->add_option("--instance-ids", wait_ids)->required();
   wait_cmd->add_option("--timeout", wait_timeout, "seconds")->capture_default_str();
 
@@ -449,7 +534,9 @@ int main(int argc, char** argv) {
       run.set_min_count(min_count);
       run.set_max_count(max_count);
       if (!user_data_arg.empty()) run.set_user_data(ReadBlobArg(user_data_arg, "--user-data"));
+      if (!run_placement.empty()) *run.mutable_placement() = ParsePlacement(run_placement);
       if (!az.empty()) run.mutable_placement()->set_availability_zone(az);
+      run.set_explain(run_explain);
       if (!run_metadata_options.empty()) {
         *run.mutable_metadata_options() = ParseMetadataOptions(run_metadata_options);
       }
@@ -457,6 +544,7 @@ int main(int argc, char** argv) {
       run.set_dry_run(run_dry);
       auto resp = client.Call<v1::RunInstancesRequest, v1::Reservation>(
           "RunInstances", &v1::ComputeService::Stub::RunInstances, run);
+      if (run_explain) std::cerr << resp.placement_explanation();
       if (!run_wait) {
         Print(g, cli::ReservationJson(resp), "Instances", kInstanceColumns);
       } else {
@@ -619,6 +707,92 @@ int main(int argc, char** argv) {
       json doc = {{"InstanceId", resp.instance_id()}, {"UserData", json::object()}};
       if (resp.has_user_data()) doc["UserData"]["Value"] = cli::Base64(resp.user_data());
       Print(g, doc, "", {});
+    } else if (*stop_cmd || *start_cmd) {
+      json doc;
+      if (*stop_cmd) {
+        v1::StopInstancesRequest req;
+        for (const auto& id : stop_ids) req.add_instance_ids(id);
+        req.set_force(stop_force);
+        req.set_dry_run(stop_dry);
+        auto resp = client.Call<v1::StopInstancesRequest, v1::StopInstancesResponse>(
+            "StopInstances", &v1::ComputeService::Stub::StopInstances, req);
+        doc = {{"StoppingInstances", json::array()}};
+        for (const auto& c : resp.stopping_instances()) {
+          doc["StoppingInstances"].push_back(cli::StateChangeJson(c));
+        }
+      } else {
+        v1::StartInstancesRequest req;
+        for (const auto& id : start_ids) req.add_instance_ids(id);
+        req.set_dry_run(start_dry);
+        auto resp = client.Call<v1::StartInstancesRequest, v1::StartInstancesResponse>(
+            "StartInstances", &v1::ComputeService::Stub::StartInstances, req);
+        doc = {{"StartingInstances", json::array()}};
+        for (const auto& c : resp.starting_instances()) {
+          doc["StartingInstances"].push_back(cli::StateChangeJson(c));
+        }
+      }
+      Print(g, doc, *stop_cmd ? "StoppingInstances" : "StartingInstances",
+            {"InstanceId", "PreviousState.Name", "CurrentState.Name"});
+    } else if (*create_pg_cmd) {
+      create_pg.set_partition_count(pg_partitions);
+      auto resp = client.Call<v1::CreatePlacementGroupRequest, v1::CreatePlacementGroupResponse>(
+          "CreatePlacementGroup", &v1::ComputeService::Stub::CreatePlacementGroup, create_pg);
+      Print(g, {{"PlacementGroup", cli::PlacementGroupJson(resp.placement_group())}}, "", {});
+    } else if (*describe_pg_cmd) {
+      v1::DescribePlacementGroupsRequest req;
+      for (const auto& n : pg_names) req.add_group_names(n);
+      for (const auto& id : pg_ids) req.add_group_ids(id);
+      for (const auto& f : pg_filters) *req.add_filters() = ParseFilter(f);
+      auto resp =
+          client.Call<v1::DescribePlacementGroupsRequest, v1::DescribePlacementGroupsResponse>(
+              "DescribePlacementGroups", &v1::ComputeService::Stub::DescribePlacementGroups, req);
+      json doc = {{"PlacementGroups", json::array()}};
+      for (const auto& pg : resp.placement_groups()) {
+        doc["PlacementGroups"].push_back(cli::PlacementGroupJson(pg));
+      }
+      Print(g, doc, "PlacementGroups",
+            {"GroupName", "Strategy", "State", "PartitionCount", "SpreadLevel", "InstanceCount"});
+    } else if (*delete_pg_cmd) {
+      v1::DeletePlacementGroupRequest req;
+      req.set_group_name(delete_pg_name);
+      client.Call<v1::DeletePlacementGroupRequest, v1::DeletePlacementGroupResponse>(
+          "DeletePlacementGroup", &v1::ComputeService::Stub::DeletePlacementGroup, req);
+    } else if (*zones_cmd) {
+      v1::DescribeAvailabilityZonesRequest req;
+      for (const auto& z : zone_names) req.add_zone_names(z);
+      for (const auto& f : zone_filters) *req.add_filters() = ParseFilter(f);
+      auto resp =
+          client.Call<v1::DescribeAvailabilityZonesRequest, v1::DescribeAvailabilityZonesResponse>(
+              "DescribeAvailabilityZones", &v1::ComputeService::Stub::DescribeAvailabilityZones,
+              req);
+      json doc = {{"AvailabilityZones", json::array()}};
+      for (const auto& z : resp.availability_zones()) {
+        doc["AvailabilityZones"].push_back(cli::AvailabilityZoneJson(z));
+      }
+      Print(g, doc, "AvailabilityZones",
+            {"ZoneName", "ZoneId", "RegionName", "State", "HostCount", "HostsUp"});
+    } else if (*dp_cmd) {
+      std::vector<std::string> parts = absl::StrSplit(dp_count, ':');
+      int lo = 0, hi = 0;
+      if (!absl::SimpleAtoi(parts[0], &lo) ||
+          !absl::SimpleAtoi(parts.size() > 1 ? parts[1] : parts[0], &hi)) {
+        throw UsageError("Error parsing parameter '--count': expected N or MIN:MAX");
+      }
+      dp.set_min_count(lo);
+      dp.set_max_count(hi);
+      if (!dp_placement.empty()) *dp.mutable_placement() = ParsePlacement(dp_placement);
+      auto resp = client.Call<v1::RunInstancesRequest, v1::DescribePlacementResponse>(
+          "DescribePlacement", &v1::ComputeService::Stub::DescribePlacement, dp);
+      if (g.output == "json") {
+        Print(g,
+              {{"WouldSucceed", resp.would_succeed()},
+               {"ErrorCode", resp.error_code()},
+               {"Explanation", resp.explanation()}},
+              "", {});
+      } else {
+        std::cout << resp.explanation();
+      }
+      if (!resp.would_succeed()) return 1;
     } else if (*wait_cmd && waiter == "user-data-finished") {
       v1::Reservation r;
       bool has_user_data = false;
@@ -636,7 +810,9 @@ int main(int argc, char** argv) {
       }
       return WaitForVerdict(client, r, has_user_data, wait_timeout);
     } else if (*wait_cmd) {
-      const std::string want = waiter == "instance-running" ? "running" : "terminated";
+      const std::string want = waiter == "instance-running"   ? "running"
+                               : waiter == "instance-stopped" ? "stopped"
+                                                              : "terminated";
       const auto deadline = std::chrono::steady_clock::now() +
                             std::chrono::milliseconds(static_cast<int64_t>(wait_timeout * 1000));
       while (true) {

@@ -37,7 +37,7 @@ json InstanceJson(const v1::Instance& i) {
       {"LaunchTime", Iso8601(i.launch_time())},
       {"Placement",
        {{"AvailabilityZone", i.placement().availability_zone()},
-        {"GroupName", ""},
+        {"GroupName", i.placement().group_name()},
         {"Tenancy", "default"},
         {"HostId", i.placement().host_id()}}},
       {"State", {{"Code", i.state().code()}, {"Name", i.state().name()}}},
@@ -48,6 +48,9 @@ json InstanceJson(const v1::Instance& i) {
       {"Hypervisor", i.hypervisor()},
       {"ClientToken", i.client_token()},
   };
+  if (i.placement().partition_number() != 0) {
+    j["Placement"]["PartitionNumber"] = i.placement().partition_number();
+  }
   if (i.has_state_reason()) {
     j["StateReason"] = {{"Code", i.state_reason().code()}, {"Message", i.state_reason().message()}};
   }
@@ -74,6 +77,30 @@ json InstanceJson(const v1::Instance& i) {
       {"ImageReadyMs", s.image_ready_ms()},       {"DiskReadyMs", s.disk_ready_ms()},
       {"DomainStartedMs", s.domain_started_ms()}, {"RunningMs", s.running_ms()}};
   return j;
+}
+
+json PlacementGroupJson(const v1::PlacementGroup& g) {
+  json j = {{"GroupName", g.group_name()},
+            {"GroupId", g.group_id()},
+            {"State", g.state()},
+            {"Strategy", g.strategy()},
+            {"InstanceCount", g.instance_count()}};
+  if (g.partition_count() > 0) j["PartitionCount"] = g.partition_count();
+  if (!g.spread_level().empty()) j["SpreadLevel"] = g.spread_level();
+  if (!g.locked_availability_zone().empty()) {
+    j["LockedAvailabilityZone"] = g.locked_availability_zone();
+  }
+  return j;
+}
+
+json AvailabilityZoneJson(const v1::AvailabilityZone& z) {
+  json racks = json::array();
+  for (const auto& r : z.racks()) racks.push_back(r);
+  return {{"ZoneName", z.zone_name()},   {"ZoneId", z.zone_id()},
+          {"RegionName", z.region_name()}, {"State", z.state()},
+          {"ZoneType", z.zone_type()},   {"OptInStatus", z.opt_in_status()},
+          {"Messages", json::array()},   {"HostCount", z.host_count()},
+          {"HostsUp", z.hosts_up()},     {"Racks", racks}};
 }
 
 json ReservationJson(const v1::Reservation& r) {

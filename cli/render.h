@@ -10,6 +10,8 @@ namespace minicloud::cli {
 // API messages rendered in the JSON shapes `aws ec2` prints (PascalCase keys, ISO-8601 times).
 nlohmann::json InstanceJson(const v1::Instance& i);
 nlohmann::json ReservationJson(const v1::Reservation& r);
+nlohmann::json PlacementGroupJson(const v1::PlacementGroup& g);
+nlohmann::json AvailabilityZoneJson(const v1::AvailabilityZone& z);
 nlohmann::json ImageJson(const v1::Image& i);
 nlohmann::json InstanceTypeJson(const v1::InstanceTypeInfo& t);
 nlohmann::json HostJson(const v1::Host& h);
