@@ -460,8 +460,8 @@ int main(int argc, char** argv) {
   v1::CreatePlacementGroupRequest create_pg;
   auto* create_pg_cmd = app.add_subcommand("create-placement-group", "create a placement group");
   create_pg_cmd->add_option("--group-name", *create_pg.mutable_group_name())->required();
-  create_pg_cmd->add_option("--strategy", *create_pg.mutable_strategy(),
-                            "cluster | spread | partition")
+  create_pg_cmd
+      ->add_option("--strategy", *create_pg.mutable_strategy(), "cluster | spread | partition")
       ->required();
   int pg_partitions = 0;
   create_pg_cmd->add_option("--partition-count", pg_partitions,
@@ -469,8 +469,7 @@ int main(int argc, char** argv) {
   create_pg_cmd->add_option("--spread-level", *create_pg.mutable_spread_level(),
                             "spread groups: rack (default) | host");
   std::vector<std::string> pg_names, pg_ids, pg_filters;
-  auto* describe_pg_cmd =
-      app.add_subcommand("describe-placement-groups", "list placement groups");
+  auto* describe_pg_cmd = app.add_subcommand("describe-placement-groups", "list placement groups");
   describe_pg_cmd->add_option("--group-names", pg_names);
   describe_pg_cmd->add_option("--group-ids", pg_ids);
   describe_pg_cmd->add_option("--filters", pg_filters, "Name=<name>,Values=<v1>,<v2>");
@@ -491,8 +490,7 @@ int main(int argc, char** argv) {
   dp_cmd->add_option("--count", dp_count, "N or MIN:MAX")->capture_default_str();
   dp_cmd->add_option("--placement", dp_placement,
                      "AvailabilityZone=home-1a,GroupName=pg,PartitionNumber=2");
-  dp_cmd->add_option("--image-id", *dp.mutable_image_id(), "AMI (any registered one)")
-      ->required();
+  dp_cmd->add_option("--image-id", *dp.mutable_image_id(), "AMI (any registered one)")->required();
 
   // wait instance-running | instance-terminated
   std::string waiter;
@@ -504,8 +502,8 @@ int main(int argc, char** argv) {
                    "instance-running | instance-stopped | instance-terminated | "
                    "user-data-finished (prints the user-data verdict and boot timeline)")
       ->required()
-      ->check(CLI::IsMember({"instance-running", "instance-stopped", "instance-terminated",
-                             "user-data-finished"}));
+      ->check(CLI::IsMember(
+          {"instance-running", "instance-stopped", "instance-terminated", "user-data-finished"}));
   wait_cmd->add_option("--instance-ids", wait_ids)->required();
   wait_cmd->add_option("--timeout", wait_timeout, "seconds")->capture_default_str();
 

@@ -96,11 +96,11 @@ json PlacementGroupJson(const v1::PlacementGroup& g) {
 json AvailabilityZoneJson(const v1::AvailabilityZone& z) {
   json racks = json::array();
   for (const auto& r : z.racks()) racks.push_back(r);
-  return {{"ZoneName", z.zone_name()},   {"ZoneId", z.zone_id()},
+  return {{"ZoneName", z.zone_name()},     {"ZoneId", z.zone_id()},
           {"RegionName", z.region_name()}, {"State", z.state()},
-          {"ZoneType", z.zone_type()},   {"OptInStatus", z.opt_in_status()},
-          {"Messages", json::array()},   {"HostCount", z.host_count()},
-          {"HostsUp", z.hosts_up()},     {"Racks", racks}};
+          {"ZoneType", z.zone_type()},     {"OptInStatus", z.opt_in_status()},
+          {"Messages", json::array()},     {"HostCount", z.host_count()},
+          {"HostsUp", z.hosts_up()},       {"Racks", racks}};
 }
 
 json ReservationJson(const v1::Reservation& r) {

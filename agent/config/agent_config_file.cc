@@ -39,8 +39,9 @@ struct Spec {
 };
 
 Spec String(std::optional<std::string> AgentFileConfig::*member) {
-  return {"string", [member](const YAML::Node& n, absl::string_view key, absl::string_view source,
-                             AgentFileConfig& c) -> absl::Status {
+  return {"string",
+          [member](const YAML::Node& n, absl::string_view key, absl::string_view source,
+                   AgentFileConfig& c) -> absl::Status {
             auto v = As<std::string>(n, key, source, "string");
             if (!v.ok()) return v.status();
             if (v->empty()) {
@@ -54,8 +55,9 @@ Spec String(std::optional<std::string> AgentFileConfig::*member) {
 
 template <typename T>
 Spec Number(std::optional<T> AgentFileConfig::*member, int64_t min, int64_t max) {
-  return {"number", [=](const YAML::Node& n, absl::string_view key, absl::string_view source,
-                        AgentFileConfig& c) -> absl::Status {
+  return {"number",
+          [=](const YAML::Node& n, absl::string_view key, absl::string_view source,
+              AgentFileConfig& c) -> absl::Status {
             auto v = As<int64_t>(n, key, source, "whole number");
             if (!v.ok()) return v.status();
             if (*v < min || *v > max) {
@@ -68,8 +70,9 @@ Spec Number(std::optional<T> AgentFileConfig::*member, int64_t min, int64_t max)
 }
 
 Spec Bool(std::optional<bool> AgentFileConfig::*member) {
-  return {"boolean", [member](const YAML::Node& n, absl::string_view key,
-                              absl::string_view source, AgentFileConfig& c) -> absl::Status {
+  return {"boolean",
+          [member](const YAML::Node& n, absl::string_view key, absl::string_view source,
+                   AgentFileConfig& c) -> absl::Status {
             auto v = As<bool>(n, key, source, "boolean (true/false)");
             if (!v.ok()) return v.status();
             c.*member = *v;
@@ -102,8 +105,8 @@ const std::map<std::string, std::map<std::string, Spec>>& Schema() {
   return *kSchema;
 }
 
-absl::Status ApplyMap(const YAML::Node& map, const std::string& section,
-                      absl::string_view source, AgentFileConfig& c) {
+absl::Status ApplyMap(const YAML::Node& map, const std::string& section, absl::string_view source,
+                      AgentFileConfig& c) {
   const auto& keys = Schema().at(section);
   for (const auto& kv : map) {
     const std::string key = kv.first.as<std::string>();

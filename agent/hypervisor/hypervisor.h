@@ -23,18 +23,18 @@ struct NetworkInterface {
 
 // Everything needed to boot one instance. Paths are absolute and prepared by the agent.
 struct DomainSpec {
-  std::string instance_id;   // the domain name ("i-0123...")
-  std::string smbios_uuid;   // system UUID, "ec2xxxxx-xxxx-..." so cloud-init sees an EC2 platform
-  std::string smbios_serial; // equal to smbios_uuid (cloud-init 22.4 checks both)
+  std::string instance_id;    // the domain name ("i-0123...")
+  std::string smbios_uuid;    // system UUID, "ec2xxxxx-xxxx-..." so cloud-init sees an EC2 platform
+  std::string smbios_serial;  // equal to smbios_uuid (cloud-init 22.4 checks both)
   int vcpus = 1;
   int64_t memory_mib = 512;
   Accelerator accelerator = Accelerator::kTcg;
-  std::string root_disk;     // qcow2 overlay, attached as the first virtio disk (vda)
+  std::string root_disk;  // qcow2 overlay, attached as the first virtio disk (vda)
   // Direct kernel boot (AKI/ARI-style AMIs); empty kernel = boot through firmware from disk.
   std::string kernel;
   std::string initrd;
   std::string kernel_cmdline;
-  std::string console_log;   // serial console is appended to this file
+  std::string console_log;  // serial console is appended to this file
   std::vector<NetworkInterface> interfaces;
 };
 

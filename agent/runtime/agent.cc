@@ -237,8 +237,8 @@ void Agent::ReconcileOnce() {
   domains_ = std::move(now);
   for (const auto& [id, d] : domains_) {
     if (d.state != hypervisor::DomainState::kRunning) continue;
-    auto rotated = RotateConsoleLogIfLarger(InstanceDir(id) + "/console.log",
-                                            config_.console_log_max_bytes);
+    auto rotated =
+        RotateConsoleLogIfLarger(InstanceDir(id) + "/console.log", config_.console_log_max_bytes);
     if (!rotated.ok()) spdlog::warn("{}", rotated.status().message());
   }
   if (!have_desired_) return;  // never act before the controller has spoken

@@ -16,8 +16,8 @@ struct LocalInstance {
   v1::LaunchTimeline timeline;
   bool busy = false;       // a launch, stop or teardown is in flight
   bool has_files = false;  // the instance directory exists on disk
-  int booted = 0;       // the highest DesiredInstance.boot_count this host has booted
-  int failed_boot = 0;  // with state FAILED: the boot_count whose launch failed
+  int booted = 0;          // the highest DesiredInstance.boot_count this host has booted
+  int failed_boot = 0;     // with state FAILED: the boot_count whose launch failed
 };
 
 // kLaunch boots an instance (creating its disk the first time); kStop shuts a running domain

@@ -49,8 +49,8 @@ class CloudState {
     std::map<std::string, v1::ImageRecord> images;
     std::map<std::string, v1::HostRecord> hosts;
     std::map<std::string, v1::ClientTokenRecord> client_tokens;
-    std::map<std::string, v1::KeyPairRecord> key_pairs;  // by key name
-    std::map<std::string, v1::SubnetRecord> subnets;     // by availability zone
+    std::map<std::string, v1::KeyPairRecord> key_pairs;                // by key name
+    std::map<std::string, v1::SubnetRecord> subnets;                   // by availability zone
     std::map<std::string, v1::PlacementGroupRecord> placement_groups;  // by group name
     std::vector<std::string> deleted_instances;
     std::vector<std::string> deleted_images;
@@ -73,9 +73,7 @@ class CloudState {
   std::map<std::string, v1::ClientTokenRecord>& client_tokens() { return client_tokens_; }
   std::map<std::string, v1::KeyPairRecord>& key_pairs() { return key_pairs_; }
   std::map<std::string, v1::SubnetRecord>& subnets() { return subnets_; }
-  std::map<std::string, v1::PlacementGroupRecord>& placement_groups() {
-    return placement_groups_;
-  }
+  std::map<std::string, v1::PlacementGroupRecord>& placement_groups() { return placement_groups_; }
 
   bool HostUpLocked(const std::string& host_id, absl::Time now) const;
 

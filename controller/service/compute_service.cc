@@ -16,9 +16,9 @@
 #include "controller/service/filters.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/instance_types.h"
-#include "controller/service/timestamp.h"
 #include "controller/service/network_plan.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/timestamp.h"
 
 namespace minicloud::controller {
 namespace {
@@ -114,9 +114,9 @@ absl::Status SchedulerError(const absl::Status& s, absl::string_view instance_ty
 }
 
 absl::Status IncorrectState(absl::string_view id, absl::string_view what) {
-  return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
-                  absl::StrCat("The instance '", id, "' is not in a state from which it can be ",
-                               what, "."));
+  return Ec2Error(
+      absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
+      absl::StrCat("The instance '", id, "' is not in a state from which it can be ", what, "."));
 }
 
 absl::Status DryRunOk() {
@@ -725,9 +725,8 @@ absl::StatusOr<scheduler::PlacementRequest> ComputeService::PlacementRequestLock
   }
   MC_ASSIGN_OR_RETURN(const v1::PlacementGroupRecord* group,
                       FindPlacementGroupLocked(state_, p.group_name()));
-  if (p.partition_number() != 0 &&
-      (group->strategy() != "partition" || p.partition_number() < 1 ||
-       p.partition_number() > group->partition_count())) {
+  if (p.partition_number() != 0 && (group->strategy() != "partition" || p.partition_number() < 1 ||
+                                    p.partition_number() > group->partition_count())) {
     return InvalidParameterValue(
         group->strategy() != "partition"
             ? absl::StrCat("Placement group '", group->group_name(),
@@ -739,9 +738,9 @@ absl::StatusOr<scheduler::PlacementRequest> ComputeService::PlacementRequestLock
   if (group->strategy() == "cluster" && !group->locked_availability_zone().empty() &&
       !preq.availability_zone.empty() &&
       preq.availability_zone != group->locked_availability_zone()) {
-    return InvalidParameterValue(
-        absl::StrCat("Cluster placement group '", group->group_name(), "' is in ",
-                     group->locked_availability_zone(), "; it cannot span availability zones"));
+    return InvalidParameterValue(absl::StrCat("Cluster placement group '", group->group_name(),
+                                              "' is in ", group->locked_availability_zone(),
+                                              "; it cannot span availability zones"));
   }
   preq.region = group->region();
   preq.group = SchedulerGroupLocked(state_, *group);
@@ -761,8 +760,7 @@ absl::StatusOr<v1::DescribePlacementResponse> ComputeService::DescribePlacement(
   v1::DescribePlacementResponse resp;
   resp.set_would_succeed(e.status.ok());
   if (!e.status.ok()) {
-    resp.set_error_code(
-        Ec2CodeOf(SchedulerError(e.status, req.instance_type())));
+    resp.set_error_code(Ec2CodeOf(SchedulerError(e.status, req.instance_type())));
   }
   resp.set_explanation(scheduler::FormatExplanation(preq, e));
   return resp;

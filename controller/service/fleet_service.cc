@@ -255,7 +255,7 @@ absl::Status FleetService::Reconcile() {
       touched.insert(r.host_id());
       changes.instances[id] = std::move(c);
     } else if (r.state() == v1::INSTANCE_STATE_CODE_PENDING &&
-        now_ms - r.launch_time_ms() > absl::ToInt64Milliseconds(cfg.launch_timeout)) {
+               now_ms - r.launch_time_ms() > absl::ToInt64Milliseconds(cfg.launch_timeout)) {
       v1::InstanceRecord c = r;
       c.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
       c.set_goal(v1::DESIRED_GOAL_TERMINATED);

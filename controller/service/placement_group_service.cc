@@ -99,8 +99,7 @@ std::shared_ptr<const scheduler::PlacementGroup> SchedulerGroupLocked(
 int GroupInstanceCountLocked(CloudState& state, const std::string& group_name) {
   int n = 0;
   for (const auto& [id, inst] : state.instances()) {
-    n += inst.placement_group() == group_name &&
-         inst.state() != v1::INSTANCE_STATE_CODE_TERMINATED;
+    n += inst.placement_group() == group_name && inst.state() != v1::INSTANCE_STATE_CODE_TERMINATED;
   }
   return n;
 }
@@ -115,9 +114,9 @@ absl::StatusOr<v1::CreatePlacementGroupResponse> PlacementGroupService::CreatePl
   group.name = req.group_name();
   auto strategy = scheduler::ParsePlacementStrategy(req.strategy());
   if (!strategy.ok()) {
-    return InvalidParameterValue(
-        absl::StrCat("Value (", req.strategy(), ") for parameter strategy is invalid. Expected: "
-                     "'cluster', 'spread' or 'partition'."));
+    return InvalidParameterValue(absl::StrCat("Value (", req.strategy(),
+                                              ") for parameter strategy is invalid. Expected: "
+                                              "'cluster', 'spread' or 'partition'."));
   }
   group.strategy = *strategy;
   if (!req.spread_level().empty() && group.strategy != scheduler::PlacementStrategy::kSpread) {
@@ -125,9 +124,9 @@ absl::StatusOr<v1::CreatePlacementGroupResponse> PlacementGroupService::CreatePl
   }
   auto level = scheduler::ParseSpreadLevel(req.spread_level());
   if (!level.ok()) {
-    return InvalidParameterValue(absl::StrCat(
-        "Value (", req.spread_level(), ") for parameter spreadLevel is invalid. Expected: "
-                                       "'rack' or 'host'."));
+    return InvalidParameterValue(absl::StrCat("Value (", req.spread_level(),
+                                              ") for parameter spreadLevel is invalid. Expected: "
+                                              "'rack' or 'host'."));
   }
   group.spread_level = *level;
   group.partition_count = req.partition_count();

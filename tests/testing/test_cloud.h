@@ -45,9 +45,8 @@ class TestCloud {
   }
 
   void StartController() {
-    compute_handler_ =
-        std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images, *ctl_.key_pairs,
-                                                     *ctl_.groups);
+    compute_handler_ = std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images,
+                                                                    *ctl_.key_pairs, *ctl_.groups);
     host_handler_ = std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.blobs);
     grpc::ServerBuilder b;
     int port = 0;

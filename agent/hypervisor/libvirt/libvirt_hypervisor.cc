@@ -409,7 +409,8 @@ absl::Status LibvirtHypervisor::StopDomain(std::string_view instance_id, StopMod
   }
   absl::StatusOr<bool> owned = IsOwned(dom.get(), id, context);
   if (!owned.ok()) return owned.status();
-  if (!*owned) return absl::NotFoundError(absl::StrCat(context, ": domain is not owned by minicloud"));
+  if (!*owned)
+    return absl::NotFoundError(absl::StrCat(context, ": domain is not owned by minicloud"));
   if (virDomainIsActive(dom.get()) != 1) {
     virResetLastError();
     return absl::OkStatus();  // already off

@@ -1,6 +1,6 @@
-#include "agent/config/agent_config_file.h"
-
 #include <catch2/catch.hpp>
+
+#include "agent/config/agent_config_file.h"
 
 namespace minicloud::agent {
 
