@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "agent/runtime/admission.h"
 #include "agent/runtime/console_log.h"
 #include "agent/runtime/guest_metadata.h"
 #include "agent/storage/qcow2.h"
@@ -283,6 +284,7 @@ void Agent::Finish(const std::string& id, v1::ObservedState state, std::string m
     std::lock_guard<std::mutex> lock(mu_);
     LocalInstance& l = local_[id];
     l.busy = false;
+    l.admitted = false;
     l.state = state;
     l.message = std::move(message);
     l.has_files = has_files;
@@ -305,6 +307,8 @@ void Agent::RunLaunch(v1::DesiredInstance want) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       local_[id].booted = want.boot_count();
+      // Until the next List() the domain is known to run: re-checks of other boots count it.
+      domains_[id] = hypervisor::DomainInfo{id, hypervisor::DomainState::kRunning};
     }
     std::ofstream(InstanceDir(id) + "/boot_count") << want.boot_count() << "\n";
     Finish(id, v1::OBSERVED_STATE_RUNNING, "");
@@ -344,6 +348,11 @@ void Agent::RunLaunch(v1::DesiredInstance want) {
 
 absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& timeline) {
   const std::string& id = want.instance_id();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    MC_RETURN_IF_ERROR(CheckAdmission(want, desired_, domains_, local_));
+    local_[id].admitted = true;  // counted by concurrent boots' re-checks from now on
+  }
   const v1::BootImage& image = want.image();
   MC_ASSIGN_OR_RETURN(std::string base, EnsureBlob(image.sha256(), image.size_bytes()));
   std::string kernel, initrd;

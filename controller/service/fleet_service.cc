@@ -4,6 +4,7 @@
 #include <chrono>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"
 #include "common/logging.h"
@@ -136,9 +137,14 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
                        obs.message());
           r.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
           r.set_goal(v1::DESIRED_GOAL_TERMINATED);
-          r.set_state_reason_code("Server.InternalError");
-          r.set_state_reason_message(
-              absl::StrCat("Server.InternalError: Internal error on launch: ", obs.message()));
+          // The host's own re-check refused it (agent/runtime/admission.h).
+          const bool refused = absl::StartsWith(obs.message(), "admission:");
+          const char* code =
+              refused ? "Server.InsufficientInstanceCapacity" : "Server.InternalError";
+          r.set_state_reason_code(code);
+          r.set_state_reason_message(absl::StrCat(
+              code, refused ? ": the host refused the launch: " : ": Internal error on launch: ",
+              obs.message()));
           desired_changed = true;
         }
         break;
@@ -165,6 +171,15 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id) const {
   v1::DesiredState d;
   auto rt = state_.host_runtime().find(host_id);
   d.set_generation(rt == state_.host_runtime().end() ? 0 : rt->second.generation);
+  if (auto host = state_.hosts().find(host_id); host != state_.hosts().end()) {
+    // The same arithmetic as the scheduler's snapshot (ComputeService::SnapshotLocked).
+    const auto& cfg = state_.config();
+    const auto& cap = host->second.capacity();
+    d.mutable_allocatable()->set_vcpus(static_cast<int>(cap.vcpus() * cfg.cpu_allocation_ratio));
+    d.mutable_allocatable()->set_memory_mib(std::max<int64_t>(
+        0, static_cast<int64_t>((cap.memory_mib() - cfg.reserved_host_memory_mib) *
+                                cfg.memory_allocation_ratio)));
+  }
   for (const auto& [id, r] : state_.instances()) {
     if (r.host_id() != host_id) continue;
     // Terminated instances stay listed (as TERMINATED) until purged, so a host that was away
