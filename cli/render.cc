@@ -11,6 +11,16 @@ namespace minicloud::cli {
 
 using nlohmann::json;
 
+namespace {
+
+json CapacityJson(const v1::Capacity& c) {
+  return {{"VCpus", c.vcpus()},
+          {"MemoryMiB", c.memory_mib()},
+          {"InstanceStoreGB", c.instance_store_gb()}};
+}
+
+}  // namespace
+
 std::string Iso8601(const google::protobuf::Timestamp& t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
                           absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()),
@@ -155,10 +165,9 @@ json HostJson(const v1::Host& h) {
           {"Endpoint", h.endpoint()},
           {"Accelerator", h.accelerator() == v1::ACCELERATOR_KVM ? "kvm" : "tcg"},
           {"AcceleratorReason", h.accelerator_reason()},
-          {"Capacity", {{"VCpus", h.capacity().vcpus()}, {"MemoryMiB", h.capacity().memory_mib()}}},
-          {"Allocatable",
-           {{"VCpus", h.allocatable().vcpus()}, {"MemoryMiB", h.allocatable().memory_mib()}}},
-          {"Used", {{"VCpus", h.used().vcpus()}, {"MemoryMiB", h.used().memory_mib()}}},
+          {"Capacity", CapacityJson(h.capacity())},
+          {"Allocatable", CapacityJson(h.allocatable())},
+          {"Used", CapacityJson(h.used())},
           {"InstanceCount", h.instance_count()},
           {"LastHeartbeat", h.has_last_heartbeat() ? Iso8601(h.last_heartbeat()) : ""}};
 }
