@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--state-dir", state_dir, "where the store and AMI files live")
       ->capture_default_str();
+  app.add_option("--region", config.region,
+                 "the region placement groups are created in (hosts of other regions never "
+                 "take their instances)")
+      ->capture_default_str();
   app.add_option("--owner-id", config.owner_id, "account id shown as OwnerId")
       ->capture_default_str();
   app.add_option("--cpu-allocation-ratio", config.cpu_allocation_ratio, "vCPU overcommit")
