@@ -1,0 +1,511 @@
+#!/usr/bin/env bash
+# Launch -> user data executed: minicloud against a bare qemu-system-x86_64 boot of the same AMI.
+#
+#   sudo bench/boot-vs-qemu/run.sh [ROUNDS]      ROUNDS per side (default 2), interleaved A B A B
+#
+# minicloud side: a private one-host cloud (deploy/cloud up --accel tcg) inside a network
+#   namespace of its own, the Debian 12 AMI registered from its manifest, one t3.micro instance
+#   per round with user data that writes a unique marker to the serial console. Clock: from just
+#   before `minicloud run-instances` to the marker in the console file the agent's QEMU writes
+#   ($MINICLOUD_HOME/agent-1/instances/<id>/console.log, read directly, every 0.2 s).
+# bare side: qemu-system-x86_64 -accel tcg with the devices, sizes and SMBIOS identity the agent's
+#   libvirt domain gets (agent/hypervisor/domain_xml.cc), a fresh qcow2 overlay (qemu-img) on the
+#   manifest's base file, a tap on a bridge in a namespace of its own, dnsmasq for DHCP and nginx
+#   serving a static copy of the metadata tree minicloud serves on 169.254.169.254 (same paths,
+#   listings and user data). Clock: from just before `qemu-img create` to the marker.
+#
+# Both sides must show the marker and cloud-init's "Datasource DataSourceEc2" line, or the run
+# fails. Before the rounds, one minicloud launch (not counted) pays the AMI download to the host
+# and libvirt's QEMU probe, and the bare side reads the base file once, so both start warm.
+# Prints one line per boot with milestones, the medians, and `ratio minicloud_over_bare=`.
+#
+# Needs root, the binaries (MINICLOUD_BIN, default <repo>/build/bin), the Debian AMI
+# (images/build-debian-ami.sh), qemu-system-x86_64, qemu-img, dnsmasq, nginx, jq, nsenter.
+# Env: MINICLOUD_BIN, MANIFEST (default /var/cache/minicloud/images/debian-12/manifest.json),
+#      BOOT_BENCH_DIR (parent of the work dir, default /var/tmp), BOOT_TIMEOUT (s per boot, 900),
+#      CLOUD_SCRIPT (the cloud launcher, default <repo>/deploy/cloud: pass the one matching
+#      MINICLOUD_BIN when those binaries come from another commit),
+#      BOOT_BENCH_KEEP (a directory: keep each boot's console log, the bare side's metadata access
+#      log and the agent's QEMU command line there).
+# Everything it creates (namespaces mcbq-<tag>-c and mcbq-<tag>-b, processes, the work dir) is
+# removed on exit, failure included; work dirs left by a killed run are removed on the next run.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROUNDS=${1:-2}
+export MINICLOUD_BIN=${MINICLOUD_BIN:-$REPO/build/bin}
+MANIFEST=${MANIFEST:-/var/cache/minicloud/images/debian-12/manifest.json}
+WORK_PARENT=${BOOT_BENCH_DIR:-/var/tmp}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
+KEEP=${BOOT_BENCH_KEEP:-}
+CLOUD=${CLOUD_SCRIPT:-$REPO/deploy/cloud}
+POLL=0.2
+INSTANCE_TYPE=t3.micro  # 2 vCPUs, 1024 MiB (checked against the agent's QEMU command line)
+VCPUS=2
+MEMORY_MIB=1024
+QEMU=${QEMU:-qemu-system-x86_64}
+
+die() { echo "boot-vs-qemu: $*" >&2; exit 1; }
+say() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive number"
+[[ $(id -u) -eq 0 ]] || die "run as root (namespaces, taps, QEMU)"
+[[ -f $MANIFEST ]] || die "no AMI manifest at $MANIFEST (images/build-debian-ami.sh)"
+for tool in "$CLOUD" "$QEMU" qemu-img dnsmasq nginx jq nsenter ip; do
+  command -v "$tool" >/dev/null || die "missing $tool"
+done
+for b in minicloud minicloud-controller minicloud-agent; do
+  [[ -x $MINICLOUD_BIN/$b ]] || die "missing $MINICLOUD_BIN/$b (deploy/build.sh, or set MINICLOUD_BIN)"
+done
+BASE=$(dirname "$MANIFEST")/$(jq -r .disk.file "$MANIFEST")
+[[ -z $KEEP ]] || mkdir -p "$KEEP"
+keep() { [[ -z $KEEP ]] || cp "$1" "$KEEP/$2" 2>/dev/null || true; }
+[[ -f $BASE ]] || die "AMI disk $BASE missing"
+
+# ---------------------------------------------------------------------------------------------
+# Cleanup: everything lives under one work dir named mcbq-<tag>; processes are identified by
+# their pid files and only signalled if their command line names that work dir.
+
+# kill_pidfile FILE DIR: stops the process in FILE if its command line mentions DIR.
+kill_pidfile() {
+  local file=$1 dir=$2 pid
+  [[ -f $file ]] || return 0
+  pid=$(cat "$file" 2>/dev/null) || return 0
+  [[ $pid =~ ^[0-9]+$ ]] || return 0
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$file"
+}
+
+# cleanup_dir DIR: tears down whatever the run owning DIR created.
+cleanup_dir() {
+  local dir=$1 tag f
+  tag=$(cat "$dir/tag" 2>/dev/null) || tag=""
+  for f in qemu nginx dnsmasq; do kill_pidfile "$dir/bare/$f.pid" "$dir"; done
+  if [[ -d $dir/c && -n $tag ]]; then
+    if [[ -e /run/netns/mcbq-$tag-c ]]; then
+      MINICLOUD_HOME=$dir/c MINICLOUD_PORT=7700 nsenter --net="/run/netns/mcbq-$tag-c" \
+        "$CLOUD" down >>"$dir/cloud-down.log" 2>&1 || true
+    else
+      MINICLOUD_HOME=$dir/c MINICLOUD_PORT=7700 "$CLOUD" down \
+        >>"$dir/cloud-down.log" 2>&1 || true
+    fi
+  fi
+  if [[ -n $tag ]]; then
+    ip netns del "mcbq-$tag-c" 2>/dev/null || true
+    ip netns del "mcbq-$tag-b" 2>/dev/null || true
+  fi
+  rm -rf "$dir"
+}
+
+# Work dirs of earlier runs whose owner is gone (killed with -9, machine rebooted).
+for old in "$WORK_PARENT"/mcbq-*; do
+  [[ -f $old/owner.pid ]] || continue
+  kill -0 "$(cat "$old/owner.pid")" 2>/dev/null && continue
+  echo "boot-vs-qemu: removing leftovers of an earlier run in $old" >&2
+  cleanup_dir "$old"
+done
+
+mkdir -p "$WORK_PARENT"
+WORK_PARENT=$(cd "$WORK_PARENT" && pwd -P)
+# The agent refuses a libvirt root longer than 50 characters (UNIX socket paths under it).
+((${#WORK_PARENT} + 30 <= 50)) || die "BOOT_BENCH_DIR '$WORK_PARENT' is too long (at most 20 characters)"
+WORK=$(mktemp -d "$WORK_PARENT/mcbq-XXXXXX")
+echo $$ >"$WORK/owner.pid"
+TAG=$(printf '%s' "$WORK" | md5sum | cut -c1-6)
+echo "$TAG" >"$WORK/tag"
+NSC=mcbq-$TAG-c  # the private cloud's "machine" namespace (controller, CLI, agent veths)
+NSB=mcbq-$TAG-b  # the bare side: bridge, tap, dnsmasq, nginx, QEMU
+BARE=$WORK/bare
+mkdir -p "$BARE"
+
+on_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if ((rc != 0)); then
+    say "failed (exit $rc); logs:"
+    for f in "$WORK"/c/logs/*.log "$BARE"/nginx-error.log; do
+      [[ -s $f ]] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
+    done
+  fi
+  say "cleaning up $WORK"
+  cleanup_dir "$WORK"
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# minicloud side: one private cloud for all rounds.
+
+export MINICLOUD_HOME=$WORK/c MINICLOUD_PORT=7700
+export MINICLOUD_ENDPOINT=127.0.0.1:$MINICLOUD_PORT
+in_cloud_ns() { nsenter --net="/run/netns/$NSC" "$@"; }
+mc() { in_cloud_ns "$MINICLOUD_BIN/minicloud" "$@"; }
+
+# deploy/cloud puts the controller on 10.254.1.1; inside our own namespace that cannot meet
+# another cloud running on this machine. nsenter (not `ip netns exec`) keeps the mount namespace,
+# so the agent namespace deploy/cloud creates is visible to everyone.
+ip netns add "$NSC"
+ip -n "$NSC" link set lo up
+say "starting a one-host cloud in $MINICLOUD_HOME (namespace $NSC)"
+in_cloud_ns "$CLOUD" up --hosts 1 --accel tcg >"$WORK/cloud-up.log" 2>&1 ||
+  { cat "$WORK/cloud-up.log" >&2; die "deploy/cloud up failed"; }
+IMAGE=$(mc register-image --manifest "$MANIFEST" | jq -r .ImageId)
+say "registered $IMAGE from $MANIFEST"
+
+# ---------------------------------------------------------------------------------------------
+# bare side: namespace, bridge with the gateway and metadata addresses, tap, dnsmasq, nginx.
+# Addresses, DHCP options and bridge settings mirror agent/network (host_network.cc, dnsmasq.cc).
+
+BR=mcbqbr0
+TAP=mcbqtap0
+GUEST_MAC=02:6d:63:62:71:04
+GUEST_IP=172.31.0.4
+GUEST_HOST=ip-172-31-0-4
+GUEST_DNS=ip-172-31-0-4.home-1.compute.internal
+
+ip netns add "$NSB"
+ip -n "$NSB" link set lo up
+ip -n "$NSB" link add name "$BR" type bridge stp_state 0
+ip netns exec "$NSB" sh -c "echo 0 >/proc/sys/net/ipv6/conf/$BR/accept_ra;
+                            echo 0 >/proc/sys/net/ipv6/conf/$BR/autoconf"
+ip -n "$NSB" addr add 172.31.0.1/20 dev "$BR"
+ip -n "$NSB" addr add 169.254.169.254/32 dev "$BR"
+ip -n "$NSB" -6 addr add fd00:ec2::254/128 dev "$BR" nodad
+ip -n "$NSB" link set "$BR" up
+ip -n "$NSB" tuntap add dev "$TAP" mode tap
+ip -n "$NSB" link set "$TAP" master "$BR" up
+
+echo "$GUEST_MAC,$GUEST_IP,$GUEST_HOST" >"$BARE/dhcp-hosts"
+ip netns exec "$NSB" dnsmasq --conf-file=/dev/null --pid-file="$BARE/dnsmasq.pid" \
+  --interface="$BR" --except-interface=lo --bind-dynamic --no-hosts --dhcp-authoritative \
+  --dhcp-range=172.31.0.0,static,255.255.240.0,3600 --dhcp-hostsfile="$BARE/dhcp-hosts" \
+  --dhcp-leasefile="$BARE/dnsmasq.leases" --dhcp-option=option:router,172.31.0.1 --port=0 \
+  --user=root
+
+# The metadata tree, as agent/metadata/handler.cc serves it for metadata version 2021-03-23
+# (the one cloud-init 22.4 settles on) to an instance like ours: no key pair, instance tags off.
+# Listings are LF-separated without a trailing newline, directories end in '/'. A directory's
+# listing is its `.list` file; `latest` is the same tree. user-data is written per round.
+IMDS=$BARE/imds
+put() { mkdir -p "$(dirname "$IMDS/$1")"; printf '%s' "$2" >"$IMDS/$1"; }
+list() { local d=$1; shift; mkdir -p "$IMDS/$d"; (IFS=$'\n'; printf '%s' "$*" >"$IMDS/$d/.list"); }
+write_imds_tree() {
+  local v=2021-03-23 md mac id=i-0b0a4e0000000bare
+  rm -rf "$IMDS"
+  list . 1.0 2007-01-19 2007-03-01 2007-08-29 2007-10-10 2007-12-15 2008-02-01 2008-09-01 \
+    2009-04-04 2011-01-01 2011-05-01 2012-01-12 2014-02-25 2014-11-05 2015-10-20 2016-04-19 \
+    2016-06-30 2016-09-02 2018-03-28 2018-08-17 2018-09-24 2019-10-01 2020-10-27 2021-01-03 \
+    2021-03-23 2021-07-15 2022-07-09 2022-09-24 2024-04-11 latest
+  list $v dynamic meta-data user-data
+  md=$v/meta-data
+  list $md ami-id ami-launch-index ami-manifest-path block-device-mapping/ events/ hostname \
+    instance-action instance-id instance-life-cycle instance-type local-hostname local-ipv4 mac \
+    network/ placement/ profile reservation-id security-groups services/
+  put $md/ami-id "$IMAGE"
+  put $md/ami-launch-index 0
+  put $md/ami-manifest-path "(unknown)"
+  list $md/block-device-mapping ami root
+  put $md/block-device-mapping/ami /dev/xvda
+  put $md/block-device-mapping/root /dev/xvda
+  list $md/events maintenance/
+  list $md/events/maintenance history scheduled
+  put $md/events/maintenance/history "[]"
+  put $md/events/maintenance/scheduled "[]"
+  put $md/hostname "$GUEST_DNS"
+  put $md/instance-action none
+  put $md/instance-id $id
+  put $md/instance-life-cycle on-demand
+  put $md/instance-type $INSTANCE_TYPE
+  put $md/local-hostname "$GUEST_DNS"
+  put $md/local-ipv4 $GUEST_IP
+  put $md/mac $GUEST_MAC
+  list $md/network interfaces/
+  list $md/network/interfaces macs/
+  list $md/network/interfaces/macs "$GUEST_MAC/"
+  mac=$md/network/interfaces/macs/$GUEST_MAC
+  list "$mac" device-number interface-id local-hostname local-ipv4s mac network-card-index \
+    owner-id security-group-ids security-groups subnet-id subnet-ipv4-cidr-block vpc-id \
+    vpc-ipv4-cidr-block vpc-ipv4-cidr-blocks
+  put "$mac/device-number" 0
+  put "$mac/interface-id" eni-0b0a4e0000000bare
+  put "$mac/local-hostname" "$GUEST_DNS"
+  put "$mac/local-ipv4s" $GUEST_IP
+  put "$mac/mac" $GUEST_MAC
+  put "$mac/network-card-index" 0
+  put "$mac/owner-id" 000000000000
+  put "$mac/security-group-ids" sg-default
+  put "$mac/security-groups" default
+  put "$mac/subnet-id" subnet-0b0a4e0000000bare
+  put "$mac/subnet-ipv4-cidr-block" 172.31.0.0/20
+  put "$mac/vpc-id" vpc-0b0a4e0000000bare
+  put "$mac/vpc-ipv4-cidr-block" 172.31.0.0/16
+  put "$mac/vpc-ipv4-cidr-blocks" 172.31.0.0/16
+  list $md/placement availability-zone region
+  put $md/placement/availability-zone home-1a
+  put $md/placement/region home-1
+  put $md/profile default-hvm
+  put $md/reservation-id r-0b0a4e0000000bare
+  put $md/security-groups default
+  list $md/services domain partition
+  put $md/services/domain amazonaws.com
+  put $md/services/partition aws
+  list $v/dynamic instance-identity/
+  list $v/dynamic/instance-identity document pkcs7 rsa2048 signature
+  put $v/dynamic/instance-identity/document "{
+  \"accountId\" : \"000000000000\",
+  \"architecture\" : \"x86_64\",
+  \"availabilityZone\" : \"home-1a\",
+  \"billingProducts\" : null,
+  \"devpayProductCodes\" : null,
+  \"marketplaceProductCodes\" : null,
+  \"imageId\" : \"$IMAGE\",
+  \"instanceId\" : \"$id\",
+  \"instanceType\" : \"$INSTANCE_TYPE\",
+  \"kernelId\" : null,
+  \"pendingTime\" : \"$(date -u +%FT%TZ)\",
+  \"privateIp\" : \"$GUEST_IP\",
+  \"ramdiskId\" : null,
+  \"region\" : \"home-1\",
+  \"version\" : \"2017-09-30\"
+}"
+  # Unsigned here: cloud-init stores these blobs and never checks them.
+  put $v/dynamic/instance-identity/pkcs7 unsigned
+  put $v/dynamic/instance-identity/rsa2048 unsigned
+  put $v/dynamic/instance-identity/signature unsigned
+  ln -s $v "$IMDS/latest"
+}
+write_imds_tree
+
+mkdir -p "$BARE/nginx"
+cat >"$BARE/nginx.conf" <<CONF
+user root;
+worker_processes 1;
+daemon off;
+pid $BARE/nginx.pid;
+error_log $BARE/nginx-error.log warn;
+events { worker_connections 256; }
+http {
+  access_log $BARE/imds-access.log;
+  server_tokens off;
+  types { }
+  default_type text/plain;
+  etag off;
+  client_body_temp_path $BARE/nginx/body;
+  proxy_temp_path $BARE/nginx/proxy;
+  fastcgi_temp_path $BARE/nginx/fastcgi;
+  uwsgi_temp_path $BARE/nginx/uwsgi;
+  scgi_temp_path $BARE/nginx/scgi;
+  server {
+    listen 169.254.169.254:80;
+    listen [fd00:ec2::254]:80;
+    root $IMDS;
+    # IMDSv2: PUT /latest/api/token answers a token and echoes the TTL header.
+    location = /latest/api/token {
+      if (\$request_method != PUT) { return 404; }
+      add_header X-aws-ec2-metadata-token-ttl-seconds \$http_x_aws_ec2_metadata_token_ttl_seconds always;
+      return 200 "AQAEAmcbqStaticTokenForTheBareBootBenchmark==";
+    }
+    location ~ /user-data\$ {
+      default_type application/octet-stream;
+      try_files \$uri =404;
+    }
+    # A directory answers with its listing, with or without the trailing slash.
+    location / {
+      try_files \$uri/.list \$uri =404;
+    }
+  }
+}
+CONF
+ip netns exec "$NSB" nginx -c "$BARE/nginx.conf" -e "$BARE/nginx-error.log" \
+  >>"$BARE/nginx-stdout.log" 2>&1 &
+for _ in $(seq 100); do
+  [[ -s $BARE/nginx.pid ]] &&
+    ip netns exec "$NSB" curl -fsS -o /dev/null http://169.254.169.254/latest/meta-data/instance-id \
+      2>/dev/null && break
+  sleep 0.1
+done
+ip netns exec "$NSB" curl -fsS -o /dev/null -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' \
+  http://169.254.169.254/latest/api/token || die "static metadata server does not answer"
+ip netns exec "$NSB" curl -fsS -o /dev/null http://169.254.169.254/2021-03-23/dynamic/instance-identity ||
+  die "static metadata server: no instance-identity listing"
+
+# ---------------------------------------------------------------------------------------------
+# Timing. watch_console FILE MARKER T0 -> "console kernel init_local final marker" in seconds
+# from T0 ("-" when not seen); returns 1 on timeout. Both sides use this same loop.
+
+elapsed() { awk -v a="$EPOCHREALTIME" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
+
+watch_console() {
+  local file=$1 marker=$2 t0=$3 t_open=- t_kernel=- t_local=- t_final=- now
+  while :; do
+    if [[ -f $file ]]; then
+      [[ $t_open == - ]] && t_open=$(elapsed "$t0")
+      [[ $t_kernel == - ]] && grep -aq 'Linux version' "$file" && t_kernel=$(elapsed "$t0")
+      [[ $t_local == - ]] && grep -aq "running 'init-local'" "$file" && t_local=$(elapsed "$t0")
+      [[ $t_final == - ]] && grep -aq "running 'modules:final'" "$file" && t_final=$(elapsed "$t0")
+      if grep -aqF "$marker" "$file"; then
+        echo "$t_open $t_kernel $t_local $t_final $(elapsed "$t0")"
+        return 0
+      fi
+    fi
+    now=${EPOCHREALTIME%.*}
+    if ((now - ${t0%.*} > BOOT_TIMEOUT)); then
+      echo "$t_open $t_kernel $t_local $t_final -"
+      return 1
+    fi
+    sleep "$POLL"
+  done
+}
+
+# check_datasource FILE: after the marker, cloud-init's last line names the datasource (not timed).
+check_datasource() {
+  local file=$1
+  for _ in $(seq 600); do
+    grep -aq 'Datasource DataSourceEc2' "$file" && return 0
+    sleep 0.2
+  done
+  tail -n 30 "$file" >&2
+  return 1
+}
+
+write_user_data() {  # write_user_data FILE MARKER
+  printf '#!/bin/sh\necho %s > /dev/ttyS0\n' "$2" >"$1"
+}
+
+# One minicloud round: prints the milestones; the instance is terminated before returning.
+run_minicloud() {
+  local round=$1 marker ud t0 id console out qpid args rc=0
+  marker="mcbq-user-data-done-minicloud-$round-$TAG-$RANDOM"
+  ud=$WORK/user-data-minicloud-$round.sh
+  write_user_data "$ud" "$marker"
+  t0=$EPOCHREALTIME
+  id=$(mc run-instances --image-id "$IMAGE" --instance-type "$INSTANCE_TYPE" \
+    --user-data "file://$ud" | jq -r '.Instances[0].InstanceId')
+  [[ $id == i-* ]] || die "run-instances gave no instance id"
+  console=$MINICLOUD_HOME/agent-1/instances/$id/console.log
+  out=$(watch_console "$console" "$marker" "$t0") || rc=1
+  # Same machine on both sides: the agent's QEMU must have the bare side's sizes and accelerator.
+  qpid=$(pgrep -f "guest=$id," | head -n1) || true
+  if [[ -n $qpid ]]; then
+    args=$(tr '\0' ' ' <"/proc/$qpid/cmdline")
+    echo "$args" >"$WORK/minicloud-qemu-args.txt"
+    for want in "-accel tcg" "-cpu max," "-m $MEMORY_MIB " "-smp $VCPUS,"; do
+      grep -qF -- "$want" <<<"$args" || die "agent QEMU lacks '$want': $args"
+    done
+  fi
+  if ((rc == 0)); then
+    check_datasource "$console" || die "minicloud round $round: no Ec2 datasource line"
+  else
+    tail -n 30 "$console" >&2 || true
+  fi
+  keep "$console" "console-minicloud-$round.log"
+  keep "$WORK/minicloud-qemu-args.txt" minicloud-qemu-args.txt
+  mc terminate-instances --instance-ids "$id" >/dev/null
+  mc wait instance-terminated --instance-ids "$id" --timeout 120 >/dev/null ||
+    die "$id did not terminate"
+  ((rc == 0)) || die "minicloud round $round: marker not seen within ${BOOT_TIMEOUT}s"
+  echo "$out"
+}
+
+run_bare() {
+  local round=$1 marker t0 out overlay console uuid rc=0
+  marker="mcbq-user-data-done-bare-$round-$TAG-$RANDOM"
+  write_user_data "$IMDS/2021-03-23/user-data" "$marker"
+  : >"$BARE/imds-access.log"
+  overlay=$BARE/root-$round.qcow2
+  console=$BARE/console-$round.log
+  uuid=$(cat /proc/sys/kernel/random/uuid)
+  uuid=ec2${uuid:3}
+  t0=$EPOCHREALTIME
+  qemu-img create -q -f qcow2 -F qcow2 -b "$BASE" "$overlay"
+  # The agent's domain (agent/hypervisor/domain_xml.cc) as libvirt starts it, minus libvirt's
+  # monitor socket and fd passing: machine pc, TCG, -cpu max, virtio disk (writeback, discard),
+  # virtio NIC on a bridge tap, serial console to a file, virtio-rng, no USB/graphics/balloon.
+  ip netns exec "$NSB" "$QEMU" -name "guest=mcbq-bare-$round" \
+    -machine pc,usb=off,dump-guest-core=off -accel tcg -cpu max,migratable=off \
+    -m "$MEMORY_MIB" -overcommit mem-lock=off -smp "$VCPUS,sockets=$VCPUS,cores=1,threads=1" \
+    -uuid "$uuid" -smbios "type=1,manufacturer=Amazon EC2,product=minicloud,serial=$uuid,uuid=$uuid" \
+    -display none -no-user-config -nodefaults -rtc base=utc,driftfix=slew \
+    -global kvm-pit.lost_tick_policy=delay -no-hpet -no-shutdown -boot strict=on \
+    -blockdev "driver=file,filename=$overlay,node-name=root-storage,cache.direct=off,cache.no-flush=off,discard=unmap" \
+    -blockdev "driver=qcow2,file=root-storage,node-name=root-format,cache.direct=off,cache.no-flush=off,discard=unmap" \
+    -device virtio-blk-pci,bus=pci.0,addr=0x3,drive=root-format,id=virtio-disk0,bootindex=1,write-cache=on \
+    -netdev "tap,id=hostnet0,ifname=$TAP,script=no,downscript=no" \
+    -device "virtio-net-pci,netdev=hostnet0,id=net0,mac=$GUEST_MAC,bus=pci.0,addr=0x2" \
+    -chardev "file,id=charserial0,path=$console,append=on" \
+    -device isa-serial,chardev=charserial0,id=serial0,index=0 \
+    -object rng-random,id=objrng0,filename=/dev/urandom \
+    -device virtio-rng-pci,rng=objrng0,id=rng0,bus=pci.0,addr=0x4 \
+    -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny \
+    >>"$BARE/qemu-$round.log" 2>&1 &
+  echo $! >"$BARE/qemu.pid"
+  out=$(watch_console "$console" "$marker" "$t0") || rc=1
+  if ((rc == 0)); then
+    check_datasource "$console" || die "bare round $round: no Ec2 datasource line"
+    if ! grep -q '"PUT /latest/api/token HTTP/1.1" 200' "$BARE/imds-access.log" ||
+      ! grep -q '"GET /2021-03-23/user-data HTTP/1.1" 200' "$BARE/imds-access.log"; then
+      die "bare round $round: cloud-init did not read the static metadata server"
+    fi
+  else
+    tail -n 30 "$console" >&2 || true
+    cat "$BARE/qemu-$round.log" >&2 || true
+  fi
+  kill_pidfile "$BARE/qemu.pid" "$WORK"
+  rm -f "$overlay"
+  keep "$console" "console-bare-$round.log"
+  keep "$BARE/imds-access.log" "imds-access-bare-$round.log"
+  ((rc == 0)) || die "bare round $round: marker not seen within ${BOOT_TIMEOUT}s"
+  echo "$out"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Warm-up (not counted), then the rounds.
+
+say "warm-up: one minicloud launch to domain started (AMI download to the host, libvirt probe)"
+t0=$EPOCHREALTIME
+wid=$(mc run-instances --image-id "$IMAGE" --instance-type "$INSTANCE_TYPE" |
+  jq -r '.Instances[0].InstanceId')
+mc wait instance-running --instance-ids "$wid" --timeout 300 >/dev/null || die "warm-up never ran"
+warm=$(elapsed "$t0")
+mc terminate-instances --instance-ids "$wid" >/dev/null
+mc wait instance-terminated --instance-ids "$wid" --timeout 120 >/dev/null ||
+  die "warm-up did not terminate"
+cat "$BASE" >/dev/null  # the bare side's base file in the page cache, as the agent's copy is
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+img_sha=$(jq -r .disk.sha256 "$MANIFEST")
+echo "boot-vs-qemu $(date -u +%F) on $(nproc) cores: $(jq -r .name "$MANIFEST") (disk ${img_sha:0:12}), $INSTANCE_TYPE ($VCPUS vCPU, $MEMORY_MIB MiB), TCG, $ROUNDS round(s) per side, A B A B"
+echo "minicloud warm-up launch (not counted): API call -> running in ${warm}s"
+printf '%-6s %-10s %8s %8s %11s %14s %10s %6s\n' round side console kernel init-local "modules:final" user-data load1
+mc_times=() bare_times=()
+for round in $(seq "$ROUNDS"); do
+  for side in minicloud bare; do
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    say "round $round: $side"
+    if [[ $side == minicloud ]]; then
+      out=$(run_minicloud "$round")
+      read -r t_open t_kernel t_local t_final t_mark <<<"$out"
+      mc_times+=("$t_mark")
+    else
+      out=$(run_bare "$round")
+      read -r t_open t_kernel t_local t_final t_mark <<<"$out"
+      bare_times+=("$t_mark")
+    fi
+    printf '%-6s %-10s %8s %8s %11s %14s %10s %6s\n' "$round" "$side" "$t_open" "$t_kernel" \
+      "$t_local" "$t_final" "$t_mark" "$load"
+  done
+done
+mc_med=$(printf '%s\n' "${mc_times[@]}" | median)
+bare_med=$(printf '%s\n' "${bare_times[@]}" | median)
+echo "(seconds from launch: console file opened, kernel banner, cloud-init init-local, modules:final, user data marker; load1 at the start of the boot)"
+echo "both sides: marker seen, cloud-init reported 'Datasource DataSourceEc2'; bare IMDS served PUT token + user-data"
+echo "result minicloud median_s=$mc_med rounds=${mc_times[*]}"
+echo "result bare_qemu median_s=$bare_med rounds=${bare_times[*]}"
+echo "ratio minicloud_over_bare=$(awk -v a="$mc_med" -v b="$bare_med" 'BEGIN { printf "%.3f", a / b }') (goal <= 1.1)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
