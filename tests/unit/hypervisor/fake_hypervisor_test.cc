@@ -152,4 +152,22 @@ TEST_CASE("Fake: thread-safe under concurrent use", "[fake]") {
 }
 
 }  // namespace
+
+TEST_CASE("Fake: StopDomain keeps the domain; a deaf guest needs force", "[fake]") {
+  FakeHypervisor hv;
+  REQUIRE(hv.CreateAndStart(MakeSpec("i-stop")).ok());
+  hv.IgnoreShutdownRequests(true);
+  REQUIRE(hv.StopDomain("i-stop", StopMode::kGraceful).ok());
+  CHECK(hv.Get("i-stop")->state == DomainState::kRunning);  // ignored the power button
+  REQUIRE(hv.StopDomain("i-stop", StopMode::kForce).ok());
+  CHECK(hv.Get("i-stop")->state == DomainState::kShutoff);
+  hv.IgnoreShutdownRequests(false);
+  REQUIRE(hv.CreateAndStart(MakeSpec("i-stop")).ok());
+  REQUIRE(hv.StopDomain("i-stop", StopMode::kGraceful).ok());
+  CHECK(hv.Get("i-stop")->state == DomainState::kShutoff);
+  CHECK(hv.StopDomain("i-none", StopMode::kForce).code() == absl::StatusCode::kNotFound);
+  hv.AddForeignDomain("other");
+  CHECK(hv.StopDomain("other", StopMode::kForce).code() == absl::StatusCode::kNotFound);
+}
+
 }  // namespace minicloud::hypervisor

@@ -147,6 +147,24 @@ TEST_CASE("libvirt: a stopped owned domain is reported and restarted", "[libvirt
   CHECK(!raw.Exists("i-lv-stop"));
 }
 
+TEST_CASE("libvirt: StopDomain keeps the domain defined", "[libvirt]") {
+  auto hv = OpenTest();
+  Raw raw;
+  for (StopMode mode : {StopMode::kGraceful, StopMode::kForce}) {
+    REQUIRE(hv->CreateAndStart(MakeSpec("i-lv-halt")).ok());
+    REQUIRE(hv->StopDomain("i-lv-halt", mode).ok());
+    CHECK(hv->Get("i-lv-halt")->state == DomainState::kShutoff);
+    CHECK(raw.Exists("i-lv-halt"));                             // disks and definition stay
+    CHECK(hv->StopDomain("i-lv-halt", StopMode::kForce).ok());  // already off: success
+    REQUIRE(hv->CreateAndStart(MakeSpec("i-lv-halt")).ok());    // boots again
+    CHECK(hv->Get("i-lv-halt")->state == DomainState::kRunning);
+    REQUIRE(hv->Destroy("i-lv-halt").ok());
+  }
+  CHECK(hv->StopDomain("i-lv-none", StopMode::kForce).code() == absl::StatusCode::kNotFound);
+  CHECK(hv->StopDomain("test", StopMode::kForce).code() == absl::StatusCode::kNotFound);
+  CHECK(raw.Exists("test"));  // not ours: untouched
+}
+
 TEST_CASE("libvirt: only owned domains are listed and touched", "[libvirt]") {
   auto hv = OpenTest();
   Raw raw;
