@@ -1,27 +1,38 @@
-// bench_placement: placement decisions on a 10,000-host fleet, each followed by a DURABLE commit
-// to RocksDB, against RocksDB's own db_bench (fillrandom, sync) measured on the same disk in the
-// same run.
+// bench_placement: placement decisions on a 10,000-host fleet, each DURABLY committed to the
+// controller's store (RocksDbStore through the controller's GroupCommitter), against RocksDB's own
+// db_bench (fillrandom, sync) measured on the same disk in the same run.
 //
 // Setup: --hosts hosts in 3 AZs, racks of 20 hosts, four host sizes (some with instance store),
-// pre-filled with --prefill instances (same request mix, committed without sync: setup, not
+// pre-filled with --prefill instances (same request mix; committed in large groups: setup, not
 // measured). Then --launches RunInstances-like requests: 40% without a group, 20% spread, 20%
 // partition (30% of them targeting a partition), 20% cluster; 1 instance (60%), 2 (20%), 3 or 4
-// (10% each); spread requests at most 2. Every
-// decision runs on a kept scheduler::Fleet; every successful placement is committed as ONE
-// rocksdb::WriteBatch (instance records + the touched hosts' capacity records + the group record
-// when it changes) with WriteOptions::sync = true, then applied to the Fleet.
+// (10% each); spread requests at most 2.
 //
-// At the end the DB is closed, reopened and read back; the state read from disk is judged by
-// the independent checker (controller/scheduler/checker.h), including that each host's recorded
-// usage equals the sum of its instances. Violations make the exit status 1.
+// Pipeline (what controller/service/cloud_state.h does for RunInstances): --clients threads each
+// issue one request at a time and wait for its answer before issuing the next. A request takes
+// the decision mutex, draws its parameters from the seeded RNG, decides on the kept
+// scheduler::Fleet, applies the reservation to the Fleet at once (so the next decision sees it),
+// builds ONE controller WriteBatch (instance records + the touched hosts' usage records + the
+// group record when it changes) and enqueues it on the GroupCommitter, all under that mutex;
+// then it releases the mutex and waits until its ticket is durable (Store::Commit is synced).
+// One waiter at a time commits everything queued as one synced write. Decisions are serialized
+// and happen in the same order with the same inputs whatever the thread interleaving, so the
+// placements are the same as a one-at-a-time run with the same seed.
 //
-// db_bench runs in 6 chunks of --db_bench_num/6 synced writes, interleaved with 5 segments of
-// the placement run (A B A B ... A), with --value_size = our mean WriteBatch payload, so drift
-// and noisy neighbours hit both sides alike. Decision latency is reported as wall time and as
-// thread CPU time (the latter is immune to preemption on a loaded machine).
+// At the end the store is closed, reopened and read back; the state read from disk is judged
+// by the independent checker (controller/scheduler/checker.h), including that each host's
+// recorded usage equals the sum of its instances. Violations make the exit status 1.
+//
+// db_bench runs in 6 slots interleaved with 5 segments of the placement run (A B A B ... A);
+// each slot runs db_bench twice, --threads=1 (its default) and --threads=<clients> (RocksDB's
+// own group commit as the peer), each writing --db_bench_num/6 synced records of --value_size =
+// our mean WriteBatch payload (keys + values), so drift and noisy neighbours hit both sides
+// alike. Decision latency is reported as wall time and as thread CPU time (the latter is immune
+// to preemption on a loaded machine). Commit latency is enqueue -> durable.
 //
 // Usage: bench_placement [--hosts=10000] [--prefill=20000] [--launches=50000] [--seed=1]
-//                        [--dir=DIR] [--db_bench=PATH] [--db_bench_num=10000] [--keep]
+//                        [--clients=8] [--dir=DIR] [--db_bench=PATH] [--db_bench_num=10000]
+//                        [--keep]
 // Output: plain "key=value" lines.
 
 #include <fcntl.h>
@@ -37,10 +48,12 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -51,8 +64,8 @@
 #include "controller/scheduler/checker.h"
 #include "controller/scheduler/fleet.h"
 #include "controller/scheduler/scheduler.h"
-#include "rocksdb/db.h"
-#include "rocksdb/write_batch.h"
+#include "controller/store/group_commit.h"
+#include "controller/store/rocksdb_store.h"
 
 extern char** environ;
 
@@ -60,6 +73,10 @@ namespace minicloud::scheduler {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using controller::GroupCommitter;
+using controller::RocksDbStore;
+using controller::Table;
+using controller::WriteBatch;
 
 struct Options {
   int hosts = 10000;
@@ -69,6 +86,7 @@ struct Options {
   std::string dir;
   std::string db_bench = "/usr/bin/db_bench";
   int db_bench_num = 10000;
+  int clients = 8;
   bool keep = false;
 };
 
@@ -87,6 +105,8 @@ bool ParseFlags(int argc, char** argv, Options& o) {
       if (!absl::SimpleAtoi(v, &o.launches) || o.launches < 1) return false;
     } else if (const char* v = value("seed")) {
       if (!absl::SimpleAtoi(v, &o.seed)) return false;
+    } else if (const char* v = value("clients")) {
+      if (!absl::SimpleAtoi(v, &o.clients) || o.clients < 1 || o.clients > 256) return false;
     } else if (const char* v = value("dir")) {
       o.dir = v;
     } else if (const char* v = value("db_bench")) {
@@ -158,6 +178,28 @@ struct GroupState {
   bool closed = false;
 };
 
+// What the client threads record; merged after each run.
+struct ClientStats {
+  std::vector<double> decisions[kClasses];  // wall us
+  std::vector<double> decisions_cpu;        // thread CPU us
+  std::vector<double> commits;              // enqueue -> durable, us
+  double class_seconds[kClasses] = {};      // request latency (issue -> answer), summed
+  double decider_seconds = 0;               // the decision mutex held (decide + enqueue)
+  int64_t class_ok[kClasses] = {}, class_fail[kClasses] = {};
+
+  void Add(const ClientStats& o) {
+    for (int c = 0; c < kClasses; ++c) {
+      decisions[c].insert(decisions[c].end(), o.decisions[c].begin(), o.decisions[c].end());
+      class_seconds[c] += o.class_seconds[c];
+      class_ok[c] += o.class_ok[c];
+      class_fail[c] += o.class_fail[c];
+    }
+    decider_seconds += o.decider_seconds;
+    decisions_cpu.insert(decisions_cpu.end(), o.decisions_cpu.begin(), o.decisions_cpu.end());
+    commits.insert(commits.end(), o.commits.begin(), o.commits.end());
+  }
+};
+
 class Bench {
  public:
   Bench(const Options& o) : o_(o), rng_(o.seed) {}
@@ -169,14 +211,18 @@ class Bench {
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
 
   void BuildHosts();
-  // One RunInstances-like request; returns false when placement failed. `sync` = durable.
-  bool Launch(bool sync, Class* cls_out, double* decision_us, double* commit_us,
-              double* decision_cpu_us = nullptr);
+  // One RunInstances-like request: draws it, decides, applies the reservation to the Fleet and
+  // fills `batch` with the records to commit. Returns false when placement failed. Requires mu_.
+  bool Decide(Class* cls_out, double* decision_us, double* decision_cpu_us, WriteBatch* batch);
+  // Runs `n` requests from o_.clients client threads (each waits for its own commit before its
+  // next request); returns the wall seconds.
+  double RunClients(int n, ClientStats* stats);
   GroupState* PickGroup(Class cls);
   bool VerifyFromDisk();
-  bool RunDbBench(int num, int value_size, double* ops_per_sec);
+  bool RunDbBench(int num, int threads, int value_size, double* ops_per_sec);
 
   const Options o_;
+  std::mutex mu_;  // the decision mutex: everything below up to committer_ (which has its own)
   std::mt19937_64 rng_;
   std::vector<HostSnapshot> hosts_;
   std::map<std::string, int> host_index_;
@@ -185,10 +231,11 @@ class Bench {
   std::vector<int> open_[kClasses];
   int next_id_ = 0;
   int64_t instances_ = 0;
-  std::unique_ptr<rocksdb::DB> db_;
-  std::string db_path_;
-  int64_t batch_bytes_ = 0;
+  int64_t batch_bytes_ = 0;  // keys + values of the batches decided since the last reset
   int64_t batches_ = 0;
+  std::unique_ptr<RocksDbStore> store_;
+  std::unique_ptr<GroupCommitter> committer_;
+  std::string db_path_;
 };
 
 void Bench::BuildHosts() {
@@ -244,14 +291,20 @@ GroupState* Bench::PickGroup(Class cls) {
   return &groups_[open[Uniform(0, static_cast<int>(open.size()) - 1)]];
 }
 
+double ProcessCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 double ThreadCpuMicros() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-bool Bench::Launch(bool sync, Class* cls_out, double* decision_us, double* commit_us,
-                   double* decision_cpu_us) {
+bool Bench::Decide(Class* cls_out, double* decision_us, double* decision_cpu_us,
+                   WriteBatch* batch) {
   const int roll = Uniform(0, 99);
   const Class cls = roll < 40 ? kNone : roll < 60 ? kSpread : roll < 80 ? kPartition : kCluster;
   *cls_out = cls;
@@ -282,9 +335,8 @@ bool Bench::Launch(bool sync, Class* cls_out, double* decision_us, double* commi
   const auto t0 = Clock::now();
   auto res = fleet_->Place(r, {.rejections_on_success = false, .max_rejections = 20});
   const auto t1 = Clock::now();
-  if (decision_cpu_us != nullptr) *decision_cpu_us = ThreadCpuMicros() - c0;
+  *decision_cpu_us = ThreadCpuMicros() - c0;
   *decision_us = std::chrono::duration<double, std::micro>(t1 - t0).count();
-  *commit_us = 0;
   const bool write_group = g != nullptr && g->launches == -1;
   if (g != nullptr) {
     g->launches = std::max(g->launches, 0) + 1;
@@ -303,13 +355,13 @@ bool Bench::Launch(bool sync, Class* cls_out, double* decision_us, double* commi
     return false;
   }
 
-  rocksdb::WriteBatch batch;
+  // The reservation is applied at once (the next decision sees it), as CloudState stages it.
   std::set<std::string> touched;
   for (const auto& p : res->placements) {
     Instance inst{p.host_id,    g ? g->group->name : "", p.partition_number, r.vcpus,
                   r.memory_mib, r.instance_store_gb};
     const std::string id = absl::StrFormat("i-%017x", instances_++);
-    batch.Put("i/" + id, InstanceRecord(inst));
+    batch->Put(Table::kInstances, id, InstanceRecord(inst));
     HostSnapshot& h = hosts_[host_index_.at(p.host_id)];
     h.used_vcpus += r.vcpus;
     h.used_memory_mib += r.memory_mib;
@@ -324,12 +376,13 @@ bool Bench::Launch(bool sync, Class* cls_out, double* decision_us, double* commi
       m.partition_number = p.partition_number;
       g->group->members.push_back(std::move(m));
     }
+    (void)fleet_->Adjust(p.host_id, r.vcpus, r.memory_mib, r.instance_store_gb);
   }
   for (const auto& id : touched) {
     const HostSnapshot& h = hosts_[host_index_.at(id)];
-    batch.Put("h/" + id,
-              absl::StrCat("used_vcpus=", h.used_vcpus, ";used_memory_mib=", h.used_memory_mib,
-                           ";used_store_gb=", h.used_instance_store_gb));
+    batch->Put(Table::kHosts, id,
+               absl::StrCat("used_vcpus=", h.used_vcpus, ";used_memory_mib=", h.used_memory_mib,
+                            ";used_store_gb=", h.used_instance_store_gb));
   }
   bool lock_changed = false;
   if (g != nullptr && cls == kCluster && g->group->locked_az.empty()) {
@@ -338,28 +391,15 @@ bool Bench::Launch(bool sync, Class* cls_out, double* decision_us, double* commi
   }
   if (write_group || lock_changed) {
     const PlacementGroup& pg = *g->group;
-    batch.Put("g/" + pg.name,
-              absl::StrCat("strategy=", PlacementStrategyName(pg.strategy),
-                           ";level=", SpreadLevelName(pg.spread_level),
-                           ";partitions=", pg.partition_count, ";locked_az=", pg.locked_az));
+    batch->Put(Table::kPlacementGroups, pg.name,
+               absl::StrCat("strategy=", PlacementStrategyName(pg.strategy),
+                            ";level=", SpreadLevelName(pg.spread_level),
+                            ";partitions=", pg.partition_count, ";locked_az=", pg.locked_az));
   }
-  rocksdb::WriteOptions wo;
-  wo.sync = sync;
-  const auto t2 = Clock::now();
-  rocksdb::Status s = db_->Write(wo, &batch);
-  const auto t3 = Clock::now();
-  if (!s.ok()) {
-    std::fprintf(stderr, "commit failed: %s\n", s.ToString().c_str());
-    std::exit(2);
+  for (const auto& op : batch->ops()) {
+    batch_bytes_ += static_cast<int64_t>(op.key.size() + (op.value ? op.value->size() : 0));
   }
-  *commit_us = std::chrono::duration<double, std::micro>(t3 - t2).count();
-  if (sync) {
-    batch_bytes_ += static_cast<int64_t>(batch.GetDataSize());
-    ++batches_;
-  }
-  for (const auto& p : res->placements) {
-    (void)fleet_->Adjust(p.host_id, r.vcpus, r.memory_mib, r.instance_store_gb);
-  }
+  ++batches_;
   // Groups stop taking launches at a size typical of their kind.
   const size_t cap = cls == kSpread ? 21 : cls == kPartition ? 120 : 48;
   if (g != nullptr && !g->closed && g->group->members.size() >= cap) {
@@ -371,62 +411,95 @@ bool Bench::Launch(bool sync, Class* cls_out, double* decision_us, double* commi
   return true;
 }
 
+double Bench::RunClients(int n, ClientStats* stats) {
+  int issued = 0;  // guarded by mu_
+  std::vector<ClientStats> per(o_.clients);
+  std::vector<std::thread> threads;
+  const auto w0 = Clock::now();
+  for (int c = 0; c < o_.clients; ++c) {
+    threads.emplace_back([&, c] {
+      ClientStats& st = per[c];
+      while (true) {
+        const auto l0 = Clock::now();  // the request is issued: queueing for the decider counts
+        Class cls = kNone;
+        double d = 0, cpu = 0;
+        bool ok = false;
+        uint64_t ticket = 0;
+        Clock::time_point e0;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (issued >= n) return;
+          ++issued;
+          const auto h0 = Clock::now();
+          WriteBatch batch;
+          ok = Decide(&cls, &d, &cpu, &batch);
+          if (ok) {
+            e0 = Clock::now();
+            ticket = committer_->Enqueue(std::move(batch));  // in decision order
+          }
+          st.decider_seconds += std::chrono::duration<double>(Clock::now() - h0).count();
+        }
+        if (ok) {
+          const absl::Status s = committer_->Wait(ticket);
+          if (!s.ok()) {
+            std::fprintf(stderr, "commit failed: %s\n", s.ToString().c_str());
+            std::exit(2);
+          }
+          st.commits.push_back(
+              std::chrono::duration<double, std::micro>(Clock::now() - e0).count());
+          ++st.class_ok[cls];
+        } else {
+          ++st.class_fail[cls];
+        }
+        st.class_seconds[cls] += std::chrono::duration<double>(Clock::now() - l0).count();
+        st.decisions[cls].push_back(d);
+        st.decisions_cpu.push_back(cpu);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double wall = std::chrono::duration<double>(Clock::now() - w0).count();
+  if (stats != nullptr) {
+    for (const auto& st : per) stats->Add(st);
+  }
+  return wall;
+}
+
 bool Bench::VerifyFromDisk() {
-  db_.reset();
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Options opts;
-  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(opts, db_path_, &raw);
-  if (!s.ok()) {
-    std::fprintf(stderr, "reopen: %s\n", s.ToString().c_str());
+  committer_.reset();
+  store_.reset();
+  auto reopened = RocksDbStore::Open(db_path_);
+  if (!reopened.ok()) {
+    std::fprintf(stderr, "reopen: %s\n", reopened.status().ToString().c_str());
     return false;
   }
-  std::unique_ptr<rocksdb::DB> db(raw);
+  RocksDbStore& db = **reopened;
+  auto scan = [&](Table t) {
+    auto rows = db.Scan(t);
+    if (!rows.ok()) {
+      std::fprintf(stderr, "scan: %s\n", rows.status().ToString().c_str());
+      std::exit(2);
+    }
+    return std::move(*rows);
+  };
   ClusterState state;
   std::map<std::string, size_t> host_at;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-  // Topology first ("t/"), then usage ("h/"), groups ("g/"), instances ("i/").
-  std::vector<std::pair<std::string, std::string>> usage;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const std::string key = it->key().ToString();
-    const auto rec = ParseRecord(it->value().ToString());
-    if (absl::StartsWith(key, "t/")) {
-      HostSnapshot h;
-      h.host_id = key.substr(2);
-      h.region = rec.at("region");
-      h.availability_zone = rec.at("az");
-      h.rack = rec.at("rack");
-      h.allocatable_vcpus = static_cast<int>(Num(rec, "vcpus"));
-      h.allocatable_memory_mib = Num(rec, "memory_mib");
-      h.instance_store_gb = Num(rec, "store_gb");
-      host_at[h.host_id] = state.hosts.size();
-      state.hosts.push_back(h);
-    } else if (absl::StartsWith(key, "h/")) {
-      usage.push_back({key.substr(2), it->value().ToString()});
-    } else if (absl::StartsWith(key, "g/")) {
-      PlacementGroup g;
-      g.name = key.substr(2);
-      auto strategy = ParsePlacementStrategy(rec.at("strategy"));
-      auto level = ParseSpreadLevel(rec.at("level"));
-      if (!strategy.ok() || !level.ok()) return false;
-      g.strategy = *strategy;
-      g.spread_level = *level;
-      g.partition_count = static_cast<int>(Num(rec, "partitions"));
-      g.locked_az = rec.at("locked_az");
-      state.groups.push_back(g);
-    } else if (absl::StartsWith(key, "i/")) {
-      CheckedInstance c;
-      c.instance_id = key.substr(2);
-      c.host_id = rec.at("host");
-      c.group_name = rec.at("group");
-      c.partition_number = static_cast<int>(Num(rec, "partition"));
-      c.state = InstanceState::kPending;
-      c.vcpus = static_cast<int>(Num(rec, "vcpus"));
-      c.memory_mib = Num(rec, "memory_mib");
-      c.instance_store_gb = Num(rec, "store_gb");
-      state.instances.push_back(c);
-    }
+  // Topology first (meta "topology/"), then usage (hosts), groups, instances.
+  for (const auto& [key, value] : scan(Table::kMeta)) {
+    if (!absl::StartsWith(key, "topology/")) continue;
+    const auto rec = ParseRecord(value);
+    HostSnapshot h;
+    h.host_id = key.substr(std::string("topology/").size());
+    h.region = rec.at("region");
+    h.availability_zone = rec.at("az");
+    h.rack = rec.at("rack");
+    h.allocatable_vcpus = static_cast<int>(Num(rec, "vcpus"));
+    h.allocatable_memory_mib = Num(rec, "memory_mib");
+    h.instance_store_gb = Num(rec, "store_gb");
+    host_at[h.host_id] = state.hosts.size();
+    state.hosts.push_back(h);
   }
-  for (const auto& [host, value] : usage) {
+  for (const auto& [host, value] : scan(Table::kHosts)) {
     auto at = host_at.find(host);
     if (at == host_at.end()) {
       std::fprintf(stderr, "usage for unknown host %s\n", host.c_str());
@@ -437,6 +510,32 @@ bool Bench::VerifyFromDisk() {
     h.used_vcpus = static_cast<int>(Num(rec, "used_vcpus"));
     h.used_memory_mib = Num(rec, "used_memory_mib");
     h.used_instance_store_gb = Num(rec, "used_store_gb");
+  }
+  for (const auto& [key, value] : scan(Table::kPlacementGroups)) {
+    const auto rec = ParseRecord(value);
+    PlacementGroup g;
+    g.name = key;
+    auto strategy = ParsePlacementStrategy(rec.at("strategy"));
+    auto level = ParseSpreadLevel(rec.at("level"));
+    if (!strategy.ok() || !level.ok()) return false;
+    g.strategy = *strategy;
+    g.spread_level = *level;
+    g.partition_count = static_cast<int>(Num(rec, "partitions"));
+    g.locked_az = rec.at("locked_az");
+    state.groups.push_back(g);
+  }
+  for (const auto& [key, value] : scan(Table::kInstances)) {
+    const auto rec = ParseRecord(value);
+    CheckedInstance c;
+    c.instance_id = key;
+    c.host_id = rec.at("host");
+    c.group_name = rec.at("group");
+    c.partition_number = static_cast<int>(Num(rec, "partition"));
+    c.state = InstanceState::kPending;
+    c.vcpus = static_cast<int>(Num(rec, "vcpus"));
+    c.memory_mib = Num(rec, "memory_mib");
+    c.instance_store_gb = Num(rec, "store_gb");
+    state.instances.push_back(c);
   }
   const auto t0 = Clock::now();
   const auto violations = CheckPlacement(state, {.check_recorded_usage = true});
@@ -455,16 +554,17 @@ bool Bench::VerifyFromDisk() {
   return static_cast<int64_t>(state.instances.size()) == instances_;
 }
 
-bool Bench::RunDbBench(int num, int value_size, double* ops_per_sec) {
+bool Bench::RunDbBench(int num, int threads, int value_size, double* ops_per_sec) {
   const std::string dir = absl::StrCat(o_.dir, "/db_bench");
   std::filesystem::remove_all(dir);
   const std::string out_path = absl::StrCat(o_.dir, "/db_bench.out");
+  // db_bench's --num is per thread: `threads` threads write `num` records in all.
   std::vector<std::string> args = {o_.db_bench,
                                    "--benchmarks=fillrandom",
                                    "--sync=1",
-                                   absl::StrCat("--num=", num),
+                                   absl::StrCat("--num=", std::max(1, num / threads)),
                                    absl::StrCat("--value_size=", value_size),
-                                   "--threads=1",
+                                   absl::StrCat("--threads=", threads),
                                    absl::StrCat("--db=", dir)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -512,132 +612,133 @@ int Bench::Run() {
   }
   const_cast<Options&>(o_).dir = dir;
   db_path_ = dir + "/store";
-  std::printf("dir=%s\nhosts=%d\nprefill=%d\nlaunches=%d\nseed=%u\n", dir.c_str(), o_.hosts,
-              o_.prefill, o_.launches, o_.seed);
+  std::printf("dir=%s\nhosts=%d\nprefill=%d\nlaunches=%d\nseed=%u\nclients=%d\n", dir.c_str(),
+              o_.hosts, o_.prefill, o_.launches, o_.seed, o_.clients);
 
   BuildHosts();
-  rocksdb::Options opts;
-  opts.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(opts, db_path_, &raw);
-  if (!s.ok()) {
-    std::fprintf(stderr, "open: %s\n", s.ToString().c_str());
+  std::filesystem::create_directories(db_path_);
+  auto opened = RocksDbStore::Open(db_path_);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "open: %s\n", opened.status().ToString().c_str());
     return 2;
   }
-  db_.reset(raw);
+  store_ = std::move(*opened);
+  committer_ = std::make_unique<GroupCommitter>(*store_);
   {
-    rocksdb::WriteBatch topo;
+    WriteBatch topo;
     for (const auto& h : hosts_) {
-      topo.Put("t/" + h.host_id, absl::StrCat("region=", h.region, ";az=", h.availability_zone,
-                                              ";rack=", h.rack, ";vcpus=", h.allocatable_vcpus,
-                                              ";memory_mib=", h.allocatable_memory_mib,
-                                              ";store_gb=", h.instance_store_gb));
+      topo.Put(Table::kMeta, "topology/" + h.host_id,
+               absl::StrCat("region=", h.region, ";az=", h.availability_zone, ";rack=", h.rack,
+                            ";vcpus=", h.allocatable_vcpus, ";memory_mib=",
+                            h.allocatable_memory_mib, ";store_gb=", h.instance_store_gb));
     }
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    if (!db_->Write(wo, &topo).ok()) return 2;
+    if (!committer_->Commit(std::move(topo)).ok()) return 2;
   }
 
-  // Pre-fill (not measured, not synced per batch).
+  // Pre-fill (not measured): the same decisions, committed in groups of up to 1,000 requests.
   const auto p0 = Clock::now();
   int64_t prefill_requests = 0;
-  while (instances_ < o_.prefill) {
-    Class cls;
-    double d, c;
-    Launch(/*sync=*/false, &cls, &d, &c);
-    if (++prefill_requests > 10LL * o_.prefill + 100) break;
-  }
   {
-    rocksdb::FlushOptions fo;
-    db_->Flush(fo);
+    std::lock_guard<std::mutex> lock(mu_);
+    while (instances_ < o_.prefill) {
+      Class cls;
+      double d, cpu;
+      WriteBatch batch;
+      if (Decide(&cls, &d, &cpu, &batch)) committer_->Enqueue(std::move(batch));
+      if (++prefill_requests % 1000 == 0 && !committer_->Sync().ok()) return 2;
+      if (prefill_requests > 10LL * o_.prefill + 100) break;
+    }
+    if (!committer_->Sync().ok()) return 2;
   }
   std::printf("prefill_instances=%lld\nprefill_seconds=%.2f\n", static_cast<long long>(instances_),
               std::chrono::duration<double>(Clock::now() - p0).count());
 
-  // Warm-up: 200 synced placements, not counted; their mean WriteBatch payload is the value size
-  // db_bench writes (so both sides sync records of the same size).
-  std::vector<double> decisions[kClasses];
-  std::vector<double> commits;
-  double class_seconds[kClasses] = {};
-  int64_t class_ok[kClasses] = {}, class_fail[kClasses] = {};
-  for (int i = 0; i < 200; ++i) {
-    Class cls;
-    double d, c;
-    Launch(true, &cls, &d, &c);
-  }
-  const int value_size = batches_ > 0 ? static_cast<int>(batch_bytes_ / batches_) : 400;
+  // Warm-up: 200 requests through the pipeline, not counted; their mean WriteBatch payload is
+  // the value size db_bench writes (so both sides sync records of the same size).
   batch_bytes_ = 0;
   batches_ = 0;
+  RunClients(200, nullptr);
+  const int value_size = batches_ > 0 ? static_cast<int>(batch_bytes_ / batches_) : 400;
+  const auto gc_before = committer_->stats();
+  const double cpu_before = ProcessCpuSeconds();
 
-  // ABAB: db_bench chunks interleaved with placement segments (db_bench before each segment and
-  // after the last), so disk drift and neighbours hit both sides alike.
+  // ABAB: db_bench slots interleaved with placement segments (a slot before each segment and
+  // after the last), so disk drift and neighbours hit both sides alike. Each slot runs db_bench
+  // single-threaded (its default) and with as many threads as we have clients.
   constexpr int kSegments = 5;
-  std::vector<double> db_bench_ops;
+  std::vector<double> db_bench_ops, db_bench_mt_ops;
   const bool run_db_bench = o_.db_bench_num > 0;
   const int chunk = std::max(1, o_.db_bench_num / (kSegments + 1));
-  std::vector<double> decisions_cpu;
+  ClientStats st;
   std::vector<double> segment_rates;
   const int64_t before_instances = instances_;
   double wall = 0;
   for (int seg = 0; seg <= kSegments; ++seg) {
     if (run_db_bench) {
-      double ops = 0;
-      if (!RunDbBench(chunk, value_size, &ops)) return 2;
+      double ops = 0, mt_ops = 0;
+      if (!RunDbBench(chunk, 1, value_size, &ops)) return 2;
+      if (!RunDbBench(chunk, o_.clients, value_size, &mt_ops)) return 2;
       db_bench_ops.push_back(ops);
+      db_bench_mt_ops.push_back(mt_ops);
     }
     if (seg == kSegments) break;
     const int n = o_.launches / kSegments + (seg < o_.launches % kSegments ? 1 : 0);
-    const auto w0 = Clock::now();
-    int64_t seg_ok = 0;
-    for (int i = 0; i < n; ++i) {
-      Class cls;
-      double d = 0, c = 0, cpu = 0;
-      const auto l0 = Clock::now();
-      const bool ok = Launch(true, &cls, &d, &c, &cpu);
-      class_seconds[cls] += std::chrono::duration<double>(Clock::now() - l0).count();
-      decisions[cls].push_back(d);
-      decisions_cpu.push_back(cpu);
-      if (ok) {
-        ++class_ok[cls];
-        ++seg_ok;
-        commits.push_back(c);
-      } else {
-        ++class_fail[cls];
-      }
-    }
-    const double seg_s = std::chrono::duration<double>(Clock::now() - w0).count();
+    int64_t ok_before = 0;
+    for (int c = 0; c < kClasses; ++c) ok_before += st.class_ok[c];
+    const double seg_s = RunClients(n, &st);
+    int64_t ok_after = 0;
+    for (int c = 0; c < kClasses; ++c) ok_after += st.class_ok[c];
     wall += seg_s;
-    segment_rates.push_back(seg_ok / seg_s);
+    segment_rates.push_back((ok_after - ok_before) / seg_s);
   }
+  const auto gc_after = committer_->stats();
+  const double cpu_seconds = ProcessCpuSeconds() - cpu_before;
 
   int64_t ok_total = 0, fail_total = 0;
   std::vector<double> all, constrained;
   double constrained_s = 0;
   int64_t constrained_ok = 0;
   for (int c = 0; c < kClasses; ++c) {
-    ok_total += class_ok[c];
-    fail_total += class_fail[c];
-    all.insert(all.end(), decisions[c].begin(), decisions[c].end());
+    ok_total += st.class_ok[c];
+    fail_total += st.class_fail[c];
+    all.insert(all.end(), st.decisions[c].begin(), st.decisions[c].end());
     if (c != kNone) {
-      constrained.insert(constrained.end(), decisions[c].begin(), decisions[c].end());
-      constrained_s += class_seconds[c];
-      constrained_ok += class_ok[c];
+      constrained.insert(constrained.end(), st.decisions[c].begin(), st.decisions[c].end());
+      constrained_s += st.class_seconds[c];
+      constrained_ok += st.class_ok[c];
     }
   }
+  // Per-class rates: a class's successful requests over its share of the run, i.e. the
+  // request-seconds it took divided by the number of clients (the clients overlap).
+  auto class_rate = [&](int64_t ok, double request_seconds) {
+    return ok / (request_seconds / o_.clients);
+  };
   const double rate = ok_total / wall;
-  const double none_rate = class_ok[kNone] / class_seconds[kNone];
-  const double constrained_rate = constrained_ok / constrained_s;
+  const double none_rate = class_rate(st.class_ok[kNone], st.class_seconds[kNone]);
+  const double constrained_rate = class_rate(constrained_ok, constrained_s);
+  const uint64_t gc_batches = gc_after.batches - gc_before.batches;
+  const uint64_t gc_commits = gc_after.store_commits - gc_before.store_commits;
   std::printf("value_size_bytes=%d\n", value_size);
   std::printf("placements_committed=%lld\nplacements_failed=%lld\ninstances_committed=%lld\n",
               static_cast<long long>(ok_total), static_cast<long long>(fail_total),
               static_cast<long long>(instances_ - before_instances));
+  std::printf("group_commit batches=%llu store_commits=%llu mean_group=%.2f\n",
+              static_cast<unsigned long long>(gc_batches),
+              static_cast<unsigned long long>(gc_commits),
+              gc_commits > 0 ? static_cast<double>(gc_batches) / gc_commits : 0.0);
+  // Where the time goes: the share of wall time the decision mutex was held (1.0 = the serial
+  // decider is the bottleneck), and this process's CPU time per committed placement (all
+  // threads: decisions, records, RocksDB writes; db_bench runs in its own process).
+  std::printf("result decider_busy=%.3f cpu_us_per_placement=%.1f\n", st.decider_seconds / wall,
+              ok_total > 0 ? cpu_seconds * 1e6 / ok_total : 0.0);
   for (int c = 0; c < kClasses; ++c) {
     std::printf(
         "class_%s ok=%lld failed=%lld decision_p50_us=%.1f decision_p99_us=%.1f "
         "decision_max_us=%.1f committed_per_s=%.1f\n",
-        kClassNames[c], static_cast<long long>(class_ok[c]), static_cast<long long>(class_fail[c]),
-        Percentile(decisions[c], 0.5), Percentile(decisions[c], 0.99),
-        Percentile(decisions[c], 1.0), class_ok[c] / class_seconds[c]);
+        kClassNames[c], static_cast<long long>(st.class_ok[c]),
+        static_cast<long long>(st.class_fail[c]), Percentile(st.decisions[c], 0.5),
+        Percentile(st.decisions[c], 0.99), Percentile(st.decisions[c], 1.0),
+        class_rate(st.class_ok[c], st.class_seconds[c]));
   }
   std::printf("result committed_placements_per_s=%.1f wall_seconds=%.2f\n", rate, wall);
   std::printf("result unconstrained_per_s=%.1f constrained_per_s=%.1f\n", none_rate,
@@ -645,29 +746,42 @@ int Bench::Run() {
   std::printf("result decision_p50_us=%.1f decision_p99_us=%.1f decision_max_us=%.1f\n",
               Percentile(all, 0.5), Percentile(all, 0.99), Percentile(all, 1.0));
   std::printf("result decision_cpu_p50_us=%.1f decision_cpu_p99_us=%.1f decision_cpu_max_us=%.1f\n",
-              Percentile(decisions_cpu, 0.5), Percentile(decisions_cpu, 0.99),
-              Percentile(decisions_cpu, 1.0));
+              Percentile(st.decisions_cpu, 0.5), Percentile(st.decisions_cpu, 0.99),
+              Percentile(st.decisions_cpu, 1.0));
   std::printf("result constrained_decision_p50_us=%.1f constrained_decision_p99_us=%.1f\n",
               Percentile(constrained, 0.5), Percentile(constrained, 0.99));
-  std::printf("result commit_p50_us=%.1f commit_p99_us=%.1f\n", Percentile(commits, 0.5),
-              Percentile(commits, 0.99));
+  std::printf("result commit_p50_us=%.1f commit_p99_us=%.1f   (enqueue -> durable)\n",
+              Percentile(st.commits, 0.5), Percentile(st.commits, 0.99));
   std::printf("ratio unconstrained_vs_constrained=%.3f\n", none_rate / constrained_rate);
+  std::printf("ratio constrained_vs_unconstrained=%.3f\n", constrained_rate / none_rate);
   if (run_db_bench) {
-    double sum = 0;
-    std::string each;
-    for (double ops : db_bench_ops) {
-      sum += ops;
-      absl::StrAppend(&each, each.empty() ? "" : ",", absl::StrFormat("%.0f", ops));
-    }
-    const double db_ops = sum / db_bench_ops.size();
-    std::printf("result db_bench_fillrandom_sync_ops_per_s=%.1f (chunks of %d: %s)\n", db_ops,
-                chunk, each.c_str());
+    auto mean_and_list = [](const std::vector<double>& v, std::string* each) {
+      double sum = 0;
+      for (double ops : v) {
+        sum += ops;
+        absl::StrAppend(each, each->empty() ? "" : ",", absl::StrFormat("%.0f", ops));
+      }
+      return sum / v.size();
+    };
+    std::string each, each_mt;
+    const double db_ops = mean_and_list(db_bench_ops, &each);
+    const double db_mt_ops = mean_and_list(db_bench_mt_ops, &each_mt);
+    std::printf("result db_bench_fillrandom_sync_ops_per_s=%.1f (threads=1, chunks of %d: %s)\n",
+                db_ops, chunk, each.c_str());
+    std::printf(
+        "result db_bench_fillrandom_sync_threads_ops_per_s=%.1f (threads=%d, chunks of %d: %s)\n",
+        db_mt_ops, o_.clients, chunk, each_mt.c_str());
     std::printf("ratio committed_placements_vs_db_bench=%.3f\n", rate / db_ops);
+    std::printf("ratio committed_placements_vs_db_bench_threads=%.3f\n", rate / db_mt_ops);
     // Each segment against the mean of the db_bench chunks right before and after it.
     for (size_t k = 0; k < segment_rates.size(); ++k) {
       const double around = (db_bench_ops[k] + db_bench_ops[k + 1]) / 2;
-      std::printf("segment %zu committed_per_s=%.1f db_bench_around=%.1f ratio=%.3f\n", k + 1,
-                  segment_rates[k], around, segment_rates[k] / around);
+      const double around_mt = (db_bench_mt_ops[k] + db_bench_mt_ops[k + 1]) / 2;
+      std::printf(
+          "segment %zu committed_per_s=%.1f db_bench_around=%.1f ratio=%.3f "
+          "db_bench_threads_around=%.1f ratio_threads=%.3f\n",
+          k + 1, segment_rates[k], around, segment_rates[k] / around, around_mt,
+          segment_rates[k] / around_mt);
     }
   }
   const bool verified = VerifyFromDisk();
@@ -685,7 +799,7 @@ int main(int argc, char** argv) {
   if (!minicloud::scheduler::ParseFlags(argc, argv, o)) {
     std::fprintf(stderr,
                  "usage: bench_placement [--hosts=N] [--prefill=N] [--launches=N] [--seed=N] "
-                 "[--dir=DIR] [--db_bench=PATH] [--db_bench_num=N] [--keep]\n");
+                 "[--clients=N] [--dir=DIR] [--db_bench=PATH] [--db_bench_num=N] [--keep]\n");
     return 2;
   }
   return minicloud::scheduler::Bench(o).Run();

@@ -1,6 +1,9 @@
 #include "controller/service/cloud_state.h"
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 
 namespace minicloud::controller {
@@ -41,7 +44,7 @@ absl::Status CloudState::Load(absl::Time now) {
   return absl::OkStatus();
 }
 
-absl::Status CloudState::CommitLocked(const Changes& c) {
+uint64_t CloudState::StageLocked(const Changes& c) {
   WriteBatch batch;
   for (const auto& [k, v] : c.instances) batch.Put(Table::kInstances, k, v.SerializeAsString());
   for (const auto& [k, v] : c.images) batch.Put(Table::kImages, k, v.SerializeAsString());
@@ -58,8 +61,9 @@ absl::Status CloudState::CommitLocked(const Changes& c) {
   for (const auto& k : c.deleted_instances) batch.Delete(Table::kInstances, k);
   for (const auto& k : c.deleted_key_pairs) batch.Delete(Table::kKeyPairs, k);
   for (const auto& k : c.deleted_images) batch.Delete(Table::kImages, k);
-  if (batch.empty()) return absl::OkStatus();
-  MC_RETURN_IF_ERROR(store_.Commit(batch));
+  if (batch.empty()) return 0;  // ticket 0 is always durable
+  // Queued while mu() is held, so the store sees changes in the order the mirror did.
+  const uint64_t ticket = committer_.Enqueue(std::move(batch));
 
   for (const auto& [k, v] : c.instances) instances_[k] = v;
   for (const auto& [k, v] : c.images) images_[k] = v;
@@ -72,10 +76,48 @@ absl::Status CloudState::CommitLocked(const Changes& c) {
   for (const auto& k : c.deleted_instances) instances_.erase(k);
   for (const auto& k : c.deleted_key_pairs) key_pairs_.erase(k);
   for (const auto& k : c.deleted_images) images_.erase(k);
+  return ticket;
+}
+
+[[noreturn]] void FatalStoreWriteFailure(const absl::Status& status) {
+  // The mirror holds changes the disk refused; serving on would answer from a state that a
+  // restart would not find. Stop; the restart reloads the store (the source of truth).
+  spdlog::critical("durable write to the controller store failed, stopping: {}", status.ToString());
+  spdlog::shutdown();
+  std::abort();
+}
+
+void CloudState::WaitDurable(uint64_t ticket) {
+  absl::Status s = committer_.Wait(ticket);
+  if (!s.ok()) FatalStoreWriteFailure(s);
+}
+
+absl::Status CloudState::CommitLocked(const Changes& c) {
+  WaitDurable(StageLocked(c));
   return absl::OkStatus();
 }
 
+void CloudState::CommitPipelined(std::unique_lock<std::mutex>& lock, const Changes& changes,
+                                 const std::set<std::string>& hosts) {
+  const uint64_t ticket = StageLocked(changes);
+  for (const auto& h : hosts) host_staged_ticket_[h] = ticket;
+  lock.unlock();
+  WaitDurable(ticket);
+  lock.lock();
+  for (const auto& h : hosts) BumpGenerationLocked(h);
+}
+
+void CloudState::SyncLocked() {
+  absl::Status s = committer_.Sync();
+  if (!s.ok()) FatalStoreWriteFailure(s);
+}
+
 void CloudState::BumpGenerationLocked(const std::string& host_id) {
+  if (auto staged = host_staged_ticket_.find(host_id); staged != host_staged_ticket_.end()) {
+    // Not durable yet: the CommitPipelined call that staged that ticket bumps the host later.
+    if (staged->second > committer_.durable()) return;
+    host_staged_ticket_.erase(staged);
+  }
   auto& rt = host_runtime_[host_id];
   rt.generation = std::max(rt.generation + 1, generation_base_ + 1);
   desired_changed_.notify_all();

@@ -4,10 +4,13 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "controller/store/group_commit.h"
 #include "controller/store/store.h"
 #include "minicloud/v1/records.pb.h"
 
@@ -32,18 +35,38 @@ struct HostRuntime {
   uint64_t generation = 0;  // desired-state version sent to the agent
 };
 
+// Logs the failed durable write as critical and aborts the process. See CloudState.
+[[noreturn]] void FatalStoreWriteFailure(const absl::Status& status);
+
 // The controller's state: the store plus an in-memory mirror of every record, guarded by one
-// mutex. Every change is committed to the store first and applied to the mirror only when the
-// commit succeeded, so memory never runs ahead of disk.
+// mutex.
+//
+// Durability: every change goes to the store through one GroupCommitter, in the order the
+// changes were made under mu(), and a caller is answered only after the disk has its changes.
+// A change is STAGED first (applied to the mirror and queued for the store, so the next decision
+// already sees it, e.g. a capacity reservation) and then waited for. CommitLocked waits while
+// holding mu(), so nobody else sees its changes before they are durable. CommitPipelined
+// (RunInstances) releases mu() while waiting, so decisions of other requests overlap the sync
+// and many requests share one fsync; readers (Describe*, the scheduler's snapshot) may briefly
+// see staged records that are not durable yet. Agents are told about a host's changes only when
+// they are durable: BumpGenerationLocked defers the bump of a host with staged changes to the
+// request that staged them, which bumps it once they are on disk. Code that must hand out only
+// durable state calls SyncLocked first (RunInstances does for a retried ClientToken, and
+// FleetService::WatchDesired before every answer, so an agent never sees a staged record).
+//
+// A failed durable write stops the controller (FatalStoreWriteFailure: log critical, abort):
+// the mirror already holds changes the disk refused and cannot be rolled back, later changes
+// were built on them, and the store is the source of truth that a restart reloads. This is the
+// policy etcd applies to a failed WAL fsync.
 class CloudState {
  public:
-  CloudState(Store& store, ControllerConfig config) : store_(store), config_(std::move(config)) {}
+  CloudState(Store& store, ControllerConfig config)
+      : store_(store), committer_(store), config_(std::move(config)) {}
 
   // Loads every record from the store. Call once before serving.
   absl::Status Load(absl::Time now);
 
-  // Commits `batch` and, when that succeeded, applies the same records to the mirror.
-  // Requires mu() held. Records passed here are the new values.
+  // Records passed in Changes are the new values.
   struct Changes {
     std::map<std::string, v1::InstanceRecord> instances;
     std::map<std::string, v1::ImageRecord> images;
@@ -57,9 +80,26 @@ class CloudState {
     std::vector<std::string> deleted_key_pairs;
     std::vector<std::string> deleted_placement_groups;
   };
+
+  // Makes `changes` durable and applies them to the mirror; returns once they are on disk (and
+  // every change staged before them too). Requires mu() held, and keeps it held while waiting.
+  // Empty changes return at once. Returns OK: a failed write does not return (see the class
+  // comment).
   absl::Status CommitLocked(const Changes& changes);
 
+  // The pipelined commit: requires `lock` to hold mu(). Stages `changes` (mirror + queue),
+  // releases the lock, waits until they are durable, re-takes the lock and bumps the generation
+  // of `hosts` (the hosts whose desired state changed). Returns with the lock held. A failed
+  // write does not return.
+  void CommitPipelined(std::unique_lock<std::mutex>& lock, const Changes& changes,
+                       const std::set<std::string>& hosts);
+
+  // Waits, holding mu(), until every staged change is durable. Requires mu() held.
+  void SyncLocked();
+
   // Marks the desired state of `host_id` changed and wakes its watcher. Requires mu() held.
+  // When the host has staged changes that are not durable yet, the bump is left to the
+  // CommitPipelined call that staged them (it bumps once they are durable).
   void BumpGenerationLocked(const std::string& host_id);
 
   std::mutex& mu() { return mu_; }
@@ -78,11 +118,19 @@ class CloudState {
   bool HostUpLocked(const std::string& host_id, absl::Time now) const;
 
  private:
+  // Applies `changes` to the mirror and queues them for the store; returns the ticket.
+  uint64_t StageLocked(const Changes& changes);
+  // Waits for `ticket`; a failure is fatal.
+  void WaitDurable(uint64_t ticket);
+
   Store& store_;
+  GroupCommitter committer_;  // every write to store_ goes through it, in mu() order
   const ControllerConfig config_;
   std::mutex mu_;
   std::condition_variable desired_changed_;
   uint64_t generation_base_ = 0;
+  // Hosts touched by CommitPipelined calls not finished yet: the last ticket staged for each.
+  std::map<std::string, uint64_t> host_staged_ticket_;
   std::map<std::string, v1::InstanceRecord> instances_;
   std::map<std::string, v1::ImageRecord> images_;
   std::map<std::string, v1::HostRecord> hosts_;

@@ -344,7 +344,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   const InstanceType type = *FindInstanceType(req.instance_type());
   const absl::Time now = clock_.Now();
 
-  std::lock_guard<std::mutex> lock(state_.mu());
+  std::unique_lock<std::mutex> lock(state_.mu());
   // A retried call with the same ClientToken returns the first call's reservation.
   if (!req.client_token().empty()) {
     auto it = state_.client_tokens().find(req.client_token());
@@ -353,6 +353,8 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
         return Ec2Error(absl::StatusCode::kInvalidArgument, "IdempotentParameterMismatch",
                         "The client token was used with different parameters");
       }
+      // The first call may still be waiting for its commit: answer only from durable state.
+      state_.SyncLocked();
       v1::Reservation r;
       r.set_reservation_id(it->second.reservation_id());
       r.set_owner_id(state_.config().owner_id);
@@ -458,8 +460,9 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     token.set_request_fingerprint(RequestFingerprint(req));
     changes.client_tokens[req.client_token()] = token;
   }
-  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record new instances"));
-  for (const auto& h : touched_hosts) state_.BumpGenerationLocked(h);
+  // The reservation is in the mirror now (the next decision sees it); the lock is released
+  // while the commit syncs, and the hosts' agents hear of the instances once they are durable.
+  state_.CommitPipelined(lock, changes, touched_hosts);
   return reservation;
 }
 

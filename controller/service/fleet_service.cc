@@ -245,6 +245,7 @@ absl::StatusOr<v1::DesiredState> FleetService::WatchDesired(const v1::WatchDesir
     return state_.host_runtime()[req.host_id()].generation != req.known_generation();
   };
   state_.desired_changed().wait_for(lock, wait, changed);
+  state_.SyncLocked();  // agents only ever see durable records
   return DesiredLocked(req.host_id());
 }
 

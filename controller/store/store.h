@@ -1,5 +1,6 @@
 #pragma once
 
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,16 @@ class WriteBatch {
     ops_.push_back({t, std::move(key), std::move(value)});
   }
   void Delete(Table t, std::string key) { ops_.push_back({t, std::move(key), std::nullopt}); }
+  // Appends every op of `other` after this batch's own (so `other` wins on the same key).
+  void Append(WriteBatch&& other) {
+    if (ops_.empty()) {
+      ops_ = std::move(other.ops_);
+    } else {
+      ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()),
+                  std::make_move_iterator(other.ops_.end()));
+    }
+    other.ops_.clear();
+  }
   const std::vector<Op>& ops() const { return ops_; }
   bool empty() const { return ops_.empty(); }
 

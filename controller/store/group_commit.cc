@@ -1,0 +1,85 @@
+#include "controller/store/group_commit.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace minicloud::controller {
+
+uint64_t GroupCommitter::Enqueue(WriteBatch batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failed_.ok()) queue_.push_back(std::move(batch));  // a failed committer writes nothing
+  return ++last_ticket_;
+}
+
+absl::Status GroupCommitter::Wait(uint64_t ticket) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (ticket > last_ticket_) {
+    return absl::InvalidArgumentError(absl::StrCat("group commit: ticket ", ticket,
+                                                   " was never issued (last ", last_ticket_, ")"));
+  }
+  while (true) {
+    if (ticket <= durable_) return absl::OkStatus();
+    if (!failed_.ok()) return failed_;
+    if (leader_active_) {
+      // Someone is committing; it either carries this ticket or frees leadership for the next
+      // group. Either way it notifies.
+      done_.wait(lock);
+      continue;
+    }
+    // Lead: take everything queued so far (this ticket included, as it is not durable yet and
+    // no commit is in flight) and commit it as one batch.
+    leader_active_ = true;
+    std::deque<WriteBatch> group;
+    group.swap(queue_);
+    const uint64_t upto = last_ticket_;
+    lock.unlock();
+
+    WriteBatch merged;
+    for (WriteBatch& b : group) merged.Append(std::move(b));
+    absl::Status s = merged.empty() ? absl::OkStatus() : store_.Commit(merged);
+
+    lock.lock();
+    leader_active_ = false;
+    if (s.ok()) {
+      stats_.batches += upto - durable_;
+      stats_.max_group = std::max(stats_.max_group, upto - durable_);
+      if (!merged.empty()) ++stats_.store_commits;
+      durable_ = upto;
+    } else {
+      failed_ =
+          absl::Status(s.code(), absl::StrCat("group commit of tickets ", durable_ + 1, "..", upto,
+                                              ": ", s.message(), " (nothing after ticket ",
+                                              durable_, " will be written)"));
+      queue_.clear();
+    }
+    done_.notify_all();
+  }
+}
+
+absl::Status GroupCommitter::Sync() {
+  uint64_t last;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last = last_ticket_;
+  }
+  return last == 0 ? absl::OkStatus() : Wait(last);
+}
+
+uint64_t GroupCommitter::durable() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return durable_;
+}
+
+uint64_t GroupCommitter::last_ticket() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_ticket_;
+}
+
+GroupCommitter::Stats GroupCommitter::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace minicloud::controller
