@@ -273,17 +273,17 @@ absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
     subnet = it2->second;
   } else {
     const int index = static_cast<int>(state_.subnets().size() + changes.subnets.size());
-    MC_ASSIGN_OR_RETURN(Ipv4Cidr cidr, DefaultSubnet(index));
+    MC_ASSIGN_OR_RETURN(network::SubnetPlan plan, DefaultSubnet(index));
     std::string vpc_id;
     for (const auto& [k, v] : state_.subnets()) vpc_id = v.vpc_id();
     if (vpc_id.empty()) vpc_id = ids_.Next("vpc");
     subnet.set_subnet_id(ids_.Next("subnet"));
     subnet.set_vpc_id(vpc_id);
     subnet.set_availability_zone(az);
-    subnet.set_cidr(FormatCidr(cidr));
+    subnet.set_cidr(plan.subnet.ToString());
     changes.subnets[az] = subnet;
   }
-  MC_ASSIGN_OR_RETURN(Ipv4Cidr cidr, ParseCidr(subnet.cidr()));
+  MC_ASSIGN_OR_RETURN(network::SubnetPlan plan, network::SubnetPlan::FromCidr(subnet.cidr()));
   std::set<std::string> used;
   auto collect = [&](const v1::InstanceRecord& other) {
     if (other.state() != v1::INSTANCE_STATE_CODE_TERMINATED &&
@@ -293,12 +293,12 @@ absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
   };
   for (const auto& [id, other] : state_.instances()) collect(other);
   for (const auto& [id, other] : changes.instances) collect(other);
-  MC_ASSIGN_OR_RETURN(std::string ip, AllocateAddress(cidr, used));
+  MC_ASSIGN_OR_RETURN(std::string ip, AllocateAddress(plan, used));
   auto* n = r.mutable_network();
   n->set_private_ip(ip);
-  n->set_mac(MacForInstance(r.instance_id()));
+  n->set_mac(network::InstanceMac(r.instance_id()).ToString());
   n->set_subnet_cidr(subnet.cidr());
-  n->set_gateway(GatewayOf(cidr));
+  n->set_gateway(plan.gateway.ToString());
   n->set_subnet_id(subnet.subnet_id());
   n->set_vpc_id(subnet.vpc_id());
   n->set_interface_id(ids_.Next("eni"));
