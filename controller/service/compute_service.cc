@@ -624,8 +624,10 @@ absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
     *h->mutable_capacity() = rec.capacity();
     h->mutable_allocatable()->set_vcpus(snap.allocatable_vcpus);
     h->mutable_allocatable()->set_memory_mib(snap.allocatable_memory_mib);
+    h->mutable_allocatable()->set_instance_store_gb(snap.instance_store_gb);
     h->mutable_used()->set_vcpus(snap.used_vcpus);
     h->mutable_used()->set_memory_mib(snap.used_memory_mib);
+    h->mutable_used()->set_instance_store_gb(snap.used_instance_store_gb);
     h->set_state(snap.up ? "available" : "unreachable");
     h->set_accelerator(rec.accelerator());
     h->set_accelerator_reason(rec.accelerator_reason());
