@@ -14,6 +14,7 @@
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
 #include "controller/service/filters.h"
+#include "controller/service/instance_common.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/instance_types.h"
 #include "controller/service/network_plan.h"
@@ -49,24 +50,6 @@ std::string MakeSmbiosUuid(IdGenerator& ids) {
                          u.substr(16, 4), u.substr(20, 12));
 }
 
-absl::Status InstanceNotFound(absl::string_view id) {
-  return Ec2Error(absl::StatusCode::kNotFound, "InvalidInstanceID.NotFound",
-                  absl::StrCat("The instance ID '", id, "' does not exist"));
-}
-
-absl::Status CheckInstanceIdFormat(absl::string_view id) {
-  if (IsValidId(id, "i")) return absl::OkStatus();
-  return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidInstanceID.Malformed",
-                  absl::StrCat("Invalid id: \"", id, "\""));
-}
-
-v1::InstanceState ApiState(v1::InstanceStateCode s) {
-  v1::InstanceState out;
-  out.set_code(Ec2StateCode(s));
-  out.set_name(std::string(Ec2StateName(s)));
-  return out;
-}
-
 absl::Status ValidateTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
   // Tag limits: 50 per resource, keys 1-128 characters not starting with "aws:", values <= 256
   // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions).
@@ -89,44 +72,6 @@ absl::Status ValidateTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tag
     }
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<v1::InstanceRecord*> FindInstanceLocked(CloudState& state, absl::string_view id) {
-  MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
-  auto it = state.instances().find(std::string(id));
-  if (it == state.instances().end()) return InstanceNotFound(id);
-  return &it->second;
-}
-
-int64_t InstanceStoreGb(const InstanceType& type) {
-  return static_cast<int64_t>(type.instance_store_disks) * type.instance_store_gb;
-}
-
-// The EC2 error for a scheduler refusal.
-absl::Status SchedulerError(const absl::Status& s, absl::string_view instance_type) {
-  if (s.code() == absl::StatusCode::kResourceExhausted) {
-    return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",
-                    absl::StrCat("We currently do not have sufficient ", instance_type,
-                                 " capacity: ", s.message()));
-  }
-  if (s.code() == absl::StatusCode::kInvalidArgument) return InvalidParameterValue(s.message());
-  return s;
-}
-
-absl::Status IncorrectState(absl::string_view id, absl::string_view what) {
-  return Ec2Error(
-      absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
-      absl::StrCat("The instance '", id, "' is not in a state from which it can be ", what, "."));
-}
-
-absl::Status DryRunOk() {
-  return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
-                  "Request would have succeeded, but DryRun flag is set.");
-}
-
-std::string UserInitiatedReason(absl::Time now) {
-  return absl::StrCat("User initiated (",
-                      absl::FormatTime("%Y-%m-%d %H:%M:%S GMT", now, absl::UTCTimeZone()), ")");
 }
 
 }  // namespace
@@ -707,10 +652,6 @@ absl::StatusOr<v1::DescribeInstanceAttributeResponse> ComputeService::DescribeIn
   return resp;
 }
 
-}  // namespace minicloud::controller
-
-namespace minicloud::controller {
-
 absl::StatusOr<scheduler::PlacementRequest> ComputeService::PlacementRequestLocked(
     const v1::RunInstancesRequest& req, const InstanceType& type) {
   scheduler::PlacementRequest preq;
@@ -769,150 +710,6 @@ absl::StatusOr<v1::DescribePlacementResponse> ComputeService::DescribePlacement(
   }
   resp.set_explanation(scheduler::FormatExplanation(preq, e));
   return resp;
-}
-
-absl::StatusOr<v1::StopInstancesResponse> ComputeService::StopInstances(
-    const v1::StopInstancesRequest& req) {
-  if (req.instance_ids_size() == 0) {
-    return MissingParameter("The request must contain the parameter InstanceId");
-  }
-  for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
-  const absl::Time now = clock_.Now();
-  std::lock_guard<std::mutex> lock(state_.mu());
-  for (const auto& id : req.instance_ids()) {
-    MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, id));
-    // EC2: running or pending instances stop; stopping/stopped ones are left as they are;
-    // shutting-down and terminated ones cannot be stopped.
-    if (r->state() == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN ||
-        r->state() == v1::INSTANCE_STATE_CODE_TERMINATED) {
-      return IncorrectState(id, "stopped");
-    }
-  }
-  if (req.dry_run()) return DryRunOk();
-  CloudState::Changes changes;
-  v1::StopInstancesResponse resp;
-  std::set<std::string> touched_hosts;
-  for (const auto& id : req.instance_ids()) {
-    v1::InstanceRecord r = state_.instances().at(id);
-    auto* change = resp.add_stopping_instances();
-    change->set_instance_id(id);
-    *change->mutable_previous_state() = ApiState(r.state());
-    const bool active = r.state() == v1::INSTANCE_STATE_CODE_RUNNING ||
-                        r.state() == v1::INSTANCE_STATE_CODE_PENDING;
-    // Force on an instance already stopping escalates to a power-off.
-    if (active || (req.force() && r.state() == v1::INSTANCE_STATE_CODE_STOPPING)) {
-      r.set_state(v1::INSTANCE_STATE_CODE_STOPPING);
-      r.set_goal(v1::DESIRED_GOAL_STOPPED);
-      r.set_force_stop(req.force());
-      r.set_state_transition_reason(UserInitiatedReason(now));
-      r.set_state_reason_code("Client.UserInitiatedShutdown");
-      r.set_state_reason_message("Client.UserInitiatedShutdown: User initiated shutdown");
-      touched_hosts.insert(r.host_id());
-    }
-    *change->mutable_current_state() = ApiState(r.state());
-    changes.instances[id] = std::move(r);
-  }
-  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record stop"));
-  for (const auto& h : touched_hosts) state_.BumpGenerationLocked(h);
-  return resp;
-}
-
-absl::StatusOr<v1::StartInstancesResponse> ComputeService::StartInstances(
-    const v1::StartInstancesRequest& req) {
-  if (req.instance_ids_size() == 0) {
-    return MissingParameter("The request must contain the parameter InstanceId");
-  }
-  for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
-  const absl::Time now = clock_.Now();
-  std::lock_guard<std::mutex> lock(state_.mu());
-  for (const auto& id : req.instance_ids()) {
-    MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, id));
-    if (r->state() != v1::INSTANCE_STATE_CODE_STOPPED &&
-        r->state() != v1::INSTANCE_STATE_CODE_PENDING &&
-        r->state() != v1::INSTANCE_STATE_CODE_RUNNING) {
-      return IncorrectState(id, "started");
-    }
-  }
-  // Each stopped instance is placed again, one after the other, on a snapshot that already holds
-  // the ones started before it, so a call starting several members of one group cannot break
-  // its rules; all of them start or none (the commit happens once, at the end).
-  CloudState::Changes changes;
-  std::vector<scheduler::HostSnapshot> snapshot = SnapshotLocked(now);
-  v1::StartInstancesResponse resp;
-  std::set<std::string> touched_hosts;
-  for (const auto& id : req.instance_ids()) {
-    auto pending = changes.instances.find(id);
-    v1::InstanceRecord r =
-        pending != changes.instances.end() ? pending->second : state_.instances().at(id);
-    auto* change = resp.add_starting_instances();
-    change->set_instance_id(id);
-    *change->mutable_previous_state() = ApiState(r.state());
-    if (r.state() == v1::INSTANCE_STATE_CODE_STOPPED) {
-      MC_RETURN_IF_ERROR(RecheckStartLocked(r, snapshot, changes));
-      r.set_state(v1::INSTANCE_STATE_CODE_PENDING);
-      r.set_goal(v1::DESIRED_GOAL_RUNNING);
-      r.set_boot_count(r.boot_count() + 1);
-      r.set_force_stop(false);
-      r.set_launch_time_ms(absl::ToUnixMillis(now));  // EC2's LaunchTime is the last start
-      r.set_running_time_ms(0);
-      r.clear_timeline();
-      r.set_state_transition_reason("");
-      r.clear_state_reason_code();
-      r.clear_state_reason_message();
-      touched_hosts.insert(r.host_id());
-    }
-    *change->mutable_current_state() = ApiState(r.state());
-    changes.instances[id] = std::move(r);
-  }
-  if (req.dry_run()) return DryRunOk();
-  MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record start"));
-  for (const auto& h : touched_hosts) state_.BumpGenerationLocked(h);
-  return resp;
-}
-
-absl::Status ComputeService::RecheckStartLocked(const v1::InstanceRecord& r,
-                                                std::vector<scheduler::HostSnapshot>& snapshot,
-                                                const CloudState::Changes& changes) {
-  // The root disk lives on the host the instance last ran on, so it restarts there or not at
-  // all: the scheduler sees only that host, and the group's rules over every member.
-  std::vector<scheduler::HostSnapshot> own;
-  for (const auto& h : snapshot) {
-    if (h.host_id == r.host_id()) own.push_back(h);
-  }
-  const auto type = FindInstanceType(r.instance_type());
-  std::shared_ptr<const scheduler::PlacementGroup> group;
-  scheduler::GroupMember self;
-  self.instance_id = r.instance_id();
-  self.host_id = r.host_id();
-  self.availability_zone = r.topology().availability_zone();
-  self.rack = r.topology().rack();
-  self.partition_number = r.partition_number();
-  self.active = false;
-  if (!r.placement_group().empty()) {
-    auto record = state_.placement_groups().find(r.placement_group());
-    if (record != state_.placement_groups().end()) {
-      auto g = std::make_shared<scheduler::PlacementGroup>(
-          *SchedulerGroupLocked(state_, record->second));
-      // Members started earlier in this call count as active.
-      for (auto& m : g->members) {
-        auto started = changes.instances.find(m.instance_id);
-        if (started != changes.instances.end()) m.active = HoldsCapacity(started->second.state());
-      }
-      group = std::move(g);
-    }
-  }
-  scheduler::PlacementRequest preq = scheduler::MakeRestartRequest(
-      ids_.Next("r"), self, group, r.vcpus(), r.memory_mib(), type ? InstanceStoreGb(*type) : 0);
-  if (group != nullptr) preq.region = state_.placement_groups().at(r.placement_group()).region();
-  auto placed = scheduler_.Place(preq, own);
-  if (!placed.ok()) return SchedulerError(placed.status(), r.instance_type());
-  for (auto& h : snapshot) {
-    if (h.host_id != r.host_id()) continue;
-    h.used_vcpus += r.vcpus();
-    h.used_memory_mib += r.memory_mib();
-    h.used_instance_store_gb += preq.instance_store_gb;
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::DescribeAvailabilityZonesResponse> ComputeService::DescribeAvailabilityZones(

@@ -1,0 +1,41 @@
+#pragma once
+
+// Small pieces the instance verbs share (ComputeService's files): id checks and lookups, the
+// API state pair, and the EC2 errors several verbs return.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "controller/service/cloud_state.h"
+#include "controller/service/instance_types.h"
+#include "minicloud/v1/compute.pb.h"
+
+namespace minicloud::controller {
+
+// InvalidInstanceID.NotFound / InvalidInstanceID.Malformed, worded as EC2.
+absl::Status InstanceNotFound(absl::string_view id);
+absl::Status CheckInstanceIdFormat(absl::string_view id);
+// The instance's record, after checking the id's shape. Requires the state lock.
+absl::StatusOr<v1::InstanceRecord*> FindInstanceLocked(CloudState& state, absl::string_view id);
+
+// {code, name} as EC2 reports an instance state.
+v1::InstanceState ApiState(v1::InstanceStateCode s);
+
+// IncorrectInstanceState: "... is not in a state from which it can be <what>."
+absl::Status IncorrectState(absl::string_view id, absl::string_view what);
+// DryRunOperation: what every verb answers when DryRun passed its checks.
+absl::Status DryRunOk();
+// The EC2 error for a scheduler refusal: ResourceExhausted → InsufficientInstanceCapacity,
+// InvalidArgument → InvalidParameterValue.
+absl::Status SchedulerError(const absl::Status& s, absl::string_view instance_type);
+// "User initiated (2026-11-23 16:35:21 GMT)", EC2's StateTransitionReason.
+std::string UserInitiatedReason(absl::Time now);
+
+// Instance-store GB of a type (disks x size).
+int64_t InstanceStoreGb(const InstanceType& type);
+
+}  // namespace minicloud::controller
