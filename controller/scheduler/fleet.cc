@@ -1,11 +1,15 @@
 // The placement decision: filters (named reasons), group rules and ranking over a Fleet.
 //
 // One decision = validate, resolve the group's members once, pick the candidate AZ(s), and for
-// each candidate AZ plan up to max_count instance slots greedily. Each slot is one pass over the
-// AZ's hosts: a host either fails a filter/rule (its reason code is recorded) or gets
-// a ranking key; the smallest key wins. The whole request goes to the AZ whose plan placed the
-// most instances (AZs are tried in a per-request hashed order; the first that places max_count
-// wins).
+// each candidate AZ plan up to max_count instance slots greedily. At each slot a host either
+// fails a filter/rule (its reason code is recorded) or gets a ranking key; the smallest key
+// wins. The slot evaluates the hosts of the racks holding the group or the request, the
+// preferred host, and then the AZ's other hosts in the order of the free-capacity index only
+// until none left can rank better (see PlanAz); it evaluates every host of the AZ when it fails,
+// when it is the last slot and rejections are wanted, and for a cluster group whose racks are
+// full. PlaceOptions::reference_scan evaluates every host at every slot (the tests compare).
+// The whole request goes to the AZ whose plan placed the most instances (AZs are tried in a
+// per-request hashed order; the first that places max_count wins).
 
 #include "controller/scheduler/fleet.h"
 
@@ -60,7 +64,7 @@ Fleet::Fleet(const std::vector<HostSnapshot>& hosts) {
     h.az = az_it->second;
     auto [rack_it, rack_new] =
         rack_index_.try_emplace(RackKey(s.availability_zone, s.rack), racks_.size());
-    if (rack_new) racks_.push_back({s.rack, h.az});
+    if (rack_new) racks_.push_back({s.rack, h.az, {}});
     h.rack = rack_it->second;
     h.up = s.up;
     h.alloc_vcpus = s.allocatable_vcpus;
@@ -72,6 +76,7 @@ Fleet::Fleet(const std::vector<HostSnapshot>& hosts) {
     h.id_hash = Fnv1a64(s.host_id);
     h.az_slot = static_cast<int>(az_hosts_[h.az].size());
     az_hosts_[h.az].push_back(index);
+    racks_[h.rack].hosts.push_back(index);
     for (const auto& m : s.group_members) hosted_[m.group_name].push_back({index, m});
     hosts_.push_back(std::move(h));
   }
@@ -79,6 +84,19 @@ Fleet::Fleet(const std::vector<HostSnapshot>& hosts) {
   for (size_t i = 0; i < by_id_.size(); ++i) by_id_[i] = static_cast<int>(i);
   std::sort(by_id_.begin(), by_id_.end(),
             [&](int a, int b) { return hosts_[a].id < hosts_[b].id; });
+  az_by_free_.resize(azs_.size());
+  for (size_t a = 0; a < azs_.size(); ++a) {
+    std::vector<FreeKey> keys;
+    keys.reserve(az_hosts_[a].size());
+    for (int index : az_hosts_[a]) keys.push_back(KeyOf(index));
+    std::sort(keys.begin(), keys.end());
+    az_by_free_[a].insert(keys.begin(), keys.end());
+  }
+}
+
+Fleet::FreeKey Fleet::KeyOf(int index) const {
+  const Host& h = hosts_[index];
+  return {h.used_memory - h.alloc_memory, h.used_vcpus - h.alloc_vcpus, index};
 }
 
 absl::Status Fleet::Adjust(const std::string& host_id, int vcpus, int64_t memory_mib,
@@ -86,9 +104,12 @@ absl::Status Fleet::Adjust(const std::string& host_id, int vcpus, int64_t memory
   auto it = host_index_.find(host_id);
   if (it == host_index_.end()) return absl::NotFoundError(absl::StrCat("no host ", host_id));
   Host& h = hosts_[it->second];
+  const bool reorder = vcpus != 0 || memory_mib != 0;
+  if (reorder) az_by_free_[h.az].erase(KeyOf(it->second));
   h.used_vcpus += vcpus;
   h.used_memory += memory_mib;
   h.used_disk += instance_store_gb;
+  if (reorder) az_by_free_[h.az].insert(KeyOf(it->second));
   return absl::OkStatus();
 }
 
@@ -143,12 +164,13 @@ struct AzPlan {
 class Planner {
  public:
   Planner(const Fleet& fleet, const PlacementRequest& request, bool explain,
-          bool rejections_on_success, size_t max_rejections)
+          bool rejections_on_success, size_t max_rejections, bool reference_scan)
       : f_(fleet),
         r_(request),
         explain_(explain),
         rejections_on_success_(rejections_on_success),
-        max_rejections_(max_rejections) {}
+        max_rejections_(max_rejections),
+        indexed_(!reference_scan) {}
 
   // Decides; fills out.status / out.result (+ verdicts and notes when explaining).
   void Decide(PlacementExplanation& out);
@@ -169,6 +191,7 @@ class Planner {
   const bool explain_;  // verdicts and notes for every host
   const bool rejections_on_success_;
   const size_t max_rejections_;
+  const bool indexed_;  // false: evaluate every host of the AZ at every slot (tests' reference)
   const PlacementGroup* group_ = nullptr;
   PlacementStrategy strategy_ = PlacementStrategy::kSpread;
   uint64_t seed_ = 0;
@@ -304,6 +327,17 @@ AzPlan Planner::PlanAz(int az) const {
   std::vector<int> grp_on_host(grouped ? n : 0, 0);
   std::vector<int> rack_mask(strategy_ == PlacementStrategy::kPartition ? racks : 0, 0);
   std::array<int, kMaxPartitions + 1> part_size{};  // active + stopped members per partition
+  // Indexed decision: the racks of this AZ holding an active member of the group or an instance
+  // of this request. Only their hosts (and the preferred host) can rank differently from what
+  // their free memory and vCPU say, so they are evaluated one by one at every slot.
+  std::vector<char> special(indexed_ ? racks : 0, 0);
+  std::vector<int> special_racks;
+  auto mark_special = [&](int rack) {
+    if (indexed_ && rack >= 0 && f_.racks_[rack].az == az && !special[rack]) {
+      special[rack] = 1;
+      special_racks.push_back(rack);
+    }
+  };
   int az_active = 0;
   for (const Member& m : members_) {
     if (m.az != az) continue;
@@ -311,6 +345,7 @@ AzPlan Planner::PlanAz(int az) const {
     if (!m.active) continue;
     ++az_active;
     if (m.rack >= 0) {
+      mark_special(m.rack);
       ++grp_on_rack[m.rack];
       if (!rack_mask.empty()) rack_mask[m.rack] |= PartitionBit(m.partition);
     }
@@ -318,14 +353,37 @@ AzPlan Planner::PlanAz(int az) const {
   }
 
   // cluster: instances of the request that still fit per rack (maintained incrementally).
+  // The indexed decision computes a rack's entry when it first needs it, from the plan's
+  // current instances: the same number, as the incremental update keeps every host's share at
+  // FitsOn(host, instances) while the host passes the capacity filters and 0 otherwise.
   std::vector<int64_t> rack_fit;
-  if (strategy_ == PlacementStrategy::kCluster && grouped) {
+  std::vector<char> fit_known;
+  const bool cluster = strategy_ == PlacementStrategy::kCluster && grouped;
+  if (cluster) {
     rack_fit.assign(racks, 0);
-    for (int i = 0; i < n; ++i) {
-      const Host& h = f_.hosts_[hs[i]];
-      if (CapacityFail(h, 0).code == RejectCode::kNone) rack_fit[h.rack] += FitsOn(h, 0);
+    if (!indexed_) {
+      for (int i = 0; i < n; ++i) {
+        const Host& h = f_.hosts_[hs[i]];
+        if (CapacityFail(h, 0).code == RejectCode::kNone) rack_fit[h.rack] += FitsOn(h, 0);
+      }
+    } else {
+      fit_known.assign(racks, 0);
     }
   }
+  auto ensure_fit = [&](int rack) {
+    if (fit_known.empty() || fit_known[rack]) return;
+    fit_known[rack] = 1;
+    for (int index : f_.racks_[rack].hosts) {
+      const Host& h = f_.hosts_[index];
+      const int on_host = plan.instances[h.az_slot];
+      if (CapacityFail(h, on_host).code == RejectCode::kNone) {
+        rack_fit[rack] += FitsOn(h, on_host);
+      }
+    }
+  };
+  const int preferred_here =
+      preferred_host_ >= 0 && f_.hosts_[preferred_host_].az == az ? preferred_host_ : -1;
+  const bool need_last = explain_ || rejections_on_success_;
 
   const int pcount =
       (grouped && strategy_ == PlacementStrategy::kPartition) ? group_->partition_count : 0;
@@ -352,7 +410,7 @@ AzPlan Planner::PlanAz(int az) const {
     int best_part = 0;
     std::array<Key, kMaxPartitions + 1> best_owned{};  // partition: best on p's own racks
 
-    for (int i = 0; i < n; ++i) {
+    auto evaluate = [&](int i) {
       const Host& h = f_.hosts_[hs[i]];
       Fail fail = CapacityFail(h, plan.instances[i]);
       bool owned = false;
@@ -392,7 +450,7 @@ AzPlan Planner::PlanAz(int az) const {
         }
       }
       plan.last[i] = fail;
-      if (fail.code != RejectCode::kNone) continue;
+      if (fail.code != RejectCode::kNone) return;
 
       const int64_t free_m =
           h.alloc_memory - h.used_memory - (plan.instances[i] + 1) * r_.memory_mib;
@@ -419,6 +477,67 @@ AzPlan Planner::PlanAz(int az) const {
       } else if (Less(key, best, f_.hosts_)) {
         best = key;
       }
+    };
+
+    // Every host's reason is wanted for the last slot evaluated: a failing slot always scans
+    // the AZ, and so does the last slot of a success when rejections are wanted.
+    bool scan = !indexed_ || (need_last && slot == r_.max_count - 1);
+    if (!scan && strategy_ == PlacementStrategy::kSpread && grouped &&
+        az_active + placed >= kMaxSpreadInstancesPerAz) {
+      scan = true;  // every host fails; the scan names each reason
+    }
+    if (!scan) {
+      auto evaluate_index = [&](int index) {
+        if (cluster) ensure_fit(f_.hosts_[index].rack);
+        evaluate(f_.hosts_[index].az_slot);
+      };
+      for (int rack : special_racks) {
+        for (int index : f_.racks_[rack].hosts) evaluate_index(index);
+      }
+      if (preferred_here >= 0 && !special[f_.hosts_[preferred_here].rack]) {
+        evaluate_index(preferred_here);
+      }
+      if (cluster) {
+        // Any other host ranks as (not preferred, rack without the group, ...): it can only win
+        // when no host evaluated so far is preferred or on a rack holding the group.
+        if (best.host < 0 || (best.k[0] != 0 && best.k[1] != 0)) scan = true;
+      } else {
+        // Every other host is not preferred and on a rack holding neither the group nor this
+        // request, so it passes the group rules and the first key fields are the same for all
+        // of them; the rest is (-free memory after, -free vCPU after, tie hash), i.e. the
+        // index order up to the tie hash. Walk the index from the most free memory and stop at
+        // the first host below (free memory, free vCPU) of the first host that passes: the
+        // hosts equal to it on both are all evaluated, the tie hash decides among them.
+        bool found = false;
+        Fleet::FreeKey first;
+        for (const Fleet::FreeKey& e : f_.az_by_free_[az]) {
+          if (e.neg_free_memory > -r_.memory_mib) break;  // this and all later fail memory
+          if (found && (e.neg_free_memory != first.neg_free_memory ||
+                        e.neg_free_vcpus != first.neg_free_vcpus)) {
+            break;
+          }
+          const Host& h = f_.hosts_[e.host];
+          if (special[h.rack] || e.host == preferred_here) continue;
+          evaluate(h.az_slot);
+          if (!found && plan.last[h.az_slot].code == RejectCode::kNone) {
+            found = true;
+            first = e;
+          }
+        }
+        bool any = best.host >= 0;
+        for (const Key& k : best_owned) any = any || k.host >= 0;
+        if (!any) scan = true;  // the slot fails: name every host's reason
+      }
+      if (scan) {
+        best = Key{};
+        best_owned.fill(Key{});
+      }
+    }
+    if (scan) {
+      for (int r = 0; r < static_cast<int>(fit_known.size()); ++r) {
+        if (f_.racks_[r].az == az) ensure_fit(r);
+      }
+      for (int i = 0; i < n; ++i) evaluate(i);
     }
 
     if (pcount > 0) {
@@ -479,6 +598,7 @@ AzPlan Planner::PlanAz(int az) const {
     if (!rack_fit.empty()) rack_fit[h.rack] -= FitsOn(h, plan.instances[i]);
     ++plan.instances[i];
     ++req_on_rack[h.rack];
+    mark_special(h.rack);
     if (!rack_fit.empty() && CapacityFail(h, plan.instances[i]).code == RejectCode::kNone) {
       rack_fit[h.rack] += FitsOn(h, plan.instances[i]);
     }
@@ -767,7 +887,8 @@ void Planner::Decide(PlacementExplanation& out) {
 absl::StatusOr<PlacementResult> Fleet::Place(const PlacementRequest& request,
                                              const PlaceOptions& options) const {
   PlacementExplanation out;
-  Planner(*this, request, /*explain=*/false, options.rejections_on_success, options.max_rejections)
+  Planner(*this, request, /*explain=*/false, options.rejections_on_success, options.max_rejections,
+          options.reference_scan)
       .Decide(out);
   if (!out.status.ok()) return out.status;
   return std::move(out.result);
@@ -775,7 +896,9 @@ absl::StatusOr<PlacementResult> Fleet::Place(const PlacementRequest& request,
 
 PlacementExplanation Fleet::Explain(const PlacementRequest& request) const {
   PlacementExplanation out;
-  Planner(*this, request, /*explain=*/true, /*rejections_on_success=*/true, SIZE_MAX).Decide(out);
+  Planner(*this, request, /*explain=*/true, /*rejections_on_success=*/true, SIZE_MAX,
+          /*reference_scan=*/false)
+      .Decide(out);
   return out;
 }
 

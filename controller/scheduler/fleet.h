@@ -5,15 +5,20 @@
 // many hosts (the controller, the placement bench) keeps one and applies each committed
 // placement to it with Adjust(), so a decision never rebuilds the index.
 //
-// Cost of one decision: hosts are grouped by AZ and rack in flat arrays of numbers; a decision
-// scans the hosts of its candidate AZ(s) once per instance slot (no strings, no allocation per
-// host), plus one pass over the request's group members. See README.md for measured numbers.
+// Cost of one decision: hosts are grouped by AZ and rack in flat arrays of numbers, and each AZ
+// keeps its hosts ordered by free memory, then free vCPU (maintained by Adjust). Per instance
+// slot a decision evaluates the hosts of the racks the request or its group already touches,
+// then walks the AZ's hosts from the most free memory down and stops as soon as no later host
+// can rank better; it scans the whole AZ only when that walk finds nothing (the slot fails; the
+// scan names every host's reason), for the last slot when rejections are wanted, and for a
+// cluster group with no room on its own racks. See README.md for measured numbers.
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -29,6 +34,9 @@ struct PlaceOptions {
   // hosts of the usable AZs first). The error message of a failure still counts every rejected
   // host by reason code. For large fleets (formatting 10,000 reasons costs milliseconds).
   size_t max_rejections = SIZE_MAX;
+  // Tests only: evaluate every host of the AZ at every slot (the plain scan the indexed
+  // decision must equal, field for field).
+  bool reference_scan = false;
 };
 
 class Fleet {
@@ -60,15 +68,30 @@ class Fleet {
   struct Rack {
     std::string name;
     int az = -1;
+    std::vector<int> hosts;  // fleet indices
+  };
+  // Order of a host in its AZ's free-capacity index: most free memory first, then most free
+  // vCPU, then fleet index.
+  struct FreeKey {
+    int64_t neg_free_memory = 0;
+    int64_t neg_free_vcpus = 0;
+    int host = -1;
+    friend bool operator<(const FreeKey& a, const FreeKey& b) {
+      if (a.neg_free_memory != b.neg_free_memory) return a.neg_free_memory < b.neg_free_memory;
+      if (a.neg_free_vcpus != b.neg_free_vcpus) return a.neg_free_vcpus < b.neg_free_vcpus;
+      return a.host < b.host;
+    }
   };
 
  private:
   friend class Planner;
+  FreeKey KeyOf(int index) const;
   std::vector<Host> hosts_;
   std::vector<std::string> azs_;
   std::vector<Rack> racks_;
-  std::vector<std::vector<int>> az_hosts_;  // host indices per AZ
-  std::vector<int> by_id_;                  // host indices sorted by host id
+  std::vector<std::vector<int>> az_hosts_;            // host indices per AZ
+  std::vector<absl::btree_set<FreeKey>> az_by_free_;  // per AZ, see FreeKey
+  std::vector<int> by_id_;                            // host indices sorted by host id
   absl::flat_hash_map<std::string, int> host_index_;
   absl::flat_hash_map<std::string, int> az_index_;
   absl::flat_hash_map<std::string, int> rack_index_;  // key: az + '\n' + rack
