@@ -1,5 +1,6 @@
 #include "controller/service/cloud_state.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,16 @@ absl::Status LoadTable(Store& store, Table table, std::map<std::string, Record>&
 }
 
 }  // namespace
+
+v1::Capacity AllocatableCapacity(const v1::Capacity& physical, const ControllerConfig& config) {
+  v1::Capacity a;
+  a.set_vcpus(static_cast<int>(physical.vcpus() * config.cpu_allocation_ratio));
+  a.set_memory_mib(std::max<int64_t>(
+      0, static_cast<int64_t>((physical.memory_mib() - config.reserved_host_memory_mib) *
+                              config.memory_allocation_ratio)));
+  a.set_instance_store_gb(physical.instance_store_gb());
+  return a;
+}
 
 absl::Status CloudState::Load(absl::Time now) {
   std::lock_guard<std::mutex> lock(mu_);

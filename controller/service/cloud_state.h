@@ -29,6 +29,10 @@ struct ControllerConfig {
   int report_interval_ms = 2000;
 };
 
+// What a host may run: its physical capacity times the overcommit ratios, minus the memory
+// reserved for the host itself. The scheduler's snapshot and the agent's re-check use it alike.
+v1::Capacity AllocatableCapacity(const v1::Capacity& physical, const ControllerConfig& config);
+
 // What the controller knows of a host beyond its stored record; rebuilt after a restart.
 struct HostRuntime {
   absl::Time last_report = absl::InfinitePast();

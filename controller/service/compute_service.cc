@@ -261,11 +261,10 @@ std::vector<scheduler::HostSnapshot> ComputeService::SnapshotLocked(absl::Time n
     s.availability_zone = h.topology().availability_zone();
     s.rack = h.topology().rack();
     s.up = state_.HostUpLocked(id, now);
-    s.allocatable_vcpus = static_cast<int>(h.capacity().vcpus() * cfg.cpu_allocation_ratio);
-    s.allocatable_memory_mib = std::max<int64_t>(
-        0, static_cast<int64_t>((h.capacity().memory_mib() - cfg.reserved_host_memory_mib) *
-                                cfg.memory_allocation_ratio));
-    s.instance_store_gb = h.capacity().instance_store_gb();
+    const v1::Capacity allocatable = AllocatableCapacity(h.capacity(), cfg);
+    s.allocatable_vcpus = allocatable.vcpus();
+    s.allocatable_memory_mib = allocatable.memory_mib();
+    s.instance_store_gb = allocatable.instance_store_gb();
   }
   for (const auto& [id, inst] : state_.instances()) {
     if (!HoldsCapacity(inst.state())) continue;

@@ -172,13 +172,7 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id) const {
   auto rt = state_.host_runtime().find(host_id);
   d.set_generation(rt == state_.host_runtime().end() ? 0 : rt->second.generation);
   if (auto host = state_.hosts().find(host_id); host != state_.hosts().end()) {
-    // The same arithmetic as the scheduler's snapshot (ComputeService::SnapshotLocked).
-    const auto& cfg = state_.config();
-    const auto& cap = host->second.capacity();
-    d.mutable_allocatable()->set_vcpus(static_cast<int>(cap.vcpus() * cfg.cpu_allocation_ratio));
-    d.mutable_allocatable()->set_memory_mib(std::max<int64_t>(
-        0, static_cast<int64_t>((cap.memory_mib() - cfg.reserved_host_memory_mib) *
-                                cfg.memory_allocation_ratio)));
+    *d.mutable_allocatable() = AllocatableCapacity(host->second.capacity(), state_.config());
   }
   for (const auto& [id, r] : state_.instances()) {
     if (r.host_id() != host_id) continue;
