@@ -471,9 +471,7 @@ absl::StatusOr<v1::TerminateInstancesResponse> ComputeService::TerminateInstance
         r.state() != v1::INSTANCE_STATE_CODE_SHUTTING_DOWN) {
       r.set_goal(v1::DESIRED_GOAL_TERMINATED);
       r.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
-      r.set_state_transition_reason(UserInitiatedReason(now));
-      r.set_state_reason_code("Client.UserInitiatedShutdown");
-      r.set_state_reason_message("Client.UserInitiatedShutdown: User initiated shutdown");
+      MarkUserInitiatedShutdown(r, now);
       touched_hosts.insert(r.host_id());
     }
     *change->mutable_current_state() = ApiState(r.state());

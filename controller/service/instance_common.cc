@@ -58,9 +58,12 @@ absl::Status DryRunOk() {
                   "Request would have succeeded, but DryRun flag is set.");
 }
 
-std::string UserInitiatedReason(absl::Time now) {
-  return absl::StrCat("User initiated (",
-                      absl::FormatTime("%Y-%m-%d %H:%M:%S GMT", now, absl::UTCTimeZone()), ")");
+void MarkUserInitiatedShutdown(v1::InstanceRecord& r, absl::Time now) {
+  r.set_state_transition_reason(
+      absl::StrCat("User initiated (",
+                   absl::FormatTime("%Y-%m-%d %H:%M:%S GMT", now, absl::UTCTimeZone()), ")"));
+  r.set_state_reason_code("Client.UserInitiatedShutdown");
+  r.set_state_reason_message("Client.UserInitiatedShutdown: User initiated shutdown");
 }
 
 }  // namespace minicloud::controller

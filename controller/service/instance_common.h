@@ -32,8 +32,9 @@ absl::Status DryRunOk();
 // The EC2 error for a scheduler refusal: ResourceExhausted → InsufficientInstanceCapacity,
 // InvalidArgument → InvalidParameterValue.
 absl::Status SchedulerError(const absl::Status& s, absl::string_view instance_type);
-// "User initiated (2026-11-23 16:35:21 GMT)", EC2's StateTransitionReason.
-std::string UserInitiatedReason(absl::Time now);
+// Records a user's stop or terminate on `r` as EC2 reports it: StateTransitionReason "User
+// initiated (2026-11-23 16:35:21 GMT)" and StateReason Client.UserInitiatedShutdown.
+void MarkUserInitiatedShutdown(v1::InstanceRecord& r, absl::Time now);
 
 // Instance-store GB of a type (disks x size).
 int64_t InstanceStoreGb(const InstanceType& type);

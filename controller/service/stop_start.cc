@@ -46,9 +46,7 @@ absl::StatusOr<v1::StopInstancesResponse> ComputeService::StopInstances(
       r.set_state(v1::INSTANCE_STATE_CODE_STOPPING);
       r.set_goal(v1::DESIRED_GOAL_STOPPED);
       r.set_force_stop(req.force());
-      r.set_state_transition_reason(UserInitiatedReason(now));
-      r.set_state_reason_code("Client.UserInitiatedShutdown");
-      r.set_state_reason_message("Client.UserInitiatedShutdown: User initiated shutdown");
+      MarkUserInitiatedShutdown(r, now);
       touched_hosts.insert(r.host_id());
     }
     *change->mutable_current_state() = ApiState(r.state());
