@@ -16,6 +16,7 @@
 
 #include "controller/scheduler/fleet.h"
 #include "controller/scheduler/scheduler.h"
+#include "tests/unit/scheduler/random_group.h"
 
 namespace minicloud::scheduler {
 namespace {
@@ -58,21 +59,7 @@ class Differential {
     }
     const int groups = Uniform(1, 8);
     for (int g = 0; g < groups; ++g) {
-      PlacementGroup pg;
-      pg.name = "pg" + std::to_string(g);
-      switch (Uniform(0, 2)) {
-        case 0:
-          pg.strategy = PlacementStrategy::kCluster;
-          break;
-        case 1:
-          pg.strategy = PlacementStrategy::kSpread;
-          pg.spread_level = Chance(0.3) ? SpreadLevel::kHost : SpreadLevel::kRack;
-          break;
-        default:
-          pg.strategy = PlacementStrategy::kPartition;
-          pg.partition_count = Uniform(1, 7);
-      }
-      groups_.push_back(pg);
+      groups_.push_back(testing::RandomGroup(g, rng_));
     }
     // A few members only the hosts report (not in the group's list).
     for (int k = Uniform(0, 3); k > 0; --k) {

@@ -17,6 +17,7 @@
 #include "controller/scheduler/checker.h"
 #include "controller/scheduler/fleet.h"
 #include "controller/scheduler/scheduler.h"
+#include "tests/unit/scheduler/random_group.h"
 
 namespace minicloud::scheduler {
 namespace {
@@ -65,21 +66,7 @@ class Sim {
     }
     const int groups = Uniform(1, 5);
     for (int g = 0; g < groups; ++g) {
-      PlacementGroup pg;
-      pg.name = "pg" + std::to_string(g);
-      switch (Uniform(0, 2)) {
-        case 0:
-          pg.strategy = PlacementStrategy::kCluster;
-          break;
-        case 1:
-          pg.strategy = PlacementStrategy::kSpread;
-          pg.spread_level = Chance(0.3) ? SpreadLevel::kHost : SpreadLevel::kRack;
-          break;
-        default:
-          pg.strategy = PlacementStrategy::kPartition;
-          pg.partition_count = Uniform(1, 7);
-      }
-      groups_.push_back(pg);
+      groups_.push_back(testing::RandomGroup(g, rng_));
     }
     fleet_ = std::make_unique<Fleet>(hosts_);
   }
