@@ -219,3 +219,42 @@ TEST_CASE("DescribeAvailabilityZones lists zones from the hosts", "[controller][
 }
 
 }  // namespace minicloud
+
+namespace minicloud {
+
+TEST_CASE("a placement group lives in one region", "[controller][placement]") {
+  ControllerFixture f;
+  f.AddHost("home-1a");  // region home-1, the controller's region
+  v1::RegisterHostRequest other;
+  other.set_hostname("far");
+  other.set_endpoint("agent:2");
+  other.mutable_topology()->set_region("lab-2");
+  other.mutable_topology()->set_availability_zone("lab-2a");
+  other.mutable_topology()->set_rack("rack-9");
+  other.mutable_capacity()->set_vcpus(64);
+  other.mutable_capacity()->set_memory_mib(262144);
+  other.set_accelerator(v1::ACCELERATOR_TCG);
+  const std::string far = f.fleet->RegisterHost(other)->host_id();
+  const std::string image = f.RegisterImage();
+  auto created = f.groups->CreatePlacementGroup(Group("web", "spread"));
+  REQUIRE(created.ok());
+  CHECK(created->placement_group().region() == "home-1");
+
+  // Without a group any region may take the instance; in the group only home-1 hosts can.
+  auto req = f.Run(image);
+  req.mutable_placement()->set_group_name("web");
+  auto res = f.compute->RunInstances(req);
+  REQUIRE(res.ok());
+  CHECK(res->instances(0).placement().availability_zone() == "home-1a");
+  // The home-1 rack is taken now; the big lab-2 host is in another region, so nothing fits.
+  auto refused = f.compute->RunInstances(req);
+  REQUIRE(Code(refused.status()) == "InsufficientInstanceCapacity");
+  auto why = f.compute->DescribePlacement(req);
+  REQUIRE(why.ok());
+  CHECK_FALSE(why->would_succeed());
+  CHECK(why->error_code() == "InsufficientInstanceCapacity");
+  CHECK(why->explanation().find(far) != std::string::npos);
+  CHECK(why->explanation().find("region") != std::string::npos);
+}
+
+}  // namespace minicloud
