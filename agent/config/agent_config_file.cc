@@ -31,53 +31,50 @@ absl::StatusOr<T> As(const YAML::Node& n, absl::string_view key, absl::string_vi
   }
 }
 
+// Validates one key's value and stores it in the config.
 struct Spec {
-  const char* type_name;
   std::function<absl::Status(const YAML::Node&, absl::string_view key, absl::string_view source,
                              AgentFileConfig&)>
       set;
 };
 
 Spec String(std::optional<std::string> AgentFileConfig::*member) {
-  return {"string",
-          [member](const YAML::Node& n, absl::string_view key, absl::string_view source,
+  return {[member](const YAML::Node& n, absl::string_view key, absl::string_view source,
                    AgentFileConfig& c) -> absl::Status {
-            auto v = As<std::string>(n, key, source, "string");
-            if (!v.ok()) return v.status();
-            if (v->empty()) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat(Where(source, n), ": '", key, "' must not be empty"));
-            }
-            c.*member = *v;
-            return absl::OkStatus();
-          }};
+    auto v = As<std::string>(n, key, source, "string");
+    if (!v.ok()) return v.status();
+    if (v->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Where(source, n), ": '", key, "' must not be empty"));
+    }
+    c.*member = *v;
+    return absl::OkStatus();
+  }};
 }
 
 template <typename T>
 Spec Number(std::optional<T> AgentFileConfig::*member, int64_t min, int64_t max) {
-  return {"number",
-          [=](const YAML::Node& n, absl::string_view key, absl::string_view source,
+  return {[=](const YAML::Node& n, absl::string_view key, absl::string_view source,
               AgentFileConfig& c) -> absl::Status {
-            auto v = As<int64_t>(n, key, source, "whole number");
-            if (!v.ok()) return v.status();
-            if (*v < min || *v > max) {
-              return absl::InvalidArgumentError(absl::StrCat(
-                  Where(source, n), ": '", key, "' must be in ", min, "..", max, ", got ", *v));
-            }
-            c.*member = static_cast<T>(*v);
-            return absl::OkStatus();
-          }};
+    auto v = As<int64_t>(n, key, source, "whole number");
+    if (!v.ok()) return v.status();
+    if (*v < min || *v > max) {
+      return absl::InvalidArgumentError(absl::StrCat(Where(source, n), ": '", key, "' must be in ",
+                                                     min, "..", max, ", got ", *v));
+    }
+    c.*member = static_cast<T>(*v);
+    return absl::OkStatus();
+  }};
 }
 
 Spec Bool(std::optional<bool> AgentFileConfig::*member) {
-  return {"boolean",
-          [member](const YAML::Node& n, absl::string_view key, absl::string_view source,
+  return {[member](const YAML::Node& n, absl::string_view key, absl::string_view source,
                    AgentFileConfig& c) -> absl::Status {
-            auto v = As<bool>(n, key, source, "boolean (true/false)");
-            if (!v.ok()) return v.status();
-            c.*member = *v;
-            return absl::OkStatus();
-          }};
+    auto v = As<bool>(n, key, source, "boolean (true/false)");
+    if (!v.ok()) return v.status();
+    c.*member = *v;
+    return absl::OkStatus();
+  }};
 }
 
 // Keys by section ("" = top level).
