@@ -251,3 +251,50 @@ TEST_CASE("a guest that ignores the power button is powered off", "[integration]
 }
 
 }  // namespace minicloud
+
+namespace minicloud {
+
+// The host's own re-check: a controller whose view went stale (here: a record written around
+// the scheduler, as a restored backup or a second controller could) cannot make a host break a
+// rule it can see. The agent refuses the boot and the instance ends with
+// Server.InsufficientInstanceCapacity.
+TEST_CASE("the agent refuses a boot that breaks spread on its host", "[integration]") {
+  TestCloud cloud;
+  auto& host = cloud.AddHost("home-1a", "rack-1");
+  const std::string image = cloud.controller().RegisterImage();
+  REQUIRE(CreateGroup(cloud, "web", "spread").ok());
+  v1::Reservation first;
+  REQUIRE(RunInGroup(cloud, image, "web", &first).ok());
+  const std::string a = first.instances(0).instance_id();
+  REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(a) == "running"; }));
+
+  // A second member on the same host, committed without asking the scheduler.
+  auto& state = *cloud.controller().state;
+  const std::string b = "i-0badc0ffee0000001";
+  {
+    std::lock_guard<std::mutex> lock(state.mu());
+    v1::InstanceRecord r = state.instances().at(a);
+    r.set_instance_id(b);
+    r.set_state(v1::INSTANCE_STATE_CODE_PENDING);
+    r.mutable_network()->set_private_ip("172.31.0.200");
+    r.mutable_network()->set_mac("02:00:00:00:00:c8");
+    r.clear_timeline();
+    controller::CloudState::Changes changes;
+    changes.instances[b] = r;
+    REQUIRE(state.CommitLocked(changes).ok());
+    state.BumpGenerationLocked(r.host_id());
+  }
+  REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(b) == "terminated"; }));
+  grpc::ClientContext ctx;
+  v1::DescribeInstancesRequest req;
+  req.add_instance_ids(b);
+  v1::DescribeInstancesResponse resp;
+  REQUIRE(cloud.api().DescribeInstances(&ctx, req, &resp).ok());
+  const auto& reason = resp.reservations(0).instances(0).state_reason();
+  CHECK(reason.code() == "Server.InsufficientInstanceCapacity");
+  CHECK(reason.message().find("spread group 'web' already has " + a) != std::string::npos);
+  CHECK_FALSE(host.hypervisor->Get(b).ok());  // never booted
+  CHECK(cloud.StateOf(a) == "running");       // the first member is untouched
+}
+
+}  // namespace minicloud
