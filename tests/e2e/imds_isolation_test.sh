@@ -51,7 +51,7 @@ a_mac=$(describe "$a" .NetworkInterfaces[0].MacAddress)
 [[ $a_ip =~ ^[0-9.]+$ && $a_mac =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] ||
   fail "A has no usable address: ip='$a_ip' mac='$a_mac'"
 wait_console "$a" "minicloud-tiny: user-data exit" 150
-console "$a" | grep -qF "tenant-a: secret=$secret" || fail "A did not read its own user data"
+grep -qF "tenant-a: secret=$secret" <<<"$(console "$a")" || fail "A did not read its own user data"
 wait_console "$a" "tenant-a: probe [0-9]+ ok $a" 60
 log "A ($a_ip, $a_mac) read its own user data and reaches its metadata"
 
@@ -166,7 +166,7 @@ while (($(console "$a" | grep -c "tenant-a: probe [0-9]* ok" || true) < probes_b
   ((SECONDS - start < 60)) || fail "A stopped reaching its metadata after B's tries"
   sleep 2
 done
-console "$a" | grep -q "tenant-a: probe [0-9]* ok i-" || fail "A's probes"
+grep -q "tenant-a: probe [0-9]* ok i-" <<<"$(console "$a")" || fail "A's probes"
 log "A still reaches its own metadata"
 
 # The drops happened at B's tap, in its anti-spoofing chain.
@@ -189,5 +189,5 @@ for id in "$a" "$b"; do
   pgrep -f "guest=$id" >/dev/null && fail "QEMU still running for $id after terminate"
   [[ -e $MINICLOUD_HOME/agent-1/instances/$id ]] && fail "instance dir of $id left behind"
 done
-ip netns exec "$ns" nft list ruleset | grep -q "$chain" && fail "port chain $chain left behind"
+grep -q "$chain" <<<"$(ip netns exec "$ns" nft list ruleset)" && fail "port chain $chain left behind"
 log "terminated cleanly; no rules left for B's tap"

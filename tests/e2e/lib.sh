@@ -32,11 +32,16 @@ cloud_up() { "$REPO/deploy/cloud" up "$@" >/dev/null || fail "cloud up"; }
 
 state_of() { "$MC" describe-instances --instance-ids "$1" | jq -r '.Reservations[0].Instances[0].State.Name'; }
 
+# The console as text. Read whole before matching: with pipefail, `cli | grep -q` fails when
+# grep stops early and the CLI, still writing 64 KiB, gets SIGPIPE.
+console_text() { "$MC" --output text get-console-output --instance-id "$1" || true; }
+
 # wait_console ID REGEX TIMEOUT: polls the console until REGEX matches.
 wait_console() {
-  local id=$1 re=$2 timeout=$3 start=$SECONDS
+  local id=$1 re=$2 timeout=$3 start=$SECONDS out
   while ((SECONDS - start < timeout)); do
-    "$MC" --output text get-console-output --instance-id "$id" | grep -Eq "$re" && return 0
+    out=$(console_text "$id")
+    grep -Eq "$re" <<<"$out" && return 0
     sleep 2
   done
   "$MC" --output text get-console-output --instance-id "$id" | tail -n 30
