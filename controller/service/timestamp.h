@@ -1,8 +1,8 @@
 #pragma once
 
-#include <cstdint>
-
 #include <google/protobuf/timestamp.pb.h>
+
+#include <cstdint>
 
 namespace minicloud::controller {
 
