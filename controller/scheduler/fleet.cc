@@ -26,7 +26,7 @@
 namespace minicloud::scheduler {
 
 uint64_t Fnv1a64(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = 14695981039346656037ull;  // the FNV-1a 64-bit offset basis
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
   return h;
 }

@@ -1,6 +1,9 @@
 #include "controller/scheduler/scheduler.h"
 
 #include <catch2/catch.hpp>
+#include <set>
+
+#include "controller/scheduler/fleet.h"
 
 namespace minicloud::scheduler {
 namespace {
@@ -127,13 +130,31 @@ TEST_CASE("spread scheduler places by free memory and explains rejections", "[sc
 }
 
 TEST_CASE("scheduler decisions replay from the request id", "[scheduler]") {
+  // Ten equal hosts: only the tie-break decides, and it is the documented stable hash of the
+  // request id and the host id (lowest wins). The expected host is computed from that rule,
+  // not from an earlier run of the scheduler.
   SpreadScheduler s;
   std::vector<HostSnapshot> hosts;
   for (int i = 0; i < 10; ++i) hosts.push_back(MakeHost("h" + std::to_string(i)));
-  auto a = s.Place(Request(1, 1), hosts);
-  auto b = s.Place(Request(1, 1), hosts);
-  REQUIRE(a.ok());
-  REQUIRE(a->host_ids == b->host_ids);
+  CHECK(Fnv1a64("") == 0xcbf29ce484222325ull);  // the published FNV-1a 64 test vectors
+  CHECK(Fnv1a64("a") == 0xaf63dc4c8601ec8cull);
+  CHECK(Fnv1a64("foobar") == 0x85944171f73967e8ull);
+  std::set<std::string> winners;
+  for (int r = 0; r < 12; ++r) {
+    PlacementRequest req = Request(1, 1);
+    req.request_id = "r-" + std::to_string(r);
+    std::string expected;
+    uint64_t best = 0;
+    for (const HostSnapshot& h : hosts) {
+      const uint64_t tie = MixHash(Fnv1a64(req.request_id), Fnv1a64(h.host_id));
+      if (expected.empty() || tie < best) expected = h.host_id, best = tie;
+    }
+    auto placed = s.Place(req, hosts);
+    REQUIRE(placed.ok());
+    CHECK(placed->host_ids == std::vector<std::string>{expected});
+    winners.insert(expected);
+  }
+  CHECK(winners.size() > 1);  // the request id matters
 }
 
 }  // namespace minicloud::scheduler
