@@ -1,6 +1,8 @@
-// Replays what cloud-init 22.4's Ec2 datasource does against the REAL server on 127.0.0.1:0,
-// translated line by line from cloudinit/sources/DataSourceEc2.py and
-// cloudinit/sources/helpers/ec2.py (tag 22.4):
+// A crawler written to imitate the order of requests of cloud-init 22.4's Ec2 datasource, run
+// against the REAL server on 127.0.0.1:0. It is not cloud-init: it is a C++ model of
+// cloudinit/sources/DataSourceEc2.py and cloudinit/sources/helpers/ec2.py (tag 22.4), fast
+// enough for the unit label. The conformance reference is stock cloud-init itself, which the
+// e2e tests run in a Debian guest (tests/e2e/boot_lifecycle_test.sh). The imitated steps:
 //
 //  1. _maybe_fetch_api_token: PUT latest/api/token, X-aws-ec2-metadata-token-ttl-seconds: 21600
 //  2. get_metadata_api_version: GET <v>/meta-data/instance-id for v in 2021-03-23, 2018-09-24,
@@ -12,7 +14,7 @@
 //     - MetadataLeafDecoder: "{...}" parsed as JSON, multi-line -> list, else string
 //     - url_helper.combine_url: '/'-joined, add-ons quoted with safe "/:"
 //  4. _refresh_stale_aws_token_cb: a 401 clears the token; _get_headers PUTs a new one; retried.
-// The crawl result is compared with a golden JSON file.
+// The crawl result is compared with a golden JSON file (cloud_init_order_crawl.json).
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -42,10 +44,15 @@ struct HttpError {
   std::string url;
 };
 
-// The parts of cloud-init's url_helper and DataSourceEc2 this sequence needs.
-class CloudInitEc2 {
+// Imitates the parts of cloud-init's url_helper and DataSourceEc2 this sequence needs.
+class CloudInitOrderCrawler {
  public:
-  CloudInitEc2(std::string host, int port) : host_(std::move(host)), port_(port) {}
+  CloudInitOrderCrawler(std::string host, int port) : host_(std::move(host)), port_(port) {}
+
+  // The token this crawler sends (empty: none yet); UseToken makes it send one it got elsewhere,
+  // like a cloud-init whose cached token was issued by an earlier agent process.
+  const std::string& token() const { return token_; }
+  void UseToken(std::string token) { token_ = std::move(token); }
 
   // url_helper.combine_url
   static std::string CombineUrl(std::string url, const std::string& add_on) {
@@ -189,7 +196,7 @@ class CloudInitEc2 {
   std::string token_;
 };
 
-TEST_CASE("cloud-init 22.4 IMDSv2 sequence against the real server") {
+TEST_CASE("cloud-init-order crawler: IMDSv2 crawl of the real server, in cloud-init 22.4's order") {
   const absl::Time launch = absl::FromUnixSeconds(1'700'000'000);
   const IdentitySigner signer = *IdentitySigner::Generate(launch);
   InstanceMetadata m = testing::MakeInstance()
@@ -203,7 +210,7 @@ TEST_CASE("cloud-init 22.4 IMDSv2 sequence against the real server") {
   testing::ServerFixture f({{"127.0.0.1", shared}});
   REQUIRE(f.start_status().ok());
 
-  CloudInitEc2 ci(f.host(), f.port());
+  CloudInitOrderCrawler ci(f.host(), f.port());
   REQUIRE(ci.RefreshToken());  // _maybe_fetch_api_token
   const json crawled = ci.Crawl();
   CHECK(ci.token_puts == 1);
@@ -232,9 +239,9 @@ TEST_CASE("cloud-init 22.4 IMDSv2 sequence against the real server") {
     CHECK(stable["dynamic"]["instance-identity"][k].is_array());  // multi-line base64
     stable["dynamic"]["instance-identity"][k] = "<signed>";
   }
-  testing::CheckGolden("cloud_init_crawl.json", stable.dump(2) + "\n");
+  testing::CheckGolden("cloud_init_order_crawl.json", stable.dump(2) + "\n");
 
-  SECTION("expired token: 401, cloud-init drops it, PUTs a new one, carries on") {
+  SECTION("expired token: 401, the crawler drops it, PUTs a new one, carries on") {
     f.clock().Advance(absl::Seconds(21600));
     CHECK(ci.Read("/2021-03-23/meta-data/instance-id") == m.instance_id);
     CHECK(ci.unauthorized == 1);
@@ -244,19 +251,35 @@ TEST_CASE("cloud-init 22.4 IMDSv2 sequence against the real server") {
     // The whole crawl works again with the new token.
     CHECK(ci.Crawl()["meta-data"] == md);
   }
-  SECTION("agent restart (new key): 401 then recovery") {
-    testing::ServerFixture g({{"127.0.0.1", shared}});
+  SECTION("agent restart (new key): the old token gets 401, then recovery") {
+    // A new server process has a new token key: the token the crawler holds from the first
+    // server is sent, refused with 401, dropped, and a fresh PUT makes the read succeed.
+    testing::ServerFixture g({{"127.0.0.1", shared}}, testing::ServerFixture::DefaultOptions(),
+                             std::string(32, 'n'));
     REQUIRE(g.start_status().ok());
-    CloudInitEc2 moved(g.host(), g.port());
-    REQUIRE(moved.RefreshToken());
+    const std::string old_token = ci.token();
+    REQUIRE_FALSE(old_token.empty());
+    CloudInitOrderCrawler moved(g.host(), g.port());
+    moved.UseToken(old_token);
     CHECK(moved.Read("/latest/meta-data/instance-id") == m.instance_id);
+    CHECK(moved.unauthorized == 1);
+    CHECK(moved.token_puts == 1);
+    CHECK(moved.token() != old_token);
+    const std::vector<ServedEvent> events = g.WaitForEvents(3);
+    REQUIRE(events.size() == 3);
+    CHECK(events[0].method == "GET");
+    CHECK(events[0].status == 401);
+    CHECK(events[1].method == "PUT");
+    CHECK(events[1].status == 200);
+    CHECK(events[2].method == "GET");
+    CHECK(events[2].status == 200);
   }
 }
 
-TEST_CASE("cloud-init version probe: token first, then 2021-03-23 answers") {
+TEST_CASE("cloud-init-order crawler: token first, then 2021-03-23 answers the version probe") {
   testing::ServerFixture f({{"127.0.0.1", testing::MakeInstance().Shared()}});
   REQUIRE(f.start_status().ok());
-  CloudInitEc2 ci(f.host(), f.port());
+  CloudInitOrderCrawler ci(f.host(), f.port());
   CHECK(ci.ApiVersion() == "2021-03-23");
   const std::vector<ServedEvent> events = f.events();
   REQUIRE_FALSE(events.empty());

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -717,28 +718,51 @@ TEST_CASE("whole tree per version (golden)") {
   }
 }
 
-TEST_CASE("handler is total: odd requests never crash") {
+TEST_CASE("handler is total: odd request targets get their exact answer") {
+  // Every odd target with GET, HEAD and PUT: GET answers exactly (status and body), HEAD the
+  // same status and length without a body, PUT 403 (only PUT /latest/api/token issues tokens).
   const InstanceMetadata m = MakeInstance().Build();
-  const std::vector<std::string> targets = {"",
-                                            "/",
-                                            "//",
-                                            "///latest///",
-                                            "%",
-                                            "/%",
-                                            "/latest/%00",
-                                            std::string("/\0/", 3),
-                                            "?",
-                                            "#",
-                                            "http://",
-                                            "HTTP://x",
-                                            "/latest/meta-data/" + std::string(10000, 'a')};
-  for (const auto& t : targets) {
-    for (const std::string method : {"GET", "HEAD", "PUT"}) {
-      Request req{.method = method, .target = t};
-      const Response r = Handle(req, &m, Authority(), kNow);
-      CHECK(r.status >= 200);
-      CHECK(r.status < 600);
-    }
+  const std::string versions =
+      ::minicloud::testing::ReadGoldenFile(testing::GoldenPath("versions.txt"));
+  const std::string not_found =
+      ::minicloud::testing::ReadGoldenFile(testing::GoldenPath("error_404.html"));
+  const std::string forbidden =
+      ::minicloud::testing::ReadGoldenFile(testing::GoldenPath("error_403.html"));
+  REQUIRE_FALSE(versions.empty());
+  REQUIRE_FALSE(not_found.empty());
+  REQUIRE_FALSE(forbidden.empty());
+  struct Odd {
+    std::string target;
+    int status;
+    std::string body;  // of the GET
+  };
+  const std::vector<Odd> cases = {
+      {"", 404, not_found},   // not a path
+      {"/", 200, versions},   // the version list
+      {"//", 200, versions},  // empty segments are ignored
+      {"///latest///", 200, "dynamic\nmeta-data\nuser-data"},
+      {"%", 404, not_found},                     // not a path
+      {"/%", 404, not_found},                    // broken percent-encoding
+      {"/latest/%00", 404, not_found},           // a NUL segment names nothing
+      {std::string("/\0/", 3), 404, not_found},  // a raw NUL is not a version
+      {"?", 404, not_found},                     // only a query: no path
+      {"#", 404, not_found},                     // only a fragment: no path
+      {"http://", 200, versions},                // absolute form without a path is "/"
+      {"HTTP://x", 200, versions},               // scheme case-insensitive
+      {"/latest/meta-data/" + std::string(10000, 'a'), 404, not_found},
+  };
+  for (const Odd& c : cases) {
+    INFO("target '" << absl::CEscape(c.target.substr(0, 40)) << "'");
+    const Response get = Handle({.method = "GET", .target = c.target}, &m, Authority(), kNow);
+    CHECK(get.status == c.status);
+    CHECK(get.body == c.body);
+    const Response head = Handle({.method = "HEAD", .target = c.target}, &m, Authority(), kNow);
+    CHECK(head.status == c.status);
+    CHECK(head.body.empty());
+    CHECK(head.content_length == c.body.size());
+    const Response put = Handle({.method = "PUT", .target = c.target}, &m, Authority(), kNow);
+    CHECK(put.status == 403);
+    CHECK(put.body == forbidden);
   }
 }
 

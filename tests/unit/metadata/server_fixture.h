@@ -19,6 +19,9 @@ namespace minicloud::metadata::testing {
 
 class ServerFixture {
  public:
+  // Waits in tests are give-up limits, not expectations: generous for a loaded machine.
+  static constexpr int kGiveUpMs = 30'000;
+
   static ServerOptions DefaultOptions() {
     ServerOptions o;
     o.listen = {boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)};
@@ -27,8 +30,11 @@ class ServerFixture {
     return o;
   }
 
+  // `token_key` signs the tokens: a fixture with another key plays an agent that restarted
+  // (the agent makes a new key at every start).
   explicit ServerFixture(std::map<std::string, std::shared_ptr<const InstanceMetadata>> by_ip,
-                         ServerOptions options = DefaultOptions())
+                         ServerOptions options = DefaultOptions(),
+                         const std::string& token_key = std::string(32, 's'))
       : by_ip_(std::move(by_ip)) {
     server_ = std::make_unique<Server>(
         std::move(options),
@@ -37,7 +43,7 @@ class ServerFixture {
           auto it = by_ip_.find(peer.to_string());
           return it == by_ip_.end() ? nullptr : it->second;
         },
-        *TokenAuthority::WithKey(std::string(32, 's')), clock_,
+        *TokenAuthority::WithKey(token_key), clock_,
         [this](const ServedEvent& e) {
           std::lock_guard<std::mutex> lock(mu_);
           events_.push_back(e);
@@ -52,8 +58,10 @@ class ServerFixture {
   int port() const { return server_->local_endpoints().at(0).port(); }
   std::string host() const { return server_->local_endpoints().at(0).address().to_string(); }
 
-  // Waits for an event matching `pred`; returns it (or a default event with status 0).
-  ServedEvent WaitFor(const std::function<bool(const ServedEvent&)>& pred, int timeout_ms = 3000) {
+  // Waits for an event matching `pred`; returns it (or a default event with status 0 when the
+  // give-up limit passed).
+  ServedEvent WaitFor(const std::function<bool(const ServedEvent&)>& pred,
+                      int timeout_ms = kGiveUpMs) {
     std::unique_lock<std::mutex> lock(mu_);
     ServedEvent found;
     cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
@@ -66,6 +74,14 @@ class ServerFixture {
       return false;
     });
     return found;
+  }
+
+  // The events once at least `n` were recorded (the server records an event after it wrote the
+  // response, so a client can see the answer first); fewer if the give-up limit passed.
+  std::vector<ServedEvent> WaitForEvents(size_t n, int timeout_ms = kGiveUpMs) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return events_.size() >= n; });
+    return events_;
   }
 
   std::vector<ServedEvent> events() {
