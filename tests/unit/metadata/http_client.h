@@ -148,6 +148,14 @@ class HttpConn {
     return Read(method == "HEAD");
   }
 
+  // True when the peer has already closed (EOF or reset); does not wait and consumes nothing.
+  bool ClosedNow() {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    char c;
+    return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+  }
+
   // True when the peer closes (EOF or reset) within `ms`; leftover bytes are discarded.
   bool ClosedWithin(int ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);

@@ -7,6 +7,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tests/testing/skip.h"
 #include "tests/unit/metadata/http_client.h"
 #include "tests/unit/metadata/instance_builder.h"
 #include "tests/unit/metadata/server_fixture.h"
@@ -40,7 +42,7 @@ int64_t MsSince(Clock::time_point t) {
 }
 
 // Client-side close is asynchronous for the server: wait until it has seen it.
-bool WaitOpenConnections(Server& s, int n, int timeout_ms = 3000) {
+bool WaitOpenConnections(Server& s, int n, int timeout_ms = ServerFixture::kGiveUpMs) {
   const auto start = Clock::now();
   while (MsSince(start) < timeout_ms) {
     if (s.stats().connections_open <= n) return true;
@@ -117,7 +119,7 @@ TEST_CASE("keep-alive, Connection: close, HTTP/1.0, HEAD") {
     REQUIRE(r);
     CHECK(r->status == 200);
     CHECK(r->header("connection") == "close");
-    CHECK(c.ClosedWithin(1000));
+    CHECK(c.ClosedWithin(ServerFixture::kGiveUpMs));
   }
   SECTION("HTTP/1.0 without keep-alive closes") {
     HttpConn c(f.host(), f.port());
@@ -126,7 +128,7 @@ TEST_CASE("keep-alive, Connection: close, HTTP/1.0, HEAD") {
     REQUIRE(r);
     CHECK(r->status == 200);
     CHECK(r->body == "ami-0abcdef1234567890");
-    CHECK(c.ClosedWithin(1000));
+    CHECK(c.ClosedWithin(ServerFixture::kGiveUpMs));
   }
   SECTION("HEAD: Content-Length of the GET, no body bytes") {
     HttpConn c(f.host(), f.port());
@@ -219,7 +221,7 @@ TEST_CASE("malformed and oversized requests get 400/413 and a close") {
     REQUIRE(r);
     CHECK(r->status == row.status);
     CHECK(r->header("connection") == "close");
-    CHECK(c.ClosedWithin(1000));
+    CHECK(c.ClosedWithin(ServerFixture::kGiveUpMs));
   }
   CHECK(f.server().stats().bad_requests == rows.size());
 
@@ -230,53 +232,66 @@ TEST_CASE("malformed and oversized requests get 400/413 and a close") {
   CHECK(r->status == 200);
 }
 
-TEST_CASE("slowloris: slow and idle connections are cut, others are served promptly") {
+TEST_CASE("slowloris: a dripping and an idle connection do not hold up another guest") {
+  // The request timeout is a give-up limit here: both connections stay open throughout.
+  ServerOptions opts = ServerFixture::DefaultOptions();
+  opts.request_timeout = absl::Seconds(120);
+  ServerFixture f(TwoGuests(), opts);
+  REQUIRE(f.start_status().ok());
+  HttpConn drip(f.host(), f.port());
+  REQUIRE(drip.ok());
+  REQUIRE(drip.Send("GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  HttpConn idle(f.host(), f.port(), "127.0.0.2");
+  REQUIRE(idle.ok());
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE(drip.Send("a"));
+    HttpConn c(f.host(), f.port(), "127.0.0.2");
+    auto r = c.Request("GET", "/latest/meta-data/instance-id");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "i-00000000000000002");
+  }
+  // Served while both were held: a server that handled one connection at a time would have
+  // answered only after cutting them.
+  CHECK_FALSE(drip.ClosedNow());
+  CHECK_FALSE(idle.ClosedNow());
+  CHECK(f.server().stats().timeouts == 0);
+}
+
+TEST_CASE("slowloris: a request not complete within the request timeout is cut") {
+  // The timeout bounds the whole request, not the gap between bytes: a client dripping a header
+  // byte every 100 ms is cut, as is one that sends nothing. Neither is cut before the timeout.
   ServerOptions opts = ServerFixture::DefaultOptions();
   opts.request_timeout = absl::Seconds(1);
   ServerFixture f(TwoGuests(), opts);
   REQUIRE(f.start_status().ok());
 
-  // A: drips a header byte every 100 ms, never finishing the request.
-  std::atomic<bool> a_closed{false};
-  std::atomic<int64_t> a_closed_after_ms{-1};
-  std::thread dripper([&] {
-    HttpConn a(f.host(), f.port());
-    if (!a.ok()) return;
-    const auto start = Clock::now();
-    a.Send("GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\nX-Slow: ");
-    while (MsSince(start) < 4000) {
-      if (!a.Send("a")) break;
-      if (a.ClosedWithin(100)) break;
-    }
-    a_closed = true;
-    a_closed_after_ms = MsSince(start);
-  });
-  // B: idle connection that never sends anything.
+  const auto start = Clock::now();  // before connecting: the server's clock starts later
+  HttpConn drip(f.host(), f.port());
   HttpConn idle(f.host(), f.port(), "127.0.0.2");
+  REQUIRE(drip.ok());
   REQUIRE(idle.ok());
-
-  // C: another guest is served promptly meanwhile.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  for (int i = 0; i < 10; ++i) {
-    HttpConn c(f.host(), f.port(), "127.0.0.2");
-    const auto t0 = Clock::now();
-    auto r = c.Request("GET", "/latest/meta-data/instance-id");
-    REQUIRE(r);
-    CHECK(r->status == 200);
-    CHECK(MsSince(t0) < 250);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(drip.Send("GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  bool cut = false;
+  while (!cut && MsSince(start) < ServerFixture::kGiveUpMs) {
+    cut = !drip.Send("a") || drip.ClosedWithin(100);
   }
-  CHECK(idle.ClosedWithin(2500));
-  dripper.join();
-  CHECK(a_closed);
-  CHECK(a_closed_after_ms >= 800);
-  CHECK(a_closed_after_ms < 2500);
+  const int64_t cut_after_ms = MsSince(start);
+  INFO("dripping connection cut after " << cut_after_ms << " ms");
+  REQUIRE(cut);                 // by the server, not by the give-up limit
+  CHECK(cut_after_ms >= 1000);  // not before the timeout
+  CHECK(idle.ClosedWithin(ServerFixture::kGiveUpMs));
   // The client sees the close a moment before the server's read handler counts it.
-  const auto t0 = Clock::now();
-  while (f.server().stats().timeouts < 2 && MsSince(t0) < 2000) {
+  while (f.server().stats().timeouts < 2 && MsSince(start) < ServerFixture::kGiveUpMs) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  CHECK(f.server().stats().timeouts >= 2);
+  CHECK(f.server().stats().timeouts == 2);
+
+  // The server is still fine.
+  HttpConn ok(f.host(), f.port());
+  auto r = ok.Request("GET", "/latest/meta-data/instance-id");
+  REQUIRE(r);
+  CHECK(r->status == 200);
 }
 
 TEST_CASE("connections per source are capped") {
@@ -296,7 +311,7 @@ TEST_CASE("connections per source are capped") {
   }
   HttpConn extra(f.host(), f.port(), "127.0.0.3");
   REQUIRE(extra.ok());
-  CHECK(extra.ClosedWithin(1000));
+  CHECK(extra.ClosedWithin(ServerFixture::kGiveUpMs));
   CHECK(f.server().stats().connections_rejected >= 1);
 
   {  // Other sources are unaffected.
@@ -342,26 +357,28 @@ TEST_CASE("a flooding guest gets 429 while another guest is served promptly") {
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  int64_t worst_ms = 0;
+  // The flood is on: the bucket's burst is used up and refusals pile up.
+  const auto start = Clock::now();
+  while (throttled < 100 && MsSince(start) < ServerFixture::kGiveUpMs) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(throttled >= 100);
+  const int throttled_before = throttled;
   for (int i = 0; i < 30; ++i) {
     HttpConn c(f.host(), f.port(), "127.0.0.2");
-    const auto t0 = Clock::now();
     auto r = c.Request("GET", "/latest/meta-data/instance-id");
-    worst_ms = std::max(worst_ms, MsSince(t0));
     REQUIRE(r);
     CHECK(r->status == 200);
     CHECK(r->body == "i-00000000000000002");
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  const int throttled_during = throttled - throttled_before;
   stop = true;
   for (auto& t : flood) t.join();
-  INFO("flood: ok=" << ok << " throttled=" << throttled << " worst other-guest latency " << worst_ms
-                    << " ms");
-  CHECK(ok == 50);  // exactly the burst: the FakeClock never refilled the bucket
-  CHECK(throttled > 100);
+  INFO("flood: ok=" << ok << " throttled=" << throttled << " (" << throttled_during
+                    << " while the other guest was served)");
+  CHECK(throttled_during > 0);  // the other guest was served while the flood went on
+  CHECK(ok == 50);              // exactly the burst: the FakeClock never refilled the bucket
   CHECK(other == 0);
-  CHECK(worst_ms < 250);
 
   // 429 shape, then refill with time.
   REQUIRE(WaitOpenConnections(f.server(), 0));
@@ -478,6 +495,19 @@ class LoopbackCapture {
   std::vector<Segment> segments_;
 };
 
+// Whether a TCP socket can bind to [::1]: the prerequisite of the IPv6 listener test, checked
+// without the server so that a server that fails to listen on IPv6 is a failure, not a skip.
+bool LoopbackIpv6Works() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
+}
+
 int DefaultTtl() {
   std::ifstream in("/proc/sys/net/ipv4/ip_default_ttl");
   int ttl = 64;
@@ -486,16 +516,13 @@ int DefaultTtl() {
 }
 
 TEST_CASE("hop limit on the wire (AF_PACKET capture on lo)") {
+  // The socket is bound before the thread starts: nothing sent later is missed.
+  LoopbackCapture cap;
+  MC_SKIP_UNLESS(cap.ok(), "an AF_PACKET capture on lo needs CAP_NET_RAW (run as root)");
   auto guests = TwoGuests();
   guests["127.0.0.4"] = MakeInstance().Id("i-00000000000000004").HopLimit(3).Shared();
   ServerFixture f(guests);
   REQUIRE(f.start_status().ok());
-  LoopbackCapture cap;
-  if (!cap.ok()) {
-    WARN("no CAP_NET_RAW: skipping the on-the-wire hop-limit check");
-    return;
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
 
   HttpConn tok(f.host(), f.port(), "127.0.0.4");
   auto t =
@@ -509,7 +536,14 @@ TEST_CASE("hop limit on the wire (AF_PACKET capture on lo)") {
   // unacknowledged) deliberately left at the hop limit.
   auto g2 = tok.Request("GET", "/latest/meta-data/instance-id");
   REQUIRE(g2);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Wait until the capture thread has read the segments of all three answers.
+  const auto start = Clock::now();
+  while ((cap.Ttls(f.port(), tok.local_port()).size() < 2 ||
+          cap.Ttls(f.port(), plain.local_port()).empty() ||
+          cap.Ttls(tok.local_port(), f.port()).empty()) &&
+         MsSince(start) < ServerFixture::kGiveUpMs) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   cap.Stop();
 
   const std::vector<int> token_ttls = cap.Ttls(f.port(), tok.local_port());
@@ -524,13 +558,12 @@ TEST_CASE("hop limit on the wire (AF_PACKET capture on lo)") {
 }
 
 TEST_CASE("IPv6 listener applies IPV6_UNICAST_HOPS") {
+  MC_SKIP_UNLESS(LoopbackIpv6Works(), "this host has no usable ::1 (IPv6 disabled on lo)");
   ServerOptions opts = ServerFixture::DefaultOptions();
   opts.listen = {boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("::1"), 0)};
   ServerFixture f({{"::1", MakeInstance().HopLimit(2).Shared()}}, opts);
-  if (!f.start_status().ok()) {
-    WARN("no ::1 here: " << f.start_status().ToString());
-    return;
-  }
+  INFO(f.start_status().ToString());
+  REQUIRE(f.start_status().ok());
   HttpConn c("::1", f.port());
   REQUIRE(c.ok());
   auto t = c.Request("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
@@ -584,7 +617,7 @@ TEST_CASE("lifecycle: bind errors, double start, stop closes connections") {
   auto r = c.Request("GET", "/latest/meta-data/instance-id");
   REQUIRE(r);
   f.server().Stop();
-  CHECK(c.ClosedWithin(1000));
+  CHECK(c.ClosedWithin(ServerFixture::kGiveUpMs));
   f.server().Stop();  // idempotent
   CHECK(f.server().local_endpoints().empty());
 }

@@ -1,12 +1,15 @@
 #include "agent/network/command.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 
 namespace minicloud::network {
 namespace {
@@ -50,26 +53,51 @@ TEST_CASE("RunCommand captures large outputs on both streams") {
   CHECK(r->err.size() == 200000);
 }
 
+// The pid a shell printed on the first line of `out`, or 0.
+int FirstLinePid(const std::string& out) {
+  int pid = 0;
+  return absl::SimpleAtoi(out.substr(0, out.find('\n')), &pid) ? pid : 0;
+}
+
+// Whether `pid` is still a live (not zombie) process.
+bool Alive(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
+}
+
 TEST_CASE("RunCommand kills a child that outlives its timeout") {
-  const auto start = std::chrono::steady_clock::now();
-  auto r = RunCommand({"sleep", "30"},
-                      CommandOptions{.timeout = absl::Milliseconds(200), .stdin_data = {}});
-  const auto took = std::chrono::steady_clock::now() - start;
+  // The child would run for 10 minutes (ctest's give-up limit ends a RunCommand that waits for
+  // it); after the 1 s timeout it must be gone, not left running.
+  const std::string pid_file = "/tmp/mc-command-test-" + std::to_string(getpid());
+  auto r = RunCommand({"sh", "-c", "echo $$ >" + pid_file + "; exec sleep 600"},
+                      CommandOptions{.timeout = absl::Seconds(1), .stdin_data = {}});
   CHECK(absl::IsDeadlineExceeded(r.status()));
-  CHECK(absl::StrContains(r.status().message(), "sleep 30"));
-  CHECK(took < std::chrono::seconds(5));
+  CHECK(absl::StrContains(r.status().message(), "sleep 600"));
+  std::ifstream in(pid_file);
+  int pid = 0;
+  in >> pid;
+  std::remove(pid_file.c_str());
+  INFO("the shell writes its pid first; none means it did not even start within 1 s");
+  REQUIRE(pid > 0);
+  CHECK_FALSE(Alive(pid));
+  if (Alive(pid)) kill(pid, SIGKILL);
 }
 
 TEST_CASE("RunCommand returns when the child exits even if a daemon keeps its pipes") {
   // Like dnsmasq: the foreground process exits, a background descendant holds stdout/stderr.
-  const auto start = std::chrono::steady_clock::now();
-  auto r = RunCommand({"sh", "-c", "echo started; sleep 3 & exit 0"},
-                      CommandOptions{.timeout = absl::Seconds(20), .stdin_data = {}});
-  const auto took = std::chrono::steady_clock::now() - start;
+  // RunCommand returns while that descendant still runs (it would for 10 minutes).
+  auto r = RunCommand({"sh", "-c", "sleep 600 & echo $!; exit 0"},
+                      CommandOptions{.timeout = absl::Seconds(300), .stdin_data = {}});
   REQUIRE(r.ok());
   CHECK(r->exit_code == 0);
-  CHECK(r->out == "started\n");
-  CHECK(took < std::chrono::milliseconds(2500));
+  const int daemon = FirstLinePid(r->out);
+  REQUIRE(daemon > 0);
+  CHECK(r->out == std::to_string(daemon) + "\n");
+  CHECK(Alive(daemon));  // returned without waiting for the pipes to close
+  kill(daemon, SIGKILL);
 }
 
 TEST_CASE("RunCommand reports programs that cannot run") {
