@@ -121,6 +121,9 @@ std::string RenderNftPort(absl::string_view bridge, const PortSpec& p) {
                   "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 "
                   "@th,288,48 ",
                   p.mac.ToHexInteger(), " accept\n");
+  // Any other IPv4 frame carries a source address that is not the instance's: its own counter,
+  // so spoofed IP traffic can be told apart from the ARP and other frames the last rule drops.
+  absl::StrAppend(&s, r, "meta protocol ip counter drop comment \"foreign IPv4 source\"\n");
   absl::StrAppend(&s, r, "ip6 saddr { ", Ipv6LinkLocal(p.mac),
                   ", :: } icmpv6 type { nd-router-solicit, nd-neighbor-solicit, "
                   "nd-neighbor-advert, mld-listener-report, mld-listener-done, "

@@ -11,7 +11,9 @@
 # `isolation: <try> result=blocked|leaked|answered|own rc=<wget status> ...`; "blocked" means
 # wget failed and returned nothing. The test asserts every try is blocked, the secret never
 # appears on B's console, both controls read B's own user data, A's own read worked and A still
-# reaches the metadata service after B's tries, and the port chain of B's tap counted drops.
+# reaches the metadata service after B's tries, and the port chain of B's tap counted drops of
+# frames with a foreign MAC and of IPv4 packets with a foreign source address (each its own
+# counter; ARP is not in either).
 source "$(dirname "$0")/lib.sh"
 
 [[ -f $IMAGES/tiny/manifest.json ]] || fail "tiny AMI missing: run images/build-tiny-ami.sh"
@@ -177,11 +179,17 @@ chain=$(ip netns exec "$ns" nft -a list ruleset 2>/dev/null |
 [[ -n $chain ]] || fail "no port chain for $b"
 rules=$(ip netns exec "$ns" nft list ruleset | awk -v c="$chain" '$1 == "chain" {p = ($2 == c)} p && $1 == "}" {p = 0} p')
 grep counter <<<"$rules" | sed 's/^[[:space:]]*/  nft: /' || true
-mac_drops=$(awk '/ether saddr !=/ {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}' <<<"$rules")
-ip_drops=$(awk '/^\t*counter packets/ {print $3}' <<<"$rules")
-((${mac_drops:-0} > 0)) || fail "no frames dropped for a foreign source MAC at $chain"
-((${ip_drops:-0} > 0)) || fail "no frames dropped for a foreign source IP at $chain"
-log "B's port chain dropped $mac_drops frames with a foreign MAC and $ip_drops with a foreign IP"
+# Each counter is read from its own rule: frames with a foreign source MAC, and IPv4 packets with
+# a foreign source address (ARP has its own rules and never reaches that counter, so B's
+# gratuitous ARP for A's IP cannot stand in for the spoofed metadata requests).
+packets_of() { awk -v re="$1" '$0 ~ re {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}' <<<"$rules"; }
+mac_drops=$(packets_of 'ether saddr !=')
+ip_drops=$(packets_of 'comment "foreign IPv4 source"')
+[[ -n $mac_drops ]] || fail "no foreign-MAC rule with a counter in $chain"
+[[ -n $ip_drops ]] || fail "no foreign-IPv4-source rule with a counter in $chain"
+((mac_drops > 0)) || fail "no frames dropped for a foreign source MAC at $chain"
+((ip_drops > 0)) || fail "no IPv4 packets dropped for a foreign source IP at $chain"
+log "B's port chain dropped $mac_drops frames with a foreign MAC and $ip_drops IPv4 packets with a foreign source IP"
 
 "$MC" terminate-instances --instance-ids "$a" "$b" >/dev/null
 "$MC" wait instance-terminated --instance-ids "$a" "$b" --timeout 60 || fail "never terminated"

@@ -27,6 +27,8 @@ TEST_CASE("RenderNftPort: the exact anti-spoofing chain for one instance") {
       "add rule bridge minicloud_br-mc0 port_mc56789abcdef0 ip saddr 10.0.0.4 accept\n"
       "add rule bridge minicloud_br-mc0 port_mc56789abcdef0 ip saddr 0.0.0.0 ip daddr "
       "255.255.255.255 udp sport 68 udp dport 67 @th,288,48 0x021122334455 accept\n"
+      "add rule bridge minicloud_br-mc0 port_mc56789abcdef0 meta protocol ip counter drop "
+      "comment \"foreign IPv4 source\"\n"
       "add rule bridge minicloud_br-mc0 port_mc56789abcdef0 ip6 saddr { fe80::11:22ff:fe33:4455, "
       ":: } icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, "
       "mld-listener-report, mld-listener-done, mld2-listener-report } accept\n"
