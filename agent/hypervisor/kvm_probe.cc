@@ -52,7 +52,13 @@ std::string Ms(absl::Duration d) {
 
 // --- Stages 1-3: the KVM ioctl probe, run in a forked child. ---------------------------------
 
-enum Stage : int32_t { kOpen = 1, kApiVersion, kCreateVm, kRealMode, kLongMode };
+enum Stage : int32_t {
+  kOpen = static_cast<int32_t>(KvmStage::kOpen),
+  kApiVersion,
+  kCreateVm,
+  kRealMode,
+  kLongMode
+};
 
 // One fixed-size record per finished stage, written by the child to a pipe.
 struct StageReport {
@@ -249,38 +255,20 @@ void KillAndReap(pid_t pid) {
   }).detach();
 }
 
-absl::string_view StageName(int32_t stage) {
-  switch (stage) {
-    case kOpen:
-      return "open";
-    case kApiVersion:
-      return "KVM_GET_API_VERSION";
-    case kCreateVm:
-      return "VM setup";
-    case kRealMode:
-      return "real-mode test guest";
-    case kLongMode:
-      return "long-mode test guest";
-  }
-  return "?";
-}
-
-struct IoctlProbeOutcome {
-  bool ok = false;
-  std::string detail;  // reason on failure, measurement on success
-};
-
-IoctlProbeOutcome RunIoctlProbe(const ProbeOptions& options, SteadyClock::time_point deadline) {
+IoctlProbeReport RunIoctlChild(const ProbeOptions& options, SteadyClock::time_point deadline) {
+  IoctlProbeReport report;
   const ChildPlan plan = MakePlan(options);
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) {
-    return {false, absl::StrCat("cannot create a pipe for the probe: ", strerror(errno))};
+    report.probe_error = absl::StrCat("cannot create a pipe for the probe: ", strerror(errno));
+    return report;
   }
   const pid_t pid = fork();
   if (pid < 0) {
+    report.probe_error = absl::StrCat("cannot fork the probe: ", strerror(errno));
     close(fds[0]);
     close(fds[1]);
-    return {false, absl::StrCat("cannot fork the probe: ", strerror(errno))};
+    return report;
   }
   if (pid == 0) {
     close(fds[0]);
@@ -288,15 +276,11 @@ IoctlProbeOutcome RunIoctlProbe(const ProbeOptions& options, SteadyClock::time_p
   }
   close(fds[1]);
 
-  int32_t last_stage = 0;  // last stage that passed
-  std::optional<StageReport> failure;
-  int64_t loop_ns = -1;
   bool eof = false;
-  bool timed_out = false;
-  while (!eof && !failure && loop_ns < 0) {
+  while (!eof && report.failed == KvmStage::kNone && !report.loop_time) {
     const auto now = SteadyClock::now();
     if (now >= deadline) {
-      timed_out = true;
+      report.timed_out = true;
       break;
     }
     const int wait_ms = static_cast<int>(
@@ -313,65 +297,38 @@ IoctlProbeOutcome RunIoctlProbe(const ProbeOptions& options, SteadyClock::time_p
       break;
     }
     if (!r.ok) {
-      failure = r;
+      report.failed = static_cast<KvmStage>(r.stage);
+      report.failure_value = r.stage == kLongMode ? -r.value : r.value;
     } else {
-      last_stage = r.stage;
-      if (r.stage == kLongMode) loop_ns = r.value;
+      report.last_passed = static_cast<KvmStage>(r.stage);
+      if (r.stage == kLongMode) report.loop_time = absl::Nanoseconds(r.value);
     }
   }
   close(fds[0]);
   KillAndReap(pid);
+  return report;
+}
 
-  if (timed_out) {
-    const int32_t stuck = last_stage + 1;
-    if (stuck == kRealMode || stuck == kLongMode) {
-      return {false,
-              absl::StrCat("KVM_RUN of the ", StageName(stuck),
-                           stuck == kLongMode
-                               ? absl::StrCat(" (", options.loop_iterations, "-iteration loop)")
-                               : "",
-                           " did not complete within ", absl::FormatDuration(options.budget))};
-    }
-    return {false, absl::StrCat(StageName(stuck), " of ", options.device,
-                                " did not complete within ", absl::FormatDuration(options.budget))};
+absl::string_view StageName(KvmStage stage) {
+  switch (stage) {
+    case KvmStage::kNone:
+      break;
+    case KvmStage::kOpen:
+      return "open";
+    case KvmStage::kApiVersion:
+      return "KVM_GET_API_VERSION";
+    case KvmStage::kCreateVm:
+      return "VM setup";
+    case KvmStage::kRealMode:
+      return "real-mode test guest";
+    case KvmStage::kLongMode:
+      return "long-mode test guest";
   }
-  if (failure) {
-    switch (failure->stage) {
-      case kOpen:
-        return {false, absl::StrCat("cannot open ", options.device, ": ",
-                                    strerror(static_cast<int>(failure->value)))};
-      case kApiVersion:
-        return {false, failure->value < 0
-                           ? absl::StrCat("KVM_GET_API_VERSION failed: ",
-                                          strerror(static_cast<int>(-failure->value)))
-                           : absl::StrCat("KVM_GET_API_VERSION returned ", failure->value,
-                                          " (want ", KVM_API_VERSION, ")")};
-      case kCreateVm:
-        return {false, absl::StrCat("cannot set up a test VM: ",
-                                    strerror(static_cast<int>(failure->value)))};
-      case kRealMode:
-        return {false, absl::StrCat("the real-mode test guest did not exit with port I/O (KVM "
-                                    "exit reason ",
-                                    failure->value, ")")};
-      case kLongMode:
-        return {false, absl::StrCat("the long-mode test guest did not exit with port I/O (KVM "
-                                    "exit reason ",
-                                    -failure->value, ")")};
-    }
-    return {false, "unknown probe failure"};
-  }
-  if (loop_ns < 0) {
-    return {false, absl::StrCat("the probe process exited after stage '", StageName(last_stage),
-                                "' without a result")};
-  }
-  const absl::Duration loop = absl::Nanoseconds(loop_ns);
-  if (loop > options.max_loop_time) {
-    return {false,
-            absl::StrCat("KVM runs guest code far too slowly: a ", options.loop_iterations,
-                         "-iteration loop took ", Ms(loop), " (limit ", Ms(options.max_loop_time),
-                         "); nested virtualisation without hardware support?")};
-  }
-  return {true, absl::StrCat(options.loop_iterations, "-iteration guest loop ran in ", Ms(loop))};
+  return "?";
+}
+
+KvmStage NextStage(KvmStage s) {
+  return s == KvmStage::kLongMode ? s : static_cast<KvmStage>(static_cast<int32_t>(s) + 1);
 }
 
 // --- Stage 4: a bounded QEMU run. -------------------------------------------------------------
@@ -412,7 +369,7 @@ std::string FirstErrorLine(const std::string& text) {
   return first;
 }
 
-IoctlProbeOutcome RunQemuProbe(const ProbeOptions& options, SteadyClock::time_point deadline) {
+ProbeStep RunQemuProbeUntil(const ProbeOptions& options, SteadyClock::time_point deadline) {
   const std::optional<std::string> qemu = FindInPath(options.qemu_binary);
   if (!qemu)
     return {true, absl::StrCat("qemu check skipped (", options.qemu_binary, " not found)")};
@@ -533,29 +490,89 @@ ProbeResult ProbeAccelerator(const ProbeOptions& options) {
   const auto start = SteadyClock::now();
   const auto deadline =
       start + absl::ToChronoNanoseconds(std::max(options.budget, absl::ZeroDuration()));
+  const IoctlProbeReport report =
+      options.ioctl_probe ? options.ioctl_probe(options) : RunIoctlChild(options, deadline);
+  const ProbeStep ioctl = InterpretIoctlProbe(report, options);
+  std::optional<ProbeStep> qemu;
+  if (ioctl.ok && !options.qemu_binary.empty()) qemu = RunQemuProbeUntil(options, deadline);
+  ProbeResult result = DecideAccelerator(ioctl, qemu);
+  result.elapsed = Since(start);
+  return result;
+}
+
+ProbeStep InterpretIoctlProbe(const IoctlProbeReport& report, const ProbeOptions& options) {
+  if (!report.probe_error.empty()) return {false, report.probe_error};
+  if (report.timed_out) {
+    const KvmStage stuck = NextStage(report.last_passed);
+    if (stuck == KvmStage::kRealMode || stuck == KvmStage::kLongMode) {
+      return {false,
+              absl::StrCat("KVM_RUN of the ", StageName(stuck),
+                           stuck == KvmStage::kLongMode
+                               ? absl::StrCat(" (", options.loop_iterations, "-iteration loop)")
+                               : "",
+                           " did not complete within ", absl::FormatDuration(options.budget))};
+    }
+    return {false, absl::StrCat(StageName(stuck), " of ", options.device,
+                                " did not complete within ", absl::FormatDuration(options.budget))};
+  }
+  const int64_t v = report.failure_value;
+  switch (report.failed) {
+    case KvmStage::kNone:
+      break;
+    case KvmStage::kOpen:
+      return {false,
+              absl::StrCat("cannot open ", options.device, ": ", strerror(static_cast<int>(v)))};
+    case KvmStage::kApiVersion:
+      return {false,
+              v < 0 ? absl::StrCat("KVM_GET_API_VERSION failed: ", strerror(static_cast<int>(-v)))
+                    : absl::StrCat("KVM_GET_API_VERSION returned ", v, " (want ", KVM_API_VERSION,
+                                   ")")};
+    case KvmStage::kCreateVm:
+      return {false, absl::StrCat("cannot set up a test VM: ", strerror(static_cast<int>(v)))};
+    case KvmStage::kRealMode:
+      return {false, absl::StrCat("the real-mode test guest did not exit with port I/O (KVM "
+                                  "exit reason ",
+                                  v, ")")};
+    case KvmStage::kLongMode:
+      return {false, absl::StrCat("the long-mode test guest did not exit with port I/O (KVM "
+                                  "exit reason ",
+                                  v, ")")};
+  }
+  if (!report.loop_time) {
+    return {false, absl::StrCat("the probe process exited after stage '",
+                                StageName(report.last_passed), "' without a result")};
+  }
+  const absl::Duration loop = *report.loop_time;
+  if (loop > options.max_loop_time) {
+    return {false,
+            absl::StrCat("KVM runs guest code far too slowly: a ", options.loop_iterations,
+                         "-iteration loop took ", Ms(loop), " (limit ", Ms(options.max_loop_time),
+                         "); nested virtualisation without hardware support?")};
+  }
+  return {true, absl::StrCat(options.loop_iterations, "-iteration guest loop ran in ", Ms(loop))};
+}
+
+ProbeStep RunQemuProbe(const ProbeOptions& options, absl::Duration budget) {
+  return RunQemuProbeUntil(options, SteadyClock::now() + absl::ToChronoNanoseconds(std::max(
+                                                             budget, absl::ZeroDuration())));
+}
+
+ProbeResult DecideAccelerator(const ProbeStep& ioctl, const std::optional<ProbeStep>& qemu) {
   ProbeResult result;
-  IoctlProbeOutcome ioctl_outcome = RunIoctlProbe(options, deadline);
-  if (!ioctl_outcome.ok) {
+  result.elapsed = absl::ZeroDuration();
+  if (!ioctl.ok) {
     result.accelerator = Accelerator::kTcg;
-    result.reason = absl::StrCat("KVM unusable, using TCG: ", ioctl_outcome.detail);
-    result.elapsed = Since(start);
+    result.reason = absl::StrCat("KVM unusable, using TCG: ", ioctl.detail);
     return result;
   }
-  std::string detail = ioctl_outcome.detail;
-  if (!options.qemu_binary.empty()) {
-    IoctlProbeOutcome qemu_outcome = RunQemuProbe(options, deadline);
-    if (!qemu_outcome.ok) {
-      result.accelerator = Accelerator::kTcg;
-      result.reason =
-          absl::StrCat("KVM unusable, using TCG: ", detail, ", but ", qemu_outcome.detail);
-      result.elapsed = Since(start);
-      return result;
-    }
-    absl::StrAppend(&detail, "; ", qemu_outcome.detail);
+  if (qemu && !qemu->ok) {
+    result.accelerator = Accelerator::kTcg;
+    result.reason = absl::StrCat("KVM unusable, using TCG: ", ioctl.detail, ", but ", qemu->detail);
+    return result;
   }
   result.accelerator = Accelerator::kKvm;
-  result.reason = absl::StrCat("KVM works: ", detail);
-  result.elapsed = Since(start);
+  result.reason =
+      absl::StrCat("KVM works: ", ioctl.detail, qemu ? "; " : "", qemu ? qemu->detail : "");
   return result;
 }
 

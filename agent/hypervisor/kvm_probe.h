@@ -19,6 +19,9 @@
 // Stages 1-3 run in a forked child process that is SIGKILLed at the deadline, so a KVM_RUN that
 // never returns cannot hang the agent; stage 4 is a child process too.
 
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +43,24 @@ struct ProbeResult {
   absl::Duration elapsed;
 };
 
+// Stages 1-3 of the probe, in order.
+enum class KvmStage : int32_t { kNone = 0, kOpen, kApiVersion, kCreateVm, kRealMode, kLongMode };
+
+// What the ioctl child (stages 1-3) reported before it ended or the budget ran out.
+struct IoctlProbeReport {
+  KvmStage last_passed = KvmStage::kNone;
+  // The stage that failed and its value: errno for kOpen and kCreateVm; the version returned
+  // (or -errno) for kApiVersion; the KVM exit reason for kRealMode and kLongMode.
+  KvmStage failed = KvmStage::kNone;
+  int64_t failure_value = 0;
+  std::optional<absl::Duration> loop_time;  // stage 3's measurement, when it passed
+  bool timed_out = false;                   // the budget ran out first
+  std::string probe_error;                  // the probe itself could not run (pipe, fork)
+};
+
+struct ProbeOptions;
+using IoctlProbeFn = std::function<IoctlProbeReport(const ProbeOptions&)>;
+
 struct ProbeOptions {
   absl::Duration budget = absl::Seconds(2);  // the probe never takes (much) longer than this
   std::string device = "/dev/kvm";
@@ -51,7 +72,25 @@ struct ProbeOptions {
   std::string qemu_binary = "qemu-system-x86_64";
   // Where stage 4 writes its boot sector and serial output (removed afterwards).
   std::string scratch_dir = "/tmp";
+  // Stages 1-3; empty runs the real ioctl child on `device`. Tests put a fake here so that each
+  // case has one known verdict whatever KVM this host has.
+  IoctlProbeFn ioctl_probe;
 };
+
+// One stage group's outcome: a reason on failure, a measurement on success.
+struct ProbeStep {
+  bool ok = false;
+  std::string detail;
+};
+
+// The pieces ProbeAccelerator is made of, each testable on its own:
+// reads an ioctl report (pure) ...
+ProbeStep InterpretIoctlProbe(const IoctlProbeReport& report, const ProbeOptions& options);
+// ... runs stage 4 alone: options.qemu_binary boots a boot sector until it prints or `budget`
+// passes (the process is killed then) ...
+ProbeStep RunQemuProbe(const ProbeOptions& options, absl::Duration budget);
+// ... and decides (pure): KVM only when stages 1-3 passed and stage 4 passed or was not run.
+ProbeResult DecideAccelerator(const ProbeStep& ioctl, const std::optional<ProbeStep>& qemu);
 
 // Probes with default options and the given budget.
 ProbeResult ProbeAccelerator(absl::Duration budget);
