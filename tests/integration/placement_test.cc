@@ -193,6 +193,10 @@ TEST_CASE("stop keeps the domain; start boots it again on its host", "[integrati
   REQUIRE(Stop(cloud, id).ok());
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "stopped"; }));
   REQUIRE(host.hypervisor->Get(id)->state == hypervisor::DomainState::kShutoff);  // still defined
+  // A plain stop presses the power button once, and the guest shut down on it.
+  CHECK(host.hypervisor->StopRequests(id) ==
+        std::vector<hypervisor::StopMode>{hypervisor::StopMode::kGraceful});
+  CHECK(host.hypervisor->LastStopMethod(id) == hypervisor::StopMethod::kAcpi);
   // A stopped member does not count: another instance can take the only rack...
   v1::Reservation other;
   REQUIRE(RunInGroup(cloud, image, "solo", &other).ok());
@@ -218,6 +222,8 @@ TEST_CASE("stop keeps the domain; start boots it again on its host", "[integrati
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "stopped"; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   CHECK(host.hypervisor->starts() == starts);
+  CHECK(host.hypervisor->LastStopMethod(id) == hypervisor::StopMethod::kGuest);
+  CHECK(host.hypervisor->StopRequests(id).size() == 1);  // the agent did not stop it again
   {
     auto violations = CheckCloud(cloud);
     INFO(scheduler::FormatViolations(violations));
@@ -244,6 +250,14 @@ TEST_CASE("a guest that ignores the power button is powered off", "[integration]
   REQUIRE(Stop(cloud, forced, /*force=*/true).ok());
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(forced) == "stopped"; }));
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(slow) == "stopped"; }));
+  // --force pulls the plug at once; a plain stop presses the button, waits out the stop
+  // timeout, then pulls the plug.
+  using hypervisor::StopMode;
+  CHECK(host.hypervisor->StopRequests(forced) == std::vector<StopMode>{StopMode::kForce});
+  CHECK(host.hypervisor->LastStopMethod(forced) == hypervisor::StopMethod::kPowerOff);
+  CHECK(host.hypervisor->StopRequests(slow) ==
+        std::vector<StopMode>{StopMode::kGraceful, StopMode::kForce});
+  CHECK(host.hypervisor->LastStopMethod(slow) == hypervisor::StopMethod::kPowerOff);
   // The first launch locked the cluster group's AZ.
   auto groups = cloud.controller().groups->DescribePlacementGroups({});
   REQUIRE(groups.ok());

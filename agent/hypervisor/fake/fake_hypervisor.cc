@@ -8,6 +8,20 @@
 
 namespace minicloud::hypervisor {
 
+std::string_view StopMethodName(StopMethod m) {
+  switch (m) {
+    case StopMethod::kNone:
+      return "none";
+    case StopMethod::kAcpi:
+      return "acpi";
+    case StopMethod::kPowerOff:
+      return "power-off";
+    case StopMethod::kGuest:
+      return "guest";
+  }
+  return "unknown";
+}
+
 FakeHypervisor::FakeHypervisor(HostResources resources) : resources_(resources) {}
 
 absl::Status FakeHypervisor::TakeFailure(std::optional<absl::Status>& slot) {
@@ -77,8 +91,16 @@ absl::Status FakeHypervisor::StopDomain(std::string_view instance_id, StopMode m
   if (it == domains_.end() || !it->second.owned) {
     return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
   }
-  if (it->second.state == DomainState::kShutoff) return absl::OkStatus();
-  if (mode == StopMode::kForce || !ignore_shutdown_) it->second.state = DomainState::kShutoff;
+  Domain& d = it->second;
+  if (d.state == DomainState::kShutoff) return absl::OkStatus();
+  d.stop_requests.push_back(mode);
+  if (mode == StopMode::kForce) {
+    d.state = DomainState::kShutoff;
+    d.last_stop = StopMethod::kPowerOff;
+  } else if (!ignore_shutdown_) {
+    d.state = DomainState::kShutoff;
+    d.last_stop = StopMethod::kAcpi;
+  }
   return absl::OkStatus();
 }
 
@@ -143,6 +165,9 @@ absl::Status FakeHypervisor::SetState(std::string_view name, DomainState state) 
   absl::MutexLock lock(&mu_);
   auto it = domains_.find(name);
   if (it == domains_.end()) return absl::NotFoundError(absl::StrCat("no domain ", Av(name)));
+  if (state == DomainState::kShutoff && it->second.state != DomainState::kShutoff) {
+    it->second.last_stop = StopMethod::kGuest;
+  }
   it->second.state = state;
   return absl::OkStatus();
 }
@@ -152,6 +177,20 @@ std::optional<DomainSpec> FakeHypervisor::SpecOf(std::string_view instance_id) c
   auto it = domains_.find(instance_id);
   if (it == domains_.end() || !it->second.owned) return std::nullopt;
   return it->second.spec;
+}
+
+StopMethod FakeHypervisor::LastStopMethod(std::string_view instance_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) return StopMethod::kNone;
+  return it->second.last_stop;
+}
+
+std::vector<StopMode> FakeHypervisor::StopRequests(std::string_view instance_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) return {};
+  return it->second.stop_requests;
 }
 
 int FakeHypervisor::create_calls() const {

@@ -8,6 +8,8 @@
 //   hv.FailNextCreate(absl::UnavailableError("qemu crashed"));
 //   EXPECT(!hv.CreateAndStart(spec).ok());   // nothing is left behind
 //   hv.SetState("i-1", DomainState::kShutoff);  // the guest powered itself off
+//   hv.StopDomain("i-1", StopMode::kGraceful);
+//   EXPECT(hv.LastStopMethod("i-1") == StopMethod::kAcpi);  // how it went down
 
 #include <map>
 #include <optional>
@@ -22,6 +24,15 @@
 #include "agent/hypervisor/hypervisor.h"
 
 namespace minicloud::hypervisor {
+
+// How a fake domain went from running to shut off.
+enum class StopMethod {
+  kNone,      // it has not (yet)
+  kAcpi,      // StopDomain(kGraceful) and the guest honoured the power button
+  kPowerOff,  // StopDomain(kForce): pulled the plug
+  kGuest,     // SetState(kShutoff): the guest (or an operator) powered it off on its own
+};
+std::string_view StopMethodName(StopMethod m);  // "none" | "acpi" | "power-off" | "guest"
 
 class FakeHypervisor final : public Hypervisor {
  public:
@@ -57,6 +68,11 @@ class FakeHypervisor final : public Hypervisor {
   void IgnoreShutdownRequests(bool ignore);
   // The spec the owned domain was last (re)started with.
   std::optional<DomainSpec> SpecOf(std::string_view instance_id) const;
+  // How the owned domain last went down (kNone if it never did); kept across restarts.
+  StopMethod LastStopMethod(std::string_view instance_id) const;
+  // Every StopDomain call that reached the running owned domain, in order (a graceful request a
+  // deaf guest ignored included), since the domain was created.
+  std::vector<StopMode> StopRequests(std::string_view instance_id) const;
   // Counters for assertions about idempotency (how often a domain was really started).
   int create_calls() const;
   int starts() const;
@@ -67,6 +83,8 @@ class FakeHypervisor final : public Hypervisor {
     bool owned = false;
     DomainState state = DomainState::kRunning;
     DomainSpec spec;  // only for owned domains
+    StopMethod last_stop = StopMethod::kNone;
+    std::vector<StopMode> stop_requests;
   };
 
   static absl::Status TakeFailure(std::optional<absl::Status>& slot);

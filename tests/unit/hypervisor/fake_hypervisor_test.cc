@@ -154,20 +154,43 @@ TEST_CASE("Fake: thread-safe under concurrent use", "[fake]") {
 }  // namespace
 
 TEST_CASE("Fake: StopDomain keeps the domain; a deaf guest needs force", "[fake]") {
+  using Modes = std::vector<StopMode>;
   FakeHypervisor hv;
   REQUIRE(hv.CreateAndStart(MakeSpec("i-stop")).ok());
+  CHECK(hv.LastStopMethod("i-stop") == StopMethod::kNone);
   hv.IgnoreShutdownRequests(true);
   REQUIRE(hv.StopDomain("i-stop", StopMode::kGraceful).ok());
   CHECK(hv.Get("i-stop")->state == DomainState::kRunning);  // ignored the power button
+  CHECK(hv.LastStopMethod("i-stop") == StopMethod::kNone);
   REQUIRE(hv.StopDomain("i-stop", StopMode::kForce).ok());
   CHECK(hv.Get("i-stop")->state == DomainState::kShutoff);
+  CHECK(hv.LastStopMethod("i-stop") == StopMethod::kPowerOff);
+  CHECK(hv.StopRequests("i-stop") == Modes{StopMode::kGraceful, StopMode::kForce});
+  REQUIRE(hv.StopDomain("i-stop", StopMode::kGraceful).ok());  // already off: nothing happens
+  CHECK(hv.StopRequests("i-stop").size() == 2);
+
   hv.IgnoreShutdownRequests(false);
   REQUIRE(hv.CreateAndStart(MakeSpec("i-stop")).ok());
   REQUIRE(hv.StopDomain("i-stop", StopMode::kGraceful).ok());
   CHECK(hv.Get("i-stop")->state == DomainState::kShutoff);
+  CHECK(hv.LastStopMethod("i-stop") == StopMethod::kAcpi);
+  CHECK(hv.StopRequests("i-stop") ==
+        Modes{StopMode::kGraceful, StopMode::kForce, StopMode::kGraceful});
+
+  REQUIRE(hv.CreateAndStart(MakeSpec("i-stop")).ok());
+  REQUIRE(hv.SetState("i-stop", DomainState::kShutoff).ok());  // the guest ran `poweroff`
+  CHECK(hv.LastStopMethod("i-stop") == StopMethod::kGuest);
+  CHECK(hv.StopRequests("i-stop").size() == 3);
+
   CHECK(hv.StopDomain("i-none", StopMode::kForce).code() == absl::StatusCode::kNotFound);
+  CHECK(hv.LastStopMethod("i-none") == StopMethod::kNone);
   hv.AddForeignDomain("other");
   CHECK(hv.StopDomain("other", StopMode::kForce).code() == absl::StatusCode::kNotFound);
+  CHECK(hv.StopRequests("other").empty());
+  REQUIRE(hv.Destroy("i-stop").ok());
+  CHECK(hv.StopRequests("i-stop").empty());  // forgotten with the domain
+  CHECK(StopMethodName(StopMethod::kAcpi) == "acpi");
+  CHECK(StopMethodName(StopMethod::kPowerOff) == "power-off");
 }
 
 }  // namespace minicloud::hypervisor
