@@ -7,7 +7,8 @@
 #     leaves nothing behind; describe-placement explains why;
 #   * a stopped member frees its rack; starting it again while another instance holds that rack
 #     is refused (the rules hold at start-instances too); once the rack is free it boots again on
-#     its own host with its own disk, and its user data is not run a second time;
+#     its own host with its own disk, and its user data ran exactly once over both boots (a
+#     once-per-instance marker on its root disk, as cloud-init keeps one);
 #   * a partition group puts partitions on different racks; the guest reads
 #     placement/group-name and placement/partition-number from the metadata service;
 #   * filters placement-group-name / placement-partition-number; a group in use cannot be
@@ -53,9 +54,24 @@ assert_eq "$("$MC" describe-placement-groups | jq '.PlacementGroups | length')" 
 log "bad placement input rejected"
 
 # --- spread: one instance per rack ----------------------------------------------------------------
+# The tiny image runs its user data at every boot (it has no cloud-init); this user data keeps
+# cloud-init's once-per-instance rule itself, with a marker named by the instance id on the
+# instance's own root disk (/dev/vda, ext4). A second run for the same instance therefore means
+# the instance came back with another disk or another id.
 cat >"$MINICLOUD_HOME/once.sh" <<'EOF'
 #!/bin/sh
-echo "spread-member: user data ran" >/dev/console
+id=$(timeout 8 wget -q -O - http://169.254.169.254/latest/meta-data/instance-id)
+case $id in i-*) ;; *) echo "spread-member: no instance id from the metadata service" >/dev/console; exit 1 ;; esac
+mkdir -p /mnt/root
+mount -t ext4 /dev/vda /mnt/root || { echo "spread-member: cannot mount the root disk" >/dev/console; exit 1; }
+if [ -e "/mnt/root/user-data-ran.$id" ]; then
+  echo "spread-member: user data already ran for $id" >/dev/console
+else
+  touch "/mnt/root/user-data-ran.$id"
+  echo "spread-member: user data ran for $id" >/dev/console
+fi
+umount /mnt/root
+sync
 EOF
 web=$("$MC" run-instances --image-id "$image" --instance-type t3.nano --count 2 \
   --placement GroupName=web --user-data "file://$MINICLOUD_HOME/once.sh" |
@@ -71,7 +87,7 @@ explanation=$("$MC" --output text describe-placement --image-id "$image" \
   --instance-type t3.nano --placement GroupName=web) || rc=$?
 assert_eq "$rc" 1 "describe-placement exit code when nothing fits"
 grep -q "spread-rack-taken" <<<"$explanation" || fail "explanation lacks the rule: $explanation"
-for id in $w1 $w2; do wait_console "$id" "spread-member: user data ran" 150; done
+for id in $w1 $w2; do wait_console "$id" "spread-member: user data ran for $id" 150; done
 log "spread: two racks, two members, a third refused with reasons"
 
 # --- stop frees the rack; start re-checks the rules ----------------------------------------------
@@ -94,9 +110,13 @@ for _ in $(seq 1 60); do
   sleep 2
 done
 assert_eq "$boots" 2 "boots of $w1 on one console"
-runs=$("$MC" --output text get-console-output --instance-id "$w1" | grep -c "spread-member: user data ran" || true)
-((runs >= 1)) || fail "user data never ran on $w1"
-log "stop/start: rule re-checked at start; $w1 booted twice on its own host"
+wait_console "$w1" "spread-member: user data already ran for $w1" 150
+console_w1=$(console_text "$w1")
+assert_eq "$(grep -c "spread-member: user data ran for $w1" <<<"$console_w1" || true)" 1 \
+  "runs of the user data of $w1 over two boots"
+assert_eq "$(grep -c "spread-member: user data already ran for $w1" <<<"$console_w1" || true)" 1 \
+  "boots of $w1 that found the user data already run"
+log "stop/start: rule re-checked at start; $w1 booted twice on its own disk, user data ran once"
 
 # --- partition: partitions on different racks; the guest sees its partition --------------------
 cat >"$MINICLOUD_HOME/where.sh" <<'EOF'
