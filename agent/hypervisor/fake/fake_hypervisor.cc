@@ -158,7 +158,9 @@ void FakeHypervisor::FailNextGet(absl::Status status) {
 
 void FakeHypervisor::AddForeignDomain(std::string name, DomainState state) {
   absl::MutexLock lock(&mu_);
-  domains_[std::move(name)] = Domain{.owned = false, .state = state, .spec = {}};
+  Domain foreign;
+  foreign.state = state;
+  domains_[std::move(name)] = std::move(foreign);
 }
 
 absl::Status FakeHypervisor::SetState(std::string_view name, DomainState state) {
