@@ -354,16 +354,17 @@ TEST_CASE("attribute changes survive a controller restart", "[controller][attrib
   const std::string id = c.InState("stopped");
   const std::string data("persist\0me", 10);
   REQUIRE(c.SetUserData(id, data).ok());
+  c.f.Reopen();  // a new CloudState over the same store
+  auto got = c.UserData(id);
+  REQUIRE(got.ok());
+  CHECK(got->user_data() == data);
+
   v1::InstanceMetadataOptions o;
   o.set_http_tokens("required");
   o.set_http_put_response_hop_limit(9);
   o.set_instance_metadata_tags("enabled");
   REQUIRE(c.SetOptions(id, o).ok());
-
-  c.f.Reopen();  // a new CloudState over the same store
-  auto got = c.UserData(id);
-  REQUIRE(got.ok());
-  CHECK(got->user_data() == data);
+  c.f.Reopen();
   const v1::Instance i = c.f.Describe(id);
   CHECK(i.metadata_options().http_tokens() == "required");
   CHECK(i.metadata_options().http_put_response_hop_limit() == 9);
