@@ -314,6 +314,34 @@ TEST_CASE("the hop limit goes from ModifyInstanceMetadataOptions into the agent'
   }
 }
 
+TEST_CASE("RunInstances takes the hop limit into the agent's desired record",
+          "[controller][metadata-options][hop]") {
+  struct Row {
+    int requested;
+    int want;  // 0 = rejected, nothing launched
+  };
+  const Row rows[] = {{0, 1}, {1, 1}, {2, 2}, {64, 64}, {65, 0}, {-1, 0}};
+  for (const Row& row : rows) {
+    INFO("requested " << row.requested);
+    Cloud c;
+    v1::RunInstancesRequest req = c.f.Run(c.image);
+    req.mutable_metadata_options()->set_http_put_response_hop_limit(row.requested);
+    auto res = c.f.compute->RunInstances(req);
+    if (row.want == 0) {
+      CHECK(Ec2CodeOf(res.status()) == "InvalidParameterValue");
+      CHECK(std::string(res.status().message()) ==
+            absl::StrCat("Value (", row.requested,
+                         ") for parameter HttpPutResponseHopLimit is invalid. Expected 1-64."));
+      CHECK(c.f.compute->DescribeInstances({})->reservations_size() == 0);
+      continue;
+    }
+    REQUIRE(res.ok());
+    const std::string id = res->instances(0).instance_id();
+    CHECK(res->instances(0).metadata_options().http_put_response_hop_limit() == row.want);
+    CHECK(c.Desired(id).metadata().hop_limit() == row.want);
+  }
+}
+
 TEST_CASE("metadata options are validated like EC2", "[controller][metadata-options]") {
   Cloud c;
   const std::string id = c.InState("running");
