@@ -34,6 +34,8 @@ struct MetadataOptions {
 
 inline constexpr int kMinHopLimit = 1;
 inline constexpr int kMaxHopLimit = 64;
+// User data: at most 16 KiB of raw bytes (before base64), EC2 RunInstances reference.
+inline constexpr size_t kMaxUserDataBytes = 16 * 1024;
 
 struct PublicKey {
   std::string name;         // EC2 key pair name: listed as `0=<name>` under public-keys/

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -223,6 +224,55 @@ TEST_CASE("hop limit: desired state -> served record -> edge check -> TTL of the
         f.WaitFor([](const metadata::ServedEvent& e) { return e.method == "PUT"; });
     CHECK(put.ttl_requested == row.served);
     CHECK(put.ttl_on_socket == row.served);
+  }
+}
+
+TEST_CASE("the edge check on a desired record: user data and partition limits",
+          "[agent][metadata][edge]") {
+  struct Row {
+    const char* name;
+    std::function<void(v1::GuestMetadata&)> edit;
+    std::string error;  // empty = accepted
+  };
+  const Row rows[] = {
+      {"user data of 16384 bytes",
+       [](auto& g) {
+         g.set_has_user_data(true);
+         g.set_user_data(std::string(16384, 'u'));
+       },
+       ""},
+      {"user data of 16385 bytes",
+       [](auto& g) {
+         g.set_has_user_data(true);
+         g.set_user_data(std::string(16385, 'u'));
+       },
+       "user data is 16385 bytes, EC2 allows 16384"},
+      {"partition 7",
+       [](auto& g) {
+         g.set_placement_group("p");
+         g.set_partition_number(7);
+       },
+       ""},
+      {"partition 8",
+       [](auto& g) {
+         g.set_placement_group("p");
+         g.set_partition_number(8);
+       },
+       "partition number 8 outside 1..7"},
+      {"key name with a newline", [](auto& g) { g.set_key_name("a\nb"); }, "bad public key name"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.name);
+    v1::DesiredInstance want = MakeWant().Build();
+    row.edit(*want.mutable_metadata());
+    const absl::Status s = metadata::ValidateInstanceMetadata(ToInstanceMetadata(want));
+    if (row.error.empty()) {
+      CHECK(s.ok());
+      continue;
+    }
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(s.message()), Catch::Matchers::Contains(row.error));
+    CHECK_THAT(std::string(s.message()), Catch::Matchers::Contains("i-00000000000000001"));
   }
 }
 
