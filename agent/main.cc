@@ -20,6 +20,7 @@
 #include "agent/metadata/server.h"
 #include "agent/network/host_network.h"
 #include "agent/runtime/agent.h"
+#include "agent/runtime/metadata_lookup.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/signals.h"
@@ -299,14 +300,7 @@ int main(int argc, char** argv) {
       }
       options.listen.push_back(*ep);
     }
-    auto lookup = [&agent](const boost::asio::ip::address& peer) {
-      // IPv4 guests may arrive as v4-mapped IPv6 addresses on a dual-stack socket.
-      if (peer.is_v6() && peer.to_v6().is_v4_mapped()) {
-        return agent.MetadataFor(
-            boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, peer.to_v6()).to_string());
-      }
-      return agent.MetadataFor(peer.to_string());
-    };
+    const auto lookup = minicloud::agent::MetadataLookup(agent);
     auto tokens = minicloud::metadata::TokenAuthority::WithRandomKey();
     if (!tokens.ok()) {
       spdlog::critical("metadata tokens: {}", tokens.status().message());

@@ -20,10 +20,10 @@ absl::Status ValidateInstanceMetadata(const InstanceMetadata& m) {
                                                    ": http_put_response_hop_limit ", hop,
                                                    " outside ", kMinHopLimit, "..", kMaxHopLimit));
   }
-  if (m.user_data && m.user_data->size() > 16 * 1024) {
+  if (m.user_data && m.user_data->size() > kMaxUserDataBytes) {
     return absl::InvalidArgumentError(absl::StrCat("instance metadata ", m.instance_id,
                                                    ": user data is ", m.user_data->size(),
-                                                   " bytes, EC2 allows 16384"));
+                                                   " bytes, EC2 allows ", kMaxUserDataBytes));
   }
   if (m.placement_partition_number &&
       (*m.placement_partition_number < 1 || *m.placement_partition_number > 7)) {

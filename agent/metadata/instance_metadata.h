@@ -34,6 +34,8 @@ struct MetadataOptions {
 
 inline constexpr int kMinHopLimit = 1;
 inline constexpr int kMaxHopLimit = 64;
+// User data: at most 16 KiB of raw bytes (before base64), EC2 RunInstances reference.
+inline constexpr size_t kMaxUserDataBytes = 16 * 1024;
 
 struct PublicKey {
   std::string name;         // EC2 key pair name: listed as `0=<name>` under public-keys/
@@ -107,7 +109,9 @@ struct InstanceMetadata {
 std::string Ec2PrivateDnsName(absl::string_view ipv4, absl::string_view region);
 
 // Checks the invariants the handler relies on (non-empty instance id, hop limit 1..64, user data
-// at most 16 KiB, partition number 1..7). InvalidArgument naming the field otherwise.
+// at most 16 KiB, partition number 1..7). InvalidArgument naming the field otherwise. The agent
+// calls it on every record it is about to publish (launch, desired-state refresh, re-adoption
+// from disk) and refuses what fails.
 absl::Status ValidateInstanceMetadata(const InstanceMetadata& m);
 
 }  // namespace minicloud::metadata

@@ -70,7 +70,9 @@ absl::Status Agent::Start() {
       std::ifstream saved(entry.path() / "desired.pb", std::ios::binary);
       v1::DesiredInstance want;
       if (saved && want.ParseFromIstream(&saved) && domains_.contains(want.instance_id())) {
-        PublishMetadataLocked(want);
+        if (auto s = PublishMetadataLocked(want); !s.ok()) {
+          spdlog::error("re-adopt {}: metadata not served: {}", want.instance_id(), s.message());
+        }
       }
     }
   }
@@ -201,7 +203,10 @@ void Agent::WatchLoop() {
       for (const auto& want : desired_.instances()) {
         if (want.goal() != v1::DESIRED_GOAL_TERMINATED &&
             ip_by_instance_.contains(want.instance_id())) {
-          PublishMetadataLocked(want);  // options or user data may have changed
+          // Options or user data may have changed.
+          if (auto s = PublishMetadataLocked(want); !s.ok()) {
+            spdlog::error("desired state refused, metadata left as it was: {}", s.message());
+          }
         }
       }
       cv_.notify_all();
@@ -408,7 +413,7 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
       return absl::InternalError(absl::StrCat("write ", dir, "/desired.pb"));
     }
     std::lock_guard<std::mutex> lock(mu_);
-    PublishMetadataLocked(want);
+    MC_RETURN_IF_ERROR(PublishMetadataLocked(want));
   }
   MC_RETURN_IF_ERROR(hypervisor_.CreateAndStart(spec));
   timeline.set_domain_started_ms(NowMs(clock_));
@@ -554,13 +559,17 @@ absl::StatusOr<network::HostNetwork*> Agent::EnsureNetwork(const std::string& su
   return network_.get();
 }
 
-void Agent::PublishMetadataLocked(const v1::DesiredInstance& want) {
+absl::Status Agent::PublishMetadataLocked(const v1::DesiredInstance& want) {
   const std::string& ip = want.network().private_ip();
-  if (ip.empty()) return;
+  if (ip.empty()) return absl::OkStatus();
+  // The desired state is input from the network (or from a file on disk): a record the handler
+  // cannot serve safely is refused here, and whatever was served before stays.
+  auto record = std::make_shared<const metadata::InstanceMetadata>(ToInstanceMetadata(want));
+  MC_RETURN_IF_ERROR(metadata::ValidateInstanceMetadata(*record));
   ForgetMetadataLocked(want.instance_id());
-  metadata_by_ip_[ip] =
-      std::make_shared<const metadata::InstanceMetadata>(ToInstanceMetadata(want));
+  metadata_by_ip_[ip] = std::move(record);
   ip_by_instance_[want.instance_id()] = ip;
+  return absl::OkStatus();
 }
 
 void Agent::ForgetMetadataLocked(const std::string& instance_id) {

@@ -79,8 +79,10 @@ class Agent {
   absl::Status Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& timeline);
   absl::StatusOr<std::string> EnsureBlob(const std::string& sha256, int64_t size);
   absl::StatusOr<network::HostNetwork*> EnsureNetwork(const std::string& subnet);
-  // Publishes (or refreshes) an instance's metadata and keeps a copy next to its disk.
-  void PublishMetadataLocked(const v1::DesiredInstance& want);
+  // Publishes (or refreshes) what the metadata service serves for an instance. A record that
+  // fails metadata::ValidateInstanceMetadata is refused (InvalidArgument naming the field) and
+  // the previous record, if any, stays published.
+  absl::Status PublishMetadataLocked(const v1::DesiredInstance& want);
   void ForgetMetadataLocked(const std::string& instance_id);
   v1::ReportStatusRequest BuildReportLocked(
       const std::map<std::string, hypervisor::DomainInfo>& domains);

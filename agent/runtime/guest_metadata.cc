@@ -41,7 +41,8 @@ metadata::InstanceMetadata ToInstanceMetadata(const v1::DesiredInstance& want) {
                                                         : metadata::HttpTokens::kOptional;
   m.options.http_endpoint = g.http_endpoint() == "disabled" ? metadata::HttpEndpoint::kDisabled
                                                             : metadata::HttpEndpoint::kEnabled;
-  m.options.http_put_response_hop_limit = g.hop_limit() > 0 ? g.hop_limit() : 1;
+  // 0 is "not set" (EC2's default, 1); anything else is passed on for ValidateInstanceMetadata.
+  m.options.http_put_response_hop_limit = g.hop_limit() != 0 ? g.hop_limit() : 1;
   m.options.instance_metadata_tags = g.instance_metadata_tags() == "enabled"
                                          ? metadata::InstanceMetadataTags::kEnabled
                                          : metadata::InstanceMetadataTags::kDisabled;

@@ -111,10 +111,12 @@ absl::StatusOr<v1::InstanceMetadataOptions> ResolveMetadataOptions(
   MC_RETURN_IF_ERROR(pick(req.http_protocol_ipv6(), {"enabled", "disabled"}, "HttpProtocolIpv6",
                           o.mutable_http_protocol_ipv6()));
   if (req.http_put_response_hop_limit() != 0) {
-    if (req.http_put_response_hop_limit() < 1 || req.http_put_response_hop_limit() > 64) {
-      return InvalidParameterValue(absl::StrCat("Value (", req.http_put_response_hop_limit(),
-                                                ") for parameter HttpPutResponseHopLimit is "
-                                                "invalid. Expected 1-64."));
+    if (req.http_put_response_hop_limit() < metadata::kMinHopLimit ||
+        req.http_put_response_hop_limit() > metadata::kMaxHopLimit) {
+      return InvalidParameterValue(
+          absl::StrCat("Value (", req.http_put_response_hop_limit(),
+                       ") for parameter HttpPutResponseHopLimit is invalid. Expected ",
+                       metadata::kMinHopLimit, "-", metadata::kMaxHopLimit, "."));
     }
     o.set_http_put_response_hop_limit(req.http_put_response_hop_limit());
   }

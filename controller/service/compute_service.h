@@ -1,6 +1,7 @@
 #pragma once
 
 #include "absl/status/statusor.h"
+#include "agent/metadata/instance_metadata.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "controller/agent_client/agent_client.h"
@@ -12,8 +13,9 @@
 
 namespace minicloud::controller {
 
-// User data is limited to 16 KB before base64 (EC2 RunInstances reference).
-inline constexpr size_t kMaxUserDataBytes = 16384;
+// User data is limited to 16 KB before base64 (EC2 RunInstances reference); the one limit the
+// agent's metadata check uses too.
+inline constexpr size_t kMaxUserDataBytes = metadata::kMaxUserDataBytes;
 // GetConsoleOutput returns the most recent 64 KB (EC2 GetConsoleOutput reference).
 inline constexpr int64_t kConsoleOutputBytes = 64 * 1024;
 
