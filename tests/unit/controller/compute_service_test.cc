@@ -370,8 +370,6 @@ TEST_CASE("RegisterImage validates the file", "[images]") {
   }
 }
 
-}  // namespace minicloud::controller
-
 TEST_CASE("RunInstances answers when its commit became durable; Describe leaves it 0",
           "[compute]") {
   ControllerFixture f;
@@ -391,3 +389,5 @@ TEST_CASE("RunInstances answers when its commit became durable; Describe leaves 
   REQUIRE(desc->reservations(0).instances(0).launch_steps().requested_ms() ==
           res->instances(0).launch_steps().requested_ms());
 }
+
+}  // namespace minicloud::controller
