@@ -534,7 +534,11 @@ run_bare() {
   # The agent's domain (agent/hypervisor/domain_xml.cc) as libvirt starts it, minus libvirt's
   # monitor socket and fd passing: machine pc, TCG, -cpu max, virtio disk (writeback, discard),
   # virtio NIC on a bridge tap, serial console to a file, virtio-rng, no USB/graphics/balloon.
-  ip netns exec "$NSB" "$QEMU" -name "guest=mcbq-bare-$round" \
+  # setsid: the agent's QEMU runs in the agent's session (deploy/cloud starts daemons with
+  # setsid), and with the scheduler's autogroups every session gets an equal share of the CPUs;
+  # without it the bare QEMU would share one share with whatever else runs in the session that
+  # started this script.
+  ip netns exec "$NSB" setsid "$QEMU" -name "guest=mcbq-bare-$round" \
     -machine pc,usb=off,dump-guest-core=off -accel tcg -cpu max,migratable=off \
     -m "$MEMORY_MIB" -overcommit mem-lock=off -smp "$VCPUS,sockets=$VCPUS,cores=1,threads=1" \
     -uuid "$uuid" -smbios "type=1,manufacturer=Amazon EC2,product=minicloud,serial=$uuid,uuid=$uuid" \
@@ -593,6 +597,7 @@ cat "$BASE" >/dev/null  # the bare side's base file in the page cache, as the ag
 img_sha=$(jq -r .disk.sha256 "$MANIFEST")
 echo "boot-vs-qemu $(date -u +%FT%TZ) on $(nproc) cores: $(jq -r .name "$MANIFEST") (disk ${img_sha:0:12}), $INSTANCE_TYPE ($VCPUS vCPU, $MEMORY_MIB MiB), TCG, $PAIRS pair(s), order alternating per pair, run $TAG"
 echo "minicloud warm-up launch (not counted): API call -> running in ${warm}s"
+echo "scheduler autogroups: $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo n/a) (both QEMUs run in a session of their own)"
 TSV=${RESULTS:+$RESULTS/rounds.tsv}
 TSV=${TSV:-$WORK/rounds.tsv}
 [[ -s $TSV ]] || printf 'run\tpair\tside\tconsole\tkernel\tinit_local\tinit\tmodules_config\tmodules_final\tuser_data\tload1\tload5\tstart_utc\n' >"$TSV"
