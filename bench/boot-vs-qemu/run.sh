@@ -401,6 +401,17 @@ check_datasource() {
   return 1
 }
 
+# qemu_cpu PID: user + system CPU seconds the process has used so far ("-" if gone).
+qemu_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo -
+}
+# note_cpu SIDE PAIR PID WALL: records the QEMU's CPU time at the marker (cpu.tsv).
+note_cpu() {
+  local f=${RESULTS:-$WORK}/cpu.tsv
+  [[ -s $f ]] || printf 'run\tpair\tside\tqemu_cpu_s\tuser_data_s\n' >"$f"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$TAG" "$2" "$1" "$(qemu_cpu "$3")" "$4" >>"$f"
+}
+
 # start_pcap NETNS IFACE FILE / stop_pcap: packet capture on a guest's tap (BOOT_BENCH_PCAP=1).
 PCAP_PID=""
 start_pcap() {
@@ -497,6 +508,7 @@ run_minicloud() {
   stop_pcap
   # Same machine on both sides: the agent's QEMU must have the bare side's sizes and accelerator.
   qpid=$(pgrep -f "guest=$id," | head -n1) || true
+  [[ -z $qpid ]] || note_cpu minicloud "$round" "$qpid" "${out##* }"
   if [[ -n $qpid ]]; then
     args=$(tr '\0' ' ' <"/proc/$qpid/cmdline")
     echo "$args" >"$WORK/minicloud-qemu-args.txt"
@@ -560,6 +572,7 @@ run_bare() {
   tr '\0' ' ' <"/proc/$(cat "$BARE/qemu.pid")/cmdline" >"$BARE/qemu-args.txt" 2>/dev/null || true
   out=$(watch_console "$console" "$marker" "$t0") || rc=1
   stop_pcap
+  note_cpu bare "$round" "$(cat "$BARE/qemu.pid")" "${out##* }"
   if ((rc == 0)); then
     check_datasource "$console" || die "bare round $round: no Ec2 datasource line"
     if ! grep -q '"PUT /latest/api/token HTTP/1.1" 200' "$BARE/imds-access.log" ||
@@ -620,4 +633,6 @@ echo "(seconds from launch: console file opened, kernel banner, cloud-init init-
 echo "both sides: marker seen, cloud-init reported 'Datasource DataSourceEc2'; bare IMDS served PUT token + user-data"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$REPO/bench/boot-vs-qemu/aggregate.py" --run "$TAG" "$TSV"
+echo "QEMU CPU seconds (user+system) at the marker:"
+grep -F "$TAG" "${RESULTS:-$WORK}/cpu.tsv" | awk -F'\t' '{ printf "  pair %s %-9s cpu %6s s of %6s s wall\n", $2, $3, $4, $5 }' 
 [[ -z $RESULTS ]] || echo "rows appended to $TSV; all runs so far: $0 --aggregate $TSV"
