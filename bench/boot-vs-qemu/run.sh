@@ -615,8 +615,17 @@ TSV=${RESULTS:+$RESULTS/rounds.tsv}
 TSV=${TSV:-$WORK/rounds.tsv}
 [[ -s $TSV ]] || printf 'run\tpair\tside\tconsole\tkernel\tinit_local\tinit\tmodules_config\tmodules_final\tuser_data\tload1\tload5\tstart_utc\n' >"$TSV"
 printf '%-6s %-10s %7s %7s %10s %7s %8s %8s %9s %6s %6s\n' pair side console kernel init-local init "m:config" "m:final" user-data load1 load5
+# Which side boots first in pair 1: alternates from one invocation to the next over the same
+# rounds.tsv (so "first boot after the warm-up launch" is not always the same side), or
+# BOOT_BENCH_FIRST=minicloud|bare.
+runs_before=$(awk -F'\t' 'NR > 1 { print $1 }' "$TSV" | sort -u | wc -l)
+FIRST=${BOOT_BENCH_FIRST:-$( ((runs_before % 2)) && echo bare || echo minicloud)}
+[[ $FIRST == minicloud || $FIRST == bare ]] || die "BOOT_BENCH_FIRST must be minicloud or bare"
+echo "pair 1 starts with: $FIRST (invocations already in $(basename "$TSV"): $runs_before)"
+bare_first=0
+[[ $FIRST == bare ]] && bare_first=1
 for pair in $(seq "$PAIRS"); do
-  if ((pair % 2)); then order=(minicloud bare); else order=(bare minicloud); fi
+  if (((pair + bare_first) % 2)); then order=(minicloud bare); else order=(bare minicloud); fi
   for side in "${order[@]}"; do
     read -r load1 load5 _ </proc/loadavg
     start=$(date -u +%FT%TZ)
