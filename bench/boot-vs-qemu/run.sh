@@ -606,6 +606,7 @@ mc terminate-instances --instance-ids "$wid" >/dev/null
 mc wait instance-terminated --instance-ids "$wid" --timeout 120 >/dev/null ||
   die "warm-up did not terminate"
 cat "$BASE" >/dev/null  # the bare side's base file in the page cache, as the agent's copy is
+sync  # the warm-up's download written back before the first timed boot, not during it
 
 img_sha=$(jq -r .disk.sha256 "$MANIFEST")
 echo "boot-vs-qemu $(date -u +%FT%TZ) on $(nproc) cores: $(jq -r .name "$MANIFEST") (disk ${img_sha:0:12}), $INSTANCE_TYPE ($VCPUS vCPU, $MEMORY_MIB MiB), TCG, $PAIRS pair(s), order alternating per pair, run $TAG"
