@@ -86,6 +86,7 @@ json InstanceJson(const v1::Instance& i) {
       {"RequestedMs", s.requested_ms()},          {"AgentReceivedMs", s.agent_received_ms()},
       {"ImageReadyMs", s.image_ready_ms()},       {"DiskReadyMs", s.disk_ready_ms()},
       {"DomainStartedMs", s.domain_started_ms()}, {"RunningMs", s.running_ms()}};
+  if (s.committed_ms() != 0) j["LaunchSteps"]["CommittedMs"] = s.committed_ms();
   return j;
 }
 

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Launch -> user data executed: minicloud against a bare qemu-system-x86_64 boot of the same AMI.
 #
-#   sudo bench/boot-vs-qemu/run.sh [ROUNDS]      ROUNDS per side (default 2), interleaved A B A B
+#   sudo bench/boot-vs-qemu/run.sh [PAIRS]        PAIRS paired rounds (default 2)
+#   bench/boot-vs-qemu/run.sh --aggregate FILE... per-pair ratios and a 95% CI over the rows of
+#                                                 one or more saved rounds.tsv files
+#
+# A pair is one minicloud boot and one bare boot back to back; the order alternates from pair to
+# pair (A B, B A, A B, ...) so a drift in the machine's load hits both sides alike. The statistic
+# is the per-pair ratio minicloud/bare of the time to the user data marker; the script prints the
+# geometric mean of the ratios with a 95% t-interval on the log ratios and a bootstrap percentile
+# interval over pairs. Every boot is appended to $BOOT_BENCH_RESULTS/rounds.tsv as it finishes, so
+# several short invocations (each holding /work/e2e-lock.sh for a few pairs) can be aggregated.
 #
 # minicloud side: a private one-host cloud (deploy/cloud up --accel tcg) inside a network
 #   namespace of its own, the Debian 12 AMI registered from its manifest, one t3.micro instance
-#   per round with user data that writes a unique marker to the serial console. Clock: from just
+#   per boot with user data that writes a unique marker to the serial console. Clock: from just
 #   before `minicloud run-instances` to the marker in the console file the agent's QEMU writes
 #   ($MINICLOUD_HOME/agent-1/instances/<id>/console.log, read directly, every 0.2 s).
 # bare side: qemu-system-x86_64 -accel tcg with the devices, sizes and SMBIOS identity the agent's
@@ -17,27 +26,41 @@
 # Both sides must show the marker and cloud-init's "Datasource DataSourceEc2" line, or the run
 # fails. Before the rounds, one minicloud launch (not counted) pays the AMI download to the host
 # and libvirt's QEMU probe, and the bare side reads the base file once, so both start warm.
-# Prints one line per boot with milestones, the medians, and `ratio minicloud_over_bare=`.
+# Milestones per boot (seconds from launch): console file opened, kernel banner, cloud-init's
+# init-local, init, modules:config and modules:final stages starting, user data marker.
 #
 # Needs root, the binaries (MINICLOUD_BIN, default <repo>/build/bin), the Debian AMI
-# (images/build-debian-ami.sh), qemu-system-x86_64, qemu-img, dnsmasq, nginx, jq, nsenter.
+# (images/build-debian-ami.sh), qemu-system-x86_64, qemu-img, dnsmasq, nginx, jq, nsenter,
+# python3.
 # Env: MINICLOUD_BIN, MANIFEST (default /var/cache/minicloud/images/debian-12/manifest.json),
 #      BOOT_BENCH_DIR (parent of the work dir, default /var/tmp), BOOT_TIMEOUT (s per boot, 900),
 #      CLOUD_SCRIPT (the cloud launcher, default <repo>/deploy/cloud: pass the one matching
 #      MINICLOUD_BIN when those binaries come from another commit),
-#      BOOT_BENCH_KEEP (a directory: keep each boot's console log, the bare side's metadata access
-#      log and the agent's QEMU command line there).
+#      BOOT_BENCH_RESULTS (a directory kept after the run: rounds.tsv, each boot's console log,
+#      the bare side's metadata access logs, the agent's QEMU command line; default: none kept),
+#      BOOT_BENCH_DIAG=1 (the user data, after writing the marker, prints `cloud-init analyze
+#      show/blame`, `systemd-analyze blame/critical-chain` and cloud-init's log of metadata and
+#      DHCP steps to the console; saved as diag-<side>-<run>-<pair>.txt; not timed),
+#      BOOT_BENCH_PCAP=1 (tcpdump on the guest's tap, DHCP/ARP/port 80, kept as pcap-*.pcap; needs
+#      tcpdump and BOOT_BENCH_RESULTS).
 # Everything it creates (namespaces mcbq-<tag>-c and mcbq-<tag>-b, processes, the work dir) is
 # removed on exit, failure included; work dirs left by a killed run are removed on the next run.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-ROUNDS=${1:-2}
+if [[ ${1:-} == --aggregate ]]; then
+  shift
+  (($# > 0)) || { echo "usage: $0 --aggregate rounds.tsv..." >&2; exit 2; }
+  exec python3 "$REPO/bench/boot-vs-qemu/aggregate.py" "$@"
+fi
+PAIRS=${1:-2}
 export MINICLOUD_BIN=${MINICLOUD_BIN:-$REPO/build/bin}
 MANIFEST=${MANIFEST:-/var/cache/minicloud/images/debian-12/manifest.json}
 WORK_PARENT=${BOOT_BENCH_DIR:-/var/tmp}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
-KEEP=${BOOT_BENCH_KEEP:-}
+RESULTS=${BOOT_BENCH_RESULTS:-}
+DIAG=${BOOT_BENCH_DIAG:-0}
+PCAP=${BOOT_BENCH_PCAP:-0}
 CLOUD=${CLOUD_SCRIPT:-$REPO/deploy/cloud}
 POLL=0.2
 INSTANCE_TYPE=t3.micro  # 2 vCPUs, 1024 MiB (checked against the agent's QEMU command line)
@@ -48,18 +71,18 @@ QEMU=${QEMU:-qemu-system-x86_64}
 die() { echo "boot-vs-qemu: $*" >&2; exit 1; }
 say() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive number"
+[[ $PAIRS =~ ^[1-9][0-9]*$ ]] || die "PAIRS must be a positive number"
 [[ $(id -u) -eq 0 ]] || die "run as root (namespaces, taps, QEMU)"
 [[ -f $MANIFEST ]] || die "no AMI manifest at $MANIFEST (images/build-debian-ami.sh)"
-for tool in "$CLOUD" "$QEMU" qemu-img dnsmasq nginx jq nsenter ip; do
+for tool in "$CLOUD" "$QEMU" qemu-img dnsmasq nginx jq nsenter ip python3; do
   command -v "$tool" >/dev/null || die "missing $tool"
 done
 for b in minicloud minicloud-controller minicloud-agent; do
   [[ -x $MINICLOUD_BIN/$b ]] || die "missing $MINICLOUD_BIN/$b (deploy/build.sh, or set MINICLOUD_BIN)"
 done
 BASE=$(dirname "$MANIFEST")/$(jq -r .disk.file "$MANIFEST")
-[[ -z $KEEP ]] || mkdir -p "$KEEP"
-keep() { [[ -z $KEEP ]] || cp "$1" "$KEEP/$2" 2>/dev/null || true; }
+[[ -z $RESULTS ]] || mkdir -p "$RESULTS"
+keep() { [[ -z $RESULTS ]] || cp "$1" "$RESULTS/$2" 2>/dev/null || true; }
 [[ -f $BASE ]] || die "AMI disk $BASE missing"
 
 # ---------------------------------------------------------------------------------------------
@@ -335,27 +358,32 @@ ip netns exec "$NSB" curl -fsS -o /dev/null http://169.254.169.254/2021-03-23/dy
   die "static metadata server: no instance-identity listing"
 
 # ---------------------------------------------------------------------------------------------
-# Timing. watch_console FILE MARKER T0 -> "console kernel init_local final marker" in seconds
-# from T0 ("-" when not seen); returns 1 on timeout. Both sides use this same loop.
+# Timing. watch_console FILE MARKER T0 -> "console kernel init_local init config final marker" in
+# seconds from T0 ("-" when not seen); returns 1 on timeout. Both sides use this same loop.
 
 elapsed() { awk -v a="$EPOCHREALTIME" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
 
+# The patterns of the milestones after the kernel banner, in the order they appear.
+STAGES=("running 'init-local'" "running 'init'" "running 'modules:config'" "running 'modules:final'")
+
 watch_console() {
-  local file=$1 marker=$2 t0=$3 t_open=- t_kernel=- t_local=- t_final=- now
+  local file=$1 marker=$2 t0=$3 t_open=- t_kernel=- now i
+  local t_stage=(- - - -)
   while :; do
     if [[ -f $file ]]; then
       [[ $t_open == - ]] && t_open=$(elapsed "$t0")
       [[ $t_kernel == - ]] && grep -aq 'Linux version' "$file" && t_kernel=$(elapsed "$t0")
-      [[ $t_local == - ]] && grep -aq "running 'init-local'" "$file" && t_local=$(elapsed "$t0")
-      [[ $t_final == - ]] && grep -aq "running 'modules:final'" "$file" && t_final=$(elapsed "$t0")
+      for i in 0 1 2 3; do
+        [[ ${t_stage[i]} == - ]] && grep -aqF "${STAGES[i]}" "$file" && t_stage[i]=$(elapsed "$t0")
+      done
       if grep -aqF "$marker" "$file"; then
-        echo "$t_open $t_kernel $t_local $t_final $(elapsed "$t0")"
+        echo "$t_open $t_kernel ${t_stage[*]} $(elapsed "$t0")"
         return 0
       fi
     fi
     now=${EPOCHREALTIME%.*}
     if ((now - ${t0%.*} > BOOT_TIMEOUT)); then
-      echo "$t_open $t_kernel $t_local $t_final -"
+      echo "$t_open $t_kernel ${t_stage[*]} -"
       return 1
     fi
     sleep "$POLL"
@@ -373,8 +401,89 @@ check_datasource() {
   return 1
 }
 
+# qemu_cpu PID: user + system CPU seconds the process has used so far ("-" if gone).
+qemu_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo -
+}
+# note_cpu SIDE PAIR PID WALL: records the QEMU's CPU time at the marker (cpu.tsv).
+note_cpu() {
+  local f=${RESULTS:-$WORK}/cpu.tsv
+  [[ -s $f ]] || printf 'run\tpair\tside\tqemu_cpu_s\tuser_data_s\n' >"$f"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$TAG" "$2" "$1" "$(qemu_cpu "$3")" "$4" >>"$f"
+}
+
+# start_pcap NETNS IFACE FILE / stop_pcap: packet capture on a guest's tap (BOOT_BENCH_PCAP=1).
+PCAP_PID=""
+start_pcap() {
+  ((PCAP)) && [[ -n $RESULTS ]] || return 0
+  ip netns exec "$1" tcpdump -i "$2" -n -s 200 -w "$3" 'arp or udp port 67 or udp port 68 or tcp port 80' \
+    >/dev/null 2>&1 &
+  PCAP_PID=$!
+}
+stop_pcap() {
+  [[ -n $PCAP_PID ]] || return 0
+  kill -INT "$PCAP_PID" 2>/dev/null || true
+  wait "$PCAP_PID" 2>/dev/null || true
+  PCAP_PID=""
+}
+
 write_user_data() {  # write_user_data FILE MARKER
   printf '#!/bin/sh\necho %s > /dev/ttyS0\n' "$2" >"$1"
+  ((DIAG)) || return 0
+  # Not timed: where the boot's seconds went, as the guest saw them.
+  cat >>"$1" <<'DIAG'
+{
+  echo "mcbq-diag-begin"
+  echo "== cloud-init analyze show"; cloud-init analyze show
+  echo "== cloud-init analyze blame"; cloud-init analyze blame | head -n 30
+  echo "== systemd-analyze"; systemd-analyze
+  echo "== systemd-analyze blame"; systemd-analyze blame | head -n 30
+  echo "== systemd-analyze critical-chain"; systemd-analyze critical-chain
+  echo "== cloud-init.log (metadata, DHCP, network, commands)"
+  grep -nE 'url_helper|DataSourceEc2|[Dd]hcp|dhclient|Applying network|Running command|took [0-9]|finish: ' \
+    /var/log/cloud-init.log | cut -c1-240 | head -n 500
+  echo "== metadata latency from the guest (a connection per request, as cloud-init)"
+  python3 - <<'PY'
+import http.client, statistics, time
+def req(method, path, headers):
+    t0 = time.monotonic()
+    c = http.client.HTTPConnection("169.254.169.254", 80, timeout=10)
+    c.connect()
+    t1 = time.monotonic()
+    c.request(method, path, headers=headers)
+    r = c.getresponse()
+    body = r.read()
+    t2 = time.monotonic()
+    c.close()
+    return (t1 - t0) * 1000, (t2 - t1) * 1000, r.status, body
+for _ in range(3):
+    _, _, st, tok = req("PUT", "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "300"})
+h = {"X-aws-ec2-metadata-token": tok.decode()}
+for path in ("/latest/meta-data/instance-id", "/latest/dynamic/instance-identity/document"):
+    con, rsp = [], []
+    for _ in range(40):
+        a, b, st, _ = req("GET", path, h)
+        con.append(a); rsp.append(b)
+    q = lambda v, p: sorted(v)[int(p * (len(v) - 1))]
+    print("%s status %d: connect p50 %.1f p90 %.1f ms; request->response p50 %.1f p90 %.1f ms"
+          % (path, st, q(con, .5), q(con, .9), q(rsp, .5), q(rsp, .9)))
+PY
+  echo "== resolv.conf"; cat /etc/resolv.conf
+  echo "== hostname"; hostname; hostname -f 2>&1
+  echo "mcbq-diag-end"
+} >/dev/ttyS0 2>&1
+DIAG
+}
+
+# save_diag CONSOLE NAME: waits for the diagnostics (BOOT_BENCH_DIAG=1) and keeps them.
+save_diag() {
+  local console=$1 name=$2
+  ((DIAG)) && [[ -n $RESULTS ]] || return 0
+  for _ in $(seq 900); do
+    grep -aq '^mcbq-diag-end' "$console" && break
+    sleep 0.2
+  done
+  sed -n '/^mcbq-diag-begin/,/^mcbq-diag-end/p' "$console" | tr -d '\r' >"$RESULTS/$name"
 }
 
 # One minicloud round: prints the milestones; the instance is terminated before returning.
@@ -388,9 +497,18 @@ run_minicloud() {
     --user-data "file://$ud" | jq -r '.Instances[0].InstanceId')
   [[ $id == i-* ]] || die "run-instances gave no instance id"
   console=$MINICLOUD_HOME/agent-1/instances/$id/console.log
+  if ((PCAP)); then
+    local apid ans atap
+    apid=$(pgrep -f "minicloud-agent --config $MINICLOUD_HOME/" | head -n1)
+    ans=$(ip netns identify "$apid")
+    atap=$(ip -n "$ans" -o link show master mcbr0 | awk -F': ' 'NR == 1 { sub(/@.*/, "", $2); print $2 }')
+    start_pcap "$ans" "$atap" "$RESULTS/pcap-minicloud-$TAG-$round.pcap"
+  fi
   out=$(watch_console "$console" "$marker" "$t0") || rc=1
+  stop_pcap
   # Same machine on both sides: the agent's QEMU must have the bare side's sizes and accelerator.
   qpid=$(pgrep -f "guest=$id," | head -n1) || true
+  [[ -z $qpid ]] || note_cpu minicloud "$round" "$qpid" "${out##* }"
   if [[ -n $qpid ]]; then
     args=$(tr '\0' ' ' <"/proc/$qpid/cmdline")
     echo "$args" >"$WORK/minicloud-qemu-args.txt"
@@ -400,11 +518,12 @@ run_minicloud() {
   fi
   if ((rc == 0)); then
     check_datasource "$console" || die "minicloud round $round: no Ec2 datasource line"
+    save_diag "$console" "diag-minicloud-$TAG-$round.txt"
   else
     tail -n 30 "$console" >&2 || true
   fi
-  keep "$console" "console-minicloud-$round.log"
-  keep "$WORK/minicloud-qemu-args.txt" minicloud-qemu-args.txt
+  keep "$console" "console-minicloud-$TAG-$round.log"
+  keep "$WORK/minicloud-qemu-args.txt" "minicloud-qemu-args-$TAG.txt"
   mc terminate-instances --instance-ids "$id" >/dev/null
   mc wait instance-terminated --instance-ids "$id" --timeout 120 >/dev/null ||
     die "$id did not terminate"
@@ -421,12 +540,17 @@ run_bare() {
   console=$BARE/console-$round.log
   uuid=$(cat /proc/sys/kernel/random/uuid)
   uuid=ec2${uuid:3}
+  start_pcap "$NSB" "$TAP" "$RESULTS/pcap-bare-$TAG-$round.pcap"
   t0=$EPOCHREALTIME
   qemu-img create -q -f qcow2 -F qcow2 -b "$BASE" "$overlay"
   # The agent's domain (agent/hypervisor/domain_xml.cc) as libvirt starts it, minus libvirt's
   # monitor socket and fd passing: machine pc, TCG, -cpu max, virtio disk (writeback, discard),
   # virtio NIC on a bridge tap, serial console to a file, virtio-rng, no USB/graphics/balloon.
-  ip netns exec "$NSB" "$QEMU" -name "guest=mcbq-bare-$round" \
+  # setsid: the agent's QEMU runs in the agent's session (deploy/cloud starts daemons with
+  # setsid), and with the scheduler's autogroups every session gets an equal share of the CPUs;
+  # without it the bare QEMU would share one share with whatever else runs in the session that
+  # started this script.
+  ip netns exec "$NSB" setsid "$QEMU" -name "guest=mcbq-bare-$round" \
     -machine pc,usb=off,dump-guest-core=off -accel tcg -cpu max,migratable=off \
     -m "$MEMORY_MIB" -overcommit mem-lock=off -smp "$VCPUS,sockets=$VCPUS,cores=1,threads=1" \
     -uuid "$uuid" -smbios "type=1,manufacturer=Amazon EC2,product=minicloud,serial=$uuid,uuid=$uuid" \
@@ -444,21 +568,27 @@ run_bare() {
     -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny \
     >>"$BARE/qemu-$round.log" 2>&1 &
   echo $! >"$BARE/qemu.pid"
+  sleep 0.5
+  tr '\0' ' ' <"/proc/$(cat "$BARE/qemu.pid")/cmdline" >"$BARE/qemu-args.txt" 2>/dev/null || true
   out=$(watch_console "$console" "$marker" "$t0") || rc=1
+  stop_pcap
+  note_cpu bare "$round" "$(cat "$BARE/qemu.pid")" "${out##* }"
   if ((rc == 0)); then
     check_datasource "$console" || die "bare round $round: no Ec2 datasource line"
     if ! grep -q '"PUT /latest/api/token HTTP/1.1" 200' "$BARE/imds-access.log" ||
       ! grep -q '"GET /2021-03-23/user-data HTTP/1.1" 200' "$BARE/imds-access.log"; then
       die "bare round $round: cloud-init did not read the static metadata server"
     fi
+    save_diag "$console" "diag-bare-$TAG-$round.txt"
   else
     tail -n 30 "$console" >&2 || true
     cat "$BARE/qemu-$round.log" >&2 || true
   fi
   kill_pidfile "$BARE/qemu.pid" "$WORK"
   rm -f "$overlay"
-  keep "$console" "console-bare-$round.log"
-  keep "$BARE/imds-access.log" "imds-access-bare-$round.log"
+  keep "$console" "console-bare-$TAG-$round.log"
+  keep "$BARE/imds-access.log" "imds-access-bare-$TAG-$round.log"
+  keep "$BARE/qemu-args.txt" "bare-qemu-args-$TAG.txt"
   ((rc == 0)) || die "bare round $round: marker not seen within ${BOOT_TIMEOUT}s"
   echo "$out"
 }
@@ -476,36 +606,43 @@ mc terminate-instances --instance-ids "$wid" >/dev/null
 mc wait instance-terminated --instance-ids "$wid" --timeout 120 >/dev/null ||
   die "warm-up did not terminate"
 cat "$BASE" >/dev/null  # the bare side's base file in the page cache, as the agent's copy is
-
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+sync  # the warm-up's download written back before the first timed boot, not during it
 
 img_sha=$(jq -r .disk.sha256 "$MANIFEST")
-echo "boot-vs-qemu $(date -u +%F) on $(nproc) cores: $(jq -r .name "$MANIFEST") (disk ${img_sha:0:12}), $INSTANCE_TYPE ($VCPUS vCPU, $MEMORY_MIB MiB), TCG, $ROUNDS round(s) per side, A B A B"
+echo "boot-vs-qemu $(date -u +%FT%TZ) on $(nproc) cores: $(jq -r .name "$MANIFEST") (disk ${img_sha:0:12}), $INSTANCE_TYPE ($VCPUS vCPU, $MEMORY_MIB MiB), TCG, $PAIRS pair(s), order alternating per pair, run $TAG"
 echo "minicloud warm-up launch (not counted): API call -> running in ${warm}s"
-printf '%-6s %-10s %8s %8s %11s %14s %10s %6s\n' round side console kernel init-local "modules:final" user-data load1
-mc_times=() bare_times=()
-for round in $(seq "$ROUNDS"); do
-  for side in minicloud bare; do
-    load=$(cut -d' ' -f1 /proc/loadavg)
-    say "round $round: $side"
-    if [[ $side == minicloud ]]; then
-      out=$(run_minicloud "$round")
-      read -r t_open t_kernel t_local t_final t_mark <<<"$out"
-      mc_times+=("$t_mark")
-    else
-      out=$(run_bare "$round")
-      read -r t_open t_kernel t_local t_final t_mark <<<"$out"
-      bare_times+=("$t_mark")
-    fi
-    printf '%-6s %-10s %8s %8s %11s %14s %10s %6s\n' "$round" "$side" "$t_open" "$t_kernel" \
-      "$t_local" "$t_final" "$t_mark" "$load"
+echo "scheduler autogroups: $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo n/a) (both QEMUs run in a session of their own)"
+TSV=${RESULTS:+$RESULTS/rounds.tsv}
+TSV=${TSV:-$WORK/rounds.tsv}
+[[ -s $TSV ]] || printf 'run\tpair\tside\tconsole\tkernel\tinit_local\tinit\tmodules_config\tmodules_final\tuser_data\tload1\tload5\tstart_utc\n' >"$TSV"
+printf '%-6s %-10s %7s %7s %10s %7s %8s %8s %9s %6s %6s\n' pair side console kernel init-local init "m:config" "m:final" user-data load1 load5
+# Which side boots first in pair 1: alternates from one invocation to the next over the same
+# rounds.tsv (so "first boot after the warm-up launch" is not always the same side), or
+# BOOT_BENCH_FIRST=minicloud|bare.
+runs_before=$(awk -F'\t' 'NR > 1 { print $1 }' "$TSV" | sort -u | wc -l)
+FIRST=${BOOT_BENCH_FIRST:-$( ((runs_before % 2)) && echo bare || echo minicloud)}
+[[ $FIRST == minicloud || $FIRST == bare ]] || die "BOOT_BENCH_FIRST must be minicloud or bare"
+echo "pair 1 starts with: $FIRST (invocations already in $(basename "$TSV"): $runs_before)"
+bare_first=0
+[[ $FIRST == bare ]] && bare_first=1
+for pair in $(seq "$PAIRS"); do
+  if (((pair + bare_first) % 2)); then order=(minicloud bare); else order=(bare minicloud); fi
+  for side in "${order[@]}"; do
+    read -r load1 load5 _ </proc/loadavg
+    start=$(date -u +%FT%TZ)
+    say "pair $pair: $side"
+    if [[ $side == minicloud ]]; then out=$(run_minicloud "$pair"); else out=$(run_bare "$pair"); fi
+    read -r t_open t_kernel t_local t_init t_config t_final t_mark <<<"$out"
+    printf '%-6s %-10s %7s %7s %10s %7s %8s %8s %9s %6s %6s\n' "$pair" "$side" "$t_open" "$t_kernel" \
+      "$t_local" "$t_init" "$t_config" "$t_final" "$t_mark" "$load1" "$load5"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$TAG" "$pair" "$side" "$t_open" \
+      "$t_kernel" "$t_local" "$t_init" "$t_config" "$t_final" "$t_mark" "$load1" "$load5" "$start" >>"$TSV"
   done
 done
-mc_med=$(printf '%s\n' "${mc_times[@]}" | median)
-bare_med=$(printf '%s\n' "${bare_times[@]}" | median)
-echo "(seconds from launch: console file opened, kernel banner, cloud-init init-local, modules:final, user data marker; load1 at the start of the boot)"
+echo "(seconds from launch: console file opened, kernel banner, cloud-init init-local, init, modules:config, modules:final, user data marker; load averages at the start of the boot)"
 echo "both sides: marker seen, cloud-init reported 'Datasource DataSourceEc2'; bare IMDS served PUT token + user-data"
-echo "result minicloud median_s=$mc_med rounds=${mc_times[*]}"
-echo "result bare_qemu median_s=$bare_med rounds=${bare_times[*]}"
-echo "ratio minicloud_over_bare=$(awk -v a="$mc_med" -v b="$bare_med" 'BEGIN { printf "%.3f", a / b }') (goal <= 1.1)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 "$REPO/bench/boot-vs-qemu/aggregate.py" --run "$TAG" "$TSV"
+echo "QEMU CPU seconds (user+system) at the marker:"
+grep -F "$TAG" "${RESULTS:-$WORK}/cpu.tsv" | awk -F'\t' '{ printf "  pair %s %-9s cpu %6s s of %6s s wall\n", $2, $3, $4, $5 }' 
+[[ -z $RESULTS ]] || echo "rows appended to $TSV; all runs so far: $0 --aggregate $TSV"

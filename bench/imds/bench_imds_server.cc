@@ -1,8 +1,14 @@
 // bench_imds_server: the metadata server as a standalone process for bench/imds/run.sh.
-// Serves one fixed instance to every source address, rate limiting off, one io thread.
+// Serves one fixed instance (IMDSv1 and v2 allowed, as the agent's default metadata options) to
+// every source address, so all of a load generator's connections count as one guest.
 //
-//   bench_imds_server --port 18080 [--listen 127.0.0.1] [--threads 1]
+//   bench_imds_server --port 18080 --limits shipped|off [--listen 127.0.0.1] [--threads 1]
 //   bench_imds_server --dump DIR PATH...   write the exact response bodies (for nginx) and exit
+//
+// --limits shipped: the ServerOptions the agent runs with (agent/main.cc leaves them at their
+//   defaults): per-instance token bucket, per-source and global connection caps.
+// --limits off: rate limiting disabled, connection caps raised to 100,000 (measures the HTTP
+//   path alone).
 //
 // Loopback only by default; runs until SIGINT/SIGTERM.
 
@@ -89,11 +95,14 @@ int main(int argc, char** argv) {
   }
 
   std::string listen = "127.0.0.1";
+  std::string limits;
   int port = 18080;
   int threads = 1;
   for (size_t i = 0; i + 1 < args.size(); i += 2) {
     if (args[i] == "--port") {
       if (!absl::SimpleAtoi(args[i + 1], &port)) return 2;
+    } else if (args[i] == "--limits") {
+      limits = args[i + 1];
     } else if (args[i] == "--listen") {
       listen = args[i + 1];
     } else if (args[i] == "--threads") {
@@ -103,13 +112,22 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  ServerOptions opts;
+  ServerOptions opts;  // the defaults are what the agent ships
+  if (limits == "off") {
+    opts.requests_per_second = 0;
+    opts.max_connections_per_source = 100000;
+    opts.max_connections = 100000;
+  } else if (limits != "shipped") {
+    std::cerr << "--limits shipped|off is required\n";
+    return 2;
+  }
   opts.listen = {boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address(listen),
                                                 static_cast<uint16_t>(port))};
   opts.threads = threads;
-  opts.requests_per_second = 0;
-  opts.max_connections_per_source = 100000;
-  opts.max_connections = 100000;
+  std::cerr << "limits " << limits << ": requests_per_second=" << opts.requests_per_second
+            << " burst=" << opts.burst
+            << " max_connections_per_source=" << opts.max_connections_per_source
+            << " max_connections=" << opts.max_connections << "\n";
   Server server(
       opts, [instance](const boost::asio::ip::address&) { return instance; }, tokens,
       minicloud::RealClock::Get());

@@ -409,6 +409,10 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   // The reservation is in the mirror now (the next decision sees it); the lock is released
   // while the commit syncs, and the hosts' agents hear of the instances once they are durable.
   state_.CommitPipelined(lock, changes, touched_hosts);
+  const int64_t committed_ms = absl::ToUnixMillis(clock_.Now());
+  for (auto& i : *reservation.mutable_instances()) {
+    i.mutable_launch_steps()->set_committed_ms(committed_ms);
+  }
   return reservation;
 }
 

@@ -370,4 +370,24 @@ TEST_CASE("RegisterImage validates the file", "[images]") {
   }
 }
 
+TEST_CASE("RunInstances answers when its commit became durable; Describe leaves it 0",
+          "[compute]") {
+  ControllerFixture f;
+  const std::string image = f.RegisterImage();
+  f.AddHost();
+  auto res = f.compute->RunInstances(f.Run(image, 2));
+  REQUIRE(res.ok());
+  for (const auto& i : res->instances()) {
+    REQUIRE(i.launch_steps().committed_ms() != 0);
+    REQUIRE(i.launch_steps().committed_ms() >= i.launch_steps().requested_ms());
+  }
+  v1::DescribeInstancesRequest d;
+  d.add_instance_ids(res->instances(0).instance_id());
+  auto desc = f.compute->DescribeInstances(d);
+  REQUIRE(desc.ok());
+  REQUIRE(desc->reservations(0).instances(0).launch_steps().committed_ms() == 0);
+  REQUIRE(desc->reservations(0).instances(0).launch_steps().requested_ms() ==
+          res->instances(0).launch_steps().requested_ms());
+}
+
 }  // namespace minicloud::controller
