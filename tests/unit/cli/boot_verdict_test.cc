@@ -19,14 +19,16 @@ constexpr char kBoot[] =
     "Nov 2026 15:36:56 +0000. Up 145.61 seconds.\n"
     "[  148.891681] cloud-init[495]: hello from minicloud user data on ip-172-31-0-4\n";
 
-// What cloud-init 22.4 prints on the console when a user-data script exits non-zero: the script's
-// own output, then two WARNING lines naming scripts-user; the exit status itself goes only to
-// the guest's /var/log/cloud-init.log (DEBUG).
+// What Debian 12's cloud-init 22.4.2 printed on a guest's console when its user-data script
+// printed a line and exited 3 (tests/e2e/user_data_failure_test.sh): the script's output, then
+// two WARNING lines naming scripts-user. The exit status went only to the guest's
+// /var/log/cloud-init.log (DEBUG). The WARNING lines are verbatim; the first line's timestamp is
+// not.
 constexpr char kFailed224[] =
-    "[  148.101] cloud-init[495]: udf: the user data fails now, on purpose\n"
-    "[  148.370] cloud-init[495]: 2026-12-03 10:40:01,102 - cc_scripts_user.py[WARNING]: Failed "
-    "to run module scripts-user (scripts in /var/lib/cloud/instance/scripts)\n"
-    "[  148.372] cloud-init[495]: 2026-12-03 10:40:01,104 - util.py[WARNING]: Running module "
+    "[   70.301252] cloud-init[497]: udf: the user data fails now, on purpose\n"
+    "[   70.344667] cloud-init[497]: 2026-12-03 10:41:38,088 - cc_scripts_user.py[WARNING]: "
+    "Failed to run module scripts-user (scripts in /var/lib/cloud/instance/scripts)\n"
+    "[   70.359841] cloud-init[497]: 2026-12-03 10:41:38,103 - util.py[WARNING]: Running module "
     "scripts-user (<module 'cloudinit.config.cc_scripts_user' from "
     "'/usr/lib/python3/dist-packages/cloudinit/config/cc_scripts_user.py'>) failed\n";
 // Older cloud-init (runparts logging "Failed running <path> [<status>]" at WARNING).
