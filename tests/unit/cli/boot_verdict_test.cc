@@ -22,13 +22,13 @@ constexpr char kBoot[] =
 // What Debian 12's cloud-init 22.4.2 printed on a guest's console when its user-data script
 // printed a line and exited 3 (tests/e2e/user_data_failure_test.sh): the script's output, then
 // two WARNING lines naming scripts-user. The exit status went only to the guest's
-// /var/log/cloud-init.log (DEBUG). The WARNING lines are verbatim; the first line's timestamp is
-// not.
+// /var/log/cloud-init.log (DEBUG). Verbatim but for the pid (495, kBoot's modules:final) and the
+// first line's timestamp.
 constexpr char kFailed224[] =
-    "[   70.301252] cloud-init[497]: udf: the user data fails now, on purpose\n"
-    "[   70.344667] cloud-init[497]: 2026-12-03 10:41:38,088 - cc_scripts_user.py[WARNING]: "
+    "[   70.301252] cloud-init[495]: udf: the user data fails now, on purpose\n"
+    "[   70.344667] cloud-init[495]: 2026-12-03 10:41:38,088 - cc_scripts_user.py[WARNING]: "
     "Failed to run module scripts-user (scripts in /var/lib/cloud/instance/scripts)\n"
-    "[   70.359841] cloud-init[497]: 2026-12-03 10:41:38,103 - util.py[WARNING]: Running module "
+    "[   70.359841] cloud-init[495]: 2026-12-03 10:41:38,103 - util.py[WARNING]: Running module "
     "scripts-user (<module 'cloudinit.config.cc_scripts_user' from "
     "'/usr/lib/python3/dist-packages/cloudinit/config/cc_scripts_user.py'>) failed\n";
 // Older cloud-init (runparts logging "Failed running <path> [<status>]" at WARNING).
