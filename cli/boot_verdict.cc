@@ -64,6 +64,16 @@ BootVerdict ParseBootConsole(const std::string& console) {
   return v;
 }
 
+namespace {
+
+const char* VerdictName(const BootVerdict& v, bool has_user_data) {
+  if (!v.cloud_init_finished) return "running";
+  if (!has_user_data) return "no-user-data";
+  return v.user_data_failed ? "failed" : "succeeded";
+}
+
+}  // namespace
+
 std::string FormatBootVerdict(const BootVerdict& v, bool has_user_data) {
   std::ostringstream out;
   if (!v.cloud_init_finished) {
@@ -72,7 +82,12 @@ std::string FormatBootVerdict(const BootVerdict& v, bool has_user_data) {
     out << "verdict: booted; no user data was given\n";
   } else if (v.user_data_failed) {
     out << "verdict: user data FAILED";
-    if (v.user_data_exit_status) out << " (exit status " << *v.user_data_exit_status << ")";
+    if (v.user_data_exit_status) {
+      out << " (exit status " << *v.user_data_exit_status << ")";
+    } else {
+      out << " (exit status not on the console: this cloud-init logs it only in the guest's "
+             "/var/log/cloud-init.log)";
+    }
     out << "\n";
   } else {
     out << "verdict: user data succeeded (exit status 0)\n";
@@ -90,6 +105,25 @@ std::string FormatBootVerdict(const BootVerdict& v, bool has_user_data) {
   }
   for (const auto& f : v.failures) out << "failure: " << f << "\n";
   return out.str();
+}
+
+nlohmann::json BootVerdictJson(const BootVerdict& v, bool has_user_data) {
+  nlohmann::json j = {{"Verdict", VerdictName(v, has_user_data)},
+                      {"CloudInitFinished", v.cloud_init_finished},
+                      {"UserDataFailed", v.user_data_failed},
+                      {"UserDataExitStatus", nullptr},
+                      {"Datasource", v.datasource},
+                      {"Timeline", nlohmann::json::array()},
+                      {"Output", v.output},
+                      {"Failures", v.failures}};
+  if (v.user_data_exit_status) j["UserDataExitStatus"] = *v.user_data_exit_status;
+  for (const auto& s : v.stages) {
+    j["Timeline"].push_back({{"Stage", s.name}, {"GuestUptimeSeconds", s.uptime_s}});
+  }
+  if (v.cloud_init_finished) {
+    j["Timeline"].push_back({{"Stage", "finished"}, {"GuestUptimeSeconds", v.finished_uptime_s}});
+  }
+  return j;
 }
 
 }  // namespace minicloud::cli

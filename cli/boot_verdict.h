@@ -1,5 +1,6 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,14 +19,22 @@ struct BootVerdict {
   double finished_uptime_s = 0;
   std::string datasource;  // e.g. "DataSourceEc2Local"
   bool user_data_failed = false;
-  std::optional<int> user_data_exit_status;  // from "Failed running …/scripts/part-NNN [N]"
-  std::vector<std::string> failures;         // cloud-init WARNING/ERROR lines about user data
-  std::vector<std::string> output;           // what the user data printed (modules:final output)
+  // From "Failed running …/scripts/part-NNN [N]" (cloud-init before 18.x logs that at WARNING).
+  // cloud-init 22.4 logs the status of a failed script only at DEBUG, in the guest's
+  // /var/log/cloud-init.log: its console says that scripts-user failed, not how, so a failure
+  // seen there has no exit status.
+  std::optional<int> user_data_exit_status;
+  std::vector<std::string> failures;  // cloud-init WARNING/ERROR lines about user data
+  std::vector<std::string> output;    // what the user data printed (modules:final output)
 };
 
 BootVerdict ParseBootConsole(const std::string& console);
 
 // A few lines for people: verdict, exit status, timeline, output and failures.
 std::string FormatBootVerdict(const BootVerdict& v, bool has_user_data);
+
+// The same for programs (`--output json`): Verdict is "running" (cloud-init not finished),
+// "no-user-data", "succeeded" or "failed"; UserDataExitStatus is null when unknown.
+nlohmann::json BootVerdictJson(const BootVerdict& v, bool has_user_data);
 
 }  // namespace minicloud::cli

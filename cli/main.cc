@@ -229,12 +229,31 @@ std::vector<v1::Instance> AllInstances(const v1::DescribeInstancesResponse& resp
 }
 
 // run-instances --wait: follows each instance to the end of cloud-init, showing progress on
-// stderr, then prints the verdict per instance.
+// stderr, then prints the verdict per instance (text, or {"Verdicts": [...]} with json_output).
+// Exits 1 when user data failed, 255 when it gives up (timeout, instance gone), as aws waiters.
 int WaitForVerdict(Client& client, const v1::Reservation& reservation, bool has_user_data,
-                   double timeout_s) {
+                   double timeout_s, bool json_output) {
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  json verdicts = json::array();
+  auto report = [&](const std::string& id, const cli::BootVerdict& verdict,
+                    const std::string& gone) {
+    if (json_output) {
+      json j = cli::BootVerdictJson(verdict, has_user_data);
+      j["InstanceId"] = id;
+      if (!gone.empty()) j["Verdict"] = gone;
+      verdicts.push_back(j);
+    } else if (!gone.empty()) {
+      std::cout << id << "\nverdict: " << gone << "\n";
+    } else {
+      std::cout << id << "\n" << cli::FormatBootVerdict(verdict, has_user_data);
+    }
+  };
+  auto finish = [&](int rc) {
+    if (json_output) std::cout << json{{"Verdicts", verdicts}}.dump(4) << "\n";
+    return rc;
   };
   int rc = 0;
   for (const auto& inst : reservation.instances()) {
@@ -247,8 +266,8 @@ int WaitForVerdict(Client& client, const v1::Reservation& reservation, bool has_
     while (!done) {
       if (elapsed() > timeout_s) {
         std::cerr << "timed out after " << static_cast<int>(elapsed()) << " s\n";
-        std::cout << id << "\n" << cli::FormatBootVerdict(verdict, has_user_data);
-        return kExitWaiterFailed;
+        report(id, verdict, "");
+        return finish(kExitWaiterFailed);
       }
       v1::DescribeInstancesRequest dreq;
       dreq.add_instance_ids(id);
@@ -261,10 +280,10 @@ int WaitForVerdict(Client& client, const v1::Reservation& reservation, bool has_
         last_state = state;
       }
       if (state == "terminated" || state == "shutting-down") {
-        std::cout << id << "\nverdict: instance is " << state << ": "
-                  << (instances[0].has_state_reason() ? instances[0].state_reason().message() : "")
-                  << "\n";
-        return kExitWaiterFailed;
+        report(id, verdict,
+               "instance is " + state + ": " +
+                   (instances[0].has_state_reason() ? instances[0].state_reason().message() : ""));
+        return finish(kExitWaiterFailed);
       }
       if (state == "running") {
         v1::GetConsoleOutputRequest creq;
@@ -282,10 +301,10 @@ int WaitForVerdict(Client& client, const v1::Reservation& reservation, bool has_
       if (!done) std::this_thread::sleep_for(std::chrono::seconds(2));
     }
     std::cerr << absl::StrFormat("[%6.1fs] cloud-init finished\n", elapsed());
-    std::cout << id << "\n" << cli::FormatBootVerdict(verdict, has_user_data);
+    report(id, verdict, "");
     if (verdict.user_data_failed) rc = 1;
   }
-  return rc;
+  return finish(rc);
 }
 
 }  // namespace
@@ -298,9 +317,9 @@ int main(int argc, char** argv) {
   g.endpoint = env != nullptr && *env ? env : "127.0.0.1:7700";
   app.add_option("--endpoint", g.endpoint, "controller address (env MINICLOUD_ENDPOINT)")
       ->capture_default_str();
-  app.add_option("--output", g.output, "json | table | text")
-      ->check(CLI::IsMember({"json", "table", "text"}))
-      ->capture_default_str();
+  auto* output_opt = app.add_option("--output", g.output, "json | table | text")
+                         ->check(CLI::IsMember({"json", "table", "text"}))
+                         ->capture_default_str();
   app.add_option("--cli-read-timeout", g.timeout_s, "seconds to wait for an answer")
       ->capture_default_str();
 
@@ -505,7 +524,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(
           {"instance-running", "instance-stopped", "instance-terminated", "user-data-finished"}));
   wait_cmd->add_option("--instance-ids", wait_ids)->required();
-  wait_cmd->add_option("--timeout", wait_timeout, "seconds")->capture_default_str();
+  wait_cmd
+      ->add_option("--timeout", wait_timeout,
+                   "seconds, then give up (exit 255); user-data-finished exits 1 when the user "
+                   "data failed")
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -513,6 +536,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
 
+  // A verdict is for people unless JSON is asked for by name (the global default is json).
+  const bool verdict_json = output_opt->count() > 0 && g.output == "json";
   try {
     Client client(g);
     if (*run_cmd) {
@@ -546,7 +571,8 @@ int main(int argc, char** argv) {
       if (!run_wait) {
         Print(g, cli::ReservationJson(resp), "Instances", kInstanceColumns);
       } else {
-        return WaitForVerdict(client, resp, !run.user_data().empty(), run_wait_timeout);
+        return WaitForVerdict(client, resp, !run.user_data().empty(), run_wait_timeout,
+                              verdict_json);
       }
     } else if (*desc_cmd) {
       v1::DescribeInstancesRequest req;
@@ -806,7 +832,7 @@ int main(int argc, char** argv) {
                     &v1::ComputeService::Stub::DescribeInstanceAttribute, areq);
         has_user_data = has_user_data || a.has_user_data();
       }
-      return WaitForVerdict(client, r, has_user_data, wait_timeout);
+      return WaitForVerdict(client, r, has_user_data, wait_timeout, verdict_json);
     } else if (*wait_cmd) {
       const std::string want = waiter == "instance-running"   ? "running"
                                : waiter == "instance-stopped" ? "stopped"

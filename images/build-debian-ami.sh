@@ -22,12 +22,13 @@ ROOT_LABEL=root
 CMDLINE="root=LABEL=${ROOT_LABEL} ro console=tty0 console=ttyS0,115200n8"
 # What matters in a Debian genericcloud image: systemd + udev + dbus (logind handles the ACPI
 # power button), the cloud kernel, DHCP via ifupdown/dhclient, sshd, sudo for the default user,
-# growpart (cloud-guest-utils) + resize2fs (e2fsprogs), time sync, curl for user-data scripts.
+# growpart (cloud-guest-utils) + resize2fs (e2fsprogs), time sync, curl for user-data scripts,
+# nftables (NAT for a network behind the guest: the metadata hop-limit test uses it).
 PACKAGES=(
   systemd-sysv udev dbus linux-image-cloud-amd64 initramfs-tools zstd
   cloud-init cloud-guest-utils e2fsprogs fdisk
   ifupdown isc-dhcp-client iproute2 netbase iputils-ping
-  openssh-server sudo ca-certificates curl procps less systemd-timesyncd
+  openssh-server sudo ca-certificates curl procps less systemd-timesyncd nftables
 )
 GRUB_MODULES=(biosdisk part_msdos ext2 normal linux boot search search_label serial terminal
   echo test configfile sleep)

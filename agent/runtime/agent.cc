@@ -28,6 +28,17 @@ int ReadBootCount(const std::string& path) {
   return f >> n ? n : 0;
 }
 
+// When a graceful stop of boot `boot_count` began (Unix ms), kept next to the disk so an agent
+// restarted during the stop keeps the original deadline instead of starting a new one.
+constexpr char kStopStartedFile[] = "/stop_started";
+
+int64_t StopStartedMs(const std::string& path, int boot_count) {
+  std::ifstream f(path);
+  int boot = 0;
+  int64_t ms = 0;
+  return f >> boot >> ms && boot == boot_count ? ms : 0;
+}
+
 }  // namespace
 
 Agent::Agent(AgentConfig config, hypervisor::Hypervisor& hypervisor, ControllerLink& controller,
@@ -437,10 +448,21 @@ void Agent::RunStop(v1::DesiredInstance want) {
   bool force = want.force_stop();
   absl::Status s = hypervisor_.StopDomain(
       id, force ? hypervisor::StopMode::kForce : hypervisor::StopMode::kGraceful);
+  // The guest's time to shut down counts from the first power button press of this boot, also
+  // when an earlier agent pressed it and was restarted during the wait.
+  const std::string started_file = InstanceDir(id) + kStopStartedFile;
+  const int64_t now_ms = NowMs(clock_);
+  int64_t started_ms = StopStartedMs(started_file, want.boot_count());
+  if (started_ms == 0 || started_ms > now_ms) {
+    started_ms = now_ms;
+    std::ofstream(started_file) << want.boot_count() << " " << started_ms << "\n";
+  } else {
+    spdlog::info("{}: its stop began {} ms ago", id, now_ms - started_ms);
+  }
   // Wait for the guest to power itself off; power it off when it does not within the timeout,
   // or as soon as the controller asks for a forced stop.
   const auto poll = std::chrono::milliseconds(250);
-  for (int waited_ms = 0; s.ok() && !force; waited_ms += static_cast<int>(poll.count())) {
+  for (int64_t waited_ms = now_ms - started_ms; s.ok() && !force; waited_ms += poll.count()) {
     auto d = hypervisor_.Get(id);
     if (!d.ok() || d->state == hypervisor::DomainState::kShutoff ||
         d->state == hypervisor::DomainState::kCrashed) {
@@ -461,13 +483,20 @@ void Agent::RunStop(v1::DesiredInstance want) {
       s = hypervisor_.StopDomain(id, hypervisor::StopMode::kForce);
       break;
     }
-    if (!Sleep(poll)) break;  // the agent is stopping; the next one carries on
+    if (!Sleep(poll)) {
+      // The agent is stopping and the guest still runs: the next agent carries on.
+      spdlog::info("{} is still shutting down; the stop continues when the agent is back", id);
+      Finish(id, v1::OBSERVED_STATE_UNSPECIFIED, "");
+      return;
+    }
   }
   if (!s.ok()) {
     spdlog::error("stop {}: {}", id, s.message());
     Finish(id, v1::OBSERVED_STATE_UNSPECIFIED, std::string(s.message()));  // retried
     return;
   }
+  std::error_code ec;
+  fs::remove(started_file, ec);
   spdlog::info("{} stopped{}", id, force ? " (powered off)" : "");
   Finish(id, v1::OBSERVED_STATE_SHUTOFF, "");
 }
