@@ -79,6 +79,16 @@ class ComputeService {
   IdentitySigner& signer_;
 };
 
+// Where the calling thread's last RunInstances call spent its time (steady clock): waiting for
+// the state lock, holding it (validation against the state, the decision, the records, staging),
+// and waiting for its changes to be durable (lock released). Read by the placement bench.
+struct RunInstancesTimings {
+  double lock_wait_us = 0;
+  double locked_us = 0;
+  double durable_wait_us = 0;
+};
+const RunInstancesTimings& LastRunInstancesTimings();
+
 // Fills defaults and validates EC2 metadata options (HttpTokens optional|required, HttpEndpoint
 // enabled|disabled, HttpPutResponseHopLimit 1..64, InstanceMetadataTags enabled|disabled).
 // `base` supplies the values a modification leaves unset.
