@@ -1,8 +1,13 @@
 // Identity documents are written by RunInstances and signed when the instance is delivered to
 // its host (FleetService::WatchDesired): signatures verify, are the same bytes after a
 // controller restart (agents keep what they hold), and the document keeps its first launch.
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
 #include <catch2/catch.hpp>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_replace.h"
 #include "agent/metadata/identity_signer.h"
 #include "tests/testing/controller_fixture.h"
 
@@ -22,6 +27,27 @@ v1::GuestMetadata Delivered(ControllerFixture& f, const std::string& host, const
   }
   FAIL("instance " << id << " not delivered to " << host);
   return {};
+}
+
+// The PKCS#7 signingTime attribute of a base64 `pkcs7` body, as Unix seconds (-1 if absent).
+int64_t SigningTime(const std::string& pkcs7_b64) {
+  std::string der;
+  if (!absl::Base64Unescape(absl::StrReplaceAll(pkcs7_b64, {{"\n", ""}}), &der)) return -1;
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  PKCS7* p7 = d2i_PKCS7(nullptr, &p, static_cast<long>(der.size()));
+  if (p7 == nullptr) return -1;
+  int64_t out = -1;
+  STACK_OF(PKCS7_SIGNER_INFO)* infos = PKCS7_get_signer_info(p7);
+  if (infos != nullptr && sk_PKCS7_SIGNER_INFO_num(infos) == 1) {
+    const ASN1_TYPE* t =
+        PKCS7_get_signed_attribute(sk_PKCS7_SIGNER_INFO_value(infos, 0), NID_pkcs9_signingTime);
+    std::tm tm{};
+    if (t != nullptr && t->type == V_ASN1_UTCTIME && ASN1_TIME_to_tm(t->value.utctime, &tm) == 1) {
+      out = timegm(&tm);
+    }
+  }
+  PKCS7_free(p7);
+  return out;
 }
 
 }  // namespace
@@ -101,6 +127,7 @@ TEST_CASE("signing time is the document's pendingTime", "[controller][identity]"
   REQUIRE(b.ok());
   CHECK(a->pkcs7 == b->pkcs7);
   CHECK(a->signature == b->signature);
+  CHECK(SigningTime(a->pkcs7) == 1'700'000'123);  // the launch, to the second
   // A document without a pendingTime is refused, not signed with some other time.
   CHECK_FALSE(f.signer->Sign("{}").ok());
 }
