@@ -19,6 +19,11 @@ inline constexpr int64_t kConsoleOutputBytes = 64 * 1024;
 
 // Instance lifecycle, instance types and host listing: the business rules behind the public
 // API, independent of the transport. Thread-safe.
+//
+// RunInstances and DescribePlacement decide on the state's kept scheduler::Fleet
+// (CloudState::index(), the same rules as SpreadScheduler over a snapshot); `scheduler` serves
+// StartInstances' re-check of one host. `signer` writes identity documents; FleetService signs
+// them at delivery.
 class ComputeService {
  public:
   ComputeService(CloudState& state, const Clock& clock, IdGenerator& ids,
