@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   ctl::ComputeService compute(state, clock, ids, scheduler, *agents, **signer);
   ctl::KeyPairService key_pairs(state, clock, ids);
   ctl::ImageService images(state, clock, ids, **blobs);
-  ctl::FleetService fleet(state, clock, ids);
+  ctl::FleetService fleet(state, clock, ids, **signer);
   ctl::PlacementGroupService groups(state, clock, ids);
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups);
   ctl::HostHandler host_handler(fleet, **blobs);

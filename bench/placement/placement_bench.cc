@@ -61,6 +61,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bench/placement/service_bench.h"
 #include "controller/scheduler/checker.h"
 #include "controller/scheduler/fleet.h"
 #include "controller/scheduler/scheduler.h"
@@ -88,6 +89,7 @@ struct Options {
   int db_bench_num = 10000;
   int clients = 8;
   bool keep = false;
+  std::string mode = "both";  // library | service | both
 };
 
 bool ParseFlags(int argc, char** argv, Options& o) {
@@ -113,6 +115,9 @@ bool ParseFlags(int argc, char** argv, Options& o) {
       o.db_bench = v;
     } else if (const char* v = value("db_bench_num")) {
       if (!absl::SimpleAtoi(v, &o.db_bench_num) || o.db_bench_num < 0) return false;
+    } else if (const char* v = value("mode")) {
+      o.mode = v;
+      if (o.mode != "library" && o.mode != "service" && o.mode != "both") return false;
     } else if (a == "--keep") {
       o.keep = true;
     } else {
@@ -205,6 +210,7 @@ class Bench {
   Bench(const Options& o) : o_(o), rng_(o.seed) {}
 
   int Run();
+  double committed_per_s() const { return committed_per_s_; }
 
  private:
   int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
@@ -236,6 +242,7 @@ class Bench {
   std::unique_ptr<RocksDbStore> store_;
   std::unique_ptr<GroupCommitter> committer_;
   std::string db_path_;
+  double committed_per_s_ = 0;
 };
 
 void Bench::BuildHosts() {
@@ -714,6 +721,7 @@ int Bench::Run() {
     return ok / (request_seconds / o_.clients);
   };
   const double rate = ok_total / wall;
+  committed_per_s_ = rate;
   const double none_rate = class_rate(st.class_ok[kNone], st.class_seconds[kNone]);
   const double constrained_rate = class_rate(constrained_ok, constrained_s);
   const uint64_t gc_batches = gc_after.batches - gc_before.batches;
@@ -798,9 +806,42 @@ int main(int argc, char** argv) {
   minicloud::scheduler::Options o;
   if (!minicloud::scheduler::ParseFlags(argc, argv, o)) {
     std::fprintf(stderr,
-                 "usage: bench_placement [--hosts=N] [--prefill=N] [--launches=N] [--seed=N] "
-                 "[--clients=N] [--dir=DIR] [--db_bench=PATH] [--db_bench_num=N] [--keep]\n");
+                 "usage: bench_placement [--mode=both|library|service] [--hosts=N] [--prefill=N] "
+                 "[--launches=N] [--seed=N] [--clients=N] [--dir=DIR] [--db_bench=PATH] "
+                 "[--db_bench_num=N] [--keep]\n");
     return 2;
   }
-  return minicloud::scheduler::Bench(o).Run();
+  int rc = 0;
+  double library_rate = 0;
+  if (o.mode != "service") {
+    std::printf("=== library line: scheduler::Fleet + synthetic records via GroupCommitter ===\n");
+    minicloud::scheduler::Bench library(o);
+    rc = library.Run();
+    library_rate = library.committed_per_s();
+  }
+  if (o.mode == "library") return rc;
+  std::printf("=== service line: ComputeService::RunInstances (CloudState, RocksDbStore) ===\n");
+  minicloud::bench::ServiceBenchOptions so;
+  so.hosts = o.hosts;
+  so.prefill = o.prefill;
+  so.launches = o.launches;
+  so.clients = o.clients;
+  so.seed = o.seed;
+  std::string dir = o.dir.empty() ? std::string() : o.dir + "/service";
+  if (dir.empty()) {
+    char tmpl[] = "/var/tmp/minicloud-bench-service.XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 2;
+    dir = tmpl;
+  }
+  std::filesystem::create_directories(dir);
+  so.dir = dir;
+  std::printf("service_dir=%s\n", dir.c_str());
+  const auto service = minicloud::bench::RunServiceBench(so);
+  if (!o.keep) std::filesystem::remove_all(dir);
+  if (library_rate > 0) {
+    std::printf("ratio service_vs_library committed_placements_per_s=%.3f (%.1f / %.1f)\n",
+                service.committed_placements_per_s / library_rate,
+                service.committed_placements_per_s, library_rate);
+  }
+  return service.ok ? rc : 1;
 }

@@ -1,16 +1,24 @@
 #include "controller/service/cloud_identity_signer.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 
 namespace minicloud::controller {
+namespace {
+
+constexpr char kPendingTimeKey[] = "\"pendingTime\" : \"";
+constexpr char kPendingTimeFormat[] = "%Y-%m-%dT%H:%M:%SZ";
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<CloudIdentitySigner>> CloudIdentitySigner::Open(
     const std::string& dir, const Clock& clock) {
   MC_ASSIGN_OR_RETURN(auto signer, metadata::IdentitySigner::LoadOrCreate(dir, clock.Now()));
-  return std::unique_ptr<CloudIdentitySigner>(new CloudIdentitySigner(std::move(signer), clock));
+  return std::unique_ptr<CloudIdentitySigner>(new CloudIdentitySigner(std::move(signer)));
 }
 
-absl::StatusOr<SignedIdentity> CloudIdentitySigner::Sign(const v1::InstanceRecord& r) {
+std::string CloudIdentitySigner::Document(const v1::InstanceRecord& r) const {
   metadata::IdentityFields f;
   f.account_id = r.owner_id();
   f.architecture = r.architecture().empty() ? "x86_64" : r.architecture();
@@ -21,7 +29,22 @@ absl::StatusOr<SignedIdentity> CloudIdentitySigner::Sign(const v1::InstanceRecor
   f.pending_time = absl::FromUnixMillis(r.launch_time_ms());
   f.private_ip = r.network().private_ip();
   f.region = r.topology().region();
-  MC_ASSIGN_OR_RETURN(auto doc, signer_.SignFields(f, clock_.Now()));
+  return metadata::BuildIdentityDocument(f);
+}
+
+absl::StatusOr<SignedIdentity> CloudIdentitySigner::Sign(const std::string& document) const {
+  const size_t at = document.find(kPendingTimeKey);
+  const size_t begin = at == std::string::npos ? at : at + sizeof(kPendingTimeKey) - 1;
+  const size_t end = begin == std::string::npos ? begin : document.find('"', begin);
+  absl::Time pending;
+  std::string error;
+  if (end == std::string::npos ||
+      !absl::ParseTime(kPendingTimeFormat, document.substr(begin, end - begin), absl::UTCTimeZone(),
+                       &pending, &error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("identity document has no valid pendingTime: ", error));
+  }
+  MC_ASSIGN_OR_RETURN(auto doc, signer_.Sign(document, pending));
   return SignedIdentity{doc.document, doc.signature, doc.pkcs7, doc.rsa2048};
 }
 

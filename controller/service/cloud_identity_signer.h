@@ -10,19 +10,22 @@
 namespace minicloud::controller {
 
 // Signs identity documents with the cloud's RSA key and self-signed certificate, kept as PEM
-// files in the controller's state dir (created on first start). Guests verify documents with
-// the certificate (`minicloud` prints it; it is also `<state-dir>/identity/cert.pem`).
+// files in the controller's state dir (created on first start, dated by `clock`). Guests verify
+// documents with the certificate (`minicloud` prints it; it is also
+// `<state-dir>/identity/cert.pem`).
 class CloudIdentitySigner final : public IdentitySigner {
  public:
   static absl::StatusOr<std::unique_ptr<CloudIdentitySigner>> Open(const std::string& dir,
                                                                    const Clock& clock);
-  absl::StatusOr<SignedIdentity> Sign(const v1::InstanceRecord& instance) override;
+  std::string Document(const v1::InstanceRecord& instance) const override;
+  // The PKCS#7 signingTime is the document's pendingTime (the launch, to the second).
+  absl::StatusOr<SignedIdentity> Sign(const std::string& document) const override;
+  // The certificate guests verify signatures with.
+  const std::string& certificate_pem() const { return signer_.certificate_pem(); }
 
  private:
-  CloudIdentitySigner(metadata::IdentitySigner signer, const Clock& clock)
-      : signer_(std::move(signer)), clock_(clock) {}
+  explicit CloudIdentitySigner(metadata::IdentitySigner signer) : signer_(std::move(signer)) {}
   metadata::IdentitySigner signer_;
-  const Clock& clock_;
 };
 
 }  // namespace minicloud::controller

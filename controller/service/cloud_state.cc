@@ -46,11 +46,14 @@ absl::Status CloudState::Load(absl::Time now) {
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kKeyPairs, key_pairs_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kSubnets, subnets_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kPlacementGroups, placement_groups_));
+  for (const auto& [id, host] : hosts_) index_.ApplyHost(id, nullptr, &host);
+  for (const auto& [id, r] : instances_) index_.ApplyInstance(id, nullptr, &r);
   // Generations restart from the clock so an agent holding an older number sees a change.
   generation_base_ = static_cast<uint64_t>(absl::ToUnixMillis(now)) << 16;
   for (const auto& [id, host] : hosts_) {
     // A restarted controller gives every known host a full liveness window to report again.
     host_runtime_[id] = HostRuntime{now, generation_base_};
+    index_.SetLastReport(id, now);
   }
   return absl::OkStatus();
 }
@@ -76,15 +79,29 @@ uint64_t CloudState::StageLocked(const Changes& c) {
   // Queued while mu() is held, so the store sees changes in the order the mirror did.
   const uint64_t ticket = committer_.Enqueue(std::move(batch));
 
-  for (const auto& [k, v] : c.instances) instances_[k] = v;
+  // The indexes see every record change here, before the mirror takes it (old and new value).
+  for (const auto& [k, v] : c.instances) {
+    auto it = instances_.find(k);
+    index_.ApplyInstance(k, it == instances_.end() ? nullptr : &it->second, &v);
+    instances_[k] = v;
+  }
   for (const auto& [k, v] : c.images) images_[k] = v;
-  for (const auto& [k, v] : c.hosts) hosts_[k] = v;
+  for (const auto& [k, v] : c.hosts) {
+    auto it = hosts_.find(k);
+    index_.ApplyHost(k, it == hosts_.end() ? nullptr : &it->second, &v);
+    hosts_[k] = v;
+  }
   for (const auto& [k, v] : c.client_tokens) client_tokens_[k] = v;
   for (const auto& [k, v] : c.key_pairs) key_pairs_[k] = v;
   for (const auto& [k, v] : c.subnets) subnets_[k] = v;
   for (const auto& [k, v] : c.placement_groups) placement_groups_[k] = v;
   for (const auto& k : c.deleted_placement_groups) placement_groups_.erase(k);
-  for (const auto& k : c.deleted_instances) instances_.erase(k);
+  for (const auto& k : c.deleted_instances) {
+    auto it = instances_.find(k);
+    if (it == instances_.end()) continue;
+    index_.ApplyInstance(k, &it->second, nullptr);
+    instances_.erase(it);
+  }
   for (const auto& k : c.deleted_key_pairs) key_pairs_.erase(k);
   for (const auto& k : c.deleted_images) images_.erase(k);
   return ticket;
@@ -132,6 +149,16 @@ void CloudState::BumpGenerationLocked(const std::string& host_id) {
   auto& rt = host_runtime_[host_id];
   rt.generation = std::max(rt.generation + 1, generation_base_ + 1);
   desired_changed_.notify_all();
+}
+
+void CloudState::RecordReportLocked(const std::string& host_id, absl::Time now) {
+  host_runtime_[host_id].last_report = now;
+  index_.SetLastReport(host_id, now);
+}
+
+uint64_t CloudState::GenerationLocked(const std::string& host_id) const {
+  auto it = host_runtime_.find(host_id);
+  return it == host_runtime_.end() ? 0 : it->second.generation;
 }
 
 bool CloudState::HostUpLocked(const std::string& host_id, absl::Time now) const {

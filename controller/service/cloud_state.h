@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "controller/service/state_index.h"
 #include "controller/store/group_commit.h"
 #include "controller/store/store.h"
 #include "minicloud/v1/records.pb.h"
@@ -27,6 +28,10 @@ struct ControllerConfig {
   absl::Duration launch_timeout = absl::Minutes(10);     // pending longer = failed launch
   absl::Duration terminated_retention = absl::Hours(1);  // EC2 shows terminated ~1 hour
   int report_interval_ms = 2000;
+  // The VPC instances get addresses in: one subnet of this size per availability zone. The
+  // default is AWS's default VPC (172.31.0.0/16, a /20 = 4,091 instance addresses per AZ).
+  std::string vpc_cidr = "172.31.0.0/16";
+  int subnet_prefix_length = 20;
 };
 
 // What a host may run: its physical capacity times the overcommit ratios, minus the memory
@@ -65,7 +70,7 @@ struct HostRuntime {
 class CloudState {
  public:
   CloudState(Store& store, ControllerConfig config)
-      : store_(store), committer_(store), config_(std::move(config)) {}
+      : store_(store), committer_(store), config_(std::move(config)), index_(config_) {}
 
   // Loads every record from the store. Call once before serving.
   absl::Status Load(absl::Time now);
@@ -110,16 +115,25 @@ class CloudState {
   std::condition_variable& desired_changed() { return desired_changed_; }
   const ControllerConfig& config() const { return config_; }
 
-  std::map<std::string, v1::InstanceRecord>& instances() { return instances_; }
+  // Instance and host records change only through Changes (staging keeps index() exact).
+  const std::map<std::string, v1::InstanceRecord>& instances() const { return instances_; }
   std::map<std::string, v1::ImageRecord>& images() { return images_; }
-  std::map<std::string, v1::HostRecord>& hosts() { return hosts_; }
-  std::map<std::string, HostRuntime>& host_runtime() { return host_runtime_; }
+  const std::map<std::string, v1::HostRecord>& hosts() const { return hosts_; }
+  // Read-only: a host's last report changes through RecordReportLocked.
+  const std::map<std::string, HostRuntime>& host_runtime() const { return host_runtime_; }
+  // The indexes over the records (hosts' usage, the scheduler's fleet, group members, used
+  // addresses); see state_index.h. Requires mu() held.
+  StateIndex& index() { return index_; }
   std::map<std::string, v1::ClientTokenRecord>& client_tokens() { return client_tokens_; }
   std::map<std::string, v1::KeyPairRecord>& key_pairs() { return key_pairs_; }
   std::map<std::string, v1::SubnetRecord>& subnets() { return subnets_; }
   std::map<std::string, v1::PlacementGroupRecord>& placement_groups() { return placement_groups_; }
 
   bool HostUpLocked(const std::string& host_id, absl::Time now) const;
+  // The host reported (or registered) at `now`. Requires mu() held.
+  void RecordReportLocked(const std::string& host_id, absl::Time now);
+  // The host's desired-state version (0 for an unknown host). Requires mu() held.
+  uint64_t GenerationLocked(const std::string& host_id) const;
 
  private:
   // Applies `changes` to the mirror and queues them for the store; returns the ticket.
@@ -143,6 +157,7 @@ class CloudState {
   std::map<std::string, v1::KeyPairRecord> key_pairs_;
   std::map<std::string, v1::SubnetRecord> subnets_;
   std::map<std::string, v1::PlacementGroupRecord> placement_groups_;
+  StateIndex index_;  // after config_ (it keeps a reference)
 };
 
 }  // namespace minicloud::controller

@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -74,7 +75,16 @@ absl::Status ValidateTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tag
   return absl::OkStatus();
 }
 
+thread_local RunInstancesTimings run_timings;
+
+double MicrosBetween(std::chrono::steady_clock::time_point a,
+                     std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::micro>(b - a).count();
+}
+
 }  // namespace
+
+const RunInstancesTimings& LastRunInstancesTimings() { return run_timings; }
 
 v1::InstanceMetadataOptions DefaultMetadataOptions() {
   v1::InstanceMetadataOptions o;
@@ -220,7 +230,9 @@ absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
     subnet = it2->second;
   } else {
     const int index = static_cast<int>(state_.subnets().size() + changes.subnets.size());
-    MC_ASSIGN_OR_RETURN(network::SubnetPlan plan, DefaultSubnet(index));
+    MC_ASSIGN_OR_RETURN(
+        network::SubnetPlan plan,
+        DefaultSubnet(index, state_.config().vpc_cidr, state_.config().subnet_prefix_length));
     std::string vpc_id;
     for (const auto& [k, v] : state_.subnets()) vpc_id = v.vpc_id();
     if (vpc_id.empty()) vpc_id = ids_.Next("vpc");
@@ -231,16 +243,21 @@ absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
     changes.subnets[az] = subnet;
   }
   MC_ASSIGN_OR_RETURN(network::SubnetPlan plan, network::SubnetPlan::FromCidr(subnet.cidr()));
-  std::set<std::string> used;
-  auto collect = [&](const v1::InstanceRecord& other) {
-    if (other.state() != v1::INSTANCE_STATE_CODE_TERMINATED &&
-        other.network().subnet_id() == subnet.subnet_id()) {
-      used.insert(other.network().private_ip());
+  // Addresses held in the subnet: the index's (every instance not terminated) plus the ones
+  // given to earlier instances of this request.
+  std::set<network::Ipv4Address> also_taken;
+  for (const auto& [id, other] : changes.instances) {
+    if (other.state() == v1::INSTANCE_STATE_CODE_TERMINATED ||
+        other.network().subnet_id() != subnet.subnet_id()) {
+      continue;
     }
-  };
-  for (const auto& [id, other] : state_.instances()) collect(other);
-  for (const auto& [id, other] : changes.instances) collect(other);
-  MC_ASSIGN_OR_RETURN(std::string ip, AllocateAddress(plan, used));
+    if (auto a = network::Ipv4Address::Parse(other.network().private_ip()); a.ok()) {
+      also_taken.insert(*a);
+    }
+  }
+  MC_ASSIGN_OR_RETURN(network::Ipv4Address address,
+                      state_.index().FirstFreeAddress(subnet.subnet_id(), plan, also_taken));
+  const std::string ip = address.ToString();
   auto* n = r.mutable_network();
   n->set_private_ip(ip);
   n->set_mac(network::InstanceMac(r.instance_id()).ToString());
@@ -254,33 +271,7 @@ absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
 }
 
 std::vector<scheduler::HostSnapshot> ComputeService::SnapshotLocked(absl::Time now) const {
-  const auto& cfg = state_.config();
-  std::map<std::string, scheduler::HostSnapshot> by_host;
-  for (const auto& [id, h] : state_.hosts()) {
-    auto& s = by_host[id];
-    s.host_id = id;
-    s.region = h.topology().region();
-    s.availability_zone = h.topology().availability_zone();
-    s.rack = h.topology().rack();
-    s.up = state_.HostUpLocked(id, now);
-    const v1::Capacity allocatable = AllocatableCapacity(h.capacity(), cfg);
-    s.allocatable_vcpus = allocatable.vcpus();
-    s.allocatable_memory_mib = allocatable.memory_mib();
-    s.instance_store_gb = allocatable.instance_store_gb();
-  }
-  for (const auto& [id, inst] : state_.instances()) {
-    if (!HoldsCapacity(inst.state())) continue;
-    auto it = by_host.find(inst.host_id());
-    if (it == by_host.end()) continue;
-    it->second.used_vcpus += inst.vcpus();
-    it->second.used_memory_mib += inst.memory_mib();
-    if (auto type = FindInstanceType(inst.instance_type())) {
-      it->second.used_instance_store_gb += InstanceStoreGb(*type);
-    }
-  }
-  std::vector<scheduler::HostSnapshot> out;
-  for (auto& [id, s] : by_host) out.push_back(std::move(s));
-  return out;
+  return state_.index().Snapshot(now);
 }
 
 absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstancesRequest& in) {
@@ -290,7 +281,12 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   const InstanceType type = *FindInstanceType(req.instance_type());
   const absl::Time now = clock_.Now();
 
+  using Steady = std::chrono::steady_clock;
+  run_timings = {};
+  const Steady::time_point asked = Steady::now();
   std::unique_lock<std::mutex> lock(state_.mu());
+  const Steady::time_point locked = Steady::now();
+  run_timings.lock_wait_us = MicrosBetween(asked, locked);
   // A retried call with the same ClientToken returns the first call's reservation.
   if (!req.client_token().empty()) {
     auto it = state_.client_tokens().find(req.client_token());
@@ -331,10 +327,16 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
       *ResolveMetadataOptions(req.metadata_options(), DefaultMetadataOptions());
 
   MC_ASSIGN_OR_RETURN(scheduler::PlacementRequest preq, PlacementRequestLocked(req, type));
-  const auto snapshot = SnapshotLocked(now);
-  auto placement = scheduler_.Place(preq, snapshot);
+  // The decision runs on the state's kept fleet (state_index.h): no snapshot, no index build.
+  // Same decision as scheduler_.Place(preq, SnapshotLocked(now)); rejections are listed only
+  // for a failure's message, which names every rejected host's reason either way.
+  const scheduler::Fleet& fleet = state_.index().FleetAt(now);
+  auto placement = fleet.Place(preq, {.rejections_on_success = false, .max_rejections = 20});
   if (!placement.ok()) return SchedulerError(placement.status(), req.instance_type());
   if (req.dry_run()) return DryRunOk();
+  // --explain: the same decision again with every host's verdict (before anything is staged).
+  std::string explanation;
+  if (req.explain()) explanation = scheduler::FormatExplanation(preq, fleet.Explain(preq));
 
   CloudState::Changes changes;
   v1::Reservation reservation;
@@ -379,11 +381,9 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
       r.set_public_key(key->public_key());
     }
     MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes));
-    MC_ASSIGN_OR_RETURN(SignedIdentity identity, signer_.Sign(r));
-    r.set_identity_document(identity.document);
-    r.set_identity_signature(identity.signature);
-    r.set_identity_pkcs7(identity.pkcs7);
-    r.set_identity_rsa2048(identity.rsa2048);
+    // The document only: it is signed when the record is delivered to its host
+    // (FleetService::WatchDesired, outside the state lock); see IdentitySigner.
+    r.set_identity_document(signer_.Document(r));
     token.add_instance_ids(r.instance_id());
     *reservation.add_instances() = ToApi(r);
     touched_hosts.insert(host_id);
@@ -396,10 +396,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     g.set_locked_availability_zone(placement->cluster_locked_az);
     changes.placement_groups[g.group_name()] = g;
   }
-  if (req.explain()) {
-    reservation.set_placement_explanation(
-        scheduler::FormatExplanation(preq, scheduler_.Explain(preq, snapshot)));
-  }
+  if (req.explain()) reservation.set_placement_explanation(std::move(explanation));
   if (!req.client_token().empty()) {
     token.set_client_token(req.client_token());
     token.set_reservation_id(reservation.reservation_id());
@@ -408,7 +405,10 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   }
   // The reservation is in the mirror now (the next decision sees it); the lock is released
   // while the commit syncs, and the hosts' agents hear of the instances once they are durable.
+  const Steady::time_point staged = Steady::now();
   state_.CommitPipelined(lock, changes, touched_hosts);
+  run_timings.locked_us = MicrosBetween(locked, staged);
+  run_timings.durable_wait_us = MicrosBetween(staged, Steady::now());
   const int64_t committed_ms = absl::ToUnixMillis(clock_.Now());
   for (auto& i : *reservation.mutable_instances()) {
     i.mutable_launch_steps()->set_committed_ms(committed_ms);
@@ -557,10 +557,6 @@ absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
     }
   }
   std::set<std::string> wanted(req.host_ids().begin(), req.host_ids().end());
-  std::map<std::string, int> counts;
-  for (const auto& [id, inst] : state_.instances()) {
-    if (HoldsCapacity(inst.state())) counts[inst.host_id()]++;
-  }
   v1::DescribeHostsResponse resp;
   for (const auto& snap : SnapshotLocked(now)) {
     if (!wanted.empty() && !wanted.contains(snap.host_id)) continue;
@@ -583,7 +579,7 @@ absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
     if (rt != state_.host_runtime().end() && rt->second.last_report != absl::InfinitePast()) {
       *h->mutable_last_heartbeat() = ToTimestamp(absl::ToUnixMillis(rt->second.last_report));
     }
-    h->set_instance_count(counts[snap.host_id]);
+    h->set_instance_count(state_.index().OccupyingCount(snap.host_id));
     h->set_endpoint(rec.endpoint());
   }
   return resp;
@@ -592,7 +588,8 @@ absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
 absl::StatusOr<v1::ModifyInstanceMetadataOptionsResponse>
 ComputeService::ModifyInstanceMetadataOptions(const v1::ModifyInstanceMetadataOptionsRequest& req) {
   std::lock_guard<std::mutex> lock(state_.mu());
-  MC_ASSIGN_OR_RETURN(v1::InstanceRecord * current, FindInstanceLocked(state_, req.instance_id()));
+  MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* current,
+                      FindInstanceLocked(state_, req.instance_id()));
   if (current->state() == v1::INSTANCE_STATE_CODE_TERMINATED ||
       current->state() == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN) {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
@@ -622,7 +619,8 @@ absl::StatusOr<v1::ModifyInstanceAttributeResponse> ComputeService::ModifyInstan
                                               " bytes; got ", req.user_data().size()));
   }
   std::lock_guard<std::mutex> lock(state_.mu());
-  MC_ASSIGN_OR_RETURN(v1::InstanceRecord * current, FindInstanceLocked(state_, req.instance_id()));
+  MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* current,
+                      FindInstanceLocked(state_, req.instance_id()));
   // User data can change only while the instance is stopped (EC2 ModifyInstanceAttribute).
   if (current->state() != v1::INSTANCE_STATE_CODE_STOPPED) {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
@@ -647,7 +645,7 @@ absl::StatusOr<v1::DescribeInstanceAttributeResponse> ComputeService::DescribeIn
         absl::StrCat("Value (", req.attribute(), ") for parameter attribute is invalid."));
   }
   std::lock_guard<std::mutex> lock(state_.mu());
-  MC_ASSIGN_OR_RETURN(v1::InstanceRecord * r, FindInstanceLocked(state_, req.instance_id()));
+  MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, req.instance_id()));
   v1::DescribeInstanceAttributeResponse resp;
   resp.set_instance_id(r->instance_id());
   resp.set_has_user_data(r->has_user_data());
@@ -705,7 +703,7 @@ absl::StatusOr<v1::DescribePlacementResponse> ComputeService::DescribePlacement(
   const InstanceType type = *FindInstanceType(req.instance_type());
   std::lock_guard<std::mutex> lock(state_.mu());
   MC_ASSIGN_OR_RETURN(scheduler::PlacementRequest preq, PlacementRequestLocked(req, type));
-  const scheduler::PlacementExplanation e = scheduler_.Explain(preq, SnapshotLocked(clock_.Now()));
+  const scheduler::PlacementExplanation e = state_.index().FleetAt(clock_.Now()).Explain(preq);
   v1::DescribePlacementResponse resp;
   resp.set_would_succeed(e.status.ok());
   if (!e.status.ok()) {

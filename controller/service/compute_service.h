@@ -21,6 +21,11 @@ inline constexpr int64_t kConsoleOutputBytes = 64 * 1024;
 
 // Instance lifecycle, instance types and host listing: the business rules behind the public
 // API, independent of the transport. Thread-safe.
+//
+// RunInstances and DescribePlacement decide on the state's kept scheduler::Fleet
+// (CloudState::index(), the same rules as SpreadScheduler over a snapshot); `scheduler` serves
+// StartInstances' re-check of one host. `signer` writes identity documents; FleetService signs
+// them at delivery.
 class ComputeService {
  public:
   ComputeService(CloudState& state, const Clock& clock, IdGenerator& ids,
@@ -80,6 +85,16 @@ class ComputeService {
   AgentClient& agents_;
   IdentitySigner& signer_;
 };
+
+// Where the calling thread's last RunInstances call spent its time (steady clock): waiting for
+// the state lock, holding it (validation against the state, the decision, the records, staging),
+// and waiting for its changes to be durable (lock released). Read by the placement bench.
+struct RunInstancesTimings {
+  double lock_wait_us = 0;
+  double locked_us = 0;
+  double durable_wait_us = 0;
+};
+const RunInstancesTimings& LastRunInstancesTimings();
 
 // Fills defaults and validates EC2 metadata options (HttpTokens optional|required, HttpEndpoint
 // enabled|disabled, HttpPutResponseHopLimit 1..64, InstanceMetadataTags enabled|disabled).

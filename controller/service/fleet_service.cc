@@ -57,7 +57,7 @@ absl::StatusOr<v1::RegisterHostResponse> FleetService::RegisterHost(
   CloudState::Changes changes;
   changes.hosts[id] = rec;
   MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), absl::StrCat("register host ", id)));
-  state_.host_runtime()[id].last_report = now;
+  state_.RecordReportLocked(id, now);
   state_.BumpGenerationLocked(id);
   spdlog::info("host {} registered: {} at {} ({}/{}/{}, {} vCPU, {} MiB, accel {})", id,
                rec.hostname(), rec.endpoint(), rec.topology().region(),
@@ -76,7 +76,7 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
   if (!state_.hosts().contains(req.host_id())) {
     return absl::NotFoundError(absl::StrCat("host ", req.host_id(), " is not registered"));
   }
-  state_.host_runtime()[req.host_id()].last_report = now;
+  state_.RecordReportLocked(req.host_id(), now);
 
   CloudState::Changes changes;
   bool desired_changed = false;
@@ -167,15 +167,16 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
   return absl::OkStatus();
 }
 
-v1::DesiredState FleetService::DesiredLocked(const std::string& host_id) const {
+v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::vector<int>& to_sign,
+                                             std::vector<std::string>& forget) const {
   v1::DesiredState d;
   auto rt = state_.host_runtime().find(host_id);
   d.set_generation(rt == state_.host_runtime().end() ? 0 : rt->second.generation);
   if (auto host = state_.hosts().find(host_id); host != state_.hosts().end()) {
     *d.mutable_allocatable() = AllocatableCapacity(host->second.capacity(), state_.config());
   }
-  for (const auto& [id, r] : state_.instances()) {
-    if (r.host_id() != host_id) continue;
+  for (const std::string& id : state_.index().InstancesOn(host_id)) {
+    const v1::InstanceRecord& r = state_.instances().at(id);
     // Terminated instances stay listed (as TERMINATED) until purged, so a host that was away
     // during termination still cleans up.
     auto* di = d.add_instances();
@@ -188,7 +189,10 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id) const {
     di->set_instance_type(r.instance_type());
     di->set_boot_count(r.boot_count());
     di->set_force_stop(r.force_stop());
-    if (r.goal() == v1::DESIRED_GOAL_TERMINATED) continue;  // the agent needs only the id
+    if (r.goal() == v1::DESIRED_GOAL_TERMINATED) {
+      forget.push_back(id);  // its identity is not needed again
+      continue;              // the agent needs only the id
+    }
     if (!r.placement_group().empty()) {
       di->set_placement_group(r.placement_group());
       di->set_partition_number(r.partition_number());
@@ -221,6 +225,7 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id) const {
     m->set_identity_signature(r.identity_signature());
     m->set_identity_pkcs7(r.identity_pkcs7());
     m->set_identity_rsa2048(r.identity_rsa2048());
+    if (r.identity_signature().empty()) to_sign.push_back(d.instances_size() - 1);
     m->add_security_groups("default");
     m->set_root_device_name(r.root_device_name());
     m->set_placement_group(r.placement_group());
@@ -235,12 +240,51 @@ absl::StatusOr<v1::DesiredState> FleetService::WatchDesired(const v1::WatchDesir
   if (!state_.hosts().contains(req.host_id())) {
     return absl::NotFoundError(absl::StrCat("host ", req.host_id(), " is not registered"));
   }
-  auto changed = [&] {
-    return state_.host_runtime()[req.host_id()].generation != req.known_generation();
-  };
+  auto changed = [&] { return state_.GenerationLocked(req.host_id()) != req.known_generation(); };
   state_.desired_changed().wait_for(lock, wait, changed);
   state_.SyncLocked();  // agents only ever see durable records
-  return DesiredLocked(req.host_id());
+  std::vector<int> to_sign;
+  std::vector<std::string> forget;
+  v1::DesiredState d = DesiredLocked(req.host_id(), to_sign, forget);
+  lock.unlock();
+  MC_RETURN_IF_ERROR(SignIdentities(d, to_sign, forget));
+  return d;
+}
+
+absl::Status FleetService::SignIdentities(v1::DesiredState& d, const std::vector<int>& to_sign,
+                                          const std::vector<std::string>& forget) {
+  {
+    std::lock_guard<std::mutex> lock(signed_mu_);
+    for (const auto& id : forget) signed_.erase(id);
+  }
+  for (int i : to_sign) {
+    v1::DesiredInstance* di = d.mutable_instances(i);
+    v1::GuestMetadata* m = di->mutable_metadata();
+    if (m->identity_document().empty()) continue;  // a record from before documents existed
+    SignedIdentity identity;
+    bool cached = false;
+    {
+      std::lock_guard<std::mutex> lock(signed_mu_);
+      auto it = signed_.find(di->instance_id());
+      if (it != signed_.end() && it->second.document == m->identity_document()) {
+        identity = it->second;
+        cached = true;
+      }
+    }
+    if (!cached) {
+      auto s = signer_.Sign(m->identity_document());
+      if (!s.ok()) {
+        return Annotate(s.status(), absl::StrCat("sign the identity of ", di->instance_id()));
+      }
+      identity = std::move(*s);
+      std::lock_guard<std::mutex> lock(signed_mu_);
+      signed_[di->instance_id()] = identity;
+    }
+    m->set_identity_signature(identity.signature);
+    m->set_identity_pkcs7(identity.pkcs7);
+    m->set_identity_rsa2048(identity.rsa2048);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status FleetService::Reconcile() {

@@ -16,11 +16,20 @@ struct SignedIdentity {
   std::string rsa2048;
 };
 
-// Signs identity documents with the cloud's key. Thread-safe.
+// Builds and signs identity documents with the cloud's key. Thread-safe.
+//
+// RunInstances records each instance's document (Document: text only, cheap) under the state
+// lock; the signatures are made when the instance is delivered to its host (FleetService,
+// outside the lock, cached per instance). Signing is deterministic — the same document always
+// gives the same bytes (RSA PKCS#1 v1.5, and a PKCS#7 signingTime taken from the document's
+// pendingTime) — so a controller restart re-signs to exactly what agents already hold.
 class IdentitySigner {
  public:
   virtual ~IdentitySigner() = default;
-  virtual absl::StatusOr<SignedIdentity> Sign(const v1::InstanceRecord& instance) = 0;
+  // The document text of `instance` (its id, type, image, AZ, region, address, launch time).
+  virtual std::string Document(const v1::InstanceRecord& instance) const = 0;
+  // The document and its signatures.
+  virtual absl::StatusOr<SignedIdentity> Sign(const std::string& document) const = 0;
 };
 
 }  // namespace minicloud::controller

@@ -26,7 +26,8 @@ v1::InstanceState ApiState(v1::InstanceStateCode s) {
   return out;
 }
 
-absl::StatusOr<v1::InstanceRecord*> FindInstanceLocked(CloudState& state, absl::string_view id) {
+absl::StatusOr<const v1::InstanceRecord*> FindInstanceLocked(CloudState& state,
+                                                             absl::string_view id) {
   MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
   auto it = state.instances().find(std::string(id));
   if (it == state.instances().end()) return InstanceNotFound(id);

@@ -20,7 +20,8 @@ namespace minicloud::controller {
 absl::Status InstanceNotFound(absl::string_view id);
 absl::Status CheckInstanceIdFormat(absl::string_view id);
 // The instance's record, after checking the id's shape. Requires the state lock.
-absl::StatusOr<v1::InstanceRecord*> FindInstanceLocked(CloudState& state, absl::string_view id);
+absl::StatusOr<const v1::InstanceRecord*> FindInstanceLocked(CloudState& state,
+                                                             absl::string_view id);
 
 // {code, name} as EC2 reports an instance state.
 v1::InstanceState ApiState(v1::InstanceStateCode s);

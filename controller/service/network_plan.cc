@@ -6,12 +6,25 @@
 namespace minicloud::controller {
 
 absl::StatusOr<network::SubnetPlan> DefaultSubnet(int index) {
-  if (index < 0 || index >= kDefaultSubnetCount) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the default VPC has room for ", kDefaultSubnetCount, " availability zones"));
+  return DefaultSubnet(index, kDefaultVpcCidr, 20);
+}
+
+absl::StatusOr<network::SubnetPlan> DefaultSubnet(int index, const std::string& vpc_cidr,
+                                                  int subnet_prefix_length) {
+  MC_ASSIGN_OR_RETURN(network::Ipv4Cidr vpc, network::Ipv4Cidr::Parse(vpc_cidr));
+  if (subnet_prefix_length < vpc.prefix_length || subnet_prefix_length > 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("subnets of /", subnet_prefix_length, " do not fit the VPC ", vpc_cidr));
   }
-  MC_ASSIGN_OR_RETURN(network::Ipv4Cidr vpc, network::Ipv4Cidr::Parse(kDefaultVpcCidr));
-  network::Ipv4Cidr subnet{{vpc.address.value + (static_cast<uint32_t>(index) << 12)}, 20};
+  const int64_t count = int64_t{1} << (subnet_prefix_length - vpc.prefix_length);
+  if (index < 0 || index >= count) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the VPC ", vpc_cidr, " has room for ", count, " availability zones"));
+  }
+  const uint32_t base = vpc.Masked().address.value;
+  network::Ipv4Cidr subnet{
+      {base + static_cast<uint32_t>(static_cast<uint64_t>(index) << (32 - subnet_prefix_length))},
+      subnet_prefix_length};
   return network::SubnetPlan::FromCidr(subnet.ToString());
 }
 

@@ -18,6 +18,9 @@ inline constexpr int kDefaultSubnetCount = 16;  // /20s in the /16
 
 // The index-th /20 of the default VPC (0..15); ResourceExhausted past the last.
 absl::StatusOr<network::SubnetPlan> DefaultSubnet(int index);
+// The index-th subnet of `subnet_prefix_length` in `vpc_cidr` (ControllerConfig's layout).
+absl::StatusOr<network::SubnetPlan> DefaultSubnet(int index, const std::string& vpc_cidr,
+                                                  int subnet_prefix_length);
 
 // Lowest free instance address of the subnet (network + 4 .. broadcast - 1); `used` holds dotted
 // addresses. ResourceExhausted when the subnet is full.

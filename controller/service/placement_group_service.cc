@@ -79,29 +79,15 @@ std::shared_ptr<const scheduler::PlacementGroup> SchedulerGroupLocked(
                         : scheduler::SpreadLevel::kRack;
   g->partition_count = record.partition_count();
   g->locked_az = record.locked_availability_zone();
-  for (const auto& [id, inst] : state.instances()) {
-    if (inst.placement_group() != record.group_name() ||
-        inst.state() == v1::INSTANCE_STATE_CODE_TERMINATED) {
-      continue;
-    }
-    scheduler::GroupMember m;
-    m.instance_id = id;
-    m.host_id = inst.host_id();
-    m.availability_zone = inst.topology().availability_zone();
-    m.rack = inst.topology().rack();
-    m.partition_number = inst.partition_number();
-    m.active = HoldsCapacity(inst.state());
-    g->members.push_back(std::move(m));
-  }
+  // Members in instance id order, from the state's index (kept exact by every record change).
+  const auto& members = state.index().GroupMembers(record.group_name());
+  g->members.reserve(members.size());
+  for (const auto& [id, m] : members) g->members.push_back(m);
   return g;
 }
 
 int GroupInstanceCountLocked(CloudState& state, const std::string& group_name) {
-  int n = 0;
-  for (const auto& [id, inst] : state.instances()) {
-    n += inst.placement_group() == group_name && inst.state() != v1::INSTANCE_STATE_CODE_TERMINATED;
-  }
-  return n;
+  return static_cast<int>(state.index().GroupMembers(group_name).size());
 }
 
 absl::StatusOr<v1::CreatePlacementGroupResponse> PlacementGroupService::CreatePlacementGroup(

@@ -79,7 +79,7 @@ struct ControllerFixture {
     key_pairs = std::make_unique<controller::KeyPairService>(*state, clock, ids);
     groups = std::make_unique<controller::PlacementGroupService>(*state, clock, ids);
     images = std::make_unique<controller::ImageService>(*state, clock, ids, *blobs);
-    fleet = std::make_unique<controller::FleetService>(*state, clock, ids);
+    fleet = std::make_unique<controller::FleetService>(*state, clock, ids, *signer);
   }
 
   // A small qcow2 made by qemu-img, registered as an AMI.
