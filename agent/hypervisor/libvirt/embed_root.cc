@@ -47,7 +47,11 @@ std::string EmbedQemuConf() {
          "stdio_handler = \"file\"\n"
          "# No AppArmor/SELinux labelling, and no ownership xattrs on the agent's images.\n"
          "security_driver = \"none\"\n"
-         "remember_owner = 0\n";
+         "remember_owner = 0\n"
+         "# No per-domain cgroups: a guest's vCPU threads share the CPU like any other process of\n"
+         "# the host. With cgroup v1, libvirt's machine/ group weighs as much as ONE task against\n"
+         "# everything in the root group, so a loaded host starved guests (docs/PERFORMANCE.md).\n"
+         "cgroup_controllers = [ ]\n";
 }
 
 std::string EmbedUri(std::string_view root_dir) {

@@ -100,7 +100,7 @@ struct GatedController {
     signer = std::move(*CloudIdentitySigner::Open(dir + "/identity", clock));
     compute = std::make_unique<ComputeService>(*state, clock, ids, scheduler, agents, *signer);
     images = std::make_unique<ImageService>(*state, clock, ids, *blobs);
-    fleet = std::make_unique<FleetService>(*state, clock, ids);
+    fleet = std::make_unique<FleetService>(*state, clock, ids, *signer);
   }
 
   std::string AddHost() {
@@ -228,7 +228,7 @@ TEST_CASE("WatchDesired never hands out an instance whose commit is not durable"
   {
     // The host's desired-state generation is not bumped for a staged change.
     std::lock_guard<std::mutex> lock(c.state->mu());
-    CHECK(c.state->host_runtime()[host].generation == known);
+    CHECK(c.state->host_runtime().at(host).generation == known);
   }
 
   // An agent asking now (long-poll with nothing new, or an immediate answer) must not get the

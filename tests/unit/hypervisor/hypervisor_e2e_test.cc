@@ -124,6 +124,22 @@ pid_t QemuPid(const fs::path& root, const std::string& id) {
 
 bool Alive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0; }
 
+// The process's line for the cpu controller in /proc/PID/cgroup ("" when there is none).
+std::string CpuCgroup(pid_t pid) {
+  std::istringstream in(ReadFile(fs::path("/proc") / std::to_string(pid) / "cgroup"));
+  for (std::string line; std::getline(in, line);) {
+    const auto first = line.find(':');
+    const auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    const std::string controllers = "," + line.substr(first + 1, second - first - 1) + ",";
+    // cgroup v1 names the controllers; the v2 unified line ("0::/path") carries them all.
+    if (controllers.find(",cpu,") != std::string::npos || controllers == ",,") {
+      return line.substr(second + 1);
+    }
+  }
+  return "";
+}
+
 bool Lists(LibvirtHypervisor& hv, const std::string& id, DomainState state) {
   absl::StatusOr<std::vector<DomainInfo>> list = hv.List();
   if (!list.ok()) return false;
@@ -291,6 +307,9 @@ TEST_CASE("hypervisor e2e: a real guest boots and an in-process adapter restart 
                   std::chrono::seconds(60)));
   const pid_t qemu = QemuPid(root.dir, id);
   REQUIRE(Alive(qemu));
+  // The guest is scheduled like any process of the host, in the agent's own CPU cgroup (no
+  // libvirt machine/ group weighing as one task; see EmbedQemuConf).
+  CHECK(CpuCgroup(qemu) == CpuCgroup(getpid()));
   hv.reset();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(Alive(qemu));

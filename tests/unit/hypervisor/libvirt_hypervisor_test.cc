@@ -281,6 +281,7 @@ TEST_CASE("PrepareEmbedRoot writes qemu.conf where the embedded driver reads it"
   CHECK(conf.str() == EmbedQemuConf());
   CHECK_THAT(conf.str(), Catch::Contains("user = \"root\""));
   CHECK_THAT(conf.str(), Catch::Contains("stdio_handler = \"file\""));
+  CHECK_THAT(conf.str(), Catch::Contains("cgroup_controllers = [ ]"));
   CHECK(PrepareEmbedRoot(root.string()).ok());  // idempotent
   CHECK(EmbedUri(root.string()) == "qemu:///embed?root=" + root.string());
   CHECK(PrepareEmbedRoot("relative/root").code() == absl::StatusCode::kInvalidArgument);
