@@ -10,7 +10,7 @@
 # is the per-pair ratio minicloud/bare of the time to the user data marker; the script prints the
 # geometric mean of the ratios with a 95% t-interval on the log ratios and a bootstrap percentile
 # interval over pairs. Every boot is appended to $BOOT_BENCH_RESULTS/rounds.tsv as it finishes, so
-# several short invocations (each holding /work/e2e-lock.sh for a few pairs) can be aggregated.
+# several short invocations (each a few pairs long, e.g. between other jobs on a shared machine) can be aggregated.
 #
 # minicloud side: a private one-host cloud (deploy/cloud up --accel tcg) inside a network
 #   namespace of its own, the Debian 12 AMI registered from its manifest, one t3.micro instance

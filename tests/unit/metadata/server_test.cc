@@ -438,6 +438,10 @@ class LoopbackCapture {
     sll.sll_ifindex = static_cast<int>(::if_nametoindex("lo"));
     timeval tv{0, 50'000};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    // The capture sees all loopback traffic, other tests' included (ctest -j2): a large buffer
+    // keeps a busy moment from dropping the few segments this test reads.
+    const int buffer = 32 << 20;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof(buffer));
     if (sll.sll_ifindex == 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) != 0) {
       ::close(fd_);
       fd_ = -1;
