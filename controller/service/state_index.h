@@ -13,9 +13,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "agent/network/addressing.h"
 #include "controller/scheduler/fleet.h"
 #include "controller/scheduler/scheduler.h"
+#include "controller/service/network_plan.h"  // the controller's one door to addressing
 #include "minicloud/v1/records.pb.h"
 
 namespace minicloud::controller {
