@@ -558,10 +558,12 @@ Response HandleTokenPut(const Request& req, const InstanceMetadata& m, const Tok
 }
 
 Response HandleRead(const Request& req, const InstanceMetadata& m, const TokenAuthority& tokens,
-                    absl::Time now) {
+                    absl::Time now, ProvenToken* proven) {
   const std::optional<absl::string_view> token = req.headers.Get(kTokenHeader);
   if (token) {
-    if (tokens.Validate(*token, m.instance_id, now) != TokenCheck::kOk) return ErrorResponse(401);
+    if (tokens.Validate(*token, m.instance_id, now, proven) != TokenCheck::kOk) {
+      return ErrorResponse(401);
+    }
   } else if (m.options.http_tokens == HttpTokens::kRequired) {
     return ErrorResponse(401);
   }
@@ -626,7 +628,7 @@ absl::Span<const absl::string_view> ImdsVersions() { return absl::MakeConstSpan(
 namespace {
 
 Response Dispatch(const Request& req, const InstanceMetadata* instance,
-                  const TokenAuthority& tokens, absl::Time now) {
+                  const TokenAuthority& tokens, absl::Time now, ProvenToken* proven) {
   const bool is_put = req.method == "PUT";
   if (req.method != "GET" && req.method != "HEAD" && !is_put) {
     Response r = ErrorResponse(405);
@@ -636,14 +638,14 @@ Response Dispatch(const Request& req, const InstanceMetadata* instance,
   if (instance == nullptr) return ErrorResponse(403);
   if (instance->options.http_endpoint == HttpEndpoint::kDisabled) return ErrorResponse(403);
   if (is_put) return HandleTokenPut(req, *instance, tokens, now);
-  return HandleRead(req, *instance, tokens, now);
+  return HandleRead(req, *instance, tokens, now, proven);
 }
 
 }  // namespace
 
 Response Handle(const Request& req, const InstanceMetadata* instance, const TokenAuthority& tokens,
-                absl::Time now) {
-  Response r = Dispatch(req, instance, tokens, now);
+                absl::Time now, ProvenToken* proven) {
+  Response r = Dispatch(req, instance, tokens, now, proven);
   if (req.method == "HEAD") {  // every status, errors included: headers only
     r.content_length = r.body.size();
     r.body.clear();

@@ -62,9 +62,11 @@ struct Response {
 };
 
 // `instance` is null when no instance owns the source address. Never throws; any byte sequence in
-// `request` yields a well-formed response.
+// `request` yields a well-formed response. `proven` is the calling connection's memory of the
+// last token it proved (token_authority.h); null checks every token in full. Either way the
+// answer is the same.
 Response Handle(const Request& request, const InstanceMetadata* instance,
-                const TokenAuthority& tokens, absl::Time now);
+                const TokenAuthority& tokens, absl::Time now, ProvenToken* proven = nullptr);
 
 // The error pages EC2's IMDS returns (HTML bodies, text/html). For statuses the HTTP layer
 // produces itself (400 malformed, 413, 429).

@@ -223,7 +223,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       q.target = std::string(req.target());
       for (const auto& field : req) q.headers.Add(Absl(field.name_string()), Absl(field.value()));
       q.body_size = req.body().size();
-      r = Handle(q, instance.get(), impl_->tokens, now);
+      r = Handle(q, instance.get(), impl_->tokens, now, &proven_token_);
     }
     Write(std::move(r), req.keep_alive(), req.version(), instance_id,
           std::string(req.method_string()), std::string(req.target()));
@@ -350,6 +350,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   std::string drain_buf_;
   size_t drained_ = 0;
   ServedEvent event_;
+  ProvenToken proven_token_;  // this connection's last proven IMDSv2 token
 };
 
 // With one io thread every handler is already serialised; strands would only cost.

@@ -1,8 +1,9 @@
 #include "agent/metadata/token_authority.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <cstdint>
@@ -35,12 +36,40 @@ absl::string_view TokenCheckName(TokenCheck c) {
   return "unknown";
 }
 
+struct TokenAuthority::KeyedMac {
+  KeyedMac() = default;
+  KeyedMac(const KeyedMac&) = delete;
+  KeyedMac& operator=(const KeyedMac&) = delete;
+  ~KeyedMac() {
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+  }
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* ctx = nullptr;  // initialised with the key; only ever duplicated
+};
+
+absl::StatusOr<TokenAuthority> TokenAuthority::FromKey(absl::string_view key) {
+  auto keyed = std::make_shared<KeyedMac>();
+  keyed->mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+  if (keyed->mac == nullptr) return absl::InternalError("token key: no HMAC in OpenSSL");
+  keyed->ctx = EVP_MAC_CTX_new(keyed->mac);
+  char digest[] = OSSL_DIGEST_NAME_SHA2_256;
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_END};
+  if (keyed->ctx == nullptr ||
+      EVP_MAC_init(keyed->ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                   params) != 1) {
+    return absl::InternalError("token key: HMAC-SHA256 initialisation failed");
+  }
+  return TokenAuthority(std::move(keyed));
+}
+
 absl::StatusOr<TokenAuthority> TokenAuthority::WithKey(std::string key) {
   if (key.size() < kKeyBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("token key must be at least ", kKeyBytes, " bytes, got ", key.size()));
   }
-  return TokenAuthority(std::move(key));
+  return FromKey(key);
 }
 
 absl::StatusOr<TokenAuthority> TokenAuthority::WithRandomKey() {
@@ -48,19 +77,20 @@ absl::StatusOr<TokenAuthority> TokenAuthority::WithRandomKey() {
   if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
     return absl::InternalError("token key: RAND_bytes failed");
   }
-  return TokenAuthority(std::move(key));
+  absl::StatusOr<TokenAuthority> authority = FromKey(key);
+  OPENSSL_cleanse(key.data(), key.size());
+  return authority;
 }
 
-std::string TokenAuthority::Mac(absl::string_view data) const {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int out_len = 0;
-  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out,
-           &out_len) == nullptr ||
-      out_len != kMacBytes) {
-    return std::string();  // never matches a real MAC
-  }
-  return std::string(reinterpret_cast<const char*>(out), out_len);
+bool TokenAuthority::Mac(absl::string_view data, unsigned char (&out)[kMacBytes]) const {
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(mac_->ctx);
+  if (ctx == nullptr) return false;
+  size_t out_len = 0;
+  const bool ok =
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+      EVP_MAC_final(ctx, out, &out_len, sizeof(out)) == 1 && out_len == kMacBytes;
+  EVP_MAC_CTX_free(ctx);
+  return ok;
 }
 
 absl::StatusOr<std::string> TokenAuthority::Issue(absl::string_view instance_id, absl::Duration ttl,
@@ -81,14 +111,36 @@ absl::StatusOr<std::string> TokenAuthority::Issue(absl::string_view instance_id,
   }
   raw.push_back(static_cast<char>(instance_id.size()));
   raw.append(instance_id.data(), instance_id.size());
-  std::string mac = Mac(raw);
-  if (mac.size() != kMacBytes) return absl::InternalError("token: HMAC-SHA256 failed");
-  raw += mac;
+  unsigned char mac[kMacBytes];
+  if (!Mac(raw, mac)) return absl::InternalError("token: HMAC-SHA256 failed");
+  raw.append(reinterpret_cast<const char*>(mac), kMacBytes);
   return absl::WebSafeBase64Escape(raw);
 }
 
 TokenCheck TokenAuthority::Validate(absl::string_view token, absl::string_view instance_id,
+                                    absl::Time now, ProvenToken* proven) const {
+  if (proven != nullptr && !proven->token.empty() && proven->token == token &&
+      proven->instance_id == instance_id) {
+    return now < proven->expiry ? TokenCheck::kOk : TokenCheck::kExpired;
+  }
+  absl::Time expiry;
+  const TokenCheck check = Check(token, instance_id, now, &expiry);
+  if (proven != nullptr && check == TokenCheck::kOk) {
+    proven->token.assign(token.data(), token.size());
+    proven->instance_id.assign(instance_id.data(), instance_id.size());
+    proven->expiry = expiry;
+  }
+  return check;
+}
+
+TokenCheck TokenAuthority::Validate(absl::string_view token, absl::string_view instance_id,
                                     absl::Time now) const {
+  absl::Time expiry;
+  return Check(token, instance_id, now, &expiry);
+}
+
+TokenCheck TokenAuthority::Check(absl::string_view token, absl::string_view instance_id,
+                                 absl::Time now, absl::Time* expiry_out) const {
   if (token.empty() || token.size() > kMaxTokenChars) return TokenCheck::kInvalid;
   std::string raw;
   if (!absl::WebSafeBase64Unescape(token, &raw)) return TokenCheck::kInvalid;
@@ -101,9 +153,9 @@ TokenCheck TokenAuthority::Validate(absl::string_view token, absl::string_view i
   if (raw.size() != kHeaderBytes + id_len + kMacBytes) return TokenCheck::kInvalid;
 
   const absl::string_view signed_part(raw.data(), kHeaderBytes + id_len);
-  const std::string expected = Mac(signed_part);
-  if (expected.size() != kMacBytes ||
-      CRYPTO_memcmp(expected.data(), raw.data() + signed_part.size(), kMacBytes) != 0) {
+  unsigned char expected[kMacBytes];
+  if (!Mac(signed_part, expected) ||
+      CRYPTO_memcmp(expected, raw.data() + signed_part.size(), kMacBytes) != 0) {
     return TokenCheck::kInvalid;
   }
   const absl::string_view bound_id(raw.data() + kHeaderBytes, id_len);
@@ -111,7 +163,8 @@ TokenCheck TokenAuthority::Validate(absl::string_view token, absl::string_view i
 
   uint64_t expiry = 0;
   for (int i = 1; i <= 8; ++i) expiry = (expiry << 8) | static_cast<uint8_t>(raw[i]);
-  if (now >= absl::FromUnixMillis(static_cast<int64_t>(expiry))) return TokenCheck::kExpired;
+  *expiry_out = absl::FromUnixMillis(static_cast<int64_t>(expiry));
+  if (now >= *expiry_out) return TokenCheck::kExpired;
   return TokenCheck::kOk;
 }
 

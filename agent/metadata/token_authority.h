@@ -10,8 +10,11 @@
 //   0x01 | expiry (unix milliseconds, int64 big-endian) | id length (1 byte) | instance id |
 //   HMAC-SHA256(key, all preceding bytes)
 //
-// Thread-safe: all methods are const and touch no shared mutable state.
+// Thread-safe: all methods are const. The keyed HMAC state is computed once and only read
+// (copied per MAC) afterwards, so a check costs two SHA-256 blocks, not a key schedule and an
+// algorithm lookup per request.
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -28,6 +31,15 @@ enum class TokenCheck {
 };
 
 absl::string_view TokenCheckName(TokenCheck c);
+
+// The last token one client connection proved, so that a keep-alive connection reusing its token
+// (what the AWS SDKs and IMDSv2 clients do) is checked by comparing bytes instead of recomputing
+// the MAC. Owned by the caller (one per connection, never shared); holds at most one token.
+struct ProvenToken {
+  std::string token;        // exact text as received; empty = nothing proved yet
+  std::string instance_id;  // the instance it is bound to
+  absl::Time expiry;        // first instant at which it is no longer valid
+};
 
 class TokenAuthority {
  public:
@@ -48,12 +60,22 @@ class TokenAuthority {
 
   // Checks authenticity first, then the binding, then expiry.
   TokenCheck Validate(absl::string_view token, absl::string_view instance_id, absl::Time now) const;
+  // Same answer as Validate. When `proven` already holds exactly this token for this instance,
+  // only the expiry is checked; a token that validates kOk is remembered in `proven`.
+  TokenCheck Validate(absl::string_view token, absl::string_view instance_id, absl::Time now,
+                      ProvenToken* proven) const;
 
  private:
-  explicit TokenAuthority(std::string key) : key_(std::move(key)) {}
-  std::string Mac(absl::string_view data) const;
+  struct KeyedMac;  // OpenSSL HMAC-SHA256 context with the key already applied
+  explicit TokenAuthority(std::shared_ptr<const KeyedMac> mac) : mac_(std::move(mac)) {}
+  static absl::StatusOr<TokenAuthority> FromKey(absl::string_view key);
+  // HMAC-SHA256(key, data) into `out`; false only when OpenSSL fails.
+  bool Mac(absl::string_view data, unsigned char (&out)[32]) const;
+  // Validate's checks; on authentic tokens bound to `instance_id`, sets *expiry.
+  TokenCheck Check(absl::string_view token, absl::string_view instance_id, absl::Time now,
+                   absl::Time* expiry) const;
 
-  std::string key_;
+  std::shared_ptr<const KeyedMac> mac_;
 };
 
 }  // namespace minicloud::metadata

@@ -128,6 +128,64 @@ TEST_CASE("token text is base64url, distinct per issue time") {
   CHECK(seen.size() == 100);
 }
 
+// A connection's memory of its last proven token must never change an answer: each step below is
+// checked with the memory and without it.
+TEST_CASE("a proven token answers exactly as a full check") {
+  FakeClock clock;
+  const TokenAuthority a = Fixed();
+  const TokenAuthority other_key = Fixed('o');
+  const std::string t1 = *a.Issue("i-1", absl::Seconds(60), clock.Now());
+  const std::string t2 = *a.Issue("i-1", absl::Seconds(600), clock.Now());
+  const std::string foreign = *other_key.Issue("i-1", absl::Seconds(60), clock.Now());
+  std::string tampered = t1;
+  tampered[12] = tampered[12] == 'A' ? 'B' : 'A';
+
+  struct Step {
+    const std::string* token;
+    std::string instance;
+    absl::Duration advance;
+    TokenCheck want;
+  };
+  const std::vector<Step> steps = {
+      {&t1, "i-1", absl::ZeroDuration(), TokenCheck::kOk},             // proved, remembered
+      {&t1, "i-1", absl::Seconds(30), TokenCheck::kOk},                // from memory
+      {&t1, "i-2", absl::ZeroDuration(), TokenCheck::kWrongInstance},  // address now i-2's
+      {&tampered, "i-1", absl::ZeroDuration(), TokenCheck::kInvalid},
+      {&foreign, "i-1", absl::ZeroDuration(), TokenCheck::kInvalid},
+      {&t1, "i-1", absl::ZeroDuration(), TokenCheck::kOk},    // the failures replaced nothing
+      {&t1, "i-1", absl::Seconds(30), TokenCheck::kExpired},  // exactly issue + 60 s
+      {&t2, "i-1", absl::ZeroDuration(), TokenCheck::kOk},    // a new token replaces the old
+      {&t1, "i-1", absl::ZeroDuration(), TokenCheck::kExpired},
+      {&t2, "i-1", absl::Seconds(540), TokenCheck::kExpired},
+  };
+  ProvenToken proven;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = steps[i];
+    clock.Advance(s.advance);
+    INFO("step " << i);
+    CHECK(a.Validate(*s.token, s.instance, clock.Now()) == s.want);
+    CHECK(a.Validate(*s.token, s.instance, clock.Now(), &proven) == s.want);
+  }
+  CHECK(proven.token == t2);
+  CHECK(proven.instance_id == "i-1");
+}
+
+TEST_CASE("only a valid token is remembered, and a remembered one is not recomputed") {
+  const TokenAuthority a = Fixed();
+  const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  ProvenToken proven;
+  CHECK(a.Validate("garbage", "i-1", now, &proven) == TokenCheck::kInvalid);
+  const std::string expired = *a.Issue("i-1", absl::Seconds(1), now - absl::Seconds(5));
+  CHECK(a.Validate(expired, "i-1", now, &proven) == TokenCheck::kExpired);
+  CHECK(proven.token.empty());
+
+  // The memory is the caller's own and trusted as written: an entry no full check would accept
+  // answers kOk, which shows the full check was skipped.
+  proven = ProvenToken{"not-a-token", "i-1", now + absl::Seconds(1)};
+  CHECK(a.Validate("not-a-token", "i-1", now, &proven) == TokenCheck::kOk);
+  CHECK(a.Validate("not-a-token", "i-1", now) == TokenCheck::kInvalid);
+}
+
 TEST_CASE("keys shorter than 32 bytes are refused") {
   CHECK_FALSE(TokenAuthority::WithKey("short").ok());
   CHECK_FALSE(TokenAuthority::WithKey(std::string(31, 'k')).ok());
