@@ -12,7 +12,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/hypervisor/string_view_compat.h"
+#include "common/file/file_util.h"
+#include "common/string_view_compat.h"
 
 namespace minicloud::hypervisor {
 namespace {
@@ -55,11 +56,11 @@ std::string EmbedQemuConf() {
 }
 
 std::string EmbedUri(std::string_view root_dir) {
-  return absl::StrCat("qemu:///embed?root=", Av(root_dir));
+  return absl::StrCat("qemu:///embed?root=", AbslView(root_dir));
 }
 
 absl::Status PrepareEmbedRoot(std::string_view root_dir) {
-  const std::string context = absl::StrCat("prepare libvirt embed root ", Av(root_dir));
+  const std::string context = absl::StrCat("prepare libvirt embed root ", AbslView(root_dir));
   if (root_dir.empty() || root_dir[0] != '/') {
     return absl::InvalidArgumentError(absl::StrCat(context, ": the root must be absolute"));
   }
@@ -92,17 +93,10 @@ absl::Status PrepareEmbedRoot(std::string_view root_dir) {
     have << in.rdbuf();
     if (in && have.str() == want) return absl::OkStatus();
   }
-  const std::filesystem::path tmp = root / "etc" / "qemu.conf.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << want;
-    out.close();
-    if (!out) {
-      return absl::InternalError(absl::StrCat(context, ": write ", tmp.string(), " failed"));
-    }
+  absl::Status written = file::WriteFileAtomic(conf.string(), want, 0644);
+  if (!written.ok()) {
+    return absl::Status(written.code(), absl::StrCat(context, ": ", written.message()));
   }
-  std::filesystem::rename(tmp, conf, ec);
-  if (ec) return absl::InternalError(absl::StrCat(context, ": ", ec.message()));
   return absl::OkStatus();
 }
 

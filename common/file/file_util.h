@@ -1,6 +1,6 @@
 #pragma once
 
-// Small POSIX file helpers shared by the storage module: an owning file descriptor, complete
+// Small POSIX file helpers: an owning file descriptor, complete
 // reads/writes that retry on EINTR and short counts, and "write to a temp name, fsync, rename"
 // publication. Every failure is an absl::Status carrying the path and the errno text.
 
@@ -14,12 +14,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/string_view_compat.h"
 
-namespace minicloud::storage {
-
-// Debian's Abseil is built with its own absl::string_view (not std::string_view); this bridges
-// our std::string_view APIs to absl::StrCat and friends.
-inline absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
+namespace minicloud::file {
 
 // Owns a file descriptor; closes it on destruction (errors ignored; use Close() to see them).
 class UniqueFd {
@@ -88,7 +85,9 @@ class TempFile {
   // fsync, close, rename to `final_path` (same file system), fsync its directory. With
   // `replace` false the rename fails with AlreadyExists if final_path exists (atomically:
   // renameat2 RENAME_NOREPLACE, or link+unlink where the file system lacks it). On any failure
-  // the temp file is removed and this call leaves nothing at final_path.
+  // the temp file is removed and final_path is as it was, with one exception: when only the
+  // final directory fsync fails after a replacing rename, the new file stays (the old one is
+  // gone by then) and the error is still reported.
   absl::Status Publish(const std::string& final_path, bool replace);
   // Closes and removes the temp file now (idempotent; a no-op after Publish succeeded).
   void Abandon();
@@ -101,4 +100,14 @@ class TempFile {
   bool live_ = true;  // the temp file exists on disk and is ours to remove
 };
 
-}  // namespace minicloud::storage
+// Replaces (or creates) `path` with exactly `data` so that readers, and the file system after a
+// crash, see either the old file or the complete new one, never a part:
+//   temp file next to `path` (TempFile: unique O_EXCL name, same directory) -> write all ->
+//   fchmod(`mode`) (exact: not narrowed by the umask) -> fsync -> close -> rename over `path` ->
+//   fsync the directory.
+// On OK the new content is durable. On an error (with the path and errno text) the temp file is
+// gone and `path` keeps its old content (see TempFile::Publish for the one exception).
+// Concurrent writers of one path are safe; the last rename wins.
+absl::Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode);
+
+}  // namespace minicloud::file

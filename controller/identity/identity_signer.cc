@@ -1,4 +1,4 @@
-#include "agent/metadata/identity_signer.h"
+#include "controller/identity/identity_signer.h"
 
 #include <fcntl.h>
 #include <openssl/bio.h>
@@ -24,57 +24,23 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/openssl.h"
+#include "common/file/file_util.h"
 #include "common/status_macros.h"
 
-namespace minicloud::metadata {
+namespace minicloud::identity {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free_all(b); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct Pkcs7Free {
-  void operator()(PKCS7* p) const { PKCS7_free(p); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct X509StackFree {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
-};
-struct Asn1TimeFree {
-  void operator()(ASN1_TIME* t) const { ASN1_TIME_free(t); }
-};
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using Pkcs7Ptr = std::unique_ptr<PKCS7, Pkcs7Free>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using crypto::BioPtr;
+using crypto::BnPtr;
+using crypto::MdCtxPtr;
+using crypto::Pkcs7Ptr;
+using crypto::PkeyPtr;
+using crypto::TakeOpenSslErrors;
+using crypto::X509Ptr;
+using crypto::X509StackPtr;
 
-// The OpenSSL error queue as text, emptied.
-std::string OpenSslErrors() {
-  std::string out;
-  unsigned long e;
-  char buf[256];
-  while ((e = ERR_get_error()) != 0) {
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "no OpenSSL error detail" : out;
-}
-
-absl::Status SslError(absl::string_view what) {
-  return absl::InternalError(absl::StrCat(what, ": ", OpenSslErrors()));
-}
+absl::Status SslError(absl::string_view what) { return crypto::OpenSslError(what); }
 
 std::string BioContents(BIO* bio) {
   char* data = nullptr;
@@ -116,7 +82,7 @@ absl::StatusOr<X509Ptr> ParseCert(absl::string_view cert_pem) {
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) {
     return absl::InvalidArgumentError(
-        absl::StrCat("identity certificate: not a PEM certificate: ", OpenSslErrors()));
+        absl::StrCat("identity certificate: not a PEM certificate: ", TakeOpenSslErrors()));
   }
   return cert;
 }
@@ -127,37 +93,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode) {
-  const std::string tmp = absl::StrCat(path, ".tmp");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open ", tmp, ": ", std::strerror(errno)));
-  size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return absl::InternalError(absl::StrCat("write ", tmp, ": ", std::strerror(err)));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("sync ", tmp, ": ", std::strerror(err)));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("rename ", tmp, ": ", std::strerror(err)));
-  }
-  return absl::OkStatus();
 }
 
 absl::Status AddExtension(X509* cert, int nid, const char* value) {
@@ -184,20 +119,6 @@ struct IdentitySigner::Keys {
   PkeyPtr key;
   X509Ptr cert;
 };
-
-IdentityFields IdentityFieldsOf(const InstanceMetadata& m) {
-  IdentityFields f;
-  f.account_id = m.account_id;
-  f.architecture = m.architecture;
-  f.availability_zone = m.availability_zone;
-  f.image_id = m.image_id;
-  f.instance_id = m.instance_id;
-  f.instance_type = m.instance_type;
-  f.pending_time = m.pending_time;
-  f.private_ip = m.local_ipv4;
-  f.region = m.region;
-  return f;
-}
 
 std::string BuildIdentityDocument(const IdentityFields& f) {
   // Key order and the `"key" : value` spacing are EC2's (Jackson's default pretty printer).
@@ -235,7 +156,7 @@ absl::StatusOr<IdentitySigner> IdentitySigner::Generate(absl::Time now,
   unsigned char serial_bytes[16];
   if (RAND_bytes(serial_bytes, sizeof(serial_bytes)) != 1) return SslError("RAND_bytes");
   serial_bytes[0] &= 0x7f;  // positive
-  std::unique_ptr<BIGNUM, BnFree> serial(BN_bin2bn(serial_bytes, sizeof(serial_bytes), nullptr));
+  BnPtr serial(BN_bin2bn(serial_bytes, sizeof(serial_bytes), nullptr));
   if (!serial || BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) == nullptr) {
     return SslError("certificate serial");
   }
@@ -278,7 +199,7 @@ absl::StatusOr<IdentitySigner> IdentitySigner::FromPem(absl::string_view key_pem
   PkeyPtr key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr));
   if (!key) {
     return absl::InvalidArgumentError(
-        absl::StrCat("identity key: not a PEM private key: ", OpenSslErrors()));
+        absl::StrCat("identity key: not a PEM private key: ", TakeOpenSslErrors()));
   }
   if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) {
     return absl::InvalidArgumentError("identity key: not an RSA key");
@@ -335,13 +256,13 @@ absl::Status IdentitySigner::Save(const std::string& dir) const {
   const std::string key_pem = private_key_pem();
   if (key_pem.empty()) return SslError("identity key PEM");
   MC_RETURN_IF_ERROR(
-      WriteFileAtomic((fs::path(dir) / std::string(kKeyFile)).string(), key_pem, 0600));
-  return WriteFileAtomic((fs::path(dir) / std::string(kCertFile)).string(), cert_pem_, 0644);
+      file::WriteFileAtomic((fs::path(dir) / std::string(kKeyFile)).string(), key_pem, 0600));
+  return file::WriteFileAtomic((fs::path(dir) / std::string(kCertFile)).string(), cert_pem_, 0644);
 }
 
-absl::StatusOr<IdentityDocument> IdentitySigner::Sign(absl::string_view document,
-                                                      absl::Time now) const {
-  IdentityDocument out;
+absl::StatusOr<SignedDocument> IdentitySigner::Sign(absl::string_view document,
+                                                    absl::Time now) const {
+  SignedDocument out;
   out.document = std::string(document);
 
   // signature: RSA-SHA256 over the document bytes.
@@ -392,8 +313,8 @@ absl::StatusOr<IdentityDocument> IdentitySigner::Sign(absl::string_view document
   return out;
 }
 
-absl::StatusOr<IdentityDocument> IdentitySigner::SignFields(const IdentityFields& fields,
-                                                            absl::Time now) const {
+absl::StatusOr<SignedDocument> IdentitySigner::SignFields(const IdentityFields& fields,
+                                                          absl::Time now) const {
   return Sign(BuildIdentityDocument(fields), now);
 }
 
@@ -425,18 +346,18 @@ absl::StatusOr<std::string> VerifyIdentityPkcs7(absl::string_view pkcs7_b64,
   Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
   if (!p7) {
     return absl::InvalidArgumentError(
-        absl::StrCat("identity pkcs7: not DER PKCS#7: ", OpenSslErrors()));
+        absl::StrCat("identity pkcs7: not DER PKCS#7: ", TakeOpenSslErrors()));
   }
-  std::unique_ptr<STACK_OF(X509), X509StackFree> certs(sk_X509_new_null());
+  X509StackPtr certs(sk_X509_new_null());
   if (!certs || sk_X509_push(certs.get(), cert.get()) <= 0) return SslError("cert stack");
   BioPtr content(BIO_new(BIO_s_mem()));
   const int ok = PKCS7_verify(p7.get(), certs.get(), nullptr, nullptr, content.get(),
                               PKCS7_NOVERIFY | PKCS7_BINARY);
   if (ok != 1) {
     return absl::PermissionDeniedError(
-        absl::StrCat("identity pkcs7 does not verify: ", OpenSslErrors()));
+        absl::StrCat("identity pkcs7 does not verify: ", TakeOpenSslErrors()));
   }
   return BioContents(content.get());
 }
 
-}  // namespace minicloud::metadata
+}  // namespace minicloud::identity
