@@ -1,0 +1,81 @@
+#pragma once
+
+// The pieces every verb is made of: the global options, the context a handler runs in, and the
+// registry that ties a CLI11 subcommand to its handler. A handler reads its flags, builds one
+// request, sends it through ComputeApi and renders the answer to `out`; it never touches
+// std::cout, the network or the clock directly, so tests run it against a fake API.
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli/compute_api.h"
+
+namespace minicloud::cli {
+
+// Exit codes as the aws CLI uses them.
+constexpr int kExitUsage = 252;
+constexpr int kExitServiceError = 254;
+constexpr int kExitWaiterFailed = 255;
+
+// Bad command-line input (a shorthand that does not parse, a file that cannot be read): printed
+// as the aws CLI prints it, exit code kExitUsage.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Options accepted before or after the verb, as the aws CLI's global options.
+struct GlobalOptions {
+  std::string endpoint;
+  std::string output = "json";  // json | table | text
+  double timeout_s = 60;        // --cli-read-timeout
+  bool output_given = false;    // --output was on the line (a boot verdict defaults to text)
+};
+
+struct VerbContext {
+  const GlobalOptions& globals;
+  ComputeApi& api;
+  std::ostream& out;
+  std::ostream& err;
+  // Waits between two polls of a waiter.
+  std::function<void(std::chrono::milliseconds)> sleep;
+};
+
+// Runs one verb; returns the process exit code. Throws UsageError or ServiceError.
+using VerbHandler = std::function<int(VerbContext&)>;
+
+class VerbRegistry {
+ public:
+  explicit VerbRegistry(CLI::App& app) : app_(app) {}
+
+  // A new subcommand `name` whose handler runs when it is the verb on the line. The caller adds
+  // the verb's own flags to the returned subcommand.
+  CLI::App* Add(const std::string& name, const std::string& description, VerbHandler handler);
+
+  // Runs the handler of the verb that was parsed (CLI11 requires exactly one).
+  int Run(VerbContext& ctx) const;
+
+ private:
+  CLI::App& app_;
+  std::vector<std::pair<CLI::App*, VerbHandler>> verbs_;
+};
+
+// Prints `doc` as --output asks: with `table` and an array_key, the objects of doc[array_key] in
+// `columns` (dotted paths); otherwise JSON indented by 4, as `aws ec2` prints it.
+void Print(VerbContext& ctx, const nlohmann::json& doc, const std::string& array_key,
+           const std::vector<std::string>& columns);
+
+// Each group of verbs registers itself (cli/verbs/*.cc).
+void RegisterInstanceVerbs(VerbRegistry& verbs);
+void RegisterImageVerbs(VerbRegistry& verbs);
+void RegisterKeyPairVerbs(VerbRegistry& verbs);
+void RegisterPlacementVerbs(VerbRegistry& verbs);
+void RegisterHostVerbs(VerbRegistry& verbs);
+
+}  // namespace minicloud::cli

@@ -1,0 +1,427 @@
+// Argument parsing of every verb: argv -> the request the controller receives (as text format),
+// or -> the usage error the aws CLI would print, with nothing sent. No server: the command runs
+// against FakeComputeApi, which records each request.
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "minicloud/v1/compute.pb.h"
+#include "tests/unit/cli/fake_compute_api.h"
+
+namespace minicloud::cli {
+namespace {
+
+using testing::CliHarness;
+using testing::EqualsText;
+using testing::TextOf;
+
+struct ParseCase {
+  std::string group;
+  std::vector<std::string> args;
+  std::string operation;  // the one RPC sent
+  std::string request;    // its request in text format
+};
+
+const std::vector<ParseCase>& ParseCases() {
+  static const auto* kCases = new std::vector<ParseCase>{
+      // instances
+      {"instances",
+       {"run-instances", "--image-id", "ami-1"},
+       "RunInstances",
+       R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 1 max_count: 1)"},
+      {"instances",
+       {"run-instances", "--image-id", "ami-1", "--count", "2:5"},
+       "RunInstances",
+       R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 2 max_count: 5)"},
+      {"instances",
+       {"run-instances", "--image-id", "ami-1", "--count", "3"},
+       "RunInstances",
+       R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 3 max_count: 3)"},
+      {"instances",
+       {"run-instances", "--image-id", "ami-1", "--min-count", "2"},
+       "RunInstances",
+       R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 2 max_count: 2)"},
+      {"instances",
+       {"run-instances", "--image-id", "ami-1", "--max-count", "4"},
+       "RunInstances",
+       R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 4 max_count: 4)"},
+      {"instances",
+       {"run-instances", "--image-id", "ami-1", "--min-count", "1", "--max-count", "3"},
+       "RunInstances",
+       R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 1 max_count: 3)"},
+      {"instances",
+       {"run-instances", "--image-id", "ami-1", "--placement",
+        "AvailabilityZone=home-1b,GroupName=pg,PartitionNumber=2,Tenancy=default",
+        "--availability-zone", "home-1a"},
+       "RunInstances",
+       R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 1 max_count: 1
+          placement { availability_zone: "home-1a" group_name: "pg" partition_number: 2 })"},
+      {"instances",
+       {"run-instances", "--image-id", "ami-1", "--metadata-options",
+        "HttpTokens=required,HttpEndpoint=enabled,HttpPutResponseHopLimit=3,"
+        "InstanceMetadataTags=enabled,HttpProtocolIpv6=disabled"},
+       "RunInstances",
+       R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 1 max_count: 1
+          metadata_options { http_tokens: "required" http_endpoint: "enabled"
+            http_put_response_hop_limit: 3 instance_metadata_tags: "enabled"
+            http_protocol_ipv6: "disabled" })"},
+      {"instances",
+       {"run-instances", "--image-id", "ami-1", "--tags", "Key=Name,Value=web", "--tags",
+        "Key=env"},
+       "RunInstances",
+       R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 1 max_count: 1
+          tags { key: "Name" value: "web" } tags { key: "env" })"},
+      {"instances",
+       {"run-instances", "--image-id", "ami-1", "--instance-type", "t3.small", "--user-data",
+        "echo hi", "--client-token", "tok-1", "--key-name", "k1", "--dry-run", "--explain"},
+       "RunInstances",
+       R"(image_id: "ami-1" instance_type: "t3.small" min_count: 1 max_count: 1
+          user_data: "echo hi" client_token: "tok-1" key_name: "k1" dry_run: true
+          explain: true)"},
+      {"instances",
+       {"describe-instances", "--instance-ids", "i-1", "i-2", "--filters",
+        "Name=instance-state-name,Values=running,pending"},
+       "DescribeInstances",
+       R"(instance_ids: "i-1" instance_ids: "i-2"
+          filters { name: "instance-state-name" values: "running" values: "pending" })"},
+      {"instances",
+       {"terminate-instances", "--instance-ids", "i-1", "--dry-run"},
+       "TerminateInstances",
+       R"(instance_ids: "i-1" dry_run: true)"},
+      {"instances",
+       {"stop-instances", "--instance-ids", "i-1", "i-2", "--force"},
+       "StopInstances",
+       R"(instance_ids: "i-1" instance_ids: "i-2" force: true)"},
+      {"instances",
+       {"start-instances", "--instance-ids", "i-1", "--dry-run"},
+       "StartInstances",
+       R"(instance_ids: "i-1" dry_run: true)"},
+      {"instances",
+       {"get-console-output", "--instance-id", "i-1", "--latest"},
+       "GetConsoleOutput",
+       R"(instance_id: "i-1" latest: true)"},
+      {"instances",
+       {"modify-instance-metadata-options", "--instance-id", "i-1", "--http-tokens", "required",
+        "--http-endpoint", "enabled", "--http-put-response-hop-limit", "2",
+        "--instance-metadata-tags", "disabled"},
+       "ModifyInstanceMetadataOptions",
+       R"(instance_id: "i-1" options { http_tokens: "required" http_endpoint: "enabled"
+          http_put_response_hop_limit: 2 instance_metadata_tags: "disabled" })"},
+      {"instances",
+       {"modify-instance-attribute", "--instance-id", "i-1", "--user-data", "#!/bin/sh"},
+       "ModifyInstanceAttribute",
+       R"(instance_id: "i-1" set_user_data: true user_data: "#!/bin/sh")"},
+      {"instances",
+       {"describe-instance-attribute", "--instance-id", "i-1", "--attribute", "userData"},
+       "DescribeInstanceAttribute",
+       R"(instance_id: "i-1" attribute: "userData")"},
+      {"instances",
+       {"wait", "instance-running", "--instance-ids", "i-1", "i-2"},
+       "DescribeInstances",
+       R"(instance_ids: "i-1" instance_ids: "i-2")"},
+      // images
+      {"images",
+       {"register-image", "--name", "tiny", "--image-location", "/srv/tiny.qcow2"},
+       "RegisterImage",
+       R"(name: "tiny" image_location: "/srv/tiny.qcow2" architecture: "x86_64"
+          root_device_name: "/dev/xvda")"},
+      {"images",
+       {"register-image", "--name", "tiny", "--image-location", "/srv/tiny.qcow2", "--sha256",
+        "ab12", "--kernel", "/srv/vmlinuz", "--ramdisk", "/srv/initrd", "--kernel-command-line",
+        "console=ttyS0", "--description", "d", "--architecture", "arm64", "--root-device-name",
+        "/dev/vda"},
+       "RegisterImage",
+       R"(name: "tiny" image_location: "/srv/tiny.qcow2" sha256: "ab12"
+          kernel_location: "/srv/vmlinuz" ramdisk_location: "/srv/initrd"
+          kernel_command_line: "console=ttyS0" description: "d" architecture: "arm64"
+          root_device_name: "/dev/vda")"},
+      {"images",
+       {"describe-images", "--image-ids", "ami-1", "--filters", "Name=name,Values=tiny"},
+       "DescribeImages",
+       R"(image_ids: "ami-1" filters { name: "name" values: "tiny" })"},
+      {"images",
+       {"deregister-image", "--image-id", "ami-1"},
+       "DeregisterImage",
+       R"(image_id: "ami-1")"},
+      // key pairs
+      {"keys",
+       {"create-key-pair", "--key-name", "k1", "--key-type", "ed25519"},
+       "CreateKeyPair",
+       R"(key_name: "k1" key_type: "ed25519")"},
+      {"keys",
+       {"import-key-pair", "--key-name", "k1", "--public-key-material", "ssh-ed25519 AAAA x"},
+       "ImportKeyPair",
+       R"(key_name: "k1" public_key_material: "ssh-ed25519 AAAA x")"},
+      {"keys",
+       {"describe-key-pairs", "--key-names", "a", "b", "--include-public-key"},
+       "DescribeKeyPairs",
+       R"(key_names: "a" key_names: "b" include_public_key: true)"},
+      {"keys", {"delete-key-pair", "--key-name", "k1"}, "DeleteKeyPair", R"(key_name: "k1")"},
+      // placement
+      {"placement",
+       {"create-placement-group", "--group-name", "pg", "--strategy", "partition",
+        "--partition-count", "3"},
+       "CreatePlacementGroup",
+       R"(group_name: "pg" strategy: "partition" partition_count: 3)"},
+      {"placement",
+       {"create-placement-group", "--group-name", "s", "--strategy", "spread", "--spread-level",
+        "host"},
+       "CreatePlacementGroup",
+       R"(group_name: "s" strategy: "spread" spread_level: "host")"},
+      {"placement",
+       {"describe-placement-groups", "--group-names", "a", "--group-ids", "pg-1", "--filters",
+        "Name=strategy,Values=spread"},
+       "DescribePlacementGroups",
+       R"(group_names: "a" group_ids: "pg-1" filters { name: "strategy" values: "spread" })"},
+      {"placement",
+       {"delete-placement-group", "--group-name", "pg"},
+       "DeletePlacementGroup",
+       R"(group_name: "pg")"},
+      {"placement",
+       {"describe-placement", "--image-id", "ami-1"},
+       "DescribePlacement",
+       R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 1 max_count: 1)"},
+      {"placement",
+       {"describe-placement", "--image-id", "ami-1", "--instance-type", "t3.small", "--count",
+        "2:3", "--placement", "GroupName=pg,PartitionNumber=1"},
+       "DescribePlacement",
+       R"(image_id: "ami-1" instance_type: "t3.small" min_count: 2 max_count: 3
+          placement { group_name: "pg" partition_number: 1 })"},
+      // hosts, zones and types
+      {"hosts",
+       {"describe-hosts", "--host-ids", "h-1", "h-2"},
+       "DescribeHosts",
+       R"(host_ids: "h-1" host_ids: "h-2")"},
+      {"hosts",
+       {"describe-availability-zones", "--zone-names", "home-1a", "--filters",
+        "Name=state,Values=available"},
+       "DescribeAvailabilityZones",
+       R"(zone_names: "home-1a" filters { name: "state" values: "available" })"},
+      {"hosts",
+       {"describe-instance-types", "--instance-types", "t3.micro", "t3.small"},
+       "DescribeInstanceTypes",
+       R"(instance_types: "t3.micro" instance_types: "t3.small")"},
+  };
+  return *kCases;
+}
+
+TEST_CASE("each verb turns its flags into the request the controller receives", "[cli][parse]") {
+  for (const auto& c : ParseCases()) {
+    DYNAMIC_SECTION(c.group << ": " << c.args[0] << " #" << (&c - ParseCases().data())) {
+      CliHarness cli;
+      cli.api.Answer<v1::DescribePlacementResponse>("DescribePlacement", "would_succeed: true");
+      const auto r = cli.Run(c.args);
+      INFO(r.err);
+      CHECK(r.exit_code == 0);
+      REQUIRE(cli.api.sent().size() == 1);
+      CHECK(cli.api.sent()[0].operation == c.operation);
+      INFO("sent: " << TextOf(*cli.api.sent()[0].request));
+      CHECK(EqualsText(*cli.api.sent()[0].request, c.request));
+    }
+  }
+}
+
+TEST_CASE("every verb is registered and has a parse case", "[cli][parse]") {
+  // A verb dropped from a Register* function (or a new one without a case) fails here.
+  const std::vector<std::string> verbs = {"run-instances",
+                                          "describe-instances",
+                                          "terminate-instances",
+                                          "stop-instances",
+                                          "start-instances",
+                                          "get-console-output",
+                                          "modify-instance-metadata-options",
+                                          "modify-instance-attribute",
+                                          "describe-instance-attribute",
+                                          "wait",
+                                          "register-image",
+                                          "describe-images",
+                                          "deregister-image",
+                                          "create-key-pair",
+                                          "import-key-pair",
+                                          "describe-key-pairs",
+                                          "delete-key-pair",
+                                          "create-placement-group",
+                                          "describe-placement-groups",
+                                          "delete-placement-group",
+                                          "describe-placement",
+                                          "describe-hosts",
+                                          "describe-availability-zones",
+                                          "describe-instance-types"};
+  for (const auto& verb : verbs) {
+    INFO(verb);
+    CHECK(std::any_of(ParseCases().begin(), ParseCases().end(),
+                      [&](const ParseCase& c) { return c.args[0] == verb; }));
+    CliHarness cli;
+    const auto r = cli.Run({verb, "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("Usage:") != std::string::npos);
+  }
+  CliHarness cli;
+  const auto r = cli.Run({"--help"});
+  for (const auto& verb : verbs) {
+    INFO(verb);
+    CHECK((r.out.find("\n  " + verb + " ") != std::string::npos ||
+           r.out.find("\n  " + verb + "\n") != std::string::npos));
+  }
+}
+
+struct ErrorCase {
+  std::vector<std::string> args;
+  std::string error;  // a part of stderr
+};
+
+TEST_CASE("bad arguments are usage errors (252) and send nothing", "[cli][parse]") {
+  const std::vector<ErrorCase> cases = {
+      {{}, "A subcommand is required"},
+      {{"run-instances"}, "--image-id is required"},
+      {{"run-instances", "--image-id", "a", "--count", "x"},
+       "\nError parsing parameter '--count': expected N or MIN:MAX, got 'x'\n"},
+      {{"run-instances", "--image-id", "a", "--count", "1:y"},
+       "Error parsing parameter '--count': expected N or MIN:MAX, got '1:y'"},
+      {{"run-instances", "--image-id", "a", "--placement", "Foo=1"},
+       "Error parsing parameter '--placement': unknown key 'Foo'"},
+      {{"run-instances", "--image-id", "a", "--placement", "GroupName"},
+       "Error parsing parameter '--placement': 'GroupName'"},
+      {{"run-instances", "--image-id", "a", "--placement", "PartitionNumber=x"},
+       "Error parsing parameter '--placement': PartitionNumber must be a number"},
+      {{"run-instances", "--image-id", "a", "--placement", "Tenancy=dedicated"},
+       "Error parsing parameter '--placement': only Tenancy=default exists here"},
+      {{"run-instances", "--image-id", "a", "--metadata-options", "HttpPutResponseHopLimit=x"},
+       "Error parsing parameter '--metadata-options': HttpPutResponseHopLimit must be a number"},
+      {{"run-instances", "--image-id", "a", "--metadata-options", "HttpTokens"},
+       "Error parsing parameter '--metadata-options': 'HttpTokens'"},
+      {{"run-instances", "--image-id", "a", "--metadata-options", "Hops=2"},
+       "Error parsing parameter '--metadata-options': unknown key 'Hops'"},
+      {{"run-instances", "--image-id", "a", "--tags", "Value=x"},
+       "Error parsing parameter '--tags': expected Key=<k>,Value=<v>"},
+      {{"run-instances", "--image-id", "a", "--user-data", "file:///nonexistent/ud.sh"},
+       "Error parsing parameter '--user-data': Unable to load paramfile "
+       "file:///nonexistent/ud.sh: cannot read '/nonexistent/ud.sh'"},
+      {{"describe-instances", "--filters", "instance-state-name=running"},
+       "Error parsing parameter '--filters': expected Name=<name>,Values=<v1>,<v2>, got "
+       "'instance-state-name=running'"},
+      {{"describe-images", "--filters", "Name=name"}, "expected Name=<name>,Values="},
+      {{"describe-placement-groups", "--filters", "Values=x"}, "expected Name=<name>,Values="},
+      {{"describe-availability-zones", "--filters", "Name=state"}, "expected Name=<name>,Values="},
+      {{"terminate-instances"}, "--instance-ids is required"},
+      {{"wait", "instance-sleeping", "--instance-ids", "i-1"}, "instance-sleeping not in"},
+      {{"wait", "instance-running"}, "--instance-ids is required"},
+      {{"register-image", "--image-location", "/x"}, "register-image needs --name (or --manifest)"},
+      {{"register-image", "--name", "n"}, "register-image needs --image-location (or --manifest)"},
+      {{"register-image", "--manifest", "/nonexistent/manifest.json"},
+       "cannot read manifest '/nonexistent/manifest.json'"},
+      {{"import-key-pair", "--key-name", "k", "--public-key-material", "fileb:///nonexistent"},
+       "Error parsing parameter '--public-key-material': Unable to load paramfile"},
+      {{"create-placement-group", "--group-name", "pg"}, "--strategy is required"},
+      {{"describe-placement", "--image-id", "a", "--count", "1:x"},
+       "Error parsing parameter '--count': expected N or MIN:MAX"},
+      {{"describe-placement", "--image-id", "a", "--count", "many"},
+       "Error parsing parameter '--count': expected N or MIN:MAX"},
+      {{"describe-hosts", "--output", "yaml"}, "yaml not in {json,table,text}"},
+      {{"describe-hosts", "--bogus"}, "The following argument was not expected: --bogus"},
+      {{"terminate-instances", "--instance-ids", "i-1", "--frobnicate"},
+       "argument was not expected: --frobnicate"},
+  };
+  for (const auto& c : cases) {
+    std::string line;
+    for (const auto& a : c.args) line += a + " ";
+    DYNAMIC_SECTION("minicloud " << line) {
+      CliHarness cli;
+      const auto r = cli.Run(c.args);
+      INFO(r.err);
+      CHECK(r.exit_code == kExitUsage);
+      CHECK(r.err.find(c.error) != std::string::npos);
+      CHECK(cli.api.sent().empty());
+    }
+  }
+}
+
+// A file in a fresh temporary directory, removed with it.
+struct TempFile {
+  explicit TempFile(const std::string& name, const std::string& content) {
+    dir = std::filesystem::temp_directory_path() /
+          ("minicloud-cli-test-" + std::to_string(::getpid()) + "-" + name);
+    std::filesystem::create_directories(dir);
+    path = (dir / name).string();
+    std::ofstream(path, std::ios::binary) << content;
+  }
+  ~TempFile() { std::filesystem::remove_all(dir); }
+  std::filesystem::path dir;
+  std::string path;
+};
+
+TEST_CASE("file:// and fileb:// arguments send the file's bytes", "[cli][parse]") {
+  const std::string bytes = std::string("#!/bin/sh\necho \0x\n", 18);
+  TempFile f("user-data.sh", bytes);
+  for (const char* prefix : {"file://", "fileb://"}) {
+    DYNAMIC_SECTION(prefix) {
+      CliHarness cli;
+      REQUIRE(
+          cli.Run({"run-instances", "--image-id", "a", "--user-data", prefix + f.path}).exit_code ==
+          0);
+      const auto& req = static_cast<const v1::RunInstancesRequest&>(*cli.api.sent()[0].request);
+      CHECK(req.user_data() == bytes);
+
+      REQUIRE(cli.Run({"modify-instance-attribute", "--instance-id", "i-1", "--user-data",
+                       prefix + f.path})
+                  .exit_code == 0);
+      const auto& mia =
+          static_cast<const v1::ModifyInstanceAttributeRequest&>(*cli.api.sent()[1].request);
+      CHECK(mia.user_data() == bytes);
+
+      REQUIRE(
+          cli.Run({"import-key-pair", "--key-name", "k", "--public-key-material", prefix + f.path})
+              .exit_code == 0);
+      const auto& imp = static_cast<const v1::ImportKeyPairRequest&>(*cli.api.sent()[2].request);
+      CHECK(imp.public_key_material() == bytes);
+    }
+  }
+}
+
+TEST_CASE("register-image --manifest fills what the flags leave empty", "[cli][parse]") {
+  TempFile m("manifest.json", R"({
+    "name": "tiny-1", "description": "tiny test AMI", "architecture": "x86_64",
+    "root_device_name": "/dev/vda", "firmware_bootable": true,
+    "disk": {"file": "disk.qcow2", "sha256": "d00d"},
+    "kernel": {"file": "vmlinuz"}, "ramdisk": {"file": "initrd.img"},
+    "kernel_cmdline": "console=ttyS0"})");
+  const std::string dir = m.dir.string() + "/";
+  struct Case {
+    std::vector<std::string> extra;
+    std::string request;
+  };
+  const std::vector<Case> cases = {
+      {{},
+       R"(name: "tiny-1" description: "tiny test AMI" architecture: "x86_64"
+          root_device_name: "/dev/vda" image_location: ")" +
+           dir + R"(disk.qcow2" sha256: "d00d")"},
+      {{"--name", "mine", "--direct-kernel-boot"},
+       R"(name: "mine" description: "tiny test AMI" architecture: "x86_64"
+          root_device_name: "/dev/vda" image_location: ")" +
+           dir + R"(disk.qcow2" sha256: "d00d" kernel_location: ")" + dir +
+           R"(vmlinuz" ramdisk_location: ")" + dir +
+           R"(initrd.img" kernel_command_line: "console=ttyS0")"},
+      {{"--image-location", "/elsewhere.qcow2"},
+       R"(name: "tiny-1" description: "tiny test AMI" architecture: "x86_64"
+          root_device_name: "/dev/vda" image_location: "/elsewhere.qcow2")"},
+  };
+  for (const auto& c : cases) {
+    CliHarness cli;
+    std::vector<std::string> args = {"register-image", "--manifest", m.path};
+    args.insert(args.end(), c.extra.begin(), c.extra.end());
+    const auto r = cli.Run(args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    INFO("sent: " << TextOf(*cli.api.sent()[0].request));
+    CHECK(EqualsText(*cli.api.sent()[0].request, c.request));
+  }
+  TempFile bad("broken-manifest.json", R"({"name": "x"})");
+  CliHarness cli;
+  const auto r = cli.Run({"register-image", "--manifest", bad.path});
+  CHECK(r.exit_code == kExitUsage);
+  CHECK(r.err.find("manifest '" + bad.path + "' is not usable") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace minicloud::cli
