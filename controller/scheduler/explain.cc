@@ -1,10 +1,14 @@
-// FormatExplanation: the text behind `--explain`. Stable: it depends only on its inputs, hosts
-// come sorted by id, and nothing prints addresses, times or hash-map order.
+// FormatExplanation: the text behind `--explain` and describe-placement. Stable: it depends only
+// on its inputs, hosts come sorted by id, and nothing prints addresses, times or hash-map order.
+// Each host that passed the filters gets a second line with its score parts (name=value in
+// ranking order); a chosen host's line says, per instance, the first part where it beat the
+// runner-up.
 
 #include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "controller/scheduler/scheduler.h"
 
 namespace minicloud::scheduler {
@@ -60,6 +64,14 @@ std::string FormatExplanation(const PlacementRequest& r, const PlacementExplanat
       case Verdict::kPassedOver:
         absl::StrAppend(&out, "  passed   ", id, "  ", h.reason, "\n");
         break;
+    }
+    if (!h.score.empty()) {
+      absl::StrAppend(&out, std::string(11 + width, ' '), "  score: ",
+                      absl::StrJoin(h.score, " ",
+                                    [](std::string* o, const ScorePart& p) {
+                                      absl::StrAppend(o, p.name, "=", p.value);
+                                    }),
+                      "\n");
     }
   }
   return out;

@@ -1,8 +1,8 @@
 #pragma once
 
 // Fleet: an indexed, incrementally updatable copy of the host snapshot that the scheduler's
-// decisions run on. SpreadScheduler::Place builds one per call; a caller that places often on
-// many hosts (the controller, the placement bench) keeps one and applies each committed
+// decisions (planner.cc) run on. SpreadScheduler::Place builds one per call; a caller that places
+// often on many hosts (the controller, the placement bench) keeps one and applies each committed
 // placement to it with Adjust(), so a decision never rebuilds the index.
 //
 // Cost of one decision: hosts are grouped by AZ and rack in flat arrays of numbers, and each AZ
@@ -53,7 +53,7 @@ class Fleet {
   absl::Status SetUp(const std::string& host_id, bool up);
   size_t size() const { return hosts_.size(); }
 
-  // Internal representation (public for the implementation file's helpers).
+  // Internal representation (public for the planner, the filters and the strategy objects).
   struct Host {
     std::string id;
     std::string region;
@@ -65,6 +65,7 @@ class Fleet {
     uint64_t id_hash = 0;  // FNV-1a of the id
     int az_slot = 0;       // position in az_hosts_[az]
   };
+  static std::string RackKey(const std::string& az, const std::string& rack);
   struct Rack {
     std::string name;
     int az = -1;

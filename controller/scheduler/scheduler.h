@@ -171,18 +171,30 @@ struct PlacementResult {
 
 // --explain: what the scheduler decided for each host, and why.
 enum class Verdict { kChosen, kRejected, kPassedOver };
+// One named part of a host's rank, as the decision compared it (score.h), e.g.
+// {"free-memory-after", "14336"}, {"rack-has-group", "yes"}, {"tie-hash", "00c0ffee..."}.
+struct ScorePart {
+  std::string name;
+  std::string value;
+};
 struct HostVerdict {
   std::string host_id;
   Verdict verdict = Verdict::kPassedOver;
   int instances = 0;                    // chosen: how many instances of the request
   RejectCode code = RejectCode::kNone;  // rejected
-  std::string reason;  // rejected: the filter's reason; chosen: why (ranking); passed over: why
+  // rejected: the filter's reason; chosen: per instance, why it won (the first score part where
+  // it beat the runner-up) and the strategy's account; passed over: why
+  std::string reason;
+  // The host's score parts in ranking order (empty when rejected): chosen = at its first
+  // instance; passed over = at the last instance slot the decision evaluated.
+  std::vector<ScorePart> score;
 };
 struct PlacementExplanation {
   absl::Status status;             // what Place returns
   PlacementResult result;          // placements empty on failure; rejections always filled
   std::vector<HostVerdict> hosts;  // every host, sorted by host id
-  std::vector<std::string> notes;  // AZ choice, one line per placed instance with its ranking
+  // AZ choice, the ranking order (score parts), one line per placed instance: why it won
+  std::vector<std::string> notes;
 };
 // Stable, human-readable multi-line text (same inputs → same bytes).
 std::string FormatExplanation(const PlacementRequest& request,

@@ -566,7 +566,13 @@ TEST_CASE("the explanation names every host and is stable", "[scheduler]") {
   INFO(text);
   REQUIRE(a.hosts.size() == 4);
   REQUIRE_THAT(text, Catch::Matchers::Contains("result: placed 2 in home-1a"));
-  REQUIRE_THAT(text, Catch::Matchers::Contains("chosen   h1  x1  instance 1: rack r1 holds no"));
+  // The chosen host says why it won (the first score part where it beat the runner-up) and
+  // every host that passed shows its score parts.
+  REQUIRE_THAT(text, Catch::Matchers::Contains(
+                         "chosen   h1  x1  instance 1: won on free-memory-after: 64512 vs 15360"));
+  REQUIRE_THAT(text, Catch::Matchers::Contains("rack r1 holds no other instance"));
+  REQUIRE_THAT(text, Catch::Matchers::Contains(
+                         "score: preferred-host=no free-memory-after=64512 free-vcpus-after=6"));
   REQUIRE_THAT(text, Catch::Matchers::Contains("rejected h2  [spread-rack-taken]"));
   REQUIRE_THAT(text, Catch::Matchers::Contains("chosen   h3  x1"));
   REQUIRE_THAT(text, Catch::Matchers::Contains("rejected h4  [host-down] host is unreachable"));
