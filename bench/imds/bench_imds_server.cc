@@ -56,7 +56,7 @@ InstanceMetadata BenchInstance() {
        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchKeyBenchKeyBenchKeyBenchKeyBenchKey0000 bench"}};
   m.pending_time = absl::FromUnixSeconds(1'700'000'000);
   // A fixed, unsigned document of the real shape: signing is not what is measured.
-  identity::IdentityFields f;
+  minicloud::identity::IdentityFields f;
   f.account_id = m.account_id;
   f.availability_zone = m.availability_zone;
   f.image_id = m.image_id;
@@ -65,7 +65,7 @@ InstanceMetadata BenchInstance() {
   f.pending_time = m.pending_time;
   f.private_ip = m.local_ipv4;
   f.region = m.region;
-  m.identity.document = identity::BuildIdentityDocument(f);
+  m.identity.document = minicloud::identity::BuildIdentityDocument(f);
   m.identity.signature = "unsigned";
   m.identity.pkcs7 = "unsigned";
   m.identity.rsa2048 = "unsigned";

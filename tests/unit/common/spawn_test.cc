@@ -164,8 +164,10 @@ TEST_CASE("exec failures are errors, not children", "[spawn]") {
       CHECK(pid.status().code() == c.code);
       CHECK(pid.status().message().find(c.message_part) != std::string::npos);
       // The failed child was reaped: no child of ours is left.
-      CHECK(waitpid(-1, nullptr, WNOHANG) == -1);
-      CHECK(errno == ECHILD);
+      const pid_t left = waitpid(-1, nullptr, WNOHANG);
+      const int err = errno;
+      CHECK(left == -1);
+      CHECK(err == ECHILD);
     }
   }
 }
