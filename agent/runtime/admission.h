@@ -19,7 +19,9 @@ namespace minicloud::agent {
 
 // Instances that occupy this host: desired RUNNING with a running (or paused) domain, or with a
 // boot in flight that already passed this check (LocalInstance::admitted). `want` itself is
-// never counted. FailedPrecondition (message starting "admission:") names the broken rule.
+// never counted. FailedPrecondition (message starting "admission:") names the broken rule; the
+// agent reports the refusal as a FAILED boot of kind v1::BOOT_FAILURE_ADMISSION, which the
+// controller turns into Server.InsufficientInstanceCapacity (controller/lifecycle/).
 absl::Status CheckAdmission(const v1::DesiredInstance& want, const v1::DesiredState& desired,
                             const std::map<std::string, hypervisor::DomainInfo>& domains,
                             const std::map<std::string, LocalInstance>& local);

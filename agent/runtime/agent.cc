@@ -293,7 +293,8 @@ void Agent::ReconcileOnce() {
   }
 }
 
-void Agent::Finish(const std::string& id, v1::ObservedState state, std::string message) {
+void Agent::Finish(const std::string& id, v1::ObservedState state, std::string message,
+                   v1::BootFailure failure) {
   std::error_code ec;
   bool has_files = fs::exists(InstanceDir(id), ec);
   {
@@ -303,6 +304,7 @@ void Agent::Finish(const std::string& id, v1::ObservedState state, std::string m
     l.admitted = false;
     l.state = state;
     l.message = std::move(message);
+    l.failure = failure;
     l.has_files = has_files;
   }
   Wake();
@@ -312,7 +314,14 @@ void Agent::RunLaunch(v1::DesiredInstance want) {
   const std::string id = want.instance_id();
   v1::LaunchTimeline timeline;
   timeline.set_received_ms(NowMs(clock_));
-  auto s = Launch(want, timeline);
+  // A refusal by the host's re-check travels as its own kind: the controller reports it as a
+  // capacity problem, not an internal error.
+  v1::BootFailure failure = v1::BOOT_FAILURE_ADMISSION;
+  absl::Status s = Admit(want);
+  if (s.ok()) {
+    failure = v1::BOOT_FAILURE_ERROR;
+    s = Launch(want, timeline);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     local_[id].timeline = timeline;
@@ -342,7 +351,7 @@ void Agent::RunLaunch(v1::DesiredInstance want) {
         !d.ok() && d.code() != absl::StatusCode::kNotFound) {
       spdlog::error("power off {}: {}", id, d.message());
     }
-    Finish(id, v1::OBSERVED_STATE_FAILED, std::string(s.message()));
+    Finish(id, v1::OBSERVED_STATE_FAILED, std::string(s.message()), failure);
     return;
   }
   // A failed first launch leaves nothing behind: no domain, no overlay.
@@ -359,16 +368,18 @@ void Agent::RunLaunch(v1::DesiredInstance want) {
   }
   std::error_code ec;
   fs::remove_all(InstanceDir(id), ec);
-  Finish(id, v1::OBSERVED_STATE_FAILED, std::string(s.message()));
+  Finish(id, v1::OBSERVED_STATE_FAILED, std::string(s.message()), failure);
+}
+
+absl::Status Agent::Admit(const v1::DesiredInstance& want) {
+  std::lock_guard<std::mutex> lock(mu_);
+  MC_RETURN_IF_ERROR(CheckAdmission(want, desired_, domains_, local_));
+  local_[want.instance_id()].admitted = true;  // counted by concurrent boots' re-checks from now on
+  return absl::OkStatus();
 }
 
 absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& timeline) {
   const std::string& id = want.instance_id();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    MC_RETURN_IF_ERROR(CheckAdmission(want, desired_, domains_, local_));
-    local_[id].admitted = true;  // counted by concurrent boots' re-checks from now on
-  }
   const v1::BootImage& image = want.image();
   MC_ASSIGN_OR_RETURN(std::string base, EnsureBlob(image.sha256(), image.size_bytes()));
   std::string kernel, initrd;
@@ -539,6 +550,7 @@ v1::ReportStatusRequest Agent::BuildReportLocked(
     o->set_state(state);
     if (local != nullptr) {
       o->set_message(local->message);
+      if (state == v1::OBSERVED_STATE_FAILED) o->set_failure(local->failure);
       if (local->timeline.received_ms() != 0) *o->mutable_timeline() = local->timeline;
     }
   }

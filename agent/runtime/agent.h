@@ -76,6 +76,8 @@ class Agent {
   void RunLaunch(v1::DesiredInstance want);
   void RunStop(v1::DesiredInstance want);
   void RunTeardown(std::string instance_id);
+  // The host's re-check (admission.h); on success the boot counts as admitted.
+  absl::Status Admit(const v1::DesiredInstance& want);
   absl::Status Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& timeline);
   absl::StatusOr<std::string> EnsureBlob(const std::string& sha256, int64_t size);
   absl::StatusOr<network::HostNetwork*> EnsureNetwork(const std::string& subnet);
@@ -86,7 +88,9 @@ class Agent {
   void ForgetMetadataLocked(const std::string& instance_id);
   v1::ReportStatusRequest BuildReportLocked(
       const std::map<std::string, hypervisor::DomainInfo>& domains);
-  void Finish(const std::string& id, v1::ObservedState state, std::string message);
+  // `failure` says what kind of failure a FAILED state is.
+  void Finish(const std::string& id, v1::ObservedState state, std::string message,
+              v1::BootFailure failure = v1::BOOT_FAILURE_UNSPECIFIED);
   void Wake();
   void SpawnWorkerLocked(std::function<void()> fn);
   bool Sleep(std::chrono::milliseconds d);  // false when stopping

@@ -18,6 +18,7 @@ struct LocalInstance {
   bool has_files = false;  // the instance directory exists on disk
   int booted = 0;          // the highest DesiredInstance.boot_count this host has booted
   int failed_boot = 0;     // with state FAILED: the boot_count whose launch failed
+  v1::BootFailure failure = v1::BOOT_FAILURE_UNSPECIFIED;  // with state FAILED: its kind
   bool admitted = false;   // the boot in flight passed the host's re-check (admission.h)
 };
 

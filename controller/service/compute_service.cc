@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
+#include "controller/lifecycle/lifecycle.h"
 #include "controller/service/filters.h"
 #include "controller/service/instance_common.h"
 #include "controller/service/instance_state.h"
@@ -338,6 +339,8 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   std::string explanation;
   if (req.explain()) explanation = scheduler::FormatExplanation(preq, fleet.Explain(preq));
 
+  MC_ASSIGN_OR_RETURN(const lifecycle::Transition accepted,
+                      lifecycle::Apply({}, {lifecycle::EventKind::kRunAccepted, ""}, now));
   CloudState::Changes changes;
   v1::Reservation reservation;
   reservation.set_reservation_id(ids_.Next("r"));
@@ -357,11 +360,9 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     r.set_memory_mib(type.memory_mib);
     r.set_host_id(host_id);
     *r.mutable_topology() = host.topology();
-    r.set_state(v1::INSTANCE_STATE_CODE_PENDING);
-    r.set_goal(v1::DESIRED_GOAL_RUNNING);
+    lifecycle::Record(accepted, r);  // pending, goal running, boot 1, LaunchTime now
     r.set_user_data(req.user_data());
     r.set_has_user_data(!req.user_data().empty());
-    r.set_launch_time_ms(absl::ToUnixMillis(now));
     r.set_ami_launch_index(static_cast<int32_t>(i));
     r.set_client_token(req.client_token());
     r.set_smbios_uuid(MakeSmbiosUuid(ids_));
@@ -369,7 +370,6 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     r.set_architecture(image.architecture());
     r.set_root_device_name(image.root_device_name());
     r.set_accelerator(host.accelerator());
-    r.set_boot_count(1);
     if (preq.group != nullptr) {
       r.set_placement_group(preq.group->name);
       r.set_partition_number(placement->placements[i].partition_number);
@@ -460,26 +460,27 @@ absl::StatusOr<v1::TerminateInstancesResponse> ComputeService::TerminateInstance
   for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
   const absl::Time now = clock_.Now();
 
+  const lifecycle::Event event{lifecycle::EventKind::kTerminateRequested, ""};
   std::lock_guard<std::mutex> lock(state_.mu());
+  std::vector<lifecycle::Transition> transitions;
   for (const auto& id : req.instance_ids()) {
-    if (!state_.instances().contains(id)) return InstanceNotFound(id);
+    auto it = state_.instances().find(id);
+    if (it == state_.instances().end()) return InstanceNotFound(id);
+    MC_ASSIGN_OR_RETURN(transitions.emplace_back(),
+                        lifecycle::Apply(lifecycle::InstanceLifecycle::Of(it->second), event, now));
   }
   if (req.dry_run()) return DryRunOk();
   CloudState::Changes changes;
   v1::TerminateInstancesResponse resp;
   std::set<std::string> touched_hosts;
-  for (const auto& id : req.instance_ids()) {
+  for (int i = 0; i < req.instance_ids_size(); ++i) {
+    const std::string& id = req.instance_ids(i);
     v1::InstanceRecord r = state_.instances().at(id);
     auto* change = resp.add_terminating_instances();
     change->set_instance_id(id);
     *change->mutable_previous_state() = ApiState(r.state());
-    if (r.state() != v1::INSTANCE_STATE_CODE_TERMINATED &&
-        r.state() != v1::INSTANCE_STATE_CODE_SHUTTING_DOWN) {
-      r.set_goal(v1::DESIRED_GOAL_TERMINATED);
-      r.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
-      MarkUserInitiatedShutdown(r, now);
-      touched_hosts.insert(r.host_id());
-    }
+    lifecycle::Record(transitions[i], r);
+    if (transitions[i].notify_host) touched_hosts.insert(r.host_id());
     *change->mutable_current_state() = ApiState(r.state());
     changes.instances[id] = std::move(r);
   }

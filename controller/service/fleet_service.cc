@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -9,6 +10,7 @@
 #include "common/ec2_error.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "controller/lifecycle/lifecycle.h"
 #include "controller/service/instance_state.h"
 
 namespace minicloud::controller {
@@ -71,7 +73,6 @@ absl::StatusOr<v1::RegisterHostResponse> FleetService::RegisterHost(
 
 absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
   const absl::Time now = clock_.Now();
-  const int64_t now_ms = absl::ToUnixMillis(now);
   std::lock_guard<std::mutex> lock(state_.mu());
   if (!state_.hosts().contains(req.host_id())) {
     return absl::NotFoundError(absl::StrCat("host ", req.host_id(), " is not registered"));
@@ -88,78 +89,28 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
       continue;
     }
     v1::InstanceRecord r = it->second;
-    const v1::InstanceStateCode before = r.state();
-    bool timeline_changed = false;
+    bool changed = false;
     if (obs.has_timeline() &&
         obs.timeline().SerializeAsString() != r.timeline().SerializeAsString()) {
       *r.mutable_timeline() = obs.timeline();
-      timeline_changed = true;
+      changed = true;
     }
-    switch (obs.state()) {
-      case v1::OBSERVED_STATE_RUNNING:
-        if (r.state() == v1::INSTANCE_STATE_CODE_PENDING) {
-          r.set_state(v1::INSTANCE_STATE_CODE_RUNNING);
-          r.set_running_time_ms(now_ms);
+    if (std::optional<lifecycle::Event> event = lifecycle::EventOf(obs)) {
+      auto t = lifecycle::Apply(lifecycle::InstanceLifecycle::Of(r), *event, now);
+      if (!t.ok()) {
+        spdlog::warn("host {} reported {} for {}: {}", req.host_id(),
+                     v1::ObservedState_Name(obs.state()), r.instance_id(), t.status().message());
+      } else if (t->changed) {
+        if (obs.state() == v1::OBSERVED_STATE_FAILED) {
+          spdlog::warn("{} of {} failed on {}: {}", r.boot_count() > 1 ? "start" : "launch",
+                       r.instance_id(), req.host_id(), obs.message());
         }
-        break;
-      case v1::OBSERVED_STATE_SHUTOFF:
-        if (r.state() == v1::INSTANCE_STATE_CODE_STOPPING) {
-          r.set_state(v1::INSTANCE_STATE_CODE_STOPPED);  // StopInstances finished
-          r.set_force_stop(false);
-          desired_changed = true;
-          break;
-        }
-        // An OS-initiated shutdown stops an EBS-backed instance (the EC2 default behaviour).
-        if (r.state() == v1::INSTANCE_STATE_CODE_RUNNING) {
-          r.set_state(v1::INSTANCE_STATE_CODE_STOPPED);
-          r.set_goal(v1::DESIRED_GOAL_STOPPED);
-          r.set_state_transition_reason("Client.InstanceInitiatedShutdown");
-          r.set_state_reason_code("Client.InstanceInitiatedShutdown");
-          r.set_state_reason_message(
-              "Client.InstanceInitiatedShutdown: Instance initiated shutdown");
-          desired_changed = true;
-        }
-        break;
-      case v1::OBSERVED_STATE_FAILED:
-        if (r.state() == v1::INSTANCE_STATE_CODE_PENDING && r.boot_count() > 1) {
-          // A start that failed leaves the instance stopped, its disk kept (EC2 does the same
-          // when a start cannot complete).
-          spdlog::warn("start of {} failed on {}: {}", r.instance_id(), req.host_id(),
-                       obs.message());
-          r.set_state(v1::INSTANCE_STATE_CODE_STOPPED);
-          r.set_goal(v1::DESIRED_GOAL_STOPPED);
-          r.set_state_reason_code("Server.InternalError");
-          r.set_state_reason_message(
-              absl::StrCat("Server.InternalError: Internal error on start: ", obs.message()));
-          desired_changed = true;
-        } else if (r.state() == v1::INSTANCE_STATE_CODE_PENDING) {
-          spdlog::warn("launch of {} failed on {}: {}", r.instance_id(), req.host_id(),
-                       obs.message());
-          r.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
-          r.set_goal(v1::DESIRED_GOAL_TERMINATED);
-          // The host's own re-check refused it (agent/runtime/admission.h).
-          const bool refused = absl::StartsWith(obs.message(), "admission:");
-          const char* code =
-              refused ? "Server.InsufficientInstanceCapacity" : "Server.InternalError";
-          r.set_state_reason_code(code);
-          r.set_state_reason_message(absl::StrCat(
-              code, refused ? ": the host refused the launch: " : ": Internal error on launch: ",
-              obs.message()));
-          desired_changed = true;
-        }
-        break;
-      case v1::OBSERVED_STATE_ABSENT:
-        if (r.goal() == v1::DESIRED_GOAL_TERMINATED &&
-            r.state() != v1::INSTANCE_STATE_CODE_TERMINATED) {
-          r.set_state(v1::INSTANCE_STATE_CODE_TERMINATED);
-          r.set_terminated_time_ms(now_ms);
-          desired_changed = true;
-        }
-        break;
-      default:
-        break;
+        lifecycle::Record(*t, r);
+        changed = true;
+        desired_changed = desired_changed || t->notify_host;
+      }
     }
-    if (r.state() != before || timeline_changed) changes.instances[r.instance_id()] = r;
+    if (changed) changes.instances[r.instance_id()] = r;
   }
   MC_RETURN_IF_ERROR(
       Annotate(state_.CommitLocked(changes), absl::StrCat("apply status of host ", req.host_id())));
@@ -289,47 +240,35 @@ absl::Status FleetService::SignIdentities(v1::DesiredState& d, const std::vector
 
 absl::Status FleetService::Reconcile() {
   const absl::Time now = clock_.Now();
-  const int64_t now_ms = absl::ToUnixMillis(now);
   const auto& cfg = state_.config();
   std::lock_guard<std::mutex> lock(state_.mu());
   CloudState::Changes changes;
   std::set<std::string> touched;
+  const lifecycle::Timeouts timeouts{cfg.launch_timeout, cfg.terminated_retention};
   for (const auto& [id, r] : state_.instances()) {
-    if (r.state() == v1::INSTANCE_STATE_CODE_PENDING &&
-        now_ms - r.launch_time_ms() > absl::ToInt64Milliseconds(cfg.launch_timeout) &&
-        r.boot_count() > 1) {
-      v1::InstanceRecord c = r;  // a start that timed out: stop it again, keep the disk
-      c.set_state(v1::INSTANCE_STATE_CODE_STOPPING);
-      c.set_goal(v1::DESIRED_GOAL_STOPPED);
-      c.set_force_stop(true);
-      c.set_state_reason_code("Server.InternalError");
-      c.set_state_reason_message(absl::StrCat("Server.InternalError: host ", r.host_id(),
-                                              " did not start the instance in time"));
-      spdlog::warn("start of {} on {} timed out", id, r.host_id());
-      touched.insert(r.host_id());
-      changes.instances[id] = std::move(c);
-    } else if (r.state() == v1::INSTANCE_STATE_CODE_PENDING &&
-               now_ms - r.launch_time_ms() > absl::ToInt64Milliseconds(cfg.launch_timeout)) {
-      v1::InstanceRecord c = r;
-      c.set_state(v1::INSTANCE_STATE_CODE_SHUTTING_DOWN);
-      c.set_goal(v1::DESIRED_GOAL_TERMINATED);
-      c.set_state_reason_code("Server.InternalError");
-      c.set_state_reason_message(absl::StrCat("Server.InternalError: host ", r.host_id(),
-                                              " did not start the instance in time"));
-      spdlog::warn("launch of {} on {} timed out", id, r.host_id());
-      touched.insert(r.host_id());
-      changes.instances[id] = std::move(c);
-    } else if (r.state() == v1::INSTANCE_STATE_CODE_TERMINATED &&
-               now_ms - r.terminated_time_ms() >
-                   absl::ToInt64Milliseconds(cfg.terminated_retention)) {
-      changes.deleted_instances.push_back(id);
-      touched.insert(r.host_id());
-    } else if (r.state() == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN &&
-               !state_.hosts().contains(r.host_id())) {
-      v1::InstanceRecord c = r;  // never placed on a known host: nothing to clean up
-      c.set_state(v1::INSTANCE_STATE_CODE_TERMINATED);
-      c.set_terminated_time_ms(now_ms);
-      changes.instances[id] = std::move(c);
+    // The first due event that changes the instance wins; the next pass sees the result.
+    for (const lifecycle::Event& event :
+         lifecycle::DueEvents(r, state_.hosts().contains(r.host_id()), now, timeouts)) {
+      auto applied = lifecycle::Apply(lifecycle::InstanceLifecycle::Of(r), event, now);
+      if (!applied.ok()) {
+        spdlog::warn("reconcile {}: {}", id, applied.status().message());
+        break;
+      }
+      const lifecycle::Transition& t = *applied;
+      if (!t.changed) continue;
+      if (event.kind == lifecycle::EventKind::kLaunchTimedOut) {
+        spdlog::warn("{} of {} on {} timed out", r.boot_count() > 1 ? "start" : "launch", id,
+                     r.host_id());
+      }
+      if (t.notify_host) touched.insert(r.host_id());
+      if (t.purge) {
+        changes.deleted_instances.push_back(id);
+      } else {
+        v1::InstanceRecord c = r;
+        lifecycle::Record(t, c);
+        changes.instances[id] = std::move(c);
+      }
+      break;
     }
   }
   MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "reconcile"));

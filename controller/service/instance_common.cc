@@ -48,23 +48,9 @@ absl::Status SchedulerError(const absl::Status& s, absl::string_view instance_ty
   return s;
 }
 
-absl::Status IncorrectState(absl::string_view id, absl::string_view what) {
-  return Ec2Error(
-      absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
-      absl::StrCat("The instance '", id, "' is not in a state from which it can be ", what, "."));
-}
-
 absl::Status DryRunOk() {
   return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
                   "Request would have succeeded, but DryRun flag is set.");
-}
-
-void MarkUserInitiatedShutdown(v1::InstanceRecord& r, absl::Time now) {
-  r.set_state_transition_reason(
-      absl::StrCat("User initiated (",
-                   absl::FormatTime("%Y-%m-%d %H:%M:%S GMT", now, absl::UTCTimeZone()), ")"));
-  r.set_state_reason_code("Client.UserInitiatedShutdown");
-  r.set_state_reason_message("Client.UserInitiatedShutdown: User initiated shutdown");
 }
 
 }  // namespace minicloud::controller

@@ -26,16 +26,11 @@ absl::StatusOr<const v1::InstanceRecord*> FindInstanceLocked(CloudState& state,
 // {code, name} as EC2 reports an instance state.
 v1::InstanceState ApiState(v1::InstanceStateCode s);
 
-// IncorrectInstanceState: "... is not in a state from which it can be <what>."
-absl::Status IncorrectState(absl::string_view id, absl::string_view what);
 // DryRunOperation: what every verb answers when DryRun passed its checks.
 absl::Status DryRunOk();
 // The EC2 error for a scheduler refusal: ResourceExhausted → InsufficientInstanceCapacity,
 // InvalidArgument → InvalidParameterValue.
 absl::Status SchedulerError(const absl::Status& s, absl::string_view instance_type);
-// Records a user's stop or terminate on `r` as EC2 reports it: StateTransitionReason "User
-// initiated (2026-11-23 16:35:21 GMT)" and StateReason Client.UserInitiatedShutdown.
-void MarkUserInitiatedShutdown(v1::InstanceRecord& r, absl::Time now);
 
 // Instance-store GB of a type (disks x size).
 int64_t InstanceStoreGb(const InstanceType& type);

@@ -1,6 +1,7 @@
 #include "controller/service/instance_state.h"
 
 #include "absl/strings/string_view.h"
+#include "controller/lifecycle/lifecycle.h"
 
 namespace minicloud::controller {
 
@@ -51,9 +52,6 @@ v1::InstanceStateCode StateFromName(absl::string_view name) {
   return v1::INSTANCE_STATE_CODE_UNSPECIFIED;
 }
 
-bool HoldsCapacity(v1::InstanceStateCode s) {
-  return s == v1::INSTANCE_STATE_CODE_PENDING || s == v1::INSTANCE_STATE_CODE_RUNNING ||
-         s == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN || s == v1::INSTANCE_STATE_CODE_STOPPING;
-}
+bool HoldsCapacity(v1::InstanceStateCode s) { return lifecycle::HoldsCapacity(s); }
 
 }  // namespace minicloud::controller

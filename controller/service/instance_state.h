@@ -14,7 +14,8 @@ absl::string_view Ec2StateName(v1::InstanceStateCode s);
 // Parses "running" etc.; UNSPECIFIED when unknown.
 v1::InstanceStateCode StateFromName(absl::string_view name);
 
-// States that hold host capacity (the domain exists or is about to).
+// States that hold host capacity (the domain exists or is about to); the rule lives in
+// controller/lifecycle/lifecycle.h.
 bool HoldsCapacity(v1::InstanceStateCode s);
 
 }  // namespace minicloud::controller

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
+#include "controller/lifecycle/lifecycle.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/instance_common.h"
 #include "controller/service/instance_state.h"
@@ -20,35 +21,27 @@ absl::StatusOr<v1::StopInstancesResponse> ComputeService::StopInstances(
   }
   for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
   const absl::Time now = clock_.Now();
+  const lifecycle::Event event{
+      req.force() ? lifecycle::EventKind::kStopForced : lifecycle::EventKind::kStopRequested, ""};
   std::lock_guard<std::mutex> lock(state_.mu());
+  std::vector<lifecycle::Transition> transitions;
   for (const auto& id : req.instance_ids()) {
     MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, id));
-    // EC2: running or pending instances stop; stopping/stopped ones are left as they are;
-    // shutting-down and terminated ones cannot be stopped.
-    if (r->state() == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN ||
-        r->state() == v1::INSTANCE_STATE_CODE_TERMINATED) {
-      return IncorrectState(id, "stopped");
-    }
+    MC_ASSIGN_OR_RETURN(transitions.emplace_back(),
+                        lifecycle::Apply(lifecycle::InstanceLifecycle::Of(*r), event, now));
   }
   if (req.dry_run()) return DryRunOk();
   CloudState::Changes changes;
   v1::StopInstancesResponse resp;
   std::set<std::string> touched_hosts;
-  for (const auto& id : req.instance_ids()) {
+  for (int i = 0; i < req.instance_ids_size(); ++i) {
+    const std::string& id = req.instance_ids(i);
     v1::InstanceRecord r = state_.instances().at(id);
     auto* change = resp.add_stopping_instances();
     change->set_instance_id(id);
     *change->mutable_previous_state() = ApiState(r.state());
-    const bool active = r.state() == v1::INSTANCE_STATE_CODE_RUNNING ||
-                        r.state() == v1::INSTANCE_STATE_CODE_PENDING;
-    // Force on an instance already stopping escalates to a power-off.
-    if (active || (req.force() && r.state() == v1::INSTANCE_STATE_CODE_STOPPING)) {
-      r.set_state(v1::INSTANCE_STATE_CODE_STOPPING);
-      r.set_goal(v1::DESIRED_GOAL_STOPPED);
-      r.set_force_stop(req.force());
-      MarkUserInitiatedShutdown(r, now);
-      touched_hosts.insert(r.host_id());
-    }
+    lifecycle::Record(transitions[i], r);
+    if (transitions[i].notify_host) touched_hosts.insert(r.host_id());
     *change->mutable_current_state() = ApiState(r.state());
     changes.instances[id] = std::move(r);
   }
@@ -65,13 +58,10 @@ absl::StatusOr<v1::StartInstancesResponse> ComputeService::StartInstances(
   for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
   const absl::Time now = clock_.Now();
   std::lock_guard<std::mutex> lock(state_.mu());
+  const lifecycle::Event event{lifecycle::EventKind::kStartRequested, ""};
   for (const auto& id : req.instance_ids()) {
     MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, id));
-    if (r->state() != v1::INSTANCE_STATE_CODE_STOPPED &&
-        r->state() != v1::INSTANCE_STATE_CODE_PENDING &&
-        r->state() != v1::INSTANCE_STATE_CODE_RUNNING) {
-      return IncorrectState(id, "started");
-    }
+    MC_RETURN_IF_ERROR(lifecycle::Apply(lifecycle::InstanceLifecycle::Of(*r), event, now).status());
   }
   // Each stopped instance is placed again, one after the other, on a snapshot that already holds
   // the ones started before it, so a call starting several members of one group cannot break
@@ -87,20 +77,13 @@ absl::StatusOr<v1::StartInstancesResponse> ComputeService::StartInstances(
     auto* change = resp.add_starting_instances();
     change->set_instance_id(id);
     *change->mutable_previous_state() = ApiState(r.state());
-    if (r.state() == v1::INSTANCE_STATE_CODE_STOPPED) {
+    MC_ASSIGN_OR_RETURN(lifecycle::Transition t,
+                        lifecycle::Apply(lifecycle::InstanceLifecycle::Of(r), event, now));
+    if (t.capacity == lifecycle::CapacityChange::kTake) {
       MC_RETURN_IF_ERROR(RecheckStartLocked(r, snapshot, changes));
-      r.set_state(v1::INSTANCE_STATE_CODE_PENDING);
-      r.set_goal(v1::DESIRED_GOAL_RUNNING);
-      r.set_boot_count(r.boot_count() + 1);
-      r.set_force_stop(false);
-      r.set_launch_time_ms(absl::ToUnixMillis(now));  // EC2's LaunchTime is the last start
-      r.set_running_time_ms(0);
-      r.clear_timeline();
-      r.set_state_transition_reason("");
-      r.clear_state_reason_code();
-      r.clear_state_reason_message();
-      touched_hosts.insert(r.host_id());
     }
+    lifecycle::Record(t, r);
+    if (t.notify_host) touched_hosts.insert(r.host_id());
     *change->mutable_current_state() = ApiState(r.state());
     changes.instances[id] = std::move(r);
   }

@@ -128,13 +128,15 @@ struct ControllerFixture {
   }
 
   absl::Status Report(const std::string& host, const std::string& id, v1::ObservedState s,
-                      const std::string& message = "") {
+                      const std::string& message = "",
+                      v1::BootFailure failure = v1::BOOT_FAILURE_UNSPECIFIED) {
     v1::ReportStatusRequest req;
     req.set_host_id(host);
     auto* o = req.add_instances();
     o->set_instance_id(id);
     o->set_state(s);
     o->set_message(message);
+    o->set_failure(failure);
     return fleet->ReportStatus(req);
   }
 };

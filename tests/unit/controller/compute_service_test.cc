@@ -178,6 +178,27 @@ TEST_CASE("a failed launch ends terminated with Server.InternalError", "[compute
   REQUIRE(f.Describe(id).state().name() == "terminated");
 }
 
+TEST_CASE("a launch the host refuses is told apart by the report's typed kind", "[compute]") {
+  ControllerFixture f;
+  const std::string image = f.RegisterImage();
+  const std::string host = f.AddHost();
+  const std::string refused = f.compute->RunInstances(f.Run(image))->instances(0).instance_id();
+  const std::string failed = f.compute->RunInstances(f.Run(image))->instances(0).instance_id();
+  REQUIRE(f.Report(host, refused, v1::OBSERVED_STATE_FAILED, "no room on this host",
+                   v1::BOOT_FAILURE_ADMISSION)
+              .ok());
+  // The message text plays no part: a boot error whose text looks like a refusal stays one.
+  REQUIRE(f.Report(host, failed, v1::OBSERVED_STATE_FAILED, "admission: disk full",
+                   v1::BOOT_FAILURE_ERROR)
+              .ok());
+  const v1::Instance r = f.Describe(refused);
+  CHECK(r.state().name() == "shutting-down");
+  CHECK(r.state_reason().code() == "Server.InsufficientInstanceCapacity");
+  CHECK(r.state_reason().message() ==
+        "Server.InsufficientInstanceCapacity: the host refused the launch: no room on this host");
+  CHECK(f.Describe(failed).state_reason().code() == "Server.InternalError");
+}
+
 TEST_CASE("a launch that never starts times out", "[compute]") {
   ControllerFixture f;
   const std::string image = f.RegisterImage();

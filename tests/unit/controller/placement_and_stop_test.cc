@@ -185,6 +185,15 @@ TEST_CASE("stop and start follow EC2's states", "[controller][stop]") {
   REQUIRE(f.Report(host, id, v1::OBSERVED_STATE_FAILED, "qemu died").ok());
   CHECK(f.Describe(id).state().name() == "stopped");
   CHECK(f.Describe(id).state_reason().code() == "Server.InternalError");
+  // A start the host's own re-check refuses is a capacity problem, and says so.
+  REQUIRE(f.compute->StartInstances(start).ok());
+  REQUIRE(f.Report(host, id, v1::OBSERVED_STATE_FAILED, "admission: needs 2 vCPU",
+                   v1::BOOT_FAILURE_ADMISSION)
+              .ok());
+  CHECK(f.Describe(id).state().name() == "stopped");
+  CHECK(f.Describe(id).state_reason().code() == "Server.InsufficientInstanceCapacity");
+  CHECK_THAT(f.Describe(id).state_reason().message(),
+             Catch::Matchers::Contains("the host refused the start: admission: needs 2 vCPU"));
 
   // Terminated instances can be neither stopped nor started.
   term.set_instance_ids(0, id);
