@@ -16,6 +16,8 @@
 #include "absl/strings/str_split.h"
 #include "cli/boot_verdict.h"
 #include "cli/render.h"
+#include "common/ec2_error.h"
+#include "common/ec2_names.h"
 #include "minicloud/v1/compute.grpc.pb.h"
 
 namespace v1 = minicloud::v1;
@@ -32,6 +34,19 @@ constexpr int kExitWaiterFailed = 255;
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// An option value that is not an EC2 name (common/ec2_names.h): reported as the service
+// reports it, InvalidParameterValue with exit 254, as the aws CLI shows EC2's refusal.
+template <typename T>
+T NamedOrExit(const absl::StatusOr<T>& value, const char* operation) {
+  if (!value.ok()) {
+    std::cerr << "\nAn error occurred (" << minicloud::Ec2CodeOf(value.status())
+              << ") when calling the " << operation << " operation: " << value.status().message()
+              << "\n";
+    std::exit(kExitServiceError);
+  }
+  return *value;
+}
 
 struct Globals {
   std::string endpoint;
@@ -116,13 +131,15 @@ v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text) {
     if (kv.size() != 2)
       throw UsageError("Error parsing parameter '--metadata-options': '" + std::string(item) + "'");
     if (kv[0] == "HttpTokens")
-      o.set_http_tokens(kv[1]);
+      o.set_http_tokens(NamedOrExit(minicloud::ParseHttpTokens(kv[1]), "RunInstances"));
     else if (kv[0] == "HttpEndpoint")
-      o.set_http_endpoint(kv[1]);
+      o.set_http_endpoint(NamedOrExit(minicloud::ParseHttpEndpoint(kv[1]), "RunInstances"));
     else if (kv[0] == "InstanceMetadataTags")
-      o.set_instance_metadata_tags(kv[1]);
+      o.set_instance_metadata_tags(
+          NamedOrExit(minicloud::ParseInstanceMetadataTags(kv[1]), "RunInstances"));
     else if (kv[0] == "HttpProtocolIpv6")
-      o.set_http_protocol_ipv6(kv[1]);
+      o.set_http_protocol_ipv6(
+          NamedOrExit(minicloud::ParseHttpProtocolIpv6(kv[1]), "RunInstances"));
     else if (kv[0] == "HttpPutResponseHopLimit") {
       try {
         o.set_http_put_response_hop_limit(std::stoi(kv[1]));
@@ -479,13 +496,12 @@ int main(int argc, char** argv) {
   v1::CreatePlacementGroupRequest create_pg;
   auto* create_pg_cmd = app.add_subcommand("create-placement-group", "create a placement group");
   create_pg_cmd->add_option("--group-name", *create_pg.mutable_group_name())->required();
-  create_pg_cmd
-      ->add_option("--strategy", *create_pg.mutable_strategy(), "cluster | spread | partition")
-      ->required();
+  std::string pg_strategy, pg_spread_level;
+  create_pg_cmd->add_option("--strategy", pg_strategy, "cluster | spread | partition")->required();
   int pg_partitions = 0;
   create_pg_cmd->add_option("--partition-count", pg_partitions,
                             "partition groups: 1..7 (default 2)");
-  create_pg_cmd->add_option("--spread-level", *create_pg.mutable_spread_level(),
+  create_pg_cmd->add_option("--spread-level", pg_spread_level,
                             "spread groups: rack (default) | host");
   std::vector<std::string> pg_names, pg_ids, pg_filters;
   auto* describe_pg_cmd = app.add_subcommand("describe-placement-groups", "list placement groups");
@@ -700,10 +716,20 @@ int main(int argc, char** argv) {
     } else if (*mmo_cmd) {
       v1::ModifyInstanceMetadataOptionsRequest req;
       req.set_instance_id(mmo_instance);
-      req.mutable_options()->set_http_tokens(mmo_tokens);
-      req.mutable_options()->set_http_endpoint(mmo_endpoint);
+      constexpr const char* kMmo = "ModifyInstanceMetadataOptions";
+      if (!mmo_tokens.empty()) {
+        req.mutable_options()->set_http_tokens(
+            NamedOrExit(minicloud::ParseHttpTokens(mmo_tokens), kMmo));
+      }
+      if (!mmo_endpoint.empty()) {
+        req.mutable_options()->set_http_endpoint(
+            NamedOrExit(minicloud::ParseHttpEndpoint(mmo_endpoint), kMmo));
+      }
       req.mutable_options()->set_http_put_response_hop_limit(mmo_hops);
-      req.mutable_options()->set_instance_metadata_tags(mmo_tags);
+      if (!mmo_tags.empty()) {
+        req.mutable_options()->set_instance_metadata_tags(
+            NamedOrExit(minicloud::ParseInstanceMetadataTags(mmo_tags), kMmo));
+      }
       auto resp = client.Call<v1::ModifyInstanceMetadataOptionsRequest,
                               v1::ModifyInstanceMetadataOptionsResponse>(
           "ModifyInstanceMetadataOptions", &v1::ComputeService::Stub::ModifyInstanceMetadataOptions,
@@ -758,6 +784,12 @@ int main(int argc, char** argv) {
       Print(g, doc, *stop_cmd ? "StoppingInstances" : "StartingInstances",
             {"InstanceId", "PreviousState.Name", "CurrentState.Name"});
     } else if (*create_pg_cmd) {
+      create_pg.set_strategy(
+          NamedOrExit(minicloud::ParsePlacementStrategy(pg_strategy), "CreatePlacementGroup"));
+      if (!pg_spread_level.empty()) {
+        create_pg.set_spread_level(NamedOrExit(
+            minicloud::ParseSpreadLevel(pg_spread_level, "spreadLevel"), "CreatePlacementGroup"));
+      }
       create_pg.set_partition_count(pg_partitions);
       auto resp = client.Call<v1::CreatePlacementGroupRequest, v1::CreatePlacementGroupResponse>(
           "CreatePlacementGroup", &v1::ComputeService::Stub::CreatePlacementGroup, create_pg);
