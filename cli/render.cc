@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/ec2_names.h"
 
 namespace minicloud::cli {
 
@@ -28,12 +29,12 @@ std::string Iso8601(const google::protobuf::Timestamp& t) {
 }
 
 json MetadataOptionsJson(const v1::InstanceMetadataOptions& o) {
-  return {{"State", o.state()},
-          {"HttpTokens", o.http_tokens()},
+  return {{"State", MetadataOptionsStateName(o.state())},
+          {"HttpTokens", HttpTokensName(o.http_tokens())},
           {"HttpPutResponseHopLimit", o.http_put_response_hop_limit()},
-          {"HttpEndpoint", o.http_endpoint()},
-          {"HttpProtocolIpv6", o.http_protocol_ipv6()},
-          {"InstanceMetadataTags", o.instance_metadata_tags()}};
+          {"HttpEndpoint", HttpEndpointName(o.http_endpoint())},
+          {"HttpProtocolIpv6", HttpProtocolIpv6Name(o.http_protocol_ipv6())},
+          {"InstanceMetadataTags", InstanceMetadataTagsName(o.instance_metadata_tags())}};
 }
 
 std::string Base64(const std::string& bytes) { return absl::Base64Escape(bytes); }
@@ -94,10 +95,12 @@ json PlacementGroupJson(const v1::PlacementGroup& g) {
   json j = {{"GroupName", g.group_name()},
             {"GroupId", g.group_id()},
             {"State", g.state()},
-            {"Strategy", g.strategy()},
+            {"Strategy", PlacementStrategyName(g.strategy())},
             {"InstanceCount", g.instance_count()}};
   if (g.partition_count() > 0) j["PartitionCount"] = g.partition_count();
-  if (!g.spread_level().empty()) j["SpreadLevel"] = g.spread_level();
+  if (g.spread_level() != v1::SPREAD_LEVEL_UNSPECIFIED) {
+    j["SpreadLevel"] = SpreadLevelName(g.spread_level());
+  }
   if (!g.locked_availability_zone().empty()) {
     j["LockedAvailabilityZone"] = g.locked_availability_zone();
   }

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "cli/verb.h"
+#include "common/ec2_names.h"
 
 namespace minicloud::cli {
 
@@ -47,14 +48,15 @@ v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text) {
     std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     if (kv.size() != 2)
       throw UsageError("Error parsing parameter '--metadata-options': '" + std::string(item) + "'");
+    constexpr const char* kRun = "RunInstances";
     if (kv[0] == "HttpTokens")
-      o.set_http_tokens(kv[1]);
+      o.set_http_tokens(NamedOrThrow(ParseHttpTokens(kv[1]), kRun));
     else if (kv[0] == "HttpEndpoint")
-      o.set_http_endpoint(kv[1]);
+      o.set_http_endpoint(NamedOrThrow(ParseHttpEndpoint(kv[1]), kRun));
     else if (kv[0] == "InstanceMetadataTags")
-      o.set_instance_metadata_tags(kv[1]);
+      o.set_instance_metadata_tags(NamedOrThrow(ParseInstanceMetadataTags(kv[1]), kRun));
     else if (kv[0] == "HttpProtocolIpv6")
-      o.set_http_protocol_ipv6(kv[1]);
+      o.set_http_protocol_ipv6(NamedOrThrow(ParseHttpProtocolIpv6(kv[1]), kRun));
     else if (kv[0] == "HttpPutResponseHopLimit") {
       try {
         o.set_http_put_response_hop_limit(std::stoi(kv[1]));

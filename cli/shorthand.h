@@ -6,6 +6,9 @@
 #include <string>
 #include <utility>
 
+#include "absl/status/statusor.h"
+#include "cli/compute_api.h"
+#include "common/ec2_error.h"
 #include "minicloud/v1/compute.pb.h"
 
 namespace minicloud::cli {
@@ -17,7 +20,18 @@ std::string ReadBlobArg(const std::string& value, const std::string& what);
 // "Name=instance-state-name,Values=running,pending"
 v1::Filter ParseFilter(const std::string& text);
 
-// "HttpTokens=required,HttpPutResponseHopLimit=2"
+// The value of an EC2 name parsed by common/ec2_names.h. A name that is not EC2's is refused as the
+// service refuses it (InvalidParameterValue, exit 254), since the typed request cannot carry it.
+template <typename T>
+T NamedOrThrow(const absl::StatusOr<T>& value, const std::string& operation) {
+  if (!value.ok()) {
+    throw ServiceError(std::string(Ec2CodeOf(value.status())), operation,
+                       std::string(value.status().message()), "");
+  }
+  return *value;
+}
+
+// "HttpTokens=required,HttpPutResponseHopLimit=2" (RunInstances' --metadata-options)
 v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text);
 
 // "AvailabilityZone=home-1a,GroupName=pg,PartitionNumber=2,Tenancy=default"

@@ -26,10 +26,10 @@ absl::Status ValidateInstanceMetadata(const InstanceMetadata& m) {
                                                    " bytes, EC2 allows ", kMaxUserDataBytes));
   }
   if (m.placement_partition_number &&
-      (*m.placement_partition_number < 1 || *m.placement_partition_number > 7)) {
-    return absl::InvalidArgumentError(absl::StrCat("instance metadata ", m.instance_id,
-                                                   ": partition number ",
-                                                   *m.placement_partition_number, " outside 1..7"));
+      (*m.placement_partition_number < 1 || *m.placement_partition_number > kMaxPartitions)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("instance metadata ", m.instance_id, ": partition number ",
+                     *m.placement_partition_number, " outside 1..", kMaxPartitions));
   }
   if (m.public_keys.size() > 64) {
     return absl::InvalidArgumentError(

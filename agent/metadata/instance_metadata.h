@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/instance_limits.h"
 
 namespace minicloud::metadata {
 
@@ -32,10 +33,11 @@ struct MetadataOptions {
   InstanceMetadataTags instance_metadata_tags = InstanceMetadataTags::kDisabled;
 };
 
-inline constexpr int kMinHopLimit = 1;
-inline constexpr int kMaxHopLimit = 64;
-// User data: at most 16 KiB of raw bytes (before base64), EC2 RunInstances reference.
-inline constexpr size_t kMaxUserDataBytes = 16 * 1024;
+// EC2's limits, shared with the controller's validation (common/instance_limits.h).
+using limits::kMaxHopLimit;
+using limits::kMaxPartitions;
+using limits::kMaxUserDataBytes;
+using limits::kMinHopLimit;
 
 struct PublicKey {
   std::string name;         // EC2 key pair name: listed as `0=<name>` under public-keys/

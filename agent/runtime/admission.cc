@@ -32,11 +32,11 @@ absl::Status CheckAdmission(const v1::DesiredInstance& want, const v1::DesiredSt
     vcpus += d.vcpus();
     memory += d.memory_mib();
     if (want.placement_group().empty() || d.placement_group() != want.placement_group()) continue;
-    if (want.placement_strategy() == "spread") {
+    if (want.placement_strategy() == v1::PLACEMENT_STRATEGY_SPREAD) {
       return Refuse(absl::StrCat("spread group '", want.placement_group(), "' already has ",
                                  d.instance_id(), " on this host"));
     }
-    if (want.placement_strategy() == "partition" &&
+    if (want.placement_strategy() == v1::PLACEMENT_STRATEGY_PARTITION &&
         d.partition_number() != want.partition_number()) {
       return Refuse(absl::StrCat("partition ", d.partition_number(), " of group '",
                                  want.placement_group(), "' (", d.instance_id(),

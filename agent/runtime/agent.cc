@@ -605,7 +605,8 @@ absl::Status Agent::PublishMetadataLocked(const v1::DesiredInstance& want) {
   if (ip.empty()) return absl::OkStatus();
   // The desired state is input from the network (or from a file on disk): a record the handler
   // cannot serve safely is refused here, and whatever was served before stays.
-  auto record = std::make_shared<const metadata::InstanceMetadata>(ToInstanceMetadata(want));
+  MC_ASSIGN_OR_RETURN(metadata::InstanceMetadata converted, ToInstanceMetadata(want));
+  auto record = std::make_shared<const metadata::InstanceMetadata>(std::move(converted));
   MC_RETURN_IF_ERROR(metadata::ValidateInstanceMetadata(*record));
   ForgetMetadataLocked(want.instance_id());
   metadata_by_ip_[ip] = std::move(record);

@@ -1,8 +1,18 @@
 #include "agent/runtime/guest_metadata.h"
 
-namespace minicloud::agent {
+#include "absl/strings/str_cat.h"
 
-metadata::InstanceMetadata ToInstanceMetadata(const v1::DesiredInstance& want) {
+namespace minicloud::agent {
+namespace {
+
+absl::Status Unset(const v1::DesiredInstance& want, absl::string_view field, int value) {
+  return absl::InvalidArgumentError(absl::StrCat("desired metadata of ", want.instance_id(), ": ",
+                                                 field, " is not a known value (", value, ")"));
+}
+
+}  // namespace
+
+absl::StatusOr<metadata::InstanceMetadata> ToInstanceMetadata(const v1::DesiredInstance& want) {
   const v1::GuestMetadata& g = want.metadata();
   const v1::GuestNetwork& n = want.network();
   metadata::InstanceMetadata m;
@@ -13,7 +23,7 @@ metadata::InstanceMetadata ToInstanceMetadata(const v1::DesiredInstance& want) {
   m.account_id = g.account_id();
   m.region = g.region();
   m.availability_zone = g.availability_zone();
-  m.architecture = g.architecture().empty() ? "x86_64" : g.architecture();
+  m.architecture = g.architecture();
   m.ami_launch_index = g.ami_launch_index();
   m.hostname = n.private_dns_name();
   m.local_hostname = n.private_dns_name();
@@ -23,29 +33,53 @@ metadata::InstanceMetadata ToInstanceMetadata(const v1::DesiredInstance& want) {
   m.subnet_id = n.subnet_id();
   m.subnet_ipv4_cidr_block = n.subnet_cidr();
   m.vpc_id = n.vpc_id();
-  m.vpc_ipv4_cidr_block = "172.31.0.0/16";
-  for (const auto& name : g.security_groups()) m.security_groups.push_back({"sg-default", name});
+  m.vpc_ipv4_cidr_block = g.vpc_cidr();
+  for (const auto& sg : g.security_groups()) {
+    m.security_groups.push_back({sg.group_id(), sg.group_name()});
+  }
   if (!g.key_name().empty()) m.public_keys.push_back({g.key_name(), g.public_key()});
   for (const auto& [k, v] : g.tags()) m.tags[k] = v;
   if (g.has_user_data()) m.user_data = g.user_data();
   m.pending_time = absl::FromUnixMillis(g.pending_time_ms());
   if (!g.placement_group().empty()) m.placement_group_name = g.placement_group();
   if (g.partition_number() > 0) m.placement_partition_number = g.partition_number();
-  if (!g.root_device_name().empty()) {
-    m.block_device_mapping.ami = g.root_device_name();
-    m.block_device_mapping.root = g.root_device_name();
-  }
+  m.block_device_mapping.ami = g.root_device_name();
+  m.block_device_mapping.root = g.root_device_name();
   m.identity = {g.identity_document(), g.identity_signature(), g.identity_pkcs7(),
                 g.identity_rsa2048()};
-  m.options.http_tokens = g.http_tokens() == "required" ? metadata::HttpTokens::kRequired
-                                                        : metadata::HttpTokens::kOptional;
-  m.options.http_endpoint = g.http_endpoint() == "disabled" ? metadata::HttpEndpoint::kDisabled
-                                                            : metadata::HttpEndpoint::kEnabled;
-  // 0 is "not set" (EC2's default, 1); anything else is passed on for ValidateInstanceMetadata.
-  m.options.http_put_response_hop_limit = g.hop_limit() != 0 ? g.hop_limit() : 1;
-  m.options.instance_metadata_tags = g.instance_metadata_tags() == "enabled"
-                                         ? metadata::InstanceMetadataTags::kEnabled
-                                         : metadata::InstanceMetadataTags::kDisabled;
+
+  switch (g.http_tokens()) {
+    case v1::HTTP_TOKENS_OPTIONAL:
+      m.options.http_tokens = metadata::HttpTokens::kOptional;
+      break;
+    case v1::HTTP_TOKENS_REQUIRED:
+      m.options.http_tokens = metadata::HttpTokens::kRequired;
+      break;
+    default:
+      return Unset(want, "http_tokens", g.http_tokens());
+  }
+  switch (g.http_endpoint()) {
+    case v1::HTTP_ENDPOINT_ENABLED:
+      m.options.http_endpoint = metadata::HttpEndpoint::kEnabled;
+      break;
+    case v1::HTTP_ENDPOINT_DISABLED:
+      m.options.http_endpoint = metadata::HttpEndpoint::kDisabled;
+      break;
+    default:
+      return Unset(want, "http_endpoint", g.http_endpoint());
+  }
+  switch (g.instance_metadata_tags()) {
+    case v1::INSTANCE_METADATA_TAGS_ENABLED:
+      m.options.instance_metadata_tags = metadata::InstanceMetadataTags::kEnabled;
+      break;
+    case v1::INSTANCE_METADATA_TAGS_DISABLED:
+      m.options.instance_metadata_tags = metadata::InstanceMetadataTags::kDisabled;
+      break;
+    default:
+      return Unset(want, "instance_metadata_tags", g.instance_metadata_tags());
+  }
+  // Passed on as it is; ValidateInstanceMetadata refuses one outside 1..64 (0 included).
+  m.options.http_put_response_hop_limit = g.hop_limit();
   return m;
 }
 

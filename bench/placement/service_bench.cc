@@ -47,6 +47,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
+#include "common/ec2_names.h"
 #include "common/ids.h"
 #include "controller/agent_client/agent_client.h"
 #include "controller/identity/cloud_identity_signer.h"
@@ -254,14 +255,14 @@ bool ServiceBench::Setup() {
       r.set_region("home-1");
       r.set_state("available");
       if (cls == kSpread) {
-        r.set_strategy("spread");
-        r.set_spread_level(Chance(0.2) ? "host" : "rack");
+        r.set_strategy(v1::PLACEMENT_STRATEGY_SPREAD);
+        r.set_spread_level(Chance(0.2) ? v1::SPREAD_LEVEL_HOST : v1::SPREAD_LEVEL_RACK);
       } else if (cls == kPartition) {
-        r.set_strategy("partition");
+        r.set_strategy(v1::PLACEMENT_STRATEGY_PARTITION);
         g.partition_count = Uniform(2, 7);
         r.set_partition_count(g.partition_count);
       } else {
-        r.set_strategy("cluster");
+        r.set_strategy(v1::PLACEMENT_STRATEGY_CLUSTER);
       }
       changes.placement_groups[g.name] = r;
       pool_[cls].push_back(static_cast<int>(groups_.size()));
@@ -447,8 +448,8 @@ bool ServiceBench::Verify() {
   for (const auto& [name, g] : disk.placement_groups()) {
     scheduler::PlacementGroup pg;
     pg.name = name;
-    pg.strategy = *scheduler::ParsePlacementStrategy(g.strategy());
-    pg.spread_level = *scheduler::ParseSpreadLevel(g.spread_level());
+    pg.strategy = *scheduler::ParsePlacementStrategy(PlacementStrategyName(g.strategy()));
+    pg.spread_level = *scheduler::ParseSpreadLevel(SpreadLevelName(g.spread_level()));
     pg.partition_count = g.partition_count();
     pg.locked_az = g.locked_availability_zone();
     cs.groups.push_back(pg);

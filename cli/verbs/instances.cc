@@ -10,6 +10,7 @@
 #include "cli/render.h"
 #include "cli/shorthand.h"
 #include "cli/verb.h"
+#include "common/ec2_names.h"
 
 namespace minicloud::cli {
 namespace {
@@ -259,10 +260,16 @@ void AddModifyInstanceMetadataOptions(VerbRegistry& verbs) {
       [f](VerbContext& ctx) {
         v1::ModifyInstanceMetadataOptionsRequest req;
         req.set_instance_id(f->instance);
-        req.mutable_options()->set_http_tokens(f->tokens);
-        req.mutable_options()->set_http_endpoint(f->endpoint);
-        req.mutable_options()->set_http_put_response_hop_limit(f->hops);
-        req.mutable_options()->set_instance_metadata_tags(f->tags);
+        constexpr const char* kOp = "ModifyInstanceMetadataOptions";
+        v1::InstanceMetadataOptions* o = req.mutable_options();
+        if (!f->tokens.empty()) o->set_http_tokens(NamedOrThrow(ParseHttpTokens(f->tokens), kOp));
+        if (!f->endpoint.empty()) {
+          o->set_http_endpoint(NamedOrThrow(ParseHttpEndpoint(f->endpoint), kOp));
+        }
+        o->set_http_put_response_hop_limit(f->hops);
+        if (!f->tags.empty()) {
+          o->set_instance_metadata_tags(NamedOrThrow(ParseInstanceMetadataTags(f->tags), kOp));
+        }
         auto resp = ctx.api.Call("ModifyInstanceMetadataOptions",
                                  &Stub::ModifyInstanceMetadataOptions, req);
         Print(ctx,

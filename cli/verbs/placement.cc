@@ -5,6 +5,7 @@
 #include "cli/render.h"
 #include "cli/shorthand.h"
 #include "cli/verb.h"
+#include "common/ec2_names.h"
 
 namespace minicloud::cli {
 namespace {
@@ -15,23 +16,27 @@ using Stub = ComputeApi::Stub;
 void AddCreatePlacementGroup(VerbRegistry& verbs) {
   struct Flags {
     v1::CreatePlacementGroupRequest req;
+    std::string strategy, spread_level;
     int partitions = 0;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd =
       verbs.Add("create-placement-group", "create a placement group", [f](VerbContext& ctx) {
         v1::CreatePlacementGroupRequest req = f->req;
+        constexpr const char* kOp = "CreatePlacementGroup";
+        req.set_strategy(NamedOrThrow(ParsePlacementStrategy(f->strategy), kOp));
+        if (!f->spread_level.empty()) {
+          req.set_spread_level(NamedOrThrow(ParseSpreadLevel(f->spread_level, "spreadLevel"), kOp));
+        }
         req.set_partition_count(f->partitions);
         auto resp = ctx.api.Call("CreatePlacementGroup", &Stub::CreatePlacementGroup, req);
         Print(ctx, {{"PlacementGroup", PlacementGroupJson(resp.placement_group())}}, "", {});
         return 0;
       });
   cmd->add_option("--group-name", *f->req.mutable_group_name())->required();
-  cmd->add_option("--strategy", *f->req.mutable_strategy(), "cluster | spread | partition")
-      ->required();
+  cmd->add_option("--strategy", f->strategy, "cluster | spread | partition")->required();
   cmd->add_option("--partition-count", f->partitions, "partition groups: 1..7 (default 2)");
-  cmd->add_option("--spread-level", *f->req.mutable_spread_level(),
-                  "spread groups: rack (default) | host");
+  cmd->add_option("--spread-level", f->spread_level, "spread groups: rack (default) | host");
 }
 
 void AddDescribePlacementGroups(VerbRegistry& verbs) {

@@ -25,12 +25,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/instance_limits.h"
 
 namespace minicloud::scheduler {
 
-// EC2 limits the placement rules enforce.
-inline constexpr int kMaxSpreadInstancesPerAz = 7;  // per spread group per AZ
-inline constexpr int kMaxPartitions = 7;            // partitions per partition group (per AZ)
+// EC2 limits the placement rules enforce (common/instance_limits.h).
+inline constexpr int kMaxSpreadInstancesPerAz = limits::kMaxSpreadInstancesPerAz;  // per AZ
+inline constexpr int kMaxPartitions = limits::kMaxPartitions;  // per partition group (per AZ)
 
 // A placement-group member running on a host, as the host reports it. Optional: the scheduler
 // takes a group's members from PlacementGroup::members and ALSO counts any member listed here

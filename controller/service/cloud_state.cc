@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "controller/service/record_migration.h"
 
 namespace minicloud::controller {
 namespace {
@@ -20,6 +21,8 @@ absl::Status LoadTable(Store& store, Table table, std::map<std::string, Record>&
       return absl::DataLossError(
           absl::StrCat("store record ", TableName(table), "/", key, " does not parse"));
     }
+    MC_RETURN_IF_ERROR(Annotate(MigrateRecord(value, r),
+                                absl::StrCat("migrate store record ", TableName(table), "/", key)));
     out.emplace(key, std::move(r));
   }
   return absl::OkStatus();

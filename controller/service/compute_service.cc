@@ -19,6 +19,7 @@
 #include "controller/service/instance_common.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/instance_types.h"
+#include "controller/service/metadata_options.h"
 #include "controller/service/network_plan.h"
 #include "controller/service/placement_group_service.h"
 #include "controller/service/timestamp.h"
@@ -55,19 +56,22 @@ std::string MakeSmbiosUuid(IdGenerator& ids) {
 absl::Status ValidateTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
   // Tag limits: 50 per resource, keys 1-128 characters not starting with "aws:", values <= 256
   // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions).
-  if (tags.size() > 50) return InvalidParameterValue("An instance can have at most 50 tags");
+  if (tags.size() > limits::kMaxTagsPerResource) {
+    return InvalidParameterValue(
+        absl::StrCat("An instance can have at most ", limits::kMaxTagsPerResource, " tags"));
+  }
   std::set<std::string> keys;
   for (const auto& t : tags) {
-    if (t.key().empty() || t.key().size() > 128) {
-      return InvalidParameterValue(
-          absl::StrCat("Tag key '", t.key(), "' must be 1-128 characters"));
+    if (t.key().empty() || t.key().size() > limits::kMaxTagKeyLength) {
+      return InvalidParameterValue(absl::StrCat("Tag key '", t.key(), "' must be 1-",
+                                                limits::kMaxTagKeyLength, " characters"));
     }
     if (absl::StartsWith(absl::AsciiStrToLower(t.key()), "aws:")) {
       return InvalidParameterValue("Tag keys starting with 'aws:' are reserved");
     }
-    if (t.value().size() > 256) {
-      return InvalidParameterValue(
-          absl::StrCat("Tag value for '", t.key(), "' exceeds 256 characters"));
+    if (t.value().size() > limits::kMaxTagValueLength) {
+      return InvalidParameterValue(absl::StrCat("Tag value for '", t.key(), "' exceeds ",
+                                                limits::kMaxTagValueLength, " characters"));
     }
     if (!keys.insert(t.key()).second) {
       return InvalidParameterValue(absl::StrCat("Duplicate tag key '", t.key(), "'"));
@@ -86,54 +90,6 @@ double MicrosBetween(std::chrono::steady_clock::time_point a,
 }  // namespace
 
 const RunInstancesTimings& LastRunInstancesTimings() { return run_timings; }
-
-v1::InstanceMetadataOptions DefaultMetadataOptions() {
-  v1::InstanceMetadataOptions o;
-  o.set_http_tokens("optional");
-  o.set_http_endpoint("enabled");
-  o.set_http_put_response_hop_limit(1);
-  o.set_instance_metadata_tags("disabled");
-  o.set_http_protocol_ipv6("disabled");
-  o.set_state("applied");
-  return o;
-}
-
-absl::StatusOr<v1::InstanceMetadataOptions> ResolveMetadataOptions(
-    const v1::InstanceMetadataOptions& req, const v1::InstanceMetadataOptions& base) {
-  v1::InstanceMetadataOptions o = base;
-  auto pick = [](const std::string& value, std::initializer_list<const char*> allowed,
-                 const char* name, std::string* out) -> absl::Status {
-    if (value.empty()) return absl::OkStatus();
-    for (const char* a : allowed) {
-      if (value == a) {
-        *out = value;
-        return absl::OkStatus();
-      }
-    }
-    return InvalidParameterValue(
-        absl::StrCat("Value (", value, ") for parameter ", name, " is invalid."));
-  };
-  MC_RETURN_IF_ERROR(
-      pick(req.http_tokens(), {"optional", "required"}, "HttpTokens", o.mutable_http_tokens()));
-  MC_RETURN_IF_ERROR(pick(req.http_endpoint(), {"enabled", "disabled"}, "HttpEndpoint",
-                          o.mutable_http_endpoint()));
-  MC_RETURN_IF_ERROR(pick(req.instance_metadata_tags(), {"enabled", "disabled"},
-                          "InstanceMetadataTags", o.mutable_instance_metadata_tags()));
-  MC_RETURN_IF_ERROR(pick(req.http_protocol_ipv6(), {"enabled", "disabled"}, "HttpProtocolIpv6",
-                          o.mutable_http_protocol_ipv6()));
-  if (req.http_put_response_hop_limit() != 0) {
-    if (req.http_put_response_hop_limit() < metadata::kMinHopLimit ||
-        req.http_put_response_hop_limit() > metadata::kMaxHopLimit) {
-      return InvalidParameterValue(
-          absl::StrCat("Value (", req.http_put_response_hop_limit(),
-                       ") for parameter HttpPutResponseHopLimit is invalid. Expected ",
-                       metadata::kMinHopLimit, "-", metadata::kMaxHopLimit, "."));
-    }
-    o.set_http_put_response_hop_limit(req.http_put_response_hop_limit());
-  }
-  o.set_state("applied");
-  return o;
-}
 
 v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   v1::Instance i;
@@ -212,7 +168,7 @@ absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) con
     return InvalidParameterValue(absl::StrCat("User data is limited to ", kMaxUserDataBytes,
                                               " bytes; got ", req.user_data().size()));
   }
-  if (req.client_token().size() > 64 ||
+  if (req.client_token().size() > limits::kMaxClientTokenLength ||
       !std::all_of(req.client_token().begin(), req.client_token().end(),
                    [](char c) { return c >= 0x20 && c < 0x7f; })) {
     return InvalidParameterValue("ClientToken must be at most 64 printable ASCII characters");
@@ -673,18 +629,19 @@ absl::StatusOr<scheduler::PlacementRequest> ComputeService::PlacementRequestLock
   }
   MC_ASSIGN_OR_RETURN(const v1::PlacementGroupRecord* group,
                       FindPlacementGroupLocked(state_, p.group_name()));
-  if (p.partition_number() != 0 && (group->strategy() != "partition" || p.partition_number() < 1 ||
+  const bool partition_group = group->strategy() == v1::PLACEMENT_STRATEGY_PARTITION;
+  if (p.partition_number() != 0 && (!partition_group || p.partition_number() < 1 ||
                                     p.partition_number() > group->partition_count())) {
     return InvalidParameterValue(
-        group->strategy() != "partition"
+        !partition_group
             ? absl::StrCat("Placement group '", group->group_name(),
                            "' is not a partition group; PartitionNumber is not allowed")
             : absl::StrCat("Value (", p.partition_number(),
                            ") for parameter PartitionNumber is invalid. Expected 1-",
                            group->partition_count(), "."));
   }
-  if (group->strategy() == "cluster" && !group->locked_availability_zone().empty() &&
-      !preq.availability_zone.empty() &&
+  if (group->strategy() == v1::PLACEMENT_STRATEGY_CLUSTER &&
+      !group->locked_availability_zone().empty() && !preq.availability_zone.empty() &&
       preq.availability_zone != group->locked_availability_zone()) {
     return InvalidParameterValue(absl::StrCat("Cluster placement group '", group->group_name(),
                                               "' is in ", group->locked_availability_zone(),

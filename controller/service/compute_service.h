@@ -1,23 +1,22 @@
 #pragma once
 
 #include "absl/status/statusor.h"
-#include "agent/metadata/instance_metadata.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/instance_limits.h"
 #include "controller/agent_client/agent_client.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cloud_state.h"
 #include "controller/service/identity.h"
 #include "controller/service/instance_types.h"
+#include "controller/service/metadata_options.h"
 #include "minicloud/v1/compute.pb.h"
 
 namespace minicloud::controller {
 
-// User data is limited to 16 KB before base64 (EC2 RunInstances reference); the one limit the
-// agent's metadata check uses too.
-inline constexpr size_t kMaxUserDataBytes = metadata::kMaxUserDataBytes;
-// GetConsoleOutput returns the most recent 64 KB (EC2 GetConsoleOutput reference).
-inline constexpr int64_t kConsoleOutputBytes = 64 * 1024;
+// EC2's limits (user data size, hop limit, tags, ...) are in common/instance_limits.h.
+using limits::kConsoleOutputBytes;
+using limits::kMaxUserDataBytes;
 
 // Instance lifecycle, instance types and host listing: the business rules behind the public
 // API, independent of the transport. Thread-safe.
@@ -95,13 +94,6 @@ struct RunInstancesTimings {
   double durable_wait_us = 0;
 };
 const RunInstancesTimings& LastRunInstancesTimings();
-
-// Fills defaults and validates EC2 metadata options (HttpTokens optional|required, HttpEndpoint
-// enabled|disabled, HttpPutResponseHopLimit 1..64, InstanceMetadataTags enabled|disabled).
-// `base` supplies the values a modification leaves unset.
-absl::StatusOr<v1::InstanceMetadataOptions> ResolveMetadataOptions(
-    const v1::InstanceMetadataOptions& requested, const v1::InstanceMetadataOptions& base);
-v1::InstanceMetadataOptions DefaultMetadataOptions();
 
 // The API view of an instance record (shared with tests and other services).
 v1::Instance InstanceToApi(const v1::InstanceRecord& r);

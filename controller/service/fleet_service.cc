@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/lifecycle/lifecycle.h"
+#include "controller/service/guest_view.h"
 #include "controller/service/instance_state.h"
 
 namespace minicloud::controller {
@@ -154,33 +155,8 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
       }
     }
     *di->mutable_network() = r.network();
-    v1::GuestMetadata* m = di->mutable_metadata();
-    m->set_account_id(r.owner_id());
-    m->set_image_id(r.image_id());
-    m->set_reservation_id(r.reservation_id());
-    m->set_ami_launch_index(r.ami_launch_index());
-    m->set_region(r.topology().region());
-    m->set_availability_zone(r.topology().availability_zone());
-    m->set_architecture(r.architecture());
-    m->set_pending_time_ms(r.launch_time_ms());
-    m->set_has_user_data(r.has_user_data());
-    m->set_user_data(r.user_data());
-    m->set_key_name(r.key_name());
-    m->set_public_key(r.public_key());
-    for (const auto& [k, v] : r.tags()) (*m->mutable_tags())[k] = v;
-    m->set_http_tokens(r.metadata_options().http_tokens());
-    m->set_http_endpoint(r.metadata_options().http_endpoint());
-    m->set_hop_limit(r.metadata_options().http_put_response_hop_limit());
-    m->set_instance_metadata_tags(r.metadata_options().instance_metadata_tags());
-    m->set_identity_document(r.identity_document());
-    m->set_identity_signature(r.identity_signature());
-    m->set_identity_pkcs7(r.identity_pkcs7());
-    m->set_identity_rsa2048(r.identity_rsa2048());
+    *di->mutable_metadata() = BuildGuestMetadata(r, {.vpc_cidr = state_.config().vpc_cidr});
     if (r.identity_signature().empty()) to_sign.push_back(d.instances_size() - 1);
-    m->add_security_groups("default");
-    m->set_root_device_name(r.root_device_name());
-    m->set_placement_group(r.placement_group());
-    m->set_partition_number(r.partition_number());
   }
   return d;
 }
@@ -231,9 +207,7 @@ absl::Status FleetService::SignIdentities(v1::DesiredState& d, const std::vector
       std::lock_guard<std::mutex> lock(signed_mu_);
       signed_[di->instance_id()] = identity;
     }
-    m->set_identity_signature(identity.signature);
-    m->set_identity_pkcs7(identity.pkcs7);
-    m->set_identity_rsa2048(identity.rsa2048);
+    ApplySignedIdentity(identity, *m);
   }
   return absl::OkStatus();
 }

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"
+#include "common/ec2_names.h"
 #include "common/status_macros.h"
 #include "controller/service/filters.h"
 #include "controller/service/instance_state.h"
@@ -52,11 +54,37 @@ const std::map<std::string, GroupGetter, std::less<>>& GroupFilterGetters() {
   static const auto* kGetters = new std::map<std::string, GroupGetter, std::less<>>{
       {"group-name", [](const auto& g) { return g.group_name(); }},
       {"group-id", [](const auto& g) { return g.group_id(); }},
-      {"strategy", [](const auto& g) { return g.strategy(); }},
+      {"strategy", [](const auto& g) { return PlacementStrategyName(g.strategy()); }},
       {"state", [](const auto& g) { return g.state(); }},
-      {"spread-level", [](const auto& g) { return g.spread_level(); }},
+      {"spread-level", [](const auto& g) { return SpreadLevelName(g.spread_level()); }},
   };
   return *kGetters;
+}
+
+// The scheduler's own enums for the typed strategy and spread level; nullopt for a value the
+// proto enum does not name.
+std::optional<scheduler::PlacementStrategy> SchedulerStrategy(v1::PlacementStrategy s) {
+  switch (s) {
+    case v1::PLACEMENT_STRATEGY_CLUSTER:
+      return scheduler::PlacementStrategy::kCluster;
+    case v1::PLACEMENT_STRATEGY_SPREAD:
+      return scheduler::PlacementStrategy::kSpread;
+    case v1::PLACEMENT_STRATEGY_PARTITION:
+      return scheduler::PlacementStrategy::kPartition;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<scheduler::SpreadLevel> SchedulerSpreadLevel(v1::SpreadLevel l) {
+  switch (l) {
+    case v1::SPREAD_LEVEL_RACK:
+      return scheduler::SpreadLevel::kRack;
+    case v1::SPREAD_LEVEL_HOST:
+      return scheduler::SpreadLevel::kHost;
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -73,9 +101,9 @@ std::shared_ptr<const scheduler::PlacementGroup> SchedulerGroupLocked(
   auto g = std::make_shared<scheduler::PlacementGroup>();
   g->name = record.group_name();
   // The record was validated when it was created; a bad value here is our own broken invariant.
-  g->strategy = *scheduler::ParsePlacementStrategy(record.strategy());
-  g->spread_level = record.strategy() == "spread"
-                        ? *scheduler::ParseSpreadLevel(record.spread_level())
+  g->strategy = SchedulerStrategy(record.strategy()).value();
+  g->spread_level = record.strategy() == v1::PLACEMENT_STRATEGY_SPREAD
+                        ? SchedulerSpreadLevel(record.spread_level()).value()
                         : scheduler::SpreadLevel::kRack;
   g->partition_count = record.partition_count();
   g->locked_az = record.locked_availability_zone();
@@ -93,27 +121,22 @@ int GroupInstanceCountLocked(CloudState& state, const std::string& group_name) {
 absl::StatusOr<v1::CreatePlacementGroupResponse> PlacementGroupService::CreatePlacementGroup(
     const v1::CreatePlacementGroupRequest& req) {
   MC_RETURN_IF_ERROR(ValidateGroupName(req.group_name()));
-  if (req.strategy().empty()) {
+  if (req.strategy() == v1::PLACEMENT_STRATEGY_UNSPECIFIED) {
     return MissingParameter("The request must contain the parameter strategy");
   }
   scheduler::PlacementGroup group;
   group.name = req.group_name();
-  auto strategy = scheduler::ParsePlacementStrategy(req.strategy());
-  if (!strategy.ok()) {
-    return InvalidParameterValue(absl::StrCat("Value (", req.strategy(),
-                                              ") for parameter strategy is invalid. Expected: "
-                                              "'cluster', 'spread' or 'partition'."));
-  }
+  const auto strategy = SchedulerStrategy(req.strategy());
+  if (!strategy) return InvalidEnumValue(req.strategy(), "strategy", AllowedPlacementStrategies());
   group.strategy = *strategy;
-  if (!req.spread_level().empty() && group.strategy != scheduler::PlacementStrategy::kSpread) {
+  if (req.spread_level() != v1::SPREAD_LEVEL_UNSPECIFIED &&
+      group.strategy != scheduler::PlacementStrategy::kSpread) {
     return InvalidParameterValue("SpreadLevel is valid only for the spread strategy");
   }
-  auto level = scheduler::ParseSpreadLevel(req.spread_level());
-  if (!level.ok()) {
-    return InvalidParameterValue(absl::StrCat("Value (", req.spread_level(),
-                                              ") for parameter spreadLevel is invalid. Expected: "
-                                              "'rack' or 'host'."));
-  }
+  const auto level = req.spread_level() == v1::SPREAD_LEVEL_UNSPECIFIED
+                         ? std::optional(scheduler::SpreadLevel::kRack)
+                         : SchedulerSpreadLevel(req.spread_level());
+  if (!level) return InvalidEnumValue(req.spread_level(), "spreadLevel", AllowedSpreadLevels());
   group.spread_level = *level;
   group.partition_count = req.partition_count();
   if (group.strategy == scheduler::PlacementStrategy::kPartition && group.partition_count == 0) {
@@ -141,10 +164,11 @@ absl::StatusOr<v1::CreatePlacementGroupResponse> PlacementGroupService::CreatePl
   r.set_group_id(ids_.Next("pg"));
   r.set_group_name(req.group_name());
   r.set_region(state_.config().region);
-  r.set_strategy(scheduler::PlacementStrategyName(group.strategy));
+  r.set_strategy(req.strategy());
   r.set_partition_count(group.partition_count);
   if (group.strategy == scheduler::PlacementStrategy::kSpread) {
-    r.set_spread_level(scheduler::SpreadLevelName(group.spread_level));
+    r.set_spread_level(req.spread_level() == v1::SPREAD_LEVEL_UNSPECIFIED ? v1::SPREAD_LEVEL_RACK
+                                                                          : req.spread_level());
   }
   r.set_state("available");
   r.set_create_time_ms(absl::ToUnixMillis(clock_.Now()));

@@ -192,7 +192,7 @@ TEST_CASE("a guest reads through HTTP what RunInstances gave it", "[integration]
   REQUIRE_FALSE(public_key.empty());
   v1::CreatePlacementGroupRequest pg;
   pg.set_group_name("racks");
-  pg.set_strategy("partition");
+  pg.set_strategy(v1::PLACEMENT_STRATEGY_PARTITION);
   pg.set_partition_count(3);
   Call(cloud, &v1::ComputeService::Stub::CreatePlacementGroup, pg);
 
@@ -207,8 +207,8 @@ TEST_CASE("a guest reads through HTTP what RunInstances gave it", "[integration]
     t->set_key(k);
     t->set_value(v);
   }
-  run.mutable_metadata_options()->set_http_tokens("required");
-  run.mutable_metadata_options()->set_instance_metadata_tags("enabled");
+  run.mutable_metadata_options()->set_http_tokens(v1::HTTP_TOKENS_REQUIRED);
+  run.mutable_metadata_options()->set_instance_metadata_tags(v1::INSTANCE_METADATA_TAGS_ENABLED);
   run.mutable_metadata_options()->set_http_put_response_hop_limit(3);
   const v1::Instance inst = Launch(cloud, run);
   const std::string& id = inst.instance_id();
@@ -264,8 +264,8 @@ TEST_CASE("a guest reads through HTTP what RunInstances gave it", "[integration]
 
   // Options changed through the API reach the guest: tags hidden again, IMDSv1 allowed.
   v1::InstanceMetadataOptions change;
-  change.set_instance_metadata_tags("disabled");
-  change.set_http_tokens("optional");
+  change.set_instance_metadata_tags(v1::INSTANCE_METADATA_TAGS_DISABLED);
+  change.set_http_tokens(v1::HTTP_TOKENS_OPTIONAL);
   REQUIRE(ModifyOptions(cloud, id, change).ok());
   CHECK(TestCloud::Eventually(
       [&] { return Fetch(imds, ip, "/latest/meta-data/instance-id") == "200 " + id; }));
@@ -373,7 +373,7 @@ TEST_CASE("a restarted agent serves metadata of the guests it re-adopts, control
   // Back with the controller, changes flow to the re-adopted guest's record.
   cloud.RestartController();
   v1::InstanceMetadataOptions o;
-  o.set_http_tokens("required");
+  o.set_http_tokens(v1::HTTP_TOKENS_REQUIRED);
   REQUIRE(ModifyOptions(cloud, id, o).ok());
   Imds imds(ns, *host.agent);
   REQUIRE(imds.status().ok());

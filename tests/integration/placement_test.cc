@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "common/ec2_names.h"
 #include "controller/scheduler/checker.h"
 #include "controller/service/instance_state.h"
 #include "tests/testing/test_cloud.h"
@@ -20,7 +21,7 @@ grpc::Status CreateGroup(TestCloud& cloud, const std::string& name, const std::s
   grpc::ClientContext ctx;
   v1::CreatePlacementGroupRequest req;
   req.set_group_name(name);
-  req.set_strategy(strategy);
+  req.set_strategy(ParsePlacementStrategy(strategy).value());
   req.set_partition_count(partitions);
   v1::CreatePlacementGroupResponse resp;
   return cloud.api().CreatePlacementGroup(&ctx, req, &resp);
@@ -85,9 +86,10 @@ std::vector<scheduler::Violation> CheckCloud(TestCloud& cloud) {
   for (const auto& [name, g] : ctl.state->placement_groups()) {
     scheduler::PlacementGroup pg;
     pg.name = name;
-    pg.strategy = *scheduler::ParsePlacementStrategy(g.strategy());
-    pg.spread_level = g.strategy() == "spread" ? *scheduler::ParseSpreadLevel(g.spread_level())
-                                               : scheduler::SpreadLevel::kRack;
+    pg.strategy = *scheduler::ParsePlacementStrategy(PlacementStrategyName(g.strategy()));
+    pg.spread_level = g.strategy() == v1::PLACEMENT_STRATEGY_SPREAD
+                          ? *scheduler::ParseSpreadLevel(SpreadLevelName(g.spread_level()))
+                          : scheduler::SpreadLevel::kRack;
     pg.partition_count = g.partition_count();
     pg.locked_az = g.locked_availability_zone();
     cs.groups.push_back(pg);

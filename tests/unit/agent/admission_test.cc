@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/ec2_names.h"
+
 namespace minicloud::agent {
 namespace {
 
@@ -15,7 +17,7 @@ v1::DesiredInstance Instance(std::string id, std::string group = "", std::string
   d.set_vcpus(2);
   d.set_memory_mib(1024);
   d.set_placement_group(std::move(group));
-  d.set_placement_strategy(std::move(strategy));
+  if (!strategy.empty()) d.set_placement_strategy(ParsePlacementStrategy(strategy).value());
   d.set_partition_number(partition);
   return d;
 }

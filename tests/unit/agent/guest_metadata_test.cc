@@ -50,8 +50,13 @@ class WantBuilder {
     m->set_image_id("ami-00000000000000001");
     m->set_region("home-1");
     m->set_availability_zone("home-1a");
-    m->set_http_tokens("optional");
-    m->set_http_endpoint("enabled");
+    m->set_architecture("x86_64");
+    m->set_root_device_name("/dev/xvda");
+    m->set_vpc_cidr("10.0.0.0/16");
+    m->set_http_tokens(v1::HTTP_TOKENS_OPTIONAL);
+    m->set_http_endpoint(v1::HTTP_ENDPOINT_ENABLED);
+    m->set_instance_metadata_tags(v1::INSTANCE_METADATA_TAGS_DISABLED);
+    m->set_hop_limit(1);
   }
   WantBuilder& Id(const std::string& id) {
     w_.set_instance_id(id);
@@ -190,17 +195,17 @@ void LeaveRunningGuest(hypervisor::FakeHypervisor& hv, const std::string& state_
 TEST_CASE("hop limit: desired state -> served record -> edge check -> TTL of the token reply",
           "[agent][metadata][hop]") {
   struct Row {
-    int desired;  // DesiredInstance.metadata.hop_limit (0 = not set)
+    int desired;  // DesiredInstance.metadata.hop_limit (the controller always sets it)
     int served;   // InstanceMetadata.options.http_put_response_hop_limit
     bool valid;   // ValidateInstanceMetadata accepts it
   };
   const Row rows[] = {
-      {0, 1, true}, {1, 1, true}, {2, 2, true}, {64, 64, true}, {65, 65, false}, {-1, -1, false},
+      {0, 0, false}, {1, 1, true}, {2, 2, true}, {64, 64, true}, {65, 65, false}, {-1, -1, false},
   };
   for (const Row& row : rows) {
     INFO("desired hop limit " << row.desired);
     const metadata::InstanceMetadata m =
-        ToInstanceMetadata(MakeWant().HopLimit(row.desired).Build());
+        ToInstanceMetadata(MakeWant().HopLimit(row.desired).Build()).value();
     CHECK(m.options.http_put_response_hop_limit == row.served);
     const absl::Status valid = metadata::ValidateInstanceMetadata(m);
     CHECK(valid.ok() == row.valid);
@@ -265,7 +270,7 @@ TEST_CASE("the edge check on a desired record: user data and partition limits",
     INFO(row.name);
     v1::DesiredInstance want = MakeWant().Build();
     row.edit(*want.mutable_metadata());
-    const absl::Status s = metadata::ValidateInstanceMetadata(ToInstanceMetadata(want));
+    const absl::Status s = metadata::ValidateInstanceMetadata(ToInstanceMetadata(want).value());
     if (row.error.empty()) {
       CHECK(s.ok());
       continue;
@@ -285,12 +290,12 @@ TEST_CASE("ToInstanceMetadata: what the guest is told comes from the desired rec
   g->set_key_name("laptop");
   g->set_public_key("ssh-ed25519 AAAA laptop");
   (*g->mutable_tags())["Name"] = "web";
-  g->set_instance_metadata_tags("enabled");
-  g->set_http_tokens("required");
-  g->set_http_endpoint("disabled");
+  g->set_instance_metadata_tags(v1::INSTANCE_METADATA_TAGS_ENABLED);
+  g->set_http_tokens(v1::HTTP_TOKENS_REQUIRED);
+  g->set_http_endpoint(v1::HTTP_ENDPOINT_DISABLED);
   g->set_placement_group("racks");
   g->set_partition_number(3);
-  const metadata::InstanceMetadata m = ToInstanceMetadata(want);
+  const metadata::InstanceMetadata m = ToInstanceMetadata(want).value();
   CHECK(m.instance_id == "i-00000000000000001");
   CHECK(m.local_ipv4 == "10.0.0.4");
   CHECK(m.availability_zone == "home-1a");
@@ -307,9 +312,79 @@ TEST_CASE("ToInstanceMetadata: what the guest is told comes from the desired rec
 
   // Empty user data that was set is served (empty); unset user data is absent (404).
   g->set_user_data("");
-  CHECK(ToInstanceMetadata(want).user_data == std::string());
+  CHECK(ToInstanceMetadata(want)->user_data == std::string());
   g->set_has_user_data(false);
-  CHECK_FALSE(ToInstanceMetadata(want).user_data.has_value());
+  CHECK_FALSE(ToInstanceMetadata(want)->user_data.has_value());
+}
+
+// The agent adds nothing of its own: each value the guest sees is the controller's, verbatim,
+// and a value the controller did not decide is refused rather than defaulted.
+TEST_CASE("ToInstanceMetadata adds no defaults of its own", "[agent][metadata]") {
+  struct Row {
+    const char* name;  // and the one-line bug the row catches
+    std::function<void(v1::GuestMetadata&)> edit;
+    std::function<bool(const metadata::InstanceMetadata&)> served;  // null: refused
+  };
+  const Row rows[] = {
+      // A hard-coded VPC block (the agent's old "172.31.0.0/16") would not follow the controller.
+      {"VPC CIDR from the controller", [](auto& g) { g.set_vpc_cidr("192.168.0.0/16"); },
+       [](const auto& m) { return m.vpc_ipv4_cidr_block == "192.168.0.0/16"; }},
+      // An id invented on the agent ("sg-default") instead of the controller's.
+      {"security group id and name from the controller",
+       [](auto& g) {
+         auto* sg = g.add_security_groups();
+         sg->set_group_id("sg-0123");
+         sg->set_group_name("web");
+       },
+       [](const auto& m) {
+         return m.security_groups.size() == 1 && m.security_groups[0].id == "sg-0123" &&
+                m.security_groups[0].name == "web";
+       }},
+      // An agent fallback to "x86_64" would hide a controller that sent another architecture.
+      {"architecture from the controller", [](auto& g) { g.set_architecture("arm64"); },
+       [](const auto& m) { return m.architecture == "arm64"; }},
+      {"root device from the controller", [](auto& g) { g.set_root_device_name("/dev/sda1"); },
+       [](const auto& m) {
+         return m.block_device_mapping.root == "/dev/sda1" &&
+                m.block_device_mapping.ami == "/dev/sda1";
+       }},
+      // Defaulting UNSPECIFIED to "optional" on the agent would serve IMDSv1 the controller
+      // never chose.
+      {"unspecified HttpTokens refused",
+       [](auto& g) { g.set_http_tokens(v1::HTTP_TOKENS_UNSPECIFIED); }, nullptr},
+      {"unspecified HttpEndpoint refused",
+       [](auto& g) { g.set_http_endpoint(v1::HTTP_ENDPOINT_UNSPECIFIED); }, nullptr},
+      {"unspecified InstanceMetadataTags refused",
+       [](auto& g) { g.set_instance_metadata_tags(v1::INSTANCE_METADATA_TAGS_UNSPECIFIED); },
+       nullptr},
+      {"unknown HttpTokens number refused",
+       [](auto& g) { g.set_http_tokens(static_cast<v1::HttpTokens>(9)); }, nullptr},
+      {"HttpTokens required", [](auto& g) { g.set_http_tokens(v1::HTTP_TOKENS_REQUIRED); },
+       [](const auto& m) { return m.options.http_tokens == metadata::HttpTokens::kRequired; }},
+      {"HttpTokens optional", [](auto& g) { g.set_http_tokens(v1::HTTP_TOKENS_OPTIONAL); },
+       [](const auto& m) { return m.options.http_tokens == metadata::HttpTokens::kOptional; }},
+      {"HttpEndpoint enabled", [](auto& g) { g.set_http_endpoint(v1::HTTP_ENDPOINT_ENABLED); },
+       [](const auto& m) { return m.options.http_endpoint == metadata::HttpEndpoint::kEnabled; }},
+      {"tags disabled",
+       [](auto& g) { g.set_instance_metadata_tags(v1::INSTANCE_METADATA_TAGS_DISABLED); },
+       [](const auto& m) {
+         return m.options.instance_metadata_tags == metadata::InstanceMetadataTags::kDisabled;
+       }},
+  };
+  for (const Row& row : rows) {
+    INFO(row.name);
+    v1::DesiredInstance want = MakeWant().Build();
+    row.edit(*want.mutable_metadata());
+    const absl::StatusOr<metadata::InstanceMetadata> m = ToInstanceMetadata(want);
+    if (row.served == nullptr) {
+      CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
+      CHECK_THAT(std::string(m.status().message()),
+                 Catch::Matchers::Contains("i-00000000000000001"));
+      continue;
+    }
+    REQUIRE(m.ok());
+    CHECK(row.served(*m));
+  }
 }
 
 TEST_CASE("the agent refuses a desired record the metadata service cannot serve",

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/ec2_error.h"
+#include "common/ec2_names.h"
 #include "tests/testing/controller_fixture.h"
 
 namespace minicloud {
@@ -10,13 +11,21 @@ namespace {
 
 using testing::ControllerFixture;
 
+// Strategy and level by their EC2 names; "" leaves them UNSPECIFIED, and a name EC2 does not
+// have becomes a number the enum does not name (what a client built with other enums could send).
 v1::CreatePlacementGroupRequest Group(std::string name, std::string strategy, int partitions = 0,
                                       std::string level = "") {
+  constexpr int kUnnamed = 99;
   v1::CreatePlacementGroupRequest r;
   r.set_group_name(std::move(name));
-  r.set_strategy(std::move(strategy));
+  if (!strategy.empty()) {
+    r.set_strategy(
+        ParsePlacementStrategy(strategy).value_or(static_cast<v1::PlacementStrategy>(kUnnamed)));
+  }
   r.set_partition_count(partitions);
-  r.set_spread_level(std::move(level));
+  if (!level.empty()) {
+    r.set_spread_level(ParseSpreadLevel(level).value_or(static_cast<v1::SpreadLevel>(kUnnamed)));
+  }
   return r;
 }
 
@@ -64,7 +73,7 @@ TEST_CASE("CreatePlacementGroup validates like EC2", "[controller][placement]") 
     auto d = f.groups->DescribePlacementGroups({});
     REQUIRE(d.ok());
     REQUIRE(d->placement_groups_size() == 1);
-    CHECK(d->placement_groups(0).spread_level() == "rack");
+    CHECK(d->placement_groups(0).spread_level() == v1::SPREAD_LEVEL_RACK);
   }
 }
 

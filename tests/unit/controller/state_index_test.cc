@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/ec2_names.h"
 #include "controller/scheduler/fleet.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/instance_types.h"
@@ -180,7 +181,7 @@ void RunSequence(uint64_t seed, int steps) {
            {"spread", "spread", 0}, {"part", "partition", 3}, {"clu", "cluster", 0}}) {
     v1::CreatePlacementGroupRequest g;
     g.set_group_name(name);
-    g.set_strategy(strategy);
+    g.set_strategy(ParsePlacementStrategy(strategy).value());
     g.set_partition_count(partitions);
     REQUIRE(f.groups->CreatePlacementGroup(g).ok());
   }

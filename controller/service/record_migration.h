@@ -1,0 +1,32 @@
+#pragma once
+
+// Brings records written by an earlier version of the controller to the current shape when the
+// store is loaded (CloudState::Load), so an existing state directory keeps working. Pure. A
+// migrated record is written in the current shape the next time it changes.
+//
+// Migrations:
+//  - InstanceRecord.metadata_options: options stored as strings ("required", "enabled", in the
+//    fields InstanceMetadataOptions now reserves) become the typed enums.
+//  - PlacementGroupRecord: legacy_strategy / legacy_spread_level ("spread", "rack") become
+//    `strategy` / `spread_level`.
+// A legacy string that is not an EC2 name is DataLoss: a record we cannot read faithfully.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "minicloud/v1/records.pb.h"
+
+namespace minicloud::controller {
+
+// `stored` is the serialized form `r` was parsed from.
+absl::Status MigrateRecord(absl::string_view stored, v1::InstanceRecord& r);
+absl::Status MigrateRecord(absl::string_view stored, v1::PlacementGroupRecord& r);
+
+// Records with nothing to migrate.
+template <typename Record>
+absl::Status MigrateRecord(absl::string_view, Record&) {
+  return absl::OkStatus();
+}
+
+}  // namespace minicloud::controller
