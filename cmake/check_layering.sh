@@ -22,7 +22,6 @@ root=$1
 # Known exceptions, one per line: "<file> <included path>". Each must name an edge that exists
 # (a stale entry is reported too, so the list cannot silently outlive its reason).
 allowed=(
-  "controller/service/compute_service.h agent/metadata/instance_metadata.h"  # until guest metadata is built on the controller
 )
 
 # dir:forbidden-prefix pairs.
