@@ -63,9 +63,9 @@ const std::vector<ParseCase>& ParseCases() {
         "InstanceMetadataTags=enabled,HttpProtocolIpv6=disabled"},
        "RunInstances",
        R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 1 max_count: 1
-          metadata_options { http_tokens: "required" http_endpoint: "enabled"
-            http_put_response_hop_limit: 3 instance_metadata_tags: "enabled"
-            http_protocol_ipv6: "disabled" })"},
+          metadata_options { http_tokens: HTTP_TOKENS_REQUIRED http_endpoint: HTTP_ENDPOINT_ENABLED
+            http_put_response_hop_limit: 3 instance_metadata_tags: INSTANCE_METADATA_TAGS_ENABLED
+            http_protocol_ipv6: HTTP_PROTOCOL_IPV6_DISABLED })"},
       {"instances",
        {"run-instances", "--image-id", "ami-1", "--tags", "Key=Name,Value=web", "--tags",
         "Key=env"},
@@ -106,8 +106,8 @@ const std::vector<ParseCase>& ParseCases() {
         "--http-endpoint", "enabled", "--http-put-response-hop-limit", "2",
         "--instance-metadata-tags", "disabled"},
        "ModifyInstanceMetadataOptions",
-       R"(instance_id: "i-1" options { http_tokens: "required" http_endpoint: "enabled"
-          http_put_response_hop_limit: 2 instance_metadata_tags: "disabled" })"},
+       R"(instance_id: "i-1" options { http_tokens: HTTP_TOKENS_REQUIRED http_endpoint: HTTP_ENDPOINT_ENABLED
+          http_put_response_hop_limit: 2 instance_metadata_tags: INSTANCE_METADATA_TAGS_DISABLED })"},
       {"instances",
        {"modify-instance-attribute", "--instance-id", "i-1", "--user-data", "#!/bin/sh"},
        "ModifyInstanceAttribute",
@@ -163,12 +163,12 @@ const std::vector<ParseCase>& ParseCases() {
        {"create-placement-group", "--group-name", "pg", "--strategy", "partition",
         "--partition-count", "3"},
        "CreatePlacementGroup",
-       R"(group_name: "pg" strategy: "partition" partition_count: 3)"},
+       R"(group_name: "pg" strategy: PLACEMENT_STRATEGY_PARTITION partition_count: 3)"},
       {"placement",
        {"create-placement-group", "--group-name", "s", "--strategy", "spread", "--spread-level",
         "host"},
        "CreatePlacementGroup",
-       R"(group_name: "s" strategy: "spread" spread_level: "host")"},
+       R"(group_name: "s" strategy: PLACEMENT_STRATEGY_SPREAD spread_level: SPREAD_LEVEL_HOST)"},
       {"placement",
        {"describe-placement-groups", "--group-names", "a", "--group-ids", "pg-1", "--filters",
         "Name=strategy,Values=spread"},

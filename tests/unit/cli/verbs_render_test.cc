@@ -280,16 +280,16 @@ TEST_CASE("other verbs' JSON and tables", "[cli][render]") {
         "ZoneName  ZoneId     RegionName  State      HostCount  HostsUp\n"
         "home-1a   home1-az1  home-1      available  2          1\n");
   cli.api.Answer<v1::DescribePlacementGroupsResponse>("DescribePlacementGroups", R"(
-      placement_groups { group_name: "pg" strategy: "partition" state: "available"
+      placement_groups { group_name: "pg" strategy: PLACEMENT_STRATEGY_PARTITION state: "available"
                          partition_count: 3 instance_count: 4 }
-      placement_groups { group_name: "s" strategy: "spread" state: "available"
-                         spread_level: "rack" })");
+      placement_groups { group_name: "s" strategy: PLACEMENT_STRATEGY_SPREAD state: "available"
+                         spread_level: SPREAD_LEVEL_RACK })");
   CHECK(cli.Run({"describe-placement-groups", "--output", "table"}).out ==
         "GroupName  Strategy   State      PartitionCount  SpreadLevel  InstanceCount\n"
         "pg         partition  available  3                            4\n"
         "s          spread     available                  rack         0\n");
   cli.api.Answer<v1::CreatePlacementGroupResponse>("CreatePlacementGroup", R"(
-      placement_group { group_name: "pg" group_id: "pg-1" strategy: "cluster" state: "available" })");
+      placement_group { group_name: "pg" group_id: "pg-1" strategy: PLACEMENT_STRATEGY_CLUSTER state: "available" })");
   CHECK(cli.Run({"create-placement-group", "--group-name", "pg", "--strategy", "cluster",
                  "--output", "table"})
             .out == R"({
@@ -303,8 +303,8 @@ TEST_CASE("other verbs' JSON and tables", "[cli][render]") {
 }
 )");
   cli.api.Answer<v1::ModifyInstanceMetadataOptionsResponse>("ModifyInstanceMetadataOptions", R"(
-      instance_id: "i-1" instance_metadata_options { state: "pending" http_tokens: "required"
-        http_put_response_hop_limit: 2 http_endpoint: "enabled" })");
+      instance_id: "i-1" instance_metadata_options { state: METADATA_OPTIONS_STATE_PENDING http_tokens: HTTP_TOKENS_REQUIRED
+        http_put_response_hop_limit: 2 http_endpoint: HTTP_ENDPOINT_ENABLED })");
   CHECK(cli.Run({"modify-instance-metadata-options", "--instance-id", "i-1"}).out == R"({
     "InstanceId": "i-1",
     "InstanceMetadataOptions": {
