@@ -22,7 +22,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "agent/network/addressing.h"
+#include "common/net/addressing.h"
 
 namespace minicloud::network {
 

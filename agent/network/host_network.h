@@ -42,7 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "agent/network/addressing.h"
+#include "common/net/addressing.h"
 
 namespace minicloud::network {
 

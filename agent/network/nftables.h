@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "agent/network/addressing.h"
+#include "common/net/addressing.h"
 
 namespace minicloud::network {
 

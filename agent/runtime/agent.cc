@@ -8,9 +8,9 @@
 #include "agent/runtime/admission.h"
 #include "agent/runtime/console_log.h"
 #include "agent/runtime/guest_metadata.h"
-#include "agent/storage/qcow2.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/storage/qcow2.h"
 
 namespace minicloud::agent {
 namespace fs = std::filesystem;

@@ -16,8 +16,8 @@
 #include "agent/runtime/console_log.h"
 #include "agent/runtime/controller_link.h"
 #include "agent/runtime/plan.h"
-#include "agent/storage/image_cache.h"
 #include "common/clock.h"
+#include "common/storage/image_cache.h"
 #include "minicloud/v1/host.pb.h"
 
 namespace minicloud::agent {

@@ -26,10 +26,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "agent/metadata/handler.h"
-#include "agent/metadata/identity_signer.h"
 #include "agent/metadata/server.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "controller/identity/identity_signer.h"
 
 using namespace minicloud::metadata;
 
@@ -56,7 +56,16 @@ InstanceMetadata BenchInstance() {
        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchKeyBenchKeyBenchKeyBenchKeyBenchKey0000 bench"}};
   m.pending_time = absl::FromUnixSeconds(1'700'000'000);
   // A fixed, unsigned document of the real shape: signing is not what is measured.
-  m.identity.document = BuildIdentityDocument(IdentityFieldsOf(m));
+  minicloud::identity::IdentityFields f;
+  f.account_id = m.account_id;
+  f.availability_zone = m.availability_zone;
+  f.image_id = m.image_id;
+  f.instance_id = m.instance_id;
+  f.instance_type = m.instance_type;
+  f.pending_time = m.pending_time;
+  f.private_ip = m.local_ipv4;
+  f.region = m.region;
+  m.identity.document = minicloud::identity::BuildIdentityDocument(f);
   m.identity.signature = "unsigned";
   m.identity.pkcs7 = "unsigned";
   m.identity.rsa2048 = "unsigned";

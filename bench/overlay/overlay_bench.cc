@@ -32,7 +32,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "agent/storage/qcow2.h"
+#include "common/storage/qcow2.h"
 
 extern char** environ;
 

@@ -46,13 +46,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "agent/metadata/identity_signer.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "controller/agent_client/agent_client.h"
+#include "controller/identity/cloud_identity_signer.h"
+#include "controller/identity/identity_signer.h"
 #include "controller/scheduler/checker.h"
 #include "controller/scheduler/scheduler.h"
-#include "controller/service/cloud_identity_signer.h"
 #include "controller/service/cloud_state.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
@@ -407,10 +407,10 @@ void ServiceBench::MeasureDelivery() {
       if (di.goal() == v1::DESIRED_GOAL_TERMINATED) continue;
       ++instances;
       const auto& m = di.metadata();
-      verified += metadata::VerifyIdentitySignature(m.identity_document(), m.identity_signature(),
+      verified += identity::VerifyIdentitySignature(m.identity_document(), m.identity_signature(),
                                                     signer_->certificate_pem())
                       .ok() &&
-                  metadata::VerifyIdentityPkcs7(m.identity_pkcs7(), signer_->certificate_pem())
+                  identity::VerifyIdentityPkcs7(m.identity_pkcs7(), signer_->certificate_pem())
                           .value_or("") == m.identity_document();
     }
   }

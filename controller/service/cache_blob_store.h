@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "absl/strings/string_view.h"
-#include "agent/storage/image_cache.h"
+#include "common/storage/image_cache.h"
 #include "controller/service/blob_store.h"
 
 namespace minicloud::controller {

@@ -4,14 +4,14 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "agent/network/addressing.h"
+#include "common/net/addressing.h"
 
 namespace minicloud::controller {
 
 // Addressing of the default VPC, as AWS lays it out: VPC 172.31.0.0/16, one /20 subnet per
 // availability zone, the first four addresses and the last of each subnet reserved
 // (https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html). Built on
-// agent/network/addressing, the one implementation of CIDRs, subnet plans, instance MACs and EC2
+// common/net/addressing, the one implementation of CIDRs, subnet plans, instance MACs and EC2
 // hostnames that the agents use too.
 inline constexpr char kDefaultVpcCidr[] = "172.31.0.0/16";
 inline constexpr int kDefaultSubnetCount = 16;  // /20s in the /16

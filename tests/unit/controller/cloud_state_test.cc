@@ -24,9 +24,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "controller/identity/cloud_identity_signer.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cache_blob_store.h"
-#include "controller/service/cloud_identity_signer.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"

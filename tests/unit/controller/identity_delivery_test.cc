@@ -8,7 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_replace.h"
-#include "agent/metadata/identity_signer.h"
+#include "controller/identity/identity_signer.h"
 #include "tests/testing/controller_fixture.h"
 
 namespace minicloud {
@@ -77,9 +77,9 @@ TEST_CASE("identity documents are signed at delivery, deterministically",
   CHECK(first.identity_document().find(absl::StrCat("\"privateIp\" : \"", inst.private_ip_address(),
                                                     "\"")) != std::string::npos);
   CHECK(
-      metadata::VerifyIdentitySignature(first.identity_document(), first.identity_signature(), cert)
+      identity::VerifyIdentitySignature(first.identity_document(), first.identity_signature(), cert)
           .ok());
-  auto embedded = metadata::VerifyIdentityPkcs7(first.identity_pkcs7(), cert);
+  auto embedded = identity::VerifyIdentityPkcs7(first.identity_pkcs7(), cert);
   REQUIRE(embedded.ok());
   CHECK(*embedded == first.identity_document());
   CHECK(first.identity_rsa2048() == first.identity_pkcs7());

@@ -27,9 +27,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "agent/metadata/identity_signer.h"
+#include "controller/identity/identity_signer.h"
 #include "tests/unit/metadata/golden.h"
 #include "tests/unit/metadata/http_client.h"
+#include "tests/unit/metadata/identity_fields.h"
 #include "tests/unit/metadata/instance_builder.h"
 #include "tests/unit/metadata/server_fixture.h"
 
@@ -198,14 +199,15 @@ class CloudInitOrderCrawler {
 
 TEST_CASE("cloud-init-order crawler: IMDSv2 crawl of the real server, in cloud-init 22.4's order") {
   const absl::Time launch = absl::FromUnixSeconds(1'700'000'000);
-  const IdentitySigner signer = *IdentitySigner::Generate(launch);
+  const identity::IdentitySigner signer = *identity::IdentitySigner::Generate(launch);
   InstanceMetadata m = testing::MakeInstance()
                            .Tokens(HttpTokens::kRequired)
                            .TagsInMetadata(true)
                            .Ephemeral0("sdb")
                            .PlacementGroup("pg-1", 2)
                            .Build();
-  m.identity = *signer.SignFields(IdentityFieldsOf(m), launch);
+  m.identity =
+      testing::ToIdentityDocument(*signer.SignFields(testing::IdentityFieldsOf(m), launch));
   auto shared = std::make_shared<const InstanceMetadata>(m);
   testing::ServerFixture f({{"127.0.0.1", shared}});
   REQUIRE(f.start_status().ok());
@@ -230,7 +232,8 @@ TEST_CASE("cloud-init-order crawler: IMDSv2 crawl of the real server, in cloud-i
   CHECK(identity["document"]["privateIp"] == "10.0.0.5");
   CHECK(identity["document"]["region"] == "eu-west-1");
   // The signatures crawled are the ones that verify.
-  CHECK(VerifyIdentitySignature(m.identity.document, m.identity.signature, signer.certificate_pem())
+  CHECK(identity::VerifyIdentitySignature(m.identity.document, m.identity.signature,
+                                          signer.certificate_pem())
             .ok());
 
   // The golden file holds the crawl minus the signature blobs (random per key).

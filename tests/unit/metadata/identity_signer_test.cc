@@ -2,7 +2,7 @@
 // exactly as the EC2 user guide tells users to (verify-signature.md, verify-pkcs7.md,
 // verify-rsa2048.md).
 
-#include "agent/metadata/identity_signer.h"
+#include "controller/identity/identity_signer.h"
 
 #include <sys/stat.h>
 
@@ -19,10 +19,16 @@
 #include "absl/strings/str_split.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/unit/metadata/golden.h"
-#include "tests/unit/metadata/instance_builder.h"
 
 namespace minicloud::metadata {
 namespace {
+
+using identity::BuildIdentityDocument;
+using identity::IdentityFields;
+using identity::IdentitySigner;
+using identity::SignedDocument;
+using identity::VerifyIdentityPkcs7;
+using identity::VerifyIdentitySignature;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
 
@@ -99,17 +105,8 @@ TEST_CASE("identity document escapes hostile strings") {
   CHECK(j["instanceType"] == "t3\"micro\n\\");
 }
 
-TEST_CASE("IdentityFieldsOf takes the record's values") {
-  const InstanceMetadata m = testing::MakeInstance().Build();
-  const IdentityFields f = IdentityFieldsOf(m);
-  CHECK(f.instance_id == m.instance_id);
-  CHECK(f.private_ip == m.local_ipv4);
-  CHECK(f.region == m.region);
-  CHECK(f.pending_time == m.pending_time);
-}
-
 TEST_CASE("signatures verify in-process; tampering does not") {
-  const IdentityDocument id = *Signer().SignFields(Fields(), kNow);
+  const SignedDocument id = *Signer().SignFields(Fields(), kNow);
   const std::string& cert = Signer().certificate_pem();
   CHECK(VerifyIdentitySignature(id.document, id.signature, cert).ok());
   CHECK(*VerifyIdentityPkcs7(id.pkcs7, cert) == id.document);
@@ -129,7 +126,7 @@ TEST_CASE("signatures verify in-process; tampering does not") {
 }
 
 TEST_CASE("pkcs7, rsa2048 and signature are PEM bodies: 64 columns, no armour, no final newline") {
-  const IdentityDocument id = *Signer().SignFields(Fields(), kNow);
+  const SignedDocument id = *Signer().SignFields(Fields(), kNow);
   for (const std::string* s : {&id.pkcs7, &id.rsa2048, &id.signature}) {
     CHECK(s->find("-----") == std::string::npos);
     CHECK(s->back() != '\n');
@@ -143,7 +140,7 @@ TEST_CASE("pkcs7, rsa2048 and signature are PEM bodies: 64 columns, no armour, n
 
 TEST_CASE("openssl CLI verifies them the way the EC2 user guide does") {
   minicloud::testing::TempDir dir;
-  const IdentityDocument id = *Signer().SignFields(Fields(), kNow);
+  const SignedDocument id = *Signer().SignFields(Fields(), kNow);
   WriteFile(dir / "document", id.document);
   WriteFile(dir / "certificate", Signer().certificate_pem());
   // signature: base64 -d > signature; openssl x509 -pubkey; openssl dgst -sha256 -verify
@@ -182,7 +179,7 @@ TEST_CASE("openssl CLI verifies them the way the EC2 user guide does") {
 
 TEST_CASE("the embedded signing time is the injected clock") {
   minicloud::testing::TempDir dir;
-  const IdentityDocument id = *Signer().Sign("{}", absl::FromUnixSeconds(1'600'000'000));
+  const SignedDocument id = *Signer().Sign("{}", absl::FromUnixSeconds(1'600'000'000));
   WriteFile(dir / "p7",
             absl::StrCat("-----BEGIN PKCS7-----\n", id.pkcs7, "\n-----END PKCS7-----\n"));
   auto [rc, out] = Shell(absl::StrCat("openssl cms -cmsout -print -inform PEM -in ", dir / "p7"));
@@ -203,7 +200,7 @@ TEST_CASE("LoadOrCreate persists the key and certificate") {
 
   const IdentitySigner b = *IdentitySigner::LoadOrCreate(sub, kNow + absl::Hours(1));
   CHECK(b.certificate_pem() == a.certificate_pem());
-  const IdentityDocument id = *b.Sign("{\"x\" : 1}", kNow);
+  const SignedDocument id = *b.Sign("{\"x\" : 1}", kNow);
   CHECK(VerifyIdentitySignature(id.document, id.signature, a.certificate_pem()).ok());
 
   auto [rc, out] =

@@ -1,4 +1,4 @@
-#include "agent/network/addressing.h"
+#include "common/net/addressing.h"
 
 #include <catch2/catch.hpp>
 #include <set>

@@ -1,4 +1,4 @@
-#include "agent/storage/image_cache.h"
+#include "common/storage/image_cache.h"
 
 #include <sys/stat.h>
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "agent/storage/qcow2.h"
-#include "agent/storage/sha256.h"
+#include "common/storage/qcow2.h"
+#include "common/storage/sha256.h"
 #include "tests/unit/storage/storage_test_util.h"
 
 namespace minicloud::storage {

@@ -1,4 +1,4 @@
-#include "agent/storage/qcow2.h"
+#include "common/storage/qcow2.h"
 
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-#include "agent/storage/sha256.h"
+#include "common/storage/sha256.h"
 
 #include <catch2/catch.hpp>
 #include <string>

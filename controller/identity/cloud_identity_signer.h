@@ -3,8 +3,8 @@
 #include <memory>
 #include <string>
 
-#include "agent/metadata/identity_signer.h"
 #include "common/clock.h"
+#include "controller/identity/identity_signer.h"
 #include "controller/service/identity.h"
 
 namespace minicloud::controller {
@@ -24,8 +24,8 @@ class CloudIdentitySigner final : public IdentitySigner {
   const std::string& certificate_pem() const { return signer_.certificate_pem(); }
 
  private:
-  explicit CloudIdentitySigner(metadata::IdentitySigner signer) : signer_(std::move(signer)) {}
-  metadata::IdentitySigner signer_;
+  explicit CloudIdentitySigner(identity::IdentitySigner signer) : signer_(std::move(signer)) {}
+  identity::IdentitySigner signer_;
 };
 
 }  // namespace minicloud::controller

@@ -25,9 +25,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "agent/metadata/instance_metadata.h"
 
-namespace minicloud::metadata {
+namespace minicloud::identity {
 
 struct IdentityFields {
   std::string account_id;
@@ -41,8 +40,14 @@ struct IdentityFields {
   std::string region;
 };
 
-// The fields of an InstanceMetadata record that go into its identity document.
-IdentityFields IdentityFieldsOf(const InstanceMetadata& m);
+// A document and its signatures: the four strings the metadata service serves under
+// dynamic/instance-identity/ (document, signature, pkcs7, rsa2048).
+struct SignedDocument {
+  std::string document;   // JSON text
+  std::string signature;  // base64 RSA-SHA256 over `document`
+  std::string pkcs7;      // base64 PKCS#7 SignedData (content embedded), no PEM armour
+  std::string rsa2048;    // same form as pkcs7
+};
 
 // EC2's document text, byte for byte in EC2's layout:
 //   {
@@ -88,10 +93,10 @@ class IdentitySigner {
   absl::Status Save(const std::string& dir) const;
 
   // Signs `document`; the PKCS#7 signingTime attribute is `now`.
-  absl::StatusOr<IdentityDocument> Sign(absl::string_view document, absl::Time now) const;
+  absl::StatusOr<SignedDocument> Sign(absl::string_view document, absl::Time now) const;
 
   // Build + sign in one go.
-  absl::StatusOr<IdentityDocument> SignFields(const IdentityFields& fields, absl::Time now) const;
+  absl::StatusOr<SignedDocument> SignFields(const IdentityFields& fields, absl::Time now) const;
 
   const std::string& certificate_pem() const { return cert_pem_; }
   std::string private_key_pem() const;
@@ -114,4 +119,4 @@ absl::Status VerifyIdentitySignature(absl::string_view document, absl::string_vi
 absl::StatusOr<std::string> VerifyIdentityPkcs7(absl::string_view pkcs7_b64,
                                                 absl::string_view cert_pem);
 
-}  // namespace minicloud::metadata
+}  // namespace minicloud::identity

@@ -1,4 +1,4 @@
-#include "controller/service/cloud_identity_signer.h"
+#include "controller/identity/cloud_identity_signer.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -14,12 +14,12 @@ constexpr char kPendingTimeFormat[] = "%Y-%m-%dT%H:%M:%SZ";
 
 absl::StatusOr<std::unique_ptr<CloudIdentitySigner>> CloudIdentitySigner::Open(
     const std::string& dir, const Clock& clock) {
-  MC_ASSIGN_OR_RETURN(auto signer, metadata::IdentitySigner::LoadOrCreate(dir, clock.Now()));
+  MC_ASSIGN_OR_RETURN(auto signer, identity::IdentitySigner::LoadOrCreate(dir, clock.Now()));
   return std::unique_ptr<CloudIdentitySigner>(new CloudIdentitySigner(std::move(signer)));
 }
 
 std::string CloudIdentitySigner::Document(const v1::InstanceRecord& r) const {
-  metadata::IdentityFields f;
+  identity::IdentityFields f;
   f.account_id = r.owner_id();
   f.architecture = r.architecture().empty() ? "x86_64" : r.architecture();
   f.availability_zone = r.topology().availability_zone();
@@ -29,7 +29,7 @@ std::string CloudIdentitySigner::Document(const v1::InstanceRecord& r) const {
   f.pending_time = absl::FromUnixMillis(r.launch_time_ms());
   f.private_ip = r.network().private_ip();
   f.region = r.topology().region();
-  return metadata::BuildIdentityDocument(f);
+  return identity::BuildIdentityDocument(f);
 }
 
 absl::StatusOr<SignedIdentity> CloudIdentitySigner::Sign(const std::string& document) const {

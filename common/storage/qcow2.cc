@@ -1,4 +1,4 @@
-#include "agent/storage/qcow2.h"
+#include "common/storage/qcow2.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,10 +10,19 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "agent/storage/file_util.h"
+#include "common/file/file_util.h"
 #include "common/status_macros.h"
 
 namespace minicloud::storage {
+
+using file::AbslView;
+using file::ErrnoError;
+using file::OpenForRead;
+using file::PReadUpTo;
+using file::PWriteAll;
+using file::TempFile;
+using file::UniqueFd;
+
 namespace {
 
 constexpr uint32_t kMagic = 0x514649fb;  // "QFI\xfb"

@@ -1,4 +1,4 @@
-#include "agent/storage/file_util.h"
+#include "common/file/file_util.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace minicloud::storage {
+namespace minicloud::file {
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
   if (this != &other) {
@@ -222,4 +222,4 @@ absl::Status TempFile::Publish(const std::string& final_path, bool replace) {
   return s;
 }
 
-}  // namespace minicloud::storage
+}  // namespace minicloud::file

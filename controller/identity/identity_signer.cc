@@ -1,4 +1,4 @@
-#include "agent/metadata/identity_signer.h"
+#include "controller/identity/identity_signer.h"
 
 #include <fcntl.h>
 #include <openssl/bio.h>
@@ -26,7 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
-namespace minicloud::metadata {
+namespace minicloud::identity {
 namespace {
 
 struct BioFree {
@@ -185,20 +185,6 @@ struct IdentitySigner::Keys {
   X509Ptr cert;
 };
 
-IdentityFields IdentityFieldsOf(const InstanceMetadata& m) {
-  IdentityFields f;
-  f.account_id = m.account_id;
-  f.architecture = m.architecture;
-  f.availability_zone = m.availability_zone;
-  f.image_id = m.image_id;
-  f.instance_id = m.instance_id;
-  f.instance_type = m.instance_type;
-  f.pending_time = m.pending_time;
-  f.private_ip = m.local_ipv4;
-  f.region = m.region;
-  return f;
-}
-
 std::string BuildIdentityDocument(const IdentityFields& f) {
   // Key order and the `"key" : value` spacing are EC2's (Jackson's default pretty printer).
   const std::string pending =
@@ -339,9 +325,9 @@ absl::Status IdentitySigner::Save(const std::string& dir) const {
   return WriteFileAtomic((fs::path(dir) / std::string(kCertFile)).string(), cert_pem_, 0644);
 }
 
-absl::StatusOr<IdentityDocument> IdentitySigner::Sign(absl::string_view document,
-                                                      absl::Time now) const {
-  IdentityDocument out;
+absl::StatusOr<SignedDocument> IdentitySigner::Sign(absl::string_view document,
+                                                    absl::Time now) const {
+  SignedDocument out;
   out.document = std::string(document);
 
   // signature: RSA-SHA256 over the document bytes.
@@ -392,8 +378,8 @@ absl::StatusOr<IdentityDocument> IdentitySigner::Sign(absl::string_view document
   return out;
 }
 
-absl::StatusOr<IdentityDocument> IdentitySigner::SignFields(const IdentityFields& fields,
-                                                            absl::Time now) const {
+absl::StatusOr<SignedDocument> IdentitySigner::SignFields(const IdentityFields& fields,
+                                                          absl::Time now) const {
   return Sign(BuildIdentityDocument(fields), now);
 }
 
@@ -439,4 +425,4 @@ absl::StatusOr<std::string> VerifyIdentityPkcs7(absl::string_view pkcs7_b64,
   return BioContents(content.get());
 }
 
-}  // namespace minicloud::metadata
+}  // namespace minicloud::identity

@@ -1,4 +1,4 @@
-#include "agent/storage/image_cache.h"
+#include "common/storage/image_cache.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +13,17 @@
 #include "common/status_macros.h"
 
 namespace minicloud::storage {
+
+using file::AbslView;
+using file::ErrnoError;
+using file::FsyncDir;
+using file::OpenForRead;
+using file::PReadUpTo;
+using file::RegularFileSize;
+using file::TempFile;
+using file::UniqueFd;
+using file::WriteAll;
+
 namespace {
 
 // Validates and lowercases a digest.

@@ -1,4 +1,4 @@
-#include "agent/storage/sha256.h"
+#include "common/storage/sha256.h"
 
 #include <openssl/evp.h>
 
@@ -6,10 +6,15 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "agent/storage/file_util.h"
+#include "common/file/file_util.h"
 #include "common/status_macros.h"
 
 namespace minicloud::storage {
+
+using file::OpenForRead;
+using file::PReadUpTo;
+using file::RegularFileSize;
+using file::UniqueFd;
 
 struct Sha256::Ctx {
   struct Free {

@@ -1,6 +1,6 @@
 #pragma once
 
-// Small POSIX file helpers shared by the storage module: an owning file descriptor, complete
+// Small POSIX file helpers: an owning file descriptor, complete
 // reads/writes that retry on EINTR and short counts, and "write to a temp name, fsync, rename"
 // publication. Every failure is an absl::Status carrying the path and the errno text.
 
@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace minicloud::storage {
+namespace minicloud::file {
 
 // Debian's Abseil is built with its own absl::string_view (not std::string_view); this bridges
 // our std::string_view APIs to absl::StrCat and friends.
@@ -101,4 +101,4 @@ class TempFile {
   bool live_ = true;  // the temp file exists on disk and is ours to remove
 };
 
-}  // namespace minicloud::storage
+}  // namespace minicloud::file

@@ -26,8 +26,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "agent/storage/file_util.h"
-#include "agent/storage/sha256.h"
+#include "common/file/file_util.h"
+#include "common/storage/sha256.h"
 
 namespace minicloud::storage {
 
@@ -91,12 +91,12 @@ class ImageCache::Writer {
 
  private:
   friend class ImageCache;
-  Writer(std::string dir, std::string expected_sha256, TempFile tmp)
+  Writer(std::string dir, std::string expected_sha256, file::TempFile tmp)
       : dir_(std::move(dir)), expected_(std::move(expected_sha256)), tmp_(std::move(tmp)) {}
 
   std::string dir_;
   std::string expected_;  // lowercase; empty = name by content
-  TempFile tmp_;
+  file::TempFile tmp_;
   Sha256 hasher_;
   uint64_t size_ = 0;
   absl::Status error_;
