@@ -6,7 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/hypervisor/string_view_compat.h"
+#include "common/string_view_compat.h"
 
 namespace minicloud::hypervisor {
 namespace {
@@ -54,20 +54,22 @@ bool HasControlChars(std::string_view s) {
 absl::Status CheckPath(std::string_view field, std::string_view path, bool required) {
   if (path.empty()) {
     if (!required) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat(Av(field), " is required"));
+    return absl::InvalidArgumentError(absl::StrCat(AbslView(field), " is required"));
   }
   if (path[0] != '/') {
     return absl::InvalidArgumentError(
-        absl::StrCat(Av(field), " must be an absolute path: ", Av(path)));
+        absl::StrCat(AbslView(field), " must be an absolute path: ", AbslView(path)));
   }
   if (HasControlChars(path)) {
-    return absl::InvalidArgumentError(absl::StrCat(Av(field), " contains control characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(AbslView(field), " contains control characters"));
   }
   return absl::OkStatus();
 }
 
 absl::Status Invalid(std::string_view instance_id, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("domain spec ", Av(instance_id), ": ", Av(what)));
+  return absl::InvalidArgumentError(
+      absl::StrCat("domain spec ", AbslView(instance_id), ": ", AbslView(what)));
 }
 
 }  // namespace
@@ -116,16 +118,16 @@ absl::Status ValidateDomainSpec(const DomainSpec& spec) {
     return Invalid(id, "memory_mib must be in [16, 16777216]");
   }
   if (absl::Status s = CheckPath("root_disk", spec.root_disk, /*required=*/true); !s.ok()) {
-    return Invalid(id, Sv(s.message()));
+    return Invalid(id, StdView(s.message()));
   }
   if (absl::Status s = CheckPath("kernel", spec.kernel, false); !s.ok()) {
-    return Invalid(id, Sv(s.message()));
+    return Invalid(id, StdView(s.message()));
   }
   if (absl::Status s = CheckPath("initrd", spec.initrd, false); !s.ok()) {
-    return Invalid(id, Sv(s.message()));
+    return Invalid(id, StdView(s.message()));
   }
   if (absl::Status s = CheckPath("console_log", spec.console_log, false); !s.ok()) {
-    return Invalid(id, Sv(s.message()));
+    return Invalid(id, StdView(s.message()));
   }
   if (spec.kernel.empty() && (!spec.initrd.empty() || !spec.kernel_cmdline.empty())) {
     return Invalid(id, "initrd and kernel_cmdline need a kernel");
@@ -178,13 +180,14 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
   const std::string serial =
       spec.smbios_serial.empty() ? spec.smbios_uuid : std::string(spec.smbios_serial);
 
-  const absl::string_view ns = Av(kOwnerNamespacePrefix);
+  const absl::string_view ns = AbslView(kOwnerNamespacePrefix);
   std::string x;
   absl::StrAppend(&x, "<domain type='", kvm ? "kvm" : "qemu", "'>\n");
   absl::StrAppend(&x, "  <name>", XmlEscape(spec.instance_id), "</name>\n");
   absl::StrAppend(&x, "  <uuid>", XmlEscape(spec.smbios_uuid), "</uuid>\n");
   absl::StrAppend(&x, "  <metadata>\n");
-  absl::StrAppend(&x, "    <", ns, ":instance xmlns:", ns, "='", Av(kOwnerNamespaceUri), "'>\n");
+  absl::StrAppend(&x, "    <", ns, ":instance xmlns:", ns, "='", AbslView(kOwnerNamespaceUri),
+                  "'>\n");
   absl::StrAppend(&x, "      <", ns, ":id>", XmlEscape(spec.instance_id), "</", ns, ":id>\n");
   absl::StrAppend(&x, "    </", ns, ":instance>\n");
   absl::StrAppend(&x, "  </metadata>\n");

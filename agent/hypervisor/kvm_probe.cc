@@ -30,7 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "agent/hypervisor/string_view_compat.h"
+#include "common/string_view_compat.h"
 
 extern char** environ;
 
@@ -391,7 +391,7 @@ ProbeStep RunQemuProbeUntil(const ProbeOptions& options, SteadyClock::time_point
     }
   } cleanup{dir};
   {
-    std::string image = BootSectorPrinting(absl::StrCat(Av(kQemuProbeMarker), "\r\n"));
+    std::string image = BootSectorPrinting(absl::StrCat(AbslView(kQemuProbeMarker), "\r\n"));
     image.resize(64 * 1024, '\0');
     std::ofstream out(disk, std::ios::binary);
     out.write(image.data(), static_cast<std::streamsize>(image.size()));
@@ -460,12 +460,12 @@ ProbeStep RunQemuProbeUntil(const ProbeOptions& options, SteadyClock::time_point
 }  // namespace
 
 absl::StatusOr<AcceleratorMode> ParseAcceleratorMode(std::string_view flag) {
-  const std::string f = absl::AsciiStrToLower(absl::StripAsciiWhitespace(Av(flag)));
+  const std::string f = absl::AsciiStrToLower(absl::StripAsciiWhitespace(AbslView(flag)));
   if (f == "auto") return AcceleratorMode::kAuto;
   if (f == "kvm") return AcceleratorMode::kKvm;
   if (f == "tcg") return AcceleratorMode::kTcg;
   return absl::InvalidArgumentError(
-      absl::StrCat("--accel must be one of auto, kvm, tcg; got '", Av(flag), "'"));
+      absl::StrCat("--accel must be one of auto, kvm, tcg; got '", AbslView(flag), "'"));
 }
 
 std::string_view AcceleratorModeName(AcceleratorMode mode) {

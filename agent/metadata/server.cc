@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "common/string_view_compat.h"
 
 namespace minicloud::metadata {
 
@@ -37,8 +38,6 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 std::chrono::nanoseconds Chrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
 
@@ -221,7 +220,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       Request q;
       q.method = std::string(req.method_string());
       q.target = std::string(req.target());
-      for (const auto& field : req) q.headers.Add(Absl(field.name_string()), Absl(field.value()));
+      for (const auto& field : req)
+        q.headers.Add(AbslView(field.name_string()), AbslView(field.value()));
       q.body_size = req.body().size();
       r = Handle(q, instance.get(), impl_->tokens, now);
     }
@@ -237,7 +237,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     out_.clear();
     out_.reserve(192 + r.body.size());
     absl::StrAppend(&out_, version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", r.status, " ",
-                    Absl(http::obsolete_reason(static_cast<http::status>(r.status))),
+                    AbslView(http::obsolete_reason(static_cast<http::status>(r.status))),
                     "\r\nServer: EC2ws\r\nDate: ", HttpDate(impl_->clock.Now()), "\r\n");
     for (const auto& [name, value] : r.headers.fields()) {
       // Handler-made fields; CR/LF would split the response, so they never pass.

@@ -14,12 +14,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/string_view_compat.h"
 
 namespace minicloud::file {
-
-// Debian's Abseil is built with its own absl::string_view (not std::string_view); this bridges
-// our std::string_view APIs to absl::StrCat and friends.
-inline absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
 
 // Owns a file descriptor; closes it on destruction (errors ignored; use Close() to see them).
 class UniqueFd {

@@ -14,7 +14,6 @@
 
 namespace minicloud::storage {
 
-using file::AbslView;
 using file::ErrnoError;
 using file::FsyncDir;
 using file::OpenForRead;

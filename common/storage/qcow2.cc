@@ -15,7 +15,6 @@
 
 namespace minicloud::storage {
 
-using file::AbslView;
 using file::ErrnoError;
 using file::OpenForRead;
 using file::PReadUpTo;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "common/string_view_compat.h"
 
 namespace minicloud::controller {
 
@@ -13,19 +14,17 @@ absl::StatusOr<std::unique_ptr<CacheBlobStore>> CacheBlobStore::Open(const std::
 
 absl::StatusOr<BlobInfo> CacheBlobStore::Import(const std::string& path,
                                                 absl::string_view expected_sha256) {
-  MC_ASSIGN_OR_RETURN(
-      auto cached,
-      cache_.ImportFile(path, std::string_view(expected_sha256.data(), expected_sha256.size())));
+  MC_ASSIGN_OR_RETURN(auto cached, cache_.ImportFile(path, StdView(expected_sha256)));
   return BlobInfo{cached.sha256, static_cast<int64_t>(cached.size)};
 }
 
 absl::StatusOr<std::string> CacheBlobStore::PathOf(absl::string_view sha256) {
-  if (auto p = cache_.Lookup(std::string_view(sha256.data(), sha256.size()))) return *p;
+  if (auto p = cache_.Lookup(StdView(sha256))) return *p;
   return absl::NotFoundError(absl::StrCat("blob ", sha256, " is not stored"));
 }
 
 absl::Status CacheBlobStore::Remove(absl::string_view sha256) {
-  return cache_.Remove(std::string_view(sha256.data(), sha256.size()));
+  return cache_.Remove(StdView(sha256));
 }
 
 }  // namespace minicloud::controller

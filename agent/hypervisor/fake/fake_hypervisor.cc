@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/hypervisor/domain_xml.h"
-#include "agent/hypervisor/string_view_compat.h"
+#include "common/string_view_compat.h"
 
 namespace minicloud::hypervisor {
 
@@ -68,7 +68,7 @@ absl::Status FakeHypervisor::CreateAndStart(const DomainSpec& spec) {
 }
 
 absl::Status FakeHypervisor::Destroy(std::string_view instance_id) {
-  const std::string context = absl::StrCat("destroy ", Av(instance_id));
+  const std::string context = absl::StrCat("destroy ", AbslView(instance_id));
   absl::MutexLock lock(&mu_);
   if (absl::Status s = TakeFailure(fail_destroy_); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
@@ -85,7 +85,7 @@ absl::Status FakeHypervisor::Destroy(std::string_view instance_id) {
 }
 
 absl::Status FakeHypervisor::StopDomain(std::string_view instance_id, StopMode mode) {
-  const std::string context = absl::StrCat("stop ", Av(instance_id));
+  const std::string context = absl::StrCat("stop ", AbslView(instance_id));
   absl::MutexLock lock(&mu_);
   auto it = domains_.find(instance_id);
   if (it == domains_.end() || !it->second.owned) {
@@ -124,11 +124,12 @@ absl::StatusOr<std::vector<DomainInfo>> FakeHypervisor::List() {
 absl::StatusOr<DomainInfo> FakeHypervisor::Get(std::string_view instance_id) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = TakeFailure(fail_get_); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("get ", Av(instance_id), ": ", s.message()));
+    return absl::Status(s.code(), absl::StrCat("get ", AbslView(instance_id), ": ", s.message()));
   }
   auto it = domains_.find(instance_id);
   if (it == domains_.end() || !it->second.owned) {
-    return absl::NotFoundError(absl::StrCat("get ", Av(instance_id), ": no such owned domain"));
+    return absl::NotFoundError(
+        absl::StrCat("get ", AbslView(instance_id), ": no such owned domain"));
   }
   return DomainInfo{.instance_id = it->first, .state = it->second.state};
 }
@@ -166,7 +167,7 @@ void FakeHypervisor::AddForeignDomain(std::string name, DomainState state) {
 absl::Status FakeHypervisor::SetState(std::string_view name, DomainState state) {
   absl::MutexLock lock(&mu_);
   auto it = domains_.find(name);
-  if (it == domains_.end()) return absl::NotFoundError(absl::StrCat("no domain ", Av(name)));
+  if (it == domains_.end()) return absl::NotFoundError(absl::StrCat("no domain ", AbslView(name)));
   if (state == DomainState::kShutoff && it->second.state != DomainState::kShutoff) {
     it->second.last_stop = StopMethod::kGuest;
   }

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/hypervisor/string_view_compat.h"
+#include "common/string_view_compat.h"
 
 namespace minicloud::hypervisor {
 namespace {
@@ -55,11 +55,11 @@ std::string EmbedQemuConf() {
 }
 
 std::string EmbedUri(std::string_view root_dir) {
-  return absl::StrCat("qemu:///embed?root=", Av(root_dir));
+  return absl::StrCat("qemu:///embed?root=", AbslView(root_dir));
 }
 
 absl::Status PrepareEmbedRoot(std::string_view root_dir) {
-  const std::string context = absl::StrCat("prepare libvirt embed root ", Av(root_dir));
+  const std::string context = absl::StrCat("prepare libvirt embed root ", AbslView(root_dir));
   if (root_dir.empty() || root_dir[0] != '/') {
     return absl::InvalidArgumentError(absl::StrCat(context, ": the root must be absolute"));
   }

@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/hypervisor/domain_xml.h"
-#include "agent/hypervisor/string_view_compat.h"
+#include "common/string_view_compat.h"
 #include "spdlog/spdlog.h"
 
 namespace minicloud::hypervisor {
@@ -402,7 +402,7 @@ absl::Status LibvirtHypervisor::Destroy(std::string_view instance_id) {
     if (virDomainIsActive(dom.get()) == 1) return stop_error;
     virResetLastError();
     spdlog::info("hypervisor: {} stopped concurrently with destroy ({})", id,
-                 Sv(stop_error.message()));
+                 StdView(stop_error.message()));
   }
   if (absl::Status s = UndefineAll(dom.get(), context); !s.ok()) return s;
   spdlog::info("hypervisor: destroyed {}", id);
