@@ -28,6 +28,7 @@
 #include "agent/network/command.h"
 #include "agent/network/dnsmasq.h"
 #include "agent/network/nftables.h"
+#include "common/file/file_util.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 
@@ -49,36 +50,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// Write to a temp name and rename, so readers (dnsmasq on SIGHUP) never see half a file.
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view data) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("create", tmp, errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      close(fd);
-      unlink(tmp.c_str());
-      return ErrnoError("write", tmp, e);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    int e = errno;
-    unlink(tmp.c_str());
-    return ErrnoError("sync", tmp, e);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    unlink(tmp.c_str());
-    return ErrnoError("rename", tmp, e);
-  }
-  return absl::OkStatus();
 }
 
 // /proc/<pid>/cmdline split at NULs; empty if the process is gone.
@@ -655,7 +626,7 @@ absl::Status LinuxHostNetwork::SaveStateLocked() const {
     absl::StrAppend(&text, n.instance_id, "\t", n.tap, "\t", n.mac, "\t", n.ip, "\t", n.hostname,
                     "\n");
   }
-  return WriteFileAtomic(absl::StrCat(dir_, "/instances"), text);
+  return file::WriteFileAtomic(absl::StrCat(dir_, "/instances"), text, 0644);
 }
 
 std::vector<DhcpHost> LinuxHostNetwork::DhcpHostsLocked() const {
@@ -671,7 +642,7 @@ std::vector<DhcpHost> LinuxHostNetwork::DhcpHostsLocked() const {
 // otherwise keep honouring for the lease time.
 absl::Status LinuxHostNetwork::PublishHostsLocked() {
   const std::vector<DhcpHost> hosts = DhcpHostsLocked();
-  MC_RETURN_IF_ERROR(WriteFileAtomic(DnsmasqHostsFile(dir_), RenderDhcpHosts(hosts)));
+  MC_RETURN_IF_ERROR(file::WriteFileAtomic(DnsmasqHostsFile(dir_), RenderDhcpHosts(hosts), 0644));
   const std::string lease_path = DnsmasqLeaseFile(dir_);
   auto leases = ReadFile(lease_path);
   int stale = 0;
@@ -683,7 +654,8 @@ absl::Status LinuxHostNetwork::PublishHostsLocked() {
   StopDnsmasqPids(FindDnsmasqPids(/*exhaustive=*/true));
   leases = ReadFile(lease_path);
   if (leases.ok()) {
-    MC_RETURN_IF_ERROR(WriteFileAtomic(lease_path, FilterLeases(*leases, hosts, &stale)));
+    MC_RETURN_IF_ERROR(
+        file::WriteFileAtomic(lease_path, FilterLeases(*leases, hosts, &stale), 0644));
     spdlog::info("network {}: dropped {} stale DHCP lease(s)", options_.bridge, stale);
   }
   return Annotate(EnsureDhcpServerLocked(/*reload=*/false), "restart dnsmasq");
@@ -777,7 +749,7 @@ absl::Status LinuxHostNetwork::EnsureDhcpServerLocked(bool reload) {
   // The hosts file must exist before dnsmasq starts.
   const std::string hosts_file = DnsmasqHostsFile(dir_);
   if (access(hosts_file.c_str(), F_OK) != 0) {
-    MC_RETURN_IF_ERROR(WriteFileAtomic(hosts_file, RenderDhcpHosts(DhcpHostsLocked())));
+    MC_RETURN_IF_ERROR(file::WriteFileAtomic(hosts_file, RenderDhcpHosts(DhcpHostsLocked()), 0644));
   }
   std::vector<int> pids = FindDnsmasqPids(/*exhaustive=*/false);
   if (pids.size() == 1 && ReadCmdline(pids[0]) == DnsmasqArgvLocked()) {

@@ -8,6 +8,7 @@
 #include "agent/runtime/admission.h"
 #include "agent/runtime/console_log.h"
 #include "agent/runtime/guest_metadata.h"
+#include "common/file/file_util.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/storage/qcow2.h"
@@ -163,12 +164,11 @@ bool Agent::EnsureRegistered() {
     spdlog::warn("{}", resp.status().message());
     return false;
   }
-  {
-    std::ofstream out(config_.state_dir + "/host-id.tmp");
-    out << resp->host_id() << "\n";
+  if (absl::Status s = file::WriteFileAtomic(config_.state_dir + "/host-id",
+                                             absl::StrCat(resp->host_id(), "\n"), 0644);
+      !s.ok()) {
+    spdlog::warn("cannot record the host id: {}", s.message());
   }
-  std::error_code ec;
-  fs::rename(config_.state_dir + "/host-id.tmp", config_.state_dir + "/host-id", ec);
   std::lock_guard<std::mutex> lock(mu_);
   if (host_id_ != resp->host_id()) spdlog::info("registered as host {}", resp->host_id());
   host_id_ = resp->host_id();

@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace minicloud::file {
 
@@ -215,11 +216,19 @@ absl::Status TempFile::Publish(const std::string& final_path, bool replace) {
     return s;
   }
   live_ = false;
-  // Without the directory fsync the rename may not survive a crash. Keep the contract "an
-  // error means nothing was published": take the file back out and report.
+  // Without the directory fsync the rename may not survive a crash. Without `replace` nothing
+  // was at final_path before: take the file back out, so an error means nothing was published.
+  // With `replace` the old file is already gone; removing the new one would lose both.
   s = FsyncDir(DirName(final_path));
-  if (!s.ok()) ::unlink(final_path.c_str());
+  if (!s.ok() && !replace) ::unlink(final_path.c_str());
   return s;
+}
+
+absl::Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+  MC_ASSIGN_OR_RETURN(TempFile tmp, TempFile::Create(path, mode));
+  MC_RETURN_IF_ERROR(WriteAll(tmp.fd(), data, tmp.path()));
+  if (::fchmod(tmp.fd(), mode) != 0) return ErrnoError(errno, "chmod", tmp.path());
+  return tmp.Publish(path, /*replace=*/true);
 }
 
 }  // namespace minicloud::file

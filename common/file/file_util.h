@@ -85,7 +85,9 @@ class TempFile {
   // fsync, close, rename to `final_path` (same file system), fsync its directory. With
   // `replace` false the rename fails with AlreadyExists if final_path exists (atomically:
   // renameat2 RENAME_NOREPLACE, or link+unlink where the file system lacks it). On any failure
-  // the temp file is removed and this call leaves nothing at final_path.
+  // the temp file is removed and final_path is as it was, with one exception: when only the
+  // final directory fsync fails after a replacing rename, the new file stays (the old one is
+  // gone by then) and the error is still reported.
   absl::Status Publish(const std::string& final_path, bool replace);
   // Closes and removes the temp file now (idempotent; a no-op after Publish succeeded).
   void Abandon();
@@ -97,5 +99,15 @@ class TempFile {
   std::string path_;
   bool live_ = true;  // the temp file exists on disk and is ours to remove
 };
+
+// Replaces (or creates) `path` with exactly `data` so that readers, and the file system after a
+// crash, see either the old file or the complete new one, never a part:
+//   temp file next to `path` (TempFile: unique O_EXCL name, same directory) -> write all ->
+//   fchmod(`mode`) (exact: not narrowed by the umask) -> fsync -> close -> rename over `path` ->
+//   fsync the directory.
+// On OK the new content is durable. On an error (with the path and errno text) the temp file is
+// gone and `path` keeps its old content (see TempFile::Publish for the one exception).
+// Concurrent writers of one path are safe; the last rename wins.
+absl::Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode);
 
 }  // namespace minicloud::file

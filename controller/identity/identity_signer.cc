@@ -24,6 +24,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/file/file_util.h"
 #include "common/status_macros.h"
 
 namespace minicloud::identity {
@@ -127,37 +128,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode) {
-  const std::string tmp = absl::StrCat(path, ".tmp");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open ", tmp, ": ", std::strerror(errno)));
-  size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return absl::InternalError(absl::StrCat("write ", tmp, ": ", std::strerror(err)));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("sync ", tmp, ": ", std::strerror(err)));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("rename ", tmp, ": ", std::strerror(err)));
-  }
-  return absl::OkStatus();
 }
 
 absl::Status AddExtension(X509* cert, int nid, const char* value) {
@@ -321,8 +291,8 @@ absl::Status IdentitySigner::Save(const std::string& dir) const {
   const std::string key_pem = private_key_pem();
   if (key_pem.empty()) return SslError("identity key PEM");
   MC_RETURN_IF_ERROR(
-      WriteFileAtomic((fs::path(dir) / std::string(kKeyFile)).string(), key_pem, 0600));
-  return WriteFileAtomic((fs::path(dir) / std::string(kCertFile)).string(), cert_pem_, 0644);
+      file::WriteFileAtomic((fs::path(dir) / std::string(kKeyFile)).string(), key_pem, 0600));
+  return file::WriteFileAtomic((fs::path(dir) / std::string(kCertFile)).string(), cert_pem_, 0644);
 }
 
 absl::StatusOr<SignedDocument> IdentitySigner::Sign(absl::string_view document,

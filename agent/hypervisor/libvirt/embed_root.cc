@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/file/file_util.h"
 #include "common/string_view_compat.h"
 
 namespace minicloud::hypervisor {
@@ -92,17 +93,10 @@ absl::Status PrepareEmbedRoot(std::string_view root_dir) {
     have << in.rdbuf();
     if (in && have.str() == want) return absl::OkStatus();
   }
-  const std::filesystem::path tmp = root / "etc" / "qemu.conf.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << want;
-    out.close();
-    if (!out) {
-      return absl::InternalError(absl::StrCat(context, ": write ", tmp.string(), " failed"));
-    }
+  absl::Status written = file::WriteFileAtomic(conf.string(), want, 0644);
+  if (!written.ok()) {
+    return absl::Status(written.code(), absl::StrCat(context, ": ", written.message()));
   }
-  std::filesystem::rename(tmp, conf, ec);
-  if (ec) return absl::InternalError(absl::StrCat(context, ": ", ec.message()));
   return absl::OkStatus();
 }
 
