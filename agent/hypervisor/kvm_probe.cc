@@ -4,7 +4,6 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -30,9 +29,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/process/spawn.h"
 #include "common/string_view_compat.h"
-
-extern char** environ;
 
 namespace minicloud::hypervisor {
 namespace {
@@ -335,18 +333,11 @@ KvmStage NextStage(KvmStage s) {
 
 constexpr std::string_view kQemuProbeMarker = "MINICLOUD-KVM-PROBE-OK";
 
+// The QEMU binary to probe with, if it exists and is executable.
 std::optional<std::string> FindInPath(const std::string& binary) {
-  if (binary.find('/') != std::string::npos) {
-    if (access(binary.c_str(), X_OK) == 0) return binary;
-    return std::nullopt;
-  }
-  const char* path = getenv("PATH");
-  for (absl::string_view dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
-    if (dir.empty()) continue;
-    std::string candidate = absl::StrCat(dir, "/", binary);
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return std::nullopt;
+  absl::StatusOr<std::string> program = process::ResolveProgram(binary);
+  if (!program.ok() || access(program->c_str(), X_OK) != 0) return std::nullopt;
+  return *program;
 }
 
 std::string ReadSmallFile(const std::string& path, size_t limit = 4096) {
@@ -416,21 +407,19 @@ ProbeStep RunQemuProbeUntil(const ProbeOptions& options, SteadyClock::time_point
                                    "-drive",
                                    absl::StrCat("file=", disk, ",format=raw,if=ide"),
                                    "-no-reboot"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid;
+  // stdout and stderr both to qemu.err; same process group as the agent, as before.
+  const int err_fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (err_fd < 0)
+    return {false, absl::StrCat("cannot create ", stderr_path, ": ", strerror(errno))};
+  process::SpawnOptions spawn;
+  spawn.stdout_fd = err_fd;
+  spawn.stderr_fd = err_fd;
+  spawn.new_process_group = false;
   const auto start = SteadyClock::now();
-  const int rc = posix_spawn(&pid, qemu->c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return {false, absl::StrCat("cannot start ", *qemu, ": ", strerror(rc))};
+  const absl::StatusOr<pid_t> spawned = process::Spawn(args, spawn);
+  close(err_fd);
+  if (!spawned.ok()) return {false, std::string(spawned.status().message())};
+  const pid_t pid = *spawned;
 
   const std::string what = absl::StrCat(options.qemu_binary, " -accel kvm -cpu host");
   while (true) {

@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/process/spawn.h"
 
 namespace minicloud::network {
 namespace {
@@ -54,21 +55,6 @@ class Fd {
 
 absl::Status ErrnoStatus(absl::string_view what, int err) {
   return absl::InternalError(absl::StrCat(what, ": ", strerror(err)));
-}
-
-// PATH lookup in the parent (execv in the child is async-signal-safe; execvp's search is not
-// guaranteed to be).
-absl::StatusOr<std::string> ResolveProgram(const std::string& name) {
-  if (name.find('/') != std::string::npos) return name;
-  const char* env = getenv("PATH");
-  std::string path = env != nullptr && *env != '\0'
-                         ? env
-                         : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-    std::string candidate = absl::StrCat(dir, "/", name);
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return absl::NotFoundError(absl::StrCat("cannot run '", name, "': not found in PATH"));
 }
 
 int PidfdOpen(pid_t pid) {
@@ -141,21 +127,12 @@ std::string ArgvToString(const std::vector<std::string>& argv) {
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                          const CommandOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("RunCommand: empty argv");
-  auto program = ResolveProgram(argv[0]);
-  if (!program.ok()) return program.status();
 
-  std::vector<char*> cargv;
-  cargv.reserve(argv.size() + 1);
-  for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-
-  int out_pipe[2], err_pipe[2], exec_pipe[2];
+  int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
   Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
   if (pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
   Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
-  if (pipe2(exec_pipe, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
-  Fd exec_r(exec_pipe[0]), exec_w(exec_pipe[1]);
   // stdin: a socket pair so the parent can write with MSG_NOSIGNAL, or /dev/null.
   Fd in_parent, in_child;
   if (!options.stdin_data.empty()) {
@@ -165,61 +142,19 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
     }
     in_parent = Fd(sv[0]);
     in_child = Fd(sv[1]);
-  } else {
-    in_child = Fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (!in_child.valid()) return ErrnoStatus("open /dev/null", errno);
   }
 
-  const pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus("fork", errno);
-  if (pid == 0) {
-    // Child: async-signal-safe calls only.
-    setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
-    dup2(in_child.get(), 0);
-    dup2(out_w.get(), 1);
-    dup2(err_w.get(), 2);
-    // Everything else is closed at exec (keeps agent sockets out of long-lived daemons); the
-    // exec-error pipe stays usable until then.
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0)
-#endif
-    {
-      for (int fd = 3; fd < 1024; ++fd) {
-        if (fd != exec_w.get()) fcntl(fd, F_SETFD, FD_CLOEXEC);
-      }
-    }
-    execv(program->c_str(), cargv.data());
-    int e = errno;
-    ssize_t ignored = write(exec_w.get(), &e, sizeof(e));
-    (void)ignored;
-    _exit(127);
-  }
-
-  // Parent.
-  setpgid(pid, pid);  // also done by the child; whichever runs first wins, both are fine
+  process::SpawnOptions spawn;
+  spawn.stdin_fd = in_child.valid() ? in_child.get() : -1;
+  spawn.stdout_fd = out_w.get();
+  spawn.stderr_fd = err_w.get();
+  spawn.new_process_group = true;
+  absl::StatusOr<pid_t> spawned = process::Spawn(argv, spawn);
+  if (!spawned.ok()) return spawned.status();
+  const pid_t pid = *spawned;
   out_w.Reset();
   err_w.Reset();
-  exec_w.Reset();
   in_child.Reset();
-
-  int exec_errno = 0;
-  for (;;) {
-    ssize_t n = read(exec_r.get(), &exec_errno, sizeof(exec_errno));
-    if (n < 0 && errno == EINTR) continue;
-    if (n != static_cast<ssize_t>(sizeof(exec_errno))) exec_errno = 0;
-    break;
-  }
-  if (exec_errno != 0) {
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    std::string msg = absl::StrCat("cannot run '", *program, "': ", strerror(exec_errno));
-    return exec_errno == ENOENT ? absl::NotFoundError(msg) : absl::FailedPreconditionError(msg);
-  }
 
   Fd pidfd(PidfdOpen(pid));
   SetNonBlocking(out_r.get());
