@@ -24,58 +24,23 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/openssl.h"
 #include "common/file/file_util.h"
 #include "common/status_macros.h"
 
 namespace minicloud::identity {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free_all(b); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct Pkcs7Free {
-  void operator()(PKCS7* p) const { PKCS7_free(p); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct X509StackFree {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
-};
-struct Asn1TimeFree {
-  void operator()(ASN1_TIME* t) const { ASN1_TIME_free(t); }
-};
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using Pkcs7Ptr = std::unique_ptr<PKCS7, Pkcs7Free>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using crypto::BioPtr;
+using crypto::BnPtr;
+using crypto::MdCtxPtr;
+using crypto::Pkcs7Ptr;
+using crypto::PkeyPtr;
+using crypto::TakeOpenSslErrors;
+using crypto::X509Ptr;
+using crypto::X509StackPtr;
 
-// The OpenSSL error queue as text, emptied.
-std::string OpenSslErrors() {
-  std::string out;
-  unsigned long e;
-  char buf[256];
-  while ((e = ERR_get_error()) != 0) {
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "no OpenSSL error detail" : out;
-}
-
-absl::Status SslError(absl::string_view what) {
-  return absl::InternalError(absl::StrCat(what, ": ", OpenSslErrors()));
-}
+absl::Status SslError(absl::string_view what) { return crypto::OpenSslError(what); }
 
 std::string BioContents(BIO* bio) {
   char* data = nullptr;
@@ -117,7 +82,7 @@ absl::StatusOr<X509Ptr> ParseCert(absl::string_view cert_pem) {
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) {
     return absl::InvalidArgumentError(
-        absl::StrCat("identity certificate: not a PEM certificate: ", OpenSslErrors()));
+        absl::StrCat("identity certificate: not a PEM certificate: ", TakeOpenSslErrors()));
   }
   return cert;
 }
@@ -191,7 +156,7 @@ absl::StatusOr<IdentitySigner> IdentitySigner::Generate(absl::Time now,
   unsigned char serial_bytes[16];
   if (RAND_bytes(serial_bytes, sizeof(serial_bytes)) != 1) return SslError("RAND_bytes");
   serial_bytes[0] &= 0x7f;  // positive
-  std::unique_ptr<BIGNUM, BnFree> serial(BN_bin2bn(serial_bytes, sizeof(serial_bytes), nullptr));
+  BnPtr serial(BN_bin2bn(serial_bytes, sizeof(serial_bytes), nullptr));
   if (!serial || BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) == nullptr) {
     return SslError("certificate serial");
   }
@@ -234,7 +199,7 @@ absl::StatusOr<IdentitySigner> IdentitySigner::FromPem(absl::string_view key_pem
   PkeyPtr key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr));
   if (!key) {
     return absl::InvalidArgumentError(
-        absl::StrCat("identity key: not a PEM private key: ", OpenSslErrors()));
+        absl::StrCat("identity key: not a PEM private key: ", TakeOpenSslErrors()));
   }
   if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) {
     return absl::InvalidArgumentError("identity key: not an RSA key");
@@ -381,16 +346,16 @@ absl::StatusOr<std::string> VerifyIdentityPkcs7(absl::string_view pkcs7_b64,
   Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
   if (!p7) {
     return absl::InvalidArgumentError(
-        absl::StrCat("identity pkcs7: not DER PKCS#7: ", OpenSslErrors()));
+        absl::StrCat("identity pkcs7: not DER PKCS#7: ", TakeOpenSslErrors()));
   }
-  std::unique_ptr<STACK_OF(X509), X509StackFree> certs(sk_X509_new_null());
+  X509StackPtr certs(sk_X509_new_null());
   if (!certs || sk_X509_push(certs.get(), cert.get()) <= 0) return SslError("cert stack");
   BioPtr content(BIO_new(BIO_s_mem()));
   const int ok = PKCS7_verify(p7.get(), certs.get(), nullptr, nullptr, content.get(),
                               PKCS7_NOVERIFY | PKCS7_BINARY);
   if (ok != 1) {
     return absl::PermissionDeniedError(
-        absl::StrCat("identity pkcs7 does not verify: ", OpenSslErrors()));
+        absl::StrCat("identity pkcs7 does not verify: ", TakeOpenSslErrors()));
   }
   return BioContents(content.get());
 }

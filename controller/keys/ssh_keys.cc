@@ -29,6 +29,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/crypto/openssl.h"
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
 
@@ -38,39 +39,17 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // OpenSSL plumbing.
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
-using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD_free>>;
-using ParamPtr = std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM_free>>;
-using EncoderCtxPtr = std::unique_ptr<OSSL_ENCODER_CTX, Deleter<OSSL_ENCODER_CTX_free>>;
-using DecoderCtxPtr = std::unique_ptr<OSSL_DECODER_CTX, Deleter<OSSL_DECODER_CTX_free>>;
-using P8InfoPtr = std::unique_ptr<PKCS8_PRIV_KEY_INFO, Deleter<PKCS8_PRIV_KEY_INFO_free>>;
+using crypto::BioPtr;
+using crypto::BnPtr;
+using crypto::DecoderCtxPtr;
+using crypto::EncoderCtxPtr;
+using crypto::P8InfoPtr;
+using crypto::ParamBldPtr;
+using crypto::ParamPtr;
+using crypto::PkeyCtxPtr;
+using crypto::PkeyPtr;
 
-// Drains OpenSSL's thread-local error queue into one string (so a failure here never leaks
-// stale errors into an unrelated later call).
-std::string TakeOpenSslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
-
-absl::Status OpenSslInternal(absl::string_view what) {
-  return absl::InternalError(absl::StrCat(what, ": ", TakeOpenSslErrors()));
-}
+absl::Status OpenSslInternal(absl::string_view what) { return crypto::OpenSslError(what); }
 
 // A string whose contents are wiped when it goes away (private key bytes).
 struct SecretString {
