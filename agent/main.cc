@@ -18,7 +18,7 @@
 #include "agent/hypervisor/libvirt/embed_root.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "agent/metadata/server.h"
-#include "agent/network/host_network.h"
+#include "agent/network/linux_host_network.h"
 #include "agent/runtime/agent.h"
 #include "agent/runtime/metadata_lookup.h"
 #include "common/clock.h"

@@ -11,13 +11,29 @@
 
 namespace minicloud::agent {
 
-// The agent's calls to the controller. Implementations are thread-safe and bound every call
-// in time; errors carry the controller's address.
+// The agent's calls to the controller. Implementation: gRPC (MakeGrpcControllerLink); the
+// integration tests wire the controller's service in directly.
+//
+// Contract:
+// - Register, Report and Watch are bounded in time (Watch by the long-poll the request asks
+//   for, plus a margin); an unreachable controller is Unavailable or DeadlineExceeded.
+//   FetchBlob has no overall deadline (an AMI may take long): it ends with the stream, or when
+//   the sink returns an error (the call is cancelled and that error returned).
+// - Errors carry the controller's address; the controller's own status codes come back
+//   unchanged.
+// - Register with the host id of an earlier registration keeps that id, and a report replaces
+//   the previous one, so the agent simply retries them. Watch only reads.
+// - Nothing here retries or caches: the agent's loops decide.
+// - Thread-safe.
 class ControllerLink {
  public:
   virtual ~ControllerLink() = default;
+  // Registers (or re-registers) this host; the response carries its host id.
   virtual absl::StatusOr<v1::RegisterHostResponse> Register(const v1::RegisterHostRequest& req) = 0;
+  // Observed state of the host's instances.
   virtual absl::Status Report(const v1::ReportStatusRequest& req) = 0;
+  // Long-poll: returns the host's desired state once its generation differs from
+  // req.known_generation(), or after req.max_wait_ms() (then unchanged).
   virtual absl::StatusOr<v1::DesiredState> Watch(const v1::WatchDesiredRequest& req) = 0;
   // Streams a blob from `offset`; `sink` receives each chunk in order and may abort by
   // returning an error.

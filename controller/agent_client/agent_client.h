@@ -8,7 +8,15 @@
 namespace minicloud::controller {
 
 // The controller's calls into a host agent (on-demand reads; desired state flows through the
-// agent's own long-poll instead). Implementations must be thread-safe.
+// agent's own long-poll instead). Implementations: gRPC (MakeGrpcAgentClient), a fake in
+// tests/testing/controller_fixture.h.
+//
+// Contract:
+// - Calls only read: nothing on the agent changes, so a call may be retried freely.
+// - Every call is bounded in time; an unreachable or slow agent is Unavailable or
+//   DeadlineExceeded, with the endpoint in the message. The agent's own errors (e.g. NotFound
+//   for an instance it does not run) come back with their code.
+// - Thread-safe.
 class AgentClient {
  public:
   virtual ~AgentClient() = default;

@@ -16,14 +16,25 @@ struct BlobInfo {
 };
 
 // Content-addressed files the controller serves to agents (AMI disks, kernels, ramdisks).
-// Thread-safe.
+// Implementation: CacheBlobStore (cache_blob_store.h, over common/storage/image_cache.h).
+//
+// Contract:
+// - A blob is named by the SHA-256 of its bytes (64 hex digits; either case is accepted, names
+//   are returned in lowercase). A stored blob is complete and was verified when it was stored.
+// - Import(path, expected) copies the local file in (the source is left alone) and returns its
+//   digest and size. With `expected` set, a file hashing to something else is DataLoss and
+//   nothing is kept; a blob already stored under `expected` is returned without copying.
+//   Importing the same bytes twice is one blob (idempotent). A failed Import leaves nothing.
+// - PathOf(sha256) is the local path of a stored blob (read-only; callers open it, never write
+//   it); NotFound when absent, InvalidArgument when `sha256` is not a digest.
+// - Remove(sha256) deletes a stored blob; NotFound when absent. Readers that already opened it
+//   keep their open file.
+// - Thread-safe; errors name the path or digest.
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
-  // Copies a local file in. When expected_sha256 is set and differs, nothing is kept.
   virtual absl::StatusOr<BlobInfo> Import(const std::string& path,
                                           absl::string_view expected_sha256) = 0;
-  // Path of a stored blob; NotFound when absent.
   virtual absl::StatusOr<std::string> PathOf(absl::string_view sha256) = 0;
   virtual absl::Status Remove(absl::string_view sha256) = 0;
 };

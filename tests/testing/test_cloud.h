@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/api/agent_handler.h"
 #include "agent/hypervisor/fake/fake_hypervisor.h"
-#include "agent/network/fake_host_network.h"
+#include "agent/network/fake/fake_host_network.h"
 #include "agent/runtime/agent.h"
 #include "controller/api/grpc_handlers.h"
 #include "tests/testing/controller_fixture.h"

@@ -17,7 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/hypervisor/fake/fake_hypervisor.h"
-#include "agent/network/fake_host_network.h"
+#include "agent/network/fake/fake_host_network.h"
 #include "agent/runtime/agent.h"
 #include "common/storage/image_cache.h"
 #include "common/storage/sha256.h"

@@ -1,6 +1,6 @@
 // LinuxHostNetwork for real: bridges, dnsmasq and nftables inside throw-away network namespaces,
 // guests simulated by veth pairs in namespaces of their own. Needs root.
-#include "agent/network/host_network.h"
+#include "agent/network/linux_host_network.h"
 
 #include <signal.h>
 #include <sys/stat.h>

@@ -4,7 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "agent/network/dnsmasq.h"
-#include "agent/network/fake_host_network.h"
+#include "agent/network/fake/fake_host_network.h"
 #include "agent/network/host_network.h"
 #include "agent/network/nftables.h"
 

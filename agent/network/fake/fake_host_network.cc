@@ -1,4 +1,4 @@
-#include "agent/network/fake_host_network.h"
+#include "agent/network/fake/fake_host_network.h"
 
 #include <cstdlib>
 
