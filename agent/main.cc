@@ -1,11 +1,9 @@
 // minicloud-agent: wiring only. Probes the accelerator, opens libvirt, runs the agent runtime and
 // serves the AgentService. `minicloud-agent cleanup` destroys everything an agent created.
 #include <grpcpp/grpcpp.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -13,13 +11,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/api/agent_handler.h"
-#include "agent/config/agent_config_file.h"
+#include "agent/config/agent_settings.h"
 #include "agent/hypervisor/kvm_probe.h"
 #include "agent/hypervisor/libvirt/embed_root.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "agent/metadata/server.h"
 #include "agent/network/linux_host_network.h"
 #include "agent/runtime/agent.h"
+#include "agent/runtime/host_state.h"
 #include "agent/runtime/metadata_lookup.h"
 #include "common/clock.h"
 #include "common/logging.h"
@@ -29,12 +28,6 @@ namespace mc = minicloud;
 namespace hv = minicloud::hypervisor;
 
 namespace {
-
-std::string Hostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
-  return buf;
-}
 
 absl::StatusOr<std::unique_ptr<hv::Hypervisor>> OpenHypervisor(const std::string& uri,
                                                                const std::string& state_dir) {
@@ -64,50 +57,6 @@ mc::agent::NetworkFactory MakeNetworkFactory(std::string bridge, std::string sta
   };
 }
 
-// Destroys every domain this agent owns, deletes instance disks and removes the host network;
-// used by `cloud down`.
-int Cleanup(const std::string& uri, const std::string& state_dir, const std::string& bridge) {
-  auto h = OpenHypervisor(uri, state_dir);
-  if (!h.ok()) {
-    spdlog::error("{}", h.status().message());
-    return 1;
-  }
-  int rc = 0;
-  auto domains = (*h)->List();
-  if (!domains.ok()) {
-    spdlog::error("{}", domains.status().message());
-    return 1;
-  }
-  for (const auto& d : *domains) {
-    if (auto s = (*h)->Destroy(d.instance_id); !s.ok()) {
-      spdlog::error("destroy {}: {}", d.instance_id, s.message());
-      rc = 1;
-    } else {
-      spdlog::info("destroyed {}", d.instance_id);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(state_dir + "/instances", ec);
-  if (ec) {
-    spdlog::error("remove {}/instances: {}", state_dir, ec.message());
-    rc = 1;
-  }
-  std::ifstream subnet_file(state_dir + "/subnet");
-  std::string subnet;
-  if (subnet_file >> subnet) {
-    auto net = MakeNetworkFactory(bridge, state_dir, false)(subnet);
-    absl::Status s = net.ok() ? (*net)->Teardown() : net.status();
-    if (!s.ok()) {
-      spdlog::error("remove host network {}: {}", bridge, s.message());
-      rc = 1;
-    } else {
-      spdlog::info("removed host network {}", bridge);
-      std::filesystem::remove(state_dir + "/subnet", ec);
-    }
-  }
-  return rc;
-}
-
 // "1.2.3.4:80" or "[fd00::1]:80".
 absl::StatusOr<boost::asio::ip::tcp::endpoint> ParseEndpoint(const std::string& text) {
   auto colon = text.rfind(':');
@@ -129,110 +78,45 @@ absl::StatusOr<boost::asio::ip::tcp::endpoint> ParseEndpoint(const std::string& 
 
 int main(int argc, char** argv) {
   CLI::App app{"minicloud agent: boots and supervises the instances of one host"};
-  std::string controller = "127.0.0.1:7700";
-  std::string listen = "127.0.0.1:0";
-  std::string advertise;
-  std::string state_dir = "/var/lib/minicloud/agent";
-  std::string libvirt_uri;
-  std::string accel = "auto";
-  std::string region = "home-1", az = "home-1a", rack = "rack-1";
-  std::string hostname = Hostname();
-  int vcpus = 0;
-  int64_t memory_mib = 0;
-  double probe_seconds = 5;
-  app.add_option("--controller", controller, "controller address:port")->capture_default_str();
-  app.add_option("--listen", listen, "address:port of the agent's own gRPC service (port 0 = any)")
-      ->capture_default_str();
-  app.add_option("--advertise", advertise, "address:port the controller dials (default: listen)");
-  app.add_option("--state-dir", state_dir, "instances, AMI cache, embedded libvirt")
-      ->capture_default_str();
-  app.add_option("--libvirt-uri", libvirt_uri,
-                 "libvirt connection (default qemu:///embed?root=<state-dir>/libvirt)");
-  app.add_option("--accel", accel, "accelerator: auto probes KVM and falls back to TCG")
-      ->check(CLI::IsMember({"auto", "kvm", "tcg"}))
-      ->capture_default_str();
-  app.add_option("--probe-seconds", probe_seconds, "time budget of the KVM probe")
-      ->check(CLI::Range(0.5, 120.0));
-  app.add_option("--region", region)->capture_default_str();
-  app.add_option("--az", az, "availability zone")->capture_default_str();
-  app.add_option("--rack", rack)->capture_default_str();
-  app.add_option("--hostname", hostname)->capture_default_str();
-  app.add_option("--vcpus", vcpus, "vCPUs offered (default: host CPUs)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--memory-mib", memory_mib, "memory offered (default: host memory)")
-      ->check(CLI::NonNegativeNumber);
-  std::string bridge = "br-mc0";
-  bool nat = false;
-  std::vector<std::string> metadata_listen = {"169.254.169.254:80", "[fd00:ec2::254]:80"};
-  app.add_option("--bridge", bridge, "Linux bridge for guests (<= 15 characters)")
-      ->capture_default_str();
-  app.add_flag("--nat", nat, "masquerade guest traffic leaving the host (internet egress)");
-  app.add_option("--metadata-listen", metadata_listen,
-                 "addresses of the instance metadata service, bound to the bridge")
-      ->capture_default_str();
-  int64_t instance_store_gb = -1;
-  app.add_option("--instance-store-gb", instance_store_gb,
-                 "disk offered for instance store (default: free space of --state-dir)");
-  int stop_timeout_s = 120;
-  app.add_option("--stop-timeout", stop_timeout_s,
-                 "seconds a guest gets to shut down on stop-instances before it is powered off")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  std::string config_file;
-  app.add_option("--config", config_file,
-                 "YAML file with these settings (topology, capacity, network, ...); flags win");
+  mc::agent::AgentSettings settings = mc::agent::DefaultAgentSettings();
+  mc::agent::AddAgentFlags(app, settings);
   bool cleanup = false;
   auto* cleanup_cmd = app.add_subcommand("cleanup", "destroy every instance this agent owns");
   cleanup_cmd->callback([&] { cleanup = true; });
   CLI11_PARSE(app, argc, argv);
-  if (!config_file.empty()) {
-    auto file = mc::agent::LoadAgentConfig(config_file);
-    if (!file.ok()) {
-      spdlog::critical("{}", file.status().message());
-      return 2;
-    }
-    // A value from the file is used unless the same setting was given as a flag.
-    auto take = [&](const char* flag, const auto& from, auto& to) {
-      if (from.has_value() && app.count(flag) == 0) to = *from;
-    };
-    take("--controller", file->controller, controller);
-    take("--listen", file->listen, listen);
-    take("--advertise", file->advertise, advertise);
-    take("--state-dir", file->state_dir, state_dir);
-    take("--hostname", file->hostname, hostname);
-    take("--accel", file->accel, accel);
-    take("--region", file->region, region);
-    take("--az", file->availability_zone, az);
-    take("--rack", file->rack, rack);
-    take("--vcpus", file->vcpus, vcpus);
-    take("--memory-mib", file->memory_mib, memory_mib);
-    take("--instance-store-gb", file->instance_store_gb, instance_store_gb);
-    take("--bridge", file->bridge, bridge);
-    take("--nat", file->nat, nat);
-    take("--stop-timeout", file->stop_timeout_seconds, stop_timeout_s);
+  if (auto s = mc::agent::ApplyConfigFile(app, settings); !s.ok()) {
+    spdlog::critical("{}", s.message());
+    return 2;
   }
-
-  state_dir = std::filesystem::absolute(state_dir).lexically_normal().string();
-  if (libvirt_uri.empty()) libvirt_uri = absl::StrCat("qemu:///embed?root=", state_dir, "/libvirt");
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
-  if (ec) {
-    spdlog::critical("cannot create {}: {}", state_dir, ec.message());
+  mc::agent::ResolveDerived(settings);
+  if (auto s = mc::agent::EnsureStateDir(settings.state_dir); !s.ok()) {
+    spdlog::critical("{}", s.message());
     return 1;
   }
-  if (cleanup) return Cleanup(libvirt_uri, state_dir, bridge);
+  if (cleanup) {
+    auto h = OpenHypervisor(settings.libvirt_uri, settings.state_dir);
+    if (!h.ok()) {
+      spdlog::error("{}", h.status().message());
+      return 1;
+    }
+    return mc::agent::CleanupHost(**h, settings.state_dir,
+                                  MakeNetworkFactory(settings.bridge, settings.state_dir, false))
+                   .ok()
+               ? 0
+               : 1;
+  }
 
   mc::ShutdownSignal shutdown;
   hv::ProbeResult probe;
-  if (accel == "auto") {
-    probe = hv::ProbeAccelerator(absl::Seconds(probe_seconds));
+  if (settings.accel == "auto") {
+    probe = hv::ProbeAccelerator(absl::Seconds(settings.probe_seconds));
   } else {
-    probe.accelerator = accel == "kvm" ? hv::Accelerator::kKvm : hv::Accelerator::kTcg;
-    probe.reason = absl::StrCat("forced with --accel ", accel);
+    probe.accelerator = settings.accel == "kvm" ? hv::Accelerator::kKvm : hv::Accelerator::kTcg;
+    probe.reason = absl::StrCat("forced with --accel ", settings.accel);
   }
   spdlog::info("accelerator {}: {}", hv::AcceleratorName(probe.accelerator), probe.reason);
 
-  auto hypervisor = OpenHypervisor(libvirt_uri, state_dir);
+  auto hypervisor = OpenHypervisor(settings.libvirt_uri, settings.state_dir);
   if (!hypervisor.ok()) {
     spdlog::critical("{}", hypervisor.status().message());
     return 1;
@@ -243,56 +127,58 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto link = mc::agent::MakeGrpcControllerLink(controller);
+  auto link = mc::agent::MakeGrpcControllerLink(settings.controller);
   mc::agent::AgentConfig config;
-  config.state_dir = state_dir;
-  config.hostname = hostname;
-  config.topology.set_region(region);
-  config.topology.set_availability_zone(az);
-  config.topology.set_rack(rack);
-  config.capacity.set_vcpus(vcpus > 0 ? vcpus : resources->cpus);
-  config.capacity.set_memory_mib(memory_mib > 0 ? memory_mib : resources->memory_mib);
-  if (instance_store_gb < 0) {
+  config.state_dir = settings.state_dir;
+  config.hostname = settings.hostname;
+  config.topology.set_region(settings.region);
+  config.topology.set_availability_zone(settings.availability_zone);
+  config.topology.set_rack(settings.rack);
+  config.capacity.set_vcpus(settings.vcpus > 0 ? settings.vcpus : resources->cpus);
+  config.capacity.set_memory_mib(settings.memory_mib > 0 ? settings.memory_mib
+                                                         : resources->memory_mib);
+  if (settings.instance_store_gb < 0) {
     // Offer the free space of the state directory's filesystem (where instance disks live).
-    const auto space = std::filesystem::space(state_dir, ec);
-    instance_store_gb = ec ? 0 : static_cast<int64_t>(space.available >> 30);
+    std::error_code ec;
+    const auto space = std::filesystem::space(settings.state_dir, ec);
+    settings.instance_store_gb = ec ? 0 : static_cast<int64_t>(space.available >> 30);
   }
-  config.capacity.set_instance_store_gb(instance_store_gb);
-  config.stop_timeout_ms = stop_timeout_s * 1000;
+  config.capacity.set_instance_store_gb(settings.instance_store_gb);
+  config.stop_timeout_ms = settings.stop_timeout_s * 1000;
   config.accelerator = probe.accelerator;
   config.accelerator_reason = probe.reason;
   mc::agent::Agent agent(config, **hypervisor, *link, mc::RealClock::Get(),
-                         MakeNetworkFactory(bridge, state_dir, nat));
+                         MakeNetworkFactory(settings.bridge, settings.state_dir, settings.nat));
 
   mc::agent::AgentHandler handler(agent);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(settings.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&handler);
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {
-    spdlog::critical("cannot listen on {}", listen);
+    spdlog::critical("cannot listen on {}", settings.listen);
     return 1;
   }
-  if (advertise.empty()) {
-    std::vector<std::string> parts = absl::StrSplit(listen, absl::MaxSplits(':', 1));
-    std::string host = parts[0].empty() || parts[0] == "0.0.0.0" ? hostname : parts[0];
-    advertise = absl::StrCat(host, ":", port);
+  if (settings.advertise.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(settings.listen, absl::MaxSplits(':', 1));
+    std::string host = parts[0].empty() || parts[0] == "0.0.0.0" ? settings.hostname : parts[0];
+    settings.advertise = absl::StrCat(host, ":", port);
   }
-  agent.set_advertise_endpoint(advertise);
+  agent.set_advertise_endpoint(settings.advertise);
   if (auto s = agent.Start(); !s.ok()) {
     spdlog::critical("{}", s.message());
     return 1;
   }
   spdlog::info("minicloud-agent serving on {} for controller {} (state in {}, libvirt {})",
-               advertise, controller, state_dir, libvirt_uri);
+               settings.advertise, settings.controller, settings.state_dir, settings.libvirt_uri);
 
   // The metadata service answers on the bridge once the host network exists; until then (no
   // instance yet) it retries binding in the background.
   std::unique_ptr<minicloud::metadata::Server> imds;
   std::thread imds_starter([&] {
     minicloud::metadata::ServerOptions options;
-    for (const auto& l : metadata_listen) {
+    for (const auto& l : settings.metadata_listen) {
       auto ep = ParseEndpoint(l);
       if (!ep.ok()) {
         spdlog::critical("--metadata-listen {}: {}", l, ep.status().message());
@@ -311,7 +197,7 @@ int main(int argc, char** argv) {
                                                                   mc::RealClock::Get());
       if (auto s = server->Start(); s.ok()) {
         spdlog::info("instance metadata service listening on {} (bridge {})",
-                     absl::StrJoin(metadata_listen, ", "), bridge);
+                     absl::StrJoin(settings.metadata_listen, ", "), settings.bridge);
         imds = std::move(server);
         return;
       }
