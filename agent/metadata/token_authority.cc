@@ -10,6 +10,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/openssl.h"
 
 namespace minicloud::metadata {
 namespace {
@@ -37,29 +38,22 @@ absl::string_view TokenCheckName(TokenCheck c) {
 }
 
 struct TokenAuthority::KeyedMac {
-  KeyedMac() = default;
-  KeyedMac(const KeyedMac&) = delete;
-  KeyedMac& operator=(const KeyedMac&) = delete;
-  ~KeyedMac() {
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
-  }
-  EVP_MAC* mac = nullptr;
-  EVP_MAC_CTX* ctx = nullptr;  // initialised with the key; only ever duplicated
+  crypto::MacPtr mac;
+  crypto::MacCtxPtr ctx;  // initialised with the key; only ever duplicated
 };
 
 absl::StatusOr<TokenAuthority> TokenAuthority::FromKey(absl::string_view key) {
   auto keyed = std::make_shared<KeyedMac>();
-  keyed->mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
-  if (keyed->mac == nullptr) return absl::InternalError("token key: no HMAC in OpenSSL");
-  keyed->ctx = EVP_MAC_CTX_new(keyed->mac);
+  keyed->mac.reset(EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr));
+  if (keyed->mac == nullptr) return crypto::OpenSslError("token key: no HMAC in OpenSSL");
+  keyed->ctx.reset(EVP_MAC_CTX_new(keyed->mac.get()));
   char digest[] = OSSL_DIGEST_NAME_SHA2_256;
   const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                                OSSL_PARAM_END};
   if (keyed->ctx == nullptr ||
-      EVP_MAC_init(keyed->ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+      EVP_MAC_init(keyed->ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
                    params) != 1) {
-    return absl::InternalError("token key: HMAC-SHA256 initialisation failed");
+    return crypto::OpenSslError("token key: HMAC-SHA256 initialisation");
   }
   return TokenAuthority(std::move(keyed));
 }
@@ -83,14 +77,12 @@ absl::StatusOr<TokenAuthority> TokenAuthority::WithRandomKey() {
 }
 
 bool TokenAuthority::Mac(absl::string_view data, unsigned char (&out)[kMacBytes]) const {
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(mac_->ctx);
+  const crypto::MacCtxPtr ctx(EVP_MAC_CTX_dup(mac_->ctx.get()));
   if (ctx == nullptr) return false;
   size_t out_len = 0;
-  const bool ok =
-      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
-      EVP_MAC_final(ctx, out, &out_len, sizeof(out)) == 1 && out_len == kMacBytes;
-  EVP_MAC_CTX_free(ctx);
-  return ok;
+  return EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()),
+                        data.size()) == 1 &&
+         EVP_MAC_final(ctx.get(), out, &out_len, sizeof(out)) == 1 && out_len == kMacBytes;
 }
 
 absl::StatusOr<std::string> TokenAuthority::Issue(absl::string_view instance_id, absl::Duration ttl,
