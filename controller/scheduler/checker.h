@@ -2,7 +2,7 @@
 
 // An INDEPENDENT checker of the placement rules over a whole cluster state.
 //
-// Written apart from the scheduler (fleet.cc) and on purpose simple: plain maps over all
+// Written apart from the scheduler (planner.cc) and on purpose simple: plain maps over all
 // instances, no indexes, no shared helpers, its own copy of the limits. It judges outcomes, not
 // decisions: given every host and every instance (with its group, partition and state) it lists
 // every broken rule. Tests and the placement bench run it after each step; an empty list is the

@@ -186,22 +186,24 @@ Planner::AzPlan Planner::PlanAzWith(int az) const {
   const Host* hosts = f_.hosts_.data();
   AzPlan plan;
   plan.az = az;
-  plan.last.assign(n, FilterResult{});
-  if (explain_) plan.last_score.assign(n, Score{});
+  // Value-initialising constructors (not assign(n, value)): they compile to a plain memset in
+  // every instantiation of this template; these arrays are filled once per AZ plan.
+  plan.last = std::vector<FilterResult>(n);
+  if (explain_) plan.last_score = std::vector<Score>(n);
   AzState st;
   st.az = az;
-  st.instances.assign(n, 0);
-  st.req_on_rack.assign(racks, 0);
+  st.instances = std::vector<int>(n);
+  st.req_on_rack = std::vector<int>(racks);
   if (group_ != nullptr) {
-    st.grp_on_rack.assign(racks, 0);
-    st.grp_on_host.assign(n, 0);
+    st.grp_on_rack = std::vector<int>(racks);
+    st.grp_on_host = std::vector<int>(n);
   }
   Strategy strategy(ctx_, st);
 
   // Indexed decision: the racks of this AZ holding an active member of the group or an instance
   // of this request. Only their hosts (and the preferred host) can rank differently from what
   // their free memory and vCPU say, so they are evaluated one by one at every slot.
-  std::vector<char> special(indexed_ ? racks : 0, 0);
+  std::vector<char> special(indexed_ ? racks : 0);
   std::vector<int> special_racks;
   auto mark_special = [&](int rack) {
     if (indexed_ && rack >= 0 && f_.racks_[rack].az == az && !special[rack]) {

@@ -3,9 +3,9 @@
 namespace minicloud::scheduler {
 
 ClusterStrategy::ClusterStrategy(const PlanContext& ctx, const AzState& st)
-    : StrategyBase(ctx, st), rack_fit_(ctx.rack_count, 0) {
+    : StrategyBase(ctx, st), rack_fit_(ctx.rack_count) {
   if (ctx.indexed) {
-    fit_known_.assign(ctx.rack_count, 0);
+    fit_known_ = std::vector<char>(ctx.rack_count);
     return;
   }
   for (int r = 0; r < ctx.rack_count; ++r) {

@@ -17,7 +17,7 @@ namespace minicloud::scheduler {
 class PartitionStrategy : public StrategyBase {
  public:
   PartitionStrategy(const PlanContext& ctx, const AzState& st)
-      : StrategyBase(ctx, st), count_(ctx.group->partition_count), rack_mask_(ctx.rack_count, 0) {}
+      : StrategyBase(ctx, st), count_(ctx.group->partition_count), rack_mask_(ctx.rack_count) {}
   static const ScoreSchema& Schema();
 
   void AddMember(const Member& m) {
