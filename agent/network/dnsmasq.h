@@ -1,7 +1,7 @@
 #pragma once
 
 // PURE pieces of dnsmasq management: the command line, the DHCP hosts file and lease-file
-// editing. Process handling lives in host_network.cc.
+// editing. Process handling lives in linux_host_network.cc.
 //
 // One dnsmasq per bridge, DHCP only by default:
 //   --conf-file=/dev/null          ignore /etc/dnsmasq.conf and /etc/dnsmasq.d
