@@ -19,7 +19,7 @@ struct LocalInstance {
   int booted = 0;          // the highest DesiredInstance.boot_count this host has booted
   int failed_boot = 0;     // with state FAILED: the boot_count whose launch failed
   v1::BootFailure failure = v1::BOOT_FAILURE_UNSPECIFIED;  // with state FAILED: its kind
-  bool admitted = false;   // the boot in flight passed the host's re-check (admission.h)
+  bool admitted = false;  // the boot in flight passed the host's re-check (admission.h)
 };
 
 // kLaunch boots an instance (creating its disk the first time); kStop shuts a running domain

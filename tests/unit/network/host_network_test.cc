@@ -1,7 +1,5 @@
 // LinuxHostNetwork for real: bridges, dnsmasq and nftables inside throw-away network namespaces,
 // guests simulated by veth pairs in namespaces of their own. Needs root.
-#include "agent/network/linux_host_network.h"
-
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/network/linux_host_network.h"
 #include "agent/network/nftables.h"
 #include "tests/testing/skip.h"
 #include "tests/testing/temp_dir.h"
