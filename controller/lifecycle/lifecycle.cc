@@ -35,12 +35,11 @@ StateReason InstanceInitiatedShutdown() {
 // first launch that cannot complete ends terminated.
 bool IsStart(const InstanceLifecycle& c) { return c.boot_count > 1; }
 
-// Builds the transition from `c` to `to`; the goal and the capacity follow from the states.
+// Builds the transition from `c` to `to`; the capacity change follows from the states.
 class Builder {
  public:
   explicit Builder(const InstanceLifecycle& c) {
     t_.state = c.state;
-    t_.goal = GoalOf(c.state);
     t_.boot_count = c.boot_count;
     t_.force_stop = c.force_stop;
   }
@@ -49,7 +48,6 @@ class Builder {
     t_.changed = true;
     t_.notify_host = true;
     t_.state = to;
-    t_.goal = GoalOf(to);
     t_.capacity = held == HoldsCapacity(to) ? CapacityChange::kNone
                   : held                    ? CapacityChange::kRelease
                                             : CapacityChange::kTake;
@@ -318,7 +316,7 @@ absl::StatusOr<Transition> Apply(const InstanceLifecycle& c, const Event& e, abs
 void Record(const Transition& t, v1::InstanceRecord& r) {
   if (!t.changed || t.purge) return;
   r.set_state(t.state);
-  r.set_goal(t.goal);
+  r.set_goal(GoalOf(t.state));
   r.set_boot_count(t.boot_count);
   r.set_force_stop(t.force_stop);
   if (t.state_transition_reason) r.set_state_transition_reason(*t.state_transition_reason);

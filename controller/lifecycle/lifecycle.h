@@ -81,7 +81,6 @@ enum class CapacityChange { kNone, kTake, kRelease };
 struct Transition {
   bool changed = false;
   v1::InstanceStateCode state = v1::INSTANCE_STATE_CODE_UNSPECIFIED;
-  v1::DesiredGoal goal = v1::DESIRED_GOAL_UNSPECIFIED;  // what the host is told: GoalOf(state)
   int32_t boot_count = 0;
   bool force_stop = false;  // goal STOPPED: power off at once instead of an ACPI shutdown
   // Set: replaces the stored value ("" / an empty code clears it). Unset: kept.

@@ -351,7 +351,7 @@ TEST_CASE("every transition and refusal", "[lifecycle]") {
     REQUIRE(t.ok());
     CHECK(t->changed == row.changed);
     CHECK(t->state == row.to);
-    CHECK(t->goal == ExpectedGoal(row.to));
+    CHECK(GoalOf(t->state) == ExpectedGoal(row.to));
     CHECK(t->capacity == row.capacity);
     CHECK(t->notify_host == row.notify);
     CHECK(t->purge == row.purge);
