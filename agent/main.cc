@@ -27,6 +27,7 @@
 #include "agent/runtime/metadata_lookup.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "common/process/fd_limit.h"
 #include "common/signals.h"
 
 namespace mc = minicloud;
@@ -129,6 +130,12 @@ int main(int argc, char** argv) {
       spdlog::critical("--dns-upstream: {}", s.message());
       return 2;
     }
+  }
+  // One descriptor per metadata connection: the default soft limit (1024) is too low.
+  if (auto limit = mc::process::RaiseFdLimit(); limit.ok()) {
+    spdlog::info("open file limit {} (hard {})", limit->soft, limit->hard);
+  } else {
+    spdlog::warn("cannot raise the open file limit: {}", limit.status().message());
   }
   if (auto s = mc::agent::EnsureStateDir(settings.state_dir); !s.ok()) {
     spdlog::critical("{}", s.message());

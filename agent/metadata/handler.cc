@@ -49,6 +49,12 @@
 //      * The token response carries the instance's PUT response hop limit as IP TTL.
 //
 // Assumptions (not verifiable from public sources; see the report / docs):
+//  - A request-target in absolute form (`GET http://host/latest/... HTTP/1.1`, what a client sends
+//    to a forward proxy, RFC 9112 section 3.2.2) or authority form (`host:port`) answers 403,
+//    whatever the host, for every method: the IMDS is not a proxy, and a request shaped for one
+//    comes through a proxy or from software that mistakes the IMDS for one — the situation the
+//    X-Forwarded-For rule refuses too. [UG] defines 403 as "the request is not allowed"; EC2's
+//    exact answer to this form is not documented.
 //  - PUT to a non-token path answers 403 like the versioned token path.
 //  - A request from an address no instance owns answers 403 (on EC2 it cannot happen).
 //  - GET /latest/api/token answers 404 (nothing is listed there).
@@ -507,14 +513,23 @@ std::optional<std::string> PercentDecode(absl::string_view s) {
   return out;
 }
 
-// The path of a request-target: query and fragment dropped, absolute-form reduced to its path.
-// nullopt when the target is not a path at all.
-std::optional<absl::string_view> TargetPath(absl::string_view target) {
-  if (absl::StartsWithIgnoreCase(target, "http://")) {
-    target.remove_prefix(7);
-    const size_t slash = target.find('/');
-    target = slash == absl::string_view::npos ? absl::string_view("/") : target.substr(slash);
+// A request-target that starts with a URI scheme (RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" /
+// "." ) ":"): absolute form ("http://host/path") or authority form ("host:port").
+bool IsProxyForm(absl::string_view target) {
+  if (target.empty() || !absl::ascii_isalpha(static_cast<unsigned char>(target.front()))) {
+    return false;
   }
+  for (char ch : target) {
+    if (ch == ':') return true;
+    const auto c = static_cast<unsigned char>(ch);
+    if (!absl::ascii_isalnum(c) && ch != '+' && ch != '-' && ch != '.') return false;
+  }
+  return false;
+}
+
+// The path of an origin-form request-target: query and fragment dropped. nullopt when the target
+// is not a path at all.
+std::optional<absl::string_view> TargetPath(absl::string_view target) {
   const size_t q = target.find_first_of("?#");
   if (q != absl::string_view::npos) target = target.substr(0, q);
   if (target.empty() || target.front() != '/') return std::nullopt;
@@ -635,6 +650,7 @@ Response Dispatch(const Request& req, const InstanceMetadata* instance,
     r.headers.Add("Allow", "GET, HEAD, PUT");
     return r;
   }
+  if (IsProxyForm(req.target)) return ErrorResponse(403);
   if (instance == nullptr) return ErrorResponse(403);
   if (instance->options.http_endpoint == HttpEndpoint::kDisabled) return ErrorResponse(403);
   if (is_put) return HandleTokenPut(req, *instance, tokens, now);

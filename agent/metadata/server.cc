@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -12,12 +13,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -66,7 +69,20 @@ struct Bucket {
   absl::Time last;
 };
 
+// Accept errors that concern only the connection being accepted (it went away, or a firewall
+// refused it): the next accept may succeed at once. Everything else (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM, ...) persists for a while, and retrying at once only spins.
+bool IsConnectionOwnFault(const boost::system::error_code& ec) {
+  return ec == asio::error::connection_aborted || ec.value() == EPROTO || ec.value() == EPERM;
+}
+
 }  // namespace
+
+int ConnectionCap(int configured, uint64_t fd_limit) {
+  const uint64_t half = fd_limit / 2;
+  const uint64_t cap = std::min<uint64_t>(static_cast<uint64_t>(std::max(configured, 1)), half);
+  return static_cast<int>(std::max<uint64_t>(cap, 1));
+}
 
 // State shared by the acceptors and every connection. Declared before the io_context in Impl so
 // that it outlives the handlers the io_context destroys.
@@ -84,22 +100,37 @@ struct Server::Impl {
   const Clock& clock;
   const Observer observer;
 
+  // One listening socket, with the timer that resumes accepting after a failure.
+  struct Listener {
+    explicit Listener(const asio::any_io_executor& ex) : acceptor(ex), retry(ex) {}
+    tcp::acceptor acceptor;
+    asio::steady_timer retry;
+    absl::Duration backoff = absl::ZeroDuration();  // pause after the last failure; 0 when fine
+  };
+
   mutable std::mutex mu;
   std::map<asio::ip::address, int> conns_per_source;  // guarded by mu
   int conns_total = 0;                                // guarded by mu
+  int max_connections = 0;                            // guarded by mu; set by Start()
   std::unordered_map<std::string, Bucket> buckets;    // guarded by mu
   ServerStats stats;                                  // guarded by mu
   std::vector<tcp::endpoint> bound;                   // guarded by mu
+  // Accept-failure reporting (guarded by mu): failures since the last line, when it was written,
+  // and whether a failure was reported that no "accepting again" line has followed yet.
+  uint64_t accept_errors_unreported = 0;
+  std::optional<std::chrono::steady_clock::time_point> last_accept_report;
+  bool accept_failure_reported = false;
+  std::atomic<bool> accept_failing{false};  // fast path of a successful accept
 
   std::optional<asio::io_context> ioc;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::unique_ptr<Listener>> acceptors;
   std::vector<std::thread> threads;
   bool started = false;
 
   bool AddConnection(const asio::ip::address& peer) {
     std::lock_guard<std::mutex> lock(mu);
     int& n = conns_per_source[peer];
-    if (n >= opts.max_connections_per_source || conns_total >= opts.max_connections) {
+    if (n >= opts.max_connections_per_source || conns_total >= max_connections) {
       if (n == 0) conns_per_source.erase(peer);
       ++stats.connections_rejected;
       return false;
@@ -155,9 +186,50 @@ struct Server::Impl {
     ++(stats.*field);
   }
 
+  // Counts a failed accept; writes a line at most once per accept_error_log_interval.
+  void ReportAcceptFailure(const beast::error_code& ec, absl::Duration pause) {
+    const auto now = std::chrono::steady_clock::now();
+    uint64_t count = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++stats.accept_errors;
+      ++accept_errors_unreported;
+      accept_failing = true;
+      if (last_accept_report &&
+          now - *last_accept_report < Chrono(opts.accept_error_log_interval)) {
+        return;
+      }
+      count = accept_errors_unreported;
+      accept_errors_unreported = 0;
+      last_accept_report = now;
+      accept_failure_reported = true;
+    }
+    spdlog::warn(
+        "imds: accept failed: {} ({} failure(s) since the last report; next attempt in {}, "
+        "reported at most every {})",
+        ec.message(), count, absl::FormatDuration(pause),
+        absl::FormatDuration(opts.accept_error_log_interval));
+  }
+
+  // After a successful accept: one line if a failure was reported since the last such line.
+  void ReportAcceptRecovered() {
+    if (!accept_failing.load(std::memory_order_relaxed)) return;
+    uint64_t count = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      accept_failing = false;
+      if (!accept_failure_reported) return;
+      accept_failure_reported = false;
+      count = accept_errors_unreported;
+    }
+    spdlog::info("imds: accepting connections again ({} more failure(s) since the last report)",
+                 count);
+  }
+
   asio::any_io_executor NewExecutor();
-  void DoAccept(tcp::acceptor* acceptor);
-  void OnAccept(tcp::acceptor* acceptor, beast::error_code ec, tcp::socket socket);
+  void DoAccept(Listener* l);
+  void OnAccept(Listener* l, beast::error_code ec, tcp::socket socket);
+  void PauseAccept(Listener* l);
 
   class Session;
 };
@@ -359,17 +431,36 @@ asio::any_io_executor Server::Impl::NewExecutor() {
   return asio::make_strand(*ioc);
 }
 
-void Server::Impl::DoAccept(tcp::acceptor* acceptor) {
-  acceptor->async_accept(NewExecutor(),
-                         beast::bind_front_handler(&Server::Impl::OnAccept, this, acceptor));
+void Server::Impl::DoAccept(Listener* l) {
+  l->acceptor.async_accept(NewExecutor(),
+                           beast::bind_front_handler(&Server::Impl::OnAccept, this, l));
 }
 
-void Server::Impl::OnAccept(tcp::acceptor* acceptor, beast::error_code ec, tcp::socket socket) {
-  if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+// Out of descriptors the pending connection stays in the listen queue and accept fails again at
+// once: pause this listener (doubling up to accept_backoff_max) while established connections
+// go on being served and, by closing, free descriptors.
+void Server::Impl::PauseAccept(Listener* l) {
+  l->retry.expires_after(Chrono(std::max(l->backoff, absl::Milliseconds(1))));
+  l->retry.async_wait([this, l](beast::error_code ec) {
+    if (ec || !l->acceptor.is_open()) return;
+    DoAccept(l);
+  });
+}
+
+void Server::Impl::OnAccept(Listener* l, beast::error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) return;
   if (ec) {
-    // EMFILE and friends: keep accepting; the next attempt may succeed once connections close.
-    spdlog::warn("imds: accept failed: {}", ec.message());
+    if (!IsConnectionOwnFault(ec)) {
+      l->backoff = l->backoff == absl::ZeroDuration()
+                       ? opts.accept_backoff_min
+                       : std::min(l->backoff * 2, opts.accept_backoff_max);
+      ReportAcceptFailure(ec, l->backoff);
+      return PauseAccept(l);
+    }
+    ReportAcceptFailure(ec, absl::ZeroDuration());
   } else {
+    l->backoff = absl::ZeroDuration();
+    ReportAcceptRecovered();
     beast::error_code pec;
     const tcp::endpoint remote = socket.remote_endpoint(pec);
     if (!pec) {
@@ -382,7 +473,7 @@ void Server::Impl::OnAccept(tcp::acceptor* acceptor, beast::error_code ec, tcp::
       }
     }
   }
-  DoAccept(acceptor);
+  DoAccept(l);
 }
 
 Server::Server(ServerOptions options, InstanceLookup lookup, TokenAuthority tokens,
@@ -397,10 +488,26 @@ absl::Status Server::Start() {
   if (s.started) return absl::FailedPreconditionError("metadata server already started");
   if (s.opts.listen.empty())
     return absl::InvalidArgumentError("metadata server: no listen address");
+  rlimit nofile{};
+  const uint64_t fd_limit =
+      ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
+          ? static_cast<uint64_t>(nofile.rlim_cur)
+          : std::numeric_limits<uint64_t>::max();
+  const int cap = ConnectionCap(s.opts.max_connections, fd_limit);
+  if (cap < s.opts.max_connections) {
+    spdlog::warn(
+        "imds: at most {} connections (half of RLIMIT_NOFILE {}) instead of the configured {}", cap,
+        fd_limit, s.opts.max_connections);
+  }
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.max_connections = cap;
+  }
   s.ioc.emplace(std::max(1, s.opts.threads));
   std::vector<tcp::endpoint> bound;
   for (const tcp::endpoint& ep : s.opts.listen) {
-    auto acceptor = std::make_unique<tcp::acceptor>(s.NewExecutor());
+    auto listener = std::make_unique<Impl::Listener>(s.NewExecutor());
+    tcp::acceptor* acceptor = &listener->acceptor;
     beast::error_code ec;
     const std::string where =
         absl::StrCat("metadata server listen ", ep.address().to_string(), " port ", ep.port());
@@ -418,19 +525,19 @@ absl::Status Server::Start() {
     }
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      acceptor.reset();  // every acceptor must go before the io_context it runs on
+      listener.reset();  // every acceptor must go before the io_context it runs on
       s.acceptors.clear();
       s.ioc.reset();
       return absl::UnavailableError(absl::StrCat(where, ": ", ec.message()));
     }
     bound.push_back(acceptor->local_endpoint(ec));
-    s.acceptors.push_back(std::move(acceptor));
+    s.acceptors.push_back(std::move(listener));
   }
   {
     std::lock_guard<std::mutex> lock(s.mu);
     s.bound = bound;
   }
-  for (auto& acceptor : s.acceptors) s.DoAccept(acceptor.get());
+  for (auto& listener : s.acceptors) s.DoAccept(listener.get());
   for (int i = 0; i < std::max(1, s.opts.threads); ++i) {
     s.threads.emplace_back([&s] { s.ioc->run(); });
   }
@@ -463,6 +570,7 @@ ServerStats Server::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   ServerStats s = impl_->stats;
   s.connections_open = impl_->conns_total;
+  s.connection_cap = impl_->max_connections;
   return s;
 }
 

@@ -12,7 +12,12 @@
 //  - a request must arrive completely within `request_timeout` of the previous response (or of
 //    connect); slow or idle connections are closed (slowloris);
 //  - at most `max_connections_per_source` concurrent connections per peer address and
-//    `max_connections` overall; excess connections are closed right after accept;
+//    ConnectionCap(max_connections, RLIMIT_NOFILE) overall; excess connections are closed right
+//    after accept;
+//  - when accept fails (out of file descriptors: EMFILE/ENFILE, or memory) that listener pauses,
+//    `accept_backoff_min` doubling up to `accept_backoff_max`, instead of retrying at once;
+//    established connections are served meanwhile. Accept failures are logged at most once per
+//    `accept_error_log_interval` (with the count since the last line), recovery once;
 //  - a token bucket per instance (per peer address for unknown peers): `requests_per_second`,
 //    `burst`; requests over it get 429 (EC2: "We throttle queries to the IMDS on a per-instance
 //    basis ... and we place limits on the number of simultaneous connections").
@@ -53,7 +58,11 @@ struct ServerOptions {
   absl::Duration request_timeout = absl::Seconds(5);
   absl::Duration write_timeout = absl::Seconds(5);
   int max_connections_per_source = 16;
+  // Upper bound; the server uses at most half of the process's file descriptors (ConnectionCap).
   int max_connections = 4096;
+  absl::Duration accept_backoff_min = absl::Milliseconds(10);
+  absl::Duration accept_backoff_max = absl::Seconds(1);
+  absl::Duration accept_error_log_interval = absl::Seconds(10);
   // Per-instance token bucket; requests_per_second <= 0 disables rate limiting.
   double requests_per_second = 200;
   double burst = 400;
@@ -74,11 +83,18 @@ struct ServerStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_rejected = 0;  // per-source or global connection limit
   uint64_t requests = 0;
-  uint64_t throttled = 0;     // 429
-  uint64_t bad_requests = 0;  // malformed / oversized -> 400 / 413
-  uint64_t timeouts = 0;      // connections closed by request_timeout / write_timeout
-  int connections_open = 0;   // gauge
+  uint64_t throttled = 0;      // 429
+  uint64_t bad_requests = 0;   // malformed / oversized -> 400 / 413
+  uint64_t timeouts = 0;       // connections closed by request_timeout / write_timeout
+  uint64_t accept_errors = 0;  // failed accept() calls (each followed by a pause, see above)
+  int connections_open = 0;    // gauge
+  int connection_cap = 0;      // the overall cap in force (0 before Start)
 };
+
+// The overall connection cap for a process whose soft RLIMIT_NOFILE is `fd_limit`: the configured
+// cap, but never more than half of the descriptors, so the metadata server alone cannot exhaust
+// the agent's table (libvirt, gRPC, disk images and dnsmasq need the rest). At least 1.
+int ConnectionCap(int configured, uint64_t fd_limit);
 
 class Server {
  public:

@@ -286,9 +286,6 @@ TEST_CASE("leaves") {
       {.name = "percent-encoded segment",
        .target = "/latest/meta-data/instance%2did",
        .body = "i-0123456789abcdef0"},
-      {.name = "absolute-form target",
-       .target = "http://169.254.169.254/latest/meta-data/instance-id",
-       .body = "i-0123456789abcdef0"},
       {.name = "dated version serves the same leaf",
        .target = "/2009-04-04/meta-data/instance-id",
        .body = "i-0123456789abcdef0"},
@@ -642,6 +639,60 @@ TEST_CASE("IMDSv2 token use, HttpTokens, HttpEndpoint, methods, unknown source")
   }
 }
 
+// A request shaped for a forward proxy (absolute or authority form) is refused whatever its host,
+// method or token, before the instance is looked at; origin form is untouched (handler.cc lists
+// the rule and why 403).
+TEST_CASE("requests in absolute or authority form are refused with 403") {
+  const std::vector<std::pair<std::string, std::string>> kTtl = {
+      {"X-aws-ec2-metadata-token-ttl-seconds", "300"}};
+  const std::vector<std::pair<std::string, std::string>> kToken = {
+      {"X-aws-ec2-metadata-token", "$TOKEN"}};
+  const std::vector<Case> cases = {
+      {.name = "another host",
+       .target = "http://evil/latest/meta-data/",
+       .status = 403,
+       .golden = "error_403.html"},
+      {.name = "the metadata address itself",
+       .target = "http://169.254.169.254/latest/meta-data/instance-id",
+       .status = 403,
+       .golden = "error_403.html"},
+      {.name = "IPv6 metadata address",
+       .target = "http://[fd00:ec2::254]/latest/meta-data/",
+       .status = 403},
+      {.name = "scheme in capitals", .target = "HTTP://evil/latest/user-data", .status = 403},
+      {.name = "https scheme", .target = "https://evil/latest/meta-data/", .status = 403},
+      {.name = "no path", .target = "http://evil", .status = 403},
+      {.name = "authority form", .target = "evil:80", .status = 403},
+      {.name = "other scheme", .target = "urn:x-latest:meta-data", .status = 403},
+      {.name = "with a valid token",
+       .target = "http://evil/latest/meta-data/",
+       .headers = kToken,
+       .status = 403},
+      {.name = "HttpTokens=required, no token: still 403, not 401",
+       .instance = [] { return MakeInstance().Tokens(HttpTokens::kRequired); },
+       .target = "http://evil/latest/meta-data/",
+       .status = 403},
+      {.name = "HEAD", .method = "HEAD", .target = "http://evil/latest/meta-data/", .status = 403},
+      {.name = "token PUT through a proxy",
+       .method = "PUT",
+       .target = "http://169.254.169.254/latest/api/token",
+       .headers = kTtl,
+       .status = 403},
+      {.name = "unknown method still 405 first",
+       .method = "POST",
+       .target = "http://evil/latest/meta-data/",
+       .status = 405},
+      // Origin form that merely contains a scheme-like text is a path.
+      {.name = "origin form with :// inside",
+       .target = "/latest/meta-data/http://evil",
+       .status = 404},
+      {.name = "origin form still served",
+       .target = "/latest/meta-data/instance-id",
+       .body = "i-0123456789abcdef0"},
+  };
+  for (const Case& c : cases) Check(c);
+}
+
 TEST_CASE("HEAD answers like GET without a body") {
   const InstanceMetadata m = MakeInstance().Build();
   for (const std::string target : {"/", "/latest/meta-data/", "/latest/meta-data/instance-id",
@@ -747,8 +798,8 @@ TEST_CASE("handler is total: odd request targets get their exact answer") {
       {std::string("/\0/", 3), 404, not_found},  // a raw NUL is not a version
       {"?", 404, not_found},                     // only a query: no path
       {"#", 404, not_found},                     // only a fragment: no path
-      {"http://", 200, versions},                // absolute form without a path is "/"
-      {"HTTP://x", 200, versions},               // scheme case-insensitive
+      {"*", 404, not_found},                     // asterisk form: not a path
+      {"1.2.3.4:80/", 404, not_found},           // no scheme (starts with a digit): not a path
       {"/latest/meta-data/" + std::string(10000, 'a'), 404, not_found},
   };
   for (const Odd& c : cases) {

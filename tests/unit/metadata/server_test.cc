@@ -605,6 +605,23 @@ TEST_CASE("several io threads (strand per connection) serve concurrent clients")
   CHECK(f.server().stats().requests == 8 * 201);
 }
 
+TEST_CASE("a request in absolute form is refused on the wire, origin form still served") {
+  ServerFixture f(TwoGuests());
+  REQUIRE(f.start_status().ok());
+  HttpConn c(f.host(), f.port());
+  auto refused = c.Request("GET", "http://evil/latest/meta-data/instance-id");
+  REQUIRE(refused);
+  CHECK(refused->status == 403);
+  CHECK(refused->body.find("i-00000000000000001") == std::string::npos);
+  auto own = c.Request("GET", "http://169.254.169.254/latest/meta-data/instance-id");
+  REQUIRE(own);
+  CHECK(own->status == 403);
+  auto origin = c.Request("GET", "/latest/meta-data/instance-id");  // same connection
+  REQUIRE(origin);
+  CHECK(origin->status == 200);
+  CHECK(origin->body == "i-00000000000000001");
+}
+
 TEST_CASE("lifecycle: bind errors, double start, stop closes connections") {
   ServerFixture f(TwoGuests());
   REQUIRE(f.start_status().ok());
