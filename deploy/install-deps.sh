@@ -50,3 +50,16 @@ if ! getent passwd libvirt-qemu >/dev/null; then
     --shell /usr/sbin/nologin libvirt-qemu
   echo "install-deps: created the libvirt-qemu system account"
 fi
+
+# The account QEMU runs under (the agent's qemu_user; agent/hypervisor/qemu_account.h): no
+# login, no home, owns nothing of the agent's. With KVM it needs the group of /dev/kvm.
+if ! getent passwd minicloud-qemu >/dev/null; then
+  getent group minicloud-qemu >/dev/null || groupadd --system minicloud-qemu
+  useradd --system --gid minicloud-qemu --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin minicloud-qemu
+  echo "install-deps: created the minicloud-qemu system account"
+fi
+if getent group kvm >/dev/null && ! id -nG minicloud-qemu | grep -qw kvm; then
+  usermod -a -G kvm minicloud-qemu
+  echo "install-deps: added minicloud-qemu to the kvm group"
+fi

@@ -22,6 +22,7 @@
 //     bridge: mcbr0
 //     nat: true
 //   stop_timeout_seconds: 120
+//   qemu_user: minicloud-qemu   # the account QEMU runs under; root = unconfined
 
 #include <cstdint>
 #include <optional>
@@ -40,6 +41,7 @@ struct AgentFileConfig {
   std::optional<std::string> bridge;
   std::optional<bool> nat;
   std::optional<int> stop_timeout_seconds;
+  std::optional<std::string> qemu_user;
 };
 
 // Parses the YAML text; `source` names it in errors (e.g. the file path). InvalidArgument for
