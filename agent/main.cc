@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <netdb.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "agent/hypervisor/kvm_probe.h"
 #include "agent/hypervisor/libvirt/embed_root.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
+#include "agent/hypervisor/qemu_account.h"
 #include "agent/metadata/server.h"
 #include "agent/network/dnsmasq.h"
 #include "agent/network/linux_host_network.h"
@@ -36,9 +38,10 @@ namespace hv = minicloud::hypervisor;
 namespace {
 
 absl::StatusOr<std::unique_ptr<hv::Hypervisor>> OpenHypervisor(const std::string& uri,
-                                                               const std::string& state_dir) {
+                                                               const std::string& state_dir,
+                                                               const hv::QemuAccount& qemu) {
   if (uri.rfind("qemu:///embed", 0) == 0) {
-    auto s = hv::PrepareEmbedRoot(state_dir + "/libvirt");
+    auto s = hv::PrepareEmbedRoot(state_dir + "/libvirt", qemu);
     if (!s.ok()) return s;
   }
   hv::LibvirtOptions options;
@@ -137,12 +140,20 @@ int main(int argc, char** argv) {
   } else {
     spdlog::warn("cannot raise the open file limit: {}", limit.status().message());
   }
+  // Everything the agent writes is its own (0600 files, 0700 directories); what QEMU's account
+  // may open is granted file by file (agent/hypervisor/qemu_account.h).
+  ::umask(077);
   if (auto s = mc::agent::EnsureStateDir(settings.state_dir); !s.ok()) {
     spdlog::critical("{}", s.message());
     return 1;
   }
+  auto qemu = hv::LookupQemuAccount(settings.qemu_user);
+  if (!qemu.ok()) {
+    spdlog::critical("{}", qemu.status().message());
+    return 1;
+  }
   if (cleanup) {
-    auto h = OpenHypervisor(settings.libvirt_uri, settings.state_dir);
+    auto h = OpenHypervisor(settings.libvirt_uri, settings.state_dir, *qemu);
     if (!h.ok()) {
       spdlog::error("{}", h.status().message());
       return 1;
@@ -161,8 +172,19 @@ int main(int argc, char** argv) {
     probe.reason = absl::StrCat("forced with --accel ", settings.accel);
   }
   spdlog::info("accelerator {}: {}", hv::AcceleratorName(probe.accelerator), probe.reason);
+  // Refuse now rather than fail every launch with "Permission denied".
+  absl::Status qemu_ok = qemu->CheckCanReach(settings.state_dir);
+  if (qemu_ok.ok() && probe.accelerator == hv::Accelerator::kKvm) {
+    qemu_ok = qemu->CheckCanOpenDevice("/dev/kvm");
+  }
+  if (!qemu_ok.ok()) {
+    spdlog::critical("{}", qemu_ok.message());
+    return 1;
+  }
+  spdlog::info("QEMU runs as {}:{}{}", qemu->user, qemu->group,
+               qemu->privileged() ? " (unconfined: qemu_user is root)" : "");
 
-  auto hypervisor = OpenHypervisor(settings.libvirt_uri, settings.state_dir);
+  auto hypervisor = OpenHypervisor(settings.libvirt_uri, settings.state_dir, *qemu);
   if (!hypervisor.ok()) {
     spdlog::critical("{}", hypervisor.status().message());
     return 1;
@@ -193,6 +215,7 @@ int main(int argc, char** argv) {
   config.stop_timeout_ms = settings.stop_timeout_s * 1000;
   config.accelerator = probe.accelerator;
   config.accelerator_reason = probe.reason;
+  config.qemu_account = *qemu;
   mc::agent::Agent agent(config, **hypervisor, *link, mc::RealClock::Get(),
                          MakeNetworkFactory(settings, settings.nat));
 

@@ -1,5 +1,6 @@
 // minicloud-controller: wiring only. Opens the store, builds the services and serves gRPC.
 #include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/str_join.h"
 #include "common/clock.h"
+#include "common/file/file_util.h"
 #include "common/ids.h"
 #include "common/logging.h"
 #include "common/signals.h"
@@ -68,12 +70,15 @@ int main(int argc, char** argv) {
   config.host_timeout = absl::Seconds(host_timeout_s);
   config.launch_timeout = absl::Seconds(launch_timeout_s);
 
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir + "/db", ec);
-  std::filesystem::create_directories(state_dir + "/blobs", ec);
-  if (ec) {
-    spdlog::critical("cannot create state dir {}: {}", state_dir, ec.message());
-    return 1;
+  // The store holds user data and the identity-signing key: nothing the controller writes is
+  // for anyone else. Files 0600 (RocksDB, blobs, the key) and directories 0700, also when an
+  // older version left them 0755.
+  ::umask(077);
+  for (const char* sub : {"", "/db", "/blobs"}) {
+    if (auto s = mc::file::EnsureDirectoryMode(state_dir + sub, 0700); !s.ok()) {
+      spdlog::critical("state dir: {}", s.message());
+      return 1;
+    }
   }
   auto store = ctl::RocksDbStore::Open(state_dir + "/db");
   if (!store.ok()) {

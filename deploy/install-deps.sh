@@ -57,4 +57,15 @@ if ! getent passwd dnsmasq >/dev/null; then
   useradd --system --gid nogroup --no-create-home --home-dir /var/lib/misc \
     --shell /usr/sbin/nologin dnsmasq
   echo "install-deps: created the dnsmasq system account"
+# The account QEMU runs under (the agent's qemu_user; agent/hypervisor/qemu_account.h): no
+# login, no home, owns nothing of the agent's. With KVM it needs the group of /dev/kvm.
+if ! getent passwd minicloud-qemu >/dev/null; then
+  getent group minicloud-qemu >/dev/null || groupadd --system minicloud-qemu
+  useradd --system --gid minicloud-qemu --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin minicloud-qemu
+  echo "install-deps: created the minicloud-qemu system account"
+fi
+if getent group kvm >/dev/null && ! id -nG minicloud-qemu | grep -qw kvm; then
+  usermod -a -G kvm minicloud-qemu
+  echo "install-deps: added minicloud-qemu to the kvm group"
 fi

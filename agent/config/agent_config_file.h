@@ -24,6 +24,7 @@
 //     dns_upstream: [192.168.1.1]   # guests' DNS forwarded here (default: the machine's
 //                                   # resolv.conf)
 //   stop_timeout_seconds: 120
+//   qemu_user: minicloud-qemu   # the account QEMU runs under; root = unconfined
 
 #include <cstdint>
 #include <optional>
@@ -44,6 +45,7 @@ struct AgentFileConfig {
   std::optional<bool> nat;
   std::optional<std::vector<std::string>> dns_upstream;
   std::optional<int> stop_timeout_seconds;
+  std::optional<std::string> qemu_user;
 };
 
 // Parses the YAML text; `source` names it in errors (e.g. the file path). InvalidArgument for

@@ -54,6 +54,10 @@ void AddAgentFlags(CLI::App& app, AgentSettings& s) {
                  "seconds a guest gets to shut down on stop-instances before it is powered off")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  app.add_option("--qemu-user", s.qemu_user,
+                 "account QEMU runs under (its group gets each guest's disk and AMI files); "
+                 "root runs QEMU unconfined")
+      ->capture_default_str();
   app.add_option("--config", s.config_file,
                  "YAML file with these settings (topology, capacity, network, ...); flags win");
 }
@@ -80,6 +84,7 @@ void MergeFileConfig(const AgentFileConfig& file,
   take("--nat", file.nat, s.nat);
   take("--dns-upstream", file.dns_upstream, s.dns_upstream);
   take("--stop-timeout", file.stop_timeout_seconds, s.stop_timeout_s);
+  take("--qemu-user", file.qemu_user, s.qemu_user);
 }
 
 absl::Status ApplyConfigFile(const CLI::App& app, AgentSettings& s) {

@@ -36,7 +36,8 @@ struct AgentSettings {
   std::vector<std::string> dns_upstream;
   std::vector<std::string> metadata_listen = {"169.254.169.254:80", "[fd00:ec2::254]:80"};
   int stop_timeout_s = 120;
-  std::string config_file;  // --config
+  std::string qemu_user = "minicloud-qemu";  // "root": QEMU unconfined (qemu_account.h)
+  std::string config_file;                   // --config
 };
 
 // The defaults, with hostname set from gethostname(2) ("localhost" if that fails).

@@ -58,9 +58,9 @@ std::string Agent::InstanceDir(const std::string& instance_id) const {
 
 absl::Status Agent::Start() {
   std::error_code ec;
-  fs::create_directories(config_.state_dir + "/instances", ec);
-  if (ec)
-    return absl::InternalError(absl::StrCat("create ", config_.state_dir, ": ", ec.message()));
+  // QEMU's account searches these (never lists them) to open its guest's files.
+  MC_RETURN_IF_ERROR(config_.qemu_account.ShareDirectory(config_.state_dir + "/instances"));
+  MC_RETURN_IF_ERROR(config_.qemu_account.ShareDirectory(config_.state_dir + "/images"));
   MC_ASSIGN_OR_RETURN(auto cache, storage::ImageCache::Open(config_.state_dir + "/images"));
   images_ = std::make_unique<storage::ImageCache>(std::move(cache));
 
@@ -168,7 +168,7 @@ bool Agent::EnsureRegistered() {
     return false;
   }
   if (absl::Status s = file::WriteFileAtomic(config_.state_dir + "/host-id",
-                                             absl::StrCat(resp->host_id(), "\n"), 0644);
+                                             absl::StrCat(resp->host_id(), "\n"), 0600);
       !s.ok()) {
     spdlog::warn("cannot record the host id: {}", s.message());
   }
@@ -396,8 +396,7 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
 
   const std::string dir = InstanceDir(id);
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()));
+  MC_RETURN_IF_ERROR(config_.qemu_account.ShareDirectory(dir));
   const std::string root = dir + "/root.qcow2";
   if (!fs::exists(root, ec)) {
     storage::OverlaySpec overlay;
@@ -405,6 +404,7 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
     overlay.overlay_path = root;
     MC_RETURN_IF_ERROR(Annotate(storage::CreateOverlay(overlay), "create root disk"));
   }
+  MC_RETURN_IF_ERROR(Annotate(config_.qemu_account.ShareWritable(root), "root disk"));
   timeline.set_disk_ready_ms(NowMs(clock_));
 
   hypervisor::DomainSpec spec;
@@ -448,14 +448,21 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
 
 absl::StatusOr<std::string> Agent::EnsureBlob(const std::string& sha256, int64_t size) {
   std::lock_guard<std::mutex> blob_lock(blob_mu_);
-  if (auto path = images_->Lookup(sha256)) return *path;
-  MC_ASSIGN_OR_RETURN(auto writer, images_->BeginWrite(sha256));
-  spdlog::info("fetching {} ({} bytes) from the controller", sha256, size);
-  MC_RETURN_IF_ERROR(controller_.FetchBlob(sha256, 0, [&](absl::string_view chunk) {
-    return writer.Append(std::string_view(chunk.data(), chunk.size()));
-  }));
-  MC_ASSIGN_OR_RETURN(auto cached, writer.Commit());
-  return cached.path;
+  std::string path;
+  if (auto cached = images_->Lookup(sha256)) {
+    path = *cached;
+  } else {
+    MC_ASSIGN_OR_RETURN(auto writer, images_->BeginWrite(sha256));
+    spdlog::info("fetching {} ({} bytes) from the controller", sha256, size);
+    MC_RETURN_IF_ERROR(controller_.FetchBlob(sha256, 0, [&](absl::string_view chunk) {
+      return writer.Append(std::string_view(chunk.data(), chunk.size()));
+    }));
+    MC_ASSIGN_OR_RETURN(auto committed, writer.Commit());
+    path = committed.path;
+  }
+  // Read-only to QEMU's account (a backing file, kernel or initrd shared by many guests).
+  MC_RETURN_IF_ERROR(Annotate(config_.qemu_account.ShareReadOnly(path), "AMI file"));
+  return path;
 }
 
 void Agent::RunStop(v1::DesiredInstance want) {

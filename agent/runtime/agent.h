@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/hypervisor/hypervisor.h"
+#include "agent/hypervisor/qemu_account.h"
 #include "agent/metadata/instance_metadata.h"
 #include "agent/network/host_network.h"
 #include "agent/runtime/console_log.h"
@@ -35,6 +36,9 @@ struct AgentConfig {
   // button before it is powered off.
   int stop_timeout_ms = 120'000;
   int64_t console_log_max_bytes = kConsoleLogMaxBytes;
+  // The account QEMU runs under: instance directories, root overlays and AMI blobs get its
+  // group (qemu_account.h). The default (root) shares nothing.
+  hypervisor::QemuAccount qemu_account;
 };
 
 // Creates the host network for a subnet (of the VPC `vpc_cidr`, "" when unknown) the first time

@@ -6,15 +6,14 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/file/file_util.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 
 namespace minicloud::agent {
 
 absl::Status EnsureStateDir(const std::string& state_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", state_dir, ": ", ec.message()));
-  return absl::OkStatus();
+  return Annotate(file::EnsureDirectoryMode(state_dir, kStateDirMode), "state directory");
 }
 
 absl::Status CleanupHost(hypervisor::Hypervisor& hypervisor, const std::string& state_dir,

@@ -4,6 +4,8 @@
 // domains it defined and the host network of its subnet. `minicloud-agent cleanup` (used by
 // `cloud down`) removes all of it.
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "absl/status/status.h"
@@ -12,7 +14,14 @@
 
 namespace minicloud::agent {
 
-// Creates the state directory (and parents). Idempotent. The error names the directory.
+// The state directory's mode: searchable by everyone, listable and writable by root only.
+// Accounts that open files below it by name need to pass through it: QEMU's (instances/,
+// images/ and libvirt/ are 0710 to its group) and dnsmasq's (the network directory). Every
+// file the agent writes is 0600 (umask 077), so passing through reads nothing else.
+inline constexpr mode_t kStateDirMode = 0711;
+
+// Creates the state directory (and parents) with kStateDirMode, also setting that mode when it
+// already existed with another one. Idempotent. The error names the directory.
 absl::Status EnsureStateDir(const std::string& state_dir);
 
 // Destroys every domain `hypervisor` lists, deletes <state_dir>/instances and tears down the

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -119,6 +120,22 @@ absl::Status FsyncDir(const std::string& dir) {
   if (fd < 0) return ErrnoError(errno, "open directory", dir);
   UniqueFd owned(fd);
   return Fsync(fd, dir);
+}
+
+absl::Status EnsureDirectoryMode(const std::string& path, mode_t mode) {
+  if (path.empty()) return absl::InvalidArgumentError("directory: empty path");
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create directory ", path, ": ", ec.message()));
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoError(errno, "stat", path);
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::InternalError(absl::StrCat("create directory ", path, ": not a directory"));
+  }
+  if ((st.st_mode & 07777) != mode && ::chmod(path.c_str(), mode) != 0) {
+    return ErrnoError(errno, "chmod", path);
+  }
+  return absl::OkStatus();
 }
 
 std::string DirName(std::string_view path) {

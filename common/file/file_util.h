@@ -61,6 +61,12 @@ absl::Status Fsync(int fd, std::string_view path);
 // fsyncs the directory so a rename/unlink inside it is durable.
 absl::Status FsyncDir(const std::string& dir);
 
+// Creates the directory `path` (and missing parents, under the process umask) and sets its mode
+// to exactly `mode`, also when it already existed with another one (state directories of older
+// versions were 0755). Parents keep whatever mode they have. InvalidArgument for an empty path;
+// Internal (with the path and errno text) when it cannot be created or is not a directory.
+absl::Status EnsureDirectoryMode(const std::string& path, mode_t mode);
+
 // "/a/b/c" → "/a/b"; "c" → "."; "/c" → "/".
 std::string DirName(std::string_view path);
 std::string BaseName(std::string_view path);

@@ -71,7 +71,7 @@ absl::StatusOr<ImageCache::Writer> ImageCache::BeginWrite(std::string_view sha25
     expected = *std::move(digest);
   }
   const std::string hint = ObjectPath(expected.empty() ? std::string_view("import") : expected);
-  absl::StatusOr<TempFile> tmp = TempFile::Create(hint, 0644);
+  absl::StatusOr<TempFile> tmp = TempFile::Create(hint, 0600);
   if (!tmp.ok()) return Annotate(tmp.status(), "image cache: begin write");
   return Writer(dir_, std::move(expected), *std::move(tmp));
 }
@@ -126,7 +126,7 @@ absl::StatusOr<CachedImage> ImageCache::Writer::Commit() {
     return absl::DataLossError(absl::StrCat("image cache: sha256 mismatch: expected ", expected_,
                                             ", got ", *actual, " (", size_, " bytes)"));
   }
-  if (::fchmod(tmp_.fd(), 0444) != 0) {
+  if (::fchmod(tmp_.fd(), 0400) != 0) {
     absl::Status s = ErrnoError(errno, "image cache: chmod", tmp_.path());
     tmp_.Abandon();
     return s;

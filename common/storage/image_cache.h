@@ -6,8 +6,9 @@
 // Contract:
 //  - An object becomes visible only complete and verified: writers stream into a temp file
 //    ("<dir>/.<name>.tmp.<pid>.<n>"), Commit() checks the SHA-256, fsyncs, makes the file
-//    read-only (0444) and renames it into place atomically. A digest mismatch is DataLoss and
-//    leaves nothing behind.
+//    read-only to its owner only (0400; whoever else needs it is given it explicitly, as the
+//    agent does for QEMU's group) and renames it into place atomically. A digest mismatch is
+//    DataLoss and leaves nothing behind.
 //  - A Writer that is destroyed (or Abandon()ed) without a successful Commit() removes its
 //    temp file.
 //  - Concurrent writers of the same object (threads or processes) are safe: temp names are
@@ -41,7 +42,7 @@ class ImageCache {
  public:
   class Writer;
 
-  // Uses `dir`, creating it (and missing parents, mode 0755) if needed.
+  // Uses `dir`, creating it (and missing parents, under the process umask) if needed.
   static absl::StatusOr<ImageCache> Open(std::string dir);
 
   const std::string& dir() const { return dir_; }

@@ -485,7 +485,7 @@ absl::Status CreateOverlay(const OverlaySpec& spec) {
   absl::StatusOr<OverlayLayout> layout = PlanOverlay(spec, backing->virtual_size);
   if (!layout.ok()) return Annotate(layout.status(), context);
 
-  absl::StatusOr<TempFile> tmp = TempFile::Create(spec.overlay_path, 0644);
+  absl::StatusOr<TempFile> tmp = TempFile::Create(spec.overlay_path, 0600);
   if (!tmp.ok()) return Annotate(tmp.status(), context);
   absl::Status s;
   for (const OverlayLayout::Write& w : layout->writes) {

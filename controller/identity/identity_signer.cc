@@ -257,7 +257,7 @@ absl::Status IdentitySigner::Save(const std::string& dir) const {
   if (key_pem.empty()) return SslError("identity key PEM");
   MC_RETURN_IF_ERROR(
       file::WriteFileAtomic((fs::path(dir) / std::string(kKeyFile)).string(), key_pem, 0600));
-  return file::WriteFileAtomic((fs::path(dir) / std::string(kCertFile)).string(), cert_pem_, 0644);
+  return file::WriteFileAtomic((fs::path(dir) / std::string(kCertFile)).string(), cert_pem_, 0600);
 }
 
 absl::StatusOr<SignedDocument> IdentitySigner::Sign(absl::string_view document,

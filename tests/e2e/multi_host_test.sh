@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Two agents on this machine boot real (tiny, direct-kernel) guests; bad input gets EC2 errors and
-# leaves nothing behind; `cloud down` leaves no process, domain or file.
+# Two agents on this machine boot real (tiny, direct-kernel) guests; QEMU runs under its own
+# account and the daemons' files are private; bad input gets EC2 errors and leaves nothing
+# behind; `cloud down` leaves no process, domain or file.
 source "$(dirname "$0")/lib.sh"
 
 [[ -f $IMAGES/tiny/manifest.json ]] || fail "tiny AMI missing: run images/build-tiny-ami.sh"
@@ -23,6 +24,53 @@ distinct=$("$MC" describe-instances | jq '[.Reservations[].Instances[].Placement
 assert_eq "$distinct" 2 "instances spread over hosts"
 for id in $ids; do wait_console "$id" "minicloud-tiny: booted" 120; done
 log "both guests booted"
+
+# QEMU runs under its own unprivileged account, not as root.
+for id in $ids; do
+  pid=$(pgrep -f "guest=$id") || fail "no QEMU process for $id"
+  assert_eq "$(ps -o user= -p "$pid")" minicloud-qemu "user of the QEMU process of $id"
+  assert_eq "$(ps -o group= -p "$pid")" minicloud-qemu "group of the QEMU process of $id"
+done
+log "QEMU runs as minicloud-qemu"
+
+# The daemons' files after a real launch (umask 022 here, as on most hosts): nothing in a state
+# directory can be read by another local user, and QEMU's group gets exactly its guests' root
+# overlays (read-write) and the AMI files (read-only).
+# exposed DIR: entries another user can read or write, through directories it can search.
+exposed() { find "$1" \( -type d ! -perm -o+x -prune \) -o \( -perm /o+rw -print \); }
+mode_of() { stat -c '%a %U %G' "$1"; }
+ctl=$MINICLOUD_HOME/controller
+assert_eq "$(mode_of "$ctl")" "700 root root" "controller state directory"
+[[ -n $(find "$ctl/db" -type f -name '*.sst' -o -type f -name '*.log') ]] || fail "no RocksDB files in $ctl/db"
+loose=$(find "$ctl" -perm /077)
+[[ -z $loose ]] || fail "controller files open to group or others: $(ls -ld $loose)"
+for n in 1 2; do
+  agent=$MINICLOUD_HOME/agent-$n
+  assert_eq "$(mode_of "$agent")" "711 root root" "agent-$n state directory (search only)"
+  # The DHCP/DNS files that dnsmasq re-reads as its own user are the network code's to guard.
+  open_files=$(exposed "$agent" | grep -v "^$agent/network-" || true)
+  [[ -z $open_files ]] || fail "agent-$n files another user can reach: $(ls -ld $open_files)"
+  for d in instances images libvirt libvirt/lib; do
+    assert_eq "$(mode_of "$agent/$d")" "710 root minicloud-qemu" "agent-$n $d/"
+  done
+  # Everything of QEMU's group (besides what libvirt gives QEMU's account in libvirt/lib/qemu).
+  shared=$(find "$agent" -path "$agent/libvirt/lib/qemu" -prune -o -path "$agent/network-*" -prune \
+    -o -type f -group minicloud-qemu -printf '%P %m %u\n' | sort)
+  # One guest per host; the AMI's three files by the digests of its manifest.
+  guests=("$agent"/instances/*/)
+  assert_eq "${#guests[@]}" 1 "instance directories on agent-$n"
+  want="instances/$(basename "${guests[0]}")/root.qcow2 660 root"
+  for sha in $(jq -r '.disk.sha256, .kernel.sha256, .ramdisk.sha256' "$IMAGES/tiny/manifest.json"); do
+    want+=$'\n'"images/$sha 440 root"
+  done
+  assert_eq "$shared" "$(sort <<<"$want")" "agent-$n files of QEMU's group"
+  for id_dir in "$agent"/instances/*; do
+    for f in desired.pb console.log; do
+      assert_eq "$(mode_of "$id_dir/$f")" "600 root root" "agent-$n ${id_dir##*/}/$f"
+    done
+  done
+done
+log "state files private; QEMU's group gets only root overlays and AMI files"
 
 # Bad input: clear EC2 errors, nothing created.
 expect_error InvalidAMIID.NotFound "$MC" run-instances --image-id ami-0123456789abcdef0

@@ -27,20 +27,22 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "agent/hypervisor/qemu_account.h"
 
 namespace minicloud::hypervisor {
 
-// Creates DIR (and DIR/etc) if needed and writes DIR/etc/qemu.conf for a root-run embedded
-// driver. Idempotent; rewrites the file only when its content differs. InvalidArgument for a
-// relative DIR or one longer than 50 characters (QEMU monitor sockets live under it and UNIX
-// socket paths are limited to 107 bytes). FailedPrecondition if the libvirt-qemu account is
-// missing (with the command that fixes it).
-absl::Status PrepareEmbedRoot(std::string_view root_dir);
+// Creates DIR (and DIR/etc, DIR/lib) if needed and writes DIR/etc/qemu.conf for the embedded
+// driver with QEMU running as `account` (DIR and DIR/lib searchable by its group, the rest the
+// agent's own; see qemu_account.h). Idempotent; rewrites the file only when its content differs.
+// InvalidArgument for a relative DIR or one longer than 50 characters (QEMU monitor sockets live
+// under it and UNIX socket paths are limited to 107 bytes). FailedPrecondition if the libvirt-qemu
+// account is missing (with the command that fixes it).
+absl::Status PrepareEmbedRoot(std::string_view root_dir, const QemuAccount& account);
 
 // "qemu:///embed?root=DIR". DIR must be absolute.
 std::string EmbedUri(std::string_view root_dir);
 
 // The qemu.conf PrepareEmbedRoot writes (exposed for tests).
-std::string EmbedQemuConf();
+std::string EmbedQemuConf(const QemuAccount& account);
 
 }  // namespace minicloud::hypervisor

@@ -2,6 +2,7 @@
 // neither stops the others nor passes as success.
 #include "agent/runtime/host_state.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -109,18 +110,24 @@ TEST_CASE("cleanup keeps going after a failed step and reports it", "[agent][cle
   }
 }
 
-TEST_CASE("the state directory is created with its parents, or the error names it",
+TEST_CASE("the state directory is created with its parents and mode 0711, or the error names it",
           "[agent][cleanup]") {
   const std::string base =
       (fs::temp_directory_path() / ("minicloud-state-dir-" + std::to_string(::getpid()))).string();
   fs::remove_all(base);
   CHECK(EnsureStateDir(base + "/a/b").ok());
   CHECK(fs::is_directory(base + "/a/b"));
+  struct stat st {};
+  REQUIRE(::stat((base + "/a/b").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0711);  // search only: no listing by other accounts
+  REQUIRE(::chmod((base + "/a/b").c_str(), 0755) == 0);  // as an older version left it
   CHECK(EnsureStateDir(base + "/a/b").ok());
+  REQUIRE(::stat((base + "/a/b").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0711);
   std::ofstream(base + "/file") << "x";
   const absl::Status s = EnsureStateDir(base + "/file/sub");
   CHECK_FALSE(s.ok());
-  CHECK(std::string(s.message()).rfind("cannot create " + base + "/file/sub: ", 0) == 0);
+  CHECK_THAT(std::string(s.message()), Catch::Contains(base + "/file/sub: "));
   fs::remove_all(base);
 }
 

@@ -92,6 +92,8 @@ std::vector<SettingCase> SettingCases() {
        "br-file"},
       {"--stop-timeout", "30", "stop_timeout_seconds: 60", num(&AgentSettings::stop_timeout_s),
        "120", "60"},
+      {"--qemu-user", "qemu-flag", "qemu_user: qemu-file", str(&AgentSettings::qemu_user),
+       "minicloud-qemu", "qemu-file"},
   };
 }
 

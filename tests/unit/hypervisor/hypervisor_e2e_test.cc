@@ -68,7 +68,8 @@ struct EmbedRoot {
     char tmpl[] = "/tmp/mchv-XXXXXX";
     REQUIRE(mkdtemp(tmpl) != nullptr);
     dir = tmpl;
-    const absl::Status s = PrepareEmbedRoot(dir.string());
+    // QEMU as root: these tests make their disks in a private temp dir and share nothing.
+    const absl::Status s = PrepareEmbedRoot(dir.string(), QemuAccount{});
     INFO(s.ToString());
     REQUIRE(s.ok());
   }

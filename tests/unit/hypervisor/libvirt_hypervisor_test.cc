@@ -9,6 +9,7 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -261,12 +262,24 @@ TEST_CASE("libvirt: concurrent use of one connection", "[libvirt]") {
   REQUIRE(hv->Destroy("i-lv-shared").ok());
 }
 
+mode_t ModeOf(const std::filesystem::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+gid_t GroupOf(const std::filesystem::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_gid;
+}
+
 TEST_CASE("PrepareEmbedRoot writes qemu.conf where the embedded driver reads it",
           "[libvirt][embed]") {
   char tmpl[] = "/tmp/mc-embed-root-XXXXXX";
   REQUIRE(mkdtemp(tmpl) != nullptr);
   const std::filesystem::path root = tmpl;
-  const absl::Status s = PrepareEmbedRoot(root.string());
+  const absl::Status s = PrepareEmbedRoot(root.string(), QemuAccount{});
   if (s.code() == absl::StatusCode::kFailedPrecondition) {
     // Host without the libvirt-qemu account: the message must say how to fix it, and the rest
     // of the test cannot run (deploy/install-deps.sh creates the account).
@@ -278,14 +291,47 @@ TEST_CASE("PrepareEmbedRoot writes qemu.conf where the embedded driver reads it"
   std::ifstream in(root / "etc" / "qemu.conf");
   std::stringstream conf;
   conf << in.rdbuf();
-  CHECK(conf.str() == EmbedQemuConf());
+  CHECK(conf.str() == EmbedQemuConf(QemuAccount{}));
   CHECK_THAT(conf.str(), Catch::Contains("user = \"root\""));
   CHECK_THAT(conf.str(), Catch::Contains("stdio_handler = \"file\""));
   CHECK_THAT(conf.str(), Catch::Contains("cgroup_controllers = [ ]"));
-  CHECK(PrepareEmbedRoot(root.string()).ok());  // idempotent
+  CHECK_THAT(conf.str(), Catch::Contains("dynamic_ownership = 0"));
+  CHECK(ModeOf(root / "etc" / "qemu.conf") == 0600);
+  CHECK(PrepareEmbedRoot(root.string(), QemuAccount{}).ok());  // idempotent
   CHECK(EmbedUri(root.string()) == "qemu:///embed?root=" + root.string());
-  CHECK(PrepareEmbedRoot("relative/root").code() == absl::StatusCode::kInvalidArgument);
-  CHECK(PrepareEmbedRoot("/" + std::string(60, 'x')).code() == absl::StatusCode::kInvalidArgument);
+  CHECK(PrepareEmbedRoot("relative/root", QemuAccount{}).code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(PrepareEmbedRoot("/" + std::string(60, 'x'), QemuAccount{}).code() ==
+        absl::StatusCode::kInvalidArgument);
+  std::filesystem::remove_all(root);
+}
+
+TEST_CASE(
+    "PrepareEmbedRoot for an unprivileged QEMU: its user in qemu.conf, ROOT and ROOT/lib "
+    "searchable by its group only",
+    "[libvirt][embed]") {
+  MC_SKIP_UNLESS(::geteuid() == 0, "needs root (the files are given to another group)");
+  auto account = LookupQemuAccount(kDefaultQemuUser);
+  MC_SKIP_UNLESS(account.ok(), "no minicloud-qemu account (deploy/install-deps.sh creates it)");
+  char tmpl[] = "/tmp/mc-embed-root-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::filesystem::path root = tmpl;
+  const absl::Status s = PrepareEmbedRoot(root.string(), *account);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  std::ifstream in(root / "etc" / "qemu.conf");
+  std::stringstream conf;
+  conf << in.rdbuf();
+  CHECK_THAT(conf.str(), Catch::Contains("user = \"minicloud-qemu\""));
+  CHECK_THAT(conf.str(), Catch::Contains("group = \"minicloud-qemu\""));
+  CHECK_THAT(conf.str(), Catch::Contains("dynamic_ownership = 0"));
+  for (const auto& dir : {root, root / "lib"}) {
+    INFO(dir);
+    CHECK(ModeOf(dir) == 0710);
+    CHECK(GroupOf(dir) == account->gid);
+  }
+  CHECK(ModeOf(root / "etc") == 0700);
+  CHECK(ModeOf(root / "etc" / "qemu.conf") == 0600);
   std::filesystem::remove_all(root);
 }
 

@@ -73,7 +73,7 @@ TEST_CASE("ImageCache commit, lookup, remove", "[storage][cache]") {
   CHECK(cache.Lookup(upper) == img->path);  // digests are case-insensitive
   struct stat st;
   REQUIRE(::stat(img->path.c_str(), &st) == 0);
-  CHECK((st.st_mode & 0777) == 0444);  // committed objects are read-only
+  CHECK((st.st_mode & 0777) == 0400);  // committed objects: read-only, owner only
   CHECK(ListCache(cache) == std::vector<std::string>{sha});
 
   REQUIRE(cache.Remove(sha).ok());
