@@ -667,17 +667,24 @@ std::vector<std::string> LinuxHostNetwork::DnsmasqArgvLocked() const {
   return DnsmasqArgv(c);
 }
 
-// Our dnsmasq is recognised by its --pid-file argument (a path only this network uses): the pid
-// in the pid file, and a scan of /proc when that fails or `exhaustive` (pid file lost, a second
-// copy).
+// Our dnsmasq is recognised by its --pid-file argument (a path only this network uses); one
+// started by an older agent kept its pid file in the state directory (<dir_>/dnsmasq.pid) and is
+// ours too, so that it is replaced rather than left running next to the new one.
+bool LinuxHostNetwork::IsOurDnsmasq(int pid) const {
+  const std::vector<std::string> cmdline = ReadCmdline(pid);
+  return HasArg(cmdline, absl::StrCat("--pid-file=", DnsmasqPidFile(dnsmasq_dir_))) ||
+         HasArg(cmdline, absl::StrCat("--pid-file=", DnsmasqPidFile(dir_)));
+}
+
+// The pid in the pid file, and a scan of /proc when that fails or `exhaustive` (pid file lost, a
+// second copy).
 std::vector<int> LinuxHostNetwork::FindDnsmasqPids(bool exhaustive) const {
   const std::string pid_file = DnsmasqPidFile(dnsmasq_dir_);
-  const std::string marker = absl::StrCat("--pid-file=", pid_file);
   std::vector<int> pids;
   if (auto text = ReadFile(pid_file); text.ok()) {
     int pid = 0;
     if (absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) && pid > 1 && !ProcessGone(pid) &&
-        HasArg(ReadCmdline(pid), marker)) {
+        IsOurDnsmasq(pid)) {
       pids.push_back(pid);
     }
   }
@@ -688,15 +695,14 @@ std::vector<int> LinuxHostNetwork::FindDnsmasqPids(bool exhaustive) const {
     int pid = 0;
     if (!absl::SimpleAtoi(e->d_name, &pid) || pid <= 1 || pid == getpid()) continue;
     if (!pids.empty() && pid == pids[0]) continue;
-    if (HasArg(ReadCmdline(pid), marker) && !ProcessGone(pid)) pids.push_back(pid);
+    if (IsOurDnsmasq(pid) && !ProcessGone(pid)) pids.push_back(pid);
   }
   closedir(proc);
   return pids;
 }
 
 void LinuxHostNetwork::StopDnsmasqPids(const std::vector<int>& pids) const {
-  const std::string marker = absl::StrCat("--pid-file=", DnsmasqPidFile(dnsmasq_dir_));
-  auto gone = [&](int pid) { return ProcessGone(pid) || !HasArg(ReadCmdline(pid), marker); };
+  auto gone = [&](int pid) { return ProcessGone(pid) || !IsOurDnsmasq(pid); };
   for (int sig : {SIGTERM, SIGKILL}) {
     bool all_gone = true;
     for (int pid : pids) {

@@ -131,6 +131,7 @@ class LinuxHostNetwork : public HostNetwork {
   absl::Status PublishHostsLocked();
   absl::Status EnsureDhcpServerLocked(bool reload);
   absl::Status StartDnsmasqLocked();
+  bool IsOurDnsmasq(int pid) const;
   std::vector<int> FindDnsmasqPids(bool exhaustive) const;
   void StopDnsmasqPids(const std::vector<int>& pids) const;
   std::vector<std::string> DnsmasqArgvLocked() const;

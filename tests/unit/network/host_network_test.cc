@@ -572,8 +572,22 @@ TEST_CASE("DNS at the VPC base + 2: instance names, other hosts' names, forwardi
   options.vpc_cidr = "172.31.0.0/16";
   options.dns_domain = "home-1.compute.internal";
   options.resolv_conf = resolv;
+  // A dnsmasq an older agent started, with its pid file still in the state directory.
+  const std::string legacy_dir = host.state.path() + "/network-br-mc0";
+  std::filesystem::create_directories(legacy_dir);
+  REQUIRE(host.ns
+              .Run({"dnsmasq", "--conf-file=/dev/null", "--port=0", "--interface=br-mc0",
+                    "--bind-dynamic", "--user=root", "--pid-file=" + legacy_dir + "/dnsmasq.pid"})
+              .exit_code == 0);
+  int legacy_pid = 0;
+  {
+    std::ifstream in(legacy_dir + "/dnsmasq.pid");
+    in >> legacy_pid;
+  }
+  REQUIRE(legacy_pid > 0);
   auto net = MakeNetwork(options);
   REQUIRE_OK(net->EnsureBridge());
+  CHECK_FALSE(ProcessAlive(legacy_pid));  // replaced, not left next to the new one
   REQUIRE(net->dns_address().has_value());
   CHECK(net->dns_address()->ToString() == "172.31.0.2");
   CHECK(absl::StrContains(host.ns.Run({"ip", "addr", "show", "dev", "br-mc0"}).out,
