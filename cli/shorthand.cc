@@ -1,9 +1,11 @@
 #include "cli/shorthand.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -110,13 +112,23 @@ v1::Tag ParseTag(const std::string& text) {
 }
 
 std::pair<int, int> ParseCountRange(const std::string& text) {
+  auto error = [&] {
+    return UsageError("Error parsing parameter '--count': expected N or MIN:MAX, got '" + text +
+                      "'");
+  };
   std::vector<std::string> parts = absl::StrSplit(text, ':');
-  int lo = 0, hi = 0;
-  if (!absl::SimpleAtoi(parts[0], &lo) ||
-      !absl::SimpleAtoi(parts.size() > 1 ? parts[1] : parts[0], &hi)) {
-    throw UsageError("Error parsing parameter '--count': expected N or MIN:MAX");
+  if (parts.size() > 2) throw error();
+  int numbers[2] = {0, 0};
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    // SimpleAtoi alone would take surrounding spaces and a sign.
+    if (p.empty() || p.size() > 9 || !std::all_of(p.begin(), p.end(), absl::ascii_isdigit) ||
+        !absl::SimpleAtoi(p, &numbers[i])) {
+      throw error();
+    }
   }
-  return {lo, hi};
+  if (parts.size() == 1) numbers[1] = numbers[0];
+  return {numbers[0], numbers[1]};
 }
 
 }  // namespace minicloud::cli

@@ -1,7 +1,7 @@
 #include "common/ids.h"
 
-#include <cctype>
-
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace minicloud {
@@ -26,11 +26,55 @@ bool IsValidId(absl::string_view id, absl::string_view prefix) {
   absl::string_view hex = id.substr(prefix.size() + 1);
   if (hex.size() != 8 && hex.size() != 17) return false;
   for (char c : hex) {
-    if (!std::isxdigit(static_cast<unsigned char>(c)) ||
-        std::isupper(static_cast<unsigned char>(c)))
-      return false;
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+absl::string_view IdKindName(IdKind kind) {
+  switch (kind) {
+    case IdKind::kInstance:
+      return "instance id";
+    case IdKind::kImage:
+      return "image id";
+    case IdKind::kHost:
+      return "host id";
+    case IdKind::kReservation:
+      return "reservation id";
+  }
+  return "id";
+}
+
+namespace {
+
+absl::string_view PrefixOf(IdKind kind) {
+  switch (kind) {
+    case IdKind::kInstance:
+      return "i";
+    case IdKind::kImage:
+      return "ami";
+    case IdKind::kHost:
+      return "h";
+    case IdKind::kReservation:
+      return "r";
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::Status CheckId(IdKind kind, absl::string_view id) {
+  if (IsValidId(id, PrefixOf(kind))) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("malformed ", IdKindName(kind), " ",
+                                                 QuoteForMessage(id), " (expecting \"",
+                                                 PrefixOf(kind), "-\" and 8 or 17 hex digits)"));
+}
+
+std::string QuoteForMessage(absl::string_view text, size_t max_chars) {
+  const bool cut = text.size() > max_chars;
+  std::string out = absl::StrCat("\"", absl::CHexEscape(text.substr(0, max_chars)), "\"");
+  if (cut) absl::StrAppend(&out, "... (", text.size(), " bytes)");
+  return out;
 }
 
 uint64_t SeedFromEntropy() {

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace minicloud {
@@ -26,6 +27,27 @@ class IdGenerator {
 
 // True for "<prefix>-" followed by 8 or 17 lowercase hex digits (EC2 accepts both lengths).
 bool IsValidId(absl::string_view id, absl::string_view prefix);
+
+// The kinds of id that travel between the CLI, the controller and the agents. Each has one
+// validator, applied where the id enters (an API request, an agent's report, the desired state
+// an agent receives, a name read back from disk) before it is used for anything else, in
+// particular before it names a file or directory.
+enum class IdKind {
+  kInstance,     // "i-" + 8 or 17 lowercase hex digits
+  kImage,        // "ami-" + 8 or 17
+  kHost,         // "h-" + 8 or 17
+  kReservation,  // "r-" + 8 or 17
+};
+
+// "instance id", "image id", ...: how error messages name a kind.
+absl::string_view IdKindName(IdKind kind);
+
+// OK when `id` is a well-formed id of `kind`; otherwise InvalidArgument saying which kind was
+// expected and showing the id escaped and shortened, so a hostile id cannot forge log lines.
+absl::Status CheckId(IdKind kind, absl::string_view id);
+
+// `text` made safe to quote in a message: C-escaped and cut to at most `max_chars`.
+std::string QuoteForMessage(absl::string_view text, size_t max_chars = 80);
 
 // A seed from the operating system's entropy source, for production wiring only.
 uint64_t SeedFromEntropy();

@@ -7,8 +7,11 @@
 #include "absl/strings/string_view.h"
 #include "agent/runtime/admission.h"
 #include "agent/runtime/console_log.h"
+#include "agent/runtime/desired_check.h"
 #include "agent/runtime/guest_metadata.h"
 #include "common/file/file_util.h"
+#include "common/file/state_path.h"
+#include "common/ids.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/storage/qcow2.h"
@@ -52,8 +55,9 @@ Agent::Agent(AgentConfig config, hypervisor::Hypervisor& hypervisor, ControllerL
 
 Agent::~Agent() { Stop(); }
 
-std::string Agent::InstanceDir(const std::string& instance_id) const {
-  return absl::StrCat(config_.state_dir, "/instances/", instance_id);
+absl::StatusOr<std::string> Agent::InstanceDir(const std::string& instance_id) const {
+  MC_RETURN_IF_ERROR(CheckId(IdKind::kInstance, instance_id));
+  return file::PathUnder(config_.state_dir, {"instances", instance_id});
 }
 
 absl::Status Agent::Start() {
@@ -75,7 +79,13 @@ absl::Status Agent::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& d : domains) domains_[d.instance_id] = d;
     for (const auto& entry : fs::directory_iterator(config_.state_dir + "/instances", ec)) {
-      LocalInstance& l = local_[entry.path().filename().string()];
+      const std::string name = entry.path().filename().string();
+      if (absl::Status s = CheckId(IdKind::kInstance, name); !s.ok()) {
+        spdlog::warn("{}/instances: not an instance directory, left alone: {}", config_.state_dir,
+                     s.message());
+        continue;
+      }
+      LocalInstance& l = local_[name];
       l.has_files = true;
       l.booted = ReadBootCount((entry.path() / "boot_count").string());
       // Serve metadata for re-adopted guests even before the controller answers.
@@ -210,6 +220,7 @@ void Agent::WatchLoop() {
     }
     if (desired->generation() != known) {
       known = desired->generation();
+      for (const std::string& why : DropMalformedInstances(*desired)) spdlog::error("{}", why);
       std::lock_guard<std::mutex> lock(mu_);
       desired_ = std::move(*desired);
       have_desired_ = true;
@@ -257,8 +268,9 @@ void Agent::ReconcileOnce() {
   domains_ = std::move(now);
   for (const auto& [id, d] : domains_) {
     if (d.state != hypervisor::DomainState::kRunning) continue;
-    auto rotated =
-        RotateConsoleLogIfLarger(InstanceDir(id) + "/console.log", config_.console_log_max_bytes);
+    absl::StatusOr<std::string> dir = InstanceDir(id);
+    if (!dir.ok()) continue;  // not a domain of ours: reported as an orphan below
+    auto rotated = RotateConsoleLogIfLarger(*dir + "/console.log", config_.console_log_max_bytes);
     if (!rotated.ok()) spdlog::warn("{}", rotated.status().message());
   }
   if (!have_desired_) return;  // never act before the controller has spoken
@@ -299,7 +311,8 @@ void Agent::ReconcileOnce() {
 void Agent::Finish(const std::string& id, v1::ObservedState state, std::string message,
                    v1::BootFailure failure) {
   std::error_code ec;
-  bool has_files = fs::exists(InstanceDir(id), ec);
+  absl::StatusOr<std::string> dir = InstanceDir(id);
+  bool has_files = dir.ok() && fs::exists(*dir, ec);
   {
     std::lock_guard<std::mutex> lock(mu_);
     LocalInstance& l = local_[id];
@@ -338,7 +351,9 @@ void Agent::RunLaunch(v1::DesiredInstance want) {
       // Until the next List() the domain is known to run: re-checks of other boots count it.
       domains_[id] = hypervisor::DomainInfo{id, hypervisor::DomainState::kRunning};
     }
-    std::ofstream(InstanceDir(id) + "/boot_count") << want.boot_count() << "\n";
+    if (absl::StatusOr<std::string> dir = InstanceDir(id); dir.ok()) {
+      std::ofstream(*dir + "/boot_count") << want.boot_count() << "\n";
+    }
     Finish(id, v1::OBSERVED_STATE_RUNNING, "");
     return;
   }
@@ -369,8 +384,12 @@ void Agent::RunLaunch(v1::DesiredInstance want) {
       if (auto r = network_->RemoveInstance(id); !r.ok()) spdlog::error("{}", r.message());
     }
   }
-  std::error_code ec;
-  fs::remove_all(InstanceDir(id), ec);
+  if (absl::StatusOr<std::string> dir = InstanceDir(id); dir.ok()) {
+    std::error_code ec;
+    fs::remove_all(*dir, ec);
+  } else {
+    spdlog::error("clean up {}: {}", id, dir.status().message());
+  }
   Finish(id, v1::OBSERVED_STATE_FAILED, std::string(s.message()), failure);
 }
 
@@ -394,7 +413,7 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
   }
   timeline.set_image_ready_ms(NowMs(clock_));
 
-  const std::string dir = InstanceDir(id);
+  MC_ASSIGN_OR_RETURN(const std::string dir, InstanceDir(id));
   std::error_code ec;
   MC_RETURN_IF_ERROR(config_.qemu_account.ShareDirectory(dir));
   const std::string root = dir + "/root.qcow2";
@@ -472,7 +491,13 @@ void Agent::RunStop(v1::DesiredInstance want) {
       id, force ? hypervisor::StopMode::kForce : hypervisor::StopMode::kGraceful);
   // The guest's time to shut down counts from the first power button press of this boot, also
   // when an earlier agent pressed it and was restarted during the wait.
-  const std::string started_file = InstanceDir(id) + kStopStartedFile;
+  absl::StatusOr<std::string> dir = InstanceDir(id);
+  if (!dir.ok()) {
+    spdlog::error("stop {}: {}", id, dir.status().message());
+    Finish(id, v1::OBSERVED_STATE_UNSPECIFIED, std::string(dir.status().message()));
+    return;
+  }
+  const std::string started_file = *dir + kStopStartedFile;
   const int64_t now_ms = NowMs(clock_);
   int64_t started_ms = StopStartedMs(started_file, want.boot_count());
   if (started_ms == 0 || started_ms > now_ms) {
@@ -524,7 +549,9 @@ void Agent::RunStop(v1::DesiredInstance want) {
 }
 
 void Agent::RunTeardown(std::string id) {
-  absl::Status s = hypervisor_.Destroy(id);
+  absl::StatusOr<std::string> dir = InstanceDir(id);
+  absl::Status s = dir.status();
+  if (s.ok()) s = hypervisor_.Destroy(id);
   if (s.ok()) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -534,7 +561,7 @@ void Agent::RunTeardown(std::string id) {
     if (network_) s = Annotate(network_->RemoveInstance(id), "detach from host network");
   }
   std::error_code ec;
-  if (s.ok()) fs::remove_all(InstanceDir(id), ec);
+  if (s.ok()) fs::remove_all(*dir, ec);
   if (!s.ok() || ec) {
     std::string why = s.ok() ? ec.message() : std::string(s.message());
     spdlog::error("tear down {}: {}", id, why);
@@ -641,13 +668,14 @@ std::shared_ptr<const metadata::InstanceMetadata> Agent::MetadataFor(const std::
 
 absl::StatusOr<std::string> Agent::ConsoleOutput(const std::string& instance_id,
                                                  int64_t max_bytes) {
+  MC_ASSIGN_OR_RETURN(const std::string dir, InstanceDir(instance_id));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!local_.contains(instance_id) && !domains_.contains(instance_id)) {
       return absl::NotFoundError(absl::StrCat(instance_id, " is not on this host"));
     }
   }
-  return ReadConsoleTail(InstanceDir(instance_id) + "/console.log", max_bytes);
+  return ReadConsoleTail(dir + "/console.log", max_bytes);
 }
 
 }  // namespace minicloud::agent

@@ -65,8 +65,10 @@ class Agent {
   std::string host_id() const;
   // The tail of an instance's serial console; NotFound for an instance this host does not have.
   absl::StatusOr<std::string> ConsoleOutput(const std::string& instance_id, int64_t max_bytes);
-  // Paths used for an instance (exposed for tests and cleanup tools).
-  std::string InstanceDir(const std::string& instance_id) const;
+  // The directory of an instance under the state directory (exposed for tests and cleanup
+  // tools); InvalidArgument for a malformed id or one that would lead outside the state
+  // directory. Every filesystem operation on an instance goes through it.
+  absl::StatusOr<std::string> InstanceDir(const std::string& instance_id) const;
   // What the metadata service serves to the guest with this private address (null = nobody).
   // Works while the controller is away: the data is kept in each instance's directory.
   std::shared_ptr<const metadata::InstanceMetadata> MetadataFor(const std::string& ip) const;

@@ -1,6 +1,7 @@
 #include "agent/runtime/guest_metadata.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/tags.h"
 
 namespace minicloud::agent {
 namespace {
@@ -77,6 +78,15 @@ absl::StatusOr<metadata::InstanceMetadata> ToInstanceMetadata(const v1::DesiredI
       break;
     default:
       return Unset(want, "instance_metadata_tags", g.instance_metadata_tags());
+  }
+  if (m.options.instance_metadata_tags == metadata::InstanceMetadataTags::kEnabled) {
+    // Each key becomes a path segment of tags/instance/: the controller's rule, checked again.
+    for (const auto& [k, v] : m.tags) {
+      if (absl::Status s = CheckTag(k, v, TagUse::kInstanceMetadata); !s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("desired metadata of ", want.instance_id(), ": ", s.message()));
+      }
+    }
   }
   // Passed on as it is; ValidateInstanceMetadata refuses one outside 1..64 (0 included).
   m.options.http_put_response_hop_limit = g.hop_limit();

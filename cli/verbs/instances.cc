@@ -3,9 +3,9 @@
 // modify-instance-attribute, describe-instance-attribute and wait.
 #include <chrono>
 #include <memory>
+#include <tuple>
 
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "cli/boot_verdict.h"
 #include "cli/render.h"
 #include "cli/shorthand.h"
@@ -123,16 +123,7 @@ void AddRunInstances(VerbRegistry& verbs) {
     v1::RunInstancesRequest run = f->run;
     int min_count = f->min_count, max_count = f->max_count;
     const std::string& count = f->count;
-    if (!count.empty()) {
-      std::vector<std::string> parts = absl::StrSplit(count, ':');
-      try {
-        min_count = std::stoi(parts[0]);
-        max_count = parts.size() > 1 ? std::stoi(parts[1]) : min_count;
-      } catch (const std::exception&) {
-        throw UsageError("Error parsing parameter '--count': expected N or MIN:MAX, got '" + count +
-                         "'");
-      }
-    }
+    if (!count.empty()) std::tie(min_count, max_count) = ParseCountRange(count);
     if (min_count == 0 && max_count == 0 && count.empty()) min_count = max_count = 1;
     if (max_count == 0) max_count = min_count;
     if (min_count == 0 && count.empty()) min_count = max_count;

@@ -1,7 +1,9 @@
 #include "controller/service/cloud_state.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -31,11 +33,14 @@ absl::Status LoadTable(Store& store, Table table, std::map<std::string, Record>&
 }  // namespace
 
 v1::Capacity AllocatableCapacity(const v1::Capacity& physical, const ControllerConfig& config) {
+  // Registration refuses capacities whose products do not fit; the clamps only keep a record
+  // written before that check from overflowing the conversions.
   v1::Capacity a;
-  a.set_vcpus(static_cast<int>(physical.vcpus() * config.cpu_allocation_ratio));
-  a.set_memory_mib(std::max<int64_t>(
-      0, static_cast<int64_t>((physical.memory_mib() - config.reserved_host_memory_mib) *
-                              config.memory_allocation_ratio)));
+  a.set_vcpus(static_cast<int32_t>(std::clamp(physical.vcpus() * config.cpu_allocation_ratio, 0.0,
+                                              double(std::numeric_limits<int32_t>::max()))));
+  a.set_memory_mib(static_cast<int64_t>(std::clamp(
+      (physical.memory_mib() - config.reserved_host_memory_mib) * config.memory_allocation_ratio,
+      0.0, double(int64_t{1} << 62))));
   a.set_instance_store_gb(physical.instance_store_gb());
   return a;
 }

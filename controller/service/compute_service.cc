@@ -13,7 +13,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "common/ec2_error.h"
+#include "common/ids.h"
 #include "common/status_macros.h"
+#include "common/tags.h"
 #include "controller/lifecycle/lifecycle.h"
 #include "controller/service/filters.h"
 #include "controller/service/instance_common.h"
@@ -53,31 +55,38 @@ std::string MakeSmbiosUuid(IdGenerator& ids) {
                          u.substr(16, 4), u.substr(20, 12));
 }
 
-absl::Status ValidateTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
-  // Tag limits: 50 per resource, keys 1-128 characters not starting with "aws:", values <= 256
-  // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions).
+// Tag limits and characters per EC2 (common/tags.h): with InstanceMetadataTags=enabled the keys
+// must also be servable as metadata paths.
+absl::Status ValidateTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tags,
+                          v1::InstanceMetadataTags metadata_tags) {
   if (tags.size() > limits::kMaxTagsPerResource) {
     return InvalidParameterValue(
         absl::StrCat("An instance can have at most ", limits::kMaxTagsPerResource, " tags"));
   }
+  const TagUse use = metadata_tags == v1::INSTANCE_METADATA_TAGS_ENABLED ? TagUse::kInstanceMetadata
+                                                                         : TagUse::kApiOnly;
   std::set<std::string> keys;
   for (const auto& t : tags) {
-    if (t.key().empty() || t.key().size() > limits::kMaxTagKeyLength) {
-      return InvalidParameterValue(absl::StrCat("Tag key '", t.key(), "' must be 1-",
-                                                limits::kMaxTagKeyLength, " characters"));
-    }
-    if (absl::StartsWith(absl::AsciiStrToLower(t.key()), "aws:")) {
-      return InvalidParameterValue("Tag keys starting with 'aws:' are reserved");
-    }
-    if (t.value().size() > limits::kMaxTagValueLength) {
-      return InvalidParameterValue(absl::StrCat("Tag value for '", t.key(), "' exceeds ",
-                                                limits::kMaxTagValueLength, " characters"));
+    if (absl::Status s = CheckTag(t.key(), t.value(), use); !s.ok()) {
+      return InvalidParameterValue(s.message());
     }
     if (!keys.insert(t.key()).second) {
-      return InvalidParameterValue(absl::StrCat("Duplicate tag key '", t.key(), "'"));
+      return InvalidParameterValue(
+          absl::StrCat("Duplicate tag key ", QuoteForMessage(t.key(), 40)));
     }
   }
   return absl::OkStatus();
+}
+
+// The tags of an existing instance, checked again when the metadata options change.
+google::protobuf::RepeatedPtrField<v1::Tag> TagsOf(const v1::InstanceRecord& r) {
+  google::protobuf::RepeatedPtrField<v1::Tag> out;
+  for (const auto& [k, v] : r.tags()) {
+    v1::Tag* t = out.Add();
+    t->set_key(k);
+    t->set_value(v);
+  }
+  return out;
 }
 
 thread_local RunInstancesTimings run_timings;
@@ -173,8 +182,9 @@ absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) con
                    [](char c) { return c >= 0x20 && c < 0x7f; })) {
     return InvalidParameterValue("ClientToken must be at most 64 printable ASCII characters");
   }
-  MC_RETURN_IF_ERROR(ValidateTags(req.tags()));
-  return ResolveMetadataOptions(req.metadata_options(), DefaultMetadataOptions()).status();
+  MC_ASSIGN_OR_RETURN(const v1::InstanceMetadataOptions options,
+                      ResolveMetadataOptions(req.metadata_options(), DefaultMetadataOptions()));
+  return ValidateTags(req.tags(), options.instance_metadata_tags());
 }
 
 absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
@@ -556,6 +566,10 @@ ComputeService::ModifyInstanceMetadataOptions(const v1::ModifyInstanceMetadataOp
   }
   MC_ASSIGN_OR_RETURN(auto options,
                       ResolveMetadataOptions(req.options(), current->metadata_options()));
+  // Enabling tags in metadata is refused while a tag key could not be served there.
+  if (options.instance_metadata_tags() == v1::INSTANCE_METADATA_TAGS_ENABLED) {
+    MC_RETURN_IF_ERROR(ValidateTags(TagsOf(*current), options.instance_metadata_tags()));
+  }
   v1::InstanceRecord r = *current;
   *r.mutable_metadata_options() = options;
   CloudState::Changes changes;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -23,6 +25,45 @@ bool ValidTopology(const v1::Topology& t) {
   return !t.region().empty() && !t.availability_zone().empty() && !t.rack().empty();
 }
 
+// What one host may offer. Far above any real machine (the largest EC2 instances have 1,920
+// vCPUs and 32 TiB of memory), low enough that capacity times the overcommit ratios and the sums
+// the scheduler forms stay exact in their integer types.
+constexpr int32_t kMaxHostVcpus = 16'384;
+constexpr int64_t kMaxHostMemoryMib = int64_t{64} << 20;               // 64 TiB
+constexpr int64_t kMaxHostInstanceStoreGb = int64_t{1} << 20;          // 1 PiB
+constexpr double kMaxAllocatableVcpus = 1 << 24;                       // after the vCPU ratio
+constexpr double kMaxAllocatableMemoryMib = double(int64_t{1} << 40);  // after the memory ratio
+
+// A registration's capacity, refused when absurd: the allocatable capacity is
+// int(vcpus x ratio), which must not overflow.
+absl::Status CheckHostCapacity(const v1::Capacity& c, const ControllerConfig& config) {
+  if (c.vcpus() <= 0 || c.memory_mib() <= 0) {
+    return InvalidParameterValue("host registration needs positive vCPU and memory capacity");
+  }
+  if (c.vcpus() > kMaxHostVcpus) {
+    return InvalidParameterValue(absl::StrCat("host registration offers ", c.vcpus(),
+                                              " vCPUs; at most ", kMaxHostVcpus, " are accepted"));
+  }
+  if (c.memory_mib() > kMaxHostMemoryMib) {
+    return InvalidParameterValue(absl::StrCat("host registration offers ", c.memory_mib(),
+                                              " MiB of memory; at most ", kMaxHostMemoryMib,
+                                              " are accepted"));
+  }
+  if (c.instance_store_gb() < 0 || c.instance_store_gb() > kMaxHostInstanceStoreGb) {
+    return InvalidParameterValue(absl::StrCat("host registration offers ", c.instance_store_gb(),
+                                              " GB of instance store; 0 to ",
+                                              kMaxHostInstanceStoreGb, " are accepted"));
+  }
+  if (c.vcpus() * config.cpu_allocation_ratio > kMaxAllocatableVcpus ||
+      c.memory_mib() * config.memory_allocation_ratio > kMaxAllocatableMemoryMib) {
+    return InvalidParameterValue(absl::StrCat(
+        "host registration: ", c.vcpus(), " vCPUs and ", c.memory_mib(),
+        " MiB times the allocation ratios (", config.cpu_allocation_ratio, ", ",
+        config.memory_allocation_ratio, ") exceed what the controller can account for"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<v1::RegisterHostResponse> FleetService::RegisterHost(
@@ -31,11 +72,11 @@ absl::StatusOr<v1::RegisterHostResponse> FleetService::RegisterHost(
   if (!ValidTopology(req.topology())) {
     return InvalidParameterValue("host registration needs region, availability zone and rack");
   }
-  if (req.capacity().vcpus() <= 0 || req.capacity().memory_mib() <= 0) {
-    return InvalidParameterValue("host registration needs positive vCPU and memory capacity");
-  }
-  if (!req.host_id().empty() && !IsValidId(req.host_id(), "h")) {
-    return InvalidParameterValue(absl::StrCat("malformed host id '", req.host_id(), "'"));
+  MC_RETURN_IF_ERROR(CheckHostCapacity(req.capacity(), state_.config()));
+  if (!req.host_id().empty()) {
+    if (absl::Status s = CheckId(IdKind::kHost, req.host_id()); !s.ok()) {
+      return InvalidParameterValue(s.message());
+    }
   }
   const absl::Time now = clock_.Now();
   std::lock_guard<std::mutex> lock(state_.mu());
@@ -73,6 +114,7 @@ absl::StatusOr<v1::RegisterHostResponse> FleetService::RegisterHost(
 }
 
 absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
+  MC_RETURN_IF_ERROR(CheckId(IdKind::kHost, req.host_id()));
   const absl::Time now = clock_.Now();
   std::lock_guard<std::mutex> lock(state_.mu());
   if (!state_.hosts().contains(req.host_id())) {
@@ -83,6 +125,10 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
   CloudState::Changes changes;
   bool desired_changed = false;
   for (const auto& obs : req.instances()) {
+    if (absl::Status s = CheckId(IdKind::kInstance, obs.instance_id()); !s.ok()) {
+      spdlog::warn("host {} reported an entry that is ignored: {}", req.host_id(), s.message());
+      continue;
+    }
     auto it = state_.instances().find(obs.instance_id());
     if (it == state_.instances().end() || it->second.host_id() != req.host_id()) {
       spdlog::warn("host {} reported {} which is not placed there; ignored", req.host_id(),
@@ -162,6 +208,7 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
 }
 
 absl::StatusOr<v1::DesiredState> FleetService::WatchDesired(const v1::WatchDesiredRequest& req) {
+  MC_RETURN_IF_ERROR(CheckId(IdKind::kHost, req.host_id()));
   const auto wait = std::chrono::milliseconds(std::clamp(req.max_wait_ms(), 0, kMaxWatchMs));
   std::unique_lock<std::mutex> lock(state_.mu());
   if (!state_.hosts().contains(req.host_id())) {

@@ -16,7 +16,7 @@ absl::Status InstanceNotFound(absl::string_view id) {
 absl::Status CheckInstanceIdFormat(absl::string_view id) {
   if (IsValidId(id, "i")) return absl::OkStatus();
   return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidInstanceID.Malformed",
-                  absl::StrCat("Invalid id: \"", id, "\""));
+                  absl::StrCat("Invalid id: ", QuoteForMessage(id)));
 }
 
 v1::InstanceState ApiState(v1::InstanceStateCode s) {

@@ -66,7 +66,7 @@ TEST_CASE("instances launch across several agents and terminate cleanly", "[inte
     REQUIRE(host != nullptr);
     hosts_used.insert(host->config.hostname);
     // The root disk is a real qcow2 overlay over the AMI fetched from the controller.
-    const std::string root = host->agent->InstanceDir(i.instance_id()) + "/root.qcow2";
+    const std::string root = host->agent->InstanceDir(i.instance_id()).value() + "/root.qcow2";
     REQUIRE(fs::exists(root));
     auto spec = host->hypervisor->SpecOf(i.instance_id());
     REQUIRE(spec.has_value());
@@ -83,7 +83,7 @@ TEST_CASE("instances launch across several agents and terminate cleanly", "[inte
   REQUIRE(Terminate(cloud, id).ok());
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "terminated"; }));
   REQUIRE_FALSE(host->hypervisor->Get(id).ok());
-  REQUIRE_FALSE(fs::exists(host->agent->InstanceDir(id)));
+  REQUIRE_FALSE(fs::exists(host->agent->InstanceDir(id).value()));
 }
 
 TEST_CASE("restarting an agent or the controller neither loses nor reboots guests",
@@ -128,7 +128,7 @@ TEST_CASE("a failed domain start leaves nothing behind", "[integration]") {
   REQUIRE_THAT(described.state_reason().message(),
                Catch::Matchers::Contains("could not open disk"));
   REQUIRE_FALSE(host.hypervisor->Get(id).ok());
-  REQUIRE_FALSE(fs::exists(host.agent->InstanceDir(id)));
+  REQUIRE_FALSE(fs::exists(host.agent->InstanceDir(id).value()));
 }
 
 TEST_CASE("console output travels from the agent through the controller", "[integration]") {
@@ -137,7 +137,7 @@ TEST_CASE("console output travels from the agent through the controller", "[inte
   const std::string image = cloud.controller().RegisterImage();
   const std::string id = Run(cloud, image, 1).instances(0).instance_id();
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "running"; }));
-  std::ofstream(host.agent->InstanceDir(id) + "/console.log")
+  std::ofstream(host.agent->InstanceDir(id).value() + "/console.log")
       << std::string(70000, '.') << "\nLinux version 6.1.0\ncloud-init ran\n";
   grpc::ClientContext ctx;
   v1::GetConsoleOutputRequest req;

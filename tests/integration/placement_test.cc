@@ -216,7 +216,8 @@ TEST_CASE("stop keeps the domain; start boots it again on its host", "[integrati
 
   REQUIRE(Start(cloud, id).ok());
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "running"; }));
-  REQUIRE(host.hypervisor->SpecOf(id)->root_disk == host.agent->InstanceDir(id) + "/root.qcow2");
+  REQUIRE(host.hypervisor->SpecOf(id)->root_disk ==
+          host.agent->InstanceDir(id).value() + "/root.qcow2");
 
   // A guest that powers itself off is stopped and stays off (it is not booted again).
   const int starts = host.hypervisor->starts();

@@ -142,6 +142,16 @@ class ScriptedController : public ControllerLink {
     });
     return message;
   }
+  // Whether any report so far mentioned `id`.
+  bool EverReported(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : reports_) {
+      for (const auto& o : r.instances()) {
+        if (o.instance_id() == id) return true;
+      }
+    }
+    return false;
+  }
 
  private:
   std::mutex mu_;
@@ -458,8 +468,39 @@ TEST_CASE("a launch whose metadata is refused fails with the reason and leaves n
   CHECK_THAT(*failed, Catch::Matchers::Contains("http_put_response_hop_limit 65 outside 1..64"));
   CHECK(hv.create_calls() == 0);
   CHECK(agent.MetadataFor("10.0.0.6") == nullptr);
-  CHECK_FALSE(std::filesystem::exists(agent.InstanceDir(id)));
+  CHECK_FALSE(std::filesystem::exists(agent.InstanceDir(id).value()));
   agent.Stop();
+}
+
+TEST_CASE("an instance id from the controller never leads outside the state directory",
+          "[agent][edge][paths]") {
+  // root/state is the agent's state directory; root/victim is what `../../victim` names from
+  // root/state/instances. The failed-launch path deletes the instance directory.
+  TempDir root;
+  const std::string state_dir = root / "state";
+  std::filesystem::create_directories(root / "victim");
+  std::ofstream(root / "victim/keep") << "precious\n";
+  hypervisor::FakeHypervisor hv;
+  ScriptedController ctl;
+  Agent agent(TestConfig(state_dir), hv, ctl, RealClock::Get(), FakeNetworks());
+  REQUIRE(agent.Start().ok());
+
+  // Both launches fail at once (the controller has no such blob), which runs the cleanup path.
+  const std::string sha(64, 'a');
+  const std::string good = "i-0000000000000000d";
+  ctl.SetDesired({MakeWant().Id("../../victim").Ip("10.0.0.7").Image(sha, 1).Build(),
+                  MakeWant().Id(good).Ip("10.0.0.8").Image(sha, 1).Build()});
+  REQUIRE(ctl.AwaitReport(good, v1::OBSERVED_STATE_FAILED).has_value());
+  agent.Stop();  // waits for every launch worker
+
+  CHECK(std::filesystem::exists(root / "victim/keep"));
+  CHECK_FALSE(ctl.EverReported("../../victim"));
+  CHECK(hv.create_calls() == 0);
+  // The agent's own gRPC surface refuses such an id as malformed, not as unknown.
+  CHECK(agent.ConsoleOutput("../../victim", 100).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(agent.InstanceDir("../../victim").status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(agent.InstanceDir(good).value() == state_dir + "/instances/" + good);
 }
 
 }  // namespace minicloud::agent
