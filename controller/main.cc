@@ -15,6 +15,7 @@
 #include "common/signals.h"
 #include "controller/agent_client/agent_client.h"
 #include "controller/api/grpc_handlers.h"
+#include "controller/api/server_limits.h"
 #include "controller/identity/cloud_identity_signer.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cache_blob_store.h"
@@ -66,6 +67,16 @@ int main(int argc, char** argv) {
   app.add_option("--launch-timeout", launch_timeout_s, "seconds a launch may stay pending")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--max-instances-per-call", config.max_instances_per_call,
+                 "instances one RunInstances call may launch (a larger MinCount is refused, a "
+                 "larger MaxCount is cut to it)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  ctl::WatchLimits watch_limits;
+  app.add_option("--max-waiting-watches", watch_limits.max_waiting,
+                 "agents' long-polls that may wait at once (one per host; more are refused)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   CLI11_PARSE(app, argc, argv);
   config.host_timeout = absl::Seconds(host_timeout_s);
   config.launch_timeout = absl::Seconds(launch_timeout_s);
@@ -108,7 +119,7 @@ int main(int argc, char** argv) {
   ctl::ComputeService compute(state, clock, ids, scheduler, *agents, **signer);
   ctl::KeyPairService key_pairs(state, clock, ids);
   ctl::ImageService images(state, clock, ids, **blobs);
-  ctl::FleetService fleet(state, clock, ids, **signer);
+  ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups);
   ctl::HostHandler host_handler(fleet, **blobs);
@@ -120,7 +131,7 @@ int main(int argc, char** argv) {
   }
   builder.RegisterService(&compute_handler);
   builder.RegisterService(&host_handler);
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  ctl::ApplyServerLimits(builder, watch_limits);
   auto server = builder.BuildAndStart();
   if (!server || std::count(ports.begin(), ports.end(), 0) > 0) {
     spdlog::critical("cannot listen on {}", absl::StrJoin(listen, ", "));

@@ -89,7 +89,9 @@ struct Options {
   int db_bench_num = 10000;
   int clients = 8;
   bool keep = false;
-  std::string mode = "both";  // library | service | both
+  std::string mode = "both";  // library | service | both | large-count
+  int large_count = 3000;     // --mode=large-count: instances per call
+  int large_rounds = 3;       // and calls in a row
 };
 
 bool ParseFlags(int argc, char** argv, Options& o) {
@@ -117,7 +119,14 @@ bool ParseFlags(int argc, char** argv, Options& o) {
       if (!absl::SimpleAtoi(v, &o.db_bench_num) || o.db_bench_num < 0) return false;
     } else if (const char* v = value("mode")) {
       o.mode = v;
-      if (o.mode != "library" && o.mode != "service" && o.mode != "both") return false;
+      if (o.mode != "library" && o.mode != "service" && o.mode != "both" &&
+          o.mode != "large-count") {
+        return false;
+      }
+    } else if (const char* v = value("large_count")) {
+      if (!absl::SimpleAtoi(v, &o.large_count) || o.large_count < 1) return false;
+    } else if (const char* v = value("large_rounds")) {
+      if (!absl::SimpleAtoi(v, &o.large_rounds) || o.large_rounds < 1) return false;
     } else if (a == "--keep") {
       o.keep = true;
     } else {
@@ -806,21 +815,24 @@ int main(int argc, char** argv) {
   minicloud::scheduler::Options o;
   if (!minicloud::scheduler::ParseFlags(argc, argv, o)) {
     std::fprintf(stderr,
-                 "usage: bench_placement [--mode=both|library|service] [--hosts=N] [--prefill=N] "
-                 "[--launches=N] [--seed=N] [--clients=N] [--dir=DIR] [--db_bench=PATH] "
-                 "[--db_bench_num=N] [--keep]\n");
+                 "usage: bench_placement [--mode=both|library|service|large-count] [--hosts=N] "
+                 "[--prefill=N] [--launches=N] [--seed=N] [--clients=N] [--dir=DIR] "
+                 "[--db_bench=PATH] [--db_bench_num=N] [--large_count=N] [--large_rounds=N] "
+                 "[--keep]\n");
     return 2;
   }
   int rc = 0;
   double library_rate = 0;
-  if (o.mode != "service") {
+  if (o.mode != "service" && o.mode != "large-count") {
     std::printf("=== library line: scheduler::Fleet + synthetic records via GroupCommitter ===\n");
     minicloud::scheduler::Bench library(o);
     rc = library.Run();
     library_rate = library.committed_per_s();
   }
   if (o.mode == "library") return rc;
-  std::printf("=== service line: ComputeService::RunInstances (CloudState, RocksDbStore) ===\n");
+  if (o.mode != "large-count") {
+    std::printf("=== service line: ComputeService::RunInstances (CloudState, RocksDbStore) ===\n");
+  }
   minicloud::bench::ServiceBenchOptions so;
   so.hosts = o.hosts;
   so.prefill = o.prefill;
@@ -836,6 +848,18 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   so.dir = dir;
   std::printf("service_dir=%s\n", dir.c_str());
+  if (o.mode == "large-count") {
+    so.launches = 0;
+    so.prefill = 0;
+    so.large_count = o.large_count;
+    so.large_rounds = o.large_rounds;
+    std::printf(
+        "=== large count: RunInstances of %d instances x %d while DescribeHosts loops ===\n",
+        o.large_count, o.large_rounds);
+    const bool ok = minicloud::bench::RunLargeCountBench(so);
+    if (!o.keep) std::filesystem::remove_all(dir);
+    return ok ? 0 : 1;
+  }
   const auto service = minicloud::bench::RunServiceBench(so);
   if (!o.keep) std::filesystem::remove_all(dir);
   if (library_rate > 0) {

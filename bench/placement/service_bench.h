@@ -11,6 +11,9 @@ struct ServiceBenchOptions {
   int clients = 8;
   unsigned seed = 1;
   std::string dir;  // work directory on a real disk (store, identity key)
+  // --mode=large-count: instances per RunInstances call, and how many such calls in a row.
+  int large_count = 3000;
+  int large_rounds = 3;
 };
 
 struct ServiceBenchResult {
@@ -26,5 +29,11 @@ struct ServiceBenchResult {
 // and address allocation, requests from `clients` threads calling ComputeService::RunInstances.
 // Prints "service_*" key=value lines; see placement_bench.cc for what each spans.
 ServiceBenchResult RunServiceBench(const ServiceBenchOptions& options);
+
+// One client launching `large_count` instances per RunInstances call, `large_rounds` times,
+// while another thread calls DescribeHosts in a loop: how long the large call holds the state
+// lock and what a DescribeHosts call costs meanwhile, against DescribeHosts alone before.
+// Prints "large_count_*" lines. Returns false when setup or a call failed.
+bool RunLargeCountBench(const ServiceBenchOptions& options);
 
 }  // namespace minicloud::bench

@@ -148,6 +148,12 @@ void CloudState::SyncLocked() {
   if (!s.ok()) FatalStoreWriteFailure(s);
 }
 
+std::unique_lock<std::mutex> CloudState::LockCommitted() {
+  std::unique_lock<std::mutex> lock(mu_);
+  SyncLocked();
+  return lock;
+}
+
 void CloudState::BumpGenerationLocked(const std::string& host_id) {
   if (auto staged = host_staged_ticket_.find(host_id); staged != host_staged_ticket_.end()) {
     // Not durable yet: the CommitPipelined call that staged that ticket bumps the host later.

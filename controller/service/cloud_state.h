@@ -32,6 +32,11 @@ struct ControllerConfig {
   // default is AWS's default VPC (172.31.0.0/16, a /20 = 4,091 instance addresses per AZ).
   std::string vpc_cidr = "172.31.0.0/16";
   int subnet_prefix_length = 20;
+  // Instances one RunInstances call may ask for. EC2 bounds MinCount and MaxCount by the
+  // account's instance quota ("Between 1 and the maximum number allowed for your account"):
+  // a MinCount above it fails with InstanceLimitExceeded, a MaxCount above it launches at most
+  // that many. Bounds the work one call does under the state lock.
+  int max_instances_per_call = 1000;
 };
 
 // What a host may run: its physical capacity times the overcommit ratios, minus the memory
@@ -56,12 +61,14 @@ struct HostRuntime {
 // already sees it, e.g. a capacity reservation) and then waited for. CommitLocked waits while
 // holding mu(), so nobody else sees its changes before they are durable. CommitPipelined
 // (RunInstances) releases mu() while waiting, so decisions of other requests overlap the sync
-// and many requests share one fsync; readers (Describe*, the scheduler's snapshot) may briefly
-// see staged records that are not durable yet. Agents are told about a host's changes only when
+// and many requests share one fsync; the next decisions (the scheduler's view) see staged
+// records that are not durable yet, which is what lets them overlap. Nothing staged is SHOWN
+// before it is durable: answers that show records take the lock with LockCommitted (Describe*
+// and the other readers of the API), RunInstances syncs before answering a retried ClientToken,
+// and FleetService::WatchDesired syncs before every answer, so neither a caller nor an agent
+// sees a record a crash could still take back. Agents are told about a host's changes only when
 // they are durable: BumpGenerationLocked defers the bump of a host with staged changes to the
-// request that staged them, which bumps it once they are on disk. Code that must hand out only
-// durable state calls SyncLocked first (RunInstances does for a retried ClientToken, and
-// FleetService::WatchDesired before every answer, so an agent never sees a staged record).
+// request that staged them, which bumps it once they are on disk.
 //
 // A failed durable write stops the controller (FatalStoreWriteFailure: log critical, abort):
 // the mirror already holds changes the disk refused and cannot be rolled back, later changes
@@ -105,6 +112,12 @@ class CloudState {
 
   // Waits, holding mu(), until every staged change is durable. Requires mu() held.
   void SyncLocked();
+
+  // Takes mu() for a reader that answers from the mirror (Describe*, and every other answer
+  // that shows records): returns once every staged change is durable, holding mu(), so the
+  // answer shows only committed records. While changes are in flight it waits for their sync
+  // (one synced write, shared with the writers).
+  std::unique_lock<std::mutex> LockCommitted();
 
   // Marks the desired state of `host_id` changed and wakes its watcher. Requires mu() held.
   // When the host has staged changes that are not durable yet, the bump is left to the

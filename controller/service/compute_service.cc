@@ -173,6 +173,13 @@ absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) con
     return InvalidParameterValue(absl::StrCat(
         "maxCount (", req.max_count(), ") must not be less than minCount (", req.min_count(), ")"));
   }
+  if (req.min_count() > state_.config().max_instances_per_call) {
+    return Ec2Error(absl::StatusCode::kResourceExhausted, "InstanceLimitExceeded",
+                    absl::StrCat("You have requested more instances (", req.min_count(),
+                                 ") than your current instance limit of ",
+                                 state_.config().max_instances_per_call,
+                                 " per request allows. Launch fewer instances per request."));
+  }
   if (req.user_data().size() > kMaxUserDataBytes) {
     return InvalidParameterValue(absl::StrCat("User data is limited to ", kMaxUserDataBytes,
                                               " bytes; got ", req.user_data().size()));
@@ -187,8 +194,20 @@ absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) con
   return ValidateTags(req.tags(), options.instance_metadata_tags());
 }
 
+absl::StatusOr<v1::RunInstancesRequest> ComputeService::NormalizedRun(
+    const v1::RunInstancesRequest& in) const {
+  v1::RunInstancesRequest req = in;
+  if (req.max_count() == 0 && req.min_count() > 0) req.set_max_count(req.min_count());
+  MC_RETURN_IF_ERROR(ValidateRun(req));
+  // Above the per-call limit, MaxCount launches as many as the limit allows (MinCount is
+  // checked against it in ValidateRun).
+  req.set_max_count(std::min(req.max_count(), state_.config().max_instances_per_call));
+  return req;
+}
+
 absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
-                                                 CloudState::Changes& changes) {
+                                                 CloudState::Changes& changes,
+                                                 AddressCursors& next_free) {
   const std::string& az = r.topology().availability_zone();
   v1::SubnetRecord subnet;
   if (auto it = changes.subnets.find(az); it != changes.subnets.end()) {
@@ -210,20 +229,13 @@ absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
     changes.subnets[az] = subnet;
   }
   MC_ASSIGN_OR_RETURN(network::SubnetPlan plan, network::SubnetPlan::FromCidr(subnet.cidr()));
-  // Addresses held in the subnet: the index's (every instance not terminated) plus the ones
-  // given to earlier instances of this request.
-  std::set<network::Ipv4Address> also_taken;
-  for (const auto& [id, other] : changes.instances) {
-    if (other.state() == v1::INSTANCE_STATE_CODE_TERMINATED ||
-        other.network().subnet_id() != subnet.subnet_id()) {
-      continue;
-    }
-    if (auto a = network::Ipv4Address::Parse(other.network().private_ip()); a.ok()) {
-      also_taken.insert(*a);
-    }
-  }
+  // The lowest address no instance of the subnet holds, above the ones this request gave out
+  // already: each of those was the lowest free one when it was given, so the next is the lowest
+  // free one after the last (the index does not change until the request stages its records).
+  uint32_t& from = next_free[subnet.subnet_id()];
   MC_ASSIGN_OR_RETURN(network::Ipv4Address address,
-                      state_.index().FirstFreeAddress(subnet.subnet_id(), plan, also_taken));
+                      state_.index().FirstFreeAddress(subnet.subnet_id(), plan, from));
+  from = address.value + 1;
   const std::string ip = address.ToString();
   auto* n = r.mutable_network();
   n->set_private_ip(ip);
@@ -242,9 +254,7 @@ std::vector<scheduler::HostSnapshot> ComputeService::SnapshotLocked(absl::Time n
 }
 
 absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstancesRequest& in) {
-  v1::RunInstancesRequest req = in;
-  if (req.max_count() == 0 && req.min_count() > 0) req.set_max_count(req.min_count());
-  MC_RETURN_IF_ERROR(ValidateRun(req));
+  MC_ASSIGN_OR_RETURN(const v1::RunInstancesRequest req, NormalizedRun(in));
   const InstanceType type = *FindInstanceType(req.instance_type());
   const absl::Time now = clock_.Now();
 
@@ -313,6 +323,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   reservation.set_owner_id(state_.config().owner_id);
   v1::ClientTokenRecord token;
   std::set<std::string> touched_hosts;
+  AddressCursors next_free;
   for (size_t i = 0; i < placement->host_ids.size(); ++i) {
     const std::string& host_id = placement->host_ids[i];
     const v1::HostRecord& host = state_.hosts().at(host_id);
@@ -346,12 +357,11 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
       r.set_key_name(key->key_name());
       r.set_public_key(key->public_key());
     }
-    MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes));
+    MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes, next_free));
     // The document only: it is signed when the record is delivered to its host
     // (FleetService::WatchDesired, outside the state lock); see IdentitySigner.
     r.set_identity_document(signer_.Document(r));
     token.add_instance_ids(r.instance_id());
-    *reservation.add_instances() = ToApi(r);
     touched_hosts.insert(host_id);
     changes.instances[r.instance_id()] = std::move(r);
   }
@@ -373,11 +383,15 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   // while the commit syncs, and the hosts' agents hear of the instances once they are durable.
   const Steady::time_point staged = Steady::now();
   state_.CommitPipelined(lock, changes, touched_hosts);
+  lock.unlock();
   run_timings.locked_us = MicrosBetween(locked, staged);
   run_timings.durable_wait_us = MicrosBetween(staged, Steady::now());
+  // The answer is built from this request's own copies of the records, outside the lock.
   const int64_t committed_ms = absl::ToUnixMillis(clock_.Now());
-  for (auto& i : *reservation.mutable_instances()) {
-    i.mutable_launch_steps()->set_committed_ms(committed_ms);
+  for (const std::string& id : token.instance_ids()) {
+    v1::Instance* i = reservation.add_instances();
+    *i = ToApi(changes.instances.at(id));
+    i->mutable_launch_steps()->set_committed_ms(committed_ms);
   }
   return reservation;
 }
@@ -387,7 +401,7 @@ absl::StatusOr<v1::DescribeInstancesResponse> ComputeService::DescribeInstances(
   for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
   MC_RETURN_IF_ERROR(ValidateInstanceFilters(req.filters()));
 
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   std::vector<const v1::InstanceRecord*> selected;
   if (req.instance_ids_size() > 0) {
     for (const auto& id : req.instance_ids()) {
@@ -427,7 +441,7 @@ absl::StatusOr<v1::TerminateInstancesResponse> ComputeService::TerminateInstance
   const absl::Time now = clock_.Now();
 
   const lifecycle::Event event{lifecycle::EventKind::kTerminateRequested, ""};
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   std::vector<lifecycle::Transition> transitions;
   for (const auto& id : req.instance_ids()) {
     auto it = state_.instances().find(id);
@@ -464,7 +478,7 @@ absl::StatusOr<v1::GetConsoleOutputResponse> ComputeService::GetConsoleOutput(
   std::string endpoint;
   v1::InstanceStateCode state;
   {
-    std::lock_guard<std::mutex> lock(state_.mu());
+    auto lock = state_.LockCommitted();
     auto it = state_.instances().find(req.instance_id());
     if (it == state_.instances().end()) return InstanceNotFound(req.instance_id());
     state = it->second.state();
@@ -516,7 +530,7 @@ absl::StatusOr<v1::DescribeInstanceTypesResponse> ComputeService::DescribeInstan
 absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
     const v1::DescribeHostsRequest& req) {
   const absl::Time now = clock_.Now();
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   for (const auto& id : req.host_ids()) {
     if (!state_.hosts().contains(id)) {
       return Ec2Error(absl::StatusCode::kNotFound, "InvalidHostID.NotFound",
@@ -554,7 +568,7 @@ absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
 
 absl::StatusOr<v1::ModifyInstanceMetadataOptionsResponse>
 ComputeService::ModifyInstanceMetadataOptions(const v1::ModifyInstanceMetadataOptionsRequest& req) {
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* current,
                       FindInstanceLocked(state_, req.instance_id()));
   if (current->state() == v1::INSTANCE_STATE_CODE_TERMINATED ||
@@ -589,7 +603,7 @@ absl::StatusOr<v1::ModifyInstanceAttributeResponse> ComputeService::ModifyInstan
     return InvalidParameterValue(absl::StrCat("User data is limited to ", kMaxUserDataBytes,
                                               " bytes; got ", req.user_data().size()));
   }
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* current,
                       FindInstanceLocked(state_, req.instance_id()));
   // User data can change only while the instance is stopped (EC2 ModifyInstanceAttribute).
@@ -615,7 +629,7 @@ absl::StatusOr<v1::DescribeInstanceAttributeResponse> ComputeService::DescribeIn
     return InvalidParameterValue(
         absl::StrCat("Value (", req.attribute(), ") for parameter attribute is invalid."));
   }
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, req.instance_id()));
   v1::DescribeInstanceAttributeResponse resp;
   resp.set_instance_id(r->instance_id());
@@ -669,11 +683,9 @@ absl::StatusOr<scheduler::PlacementRequest> ComputeService::PlacementRequestLock
 
 absl::StatusOr<v1::DescribePlacementResponse> ComputeService::DescribePlacement(
     const v1::RunInstancesRequest& in) {
-  v1::RunInstancesRequest req = in;
-  if (req.max_count() == 0 && req.min_count() > 0) req.set_max_count(req.min_count());
-  MC_RETURN_IF_ERROR(ValidateRun(req));
+  MC_ASSIGN_OR_RETURN(const v1::RunInstancesRequest req, NormalizedRun(in));
   const InstanceType type = *FindInstanceType(req.instance_type());
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   MC_ASSIGN_OR_RETURN(scheduler::PlacementRequest preq, PlacementRequestLocked(req, type));
   const scheduler::PlacementExplanation e = state_.index().FleetAt(clock_.Now()).Explain(preq);
   v1::DescribePlacementResponse resp;
@@ -694,7 +706,7 @@ absl::StatusOr<v1::DescribeAvailabilityZonesResponse> ComputeService::DescribeAv
     }
   }
   const absl::Time now = clock_.Now();
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   std::map<std::string, v1::AvailabilityZone> zones;
   std::map<std::string, std::set<std::string>> racks;
   for (const auto& [id, h] : state_.hosts()) {

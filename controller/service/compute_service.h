@@ -1,5 +1,6 @@
 #pragma once
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/ids.h"
@@ -64,11 +65,18 @@ class ComputeService {
 
  private:
   absl::Status ValidateRun(const v1::RunInstancesRequest& req) const;
+  // The request as it is decided: MaxCount defaults to MinCount and is held to the per-call
+  // limit; validated.
+  absl::StatusOr<v1::RunInstancesRequest> NormalizedRun(const v1::RunInstancesRequest& in) const;
   // Snapshot of every host for the scheduler. Requires the state lock.
   std::vector<scheduler::HostSnapshot> SnapshotLocked(absl::Time now) const;
   v1::Instance ToApi(const v1::InstanceRecord& r) const;
-  // Gives `r` its subnet and address in the host's AZ; new subnets land in `changes`.
-  absl::Status AssignNetworkLocked(v1::InstanceRecord& r, CloudState::Changes& changes);
+  // Per subnet, where the search for the next free address of one request starts.
+  using AddressCursors = absl::flat_hash_map<std::string, uint32_t>;
+  // Gives `r` its subnet and address in the host's AZ; new subnets land in `changes`. Called
+  // for the instances of one request in turn, with the same `next_free`: O(log n) each.
+  absl::Status AssignNetworkLocked(v1::InstanceRecord& r, CloudState::Changes& changes,
+                                   AddressCursors& next_free);
   // The scheduler's request for RunInstances, with the placement group resolved.
   absl::StatusOr<scheduler::PlacementRequest> PlacementRequestLocked(
       const v1::RunInstancesRequest& req, const InstanceType& type);

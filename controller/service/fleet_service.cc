@@ -215,7 +215,23 @@ absl::StatusOr<v1::DesiredState> FleetService::WatchDesired(const v1::WatchDesir
     return absl::NotFoundError(absl::StrCat("host ", req.host_id(), " is not registered"));
   }
   auto changed = [&] { return state_.GenerationLocked(req.host_id()) != req.known_generation(); };
-  state_.desired_changed().wait_for(lock, wait, changed);
+  if (wait.count() > 0 && !changed()) {
+    auto for_host = waiting_by_host_.find(req.host_id());
+    const int host_waiting = for_host == waiting_by_host_.end() ? 0 : for_host->second;
+    if (waiting_ >= watch_limits_.max_waiting ||
+        host_waiting >= watch_limits_.max_waiting_per_host) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "too many WatchDesired calls waiting (", waiting_, " of at most ",
+          watch_limits_.max_waiting, ", ", host_waiting, " of at most ",
+          watch_limits_.max_waiting_per_host, " for host ", req.host_id(), "); retry later"));
+    }
+    ++waiting_;
+    ++waiting_by_host_[req.host_id()];
+    state_.desired_changed().wait_for(lock, wait, changed);
+    --waiting_;
+    // Looked up again: other hosts' entries may have come and gone while this call waited.
+    if (--waiting_by_host_[req.host_id()] == 0) waiting_by_host_.erase(req.host_id());
+  }
   state_.SyncLocked();  // agents only ever see durable records
   std::vector<int> to_sign;
   std::vector<std::string> forget;
@@ -223,6 +239,11 @@ absl::StatusOr<v1::DesiredState> FleetService::WatchDesired(const v1::WatchDesir
   lock.unlock();
   MC_RETURN_IF_ERROR(SignIdentities(d, to_sign, forget));
   return d;
+}
+
+int FleetService::WaitingWatches() {
+  std::lock_guard<std::mutex> lock(state_.mu());
+  return waiting_;
 }
 
 absl::Status FleetService::SignIdentities(v1::DesiredState& d, const std::vector<int>& to_sign,

@@ -14,21 +14,34 @@
 
 namespace minicloud::controller {
 
+// How many WatchDesired calls may wait at once. Each waiting call holds a server thread for up
+// to 30 s; without a bound, anyone who can reach the port (registration is open until callers
+// authenticate) could hold every thread the process can make.
+struct WatchLimits {
+  int max_waiting = 1024;        // in all: one per host, plus room for reconnects
+  int max_waiting_per_host = 2;  // an agent waits in one; a reconnect may overlap the old one
+};
+
 // The controller's side of the host agents: registration, observed state coming up, desired
 // state going down, and the periodic reconcile that times out launches and forgets old
 // terminated instances. Thread-safe.
 class FleetService {
  public:
-  FleetService(CloudState& state, const Clock& clock, IdGenerator& ids, IdentitySigner& signer)
-      : state_(state), clock_(clock), ids_(ids), signer_(signer) {}
+  FleetService(CloudState& state, const Clock& clock, IdGenerator& ids, IdentitySigner& signer,
+               WatchLimits watch_limits = {})
+      : state_(state), clock_(clock), ids_(ids), signer_(signer), watch_limits_(watch_limits) {}
 
   absl::StatusOr<v1::RegisterHostResponse> RegisterHost(const v1::RegisterHostRequest& req);
   // Applies what an agent saw. NotFound for an unknown host (the agent then registers again).
   absl::Status ReportStatus(const v1::ReportStatusRequest& req);
   // Blocks up to max_wait (bounded) until the host's desired state differs from
   // known_generation. Instances come with their signed identity document: signed here, once
-  // per instance (cached), outside the state lock.
+  // per instance (cached), outside the state lock. A call that would wait while WatchLimits
+  // calls already wait (in all, or for its host) fails at once with ResourceExhausted; one
+  // that need not wait is always answered.
   absl::StatusOr<v1::DesiredState> WatchDesired(const v1::WatchDesiredRequest& req);
+  // Calls waiting in WatchDesired right now.
+  int WaitingWatches();
   // One reconcile pass; run periodically.
   absl::Status Reconcile();
 
@@ -45,6 +58,10 @@ class FleetService {
   const Clock& clock_;
   IdGenerator& ids_;
   IdentitySigner& signer_;
+  const WatchLimits watch_limits_;
+  // Waiting WatchDesired calls, in all and per host id. Guarded by the state lock.
+  int waiting_ = 0;
+  absl::flat_hash_map<std::string, int> waiting_by_host_;
   std::mutex signed_mu_;  // guards signed_ (never taken together with the state lock)
   // Signed identities by instance id (the document they sign is part of the value).
   absl::flat_hash_map<std::string, SignedIdentity> signed_;

@@ -146,7 +146,7 @@ absl::StatusOr<v1::CreatePlacementGroupResponse> PlacementGroupService::CreatePl
     return InvalidParameterValue(s.message());
   }
 
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   if (state_.placement_groups().contains(req.group_name())) {
     return Ec2Error(absl::StatusCode::kAlreadyExists, "InvalidPlacementGroup.Duplicate",
                     absl::StrCat("The Placement Group '", req.group_name(), "' already exists."));
@@ -187,7 +187,7 @@ absl::StatusOr<v1::DescribePlacementGroupsResponse> PlacementGroupService::Descr
       return InvalidParameterValue(absl::StrCat("The filter '", f.name(), "' is invalid"));
     }
   }
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   std::set<std::string> names(req.group_names().begin(), req.group_names().end());
   std::set<std::string> ids(req.group_ids().begin(), req.group_ids().end());
   for (const auto& name : names) {
@@ -226,7 +226,7 @@ absl::StatusOr<v1::DescribePlacementGroupsResponse> PlacementGroupService::Descr
 absl::StatusOr<v1::DeletePlacementGroupResponse> PlacementGroupService::DeletePlacementGroup(
     const v1::DeletePlacementGroupRequest& req) {
   MC_RETURN_IF_ERROR(ValidateGroupName(req.group_name()));
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   MC_RETURN_IF_ERROR(FindPlacementGroupLocked(state_, req.group_name()).status());
   // EC2: a group can be deleted only when no instance (other than terminated ones) is in it.
   if (const int n = GroupInstanceCountLocked(state_, req.group_name()); n > 0) {

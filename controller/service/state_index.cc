@@ -1,5 +1,7 @@
 #include "controller/service/state_index.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "controller/service/cloud_state.h"
 #include "controller/service/instance_common.h"
@@ -218,17 +220,15 @@ uint64_t StateIndex::SubnetAddresses::FirstFreeFrom(uint32_t a) const {
   return it == run_ends.end() ? uint64_t{1} << 32 : *it;
 }
 
-absl::StatusOr<network::Ipv4Address> StateIndex::FirstFreeAddress(
-    const std::string& subnet_id, const network::SubnetPlan& plan,
-    const std::set<network::Ipv4Address>& also_taken) const {
+absl::StatusOr<network::Ipv4Address> StateIndex::FirstFreeAddress(const std::string& subnet_id,
+                                                                  const network::SubnetPlan& plan,
+                                                                  uint32_t from) const {
   static const SubnetAddresses kEmpty;
   auto s = subnets_.find(subnet_id);
   const SubnetAddresses& used = s == subnets_.end() ? kEmpty : s->second;
-  uint64_t v = used.FirstFreeFrom(plan.first_instance.value);
-  while (v <= plan.last_instance.value &&
-         also_taken.contains(network::Ipv4Address{static_cast<uint32_t>(v)})) {
-    v = used.FirstFreeFrom(static_cast<uint32_t>(v + 1));
-  }
+  const uint64_t v = from > plan.last_instance.value
+                         ? uint64_t{from}
+                         : used.FirstFreeFrom(std::max(from, plan.first_instance.value));
   if (v > plan.last_instance.value) {
     return absl::ResourceExhaustedError(
         absl::StrCat("subnet ", plan.subnet.ToString(), " has no free instance address"));

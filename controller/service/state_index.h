@@ -63,11 +63,12 @@ class StateIndex {
   // Members of the group (instances not terminated) by instance id; empty when none.
   const std::map<std::string, scheduler::GroupMember>& GroupMembers(const std::string& group) const;
 
-  // Lowest instance address of `plan` that no non-terminated instance of `subnet_id` holds and
-  // that is not in `also_taken`. ResourceExhausted when the subnet is full.
-  absl::StatusOr<network::Ipv4Address> FirstFreeAddress(
-      const std::string& subnet_id, const network::SubnetPlan& plan,
-      const std::set<network::Ipv4Address>& also_taken) const;
+  // Lowest instance address of `plan` that no non-terminated instance of `subnet_id` holds, not
+  // below `from` (a raw address value; 0 = from the plan's first instance address). O(log n).
+  // ResourceExhausted when there is none.
+  absl::StatusOr<network::Ipv4Address> FirstFreeAddress(const std::string& subnet_id,
+                                                        const network::SubnetPlan& plan,
+                                                        uint32_t from = 0) const;
 
   // Ids of the instance records on the host (any state), in id order.
   const std::set<std::string>& InstancesOn(const std::string& host_id) const;

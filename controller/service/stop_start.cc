@@ -23,7 +23,7 @@ absl::StatusOr<v1::StopInstancesResponse> ComputeService::StopInstances(
   const absl::Time now = clock_.Now();
   const lifecycle::Event event{
       req.force() ? lifecycle::EventKind::kStopForced : lifecycle::EventKind::kStopRequested, ""};
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   std::vector<lifecycle::Transition> transitions;
   for (const auto& id : req.instance_ids()) {
     MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, id));
@@ -57,7 +57,7 @@ absl::StatusOr<v1::StartInstancesResponse> ComputeService::StartInstances(
   }
   for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
   const absl::Time now = clock_.Now();
-  std::lock_guard<std::mutex> lock(state_.mu());
+  auto lock = state_.LockCommitted();
   const lifecycle::Event event{lifecycle::EventKind::kStartRequested, ""};
   for (const auto& id : req.instance_ids()) {
     MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, id));

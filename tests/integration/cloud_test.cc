@@ -163,4 +163,40 @@ TEST_CASE("an unreachable host is not scheduled on", "[integration]") {
   REQUIRE(cloud.controller().compute->DescribeInstances({})->reservations_size() == 0);
 }
 
+TEST_CASE("the controller's server refuses requests larger than its limit before any handler",
+          "[integration]") {
+  TestCloud cloud;  // its server has the controller's limits (ApplyServerLimits)
+  cloud.AddHost("home-1a", "rack-1");
+  const std::string image = cloud.controller().RegisterImage();
+  struct Row {
+    const char* name;
+    size_t user_data_bytes;
+    grpc::StatusCode code;  // what the call answers
+    std::string ec2_code;   // the service's own answer, when it got the request
+  };
+  const Row rows[] = {
+      // Under the limit: the service sees it and refuses the user data itself.
+      {"3 MiB request reaches the service", 3u << 20, grpc::StatusCode::INVALID_ARGUMENT,
+       "InvalidParameterValue"},
+      // Over it: gRPC refuses the message; the service never sees it.
+      {"5 MiB request is refused by the server", 5u << 20, grpc::StatusCode::RESOURCE_EXHAUSTED,
+       ""},
+  };
+  for (const Row& row : rows) {
+    INFO(row.name);
+    grpc::ClientContext ctx;
+    v1::RunInstancesRequest req;
+    req.set_image_id(image);
+    req.set_instance_type("t3.micro");
+    req.set_min_count(1);
+    req.set_max_count(1);
+    req.set_user_data(std::string(row.user_data_bytes, 'x'));
+    v1::Reservation resp;
+    grpc::Status s = cloud.api().RunInstances(&ctx, req, &resp);
+    CHECK(s.error_code() == row.code);
+    if (!row.ec2_code.empty()) CHECK(s.error_details() == row.ec2_code);
+  }
+  CHECK(controller::kMaxRequestBytes == 4 << 20);
+}
+
 }  // namespace minicloud

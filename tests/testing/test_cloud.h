@@ -15,6 +15,7 @@
 #include "agent/network/fake/fake_host_network.h"
 #include "agent/runtime/agent.h"
 #include "controller/api/grpc_handlers.h"
+#include "controller/api/server_limits.h"
 #include "tests/testing/controller_fixture.h"
 
 namespace minicloud::testing {
@@ -54,6 +55,7 @@ class TestCloud {
                        grpc::InsecureServerCredentials(), &port);
     b.RegisterService(compute_handler_.get());
     b.RegisterService(host_handler_.get());
+    controller::ApplyServerLimits(b, controller::WatchLimits());  // the controller's own limits
     server_ = b.BuildAndStart();
     if (!server_) throw std::runtime_error("controller server did not start");
     port_ = port;

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -141,6 +142,16 @@ struct GatedController {
     req.set_max_wait_ms(wait_ms);
     return fleet->WatchDesired(req);
   }
+  // The one instance in the mirror that is not on disk yet ("" when none); read under the lock
+  // without waiting for durability, as only the state itself may.
+  std::string StagedInstance() {
+    std::lock_guard<std::mutex> lock(state->mu());
+    std::string staged;
+    for (const auto& [id, r] : state->instances()) {
+      if (!OnDisk(id)) staged = id;
+    }
+    return staged;
+  }
   bool OnDisk(const std::string& instance_id) {
     auto got = rocks->Get(Table::kInstances, instance_id);
     return got.ok() && got->has_value();
@@ -219,11 +230,9 @@ TEST_CASE("WatchDesired never hands out an instance whose commit is not durable"
   auto launch =
       std::async(std::launch::async, [&] { return c.compute->RunInstances(c.Run(image)); });
   REQUIRE(c.gate->AwaitHeld());
-  // The staged record is in the mirror (readers of the API may see it) but not on disk.
-  auto staged = c.compute->DescribeInstances({});
-  REQUIRE(staged.ok());
-  REQUIRE(staged->reservations_size() == 1);
-  const std::string id = staged->reservations(0).instances(0).instance_id();
+  // The staged record is in the mirror (the next decision sees it) but not on disk.
+  const std::string id = c.StagedInstance();
+  REQUIRE_FALSE(id.empty());
   REQUIRE_FALSE(c.OnDisk(id));
   {
     // The host's desired-state generation is not bumped for a staged change.
@@ -270,6 +279,81 @@ TEST_CASE("WatchDesired never hands out an instance whose commit is not durable"
   auto after = c.Watch(host, known, 0);
   REQUIRE(after.ok());
   CHECK(after->generation() > known);
+}
+
+TEST_CASE("the API shows a launched instance only once its commit is durable",
+          "[controller][cloud_state]") {
+  // Each reader runs while RunInstances' commit is held at the gate; a helper opens the gate a
+  // little later. A reader that answers from the staged mirror answers before the gate opens,
+  // showing the instance while it is not on disk; a correct one answers only after.
+  struct Reader {
+    const char* name;
+    // Calls the API; true when the answer shows instance `id` (or its use of the host).
+    std::function<bool(GatedController&, const std::string& id)> shows;
+  };
+  const Reader readers[] = {
+      {"DescribeInstances",
+       [](GatedController& c, const std::string& id) {
+         auto d = c.compute->DescribeInstances({});
+         REQUIRE(d.ok());
+         for (const auto& res : d->reservations()) {
+           for (const auto& i : res.instances()) {
+             if (i.instance_id() == id) return true;
+           }
+         }
+         return false;
+       }},
+      {"DescribeInstances by id",
+       [](GatedController& c, const std::string& id) {
+         v1::DescribeInstancesRequest req;
+         req.add_instance_ids(id);
+         return c.compute->DescribeInstances(req).ok();
+       }},
+      {"DescribeHosts (capacity used)",
+       [](GatedController& c, const std::string&) {
+         auto d = c.compute->DescribeHosts({});
+         REQUIRE(d.ok());
+         REQUIRE(d->hosts_size() == 1);
+         return d->hosts(0).used().vcpus() > 0 && d->hosts(0).instance_count() == 1;
+       }},
+      {"DescribeInstanceAttribute",
+       [](GatedController& c, const std::string& id) {
+         v1::DescribeInstanceAttributeRequest req;
+         req.set_instance_id(id);
+         req.set_attribute("userData");
+         return c.compute->DescribeInstanceAttribute(req).ok();
+       }},
+      {"GetConsoleOutput",
+       [](GatedController& c, const std::string& id) {
+         v1::GetConsoleOutputRequest req;
+         req.set_instance_id(id);
+         // No agent answers here: any answer but "not found" shows the instance exists.
+         return c.compute->GetConsoleOutput(req).status().code() != absl::StatusCode::kNotFound;
+       }},
+  };
+  for (const Reader& reader : readers) {
+    INFO(reader.name);
+    TempDir dir;
+    GatedController c(dir.path());
+    c.AddHost();
+    const std::string image = c.RegisterImage();
+    c.gate->Close();
+    auto launch =
+        std::async(std::launch::async, [&] { return c.compute->RunInstances(c.Run(image)); });
+    REQUIRE(c.gate->AwaitHeld());
+    const std::string id = c.StagedInstance();
+    REQUIRE_FALSE(id.empty());
+    std::thread opener([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      c.gate->Open();
+    });
+    const bool shown = reader.shows(c, id);
+    const bool on_disk_when_answered = c.OnDisk(id);
+    opener.join();
+    REQUIRE(launch.get().ok());
+    CHECK(shown);                  // the answer came once the record was durable ...
+    CHECK(on_disk_when_answered);  // ... and not before
+  }
 }
 
 TEST_CASE("a failed durable write stops the controller", "[controller][cloud_state][death]") {

@@ -93,6 +93,55 @@ TEST_CASE("RunInstances rejects bad input with EC2 codes and stores nothing", "[
   }
 }
 
+TEST_CASE("RunInstances holds MinCount and MaxCount to the per-call instance limit", "[compute]") {
+  struct Row {
+    int min_count, max_count;
+    int launched;      // 0: refused
+    std::string code;  // when refused
+  };
+  const Row rows[] = {
+      {1, 3, 3, ""},
+      {3, 3, 3, ""},
+      {1, 5, 3, ""},  // MaxCount above the limit: cut to it
+      {4, 4, 0, "InstanceLimitExceeded"},
+      {4, 9, 0, "InstanceLimitExceeded"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.min_count << ":" << row.max_count);
+    ControllerFixture f;
+    f.config.max_instances_per_call = 3;
+    f.Reopen();
+    const std::string image = f.RegisterImage();
+    f.AddHost("home-1a", 16, 32768);
+    auto req = f.Run(image);
+    req.set_min_count(row.min_count);
+    req.set_max_count(row.max_count);
+    auto resp = f.compute->RunInstances(req);
+    auto all = f.compute->DescribeInstances({});
+    REQUIRE(all.ok());
+    if (row.launched == 0) {
+      REQUIRE_FALSE(resp.ok());
+      CHECK(CodeOf(resp.status()) == row.code);
+      CHECK(all->reservations_size() == 0);
+    } else {
+      REQUIRE(resp.ok());
+      CHECK(resp->instances_size() == row.launched);
+      REQUIRE(all->reservations_size() == 1);
+      CHECK(all->reservations(0).instances_size() == row.launched);
+    }
+  }
+  SECTION("the default limit is 1,000 per call") {
+    ControllerFixture f;
+    CHECK(f.config.max_instances_per_call == 1000);
+    const std::string image = f.RegisterImage();
+    f.AddHost();
+    auto req = f.Run(image, 1001);
+    auto resp = f.compute->RunInstances(req);
+    REQUIRE_FALSE(resp.ok());
+    CHECK(CodeOf(resp.status()) == "InstanceLimitExceeded");
+  }
+}
+
 TEST_CASE("user data of exactly 16384 bytes is accepted", "[compute]") {
   ControllerFixture f;
   const std::string image = f.RegisterImage();
