@@ -171,6 +171,8 @@ ctl::ControllerConfig ServiceBench::Config() const {
   c.host_timeout = absl::Hours(24);  // no agents report: the hosts stay up for the run
   c.vpc_cidr = "10.0.0.0/8";
   c.subnet_prefix_length = 16;
+  // --mode=large-count asks for large_count instances in one call: allow that many.
+  c.max_instances_per_call = std::max(c.max_instances_per_call, o_.large_count);
   return c;
 }
 
