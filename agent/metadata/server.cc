@@ -30,6 +30,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "agent/metadata/http_codec.h"
 #include "common/logging.h"
 #include "common/string_view_compat.h"
 
@@ -267,12 +268,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       impl_->Count(&ServerStats::timeouts);
       return;  // the stream closed the socket
     }
-    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category() &&
-        ec != http::error::partial_message) {
+    if (const std::optional<int> status = ParseErrorStatus(ec)) {
       impl_->Count(&ServerStats::bad_requests);
-      const int status = ec == http::error::body_limit ? 413 : 400;
       SPDLOG_DEBUG("imds {}: malformed request: {}", peer_.to_string(), ec.message());
-      Response r = ErrorResponse(status);
+      Response r = ErrorResponse(*status);
       return Write(std::move(r), /*keep_alive=*/false, 11, "", "", "");
     }
     if (ec) return;  // reset, partial message at EOF, ...
@@ -289,44 +288,15 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       r = ErrorResponse(429);
       r.headers.Add("Retry-After", "1");
     } else {
-      Request q;
-      q.method = std::string(req.method_string());
-      q.target = std::string(req.target());
-      for (const auto& field : req)
-        q.headers.Add(AbslView(field.name_string()), AbslView(field.value()));
-      q.body_size = req.body().size();
-      r = Handle(q, instance.get(), impl_->tokens, now, &proven_token_);
+      r = Handle(ToHandlerRequest(req), instance.get(), impl_->tokens, now, &proven_token_);
     }
     Write(std::move(r), req.keep_alive(), req.version(), instance_id,
           std::string(req.method_string()), std::string(req.target()));
   }
 
-  // Serialises the response into one buffer (one sendmsg) — cheaper than Beast's generic
-  // serializer for these small, fixed-shape responses.
   void Write(Response r, bool keep_alive, unsigned version, std::string instance_id,
              std::string method, std::string target) {
-    const size_t length = r.content_length ? *r.content_length : r.body.size();
-    out_.clear();
-    out_.reserve(192 + r.body.size());
-    absl::StrAppend(&out_, version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", r.status, " ",
-                    AbslView(http::obsolete_reason(static_cast<http::status>(r.status))),
-                    "\r\nServer: EC2ws\r\nDate: ", HttpDate(impl_->clock.Now()), "\r\n");
-    for (const auto& [name, value] : r.headers.fields()) {
-      // Handler-made fields; CR/LF would split the response, so they never pass.
-      if (name.find_first_of("\r\n:") != std::string::npos ||
-          value.find_first_of("\r\n") != std::string::npos) {
-        continue;
-      }
-      absl::StrAppend(&out_, name, ": ", value, "\r\n");
-    }
-    absl::StrAppend(&out_, "Content-Length: ", length, "\r\n");
-    if (!keep_alive) {
-      out_ += "Connection: close\r\n";
-    } else if (version == 10) {
-      out_ += "Connection: keep-alive\r\n";
-    }
-    out_ += "\r\n";
-    out_ += r.body;  // empty for HEAD
+    SerializeResponse(r, keep_alive, version, HttpDate(impl_->clock.Now()), &out_);
     keep_alive_ = keep_alive;
 
     event_ = ServedEvent{};

@@ -6,6 +6,7 @@
 #                or plain library names (lzma)>]
 #     [PACKAGES <find_package() names the LIBS need besides absl and OpenSSL, e.g. ZLIB>]
 #     [INCLUDES <extra include directories>]
+#     [DEFINITIONS <compile definitions the code under test needs, e.g. BOOST_BEAST_USE_STD_STRING_VIEW>]
 #     [CORPUS   <checked-in seed directory; default: ./corpus next to the caller if present>]
 #     [RUNS     <inputs per CTest run; default MINICLOUD_FUZZ_RUNS>]
 #     [MAX_LEN  <largest input in bytes; default 4096>])
@@ -38,7 +39,8 @@ elseif(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
 endif()
 
 function(minicloud_add_fuzzer)
-  cmake_parse_arguments(F "" "NAME;CORPUS;RUNS;MAX_LEN" "SOURCES;LIBS;PACKAGES;INCLUDES" ${ARGN})
+  cmake_parse_arguments(F "" "NAME;CORPUS;RUNS;MAX_LEN" "SOURCES;LIBS;PACKAGES;INCLUDES;DEFINITIONS"
+                        ${ARGN})
   if(NOT F_NAME OR NOT F_SOURCES)
     message(FATAL_ERROR "minicloud_add_fuzzer: NAME and SOURCES are required")
   endif()
@@ -67,6 +69,7 @@ function(minicloud_add_fuzzer)
     endforeach()
     add_executable(${F_NAME} ${sources})
     target_include_directories(${F_NAME} PRIVATE ${includes})
+    target_compile_definitions(${F_NAME} PRIVATE ${F_DEFINITIONS})
     target_compile_options(${F_NAME} PRIVATE ${MINICLOUD_FUZZ_FLAGS})
     target_link_options(${F_NAME} PRIVATE ${MINICLOUD_FUZZ_FLAGS})
     target_link_libraries(${F_NAME} PRIVATE ${F_LIBS})
@@ -81,6 +84,7 @@ set(FUZZ_SOURCES "@sources@")
 set(FUZZ_INCLUDES "@includes@")
 set(FUZZ_LIBS "@F_LIBS@")
 set(FUZZ_PACKAGES "@F_PACKAGES@")
+set(FUZZ_DEFINITIONS "@F_DEFINITIONS@")
 set(FUZZ_FLAGS "@MINICLOUD_FUZZ_FLAGS@")
 ]])
     set(build_dir ${CMAKE_CURRENT_BINARY_DIR}/${F_NAME}-build)
