@@ -6,10 +6,10 @@
 #   cloud A  egress on, out of the outside link (--egress-interface), resolvers = the outside's
 #   cloud B  --no-egress
 #
-# 1. A tiny guest on A fetches the outside page by address (control: the path works), connects
-#    to the outside's DNS port over TCP (control: a connection that is not HTTP counts as open),
-#    and tries to connect to A's controller, A's agent (its gRPC port) and B's controller: all
-#    must be blocked. Each try prints `egress-try: <name> <ip:port> result=open|blocked ...`.
+# 1. A tiny guest on A fetches the outside page by address, connects to the outside's HTTP and
+#    DNS ports (controls: the path works, and the probe sees an open port as open), and tries to
+#    connect to A's controller, A's agent (its gRPC port) and B's controller: all must be
+#    blocked. Each try prints `egress-try: <name> <ip:port> result=open|blocked ...`.
 # 2. The same user data on a Debian guest of each cloud: fetch http://repo.outside.test/hello.txt,
 #    resolve the tiny guest's name (ip-a-b-c-d.home-1.compute.internal), `apt-get install` the
 #    test package from the outside repository and run it. On A the verdict is success and the
@@ -77,9 +77,8 @@ slot_b=$(cat "$HOME_B/run/link-slot")
 # Addresses the guests must not reach.
 link_a=$(ip -4 -o addr show dev "mc$(tag "$HOME_A")o1" | awk '{print $4}' | cut -d/ -f1)
 link_b=$(ip -4 -o addr show dev "mc$(tag "$HOME_B")o1" | awk '{print $4}' | cut -d/ -f1)
-agent_pid=$(cat "$HOME_A/run/agent-1.pid")
-agent_addr=$(ip netns exec "mc-$(tag "$HOME_A")-1" ss -ltnpH |
-  awk -v pid="pid=$agent_pid," 'index($0, pid) && $4 !~ /^169\.254/ {print $4; exit}')
+agent_addr=$(grep -o 'minicloud-agent serving on [0-9.]*:[0-9]*' "$HOME_A/logs/agent-1.log" |
+  head -n1 | awk '{print $4}')
 [[ $agent_addr =~ ^[0-9.]+:[0-9]+$ ]] || fail "cannot find the agent's gRPC address ('$agent_addr')"
 log "A's controller $link_a:$PORT_A, A's agent $agent_addr, B's controller $link_b:$PORT_B"
 
@@ -90,14 +89,13 @@ deb_b=$("${MC_B[@]}" register-image --manifest "$DEBIAN/manifest.json" | jq -r .
 # --- the tiny guest: what it can and cannot connect to ------------------------------------------
 cat >"$HOME_A/tiny.sh" <<EOF
 #!/bin/sh
+# try NAME IP:PORT: "open" when a TCP connection is established (nc runs /bin/true on it).
 try() {
-  out=\$(timeout 8 wget -q -O /dev/null "http://\$2/" 2>&1); rc=\$?
-  case "\$rc:\$out" in
-    124:*|*"can't connect"*|*refused*|*unreachable*|*"timed out"*) res=blocked ;;
-    *) res=open ;;
-  esac
+  out=\$(timeout 10 nc -w 5 "\${2%:*}" "\${2#*:}" -e /bin/true 2>&1); rc=\$?
+  if [ \$rc -eq 0 ]; then res=open; else res=blocked; fi
   echo "egress-try: \$1 \$2 result=\$res rc=\$rc err=\$(echo \$out | head -c 100)"
 }
+echo "egress-try: page \$(timeout 10 wget -q -O - http://$OUTSIDE_IP/hello.txt 2>&1)"
 try outside-http $OUTSIDE_IP:80
 try outside-dns-tcp $OUTSIDE_IP:53
 try controller-a $link_a:$PORT_A
@@ -116,12 +114,15 @@ log "tiny guest $peer at $peer_ip ($peer_name)"
 cat >"$HOME_A/debian.sh" <<EOF
 #!/bin/bash
 set -euo pipefail
+# Each step stops the script when it fails (an assignment carries its command's status).
 echo "egress-step: resolvers \$(awk '/^nameserver/ {print \$2}' /etc/resolv.conf | tr '\n' ' ')"
-echo "egress-step: page \$(curl -fsS --max-time 30 http://$OUTSIDE_NAME/hello.txt)"
-echo "egress-step: peer \$(getent hosts $peer_name)"
+page=\$(curl -fsS --max-time 30 http://$OUTSIDE_NAME/hello.txt)
+echo "egress-step: page \$page"
+peer=\$(getent hosts $peer_name)
+echo "egress-step: peer \$peer"
 rm -f /etc/apt/sources.list.d/*
 echo "deb [trusted=yes] http://$OUTSIDE_NAME/debian ./" >/etc/apt/sources.list
-DEBIAN_FRONTEND=noninteractive apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get update -q --error-on=any
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q $OUTSIDE_PACKAGE
 echo "egress-step: package \$($OUTSIDE_PACKAGE)"
 EOF
@@ -134,6 +135,7 @@ log "Debian guests: $id_a on A (egress), $id_b on B (no egress)"
 wait_console "$peer" "egress-try: done" 300
 tries=$(console_text "$peer" | grep -o 'egress-try: .*' | sort -u)
 printf '%s\n' "$tries" | sed 's/^/  tiny: /'
+grep -qF "egress-try: page $OUTSIDE_TOKEN" <<<"$tries" || fail "the tiny guest did not fetch the page"
 for t in outside-http outside-dns-tcp; do
   grep -q "^egress-try: $t .* result=open" <<<"$tries" || fail "control $t was not reachable"
 done
@@ -141,6 +143,15 @@ for t in controller-a agent-a controller-b; do
   grep -q "^egress-try: $t .* result=blocked" <<<"$tries" || fail "a guest reached $t"
 done
 log "a guest reaches the outside, not the controllers or the agent"
+
+rc=0
+verdict_b=$("${MC_B[@]}" wait user-data-finished --instance-ids "$id_b" --timeout 1200 2>&1) || rc=$?
+printf '%s\n' "$verdict_b" | sed 's/^/  B: /'
+assert_eq "$rc" 1 "exit status of wait user-data-finished on B (no egress)"
+grep -q "verdict: user data FAILED" <<<"$verdict_b" || fail "B's verdict"
+grep -q "Could not resolve host: $OUTSIDE_NAME" <<<"$verdict_b" ||
+  fail "B's verdict does not show why the script failed"
+log "B: the same script fails; the verdict shows the name did not resolve"
 
 rc=0
 verdict_a=$("$MC" wait user-data-finished --instance-ids "$id_a" --timeout 1200 2>&1) || rc=$?
@@ -158,15 +169,6 @@ grep -q "egress-step: package minicloud-egress-probe: installed from the outside
 grep -q "GET /debian/${OUTSIDE_PACKAGE}_1.0_all.deb" "$OUTSIDE_DIR/access.log" ||
   fail "the outside repository never served the package"
 log "A: resolved, fetched, installed; verdict success"
-
-rc=0
-verdict_b=$("${MC_B[@]}" wait user-data-finished --instance-ids "$id_b" --timeout 1200 2>&1) || rc=$?
-printf '%s\n' "$verdict_b" | sed 's/^/  B: /'
-assert_eq "$rc" 1 "exit status of wait user-data-finished on B (no egress)"
-grep -q "verdict: user data FAILED" <<<"$verdict_b" || fail "B's verdict"
-grep -q "Could not resolve host: $OUTSIDE_NAME" <<<"$verdict_b" ||
-  fail "B's verdict does not show why the script failed"
-log "B: the same script fails; the verdict shows the name did not resolve"
 
 # --- nothing left behind -------------------------------------------------------------------------
 "$REPO/deploy/cloud" down >/dev/null || fail "cloud A down"

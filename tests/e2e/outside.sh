@@ -4,11 +4,13 @@
 #   - an HTTP server (nginx) at repo.outside.test serving /hello.txt and
 #   - an apt repository at http://repo.outside.test/debian (flat, unsigned: use [trusted=yes])
 #     with one package, minicloud-egress-probe, built here with dpkg-deb + dpkg-scanpackages.
-# Source this file, then `outside_up`; it sets
+# Source this file, then `outside_up [NETNS]` (NETNS: where "the machine" is, default the current
+# namespace); it sets
 #   OUTSIDE_NS   the namespace          OUTSIDE_IF   the machine's end of the link (an uplink
 #   OUTSIDE_IP   the server's address                for `deploy/cloud up --egress-interface`)
 #   OUTSIDE_GW   the machine's address  OUTSIDE_TOKEN what /hello.txt holds
 #   OUTSIDE_DIR  the files (logs: dnsmasq.log, access.log)
+# `outside_link NETNS` links one more namespace to the same servers (a route to OUTSIDE_IP).
 # `outside_down` removes all of it. Needs root, dnsmasq, nginx, dpkg-deb, dpkg-scanpackages.
 
 OUTSIDE_NAME=repo.outside.test
@@ -19,7 +21,12 @@ outside_fail() {
   return 1
 }
 
+# outside_ip ARGS...: `ip` commands for the machine's end of a link.
+outside_ip() { if [[ -n $OUTSIDE_HOST_NS ]]; then ip -n "$OUTSIDE_HOST_NS" "$@"; else ip "$@"; fi; }
+
 outside_up() {
+  OUTSIDE_HOST_NS=${1:-}
+  OUTSIDE_LINKS=()
   local tool r
   for tool in dnsmasq nginx dpkg-deb dpkg-scanpackages gzip sha256sum md5sum; do
     command -v "$tool" >/dev/null || outside_fail "$tool missing (deploy/install-deps.sh)" || return 1
@@ -38,8 +45,9 @@ outside_up() {
   ip netns add "$OUTSIDE_NS" || outside_fail "cannot create namespace $OUTSIDE_NS" || return 1
   ip link add "$OUTSIDE_IF" type veth peer name "$peer" || return 1
   ip link set "$peer" netns "$OUTSIDE_NS"
-  ip addr add "$OUTSIDE_GW/30" dev "$OUTSIDE_IF"
-  ip link set "$OUTSIDE_IF" up
+  [[ -z $OUTSIDE_HOST_NS ]] || ip link set "$OUTSIDE_IF" netns "$OUTSIDE_HOST_NS"
+  outside_ip addr add "$OUTSIDE_GW/30" dev "$OUTSIDE_IF"
+  outside_ip link set "$OUTSIDE_IF" up
   ip -n "$OUTSIDE_NS" addr add "$OUTSIDE_IP/30" dev "$peer"
   ip -n "$OUTSIDE_NS" link set "$peer" up
   ip -n "$OUTSIDE_NS" link set lo up
@@ -114,13 +122,31 @@ EOF
   outside_fail "the HTTP server in $OUTSIDE_NS does not answer"
 }
 
+# outside_link NETNS: a second link, from NETNS (which reaches OUTSIDE_IP through it).
+outside_link() {
+  local ns=$1 k=${#OUTSIDE_LINKS[@]} base
+  local here=egx${OUTSIDE_NS#egx-}l$k there=egx${OUTSIDE_NS#egx-}m$k
+  base=${OUTSIDE_GW%.*}
+  ip link add "$here" type veth peer name "$there" || return 1
+  ip link set "$here" netns "$ns"
+  ip link set "$there" netns "$OUTSIDE_NS"
+  # 198.18.<k>.4 + 4 n: the next /30s after the first link's.
+  ip -n "$ns" addr add "$base.$((4 * k + 5))/30" dev "$here"
+  ip -n "$ns" link set "$here" up
+  ip -n "$OUTSIDE_NS" addr add "$base.$((4 * k + 6))/30" dev "$there"
+  ip -n "$OUTSIDE_NS" link set "$there" up
+  ip -n "$ns" route add "$OUTSIDE_IP/32" via "$base.$((4 * k + 6))"
+  OUTSIDE_LINKS+=("$ns:$here")
+}
+
 outside_down() {
   [[ -n ${OUTSIDE_DIR:-} ]] || return 0
-  local f
+  local f l
   for f in nginx dnsmasq; do
     [[ -f $OUTSIDE_DIR/$f.pid ]] && kill "$(cat "$OUTSIDE_DIR/$f.pid")" 2>/dev/null
   done
-  ip link del "$OUTSIDE_IF" 2>/dev/null
+  for l in "${OUTSIDE_LINKS[@]}"; do ip -n "${l%%:*}" link del "${l#*:}" 2>/dev/null; done
+  outside_ip link del "$OUTSIDE_IF" 2>/dev/null
   ip netns del "$OUTSIDE_NS" 2>/dev/null
   rm -rf "$OUTSIDE_DIR"
   OUTSIDE_DIR=
