@@ -1,8 +1,11 @@
 // minicloud-agent: wiring only. Probes the accelerator, opens libvirt, runs the agent runtime and
 // serves the AgentService. `minicloud-agent cleanup` destroys everything an agent created.
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netdb.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -16,7 +19,9 @@
 #include "agent/hypervisor/libvirt/embed_root.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "agent/metadata/server.h"
+#include "agent/network/dnsmasq.h"
 #include "agent/network/linux_host_network.h"
+#include "agent/network/resolv_conf.h"
 #include "agent/runtime/agent.h"
 #include "agent/runtime/host_state.h"
 #include "agent/runtime/metadata_lookup.h"
@@ -43,14 +48,44 @@ absl::StatusOr<std::unique_ptr<hv::Hypervisor>> OpenHypervisor(const std::string
   return std::unique_ptr<hv::Hypervisor>(std::move(*h));
 }
 
-mc::agent::NetworkFactory MakeNetworkFactory(std::string bridge, std::string state_dir, bool nat) {
-  return [=](const std::string& subnet)
+// The controller's IPv4 address (guests may not reach it through the host), if --controller names
+// one; a host name is resolved once.
+std::vector<std::string> ControllerAddresses(const std::string& controller) {
+  const std::string host = controller.substr(0, controller.rfind(':'));
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  addrinfo* found = nullptr;
+  std::vector<std::string> out;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) {
+    spdlog::warn("cannot resolve the controller's address '{}'; guests are not kept from it", host);
+    return out;
+  }
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    char text[INET_ADDRSTRLEN] = {};
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+    if (inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text)) != nullptr &&
+        std::find(out.begin(), out.end(), text) == out.end()) {
+      out.push_back(text);
+    }
+  }
+  freeaddrinfo(found);
+  return out;
+}
+
+mc::agent::NetworkFactory MakeNetworkFactory(const mc::agent::AgentSettings& settings, bool nat) {
+  const std::vector<std::string> controller = ControllerAddresses(settings.controller);
+  return [=](const std::string& subnet, const std::string& vpc_cidr)
              -> absl::StatusOr<std::unique_ptr<minicloud::network::HostNetwork>> {
     minicloud::network::HostNetworkOptions options;
-    options.bridge = bridge;
+    options.bridge = settings.bridge;
     options.subnet = subnet;
-    options.state_dir = state_dir;
+    options.state_dir = settings.state_dir;
     options.nat_egress = nat;
+    options.blocked_destinations = controller;
+    options.dns = true;
+    options.vpc_cidr = vpc_cidr;
+    options.dns_domain = minicloud::network::PrivateDnsDomain(settings.region);
+    options.dns_upstream = settings.dns_upstream;
     auto n = minicloud::network::LinuxHostNetwork::Create(options);
     if (!n.ok()) return n.status();
     return std::unique_ptr<minicloud::network::HostNetwork>(std::move(*n));
@@ -89,6 +124,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   mc::agent::ResolveDerived(settings);
+  if (!settings.dns_upstream.empty()) {
+    if (auto s = minicloud::network::ValidateUpstreams(settings.dns_upstream); !s.ok()) {
+      spdlog::critical("--dns-upstream: {}", s.message());
+      return 2;
+    }
+  }
   if (auto s = mc::agent::EnsureStateDir(settings.state_dir); !s.ok()) {
     spdlog::critical("{}", s.message());
     return 1;
@@ -99,9 +140,7 @@ int main(int argc, char** argv) {
       spdlog::error("{}", h.status().message());
       return 1;
     }
-    return mc::agent::CleanupHost(**h, settings.state_dir,
-                                  MakeNetworkFactory(settings.bridge, settings.state_dir, false))
-                   .ok()
+    return mc::agent::CleanupHost(**h, settings.state_dir, MakeNetworkFactory(settings, false)).ok()
                ? 0
                : 1;
   }
@@ -148,7 +187,7 @@ int main(int argc, char** argv) {
   config.accelerator = probe.accelerator;
   config.accelerator_reason = probe.reason;
   mc::agent::Agent agent(config, **hypervisor, *link, mc::RealClock::Get(),
-                         MakeNetworkFactory(settings.bridge, settings.state_dir, settings.nat));
+                         MakeNetworkFactory(settings, settings.nat));
 
   mc::agent::AgentHandler handler(agent);
   grpc::ServerBuilder builder;

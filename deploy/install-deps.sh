@@ -50,3 +50,11 @@ if ! getent passwd libvirt-qemu >/dev/null; then
     --shell /usr/sbin/nologin libvirt-qemu
   echo "install-deps: created the libvirt-qemu system account"
 fi
+
+# dnsmasq (DHCP and DNS for guests) drops privileges to this account; dnsmasq-base's postinst
+# creates it, but an image built without maintainer scripts may lack it.
+if ! getent passwd dnsmasq >/dev/null; then
+  useradd --system --gid nogroup --no-create-home --home-dir /var/lib/misc \
+    --shell /usr/sbin/nologin dnsmasq
+  echo "install-deps: created the dnsmasq system account"
+fi

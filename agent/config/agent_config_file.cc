@@ -77,6 +77,29 @@ Spec Bool(std::optional<bool> AgentFileConfig::*member) {
   }};
 }
 
+// A sequence of non-empty strings.
+Spec StringList(std::optional<std::vector<std::string>> AgentFileConfig::*member) {
+  return {[member](const YAML::Node& n, absl::string_view key, absl::string_view source,
+                   AgentFileConfig& c) -> absl::Status {
+    if (!n.IsSequence()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Where(source, n), ": '", key, "' must be a list of strings"));
+    }
+    std::vector<std::string> values;
+    for (const YAML::Node& item : n) {
+      auto v = As<std::string>(item, key, source, "list of strings");
+      if (!v.ok()) return v.status();
+      if (v->empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(source, item), ": '", key, "' must not hold empty strings"));
+      }
+      values.push_back(*v);
+    }
+    c.*member = std::move(values);
+    return absl::OkStatus();
+  }};
+}
+
 // Keys by section ("" = top level).
 const std::map<std::string, std::map<std::string, Spec>>& Schema() {
   static const auto* kSchema = new std::map<std::string, std::map<std::string, Spec>>{
@@ -97,7 +120,9 @@ const std::map<std::string, std::map<std::string, Spec>>& Schema() {
         {"memory_mib", Number(&AgentFileConfig::memory_mib, 1, int64_t{1} << 40)},
         {"instance_store_gb", Number(&AgentFileConfig::instance_store_gb, 0, int64_t{1} << 30)}}},
       {"network",
-       {{"bridge", String(&AgentFileConfig::bridge)}, {"nat", Bool(&AgentFileConfig::nat)}}},
+       {{"bridge", String(&AgentFileConfig::bridge)},
+        {"nat", Bool(&AgentFileConfig::nat)},
+        {"dns_upstream", StringList(&AgentFileConfig::dns_upstream)}}},
   };
   return *kSchema;
 }

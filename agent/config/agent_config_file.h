@@ -21,11 +21,14 @@
 //   network:
 //     bridge: mcbr0
 //     nat: true
+//     dns_upstream: [192.168.1.1]   # guests' DNS forwarded here (default: the machine's
+//                                   # resolv.conf)
 //   stop_timeout_seconds: 120
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -39,6 +42,7 @@ struct AgentFileConfig {
   std::optional<int64_t> memory_mib, instance_store_gb;
   std::optional<std::string> bridge;
   std::optional<bool> nat;
+  std::optional<std::vector<std::string>> dns_upstream;
   std::optional<int> stop_timeout_seconds;
 };
 

@@ -41,6 +41,10 @@ void AddAgentFlags(CLI::App& app, AgentSettings& s) {
   app.add_option("--bridge", s.bridge, "Linux bridge for guests (<= 15 characters)")
       ->capture_default_str();
   app.add_flag("--nat", s.nat, "masquerade guest traffic leaving the host (internet egress)");
+  app.add_option("--dns-upstream", s.dns_upstream,
+                 "resolvers that guests' DNS questions go to, when not about instance names "
+                 "(default: those of /etc/resolv.conf)")
+      ->delimiter(',');
   app.add_option("--metadata-listen", s.metadata_listen,
                  "addresses of the instance metadata service, bound to the bridge")
       ->capture_default_str();
@@ -74,6 +78,7 @@ void MergeFileConfig(const AgentFileConfig& file,
   take("--instance-store-gb", file.instance_store_gb, s.instance_store_gb);
   take("--bridge", file.bridge, s.bridge);
   take("--nat", file.nat, s.nat);
+  take("--dns-upstream", file.dns_upstream, s.dns_upstream);
   take("--stop-timeout", file.stop_timeout_seconds, s.stop_timeout_s);
 }
 

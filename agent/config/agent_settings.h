@@ -32,6 +32,8 @@ struct AgentSettings {
   int64_t instance_store_gb = -1;  // < 0: free space of state_dir
   std::string bridge = "br-mc0";
   bool nat = false;
+  // Resolvers guests' DNS questions are forwarded to; empty = the machine's (resolv.conf).
+  std::vector<std::string> dns_upstream;
   std::vector<std::string> metadata_listen = {"169.254.169.254:80", "[fd00:ec2::254]:80"};
   int stop_timeout_s = 120;
   std::string config_file;  // --config

@@ -9,7 +9,18 @@ namespace minicloud::network {
 std::string DnsmasqPidFile(absl::string_view dir) { return absl::StrCat(dir, "/dnsmasq.pid"); }
 std::string DnsmasqLeaseFile(absl::string_view dir) { return absl::StrCat(dir, "/dnsmasq.leases"); }
 std::string DnsmasqHostsFile(absl::string_view dir) { return absl::StrCat(dir, "/dhcp-hosts"); }
+std::string DnsmasqNamesFile(absl::string_view dir) { return absl::StrCat(dir, "/instance-hosts"); }
+std::string DnsmasqUpstreamFile(absl::string_view dir) {
+  return absl::StrCat(dir, "/upstream.conf");
+}
 std::string DnsmasqLogFile(absl::string_view dir) { return absl::StrCat(dir, "/dnsmasq.log"); }
+
+Ipv4Address VpcDnsAddress(const Ipv4Cidr& vpc) { return Ipv4Address{vpc.Network().value + 2}; }
+
+std::string PrivateDnsDomain(absl::string_view region) {
+  if (region == "us-east-1") return "ec2.internal";
+  return absl::StrCat(region, ".compute.internal");
+}
 
 std::vector<std::string> DnsmasqArgv(const DnsmasqConfig& c) {
   const int64_t lease_secs = absl::ToInt64Seconds(c.lease_time);
@@ -28,8 +39,18 @@ std::vector<std::string> DnsmasqArgv(const DnsmasqConfig& c) {
       absl::StrCat("--dhcp-leasefile=", DnsmasqLeaseFile(c.dir)),
       absl::StrCat("--dhcp-option=option:router,", c.plan.gateway.ToString()),
   };
-  if (c.dns_forwarder) {
-    argv.push_back(absl::StrCat("--dhcp-option=option:dns-server,", c.plan.gateway.ToString()));
+  if (c.dns) {
+    const std::string& domain = c.dns->domain;
+    argv.push_back(absl::StrCat("--dhcp-option=option:dns-server,", c.dns->address.ToString()));
+    argv.push_back(absl::StrCat("--dhcp-option=option:domain-name,", domain));
+    argv.push_back(absl::StrCat("--domain=", domain));
+    argv.push_back(absl::StrCat("--local=/", domain, "/"));
+    argv.push_back("--domain-needed");
+    argv.push_back("--bogus-priv");
+    argv.push_back(absl::StrCat("--addn-hosts=", DnsmasqNamesFile(c.dir)));
+    argv.push_back(
+        absl::StrCat("--synth-domain=", domain, ",", c.dns->vpc.Masked().ToString(), ",ip-"));
+    argv.push_back(absl::StrCat("--resolv-file=", DnsmasqUpstreamFile(c.dir)));
   } else {
     argv.push_back("--port=0");
     if (!c.dns_servers.empty()) {
@@ -48,6 +69,17 @@ std::string RenderDhcpHosts(const std::vector<DhcpHost>& hosts) {
   std::string out;
   for (const DhcpHost& h : hosts) {
     absl::StrAppend(&out, h.mac.ToString(), ",", h.ip.ToString(), ",", h.hostname, "\n");
+  }
+  return out;
+}
+
+std::string RenderInstanceNames(absl::string_view domain, const std::vector<DhcpHost>& hosts) {
+  std::string out;
+  for (const DhcpHost& h : hosts) {
+    absl::StrAppend(&out, h.ip.ToString(), " ", h.hostname, ".", domain, " ", h.hostname);
+    const std::string ec2 = Ec2Hostname(h.ip);
+    if (h.hostname != ec2) absl::StrAppend(&out, " ", ec2, ".", domain);
+    absl::StrAppend(&out, "\n");
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "agent/network/command.h"
 #include "agent/network/dnsmasq.h"
 #include "agent/network/nftables.h"
+#include "agent/network/resolv_conf.h"
 #include "common/file/file_util.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -78,6 +80,35 @@ bool HasArg(const std::vector<std::string>& args, const std::string& arg) {
   return false;
 }
 
+// FNV-1a, 64 bits: a stable short name for a state directory (the dnsmasq directory must be
+// found again by the next agent process, so no std::hash).
+std::string StableHash(absl::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return absl::StrCat(absl::Hex(h >> 32, absl::kZeroPad8));
+}
+
+// Whether this process is in the machine's initial network namespace (where loopback resolvers
+// of the machine listen).
+bool InInitialNetns() {
+  struct stat self {
+  }, init{};
+  if (stat("/proc/self/ns/net", &self) != 0 || stat("/proc/1/ns/net", &init) != 0) return false;
+  return self.st_dev == init.st_dev && self.st_ino == init.st_ino;
+}
+
+// A DNS domain: dot-separated labels (IsValidHostname each), 1-253 characters.
+bool IsValidDomain(absl::string_view domain) {
+  if (domain.empty() || domain.size() > 253) return false;
+  for (absl::string_view label : absl::StrSplit(domain, '.')) {
+    if (!IsValidHostname(label)) return false;
+  }
+  return true;
+}
+
 template <typename T>
 absl::StatusOr<T> AnnotateOr(absl::StatusOr<T> v, absl::string_view context) {
   if (v.ok()) return v;
@@ -112,6 +143,39 @@ absl::StatusOr<std::unique_ptr<LinuxHostNetwork>> LinuxHostNetwork::Create(
       return absl::InvalidArgumentError(absl::StrCat(where, ": bad DNS server '", dns, "'"));
     }
   }
+  for (const std::string& dest : options.blocked_destinations) {
+    if (!Ipv4Address::Parse(dest).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": blocked destination '", dest, "' is not an IPv4 address"));
+    }
+  }
+  Ipv4Cidr vpc = plan->subnet;
+  if (!options.vpc_cidr.empty()) {
+    auto parsed = Ipv4Cidr::Parse(options.vpc_cidr);
+    if (!parsed.ok() || parsed->Masked() != *parsed) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": bad VPC CIDR '", options.vpc_cidr, "'"));
+    }
+    if (parsed->prefix_length > plan->subnet.prefix_length ||
+        !parsed->Contains(plan->subnet.Network())) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": subnet ", plan->subnet.ToString(),
+                                                     " is not inside VPC ", options.vpc_cidr));
+    }
+    vpc = *parsed;
+  }
+  if (options.dns) {
+    if (!IsValidDomain(options.dns_domain)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": bad DNS domain '", options.dns_domain, "'"));
+    }
+    if (!options.dns_upstream.empty()) {
+      MC_RETURN_IF_ERROR(Annotate(ValidateUpstreams(options.dns_upstream), where));
+    }
+  }
+  if (options.runtime_dir.empty() || options.runtime_dir[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": runtime_dir must be an absolute path"));
+  }
   for (int port : options.open_tcp_ports) {
     if (port < 1 || port > 65535) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": bad TCP port ", port));
@@ -123,14 +187,18 @@ absl::StatusOr<std::unique_ptr<LinuxHostNetwork>> LinuxHostNetwork::Create(
   if (options.command_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": command_timeout must be positive"));
   }
-  return std::unique_ptr<LinuxHostNetwork>(new LinuxHostNetwork(std::move(options), *plan));
+  return std::unique_ptr<LinuxHostNetwork>(new LinuxHostNetwork(std::move(options), *plan, vpc));
 }
 
-LinuxHostNetwork::LinuxHostNetwork(HostNetworkOptions options, SubnetPlan plan)
+LinuxHostNetwork::LinuxHostNetwork(HostNetworkOptions options, SubnetPlan plan, Ipv4Cidr vpc)
     : options_(std::move(options)),
       plan_(plan),
       dir_(absl::StrCat(absl::StripSuffix(options_.state_dir, "/"), "/network-", options_.bridge)),
-      bridge_mac_(BridgeMac(options_.bridge)) {}
+      bridge_mac_(BridgeMac(options_.bridge)),
+      vpc_(vpc),
+      dns_address_(options_.dns ? std::optional<Ipv4Address>(VpcDnsAddress(vpc)) : std::nullopt),
+      dnsmasq_dir_(absl::StrCat(absl::StripSuffix(options_.runtime_dir, "/"), "/dnsmasq-",
+                                options_.bridge, "-", StableHash(dir_))) {}
 
 std::vector<std::string> LinuxHostNetwork::InNetns(std::vector<std::string> argv) const {
   if (options_.netns.empty()) return argv;
@@ -238,6 +306,7 @@ absl::Status LinuxHostNetwork::EnsureBridgeAddresses(bool ipv6) {
   const std::string& br = options_.bridge;
   std::set<std::pair<std::string, int>> want4 = {
       {plan_.gateway.ToString(), plan_.subnet.prefix_length}, {kMetadataIpv4, 32}};
+  if (dns_address_) want4.insert({dns_address_->ToString(), 32});
   std::set<std::pair<std::string, int>> want6;
   if (ipv6) want6.insert({kMetadataIpv6, 128});
 
@@ -297,8 +366,9 @@ absl::Status LinuxHostNetwork::EnsureBridge() {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return absl::InternalError(absl::StrCat(where, ": create ", dir_, ": ", ec.message()));
-  chmod(dir_.c_str(), 0755);
+  chmod(dir_.c_str(), 0700);
   if (!loaded_) MC_RETURN_IF_ERROR(Annotate(LoadStateLocked(), where));
+  MC_RETURN_IF_ERROR(Annotate(PrepareDnsmasqDirLocked(), where));
 
   MC_RETURN_IF_ERROR(Annotate(EnsureBridgeLink(), where));
   // IPv6 on the bridge: only for the metadata address; never autoconfigure from a (guest) RA.
@@ -321,8 +391,9 @@ absl::Status LinuxHostNetwork::EnsureBridge() {
   NftConfig nft{.bridge = br,
                 .plan = plan_,
                 .guard_host = options_.guard_host,
-                .dns_forwarder = options_.dns_forwarder,
+                .dns_address = dns_address_ ? dns_address_->ToString() : "",
                 .open_tcp_ports = options_.open_tcp_ports,
+                .blocked_destinations = options_.blocked_destinations,
                 .nat_egress = options_.nat_egress,
                 .egress_interface = options_.egress_interface,
                 .scope_to_bridge = true};
@@ -468,9 +539,12 @@ absl::Status LinuxHostNetwork::Teardown() {
                     absl::StrCat("delete bridge ", br)));
     }
   }
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
-  if (ec) note(absl::InternalError(absl::StrCat("remove ", dir_, ": ", ec.message())));
+  for (const std::string& d : {dir_, dnsmasq_dir_}) {
+    std::error_code ec;
+    std::filesystem::remove_all(d, ec);
+    if (ec) note(absl::InternalError(absl::StrCat("remove ", d, ": ", ec.message())));
+  }
+  upstream_text_.clear();
   instances_.clear();
   loaded_ = true;
   ensured_ = false;
@@ -537,7 +611,7 @@ absl::Status LinuxHostNetwork::SaveStateLocked() const {
     absl::StrAppend(&text, n.instance_id, "\t", n.tap, "\t", n.mac, "\t", n.ip, "\t", n.hostname,
                     "\n");
   }
-  return file::WriteFileAtomic(absl::StrCat(dir_, "/instances"), text, 0644);
+  return file::WriteFileAtomic(absl::StrCat(dir_, "/instances"), text, 0600);
 }
 
 std::vector<DhcpHost> LinuxHostNetwork::DhcpHostsLocked() const {
@@ -553,8 +627,13 @@ std::vector<DhcpHost> LinuxHostNetwork::DhcpHostsLocked() const {
 // otherwise keep honouring for the lease time.
 absl::Status LinuxHostNetwork::PublishHostsLocked() {
   const std::vector<DhcpHost> hosts = DhcpHostsLocked();
-  MC_RETURN_IF_ERROR(file::WriteFileAtomic(DnsmasqHostsFile(dir_), RenderDhcpHosts(hosts), 0644));
-  const std::string lease_path = DnsmasqLeaseFile(dir_);
+  MC_RETURN_IF_ERROR(
+      file::WriteFileAtomic(DnsmasqHostsFile(dnsmasq_dir_), RenderDhcpHosts(hosts), 0644));
+  if (options_.dns) {
+    MC_RETURN_IF_ERROR(file::WriteFileAtomic(
+        DnsmasqNamesFile(dnsmasq_dir_), RenderInstanceNames(options_.dns_domain, hosts), 0644));
+  }
+  const std::string lease_path = DnsmasqLeaseFile(dnsmasq_dir_);
   auto leases = ReadFile(lease_path);
   int stale = 0;
   if (leases.ok()) FilterLeases(*leases, hosts, &stale);
@@ -579,10 +658,10 @@ std::vector<std::string> LinuxHostNetwork::DnsmasqArgvLocked() const {
   c.binary = options_.dnsmasq_binary;
   c.bridge = options_.bridge;
   c.plan = plan_;
-  c.dir = dir_;
+  c.dir = dnsmasq_dir_;
   c.lease_time = options_.lease_time;
-  c.dns_forwarder = options_.dns_forwarder;
   c.dns_servers = options_.dns_servers;
+  if (dns_address_) c.dns = DnsmasqConfig::Dns{*dns_address_, options_.dns_domain, vpc_};
   c.user = options_.dnsmasq_user;
   c.log_to_file = options_.dnsmasq_log_to_file;
   return DnsmasqArgv(c);
@@ -592,7 +671,7 @@ std::vector<std::string> LinuxHostNetwork::DnsmasqArgvLocked() const {
 // in the pid file, and a scan of /proc when that fails or `exhaustive` (pid file lost, a second
 // copy).
 std::vector<int> LinuxHostNetwork::FindDnsmasqPids(bool exhaustive) const {
-  const std::string pid_file = DnsmasqPidFile(dir_);
+  const std::string pid_file = DnsmasqPidFile(dnsmasq_dir_);
   const std::string marker = absl::StrCat("--pid-file=", pid_file);
   std::vector<int> pids;
   if (auto text = ReadFile(pid_file); text.ok()) {
@@ -616,7 +695,7 @@ std::vector<int> LinuxHostNetwork::FindDnsmasqPids(bool exhaustive) const {
 }
 
 void LinuxHostNetwork::StopDnsmasqPids(const std::vector<int>& pids) const {
-  const std::string marker = absl::StrCat("--pid-file=", DnsmasqPidFile(dir_));
+  const std::string marker = absl::StrCat("--pid-file=", DnsmasqPidFile(dnsmasq_dir_));
   auto gone = [&](int pid) { return ProcessGone(pid) || !HasArg(ReadCmdline(pid), marker); };
   for (int sig : {SIGTERM, SIGKILL}) {
     bool all_gone = true;
@@ -638,7 +717,7 @@ void LinuxHostNetwork::StopDnsmasqPids(const std::vector<int>& pids) const {
 }
 
 absl::Status LinuxHostNetwork::StartDnsmasqLocked() {
-  const std::string pid_file = DnsmasqPidFile(dir_);
+  const std::string pid_file = DnsmasqPidFile(dnsmasq_dir_);
   unlink(pid_file.c_str());
   const std::vector<std::string> argv = DnsmasqArgvLocked();
   MC_RETURN_IF_ERROR(Annotate(Run(argv).status(), absl::StrCat("start ", ArgvToString(argv))));
@@ -653,14 +732,22 @@ absl::Status LinuxHostNetwork::StartDnsmasqLocked() {
   }
   return absl::InternalError(absl::StrCat(
       "dnsmasq started but is not running (see ",
-      options_.dnsmasq_log_to_file ? DnsmasqLogFile(dir_) : std::string("syslog"), ")"));
+      options_.dnsmasq_log_to_file ? DnsmasqLogFile(dnsmasq_dir_) : std::string("syslog"), ")"));
 }
 
 absl::Status LinuxHostNetwork::EnsureDhcpServerLocked(bool reload) {
-  // The hosts file must exist before dnsmasq starts.
-  const std::string hosts_file = DnsmasqHostsFile(dir_);
+  // The hosts (and names) files must exist before dnsmasq starts.
+  const std::string hosts_file = DnsmasqHostsFile(dnsmasq_dir_);
   if (access(hosts_file.c_str(), F_OK) != 0) {
     MC_RETURN_IF_ERROR(file::WriteFileAtomic(hosts_file, RenderDhcpHosts(DhcpHostsLocked()), 0644));
+  }
+  if (options_.dns) {
+    const std::string names_file = DnsmasqNamesFile(dnsmasq_dir_);
+    if (access(names_file.c_str(), F_OK) != 0) {
+      MC_RETURN_IF_ERROR(file::WriteFileAtomic(
+          names_file, RenderInstanceNames(options_.dns_domain, DhcpHostsLocked()), 0644));
+    }
+    MC_RETURN_IF_ERROR(RefreshUpstreamsLocked());
   }
   std::vector<int> pids = FindDnsmasqPids(/*exhaustive=*/false);
   if (pids.size() == 1 && ReadCmdline(pids[0]) == DnsmasqArgvLocked()) {
@@ -677,6 +764,93 @@ absl::Status LinuxHostNetwork::EnsureDhcpServerLocked(bool reload) {
     // Died (or first start). A stale pid file is harmless: it is rewritten.
   }
   return StartDnsmasqLocked();
+}
+
+// The directory of dnsmasq's files: created here with the owner and mode dnsmasq needs after it
+// has dropped privileges (it re-reads its files as dnsmasq_user), independent of the state
+// directory's mode.
+absl::Status LinuxHostNetwork::PrepareDnsmasqDirLocked() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.runtime_dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("create ", options_.runtime_dir, ": ", ec.message()));
+  }
+  chmod(options_.runtime_dir.c_str(), 0755);
+  if (mkdir(dnsmasq_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoError("create", dnsmasq_dir_, errno);
+  }
+  const std::string& user = options_.dnsmasq_user;
+  uid_t uid = 0;
+  if (!user.empty() && user != "root") {
+    std::vector<char> buf(16384);
+    struct passwd pw {
+    }, *found = nullptr;
+    if (getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "user '", user,
+          "' (dnsmasq drops privileges to it) does not exist: install dnsmasq-base, which "
+          "creates it"));
+    }
+    uid = pw.pw_uid;
+  }
+  if (chown(dnsmasq_dir_.c_str(), uid, 0) != 0) return ErrnoError("chown", dnsmasq_dir_, errno);
+  if (chmod(dnsmasq_dir_.c_str(), uid == 0 ? 0700 : 0500) != 0) {
+    return ErrnoError("chmod", dnsmasq_dir_, errno);
+  }
+  return absl::OkStatus();
+}
+
+std::string LinuxHostNetwork::ResolvConfPath() const {
+  if (!options_.resolv_conf.empty()) return options_.resolv_conf;
+  if (!options_.netns.empty()) {
+    const std::string per_netns = absl::StrCat("/etc/netns/", options_.netns, "/resolv.conf");
+    if (access(per_netns.c_str(), F_OK) == 0) return per_netns;
+  }
+  return "/etc/resolv.conf";
+}
+
+// Writes upstream.conf (which dnsmasq watches) from the configured servers or the machine's
+// resolv.conf; logs only when the choice changes.
+absl::Status LinuxHostNetwork::RefreshUpstreamsLocked() {
+  const std::string& br = options_.bridge;
+  std::vector<std::string> servers = options_.dns_upstream;
+  std::string source = "the agent's configuration";
+  std::vector<std::string> dropped;
+  if (servers.empty()) {
+    source = ResolvConfPath();
+    auto text = ReadFile(source);
+    if (text.ok()) {
+      const bool loopback_ok = options_.netns.empty() && InInitialNetns();
+      UpstreamChoice choice = ChooseUpstreams(ParseResolvConfNameservers(*text), loopback_ok);
+      servers = std::move(choice.servers);
+      dropped = std::move(choice.dropped);
+    }
+  }
+  const std::string rendered = RenderUpstreamResolvConf(servers);
+  const std::string path = DnsmasqUpstreamFile(dnsmasq_dir_);
+  if (rendered == upstream_text_ && access(path.c_str(), F_OK) == 0) return absl::OkStatus();
+  MC_RETURN_IF_ERROR(file::WriteFileAtomic(path, rendered, 0644));
+  upstream_text_ = rendered;
+  if (!servers.empty()) {
+    spdlog::info("network {}: guests' DNS forwarded to {} (from {}){}", br,
+                 absl::StrJoin(servers, ", "), source,
+                 dropped.empty()
+                     ? ""
+                     : absl::StrCat("; loopback resolver(s) ", absl::StrJoin(dropped, ", "),
+                                    " left out (unreachable from this namespace)"));
+  } else {
+    spdlog::warn(
+        "network {}: no usable upstream DNS server in {}{}: guests resolve instance names only. "
+        "Set network.dns_upstream (--dns-upstream){}",
+        br, source,
+        dropped.empty() ? ""
+                        : absl::StrCat(" (loopback resolver(s) ", absl::StrJoin(dropped, ", "),
+                                       " are unreachable from this network namespace)"),
+        options_.netns.empty()
+            ? " or give the agent's namespace its own resolv.conf"
+            : absl::StrCat(" or write /etc/netns/", options_.netns, "/resolv.conf"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace minicloud::network

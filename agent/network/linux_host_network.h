@@ -8,8 +8,9 @@
 //                                                          |     10.0.0.1/24  (gateway)
 //                                                          |     169.254.169.254/32,
 //                                                          |     fd00:ec2::254/128
-//                                                          |     dnsmasq (DHCP only, static
-//                                                          |     leases)
+//                                                          |     172.31.0.2/32 (VPC base + 2)
+//                                                          |     dnsmasq (DHCP with static
+//                                                          |     leases; DNS at VPC base + 2)
 //                                                          +== other taps
 //
 // What the contract's terms mean here:
@@ -21,8 +22,8 @@
 //   creates the tap) and then publishes its DHCP entry.
 // - RemoveInstance(): also drops the instance's DHCP lease.
 // - EnsureDhcpServer(): restarts dnsmasq if it died.
-// - Teardown(): removes the bridge, the nftables tables, dnsmasq and the state directory. It does
-//   not reset net.ipv4.ip_forward (other networks may need it).
+// - Teardown(): removes the bridge, the nftables tables, dnsmasq, its directory and the state
+//   directory. It does not reset net.ipv4.ip_forward (other networks may need it).
 
 #include <map>
 #include <memory>
@@ -54,19 +55,35 @@ struct HostNetworkOptions {
 
   bool nat_egress = false;       // masquerade guest traffic leaving the host; sets ip_forward=1
   std::string egress_interface;  // with nat_egress: only out of this interface ("" = any other)
-  bool guard_host = true;        // guests may reach only DHCP, metadata, (DNS) and ping on the host
+  bool guard_host = true;        // guests may reach only DHCP, metadata, DNS and ping on the host
   std::vector<int> open_tcp_ports;  // with guard_host: extra host TCP ports guests may reach
-  bool dns_forwarder = false;  // dnsmasq also serves DNS on the gateway (forwards to the host's
-                               // resolvers) and DHCP advertises it
+  // With guard_host: IPv4 addresses guests may not reach through the host (the controller's).
+  std::vector<std::string> blocked_destinations;
+
+  // DNS for guests, as EC2's AmazonProvidedDNS: dnsmasq answers at the VPC base + 2 (a /32 the
+  // bridge holds), DHCP hands that address and the private domain out, instance names resolve
+  // to their addresses and every other name is forwarded upstream.
+  bool dns = false;
+  std::string vpc_cidr;    // the VPC's block, containing `subnet` ("" = the subnet itself)
+  std::string dns_domain;  // with dns: the private domain, e.g. PrivateDnsDomain(region)
+  // Upstream resolvers (IPv4/IPv6 literals). Empty: the machine's, from `resolv_conf`, re-read
+  // whenever EnsureDhcpServer runs (resolv_conf.h says which are usable).
+  std::vector<std::string> dns_upstream;
+  // "" = /etc/netns/<netns>/resolv.conf when `netns` is set and that file exists (what
+  // `ip netns exec` shows dnsmasq), else /etc/resolv.conf.
+  std::string resolv_conf;
   std::vector<std::string>
-      dns_servers;  // else: DNS servers advertised by DHCP (IPv4; may be empty)
+      dns_servers;  // without dns: DNS servers advertised by DHCP (IPv4; may be empty)
   absl::Duration lease_time = absl::Hours(1);  // >= 2 minutes (dnsmasq's minimum)
 
   std::string dnsmasq_binary = "dnsmasq";
-  // dnsmasq drops privileges to this user after start-up and re-reads the hosts file as that
-  // user on SIGHUP, so a non-root user needs read access to the state directory path.
-  std::string dnsmasq_user = "root";
-  bool dnsmasq_log_to_file = false;  // <dir>/dnsmasq.log instead of syslog (debugging)
+  // dnsmasq drops privileges to this user after start-up; it then re-reads its hosts, names and
+  // upstream files as that user. They live in <runtime_dir>/dnsmasq-<bridge>-<hash of
+  // state_dir>/, a directory owned by this user, mode 0500 (root writes it; dnsmasq can read
+  // it), so the state directory itself can stay 0700. Debian's dnsmasq-base creates the user.
+  std::string dnsmasq_user = "dnsmasq";
+  std::string runtime_dir = "/run/minicloud";
+  bool dnsmasq_log_to_file = false;  // <dnsmasq dir>/dnsmasq.log instead of syslog (debugging)
   absl::Duration command_timeout = absl::Seconds(20);
 };
 
@@ -87,15 +104,19 @@ class LinuxHostNetwork : public HostNetwork {
 
   // The running dnsmasq's pid, if any (diagnostics and tests).
   std::optional<int> DhcpServerPid() const;
-  // <state_dir>/network-<bridge>
+  // <state_dir>/network-<bridge>: the recorded instances.
   const std::string& dir() const { return dir_; }
+  // dnsmasq's files (pid, leases, hosts, names, upstream, log); see dnsmasq_user.
+  const std::string& dnsmasq_dir() const { return dnsmasq_dir_; }
+  // The address guests send DNS queries to (VPC base + 2), when dns is on.
+  std::optional<Ipv4Address> dns_address() const { return dns_address_; }
   const MacAddress& bridge_mac() const { return bridge_mac_; }
   // Whether frames from bridge ports no instance owns are dropped (fail-closed). False when the
   // kernel lacks `meta ibrname` (CONFIG_NFT_BRIDGE_META): then only registered taps are filtered.
   bool drops_unknown_ports() const;
 
  private:
-  LinuxHostNetwork(HostNetworkOptions options, SubnetPlan plan);
+  LinuxHostNetwork(HostNetworkOptions options, SubnetPlan plan, Ipv4Cidr vpc);
 
   std::vector<std::string> InNetns(std::vector<std::string> argv) const;
   absl::StatusOr<std::string> Run(std::vector<std::string> argv, std::string stdin_data = "") const;
@@ -113,17 +134,24 @@ class LinuxHostNetwork : public HostNetwork {
   std::vector<int> FindDnsmasqPids(bool exhaustive) const;
   void StopDnsmasqPids(const std::vector<int>& pids) const;
   std::vector<std::string> DnsmasqArgvLocked() const;
+  absl::Status PrepareDnsmasqDirLocked();
+  absl::Status RefreshUpstreamsLocked();
+  std::string ResolvConfPath() const;
 
   const HostNetworkOptions options_;
   const SubnetPlan plan_;
   const std::string dir_;
   const MacAddress bridge_mac_;
+  const Ipv4Cidr vpc_;
+  const std::optional<Ipv4Address> dns_address_;
+  const std::string dnsmasq_dir_;
 
   mutable std::mutex mu_;
   bool loaded_ = false;          // instances_ reflects the state file
   bool ensured_ = false;         // EnsureBridge succeeded since construction / Teardown
   bool scope_to_bridge_ = true;  // kernel supports `meta ibrname` (learned by EnsureBridge)
   std::map<std::string, InstanceNic> instances_;
+  std::string upstream_text_;  // what upstream.conf holds (written by RefreshUpstreamsLocked)
 };
 
 }  // namespace minicloud::network

@@ -47,18 +47,25 @@ std::string RenderNftBase(const NftConfig& c) {
     absl::StrAppend(&s, "add table ", g, "\n");
     absl::StrAppend(&s, "add chain ", g,
                     " input { type filter hook input priority 0; policy accept; }\n");
+    absl::StrAppend(&s, "add chain ", g,
+                    " forward { type filter hook forward priority 0; policy accept; }\n");
     absl::StrAppend(&s, "add chain ", g, " guest_to_host\n");
     absl::StrAppend(&s, "flush chain ", g, " input\n");
+    absl::StrAppend(&s, "flush chain ", g, " forward\n");
     absl::StrAppend(&s, "flush chain ", g, " guest_to_host\n");
     absl::StrAppend(&s, "add rule ", g, " input iifname ", Q(c.bridge), " jump guest_to_host\n");
+    if (!c.blocked_destinations.empty()) {
+      absl::StrAppend(&s, "add rule ", g, " forward iifname ", Q(c.bridge), " ip daddr { ",
+                      absl::StrJoin(c.blocked_destinations, ", "), " } counter reject\n");
+    }
     absl::StrAppend(&s, "add rule ", g, " guest_to_host ct state established,related accept\n");
     absl::StrAppend(&s, "add rule ", g, " guest_to_host udp dport 67 accept\n");
     absl::StrAppend(&s, "add rule ", g, " guest_to_host ip daddr ", kMetadataIpv4,
                     " tcp dport 80 accept\n");
     absl::StrAppend(&s, "add rule ", g, " guest_to_host ip6 daddr ", kMetadataIpv6,
                     " tcp dport 80 accept\n");
-    if (c.dns_forwarder) {
-      absl::StrAppend(&s, "add rule ", g, " guest_to_host ip daddr ", c.plan.gateway.ToString(),
+    if (!c.dns_address.empty()) {
+      absl::StrAppend(&s, "add rule ", g, " guest_to_host ip daddr ", c.dns_address,
                       " meta l4proto { tcp, udp } th dport 53 accept\n");
     }
     if (!c.open_tcp_ports.empty()) {

@@ -18,8 +18,11 @@
 //                                  they can be installed before libvirt creates the tap.
 //   inet   minicloud_<bridge>      guest -> host guard (optional): from the bridge the host only
 //                                  accepts DHCP, metadata (tcp/80 on 169.254.169.254 and
-//                                  fd00:ec2::254), DNS on the gateway if dnsmasq serves it, ping
-//                                  and IPv6 neighbour discovery; everything else is rejected.
+//                                  fd00:ec2::254), DNS (udp/tcp 53) on the DNS address if
+//                                  dnsmasq serves it, ping and IPv6 neighbour discovery;
+//                                  everything else is rejected. Traffic the host would route
+//                                  from the bridge to `blocked_destinations` (the controller) is
+//                                  rejected too, with or without NAT.
 //   ip     minicloud_nat_<bridge>  NAT egress (optional): masquerade the subnet leaving through
 //                                  another interface; nothing is routed INTO the subnet unless
 //                                  it belongs to a connection a guest opened.
@@ -40,8 +43,10 @@ struct NftConfig {
   std::string bridge;
   SubnetPlan plan;
   bool guard_host = true;
-  bool dns_forwarder = false;       // allow guests to reach udp/tcp 53 on the gateway
+  std::string dns_address;          // IPv4; guests may reach udp/tcp 53 there ("" = no DNS)
   std::vector<int> open_tcp_ports;  // with guard_host: more TCP ports guests may reach on the host
+  // With guard_host: IPv4 addresses guests may not reach through the host (forwarded traffic).
+  std::vector<std::string> blocked_destinations;
   bool nat_egress = false;
   std::string egress_interface;  // with nat_egress: "" masquerades out of any other interface
   bool scope_to_bridge = true;   // drop frames from unregistered ports of the bridge (see above)

@@ -90,9 +90,12 @@ absl::Status Agent::Start() {
   }
   // Bring the host network back (bridge, DHCP, anti-spoofing rules) for re-adopted guests.
   std::ifstream subnet_file(config_.state_dir + "/subnet");
-  std::string subnet;
+  std::string subnet, vpc_cidr;
   if (subnet_file >> subnet) {
-    if (auto n = EnsureNetwork(subnet); !n.ok()) spdlog::error("{}", n.status().message());
+    subnet_file >> vpc_cidr;  // absent in files written before the VPC was recorded
+    if (auto n = EnsureNetwork(subnet, vpc_cidr); !n.ok()) {
+      spdlog::error("{}", n.status().message());
+    }
   }
   spdlog::info("agent starting with {} existing domain(s), host id {}", domains.size(),
                host_id_.empty() ? "(new)" : host_id_);
@@ -417,7 +420,8 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
   spec.kernel_cmdline = image.kernel_command_line();
   spec.console_log = dir + "/console.log";
   if (want.has_network() && !want.network().private_ip().empty()) {
-    MC_ASSIGN_OR_RETURN(network::HostNetwork * net, EnsureNetwork(want.network().subnet_cidr()));
+    MC_ASSIGN_OR_RETURN(network::HostNetwork * net,
+                        EnsureNetwork(want.network().subnet_cidr(), want.metadata().vpc_cidr()));
     network::InstanceNic nic;
     nic.instance_id = id;
     nic.mac = want.network().mac();
@@ -581,7 +585,8 @@ void Agent::ReportLoop() {
   }
 }
 
-absl::StatusOr<network::HostNetwork*> Agent::EnsureNetwork(const std::string& subnet) {
+absl::StatusOr<network::HostNetwork*> Agent::EnsureNetwork(const std::string& subnet,
+                                                           const std::string& vpc_cidr) {
   std::lock_guard<std::mutex> lock(network_mu_);
   if (network_) {
     if (subnet != network_subnet_) {
@@ -591,9 +596,9 @@ absl::StatusOr<network::HostNetwork*> Agent::EnsureNetwork(const std::string& su
     return network_.get();
   }
   if (!network_factory_) return absl::FailedPreconditionError("this agent has no host network");
-  MC_ASSIGN_OR_RETURN(auto net, network_factory_(subnet));
+  MC_ASSIGN_OR_RETURN(auto net, network_factory_(subnet, vpc_cidr));
   MC_RETURN_IF_ERROR(Annotate(net->EnsureBridge(), "set up host network"));
-  std::ofstream(config_.state_dir + "/subnet") << subnet << "\n";
+  std::ofstream(config_.state_dir + "/subnet") << subnet << " " << vpc_cidr << "\n";
   spdlog::info("host network {} up for subnet {}", net->bridge(), subnet);
   network_ = std::move(net);
   network_subnet_ = subnet;

@@ -37,9 +37,10 @@ struct AgentConfig {
   int64_t console_log_max_bytes = kConsoleLogMaxBytes;
 };
 
-// Creates the host network for a subnet the first time an instance needs it.
-using NetworkFactory =
-    std::function<absl::StatusOr<std::unique_ptr<network::HostNetwork>>(const std::string& subnet)>;
+// Creates the host network for a subnet (of the VPC `vpc_cidr`, "" when unknown) the first time
+// an instance needs it.
+using NetworkFactory = std::function<absl::StatusOr<std::unique_ptr<network::HostNetwork>>(
+    const std::string& subnet, const std::string& vpc_cidr)>;
 
 // The host agent: registers with the controller, follows its desired state (launching and
 // tearing down domains through the Hypervisor), and reports what it observes. Domains keep
@@ -80,7 +81,8 @@ class Agent {
   absl::Status Admit(const v1::DesiredInstance& want);
   absl::Status Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& timeline);
   absl::StatusOr<std::string> EnsureBlob(const std::string& sha256, int64_t size);
-  absl::StatusOr<network::HostNetwork*> EnsureNetwork(const std::string& subnet);
+  absl::StatusOr<network::HostNetwork*> EnsureNetwork(const std::string& subnet,
+                                                      const std::string& vpc_cidr);
   // Publishes (or refreshes) what the metadata service serves for an instance. A record that
   // fails metadata::ValidateInstanceMetadata is refused (InvalidArgument naming the field) and
   // the previous record, if any, stays published.

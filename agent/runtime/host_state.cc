@@ -40,9 +40,10 @@ absl::Status CleanupHost(hypervisor::Hypervisor& hypervisor, const std::string& 
     ++failures;
   }
   std::ifstream subnet_file(state_dir + "/subnet");
-  std::string subnet;
+  std::string subnet, vpc_cidr;
   if (subnet_file >> subnet) {
-    auto net = network_factory(subnet);
+    subnet_file >> vpc_cidr;
+    auto net = network_factory(subnet, vpc_cidr);
     if (!net.ok()) {
       spdlog::error("remove host network of {}: {}", subnet, net.status().message());
       ++failures;

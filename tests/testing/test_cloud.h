@@ -98,7 +98,8 @@ class TestCloud {
   void StartAgent(Host& h) {
     h.link = agent::MakeGrpcControllerLink(absl::StrCat("127.0.0.1:", port_));
     auto networks =
-        [](const std::string& subnet) -> absl::StatusOr<std::unique_ptr<network::HostNetwork>> {
+        [](const std::string& subnet,
+           const std::string&) -> absl::StatusOr<std::unique_ptr<network::HostNetwork>> {
       return std::make_unique<network::FakeHostNetwork>("br-test", subnet);
     };
     h.agent = std::make_unique<agent::Agent>(h.config, *h.hypervisor, *h.link, RealClock::Get(),

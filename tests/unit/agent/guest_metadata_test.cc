@@ -166,7 +166,8 @@ AgentConfig TestConfig(const std::string& state_dir) {
 }
 
 NetworkFactory FakeNetworks() {
-  return [](const std::string& subnet) -> absl::StatusOr<std::unique_ptr<network::HostNetwork>> {
+  return [](const std::string& subnet,
+            const std::string&) -> absl::StatusOr<std::unique_ptr<network::HostNetwork>> {
     return std::make_unique<network::FakeHostNetwork>("br-unit", subnet);
   };
 }

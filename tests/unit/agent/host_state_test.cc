@@ -36,13 +36,13 @@ struct Networks {
   std::vector<std::string> subnets;
   absl::Status teardown = absl::OkStatus();
   NetworkFactory Factory() {
-    return
-        [this](const std::string& subnet) -> absl::StatusOr<std::unique_ptr<network::HostNetwork>> {
-          subnets.push_back(subnet);
-          auto net = std::make_unique<network::FakeHostNetwork>("br-mc0", subnet);
-          if (!teardown.ok()) net->FailNext("Teardown", teardown);
-          return std::unique_ptr<network::HostNetwork>(std::move(net));
-        };
+    return [this](const std::string& subnet,
+                  const std::string&) -> absl::StatusOr<std::unique_ptr<network::HostNetwork>> {
+      subnets.push_back(subnet);
+      auto net = std::make_unique<network::FakeHostNetwork>("br-mc0", subnet);
+      if (!teardown.ok()) net->FailNext("Teardown", teardown);
+      return std::unique_ptr<network::HostNetwork>(std::move(net));
+    };
   }
 };
 

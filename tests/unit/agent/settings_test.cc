@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "agent/config/agent_settings.h"
 
 namespace minicloud::agent {
@@ -123,6 +124,20 @@ TEST_CASE("agent settings: --nat, a flag without a value", "[agent][config]") {
   CHECK(Parse({"--config", on.path}).settings.nat);
   CHECK(Parse({"--nat", "--config", off.path}).settings.nat);
   CHECK_FALSE(Parse({"--config", off.path}).settings.nat);
+}
+
+TEST_CASE("agent settings: --dns-upstream, a list from the flag or the file", "[agent][config]") {
+  using List = std::vector<std::string>;
+  TempConfig file("network: {dns_upstream: [192.0.2.53, '2001:db8::53']}");
+  CHECK(Parse({}).settings.dns_upstream.empty());
+  CHECK(Parse({"--config", file.path}).settings.dns_upstream == List{"192.0.2.53", "2001:db8::53"});
+  CHECK(Parse({"--dns-upstream", "198.51.100.1,198.51.100.2"}).settings.dns_upstream ==
+        List{"198.51.100.1", "198.51.100.2"});
+  CHECK(Parse({"--config", file.path, "--dns-upstream", "198.51.100.1"}).settings.dns_upstream ==
+        List{"198.51.100.1"});
+  TempConfig scalar("network: {dns_upstream: 192.0.2.53}");
+  CHECK(absl::StrContains(Parse({"--config", scalar.path}).file_status.message(),
+                          "'network.dns_upstream' must be a list of strings"));
 }
 
 TEST_CASE("agent settings: bad values are errors naming the flag or key", "[agent][config]") {

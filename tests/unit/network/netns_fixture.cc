@@ -133,7 +133,8 @@ Guest::Guest(const std::string& ns_prefix, const std::string& label, const std::
                            "    [ -n \"$router\" ] && ip route replace default via \"$router\" "
                            "dev \"$interface\"\n"
                            "    { echo \"ip=$ip\"; echo \"mask=$mask\"; echo \"router=$router\";"
-                           " echo \"dns=$dns\"; echo \"hostname=$hostname\";"
+                           " echo \"dns=$dns\"; echo \"domain=$domain\";"
+                           " echo \"hostname=$hostname\";"
                            " echo \"serverid=$serverid\"; echo \"lease=$lease\"; } > "
                         << lease_file << "\n    ;;\nesac\nexit 0\n";
   chmod(script.c_str(), 0755);

@@ -62,7 +62,8 @@ class Guest {
   const ScopedNetns& ns() const { return ns_; }
 
   // Runs busybox udhcpc once; on a lease, configures eth0 + default route and returns the
-  // variables udhcpc passed to its script (ip, mask, router, hostname, serverid, lease, dns).
+  // variables udhcpc passed to its script (ip, mask, router, hostname, serverid, lease, dns,
+  // domain).
   absl::StatusOr<std::map<std::string, std::string>> Dhcp(int tries = 4) const;
   // HttpGetIn from the guest; the body on success.
   absl::StatusOr<std::string> HttpGet(const std::string& url) const;

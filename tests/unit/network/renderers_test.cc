@@ -1,5 +1,6 @@
 // Pure renderers: nftables scripts, dnsmasq command line and files, NIC validation, the fake.
 #include <catch2/catch.hpp>
+#include <functional>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -7,6 +8,7 @@
 #include "agent/network/fake/fake_host_network.h"
 #include "agent/network/host_network.h"
 #include "agent/network/nftables.h"
+#include "agent/network/resolv_conf.h"
 
 namespace minicloud::network {
 namespace {
@@ -51,7 +53,7 @@ TEST_CASE("RenderNftBase: guard and NAT follow the options") {
   NftConfig c{.bridge = "br-mc0",
               .plan = Plan(),
               .guard_host = true,
-              .dns_forwarder = false,
+              .dns_address = "",
               .open_tcp_ports = {},
               .nat_egress = false,
               .egress_interface = "",
@@ -79,7 +81,7 @@ TEST_CASE("RenderNftBase: guard and NAT follow the options") {
                           "minicloud_nat_br-mc0\n"));
 
   c.guard_host = false;
-  c.dns_forwarder = true;
+  c.dns_address = "10.0.0.2";
   c.nat_egress = true;
   c.egress_interface = "eth0";
   s = RenderNftBase(c);
@@ -94,10 +96,14 @@ TEST_CASE("RenderNftBase: guard and NAT follow the options") {
   CHECK(absl::StrContains(s, "forward oifname \"br-mc0\" drop\n"));
 
   c.guard_host = true;
+  c.blocked_destinations = {"192.0.2.7", "192.0.2.8"};
+  CHECK(absl::StrContains(RenderNftBase(c),
+                          "add rule inet minicloud_br-mc0 forward iifname \"br-mc0\" ip daddr { "
+                          "192.0.2.7, 192.0.2.8 } counter reject\n"));
   c.open_tcp_ports = {8773, 9000};
   CHECK(absl::StrContains(RenderNftBase(c), "guest_to_host tcp dport { 8773, 9000 } accept\n"));
   CHECK(absl::StrContains(RenderNftBase(c),
-                          "ip daddr 10.0.0.1 meta l4proto { tcp, udp } th dport 53 accept"));
+                          "ip daddr 10.0.0.2 meta l4proto { tcp, udp } th dport 53 accept"));
 }
 
 TEST_CASE("RenderNftTeardown deletes all three tables, present or not") {
@@ -135,14 +141,171 @@ TEST_CASE("DnsmasqArgv: DHCP only, static leases, bound to the bridge") {
   CHECK(std::find(with_dns.begin(), with_dns.end(),
                   "--dhcp-option=option:dns-server,192.0.2.53,192.0.2.54") != with_dns.end());
 
-  c.dns_forwarder = true;
   c.user = "";
   c.log_to_file = true;
   auto argv = DnsmasqArgv(c);
-  CHECK(std::find(argv.begin(), argv.end(), "--port=0") == argv.end());
-  CHECK(std::find(argv.begin(), argv.end(), "--dhcp-option=option:dns-server,10.0.0.1") !=
-        argv.end());
+  CHECK(std::find(argv.begin(), argv.end(), "--user=root") == argv.end());
   CHECK(argv.back() == "--log-facility=/var/lib/minicloud/network-br-mc0/dnsmasq.log");
+}
+
+TEST_CASE("DnsmasqArgv with DNS: EC2's resolver, instance names, forwarding upstream") {
+  DnsmasqConfig base;
+  base.bridge = "br-mc0";
+  base.plan = Plan("172.31.16.0/20");
+  base.dir = "/run/minicloud/d";
+  base.user = "dnsmasq";
+  base.dns = DnsmasqConfig::Dns{*Ipv4Address::Parse("172.31.0.2"), "home-1.compute.internal",
+                                *Ipv4Cidr::Parse("172.31.0.0/16")};
+  const std::vector<std::string> dns_args = {
+      "--dhcp-option=option:dns-server,172.31.0.2",
+      "--dhcp-option=option:domain-name,home-1.compute.internal",
+      "--domain=home-1.compute.internal",
+      "--local=/home-1.compute.internal/",
+      "--domain-needed",
+      "--bogus-priv",
+      "--addn-hosts=/run/minicloud/d/instance-hosts",
+      "--synth-domain=home-1.compute.internal,172.31.0.0/16,ip-",
+      "--resolv-file=/run/minicloud/d/upstream.conf",
+  };
+  struct Case {
+    std::string name;
+    std::function<void(DnsmasqConfig&)> change;
+    std::vector<std::string> present, absent;
+  };
+  const std::vector<Case> cases = {
+      {"DNS on: every DNS argument, in order, and no --port=0",
+       [](DnsmasqConfig&) {},
+       dns_args,
+       {"--port=0", "--dhcp-option=option:dns-server,172.31.16.1"}},
+      {"DNS on ignores dns_servers (the VPC resolver is the one handed out)",
+       [](DnsmasqConfig& c) { c.dns_servers = {"192.0.2.53"}; },
+       {"--dhcp-option=option:dns-server,172.31.0.2"},
+       {"--dhcp-option=option:dns-server,192.0.2.53"}},
+      {"DNS off: no DNS port, no names, no upstream",
+       [](DnsmasqConfig& c) { c.dns.reset(); },
+       {"--port=0"},
+       dns_args},
+      {"runs as the unprivileged user", [](DnsmasqConfig&) {}, {"--user=dnsmasq"}, {"--user=root"}},
+  };
+  for (const Case& tc : cases) {
+    SECTION(tc.name) {
+      DnsmasqConfig c = base;
+      tc.change(c);
+      const std::vector<std::string> argv = DnsmasqArgv(c);
+      for (const std::string& a : tc.present) {
+        INFO(a);
+        CHECK(std::find(argv.begin(), argv.end(), a) != argv.end());
+      }
+      for (const std::string& a : tc.absent) {
+        INFO(a);
+        CHECK(std::find(argv.begin(), argv.end(), a) == argv.end());
+      }
+    }
+  }
+}
+
+TEST_CASE("VpcDnsAddress and PrivateDnsDomain follow EC2") {
+  struct Case {
+    std::string vpc, dns;
+  };
+  for (const Case& c : std::vector<Case>{{"172.31.0.0/16", "172.31.0.2"},
+                                         {"10.0.0.0/8", "10.0.0.2"},
+                                         {"192.168.64.0/20", "192.168.64.2"}}) {
+    INFO(c.vpc);
+    CHECK(VpcDnsAddress(*Ipv4Cidr::Parse(c.vpc)).ToString() == c.dns);
+  }
+  // The DNS address is one of the addresses the subnet plan keeps from instances.
+  const SubnetPlan first = Plan("172.31.0.0/20");
+  CHECK_FALSE(first.IsInstanceAddress(VpcDnsAddress(first.subnet)));
+  CHECK(PrivateDnsDomain("home-1") == "home-1.compute.internal");
+  CHECK(PrivateDnsDomain("eu-west-1") == "eu-west-1.compute.internal");
+  CHECK(PrivateDnsDomain("us-east-1") == "ec2.internal");
+}
+
+TEST_CASE("RenderInstanceNames: one hosts line per instance, FQDN first") {
+  struct Case {
+    std::string name;
+    std::vector<DhcpHost> hosts;
+    std::string expected;
+  };
+  const MacAddress mac = *MacAddress::Parse("02:00:00:00:00:01");
+  const std::vector<Case> cases = {
+      {"none", {}, ""},
+      {"EC2 hostname",
+       {{mac, *Ipv4Address::Parse("172.31.0.4"), "ip-172-31-0-4"}},
+       "172.31.0.4 ip-172-31-0-4.home-1.compute.internal ip-172-31-0-4\n"},
+      {"own hostname keeps the EC2 name too",
+       {{mac, *Ipv4Address::Parse("172.31.0.5"), "web"},
+        {mac, *Ipv4Address::Parse("172.31.0.6"), "ip-172-31-0-6"}},
+       "172.31.0.5 web.home-1.compute.internal web ip-172-31-0-5.home-1.compute.internal\n"
+       "172.31.0.6 ip-172-31-0-6.home-1.compute.internal ip-172-31-0-6\n"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    CHECK(RenderInstanceNames("home-1.compute.internal", c.hosts) == c.expected);
+  }
+}
+
+TEST_CASE("resolv.conf: nameservers, loopback ones left out where unreachable") {
+  CHECK(ParseResolvConfNameservers("# generated\n"
+                                   "search lan\n"
+                                   "nameserver 192.168.1.1\n"
+                                   "  nameserver\t127.0.0.53  # local\n"
+                                   "; nameserver 9.9.9.9\n"
+                                   "nameserver fe80::1%eth0\n"
+                                   "nameserver 2001:db8::53\n"
+                                   "nameserver not-an-address\n"
+                                   "nameserver 1.2.3\n"
+                                   "nameserver\n"
+                                   "options edns0\n") ==
+        std::vector<std::string>{"192.168.1.1", "127.0.0.53", "fe80::1%eth0", "2001:db8::53"});
+
+  struct Loop {
+    std::string address;
+    bool loopback;
+  };
+  for (const Loop& l : std::vector<Loop>{{"127.0.0.53", true},
+                                         {"127.1.2.3", true},
+                                         {"::1", true},
+                                         {"::ffff:127.0.0.1", true},
+                                         {"128.0.0.1", false},
+                                         {"10.255.255.53", false},
+                                         {"2001:db8::1", false},
+                                         {"::", false}}) {
+    INFO(l.address);
+    CHECK(IsLoopbackResolver(l.address) == l.loopback);
+  }
+
+  struct Choice {
+    std::string name;
+    std::vector<std::string> nameservers;
+    bool loopback_reachable;
+    std::vector<std::string> servers, dropped;
+  };
+  const std::vector<Choice> choices = {
+      {"initial namespace keeps systemd-resolved", {"127.0.0.53"}, true, {"127.0.0.53"}, {}},
+      {"other namespace drops it", {"127.0.0.53"}, false, {}, {"127.0.0.53"}},
+      {"mixed, order kept",
+       {"::1", "192.0.2.1", "127.0.0.1", "192.0.2.2"},
+       false,
+       {"192.0.2.1", "192.0.2.2"},
+       {"::1", "127.0.0.1"}},
+      {"nothing configured", {}, false, {}, {}},
+  };
+  for (const Choice& c : choices) {
+    INFO(c.name);
+    const UpstreamChoice got = ChooseUpstreams(c.nameservers, c.loopback_reachable);
+    CHECK(got.servers == c.servers);
+    CHECK(got.dropped == c.dropped);
+  }
+
+  CHECK(RenderUpstreamResolvConf({"192.0.2.1", "2001:db8::53"}) ==
+        "nameserver 192.0.2.1\nnameserver 2001:db8::53\n");
+  CHECK(RenderUpstreamResolvConf({}).empty());
+  CHECK(ValidateUpstreams({"192.0.2.1", "2001:db8::53"}).ok());
+  CHECK(absl::StrContains(ValidateUpstreams({"192.0.2.1", "dns.example"}).message(),
+                          "'dns.example' is not an IPv4 or IPv6 address"));
+  CHECK_FALSE(ValidateUpstreams({}).ok());
 }
 
 TEST_CASE("RenderDhcpHosts and FilterLeases") {
