@@ -166,7 +166,8 @@ grep -q "egress-step: peer $peer_ip \+$peer_name" <<<"$out_a" ||
   fail "A's guest did not resolve $peer_name: $(grep -o 'egress-step: peer.*' <<<"$out_a")"
 grep -q "egress-step: package minicloud-egress-probe: installed from the outside repository" \
   <<<"$out_a" || fail "A's guest did not install and run the package"
-grep -q "GET /debian/${OUTSIDE_PACKAGE}_1.0_all.deb" "$OUTSIDE_DIR/access.log" ||
+# apt asks for the package's Filename under the repository: ./<name>_1.0_all.deb
+grep -Eq "\"GET /debian/(\./)?${OUTSIDE_PACKAGE}_1\.0_all\.deb HTTP/[0-9.]+\" 200 " "$OUTSIDE_DIR/access.log" ||
   fail "the outside repository never served the package"
 log "A: resolved, fetched, installed; verdict success"
 
