@@ -23,6 +23,16 @@
 #   serving a static copy of the metadata tree minicloud serves on 169.254.169.254 (same paths,
 #   listings and user data). Clock: from just before `qemu-img create` to the marker.
 #
+# BOOT_BENCH_WORKLOAD=apt: the user data installs one package (`apt-get update && apt-get install`)
+#   from the test "outside" (tests/e2e/outside.sh: a namespace with DNS, HTTP and an apt
+#   repository this run builds) and writes the marker only when the package ran. The cloud has
+#   egress out of its link to the outside (deploy/cloud --egress-interface/--dns) and its guest
+#   resolves through the host's VPC resolver; the bare guest's NIC is QEMU's user-mode network
+#   (slirp) instead of the tap: net 169.254.0.0/16 with the host end at 169.254.169.254, so the
+#   guest's metadata requests reach nginx on the bare namespace's 127.0.0.1, names are resolved
+#   by slirp from the namespace's resolv.conf (the outside's DNS) and the repository is reached
+#   over a second link to the same outside.
+#
 # Both sides must show the marker and cloud-init's "Datasource DataSourceEc2" line, or the run
 # fails. Before the rounds, one minicloud launch (not counted) pays the AMI download to the host
 # and libvirt's QEMU probe, and the bare side reads the base file once, so both start warm.
@@ -61,6 +71,7 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
 RESULTS=${BOOT_BENCH_RESULTS:-}
 DIAG=${BOOT_BENCH_DIAG:-0}
 PCAP=${BOOT_BENCH_PCAP:-0}
+WORKLOAD=${BOOT_BENCH_WORKLOAD:-marker}
 CLOUD=${CLOUD_SCRIPT:-$REPO/deploy/cloud}
 POLL=0.2
 INSTANCE_TYPE=t3.micro  # 2 vCPUs, 1024 MiB (checked against the agent's QEMU command line)
@@ -72,6 +83,7 @@ die() { echo "boot-vs-qemu: $*" >&2; exit 1; }
 say() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 [[ $PAIRS =~ ^[1-9][0-9]*$ ]] || die "PAIRS must be a positive number"
+[[ $WORKLOAD == marker || $WORKLOAD == apt ]] || die "BOOT_BENCH_WORKLOAD must be marker or apt"
 [[ $(id -u) -eq 0 ]] || die "run as root (namespaces, taps, QEMU)"
 [[ -f $MANIFEST ]] || die "no AMI manifest at $MANIFEST (images/build-debian-ami.sh)"
 for tool in "$CLOUD" "$QEMU" qemu-img dnsmasq nginx jq nsenter ip python3; do
@@ -116,9 +128,11 @@ cleanup_dir() {
         >>"$dir/cloud-down.log" 2>&1 || true
     fi
   fi
+  if [[ -n ${OUTSIDE_DIR:-} && $dir == "${WORK:-}" ]]; then outside_down; fi
   if [[ -n $tag ]]; then
     ip netns del "mcbq-$tag-c" 2>/dev/null || true
     ip netns del "mcbq-$tag-b" 2>/dev/null || true
+    rm -rf "/etc/netns/mcbq-$tag-b"
   fi
   rm -rf "$dir"
 }
@@ -169,13 +183,25 @@ export MINICLOUD_ENDPOINT=127.0.0.1:$MINICLOUD_PORT
 in_cloud_ns() { nsenter --net="/run/netns/$NSC" "$@"; }
 mc() { in_cloud_ns "$MINICLOUD_BIN/minicloud" "$@"; }
 
-# deploy/cloud puts the controller on 10.254.1.1; inside our own namespace that cannot meet
-# another cloud running on this machine. nsenter (not `ip netns exec`) keeps the mount namespace,
+# The cloud runs inside a namespace of our own, so its links cannot meet another cloud running
+# on this machine. nsenter (not `ip netns exec`) keeps the mount namespace,
 # so the agent namespace deploy/cloud creates is visible to everyone.
 ip netns add "$NSC"
 ip -n "$NSC" link set lo up
+ip netns add "$NSB"
+ip -n "$NSB" link set lo up
+CLOUD_ARGS=(--no-egress)
+if [[ $WORKLOAD == apt ]]; then
+  source "$REPO/tests/e2e/outside.sh"
+  outside_up "$NSC" || die "the outside fixture did not come up"
+  outside_link "$NSB" || die "cannot link the bare namespace to the outside"
+  mkdir -p "/etc/netns/$NSB"
+  echo "nameserver $OUTSIDE_IP" >"/etc/netns/$NSB/resolv.conf"
+  CLOUD_ARGS=(--egress-interface "$OUTSIDE_IF" --dns "$OUTSIDE_IP")
+  say "outside: $OUTSIDE_NS at $OUTSIDE_IP, linked to $NSC and $NSB"
+fi
 say "starting a one-host cloud in $MINICLOUD_HOME (namespace $NSC)"
-in_cloud_ns "$CLOUD" up --hosts 1 --accel tcg >"$WORK/cloud-up.log" 2>&1 ||
+in_cloud_ns "$CLOUD" up --hosts 1 --accel tcg "${CLOUD_ARGS[@]}" >"$WORK/cloud-up.log" 2>&1 ||
   { cat "$WORK/cloud-up.log" >&2; die "deploy/cloud up failed"; }
 IMAGE=$(mc register-image --manifest "$MANIFEST" | jq -r .ImageId)
 say "registered $IMAGE from $MANIFEST"
@@ -191,8 +217,6 @@ GUEST_IP=172.31.0.4
 GUEST_HOST=ip-172-31-0-4
 GUEST_DNS=ip-172-31-0-4.home-1.compute.internal
 
-ip netns add "$NSB"
-ip -n "$NSB" link set lo up
 ip -n "$NSB" link add name "$BR" type bridge stp_state 0
 ip netns exec "$NSB" sh -c "echo 0 >/proc/sys/net/ipv6/conf/$BR/accept_ra;
                             echo 0 >/proc/sys/net/ipv6/conf/$BR/autoconf"
@@ -326,6 +350,7 @@ http {
   server {
     listen 169.254.169.254:80;
     listen [fd00:ec2::254]:80;
+    listen 127.0.0.1:80;  # the slirp guest's 169.254.169.254 (BOOT_BENCH_WORKLOAD=apt)
     root $IMDS;
     # IMDSv2: PUT /latest/api/token answers a token and echoes the TTL header.
     location = /latest/api/token {
@@ -428,7 +453,20 @@ stop_pcap() {
 }
 
 write_user_data() {  # write_user_data FILE MARKER
-  printf '#!/bin/sh\necho %s > /dev/ttyS0\n' "$2" >"$1"
+  if [[ $WORKLOAD == apt ]]; then
+    # The marker only once the package is installed and ran.
+    cat >"$1" <<EOF
+#!/bin/sh
+set -e
+rm -f /etc/apt/sources.list.d/*
+echo "deb [trusted=yes] http://$OUTSIDE_NAME/debian ./" >/etc/apt/sources.list
+DEBIAN_FRONTEND=noninteractive apt-get update -q --error-on=any
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q $OUTSIDE_PACKAGE
+echo "\$($OUTSIDE_PACKAGE) $2" >/dev/ttyS0
+EOF
+  else
+    printf '#!/bin/sh\necho %s > /dev/ttyS0\n' "$2" >"$1"
+  fi
   ((DIAG)) || return 0
   # Not timed: where the boot's seconds went, as the guest saw them.
   cat >>"$1" <<'DIAG'
@@ -541,6 +579,10 @@ run_bare() {
   uuid=$(cat /proc/sys/kernel/random/uuid)
   uuid=ec2${uuid:3}
   start_pcap "$NSB" "$TAP" "$RESULTS/pcap-bare-$TAG-$round.pcap"
+  local BARE_NETDEV="tap,id=hostnet0,ifname=$TAP,script=no,downscript=no"
+  # slirp: the host end (169.254.169.254) is the namespace's loopback, where nginx listens too.
+  [[ $WORKLOAD == apt ]] &&
+    BARE_NETDEV="user,id=hostnet0,ipv6=off,net=169.254.0.0/16,host=169.254.169.254,dhcpstart=169.254.0.4"
   t0=$EPOCHREALTIME
   qemu-img create -q -f qcow2 -F qcow2 -b "$BASE" "$overlay"
   # The agent's domain (agent/hypervisor/domain_xml.cc) as libvirt starts it, minus libvirt's
@@ -559,7 +601,7 @@ run_bare() {
     -blockdev "driver=file,filename=$overlay,node-name=root-storage,cache.direct=off,cache.no-flush=off,discard=unmap" \
     -blockdev "driver=qcow2,file=root-storage,node-name=root-format,cache.direct=off,cache.no-flush=off,discard=unmap" \
     -device virtio-blk-pci,bus=pci.0,addr=0x3,drive=root-format,id=virtio-disk0,bootindex=1,write-cache=on \
-    -netdev "tap,id=hostnet0,ifname=$TAP,script=no,downscript=no" \
+    -netdev "$BARE_NETDEV" \
     -device "virtio-net-pci,netdev=hostnet0,id=net0,mac=$GUEST_MAC,bus=pci.0,addr=0x2" \
     -chardev "file,id=charserial0,path=$console,append=on" \
     -device isa-serial,chardev=charserial0,id=serial0,index=0 \
@@ -609,6 +651,7 @@ cat "$BASE" >/dev/null  # the bare side's base file in the page cache, as the ag
 sync  # the warm-up's download written back before the first timed boot, not during it
 
 img_sha=$(jq -r .disk.sha256 "$MANIFEST")
+echo "workload: $WORKLOAD$([[ $WORKLOAD == apt ]] && echo " (user data: apt-get update + install $OUTSIDE_PACKAGE from http://$OUTSIDE_NAME; bare NIC: slirp)")"
 echo "boot-vs-qemu $(date -u +%FT%TZ) on $(nproc) cores: $(jq -r .name "$MANIFEST") (disk ${img_sha:0:12}), $INSTANCE_TYPE ($VCPUS vCPU, $MEMORY_MIB MiB), TCG, $PAIRS pair(s), order alternating per pair, run $TAG"
 echo "minicloud warm-up launch (not counted): API call -> running in ${warm}s"
 echo "scheduler autogroups: $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo n/a) (both QEMUs run in a session of their own)"

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Guest egress and DNS, against a test "outside" (tests/e2e/outside.sh: a namespace with a DNS
+# server, an HTTP server and an apt repository holding a package this run builds), never the
+# internet. Two clouds are up at once, which also checks that their link subnets do not collide:
+#
+#   cloud A  egress on, out of the outside link (--egress-interface), resolvers = the outside's
+#   cloud B  --no-egress
+#
+# 1. A tiny guest on A fetches the outside page by address, connects to the outside's HTTP and
+#    DNS ports (controls: the path works, and the probe sees an open port as open), and tries to
+#    connect to A's controller, A's agent (its gRPC port) and B's controller: all must be
+#    blocked. Each try prints `egress-try: <name> <ip:port> result=open|blocked ...`.
+# 2. The same user data on a Debian guest of each cloud: fetch http://repo.outside.test/hello.txt,
+#    resolve the tiny guest's name (ip-a-b-c-d.home-1.compute.internal), `apt-get install` the
+#    test package from the outside repository and run it. On A the verdict is success and the
+#    console shows each step; on B the verdict is FAILED and shows that the name did not resolve.
+# 3. `deploy/cloud down` of both leaves no nftables table, forwarding setting or namespace
+#    behind: the machine's tables and every interface's forwarding flag are as before.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/outside.sh"
+
+DEBIAN=${MINICLOUD_DEBIAN_AMI_DIR:-$IMAGES/debian-12}
+[[ -f $DEBIAN/manifest.json ]] || fail "Debian AMI missing: run images/build-debian-ami.sh"
+[[ -f $IMAGES/tiny/manifest.json ]] || fail "tiny AMI missing: run images/build-tiny-ami.sh"
+
+HOME_A=$MINICLOUD_HOME
+HOME_B=$(mktemp -d /tmp/minicloud-e2e-XXXXXX)
+PORT_A=$MINICLOUD_PORT
+PORT_B=$((PORT_A == 39999 ? 20000 : PORT_A + 1))
+MC_B=("$MC" --endpoint "127.0.0.1:$PORT_B")
+
+down_b() { MINICLOUD_HOME=$HOME_B MINICLOUD_PORT=$PORT_B "$REPO/deploy/cloud" down >/dev/null 2>&1; }
+teardown_all() {
+  local rc=$?
+  down_b || true
+  rm -rf "$HOME_B"
+  outside_down
+  "$REPO/deploy/cloud" down >/dev/null 2>&1 || true
+  rm -rf "$HOME_A"
+  exit $rc
+}
+trap teardown_all EXIT
+
+# What must be the same after both clouds are down (other clouds on the machine may come and go
+# meanwhile, so only what belongs to these two, the uplink guard and the interfaces that
+# existed before are compared).
+machine_net_state() {
+  local f ifname
+  nft list tables | grep -E "minicloud_(uplinks|cloud_($(tag "$HOME_A")|$(tag "$HOME_B")))\$" || true
+  for f in /proc/sys/net/ipv4/conf/*/forwarding; do
+    ifname=$(basename "$(dirname "$f")")
+    [[ $ifname == mc* ]] && continue
+    [[ -n ${1:-} ]] && ! grep -qx "$ifname" <<<"$1" && continue
+    echo "$ifname forwarding=$(cat "$f")"
+  done
+  ip netns list | awk '{print $1}' | grep -E "^mc-($(tag "$HOME_A")|$(tag "$HOME_B"))-" || true
+  ls /etc/netns 2>/dev/null | grep -E "^mc-($(tag "$HOME_A")|$(tag "$HOME_B"))-" || true
+}
+tag() { printf '%s' "$1" | md5sum | cut -c1-4; }
+
+outside_up || fail "the outside fixture did not come up"
+log "outside: $OUTSIDE_NS at $OUTSIDE_IP ($OUTSIDE_NAME), link $OUTSIDE_IF"
+ifs_before=$(ls /proc/sys/net/ipv4/conf)
+before=$(machine_net_state "$ifs_before")
+
+"$REPO/deploy/cloud" up --hosts 1 --egress-interface "$OUTSIDE_IF" --dns "$OUTSIDE_IP" \
+  >"$HOME_B.up-a" 2>&1 || { cat "$HOME_B.up-a"; fail "cloud A up"; }
+MINICLOUD_HOME=$HOME_B MINICLOUD_PORT=$PORT_B "$REPO/deploy/cloud" up --hosts 1 --no-egress \
+  >"$HOME_B.up-b" 2>&1 || { cat "$HOME_B.up-b"; fail "cloud B up (while A is up)"; }
+log "A: $(grep -o 'links.*' "$HOME_B.up-a" | cut -d';' -f1)"
+log "B: $(grep -o 'links.*' "$HOME_B.up-b" | cut -d';' -f1)"
+rm -f "$HOME_B.up-a" "$HOME_B.up-b"
+slot_a=$(cat "$HOME_A/run/link-slot")
+slot_b=$(cat "$HOME_B/run/link-slot")
+[[ $slot_a != "$slot_b" ]] || fail "both clouds took link block $slot_a"
+
+# Addresses the guests must not reach.
+link_a=$(ip -4 -o addr show dev "mc$(tag "$HOME_A")o1" | awk '{print $4}' | cut -d/ -f1)
+link_b=$(ip -4 -o addr show dev "mc$(tag "$HOME_B")o1" | awk '{print $4}' | cut -d/ -f1)
+agent_addr=$(grep -o 'minicloud-agent serving on [0-9.]*:[0-9]*' "$HOME_A/logs/agent-1.log" |
+  head -n1 | awk '{print $4}')
+[[ $agent_addr =~ ^[0-9.]+:[0-9]+$ ]] || fail "cannot find the agent's gRPC address ('$agent_addr')"
+log "A's controller $link_a:$PORT_A, A's agent $agent_addr, B's controller $link_b:$PORT_B"
+
+tiny=$("$MC" register-image --manifest "$IMAGES/tiny/manifest.json" | jq -r .ImageId)
+deb_a=$("$MC" register-image --manifest "$DEBIAN/manifest.json" | jq -r .ImageId)
+deb_b=$("${MC_B[@]}" register-image --manifest "$DEBIAN/manifest.json" | jq -r .ImageId)
+
+# --- the tiny guest: what it can and cannot connect to ------------------------------------------
+cat >"$HOME_A/tiny.sh" <<EOF
+#!/bin/sh
+# try NAME IP:PORT: "open" when a TCP connection is established (nc runs /bin/true on it).
+try() {
+  out=\$(timeout 10 nc -w 5 "\${2%:*}" "\${2#*:}" -e /bin/true 2>&1); rc=\$?
+  if [ \$rc -eq 0 ]; then res=open; else res=blocked; fi
+  echo "egress-try: \$1 \$2 result=\$res rc=\$rc err=\$(echo \$out | head -c 100)"
+}
+echo "egress-try: page \$(timeout 10 wget -q -O - http://$OUTSIDE_IP/hello.txt 2>&1)"
+try outside-http $OUTSIDE_IP:80
+try outside-dns-tcp $OUTSIDE_IP:53
+try controller-a $link_a:$PORT_A
+try agent-a $agent_addr
+try controller-b $link_b:$PORT_B
+echo "egress-try: done"
+EOF
+peer=$("$MC" run-instances --image-id "$tiny" --instance-type t3.nano \
+  --user-data "file://$HOME_A/tiny.sh" | jq -r '.Instances[0].InstanceId')
+peer_ip=$("$MC" describe-instances --instance-ids "$peer" |
+  jq -r '.Reservations[0].Instances[0].PrivateIpAddress')
+peer_name="ip-${peer_ip//./-}.home-1.compute.internal"
+log "tiny guest $peer at $peer_ip ($peer_name)"
+
+# --- the Debian guests: one script, both clouds ------------------------------------------------
+cat >"$HOME_A/debian.sh" <<EOF
+#!/bin/bash
+set -euo pipefail
+# Each step stops the script when it fails (an assignment carries its command's status).
+echo "egress-step: resolvers \$(awk '/^nameserver/ {print \$2}' /etc/resolv.conf | tr '\n' ' ')"
+page=\$(curl -fsS --max-time 30 http://$OUTSIDE_NAME/hello.txt)
+echo "egress-step: page \$page"
+peer=\$(getent hosts $peer_name)
+echo "egress-step: peer \$peer"
+rm -f /etc/apt/sources.list.d/*
+echo "deb [trusted=yes] http://$OUTSIDE_NAME/debian ./" >/etc/apt/sources.list
+DEBIAN_FRONTEND=noninteractive apt-get update -q --error-on=any
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q $OUTSIDE_PACKAGE
+echo "egress-step: package \$($OUTSIDE_PACKAGE)"
+EOF
+id_a=$("$MC" run-instances --image-id "$deb_a" --instance-type t3.micro \
+  --user-data "file://$HOME_A/debian.sh" | jq -r '.Instances[0].InstanceId')
+id_b=$("${MC_B[@]}" run-instances --image-id "$deb_b" --instance-type t3.micro \
+  --user-data "file://$HOME_A/debian.sh" | jq -r '.Instances[0].InstanceId')
+log "Debian guests: $id_a on A (egress), $id_b on B (no egress)"
+
+wait_console "$peer" "egress-try: done" 300
+tries=$(console_text "$peer" | grep -o 'egress-try: .*' | sort -u)
+printf '%s\n' "$tries" | sed 's/^/  tiny: /'
+grep -qF "egress-try: page $OUTSIDE_TOKEN" <<<"$tries" || fail "the tiny guest did not fetch the page"
+for t in outside-http outside-dns-tcp; do
+  grep -q "^egress-try: $t .* result=open" <<<"$tries" || fail "control $t was not reachable"
+done
+for t in controller-a agent-a controller-b; do
+  grep -q "^egress-try: $t .* result=blocked" <<<"$tries" || fail "a guest reached $t"
+done
+log "a guest reaches the outside, not the controllers or the agent"
+
+rc=0
+verdict_b=$("${MC_B[@]}" wait user-data-finished --instance-ids "$id_b" --timeout 1200 2>&1) || rc=$?
+printf '%s\n' "$verdict_b" | sed 's/^/  B: /'
+assert_eq "$rc" 1 "exit status of wait user-data-finished on B (no egress)"
+grep -q "verdict: user data FAILED" <<<"$verdict_b" || fail "B's verdict"
+grep -q "Could not resolve host: $OUTSIDE_NAME" <<<"$verdict_b" ||
+  fail "B's verdict does not show why the script failed"
+log "B: the same script fails; the verdict shows the name did not resolve"
+
+rc=0
+verdict_a=$("$MC" wait user-data-finished --instance-ids "$id_a" --timeout 1200 2>&1) || rc=$?
+printf '%s\n' "$verdict_a" | sed 's/^/  A: /'
+assert_eq "$rc" 0 "exit status of wait user-data-finished on A (egress)"
+grep -q "verdict: user data succeeded" <<<"$verdict_a" || fail "A's verdict"
+out_a=$(console_text "$id_a")
+grep -q "egress-step: resolvers .*172\.31\.0\.2" <<<"$out_a" ||
+  fail "A's guest was not given the VPC resolver: $(grep -o 'egress-step: resolvers.*' <<<"$out_a")"
+grep -qF "egress-step: page $OUTSIDE_TOKEN" <<<"$out_a" || fail "A's guest did not fetch the page"
+grep -q "egress-step: peer $peer_ip \+$peer_name" <<<"$out_a" ||
+  fail "A's guest did not resolve $peer_name: $(grep -o 'egress-step: peer.*' <<<"$out_a")"
+grep -q "egress-step: package minicloud-egress-probe: installed from the outside repository" \
+  <<<"$out_a" || fail "A's guest did not install and run the package"
+# apt asks for the package's Filename under the repository: ./<name>_1.0_all.deb
+grep -Eq "\"GET /debian/(\./)?${OUTSIDE_PACKAGE}_1\.0_all\.deb HTTP/[0-9.]+\" 200 " "$OUTSIDE_DIR/access.log" ||
+  fail "the outside repository never served the package"
+log "A: resolved, fetched, installed; verdict success"
+
+# --- nothing left behind -------------------------------------------------------------------------
+"$REPO/deploy/cloud" down >/dev/null || fail "cloud A down"
+down_b || fail "cloud B down"
+after=$(machine_net_state "$ifs_before")
+if [[ $before != "$after" ]]; then
+  diff <(echo "$before") <(echo "$after") || true
+  fail "the clouds left network state behind"
+fi
+[[ ! -e /run/minicloud/egress/$OUTSIDE_IF ]] || fail "egress bookkeeping of $OUTSIDE_IF left behind"
+log "down: no tables, forwarding flags, namespaces or resolv.conf files left"
