@@ -74,9 +74,14 @@ int64_t ForeignIpv4Drops(testing::ScopedNetns& ns, const std::string& tap) {
   return -1;
 }
 
-// One simulated host: its namespace, a state directory and a LinuxHostNetwork over them.
+// One simulated host: its namespace, a state directory and a LinuxHostNetwork over them. dnsmasq's
+// directory goes under /run/<prefix>, removed also when a test stops half-way.
 struct Host {
-  explicit Host(const std::string& prefix) : ns(prefix + "-h") {}
+  explicit Host(const std::string& prefix) : ns(prefix + "-h"), runtime("/run/" + prefix) {}
+  ~Host() {
+    std::error_code ec;
+    std::filesystem::remove_all(runtime, ec);
+  }
 
   HostNetworkOptions Options(const std::string& bridge, const std::string& subnet) const {
     HostNetworkOptions o;
@@ -84,12 +89,14 @@ struct Host {
     o.subnet = subnet;
     o.state_dir = state.path();
     o.netns = ns.name();
+    o.runtime_dir = runtime;
     o.dnsmasq_log_to_file = true;
     return o;
   }
 
   ScopedNetns ns;
   minicloud::testing::TempDir state;
+  std::string runtime;
 };
 
 std::unique_ptr<LinuxHostNetwork> MakeNetwork(const HostNetworkOptions& options) {
