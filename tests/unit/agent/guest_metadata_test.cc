@@ -398,6 +398,29 @@ TEST_CASE("ToInstanceMetadata adds no defaults of its own", "[agent][metadata]")
   }
 }
 
+TEST_CASE("tag keys served in instance metadata are checked again on the agent",
+          "[agent][metadata][tags]") {
+  struct Row {
+    std::string key;
+    v1::InstanceMetadataTags option;
+    bool accepted;
+  };
+  const Row rows[] = {
+      {"Name", v1::INSTANCE_METADATA_TAGS_ENABLED, true},
+      {"team/owner", v1::INSTANCE_METADATA_TAGS_ENABLED, false},
+      {"..", v1::INSTANCE_METADATA_TAGS_ENABLED, false},
+      {"a\nb", v1::INSTANCE_METADATA_TAGS_ENABLED, false},
+      {"team/owner", v1::INSTANCE_METADATA_TAGS_DISABLED, true},  // not served: not a path
+  };
+  for (const Row& row : rows) {
+    INFO(row.key << " " << v1::InstanceMetadataTags_Name(row.option));
+    v1::DesiredInstance want = MakeWant().Build();
+    (*want.mutable_metadata()->mutable_tags())[row.key] = "x";
+    want.mutable_metadata()->set_instance_metadata_tags(row.option);
+    CHECK(ToInstanceMetadata(want).ok() == row.accepted);
+  }
+}
+
 TEST_CASE("the agent refuses a desired record the metadata service cannot serve",
           "[agent][metadata][edge]") {
   TempDir state;
@@ -501,6 +524,13 @@ TEST_CASE("an instance id from the controller never leads outside the state dire
         absl::StatusCode::kInvalidArgument);
   CHECK(agent.InstanceDir("../../victim").status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(agent.InstanceDir(good).value() == state_dir + "/instances/" + good);
+  // A plain name that is no instance id is refused too (the id check, not only the path check).
+  CHECK(agent.InstanceDir("victim").status().code() == absl::StatusCode::kInvalidArgument);
+  // A well-formed id whose directory is a link out of the state directory is refused (the path
+  // check, not only the id check).
+  const std::string linked = "i-0000000000000000e";
+  std::filesystem::create_directory_symlink(root / "victim", state_dir + "/instances/" + linked);
+  CHECK(agent.InstanceDir(linked).status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace minicloud::agent
