@@ -23,9 +23,10 @@ PACKAGES=(
   iproute2 nftables dnsmasq-base
   # image building (mmdebstrap -> ext4 -> partitioned qcow2 with GRUB, no loop mounts)
   mmdebstrap e2fsprogs fdisk grub-pc-bin grub2-common cpio busybox-static xz-utils
-  # tools the scripts, tests and benchmarks use (openssl: identity signatures checked with its
+  # tools the scripts, tests and benchmarks use (dpkg-dev: dpkg-scanpackages for the e2e tests' apt
+  # repository; openssl: identity signatures checked with its
   # CLI; openssh-client: ssh-keygen for key pairs, ssh into e2e guests; util-linux: flock)
-  curl jq procps psmisc openssl openssh-client util-linux rocksdb-tools wrk nginx-light
+  curl jq procps psmisc openssl openssh-client util-linux rocksdb-tools wrk nginx-light dpkg-dev
 )
 
 missing=()
