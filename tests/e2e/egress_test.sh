@@ -64,12 +64,12 @@ ifs_before=$(ls /proc/sys/net/ipv4/conf)
 before=$(machine_net_state "$ifs_before")
 
 "$REPO/deploy/cloud" up --hosts 1 --egress-interface "$OUTSIDE_IF" --dns "$OUTSIDE_IP" \
-  >"$HOME_B.up-a" 2>&1 || { cat "$HOME_B.up-a"; fail "cloud A up"; }
+  >"$HOME_A/up-a.log" 2>&1 || { cat "$HOME_A/up-a.log"; fail "cloud A up"; }
 MINICLOUD_HOME=$HOME_B MINICLOUD_PORT=$PORT_B "$REPO/deploy/cloud" up --hosts 1 --no-egress \
-  >"$HOME_B.up-b" 2>&1 || { cat "$HOME_B.up-b"; fail "cloud B up (while A is up)"; }
-log "A: $(grep -o 'links.*' "$HOME_B.up-a" | cut -d';' -f1)"
-log "B: $(grep -o 'links.*' "$HOME_B.up-b" | cut -d';' -f1)"
-rm -f "$HOME_B.up-a" "$HOME_B.up-b"
+  >"$HOME_A/up-b.log" 2>&1 || { cat "$HOME_A/up-b.log"; fail "cloud B up (while A is up)"; }
+log "A: $(grep -o 'links.*' "$HOME_A/up-a.log" | cut -d';' -f1)"
+log "B: $(grep -o 'links.*' "$HOME_A/up-b.log" | cut -d';' -f1)"
+rm -f "$HOME_A/up-a.log" "$HOME_A/up-b.log"
 slot_a=$(cat "$HOME_A/run/link-slot")
 slot_b=$(cat "$HOME_B/run/link-slot")
 [[ $slot_a != "$slot_b" ]] || fail "both clouds took link block $slot_a"
