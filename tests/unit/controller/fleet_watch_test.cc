@@ -34,7 +34,8 @@ TEST_CASE("WatchDesired refuses long-polls beyond its limits", "[controller][fle
       *f.state, f.clock, f.ids, *f.signer,
       controller::WatchLimits{.max_waiting = 3, .max_waiting_per_host = 1});
   std::vector<std::string> hosts;
-  for (int i = 0; i < 4; ++i) hosts.push_back(f.AddHost(absl::StrCat("home-1", std::string(1, static_cast<char>('a' + i)))));
+  for (int i = 0; i < 4; ++i)
+    hosts.push_back(f.AddHost(absl::StrCat("home-1", std::string(1, static_cast<char>('a' + i)))));
   auto generation = [&](const std::string& host) {
     v1::WatchDesiredRequest req;
     req.set_host_id(host);
