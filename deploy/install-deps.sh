@@ -11,7 +11,7 @@ fi
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang-format
-  # libFuzzer (the IMDS handler fuzz test)
+  # libFuzzer (the fuzz tests under tests/fuzz)
   clang libclang-rt-14-dev
   # libraries
   libvirt-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
