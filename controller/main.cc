@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups);
-  ctl::HostHandler host_handler(fleet, **blobs);
+  ctl::HostHandler host_handler(fleet, images);
 
   grpc::ServerBuilder builder;
   std::vector<int> ports(listen.size(), 0);

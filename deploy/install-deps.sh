@@ -17,6 +17,8 @@ PACKAGES=(
   libvirt-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev catch2 libboost-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libssl-dev libyaml-cpp-dev
+  # initramfs checks of uploaded ramdisks (gzip, zstd, xz)
+  zlib1g-dev libzstd-dev liblzma-dev
   # hypervisor: QEMU driver of libvirt (used embedded, no libvirtd needed), virtlogd, QEMU
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   # host networking

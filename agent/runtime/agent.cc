@@ -473,7 +473,10 @@ absl::StatusOr<std::string> Agent::EnsureBlob(const std::string& sha256, int64_t
   } else {
     MC_ASSIGN_OR_RETURN(auto writer, images_->BeginWrite(sha256));
     spdlog::info("fetching {} ({} bytes) from the controller", sha256, size);
-    MC_RETURN_IF_ERROR(controller_.FetchBlob(sha256, 0, [&](absl::string_view chunk) {
+    v1::FetchBlobRequest req;
+    req.set_sha256(sha256);
+    req.set_host_id(host_id());
+    MC_RETURN_IF_ERROR(controller_.FetchBlob(req, [&](absl::string_view chunk) {
       return writer.Append(std::string_view(chunk.data(), chunk.size()));
     }));
     MC_ASSIGN_OR_RETURN(auto committed, writer.Commit());

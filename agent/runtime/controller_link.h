@@ -35,9 +35,9 @@ class ControllerLink {
   // Long-poll: returns the host's desired state once its generation differs from
   // req.known_generation(), or after req.max_wait_ms() (then unchanged).
   virtual absl::StatusOr<v1::DesiredState> Watch(const v1::WatchDesiredRequest& req) = 0;
-  // Streams a blob from `offset`; `sink` receives each chunk in order and may abort by
-  // returning an error.
-  virtual absl::Status FetchBlob(const std::string& sha256, int64_t offset,
+  // Streams the blob req.sha256() from req.offset() (req.host_id() names this host); `sink`
+  // receives each chunk in order and may abort by returning an error.
+  virtual absl::Status FetchBlob(const v1::FetchBlobRequest& req,
                                  const std::function<absl::Status(absl::string_view)>& sink) = 0;
 };
 

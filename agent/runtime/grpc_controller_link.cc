@@ -43,12 +43,9 @@ class GrpcControllerLink final : public ControllerLink {
     return resp;
   }
 
-  absl::Status FetchBlob(const std::string& sha256, int64_t offset,
+  absl::Status FetchBlob(const v1::FetchBlobRequest& req,
                          const std::function<absl::Status(absl::string_view)>& sink) override {
     grpc::ClientContext ctx;
-    v1::FetchBlobRequest req;
-    req.set_sha256(sha256);
-    req.set_offset(offset);
     auto reader = stub_->FetchBlob(&ctx, req);
     v1::BlobChunk chunk;
     while (reader->Read(&chunk)) {
@@ -58,7 +55,7 @@ class GrpcControllerLink final : public ControllerLink {
         return s;
       }
     }
-    return Wrap(reader->Finish(), absl::StrCat("fetch blob ", sha256));
+    return Wrap(reader->Finish(), absl::StrCat("fetch blob ", req.sha256()));
   }
 
  private:

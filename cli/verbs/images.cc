@@ -13,8 +13,15 @@ namespace {
 using nlohmann::json;
 using Stub = ComputeApi::Stub;
 
-// Fills a RegisterImage request from an image recipe's manifest.json; flags already given win.
-void ApplyManifest(const std::string& path, bool direct_kernel, v1::RegisterImageRequest& reg) {
+// The local files register-image uploads (the controller never opens a caller's path).
+struct ImageFiles {
+  std::string disk, kernel, ramdisk;
+};
+
+// Fills a RegisterImage request and its files from an image recipe's manifest.json; flags
+// already given win.
+void ApplyManifest(const std::string& path, bool direct_kernel, v1::RegisterImageRequest& reg,
+                   ImageFiles& files) {
   std::ifstream f(path);
   if (!f) throw UsageError("cannot read manifest '" + path + "'");
   json m;
@@ -23,17 +30,19 @@ void ApplyManifest(const std::string& path, bool direct_kernel, v1::RegisterImag
     const std::string dir = std::filesystem::absolute(path).parent_path().string() + "/";
     if (reg.name().empty()) reg.set_name(m.at("name").get<std::string>());
     if (reg.description().empty()) reg.set_description(m.value("description", ""));
-    if (reg.image_location().empty()) {
-      reg.set_image_location(dir + m.at("disk").at("file").get<std::string>());
+    if (files.disk.empty()) {
+      files.disk = dir + m.at("disk").at("file").get<std::string>();
       reg.set_sha256(m.at("disk").at("sha256").get<std::string>());
     }
     reg.set_architecture(m.value("architecture", reg.architecture()));
     reg.set_root_device_name(m.value("root_device_name", reg.root_device_name()));
     const bool firmware = m.value("firmware_bootable", true);
     if (direct_kernel || !firmware) {
-      reg.set_kernel_location(dir + m.at("kernel").at("file").get<std::string>());
+      files.kernel = dir + m.at("kernel").at("file").get<std::string>();
+      reg.set_kernel_sha256(m["kernel"].value("sha256", ""));
       if (m.contains("ramdisk") && m["ramdisk"].is_object()) {
-        reg.set_ramdisk_location(dir + m["ramdisk"].at("file").get<std::string>());
+        files.ramdisk = dir + m["ramdisk"].at("file").get<std::string>();
+        reg.set_ramdisk_sha256(m["ramdisk"].value("sha256", ""));
       }
       reg.set_kernel_command_line(m.value("kernel_cmdline", ""));
     }
@@ -42,21 +51,64 @@ void ApplyManifest(const std::string& path, bool direct_kernel, v1::RegisterImag
   }
 }
 
+// Size of a local file to upload; a usage error when it is not a readable regular file.
+int64_t UploadSize(const std::string& flag, const std::string& path) {
+  std::error_code ec;
+  const bool regular = std::filesystem::is_regular_file(path, ec);
+  const auto size = regular ? std::filesystem::file_size(path, ec) : 0;
+  if (!regular || ec || !std::ifstream(path, std::ios::binary)) {
+    throw UsageError("Error parsing parameter '" + flag + "': cannot read '" + path + "'");
+  }
+  return static_cast<int64_t>(size);
+}
+
+constexpr size_t kUploadChunkBytes = 1 << 20;
+
+// Streams the request, then the files' bytes, as one RegisterImage call.
+grpc::Status StreamImage(Stub& stub, grpc::ClientContext& ctx, const v1::RegisterImageRequest& reg,
+                         const ImageFiles& files, v1::RegisterImageResponse& resp) {
+  auto writer = stub.RegisterImage(&ctx, &resp);
+  v1::RegisterImageUpload msg;
+  *msg.mutable_request() = reg;
+  bool open = writer->Write(msg);
+  std::string buf(kUploadChunkBytes, '\0');
+  for (const std::string* path : {&files.disk, &files.kernel, &files.ramdisk}) {
+    if (path->empty() || !open) continue;
+    std::ifstream in(*path, std::ios::binary);
+    while (open && in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      if (in.gcount() <= 0) break;
+      msg.set_data(buf.data(), static_cast<size_t>(in.gcount()));
+      open = writer->Write(msg);  // false: the controller refused; Finish says why
+    }
+  }
+  if (open) writer->WritesDone();
+  return writer->Finish();
+}
+
 void AddRegisterImage(VerbRegistry& verbs) {
   struct Flags {
     v1::RegisterImageRequest reg;
+    ImageFiles files;
     std::string manifest;
     bool direct_kernel = false;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd = verbs.Add("register-image", "add a qcow2 AMI", [f](VerbContext& ctx) {
+  CLI::App* cmd = verbs.Add("register-image", "upload a qcow2 AMI", [f](VerbContext& ctx) {
     v1::RegisterImageRequest reg = f->reg;
-    if (!f->manifest.empty()) ApplyManifest(f->manifest, f->direct_kernel, reg);
+    ImageFiles files = f->files;
+    if (!f->manifest.empty()) ApplyManifest(f->manifest, f->direct_kernel, reg, files);
     if (reg.name().empty()) throw UsageError("register-image needs --name (or --manifest)");
-    if (reg.image_location().empty()) {
+    if (files.disk.empty()) {
       throw UsageError("register-image needs --image-location (or --manifest)");
     }
-    auto resp = ctx.api.Call("RegisterImage", &Stub::RegisterImage, reg);
+    reg.set_image_size_bytes(UploadSize("--image-location", files.disk));
+    if (!files.kernel.empty()) reg.set_kernel_size_bytes(UploadSize("--kernel", files.kernel));
+    if (!files.ramdisk.empty()) reg.set_ramdisk_size_bytes(UploadSize("--ramdisk", files.ramdisk));
+    v1::RegisterImageResponse resp;
+    ctx.api.Send("RegisterImage", reg, resp, [&](Stub& stub, grpc::ClientContext& c) {
+      return StreamImage(stub, c, reg, files, resp);
+    });
     Print(ctx, {{"ImageId", resp.image_id()}}, "", {});
     return 0;
   });
@@ -66,14 +118,14 @@ void AddRegisterImage(VerbRegistry& verbs) {
                 "with --manifest: boot the manifest's kernel and ramdisk directly");
   v1::RegisterImageRequest& reg = f->reg;
   cmd->add_option("--name", *reg.mutable_name());
-  cmd->add_option("--image-location", *reg.mutable_image_location(),
-                  "qcow2 file readable by the controller");
+  cmd->add_option("--image-location", f->files.disk,
+                  "local qcow2 file; its bytes are uploaded to the controller");
   cmd->add_option("--description", *reg.mutable_description());
   cmd->add_option("--architecture", *reg.mutable_architecture())->default_val("x86_64");
   cmd->add_option("--root-device-name", *reg.mutable_root_device_name())->default_val("/dev/xvda");
-  cmd->add_option("--sha256", *reg.mutable_sha256(), "expected checksum of the file");
-  cmd->add_option("--kernel", *reg.mutable_kernel_location(), "kernel for direct boot");
-  cmd->add_option("--ramdisk", *reg.mutable_ramdisk_location(), "initrd for direct boot");
+  cmd->add_option("--sha256", *reg.mutable_sha256(), "expected checksum of the disk");
+  cmd->add_option("--kernel", f->files.kernel, "local bzImage for direct boot (uploaded)");
+  cmd->add_option("--ramdisk", f->files.ramdisk, "local initramfs for direct boot (uploaded)");
   cmd->add_option("--kernel-command-line", *reg.mutable_kernel_command_line());
 }
 

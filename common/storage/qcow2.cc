@@ -337,18 +337,22 @@ absl::StatusOr<Qcow2Info> InspectQcow2(const std::string& path) {
   absl::StatusOr<Qcow2Info> info = InspectQcow2Bytes(buf);
   if (!info.ok()) return Annotate(info.status(), path);
 
+  MC_RETURN_IF_ERROR(Annotate(CheckQcow2Extent(*info, file_size), path));
+  return info;
+}
+
+absl::Status CheckQcow2Extent(const Qcow2Info& info, uint64_t file_size) {
   auto check_inside = [&](absl::string_view what, uint64_t offset, uint64_t bytes) -> absl::Status {
     if (bytes == 0) return absl::OkStatus();
-    if (offset + bytes > file_size) {
-      return Invalid(absl::StrCat(path, ": truncated qcow2 image: ", what, " at ", offset, "+",
-                                  bytes, " lies past the end of the file (", file_size, " bytes)"));
+    if (offset > file_size || bytes > file_size - offset) {
+      return Invalid(absl::StrCat("truncated qcow2 image: ", what, " at ", offset, "+", bytes,
+                                  " lies past the end of the file (", file_size, " bytes)"));
     }
     return absl::OkStatus();
   };
-  MC_RETURN_IF_ERROR(check_inside("L1 table", info->l1_table_offset, uint64_t{info->l1_size} * 8));
-  MC_RETURN_IF_ERROR(check_inside("refcount table", info->refcount_table_offset,
-                                  uint64_t{info->refcount_table_clusters} * info->cluster_size));
-  return info;
+  MC_RETURN_IF_ERROR(check_inside("L1 table", info.l1_table_offset, uint64_t{info.l1_size} * 8));
+  return check_inside("refcount table", info.refcount_table_offset,
+                      uint64_t{info.refcount_table_clusters} * info.cluster_size);
 }
 
 absl::StatusOr<OverlayLayout> PlanOverlay(const OverlaySpec& spec, uint64_t backing_virtual_size) {

@@ -68,8 +68,12 @@ struct Qcow2Info {
 // files, unknown incompatible features, inconsistent table offsets/sizes. Never crashes.
 absl::StatusOr<Qcow2Info> InspectQcow2Bytes(std::string_view header);
 
-// Reads the first cluster of `path` and runs InspectQcow2Bytes on it; additionally checks the
-// L1 and refcount tables lie inside the file (catches truncated copies). NotFound /
+// The L1 and refcount tables of an accepted header lie inside a file of `file_size` bytes
+// (catches truncated copies). InvalidArgument ("truncated qcow2 image: ...") otherwise.
+absl::Status CheckQcow2Extent(const Qcow2Info& info, uint64_t file_size);
+
+// Reads the first cluster of `path` and runs InspectQcow2Bytes on it; additionally runs
+// CheckQcow2Extent with the file's size. NotFound /
 // PermissionDenied for I/O errors, InvalidArgument for non-regular files and bad images;
 // messages start with the path.
 absl::StatusOr<Qcow2Info> InspectQcow2(const std::string& path);

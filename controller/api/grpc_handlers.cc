@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/ec2_error.h"
 #include "common/grpc_status.h"
 
 namespace minicloud::controller {
@@ -42,9 +43,22 @@ grpc::Status ComputeHandler::GetConsoleOutput(grpc::ServerContext*,
   return Forward(resp, [&] { return compute_.GetConsoleOutput(*req); });
 }
 grpc::Status ComputeHandler::RegisterImage(grpc::ServerContext*,
-                                           const v1::RegisterImageRequest* req,
+                                           grpc::ServerReader<v1::RegisterImageUpload>* reader,
                                            v1::RegisterImageResponse* resp) {
-  return Forward(resp, [&] { return images_.RegisterImage(*req); });
+  v1::RegisterImageUpload msg;
+  if (!reader->Read(&msg) || !msg.has_request()) {
+    return ToGrpcStatus(MissingParameter("The first message of RegisterImage must be the request"));
+  }
+  auto reg = images_.BeginRegisterImage(msg.request());
+  if (!reg.ok()) return ToGrpcStatus(reg.status());
+  while (reader->Read(&msg)) {
+    if (!msg.has_data()) {
+      return ToGrpcStatus(
+          InvalidParameterValue("Only the first message of RegisterImage may carry the request"));
+    }
+    if (absl::Status s = (*reg)->Append(msg.data()); !s.ok()) return ToGrpcStatus(s);
+  }
+  return Forward(resp, [&] { return (*reg)->Finish(); });
 }
 grpc::Status ComputeHandler::DescribeImages(grpc::ServerContext*,
                                             const v1::DescribeImagesRequest* req,
@@ -153,17 +167,17 @@ grpc::Status HostHandler::WatchDesired(grpc::ServerContext*, const v1::WatchDesi
 
 grpc::Status HostHandler::FetchBlob(grpc::ServerContext* ctx, const v1::FetchBlobRequest* req,
                                     grpc::ServerWriter<v1::BlobChunk>* writer) {
-  auto path = blobs_.PathOf(req->sha256());
+  auto path = images_.BlobForHost(*req);
   if (!path.ok()) return ToGrpcStatus(path.status());
   int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("open ", *path));
+  if (fd < 0) return grpc::Status(grpc::StatusCode::INTERNAL, "blob unreadable");
   std::string buf(kChunkBytes, '\0');
   off_t offset = std::max<int64_t>(0, req->offset());
   grpc::Status result = grpc::Status::OK;
   while (!ctx->IsCancelled()) {
     ssize_t n = ::pread(fd, buf.data(), buf.size(), offset);
     if (n < 0) {
-      result = grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("read ", *path));
+      result = grpc::Status(grpc::StatusCode::INTERNAL, "blob unreadable");
       break;
     }
     if (n == 0) break;

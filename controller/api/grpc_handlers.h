@@ -1,6 +1,5 @@
 #pragma once
 
-#include "controller/service/blob_store.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
@@ -26,7 +25,8 @@ class ComputeHandler final : public v1::ComputeService::Service {
                                   v1::TerminateInstancesResponse* resp) override;
   grpc::Status GetConsoleOutput(grpc::ServerContext*, const v1::GetConsoleOutputRequest* req,
                                 v1::GetConsoleOutputResponse* resp) override;
-  grpc::Status RegisterImage(grpc::ServerContext*, const v1::RegisterImageRequest* req,
+  grpc::Status RegisterImage(grpc::ServerContext*,
+                             grpc::ServerReader<v1::RegisterImageUpload>* reader,
                              v1::RegisterImageResponse* resp) override;
   grpc::Status DescribeImages(grpc::ServerContext*, const v1::DescribeImagesRequest* req,
                               v1::DescribeImagesResponse* resp) override;
@@ -83,7 +83,7 @@ class ComputeHandler final : public v1::ComputeService::Service {
 // gRPC edge of the controller<->agent API.
 class HostHandler final : public v1::HostService::Service {
  public:
-  HostHandler(FleetService& fleet, BlobStore& blobs) : fleet_(fleet), blobs_(blobs) {}
+  HostHandler(FleetService& fleet, ImageService& images) : fleet_(fleet), images_(images) {}
 
   grpc::Status RegisterHost(grpc::ServerContext*, const v1::RegisterHostRequest* req,
                             v1::RegisterHostResponse* resp) override;
@@ -96,7 +96,7 @@ class HostHandler final : public v1::HostService::Service {
 
  private:
   FleetService& fleet_;
-  BlobStore& blobs_;
+  ImageService& images_;
 };
 
 }  // namespace minicloud::controller

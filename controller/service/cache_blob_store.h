@@ -13,8 +13,8 @@ class CacheBlobStore final : public BlobStore {
  public:
   static absl::StatusOr<std::unique_ptr<CacheBlobStore>> Open(const std::string& dir);
 
-  absl::StatusOr<BlobInfo> Import(const std::string& path,
-                                  absl::string_view expected_sha256) override;
+  absl::StatusOr<std::unique_ptr<BlobWriter>> BeginWrite(
+      absl::string_view expected_sha256) override;
   absl::StatusOr<std::string> PathOf(absl::string_view sha256) override;
   absl::Status Remove(absl::string_view sha256) override;
 

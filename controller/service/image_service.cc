@@ -1,6 +1,5 @@
 #include "controller/service/image_service.h"
 
-#include <fstream>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -16,20 +15,6 @@
 
 namespace minicloud::controller {
 namespace {
-
-// A bzImage carries "HdrS" at offset 0x202 (Linux boot protocol).
-absl::Status CheckKernel(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return InvalidParameterValue(absl::StrCat("kernel file '", path, "' cannot be read"));
-  char magic[4] = {};
-  f.seekg(0x202);
-  f.read(magic, 4);
-  if (!f || absl::string_view(magic, 4) != "HdrS") {
-    return InvalidParameterValue(
-        absl::StrCat("kernel file '", path, "' is not a Linux bzImage (no HdrS header)"));
-  }
-  return absl::OkStatus();
-}
 
 v1::Image ToApi(const v1::ImageRecord& r) {
   v1::Image i;
@@ -68,7 +53,17 @@ bool IsValidImageName(absl::string_view name) {
   return true;
 }
 
-absl::StatusOr<v1::RegisterImageResponse> ImageService::RegisterImage(
+absl::Status ImageService::CheckNameFreeLocked(const std::string& name) const {
+  for (const auto& [id, img] : state_.images()) {
+    if (img.name() == name) {
+      return Ec2Error(absl::StatusCode::kAlreadyExists, "InvalidAMIName.Duplicate",
+                      absl::StrCat("AMI name ", name, " is already in use by AMI ", id));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ImageService::Registration>> ImageService::BeginRegisterImage(
     const v1::RegisterImageRequest& req) {
   if (req.name().empty()) return MissingParameter("The request must contain the parameter name");
   if (!IsValidImageName(req.name())) {
@@ -76,81 +71,60 @@ absl::StatusOr<v1::RegisterImageResponse> ImageService::RegisterImage(
         absl::StrCat("AMI name '", req.name(),
                      "' must be 3-128 characters of letters, numbers, ( ) [ ] space . / - ' @ _"));
   }
-  std::string arch = req.architecture().empty() ? "x86_64" : req.architecture();
-  if (arch != "x86_64") {
-    return InvalidParameterValue(
-        absl::StrCat("Unsupported architecture '", arch, "'; hosts run x86_64 guests"));
+  v1::RegisterImageRequest normal = req;
+  if (normal.architecture().empty()) normal.set_architecture("x86_64");
+  if (normal.architecture() != "x86_64") {
+    return InvalidParameterValue(absl::StrCat("Unsupported architecture '", normal.architecture(),
+                                              "'; hosts run x86_64 guests"));
   }
-  if (req.image_location().empty()) {
-    return MissingParameter("The request must contain the image file (ImageLocation)");
-  }
-  if (req.ramdisk_location().size() && req.kernel_location().empty()) {
-    return InvalidParameterValue("A ramdisk needs a kernel");
-  }
+  if (normal.root_device_name().empty()) normal.set_root_device_name("/dev/xvda");
   {
     std::lock_guard<std::mutex> lock(state_.mu());
-    for (const auto& [id, img] : state_.images()) {
-      if (img.name() == req.name()) {
-        return Ec2Error(absl::StatusCode::kAlreadyExists, "InvalidAMIName.Duplicate",
-                        absl::StrCat("AMI name ", req.name(), " is already in use by AMI ", id));
-      }
-    }
+    MC_RETURN_IF_ERROR(CheckNameFreeLocked(req.name()));
   }
+  // Counted before anything is written: each upload holds temp files as large as its image.
+  if (uploads_.fetch_add(1) >= kMaxUploads) {
+    uploads_.fetch_sub(1);
+    return absl::ResourceExhaustedError(absl::StrCat("Too many image uploads in progress (at most ",
+                                                     kMaxUploads, "); retry later"));
+  }
+  auto upload = ImageUpload::Begin(blobs_, normal, limits_);
+  if (!upload.ok()) {
+    uploads_.fetch_sub(1);
+    return upload.status();
+  }
+  return std::unique_ptr<Registration>(
+      new Registration(*this, std::move(normal), *std::move(upload)));
+}
 
-  // Validate the disk before copying anything.
-  auto info = storage::InspectQcow2(req.image_location());
-  if (!info.ok()) {
-    return InvalidParameterValue(absl::StrCat("image file '", req.image_location(),
-                                              "' is not usable: ", info.status().message()));
-  }
-  if (info->has_backing_file()) {
-    return InvalidParameterValue(absl::StrCat("image file '", req.image_location(),
-                                              "' has a backing file; flatten it first "
-                                              "(qemu-img convert -O qcow2)"));
-  }
-  if (!req.kernel_location().empty()) MC_RETURN_IF_ERROR(CheckKernel(req.kernel_location()));
+ImageService::Registration::~Registration() { service_.uploads_.fetch_sub(1); }
 
-  v1::BootImage boot;
-  auto disk = blobs_.Import(req.image_location(), req.sha256());
-  if (!disk.ok()) {
-    return InvalidParameterValue(
-        absl::StrCat("import '", req.image_location(), "': ", disk.status().message()));
+absl::StatusOr<v1::RegisterImageResponse> ImageService::Registration::Finish() {
+  auto files = upload_->Finish();
+  absl::StatusOr<v1::RegisterImageResponse> resp =
+      files.ok() ? service_.Record(req_, *files) : files.status();
+  if (!resp.ok()) {
+    const auto& c = upload_->committed();
+    service_.RemoveUnusedBlobs(std::set<std::string>(c.begin(), c.end()));
   }
-  boot.set_sha256(disk->sha256);
-  boot.set_size_bytes(disk->size_bytes);
-  if (!req.kernel_location().empty()) {
-    auto k = blobs_.Import(req.kernel_location(), "");
-    if (!k.ok())
-      return InvalidParameterValue(absl::StrCat("import kernel: ", k.status().message()));
-    boot.set_kernel_sha256(k->sha256);
-    boot.set_kernel_size_bytes(k->size_bytes);
-    boot.set_kernel_command_line(req.kernel_command_line());
-  }
-  if (!req.ramdisk_location().empty()) {
-    auto r = blobs_.Import(req.ramdisk_location(), "");
-    if (!r.ok()) {
-      return InvalidParameterValue(absl::StrCat("import ramdisk: ", r.status().message()));
-    }
-    boot.set_ramdisk_sha256(r->sha256);
-    boot.set_ramdisk_size_bytes(r->size_bytes);
-  }
+  return resp;
+}
 
+absl::StatusOr<v1::RegisterImageResponse> ImageService::Record(const v1::RegisterImageRequest& req,
+                                                               const ImageUpload::Result& files) {
+  v1::BootImage boot = files.boot;
+  if (!boot.kernel_sha256().empty()) boot.set_kernel_command_line(req.kernel_command_line());
   std::lock_guard<std::mutex> lock(state_.mu());
-  for (const auto& [id, img] : state_.images()) {  // re-check: a racing call may have won
-    if (img.name() == req.name()) {
-      return Ec2Error(absl::StatusCode::kAlreadyExists, "InvalidAMIName.Duplicate",
-                      absl::StrCat("AMI name ", req.name(), " is already in use by AMI ", id));
-    }
-  }
+  MC_RETURN_IF_ERROR(CheckNameFreeLocked(req.name()));  // a racing call may have won
   v1::ImageRecord rec;
   rec.set_image_id(ids_.Next("ami"));
   rec.set_name(req.name());
   rec.set_description(req.description());
-  rec.set_architecture(arch);
-  rec.set_root_device_name(req.root_device_name().empty() ? "/dev/xvda" : req.root_device_name());
+  rec.set_architecture(req.architecture());
+  rec.set_root_device_name(req.root_device_name());
   boot.set_image_id(rec.image_id());
   *rec.mutable_boot() = boot;
-  rec.set_virtual_size_bytes(static_cast<int64_t>(info->virtual_size));
+  rec.set_virtual_size_bytes(static_cast<int64_t>(files.virtual_size));
   rec.set_creation_time_ms(absl::ToUnixMillis(clock_.Now()));
   rec.set_owner_id(state_.config().owner_id);
   CloudState::Changes changes;
@@ -161,6 +135,59 @@ absl::StatusOr<v1::RegisterImageResponse> ImageService::RegisterImage(
   v1::RegisterImageResponse resp;
   resp.set_image_id(rec.image_id());
   return resp;
+}
+
+std::set<std::string> ImageService::BlobsInUseLocked() const {
+  std::set<std::string> in_use;
+  for (const auto& [id, img] : state_.images()) {
+    in_use.insert({img.boot().sha256(), img.boot().kernel_sha256(), img.boot().ramdisk_sha256()});
+  }
+  for (const auto& [id, inst] : state_.instances()) {
+    if (inst.state() == v1::INSTANCE_STATE_CODE_TERMINATED) continue;
+    in_use.insert(
+        {inst.image().sha256(), inst.image().kernel_sha256(), inst.image().ramdisk_sha256()});
+  }
+  return in_use;
+}
+
+void ImageService::RemoveUnusedBlobs(const std::set<std::string>& digests) {
+  std::set<std::string> orphaned;
+  {
+    std::lock_guard<std::mutex> lock(state_.mu());
+    const std::set<std::string> in_use = BlobsInUseLocked();
+    for (const auto& sha : digests) {
+      if (!sha.empty() && !in_use.contains(sha)) orphaned.insert(sha);
+    }
+  }
+  for (const auto& sha : orphaned) {
+    if (auto s = blobs_.Remove(sha); !s.ok()) spdlog::warn("remove blob {}: {}", sha, s.message());
+  }
+}
+
+absl::StatusOr<std::string> ImageService::BlobForHost(const v1::FetchBlobRequest& req) {
+  const std::string sha = absl::AsciiStrToLower(req.sha256());
+  {
+    std::lock_guard<std::mutex> lock(state_.mu());
+    if (req.host_id().empty() || !state_.hosts().contains(req.host_id())) {
+      return absl::PermissionDeniedError("FetchBlob is only for registered hosts");
+    }
+    bool allowed = false;
+    auto has = [&](const v1::BootImage& b) {
+      return !sha.empty() &&
+             (b.sha256() == sha || b.kernel_sha256() == sha || b.ramdisk_sha256() == sha);
+    };
+    for (const auto& [id, img] : state_.images()) allowed = allowed || has(img.boot());
+    if (!allowed) {
+      for (const std::string& id : state_.index().InstancesOn(req.host_id())) {
+        auto it = state_.instances().find(id);
+        if (it != state_.instances().end() && has(it->second.image())) allowed = true;
+      }
+    }
+    if (!allowed) {
+      return absl::NotFoundError(absl::StrCat("blob ", sha.substr(0, 64), " is not an image file"));
+    }
+  }
+  return blobs_.PathOf(sha);
 }
 
 absl::StatusOr<v1::DescribeImagesResponse> ImageService::DescribeImages(
@@ -208,23 +235,10 @@ absl::StatusOr<v1::DeregisterImageResponse> ImageService::DeregisterImage(
     CloudState::Changes changes;
     changes.deleted_images.push_back(req.image_id());
     MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "deregister image"));
-    // Blobs still used by another image or by a live instance stay.
-    std::set<std::string> in_use;
-    for (const auto& [id, img] : state_.images()) {
-      in_use.insert({img.boot().sha256(), img.boot().kernel_sha256(), img.boot().ramdisk_sha256()});
-    }
-    for (const auto& [id, inst] : state_.instances()) {
-      if (inst.state() == v1::INSTANCE_STATE_CODE_TERMINATED) continue;
-      in_use.insert(
-          {inst.image().sha256(), inst.image().kernel_sha256(), inst.image().ramdisk_sha256()});
-    }
-    for (const auto& sha : {boot.sha256(), boot.kernel_sha256(), boot.ramdisk_sha256()}) {
-      if (!sha.empty() && !in_use.contains(sha)) orphaned.insert(sha);
-    }
+    orphaned = {boot.sha256(), boot.kernel_sha256(), boot.ramdisk_sha256()};
   }
-  for (const auto& sha : orphaned) {
-    if (auto s = blobs_.Remove(sha); !s.ok()) spdlog::warn("remove blob {}: {}", sha, s.message());
-  }
+  // Blobs still used by another image or by a live instance stay.
+  RemoveUnusedBlobs(orphaned);
   return v1::DeregisterImageResponse();
 }
 

@@ -1,32 +1,79 @@
 #pragma once
 
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "controller/service/blob_store.h"
 #include "controller/service/cloud_state.h"
+#include "controller/service/image_upload.h"
 #include "minicloud/v1/compute.pb.h"
+#include "minicloud/v1/host.pb.h"
 
 namespace minicloud::controller {
 
-// AMIs: registration (validate, copy into the blob store, record), listing, deregistration.
-// Thread-safe.
+// AMIs: registration (validate, store the uploaded files in the blob store, record), listing,
+// deregistration, and which blobs a host may download. Thread-safe.
+//
+// Registration takes bytes, never a file name: BeginRegisterImage checks the request, the
+// caller feeds the stream's bytes to Registration::Append and ends with Finish (see
+// ImageUpload for the checks). At most kMaxUploads registrations stream at once.
 class ImageService {
  public:
-  ImageService(CloudState& state, const Clock& clock, IdGenerator& ids, BlobStore& blobs)
-      : state_(state), clock_(clock), ids_(ids), blobs_(blobs) {}
+  static constexpr int kMaxUploads = 4;
 
-  absl::StatusOr<v1::RegisterImageResponse> RegisterImage(const v1::RegisterImageRequest& req);
+  ImageService(CloudState& state, const Clock& clock, IdGenerator& ids, BlobStore& blobs,
+               ImageLimits limits = {})
+      : state_(state), clock_(clock), ids_(ids), blobs_(blobs), limits_(limits) {}
+
+  // One RegisterImage stream in progress.
+  class Registration {
+   public:
+    ~Registration();
+    absl::Status Append(absl::string_view data) { return upload_->Append(data); }
+    absl::StatusOr<v1::RegisterImageResponse> Finish();
+
+   private:
+    friend class ImageService;
+    Registration(ImageService& service, v1::RegisterImageRequest req,
+                 std::unique_ptr<ImageUpload> upload)
+        : service_(service), req_(std::move(req)), upload_(std::move(upload)) {}
+    ImageService& service_;
+    v1::RegisterImageRequest req_;
+    std::unique_ptr<ImageUpload> upload_;
+  };
+
+  absl::StatusOr<std::unique_ptr<Registration>> BeginRegisterImage(
+      const v1::RegisterImageRequest& req);
   absl::StatusOr<v1::DescribeImagesResponse> DescribeImages(const v1::DescribeImagesRequest& req);
   absl::StatusOr<v1::DeregisterImageResponse> DeregisterImage(
       const v1::DeregisterImageRequest& req);
 
+  // The local path of the blob `req` asks for, when the asking host may have it: the host id is
+  // a registered host's, and the blob belongs to a registered AMI or to an instance placed on
+  // that host. PermissionDenied for an unknown host, NotFound for any other blob (whether stored
+  // or not).
+  absl::StatusOr<std::string> BlobForHost(const v1::FetchBlobRequest& req);
+
  private:
+  absl::Status CheckNameFreeLocked(const std::string& name) const;
+  absl::StatusOr<v1::RegisterImageResponse> Record(const v1::RegisterImageRequest& req,
+                                                   const ImageUpload::Result& files);
+  // Removes those of `digests` no image and no live instance uses.
+  void RemoveUnusedBlobs(const std::set<std::string>& digests);
+  std::set<std::string> BlobsInUseLocked() const;
+
   CloudState& state_;
   const Clock& clock_;
   IdGenerator& ids_;
   BlobStore& blobs_;
+  const ImageLimits limits_;
+  std::atomic<int> uploads_{0};
 };
 
 // EC2 AMI names: 3-128 characters of letters, digits, ( ) [ ] space . / - ' @ _

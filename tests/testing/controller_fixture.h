@@ -19,6 +19,7 @@
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
 #include "controller/store/rocksdb_store.h"
+#include "tests/testing/image_upload.h"
 #include "tests/testing/temp_dir.h"
 
 namespace minicloud::testing {
@@ -89,8 +90,7 @@ struct ControllerFixture {
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("qemu-img create failed");
     v1::RegisterImageRequest req;
     req.set_name(name);
-    req.set_image_location(file);
-    auto resp = images->RegisterImage(req);
+    auto resp = UploadImage(*images, req, ReadFileBytes(file));
     if (!resp.ok()) throw std::runtime_error(std::string(resp.status().message()));
     return resp->image_id();
   }

@@ -48,7 +48,7 @@ class TestCloud {
   void StartController() {
     compute_handler_ = std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images,
                                                                     *ctl_.key_pairs, *ctl_.groups);
-    host_handler_ = std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.blobs);
+    host_handler_ = std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.images);
     grpc::ServerBuilder b;
     int port = 0;
     b.AddListeningPort(port_ == 0 ? "127.0.0.1:0" : absl::StrCat("127.0.0.1:", port_),
@@ -131,6 +131,8 @@ class TestCloud {
   }
 
   v1::ComputeService::Stub& api() { return *stub_; }
+  // host:port of the controller's gRPC server (ComputeService and HostService).
+  std::string endpoint() const { return absl::StrCat("127.0.0.1:", port_); }
   ControllerFixture& controller() { return ctl_; }
   std::vector<std::unique_ptr<Host>>& hosts() { return hosts_; }
 

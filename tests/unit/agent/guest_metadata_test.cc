@@ -106,9 +106,9 @@ class ScriptedController : public ControllerLink {
                  [&] { return desired_.generation() != req.known_generation(); });
     return desired_;
   }
-  absl::Status FetchBlob(const std::string& sha256, int64_t,
+  absl::Status FetchBlob(const v1::FetchBlobRequest& req,
                          const std::function<absl::Status(absl::string_view)>&) override {
-    return absl::NotFoundError(absl::StrCat("no blob ", sha256, " in this test"));
+    return absl::NotFoundError(absl::StrCat("no blob ", req.sha256(), " in this test"));
   }
 
   // Publishes a new desired state (generation = previous + 1) with `instances`.

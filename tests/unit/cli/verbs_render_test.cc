@@ -1,7 +1,11 @@
 // What each verb prints: the controller's answer (canned in FakeComputeApi) -> stdout/stderr and
 // the exit code, in every output format the verb has. Expected texts are written out in full:
 // scripts and the README parse them, so a changed byte is a failure.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "cli/boot_verdict.h"
 #include "minicloud/v1/compute.pb.h"
@@ -261,8 +265,13 @@ TEST_CASE("describe-instance-attribute prints user data in base64", "[cli][rende
 TEST_CASE("other verbs' JSON and tables", "[cli][render]") {
   CliHarness cli;
   cli.api.Answer<v1::RegisterImageResponse>("RegisterImage", R"(image_id: "ami-9")");
-  CHECK(cli.Run({"register-image", "--name", "n", "--image-location", "/x"}).out ==
+  const std::string disk = (std::filesystem::temp_directory_path() /
+                            ("minicloud-render-" + std::to_string(::getpid()) + ".qcow2"))
+                               .string();
+  std::ofstream(disk) << "disk";
+  CHECK(cli.Run({"register-image", "--name", "n", "--image-location", disk}).out ==
         "{\n    \"ImageId\": \"ami-9\"\n}\n");
+  std::filesystem::remove(disk);
   cli.api.Answer<v1::DescribeImagesResponse>("DescribeImages", R"(
       images { image_id: "ami-9" name: "tiny" architecture: "x86_64" boot_mode: "direct-kernel" })");
   CHECK(cli.Run({"describe-images", "--output", "table"}).out ==

@@ -122,8 +122,7 @@ struct GatedController {
     REQUIRE(std::system(absl::StrCat("qemu-img create -q -f qcow2 ", file, " 64M").c_str()) == 0);
     v1::RegisterImageRequest req;
     req.set_name("ami");
-    req.set_image_location(file);
-    auto resp = images->RegisterImage(req);
+    auto resp = testing::UploadImage(*images, req, testing::ReadFileBytes(file));
     REQUIRE(resp.ok());
     return resp->image_id();
   }

@@ -389,57 +389,6 @@ TEST_CASE("GetConsoleOutput asks the instance's host", "[compute]") {
   REQUIRE(out->output() == "Linux version 6.1\n");
 }
 
-TEST_CASE("RegisterImage validates the file", "[images]") {
-  ControllerFixture f;
-  std::string text = f.dir / "notes.txt";
-  std::ofstream(text) << "this is not a disk image\n";
-  std::string base = f.dir / "base.qcow2";
-  std::string child = f.dir / "child.qcow2";
-  REQUIRE(std::system(("qemu-img create -q -f qcow2 " + base + " 16M").c_str()) == 0);
-  REQUIRE(std::system(("qemu-img create -q -f qcow2 -b " + base + " -F qcow2 " + child).c_str()) ==
-          0);
-  std::string raw = f.dir / "disk.raw";
-  REQUIRE(std::system(("qemu-img create -q -f raw " + raw + " 16M").c_str()) == 0);
-
-  struct Case {
-    std::string name;
-    std::string location;
-    std::string image_name;
-    std::string sha256;
-    std::string code;
-    std::string fragment;
-  };
-  const std::vector<Case> cases = {
-      {"missing file", f.dir / "nope.qcow2", "img-a", "", "InvalidParameterValue", "nope.qcow2"},
-      {"text file", text, "img-b", "", "InvalidParameterValue", "not a qcow2"},
-      {"raw disk", raw, "img-c", "", "InvalidParameterValue", "not a qcow2"},
-      {"backing file", child, "img-d", "", "InvalidParameterValue", "backing file"},
-      {"bad name", base, "x", "", "InvalidParameterValue", "AMI name"},
-      {"checksum mismatch", base, "img-e", std::string(64, '0'), "InvalidParameterValue", ""},
-      {"no location", "", "img-f", "", "MissingParameter", ""},
-  };
-  for (const auto& c : cases) {
-    SECTION(c.name) {
-      v1::RegisterImageRequest req;
-      req.set_name(c.image_name);
-      req.set_image_location(c.location);
-      req.set_sha256(c.sha256);
-      auto resp = f.images->RegisterImage(req);
-      REQUIRE_FALSE(resp.ok());
-      REQUIRE(CodeOf(resp.status()) == c.code);
-      REQUIRE_THAT(std::string(resp.status().message()), Catch::Matchers::Contains(c.fragment));
-      REQUIRE(f.images->DescribeImages({})->images_size() == 0);
-    }
-  }
-  SECTION("duplicate name") {
-    v1::RegisterImageRequest req;
-    req.set_name("dup");
-    req.set_image_location(base);
-    REQUIRE(f.images->RegisterImage(req).ok());
-    REQUIRE(CodeOf(f.images->RegisterImage(req).status()) == "InvalidAMIName.Duplicate");
-  }
-}
-
 TEST_CASE("RunInstances answers when its commit became durable; Describe leaves it 0",
           "[compute]") {
   ControllerFixture f;
