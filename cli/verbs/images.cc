@@ -1,4 +1,5 @@
 // Image verbs: register-image, describe-images, deregister-image.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -67,6 +68,10 @@ constexpr size_t kUploadChunkBytes = 1 << 20;
 // Streams the request, then the files' bytes, as one RegisterImage call.
 grpc::Status StreamImage(Stub& stub, grpc::ClientContext& ctx, const v1::RegisterImageRequest& reg,
                          const ImageFiles& files, v1::RegisterImageResponse& resp) {
+  // --cli-read-timeout bounds the waiting, not the transfer: the deadline grows by one second per
+  // MiB uploaded, so only a link slower than 1 MiB/s gives up on a large image.
+  const int64_t total = reg.image_size_bytes() + reg.kernel_size_bytes() + reg.ramdisk_size_bytes();
+  ctx.set_deadline(ctx.deadline() + std::chrono::seconds(total >> 20));
   auto writer = stub.RegisterImage(&ctx, &resp);
   v1::RegisterImageUpload msg;
   *msg.mutable_request() = reg;
