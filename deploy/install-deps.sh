@@ -60,6 +60,8 @@ if ! getent passwd dnsmasq >/dev/null; then
   useradd --system --gid nogroup --no-create-home --home-dir /var/lib/misc \
     --shell /usr/sbin/nologin dnsmasq
   echo "install-deps: created the dnsmasq system account"
+fi
+
 # The account QEMU runs under (the agent's qemu_user; agent/hypervisor/qemu_account.h): no
 # login, no home, owns nothing of the agent's. With KVM it needs the group of /dev/kvm.
 if ! getent passwd minicloud-qemu >/dev/null; then
