@@ -6,7 +6,7 @@
 # file's rule counted it; every case that the file drops connects before the file is loaded.
 # Needs root (network namespaces); exits 77 (skipped) without it.
 set -euo pipefail
-REPO=$(cd "$(dirname "$0")/../../.." && pwd)
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
 NFT_FILE=$REPO/deploy/minicloud-host.nft
 [[ $(id -u) -eq 0 ]] || { echo "SKIPPED: needs root for network namespaces"; exit 77; }
 command -v nft >/dev/null || { echo "FAIL: nft missing"; exit 1; }
