@@ -150,6 +150,8 @@ WORK_PARENT=$(cd "$WORK_PARENT" && pwd -P)
 # The agent refuses a libvirt root longer than 50 characters (UNIX socket paths under it).
 ((${#WORK_PARENT} + 30 <= 50)) || die "BOOT_BENCH_DIR '$WORK_PARENT' is too long (at most 20 characters)"
 WORK=$(mktemp -d "$WORK_PARENT/mcbq-XXXXXX")
+# The cloud lives below: QEMU runs under its own account and must be able to pass through.
+chmod 711 "$WORK"
 echo $$ >"$WORK/owner.pid"
 TAG=$(printf '%s' "$WORK" | md5sum | cut -c1-6)
 echo "$TAG" >"$WORK/tag"
