@@ -70,6 +70,16 @@ if ! getent passwd minicloud-qemu >/dev/null; then
     --shell /usr/sbin/nologin minicloud-qemu
   echo "install-deps: created the minicloud-qemu system account"
 fi
+# /dev/kvm as Debian's udev rules leave it (root:kvm 0660), also where no udev ran. libvirt's
+# QEMU capability cache records whether QEMU's account can use KVM; when the device exists but
+# the account cannot open it, libvirt probes QEMU again (about a minute) before every launch.
+if [[ -c /dev/kvm ]]; then
+  getent group kvm >/dev/null || groupadd --system kvm
+  if [[ $(stat -c %G /dev/kvm) == root ]]; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+    echo "install-deps: /dev/kvm is now root:kvm 0660"
+  fi
+fi
 if getent group kvm >/dev/null && ! id -nG minicloud-qemu | grep -qw kvm; then
   usermod -a -G kvm minicloud-qemu
   echo "install-deps: added minicloud-qemu to the kvm group"
