@@ -23,6 +23,7 @@
 #include "agent/metadata/handler.h"
 #include "agent/metadata/http_codec.h"
 #include "agent/metadata/server.h"
+#include "tests/fuzz/imds_sample.h"
 
 using namespace minicloud::metadata;
 namespace asio = boost::asio;
@@ -34,34 +35,11 @@ void Require(bool ok) {
   if (!ok) std::abort();
 }
 
-const TokenAuthority& Authority() {
-  static const TokenAuthority a = *TokenAuthority::WithKey(std::string(32, 'f'));
-  return a;
-}
+const TokenAuthority& Authority() { return fuzz::SampleAuthority(); }
 
 InstanceMetadata Instance(uint8_t bits) {
-  InstanceMetadata m;
-  m.instance_id = "i-0123456789abcdef0";
-  m.image_id = "ami-0abcdef1234567890";
-  m.instance_type = "t3.micro";
-  m.reservation_id = "r-0";
-  m.account_id = "123456789012";
-  m.region = "eu-west-1";
-  m.availability_zone = "eu-west-1a";
-  m.local_ipv4 = "10.0.0.5";
-  m.hostname = m.local_hostname = Ec2PrivateDnsName(m.local_ipv4, m.region);
-  m.mac = "02:00:0a:00:00:05";
-  m.security_groups = {{"sg-1", "default"}};
-  m.public_keys = {{"k", "ssh-ed25519 AAAA k"}};
-  m.tags = {{"Name", "x"}, {"a b", "c\r\nInjected: yes"}};
-  if (!(bits & 0x10)) m.user_data = std::string("\0#!\r\n\r\nHTTP/1.1 200 OK\r\n", 23);
-  m.identity = {"{}", "sig", "p7", "rsa"};
-  m.options.http_tokens = (bits & 0x01) ? HttpTokens::kRequired : HttpTokens::kOptional;
-  m.options.http_endpoint = (bits & 0x02) ? HttpEndpoint::kDisabled : HttpEndpoint::kEnabled;
-  m.options.instance_metadata_tags =
-      (bits & 0x04) ? InstanceMetadataTags::kEnabled : InstanceMetadataTags::kDisabled;
-  m.options.http_put_response_hop_limit = 1 + (bits >> 7) * 63;
-  return m;
+  return fuzz::SampleInstance(bits, "c\r\nInjected: yes",
+                              std::string("\0#!\r\n\r\nHTTP/1.1 200 OK\r\n", 23));
 }
 
 bool IsAbsoluteForm(absl::string_view target) {
