@@ -584,6 +584,7 @@ ComputeService::ModifyInstanceMetadataOptions(const v1::ModifyInstanceMetadataOp
   if (options.instance_metadata_tags() == v1::INSTANCE_METADATA_TAGS_ENABLED) {
     MC_RETURN_IF_ERROR(ValidateTags(TagsOf(*current), options.instance_metadata_tags()));
   }
+  if (req.dry_run()) return DryRunOk();
   v1::InstanceRecord r = *current;
   *r.mutable_metadata_options() = options;
   CloudState::Changes changes;
@@ -613,6 +614,7 @@ absl::StatusOr<v1::ModifyInstanceAttributeResponse> ComputeService::ModifyInstan
                                  "' is not in the 'stopped' "
                                  "state."));
   }
+  if (req.dry_run()) return DryRunOk();
   v1::InstanceRecord r = *current;
   r.set_user_data(req.user_data());
   r.set_has_user_data(!req.user_data().empty());

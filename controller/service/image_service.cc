@@ -231,6 +231,10 @@ absl::StatusOr<v1::DeregisterImageResponse> ImageService::DeregisterImage(
     std::lock_guard<std::mutex> lock(state_.mu());
     auto it = state_.images().find(req.image_id());
     if (it == state_.images().end()) return ImageNotFound(req.image_id());
+    if (req.dry_run()) {
+      return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
+                      "Request would have succeeded, but DryRun flag is set.");
+    }
     const v1::BootImage boot = it->second.boot();
     CloudState::Changes changes;
     changes.deleted_images.push_back(req.image_id());

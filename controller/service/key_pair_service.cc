@@ -129,6 +129,10 @@ absl::StatusOr<v1::DeleteKeyPairResponse> KeyPairService::DeleteKeyPair(
   for (const auto& [n, r] : state_.key_pairs()) {
     if (n == req.key_name() || r.key_pair_id() == req.key_pair_id()) name = n;
   }
+  if (req.dry_run()) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
+                    "Request would have succeeded, but DryRun flag is set.");
+  }
   // EC2 answers success for a name that does not exist.
   if (name.empty()) return v1::DeleteKeyPairResponse();
   CloudState::Changes changes;

@@ -1,0 +1,262 @@
+// Images (DescribeImages, DeregisterImage, RegisterImage), key pairs and placement groups.
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/ec2_names.h"
+#include "common/status_macros.h"
+#include "controller/query/action.h"
+#include "controller/query/instance_xml.h"
+#include "controller/query/xml.h"
+
+namespace minicloud::query {
+namespace {
+
+constexpr int64_t kInt32Max = 2147483647;
+
+// ---- images
+
+absl::StatusOr<v1::DescribeImagesRequest> ParseDescribeImages(ParamNode& p, bool) {
+  v1::DescribeImagesRequest req;
+  for (std::string& id : p.StringList("ImageId")) req.add_image_ids(std::move(id));
+  ParseFilters(p, req.mutable_filters());
+  return req;
+}
+
+absl::Status RunDescribeImages(Services& s, const v1::DescribeImagesRequest& req,
+                               pugi::xml_node out) {
+  MC_ASSIGN_OR_RETURN(auto resp, s.images.DescribeImages(req));
+  pugi::xml_node set = Child(out, "imagesSet");
+  for (const v1::Image& i : resp.images()) {
+    pugi::xml_node item = Item(set);
+    Text(item, "imageId", i.image_id());
+    Text(item, "imageLocation", absl::StrCat(i.owner_id(), "/", i.name()));
+    Text(item, "imageState", i.state());
+    Text(item, "imageOwnerId", i.owner_id());
+    if (i.has_creation_date()) Time(item, "creationDate", i.creation_date());
+    Bool(item, "isPublic", false);
+    TextIfSet(item, "architecture", i.architecture());
+    Text(item, "imageType", i.image_type());
+    TextIfSet(item, "kernelId", i.kernel_id());
+    TextIfSet(item, "ramdiskId", i.ramdisk_id());
+    Text(item, "name", i.name());
+    TextIfSet(item, "description", i.description());
+    Text(item, "rootDeviceType", i.root_device_type());
+    Text(item, "rootDeviceName", i.root_device_name());
+    pugi::xml_node bdm = Item(Child(item, "blockDeviceMapping"));
+    Text(bdm, "deviceName", i.root_device_name());
+    pugi::xml_node ebs = Child(bdm, "ebs");
+    Bool(ebs, "deleteOnTermination", true);
+    // GiB, rounded up, of the disk the guest sees.
+    Int(ebs, "volumeSize", (i.virtual_size_bytes() + (int64_t{1} << 30) - 1) >> 30);
+    Text(ebs, "volumeType", "gp3");
+    Bool(ebs, "encrypted", false);
+    Text(item, "virtualizationType", "hvm");
+    Text(item, "hypervisor", "xen");
+    TextIfSet(item, "bootMode", i.boot_mode() == "direct-kernel" ? "" : i.boot_mode());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::DeregisterImageRequest> ParseDeregisterImage(ParamNode& p, bool dry_run) {
+  v1::DeregisterImageRequest req;
+  req.set_dry_run(dry_run);
+  MC_ASSIGN_OR_RETURN(std::string id, Required(p, "ImageId"));
+  req.set_image_id(id);
+  return req;
+}
+
+absl::Status RunDeregisterImage(Services& s, const v1::DeregisterImageRequest& req,
+                                pugi::xml_node out) {
+  MC_RETURN_IF_ERROR(s.images.DeregisterImage(req).status());
+  Bool(out, "return", true);
+  return absl::OkStatus();
+}
+
+// EC2's RegisterImage names an S3 manifest or an EBS snapshot; minicloud has neither yet, and
+// the controller never reads a file a caller names. An image's bytes arrive over the gRPC
+// API's RegisterImage stream (`minicloud register-image`): docs/query-api.md.
+absl::StatusOr<int> ParseRegisterImage(ParamNode&, bool) {
+  return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
+                  "RegisterImage needs the image's bytes: upload them with `minicloud "
+                  "register-image` (the Query API has no S3 manifests or snapshots yet)");
+}
+absl::Status RunRegisterImage(Services&, const int&, pugi::xml_node) { return absl::OkStatus(); }
+
+// ---- key pairs
+
+void WriteKeyPairFields(pugi::xml_node node, const v1::KeyPairInfo& k) {
+  Text(node, "keyPairId", k.key_pair_id());
+  Text(node, "keyName", k.key_name());
+  Text(node, "keyFingerprint", k.key_fingerprint());
+}
+
+absl::StatusOr<v1::CreateKeyPairRequest> ParseCreateKeyPair(ParamNode& p, bool dry_run) {
+  v1::CreateKeyPairRequest req;
+  req.set_dry_run(dry_run);
+  MC_ASSIGN_OR_RETURN(std::string name, Required(p, "KeyName"));
+  req.set_key_name(name);
+  if (auto v = p.String("KeyType")) req.set_key_type(*v);
+  if (auto v = p.String("KeyFormat"); v && *v != "pem") {
+    return InvalidParameterValue(absl::StrCat("Value (", QuoteForMessage(*v, 32),
+                                              ") for parameter KeyFormat is invalid: minicloud "
+                                              "writes private keys as pem"));
+  }
+  return req;
+}
+
+absl::Status RunCreateKeyPair(Services& s, const v1::CreateKeyPairRequest& req,
+                              pugi::xml_node out) {
+  MC_ASSIGN_OR_RETURN(auto resp, s.keys.CreateKeyPair(req));
+  WriteKeyPairFields(out, resp.key_pair());
+  Text(out, "keyMaterial", resp.key_material());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ImportKeyPairRequest> ParseImportKeyPair(ParamNode& p, bool dry_run) {
+  v1::ImportKeyPairRequest req;
+  req.set_dry_run(dry_run);
+  MC_ASSIGN_OR_RETURN(std::string name, Required(p, "KeyName"));
+  req.set_key_name(name);
+  MC_ASSIGN_OR_RETURN(std::string material, Required(p, "PublicKeyMaterial"));
+  // A blob: base64 on the wire (botocore encodes it).
+  MC_ASSIGN_OR_RETURN(std::string raw,
+                      DecodeBase64(material, "Invalid BASE64 encoding of PublicKeyMaterial"));
+  req.set_public_key_material(std::move(raw));
+  return req;
+}
+
+absl::Status RunImportKeyPair(Services& s, const v1::ImportKeyPairRequest& req,
+                              pugi::xml_node out) {
+  MC_ASSIGN_OR_RETURN(auto resp, s.keys.ImportKeyPair(req));
+  WriteKeyPairFields(out, resp.key_pair());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::DescribeKeyPairsRequest> ParseDescribeKeyPairs(ParamNode& p, bool) {
+  v1::DescribeKeyPairsRequest req;
+  for (std::string& n : p.StringList("KeyName")) req.add_key_names(std::move(n));
+  for (std::string& n : p.StringList("KeyPairId")) req.add_key_pair_ids(std::move(n));
+  MC_ASSIGN_OR_RETURN(auto include, p.Bool("IncludePublicKey"));
+  req.set_include_public_key(include.value_or(false));
+  return req;
+}
+
+absl::Status RunDescribeKeyPairs(Services& s, const v1::DescribeKeyPairsRequest& req,
+                                 pugi::xml_node out) {
+  MC_ASSIGN_OR_RETURN(auto resp, s.keys.DescribeKeyPairs(req));
+  pugi::xml_node set = Child(out, "keySet");
+  for (const v1::KeyPairInfo& k : resp.key_pairs()) {
+    pugi::xml_node item = Item(set);
+    WriteKeyPairFields(item, k);
+    TextIfSet(item, "keyType", k.key_type());
+    TextIfSet(item, "publicKey", k.public_key());
+    if (k.create_time_ms() > 0) TimeMs(item, "createTime", k.create_time_ms());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::DeleteKeyPairRequest> ParseDeleteKeyPair(ParamNode& p, bool dry_run) {
+  v1::DeleteKeyPairRequest req;
+  req.set_dry_run(dry_run);
+  if (auto v = p.String("KeyName")) req.set_key_name(*v);
+  if (auto v = p.String("KeyPairId")) req.set_key_pair_id(*v);
+  return req;
+}
+
+absl::Status RunDeleteKeyPair(Services& s, const v1::DeleteKeyPairRequest& req,
+                              pugi::xml_node out) {
+  MC_RETURN_IF_ERROR(s.keys.DeleteKeyPair(req).status());
+  Bool(out, "return", true);
+  return absl::OkStatus();
+}
+
+// ---- placement groups
+
+void WritePlacementGroup(pugi::xml_node node, const v1::PlacementGroup& g) {
+  Text(node, "groupName", g.group_name());
+  Text(node, "groupId", g.group_id());
+  Text(node, "state", g.state());
+  Text(node, "strategy", PlacementStrategyName(g.strategy()));
+  if (g.partition_count() > 0) Int(node, "partitionCount", g.partition_count());
+  TextIfSet(node, "spreadLevel", SpreadLevelName(g.spread_level()));
+}
+
+absl::StatusOr<v1::CreatePlacementGroupRequest> ParseCreatePlacementGroup(ParamNode& p,
+                                                                          bool dry_run) {
+  v1::CreatePlacementGroupRequest req;
+  req.set_dry_run(dry_run);
+  MC_ASSIGN_OR_RETURN(std::string name, Required(p, "GroupName"));
+  req.set_group_name(name);
+  MC_ASSIGN_OR_RETURN(std::string strategy, Required(p, "Strategy"));
+  MC_ASSIGN_OR_RETURN(auto typed, ParsePlacementStrategy(strategy, "Strategy"));
+  req.set_strategy(typed);
+  MC_ASSIGN_OR_RETURN(auto partitions, p.Int("PartitionCount", -kInt32Max, kInt32Max));
+  if (partitions) req.set_partition_count(static_cast<int32_t>(*partitions));
+  if (auto v = p.String("SpreadLevel")) {
+    MC_ASSIGN_OR_RETURN(auto level, ParseSpreadLevel(*v));
+    req.set_spread_level(level);
+  }
+  return req;
+}
+
+absl::Status RunCreatePlacementGroup(Services& s, const v1::CreatePlacementGroupRequest& req,
+                                     pugi::xml_node out) {
+  MC_ASSIGN_OR_RETURN(auto resp, s.groups.CreatePlacementGroup(req));
+  WritePlacementGroup(Child(out, "placementGroup"), resp.placement_group());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::DescribePlacementGroupsRequest> ParseDescribePlacementGroups(ParamNode& p,
+                                                                                bool) {
+  v1::DescribePlacementGroupsRequest req;
+  for (std::string& n : p.StringList("GroupName")) req.add_group_names(std::move(n));
+  for (std::string& n : p.StringList("GroupId")) req.add_group_ids(std::move(n));
+  ParseFilters(p, req.mutable_filters());
+  return req;
+}
+
+absl::Status RunDescribePlacementGroups(Services& s, const v1::DescribePlacementGroupsRequest& req,
+                                        pugi::xml_node out) {
+  MC_ASSIGN_OR_RETURN(auto resp, s.groups.DescribePlacementGroups(req));
+  pugi::xml_node set = Child(out, "placementGroupSet");
+  for (const v1::PlacementGroup& g : resp.placement_groups()) WritePlacementGroup(Item(set), g);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::DeletePlacementGroupRequest> ParseDeletePlacementGroup(ParamNode& p,
+                                                                          bool dry_run) {
+  v1::DeletePlacementGroupRequest req;
+  req.set_dry_run(dry_run);
+  MC_ASSIGN_OR_RETURN(std::string name, Required(p, "GroupName"));
+  req.set_group_name(name);
+  return req;
+}
+
+absl::Status RunDeletePlacementGroup(Services& s, const v1::DeletePlacementGroupRequest& req,
+                                     pugi::xml_node out) {
+  MC_RETURN_IF_ERROR(s.groups.DeletePlacementGroup(req).status());
+  Bool(out, "return", true);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddImageActions(ActionTable& t) {
+  t["DescribeImages"] = Bind<ParseDescribeImages, RunDescribeImages>();
+  t["DeregisterImage"] = Bind<ParseDeregisterImage, RunDeregisterImage>();
+  t["RegisterImage"] = Bind<ParseRegisterImage, RunRegisterImage>();
+}
+
+void AddKeyPairActions(ActionTable& t) {
+  t["CreateKeyPair"] = Bind<ParseCreateKeyPair, RunCreateKeyPair>();
+  t["ImportKeyPair"] = Bind<ParseImportKeyPair, RunImportKeyPair>();
+  t["DescribeKeyPairs"] = Bind<ParseDescribeKeyPairs, RunDescribeKeyPairs>();
+  t["DeleteKeyPair"] = Bind<ParseDeleteKeyPair, RunDeleteKeyPair>();
+}
+
+void AddPlacementGroupActions(ActionTable& t) {
+  t["CreatePlacementGroup"] = Bind<ParseCreatePlacementGroup, RunCreatePlacementGroup>();
+  t["DescribePlacementGroups"] = Bind<ParseDescribePlacementGroups, RunDescribePlacementGroups>();
+  t["DeletePlacementGroup"] = Bind<ParseDeletePlacementGroup, RunDeletePlacementGroup>();
+}
+
+}  // namespace minicloud::query
