@@ -210,6 +210,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {

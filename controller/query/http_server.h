@@ -42,7 +42,7 @@ class HttpServer {
   struct Impl;
 
  private:
-  explicit HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
