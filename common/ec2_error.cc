@@ -38,6 +38,8 @@ std::string Ec2CodeOf(const absl::Status& status) {
       return "Unavailable";
     case absl::StatusCode::kPermissionDenied:
       return "UnauthorizedOperation";
+    case absl::StatusCode::kUnauthenticated:
+      return "AuthFailure";
     case absl::StatusCode::kAlreadyExists:
       return "InvalidParameterValue";
     default:
@@ -51,6 +53,11 @@ absl::StatusCode CanonicalCodeForEc2(absl::string_view ec2_code) {
   if (absl::StartsWith(ec2_code, "Insufficient")) return absl::StatusCode::kResourceExhausted;
   if (absl::StartsWith(ec2_code, "Incorrect") || ec2_code == "OperationNotPermitted")
     return absl::StatusCode::kFailedPrecondition;
+  if (ec2_code == "AuthFailure" || ec2_code == "SignatureDoesNotMatch" ||
+      ec2_code == "RequestExpired" || ec2_code == "IncompleteSignature" ||
+      ec2_code == "MissingAuthenticationToken" || ec2_code == "InvalidClientTokenId") {
+    return absl::StatusCode::kUnauthenticated;
+  }
   if (ec2_code == "InternalError") return absl::StatusCode::kInternal;
   if (ec2_code == "Unavailable") return absl::StatusCode::kUnavailable;
   return absl::StatusCode::kInvalidArgument;
