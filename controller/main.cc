@@ -16,6 +16,9 @@
 #include "controller/agent_client/agent_client.h"
 #include "controller/api/grpc_handlers.h"
 #include "controller/api/server_limits.h"
+#include "controller/auth/access_key_service.h"
+#include "controller/auth/secret_box.h"
+#include "controller/auth/sigv4_verifier.h"
 #include "controller/identity/cloud_identity_signer.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cache_blob_store.h"
@@ -114,6 +117,28 @@ int main(int argc, char** argv) {
     spdlog::critical("load state: {}", s.message());
     return 1;
   }
+  // Access keys: secrets sealed under the master key file; the first start creates one key and
+  // writes it where root (and only root) can read it.
+  auto box = ctl::auth::SecretBox::LoadOrCreate(state_dir + "/master.key");
+  if (!box.ok()) {
+    spdlog::critical("access key master key: {}", box.status().message());
+    return 1;
+  }
+  ctl::auth::AccessKeyService access_keys(**store, clock, *std::move(box));
+  if (auto s = access_keys.Load(); !s.ok()) {
+    spdlog::critical("load access keys: {}", s.message());
+    return 1;
+  }
+  const std::string admin_credentials = state_dir + "/admin-credentials";
+  auto first_key = ctl::auth::EnsureFirstAccessKey(access_keys, admin_credentials);
+  if (!first_key.ok()) {
+    spdlog::critical("first access key: {}", first_key.status().message());
+    return 1;
+  }
+  if (!first_key->empty()) {
+    spdlog::info("created access key {}; its credentials are in {} (mode 0600)", *first_key,
+                 admin_credentials);
+  }
   mc::scheduler::SpreadScheduler scheduler;
   auto agents = ctl::MakeGrpcAgentClient();
   ctl::ComputeService compute(state, clock, ids, scheduler, *agents, **signer);
@@ -121,7 +146,9 @@ int main(int argc, char** argv) {
   ctl::ImageService images(state, clock, ids, **blobs);
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
-  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups);
+  // Every ComputeService call is signed with an access key (SigV4, service ec2, this region).
+  auto verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
+  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, access_keys, *verifier);
   ctl::HostHandler host_handler(fleet, images);
 
   grpc::ServerBuilder builder;
