@@ -26,6 +26,8 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterKeyPairVerbs(verbs);
   RegisterPlacementVerbs(verbs);
   RegisterHostVerbs(verbs);
+  RegisterTagVerbs(verbs);
+  RegisterStatusVerbs(verbs);
 
   try {
     app.parse(argc, argv);
