@@ -581,4 +581,23 @@ TEST_CASE("describe-instance-status prints the aws JSON shape", "[cli][render]")
   CHECK(doc["InstanceStatuses"][0]["InstanceState"]["Code"] == 16);
 }
 
+// Would catch: a waiter done on an empty status list, or done while one status initializes.
+TEST_CASE("wait instance-status-ok polls until every status is ok", "[cli][render]") {
+  CliHarness cli;
+  cli.api.Answer<v1::DescribeInstanceStatusResponse>("DescribeInstanceStatus", "");
+  cli.api.Answer<v1::DescribeInstanceStatusResponse>(
+      "DescribeInstanceStatus",
+      R"(instance_statuses { instance_id: "i-1" instance_status { status: "ok" } }
+         instance_statuses { instance_id: "i-2" instance_status { status: "initializing" } })");
+  cli.api.Answer<v1::DescribeInstanceStatusResponse>(
+      "DescribeInstanceStatus",
+      R"(instance_statuses { instance_id: "i-1" instance_status { status: "ok" } }
+         instance_statuses { instance_id: "i-2" instance_status { status: "ok" } })");
+  const auto r = cli.Run({"wait", "instance-status-ok", "--instance-ids", "i-1", "i-2"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(cli.api.sent().size() == 3);
+  CHECK(cli.sleeps == 2);
+}
+
 }  // namespace minicloud::cli
