@@ -514,7 +514,8 @@ TEST_CASE("global options anywhere on the line reach the verb", "[cli][parse]") 
 }  // namespace
 // Would catch: --page-size not following NextToken (items of later pages lost), or following it
 // with --max-items (more than one page printed, NextToken dropped).
-TEST_CASE("describe-tags pages: --page-size follows NextToken, --max-items stops", "[cli][render]") {
+TEST_CASE("describe-tags pages: --page-size follows NextToken, --max-items stops",
+          "[cli][render]") {
   {
     CliHarness cli;
     cli.api.Answer<v1::DescribeTagsResponse>(
@@ -522,7 +523,8 @@ TEST_CASE("describe-tags pages: --page-size follows NextToken, --max-items stops
         R"(tags { resource_id: "i-1" resource_type: "instance" key: "a" value: "1" }
            next_token: "t1")");
     cli.api.Answer<v1::DescribeTagsResponse>(
-        "DescribeTags", R"(tags { resource_id: "pg-2" resource_type: "placement-group" key: "b" })");
+        "DescribeTags",
+        R"(tags { resource_id: "pg-2" resource_type: "placement-group" key: "b" })");
     const auto r = cli.Run({"describe-tags", "--page-size", "5", "--output", "table"});
     INFO(r.err);
     CHECK(r.exit_code == 0);
