@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
                  "the region placement groups are created in (hosts of other regions never "
                  "take their instances)")
       ->capture_default_str();
+  app.add_option("--region-endpoint", config.region_endpoint,
+                 "the endpoint DescribeRegions reports (default: the first --listen address)");
   app.add_option("--owner-id", config.owner_id, "account id shown as OwnerId")
       ->capture_default_str();
   app.add_option("--cpu-allocation-ratio", config.cpu_allocation_ratio, "vCPU overcommit")
@@ -121,6 +123,7 @@ int main(int argc, char** argv) {
     spdlog::critical("identity signing key: {}", signer.status().message());
     return 1;
   }
+  if (config.region_endpoint.empty() && !listen.empty()) config.region_endpoint = listen[0];
   ctl::CloudState state(**store, config);
   if (auto s = state.Load(clock.Now()); !s.ok()) {
     spdlog::critical("load state: {}", s.message());
@@ -155,9 +158,11 @@ int main(int argc, char** argv) {
   ctl::ImageService images(state, clock, ids, **blobs);
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
+  ctl::TagService tags(state);
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region).
   auto verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
-  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, access_keys, *verifier);
+  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
+                                      *verifier);
   ctl::HostHandler host_handler(fleet, images);
 
   // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before

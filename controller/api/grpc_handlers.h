@@ -7,6 +7,7 @@
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/tag_service.h"
 #include "minicloud/v1/compute.grpc.pb.h"
 #include "minicloud/v1/host.grpc.pb.h"
 
@@ -17,12 +18,14 @@ class ComputeHandler final : public v1::ComputeService::Service {
  public:
   // Every call is verified by `verifier` (SigV4, service "ec2") before it reaches a service.
   ComputeHandler(ComputeService& compute, ImageService& images, KeyPairService& keys,
-                 PlacementGroupService& groups, auth::AccessKeyService& access_keys,
+                 PlacementGroupService& groups, TagService& tags,
+                 auth::AccessKeyService& access_keys,
                  const minicloud::auth::RequestVerifier& verifier)
       : compute_(compute),
         images_(images),
         keys_(keys),
         groups_(groups),
+        tags_(tags),
         access_keys_(access_keys),
         auth_(verifier) {}
 
@@ -87,6 +90,19 @@ class ComputeHandler final : public v1::ComputeService::Service {
                               v1::ListAccessKeysResponse* resp) override;
   grpc::Status DeleteAccessKey(grpc::ServerContext*, const v1::DeleteAccessKeyRequest* req,
                                v1::DeleteAccessKeyResponse* resp) override;
+  grpc::Status CreateTags(grpc::ServerContext*, const v1::CreateTagsRequest* req,
+                          v1::CreateTagsResponse* resp) override;
+  grpc::Status DeleteTags(grpc::ServerContext*, const v1::DeleteTagsRequest* req,
+                          v1::DeleteTagsResponse* resp) override;
+  grpc::Status DescribeTags(grpc::ServerContext*, const v1::DescribeTagsRequest* req,
+                            v1::DescribeTagsResponse* resp) override;
+  grpc::Status RebootInstances(grpc::ServerContext*, const v1::RebootInstancesRequest* req,
+                               v1::RebootInstancesResponse* resp) override;
+  grpc::Status DescribeInstanceStatus(grpc::ServerContext*,
+                                      const v1::DescribeInstanceStatusRequest* req,
+                                      v1::DescribeInstanceStatusResponse* resp) override;
+  grpc::Status DescribeRegions(grpc::ServerContext*, const v1::DescribeRegionsRequest* req,
+                               v1::DescribeRegionsResponse* resp) override;
 
  private:
   ComputeService& compute_;
@@ -100,6 +116,7 @@ class ComputeHandler final : public v1::ComputeService::Service {
 
   auth::AccessKeyService& access_keys_;
   const GrpcAuthenticator auth_;
+  TagService& tags_;
 };
 
 // gRPC edge of the controller<->agent API.

@@ -19,6 +19,7 @@
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/tag_service.h"
 #include "controller/store/rocksdb_store.h"
 #include "tests/testing/image_upload.h"
 #include "tests/testing/temp_dir.h"
@@ -58,11 +59,13 @@ struct ControllerFixture {
   std::unique_ptr<controller::ImageService> images;
   std::unique_ptr<controller::FleetService> fleet;
   std::unique_ptr<controller::auth::AccessKeyService> access_keys;
+  std::unique_ptr<controller::TagService> tags;
 
   ControllerFixture() { Reopen(); }
 
   void Reopen() {
     access_keys.reset();
+    tags.reset();
     fleet.reset();
     groups.reset();
     key_pairs.reset();
@@ -89,6 +92,7 @@ struct ControllerFixture {
     access_keys =
         std::make_unique<controller::auth::AccessKeyService>(*store, clock, *std::move(box));
     if (auto s = access_keys->Load(); !s.ok()) throw std::runtime_error(std::string(s.message()));
+    tags = std::make_unique<controller::TagService>(*state);
   }
 
   // A small qcow2 made by qemu-img, registered as an AMI.

@@ -58,7 +58,8 @@ class TestCloud {
     verifier_ =
         controller::auth::MakeSigV4Verifier(*ctl_.access_keys, ctl_.clock, ctl_.config.region);
     compute_handler_ = std::make_unique<controller::ComputeHandler>(
-        *ctl_.compute, *ctl_.images, *ctl_.key_pairs, *ctl_.groups, *ctl_.access_keys, *verifier_);
+        *ctl_.compute, *ctl_.images, *ctl_.key_pairs, *ctl_.groups, *ctl_.tags,
+        *ctl_.access_keys, *verifier_);
     host_handler_ = std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.images);
     grpc::ServerBuilder b;
     int port = 0;
