@@ -16,6 +16,11 @@
 
 namespace minicloud::crypto {
 
+// The name every agent checks the controller's server certificate for. Agents dial addresses that
+// change with the deployment; what they trust is the pinned CA, so this one fixed name is in every
+// server certificate of the agent listener, next to its configured addresses.
+inline constexpr char kControllerServerName[] = "minicloud-controller";
+
 struct JoinToken {
   std::string secret;     // 64 lowercase hex
   std::string ca_sha256;  // 64 lowercase hex

@@ -17,14 +17,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/crypto/join_token.h"
 #include "common/crypto/openssl.h"
 
 namespace minicloud::controller {
 
-// The name every agent checks the controller's server certificate for (agents dial addresses
-// that change with the deployment; what they trust is the pinned CA, so one fixed name is in
-// every server certificate, next to the configured addresses).
-inline constexpr char kControllerServerName[] = "minicloud-controller";
+using crypto::kControllerServerName;  // common/crypto/join_token.h
 
 inline constexpr absl::Duration kCaLifetime = absl::Hours(24 * 365 * 20);
 // Neither kind of certificate is renewed yet: both last long (SECURITY.md, known gaps).
