@@ -29,8 +29,8 @@ enum class KeyUsage { kCa, kServer, kClient };
 
 struct CertificateSpec {
   std::string common_name;
-  std::vector<std::string> dns_names;  // subjectAltName DNS entries
-  std::vector<std::string> ip_addresses;
+  std::vector<std::string> dns_names = {};  // subjectAltName DNS entries
+  std::vector<std::string> ip_addresses = {};
   KeyUsage usage = KeyUsage::kClient;
   absl::Time not_before;
   absl::Time not_after;
