@@ -180,7 +180,8 @@ absl::StatusOr<HostCredentials> JoinController(const std::string& endpoint,
   MC_ASSIGN_OR_RETURN(creds.ca_pem, FetchPinnedCa(endpoint, token.ca_sha256, absl::Now()));
 
   // Server-verified TLS (the pinned CA, the controller's fixed name), no client certificate yet.
-  HostCredentials server_only{.ca_pem = creds.ca_pem};
+  HostCredentials server_only;
+  server_only.ca_pem = creds.ca_pem;
   auto stub = v1::HostService::NewStub(ControllerChannel(endpoint, server_only));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kConnectTimeoutSeconds));
