@@ -121,7 +121,17 @@ class TestCloud {
     h->config.retry_ms = 100;
     StartAgent(*h);
     hosts_.push_back(std::move(h));
-    return *hosts_.back();
+    // Joining (a key, two TLS handshakes) takes a moment: the host is returned once the
+    // controller knows it, so a launch right after AddHost can be placed on it.
+    Host& added = *hosts_.back();
+    if (!Eventually([&] {
+          const std::string id = added.agent->host_id();
+          std::lock_guard<std::mutex> lock(ctl_.state->mu());
+          return !id.empty() && ctl_.state->hosts().contains(id);
+        })) {
+      throw std::runtime_error("the agent did not join and register");
+    }
+    return added;
   }
 
   void StartAgent(Host& h) {
