@@ -114,9 +114,10 @@ int main(int argc, char** argv) {
   auto* join_token_cmd =
       app.add_subcommand("join-token", "print a new join token for an agent (and keep it valid)");
   std::string forget_host_id;
-  auto* forget_cmd = app.add_subcommand(
-      "forget-host", "drop a host's certificate binding: its certificate is refused and its id "
-                     "may join again with a new key");
+  auto* forget_cmd =
+      app.add_subcommand("forget-host",
+                         "drop a host's certificate binding: its certificate is refused and its id "
+                         "may join again with a new key");
   forget_cmd->add_option("host-id", forget_host_id, "the host id (h-...)")->required();
   CLI11_PARSE(app, argc, argv);
   if (join_token_cmd->parsed() || forget_cmd->parsed()) {

@@ -39,8 +39,8 @@ std::optional<std::string> ReadIfExists(const std::string& path) {
 // Checks that `cert_pem` is issued by `ca_pem` for `key_pem`'s key and names a host; returns
 // that host id.
 absl::StatusOr<std::string> CheckCredentials(const std::string& key_pem,
-                                             const std::string& cert_pem,
-                                             const std::string& ca_pem, absl::Time now) {
+                                             const std::string& cert_pem, const std::string& ca_pem,
+                                             absl::Time now) {
   MC_ASSIGN_OR_RETURN(crypto::PkeyPtr key, crypto::ParsePrivateKeyPem(key_pem));
   MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::ParseCertificatePem(cert_pem));
   MC_ASSIGN_OR_RETURN(crypto::X509Ptr ca, crypto::ParseCertificatePem(ca_pem));
@@ -48,7 +48,8 @@ absl::StatusOr<std::string> CheckCredentials(const std::string& key_pem,
     crypto::TakeOpenSslErrors();
     return absl::FailedPreconditionError("the certificate is not for this host's key");
   }
-  MC_RETURN_IF_ERROR(crypto::VerifyCertificate(cert.get(), ca.get(), now, crypto::KeyUsage::kClient));
+  MC_RETURN_IF_ERROR(
+      crypto::VerifyCertificate(cert.get(), ca.get(), now, crypto::KeyUsage::kClient));
   return crypto::CommonName(cert.get());
 }
 
@@ -56,7 +57,8 @@ absl::StatusOr<std::string> CheckCredentials(const std::string& key_pem,
 absl::StatusOr<int> Dial(const std::string& endpoint) {
   const auto colon = endpoint.rfind(':');
   if (colon == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("controller '", endpoint, "': expected host:port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("controller '", endpoint, "': expected host:port"));
   }
   std::string host = endpoint.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
@@ -97,9 +99,9 @@ absl::StatusOr<std::optional<HostCredentials>> LoadHostCredentials(const std::st
   if (!key || !cert || !ca) return std::nullopt;
   auto host_id = CheckCredentials(*key, *cert, *ca, absl::Now());
   if (!host_id.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        dir, ": ", host_id.status().message(),
-        " (remove host.crt to join again with a join token)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, ": ", host_id.status().message(),
+                     " (remove host.crt to join again with a join token)"));
   }
   return HostCredentials{
       .host_id = *host_id, .key_pem = *key, .certificate_pem = *cert, .ca_pem = *ca};
@@ -125,19 +127,20 @@ absl::StatusOr<std::string> FetchPinnedCa(const std::string& endpoint, const std
   X509* leaf = SSL_get0_peer_certificate(ssl.get());
   STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl.get());
   if (leaf == nullptr || chain == nullptr) {
-    return absl::PermissionDeniedError(absl::StrCat("controller ", endpoint, " sent no certificate"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("controller ", endpoint, " sent no certificate"));
   }
-  absl::StatusOr<std::string> result = absl::PermissionDeniedError(absl::StrCat(
-      "controller ", endpoint, " does not show the CA the join token names (sha256 ", ca_sha256,
-      "): wrong controller or wrong token"));
+  absl::StatusOr<std::string> result = absl::PermissionDeniedError(
+      absl::StrCat("controller ", endpoint, " does not show the CA the join token names (sha256 ",
+                   ca_sha256, "): wrong controller or wrong token"));
   for (int i = 0; i < sk_X509_num(chain); ++i) {
     X509* c = sk_X509_value(chain, i);
     auto sha = crypto::CertificateSha256Hex(c);
     if (!sha.ok() || !crypto::SameSecretHash(*sha, ca_sha256)) continue;
     if (auto s = crypto::VerifyCertificate(leaf, c, now, crypto::KeyUsage::kServer); !s.ok()) {
-      result = absl::PermissionDeniedError(absl::StrCat(
-          "controller ", endpoint, ": server certificate not signed by the pinned CA: ",
-          s.message()));
+      result = absl::PermissionDeniedError(
+          absl::StrCat("controller ", endpoint,
+                       ": server certificate not signed by the pinned CA: ", s.message()));
       break;
     }
     result = crypto::CertificatePem(c);
@@ -175,8 +178,9 @@ absl::StatusOr<HostCredentials> JoinController(const std::string& endpoint,
     MC_RETURN_IF_ERROR(file::WriteFileAtomic(dir + "/host.key", creds.key_pem, 0600));
   }
   MC_ASSIGN_OR_RETURN(crypto::PkeyPtr key, crypto::ParsePrivateKeyPem(creds.key_pem));
-  MC_ASSIGN_OR_RETURN(std::string csr,
-                      crypto::MakeCsrPem(key.get(), host_id_hint.empty() ? "new-host" : host_id_hint));
+  MC_ASSIGN_OR_RETURN(
+      std::string csr,
+      crypto::MakeCsrPem(key.get(), host_id_hint.empty() ? "new-host" : host_id_hint));
   MC_ASSIGN_OR_RETURN(creds.ca_pem, FetchPinnedCa(endpoint, token.ca_sha256, absl::Now()));
 
   // Server-verified TLS (the pinned CA, the controller's fixed name), no client certificate yet.
@@ -199,9 +203,8 @@ absl::StatusOr<HostCredentials> JoinController(const std::string& endpoint,
   if (!crypto::SameSecretHash(ca_sha, token.ca_sha256)) {
     return absl::PermissionDeniedError("join: the controller answered with another CA");
   }
-  MC_ASSIGN_OR_RETURN(std::string named,
-                      CheckCredentials(creds.key_pem, resp.certificate_pem(), resp.ca_pem(),
-                                       absl::Now()));
+  MC_ASSIGN_OR_RETURN(std::string named, CheckCredentials(creds.key_pem, resp.certificate_pem(),
+                                                          resp.ca_pem(), absl::Now()));
   if (named != resp.host_id() || (!host_id_hint.empty() && named != host_id_hint)) {
     return absl::PermissionDeniedError(
         absl::StrCat("join: the certificate names host '", named, "', not '",

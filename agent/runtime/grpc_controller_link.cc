@@ -7,8 +7,8 @@
 #include "absl/strings/string_view.h"
 #include "agent/runtime/controller_link.h"
 #include "agent/runtime/controller_tls.h"
-#include "common/logging.h"
 #include "common/grpc_status.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "minicloud/v1/host.grpc.pb.h"
 

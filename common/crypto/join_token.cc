@@ -31,10 +31,9 @@ absl::StatusOr<JoinToken> NewJoinToken(absl::string_view ca_sha256) {
   if (!IsHex64(ca_sha256)) return absl::InvalidArgumentError("CA hash is not SHA-256 hex");
   unsigned char secret[32];
   if (RAND_bytes(secret, sizeof(secret)) != 1) return OpenSslError("join token secret");
-  return JoinToken{
-      .secret = absl::BytesToHexString(
-          absl::string_view(reinterpret_cast<const char*>(secret), sizeof(secret))),
-      .ca_sha256 = std::string(ca_sha256)};
+  return JoinToken{.secret = absl::BytesToHexString(
+                       absl::string_view(reinterpret_cast<const char*>(secret), sizeof(secret))),
+                   .ca_sha256 = std::string(ca_sha256)};
 }
 
 std::string FormatJoinToken(const JoinToken& token) {

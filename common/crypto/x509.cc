@@ -69,7 +69,8 @@ absl::StatusOr<PkeyPtr> GenerateEcKey() {
 
 absl::StatusOr<std::string> PrivateKeyPem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return OpenSslError("encode private key");
   }
   return BioText(bio.get());
@@ -113,7 +114,8 @@ absl::StatusOr<std::string> MakeCsrPem(EVP_PKEY* key, absl::string_view common_n
       X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                                  reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
                                  0) != 1 ||
-      X509_REQ_set_pubkey(req.get(), key) != 1 || X509_REQ_sign(req.get(), key, EVP_sha256()) <= 0) {
+      X509_REQ_set_pubkey(req.get(), key) != 1 ||
+      X509_REQ_sign(req.get(), key, EVP_sha256()) <= 0) {
     return OpenSslError("build certificate request");
   }
   BioPtr bio(BIO_new(BIO_s_mem()));
@@ -184,7 +186,8 @@ absl::StatusOr<X509Ptr> IssueCertificate(const CertificateSpec& spec, EVP_PKEY* 
   switch (spec.usage) {
     case KeyUsage::kCa:
       s = AddExtension(cert.get(), issuer, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
-      if (s.ok()) s = AddExtension(cert.get(), issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
+      if (s.ok())
+        s = AddExtension(cert.get(), issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
       break;
     case KeyUsage::kServer:
     case KeyUsage::kClient:

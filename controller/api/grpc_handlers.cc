@@ -157,24 +157,21 @@ grpc::Status HostHandler::Join(grpc::ServerContext*, const v1::JoinRequest* req,
                                v1::JoinResponse* resp) {
   return Forward(resp, [&] { return enrollment_.Join(*req); });
 }
-grpc::Status HostHandler::RegisterHost(grpc::ServerContext* ctx,
-                                       const v1::RegisterHostRequest* req,
+grpc::Status HostHandler::RegisterHost(grpc::ServerContext* ctx, const v1::RegisterHostRequest* req,
                                        v1::RegisterHostResponse* resp) {
   if (auto s = CheckCallerIsHost(*ctx, req->host_id(), enrollment_); !s.ok()) {
     return ToGrpcStatus(s);
   }
   return Forward(resp, [&] { return fleet_.RegisterHost(*req); });
 }
-grpc::Status HostHandler::ReportStatus(grpc::ServerContext* ctx,
-                                       const v1::ReportStatusRequest* req,
+grpc::Status HostHandler::ReportStatus(grpc::ServerContext* ctx, const v1::ReportStatusRequest* req,
                                        v1::ReportStatusResponse*) {
   if (auto s = CheckCallerIsHost(*ctx, req->host_id(), enrollment_); !s.ok()) {
     return ToGrpcStatus(s);
   }
   return ToGrpcStatus(fleet_.ReportStatus(*req));
 }
-grpc::Status HostHandler::WatchDesired(grpc::ServerContext* ctx,
-                                       const v1::WatchDesiredRequest* req,
+grpc::Status HostHandler::WatchDesired(grpc::ServerContext* ctx, const v1::WatchDesiredRequest* req,
                                        v1::DesiredState* resp) {
   if (auto s = CheckCallerIsHost(*ctx, req->host_id(), enrollment_); !s.ok()) {
     return ToGrpcStatus(s);

@@ -16,8 +16,8 @@ absl::StatusOr<PeerHost> PeerHostOf(const grpc::ServerContext& ctx) {
     return absl::UnauthenticatedError(
         "a host's client certificate is required (an agent without one must join first)");
   }
-  MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::ParseCertificatePem(absl::string_view(
-                                                pems[0].data(), pems[0].size())));
+  MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::ParseCertificatePem(
+                                                absl::string_view(pems[0].data(), pems[0].size())));
   PeerHost peer;
   MC_ASSIGN_OR_RETURN(peer.host_id, crypto::CommonName(cert.get()));
   MC_ASSIGN_OR_RETURN(peer.key_sha256, crypto::CertificateKeySha256Hex(cert.get()));
@@ -28,9 +28,9 @@ absl::Status CheckCallerIsHost(const grpc::ServerContext& ctx, const std::string
                                const HostEnrollment& enrollment) {
   MC_ASSIGN_OR_RETURN(PeerHost peer, PeerHostOf(ctx));
   if (peer.host_id != host_id) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the caller's certificate is host ", peer.host_id, "'s; it may not act as host '",
-        host_id, "'"));
+    return absl::PermissionDeniedError(absl::StrCat("the caller's certificate is host ",
+                                                    peer.host_id, "'s; it may not act as host '",
+                                                    host_id, "'"));
   }
   return enrollment.CheckHostKey(peer.host_id, peer.key_sha256);
 }

@@ -36,9 +36,9 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
   const bool have_key = std::filesystem::exists(key_path);
   const bool have_cert = std::filesystem::exists(cert_path);
   if (have_key != have_cert) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        dir, ": has ", have_key ? "ca.key but no ca.crt" : "ca.crt but no ca.key",
-        "; restore the missing file (a new CA would orphan every host certificate)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, ": has ", have_key ? "ca.key but no ca.crt" : "ca.crt but no ca.key",
+                     "; restore the missing file (a new CA would orphan every host certificate)"));
   }
   crypto::PkeyPtr key;
   crypto::X509Ptr ca;
@@ -92,8 +92,9 @@ absl::StatusOr<ServerKeyPair> CertificateAuthority::IssueServerCertificate(
   return out;
 }
 
-absl::StatusOr<std::string> CertificateAuthority::IssueHostCertificate(
-    EVP_PKEY* key, const std::string& host_id, absl::Time now) const {
+absl::StatusOr<std::string> CertificateAuthority::IssueHostCertificate(EVP_PKEY* key,
+                                                                       const std::string& host_id,
+                                                                       absl::Time now) const {
   crypto::CertificateSpec spec{.common_name = host_id,
                                .usage = crypto::KeyUsage::kClient,
                                .not_before = now - absl::Hours(1),

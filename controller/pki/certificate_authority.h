@@ -36,8 +36,8 @@ struct ServerKeyPair {
 
 class CertificateAuthority {
  public:
-  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> OpenOrCreate(
-      const std::string& dir, absl::Time now);
+  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> OpenOrCreate(const std::string& dir,
+                                                                            absl::Time now);
 
   const std::string& ca_pem() const { return ca_pem_; }
   // SHA-256 of the CA certificate's DER, lowercase hex.

@@ -50,7 +50,8 @@ absl::Status CheckJoinSecret(const std::string& pki_dir, absl::string_view secre
     // No early exit: every recorded hash is compared.
     found = crypto::SameSecretHash(absl::StripAsciiWhitespace(line), want) || found;
   }
-  if (!found) return absl::PermissionDeniedError("join token refused: not a token of this controller");
+  if (!found)
+    return absl::PermissionDeniedError("join token refused: not a token of this controller");
   return absl::OkStatus();
 }
 

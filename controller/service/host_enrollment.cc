@@ -30,10 +30,11 @@ absl::StatusOr<v1::JoinResponse> HostEnrollment::Join(const v1::JoinRequest& req
   } else {
     MC_ASSIGN_OR_RETURN(auto bound, BoundHostKey(pki_dir_, host_id));
     if (bound && *bound != key_sha256) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "host ", host_id, " already joined with another key; if that host is gone, run "
-          "`minicloud-controller forget-host ",
-          host_id, "` on the controller first"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("host ", host_id,
+                       " already joined with another key; if that host is gone, run "
+                       "`minicloud-controller forget-host ",
+                       host_id, "` on the controller first"));
     }
   }
   MC_ASSIGN_OR_RETURN(std::string cert, ca_.IssueHostCertificate(key.get(), host_id, clock_.Now()));
@@ -50,9 +51,9 @@ absl::Status HostEnrollment::CheckHostKey(const std::string& host_id,
                                           const std::string& key_sha256) const {
   MC_ASSIGN_OR_RETURN(auto bound, BoundHostKey(pki_dir_, host_id));
   if (!bound || !crypto::SameSecretHash(*bound, key_sha256)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("the certificate of host ", host_id, " is no longer accepted (forgotten or "
-                     "replaced); the agent must join again"));
+    return absl::PermissionDeniedError(absl::StrCat("the certificate of host ", host_id,
+                                                    " is no longer accepted (forgotten or "
+                                                    "replaced); the agent must join again"));
   }
   return absl::OkStatus();
 }

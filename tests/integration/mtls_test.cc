@@ -59,7 +59,8 @@ bool Registered(TestCloud& cloud, const TestCloud::Host& h) {
   return cloud.controller().state->hosts().contains(id);
 }
 
-TEST_CASE("mtls: an agent joins with the token and registers over mutual TLS", "[integration][mtls]") {
+TEST_CASE("mtls: an agent joins with the token and registers over mutual TLS",
+          "[integration][mtls]") {
   TestCloud cloud;
   auto& h = cloud.AddHost("home-1a", "rack-1");
   REQUIRE(TestCloud::Eventually([&] { return Registered(cloud, h); }));
@@ -118,8 +119,8 @@ TEST_CASE("mtls: a call without a client certificate is refused", "[integration]
   // TLS that checks the controller but shows no certificate (what Join uses).
   agent::HostCredentials server_only;
   server_only.ca_pem = cloud.ca().ca_pem();
-  auto anonymous = v1::HostService::NewStub(
-      agent::ControllerChannel(cloud.agent_endpoint(), server_only));
+  auto anonymous =
+      v1::HostService::NewStub(agent::ControllerChannel(cloud.agent_endpoint(), server_only));
   // Bug: GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY without the per-call check: anyone who
   // can Join's port registers as any host.
   CHECK(RegisterWith(*anonymous, id) == grpc::StatusCode::UNAUTHENTICATED);
@@ -137,11 +138,11 @@ TEST_CASE("mtls: a call without a client certificate is refused", "[integration]
   REQUIRE(other_ca.ok());
   auto key = crypto::GenerateEcKey();
   REQUIRE(key.ok());
-  agent::HostCredentials forged{.host_id = id,
-                                .key_pem = *crypto::PrivateKeyPem(key->get()),
-                                .certificate_pem =
-                                    *(*other_ca)->IssueHostCertificate(key->get(), id, absl::Now()),
-                                .ca_pem = cloud.ca().ca_pem()};
+  agent::HostCredentials forged{
+      .host_id = id,
+      .key_pem = *crypto::PrivateKeyPem(key->get()),
+      .certificate_pem = *(*other_ca)->IssueHostCertificate(key->get(), id, absl::Now()),
+      .ca_pem = cloud.ca().ca_pem()};
   auto forged_stub =
       v1::HostService::NewStub(agent::ControllerChannel(cloud.agent_endpoint(), forged));
   // Bug: pem_root_certs not set on the server (client certificates accepted unverified).
@@ -160,8 +161,8 @@ TEST_CASE("mtls: the agent checks the controller's CA against the token", "[inte
   crypto::JoinToken wrong = *token;
   wrong.ca_sha256 = std::string(64, 'c');
   testing::TempDir dir;
-  auto joined = agent::JoinController(cloud.agent_endpoint(), crypto::FormatJoinToken(wrong),
-                                      dir.path(), "");
+  auto joined =
+      agent::JoinController(cloud.agent_endpoint(), crypto::FormatJoinToken(wrong), dir.path(), "");
   CHECK(joined.status().code() == absl::StatusCode::kPermissionDenied);
   CHECK_FALSE(std::filesystem::exists(dir / "tls/host.crt"));
   // The right one works from the same directory (the key made above is reused).

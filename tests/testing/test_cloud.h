@@ -58,8 +58,8 @@ class TestCloud {
     compute_handler_ = std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images,
                                                                     *ctl_.key_pairs, *ctl_.groups);
     // The certificates' times are checked by TLS against the real clock.
-    enrollment_ = std::make_unique<controller::HostEnrollment>(*ca_, pki_dir(), RealClock::Get(),
-                                                               ctl_.ids);
+    enrollment_ =
+        std::make_unique<controller::HostEnrollment>(*ca_, pki_dir(), RealClock::Get(), ctl_.ids);
     host_handler_ =
         std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.images, *enrollment_);
     grpc::ServerBuilder b;
@@ -74,9 +74,8 @@ class TestCloud {
     grpc::ServerBuilder ab;
     int agent_port = 0;
     auto cert = Must(ca_->IssueServerCertificate({"127.0.0.1"}, absl::Now()));
-    ab.AddListeningPort(
-        agent_port_ == 0 ? "127.0.0.1:0" : absl::StrCat("127.0.0.1:", agent_port_),
-        controller::AgentListenerCredentials(cert, ca_->ca_pem()), &agent_port);
+    ab.AddListeningPort(agent_port_ == 0 ? "127.0.0.1:0" : absl::StrCat("127.0.0.1:", agent_port_),
+                        controller::AgentListenerCredentials(cert, ca_->ca_pem()), &agent_port);
     ab.RegisterService(host_handler_.get());
     controller::ApplyServerLimits(ab, controller::WatchLimits());
     agent_server_ = ab.BuildAndStart();

@@ -30,8 +30,10 @@ Ca MakeCa(const std::string& name) {
 
 X509Ptr Issue(const Ca& ca, EVP_PKEY* key, const std::string& cn, KeyUsage usage,
               absl::Duration life = absl::Hours(24)) {
-  CertificateSpec spec{
-      .common_name = cn, .usage = usage, .not_before = kNow - absl::Hours(1), .not_after = kNow + life};
+  CertificateSpec spec{.common_name = cn,
+                       .usage = usage,
+                       .not_before = kNow - absl::Hours(1),
+                       .not_after = kNow + life};
   auto cert = IssueCertificate(spec, key, ca.cert.get(), ca.key.get());
   REQUIRE(cert.ok());
   return std::move(*cert);

@@ -1,5 +1,7 @@
 // Joining on the controller (controller/service/host_enrollment.h) and its CA and files
 // (controller/pki/). Each case names the one-line bug it catches.
+#include "controller/service/host_enrollment.h"
+
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
@@ -11,7 +13,6 @@
 #include "common/crypto/x509.h"
 #include "controller/pki/certificate_authority.h"
 #include "controller/pki/enrollment_files.h"
-#include "controller/service/host_enrollment.h"
 #include "tests/testing/temp_dir.h"
 
 namespace minicloud::controller {
