@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
                          "drop a host's certificate binding: its certificate is refused and its id "
                          "may join again with a new key");
   forget_cmd->add_option("host-id", forget_host_id, "the host id (h-...)")->required();
+  app.fallthrough();  // --state-dir before or after the subcommand
   CLI11_PARSE(app, argc, argv);
   if (join_token_cmd->parsed() || forget_cmd->parsed()) {
     ::umask(077);
