@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -195,7 +196,16 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto link = mc::agent::MakeGrpcControllerLink(settings.controller);
+  std::string join_token = settings.join_token;
+  if (join_token.empty() && !settings.join_token_file.empty()) {
+    std::ifstream in(settings.join_token_file);
+    if (!(in >> join_token)) {
+      spdlog::critical("cannot read a join token from {}", settings.join_token_file);
+      return 2;
+    }
+  }
+  auto link = mc::agent::MakeGrpcControllerLink(
+      {.endpoint = settings.controller, .state_dir = settings.state_dir, .join_token = join_token});
   mc::agent::AgentConfig config;
   config.state_dir = settings.state_dir;
   config.hostname = settings.hostname;

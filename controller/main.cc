@@ -15,6 +15,7 @@
 #include "common/signals.h"
 #include "controller/agent_client/agent_client.h"
 #include "controller/api/grpc_handlers.h"
+#include "controller/api/host_peer.h"
 #include "controller/api/server_limits.h"
 #include "controller/auth/access_key_service.h"
 #include "controller/auth/secret_box.h"
@@ -22,11 +23,14 @@
 #include "controller/identity/cloud_identity_signer.h"
 #include "controller/query/http_server.h"
 #include "controller/query/query_api.h"
+#include "controller/pki/certificate_authority.h"
+#include "controller/pki/enrollment_files.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cache_blob_store.h"
 #include "controller/service/cloud_state.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
+#include "controller/service/host_enrollment.h"
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/store/rocksdb_store.h"
@@ -34,14 +38,43 @@
 namespace mc = minicloud;
 namespace ctl = minicloud::controller;
 
+namespace {
+
+// The host part of "host:port", "[v6]:port"; empty for a wildcard address.
+std::string HostOf(const std::string& endpoint) {
+  std::string host = endpoint.substr(0, endpoint.rfind(':'));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "0.0.0.0" || host == "::" ? "" : host;
+}
+
+// <state>/pki (the CA, join tokens, host bindings), created when absent.
+absl::StatusOr<std::unique_ptr<ctl::CertificateAuthority>> OpenPki(const std::string& state_dir) {
+  if (auto s = mc::file::EnsureDirectoryMode(state_dir, 0700); !s.ok()) return s;
+  return ctl::CertificateAuthority::OpenOrCreate(state_dir + "/pki", absl::Now());
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"minicloud controller: the EC2-style API, scheduler and state of a minicloud"};
   std::vector<std::string> listen = {"127.0.0.1:7700"};
   std::string state_dir = "/var/lib/minicloud/controller";
   ctl::ControllerConfig config;
   double host_timeout_s = 15, launch_timeout_s = 600;
-  app.add_option("--listen", listen, "address:port of the gRPC API (agents and CLI); repeatable")
+  std::vector<std::string> agent_listen = {"127.0.0.1:7702"};
+  std::vector<std::string> tls_names;
+  app.add_option("--listen", listen, "address:port of the gRPC API (the CLI); repeatable")
       ->capture_default_str();
+  app.add_option("--agent-listen", agent_listen,
+                 "address:port of the agents' service (TLS; agents join with a join token, then "
+                 "present the client certificate the controller issued); repeatable")
+      ->capture_default_str();
+  app.add_option("--tls-san", tls_names,
+                 "extra name or IP address in the agent listener's certificate (agents check the "
+                 "pinned CA and the name minicloud-controller; these are for other clients); "
+                 "repeatable");
   app.add_option("--state-dir", state_dir, "where the store and AMI files live")
       ->capture_default_str();
   app.add_option("--region", config.region,
@@ -91,7 +124,41 @@ int main(int argc, char** argv) {
   app.add_option("--query-threads", query_options.threads, "threads serving the Query API")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  // Admin subcommands: they work on the state directory, also while the controller runs.
+  auto* join_token_cmd =
+      app.add_subcommand("join-token", "print a new join token for an agent (and keep it valid)");
+  std::string forget_host_id;
+  auto* forget_cmd =
+      app.add_subcommand("forget-host",
+                         "drop a host's certificate binding: its certificate is refused and its id "
+                         "may join again with a new key");
+  forget_cmd->add_option("host-id", forget_host_id, "the host id (h-...)")->required();
+  app.fallthrough();  // --state-dir before or after the subcommand
   CLI11_PARSE(app, argc, argv);
+  if (join_token_cmd->parsed() || forget_cmd->parsed()) {
+    ::umask(077);
+    auto ca = OpenPki(state_dir);
+    if (!ca.ok()) {
+      spdlog::critical("{}", ca.status().message());
+      return 1;
+    }
+    if (forget_cmd->parsed()) {
+      if (auto s = ctl::ForgetHost(state_dir + "/pki", forget_host_id); !s.ok()) {
+        spdlog::critical("{}", s.message());
+        return 1;
+      }
+      std::printf("host %s forgotten: its certificate is refused from now on\n",
+                  forget_host_id.c_str());
+      return 0;
+    }
+    auto token = ctl::CreateJoinToken(state_dir + "/pki", **ca);
+    if (!token.ok()) {
+      spdlog::critical("{}", token.status().message());
+      return 1;
+    }
+    std::printf("%s\n", token->c_str());
+    return 0;
+  }
   config.host_timeout = absl::Seconds(host_timeout_s);
   config.launch_timeout = absl::Seconds(launch_timeout_s);
 
@@ -124,6 +191,29 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (config.region_endpoint.empty() && !listen.empty()) config.region_endpoint = listen[0];
+  // The agent listener's CA, and a first join token for agents at <state>/join-token (root only).
+  auto ca = OpenPki(state_dir);
+  if (!ca.ok()) {
+    spdlog::critical("certificate authority: {}", ca.status().message());
+    return 1;
+  }
+  if (!std::filesystem::exists(state_dir + "/join-token")) {
+    auto token = ctl::CreateJoinToken(state_dir + "/pki", **ca);
+    absl::Status s = token.status();
+    if (s.ok()) s = mc::file::WriteFileAtomic(state_dir + "/join-token", *token + "\n", 0600);
+    if (!s.ok()) {
+      spdlog::critical("join token: {}", s.message());
+      return 1;
+    }
+    spdlog::info("wrote a join token for agents to {}/join-token", state_dir);
+  }
+  std::vector<std::string> server_names = tls_names;
+  for (const auto& l : agent_listen) server_names.push_back(HostOf(l));
+  auto server_cert = (*ca)->IssueServerCertificate(server_names, absl::Now());
+  if (!server_cert.ok()) {
+    spdlog::critical("agent listener certificate: {}", server_cert.status().message());
+    return 1;
+  }
   ctl::CloudState state(**store, config);
   if (auto s = state.Load(clock.Now()); !s.ok()) {
     spdlog::critical("load state: {}", s.message());
@@ -163,7 +253,8 @@ int main(int argc, char** argv) {
   auto verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
                                       *verifier);
-  ctl::HostHandler host_handler(fleet, images);
+  ctl::HostEnrollment enrollment(**ca, state_dir + "/pki", clock, ids);
+  ctl::HostHandler host_handler(fleet, images, enrollment);
 
   // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before
   // anything else reads it.
@@ -181,21 +272,37 @@ int main(int argc, char** argv) {
     spdlog::info("EC2 Query API on {} (region {})", query_options.listen, config.region);
   }
 
+  // Two servers, so the HostService is never reachable on the API port.
   grpc::ServerBuilder builder;
   std::vector<int> ports(listen.size(), 0);
   for (size_t i = 0; i < listen.size(); ++i) {
     builder.AddListeningPort(listen[i], grpc::InsecureServerCredentials(), &ports[i]);
   }
   builder.RegisterService(&compute_handler);
-  builder.RegisterService(&host_handler);
   ctl::ApplyServerLimits(builder, watch_limits);
   auto server = builder.BuildAndStart();
   if (!server || std::count(ports.begin(), ports.end(), 0) > 0) {
     spdlog::critical("cannot listen on {}", absl::StrJoin(listen, ", "));
     return 1;
   }
-  spdlog::info("minicloud-controller serving on {} (state in {})", absl::StrJoin(listen, ", "),
-               state_dir);
+  grpc::ServerBuilder agent_builder;
+  std::vector<int> agent_ports(agent_listen.size(), 0);
+  const auto tls = ctl::AgentListenerCredentials(*server_cert, (*ca)->ca_pem());
+  for (size_t i = 0; i < agent_listen.size(); ++i) {
+    agent_builder.AddListeningPort(agent_listen[i], tls, &agent_ports[i]);
+  }
+  agent_builder.RegisterService(&host_handler);
+  ctl::ApplyServerLimits(agent_builder, watch_limits);
+  auto agent_server = agent_builder.BuildAndStart();
+  if (!agent_server || std::count(agent_ports.begin(), agent_ports.end(), 0) > 0) {
+    spdlog::critical("cannot listen on {}", absl::StrJoin(agent_listen, ", "));
+    return 1;
+  }
+  spdlog::info(
+      "minicloud-controller serving the API on {} and agents (TLS, CA sha256 {}) on {} (state "
+      "in {})",
+      absl::StrJoin(listen, ", "), (*ca)->ca_sha256(), absl::StrJoin(agent_listen, ", "),
+      state_dir);
 
   mc::ShutdownSignal shutdown;
   std::thread reconciler([&] {
@@ -208,6 +315,7 @@ int main(int argc, char** argv) {
   // Wake long-polls so the server can drain.
   state.desired_changed().notify_all();
   if (query_server) query_server->Stop();
+  agent_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   reconciler.join();
   return 0;

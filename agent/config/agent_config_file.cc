@@ -105,6 +105,8 @@ const std::map<std::string, std::map<std::string, Spec>>& Schema() {
   static const auto* kSchema = new std::map<std::string, std::map<std::string, Spec>>{
       {"",
        {{"controller", String(&AgentFileConfig::controller)},
+        {"join_token", String(&AgentFileConfig::join_token)},
+        {"join_token_file", String(&AgentFileConfig::join_token_file)},
         {"listen", String(&AgentFileConfig::listen)},
         {"advertise", String(&AgentFileConfig::advertise)},
         {"state_dir", String(&AgentFileConfig::state_dir)},

@@ -4,7 +4,8 @@
 // win over the file. Unknown keys and values of the wrong type are errors that name the key and
 // line, so a typo never silently falls back to a default.
 //
-//   controller: 10.0.0.1:7700
+//   controller: 10.0.0.1:7702     # the controller's --agent-listen
+//   join_token_file: /etc/minicloud/join-token   # or join_token: mcjoin1....
 //   listen: 0.0.0.0:7701
 //   advertise: 10.0.0.5:7701
 //   state_dir: /var/lib/minicloud/agent
@@ -38,6 +39,7 @@ namespace minicloud::agent {
 
 struct AgentFileConfig {
   std::optional<std::string> controller, listen, advertise, state_dir, hostname, accel;
+  std::optional<std::string> join_token, join_token_file;
   std::optional<std::string> region, availability_zone, rack;
   std::optional<int> vcpus;
   std::optional<int64_t> memory_mib, instance_store_gb;

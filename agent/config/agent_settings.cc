@@ -16,7 +16,13 @@ AgentSettings DefaultAgentSettings() {
 }
 
 void AddAgentFlags(CLI::App& app, AgentSettings& s) {
-  app.add_option("--controller", s.controller, "controller address:port")->capture_default_str();
+  app.add_option("--controller", s.controller,
+                 "address:port of the controller's agent listener (its --agent-listen)")
+      ->capture_default_str();
+  app.add_option("--join-token", s.join_token,
+                 "join token (only needed until the agent holds its certificate; visible in ps: "
+                 "prefer --join-token-file)");
+  app.add_option("--join-token-file", s.join_token_file, "file holding the join token");
   app.add_option("--listen", s.listen,
                  "address:port of the agent's own gRPC service (port 0 = any)")
       ->capture_default_str();
@@ -69,6 +75,8 @@ void MergeFileConfig(const AgentFileConfig& file,
     if (from.has_value() && !flag_given(flag)) to = *from;
   };
   take("--controller", file.controller, s.controller);
+  take("--join-token", file.join_token, s.join_token);
+  take("--join-token-file", file.join_token_file, s.join_token_file);
   take("--listen", file.listen, s.listen);
   take("--advertise", file.advertise, s.advertise);
   take("--state-dir", file.state_dir, s.state_dir);

@@ -16,7 +16,11 @@
 namespace minicloud::agent {
 
 struct AgentSettings {
-  std::string controller = "127.0.0.1:7700";
+  std::string controller = "127.0.0.1:7702";  // the controller's agent listener (TLS)
+  // The join token, used once while the agent has no certificate (SECURITY.md); given inline or
+  // as a file (root-only, e.g. a copy of the controller's <state>/join-token). Inline wins.
+  std::string join_token;
+  std::string join_token_file;
   std::string listen = "127.0.0.1:0";
   std::string advertise;  // empty: derived from listen once the port is bound
   std::string state_dir = "/var/lib/minicloud/agent";

@@ -41,6 +41,16 @@ class ControllerLink {
                                  const std::function<absl::Status(absl::string_view)>& sink) = 0;
 };
 
-std::unique_ptr<ControllerLink> MakeGrpcControllerLink(const std::string& endpoint);
+struct ControllerLinkOptions {
+  std::string endpoint;    // the controller's agent listener, host:port
+  std::string state_dir;   // where the agent's key and certificate live (controller_tls.h)
+  std::string join_token;  // used only while the agent has no certificate yet
+};
+
+// gRPC over mutual TLS. The first call joins the controller when the state directory holds no
+// certificate yet (with options.join_token and the host id in <state_dir>/host-id, if any); a
+// failed join is returned by that call and tried again by the next. Register fills in the host
+// id the certificate names when the request has none.
+std::unique_ptr<ControllerLink> MakeGrpcControllerLink(const ControllerLinkOptions& options);
 
 }  // namespace minicloud::agent

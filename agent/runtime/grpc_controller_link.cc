@@ -1,9 +1,14 @@
 #include <grpcpp/grpcpp.h>
 
+#include <fstream>
+#include <mutex>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "agent/runtime/controller_link.h"
+#include "agent/runtime/controller_tls.h"
 #include "common/grpc_status.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "minicloud/v1/host.grpc.pb.h"
 
@@ -14,39 +19,43 @@ constexpr auto kCallDeadline = std::chrono::seconds(10);
 
 class GrpcControllerLink final : public ControllerLink {
  public:
-  explicit GrpcControllerLink(const std::string& endpoint)
-      : endpoint_(endpoint),
-        stub_(v1::HostService::NewStub(
-            grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()))) {}
+  explicit GrpcControllerLink(const ControllerLinkOptions& options)
+      : options_(options), endpoint_(options.endpoint) {}
 
   absl::StatusOr<v1::RegisterHostResponse> Register(const v1::RegisterHostRequest& req) override {
+    MC_ASSIGN_OR_RETURN(v1::HostService::Stub * stub, Connect());
+    v1::RegisterHostRequest named = req;
+    if (named.host_id().empty()) named.set_host_id(host_id());
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
     v1::RegisterHostResponse resp;
-    MC_RETURN_IF_ERROR(Wrap(stub_->RegisterHost(&ctx, req, &resp), "register"));
+    MC_RETURN_IF_ERROR(Wrap(stub->RegisterHost(&ctx, named, &resp), "register"));
     return resp;
   }
 
   absl::Status Report(const v1::ReportStatusRequest& req) override {
+    MC_ASSIGN_OR_RETURN(v1::HostService::Stub * stub, Connect());
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
     v1::ReportStatusResponse resp;
-    return Wrap(stub_->ReportStatus(&ctx, req, &resp), "report status");
+    return Wrap(stub->ReportStatus(&ctx, req, &resp), "report status");
   }
 
   absl::StatusOr<v1::DesiredState> Watch(const v1::WatchDesiredRequest& req) override {
+    MC_ASSIGN_OR_RETURN(v1::HostService::Stub * stub, Connect());
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline +
                      std::chrono::milliseconds(req.max_wait_ms()));
     v1::DesiredState resp;
-    MC_RETURN_IF_ERROR(Wrap(stub_->WatchDesired(&ctx, req, &resp), "watch desired state"));
+    MC_RETURN_IF_ERROR(Wrap(stub->WatchDesired(&ctx, req, &resp), "watch desired state"));
     return resp;
   }
 
   absl::Status FetchBlob(const v1::FetchBlobRequest& req,
                          const std::function<absl::Status(absl::string_view)>& sink) override {
+    MC_ASSIGN_OR_RETURN(v1::HostService::Stub * stub, Connect());
     grpc::ClientContext ctx;
-    auto reader = stub_->FetchBlob(&ctx, req);
+    auto reader = stub->FetchBlob(&ctx, req);
     v1::BlobChunk chunk;
     while (reader->Read(&chunk)) {
       if (auto s = sink(chunk.data()); !s.ok()) {
@@ -59,19 +68,52 @@ class GrpcControllerLink final : public ControllerLink {
   }
 
  private:
+  std::string host_id() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return host_id_;
+  }
+
+  // The stub over mutual TLS, joining first when the agent has no certificate yet.
+  absl::StatusOr<v1::HostService::Stub*> Connect() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stub_) return stub_.get();
+    MC_ASSIGN_OR_RETURN(std::optional<HostCredentials> creds,
+                        LoadHostCredentials(options_.state_dir));
+    if (!creds) {
+      if (options_.join_token.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "this host has not joined controller ", endpoint_,
+            " yet and has no join token (join_token or join_token_file; the controller's "
+            "<state>/join-token or `minicloud-controller join-token`)"));
+      }
+      std::string hint;
+      std::ifstream(options_.state_dir + "/host-id") >> hint;
+      MC_ASSIGN_OR_RETURN(HostCredentials joined,
+                          JoinController(endpoint_, options_.join_token, options_.state_dir, hint));
+      spdlog::info("joined controller {} as host {}", endpoint_, joined.host_id);
+      creds = std::move(joined);
+    }
+    host_id_ = creds->host_id;
+    stub_ = v1::HostService::NewStub(ControllerChannel(endpoint_, *creds));
+    return stub_.get();
+  }
+
   absl::Status Wrap(const grpc::Status& s, absl::string_view what) {
     if (s.ok()) return absl::OkStatus();
     return Annotate(FromGrpcStatus(s), absl::StrCat(what, " via controller ", endpoint_));
   }
 
-  std::string endpoint_;
+  const ControllerLinkOptions options_;
+  const std::string endpoint_;
+  std::mutex mu_;
+  std::string host_id_;
   std::unique_ptr<v1::HostService::Stub> stub_;
 };
 
 }  // namespace
 
-std::unique_ptr<ControllerLink> MakeGrpcControllerLink(const std::string& endpoint) {
-  return std::make_unique<GrpcControllerLink>(endpoint);
+std::unique_ptr<ControllerLink> MakeGrpcControllerLink(const ControllerLinkOptions& options) {
+  return std::make_unique<GrpcControllerLink>(options);
 }
 
 }  // namespace minicloud::agent

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"
 #include "common/grpc_status.h"
+#include "controller/api/host_peer.h"
 
 namespace minicloud::controller {
 namespace {
@@ -228,21 +229,37 @@ grpc::Status ComputeHandler::DescribeRegions(grpc::ServerContext*,
   return Forward(resp, [&] { return compute_.DescribeRegions(*req); });
 }
 
-grpc::Status HostHandler::RegisterHost(grpc::ServerContext*, const v1::RegisterHostRequest* req,
+grpc::Status HostHandler::Join(grpc::ServerContext*, const v1::JoinRequest* req,
+                               v1::JoinResponse* resp) {
+  return Forward(resp, [&] { return enrollment_.Join(*req); });
+}
+grpc::Status HostHandler::RegisterHost(grpc::ServerContext* ctx, const v1::RegisterHostRequest* req,
                                        v1::RegisterHostResponse* resp) {
+  if (auto s = CheckCallerIsHost(*ctx, req->host_id(), enrollment_); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   return Forward(resp, [&] { return fleet_.RegisterHost(*req); });
 }
-grpc::Status HostHandler::ReportStatus(grpc::ServerContext*, const v1::ReportStatusRequest* req,
+grpc::Status HostHandler::ReportStatus(grpc::ServerContext* ctx, const v1::ReportStatusRequest* req,
                                        v1::ReportStatusResponse*) {
+  if (auto s = CheckCallerIsHost(*ctx, req->host_id(), enrollment_); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   return ToGrpcStatus(fleet_.ReportStatus(*req));
 }
-grpc::Status HostHandler::WatchDesired(grpc::ServerContext*, const v1::WatchDesiredRequest* req,
+grpc::Status HostHandler::WatchDesired(grpc::ServerContext* ctx, const v1::WatchDesiredRequest* req,
                                        v1::DesiredState* resp) {
+  if (auto s = CheckCallerIsHost(*ctx, req->host_id(), enrollment_); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   return Forward(resp, [&] { return fleet_.WatchDesired(*req); });
 }
 
 grpc::Status HostHandler::FetchBlob(grpc::ServerContext* ctx, const v1::FetchBlobRequest* req,
                                     grpc::ServerWriter<v1::BlobChunk>* writer) {
+  if (auto s = CheckCallerIsHost(*ctx, req->host_id(), enrollment_); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   auto path = images_.BlobForHost(*req);
   if (!path.ok()) return ToGrpcStatus(path.status());
   int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);

@@ -4,6 +4,7 @@
 #include "controller/auth/access_key_service.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
+#include "controller/service/host_enrollment.h"
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
@@ -119,11 +120,16 @@ class ComputeHandler final : public v1::ComputeService::Service {
   TagService& tags_;
 };
 
-// gRPC edge of the controller<->agent API.
+// gRPC edge of the controller<->agent API, served on the agent listener (TLS). Join is the one
+// call without a client certificate; every other call must name the host its certificate names
+// (CheckCallerIsHost, api/host_peer.h) or gets PERMISSION_DENIED (UNAUTHENTICATED without one).
 class HostHandler final : public v1::HostService::Service {
  public:
-  HostHandler(FleetService& fleet, ImageService& images) : fleet_(fleet), images_(images) {}
+  HostHandler(FleetService& fleet, ImageService& images, HostEnrollment& enrollment)
+      : fleet_(fleet), images_(images), enrollment_(enrollment) {}
 
+  grpc::Status Join(grpc::ServerContext*, const v1::JoinRequest* req,
+                    v1::JoinResponse* resp) override;
   grpc::Status RegisterHost(grpc::ServerContext*, const v1::RegisterHostRequest* req,
                             v1::RegisterHostResponse* resp) override;
   grpc::Status ReportStatus(grpc::ServerContext*, const v1::ReportStatusRequest* req,
@@ -136,6 +142,7 @@ class HostHandler final : public v1::HostService::Service {
  private:
   FleetService& fleet_;
   ImageService& images_;
+  HostEnrollment& enrollment_;
 };
 
 }  // namespace minicloud::controller

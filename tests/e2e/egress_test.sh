@@ -8,8 +8,8 @@
 #
 # 1. A tiny guest on A fetches the outside page by address, connects to the outside's HTTP and
 #    DNS ports (controls: the path works, and the probe sees an open port as open), and tries to
-#    connect to A's controller, A's agent (its gRPC port) and B's controller: all must be
-#    blocked. Each try prints `egress-try: <name> <ip:port> result=open|blocked ...`.
+#    connect to A's controller (its API and its agent listener), A's agent (its gRPC port) and
+#    B's controller: all must be blocked. Each try prints `egress-try: <name> <ip:port> result=open|blocked ...`.
 # 2. The same user data on a Debian guest of each cloud: fetch http://repo.outside.test/hello.txt,
 #    resolve the tiny guest's name (ip-a-b-c-d.home-1.compute.internal), `apt-get install` the
 #    test package from the outside repository and run it. On A the verdict is success and the
@@ -106,6 +106,7 @@ echo "egress-try: page \$(timeout 10 wget -q -O - http://$OUTSIDE_IP/hello.txt 2
 try outside-http $OUTSIDE_IP:80
 try outside-dns-tcp $OUTSIDE_IP:53
 try controller-a $link_a:$PORT_A
+try controller-a-agents $link_a:$((PORT_A + 2))
 try agent-a $agent_addr
 try controller-b $link_b:$PORT_B
 echo "egress-try: done"
@@ -146,7 +147,7 @@ grep -qF "egress-try: page $OUTSIDE_TOKEN" <<<"$tries" || fail "the tiny guest d
 for t in outside-http outside-dns-tcp; do
   grep -q "^egress-try: $t .* result=open" <<<"$tries" || fail "control $t was not reachable"
 done
-for t in controller-a agent-a controller-b; do
+for t in controller-a controller-a-agents agent-a controller-b; do
   grep -q "^egress-try: $t .* result=blocked" <<<"$tries" || fail "a guest reached $t"
 done
 log "a guest reaches the outside, not the controllers or the agent"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deploy/minicloud-host.nft, loaded as shipped into a private network namespace that stands for
 # a homelab agent host (192.168.1.21, guest bridge mcbr0) next to a LAN namespace (the
-# controller 192.168.1.10, an admin machine 192.168.1.50, a stranger 10.9.9.9) and a guest
+# controller 192.168.1.10, another agent 192.168.1.22, an admin machine 192.168.1.50, a
+# stranger 10.9.9.9) and a guest
 # namespace (172.31.0.4 on the bridge). Every drop is seen twice: the connection fails and the
 # file's rule counted it; every case that the file drops connects before the file is loaded.
 # Needs root (network namespaces); exits 77 (skipped) without it.
@@ -29,7 +30,7 @@ for ns in $H $L $G; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
 ip link add "${tag}h" netns "$H" type veth peer name "${tag}l" netns "$L"
 ip -n "$H" addr add 192.168.1.21/24 dev "${tag}h"
 ip -n "$H" addr add 10.9.9.1/24 dev "${tag}h"
-for a in 192.168.1.10/24 192.168.1.50/24 10.9.9.9/24; do ip -n "$L" addr add "$a" dev "${tag}l"; done
+for a in 192.168.1.10/24 192.168.1.22/24 192.168.1.50/24 10.9.9.9/24; do ip -n "$L" addr add "$a" dev "${tag}l"; done
 ip -n "$H" link set "${tag}h" up
 ip -n "$L" link set "${tag}l" up
 ip -n "$L" route add 172.31.0.0/20 via 192.168.1.21
@@ -46,7 +47,7 @@ ip -n "$G" link set "${tag}g" up
 ip -n "$G" route add default via 172.31.0.1
 ip netns exec "$H" sysctl -q -w net.ipv4.ip_forward=1
 
-# Listeners: the host answers on 22, 80, 7700, 7701; the "controller" on the LAN on 7700.
+# Listeners: the host answers on 22, 80, 7700, 7701, 7702; the "controller" on the LAN on 7700.
 serve() {
   ip netns exec "$1" python3 -c '
 import socket, sys, threading
@@ -58,7 +59,7 @@ def serve(port):
 for p in sys.argv[2:]: threading.Thread(target=serve, args=(int(p),), daemon=True).start()
 threading.Event().wait()' x "${@:2}" &
 }
-serve "$H" 22 80 7700 7701
+serve "$H" 22 80 7700 7701 7702
 serve "$L" 7700
 # probe NS SRC DST PORT: "ok" when a connection from SRC is answered within a give-up limit.
 probe() {
@@ -84,6 +85,8 @@ cases=(
   "$L 10.9.9.9 10.9.9.1 7700 closed controller API from elsewhere"
   "$L 192.168.1.10 192.168.1.21 7701 ok"
   "$L 192.168.1.50 192.168.1.21 7701 closed agent port from elsewhere"
+  "$L 192.168.1.22 192.168.1.21 7702 ok"
+  "$L 192.168.1.50 192.168.1.21 7702 closed controller agent listener from elsewhere"
 )
 # Without the file everything connects: each drop below is the file's doing.
 for c in "${cases[@]}"; do

@@ -15,15 +15,22 @@
 #include "agent/network/fake/fake_host_network.h"
 #include "agent/runtime/agent.h"
 #include "common/auth/grpc_request.h"
+#include "agent/runtime/controller_tls.h"
 #include "controller/api/grpc_handlers.h"
+#include "controller/api/host_peer.h"
 #include "controller/api/server_limits.h"
 #include "controller/auth/sigv4_verifier.h"
+#include "controller/pki/certificate_authority.h"
+#include "controller/pki/enrollment_files.h"
+#include "controller/service/host_enrollment.h"
 #include "tests/testing/controller_fixture.h"
 
 namespace minicloud::testing {
 
-// A whole cloud in one process: the controller's real services and gRPC server, and agents on
-// fake hypervisors talking to it over real gRPC on loopback (ports chosen by the kernel).
+// A whole cloud in one process: the controller's real services and its two gRPC servers (the
+// API, and the agent listener with TLS and its CA in the controller's state dir), and agents on
+// fake hypervisors that join with a join token and then talk to it over mutual TLS on loopback
+// (ports chosen by the kernel).
 class TestCloud {
  public:
   struct Host {
@@ -40,6 +47,8 @@ class TestCloud {
     ctl_.config.report_interval_ms = 200;
     ctl_.agent_client = grpc_agents_.get();
     ctl_.Reopen();
+    ca_ = Must(controller::CertificateAuthority::OpenOrCreate(pki_dir(), absl::Now()));
+    join_token_ = Must(controller::CreateJoinToken(pki_dir(), *ca_));
     StartController();
   }
   ~TestCloud() {
@@ -60,17 +69,30 @@ class TestCloud {
     compute_handler_ = std::make_unique<controller::ComputeHandler>(
         *ctl_.compute, *ctl_.images, *ctl_.key_pairs, *ctl_.groups, *ctl_.tags,
         *ctl_.access_keys, *verifier_);
-    host_handler_ = std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.images);
+    // The certificates' times are checked by TLS against the real clock.
+    enrollment_ =
+        std::make_unique<controller::HostEnrollment>(*ca_, pki_dir(), RealClock::Get(), ctl_.ids);
+    host_handler_ =
+        std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.images, *enrollment_);
     grpc::ServerBuilder b;
     int port = 0;
     b.AddListeningPort(port_ == 0 ? "127.0.0.1:0" : absl::StrCat("127.0.0.1:", port_),
                        grpc::InsecureServerCredentials(), &port);
     b.RegisterService(compute_handler_.get());
-    b.RegisterService(host_handler_.get());
     controller::ApplyServerLimits(b, controller::WatchLimits());  // the controller's own limits
     server_ = b.BuildAndStart();
     if (!server_) throw std::runtime_error("controller server did not start");
     port_ = port;
+    grpc::ServerBuilder ab;
+    int agent_port = 0;
+    auto cert = Must(ca_->IssueServerCertificate({"127.0.0.1"}, absl::Now()));
+    ab.AddListeningPort(agent_port_ == 0 ? "127.0.0.1:0" : absl::StrCat("127.0.0.1:", agent_port_),
+                        controller::AgentListenerCredentials(cert, ca_->ca_pem()), &agent_port);
+    ab.RegisterService(host_handler_.get());
+    controller::ApplyServerLimits(ab, controller::WatchLimits());
+    agent_server_ = ab.BuildAndStart();
+    if (!agent_server_) throw std::runtime_error("controller agent listener did not start");
+    agent_port_ = agent_port;
     stub_ = v1::ComputeService::NewStub(
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
   }
@@ -78,7 +100,9 @@ class TestCloud {
   void StopController() {
     if (!server_) return;
     ctl_.state->desired_changed().notify_all();
+    agent_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    agent_server_.reset();
     server_.reset();
   }
 
@@ -86,6 +110,8 @@ class TestCloud {
   void RestartController() {
     StopController();
     ctl_.Reopen();
+    ca_ = Must(controller::CertificateAuthority::OpenOrCreate(pki_dir(), absl::Now()));
+    join_token_ = Must(controller::CreateJoinToken(pki_dir(), *ca_));
     StartController();
   }
 
@@ -106,11 +132,22 @@ class TestCloud {
     h->config.retry_ms = 100;
     StartAgent(*h);
     hosts_.push_back(std::move(h));
-    return *hosts_.back();
+    // Joining (a key, two TLS handshakes) takes a moment: the host is returned once the
+    // controller knows it, so a launch right after AddHost can be placed on it.
+    Host& added = *hosts_.back();
+    if (!Eventually([&] {
+          const std::string id = added.agent->host_id();
+          std::lock_guard<std::mutex> lock(ctl_.state->mu());
+          return !id.empty() && ctl_.state->hosts().contains(id);
+        })) {
+      throw std::runtime_error("the agent did not join and register");
+    }
+    return added;
   }
 
   void StartAgent(Host& h) {
-    h.link = agent::MakeGrpcControllerLink(absl::StrCat("127.0.0.1:", port_));
+    h.link = agent::MakeGrpcControllerLink(
+        {.endpoint = agent_endpoint(), .state_dir = h.config.state_dir, .join_token = join_token_});
     auto networks =
         [](const std::string& subnet,
            const std::string&) -> absl::StatusOr<std::unique_ptr<network::HostNetwork>> {
@@ -158,8 +195,19 @@ class TestCloud {
   std::string admin_credentials() const { return ctl_.dir / "admin-credentials"; }
   const std::string& admin_key() const { return admin_key_; }
   const std::string& admin_secret() const { return admin_secret_; }
-  // host:port of the controller's gRPC server (ComputeService and HostService).
+  // host:port of the controller's API (ComputeService, SigV4-signed gRPC).
   std::string endpoint() const { return absl::StrCat("127.0.0.1:", port_); }
+  // host:port of the controller's agent listener (HostService, TLS).
+  std::string agent_endpoint() const { return absl::StrCat("127.0.0.1:", agent_port_); }
+  const std::string& join_token() const { return join_token_; }
+  std::string pki_dir() { return ctl_.dir / "pki"; }
+  controller::CertificateAuthority& ca() { return *ca_; }
+  // A HostService stub with the credentials `h`'s agent stored when it joined.
+  std::unique_ptr<v1::HostService::Stub> HostStubAs(const Host& h) {
+    auto creds = Must(agent::LoadHostCredentials(h.config.state_dir));
+    if (!creds) throw std::runtime_error("host has not joined");
+    return v1::HostService::NewStub(agent::ControllerChannel(agent_endpoint(), *creds));
+  }
   ControllerFixture& controller() { return ctl_; }
   std::vector<std::unique_ptr<Host>>& hosts() { return hosts_; }
 
@@ -186,11 +234,22 @@ class TestCloud {
   }
 
  private:
+  template <typename T>
+  static T Must(absl::StatusOr<T> v) {
+    if (!v.ok()) throw std::runtime_error(std::string(v.status().message()));
+    return std::move(*v);
+  }
+
   std::unique_ptr<controller::AgentClient> grpc_agents_ = controller::MakeGrpcAgentClient(2000);
   ControllerFixture ctl_;
   int port_ = 0;
   std::unique_ptr<auth::RequestVerifier> verifier_;
   std::string admin_key_, admin_secret_;
+  int agent_port_ = 0;
+  std::unique_ptr<controller::CertificateAuthority> ca_;
+  std::string join_token_;
+  std::unique_ptr<controller::HostEnrollment> enrollment_;
+  std::unique_ptr<grpc::Server> agent_server_;
   std::unique_ptr<controller::ComputeHandler> compute_handler_;
   std::unique_ptr<controller::HostHandler> host_handler_;
   std::unique_ptr<grpc::Server> server_;

@@ -64,8 +64,12 @@ std::vector<SettingCase> SettingCases() {
     return [m](const AgentSettings& s) { return std::to_string(s.*m); };
   };
   return {
-      {"--controller", "10.0.0.1:7700", "controller: 10.0.0.2:7700",
-       str(&AgentSettings::controller), "127.0.0.1:7700", "10.0.0.2:7700"},
+      {"--controller", "10.0.0.1:7702", "controller: 10.0.0.2:7702",
+       str(&AgentSettings::controller), "127.0.0.1:7702", "10.0.0.2:7702"},
+      {"--join-token", "mcjoin1.flag", "join_token: mcjoin1.file", str(&AgentSettings::join_token),
+       "", "mcjoin1.file"},
+      {"--join-token-file", "/etc/flag-token", "join_token_file: /etc/file-token",
+       str(&AgentSettings::join_token_file), "", "/etc/file-token"},
       {"--listen", "0.0.0.0:7701", "listen: 0.0.0.0:7702", str(&AgentSettings::listen),
        "127.0.0.1:0", "0.0.0.0:7702"},
       {"--advertise", "10.0.0.5:7701", "advertise: 10.0.0.6:7701", str(&AgentSettings::advertise),

@@ -1,0 +1,42 @@
+#pragma once
+
+// The join token an agent presents once to get its certificate (like kubeadm's bootstrap token
+// plus discovery hash, in one string):
+//
+//   mcjoin1.<secret: 64 lowercase hex>.<SHA-256 of the CA certificate's DER: 64 lowercase hex>
+//
+// The secret proves the agent was let in by whoever holds the token; the CA hash lets the agent
+// check the controller before it sends the secret. The controller keeps only SHA-256 of each
+// secret (JoinSecretHash) and compares in constant time (SameSecretHash).
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace minicloud::crypto {
+
+// The name every agent checks the controller's server certificate for. Agents dial addresses that
+// change with the deployment; what they trust is the pinned CA, so this one fixed name is in every
+// server certificate of the agent listener, next to its configured addresses.
+inline constexpr char kControllerServerName[] = "minicloud-controller";
+
+struct JoinToken {
+  std::string secret;     // 64 lowercase hex
+  std::string ca_sha256;  // 64 lowercase hex
+};
+
+// A fresh token for the CA whose certificate hash is `ca_sha256` (32 random bytes of secret).
+absl::StatusOr<JoinToken> NewJoinToken(absl::string_view ca_sha256);
+std::string FormatJoinToken(const JoinToken& token);
+// Leading and trailing whitespace is ignored (a token read from a file); anything else that is
+// not exactly the format above is InvalidArgument, naming the part that is wrong but never
+// echoing the secret.
+absl::StatusOr<JoinToken> ParseJoinToken(absl::string_view text);
+
+// SHA-256 of the secret, lowercase hex: what the controller stores.
+std::string JoinSecretHash(absl::string_view secret);
+// Constant-time comparison of two hashes of equal length (false when the lengths differ).
+bool SameSecretHash(absl::string_view a, absl::string_view b);
+
+}  // namespace minicloud::crypto

@@ -1,0 +1,71 @@
+#pragma once
+
+// The controller's certificate authority for the agent listener (SECURITY.md, "Controller and
+// agents"): it signs the controller's server certificate and each host's client certificate.
+//
+// Files under the given directory (the controller's <state>/pki, 0700):
+//   ca.key  the CA's EC P-256 private key (0600), never leaves the controller
+//   ca.crt  the CA certificate; a join token pins its SHA-256
+// Both are created together on first use and reused afterwards; a directory with one but not the
+// other is an error (nothing is overwritten).
+//
+// Thread-safe after OpenOrCreate (issuing only reads the CA).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/crypto/join_token.h"
+#include "common/crypto/openssl.h"
+
+namespace minicloud::controller {
+
+using crypto::kControllerServerName;  // common/crypto/join_token.h
+
+inline constexpr absl::Duration kCaLifetime = absl::Hours(24 * 365 * 20);
+// Neither kind of certificate is renewed yet: both last long (SECURITY.md, known gaps).
+inline constexpr absl::Duration kHostCertificateLifetime = absl::Hours(24 * 365 * 10);
+inline constexpr absl::Duration kServerCertificateLifetime = absl::Hours(24 * 365 * 10);
+
+struct ServerKeyPair {
+  std::string certificate_chain_pem;  // the server certificate, then the CA certificate
+  std::string private_key_pem;
+};
+
+class CertificateAuthority {
+ public:
+  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> OpenOrCreate(const std::string& dir,
+                                                                            absl::Time now);
+
+  const std::string& ca_pem() const { return ca_pem_; }
+  // SHA-256 of the CA certificate's DER, lowercase hex.
+  const std::string& ca_sha256() const { return ca_sha256_; }
+  X509* ca_certificate() const { return ca_.get(); }
+
+  // A fresh key and certificate for the agent listener, valid for kControllerServerName and
+  // `names` (IP addresses become IP entries, the rest DNS entries). Kept in memory only: the
+  // controller issues a new one at each start.
+  absl::StatusOr<ServerKeyPair> IssueServerCertificate(const std::vector<std::string>& names,
+                                                       absl::Time now) const;
+
+  // The client certificate of host `host_id` (its common name) for `key`, as PEM.
+  absl::StatusOr<std::string> IssueHostCertificate(EVP_PKEY* key, const std::string& host_id,
+                                                   absl::Time now) const;
+
+ private:
+  CertificateAuthority(crypto::PkeyPtr key, crypto::X509Ptr ca, std::string ca_pem,
+                       std::string ca_sha256)
+      : key_(std::move(key)),
+        ca_(std::move(ca)),
+        ca_pem_(std::move(ca_pem)),
+        ca_sha256_(std::move(ca_sha256)) {}
+
+  crypto::PkeyPtr key_;
+  crypto::X509Ptr ca_;
+  std::string ca_pem_;
+  std::string ca_sha256_;
+};
+
+}  // namespace minicloud::controller

@@ -1,0 +1,162 @@
+// Joining on the controller (controller/service/host_enrollment.h) and its CA and files
+// (controller/pki/). Each case names the one-line bug it catches.
+#include "controller/service/host_enrollment.h"
+
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "common/crypto/join_token.h"
+#include "common/crypto/x509.h"
+#include "controller/pki/certificate_authority.h"
+#include "controller/pki/enrollment_files.h"
+#include "tests/testing/temp_dir.h"
+
+namespace minicloud::controller {
+namespace {
+
+using testing::TempDir;
+
+struct Fixture {
+  TempDir dir;
+  FakeClock clock{absl::FromUnixSeconds(1'800'000'000)};
+  IdGenerator ids{11};
+  std::string pki = dir / "pki";
+  std::unique_ptr<CertificateAuthority> ca =
+      std::move(*CertificateAuthority::OpenOrCreate(pki, clock.Now()));
+  std::string token = *CreateJoinToken(pki, *ca);
+  HostEnrollment enrollment{*ca, pki, clock, ids};
+};
+
+struct Agent {
+  crypto::PkeyPtr key = std::move(*crypto::GenerateEcKey());
+  v1::JoinRequest Request(const std::string& token, const std::string& host_id = "") const {
+    v1::JoinRequest req;
+    req.set_token(token);
+    req.set_host_id(host_id);
+    req.set_csr_pem(*crypto::MakeCsrPem(key.get(), "ignored-name"));
+    return req;
+  }
+  std::string KeyHash() const { return *crypto::PublicKeySha256Hex(key.get()); }
+};
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+TEST_CASE("enrollment: a join returns a client certificate naming a new host id", "[pki]") {
+  Fixture f;
+  Agent a;
+  auto resp = f.enrollment.Join(a.Request(f.token));
+  REQUIRE(resp.ok());
+  CHECK(CheckId(IdKind::kHost, resp->host_id()).ok());
+  CHECK(resp->ca_pem() == f.ca->ca_pem());
+  auto cert = crypto::ParseCertificatePem(resp->certificate_pem());
+  REQUIRE(cert.ok());
+  // Bug: the common name taken from the request ("ignored-name") instead of the host id.
+  CHECK(*crypto::CommonName(cert->get()) == resp->host_id());
+  // Bug: the certificate issued for the CA's key, or a key other than the request's.
+  CHECK(*crypto::CertificateKeySha256Hex(cert->get()) == a.KeyHash());
+  CHECK(crypto::VerifyCertificate(cert->get(), f.ca->ca_certificate(), f.clock.Now(),
+                                  crypto::KeyUsage::kClient)
+            .ok());
+  CHECK(f.enrollment.CheckHostKey(resp->host_id(), a.KeyHash()).ok());
+  // Bug: the binding file world-readable (umask not applied).
+  CHECK(ModeOf(f.pki + "/hosts/" + resp->host_id()) == 0600);
+  CHECK(ModeOf(f.pki + "/ca.key") == 0600);
+  CHECK(ModeOf(f.pki) == 0700);
+}
+
+TEST_CASE("enrollment: bad tokens are refused", "[pki]") {
+  Fixture f;
+  Agent a;
+  auto token = crypto::ParseJoinToken(f.token);
+  REQUIRE(token.ok());
+  // Bug: the secret not checked at all.
+  crypto::JoinToken wrong_secret = *token;
+  wrong_secret.secret = std::string(64, '0');
+  CHECK(f.enrollment.Join(a.Request(crypto::FormatJoinToken(wrong_secret))).status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  // Bug: the CA hash in the token not compared with this controller's.
+  crypto::JoinToken other_ca = *token;
+  other_ca.ca_sha256 = std::string(64, 'b');
+  CHECK(f.enrollment.Join(a.Request(crypto::FormatJoinToken(other_ca))).status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  CHECK(f.enrollment.Join(a.Request("mcjoin1.nope")).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  // Bug: a malformed host id accepted and used as a file name under pki/hosts.
+  CHECK(f.enrollment.Join(a.Request(f.token, "../ca.key")).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  v1::JoinRequest no_csr = a.Request(f.token);
+  no_csr.set_csr_pem("garbage");
+  CHECK(f.enrollment.Join(no_csr).status().code() == absl::StatusCode::kInvalidArgument);
+  // A second token made later (`minicloud-controller join-token`) is valid too; the first stays.
+  // Bug: CreateJoinToken overwriting the list instead of adding to it.
+  const std::string second = *CreateJoinToken(f.pki, *f.ca);
+  CHECK(f.enrollment.Join(a.Request(second)).ok());
+  CHECK(f.enrollment.Join(Agent().Request(f.token)).ok());
+}
+
+TEST_CASE("enrollment: a host id is bound to the key it joined with", "[pki]") {
+  Fixture f;
+  Agent a, b;
+  auto first = f.enrollment.Join(a.Request(f.token));
+  REQUIRE(first.ok());
+  const std::string id = first->host_id();
+  // Bug: the binding not checked: another machine takes over a host by naming its id.
+  CHECK(f.enrollment.Join(b.Request(f.token, id)).status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  CHECK(f.enrollment.CheckHostKey(id, b.KeyHash()).code() == absl::StatusCode::kPermissionDenied);
+  // The same key may fetch a new certificate for its id (a host that lost host.crt).
+  auto again = f.enrollment.Join(a.Request(f.token, id));
+  REQUIRE(again.ok());
+  CHECK(again->host_id() == id);
+  // An id the controller has not bound yet (a host that ran before mTLS) is kept.
+  auto kept = f.enrollment.Join(b.Request(f.token, "h-0123456789abcdef0"));
+  REQUIRE(kept.ok());
+  CHECK(kept->host_id() == "h-0123456789abcdef0");
+  // After an admin forgets the host, its old key is refused and a new key may take the id.
+  REQUIRE(ForgetHost(f.pki, id).ok());
+  // Bug: CheckHostKey accepting any key of a host without a binding.
+  CHECK(f.enrollment.CheckHostKey(id, a.KeyHash()).code() == absl::StatusCode::kPermissionDenied);
+  Agent c;
+  CHECK(f.enrollment.Join(c.Request(f.token, id)).ok());
+  CHECK(ForgetHost(f.pki, "h-ffffffff").code() == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("certificate authority: reopened as it was, never half-replaced", "[pki]") {
+  TempDir dir;
+  const absl::Time now = absl::Now();
+  auto ca = CertificateAuthority::OpenOrCreate(dir / "pki", now);
+  REQUIRE(ca.ok());
+  // Bug: a new CA made at every start (every host certificate orphaned).
+  auto again = CertificateAuthority::OpenOrCreate(dir / "pki", now);
+  REQUIRE(again.ok());
+  CHECK((*again)->ca_sha256() == (*ca)->ca_sha256());
+  CHECK((*ca)->ca_sha256() == *crypto::CertificateSha256Hex((*ca)->ca_certificate()));
+  auto server = (*ca)->IssueServerCertificate({"10.0.0.1", "ctl.example"}, now);
+  REQUIRE(server.ok());
+  auto leaf = crypto::ParseCertificatePem(
+      server->certificate_chain_pem.substr(0, server->certificate_chain_pem.find("-----END") + 25));
+  REQUIRE(leaf.ok());
+  CHECK(X509_check_host(leaf->get(), kControllerServerName, 0, 0, nullptr) == 1);
+  CHECK(X509_check_host(leaf->get(), "ctl.example", 0, 0, nullptr) == 1);
+  CHECK(X509_check_ip_asc(leaf->get(), "10.0.0.1", 0) == 1);
+  CHECK(crypto::VerifyCertificate(leaf->get(), (*ca)->ca_certificate(), now,
+                                  crypto::KeyUsage::kServer)
+            .ok());
+  // The chain ends with the CA, so an agent can find the pinned certificate in it.
+  CHECK(server->certificate_chain_pem.find((*ca)->ca_pem()) != std::string::npos);
+  // Bug: a lost ca.crt silently replaced by a new CA.
+  std::filesystem::remove(dir / "pki/ca.crt");
+  CHECK(CertificateAuthority::OpenOrCreate(dir / "pki", now).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace minicloud::controller
