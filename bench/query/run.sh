@@ -35,7 +35,10 @@ python3 -c 'import moto, boto3' 2>/dev/null || { echo "run.sh: python3 needs mot
   echo "run.sh: configure first: cmake -S $REPO -B $BUILD_DIR -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo" >&2
   exit 2
 }
-ninja -C "$BUILD_DIR" bench_query_server bench_query_client >/dev/null
+if ! out=$(ninja -C "$BUILD_DIR" bench_query_server bench_query_client 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
 SERVER=$BUILD_DIR/bin/bench_query_server
 CLIENT=$BUILD_DIR/bin/bench_query_client
 
