@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/query/run.sh: the EC2 Query API vs the gRPC API vs moto's server mode, in one run.
 #
-#   bench/query/run.sh            (env: INSTANCES=10000 MOTO_INSTANCES=1000 ROUNDS=5 SECONDS=3
+#   bench/query/run.sh            (env: INSTANCES=10000 MOTO_INSTANCES=1000 ROUNDS=5 CELL_SECONDS=3
 #                                  THREADS=4 WORK=/var/tmp BUILD_DIR=<repo>/build)
 #
 # 1. builds bench_query_server and bench_query_client (ninja, only these targets);
@@ -23,7 +23,7 @@ BUILD_DIR=${BUILD_DIR:-$REPO/build}
 INSTANCES=${INSTANCES:-10000}
 MOTO_INSTANCES=${MOTO_INSTANCES:-1000}
 ROUNDS=${ROUNDS:-5}
-SECONDS_PER_CELL=${SECONDS:-3}
+SECONDS_PER_CELL=${CELL_SECONDS:-3}
 THREADS=${THREADS:-4}
 WORK_PARENT=${WORK:-/var/tmp}
 
