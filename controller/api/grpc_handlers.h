@@ -1,5 +1,7 @@
 #pragma once
 
+#include "controller/api/grpc_auth.h"
+#include "controller/auth/access_key_service.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
@@ -13,9 +15,16 @@ namespace minicloud::controller {
 // gRPC edge of the public API: each method forwards to a service and maps the status.
 class ComputeHandler final : public v1::ComputeService::Service {
  public:
+  // Every call is verified by `verifier` (SigV4, service "ec2") before it reaches a service.
   ComputeHandler(ComputeService& compute, ImageService& images, KeyPairService& keys,
-                 PlacementGroupService& groups)
-      : compute_(compute), images_(images), keys_(keys), groups_(groups) {}
+                 PlacementGroupService& groups, auth::AccessKeyService& access_keys,
+                 const minicloud::auth::RequestVerifier& verifier)
+      : compute_(compute),
+        images_(images),
+        keys_(keys),
+        groups_(groups),
+        access_keys_(access_keys),
+        auth_(verifier) {}
 
   grpc::Status RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                             v1::Reservation* resp) override;
@@ -72,12 +81,25 @@ class ComputeHandler final : public v1::ComputeService::Service {
                                          v1::DescribeAvailabilityZonesResponse* resp) override;
   grpc::Status DescribePlacement(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                                  v1::DescribePlacementResponse* resp) override;
+  grpc::Status CreateAccessKey(grpc::ServerContext*, const v1::CreateAccessKeyRequest* req,
+                               v1::CreateAccessKeyResponse* resp) override;
+  grpc::Status ListAccessKeys(grpc::ServerContext*, const v1::ListAccessKeysRequest* req,
+                              v1::ListAccessKeysResponse* resp) override;
+  grpc::Status DeleteAccessKey(grpc::ServerContext*, const v1::DeleteAccessKeyRequest* req,
+                               v1::DeleteAccessKeyResponse* resp) override;
 
  private:
   ComputeService& compute_;
   ImageService& images_;
   KeyPairService& keys_;
   PlacementGroupService& groups_;
+  // Checks the call's signature (GrpcAuthenticator), then runs the service call.
+  template <typename Req, typename Resp, typename Call>
+  grpc::Status Authorized(const grpc::ServerContext& ctx, const char* method, const Req* req,
+                          Resp* resp, Call&& call);
+
+  auth::AccessKeyService& access_keys_;
+  const GrpcAuthenticator auth_;
 };
 
 // gRPC edge of the controller<->agent API.
