@@ -3,7 +3,8 @@
 // Closed loop: --threads threads, each with its own connection per peer, send one call after the
 // other for --seconds (and at least --min-requests per cell in all), and every answer is checked
 // (HTTP 200 / gRPC OK, and the first answer of each cell is counted for instances). Peers:
-//   grpc   the controller's gRPC API (minicloud.v1.ComputeService), the stub the CLI uses
+//   grpc   the controller's gRPC API (minicloud.v1.ComputeService), the stub the CLI uses, each
+//          call signed with SigV4 as the CLI signs it (metadata)
 //   query  the controller's EC2 Query API: POST / form bodies signed with SigV4 (header form,
 //          common/auth's signer, the controller's access key), parsed with Boost.Beast
 //   moto   moto's server mode, the same HTTP client and the same signed bodies (moto accepts any
@@ -44,6 +45,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/auth/grpc_request.h"
 #include "common/auth/sigv4.h"
 #include "common/clock.h"
 #include "controller/auth/access_key_lookup.h"
@@ -193,7 +195,7 @@ size_t CountOccurrences(const std::string& s, const std::string& what) {
 // answer.
 class Connection {
  public:
-  Connection(const Peer& p, const sigv4::SigningCredentials& creds) : peer_(p) {
+  Connection(const Peer& p, const sigv4::SigningCredentials& creds) : peer_(p), creds_(creds) {
     if (p.name == "grpc") {
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(-1);  // 10,000 instances are more than gRPC's 4 MiB default
@@ -213,6 +215,13 @@ class Connection {
       return count ? CountOccurrences(body, "<instanceId>") : 0;
     }
     grpc::ClientContext ctx;
+    // SigV4 over the call, as the minicloud CLI signs it (common/auth/grpc_request.h).
+    auto sign = [&](const char* method, const google::protobuf::Message& req) {
+      for (const auto& [name, value] : minicloud::auth::SignGrpcCall(
+               minicloud::auth::ComputeMethodPath(method), &req, creds_, "home-1", absl::Now())) {
+        ctx.AddMetadata(name, value);
+      }
+    };
     grpc::Status s;
     size_t n = 0;
     if (call == Call::kRun) {
@@ -221,6 +230,7 @@ class Connection {
       req.set_instance_type("t3.micro");
       req.set_min_count(1);
       req.set_max_count(1);
+      sign("RunInstances", req);
       v1::Reservation resp;
       s = stub_->RunInstances(&ctx, req, &resp);
       n = resp.instances_size();
@@ -231,6 +241,7 @@ class Connection {
         f->set_name("instance-type");
         f->add_values(peer_.filter_type);
       }
+      sign("DescribeInstances", req);
       v1::DescribeInstancesResponse resp;
       s = stub_->DescribeInstances(&ctx, req, &resp);
       for (const auto& r : resp.reservations()) n += r.instances_size();
@@ -241,6 +252,7 @@ class Connection {
 
  private:
   Peer peer_;
+  sigv4::SigningCredentials creds_;
   std::unique_ptr<v1::ComputeService::Stub> stub_;
   std::unique_ptr<QueryClient> http_;
 };

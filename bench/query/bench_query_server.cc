@@ -1,10 +1,10 @@
 // bench_query_server: the controller of bench/query. Wired as controller/main.cc wires the
 // controller (RocksDB store on disk, the same services, the gRPC server with the controller's
 // limits, the reconcile loop, the real clock) plus the Query API exactly as it is built for users
-// (QueryApi over the same services, SigV4 verification, the Beast HTTP server with its default
-// options). Hosts are in-process agents (agent/runtime) on fake hypervisors, speaking real gRPC
-// to the controller on loopback, so the instances in the store were launched, reported and are
-// "running" as on a real fleet.
+// (QueryApi over the same services, SigV4 verification over the controller's access keys, the Beast
+// HTTP server with its default options). Hosts are in-process agents (agent/runtime) on fake
+// hypervisors, speaking real gRPC to the controller on loopback, so the instances in the store were
+// launched, reported and are "running" as on a real fleet.
 //
 //   bench_query_server --dir=DIR --instances=10000 --ready-file=FILE
 //
@@ -39,7 +39,8 @@
 #include "controller/agent_client/agent_client.h"
 #include "controller/api/grpc_handlers.h"
 #include "controller/api/server_limits.h"
-#include "controller/auth/access_key_lookup.h"
+#include "controller/auth/access_key_service.h"
+#include "controller/auth/secret_box.h"
 #include "controller/auth/sigv4_verifier.h"
 #include "controller/identity/cloud_identity_signer.h"
 #include "controller/query/http_server.h"
@@ -85,13 +86,6 @@ int IntFlag(int argc, char** argv, const std::string& name, int def) {
     Die("--" + name + " wants an integer");
   }
   return v;
-}
-
-std::string RandomString(std::mt19937_64& rng, size_t n, const char* alphabet) {
-  const size_t k = std::char_traits<char>::length(alphabet);
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s.push_back(alphabet[rng() % k]);
-  return s;
 }
 
 std::string ReadAll(const std::string& path) {
@@ -148,7 +142,17 @@ int main(int argc, char** argv) {
   ctl::ImageService images(state, clock, ids, *blobs);
   ctl::FleetService fleet(state, clock, ids, *signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
-  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups);
+  // Access keys as main.cc keeps them (sealed in the store), one created as `minicloud
+  // create-access-key` does; every gRPC and Query call is verified with SigV4 over them.
+  auto box = Must(ctl::auth::SecretBox::LoadOrCreate(dir + "/master.key"), "master key");
+  ctl::auth::AccessKeyService access_keys(*store, clock, std::move(box));
+  if (auto s = access_keys.Load(); !s.ok()) Die(s.ToString());
+  const v1::AccessKey key =
+      Must(access_keys.CreateAccessKey(v1::CreateAccessKeyRequest()), "access key").access_key();
+  const std::string& key_id = key.access_key_id();
+  const std::string& secret = key.secret_access_key();
+  auto verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
+  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, access_keys, *verifier);
   ctl::HostHandler host_handler(fleet, images);
   grpc::ServerBuilder builder;
   int grpc_port = 0;
@@ -166,14 +170,8 @@ int main(int argc, char** argv) {
     }
   });
 
-  // The Query API: one access key (what `minicloud create-access-key` issues), SigV4 over it.
+  // The Query API, as main.cc builds it.
   std::mt19937_64 rng(mc::SeedFromEntropy());
-  const std::string key_id = "AKIA" + RandomString(rng, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
-  const std::string secret =
-      RandomString(rng, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-  ctl::auth::InMemoryAccessKeys keys;
-  keys.Put(key_id, ctl::auth::AccessKeySecret{secret, std::nullopt, std::nullopt});
-  auto verifier = ctl::auth::MakeSigV4Verifier(keys, clock, config.region);
   mc::query::QueryApi query(mc::query::Services{compute, images, key_pairs, groups}, *verifier,
                             rng());
   mc::query::HttpServerOptions http_options;  // the defaults users get
