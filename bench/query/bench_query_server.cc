@@ -38,11 +38,14 @@
 #include "common/signals.h"
 #include "controller/agent_client/agent_client.h"
 #include "controller/api/grpc_handlers.h"
+#include "controller/api/host_peer.h"
 #include "controller/api/server_limits.h"
 #include "controller/auth/access_key_service.h"
 #include "controller/auth/secret_box.h"
 #include "controller/auth/sigv4_verifier.h"
 #include "controller/identity/cloud_identity_signer.h"
+#include "controller/pki/certificate_authority.h"
+#include "controller/pki/enrollment_files.h"
 #include "controller/query/http_server.h"
 #include "controller/query/query_api.h"
 #include "controller/scheduler/scheduler.h"
@@ -50,9 +53,11 @@
 #include "controller/service/cloud_state.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
+#include "controller/service/host_enrollment.h"
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/tag_service.h"
 #include "controller/store/rocksdb_store.h"
 
 namespace mc = minicloud;
@@ -152,16 +157,30 @@ int main(int argc, char** argv) {
   const std::string& key_id = key.access_key_id();
   const std::string& secret = key.secret_access_key();
   auto verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
-  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, access_keys, *verifier);
-  ctl::HostHandler host_handler(fleet, images);
+  ctl::TagService tags(state);
+  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
+                                      *verifier);
+  // Agents join over the agent listener (TLS, client certificates), as main.cc serves them.
+  auto ca = Must(ctl::CertificateAuthority::OpenOrCreate(dir + "/pki", absl::Now()), "CA");
+  const std::string join_token = Must(ctl::CreateJoinToken(dir + "/pki", *ca), "join token");
+  ctl::HostEnrollment enrollment(*ca, dir + "/pki", clock, ids);
+  ctl::HostHandler host_handler(fleet, images, enrollment);
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &grpc_port);
   builder.RegisterService(&compute_handler);
-  builder.RegisterService(&host_handler);
   ctl::ApplyServerLimits(builder, watch_limits);
   auto server = builder.BuildAndStart();
   if (!server || grpc_port == 0) Die("gRPC server did not start");
+  grpc::ServerBuilder agent_builder;
+  int agent_port = 0;
+  auto server_cert = Must(ca->IssueServerCertificate({"127.0.0.1"}, absl::Now()), "server cert");
+  agent_builder.AddListeningPort(
+      "127.0.0.1:0", ctl::AgentListenerCredentials(server_cert, ca->ca_pem()), &agent_port);
+  agent_builder.RegisterService(&host_handler);
+  ctl::ApplyServerLimits(agent_builder, watch_limits);
+  auto agent_server = agent_builder.BuildAndStart();
+  if (!agent_server || agent_port == 0) Die("agent listener did not start");
   mc::ShutdownSignal shutdown;
   std::thread reconciler([&] {
     while (!shutdown.WaitFor(std::chrono::seconds(1))) {
@@ -195,7 +214,7 @@ int main(int argc, char** argv) {
   const std::string image_id = Must(upload->Finish(), "register image").image_id();
 
   // The fleet: agents on fake hypervisors, each big enough that capacity never refuses a launch.
-  const std::string endpoint = absl::StrCat("127.0.0.1:", grpc_port);
+  const std::string endpoint = absl::StrCat("127.0.0.1:", agent_port);
   std::vector<std::unique_ptr<FakeHost>> fleet_hosts;
   for (int i = 0; i < hosts; ++i) {
     auto h = std::make_unique<FakeHost>();
@@ -212,7 +231,8 @@ int main(int argc, char** argv) {
     c.topology.set_rack(absl::StrCat("rack-", i));
     c.capacity.set_vcpus(vcpus);
     c.capacity.set_memory_mib(mem);
-    h->link = mc::agent::MakeGrpcControllerLink(endpoint);
+    h->link = mc::agent::MakeGrpcControllerLink(
+        {.endpoint = endpoint, .state_dir = c.state_dir, .join_token = join_token});
     auto networks =
         [](const std::string& subnet,
            const std::string&) -> absl::StatusOr<std::unique_ptr<mc::network::HostNetwork>> {
@@ -274,6 +294,7 @@ int main(int argc, char** argv) {
   http->Stop();
   for (auto& h : fleet_hosts) h->agent->Stop();
   state.desired_changed().notify_all();
+  agent_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   reconciler.join();
   return 0;
