@@ -137,7 +137,8 @@ TEST_CASE("RebootInstances answers return=true; DescribeRegions answers regionIn
   auto regions = Parse(d2, f.Call("DescribeRegions"), "DescribeRegionsResponse");
   pugi::xml_node region = regions.child("regionInfo").child("item");
   CHECK(std::string(region.child_value("regionName")) == "home-1");
-  CHECK_FALSE(std::string(region.child_value("regionEndpoint")).empty());
+  CHECK(region.child("regionEndpoint"));
+  CHECK(std::string(region.child_value("regionEndpoint")) == f.ctl.config.region_endpoint);
   CHECK(std::string(region.child_value("optInStatus")) == "opt-in-not-required");
   pugi::xml_document d3;
   auto none = Parse(d3, f.Call("DescribeRegions", "&Filter.1.Name=region-name&Filter.1.Value.1=x"),
