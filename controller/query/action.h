@@ -70,6 +70,7 @@ void AddImageActions(ActionTable& table);
 void AddKeyPairActions(ActionTable& table);
 void AddPlacementGroupActions(ActionTable& table);
 void AddMinicloudActions(ActionTable& table);
+void AddStatusActions(ActionTable& table);  // actions_status.cc
 
 // Helpers shared by the parse steps.
 // Filter.N.Name / Filter.N.Value.M → v1::Filter, appended to `out`.
@@ -84,6 +85,11 @@ absl::StatusOr<v1::RunInstancesRequest> ParseRunInstances(ParamNode& params, boo
 // Decodes base64 as EC2 reads blobs; `what` names the parameter in the error.
 absl::StatusOr<std::string> DecodeBase64(absl::string_view text, absl::string_view message);
 
+// MaxResults and NextToken into a request's max_results / next_token. Only "is it a number":
+// the bounds and the token are the service's rules (controller/service/pagination.h).
+template <typename Req>
+absl::Status ParsePaging(ParamNode& params, Req* req);
+
 template <typename RepeatedFilters>
 void ParseFilters(ParamNode& params, RepeatedFilters* out) {
   for (ParamNode* f : params.List("Filter")) {
@@ -91,6 +97,15 @@ void ParseFilters(ParamNode& params, RepeatedFilters* out) {
     if (auto name = f->String("Name")) filter->set_name(*name);
     for (std::string& v : f->StringList("Value")) filter->add_values(std::move(v));
   }
+}
+
+template <typename Req>
+absl::Status ParsePaging(ParamNode& params, Req* req) {
+  auto max = params.Int("MaxResults", -2147483647, 2147483647);
+  if (!max.ok()) return max.status();
+  if (*max) req->set_max_results(static_cast<int32_t>(**max));
+  if (auto token = params.String("NextToken")) req->set_next_token(*token);
+  return absl::OkStatus();
 }
 
 }  // namespace minicloud::query

@@ -109,7 +109,7 @@ absl::StatusOr<v1::DescribeInstancesRequest> ParseDescribeInstances(ParamNode& p
   v1::DescribeInstancesRequest req;
   for (std::string& id : p.StringList("InstanceId")) req.add_instance_ids(std::move(id));
   ParseFilters(p, req.mutable_filters());
-  // MaxResults / NextToken: read here once the service paginates.
+  MC_RETURN_IF_ERROR(ParsePaging(p, &req));
   return req;
 }
 
@@ -118,6 +118,7 @@ absl::Status RunDescribeInstances(Services& s, const v1::DescribeInstancesReques
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribeInstances(req));
   pugi::xml_node set = Child(out, "reservationSet");
   for (const v1::Reservation& r : resp.reservations()) WriteReservationBody(Item(set), r);
+  TextIfSet(out, "nextToken", resp.next_token());
   return absl::OkStatus();
 }
 

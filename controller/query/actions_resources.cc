@@ -18,6 +18,7 @@ absl::StatusOr<v1::DescribeImagesRequest> ParseDescribeImages(ParamNode& p, bool
   v1::DescribeImagesRequest req;
   for (std::string& id : p.StringList("ImageId")) req.add_image_ids(std::move(id));
   ParseFilters(p, req.mutable_filters());
+  MC_RETURN_IF_ERROR(ParsePaging(p, &req));
   return req;
 }
 
@@ -53,6 +54,7 @@ absl::Status RunDescribeImages(Services& s, const v1::DescribeImagesRequest& req
     Text(item, "hypervisor", "xen");
     TextIfSet(item, "bootMode", i.boot_mode() == "direct-kernel" ? "" : i.boot_mode());
   }
+  TextIfSet(out, "nextToken", resp.next_token());
   return absl::OkStatus();
 }
 

@@ -48,8 +48,8 @@ ActionTable BuildActionTable() {
   AddKeyPairActions(t);            // actions_resources.cc
   AddPlacementGroupActions(t);     // actions_resources.cc
   AddMinicloudActions(t);          // actions_minicloud.cc: our extensions
-  // Next: tags (CreateTags, DeleteTags, DescribeTags), RebootInstances, DescribeInstanceStatus,
-  // DescribeRegions and MaxResults/NextToken, as the services gain them.
+  AddStatusActions(t);             // actions_status.cc
+  // Next: tags (CreateTags, DeleteTags, DescribeTags).
   return t;
 }
 

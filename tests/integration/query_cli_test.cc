@@ -264,5 +264,81 @@ TEST_CASE("boto3: run with options, filters, DryRun 412, errors, unsigned and un
   CHECK(r.out.find("boto3 checks passed") != std::string::npos);
 }
 
+// Bugs these catch (one line each): a shape the CLI's waiters cannot read (instance-running or
+// instance-status-ok never succeed: the bounded `timeout` fails the test); RebootInstances or
+// DescribeRegions missing from the table; nextToken not written or NextToken not read (the
+// CLI's --page-size paging returns 5 instead of 12, --max-items gives no NextToken).
+TEST_CASE("aws CLI v1: waiters, describe-instance-status, reboot-instances, describe-regions") {
+  RequireAwsCli();
+  QueryCloud q;
+  auto run = q.AwsJson("run-instances --image-id " + q.image + " --instance-type t3.micro");
+  const std::string id = run["Instances"][0]["InstanceId"];
+  // The waiters poll every 15 s, up to 40 times: bound them so a shape they misread fails here.
+  const std::string bounded = "timeout 90 aws";
+  Result waited = q.Aws("wait instance-running --instance-ids " + id, "", bounded);
+  INFO(waited.out);
+  REQUIRE(waited.exit_code == 0);
+
+  auto status = q.AwsJson("describe-instance-status --instance-ids " + id);
+  REQUIRE(status["InstanceStatuses"].size() == 1);
+  CHECK(status["InstanceStatuses"][0]["InstanceId"] == id);
+  CHECK(status["InstanceStatuses"][0]["InstanceState"]["Name"] == "running");
+  CHECK(status["InstanceStatuses"][0]["SystemStatus"]["Status"] == "ok");
+  CHECK(status["InstanceStatuses"][0]["SystemStatus"]["Details"][0]["Name"] == "reachability");
+  CHECK(status["InstanceStatuses"][0]["InstanceStatus"]["Status"] == "initializing");
+
+  // The controller's clock is fake: move it past the grace period; the agents' next reports
+  // (every 200 ms) keep the host reachable at the new time.
+  q.cloud.controller().clock.Advance(q.cloud.controller().config.status_check_grace);
+  Result ok = q.Aws("wait instance-status-ok --instance-ids " + id, "", bounded);
+  INFO(ok.out);
+  REQUIRE(ok.exit_code == 0);
+  auto after = q.AwsJson("describe-instance-status --include-all-instances");
+  REQUIRE(after["InstanceStatuses"].size() == 1);
+  CHECK(after["InstanceStatuses"][0]["InstanceStatus"]["Status"] == "ok");
+
+  Result reboot = q.Aws("reboot-instances --instance-ids " + id);
+  INFO(reboot.out);
+  CHECK(reboot.exit_code == 0);
+  CHECK(q.cloud.StateOf(id) == "running");
+  Result dry = q.Aws("reboot-instances --dry-run --instance-ids " + id);
+  CHECK(dry.out.find("DryRunOperation") != std::string::npos);
+
+  auto regions = q.AwsJson("describe-regions");
+  REQUIRE(regions["Regions"].size() == 1);
+  CHECK(regions["Regions"][0]["RegionName"] == "home-1");
+  CHECK(regions["Regions"][0]["OptInStatus"] == "opt-in-not-required");
+}
+
+TEST_CASE("aws CLI v1: automatic paging with --page-size and --max-items") {
+  RequireAwsCli();
+  QueryCloud q;
+  q.cloud.AddHost("home-1b", "rack-4");  // room for 12 t3.micro beside the three hosts
+  auto run = q.AwsJson("run-instances --image-id " + q.image + " --instance-type t3.micro" +
+                       " --count 12");
+  REQUIRE(run["Instances"].size() == 12);
+  auto count = [](const nlohmann::json& j) {
+    size_t n = 0;
+    for (auto& res : j["Reservations"]) n += res["Instances"].size();
+    return n;
+  };
+  // --page-size 5: the CLI sends MaxResults=5 and follows nextToken over three pages.
+  auto all = q.AwsJson("describe-instances --page-size 5");
+  CHECK(count(all) == 12);
+  CHECK_FALSE(all.contains("NextToken"));
+  auto statuses = q.AwsJson("describe-instance-status --include-all-instances --page-size 5");
+  CHECK(statuses["InstanceStatuses"].size() == 12);
+  // --max-items 5: five statuses and a token to continue from. (The CLI counts items of the
+  // result key, so describe-instances would count the one reservation, not its instances.)
+  auto first =
+      q.AwsJson("describe-instance-status --include-all-instances --max-items 5 --page-size 5");
+  CHECK(first["InstanceStatuses"].size() == 5);
+  REQUIRE(first.contains("NextToken"));
+  auto rest = q.AwsJson("describe-instance-status --include-all-instances --page-size 5" +
+                        std::string(" --starting-token ") + first["NextToken"].get<std::string>());
+  CHECK(rest["InstanceStatuses"].size() == 7);
+  CHECK_FALSE(rest.contains("NextToken"));
+}
+
 }  // namespace
 }  // namespace minicloud
