@@ -110,6 +110,7 @@ class ComputeHandler final : public v1::ComputeService::Service {
   ImageService& images_;
   KeyPairService& keys_;
   PlacementGroupService& groups_;
+  TagService& tags_;
   // Checks the call's signature (GrpcAuthenticator), then runs the service call.
   template <typename Req, typename Resp, typename Call>
   grpc::Status Authorized(const grpc::ServerContext& ctx, const char* method, const Req* req,
@@ -117,7 +118,6 @@ class ComputeHandler final : public v1::ComputeService::Service {
 
   auth::AccessKeyService& access_keys_;
   const GrpcAuthenticator auth_;
-  TagService& tags_;
 };
 
 // gRPC edge of the controller<->agent API, served on the agent listener (TLS). Join is the one
