@@ -24,6 +24,7 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterInstanceVerbs(verbs);
   RegisterImageVerbs(verbs);
   RegisterKeyPairVerbs(verbs);
+  RegisterInstanceProfileVerbs(verbs);
   RegisterPlacementVerbs(verbs);
   RegisterHostVerbs(verbs);
 

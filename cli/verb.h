@@ -77,5 +77,6 @@ void RegisterImageVerbs(VerbRegistry& verbs);
 void RegisterKeyPairVerbs(VerbRegistry& verbs);
 void RegisterPlacementVerbs(VerbRegistry& verbs);
 void RegisterHostVerbs(VerbRegistry& verbs);
+void RegisterInstanceProfileVerbs(VerbRegistry& verbs);
 
 }  // namespace minicloud::cli

@@ -17,6 +17,7 @@
 #include "controller/api/grpc_handlers.h"
 #include "controller/api/server_limits.h"
 #include "controller/auth/sigv4_verifier.h"
+#include "controller/iam/session_verifier.h"
 #include "controller/identity/cloud_identity_signer.h"
 #include "controller/query/access_keys_file.h"
 #include "controller/query/http_server.h"
@@ -27,6 +28,7 @@
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
+#include "controller/service/instance_profile_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/store/rocksdb_store.h"
 
@@ -140,8 +142,15 @@ int main(int argc, char** argv) {
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
   ctl::TagService tags(state);
-  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags);
-  ctl::HostHandler host_handler(fleet, images);
+  // Instance profiles' session credentials are sealed under this key (0600, made at first start).
+  auto sealer = ctl::iam::SessionSealer::LoadOrCreate(state_dir + "/session-credentials.key");
+  if (!sealer.ok()) {
+    spdlog::critical("session credentials key: {}", sealer.status().message());
+    return 1;
+  }
+  ctl::InstanceProfileService profiles(state, clock, *sealer);
+  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, &profiles);
+  ctl::HostHandler host_handler(fleet, images, &profiles);
 
   // The EC2 Query API: every request is verified (SigV4) before anything else reads it.
   ctl::auth::InMemoryAccessKeys access_keys;
@@ -151,7 +160,11 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  auto verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
+  auto account_verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
+  // Instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.
+  auto verifier = ctl::iam::MakeSessionAwareVerifier(
+      *account_verifier, *sealer, clock, config.region,
+      [&](const mc::v1::SessionTokenPayload& s) { return profiles.StillValid(s); });
   mc::query::QueryApi query_api(mc::query::Services{compute, images, key_pairs, groups}, *verifier,
                                 mc::SeedFromEntropy());
   std::unique_ptr<mc::query::HttpServer> query_server;

@@ -3,6 +3,7 @@
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
+#include "controller/service/instance_profile_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
 #include "controller/service/tag_service.h"
@@ -15,8 +16,14 @@ namespace minicloud::controller {
 class ComputeHandler final : public v1::ComputeService::Service {
  public:
   ComputeHandler(ComputeService& compute, ImageService& images, KeyPairService& keys,
-                 PlacementGroupService& groups, TagService& tags)
-      : compute_(compute), images_(images), keys_(keys), groups_(groups), tags_(tags) {}
+                 PlacementGroupService& groups, TagService& tags,
+                 InstanceProfileService* profiles = nullptr)
+      : compute_(compute),
+        images_(images),
+        keys_(keys),
+        groups_(groups),
+        tags_(tags),
+        profiles_(profiles) {}
 
   grpc::Status RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                             v1::Reservation* resp) override;
@@ -86,6 +93,18 @@ class ComputeHandler final : public v1::ComputeService::Service {
                                       v1::DescribeInstanceStatusResponse* resp) override;
   grpc::Status DescribeRegions(grpc::ServerContext*, const v1::DescribeRegionsRequest* req,
                                v1::DescribeRegionsResponse* resp) override;
+  // Instance profiles (iam_handlers.cc); UNIMPLEMENTED when the handler has no profile service.
+  grpc::Status CreateInstanceProfile(grpc::ServerContext*,
+                                     const v1::CreateInstanceProfileRequest* req,
+                                     v1::CreateInstanceProfileResponse* resp) override;
+  grpc::Status GetInstanceProfile(grpc::ServerContext*, const v1::GetInstanceProfileRequest* req,
+                                  v1::GetInstanceProfileResponse* resp) override;
+  grpc::Status ListInstanceProfiles(grpc::ServerContext*,
+                                    const v1::ListInstanceProfilesRequest* req,
+                                    v1::ListInstanceProfilesResponse* resp) override;
+  grpc::Status DeleteInstanceProfile(grpc::ServerContext*,
+                                     const v1::DeleteInstanceProfileRequest* req,
+                                     v1::DeleteInstanceProfileResponse* resp) override;
 
  private:
   ComputeService& compute_;
@@ -93,12 +112,14 @@ class ComputeHandler final : public v1::ComputeService::Service {
   KeyPairService& keys_;
   PlacementGroupService& groups_;
   TagService& tags_;
+  InstanceProfileService* profiles_;
 };
 
 // gRPC edge of the controller<->agent API.
 class HostHandler final : public v1::HostService::Service {
  public:
-  HostHandler(FleetService& fleet, ImageService& images) : fleet_(fleet), images_(images) {}
+  HostHandler(FleetService& fleet, ImageService& images, InstanceProfileService* profiles = nullptr)
+      : fleet_(fleet), images_(images), profiles_(profiles) {}
 
   grpc::Status RegisterHost(grpc::ServerContext*, const v1::RegisterHostRequest* req,
                             v1::RegisterHostResponse* resp) override;
@@ -108,10 +129,15 @@ class HostHandler final : public v1::HostService::Service {
                             v1::DesiredState* resp) override;
   grpc::Status FetchBlob(grpc::ServerContext*, const v1::FetchBlobRequest* req,
                          grpc::ServerWriter<v1::BlobChunk>* writer) override;
+  // iam_handlers.cc
+  grpc::Status GetInstanceCredentials(grpc::ServerContext*,
+                                      const v1::GetInstanceCredentialsRequest* req,
+                                      v1::InstanceCredentials* resp) override;
 
  private:
   FleetService& fleet_;
   ImageService& images_;
+  InstanceProfileService* profiles_;
 };
 
 }  // namespace minicloud::controller

@@ -23,10 +23,17 @@ enum class Table {
   kKeyPairs,
   kSubnets,
   kPlacementGroups,
+  kInstanceProfiles,
 };
-inline constexpr Table kAllTables[] = {
-    Table::kInstances, Table::kImages,   Table::kHosts,   Table::kClientTokens,
-    Table::kMeta,      Table::kKeyPairs, Table::kSubnets, Table::kPlacementGroups};
+inline constexpr Table kAllTables[] = {Table::kInstances,
+                                       Table::kImages,
+                                       Table::kHosts,
+                                       Table::kClientTokens,
+                                       Table::kMeta,
+                                       Table::kKeyPairs,
+                                       Table::kSubnets,
+                                       Table::kPlacementGroups,
+                                       Table::kInstanceProfiles};
 absl::string_view TableName(Table t);
 
 // A set of writes applied all together or not at all.

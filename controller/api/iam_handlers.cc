@@ -1,0 +1,54 @@
+// gRPC edge of instance profiles: ComputeService's profile calls and HostService's credentials.
+#include "common/ec2_error.h"
+#include "common/grpc_status.h"
+#include "controller/api/grpc_handlers.h"
+
+namespace minicloud::controller {
+namespace {
+
+template <typename Resp, typename Call>
+grpc::Status ForwardTo(InstanceProfileService* profiles, Resp* resp, Call&& call) {
+  if (profiles == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "instance profiles are not enabled");
+  }
+  auto result = call(*profiles);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *resp = std::move(*result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status ComputeHandler::CreateInstanceProfile(grpc::ServerContext*,
+                                                   const v1::CreateInstanceProfileRequest* req,
+                                                   v1::CreateInstanceProfileResponse* resp) {
+  return ForwardTo(profiles_, resp,
+                   [&](InstanceProfileService& p) { return p.CreateInstanceProfile(*req); });
+}
+grpc::Status ComputeHandler::GetInstanceProfile(grpc::ServerContext*,
+                                                const v1::GetInstanceProfileRequest* req,
+                                                v1::GetInstanceProfileResponse* resp) {
+  return ForwardTo(profiles_, resp,
+                   [&](InstanceProfileService& p) { return p.GetInstanceProfile(*req); });
+}
+grpc::Status ComputeHandler::ListInstanceProfiles(grpc::ServerContext*,
+                                                  const v1::ListInstanceProfilesRequest* req,
+                                                  v1::ListInstanceProfilesResponse* resp) {
+  return ForwardTo(profiles_, resp,
+                   [&](InstanceProfileService& p) { return p.ListInstanceProfiles(*req); });
+}
+grpc::Status ComputeHandler::DeleteInstanceProfile(grpc::ServerContext*,
+                                                   const v1::DeleteInstanceProfileRequest* req,
+                                                   v1::DeleteInstanceProfileResponse* resp) {
+  return ForwardTo(profiles_, resp,
+                   [&](InstanceProfileService& p) { return p.DeleteInstanceProfile(*req); });
+}
+
+grpc::Status HostHandler::GetInstanceCredentials(grpc::ServerContext*,
+                                                 const v1::GetInstanceCredentialsRequest* req,
+                                                 v1::InstanceCredentials* resp) {
+  return ForwardTo(profiles_, resp,
+                   [&](InstanceProfileService& p) { return p.IssueCredentials(*req); });
+}
+
+}  // namespace minicloud::controller
