@@ -27,6 +27,8 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterInstanceProfileVerbs(verbs);
   RegisterPlacementVerbs(verbs);
   RegisterHostVerbs(verbs);
+  RegisterTagVerbs(verbs);
+  RegisterStatusVerbs(verbs);
 
   try {
     app.parse(argc, argv);

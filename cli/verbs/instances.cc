@@ -10,6 +10,7 @@
 #include "cli/render.h"
 #include "cli/shorthand.h"
 #include "cli/verb.h"
+#include "cli/verbs/paging.h"
 #include "common/ec2_names.h"
 
 namespace minicloud::cli {
@@ -180,20 +181,28 @@ void AddRunInstances(VerbRegistry& verbs) {
 void AddDescribeInstances(VerbRegistry& verbs) {
   struct Flags {
     std::vector<std::string> ids, filters;
+    PagingFlags paging;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("describe-instances", "list instances", [f](VerbContext& ctx) {
-    v1::DescribeInstancesRequest req;
-    for (const auto& id : f->ids) req.add_instance_ids(id);
-    for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
-    auto resp = ctx.api.Call("DescribeInstances", &Stub::DescribeInstances, req);
     json doc = {{"Reservations", json::array()}};
-    for (const auto& r : resp.reservations()) doc["Reservations"].push_back(ReservationJson(r));
+    const std::string next = f->paging.Run([&](int max_results, const std::string& token) {
+      v1::DescribeInstancesRequest req;
+      for (const auto& id : f->ids) req.add_instance_ids(id);
+      for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
+      req.set_max_results(max_results);
+      req.set_next_token(token);
+      auto resp = ctx.api.Call("DescribeInstances", &Stub::DescribeInstances, req);
+      for (const auto& r : resp.reservations()) doc["Reservations"].push_back(ReservationJson(r));
+      return resp.next_token();
+    });
+    if (!next.empty()) doc["NextToken"] = next;
     Print(ctx, doc, "Instances", kInstanceColumns);
     return 0;
   });
   cmd->add_option("--instance-ids", f->ids);
   cmd->add_option("--filters", f->filters, "Name=<name>,Values=<v1>,<v2> (repeatable)");
+  f->paging.AddTo(cmd);
 }
 
 void AddTerminateInstances(VerbRegistry& verbs) {

@@ -35,7 +35,9 @@ absl::Status LoadAccessKeysFile(const std::string& path,
                                                      ": expected ACCESS_KEY_ID SECRET_ACCESS_KEY"));
     }
     keys.Put(std::string(parts[0]),
-             controller::auth::AccessKeySecret{.secret_access_key = std::string(parts[1])});
+             controller::auth::AccessKeySecret{.secret_access_key = std::string(parts[1]),
+                                               .allowed_actions = std::nullopt,
+                                               .session_token = std::nullopt});
     ++count;
   }
   if (count == 0) {
