@@ -1,5 +1,7 @@
 #pragma once
 
+#include "controller/api/grpc_auth.h"
+#include "controller/auth/access_key_service.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
@@ -15,14 +17,19 @@ namespace minicloud::controller {
 // gRPC edge of the public API: each method forwards to a service and maps the status.
 class ComputeHandler final : public v1::ComputeService::Service {
  public:
+  // Every call is verified by `verifier` (SigV4, service "ec2") before it reaches a service.
   ComputeHandler(ComputeService& compute, ImageService& images, KeyPairService& keys,
                  PlacementGroupService& groups, TagService& tags,
+                 auth::AccessKeyService& access_keys,
+                 const minicloud::auth::RequestVerifier& verifier,
                  InstanceProfileService* profiles = nullptr)
       : compute_(compute),
         images_(images),
         keys_(keys),
         groups_(groups),
         tags_(tags),
+        access_keys_(access_keys),
+        auth_(verifier),
         profiles_(profiles) {}
 
   grpc::Status RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
@@ -105,6 +112,12 @@ class ComputeHandler final : public v1::ComputeService::Service {
   grpc::Status DeleteInstanceProfile(grpc::ServerContext*,
                                      const v1::DeleteInstanceProfileRequest* req,
                                      v1::DeleteInstanceProfileResponse* resp) override;
+  grpc::Status CreateAccessKey(grpc::ServerContext*, const v1::CreateAccessKeyRequest* req,
+                               v1::CreateAccessKeyResponse* resp) override;
+  grpc::Status ListAccessKeys(grpc::ServerContext*, const v1::ListAccessKeysRequest* req,
+                              v1::ListAccessKeysResponse* resp) override;
+  grpc::Status DeleteAccessKey(grpc::ServerContext*, const v1::DeleteAccessKeyRequest* req,
+                               v1::DeleteAccessKeyResponse* resp) override;
 
  private:
   ComputeService& compute_;
@@ -112,6 +125,13 @@ class ComputeHandler final : public v1::ComputeService::Service {
   KeyPairService& keys_;
   PlacementGroupService& groups_;
   TagService& tags_;
+  // Checks the call's signature (GrpcAuthenticator), then runs the service call.
+  template <typename Req, typename Resp, typename Call>
+  grpc::Status Authorized(const grpc::ServerContext& ctx, const char* method, const Req* req,
+                          Resp* resp, Call&& call);
+
+  auth::AccessKeyService& access_keys_;
+  const GrpcAuthenticator auth_;
   InstanceProfileService* profiles_;
 };
 

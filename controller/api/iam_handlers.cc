@@ -19,27 +19,35 @@ grpc::Status ForwardTo(InstanceProfileService* profiles, Resp* resp, Call&& call
 
 }  // namespace
 
-grpc::Status ComputeHandler::CreateInstanceProfile(grpc::ServerContext*,
+grpc::Status ComputeHandler::CreateInstanceProfile(grpc::ServerContext* ctx,
                                                    const v1::CreateInstanceProfileRequest* req,
                                                    v1::CreateInstanceProfileResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "CreateInstanceProfile", req); !denied.ok())
+    return denied;
   return ForwardTo(profiles_, resp,
                    [&](InstanceProfileService& p) { return p.CreateInstanceProfile(*req); });
 }
-grpc::Status ComputeHandler::GetInstanceProfile(grpc::ServerContext*,
+grpc::Status ComputeHandler::GetInstanceProfile(grpc::ServerContext* ctx,
                                                 const v1::GetInstanceProfileRequest* req,
                                                 v1::GetInstanceProfileResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "GetInstanceProfile", req); !denied.ok())
+    return denied;
   return ForwardTo(profiles_, resp,
                    [&](InstanceProfileService& p) { return p.GetInstanceProfile(*req); });
 }
-grpc::Status ComputeHandler::ListInstanceProfiles(grpc::ServerContext*,
+grpc::Status ComputeHandler::ListInstanceProfiles(grpc::ServerContext* ctx,
                                                   const v1::ListInstanceProfilesRequest* req,
                                                   v1::ListInstanceProfilesResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "ListInstanceProfiles", req); !denied.ok())
+    return denied;
   return ForwardTo(profiles_, resp,
                    [&](InstanceProfileService& p) { return p.ListInstanceProfiles(*req); });
 }
-grpc::Status ComputeHandler::DeleteInstanceProfile(grpc::ServerContext*,
+grpc::Status ComputeHandler::DeleteInstanceProfile(grpc::ServerContext* ctx,
                                                    const v1::DeleteInstanceProfileRequest* req,
                                                    v1::DeleteInstanceProfileResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "DeleteInstanceProfile", req); !denied.ok())
+    return denied;
   return ForwardTo(profiles_, resp,
                    [&](InstanceProfileService& p) { return p.DeleteInstanceProfile(*req); });
 }

@@ -80,8 +80,16 @@ bool ActionAllowed(const std::vector<std::string>& patterns, absl::string_view a
   return false;
 }
 
+bool AccountOnly(absl::string_view action) {
+  for (absl::string_view a : kAccountOnlyActions) {
+    if (a == action) return true;
+  }
+  return false;
+}
+
 absl::Status Authorize(const minicloud::auth::Caller& caller, absl::string_view action) {
-  if (!caller.allowed_actions.has_value() || ActionAllowed(*caller.allowed_actions, action)) {
+  if (!caller.allowed_actions.has_value()) return absl::OkStatus();
+  if (!AccountOnly(action) && ActionAllowed(*caller.allowed_actions, action)) {
     return absl::OkStatus();
   }
   // EC2's wording (the encoded authorization message AWS appends is not reproduced).

@@ -24,6 +24,13 @@ inline constexpr absl::string_view kServicePrefix = "ec2:";
 inline constexpr size_t kMaxPatterns = 100;
 inline constexpr size_t kMaxPatternLength = 128;
 
+// Calls that manage credentials themselves (IAM's side, not EC2's): only account keys make them,
+// whatever a profile's patterns say ("*" included), so instance credentials never mint others.
+inline constexpr absl::string_view kAccountOnlyActions[] = {
+    "CreateAccessKey",    "ListAccessKeys",       "DeleteAccessKey",      "CreateInstanceProfile",
+    "GetInstanceProfile", "ListInstanceProfiles", "DeleteInstanceProfile"};
+bool AccountOnly(absl::string_view action);
+
 // InvalidParameterValue (naming the pattern) unless `pattern` has the form above.
 absl::Status ValidateActionPattern(absl::string_view pattern);
 // Every pattern valid, 1..kMaxPatterns of them.
@@ -37,8 +44,8 @@ bool GlobMatch(absl::string_view pattern, absl::string_view text);
 bool ActionAllowed(const std::vector<std::string>& patterns, absl::string_view action);
 
 // The authorization rule. OK for an account key (no list) and for a caller whose list allows
-// `action`; otherwise PermissionDenied with EC2's UnauthorizedOperation (HTTP 403 on the Query
-// API, PERMISSION_DENIED on gRPC).
+// `action` (never an account-only one); otherwise PermissionDenied with EC2's UnauthorizedOperation
+// (HTTP 403 on the Query API, PERMISSION_DENIED on gRPC).
 absl::Status Authorize(const minicloud::auth::Caller& caller, absl::string_view action);
 
 }  // namespace minicloud::controller::iam

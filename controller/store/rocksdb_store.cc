@@ -29,6 +29,8 @@ absl::string_view TableName(Table t) {
       return "placement_groups";
     case Table::kInstanceProfiles:
       return "instance_profiles";
+    case Table::kAccessKeys:
+      return "access_keys";
   }
   return "unknown";
 }

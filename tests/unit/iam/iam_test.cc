@@ -78,6 +78,12 @@ TEST_CASE("Authorize: account keys pass, a profile's list decides, else Unauthor
   CHECK(denied.code() == absl::StatusCode::kPermissionDenied);
   CHECK(Ec2CodeOf(denied) == "UnauthorizedOperation");
   CHECK(std::string(denied.message()).find("ec2:CreateTags") != std::string::npos);
+  // Bug: a "*" profile managing keys or profiles (instance credentials minting others).
+  minicloud::auth::Caller star{"ASIASTAR", std::vector<std::string>{"*"}};
+  CHECK(Authorize(star, "RunInstances").ok());
+  CHECK(Ec2CodeOf(Authorize(star, "CreateAccessKey")) == "UnauthorizedOperation");
+  CHECK(Ec2CodeOf(Authorize(star, "CreateInstanceProfile")) == "UnauthorizedOperation");
+  CHECK(Authorize(account, "CreateAccessKey").ok());
   // An empty list allows nothing (not "no list").
   minicloud::auth::Caller none{"ASIANONE", std::vector<std::string>{}};
   CHECK_FALSE(Authorize(none, "DescribeTags").ok());
@@ -211,8 +217,9 @@ TEST_CASE("session verifier: refusals carry EC2's codes") {
   // Wrong secret: the SigV4 verifier's own answer.
   v1::SessionTokenPayload wrong = p;
   wrong.set_secret_access_key("x" + p.secret_access_key().substr(1));
-  CHECK(Ec2CodeOf(f.verifier->Verify(Signed(wrong, f.issued.token, f.clock.Now()), "ec2")
-                      .status()) == "SignatureDoesNotMatch");
+  CHECK(
+      Ec2CodeOf(f.verifier->Verify(Signed(wrong, f.issued.token, f.clock.Now()), "ec2").status()) ==
+      "SignatureDoesNotMatch");
   // Instance terminated or profile deleted (bug: check not applied).
   f.instance_alive = false;
   CHECK(Ec2CodeOf(f.verifier->Verify(Signed(p, f.issued.token, f.clock.Now()), "ec2").status()) ==
