@@ -425,6 +425,33 @@ int WaitForState(VerbContext& ctx, const std::string& waiter, const std::vector<
   }
 }
 
+// botocore's InstanceStatusOk waiter (waiters-2.json): every listed status has
+// InstanceStatus.Status "ok" (an empty list is not done); InvalidInstanceID.NotFound retries.
+int WaitForStatusOk(VerbContext& ctx, const std::vector<std::string>& ids, double timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  while (true) {
+    v1::DescribeInstanceStatusRequest req;
+    for (const auto& id : ids) req.add_instance_ids(id);
+    bool done = false;
+    try {
+      auto resp = ctx.api.Call("DescribeInstanceStatus", &Stub::DescribeInstanceStatus, req);
+      done = resp.instance_statuses_size() > 0;
+      for (const auto& s : resp.instance_statuses()) {
+        done = done && s.instance_status().status() == "ok";
+      }
+    } catch (const ServiceError& e) {
+      if (e.code != "InvalidInstanceID.NotFound") throw;
+    }
+    if (done) return 0;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ctx.err << "\nWaiter InstanceStatusOk failed: Max attempts exceeded\n";
+      return kExitWaiterFailed;
+    }
+    ctx.sleep(std::chrono::seconds(1));
+  }
+}
+
 void AddWait(VerbRegistry& verbs) {
   struct Flags {
     std::string waiter;
@@ -434,14 +461,16 @@ void AddWait(VerbRegistry& verbs) {
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("wait", "wait until instances reach a state", [f](VerbContext& ctx) {
     if (f->waiter == "user-data-finished") return WaitUserDataFinished(ctx, f->ids, f->timeout);
+    if (f->waiter == "instance-status-ok") return WaitForStatusOk(ctx, f->ids, f->timeout);
     return WaitForState(ctx, f->waiter, f->ids, f->timeout);
   });
   cmd->add_option("waiter", f->waiter,
                   "instance-running | instance-stopped | instance-terminated | "
+                  "instance-status-ok | "
                   "user-data-finished (prints the user-data verdict and boot timeline)")
       ->required()
-      ->check(CLI::IsMember(
-          {"instance-running", "instance-stopped", "instance-terminated", "user-data-finished"}));
+      ->check(CLI::IsMember({"instance-running", "instance-stopped", "instance-terminated",
+                             "instance-status-ok", "user-data-finished"}));
   cmd->add_option("--instance-ids", f->ids)->required();
   cmd->add_option("--timeout", f->timeout,
                   "seconds, then give up (exit 255); user-data-finished exits 1 when the user "

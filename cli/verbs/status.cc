@@ -28,14 +28,13 @@ void AddRebootInstances(VerbRegistry& verbs) {
     bool dry_run = false;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd =
-      verbs.Add("reboot-instances", "reboot running instances", [f](VerbContext& ctx) {
-        v1::RebootInstancesRequest req;
-        for (const auto& id : f->ids) req.add_instance_ids(id);
-        req.set_dry_run(f->dry_run);
-        ctx.api.Call("RebootInstances", &Stub::RebootInstances, req);
-        return 0;  // aws ec2 reboot-instances prints nothing
-      });
+  CLI::App* cmd = verbs.Add("reboot-instances", "reboot running instances", [f](VerbContext& ctx) {
+    v1::RebootInstancesRequest req;
+    for (const auto& id : f->ids) req.add_instance_ids(id);
+    req.set_dry_run(f->dry_run);
+    ctx.api.Call("RebootInstances", &Stub::RebootInstances, req);
+    return 0;  // aws ec2 reboot-instances prints nothing
+  });
   cmd->add_option("--instance-ids", f->ids)->required();
   cmd->add_flag("--dry-run", f->dry_run);
 }

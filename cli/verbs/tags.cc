@@ -17,15 +17,15 @@ void AddCreateTags(VerbRegistry& verbs) {
     bool dry_run = false;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd = verbs.Add("create-tags", "add or overwrite tags of resources",
-                            [f](VerbContext& ctx) {
-                              v1::CreateTagsRequest req;
-                              for (const auto& id : f->resources) req.add_resources(id);
-                              for (const auto& t : f->tags) *req.add_tags() = ParseTag(t);
-                              req.set_dry_run(f->dry_run);
-                              ctx.api.Call("CreateTags", &Stub::CreateTags, req);
-                              return 0;  // aws ec2 create-tags prints nothing
-                            });
+  CLI::App* cmd =
+      verbs.Add("create-tags", "add or overwrite tags of resources", [f](VerbContext& ctx) {
+        v1::CreateTagsRequest req;
+        for (const auto& id : f->resources) req.add_resources(id);
+        for (const auto& t : f->tags) *req.add_tags() = ParseTag(t);
+        req.set_dry_run(f->dry_run);
+        ctx.api.Call("CreateTags", &Stub::CreateTags, req);
+        return 0;  // aws ec2 create-tags prints nothing
+      });
   cmd->add_option("--resources", f->resources, "i-…, ami-…, key-…, pg-…")->required();
   cmd->add_option("--tags", f->tags, "Key=Name,Value=web (repeatable)")->required();
   cmd->add_flag("--dry-run", f->dry_run);
