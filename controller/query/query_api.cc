@@ -49,6 +49,7 @@ ActionTable BuildActionTable() {
   AddKeyPairActions(t);            // actions_resources.cc
   AddPlacementGroupActions(t);     // actions_resources.cc
   AddMinicloudActions(t);          // actions_minicloud.cc: our extensions
+  AddTagActions(t);                // actions_tags.cc
   // Next: tags (CreateTags, DeleteTags, DescribeTags), RebootInstances, DescribeInstanceStatus,
   // DescribeRegions and MaxResults/NextToken, as the services gain them.
   return t;

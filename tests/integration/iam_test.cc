@@ -8,6 +8,7 @@
 // security token not required or not bound to its key, credentials issued to another host or
 // surviving their instance, the profile missing from DescribeInstances, an unknown profile
 // accepted by RunInstances, a profile in use deleted.
+#include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -16,8 +17,10 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/auth/grpc_request.h"
 #include "common/auth/sigv4.h"
 #include "common/ec2_error.h"
+#include "controller/api/grpc_handlers.h"
 #include "controller/auth/sigv4_verifier.h"
 #include "controller/iam/session_verifier.h"
 #include "controller/query/http_server.h"
@@ -74,7 +77,8 @@ struct IamCloud {
         *account, sealer, RealClock::Get(), "home-1",
         [this](const v1::SessionTokenPayload& s) { return profiles.StillValid(s); });
     api = std::make_unique<query::QueryApi>(
-        query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups}, *verifier, 7);
+        query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, ctl.tags.get()},
+        *verifier, 7);
     query::HttpServerOptions o;
     o.listen = "127.0.0.1:0";
     auto s =
@@ -149,6 +153,13 @@ TEST_CASE("session credentials: allowed actions pass, others are UnauthorizedOpe
   // The same request with the account key passes: the refusal is the profile's, not the action's.
   CHECK(c.Aws("create-key-pair --key-name k", c.Account()).exit_code == 0);
 
+  // Tags: Describe* covers DescribeTags; CreateTags is not in the profile.
+  Result tags = c.Aws(absl::StrCat("describe-tags --filters Name=resource-id,Values=", id), creds);
+  INFO(tags.out);
+  CHECK(tags.exit_code == 0);
+  Result tag = c.Aws(absl::StrCat("create-tags --resources ", id, " --tags Key=a,Value=b"), creds);
+  CHECK(tag.out.find("UnauthorizedOperation") != std::string::npos);
+
   // Without the token the session key is unknown.
   Result no_token = c.Aws("describe-instances", {creds.key, creds.secret, ""});
   CHECK(no_token.out.find("AuthFailure") != std::string::npos);
@@ -192,11 +203,14 @@ TEST_CASE("run-instances --iam-instance-profile through the aws CLI; profile rul
   RequireAwsCli();
   IamCloud c;
   REQUIRE(c.profiles.CreateInstanceProfile(Profile("web", {"ec2:DescribeTags"})).ok());
-  auto arn = c.profiles.GetInstanceProfile([] {
-    v1::GetInstanceProfileRequest g;
-    g.set_instance_profile_name("web");
-    return g;
-  }())->instance_profile().arn();
+  auto arn = c.profiles
+                 .GetInstanceProfile([] {
+                   v1::GetInstanceProfileRequest g;
+                   g.set_instance_profile_name("web");
+                   return g;
+                 }())
+                 ->instance_profile()
+                 .arn();
   Result by_name = c.Aws(absl::StrCat("run-instances --image-id ", c.image,
                                       " --instance-type t3.micro --count 1 "
                                       "--iam-instance-profile Name=web"),
@@ -225,6 +239,67 @@ TEST_CASE("run-instances --iam-instance-profile through the aws CLI; profile rul
   del.set_instance_profile_name("web");
   CHECK(Ec2CodeOf(c.profiles.DeleteInstanceProfile(del).status()) == "DeleteConflict");
   CHECK(c.profiles.ListInstanceProfiles({})->instance_profiles_size() == 1);
+}
+
+// The gRPC API: the same verifier and the same rule. The call is signed as the CLI signs one
+// (common/auth/grpc_request.h), with the session token as x-amz-security-token metadata.
+template <typename Req, typename Resp, typename Stub, typename Method>
+grpc::Status SignedCall(Stub& stub, Method method, const char* name, const Req& req, Resp* resp,
+                        const Credentials& creds) {
+  auth::SignedRequest r = auth::GrpcSignedRequest(auth::ComputeMethodPath(name), &req,
+                                                  {{"x-amz-security-token", creds.token}});
+  auth::sigv4::SignRequest(r, {creds.key, creds.secret}, "home-1", "ec2", absl::Now());
+  grpc::ClientContext ctx;
+  for (const auto& [k, v] : r.headers) ctx.AddMetadata(k, v);
+  return (stub.*method)(&ctx, req, resp);
+}
+
+TEST_CASE("gRPC: session credentials pass the same rule (PERMISSION_DENIED otherwise)") {
+  IamCloud c;
+  REQUIRE(c.profiles.CreateInstanceProfile(Profile("grpc", {"ec2:Describe*"})).ok());
+  const Credentials creds = c.Issue(c.Launch("grpc"));
+  auto account =
+      controller::auth::MakeSigV4Verifier(*c.ctl.access_keys, RealClock::Get(), "home-1");
+  auto verifier = controller::iam::MakeSessionAwareVerifier(
+      *account, c.sealer, RealClock::Get(), "home-1",
+      [&](const v1::SessionTokenPayload& s) { return c.profiles.StillValid(s); });
+  controller::ComputeHandler handler(*c.ctl.compute, *c.ctl.images, *c.ctl.key_pairs, *c.ctl.groups,
+                                     *c.ctl.tags, *c.ctl.access_keys, *verifier, &c.profiles);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&handler);
+  auto server = builder.BuildAndStart();
+  REQUIRE(port > 0);
+  auto stub = v1::ComputeService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  using Stub = v1::ComputeService::Stub;
+
+  v1::DescribeInstancesResponse described;
+  grpc::Status ok = SignedCall(*stub, &Stub::DescribeInstances, "DescribeInstances",
+                               v1::DescribeInstancesRequest(), &described, creds);
+  INFO(ok.error_message());
+  CHECK(ok.ok());
+  CHECK(described.reservations_size() == 1);
+
+  v1::CreateKeyPairRequest key;
+  key.set_key_name("k");
+  v1::CreateKeyPairResponse key_resp;
+  grpc::Status denied =
+      SignedCall(*stub, &Stub::CreateKeyPair, "CreateKeyPair", key, &key_resp, creds);
+  CHECK(denied.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(denied.error_details() == "UnauthorizedOperation");
+  // Managing profiles is the account's, whatever the profile allows.
+  v1::ListInstanceProfilesResponse listed;
+  grpc::Status iam = SignedCall(*stub, &Stub::ListInstanceProfiles, "ListInstanceProfiles",
+                                v1::ListInstanceProfilesRequest(), &listed, creds);
+  CHECK(iam.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  // A forged token: UNAUTHENTICATED.
+  grpc::Status forged =
+      SignedCall(*stub, &Stub::DescribeInstances, "DescribeInstances",
+                 v1::DescribeInstancesRequest(), &described, {creds.key, creds.secret, "Zm9yZ2Vk"});
+  CHECK(forged.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  server->Shutdown();
 }
 
 TEST_CASE("credentials only for the instance's own host, and survive a controller restart") {
