@@ -44,8 +44,10 @@ absl::StatusOr<std::string> UniqueId(absl::string_view prefix) {
   return out;
 }
 
+// Terminated, or on its way there: its credentials end with TerminateInstances.
 bool Terminated(const v1::InstanceRecord& r) {
-  return r.state() == v1::INSTANCE_STATE_CODE_TERMINATED;
+  return r.state() == v1::INSTANCE_STATE_CODE_TERMINATED ||
+         r.state() == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN;
 }
 
 }  // namespace
