@@ -218,13 +218,16 @@ TEST_CASE("run-instances --iam-instance-profile through the aws CLI; profile rul
   INFO(by_name.out);
   REQUIRE(by_name.exit_code == 0);
   CHECK(nlohmann::json::parse(by_name.out)["Instances"][0]["IamInstanceProfile"]["Arn"] == arn);
-  Result by_arn = c.Aws(absl::StrCat("run-instances --image-id ", c.image,
-                                     " --count 1 --iam-instance-profile Arn=", arn),
-                        c.Account());
+  Result by_arn =
+      c.Aws(absl::StrCat("run-instances --image-id ", c.image,
+                         " --instance-type t3.micro --count 1 --iam-instance-profile Arn=", arn),
+            c.Account());
+  INFO(by_arn.out);
   CHECK(by_arn.exit_code == 0);
-  Result unknown = c.Aws(absl::StrCat("run-instances --image-id ", c.image,
-                                      " --count 1 --iam-instance-profile Name=nope"),
-                         c.Account());
+  Result unknown =
+      c.Aws(absl::StrCat("run-instances --image-id ", c.image,
+                         " --instance-type t3.micro --count 1 --iam-instance-profile Name=nope"),
+            c.Account());
   CHECK(unknown.out.find("InvalidParameterValue") != std::string::npos);
   CHECK(unknown.out.find("Invalid IAM Instance Profile name") != std::string::npos);
 
