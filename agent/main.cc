@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -25,6 +26,7 @@
 #include "agent/network/dnsmasq.h"
 #include "agent/network/linux_host_network.h"
 #include "agent/network/resolv_conf.h"
+#include "agent/network/tcp_relay.h"
 #include "agent/runtime/agent.h"
 #include "agent/runtime/host_state.h"
 #include "agent/runtime/metadata_lookup.h"
@@ -283,9 +285,44 @@ int main(int argc, char** argv) {
       if (shutdown.WaitFor(std::chrono::seconds(1))) return;
     }
   });
+  // The EC2 Query API relay, next to the metadata service on the bridge (same retry).
+  std::unique_ptr<minicloud::network::TcpRelay> query_relay;
+  std::thread relay_starter([&] {
+    if (settings.query_relay_listen.empty()) return;
+    auto listen = ParseEndpoint(settings.query_relay_listen);
+    if (!listen.ok()) {
+      spdlog::critical("--query-relay-listen {}: {}", settings.query_relay_listen,
+                       listen.status().message());
+      return;
+    }
+    std::string upstream = settings.query_relay_upstream;
+    if (upstream.empty()) {
+      upstream = absl::StrCat(settings.controller.substr(0, settings.controller.rfind(':')), ":",
+                              minicloud::network::kQueryRelayPort);
+    }
+    const size_t colon = upstream.rfind(':');
+    minicloud::network::TcpRelayOptions options;
+    options.listen_address = listen->address().to_string();
+    options.listen_port = listen->port();
+    options.upstream_host = upstream.substr(0, colon);
+    options.upstream_port = colon == std::string::npos ? "8773" : upstream.substr(colon + 1);
+    if (absl::StartsWith(options.upstream_host, "[")) {
+      options.upstream_host = options.upstream_host.substr(1, options.upstream_host.size() - 2);
+    }
+    while (!shutdown.Requested()) {
+      if (auto r = minicloud::network::TcpRelay::Start(options); r.ok()) {
+        spdlog::info("EC2 Query API relay {} -> {}", settings.query_relay_listen, upstream);
+        query_relay = std::move(*r);
+        return;
+      }
+      if (shutdown.WaitFor(std::chrono::seconds(1))) return;
+    }
+  });
   shutdown.Wait();
   spdlog::info("shutting down; instances keep running");
   imds_starter.join();
+  relay_starter.join();
+  if (query_relay) query_relay->Stop();
   if (imds) imds->Stop();
   agent.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -30,11 +30,12 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterInstanceVerbs(verbs);
   RegisterImageVerbs(verbs);
   RegisterKeyPairVerbs(verbs);
+  RegisterInstanceProfileVerbs(verbs);
   RegisterPlacementVerbs(verbs);
   RegisterHostVerbs(verbs);
-  RegisterAccessKeyVerbs(verbs);
   RegisterTagVerbs(verbs);
   RegisterStatusVerbs(verbs);
+  RegisterAccessKeyVerbs(verbs);
 
   try {
     app.parse(argc, argv);

@@ -83,6 +83,10 @@ json InstanceJson(const v1::Instance& i) {
                                            {"VpcId", i.vpc_id()}}});
   }
   if (!i.key_name().empty()) j["KeyName"] = i.key_name();
+  if (i.has_iam_instance_profile()) {
+    j["IamInstanceProfile"] = {{"Arn", i.iam_instance_profile().arn()},
+                               {"Id", i.iam_instance_profile().id()}};
+  }
   if (i.has_metadata_options()) j["MetadataOptions"] = MetadataOptionsJson(i.metadata_options());
   if (i.tags_size() > 0) j["Tags"] = TagsJson(i.tags());
   const auto& s = i.launch_steps();

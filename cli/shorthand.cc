@@ -101,6 +101,24 @@ v1::Placement ParsePlacement(const std::string& text) {
   return p;
 }
 
+v1::IamInstanceProfileSpecification ParseIamInstanceProfile(const std::string& text) {
+  v1::IamInstanceProfileSpecification spec;
+  for (auto item : absl::StrSplit(text, ',')) {
+    std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    if (kv.size() == 2 && kv[0] == "Name") {
+      spec.set_name(kv[1]);
+    } else if (kv.size() == 2 && kv[0] == "Arn") {
+      spec.set_arn(kv[1]);
+    } else {
+      throw UsageError(
+          "Error parsing parameter '--iam-instance-profile': expected Name=<name> "
+          "or Arn=<arn>, got '" +
+          std::string(item) + "'");
+    }
+  }
+  return spec;
+}
+
 v1::Tag ParseTag(const std::string& text) {
   auto value_at = text.find(",Value=");
   if (text.rfind("Key=", 0) != 0)

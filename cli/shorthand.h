@@ -40,6 +40,9 @@ v1::Placement ParsePlacement(const std::string& text);
 // "Key=Name,Value=web"
 v1::Tag ParseTag(const std::string& text);
 
+// --iam-instance-profile "Name=web" / "Arn=arn:aws:iam::…:instance-profile/web".
+v1::IamInstanceProfileSpecification ParseIamInstanceProfile(const std::string& text);
+
 // --count of run-instances and describe-placement: "N" -> {N, N}, "MIN:MAX" -> {MIN, MAX}.
 // Each number is 1 to 9 decimal digits and nothing else: "1x", "1:2:3", " 1", "+1", "1:" and
 // "-1" are usage errors.

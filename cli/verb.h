@@ -86,8 +86,9 @@ void RegisterImageVerbs(VerbRegistry& verbs);
 void RegisterKeyPairVerbs(VerbRegistry& verbs);
 void RegisterPlacementVerbs(VerbRegistry& verbs);
 void RegisterHostVerbs(VerbRegistry& verbs);
-void RegisterAccessKeyVerbs(VerbRegistry& verbs);
+void RegisterInstanceProfileVerbs(VerbRegistry& verbs);
 void RegisterTagVerbs(VerbRegistry& verbs);
 void RegisterStatusVerbs(VerbRegistry& verbs);
+void RegisterAccessKeyVerbs(VerbRegistry& verbs);
 
 }  // namespace minicloud::cli

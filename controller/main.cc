@@ -20,6 +20,7 @@
 #include "controller/auth/access_key_service.h"
 #include "controller/auth/secret_box.h"
 #include "controller/auth/sigv4_verifier.h"
+#include "controller/iam/session_verifier.h"
 #include "controller/identity/cloud_identity_signer.h"
 #include "controller/query/http_server.h"
 #include "controller/query/query_api.h"
@@ -32,6 +33,7 @@
 #include "controller/service/fleet_service.h"
 #include "controller/service/host_enrollment.h"
 #include "controller/service/image_service.h"
+#include "controller/service/instance_profile_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/store/rocksdb_store.h"
 
@@ -249,16 +251,27 @@ int main(int argc, char** argv) {
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
   ctl::TagService tags(state);
-  // Every ComputeService call is signed with an access key (SigV4, service ec2, this region).
-  auto verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
+  // Instance profiles' session credentials are sealed under this key (0600, made at first start).
+  auto sealer = ctl::iam::SessionSealer::LoadOrCreate(state_dir + "/session-credentials.key");
+  if (!sealer.ok()) {
+    spdlog::critical("session credentials key: {}", sealer.status().message());
+    return 1;
+  }
+  ctl::InstanceProfileService profiles(state, clock, *sealer);
+  // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);
+  // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.
+  auto account_verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
+  auto verifier = ctl::iam::MakeSessionAwareVerifier(
+      *account_verifier, *sealer, clock, config.region,
+      [&](const mc::v1::SessionTokenPayload& s) { return profiles.StillValid(s); });
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
-                                      *verifier);
+                                      *verifier, &profiles);
   ctl::HostEnrollment enrollment(**ca, state_dir + "/pki", clock, ids);
-  ctl::HostHandler host_handler(fleet, images, enrollment);
+  ctl::HostHandler host_handler(fleet, images, enrollment, &profiles);
 
   // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before
   // anything else reads it.
-  mc::query::QueryApi query_api(mc::query::Services{compute, images, key_pairs, groups}, *verifier,
+  mc::query::QueryApi query_api(mc::query::Services{compute, images, key_pairs, groups, &tags}, *verifier,
                                 mc::SeedFromEntropy());
   std::unique_ptr<mc::query::HttpServer> query_server;
   if (!query_options.listen.empty()) {

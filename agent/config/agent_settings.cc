@@ -54,6 +54,12 @@ void AddAgentFlags(CLI::App& app, AgentSettings& s) {
   app.add_option("--metadata-listen", s.metadata_listen,
                  "addresses of the instance metadata service, bound to the bridge")
       ->capture_default_str();
+  app.add_option("--query-relay-listen", s.query_relay_listen,
+                 "where guests reach the EC2 Query API (relayed to the controller; empty: off)")
+      ->capture_default_str();
+  app.add_option("--query-relay-upstream", s.query_relay_upstream,
+                 "the controller's EC2 Query API host:port (default: the --controller host, "
+                 "port 8773)");
   app.add_option("--instance-store-gb", s.instance_store_gb,
                  "disk offered for instance store (default: free space of --state-dir)");
   app.add_option("--stop-timeout", s.stop_timeout_s,

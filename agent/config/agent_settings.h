@@ -39,6 +39,10 @@ struct AgentSettings {
   // Resolvers guests' DNS questions are forwarded to; empty = the machine's (resolv.conf).
   std::vector<std::string> dns_upstream;
   std::vector<std::string> metadata_listen = {"169.254.169.254:80", "[fd00:ec2::254]:80"};
+  // The EC2 Query API as guests reach it: relayed from this address on the bridge to the
+  // controller's Query endpoint (empty upstream: the --controller host, port 8773).
+  std::string query_relay_listen = "169.254.169.254:8773";
+  std::string query_relay_upstream;
   int stop_timeout_s = 120;
   std::string qemu_user = "minicloud-qemu";  // "root": QEMU unconfined (qemu_account.h)
   std::string config_file;                   // --config

@@ -403,6 +403,65 @@ std::vector<Child> TagsDir(const Ctx&, int) {
   return out;
 }
 
+// iam/: EC2's JSON documents, formatted as EC2 prints them (two-space indent, " : ") [UG
+// iam-roles-for-amazon-ec2.md "Retrieve security credentials from instance metadata",
+// instancedata-data-categories.md "iam/info"]. botocore's InstanceMetadataFetcher reads the
+// role from the security-credentials/ listing, then AccessKeyId, SecretAccessKey, Token and
+// Expiration from the role's document.
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(ch) < 0x20) continue;  // never in these values
+    out.push_back(ch);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string JsonObject(const std::vector<std::pair<absl::string_view, std::string>>& fields) {
+  std::vector<std::string> lines;
+  for (const auto& [k, v] : fields)
+    lines.push_back(absl::StrCat("  \"", k, "\" : ", JsonString(v)));
+  return absl::StrCat("{\n", absl::StrJoin(lines, ",\n"), "\n}");
+}
+
+std::string IsoSeconds(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+std::string IamInfo(const Ctx& c) {
+  const IamProfile& p = *c.m.iam;
+  return JsonObject({{"Code", "Success"},
+                     {"LastUpdated", IsoSeconds(p.credentials->last_updated)},
+                     {"InstanceProfileArn", p.instance_profile_arn},
+                     {"InstanceProfileId", p.instance_profile_id}});
+}
+
+std::string IamRoleCredentials(const Ctx& c) {
+  const IamCredentials& k = *c.m.iam->credentials;
+  return JsonObject({{"Code", "Success"},
+                     {"LastUpdated", IsoSeconds(k.last_updated)},
+                     {"Type", "AWS-HMAC"},
+                     {"AccessKeyId", k.access_key_id},
+                     {"SecretAccessKey", k.secret_access_key},
+                     {"Token", k.token},
+                     {"Expiration", IsoSeconds(k.expiration)}});
+}
+
+std::vector<Child> IamSecurityCredentialsDir(const Ctx& c, int) {
+  std::vector<Child> out;
+  out.push_back(Computed(c.m.iam->role_name, IamRoleCredentials));
+  return out;
+}
+
+std::vector<Child> IamDir(const Ctx&, int) {
+  std::vector<Child> out;
+  out.push_back(Computed("info", IamInfo));
+  out.push_back(Dir("security-credentials", IamSecurityCredentialsDir));
+  return out;
+}
+
 std::vector<Child> MetaDataDir(const Ctx& c, int) {
   const InstanceMetadata& m = c.m;
   std::vector<Child> out;
@@ -414,6 +473,9 @@ std::vector<Child> MetaDataDir(const Ctx& c, int) {
   if (c.Has("2007-12-15")) out.push_back(Dir("block-device-mapping", BlockDeviceMappingDir));
   if (c.Has("2018-08-17")) out.push_back(Dir("events", EventsDir));
   out.push_back(Ref("hostname", m.hostname));
+  // IAM roles for EC2 came with metadata version 2012-01-12 [UG categories table]; listed only
+  // once the agent holds credentials.
+  if (c.Has("2012-01-12") && m.iam && m.iam->credentials) out.push_back(Dir("iam", IamDir));
   if (c.Has("2008-09-01")) out.push_back(Const("instance-action", "none"));
   out.push_back(Ref("instance-id", m.instance_id));
   if (c.Has("2019-10-01")) out.push_back(Ref("instance-life-cycle", m.instance_life_cycle));

@@ -1,5 +1,6 @@
 #include "agent/metadata/instance_metadata.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
@@ -39,6 +40,17 @@ absl::Status ValidateInstanceMetadata(const InstanceMetadata& m) {
     if (key.name.empty() || key.name.find('\n') != std::string::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat("instance metadata ", m.instance_id, ": bad public key name"));
+    }
+  }
+  if (m.iam) {
+    bool ok = !m.iam->role_name.empty() && m.iam->role_name.size() <= 128;
+    for (char c : m.iam->role_name) {
+      ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                  absl::string_view("+=,.@_-").find(c) != absl::string_view::npos);
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("instance metadata ", m.instance_id, ": bad IAM role name"));
     }
   }
   return absl::OkStatus();

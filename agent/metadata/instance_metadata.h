@@ -64,6 +64,25 @@ struct BlockDeviceMapping {
   std::optional<std::string> ephemeral0;  // block-device-mapping/ephemeral0, e.g. "sdb"
 };
 
+// Short-lived credentials of the instance profile, served under
+// iam/security-credentials/<role> (the agent fetches and refreshes them; see agent/README).
+struct IamCredentials {
+  std::string access_key_id;  // ASIA…
+  std::string secret_access_key;
+  std::string token;
+  absl::Time last_updated = absl::UnixEpoch();
+  absl::Time expiration = absl::UnixEpoch();
+};
+
+// The instance profile: iam/info, and the role under iam/security-credentials/.
+struct IamProfile {
+  std::string instance_profile_arn;
+  std::string instance_profile_id;
+  std::string role_name;  // a path segment: 1..128 of [A-Za-z0-9+=,.@_-]
+  // nullopt until the agent has fetched them: the iam/ tree is served only with credentials.
+  std::optional<IamCredentials> credentials;
+};
+
 struct InstanceMetadata {
   std::string instance_id;                          // i-…
   std::string image_id;                             // ami-…
@@ -104,6 +123,7 @@ struct InstanceMetadata {
 
   IdentityDocument identity;
   MetadataOptions options;
+  std::optional<IamProfile> iam;  // nullopt: launched without an instance profile
 };
 
 // EC2 IP-based private DNS name: "ip-10-0-0-5.eu-west-1.compute.internal"; us-east-1 uses the

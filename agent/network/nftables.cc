@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/network/tcp_relay.h"
 
 namespace minicloud::network {
 namespace {
@@ -64,6 +65,9 @@ std::string RenderNftBase(const NftConfig& c) {
                     " tcp dport 80 accept\n");
     absl::StrAppend(&s, "add rule ", g, " guest_to_host ip6 daddr ", kMetadataIpv6,
                     " tcp dport 80 accept\n");
+    // The EC2 Query API relay next to the metadata service (agent/network/tcp_relay.h).
+    absl::StrAppend(&s, "add rule ", g, " guest_to_host ip daddr ", kMetadataIpv4, " tcp dport ",
+                    kQueryRelayPort, " accept\n");
     if (!c.dns_address.empty()) {
       absl::StrAppend(&s, "add rule ", g, " guest_to_host ip daddr ", c.dns_address,
                       " meta l4proto { tcp, udp } th dport 53 accept\n");

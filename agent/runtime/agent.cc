@@ -113,6 +113,7 @@ absl::Status Agent::Start() {
   threads_.emplace_back([this] { WatchLoop(); });
   threads_.emplace_back([this] { ReportLoop(); });
   threads_.emplace_back([this] { ReconcileLoop(); });
+  threads_.emplace_back([this] { CredentialsLoop(); });
   return absl::OkStatus();
 }
 
@@ -595,6 +596,7 @@ void Agent::RunTeardown(std::string id) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ForgetMetadataLocked(id);
+      credentials_.erase(id);
     }
     std::lock_guard<std::mutex> lock(network_mu_);
     if (network_) s = Annotate(network_->RemoveInstance(id), "detach from host network");
@@ -684,6 +686,10 @@ absl::Status Agent::PublishMetadataLocked(const v1::DesiredInstance& want) {
   // The desired state is input from the network (or from a file on disk): a record the handler
   // cannot serve safely is refused here, and whatever was served before stays.
   MC_ASSIGN_OR_RETURN(metadata::InstanceMetadata converted, ToInstanceMetadata(want));
+  if (converted.iam) {
+    auto creds = credentials_.find(want.instance_id());
+    if (creds != credentials_.end()) converted.iam->credentials = creds->second;
+  }
   auto record = std::make_shared<const metadata::InstanceMetadata>(std::move(converted));
   MC_RETURN_IF_ERROR(metadata::ValidateInstanceMetadata(*record));
   ForgetMetadataLocked(want.instance_id());

@@ -39,6 +39,10 @@ struct AgentConfig {
   // The account QEMU runs under: instance directories, root overlays and AMI blobs get its
   // group (qemu_account.h). The default (root) shares nothing.
   hypervisor::QemuAccount qemu_account;
+  // Instance-profile credentials: fetched once an instance with a profile is published, and
+  // again this long before they expire; checked every credentials_poll_ms.
+  absl::Duration credentials_refresh_before = absl::Minutes(15);
+  int credentials_poll_ms = 2'000;
 };
 
 // Creates the host network for a subnet (of the VPC `vpc_cidr`, "" when unknown) the first time
@@ -97,6 +101,10 @@ class Agent {
   // the previous record, if any, stays published.
   absl::Status PublishMetadataLocked(const v1::DesiredInstance& want);
   void ForgetMetadataLocked(const std::string& instance_id);
+  // Fetches credentials for every published instance with a profile whose credentials are
+  // missing or due, and republishes its record with them (credentials.cc).
+  void CredentialsLoop();
+  void RefreshCredentialsOnce();
   v1::ReportStatusRequest BuildReportLocked(
       const std::map<std::string, hypervisor::DomainInfo>& domains);
   // `failure` says what kind of failure a FAILED state is.
@@ -136,6 +144,8 @@ class Agent {
   // Metadata by private IP, and the IP of each instance.
   std::map<std::string, std::shared_ptr<const metadata::InstanceMetadata>> metadata_by_ip_;
   std::map<std::string, std::string> ip_by_instance_;
+  // The last credentials fetched per instance (attached to its record at every publish).
+  std::map<std::string, metadata::IamCredentials> credentials_;
 };
 
 }  // namespace minicloud::agent

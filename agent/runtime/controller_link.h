@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "minicloud/v1/host.pb.h"
 
@@ -39,6 +40,12 @@ class ControllerLink {
   // receives each chunk in order and may abort by returning an error.
   virtual absl::Status FetchBlob(const v1::FetchBlobRequest& req,
                                  const std::function<absl::Status(absl::string_view)>& sink) = 0;
+  // Fresh short-lived credentials of an instance's profile (bounded like Report).
+  virtual absl::StatusOr<v1::InstanceCredentials> GetInstanceCredentials(
+      const v1::GetInstanceCredentialsRequest& req) {
+    return absl::UnimplementedError(
+        absl::StrCat("instance credentials of ", req.instance_id(), ": not on this link"));
+  }
 };
 
 struct ControllerLinkOptions {

@@ -67,6 +67,16 @@ class GrpcControllerLink final : public ControllerLink {
     return Wrap(reader->Finish(), absl::StrCat("fetch blob ", req.sha256()));
   }
 
+  absl::StatusOr<v1::InstanceCredentials> GetInstanceCredentials(
+      const v1::GetInstanceCredentialsRequest& req) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+    v1::InstanceCredentials resp;
+    MC_RETURN_IF_ERROR(Wrap(stub_->GetInstanceCredentials(&ctx, req, &resp),
+                            absl::StrCat("instance credentials of ", req.instance_id())));
+    return resp;
+  }
+
  private:
   std::string host_id() {
     std::lock_guard<std::mutex> lock(mu_);

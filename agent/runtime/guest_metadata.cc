@@ -88,6 +88,11 @@ absl::StatusOr<metadata::InstanceMetadata> ToInstanceMetadata(const v1::DesiredI
       }
     }
   }
+  if (!g.iam_role_name().empty()) {
+    // Credentials are attached by the agent once fetched (Agent's credentials loop).
+    m.iam = metadata::IamProfile{g.iam_instance_profile_arn(), g.iam_instance_profile_id(),
+                                 g.iam_role_name(), std::nullopt};
+  }
   // Passed on as it is; ValidateInstanceMetadata refuses one outside 1..64 (0 included).
   m.options.http_put_response_hop_limit = g.hop_limit();
   return m;

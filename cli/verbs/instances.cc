@@ -113,7 +113,7 @@ int WaitForVerdict(VerbContext& ctx, const v1::Reservation& reservation, bool ha
 void AddRunInstances(VerbRegistry& verbs) {
   struct Flags {
     v1::RunInstancesRequest run;
-    std::string user_data, az, count, placement, metadata_options;
+    std::string user_data, az, count, placement, metadata_options, iam_instance_profile;
     int min_count = 0, max_count = 0;
     bool explain = false, dry_run = false, wait = false;
     std::vector<std::string> tags;
@@ -138,6 +138,9 @@ void AddRunInstances(VerbRegistry& verbs) {
       *run.mutable_metadata_options() = ParseMetadataOptions(f->metadata_options);
     }
     for (const auto& t : f->tags) *run.add_tags() = ParseTag(t);
+    if (!f->iam_instance_profile.empty()) {
+      *run.mutable_iam_instance_profile() = ParseIamInstanceProfile(f->iam_instance_profile);
+    }
     run.set_dry_run(f->dry_run);
     auto resp = ctx.api.Call("RunInstances", &Stub::RunInstances, run);
     if (f->explain) ctx.err << resp.placement_explanation();
@@ -167,6 +170,8 @@ void AddRunInstances(VerbRegistry& verbs) {
                   "HttpTokens=required,HttpEndpoint=enabled,HttpPutResponseHopLimit=2,"
                   "InstanceMetadataTags=enabled");
   cmd->add_option("--tags", f->tags, "Key=Name,Value=web (instance tags; repeatable)");
+  cmd->add_option("--iam-instance-profile", f->iam_instance_profile,
+                  "Name=<profile> or Arn=<arn>: the guest's credentials at IMDS iam/");
   cmd->add_flag("--wait", f->wait,
                 "wait for cloud-init to finish, then print whether the user data succeeded, "
                 "its output and the boot timeline; exit 1 if it failed, 255 on timeout");

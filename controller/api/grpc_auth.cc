@@ -8,6 +8,7 @@
 #include "common/auth/grpc_request.h"
 #include "common/ec2_error.h"
 #include "common/grpc_status.h"
+#include "controller/iam/policy.h"
 
 namespace minicloud::controller {
 
@@ -21,7 +22,14 @@ grpc::Status GrpcAuthenticator::Check(const grpc::ServerContext& ctx, absl::stri
   const auth::SignedRequest signed_request =
       auth::GrpcSignedRequest(auth::ComputeMethodPath(method), request, metadata);
   auto caller = verifier_.Verify(signed_request, auth::kSigningService);
-  if (caller.ok()) return grpc::Status::OK;
+  if (caller.ok()) {
+    // The one authorization rule of both APIs (controller/iam/policy.h).
+    absl::Status allowed = iam::Authorize(*caller, method);
+    if (allowed.ok()) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat(Ec2CodeOf(allowed), ": ", allowed.message()),
+                        Ec2CodeOf(allowed));
+  }
   const absl::Status& s = caller.status();
   if (s.code() != absl::StatusCode::kUnauthenticated) return ToGrpcStatus(s);
   const std::string code = Ec2CodeOf(s);

@@ -201,32 +201,36 @@ grpc::Status ComputeHandler::DeleteAccessKey(grpc::ServerContext* ctx,
                     [&] { return access_keys_.DeleteAccessKey(*req); });
 }
 
-grpc::Status ComputeHandler::CreateTags(grpc::ServerContext*, const v1::CreateTagsRequest* req,
+grpc::Status ComputeHandler::CreateTags(grpc::ServerContext* ctx, const v1::CreateTagsRequest* req,
                                         v1::CreateTagsResponse* resp) {
-  return Forward(resp, [&] { return tags_.CreateTags(*req); });
+  return Authorized(*ctx, "CreateTags", req, resp, [&] { return tags_.CreateTags(*req); });
 }
-grpc::Status ComputeHandler::DeleteTags(grpc::ServerContext*, const v1::DeleteTagsRequest* req,
+grpc::Status ComputeHandler::DeleteTags(grpc::ServerContext* ctx, const v1::DeleteTagsRequest* req,
                                         v1::DeleteTagsResponse* resp) {
-  return Forward(resp, [&] { return tags_.DeleteTags(*req); });
+  return Authorized(*ctx, "DeleteTags", req, resp, [&] { return tags_.DeleteTags(*req); });
 }
-grpc::Status ComputeHandler::DescribeTags(grpc::ServerContext*, const v1::DescribeTagsRequest* req,
+grpc::Status ComputeHandler::DescribeTags(grpc::ServerContext* ctx,
+                                          const v1::DescribeTagsRequest* req,
                                           v1::DescribeTagsResponse* resp) {
-  return Forward(resp, [&] { return tags_.DescribeTags(*req); });
+  return Authorized(*ctx, "DescribeTags", req, resp, [&] { return tags_.DescribeTags(*req); });
 }
-grpc::Status ComputeHandler::RebootInstances(grpc::ServerContext*,
+grpc::Status ComputeHandler::RebootInstances(grpc::ServerContext* ctx,
                                              const v1::RebootInstancesRequest* req,
                                              v1::RebootInstancesResponse* resp) {
-  return Forward(resp, [&] { return compute_.RebootInstances(*req); });
+  return Authorized(*ctx, "RebootInstances", req, resp,
+                    [&] { return compute_.RebootInstances(*req); });
 }
-grpc::Status ComputeHandler::DescribeInstanceStatus(grpc::ServerContext*,
+grpc::Status ComputeHandler::DescribeInstanceStatus(grpc::ServerContext* ctx,
                                                     const v1::DescribeInstanceStatusRequest* req,
                                                     v1::DescribeInstanceStatusResponse* resp) {
-  return Forward(resp, [&] { return compute_.DescribeInstanceStatus(*req); });
+  return Authorized(*ctx, "DescribeInstanceStatus", req, resp,
+                    [&] { return compute_.DescribeInstanceStatus(*req); });
 }
-grpc::Status ComputeHandler::DescribeRegions(grpc::ServerContext*,
+grpc::Status ComputeHandler::DescribeRegions(grpc::ServerContext* ctx,
                                              const v1::DescribeRegionsRequest* req,
                                              v1::DescribeRegionsResponse* resp) {
-  return Forward(resp, [&] { return compute_.DescribeRegions(*req); });
+  return Authorized(*ctx, "DescribeRegions", req, resp,
+                    [&] { return compute_.DescribeRegions(*req); });
 }
 
 grpc::Status HostHandler::Join(grpc::ServerContext*, const v1::JoinRequest* req,

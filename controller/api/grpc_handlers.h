@@ -6,6 +6,7 @@
 #include "controller/service/fleet_service.h"
 #include "controller/service/host_enrollment.h"
 #include "controller/service/image_service.h"
+#include "controller/service/instance_profile_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
 #include "controller/service/tag_service.h"
@@ -21,14 +22,16 @@ class ComputeHandler final : public v1::ComputeService::Service {
   ComputeHandler(ComputeService& compute, ImageService& images, KeyPairService& keys,
                  PlacementGroupService& groups, TagService& tags,
                  auth::AccessKeyService& access_keys,
-                 const minicloud::auth::RequestVerifier& verifier)
+                 const minicloud::auth::RequestVerifier& verifier,
+                 InstanceProfileService* profiles = nullptr)
       : compute_(compute),
         images_(images),
         keys_(keys),
         groups_(groups),
         tags_(tags),
         access_keys_(access_keys),
-        auth_(verifier) {}
+        auth_(verifier),
+        profiles_(profiles) {}
 
   grpc::Status RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                             v1::Reservation* resp) override;
@@ -85,12 +88,6 @@ class ComputeHandler final : public v1::ComputeService::Service {
                                          v1::DescribeAvailabilityZonesResponse* resp) override;
   grpc::Status DescribePlacement(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                                  v1::DescribePlacementResponse* resp) override;
-  grpc::Status CreateAccessKey(grpc::ServerContext*, const v1::CreateAccessKeyRequest* req,
-                               v1::CreateAccessKeyResponse* resp) override;
-  grpc::Status ListAccessKeys(grpc::ServerContext*, const v1::ListAccessKeysRequest* req,
-                              v1::ListAccessKeysResponse* resp) override;
-  grpc::Status DeleteAccessKey(grpc::ServerContext*, const v1::DeleteAccessKeyRequest* req,
-                               v1::DeleteAccessKeyResponse* resp) override;
   grpc::Status CreateTags(grpc::ServerContext*, const v1::CreateTagsRequest* req,
                           v1::CreateTagsResponse* resp) override;
   grpc::Status DeleteTags(grpc::ServerContext*, const v1::DeleteTagsRequest* req,
@@ -104,6 +101,24 @@ class ComputeHandler final : public v1::ComputeService::Service {
                                       v1::DescribeInstanceStatusResponse* resp) override;
   grpc::Status DescribeRegions(grpc::ServerContext*, const v1::DescribeRegionsRequest* req,
                                v1::DescribeRegionsResponse* resp) override;
+  // Instance profiles (iam_handlers.cc); UNIMPLEMENTED when the handler has no profile service.
+  grpc::Status CreateInstanceProfile(grpc::ServerContext*,
+                                     const v1::CreateInstanceProfileRequest* req,
+                                     v1::CreateInstanceProfileResponse* resp) override;
+  grpc::Status GetInstanceProfile(grpc::ServerContext*, const v1::GetInstanceProfileRequest* req,
+                                  v1::GetInstanceProfileResponse* resp) override;
+  grpc::Status ListInstanceProfiles(grpc::ServerContext*,
+                                    const v1::ListInstanceProfilesRequest* req,
+                                    v1::ListInstanceProfilesResponse* resp) override;
+  grpc::Status DeleteInstanceProfile(grpc::ServerContext*,
+                                     const v1::DeleteInstanceProfileRequest* req,
+                                     v1::DeleteInstanceProfileResponse* resp) override;
+  grpc::Status CreateAccessKey(grpc::ServerContext*, const v1::CreateAccessKeyRequest* req,
+                               v1::CreateAccessKeyResponse* resp) override;
+  grpc::Status ListAccessKeys(grpc::ServerContext*, const v1::ListAccessKeysRequest* req,
+                              v1::ListAccessKeysResponse* resp) override;
+  grpc::Status DeleteAccessKey(grpc::ServerContext*, const v1::DeleteAccessKeyRequest* req,
+                               v1::DeleteAccessKeyResponse* resp) override;
 
  private:
   ComputeService& compute_;
@@ -118,6 +133,7 @@ class ComputeHandler final : public v1::ComputeService::Service {
 
   auth::AccessKeyService& access_keys_;
   const GrpcAuthenticator auth_;
+  InstanceProfileService* profiles_;
 };
 
 // gRPC edge of the controller<->agent API, served on the agent listener (TLS). Join is the one
@@ -125,8 +141,9 @@ class ComputeHandler final : public v1::ComputeService::Service {
 // (CheckCallerIsHost, api/host_peer.h) or gets PERMISSION_DENIED (UNAUTHENTICATED without one).
 class HostHandler final : public v1::HostService::Service {
  public:
-  HostHandler(FleetService& fleet, ImageService& images, HostEnrollment& enrollment)
-      : fleet_(fleet), images_(images), enrollment_(enrollment) {}
+  HostHandler(FleetService& fleet, ImageService& images, HostEnrollment& enrollment,
+              InstanceProfileService* profiles = nullptr)
+      : fleet_(fleet), images_(images), enrollment_(enrollment), profiles_(profiles) {}
 
   grpc::Status Join(grpc::ServerContext*, const v1::JoinRequest* req,
                     v1::JoinResponse* resp) override;
@@ -138,11 +155,16 @@ class HostHandler final : public v1::HostService::Service {
                             v1::DesiredState* resp) override;
   grpc::Status FetchBlob(grpc::ServerContext*, const v1::FetchBlobRequest* req,
                          grpc::ServerWriter<v1::BlobChunk>* writer) override;
+  // iam_handlers.cc
+  grpc::Status GetInstanceCredentials(grpc::ServerContext*,
+                                      const v1::GetInstanceCredentialsRequest* req,
+                                      v1::InstanceCredentials* resp) override;
 
  private:
   FleetService& fleet_;
   ImageService& images_;
   HostEnrollment& enrollment_;
+  InstanceProfileService* profiles_;
 };
 
 }  // namespace minicloud::controller

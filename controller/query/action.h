@@ -16,6 +16,7 @@
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/tag_service.h"
 
 namespace minicloud::query {
 
@@ -25,6 +26,7 @@ struct Services {
   controller::ImageService& images;
   controller::KeyPairService& keys;
   controller::PlacementGroupService& groups;
+  controller::TagService* tags = nullptr;  // CreateTags, DeleteTags, DescribeTags
 };
 
 struct ActionContext {
@@ -71,6 +73,7 @@ void AddKeyPairActions(ActionTable& table);
 void AddPlacementGroupActions(ActionTable& table);
 void AddMinicloudActions(ActionTable& table);
 void AddStatusActions(ActionTable& table);  // actions_status.cc
+void AddTagActions(ActionTable& table);
 
 // Helpers shared by the parse steps.
 // Filter.N.Name / Filter.N.Value.M → v1::Filter, appended to `out`.

@@ -60,6 +60,12 @@ absl::StatusOr<v1::RunInstancesRequest> ParseRunInstances(ParamNode& p, bool dry
   req.set_max_count(static_cast<int32_t>(*max_count));
   if (auto v = p.String("KeyName")) req.set_key_name(*v);
   if (auto v = p.String("ClientToken")) req.set_client_token(*v);
+  // IamInstanceProfile.Arn / .Name (botocore: IamInstanceProfileSpecification).
+  if (ParamNode* profile = p.Struct("IamInstanceProfile")) {
+    v1::IamInstanceProfileSpecification* spec = req.mutable_iam_instance_profile();
+    if (auto v = profile->String("Arn")) spec->set_arn(*v);
+    if (auto v = profile->String("Name")) spec->set_name(*v);
+  }
   if (auto v = p.String("UserData")) {
     MC_ASSIGN_OR_RETURN(std::string raw, DecodeBase64(*v, "Invalid BASE64 encoding of user data"));
     req.set_user_data(std::move(raw));

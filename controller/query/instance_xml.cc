@@ -74,6 +74,12 @@ void WriteInstance(pugi::xml_node item, const v1::Instance& i) {
   TextIfSet(item, "clientToken", i.client_token());
   WriteTags(item, i.tags());
   TextIfSet(item, "hypervisor", i.hypervisor());
+  if (i.has_iam_instance_profile()) {
+    // botocore's IamInstanceProfile: locationNames arn, id.
+    pugi::xml_node profile = Child(item, "iamInstanceProfile");
+    Text(profile, "arn", i.iam_instance_profile().arn());
+    Text(profile, "id", i.iam_instance_profile().id());
+  }
   pugi::xml_node nics = Child(item, "networkInterfaceSet");
   if (!i.network_interface_id().empty()) {
     pugi::xml_node nic = Item(nics);

@@ -9,6 +9,7 @@
 #include "common/ids.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "controller/iam/policy.h"
 #include "controller/query/errors.h"
 #include "controller/query/xml.h"
 
@@ -49,7 +50,7 @@ ActionTable BuildActionTable() {
   AddPlacementGroupActions(t);     // actions_resources.cc
   AddMinicloudActions(t);          // actions_minicloud.cc: our extensions
   AddStatusActions(t);             // actions_status.cc
-  // Next: tags (CreateTags, DeleteTags, DescribeTags).
+  AddTagActions(t);                // actions_tags.cc
   return t;
 }
 
@@ -142,13 +143,8 @@ absl::Status QueryApi::Dispatch(const HttpRequest& request, const std::string& r
                     absl::StrCat("The action ", QuoteForMessage(*action_name, 64),
                                  " is not valid for this web service."));
   }
-  if (caller.allowed_actions &&
-      std::find(caller.allowed_actions->begin(), caller.allowed_actions->end(), *action_name) ==
-          caller.allowed_actions->end()) {
-    return Ec2Error(
-        absl::StatusCode::kPermissionDenied, "UnauthorizedOperation",
-        absl::StrCat("You are not authorized to perform this operation (", *action_name, ")."));
-  }
+  // The one authorization rule (controller/iam/policy.h), as on the gRPC API.
+  MC_RETURN_IF_ERROR(controller::iam::Authorize(caller, *action_name));
   MC_ASSIGN_OR_RETURN(std::optional<bool> dry_run, root.Bool("DryRun"));
 
   XmlResponse xml(*action_name, request_id);

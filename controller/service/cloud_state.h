@@ -102,6 +102,8 @@ class CloudState {
     std::vector<std::string> deleted_images;
     std::vector<std::string> deleted_key_pairs;
     std::vector<std::string> deleted_placement_groups;
+    std::map<std::string, v1::InstanceProfileRecord> instance_profiles;  // by profile name
+    std::vector<std::string> deleted_instance_profiles;
   };
 
   // Makes `changes` durable and applies them to the mirror; returns once they are on disk (and
@@ -148,6 +150,9 @@ class CloudState {
   std::map<std::string, v1::KeyPairRecord>& key_pairs() { return key_pairs_; }
   std::map<std::string, v1::SubnetRecord>& subnets() { return subnets_; }
   std::map<std::string, v1::PlacementGroupRecord>& placement_groups() { return placement_groups_; }
+  const std::map<std::string, v1::InstanceProfileRecord>& instance_profiles() const {
+    return instance_profiles_;
+  }
 
   bool HostUpLocked(const std::string& host_id, absl::Time now) const;
   // The host reported (or registered) at `now`. Requires mu() held.
@@ -177,6 +182,7 @@ class CloudState {
   std::map<std::string, v1::KeyPairRecord> key_pairs_;
   std::map<std::string, v1::SubnetRecord> subnets_;
   std::map<std::string, v1::PlacementGroupRecord> placement_groups_;
+  std::map<std::string, v1::InstanceProfileRecord> instance_profiles_;
   StateIndex index_;  // after config_ (it keeps a reference)
 };
 

@@ -19,6 +19,7 @@
 #include "controller/lifecycle/lifecycle.h"
 #include "controller/service/filters.h"
 #include "controller/service/instance_common.h"
+#include "controller/service/instance_profile_service.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/instance_types.h"
 #include "controller/service/metadata_options.h"
@@ -129,6 +130,10 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   i.set_vpc_id(r.network().vpc_id());
   i.set_mac_address(r.network().mac());
   i.set_network_interface_id(r.network().interface_id());
+  if (!r.iam_instance_profile_arn().empty()) {
+    i.mutable_iam_instance_profile()->set_arn(r.iam_instance_profile_arn());
+    i.mutable_iam_instance_profile()->set_id(r.iam_instance_profile_id());
+  }
   return i;
 }
 
@@ -286,6 +291,10 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     }
     key = &k->second;
   }
+  const v1::InstanceProfile* profile = nullptr;
+  if (req.has_iam_instance_profile()) {
+    MC_ASSIGN_OR_RETURN(profile, FindProfileLocked(state_, req.iam_instance_profile()));
+  }
   const v1::InstanceMetadataOptions options =
       *ResolveMetadataOptions(req.metadata_options(), DefaultMetadataOptions());
 
@@ -342,6 +351,12 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     if (key != nullptr) {
       r.set_key_name(key->key_name());
       r.set_public_key(key->public_key());
+    }
+    if (profile != nullptr) {
+      r.set_iam_instance_profile_name(profile->instance_profile_name());
+      r.set_iam_instance_profile_arn(profile->arn());
+      r.set_iam_instance_profile_id(profile->instance_profile_id());
+      r.set_iam_role_name(profile->role_name());
     }
     MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes, next_free));
     // The document only: it is signed when the record is delivered to its host

@@ -45,6 +45,9 @@ v1::GuestMetadata BuildGuestMetadata(const v1::InstanceRecord& r, const GuestCon
   sg->set_group_id(kDefaultSecurityGroupId);
   sg->set_group_name(kDefaultSecurityGroupName);
   m.set_vpc_cidr(context.vpc_cidr);
+  m.set_iam_instance_profile_arn(r.iam_instance_profile_arn());
+  m.set_iam_instance_profile_id(r.iam_instance_profile_id());
+  m.set_iam_role_name(r.iam_role_name());
   if (!r.placement_group().empty()) {
     m.set_placement_group(r.placement_group());
     m.set_partition_number(r.partition_number());

@@ -23,12 +23,13 @@ enum class Table {
   kKeyPairs,
   kSubnets,
   kPlacementGroups,
+  kInstanceProfiles,
   kAccessKeys,
 };
 inline constexpr Table kAllTables[] = {
     Table::kInstances, Table::kImages,   Table::kHosts,   Table::kClientTokens,
     Table::kMeta,      Table::kKeyPairs, Table::kSubnets, Table::kPlacementGroups,
-    Table::kAccessKeys};
+    Table::kInstanceProfiles, Table::kAccessKeys};
 absl::string_view TableName(Table t);
 
 // A set of writes applied all together or not at all.

@@ -58,14 +58,14 @@ struct ControllerFixture {
   std::unique_ptr<controller::PlacementGroupService> groups;
   std::unique_ptr<controller::ImageService> images;
   std::unique_ptr<controller::FleetService> fleet;
-  std::unique_ptr<controller::auth::AccessKeyService> access_keys;
   std::unique_ptr<controller::TagService> tags;
+  std::unique_ptr<controller::auth::AccessKeyService> access_keys;
 
   ControllerFixture() { Reopen(); }
 
   void Reopen() {
-    access_keys.reset();
     tags.reset();
+    access_keys.reset();
     fleet.reset();
     groups.reset();
     key_pairs.reset();
@@ -87,12 +87,12 @@ struct ControllerFixture {
     groups = std::make_unique<controller::PlacementGroupService>(*state, clock, ids);
     images = std::make_unique<controller::ImageService>(*state, clock, ids, *blobs);
     fleet = std::make_unique<controller::FleetService>(*state, clock, ids, *signer);
+    tags = std::make_unique<controller::TagService>(*state);
     auto box = controller::auth::SecretBox::LoadOrCreate(dir / "master.key");
     if (!box.ok()) throw std::runtime_error(std::string(box.status().message()));
     access_keys =
         std::make_unique<controller::auth::AccessKeyService>(*store, clock, *std::move(box));
     if (auto s = access_keys->Load(); !s.ok()) throw std::runtime_error(std::string(s.message()));
-    tags = std::make_unique<controller::TagService>(*state);
   }
 
   // A small qcow2 made by qemu-img, registered as an AMI.

@@ -75,6 +75,9 @@ TEST_CASE("RenderNftBase: guard and NAT follow the options") {
                           "guest_to_host\n"));
   CHECK(absl::StrContains(s, "ip daddr 169.254.169.254 tcp dport 80 accept"));
   CHECK(absl::StrContains(s, "ip6 daddr fd00:ec2::254 tcp dport 80 accept"));
+  // The Query API relay, on the metadata address only (bug: the port opened on every address).
+  CHECK(absl::StrContains(s, "guest_to_host ip daddr 169.254.169.254 tcp dport 8773 accept"));
+  CHECK_FALSE(absl::StrContains(s, "guest_to_host tcp dport 8773"));
   CHECK_FALSE(absl::StrContains(s, "dport 53"));
   CHECK(absl::StrContains(s,
                           "add table ip minicloud_nat_br-mc0\ndelete table ip "

@@ -284,7 +284,7 @@ TEST_CASE("minicloud's actions: DescribeHosts and DescribePlacement") {
 
 TEST_CASE("credentials limited to some actions get UnauthorizedOperation for the others") {
   Fixture f;
-  f.verifier.allowed = std::vector<std::string>{"DescribeKeyPairs"};
+  f.verifier.allowed = std::vector<std::string>{"ec2:DescribeKeyPairs"};
   CHECK(f.Call("DescribeKeyPairs").status == 200);
   HttpResponse r = f.Call("CreateKeyPair", "&KeyName=k");
   CHECK(r.status == 403);

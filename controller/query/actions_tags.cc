@@ -1,0 +1,94 @@
+// Tags: CreateTags, DeleteTags, DescribeTags over the TagService (botocore's ec2 model:
+// ResourceId.N, Tag.N.Key / Tag.N.Value, Filter.N, MaxResults, NextToken; DescribeTags answers
+// tagSet/item with resourceId, resourceType, key, value).
+#include "common/status_macros.h"
+#include "controller/query/action.h"
+#include "controller/query/xml.h"
+
+namespace minicloud::query {
+namespace {
+
+absl::Status NoTags() {
+  return Ec2Error(absl::StatusCode::kUnimplemented, "UnsupportedOperation",
+                  "tags are not served by this endpoint");
+}
+
+absl::StatusOr<v1::CreateTagsRequest> ParseCreateTags(ParamNode& p, bool dry_run) {
+  v1::CreateTagsRequest req;
+  req.set_dry_run(dry_run);
+  for (std::string& id : p.StringList("ResourceId")) req.add_resources(std::move(id));
+  for (ParamNode* t : p.List("Tag")) {
+    v1::Tag* tag = req.add_tags();
+    if (auto k = t->String("Key")) tag->set_key(*k);
+    if (auto v = t->String("Value")) tag->set_value(*v);
+  }
+  if (req.resources().empty()) {
+    return MissingParameter("The request must contain the parameter ResourceId");
+  }
+  if (req.tags().empty()) return MissingParameter("The request must contain the parameter Tag");
+  return req;
+}
+
+absl::Status RunCreateTags(Services& s, const v1::CreateTagsRequest& req, pugi::xml_node out) {
+  if (s.tags == nullptr) return NoTags();
+  MC_RETURN_IF_ERROR(s.tags->CreateTags(req).status());
+  Bool(out, "return", true);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::DeleteTagsRequest> ParseDeleteTags(ParamNode& p, bool dry_run) {
+  v1::DeleteTagsRequest req;
+  req.set_dry_run(dry_run);
+  for (std::string& id : p.StringList("ResourceId")) req.add_resources(std::move(id));
+  for (ParamNode* t : p.List("Tag")) {
+    v1::TagToDelete* tag = req.add_tags();
+    if (auto k = t->String("Key")) tag->set_key(*k);
+    if (auto v = t->String("Value")) tag->set_value(*v);
+  }
+  if (req.resources().empty()) {
+    return MissingParameter("The request must contain the parameter ResourceId");
+  }
+  return req;
+}
+
+absl::Status RunDeleteTags(Services& s, const v1::DeleteTagsRequest& req, pugi::xml_node out) {
+  if (s.tags == nullptr) return NoTags();
+  MC_RETURN_IF_ERROR(s.tags->DeleteTags(req).status());
+  Bool(out, "return", true);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::DescribeTagsRequest> ParseDescribeTags(ParamNode& p, bool dry_run) {
+  v1::DescribeTagsRequest req;
+  req.set_dry_run(dry_run);
+  ParseFilters(p, req.mutable_filters());
+  MC_ASSIGN_OR_RETURN(auto max, p.Int("MaxResults", 0, 1000000));
+  if (max) req.set_max_results(static_cast<int32_t>(*max));
+  if (auto t = p.String("NextToken")) req.set_next_token(*t);
+  return req;
+}
+
+absl::Status RunDescribeTags(Services& s, const v1::DescribeTagsRequest& req, pugi::xml_node out) {
+  if (s.tags == nullptr) return NoTags();
+  MC_ASSIGN_OR_RETURN(auto resp, s.tags->DescribeTags(req));
+  pugi::xml_node set = Child(out, "tagSet");
+  for (const v1::TagDescription& t : resp.tags()) {
+    pugi::xml_node item = Item(set);
+    Text(item, "resourceId", t.resource_id());
+    Text(item, "resourceType", t.resource_type());
+    Text(item, "key", t.key());
+    Text(item, "value", t.value());
+  }
+  TextIfSet(out, "nextToken", resp.next_token());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddTagActions(ActionTable& t) {
+  t["CreateTags"] = Bind<ParseCreateTags, RunCreateTags>();
+  t["DeleteTags"] = Bind<ParseDeleteTags, RunDeleteTags>();
+  t["DescribeTags"] = Bind<ParseDescribeTags, RunDescribeTags>();
+}
+
+}  // namespace minicloud::query
