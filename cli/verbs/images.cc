@@ -142,7 +142,7 @@ void AddDescribeImages(VerbRegistry& verbs) {
   CLI::App* cmd = verbs.Add("describe-images", "list AMIs", [f](VerbContext& ctx) {
     v1::DescribeImagesRequest req;
     for (const auto& id : f->ids) req.add_image_ids(id);
-    for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
+    for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
     auto resp = ctx.api.Call("DescribeImages", &Stub::DescribeImages, req);
     json doc = {{"Images", json::array()}};
     for (const auto& i : resp.images()) doc["Images"].push_back(ImageJson(i));

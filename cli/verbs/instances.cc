@@ -180,7 +180,7 @@ void AddDescribeInstances(VerbRegistry& verbs) {
   CLI::App* cmd = verbs.Add("describe-instances", "list instances", [f](VerbContext& ctx) {
     v1::DescribeInstancesRequest req;
     for (const auto& id : f->ids) req.add_instance_ids(id);
-    for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
+    for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
     auto resp = ctx.api.Call("DescribeInstances", &Stub::DescribeInstances, req);
     json doc = {{"Reservations", json::array()}};
     for (const auto& r : resp.reservations()) doc["Reservations"].push_back(ReservationJson(r));

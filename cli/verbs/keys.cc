@@ -13,27 +13,20 @@ using Stub = ComputeApi::Stub;
 void AddCreateKeyPair(VerbRegistry& verbs) {
   struct Flags {
     v1::CreateKeyPairRequest req;
-    std::string query;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add(
       "create-key-pair", "new key pair; prints the private key once", [f](VerbContext& ctx) {
         auto resp = ctx.api.Call("CreateKeyPair", &Stub::CreateKeyPair, f->req);
-        if (f->query == "KeyMaterial" || ctx.globals.output == "text") {
-          ctx.out << resp.key_material();
-        } else {
-          Print(ctx,
-                {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
-                 {"KeyMaterial", resp.key_material()},
-                 {"KeyName", resp.key_pair().key_name()},
-                 {"KeyPairId", resp.key_pair().key_pair_id()}},
-                "", {});
-        }
+        // As aws: `--query KeyMaterial --output text` prints the private key alone.
+        Print(ctx, {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
+                    {"KeyMaterial", resp.key_material()},
+                    {"KeyName", resp.key_pair().key_name()},
+                    {"KeyPairId", resp.key_pair().key_pair_id()}});
         return 0;
       });
   cmd->add_option("--key-name", *f->req.mutable_key_name())->required();
   cmd->add_option("--key-type", *f->req.mutable_key_type(), "rsa | ed25519");
-  cmd->add_option("--query", f->query, "KeyMaterial: print only the private key");
 }
 
 void AddImportKeyPair(VerbRegistry& verbs) {

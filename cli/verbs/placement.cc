@@ -49,7 +49,7 @@ void AddDescribePlacementGroups(VerbRegistry& verbs) {
         v1::DescribePlacementGroupsRequest req;
         for (const auto& n : f->names) req.add_group_names(n);
         for (const auto& id : f->ids) req.add_group_ids(id);
-        for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
+        for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
         auto resp = ctx.api.Call("DescribePlacementGroups", &Stub::DescribePlacementGroups, req);
         json doc = {{"PlacementGroups", json::array()}};
         for (const auto& pg : resp.placement_groups()) {
