@@ -59,20 +59,20 @@ void CheckKeys(const json& obj, std::initializer_list<const char*> allowed,
   }
 }
 
-v1::Filter FilterOf(const json& obj) {
-  CheckKeys(obj, {"Name", "Values"}, "--filters");
-  if (!obj.contains("Name") || !obj["Name"].is_string()) {
-    Bad("--filters", "each filter needs Name=<name>,Values=<v1>,<v2>; got " + obj.dump());
+// `arg` is the command-line text the filter came from, for the error.
+v1::Filter FilterOf(const json& obj, const std::string& arg) {
+  bool known_keys = true;
+  for (const auto& [k, v] : obj.items()) known_keys = known_keys && (k == "Name" || k == "Values");
+  if (!known_keys || !obj.contains("Name") || !obj["Name"].is_string() || !obj.contains("Values")) {
+    Bad("--filters", "expected Name=<name>,Values=<v1>,<v2>, got '" + arg + "'");
   }
   v1::Filter f;
   f.set_name(obj["Name"].get<std::string>());
-  if (obj.contains("Values")) {
-    const json& values = obj["Values"];
-    if (values.is_array()) {
-      for (const auto& v : values) f.add_values(StringOf(v));
-    } else {
-      f.add_values(StringOf(values));
-    }
+  const json& values = obj["Values"];
+  if (values.is_array()) {
+    for (const auto& v : values) f.add_values(StringOf(v));
+  } else {
+    f.add_values(StringOf(values));
   }
   return f;
 }
@@ -96,7 +96,11 @@ v1::Filter ParseFilter(const std::string& text) {
 
 std::vector<v1::Filter> ParseFilters(const std::vector<std::string>& args) {
   std::vector<v1::Filter> out;
-  for (const auto& obj : ParseStructureList(args, "--filters")) out.push_back(FilterOf(obj));
+  for (const auto& arg : args) {
+    for (const auto& obj : ParseStructureList({arg}, "--filters")) {
+      out.push_back(FilterOf(obj, arg));
+    }
+  }
   return out;
 }
 
@@ -181,7 +185,8 @@ std::vector<BlockDeviceMapping> ParseBlockDeviceMappings(const std::vector<std::
 static std::vector<std::vector<std::string>> Pairs(const std::string& text,
                                                    const std::string& flag) {
   std::vector<std::vector<std::string>> out;
-  for (const auto& [k, v] : ParseStructure(text, flag).items()) {
+  const json structure = ParseStructure(text, flag);
+  for (const auto& [k, v] : structure.items()) {
     if (v.is_object() || v.is_array()) Bad(flag, k + " takes one value");
     out.push_back({k, StringOf(v)});
   }
