@@ -87,6 +87,13 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
     return kExitUsage;
   }
 
+  // CLI11 splits a value written "[a,b]" at its commas; a JSON list must reach the verb whole
+  // (the structure parsers skip the space added here).
+  for (auto& a : args) {
+    const size_t eq = absl::StartsWith(a, "--") ? a.find('=') : std::string::npos;
+    const size_t at = eq == std::string::npos ? 0 : eq + 1;
+    if (a.size() > at && a[at] == '[' && a.back() == ']') a.insert(at, " ");
+  }
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
     app.parse(reversed);

@@ -115,7 +115,7 @@ void AddRunInstances(VerbRegistry& verbs) {
     std::string user_data, az, count, placement, metadata_options;
     int min_count = 0, max_count = 0;
     bool explain = false, dry_run = false, wait = false;
-    std::vector<std::string> tags;
+    std::vector<std::string> tags, tag_specifications, block_device_mappings;
     double wait_timeout = 900;
   };
   auto f = std::make_shared<Flags>();
@@ -137,6 +137,18 @@ void AddRunInstances(VerbRegistry& verbs) {
       *run.mutable_metadata_options() = ParseMetadataOptions(f->metadata_options);
     }
     for (const auto& t : f->tags) *run.add_tags() = ParseTag(t);
+    for (const auto& t :
+         TagsFor(ParseTagSpecifications(f->tag_specifications), "instance", "RunInstances")) {
+      *run.add_tags() = t;
+    }
+    if (!ParseBlockDeviceMappings(f->block_device_mappings).empty()) {
+      // Parsed (shorthand, JSON, file://) so that mistakes are named; the controller has only
+      // the image's root disk so far, so a mapping is refused rather than silently dropped.
+      throw ServiceError("InvalidParameterCombination", "RunInstances",
+                         "Block device mappings are not supported yet: instances boot with the "
+                         "image's root disk only.",
+                         "");
+    }
     run.set_dry_run(f->dry_run);
     auto resp = ctx.api.Call("RunInstances", &Stub::RunInstances, run);
     if (f->explain) ctx.err << resp.placement_explanation();
@@ -166,6 +178,10 @@ void AddRunInstances(VerbRegistry& verbs) {
                   "HttpTokens=required,HttpEndpoint=enabled,HttpPutResponseHopLimit=2,"
                   "InstanceMetadataTags=enabled");
   cmd->add_option("--tags", f->tags, "Key=Name,Value=web (instance tags; repeatable)");
+  cmd->add_option("--tag-specifications", f->tag_specifications,
+                  "ResourceType=instance,Tags=[{Key=Name,Value=web}] (or JSON)");
+  cmd->add_option("--block-device-mappings", f->block_device_mappings,
+                  "DeviceName=/dev/sda1,Ebs={VolumeSize=20} (or JSON); refused until volumes exist");
   cmd->add_flag("--wait", f->wait,
                 "wait for cloud-init to finish, then print whether the user data succeeded, "
                 "its output and the boot timeline; exit 1 if it failed, 255 on timeout");
