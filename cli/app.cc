@@ -69,6 +69,8 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterKeyPairVerbs(verbs);
   RegisterPlacementVerbs(verbs);
   RegisterHostVerbs(verbs);
+  RegisterTagVerbs(verbs);
+  RegisterStatusVerbs(verbs);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   try {

@@ -90,5 +90,7 @@ void RegisterImageVerbs(VerbRegistry& verbs);
 void RegisterKeyPairVerbs(VerbRegistry& verbs);
 void RegisterPlacementVerbs(VerbRegistry& verbs);
 void RegisterHostVerbs(VerbRegistry& verbs);
+void RegisterTagVerbs(VerbRegistry& verbs);
+void RegisterStatusVerbs(VerbRegistry& verbs);
 
 }  // namespace minicloud::cli

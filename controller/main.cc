@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
                  "the region placement groups are created in (hosts of other regions never "
                  "take their instances)")
       ->capture_default_str();
+  app.add_option("--region-endpoint", config.region_endpoint,
+                 "the endpoint DescribeRegions reports (default: the first --listen address)");
   app.add_option("--owner-id", config.owner_id, "account id shown as OwnerId")
       ->capture_default_str();
   app.add_option("--cpu-allocation-ratio", config.cpu_allocation_ratio, "vCPU overcommit")
@@ -109,6 +111,7 @@ int main(int argc, char** argv) {
     spdlog::critical("identity signing key: {}", signer.status().message());
     return 1;
   }
+  if (config.region_endpoint.empty() && !listen.empty()) config.region_endpoint = listen[0];
   ctl::CloudState state(**store, config);
   if (auto s = state.Load(clock.Now()); !s.ok()) {
     spdlog::critical("load state: {}", s.message());
@@ -121,7 +124,8 @@ int main(int argc, char** argv) {
   ctl::ImageService images(state, clock, ids, **blobs);
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
-  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups);
+  ctl::TagService tags(state);
+  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags);
   ctl::HostHandler host_handler(fleet, images);
 
   grpc::ServerBuilder builder;
