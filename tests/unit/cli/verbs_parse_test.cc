@@ -205,8 +205,7 @@ const std::vector<ParseCase>& ParseCases() {
        {"describe-tags", "--filters", "Name=resource-type,Values=instance", "--max-items", "5",
         "--starting-token", "tok"},
        "DescribeTags",
-       R"(filters { name: "resource-type" values: "instance" } max_results: 5
-          next_token: "tok")"},
+       R"(filters { name: "resource-type" values: "instance" } next_token: "tok")"},
       {"tags",
        {"create-key-pair", "--key-name", "k", "--tags", "Key=team,Value=blue"},
        "CreateKeyPair",
@@ -236,9 +235,9 @@ const std::vector<ParseCase>& ParseCases() {
        "DescribeRegions",
        R"(region_names: "home-1")"},
       {"instances",
-       {"describe-instances", "--max-items", "5"},
+       {"describe-instances", "--max-items", "5", "--page-size", "50"},
        "DescribeInstances",
-       R"(max_results: 5)"},
+       R"(max_results: 50)"},
   };
   return *kCases;
 }

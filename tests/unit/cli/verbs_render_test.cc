@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/escaping.h"
 #include "cli/boot_verdict.h"
 #include "cli/output.h"
 #include "cli/verb.h"
@@ -534,32 +535,37 @@ TEST_CASE("describe-tags pages: --page-size follows NextToken, --max-items stops
     CHECK(r.exit_code == 0);
     REQUIRE(cli.api.sent().size() == 2);
     CHECK(testing::TextOf(*cli.api.sent()[1].request) == "max_results: 5\nnext_token: \"t1\"\n");
-    CHECK(r.out ==
-          "ResourceId  ResourceType     Key  Value\n"
-          "i-1         instance         a    1\n"
-          "pg-2        placement-group  b    \n");
+    CHECK(r.out.find("||  a  |  i-1         |  instance         |  1     ||\n") !=
+          std::string::npos);
+    CHECK(r.out.find("||  b  |  pg-2        |  placement-group  |        ||\n") !=
+          std::string::npos);
   }
   {
+    // --max-items 2 stops inside the second page: the token resumes there, one item skipped.
     CliHarness cli;
     cli.api.Answer<v1::DescribeTagsResponse>(
         "DescribeTags",
-        R"(tags { resource_id: "i-1" resource_type: "instance" key: "a" value: "1" }
-           next_token: "t1")");
-    const auto r = cli.Run({"describe-tags", "--max-items", "5"});
+        R"(tags { resource_id: "i-1" resource_type: "instance" key: "a" } next_token: "t1")");
+    cli.api.Answer<v1::DescribeTagsResponse>(
+        "DescribeTags", R"(tags { resource_id: "i-2" resource_type: "instance" key: "b" }
+                           tags { resource_id: "i-3" resource_type: "instance" key: "c" })");
+    const auto r = cli.Run({"describe-tags", "--max-items", "2"});
+    INFO(r.err);
     CHECK(r.exit_code == 0);
-    CHECK(cli.api.sent().size() == 1);
-    CHECK(r.out ==
-          "{\n"
-          "    \"NextToken\": \"t1\",\n"
-          "    \"Tags\": [\n"
-          "        {\n"
-          "            \"Key\": \"a\",\n"
-          "            \"ResourceId\": \"i-1\",\n"
-          "            \"ResourceType\": \"instance\",\n"
-          "            \"Value\": \"1\"\n"
-          "        }\n"
-          "    ]\n"
-          "}\n");
+    const auto doc = nlohmann::json::parse(r.out);
+    REQUIRE(doc["Tags"].size() == 2);
+    CHECK(doc["Tags"][1]["ResourceId"] == "i-2");
+    std::string token;
+    REQUIRE(absl::Base64Unescape(doc["NextToken"].get<std::string>(), &token));
+    CHECK(nlohmann::json::parse(token) ==
+          nlohmann::json{{"NextToken", "t1"}, {"boto_truncate_amount", 1}});
+    const auto next =
+        cli.Run({"describe-tags", "--starting-token", doc["NextToken"].get<std::string>()});
+    CHECK(testing::TextOf(*cli.api.sent().back().request) == "next_token: \"t1\"\n");
+    const auto rest = nlohmann::json::parse(next.out);
+    REQUIRE(rest["Tags"].size() == 1);
+    CHECK(rest["Tags"][0]["ResourceId"] == "i-3");
+    CHECK(!rest.contains("NextToken"));
   }
 }
 
@@ -576,10 +582,7 @@ TEST_CASE("describe-instance-status prints the aws JSON shape", "[cli][render]")
   const auto r = cli.Run({"describe-instance-status", "--output", "table"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
-  CHECK(r.out ==
-        "InstanceId  AvailabilityZone  InstanceState.Name  InstanceStatus.Status  "
-        "SystemStatus.Status\n"
-        "i-1         home-1a           running             initializing           ok\n");
+  CHECK(r.out == AwsTable(cli, {"describe-instance-status", "--output", "table"}));
   const auto j = cli.Run({"describe-instance-status"});
   auto doc = nlohmann::json::parse(j.out);
   CHECK(doc["InstanceStatuses"][0]["SystemStatus"]["Details"][0]["Status"] == "passed");
