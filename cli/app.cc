@@ -1,22 +1,64 @@
 #include "cli/app.h"
 
+#include "absl/strings/match.h"
+#include "cli/cli_input.h"
+#include "cli/output.h"
+#include "cli/suggest.h"
+
+#ifndef MINICLOUD_VERSION
+#define MINICLOUD_VERSION "0.0.0"
+#endif
+
 namespace minicloud::cli {
+namespace {
+
+// CLI11's message for an unknown first word, turned into the aws CLI's "maybe you meant".
+bool ReportUnknownVerb(CLI::App& app, const VerbRegistry& verbs,
+                       const std::vector<std::string>& args, std::ostream& err) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (absl::StartsWith(a, "-")) {
+      const CLI::Option* o =
+          a.find('=') == std::string::npos ? app.get_option_no_throw(a) : nullptr;
+      if (o != nullptr && o->get_expected_min() > 0) ++i;
+      continue;
+    }
+    if (SubcommandNamed(app, a) != nullptr) return false;
+    err << "usage: minicloud [options] <verb> [parameters]\nTo see help text, you can run:\n\n"
+           "  minicloud --help\n  minicloud <verb> --help\n\n"
+           "minicloud: error: argument verb: Invalid choice: '"
+        << a << "'";
+    const auto close = ClosestNames(a, verbs.Names());
+    if (close.empty()) {
+      err << ", see minicloud --help for the verbs\n";
+    } else {
+      err << ", maybe you meant:\n\n";
+      for (const auto& n : close) err << "  * " << n << "\n";
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   std::ostream& out = *env.out;
   std::ostream& err = *env.err;
   CLI::App app{"minicloud: EC2 at home. Verbs and output follow `aws ec2`."};
   app.require_subcommand(1);
-  // Global options: accepted before the verb and, as with the aws CLI, after it (subcommands
-  // inherit fallthrough, so an option a verb does not know is tried on the app).
+  // Global options: accepted before the verb and, as with the aws CLI, anywhere after it
+  // (subcommands inherit fallthrough, so an option a verb does not know is tried on the app).
   app.fallthrough();
   GlobalOptions globals;
   globals.endpoint = env.default_endpoint;
+  globals.terminal_width = env.terminal_width;
   app.add_option("--endpoint", globals.endpoint, "controller address (env MINICLOUD_ENDPOINT)")
       ->capture_default_str();
   CLI::Option* output = app.add_option("--output", globals.output, "json | table | text")
                             ->check(CLI::IsMember({"json", "table", "text"}))
                             ->capture_default_str();
+  app.add_option("--query", globals.query, "JMESPath expression applied to the output");
   app.add_option("--cli-read-timeout", globals.timeout_s, "seconds to wait for an answer")
       ->capture_default_str();
   app.add_option("--profile", globals.profile,
@@ -25,6 +67,7 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   app.add_option("--region", globals.region,
                  "region the requests are signed for (else AWS_REGION, AWS_DEFAULT_REGION, the "
                  "profile's, home-1)");
+  app.set_version_flag("--version", std::string("minicloud/") + MINICLOUD_VERSION);
 
   VerbRegistry verbs(app);
   RegisterInstanceVerbs(verbs);
@@ -37,8 +80,33 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterStatusVerbs(verbs);
   RegisterAccessKeyVerbs(verbs);
 
+  std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    app.parse(argc, argv);
+    if (ReportUnknownVerb(app, verbs, args, err)) return kExitUsage;
+    if (CLI::App* verb = FindVerb(app, args)) {
+      for (const auto& a : args) {
+        if (a == "--generate-cli-skeleton" || absl::StartsWith(a, "--generate-cli-skeleton=")) {
+          out << Skeleton(*verb).dump(4) << "\n";
+          return 0;
+        }
+      }
+      args = ExpandCliInputJson(*verb, std::move(args));
+    }
+  } catch (const UsageError& e) {
+    err << "\n" << e.what() << "\n";
+    return kExitUsage;
+  }
+
+  // CLI11 splits a value written "[a,b]" at its commas; a JSON list must reach the verb whole
+  // (the structure parsers skip the space added here).
+  for (auto& a : args) {
+    const size_t eq = absl::StartsWith(a, "--") ? a.find('=') : std::string::npos;
+    const size_t at = eq == std::string::npos ? 0 : eq + 1;
+    if (a.size() > at && a[at] == '[' && a.back() == ']') a.insert(at, " ");
+  }
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
+    app.parse(reversed);
   } catch (const CLI::ParseError& e) {
     return app.exit(e, out, err) == 0 ? 0 : kExitUsage;
   }

@@ -22,10 +22,12 @@ struct CliEnvironment {
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   std::function<void(std::chrono::milliseconds)> sleep;  // between polls of waiters
+  int terminal_width = 80;  // columns of the terminal on stdout (80 when it is not one, as aws)
 };
 
 // Parses argv (argv[0] is the program), runs the verb and returns the exit code: 0, 1 (a failed
-// boot verdict or placement), 252 usage, 254 service error, 255 waiter failed.
+// boot verdict or placement), 252 usage, 254 service error, 255 waiter failed. --version and
+// --help print to `out` and return 0.
 int RunCli(int argc, const char* const* argv, const CliEnvironment& env);
 
 }  // namespace minicloud::cli

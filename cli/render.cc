@@ -1,10 +1,6 @@
 #include "cli/render.h"
 
-#include <algorithm>
-#include <sstream>
-
 #include "absl/strings/escaping.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/ec2_names.h"
 
@@ -191,63 +187,6 @@ json StateChangeJson(const v1::InstanceStateChange& c) {
       {"CurrentState", {{"Code", c.current_state().code()}, {"Name", c.current_state().name()}}},
       {"PreviousState",
        {{"Code", c.previous_state().code()}, {"Name", c.previous_state().name()}}}};
-}
-
-namespace {
-
-std::string Cell(const json& obj, const std::string& path) {
-  const json* cur = &obj;
-  for (const auto& part : absl::StrSplit(path, '.')) {
-    std::string key(part);
-    if (!cur->is_object() || !cur->contains(key)) return "";
-    cur = &(*cur)[key];
-  }
-  return cur->is_string() ? cur->get<std::string>() : cur->dump();
-}
-
-// Collects the objects of `doc[array_key]`, flattening one level of nesting (reservations).
-void Collect(const json& doc, const std::string& array_key, std::vector<json>& rows) {
-  if (doc.is_object()) {
-    for (const auto& [k, v] : doc.items()) {
-      if (k == array_key && v.is_array()) {
-        for (const auto& row : v) rows.push_back(row);
-      } else if (v.is_array() || v.is_object()) {
-        Collect(v, array_key, rows);
-      }
-    }
-  } else if (doc.is_array()) {
-    for (const auto& v : doc) Collect(v, array_key, rows);
-  }
-}
-
-}  // namespace
-
-std::string RenderTable(const json& doc, const std::string& array_key,
-                        const std::vector<std::string>& columns) {
-  std::vector<json> rows;
-  Collect(doc, array_key, rows);
-  std::vector<std::vector<std::string>> cells;
-  std::vector<size_t> width;
-  for (const auto& c : columns) width.push_back(c.size());
-  for (const auto& row : rows) {
-    std::vector<std::string> line;
-    for (size_t i = 0; i < columns.size(); ++i) {
-      line.push_back(Cell(row, columns[i]));
-      width[i] = std::max(width[i], line.back().size());
-    }
-    cells.push_back(std::move(line));
-  }
-  std::ostringstream out;
-  auto emit = [&](const std::vector<std::string>& line) {
-    for (size_t i = 0; i < line.size(); ++i) {
-      out << line[i];
-      if (i + 1 < line.size()) out << std::string(width[i] - line[i].size() + 2, ' ');
-    }
-    out << "\n";
-  };
-  emit(columns);
-  for (const auto& line : cells) emit(line);
-  return out.str();
 }
 
 }  // namespace minicloud::cli

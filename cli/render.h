@@ -22,9 +22,4 @@ std::string Iso8601(const google::protobuf::Timestamp& t);
 nlohmann::json MetadataOptionsJson(const v1::InstanceMetadataOptions& o);
 std::string Base64(const std::string& bytes);
 
-// A rows-and-columns view of a JSON document for `--output table`: the first array of objects
-// found is printed with the given columns (dotted paths into each object).
-std::string RenderTable(const nlohmann::json& doc, const std::string& array_key,
-                        const std::vector<std::string>& columns);
-
 }  // namespace minicloud::cli

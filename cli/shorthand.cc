@@ -1,6 +1,7 @@
 #include "cli/shorthand.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -9,15 +10,23 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "cli/shorthand_parser.h"
 #include "cli/verb.h"
 #include "common/ec2_names.h"
 
 namespace minicloud::cli {
 
+std::string ExpandHome(const std::string& path) {
+  if (path != "~" && !absl::StartsWith(path, "~/")) return path;
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') return path;
+  return std::string(home) + path.substr(1);
+}
+
 std::string ReadBlobArg(const std::string& value, const std::string& what) {
   for (const char* prefix : {"fileb://", "file://"}) {
     if (absl::StartsWith(value, prefix)) {
-      std::string path = value.substr(std::string(prefix).size());
+      std::string path = ExpandHome(value.substr(std::string(prefix).size()));
       std::ifstream f(path, std::ios::binary);
       if (!f)
         throw UsageError("Error parsing parameter '" + what + "': Unable to load paramfile " +
@@ -30,26 +39,163 @@ std::string ReadBlobArg(const std::string& value, const std::string& what) {
   return value;
 }
 
-v1::Filter ParseFilter(const std::string& text) {
-  auto values_at = text.find(",Values=");
-  if (!absl::StartsWith(text, "Name=") || values_at == std::string::npos) {
-    throw UsageError(
-        "Error parsing parameter '--filters': expected Name=<name>,Values=<v1>,<v2>, "
-        "got '" +
-        text + "'");
+namespace {
+
+using nlohmann::json;
+
+std::string StringOf(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+[[noreturn]] void Bad(const std::string& flag, const std::string& why) {
+  throw UsageError("Error parsing parameter '" + flag + "': " + why);
+}
+
+// The members of `obj`, each checked against the names the structure has.
+void CheckKeys(const json& obj, std::initializer_list<const char*> allowed,
+               const std::string& flag) {
+  for (const auto& [k, v] : obj.items()) {
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || k == a;
+    if (!ok) Bad(flag, "Unknown parameter \"" + k + "\"");
+  }
+}
+
+// `arg` is the command-line text the filter came from, for the error.
+v1::Filter FilterOf(const json& obj, const std::string& arg) {
+  bool known_keys = true;
+  for (const auto& [k, v] : obj.items()) known_keys = known_keys && (k == "Name" || k == "Values");
+  if (!known_keys || !obj.contains("Name") || !obj["Name"].is_string() || !obj.contains("Values")) {
+    Bad("--filters", "expected Name=<name>,Values=<v1>,<v2>, got '" + arg + "'");
   }
   v1::Filter f;
-  f.set_name(text.substr(5, values_at - 5));
-  for (auto v : absl::StrSplit(text.substr(values_at + 8), ',')) f.add_values(std::string(v));
+  f.set_name(obj["Name"].get<std::string>());
+  const json& values = obj["Values"];
+  if (values.is_array()) {
+    for (const auto& v : values) f.add_values(StringOf(v));
+  } else {
+    f.add_values(StringOf(values));
+  }
   return f;
+}
+
+v1::Tag TagOf(const json& obj, const std::string& flag) {
+  CheckKeys(obj, {"Key", "Value"}, flag);
+  if (!obj.contains("Key")) Bad(flag, "each tag needs Key=<k>,Value=<v>; got " + obj.dump());
+  v1::Tag t;
+  t.set_key(StringOf(obj["Key"]));
+  if (obj.contains("Value")) t.set_value(StringOf(obj["Value"]));
+  return t;
+}
+
+}  // namespace
+
+v1::Filter ParseFilter(const std::string& text) {
+  const auto filters = ParseFilters({text});
+  if (filters.size() != 1) Bad("--filters", "expected one filter, got " + text);
+  return filters[0];
+}
+
+std::vector<v1::Filter> ParseFilters(const std::vector<std::string>& args) {
+  std::vector<v1::Filter> out;
+  for (const auto& arg : args) {
+    for (const auto& obj : ParseStructureList({arg}, "--filters")) {
+      out.push_back(FilterOf(obj, arg));
+    }
+  }
+  return out;
+}
+
+std::vector<TagSpecification> ParseTagSpecifications(const std::vector<std::string>& args) {
+  std::vector<TagSpecification> out;
+  for (const auto& obj : ParseStructureList(args, "--tag-specifications")) {
+    CheckKeys(obj, {"ResourceType", "Tags"}, "--tag-specifications");
+    TagSpecification spec;
+    if (obj.contains("ResourceType")) spec.resource_type = StringOf(obj["ResourceType"]);
+    if (obj.contains("Tags")) {
+      const json& tags = obj["Tags"];
+      if (tags.is_array()) {
+        for (const auto& t : tags) {
+          if (!t.is_object()) Bad("--tag-specifications", "Tags holds {Key=..,Value=..} items");
+          spec.tags.push_back(TagOf(t, "--tag-specifications"));
+        }
+      } else if (tags.is_object()) {
+        spec.tags.push_back(TagOf(tags, "--tag-specifications"));
+      } else {
+        Bad("--tag-specifications", "Tags=[{Key=k,Value=v},...] expected");
+      }
+    }
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+std::vector<v1::Tag> TagsFor(const std::vector<TagSpecification>& specs,
+                             const std::string& resource_type, const std::string& operation) {
+  std::vector<v1::Tag> tags;
+  for (const auto& spec : specs) {
+    if (spec.resource_type != resource_type) {
+      // As EC2 answers a resource type the operation cannot tag.
+      throw ServiceError(
+          "InvalidParameterValue", operation,
+          "'" + spec.resource_type + "' is not a valid taggable resource type for this operation.",
+          "");
+    }
+    tags.insert(tags.end(), spec.tags.begin(), spec.tags.end());
+  }
+  return tags;
+}
+
+std::vector<BlockDeviceMapping> ParseBlockDeviceMappings(const std::vector<std::string>& args) {
+  std::vector<BlockDeviceMapping> out;
+  const std::string flag = "--block-device-mappings";
+  for (const auto& obj : ParseStructureList(args, flag)) {
+    CheckKeys(obj, {"DeviceName", "VirtualName", "Ebs", "NoDevice"}, flag);
+    BlockDeviceMapping m;
+    if (!obj.contains("DeviceName")) Bad(flag, "each mapping needs DeviceName; got " + obj.dump());
+    m.device_name = StringOf(obj["DeviceName"]);
+    if (obj.contains("VirtualName")) m.virtual_name = StringOf(obj["VirtualName"]);
+    m.no_device = obj.contains("NoDevice");
+    if (obj.contains("Ebs")) {
+      const json& ebs = obj["Ebs"];
+      if (!ebs.is_object()) Bad(flag, "Ebs={VolumeSize=N,...} expected");
+      CheckKeys(ebs,
+                {"DeleteOnTermination", "Iops", "SnapshotId", "VolumeSize", "VolumeType",
+                 "KmsKeyId", "Throughput", "Encrypted"},
+                flag);
+      m.has_ebs = true;
+      if (ebs.contains("VolumeSize")) {
+        const std::string size = StringOf(ebs["VolumeSize"]);
+        if (!absl::SimpleAtoi(size, &m.volume_size_gib) || m.volume_size_gib <= 0) {
+          Bad(flag, "Ebs.VolumeSize must be a positive number of GiB, got " + size);
+        }
+      }
+      if (ebs.contains("VolumeType")) m.volume_type = StringOf(ebs["VolumeType"]);
+      if (ebs.contains("SnapshotId")) m.snapshot_id = StringOf(ebs["SnapshotId"]);
+      if (ebs.contains("DeleteOnTermination")) {
+        const std::string d = absl::AsciiStrToLower(StringOf(ebs["DeleteOnTermination"]));
+        if (d != "true" && d != "false") Bad(flag, "Ebs.DeleteOnTermination is true or false");
+        m.delete_on_termination = d == "true";
+      }
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+// A structure given as JSON or shorthand, as the k=v pairs of its scalar members.
+static std::vector<std::vector<std::string>> Pairs(const std::string& text,
+                                                   const std::string& flag) {
+  std::vector<std::vector<std::string>> out;
+  const json structure = ParseStructure(text, flag);
+  for (const auto& [k, v] : structure.items()) {
+    if (v.is_object() || v.is_array()) Bad(flag, k + " takes one value");
+    out.push_back({k, StringOf(v)});
+  }
+  return out;
 }
 
 v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text) {
   v1::InstanceMetadataOptions o;
-  for (auto item : absl::StrSplit(text, ',')) {
-    std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
-    if (kv.size() != 2)
-      throw UsageError("Error parsing parameter '--metadata-options': '" + std::string(item) + "'");
+  for (const auto& kv : Pairs(text, "--metadata-options")) {
     constexpr const char* kRun = "RunInstances";
     if (kv[0] == "HttpTokens")
       o.set_http_tokens(NamedOrThrow(ParseHttpTokens(kv[1]), kRun));
@@ -76,10 +222,7 @@ v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text) {
 
 v1::Placement ParsePlacement(const std::string& text) {
   v1::Placement p;
-  for (auto item : absl::StrSplit(text, ',')) {
-    std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
-    if (kv.size() != 2)
-      throw UsageError("Error parsing parameter '--placement': '" + std::string(item) + "'");
+  for (const auto& kv : Pairs(text, "--placement")) {
     if (kv[0] == "AvailabilityZone") {
       p.set_availability_zone(kv[1]);
     } else if (kv[0] == "GroupName") {
@@ -120,13 +263,7 @@ v1::IamInstanceProfileSpecification ParseIamInstanceProfile(const std::string& t
 }
 
 v1::Tag ParseTag(const std::string& text) {
-  auto value_at = text.find(",Value=");
-  if (text.rfind("Key=", 0) != 0)
-    throw UsageError("Error parsing parameter '--tags': expected Key=<k>,Value=<v>");
-  v1::Tag t;
-  t.set_key(text.substr(4, value_at == std::string::npos ? std::string::npos : value_at - 4));
-  if (value_at != std::string::npos) t.set_value(text.substr(value_at + 7));
-  return t;
+  return TagOf(ParseStructure(text, "--tags"), "--tags");
 }
 
 std::pair<int, int> ParseCountRange(const std::string& text) {

@@ -45,6 +45,8 @@ struct GlobalOptions {
   bool output_given = false;    // --output was on the line (a boot verdict defaults to text)
   std::string profile;          // --profile: the aws credentials/config profile
   std::string region;           // --region: the credential scope's region
+  std::string query;            // --query: JMESPath over the output (cli/jmespath.h)
+  int terminal_width = 80;      // --output table: wider tables turn one-row sections vertical
 };
 
 struct VerbContext {
@@ -54,6 +56,8 @@ struct VerbContext {
   std::ostream& err;
   // Waits between two polls of a waiter.
   std::function<void(std::chrono::milliseconds)> sleep;
+  // The operation the verb mirrors ("describe-hosts" -> "DescribeHosts"): the title of tables.
+  std::string operation = "";
 };
 
 // Runs one verb; returns the process exit code. Throws UsageError or ServiceError.
@@ -67,18 +71,27 @@ class VerbRegistry {
   // the verb's own flags to the returned subcommand.
   CLI::App* Add(const std::string& name, const std::string& description, VerbHandler handler);
 
-  // Runs the handler of the verb that was parsed (CLI11 requires exactly one).
+  // Runs the handler of the verb that was parsed (CLI11 requires exactly one), with
+  // ctx.operation set from its name.
   int Run(VerbContext& ctx) const;
+
+  // The verb's names, for suggestions.
+  std::vector<std::string> Names() const;
 
  private:
   CLI::App& app_;
   std::vector<std::pair<CLI::App*, VerbHandler>> verbs_;
 };
 
-// Prints `doc` as --output asks: with `table` and an array_key, the objects of doc[array_key] in
-// `columns` (dotted paths); otherwise JSON indented by 4, as `aws ec2` prints it.
+// Prints `doc` as the aws CLI prints a response: --query applied, then --output json, text or
+// table in the aws CLI's layouts (cli/output.h), the table titled by ctx.operation.
+void Print(VerbContext& ctx, const nlohmann::json& doc);
+// Older form: array_key and columns are no longer used (the aws layouts need neither).
 void Print(VerbContext& ctx, const nlohmann::json& doc, const std::string& array_key,
            const std::vector<std::string>& columns);
+
+// "describe-hosts" -> "DescribeHosts"
+std::string OperationName(const std::string& verb);
 
 // Each group of verbs registers itself (cli/verbs/*.cc).
 void RegisterInstanceVerbs(VerbRegistry& verbs);

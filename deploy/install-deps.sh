@@ -28,6 +28,8 @@ PACKAGES=(
   # tools the scripts, tests and benchmarks use (dpkg-dev: dpkg-scanpackages for the e2e tests' apt
   # repository; openssl: identity signatures checked with its
   # CLI; openssh-client: ssh-keygen for key pairs, ssh into e2e guests; util-linux: flock)
+  # jp: JMESPath for the CLI's --query (cli/jmespath.h)
+  jp
   curl jq procps psmisc openssl openssh-client util-linux rocksdb-tools wrk nginx-light dpkg-dev
 )
 

@@ -55,7 +55,7 @@ void AddDescribeAvailabilityZones(VerbRegistry& verbs) {
       verbs.Add("describe-availability-zones", "zones, racks and hosts", [f](VerbContext& ctx) {
         v1::DescribeAvailabilityZonesRequest req;
         for (const auto& z : f->names) req.add_zone_names(z);
-        for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
+        for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
         auto resp =
             ctx.api.Call("DescribeAvailabilityZones", &Stub::DescribeAvailabilityZones, req);
         json doc = {{"AvailabilityZones", json::array()}};

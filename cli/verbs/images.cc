@@ -98,7 +98,7 @@ void AddRegisterImage(VerbRegistry& verbs) {
     ImageFiles files;
     std::string manifest;
     bool direct_kernel = false;
-    std::vector<std::string> tags;
+    std::vector<std::string> tags, tag_specifications;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("register-image", "upload a qcow2 AMI", [f](VerbContext& ctx) {
@@ -110,6 +110,10 @@ void AddRegisterImage(VerbRegistry& verbs) {
       throw UsageError("register-image needs --image-location (or --manifest)");
     }
     for (const auto& t : f->tags) *reg.add_tags() = ParseTag(t);
+    for (const auto& t :
+         TagsFor(ParseTagSpecifications(f->tag_specifications), "image", "RegisterImage")) {
+      *reg.add_tags() = t;
+    }
     reg.set_image_size_bytes(UploadSize("--image-location", files.disk));
     if (!files.kernel.empty()) reg.set_kernel_size_bytes(UploadSize("--kernel", files.kernel));
     if (!files.ramdisk.empty()) reg.set_ramdisk_size_bytes(UploadSize("--ramdisk", files.ramdisk));
@@ -136,6 +140,8 @@ void AddRegisterImage(VerbRegistry& verbs) {
   cmd->add_option("--ramdisk", f->files.ramdisk, "local initramfs for direct boot (uploaded)");
   cmd->add_option("--kernel-command-line", *reg.mutable_kernel_command_line());
   cmd->add_option("--tags", f->tags, "Key=os,Value=debian (image tags; repeatable)");
+  cmd->add_option("--tag-specifications", f->tag_specifications,
+                  "ResourceType=image,Tags=[{Key=os,Value=debian}] (or JSON)");
 }
 
 void AddDescribeImages(VerbRegistry& verbs) {
@@ -146,16 +152,18 @@ void AddDescribeImages(VerbRegistry& verbs) {
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("describe-images", "list AMIs", [f](VerbContext& ctx) {
     json doc = {{"Images", json::array()}};
-    const std::string next = f->paging.Run([&](int max_results, const std::string& token) {
-      v1::DescribeImagesRequest req;
-      for (const auto& id : f->ids) req.add_image_ids(id);
-      for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
-      req.set_max_results(max_results);
-      req.set_next_token(token);
-      auto resp = ctx.api.Call("DescribeImages", &Stub::DescribeImages, req);
-      for (const auto& i : resp.images()) doc["Images"].push_back(ImageJson(i));
-      return resp.next_token();
-    });
+    const std::string next = f->paging.Run(
+        [&](int max_results, const std::string& token) {
+          v1::DescribeImagesRequest req;
+          for (const auto& id : f->ids) req.add_image_ids(id);
+          for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
+          req.set_max_results(max_results);
+          req.set_next_token(token);
+          auto resp = ctx.api.Call("DescribeImages", &Stub::DescribeImages, req);
+          for (const auto& i : resp.images()) doc["Images"].push_back(ImageJson(i));
+          return resp.next_token();
+        },
+        doc["Images"]);
     if (!next.empty()) doc["NextToken"] = next;
     Print(ctx, doc, "Images", {"ImageId", "Name", "Architecture", "BootMode", "CreationDate"});
     return 0;

@@ -116,7 +116,7 @@ void AddRunInstances(VerbRegistry& verbs) {
     std::string user_data, az, count, placement, metadata_options, iam_instance_profile;
     int min_count = 0, max_count = 0;
     bool explain = false, dry_run = false, wait = false;
-    std::vector<std::string> tags;
+    std::vector<std::string> tags, tag_specifications, block_device_mappings;
     double wait_timeout = 900;
   };
   auto f = std::make_shared<Flags>();
@@ -140,6 +140,18 @@ void AddRunInstances(VerbRegistry& verbs) {
     for (const auto& t : f->tags) *run.add_tags() = ParseTag(t);
     if (!f->iam_instance_profile.empty()) {
       *run.mutable_iam_instance_profile() = ParseIamInstanceProfile(f->iam_instance_profile);
+    }
+    for (const auto& t :
+         TagsFor(ParseTagSpecifications(f->tag_specifications), "instance", "RunInstances")) {
+      *run.add_tags() = t;
+    }
+    if (!ParseBlockDeviceMappings(f->block_device_mappings).empty()) {
+      // Parsed (shorthand, JSON, file://) so that mistakes are named; the controller has only
+      // the image's root disk so far, so a mapping is refused rather than silently dropped.
+      throw ServiceError("InvalidParameterCombination", "RunInstances",
+                         "Block device mappings are not supported yet: instances boot with the "
+                         "image's root disk only.",
+                         "");
     }
     run.set_dry_run(f->dry_run);
     auto resp = ctx.api.Call("RunInstances", &Stub::RunInstances, run);
@@ -172,6 +184,11 @@ void AddRunInstances(VerbRegistry& verbs) {
   cmd->add_option("--tags", f->tags, "Key=Name,Value=web (instance tags; repeatable)");
   cmd->add_option("--iam-instance-profile", f->iam_instance_profile,
                   "Name=<profile> or Arn=<arn>: the guest's credentials at IMDS iam/");
+  cmd->add_option("--tag-specifications", f->tag_specifications,
+                  "ResourceType=instance,Tags=[{Key=Name,Value=web}] (or JSON)");
+  cmd->add_option(
+      "--block-device-mappings", f->block_device_mappings,
+      "DeviceName=/dev/sda1,Ebs={VolumeSize=20} (or JSON); refused until volumes exist");
   cmd->add_flag("--wait", f->wait,
                 "wait for cloud-init to finish, then print whether the user data succeeded, "
                 "its output and the boot timeline; exit 1 if it failed, 255 on timeout");
@@ -186,16 +203,19 @@ void AddDescribeInstances(VerbRegistry& verbs) {
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("describe-instances", "list instances", [f](VerbContext& ctx) {
     json doc = {{"Reservations", json::array()}};
-    const std::string next = f->paging.Run([&](int max_results, const std::string& token) {
-      v1::DescribeInstancesRequest req;
-      for (const auto& id : f->ids) req.add_instance_ids(id);
-      for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
-      req.set_max_results(max_results);
-      req.set_next_token(token);
-      auto resp = ctx.api.Call("DescribeInstances", &Stub::DescribeInstances, req);
-      for (const auto& r : resp.reservations()) doc["Reservations"].push_back(ReservationJson(r));
-      return resp.next_token();
-    });
+    const std::string next = f->paging.Run(
+        [&](int max_results, const std::string& token) {
+          v1::DescribeInstancesRequest req;
+          for (const auto& id : f->ids) req.add_instance_ids(id);
+          for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
+          req.set_max_results(max_results);
+          req.set_next_token(token);
+          auto resp = ctx.api.Call("DescribeInstances", &Stub::DescribeInstances, req);
+          for (const auto& r : resp.reservations())
+            doc["Reservations"].push_back(ReservationJson(r));
+          return resp.next_token();
+        },
+        doc["Reservations"]);
     if (!next.empty()) doc["NextToken"] = next;
     Print(ctx, doc, "Instances", kInstanceColumns);
     return 0;

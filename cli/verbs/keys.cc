@@ -14,38 +14,37 @@ using Stub = ComputeApi::Stub;
 void AddCreateKeyPair(VerbRegistry& verbs) {
   struct Flags {
     v1::CreateKeyPairRequest req;
-    std::string query;
-    std::vector<std::string> tags;
+    std::vector<std::string> tags, tag_specifications;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd = verbs.Add("create-key-pair", "new key pair; prints the private key once",
-                            [f](VerbContext& ctx) {
-                              v1::CreateKeyPairRequest req = f->req;
-                              for (const auto& t : f->tags) *req.add_tags() = ParseTag(t);
-                              auto resp = ctx.api.Call("CreateKeyPair", &Stub::CreateKeyPair, req);
-                              if (f->query == "KeyMaterial" || ctx.globals.output == "text") {
-                                ctx.out << resp.key_material();
-                              } else {
-                                Print(ctx,
-                                      {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
-                                       {"KeyMaterial", resp.key_material()},
-                                       {"KeyName", resp.key_pair().key_name()},
-                                       {"KeyPairId", resp.key_pair().key_pair_id()}},
-                                      "", {});
-                              }
-                              return 0;
-                            });
+  CLI::App* cmd = verbs.Add(
+      "create-key-pair", "new key pair; prints the private key once", [f](VerbContext& ctx) {
+        v1::CreateKeyPairRequest req = f->req;
+        for (const auto& t : f->tags) *req.add_tags() = ParseTag(t);
+        for (const auto& t :
+             TagsFor(ParseTagSpecifications(f->tag_specifications), "key-pair", "CreateKeyPair")) {
+          *req.add_tags() = t;
+        }
+        auto resp = ctx.api.Call("CreateKeyPair", &Stub::CreateKeyPair, req);
+        // As aws: `--query KeyMaterial --output text` prints the key.
+        Print(ctx, {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
+                    {"KeyMaterial", resp.key_material()},
+                    {"KeyName", resp.key_pair().key_name()},
+                    {"KeyPairId", resp.key_pair().key_pair_id()}});
+        return 0;
+      });
   cmd->add_option("--key-name", *f->req.mutable_key_name())->required();
   cmd->add_option("--key-type", *f->req.mutable_key_type(), "rsa | ed25519");
-  cmd->add_option("--query", f->query, "KeyMaterial: print only the private key");
   cmd->add_option("--tags", f->tags, "Key=Name,Value=mine (key pair tags; repeatable)");
+  cmd->add_option("--tag-specifications", f->tag_specifications,
+                  "ResourceType=key-pair,Tags=[{Key=Name,Value=mine}] (or JSON)");
 }
 
 void AddImportKeyPair(VerbRegistry& verbs) {
   struct Flags {
     v1::ImportKeyPairRequest req;
     std::string material;
-    std::vector<std::string> tags;
+    std::vector<std::string> tags, tag_specifications;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd =
@@ -53,6 +52,10 @@ void AddImportKeyPair(VerbRegistry& verbs) {
         v1::ImportKeyPairRequest req = f->req;
         req.set_public_key_material(ReadBlobArg(f->material, "--public-key-material"));
         for (const auto& t : f->tags) *req.add_tags() = ParseTag(t);
+        for (const auto& t :
+             TagsFor(ParseTagSpecifications(f->tag_specifications), "key-pair", "ImportKeyPair")) {
+          *req.add_tags() = t;
+        }
         auto resp = ctx.api.Call("ImportKeyPair", &Stub::ImportKeyPair, req);
         Print(ctx,
               {{"KeyFingerprint", resp.key_pair().key_fingerprint()},
@@ -63,6 +66,8 @@ void AddImportKeyPair(VerbRegistry& verbs) {
       });
   cmd->add_option("--key-name", *f->req.mutable_key_name())->required();
   cmd->add_option("--tags", f->tags, "Key=Name,Value=mine (key pair tags; repeatable)");
+  cmd->add_option("--tag-specifications", f->tag_specifications,
+                  "ResourceType=key-pair,Tags=[{Key=Name,Value=mine}] (or JSON)");
   cmd->add_option("--public-key-material", f->material,
                   "fileb://~/.ssh/id_ed25519.pub or the key itself")
       ->required();
@@ -78,7 +83,7 @@ void AddDescribeKeyPairs(VerbRegistry& verbs) {
     v1::DescribeKeyPairsRequest req;
     for (const auto& k : f->names) req.add_key_names(k);
     for (const auto& id : f->ids) req.add_key_pair_ids(id);
-    for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
+    for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
     req.set_include_public_key(f->include_public_key);
     auto resp = ctx.api.Call("DescribeKeyPairs", &Stub::DescribeKeyPairs, req);
     json doc = {{"KeyPairs", json::array()}};

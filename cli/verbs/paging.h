@@ -1,14 +1,19 @@
 #pragma once
 
 // Paging flags of the Describe verbs whose API pages (MaxResults / NextToken), as the aws CLI
-// names them:
-//   --page-size N        ask for pages of N and follow NextToken to the end (every item);
-//   --max-items N        one page of N items; when more remain, the output carries NextToken;
-//   --starting-token T   continue where a --max-items answer stopped (its NextToken).
-// Without them the controller answers everything in one page.
+// has them:
+//   --page-size N        MaxResults of each call; every page is fetched (all items);
+//   --max-items N        at most N items in all; when more remain, the output's NextToken is a
+//                        token for --starting-token (the aws CLI's: base64 of
+//                        {"NextToken": <API token>, "boto_truncate_amount": <items to skip>},
+//                        so it can stop inside a page);
+//   --starting-token T   continue where a --max-items answer stopped (its NextToken; a plain
+//                        API NextToken is taken too).
+// Without them every page is fetched.
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/verb.h"
@@ -26,16 +31,11 @@ struct PagingFlags {
     cmd->add_option("--starting-token", starting_token, "NextToken of an earlier --max-items");
   }
 
-  // Calls `fetch(max_results, token)` page after page; `fetch` adds the page's items to the
-  // output and returns the page's NextToken. Returns the NextToken to print ("" = done).
-  std::string Run(const std::function<std::string(int, const std::string&)>& fetch) const {
-    std::string token = starting_token;
-    if (max_items > 0) return fetch(max_items, token);
-    do {
-      token = fetch(page_size, token);
-    } while (!token.empty());
-    return token;
-  }
+  // Calls `fetch(max_results, token)` page after page; `fetch` appends the page's items to
+  // `items` (a JSON array) and returns the page's NextToken. Returns the NextToken to print
+  // ("" = done). Throws UsageError for a --starting-token that is not one.
+  std::string Run(const std::function<std::string(int, const std::string&)>& fetch,
+                  nlohmann::json& items) const;
 };
 
 }  // namespace minicloud::cli

@@ -16,7 +16,7 @@ using Stub = ComputeApi::Stub;
 void AddCreatePlacementGroup(VerbRegistry& verbs) {
   struct Flags {
     v1::CreatePlacementGroupRequest req;
-    std::vector<std::string> tags;
+    std::vector<std::string> tags, tag_specifications;
     std::string strategy, spread_level;
     int partitions = 0;
   };
@@ -31,6 +31,10 @@ void AddCreatePlacementGroup(VerbRegistry& verbs) {
         }
         req.set_partition_count(f->partitions);
         for (const auto& t : f->tags) *req.add_tags() = ParseTag(t);
+        for (const auto& t : TagsFor(ParseTagSpecifications(f->tag_specifications),
+                                     "placement-group", "CreatePlacementGroup")) {
+          *req.add_tags() = t;
+        }
         auto resp = ctx.api.Call("CreatePlacementGroup", &Stub::CreatePlacementGroup, req);
         Print(ctx, {{"PlacementGroup", PlacementGroupJson(resp.placement_group())}}, "", {});
         return 0;
@@ -40,6 +44,8 @@ void AddCreatePlacementGroup(VerbRegistry& verbs) {
   cmd->add_option("--partition-count", f->partitions, "partition groups: 1..7 (default 2)");
   cmd->add_option("--spread-level", f->spread_level, "spread groups: rack (default) | host");
   cmd->add_option("--tags", f->tags, "Key=Name,Value=pg (group tags; repeatable)");
+  cmd->add_option("--tag-specifications", f->tag_specifications,
+                  "ResourceType=placement-group,Tags=[{Key=Name,Value=pg}] (or JSON)");
 }
 
 void AddDescribePlacementGroups(VerbRegistry& verbs) {
@@ -52,7 +58,7 @@ void AddDescribePlacementGroups(VerbRegistry& verbs) {
         v1::DescribePlacementGroupsRequest req;
         for (const auto& n : f->names) req.add_group_names(n);
         for (const auto& id : f->ids) req.add_group_ids(id);
-        for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
+        for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
         auto resp = ctx.api.Call("DescribePlacementGroups", &Stub::DescribePlacementGroups, req);
         json doc = {{"PlacementGroups", json::array()}};
         for (const auto& pg : resp.placement_groups()) {

@@ -49,25 +49,28 @@ void AddDescribeInstanceStatus(VerbRegistry& verbs) {
   CLI::App* cmd = verbs.Add(
       "describe-instance-status", "instance and system status checks", [f](VerbContext& ctx) {
         json doc = {{"InstanceStatuses", json::array()}};
-        const std::string next = f->paging.Run([&](int max_results, const std::string& token) {
-          v1::DescribeInstanceStatusRequest req;
-          for (const auto& id : f->ids) req.add_instance_ids(id);
-          for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
-          req.set_include_all_instances(f->include_all);
-          req.set_max_results(max_results);
-          req.set_next_token(token);
-          auto resp = ctx.api.Call("DescribeInstanceStatus", &Stub::DescribeInstanceStatus, req);
-          for (const auto& s : resp.instance_statuses()) {
-            doc["InstanceStatuses"].push_back(
-                {{"AvailabilityZone", s.availability_zone()},
-                 {"InstanceId", s.instance_id()},
-                 {"InstanceState",
-                  {{"Code", s.instance_state().code()}, {"Name", s.instance_state().name()}}},
-                 {"InstanceStatus", SummaryJson(s.instance_status())},
-                 {"SystemStatus", SummaryJson(s.system_status())}});
-          }
-          return resp.next_token();
-        });
+        const std::string next = f->paging.Run(
+            [&](int max_results, const std::string& token) {
+              v1::DescribeInstanceStatusRequest req;
+              for (const auto& id : f->ids) req.add_instance_ids(id);
+              for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
+              req.set_include_all_instances(f->include_all);
+              req.set_max_results(max_results);
+              req.set_next_token(token);
+              auto resp =
+                  ctx.api.Call("DescribeInstanceStatus", &Stub::DescribeInstanceStatus, req);
+              for (const auto& s : resp.instance_statuses()) {
+                doc["InstanceStatuses"].push_back(
+                    {{"AvailabilityZone", s.availability_zone()},
+                     {"InstanceId", s.instance_id()},
+                     {"InstanceState",
+                      {{"Code", s.instance_state().code()}, {"Name", s.instance_state().name()}}},
+                     {"InstanceStatus", SummaryJson(s.instance_status())},
+                     {"SystemStatus", SummaryJson(s.system_status())}});
+              }
+              return resp.next_token();
+            },
+            doc["InstanceStatuses"]);
         if (!next.empty()) doc["NextToken"] = next;
         Print(ctx, doc, "InstanceStatuses",
               {"InstanceId", "AvailabilityZone", "InstanceState.Name", "InstanceStatus.Status",
@@ -88,7 +91,7 @@ void AddDescribeRegions(VerbRegistry& verbs) {
   CLI::App* cmd = verbs.Add("describe-regions", "the controller's region", [f](VerbContext& ctx) {
     v1::DescribeRegionsRequest req;
     for (const auto& n : f->names) req.add_region_names(n);
-    for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
+    for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
     auto resp = ctx.api.Call("DescribeRegions", &Stub::DescribeRegions, req);
     json doc = {{"Regions", json::array()}};
     for (const auto& r : resp.regions()) {

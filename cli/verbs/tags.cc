@@ -65,20 +65,22 @@ void AddDescribeTags(VerbRegistry& verbs) {
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("describe-tags", "list tags", [f](VerbContext& ctx) {
     json doc = {{"Tags", json::array()}};
-    const std::string next = f->paging.Run([&](int max_results, const std::string& token) {
-      v1::DescribeTagsRequest req;
-      for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
-      req.set_max_results(max_results);
-      req.set_next_token(token);
-      auto resp = ctx.api.Call("DescribeTags", &Stub::DescribeTags, req);
-      for (const auto& t : resp.tags()) {
-        doc["Tags"].push_back({{"Key", t.key()},
-                               {"ResourceId", t.resource_id()},
-                               {"ResourceType", t.resource_type()},
-                               {"Value", t.value()}});
-      }
-      return resp.next_token();
-    });
+    const std::string next = f->paging.Run(
+        [&](int max_results, const std::string& token) {
+          v1::DescribeTagsRequest req;
+          for (auto& filter : ParseFilters(f->filters)) *req.add_filters() = std::move(filter);
+          req.set_max_results(max_results);
+          req.set_next_token(token);
+          auto resp = ctx.api.Call("DescribeTags", &Stub::DescribeTags, req);
+          for (const auto& t : resp.tags()) {
+            doc["Tags"].push_back({{"Key", t.key()},
+                                   {"ResourceId", t.resource_id()},
+                                   {"ResourceType", t.resource_type()},
+                                   {"Value", t.value()}});
+          }
+          return resp.next_token();
+        },
+        doc["Tags"]);
     if (!next.empty()) doc["NextToken"] = next;
     Print(ctx, doc, "Tags", {"ResourceId", "ResourceType", "Key", "Value"});
     return 0;

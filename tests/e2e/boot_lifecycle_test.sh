@@ -14,7 +14,7 @@ MINICLOUD_STOP_TIMEOUT=300 cloud_up --hosts 1
 image=$("$MC" register-image --manifest "$IMAGES/debian-12/manifest.json" | jq -r .ImageId)
 log "registered $image"
 
-"$MC" create-key-pair --key-name e2e --key-type ed25519 --query KeyMaterial >"$MINICLOUD_HOME/e2e.pem"
+"$MC" create-key-pair --key-name e2e --key-type ed25519 --query KeyMaterial --output text >"$MINICLOUD_HOME/e2e.pem"
 chmod 600 "$MINICLOUD_HOME/e2e.pem"
 id=$("$MC" run-instances --image-id "$image" --instance-type t3.micro --key-name e2e \
   --user-data "file://$REPO/deploy/examples/hello-user-data.sh" | jq -r '.Instances[0].InstanceId')

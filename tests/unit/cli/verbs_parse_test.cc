@@ -205,8 +205,7 @@ const std::vector<ParseCase>& ParseCases() {
        {"describe-tags", "--filters", "Name=resource-type,Values=instance", "--max-items", "5",
         "--starting-token", "tok"},
        "DescribeTags",
-       R"(filters { name: "resource-type" values: "instance" } max_results: 5
-          next_token: "tok")"},
+       R"(filters { name: "resource-type" values: "instance" } next_token: "tok")"},
       {"tags",
        {"create-key-pair", "--key-name", "k", "--tags", "Key=team,Value=blue"},
        "CreateKeyPair",
@@ -236,9 +235,9 @@ const std::vector<ParseCase>& ParseCases() {
        "DescribeRegions",
        R"(region_names: "home-1")"},
       {"instances",
-       {"describe-instances", "--max-items", "5"},
+       {"describe-instances", "--max-items", "5", "--page-size", "50"},
        "DescribeInstances",
-       R"(max_results: 5)"},
+       R"(max_results: 50)"},
   };
   return *kCases;
 }
@@ -346,7 +345,7 @@ TEST_CASE("bad arguments are usage errors (252) and send nothing", "[cli][parse]
       {{"run-instances", "--image-id", "a", "--placement", "Foo=1"},
        "Error parsing parameter '--placement': unknown key 'Foo'"},
       {{"run-instances", "--image-id", "a", "--placement", "GroupName"},
-       "Error parsing parameter '--placement': 'GroupName'"},
+       "Error parsing parameter '--placement': expected '=' after 'GroupName'"},
       {{"run-instances", "--image-id", "a", "--placement", "PartitionNumber=x"},
        "Error parsing parameter '--placement': PartitionNumber must be a number"},
       {{"run-instances", "--image-id", "a", "--placement", "Tenancy=dedicated"},
@@ -354,11 +353,11 @@ TEST_CASE("bad arguments are usage errors (252) and send nothing", "[cli][parse]
       {{"run-instances", "--image-id", "a", "--metadata-options", "HttpPutResponseHopLimit=x"},
        "Error parsing parameter '--metadata-options': HttpPutResponseHopLimit must be a number"},
       {{"run-instances", "--image-id", "a", "--metadata-options", "HttpTokens"},
-       "Error parsing parameter '--metadata-options': 'HttpTokens'"},
+       "Error parsing parameter '--metadata-options': expected '=' after 'HttpTokens'"},
       {{"run-instances", "--image-id", "a", "--metadata-options", "Hops=2"},
        "Error parsing parameter '--metadata-options': unknown key 'Hops'"},
       {{"run-instances", "--image-id", "a", "--tags", "Value=x"},
-       "Error parsing parameter '--tags': expected Key=<k>,Value=<v>"},
+       "Error parsing parameter '--tags': each tag needs Key=<k>,Value=<v>"},
       {{"run-instances", "--image-id", "a", "--user-data", "file:///nonexistent/ud.sh"},
        "Error parsing parameter '--user-data': Unable to load paramfile "
        "file:///nonexistent/ud.sh: cannot read '/nonexistent/ud.sh'"},

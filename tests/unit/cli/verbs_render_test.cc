@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/escaping.h"
 #include "cli/boot_verdict.h"
+#include "cli/output.h"
+#include "cli/verb.h"
 #include "minicloud/v1/compute.pb.h"
 #include "tests/unit/cli/fake_compute_api.h"
 
@@ -16,6 +19,23 @@ namespace {
 
 using testing::CliHarness;
 
+// What --output table must print: the aws CLI's table of the verb's own JSON output, titled by
+// the operation (the layout itself is checked against the aws CLI in output_test.cc).
+std::string AwsTable(CliHarness& cli, const std::vector<std::string>& args) {
+  std::vector<std::string> json_args;
+  std::string verb;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--output") {
+      ++i;
+      continue;
+    }
+    if (verb.empty() && args[i][0] != '-') verb = args[i];
+    json_args.push_back(args[i]);
+  }
+  const auto r = cli.Run(json_args);
+  return FormatTable(OperationName(verb), nlohmann::json::parse(r.out), 80);
+}
+
 constexpr char kTwoHosts[] = R"(
   hosts { host_id: "h-1" state: "available" accelerator: ACCELERATOR_KVM
           topology { region: "home-1" availability_zone: "home-1a" rack: "rack-1" }
@@ -23,12 +43,19 @@ constexpr char kTwoHosts[] = R"(
   hosts { host_id: "h-22" state: "unreachable"
           topology { region: "home-1" availability_zone: "home-1b" rack: "rack-2" } })";
 
+// Catches: "--output after the verb is not seen" and "the table is not the aws CLI's layout".
 TEST_CASE("describe-hosts --output table, before or after the verb", "[cli][render]") {
-  const std::string want =
-      "HostId  State        AvailabilityZone  Rack    Accelerator  Used.VCpus  Used.MemoryMiB  "
-      "InstanceCount\n"
-      "h-1     available    home-1a           rack-1  kvm          2           1024            1\n"
-      "h-22    unreachable  home-1b           rack-2  tcg          0           0               0\n";
+  CliHarness golden;
+  golden.api.Answer<v1::DescribeHostsResponse>("DescribeHosts", kTwoHosts);
+  const std::string want = AwsTable(golden, {"describe-hosts"});
+  // Too wide for 80 columns: the aws CLI turns the one-row sections vertical.
+  CHECK(want.rfind("----------------------------------------\n"
+                   "|             DescribeHosts            |\n"
+                   "+--------------------------------------+\n"
+                   "||                Hosts               ||\n"
+                   "|+---------------------+--------------+|\n"
+                   "||  Accelerator        |  kvm         ||\n",
+                   0) == 0);
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--output", "table", "describe-hosts"}, {"describe-hosts", "--output", "table"}}) {
     CliHarness cli;
@@ -68,24 +95,29 @@ TEST_CASE("describe-key-pairs prints the aws JSON shape", "[cli][render]") {
 }
 )");
   const auto table = cli.Run({"describe-key-pairs", "--output", "table"});
-  CHECK(table.out ==
-        "KeyName  KeyType  KeyFingerprint  KeyPairId\n"
-        "k1       ed25519  ab:cd           key-1\n"
-        "k2       rsa      ef              key-2\n");
+  CHECK(table.out == AwsTable(cli, {"describe-key-pairs", "--output", "table"}));
 }
 
-TEST_CASE("create-key-pair prints the private key alone for --query KeyMaterial and text",
+// Catches: "--query is a verb flag of create-key-pair only / is not applied before --output".
+TEST_CASE("create-key-pair prints the private key alone for --query KeyMaterial --output text",
           "[cli][render]") {
   constexpr char kAnswer[] = R"(
       key_pair { key_pair_id: "key-1" key_name: "k1" key_fingerprint: "ab" }
       key_material: "-----BEGIN OPENSSH PRIVATE KEY-----\nxyz\n")";
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"create-key-pair", "--key-name", "k1", "--query", "KeyMaterial"},
-           {"create-key-pair", "--key-name", "k1", "--output", "text"},
-           {"--output", "text", "create-key-pair", "--key-name", "k1"}}) {
+           {"create-key-pair", "--key-name", "k1", "--query", "KeyMaterial", "--output", "text"},
+           {"--output", "text", "create-key-pair", "--query", "KeyMaterial", "--key-name", "k1"},
+           {"--query", "KeyMaterial", "--output", "text", "create-key-pair", "--key-name", "k1"}}) {
     CliHarness cli;
     cli.api.Answer<v1::CreateKeyPairResponse>("CreateKeyPair", kAnswer);
-    CHECK(cli.Run(args).out == "-----BEGIN OPENSSH PRIVATE KEY-----\nxyz\n");
+    // As the aws CLI's text output: the string, then a newline.
+    CHECK(cli.Run(args).out == "-----BEGIN OPENSSH PRIVATE KEY-----\nxyz\n\n");
+  }
+  {
+    CliHarness cli;
+    cli.api.Answer<v1::CreateKeyPairResponse>("CreateKeyPair", kAnswer);
+    CHECK(cli.Run({"create-key-pair", "--key-name", "k1", "--query", "KeyMaterial"}).out ==
+          "\"-----BEGIN OPENSSH PRIVATE KEY-----\\nxyz\\n\"\n");
   }
   CliHarness cli;
   cli.api.Answer<v1::CreateKeyPairResponse>("CreateKeyPair", kAnswer);
@@ -161,11 +193,7 @@ TEST_CASE("run-instances prints the reservation; --explain goes to stderr", "[cl
   CHECK(doc["Instances"][0]["PrivateIpAddress"] == "10.0.0.4");
   const auto quiet = cli.Run({"run-instances", "--image-id", "ami-1", "--output", "table"});
   CHECK(quiet.err.empty());
-  CHECK(quiet.out ==
-        "InstanceId  State.Name  InstanceType  PrivateIpAddress  ImageId  "
-        "Placement.AvailabilityZone  Placement.HostId  LaunchTime\n"
-        "i-1         pending     t3.micro      10.0.0.4          ami-1    home-1a                "
-        "     h-1               1970-01-01T00:00:00.000Z\n");
+  CHECK(quiet.out == AwsTable(cli, {"run-instances", "--image-id", "ami-1", "--output", "table"}));
 }
 
 TEST_CASE("describe-instances --output table has one row per instance of every reservation",
@@ -176,15 +204,7 @@ TEST_CASE("describe-instances --output table has one row per instance of every r
       reservations { instances { instance_id: "i-2" state { name: "stopped" } }
                      instances { instance_id: "i-3" state { name: "pending" } } })");
   const auto r = cli.Run({"describe-instances", "--output", "table"});
-  CHECK(r.out ==
-        "InstanceId  State.Name  InstanceType  PrivateIpAddress  ImageId  "
-        "Placement.AvailabilityZone  Placement.HostId  LaunchTime\n"
-        "i-1         running                                              "
-        "                                              1970-01-01T00:00:00.000Z\n"
-        "i-2         stopped                                              "
-        "                                              1970-01-01T00:00:00.000Z\n"
-        "i-3         pending                                              "
-        "                                              1970-01-01T00:00:00.000Z\n");
+  CHECK(r.out == AwsTable(cli, {"describe-instances", "--output", "table"}));
   const auto json = cli.Run({"describe-instances"});
   const auto doc = nlohmann::json::parse(json.out);
   REQUIRE(doc["Reservations"].size() == 2);
@@ -234,9 +254,7 @@ TEST_CASE("state changes of terminate, stop and start", "[cli][render]") {
 }
 )");
     args.insert(args.end(), {"--output", "table"});
-    CHECK(cli.Run(args).out ==
-          "InstanceId  PreviousState.Name  CurrentState.Name\n"
-          "i-1         running             shutting-down\n");
+    CHECK(cli.Run(args).out == AwsTable(cli, args));
   }
 }
 
@@ -275,42 +293,29 @@ TEST_CASE("other verbs' JSON and tables", "[cli][render]") {
   cli.api.Answer<v1::DescribeImagesResponse>("DescribeImages", R"(
       images { image_id: "ami-9" name: "tiny" architecture: "x86_64" boot_mode: "direct-kernel" })");
   CHECK(cli.Run({"describe-images", "--output", "table"}).out ==
-        "ImageId  Name  Architecture  BootMode       CreationDate\n"
-        "ami-9    tiny  x86_64        direct-kernel  1970-01-01T00:00:00.000Z\n");
+        AwsTable(cli, {"describe-images", "--output", "table"}));
   cli.api.Answer<v1::DescribeInstanceTypesResponse>("DescribeInstanceTypes", R"(
       instance_types { instance_type: "t3.micro" default_vcpus: 2 memory_mib: 1024 })");
   CHECK(cli.Run({"describe-instance-types", "--output", "table"}).out ==
-        "InstanceType  VCpuInfo.DefaultVCpus  MemoryInfo.SizeInMiB\n"
-        "t3.micro      2                      1024\n");
+        AwsTable(cli, {"describe-instance-types", "--output", "table"}));
   cli.api.Answer<v1::DescribeAvailabilityZonesResponse>("DescribeAvailabilityZones", R"(
       availability_zones { zone_name: "home-1a" zone_id: "home1-az1" region_name: "home-1"
                            state: "available" host_count: 2 hosts_up: 1 })");
   CHECK(cli.Run({"describe-availability-zones", "--output", "table"}).out ==
-        "ZoneName  ZoneId     RegionName  State      HostCount  HostsUp\n"
-        "home-1a   home1-az1  home-1      available  2          1\n");
+        AwsTable(cli, {"describe-availability-zones", "--output", "table"}));
   cli.api.Answer<v1::DescribePlacementGroupsResponse>("DescribePlacementGroups", R"(
       placement_groups { group_name: "pg" strategy: PLACEMENT_STRATEGY_PARTITION state: "available"
                          partition_count: 3 instance_count: 4 }
       placement_groups { group_name: "s" strategy: PLACEMENT_STRATEGY_SPREAD state: "available"
                          spread_level: SPREAD_LEVEL_RACK })");
   CHECK(cli.Run({"describe-placement-groups", "--output", "table"}).out ==
-        "GroupName  Strategy   State      PartitionCount  SpreadLevel  InstanceCount\n"
-        "pg         partition  available  3                            4\n"
-        "s          spread     available                  rack         0\n");
+        AwsTable(cli, {"describe-placement-groups", "--output", "table"}));
   cli.api.Answer<v1::CreatePlacementGroupResponse>("CreatePlacementGroup", R"(
       placement_group { group_name: "pg" group_id: "pg-1" strategy: PLACEMENT_STRATEGY_CLUSTER state: "available" })");
   CHECK(cli.Run({"create-placement-group", "--group-name", "pg", "--strategy", "cluster",
                  "--output", "table"})
-            .out == R"({
-    "PlacementGroup": {
-        "GroupId": "pg-1",
-        "GroupName": "pg",
-        "InstanceCount": 0,
-        "State": "available",
-        "Strategy": "cluster"
-    }
-}
-)");
+            .out == AwsTable(cli, {"create-placement-group", "--group-name", "pg", "--strategy",
+                                   "cluster", "--output", "table"}));
   cli.api.Answer<v1::ModifyInstanceMetadataOptionsResponse>("ModifyInstanceMetadataOptions", R"(
       instance_id: "i-1" instance_metadata_options { state: METADATA_OPTIONS_STATE_PENDING http_tokens: HTTP_TOKENS_REQUIRED
         http_put_response_hop_limit: 2 http_endpoint: HTTP_ENDPOINT_ENABLED })");
@@ -533,32 +538,37 @@ TEST_CASE("describe-tags pages: --page-size follows NextToken, --max-items stops
     CHECK(r.exit_code == 0);
     REQUIRE(cli.api.sent().size() == 2);
     CHECK(testing::TextOf(*cli.api.sent()[1].request) == "max_results: 5\nnext_token: \"t1\"\n");
-    CHECK(r.out ==
-          "ResourceId  ResourceType     Key  Value\n"
-          "i-1         instance         a    1\n"
-          "pg-2        placement-group  b    \n");
+    CHECK(r.out.find("||  a  |  i-1         |  instance         |  1     ||\n") !=
+          std::string::npos);
+    CHECK(r.out.find("||  b  |  pg-2        |  placement-group  |        ||\n") !=
+          std::string::npos);
   }
   {
+    // --max-items 2 stops inside the second page: the token resumes there, one item skipped.
     CliHarness cli;
     cli.api.Answer<v1::DescribeTagsResponse>(
         "DescribeTags",
-        R"(tags { resource_id: "i-1" resource_type: "instance" key: "a" value: "1" }
-           next_token: "t1")");
-    const auto r = cli.Run({"describe-tags", "--max-items", "5"});
+        R"(tags { resource_id: "i-1" resource_type: "instance" key: "a" } next_token: "t1")");
+    cli.api.Answer<v1::DescribeTagsResponse>(
+        "DescribeTags", R"(tags { resource_id: "i-2" resource_type: "instance" key: "b" }
+                           tags { resource_id: "i-3" resource_type: "instance" key: "c" })");
+    const auto r = cli.Run({"describe-tags", "--max-items", "2"});
+    INFO(r.err);
     CHECK(r.exit_code == 0);
-    CHECK(cli.api.sent().size() == 1);
-    CHECK(r.out ==
-          "{\n"
-          "    \"NextToken\": \"t1\",\n"
-          "    \"Tags\": [\n"
-          "        {\n"
-          "            \"Key\": \"a\",\n"
-          "            \"ResourceId\": \"i-1\",\n"
-          "            \"ResourceType\": \"instance\",\n"
-          "            \"Value\": \"1\"\n"
-          "        }\n"
-          "    ]\n"
-          "}\n");
+    const auto doc = nlohmann::json::parse(r.out);
+    REQUIRE(doc["Tags"].size() == 2);
+    CHECK(doc["Tags"][1]["ResourceId"] == "i-2");
+    std::string token;
+    REQUIRE(absl::Base64Unescape(doc["NextToken"].get<std::string>(), &token));
+    CHECK(nlohmann::json::parse(token) ==
+          nlohmann::json{{"NextToken", "t1"}, {"boto_truncate_amount", 1}});
+    const auto next =
+        cli.Run({"describe-tags", "--starting-token", doc["NextToken"].get<std::string>()});
+    CHECK(testing::TextOf(*cli.api.sent().back().request) == "next_token: \"t1\"\n");
+    const auto rest = nlohmann::json::parse(next.out);
+    REQUIRE(rest["Tags"].size() == 1);
+    CHECK(rest["Tags"][0]["ResourceId"] == "i-3");
+    CHECK(!rest.contains("NextToken"));
   }
 }
 
@@ -575,10 +585,7 @@ TEST_CASE("describe-instance-status prints the aws JSON shape", "[cli][render]")
   const auto r = cli.Run({"describe-instance-status", "--output", "table"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
-  CHECK(r.out ==
-        "InstanceId  AvailabilityZone  InstanceState.Name  InstanceStatus.Status  "
-        "SystemStatus.Status\n"
-        "i-1         home-1a           running             initializing           ok\n");
+  CHECK(r.out == AwsTable(cli, {"describe-instance-status", "--output", "table"}));
   const auto j = cli.Run({"describe-instance-status"});
   auto doc = nlohmann::json::parse(j.out);
   CHECK(doc["InstanceStatuses"][0]["SystemStatus"]["Details"][0]["Status"] == "passed");
