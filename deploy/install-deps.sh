@@ -86,3 +86,34 @@ if getent group kvm >/dev/null && ! id -nG minicloud-qemu | grep -qw kvm; then
   usermod -a -G kvm minicloud-qemu
   echo "install-deps: added minicloud-qemu to the kvm group"
 fi
+
+# The JMESPath compliance suite (test data for the CLI's --query; tests/unit/cli/output_test.cc):
+# the compliance/*.json of go-jmespath, the library Debian's jp is built from, taken from that
+# Debian source package (same mirror as the .deb; the tarball's SHA-256 checked against the .dsc).
+JMESPATH_SUITE=/var/cache/minicloud/jmespath-compliance
+if [[ ! -s $JMESPATH_SUITE/basic.json ]]; then
+  deb_uri=$(apt-get --print-uris download golang-github-jmespath-go-jmespath-dev 2>/dev/null |
+    awk -F"'" 'NR == 1 {print $2}')
+  version=$(dpkg-query -W -f='${Version}' jp 2>/dev/null || true)
+  src_version=$(apt-cache show golang-github-jmespath-go-jmespath-dev | awk '/^Version:/ {print $2; exit}')
+  pool=${deb_uri%/*}
+  name=golang-github-jmespath-go-jmespath
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  if [[ -n $deb_uri && -n $src_version ]] &&
+    curl -fsS -o "$tmp/src.dsc" "$pool/${name}_${src_version}.dsc" &&
+    orig=$(awk '/^Checksums-Sha256:/ {f = 1; next} f && /orig\.tar/ {print $1, $3; exit}' "$tmp/src.dsc") &&
+    [[ -n $orig ]] &&
+    curl -fsS -o "$tmp/orig.tar.gz" "$pool/${orig#* }" &&
+    [[ $(sha256sum "$tmp/orig.tar.gz" | cut -d' ' -f1) == "${orig%% *}" ]]; then
+    mkdir -p "$tmp/x" "$JMESPATH_SUITE"
+    tar -xzf "$tmp/orig.tar.gz" -C "$tmp/x" --wildcards '*/compliance/*.json'
+    cp "$tmp"/x/*/compliance/*.json "$JMESPATH_SUITE/"
+    echo "install-deps: JMESPath compliance suite in $JMESPATH_SUITE (jp ${version:-?})"
+  else
+    echo "install-deps: could not fetch the JMESPath compliance suite from Debian's sources" >&2
+    exit 1
+  fi
+  rm -rf "$tmp"
+  trap - EXIT
+fi
