@@ -1,0 +1,66 @@
+// A whole cloud in one process for the EC2 Query conformance suite: the controller's real
+// services over a real RocksDB store, agents on fake hypervisors over real gRPC, the real SigV4
+// verifier over a real access key, and the Query API's HTTP server on a loopback port chosen by
+// the kernel. The clients under test (aws CLI v1 and v2, boto3, Terraform) are separate
+// processes: the suite (query_conformance_test.py, terraform_test.sh) starts this once, reads
+// one JSON line from stdout, and closes stdin to stop it.
+//
+//   query_cloud [--hosts N]
+//   → {"endpoint": "http://127.0.0.1:PORT", "region": "home-1", "access_key_id": "...",
+//      "secret_access_key": "...", "image_id": "ami-...", "actions": ["CreateKeyPair", ...]}
+
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "controller/auth/sigv4_verifier.h"
+#include "controller/query/http_server.h"
+#include "controller/query/query_api.h"
+#include "tests/conformance/conformance_keys.h"
+#include "tests/testing/test_cloud.h"
+
+namespace mc = minicloud;
+
+int main(int argc, char** argv) {
+  int hosts = 2;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--hosts") hosts = std::atoi(argv[i + 1]);
+  }
+  mc::testing::TestCloud cloud;
+  const char* azs[] = {"home-1a", "home-1b", "home-1c"};
+  for (int i = 0; i < hosts; ++i) cloud.AddHost(azs[i % 3], absl::StrCat("rack-", i + 1));
+  const std::string image = cloud.controller().RegisterImage("conformance-image");
+
+  // The signing clock is the real one: the clients sign with the machine's time.
+  mc::testing::ConformanceKeys keys(cloud.controller());
+  auto verifier =
+      mc::controller::auth::MakeSigV4Verifier(keys.lookup(), mc::RealClock::Get(), "home-1");
+  auto& ctl = cloud.controller();
+  mc::query::QueryApi api(mc::query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs,
+                                              *ctl.groups},
+                          *verifier, std::random_device{}());
+  mc::query::HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = mc::query::HttpServer::Start(
+      options, [&](const mc::query::HttpRequest& r) { return api.Handle(r); });
+  if (!server.ok()) {
+    std::cerr << "query_cloud: " << server.status() << "\n";
+    return 1;
+  }
+  std::vector<std::string> quoted;
+  for (const std::string& a : api.ActionNames()) quoted.push_back(absl::StrCat("\"", a, "\""));
+  std::cout << "{\"endpoint\": \"http://127.0.0.1:" << (*server)->port()
+            << "\", \"region\": \"home-1\", \"access_key_id\": \"" << keys.access_key_id()
+            << "\", \"secret_access_key\": \"" << keys.secret_access_key()
+            << "\", \"image_id\": \"" << image << "\", \"actions\": ["
+            << absl::StrJoin(quoted, ", ") << "]}" << std::endl;
+  // Until the suite closes our stdin (or dies, which closes it too).
+  std::string line;
+  while (std::getline(std::cin, line)) {
+  }
+  (*server)->Stop();
+  return 0;
+}
