@@ -16,7 +16,11 @@
 #include "controller/agent_client/agent_client.h"
 #include "controller/api/grpc_handlers.h"
 #include "controller/api/server_limits.h"
+#include "controller/auth/sigv4_verifier.h"
 #include "controller/identity/cloud_identity_signer.h"
+#include "controller/query/access_keys_file.h"
+#include "controller/query/http_server.h"
+#include "controller/query/query_api.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cache_blob_store.h"
 #include "controller/service/cloud_state.h"
@@ -43,6 +47,8 @@ int main(int argc, char** argv) {
                  "the region placement groups are created in (hosts of other regions never "
                  "take their instances)")
       ->capture_default_str();
+  app.add_option("--region-endpoint", config.region_endpoint,
+                 "the endpoint DescribeRegions reports (default: the first --listen address)");
   app.add_option("--owner-id", config.owner_id, "account id shown as OwnerId")
       ->capture_default_str();
   app.add_option("--cpu-allocation-ratio", config.cpu_allocation_ratio, "vCPU overcommit")
@@ -77,6 +83,17 @@ int main(int argc, char** argv) {
                  "agents' long-polls that may wait at once (one per host; more are refused)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  mc::query::HttpServerOptions query_options;
+  std::string query_keys_file;
+  app.add_option("--query-listen", query_options.listen,
+                 "address:port of the EC2 Query API (HTTP, SigV4); '' turns it off")
+      ->capture_default_str();
+  app.add_option("--query-threads", query_options.threads, "threads serving the Query API")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.add_option("--query-access-keys", query_keys_file,
+                 "file of 'ACCESS_KEY_ID SECRET' lines (mode 0600) the Query API accepts; "
+                 "without it every Query request is refused");
   CLI11_PARSE(app, argc, argv);
   config.host_timeout = absl::Seconds(host_timeout_s);
   config.launch_timeout = absl::Seconds(launch_timeout_s);
@@ -109,6 +126,7 @@ int main(int argc, char** argv) {
     spdlog::critical("identity signing key: {}", signer.status().message());
     return 1;
   }
+  if (config.region_endpoint.empty() && !listen.empty()) config.region_endpoint = listen[0];
   ctl::CloudState state(**store, config);
   if (auto s = state.Load(clock.Now()); !s.ok()) {
     spdlog::critical("load state: {}", s.message());
@@ -121,8 +139,33 @@ int main(int argc, char** argv) {
   ctl::ImageService images(state, clock, ids, **blobs);
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
-  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups);
+  ctl::TagService tags(state);
+  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags);
   ctl::HostHandler host_handler(fleet, images);
+
+  // The EC2 Query API: every request is verified (SigV4) before anything else reads it.
+  ctl::auth::InMemoryAccessKeys access_keys;
+  if (!query_keys_file.empty()) {
+    if (auto s = mc::query::LoadAccessKeysFile(query_keys_file, access_keys); !s.ok()) {
+      spdlog::critical("{}", s.message());
+      return 1;
+    }
+  }
+  auto verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
+  mc::query::QueryApi query_api(mc::query::Services{compute, images, key_pairs, groups}, *verifier,
+                                mc::SeedFromEntropy());
+  std::unique_ptr<mc::query::HttpServer> query_server;
+  if (!query_options.listen.empty()) {
+    auto started = mc::query::HttpServer::Start(
+        query_options, [&](const mc::query::HttpRequest& r) { return query_api.Handle(r); });
+    if (!started.ok()) {
+      spdlog::critical("{}", started.status().message());
+      return 1;
+    }
+    query_server = std::move(*started);
+    spdlog::info("EC2 Query API on {} (region {}{})", query_options.listen, config.region,
+                 query_keys_file.empty() ? "; no access keys: every request is refused" : "");
+  }
 
   grpc::ServerBuilder builder;
   std::vector<int> ports(listen.size(), 0);
@@ -150,6 +193,7 @@ int main(int argc, char** argv) {
   spdlog::info("shutting down");
   // Wake long-polls so the server can drain.
   state.desired_changed().notify_all();
+  if (query_server) query_server->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   reconciler.join();
   return 0;

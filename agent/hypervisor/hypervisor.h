@@ -67,6 +67,10 @@ struct HostResources {
 // - Destroy stops (hard) and undefines; a missing domain is success (idempotent).
 // - StopDomain stops a running owned domain and keeps it defined, so CreateAndStart boots it
 //   again with its disks; a domain that is not running is success, a missing one NotFound.
+// - RebootDomain asks a running owned domain's guest to reboot (ACPI) and, when the guest or
+//   driver cannot take the request, resets it (like the reset button); the domain stays
+//   running and defined, its disks untouched. A domain that is not running is
+//   FailedPrecondition, a missing one NotFound.
 // - Domains keep running when the Hypervisor object (or the agent process) goes away; a new
 //   instance re-adopts them through List().
 // - Methods are thread-safe.
@@ -77,6 +81,7 @@ class Hypervisor {
   virtual absl::Status CreateAndStart(const DomainSpec& spec) = 0;
   virtual absl::Status Destroy(std::string_view instance_id) = 0;
   virtual absl::Status StopDomain(std::string_view instance_id, StopMode mode) = 0;
+  virtual absl::Status RebootDomain(std::string_view instance_id) = 0;
   virtual absl::StatusOr<std::vector<DomainInfo>> List() = 0;
   // NotFound when no owned domain has that name.
   virtual absl::StatusOr<DomainInfo> Get(std::string_view instance_id) = 0;

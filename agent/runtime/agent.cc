@@ -88,6 +88,7 @@ absl::Status Agent::Start() {
       LocalInstance& l = local_[name];
       l.has_files = true;
       l.booted = ReadBootCount((entry.path() / "boot_count").string());
+      l.rebooted = ReadBootCount((entry.path() / "reboot_count").string());
       // Serve metadata for re-adopted guests even before the controller answers.
       std::ifstream saved(entry.path() / "desired.pb", std::ios::binary);
       v1::DesiredInstance want;
@@ -278,11 +279,13 @@ void Agent::ReconcileOnce() {
   for (const Action& a : actions) {
     LocalInstance& l = local_[a.instance_id];
     l.busy = true;
-    if (a.kind == ActionKind::kLaunch || a.kind == ActionKind::kStop) {
+    if (a.kind != ActionKind::kTeardown) {
       for (const auto& want : desired_.instances()) {
         if (want.instance_id() != a.instance_id) continue;
         if (a.kind == ActionKind::kLaunch) {
           SpawnWorkerLocked([this, want] { RunLaunch(want); });
+        } else if (a.kind == ActionKind::kReboot) {
+          SpawnWorkerLocked([this, want] { RunReboot(want); });
         } else {
           SpawnWorkerLocked([this, want] { RunStop(want); });
         }
@@ -354,6 +357,8 @@ void Agent::RunLaunch(v1::DesiredInstance want) {
     if (absl::StatusOr<std::string> dir = InstanceDir(id); dir.ok()) {
       std::ofstream(*dir + "/boot_count") << want.boot_count() << "\n";
     }
+    // A fresh boot is every reboot asked for before it.
+    RecordRebooted(id, want.reboot_count());
     Finish(id, v1::OBSERVED_STATE_RUNNING, "");
     return;
   }
@@ -485,6 +490,38 @@ absl::StatusOr<std::string> Agent::EnsureBlob(const std::string& sha256, int64_t
   // Read-only to QEMU's account (a backing file, kernel or initrd shared by many guests).
   MC_RETURN_IF_ERROR(Annotate(config_.qemu_account.ShareReadOnly(path), "AMI file"));
   return path;
+}
+
+void Agent::RecordRebooted(const std::string& id, int count) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    local_[id].rebooted = count;
+  }
+  if (absl::StatusOr<std::string> dir = InstanceDir(id); dir.ok()) {
+    std::ofstream(*dir + "/reboot_count") << count << "\n";
+  }
+}
+
+void Agent::RunReboot(v1::DesiredInstance want) {
+  const std::string id = want.instance_id();
+  absl::Status s = hypervisor_.RebootDomain(id);
+  // Done either way: a reboot that cannot happen (the domain went down meanwhile) is not
+  // retried; the instance's state speaks for itself in the next report.
+  RecordRebooted(id, want.reboot_count());
+  if (s.ok()) {
+    spdlog::info("{} rebooted (reboot {})", id, want.reboot_count());
+  } else {
+    spdlog::warn("reboot {} (reboot {}): {}", id, want.reboot_count(), s.message());
+  }
+  std::string message;
+  v1::ObservedState state = v1::OBSERVED_STATE_RUNNING;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state = local_[id].state;
+    message = local_[id].message;
+  }
+  Finish(id, state == v1::OBSERVED_STATE_UNSPECIFIED ? v1::OBSERVED_STATE_RUNNING : state,
+         message);
 }
 
 void Agent::RunStop(v1::DesiredInstance want) {

@@ -82,6 +82,9 @@ class Agent {
   void ReconcileOnce();
   void RunLaunch(v1::DesiredInstance want);
   void RunStop(v1::DesiredInstance want);
+  void RunReboot(v1::DesiredInstance want);
+  // Remembers (in memory and next to the disk) that reboots up to `count` are done.
+  void RecordRebooted(const std::string& id, int count);
   void RunTeardown(std::string instance_id);
   // The host's re-check (admission.h); on success the boot counts as admitted.
   absl::Status Admit(const v1::DesiredInstance& want);

@@ -28,7 +28,12 @@ std::vector<Action> PlanActions(const v1::DesiredState& desired,
         const bool failed = l != local.end() && l->second.state == v1::OBSERVED_STATE_FAILED &&
                             l->second.failed_boot >= want.boot_count();
         const bool boot = !has_domain || (off && booted < want.boot_count());
-        if (boot && !failed) actions.push_back({ActionKind::kLaunch, id});
+        if (boot && !failed) {
+          actions.push_back({ActionKind::kLaunch, id});
+        } else if (has_domain && domain->second.state == hypervisor::DomainState::kRunning) {
+          const int rebooted = l != local.end() ? l->second.rebooted : 0;
+          if (rebooted < want.reboot_count()) actions.push_back({ActionKind::kReboot, id});
+        }
         break;
       }
       case v1::DESIRED_GOAL_STOPPED:

@@ -17,14 +17,16 @@ struct LocalInstance {
   bool busy = false;       // a launch, stop or teardown is in flight
   bool has_files = false;  // the instance directory exists on disk
   int booted = 0;          // the highest DesiredInstance.boot_count this host has booted
+  int rebooted = 0;        // the highest DesiredInstance.reboot_count carried out (or booted)
   int failed_boot = 0;     // with state FAILED: the boot_count whose launch failed
   v1::BootFailure failure = v1::BOOT_FAILURE_UNSPECIFIED;  // with state FAILED: its kind
   bool admitted = false;  // the boot in flight passed the host's re-check (admission.h)
 };
 
 // kLaunch boots an instance (creating its disk the first time); kStop shuts a running domain
-// down and keeps it; kTeardown destroys the domain and deletes its disks.
-enum class ActionKind { kLaunch, kStop, kTeardown };
+// down and keeps it; kTeardown destroys the domain and deletes its disks; kReboot reboots a
+// running domain (RebootInstances).
+enum class ActionKind { kLaunch, kStop, kTeardown, kReboot };
 
 struct Action {
   ActionKind kind;
@@ -38,6 +40,8 @@ struct Action {
 // A shut-off domain with goal RUNNING is booted again only when the controller asked for a boot
 // this host has not done yet (boot_count above `booted`): a guest that powered itself off stays
 // off until StartInstances, as on EC2. A failed launch is not retried for the same boot_count.
+// A running domain reboots once for a reboot_count above `rebooted`; a boot counts as every
+// reboot asked for before it.
 std::vector<Action> PlanActions(const v1::DesiredState& desired,
                                 const std::map<std::string, hypervisor::DomainInfo>& domains,
                                 const std::map<std::string, LocalInstance>& local);

@@ -152,6 +152,34 @@ grpc::Status ComputeHandler::DescribePlacement(grpc::ServerContext*,
   return Forward(resp, [&] { return compute_.DescribePlacement(*req); });
 }
 
+grpc::Status ComputeHandler::CreateTags(grpc::ServerContext*, const v1::CreateTagsRequest* req,
+                                        v1::CreateTagsResponse* resp) {
+  return Forward(resp, [&] { return tags_.CreateTags(*req); });
+}
+grpc::Status ComputeHandler::DeleteTags(grpc::ServerContext*, const v1::DeleteTagsRequest* req,
+                                        v1::DeleteTagsResponse* resp) {
+  return Forward(resp, [&] { return tags_.DeleteTags(*req); });
+}
+grpc::Status ComputeHandler::DescribeTags(grpc::ServerContext*, const v1::DescribeTagsRequest* req,
+                                          v1::DescribeTagsResponse* resp) {
+  return Forward(resp, [&] { return tags_.DescribeTags(*req); });
+}
+grpc::Status ComputeHandler::RebootInstances(grpc::ServerContext*,
+                                             const v1::RebootInstancesRequest* req,
+                                             v1::RebootInstancesResponse* resp) {
+  return Forward(resp, [&] { return compute_.RebootInstances(*req); });
+}
+grpc::Status ComputeHandler::DescribeInstanceStatus(grpc::ServerContext*,
+                                                    const v1::DescribeInstanceStatusRequest* req,
+                                                    v1::DescribeInstanceStatusResponse* resp) {
+  return Forward(resp, [&] { return compute_.DescribeInstanceStatus(*req); });
+}
+grpc::Status ComputeHandler::DescribeRegions(grpc::ServerContext*,
+                                             const v1::DescribeRegionsRequest* req,
+                                             v1::DescribeRegionsResponse* resp) {
+  return Forward(resp, [&] { return compute_.DescribeRegions(*req); });
+}
+
 grpc::Status HostHandler::RegisterHost(grpc::ServerContext*, const v1::RegisterHostRequest* req,
                                        v1::RegisterHostResponse* resp) {
   return Forward(resp, [&] { return fleet_.RegisterHost(*req); });

@@ -5,6 +5,7 @@
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/tag_service.h"
 #include "minicloud/v1/compute.grpc.pb.h"
 #include "minicloud/v1/host.grpc.pb.h"
 
@@ -14,8 +15,8 @@ namespace minicloud::controller {
 class ComputeHandler final : public v1::ComputeService::Service {
  public:
   ComputeHandler(ComputeService& compute, ImageService& images, KeyPairService& keys,
-                 PlacementGroupService& groups)
-      : compute_(compute), images_(images), keys_(keys), groups_(groups) {}
+                 PlacementGroupService& groups, TagService& tags)
+      : compute_(compute), images_(images), keys_(keys), groups_(groups), tags_(tags) {}
 
   grpc::Status RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                             v1::Reservation* resp) override;
@@ -72,12 +73,26 @@ class ComputeHandler final : public v1::ComputeService::Service {
                                          v1::DescribeAvailabilityZonesResponse* resp) override;
   grpc::Status DescribePlacement(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                                  v1::DescribePlacementResponse* resp) override;
+  grpc::Status CreateTags(grpc::ServerContext*, const v1::CreateTagsRequest* req,
+                          v1::CreateTagsResponse* resp) override;
+  grpc::Status DeleteTags(grpc::ServerContext*, const v1::DeleteTagsRequest* req,
+                          v1::DeleteTagsResponse* resp) override;
+  grpc::Status DescribeTags(grpc::ServerContext*, const v1::DescribeTagsRequest* req,
+                            v1::DescribeTagsResponse* resp) override;
+  grpc::Status RebootInstances(grpc::ServerContext*, const v1::RebootInstancesRequest* req,
+                               v1::RebootInstancesResponse* resp) override;
+  grpc::Status DescribeInstanceStatus(grpc::ServerContext*,
+                                      const v1::DescribeInstanceStatusRequest* req,
+                                      v1::DescribeInstanceStatusResponse* resp) override;
+  grpc::Status DescribeRegions(grpc::ServerContext*, const v1::DescribeRegionsRequest* req,
+                               v1::DescribeRegionsResponse* resp) override;
 
  private:
   ComputeService& compute_;
   ImageService& images_;
   KeyPairService& keys_;
   PlacementGroupService& groups_;
+  TagService& tags_;
 };
 
 // gRPC edge of the controller<->agent API.

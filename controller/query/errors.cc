@@ -8,6 +8,7 @@ int HttpStatusFor(absl::string_view ec2_code, absl::StatusCode code) {
   // EC2's documented statuses for the codes that are not plain 400s (Amazon EC2 API Reference,
   // "Error codes": client errors are 4xx, server errors 5xx; DryRunOperation is 412).
   if (ec2_code == "DryRunOperation") return 412;
+  if (ec2_code == "RequestExpired" || ec2_code == "IncompleteSignature") return 400;
   if (ec2_code == "AuthFailure" || ec2_code == "MissingAuthenticationToken") return 401;
   if (ec2_code == "SignatureDoesNotMatch" || ec2_code == "InvalidClientTokenId" ||
       ec2_code == "UnauthorizedOperation" || ec2_code == "OptInRequired") {

@@ -37,6 +37,13 @@ struct ControllerConfig {
   // a MinCount above it fails with InstanceLimitExceeded, a MaxCount above it launches at most
   // that many. Bounds the work one call does under the state lock.
   int max_instances_per_call = 1000;
+  // What DescribeRegions reports as the region's endpoint (the API address clients use); empty
+  // = the first --listen address.
+  std::string region_endpoint;
+  // DescribeInstanceStatus: a running instance's instance status stays "initializing" this long
+  // after it was marked running (EC2's checks take a few minutes to pass; a homelab guest's
+  // boot is what the delay stands for).
+  absl::Duration status_check_grace = absl::Seconds(30);
 };
 
 // What a host may run: its physical capacity times the overcommit ratios, minus the memory

@@ -23,7 +23,9 @@
 #include "controller/service/instance_types.h"
 #include "controller/service/metadata_options.h"
 #include "controller/service/network_plan.h"
+#include "controller/service/pagination.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/tag_service.h"
 #include "controller/service/timestamp.h"
 
 namespace minicloud::controller {
@@ -55,27 +57,15 @@ std::string MakeSmbiosUuid(IdGenerator& ids) {
                          u.substr(16, 4), u.substr(20, 12));
 }
 
-// Tag limits and characters per EC2 (common/tags.h): with InstanceMetadataTags=enabled the keys
+// Tag limits and characters per EC2 (tag_service.h): with InstanceMetadataTags=enabled the keys
 // must also be servable as metadata paths.
 absl::Status ValidateTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tags,
                           v1::InstanceMetadataTags metadata_tags) {
-  if (tags.size() > limits::kMaxTagsPerResource) {
-    return InvalidParameterValue(
-        absl::StrCat("An instance can have at most ", limits::kMaxTagsPerResource, " tags"));
-  }
-  const TagUse use = metadata_tags == v1::INSTANCE_METADATA_TAGS_ENABLED ? TagUse::kInstanceMetadata
-                                                                         : TagUse::kApiOnly;
-  std::set<std::string> keys;
-  for (const auto& t : tags) {
-    if (absl::Status s = CheckTag(t.key(), t.value(), use); !s.ok()) {
-      return InvalidParameterValue(s.message());
-    }
-    if (!keys.insert(t.key()).second) {
-      return InvalidParameterValue(
-          absl::StrCat("Duplicate tag key ", QuoteForMessage(t.key(), 40)));
-    }
-  }
-  return absl::OkStatus();
+  return ValidateTagSpecification(tags,
+                                  metadata_tags == v1::INSTANCE_METADATA_TAGS_ENABLED
+                                      ? TagUse::kInstanceMetadata
+                                      : TagUse::kApiOnly,
+                                  "instance");
 }
 
 // The tags of an existing instance, checked again when the metadata options change.
@@ -132,11 +122,7 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   steps->set_running_ms(r.running_time_ms());
   i.set_key_name(r.key_name());
   *i.mutable_metadata_options() = r.metadata_options();
-  for (const auto& [k, v] : r.tags()) {
-    auto* t = i.add_tags();
-    t->set_key(k);
-    t->set_value(v);
-  }
+  *i.mutable_tags() = TagList(r.tags());
   i.set_private_ip_address(r.network().private_ip());
   i.set_private_dns_name(r.network().private_dns_name());
   i.set_subnet_id(r.network().subnet_id());
@@ -400,18 +386,35 @@ absl::StatusOr<v1::DescribeInstancesResponse> ComputeService::DescribeInstances(
     const v1::DescribeInstancesRequest& req) {
   for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
   MC_RETURN_IF_ERROR(ValidateInstanceFilters(req.filters()));
+  MC_ASSIGN_OR_RETURN(const PageStart start,
+                      StartPage(kDescribeInstancesPages, {req.max_results(), req.next_token()},
+                                req.instance_ids_size() > 0));
 
   auto lock = state_.LockCommitted();
-  std::vector<const v1::InstanceRecord*> selected;
+  // The matching instances in id order (the order pages follow).
+  std::vector<const v1::InstanceRecord*> matching;
   if (req.instance_ids_size() > 0) {
+    std::set<std::string> ids;
     for (const auto& id : req.instance_ids()) {
       auto it = state_.instances().find(id);
       if (it == state_.instances().end()) return InstanceNotFound(id);
-      selected.push_back(&it->second);
+      ids.insert(id);
+    }
+    for (const auto& id : ids) {
+      const v1::InstanceRecord& r = state_.instances().at(id);
+      if (InstanceMatches(r, req.filters())) matching.push_back(&r);
     }
   } else {
-    for (const auto& [id, r] : state_.instances()) selected.push_back(&r);
+    for (const auto& [id, r] : state_.instances()) {
+      if (InstanceMatches(r, req.filters())) matching.push_back(&r);
+    }
   }
+  std::vector<std::string> keys;
+  keys.reserve(matching.size());
+  for (const auto* r : matching) keys.push_back(r->instance_id());
+  const Page page = TakePage(kDescribeInstancesPages, start, keys);
+  std::vector<const v1::InstanceRecord*> selected(matching.begin() + page.begin,
+                                                  matching.begin() + page.end);
   // Group by reservation, ordered by launch time then launch index.
   std::sort(selected.begin(), selected.end(), [](const auto* a, const auto* b) {
     return std::make_tuple(a->launch_time_ms(), a->reservation_id(), a->ami_launch_index()) <
@@ -420,7 +423,6 @@ absl::StatusOr<v1::DescribeInstancesResponse> ComputeService::DescribeInstances(
   v1::DescribeInstancesResponse resp;
   std::map<std::string, v1::Reservation*> by_reservation;
   for (const auto* r : selected) {
-    if (!InstanceMatches(*r, req.filters())) continue;
     auto& res = by_reservation[r->reservation_id()];
     if (res == nullptr) {
       res = resp.add_reservations();
@@ -429,6 +431,7 @@ absl::StatusOr<v1::DescribeInstancesResponse> ComputeService::DescribeInstances(
     }
     *res->add_instances() = ToApi(*r);
   }
+  resp.set_next_token(page.next_token);
   return resp;
 }
 

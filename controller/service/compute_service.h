@@ -59,6 +59,17 @@ class ComputeService {
   absl::StatusOr<v1::StartInstancesResponse> StartInstances(const v1::StartInstancesRequest& req);
   absl::StatusOr<v1::DescribeAvailabilityZonesResponse> DescribeAvailabilityZones(
       const v1::DescribeAvailabilityZonesRequest& req);
+  // EC2 RebootInstances: each running instance reboots (state stays running; its agent reboots
+  // the domain once); terminated and shutting-down ones are ignored; any other state is
+  // IncorrectInstanceState (instance_status.cc).
+  absl::StatusOr<v1::RebootInstancesResponse> RebootInstances(
+      const v1::RebootInstancesRequest& req);
+  // Instance and system status as the controller knows them (instance_status.cc).
+  absl::StatusOr<v1::DescribeInstanceStatusResponse> DescribeInstanceStatus(
+      const v1::DescribeInstanceStatusRequest& req);
+  // The controller's own region and its endpoint.
+  absl::StatusOr<v1::DescribeRegionsResponse> DescribeRegions(
+      const v1::DescribeRegionsRequest& req);
   // What RunInstances would decide for `req`, host by host; places nothing.
   absl::StatusOr<v1::DescribePlacementResponse> DescribePlacement(
       const v1::RunInstancesRequest& req);

@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/ec2_error.h"
@@ -12,10 +13,10 @@
 namespace minicloud::controller {
 namespace {
 
-using Getter = std::function<std::string(const v1::InstanceRecord&)>;
+using Getter = FilterTable<v1::InstanceRecord>::Getter;
 
-const std::map<std::string, Getter, std::less<>>& InstanceFilterGetters() {
-  static const auto* kGetters = new std::map<std::string, Getter, std::less<>>{
+const FilterTable<v1::InstanceRecord>* MakeInstanceFilters() {
+  return new FilterTable<v1::InstanceRecord>(std::map<std::string, Getter, std::less<>>{
       {"instance-id", [](const auto& i) { return i.instance_id(); }},
       {"image-id", [](const auto& i) { return i.image_id(); }},
       {"instance-type", [](const auto& i) { return i.instance_type(); }},
@@ -37,8 +38,7 @@ const std::map<std::string, Getter, std::less<>>& InstanceFilterGetters() {
        [](const auto& i) {
          return i.partition_number() == 0 ? std::string() : absl::StrCat(i.partition_number());
        }},
-  };
-  return *kGetters;
+  }, [](const v1::InstanceRecord& i) -> const TagMap& { return i.tags(); });
 }
 
 }  // namespace
@@ -63,27 +63,63 @@ bool GlobMatch(absl::string_view p, absl::string_view v) {
   return pi == p.size();
 }
 
-absl::Status ValidateInstanceFilters(
-    const google::protobuf::RepeatedPtrField<v1::Filter>& filters) {
-  for (const auto& f : filters) {
-    if (!InstanceFilterGetters().contains(f.name())) {
-      return InvalidParameterValue(absl::StrCat("The filter '", f.name(), "' is invalid"));
-    }
+bool AnyValueMatches(const v1::Filter& filter, absl::string_view actual) {
+  for (const auto& want : filter.values()) {
+    if (GlobMatch(want, actual)) return true;
   }
-  return absl::OkStatus();
+  return false;
 }
 
-bool InstanceMatches(const v1::InstanceRecord& instance,
-                     const google::protobuf::RepeatedPtrField<v1::Filter>& filters) {
-  for (const auto& f : filters) {
-    auto it = InstanceFilterGetters().find(f.name());
-    if (it == InstanceFilterGetters().end()) return false;
-    std::string actual = it->second(instance);
-    bool any = false;
-    for (const auto& want : f.values()) any = any || GlobMatch(want, actual);
-    if (!any) return false;
+bool IsTagFilter(absl::string_view name) {
+  return name == "tag-key" || name == "tag-value" ||
+         (absl::StartsWith(name, "tag:") && name.size() > 4);
+}
+
+bool TagFilterMatches(const v1::Filter& filter, const TagMap& tags) {
+  const absl::string_view name = filter.name();
+  if (name == "tag-key") {
+    for (const auto& [k, v] : tags) {
+      if (AnyValueMatches(filter, k)) return true;
+    }
+    return false;
   }
-  return true;
+  if (name == "tag-value") {
+    for (const auto& [k, v] : tags) {
+      if (AnyValueMatches(filter, v)) return true;
+    }
+    return false;
+  }
+  // tag:<Key>: the key is matched exactly (EC2 does not glob the key), the values as globs.
+  auto it = tags.find(std::string(name.substr(4)));
+  return it != tags.end() && AnyValueMatches(filter, it->second);
+}
+
+absl::Status UnknownFilterError(absl::string_view name) {
+  return InvalidParameterValue(absl::StrCat("The filter '", name, "' is invalid"));
+}
+
+const FilterTable<v1::InstanceRecord>& InstanceFilters() {
+  static const auto* kTable = MakeInstanceFilters();
+  return *kTable;
+}
+
+absl::Status ValidateInstanceFilters(const Filters& filters) {
+  return InstanceFilters().Validate(filters);
+}
+
+bool InstanceMatches(const v1::InstanceRecord& instance, const Filters& filters) {
+  return InstanceFilters().Matches(instance, filters);
+}
+
+google::protobuf::RepeatedPtrField<v1::Tag> TagList(const TagMap& tags) {
+  std::map<std::string, std::string> sorted(tags.begin(), tags.end());
+  google::protobuf::RepeatedPtrField<v1::Tag> out;
+  for (const auto& [k, v] : sorted) {
+    v1::Tag* t = out.Add();
+    t->set_key(k);
+    t->set_value(v);
+  }
+  return out;
 }
 
 }  // namespace minicloud::controller

@@ -187,6 +187,7 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
     di->set_instance_type(r.instance_type());
     di->set_boot_count(r.boot_count());
     di->set_force_stop(r.force_stop());
+    di->set_reboot_count(r.reboot_count());
     if (r.goal() == v1::DESIRED_GOAL_TERMINATED) {
       forget.push_back(id);  // its identity is not needed again
       continue;              // the agent needs only the id

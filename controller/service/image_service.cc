@@ -1,6 +1,7 @@
 #include "controller/service/image_service.h"
 
 #include <set>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +11,8 @@
 #include "common/status_macros.h"
 #include "common/storage/qcow2.h"
 #include "controller/service/filters.h"
+#include "controller/service/pagination.h"
+#include "controller/service/tag_service.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/timestamp.h"
 
@@ -34,7 +37,28 @@ v1::Image ToApi(const v1::ImageRecord& r) {
   i.set_kernel_id(r.boot().kernel_sha256());
   i.set_ramdisk_id(r.boot().ramdisk_sha256());
   i.set_boot_mode(r.boot().kernel_sha256().empty() ? "legacy-bios" : "direct-kernel");
+  *i.mutable_tags() = TagList(r.tags());
   return i;
+}
+
+// DescribeImages' filters (a subset of botocore's EC2 model that minicloud images have), with
+// tag:<key> and tag-key.
+const FilterTable<v1::ImageRecord>& ImageFilters() {
+  using Getter = FilterTable<v1::ImageRecord>::Getter;
+  static const auto* kTable = new FilterTable<v1::ImageRecord>(
+      std::map<std::string, Getter, std::less<>>{
+          {"name", [](const auto& i) { return i.name(); }},
+          {"image-id", [](const auto& i) { return i.image_id(); }},
+          {"architecture", [](const auto& i) { return i.architecture(); }},
+          {"description", [](const auto& i) { return i.description(); }},
+          {"owner-id", [](const auto& i) { return i.owner_id(); }},
+          {"root-device-name", [](const auto& i) { return i.root_device_name(); }},
+          {"root-device-type", [](const auto&) { return std::string("ebs"); }},
+          {"state", [](const auto&) { return std::string("available"); }},
+          {"image-type", [](const auto&) { return std::string("machine"); }},
+      },
+      [](const v1::ImageRecord& i) -> const TagMap& { return i.tags(); });
+  return *kTable;
 }
 
 absl::Status ImageNotFound(absl::string_view id) {
@@ -71,6 +95,7 @@ absl::StatusOr<std::unique_ptr<ImageService::Registration>> ImageService::BeginR
         absl::StrCat("AMI name '", req.name(),
                      "' must be 3-128 characters of letters, numbers, ( ) [ ] space . / - ' @ _"));
   }
+  MC_RETURN_IF_ERROR(ValidateTagSpecification(req.tags(), TagUse::kApiOnly, "image"));
   v1::RegisterImageRequest normal = req;
   if (normal.architecture().empty()) normal.set_architecture("x86_64");
   if (normal.architecture() != "x86_64") {
@@ -127,6 +152,7 @@ absl::StatusOr<v1::RegisterImageResponse> ImageService::Record(const v1::Registe
   rec.set_virtual_size_bytes(static_cast<int64_t>(files.virtual_size));
   rec.set_creation_time_ms(absl::ToUnixMillis(clock_.Now()));
   rec.set_owner_id(state_.config().owner_id);
+  SetTags(req.tags(), *rec.mutable_tags());
   CloudState::Changes changes;
   changes.images[rec.image_id()] = rec;
   MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record image"));
@@ -192,35 +218,29 @@ absl::StatusOr<std::string> ImageService::BlobForHost(const v1::FetchBlobRequest
 
 absl::StatusOr<v1::DescribeImagesResponse> ImageService::DescribeImages(
     const v1::DescribeImagesRequest& req) {
-  for (const auto& f : req.filters()) {
-    if (f.name() != "name" && f.name() != "image-id" && f.name() != "architecture") {
-      return InvalidParameterValue(absl::StrCat("The filter '", f.name(), "' is invalid"));
-    }
+  MC_RETURN_IF_ERROR(ImageFilters().Validate(req.filters()));
+  MC_ASSIGN_OR_RETURN(const PageStart start,
+                      StartPage(kDescribeImagesPages, {req.max_results(), req.next_token()},
+                                req.image_ids_size() > 0));
+  auto lock = state_.LockCommitted();
+  std::set<std::string> ids;
+  for (const auto& id : req.image_ids()) {
+    if (!state_.images().contains(id)) return ImageNotFound(id);
+    ids.insert(id);
   }
-  std::lock_guard<std::mutex> lock(state_.mu());
+  // Matching images in id order (the order pages follow).
+  std::vector<const v1::ImageRecord*> matching;
+  std::vector<std::string> keys;
+  for (const auto& [id, r] : state_.images()) {
+    if (!ids.empty() && !ids.contains(id)) continue;
+    if (!ImageFilters().Matches(r, req.filters())) continue;
+    matching.push_back(&r);
+    keys.push_back(id);
+  }
+  const Page page = TakePage(kDescribeImagesPages, start, keys);
   v1::DescribeImagesResponse resp;
-  std::vector<const v1::ImageRecord*> selected;
-  if (req.image_ids_size() > 0) {
-    for (const auto& id : req.image_ids()) {
-      auto it = state_.images().find(id);
-      if (it == state_.images().end()) return ImageNotFound(id);
-      selected.push_back(&it->second);
-    }
-  } else {
-    for (const auto& [id, r] : state_.images()) selected.push_back(&r);
-  }
-  for (const auto* r : selected) {
-    bool match = true;
-    for (const auto& f : req.filters()) {
-      const std::string& actual = f.name() == "name"       ? r->name()
-                                  : f.name() == "image-id" ? r->image_id()
-                                                           : r->architecture();
-      bool any = false;
-      for (const auto& v : f.values()) any = any || GlobMatch(v, actual);
-      match = match && any;
-    }
-    if (match) *resp.add_images() = ToApi(*r);
-  }
+  for (size_t i = page.begin; i < page.end; ++i) *resp.add_images() = ToApi(*matching[i]);
+  resp.set_next_token(page.next_token);
   return resp;
 }
 

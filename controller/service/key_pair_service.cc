@@ -4,6 +4,8 @@
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
 #include "controller/keys/ssh_keys.h"
+#include "controller/service/filters.h"
+#include "controller/service/tag_service.h"
 
 namespace minicloud::controller {
 namespace {
@@ -16,7 +18,23 @@ v1::KeyPairInfo ToApi(const v1::KeyPairRecord& r, bool include_public_key) {
   k.set_key_type(r.key_type());
   if (include_public_key) k.set_public_key(r.public_key());
   k.set_create_time_ms(r.create_time_ms());
+  *k.mutable_tags() = TagList(r.tags());
   return k;
+}
+
+// DescribeKeyPairs' filters (botocore's EC2 model: key-pair-id, fingerprint, key-name, tag-key,
+// tag:<key>; key-type as moto has it).
+const FilterTable<v1::KeyPairRecord>& KeyPairFilters() {
+  using Getter = FilterTable<v1::KeyPairRecord>::Getter;
+  static const auto* kTable = new FilterTable<v1::KeyPairRecord>(
+      std::map<std::string, Getter, std::less<>>{
+          {"key-pair-id", [](const auto& k) { return k.key_pair_id(); }},
+          {"key-name", [](const auto& k) { return k.key_name(); }},
+          {"fingerprint", [](const auto& k) { return k.fingerprint(); }},
+          {"key-type", [](const auto& k) { return k.key_type(); }},
+      },
+      [](const v1::KeyPairRecord& k) -> const TagMap& { return k.tags(); });
+  return *kTable;
 }
 
 absl::Status DuplicateKey(const std::string& name) {
@@ -26,10 +44,9 @@ absl::Status DuplicateKey(const std::string& name) {
 
 }  // namespace
 
-absl::StatusOr<v1::KeyPairInfo> KeyPairService::Store(const std::string& name,
-                                                      const std::string& type,
-                                                      const std::string& fingerprint,
-                                                      const std::string& public_key) {
+absl::StatusOr<v1::KeyPairInfo> KeyPairService::Store(
+    const std::string& name, const std::string& type, const std::string& fingerprint,
+    const std::string& public_key, const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
   std::lock_guard<std::mutex> lock(state_.mu());
   if (state_.key_pairs().contains(name)) return DuplicateKey(name);
   v1::KeyPairRecord r;
@@ -39,6 +56,7 @@ absl::StatusOr<v1::KeyPairInfo> KeyPairService::Store(const std::string& name,
   r.set_fingerprint(fingerprint);
   r.set_public_key(public_key);
   r.set_create_time_ms(absl::ToUnixMillis(clock_.Now()));
+  SetTags(tags, *r.mutable_tags());
   CloudState::Changes changes;
   changes.key_pairs[name] = r;
   MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record key pair"));
@@ -57,6 +75,7 @@ absl::StatusOr<v1::CreateKeyPairResponse> KeyPairService::CreateKeyPair(
     }
     type = *parsed;
   }
+  MC_RETURN_IF_ERROR(ValidateTagSpecification(req.tags(), TagUse::kApiOnly, "key pair"));
   {
     std::lock_guard<std::mutex> lock(state_.mu());
     if (state_.key_pairs().contains(req.key_name())) return DuplicateKey(req.key_name());
@@ -69,7 +88,7 @@ absl::StatusOr<v1::CreateKeyPairResponse> KeyPairService::CreateKeyPair(
   v1::CreateKeyPairResponse resp;
   MC_ASSIGN_OR_RETURN(*resp.mutable_key_pair(),
                       Store(req.key_name(), std::string(keys::KeyTypeName(type)),
-                            generated.fingerprint, generated.public_key_openssh));
+                            generated.fingerprint, generated.public_key_openssh, req.tags()));
   resp.set_key_material(generated.private_key_material);
   return resp;
 }
@@ -81,6 +100,7 @@ absl::StatusOr<v1::ImportKeyPairResponse> KeyPairService::ImportKeyPair(
     return MissingParameter("The request must contain the parameter PublicKeyMaterial");
   }
   MC_ASSIGN_OR_RETURN(auto parsed, keys::ParsePublicKey(req.public_key_material()));
+  MC_RETURN_IF_ERROR(ValidateTagSpecification(req.tags(), TagUse::kApiOnly, "key pair"));
   if (req.dry_run()) {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
                     "Request would have succeeded, but DryRun flag is set.");
@@ -88,12 +108,13 @@ absl::StatusOr<v1::ImportKeyPairResponse> KeyPairService::ImportKeyPair(
   v1::ImportKeyPairResponse resp;
   MC_ASSIGN_OR_RETURN(*resp.mutable_key_pair(),
                       Store(req.key_name(), std::string(keys::KeyTypeName(parsed.type)),
-                            parsed.fingerprint, parsed.public_key_openssh));
+                            parsed.fingerprint, parsed.public_key_openssh, req.tags()));
   return resp;
 }
 
 absl::StatusOr<v1::DescribeKeyPairsResponse> KeyPairService::DescribeKeyPairs(
     const v1::DescribeKeyPairsRequest& req) {
+  MC_RETURN_IF_ERROR(KeyPairFilters().Validate(req.filters()));
   std::lock_guard<std::mutex> lock(state_.mu());
   v1::DescribeKeyPairsResponse resp;
   for (const auto& name : req.key_names()) {
@@ -114,7 +135,9 @@ absl::StatusOr<v1::DescribeKeyPairsResponse> KeyPairService::DescribeKeyPairs(
     bool wanted = req.key_names_size() == 0 && req.key_pair_ids_size() == 0;
     for (const auto& n : req.key_names()) wanted = wanted || n == name;
     for (const auto& id : req.key_pair_ids()) wanted = wanted || id == r.key_pair_id();
-    if (wanted) *resp.add_key_pairs() = ToApi(r, req.include_public_key());
+    if (wanted && KeyPairFilters().Matches(r, req.filters())) {
+      *resp.add_key_pairs() = ToApi(r, req.include_public_key());
+    }
   }
   return resp;
 }

@@ -24,7 +24,8 @@ class KeyPairService {
  private:
   absl::StatusOr<v1::KeyPairInfo> Store(const std::string& name, const std::string& type,
                                         const std::string& fingerprint,
-                                        const std::string& public_key);
+                                        const std::string& public_key,
+                                        const google::protobuf::RepeatedPtrField<v1::Tag>& tags);
   CloudState& state_;
   const Clock& clock_;
   IdGenerator& ids_;

@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "controller/service/filters.h"
 #include "controller/service/instance_state.h"
+#include "controller/service/tag_service.h"
 
 namespace minicloud::controller {
 namespace {
@@ -46,19 +47,23 @@ v1::PlacementGroup ToApi(const v1::PlacementGroupRecord& r, int instance_count) 
   g.set_region(r.region());
   g.set_locked_availability_zone(r.locked_availability_zone());
   g.set_instance_count(instance_count);
+  *g.mutable_tags() = TagList(r.tags());
   return g;
 }
 
-using GroupGetter = std::function<std::string(const v1::PlacementGroupRecord&)>;
-const std::map<std::string, GroupGetter, std::less<>>& GroupFilterGetters() {
-  static const auto* kGetters = new std::map<std::string, GroupGetter, std::less<>>{
-      {"group-name", [](const auto& g) { return g.group_name(); }},
-      {"group-id", [](const auto& g) { return g.group_id(); }},
-      {"strategy", [](const auto& g) { return PlacementStrategyName(g.strategy()); }},
-      {"state", [](const auto& g) { return g.state(); }},
-      {"spread-level", [](const auto& g) { return SpreadLevelName(g.spread_level()); }},
-  };
-  return *kGetters;
+// DescribePlacementGroups' filters (botocore's EC2 model), tag:<key> and tag-key included.
+const FilterTable<v1::PlacementGroupRecord>& GroupFilters() {
+  using Getter = FilterTable<v1::PlacementGroupRecord>::Getter;
+  static const auto* kTable = new FilterTable<v1::PlacementGroupRecord>(
+      std::map<std::string, Getter, std::less<>>{
+          {"group-name", [](const auto& g) { return g.group_name(); }},
+          {"group-id", [](const auto& g) { return g.group_id(); }},
+          {"strategy", [](const auto& g) { return PlacementStrategyName(g.strategy()); }},
+          {"state", [](const auto& g) { return g.state(); }},
+          {"spread-level", [](const auto& g) { return SpreadLevelName(g.spread_level()); }},
+      },
+      [](const v1::PlacementGroupRecord& g) -> const TagMap& { return g.tags(); });
+  return *kTable;
 }
 
 // The scheduler's own enums for the typed strategy and spread level; nullopt for a value the
@@ -145,6 +150,7 @@ absl::StatusOr<v1::CreatePlacementGroupResponse> PlacementGroupService::CreatePl
   if (absl::Status s = scheduler::ValidatePlacementGroup(group); !s.ok()) {
     return InvalidParameterValue(s.message());
   }
+  MC_RETURN_IF_ERROR(ValidateTagSpecification(req.tags(), TagUse::kApiOnly, "placement group"));
 
   auto lock = state_.LockCommitted();
   if (state_.placement_groups().contains(req.group_name())) {
@@ -172,6 +178,7 @@ absl::StatusOr<v1::CreatePlacementGroupResponse> PlacementGroupService::CreatePl
   }
   r.set_state("available");
   r.set_create_time_ms(absl::ToUnixMillis(clock_.Now()));
+  SetTags(req.tags(), *r.mutable_tags());
   CloudState::Changes changes;
   changes.placement_groups[r.group_name()] = r;
   MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record placement group"));
@@ -182,11 +189,7 @@ absl::StatusOr<v1::CreatePlacementGroupResponse> PlacementGroupService::CreatePl
 
 absl::StatusOr<v1::DescribePlacementGroupsResponse> PlacementGroupService::DescribePlacementGroups(
     const v1::DescribePlacementGroupsRequest& req) {
-  for (const auto& f : req.filters()) {
-    if (!GroupFilterGetters().contains(f.name())) {
-      return InvalidParameterValue(absl::StrCat("The filter '", f.name(), "' is invalid"));
-    }
-  }
+  MC_RETURN_IF_ERROR(GroupFilters().Validate(req.filters()));
   auto lock = state_.LockCommitted();
   std::set<std::string> names(req.group_names().begin(), req.group_names().end());
   std::set<std::string> ids(req.group_ids().begin(), req.group_ids().end());
@@ -211,14 +214,9 @@ absl::StatusOr<v1::DescribePlacementGroupsResponse> PlacementGroupService::Descr
   for (const auto& [name, g] : state_.placement_groups()) {
     if (!names.empty() && !names.contains(name)) continue;
     if (!ids.empty() && !ids.contains(g.group_id())) continue;
-    bool match = true;
-    for (const auto& f : req.filters()) {
-      const std::string actual = GroupFilterGetters().find(f.name())->second(g);
-      bool any = false;
-      for (const auto& want : f.values()) any = any || GlobMatch(want, actual);
-      match = match && any;
+    if (GroupFilters().Matches(g, req.filters())) {
+      *resp.add_placement_groups() = ToApi(g, counts[name]);
     }
-    if (match) *resp.add_placement_groups() = ToApi(g, counts[name]);
   }
   return resp;
 }

@@ -18,6 +18,7 @@
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/tag_service.h"
 #include "controller/store/rocksdb_store.h"
 #include "tests/testing/image_upload.h"
 #include "tests/testing/temp_dir.h"
@@ -56,10 +57,12 @@ struct ControllerFixture {
   std::unique_ptr<controller::PlacementGroupService> groups;
   std::unique_ptr<controller::ImageService> images;
   std::unique_ptr<controller::FleetService> fleet;
+  std::unique_ptr<controller::TagService> tags;
 
   ControllerFixture() { Reopen(); }
 
   void Reopen() {
+    tags.reset();
     fleet.reset();
     groups.reset();
     key_pairs.reset();
@@ -81,6 +84,7 @@ struct ControllerFixture {
     groups = std::make_unique<controller::PlacementGroupService>(*state, clock, ids);
     images = std::make_unique<controller::ImageService>(*state, clock, ids, *blobs);
     fleet = std::make_unique<controller::FleetService>(*state, clock, ids, *signer);
+    tags = std::make_unique<controller::TagService>(*state);
   }
 
   // A small qcow2 made by qemu-img, registered as an AMI.

@@ -47,7 +47,8 @@ class TestCloud {
 
   void StartController() {
     compute_handler_ = std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images,
-                                                                    *ctl_.key_pairs, *ctl_.groups);
+                                                                    *ctl_.key_pairs, *ctl_.groups,
+                                                                    *ctl_.tags);
     host_handler_ = std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.images);
     grpc::ServerBuilder b;
     int port = 0;

@@ -104,6 +104,26 @@ absl::Status FakeHypervisor::StopDomain(std::string_view instance_id, StopMode m
   return absl::OkStatus();
 }
 
+absl::Status FakeHypervisor::RebootDomain(std::string_view instance_id) {
+  const std::string context = absl::StrCat("reboot ", AbslView(instance_id));
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) {
+    return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
+  }
+  if (it->second.state != DomainState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
+  }
+  ++it->second.reboots;
+  return absl::OkStatus();
+}
+
+int FakeHypervisor::Reboots(std::string_view instance_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  return it == domains_.end() ? 0 : it->second.reboots;
+}
+
 void FakeHypervisor::IgnoreShutdownRequests(bool ignore) {
   absl::MutexLock lock(&mu_);
   ignore_shutdown_ = ignore;

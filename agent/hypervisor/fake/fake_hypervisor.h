@@ -44,6 +44,8 @@ class FakeHypervisor final : public Hypervisor {
   // kGraceful powers the domain off at once, like a guest that honours the ACPI button,
   // unless IgnoreShutdownRequests(true) made the guest deaf to it.
   absl::Status StopDomain(std::string_view instance_id, StopMode mode) override;
+  // Records the reboot (Reboots()); the domain keeps running.
+  absl::Status RebootDomain(std::string_view instance_id) override;
   absl::StatusOr<std::vector<DomainInfo>> List() override;
   absl::StatusOr<DomainInfo> Get(std::string_view instance_id) override;
   absl::StatusOr<HostResources> GetHostResources() override;
@@ -73,6 +75,8 @@ class FakeHypervisor final : public Hypervisor {
   // Every StopDomain call that reached the running owned domain, in order (a graceful request a
   // deaf guest ignored included), since the domain was created.
   std::vector<StopMode> StopRequests(std::string_view instance_id) const;
+  // How many times the owned domain was rebooted since it was created (0 if none or unknown).
+  int Reboots(std::string_view instance_id) const;
   // Counters for assertions about idempotency (how often a domain was really started).
   int create_calls() const;
   int starts() const;
@@ -85,6 +89,7 @@ class FakeHypervisor final : public Hypervisor {
     DomainSpec spec;  // only for owned domains
     StopMethod last_stop = StopMethod::kNone;
     std::vector<StopMode> stop_requests;
+    int reboots = 0;
   };
 
   static absl::Status TakeFailure(std::optional<absl::Status>& slot);

@@ -409,6 +409,42 @@ absl::Status LibvirtHypervisor::Destroy(std::string_view instance_id) {
   return absl::OkStatus();
 }
 
+absl::Status LibvirtHypervisor::RebootDomain(std::string_view instance_id) {
+  const std::string id(instance_id);
+  const std::string context = absl::StrCat("reboot ", id);
+  Impl::IdLock id_lock(*impl_, id);
+  absl::StatusOr<Connection> conn = impl_->Conn();
+  if (!conn.ok())
+    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Domain> found = LookupOwned(conn->get(), id, context);
+  if (!found.ok()) return found.status();
+  Domain dom = std::move(*found);
+  if (virDomainIsActive(dom.get()) != 1) {
+    virResetLastError();
+    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
+  }
+  if (virDomainReboot(dom.get(), VIR_DOMAIN_REBOOT_ACPI_POWER_BTN) == 0) {
+    spdlog::info("hypervisor: asked {} to reboot (ACPI)", id);
+    return absl::OkStatus();
+  }
+  // Drivers without a choice of method take the default one; a driver or guest that cannot
+  // take a reboot request gets the reset button.
+  if ((LastErrorCode() == VIR_ERR_INVALID_ARG || LastErrorCode() == VIR_ERR_NO_SUPPORT) &&
+      virDomainReboot(dom.get(), 0) == 0) {
+    virResetLastError();
+    spdlog::info("hypervisor: asked {} to reboot", id);
+    return absl::OkStatus();
+  }
+  spdlog::warn("hypervisor: {}: reboot request refused ({}); resetting", id,
+               LastError(context).message());
+  if (virDomainReset(dom.get(), 0) == 0) {
+    virResetLastError();
+    spdlog::info("hypervisor: reset {}", id);
+    return absl::OkStatus();
+  }
+  return LastError(absl::StrCat(context, ": reset"));
+}
+
 absl::Status LibvirtHypervisor::StopDomain(std::string_view instance_id, StopMode mode) {
   const std::string id(instance_id);
   const std::string context = absl::StrCat("stop ", id);

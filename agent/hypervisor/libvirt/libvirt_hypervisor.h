@@ -64,6 +64,8 @@ class LibvirtHypervisor final : public Hypervisor {
   absl::Status CreateAndStart(const DomainSpec& spec) override;
   absl::Status Destroy(std::string_view instance_id) override;
   absl::Status StopDomain(std::string_view instance_id, StopMode mode) override;
+  // virDomainReboot (ACPI request); virDomainReset when the driver or guest cannot take it.
+  absl::Status RebootDomain(std::string_view instance_id) override;
   absl::StatusOr<std::vector<DomainInfo>> List() override;
   absl::StatusOr<DomainInfo> Get(std::string_view instance_id) override;
   absl::StatusOr<HostResources> GetHostResources() override;

@@ -16,6 +16,11 @@ v1::DesiredState Desired(std::vector<std::pair<std::string, v1::DesiredGoal>> it
   return d;
 }
 
+v1::DesiredState WithRebootCount(v1::DesiredState d, int reboot_count) {
+  for (auto& i : *d.mutable_instances()) i.set_reboot_count(reboot_count);
+  return d;
+}
+
 v1::DesiredState WithBootCount(v1::DesiredState d, int boot_count) {
   for (auto& i : *d.mutable_instances()) i.set_boot_count(boot_count);
   return d;
@@ -48,7 +53,31 @@ TEST_CASE("reconcile plan", "[agent][plan]") {
   LocalInstance restart_failed = booted_once;
   restart_failed.state = v1::OBSERVED_STATE_FAILED;
   restart_failed.failed_boot = 2;
+  LocalInstance rebooted_once = booted_once;
+  rebooted_once.rebooted = 1;
+  // Each reboot case would catch: a reboot on every pass (rebooted ignored), a reboot of a
+  // domain that is off, or a reboot instead of the first launch.
   const std::vector<Case> cases = {
+      {"a reboot asked for reboots the running domain",
+       WithRebootCount(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), 1),
+       {{"i-1", Domain("i-1", DomainState::kRunning)}},
+       {{"i-1", booted_once}},
+       {{ActionKind::kReboot, "i-1"}}},
+      {"a reboot done is not done again",
+       WithRebootCount(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), 1),
+       {{"i-1", Domain("i-1", DomainState::kRunning)}},
+       {{"i-1", rebooted_once}},
+       {}},
+      {"a shut-off domain is not rebooted",
+       WithRebootCount(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), 2),
+       {{"i-1", Domain("i-1", DomainState::kShutoff)}},
+       {{"i-1", rebooted_once}},
+       {}},
+      {"a missing domain is launched, not rebooted",
+       WithRebootCount(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), 1),
+       {},
+       {},
+       {{ActionKind::kLaunch, "i-1"}}},
       {"launch a new instance",
        Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}),
        {},

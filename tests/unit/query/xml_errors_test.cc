@@ -47,7 +47,7 @@ TEST_CASE("error mapping: EC2 code and HTTP status from the status") {
       {Ec2Error(absl::StatusCode::kUnauthenticated, "AuthFailure", "x"), "AuthFailure", 401},
       {Ec2Error(absl::StatusCode::kUnauthenticated, "SignatureDoesNotMatch", "x"),
        "SignatureDoesNotMatch", 403},
-      {Ec2Error(absl::StatusCode::kInvalidArgument, "RequestExpired", "x"), "RequestExpired", 400},
+      {Ec2Error(absl::StatusCode::kUnauthenticated, "RequestExpired", "x"), "RequestExpired", 400},
       {Ec2Error(absl::StatusCode::kPermissionDenied, "UnauthorizedOperation", "x"),
        "UnauthorizedOperation", 403},
       {absl::InvalidArgumentError("x"), "InvalidParameterValue", 400},
