@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   const char* azs[] = {"home-1a", "home-1b", "home-1c"};
   for (int i = 0; i < hosts; ++i) cloud.AddHost(azs[i % 3], absl::StrCat("rack-", i + 1));
   const std::string image = cloud.controller().RegisterImage("conformance-image");
+  // A second AMI for DeregisterImage (the Query API cannot upload one).
+  const std::string spare = cloud.controller().RegisterImage("conformance-spare");
 
   // The signing clock is the real one: the clients sign with the machine's time.
   mc::testing::ConformanceKeys keys(cloud.controller());
@@ -55,7 +57,8 @@ int main(int argc, char** argv) {
   std::cout << "{\"endpoint\": \"http://127.0.0.1:" << (*server)->port()
             << "\", \"region\": \"home-1\", \"access_key_id\": \"" << keys.access_key_id()
             << "\", \"secret_access_key\": \"" << keys.secret_access_key()
-            << "\", \"image_id\": \"" << image << "\", \"actions\": ["
+            << "\", \"image_id\": \"" << image << "\", \"spare_image_id\": \"" << spare
+            << "\", \"actions\": ["
             << absl::StrJoin(quoted, ", ") << "]}" << std::endl;
   // Until the suite closes our stdin (or dies, which closes it too).
   std::string line;
