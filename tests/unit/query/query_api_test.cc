@@ -250,6 +250,38 @@ TEST_CASE("RunInstances and DescribeInstances: reservation and instance shapes, 
   CHECK(std::string(change.child("currentState").child_value("code")) == "32");
 }
 
+TEST_CASE("minicloud's actions: DescribeHosts and DescribePlacement") {
+  Fixture f;
+  const std::string host = f.ctl.AddHost("home-1b", 4, 8192);
+  pugi::xml_document d1;
+  auto hosts = Parse(d1, f.Call("DescribeHosts"), "DescribeHostsResponse");
+  pugi::xml_node item = hosts.child("hostSet").child("item");
+  CHECK(std::string(item.child_value("hostId")) == host);
+  CHECK(std::string(item.child_value("availabilityZone")) == "home-1b");
+  CHECK(std::string(item.child("capacity").child_value("vcpus")) == "4");
+  CHECK(std::string(item.child_value("accelerator")) == "tcg");
+  const std::string image = f.ctl.RegisterImage();
+  pugi::xml_document d2;
+  auto fits = Parse(d2,
+                    f.Call("DescribePlacement",
+                           "&ImageId=" + image + "&InstanceType=t3.micro&MinCount=1&MaxCount=1"),
+                    "DescribePlacementResponse");
+  CHECK(std::string(fits.child_value("wouldSucceed")) == "true");
+  CHECK_FALSE(std::string(fits.child_value("explanation")).empty());
+  pugi::xml_document d3;
+  auto too_many =
+      Parse(d3,
+            f.Call("DescribePlacement",
+                   "&ImageId=" + image + "&InstanceType=t3.micro&MinCount=500&MaxCount=500"),
+            "DescribePlacementResponse");
+  CHECK(std::string(too_many.child_value("wouldSucceed")) == "false");
+  CHECK(std::string(too_many.child_value("errorCode")) == "InsufficientInstanceCapacity");
+  // Nothing was placed.
+  pugi::xml_document d4;
+  auto none = Parse(d4, f.Call("DescribeInstances"), "DescribeInstancesResponse");
+  CHECK_FALSE(none.child("reservationSet").child("item"));
+}
+
 TEST_CASE("credentials limited to some actions get UnauthorizedOperation for the others") {
   Fixture f;
   f.verifier.allowed = std::vector<std::string>{"DescribeKeyPairs"};
