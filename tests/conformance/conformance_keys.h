@@ -21,7 +21,9 @@ class ConformanceKeys {
     id_ = "AKIA";
     for (int i = 0; i < 16; ++i) id_ += kUpper[rd() % 32];
     for (int i = 0; i < 40; ++i) secret_ += kAny[rd() % 64];
-    keys_.Put(id_, controller::auth::AccessKeySecret{.secret_access_key = secret_});
+    controller::auth::AccessKeySecret key;
+    key.secret_access_key = secret_;
+    keys_.Put(id_, std::move(key));
   }
   const controller::auth::AccessKeyLookup& lookup() const { return keys_; }
   const std::string& access_key_id() const { return id_; }

@@ -157,7 +157,10 @@ class RawResponse:
     def __init__(self, status, body):
         self.status = status
         self.body = body
-        self.xml = ET.fromstring(body) if body.strip().startswith(b"<") else None
+        try:
+            self.xml = ET.fromstring(body)
+        except ET.ParseError:
+            self.xml = None  # not XML (a server's HTML error page, say)
 
     def error_code(self):
         if self.xml is None:

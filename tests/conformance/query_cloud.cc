@@ -14,6 +14,9 @@
 #include <random>
 #include <string>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/auth/sigv4_verifier.h"
@@ -25,6 +28,9 @@
 namespace mc = minicloud;
 
 int main(int argc, char** argv) {
+  // stdout carries the one JSON line; logs go to stderr, warnings and up unless asked for.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("query_cloud"));
+  spdlog::set_level(std::getenv("MINICLOUD_TEST_LOG") ? spdlog::level::info : spdlog::level::warn);
   int hosts = 2;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--hosts") hosts = std::atoi(argv[i + 1]);

@@ -11,6 +11,7 @@ API yet are skipped with a message naming them (never passed quietly).
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -59,7 +60,8 @@ class AuthTest(unittest.TestCase):
 
     # Bug: the presigned (query-string) form not accepted, or accepted after tampering.
     def test_presigned_get(self):
-        url = ec2().generate_presigned_url("describe_availability_zones", ExpiresIn=60)
+        url = ec2().generate_presigned_url("describe_availability_zones", ExpiresIn=60,
+                                          HttpMethod="GET")
         with urllib.request.urlopen(url, timeout=30) as resp:
             self.assertEqual(resp.status, 200)
             self.assertIn(b"availabilityZoneInfo", resp.read())
@@ -127,7 +129,8 @@ class ProtocolErrorsTest(unittest.TestCase):
         self.assertEqual(code_of(ec2().describe_instances, InstanceIds=["bogus"]),
                          ("InvalidInstanceID.Malformed", 400))
         self.assertEqual(
-            code_of(ec2().run_instances, ImageId="ami-0123456789abcdef0", MinCount=1, MaxCount=1),
+            code_of(ec2().run_instances, ImageId="ami-0123456789abcdef0", InstanceType="t3.micro",
+                    MinCount=1, MaxCount=1),
             ("InvalidAMIID.NotFound", 400))
         self.assertEqual(code_of(ec2().get_console_output, InstanceId="i-0123456789abcdef0"),
                          ("InvalidInstanceID.NotFound", 400))
@@ -143,7 +146,7 @@ class ProtocolErrorsTest(unittest.TestCase):
 
     # Bug: RegisterImage pretending to succeed though the Query API cannot take image bytes.
     def test_register_image_unsupported(self):
-        code, status = code_of(ec2().register_image, Name="x", ImageLocation="s3://b/m.xml")
+        code, status = code_of(ec2().register_image, Name="conformance-s3", ImageLocation="s3://b/m.xml")
         self.assertEqual((code, status), ("UnsupportedOperation", 400))
 
 
@@ -157,7 +160,7 @@ class DryRunTest(unittest.TestCase):
     # Bug: DryRun validation skipped (a DryRun for a bad AMI said it would succeed).
     def test_dry_run_validates_first(self):
         self.assertEqual(code_of(ec2().run_instances, ImageId="ami-0123456789abcdef0",
-                                 MinCount=1, MaxCount=1, DryRun=True),
+                                 InstanceType="t3.micro", MinCount=1, MaxCount=1, DryRun=True),
                          ("InvalidAMIID.NotFound", 400))
 
     # Bug: DryRun on a read-only action returning data instead of DryRunOperation.
@@ -196,11 +199,12 @@ class LifecycleCliV1Test(unittest.TestCase):
             args += ["--tag-specifications",
                      "ResourceType=instance,Tags=[{Key=Name,Value=cli-v1},{Key=suite,Value=q}]"]
         r = v1(*args)
-        os.unlink(f.name)
         self.assertEqual(r.rc, 0, r.stderr)
         iid = r.json["Instances"][0]["InstanceId"]
         # ClientToken: the same token answers the same instance, launches nothing new.
         again = v1(*args)
+        os.unlink(f.name)
+        self.assertEqual(again.rc, 0, again.stderr)
         self.assertEqual(again.json["Instances"][0]["InstanceId"], iid)
 
         self.assertEqual(v1("wait", "instance-running", "--instance-ids", iid).rc, 0)
@@ -233,11 +237,18 @@ class LifecycleCliV1Test(unittest.TestCase):
         self.assertEqual(r.rc, 0, r.stderr)
         self.assertEqual(r.json["StoppingInstances"][0]["PreviousState"]["Name"], "running")
         self.assertEqual(v1("wait", "instance-stopped", "--instance-ids", iid).rc, 0)
+        # Both forms the CLI has: --attribute userData --value (base64 on the wire as given)
+        # and --user-data (a blob the CLI base64-encodes).
         r = v1("modify-instance-attribute", "--instance-id", iid, "--attribute", "userData",
-               "--value", "#!/bin/sh\necho changed\n")
+               "--value", b64("#!/bin/sh\necho changed\n"))
         self.assertEqual(r.rc, 0, r.stderr)
         r = v1("describe-instance-attribute", "--instance-id", iid, "--attribute", "userData")
         self.assertEqual(r.json["UserData"]["Value"], b64("#!/bin/sh\necho changed\n"))
+        r = v1("modify-instance-attribute", "--instance-id", iid, "--user-data",
+               json.dumps({"Value": "#!/bin/sh\necho again\n"}))
+        self.assertEqual(r.rc, 0, r.stderr)
+        r = v1("describe-instance-attribute", "--instance-id", iid, "--attribute", "userData")
+        self.assertEqual(r.json["UserData"]["Value"], b64("#!/bin/sh\necho again\n"))
         r = v1("start-instances", "--instance-ids", iid)
         self.assertEqual(r.rc, 0, r.stderr)
         self.assertEqual(r.json["StartingInstances"][0]["PreviousState"]["Name"], "stopped")

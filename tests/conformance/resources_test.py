@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import unittest
 
-from ctx import CTX, call, cloud, code_of, ec2, need, run_one, wait
+from ctx import CTX, call, cloud, code_of, ec2, need, run_one, skip_if_unwired, wait
 
 
 def ids_of(resp):
@@ -14,27 +14,46 @@ def ids_of(resp):
 
 
 class KeyPairTest(unittest.TestCase):
-    # Bug: CreateKeyPair not returning the private key once, or DescribeKeyPairs's filter
-    # ignored, or a duplicate name accepted.
+    # Bug: CreateKeyPair not returning the private key once, a duplicate name accepted, or
+    # DeleteKeyPair a no-op.
     def test_create_describe_delete(self):
         k = ec2().create_key_pair(KeyName="conf-created")
         self.assertIn("PRIVATE KEY", k["KeyMaterial"])
         self.assertTrue(k["KeyPairId"].startswith("key-"))
         self.assertEqual(code_of(ec2().create_key_pair, KeyName="conf-created"),
                          ("InvalidKeyPair.Duplicate", 400))
-        got = ec2().describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["conf-created"]}])
+        got = ec2().describe_key_pairs(KeyNames=["conf-created"])
         self.assertEqual([p["KeyName"] for p in got["KeyPairs"]], ["conf-created"])
         self.assertNotIn("KeyMaterial", got["KeyPairs"][0])
         ec2().delete_key_pair(KeyName="conf-created")
         self.assertEqual(code_of(ec2().describe_key_pairs, KeyNames=["conf-created"]),
                          ("InvalidKeyPair.NotFound", 400))
 
+    # Bug: DescribeKeyPairs's Filter ignored or refused (EC2 has key-name, key-pair-id, ...).
+    def test_filters(self):
+        skip_if_unwired(ec2().describe_key_pairs, what="Filter.N of DescribeKeyPairs",
+                        Filters=[{"Name": "key-name", "Values": ["x"]}])
+        ec2().create_key_pair(KeyName="conf-filter-a")
+        ec2().create_key_pair(KeyName="conf-filter-b", KeyType="ed25519")
+        try:
+            got = ec2().describe_key_pairs(
+                Filters=[{"Name": "key-name", "Values": ["conf-filter-a"]}])["KeyPairs"]
+            self.assertEqual([p["KeyName"] for p in got], ["conf-filter-a"])
+            got = ec2().describe_key_pairs(
+                Filters=[{"Name": "key-type", "Values": ["ed25519"]}])["KeyPairs"]
+            self.assertIn("conf-filter-b", [p["KeyName"] for p in got])
+            self.assertNotIn("conf-filter-a", [p["KeyName"] for p in got])
+        finally:
+            ec2().delete_key_pair(KeyName="conf-filter-a")
+            ec2().delete_key_pair(KeyName="conf-filter-b")
+
     # Bug: ImportKeyPair's base64 public key not decoded, or its fingerprint not EC2's.
     def test_import(self):
         with tempfile.TemporaryDirectory() as d:
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{d}/k"],
                            check=True)
-            public = open(f"{d}/k.pub", "rb").read()
+            with open(f"{d}/k.pub", "rb") as f:
+                public = f.read()
         k = ec2().import_key_pair(KeyName="conf-imported", PublicKeyMaterial=public)
         self.assertEqual(k["KeyName"], "conf-imported")
         self.assertTrue(k["KeyFingerprint"])
@@ -45,7 +64,7 @@ class KeyPairTest(unittest.TestCase):
 
 
 class PlacementGroupTest(unittest.TestCase):
-    # Bug: a strategy dropped, a describe filter ignored, a group deletable while in use.
+    # Bug: a strategy or partition count dropped, a group deletable while in use.
     def test_create_describe_delete(self):
         ec2().create_placement_group(GroupName="conf-spread", Strategy="spread")
         ec2().create_placement_group(GroupName="conf-part", Strategy="partition",
@@ -53,10 +72,9 @@ class PlacementGroupTest(unittest.TestCase):
         self.assertEqual(code_of(ec2().create_placement_group, GroupName="conf-spread",
                                  Strategy="spread"),
                          ("InvalidPlacementGroup.Duplicate", 400))
-        got = ec2().describe_placement_groups(
-            Filters=[{"Name": "strategy", "Values": ["partition"]}])["PlacementGroups"]
-        self.assertEqual([(g["GroupName"], g["PartitionCount"]) for g in got],
-                         [("conf-part", 2)])
+        got = ec2().describe_placement_groups(GroupNames=["conf-part"])["PlacementGroups"]
+        self.assertEqual([(g["GroupName"], g["Strategy"], g["PartitionCount"], g["State"])
+                          for g in got], [("conf-part", "partition", 2, "available")])
         iid = run_one(Placement={"GroupName": "conf-spread"})
         self.assertEqual(code_of(ec2().delete_placement_group, GroupName="conf-spread"),
                          ("InvalidPlacementGroup.InUse", 400))
@@ -66,6 +84,20 @@ class PlacementGroupTest(unittest.TestCase):
         ec2().delete_placement_group(GroupName="conf-part")
         self.assertEqual(code_of(ec2().describe_placement_groups, GroupNames=["conf-part"]),
                          ("InvalidPlacementGroup.Unknown", 400))
+
+    # Bug: DescribePlacementGroups's Filter ignored (every group returned).
+    def test_filters(self):
+        skip_if_unwired(ec2().describe_placement_groups, what="Filter.N of "
+                        "DescribePlacementGroups", Filters=[{"Name": "strategy", "Values": ["x"]}])
+        ec2().create_placement_group(GroupName="conf-filter-c", Strategy="cluster")
+        ec2().create_placement_group(GroupName="conf-filter-s", Strategy="spread")
+        try:
+            got = ec2().describe_placement_groups(
+                Filters=[{"Name": "strategy", "Values": ["cluster"]}])["PlacementGroups"]
+            self.assertEqual([g["GroupName"] for g in got], ["conf-filter-c"])
+        finally:
+            ec2().delete_placement_group(GroupName="conf-filter-c")
+            ec2().delete_placement_group(GroupName="conf-filter-s")
 
 
 class CatalogTest(unittest.TestCase):

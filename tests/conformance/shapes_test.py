@@ -21,6 +21,9 @@ DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "query-api-vs-
 ROW = re.compile(r"^\|\s*(\w+)\s*\|\s*`([^`]+)`\s*\|\s*(minicloud|moto)\s*\|")
 
 
+NOT_IN_MOTO = "(action not implemented by moto)"
+
+
 def documented():
     rows = set()
     with open(DOC) as f:
@@ -74,6 +77,11 @@ class MotoShapesTest(unittest.TestCase):
         answers = {}
         for name, side in self.sides.items():
             r = side.call(action, params_of(side))
+            if name == "moto" and r.status == 500 and r.xml is None:
+                # moto.server answers an action it does not implement with an HTML 500 page
+                # (NotImplementedError in its log): nothing to compare with.
+                self.found.add((action, NOT_IN_MOTO, "minicloud"))
+                return None
             self.assertIn(r.status, ok_statuses, f"{name} {action}: {r.body[:600]}")
             answers[name] = element_paths(r.body)
         ours, theirs = answers["minicloud"], answers["moto"]
@@ -120,7 +128,9 @@ class MotoShapesTest(unittest.TestCase):
         for side in self.sides.values():
             side.client.get_waiter("instance_stopped").wait(
                 InstanceIds=[side.ids["i"]], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-        c("ModifyInstanceAttribute", lambda s: {**one(s), "UserData.Value": b64("#!/bin/sh\n")})
+        # The Attribute/Value form: moto 5.2 refuses botocore's UserData.Value form.
+        c("ModifyInstanceAttribute", lambda s: {**one(s), "Attribute": "userData",
+                                                "Value": b64("#!/bin/sh\n")})
         c("StartInstances", inst)
         c("TerminateInstances", inst)
 
@@ -135,7 +145,8 @@ class MotoShapesTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{d}/k"],
                            check=True)
-            public = b64(open(f"{d}/k.pub").read())
+            with open(f"{d}/k.pub") as f:
+                public = b64(f.read())
         c("ImportKeyPair", lambda s: {"KeyName": "shape-imported", "PublicKeyMaterial": public})
         c("DeleteKeyPair", lambda s: {"KeyName": "shape-imported"})
         c("CreatePlacementGroup", lambda s: {"GroupName": "shape-pg", "Strategy": "spread"})
