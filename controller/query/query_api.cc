@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/query/errors.h"
+#include "controller/query/query_instance_options.h"
 #include "controller/query/xml.h"
 
 namespace minicloud::query {
@@ -48,6 +49,7 @@ ActionTable BuildActionTable() {
   AddKeyPairActions(t);            // actions_resources.cc
   AddPlacementGroupActions(t);     // actions_resources.cc
   AddMinicloudActions(t);          // actions_minicloud.cc: our extensions
+  AddInstanceOptionActions(t);     // query_instance_options.cc: the options minicloud has fixed
   // Next: tags (CreateTags, DeleteTags, DescribeTags), RebootInstances, DescribeInstanceStatus,
   // DescribeRegions and MaxResults/NextToken, as the services gain them.
   return t;

@@ -9,13 +9,13 @@
 //   → {"endpoint": "http://127.0.0.1:PORT", "region": "home-1", "access_key_id": "...",
 //      "secret_access_key": "...", "image_id": "ami-...", "actions": ["CreateKeyPair", ...]}
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <iostream>
 #include <random>
 #include <string>
-
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -47,9 +47,9 @@ int main(int argc, char** argv) {
   auto verifier =
       mc::controller::auth::MakeSigV4Verifier(keys.lookup(), mc::RealClock::Get(), "home-1");
   auto& ctl = cloud.controller();
-  mc::query::QueryApi api(mc::query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs,
-                                              *ctl.groups},
-                          *verifier, std::random_device{}());
+  mc::query::QueryApi api(
+      mc::query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups}, *verifier,
+      std::random_device{}());
   mc::query::HttpServerOptions options;
   options.listen = "127.0.0.1:0";
   auto server = mc::query::HttpServer::Start(
@@ -62,9 +62,8 @@ int main(int argc, char** argv) {
   for (const std::string& a : api.ActionNames()) quoted.push_back(absl::StrCat("\"", a, "\""));
   std::cout << "{\"endpoint\": \"http://127.0.0.1:" << (*server)->port()
             << "\", \"region\": \"home-1\", \"access_key_id\": \"" << keys.access_key_id()
-            << "\", \"secret_access_key\": \"" << keys.secret_access_key()
-            << "\", \"image_id\": \"" << image << "\", \"spare_image_id\": \"" << spare
-            << "\", \"actions\": ["
+            << "\", \"secret_access_key\": \"" << keys.secret_access_key() << "\", \"image_id\": \""
+            << image << "\", \"spare_image_id\": \"" << spare << "\", \"actions\": ["
             << absl::StrJoin(quoted, ", ") << "]}" << std::endl;
   // Until the suite closes our stdin (or dies, which closes it too).
   std::string line;

@@ -56,7 +56,12 @@ export TF_LOG_PATH=$WORK/terraform.log TF_LOG=${TF_LOG:-}
 cd "$WORK/tf"
 
 step() { echo "== terraform $*"; }
-fail() { echo "FAIL: $*"; [[ -s $WORK/terraform.log ]] && tail -n 80 "$WORK/terraform.log"; exit 1; }
+fail() {
+  echo "FAIL: $*"
+  [[ -s $WORK/terraform.log ]] && grep -o "Action=[A-Za-z]*[^ \"]\{0,400\}" "$WORK/terraform.log" | sort -u | tail -n 40
+  [[ -n ${KEEP_TF_LOG:-} ]] && cp "$WORK/terraform.log" "$KEEP_TF_LOG"
+  exit 1
+}
 
 step init
 "$TERRAFORM" init -no-color >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; fail "init"; }
