@@ -19,6 +19,12 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
                             ->capture_default_str();
   app.add_option("--cli-read-timeout", globals.timeout_s, "seconds to wait for an answer")
       ->capture_default_str();
+  app.add_option("--profile", globals.profile,
+                 "aws credentials profile (else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                 "AWS_PROFILE, [default])");
+  app.add_option("--region", globals.region,
+                 "region the requests are signed for (else AWS_REGION, AWS_DEFAULT_REGION, the "
+                 "profile's, home-1)");
 
   VerbRegistry verbs(app);
   RegisterInstanceVerbs(verbs);
@@ -26,6 +32,7 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterKeyPairVerbs(verbs);
   RegisterPlacementVerbs(verbs);
   RegisterHostVerbs(verbs);
+  RegisterAccessKeyVerbs(verbs);
 
   try {
     app.parse(argc, argv);
@@ -41,6 +48,9 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   } catch (const UsageError& e) {
     err << "\n" << e.what() << "\n";
     return kExitUsage;
+  } catch (const ConfigError& e) {
+    err << "\n" << e.what() << "\n";
+    return kExitConfig;
   } catch (const ServiceError& e) {
     err << "\nAn error occurred (" << e.code << ") when calling the " << e.operation
         << " operation: " << e.what() << "\n"

@@ -2,24 +2,41 @@
 
 #include <chrono>
 
+#include "absl/time/clock.h"
+#include "cli/credentials.h"
 #include "cli/verb.h"
+#include "common/auth/grpc_request.h"
 
 namespace minicloud::cli {
 namespace {
 
 class GrpcComputeApi : public ComputeApi {
  public:
-  GrpcComputeApi(std::string endpoint, double timeout_s)
+  GrpcComputeApi(std::string endpoint, double timeout_s, AwsCredentials credentials,
+                 std::string region)
       : endpoint_(std::move(endpoint)),
         timeout_s_(timeout_s),
+        credentials_(std::move(credentials)),
+        region_(std::move(region)),
         stub_(v1::ComputeService::NewStub(
             grpc::CreateChannel(endpoint_, grpc::InsecureChannelCredentials()))) {}
 
-  void Send(const char* operation, const google::protobuf::Message& /*request*/,
+  void Send(const char* operation, const google::protobuf::Message& request,
             google::protobuf::Message& /*response*/, const Invoker& invoke) override {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(static_cast<int64_t>(timeout_s_ * 1000)));
+    // SigV4 over the call (common/auth/grpc_request.h); a client-streaming call signs no body.
+    const auto* method = v1::RunInstancesRequest::descriptor()
+                             ->file()
+                             ->FindServiceByName("ComputeService")
+                             ->FindMethodByName(operation);
+    const bool streaming = method != nullptr && method->client_streaming();
+    for (const auto& [name, value] : auth::SignGrpcCall(
+             auth::ComputeMethodPath(operation), streaming ? nullptr : &request,
+             {credentials_.access_key_id, credentials_.secret_access_key}, region_, absl::Now())) {
+      ctx.AddMetadata(name, value);
+    }
     grpc::Status s = invoke(*stub_, ctx);
     if (s.ok()) return;
     std::string code = s.error_details();
@@ -32,19 +49,32 @@ class GrpcComputeApi : public ComputeApi {
       hint = "Is the controller running at " + endpoint_ +
              "? (set MINICLOUD_ENDPOINT or --endpoint)\n";
     }
-    throw ServiceError(code, operation, s.error_message(), hint);
+    std::string message = s.error_message();
+    if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      // The controller puts the code in front of the message too (for clients that show only
+      // the message); the aws-style line already names it.
+      if (message.rfind(code + ": ", 0) == 0) message = message.substr(code.size() + 2);
+      hint = "(signed with access key " + credentials_.access_key_id + " from " +
+             credentials_.source + ", region " + region_ + ")\n";
+    }
+    throw ServiceError(code, operation, message, hint);
   }
 
  private:
   const std::string endpoint_;
   const double timeout_s_;
+  const AwsCredentials credentials_;
+  const std::string region_;
   std::unique_ptr<v1::ComputeService::Stub> stub_;
 };
 
 }  // namespace
 
 std::unique_ptr<ComputeApi> MakeGrpcComputeApi(const GlobalOptions& options) {
-  return std::make_unique<GrpcComputeApi>(options.endpoint, options.timeout_s);
+  const CredentialSources sources = RealCredentialSources();
+  return std::make_unique<GrpcComputeApi>(options.endpoint, options.timeout_s,
+                                          ResolveCredentials(options.profile, sources),
+                                          ResolveRegion(options.region, options.profile, sources));
 }
 
 }  // namespace minicloud::cli

@@ -60,7 +60,8 @@ class ComputeApi {
 };
 
 // The controller over an insecure gRPC channel to options.endpoint; every call gets a deadline of
-// options.timeout_s (--cli-read-timeout).
+// options.timeout_s (--cli-read-timeout) and is signed with SigV4 (service ec2) with the
+// credentials and region found as cli/credentials.h says (ConfigError when there are none).
 std::unique_ptr<ComputeApi> MakeGrpcComputeApi(const GlobalOptions& options);
 
 }  // namespace minicloud::cli

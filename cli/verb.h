@@ -21,6 +21,7 @@ namespace minicloud::cli {
 
 // Exit codes as the aws CLI uses them.
 constexpr int kExitUsage = 252;
+constexpr int kExitConfig = 253;  // no credentials, a missing profile
 constexpr int kExitServiceError = 254;
 constexpr int kExitWaiterFailed = 255;
 
@@ -30,12 +31,20 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The environment or configuration does not allow a call (no credentials, an unknown profile):
+// printed as the aws CLI prints it, exit code kExitConfig.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Options accepted before or after the verb, as the aws CLI's global options.
 struct GlobalOptions {
   std::string endpoint;
   std::string output = "json";  // json | table | text
   double timeout_s = 60;        // --cli-read-timeout
   bool output_given = false;    // --output was on the line (a boot verdict defaults to text)
+  std::string profile;          // --profile: the aws credentials/config profile
+  std::string region;           // --region: the credential scope's region
 };
 
 struct VerbContext {
@@ -77,5 +86,6 @@ void RegisterImageVerbs(VerbRegistry& verbs);
 void RegisterKeyPairVerbs(VerbRegistry& verbs);
 void RegisterPlacementVerbs(VerbRegistry& verbs);
 void RegisterHostVerbs(VerbRegistry& verbs);
+void RegisterAccessKeyVerbs(VerbRegistry& verbs);
 
 }  // namespace minicloud::cli

@@ -48,7 +48,8 @@ std::string Ec2CodeOf(const absl::Status& status) {
 }
 
 absl::StatusCode CanonicalCodeForEc2(absl::string_view ec2_code) {
-  if (absl::EndsWith(ec2_code, ".NotFound") || absl::EndsWith(ec2_code, ".Unknown"))
+  if (absl::EndsWith(ec2_code, ".NotFound") || absl::EndsWith(ec2_code, ".Unknown") ||
+      ec2_code == "NoSuchEntity")
     return absl::StatusCode::kNotFound;
   if (absl::StartsWith(ec2_code, "Insufficient")) return absl::StatusCode::kResourceExhausted;
   if (absl::StartsWith(ec2_code, "Incorrect") || ec2_code == "OperationNotPermitted")

@@ -16,9 +16,10 @@
 #include "controller/agent_client/agent_client.h"
 #include "controller/api/grpc_handlers.h"
 #include "controller/api/server_limits.h"
+#include "controller/auth/access_key_service.h"
+#include "controller/auth/secret_box.h"
 #include "controller/auth/sigv4_verifier.h"
 #include "controller/identity/cloud_identity_signer.h"
-#include "controller/query/access_keys_file.h"
 #include "controller/query/http_server.h"
 #include "controller/query/query_api.h"
 #include "controller/scheduler/scheduler.h"
@@ -84,16 +85,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   mc::query::HttpServerOptions query_options;
-  std::string query_keys_file;
   app.add_option("--query-listen", query_options.listen,
                  "address:port of the EC2 Query API (HTTP, SigV4); '' turns it off")
       ->capture_default_str();
   app.add_option("--query-threads", query_options.threads, "threads serving the Query API")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
-  app.add_option("--query-access-keys", query_keys_file,
-                 "file of 'ACCESS_KEY_ID SECRET' lines (mode 0600) the Query API accepts; "
-                 "without it every Query request is refused");
   CLI11_PARSE(app, argc, argv);
   config.host_timeout = absl::Seconds(host_timeout_s);
   config.launch_timeout = absl::Seconds(launch_timeout_s);
@@ -132,6 +129,28 @@ int main(int argc, char** argv) {
     spdlog::critical("load state: {}", s.message());
     return 1;
   }
+  // Access keys: secrets sealed under the master key file; the first start creates one key and
+  // writes it where root (and only root) can read it.
+  auto box = ctl::auth::SecretBox::LoadOrCreate(state_dir + "/master.key");
+  if (!box.ok()) {
+    spdlog::critical("access key master key: {}", box.status().message());
+    return 1;
+  }
+  ctl::auth::AccessKeyService access_keys(**store, clock, *std::move(box));
+  if (auto s = access_keys.Load(); !s.ok()) {
+    spdlog::critical("load access keys: {}", s.message());
+    return 1;
+  }
+  const std::string admin_credentials = state_dir + "/admin-credentials";
+  auto first_key = ctl::auth::EnsureFirstAccessKey(access_keys, admin_credentials);
+  if (!first_key.ok()) {
+    spdlog::critical("first access key: {}", first_key.status().message());
+    return 1;
+  }
+  if (!first_key->empty()) {
+    spdlog::info("created access key {}; its credentials are in {} (mode 0600)", *first_key,
+                 admin_credentials);
+  }
   mc::scheduler::SpreadScheduler scheduler;
   auto agents = ctl::MakeGrpcAgentClient();
   ctl::ComputeService compute(state, clock, ids, scheduler, *agents, **signer);
@@ -140,18 +159,14 @@ int main(int argc, char** argv) {
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
   ctl::TagService tags(state);
-  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags);
+  // Every ComputeService call is signed with an access key (SigV4, service ec2, this region).
+  auto verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
+  ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
+                                      *verifier);
   ctl::HostHandler host_handler(fleet, images);
 
-  // The EC2 Query API: every request is verified (SigV4) before anything else reads it.
-  ctl::auth::InMemoryAccessKeys access_keys;
-  if (!query_keys_file.empty()) {
-    if (auto s = mc::query::LoadAccessKeysFile(query_keys_file, access_keys); !s.ok()) {
-      spdlog::critical("{}", s.message());
-      return 1;
-    }
-  }
-  auto verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
+  // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before
+  // anything else reads it.
   mc::query::QueryApi query_api(mc::query::Services{compute, images, key_pairs, groups}, *verifier,
                                 mc::SeedFromEntropy());
   std::unique_ptr<mc::query::HttpServer> query_server;
@@ -163,8 +178,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     query_server = std::move(*started);
-    spdlog::info("EC2 Query API on {} (region {}{})", query_options.listen, config.region,
-                 query_keys_file.empty() ? "; no access keys: every request is refused" : "");
+    spdlog::info("EC2 Query API on {} (region {})", query_options.listen, config.region);
   }
 
   grpc::ServerBuilder builder;

@@ -205,6 +205,7 @@ fi
 say "starting a one-host cloud in $MINICLOUD_HOME (namespace $NSC)"
 in_cloud_ns "$CLOUD" up --hosts 1 --accel tcg "${CLOUD_ARGS[@]}" >"$WORK/cloud-up.log" 2>&1 ||
   { cat "$WORK/cloud-up.log" >&2; die "deploy/cloud up failed"; }
+eval "$("$CLOUD" env)"  # the controller's first access key signs every call
 IMAGE=$(mc register-image --manifest "$MANIFEST" | jq -r .ImageId)
 say "registered $IMAGE from $MANIFEST"
 

@@ -32,6 +32,7 @@ RAW=${BENCH_LAUNCH_RAW:-$MINICLOUD_HOME/raw.txt}
 trap '"$REPO/deploy/cloud" down >/dev/null 2>&1 || true; rm -rf "$MINICLOUD_HOME"' EXIT
 
 "$REPO/deploy/cloud" up --hosts 1 >/dev/null
+eval "$("$REPO/deploy/cloud" env)"  # the controller's first access key signs every call
 image=$("$MC" register-image --manifest /var/cache/minicloud/images/tiny/manifest.json | jq -r .ImageId)
 
 ms() { local t=${EPOCHREALTIME/./}; echo "${t:0:-3}"; }  # bash's clock, no fork

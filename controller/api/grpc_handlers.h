@@ -1,5 +1,7 @@
 #pragma once
 
+#include "controller/api/grpc_auth.h"
+#include "controller/auth/access_key_service.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/image_service.h"
@@ -14,9 +16,18 @@ namespace minicloud::controller {
 // gRPC edge of the public API: each method forwards to a service and maps the status.
 class ComputeHandler final : public v1::ComputeService::Service {
  public:
+  // Every call is verified by `verifier` (SigV4, service "ec2") before it reaches a service.
   ComputeHandler(ComputeService& compute, ImageService& images, KeyPairService& keys,
-                 PlacementGroupService& groups, TagService& tags)
-      : compute_(compute), images_(images), keys_(keys), groups_(groups), tags_(tags) {}
+                 PlacementGroupService& groups, TagService& tags,
+                 auth::AccessKeyService& access_keys,
+                 const minicloud::auth::RequestVerifier& verifier)
+      : compute_(compute),
+        images_(images),
+        keys_(keys),
+        groups_(groups),
+        tags_(tags),
+        access_keys_(access_keys),
+        auth_(verifier) {}
 
   grpc::Status RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                             v1::Reservation* resp) override;
@@ -86,6 +97,12 @@ class ComputeHandler final : public v1::ComputeService::Service {
                                       v1::DescribeInstanceStatusResponse* resp) override;
   grpc::Status DescribeRegions(grpc::ServerContext*, const v1::DescribeRegionsRequest* req,
                                v1::DescribeRegionsResponse* resp) override;
+  grpc::Status CreateAccessKey(grpc::ServerContext*, const v1::CreateAccessKeyRequest* req,
+                               v1::CreateAccessKeyResponse* resp) override;
+  grpc::Status ListAccessKeys(grpc::ServerContext*, const v1::ListAccessKeysRequest* req,
+                              v1::ListAccessKeysResponse* resp) override;
+  grpc::Status DeleteAccessKey(grpc::ServerContext*, const v1::DeleteAccessKeyRequest* req,
+                               v1::DeleteAccessKeyResponse* resp) override;
 
  private:
   ComputeService& compute_;
@@ -93,6 +110,13 @@ class ComputeHandler final : public v1::ComputeService::Service {
   KeyPairService& keys_;
   PlacementGroupService& groups_;
   TagService& tags_;
+  // Checks the call's signature (GrpcAuthenticator), then runs the service call.
+  template <typename Req, typename Resp, typename Call>
+  grpc::Status Authorized(const grpc::ServerContext& ctx, const char* method, const Req* req,
+                          Resp* resp, Call&& call);
+
+  auth::AccessKeyService& access_keys_;
+  const GrpcAuthenticator auth_;
 };
 
 // gRPC edge of the controller<->agent API.

@@ -27,6 +27,8 @@ absl::string_view TableName(Table t) {
       return "subnets";
     case Table::kPlacementGroups:
       return "placement_groups";
+    case Table::kAccessKeys:
+      return "access_keys";
   }
   return "unknown";
 }

@@ -23,10 +23,12 @@ enum class Table {
   kKeyPairs,
   kSubnets,
   kPlacementGroups,
+  kAccessKeys,
 };
 inline constexpr Table kAllTables[] = {
     Table::kInstances, Table::kImages,   Table::kHosts,   Table::kClientTokens,
-    Table::kMeta,      Table::kKeyPairs, Table::kSubnets, Table::kPlacementGroups};
+    Table::kMeta,      Table::kKeyPairs, Table::kSubnets, Table::kPlacementGroups,
+    Table::kAccessKeys};
 absl::string_view TableName(Table t);
 
 // A set of writes applied all together or not at all.

@@ -27,7 +27,13 @@ HOME_A=$MINICLOUD_HOME
 HOME_B=$(mktemp -d /tmp/minicloud-e2e-XXXXXX)
 PORT_A=$MINICLOUD_PORT
 PORT_B=$((PORT_A == 39999 ? 20000 : PORT_A + 1))
-MC_B=("$MC" --endpoint "127.0.0.1:$PORT_B")
+# B's CLI: B's endpoint and B's own access key (read once B is up).
+MC_B() {
+  AWS_ACCESS_KEY_ID=$(sed -n 's/^aws_access_key_id *= *//p' "$HOME_B/controller/admin-credentials") \
+    AWS_SECRET_ACCESS_KEY=$(sed -n 's/^aws_secret_access_key *= *//p' \
+      "$HOME_B/controller/admin-credentials") \
+    "$MC" --endpoint "127.0.0.1:$PORT_B" "$@"
+}
 
 down_b() { MINICLOUD_HOME=$HOME_B MINICLOUD_PORT=$PORT_B "$REPO/deploy/cloud" down >/dev/null 2>&1; }
 teardown_all() {
@@ -65,6 +71,7 @@ before=$(machine_net_state "$ifs_before")
 
 "$REPO/deploy/cloud" up --hosts 1 --egress-interface "$OUTSIDE_IF" --dns "$OUTSIDE_IP" \
   >"$HOME_A/up-a.log" 2>&1 || { cat "$HOME_A/up-a.log"; fail "cloud A up"; }
+eval "$("$REPO/deploy/cloud" env)" || fail "cloud A env"
 MINICLOUD_HOME=$HOME_B MINICLOUD_PORT=$PORT_B "$REPO/deploy/cloud" up --hosts 1 --no-egress \
   >"$HOME_A/up-b.log" 2>&1 || { cat "$HOME_A/up-b.log"; fail "cloud B up (while A is up)"; }
 log "A: $(grep -o 'links.*' "$HOME_A/up-a.log" | cut -d';' -f1)"
@@ -84,7 +91,7 @@ log "A's controller $link_a:$PORT_A, A's agent $agent_addr, B's controller $link
 
 tiny=$("$MC" register-image --manifest "$IMAGES/tiny/manifest.json" | jq -r .ImageId)
 deb_a=$("$MC" register-image --manifest "$DEBIAN/manifest.json" | jq -r .ImageId)
-deb_b=$("${MC_B[@]}" register-image --manifest "$DEBIAN/manifest.json" | jq -r .ImageId)
+deb_b=$(MC_B register-image --manifest "$DEBIAN/manifest.json" | jq -r .ImageId)
 
 # --- the tiny guest: what it can and cannot connect to ------------------------------------------
 cat >"$HOME_A/tiny.sh" <<EOF
@@ -128,7 +135,7 @@ echo "egress-step: package \$($OUTSIDE_PACKAGE)"
 EOF
 id_a=$("$MC" run-instances --image-id "$deb_a" --instance-type t3.micro \
   --user-data "file://$HOME_A/debian.sh" | jq -r '.Instances[0].InstanceId')
-id_b=$("${MC_B[@]}" run-instances --image-id "$deb_b" --instance-type t3.micro \
+id_b=$(MC_B run-instances --image-id "$deb_b" --instance-type t3.micro \
   --user-data "file://$HOME_A/debian.sh" | jq -r '.Instances[0].InstanceId')
 log "Debian guests: $id_a on A (egress), $id_b on B (no egress)"
 
@@ -145,7 +152,7 @@ done
 log "a guest reaches the outside, not the controllers or the agent"
 
 rc=0
-verdict_b=$("${MC_B[@]}" wait user-data-finished --instance-ids "$id_b" --timeout 1200 2>&1) || rc=$?
+verdict_b=$(MC_B wait user-data-finished --instance-ids "$id_b" --timeout 1200 2>&1) || rc=$?
 printf '%s\n' "$verdict_b" | sed 's/^/  B: /'
 assert_eq "$rc" 1 "exit status of wait user-data-finished on B (no egress)"
 grep -q "verdict: user data FAILED" <<<"$verdict_b" || fail "B's verdict"

@@ -28,7 +28,12 @@ teardown() {
 }
 trap teardown EXIT
 
-cloud_up() { "$REPO/deploy/cloud" up "$@" >/dev/null || fail "cloud up"; }
+# Starts the cloud and exports its endpoint and the controller's first access key (every API call
+# is signed with it).
+cloud_up() {
+  "$REPO/deploy/cloud" up "$@" >/dev/null || fail "cloud up"
+  eval "$("$REPO/deploy/cloud" env)" || fail "cloud env"
+}
 
 state_of() { "$MC" describe-instances --instance-ids "$1" | jq -r '.Reservations[0].Instances[0].State.Name'; }
 

@@ -22,6 +22,7 @@ v1::Reservation Run(TestCloud& cloud, const std::string& image, int count,
   req.set_min_count(count);
   req.set_max_count(count);
   v1::Reservation resp;
+  cloud.Sign(ctx, "RunInstances", &req);
   grpc::Status s = cloud.api().RunInstances(&ctx, req, &resp);
   if (status != nullptr) *status = s;
   return resp;
@@ -32,6 +33,7 @@ grpc::Status Terminate(TestCloud& cloud, const std::string& id) {
   v1::TerminateInstancesRequest req;
   req.add_instance_ids(id);
   v1::TerminateInstancesResponse resp;
+  cloud.Sign(ctx, "TerminateInstances", &req);
   return cloud.api().TerminateInstances(&ctx, req, &resp);
 }
 
@@ -143,6 +145,7 @@ TEST_CASE("console output travels from the agent through the controller", "[inte
   v1::GetConsoleOutputRequest req;
   req.set_instance_id(id);
   v1::GetConsoleOutputResponse resp;
+  cloud.Sign(ctx, "GetConsoleOutput", &req);
   grpc::Status s = cloud.api().GetConsoleOutput(&ctx, req, &resp);
   INFO(s.error_message());
   REQUIRE(s.ok());
@@ -192,6 +195,7 @@ TEST_CASE("the controller's server refuses requests larger than its limit before
     req.set_max_count(1);
     req.set_user_data(std::string(row.user_data_bytes, 'x'));
     v1::Reservation resp;
+    cloud.Sign(ctx, "RunInstances", &req);
     grpc::Status s = cloud.api().RunInstances(&ctx, req, &resp);
     CHECK(s.error_code() == row.code);
     if (!row.ec2_code.empty()) CHECK(s.error_details() == row.ec2_code);

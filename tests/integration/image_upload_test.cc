@@ -63,6 +63,7 @@ grpc::Status Upload(TestCloud& cloud, v1::RegisterImageRequest req, const std::s
   req.set_kernel_size_bytes(static_cast<int64_t>(kernel.size()));
   req.set_ramdisk_size_bytes(static_cast<int64_t>(ramdisk.size()));
   grpc::ClientContext ctx;
+  cloud.Sign(ctx, "RegisterImage", nullptr);
   auto w = cloud.api().RegisterImage(&ctx, resp);
   v1::RegisterImageUpload msg;
   *msg.mutable_request() = req;
@@ -88,6 +89,7 @@ TEST_CASE("RegisterImage never opens a file a caller names", "[integration][imag
     grpc::GenericStub stub(
         grpc::CreateChannel(cloud.endpoint(), grpc::InsecureChannelCredentials()));
     grpc::ClientContext ctx;
+    cloud.Sign(ctx, "RegisterImage", nullptr);  // signed, so the refusal is the request's own
     grpc::CompletionQueue cq;
     grpc::Slice slice(legacy);
     grpc::ByteBuffer request(&slice, 1), response;

@@ -128,9 +128,11 @@ template <typename Resp, typename Req>
 using Rpc = grpc::Status (v1::ComputeService::Stub::*)(grpc::ClientContext*, const Req&, Resp*);
 
 template <typename Req, typename Resp>
-Resp Call(TestCloud& cloud, Rpc<Resp, Req> rpc, const Req& req, grpc::Status* status = nullptr) {
+Resp Call(TestCloud& cloud, const char* method, Rpc<Resp, Req> rpc, const Req& req,
+          grpc::Status* status = nullptr) {
   grpc::ClientContext ctx;
   Resp resp;
+  cloud.Sign(ctx, method, &req);
   grpc::Status s = (cloud.api().*rpc)(&ctx, req, &resp);
   if (status != nullptr) {
     *status = s;
@@ -146,7 +148,8 @@ v1::Instance Launch(TestCloud& cloud, v1::RunInstancesRequest req) {
   req.set_instance_type("t3.micro");
   req.set_min_count(1);
   req.set_max_count(1);
-  const v1::Reservation res = Call(cloud, &v1::ComputeService::Stub::RunInstances, req);
+  const v1::Reservation res =
+      Call(cloud, "RunInstances", &v1::ComputeService::Stub::RunInstances, req);
   REQUIRE(res.instances_size() == 1);
   const std::string id = res.instances(0).instance_id();
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "running"; }));
@@ -162,7 +165,8 @@ grpc::Status ModifyOptions(TestCloud& cloud, const std::string& id,
   req.set_instance_id(id);
   *req.mutable_options() = options;
   grpc::Status status;
-  Call(cloud, &v1::ComputeService::Stub::ModifyInstanceMetadataOptions, req, &status);
+  Call(cloud, "ModifyInstanceMetadataOptions",
+       &v1::ComputeService::Stub::ModifyInstanceMetadataOptions, req, &status);
   return status;
 }
 
@@ -182,11 +186,12 @@ TEST_CASE("a guest reads through HTTP what RunInstances gave it", "[integration]
   v1::CreateKeyPairRequest key_req;
   key_req.set_key_name("laptop");
   key_req.set_key_type("ed25519");
-  Call(cloud, &v1::ComputeService::Stub::CreateKeyPair, key_req);
+  Call(cloud, "CreateKeyPair", &v1::ComputeService::Stub::CreateKeyPair, key_req);
   v1::DescribeKeyPairsRequest describe_keys;
   describe_keys.add_key_names("laptop");
   describe_keys.set_include_public_key(true);
-  const auto keys = Call(cloud, &v1::ComputeService::Stub::DescribeKeyPairs, describe_keys);
+  const auto keys =
+      Call(cloud, "DescribeKeyPairs", &v1::ComputeService::Stub::DescribeKeyPairs, describe_keys);
   REQUIRE(keys.key_pairs_size() == 1);
   const std::string public_key = keys.key_pairs(0).public_key();
   REQUIRE_FALSE(public_key.empty());
@@ -194,7 +199,7 @@ TEST_CASE("a guest reads through HTTP what RunInstances gave it", "[integration]
   pg.set_group_name("racks");
   pg.set_strategy(v1::PLACEMENT_STRATEGY_PARTITION);
   pg.set_partition_count(3);
-  Call(cloud, &v1::ComputeService::Stub::CreatePlacementGroup, pg);
+  Call(cloud, "CreatePlacementGroup", &v1::ComputeService::Stub::CreatePlacementGroup, pg);
 
   const std::string user_data = std::string("#!/bin/sh\necho hi\n\0\xff raw", 22);
   v1::RunInstancesRequest run;
@@ -391,7 +396,7 @@ TEST_CASE("a guest that powers itself off after an agent restart stays off",
   run.set_instance_type("t3.micro");
   run.set_min_count(1);
   run.set_max_count(1);
-  const auto res = Call(cloud, &v1::ComputeService::Stub::RunInstances, run);
+  const auto res = Call(cloud, "RunInstances", &v1::ComputeService::Stub::RunInstances, run);
   const std::string id = res.instances(0).instance_id();
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "running"; }));
   const int starts = host.hypervisor->starts();
@@ -413,7 +418,7 @@ TEST_CASE("a guest that powers itself off after an agent restart stays off",
   // StartInstances asks for a new boot, which the restarted agent does.
   v1::StartInstancesRequest start;
   start.add_instance_ids(id);
-  Call(cloud, &v1::ComputeService::Stub::StartInstances, start);
+  Call(cloud, "StartInstances", &v1::ComputeService::Stub::StartInstances, start);
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "running"; }));
   CHECK(host.hypervisor->starts() == starts + 1);
 }

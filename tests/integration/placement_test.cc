@@ -24,6 +24,7 @@ grpc::Status CreateGroup(TestCloud& cloud, const std::string& name, const std::s
   req.set_strategy(ParsePlacementStrategy(strategy).value());
   req.set_partition_count(partitions);
   v1::CreatePlacementGroupResponse resp;
+  cloud.Sign(ctx, "CreatePlacementGroup", &req);
   return cloud.api().CreatePlacementGroup(&ctx, req, &resp);
 }
 
@@ -37,13 +38,16 @@ grpc::Status RunInGroup(TestCloud& cloud, const std::string& image, const std::s
   req.set_max_count(1);
   req.mutable_placement()->set_group_name(group);
   req.mutable_placement()->set_partition_number(partition);
+  cloud.Sign(ctx, "RunInstances", &req);
   return cloud.api().RunInstances(&ctx, req, out);
 }
 
 std::vector<v1::Instance> Describe(TestCloud& cloud) {
   grpc::ClientContext ctx;
   v1::DescribeInstancesResponse resp;
-  REQUIRE(cloud.api().DescribeInstances(&ctx, {}, &resp).ok());
+  const v1::DescribeInstancesRequest all;
+  cloud.Sign(ctx, "DescribeInstances", &all);
+  REQUIRE(cloud.api().DescribeInstances(&ctx, all, &resp).ok());
   std::vector<v1::Instance> out;
   for (const auto& r : resp.reservations()) {
     for (const auto& i : r.instances()) out.push_back(i);
@@ -57,6 +61,7 @@ grpc::Status Stop(TestCloud& cloud, const std::string& id, bool force = false) {
   req.add_instance_ids(id);
   req.set_force(force);
   v1::StopInstancesResponse resp;
+  cloud.Sign(ctx, "StopInstances", &req);
   return cloud.api().StopInstances(&ctx, req, &resp);
 }
 
@@ -65,6 +70,7 @@ grpc::Status Start(TestCloud& cloud, const std::string& id) {
   v1::StartInstancesRequest req;
   req.add_instance_ids(id);
   v1::StartInstancesResponse resp;
+  cloud.Sign(ctx, "StartInstances", &req);
   return cloud.api().StartInstances(&ctx, req, &resp);
 }
 
@@ -210,6 +216,7 @@ TEST_CASE("stop keeps the domain; start boots it again on its host", "[integrati
   v1::TerminateInstancesRequest term;
   term.add_instance_ids(other.instances(0).instance_id());
   v1::TerminateInstancesResponse term_resp;
+  cloud.Sign(ctx, "TerminateInstances", &term);
   REQUIRE(cloud.api().TerminateInstances(&ctx, term, &term_resp).ok());
   REQUIRE(TestCloud::Eventually(
       [&] { return cloud.StateOf(other.instances(0).instance_id()) == "terminated"; }));
@@ -306,6 +313,7 @@ TEST_CASE("the agent refuses a boot that breaks spread on its host", "[integrati
   v1::DescribeInstancesRequest req;
   req.add_instance_ids(b);
   v1::DescribeInstancesResponse resp;
+  cloud.Sign(ctx, "DescribeInstances", &req);
   REQUIRE(cloud.api().DescribeInstances(&ctx, req, &resp).ok());
   const auto& reason = resp.reservations(0).instances(0).state_reason();
   CHECK(reason.code() == "Server.InsufficientInstanceCapacity");

@@ -60,7 +60,9 @@ struct QueryCloud {
     cloud.AddHost("home-1a", "rack-2");
     cloud.AddHost("home-1b", "rack-3");
     image = cloud.controller().RegisterImage();
-    keys.Put(kKeyId, {.secret_access_key = kSecret});
+    keys.Put(kKeyId, controller::auth::AccessKeySecret{.secret_access_key = kSecret,
+                                                       .allowed_actions = std::nullopt,
+                                                       .session_token = std::nullopt});
     auto& c = cloud.controller();
     verifier = controller::auth::MakeSigV4Verifier(keys, RealClock::Get(), "home-1");
     api = std::make_unique<query::QueryApi>(
@@ -77,12 +79,13 @@ struct QueryCloud {
   std::string endpoint() const { return absl::StrCat("http://127.0.0.1:", server->port()); }
 
   // `aws ec2 <args>` with our credentials and nothing from the user's configuration.
-  Result Aws(const std::string& args, const std::string& secret = kSecret) {
-    return Run(
-        absl::StrCat("env AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null ",
-                     "AWS_ACCESS_KEY_ID=", kKeyId, " AWS_SECRET_ACCESS_KEY='", secret,
-                     "' AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true aws --region home-1",
-                     " --output json --endpoint-url ", endpoint(), " ec2 ", args));
+  Result Aws(const std::string& args, const std::string& secret = kSecret,
+             const std::string& aws = "aws") {
+    return Run(absl::StrCat("env AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null ",
+                            "AWS_ACCESS_KEY_ID=", kKeyId, " AWS_SECRET_ACCESS_KEY='", secret,
+                            "' AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true ", aws,
+                            " --region home-1", " --output json --endpoint-url ", endpoint(),
+                            " ec2 ", args));
   }
   nlohmann::json AwsJson(const std::string& args) {
     Result r = Aws(args);
@@ -217,6 +220,28 @@ TEST_CASE("aws CLI v1: wrong secret, unknown parameter and unknown action are re
   // The CLI only sends parameters of the model; a raw signed request goes through boto3 below.
   Result missing = q.Aws("describe-instances --instance-ids i-0123456789abcdef0");
   CHECK(missing.out.find("InvalidInstanceID.NotFound") != std::string::npos);
+}
+
+TEST_CASE("aws CLI v2 (Debian's awscli): key pairs, run-instances and describe-instances") {
+  if (!Have("/usr/bin/aws --version"))
+    testing::SkipTest("/usr/bin/aws (the aws CLI v2) is missing");
+  QueryCloud q;
+  Result created = q.Aws("create-key-pair --key-name v2 --query KeyName", kSecret, "/usr/bin/aws");
+  INFO(created.out);
+  REQUIRE(created.exit_code == 0);
+  CHECK(created.out.find("\"v2\"") != std::string::npos);
+  Result run = q.Aws("run-instances --image-id " + q.image +
+                         " --instance-type t3.micro --count 1 --query Instances[0].InstanceId "
+                         "--output text",
+                     kSecret, "/usr/bin/aws");
+  INFO(run.out);
+  REQUIRE(run.exit_code == 0);
+  const std::string id = run.out.substr(0, run.out.find_first_of("\r\n"));
+  CHECK(id.rfind("i-", 0) == 0);
+  Result desc = q.Aws("describe-instances --filters Name=instance-id,Values=" + id +
+                          " --query Reservations[0].Instances[0].InstanceType --output text",
+                      kSecret, "/usr/bin/aws");
+  CHECK(desc.out.find("t3.micro") != std::string::npos);
 }
 
 TEST_CASE("boto3: run with options, filters, DryRun 412, errors, unsigned and unknown action") {

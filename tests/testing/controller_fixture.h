@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "controller/agent_client/agent_client.h"
+#include "controller/auth/access_key_service.h"
 #include "controller/identity/cloud_identity_signer.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cache_blob_store.h"
@@ -58,11 +59,13 @@ struct ControllerFixture {
   std::unique_ptr<controller::ImageService> images;
   std::unique_ptr<controller::FleetService> fleet;
   std::unique_ptr<controller::TagService> tags;
+  std::unique_ptr<controller::auth::AccessKeyService> access_keys;
 
   ControllerFixture() { Reopen(); }
 
   void Reopen() {
     tags.reset();
+    access_keys.reset();
     fleet.reset();
     groups.reset();
     key_pairs.reset();
@@ -85,6 +88,11 @@ struct ControllerFixture {
     images = std::make_unique<controller::ImageService>(*state, clock, ids, *blobs);
     fleet = std::make_unique<controller::FleetService>(*state, clock, ids, *signer);
     tags = std::make_unique<controller::TagService>(*state);
+    auto box = controller::auth::SecretBox::LoadOrCreate(dir / "master.key");
+    if (!box.ok()) throw std::runtime_error(std::string(box.status().message()));
+    access_keys =
+        std::make_unique<controller::auth::AccessKeyService>(*store, clock, *std::move(box));
+    if (auto s = access_keys->Load(); !s.ok()) throw std::runtime_error(std::string(s.message()));
   }
 
   // A small qcow2 made by qemu-img, registered as an AMI.

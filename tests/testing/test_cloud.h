@@ -14,8 +14,10 @@
 #include "agent/hypervisor/fake/fake_hypervisor.h"
 #include "agent/network/fake/fake_host_network.h"
 #include "agent/runtime/agent.h"
+#include "common/auth/grpc_request.h"
 #include "controller/api/grpc_handlers.h"
 #include "controller/api/server_limits.h"
+#include "controller/auth/sigv4_verifier.h"
 #include "tests/testing/controller_fixture.h"
 
 namespace minicloud::testing {
@@ -46,9 +48,18 @@ class TestCloud {
   }
 
   void StartController() {
-    compute_handler_ = std::make_unique<controller::ComputeHandler>(*ctl_.compute, *ctl_.images,
-                                                                    *ctl_.key_pairs, *ctl_.groups,
-                                                                    *ctl_.tags);
+    // As the controller's first start: one access key, written to <dir>/admin-credentials.
+    auto first = controller::auth::EnsureFirstAccessKey(*ctl_.access_keys, admin_credentials());
+    if (!first.ok()) throw std::runtime_error(std::string(first.status().message()));
+    if (!first->empty()) {
+      admin_key_ = *first;
+      admin_secret_ = ctl_.access_keys->Lookup(admin_key_)->secret_access_key;
+    }
+    verifier_ =
+        controller::auth::MakeSigV4Verifier(*ctl_.access_keys, ctl_.clock, ctl_.config.region);
+    compute_handler_ = std::make_unique<controller::ComputeHandler>(
+        *ctl_.compute, *ctl_.images, *ctl_.key_pairs, *ctl_.groups, *ctl_.tags, *ctl_.access_keys,
+        *verifier_);
     host_handler_ = std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.images);
     grpc::ServerBuilder b;
     int port = 0;
@@ -131,7 +142,22 @@ class TestCloud {
     StartAgent(h);
   }
 
+  // The API stub; every call needs Sign(ctx, "<Method>", request) first (SigV4, the admin key).
   v1::ComputeService::Stub& api() { return *stub_; }
+  // Signs one ComputeService call with the admin key at the controller's (fake) clock; `request`
+  // is nullptr for client-streaming calls (RegisterImage).
+  void Sign(grpc::ClientContext& ctx, const char* method,
+            const google::protobuf::Message* request) {
+    for (const auto& [name, value] :
+         auth::SignGrpcCall(auth::ComputeMethodPath(method), request, {admin_key_, admin_secret_},
+                            ctl_.config.region, ctl_.clock.Now())) {
+      ctx.AddMetadata(name, value);
+    }
+  }
+  // <controller state dir>/admin-credentials and the key in it.
+  std::string admin_credentials() const { return ctl_.dir / "admin-credentials"; }
+  const std::string& admin_key() const { return admin_key_; }
+  const std::string& admin_secret() const { return admin_secret_; }
   // host:port of the controller's gRPC server (ComputeService and HostService).
   std::string endpoint() const { return absl::StrCat("127.0.0.1:", port_); }
   ControllerFixture& controller() { return ctl_; }
@@ -153,6 +179,7 @@ class TestCloud {
     v1::DescribeInstancesRequest req;
     req.add_instance_ids(instance_id);
     v1::DescribeInstancesResponse resp;
+    Sign(ctx, "DescribeInstances", &req);
     auto s = stub_->DescribeInstances(&ctx, req, &resp);
     if (!s.ok() || resp.reservations_size() == 0) return "error: " + s.error_message();
     return resp.reservations(0).instances(0).state().name();
@@ -162,6 +189,8 @@ class TestCloud {
   std::unique_ptr<controller::AgentClient> grpc_agents_ = controller::MakeGrpcAgentClient(2000);
   ControllerFixture ctl_;
   int port_ = 0;
+  std::unique_ptr<auth::RequestVerifier> verifier_;
+  std::string admin_key_, admin_secret_;
   std::unique_ptr<controller::ComputeHandler> compute_handler_;
   std::unique_ptr<controller::HostHandler> host_handler_;
   std::unique_ptr<grpc::Server> server_;

@@ -359,6 +359,9 @@ TEST_CASE("an unreachable controller is named with the way to point at another o
   env.out = &out;
   env.err = &err;
   env.sleep = [](std::chrono::milliseconds) {};
+  // The real API signs every call: give it a key, so the failure is the connection's.
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIAAAAAAAAAAAAAAAAA", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
   const char* argv[] = {"minicloud",   "describe-hosts",     "--endpoint",
                         "127.0.0.1:1", "--cli-read-timeout", "60"};
   CHECK(RunCli(6, argv, env) == kExitServiceError);
