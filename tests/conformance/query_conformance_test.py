@@ -58,6 +58,13 @@ class AuthTest(unittest.TestCase):
         self.assertEqual(r.error_code(), "AuthFailure", r.body)
         self.assertEqual(r.status, 401)
 
+    # Bug: a deleted access key still verifying (the verifier caching keys, or Delete a no-op).
+    def test_deleted_key_refused(self):
+        info = cloud().info
+        r = call("DescribeInstances", key=info["deleted_access_key_id"],
+                 secret=info["deleted_secret_access_key"])
+        self.assertEqual((r.status, r.error_code()), (401, "AuthFailure"), r.body)
+
     # Bug: the presigned (query-string) form not accepted, or accepted after tampering.
     def test_presigned_get(self):
         url = ec2().generate_presigned_url("describe_availability_zones", ExpiresIn=60,
