@@ -167,8 +167,8 @@ int main(int argc, char** argv) {
 
   // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before
   // anything else reads it.
-  mc::query::QueryApi query_api(mc::query::Services{compute, images, key_pairs, groups}, *verifier,
-                                mc::SeedFromEntropy());
+  mc::query::QueryApi query_api(mc::query::Services{compute, images, key_pairs, groups, tags},
+                                *verifier, mc::SeedFromEntropy());
   std::unique_ptr<mc::query::HttpServer> query_server;
   if (!query_options.listen.empty()) {
     auto started = mc::query::HttpServer::Start(

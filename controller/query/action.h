@@ -16,6 +16,7 @@
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/tag_service.h"
 
 namespace minicloud::query {
 
@@ -25,6 +26,7 @@ struct Services {
   controller::ImageService& images;
   controller::KeyPairService& keys;
   controller::PlacementGroupService& groups;
+  controller::TagService& tags;
 };
 
 struct ActionContext {
@@ -70,6 +72,7 @@ void AddImageActions(ActionTable& table);
 void AddKeyPairActions(ActionTable& table);
 void AddPlacementGroupActions(ActionTable& table);
 void AddMinicloudActions(ActionTable& table);
+void AddTagActions(ActionTable& table);  // query_tags.cc
 
 // Helpers shared by the parse steps.
 // Filter.N.Name / Filter.N.Value.M → v1::Filter, appended to `out`.

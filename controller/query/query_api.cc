@@ -49,8 +49,9 @@ ActionTable BuildActionTable() {
   AddKeyPairActions(t);            // actions_resources.cc
   AddPlacementGroupActions(t);     // actions_resources.cc
   AddMinicloudActions(t);          // actions_minicloud.cc: our extensions
+  AddTagActions(t);                // query_tags.cc
   AddInstanceOptionActions(t);     // query_instance_options.cc: the options minicloud has fixed
-  // Next: tags (CreateTags, DeleteTags, DescribeTags), RebootInstances, DescribeInstanceStatus,
+  // Next: RebootInstances, DescribeInstanceStatus,
   // DescribeRegions and MaxResults/NextToken, as the services gain them.
   return t;
 }

@@ -60,8 +60,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   mc::query::QueryApi api(
-      mc::query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups}, *verifier,
-      std::random_device{}());
+      mc::query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags},
+      *verifier, std::random_device{}());
   mc::query::HttpServerOptions options;
   options.listen = "127.0.0.1:0";
   auto server = mc::query::HttpServer::Start(
