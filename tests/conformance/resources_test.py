@@ -275,3 +275,39 @@ class MinicloudActionsTest(unittest.TestCase):
                                        "MinCount": "1", "MaxCount": "1"})
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(len(ids_of(ec2().describe_instances())), before)
+
+
+class InstanceOptionsTest(unittest.TestCase):
+    """The options minicloud has fixed (controller/service/instance_options.h)."""
+
+    # Bug: an option asked for that minicloud cannot honour silently ignored (a caller believing
+    # in termination protection), or the defaults SDKs and Terraform send refused.
+    def test_run_instances_options(self):
+        need("DescribeInstanceCreditSpecifications")
+        for extra in ({"CreditSpecification": {"CpuCredits": "standard"}},
+                      {"DisableApiTermination": True},
+                      {"InstanceInitiatedShutdownBehavior": "terminate"},
+                      {"Monitoring": {"Enabled": True}}):
+            self.assertEqual(code_of(run_one, **extra), ("UnsupportedOperation", 400), extra)
+        iid = run_one(CreditSpecification={"CpuCredits": "unlimited"},
+                      DisableApiTermination=False, InstanceInitiatedShutdownBehavior="stop",
+                      EbsOptimized=False, Monitoring={"Enabled": False},
+                      HibernationOptions={"Configured": False})
+        try:
+            attr = lambda name: ec2().describe_instance_attribute(  # noqa: E731
+                InstanceId=iid, Attribute=name)
+            self.assertEqual(attr("disableApiTermination")["DisableApiTermination"]["Value"],
+                             False)
+            self.assertEqual(attr("disableApiStop")["DisableApiStop"]["Value"], False)
+            self.assertEqual(attr("instanceInitiatedShutdownBehavior")[
+                "InstanceInitiatedShutdownBehavior"]["Value"], "stop")
+            self.assertEqual(attr("instanceType")["InstanceType"]["Value"], "t3.micro")
+            self.assertEqual(code_of(ec2().describe_instance_attribute,
+                                     InstanceId="i-0123456789abcdef0",
+                                     Attribute="disableApiTermination"),
+                             ("InvalidInstanceID.NotFound", 400))
+            specs = ec2().describe_instance_credit_specifications(InstanceIds=[iid])
+            self.assertEqual(specs["InstanceCreditSpecifications"],
+                             [{"InstanceId": iid, "CpuCredits": "unlimited"}])
+        finally:
+            ec2().terminate_instances(InstanceIds=[iid])
