@@ -24,9 +24,6 @@
 namespace minicloud {
 namespace {
 
-constexpr char kKeyId[] = "AKIDQUERYINTEGRATION";
-constexpr char kSecret[] = "query/integration/secret/key/0123456789";
-
 struct Result {
   int exit_code = -1;
   std::string out;  // stdout and stderr
@@ -49,7 +46,7 @@ bool Have(const std::string& command) { return Run(command).exit_code == 0; }
 // A cloud of three hosts plus the Query API on a kernel-chosen port.
 struct QueryCloud {
   testing::TestCloud cloud;
-  controller::auth::InMemoryAccessKeys keys;
+  std::string key_id, secret;  // an access key the controller issued (AccessKeyService)
   std::unique_ptr<auth::RequestVerifier> verifier;
   std::unique_ptr<query::QueryApi> api;
   std::unique_ptr<query::HttpServer> server;
@@ -60,11 +57,14 @@ struct QueryCloud {
     cloud.AddHost("home-1a", "rack-2");
     cloud.AddHost("home-1b", "rack-3");
     image = cloud.controller().RegisterImage();
-    keys.Put(kKeyId, controller::auth::AccessKeySecret{.secret_access_key = kSecret,
-                                                       .allowed_actions = std::nullopt,
-                                                       .session_token = std::nullopt});
+    auto key = cloud.controller().access_keys->CreateAccessKey(v1::CreateAccessKeyRequest());
+    REQUIRE(key.ok());
+    key_id = key->access_key().access_key_id();
+    secret = key->access_key().secret_access_key();
     auto& c = cloud.controller();
-    verifier = controller::auth::MakeSigV4Verifier(keys, RealClock::Get(), "home-1");
+    // The controller's keys, checked against the real clock (the aws CLI signs with it).
+    verifier =
+        controller::auth::MakeSigV4Verifier(*c.access_keys, RealClock::Get(), c.config.region);
     api = std::make_unique<query::QueryApi>(
         query::Services{*c.compute, *c.images, *c.key_pairs, *c.groups, *c.tags}, *verifier, 42);
     query::HttpServerOptions o;
@@ -79,10 +79,11 @@ struct QueryCloud {
   std::string endpoint() const { return absl::StrCat("http://127.0.0.1:", server->port()); }
 
   // `aws ec2 <args>` with our credentials and nothing from the user's configuration.
-  Result Aws(const std::string& args, const std::string& secret = kSecret,
+  Result Aws(const std::string& args, const std::string& secret_override = "",
              const std::string& aws = "aws") {
     return Run(absl::StrCat("env AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null ",
-                            "AWS_ACCESS_KEY_ID=", kKeyId, " AWS_SECRET_ACCESS_KEY='", secret,
+                            "AWS_ACCESS_KEY_ID=", key_id, " AWS_SECRET_ACCESS_KEY='",
+                            secret_override.empty() ? secret : secret_override,
                             "' AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true ", aws,
                             " --region home-1", " --output json --endpoint-url ", endpoint(),
                             " ec2 ", args));
@@ -220,27 +221,34 @@ TEST_CASE("aws CLI v1: wrong secret, unknown parameter and unknown action are re
   // The CLI only sends parameters of the model; a raw signed request goes through boto3 below.
   Result missing = q.Aws("describe-instances --instance-ids i-0123456789abcdef0");
   CHECK(missing.out.find("InvalidInstanceID.NotFound") != std::string::npos);
+  // A deleted key is refused at once (bug: keys cached past their deletion).
+  v1::DeleteAccessKeyRequest del;
+  del.set_access_key_id(q.key_id);
+  REQUIRE(q.cloud.controller().access_keys->DeleteAccessKey(del).ok());
+  Result deleted = q.Aws("describe-instances");
+  CHECK(deleted.exit_code != 0);
+  CHECK(deleted.out.find("AuthFailure") != std::string::npos);
 }
 
 TEST_CASE("aws CLI v2 (Debian's awscli): key pairs, run-instances and describe-instances") {
   if (!Have("/usr/bin/aws --version"))
     testing::SkipTest("/usr/bin/aws (the aws CLI v2) is missing");
   QueryCloud q;
-  Result created = q.Aws("create-key-pair --key-name v2 --query KeyName", kSecret, "/usr/bin/aws");
+  Result created = q.Aws("create-key-pair --key-name v2 --query KeyName", "", "/usr/bin/aws");
   INFO(created.out);
   REQUIRE(created.exit_code == 0);
   CHECK(created.out.find("\"v2\"") != std::string::npos);
   Result run = q.Aws("run-instances --image-id " + q.image +
                          " --instance-type t3.micro --count 1 --query Instances[0].InstanceId "
                          "--output text",
-                     kSecret, "/usr/bin/aws");
+                     "", "/usr/bin/aws");
   INFO(run.out);
   REQUIRE(run.exit_code == 0);
   const std::string id = run.out.substr(0, run.out.find_first_of("\r\n"));
   CHECK(id.rfind("i-", 0) == 0);
   Result desc = q.Aws("describe-instances --filters Name=instance-id,Values=" + id +
                           " --query Reservations[0].Instances[0].InstanceType --output text",
-                      kSecret, "/usr/bin/aws");
+                      "", "/usr/bin/aws");
   CHECK(desc.out.find("t3.micro") != std::string::npos);
 }
 
@@ -250,7 +258,7 @@ TEST_CASE("boto3: run with options, filters, DryRun 412, errors, unsigned and un
   QueryCloud q;
   Result r =
       Run(absl::StrCat("python3 ", MINICLOUD_SOURCE_DIR, "/tests/integration/query_boto3_check.py ",
-                       q.endpoint(), " ", kKeyId, " '", kSecret, "' ", q.image));
+                       q.endpoint(), " ", q.key_id, " '", q.secret, "' ", q.image));
   INFO(r.out);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("boto3 checks passed") != std::string::npos);
