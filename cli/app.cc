@@ -33,6 +33,8 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterPlacementVerbs(verbs);
   RegisterHostVerbs(verbs);
   RegisterAccessKeyVerbs(verbs);
+  RegisterTagVerbs(verbs);
+  RegisterStatusVerbs(verbs);
 
   try {
     app.parse(argc, argv);

@@ -39,6 +39,12 @@ json MetadataOptionsJson(const v1::InstanceMetadataOptions& o) {
 
 std::string Base64(const std::string& bytes) { return absl::Base64Escape(bytes); }
 
+json TagsJson(const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
+  json out = json::array();
+  for (const auto& t : tags) out.push_back({{"Key", t.key()}, {"Value", t.value()}});
+  return out;
+}
+
 json InstanceJson(const v1::Instance& i) {
   json j = {
       {"AmiLaunchIndex", i.ami_launch_index()},
@@ -78,10 +84,7 @@ json InstanceJson(const v1::Instance& i) {
   }
   if (!i.key_name().empty()) j["KeyName"] = i.key_name();
   if (i.has_metadata_options()) j["MetadataOptions"] = MetadataOptionsJson(i.metadata_options());
-  if (i.tags_size() > 0) {
-    j["Tags"] = json::array();
-    for (const auto& t : i.tags()) j["Tags"].push_back({{"Key", t.key()}, {"Value", t.value()}});
-  }
+  if (i.tags_size() > 0) j["Tags"] = TagsJson(i.tags());
   const auto& s = i.launch_steps();
   j["LaunchSteps"] = {
       {"RequestedMs", s.requested_ms()},          {"AgentReceivedMs", s.agent_received_ms()},
@@ -104,6 +107,7 @@ json PlacementGroupJson(const v1::PlacementGroup& g) {
   if (!g.locked_availability_zone().empty()) {
     j["LockedAvailabilityZone"] = g.locked_availability_zone();
   }
+  if (g.tags_size() > 0) j["Tags"] = TagsJson(g.tags());
   return j;
 }
 
@@ -144,6 +148,7 @@ json ImageJson(const v1::Image& i) {
             {"VirtualSizeBytes", i.virtual_size_bytes()}};
   if (!i.kernel_id().empty()) j["KernelId"] = i.kernel_id();
   if (!i.ramdisk_id().empty()) j["RamdiskId"] = i.ramdisk_id();
+  if (i.tags_size() > 0) j["Tags"] = TagsJson(i.tags());
   return j;
 }
 

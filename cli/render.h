@@ -8,6 +8,8 @@
 namespace minicloud::cli {
 
 // API messages rendered in the JSON shapes `aws ec2` prints (PascalCase keys, ISO-8601 times).
+// [{"Key": …, "Value": …}, …] as aws ec2 prints a resource's Tags.
+nlohmann::json TagsJson(const google::protobuf::RepeatedPtrField<v1::Tag>& tags);
 nlohmann::json InstanceJson(const v1::Instance& i);
 nlohmann::json ReservationJson(const v1::Reservation& r);
 nlohmann::json PlacementGroupJson(const v1::PlacementGroup& g);

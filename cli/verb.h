@@ -87,5 +87,7 @@ void RegisterKeyPairVerbs(VerbRegistry& verbs);
 void RegisterPlacementVerbs(VerbRegistry& verbs);
 void RegisterHostVerbs(VerbRegistry& verbs);
 void RegisterAccessKeyVerbs(VerbRegistry& verbs);
+void RegisterTagVerbs(VerbRegistry& verbs);
+void RegisterStatusVerbs(VerbRegistry& verbs);
 
 }  // namespace minicloud::cli

@@ -520,8 +520,7 @@ void Agent::RunReboot(v1::DesiredInstance want) {
     state = local_[id].state;
     message = local_[id].message;
   }
-  Finish(id, state == v1::OBSERVED_STATE_UNSPECIFIED ? v1::OBSERVED_STATE_RUNNING : state,
-         message);
+  Finish(id, state == v1::OBSERVED_STATE_UNSPECIFIED ? v1::OBSERVED_STATE_RUNNING : state, message);
 }
 
 void Agent::RunStop(v1::DesiredInstance want) {

@@ -7,6 +7,7 @@
 #include "cli/render.h"
 #include "cli/shorthand.h"
 #include "cli/verb.h"
+#include "cli/verbs/paging.h"
 
 namespace minicloud::cli {
 namespace {
@@ -97,6 +98,7 @@ void AddRegisterImage(VerbRegistry& verbs) {
     ImageFiles files;
     std::string manifest;
     bool direct_kernel = false;
+    std::vector<std::string> tags;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("register-image", "upload a qcow2 AMI", [f](VerbContext& ctx) {
@@ -107,6 +109,7 @@ void AddRegisterImage(VerbRegistry& verbs) {
     if (files.disk.empty()) {
       throw UsageError("register-image needs --image-location (or --manifest)");
     }
+    for (const auto& t : f->tags) *reg.add_tags() = ParseTag(t);
     reg.set_image_size_bytes(UploadSize("--image-location", files.disk));
     if (!files.kernel.empty()) reg.set_kernel_size_bytes(UploadSize("--kernel", files.kernel));
     if (!files.ramdisk.empty()) reg.set_ramdisk_size_bytes(UploadSize("--ramdisk", files.ramdisk));
@@ -132,25 +135,34 @@ void AddRegisterImage(VerbRegistry& verbs) {
   cmd->add_option("--kernel", f->files.kernel, "local bzImage for direct boot (uploaded)");
   cmd->add_option("--ramdisk", f->files.ramdisk, "local initramfs for direct boot (uploaded)");
   cmd->add_option("--kernel-command-line", *reg.mutable_kernel_command_line());
+  cmd->add_option("--tags", f->tags, "Key=os,Value=debian (image tags; repeatable)");
 }
 
 void AddDescribeImages(VerbRegistry& verbs) {
   struct Flags {
     std::vector<std::string> ids, filters;
+    PagingFlags paging;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("describe-images", "list AMIs", [f](VerbContext& ctx) {
-    v1::DescribeImagesRequest req;
-    for (const auto& id : f->ids) req.add_image_ids(id);
-    for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
-    auto resp = ctx.api.Call("DescribeImages", &Stub::DescribeImages, req);
     json doc = {{"Images", json::array()}};
-    for (const auto& i : resp.images()) doc["Images"].push_back(ImageJson(i));
+    const std::string next = f->paging.Run([&](int max_results, const std::string& token) {
+      v1::DescribeImagesRequest req;
+      for (const auto& id : f->ids) req.add_image_ids(id);
+      for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
+      req.set_max_results(max_results);
+      req.set_next_token(token);
+      auto resp = ctx.api.Call("DescribeImages", &Stub::DescribeImages, req);
+      for (const auto& i : resp.images()) doc["Images"].push_back(ImageJson(i));
+      return resp.next_token();
+    });
+    if (!next.empty()) doc["NextToken"] = next;
     Print(ctx, doc, "Images", {"ImageId", "Name", "Architecture", "BootMode", "CreationDate"});
     return 0;
   });
   cmd->add_option("--image-ids", f->ids);
   cmd->add_option("--filters", f->filters, "Name=<name>,Values=<v1>,<v2> (repeatable)");
+  f->paging.AddTo(cmd);
 }
 
 void AddDeregisterImage(VerbRegistry& verbs) {

@@ -10,6 +10,7 @@
 #include "cli/render.h"
 #include "cli/shorthand.h"
 #include "cli/verb.h"
+#include "cli/verbs/paging.h"
 #include "common/ec2_names.h"
 
 namespace minicloud::cli {
@@ -175,20 +176,28 @@ void AddRunInstances(VerbRegistry& verbs) {
 void AddDescribeInstances(VerbRegistry& verbs) {
   struct Flags {
     std::vector<std::string> ids, filters;
+    PagingFlags paging;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("describe-instances", "list instances", [f](VerbContext& ctx) {
-    v1::DescribeInstancesRequest req;
-    for (const auto& id : f->ids) req.add_instance_ids(id);
-    for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
-    auto resp = ctx.api.Call("DescribeInstances", &Stub::DescribeInstances, req);
     json doc = {{"Reservations", json::array()}};
-    for (const auto& r : resp.reservations()) doc["Reservations"].push_back(ReservationJson(r));
+    const std::string next = f->paging.Run([&](int max_results, const std::string& token) {
+      v1::DescribeInstancesRequest req;
+      for (const auto& id : f->ids) req.add_instance_ids(id);
+      for (const auto& text : f->filters) *req.add_filters() = ParseFilter(text);
+      req.set_max_results(max_results);
+      req.set_next_token(token);
+      auto resp = ctx.api.Call("DescribeInstances", &Stub::DescribeInstances, req);
+      for (const auto& r : resp.reservations()) doc["Reservations"].push_back(ReservationJson(r));
+      return resp.next_token();
+    });
+    if (!next.empty()) doc["NextToken"] = next;
     Print(ctx, doc, "Instances", kInstanceColumns);
     return 0;
   });
   cmd->add_option("--instance-ids", f->ids);
   cmd->add_option("--filters", f->filters, "Name=<name>,Values=<v1>,<v2> (repeatable)");
+  f->paging.AddTo(cmd);
 }
 
 void AddTerminateInstances(VerbRegistry& verbs) {
@@ -411,6 +420,33 @@ int WaitForState(VerbContext& ctx, const std::string& waiter, const std::vector<
   }
 }
 
+// botocore's InstanceStatusOk waiter (waiters-2.json): every listed status has
+// InstanceStatus.Status "ok" (an empty list is not done); InvalidInstanceID.NotFound retries.
+int WaitForStatusOk(VerbContext& ctx, const std::vector<std::string>& ids, double timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  while (true) {
+    v1::DescribeInstanceStatusRequest req;
+    for (const auto& id : ids) req.add_instance_ids(id);
+    bool done = false;
+    try {
+      auto resp = ctx.api.Call("DescribeInstanceStatus", &Stub::DescribeInstanceStatus, req);
+      done = resp.instance_statuses_size() > 0;
+      for (const auto& s : resp.instance_statuses()) {
+        done = done && s.instance_status().status() == "ok";
+      }
+    } catch (const ServiceError& e) {
+      if (e.code != "InvalidInstanceID.NotFound") throw;
+    }
+    if (done) return 0;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ctx.err << "\nWaiter InstanceStatusOk failed: Max attempts exceeded\n";
+      return kExitWaiterFailed;
+    }
+    ctx.sleep(std::chrono::seconds(1));
+  }
+}
+
 void AddWait(VerbRegistry& verbs) {
   struct Flags {
     std::string waiter;
@@ -420,14 +456,16 @@ void AddWait(VerbRegistry& verbs) {
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("wait", "wait until instances reach a state", [f](VerbContext& ctx) {
     if (f->waiter == "user-data-finished") return WaitUserDataFinished(ctx, f->ids, f->timeout);
+    if (f->waiter == "instance-status-ok") return WaitForStatusOk(ctx, f->ids, f->timeout);
     return WaitForState(ctx, f->waiter, f->ids, f->timeout);
   });
   cmd->add_option("waiter", f->waiter,
                   "instance-running | instance-stopped | instance-terminated | "
+                  "instance-status-ok | "
                   "user-data-finished (prints the user-data verdict and boot timeline)")
       ->required()
-      ->check(CLI::IsMember(
-          {"instance-running", "instance-stopped", "instance-terminated", "user-data-finished"}));
+      ->check(CLI::IsMember({"instance-running", "instance-stopped", "instance-terminated",
+                             "instance-status-ok", "user-data-finished"}));
   cmd->add_option("--instance-ids", f->ids)->required();
   cmd->add_option("--timeout", f->timeout,
                   "seconds, then give up (exit 255); user-data-finished exits 1 when the user "

@@ -16,6 +16,7 @@ using Stub = ComputeApi::Stub;
 void AddCreatePlacementGroup(VerbRegistry& verbs) {
   struct Flags {
     v1::CreatePlacementGroupRequest req;
+    std::vector<std::string> tags;
     std::string strategy, spread_level;
     int partitions = 0;
   };
@@ -29,6 +30,7 @@ void AddCreatePlacementGroup(VerbRegistry& verbs) {
           req.set_spread_level(NamedOrThrow(ParseSpreadLevel(f->spread_level, "spreadLevel"), kOp));
         }
         req.set_partition_count(f->partitions);
+        for (const auto& t : f->tags) *req.add_tags() = ParseTag(t);
         auto resp = ctx.api.Call("CreatePlacementGroup", &Stub::CreatePlacementGroup, req);
         Print(ctx, {{"PlacementGroup", PlacementGroupJson(resp.placement_group())}}, "", {});
         return 0;
@@ -37,6 +39,7 @@ void AddCreatePlacementGroup(VerbRegistry& verbs) {
   cmd->add_option("--strategy", f->strategy, "cluster | spread | partition")->required();
   cmd->add_option("--partition-count", f->partitions, "partition groups: 1..7 (default 2)");
   cmd->add_option("--spread-level", f->spread_level, "spread groups: rack (default) | host");
+  cmd->add_option("--tags", f->tags, "Key=Name,Value=pg (group tags; repeatable)");
 }
 
 void AddDescribePlacementGroups(VerbRegistry& verbs) {

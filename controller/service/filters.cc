@@ -16,29 +16,33 @@ namespace {
 using Getter = FilterTable<v1::InstanceRecord>::Getter;
 
 const FilterTable<v1::InstanceRecord>* MakeInstanceFilters() {
-  return new FilterTable<v1::InstanceRecord>(std::map<std::string, Getter, std::less<>>{
-      {"instance-id", [](const auto& i) { return i.instance_id(); }},
-      {"image-id", [](const auto& i) { return i.image_id(); }},
-      {"instance-type", [](const auto& i) { return i.instance_type(); }},
-      {"instance-state-name", [](const auto& i) { return std::string(Ec2StateName(i.state())); }},
-      {"instance-state-code", [](const auto& i) { return absl::StrCat(Ec2StateCode(i.state())); }},
-      {"availability-zone", [](const auto& i) { return i.topology().availability_zone(); }},
-      {"reservation-id", [](const auto& i) { return i.reservation_id(); }},
-      {"host-id", [](const auto& i) { return i.host_id(); }},
-      {"client-token", [](const auto& i) { return i.client_token(); }},
-      {"architecture", [](const auto& i) { return i.architecture(); }},
-      {"owner-id", [](const auto& i) { return i.owner_id(); }},
-      {"ami-launch-index", [](const auto& i) { return absl::StrCat(i.ami_launch_index()); }},
-      {"private-ip-address", [](const auto& i) { return i.network().private_ip(); }},
-      {"subnet-id", [](const auto& i) { return i.network().subnet_id(); }},
-      {"vpc-id", [](const auto& i) { return i.network().vpc_id(); }},
-      {"key-name", [](const auto& i) { return i.key_name(); }},
-      {"placement-group-name", [](const auto& i) { return i.placement_group(); }},
-      {"placement-partition-number",
-       [](const auto& i) {
-         return i.partition_number() == 0 ? std::string() : absl::StrCat(i.partition_number());
-       }},
-  }, [](const v1::InstanceRecord& i) -> const TagMap& { return i.tags(); });
+  return new FilterTable<v1::InstanceRecord>(
+      std::map<std::string, Getter, std::less<>>{
+          {"instance-id", [](const auto& i) { return i.instance_id(); }},
+          {"image-id", [](const auto& i) { return i.image_id(); }},
+          {"instance-type", [](const auto& i) { return i.instance_type(); }},
+          {"instance-state-name",
+           [](const auto& i) { return std::string(Ec2StateName(i.state())); }},
+          {"instance-state-code",
+           [](const auto& i) { return absl::StrCat(Ec2StateCode(i.state())); }},
+          {"availability-zone", [](const auto& i) { return i.topology().availability_zone(); }},
+          {"reservation-id", [](const auto& i) { return i.reservation_id(); }},
+          {"host-id", [](const auto& i) { return i.host_id(); }},
+          {"client-token", [](const auto& i) { return i.client_token(); }},
+          {"architecture", [](const auto& i) { return i.architecture(); }},
+          {"owner-id", [](const auto& i) { return i.owner_id(); }},
+          {"ami-launch-index", [](const auto& i) { return absl::StrCat(i.ami_launch_index()); }},
+          {"private-ip-address", [](const auto& i) { return i.network().private_ip(); }},
+          {"subnet-id", [](const auto& i) { return i.network().subnet_id(); }},
+          {"vpc-id", [](const auto& i) { return i.network().vpc_id(); }},
+          {"key-name", [](const auto& i) { return i.key_name(); }},
+          {"placement-group-name", [](const auto& i) { return i.placement_group(); }},
+          {"placement-partition-number",
+           [](const auto& i) {
+             return i.partition_number() == 0 ? std::string() : absl::StrCat(i.partition_number());
+           }},
+      },
+      [](const v1::InstanceRecord& i) -> const TagMap& { return i.tags(); });
 }
 
 }  // namespace

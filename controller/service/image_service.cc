@@ -11,9 +11,9 @@
 #include "common/status_macros.h"
 #include "common/storage/qcow2.h"
 #include "controller/service/filters.h"
+#include "controller/service/instance_state.h"
 #include "controller/service/pagination.h"
 #include "controller/service/tag_service.h"
-#include "controller/service/instance_state.h"
 #include "controller/service/timestamp.h"
 
 namespace minicloud::controller {

@@ -99,8 +99,8 @@ absl::StatusOr<v1::DescribeInstanceStatusResponse> ComputeService::DescribeInsta
   for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
   MC_RETURN_IF_ERROR(StatusFilters().Validate(req.filters()));
   MC_ASSIGN_OR_RETURN(const PageStart start,
-                      StartPage(kDescribeInstanceStatusPages,
-                                {req.max_results(), req.next_token()}, req.instance_ids_size() > 0));
+                      StartPage(kDescribeInstanceStatusPages, {req.max_results(), req.next_token()},
+                                req.instance_ids_size() > 0));
   if (req.dry_run()) return DryRunOk();
   const absl::Time now = clock_.Now();
   auto lock = state_.LockCommitted();

@@ -32,7 +32,8 @@ absl::StatusOr<PageStart> StartPage(const PageRules& rules, const PageRequest& r
       return InvalidParameterValue(absl::StrCat("Value ( ", req.max_results,
                                                 " ) for parameter maxResults is invalid. Expecting "
                                                 "a value between ",
-                                                rules.min_results, " and ", rules.max_results, "."));
+                                                rules.min_results, " and ", rules.max_results,
+                                                "."));
     }
     start.limit = req.max_results;
   }

@@ -48,8 +48,7 @@ struct PageStart {
 // Checks MaxResults (InvalidParameterValue outside the call's bounds; with ids given,
 // InvalidParameterCombination) and decodes NextToken (InvalidPaginationToken when it is not one
 // this call issued).
-absl::StatusOr<PageStart> StartPage(const PageRules& rules, const PageRequest& req,
-                                    bool ids_given);
+absl::StatusOr<PageStart> StartPage(const PageRules& rules, const PageRequest& req, bool ids_given);
 
 // The token that continues after `last_key`.
 std::string NextPageToken(const PageRules& rules, absl::string_view last_key);

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <map>
-#include <tuple>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -163,10 +163,10 @@ absl::Status TagLimitExceeded(const std::string& id) {
 absl::Status ValidateTagSpecification(const google::protobuf::RepeatedPtrField<v1::Tag>& tags,
                                       TagUse use, absl::string_view resource) {
   if (tags.size() > limits::kMaxTagsPerResource) {
-    return Ec2Error(absl::StatusCode::kResourceExhausted, "TagLimitExceeded",
-                    absl::StrCat("A", resource == "instance" || resource == "image" ? "n " : " ",
-                                 resource, " can have at most ", limits::kMaxTagsPerResource,
-                                 " tags"));
+    return Ec2Error(
+        absl::StatusCode::kResourceExhausted, "TagLimitExceeded",
+        absl::StrCat("A", resource == "instance" || resource == "image" ? "n " : " ", resource,
+                     " can have at most ", limits::kMaxTagsPerResource, " tags"));
   }
   std::set<std::string> keys;
   for (const auto& t : tags) {
@@ -191,8 +191,7 @@ absl::StatusOr<v1::CreateTagsResponse> TagService::CreateTags(const v1::CreateTa
   MC_RETURN_IF_ERROR(ValidateTagSpecification(req.tags(), TagUse::kApiOnly, "resource"));
   auto lock = state_.LockCommitted();
   CloudState::Changes changes;
-  MC_ASSIGN_OR_RETURN(std::vector<Target> targets,
-                      LoadTargets(state_, req.resources(), changes));
+  MC_ASSIGN_OR_RETURN(std::vector<Target> targets, LoadTargets(state_, req.resources(), changes));
   for (const Target& t : targets) {
     if (t.metadata_tags) {
       MC_RETURN_IF_ERROR(
@@ -218,8 +217,7 @@ absl::StatusOr<v1::DeleteTagsResponse> TagService::DeleteTags(const v1::DeleteTa
   }
   auto lock = state_.LockCommitted();
   CloudState::Changes changes;
-  MC_ASSIGN_OR_RETURN(std::vector<Target> targets,
-                      LoadTargets(state_, req.resources(), changes));
+  MC_ASSIGN_OR_RETURN(std::vector<Target> targets, LoadTargets(state_, req.resources(), changes));
   for (const Target& t : targets) {
     if (req.tags().empty()) {
       t.tags->clear();
@@ -298,7 +296,8 @@ absl::StatusOr<v1::DescribeTagsResponse> TagService::DescribeTags(
   });
   std::vector<std::string> keys;
   keys.reserve(rows.size());
-  for (const auto& r : rows) keys.push_back(absl::StrCat(r.tag.resource_id(), absl::string_view("\0", 1), r.tag.key()));
+  for (const auto& r : rows)
+    keys.push_back(absl::StrCat(r.tag.resource_id(), absl::string_view("\0", 1), r.tag.key()));
   const Page page = TakePage(kDescribeTagsPages, start, keys);
   v1::DescribeTagsResponse resp;
   for (size_t i = page.begin; i < page.end; ++i) *resp.add_tags() = rows[i].tag;

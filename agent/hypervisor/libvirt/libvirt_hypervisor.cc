@@ -436,7 +436,7 @@ absl::Status LibvirtHypervisor::RebootDomain(std::string_view instance_id) {
     return absl::OkStatus();
   }
   spdlog::warn("hypervisor: {}: reboot request refused ({}); resetting", id,
-               LastError(context).message());
+               std::string(LastError(context).message()));
   if (virDomainReset(dom.get(), 0) == 0) {
     virResetLastError();
     spdlog::info("hypervisor: reset {}", id);

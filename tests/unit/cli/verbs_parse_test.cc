@@ -187,6 +187,58 @@ const std::vector<ParseCase>& ParseCases() {
        {"describe-instance-types", "--instance-types", "t3.micro", "t3.small"},
        "DescribeInstanceTypes",
        R"(instance_types: "t3.micro" instance_types: "t3.small")"},
+      // tags
+      {"tags",
+       {"create-tags", "--resources", "i-1", "ami-2", "--tags", "Key=Name,Value=web", "--tags",
+        "Key=env"},
+       "CreateTags",
+       R"(resources: "i-1" resources: "ami-2" tags { key: "Name" value: "web" }
+          tags { key: "env" })"},
+      // Key only: any value; Value= (even empty): only that value.
+      {"tags",
+       {"delete-tags", "--resources", "i-1", "--tags", "Key=a", "--tags",
+        "Key=b,Value=", "--dry-run"},
+       "DeleteTags",
+       R"(resources: "i-1" tags { key: "a" } tags { key: "b" value: "" } dry_run: true)"},
+      {"tags", {"delete-tags", "--resources", "pg-1"}, "DeleteTags", R"(resources: "pg-1")"},
+      {"tags",
+       {"describe-tags", "--filters", "Name=resource-type,Values=instance", "--max-items", "5",
+        "--starting-token", "tok"},
+       "DescribeTags",
+       R"(filters { name: "resource-type" values: "instance" } max_results: 5
+          next_token: "tok")"},
+      {"tags",
+       {"create-key-pair", "--key-name", "k", "--tags", "Key=team,Value=blue"},
+       "CreateKeyPair",
+       R"(key_name: "k" tags { key: "team" value: "blue" })"},
+      {"tags",
+       {"describe-key-pairs", "--filters", "Name=tag:team,Values=blue", "--key-pair-ids", "key-1"},
+       "DescribeKeyPairs",
+       R"(key_pair_ids: "key-1" filters { name: "tag:team" values: "blue" })"},
+      {"tags",
+       {"create-placement-group", "--group-name", "pg", "--strategy", "spread", "--tags",
+        "Key=a,Value=b"},
+       "CreatePlacementGroup",
+       R"(group_name: "pg" strategy: PLACEMENT_STRATEGY_SPREAD tags { key: "a" value: "b" })"},
+      // reboot, status, regions
+      {"status",
+       {"reboot-instances", "--instance-ids", "i-1", "i-2", "--dry-run"},
+       "RebootInstances",
+       R"(instance_ids: "i-1" instance_ids: "i-2" dry_run: true)"},
+      {"status",
+       {"describe-instance-status", "--include-all-instances", "--filters",
+        "Name=instance-status.status,Values=ok", "--page-size", "5"},
+       "DescribeInstanceStatus",
+       R"(filters { name: "instance-status.status" values: "ok" } include_all_instances: true
+          max_results: 5)"},
+      {"status",
+       {"describe-regions", "--region-names", "home-1"},
+       "DescribeRegions",
+       R"(region_names: "home-1")"},
+      {"instances",
+       {"describe-instances", "--max-items", "5"},
+       "DescribeInstances",
+       R"(max_results: 5)"},
   };
   return *kCases;
 }
@@ -232,7 +284,13 @@ TEST_CASE("every verb is registered and has a parse case", "[cli][parse]") {
                                           "describe-placement",
                                           "describe-hosts",
                                           "describe-availability-zones",
-                                          "describe-instance-types"};
+                                          "describe-instance-types",
+                                          "create-tags",
+                                          "delete-tags",
+                                          "describe-tags",
+                                          "reboot-instances",
+                                          "describe-instance-status",
+                                          "describe-regions"};
   for (const auto& verb : verbs) {
     INFO(verb);
     // register-image reads the files it uploads: its cases make them first (below).
@@ -262,6 +320,11 @@ TEST_CASE("bad arguments are usage errors (252) and send nothing", "[cli][parse]
   const std::vector<ErrorCase> cases = {
       {{}, "A subcommand is required"},
       {{"run-instances"}, "--image-id is required"},
+      {{"create-tags", "--resources", "i-1"}, "--tags is required"},
+      {{"create-tags", "--tags", "Key=a"}, "--resources is required"},
+      {{"create-tags", "--resources", "i-1", "--tags", "Name=a"},
+       "Error parsing parameter '--tags'"},
+      {{"reboot-instances"}, "--instance-ids is required"},
       {{"run-instances", "--image-id", "a", "--count", "x"},
        "\nError parsing parameter '--count': expected N or MIN:MAX, got 'x'\n"},
       {{"run-instances", "--image-id", "a", "--count", "1:y"},

@@ -515,4 +515,94 @@ TEST_CASE("global options anywhere on the line reach the verb", "[cli][parse]") 
 }
 
 }  // namespace
+// Would catch: --page-size not following NextToken (items of later pages lost), or following it
+// with --max-items (more than one page printed, NextToken dropped).
+TEST_CASE("describe-tags pages: --page-size follows NextToken, --max-items stops",
+          "[cli][render]") {
+  {
+    CliHarness cli;
+    cli.api.Answer<v1::DescribeTagsResponse>(
+        "DescribeTags",
+        R"(tags { resource_id: "i-1" resource_type: "instance" key: "a" value: "1" }
+           next_token: "t1")");
+    cli.api.Answer<v1::DescribeTagsResponse>(
+        "DescribeTags",
+        R"(tags { resource_id: "pg-2" resource_type: "placement-group" key: "b" })");
+    const auto r = cli.Run({"describe-tags", "--page-size", "5", "--output", "table"});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    REQUIRE(cli.api.sent().size() == 2);
+    CHECK(testing::TextOf(*cli.api.sent()[1].request) == "max_results: 5\nnext_token: \"t1\"\n");
+    CHECK(r.out ==
+          "ResourceId  ResourceType     Key  Value\n"
+          "i-1         instance         a    1\n"
+          "pg-2        placement-group  b    \n");
+  }
+  {
+    CliHarness cli;
+    cli.api.Answer<v1::DescribeTagsResponse>(
+        "DescribeTags",
+        R"(tags { resource_id: "i-1" resource_type: "instance" key: "a" value: "1" }
+           next_token: "t1")");
+    const auto r = cli.Run({"describe-tags", "--max-items", "5"});
+    CHECK(r.exit_code == 0);
+    CHECK(cli.api.sent().size() == 1);
+    CHECK(r.out ==
+          "{\n"
+          "    \"NextToken\": \"t1\",\n"
+          "    \"Tags\": [\n"
+          "        {\n"
+          "            \"Key\": \"a\",\n"
+          "            \"ResourceId\": \"i-1\",\n"
+          "            \"ResourceType\": \"instance\",\n"
+          "            \"Value\": \"1\"\n"
+          "        }\n"
+          "    ]\n"
+          "}\n");
+  }
+}
+
+// Would catch: a status rendered without its Details or with the summaries swapped.
+TEST_CASE("describe-instance-status prints the aws JSON shape", "[cli][render]") {
+  CliHarness cli;
+  cli.api.Answer<v1::DescribeInstanceStatusResponse>(
+      "DescribeInstanceStatus",
+      R"(instance_statuses { instance_id: "i-1" availability_zone: "home-1a"
+           instance_state { code: 16 name: "running" }
+           instance_status { status: "initializing"
+                             details { name: "reachability" status: "initializing" } }
+           system_status { status: "ok" details { name: "reachability" status: "passed" } } })");
+  const auto r = cli.Run({"describe-instance-status", "--output", "table"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "InstanceId  AvailabilityZone  InstanceState.Name  InstanceStatus.Status  "
+        "SystemStatus.Status\n"
+        "i-1         home-1a           running             initializing           ok\n");
+  const auto j = cli.Run({"describe-instance-status"});
+  auto doc = nlohmann::json::parse(j.out);
+  CHECK(doc["InstanceStatuses"][0]["SystemStatus"]["Details"][0]["Status"] == "passed");
+  CHECK(doc["InstanceStatuses"][0]["InstanceStatus"]["Status"] == "initializing");
+  CHECK(doc["InstanceStatuses"][0]["InstanceState"]["Code"] == 16);
+}
+
+// Would catch: a waiter done on an empty status list, or done while one status initializes.
+TEST_CASE("wait instance-status-ok polls until every status is ok", "[cli][render]") {
+  CliHarness cli;
+  cli.api.Answer<v1::DescribeInstanceStatusResponse>("DescribeInstanceStatus", "");
+  cli.api.Answer<v1::DescribeInstanceStatusResponse>(
+      "DescribeInstanceStatus",
+      R"(instance_statuses { instance_id: "i-1" instance_status { status: "ok" } }
+         instance_statuses { instance_id: "i-2" instance_status { status: "initializing" } })");
+  cli.api.Answer<v1::DescribeInstanceStatusResponse>(
+      "DescribeInstanceStatus",
+      R"(instance_statuses { instance_id: "i-1" instance_status { status: "ok" } }
+         instance_statuses { instance_id: "i-2" instance_status { status: "ok" } })");
+  const auto r = cli.Run({"wait", "instance-status-ok", "--instance-ids", "i-1", "i-2"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(cli.api.sent().size() == 3);
+  CHECK(cli.sleeps == 2);
+}
+
 }  // namespace minicloud::cli

@@ -213,11 +213,11 @@ TEST_CASE("DescribeInstanceStatus from what the controller knows", "[status]") {
   }
 }
 
-TEST_CASE("DescribeInstances and DescribeInstanceStatus page by MaxResults/NextToken",
-          "[paging]") {
+TEST_CASE("DescribeInstances and DescribeInstanceStatus page by MaxResults/NextToken", "[paging]") {
   Cloud cloud;
   std::vector<std::string> ids = cloud.Launch(12);
-  for (const auto& id : ids) REQUIRE(cloud.f.Report(cloud.host, id, v1::OBSERVED_STATE_RUNNING).ok());
+  for (const auto& id : ids)
+    REQUIRE(cloud.f.Report(cloud.host, id, v1::OBSERVED_STATE_RUNNING).ok());
 
   std::vector<std::string> seen;
   std::string token;
@@ -255,11 +255,9 @@ TEST_CASE("DescribeInstances and DescribeInstanceStatus page by MaxResults/NextT
   SECTION("bounds and combinations") {
     v1::DescribeInstancesRequest req;
     req.set_max_results(4);
-    REQUIRE(Ec2CodeOf(cloud.f.compute->DescribeInstances(req).status()) ==
-            "InvalidParameterValue");
+    REQUIRE(Ec2CodeOf(cloud.f.compute->DescribeInstances(req).status()) == "InvalidParameterValue");
     req.set_max_results(1001);
-    REQUIRE(Ec2CodeOf(cloud.f.compute->DescribeInstances(req).status()) ==
-            "InvalidParameterValue");
+    REQUIRE(Ec2CodeOf(cloud.f.compute->DescribeInstances(req).status()) == "InvalidParameterValue");
     req.set_max_results(5);
     req.add_instance_ids(ids[0]);
     REQUIRE(Ec2CodeOf(cloud.f.compute->DescribeInstances(req).status()) ==

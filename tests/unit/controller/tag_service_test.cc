@@ -132,16 +132,22 @@ TEST_CASE("CreateTags errors are EC2's, and a refused call changes nothing", "[t
       {"unknown group", {"pg-0123456789abcdef0"}, {T("a", "b")}, "InvalidPlacementGroup.Unknown"},
       {"aws: prefix", {r.instance}, {T("aws:owner", "x")}, "InvalidParameterValue"},
       {"AWS: prefix in any case", {r.instance}, {T("AwS:x", "x")}, "InvalidParameterValue"},
-      {"key of 129 characters", {r.instance}, {T(std::string(129, 'k'), "")},
+      {"key of 129 characters",
+       {r.instance},
+       {T(std::string(129, 'k'), "")},
        "InvalidParameterValue"},
-      {"value of 257 characters", {r.instance}, {T("k", std::string(257, 'v'))},
+      {"value of 257 characters",
+       {r.instance},
+       {T("k", std::string(257, 'v'))},
        "InvalidParameterValue"},
       {"empty key", {r.instance}, {T("", "v")}, "InvalidParameterValue"},
       {"51 tags", {r.instance}, fifty_one, "TagLimitExceeded"},
       {"no tags", {r.instance}, {}, "MissingParameter"},
       {"no resources", {}, {T("a", "b")}, "MissingParameter"},
       // The known resources before the unknown one must not be tagged either.
-      {"one unknown among known", {r.instance, r.image, "ami-0123456789abcdef0"}, {T("a", "b")},
+      {"one unknown among known",
+       {r.instance, r.image, "ami-0123456789abcdef0"},
+       {T("a", "b")},
        "InvalidAMIID.NotFound"},
   };
   for (const auto& c : cases) {
@@ -305,10 +311,10 @@ TEST_CASE("every Describe of a taggable resource takes the same tag filters", "[
     bool matches;
   };
   const std::vector<Case> cases = {
-      {F("tag:team", {"blue"}), true},   {F("tag:team", {"bl*"}), true},
-      {F("tag:team", {"red"}), false},   {F("tag:other", {"blue"}), false},
-      {F("tag-key", {"team"}), true},    {F("tag-key", {"nope"}), false},
-      {F("tag-value", {"blue"}), true},  {F("tag-value", {"red", "b?ue"}), true},
+      {F("tag:team", {"blue"}), true},  {F("tag:team", {"bl*"}), true},
+      {F("tag:team", {"red"}), false},  {F("tag:other", {"blue"}), false},
+      {F("tag-key", {"team"}), true},   {F("tag-key", {"nope"}), false},
+      {F("tag-value", {"blue"}), true}, {F("tag-value", {"red", "b?ue"}), true},
       {F("tag-value", {"red"}), false},
   };
   for (const auto& c : cases) {
@@ -327,8 +333,8 @@ TEST_CASE("every Describe of a taggable resource takes the same tag filters", "[
     REQUIRE(static_cast<size_t>(r.f.key_pairs->DescribeKeyPairs(kp)->key_pairs_size()) == want);
     v1::DescribePlacementGroupsRequest pg;
     *pg.add_filters() = c.filter;
-    REQUIRE(static_cast<size_t>(
-                r.f.groups->DescribePlacementGroups(pg)->placement_groups_size()) == want);
+    REQUIRE(static_cast<size_t>(r.f.groups->DescribePlacementGroups(pg)->placement_groups_size()) ==
+            want);
   }
   v1::DescribeKeyPairsRequest kp;
   *kp.add_filters() = F("no-such-filter", {"x"});

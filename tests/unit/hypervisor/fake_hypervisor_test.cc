@@ -153,6 +153,21 @@ TEST_CASE("Fake: thread-safe under concurrent use", "[fake]") {
 
 }  // namespace
 
+// Would catch: the fake not counting reboots (integration tests would then prove nothing) or
+// rebooting a domain that is off.
+TEST_CASE("Fake: RebootDomain counts reboots of running owned domains", "[fake]") {
+  FakeHypervisor hv;
+  REQUIRE(hv.CreateAndStart(MakeSpec("i-reboot")).ok());
+  REQUIRE(hv.RebootDomain("i-reboot").ok());
+  REQUIRE(hv.RebootDomain("i-reboot").ok());
+  CHECK(hv.Reboots("i-reboot") == 2);
+  CHECK(hv.Get("i-reboot")->state == DomainState::kRunning);
+  REQUIRE(hv.StopDomain("i-reboot", StopMode::kForce).ok());
+  CHECK(hv.RebootDomain("i-reboot").code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(hv.Reboots("i-reboot") == 2);
+  CHECK(hv.RebootDomain("i-none").code() == absl::StatusCode::kNotFound);
+}
+
 TEST_CASE("Fake: StopDomain keeps the domain; a deaf guest needs force", "[fake]") {
   using Modes = std::vector<StopMode>;
   FakeHypervisor hv;

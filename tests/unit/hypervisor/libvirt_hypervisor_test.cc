@@ -149,6 +149,23 @@ TEST_CASE("libvirt: a stopped owned domain is reported and restarted", "[libvirt
   CHECK(!raw.Exists("i-lv-stop"));
 }
 
+// Would catch: a reboot that stops or undefines the domain, a reboot of a domain that is off
+// reported as success, or one reaching a domain the agent does not own.
+TEST_CASE("libvirt: RebootDomain keeps the domain running", "[libvirt]") {
+  auto hv = OpenTest();
+  Raw raw;
+  REQUIRE(hv->CreateAndStart(MakeSpec("i-lv-reboot")).ok());
+  absl::Status s = hv->RebootDomain("i-lv-reboot");
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(hv->Get("i-lv-reboot")->state == DomainState::kRunning);
+  raw.StopDomain("i-lv-reboot");
+  CHECK(hv->RebootDomain("i-lv-reboot").code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(hv->RebootDomain("i-lv-none").code() == absl::StatusCode::kNotFound);
+  CHECK(hv->RebootDomain("test").code() == absl::StatusCode::kNotFound);  // not ours
+  REQUIRE(hv->Destroy("i-lv-reboot").ok());
+}
+
 TEST_CASE("libvirt: StopDomain keeps the domain defined", "[libvirt]") {
   auto hv = OpenTest();
   Raw raw;
