@@ -22,10 +22,10 @@
 #include "controller/auth/sigv4_verifier.h"
 #include "controller/iam/session_verifier.h"
 #include "controller/identity/cloud_identity_signer.h"
-#include "controller/query/http_server.h"
-#include "controller/query/query_api.h"
 #include "controller/pki/certificate_authority.h"
 #include "controller/pki/enrollment_files.h"
+#include "controller/query/http_server.h"
+#include "controller/query/query_api.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cache_blob_store.h"
 #include "controller/service/cloud_state.h"
@@ -271,8 +271,8 @@ int main(int argc, char** argv) {
 
   // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before
   // anything else reads it.
-  mc::query::QueryApi query_api(mc::query::Services{compute, images, key_pairs, groups, &tags}, *verifier,
-                                mc::SeedFromEntropy());
+  mc::query::QueryApi query_api(mc::query::Services{compute, images, key_pairs, groups, tags},
+                                *verifier, mc::SeedFromEntropy());
   std::unique_ptr<mc::query::HttpServer> query_server;
   if (!query_options.listen.empty()) {
     auto started = mc::query::HttpServer::Start(

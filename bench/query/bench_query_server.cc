@@ -191,8 +191,8 @@ int main(int argc, char** argv) {
 
   // The Query API, as main.cc builds it.
   std::mt19937_64 rng(mc::SeedFromEntropy());
-  mc::query::QueryApi query(mc::query::Services{compute, images, key_pairs, groups}, *verifier,
-                            rng());
+  mc::query::QueryApi query(mc::query::Services{compute, images, key_pairs, groups, tags},
+                            *verifier, rng());
   mc::query::HttpServerOptions http_options;  // the defaults users get
   http_options.listen = "127.0.0.1:0";
   auto http =

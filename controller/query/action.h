@@ -26,7 +26,7 @@ struct Services {
   controller::ImageService& images;
   controller::KeyPairService& keys;
   controller::PlacementGroupService& groups;
-  controller::TagService* tags = nullptr;  // CreateTags, DeleteTags, DescribeTags
+  controller::TagService& tags;
 };
 
 struct ActionContext {
@@ -73,7 +73,7 @@ void AddKeyPairActions(ActionTable& table);
 void AddPlacementGroupActions(ActionTable& table);
 void AddMinicloudActions(ActionTable& table);
 void AddStatusActions(ActionTable& table);  // actions_status.cc
-void AddTagActions(ActionTable& table);
+void AddTagActions(ActionTable& table);     // query_tags.cc
 
 // Helpers shared by the parse steps.
 // Filter.N.Name / Filter.N.Value.M → v1::Filter, appended to `out`.

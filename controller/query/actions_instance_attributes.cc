@@ -5,6 +5,7 @@
 #include "common/status_macros.h"
 #include "controller/query/action.h"
 #include "controller/query/instance_xml.h"
+#include "controller/query/query_instance_options.h"
 #include "controller/query/xml.h"
 
 namespace minicloud::query {
@@ -60,6 +61,9 @@ absl::StatusOr<v1::DescribeInstanceAttributeRequest> ParseDescribeInstanceAttrib
 absl::Status RunDescribeInstanceAttribute(Services& s,
                                           const v1::DescribeInstanceAttributeRequest& req,
                                           pugi::xml_node out) {
+  if (IsFixedInstanceAttribute(req.attribute())) {  // query_instance_options.cc
+    return WriteFixedInstanceAttribute(s, req.instance_id(), req.attribute(), out);
+  }
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribeInstanceAttribute(req));
   Text(out, "instanceId", resp.instance_id());
   pugi::xml_node user_data = Child(out, "userData");

@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "controller/query/action.h"
 #include "controller/query/instance_xml.h"
+#include "controller/query/query_instance_options.h"
 #include "controller/query/xml.h"
 
 namespace minicloud::query {
@@ -58,6 +59,7 @@ absl::StatusOr<v1::RunInstancesRequest> ParseRunInstances(ParamNode& p, bool dry
   if (!max_count) return MissingParameter("The request must contain the parameter MaxCount");
   req.set_min_count(static_cast<int32_t>(*min_count));
   req.set_max_count(static_cast<int32_t>(*max_count));
+  MC_RETURN_IF_ERROR(ParseFixedInstanceOptions(p));  // query_instance_options.cc
   if (auto v = p.String("KeyName")) req.set_key_name(*v);
   if (auto v = p.String("ClientToken")) req.set_client_token(*v);
   // IamInstanceProfile.Arn / .Name (botocore: IamInstanceProfileSpecification).

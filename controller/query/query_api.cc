@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "controller/iam/policy.h"
 #include "controller/query/errors.h"
+#include "controller/query/query_instance_options.h"
 #include "controller/query/xml.h"
 
 namespace minicloud::query {
@@ -50,7 +51,8 @@ ActionTable BuildActionTable() {
   AddPlacementGroupActions(t);     // actions_resources.cc
   AddMinicloudActions(t);          // actions_minicloud.cc: our extensions
   AddStatusActions(t);             // actions_status.cc
-  AddTagActions(t);                // actions_tags.cc
+  AddTagActions(t);                // query_tags.cc
+  AddInstanceOptionActions(t);     // query_instance_options.cc: the options minicloud has fixed
   return t;
 }
 

@@ -7,6 +7,8 @@ export MINICLOUD_BIN=${MINICLOUD_BIN:-$REPO/build/bin}
 export MINICLOUD_HOME=$(mktemp -d /tmp/minicloud-e2e-XXXXXX)
 export MINICLOUD_PORT=$((20000 + RANDOM % 20000))
 export MINICLOUD_ENDPOINT=127.0.0.1:$MINICLOUD_PORT
+# deploy/cloud up writes an aws CLI profile: into this test's own file, never the account's.
+export AWS_CONFIG_FILE=$MINICLOUD_HOME/aws-config
 MC="$MINICLOUD_BIN/minicloud"
 IMAGES=/var/cache/minicloud/images
 

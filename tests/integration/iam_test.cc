@@ -77,7 +77,7 @@ struct IamCloud {
         *account, sealer, RealClock::Get(), "home-1",
         [this](const v1::SessionTokenPayload& s) { return profiles.StillValid(s); });
     api = std::make_unique<query::QueryApi>(
-        query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, ctl.tags.get()},
+        query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags},
         *verifier, 7);
     query::HttpServerOptions o;
     o.listen = "127.0.0.1:0";

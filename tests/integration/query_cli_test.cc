@@ -66,7 +66,7 @@ struct QueryCloud {
     verifier =
         controller::auth::MakeSigV4Verifier(*c.access_keys, RealClock::Get(), c.config.region);
     api = std::make_unique<query::QueryApi>(
-        query::Services{*c.compute, *c.images, *c.key_pairs, *c.groups}, *verifier, 42);
+        query::Services{*c.compute, *c.images, *c.key_pairs, *c.groups, *c.tags}, *verifier, 42);
     query::HttpServerOptions o;
     o.listen = "127.0.0.1:0";
     auto s =

@@ -35,7 +35,8 @@ class TestVerifier : public auth::RequestVerifier {
 struct Fixture {
   testing::ControllerFixture ctl;
   TestVerifier verifier;
-  QueryApi api{Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups}, verifier, 1};
+  QueryApi api{Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags},
+               verifier, 1};
 
   HttpResponse Post(const std::string& body, bool signed_ok = true) {
     HttpRequest r;

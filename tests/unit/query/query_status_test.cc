@@ -29,7 +29,8 @@ class AllowAll : public auth::RequestVerifier {
 struct Fixture {
   testing::ControllerFixture ctl;
   AllowAll verifier;
-  QueryApi api{Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups}, verifier, 1};
+  QueryApi api{Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags},
+               verifier, 1};
   std::string host = ctl.AddHost("home-1a", 64, 65536);
   std::string image = ctl.RegisterImage();
 

@@ -1,6 +1,10 @@
-// Tags: CreateTags, DeleteTags, DescribeTags over the TagService (botocore's ec2 model:
-// ResourceId.N, Tag.N.Key / Tag.N.Value, Filter.N, MaxResults, NextToken; DescribeTags answers
-// tagSet/item with resourceId, resourceType, key, value).
+// CreateTags, DeleteTags and DescribeTags over the TagService (controller/service/tag_service.h
+// holds every rule: limits, reserved keys, NotFound codes, filters, paging). Wire forms from
+// botocore's service model (ec2/2016-11-15): ResourceId.N, Tag.N.{Key,Value}, Filter.N,
+// MaxResults, NextToken; DescribeTags answers tagSet/item/{resourceId, resourceType, key, value}
+// and nextToken.
+
+#include "common/ec2_error.h"
 #include "common/status_macros.h"
 #include "controller/query/action.h"
 #include "controller/query/xml.h"
@@ -8,19 +12,16 @@
 namespace minicloud::query {
 namespace {
 
-absl::Status NoTags() {
-  return Ec2Error(absl::StatusCode::kUnimplemented, "UnsupportedOperation",
-                  "tags are not served by this endpoint");
-}
+constexpr int64_t kInt32Max = 2147483647;
 
 absl::StatusOr<v1::CreateTagsRequest> ParseCreateTags(ParamNode& p, bool dry_run) {
   v1::CreateTagsRequest req;
   req.set_dry_run(dry_run);
   for (std::string& id : p.StringList("ResourceId")) req.add_resources(std::move(id));
-  for (ParamNode* t : p.List("Tag")) {
-    v1::Tag* tag = req.add_tags();
-    if (auto k = t->String("Key")) tag->set_key(*k);
-    if (auto v = t->String("Value")) tag->set_value(*v);
+  for (ParamNode* tag : p.List("Tag")) {
+    v1::Tag* t = req.add_tags();
+    t->set_key(tag->String("Key").value_or(""));
+    t->set_value(tag->String("Value").value_or(""));
   }
   if (req.resources().empty()) {
     return MissingParameter("The request must contain the parameter ResourceId");
@@ -30,8 +31,7 @@ absl::StatusOr<v1::CreateTagsRequest> ParseCreateTags(ParamNode& p, bool dry_run
 }
 
 absl::Status RunCreateTags(Services& s, const v1::CreateTagsRequest& req, pugi::xml_node out) {
-  if (s.tags == nullptr) return NoTags();
-  MC_RETURN_IF_ERROR(s.tags->CreateTags(req).status());
+  MC_RETURN_IF_ERROR(s.tags.CreateTags(req).status());
   Bool(out, "return", true);
   return absl::OkStatus();
 }
@@ -40,10 +40,11 @@ absl::StatusOr<v1::DeleteTagsRequest> ParseDeleteTags(ParamNode& p, bool dry_run
   v1::DeleteTagsRequest req;
   req.set_dry_run(dry_run);
   for (std::string& id : p.StringList("ResourceId")) req.add_resources(std::move(id));
-  for (ParamNode* t : p.List("Tag")) {
-    v1::TagToDelete* tag = req.add_tags();
-    if (auto k = t->String("Key")) tag->set_key(*k);
-    if (auto v = t->String("Value")) tag->set_value(*v);
+  for (ParamNode* tag : p.List("Tag")) {
+    v1::TagToDelete* t = req.add_tags();
+    t->set_key(tag->String("Key").value_or(""));
+    // A Value parameter, even empty, deletes only on a match; none deletes the key.
+    if (auto v = tag->String("Value")) t->set_value(*v);
   }
   if (req.resources().empty()) {
     return MissingParameter("The request must contain the parameter ResourceId");
@@ -52,8 +53,7 @@ absl::StatusOr<v1::DeleteTagsRequest> ParseDeleteTags(ParamNode& p, bool dry_run
 }
 
 absl::Status RunDeleteTags(Services& s, const v1::DeleteTagsRequest& req, pugi::xml_node out) {
-  if (s.tags == nullptr) return NoTags();
-  MC_RETURN_IF_ERROR(s.tags->DeleteTags(req).status());
+  MC_RETURN_IF_ERROR(s.tags.DeleteTags(req).status());
   Bool(out, "return", true);
   return absl::OkStatus();
 }
@@ -62,15 +62,14 @@ absl::StatusOr<v1::DescribeTagsRequest> ParseDescribeTags(ParamNode& p, bool dry
   v1::DescribeTagsRequest req;
   req.set_dry_run(dry_run);
   ParseFilters(p, req.mutable_filters());
-  MC_ASSIGN_OR_RETURN(auto max, p.Int("MaxResults", 0, 1000000));
+  MC_ASSIGN_OR_RETURN(auto max, p.Int("MaxResults", -kInt32Max, kInt32Max));
   if (max) req.set_max_results(static_cast<int32_t>(*max));
-  if (auto t = p.String("NextToken")) req.set_next_token(*t);
+  if (auto v = p.String("NextToken")) req.set_next_token(*v);
   return req;
 }
 
 absl::Status RunDescribeTags(Services& s, const v1::DescribeTagsRequest& req, pugi::xml_node out) {
-  if (s.tags == nullptr) return NoTags();
-  MC_ASSIGN_OR_RETURN(auto resp, s.tags->DescribeTags(req));
+  MC_ASSIGN_OR_RETURN(auto resp, s.tags.DescribeTags(req));
   pugi::xml_node set = Child(out, "tagSet");
   for (const v1::TagDescription& t : resp.tags()) {
     pugi::xml_node item = Item(set);

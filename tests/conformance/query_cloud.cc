@@ -1,0 +1,88 @@
+// A whole cloud in one process for the EC2 Query conformance suite: the controller's real
+// services over a real RocksDB store, agents on fake hypervisors over real gRPC, the real SigV4
+// verifier over the controller's first access key, and the Query API's HTTP server on a loopback
+// port chosen by the kernel. The clients under test (aws CLI v1 and v2, boto3, Terraform) are
+// separate processes: the suite (query_conformance_test.py, terraform_test.sh) starts this once,
+// reads one JSON line from stdout, and closes stdin to stop it.
+//
+//   query_cloud [--hosts N]
+//   → {"endpoint": "http://127.0.0.1:PORT", "region": "home-1", "access_key_id": "...",
+//      "secret_access_key": "...", "image_id": "ami-...", "actions": ["CreateKeyPair", ...]}
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "controller/auth/sigv4_verifier.h"
+#include "controller/query/http_server.h"
+#include "controller/query/query_api.h"
+#include "tests/testing/test_cloud.h"
+
+namespace mc = minicloud;
+
+int main(int argc, char** argv) {
+  // stdout carries the one JSON line; logs go to stderr, warnings and up unless asked for.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("query_cloud"));
+  spdlog::set_level(std::getenv("MINICLOUD_TEST_LOG") ? spdlog::level::info : spdlog::level::warn);
+  int hosts = 2;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--hosts") hosts = std::atoi(argv[i + 1]);
+  }
+  mc::testing::TestCloud cloud;
+  const char* azs[] = {"home-1a", "home-1b", "home-1c"};
+  for (int i = 0; i < hosts; ++i) cloud.AddHost(azs[i % 3], absl::StrCat("rack-", i + 1));
+  const std::string image = cloud.controller().RegisterImage("conformance-image");
+  // A second AMI for DeregisterImage (the Query API cannot upload one).
+  const std::string spare = cloud.controller().RegisterImage("conformance-spare");
+
+  // The signing clock is the real one: the clients sign with the machine's time.
+  // The key is the controller's first one (AccessKeyService: stored sealed in RocksDB, written
+  // to <state>/admin-credentials), as a real controller creates it at its first start.
+  auto verifier = mc::controller::auth::MakeSigV4Verifier(*cloud.controller().access_keys,
+                                                          mc::RealClock::Get(), "home-1");
+  auto& ctl = cloud.controller();
+  // A key that existed and was deleted: the suite checks it no longer signs anything.
+  auto deleted = ctl.access_keys->CreateAccessKey({});
+  if (!deleted.ok()) {
+    std::cerr << "query_cloud: " << deleted.status() << "\n";
+    return 1;
+  }
+  mc::v1::DeleteAccessKeyRequest del;
+  del.set_access_key_id(deleted->access_key().access_key_id());
+  if (auto s = ctl.access_keys->DeleteAccessKey(del); !s.ok()) {
+    std::cerr << "query_cloud: " << s.status() << "\n";
+    return 1;
+  }
+  mc::query::QueryApi api(
+      mc::query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags},
+      *verifier, std::random_device{}());
+  mc::query::HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = mc::query::HttpServer::Start(
+      options, [&](const mc::query::HttpRequest& r) { return api.Handle(r); });
+  if (!server.ok()) {
+    std::cerr << "query_cloud: " << server.status() << "\n";
+    return 1;
+  }
+  std::vector<std::string> quoted;
+  for (const std::string& a : api.ActionNames()) quoted.push_back(absl::StrCat("\"", a, "\""));
+  std::cout << "{\"endpoint\": \"http://127.0.0.1:" << (*server)->port()
+            << "\", \"region\": \"home-1\", \"access_key_id\": \"" << cloud.admin_key()
+            << "\", \"secret_access_key\": \"" << cloud.admin_secret()
+            << "\", \"deleted_access_key_id\": \"" << deleted->access_key().access_key_id()
+            << "\", \"deleted_secret_access_key\": \"" << deleted->access_key().secret_access_key()
+            << "\", \"image_id\": \"" << image << "\", \"spare_image_id\": \"" << spare
+            << "\", \"actions\": [" << absl::StrJoin(quoted, ", ") << "]}" << std::endl;
+  // Until the suite closes our stdin (or dies, which closes it too).
+  std::string line;
+  while (std::getline(std::cin, line)) {
+  }
+  (*server)->Stop();
+  return 0;
+}

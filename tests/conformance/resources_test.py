@@ -1,0 +1,313 @@
+"""Conformance cases over key pairs, placement groups, images, zones, instance types, tags,
+filters, pagination and minicloud's own actions (boto3 and raw signed requests). Run by
+query_conformance_test.py, which owns the cloud. Each test names the one-line bug it catches."""
+
+import subprocess
+import tempfile
+import unittest
+
+from ctx import CTX, call, cloud, code_of, ec2, need, run_one, skip_if_unwired, wait
+
+
+def ids_of(resp):
+    return [i["InstanceId"] for r in resp["Reservations"] for i in r["Instances"]]
+
+
+class KeyPairTest(unittest.TestCase):
+    # Bug: CreateKeyPair not returning the private key once, a duplicate name accepted, or
+    # DeleteKeyPair a no-op.
+    def test_create_describe_delete(self):
+        k = ec2().create_key_pair(KeyName="conf-created")
+        self.assertIn("PRIVATE KEY", k["KeyMaterial"])
+        self.assertTrue(k["KeyPairId"].startswith("key-"))
+        self.assertEqual(code_of(ec2().create_key_pair, KeyName="conf-created"),
+                         ("InvalidKeyPair.Duplicate", 400))
+        got = ec2().describe_key_pairs(KeyNames=["conf-created"])
+        self.assertEqual([p["KeyName"] for p in got["KeyPairs"]], ["conf-created"])
+        self.assertNotIn("KeyMaterial", got["KeyPairs"][0])
+        ec2().delete_key_pair(KeyName="conf-created")
+        self.assertEqual(code_of(ec2().describe_key_pairs, KeyNames=["conf-created"]),
+                         ("InvalidKeyPair.NotFound", 400))
+
+    # Bug: DescribeKeyPairs's Filter ignored or refused (EC2 has key-name, key-pair-id, ...).
+    def test_filters(self):
+        skip_if_unwired(ec2().describe_key_pairs, what="Filter.N of DescribeKeyPairs",
+                        Filters=[{"Name": "key-name", "Values": ["x"]}])
+        ec2().create_key_pair(KeyName="conf-filter-a")
+        ec2().create_key_pair(KeyName="conf-filter-b", KeyType="ed25519")
+        try:
+            got = ec2().describe_key_pairs(
+                Filters=[{"Name": "key-name", "Values": ["conf-filter-a"]}])["KeyPairs"]
+            self.assertEqual([p["KeyName"] for p in got], ["conf-filter-a"])
+            got = ec2().describe_key_pairs(
+                Filters=[{"Name": "key-type", "Values": ["ed25519"]}])["KeyPairs"]
+            self.assertIn("conf-filter-b", [p["KeyName"] for p in got])
+            self.assertNotIn("conf-filter-a", [p["KeyName"] for p in got])
+        finally:
+            ec2().delete_key_pair(KeyName="conf-filter-a")
+            ec2().delete_key_pair(KeyName="conf-filter-b")
+
+    # Bug: ImportKeyPair's base64 public key not decoded, or its fingerprint not EC2's.
+    def test_import(self):
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{d}/k"],
+                           check=True)
+            with open(f"{d}/k.pub", "rb") as f:
+                public = f.read()
+        k = ec2().import_key_pair(KeyName="conf-imported", PublicKeyMaterial=public)
+        self.assertEqual(k["KeyName"], "conf-imported")
+        self.assertTrue(k["KeyFingerprint"])
+        got = ec2().describe_key_pairs(KeyNames=["conf-imported"], IncludePublicKey=True)
+        self.assertEqual(got["KeyPairs"][0]["PublicKey"].split()[:2],
+                         public.decode().split()[:2])
+        ec2().delete_key_pair(KeyName="conf-imported")
+
+
+class PlacementGroupTest(unittest.TestCase):
+    # Bug: a strategy or partition count dropped, a group deletable while in use.
+    def test_create_describe_delete(self):
+        ec2().create_placement_group(GroupName="conf-spread", Strategy="spread")
+        ec2().create_placement_group(GroupName="conf-part", Strategy="partition",
+                                     PartitionCount=2)
+        self.assertEqual(code_of(ec2().create_placement_group, GroupName="conf-spread",
+                                 Strategy="spread"),
+                         ("InvalidPlacementGroup.Duplicate", 400))
+        got = ec2().describe_placement_groups(GroupNames=["conf-part"])["PlacementGroups"]
+        self.assertEqual([(g["GroupName"], g["Strategy"], g["PartitionCount"], g["State"])
+                          for g in got], [("conf-part", "partition", 2, "available")])
+        iid = run_one(Placement={"GroupName": "conf-spread"})
+        self.assertEqual(code_of(ec2().delete_placement_group, GroupName="conf-spread"),
+                         ("InvalidPlacementGroup.InUse", 400))
+        ec2().terminate_instances(InstanceIds=[iid])
+        wait("instance_terminated", [iid])
+        ec2().delete_placement_group(GroupName="conf-spread")
+        ec2().delete_placement_group(GroupName="conf-part")
+        self.assertEqual(code_of(ec2().describe_placement_groups, GroupNames=["conf-part"]),
+                         ("InvalidPlacementGroup.Unknown", 400))
+
+    # Bug: DescribePlacementGroups's Filter ignored (every group returned).
+    def test_filters(self):
+        skip_if_unwired(ec2().describe_placement_groups, what="Filter.N of "
+                        "DescribePlacementGroups", Filters=[{"Name": "strategy", "Values": ["x"]}])
+        ec2().create_placement_group(GroupName="conf-filter-c", Strategy="cluster")
+        ec2().create_placement_group(GroupName="conf-filter-s", Strategy="spread")
+        try:
+            got = ec2().describe_placement_groups(
+                Filters=[{"Name": "strategy", "Values": ["cluster"]}])["PlacementGroups"]
+            self.assertEqual([g["GroupName"] for g in got], ["conf-filter-c"])
+        finally:
+            ec2().delete_placement_group(GroupName="conf-filter-c")
+            ec2().delete_placement_group(GroupName="conf-filter-s")
+
+
+class CatalogTest(unittest.TestCase):
+    # Bug: the registered AMI missing from DescribeImages, or the name filter ignored.
+    def test_images(self):
+        got = ec2().describe_images(ImageIds=[cloud().image])["Images"]
+        self.assertEqual([i["ImageId"] for i in got], [cloud().image])
+        self.assertEqual(got[0]["State"], "available")
+        got = ec2().describe_images(
+            Filters=[{"Name": "name", "Values": ["conformance-image"]}])
+        self.assertEqual([i["ImageId"] for i in got["Images"]], [cloud().image])
+        self.assertEqual(code_of(ec2().deregister_image, ImageId="ami-0123456789abcdef0"),
+                         ("InvalidAMIID.NotFound", 400))
+
+    # Bug: DeregisterImage answering success without removing the image.
+    def test_deregister(self):
+        spare = cloud().info["spare_image_id"]
+        self.assertEqual(len(ec2().describe_images(ImageIds=[spare])["Images"]), 1)
+        ec2().deregister_image(ImageId=spare)
+        code, status = code_of(ec2().describe_images, ImageIds=[spare])
+        self.assertEqual((code, status), ("InvalidAMIID.NotFound", 400))
+
+    # Bug: zones of the hosts not listed, or the zone-name filter ignored.
+    def test_availability_zones(self):
+        zones = ec2().describe_availability_zones()["AvailabilityZones"]
+        names = sorted(z["ZoneName"] for z in zones)
+        self.assertEqual(names, ["home-1a", "home-1b"])
+        self.assertTrue(all(z["RegionName"] == "home-1" for z in zones))
+        zones = ec2().describe_availability_zones(
+            Filters=[{"Name": "zone-name", "Values": ["home-1b"]}])["AvailabilityZones"]
+        self.assertEqual([z["ZoneName"] for z in zones], ["home-1b"])
+
+    # Bug: an instance type's vCPUs or memory not EC2's numbers.
+    def test_instance_types(self):
+        got = ec2().describe_instance_types(InstanceTypes=["t3.micro", "m5.large"])
+        by = {t["InstanceType"]: t for t in got["InstanceTypes"]}
+        self.assertEqual(by["t3.micro"]["VCpuInfo"]["DefaultVCpus"], 2)
+        self.assertEqual(by["t3.micro"]["MemoryInfo"]["SizeInMiB"], 1024)
+        self.assertEqual(by["m5.large"]["MemoryInfo"]["SizeInMiB"], 8192)
+        self.assertEqual(code_of(ec2().describe_instance_types, InstanceTypes=["x9.nope"])[0],
+                         "InvalidInstanceType")
+
+    # Bug: DescribeRegions missing the cloud's own region.
+    def test_regions(self):
+        need("DescribeRegions")
+        regions = [r["RegionName"] for r in ec2().describe_regions()["Regions"]]
+        self.assertIn("home-1", regions)
+
+
+class FilterAndTagTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        r = ec2().run_instances(ImageId=cloud().image, InstanceType="t3.nano", MinCount=2,
+                                MaxCount=2)
+        cls.ids = [i["InstanceId"] for i in r["Instances"]]
+        wait("instance_running", cls.ids)
+
+    @classmethod
+    def tearDownClass(cls):
+        ec2().terminate_instances(InstanceIds=cls.ids)
+
+    # Bug: filters on DescribeInstances ignored (all instances returned).
+    def test_filters(self):
+        got = ids_of(ec2().describe_instances(
+            Filters=[{"Name": "instance-type", "Values": ["t3.nano"]},
+                     {"Name": "instance-state-name", "Values": ["running"]}]))
+        self.assertEqual(sorted(got), sorted(self.ids))
+        got = ids_of(ec2().describe_instances(
+            Filters=[{"Name": "instance-id", "Values": [self.ids[0]]}]))
+        self.assertEqual(got, [self.ids[0]])
+        zone = ec2().describe_instances(InstanceIds=[self.ids[0]])[
+            "Reservations"][0]["Instances"][0]["Placement"]["AvailabilityZone"]
+        got = ids_of(ec2().describe_instances(
+            Filters=[{"Name": "availability-zone", "Values": [zone]}]))
+        self.assertIn(self.ids[0], got)
+
+    # Bug: tags not stored, tag:Key / tag-key filters ignored, DeleteTags a no-op.
+    def test_tags(self):
+        need("CreateTags", "DeleteTags", "DescribeTags")
+        a, b = self.ids
+        ec2().create_tags(Resources=[a, b], Tags=[{"Key": "team", "Value": "red"}])
+        ec2().create_tags(Resources=[b], Tags=[{"Key": "only-b", "Value": ""}])
+        got = ids_of(ec2().describe_instances(Filters=[{"Name": "tag:team", "Values": ["red"]}]))
+        self.assertEqual(sorted(got), sorted(self.ids))
+        got = ids_of(ec2().describe_instances(Filters=[{"Name": "tag-key", "Values": ["only-b"]}]))
+        self.assertEqual(got, [b])
+        tags = ec2().describe_tags(Filters=[{"Name": "resource-id", "Values": [b]}])["Tags"]
+        self.assertEqual(sorted((t["Key"], t["Value"], t["ResourceType"]) for t in tags),
+                         [("only-b", "", "instance"), ("team", "red", "instance")])
+        ec2().delete_tags(Resources=[b], Tags=[{"Key": "team"}])
+        got = ids_of(ec2().describe_instances(Filters=[{"Name": "tag:team", "Values": ["red"]}]))
+        self.assertEqual(got, [a])
+        self.assertEqual(code_of(ec2().create_tags, Resources=["i-0123456789abcdef0"],
+                                 Tags=[{"Key": "k", "Value": "v"}])[0],
+                         "InvalidInstanceID.NotFound")
+
+    # Bug: TagSpecification on RunInstances dropped.
+    def test_tags_on_create(self):
+        need("CreateTags")
+        iid = run_one(TagSpecifications=[{"ResourceType": "instance",
+                                          "Tags": [{"Key": "born", "Value": "tagged"}]}])
+        inst = ec2().describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        self.assertIn({"Key": "born", "Value": "tagged"}, inst.get("Tags", []))
+        ec2().terminate_instances(InstanceIds=[iid])
+
+
+class PaginationTest(unittest.TestCase):
+    # Bug: MaxResults ignored (everything in one page) or NextToken skipping/repeating items.
+    def test_describe_instances_pages(self):
+        r = ec2().run_instances(ImageId=cloud().image, InstanceType="t3.nano", MinCount=6,
+                                MaxCount=6)
+        mine = sorted(i["InstanceId"] for i in r["Instances"])
+        try:
+            code, _ = code_of(ec2().describe_instances, MaxResults=5)
+            if code == "UnknownParameter":
+                self.skipTest("MaxResults/NextToken not wired into the Query API yet")
+            first = ec2().describe_instances(MaxResults=5)
+            self.assertLessEqual(len(ids_of(first)), 5)
+            self.assertIn("NextToken", first)
+            seen = []
+            for page in ec2().get_paginator("describe_instances").paginate(
+                    PaginationConfig={"PageSize": 5}):
+                seen += ids_of(page)
+            self.assertEqual(len(seen), len(set(seen)))
+            self.assertTrue(set(mine) <= set(seen))
+            # The CLI follows NextToken by itself and --max-items cuts it.
+            r = CTX["v1"]("describe-instances", "--page-size", "5", "--max-items", "3")
+            self.assertEqual(r.rc, 0, r.stderr)
+            self.assertEqual(len(ids_of(r.json)), 3)
+            self.assertIn("NextToken", r.json)
+        finally:
+            ec2().terminate_instances(InstanceIds=mine)
+
+    # Bug: a garbage NextToken crashing the server or read as "from the start".
+    def test_bad_next_token(self):
+        code, status = code_of(ec2().describe_instances, MaxResults=5, NextToken="garbage")
+        if code == "UnknownParameter":
+            self.skipTest("MaxResults/NextToken not wired into the Query API yet")
+        self.assertEqual((code, status), ("InvalidParameterValue", 400))
+
+
+class InstanceStatusTest(unittest.TestCase):
+    # Bug: DescribeInstanceStatus listing stopped instances without IncludeAllInstances, or
+    # its checks never reaching "ok" (the instance-status-ok waiter would hang).
+    def test_status_and_waiter(self):
+        need("DescribeInstanceStatus")
+        iid = run_one()
+        wait("instance_running", [iid])
+        ec2().get_waiter("instance_status_ok").wait(
+            InstanceIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        st = ec2().describe_instance_status(InstanceIds=[iid])["InstanceStatuses"][0]
+        self.assertEqual(st["InstanceState"]["Name"], "running")
+        self.assertEqual(st["InstanceStatus"]["Status"], "ok")
+        ec2().stop_instances(InstanceIds=[iid])
+        wait("instance_stopped", [iid])
+        self.assertEqual(ec2().describe_instance_status(InstanceIds=[iid])["InstanceStatuses"],
+                         [])
+        got = ec2().describe_instance_status(InstanceIds=[iid], IncludeAllInstances=True)
+        self.assertEqual(got["InstanceStatuses"][0]["InstanceState"]["Name"], "stopped")
+        ec2().terminate_instances(InstanceIds=[iid])
+
+
+class MinicloudActionsTest(unittest.TestCase):
+    # Bug: our own actions (not in botocore's model) unreachable through a plain signed request.
+    def test_describe_hosts(self):
+        r = call("DescribeHosts")
+        self.assertEqual(r.status, 200, r.body)
+        ns = {"e": "http://ec2.amazonaws.com/doc/2016-11-15/"}
+        self.assertEqual(len(r.xml.findall("./e:hostSet/e:item", ns)), 2, r.body)
+
+    # Bug: DescribePlacement changing state (it must only explain where RunInstances would go).
+    def test_describe_placement(self):
+        before = len(ids_of(ec2().describe_instances()))
+        r = call("DescribePlacement", {"ImageId": cloud().image, "InstanceType": "t3.micro",
+                                       "MinCount": "1", "MaxCount": "1"})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(len(ids_of(ec2().describe_instances())), before)
+
+
+class InstanceOptionsTest(unittest.TestCase):
+    """The options minicloud has fixed (controller/service/instance_options.h)."""
+
+    # Bug: an option asked for that minicloud cannot honour silently ignored (a caller believing
+    # in termination protection), or the defaults SDKs and Terraform send refused.
+    def test_run_instances_options(self):
+        need("DescribeInstanceCreditSpecifications")
+        for extra in ({"CreditSpecification": {"CpuCredits": "standard"}},
+                      {"DisableApiTermination": True},
+                      {"InstanceInitiatedShutdownBehavior": "terminate"},
+                      {"Monitoring": {"Enabled": True}}):
+            self.assertEqual(code_of(run_one, **extra), ("UnsupportedOperation", 400), extra)
+        iid = run_one(CreditSpecification={"CpuCredits": "unlimited"},
+                      DisableApiTermination=False, InstanceInitiatedShutdownBehavior="stop",
+                      EbsOptimized=False, Monitoring={"Enabled": False},
+                      HibernationOptions={"Configured": False})
+        try:
+            attr = lambda name: ec2().describe_instance_attribute(  # noqa: E731
+                InstanceId=iid, Attribute=name)
+            self.assertEqual(attr("disableApiTermination")["DisableApiTermination"]["Value"],
+                             False)
+            self.assertEqual(attr("disableApiStop")["DisableApiStop"]["Value"], False)
+            self.assertEqual(attr("instanceInitiatedShutdownBehavior")[
+                "InstanceInitiatedShutdownBehavior"]["Value"], "stop")
+            self.assertEqual(attr("instanceType")["InstanceType"]["Value"], "t3.micro")
+            self.assertEqual(code_of(ec2().describe_instance_attribute,
+                                     InstanceId="i-0123456789abcdef0",
+                                     Attribute="disableApiTermination"),
+                             ("InvalidInstanceID.NotFound", 400))
+            specs = ec2().describe_instance_credit_specifications(InstanceIds=[iid])
+            self.assertEqual(specs["InstanceCreditSpecifications"],
+                             [{"InstanceId": iid, "CpuCredits": "unlimited"}])
+        finally:
+            ec2().terminate_instances(InstanceIds=[iid])
