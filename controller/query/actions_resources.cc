@@ -137,6 +137,7 @@ absl::StatusOr<v1::DescribeKeyPairsRequest> ParseDescribeKeyPairs(ParamNode& p, 
   v1::DescribeKeyPairsRequest req;
   for (std::string& n : p.StringList("KeyName")) req.add_key_names(std::move(n));
   for (std::string& n : p.StringList("KeyPairId")) req.add_key_pair_ids(std::move(n));
+  ParseFilters(p, req.mutable_filters());
   MC_ASSIGN_OR_RETURN(auto include, p.Bool("IncludePublicKey"));
   req.set_include_public_key(include.value_or(false));
   return req;
