@@ -30,6 +30,9 @@ PACKAGES=(
   # CLI; openssh-client: ssh-keygen for key pairs, ssh into e2e guests; util-linux: flock)
   # jp: JMESPath for the CLI's --query (cli/jmespath.h)
   jp
+  # the aws CLI v2 (/usr/bin/aws), one of the Query API's conformance clients (tests/conformance;
+  # the aws CLI v1, boto3 and moto come from pip, Terraform and its AWS provider from /opt)
+  awscli
   curl jq procps psmisc openssl openssh-client util-linux rocksdb-tools wrk nginx-light dpkg-dev
 )
 
