@@ -6,11 +6,11 @@
 #include <tuple>
 
 #include "absl/strings/str_format.h"
-#include "cli/boot_verdict.h"
 #include "cli/render.h"
 #include "cli/shorthand.h"
 #include "cli/verb.h"
 #include "cli/verbs/paging.h"
+#include "common/boot_verdict.h"
 #include "common/ec2_names.h"
 
 namespace minicloud::cli {

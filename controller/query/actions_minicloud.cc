@@ -1,5 +1,6 @@
 // minicloud's own actions (not in EC2), with the same protocol and error handling:
-// DescribeHosts (the fleet) and DescribePlacement (what RunInstances would decide, and why).
+// DescribeHosts (the fleet), DescribePlacement (what RunInstances would decide, and why) and
+// DescribeUserDataVerdict (did cloud-init finish, did the user data fail; ComputeService decides).
 // Response elements follow EC2's conventions (lowerCamel names, `…Set/item` lists).
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -57,11 +58,44 @@ absl::Status RunDescribePlacement(Services& s, const v1::RunInstancesRequest& re
   return absl::OkStatus();
 }
 
+struct UserDataVerdictRequest {
+  std::vector<std::string> instance_ids;
+};
+
+absl::StatusOr<UserDataVerdictRequest> ParseDescribeUserDataVerdict(ParamNode& p, bool) {
+  return UserDataVerdictRequest{p.StringList("InstanceId")};
+}
+
+void Lines(pugi::xml_node item, const char* set_name, const std::vector<std::string>& lines) {
+  pugi::xml_node set = Child(item, set_name);
+  for (const std::string& line : lines) Text(Item(set), "line", line);
+}
+
+absl::Status RunDescribeUserDataVerdict(Services& s, const UserDataVerdictRequest& req,
+                                        pugi::xml_node out) {
+  MC_ASSIGN_OR_RETURN(auto verdicts, s.compute.DescribeUserDataVerdict(req.instance_ids));
+  pugi::xml_node set = Child(out, "verdictSet");
+  for (const controller::UserDataVerdict& v : verdicts) {
+    pugi::xml_node item = Item(set);
+    Text(item, "instanceId", v.instance_id);
+    Text(item, "status", v.status);
+    Bool(item, "hasUserData", v.has_user_data);
+    Bool(item, "cloudInitFinished", v.boot.cloud_init_finished);
+    if (v.boot.user_data_exit_status) Int(item, "exitStatus", *v.boot.user_data_exit_status);
+    TextIfSet(item, "datasource", v.boot.datasource);
+    Lines(item, "failureSet", v.boot.failures);
+    Lines(item, "outputSet", v.boot.output);
+    TextIfSet(item, "message", v.message);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddMinicloudActions(ActionTable& t) {
   t["DescribeHosts"] = Bind<ParseDescribeHosts, RunDescribeHosts>();
   t["DescribePlacement"] = Bind<ParseRunInstances, RunDescribePlacement>();
+  t["DescribeUserDataVerdict"] = Bind<ParseDescribeUserDataVerdict, RunDescribeUserDataVerdict>();
 }
 
 }  // namespace minicloud::query

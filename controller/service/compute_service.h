@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "common/boot_verdict.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/instance_limits.h"
@@ -14,6 +15,17 @@
 #include "minicloud/v1/compute.pb.h"
 
 namespace minicloud::controller {
+
+// One instance's user-data verdict (DescribeUserDataVerdict, user_data_verdict.cc).
+struct UserDataVerdict {
+  std::string instance_id;
+  // "unknown" (no console yet: not booted, stopped or terminated), "running" (cloud-init has
+  // not finished), "finished" (it finished and the user data, if any, succeeded), "failed".
+  std::string status;
+  bool has_user_data = false;
+  BootVerdict boot;     // parsed from the same console GetConsoleOutput returns
+  std::string message;  // the lines `minicloud run-instances --wait` prints (FormatBootVerdict)
+};
 
 // EC2's limits (user data size, hop limit, tags, ...) are in common/instance_limits.h.
 using limits::kConsoleOutputBytes;
@@ -73,6 +85,11 @@ class ComputeService {
   // What RunInstances would decide for `req`, host by host; places nothing.
   absl::StatusOr<v1::DescribePlacementResponse> DescribePlacement(
       const v1::RunInstancesRequest& req);
+  // minicloud's own: the user-data verdict of each instance, from its console (the parser the
+  // CLI's waiters use, common/boot_verdict.h). At least one id; an unknown id is
+  // InvalidInstanceID.NotFound.
+  absl::StatusOr<std::vector<UserDataVerdict>> DescribeUserDataVerdict(
+      const std::vector<std::string>& instance_ids);
 
  private:
   absl::Status ValidateRun(const v1::RunInstancesRequest& req) const;

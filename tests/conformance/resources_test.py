@@ -276,6 +276,26 @@ class MinicloudActionsTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(len(ids_of(ec2().describe_instances())), before)
 
+    # Bug: DescribeUserDataVerdict unreachable through a signed request, answering another
+    # instance's verdict, or a status outside the four documented ones.
+    def test_describe_user_data_verdict(self):
+        iid = run_one(UserData="#!/bin/sh\necho hi\n")
+        try:
+            r = call("DescribeUserDataVerdict", {"InstanceId.1": iid})
+            self.assertEqual(r.status, 200, r.body)
+            ns = {"e": "http://ec2.amazonaws.com/doc/2016-11-15/"}
+            items = r.xml.findall("./e:verdictSet/e:item", ns)
+            self.assertEqual(len(items), 1, r.body)
+            self.assertEqual(items[0].findtext("e:instanceId", namespaces=ns), iid)
+            self.assertEqual(items[0].findtext("e:hasUserData", namespaces=ns), "true")
+            self.assertIn(items[0].findtext("e:status", namespaces=ns),
+                          ("unknown", "running", "finished", "failed"), r.body)
+            bad = call("DescribeUserDataVerdict", {"InstanceId.1": "i-0123456789abcdef0"})
+            self.assertEqual(bad.status, 400, bad.body)
+            self.assertEqual(bad.error_code(), "InvalidInstanceID.NotFound", bad.body)
+        finally:
+            ec2().terminate_instances(InstanceIds=[iid])
+
 
 class InstanceOptionsTest(unittest.TestCase):
     """The options minicloud has fixed (controller/service/instance_options.h)."""

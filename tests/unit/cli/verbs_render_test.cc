@@ -8,9 +8,9 @@
 #include <fstream>
 
 #include "absl/strings/escaping.h"
-#include "cli/boot_verdict.h"
 #include "cli/output.h"
 #include "cli/verb.h"
+#include "common/boot_verdict.h"
 #include "minicloud/v1/compute.pb.h"
 #include "tests/unit/cli/fake_compute_api.h"
 

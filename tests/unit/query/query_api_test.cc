@@ -283,6 +283,75 @@ TEST_CASE("minicloud's actions: DescribeHosts and DescribePlacement") {
   CHECK_FALSE(none.child("reservationSet").child("item"));
 }
 
+// Bugs each CHECK would catch: the action parsing a console other than the instance's own
+// (wrong "endpoint/id"), "failed" for a failed script in an instance without user data flag
+// mixed up, exitStatus written when unknown, the failing line dropped from failureSet, or an
+// empty console answered as "running" instead of "unknown".
+TEST_CASE("minicloud's actions: DescribeUserDataVerdict from the agent's console") {
+  Fixture f;
+  f.ctl.AddHost("home-1a");
+  const std::string image = f.ctl.RegisterImage();
+  auto run = [&](const std::string& user_data) {
+    v1::RunInstancesRequest req = f.ctl.Run(image);
+    if (!user_data.empty()) req.set_user_data(user_data);
+    auto r = f.ctl.compute->RunInstances(req);
+    REQUIRE(r.ok());
+    return r->instances(0).instance_id();
+  };
+  const std::string failed = run("#!/bin/sh\nexit 3\n");
+  const std::string booting = run("");
+  const std::string silent = run("#!/bin/sh\ntrue\n");
+  const std::string boot =
+      "[    0.000000] Linux version 6.1.0-56-cloud-amd64 (debian-kernel@lists.debian.org)\n"
+      "[  146.755382] cloud-init[495]: Cloud-init v. 22.4.2 running 'modules:final' at Mon, 23 "
+      "Nov 2026 15:36:56 +0000. Up 145.61 seconds.\n"
+      "[  148.891681] cloud-init[495]: udf: going to fail\n";
+  const std::string failed_line =
+      "[  149.1] cloud-init[495]: 2026-11-23 15:37:00,001 - util.py[WARNING]: Failed running "
+      "/var/lib/cloud/instance/scripts/part-001 [3]";
+  const std::string finished =
+      "[  153.630943] cloud-init[495]: Cloud-init v. 22.4.2 finished at Mon, 23 Nov 2026 "
+      "15:37:04 +0000. Datasource DataSourceEc2Local.  Up 153.43 seconds\n";
+  f.ctl.agents.consoles["agent:1/" + failed] = boot + failed_line + "\n" + finished;
+  f.ctl.agents.consoles["agent:1/" + booting] = boot;
+  f.ctl.agents.consoles["agent:1/" + silent] = "";
+
+  pugi::xml_document d;
+  auto resp = Parse(d,
+                    f.Call("DescribeUserDataVerdict", "&InstanceId.1=" + failed + "&InstanceId.2=" +
+                                                          booting + "&InstanceId.3=" + silent),
+                    "DescribeUserDataVerdictResponse");
+  pugi::xml_node a = resp.child("verdictSet").child("item");
+  pugi::xml_node b = a.next_sibling("item");
+  pugi::xml_node c = b.next_sibling("item");
+  REQUIRE(c);
+  CHECK(std::string(a.child_value("instanceId")) == failed);
+  CHECK(std::string(a.child_value("status")) == "failed");
+  CHECK(std::string(a.child_value("hasUserData")) == "true");
+  CHECK(std::string(a.child_value("cloudInitFinished")) == "true");
+  CHECK(std::string(a.child_value("exitStatus")) == "3");
+  CHECK(std::string(a.child_value("datasource")) == "DataSourceEc2Local");
+  CHECK(absl::StrContains(a.child("failureSet").child("item").child_value("line"),
+                          "Failed running /var/lib/cloud/instance/scripts/part-001 [3]"));
+  CHECK(std::string(a.child("outputSet").child("item").child_value("line")) ==
+        "udf: going to fail");
+  CHECK(absl::StrContains(a.child_value("message"), "verdict: user data FAILED (exit status 3)"));
+
+  CHECK(std::string(b.child_value("instanceId")) == booting);
+  CHECK(std::string(b.child_value("status")) == "running");
+  CHECK(std::string(b.child_value("hasUserData")) == "false");
+  CHECK_FALSE(b.child("exitStatus"));
+
+  CHECK(std::string(c.child_value("status")) == "unknown");
+  CHECK_FALSE(c.child("message"));
+
+  CHECK(CodeOf(f.Call("DescribeUserDataVerdict")) == "MissingParameter");
+  CHECK(CodeOf(f.Call("DescribeUserDataVerdict", "&InstanceId.1=i-0123456789abcdef0")) ==
+        "InvalidInstanceID.NotFound");
+  CHECK(CodeOf(f.Call("DescribeUserDataVerdict", "&InstanceId.1=nope")) ==
+        "InvalidInstanceID.Malformed");
+}
+
 TEST_CASE("credentials limited to some actions get UnauthorizedOperation for the others") {
   Fixture f;
   f.verifier.allowed = std::vector<std::string>{"ec2:DescribeKeyPairs"};

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace minicloud::cli {
+namespace minicloud {
 
 // What a guest's serial console says about its first boot and its user data. Pure: built from
 // console text only, so it works with any stock image whose cloud-init logs to the console.
@@ -37,4 +37,4 @@ std::string FormatBootVerdict(const BootVerdict& v, bool has_user_data);
 // "no-user-data", "succeeded" or "failed"; UserDataExitStatus is null when unknown.
 nlohmann::json BootVerdictJson(const BootVerdict& v, bool has_user_data);
 
-}  // namespace minicloud::cli
+}  // namespace minicloud

@@ -1,4 +1,4 @@
-#include "cli/boot_verdict.h"
+#include "common/boot_verdict.h"
 
 #include <algorithm>
 #include <regex>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 
-namespace minicloud::cli {
+namespace minicloud {
 namespace {
 
 // Strips ANSI colour sequences and carriage returns from a console line.
@@ -126,4 +126,4 @@ nlohmann::json BootVerdictJson(const BootVerdict& v, bool has_user_data) {
   return j;
 }
 
-}  // namespace minicloud::cli
+}  // namespace minicloud

@@ -1,8 +1,8 @@
-#include "cli/boot_verdict.h"
+#include "common/boot_verdict.h"
 
 #include <catch2/catch.hpp>
 
-namespace minicloud::cli {
+namespace minicloud {
 
 // Console excerpts in the shape Debian 12's cloud-init 22.4 prints them.
 constexpr char kBoot[] =
@@ -131,4 +131,4 @@ TEST_CASE("boot verdict of failed user data, text and JSON", "[cli][verdict]") {
   }
 }
 
-}  // namespace minicloud::cli
+}  // namespace minicloud
