@@ -159,7 +159,11 @@ std::vector<std::string> ExpandCliInputJson(const CLI::App& verb, std::vector<st
       throw UsageError("Parameter validation failed:\nUnknown parameter in input: \"" + member +
                        "\", must be one of: " + absl::StrJoin(known, ", "));
     }
-    if (given(flag) || value.is_null()) continue;
+    // null and "" (a skeleton's unfilled member) mean "not given": CLI11 reads `--flag=` with
+    // an empty value as a flag still waiting for its value and would take the next argument.
+    if (given(flag) || value.is_null() || (value.is_string() && value.get<std::string>().empty())) {
+      continue;
+    }
     if (value.is_boolean()) {
       if (value.get<bool>()) extra.push_back(flag);
       continue;

@@ -217,6 +217,7 @@ TEST_CASE("RebootInstances reboots the domain once, across an agent restart", "[
   v1::RebootInstancesRequest req;
   req.add_instance_ids(id);
   v1::RebootInstancesResponse resp;
+  cloud.Sign(ctx, "RebootInstances", &req);
   REQUIRE(cloud.api().RebootInstances(&ctx, req, &resp).ok());
   REQUIRE(TestCloud::Eventually([&] { return host.hypervisor->Reboots(id) == 1; }));
   REQUIRE(cloud.StateOf(id) == "running");
@@ -232,9 +233,11 @@ TEST_CASE("RebootInstances reboots the domain once, across an agent restart", "[
   v1::StopInstancesRequest stop;
   stop.add_instance_ids(id);
   v1::StopInstancesResponse stopped;
+  cloud.Sign(stop_ctx, "StopInstances", &stop);
   REQUIRE(cloud.api().StopInstances(&stop_ctx, stop, &stopped).ok());
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "stopped"; }));
   grpc::ClientContext again;
+  cloud.Sign(again, "RebootInstances", &req);
   grpc::Status refused = cloud.api().RebootInstances(&again, req, &resp);
   REQUIRE_FALSE(refused.ok());
   REQUIRE(refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
@@ -257,6 +260,7 @@ TEST_CASE("tags and instance status over the gRPC API", "[integration]") {
   t->set_key("Name");
   t->set_value("web");
   v1::CreateTagsResponse created;
+  cloud.Sign(c1, "CreateTags", &create);
   REQUIRE(cloud.api().CreateTags(&c1, create, &created).ok());
 
   grpc::ClientContext c2;
@@ -265,6 +269,7 @@ TEST_CASE("tags and instance status over the gRPC API", "[integration]") {
   f->set_name("resource-type");
   f->add_values("instance");
   v1::DescribeTagsResponse tags;
+  cloud.Sign(c2, "DescribeTags", &describe);
   REQUIRE(cloud.api().DescribeTags(&c2, describe, &tags).ok());
   REQUIRE(tags.tags_size() == 1);
   REQUIRE(tags.tags(0).resource_id() == id);
@@ -275,6 +280,7 @@ TEST_CASE("tags and instance status over the gRPC API", "[integration]") {
   tf->set_name("tag:Name");
   tf->add_values("web");
   v1::DescribeInstancesResponse instances;
+  cloud.Sign(c3, "DescribeInstances", &di);
   REQUIRE(cloud.api().DescribeInstances(&c3, di, &instances).ok());
   REQUIRE(instances.reservations_size() == 1);
 
@@ -282,22 +288,27 @@ TEST_CASE("tags and instance status over the gRPC API", "[integration]") {
   v1::DeleteTagsRequest del;
   del.add_resources(id);
   v1::DeleteTagsResponse deleted;
+  cloud.Sign(c4, "DeleteTags", &del);
   REQUIRE(cloud.api().DeleteTags(&c4, del, &deleted).ok());
   grpc::ClientContext c5;
   v1::DescribeInstancesResponse after;
+  cloud.Sign(c5, "DescribeInstances", &di);
   REQUIRE(cloud.api().DescribeInstances(&c5, di, &after).ok());
   REQUIRE(after.reservations_size() == 0);
 
   grpc::ClientContext c6;
   v1::DescribeInstanceStatusRequest sreq;
   v1::DescribeInstanceStatusResponse status;
+  cloud.Sign(c6, "DescribeInstanceStatus", &sreq);
   REQUIRE(cloud.api().DescribeInstanceStatus(&c6, sreq, &status).ok());
   REQUIRE(status.instance_statuses_size() == 1);
   REQUIRE(status.instance_statuses(0).system_status().status() == "ok");
 
   grpc::ClientContext c7;
   v1::DescribeRegionsResponse regions;
-  REQUIRE(cloud.api().DescribeRegions(&c7, {}, &regions).ok());
+  const v1::DescribeRegionsRequest regions_req;
+  cloud.Sign(c7, "DescribeRegions", &regions_req);
+  REQUIRE(cloud.api().DescribeRegions(&c7, regions_req, &regions).ok());
   REQUIRE(regions.regions_size() == 1);
 }
 

@@ -65,10 +65,18 @@ TEST_CASE("list-access-keys prints AccessKeyMetadata as JSON and table", "[cli][
     cli.api.Answer<v1::ListAccessKeysResponse>("ListAccessKeys", answer);
     const auto r = cli.Run({"list-access-keys", "--output", "table"});
     CHECK(r.exit_code == 0);
+    // The aws CLI's table layout (columns sorted, titled by the operation; output_table.cc).
     CHECK(r.out ==
-          "AccessKeyId           Status  CreateDate\n"
-          "AKIAAAAAAAAAAAAAAAAA  Active  2026-12-04T16:00:00.000Z\n"
-          "AKIABBBBBBBBBBBBBBBB  Active  2026-12-04T16:01:00.000Z\n");
+          "------------------------------------------------------------------\n"
+          "|                         ListAccessKeys                         |\n"
+          "+----------------------------------------------------------------+\n"
+          "||                       AccessKeyMetadata                      ||\n"
+          "|+-----------------------+----------------------------+---------+|\n"
+          "||      AccessKeyId      |        CreateDate          | Status  ||\n"
+          "|+-----------------------+----------------------------+---------+|\n"
+          "||  AKIAAAAAAAAAAAAAAAAA |  2026-12-04T16:00:00.000Z  |  Active ||\n"
+          "||  AKIABBBBBBBBBBBBBBBB |  2026-12-04T16:01:00.000Z  |  Active ||\n"
+          "|+-----------------------+----------------------------+---------+|\n");
   }
 }
 
