@@ -63,7 +63,8 @@ absl::Status RunDescribeInstanceStatus(Services& s, const v1::DescribeInstanceSt
     Text(state, "name", st.instance_state().name());
     WriteSummary(Child(item, "systemStatus"), st.system_status());
     WriteSummary(Child(item, "instanceStatus"), st.instance_status());
-    Child(item, "eventsSet");  // minicloud schedules no maintenance events
+    // No eventsSet: minicloud schedules no maintenance events, and EC2 leaves the element out
+    // when an instance has none (as moto does).
   }
   TextIfSet(out, "nextToken", resp.next_token());
   return absl::OkStatus();

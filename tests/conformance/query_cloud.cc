@@ -12,10 +12,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -70,6 +73,16 @@ int main(int argc, char** argv) {
     std::cerr << "query_cloud: " << server.status() << "\n";
     return 1;
   }
+  // The services' clock is the fixture's fake one: let it follow real time, so that what the
+  // clients wait for with the machine's clock (instance-status-ok after the status-check grace)
+  // happens as on a real controller.
+  std::atomic<bool> stop{false};
+  std::thread ticker([&] {
+    while (!stop) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ctl.clock.Advance(absl::Milliseconds(100));
+    }
+  });
   std::vector<std::string> quoted;
   for (const std::string& a : api.ActionNames()) quoted.push_back(absl::StrCat("\"", a, "\""));
   std::cout << "{\"endpoint\": \"http://127.0.0.1:" << (*server)->port()
@@ -84,5 +97,7 @@ int main(int argc, char** argv) {
   while (std::getline(std::cin, line)) {
   }
   (*server)->Stop();
+  stop = true;
+  ticker.join();
   return 0;
 }

@@ -236,7 +236,9 @@ class PaginationTest(unittest.TestCase):
         code, status = code_of(ec2().describe_instances, MaxResults=5, NextToken="garbage")
         if code == "UnknownParameter":
             self.skipTest("MaxResults/NextToken not wired into the Query API yet")
-        self.assertEqual((code, status), ("InvalidParameterValue", 400))
+        # EC2's code for a token it did not issue (or that expired): InvalidPaginationToken
+        # (docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+        self.assertEqual((code, status), ("InvalidPaginationToken", 400))
 
 
 class InstanceStatusTest(unittest.TestCase):
