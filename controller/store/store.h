@@ -26,10 +26,16 @@ enum class Table {
   kInstanceProfiles,
   kAccessKeys,
 };
-inline constexpr Table kAllTables[] = {
-    Table::kInstances, Table::kImages,   Table::kHosts,   Table::kClientTokens,
-    Table::kMeta,      Table::kKeyPairs, Table::kSubnets, Table::kPlacementGroups,
-    Table::kInstanceProfiles, Table::kAccessKeys};
+inline constexpr Table kAllTables[] = {Table::kInstances,
+                                       Table::kImages,
+                                       Table::kHosts,
+                                       Table::kClientTokens,
+                                       Table::kMeta,
+                                       Table::kKeyPairs,
+                                       Table::kSubnets,
+                                       Table::kPlacementGroups,
+                                       Table::kInstanceProfiles,
+                                       Table::kAccessKeys};
 absl::string_view TableName(Table t);
 
 // A set of writes applied all together or not at all.

@@ -14,8 +14,8 @@
 #include "agent/hypervisor/fake/fake_hypervisor.h"
 #include "agent/network/fake/fake_host_network.h"
 #include "agent/runtime/agent.h"
-#include "common/auth/grpc_request.h"
 #include "agent/runtime/controller_tls.h"
+#include "common/auth/grpc_request.h"
 #include "controller/api/grpc_handlers.h"
 #include "controller/api/host_peer.h"
 #include "controller/api/server_limits.h"
@@ -67,8 +67,8 @@ class TestCloud {
     verifier_ =
         controller::auth::MakeSigV4Verifier(*ctl_.access_keys, ctl_.clock, ctl_.config.region);
     compute_handler_ = std::make_unique<controller::ComputeHandler>(
-        *ctl_.compute, *ctl_.images, *ctl_.key_pairs, *ctl_.groups, *ctl_.tags,
-        *ctl_.access_keys, *verifier_);
+        *ctl_.compute, *ctl_.images, *ctl_.key_pairs, *ctl_.groups, *ctl_.tags, *ctl_.access_keys,
+        *verifier_);
     // The certificates' times are checked by TLS against the real clock.
     enrollment_ =
         std::make_unique<controller::HostEnrollment>(*ca_, pki_dir(), RealClock::Get(), ctl_.ids);

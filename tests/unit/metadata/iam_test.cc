@@ -19,12 +19,12 @@ const TokenAuthority& Authority() {
 
 InstanceMetadata WithProfile(bool with_credentials) {
   InstanceMetadata m = testing::MakeInstance().Build();
-  m.iam = IamProfile{"arn:aws:iam::123456789012:instance-profile/web",
-                     "AIPAABCDEFGHIJKLMNOPQ", "web-role", std::nullopt};
+  m.iam = IamProfile{"arn:aws:iam::123456789012:instance-profile/web", "AIPAABCDEFGHIJKLMNOPQ",
+                     "web-role", std::nullopt};
   if (with_credentials) {
-    m.iam->credentials = IamCredentials{"ASIAABCDEFGHIJKLMNOP",
-                                        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "dG9rZW4=",
-                                        kNow, kNow + absl::Hours(1)};
+    m.iam->credentials =
+        IamCredentials{"ASIAABCDEFGHIJKLMNOP", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                       "dG9rZW4=", kNow, kNow + absl::Hours(1)};
   }
   return m;
 }
@@ -53,8 +53,8 @@ TEST_CASE("iam/: listings and documents as EC2 (golden)") {
 
 TEST_CASE("iam/ documents are the JSON botocore's IMDS fetcher expects") {
   const InstanceMetadata m = WithProfile(true);
-  auto creds = nlohmann::json::parse(
-      Get(m, "/latest/meta-data/iam/security-credentials/web-role").body);
+  auto creds =
+      nlohmann::json::parse(Get(m, "/latest/meta-data/iam/security-credentials/web-role").body);
   // botocore.utils.InstanceMetadataFetcher._contains_all_credential_fields.
   CHECK(creds.at("AccessKeyId") == "ASIAABCDEFGHIJKLMNOP");
   CHECK(creds.at("SecretAccessKey") == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
