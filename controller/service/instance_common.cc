@@ -5,6 +5,7 @@
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "controller/service/instance_state.h"
+#include "controller/service/tag_service.h"
 
 namespace minicloud::controller {
 
@@ -51,6 +52,15 @@ absl::Status SchedulerError(const absl::Status& s, absl::string_view instance_ty
 absl::Status DryRunOk() {
   return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
                   "Request would have succeeded, but DryRun flag is set.");
+}
+
+absl::Status ValidateInstanceTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tags,
+                                  v1::InstanceMetadataTags metadata_tags) {
+  return ValidateTagSpecification(tags,
+                                  metadata_tags == v1::INSTANCE_METADATA_TAGS_ENABLED
+                                      ? TagUse::kInstanceMetadata
+                                      : TagUse::kApiOnly,
+                                  "instance");
 }
 
 }  // namespace minicloud::controller

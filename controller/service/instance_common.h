@@ -32,6 +32,13 @@ absl::Status DryRunOk();
 // InvalidArgument → InvalidParameterValue.
 absl::Status SchedulerError(const absl::Status& s, absl::string_view instance_type);
 
+// An instance's tags against EC2's limits and characters (tag_service.h): with
+// InstanceMetadataTags=enabled the keys must also be servable as metadata paths. RunInstances
+// checks the request's tags; ModifyInstanceMetadataOptions checks the instance's tags again
+// before it enables tags in metadata.
+absl::Status ValidateInstanceTags(const google::protobuf::RepeatedPtrField<v1::Tag>& tags,
+                                  v1::InstanceMetadataTags metadata_tags);
+
 // Instance-store GB of a type (disks x size).
 int64_t InstanceStoreGb(const InstanceType& type);
 

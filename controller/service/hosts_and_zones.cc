@@ -1,0 +1,141 @@
+// ComputeService's view of the fleet: DescribeInstanceTypes (the catalog), DescribeHosts
+// (capacity, usage and liveness per host) and DescribeAvailabilityZones.
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/ec2_error.h"
+#include "controller/service/compute_service.h"
+#include "controller/service/filters.h"
+#include "controller/service/instance_types.h"
+#include "controller/service/timestamp.h"
+
+namespace minicloud::controller {
+
+std::vector<scheduler::HostSnapshot> ComputeService::SnapshotLocked(absl::Time now) const {
+  return state_.index().Snapshot(now);
+}
+
+absl::StatusOr<v1::DescribeInstanceTypesResponse> ComputeService::DescribeInstanceTypes(
+    const v1::DescribeInstanceTypesRequest& req) {
+  v1::DescribeInstanceTypesResponse resp;
+  auto add = [&](const InstanceType& t) {
+    auto* o = resp.add_instance_types();
+    o->set_instance_type(std::string(t.name));
+    o->set_default_vcpus(t.vcpus);
+    o->set_memory_mib(t.memory_mib);
+    o->set_instance_storage_supported(t.instance_store_disks > 0);
+    o->set_instance_storage_gb(t.instance_store_disks * t.instance_store_gb);
+    o->set_burstable(t.burstable ? "true" : "false");
+  };
+  if (req.instance_types_size() == 0) {
+    for (const auto& t : InstanceTypeCatalog()) add(t);
+    return resp;
+  }
+  for (const auto& name : req.instance_types()) {
+    auto t = FindInstanceType(name);
+    if (!t) {
+      return Ec2Error(
+          absl::StatusCode::kInvalidArgument, "InvalidInstanceType",
+          absl::StrCat("The following supplied instance types do not exist: [", name, "]"));
+    }
+    add(*t);
+  }
+  return resp;
+}
+
+absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
+    const v1::DescribeHostsRequest& req) {
+  const absl::Time now = clock_.Now();
+  auto lock = state_.LockCommitted();
+  for (const auto& id : req.host_ids()) {
+    if (!state_.hosts().contains(id)) {
+      return Ec2Error(absl::StatusCode::kNotFound, "InvalidHostID.NotFound",
+                      absl::StrCat("The host ID '", id, "' does not exist"));
+    }
+  }
+  std::set<std::string> wanted(req.host_ids().begin(), req.host_ids().end());
+  v1::DescribeHostsResponse resp;
+  for (const auto& snap : SnapshotLocked(now)) {
+    if (!wanted.empty() && !wanted.contains(snap.host_id)) continue;
+    const v1::HostRecord& rec = state_.hosts().at(snap.host_id);
+    auto* h = resp.add_hosts();
+    h->set_host_id(snap.host_id);
+    h->set_hostname(rec.hostname());
+    *h->mutable_topology() = rec.topology();
+    *h->mutable_capacity() = rec.capacity();
+    h->mutable_allocatable()->set_vcpus(snap.allocatable_vcpus);
+    h->mutable_allocatable()->set_memory_mib(snap.allocatable_memory_mib);
+    h->mutable_allocatable()->set_instance_store_gb(snap.instance_store_gb);
+    h->mutable_used()->set_vcpus(snap.used_vcpus);
+    h->mutable_used()->set_memory_mib(snap.used_memory_mib);
+    h->mutable_used()->set_instance_store_gb(snap.used_instance_store_gb);
+    h->set_state(snap.up ? "available" : "unreachable");
+    h->set_accelerator(rec.accelerator());
+    h->set_accelerator_reason(rec.accelerator_reason());
+    auto rt = state_.host_runtime().find(snap.host_id);
+    if (rt != state_.host_runtime().end() && rt->second.last_report != absl::InfinitePast()) {
+      *h->mutable_last_heartbeat() = ToTimestamp(absl::ToUnixMillis(rt->second.last_report));
+    }
+    h->set_instance_count(state_.index().OccupyingCount(snap.host_id));
+    h->set_endpoint(rec.endpoint());
+  }
+  return resp;
+}
+
+absl::StatusOr<v1::DescribeAvailabilityZonesResponse> ComputeService::DescribeAvailabilityZones(
+    const v1::DescribeAvailabilityZonesRequest& req) {
+  static const std::set<std::string> kFilters = {"region-name", "zone-name", "state", "zone-id"};
+  for (const auto& f : req.filters()) {
+    if (!kFilters.contains(f.name())) {
+      return InvalidParameterValue(absl::StrCat("The filter '", f.name(), "' is invalid"));
+    }
+  }
+  const absl::Time now = clock_.Now();
+  auto lock = state_.LockCommitted();
+  std::map<std::string, v1::AvailabilityZone> zones;
+  std::map<std::string, std::set<std::string>> racks;
+  for (const auto& [id, h] : state_.hosts()) {
+    const auto& t = h.topology();
+    v1::AvailabilityZone& z = zones[t.availability_zone()];
+    z.set_zone_name(t.availability_zone());
+    z.set_region_name(t.region());
+    z.set_host_count(z.host_count() + 1);
+    z.set_hosts_up(z.hosts_up() + (state_.HostUpLocked(id, now) ? 1 : 0));
+    racks[t.availability_zone()].insert(t.rack());
+  }
+  for (const auto& name : req.zone_names()) {
+    if (!zones.contains(name)) {
+      return InvalidParameterValue(
+          absl::StrCat("The zone '", name, "' does not exist in any region of this cloud"));
+    }
+  }
+  std::set<std::string> wanted(req.zone_names().begin(), req.zone_names().end());
+  v1::DescribeAvailabilityZonesResponse resp;
+  int index = 0;
+  for (auto& [name, z] : zones) {
+    // Zone ids follow AWS's "<region abbreviation>-az<N>" shape, numbered in name order.
+    z.set_zone_id(absl::StrCat(z.region_name(), "-az", ++index));
+    z.set_state(z.hosts_up() > 0 ? "available" : "unavailable");
+    z.set_zone_type("availability-zone");
+    z.set_opt_in_status("opt-in-not-required");
+    for (const auto& rack : racks[name]) z.add_racks(rack);
+    if (!wanted.empty() && !wanted.contains(name)) continue;
+    bool match = true;
+    for (const auto& f : req.filters()) {
+      const std::string actual = f.name() == "region-name" ? z.region_name()
+                                 : f.name() == "zone-name" ? z.zone_name()
+                                 : f.name() == "zone-id"   ? z.zone_id()
+                                                           : z.state();
+      bool any = false;
+      for (const auto& v : f.values()) any = any || GlobMatch(v, actual);
+      match = match && any;
+    }
+    if (match) *resp.add_availability_zones() = z;
+  }
+  return resp;
+}
+
+}  // namespace minicloud::controller
