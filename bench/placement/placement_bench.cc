@@ -61,6 +61,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bench/placement/ratio_stats.h"
 #include "bench/placement/service_bench.h"
 #include "controller/scheduler/checker.h"
 #include "controller/scheduler/fleet.h"
@@ -92,6 +93,7 @@ struct Options {
   std::string mode = "both";  // library | service | both | large-count
   int large_count = 3000;     // --mode=large-count: instances per call
   int large_rounds = 3;       // and calls in a row
+  int rounds = 1;             // --mode=both: paired rounds (library and service, order alternating)
 };
 
 bool ParseFlags(int argc, char** argv, Options& o) {
@@ -127,6 +129,8 @@ bool ParseFlags(int argc, char** argv, Options& o) {
       if (!absl::SimpleAtoi(v, &o.large_count) || o.large_count < 1) return false;
     } else if (const char* v = value("large_rounds")) {
       if (!absl::SimpleAtoi(v, &o.large_rounds) || o.large_rounds < 1) return false;
+    } else if (const char* v = value("rounds")) {
+      if (!absl::SimpleAtoi(v, &o.rounds) || o.rounds < 1 || o.rounds > 100) return false;
     } else if (a == "--keep") {
       o.keep = true;
     } else {
@@ -739,10 +743,14 @@ int Bench::Run() {
   std::printf("placements_committed=%lld\nplacements_failed=%lld\ninstances_committed=%lld\n",
               static_cast<long long>(ok_total), static_cast<long long>(fail_total),
               static_cast<long long>(instances_ - before_instances));
-  std::printf("group_commit batches=%llu store_commits=%llu mean_group=%.2f\n",
-              static_cast<unsigned long long>(gc_batches),
-              static_cast<unsigned long long>(gc_commits),
-              gc_commits > 0 ? static_cast<double>(gc_batches) / gc_commits : 0.0);
+  std::printf(
+      "group_commit batches=%llu store_commits=%llu mean_group=%.2f bytes_per_commit=%.0f "
+      "store_commit_mean_us=%.1f   (one synced RocksDB write)\n",
+      static_cast<unsigned long long>(gc_batches), static_cast<unsigned long long>(gc_commits),
+      gc_commits > 0 ? static_cast<double>(gc_batches) / gc_commits : 0.0,
+      gc_commits > 0 ? static_cast<double>(gc_after.bytes - gc_before.bytes) / gc_commits : 0.0,
+      gc_commits > 0 ? (gc_after.commit_seconds - gc_before.commit_seconds) * 1e6 / gc_commits
+                     : 0.0);
   // Where the time goes: the share of wall time the decision mutex was held (1.0 = the serial
   // decider is the bottleneck), and this process's CPU time per committed placement (all
   // threads: decisions, records, RocksDB writes; db_bench runs in its own process).
@@ -814,24 +822,18 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   minicloud::scheduler::Options o;
   if (!minicloud::scheduler::ParseFlags(argc, argv, o)) {
-    std::fprintf(stderr,
-                 "usage: bench_placement [--mode=both|library|service|large-count] [--hosts=N] "
-                 "[--prefill=N] [--launches=N] [--seed=N] [--clients=N] [--dir=DIR] "
-                 "[--db_bench=PATH] [--db_bench_num=N] [--large_count=N] [--large_rounds=N] "
-                 "[--keep]\n");
+    std::fprintf(
+        stderr,
+        "usage: bench_placement [--mode=both|library|service|large-count] [--hosts=N] "
+        "[--prefill=N] [--launches=N] [--seed=N] [--clients=N] [--dir=DIR] "
+        "[--db_bench=PATH] [--db_bench_num=N] [--large_count=N] [--large_rounds=N] [--rounds=N] "
+        "[--keep]\n");
     return 2;
   }
-  int rc = 0;
-  double library_rate = 0;
-  if (o.mode != "service" && o.mode != "large-count") {
+  if (o.mode == "library") {
     std::printf("=== library line: scheduler::Fleet + synthetic records via GroupCommitter ===\n");
     minicloud::scheduler::Bench library(o);
-    rc = library.Run();
-    library_rate = library.committed_per_s();
-  }
-  if (o.mode == "library") return rc;
-  if (o.mode != "large-count") {
-    std::printf("=== service line: ComputeService::RunInstances (CloudState, RocksDbStore) ===\n");
+    return library.Run();
   }
   minicloud::bench::ServiceBenchOptions so;
   so.hosts = o.hosts;
@@ -839,16 +841,15 @@ int main(int argc, char** argv) {
   so.launches = o.launches;
   so.clients = o.clients;
   so.seed = o.seed;
-  std::string dir = o.dir.empty() ? std::string() : o.dir + "/service";
-  if (dir.empty()) {
-    char tmpl[] = "/var/tmp/minicloud-bench-service.XXXXXX";
+  std::string base = o.dir;
+  if (base.empty()) {
+    char tmpl[] = "/var/tmp/minicloud-bench-placement.XXXXXX";
     if (mkdtemp(tmpl) == nullptr) return 2;
-    dir = tmpl;
+    base = tmpl;
   }
-  std::filesystem::create_directories(dir);
-  so.dir = dir;
-  std::printf("service_dir=%s\n", dir.c_str());
   if (o.mode == "large-count") {
+    so.dir = base + "/service";
+    std::filesystem::create_directories(so.dir);
     so.launches = 0;
     so.prefill = 0;
     so.large_count = o.large_count;
@@ -857,15 +858,68 @@ int main(int argc, char** argv) {
         "=== large count: RunInstances of %d instances x %d while DescribeHosts loops ===\n",
         o.large_count, o.large_rounds);
     const bool ok = minicloud::bench::RunLargeCountBench(so);
-    if (!o.keep) std::filesystem::remove_all(dir);
+    if (!o.keep) std::filesystem::remove_all(so.dir);
     return ok ? 0 : 1;
   }
-  const auto service = minicloud::bench::RunServiceBench(so);
-  if (!o.keep) std::filesystem::remove_all(dir);
-  if (library_rate > 0) {
-    std::printf("ratio service_vs_library committed_placements_per_s=%.3f (%.1f / %.1f)\n",
-                service.committed_placements_per_s / library_rate,
-                service.committed_placements_per_s, library_rate);
+  // Paired rounds: each round runs both lines from scratch (own stores, same seed), library
+  // first in odd rounds and service first in even ones, so drift of the shared disk and CPU
+  // over a round hits both lines alike; the ratio is judged over the rounds.
+  const bool both = o.mode == "both";
+  const int rounds = both ? o.rounds : 1;
+  std::vector<double> ratios;
+  int rc = 0;
+  for (int r = 0; r < rounds; ++r) {
+    const std::string round_dir = rounds > 1 ? absl::StrCat(base, "/round-", r + 1) : base;
+    double loadavg = 0;
+    if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+      if (std::fscanf(f, "%lf", &loadavg) != 1) loadavg = 0;
+      std::fclose(f);
+    }
+    double library_rate = 0, service_rate = 0;
+    auto run_library = [&] {
+      std::printf(
+          "=== library line: scheduler::Fleet + synthetic records via GroupCommitter ===\n");
+      minicloud::scheduler::Options lo = o;
+      lo.dir = round_dir + "/library";
+      std::filesystem::create_directories(lo.dir);
+      minicloud::scheduler::Bench library(lo);
+      rc = std::max(rc, library.Run());
+      library_rate = library.committed_per_s();
+      if (!o.keep) std::filesystem::remove_all(lo.dir);
+    };
+    auto run_service = [&] {
+      std::printf(
+          "=== service line: ComputeService::RunInstances (CloudState, RocksDbStore) ===\n");
+      so.dir = round_dir + "/service";
+      std::filesystem::create_directories(so.dir);
+      std::printf("service_dir=%s\n", so.dir.c_str());
+      const auto service = minicloud::bench::RunServiceBench(so);
+      if (!service.ok) rc = std::max(rc, 1);
+      service_rate = service.committed_placements_per_s;
+      if (!o.keep) std::filesystem::remove_all(so.dir);
+    };
+    const bool library_first = !both || r % 2 == 0;
+    if (both && library_first) run_library();
+    run_service();
+    if (both && !library_first) run_library();
+    if (both && library_rate > 0) {
+      ratios.push_back(service_rate / library_rate);
+      std::printf(
+          "round %d first=%s loadavg_1min=%.2f library_per_s=%.1f service_per_s=%.1f "
+          "ratio=%.3f\n",
+          r + 1, library_first ? "library" : "service", loadavg, library_rate, service_rate,
+          ratios.back());
+      std::printf("ratio service_vs_library committed_placements_per_s=%.3f (%.1f / %.1f)\n",
+                  ratios.back(), service_rate, library_rate);
+    }
   }
-  return service.ok ? rc : 1;
+  if (!o.keep && o.dir.empty()) std::filesystem::remove_all(base);
+  if (ratios.size() > 1) {
+    const auto sum = minicloud::bench::SummarizeRatios(ratios);
+    std::printf(
+        "ratio_over_rounds rounds=%d geometric_mean=%.3f ci95_low=%.3f ci95_high=%.3f   "
+        "(service / library committed placements/s; t-interval on log ratios)\n",
+        sum.rounds, sum.geometric_mean, sum.low, sum.high);
+  }
+  return rc;
 }

@@ -498,9 +498,11 @@ ServiceBenchResult ServiceBench::Run() {
               std::chrono::duration<double>(Steady::now() - p0).count());
 
   Stats st;
+  const auto gc0 = state_->commit_stats();
   const double cpu0 = ProcessCpuSeconds();
   const double wall = RunClients(o_.launches, 0, &st);
   const double cpu = ProcessCpuSeconds() - cpu0;
+  const auto gc1 = state_->commit_stats();
   int64_t ok = 0, failed = 0;
   for (int c = 0; c < kClasses; ++c) {
     ok += st.ok[c];
@@ -531,6 +533,14 @@ ServiceBenchResult ServiceBench::Run() {
       Percentile(st.locked_us, 0.5), Percentile(st.locked_us, 0.99));
   std::printf("service result commit_p50_us=%.1f commit_p99_us=%.1f   (staged -> durable)\n",
               Percentile(st.durable_us, 0.5), Percentile(st.durable_us, 0.99));
+  const double commits = static_cast<double>(gc1.store_commits - gc0.store_commits);
+  std::printf(
+      "service group_commit batches=%llu store_commits=%.0f mean_group=%.2f "
+      "bytes_per_commit=%.0f store_commit_mean_us=%.1f   (one synced RocksDB write)\n",
+      static_cast<unsigned long long>(gc1.batches - gc0.batches), commits,
+      commits > 0 ? (gc1.batches - gc0.batches) / commits : 0.0,
+      commits > 0 ? (gc1.bytes - gc0.bytes) / commits : 0.0,
+      commits > 0 ? (gc1.commit_seconds - gc0.commit_seconds) * 1e6 / commits : 0.0);
   double locked_total = 0;
   for (double us : st.locked_us) locked_total += us;
   std::printf("service result decider_busy=%.3f\n", locked_total / 1e6 / wall);

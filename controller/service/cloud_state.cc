@@ -146,8 +146,31 @@ void CloudState::CommitPipelined(std::unique_lock<std::mutex>& lock, const Chang
   for (const auto& h : hosts) host_staged_ticket_[h] = ticket;
   lock.unlock();
   WaitDurable(ticket);
+  if (hosts.empty() || generations_bumped_through_.load(std::memory_order_acquire) >= ticket) {
+    return;  // another call of the same synced write bumped this call's hosts already
+  }
   lock.lock();
-  for (const auto& h : hosts) BumpGenerationLocked(h);
+  BumpDurableHostsLocked();
+  lock.unlock();
+}
+
+void CloudState::BumpDurableHostsLocked() {
+  const uint64_t durable = committer_.durable();
+  bool bumped = false;
+  for (auto it = host_staged_ticket_.begin(); it != host_staged_ticket_.end();) {
+    if (it->second > durable) {
+      ++it;  // staged again by a later call, which bumps it once that is durable
+      continue;
+    }
+    auto& rt = host_runtime_[it->first];
+    rt.generation = std::max(rt.generation + 1, generation_base_ + 1);
+    bumped = true;
+    it = host_staged_ticket_.erase(it);
+  }
+  if (bumped) desired_changed_.notify_all();
+  if (durable > generations_bumped_through_.load(std::memory_order_relaxed)) {
+    generations_bumped_through_.store(durable, std::memory_order_release);
+  }
 }
 
 void CloudState::SyncLocked() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -113,9 +114,14 @@ class CloudState {
   absl::Status CommitLocked(const Changes& changes);
 
   // The pipelined commit: requires `lock` to hold mu(). Stages `changes` (mirror + queue),
-  // releases the lock, waits until they are durable, re-takes the lock and bumps the generation
-  // of `hosts` (the hosts whose desired state changed). Returns with the lock held. A failed
-  // write does not return.
+  // releases the lock, waits until they are durable and makes sure the generation of `hosts`
+  // (the hosts whose desired state changed) has been bumped since. Returns with the lock
+  // RELEASED. A failed write does not return.
+  //
+  // The bump is done once per synced write, not once per call: the first caller of a group to
+  // wake re-takes mu() and bumps every host whose staged changes are now durable (its own and
+  // those of the other calls the same write carried); the others find their ticket covered
+  // (`generations_bumped_through_`) and return without taking mu() again.
   void CommitPipelined(std::unique_lock<std::mutex>& lock, const Changes& changes,
                        const std::set<std::string>& hosts);
 
@@ -134,6 +140,8 @@ class CloudState {
   void BumpGenerationLocked(const std::string& host_id);
 
   std::mutex& mu() { return mu_; }
+  // The group committer's counters (synced writes, tickets per write, bytes, time in the store).
+  GroupCommitter::Stats commit_stats() const { return committer_.stats(); }
   std::condition_variable& desired_changed() { return desired_changed_; }
   const ControllerConfig& config() const { return config_; }
 
@@ -165,6 +173,8 @@ class CloudState {
   uint64_t StageLocked(const Changes& changes);
   // Waits for `ticket`; a failure is fatal.
   void WaitDurable(uint64_t ticket);
+  // Bumps every host whose last staged ticket is durable now. Requires mu() held.
+  void BumpDurableHostsLocked();
 
   Store& store_;
   GroupCommitter committer_;  // every write to store_ goes through it, in mu() order
@@ -174,6 +184,9 @@ class CloudState {
   uint64_t generation_base_ = 0;
   // Hosts touched by CommitPipelined calls not finished yet: the last ticket staged for each.
   std::map<std::string, uint64_t> host_staged_ticket_;
+  // Every host staged with a ticket up to this one has had its bump (written under mu(), read
+  // without it by CommitPipelined).
+  std::atomic<uint64_t> generations_bumped_through_{0};
   std::map<std::string, v1::InstanceRecord> instances_;
   std::map<std::string, v1::ImageRecord> images_;
   std::map<std::string, v1::HostRecord> hosts_;

@@ -305,8 +305,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   // The reservation is in the mirror now (the next decision sees it); the lock is released
   // while the commit syncs, and the hosts' agents hear of the instances once they are durable.
   const Steady::time_point staged = Steady::now();
-  state_.CommitPipelined(lock, changes, touched_hosts);
-  lock.unlock();
+  state_.CommitPipelined(lock, changes, touched_hosts);  // returns with the lock released
   run_timings.locked_us = MicrosBetween(locked, staged);
   run_timings.durable_wait_us = MicrosBetween(staged, Steady::now());
   // The answer is built from this request's own copies of the records, outside the lock.

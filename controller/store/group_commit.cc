@@ -1,6 +1,7 @@
 #include "controller/store/group_commit.h"
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -38,7 +39,12 @@ absl::Status GroupCommitter::Wait(uint64_t ticket) {
 
     WriteBatch merged;
     for (WriteBatch& b : group) merged.Append(std::move(b));
+    const auto t0 = std::chrono::steady_clock::now();
     absl::Status s = merged.empty() ? absl::OkStatus() : store_.Commit(merged);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    uint64_t bytes = 0;
+    for (const auto& op : merged.ops()) bytes += op.key.size() + (op.value ? op.value->size() : 0);
 
     lock.lock();
     leader_active_ = false;
@@ -46,6 +52,8 @@ absl::Status GroupCommitter::Wait(uint64_t ticket) {
       stats_.batches += upto - durable_;
       stats_.max_group = std::max(stats_.max_group, upto - durable_);
       if (!merged.empty()) ++stats_.store_commits;
+      stats_.bytes += bytes;
+      stats_.commit_seconds += seconds;
       durable_ = upto;
     } else {
       failed_ =

@@ -60,6 +60,8 @@ class GroupCommitter {
     uint64_t batches = 0;        // tickets that became durable
     uint64_t store_commits = 0;  // Store::Commit calls that succeeded
     uint64_t max_group = 0;      // most tickets carried by one Store::Commit
+    uint64_t bytes = 0;          // keys + values of the committed ops
+    double commit_seconds = 0;   // wall time inside Store::Commit (write + sync), summed
   };
   Stats stats() const;
 
