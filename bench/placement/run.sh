@@ -4,6 +4,8 @@
 #
 #   bench/placement/run.sh [bench_placement flags...]
 #     e.g. bench/placement/run.sh --launches=50000 --dir=/var/tmp/pb
+#     paired rounds for an interval on the service/library ratio:
+#          bench/placement/run.sh --rounds=8 --launches=25000 --db_bench_num=3000
 #
 # Needs the build (deploy/build.sh → build/bin/bench_placement, or BENCH_PLACEMENT=path) and
 # db_bench from Debian's rocksdb-tools (apt-get install rocksdb-tools). The work directory

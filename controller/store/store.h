@@ -70,7 +70,9 @@ class WriteBatch {
 // Durable key-value storage for controller state.
 //
 // Contract: Commit is atomic and durable (synced) when it returns OK; a failed Commit changed
-// nothing. Reads see every committed batch. Thread-safe.
+// nothing. Reads see every committed batch. Thread-safe. The controller writes through a
+// GroupCommitter (group_commit.h), which merges the batches of concurrent callers into one
+// Commit (one synced write) and answers each caller only after that Commit returned OK.
 class Store {
  public:
   virtual ~Store() = default;

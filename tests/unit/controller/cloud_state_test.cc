@@ -104,12 +104,12 @@ struct GatedController {
     fleet = std::make_unique<FleetService>(*state, clock, ids, *signer);
   }
 
-  std::string AddHost() {
+  std::string AddHost(const std::string& az = "home-1a") {
     v1::RegisterHostRequest req;
     req.set_hostname("host");
     req.set_endpoint("agent:1");
     req.mutable_topology()->set_region("home-1");
-    req.mutable_topology()->set_availability_zone("home-1a");
+    req.mutable_topology()->set_availability_zone(az);
     req.mutable_topology()->set_rack("rack-1");
     req.mutable_capacity()->set_vcpus(8);
     req.mutable_capacity()->set_memory_mib(16384);
@@ -150,6 +150,17 @@ struct GatedController {
       if (!OnDisk(id)) staged = id;
     }
     return staged;
+  }
+  // Instances in the mirror that are not on disk yet.
+  int StagedCount() {
+    std::lock_guard<std::mutex> lock(state->mu());
+    int n = 0;
+    for (const auto& [id, r] : state->instances()) n += !OnDisk(id);
+    return n;
+  }
+  uint64_t Generation(const std::string& host) {
+    std::lock_guard<std::mutex> lock(state->mu());
+    return state->GenerationLocked(host);
   }
   bool OnDisk(const std::string& instance_id) {
     auto got = rocks->Get(Table::kInstances, instance_id);
@@ -353,6 +364,58 @@ TEST_CASE("the API shows a launched instance only once its commit is durable",
     CHECK(shown);                  // the answer came once the record was durable ...
     CHECK(on_disk_when_answered);  // ... and not before
   }
+}
+
+// Two RunInstances calls carried by ONE synced write (the group commit): when each call returns,
+// its instance is on disk, and the desired-state generation of each call's host has been bumped
+// (CommitPipelined bumps once per synced write, by whichever call of the write wakes first).
+// Bugs this catches: a call answered before its record is durable (the OnDisk checks); the
+// first waker bumping only its own hosts while marking the whole write as bumped (the other
+// host's generation would never move, and its agent would not hear of the instance).
+TEST_CASE("two concurrent launches share one synced write; both durable and both hosts told",
+          "[controller][cloud_state][group_commit]") {
+  TempDir dir;
+  GatedController c(dir.path());
+  const std::string host_a = c.AddHost("home-1a");
+  const std::string host_b = c.AddHost("home-1b");
+  const std::string host_c = c.AddHost("home-1c");
+  const std::string image = c.RegisterImage();
+  auto in_az = [&](const char* az) {
+    v1::RunInstancesRequest req = c.Run(image);
+    req.mutable_placement()->set_availability_zone(az);
+    return req;
+  };
+  const uint64_t known_b = c.Generation(host_b), known_c = c.Generation(host_c);
+  const auto stats_before = c.state->commit_stats();
+
+  // The first launch's synced write is held at the gate; two more launches stage behind it and
+  // wait, so the next synced write carries both of them.
+  c.gate->Close();
+  auto first =
+      std::async(std::launch::async, [&] { return c.compute->RunInstances(in_az("home-1a")); });
+  REQUIRE(c.gate->AwaitHeld());
+  auto second =
+      std::async(std::launch::async, [&] { return c.compute->RunInstances(in_az("home-1b")); });
+  auto third =
+      std::async(std::launch::async, [&] { return c.compute->RunInstances(in_az("home-1c")); });
+  for (int i = 0; i < 3000 && c.StagedCount() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(c.StagedCount() == 3);
+  c.gate->Open();
+
+  REQUIRE(first.get().ok());
+  for (auto* call : {&second, &third}) {
+    auto r = call->get();
+    REQUIRE(r.ok());
+    REQUIRE(r->instances_size() == 1);
+    CHECK(c.OnDisk(r->instances(0).instance_id()));  // durable when the call returned
+  }
+  const auto stats_after = c.state->commit_stats();
+  CHECK(stats_after.store_commits - stats_before.store_commits == 2);  // {first}, {second, third}
+  CHECK(stats_after.max_group >= 2);
+  CHECK(c.Generation(host_b) > known_b);
+  CHECK(c.Generation(host_c) > known_c);
 }
 
 TEST_CASE("a failed durable write stops the controller", "[controller][cloud_state][death]") {
