@@ -61,8 +61,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "bench/placement/ratio_stats.h"
-#include "bench/placement/service_bench.h"
+#include "bench/placement/library_bench.h"
 #include "controller/scheduler/checker.h"
 #include "controller/scheduler/fleet.h"
 #include "controller/scheduler/scheduler.h"
@@ -79,66 +78,6 @@ using controller::GroupCommitter;
 using controller::RocksDbStore;
 using controller::Table;
 using controller::WriteBatch;
-
-struct Options {
-  int hosts = 10000;
-  int prefill = 20000;
-  int launches = 50000;
-  uint32_t seed = 1;
-  std::string dir;
-  std::string db_bench = "/usr/bin/db_bench";
-  int db_bench_num = 10000;
-  int clients = 8;
-  bool keep = false;
-  std::string mode = "both";  // library | service | both | large-count
-  int large_count = 3000;     // --mode=large-count: instances per call
-  int large_rounds = 3;       // and calls in a row
-  int rounds = 1;             // --mode=both: paired rounds (library and service, order alternating)
-};
-
-bool ParseFlags(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&](const char* flag) -> const char* {
-      const std::string prefix = absl::StrCat("--", flag, "=");
-      return absl::StartsWith(a, prefix) ? argv[i] + prefix.size() : nullptr;
-    };
-    if (const char* v = value("hosts")) {
-      if (!absl::SimpleAtoi(v, &o.hosts) || o.hosts < 3) return false;
-    } else if (const char* v = value("prefill")) {
-      if (!absl::SimpleAtoi(v, &o.prefill) || o.prefill < 0) return false;
-    } else if (const char* v = value("launches")) {
-      if (!absl::SimpleAtoi(v, &o.launches) || o.launches < 1) return false;
-    } else if (const char* v = value("seed")) {
-      if (!absl::SimpleAtoi(v, &o.seed)) return false;
-    } else if (const char* v = value("clients")) {
-      if (!absl::SimpleAtoi(v, &o.clients) || o.clients < 1 || o.clients > 256) return false;
-    } else if (const char* v = value("dir")) {
-      o.dir = v;
-    } else if (const char* v = value("db_bench")) {
-      o.db_bench = v;
-    } else if (const char* v = value("db_bench_num")) {
-      if (!absl::SimpleAtoi(v, &o.db_bench_num) || o.db_bench_num < 0) return false;
-    } else if (const char* v = value("mode")) {
-      o.mode = v;
-      if (o.mode != "library" && o.mode != "service" && o.mode != "both" &&
-          o.mode != "large-count") {
-        return false;
-      }
-    } else if (const char* v = value("large_count")) {
-      if (!absl::SimpleAtoi(v, &o.large_count) || o.large_count < 1) return false;
-    } else if (const char* v = value("large_rounds")) {
-      if (!absl::SimpleAtoi(v, &o.large_rounds) || o.large_rounds < 1) return false;
-    } else if (const char* v = value("rounds")) {
-      if (!absl::SimpleAtoi(v, &o.rounds) || o.rounds < 1 || o.rounds > 100) return false;
-    } else if (a == "--keep") {
-      o.keep = true;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
 
 struct InstanceType {
   int vcpus;
@@ -816,110 +755,12 @@ int Bench::Run() {
 }
 
 }  // namespace
-}  // namespace minicloud::scheduler
 
-int main(int argc, char** argv) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  minicloud::scheduler::Options o;
-  if (!minicloud::scheduler::ParseFlags(argc, argv, o)) {
-    std::fprintf(
-        stderr,
-        "usage: bench_placement [--mode=both|library|service|large-count] [--hosts=N] "
-        "[--prefill=N] [--launches=N] [--seed=N] [--clients=N] [--dir=DIR] "
-        "[--db_bench=PATH] [--db_bench_num=N] [--large_count=N] [--large_rounds=N] [--rounds=N] "
-        "[--keep]\n");
-    return 2;
-  }
-  if (o.mode == "library") {
-    std::printf("=== library line: scheduler::Fleet + synthetic records via GroupCommitter ===\n");
-    minicloud::scheduler::Bench library(o);
-    return library.Run();
-  }
-  minicloud::bench::ServiceBenchOptions so;
-  so.hosts = o.hosts;
-  so.prefill = o.prefill;
-  so.launches = o.launches;
-  so.clients = o.clients;
-  so.seed = o.seed;
-  std::string base = o.dir;
-  if (base.empty()) {
-    char tmpl[] = "/var/tmp/minicloud-bench-placement.XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) return 2;
-    base = tmpl;
-  }
-  if (o.mode == "large-count") {
-    so.dir = base + "/service";
-    std::filesystem::create_directories(so.dir);
-    so.launches = 0;
-    so.prefill = 0;
-    so.large_count = o.large_count;
-    so.large_rounds = o.large_rounds;
-    std::printf(
-        "=== large count: RunInstances of %d instances x %d while DescribeHosts loops ===\n",
-        o.large_count, o.large_rounds);
-    const bool ok = minicloud::bench::RunLargeCountBench(so);
-    if (!o.keep) std::filesystem::remove_all(so.dir);
-    return ok ? 0 : 1;
-  }
-  // Paired rounds: each round runs both lines from scratch (own stores, same seed), library
-  // first in odd rounds and service first in even ones, so drift of the shared disk and CPU
-  // over a round hits both lines alike; the ratio is judged over the rounds.
-  const bool both = o.mode == "both";
-  const int rounds = both ? o.rounds : 1;
-  std::vector<double> ratios;
-  int rc = 0;
-  for (int r = 0; r < rounds; ++r) {
-    const std::string round_dir = rounds > 1 ? absl::StrCat(base, "/round-", r + 1) : base;
-    double loadavg = 0;
-    if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-      if (std::fscanf(f, "%lf", &loadavg) != 1) loadavg = 0;
-      std::fclose(f);
-    }
-    double library_rate = 0, service_rate = 0;
-    auto run_library = [&] {
-      std::printf(
-          "=== library line: scheduler::Fleet + synthetic records via GroupCommitter ===\n");
-      minicloud::scheduler::Options lo = o;
-      lo.dir = round_dir + "/library";
-      std::filesystem::create_directories(lo.dir);
-      minicloud::scheduler::Bench library(lo);
-      rc = std::max(rc, library.Run());
-      library_rate = library.committed_per_s();
-      if (!o.keep) std::filesystem::remove_all(lo.dir);
-    };
-    auto run_service = [&] {
-      std::printf(
-          "=== service line: ComputeService::RunInstances (CloudState, RocksDbStore) ===\n");
-      so.dir = round_dir + "/service";
-      std::filesystem::create_directories(so.dir);
-      std::printf("service_dir=%s\n", so.dir.c_str());
-      const auto service = minicloud::bench::RunServiceBench(so);
-      if (!service.ok) rc = std::max(rc, 1);
-      service_rate = service.committed_placements_per_s;
-      if (!o.keep) std::filesystem::remove_all(so.dir);
-    };
-    const bool library_first = !both || r % 2 == 0;
-    if (both && library_first) run_library();
-    run_service();
-    if (both && !library_first) run_library();
-    if (both && library_rate > 0) {
-      ratios.push_back(service_rate / library_rate);
-      std::printf(
-          "round %d first=%s loadavg_1min=%.2f library_per_s=%.1f service_per_s=%.1f "
-          "ratio=%.3f\n",
-          r + 1, library_first ? "library" : "service", loadavg, library_rate, service_rate,
-          ratios.back());
-      std::printf("ratio service_vs_library committed_placements_per_s=%.3f (%.1f / %.1f)\n",
-                  ratios.back(), service_rate, library_rate);
-    }
-  }
-  if (!o.keep && o.dir.empty()) std::filesystem::remove_all(base);
-  if (ratios.size() > 1) {
-    const auto sum = minicloud::bench::SummarizeRatios(ratios);
-    std::printf(
-        "ratio_over_rounds rounds=%d geometric_mean=%.3f ci95_low=%.3f ci95_high=%.3f   "
-        "(service / library committed placements/s; t-interval on log ratios)\n",
-        sum.rounds, sum.geometric_mean, sum.low, sum.high);
-  }
+int RunLibraryLine(const Options& o, double* committed_per_s) {
+  Bench library(o);
+  const int rc = library.Run();
+  *committed_per_s = library.committed_per_s();
   return rc;
 }
+
+}  // namespace minicloud::scheduler
