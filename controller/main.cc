@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (config.region_endpoint.empty() && !listen.empty()) config.region_endpoint = listen[0];
-  // The agent listener's CA, and a first join token for agents at <state>/join-token (root only).
+  // The CA (agent listener, agents' ports), and a first join token for agents at <state>/join-token (root only).
   auto ca = OpenPki(state_dir);
   if (!ca.ok()) {
     spdlog::critical("certificate authority: {}", ca.status().message());
@@ -214,6 +214,12 @@ int main(int argc, char** argv) {
   auto server_cert = (*ca)->IssueServerCertificate(server_names, absl::Now());
   if (!server_cert.ok()) {
     spdlog::critical("agent listener certificate: {}", server_cert.status().message());
+    return 1;
+  }
+  // What the controller shows agents when it calls their port (kept in memory, new each start).
+  auto client_cert = (*ca)->IssueControllerClientCertificate(absl::Now());
+  if (!client_cert.ok()) {
+    spdlog::critical("controller client certificate: {}", client_cert.status().message());
     return 1;
   }
   ctl::CloudState state(**store, config);
@@ -244,7 +250,9 @@ int main(int argc, char** argv) {
                  admin_credentials);
   }
   mc::scheduler::SpreadScheduler scheduler;
-  auto agents = ctl::MakeGrpcAgentClient();
+  auto agents = ctl::MakeGrpcAgentClient({.ca_pem = (*ca)->ca_pem(),
+                                          .certificate_chain_pem = client_cert->certificate_chain_pem,
+                                          .private_key_pem = client_cert->private_key_pem});
   ctl::ComputeService compute(state, clock, ids, scheduler, *agents, **signer);
   ctl::KeyPairService key_pairs(state, clock, ids);
   ctl::ImageService images(state, clock, ids, **blobs);
