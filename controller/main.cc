@@ -234,6 +234,8 @@ int main(int argc, char** argv) {
     spdlog::critical("access key master key: {}", box.status().message());
     return 1;
   }
+  // Instance profiles' session tokens are sealed in the same box (bound to their own purpose).
+  ctl::iam::SessionSealer sealer(**box);
   ctl::auth::AccessKeyService access_keys(**store, clock, *std::move(box));
   if (auto s = access_keys.Load(); !s.ok()) {
     spdlog::critical("load access keys: {}", s.message());
@@ -259,13 +261,7 @@ int main(int argc, char** argv) {
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
   ctl::TagService tags(state);
-  // Instance profiles' session credentials are sealed under this key (0600, made at first start).
-  auto sealer = ctl::iam::SessionSealer::LoadOrCreate(state_dir + "/session-credentials.key");
-  if (!sealer.ok()) {
-    spdlog::critical("session credentials key: {}", sealer.status().message());
-    return 1;
-  }
-  ctl::InstanceProfileService profiles(state, clock, *sealer);
+  ctl::InstanceProfileService profiles(state, clock, sealer);
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);
   // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.
   auto account_verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
