@@ -1,5 +1,6 @@
 // minicloud-agent: wiring only. Probes the accelerator, opens libvirt, joins the controller (once),
-// runs the agent runtime and serves the AgentService over mutual TLS. `minicloud-agent cleanup` destroys everything an agent created.
+// runs the agent runtime and serves the AgentService over mutual TLS. `minicloud-agent cleanup`
+// destroys everything an agent created.
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <netdb.h>
@@ -212,8 +213,7 @@ int main(int argc, char** argv) {
   // stored) comes first; a controller not reachable yet is waited for.
   absl::StatusOr<mc::agent::HostCredentials> host_credentials;
   while (true) {
-    host_credentials =
-        mc::agent::LoadOrJoin(settings.controller, settings.state_dir, join_token);
+    host_credentials = mc::agent::LoadOrJoin(settings.controller, settings.state_dir, join_token);
     if (host_credentials.ok()) break;
     if (host_credentials.status().code() == absl::StatusCode::kFailedPrecondition) {
       spdlog::critical("{}", host_credentials.status().message());

@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (config.region_endpoint.empty() && !listen.empty()) config.region_endpoint = listen[0];
-  // The CA (agent listener, agents' ports), and a first join token for agents at <state>/join-token (root only).
+  // The CA (agent listener, agents' ports), and a first join token for agents at <state>/join-token
+  // (root only).
   auto ca = OpenPki(state_dir);
   if (!ca.ok()) {
     spdlog::critical("certificate authority: {}", ca.status().message());
@@ -252,9 +253,10 @@ int main(int argc, char** argv) {
                  admin_credentials);
   }
   mc::scheduler::SpreadScheduler scheduler;
-  auto agents = ctl::MakeGrpcAgentClient({.ca_pem = (*ca)->ca_pem(),
-                                          .certificate_chain_pem = client_cert->certificate_chain_pem,
-                                          .private_key_pem = client_cert->private_key_pem});
+  auto agents =
+      ctl::MakeGrpcAgentClient({.ca_pem = (*ca)->ca_pem(),
+                                .certificate_chain_pem = client_cert->certificate_chain_pem,
+                                .private_key_pem = client_cert->private_key_pem});
   ctl::ComputeService compute(state, clock, ids, scheduler, *agents, **signer);
   ctl::KeyPairService key_pairs(state, clock, ids);
   ctl::ImageService images(state, clock, ids, **blobs);

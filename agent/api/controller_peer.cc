@@ -17,9 +17,8 @@ class ControllerOnly final : public grpc::AuthMetadataProcessor {
 
   grpc::Status Process(const InputMetadata& /*metadata*/, grpc::AuthContext* context,
                        OutputMetadata* /*consumed*/, OutputMetadata* /*response*/) override {
-    absl::Status s = context == nullptr
-                         ? absl::UnauthenticatedError("no TLS peer")
-                         : CheckCallerIsController(*context);
+    absl::Status s = context == nullptr ? absl::UnauthenticatedError("no TLS peer")
+                                        : CheckCallerIsController(*context);
     if (s.ok()) return grpc::Status::OK;
     return grpc::Status(s.code() == absl::StatusCode::kUnauthenticated
                             ? grpc::StatusCode::UNAUTHENTICATED

@@ -50,8 +50,7 @@ absl::StatusOr<std::string> CheckCredentials(const std::string& key_pem,
     crypto::TakeOpenSslErrors();
     return absl::FailedPreconditionError("the certificate is not for this host's key");
   }
-  MC_RETURN_IF_ERROR(
-      crypto::VerifyCertificate(cert.get(), ca.get(), now, crypto::KeyUsage::kHost));
+  MC_RETURN_IF_ERROR(crypto::VerifyCertificate(cert.get(), ca.get(), now, crypto::KeyUsage::kHost));
   return crypto::CommonName(cert.get());
 }
 
@@ -221,19 +220,21 @@ absl::StatusOr<HostCredentials> JoinController(const std::string& endpoint,
   return creds;
 }
 
-absl::StatusOr<HostCredentials> LoadOrJoin(const std::string& endpoint, const std::string& state_dir,
+absl::StatusOr<HostCredentials> LoadOrJoin(const std::string& endpoint,
+                                           const std::string& state_dir,
                                            const std::string& join_token) {
   MC_ASSIGN_OR_RETURN(std::optional<HostCredentials> creds, LoadHostCredentials(state_dir));
   if (creds) return *std::move(creds);
   if (join_token.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "this host has not joined controller ", endpoint,
-        " yet and has no join token (join_token or join_token_file; the controller's "
-        "<state>/join-token or `minicloud-controller join-token`)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("this host has not joined controller ", endpoint,
+                     " yet and has no join token (join_token or join_token_file; the controller's "
+                     "<state>/join-token or `minicloud-controller join-token`)"));
   }
   std::string hint;
   std::ifstream(state_dir + "/host-id") >> hint;
-  MC_ASSIGN_OR_RETURN(HostCredentials joined, JoinController(endpoint, join_token, state_dir, hint));
+  MC_ASSIGN_OR_RETURN(HostCredentials joined,
+                      JoinController(endpoint, join_token, state_dir, hint));
   spdlog::info("joined controller {} as host {}", endpoint, joined.host_id);
   return joined;
 }

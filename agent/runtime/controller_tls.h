@@ -53,7 +53,8 @@ absl::StatusOr<HostCredentials> JoinController(const std::string& endpoint,
 // The credentials an earlier join left in `state_dir`, or else a join now with `join_token`
 // (keeping the host id in <state_dir>/host-id, if any). FailedPrecondition when the host has not
 // joined and has no token; a failed join is returned as is (the caller retries).
-absl::StatusOr<HostCredentials> LoadOrJoin(const std::string& endpoint, const std::string& state_dir,
+absl::StatusOr<HostCredentials> LoadOrJoin(const std::string& endpoint,
+                                           const std::string& state_dir,
                                            const std::string& join_token);
 
 // A channel to the controller's agent listener trusting only `ca_pem` and checking the server

@@ -143,9 +143,10 @@ int main(int argc, char** argv) {
   // The controller's CA (agent listener, and the client certificate it calls agents with).
   auto ca = Must(ctl::CertificateAuthority::OpenOrCreate(dir + "/pki", absl::Now()), "CA");
   auto client_cert = Must(ca->IssueControllerClientCertificate(absl::Now()), "client cert");
-  auto agents = ctl::MakeGrpcAgentClient({.ca_pem = ca->ca_pem(),
-                                          .certificate_chain_pem = client_cert.certificate_chain_pem,
-                                          .private_key_pem = client_cert.private_key_pem});
+  auto agents =
+      ctl::MakeGrpcAgentClient({.ca_pem = ca->ca_pem(),
+                                .certificate_chain_pem = client_cert.certificate_chain_pem,
+                                .private_key_pem = client_cert.private_key_pem});
   ctl::WatchLimits watch_limits;
   ctl::ComputeService compute(state, clock, ids, scheduler, *agents, *signer);
   ctl::KeyPairService key_pairs(state, clock, ids);

@@ -60,8 +60,7 @@ grpc::StatusCode ConsoleCall(v1::AgentService::Stub& stub) {
   return stub.GetConsoleOutput(&ctx, req, &resp).error_code();
 }
 
-TEST_CASE("agent port: only the controller's client certificate is let in",
-          "[integration][mtls]") {
+TEST_CASE("agent port: only the controller's client certificate is let in", "[integration][mtls]") {
   TestCloud cloud;
   auto& a = cloud.AddHost("home-1a", "rack-1");
   auto& b = cloud.AddHost("home-1a", "rack-2");
@@ -88,8 +87,8 @@ TEST_CASE("agent port: only the controller's client certificate is let in",
   auto b_creds = agent::LoadHostCredentials(b.config.state_dir);
   REQUIRE(b_creds.ok());
   REQUIRE(b_creds->has_value());
-  auto as_host_b = TlsStub(endpoint, id, ctl.ca_pem, (*b_creds)->certificate_pem,
-                           (*b_creds)->key_pem);
+  auto as_host_b =
+      TlsStub(endpoint, id, ctl.ca_pem, (*b_creds)->certificate_pem, (*b_creds)->key_pem);
   CHECK(ConsoleCall(*as_host_b) == grpc::StatusCode::UNAUTHENTICATED);
 
   // Bug: CheckCallerIsController checking only the common name: a certificate of the CA that
@@ -102,8 +101,8 @@ TEST_CASE("agent port: only the controller's client certificate is let in",
                                .usage = crypto::KeyUsage::kHost,
                                .not_before = absl::Now() - absl::Hours(1),
                                .not_after = absl::Now() + absl::Hours(1)};
-  auto both = crypto::IssueCertificate(spec, key->get(), cloud.ca().ca_certificate(),
-                                       ca_key->get());
+  auto both =
+      crypto::IssueCertificate(spec, key->get(), cloud.ca().ca_certificate(), ca_key->get());
   REQUIRE(both.ok());
   auto as_named_host = TlsStub(endpoint, id, ctl.ca_pem, *crypto::CertificatePem(both->get()),
                                *crypto::PrivateKeyPem(key->get()));
@@ -133,8 +132,8 @@ TEST_CASE("agent port: the controller talks only to the host it expects", "[inte
             .code() == absl::StatusCode::kNotFound);
   // Bug: the channel without SetSslTargetNameOverride(host_id) (or checking only the CA): host
   // B, answering at the address host A registered, would serve A's console.
-  auto wrong = agents->GetConsoleOutput({a.agent->host_id(), b_endpoint}, "i-0123456789abcdef0",
-                                        100);
+  auto wrong =
+      agents->GetConsoleOutput({a.agent->host_id(), b_endpoint}, "i-0123456789abcdef0", 100);
   CHECK(wrong.status().code() == absl::StatusCode::kUnavailable);
   // Bug: the controller's client trusting the system roots or any CA: an agent whose certificate
   // another CA issued for host A's id is refused.
@@ -143,12 +142,11 @@ TEST_CASE("agent port: the controller talks only to the host it expects", "[inte
   REQUIRE(other_ca.ok());
   auto key = crypto::GenerateEcKey();
   REQUIRE(key.ok());
-  agent::HostCredentials impostor{
-      .host_id = a.agent->host_id(),
-      .key_pem = *crypto::PrivateKeyPem(key->get()),
-      .certificate_pem = *(*other_ca)->IssueHostCertificate(key->get(), a.agent->host_id(),
-                                                             absl::Now()),
-      .ca_pem = cloud.ca().ca_pem()};
+  agent::HostCredentials impostor{.host_id = a.agent->host_id(),
+                                  .key_pem = *crypto::PrivateKeyPem(key->get()),
+                                  .certificate_pem = *(*other_ca)->IssueHostCertificate(
+                                      key->get(), a.agent->host_id(), absl::Now()),
+                                  .ca_pem = cloud.ca().ca_pem()};
   agent::AgentHandler handler(*a.agent);
   grpc::ServerBuilder builder;
   int port = 0;
