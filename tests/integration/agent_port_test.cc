@@ -89,7 +89,7 @@ TEST_CASE("agent port: only the controller's client certificate is let in", "[in
   REQUIRE(b_creds->has_value());
   auto as_host_b =
       TlsStub(endpoint, id, ctl.ca_pem, (*b_creds)->certificate_pem, (*b_creds)->key_pem);
-  CHECK(ConsoleCall(*as_host_b) == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(ConsoleCall(*as_host_b) == grpc::StatusCode::PERMISSION_DENIED);
 
   // Bug: CheckCallerIsController checking only the common name: a certificate of the CA that
   // carries the controller's name but serverAuth (as every host certificate does) is refused.
@@ -106,7 +106,7 @@ TEST_CASE("agent port: only the controller's client certificate is let in", "[in
   REQUIRE(both.ok());
   auto as_named_host = TlsStub(endpoint, id, ctl.ca_pem, *crypto::CertificatePem(both->get()),
                                *crypto::PrivateKeyPem(key->get()));
-  CHECK(ConsoleCall(*as_named_host) == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(ConsoleCall(*as_named_host) == grpc::StatusCode::PERMISSION_DENIED);
 
   // Bug: pem_root_certs not set on the agent's port: the controller's name on a certificate of
   // another CA is refused at the handshake.
