@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Instance profiles' session tokens are sealed in the same box (bound to their own purpose).
-  ctl::iam::SessionSealer sealer(**box);
+  ctl::iam::SessionSealer sealer(*box);
   ctl::auth::AccessKeyService access_keys(**store, clock, *std::move(box));
   if (auto s = access_keys.Load(); !s.ok()) {
     spdlog::critical("load access keys: {}", s.message());
@@ -268,7 +268,7 @@ int main(int argc, char** argv) {
   // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.
   auto account_verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
   auto verifier = ctl::iam::MakeSessionAwareVerifier(
-      *account_verifier, *sealer, clock, config.region,
+      *account_verifier, sealer, clock, config.region,
       [&](const mc::v1::SessionTokenPayload& s) { return profiles.StillValid(s); });
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
                                       *verifier, &profiles);
