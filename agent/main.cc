@@ -1,5 +1,6 @@
-// minicloud-agent: wiring only. Probes the accelerator, opens libvirt, runs the agent runtime and
-// serves the AgentService. `minicloud-agent cleanup` destroys everything an agent created.
+// minicloud-agent: wiring only. Probes the accelerator, opens libvirt, joins the controller (once),
+// runs the agent runtime and serves the AgentService over mutual TLS. `minicloud-agent cleanup`
+// destroys everything an agent created.
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <netdb.h>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/api/agent_handler.h"
+#include "agent/api/controller_peer.h"
 #include "agent/config/agent_settings.h"
 #include "agent/hypervisor/kvm_probe.h"
 #include "agent/hypervisor/libvirt/embed_root.h"
@@ -28,6 +30,7 @@
 #include "agent/network/resolv_conf.h"
 #include "agent/network/tcp_relay.h"
 #include "agent/runtime/agent.h"
+#include "agent/runtime/controller_tls.h"
 #include "agent/runtime/host_state.h"
 #include "agent/runtime/metadata_lookup.h"
 #include "common/clock.h"
@@ -206,6 +209,19 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // The agent's own port serves the host certificate, so the join (or the one an earlier run
+  // stored) comes first; a controller not reachable yet is waited for.
+  absl::StatusOr<mc::agent::HostCredentials> host_credentials;
+  while (true) {
+    host_credentials = mc::agent::LoadOrJoin(settings.controller, settings.state_dir, join_token);
+    if (host_credentials.ok()) break;
+    if (host_credentials.status().code() == absl::StatusCode::kFailedPrecondition) {
+      spdlog::critical("{}", host_credentials.status().message());
+      return 1;
+    }
+    spdlog::warn("{} (retrying)", host_credentials.status().message());
+    if (shutdown.WaitFor(std::chrono::seconds(2))) return 0;
+  }
   auto link = mc::agent::MakeGrpcControllerLink(
       {.endpoint = settings.controller, .state_dir = settings.state_dir, .join_token = join_token});
   mc::agent::AgentConfig config;
@@ -234,7 +250,9 @@ int main(int argc, char** argv) {
   mc::agent::AgentHandler handler(agent);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(settings.listen, grpc::InsecureServerCredentials(), &port);
+  // Mutual TLS only: the controller's client certificate (agent/api/controller_peer.h).
+  builder.AddListeningPort(settings.listen, mc::agent::AgentPortCredentials(*host_credentials),
+                           &port);
   builder.RegisterService(&handler);
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {

@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (config.region_endpoint.empty() && !listen.empty()) config.region_endpoint = listen[0];
-  // The agent listener's CA, and a first join token for agents at <state>/join-token (root only).
+  // The CA (agent listener, agents' ports), and a first join token for agents at <state>/join-token
+  // (root only).
   auto ca = OpenPki(state_dir);
   if (!ca.ok()) {
     spdlog::critical("certificate authority: {}", ca.status().message());
@@ -216,6 +217,12 @@ int main(int argc, char** argv) {
     spdlog::critical("agent listener certificate: {}", server_cert.status().message());
     return 1;
   }
+  // What the controller shows agents when it calls their port (kept in memory, new each start).
+  auto client_cert = (*ca)->IssueControllerClientCertificate(absl::Now());
+  if (!client_cert.ok()) {
+    spdlog::critical("controller client certificate: {}", client_cert.status().message());
+    return 1;
+  }
   ctl::CloudState state(**store, config);
   if (auto s = state.Load(clock.Now()); !s.ok()) {
     spdlog::critical("load state: {}", s.message());
@@ -228,6 +235,8 @@ int main(int argc, char** argv) {
     spdlog::critical("access key master key: {}", box.status().message());
     return 1;
   }
+  // Instance profiles' session tokens are sealed in the same box (bound to their own purpose).
+  ctl::iam::SessionSealer sealer(*box);
   ctl::auth::AccessKeyService access_keys(**store, clock, *std::move(box));
   if (auto s = access_keys.Load(); !s.ok()) {
     spdlog::critical("load access keys: {}", s.message());
@@ -244,25 +253,22 @@ int main(int argc, char** argv) {
                  admin_credentials);
   }
   mc::scheduler::SpreadScheduler scheduler;
-  auto agents = ctl::MakeGrpcAgentClient();
+  auto agents =
+      ctl::MakeGrpcAgentClient({.ca_pem = (*ca)->ca_pem(),
+                                .certificate_chain_pem = client_cert->certificate_chain_pem,
+                                .private_key_pem = client_cert->private_key_pem});
   ctl::ComputeService compute(state, clock, ids, scheduler, *agents, **signer);
   ctl::KeyPairService key_pairs(state, clock, ids);
   ctl::ImageService images(state, clock, ids, **blobs);
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
   ctl::TagService tags(state);
-  // Instance profiles' session credentials are sealed under this key (0600, made at first start).
-  auto sealer = ctl::iam::SessionSealer::LoadOrCreate(state_dir + "/session-credentials.key");
-  if (!sealer.ok()) {
-    spdlog::critical("session credentials key: {}", sealer.status().message());
-    return 1;
-  }
-  ctl::InstanceProfileService profiles(state, clock, *sealer);
+  ctl::InstanceProfileService profiles(state, clock, sealer);
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);
   // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.
   auto account_verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
   auto verifier = ctl::iam::MakeSessionAwareVerifier(
-      *account_verifier, *sealer, clock, config.region,
+      *account_verifier, sealer, clock, config.region,
       [&](const mc::v1::SessionTokenPayload& s) { return profiles.StillValid(s); });
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
                                       *verifier, &profiles);

@@ -15,6 +15,7 @@
 #include "common/crypto/x509.h"
 #include "common/file/file_util.h"
 #include "common/grpc_status.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "minicloud/v1/host.grpc.pb.h"
 
@@ -36,8 +37,9 @@ std::optional<std::string> ReadIfExists(const std::string& path) {
   return ss.str();
 }
 
-// Checks that `cert_pem` is issued by `ca_pem` for `key_pem`'s key and names a host; returns
-// that host id.
+// Checks that `cert_pem` is issued by `ca_pem` for `key_pem`'s key, as a host certificate (client
+// and server; one issued before hosts served TLS is refused: join again), and names a host;
+// returns that host id.
 absl::StatusOr<std::string> CheckCredentials(const std::string& key_pem,
                                              const std::string& cert_pem, const std::string& ca_pem,
                                              absl::Time now) {
@@ -48,8 +50,7 @@ absl::StatusOr<std::string> CheckCredentials(const std::string& key_pem,
     crypto::TakeOpenSslErrors();
     return absl::FailedPreconditionError("the certificate is not for this host's key");
   }
-  MC_RETURN_IF_ERROR(
-      crypto::VerifyCertificate(cert.get(), ca.get(), now, crypto::KeyUsage::kClient));
+  MC_RETURN_IF_ERROR(crypto::VerifyCertificate(cert.get(), ca.get(), now, crypto::KeyUsage::kHost));
   return crypto::CommonName(cert.get());
 }
 
@@ -217,6 +218,25 @@ absl::StatusOr<HostCredentials> JoinController(const std::string& endpoint,
   MC_RETURN_IF_ERROR(file::WriteFileAtomic(dir + "/ca.crt", creds.ca_pem, 0600));
   MC_RETURN_IF_ERROR(file::WriteFileAtomic(dir + "/host.crt", creds.certificate_pem, 0600));
   return creds;
+}
+
+absl::StatusOr<HostCredentials> LoadOrJoin(const std::string& endpoint,
+                                           const std::string& state_dir,
+                                           const std::string& join_token) {
+  MC_ASSIGN_OR_RETURN(std::optional<HostCredentials> creds, LoadHostCredentials(state_dir));
+  if (creds) return *std::move(creds);
+  if (join_token.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this host has not joined controller ", endpoint,
+                     " yet and has no join token (join_token or join_token_file; the controller's "
+                     "<state>/join-token or `minicloud-controller join-token`)"));
+  }
+  std::string hint;
+  std::ifstream(state_dir + "/host-id") >> hint;
+  MC_ASSIGN_OR_RETURN(HostCredentials joined,
+                      JoinController(endpoint, join_token, state_dir, hint));
+  spdlog::info("joined controller {} as host {}", endpoint, joined.host_id);
+  return joined;
 }
 
 }  // namespace minicloud::agent

@@ -3,7 +3,9 @@
 // The agent's side of joining (SECURITY.md, "Controller and agents"): its key, its client
 // certificate and the controller's CA, kept in <state_dir>/tls (0700, files 0600):
 //   host.key  the agent's EC P-256 key: made here, never sent anywhere
-//   host.crt  the client certificate the controller issued (its common name is the host id)
+//   host.crt  the certificate the controller issued: its common name and DNS entry are the host
+//             id; a client certificate towards the controller and the server certificate of the
+//             agent's own port (agent/api/controller_peer.h)
 //   ca.crt    the controller's CA (the hash in the join token the agent first used)
 //
 // Joining: the agent opens a TLS connection to the controller's agent listener, finds in the
@@ -47,6 +49,13 @@ absl::StatusOr<HostCredentials> JoinController(const std::string& endpoint,
                                                const std::string& token,
                                                const std::string& state_dir,
                                                const std::string& host_id_hint);
+
+// The credentials an earlier join left in `state_dir`, or else a join now with `join_token`
+// (keeping the host id in <state_dir>/host-id, if any). FailedPrecondition when the host has not
+// joined and has no token; a failed join is returned as is (the caller retries).
+absl::StatusOr<HostCredentials> LoadOrJoin(const std::string& endpoint,
+                                           const std::string& state_dir,
+                                           const std::string& join_token);
 
 // A channel to the controller's agent listener trusting only `ca_pem` and checking the server
 // name kControllerServerName; with a client certificate when `credentials` has one.

@@ -1,6 +1,5 @@
 #include <grpcpp/grpcpp.h>
 
-#include <fstream>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -8,7 +7,6 @@
 #include "agent/runtime/controller_link.h"
 #include "agent/runtime/controller_tls.h"
 #include "common/grpc_status.h"
-#include "common/logging.h"
 #include "common/status_macros.h"
 #include "minicloud/v1/host.grpc.pb.h"
 
@@ -87,24 +85,10 @@ class GrpcControllerLink final : public ControllerLink {
   absl::StatusOr<v1::HostService::Stub*> Connect() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stub_) return stub_.get();
-    MC_ASSIGN_OR_RETURN(std::optional<HostCredentials> creds,
-                        LoadHostCredentials(options_.state_dir));
-    if (!creds) {
-      if (options_.join_token.empty()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "this host has not joined controller ", endpoint_,
-            " yet and has no join token (join_token or join_token_file; the controller's "
-            "<state>/join-token or `minicloud-controller join-token`)"));
-      }
-      std::string hint;
-      std::ifstream(options_.state_dir + "/host-id") >> hint;
-      MC_ASSIGN_OR_RETURN(HostCredentials joined,
-                          JoinController(endpoint_, options_.join_token, options_.state_dir, hint));
-      spdlog::info("joined controller {} as host {}", endpoint_, joined.host_id);
-      creds = std::move(joined);
-    }
-    host_id_ = creds->host_id;
-    stub_ = v1::HostService::NewStub(ControllerChannel(endpoint_, *creds));
+    MC_ASSIGN_OR_RETURN(HostCredentials creds,
+                        LoadOrJoin(endpoint_, options_.state_dir, options_.join_token));
+    host_id_ = creds.host_id;
+    stub_ = v1::HostService::NewStub(ControllerChannel(endpoint_, creds));
     return stub_.get();
   }
 

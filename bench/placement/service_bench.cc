@@ -71,7 +71,7 @@ namespace ctl = controller;
 // No agents: console reads are never made by this bench.
 class NoAgents final : public ctl::AgentClient {
  public:
-  absl::StatusOr<std::string> GetConsoleOutput(const std::string&, const std::string&,
+  absl::StatusOr<std::string> GetConsoleOutput(const ctl::AgentAddress&, const std::string&,
                                                int64_t) override {
     return absl::UnavailableError("no agents in the bench");
   }

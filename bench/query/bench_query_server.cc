@@ -140,7 +140,13 @@ int main(int argc, char** argv) {
   ctl::CloudState state(*store, config);
   if (auto s = state.Load(clock.Now()); !s.ok()) Die(s.ToString());
   mc::scheduler::SpreadScheduler scheduler;
-  auto agents = ctl::MakeGrpcAgentClient();
+  // The controller's CA (agent listener, and the client certificate it calls agents with).
+  auto ca = Must(ctl::CertificateAuthority::OpenOrCreate(dir + "/pki", absl::Now()), "CA");
+  auto client_cert = Must(ca->IssueControllerClientCertificate(absl::Now()), "client cert");
+  auto agents =
+      ctl::MakeGrpcAgentClient({.ca_pem = ca->ca_pem(),
+                                .certificate_chain_pem = client_cert.certificate_chain_pem,
+                                .private_key_pem = client_cert.private_key_pem});
   ctl::WatchLimits watch_limits;
   ctl::ComputeService compute(state, clock, ids, scheduler, *agents, *signer);
   ctl::KeyPairService key_pairs(state, clock, ids);
@@ -161,7 +167,6 @@ int main(int argc, char** argv) {
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
                                       *verifier);
   // Agents join over the agent listener (TLS, client certificates), as main.cc serves them.
-  auto ca = Must(ctl::CertificateAuthority::OpenOrCreate(dir + "/pki", absl::Now()), "CA");
   const std::string join_token = Must(ctl::CreateJoinToken(dir + "/pki", *ca), "join token");
   ctl::HostEnrollment enrollment(*ca, dir + "/pki", clock, ids);
   ctl::HostHandler host_handler(fleet, images, enrollment);

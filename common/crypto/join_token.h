@@ -20,6 +20,10 @@ namespace minicloud::crypto {
 // change with the deployment; what they trust is the pinned CA, so this one fixed name is in every
 // server certificate of the agent listener, next to its configured addresses.
 inline constexpr char kControllerServerName[] = "minicloud-controller";
+// The common name of the controller's client certificate, the only certificate an agent's own
+// port accepts (the controller dialling it). Host certificates name a host id ("h-" + hex), which
+// can never be this name, and the CA refuses to issue a host certificate for anything else.
+inline constexpr char kControllerClientName[] = "minicloud-controller-client";
 
 struct JoinToken {
   std::string secret;     // 64 lowercase hex

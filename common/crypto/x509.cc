@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace minicloud::crypto {
 namespace {
@@ -191,11 +192,14 @@ absl::StatusOr<X509Ptr> IssueCertificate(const CertificateSpec& spec, EVP_PKEY* 
       break;
     case KeyUsage::kServer:
     case KeyUsage::kClient:
+    case KeyUsage::kHost:
       s = AddExtension(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE");
       if (s.ok()) s = AddExtension(cert.get(), issuer, NID_key_usage, "critical,digitalSignature");
       if (s.ok()) {
         s = AddExtension(cert.get(), issuer, NID_ext_key_usage,
-                         spec.usage == KeyUsage::kServer ? "serverAuth" : "clientAuth");
+                         spec.usage == KeyUsage::kServer   ? "serverAuth"
+                         : spec.usage == KeyUsage::kClient ? "clientAuth"
+                                                           : "serverAuth,clientAuth");
       }
       break;
   }
@@ -211,6 +215,10 @@ absl::StatusOr<X509Ptr> IssueCertificate(const CertificateSpec& spec, EVP_PKEY* 
 
 absl::Status VerifyCertificate(X509* cert, X509* ca, absl::Time now,
                                std::optional<KeyUsage> purpose) {
+  if (purpose == KeyUsage::kHost) {
+    MC_RETURN_IF_ERROR(VerifyCertificate(cert, ca, now, KeyUsage::kServer));
+    return VerifyCertificate(cert, ca, now, KeyUsage::kClient);
+  }
   X509StorePtr store(X509_STORE_new());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!store || !ctx || X509_STORE_add_cert(store.get(), ca) != 1 ||

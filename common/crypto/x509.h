@@ -9,7 +9,8 @@
 // - IssueCertificate signs `spec` for `subject_key` with `issuer_key`; with issuer == nullptr the
 //   certificate is self-signed (its own issuer). Serial numbers are 128 random bits.
 // - VerifyCertificate checks the signature chain to `ca` (the only trusted certificate), the
-//   validity period at `now` and, when `purpose` is set, the extended key usage;
+//   validity period at `now` and, when `purpose` is set, the extended key usage (kHost: both
+//   serverAuth and clientAuth);
 //   PermissionDenied with OpenSSL's reason otherwise.
 // - Hashes are lowercase hex SHA-256: of the certificate's DER (the CA hash a join token pins) and
 //   of the public key's SubjectPublicKeyInfo DER (what a host id is bound to).
@@ -25,7 +26,10 @@
 
 namespace minicloud::crypto {
 
-enum class KeyUsage { kCa, kServer, kClient };
+// kHost: a host's certificate, both a client (to the controller's agent listener) and a server
+// (the agent's own port, which the controller dials); it names the host id as common name and DNS
+// entry. kClient alone is the controller's identity towards agents.
+enum class KeyUsage { kCa, kServer, kClient, kHost };
 
 struct CertificateSpec {
   std::string common_name;

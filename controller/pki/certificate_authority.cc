@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/x509.h"
 #include "common/file/file_util.h"
+#include "common/ids.h"
 #include "common/status_macros.h"
 
 namespace minicloud::controller {
@@ -92,11 +93,31 @@ absl::StatusOr<ServerKeyPair> CertificateAuthority::IssueServerCertificate(
   return out;
 }
 
+absl::StatusOr<KeyPair> CertificateAuthority::IssueControllerClientCertificate(
+    absl::Time now) const {
+  crypto::CertificateSpec spec{.common_name = kControllerClientName,
+                               .usage = crypto::KeyUsage::kClient,
+                               .not_before = now - absl::Hours(1),
+                               .not_after = now + kServerCertificateLifetime};
+  MC_ASSIGN_OR_RETURN(crypto::PkeyPtr key, crypto::GenerateEcKey());
+  MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert,
+                      crypto::IssueCertificate(spec, key.get(), ca_.get(), key_.get()));
+  KeyPair out;
+  MC_ASSIGN_OR_RETURN(std::string leaf, crypto::CertificatePem(cert.get()));
+  out.certificate_chain_pem = leaf + ca_pem_;
+  MC_ASSIGN_OR_RETURN(out.private_key_pem, crypto::PrivateKeyPem(key.get()));
+  return out;
+}
+
 absl::StatusOr<std::string> CertificateAuthority::IssueHostCertificate(EVP_PKEY* key,
                                                                        const std::string& host_id,
                                                                        absl::Time now) const {
+  // The one place a host's name enters a certificate: only a host id, so a host certificate can
+  // never carry the controller's names.
+  MC_RETURN_IF_ERROR(CheckId(IdKind::kHost, host_id));
   crypto::CertificateSpec spec{.common_name = host_id,
-                               .usage = crypto::KeyUsage::kClient,
+                               .dns_names = {host_id},
+                               .usage = crypto::KeyUsage::kHost,
                                .not_before = now - absl::Hours(1),
                                .not_after = now + kHostCertificateLifetime};
   MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert,

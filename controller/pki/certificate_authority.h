@@ -1,7 +1,9 @@
 #pragma once
 
-// The controller's certificate authority for the agent listener (SECURITY.md, "Controller and
-// agents"): it signs the controller's server certificate and each host's client certificate.
+// The controller's certificate authority (SECURITY.md, "Controller and agents"): it signs the
+// controller's server certificate (the agent listener), its client certificate (the controller
+// dialling agents' own ports) and each host's certificate (client towards the agent listener,
+// server on the agent's port).
 //
 // Files under the given directory (the controller's <state>/pki, 0700):
 //   ca.key  the CA's EC P-256 private key (0600), never leaves the controller
@@ -22,17 +24,19 @@
 
 namespace minicloud::controller {
 
-using crypto::kControllerServerName;  // common/crypto/join_token.h
+using crypto::kControllerClientName;  // common/crypto/join_token.h
+using crypto::kControllerServerName;
 
 inline constexpr absl::Duration kCaLifetime = absl::Hours(24 * 365 * 20);
 // Neither kind of certificate is renewed yet: both last long (SECURITY.md, known gaps).
 inline constexpr absl::Duration kHostCertificateLifetime = absl::Hours(24 * 365 * 10);
 inline constexpr absl::Duration kServerCertificateLifetime = absl::Hours(24 * 365 * 10);
 
-struct ServerKeyPair {
-  std::string certificate_chain_pem;  // the server certificate, then the CA certificate
+struct KeyPair {
+  std::string certificate_chain_pem;  // the leaf certificate, then the CA certificate
   std::string private_key_pem;
 };
+using ServerKeyPair = KeyPair;
 
 class CertificateAuthority {
  public:
@@ -50,7 +54,15 @@ class CertificateAuthority {
   absl::StatusOr<ServerKeyPair> IssueServerCertificate(const std::vector<std::string>& names,
                                                        absl::Time now) const;
 
-  // The client certificate of host `host_id` (its common name) for `key`, as PEM.
+  // A fresh key and client certificate naming kControllerClientName (extended key usage
+  // clientAuth only): what the controller shows agents when it calls their port. Kept in memory
+  // only, issued at each start.
+  absl::StatusOr<KeyPair> IssueControllerClientCertificate(absl::Time now) const;
+
+  // The certificate of host `host_id` for `key`, as PEM: `host_id` as common name and as its one
+  // DNS entry, extended key usage clientAuth (calls to the agent listener) and serverAuth (the
+  // agent's own port, where the controller checks the host id as the server name).
+  // InvalidArgument when `host_id` is not a host id.
   absl::StatusOr<std::string> IssueHostCertificate(EVP_PKEY* key, const std::string& host_id,
                                                    absl::Time now) const;
 

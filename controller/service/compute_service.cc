@@ -167,7 +167,7 @@ absl::StatusOr<v1::GetConsoleOutputResponse> ComputeService::GetConsoleOutput(
     return MissingParameter("The request must contain the parameter InstanceId");
   }
   MC_RETURN_IF_ERROR(CheckInstanceIdFormat(req.instance_id()));
-  std::string endpoint;
+  AgentAddress agent;
   v1::InstanceStateCode state;
   {
     auto lock = state_.LockCommitted();
@@ -175,14 +175,14 @@ absl::StatusOr<v1::GetConsoleOutputResponse> ComputeService::GetConsoleOutput(
     if (it == state_.instances().end()) return InstanceNotFound(req.instance_id());
     state = it->second.state();
     auto host = state_.hosts().find(it->second.host_id());
-    if (host != state_.hosts().end()) endpoint = host->second.endpoint();
+    if (host != state_.hosts().end()) agent = {host->first, host->second.endpoint()};
   }
   v1::GetConsoleOutputResponse resp;
   resp.set_instance_id(req.instance_id());
   *resp.mutable_timestamp() = ToTimestamp(absl::ToUnixMillis(clock_.Now()));
   // A terminated instance's console is gone with its host-side files, as on EC2.
-  if (state == v1::INSTANCE_STATE_CODE_TERMINATED || endpoint.empty()) return resp;
-  auto output = agents_.GetConsoleOutput(endpoint, req.instance_id(), kConsoleOutputBytes);
+  if (state == v1::INSTANCE_STATE_CODE_TERMINATED || agent.endpoint.empty()) return resp;
+  auto output = agents_.GetConsoleOutput(agent, req.instance_id(), kConsoleOutputBytes);
   if (!output.ok()) {
     if (output.status().code() == absl::StatusCode::kNotFound) return resp;  // not booted yet
     return Ec2Error(absl::StatusCode::kUnavailable, "Unavailable", output.status().message());

@@ -58,8 +58,8 @@ struct Credentials {
 
 struct IamCloud {
   testing::ControllerFixture ctl;
-  controller::iam::SessionSealer sealer =
-      *controller::iam::SessionSealer::FromKey(std::string(32, 's'));
+  controller::iam::SessionSealer sealer{
+      *controller::auth::SecretBox::FromKey(std::string(32, 's'))};
   controller::InstanceProfileService profiles{*ctl.state, RealClock::Get(), sealer};
   controller::auth::InMemoryAccessKeys keys;
   std::unique_ptr<auth::RequestVerifier> account;

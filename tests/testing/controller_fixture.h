@@ -29,10 +29,10 @@ namespace minicloud::testing {
 // Console output served from a map; unknown endpoints are unreachable.
 class FakeAgentClient : public controller::AgentClient {
  public:
-  absl::StatusOr<std::string> GetConsoleOutput(const std::string& endpoint,
+  absl::StatusOr<std::string> GetConsoleOutput(const controller::AgentAddress& agent,
                                                const std::string& instance_id,
                                                int64_t max_bytes) override {
-    auto it = consoles.find(endpoint + "/" + instance_id);
+    auto it = consoles.find(agent.endpoint + "/" + instance_id);
     if (it == consoles.end()) return absl::UnavailableError("connection refused");
     return it->second;
   }

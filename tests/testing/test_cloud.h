@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/api/agent_handler.h"
+#include "agent/api/controller_peer.h"
 #include "agent/hypervisor/fake/fake_hypervisor.h"
 #include "agent/network/fake/fake_host_network.h"
 #include "agent/runtime/agent.h"
@@ -30,7 +31,7 @@ namespace minicloud::testing {
 // A whole cloud in one process: the controller's real services and its two gRPC servers (the
 // API, and the agent listener with TLS and its CA in the controller's state dir), and agents on
 // fake hypervisors that join with a join token and then talk to it over mutual TLS on loopback
-// (ports chosen by the kernel).
+// (ports chosen by the kernel); the controller calls each agent's own port over mutual TLS too.
 class TestCloud {
  public:
   struct Host {
@@ -45,10 +46,16 @@ class TestCloud {
 
   TestCloud() {
     ctl_.config.report_interval_ms = 200;
-    ctl_.agent_client = grpc_agents_.get();
-    ctl_.Reopen();
     ca_ = Must(controller::CertificateAuthority::OpenOrCreate(pki_dir(), absl::Now()));
     join_token_ = Must(controller::CreateJoinToken(pki_dir(), *ca_));
+    // As main.cc: the controller calls agents with its own client certificate, over mutual TLS.
+    auto client = Must(ca_->IssueControllerClientCertificate(absl::Now()));
+    agent_tls_ = {.ca_pem = ca_->ca_pem(),
+                  .certificate_chain_pem = client.certificate_chain_pem,
+                  .private_key_pem = client.private_key_pem};
+    grpc_agents_ = controller::MakeGrpcAgentClient(agent_tls_, 2000);
+    ctl_.agent_client = grpc_agents_.get();
+    ctl_.Reopen();
     StartController();
   }
   ~TestCloud() {
@@ -156,9 +163,12 @@ class TestCloud {
     h.agent = std::make_unique<agent::Agent>(h.config, *h.hypervisor, *h.link, RealClock::Get(),
                                              networks);
     h.handler = std::make_unique<agent::AgentHandler>(*h.agent);
+    // As main.cc: the agent's port serves the host certificate, so the join comes first.
+    const agent::HostCredentials creds =
+        Must(agent::LoadOrJoin(agent_endpoint(), h.config.state_dir, join_token_));
     grpc::ServerBuilder b;
     int port = 0;
-    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.AddListeningPort("127.0.0.1:0", agent::AgentPortCredentials(creds), &port);
     b.RegisterService(h.handler.get());
     h.server = b.BuildAndStart();
     h.agent->set_advertise_endpoint(absl::StrCat("127.0.0.1:", port));
@@ -208,6 +218,8 @@ class TestCloud {
     if (!creds) throw std::runtime_error("host has not joined");
     return v1::HostService::NewStub(agent::ControllerChannel(agent_endpoint(), *creds));
   }
+  // What the controller calls agents with (its CA, its client certificate and key).
+  const controller::AgentClientTls& agent_client_tls() const { return agent_tls_; }
   ControllerFixture& controller() { return ctl_; }
   std::vector<std::unique_ptr<Host>>& hosts() { return hosts_; }
 
@@ -240,8 +252,9 @@ class TestCloud {
     return std::move(*v);
   }
 
-  std::unique_ptr<controller::AgentClient> grpc_agents_ = controller::MakeGrpcAgentClient(2000);
   ControllerFixture ctl_;
+  controller::AgentClientTls agent_tls_;
+  std::unique_ptr<controller::AgentClient> grpc_agents_;
   int port_ = 0;
   std::unique_ptr<auth::RequestVerifier> verifier_;
   std::string admin_key_, admin_secret_;

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -409,35 +410,45 @@ absl::Status LibvirtHypervisor::Destroy(std::string_view instance_id) {
   return absl::OkStatus();
 }
 
-absl::Status LibvirtHypervisor::RebootDomain(std::string_view instance_id) {
-  const std::string id(instance_id);
-  const std::string context = absl::StrCat("reboot ", id);
-  Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
+namespace {
+
+// What StopDomain and RebootDomain share: under the instance's lock and on a live connection, the
+// minicloud-owned domain `id` (NotFound when there is none, FailedPrecondition when it is not
+// ours); `act` runs only while it is running, otherwise the result is `when_off`.
+absl::Status WithRunningDomain(LibvirtHypervisor::Impl& impl, const std::string& id,
+                               const std::string& context, absl::Status when_off,
+                               absl::FunctionRef<absl::Status(virDomainPtr)> act) {
+  LibvirtHypervisor::Impl::IdLock id_lock(impl, id);
+  absl::StatusOr<Connection> conn = impl.Conn();
   if (!conn.ok())
     return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
   absl::StatusOr<Domain> found = LookupOwned(conn->get(), id, context);
   if (!found.ok()) return found.status();
-  Domain dom = std::move(*found);
-  if (virDomainIsActive(dom.get()) != 1) {
+  if (virDomainIsActive(found->get()) != 1) {
     virResetLastError();
-    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
+    return when_off;
   }
-  if (virDomainReboot(dom.get(), VIR_DOMAIN_REBOOT_ACPI_POWER_BTN) == 0) {
+  return act(found->get());
+}
+
+// Asks the running domain to reboot: ACPI first, the driver's default method, then the reset
+// button.
+absl::Status RequestReboot(virDomainPtr dom, const std::string& id, const std::string& context) {
+  if (virDomainReboot(dom, VIR_DOMAIN_REBOOT_ACPI_POWER_BTN) == 0) {
     spdlog::info("hypervisor: asked {} to reboot (ACPI)", id);
     return absl::OkStatus();
   }
   // Drivers without a choice of method take the default one; a driver or guest that cannot
   // take a reboot request gets the reset button.
   if ((LastErrorCode() == VIR_ERR_INVALID_ARG || LastErrorCode() == VIR_ERR_NO_SUPPORT) &&
-      virDomainReboot(dom.get(), 0) == 0) {
+      virDomainReboot(dom, 0) == 0) {
     virResetLastError();
     spdlog::info("hypervisor: asked {} to reboot", id);
     return absl::OkStatus();
   }
   spdlog::warn("hypervisor: {}: reboot request refused ({}); resetting", id,
                std::string(LastError(context).message()));
-  if (virDomainReset(dom.get(), 0) == 0) {
+  if (virDomainReset(dom, 0) == 0) {
     virResetLastError();
     spdlog::info("hypervisor: reset {}", id);
     return absl::OkStatus();
@@ -445,47 +456,54 @@ absl::Status LibvirtHypervisor::RebootDomain(std::string_view instance_id) {
   return LastError(absl::StrCat(context, ": reset"));
 }
 
-absl::Status LibvirtHypervisor::StopDomain(std::string_view instance_id, StopMode mode) {
-  const std::string id(instance_id);
-  const std::string context = absl::StrCat("stop ", id);
-  Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
-  absl::StatusOr<Domain> found = LookupOwned(conn->get(), id, context);
-  if (!found.ok()) return found.status();
-  Domain dom = std::move(*found);
-  if (virDomainIsActive(dom.get()) != 1) {
-    virResetLastError();
-    return absl::OkStatus();  // already off
-  }
+// Stops the running domain: the ACPI power button (kGraceful) or pulling the plug.
+absl::Status RequestStop(virDomainPtr dom, StopMode mode, const std::string& id,
+                         const std::string& context) {
   if (mode == StopMode::kGraceful) {
-    if (virDomainShutdownFlags(dom.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) == 0) {
+    if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) == 0) {
       spdlog::info("hypervisor: asked {} to shut down (ACPI power button)", id);
       return absl::OkStatus();
     }
     // Drivers without a choice of method (the test driver) take the default one.
     if ((LastErrorCode() == VIR_ERR_INVALID_ARG || LastErrorCode() == VIR_ERR_NO_SUPPORT) &&
-        virDomainShutdown(dom.get()) == 0) {
+        virDomainShutdown(dom) == 0) {
       virResetLastError();
       spdlog::info("hypervisor: asked {} to shut down", id);
       return absl::OkStatus();
     }
     absl::Status s = LastError(absl::StrCat(context, ": ACPI shutdown"));
-    if (virDomainIsActive(dom.get()) != 1) {
+    if (virDomainIsActive(dom) != 1) {
       virResetLastError();
       return absl::OkStatus();  // it went down meanwhile
     }
     return s;
   }
   // A persistent domain stays defined after virDomainDestroy: only the QEMU process goes.
-  if (virDomainDestroy(dom.get()) < 0) {
+  if (virDomainDestroy(dom) < 0) {
     absl::Status s = LastError(absl::StrCat(context, ": power off"));
-    if (virDomainIsActive(dom.get()) == 1) return s;
+    if (virDomainIsActive(dom) == 1) return s;
     virResetLastError();
   }
   spdlog::info("hypervisor: powered off {}", id);
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LibvirtHypervisor::RebootDomain(std::string_view instance_id) {
+  const std::string id(instance_id);
+  const std::string context = absl::StrCat("reboot ", id);
+  return WithRunningDomain(
+      *impl_, id, context,
+      absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running")),
+      [&](virDomainPtr dom) { return RequestReboot(dom, id, context); });
+}
+
+absl::Status LibvirtHypervisor::StopDomain(std::string_view instance_id, StopMode mode) {
+  const std::string id(instance_id);
+  const std::string context = absl::StrCat("stop ", id);
+  return WithRunningDomain(*impl_, id, context, absl::OkStatus() /* already off */,
+                           [&](virDomainPtr dom) { return RequestStop(dom, mode, id, context); });
 }
 
 absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::List() {

@@ -62,14 +62,41 @@ TEST_CASE("enrollment: a join returns a client certificate naming a new host id"
   CHECK(*crypto::CommonName(cert->get()) == resp->host_id());
   // Bug: the certificate issued for the CA's key, or a key other than the request's.
   CHECK(*crypto::CertificateKeySha256Hex(cert->get()) == a.KeyHash());
+  // Bug: serverAuth left out (the controller could not accept it on the agent's port).
   CHECK(crypto::VerifyCertificate(cert->get(), f.ca->ca_certificate(), f.clock.Now(),
-                                  crypto::KeyUsage::kClient)
+                                  crypto::KeyUsage::kHost)
             .ok());
+  // Bug: the host id missing from the DNS names (the controller checks it as the server name).
+  CHECK(X509_check_host(cert->get(), resp->host_id().c_str(), 0, 0, nullptr) == 1);
+  CHECK(X509_check_host(cert->get(), kControllerClientName, 0, 0, nullptr) != 1);
   CHECK(f.enrollment.CheckHostKey(resp->host_id(), a.KeyHash()).ok());
   // Bug: the binding file world-readable (umask not applied).
   CHECK(ModeOf(f.pki + "/hosts/" + resp->host_id()) == 0600);
   CHECK(ModeOf(f.pki + "/ca.key") == 0600);
   CHECK(ModeOf(f.pki) == 0700);
+}
+
+TEST_CASE("certificate authority: the controller's client certificate is unlike a host's",
+          "[pki]") {
+  Fixture f;
+  auto client = f.ca->IssueControllerClientCertificate(f.clock.Now());
+  REQUIRE(client.ok());
+  auto leaf = crypto::ParseCertificatePem(
+      client->certificate_chain_pem.substr(0, client->certificate_chain_pem.find("-----END") + 25));
+  REQUIRE(leaf.ok());
+  CHECK(*crypto::CommonName(leaf->get()) == kControllerClientName);
+  CHECK(crypto::VerifyCertificate(leaf->get(), f.ca->ca_certificate(), f.clock.Now(),
+                                  crypto::KeyUsage::kClient)
+            .ok());
+  // Bug: serverAuth on the controller's client certificate (the mark agents tell it apart by).
+  CHECK_FALSE(crypto::VerifyCertificate(leaf->get(), f.ca->ca_certificate(), f.clock.Now(),
+                                        crypto::KeyUsage::kServer)
+                  .ok());
+  // Bug: a host certificate issued for any name (a host named like the controller).
+  Agent a;
+  CHECK(f.ca->IssueHostCertificate(a.key.get(), kControllerClientName, f.clock.Now())
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("enrollment: bad tokens are refused", "[pki]") {
