@@ -199,14 +199,28 @@ absl::StatusOr<SnapshotInfo> QsdVolumeBackend::CreateSnapshot(absl::string_view 
   vit->second.top = n;
   manifest_.snapshots[snap_id] = {std::string(volume_id), frozen, vit->second.size_bytes};
   MC_RETURN_IF_ERROR(Annotate(SaveOrRestoreLocked(before), what));
-  absl::Status s =
-      qsd_->qmp()
-          .Execute("blockdev-snapshot-sync", {{"node-name", absl::StrCat("l", frozen)},
-                                              {"snapshot-file", path},
-                                              {"snapshot-node-name", absl::StrCat("l", n)},
-                                              {"format", "qcow2"},
-                                              {"mode", "absolute-paths"}})
-          .status();
+  // The new top: an empty overlay over the frozen layer's file, opened on its own, then put
+  // above the frozen layer in one drained step (blockdev-snapshot), which also moves an export
+  // onto it. (blockdev-snapshot-sync would drop a new node that nothing but the volume uses.)
+  MC_ASSIGN_OR_RETURN(const std::string frozen_path, LayerPath(frozen));
+  const uint64_t size = vit->second.size_bytes;
+  absl::Status s = RunTool({options_.qemu_img, "create", "-q", "-f", "qcow2", "-u", "-b",
+                            frozen_path, "-F", "qcow2", path, std::to_string(size)});
+  if (s.ok() && chmod(path.c_str(), 0600) != 0) s = absl::InternalError("chmod " + path);
+  bool opened = false;
+  if (s.ok()) {
+    s = OpenLayerLocked(n, 0);
+    opened = s.ok();
+  }
+  if (s.ok()) {
+    s = qsd_->qmp()
+            .Execute("blockdev-snapshot",
+                     {{"node", absl::StrCat("l", frozen)}, {"overlay", absl::StrCat("l", n)}})
+            .status();
+  }
+  if (!s.ok() && opened) {
+    (void)qsd_->qmp().Execute("blockdev-del", {{"node-name", absl::StrCat("l", n)}});
+  }
   if (!s.ok()) {
     manifest_ = std::move(before);
     std::error_code ec;
@@ -215,7 +229,6 @@ absl::StatusOr<SnapshotInfo> QsdVolumeBackend::CreateSnapshot(absl::string_view 
     if (!saved.ok()) spdlog::error("{}: undo not saved: {}", what, saved.ToString());
     return Annotate(s, what);
   }
-  chmod(path.c_str(), 0600);
   manifest_.layers[n].pending = false;
   absl::Status saved = SaveLocked();  // lost: the next start sees the file and keeps it
   if (!saved.ok()) spdlog::warn("{}: {}", what, saved.ToString());
