@@ -3,9 +3,11 @@
 // qemu-storage-daemon (and so its exports) even when no call comes in.
 
 #include <grpcpp/grpcpp.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 
@@ -22,8 +24,11 @@
 int main(int argc, char** argv) {
   using namespace minicloud;
   using namespace minicloud::volume;
-  ShutdownSignal shutdown;  // before any thread starts
-  umask(077);               // every file the daemon or qemu-storage-daemon makes is 0600
+  ShutdownSignal shutdown;        // before any thread starts
+  umask(077);                     // every file the daemon or qemu-storage-daemon makes is 0600
+  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout or socket is an error, not death
+  // Logs on stderr; stdout carries only the "listening on" line.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("minicloud-volumed"));
 
   CLI::App app{"minicloud-volumed: EBS volumes of one availability zone over NBD"};
   VolumedSettings settings;

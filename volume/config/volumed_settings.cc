@@ -65,8 +65,7 @@ void AddVolumedFlags(CLI::App& app, VolumedSettings& s) {
       ->capture_default_str();
   app.add_option("--nbd-advertise", s.nbd_advertise,
                  "host that hosts dial for exports (default: the --nbd-listen host)");
-  app.add_option("--qsd-binary", s.qsd_binary, "qemu-storage-daemon to run")
-      ->capture_default_str();
+  app.add_option("--qsd-binary", s.qsd_binary, "qemu-storage-daemon to run")->capture_default_str();
   app.add_option("--qemu-img", s.qemu_img, "qemu-img to run")->capture_default_str();
 }
 

@@ -33,9 +33,9 @@ grpc::Status Answer(const absl::StatusOr<T>& result, R* response, F fill) {
 grpc::Status VolumeGrpcService::CreateVolume(grpc::ServerContext*,
                                              const v1::CreateVolumeRequest* request,
                                              v1::BackendVolume* response) {
-  return Answer(backend_.CreateVolume({request->volume_id(), request->size_bytes(),
-                                       request->snapshot_id()}),
-                response, [](const VolumeInfo& v, v1::BackendVolume* r) { ToProto(v, r); });
+  return Answer(
+      backend_.CreateVolume({request->volume_id(), request->size_bytes(), request->snapshot_id()}),
+      response, [](const VolumeInfo& v, v1::BackendVolume* r) { ToProto(v, r); });
 }
 
 grpc::Status VolumeGrpcService::DeleteVolume(grpc::ServerContext*,
@@ -51,8 +51,7 @@ grpc::Status VolumeGrpcService::GrowVolume(grpc::ServerContext*,
                 [](const VolumeInfo& v, v1::BackendVolume* r) { ToProto(v, r); });
 }
 
-grpc::Status VolumeGrpcService::GetVolume(grpc::ServerContext*,
-                                          const v1::GetVolumeRequest* request,
+grpc::Status VolumeGrpcService::GetVolume(grpc::ServerContext*, const v1::GetVolumeRequest* request,
                                           v1::BackendVolume* response) {
   return Answer(backend_.GetVolume(request->volume_id()), response,
                 [](const VolumeInfo& v, v1::BackendVolume* r) { ToProto(v, r); });
@@ -79,8 +78,7 @@ grpc::Status VolumeGrpcService::DeleteSnapshot(grpc::ServerContext*,
   return ToGrpcStatus(backend_.DeleteSnapshot(request->snapshot_id()));
 }
 
-grpc::Status VolumeGrpcService::ListSnapshots(grpc::ServerContext*,
-                                              const v1::ListSnapshotsRequest*,
+grpc::Status VolumeGrpcService::ListSnapshots(grpc::ServerContext*, const v1::ListSnapshotsRequest*,
                                               v1::ListSnapshotsResponse* response) {
   return Answer(backend_.ListSnapshots(), response,
                 [](const std::vector<SnapshotInfo>& ss, v1::ListSnapshotsResponse* r) {
