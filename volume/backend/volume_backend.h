@@ -38,9 +38,9 @@
 //   size to a connected client; the qsd backend re-creates the export, so clients reconnect and
 //   see the new size.
 // - Export makes a volume reachable as an NBD export (read-write) at the backend's NBD address;
-//   the export name is the volume id. Unexport drops it (connected clients are cut). Exports
-//   survive a restart of the backend (they are re-created; the port stays the same when the
-//   NBD listen address names a fixed port).
+//   the export name is the volume id (NBD over TLS comes later). Unexport drops it (connected
+//   clients are cut). Exports survive a restart of the backend (they are re-created; the port
+//   stays the same when the NBD listen address names a fixed port).
 // - State survives a restart of the process (volumes, snapshots, sizes, which volumes are
 //   exported); an operation cut short by a crash is either done or not visible at all.
 // - Missing volumes or snapshots named as the subject or source of a call: NotFound. Every
