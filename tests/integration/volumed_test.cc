@@ -55,9 +55,9 @@ class Volumed {
                                                            grpc::InsecureChannelCredentials()));
   }
   ~Volumed() { Stop(); }
-  void Stop() {
+  void Stop(int signal = SIGTERM) {
     if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
+    kill(pid_, signal);
     int status = 0;
     waitpid(pid_, &status, 0);
     exit_status_ = status;
@@ -88,7 +88,8 @@ grpc::Status Rpc(Call call, const Req& req, Resp* resp) {
 
 // Catches: the daemon not serving the backend over gRPC, codes lost at the edge (a bad id not
 // INVALID_ARGUMENT, a missing volume not NOT_FOUND), the NBD address in ExportVolume wrong,
-// state or exports lost across a stop and start of the binary, a SIGTERM not ending it cleanly.
+// state or exports lost across a stop and start of the binary, a SIGTERM not ending it cleanly,
+// a qemu-storage-daemon orphaned by a SIGKILLed volumed blocking the next start.
 TEST_CASE("volumed: the daemon binary serves volumes over gRPC and NBD, across a restart") {
   MC_SKIP_UNLESS(Have("qemu-storage-daemon"), "qemu-storage-daemon not found");
   MC_SKIP_UNLESS(Have("qemu-img") && Have("qemu-io"), "qemu-img / qemu-io not found");
@@ -175,6 +176,21 @@ TEST_CASE("volumed: the daemon binary serves volumes over gRPC and NBD, across a
   v1::DeleteVolumeResponse deleted;
   CHECK(Rpc([&](auto* c, auto& r, auto* o) { return s.DeleteVolume(c, r, o); }, del, &deleted)
             .error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  REQUIRE(QemuIo(nbd2.uri(), "write -P 0xe3 1M 1M"));
+
+  // Killed outright, it leaves its qemu-storage-daemon behind; the next start ends that one
+  // (it holds the files' locks and the NBD port) and serves everything again.
+  d.Stop(SIGKILL);
+  Volumed again(state, nbd_address);
+  v1::ListSnapshotsResponse snaps;
+  REQUIRE(Rpc([&](auto* c, auto& r, auto* o) { return again.stub().ListSnapshots(c, r, o); },
+              v1::ListSnapshotsRequest(), &snaps)
+              .ok());
+  REQUIRE(snaps.snapshots_size() == 1);
+  CHECK(snaps.snapshots(0).snapshot_id() == "snap-1");
+  CHECK(QemuIo(nbd2.uri(), "read -P 0xe1 0 1M"));
+  CHECK(QemuIo(nbd2.uri(), "read -P 0xe3 1M 1M"));
+  CHECK(QemuIo("nbd://" + nbd_address + "/vol-1", "read -P 0xe2 0 1M"));
 }
 
 }  // namespace
