@@ -58,21 +58,6 @@ void EndStaleDaemon(const QsdPaths& paths) {
   }
 }
 
-std::set<std::string> SocketInodes(pid_t pid) {
-  std::set<std::string> inodes;
-  std::error_code ec;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/fd"), ec)) {
-    std::error_code link_ec;
-    const std::string target = std::filesystem::read_symlink(entry.path(), link_ec).string();
-    absl::string_view t = target;
-    if (!link_ec && absl::ConsumePrefix(&t, "socket:[") && absl::ConsumeSuffix(&t, "]")) {
-      inodes.insert(std::string(t));
-    }
-  }
-  return inodes;
-}
-
 }  // namespace
 
 absl::StatusOr<QsdProcess> QsdProcess::Start(const QsdPaths& paths,
@@ -173,27 +158,6 @@ absl::Status RunTool(const std::vector<std::string>& argv) {
   if (output.size() > 2000) output = output.substr(output.size() - 2000);
   return absl::InternalError(
       absl::StrCat(argv[0], " failed (status ", status, "): ", absl::StripAsciiWhitespace(output)));
-}
-
-absl::StatusOr<int> ListeningTcpPort(pid_t pid) {
-  const std::set<std::string> inodes = SocketInodes(pid);
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(table);
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
-      if (f.size() < 10 || f[3] != "0A" || !inodes.contains(f[9])) continue;
-      const size_t colon = f[1].rfind(':');
-      int port = 0;
-      if (colon != std::string::npos &&
-          absl::SimpleHexAtoi(absl::string_view(f[1]).substr(colon + 1), &port)) {
-        return port;
-      }
-    }
-  }
-  return absl::NotFoundError(absl::StrCat("process ", pid, " listens on no TCP port"));
 }
 
 }  // namespace minicloud::volume

@@ -1,8 +1,8 @@
 #pragma once
 
 // The one qemu-storage-daemon a QsdVolumeBackend drives: starting it (QMP on a unix socket in
-// the state directory, its pid file there too), stopping it, noticing it died, and the helpers
-// around it (running qemu-img, finding the TCP port it listens on).
+// the state directory, its pid file there too), stopping it, noticing it died, and running
+// qemu-img.
 
 #include <sys/types.h>
 
@@ -54,9 +54,5 @@ class QsdProcess {
 // Runs `argv` to completion; OK on exit status 0, otherwise Internal with the program's name,
 // its exit status and the end of its stderr.
 absl::Status RunTool(const std::vector<std::string>& argv);
-
-// The TCP port process `pid` listens on (the first LISTEN socket it holds, IPv4 or IPv6), from
-// /proc/<pid>/fd and /proc/net/tcp{,6}. NotFound when it has none.
-absl::StatusOr<int> ListeningTcpPort(pid_t pid);
 
 }  // namespace minicloud::volume

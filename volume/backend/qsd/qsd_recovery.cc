@@ -37,7 +37,10 @@ absl::StatusOr<std::unique_ptr<QsdVolumeBackend>> QsdVolumeBackend::Open(
     text << in.rdbuf();
     MC_ASSIGN_OR_RETURN(b->manifest_, ParseManifest(text.str()));
   }
-  b->nbd_port_ = b->options_.nbd_listen_port;
+  MC_ASSIGN_OR_RETURN(const std::string nbd_socket, file::PathUnder(dir, {"nbd.sock"}));
+  MC_ASSIGN_OR_RETURN(b->relay_, NbdRelay::Start(b->options_.nbd_listen_host,
+                                                 b->options_.nbd_listen_port, nbd_socket));
+  b->nbd_port_ = b->relay_->port();
   std::lock_guard lock(b->mu_);
   MC_RETURN_IF_ERROR(b->StartDaemonLocked());
   return b;
@@ -46,6 +49,7 @@ absl::StatusOr<std::unique_ptr<QsdVolumeBackend>> QsdVolumeBackend::Open(
 QsdVolumeBackend::~QsdVolumeBackend() {
   std::lock_guard lock(mu_);
   qsd_.reset();  // quits the daemon; the manifest keeps which volumes are exported
+  relay_.reset();
 }
 
 absl::Status QsdVolumeBackend::StartDaemonLocked() {
@@ -57,15 +61,12 @@ absl::Status QsdVolumeBackend::StartDaemonLocked() {
   MC_ASSIGN_OR_RETURN(paths.log_file, file::PathUnder(dir, {"qsd.log"}));
   MC_ASSIGN_OR_RETURN(QsdProcess process, QsdProcess::Start(paths, options_.qmp_timeout));
   qsd_.emplace(std::move(process));
-  const nlohmann::json addr = {
-      {"type", "inet"},
-      {"data", {{"host", options_.nbd_listen_host}, {"port", std::to_string(nbd_port_)}}}};
-  MC_RETURN_IF_ERROR(
-      Annotate(qsd_->qmp().Execute("nbd-server-start", {{"addr", addr}}).status(),
-               absl::StrCat("NBD server on ", options_.nbd_listen_host, ":", nbd_port_)));
-  if (nbd_port_ == 0) {
-    MC_ASSIGN_OR_RETURN(nbd_port_, ListeningTcpPort(qsd_->pid()));
-  }
+  MC_ASSIGN_OR_RETURN(const std::string nbd_socket, file::PathUnder(dir, {"nbd.sock"}));
+  std::error_code ec;
+  std::filesystem::remove(nbd_socket, ec);
+  const nlohmann::json addr = {{"type", "unix"}, {"data", {{"path", nbd_socket}}}};
+  MC_RETURN_IF_ERROR(Annotate(qsd_->qmp().Execute("nbd-server-start", {{"addr", addr}}).status(),
+                              absl::StrCat("NBD server on ", nbd_socket)));
   return RecoverLocked();
 }
 
