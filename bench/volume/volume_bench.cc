@@ -5,7 +5,8 @@
 //               The snapshot's volume has --snapshot-gib of virtual size and --fill-mib written.
 //   increment   stored bytes of a snapshot after 1 MiB changed (goal ≤ 2 MiB).
 //   nbd         `qemu-img bench` 4 KiB sequential writes and reads, queue depth 16, through the
-//               NBD export vs on a local qcow2 file of the same size (goal ≥ 0.8× throughput).
+//               NBD export (TCP, through the relay) vs on a local qcow2 file of the same size
+//               (goal ≥ 0.8× throughput), and vs the daemon's unix socket (the relay's cost).
 //
 // Usage: bench_volume [--n=30] [--snapshot-gib=2] [--fill-mib=256] [--bench-count=200000]
 //                     [--dir=DIR]   (default: a fresh /var/tmp/minicloud-bench-volume.XXXXXX)
@@ -134,8 +135,13 @@ int main(int argc, char** argv) {
     const std::string w = std::string(mode) == "write" ? "-w " : "";
     const double t_nbd = BenchSeconds(absl::StrCat(w, common, "-f raw '", b.Uri(), "'"));
     const double t_local = BenchSeconds(absl::StrCat(w, common, "-f qcow2 ", local));
-    std::printf("%s_nbd_s=%.3f\n%s_local_s=%.3f\nratio_%s_nbd_vs_local_throughput=%.3f\n", mode,
-                t_nbd, mode, t_local, mode, t_local / t_nbd);
+    // The daemon's own unix socket, without the relay: what the relay costs.
+    const double t_unix = BenchSeconds(
+        absl::StrCat(w, common, "-f raw 'nbd+unix:///vol-bench?socket=", dir, "/state/nbd.sock'"));
+    std::printf("%s_nbd_s=%.3f\n%s_unix_s=%.3f\n%s_local_s=%.3f\n", mode, t_nbd, mode, t_unix, mode,
+                t_local);
+    std::printf("ratio_%s_nbd_vs_local_throughput=%.3f\nratio_%s_nbd_vs_unix_throughput=%.3f\n",
+                mode, t_local / t_nbd, mode, t_unix / t_nbd);
   }
   backend.reset();
   std::error_code ec;
