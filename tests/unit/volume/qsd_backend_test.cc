@@ -168,5 +168,28 @@ TEST_CASE_METHOD(QsdFixture, "volume qsd: modes on disk and garbage collection")
   CHECK(std::filesystem::is_empty(state + "/layers"));
 }
 
+// Catches: a failed create leaving a file, a manifest entry or an open node behind (the
+// contract: a failed call leaves nothing).
+TEST_CASE("volume qsd: a create whose qemu-img fails leaves nothing behind") {
+  SkipUnlessQemuTools();
+  minicloud::testing::TempDir dir;
+  QsdBackendOptions options;
+  options.state_dir = dir.path() + "/state";
+  options.nbd_listen_port = 0;
+  options.qemu_img = "false";  // exits 1
+  auto backend = QsdVolumeBackend::Open(options);
+  REQUIRE(backend.ok());
+  CHECK((*backend)->CreateVolume({"vol-a", kMiB, ""}).status().code() ==
+        absl::StatusCode::kInternal);
+  CHECK((*backend)->ListVolumes()->empty());
+  CHECK(std::filesystem::is_empty(dir.path() + "/state/layers"));
+  backend->reset();
+  options.qemu_img = "qemu-img";
+  backend = QsdVolumeBackend::Open(options);
+  REQUIRE(backend.ok());
+  CHECK((*backend)->ListVolumes()->empty());
+  CHECK((*backend)->CreateVolume({"vol-a", kMiB, ""}).ok());
+}
+
 }  // namespace
 }  // namespace minicloud::volume::testing

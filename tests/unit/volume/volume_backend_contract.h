@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "volume/backend/volume_backend.h"
@@ -200,5 +202,30 @@ absl::StatusCode Code(const S& s) {
     CHECK(snaps[0].volume_id == "vol-a");                                                         \
     CHECK(backend().Health().exports == 1);                                                       \
     CHECK(Ok(backend().Export("vol-c")).export_name == e.export_name);                            \
+}                                                                                               \
+  /* Catches: a missing lock (calls from several threads losing or corrupting volumes).      */  \
+  TEST_CASE_METHOD(Fixture, Name ": calls from several threads at once", "[contract]") {          \
+    using namespace ::minicloud::volume;                                                          \
+    using namespace ::minicloud::volume::contract;                                                \
+    std::vector<std::thread> threads;                                                             \
+    std::vector<absl::Status> results(12);                                                        \
+    for (int t = 0; t < 4; ++t) {                                                                 \
+      threads.emplace_back([&, t] {                                                               \
+        for (int i = 0; i < 3; ++i) {                                                             \
+          const std::string id = "vol-t" + std::to_string(t) + "i" + std::to_string(i);           \
+          results[t * 3 + i] = backend().CreateVolume({id, kMiB, ""}).status();                   \
+          if (results[t * 3 + i].ok()) {                                                          \
+            results[t * 3 + i] = backend().CreateSnapshot(id, "snap-" + id.substr(4)).status();   \
+          }                                                                                       \
+        }                                                                                         \
+      });                                                                                         \
+    }                                                                                             \
+    for (std::thread & th : threads) th.join();                                                   \
+    for (const absl::Status& r : results) RequireOk(r);                                           \
+    CHECK(Ok(backend().ListVolumes()).size() == 12);                                              \
+    CHECK(Ok(backend().ListSnapshots()).size() == 12);                                            \
+    Restart();                                                                                    \
+    CHECK(Ok(backend().ListVolumes()).size() == 12);                                              \
+    CHECK(Ok(backend().ListSnapshots()).size() == 12);                                            \
   }
 // clang-format on

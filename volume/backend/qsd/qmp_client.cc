@@ -69,6 +69,7 @@ absl::StatusOr<nlohmann::json> QmpClient::ReadMessage() {
 
 absl::StatusOr<nlohmann::json> QmpClient::Execute(const std::string& command,
                                                   const nlohmann::json& arguments) {
+  if (broken_) return absl::UnavailableError(absl::StrCat("QMP ", command, ": connection broken"));
   nlohmann::json request = {{"execute", command}};
   if (!arguments.is_null()) request["arguments"] = arguments;
   const std::string line = request.dump() + "\n";
@@ -77,12 +78,18 @@ absl::StatusOr<nlohmann::json> QmpClient::Execute(const std::string& command,
     const ssize_t n = send(fd_.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
+      broken_ = true;
       return absl::UnavailableError(absl::StrCat("QMP ", command, ": ", std::strerror(errno)));
     }
     sent += static_cast<size_t>(n);
   }
   while (true) {
-    MC_ASSIGN_OR_RETURN(nlohmann::json answer, ReadMessage());
+    absl::StatusOr<nlohmann::json> read = ReadMessage();
+    if (!read.ok()) {
+      broken_ = true;
+      return Annotate(read.status(), command);
+    }
+    nlohmann::json answer = *std::move(read);
     if (answer.contains("event")) continue;
     if (answer.contains("return")) return answer["return"];
     if (answer.contains("error") && answer["error"].is_object()) {

@@ -31,6 +31,10 @@ class QmpClient {
   absl::StatusOr<nlohmann::json> Execute(const std::string& command,
                                          const nlohmann::json& arguments = nullptr);
 
+  // True once the connection broke or an answer did not come in time: the daemon is gone or
+  // hung, and this client is of no further use.
+  bool broken() const { return broken_; }
+
  private:
   QmpClient(file::UniqueFd fd, std::chrono::milliseconds timeout)
       : fd_(std::move(fd)), timeout_(timeout) {}
@@ -39,6 +43,7 @@ class QmpClient {
   file::UniqueFd fd_;
   std::chrono::milliseconds timeout_;
   std::string buffer_;
+  bool broken_ = false;
 };
 
 }  // namespace minicloud::volume

@@ -124,7 +124,11 @@ bool QsdProcess::Alive() {
 
 void QsdProcess::Stop() {
   if (pid_ < 0) return;
-  if (qmp_) (void)qmp_->Execute("quit");
+  if (qmp_ && !qmp_->broken()) {
+    (void)qmp_->Execute("quit");
+  } else {
+    kill(-pid_, SIGKILL);  // its monitor is gone or hung: nothing to ask it
+  }
   qmp_.reset();
   if (!WaitExit(pid_, std::chrono::seconds(10))) {
     kill(-pid_, SIGKILL);

@@ -71,8 +71,8 @@ absl::Status QsdVolumeBackend::StartDaemonLocked() {
 }
 
 absl::Status QsdVolumeBackend::EnsureDaemonLocked() {
-  if (qsd_ && qsd_->Alive()) return absl::OkStatus();
-  spdlog::warn("qemu-storage-daemon is not running; restarting it and recovering {}",
+  if (qsd_ && qsd_->Alive() && !qsd_->qmp().broken()) return absl::OkStatus();
+  spdlog::warn("qemu-storage-daemon is gone or does not answer; restarting it and recovering {}",
                options_.state_dir);
   return Annotate(StartDaemonLocked(), "restart qemu-storage-daemon");
 }

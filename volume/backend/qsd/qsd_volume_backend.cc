@@ -298,6 +298,10 @@ BackendHealth QsdVolumeBackend::Health() {
   BackendHealth h{.backend = "qsd"};
   absl::Status s = EnsureDaemonLocked();
   if (s.ok()) s = qsd_->qmp().Execute("query-version").status();
+  if (absl::IsUnavailable(s)) {  // it died just now: restart it once
+    s = EnsureDaemonLocked();
+    if (s.ok()) s = qsd_->qmp().Execute("query-version").status();
+  }
   h.healthy = s.ok();
   h.detail = s.ok() ? absl::StrCat("qemu-storage-daemon pid ", qsd_->pid(), ", NBD on ",
                                    options_.nbd_listen_host, ":", nbd_port_)
