@@ -23,7 +23,8 @@
 //   it may be larger (the rest reads as zeros), never smaller (InvalidArgument). The clone is
 //   copy-on-write: creating it copies no data, whatever the snapshot's size.
 // - CreateSnapshot is a crash-consistent point in time, also while the volume is exported and
-//   being written: every write acknowledged before the call is in the snapshot, none after.
+//   being written: every write completed before the call started is in the snapshot, no write
+//   issued after it returned is, and writes in flight meanwhile are each wholly in or out.
 //   Snapshots are INCREMENTAL: a snapshot stores only what changed since the volume's previous
 //   snapshot (its stored_bytes), and shares the rest with earlier snapshots.
 // - DeleteSnapshot never fails because of dependents: the snapshot id disappears at once, and

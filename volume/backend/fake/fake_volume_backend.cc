@@ -157,8 +157,8 @@ absl::StatusOr<SnapshotInfo> FakeVolumeBackend::CreateSnapshot(absl::string_view
 }
 
 absl::Status FakeVolumeBackend::DeleteSnapshot(absl::string_view snapshot_id) {
-  MC_RETURN_IF_ERROR(
-      Annotate(CheckBackendId(snapshot_id, "snapshot id"), absl::StrCat("delete snapshot")));
+  MC_RETURN_IF_ERROR(Annotate(CheckBackendId(snapshot_id, "snapshot id"),
+                              absl::StrCat("delete snapshot ", snapshot_id)));
   std::lock_guard lock(state_->mu);
   MC_RETURN_IF_ERROR(TakeFailure("DeleteSnapshot"));
   state_->snapshots.erase(std::string(snapshot_id));
