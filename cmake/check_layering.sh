@@ -6,6 +6,9 @@
 #     agent/**       includes nothing under controller/
 #   cli/**     includes nothing under agent/ or controller/ (it speaks to the controller over gRPC)
 #   common/**  includes nothing under agent/, controller/ or cli/
+#   volume/**  (the per-AZ volume service) includes nothing under agent/, controller/ or cli/;
+#     common/ and cli/ include nothing under volume/ (the controller may embed a VolumeBackend
+#     through volume/backend/volume_backend.h)
 #
 # Usage: check_layering.sh <source-root>
 # Prints one "file:line: <rule>: <include line>" per violation and exits 1 if there is any; exits
@@ -33,6 +36,11 @@ rules=(
   "common:agent/"
   "common:controller/"
   "common:cli/"
+  "common:volume/"
+  "volume:agent/"
+  "volume:controller/"
+  "volume:cli/"
+  "cli:volume/"
 )
 
 is_allowed() {

@@ -1,0 +1,167 @@
+#include "volume/backend/qsd/qsd_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/file/file_util.h"
+#include "common/logging.h"
+#include "common/process/spawn.h"
+#include "common/status_macros.h"
+
+namespace minicloud::volume {
+namespace {
+
+// Waits up to `grace` for `pid` (our child) to exit; true if it did (and was reaped).
+bool WaitExit(pid_t pid, std::chrono::milliseconds grace) {
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (true) {
+    int status = 0;
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno == ECHILD)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// A qemu-storage-daemon left by an earlier run (the pid file names a live process whose
+// executable is one): SIGTERM, then SIGKILL. It is not our child, so we poll /proc.
+void EndStaleDaemon(const QsdPaths& paths) {
+  std::ifstream in(paths.pid_file);
+  std::string text;
+  if (!std::getline(in, text)) return;
+  int pid = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &pid) || pid <= 1) return;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink(absl::StrCat("/proc/", pid, "/exe"), ec);
+  if (ec || exe.filename().string().find("qemu-storage-daemon") == std::string::npos) return;
+  spdlog::warn("ending qemu-storage-daemon {} left by an earlier run", pid);
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 250 && kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (kill(pid, 0) == 0) kill(pid, SIGKILL);
+  for (int i = 0; i < 250 && kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<QsdProcess> QsdProcess::Start(const QsdPaths& paths,
+                                             std::chrono::milliseconds qmp_timeout) {
+  EndStaleDaemon(paths);
+  std::error_code ec;
+  std::filesystem::remove(paths.qmp_socket, ec);
+  file::UniqueFd log(open(paths.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!log.valid()) return file::ErrnoError(errno, "open", paths.log_file);
+  process::SpawnOptions options;
+  options.stdout_fd = log.get();
+  options.stderr_fd = log.get();
+  MC_ASSIGN_OR_RETURN(
+      const pid_t pid,
+      process::Spawn({paths.binary, "--chardev",
+                      absl::StrCat("socket,id=qmp0,server=on,wait=off,path=", paths.qmp_socket),
+                      "--monitor", "chardev=qmp0", "--pidfile", paths.pid_file},
+                     options));
+  // The socket appears once the daemon has parsed its arguments.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  absl::Status last = absl::UnavailableError("not tried");
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      return absl::InternalError(absl::StrCat(paths.binary, " exited at start (status ", status,
+                                              "); see ", paths.log_file));
+    }
+    absl::StatusOr<QmpClient> qmp = QmpClient::Connect(paths.qmp_socket, qmp_timeout);
+    if (qmp.ok()) return QsdProcess(pid, std::move(*qmp));
+    last = qmp.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  kill(-pid, SIGKILL);
+  WaitExit(pid, std::chrono::seconds(5));
+  return absl::UnavailableError(
+      absl::StrCat(paths.binary, ": no QMP socket in time: ", last.message()));
+}
+
+QsdProcess::QsdProcess(QsdProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), qmp_(std::move(other.qmp_)) {
+  other.qmp_.reset();
+}
+
+QsdProcess& QsdProcess::operator=(QsdProcess&& other) noexcept {
+  if (this != &other) {
+    Stop();
+    pid_ = std::exchange(other.pid_, -1);
+    qmp_ = std::move(other.qmp_);
+    other.qmp_.reset();
+  }
+  return *this;
+}
+
+bool QsdProcess::Alive() {
+  if (pid_ < 0) return false;
+  int status = 0;
+  const pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_ || (r < 0 && errno == ECHILD)) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+void QsdProcess::Stop() {
+  if (pid_ < 0) return;
+  if (qmp_ && !qmp_->broken()) {
+    (void)qmp_->Execute("quit");
+  } else {
+    kill(-pid_, SIGKILL);  // its monitor is gone or hung: nothing to ask it
+  }
+  qmp_.reset();
+  if (!WaitExit(pid_, std::chrono::seconds(10))) {
+    kill(-pid_, SIGKILL);
+    WaitExit(pid_, std::chrono::seconds(10));
+  }
+  pid_ = -1;
+}
+
+absl::Status RunTool(const std::vector<std::string>& argv) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return file::ErrnoError(errno, "pipe", argv[0]);
+  file::UniqueFd read_end(fds[0]), write_end(fds[1]);
+  process::SpawnOptions options;
+  options.stderr_fd = write_end.get();
+  options.stdout_fd = write_end.get();
+  MC_ASSIGN_OR_RETURN(const pid_t pid, process::Spawn(argv, options));
+  write_end.Reset();
+  std::string output;
+  char buf[4096];
+  while (true) {
+    const ssize_t n = read(read_end.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    output.append(buf, static_cast<size_t>(n));
+    if (output.size() > 65536) output.erase(0, output.size() - 65536);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  if (output.size() > 2000) output = output.substr(output.size() - 2000);
+  return absl::InternalError(
+      absl::StrCat(argv[0], " failed (status ", status, "): ", absl::StripAsciiWhitespace(output)));
+}
+
+}  // namespace minicloud::volume

@@ -1,0 +1,104 @@
+#pragma once
+
+// VolumeBackend on qcow2 files driven through ONE long-running qemu-storage-daemon over QMP.
+//
+// Layout of the state directory (0700, files 0600; every path built with file::PathUnder):
+//   manifest.json   layer graph, volumes, snapshots, exports (layer_manifest.h), atomic writes
+//   layers/<n>.qcow2  one qcow2 file per layer; block node "l<n>" in the daemon
+//   qsd.qmp, qsd.pid, qsd.log  the daemon's QMP socket, pid file and stderr
+//   nbd.sock        the daemon's NBD server; hosts reach it through NbdRelay (TCP_NODELAY)
+//
+// A volume is its writable top layer over a backing chain of frozen layers. CreateSnapshot is
+// blockdev-snapshot-sync on the top: the old top freezes as the snapshot (it holds exactly what
+// was written since the previous snapshot, so snapshots are incremental) and a new empty
+// overlay becomes the top; an NBD export follows the top because QEMU moves the export onto the
+// new overlay in the same drained step (crash-consistent). A clone is a new overlay whose
+// backing is the snapshot's layer (qemu-img create -b, no data copied). Layers no volume or
+// snapshot reaches any more are closed and deleted. Exports: one NBD server
+// (nbd-server-start on nbd.sock, relayed to TCP) and one block export per exported volume,
+// named by the volume id.
+//
+// Restart safety: the manifest is written before a change is acknowledged (a snapshot's new
+// top is written ahead as pending); at start the daemon is (re)started, every layer is opened
+// in backing order, a pending snapshot is kept if its file opens and undone otherwise, files
+// and layers nothing references are deleted, and exports are re-created. If the daemon dies,
+// the next call restarts it the same way.
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "volume/backend/qsd/layer_manifest.h"
+#include "volume/backend/qsd/nbd_relay.h"
+#include "volume/backend/qsd/qsd_process.h"
+#include "volume/backend/volume_backend.h"
+
+namespace minicloud::volume {
+
+struct QsdBackendOptions {
+  std::string state_dir;  // created 0700 if missing
+  std::string qsd_binary = "qemu-storage-daemon";
+  std::string qemu_img = "qemu-img";
+  std::string nbd_listen_host = "127.0.0.1";
+  // 0: a free port chosen by the kernel when the backend opens (nbd_relay.h serves it).
+  int nbd_listen_port = 10809;
+  std::string nbd_advertise_host;  // what clients dial; empty: nbd_listen_host
+  std::chrono::milliseconds qmp_timeout{60000};
+};
+
+class QsdVolumeBackend : public VolumeBackend {
+ public:
+  // Starts the daemon and recovers the state directory (see above).
+  static absl::StatusOr<std::unique_ptr<QsdVolumeBackend>> Open(QsdBackendOptions options);
+  ~QsdVolumeBackend() override;
+
+  absl::StatusOr<VolumeInfo> CreateVolume(const CreateVolumeRequest& request) override;
+  absl::Status DeleteVolume(absl::string_view volume_id) override;
+  absl::StatusOr<VolumeInfo> GrowVolume(absl::string_view volume_id,
+                                        uint64_t new_size_bytes) override;
+  absl::StatusOr<VolumeInfo> GetVolume(absl::string_view volume_id) override;
+  absl::StatusOr<std::vector<VolumeInfo>> ListVolumes() override;
+  absl::StatusOr<SnapshotInfo> CreateSnapshot(absl::string_view volume_id,
+                                              absl::string_view snapshot_id) override;
+  absl::Status DeleteSnapshot(absl::string_view snapshot_id) override;
+  absl::StatusOr<std::vector<SnapshotInfo>> ListSnapshots() override;
+  absl::StatusOr<NbdEndpoint> Export(absl::string_view volume_id) override;
+  absl::Status Unexport(absl::string_view volume_id) override;
+  BackendHealth Health() override;
+
+  // The daemon's pid (tests kill it to prove recovery); -1 when none runs.
+  int DaemonPidForTest();
+
+ private:
+  explicit QsdVolumeBackend(QsdBackendOptions options) : options_(std::move(options)) {}
+
+  // All below with mu_ held.
+  absl::Status StartDaemonLocked();
+  absl::Status RecoverLocked();
+  absl::Status EnsureDaemonLocked();
+  absl::Status SaveLocked();
+  // Saves; on failure puts `before` back in memory and returns the error.
+  absl::Status SaveOrRestoreLocked(LayerManifest before);
+  absl::StatusOr<std::string> LayerPath(int64_t n) const;
+  absl::Status OpenLayerLocked(int64_t n, int64_t backing);
+  // Closes and deletes every layer nothing reaches, and files no layer owns. Best effort:
+  // leftovers are logged and retried at the next start.
+  void CollectGarbageLocked();
+  absl::Status AddExportLocked(absl::string_view volume_id, int64_t top);
+  absl::Status RemoveExportLocked(absl::string_view volume_id);
+  uint64_t StoredBytes(int64_t layer) const;
+  VolumeInfo InfoLocked(const std::string& id, const VolumeRecord& v) const;
+  NbdEndpoint EndpointLocked(absl::string_view volume_id) const;
+
+  const QsdBackendOptions options_;
+  std::mutex mu_;
+  std::unique_ptr<NbdRelay> relay_;  // TCP → the daemon's NBD unix socket
+  std::optional<QsdProcess> qsd_;
+  int nbd_port_ = 0;  // the relay's
+  LayerManifest manifest_;
+  std::string manifest_path_;
+};
+
+}  // namespace minicloud::volume

@@ -1,0 +1,115 @@
+#include "volume/config/volumed_settings.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace minicloud::volume {
+namespace {
+
+// Key → (flag, member).
+const std::map<std::string, std::pair<std::string, std::string VolumedSettings::*>>& Keys() {
+  static const auto* kKeys =
+      new std::map<std::string, std::pair<std::string, std::string VolumedSettings::*>>{
+          {"listen", {"--listen", &VolumedSettings::listen}},
+          {"state_dir", {"--state-dir", &VolumedSettings::state_dir}},
+          {"region", {"--region", &VolumedSettings::region}},
+          {"availability_zone", {"--availability-zone", &VolumedSettings::availability_zone}},
+          {"nbd_listen", {"--nbd-listen", &VolumedSettings::nbd_listen}},
+          {"nbd_advertise", {"--nbd-advertise", &VolumedSettings::nbd_advertise}},
+          {"qsd_binary", {"--qsd-binary", &VolumedSettings::qsd_binary}},
+          {"qemu_img", {"--qemu-img", &VolumedSettings::qemu_img}},
+      };
+  return *kKeys;
+}
+
+}  // namespace
+
+absl::StatusOr<HostPort> ParseHostPort(const std::string& text, const std::string& what) {
+  const size_t colon = text.rfind(':');
+  HostPort hp;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(absl::string_view(text).substr(colon + 1), &hp.port) || hp.port < 0 ||
+      hp.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": want host:port (port 0..65535), got '", text, "'"));
+  }
+  absl::string_view host = absl::string_view(text).substr(0, colon);
+  if (absl::ConsumePrefix(&host, "[") && !absl::ConsumeSuffix(&host, "]")) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": unclosed '[' in '", text, "'"));
+  }
+  if (host.empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": no host"));
+  hp.host = std::string(host);
+  return hp;
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+void AddVolumedFlags(CLI::App& app, VolumedSettings& s) {
+  app.add_option("--config", s.config_file, "YAML file with settings (flags win)");
+  app.add_option("--listen", s.listen, "gRPC VolumeService address (no authentication yet)")
+      ->capture_default_str();
+  app.add_option("--state-dir", s.state_dir, "volumes, snapshots and the manifest (0700)")
+      ->capture_default_str();
+  app.add_option("--region", s.region, "the region of the zone")->capture_default_str();
+  app.add_option("--availability-zone", s.availability_zone, "the zone this service serves")
+      ->capture_default_str();
+  app.add_option("--nbd-listen", s.nbd_listen, "NBD server address (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--nbd-advertise", s.nbd_advertise,
+                 "host that hosts dial for exports (default: the --nbd-listen host)");
+  app.add_option("--qsd-binary", s.qsd_binary, "qemu-storage-daemon to run")->capture_default_str();
+  app.add_option("--qemu-img", s.qemu_img, "qemu-img to run")->capture_default_str();
+}
+
+absl::Status ApplyVolumedConfigFile(const CLI::App& app, VolumedSettings& s) {
+  if (s.config_file.empty()) return absl::OkStatus();
+  if (!std::filesystem::exists(s.config_file)) {
+    return absl::NotFoundError(absl::StrCat("config file ", s.config_file, " not found"));
+  }
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(s.config_file);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(s.config_file, ": ", e.what()));
+  }
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat(s.config_file, ": want a map of settings"));
+  }
+  for (const auto& kv : root) {
+    const std::string where = absl::StrCat(s.config_file, ":", kv.first.Mark().line + 1);
+    const std::string key = kv.first.as<std::string>();
+    auto it = Keys().find(key);
+    if (it == Keys().end()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": unknown key '", key, "'"));
+    }
+    if (!kv.second.IsScalar() || kv.second.Scalar().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": '", key, "' must be a non-empty string"));
+    }
+    const auto& [flag, member] = it->second;
+    if (app.count(flag) == 0) s.*member = kv.second.Scalar();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveVolumedSettings(VolumedSettings& s) {
+  absl::StatusOr<HostPort> listen = ParseHostPort(s.listen, "listen");
+  if (!listen.ok()) return listen.status();
+  absl::StatusOr<HostPort> nbd = ParseHostPort(s.nbd_listen, "nbd_listen");
+  if (!nbd.ok()) return nbd.status();
+  if (s.availability_zone.empty()) return absl::InvalidArgumentError("no availability zone");
+  if (s.state_dir.empty()) return absl::InvalidArgumentError("no state_dir");
+  s.state_dir = std::filesystem::absolute(s.state_dir).lexically_normal().string();
+  return absl::OkStatus();
+}
+
+}  // namespace minicloud::volume
