@@ -157,6 +157,12 @@ TEST_CASE("aws CLI v1: create, describe, modify and delete EBS volumes") {
   REQUIRE(mods["VolumesModifications"].size() == 1);
   CHECK(mods["VolumesModifications"][0]["TargetIops"] == 3000);
 
+  // Volumes take tags like every other resource (TagService).
+  q.AwsJson("create-tags --resources " + id + " --tags Key=tier,Value=hot");
+  auto tags = q.AwsJson("describe-tags --filters Name=resource-type,Values=volume");
+  CHECK(tags["Tags"].size() == 2);
+  CHECK(q.AwsJson("describe-volumes --filters Name=tag:tier,Values=hot")["Volumes"].size() == 1);
+
   q.AwsJson("delete-volume --volume-id " + id);
   CHECK_FALSE(q.backend->SizeOf(id).has_value());
   CHECK(q.ErrorOf("describe-volumes --volume-ids " + id) == "InvalidVolume.NotFound");
