@@ -203,8 +203,7 @@ void AddModifyVolume(VerbRegistry& verbs) {
     v1::ModifyVolumeRequest req;
     std::optional<int64_t> size;
     std::optional<int> iops, throughput;
-    std::optional<bool> multi_attach;
-    bool dry_run = false;
+    bool multi_attach = false, no_multi_attach = false, dry_run = false;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd =
@@ -214,7 +213,8 @@ void AddModifyVolume(VerbRegistry& verbs) {
                   if (f->size) req.set_size(*f->size);
                   if (f->iops) req.set_iops(*f->iops);
                   if (f->throughput) req.set_throughput(*f->throughput);
-                  if (f->multi_attach) req.set_multi_attach_enabled(*f->multi_attach);
+                  if (f->multi_attach) req.set_multi_attach_enabled(true);
+                  if (f->no_multi_attach) req.set_multi_attach_enabled(false);
                   req.set_dry_run(f->dry_run);
                   auto resp = ctx.api.Call("ModifyVolume", &Stub::ModifyVolume, req);
                   Print(ctx, {{"VolumeModification", ModificationJson(resp.modification())}});
@@ -225,7 +225,8 @@ void AddModifyVolume(VerbRegistry& verbs) {
   cmd->add_option("--volume-type", *f->req.mutable_volume_type());
   cmd->add_option("--iops", f->iops);
   cmd->add_option("--throughput", f->throughput);
-  cmd->add_flag("--multi-attach-enabled,!--no-multi-attach-enabled", f->multi_attach);
+  cmd->add_flag("--multi-attach-enabled", f->multi_attach);
+  cmd->add_flag("--no-multi-attach-enabled", f->no_multi_attach);
   cmd->add_flag("--dry-run", f->dry_run);
 }
 
