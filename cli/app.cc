@@ -75,6 +75,7 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterKeyPairVerbs(verbs);
   RegisterInstanceProfileVerbs(verbs);
   RegisterPlacementVerbs(verbs);
+  RegisterVolumeVerbs(verbs);
   RegisterHostVerbs(verbs);
   RegisterTagVerbs(verbs);
   RegisterStatusVerbs(verbs);

@@ -35,6 +35,7 @@
 #include "controller/service/image_service.h"
 #include "controller/service/instance_profile_service.h"
 #include "controller/service/key_pair_service.h"
+#include "controller/service/volume_service.h"
 #include "controller/store/rocksdb_store.h"
 
 namespace mc = minicloud;
@@ -263,6 +264,11 @@ int main(int argc, char** argv) {
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
   ctl::TagService tags(state);
+  // EBS volumes live on each availability zone's volume service (minicloud-volumed). No zone
+  // has one until the controller is told where they are: CreateVolume answers
+  // InsufficientVolumeCapacity there, and nothing pretends to store a volume.
+  ctl::VolumeFleet volume_fleet;
+  ctl::VolumeService volumes(state, clock, ids, volume_fleet);
   ctl::InstanceProfileService profiles(state, clock, sealer);
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);
   // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.
@@ -271,14 +277,15 @@ int main(int argc, char** argv) {
       *account_verifier, sealer, clock, config.region,
       [&](const mc::v1::SessionTokenPayload& s) { return profiles.StillValid(s); });
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
-                                      *verifier, &profiles);
+                                      *verifier, &profiles, &volumes);
   ctl::HostEnrollment enrollment(**ca, state_dir + "/pki", clock, ids);
   ctl::HostHandler host_handler(fleet, images, enrollment, &profiles);
 
   // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before
   // anything else reads it.
-  mc::query::QueryApi query_api(mc::query::Services{compute, images, key_pairs, groups, tags},
-                                *verifier, mc::SeedFromEntropy());
+  mc::query::QueryApi query_api(
+      mc::query::Services{compute, images, key_pairs, groups, tags, &volumes}, *verifier,
+      mc::SeedFromEntropy());
   std::unique_ptr<mc::query::HttpServer> query_server;
   if (!query_options.listen.empty()) {
     auto started = mc::query::HttpServer::Start(
@@ -327,6 +334,7 @@ int main(int argc, char** argv) {
   std::thread reconciler([&] {
     while (!shutdown.WaitFor(std::chrono::seconds(1))) {
       if (auto s = fleet.Reconcile(); !s.ok()) spdlog::error("reconcile: {}", s.message());
+      volumes.Reconcile();  // volumes left creating or deleting by an unreachable service
     }
   });
   shutdown.Wait();

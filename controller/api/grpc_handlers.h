@@ -10,6 +10,7 @@
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
 #include "controller/service/tag_service.h"
+#include "controller/service/volume_service.h"
 #include "minicloud/v1/compute.grpc.pb.h"
 #include "minicloud/v1/host.grpc.pb.h"
 
@@ -23,7 +24,7 @@ class ComputeHandler final : public v1::ComputeService::Service {
                  PlacementGroupService& groups, TagService& tags,
                  auth::AccessKeyService& access_keys,
                  const minicloud::auth::RequestVerifier& verifier,
-                 InstanceProfileService* profiles = nullptr)
+                 InstanceProfileService* profiles = nullptr, VolumeService* volumes = nullptr)
       : compute_(compute),
         images_(images),
         keys_(keys),
@@ -31,7 +32,8 @@ class ComputeHandler final : public v1::ComputeService::Service {
         tags_(tags),
         access_keys_(access_keys),
         auth_(verifier),
-        profiles_(profiles) {}
+        profiles_(profiles),
+        volumes_(volumes) {}
 
   grpc::Status RunInstances(grpc::ServerContext*, const v1::RunInstancesRequest* req,
                             v1::Reservation* resp) override;
@@ -119,6 +121,18 @@ class ComputeHandler final : public v1::ComputeService::Service {
                               v1::ListAccessKeysResponse* resp) override;
   grpc::Status DeleteAccessKey(grpc::ServerContext*, const v1::DeleteAccessKeyRequest* req,
                                v1::DeleteAccessKeyResponse* resp) override;
+  // EBS volumes (volume_handlers.cc); UNIMPLEMENTED when the handler has no volume service.
+  grpc::Status CreateVolume(grpc::ServerContext*, const v1::CreateVolumeRequest* req,
+                            v1::Volume* resp) override;
+  grpc::Status DescribeVolumes(grpc::ServerContext*, const v1::DescribeVolumesRequest* req,
+                               v1::DescribeVolumesResponse* resp) override;
+  grpc::Status DeleteVolume(grpc::ServerContext*, const v1::DeleteVolumeRequest* req,
+                            v1::DeleteVolumeResponse* resp) override;
+  grpc::Status ModifyVolume(grpc::ServerContext*, const v1::ModifyVolumeRequest* req,
+                            v1::ModifyVolumeResponse* resp) override;
+  grpc::Status DescribeVolumesModifications(
+      grpc::ServerContext*, const v1::DescribeVolumesModificationsRequest* req,
+      v1::DescribeVolumesModificationsResponse* resp) override;
 
  private:
   ComputeService& compute_;
@@ -134,6 +148,7 @@ class ComputeHandler final : public v1::ComputeService::Service {
   auth::AccessKeyService& access_keys_;
   const GrpcAuthenticator auth_;
   InstanceProfileService* profiles_;
+  VolumeService* volumes_;
 };
 
 // gRPC edge of the controller<->agent API, served on the agent listener (TLS). Join is the one

@@ -17,6 +17,7 @@
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
 #include "controller/service/tag_service.h"
+#include "controller/service/volume_service.h"
 
 namespace minicloud::query {
 
@@ -27,6 +28,8 @@ struct Services {
   controller::KeyPairService& keys;
   controller::PlacementGroupService& groups;
   controller::TagService& tags;
+  // EBS volumes; null: the volume actions answer UnsupportedOperation.
+  controller::VolumeService* volumes = nullptr;
 };
 
 struct ActionContext {
@@ -74,6 +77,7 @@ void AddPlacementGroupActions(ActionTable& table);
 void AddMinicloudActions(ActionTable& table);
 void AddStatusActions(ActionTable& table);  // actions_status.cc
 void AddTagActions(ActionTable& table);     // query_tags.cc
+void AddVolumeActions(ActionTable& table);  // actions_volumes.cc
 
 // Helpers shared by the parse steps.
 // Filter.N.Name / Filter.N.Value.M → v1::Filter, appended to `out`.

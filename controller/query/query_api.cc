@@ -52,6 +52,7 @@ ActionTable BuildActionTable() {
   AddMinicloudActions(t);          // actions_minicloud.cc: our extensions
   AddStatusActions(t);             // actions_status.cc
   AddTagActions(t);                // query_tags.cc
+  AddVolumeActions(t);             // actions_volumes.cc
   AddInstanceOptionActions(t);     // query_instance_options.cc: the options minicloud has fixed
   return t;
 }

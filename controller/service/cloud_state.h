@@ -105,6 +105,8 @@ class CloudState {
     std::vector<std::string> deleted_placement_groups;
     std::map<std::string, v1::InstanceProfileRecord> instance_profiles;  // by profile name
     std::vector<std::string> deleted_instance_profiles;
+    std::map<std::string, v1::VolumeRecord> volumes;  // by volume id
+    std::vector<std::string> deleted_volumes;
   };
 
   // Makes `changes` durable and applies them to the mirror; returns once they are on disk (and
@@ -161,6 +163,8 @@ class CloudState {
   const std::map<std::string, v1::InstanceProfileRecord>& instance_profiles() const {
     return instance_profiles_;
   }
+  // Volumes change only through Changes.
+  const std::map<std::string, v1::VolumeRecord>& volumes() const { return volumes_; }
 
   bool HostUpLocked(const std::string& host_id, absl::Time now) const;
   // The host reported (or registered) at `now`. Requires mu() held.
@@ -196,6 +200,7 @@ class CloudState {
   std::map<std::string, v1::SubnetRecord> subnets_;
   std::map<std::string, v1::PlacementGroupRecord> placement_groups_;
   std::map<std::string, v1::InstanceProfileRecord> instance_profiles_;
+  std::map<std::string, v1::VolumeRecord> volumes_;
   StateIndex index_;  // after config_ (it keeps a reference)
 };
 

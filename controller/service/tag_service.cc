@@ -21,7 +21,7 @@ namespace {
 // EC2's CreateTags / DeleteTags take up to 1,000 resource ids per call (API reference).
 constexpr int kMaxResourcesPerCall = 1000;
 
-enum class Kind { kInstance, kImage, kKeyPair, kPlacementGroup };
+enum class Kind { kInstance, kImage, kKeyPair, kPlacementGroup, kVolume };
 
 struct KindInfo {
   absl::string_view prefix;
@@ -38,12 +38,15 @@ KindInfo Info(Kind k) {
       return {"key", "key-pair"};
     case Kind::kPlacementGroup:
       return {"pg", "placement-group"};
+    case Kind::kVolume:
+      return {"vol", "volume"};
   }
   return {"", ""};
 }
 
 absl::StatusOr<Kind> KindOf(const std::string& id) {
-  for (Kind k : {Kind::kInstance, Kind::kImage, Kind::kKeyPair, Kind::kPlacementGroup}) {
+  for (Kind k :
+       {Kind::kInstance, Kind::kImage, Kind::kKeyPair, Kind::kPlacementGroup, Kind::kVolume}) {
     if (IsValidId(id, Info(k).prefix)) return k;
   }
   return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidID",
@@ -64,6 +67,9 @@ absl::Status NotFound(Kind k, const std::string& id) {
     case Kind::kPlacementGroup:
       return Ec2Error(absl::StatusCode::kNotFound, "InvalidPlacementGroup.Unknown",
                       absl::StrCat("The Placement Group ID '", id, "' is unknown."));
+    case Kind::kVolume:
+      return Ec2Error(absl::StatusCode::kNotFound, "InvalidVolume.NotFound",
+                      absl::StrCat("The volume '", id, "' does not exist."));
   }
   return absl::InternalError("unknown resource kind");
 }
@@ -129,6 +135,13 @@ absl::StatusOr<std::vector<Target>> LoadTargets(
         changes.placement_groups[t.map_key] = state.placement_groups().at(t.map_key);
         break;
       }
+      case Kind::kVolume: {
+        auto it = state.volumes().find(id);
+        if (it == state.volumes().end()) return NotFound(kind, id);
+        t.map_key = id;
+        changes.volumes[id] = it->second;
+        break;
+      }
     }
     out.push_back(std::move(t));
   }
@@ -146,6 +159,9 @@ absl::StatusOr<std::vector<Target>> LoadTargets(
         break;
       case Kind::kPlacementGroup:
         t.tags = changes.placement_groups.at(t.map_key).mutable_tags();
+        break;
+      case Kind::kVolume:
+        t.tags = changes.volumes.at(t.map_key).mutable_tags();
         break;
     }
   }
@@ -288,6 +304,9 @@ absl::StatusOr<v1::DescribeTagsResponse> TagService::DescribeTags(
   for (const auto& [name, r] : state_.key_pairs()) add(r.key_pair_id(), Kind::kKeyPair, r.tags());
   for (const auto& [name, r] : state_.placement_groups()) {
     add(r.group_id(), Kind::kPlacementGroup, r.tags());
+  }
+  for (const auto& [id, r] : state_.volumes()) {
+    add(id, Kind::kVolume, r.tags());
   }
   // One stable order: resource id, then key. "\0" sorts below every character of an id, so
   // the joined keys sort as the pairs do.

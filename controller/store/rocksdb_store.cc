@@ -31,6 +31,8 @@ absl::string_view TableName(Table t) {
       return "instance_profiles";
     case Table::kAccessKeys:
       return "access_keys";
+    case Table::kVolumes:
+      return "volumes";
   }
   return "unknown";
 }

@@ -25,6 +25,7 @@ enum class Table {
   kPlacementGroups,
   kInstanceProfiles,
   kAccessKeys,
+  kVolumes,
 };
 inline constexpr Table kAllTables[] = {Table::kInstances,
                                        Table::kImages,
@@ -35,7 +36,8 @@ inline constexpr Table kAllTables[] = {Table::kInstances,
                                        Table::kSubnets,
                                        Table::kPlacementGroups,
                                        Table::kInstanceProfiles,
-                                       Table::kAccessKeys};
+                                       Table::kAccessKeys,
+                                       Table::kVolumes};
 absl::string_view TableName(Table t);
 
 // A set of writes applied all together or not at all.

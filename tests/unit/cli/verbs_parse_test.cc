@@ -237,7 +237,42 @@ const std::vector<ParseCase>& ParseCases() {
       {"instances",
        {"describe-instances", "--max-items", "5", "--page-size", "50"},
        "DescribeInstances",
-       R"(max_results: 50)"},
+       R"(max_results: 50)"},  // volumes (a wrong field name or a flag not reaching the request
+                               // fails its row)
+      {"volumes",
+       {"create-volume", "--availability-zone", "home-1a", "--size", "10", "--volume-type", "gp3",
+        "--iops", "4000", "--throughput", "250", "--tag-specifications",
+        "ResourceType=volume,Tags=[{Key=Name,Value=data}]"},
+       "CreateVolume",
+       R"(availability_zone: "home-1a" size: 10 volume_type: "gp3" iops: 4000 throughput: 250
+          tags { key: "Name" value: "data" })"},
+      {"volumes",
+       {"create-volume", "--availability-zone", "home-1a", "--size", "4", "--volume-type", "io2",
+        "--iops", "100", "--multi-attach-enabled", "--dry-run"},
+       "CreateVolume",
+       R"(availability_zone: "home-1a" size: 4 volume_type: "io2" iops: 100
+          multi_attach_enabled: true dry_run: true)"},
+      {"volumes",
+       {"describe-volumes", "--volume-ids", "vol-1", "--filters", "Name=status,Values=available"},
+       "DescribeVolumes",
+       R"(volume_ids: "vol-1" filters { name: "status" values: "available" })"},
+      {"volumes",
+       {"delete-volume", "--volume-id", "vol-1"},
+       "DeleteVolume",
+       R"(volume_id: "vol-1")"},
+      {"volumes",
+       {"modify-volume", "--volume-id", "vol-1", "--size", "20", "--volume-type", "io1", "--iops",
+        "1000"},
+       "ModifyVolume",
+       R"(volume_id: "vol-1" size: 20 volume_type: "io1" iops: 1000)"},
+      {"volumes",
+       {"modify-volume", "--volume-id", "vol-1", "--no-multi-attach-enabled"},
+       "ModifyVolume",
+       R"(volume_id: "vol-1" multi_attach_enabled: false)"},
+      {"volumes",
+       {"describe-volumes-modifications", "--volume-ids", "vol-1"},
+       "DescribeVolumesModifications",
+       R"(volume_ids: "vol-1")"},
   };
   return *kCases;
 }
@@ -289,7 +324,12 @@ TEST_CASE("every verb is registered and has a parse case", "[cli][parse]") {
                                           "describe-tags",
                                           "reboot-instances",
                                           "describe-instance-status",
-                                          "describe-regions"};
+                                          "describe-regions",
+                                          "create-volume",
+                                          "describe-volumes",
+                                          "delete-volume",
+                                          "modify-volume",
+                                          "describe-volumes-modifications"};
   for (const auto& verb : verbs) {
     INFO(verb);
     // register-image reads the files it uploads: its cases make them first (below).

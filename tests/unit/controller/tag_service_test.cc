@@ -125,7 +125,8 @@ TEST_CASE("CreateTags errors are EC2's, and a refused call changes nothing", "[t
   };
   const std::vector<Case> cases = {
       {"unknown id shape", {"foo-1234"}, {T("a", "b")}, "InvalidID"},
-      {"a kind we do not have", {"vol-0123456789abcdef0"}, {T("a", "b")}, "InvalidID"},
+      {"a kind we do not have", {"snap-0123456789abcdef0"}, {T("a", "b")}, "InvalidID"},
+      {"unknown volume", {"vol-0123456789abcdef0"}, {T("a", "b")}, "InvalidVolume.NotFound"},
       {"unknown instance", {"i-0123456789abcdef0"}, {T("a", "b")}, "InvalidInstanceID.NotFound"},
       {"unknown image", {"ami-0123456789abcdef0"}, {T("a", "b")}, "InvalidAMIID.NotFound"},
       {"unknown key pair", {"key-0123456789abcdef0"}, {T("a", "b")}, "InvalidKeyPair.NotFound"},

@@ -1,0 +1,57 @@
+// gRPC edge of EBS volumes: each call is verified, then forwarded to the VolumeService.
+#include "common/grpc_status.h"
+#include "controller/api/grpc_handlers.h"
+
+namespace minicloud::controller {
+namespace {
+
+template <typename Resp, typename Call>
+grpc::Status ForwardTo(VolumeService* volumes, Resp* resp, Call&& call) {
+  if (volumes == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "EBS volumes are not enabled");
+  }
+  auto result = call(*volumes);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *resp = std::move(*result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status ComputeHandler::CreateVolume(grpc::ServerContext* ctx,
+                                          const v1::CreateVolumeRequest* req, v1::Volume* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "CreateVolume", req); !denied.ok()) return denied;
+  return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.CreateVolume(*req); });
+}
+
+grpc::Status ComputeHandler::DescribeVolumes(grpc::ServerContext* ctx,
+                                             const v1::DescribeVolumesRequest* req,
+                                             v1::DescribeVolumesResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "DescribeVolumes", req); !denied.ok()) return denied;
+  return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.DescribeVolumes(*req); });
+}
+
+grpc::Status ComputeHandler::DeleteVolume(grpc::ServerContext* ctx,
+                                          const v1::DeleteVolumeRequest* req,
+                                          v1::DeleteVolumeResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "DeleteVolume", req); !denied.ok()) return denied;
+  return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.DeleteVolume(*req); });
+}
+
+grpc::Status ComputeHandler::ModifyVolume(grpc::ServerContext* ctx,
+                                          const v1::ModifyVolumeRequest* req,
+                                          v1::ModifyVolumeResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "ModifyVolume", req); !denied.ok()) return denied;
+  return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.ModifyVolume(*req); });
+}
+
+grpc::Status ComputeHandler::DescribeVolumesModifications(
+    grpc::ServerContext* ctx, const v1::DescribeVolumesModificationsRequest* req,
+    v1::DescribeVolumesModificationsResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "DescribeVolumesModifications", req); !denied.ok())
+    return denied;
+  return ForwardTo(volumes_, resp,
+                   [&](VolumeService& v) { return v.DescribeVolumesModifications(*req); });
+}
+
+}  // namespace minicloud::controller

@@ -1,0 +1,239 @@
+// CreateVolume, DeleteVolume, ModifyVolume and the reconcile of volumes left mid-call.
+// DescribeVolumes and DescribeVolumesModifications: volume_describe.cc.
+#include "controller/service/volume_service.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/ec2_error.h"
+#include "common/status_macros.h"
+#include "common/volume_limits.h"
+#include "controller/lifecycle/volume_lifecycle.h"
+#include "controller/service/tag_service.h"
+#include "controller/service/timestamp.h"
+
+namespace minicloud::controller {
+namespace {
+
+using lifecycle::VolumeEvent;
+
+absl::Status DryRunOk() {
+  return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
+                  "Request would have succeeded, but DryRun flag is set.");
+}
+
+// The parameters that must match when a ClientToken is reused (deterministic bytes).
+std::string RequestFingerprint(const v1::CreateVolumeRequest& req) {
+  v1::CreateVolumeRequest copy = req;
+  copy.clear_client_token();
+  copy.clear_dry_run();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    copy.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+lifecycle::VolumeView ViewOf(const v1::VolumeRecord& r) {
+  lifecycle::VolumeView v{r.volume_id(), r.state(), 0, r.multi_attach_enabled(), ""};
+  for (const auto& a : r.attachments()) {
+    if (a.state() == v1::ATTACHMENT_STATE_DETACHED) continue;
+    ++v.attachments;
+    if (v.attached_to.empty()) v.attached_to = a.instance_id();
+  }
+  return v;
+}
+
+VolumeSpec SpecOf(const v1::VolumeRecord& r) {
+  return VolumeSpec{r.volume_id(), r.size_gib(), r.volume_type(), r.snapshot_id(), r.encrypted()};
+}
+
+// True when a zone is one the cloud has: a host registered there, or a volume service.
+bool ZoneKnownLocked(CloudState& state, const VolumeFleet& fleet, const std::string& zone) {
+  if (fleet.Serves(zone)) return true;
+  for (const auto& [id, h] : state.hosts()) {
+    if (h.topology().availability_zone() == zone) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<const v1::VolumeRecord*> FindVolumeLocked(CloudState& state, const std::string& id) {
+  if (!IsValidId(id, "vol")) {
+    return Ec2Error(
+        absl::StatusCode::kInvalidArgument, "InvalidVolumeID.Malformed",
+        absl::StrCat("Invalid id: \"", QuoteForMessage(id, 64), "\" (expecting \"vol-...\")"));
+  }
+  auto it = state.volumes().find(id);
+  if (it == state.volumes().end()) {
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidVolume.NotFound",
+                    absl::StrCat("The volume '", id, "' does not exist."));
+  }
+  return &it->second;
+}
+
+absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeRequest& req) {
+  if (req.availability_zone().empty()) {
+    return MissingParameter("The request must contain the parameter AvailabilityZone");
+  }
+  if (!req.snapshot_id().empty()) {
+    // Snapshots are not kept yet: every snapshot id is unknown.
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidSnapshot.NotFound",
+                    absl::StrCat("The snapshot '", QuoteForMessage(req.snapshot_id(), 64),
+                                 "' does not exist."));
+  }
+  if (req.size() == 0) {
+    return MissingParameter("The request must contain the parameter size or snapshotId");
+  }
+  volumes::VolumeType type = volumes::kDefaultVolumeType;
+  if (!req.volume_type().empty()) {
+    MC_ASSIGN_OR_RETURN(type, volumes::ParseVolumeType(req.volume_type()));
+  }
+  volumes::VolumeRequest shape{type, req.size(), std::nullopt, std::nullopt,
+                               req.multi_attach_enabled()};
+  if (req.has_iops()) shape.iops = req.iops();
+  if (req.has_throughput()) shape.throughput_mibps = req.throughput();
+  MC_ASSIGN_OR_RETURN(const volumes::VolumePerformance perf, volumes::ResolveVolume(shape));
+  if (req.encrypted()) {
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
+                    "Encrypted volumes are not supported by this cloud yet.");
+  }
+  MC_RETURN_IF_ERROR(ValidateTagSpecification(req.tags(), TagUse::kApiOnly, "volume"));
+  if (req.client_token().size() > 64) {
+    return InvalidParameterValue("The client token must be at most 64 characters");
+  }
+
+  v1::VolumeRecord r;
+  {
+    auto lock = state_.LockCommitted();
+    if (!ZoneKnownLocked(state_, fleet_, req.availability_zone())) {
+      return InvalidParameterValue(absl::StrCat("Invalid availability zone: [",
+                                                QuoteForMessage(req.availability_zone(), 64), "]"));
+    }
+    if (!req.client_token().empty()) {
+      for (const auto& [id, v] : state_.volumes()) {
+        if (v.client_token() != req.client_token()) continue;
+        if (v.request_fingerprint() != RequestFingerprint(req)) {
+          return Ec2Error(absl::StatusCode::kInvalidArgument, "IdempotentParameterMismatch",
+                          "The client token was used with different parameters");
+        }
+        return VolumeToApi(v);
+      }
+    }
+    MC_RETURN_IF_ERROR(fleet_.ServiceFor(req.availability_zone()).status());
+    if (req.dry_run()) return DryRunOk();
+    MC_ASSIGN_OR_RETURN(auto t,
+                        lifecycle::Apply(lifecycle::VolumeView{}, VolumeEvent::kCreateAccepted));
+    r.set_volume_id(ids_.Next("vol"));
+    r.set_availability_zone(req.availability_zone());
+    r.set_size_gib(req.size());
+    r.set_volume_type(std::string(volumes::VolumeTypeName(type)));
+    r.set_iops(static_cast<int32_t>(perf.iops));
+    r.set_throughput(static_cast<int32_t>(perf.throughput_mibps));
+    r.set_multi_attach_enabled(req.multi_attach_enabled());
+    r.set_state(t.state);
+    r.set_create_time_ms(absl::ToUnixMillis(clock_.Now()));
+    r.set_client_token(req.client_token());
+    if (!req.client_token().empty()) r.set_request_fingerprint(RequestFingerprint(req));
+    SetTags(req.tags(), *r.mutable_tags());
+    CloudState::Changes changes;
+    changes.volumes[r.volume_id()] = r;
+    MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record volume"));
+  }
+  absl::Status service_error;
+  v1::VolumeRecord done = FinishCreate(r, &service_error);
+  if (done.state() == v1::VOLUME_STATE_ERROR) {
+    return Ec2Error(
+        absl::StatusCode::kInternal, "InternalError",
+        absl::StrCat("The volume service of ", r.availability_zone(), " could not create ",
+                     r.volume_id(), ": ", service_error.message()));
+  }
+  return VolumeToApi(done);
+}
+
+v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& r,
+                                             absl::Status* service_error) {
+  absl::Status s;
+  auto client = fleet_.ServiceFor(r.availability_zone());
+  s = client.ok() ? (*client)->CreateVolume(SpecOf(r)) : client.status();
+  if (service_error) *service_error = s;
+  auto lock = state_.LockCommitted();
+  auto it = state_.volumes().find(r.volume_id());
+  if (it == state_.volumes().end()) return r;
+  if (s.code() == absl::StatusCode::kUnavailable) return it->second;  // asked again later
+  v1::VolumeRecord next = it->second;
+  auto t = lifecycle::Apply(ViewOf(next),
+                            s.ok() ? VolumeEvent::kServiceCreated : VolumeEvent::kServiceFailed);
+  if (!t.ok() || !t->changed) return next;
+  next.set_state(t->state);
+  if (!s.ok()) next.set_error_message(std::string(s.message()));
+  CloudState::Changes changes;
+  changes.volumes[next.volume_id()] = next;
+  (void)state_.CommitLocked(changes);  // a failed durable write does not return
+  return next;
+}
+
+absl::StatusOr<v1::DeleteVolumeResponse> VolumeService::DeleteVolume(
+    const v1::DeleteVolumeRequest& req) {
+  if (req.volume_id().empty()) {
+    return MissingParameter("The request must contain the parameter VolumeId");
+  }
+  v1::VolumeRecord r;
+  {
+    auto lock = state_.LockCommitted();
+    MC_ASSIGN_OR_RETURN(const v1::VolumeRecord* found, FindVolumeLocked(state_, req.volume_id()));
+    MC_ASSIGN_OR_RETURN(auto t, lifecycle::Apply(ViewOf(*found), VolumeEvent::kDeleteRequested));
+    if (req.dry_run()) return DryRunOk();
+    r = *found;
+    if (t.changed) {
+      r.set_state(t.state);
+      CloudState::Changes changes;
+      changes.volumes[r.volume_id()] = r;
+      MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record volume deletion"));
+    }
+  }
+  FinishDelete(r);  // unreachable service: stays deleting, Reconcile() asks again
+  return v1::DeleteVolumeResponse();
+}
+
+bool VolumeService::FinishDelete(const v1::VolumeRecord& r) {
+  auto client = fleet_.ServiceFor(r.availability_zone());
+  absl::Status s = client.ok() ? (*client)->DeleteVolume(r.volume_id()) : client.status();
+  if (!s.ok()) return false;
+  auto lock = state_.LockCommitted();
+  auto it = state_.volumes().find(r.volume_id());
+  if (it == state_.volumes().end()) return false;
+  auto t = lifecycle::Apply(ViewOf(it->second), VolumeEvent::kServiceDeleted);
+  if (!t.ok() || !t->purge) return false;
+  CloudState::Changes changes;
+  changes.deleted_volumes.push_back(r.volume_id());
+  (void)state_.CommitLocked(changes);
+  return true;
+}
+
+int VolumeService::Reconcile() {
+  std::vector<v1::VolumeRecord> creating, deleting;
+  {
+    auto lock = state_.LockCommitted();
+    for (const auto& [id, v] : state_.volumes()) {
+      if (v.state() == v1::VOLUME_STATE_CREATING) creating.push_back(v);
+      if (v.state() == v1::VOLUME_STATE_DELETING) deleting.push_back(v);
+    }
+  }
+  int changed = 0;
+  for (const auto& v : creating) {
+    if (FinishCreate(v, nullptr).state() != v1::VOLUME_STATE_CREATING) ++changed;
+  }
+  for (const auto& v : deleting) changed += FinishDelete(v) ? 1 : 0;
+  return changed;
+}
+
+}  // namespace minicloud::controller
