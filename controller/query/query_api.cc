@@ -149,7 +149,8 @@ absl::Status QueryApi::Dispatch(const HttpRequest& request, const std::string& r
   MC_RETURN_IF_ERROR(controller::iam::Authorize(caller, *action_name));
   MC_ASSIGN_OR_RETURN(std::optional<bool> dry_run, root.Bool("DryRun"));
 
-  XmlResponse xml(*action_name, request_id);
+  // The action streams its answer into *body (an error replaces it in Handle).
+  XmlResponse xml(*action_name, request_id, body);
   ActionContext ctx{services_, params, dry_run.value_or(false), xml.root()};
   MC_RETURN_IF_ERROR(it->second.fn(ctx));
   if (ctx.dry_run) {
@@ -158,8 +159,7 @@ absl::Status QueryApi::Dispatch(const HttpRequest& request, const std::string& r
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
                     "Request would have succeeded, but DryRun flag is set.");
   }
-  *body = xml.Serialize();
-  return absl::OkStatus();
+  return xml.Finish();
 }
 
 }  // namespace minicloud::query
