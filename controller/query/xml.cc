@@ -85,22 +85,28 @@ XmlNode XmlStream::OpenRoot(absl::string_view name, absl::string_view xmlns) {
   return XmlNode(this, 0, next_serial_++);
 }
 
+void XmlStream::CloseTop() {
+  const Open_& top = open_.back();
+  if (top.has_content) {
+    out_->append("</");
+    if (top.name != nullptr) {
+      out_->append(top.name);
+    } else {
+      out_->append(root_name_);
+    }
+    out_->push_back('>');
+  } else {
+    out_->append("/>");
+  }
+  open_.pop_back();
+}
+
 bool XmlStream::Enter(const XmlNode& parent) {
   if (broken_ || parent.depth_ >= open_.size() || open_[parent.depth_].serial != parent.serial_) {
     broken_ = true;
     return false;
   }
-  while (open_.size() > parent.depth_ + 1) {
-    const Open_& top = open_.back();
-    if (top.has_content) {
-      out_->append("</");
-      out_->append(top.name);
-      out_->push_back('>');
-    } else {
-      out_->append("/>");
-    }
-    open_.pop_back();
-  }
+  while (open_.size() > parent.depth_ + 1) CloseTop();
   Open_& p = open_.back();
   if (!p.has_content) {
     out_->push_back('>');
@@ -117,26 +123,7 @@ XmlNode XmlStream::Open(const char* name) {
 }
 
 bool XmlStream::Close() {
-  if (open_.empty()) return !broken_;
-  while (open_.size() > 1) {
-    const Open_& top = open_.back();
-    if (top.has_content) {
-      out_->append("</");
-      out_->append(top.name);
-      out_->push_back('>');
-    } else {
-      out_->append("/>");
-    }
-    open_.pop_back();
-  }
-  if (open_.back().has_content) {
-    out_->append("</");
-    out_->append(root_name_);
-    out_->push_back('>');
-  } else {
-    out_->append("/>");
-  }
-  open_.clear();
+  while (!open_.empty()) CloseTop();
   return !broken_;
 }
 

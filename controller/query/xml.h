@@ -61,11 +61,13 @@ class XmlStream {
   // Makes `parent` the innermost open element (closing those above it); false if it is closed.
   bool Enter(const XmlNode& parent);
   XmlNode Open(const char* name);
+  // Writes the innermost open element's end (`/>` when it has no content) and pops it.
+  void CloseTop();
   void AppendEscaped(absl::string_view text);
 
   std::string* out_;
   struct Open_ {
-    const char* name;
+    const char* name;  // nullptr for the document element (root_name_)
     uint32_t serial;
     bool has_content;
   };
