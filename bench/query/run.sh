@@ -2,7 +2,8 @@
 # bench/query/run.sh: the EC2 Query API vs the gRPC API vs moto's server mode, in one run.
 #
 #   bench/query/run.sh            (env: INSTANCES=10000 MOTO_INSTANCES=1000 ROUNDS=5 CELL_SECONDS=3
-#                                  THREADS=4 WORK=/var/tmp BUILD_DIR=<repo>/build)
+#                                  THREADS=4 WORK=/var/tmp BUILD_DIR=<repo>/build
+#                                  BENCH_QUERY_SERVER=<another build's bench_query_server>)
 #
 # 1. builds bench_query_server and bench_query_client (ninja, only these targets);
 # 2. starts bench_query_server: the controller's services over RocksDB on disk (under WORK), its
@@ -39,7 +40,8 @@ if ! out=$(ninja -C "$BUILD_DIR" bench_query_server bench_query_client 2>&1); th
   echo "$out" >&2
   exit 1
 fi
-SERVER=$BUILD_DIR/bin/bench_query_server
+# BENCH_QUERY_SERVER: another build's server (before/after runs with the same client).
+SERVER=${BENCH_QUERY_SERVER:-$BUILD_DIR/bin/bench_query_server}
 CLIENT=$BUILD_DIR/bin/bench_query_client
 
 WORK=$(mktemp -d "$WORK_PARENT/minicloud-bench-query.XXXXXX")
@@ -53,7 +55,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ) nproc=$(nproc) commit=$(git -C "$REPO" rev-parse --short HEAD)"
+echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ) nproc=$(nproc) commit=$(git -C "$REPO" rev-parse --short HEAD) server=$SERVER"
 echo "loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "moto=$(python3 -c 'import moto; print(moto.__version__)') instances=$INSTANCES moto_instances=$MOTO_INSTANCES rounds=$ROUNDS seconds=$SECONDS_PER_CELL threads=$THREADS"
 

@@ -6,12 +6,11 @@
 // order: parse, refuse parameters the parse did not read (UnknownParameter), then run. No rule of
 // the services is repeated here: the services validate, decide and answer DryRunOperation.
 
-#include <pugixml.hpp>
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/ec2_error.h"
 #include "controller/query/params.h"
+#include "controller/query/xml.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
@@ -35,8 +34,8 @@ struct Services {
 struct ActionContext {
   Services& services;
   Params& params;
-  bool dry_run = false;     // the request's DryRun parameter
-  pugi::xml_node response;  // <{Action}Response>, requestId already written
+  bool dry_run = false;  // the request's DryRun parameter
+  XmlNode response;      // <{Action}Response>, requestId already written
 };
 
 using ActionFn = absl::Status (*)(ActionContext&);
@@ -62,7 +61,7 @@ absl::Status BoundAction(ActionContext& ctx) {
 }
 
 // `Parse`: absl::StatusOr<Req>(ParamNode& params, bool dry_run).
-// `Run`:   absl::Status(Services&, const Req&, pugi::xml_node response).
+// `Run`:   absl::Status(Services&, const Req&, XmlNode response).
 template <auto Parse, auto Run>
 Action Bind() {
   return Action{&BoundAction<Parse, Run>};

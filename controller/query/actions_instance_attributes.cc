@@ -42,7 +42,7 @@ absl::StatusOr<v1::ModifyInstanceAttributeRequest> ParseModifyInstanceAttribute(
 }
 
 absl::Status RunModifyInstanceAttribute(Services& s, const v1::ModifyInstanceAttributeRequest& req,
-                                        pugi::xml_node out) {
+                                        XmlNode out) {
   MC_RETURN_IF_ERROR(s.compute.ModifyInstanceAttribute(req).status());
   Bool(out, "return", true);
   return absl::OkStatus();
@@ -60,13 +60,13 @@ absl::StatusOr<v1::DescribeInstanceAttributeRequest> ParseDescribeInstanceAttrib
 
 absl::Status RunDescribeInstanceAttribute(Services& s,
                                           const v1::DescribeInstanceAttributeRequest& req,
-                                          pugi::xml_node out) {
+                                          XmlNode out) {
   if (IsFixedInstanceAttribute(req.attribute())) {  // query_instance_options.cc
     return WriteFixedInstanceAttribute(s, req.instance_id(), req.attribute(), out);
   }
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribeInstanceAttribute(req));
   Text(out, "instanceId", resp.instance_id());
-  pugi::xml_node user_data = Child(out, "userData");
+  XmlNode user_data = Child(out, "userData");
   if (resp.has_user_data()) Text(user_data, "value", absl::Base64Escape(resp.user_data()));
   return absl::OkStatus();
 }
@@ -83,7 +83,7 @@ absl::StatusOr<v1::ModifyInstanceMetadataOptionsRequest> ParseModifyInstanceMeta
 
 absl::Status RunModifyInstanceMetadataOptions(Services& s,
                                               const v1::ModifyInstanceMetadataOptionsRequest& req,
-                                              pugi::xml_node out) {
+                                              XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.ModifyInstanceMetadataOptions(req));
   Text(out, "instanceId", resp.instance_id());
   WriteMetadataOptions(Child(out, "instanceMetadataOptions"), resp.instance_metadata_options());

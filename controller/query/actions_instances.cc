@@ -107,7 +107,7 @@ absl::StatusOr<v1::RunInstancesRequest> ParseRunInstances(ParamNode& p, bool dry
 
 namespace {
 
-absl::Status RunRunInstances(Services& s, const v1::RunInstancesRequest& req, pugi::xml_node out) {
+absl::Status RunRunInstances(Services& s, const v1::RunInstancesRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(v1::Reservation r, s.compute.RunInstances(req));
   WriteReservationBody(out, r);
   return absl::OkStatus();
@@ -122,9 +122,9 @@ absl::StatusOr<v1::DescribeInstancesRequest> ParseDescribeInstances(ParamNode& p
 }
 
 absl::Status RunDescribeInstances(Services& s, const v1::DescribeInstancesRequest& req,
-                                  pugi::xml_node out) {
+                                  XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribeInstances(req));
-  pugi::xml_node set = Child(out, "reservationSet");
+  XmlNode set = Child(out, "reservationSet");
   for (const v1::Reservation& r : resp.reservations()) WriteReservationBody(Item(set), r);
   TextIfSet(out, "nextToken", resp.next_token());
   return absl::OkStatus();
@@ -153,20 +153,18 @@ absl::StatusOr<v1::StopInstancesRequest> ParseStopInstances(ParamNode& p, bool d
   return req;
 }
 
-absl::Status RunStartInstances(Services& s, const v1::StartInstancesRequest& req,
-                               pugi::xml_node out) {
+absl::Status RunStartInstances(Services& s, const v1::StartInstancesRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.StartInstances(req));
   WriteStateChanges(out, resp.starting_instances());
   return absl::OkStatus();
 }
-absl::Status RunStopInstances(Services& s, const v1::StopInstancesRequest& req,
-                              pugi::xml_node out) {
+absl::Status RunStopInstances(Services& s, const v1::StopInstancesRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.StopInstances(req));
   WriteStateChanges(out, resp.stopping_instances());
   return absl::OkStatus();
 }
 absl::Status RunTerminateInstances(Services& s, const v1::TerminateInstancesRequest& req,
-                                   pugi::xml_node out) {
+                                   XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.TerminateInstances(req));
   WriteStateChanges(out, resp.terminating_instances());
   return absl::OkStatus();
@@ -181,8 +179,7 @@ absl::StatusOr<v1::GetConsoleOutputRequest> ParseGetConsoleOutput(ParamNode& p, 
   return req;
 }
 
-absl::Status RunGetConsoleOutput(Services& s, const v1::GetConsoleOutputRequest& req,
-                                 pugi::xml_node out) {
+absl::Status RunGetConsoleOutput(Services& s, const v1::GetConsoleOutputRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.GetConsoleOutput(req));
   Text(out, "instanceId", resp.instance_id());
   if (resp.has_timestamp()) Time(out, "timestamp", resp.timestamp());
@@ -197,11 +194,11 @@ absl::StatusOr<v1::DescribeInstanceTypesRequest> ParseDescribeInstanceTypes(Para
 }
 
 absl::Status RunDescribeInstanceTypes(Services& s, const v1::DescribeInstanceTypesRequest& req,
-                                      pugi::xml_node out) {
+                                      XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribeInstanceTypes(req));
-  pugi::xml_node set = Child(out, "instanceTypeSet");
+  XmlNode set = Child(out, "instanceTypeSet");
   for (const v1::InstanceTypeInfo& t : resp.instance_types()) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "instanceType", t.instance_type());
     Bool(item, "currentGeneration", true);
     Text(Child(item, "supportedRootDeviceTypes"), "item", "ebs");
@@ -232,11 +229,11 @@ absl::StatusOr<v1::DescribeAvailabilityZonesRequest> ParseDescribeAvailabilityZo
 
 absl::Status RunDescribeAvailabilityZones(Services& s,
                                           const v1::DescribeAvailabilityZonesRequest& req,
-                                          pugi::xml_node out) {
+                                          XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribeAvailabilityZones(req));
-  pugi::xml_node set = Child(out, "availabilityZoneInfo");
+  XmlNode set = Child(out, "availabilityZoneInfo");
   for (const v1::AvailabilityZone& z : resp.availability_zones()) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "zoneName", z.zone_name());
     Text(item, "zoneState", z.state());
     Text(item, "regionName", z.region_name());

@@ -10,7 +10,7 @@
 namespace minicloud::query {
 namespace {
 
-void WriteCapacity(pugi::xml_node node, const v1::Capacity& c) {
+void WriteCapacity(XmlNode node, const v1::Capacity& c) {
   Int(node, "vcpus", c.vcpus());
   Int(node, "memoryMiB", c.memory_mib());
   Int(node, "instanceStoreGB", c.instance_store_gb());
@@ -22,12 +22,11 @@ absl::StatusOr<v1::DescribeHostsRequest> ParseDescribeHosts(ParamNode& p, bool) 
   return req;
 }
 
-absl::Status RunDescribeHosts(Services& s, const v1::DescribeHostsRequest& req,
-                              pugi::xml_node out) {
+absl::Status RunDescribeHosts(Services& s, const v1::DescribeHostsRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribeHosts(req));
-  pugi::xml_node set = Child(out, "hostSet");
+  XmlNode set = Child(out, "hostSet");
   for (const v1::Host& h : resp.hosts()) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "hostId", h.host_id());
     Text(item, "hostname", h.hostname());
     Text(item, "state", h.state());
@@ -49,8 +48,7 @@ absl::Status RunDescribeHosts(Services& s, const v1::DescribeHostsRequest& req,
   return absl::OkStatus();
 }
 
-absl::Status RunDescribePlacement(Services& s, const v1::RunInstancesRequest& req,
-                                  pugi::xml_node out) {
+absl::Status RunDescribePlacement(Services& s, const v1::RunInstancesRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribePlacement(req));
   Bool(out, "wouldSucceed", resp.would_succeed());
   TextIfSet(out, "errorCode", resp.error_code());
@@ -66,17 +64,17 @@ absl::StatusOr<UserDataVerdictRequest> ParseDescribeUserDataVerdict(ParamNode& p
   return UserDataVerdictRequest{p.StringList("InstanceId")};
 }
 
-void Lines(pugi::xml_node item, const char* set_name, const std::vector<std::string>& lines) {
-  pugi::xml_node set = Child(item, set_name);
+void Lines(XmlNode item, const char* set_name, const std::vector<std::string>& lines) {
+  XmlNode set = Child(item, set_name);
   for (const std::string& line : lines) Text(Item(set), "line", line);
 }
 
 absl::Status RunDescribeUserDataVerdict(Services& s, const UserDataVerdictRequest& req,
-                                        pugi::xml_node out) {
+                                        XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto verdicts, s.compute.DescribeUserDataVerdict(req.instance_ids));
-  pugi::xml_node set = Child(out, "verdictSet");
+  XmlNode set = Child(out, "verdictSet");
   for (const controller::UserDataVerdict& v : verdicts) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "instanceId", v.instance_id);
     Text(item, "status", v.status);
     Bool(item, "hasUserData", v.has_user_data);

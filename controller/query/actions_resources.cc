@@ -22,12 +22,11 @@ absl::StatusOr<v1::DescribeImagesRequest> ParseDescribeImages(ParamNode& p, bool
   return req;
 }
 
-absl::Status RunDescribeImages(Services& s, const v1::DescribeImagesRequest& req,
-                               pugi::xml_node out) {
+absl::Status RunDescribeImages(Services& s, const v1::DescribeImagesRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.images.DescribeImages(req));
-  pugi::xml_node set = Child(out, "imagesSet");
+  XmlNode set = Child(out, "imagesSet");
   for (const v1::Image& i : resp.images()) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "imageId", i.image_id());
     Text(item, "imageLocation", absl::StrCat(i.owner_id(), "/", i.name()));
     Text(item, "imageState", i.state());
@@ -42,9 +41,9 @@ absl::Status RunDescribeImages(Services& s, const v1::DescribeImagesRequest& req
     TextIfSet(item, "description", i.description());
     Text(item, "rootDeviceType", i.root_device_type());
     Text(item, "rootDeviceName", i.root_device_name());
-    pugi::xml_node bdm = Item(Child(item, "blockDeviceMapping"));
+    XmlNode bdm = Item(Child(item, "blockDeviceMapping"));
     Text(bdm, "deviceName", i.root_device_name());
-    pugi::xml_node ebs = Child(bdm, "ebs");
+    XmlNode ebs = Child(bdm, "ebs");
     Bool(ebs, "deleteOnTermination", true);
     // GiB, rounded up, of the disk the guest sees.
     Int(ebs, "volumeSize", (i.virtual_size_bytes() + (int64_t{1} << 30) - 1) >> 30);
@@ -66,8 +65,7 @@ absl::StatusOr<v1::DeregisterImageRequest> ParseDeregisterImage(ParamNode& p, bo
   return req;
 }
 
-absl::Status RunDeregisterImage(Services& s, const v1::DeregisterImageRequest& req,
-                                pugi::xml_node out) {
+absl::Status RunDeregisterImage(Services& s, const v1::DeregisterImageRequest& req, XmlNode out) {
   MC_RETURN_IF_ERROR(s.images.DeregisterImage(req).status());
   Bool(out, "return", true);
   return absl::OkStatus();
@@ -81,11 +79,11 @@ absl::StatusOr<int> ParseRegisterImage(ParamNode&, bool) {
                   "RegisterImage needs the image's bytes: upload them with `minicloud "
                   "register-image` (the Query API has no S3 manifests or snapshots yet)");
 }
-absl::Status RunRegisterImage(Services&, const int&, pugi::xml_node) { return absl::OkStatus(); }
+absl::Status RunRegisterImage(Services&, const int&, XmlNode) { return absl::OkStatus(); }
 
 // ---- key pairs
 
-void WriteKeyPairFields(pugi::xml_node node, const v1::KeyPairInfo& k) {
+void WriteKeyPairFields(XmlNode node, const v1::KeyPairInfo& k) {
   Text(node, "keyPairId", k.key_pair_id());
   Text(node, "keyName", k.key_name());
   Text(node, "keyFingerprint", k.key_fingerprint());
@@ -105,8 +103,7 @@ absl::StatusOr<v1::CreateKeyPairRequest> ParseCreateKeyPair(ParamNode& p, bool d
   return req;
 }
 
-absl::Status RunCreateKeyPair(Services& s, const v1::CreateKeyPairRequest& req,
-                              pugi::xml_node out) {
+absl::Status RunCreateKeyPair(Services& s, const v1::CreateKeyPairRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.keys.CreateKeyPair(req));
   WriteKeyPairFields(out, resp.key_pair());
   Text(out, "keyMaterial", resp.key_material());
@@ -126,8 +123,7 @@ absl::StatusOr<v1::ImportKeyPairRequest> ParseImportKeyPair(ParamNode& p, bool d
   return req;
 }
 
-absl::Status RunImportKeyPair(Services& s, const v1::ImportKeyPairRequest& req,
-                              pugi::xml_node out) {
+absl::Status RunImportKeyPair(Services& s, const v1::ImportKeyPairRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.keys.ImportKeyPair(req));
   WriteKeyPairFields(out, resp.key_pair());
   return absl::OkStatus();
@@ -143,12 +139,11 @@ absl::StatusOr<v1::DescribeKeyPairsRequest> ParseDescribeKeyPairs(ParamNode& p, 
   return req;
 }
 
-absl::Status RunDescribeKeyPairs(Services& s, const v1::DescribeKeyPairsRequest& req,
-                                 pugi::xml_node out) {
+absl::Status RunDescribeKeyPairs(Services& s, const v1::DescribeKeyPairsRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.keys.DescribeKeyPairs(req));
-  pugi::xml_node set = Child(out, "keySet");
+  XmlNode set = Child(out, "keySet");
   for (const v1::KeyPairInfo& k : resp.key_pairs()) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     WriteKeyPairFields(item, k);
     TextIfSet(item, "keyType", k.key_type());
     TextIfSet(item, "publicKey", k.public_key());
@@ -165,8 +160,7 @@ absl::StatusOr<v1::DeleteKeyPairRequest> ParseDeleteKeyPair(ParamNode& p, bool d
   return req;
 }
 
-absl::Status RunDeleteKeyPair(Services& s, const v1::DeleteKeyPairRequest& req,
-                              pugi::xml_node out) {
+absl::Status RunDeleteKeyPair(Services& s, const v1::DeleteKeyPairRequest& req, XmlNode out) {
   MC_RETURN_IF_ERROR(s.keys.DeleteKeyPair(req).status());
   Bool(out, "return", true);
   return absl::OkStatus();
@@ -174,7 +168,7 @@ absl::Status RunDeleteKeyPair(Services& s, const v1::DeleteKeyPairRequest& req,
 
 // ---- placement groups
 
-void WritePlacementGroup(pugi::xml_node node, const v1::PlacementGroup& g) {
+void WritePlacementGroup(XmlNode node, const v1::PlacementGroup& g) {
   Text(node, "groupName", g.group_name());
   Text(node, "groupId", g.group_id());
   Text(node, "state", g.state());
@@ -202,7 +196,7 @@ absl::StatusOr<v1::CreatePlacementGroupRequest> ParseCreatePlacementGroup(ParamN
 }
 
 absl::Status RunCreatePlacementGroup(Services& s, const v1::CreatePlacementGroupRequest& req,
-                                     pugi::xml_node out) {
+                                     XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.groups.CreatePlacementGroup(req));
   WritePlacementGroup(Child(out, "placementGroup"), resp.placement_group());
   return absl::OkStatus();
@@ -218,9 +212,9 @@ absl::StatusOr<v1::DescribePlacementGroupsRequest> ParseDescribePlacementGroups(
 }
 
 absl::Status RunDescribePlacementGroups(Services& s, const v1::DescribePlacementGroupsRequest& req,
-                                        pugi::xml_node out) {
+                                        XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.groups.DescribePlacementGroups(req));
-  pugi::xml_node set = Child(out, "placementGroupSet");
+  XmlNode set = Child(out, "placementGroupSet");
   for (const v1::PlacementGroup& g : resp.placement_groups()) WritePlacementGroup(Item(set), g);
   return absl::OkStatus();
 }
@@ -235,7 +229,7 @@ absl::StatusOr<v1::DeletePlacementGroupRequest> ParseDeletePlacementGroup(ParamN
 }
 
 absl::Status RunDeletePlacementGroup(Services& s, const v1::DeletePlacementGroupRequest& req,
-                                     pugi::xml_node out) {
+                                     XmlNode out) {
   MC_RETURN_IF_ERROR(s.groups.DeletePlacementGroup(req).status());
   Bool(out, "return", true);
   return absl::OkStatus();

@@ -20,8 +20,7 @@ absl::StatusOr<v1::RebootInstancesRequest> ParseRebootInstances(ParamNode& p, bo
   return req;
 }
 
-absl::Status RunRebootInstances(Services& s, const v1::RebootInstancesRequest& req,
-                                pugi::xml_node out) {
+absl::Status RunRebootInstances(Services& s, const v1::RebootInstancesRequest& req, XmlNode out) {
   MC_RETURN_IF_ERROR(s.compute.RebootInstances(req).status());
   Bool(out, "return", true);
   return absl::OkStatus();
@@ -39,11 +38,11 @@ absl::StatusOr<v1::DescribeInstanceStatusRequest> ParseDescribeInstanceStatus(Pa
   return req;
 }
 
-void WriteSummary(pugi::xml_node node, const v1::InstanceStatusSummary& s) {
+void WriteSummary(XmlNode node, const v1::InstanceStatusSummary& s) {
   Text(node, "status", s.status());
-  pugi::xml_node details = Child(node, "details");
+  XmlNode details = Child(node, "details");
   for (const v1::InstanceStatusDetail& d : s.details()) {
-    pugi::xml_node item = Item(details);
+    XmlNode item = Item(details);
     Text(item, "name", d.name());
     Text(item, "status", d.status());
     if (d.has_impaired_since()) Time(item, "impairedSince", d.impaired_since());
@@ -51,14 +50,14 @@ void WriteSummary(pugi::xml_node node, const v1::InstanceStatusSummary& s) {
 }
 
 absl::Status RunDescribeInstanceStatus(Services& s, const v1::DescribeInstanceStatusRequest& req,
-                                       pugi::xml_node out) {
+                                       XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribeInstanceStatus(req));
-  pugi::xml_node set = Child(out, "instanceStatusSet");
+  XmlNode set = Child(out, "instanceStatusSet");
   for (const v1::InstanceStatus& st : resp.instance_statuses()) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "instanceId", st.instance_id());
     Text(item, "availabilityZone", st.availability_zone());
-    pugi::xml_node state = Child(item, "instanceState");
+    XmlNode state = Child(item, "instanceState");
     Int(state, "code", st.instance_state().code());
     Text(state, "name", st.instance_state().name());
     WriteSummary(Child(item, "systemStatus"), st.system_status());
@@ -80,12 +79,11 @@ absl::StatusOr<v1::DescribeRegionsRequest> ParseDescribeRegions(ParamNode& p, bo
   return req;
 }
 
-absl::Status RunDescribeRegions(Services& s, const v1::DescribeRegionsRequest& req,
-                                pugi::xml_node out) {
+absl::Status RunDescribeRegions(Services& s, const v1::DescribeRegionsRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribeRegions(req));
-  pugi::xml_node set = Child(out, "regionInfo");
+  XmlNode set = Child(out, "regionInfo");
   for (const v1::Region& r : resp.regions()) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "regionName", r.region_name());
     Text(item, "regionEndpoint", r.endpoint());
     Text(item, "optInStatus", r.opt_in_status());

@@ -27,26 +27,26 @@ absl::StatusOr<controller::VolumeService*> VolumesOf(Services& s) {
   return s.volumes;
 }
 
-void WriteTags(pugi::xml_node node, const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
+void WriteTags(XmlNode node, const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
   if (tags.empty()) return;
-  pugi::xml_node set = Child(node, "tagSet");
+  XmlNode set = Child(node, "tagSet");
   for (const v1::Tag& t : tags) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "key", t.key());
     Text(item, "value", t.value());
   }
 }
 
-void WriteVolume(pugi::xml_node node, const v1::Volume& v) {
+void WriteVolume(XmlNode node, const v1::Volume& v) {
   Text(node, "volumeId", v.volume_id());
   Int(node, "size", v.size());
   Text(node, "snapshotId", v.snapshot_id());
   Text(node, "availabilityZone", v.availability_zone());
   Text(node, "status", VolumeStateName(v.state()));
   Time(node, "createTime", v.create_time());
-  pugi::xml_node set = Child(node, "attachmentSet");
+  XmlNode set = Child(node, "attachmentSet");
   for (const v1::VolumeAttachment& a : v.attachments()) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "volumeId", a.volume_id());
     Text(item, "instanceId", a.instance_id());
     Text(item, "device", a.device());
@@ -62,7 +62,7 @@ void WriteVolume(pugi::xml_node node, const v1::Volume& v) {
   if (v.throughput() > 0) Int(node, "throughput", v.throughput());
 }
 
-void WriteModification(pugi::xml_node node, const v1::VolumeModification& m) {
+void WriteModification(XmlNode node, const v1::VolumeModification& m) {
   Text(node, "volumeId", m.volume_id());
   Text(node, "modificationState", ModificationStateName(m.state()));
   TextIfSet(node, "statusMessage", m.status_message());
@@ -114,7 +114,7 @@ absl::StatusOr<v1::CreateVolumeRequest> ParseCreateVolume(ParamNode& p, bool dry
   return req;
 }
 
-absl::Status RunCreateVolume(Services& s, const v1::CreateVolumeRequest& req, pugi::xml_node out) {
+absl::Status RunCreateVolume(Services& s, const v1::CreateVolumeRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto* volumes, VolumesOf(s));
   MC_ASSIGN_OR_RETURN(v1::Volume v, volumes->CreateVolume(req));
   WriteVolume(out, v);
@@ -131,10 +131,10 @@ absl::StatusOr<v1::DescribeVolumesRequest> ParseDescribeVolumes(ParamNode& p, bo
 }
 
 absl::Status RunDescribeVolumes(Services& s, const v1::DescribeVolumesRequest& req,
-                                pugi::xml_node out) {
+                                XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto* volumes, VolumesOf(s));
   MC_ASSIGN_OR_RETURN(auto resp, volumes->DescribeVolumes(req));
-  pugi::xml_node set = Child(out, "volumeSet");
+  XmlNode set = Child(out, "volumeSet");
   for (const v1::Volume& v : resp.volumes()) WriteVolume(Item(set), v);
   TextIfSet(out, "nextToken", resp.next_token());
   return absl::OkStatus();
@@ -148,7 +148,7 @@ absl::StatusOr<v1::DeleteVolumeRequest> ParseDeleteVolume(ParamNode& p, bool dry
   return req;
 }
 
-absl::Status RunDeleteVolume(Services& s, const v1::DeleteVolumeRequest& req, pugi::xml_node out) {
+absl::Status RunDeleteVolume(Services& s, const v1::DeleteVolumeRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto* volumes, VolumesOf(s));
   MC_RETURN_IF_ERROR(volumes->DeleteVolume(req).status());
   Bool(out, "return", true);
@@ -172,7 +172,7 @@ absl::StatusOr<v1::ModifyVolumeRequest> ParseModifyVolume(ParamNode& p, bool dry
   return req;
 }
 
-absl::Status RunModifyVolume(Services& s, const v1::ModifyVolumeRequest& req, pugi::xml_node out) {
+absl::Status RunModifyVolume(Services& s, const v1::ModifyVolumeRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto* volumes, VolumesOf(s));
   MC_ASSIGN_OR_RETURN(auto resp, volumes->ModifyVolume(req));
   WriteModification(Child(out, "volumeModification"), resp.modification());
@@ -191,10 +191,10 @@ absl::StatusOr<v1::DescribeVolumesModificationsRequest> ParseDescribeVolumesModi
 
 absl::Status RunDescribeVolumesModifications(Services& s,
                                              const v1::DescribeVolumesModificationsRequest& req,
-                                             pugi::xml_node out) {
+                                             XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto* volumes, VolumesOf(s));
   MC_ASSIGN_OR_RETURN(auto resp, volumes->DescribeVolumesModifications(req));
-  pugi::xml_node set = Child(out, "volumeModificationSet");
+  XmlNode set = Child(out, "volumeModificationSet");
   for (const auto& m : resp.modifications()) WriteModification(Item(set), m);
   TextIfSet(out, "nextToken", resp.next_token());
   return absl::OkStatus();

@@ -6,24 +6,24 @@
 namespace minicloud::query {
 namespace {
 
-void WriteState(pugi::xml_node node, const v1::InstanceState& s) {
+void WriteState(XmlNode node, const v1::InstanceState& s) {
   Int(node, "code", s.code());
   Text(node, "name", s.name());
 }
 
 }  // namespace
 
-void WriteTags(pugi::xml_node parent, const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
+void WriteTags(XmlNode parent, const google::protobuf::RepeatedPtrField<v1::Tag>& tags) {
   if (tags.empty()) return;
-  pugi::xml_node set = Child(parent, "tagSet");
+  XmlNode set = Child(parent, "tagSet");
   for (const v1::Tag& t : tags) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "key", t.key());
     Text(item, "value", t.value());
   }
 }
 
-void WriteMetadataOptions(pugi::xml_node node, const v1::InstanceMetadataOptions& o) {
+void WriteMetadataOptions(XmlNode node, const v1::InstanceMetadataOptions& o) {
   TextIfSet(node, "state", MetadataOptionsStateName(o.state()));
   TextIfSet(node, "httpTokens", HttpTokensName(o.http_tokens()));
   if (o.http_put_response_hop_limit() > 0) {
@@ -34,7 +34,7 @@ void WriteMetadataOptions(pugi::xml_node node, const v1::InstanceMetadataOptions
   TextIfSet(node, "instanceMetadataTags", InstanceMetadataTagsName(o.instance_metadata_tags()));
 }
 
-void WriteInstance(pugi::xml_node item, const v1::Instance& i) {
+void WriteInstance(XmlNode item, const v1::Instance& i) {
   Text(item, "instanceId", i.instance_id());
   Text(item, "imageId", i.image_id());
   WriteState(Child(item, "instanceState"), i.state());
@@ -46,7 +46,7 @@ void WriteInstance(pugi::xml_node item, const v1::Instance& i) {
   Child(item, "productCodes");
   Text(item, "instanceType", i.instance_type());
   if (i.has_launch_time()) Time(item, "launchTime", i.launch_time());
-  pugi::xml_node placement = Child(item, "placement");
+  XmlNode placement = Child(item, "placement");
   Text(placement, "availabilityZone", i.placement().availability_zone());
   Text(placement, "groupName", i.placement().group_name());
   if (i.placement().partition_number() > 0) {
@@ -62,7 +62,7 @@ void WriteInstance(pugi::xml_node item, const v1::Instance& i) {
   Bool(item, "sourceDestCheck", true);
   Child(item, "groupSet");
   if (!i.state_reason().code().empty()) {
-    pugi::xml_node reason = Child(item, "stateReason");
+    XmlNode reason = Child(item, "stateReason");
     Text(reason, "code", i.state_reason().code());
     Text(reason, "message", i.state_reason().message());
   }
@@ -76,13 +76,13 @@ void WriteInstance(pugi::xml_node item, const v1::Instance& i) {
   TextIfSet(item, "hypervisor", i.hypervisor());
   if (i.has_iam_instance_profile()) {
     // botocore's IamInstanceProfile: locationNames arn, id.
-    pugi::xml_node profile = Child(item, "iamInstanceProfile");
+    XmlNode profile = Child(item, "iamInstanceProfile");
     Text(profile, "arn", i.iam_instance_profile().arn());
     Text(profile, "id", i.iam_instance_profile().id());
   }
-  pugi::xml_node nics = Child(item, "networkInterfaceSet");
+  XmlNode nics = Child(item, "networkInterfaceSet");
   if (!i.network_interface_id().empty()) {
-    pugi::xml_node nic = Item(nics);
+    XmlNode nic = Item(nics);
     Text(nic, "networkInterfaceId", i.network_interface_id());
     TextIfSet(nic, "subnetId", i.subnet_id());
     TextIfSet(nic, "vpcId", i.vpc_id());
@@ -91,12 +91,12 @@ void WriteInstance(pugi::xml_node item, const v1::Instance& i) {
     TextIfSet(nic, "privateIpAddress", i.private_ip_address());
     TextIfSet(nic, "privateDnsName", i.private_dns_name());
     Bool(nic, "sourceDestCheck", true);
-    pugi::xml_node attachment = Child(nic, "attachment");
+    XmlNode attachment = Child(nic, "attachment");
     Int(attachment, "deviceIndex", 0);
     Text(attachment, "status", "attached");
     Bool(attachment, "deleteOnTermination", true);
     if (!i.private_ip_address().empty()) {
-      pugi::xml_node ip = Item(Child(nic, "privateIpAddressesSet"));
+      XmlNode ip = Item(Child(nic, "privateIpAddressesSet"));
       Text(ip, "privateIpAddress", i.private_ip_address());
       TextIfSet(ip, "privateDnsName", i.private_dns_name());
       Bool(ip, "primary", true);
@@ -107,19 +107,19 @@ void WriteInstance(pugi::xml_node item, const v1::Instance& i) {
     WriteMetadataOptions(Child(item, "metadataOptions"), i.metadata_options());
 }
 
-void WriteReservationBody(pugi::xml_node node, const v1::Reservation& r) {
+void WriteReservationBody(XmlNode node, const v1::Reservation& r) {
   Text(node, "reservationId", r.reservation_id());
   Text(node, "ownerId", r.owner_id());
   Child(node, "groupSet");
-  pugi::xml_node set = Child(node, "instancesSet");
+  XmlNode set = Child(node, "instancesSet");
   for (const v1::Instance& i : r.instances()) WriteInstance(Item(set), i);
 }
 
-void WriteStateChanges(pugi::xml_node parent,
+void WriteStateChanges(XmlNode parent,
                        const google::protobuf::RepeatedPtrField<v1::InstanceStateChange>& changes) {
-  pugi::xml_node set = Child(parent, "instancesSet");
+  XmlNode set = Child(parent, "instancesSet");
   for (const v1::InstanceStateChange& c : changes) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "instanceId", c.instance_id());
     WriteState(Child(item, "currentState"), c.current_state());
     WriteState(Child(item, "previousState"), c.previous_state());

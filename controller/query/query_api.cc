@@ -62,7 +62,9 @@ QueryApi::QueryApi(Services services, const auth::RequestVerifier& verifier,
     : services_(services),
       verifier_(verifier),
       actions_(BuildActionTable()),
-      rng_(request_id_seed) {}
+      rng_(request_id_seed) {
+  for (const auto& [name, action] : actions_) body_sizes_[name] = 0;
+}
 
 std::vector<std::string> QueryApi::ActionNames() const {
   std::vector<std::string> names;
@@ -150,7 +152,10 @@ absl::Status QueryApi::Dispatch(const HttpRequest& request, const std::string& r
   MC_RETURN_IF_ERROR(controller::iam::Authorize(caller, *action_name));
   MC_ASSIGN_OR_RETURN(std::optional<bool> dry_run, root.Bool("DryRun"));
 
-  XmlResponse xml(*action_name, request_id);
+  // The action streams its answer into *body (an error replaces it in Handle).
+  std::atomic<size_t>& last_size = body_sizes_.find(*action_name)->second;
+  body->reserve(last_size.load(std::memory_order_relaxed) * 9 / 8 + 512);
+  XmlResponse xml(*action_name, request_id, body);
   ActionContext ctx{services_, params, dry_run.value_or(false), xml.root()};
   MC_RETURN_IF_ERROR(it->second.fn(ctx));
   if (ctx.dry_run) {
@@ -159,7 +164,8 @@ absl::Status QueryApi::Dispatch(const HttpRequest& request, const std::string& r
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
                     "Request would have succeeded, but DryRun flag is set.");
   }
-  *body = xml.Serialize();
+  MC_RETURN_IF_ERROR(xml.Finish());
+  last_size.store(body->size(), std::memory_order_relaxed);
   return absl::OkStatus();
 }
 

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <random>
 #include <string>
 
+#include "absl/container/node_hash_map.h"
 #include "common/auth/signed_request.h"
 #include "controller/query/action.h"
 #include "controller/query/http_types.h"
@@ -35,6 +37,9 @@ class QueryApi {
   Services services_;
   const auth::RequestVerifier& verifier_;
   const ActionTable actions_;
+  // The size of each action's last answer: its next body is reserved at that size, so a
+  // multi-megabyte answer is written once into memory allocated once (no regrowth copies).
+  absl::node_hash_map<std::string, std::atomic<size_t>> body_sizes_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;  // guarded by rng_mu_
 };

@@ -53,14 +53,14 @@ absl::StatusOr<v1::DescribeInstancesRequest> ParseCreditSpecifications(ParamNode
 }
 
 absl::Status RunCreditSpecifications(Services& s, const v1::DescribeInstancesRequest& req,
-                                     pugi::xml_node out) {
+                                     XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.compute.DescribeInstances(req));
-  pugi::xml_node set = Child(out, "instanceCreditSpecificationSet");
+  XmlNode set = Child(out, "instanceCreditSpecificationSet");
   for (const auto& r : resp.reservations()) {
     for (const auto& i : r.instances()) {
       // EC2 lists burstable instances only, named or not.
       if (!Burstable(i.instance_type())) continue;
-      pugi::xml_node item = Item(set);
+      XmlNode item = Item(set);
       Text(item, "instanceId", i.instance_id());
       Text(item, "cpuCredits", ctl::kCpuCredits);
     }
@@ -99,7 +99,7 @@ bool IsFixedInstanceAttribute(absl::string_view attribute) {
 }
 
 absl::Status WriteFixedInstanceAttribute(Services& s, const std::string& instance_id,
-                                         absl::string_view attribute, pugi::xml_node out) {
+                                         absl::string_view attribute, XmlNode out) {
   MC_ASSIGN_OR_RETURN(v1::Instance instance, FindInstance(s, instance_id));
   Text(out, "instanceId", instance.instance_id());
   // Each answer is an AttributeValue / AttributeBooleanValue: <name><value>…</value></name>

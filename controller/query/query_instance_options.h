@@ -3,12 +3,12 @@
 // The EC2 instance options minicloud has fixed (controller/service/instance_options.h) on the
 // wire: query_instance_options.cc.
 
-#include <pugixml.hpp>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "controller/query/action.h"
+#include "controller/query/xml.h"
 
 namespace minicloud::query {
 
@@ -21,7 +21,7 @@ absl::Status ParseFixedInstanceOptions(ParamNode& params);
 // DescribeInstanceAttribute's attributes answered from the fixed options (and instanceType).
 bool IsFixedInstanceAttribute(absl::string_view attribute);
 absl::Status WriteFixedInstanceAttribute(Services& services, const std::string& instance_id,
-                                         absl::string_view attribute, pugi::xml_node out);
+                                         absl::string_view attribute, XmlNode out);
 
 // DescribeInstanceCreditSpecifications.
 void AddInstanceOptionActions(ActionTable& table);

@@ -30,7 +30,7 @@ absl::StatusOr<v1::CreateTagsRequest> ParseCreateTags(ParamNode& p, bool dry_run
   return req;
 }
 
-absl::Status RunCreateTags(Services& s, const v1::CreateTagsRequest& req, pugi::xml_node out) {
+absl::Status RunCreateTags(Services& s, const v1::CreateTagsRequest& req, XmlNode out) {
   MC_RETURN_IF_ERROR(s.tags.CreateTags(req).status());
   Bool(out, "return", true);
   return absl::OkStatus();
@@ -52,7 +52,7 @@ absl::StatusOr<v1::DeleteTagsRequest> ParseDeleteTags(ParamNode& p, bool dry_run
   return req;
 }
 
-absl::Status RunDeleteTags(Services& s, const v1::DeleteTagsRequest& req, pugi::xml_node out) {
+absl::Status RunDeleteTags(Services& s, const v1::DeleteTagsRequest& req, XmlNode out) {
   MC_RETURN_IF_ERROR(s.tags.DeleteTags(req).status());
   Bool(out, "return", true);
   return absl::OkStatus();
@@ -68,11 +68,11 @@ absl::StatusOr<v1::DescribeTagsRequest> ParseDescribeTags(ParamNode& p, bool dry
   return req;
 }
 
-absl::Status RunDescribeTags(Services& s, const v1::DescribeTagsRequest& req, pugi::xml_node out) {
+absl::Status RunDescribeTags(Services& s, const v1::DescribeTagsRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto resp, s.tags.DescribeTags(req));
-  pugi::xml_node set = Child(out, "tagSet");
+  XmlNode set = Child(out, "tagSet");
   for (const v1::TagDescription& t : resp.tags()) {
-    pugi::xml_node item = Item(set);
+    XmlNode item = Item(set);
     Text(item, "resourceId", t.resource_id());
     Text(item, "resourceType", t.resource_type());
     Text(item, "key", t.key());

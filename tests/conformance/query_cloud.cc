@@ -22,9 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controller/auth/sigv4_verifier.h"
-#include "controller/query/http_server.h"
-#include "controller/query/query_api.h"
+#include "tests/testing/query_endpoint.h"
 #include "tests/testing/test_cloud.h"
 
 namespace mc = minicloud;
@@ -47,9 +45,8 @@ int main(int argc, char** argv) {
   // The signing clock is the real one: the clients sign with the machine's time.
   // The key is the controller's first one (AccessKeyService: stored sealed in RocksDB, written
   // to <state>/admin-credentials), as a real controller creates it at its first start.
-  auto verifier = mc::controller::auth::MakeSigV4Verifier(*cloud.controller().access_keys,
-                                                          mc::RealClock::Get(), "home-1");
   auto& ctl = cloud.controller();
+  auto verifier = mc::testing::RealClockVerifier(ctl);
   // A key that existed and was deleted: the suite checks it no longer signs anything.
   auto deleted = ctl.access_keys->CreateAccessKey({});
   if (!deleted.ok()) {
@@ -62,15 +59,9 @@ int main(int argc, char** argv) {
     std::cerr << "query_cloud: " << s.status() << "\n";
     return 1;
   }
-  mc::query::QueryApi api(
-      mc::query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags},
-      *verifier, std::random_device{}());
-  mc::query::HttpServerOptions options;
-  options.listen = "127.0.0.1:0";
-  auto server = mc::query::HttpServer::Start(
-      options, [&](const mc::query::HttpRequest& r) { return api.Handle(r); });
-  if (!server.ok()) {
-    std::cerr << "query_cloud: " << server.status() << "\n";
+  auto endpoint = mc::testing::QueryEndpoint::Start(ctl, *verifier, std::random_device{}());
+  if (!endpoint.ok()) {
+    std::cerr << "query_cloud: " << endpoint.status() << "\n";
     return 1;
   }
   // The services' clock is the fixture's fake one: let it follow real time, so that what the
@@ -84,8 +75,9 @@ int main(int argc, char** argv) {
     }
   });
   std::vector<std::string> quoted;
-  for (const std::string& a : api.ActionNames()) quoted.push_back(absl::StrCat("\"", a, "\""));
-  std::cout << "{\"endpoint\": \"http://127.0.0.1:" << (*server)->port()
+  for (const std::string& a : (*endpoint)->api().ActionNames())
+    quoted.push_back(absl::StrCat("\"", a, "\""));
+  std::cout << "{\"endpoint\": \"" << (*endpoint)->url()
             << "\", \"region\": \"home-1\", \"access_key_id\": \"" << cloud.admin_key()
             << "\", \"secret_access_key\": \"" << cloud.admin_secret()
             << "\", \"deleted_access_key_id\": \"" << deleted->access_key().access_key_id()
@@ -96,7 +88,7 @@ int main(int argc, char** argv) {
   std::string line;
   while (std::getline(std::cin, line)) {
   }
-  (*server)->Stop();
+  endpoint->reset();
   stop = true;
   ticker.join();
   return 0;

@@ -9,11 +9,8 @@
 // surviving their instance, the profile missing from DescribeInstances, an unknown profile
 // accepted by RunInstances, a profile in use deleted.
 #include <grpcpp/grpcpp.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <catch2/catch.hpp>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -23,10 +20,9 @@
 #include "controller/api/grpc_handlers.h"
 #include "controller/auth/sigv4_verifier.h"
 #include "controller/iam/session_verifier.h"
-#include "controller/query/http_server.h"
-#include "controller/query/query_api.h"
 #include "controller/service/instance_profile_service.h"
 #include "tests/testing/controller_fixture.h"
+#include "tests/testing/query_endpoint.h"
 #include "tests/testing/skip.h"
 
 namespace minicloud {
@@ -35,26 +31,10 @@ namespace {
 constexpr char kKeyId[] = "AKIDIAMINTEGRATION00";
 constexpr char kSecret[] = "iam/integration/secret/key/0123456789ab";
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-};
+using Result = testing::CommandResult;
+using Credentials = testing::AwsCredentials;
 
-Result Run(const std::string& command) {
-  Result r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-struct Credentials {
-  std::string key, secret, token;
-};
+Result Run(const std::string& command) { return testing::RunCommand(command); }
 
 struct IamCloud {
   testing::ControllerFixture ctl;
@@ -64,8 +44,7 @@ struct IamCloud {
   controller::auth::InMemoryAccessKeys keys;
   std::unique_ptr<auth::RequestVerifier> account;
   std::unique_ptr<auth::RequestVerifier> verifier;
-  std::unique_ptr<query::QueryApi> api;
-  std::unique_ptr<query::HttpServer> server;
+  std::unique_ptr<testing::QueryEndpoint> endpoint;
   std::string image, host;
 
   IamCloud() {
@@ -76,26 +55,13 @@ struct IamCloud {
     verifier = controller::iam::MakeSessionAwareVerifier(
         *account, sealer, RealClock::Get(), "home-1",
         [this](const v1::SessionTokenPayload& s) { return profiles.StillValid(s); });
-    api = std::make_unique<query::QueryApi>(
-        query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags},
-        *verifier, 7);
-    query::HttpServerOptions o;
-    o.listen = "127.0.0.1:0";
-    auto s =
-        query::HttpServer::Start(o, [this](const query::HttpRequest& r) { return api->Handle(r); });
-    REQUIRE(s.ok());
-    server = std::move(*s);
+    auto e = testing::QueryEndpoint::Start(ctl, *verifier, 7);
+    REQUIRE(e.ok());
+    endpoint = std::move(*e);
   }
-  ~IamCloud() { server->Stop(); }
 
   Result Aws(const std::string& args, const Credentials& c) {
-    return Run(absl::StrCat(
-        "env AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID=",
-        c.key, " AWS_SECRET_ACCESS_KEY='", c.secret, "'",
-        c.token.empty() ? "" : absl::StrCat(" AWS_SESSION_TOKEN='", c.token, "'"),
-        " AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true aws --region home-1 --output json "
-        "--endpoint-url http://127.0.0.1:",
-        server->port(), " ec2 ", args));
+    return Run(testing::AwsEc2Command(endpoint->url(), c, args));
   }
   Credentials Account() const { return {kKeyId, kSecret, ""}; }
 
@@ -185,7 +151,7 @@ TEST_CASE("the Query API's raw HTTP status for UnauthorizedOperation is 403") {
   r.method = "POST";
   r.path = "/";
   r.body = "Action=DescribeInstances&Version=2016-11-15";
-  r.headers = {{"host", absl::StrCat("127.0.0.1:", c.server->port())},
+  r.headers = {{"host", absl::StrCat("127.0.0.1:", c.endpoint->port())},
                {"content-type", "application/x-www-form-urlencoded; charset=utf-8"},
                {"x-amz-security-token", creds.token}};
   auth::sigv4::SignRequest(r, {creds.key, creds.secret}, "home-1", "ec2", absl::Now());
@@ -194,7 +160,7 @@ TEST_CASE("the Query API's raw HTTP status for UnauthorizedOperation is 403") {
   h.target = "/";
   h.headers = r.headers;
   h.body = r.body;
-  query::HttpResponse resp = c.api->Handle(h);
+  query::HttpResponse resp = c.endpoint->api().Handle(h);
   CHECK(resp.status == 403);
   CHECK(resp.body.find("<Code>UnauthorizedOperation</Code>") != std::string::npos);
 }

@@ -6,41 +6,22 @@
 // parse (fields vanish from the CLI's JSON), lists or filters serialized by botocore and misread
 // here, DryRun not answered 412, base64 user data decoded wrongly, a request with a wrong secret
 // or no signature accepted.
-#include <sys/wait.h>
-
-#include <array>
 #include <catch2/catch.hpp>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controller/auth/sigv4_verifier.h"
-#include "controller/query/http_server.h"
-#include "controller/query/query_api.h"
+#include "tests/testing/query_endpoint.h"
 #include "tests/testing/skip.h"
 #include "tests/testing/test_cloud.h"
 
 namespace minicloud {
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr
-};
+using testing::CommandResult;
+using Result = CommandResult;
 
-Result Run(const std::string& command) {
-  Result r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
+Result Run(const std::string& command) { return testing::RunCommand(command); }
 bool Have(const std::string& command) { return Run(command).exit_code == 0; }
 
 // A cloud of three hosts plus the Query API on a kernel-chosen port.
@@ -48,8 +29,7 @@ struct QueryCloud {
   testing::TestCloud cloud;
   std::string key_id, secret;  // an access key the controller issued (AccessKeyService)
   std::unique_ptr<auth::RequestVerifier> verifier;
-  std::unique_ptr<query::QueryApi> api;
-  std::unique_ptr<query::HttpServer> server;
+  std::unique_ptr<testing::QueryEndpoint> endpoint_;
   std::string image;
 
   QueryCloud() {
@@ -61,32 +41,20 @@ struct QueryCloud {
     REQUIRE(key.ok());
     key_id = key->access_key().access_key_id();
     secret = key->access_key().secret_access_key();
-    auto& c = cloud.controller();
     // The controller's keys, checked against the real clock (the aws CLI signs with it).
-    verifier =
-        controller::auth::MakeSigV4Verifier(*c.access_keys, RealClock::Get(), c.config.region);
-    api = std::make_unique<query::QueryApi>(
-        query::Services{*c.compute, *c.images, *c.key_pairs, *c.groups, *c.tags}, *verifier, 42);
-    query::HttpServerOptions o;
-    o.listen = "127.0.0.1:0";
-    auto s =
-        query::HttpServer::Start(o, [this](const query::HttpRequest& r) { return api->Handle(r); });
-    REQUIRE(s.ok());
-    server = std::move(*s);
+    verifier = testing::RealClockVerifier(cloud.controller());
+    auto e = testing::QueryEndpoint::Start(cloud.controller(), *verifier, 42);
+    REQUIRE(e.ok());
+    endpoint_ = std::move(*e);
   }
-  ~QueryCloud() { server->Stop(); }
 
-  std::string endpoint() const { return absl::StrCat("http://127.0.0.1:", server->port()); }
+  std::string endpoint() const { return endpoint_->url(); }
 
   // `aws ec2 <args>` with our credentials and nothing from the user's configuration.
   Result Aws(const std::string& args, const std::string& secret_override = "",
              const std::string& aws = "aws") {
-    return Run(absl::StrCat("env AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null ",
-                            "AWS_ACCESS_KEY_ID=", key_id, " AWS_SECRET_ACCESS_KEY='",
-                            secret_override.empty() ? secret : secret_override,
-                            "' AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true ", aws,
-                            " --region home-1", " --output json --endpoint-url ", endpoint(),
-                            " ec2 ", args));
+    return Run(testing::AwsEc2Command(
+        endpoint(), {key_id, secret_override.empty() ? secret : secret_override, ""}, args, aws));
   }
   nlohmann::json AwsJson(const std::string& args) {
     Result r = Aws(args);

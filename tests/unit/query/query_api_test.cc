@@ -3,6 +3,7 @@
 #include "controller/query/query_api.h"
 
 #include <catch2/catch.hpp>
+#include <pugixml.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"

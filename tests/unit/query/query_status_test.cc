@@ -8,6 +8,7 @@
 // starts over forever; MaxResults parsed but dropped so MaxResults with InstanceId is accepted;
 // IncludeAllInstances not passed to the service; RebootInstances not reaching the service.
 #include <catch2/catch.hpp>
+#include <pugixml.hpp>
 #include <set>
 
 #include "absl/strings/match.h"

@@ -16,13 +16,15 @@ TEST_CASE("error document: EC2's shape, RequestID in capitals, text escaped") {
 }
 
 TEST_CASE("success document: namespace, requestId first, no indentation") {
-  XmlResponse x("DescribeKeyPairs", "abc");
-  pugi::xml_node item = Item(Child(x.root(), "keySet"));
+  std::string body;
+  XmlResponse x("DescribeKeyPairs", "abc", &body);
+  XmlNode item = Item(Child(x.root(), "keySet"));
   Text(item, "keyName", "k");
   Int(item, "n", 16);
   Bool(item, "b", false);
   Time(item, "t", absl::FromUnixMillis(1700000000123));
-  CHECK(x.Serialize() ==
+  REQUIRE(x.Finish().ok());
+  CHECK(body ==
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><DescribeKeyPairsResponse "
         "xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>abc</requestId><keySet>"
         "<item><keyName>k</keyName><n>16</n><b>false</b><t>2023-11-14T22:13:20.123Z</t></item>"
