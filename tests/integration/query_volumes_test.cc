@@ -7,40 +7,18 @@
 // TagSpecification or filters misread; DryRun not answered 412; an EC2 error code lost at the
 // edge (InvalidParameterValue, InvalidParameterCombination, InsufficientVolumeCapacity,
 // InvalidVolume.NotFound).
-#include <sys/wait.h>
-
-#include <array>
 #include <catch2/catch.hpp>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "controller/auth/sigv4_verifier.h"
-#include "controller/query/http_server.h"
-#include "controller/query/query_api.h"
+#include "controller/service/volume_service.h"
 #include "tests/testing/controller_fixture.h"
 #include "tests/testing/fake_volume_service.h"
+#include "tests/testing/query_endpoint.h"
 #include "tests/testing/skip.h"
 
 namespace minicloud {
 namespace {
-
-struct Result {
-  int exit_code = -1;
-  std::string out;
-};
-
-Result Run(const std::string& command) {
-  Result r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 struct VolumeCloud {
   testing::ControllerFixture ctl;
@@ -48,10 +26,9 @@ struct VolumeCloud {
       std::make_shared<testing::FakeVolumeService>();
   controller::VolumeFleet fleet;
   std::unique_ptr<controller::VolumeService> volumes;
-  std::string key_id, secret;
-  std::unique_ptr<auth::RequestVerifier> verifier;
-  std::unique_ptr<query::QueryApi> api;
-  std::unique_ptr<query::HttpServer> server;
+  std::unique_ptr<auth::RequestVerifier> verifier = testing::RealClockVerifier(ctl);
+  testing::AwsCredentials credentials;
+  std::unique_ptr<testing::QueryEndpoint> endpoint;
 
   VolumeCloud() {
     ctl.AddHost("home-1a");
@@ -60,31 +37,18 @@ struct VolumeCloud {
     volumes = std::make_unique<controller::VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
     auto key = ctl.access_keys->CreateAccessKey(v1::CreateAccessKeyRequest());
     REQUIRE(key.ok());
-    key_id = key->access_key().access_key_id();
-    secret = key->access_key().secret_access_key();
-    verifier =
-        controller::auth::MakeSigV4Verifier(*ctl.access_keys, RealClock::Get(), ctl.config.region);
-    query::Services services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags};
-    services.volumes = volumes.get();
-    api = std::make_unique<query::QueryApi>(services, *verifier, 42);
-    query::HttpServerOptions o;
-    o.listen = "127.0.0.1:0";
-    auto s =
-        query::HttpServer::Start(o, [this](const query::HttpRequest& r) { return api->Handle(r); });
-    REQUIRE(s.ok());
-    server = std::move(*s);
+    credentials.key = key->access_key().access_key_id();
+    credentials.secret = key->access_key().secret_access_key();
+    auto e = testing::QueryEndpoint::Start(ctl, *verifier, 42, volumes.get());
+    REQUIRE(e.ok());
+    endpoint = std::move(*e);
   }
-  ~VolumeCloud() { server->Stop(); }
 
-  Result Aws(const std::string& args) {
-    return Run(absl::StrCat("env AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null ",
-                            "AWS_ACCESS_KEY_ID=", key_id, " AWS_SECRET_ACCESS_KEY='", secret,
-                            "' AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true aws --region "
-                            "home-1 --output json --endpoint-url http://127.0.0.1:",
-                            server->port(), " ec2 ", args));
+  testing::CommandResult Aws(const std::string& args) {
+    return testing::RunCommand(testing::AwsEc2Command(endpoint->url(), credentials, args));
   }
   nlohmann::json AwsJson(const std::string& args) {
-    Result r = Aws(args);
+    testing::CommandResult r = Aws(args);
     INFO("aws ec2 " << args << "\n" << r.out);
     REQUIRE(r.exit_code == 0);
     if (r.out.empty()) return nlohmann::json::object();
@@ -92,7 +56,7 @@ struct VolumeCloud {
   }
   // The EC2 error code of a failing call ("" when it succeeded).
   std::string ErrorOf(const std::string& args) {
-    Result r = Aws(args);
+    testing::CommandResult r = Aws(args);
     if (r.exit_code == 0) return "";
     const size_t open = r.out.find("An error occurred (");
     if (open == std::string::npos) return r.out;
@@ -102,7 +66,8 @@ struct VolumeCloud {
 };
 
 void RequireAwsCli() {
-  if (Run("aws --version").exit_code != 0) testing::SkipTest("the aws CLI is not on PATH");
+  if (testing::RunCommand("aws --version").exit_code != 0)
+    testing::SkipTest("the aws CLI is not on PATH");
 }
 
 TEST_CASE("aws CLI v1: create, describe, modify and delete EBS volumes") {

@@ -6,7 +6,7 @@
 // the kernel picks; plus running a client command and the `aws ec2` command line with given
 // credentials and nothing from the user's configuration.
 //
-// Used by tests/integration/query_cli_test.cc, tests/integration/iam_test.cc and
+// Used by tests/integration/query_cli_test.cc, query_volumes_test.cc, iam_test.cc and
 // tests/conformance/query_cloud.cc.
 
 #include <sys/wait.h>
@@ -29,11 +29,13 @@ namespace minicloud::testing {
 
 class QueryEndpoint {
  public:
-  // The API over `ctl`'s services behind `verifier` (which must outlive the endpoint).
-  static absl::StatusOr<std::unique_ptr<QueryEndpoint>> Start(ControllerFixture& ctl,
-                                                              const auth::RequestVerifier& verifier,
-                                                              uint64_t request_id_seed) {
-    auto e = std::unique_ptr<QueryEndpoint>(new QueryEndpoint(ctl, verifier, request_id_seed));
+  // The API over `ctl`'s services behind `verifier` (which must outlive the endpoint), plus the
+  // optional services a fixture does not own (`volumes`, which must outlive it too).
+  static absl::StatusOr<std::unique_ptr<QueryEndpoint>> Start(
+      ControllerFixture& ctl, const auth::RequestVerifier& verifier, uint64_t request_id_seed,
+      controller::VolumeService* volumes = nullptr) {
+    auto e = std::unique_ptr<QueryEndpoint>(
+        new QueryEndpoint(WithVolumes(ctl, volumes), verifier, request_id_seed));
     query::HttpServerOptions o;
     o.listen = "127.0.0.1:0";
     QueryEndpoint* self = e.get();
@@ -52,9 +54,13 @@ class QueryEndpoint {
   query::QueryApi& api() { return api_; }
 
  private:
-  QueryEndpoint(ControllerFixture& ctl, const auth::RequestVerifier& verifier, uint64_t seed)
-      : api_(query::Services{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags},
-             verifier, seed) {}
+  static query::Services WithVolumes(ControllerFixture& ctl, controller::VolumeService* volumes) {
+    query::Services s{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags};
+    s.volumes = volumes;
+    return s;
+  }
+  QueryEndpoint(query::Services services, const auth::RequestVerifier& verifier, uint64_t seed)
+      : api_(services, verifier, seed) {}
 
   query::QueryApi api_;
   std::unique_ptr<query::HttpServer> server_;
