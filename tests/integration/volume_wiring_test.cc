@@ -3,7 +3,11 @@
 // in-process VolumeService over a real RocksDB store, with the gRPC VolumeServiceClient
 // (controller/volumes/grpc_volume_service_client.h) registered for the daemon's zone. Skipped
 // without qemu-storage-daemon / qemu-img.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -12,9 +16,12 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "common/ec2_error.h"
+#include "common/file/file_util.h"
 #include "common/process/spawn.h"
 #include "controller/service/volume_service.h"
 #include "controller/volumes/grpc_volume_service_client.h"
@@ -52,6 +59,55 @@ std::map<std::string, uint64_t> DaemonVolumes(VolumedProcess& d) {
   std::map<std::string, uint64_t> out;
   for (const auto& v : resp.volumes()) out[v.volume_id()] = v.size_bytes();
   return out;
+}
+
+// Runs the real minicloud-controller binary with `flags` (on a fresh state directory, loopback
+// listeners on kernel-chosen ports) and expects it to stop on its own within 30 s. Returns its
+// exit code and what it printed; a controller still running after 30 s is killed and fails.
+std::pair<int, std::string> RunControllerExpectingExit(const testing::TempDir& dir,
+                                                       const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {std::string(MINICLOUD_BINARY_DIR) + "/bin/minicloud-controller",
+                                   "--state-dir",
+                                   dir / "controller",
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--agent-listen",
+                                   "127.0.0.1:0",
+                                   "--query-listen",
+                                   ""};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  int fds[2];
+  REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+  file::UniqueFd read_end(fds[0]), write_end(fds[1]);
+  process::SpawnOptions options;
+  options.stdout_fd = write_end.get();
+  options.stderr_fd = write_end.get();
+  absl::StatusOr<pid_t> pid = process::Spawn(argv, options);
+  REQUIRE(pid.ok());
+  write_end.Reset();
+  std::string output;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{.fd = read_end.get(), .events = POLLIN};
+    if (poll(&p, 1, 200) <= 0) continue;
+    ssize_t n = read(read_end.get(), buf, sizeof buf);
+    if (n <= 0) break;  // EOF: the controller exited
+    output.append(buf, n);
+  }
+  // EOF comes as the process closes its descriptors, a moment before it can be reaped.
+  int status = 0;
+  pid_t reaped = 0;
+  while ((reaped = waitpid(*pid, &status, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (reaped == 0) {
+    kill(*pid, SIGKILL);
+    waitpid(*pid, &status, 0);
+    FAIL("the controller kept running: " << output);
+  }
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
 struct Fixture {
@@ -206,6 +262,36 @@ TEST_CASE("volume wiring: a hung daemon times out, the volume stays creating, th
   REQUIRE(described.ok());
   CHECK(described->state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK(DaemonVolumes(*f.daemon) == std::map<std::string, uint64_t>{{v.volume_id(), 1 * kGiB}});
+}
+
+// Bugs caught (one line each): the flag's value not checked (a typo starts a controller whose
+// zone never gets volumes); the zone not checked against the region; a second value for the
+// same zone silently replacing the first; a daemon that answers for another zone accepted (the
+// controller would create home-1b's volumes on home-1a's disks).
+TEST_CASE("volume wiring: minicloud-controller refuses a wrong --volume-service at start") {
+  SkipWithoutQemu();
+  Fixture f;  // its daemon serves home-1a
+  const std::string at = f.daemon->endpoint();
+  struct Case {
+    std::vector<std::string> flags;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--volume-service", "home-1a"}, "expected <availability-zone>=<host>:<port>"},
+           {{"--volume-service", "home-1a=127.0.0.1"},
+            "expected <availability-zone>=<host>:<port>"},
+           {{"--volume-service", "=127.0.0.1:1"}, "expected <availability-zone>=<host>:<port>"},
+           {{"--volume-service", "moon-1a=" + at}, "unknown availability zone 'moon-1a'"},
+           {{"--volume-service", "home-1a=" + at, "--volume-service", "home-1a=" + at},
+            "zone home-1a is given more than once"},
+           {{"--volume-service", "home-1b=" + at}, "serves zone home-1a, not home-1b"},
+       }) {
+    testing::TempDir dir;
+    auto [code, output] = RunControllerExpectingExit(dir, c.flags);
+    INFO(c.flags.back() << ": " << output);
+    CHECK(code == 1);
+    CHECK(absl::StrContains(output, c.message));
+  }
 }
 
 }  // namespace
