@@ -22,7 +22,8 @@ cloud_up --hosts 2 --azs 2 --no-egress
 manifest_has() { grep -q "\"$2\"" "$MINICLOUD_HOME/volumed-$1/manifest.json"; }
 
 for zone in home-1a home-1b; do
-  vol=$("$MC" create-volume --availability-zone "$zone" --size 1 | jq -r .VolumeId)
+  vol=$("$MC" create-volume --availability-zone "$zone" --size 1 | jq -r .VolumeId) ||
+    fail "create-volume in $zone"
   [[ $vol == vol-* ]] || fail "create-volume in $zone: no volume id"
   for _ in $(seq 1 20); do
     state=$("$MC" describe-volumes --volume-ids "$vol" | jq -r '.Volumes[0].State')
