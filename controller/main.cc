@@ -37,6 +37,7 @@
 #include "controller/service/key_pair_service.h"
 #include "controller/service/volume_service.h"
 #include "controller/store/rocksdb_store.h"
+#include "controller/volumes/grpc_volume_service_client.h"
 
 namespace mc = minicloud;
 namespace ctl = minicloud::controller;
@@ -115,6 +116,16 @@ int main(int argc, char** argv) {
                  "larger MaxCount is cut to it)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  std::vector<std::string> volume_services;
+  app.add_option("--volume-service", volume_services,
+                 "<availability-zone>=<host:port>: the zone's volume service (minicloud-volumed); "
+                 "repeatable, one per zone. A zone without one has no EBS volumes");
+  double volume_deadline_s = 30;
+  app.add_option("--volume-service-deadline", volume_deadline_s,
+                 "seconds one call to a volume service may take before it counts as unreachable "
+                 "(the volume stays creating or deleting and is retried)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   ctl::WatchLimits watch_limits;
   app.add_option("--max-waiting-watches", watch_limits.max_waiting,
                  "agents' long-polls that may wait at once (one per host; more are refused)")
@@ -264,10 +275,36 @@ int main(int argc, char** argv) {
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
   ctl::PlacementGroupService groups(state, clock, ids);
   ctl::TagService tags(state);
-  // EBS volumes live on each availability zone's volume service (minicloud-volumed). No zone
-  // has one until the controller is told where they are: CreateVolume answers
+  // EBS volumes live on each availability zone's volume service (minicloud-volumed), named with
+  // --volume-service. A zone without one has no volumes: CreateVolume answers
   // InsufficientVolumeCapacity there, and nothing pretends to store a volume.
   ctl::VolumeFleet volume_fleet;
+  for (const auto& value : volume_services) {
+    auto flag = ctl::ParseVolumeServiceFlag(value);
+    absl::Status s = flag.status();
+    if (s.ok()) s = ctl::CheckZoneOfRegion(flag->zone, config.region);
+    if (s.ok() && volume_fleet.Serves(flag->zone)) {
+      s = absl::InvalidArgumentError(
+          absl::StrCat("--volume-service: zone ", flag->zone, " is given more than once"));
+    }
+    if (!s.ok()) {
+      spdlog::critical("{}", s.message());
+      return 1;
+    }
+    // A daemon that answers must serve the zone it is given for; one that does not answer yet
+    // may start later (calls to it count as unreachable and are retried).
+    auto served = ctl::ProbeVolumeServiceZone(flag->endpoint, absl::Seconds(2));
+    if (served.ok() && *served != flag->zone) {
+      spdlog::critical("--volume-service {}: the volume service at {} serves zone {}, not {}",
+                       value, flag->endpoint, *served, flag->zone);
+      return 1;
+    }
+    if (!served.ok()) spdlog::warn("{} (retried when volumes need it)", served.status().message());
+    volume_fleet.Add(flag->zone, ctl::MakeGrpcVolumeServiceClient(
+                                     {.endpoint = flag->endpoint,
+                                      .deadline = absl::Seconds(volume_deadline_s)}));
+    spdlog::info("volume service of {} at {}", flag->zone, flag->endpoint);
+  }
   ctl::VolumeService volumes(state, clock, ids, volume_fleet);
   ctl::InstanceProfileService profiles(state, clock, sealer);
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);

@@ -17,6 +17,7 @@
 #include "minicloud/v1/volume_service.grpc.pb.h"
 #include "tests/testing/skip.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/volumed_process.h"
 
 namespace minicloud {
 namespace {
@@ -25,52 +26,7 @@ namespace v1 = minicloud::volume::v1;
 
 bool Have(const std::string& p) { return process::ResolveProgram(p).ok(); }
 
-// One running minicloud-volumed; SIGTERM and reaped on Stop / destruction.
-class Volumed {
- public:
-  Volumed(const std::string& state_dir, const std::string& nbd_listen) {
-    int fds[2];
-    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
-    file::UniqueFd read_end(fds[0]), write_end(fds[1]);
-    process::SpawnOptions options;
-    options.stdout_fd = write_end.get();
-    options.stderr_fd = 2;
-    absl::StatusOr<pid_t> pid = process::Spawn(
-        {std::string(MINICLOUD_BINARY_DIR) + "/bin/minicloud-volumed", "--state-dir", state_dir,
-         "--listen", "127.0.0.1:0", "--nbd-listen", nbd_listen, "--availability-zone", "test-1b"},
-        options);
-    REQUIRE(pid.ok());
-    pid_ = *pid;
-    write_end.Reset();
-    // "minicloud-volumed listening on 127.0.0.1:PORT zone test-1b"
-    std::string line;
-    char c;
-    while (read(read_end.get(), &c, 1) == 1 && c != '\n') line += c;
-    INFO(line);
-    char host[64];
-    int port = 0;
-    REQUIRE(std::sscanf(line.c_str(), "minicloud-volumed listening on %63[^:]:%d", host, &port) ==
-            2);
-    stub_ = v1::VolumeService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                                           grpc::InsecureChannelCredentials()));
-  }
-  ~Volumed() { Stop(); }
-  void Stop(int signal = SIGTERM) {
-    if (pid_ <= 0) return;
-    kill(pid_, signal);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    exit_status_ = status;
-    pid_ = -1;
-  }
-  int exit_status() const { return exit_status_; }
-  v1::VolumeService::Stub& stub() { return *stub_; }
-
- private:
-  pid_t pid_ = -1;
-  int exit_status_ = -1;
-  std::unique_ptr<v1::VolumeService::Stub> stub_;
-};
+using Volumed = testing::VolumedProcess;
 
 bool QemuIo(const std::string& uri, const std::string& command) {
   const std::string cmd = "qemu-io -f raw -c '" + command + "' '" + uri + "' >/dev/null 2>&1";
