@@ -22,6 +22,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controller/service/volume_service.h"
+#include "tests/testing/fake_volume_service.h"
 #include "tests/testing/query_endpoint.h"
 #include "tests/testing/test_cloud.h"
 
@@ -59,7 +61,14 @@ int main(int argc, char** argv) {
     std::cerr << "query_cloud: " << s.status() << "\n";
     return 1;
   }
-  auto endpoint = mc::testing::QueryEndpoint::Start(ctl, *verifier, std::random_device{}());
+  // EBS volumes in home-1a through an in-memory volume service: this suite checks what the
+  // clients see on the wire; the real minicloud-volumed behind the same seam is covered by
+  // integration_volume_wiring_test and e2e:volumes. home-1b has no volume service.
+  mc::controller::VolumeFleet volume_fleet;
+  volume_fleet.Add("home-1a", std::make_shared<mc::testing::FakeVolumeService>());
+  mc::controller::VolumeService volumes(*ctl.state, ctl.clock, ctl.ids, volume_fleet);
+  auto endpoint =
+      mc::testing::QueryEndpoint::Start(ctl, *verifier, std::random_device{}(), &volumes);
   if (!endpoint.ok()) {
     std::cerr << "query_cloud: " << endpoint.status() << "\n";
     return 1;
