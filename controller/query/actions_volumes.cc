@@ -130,8 +130,7 @@ absl::StatusOr<v1::DescribeVolumesRequest> ParseDescribeVolumes(ParamNode& p, bo
   return req;
 }
 
-absl::Status RunDescribeVolumes(Services& s, const v1::DescribeVolumesRequest& req,
-                                XmlNode out) {
+absl::Status RunDescribeVolumes(Services& s, const v1::DescribeVolumesRequest& req, XmlNode out) {
   MC_ASSIGN_OR_RETURN(auto* volumes, VolumesOf(s));
   MC_ASSIGN_OR_RETURN(auto resp, volumes->DescribeVolumes(req));
   XmlNode set = Child(out, "volumeSet");
