@@ -1,11 +1,14 @@
 #include "agent/hypervisor/domain_xml.h"
 
+#include <algorithm>
 #include <cctype>
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/hypervisor/ebs_disk.h"
 #include "common/string_view_compat.h"
 
 namespace minicloud::hypervisor {
@@ -155,6 +158,14 @@ absl::Status ValidateDomainSpec(const DomainSpec& spec) {
       }
     }
   }
+  std::vector<std::string_view> targets;
+  for (const EbsDisk& disk : spec.ebs_disks) {
+    if (absl::Status s = ValidateEbsDisk(disk); !s.ok()) return Invalid(id, StdView(s.message()));
+    if (std::find(targets.begin(), targets.end(), disk.target_dev) != targets.end()) {
+      return Invalid(id, absl::StrCat("two EBS disks use target ", disk.target_dev));
+    }
+    targets.push_back(disk.target_dev);
+  }
   return absl::OkStatus();
 }
 
@@ -171,6 +182,7 @@ absl::Status ValidateDomainSpec(const DomainSpec& spec) {
 // - Root disk: qcow2 with cache='writeback' (guest flushes are honoured, works on any host
 //   filesystem including tmpfs, which cache='none' with O_DIRECT does not) and discard='unmap'
 //   so trimmed blocks shrink the overlay.
+// - EBS data volumes follow the root disk as NBD network disks (ebs_disk.h).
 // - No graphics, no video, no USB controller, no memballoon: a headless EC2-like machine.
 // - on_poweroff=destroy: a guest 'poweroff' stops the domain, it stays defined (state shutoff)
 //   so the runtime observes 'stopped'; on_reboot=restart keeps 'reboot' inside the guest.
@@ -240,6 +252,11 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
   absl::StrAppend(&x, "      <source file='", XmlEscape(spec.root_disk), "'/>\n");
   absl::StrAppend(&x, "      <target dev='vda' bus='virtio'/>\n");
   absl::StrAppend(&x, "    </disk>\n");
+  for (const EbsDisk& disk : spec.ebs_disks) {
+    absl::StatusOr<std::string> element = BuildEbsDiskXml(disk, /*indent=*/4);
+    if (!element.ok()) return element.status();
+    absl::StrAppend(&x, *element);
+  }
   absl::StrAppend(&x, "    <controller type='usb' model='none'/>\n");
   for (const NetworkInterface& nic : spec.interfaces) {
     absl::StrAppend(&x, "    <interface type='bridge'>\n");

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/volume_limits.h"
 
 namespace minicloud::hypervisor {
 
@@ -19,6 +20,18 @@ struct NetworkInterface {
   std::string bridge;  // host bridge the tap joins
   std::string mac;     // "02:xx:xx:xx:xx:xx"
   std::string tap;     // tap device name chosen by the agent (<= 15 chars); empty = hypervisor's
+};
+
+// One EBS volume seen by a guest: a network disk that the availability zone's volume service
+// exports over NBD (host:port, export name = volume id). The guest reads the volume id back as
+// the disk's serial (see ebs_disk.h). Validated by ValidateEbsDisk before any XML is built.
+struct EbsDisk {
+  std::string volume_id;    // "vol-0123456789abcdef0"
+  std::string nbd_host;     // volume service: DNS name, IPv4 or IPv6 literal (no brackets)
+  int nbd_port = 10809;     // NBD's registered port
+  std::string export_name;  // NBD export name; the volume service uses the volume id
+  std::string target_dev;   // virtio target, "vdf" (EbsTargetDev maps /dev/sdf to it)
+  volumes::IoTune iotune;   // volumes::IoTuneOf(type, size, performance)
 };
 
 // Everything needed to boot one instance. Paths are absolute and prepared by the agent.
@@ -36,6 +49,7 @@ struct DomainSpec {
   std::string kernel_cmdline;
   std::string console_log;  // serial console is appended to this file
   std::vector<NetworkInterface> interfaces;
+  std::vector<EbsDisk> ebs_disks;  // attached EBS data volumes, after the root disk
 };
 
 enum class DomainState { kRunning, kPaused, kShutoff, kCrashed, kOther };

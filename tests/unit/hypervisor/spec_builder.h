@@ -61,6 +61,10 @@ class SpecBuilder {
         {.bridge = std::move(bridge), .mac = std::move(mac), .tap = std::move(tap)});
     return *this;
   }
+  SpecBuilder& Ebs(EbsDisk disk) {
+    spec_.ebs_disks.push_back(std::move(disk));
+    return *this;
+  }
   DomainSpec Build() const { return spec_; }
   operator DomainSpec() const { return spec_; }  // NOLINT: builder convenience
 

@@ -1,0 +1,195 @@
+#include "agent/hypervisor/ebs_disk.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "agent/hypervisor/domain_xml.h"
+#include "common/ec2_error.h"
+#include "common/string_view_compat.h"
+
+namespace minicloud::hypervisor {
+namespace {
+
+bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+
+bool IsVolumeId(std::string_view s) {
+  if (!absl::StartsWith(AbslView(s), "vol-")) return false;
+  const std::string_view hex = s.substr(4);
+  if (hex.size() != 8 && hex.size() != 17) return false;
+  return std::all_of(hex.begin(), hex.end(), IsLowerHex);
+}
+
+bool IsDnsName(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (absl::string_view label : absl::StrSplit(AbslView(s), '.')) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    }
+  }
+  return true;
+}
+
+// An IPv6 literal as libvirt's <host name=> takes it: hex groups and colons (at least two), an
+// optional dotted IPv4 tail; no brackets, no zone.
+bool IsIpv6Literal(std::string_view s) {
+  if (s.size() < 2 || s.size() > 45) return false;
+  int colons = 0;
+  for (char c : s) {
+    if (c == ':') {
+      ++colons;
+    } else if (!absl::ascii_isxdigit(static_cast<unsigned char>(c)) && c != '.') {
+      return false;
+    }
+  }
+  return colons >= 2;
+}
+
+bool IsExportName(std::string_view s) {
+  if (s.empty() || s.size() > 255) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// "vd" + 1-2 lowercase letters, not "vda".
+bool IsDataTargetDev(std::string_view s) {
+  if (!absl::StartsWith(AbslView(s), "vd")) return false;
+  const std::string_view letters = s.substr(2);
+  if (letters.empty() || letters.size() > 2) return false;
+  if (!std::all_of(letters.begin(), letters.end(), IsLower)) return false;
+  return s != "vda";
+}
+
+absl::Status Invalid(std::string_view volume_id, std::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("EBS disk ", AbslView(volume_id), ": ", AbslView(what)));
+}
+
+// A burst limit needs its sustained limit and is at least it; a burst length needs its burst.
+absl::Status CheckBurst(std::string_view id, std::string_view name, int64_t base, int64_t max,
+                        int64_t max_length) {
+  if (base < 0 || max < 0 || max_length < 0) {
+    return Invalid(id, absl::StrCat("iotune ", AbslView(name), " values must be >= 0"));
+  }
+  if (max > 0 && (base == 0 || max < base)) {
+    return Invalid(id, absl::StrCat("iotune ", AbslView(name), "_max needs ", AbslView(name),
+                                    " and must be at least it"));
+  }
+  if (max_length > 0 && max == 0) {
+    return Invalid(
+        id, absl::StrCat("iotune ", AbslView(name), "_max_length needs ", AbslView(name), "_max"));
+  }
+  return absl::OkStatus();
+}
+
+void AppendIoTuneValue(std::string* x, const std::string& pad, std::string_view name,
+                       int64_t value) {
+  if (value <= 0) return;
+  absl::StrAppend(x, pad, "    <", AbslView(name), ">", value, "</", AbslView(name), ">\n");
+}
+
+}  // namespace
+
+absl::Status ValidateEbsDisk(const EbsDisk& d) {
+  const std::string_view id = d.volume_id;
+  if (!IsVolumeId(id)) {
+    return absl::InvalidArgumentError(
+        "EBS disk: volume_id must be vol- and 8 or 17 lowercase hex digits");
+  }
+  if (!IsDnsName(d.nbd_host) && !IsIpv6Literal(d.nbd_host)) {
+    return Invalid(id, "nbd_host must be a DNS name, an IPv4 or an IPv6 literal");
+  }
+  if (d.nbd_port < 1 || d.nbd_port > 65535) return Invalid(id, "nbd_port must be in [1, 65535]");
+  if (!IsExportName(d.export_name)) {
+    return Invalid(id, "export_name must be 1-255 characters of [A-Za-z0-9._-]");
+  }
+  if (!IsDataTargetDev(d.target_dev)) {
+    return Invalid(id, "target_dev must be vd and one or two lowercase letters, not vda");
+  }
+  const volumes::IoTune& t = d.iotune;
+  if (t.size_iops_sec < 0) return Invalid(id, "iotune size_iops_sec must be >= 0");
+  if (absl::Status s = CheckBurst(id, "total_bytes_sec", t.total_bytes_sec, t.total_bytes_sec_max,
+                                  t.total_bytes_sec_max_length);
+      !s.ok()) {
+    return s;
+  }
+  return CheckBurst(id, "total_iops_sec", t.total_iops_sec, t.total_iops_sec_max,
+                    t.total_iops_sec_max_length);
+}
+
+std::string EbsSerial(std::string_view volume_id) {
+  std::string serial(volume_id);
+  serial.erase(std::remove(serial.begin(), serial.end(), '-'), serial.end());
+  return serial;
+}
+
+absl::StatusOr<std::string> BuildEbsDiskXml(const EbsDisk& d, int indent) {
+  if (absl::Status s = ValidateEbsDisk(d); !s.ok()) return s;
+  const std::string p(static_cast<size_t>(std::clamp(indent, 0, 16)), ' ');
+  std::string x;
+  absl::StrAppend(&x, p, "<disk type='network' device='disk'>\n");
+  absl::StrAppend(&x, p, "  <driver name='qemu' type='raw' cache='none' discard='unmap'/>\n");
+  absl::StrAppend(&x, p, "  <source protocol='nbd' name='", XmlEscape(d.export_name), "'>\n");
+  absl::StrAppend(&x, p, "    <host name='", XmlEscape(d.nbd_host), "' port='", d.nbd_port,
+                  "'/>\n");
+  absl::StrAppend(&x, p, "  </source>\n");
+  absl::StrAppend(&x, p, "  <target dev='", XmlEscape(d.target_dev), "' bus='virtio'/>\n");
+  const volumes::IoTune& t = d.iotune;
+  const bool any = t.total_bytes_sec > 0 || t.total_iops_sec > 0 || t.size_iops_sec > 0;
+  if (any) {
+    absl::StrAppend(&x, p, "  <iotune>\n");
+    AppendIoTuneValue(&x, p, "total_bytes_sec", t.total_bytes_sec);
+    AppendIoTuneValue(&x, p, "total_iops_sec", t.total_iops_sec);
+    AppendIoTuneValue(&x, p, "total_bytes_sec_max", t.total_bytes_sec_max);
+    AppendIoTuneValue(&x, p, "total_iops_sec_max", t.total_iops_sec_max);
+    AppendIoTuneValue(&x, p, "size_iops_sec", t.size_iops_sec);
+    AppendIoTuneValue(&x, p, "total_bytes_sec_max_length", t.total_bytes_sec_max_length);
+    AppendIoTuneValue(&x, p, "total_iops_sec_max_length", t.total_iops_sec_max_length);
+    absl::StrAppend(&x, p, "  </iotune>\n");
+  }
+  absl::StrAppend(&x, p, "  <serial>", XmlEscape(EbsSerial(d.volume_id)), "</serial>\n");
+  absl::StrAppend(&x, p, "</disk>\n");
+  return x;
+}
+
+absl::StatusOr<std::string> EbsTargetDev(std::string_view device_name,
+                                         const std::vector<std::string>& targets_in_use) {
+  auto invalid = [&] {
+    return InvalidParameterValue(
+        absl::StrCat("Value (", AbslView(device_name), ") for parameter device is invalid. ",
+                     AbslView(device_name), " is not a valid EBS device name."));
+  };
+  std::string_view name = device_name;
+  if (absl::StartsWith(AbslView(name), "/dev/")) name.remove_prefix(5);
+  std::string_view letters;
+  if (absl::StartsWith(AbslView(name), "xvd")) {
+    letters = name.substr(3);
+    const bool one = letters.size() == 1 && letters[0] >= 'b' && letters[0] <= 'z';
+    const bool two =
+        letters.size() == 2 && letters[0] >= 'b' && letters[0] <= 'd' && IsLower(letters[1]);
+    if (!one && !two) return invalid();
+  } else if (absl::StartsWith(AbslView(name), "sd")) {
+    letters = name.substr(2);
+    if (letters.size() != 1 || letters[0] < 'b' || letters[0] > 'z') return invalid();
+  } else {
+    return invalid();
+  }
+  std::string target = absl::StrCat("vd", AbslView(letters));
+  if (std::find(targets_in_use.begin(), targets_in_use.end(), target) != targets_in_use.end()) {
+    return InvalidParameterValue(absl::StrCat("Invalid value '", AbslView(device_name),
+                                              "' for unixDevice. Attachment point ",
+                                              AbslView(device_name), " is already in use"));
+  }
+  return target;
+}
+
+}  // namespace minicloud::hypervisor
