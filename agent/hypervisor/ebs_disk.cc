@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -89,6 +90,63 @@ absl::Status CheckBurst(std::string_view id, std::string_view name, int64_t base
         id, absl::StrCat("iotune ", AbslView(name), "_max_length needs ", AbslView(name), "_max"));
   }
   return absl::OkStatus();
+}
+
+std::string UnescapeXml(std::string_view s) {
+  static constexpr std::pair<std::string_view, char> kEntities[] = {
+      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&apos;", '\''}, {"&quot;", '"'}};
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool matched = false;
+    if (s[i] == '&') {
+      for (const auto& [entity, ch] : kEntities) {
+        if (s.substr(i, entity.size()) == entity) {
+          out += ch;
+          i += entity.size() - 1;
+          matched = true;
+          break;
+        }
+      }
+    }
+    if (!matched) out += s[i];
+  }
+  return out;
+}
+
+// The value of attribute `name` inside the start tag `tag` ("<target dev='vdf' bus='virtio'/>").
+std::string AttributeOf(std::string_view tag, std::string_view name) {
+  size_t pos = 0;
+  while ((pos = tag.find(name, pos)) != std::string_view::npos) {
+    const bool word_start =
+        pos > 0 && (tag[pos - 1] == ' ' || tag[pos - 1] == '\n' || tag[pos - 1] == '\t');
+    const size_t eq = pos + name.size();
+    if (word_start && eq + 1 < tag.size() && tag[eq] == '=' &&
+        (tag[eq + 1] == '\'' || tag[eq + 1] == '"')) {
+      const char quote = tag[eq + 1];
+      const size_t end = tag.find(quote, eq + 2);
+      if (end == std::string_view::npos) return "";
+      return UnescapeXml(tag.substr(eq + 2, end - (eq + 2)));
+    }
+    pos = eq;
+  }
+  return "";
+}
+
+// The start tag of the first child element `name` in `element` ("" when there is none).
+std::string_view StartTag(std::string_view element, std::string_view name) {
+  size_t pos = 0;
+  const std::string open = absl::StrCat("<", AbslView(name));
+  while ((pos = element.find(open, pos)) != std::string_view::npos) {
+    const size_t after = pos + open.size();
+    if (after < element.size() && (element[after] == ' ' || element[after] == '>' ||
+                                   element[after] == '/' || element[after] == '\n')) {
+      const size_t end = element.find('>', after);
+      if (end == std::string_view::npos) return {};
+      return element.substr(pos, end + 1 - pos);
+    }
+    pos = after;
+  }
+  return {};
 }
 
 void AppendIoTuneValue(std::string* x, const std::string& pad, std::string_view name,
@@ -190,6 +248,32 @@ absl::StatusOr<std::string> EbsTargetDev(std::string_view device_name,
                                               AbslView(device_name), " is already in use"));
   }
   return target;
+}
+
+std::vector<DomainDisk> DisksInDomainXml(std::string_view xml) {
+  std::vector<DomainDisk> disks;
+  size_t pos = 0;
+  while (true) {
+    const size_t begin = xml.find("<disk", pos);
+    if (begin == std::string_view::npos) break;
+    const size_t after = begin + 5;
+    if (after >= xml.size() || (xml[after] != ' ' && xml[after] != '>')) {
+      pos = after;
+      continue;
+    }
+    const size_t end = xml.find("</disk>", after);
+    if (end == std::string_view::npos) break;
+    const std::string_view element = xml.substr(begin, end + 7 - begin);
+    DomainDisk disk;
+    disk.element = std::string(element);
+    const std::string_view disk_tag = StartTag(element, "disk");
+    disk.network = AttributeOf(disk_tag, "type") == "network";
+    disk.target_dev = AttributeOf(StartTag(element, "target"), "dev");
+    if (disk.network) disk.source_name = AttributeOf(StartTag(element, "source"), "name");
+    disks.push_back(std::move(disk));
+    pos = end + 7;
+  }
+  return disks;
 }
 
 }  // namespace minicloud::hypervisor

@@ -71,4 +71,15 @@ std::string EbsSerial(std::string_view volume_id);
 absl::StatusOr<std::string> EbsTargetDev(std::string_view device_name,
                                          const std::vector<std::string>& targets_in_use);
 
+// A <disk> of a libvirt domain XML (virDomainGetXMLDesc), as far as attach and detach need it.
+struct DomainDisk {
+  std::string target_dev;   // <target dev=>
+  bool network = false;     // type='network'
+  std::string source_name;  // <source name=> of a network disk (the NBD export)
+  std::string element;      // the whole <disk>...</disk> text, for virDomainDetachDeviceFlags
+};
+// The disks of a domain XML as libvirt formats it, in document order. Attribute values are
+// unescaped. Not a general XML parser: it relies on libvirt's well-formed output.
+std::vector<DomainDisk> DisksInDomainXml(std::string_view domain_xml);
+
 }  // namespace minicloud::hypervisor

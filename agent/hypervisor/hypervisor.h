@@ -85,6 +85,18 @@ struct HostResources {
 //   driver cannot take the request, resets it (like the reset button); the domain stays
 //   running and defined, its disks untouched. A domain that is not running is
 //   FailedPrecondition, a missing one NotFound.
+// - AttachDisk puts an EBS disk (validated like ebs_disks in a DomainSpec; InvalidArgument
+//   otherwise) into an owned domain: hot-plugged into the running guest AND written to the
+//   persistent definition, so it survives a stop/start; a shut-off domain gets it in its
+//   definition only. Idempotent: the same volume export already at that target (live, config
+//   or both) is success, and a half-done attach (e.g. in the definition but not in the running
+//   guest after a crash) is completed. Another disk at that target is FailedPrecondition; a
+//   missing domain NotFound.
+// - DetachDisk removes the disk at a virtio target (from DomainSpec::ebs_disks or AttachDisk)
+//   from the running guest AND the persistent definition. Idempotent: no disk at that target is
+//   success. The root disk (vda) is FailedPrecondition. Hot-unplug needs the guest's
+//   cooperation: success means the definition no longer has the disk and the running guest was
+//   asked to release it; calling again re-asks while it still holds it.
 // - Domains keep running when the Hypervisor object (or the agent process) goes away; a new
 //   instance re-adopts them through List().
 // - Methods are thread-safe.
@@ -100,6 +112,8 @@ class Hypervisor {
   // NotFound when no owned domain has that name.
   virtual absl::StatusOr<DomainInfo> Get(std::string_view instance_id) = 0;
   virtual absl::StatusOr<HostResources> GetHostResources() = 0;
+  virtual absl::Status AttachDisk(std::string_view instance_id, const EbsDisk& disk) = 0;
+  virtual absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) = 0;
 };
 
 }  // namespace minicloud::hypervisor

@@ -1,9 +1,11 @@
 #include "agent/hypervisor/fake/fake_hypervisor.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/hypervisor/domain_xml.h"
+#include "agent/hypervisor/ebs_disk.h"
 #include "common/string_view_compat.h"
 
 namespace minicloud::hypervisor {
@@ -227,6 +229,70 @@ int FakeHypervisor::starts() const {
 int FakeHypervisor::destroys() const {
   absl::MutexLock lock(&mu_);
   return destroys_;
+}
+
+void FakeHypervisor::FailNextAttach(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_attach_ = std::move(status);
+}
+
+void FakeHypervisor::FailNextDetach(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_detach_ = std::move(status);
+}
+
+int FakeHypervisor::attach_calls() const {
+  absl::MutexLock lock(&mu_);
+  return attach_calls_;
+}
+
+int FakeHypervisor::detach_calls() const {
+  absl::MutexLock lock(&mu_);
+  return detach_calls_;
+}
+
+absl::Status FakeHypervisor::AttachDisk(std::string_view instance_id, const EbsDisk& disk) {
+  const std::string context =
+      absl::StrCat("attach ", disk.volume_id, " to ", AbslView(instance_id));
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) {
+    return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
+  }
+  ++attach_calls_;
+  if (absl::Status s = TakeFailure(fail_attach_); !s.ok()) return s;
+  if (absl::Status s = ValidateEbsDisk(disk); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": ", s.message()));
+  }
+  std::vector<EbsDisk>& disks = it->second.spec.ebs_disks;
+  for (const EbsDisk& present : disks) {
+    if (present.target_dev != disk.target_dev) continue;
+    if (present.export_name == disk.export_name) return absl::OkStatus();  // already attached
+    return absl::FailedPreconditionError(
+        absl::StrCat(context, ": target ", disk.target_dev, " holds ", present.export_name));
+  }
+  disks.push_back(disk);
+  return absl::OkStatus();
+}
+
+absl::Status FakeHypervisor::DetachDisk(std::string_view instance_id, std::string_view target_dev) {
+  const std::string context =
+      absl::StrCat("detach ", AbslView(target_dev), " from ", AbslView(instance_id));
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) {
+    return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
+  }
+  ++detach_calls_;
+  if (absl::Status s = TakeFailure(fail_detach_); !s.ok()) return s;
+  if (target_dev == "vda") {
+    return absl::FailedPreconditionError(absl::StrCat(context, ": the root disk stays"));
+  }
+  std::vector<EbsDisk>& disks = it->second.spec.ebs_disks;
+  disks.erase(std::remove_if(disks.begin(), disks.end(),
+                             [&](const EbsDisk& d) { return d.target_dev == target_dev; }),
+              disks.end());
+  return absl::OkStatus();
 }
 
 }  // namespace minicloud::hypervisor

@@ -49,6 +49,10 @@ class FakeHypervisor final : public Hypervisor {
   absl::StatusOr<std::vector<DomainInfo>> List() override;
   absl::StatusOr<DomainInfo> Get(std::string_view instance_id) override;
   absl::StatusOr<HostResources> GetHostResources() override;
+  // The disk goes into the domain's spec (SpecOf().ebs_disks: the persistent definition, kept
+  // across stop/start) whatever the domain's state; AttachCalls/DetachCalls count every call.
+  absl::Status AttachDisk(std::string_view instance_id, const EbsDisk& disk) override;
+  absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) override;
 
   // --- Failure injection: each hook fails exactly the next call of that method. ---
   void FailNextCreate(absl::Status status);
@@ -58,6 +62,9 @@ class FakeHypervisor final : public Hypervisor {
   void FailNextDestroy(absl::Status status);
   void FailNextList(absl::Status status);
   void FailNextGet(absl::Status status);
+  // Fails the next AttachDisk / DetachDisk before it changes anything.
+  void FailNextAttach(absl::Status status);
+  void FailNextDetach(absl::Status status);
 
   // --- Test helpers (not part of the Hypervisor contract). ---
   // A domain that was not created through this interface (List() must not show it; Destroy()
@@ -81,6 +88,9 @@ class FakeHypervisor final : public Hypervisor {
   int create_calls() const;
   int starts() const;
   int destroys() const;
+  // Every AttachDisk / DetachDisk call that reached an owned domain (refused ones included).
+  int attach_calls() const;
+  int detach_calls() const;
 
  private:
   struct Domain {
@@ -102,6 +112,10 @@ class FakeHypervisor final : public Hypervisor {
   std::optional<absl::Status> fail_destroy_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> fail_list_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> fail_get_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> fail_attach_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> fail_detach_ ABSL_GUARDED_BY(mu_);
+  int attach_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int detach_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int create_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int starts_ ABSL_GUARDED_BY(mu_) = 0;
   int destroys_ ABSL_GUARDED_BY(mu_) = 0;

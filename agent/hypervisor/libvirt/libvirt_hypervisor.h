@@ -69,6 +69,10 @@ class LibvirtHypervisor final : public Hypervisor {
   absl::StatusOr<std::vector<DomainInfo>> List() override;
   absl::StatusOr<DomainInfo> Get(std::string_view instance_id) override;
   absl::StatusOr<HostResources> GetHostResources() override;
+  // virDomainAttachDeviceFlags / virDomainDetachDeviceFlags with VIR_DOMAIN_AFFECT_LIVE (when
+  // running and the guest lacks it) | VIR_DOMAIN_AFFECT_CONFIG (when the definition lacks it).
+  absl::Status AttachDisk(std::string_view instance_id, const EbsDisk& disk) override;
+  absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) override;
 
   const std::string& uri() const;
 

@@ -211,5 +211,34 @@ TEST_CASE("EbsTargetDev refuses a device name in use", "[ebs_disk]") {
   CHECK(*EbsTargetDev("/dev/sdg", in_use) == "vdg");
 }
 
+// Would catch: DisksInDomainXml missing a disk, reading the wrong attribute (bus for dev), not
+// unescaping, or cutting the element short (detach hands it to libvirt verbatim).
+TEST_CASE("DisksInDomainXml reads the disks libvirt reports", "[ebs_disk]") {
+  const std::string xml = minicloud::testing::ReadGoldenFile(kGoldenDir / "with_ebs.xml");
+  REQUIRE_FALSE(xml.empty());
+  const std::vector<DomainDisk> disks = DisksInDomainXml(xml);
+  REQUIRE(disks.size() == 3);
+  CHECK(disks[0].target_dev == "vda");
+  CHECK_FALSE(disks[0].network);
+  CHECK(disks[1].target_dev == "vdf");
+  CHECK(disks[1].network);
+  CHECK(disks[1].source_name == "vol-0123456789abcdef0");
+  CHECK(disks[2].target_dev == "vdg");
+  CHECK(disks[2].source_name == "vol-0fedcba9876543210");
+  const std::string gp2 = *BuildEbsDiskXml(Gp2Disk(), 4);
+  CHECK(disks[1].element + "\n" == gp2.substr(4));  // the whole element, from <disk to </disk>
+
+  const std::vector<DomainDisk> odd = DisksInDomainXml(
+      "<domain><devices><diskette/><disk device=\"disk\" type=\"network\">"
+      "<source name=\"a&amp;b\" protocol=\"nbd\"/><target bus='virtio' dev='vdq'/>"
+      "</disk></devices></domain>");
+  REQUIRE(odd.size() == 1);
+  CHECK(odd[0].network);
+  CHECK(odd[0].source_name == "a&b");
+  CHECK(odd[0].target_dev == "vdq");
+  CHECK(DisksInDomainXml("<domain><devices/></domain>").empty());
+  CHECK(DisksInDomainXml("<domain><disk type='network'><target dev='vdb'/>").empty());
+}
+
 }  // namespace
 }  // namespace minicloud::hypervisor
