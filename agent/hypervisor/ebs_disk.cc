@@ -276,4 +276,29 @@ std::vector<DomainDisk> DisksInDomainXml(std::string_view xml) {
   return disks;
 }
 
+absl::StatusOr<AttachPlan> PlanAttach(const EbsDisk& disk, const std::vector<DomainDisk>& config,
+                                      const std::vector<DomainDisk>& live, bool running) {
+  // true = must be added; error = another disk holds the target.
+  auto missing = [&](const std::vector<DomainDisk>& disks,
+                     std::string_view where) -> absl::StatusOr<bool> {
+    for (const DomainDisk& d : disks) {
+      if (d.target_dev != disk.target_dev) continue;
+      if (d.network && d.source_name == disk.export_name) return false;
+      return absl::FailedPreconditionError(absl::StrCat("target ", disk.target_dev, " in the ",
+                                                        AbslView(where), " holds another disk"));
+    }
+    return true;
+  };
+  AttachPlan plan;
+  absl::StatusOr<bool> c = missing(config, "definition");
+  if (!c.ok()) return c.status();
+  plan.config = *c;
+  if (running) {
+    absl::StatusOr<bool> l = missing(live, "running guest");
+    if (!l.ok()) return l.status();
+    plan.live = *l;
+  }
+  return plan;
+}
+
 }  // namespace minicloud::hypervisor

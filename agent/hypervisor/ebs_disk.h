@@ -82,4 +82,15 @@ struct DomainDisk {
 // unescaped. Not a general XML parser: it relies on libvirt's well-formed output.
 std::vector<DomainDisk> DisksInDomainXml(std::string_view domain_xml);
 
+// Where an attach must still put `disk`, given the disks of the domain's persistent definition
+// and of the running guest (`live`, ignored unless `running`): a target missing from a place is
+// to be added there; the same export already at the target is done. Another disk at the target
+// in either place is FailedPrecondition. Both false = nothing left to do (idempotent attach).
+struct AttachPlan {
+  bool config = false;  // VIR_DOMAIN_AFFECT_CONFIG
+  bool live = false;    // VIR_DOMAIN_AFFECT_LIVE
+};
+absl::StatusOr<AttachPlan> PlanAttach(const EbsDisk& disk, const std::vector<DomainDisk>& config,
+                                      const std::vector<DomainDisk>& live, bool running);
+
 }  // namespace minicloud::hypervisor

@@ -628,18 +628,12 @@ absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const E
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
   if (!places.ok()) return places.status();
-  unsigned int flags = 0;
-  for (const auto& [disks, flag] : {std::pair{&places->config, VIR_DOMAIN_AFFECT_CONFIG},
-                                    std::pair{&places->live, VIR_DOMAIN_AFFECT_LIVE}}) {
-    if (flag == VIR_DOMAIN_AFFECT_LIVE && !places->active) continue;
-    const DomainDisk* present = FindTarget(*disks, disk.target_dev);
-    if (present == nullptr) {
-      flags |= flag;
-    } else if (!present->network || present->source_name != disk.export_name) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(context, ": target ", disk.target_dev, " holds another disk"));
-    }
+  absl::StatusOr<AttachPlan> plan = PlanAttach(disk, places->config, places->live, places->active);
+  if (!plan.ok()) {
+    return absl::Status(plan.status().code(), absl::StrCat(context, ": ", plan.status().message()));
   }
+  const unsigned int flags =
+      (plan->config ? VIR_DOMAIN_AFFECT_CONFIG : 0u) | (plan->live ? VIR_DOMAIN_AFFECT_LIVE : 0u);
   if (flags == 0) return absl::OkStatus();  // already attached, live and persistent
   if (virDomainAttachDeviceFlags(dom->get(), element->c_str(), flags) < 0) {
     return LastError(context);

@@ -240,5 +240,49 @@ TEST_CASE("DisksInDomainXml reads the disks libvirt reports", "[ebs_disk]") {
   CHECK(DisksInDomainXml("<domain><disk type='network'><target dev='vdb'/>").empty());
 }
 
+// Would catch: an attach that re-adds a present disk (libvirt refuses a duplicate target), that
+// skips the running guest when only the definition has the disk (a half-done attach never
+// completes), that writes a shut-off domain's guest, or that attaches over another disk.
+TEST_CASE("PlanAttach says where the disk must still go", "[ebs_disk]") {
+  const EbsDisk disk = Gp2Disk();  // vol-0123456789abcdef0 at vdf
+  const DomainDisk root{.target_dev = "vda", .network = false, .source_name = "", .element = ""};
+  const DomainDisk same{
+      .target_dev = "vdf", .network = true, .source_name = "vol-0123456789abcdef0", .element = ""};
+  const DomainDisk other{
+      .target_dev = "vdf", .network = true, .source_name = "vol-0123456789abcdef1", .element = ""};
+  const DomainDisk local{.target_dev = "vdf", .network = false, .source_name = "", .element = ""};
+  struct Row {
+    std::string name;
+    std::vector<DomainDisk> config, live;
+    bool running;
+    bool want_config, want_live;
+  };
+  const std::vector<Row> rows = {
+      {"running, nowhere yet", {root}, {root}, true, true, true},
+      {"shut off, not defined", {root}, {}, false, true, false},
+      {"shut off, defined", {root, same}, {}, false, false, false},
+      {"running, everywhere", {root, same}, {root, same}, true, false, false},
+      {"running, defined only (crash mid-attach)", {root, same}, {root}, true, false, true},
+      {"running, live only", {root}, {root, same}, true, true, false},
+      {"live list ignored when not running", {root}, {root, other}, false, true, false},
+  };
+  for (const Row& row : rows) {
+    SECTION(row.name) {
+      absl::StatusOr<AttachPlan> plan = PlanAttach(disk, row.config, row.live, row.running);
+      REQUIRE(plan.ok());
+      CHECK(plan->config == row.want_config);
+      CHECK(plan->live == row.want_live);
+    }
+  }
+  SECTION("another disk at the target") {
+    CHECK(PlanAttach(disk, {root, other}, {root}, true).status().code() ==
+          absl::StatusCode::kFailedPrecondition);
+    CHECK(PlanAttach(disk, {root}, {root, other}, true).status().code() ==
+          absl::StatusCode::kFailedPrecondition);
+    CHECK(PlanAttach(disk, {root, local}, {}, false).status().code() ==
+          absl::StatusCode::kFailedPrecondition);
+  }
+}
+
 }  // namespace
 }  // namespace minicloud::hypervisor
