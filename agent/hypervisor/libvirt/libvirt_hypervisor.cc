@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/hypervisor/domain_xml.h"
 #include "agent/hypervisor/ebs_disk.h"
+#include "agent/hypervisor/libvirt/libvirt_internal.h"
 #include "common/string_view_compat.h"
 #include "spdlog/spdlog.h"
 
@@ -121,25 +122,13 @@ absl::StatusCode MapErrorCode(int code) {
 
 // "<context>: <libvirt message>", with a canonical code derived from the libvirt error code.
 // Consumes (resets) the thread's last libvirt error.
-absl::Status LastError(absl::string_view context) {
+absl::Status LastErrorImpl(absl::string_view context) {
   const int code = LastErrorCode();
   absl::Status status(code == VIR_ERR_OK ? absl::StatusCode::kInternal : MapErrorCode(code),
                       absl::StrCat(context, ": ", virGetLastErrorMessage()));
   virResetLastError();
   return status;
 }
-
-// --- RAII for libvirt objects. -------------------------------------------------------------------
-
-struct DomainFree {
-  void operator()(virDomainPtr d) const { virDomainFree(d); }
-};
-using Domain = std::unique_ptr<std::remove_pointer_t<virDomainPtr>, DomainFree>;
-
-struct ConnectClose {
-  void operator()(virConnectPtr c) const { virConnectClose(c); }
-};
-using Connection = std::unique_ptr<std::remove_pointer_t<virConnectPtr>, ConnectClose>;
 
 DomainState MapState(int state) {
   switch (state) {
@@ -182,8 +171,8 @@ absl::StatusOr<bool> IsOwned(virDomainPtr dom, absl::string_view name, absl::str
 }
 
 // The owned domain named `id`; NotFound when there is none or it is not minicloud's.
-absl::StatusOr<Domain> LookupOwned(virConnectPtr conn, const std::string& id,
-                                   absl::string_view context) {
+absl::StatusOr<Domain> LookupOwnedImpl(virConnectPtr conn, const std::string& id,
+                                       absl::string_view context) {
   Domain dom(virDomainLookupByName(conn, id.c_str()));
   if (!dom) {
     if (LastErrorCode() == VIR_ERR_NO_DOMAIN) {
@@ -222,83 +211,13 @@ absl::Status UndefineAll(virDomainPtr dom, absl::string_view context) {
 
 }  // namespace
 
-// --- Impl. ---------------------------------------------------------------------------------------
-
-class LibvirtHypervisor::Impl {
- public:
-  Impl(std::string uri, virConnectPtr conn) : uri_(std::move(uri)), conn_(conn) {}
-  ~Impl() {
-    absl::MutexLock lock(&conn_mu_);
-    if (conn_ != nullptr) virConnectClose(conn_);
-  }
-
-  const std::string& uri() const { return uri_; }
-
-  static absl::StatusOr<virConnectPtr> OpenConnection(const std::string& uri) {
-    virConnectPtr conn = virConnectOpen(uri.c_str());
-    if (conn == nullptr) {
-      absl::Status s = LastError(absl::StrCat("connect to ", uri));
-      return absl::Status(absl::StatusCode::kUnavailable, s.message());
-    }
-    // Daemon connections (qemu:///system, qemu+ssh://...) detect a dead daemon through
-    // keepalives. In-process drivers do not support them (and libvirt would log an error).
-    const bool in_process = absl::StartsWith(uri, "test:") || absl::StrContains(uri, "embed");
-    if (!in_process && virConnectSetKeepAlive(conn, 5, 3) < 0) virResetLastError();
-    return conn;
-  }
-
-  // A referenced, live connection. Reconnects (once, under the lock) when a remote connection
-  // died, e.g. because libvirtd restarted; concurrent callers keep their reference to the old
-  // connection until they are done with it.
-  absl::StatusOr<Connection> Conn() {
-    absl::MutexLock lock(&conn_mu_);
-    if (conn_ != nullptr && virConnectIsAlive(conn_) != 1) {
-      virResetLastError();
-      spdlog::warn("hypervisor: connection to {} is dead, reconnecting", uri_);
-      virConnectClose(conn_);
-      conn_ = nullptr;
-    }
-    if (conn_ == nullptr) {
-      absl::StatusOr<virConnectPtr> conn = OpenConnection(uri_);
-      if (!conn.ok()) return conn.status();
-      conn_ = *conn;
-    }
-    if (virConnectRef(conn_) < 0) return LastError("reference connection");
-    return Connection(conn_);
-  }
-
-  // Serialises mutating operations on one instance id within this process (a concurrent
-  // CreateAndStart must not roll back a domain another call just started).
-  class IdLock {
-   public:
-    IdLock(Impl& impl, std::string id) : impl_(impl), id_(std::move(id)) {
-      Waiter w{&impl_.busy_ids_, &id_};
-      impl_.ids_mu_.LockWhen(absl::Condition(&Waiter::Free, &w));
-      impl_.busy_ids_.insert(id_);
-      impl_.ids_mu_.Unlock();
-    }
-    ~IdLock() {
-      absl::MutexLock lock(&impl_.ids_mu_);
-      impl_.busy_ids_.erase(id_);
-    }
-
-   private:
-    struct Waiter {
-      const std::set<std::string>* busy;
-      const std::string* id;
-      static bool Free(Waiter* w) { return w->busy->count(*w->id) == 0; }
-    };
-    Impl& impl_;
-    std::string id_;
-  };
-
- private:
-  const std::string uri_;
-  absl::Mutex conn_mu_;
-  virConnectPtr conn_ ABSL_GUARDED_BY(conn_mu_);
-  absl::Mutex ids_mu_;
-  std::set<std::string> busy_ids_ ABSL_GUARDED_BY(ids_mu_);
-};
+namespace libvirt_internal {
+absl::Status LastError(absl::string_view context) { return LastErrorImpl(context); }
+absl::StatusOr<Domain> LookupOwned(virConnectPtr conn, const std::string& id,
+                                   absl::string_view context) {
+  return LookupOwnedImpl(conn, id, context);
+}
+}  // namespace libvirt_internal
 
 // --- LibvirtHypervisor. --------------------------------------------------------------------------
 
@@ -568,109 +487,6 @@ absl::StatusOr<HostResources> LibvirtHypervisor::GetHostResources() {
   if (virNodeGetInfo(conn->get(), &info) < 0) return LastError(kContext);
   return HostResources{.cpus = static_cast<int>(info.cpus),
                        .memory_mib = static_cast<int64_t>(info.memory / 1024)};
-}
-
-namespace {
-
-// The disks of `dom`: its persistent definition (`inactive`) or the running guest.
-absl::StatusOr<std::vector<DomainDisk>> DisksOf(virDomainPtr dom, bool inactive,
-                                                absl::string_view context) {
-  char* xml = virDomainGetXMLDesc(dom, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
-  if (xml == nullptr) return LastError(absl::StrCat(context, ": read domain XML"));
-  std::vector<DomainDisk> disks = DisksInDomainXml(xml);
-  free(xml);
-  return disks;
-}
-
-const DomainDisk* FindTarget(const std::vector<DomainDisk>& disks, std::string_view target) {
-  for (const DomainDisk& d : disks) {
-    if (d.target_dev == target) return &d;
-  }
-  return nullptr;
-}
-
-// What the disks at `target` are in the definition and in the running guest (empty when the
-// domain is not running).
-struct DiskPlaces {
-  bool active = false;
-  std::vector<DomainDisk> config;
-  std::vector<DomainDisk> live;
-};
-absl::StatusOr<DiskPlaces> PlacesOf(virDomainPtr dom, absl::string_view context) {
-  DiskPlaces p;
-  p.active = virDomainIsActive(dom) == 1;
-  virResetLastError();
-  absl::StatusOr<std::vector<DomainDisk>> config = DisksOf(dom, /*inactive=*/true, context);
-  if (!config.ok()) return config.status();
-  p.config = std::move(*config);
-  if (p.active) {
-    absl::StatusOr<std::vector<DomainDisk>> live = DisksOf(dom, /*inactive=*/false, context);
-    if (!live.ok()) return live.status();
-    p.live = std::move(*live);
-  }
-  return p;
-}
-
-}  // namespace
-
-absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const EbsDisk& disk) {
-  const std::string id(instance_id);
-  const std::string context = absl::StrCat("attach ", disk.volume_id, " to ", id);
-  absl::StatusOr<std::string> element = BuildEbsDiskXml(disk);
-  if (!element.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": ", element.status().message()));
-  }
-  Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
-  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
-  if (!dom.ok()) return dom.status();
-  absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
-  if (!places.ok()) return places.status();
-  absl::StatusOr<AttachPlan> plan = PlanAttach(disk, places->config, places->live, places->active);
-  if (!plan.ok()) {
-    return absl::Status(plan.status().code(), absl::StrCat(context, ": ", plan.status().message()));
-  }
-  const unsigned int flags =
-      (plan->config ? VIR_DOMAIN_AFFECT_CONFIG : 0u) | (plan->live ? VIR_DOMAIN_AFFECT_LIVE : 0u);
-  if (flags == 0) return absl::OkStatus();  // already attached, live and persistent
-  if (virDomainAttachDeviceFlags(dom->get(), element->c_str(), flags) < 0) {
-    return LastError(context);
-  }
-  spdlog::info("hypervisor: attached {} to {} as {}{}", disk.volume_id, id, disk.target_dev,
-               (flags & VIR_DOMAIN_AFFECT_LIVE) ? " (hot-plug)" : "");
-  return absl::OkStatus();
-}
-
-absl::Status LibvirtHypervisor::DetachDisk(std::string_view instance_id,
-                                           std::string_view target_dev) {
-  const std::string id(instance_id);
-  const std::string context = absl::StrCat("detach ", AbslView(target_dev), " from ", id);
-  if (target_dev == "vda") {
-    return absl::FailedPreconditionError(absl::StrCat(context, ": the root disk stays"));
-  }
-  Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
-  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
-  if (!dom.ok()) return dom.status();
-  absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
-  if (!places.ok()) return places.status();
-  // The live element first (the running guest may differ from the definition).
-  for (const auto& [disks, flag] : {std::pair{&places->live, VIR_DOMAIN_AFFECT_LIVE},
-                                    std::pair{&places->config, VIR_DOMAIN_AFFECT_CONFIG}}) {
-    const DomainDisk* present = FindTarget(*disks, target_dev);
-    if (present == nullptr) continue;
-    if (virDomainDetachDeviceFlags(dom->get(), present->element.c_str(), flag) < 0) {
-      return LastError(
-          absl::StrCat(context, flag == VIR_DOMAIN_AFFECT_LIVE ? ": hot-unplug" : ": definition"));
-    }
-    spdlog::info("hypervisor: detached {} from {}{}", std::string(target_dev), id,
-                 flag == VIR_DOMAIN_AFFECT_LIVE ? " (hot-unplug requested)" : " (definition)");
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace minicloud::hypervisor

@@ -1,0 +1,121 @@
+// The EBS disks of the libvirt adapter: AttachDisk and DetachDisk (contract in hypervisor.h).
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/hypervisor/ebs_disk.h"
+#include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
+#include "agent/hypervisor/libvirt/libvirt_internal.h"
+#include "common/string_view_compat.h"
+
+namespace minicloud::hypervisor {
+
+namespace {
+
+// The disks of `dom`: its persistent definition (`inactive`) or the running guest.
+absl::StatusOr<std::vector<DomainDisk>> DisksOf(virDomainPtr dom, bool inactive,
+                                                absl::string_view context) {
+  char* xml = virDomainGetXMLDesc(dom, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+  if (xml == nullptr) return LastError(absl::StrCat(context, ": read domain XML"));
+  std::vector<DomainDisk> disks = DisksInDomainXml(xml);
+  free(xml);
+  return disks;
+}
+
+const DomainDisk* FindTarget(const std::vector<DomainDisk>& disks, std::string_view target) {
+  for (const DomainDisk& d : disks) {
+    if (d.target_dev == target) return &d;
+  }
+  return nullptr;
+}
+
+// What the disks at `target` are in the definition and in the running guest (empty when the
+// domain is not running).
+struct DiskPlaces {
+  bool active = false;
+  std::vector<DomainDisk> config;
+  std::vector<DomainDisk> live;
+};
+absl::StatusOr<DiskPlaces> PlacesOf(virDomainPtr dom, absl::string_view context) {
+  DiskPlaces p;
+  p.active = virDomainIsActive(dom) == 1;
+  virResetLastError();
+  absl::StatusOr<std::vector<DomainDisk>> config = DisksOf(dom, /*inactive=*/true, context);
+  if (!config.ok()) return config.status();
+  p.config = std::move(*config);
+  if (p.active) {
+    absl::StatusOr<std::vector<DomainDisk>> live = DisksOf(dom, /*inactive=*/false, context);
+    if (!live.ok()) return live.status();
+    p.live = std::move(*live);
+  }
+  return p;
+}
+
+}  // namespace
+
+absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const EbsDisk& disk) {
+  const std::string id(instance_id);
+  const std::string context = absl::StrCat("attach ", disk.volume_id, " to ", id);
+  absl::StatusOr<std::string> element = BuildEbsDiskXml(disk);
+  if (!element.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": ", element.status().message()));
+  }
+  Impl::IdLock id_lock(*impl_, id);
+  absl::StatusOr<Connection> conn = impl_->Conn();
+  if (!conn.ok())
+    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
+  if (!dom.ok()) return dom.status();
+  absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
+  if (!places.ok()) return places.status();
+  absl::StatusOr<AttachPlan> plan = PlanAttach(disk, places->config, places->live, places->active);
+  if (!plan.ok()) {
+    return absl::Status(plan.status().code(), absl::StrCat(context, ": ", plan.status().message()));
+  }
+  const unsigned int flags =
+      (plan->config ? VIR_DOMAIN_AFFECT_CONFIG : 0u) | (plan->live ? VIR_DOMAIN_AFFECT_LIVE : 0u);
+  if (flags == 0) return absl::OkStatus();  // already attached, live and persistent
+  if (virDomainAttachDeviceFlags(dom->get(), element->c_str(), flags) < 0) {
+    return LastError(context);
+  }
+  spdlog::info("hypervisor: attached {} to {} as {}{}", disk.volume_id, id, disk.target_dev,
+               (flags & VIR_DOMAIN_AFFECT_LIVE) ? " (hot-plug)" : "");
+  return absl::OkStatus();
+}
+
+absl::Status LibvirtHypervisor::DetachDisk(std::string_view instance_id,
+                                           std::string_view target_dev) {
+  const std::string id(instance_id);
+  const std::string context = absl::StrCat("detach ", AbslView(target_dev), " from ", id);
+  if (target_dev == "vda") {
+    return absl::FailedPreconditionError(absl::StrCat(context, ": the root disk stays"));
+  }
+  Impl::IdLock id_lock(*impl_, id);
+  absl::StatusOr<Connection> conn = impl_->Conn();
+  if (!conn.ok())
+    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
+  if (!dom.ok()) return dom.status();
+  absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
+  if (!places.ok()) return places.status();
+  // The live element first (the running guest may differ from the definition).
+  for (const auto& [disks, flag] : {std::pair{&places->live, VIR_DOMAIN_AFFECT_LIVE},
+                                    std::pair{&places->config, VIR_DOMAIN_AFFECT_CONFIG}}) {
+    const DomainDisk* present = FindTarget(*disks, target_dev);
+    if (present == nullptr) continue;
+    if (virDomainDetachDeviceFlags(dom->get(), present->element.c_str(), flag) < 0) {
+      return LastError(
+          absl::StrCat(context, flag == VIR_DOMAIN_AFFECT_LIVE ? ": hot-unplug" : ": definition"));
+    }
+    spdlog::info("hypervisor: detached {} from {}{}", std::string(target_dev), id,
+                 flag == VIR_DOMAIN_AFFECT_LIVE ? " (hot-unplug requested)" : " (definition)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace minicloud::hypervisor
