@@ -120,15 +120,18 @@ absl::StatusCode MapErrorCode(int code) {
   }
 }
 
-// "<context>: <libvirt message>", with a canonical code derived from the libvirt error code.
-// Consumes (resets) the thread's last libvirt error.
-absl::Status LastErrorImpl(absl::string_view context) {
+}  // namespace
+
+// Declared in libvirt_internal.h.
+absl::Status libvirt_internal::LastError(absl::string_view context) {
   const int code = LastErrorCode();
   absl::Status status(code == VIR_ERR_OK ? absl::StatusCode::kInternal : MapErrorCode(code),
                       absl::StrCat(context, ": ", virGetLastErrorMessage()));
   virResetLastError();
   return status;
 }
+
+namespace {
 
 DomainState MapState(int state) {
   switch (state) {
@@ -170,9 +173,11 @@ absl::StatusOr<bool> IsOwned(virDomainPtr dom, absl::string_view name, absl::str
   return id.has_value() && *id == name;
 }
 
-// The owned domain named `id`; NotFound when there is none or it is not minicloud's.
-absl::StatusOr<Domain> LookupOwnedImpl(virConnectPtr conn, const std::string& id,
-                                       absl::string_view context) {
+}  // namespace
+
+// Declared in libvirt_internal.h.
+absl::StatusOr<Domain> libvirt_internal::LookupOwned(virConnectPtr conn, const std::string& id,
+                                                     absl::string_view context) {
   Domain dom(virDomainLookupByName(conn, id.c_str()));
   if (!dom) {
     if (LastErrorCode() == VIR_ERR_NO_DOMAIN) {
@@ -186,6 +191,8 @@ absl::StatusOr<Domain> LookupOwnedImpl(virConnectPtr conn, const std::string& id
   if (!*owned) return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
   return dom;
 }
+
+namespace {
 
 // Undefines with every cleanup flag the driver supports (managed save, snapshot and checkpoint
 // metadata, NVRAM); drivers that reject some flags (the test driver) get fewer.
@@ -210,14 +217,6 @@ absl::Status UndefineAll(virDomainPtr dom, absl::string_view context) {
 }
 
 }  // namespace
-
-namespace libvirt_internal {
-absl::Status LastError(absl::string_view context) { return LastErrorImpl(context); }
-absl::StatusOr<Domain> LookupOwned(virConnectPtr conn, const std::string& id,
-                                   absl::string_view context) {
-  return LookupOwnedImpl(conn, id, context);
-}
-}  // namespace libvirt_internal
 
 // --- LibvirtHypervisor. --------------------------------------------------------------------------
 
