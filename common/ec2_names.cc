@@ -123,4 +123,53 @@ absl::Status InvalidEnumValue(int value, absl::string_view parameter, absl::stri
                                             " is invalid. Expected: ", allowed, "."));
 }
 
+absl::string_view VolumeStateName(v1::VolumeState s) {
+  switch (s) {
+    case v1::VOLUME_STATE_CREATING:
+      return "creating";
+    case v1::VOLUME_STATE_AVAILABLE:
+      return "available";
+    case v1::VOLUME_STATE_IN_USE:
+      return "in-use";
+    case v1::VOLUME_STATE_DELETING:
+      return "deleting";
+    case v1::VOLUME_STATE_DELETED:
+      return "deleted";
+    case v1::VOLUME_STATE_ERROR:
+      return "error";
+    default:
+      return "";
+  }
+}
+
+absl::string_view AttachmentStateName(v1::AttachmentState s) {
+  switch (s) {
+    case v1::ATTACHMENT_STATE_ATTACHING:
+      return "attaching";
+    case v1::ATTACHMENT_STATE_ATTACHED:
+      return "attached";
+    case v1::ATTACHMENT_STATE_DETACHING:
+      return "detaching";
+    case v1::ATTACHMENT_STATE_DETACHED:
+      return "detached";
+    default:
+      return "";
+  }
+}
+
+absl::string_view ModificationStateName(v1::ModificationState s) {
+  switch (s) {
+    case v1::MODIFICATION_STATE_MODIFYING:
+      return "modifying";
+    case v1::MODIFICATION_STATE_OPTIMIZING:
+      return "optimizing";
+    case v1::MODIFICATION_STATE_COMPLETED:
+      return "completed";
+    case v1::MODIFICATION_STATE_FAILED:
+      return "failed";
+    default:
+      return "";
+  }
+}
+
 }  // namespace minicloud

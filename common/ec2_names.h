@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "minicloud/v1/common.pb.h"
+#include "minicloud/v1/volumes.pb.h"
 
 namespace minicloud {
 
@@ -50,5 +51,10 @@ std::string AllowedSpreadLevels();
 // InvalidParameterValue for a typed value that is not one of the enum's named values (a number a
 // client put on the wire that this build does not know).
 absl::Status InvalidEnumValue(int value, absl::string_view parameter, absl::string_view allowed);
+
+// EBS volumes: "in-use", "attaching", "optimizing", ...
+absl::string_view VolumeStateName(v1::VolumeState s);
+absl::string_view AttachmentStateName(v1::AttachmentState s);
+absl::string_view ModificationStateName(v1::ModificationState s);
 
 }  // namespace minicloud

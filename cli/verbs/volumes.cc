@@ -8,6 +8,7 @@
 #include "cli/shorthand.h"
 #include "cli/verb.h"
 #include "cli/verbs/paging.h"
+#include "common/ec2_names.h"
 
 namespace minicloud::cli {
 namespace {
@@ -15,63 +16,13 @@ namespace {
 using nlohmann::json;
 using Stub = ComputeApi::Stub;
 
-// EC2's names of the states (the same strings the Query API writes).
-const char* VolumeStateText(v1::VolumeState s) {
-  switch (s) {
-    case v1::VOLUME_STATE_CREATING:
-      return "creating";
-    case v1::VOLUME_STATE_AVAILABLE:
-      return "available";
-    case v1::VOLUME_STATE_IN_USE:
-      return "in-use";
-    case v1::VOLUME_STATE_DELETING:
-      return "deleting";
-    case v1::VOLUME_STATE_DELETED:
-      return "deleted";
-    case v1::VOLUME_STATE_ERROR:
-      return "error";
-    default:
-      return "";
-  }
-}
-
-const char* AttachmentStateText(v1::AttachmentState s) {
-  switch (s) {
-    case v1::ATTACHMENT_STATE_ATTACHING:
-      return "attaching";
-    case v1::ATTACHMENT_STATE_ATTACHED:
-      return "attached";
-    case v1::ATTACHMENT_STATE_DETACHING:
-      return "detaching";
-    case v1::ATTACHMENT_STATE_DETACHED:
-      return "detached";
-    default:
-      return "";
-  }
-}
-
-const char* ModificationStateText(v1::ModificationState s) {
-  switch (s) {
-    case v1::MODIFICATION_STATE_MODIFYING:
-      return "modifying";
-    case v1::MODIFICATION_STATE_OPTIMIZING:
-      return "optimizing";
-    case v1::MODIFICATION_STATE_COMPLETED:
-      return "completed";
-    case v1::MODIFICATION_STATE_FAILED:
-      return "failed";
-    default:
-      return "";
-  }
-}
-
 json VolumeJson(const v1::Volume& v) {
   json attachments = json::array();
   for (const auto& a : v.attachments()) {
     attachments.push_back({{"AttachTime", Iso8601(a.attach_time())},
                            {"Device", a.device()},
                            {"InstanceId", a.instance_id()},
-                           {"State", AttachmentStateText(a.state())},
+                           {"State", std::string(AttachmentStateName(a.state()))},
                            {"VolumeId", a.volume_id()},
                            {"DeleteOnTermination", a.delete_on_termination()}});
   }
@@ -81,7 +32,7 @@ json VolumeJson(const v1::Volume& v) {
               {"Encrypted", v.encrypted()},
               {"Size", v.size()},
               {"SnapshotId", v.snapshot_id()},
-              {"State", VolumeStateText(v.state())},
+              {"State", std::string(VolumeStateName(v.state()))},
               {"VolumeId", v.volume_id()},
               {"VolumeType", v.volume_type()},
               {"MultiAttachEnabled", v.multi_attach_enabled()}};
@@ -93,7 +44,7 @@ json VolumeJson(const v1::Volume& v) {
 
 json ModificationJson(const v1::VolumeModification& m) {
   json doc = {{"VolumeId", m.volume_id()},
-              {"ModificationState", ModificationStateText(m.state())},
+              {"ModificationState", std::string(ModificationStateName(m.state()))},
               {"TargetSize", m.target_size()},
               {"TargetVolumeType", m.target_volume_type()},
               {"TargetMultiAttachEnabled", m.target_multi_attach_enabled()},

@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/ec2_names.h"
 #include "minicloud/v1/volumes.pb.h"
 
 namespace minicloud::controller::lifecycle {
@@ -75,9 +76,9 @@ absl::StatusOr<VolumeTransition> Apply(const VolumeView& v, VolumeEvent e);
 absl::StatusOr<v1::AttachmentState> Apply(const std::string& volume_id, v1::AttachmentState current,
                                           AttachmentEvent e);
 
-// EC2's names: "in-use", "attaching", ...
-absl::string_view VolumeStateName(v1::VolumeState s);
-absl::string_view AttachmentStateName(v1::AttachmentState s);
-absl::string_view ModificationStateName(v1::ModificationState s);
+// EC2's names ("in-use", "attaching", ...) are common/ec2_names.h's, shared with the CLI.
+using ::minicloud::AttachmentStateName;
+using ::minicloud::ModificationStateName;
+using ::minicloud::VolumeStateName;
 
 }  // namespace minicloud::controller::lifecycle
