@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ec2_error.h"
@@ -213,6 +214,39 @@ IoTune IoTuneOf(VolumeType t, int64_t size_gib, const VolumePerformance& perf) {
       break;
   }
   return io;
+}
+
+absl::StatusOr<std::string> EbsDeviceTarget(absl::string_view device_name) {
+  auto invalid = [&] {
+    return InvalidParameterValue(absl::StrCat("Value (", QuoteForMessage(device_name, 64),
+                                              ") for parameter device is invalid. ",
+                                              QuoteForMessage(device_name, 64),
+                                              " is not a valid EBS device name."));
+  };
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  absl::string_view name = device_name;
+  if (absl::StartsWith(name, "/dev/")) name.remove_prefix(5);
+  absl::string_view letters;
+  if (absl::StartsWith(name, "xvd")) {
+    letters = name.substr(3);
+    const bool one = letters.size() == 1 && letters[0] >= 'b' && letters[0] <= 'z';
+    const bool two =
+        letters.size() == 2 && letters[0] >= 'b' && letters[0] <= 'd' && lower(letters[1]);
+    if (!one && !two) return invalid();
+  } else if (absl::StartsWith(name, "sd")) {
+    letters = name.substr(2);
+    if (letters.size() != 1 || letters[0] < 'b' || letters[0] > 'z') return invalid();
+  } else {
+    return invalid();
+  }
+  return absl::StrCat("vd", letters);
+}
+
+absl::Status EbsDeviceInUse(absl::string_view device_name) {
+  return InvalidParameterValue(absl::StrCat("Invalid value '", QuoteForMessage(device_name, 64),
+                                            "' for unixDevice. Attachment point ",
+                                            QuoteForMessage(device_name, 64),
+                                            " is already in use"));
 }
 
 }  // namespace minicloud::volumes

@@ -110,4 +110,19 @@ struct IoTune {
 // The limits a volume of type `t`, `size_gib` and resolved `perf` runs with. Pure.
 IoTune IoTuneOf(VolumeType t, int64_t size_gib, const VolumePerformance& perf);
 
+// The virtio slot ("vdf") of an EBS device name given to AttachVolume or in a block device
+// mapping. Accepted names (Amazon EC2 User Guide, "Device names for volumes on Amazon EC2
+// instances", Linux HVM: available /dev/sd[a-z], /dev/xvd[a-d][a-z], /dev/xvd[e-z]; /dev/sda1
+// and /dev/xvda reserved for the root), with or without the "/dev/" prefix:
+//   /dev/sd[b-z]       -> vd[b-z]      (EC2 recommends /dev/sd[f-p] for EBS data volumes)
+//   /dev/xvd[b-z]      -> vd[b-z]      (the same disk: sdf and xvdf are one slot, as on EC2)
+//   /dev/xvd[b-d][a-z] -> vd[b-d][a-z]
+// The root's names (/dev/sda, /dev/sda1, /dev/xvda) and anything else are InvalidParameterValue
+// ("... is not a valid EBS device name"). The one rule for the controller (AttachVolume) and the
+// agent (agent/hypervisor/ebs_disk.h).
+absl::StatusOr<std::string> EbsDeviceTarget(absl::string_view device_name);
+
+// InvalidParameterValue naming `device_name` as already in use on the instance (EC2's text).
+absl::Status EbsDeviceInUse(absl::string_view device_name);
+
 }  // namespace minicloud::volumes

@@ -221,31 +221,10 @@ absl::StatusOr<std::string> BuildEbsDiskXml(const EbsDisk& d, int indent) {
 
 absl::StatusOr<std::string> EbsTargetDev(std::string_view device_name,
                                          const std::vector<std::string>& targets_in_use) {
-  auto invalid = [&] {
-    return InvalidParameterValue(
-        absl::StrCat("Value (", AbslView(device_name), ") for parameter device is invalid. ",
-                     AbslView(device_name), " is not a valid EBS device name."));
-  };
-  std::string_view name = device_name;
-  if (absl::StartsWith(AbslView(name), "/dev/")) name.remove_prefix(5);
-  std::string_view letters;
-  if (absl::StartsWith(AbslView(name), "xvd")) {
-    letters = name.substr(3);
-    const bool one = letters.size() == 1 && letters[0] >= 'b' && letters[0] <= 'z';
-    const bool two =
-        letters.size() == 2 && letters[0] >= 'b' && letters[0] <= 'd' && IsLower(letters[1]);
-    if (!one && !two) return invalid();
-  } else if (absl::StartsWith(AbslView(name), "sd")) {
-    letters = name.substr(2);
-    if (letters.size() != 1 || letters[0] < 'b' || letters[0] > 'z') return invalid();
-  } else {
-    return invalid();
-  }
-  std::string target = absl::StrCat("vd", AbslView(letters));
-  if (std::find(targets_in_use.begin(), targets_in_use.end(), target) != targets_in_use.end()) {
-    return InvalidParameterValue(absl::StrCat("Invalid value '", AbslView(device_name),
-                                              "' for unixDevice. Attachment point ",
-                                              AbslView(device_name), " is already in use"));
+  absl::StatusOr<std::string> target = volumes::EbsDeviceTarget(AbslView(device_name));
+  if (!target.ok()) return target.status();
+  if (std::find(targets_in_use.begin(), targets_in_use.end(), *target) != targets_in_use.end()) {
+    return volumes::EbsDeviceInUse(AbslView(device_name));
   }
   return target;
 }

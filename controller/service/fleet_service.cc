@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/lifecycle/lifecycle.h"
+#include "controller/lifecycle/volume_lifecycle.h"
 #include "controller/service/guest_view.h"
 #include "controller/service/instance_state.h"
 
@@ -158,11 +159,80 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
       }
     }
     if (changed) changes.instances[r.instance_id()] = r;
+    if (obs.ebs_disks_known()) ApplyEbsReportLocked(obs, changes);
   }
   MC_RETURN_IF_ERROR(
       Annotate(state_.CommitLocked(changes), absl::StrCat("apply status of host ", req.host_id())));
   if (desired_changed) state_.BumpGenerationLocked(req.host_id());
   return absl::OkStatus();
+}
+
+std::map<std::string, std::vector<v1::DesiredEbsDisk>> FleetService::EbsDisksOnHostLocked(
+    const std::string& host_id) const {
+  std::map<std::string, std::vector<v1::DesiredEbsDisk>> out;
+  for (const auto& [volume_id, v] : state_.volumes()) {
+    for (const auto& a : v.attachments()) {
+      // Attaching or attached with an export: the host keeps the disk. Detaching or detached:
+      // it leaves the desired state, and the host unplugs it.
+      if (a.nbd_host().empty() || (a.state() != v1::ATTACHMENT_STATE_ATTACHING &&
+                                   a.state() != v1::ATTACHMENT_STATE_ATTACHED)) {
+        continue;
+      }
+      auto inst = state_.instances().find(a.instance_id());
+      if (inst == state_.instances().end() || inst->second.host_id() != host_id) continue;
+      v1::DesiredEbsDisk d;
+      d.set_volume_id(volume_id);
+      d.set_device(a.device());
+      d.set_target_dev(a.target_dev());
+      d.set_nbd_host(a.nbd_host());
+      d.set_nbd_port(a.nbd_port());
+      d.set_export_name(a.export_name());
+      d.set_volume_type(v.volume_type());
+      d.set_size_gib(v.size_gib());
+      d.set_iops(v.iops());
+      d.set_throughput(v.throughput());
+      out[a.instance_id()].push_back(std::move(d));
+    }
+  }
+  return out;
+}
+
+void FleetService::ApplyEbsReportLocked(const v1::ObservedInstance& obs,
+                                        CloudState::Changes& changes) {
+  std::map<std::string, const v1::ObservedEbsDisk*> seen;
+  for (const auto& d : obs.ebs_disks()) seen[d.volume_id()] = &d;
+  for (const auto& [volume_id, v] : state_.volumes()) {
+    bool mine = false;
+    for (const auto& a : v.attachments()) mine = mine || a.instance_id() == obs.instance_id();
+    if (!mine) continue;
+    v1::VolumeRecord next = changes.volumes.contains(volume_id) ? changes.volumes[volume_id] : v;
+    bool changed = false;
+    for (auto& a : *next.mutable_attachments()) {
+      if (a.instance_id() != obs.instance_id()) continue;
+      auto it = seen.find(volume_id);
+      const bool present = it != seen.end() && it->second->attached();
+      const std::string error = it != seen.end() ? it->second->error() : "";
+      if (error != a.error_message()) {
+        if (!error.empty()) {
+          spdlog::warn("{} on {}: {}", volume_id, obs.instance_id(), error);
+        }
+        a.set_error_message(error);
+        changed = true;
+      }
+      std::optional<lifecycle::AttachmentEvent> event;
+      if (present && a.state() == v1::ATTACHMENT_STATE_ATTACHING) {
+        event = lifecycle::AttachmentEvent::kHostAttached;
+      } else if (!present && a.state() == v1::ATTACHMENT_STATE_DETACHING) {
+        event = lifecycle::AttachmentEvent::kHostDetached;
+      }
+      if (!event) continue;
+      auto t = lifecycle::Apply(volume_id, a.state(), *event);
+      if (!t.ok()) continue;
+      a.set_state(*t);
+      changed = true;
+    }
+    if (changed) changes.volumes[volume_id] = next;
+  }
 }
 
 v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::vector<int>& to_sign,
@@ -173,6 +243,7 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
   if (auto host = state_.hosts().find(host_id); host != state_.hosts().end()) {
     *d.mutable_allocatable() = AllocatableCapacity(host->second.capacity(), state_.config());
   }
+  const auto disks = EbsDisksOnHostLocked(host_id);
   for (const std::string& id : state_.index().InstancesOn(host_id)) {
     const v1::InstanceRecord& r = state_.instances().at(id);
     // Terminated instances stay listed (as TERMINATED) until purged, so a host that was away
@@ -203,6 +274,9 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
     }
     *di->mutable_network() = r.network();
     *di->mutable_metadata() = BuildGuestMetadata(r, {.vpc_cidr = state_.config().vpc_cidr});
+    if (auto it = disks.find(id); it != disks.end()) {
+      for (const auto& disk : it->second) *di->add_ebs_disks() = disk;
+    }
     if (r.identity_signature().empty()) to_sign.push_back(d.instances_size() - 1);
   }
   return d;

@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -50,6 +51,13 @@ class FleetService {
   // identity document still needs its signatures.
   v1::DesiredState DesiredLocked(const std::string& host_id, std::vector<int>& to_sign,
                                  std::vector<std::string>& forget) const;
+  // The EBS disks of each instance on the host (attachments with an export, not detaching).
+  std::map<std::string, std::vector<v1::DesiredEbsDisk>> EbsDisksOnHostLocked(
+      const std::string& host_id) const;
+  // An agent's view of an instance's EBS disks: attaching -> attached once the disk is there,
+  // detaching -> detached once it is gone, and the host's last failure as the attachment's
+  // error (volume_lifecycle.h decides).
+  void ApplyEbsReportLocked(const v1::ObservedInstance& obs, CloudState::Changes& changes);
   // Fills the signatures of those instances (cache, else the signer). No lock needed.
   absl::Status SignIdentities(v1::DesiredState& d, const std::vector<int>& to_sign,
                               const std::vector<std::string>& forget);

@@ -115,6 +115,18 @@ absl::StatusOr<std::set<std::string>> KnownIdsLocked(
 
 }  // namespace
 
+v1::VolumeAttachment AttachmentToApi(const std::string& volume_id,
+                                     const v1::VolumeAttachmentRecord& a) {
+  v1::VolumeAttachment out;
+  out.set_volume_id(volume_id);
+  out.set_instance_id(a.instance_id());
+  out.set_device(a.device());
+  out.set_state(a.state());
+  *out.mutable_attach_time() = ToTimestamp(a.attach_time_ms());
+  out.set_delete_on_termination(a.delete_on_termination());
+  return out;
+}
+
 v1::Volume VolumeToApi(const v1::VolumeRecord& r) {
   v1::Volume v;
   v.set_volume_id(r.volume_id());
@@ -123,15 +135,7 @@ v1::Volume VolumeToApi(const v1::VolumeRecord& r) {
   v.set_availability_zone(r.availability_zone());
   v.set_state(r.state());
   *v.mutable_create_time() = ToTimestamp(r.create_time_ms());
-  for (const auto& a : r.attachments()) {
-    auto* out = v.add_attachments();
-    out->set_volume_id(r.volume_id());
-    out->set_instance_id(a.instance_id());
-    out->set_device(a.device());
-    out->set_state(a.state());
-    *out->mutable_attach_time() = ToTimestamp(a.attach_time_ms());
-    out->set_delete_on_termination(a.delete_on_termination());
-  }
+  for (const auto& a : r.attachments()) *v.add_attachments() = AttachmentToApi(r.volume_id(), a);
   v.set_volume_type(r.volume_type());
   v.set_iops(r.iops());
   v.set_throughput(r.throughput());

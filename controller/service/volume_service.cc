@@ -41,15 +41,7 @@ std::string RequestFingerprint(const v1::CreateVolumeRequest& req) {
   return bytes;
 }
 
-lifecycle::VolumeView ViewOf(const v1::VolumeRecord& r) {
-  lifecycle::VolumeView v{r.volume_id(), r.state(), 0, r.multi_attach_enabled(), ""};
-  for (const auto& a : r.attachments()) {
-    if (a.state() == v1::ATTACHMENT_STATE_DETACHED) continue;
-    ++v.attachments;
-    if (v.attached_to.empty()) v.attached_to = a.instance_id();
-  }
-  return v;
-}
+lifecycle::VolumeView ViewOf(const v1::VolumeRecord& r) { return VolumeViewOf(r); }
 
 VolumeSpec SpecOf(const v1::VolumeRecord& r) {
   return VolumeSpec{r.volume_id(), r.size_gib(), r.volume_type(), r.snapshot_id(), r.encrypted()};
@@ -65,6 +57,16 @@ bool ZoneKnownLocked(CloudState& state, const VolumeFleet& fleet, const std::str
 }
 
 }  // namespace
+
+lifecycle::VolumeView VolumeViewOf(const v1::VolumeRecord& r) {
+  lifecycle::VolumeView v{r.volume_id(), r.state(), 0, r.multi_attach_enabled(), ""};
+  for (const auto& a : r.attachments()) {
+    if (a.state() == v1::ATTACHMENT_STATE_DETACHED) continue;
+    ++v.attachments;
+    if (v.attached_to.empty()) v.attached_to = a.instance_id();
+  }
+  return v;
+}
 
 absl::StatusOr<const v1::VolumeRecord*> FindVolumeLocked(CloudState& state, const std::string& id) {
   if (!IsValidId(id, "vol")) {
@@ -233,7 +235,7 @@ int VolumeService::Reconcile() {
     if (FinishCreate(v, nullptr).state() != v1::VOLUME_STATE_CREATING) ++changed;
   }
   for (const auto& v : deleting) changed += FinishDelete(v) ? 1 : 0;
-  return changed;
+  return changed + ReconcileAttachments();
 }
 
 }  // namespace minicloud::controller

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "controller/lifecycle/volume_lifecycle.h"
 #include "controller/service/cloud_state.h"
 #include "controller/volumes/volume_fleet.h"
 #include "minicloud/v1/volumes.pb.h"
@@ -41,15 +42,35 @@ class VolumeService {
   absl::StatusOr<v1::DescribeVolumesModificationsResponse> DescribeVolumesModifications(
       const v1::DescribeVolumesModificationsRequest& req);
 
+  // AttachVolume (volume_attach.cc). Same AZ, an instance that is pending, running or stopped,
+  // a free device slot, the volume available (or Multi-Attach). Records the attachment
+  // `attaching`, asks the zone's volume service to export the volume (outside the state lock)
+  // and records the endpoint; the host hot-plugs the disk and its report makes it `attached`.
+  // A stopped instance's attachment is `attached` at once (the disk comes with the next boot).
+  absl::StatusOr<v1::VolumeAttachment> AttachVolume(const v1::AttachVolumeRequest& req);
+  // DetachVolume: the attachment becomes `detaching` and leaves the host's desired state; the
+  // host's report that the disk is gone makes it `detached`. Force, or a stopped instance: at
+  // once. Reconcile() then unexports the volume and makes it `available`.
+  absl::StatusOr<v1::VolumeAttachment> DetachVolume(const v1::DetachVolumeRequest& req);
+
   // Asks the volume services again for volumes left `creating` or `deleting` (the service was
-  // unreachable, or the controller restarted mid-call). Returns how many volumes changed state.
+  // unreachable, or the controller restarted mid-call), and finishes attachments
+  // (ReconcileAttachments). Returns how many volumes changed.
   int Reconcile();
+  // Attachments: exports not made yet (the service was unreachable) are asked again; the
+  // attachments of terminated (or forgotten) instances become `detached`; `detached` ones are
+  // unexported (once no other attachment of the volume needs the export) and removed, and a
+  // volume without attachments becomes `available`. Returns how many volumes changed.
+  int ReconcileAttachments();
 
  private:
   // Calls the service for a `creating` volume and records the outcome. Returns the record.
   v1::VolumeRecord FinishCreate(const v1::VolumeRecord& r, absl::Status* service_error);
   // Calls the service for a `deleting` volume and purges the record when it is gone.
   bool FinishDelete(const v1::VolumeRecord& r);
+  // Exports the volume for an attachment without an endpoint and records the endpoint. A final
+  // refusal of the service removes the attachment (the attach did not happen) and returns it.
+  absl::Status FinishExport(const std::string& volume_id, const std::string& instance_id);
 
   CloudState& state_;
   const Clock& clock_;
@@ -59,6 +80,10 @@ class VolumeService {
 
 // The API view of a record (shared by the service's calls).
 v1::Volume VolumeToApi(const v1::VolumeRecord& r);
+v1::VolumeAttachment AttachmentToApi(const std::string& volume_id,
+                                     const v1::VolumeAttachmentRecord& a);
+// What the lifecycle decides on (attachments that are not detached).
+lifecycle::VolumeView VolumeViewOf(const v1::VolumeRecord& r);
 
 // InvalidVolume.NotFound unless the volume exists; InvalidParameterValue for a malformed id.
 // Requires the state lock.

@@ -69,6 +69,29 @@ class GrpcVolumeServiceClient : public VolumeServiceClient {
     return Map(stub_->GrowVolume(&ctx, req, &resp), "grow volume", volume_id);
   }
 
+  absl::StatusOr<NbdEndpoint> ExportVolume(const std::string& volume_id) override {
+    vv1::ExportVolumeRequest req;
+    req.set_volume_id(volume_id);
+    vv1::NbdExport resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    absl::Status s = Map(stub_->ExportVolume(&ctx, req, &resp), "export volume", volume_id);
+    if (!s.ok()) return s;
+    return NbdEndpoint{resp.host(), resp.port(), resp.export_name()};
+  }
+
+  absl::Status UnexportVolume(const std::string& volume_id) override {
+    vv1::UnexportVolumeRequest req;
+    req.set_volume_id(volume_id);
+    vv1::UnexportVolumeResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    absl::Status s = Map(stub_->UnexportVolume(&ctx, req, &resp), "unexport volume", volume_id);
+    // A volume the service no longer holds is not exported either.
+    if (s.code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+    return s;
+  }
+
  private:
   void SetDeadline(grpc::ClientContext& ctx) const {
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));

@@ -30,6 +30,13 @@ struct VolumeSpec {
   bool encrypted = false;
 };
 
+// Where a volume service exports a volume over NBD, as the hosts of its zone dial it.
+struct NbdEndpoint {
+  std::string host;
+  int port = 0;
+  std::string export_name;
+};
+
 // One availability zone's volume service.
 //
 // Contract (the same contract tests run against every implementation):
@@ -39,6 +46,8 @@ struct VolumeSpec {
 //    the bytes for good; the controller asks only for volumes a user deleted.
 //  - GrowVolume only grows: a size equal to the current one answers OK, a smaller one is
 //    InvalidArgument and changes nothing. The data is kept.
+//  - ExportVolume is idempotent: exporting an exported volume answers the same endpoint.
+//    UnexportVolume is idempotent: a volume that is not exported (or not held) answers OK.
 //  - Unavailable means "not reached, nothing known to have happened": the controller keeps the
 //    volume in its transitional state (creating, deleting) and asks again later. Any other error
 //    is the service's final answer for that request.
@@ -49,6 +58,8 @@ class VolumeServiceClient {
   virtual absl::Status CreateVolume(const VolumeSpec& spec) = 0;
   virtual absl::Status DeleteVolume(const std::string& volume_id) = 0;
   virtual absl::Status GrowVolume(const std::string& volume_id, int64_t new_size_gib) = 0;
+  virtual absl::StatusOr<NbdEndpoint> ExportVolume(const std::string& volume_id) = 0;
+  virtual absl::Status UnexportVolume(const std::string& volume_id) = 0;
 };
 
 // Which zone has which volume service. Filled once at start-up (or by a test), read-only after.

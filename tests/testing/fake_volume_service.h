@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "controller/volumes/volume_fleet.h"
@@ -44,6 +45,26 @@ class FakeVolumeService : public controller::VolumeServiceClient {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<controller::NbdEndpoint> ExportVolume(const std::string& volume_id) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++exports_calls;
+    if (auto s = Take(fail_next_export); !s.ok()) return s;
+    if (!sizes.contains(volume_id)) return absl::NotFoundError("no such volume");
+    exported.insert(volume_id);
+    return controller::NbdEndpoint{nbd_host, nbd_port, volume_id};
+  }
+  absl::Status UnexportVolume(const std::string& volume_id) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++unexports_calls;
+    if (auto s = Take(fail_next_unexport); !s.ok()) return s;
+    exported.erase(volume_id);
+    return absl::OkStatus();
+  }
+  bool IsExported(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu);
+    return exported.contains(id);
+  }
+
   std::optional<int64_t> SizeOf(const std::string& id) {
     std::lock_guard<std::mutex> lock(mu);
     auto it = sizes.find(id);
@@ -53,8 +74,12 @@ class FakeVolumeService : public controller::VolumeServiceClient {
 
   std::mutex mu;
   std::map<std::string, int64_t> sizes;
-  int creates = 0, deletes = 0, grows = 0;
+  std::set<std::string> exported;
+  std::string nbd_host = "192.0.2.10";  // what ExportVolume answers
+  int nbd_port = 10809;
+  int creates = 0, deletes = 0, grows = 0, exports_calls = 0, unexports_calls = 0;
   absl::Status fail_next_create, fail_next_delete, fail_next_grow;  // OK = no failure
+  absl::Status fail_next_export, fail_next_unexport;
 
  private:
   static absl::Status Take(absl::Status& s) {
