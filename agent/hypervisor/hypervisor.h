@@ -52,6 +52,12 @@ struct DomainSpec {
   std::vector<EbsDisk> ebs_disks;  // attached EBS data volumes, after the root disk
 };
 
+// An EBS disk a domain has (ListEbsDisks): its virtio target and the NBD export it reads.
+struct AttachedEbsDisk {
+  std::string target_dev;   // "vdf"
+  std::string export_name;  // the volume service's export (the volume id)
+};
+
 enum class DomainState { kRunning, kPaused, kShutoff, kCrashed, kOther };
 std::string_view DomainStateName(DomainState s);
 
@@ -97,6 +103,10 @@ struct HostResources {
 //   success. The root disk (vda) is FailedPrecondition. Hot-unplug needs the guest's
 //   cooperation: success means the definition no longer has the disk and the running guest was
 //   asked to release it; calling again re-asks while it still holds it.
+// - ListEbsDisks returns the network (EBS) disks of an owned domain as libvirt has them now:
+//   the running guest's (live XML: a disk whose hot-unplug the guest has not finished is still
+//   listed) or, for a domain that is not running, its definition. A missing domain NotFound.
+//   An agent that restarts re-derives what is attached from it.
 // - Domains keep running when the Hypervisor object (or the agent process) goes away; a new
 //   instance re-adopts them through List().
 // - Methods are thread-safe.
@@ -114,6 +124,8 @@ class Hypervisor {
   virtual absl::StatusOr<HostResources> GetHostResources() = 0;
   virtual absl::Status AttachDisk(std::string_view instance_id, const EbsDisk& disk) = 0;
   virtual absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) = 0;
+  virtual absl::StatusOr<std::vector<AttachedEbsDisk>> ListEbsDisks(
+      std::string_view instance_id) = 0;
 };
 
 }  // namespace minicloud::hypervisor

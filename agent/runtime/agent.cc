@@ -235,6 +235,7 @@ void Agent::ReconcileLoop() {
       reconcile_due_ = false;
     }
     ReconcileOnce();
+    SyncEbsDisks();
   }
 }
 
@@ -333,6 +334,10 @@ v1::ReportStatusRequest Agent::BuildReportLocked(
       o->set_message(local->message);
       if (state == v1::OBSERVED_STATE_FAILED) o->set_failure(local->failure);
       if (local->timeline.received_ms() != 0) *o->mutable_timeline() = local->timeline;
+      if (local->ebs_known && domain != nullptr) {
+        o->set_ebs_disks_known(true);
+        for (const auto& e : local->ebs) *o->add_ebs_disks() = e;
+      }
     }
   }
   return req;

@@ -84,6 +84,9 @@ class Agent {
   void ReportLoop();
   void ReconcileLoop();
   void ReconcileOnce();
+  // Brings each existing domain's EBS disks to its desired ones (hot-plug, hot-unplug; the
+  // definition of a shut-off domain) and records what it has for the report (ebs_sync.cc).
+  void SyncEbsDisks();
   void RunLaunch(v1::DesiredInstance want);
   void RunStop(v1::DesiredInstance want);
   void RunReboot(v1::DesiredInstance want);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/runtime/admission.h"
 #include "agent/runtime/agent.h"
+#include "agent/runtime/ebs_sync.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/storage/qcow2.h"
@@ -145,6 +146,16 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
   spec.initrd = initrd;
   spec.kernel_cmdline = image.kernel_command_line();
   spec.console_log = dir + "/console.log";
+  for (const auto& d : want.ebs_disks()) {
+    // A disk the hypervisor cannot take does not stop the boot: it is reported as the
+    // attachment's error (SyncEbsDisks tries it again while the instance runs).
+    absl::StatusOr<hypervisor::EbsDisk> disk = ToEbsDisk(d);
+    if (disk.ok()) {
+      spec.ebs_disks.push_back(std::move(*disk));
+    } else {
+      spdlog::error("launch {}: EBS disk left out: {}", id, disk.status().message());
+    }
+  }
   if (want.has_network() && !want.network().private_ip().empty()) {
     MC_ASSIGN_OR_RETURN(network::HostNetwork * net,
                         EnsureNetwork(want.network().subnet_cidr(), want.metadata().vpc_cidr()));

@@ -21,6 +21,13 @@ struct LocalInstance {
   int failed_boot = 0;     // with state FAILED: the boot_count whose launch failed
   v1::BootFailure failure = v1::BOOT_FAILURE_UNSPECIFIED;  // with state FAILED: its kind
   bool admitted = false;  // the boot in flight passed the host's re-check (admission.h)
+  // EBS disks (ebs_sync.h): what the domain had at the last sync, valid with ebs_known; the last
+  // attach/detach failure per volume; when each target's hot-unplug was last asked for (Unix
+  // ms), so a guest that takes its time is not asked every pass.
+  bool ebs_known = false;
+  std::vector<v1::ObservedEbsDisk> ebs;
+  std::map<std::string, std::string> ebs_errors;
+  std::map<std::string, int64_t> detach_asked_ms;
 };
 
 // kLaunch boots an instance (creating its disk the first time); kStop shuts a running domain

@@ -288,11 +288,30 @@ absl::Status FakeHypervisor::DetachDisk(std::string_view instance_id, std::strin
   if (target_dev == "vda") {
     return absl::FailedPreconditionError(absl::StrCat(context, ": the root disk stays"));
   }
+  if (hold_disks_ && it->second.state == DomainState::kRunning) return absl::OkStatus();
   std::vector<EbsDisk>& disks = it->second.spec.ebs_disks;
   disks.erase(std::remove_if(disks.begin(), disks.end(),
                              [&](const EbsDisk& d) { return d.target_dev == target_dev; }),
               disks.end());
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<AttachedEbsDisk>> FakeHypervisor::ListEbsDisks(
+    std::string_view instance_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) {
+    return absl::NotFoundError(
+        absl::StrCat("list disks of ", AbslView(instance_id), ": no such owned domain"));
+  }
+  std::vector<AttachedEbsDisk> out;
+  for (const EbsDisk& d : it->second.spec.ebs_disks) out.push_back({d.target_dev, d.export_name});
+  return out;
+}
+
+void FakeHypervisor::HoldDisks(bool hold) {
+  absl::MutexLock lock(&mu_);
+  hold_disks_ = hold;
 }
 
 }  // namespace minicloud::hypervisor

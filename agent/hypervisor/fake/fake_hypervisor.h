@@ -53,6 +53,8 @@ class FakeHypervisor final : public Hypervisor {
   // across stop/start) whatever the domain's state; AttachCalls/DetachCalls count every call.
   absl::Status AttachDisk(std::string_view instance_id, const EbsDisk& disk) override;
   absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) override;
+  // The spec's ebs_disks, minus nothing: a guest that holds a disk (HoldDisks) keeps it listed.
+  absl::StatusOr<std::vector<AttachedEbsDisk>> ListEbsDisks(std::string_view instance_id) override;
 
   // --- Failure injection: each hook fails exactly the next call of that method. ---
   void FailNextCreate(absl::Status status);
@@ -73,6 +75,9 @@ class FakeHypervisor final : public Hypervisor {
   // Simulates the guest or an operator changing the state of an existing domain. NotFound if
   // there is no such domain.
   absl::Status SetState(std::string_view name, DomainState state);
+  // Guests of running domains do not release hot-unplugged disks (a guest that holds the disk
+  // open or ignores the unplug request): DetachDisk succeeds but the disk stays listed.
+  void HoldDisks(bool hold);
   // Guests ignore graceful stop requests (a guest without ACPI support, or a hung one).
   void IgnoreShutdownRequests(bool ignore);
   // The spec the owned domain was last (re)started with.
@@ -120,6 +125,7 @@ class FakeHypervisor final : public Hypervisor {
   int starts_ ABSL_GUARDED_BY(mu_) = 0;
   int destroys_ ABSL_GUARDED_BY(mu_) = 0;
   bool ignore_shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_disks_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace minicloud::hypervisor

@@ -118,4 +118,27 @@ absl::Status LibvirtHypervisor::DetachDisk(std::string_view instance_id,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<AttachedEbsDisk>> LibvirtHypervisor::ListEbsDisks(
+    std::string_view instance_id) {
+  const std::string id(instance_id);
+  const std::string context = absl::StrCat("list the disks of ", id);
+  Impl::IdLock id_lock(*impl_, id);
+  absl::StatusOr<Connection> conn = impl_->Conn();
+  if (!conn.ok())
+    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
+  if (!dom.ok()) return dom.status();
+  const bool active = virDomainIsActive(dom->get()) == 1;
+  virResetLastError();
+  // The running guest's XML while it runs (a disk the guest has not released yet is there),
+  // else the definition.
+  absl::StatusOr<std::vector<DomainDisk>> disks = DisksOf(dom->get(), !active, context);
+  if (!disks.ok()) return disks.status();
+  std::vector<AttachedEbsDisk> out;
+  for (const DomainDisk& d : *disks) {
+    if (d.network) out.push_back({d.target_dev, d.source_name});
+  }
+  return out;
+}
+
 }  // namespace minicloud::hypervisor

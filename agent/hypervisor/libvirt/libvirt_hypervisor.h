@@ -73,6 +73,7 @@ class LibvirtHypervisor final : public Hypervisor {
   // running and the guest lacks it) | VIR_DOMAIN_AFFECT_CONFIG (when the definition lacks it).
   absl::Status AttachDisk(std::string_view instance_id, const EbsDisk& disk) override;
   absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) override;
+  absl::StatusOr<std::vector<AttachedEbsDisk>> ListEbsDisks(std::string_view instance_id) override;
 
   const std::string& uri() const;
 

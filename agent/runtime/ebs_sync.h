@@ -1,0 +1,41 @@
+#pragma once
+
+// The EBS disks of one instance: what the controller wants (DesiredInstance.ebs_disks) against
+// what the domain has (Hypervisor::ListEbsDisks). Pure: the agent (ebs_sync.cc's
+// Agent::SyncEbsDisks) reads the domain, asks PlanEbsDisks what to change, calls
+// Hypervisor::AttachDisk / DetachDisk, reads the domain again and reports what it found.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/hypervisor/hypervisor.h"
+#include "minicloud/v1/host.pb.h"
+
+namespace minicloud::agent {
+
+struct EbsPlan {
+  std::vector<v1::DesiredEbsDisk> attach;  // wanted, not at their target yet
+  std::vector<std::string> detach;         // targets holding a disk nobody wants there
+};
+
+// A disk is in place when the domain has its export at its target. Every other EBS disk of the
+// domain is detached (also one at a wanted target with another export: it goes first, the wanted
+// disk is attached on the next pass once the target is free).
+EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk>& want,
+                     const std::vector<hypervisor::AttachedEbsDisk>& have);
+
+// The hypervisor's disk for a desired one, its <iotune> from the volume's type and shape
+// (volumes::IoTuneOf). InvalidArgument for an unknown type or a disk ValidateEbsDisk refuses.
+absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d);
+
+// What to report for an instance: every wanted disk (attached or not, with its last error) and
+// every other EBS disk the domain still has (attached, e.g. one whose unplug the guest has not
+// finished).
+std::vector<v1::ObservedEbsDisk> ObserveEbsDisks(
+    const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk>& want,
+    const std::vector<hypervisor::AttachedEbsDisk>& have,
+    const std::map<std::string, std::string>& errors_by_volume);
+
+}  // namespace minicloud::agent
