@@ -1,5 +1,5 @@
 // EBS volume verbs: create-volume, describe-volumes, delete-volume, modify-volume,
-// describe-volumes-modifications, with the aws CLI's flags and JSON (botocore `Volume`,
+// describe-volumes-modifications, attach-volume, detach-volume, with the aws CLI's flags and JSON (botocore `Volume`,
 // `VolumeModification`).
 #include <memory>
 #include <optional>
@@ -16,16 +16,19 @@ namespace {
 using nlohmann::json;
 using Stub = ComputeApi::Stub;
 
+// botocore's VolumeAttachment (describe-volumes' Attachments, attach-/detach-volume's answer).
+json AttachmentJson(const v1::VolumeAttachment& a) {
+  return {{"AttachTime", Iso8601(a.attach_time())},
+          {"Device", a.device()},
+          {"InstanceId", a.instance_id()},
+          {"State", std::string(AttachmentStateName(a.state()))},
+          {"VolumeId", a.volume_id()},
+          {"DeleteOnTermination", a.delete_on_termination()}};
+}
+
 json VolumeJson(const v1::Volume& v) {
   json attachments = json::array();
-  for (const auto& a : v.attachments()) {
-    attachments.push_back({{"AttachTime", Iso8601(a.attach_time())},
-                           {"Device", a.device()},
-                           {"InstanceId", a.instance_id()},
-                           {"State", std::string(AttachmentStateName(a.state()))},
-                           {"VolumeId", a.volume_id()},
-                           {"DeleteOnTermination", a.delete_on_termination()}});
-  }
+  for (const auto& a : v.attachments()) attachments.push_back(AttachmentJson(a));
   json doc = {{"Attachments", attachments},
               {"AvailabilityZone", v.availability_zone()},
               {"CreateTime", Iso8601(v.create_time())},
@@ -205,9 +208,54 @@ void AddDescribeVolumesModifications(VerbRegistry& verbs) {
   cmd->add_option("--filters", f->filters, "Name=<name>,Values=<v1>,<v2>");
 }
 
+void AddAttachVolume(VerbRegistry& verbs) {
+  struct Flags {
+    v1::AttachVolumeRequest req;
+    bool dry_run = false;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = verbs.Add("attach-volume", "attach a volume to an instance (hot-plug)",
+                            [f](VerbContext& ctx) {
+                              v1::AttachVolumeRequest req = f->req;
+                              req.set_dry_run(f->dry_run);
+                              auto a = ctx.api.Call("AttachVolume", &Stub::AttachVolume, req);
+                              Print(ctx, AttachmentJson(a));
+                              return 0;
+                            });
+  cmd->add_option("--volume-id", *f->req.mutable_volume_id())->required();
+  cmd->add_option("--instance-id", *f->req.mutable_instance_id())->required();
+  cmd->add_option("--device", *f->req.mutable_device(), "/dev/sdf ... /dev/sdp, /dev/xvdf ...")
+      ->required();
+  cmd->add_flag("--dry-run", f->dry_run);
+}
+
+void AddDetachVolume(VerbRegistry& verbs) {
+  struct Flags {
+    v1::DetachVolumeRequest req;
+    bool force = false, dry_run = false;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = verbs.Add("detach-volume", "detach a volume from its instance (hot-unplug)",
+                            [f](VerbContext& ctx) {
+                              v1::DetachVolumeRequest req = f->req;
+                              req.set_force(f->force);
+                              req.set_dry_run(f->dry_run);
+                              auto a = ctx.api.Call("DetachVolume", &Stub::DetachVolume, req);
+                              Print(ctx, AttachmentJson(a));
+                              return 0;
+                            });
+  cmd->add_option("--volume-id", *f->req.mutable_volume_id())->required();
+  cmd->add_option("--instance-id", *f->req.mutable_instance_id());
+  cmd->add_option("--device", *f->req.mutable_device());
+  cmd->add_flag("--force", f->force, "do not wait for the guest to release the disk");
+  cmd->add_flag("--dry-run", f->dry_run);
+}
+
 }  // namespace
 
 void RegisterVolumeVerbs(VerbRegistry& verbs) {
+  AddAttachVolume(verbs);
+  AddDetachVolume(verbs);
   AddCreateVolume(verbs);
   AddDescribeVolumes(verbs);
   AddDeleteVolume(verbs);

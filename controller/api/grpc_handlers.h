@@ -133,6 +133,10 @@ class ComputeHandler final : public v1::ComputeService::Service {
   grpc::Status DescribeVolumesModifications(
       grpc::ServerContext*, const v1::DescribeVolumesModificationsRequest* req,
       v1::DescribeVolumesModificationsResponse* resp) override;
+  grpc::Status AttachVolume(grpc::ServerContext*, const v1::AttachVolumeRequest* req,
+                            v1::VolumeAttachment* resp) override;
+  grpc::Status DetachVolume(grpc::ServerContext*, const v1::DetachVolumeRequest* req,
+                            v1::VolumeAttachment* resp) override;
 
  private:
   ComputeService& compute_;

@@ -54,4 +54,18 @@ grpc::Status ComputeHandler::DescribeVolumesModifications(
                    [&](VolumeService& v) { return v.DescribeVolumesModifications(*req); });
 }
 
+grpc::Status ComputeHandler::AttachVolume(grpc::ServerContext* ctx,
+                                          const v1::AttachVolumeRequest* req,
+                                          v1::VolumeAttachment* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "AttachVolume", req); !denied.ok()) return denied;
+  return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.AttachVolume(*req); });
+}
+
+grpc::Status ComputeHandler::DetachVolume(grpc::ServerContext* ctx,
+                                          const v1::DetachVolumeRequest* req,
+                                          v1::VolumeAttachment* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "DetachVolume", req); !denied.ok()) return denied;
+  return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.DetachVolume(*req); });
+}
+
 }  // namespace minicloud::controller

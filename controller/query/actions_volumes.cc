@@ -1,5 +1,6 @@
 // EBS volumes: CreateVolume, DescribeVolumes, DeleteVolume, ModifyVolume,
-// DescribeVolumesModifications. Shapes after botocore's EC2 model (Volume, VolumeAttachment,
+// DescribeVolumesModifications, AttachVolume, DetachVolume (both answer the VolumeAttachment's
+// fields at the top level). Shapes after botocore's EC2 model (Volume, VolumeAttachment,
 // VolumeModification): CreateVolume answers the volume's fields at the top level,
 // DescribeVolumes `volumeSet/item` with `attachmentSet` and `tagSet`.
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,16 @@ void WriteTags(XmlNode node, const google::protobuf::RepeatedPtrField<v1::Tag>& 
   }
 }
 
+// botocore's VolumeAttachment (State travels as `status`).
+void WriteAttachment(XmlNode item, const v1::VolumeAttachment& a) {
+  Text(item, "volumeId", a.volume_id());
+  Text(item, "instanceId", a.instance_id());
+  Text(item, "device", a.device());
+  Text(item, "status", AttachmentStateName(a.state()));
+  Time(item, "attachTime", a.attach_time());
+  Bool(item, "deleteOnTermination", a.delete_on_termination());
+}
+
 void WriteVolume(XmlNode node, const v1::Volume& v) {
   Text(node, "volumeId", v.volume_id());
   Int(node, "size", v.size());
@@ -45,15 +56,7 @@ void WriteVolume(XmlNode node, const v1::Volume& v) {
   Text(node, "status", VolumeStateName(v.state()));
   Time(node, "createTime", v.create_time());
   XmlNode set = Child(node, "attachmentSet");
-  for (const v1::VolumeAttachment& a : v.attachments()) {
-    XmlNode item = Item(set);
-    Text(item, "volumeId", a.volume_id());
-    Text(item, "instanceId", a.instance_id());
-    Text(item, "device", a.device());
-    Text(item, "status", AttachmentStateName(a.state()));
-    Time(item, "attachTime", a.attach_time());
-    Bool(item, "deleteOnTermination", a.delete_on_termination());
-  }
+  for (const v1::VolumeAttachment& a : v.attachments()) WriteAttachment(Item(set), a);
   WriteTags(node, v.tags());
   Text(node, "volumeType", v.volume_type());
   if (v.iops() > 0) Int(node, "iops", v.iops());
@@ -199,9 +202,49 @@ absl::Status RunDescribeVolumesModifications(Services& s,
   return absl::OkStatus();
 }
 
+absl::StatusOr<v1::AttachVolumeRequest> ParseAttachVolume(ParamNode& p, bool dry_run) {
+  v1::AttachVolumeRequest req;
+  req.set_dry_run(dry_run);
+  MC_ASSIGN_OR_RETURN(std::string volume, Required(p, "VolumeId"));
+  MC_ASSIGN_OR_RETURN(std::string instance, Required(p, "InstanceId"));
+  MC_ASSIGN_OR_RETURN(std::string device, Required(p, "Device"));
+  req.set_volume_id(volume);
+  req.set_instance_id(instance);
+  req.set_device(device);
+  return req;
+}
+
+absl::Status RunAttachVolume(Services& s, const v1::AttachVolumeRequest& req, XmlNode out) {
+  MC_ASSIGN_OR_RETURN(auto* volumes, VolumesOf(s));
+  MC_ASSIGN_OR_RETURN(v1::VolumeAttachment a, volumes->AttachVolume(req));
+  WriteAttachment(out, a);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::DetachVolumeRequest> ParseDetachVolume(ParamNode& p, bool dry_run) {
+  v1::DetachVolumeRequest req;
+  req.set_dry_run(dry_run);
+  MC_ASSIGN_OR_RETURN(std::string volume, Required(p, "VolumeId"));
+  req.set_volume_id(volume);
+  if (auto v = p.String("InstanceId")) req.set_instance_id(*v);
+  if (auto v = p.String("Device")) req.set_device(*v);
+  MC_ASSIGN_OR_RETURN(auto force, p.Bool("Force"));
+  req.set_force(force.value_or(false));
+  return req;
+}
+
+absl::Status RunDetachVolume(Services& s, const v1::DetachVolumeRequest& req, XmlNode out) {
+  MC_ASSIGN_OR_RETURN(auto* volumes, VolumesOf(s));
+  MC_ASSIGN_OR_RETURN(v1::VolumeAttachment a, volumes->DetachVolume(req));
+  WriteAttachment(out, a);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddVolumeActions(ActionTable& t) {
+  t["AttachVolume"] = Bind<ParseAttachVolume, RunAttachVolume>();
+  t["DetachVolume"] = Bind<ParseDetachVolume, RunDetachVolume>();
   t["CreateVolume"] = Bind<ParseCreateVolume, RunCreateVolume>();
   t["DescribeVolumes"] = Bind<ParseDescribeVolumes, RunDescribeVolumes>();
   t["DeleteVolume"] = Bind<ParseDeleteVolume, RunDeleteVolume>();

@@ -78,9 +78,11 @@ int main(int argc, char** argv) {
   // happens as on a real controller.
   std::atomic<bool> stop{false};
   std::thread ticker([&] {
-    while (!stop) {
+    for (int tick = 1; !stop; ++tick) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       ctl.clock.Advance(absl::Milliseconds(100));
+      // As the controller's reconcile loop: exports retried, detached attachments finished.
+      if (tick % 5 == 0) volumes.Reconcile();
     }
   });
   std::vector<std::string> quoted;

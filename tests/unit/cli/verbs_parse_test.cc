@@ -273,6 +273,14 @@ const std::vector<ParseCase>& ParseCases() {
        {"describe-volumes-modifications", "--volume-ids", "vol-1"},
        "DescribeVolumesModifications",
        R"(volume_ids: "vol-1")"},
+      {"volumes",
+       {"attach-volume", "--volume-id", "vol-1", "--instance-id", "i-1", "--device", "/dev/sdf"},
+       "AttachVolume",
+       R"(volume_id: "vol-1" instance_id: "i-1" device: "/dev/sdf")"},
+      {"volumes",
+       {"detach-volume", "--volume-id", "vol-1", "--instance-id", "i-1", "--force"},
+       "DetachVolume",
+       R"(volume_id: "vol-1" instance_id: "i-1" force: true)"},
   };
   return *kCases;
 }
