@@ -218,10 +218,9 @@ IoTune IoTuneOf(VolumeType t, int64_t size_gib, const VolumePerformance& perf) {
 
 absl::StatusOr<std::string> EbsDeviceTarget(absl::string_view device_name) {
   auto invalid = [&] {
-    return InvalidParameterValue(absl::StrCat("Value (", QuoteForMessage(device_name, 64),
-                                              ") for parameter device is invalid. ",
-                                              QuoteForMessage(device_name, 64),
-                                              " is not a valid EBS device name."));
+    return InvalidParameterValue(absl::StrCat(
+        "Value (", QuoteForMessage(device_name, 64), ") for parameter device is invalid. ",
+        QuoteForMessage(device_name, 64), " is not a valid EBS device name."));
   };
   auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
   absl::string_view name = device_name;
@@ -243,10 +242,9 @@ absl::StatusOr<std::string> EbsDeviceTarget(absl::string_view device_name) {
 }
 
 absl::Status EbsDeviceInUse(absl::string_view device_name) {
-  return InvalidParameterValue(absl::StrCat("Invalid value '", QuoteForMessage(device_name, 64),
-                                            "' for unixDevice. Attachment point ",
-                                            QuoteForMessage(device_name, 64),
-                                            " is already in use"));
+  return InvalidParameterValue(absl::StrCat(
+      "Invalid value '", QuoteForMessage(device_name, 64), "' for unixDevice. Attachment point ",
+      QuoteForMessage(device_name, 64), " is already in use"));
 }
 
 }  // namespace minicloud::volumes

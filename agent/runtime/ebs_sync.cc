@@ -115,14 +115,13 @@ void Agent::SyncEbsDisks() {
         if (l != local_.end()) l->second.ebs_known = false;
         continue;
       }
-      work.push_back({want.instance_id(), want.ebs_disks(),
-                      l == local_.end() ? std::map<std::string, int64_t>{}
-                                        : l->second.detach_asked_ms});
+      work.push_back(
+          {want.instance_id(), want.ebs_disks(),
+           l == local_.end() ? std::map<std::string, int64_t>{} : l->second.detach_asked_ms});
     }
   }
   for (Work& w : work) {
-    absl::StatusOr<std::vector<hypervisor::AttachedEbsDisk>> have =
-        hypervisor_.ListEbsDisks(w.id);
+    absl::StatusOr<std::vector<hypervisor::AttachedEbsDisk>> have = hypervisor_.ListEbsDisks(w.id);
     if (!have.ok()) {
       if (have.status().code() != absl::StatusCode::kNotFound) {
         spdlog::warn("EBS disks of {}: {}", w.id, have.status().message());

@@ -1,6 +1,6 @@
 // EBS volume verbs: create-volume, describe-volumes, delete-volume, modify-volume,
-// describe-volumes-modifications, attach-volume, detach-volume, with the aws CLI's flags and JSON (botocore `Volume`,
-// `VolumeModification`).
+// describe-volumes-modifications, attach-volume, detach-volume, with the aws CLI's flags and JSON
+// (botocore `Volume`, `VolumeModification`).
 #include <memory>
 #include <optional>
 

@@ -37,9 +37,8 @@ bool LiveInstance(const v1::InstanceRecord& r) {
 // EC2 refuses attaching to an instance that is not pending, running or stopped.
 absl::Status CheckInstanceAttachable(const v1::InstanceRecord& r) {
   if (LiveInstance(r) || r.state() == v1::INSTANCE_STATE_CODE_STOPPED) return absl::OkStatus();
-  return Ec2Error(
-      absl::StatusCode::kFailedPrecondition, "IncorrectState",
-      absl::StrCat("Instance '", r.instance_id(), "' is not 'running' or 'stopped'."));
+  return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectState",
+                  absl::StrCat("Instance '", r.instance_id(), "' is not 'running' or 'stopped'."));
 }
 
 v1::VolumeAttachmentRecord* FindAttachment(v1::VolumeRecord& v, const std::string& instance_id) {
@@ -72,7 +71,8 @@ absl::StatusOr<v1::VolumeAttachment> VolumeService::AttachVolume(
   if (req.instance_id().empty()) {
     return MissingParameter("The request must contain the parameter InstanceId");
   }
-  if (req.device().empty()) return MissingParameter("The request must contain the parameter device");
+  if (req.device().empty())
+    return MissingParameter("The request must contain the parameter device");
   MC_ASSIGN_OR_RETURN(const std::string target, volumes::EbsDeviceTarget(req.device()));
 
   v1::VolumeRecord v;
@@ -92,11 +92,11 @@ absl::StatusOr<v1::VolumeAttachment> VolumeService::AttachVolume(
     v = *found;
     // The same volume on the same instance again: the attachment lifecycle refuses it.
     const v1::VolumeAttachmentRecord* existing = FindAttachment(v, req.instance_id());
-    MC_RETURN_IF_ERROR(lifecycle::Apply(v.volume_id(),
-                                        existing ? existing->state()
-                                                 : v1::ATTACHMENT_STATE_UNSPECIFIED,
-                                        AttachmentEvent::kAttachRequested)
-                           .status());
+    MC_RETURN_IF_ERROR(
+        lifecycle::Apply(v.volume_id(),
+                         existing ? existing->state() : v1::ATTACHMENT_STATE_UNSPECIFIED,
+                         AttachmentEvent::kAttachRequested)
+            .status());
     MC_ASSIGN_OR_RETURN(auto t, lifecycle::Apply(VolumeViewOf(v), VolumeEvent::kAttachRequested));
     if (SlotsInUseLocked(state_, req.instance_id()).contains(target)) {
       return volumes::EbsDeviceInUse(req.device());
@@ -106,9 +106,10 @@ absl::StatusOr<v1::VolumeAttachment> VolumeService::AttachVolume(
     if (existing != nullptr) {
       // A detached attachment of the same instance waiting for its unexport: replaced.
       auto* list = v.mutable_attachments();
-      list->erase(std::remove_if(list->begin(), list->end(),
-                                 [&](const auto& a) { return a.instance_id() == req.instance_id(); }),
-                  list->end());
+      list->erase(
+          std::remove_if(list->begin(), list->end(),
+                         [&](const auto& a) { return a.instance_id() == req.instance_id(); }),
+          list->end());
     }
     v1::VolumeAttachmentRecord* a = v.add_attachments();
     a->set_instance_id(req.instance_id());
@@ -206,10 +207,9 @@ absl::StatusOr<v1::VolumeAttachment> VolumeService::DetachVolume(
     if (a.state() != v1::ATTACHMENT_STATE_DETACHED) current.push_back(&a);
   }
   if (current.empty()) {
-    return Ec2Error(
-        absl::StatusCode::kFailedPrecondition, "IncorrectState",
-        absl::StrCat("Volume '", v.volume_id(), "' is in the '",
-                     lifecycle::VolumeStateName(v.state()), "' state."));
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectState",
+                    absl::StrCat("Volume '", v.volume_id(), "' is in the '",
+                                 lifecycle::VolumeStateName(v.state()), "' state."));
   }
   v1::VolumeAttachmentRecord* a = nullptr;
   for (auto* c : current) {
@@ -224,17 +224,17 @@ absl::StatusOr<v1::VolumeAttachment> VolumeService::DetachVolume(
   }
   auto not_found = [&] {
     return Ec2Error(absl::StatusCode::kNotFound, "InvalidAttachment.NotFound",
-                    absl::StrCat("Attachment point for volume '", v.volume_id(),
-                                 "' and instance '", QuoteForMessage(req.instance_id(), 64),
-                                 "' does not exist."));
+                    absl::StrCat("Attachment point for volume '", v.volume_id(), "' and instance '",
+                                 QuoteForMessage(req.instance_id(), 64), "' does not exist."));
   };
   if (a == nullptr) return not_found();
   if (!req.device().empty() && req.device() != a->device()) {
     auto target = volumes::EbsDeviceTarget(req.device());
     if (!target.ok() || *target != a->target_dev()) return not_found();
   }
-  MC_ASSIGN_OR_RETURN(v1::AttachmentState next,
-                      lifecycle::Apply(v.volume_id(), a->state(), AttachmentEvent::kDetachRequested));
+  MC_ASSIGN_OR_RETURN(
+      v1::AttachmentState next,
+      lifecycle::Apply(v.volume_id(), a->state(), AttachmentEvent::kDetachRequested));
   if (req.dry_run()) return DryRunOk();
   std::string host;
   bool live = false;
@@ -318,11 +318,10 @@ int VolumeService::ReconcileAttachments() {
     // Another attachment ended meanwhile and the export was kept for it: next pass.
     if (VolumeViewOf(v).attachments > 0 && VolumeViewOf(next).attachments == 0) continue;
     auto* list = next.mutable_attachments();
-    list->erase(std::remove_if(list->begin(), list->end(),
-                               [](const auto& a) {
-                                 return a.state() == v1::ATTACHMENT_STATE_DETACHED;
-                               }),
-                list->end());
+    list->erase(
+        std::remove_if(list->begin(), list->end(),
+                       [](const auto& a) { return a.state() == v1::ATTACHMENT_STATE_DETACHED; }),
+        list->end());
     if (VolumeViewOf(next).attachments == 0 && next.state() == v1::VOLUME_STATE_IN_USE) {
       auto t = lifecycle::Apply(VolumeViewOf(next), VolumeEvent::kLastDetached);
       if (t.ok()) next.set_state(t->state);

@@ -69,7 +69,7 @@ TEST_CASE("ToEbsDisk: the NBD disk with the type's I/O limits", "[ebs_sync]") {
   CHECK(disk->export_name == kA);
   CHECK(disk->target_dev == "vdf");
   CHECK(disk->iotune.total_iops_sec == 300);  // gp2's baseline at 100 GiB
-  v1::DesiredEbsDisk bad = Want(kA, "vda");  // the root's target
+  v1::DesiredEbsDisk bad = Want(kA, "vda");   // the root's target
   CHECK(ToEbsDisk(bad).status().code() == absl::StatusCode::kInvalidArgument);
   bad = Want(kA, "vdf");
   bad.set_volume_type("floppy");
