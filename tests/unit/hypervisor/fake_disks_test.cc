@@ -110,5 +110,29 @@ TEST_CASE("Fake: attach and detach refusals", "[fake][disks]") {
   CHECK(hv.SpecOf("i-1")->ebs_disks.size() == 1);
 }
 
+TEST_CASE("Fake: ListEbsDisks, and a guest that holds an unplugged disk", "[fake][disks]") {
+  // Bugs caught: ListEbsDisks not showing an attached disk; HoldDisks ignored (the integration
+  // tests of a slow guest would pass without waiting).
+  FakeHypervisor hv;
+  const std::string id = "i-0000000000000d15c";
+  REQUIRE(hv.CreateAndStart(testing::MakeSpec(id)).ok());
+  REQUIRE(hv.AttachDisk(id, EbsDisk{.volume_id = "vol-0123456789abcdef0",
+                                    .nbd_host = "10.0.0.5",
+                                    .export_name = "vol-0123456789abcdef0",
+                                    .target_dev = "vdf"})
+              .ok());
+  auto listed = hv.ListEbsDisks(id);
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK((*listed)[0].export_name == "vol-0123456789abcdef0");
+  hv.HoldDisks(true);
+  REQUIRE(hv.DetachDisk(id, "vdf").ok());
+  CHECK(hv.ListEbsDisks(id)->size() == 1);
+  hv.HoldDisks(false);
+  REQUIRE(hv.DetachDisk(id, "vdf").ok());
+  CHECK(hv.ListEbsDisks(id)->empty());
+  CHECK(hv.ListEbsDisks("i-00000000000000404").status().code() == absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace minicloud::hypervisor

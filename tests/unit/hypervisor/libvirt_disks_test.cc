@@ -40,6 +40,15 @@ TEST_CASE("Libvirt: attach and detach decisions on the domain's own disks", "[li
   const std::string id = "i-0000000000000d15c";
   REQUIRE(hv.CreateAndStart(MakeSpec(id).Ebs(Disk("vol-0123456789abcdef0", "vdf"))).ok());
 
+  // ListEbsDisks reads the network disks back from the running guest's XML (not the root).
+  // Bug caught: the root (a file disk) listed, or the export name not read from <source name>.
+  absl::StatusOr<std::vector<AttachedEbsDisk>> listed = hv.ListEbsDisks(id);
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK((*listed)[0].target_dev == "vdf");
+  CHECK((*listed)[0].export_name == "vol-0123456789abcdef0");
+  CHECK(hv.ListEbsDisks("i-00000000000000404").status().code() == absl::StatusCode::kNotFound);
+
   // Already attached (live and persistent): success without calling libvirt's attach.
   const absl::Status same = hv.AttachDisk(id, Disk("vol-0123456789abcdef0", "vdf"));
   INFO(same.ToString());
