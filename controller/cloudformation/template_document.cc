@@ -241,9 +241,18 @@ absl::StatusOr<TemplateDocument> ParseYaml(absl::string_view body) {
 }  // namespace
 
 std::string TemplateDocument::LineOf(absl::string_view path) const {
-  const auto it = lines.find(std::string(path));
-  if (it == lines.end()) return "";
-  return absl::StrCat(" (line ", it->second, ")");
+  // A function's operand written in short form has no line of its own: the nearest enclosing
+  // value's line stands for it.
+  std::string at(path);
+  while (!at.empty()) {
+    if (const auto it = lines.find(at); it != lines.end()) {
+      return absl::StrCat(" (line ", it->second, ")");
+    }
+    const std::size_t cut = at.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    at.resize(cut);
+  }
+  return "";
 }
 
 std::string ChildPath(absl::string_view parent, absl::string_view key) {

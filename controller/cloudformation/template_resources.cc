@@ -48,8 +48,8 @@ class ResourceChecker {
       const std::string at = ChildPath(path, key);
       if (key == "Type") continue;
       if (key == "Properties") {
-        if (auto s = Properties(r, v, at); !s.ok()) return s;
         if (auto s = Check(v, at, Scope::kResource, &refs); !s.ok()) return s;
+        if (auto s = Properties(r, v, at); !s.ok()) return s;
         r.properties = v;
       } else if (key == "Metadata") {
         if (!v.is_object()) return Error(at, "Metadata must be an object");
