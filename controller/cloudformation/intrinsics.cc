@@ -60,10 +60,11 @@ class Evaluator {
   }
 
   absl::StatusOr<bool> Condition(const Json& v, const std::string& path) {
-    if (v.is_object() && v.size() == 1 && v.contains("Condition")) {
+    if (v.is_object() && v.size() == 1 && v.contains("Condition") && v["Condition"].is_string()) {
       return Named(v["Condition"].get<std::string>(), path);
     }
     const std::string fn = FunctionName(v);
+    if (fn.empty()) return EvalError(path, "not a condition");
     const Json& args = v.begin().value();
     const std::string at = ChildPath(path, fn);
     if (fn == "Fn::Equals") {

@@ -297,7 +297,9 @@ class Builder {
     }
     s = 1;
     std::vector<std::string> refs;
-    ConditionRefs(t_.conditions[name], &refs);
+    if (const auto it = t_.conditions.find(name); it != t_.conditions.end()) {
+      ConditionRefs(*it, &refs);
+    }
     for (const std::string& ref : refs) {
       if (auto st = ConditionCycle(ref, state); !st.ok()) return st;
     }

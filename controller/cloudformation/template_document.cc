@@ -7,8 +7,10 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "controller/cloudformation/template_error.h"
 
 namespace minicloud::cloudformation {
@@ -216,20 +218,34 @@ absl::StatusOr<TemplateDocument> ParseJson(absl::string_view body) {
 
 absl::StatusOr<TemplateDocument> ParseYaml(absl::string_view body) {
   TemplateDocument doc;
-  std::vector<YAML::Node> documents;
+  // One document: a "---" at the start of a line after content starts a second one. (Counted
+  // here because yaml-cpp 0.7's LoadAll never returns on some malformed input, such as a
+  // leading ",": found by tests/unit/cloudformation/malformed_input_test.cc.)
+  bool content = false;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    ++line_number;
+    const bool marker =
+        absl::StartsWith(line, "---") &&
+        (line.size() == 3 || absl::ascii_isspace(static_cast<unsigned char>(line[3])));
+    if (marker && content) {
+      return TemplateError("", absl::StrCat("a template is one YAML document; another starts at "
+                                            "line ",
+                                            line_number));
+    }
+    const absl::string_view trimmed = absl::StripAsciiWhitespace(line);
+    if (marker || (!trimmed.empty() && trimmed[0] != '#' && trimmed[0] != '%')) content = true;
+  }
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(std::string(body));
+    document = YAML::Load(std::string(body));
   } catch (const YAML::Exception& e) {
     return TemplateError("", absl::StrCat("YAML not well-formed (line ", e.mark.line + 1,
                                           ", column ", e.mark.column + 1, "): ", e.msg));
   }
-  if (documents.size() != 1) {
-    return TemplateError("",
-                         absl::StrCat("a template is one YAML document, found ", documents.size()));
-  }
   YamlConverter converter(&doc);
   try {
-    absl::StatusOr<Json> root = converter.Convert(documents[0], "", 0);
+    absl::StatusOr<Json> root = converter.Convert(document, "", 0);
     if (!root.ok()) return root.status();
     doc.root = std::move(*root);
   } catch (const YAML::Exception& e) {

@@ -127,7 +127,9 @@ TEST_CASE("malformed bodies are ValidationErrors naming the problem", "[cloudfor
       {"v: !GetAtt NoDot", "!GetAtt wants LogicalId.AttributeName"},
       {"v: !GetAtt Trailing.", "!GetAtt wants LogicalId.AttributeName"},
       {"? [a, b]\n: 1\n", "a key must be a string"},
-      {"a: 1\n---\nb: 2\n", "a template is one YAML document, found 2"},
+      {"a: 1\n---\nb: 2\n", "a template is one YAML document; another starts at line 2"},
+      {"---\na: 1\n--- \nb: 2\n", "another starts at line 3"},
+      {",a: 1", "a template is a JSON object or a YAML mapping"},
       {bomb, "values (after aliases are expanded)"},
       {std::string(kMaxTemplateBodyBytes + 1, ' '), "longer than the maximum"},
       {std::string(100, '[') + std::string(100, ']'), ""},  // YAML flow lists: depth or shape
