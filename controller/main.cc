@@ -269,7 +269,7 @@ int main(int argc, char** argv) {
       ctl::MakeGrpcAgentClient({.ca_pem = (*ca)->ca_pem(),
                                 .certificate_chain_pem = client_cert->certificate_chain_pem,
                                 .private_key_pem = client_cert->private_key_pem});
-  ctl::ComputeService compute(state, clock, ids, scheduler, *agents, **signer);
+  ctl::ComputeService compute(state, clock, ids, scheduler, *agents);
   ctl::KeyPairService key_pairs(state, clock, ids);
   ctl::ImageService images(state, clock, ids, **blobs);
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);

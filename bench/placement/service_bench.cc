@@ -16,11 +16,11 @@
 // bench mutex (same mix as the library line: 40% no group, 20% spread, 20% partition, 20%
 // cluster; 1-4 instances; six instance types from the catalog matching the library's sizes);
 // the call itself runs without it. Everything RunInstances does is in the measured time:
-// validation, the decision, the instance records with their addresses and identity documents,
-// the pipelined durable commit. Identity SIGNATURES are made when an instance is delivered to
-// its host (FleetService::WatchDesired), not in RunInstances; with no agents running, the
-// bench measures that cost apart after the run (delivery of a sample of hosts' desired states,
-// signatures verified against the cloud certificate).
+// validation, the decision, the instance records with their addresses (and the fields their
+// identity documents are built from), the pipelined durable commit. Identity SIGNATURES are made
+// when an instance is delivered to its host (FleetService::WatchDesired), not in RunInstances; with
+// no agents running, the bench measures that cost apart after the run (delivery of a sample of
+// hosts' desired states, signatures verified against the cloud certificate).
 //
 // At the end the store is reopened and read back by a fresh CloudState; the state read from
 // disk is judged by the independent checker (controller/scheduler/checker.h), and private
@@ -57,6 +57,7 @@
 #include "controller/service/cloud_state.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
+#include "controller/service/identity_document.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/instance_types.h"
 #include "controller/store/rocksdb_store.h"
@@ -194,8 +195,7 @@ bool ServiceBench::Setup() {
     return false;
   }
   signer_ = std::move(*signer);
-  compute_ =
-      std::make_unique<ctl::ComputeService>(*state_, clock_, ids_, scheduler_, agents_, *signer_);
+  compute_ = std::make_unique<ctl::ComputeService>(*state_, clock_, ids_, scheduler_, agents_);
   fleet_ = std::make_unique<ctl::FleetService>(*state_, clock_, ids_, *signer_);
 
   // Hosts: the library line's layout (3 AZs, racks of 20, four sizes drawn from the RNG).
@@ -475,7 +475,7 @@ bool ServiceBench::Verify() {
     cs.instances.push_back(c);
     members += !c.group_name.empty();
     duplicates += addresses[{r.network().subnet_id(), r.network().private_ip()}]++ > 0;
-    unsigned_docs += r.identity_document().empty();
+    unsigned_docs += ctl::IdentityDocumentOf(r).empty();
   }
   const auto violations = scheduler::CheckPlacement(cs);
   std::printf(

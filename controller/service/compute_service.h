@@ -36,18 +36,13 @@ using limits::kMaxUserDataBytes;
 //
 // RunInstances and DescribePlacement decide on the state's kept scheduler::Fleet
 // (CloudState::index(), the same rules as SpreadScheduler over a snapshot); `scheduler` serves
-// StartInstances' re-check of one host. `signer` writes identity documents; FleetService signs
-// them at delivery.
+// StartInstances' re-check of one host. Identity documents are built from the instance records
+// and signed at delivery (FleetService; identity_document.h).
 class ComputeService {
  public:
   ComputeService(CloudState& state, const Clock& clock, IdGenerator& ids,
-                 const scheduler::Scheduler& scheduler, AgentClient& agents, IdentitySigner& signer)
-      : state_(state),
-        clock_(clock),
-        ids_(ids),
-        scheduler_(scheduler),
-        agents_(agents),
-        signer_(signer) {}
+                 const scheduler::Scheduler& scheduler, AgentClient& agents)
+      : state_(state), clock_(clock), ids_(ids), scheduler_(scheduler), agents_(agents) {}
 
   absl::StatusOr<v1::Reservation> RunInstances(const v1::RunInstancesRequest& req);
   absl::StatusOr<v1::DescribeInstancesResponse> DescribeInstances(
@@ -118,7 +113,6 @@ class ComputeService {
   IdGenerator& ids_;
   const scheduler::Scheduler& scheduler_;
   AgentClient& agents_;
-  IdentitySigner& signer_;
 };
 
 // Where the calling thread's last RunInstances call spent its time (steady clock): waiting for

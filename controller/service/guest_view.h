@@ -31,7 +31,8 @@ struct GuestContext {
 
 // Pure. Metadata options the record leaves UNSPECIFIED (records from before an option existed)
 // get EC2's defaults (DefaultMetadataOptions()); a record that names no placement group gives
-// none. The record's identity document is served as it is.
+// none. The identity document is IdentityDocumentOf(r) (identity_document.h): the fields' document,
+// or the text a record of an earlier version carries.
 v1::GuestMetadata BuildGuestMetadata(const v1::InstanceRecord& r, const GuestContext& context);
 
 // Puts a signed identity document into `m` (the document and its three signatures).

@@ -281,9 +281,9 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
       r.set_iam_role_name(profile->role_name());
     }
     MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes, next_free));
-    // The document only: it is signed when the record is delivered to its host
-    // (FleetService::WatchDesired, outside the state lock); see IdentitySigner.
-    r.set_identity_document(signer_.Document(r));
+    // The identity document is not stored: it is built from these fields when the record is
+    // delivered to its host and signed there, outside the state lock (identity_document.h).
+    r.set_identity_pending_time_ms(r.launch_time_ms());
     token.add_instance_ids(r.instance_id());
     touched_hosts.insert(host_id);
     changes.instances[r.instance_id()] = std::move(r);
