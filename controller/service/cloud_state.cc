@@ -210,6 +210,12 @@ uint64_t CloudState::GenerationLocked(const std::string& host_id) const {
   return it == host_runtime_.end() ? 0 : it->second.generation;
 }
 
+const v1::BootImage& CloudState::BootImageOf(const v1::InstanceRecord& r) const {
+  if (r.has_image()) return r.image();
+  auto it = images_.find(r.image_id());
+  return it == images_.end() ? v1::BootImage::default_instance() : it->second.boot();
+}
+
 bool CloudState::HostUpLocked(const std::string& host_id, absl::Time now) const {
   auto it = host_runtime_.find(host_id);
   return it != host_runtime_.end() && now - it->second.last_report <= config_.host_timeout;

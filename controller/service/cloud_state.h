@@ -166,6 +166,13 @@ class CloudState {
   // Volumes change only through Changes.
   const std::map<std::string, v1::VolumeRecord>& volumes() const { return volumes_; }
 
+  // The boot files of an instance: its record's own `image` when it has one (records written
+  // before this rule, and instances whose AMI was deregistered: DeregisterImage copies the boot
+  // files into them), else its AMI's. RunInstances does not copy the AMI's boot files (~250
+  // bytes of digests and sizes) into every record. Empty for neither (a broken invariant).
+  // Requires mu() held.
+  const v1::BootImage& BootImageOf(const v1::InstanceRecord& r) const;
+
   bool HostUpLocked(const std::string& host_id, absl::Time now) const;
   // The host reported (or registered) at `now`. Requires mu() held.
   void RecordReportLocked(const std::string& host_id, absl::Time now);

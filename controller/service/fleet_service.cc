@@ -180,7 +180,7 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
     auto* di = d.add_instances();
     di->set_instance_id(id);
     di->set_goal(r.goal());
-    *di->mutable_image() = r.image();
+    *di->mutable_image() = state_.BootImageOf(r);
     di->set_vcpus(r.vcpus());
     di->set_memory_mib(r.memory_mib());
     di->set_smbios_uuid(r.smbios_uuid());

@@ -260,7 +260,8 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     r.set_ami_launch_index(static_cast<int32_t>(i));
     r.set_client_token(req.client_token());
     r.set_smbios_uuid(MakeSmbiosUuid(ids_));
-    *r.mutable_image() = image.boot();
+    // No copy of the AMI's boot files: CloudState::BootImageOf finds them through image_id
+    // (DeregisterImage copies them into the records that still need them).
     r.set_architecture(image.architecture());
     r.set_root_device_name(image.root_device_name());
     r.set_accelerator(host.accelerator());
