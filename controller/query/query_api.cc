@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/iam/policy.h"
+#include "controller/query/cloudformation_query.h"
 #include "controller/query/errors.h"
 #include "controller/query/query_instance_options.h"
 #include "controller/query/xml.h"
@@ -89,6 +90,10 @@ std::string QueryApi::NextRequestId() {
 
 HttpResponse QueryApi::Handle(const HttpRequest& request) {
   const std::string request_id = NextRequestId();
+  // `aws cloudformation …` signs for the service "cloudformation" (cloudformation_query.h).
+  if (CredentialScopeService(request) == "cloudformation") {
+    return HandleCloudFormation(request, verifier_, request_id);
+  }
   HttpResponse resp;
   absl::Status s = Dispatch(request, request_id, &resp.body);
   if (!s.ok()) {
