@@ -134,7 +134,7 @@ TEST_CASE("each function evaluates as the reference defines", "[cloudformation]"
 }
 
 // Conditions evaluated once for the template. Catches Fn::Not or Fn::Or inverted.
-TEST_CASE("conditions", "[cloudformation]") {
+TEST_CASE("template conditions evaluate", "[cloudformation]") {
   Fixture f;
   CHECK(f.ctx.conditions.at("IsProd"));
   CHECK_FALSE(f.ctx.conditions.at("IsDev"));
