@@ -107,6 +107,8 @@ class CloudState {
     std::vector<std::string> deleted_instance_profiles;
     std::map<std::string, v1::VolumeRecord> volumes;  // by volume id
     std::vector<std::string> deleted_volumes;
+    std::map<std::string, v1::SnapshotRecord> snapshots;  // by snapshot id
+    std::vector<std::string> deleted_snapshots;
   };
 
   // Makes `changes` durable and applies them to the mirror; returns once they are on disk (and
@@ -165,6 +167,8 @@ class CloudState {
   }
   // Volumes change only through Changes.
   const std::map<std::string, v1::VolumeRecord>& volumes() const { return volumes_; }
+  // Snapshots change only through Changes.
+  const std::map<std::string, v1::SnapshotRecord>& snapshots() const { return snapshots_; }
 
   bool HostUpLocked(const std::string& host_id, absl::Time now) const;
   // The host reported (or registered) at `now`. Requires mu() held.
@@ -201,6 +205,7 @@ class CloudState {
   std::map<std::string, v1::PlacementGroupRecord> placement_groups_;
   std::map<std::string, v1::InstanceProfileRecord> instance_profiles_;
   std::map<std::string, v1::VolumeRecord> volumes_;
+  std::map<std::string, v1::SnapshotRecord> snapshots_;
   StateIndex index_;  // after config_ (it keeps a reference)
 };
 
