@@ -99,6 +99,7 @@ void RegisterImageVerbs(VerbRegistry& verbs);
 void RegisterKeyPairVerbs(VerbRegistry& verbs);
 void RegisterPlacementVerbs(VerbRegistry& verbs);
 void RegisterVolumeVerbs(VerbRegistry& verbs);  // verbs/volumes.cc
+void RegisterSnapshotVerbs(VerbRegistry& verbs);  // verbs/snapshots.cc
 void RegisterHostVerbs(VerbRegistry& verbs);
 void RegisterInstanceProfileVerbs(VerbRegistry& verbs);
 void RegisterTagVerbs(VerbRegistry& verbs);
