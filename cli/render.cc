@@ -185,19 +185,19 @@ json InstanceTypeJson(const v1::InstanceTypeInfo& t) {
 
 json HostJson(const v1::Host& h) {
   json j = {{"HostId", h.host_id()},
-          {"Hostname", h.hostname()},
-          {"State", h.state()},
-          {"Region", h.topology().region()},
-          {"AvailabilityZone", h.topology().availability_zone()},
-          {"Rack", h.topology().rack()},
-          {"Endpoint", h.endpoint()},
-          {"Accelerator", h.accelerator() == v1::ACCELERATOR_KVM ? "kvm" : "tcg"},
-          {"AcceleratorReason", h.accelerator_reason()},
-          {"Capacity", CapacityJson(h.capacity())},
-          {"Allocatable", CapacityJson(h.allocatable())},
-          {"Used", CapacityJson(h.used())},
-          {"InstanceCount", h.instance_count()},
-          {"LastHeartbeat", h.has_last_heartbeat() ? Iso8601(h.last_heartbeat()) : ""}};
+            {"Hostname", h.hostname()},
+            {"State", h.state()},
+            {"Region", h.topology().region()},
+            {"AvailabilityZone", h.topology().availability_zone()},
+            {"Rack", h.topology().rack()},
+            {"Endpoint", h.endpoint()},
+            {"Accelerator", h.accelerator() == v1::ACCELERATOR_KVM ? "kvm" : "tcg"},
+            {"AcceleratorReason", h.accelerator_reason()},
+            {"Capacity", CapacityJson(h.capacity())},
+            {"Allocatable", CapacityJson(h.allocatable())},
+            {"Used", CapacityJson(h.used())},
+            {"InstanceCount", h.instance_count()},
+            {"LastHeartbeat", h.has_last_heartbeat() ? Iso8601(h.last_heartbeat()) : ""}};
   if (!h.volume_service().state().empty()) {
     j["VolumeService"] = ZoneVolumeServiceJson(h.volume_service());
   }

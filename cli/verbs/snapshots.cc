@@ -45,8 +45,8 @@ void AddCreateSnapshot(VerbRegistry& verbs) {
       "create-snapshot", "point-in-time, incremental snapshot of a volume", [f](VerbContext& ctx) {
         v1::CreateSnapshotRequest req = f->req;
         req.set_dry_run(f->dry_run);
-        for (const auto& t : TagsFor(ParseTagSpecifications(f->tag_specifications), "snapshot",
-                                     "CreateSnapshot")) {
+        for (const auto& t :
+             TagsFor(ParseTagSpecifications(f->tag_specifications), "snapshot", "CreateSnapshot")) {
           *req.add_tags() = t;
         }
         auto s = ctx.api.Call("CreateSnapshot", &Stub::CreateSnapshot, req);
@@ -98,13 +98,13 @@ void AddDeleteSnapshot(VerbRegistry& verbs) {
     bool dry_run = false;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd = verbs.Add("delete-snapshot", "delete a snapshot no AMI uses",
-                            [f](VerbContext& ctx) {
-                              v1::DeleteSnapshotRequest req = f->req;
-                              req.set_dry_run(f->dry_run);
-                              ctx.api.Call("DeleteSnapshot", &Stub::DeleteSnapshot, req);
-                              return 0;
-                            });
+  CLI::App* cmd =
+      verbs.Add("delete-snapshot", "delete a snapshot no AMI uses", [f](VerbContext& ctx) {
+        v1::DeleteSnapshotRequest req = f->req;
+        req.set_dry_run(f->dry_run);
+        ctx.api.Call("DeleteSnapshot", &Stub::DeleteSnapshot, req);
+        return 0;
+      });
   cmd->add_option("--snapshot-id", *f->req.mutable_snapshot_id())->required();
   cmd->add_flag("--dry-run", f->dry_run);
 }
@@ -116,22 +116,22 @@ void AddCopySnapshot(VerbRegistry& verbs) {
     bool encrypted = false, dry_run = false;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd = verbs.Add(
-      "copy-snapshot", "copy a snapshot within the region (shares its data)",
-      [f](VerbContext& ctx) {
-        v1::CopySnapshotRequest req = f->req;
-        req.set_encrypted(f->encrypted);
-        req.set_dry_run(f->dry_run);
-        for (const auto& t : TagsFor(ParseTagSpecifications(f->tag_specifications), "snapshot",
-                                     "CopySnapshot")) {
-          *req.add_tags() = t;
-        }
-        auto resp = ctx.api.Call("CopySnapshot", &Stub::CopySnapshot, req);
-        json doc = {{"SnapshotId", resp.snapshot_id()}};
-        if (!resp.tags().empty()) doc["Tags"] = TagsJson(resp.tags());
-        Print(ctx, doc);
-        return 0;
-      });
+  CLI::App* cmd =
+      verbs.Add("copy-snapshot", "copy a snapshot within the region (shares its data)",
+                [f](VerbContext& ctx) {
+                  v1::CopySnapshotRequest req = f->req;
+                  req.set_encrypted(f->encrypted);
+                  req.set_dry_run(f->dry_run);
+                  for (const auto& t : TagsFor(ParseTagSpecifications(f->tag_specifications),
+                                               "snapshot", "CopySnapshot")) {
+                    *req.add_tags() = t;
+                  }
+                  auto resp = ctx.api.Call("CopySnapshot", &Stub::CopySnapshot, req);
+                  json doc = {{"SnapshotId", resp.snapshot_id()}};
+                  if (!resp.tags().empty()) doc["Tags"] = TagsJson(resp.tags());
+                  Print(ctx, doc);
+                  return 0;
+                });
   cmd->add_option("--source-snapshot-id", *f->req.mutable_source_snapshot_id())->required();
   cmd->add_option("--source-region", *f->req.mutable_source_region(),
                   "the source's region: this cloud's (copies stay in the region)")

@@ -1,4 +1,5 @@
-// gRPC edge of EBS volumes and snapshots: each call is verified, then forwarded to the VolumeService.
+// gRPC edge of EBS volumes and snapshots: each call is verified, then forwarded to the
+// VolumeService.
 #include "common/grpc_status.h"
 #include "controller/api/grpc_handlers.h"
 

@@ -35,7 +35,8 @@ const FilterTable<v1::SnapshotRecord>& SnapshotFilters() {
           {"volume-size", [](const auto& s) { return absl::StrCat(s.volume_size_gib()); }},
           {"description", [](const auto& s) { return s.description(); }},
           {"progress", [](const auto& s) { return Progress(s); }},
-          {"encrypted", [](const auto& s) { return std::string(s.encrypted() ? "true" : "false"); }},
+          {"encrypted",
+           [](const auto& s) { return std::string(s.encrypted() ? "true" : "false"); }},
           {"start-time",
            [](const auto& s) {
              return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
@@ -102,7 +103,8 @@ v1::Snapshot SnapshotToApi(const v1::SnapshotRecord& r, const std::string& owner
   *s.mutable_tags() = TagList(r.tags());
   s.set_stored_bytes(r.stored_bytes());
   s.set_availability_zone(r.availability_zone());
-  if (r.completion_time_ms() > 0) *s.mutable_completion_time() = ToTimestamp(r.completion_time_ms());
+  if (r.completion_time_ms() > 0)
+    *s.mutable_completion_time() = ToTimestamp(r.completion_time_ms());
   return s;
 }
 
@@ -115,10 +117,9 @@ absl::StatusOr<v1::DescribeSnapshotsResponse> VolumeService::DescribeSnapshots(
   for (const auto& f : req.filters()) {
     if (f.name() != "owner-id" && f.name() != "owner-alias") *plain.Add() = f;
   }
-  MC_ASSIGN_OR_RETURN(
-      const PageStart start,
-      StartPage(kDescribeSnapshotsPages, {req.max_results(), req.next_token()},
-                !req.snapshot_ids().empty()));
+  MC_ASSIGN_OR_RETURN(const PageStart start,
+                      StartPage(kDescribeSnapshotsPages, {req.max_results(), req.next_token()},
+                                !req.snapshot_ids().empty()));
   auto lock = state_.LockCommitted();
   std::set<std::string> ids;
   for (const auto& id : req.snapshot_ids()) {

@@ -81,12 +81,11 @@ absl::StatusOr<v1::Snapshot> VolumeService::CreateSnapshot(const v1::CreateSnaps
 
 v1::SnapshotRecord VolumeService::FinishSnapshot(const v1::SnapshotRecord& r) {
   auto client = fleet_.ServiceFor(r.availability_zone());
-  absl::StatusOr<SnapshotInfo> made = client.status();
-  if (client.ok()) {
-    made = r.source_snapshot_id().empty()
-               ? (*client)->CreateSnapshot(r.volume_id(), r.snapshot_id())
-               : (*client)->CopySnapshot(r.source_snapshot_id(), r.snapshot_id());
-  }
+  const absl::StatusOr<SnapshotInfo> made =
+      !client.ok() ? absl::StatusOr<SnapshotInfo>(client.status())
+      : r.source_snapshot_id().empty()
+          ? (*client)->CreateSnapshot(r.volume_id(), r.snapshot_id())
+          : (*client)->CopySnapshot(r.source_snapshot_id(), r.snapshot_id());
   auto lock = state_.LockCommitted();
   auto it = state_.snapshots().find(r.snapshot_id());
   if (it == state_.snapshots().end()) return r;
@@ -120,9 +119,9 @@ absl::StatusOr<v1::DeleteSnapshotResponse> VolumeService::DeleteSnapshot(
     if (std::string image = ImageUsingSnapshotLocked(state_, found->snapshot_id());
         !image.empty()) {
       // The code and message moto answers (moto/ec2/exceptions.py, InvalidSnapshotInUse).
-      return Ec2Error(absl::StatusCode::kFailedPrecondition, "InvalidSnapshot.InUse",
-                      absl::StrCat("The snapshot ", found->snapshot_id(),
-                                   " is currently in use by ", image));
+      return Ec2Error(
+          absl::StatusCode::kFailedPrecondition, "InvalidSnapshot.InUse",
+          absl::StrCat("The snapshot ", found->snapshot_id(), " is currently in use by ", image));
     }
     if (found->state() == v1::SNAPSHOT_STATE_PENDING) {
       // Its creation may still be on its way to the volume service; deleting now could leave

@@ -97,19 +97,18 @@ absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeReq
     if (snap->availability_zone() != req.availability_zone()) {
       // EC2's snapshots are regional; here a snapshot's bytes live on one zone's volume
       // service, and a clone is copy-on-write on that service.
-      return InvalidParameterValue(absl::StrCat(
-          "Snapshot '", snap->snapshot_id(), "' is held by the volume service of ",
-          snap->availability_zone(), ": volumes from it can be created in ",
-          snap->availability_zone(), " only, not in ",
-          QuoteForMessage(req.availability_zone(), 64)));
+      return InvalidParameterValue(
+          absl::StrCat("Snapshot '", snap->snapshot_id(), "' is held by the volume service of ",
+                       snap->availability_zone(), ": volumes from it can be created in ",
+                       snap->availability_zone(), " only, not in ",
+                       QuoteForMessage(req.availability_zone(), 64)));
     }
     if (size_gib == 0) size_gib = snap->volume_size_gib();
     if (size_gib < snap->volume_size_gib()) {
       // EC2 words it "Volume of size 4GB is smaller than snapshot 'snap-…', expect size >= 8GB".
-      return InvalidParameterValue(absl::StrCat("Volume of size ", size_gib,
-                                                "GB is smaller than snapshot '",
-                                                snap->snapshot_id(), "', expect size >= ",
-                                                snap->volume_size_gib(), "GB"));
+      return InvalidParameterValue(
+          absl::StrCat("Volume of size ", size_gib, "GB is smaller than snapshot '",
+                       snap->snapshot_id(), "', expect size >= ", snap->volume_size_gib(), "GB"));
     }
     if (snap->encrypted()) {
       return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",

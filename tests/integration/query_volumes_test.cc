@@ -205,8 +205,7 @@ TEST_CASE("aws CLI v1: create, describe, copy and delete EBS snapshots; volumes 
   CHECK_FALSE(q.backend->HasSnapshot(snap));
   CHECK(q.ErrorOf("describe-snapshots --snapshot-ids " + snap) == "InvalidSnapshot.NotFound");
   CHECK(q.ErrorOf("delete-snapshot --snapshot-id " + snap) == "InvalidSnapshot.NotFound");
-  CHECK(q.ErrorOf("create-snapshot --volume-id vol-0123456789abcdef0") ==
-        "InvalidVolume.NotFound");
+  CHECK(q.ErrorOf("create-snapshot --volume-id vol-0123456789abcdef0") == "InvalidVolume.NotFound");
   CHECK(q.ErrorOf("create-snapshot --volume-id " + vol + " --dry-run") == "DryRunOperation");
 }
 

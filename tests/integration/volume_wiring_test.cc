@@ -382,11 +382,12 @@ TEST_CASE("volume wiring: incremental snapshots, volumes from them, copies, dele
   v1::DeleteSnapshotRequest del;
   del.set_snapshot_id(second.snapshot_id());
   REQUIRE(f.volumes->DeleteSnapshot(del).ok());
-  CHECK(Ec2CodeOf(f.volumes->DescribeSnapshots([&] {
-                                v1::DescribeSnapshotsRequest d;
-                                d.add_snapshot_ids(second.snapshot_id());
-                                return d;
-                              }())
+  CHECK(Ec2CodeOf(f.volumes
+                      ->DescribeSnapshots([&] {
+                        v1::DescribeSnapshotsRequest d;
+                        d.add_snapshot_ids(second.snapshot_id());
+                        return d;
+                      }())
                       .status()) == "InvalidSnapshot.NotFound");
   const std::string clone_uri = ExportUri(*f.daemon, clone->volume_id());
   CHECK(QemuIo(clone_uri, "read -P 0xab 0 4M"));

@@ -251,9 +251,8 @@ TEST_CASE("CreateVolume --snapshot-id: the snapshot's size by default, larger, n
   CHECK(f.backend->cloned_from[larger->volume_id()] == snap);
   auto smaller = create(4);
   CHECK(Ec2CodeOf(smaller.status()) == "InvalidParameterValue");
-  CHECK(smaller.status().message() ==
-        absl::StrCat("Volume of size 4GB is smaller than snapshot '", snap,
-                     "', expect size >= 10GB"));
+  CHECK(smaller.status().message() == absl::StrCat("Volume of size 4GB is smaller than snapshot '",
+                                                   snap, "', expect size >= 10GB"));
   CHECK(Ec2CodeOf(create(10, "home-1c").status()) == "InvalidParameterValue");
   v1::DescribeVolumesRequest d;
   auto* fl = d.add_filters();
@@ -317,8 +316,7 @@ TEST_CASE("DescribeSnapshots: owners, filters, tags, paging") {
   }
   CHECK(seen.size() == 7);
   page.add_snapshot_ids(*seen.begin());
-  CHECK(Ec2CodeOf(f.volumes->DescribeSnapshots(page).status()) ==
-        "InvalidParameterCombination");
+  CHECK(Ec2CodeOf(f.volumes->DescribeSnapshots(page).status()) == "InvalidParameterCombination");
 }
 
 TEST_CASE("DescribeAvailabilityZones / DescribeHosts show each zone's volume service") {

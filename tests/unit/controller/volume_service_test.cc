@@ -52,7 +52,8 @@ struct Fixture {
   }
 };
 
-TEST_CASE("CreateVolume: gp2 by default, answered creating, made on the zone's service, available") {
+TEST_CASE(
+    "CreateVolume: gp2 by default, answered creating, made on the zone's service, available") {
   // Bugs caught: the default type not gp2; gp2's IOPS not its baseline; the backend not asked;
   // the answer not EC2's `creating`; the record left creating after the backend answered.
   Fixture f;
