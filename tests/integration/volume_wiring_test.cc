@@ -201,7 +201,7 @@ TEST_CASE("volume wiring: create, describe, grow and delete reach the real minic
   SkipWithoutQemu();
   Fixture f;
   v1::Volume v = f.Create(1);
-  CHECK(v.state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(v.state() == v1::VOLUME_STATE_CREATING);  // EC2's answer
   auto described = f.Describe(v.volume_id());
   REQUIRE(described.ok());
   CHECK(described->state() == v1::VOLUME_STATE_AVAILABLE);
@@ -421,6 +421,29 @@ TEST_CASE("volume wiring: incremental snapshots, volumes from them, copies, dele
   Unexport(*f.daemon, second_clone->volume_id());
   // Only the controller's scratch clone of the copy is gone; the user's volumes remain.
   CHECK(DaemonVolumes(*f.daemon).size() == 3);
+}
+
+// Bugs caught: GetVolumeServiceStatus not asked (the state always "reachable", or the counts
+// zero); a stopped daemon reported reachable (DescribeAvailabilityZones would hide the outage);
+// the status call waiting the whole volume deadline (30 s) on a daemon that is gone.
+TEST_CASE("volume wiring: the zone's volume service state comes from the daemon, down or up") {
+  SkipWithoutQemu();
+  Fixture f;
+  f.Create(1);
+  auto states = f.volumes->ZoneStates();
+  REQUIRE(states.contains(kZone));
+  CHECK(states[kZone].reachable);
+  CHECK(states[kZone].healthy);
+  CHECK(states[kZone].backend == "qsd");
+  CHECK(states[kZone].volumes == 1);
+  CHECK(states[kZone].free_bytes > 0);
+  f.RestartDaemonAfter([&] {
+    const auto start = std::chrono::steady_clock::now();
+    auto down = f.volumes->ZoneStates();
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+    CHECK_FALSE(down[kZone].reachable);
+    CHECK(absl::StrContains(down[kZone].detail, "not reachable"));
+  });
 }
 
 }  // namespace
