@@ -306,6 +306,7 @@ int main(int argc, char** argv) {
     spdlog::info("volume service of {} at {}", flag->zone, flag->endpoint);
   }
   ctl::VolumeService volumes(state, clock, ids, volume_fleet);
+  compute.SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
   ctl::InstanceProfileService profiles(state, clock, sealer);
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);
   // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.

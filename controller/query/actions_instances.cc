@@ -242,7 +242,8 @@ absl::Status RunDescribeAvailabilityZones(Services& s,
     Text(item, "optInStatus", z.opt_in_status());
     Text(item, "groupName", z.region_name());
     Text(item, "networkBorderGroup", z.region_name());
-    Child(item, "messageSet");
+    XmlNode messages = Child(item, "messageSet");
+    for (const std::string& m : z.messages()) Text(Item(messages), "message", m);
   }
   return absl::OkStatus();
 }

@@ -54,6 +54,7 @@ ActionTable BuildActionTable() {
   AddStatusActions(t);             // actions_status.cc
   AddTagActions(t);                // query_tags.cc
   AddVolumeActions(t);             // actions_volumes.cc
+  AddSnapshotActions(t);           // actions_snapshots.cc
   AddInstanceOptionActions(t);     // query_instance_options.cc: the options minicloud has fixed
   return t;
 }

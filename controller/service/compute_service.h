@@ -1,5 +1,9 @@
 #pragma once
 
+#include <functional>
+#include <map>
+#include <string>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/boot_verdict.h"
@@ -12,6 +16,7 @@
 #include "controller/service/identity.h"
 #include "controller/service/instance_types.h"
 #include "controller/service/metadata_options.h"
+#include "controller/volumes/volume_fleet.h"
 #include "minicloud/v1/compute.pb.h"
 
 namespace minicloud::controller {
@@ -66,6 +71,12 @@ class ComputeService {
   absl::StatusOr<v1::StartInstancesResponse> StartInstances(const v1::StartInstancesRequest& req);
   absl::StatusOr<v1::DescribeAvailabilityZonesResponse> DescribeAvailabilityZones(
       const v1::DescribeAvailabilityZonesRequest& req);
+
+  // Where DescribeAvailabilityZones and DescribeHosts learn each zone's volume service state
+  // (VolumeService::ZoneStates, called outside the state lock). Unset: no zone has one. Set once
+  // at wiring, before serving.
+  using VolumeStatesFn = std::function<std::map<std::string, VolumeServiceState>()>;
+  void SetVolumeStates(VolumeStatesFn fn) { volume_states_ = std::move(fn); }
   // EC2 RebootInstances: each running instance reboots (state stays running; its agent reboots
   // the domain once); terminated and shutting-down ones are ignored; any other state is
   // IncorrectInstanceState (instance_status.cc).
@@ -113,6 +124,7 @@ class ComputeService {
   IdGenerator& ids_;
   const scheduler::Scheduler& scheduler_;
   AgentClient& agents_;
+  VolumeStatesFn volume_states_;
 };
 
 // Where the calling thread's last RunInstances call spent its time (steady clock): waiting for
