@@ -208,9 +208,19 @@ absl::Status RunDescribeInstanceTypes(Services& s, const v1::DescribeInstanceTyp
     Int(Child(item, "memoryInfo"), "sizeInMiB", t.memory_mib());
     Bool(item, "instanceStorageSupported", t.instance_storage_supported());
     if (t.instance_storage_supported()) {
-      Int(Child(item, "instanceStorageInfo"), "totalSizeInGB", t.instance_storage_gb());
+      // botocore's InstanceStorageInfo: totalSizeInGB, disks (DiskInfo items), nvmeSupport.
+      XmlNode info = Child(item, "instanceStorageInfo");
+      Int(info, "totalSizeInGB", t.instance_storage_gb());
+      XmlNode disks = Child(info, "disks");
+      for (const v1::InstanceStorageDisk& d : t.instance_storage_disks()) {
+        XmlNode disk = Item(disks);
+        Int(disk, "sizeInGB", d.size_gb());
+        Int(disk, "count", d.count());
+        Text(disk, "type", d.type());
+      }
+      Text(info, "nvmeSupport", t.instance_storage_nvme_support());
     }
-    Bool(item, "burstablePerformanceSupported", !t.burstable().empty());
+    Bool(item, "burstablePerformanceSupported", t.burstable() == "true");
     Bool(item, "hibernationSupported", false);
   }
   return absl::OkStatus();

@@ -28,6 +28,14 @@ absl::StatusOr<v1::DescribeInstanceTypesResponse> ComputeService::DescribeInstan
     o->set_memory_mib(t.memory_mib);
     o->set_instance_storage_supported(t.instance_store_disks > 0);
     o->set_instance_storage_gb(t.instance_store_disks * t.instance_store_gb);
+    if (t.instance_store_disks > 0) {
+      // Every instance-store type of the catalog has NVMe SSDs (instance_types.cc).
+      auto* disk = o->add_instance_storage_disks();
+      disk->set_size_gb(t.instance_store_gb);
+      disk->set_count(t.instance_store_disks);
+      disk->set_type("ssd");
+      o->set_instance_storage_nvme_support("required");
+    }
     o->set_burstable(t.burstable ? "true" : "false");
   };
   if (req.instance_types_size() == 0) {
