@@ -165,7 +165,8 @@ json InstanceTypeJson(const v1::InstanceTypeInfo& t) {
     }
     j["InstanceStorageInfo"] = {{"TotalSizeInGB", t.instance_storage_gb()},
                                 {"Disks", disks},
-                                {"NvmeSupport", t.instance_storage_nvme_support()}};
+                                {"NvmeSupport", t.instance_storage_nvme_support()},
+                                {"EncryptionSupport", t.instance_storage_encryption_support()}};
   }
   return j;
 }
