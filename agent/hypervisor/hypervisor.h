@@ -104,7 +104,7 @@ struct HostResources {
 //   missing domain NotFound.
 // - DetachDisk removes the disk at a virtio target (from DomainSpec::ebs_disks or AttachDisk)
 //   from the running guest AND the persistent definition. Idempotent: no disk at that target is
-//   success. The root disk (vda) is FailedPrecondition. Hot-unplug needs the guest's
+//   success. The root disk (vda) and instance-store disks are FailedPrecondition. Hot-unplug needs the guest's
 //   cooperation: success means the definition no longer has the disk and the running guest was
 //   asked to release it; calling again re-asks while it still holds it.
 // - Domains keep running when the Hypervisor object (or the agent process) goes away; a new

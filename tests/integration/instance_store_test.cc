@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "common/ec2_error.h"
 #include "tests/testing/test_cloud.h"
@@ -58,7 +59,7 @@ std::string Head(const std::string& path) {
 
 // Would catch: the type's volumes not reaching the desired state (no file, no disk in the
 // spec), a file that is not sparse or has the wrong size, a reboot that recreates the volume
-// (data gone), a stop that keeps it (data still there after start), a terminate that leaves it.
+// (data gone), an agent restart that empties a running guest's volume, a stop that keeps it (data still there after start), a terminate that leaves it.
 TEST_CASE("instance store: created sparse at boot, kept on reboot, emptied by stop, gone on "
           "terminate",
           "[integration]") {
@@ -95,6 +96,12 @@ TEST_CASE("instance store: created sparse at boot, kept on reboot, emptied by st
                &rebooted)
               .ok());
   REQUIRE(TestCloud::Eventually([&] { return host.hypervisor->Reboots(id) == 1; }));
+  CHECK(Head(e0) == "guest data");
+
+  // An agent restarted while the domain runs adopts it and leaves its volumes alone.
+  cloud.RestartAgent(host);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(cloud.StateOf(id) == "running");
   CHECK(Head(e0) == "guest data");
 
   // Stop: the files go; start: they come back empty.
