@@ -167,7 +167,8 @@ absl::Status ValidateDomainSpec(const DomainSpec& spec) {
     }
     const std::string_view t = disk.target_dev;
     if (t.size() != 3 || t.substr(0, 2) != "vd" || t[2] < 'b' || t[2] > 'z') {
-      return Invalid(id, absl::StrCat(where, "target_dev must be vd[b-z], got '", AbslView(t), "'"));
+      return Invalid(id,
+                     absl::StrCat(where, "target_dev must be vd[b-z], got '", AbslView(t), "'"));
     }
     // virtio-blk serials hold 20 bytes.
     if (disk.serial.empty() || disk.serial.size() > 20 ||

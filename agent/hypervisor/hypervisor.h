@@ -59,7 +59,7 @@ struct DomainSpec {
   std::string console_log;  // serial console is appended to this file
   std::vector<NetworkInterface> interfaces;
   std::vector<InstanceStoreDisk> instance_store;  // after the root disk, before EBS disks
-  std::vector<EbsDisk> ebs_disks;  // attached EBS data volumes, after the root disk
+  std::vector<EbsDisk> ebs_disks;                 // attached EBS data volumes, after the root disk
 };
 
 enum class DomainState { kRunning, kPaused, kShutoff, kCrashed, kOther };
@@ -104,9 +104,9 @@ struct HostResources {
 //   missing domain NotFound.
 // - DetachDisk removes the disk at a virtio target (from DomainSpec::ebs_disks or AttachDisk)
 //   from the running guest AND the persistent definition. Idempotent: no disk at that target is
-//   success. The root disk (vda) and instance-store disks are FailedPrecondition. Hot-unplug needs the guest's
-//   cooperation: success means the definition no longer has the disk and the running guest was
-//   asked to release it; calling again re-asks while it still holds it.
+//   success. The root disk (vda) and instance-store disks are FailedPrecondition. Hot-unplug needs
+//   the guest's cooperation: success means the definition no longer has the disk and the running
+//   guest was asked to release it; calling again re-asks while it still holds it.
 // - Domains keep running when the Hypervisor object (or the agent process) goes away; a new
 //   instance re-adopts them through List().
 // - Methods are thread-safe.

@@ -65,9 +65,9 @@ struct EphemeralDevice {
 };
 
 struct BlockDeviceMapping {
-  std::string ami = "/dev/xvda";             // block-device-mapping/ami
-  std::string root = "/dev/xvda";            // block-device-mapping/root
-  std::vector<EphemeralDevice> ephemeral;    // block-device-mapping/ephemeralN, in order
+  std::string ami = "/dev/xvda";           // block-device-mapping/ami
+  std::string root = "/dev/xvda";          // block-device-mapping/root
+  std::vector<EphemeralDevice> ephemeral;  // block-device-mapping/ephemeralN, in order
 };
 
 // Short-lived credentials of the instance profile, served under

@@ -13,9 +13,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace minicloud::agent {
 namespace fs = std::filesystem;
@@ -28,8 +28,7 @@ bool IsVirtualName(absl::string_view v) {
   if (!absl::ConsumePrefix(&v, "ephemeral") || v.empty() || v.size() > 2) return false;
   if (v.size() == 2 && v[0] == '0') return false;
   int n = 0;
-  return std::all_of(v.begin(), v.end(), absl::ascii_isdigit) && absl::SimpleAtoi(v, &n) &&
-         n < 24;
+  return std::all_of(v.begin(), v.end(), absl::ascii_isdigit) && absl::SimpleAtoi(v, &n) && n < 24;
 }
 
 // sd[b-z] / xvd[b-z] -> vd[b-z]; empty when the name is not one of those.
@@ -105,7 +104,8 @@ absl::Status RemoveInstanceStore(const std::string& dir) {
     const std::string name = e.path().filename().string();
     if (!absl::StartsWith(name, kFilePrefix) || !absl::EndsWith(name, kFileSuffix)) continue;
     fs::remove(e.path(), ec);
-    if (ec) return absl::InternalError(absl::StrCat("delete ", e.path().string(), ": ", ec.message()));
+    if (ec)
+      return absl::InternalError(absl::StrCat("delete ", e.path().string(), ": ", ec.message()));
   }
   return absl::OkStatus();
 }

@@ -98,8 +98,9 @@ absl::StatusOr<v1::RunInstancesRequest> ParseRunInstances(ParamNode& p, bool dry
     b->set_no_device(m->String("NoDevice").has_value());
     if (ParamNode* ebs = m->Struct("Ebs")) {
       b->set_has_ebs(true);
-      for (const char* field : {"DeleteOnTermination", "Iops", "SnapshotId", "VolumeSize",
-                                "VolumeType", "KmsKeyId", "Throughput", "OutpostArn", "Encrypted"}) {
+      for (const char* field :
+           {"DeleteOnTermination", "Iops", "SnapshotId", "VolumeSize", "VolumeType", "KmsKeyId",
+            "Throughput", "OutpostArn", "Encrypted"}) {
         ebs->String(field);
       }
     }

@@ -10,8 +10,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/ec2_error.h"
 
 namespace minicloud::controller {
@@ -67,10 +67,10 @@ absl::StatusOr<std::vector<v1::DesiredInstanceStoreDisk>> ResolveInstanceStore(
                                               mappings.size()));
   }
   const std::string root_key = DeviceKey(root_device_name);
-  std::set<std::string> devices;       // keys of every mapped device name
+  std::set<std::string> devices;                       // keys of every mapped device name
   std::map<int, std::pair<char, std::string>> placed;  // ephemeral index -> slot, name
-  std::set<char> taken;    // slots mappings give a device
-  std::set<char> removed;  // slots NoDevice empties
+  std::set<char> taken;                                // slots mappings give a device
+  std::set<char> removed;                              // slots NoDevice empties
   for (int i = 0; i < mappings.size(); ++i) {
     const v1::BlockDeviceMapping& m = mappings[i];
     const std::string where = absl::StrCat("BlockDeviceMapping.", i + 1);
@@ -102,8 +102,8 @@ absl::StatusOr<std::vector<v1::DesiredInstanceStoreDisk>> ResolveInstanceStore(
                                    "root disk and their instance store"));
     }
     if (m.virtual_name().empty()) {
-      return InvalidMapping(absl::StrCat("The device ", m.device_name(),
-                                         " needs VirtualName, Ebs or NoDevice"));
+      return InvalidMapping(
+          absl::StrCat("The device ", m.device_name(), " needs VirtualName, Ebs or NoDevice"));
     }
     const std::optional<int> index = EphemeralIndex(m.virtual_name());
     if (!index) {

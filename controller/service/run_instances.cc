@@ -212,9 +212,9 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   const v1::ImageRecord& image = image_it->second;
   MC_ASSIGN_OR_RETURN(
       const std::vector<v1::DesiredInstanceStoreDisk> instance_store,
-      ResolveInstanceStore(type, req.block_device_mappings(),
-                           image.root_device_name().empty() ? kDefaultRootDeviceName
-                                                            : image.root_device_name()));
+      ResolveInstanceStore(
+          type, req.block_device_mappings(),
+          image.root_device_name().empty() ? kDefaultRootDeviceName : image.root_device_name()));
   const v1::KeyPairRecord* key = nullptr;
   if (!req.key_name().empty()) {
     auto k = state_.key_pairs().find(req.key_name());

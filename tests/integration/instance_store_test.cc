@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 
 template <typename Req, typename Resp>
 grpc::Status Call(TestCloud& cloud, const char* action,
-                  grpc::Status (v1::ComputeService::Stub::*method)(grpc::ClientContext*,
-                                                                    const Req&, Resp*),
+                  grpc::Status (v1::ComputeService::Stub::*method)(grpc::ClientContext*, const Req&,
+                                                                   Resp*),
                   const Req& req, Resp* resp) {
   grpc::ClientContext ctx;
   cloud.Sign(ctx, action, &req);
@@ -59,10 +59,12 @@ std::string Head(const std::string& path) {
 
 // Would catch: the type's volumes not reaching the desired state (no file, no disk in the
 // spec), a file that is not sparse or has the wrong size, a reboot that recreates the volume
-// (data gone), an agent restart that empties a running guest's volume, a stop that keeps it (data still there after start), a terminate that leaves it.
-TEST_CASE("instance store: created sparse at boot, kept on reboot, emptied by stop, gone on "
-          "terminate",
-          "[integration]") {
+// (data gone), an agent restart that empties a running guest's volume, a stop that keeps it (data
+// still there after start), a terminate that leaves it.
+TEST_CASE(
+    "instance store: created sparse at boot, kept on reboot, emptied by stop, gone on "
+    "terminate",
+    "[integration]") {
   TestCloud cloud;
   auto& host = cloud.AddHost("home-1a", "rack-1", 16, 65536, /*instance_store_gb=*/800);
   const std::string image = cloud.controller().RegisterImage();
@@ -92,9 +94,9 @@ TEST_CASE("instance store: created sparse at boot, kept on reboot, emptied by st
   v1::RebootInstancesRequest reboot;
   reboot.add_instance_ids(id);
   v1::RebootInstancesResponse rebooted;
-  REQUIRE(Call(cloud, "RebootInstances", &v1::ComputeService::Stub::RebootInstances, reboot,
-               &rebooted)
-              .ok());
+  REQUIRE(
+      Call(cloud, "RebootInstances", &v1::ComputeService::Stub::RebootInstances, reboot, &rebooted)
+          .ok());
   REQUIRE(TestCloud::Eventually([&] { return host.hypervisor->Reboots(id) == 1; }));
   CHECK(Head(e0) == "guest data");
 
@@ -108,8 +110,8 @@ TEST_CASE("instance store: created sparse at boot, kept on reboot, emptied by st
   v1::StopInstancesRequest stop;
   stop.add_instance_ids(id);
   v1::StopInstancesResponse stopped;
-  REQUIRE(Call(cloud, "StopInstances", &v1::ComputeService::Stub::StopInstances, stop, &stopped)
-              .ok());
+  REQUIRE(
+      Call(cloud, "StopInstances", &v1::ComputeService::Stub::StopInstances, stop, &stopped).ok());
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "stopped"; }));
   CHECK_FALSE(fs::exists(e0));
   CHECK_FALSE(fs::exists(e1));
@@ -117,8 +119,7 @@ TEST_CASE("instance store: created sparse at boot, kept on reboot, emptied by st
   v1::StartInstancesRequest start;
   start.add_instance_ids(id);
   v1::StartInstancesResponse started;
-  REQUIRE(Call(cloud, "StartInstances", &v1::ComputeService::Stub::StartInstances, start,
-               &started)
+  REQUIRE(Call(cloud, "StartInstances", &v1::ComputeService::Stub::StartInstances, start, &started)
               .ok());
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "running"; }));
   REQUIRE(fs::exists(e0));

@@ -317,9 +317,10 @@ TEST_CASE("aws CLI v1: instance types with instance store and --block-device-map
   struct Bad {
     std::string mapping, code;
   };
-  for (const Bad& b : {Bad{"DeviceName=/dev/sdb,VirtualName=scratch", "InvalidParameterValue"},
-                       Bad{"DeviceName=/dev/hdq,VirtualName=ephemeral0", "InvalidBlockDeviceMapping"},
-                       Bad{"DeviceName=/dev/sdf,Ebs={VolumeSize=20}", "UnsupportedOperation"}}) {
+  for (const Bad& b :
+       {Bad{"DeviceName=/dev/sdb,VirtualName=scratch", "InvalidParameterValue"},
+        Bad{"DeviceName=/dev/hdq,VirtualName=ephemeral0", "InvalidBlockDeviceMapping"},
+        Bad{"DeviceName=/dev/sdf,Ebs={VolumeSize=20}", "UnsupportedOperation"}}) {
     Result r = q.Aws("run-instances --image-id " + q.image +
                      " --instance-type m5d.large --block-device-mappings " + b.mapping);
     INFO(b.mapping << "\n" << r.out);

@@ -122,8 +122,8 @@ class TestCloud {
     StartController();
   }
 
-  Host& AddHost(const std::string& az, const std::string& rack, int vcpus = 8,
-                int64_t mem = 16384, int64_t instance_store_gb = 0) {
+  Host& AddHost(const std::string& az, const std::string& rack, int vcpus = 8, int64_t mem = 16384,
+                int64_t instance_store_gb = 0) {
     auto h = std::make_unique<Host>();
     h->dir = std::make_unique<TempDir>();
     h->hypervisor = std::make_unique<hypervisor::FakeHypervisor>(

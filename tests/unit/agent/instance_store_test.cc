@@ -28,8 +28,8 @@ v1::DesiredInstance Want(std::vector<std::tuple<std::string, std::string, int64_
 }  // namespace
 
 TEST_CASE("PlanInstanceStore maps names to files, targets and serials", "[instance_store]") {
-  auto plan = PlanInstanceStore(
-      Want({{"ephemeral0", "sdb", 75}, {"ephemeral1", "/dev/xvdf", 2}}), "/state/i-1");
+  auto plan = PlanInstanceStore(Want({{"ephemeral0", "sdb", 75}, {"ephemeral1", "/dev/xvdf", 2}}),
+                                "/state/i-1");
   REQUIRE(plan.ok());
   REQUIRE(plan->size() == 2);
   CHECK((*plan)[0].disk.path == "/state/i-1/ephemeral0.img");
@@ -67,8 +67,8 @@ TEST_CASE("PlanInstanceStore refuses what the controller should never send", "[i
 // fresh boot keeping old data, or removal missing a volume.
 TEST_CASE("instance-store files: sparse, kept or emptied, removed", "[instance_store]") {
   testing::TempDir dir;
-  auto plan = PlanInstanceStore(Want({{"ephemeral0", "sdb", 4}, {"ephemeral1", "sdc", 4}}),
-                                dir.path());
+  auto plan =
+      PlanInstanceStore(Want({{"ephemeral0", "sdb", 4}, {"ephemeral1", "sdc", 4}}), dir.path());
   REQUIRE(plan.ok());
   REQUIRE(CreateInstanceStore(*plan, /*fresh=*/true).ok());
   const std::string e0 = (*plan)[0].disk.path;

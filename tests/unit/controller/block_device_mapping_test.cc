@@ -125,7 +125,9 @@ TEST_CASE("ResolveInstanceStore: names, NoDevice and refusals", "[instance_store
       // a mapping with nothing in it accepted
       {"empty mapping", "m5d.large", {{"/dev/sdf", ""}}, "InvalidBlockDeviceMapping"},
       // both kinds at once accepted
-      {"VirtualName and Ebs", "m5d.large", {{"/dev/sdf", "ephemeral0", false, true}},
+      {"VirtualName and Ebs",
+       "m5d.large",
+       {{"/dev/sdf", "ephemeral0", false, true}},
        "InvalidBlockDeviceMapping"},
       // an EBS mapping silently dropped
       {"Ebs", "m5d.large", {{"/dev/sdf", "", false, true}}, "UnsupportedOperation"},

@@ -44,10 +44,10 @@ std::vector<GoldenCase> GoldenCases() {
       // m5d.4xlarge's two volumes, after the root disk (vda), found by their serials.
       {"with_instance_store",
        MakeSpec("i-00000000000000006")
-           .InstanceStore("/var/lib/minicloud/instances/i-00000000000000006/ephemeral0.img",
-                          "vdb", "ephemeral0")
-           .InstanceStore("/var/lib/minicloud/instances/i-00000000000000006/ephemeral1.img",
-                          "vdc", "ephemeral1")},
+           .InstanceStore("/var/lib/minicloud/instances/i-00000000000000006/ephemeral0.img", "vdb",
+                          "ephemeral0")
+           .InstanceStore("/var/lib/minicloud/instances/i-00000000000000006/ephemeral1.img", "vdc",
+                          "ephemeral1")},
       {"escaping", MakeSpec("i-00000000000000005")
                        .Serial("ec2<&>'\"serial")
                        .RootDisk("/srv/a&b/<root>'s \"disk\".qcow2")
@@ -154,8 +154,9 @@ TEST_CASE("ValidateDomainSpec rejects what libvirt or the guest cannot use", "[d
       {"instance store serial too long",
        MakeSpec("i-1").InstanceStore("/e0.img", "vdb", "ephemeral012345678901"), "serial"},
       {"two instance store disks on one target",
-       MakeSpec("i-1").InstanceStore("/e0.img", "vdb", "ephemeral0").InstanceStore(
-           "/e1.img", "vdb", "ephemeral1"),
+       MakeSpec("i-1")
+           .InstanceStore("/e0.img", "vdb", "ephemeral0")
+           .InstanceStore("/e1.img", "vdb", "ephemeral1"),
        "two disks use target vdb"},
   };
   for (const Bad& c : cases) {

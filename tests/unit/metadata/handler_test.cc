@@ -148,7 +148,9 @@ TEST_CASE("listings: versions, version roots, directories with and without slash
       // Would catch: only the first instance-store volume listed, or the list out of order.
       {.name = "block-device-mapping with two instance-store volumes",
        .instance =
-           [] { return MakeInstance().Ephemeral("ephemeral0", "sdb").Ephemeral("ephemeral1", "sdc"); },
+           [] {
+             return MakeInstance().Ephemeral("ephemeral0", "sdb").Ephemeral("ephemeral1", "sdc");
+           },
        .target = "/latest/meta-data/block-device-mapping/",
        .body = "ami\nephemeral0\nephemeral1\nroot"},
       {.name = "network/", .target = "/latest/meta-data/network/", .body = "interfaces/"},
@@ -313,7 +315,9 @@ TEST_CASE("leaves") {
        .body = "sdb"},
       {.name = "ephemeral1 at the name the mapping gave",
        .instance =
-           [] { return MakeInstance().Ephemeral("ephemeral0", "sdb").Ephemeral("ephemeral1", "xvdf"); },
+           [] {
+             return MakeInstance().Ephemeral("ephemeral0", "sdb").Ephemeral("ephemeral1", "xvdf");
+           },
        .target = "/latest/meta-data/block-device-mapping/ephemeral1",
        .body = "xvdf"},
       {.name = "tag value",
