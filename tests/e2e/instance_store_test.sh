@@ -85,6 +85,9 @@ wait_boot 1 900
 log "boot 1: $(report 1)"
 assert_eq "$(report 1)" "istore: boot 1: fresh, no file imds=sdb" "the volume at the first boot"
 boot1=$(wrote 1)
+# The reboot is an ACPI request, which a guest still starting up may not act on: ask once
+# cloud-init is done (as a user would, once the instance is up).
+wait_console "$id" "Cloud-init v\. [0-9.]+ finished" 900
 
 "$MC" reboot-instances --instance-ids "$id" || fail "reboot-instances"
 wait_boot 2 900
