@@ -66,7 +66,7 @@ TEST_CASE(
     "terminate",
     "[integration]") {
   TestCloud cloud;
-  auto& host = cloud.AddHost("home-1a", "rack-1", 16, 65536, /*instance_store_gb=*/800);
+  auto& host = cloud.AddHost("home-1a", "rack-1", 64, 262144, /*instance_store_gb=*/800);
   const std::string image = cloud.controller().RegisterImage();
   v1::Reservation res;
   // m5d.4xlarge: 2 x 300 GB (instance_types.cc).
@@ -142,7 +142,7 @@ TEST_CASE(
 TEST_CASE("instance store: the block device mapping chooses names and removes volumes",
           "[integration]") {
   TestCloud cloud;
-  auto& host = cloud.AddHost("home-1a", "rack-1", 16, 65536, /*instance_store_gb=*/800);
+  auto& host = cloud.AddHost("home-1a", "rack-1", 64, 262144, /*instance_store_gb=*/800);
   const std::string image = cloud.controller().RegisterImage();
 
   v1::RunInstancesRequest req = RunRequest(image, "m5d.4xlarge");

@@ -284,7 +284,7 @@ TEST_CASE("aws CLI v1: waiters, describe-instance-status, reboot-instances, desc
 TEST_CASE("aws CLI v1: instance types with instance store and --block-device-mappings") {
   RequireAwsCli();
   QueryCloud q;
-  auto& store_host = q.cloud.AddHost("home-1a", "rack-4", 16, 65536, /*instance_store_gb=*/200);
+  auto& store_host = q.cloud.AddHost("home-1a", "rack-4", 64, 262144, /*instance_store_gb=*/200);
   auto types = q.AwsJson("describe-instance-types --instance-types m5d.4xlarge t3.micro");
   REQUIRE(types["InstanceTypes"].size() == 2);
   for (const auto& t : types["InstanceTypes"]) {
