@@ -178,7 +178,14 @@ json InstanceTypeJson(const v1::InstanceTypeInfo& t) {
             {"InstanceStorageSupported", t.instance_storage_supported()},
             {"BurstablePerformanceSupported", t.burstable() == "true"}};
   if (t.instance_storage_supported()) {
-    j["InstanceStorageInfo"] = {{"TotalSizeInGB", t.instance_storage_gb()}};
+    json disks = json::array();
+    for (const v1::InstanceStorageDisk& d : t.instance_storage_disks()) {
+      disks.push_back({{"SizeInGB", d.size_gb()}, {"Count", d.count()}, {"Type", d.type()}});
+    }
+    j["InstanceStorageInfo"] = {{"TotalSizeInGB", t.instance_storage_gb()},
+                                {"Disks", disks},
+                                {"NvmeSupport", t.instance_storage_nvme_support()},
+                                {"EncryptionSupport", t.instance_storage_encryption_support()}};
   }
   return j;
 }

@@ -202,6 +202,7 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
       }
     }
     *di->mutable_network() = r.network();
+    *di->mutable_instance_store() = r.instance_store();
     *di->mutable_metadata() = BuildGuestMetadata(r, {.vpc_cidr = state_.config().vpc_cidr});
     if (r.identity_signature().empty()) to_sign.push_back(d.instances_size() - 1);
   }

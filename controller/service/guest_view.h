@@ -3,7 +3,10 @@
 // What a guest sees of itself: the one place that turns an instance record into the metadata its
 // host's 169.254.169.254 service serves (v1::GuestMetadata, sent to the agent in the desired
 // state). Every value and every default the guest is shown is decided here; the agent converts
-// the message field by field (agent/runtime/guest_metadata.h) and adds nothing.
+// the message field by field (agent/runtime/guest_metadata.h) and adds nothing. One exception by
+// design: IMDS block-device-mapping/ephemeralN comes from the record's instance_store list
+// (decided at RunInstances by block_device_mapping.h, sent as DesiredInstance.instance_store),
+// the same list the agent makes the disks from, so a volume and its listed name cannot differ.
 
 #include <string>
 

@@ -60,6 +60,17 @@ absl::StatusOr<v1::DescribeInstanceTypesResponse> ComputeService::DescribeInstan
     o->set_memory_mib(t.memory_mib);
     o->set_instance_storage_supported(t.instance_store_disks > 0);
     o->set_instance_storage_gb(t.instance_store_disks * t.instance_store_gb);
+    if (t.instance_store_disks > 0) {
+      // Every instance-store type of the catalog has NVMe SSDs (instance_types.cc), which EC2
+      // always encrypts (Amazon EC2 User Guide, "SSD instance store volumes": XTS-AES-256 in
+      // hardware, keys destroyed at stop and terminate).
+      auto* disk = o->add_instance_storage_disks();
+      disk->set_size_gb(t.instance_store_gb);
+      disk->set_count(t.instance_store_disks);
+      disk->set_type("ssd");
+      o->set_instance_storage_nvme_support("required");
+      o->set_instance_storage_encryption_support("required");
+    }
     o->set_burstable(t.burstable ? "true" : "false");
   };
   if (req.instance_types_size() == 0) {

@@ -17,7 +17,9 @@
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "controller/lifecycle/lifecycle.h"
+#include "controller/service/block_device_mapping.h"
 #include "controller/service/compute_service.h"
+#include "controller/service/guest_view.h"
 #include "controller/service/instance_common.h"
 #include "controller/service/instance_profile_service.h"
 #include "controller/service/instance_types.h"
@@ -106,6 +108,10 @@ absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) con
                    [](char c) { return c >= 0x20 && c < 0x7f; })) {
     return InvalidParameterValue("ClientToken must be at most 64 printable ASCII characters");
   }
+  // The mapping's shape (the image's root name is checked again once the image is known).
+  MC_RETURN_IF_ERROR(ResolveInstanceStore(*FindInstanceType(req.instance_type()),
+                                          req.block_device_mappings(), kDefaultRootDeviceName)
+                         .status());
   MC_ASSIGN_OR_RETURN(const v1::InstanceMetadataOptions options,
                       ResolveMetadataOptions(req.metadata_options(), DefaultMetadataOptions()));
   return ValidateInstanceTags(req.tags(), options.instance_metadata_tags());
@@ -204,6 +210,11 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
                     absl::StrCat("The image id '[", req.image_id(), "]' does not exist"));
   }
   const v1::ImageRecord& image = image_it->second;
+  MC_ASSIGN_OR_RETURN(
+      const std::vector<v1::DesiredInstanceStoreDisk> instance_store,
+      ResolveInstanceStore(
+          type, req.block_device_mappings(),
+          image.root_device_name().empty() ? kDefaultRootDeviceName : image.root_device_name()));
   const v1::KeyPairRecord* key = nullptr;
   if (!req.key_name().empty()) {
     auto k = state_.key_pairs().find(req.key_name());
@@ -264,6 +275,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     // (DeregisterImage copies them into the records that still need them).
     r.set_architecture(image.architecture());
     r.set_root_device_name(image.root_device_name());
+    for (const auto& d : instance_store) *r.add_instance_store() = d;
     r.set_accelerator(host.accelerator());
     if (preq.group != nullptr) {
       r.set_placement_group(preq.group->name);
