@@ -76,6 +76,7 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterInstanceProfileVerbs(verbs);
   RegisterPlacementVerbs(verbs);
   RegisterVolumeVerbs(verbs);
+  RegisterSnapshotVerbs(verbs);
   RegisterHostVerbs(verbs);
   RegisterTagVerbs(verbs);
   RegisterStatusVerbs(verbs);

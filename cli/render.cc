@@ -111,14 +111,33 @@ json PlacementGroupJson(const v1::PlacementGroup& g) {
   return j;
 }
 
+// minicloud's extension: the zone's EBS volume service (VolumeService in the JSON).
+json ZoneVolumeServiceJson(const v1::ZoneVolumeService& v) {
+  json j = {{"State", v.state()}, {"Detail", v.detail()}};
+  if (v.state() == "none") return j;
+  j["Backend"] = v.backend();
+  j["Volumes"] = v.volumes();
+  j["Snapshots"] = v.snapshots();
+  j["Exports"] = v.exports();
+  j["ProvisionedGiB"] = v.provisioned_gib();
+  if (v.free_bytes() >= 0) j["FreeBytes"] = v.free_bytes();
+  return j;
+}
+
 json AvailabilityZoneJson(const v1::AvailabilityZone& z) {
   json racks = json::array();
   for (const auto& r : z.racks()) racks.push_back(r);
-  return {{"ZoneName", z.zone_name()},     {"ZoneId", z.zone_id()},
-          {"RegionName", z.region_name()}, {"State", z.state()},
-          {"ZoneType", z.zone_type()},     {"OptInStatus", z.opt_in_status()},
-          {"Messages", json::array()},     {"HostCount", z.host_count()},
-          {"HostsUp", z.hosts_up()},       {"Racks", racks}};
+  json messages = json::array();
+  for (const auto& m : z.messages()) messages.push_back({{"Message", m}});
+  json j = {{"ZoneName", z.zone_name()},     {"ZoneId", z.zone_id()},
+            {"RegionName", z.region_name()}, {"State", z.state()},
+            {"ZoneType", z.zone_type()},     {"OptInStatus", z.opt_in_status()},
+            {"Messages", messages},          {"HostCount", z.host_count()},
+            {"HostsUp", z.hosts_up()},       {"Racks", racks}};
+  if (!z.volume_service().state().empty()) {
+    j["VolumeService"] = ZoneVolumeServiceJson(z.volume_service());
+  }
+  return j;
 }
 
 json ReservationJson(const v1::Reservation& r) {
@@ -159,26 +178,37 @@ json InstanceTypeJson(const v1::InstanceTypeInfo& t) {
             {"InstanceStorageSupported", t.instance_storage_supported()},
             {"BurstablePerformanceSupported", t.burstable() == "true"}};
   if (t.instance_storage_supported()) {
-    j["InstanceStorageInfo"] = {{"TotalSizeInGB", t.instance_storage_gb()}};
+    json disks = json::array();
+    for (const v1::InstanceStorageDisk& d : t.instance_storage_disks()) {
+      disks.push_back({{"SizeInGB", d.size_gb()}, {"Count", d.count()}, {"Type", d.type()}});
+    }
+    j["InstanceStorageInfo"] = {{"TotalSizeInGB", t.instance_storage_gb()},
+                                {"Disks", disks},
+                                {"NvmeSupport", t.instance_storage_nvme_support()},
+                                {"EncryptionSupport", t.instance_storage_encryption_support()}};
   }
   return j;
 }
 
 json HostJson(const v1::Host& h) {
-  return {{"HostId", h.host_id()},
-          {"Hostname", h.hostname()},
-          {"State", h.state()},
-          {"Region", h.topology().region()},
-          {"AvailabilityZone", h.topology().availability_zone()},
-          {"Rack", h.topology().rack()},
-          {"Endpoint", h.endpoint()},
-          {"Accelerator", h.accelerator() == v1::ACCELERATOR_KVM ? "kvm" : "tcg"},
-          {"AcceleratorReason", h.accelerator_reason()},
-          {"Capacity", CapacityJson(h.capacity())},
-          {"Allocatable", CapacityJson(h.allocatable())},
-          {"Used", CapacityJson(h.used())},
-          {"InstanceCount", h.instance_count()},
-          {"LastHeartbeat", h.has_last_heartbeat() ? Iso8601(h.last_heartbeat()) : ""}};
+  json j = {{"HostId", h.host_id()},
+            {"Hostname", h.hostname()},
+            {"State", h.state()},
+            {"Region", h.topology().region()},
+            {"AvailabilityZone", h.topology().availability_zone()},
+            {"Rack", h.topology().rack()},
+            {"Endpoint", h.endpoint()},
+            {"Accelerator", h.accelerator() == v1::ACCELERATOR_KVM ? "kvm" : "tcg"},
+            {"AcceleratorReason", h.accelerator_reason()},
+            {"Capacity", CapacityJson(h.capacity())},
+            {"Allocatable", CapacityJson(h.allocatable())},
+            {"Used", CapacityJson(h.used())},
+            {"InstanceCount", h.instance_count()},
+            {"LastHeartbeat", h.has_last_heartbeat() ? Iso8601(h.last_heartbeat()) : ""}};
+  if (!h.volume_service().state().empty()) {
+    j["VolumeService"] = ZoneVolumeServiceJson(h.volume_service());
+  }
+  return j;
 }
 
 json StateChangeJson(const v1::InstanceStateChange& c) {

@@ -98,7 +98,8 @@ void RegisterInstanceVerbs(VerbRegistry& verbs);
 void RegisterImageVerbs(VerbRegistry& verbs);
 void RegisterKeyPairVerbs(VerbRegistry& verbs);
 void RegisterPlacementVerbs(VerbRegistry& verbs);
-void RegisterVolumeVerbs(VerbRegistry& verbs);  // verbs/volumes.cc
+void RegisterVolumeVerbs(VerbRegistry& verbs);    // verbs/volumes.cc
+void RegisterSnapshotVerbs(VerbRegistry& verbs);  // verbs/snapshots.cc
 void RegisterHostVerbs(VerbRegistry& verbs);
 void RegisterInstanceProfileVerbs(VerbRegistry& verbs);
 void RegisterTagVerbs(VerbRegistry& verbs);

@@ -172,4 +172,19 @@ absl::string_view ModificationStateName(v1::ModificationState s) {
   }
 }
 
+absl::string_view SnapshotStateName(v1::SnapshotState s) {
+  switch (s) {
+    case v1::SNAPSHOT_STATE_PENDING:
+      return "pending";
+    case v1::SNAPSHOT_STATE_COMPLETED:
+      return "completed";
+    case v1::SNAPSHOT_STATE_ERROR:
+      return "error";
+    case v1::SNAPSHOT_STATE_DELETING:
+      return "deleting";
+    default:
+      return "";
+  }
+}
+
 }  // namespace minicloud

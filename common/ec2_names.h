@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "minicloud/v1/common.pb.h"
+#include "minicloud/v1/snapshots.pb.h"
 #include "minicloud/v1/volumes.pb.h"
 
 namespace minicloud {
@@ -56,5 +57,7 @@ absl::Status InvalidEnumValue(int value, absl::string_view parameter, absl::stri
 absl::string_view VolumeStateName(v1::VolumeState s);
 absl::string_view AttachmentStateName(v1::AttachmentState s);
 absl::string_view ModificationStateName(v1::ModificationState s);
+// EBS snapshots: "pending", "completed", "error" ("deleting" is minicloud's own, never shown).
+absl::string_view SnapshotStateName(v1::SnapshotState s);
 
 }  // namespace minicloud

@@ -269,7 +269,7 @@ int main(int argc, char** argv) {
       ctl::MakeGrpcAgentClient({.ca_pem = (*ca)->ca_pem(),
                                 .certificate_chain_pem = client_cert->certificate_chain_pem,
                                 .private_key_pem = client_cert->private_key_pem});
-  ctl::ComputeService compute(state, clock, ids, scheduler, *agents, **signer);
+  ctl::ComputeService compute(state, clock, ids, scheduler, *agents);
   ctl::KeyPairService key_pairs(state, clock, ids);
   ctl::ImageService images(state, clock, ids, **blobs);
   ctl::FleetService fleet(state, clock, ids, **signer, watch_limits);
@@ -306,6 +306,7 @@ int main(int argc, char** argv) {
     spdlog::info("volume service of {} at {}", flag->zone, flag->endpoint);
   }
   ctl::VolumeService volumes(state, clock, ids, volume_fleet);
+  compute.SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
   ctl::InstanceProfileService profiles(state, clock, sealer);
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);
   // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.

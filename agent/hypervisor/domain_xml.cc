@@ -159,10 +159,31 @@ absl::Status ValidateDomainSpec(const DomainSpec& spec) {
     }
   }
   std::vector<std::string_view> targets;
+  for (size_t i = 0; i < spec.instance_store.size(); ++i) {
+    const InstanceStoreDisk& disk = spec.instance_store[i];
+    const std::string where = absl::StrCat("instance_store[", i, "]: ");
+    if (absl::Status s = CheckPath("path", disk.path, /*required=*/true); !s.ok()) {
+      return Invalid(id, absl::StrCat(where, s.message()));
+    }
+    const std::string_view t = disk.target_dev;
+    if (t.size() != 3 || t.substr(0, 2) != "vd" || t[2] < 'b' || t[2] > 'z') {
+      return Invalid(id,
+                     absl::StrCat(where, "target_dev must be vd[b-z], got '", AbslView(t), "'"));
+    }
+    // virtio-blk serials hold 20 bytes.
+    if (disk.serial.empty() || disk.serial.size() > 20 ||
+        !std::all_of(disk.serial.begin(), disk.serial.end(), absl::ascii_isalnum)) {
+      return Invalid(id, absl::StrCat(where, "serial must be 1-20 characters of [A-Za-z0-9]"));
+    }
+    if (std::find(targets.begin(), targets.end(), t) != targets.end()) {
+      return Invalid(id, absl::StrCat("two disks use target ", AbslView(t)));
+    }
+    targets.push_back(t);
+  }
   for (const EbsDisk& disk : spec.ebs_disks) {
     if (absl::Status s = ValidateEbsDisk(disk); !s.ok()) return Invalid(id, StdView(s.message()));
     if (std::find(targets.begin(), targets.end(), disk.target_dev) != targets.end()) {
-      return Invalid(id, absl::StrCat("two EBS disks use target ", disk.target_dev));
+      return Invalid(id, absl::StrCat("two disks use target ", disk.target_dev));
     }
     targets.push_back(disk.target_dev);
   }
@@ -182,7 +203,10 @@ absl::Status ValidateDomainSpec(const DomainSpec& spec) {
 // - Root disk: qcow2 with cache='writeback' (guest flushes are honoured, works on any host
 //   filesystem including tmpfs, which cache='none' with O_DIRECT does not) and discard='unmap'
 //   so trimmed blocks shrink the overlay.
-// - EBS data volumes follow the root disk as NBD network disks (ebs_disk.h).
+// - Instance-store volumes follow the root disk: sparse raw files with cache='writeback' (as the
+//   root: any host filesystem) and discard='unmap' (a guest's TRIM punches holes, the file stays
+//   sparse); the serial (e.g. "ephemeral0") lets the guest find each one by id.
+// - EBS data volumes follow them as NBD network disks (ebs_disk.h).
 // - No graphics, no video, no USB controller, no memballoon: a headless EC2-like machine.
 // - on_poweroff=destroy: a guest 'poweroff' stops the domain, it stays defined (state shutoff)
 //   so the runtime observes 'stopped'; on_reboot=restart keeps 'reboot' inside the guest.
@@ -252,6 +276,15 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
   absl::StrAppend(&x, "      <source file='", XmlEscape(spec.root_disk), "'/>\n");
   absl::StrAppend(&x, "      <target dev='vda' bus='virtio'/>\n");
   absl::StrAppend(&x, "    </disk>\n");
+  for (const InstanceStoreDisk& disk : spec.instance_store) {
+    absl::StrAppend(&x, "    <disk type='file' device='disk'>\n");
+    absl::StrAppend(&x,
+                    "      <driver name='qemu' type='raw' cache='writeback' discard='unmap'/>\n");
+    absl::StrAppend(&x, "      <source file='", XmlEscape(disk.path), "'/>\n");
+    absl::StrAppend(&x, "      <target dev='", XmlEscape(disk.target_dev), "' bus='virtio'/>\n");
+    absl::StrAppend(&x, "      <serial>", XmlEscape(disk.serial), "</serial>\n");
+    absl::StrAppend(&x, "    </disk>\n");
+  }
   for (const EbsDisk& disk : spec.ebs_disks) {
     absl::StatusOr<std::string> element = BuildEbsDiskXml(disk, /*indent=*/4);
     if (!element.ok()) return element.status();

@@ -34,6 +34,15 @@ struct EbsDisk {
   volumes::IoTune iotune;   // volumes::IoTuneOf(type, size, performance)
 };
 
+// One instance-store volume: a sparse raw file on this host's disk, created by the agent at boot
+// and deleted when the instance stops or terminates. The guest finds it by its serial
+// (/dev/disk/by-id/virtio-ephemeral0).
+struct InstanceStoreDisk {
+  std::string path;        // absolute path of the raw file
+  std::string target_dev;  // virtio target, "vdb" (/dev/sdb in EC2's names)
+  std::string serial;      // "ephemeral0"
+};
+
 // Everything needed to boot one instance. Paths are absolute and prepared by the agent.
 struct DomainSpec {
   std::string instance_id;    // the domain name ("i-0123...")
@@ -49,7 +58,8 @@ struct DomainSpec {
   std::string kernel_cmdline;
   std::string console_log;  // serial console is appended to this file
   std::vector<NetworkInterface> interfaces;
-  std::vector<EbsDisk> ebs_disks;  // attached EBS data volumes, after the root disk
+  std::vector<InstanceStoreDisk> instance_store;  // after the root disk, before EBS disks
+  std::vector<EbsDisk> ebs_disks;                 // attached EBS data volumes, after the root disk
 };
 
 // An EBS disk a domain has (ListEbsDisks): its virtio target and the NBD export it reads.
@@ -100,9 +110,9 @@ struct HostResources {
 //   missing domain NotFound.
 // - DetachDisk removes the disk at a virtio target (from DomainSpec::ebs_disks or AttachDisk)
 //   from the running guest AND the persistent definition. Idempotent: no disk at that target is
-//   success. The root disk (vda) is FailedPrecondition. Hot-unplug needs the guest's
-//   cooperation: success means the definition no longer has the disk and the running guest was
-//   asked to release it; calling again re-asks while it still holds it.
+//   success. The root disk (vda) and instance-store disks are FailedPrecondition. Hot-unplug needs
+//   the guest's cooperation: success means the definition no longer has the disk and the running
+//   guest was asked to release it; calling again re-asks while it still holds it.
 // - ListEbsDisks returns the network (EBS) disks of an owned domain as libvirt has them now:
 //   the running guest's (live XML: a disk whose hot-unplug the guest has not finished is still
 //   listed) or, for a domain that is not running, its definition. A missing domain NotFound.

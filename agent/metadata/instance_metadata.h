@@ -58,10 +58,16 @@ struct IdentityDocument {
   std::string rsa2048;    // same form as pkcs7, RSA-2048 signer
 };
 
+// One instance-store volume as IMDS lists it: block-device-mapping/ephemeral0 => sdb.
+struct EphemeralDevice {
+  std::string virtual_name;  // "ephemeral0"
+  std::string device_name;   // "sdb"
+};
+
 struct BlockDeviceMapping {
-  std::string ami = "/dev/xvda";          // block-device-mapping/ami
-  std::string root = "/dev/xvda";         // block-device-mapping/root
-  std::optional<std::string> ephemeral0;  // block-device-mapping/ephemeral0, e.g. "sdb"
+  std::string ami = "/dev/xvda";           // block-device-mapping/ami
+  std::string root = "/dev/xvda";          // block-device-mapping/root
+  std::vector<EphemeralDevice> ephemeral;  // block-device-mapping/ephemeralN, in order
 };
 
 // Short-lived credentials of the instance profile, served under

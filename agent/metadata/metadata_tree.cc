@@ -109,8 +109,8 @@ absl::string_view IndexName(int i) {
 std::vector<Child> BlockDeviceMappingDir(const Ctx& c, int) {
   std::vector<Child> out;
   out.push_back(Ref("ami", c.m.block_device_mapping.ami));
-  if (c.m.block_device_mapping.ephemeral0) {
-    out.push_back(Ref("ephemeral0", *c.m.block_device_mapping.ephemeral0));
+  for (const EphemeralDevice& e : c.m.block_device_mapping.ephemeral) {
+    out.push_back(Ref(e.virtual_name, e.device_name));
   }
   out.push_back(Ref("root", c.m.block_device_mapping.root));
   return out;

@@ -46,6 +46,10 @@ absl::StatusOr<metadata::InstanceMetadata> ToInstanceMetadata(const v1::DesiredI
   if (g.partition_number() > 0) m.placement_partition_number = g.partition_number();
   m.block_device_mapping.ami = g.root_device_name();
   m.block_device_mapping.root = g.root_device_name();
+  // The instance-store volumes the controller decided (controller/service/block_device_mapping.h).
+  for (const v1::DesiredInstanceStoreDisk& d : want.instance_store()) {
+    m.block_device_mapping.ephemeral.push_back({d.virtual_name(), d.device_name()});
+  }
   m.identity = {g.identity_document(), g.identity_signature(), g.identity_pkcs7(),
                 g.identity_rsa2048()};
 

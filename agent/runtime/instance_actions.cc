@@ -8,6 +8,7 @@
 #include "agent/runtime/admission.h"
 #include "agent/runtime/agent.h"
 #include "agent/runtime/ebs_sync.h"
+#include "agent/runtime/instance_store.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/storage/qcow2.h"
@@ -132,6 +133,18 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
     MC_RETURN_IF_ERROR(Annotate(storage::CreateOverlay(overlay), "create root disk"));
   }
   MC_RETURN_IF_ERROR(Annotate(config_.qemu_account.ShareWritable(root), "root disk"));
+  // Instance store: empty at every boot; a domain that already runs (an agent restarted after
+  // starting it) keeps the volumes it has.
+  MC_ASSIGN_OR_RETURN(const std::vector<InstanceStoreFile> store, PlanInstanceStore(want, dir));
+  if (!store.empty()) {
+    absl::StatusOr<hypervisor::DomainInfo> current = hypervisor_.Get(id);
+    const bool runs = current.ok() && current->state == hypervisor::DomainState::kRunning;
+    MC_RETURN_IF_ERROR(CreateInstanceStore(store, /*fresh=*/!runs));
+    for (const InstanceStoreFile& f : store) {
+      MC_RETURN_IF_ERROR(
+          Annotate(config_.qemu_account.ShareWritable(f.disk.path), "instance store"));
+    }
+  }
   timeline.set_disk_ready_ms(NowMs(clock_));
 
   hypervisor::DomainSpec spec;
@@ -156,6 +169,7 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
       spdlog::error("launch {}: EBS disk left out: {}", id, disk.status().message());
     }
   }
+  for (const InstanceStoreFile& f : store) spec.instance_store.push_back(f.disk);
   if (want.has_network() && !want.network().private_ip().empty()) {
     MC_ASSIGN_OR_RETURN(network::HostNetwork * net,
                         EnsureNetwork(want.network().subnet_cidr(), want.metadata().vpc_cidr()));
@@ -296,6 +310,12 @@ void Agent::RunStop(v1::DesiredInstance want) {
   }
   std::error_code ec;
   fs::remove(started_file, ec);
+  // A stopped instance's instance store is gone, as on EC2 (the next start creates it empty).
+  if (absl::Status r = RemoveInstanceStore(*dir); !r.ok()) {
+    spdlog::error("stop {}: {}", id, r.message());
+    Finish(id, v1::OBSERVED_STATE_UNSPECIFIED, std::string(r.message()));  // retried
+    return;
+  }
   spdlog::info("{} stopped{}", id, force ? " (powered off)" : "");
   Finish(id, v1::OBSERVED_STATE_SHUTOFF, "");
 }

@@ -20,24 +20,21 @@
 // placements are the same as a one-at-a-time run with the same seed.
 //
 // At the end the store is closed, reopened and read back; the state read from disk is judged
-// by the independent checker (controller/scheduler/checker.h), including that each host's
-// recorded usage equals the sum of its instances. Violations make the exit status 1.
+// by the independent checker (library_verify.h: controller/scheduler/checker.h), including that
+// each host's recorded usage equals the sum of its instances. Violations make the exit status 1.
 //
-// db_bench runs in 6 slots interleaved with 5 segments of the placement run (A B A B ... A);
-// each slot runs db_bench twice, --threads=1 (its default) and --threads=<clients> (RocksDB's
-// own group commit as the peer), each writing --db_bench_num/6 synced records of --value_size =
-// our mean WriteBatch payload (keys + values), so drift and noisy neighbours hit both sides
-// alike. Decision latency is reported as wall time and as thread CPU time (the latter is immune
-// to preemption on a loaded machine). Commit latency is enqueue -> durable.
+// db_bench (db_bench_peer.h) runs in 6 slots interleaved with 5 segments of the placement run (A B
+// A B ... A); each slot runs db_bench twice, --threads=1 (its default) and --threads=<clients>
+// (RocksDB's own group commit as the peer), each writing --db_bench_num/6 synced records of
+// --value_size = our mean WriteBatch payload (keys + values), so drift and noisy neighbours hit
+// both sides alike. Decision latency is reported as wall time and as thread CPU time (the latter is
+// immune to preemption on a loaded machine). Commit latency is enqueue -> durable.
 //
 // Usage: bench_placement [--hosts=10000] [--prefill=20000] [--launches=50000] [--seed=1]
 //                        [--clients=8] [--dir=DIR] [--db_bench=PATH] [--db_bench_num=10000]
 //                        [--keep]
 // Output: plain "key=value" lines.
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,7 +47,6 @@
 #include <memory>
 #include <mutex>
 #include <random>
-#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -60,20 +56,22 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
+#include "bench/placement/bench_util.h"
+#include "bench/placement/db_bench_peer.h"
 #include "bench/placement/library_bench.h"
-#include "controller/scheduler/checker.h"
+#include "bench/placement/library_verify.h"
 #include "controller/scheduler/fleet.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/group_commit.h"
 #include "controller/store/rocksdb_store.h"
 
-extern char** environ;
-
 namespace minicloud::scheduler {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using bench::Percentile;
+using bench::ProcessCpuSeconds;
+using bench::ThreadCpuMicros;
 using controller::GroupCommitter;
 using controller::RocksDbStore;
 using controller::Table;
@@ -103,29 +101,6 @@ std::string InstanceRecord(const Instance& i) {
   return absl::StrCat("host=", i.host, ";group=", i.group, ";partition=", i.partition,
                       ";vcpus=", i.vcpus, ";memory_mib=", i.memory, ";store_gb=", i.disk,
                       ";state=pending");
-}
-
-std::map<std::string, std::string> ParseRecord(const std::string& s) {
-  std::map<std::string, std::string> out;
-  for (absl::string_view kv : absl::StrSplit(s, ';')) {
-    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
-    out[p.first] = p.second;
-  }
-  return out;
-}
-
-int64_t Num(const std::map<std::string, std::string>& r, const std::string& k) {
-  int64_t v = 0;
-  auto it = r.find(k);
-  if (it != r.end() && !absl::SimpleAtoi(it->second, &v)) v = -1;
-  return v;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
-  return v[i];
 }
 
 struct GroupState {
@@ -176,8 +151,6 @@ class Bench {
   // next request); returns the wall seconds.
   double RunClients(int n, ClientStats* stats);
   GroupState* PickGroup(Class cls);
-  bool VerifyFromDisk();
-  bool RunDbBench(int num, int threads, int value_size, double* ops_per_sec);
 
   const Options o_;
   std::mutex mu_;  // the decision mutex: everything below up to committer_ (which has its own)
@@ -248,18 +221,6 @@ GroupState* Bench::PickGroup(Class cls) {
     return &groups_.back();
   }
   return &groups_[open[Uniform(0, static_cast<int>(open.size()) - 1)]];
-}
-
-double ProcessCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-double ThreadCpuMicros() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
 bool Bench::Decide(Class* cls_out, double* decision_us, double* decision_cpu_us,
@@ -424,142 +385,6 @@ double Bench::RunClients(int n, ClientStats* stats) {
   return wall;
 }
 
-bool Bench::VerifyFromDisk() {
-  committer_.reset();
-  store_.reset();
-  auto reopened = RocksDbStore::Open(db_path_);
-  if (!reopened.ok()) {
-    std::fprintf(stderr, "reopen: %s\n", reopened.status().ToString().c_str());
-    return false;
-  }
-  RocksDbStore& db = **reopened;
-  auto scan = [&](Table t) {
-    auto rows = db.Scan(t);
-    if (!rows.ok()) {
-      std::fprintf(stderr, "scan: %s\n", rows.status().ToString().c_str());
-      std::exit(2);
-    }
-    return std::move(*rows);
-  };
-  ClusterState state;
-  std::map<std::string, size_t> host_at;
-  // Topology first (meta "topology/"), then usage (hosts), groups, instances.
-  for (const auto& [key, value] : scan(Table::kMeta)) {
-    if (!absl::StartsWith(key, "topology/")) continue;
-    const auto rec = ParseRecord(value);
-    HostSnapshot h;
-    h.host_id = key.substr(std::string("topology/").size());
-    h.region = rec.at("region");
-    h.availability_zone = rec.at("az");
-    h.rack = rec.at("rack");
-    h.allocatable_vcpus = static_cast<int>(Num(rec, "vcpus"));
-    h.allocatable_memory_mib = Num(rec, "memory_mib");
-    h.instance_store_gb = Num(rec, "store_gb");
-    host_at[h.host_id] = state.hosts.size();
-    state.hosts.push_back(h);
-  }
-  for (const auto& [host, value] : scan(Table::kHosts)) {
-    auto at = host_at.find(host);
-    if (at == host_at.end()) {
-      std::fprintf(stderr, "usage for unknown host %s\n", host.c_str());
-      return false;
-    }
-    const auto rec = ParseRecord(value);
-    HostSnapshot& h = state.hosts[at->second];
-    h.used_vcpus = static_cast<int>(Num(rec, "used_vcpus"));
-    h.used_memory_mib = Num(rec, "used_memory_mib");
-    h.used_instance_store_gb = Num(rec, "used_store_gb");
-  }
-  for (const auto& [key, value] : scan(Table::kPlacementGroups)) {
-    const auto rec = ParseRecord(value);
-    PlacementGroup g;
-    g.name = key;
-    auto strategy = ParsePlacementStrategy(rec.at("strategy"));
-    auto level = ParseSpreadLevel(rec.at("level"));
-    if (!strategy.ok() || !level.ok()) return false;
-    g.strategy = *strategy;
-    g.spread_level = *level;
-    g.partition_count = static_cast<int>(Num(rec, "partitions"));
-    g.locked_az = rec.at("locked_az");
-    state.groups.push_back(g);
-  }
-  for (const auto& [key, value] : scan(Table::kInstances)) {
-    const auto rec = ParseRecord(value);
-    CheckedInstance c;
-    c.instance_id = key;
-    c.host_id = rec.at("host");
-    c.group_name = rec.at("group");
-    c.partition_number = static_cast<int>(Num(rec, "partition"));
-    c.state = InstanceState::kPending;
-    c.vcpus = static_cast<int>(Num(rec, "vcpus"));
-    c.memory_mib = Num(rec, "memory_mib");
-    c.instance_store_gb = Num(rec, "store_gb");
-    state.instances.push_back(c);
-  }
-  const auto t0 = Clock::now();
-  const auto violations = CheckPlacement(state, {.check_recorded_usage = true});
-  const double check_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  int64_t members = 0;
-  for (const auto& i : state.instances) members += !i.group_name.empty();
-  std::printf("verify_hosts=%zu\nverify_groups=%zu\nverify_instances=%zu\n", state.hosts.size(),
-              state.groups.size(), state.instances.size());
-  std::printf("verify_group_members=%lld\nverify_expected_instances=%lld\n",
-              static_cast<long long>(members), static_cast<long long>(instances_));
-  std::printf("checker_seconds=%.3f\nchecker_violations=%zu\n", check_s, violations.size());
-  if (!violations.empty()) {
-    std::fprintf(stderr, "%s", FormatViolations(violations).c_str());
-    return false;
-  }
-  return static_cast<int64_t>(state.instances.size()) == instances_;
-}
-
-bool Bench::RunDbBench(int num, int threads, int value_size, double* ops_per_sec) {
-  const std::string dir = absl::StrCat(o_.dir, "/db_bench");
-  std::filesystem::remove_all(dir);
-  const std::string out_path = absl::StrCat(o_.dir, "/db_bench.out");
-  // db_bench's --num is per thread: `threads` threads write `num` records in all.
-  std::vector<std::string> args = {o_.db_bench,
-                                   "--benchmarks=fillrandom",
-                                   "--sync=1",
-                                   absl::StrCat("--num=", std::max(1, num / threads)),
-                                   absl::StrCat("--value_size=", value_size),
-                                   absl::StrCat("--threads=", threads),
-                                   absl::StrCat("--db=", dir)};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, o_.db_bench.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    std::fprintf(stderr, "cannot run %s (install rocksdb-tools)\n", o_.db_bench.c_str());
-    return false;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  std::FILE* f = std::fopen(out_path.c_str(), "r");
-  if (f == nullptr) return false;
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  std::fclose(f);
-  std::smatch m;
-  // "fillrandom   :      62.213 micros/op 16073 ops/sec ..."
-  if (!std::regex_search(
-          text, m, std::regex(R"(fillrandom\s*:\s*([0-9.]+) micros/op\s+([0-9.]+) ops/sec)"))) {
-    std::fprintf(stderr, "cannot parse db_bench output:\n%s\n", text.c_str());
-    return false;
-  }
-  *ops_per_sec = std::stod(m[2].str());
-  std::filesystem::remove_all(dir);
-  return true;
-}
-
 int Bench::Run() {
   bool made_dir = false;
   std::string dir = o_.dir;
@@ -635,8 +460,8 @@ int Bench::Run() {
   for (int seg = 0; seg <= kSegments; ++seg) {
     if (run_db_bench) {
       double ops = 0, mt_ops = 0;
-      if (!RunDbBench(chunk, 1, value_size, &ops)) return 2;
-      if (!RunDbBench(chunk, o_.clients, value_size, &mt_ops)) return 2;
+      if (!RunDbBench(o_.db_bench, o_.dir, chunk, 1, value_size, &ops)) return 2;
+      if (!RunDbBench(o_.db_bench, o_.dir, chunk, o_.clients, value_size, &mt_ops)) return 2;
       db_bench_ops.push_back(ops);
       db_bench_mt_ops.push_back(mt_ops);
     }
@@ -748,7 +573,9 @@ int Bench::Run() {
           segment_rates[k] / around_mt);
     }
   }
-  const bool verified = VerifyFromDisk();
+  committer_.reset();
+  store_.reset();
+  const bool verified = VerifyLibraryStore(db_path_, instances_);
   std::printf("verified=%s\n", verified ? "yes" : "NO");
   if (!o_.keep && made_dir) std::filesystem::remove_all(dir);
   return verified ? 0 : 1;

@@ -16,152 +16,20 @@
 // bench mutex (same mix as the library line: 40% no group, 20% spread, 20% partition, 20%
 // cluster; 1-4 instances; six instance types from the catalog matching the library's sizes);
 // the call itself runs without it. Everything RunInstances does is in the measured time:
-// validation, the decision, the instance records with their addresses and identity documents,
-// the pipelined durable commit. Identity SIGNATURES are made when an instance is delivered to
-// its host (FleetService::WatchDesired), not in RunInstances; with no agents running, the
-// bench measures that cost apart after the run (delivery of a sample of hosts' desired states,
-// signatures verified against the cloud certificate).
+// validation, the decision, the instance records with their addresses (and the fields their
+// identity documents are built from), the pipelined durable commit. Identity SIGNATURES are made
+// when an instance is delivered to its host (FleetService::WatchDesired), not in RunInstances; with
+// no agents running, the bench measures that cost apart after the run (delivery of a sample of
+// hosts' desired states, signatures verified against the cloud certificate).
 //
 // At the end the store is reopened and read back by a fresh CloudState; the state read from
 // disk is judged by the independent checker (controller/scheduler/checker.h), and private
 // addresses are checked unique per subnet.
 
-#include "bench/placement/service_bench.h"
-
-#include <time.h>
-
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <random>
-#include <set>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "common/clock.h"
-#include "common/ec2_names.h"
-#include "common/ids.h"
-#include "controller/agent_client/agent_client.h"
-#include "controller/identity/cloud_identity_signer.h"
-#include "controller/identity/identity_signer.h"
-#include "controller/scheduler/checker.h"
-#include "controller/scheduler/scheduler.h"
-#include "controller/service/cloud_state.h"
-#include "controller/service/compute_service.h"
-#include "controller/service/fleet_service.h"
-#include "controller/service/instance_state.h"
-#include "controller/service/instance_types.h"
-#include "controller/store/rocksdb_store.h"
-#include "spdlog/spdlog.h"
+#include "bench/placement/service_bench_internal.h"
 
 namespace minicloud::bench {
-namespace {
-
-using Steady = std::chrono::steady_clock;
-namespace ctl = controller;
-
-// No agents: console reads are never made by this bench.
-class NoAgents final : public ctl::AgentClient {
- public:
-  absl::StatusOr<std::string> GetConsoleOutput(const ctl::AgentAddress&, const std::string&,
-                                               int64_t) override {
-    return absl::UnavailableError("no agents in the bench");
-  }
-};
-
-// The library line's six sizes, as catalog types (vCPU / MiB / instance store GB).
-constexpr const char* kTypes[] = {"t3.small",  "t3.medium",  "t3.large",
-                                  "m5.xlarge", "m5.2xlarge", "m5d.large"};
-enum Class { kNone = 0, kSpread, kPartition, kCluster, kClasses };
-constexpr const char* kClassNames[] = {"none", "spread", "partition", "cluster"};
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
-  return v[i];
-}
-
-double ProcessCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-struct Group {
-  std::string name;
-  Class cls = kNone;
-  int partition_count = 0;
-  int members = 0;
-  std::string locked_az;
-  bool closed = false;
-};
-
-struct Stats {
-  std::vector<double> request_us, lock_wait_us, locked_us, durable_us;
-  int64_t ok[kClasses] = {}, failed[kClasses] = {};
-  int64_t instances = 0;
-  void Add(const Stats& o) {
-    request_us.insert(request_us.end(), o.request_us.begin(), o.request_us.end());
-    lock_wait_us.insert(lock_wait_us.end(), o.lock_wait_us.begin(), o.lock_wait_us.end());
-    locked_us.insert(locked_us.end(), o.locked_us.begin(), o.locked_us.end());
-    durable_us.insert(durable_us.end(), o.durable_us.begin(), o.durable_us.end());
-    for (int c = 0; c < kClasses; ++c) {
-      ok[c] += o.ok[c];
-      failed[c] += o.failed[c];
-    }
-    instances += o.instances;
-  }
-};
-
-class ServiceBench {
- public:
-  explicit ServiceBench(const ServiceBenchOptions& o) : o_(o), rng_(o.seed), ids_(o.seed) {}
-  ServiceBenchResult Run();
-  bool RunLargeCount();
-
- private:
-  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
-  bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
-  ctl::ControllerConfig Config() const;
-  bool Setup();
-  // Draws one request (requires mu_). Returns the group index or -1.
-  int Draw(v1::RunInstancesRequest& req, Class& cls);
-  // Runs requests from the client threads until `instances` instances (when > 0) or `requests`
-  // requests were issued. Returns the wall seconds.
-  double RunClients(int64_t requests, int64_t instances, Stats* stats);
-  bool Verify();
-  void MeasureDelivery();
-
-  const ServiceBenchOptions o_;
-  std::mutex mu_;  // the bench's own state below (RNG, groups); never held during a call
-  std::mt19937_64 rng_;
-  std::vector<Group> groups_;
-  std::vector<int> open_[kClasses];
-  size_t next_group_[kClasses] = {};
-  std::vector<std::vector<int>> pool_;  // per class: indices of groups not used yet
-  std::vector<std::string> azs_;
-
-  RealClock& clock_ = RealClock::Get();
-  IdGenerator ids_;
-  NoAgents agents_;
-  scheduler::SpreadScheduler scheduler_;
-  std::unique_ptr<ctl::RocksDbStore> store_;
-  std::unique_ptr<ctl::CloudState> state_;
-  std::unique_ptr<ctl::CloudIdentitySigner> signer_;
-  std::unique_ptr<ctl::ComputeService> compute_;
-  std::unique_ptr<ctl::FleetService> fleet_;
-  std::string image_id_;
-  std::vector<std::string> host_ids_;
-};
+namespace service_line {
 
 ctl::ControllerConfig ServiceBench::Config() const {
   ctl::ControllerConfig c;
@@ -194,8 +62,7 @@ bool ServiceBench::Setup() {
     return false;
   }
   signer_ = std::move(*signer);
-  compute_ =
-      std::make_unique<ctl::ComputeService>(*state_, clock_, ids_, scheduler_, agents_, *signer_);
+  compute_ = std::make_unique<ctl::ComputeService>(*state_, clock_, ids_, scheduler_, agents_);
   fleet_ = std::make_unique<ctl::FleetService>(*state_, clock_, ids_, *signer_);
 
   // Hosts: the library line's layout (3 AZs, racks of 20, four sizes drawn from the RNG).
@@ -242,6 +109,17 @@ bool ServiceBench::Setup() {
   image.set_architecture("x86_64");
   image.set_root_device_name("/dev/xvda");
   image.set_owner_id("000000000000");
+  // Boot files as RegisterImage records a direct-kernel AMI (digests are SHA-256 hex): an
+  // instance's desired state carries them, so the record shapes are the shipped ones.
+  v1::BootImage* boot = image.mutable_boot();
+  boot->set_image_id(image_id_);
+  boot->set_sha256(std::string(64, 'a'));
+  boot->set_size_bytes(41'156'608);
+  boot->set_kernel_sha256(std::string(64, 'b'));
+  boot->set_kernel_size_bytes(7'913'472);
+  boot->set_ramdisk_sha256(std::string(64, 'c'));
+  boot->set_ramdisk_size_bytes(1'226'752);
+  boot->set_kernel_command_line("console=ttyS0 root=/dev/vda rw");
   changes.images[image_id_] = image;
   // Enough groups for the mix: at most one new group per constrained request.
   const int64_t requests = o_.prefill + o_.launches;
@@ -384,109 +262,6 @@ double ServiceBench::RunClients(int64_t requests, int64_t instances, Stats* stat
   return wall;
 }
 
-void ServiceBench::MeasureDelivery() {
-  // What moved out of RunInstances: signing at delivery. Deliver the desired state of a few
-  // hosts (each signs its instances once; the second delivery is served from the cache) and
-  // verify every signature against the cloud certificate.
-  constexpr int kHosts = 20;
-  int instances = 0, verified = 0;
-  double first_s = 0, second_s = 0;
-  for (int k = 0; k < kHosts && k < static_cast<int>(host_ids_.size()); ++k) {
-    v1::WatchDesiredRequest w;
-    w.set_host_id(host_ids_[k * (host_ids_.size() / kHosts)]);
-    w.set_known_generation(0);
-    w.set_max_wait_ms(0);
-    const auto t0 = Steady::now();
-    auto d = fleet_->WatchDesired(w);
-    const auto t1 = Steady::now();
-    auto again = fleet_->WatchDesired(w);
-    const auto t2 = Steady::now();
-    if (!d.ok() || !again.ok()) {
-      std::fprintf(stderr, "WatchDesired: %s\n", d.status().ToString().c_str());
-      return;
-    }
-    first_s += std::chrono::duration<double>(t1 - t0).count();
-    second_s += std::chrono::duration<double>(t2 - t1).count();
-    for (const auto& di : d->instances()) {
-      if (di.goal() == v1::DESIRED_GOAL_TERMINATED) continue;
-      ++instances;
-      const auto& m = di.metadata();
-      verified += identity::VerifyIdentitySignature(m.identity_document(), m.identity_signature(),
-                                                    signer_->certificate_pem())
-                      .ok() &&
-                  identity::VerifyIdentityPkcs7(m.identity_pkcs7(), signer_->certificate_pem())
-                          .value_or("") == m.identity_document();
-    }
-  }
-  std::printf(
-      "service_delivery hosts=%d instances=%d signatures_verified=%d "
-      "first_delivery_ms_per_instance=%.3f cached_delivery_ms_per_instance=%.3f\n",
-      kHosts, instances, verified, instances > 0 ? first_s * 1e3 / instances : 0.0,
-      instances > 0 ? second_s * 1e3 / instances : 0.0);
-}
-
-bool ServiceBench::Verify() {
-  compute_.reset();
-  fleet_.reset();
-  state_.reset();
-  store_.reset();
-  auto reopened = ctl::RocksDbStore::Open(o_.dir + "/service-store");
-  if (!reopened.ok()) return false;
-  ctl::CloudState disk(**reopened, Config());
-  if (!disk.Load(clock_.Now()).ok()) return false;
-  std::lock_guard<std::mutex> lock(disk.mu());
-  scheduler::ClusterState cs;
-  for (const auto& [id, h] : disk.hosts()) {
-    scheduler::HostSnapshot s;
-    s.host_id = id;
-    s.region = h.topology().region();
-    s.availability_zone = h.topology().availability_zone();
-    s.rack = h.topology().rack();
-    const v1::Capacity a = ctl::AllocatableCapacity(h.capacity(), disk.config());
-    s.allocatable_vcpus = a.vcpus();
-    s.allocatable_memory_mib = a.memory_mib();
-    s.instance_store_gb = a.instance_store_gb();
-    cs.hosts.push_back(s);
-  }
-  for (const auto& [name, g] : disk.placement_groups()) {
-    scheduler::PlacementGroup pg;
-    pg.name = name;
-    pg.strategy = *scheduler::ParsePlacementStrategy(PlacementStrategyName(g.strategy()));
-    pg.spread_level = *scheduler::ParseSpreadLevel(SpreadLevelName(g.spread_level()));
-    pg.partition_count = g.partition_count();
-    pg.locked_az = g.locked_availability_zone();
-    cs.groups.push_back(pg);
-  }
-  std::map<std::pair<std::string, std::string>, int> addresses;
-  int64_t duplicates = 0, members = 0, unsigned_docs = 0;
-  for (const auto& [id, r] : disk.instances()) {
-    scheduler::CheckedInstance c;
-    c.instance_id = id;
-    c.host_id = r.host_id();
-    c.group_name = r.placement_group();
-    c.partition_number = r.partition_number();
-    c.state = r.state() == v1::INSTANCE_STATE_CODE_PENDING ? scheduler::InstanceState::kPending
-                                                           : scheduler::InstanceState::kRunning;
-    c.vcpus = r.vcpus();
-    c.memory_mib = r.memory_mib();
-    const auto type = ctl::FindInstanceType(r.instance_type());
-    c.instance_store_gb =
-        type ? static_cast<int64_t>(type->instance_store_disks) * type->instance_store_gb : 0;
-    cs.instances.push_back(c);
-    members += !c.group_name.empty();
-    duplicates += addresses[{r.network().subnet_id(), r.network().private_ip()}]++ > 0;
-    unsigned_docs += r.identity_document().empty();
-  }
-  const auto violations = scheduler::CheckPlacement(cs);
-  std::printf(
-      "service_verify hosts=%zu groups=%zu instances=%zu group_members=%lld "
-      "duplicate_addresses=%lld missing_identity_documents=%lld checker_violations=%zu\n",
-      cs.hosts.size(), cs.groups.size(), cs.instances.size(), static_cast<long long>(members),
-      static_cast<long long>(duplicates), static_cast<long long>(unsigned_docs), violations.size());
-  if (!violations.empty()) std::fprintf(stderr, "%s", FormatViolations(violations).c_str());
-  return violations.empty() && duplicates == 0 && unsigned_docs == 0;
-}
-
 ServiceBenchResult ServiceBench::Run() {
   ServiceBenchResult out;
   if (!Setup()) return out;
@@ -550,105 +325,10 @@ ServiceBenchResult ServiceBench::Run() {
   return out;
 }
 
-bool ServiceBench::RunLargeCount() {
-  if (!Setup()) return false;
-  // DescribeHosts in a loop on its own thread; each call's start and end (steady clock).
-  struct Call {
-    Steady::time_point start, end;
-  };
-  std::atomic<bool> stop{false};
-  std::mutex calls_mu;
-  std::vector<Call> calls;
-  std::atomic<bool> describe_failed{false};
-  auto describe_loop = [&] {
-    while (!stop.load()) {
-      const auto t0 = Steady::now();
-      auto d = compute_->DescribeHosts({});
-      const auto t1 = Steady::now();
-      if (!d.ok() || d->hosts_size() != o_.hosts) describe_failed = true;
-      std::lock_guard<std::mutex> lock(calls_mu);
-      calls.push_back({t0, t1});
-    }
-  };
-  auto micros = [](const Call& c) {
-    return std::chrono::duration<double, std::micro>(c.end - c.start).count();
-  };
-  // Alone first: 200 calls.
-  {
-    std::thread reader(describe_loop);
-    while (true) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      std::lock_guard<std::mutex> lock(calls_mu);
-      if (calls.size() >= 200) break;
-    }
-    stop = true;
-    reader.join();
-  }
-  std::vector<double> alone;
-  for (const auto& c : calls) alone.push_back(micros(c));
-  std::printf(
-      "large_count_describe_hosts_alone hosts=%d calls=%zu p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
-      o_.hosts, alone.size(), Percentile(alone, 0.5), Percentile(alone, 0.99),
-      Percentile(alone, 1.0));
-
-  bool ok = true;
-  for (int round = 1; round <= o_.large_rounds && ok; ++round) {
-    {
-      std::lock_guard<std::mutex> lock(calls_mu);
-      calls.clear();
-    }
-    stop = false;
-    std::thread reader(describe_loop);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the reader is looping
-    v1::RunInstancesRequest req;
-    req.set_image_id(image_id_);
-    req.set_instance_type("t3.micro");
-    req.set_min_count(1);
-    req.set_max_count(o_.large_count);
-    const auto t0 = Steady::now();
-    auto res = compute_->RunInstances(req);
-    const auto t1 = Steady::now();
-    const ctl::RunInstancesTimings timings = ctl::LastRunInstancesTimings();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    stop = true;
-    reader.join();
-    if (!res.ok()) {
-      std::fprintf(stderr, "large RunInstances: %s\n", res.status().ToString().c_str());
-      ok = false;
-      break;
-    }
-    // DescribeHosts calls that overlapped the RunInstances call.
-    std::vector<double> during;
-    for (const auto& c : calls) {
-      if (c.end > t0 && c.start < t1) during.push_back(micros(c));
-    }
-    std::printf(
-        "large_count round=%d requested=%d launched=%d call_ms=%.1f lock_held_ms=%.1f "
-        "durable_wait_ms=%.1f\n",
-        round, o_.large_count, res->instances_size(),
-        std::chrono::duration<double, std::milli>(t1 - t0).count(), timings.locked_us / 1e3,
-        timings.durable_wait_us / 1e3);
-    std::printf(
-        "large_count_describe_hosts_during round=%d calls=%zu p50_us=%.1f p99_us=%.1f "
-        "max_us=%.1f\n",
-        round, during.size(), Percentile(during, 0.5), Percentile(during, 0.99),
-        Percentile(during, 1.0));
-  }
-  if (describe_failed) {
-    std::fprintf(stderr, "a DescribeHosts call failed or listed the wrong number of hosts\n");
-    ok = false;
-  }
-  return ok;
-}
-
-}  // namespace
+}  // namespace service_line
 
 ServiceBenchResult RunServiceBench(const ServiceBenchOptions& options) {
-  return ServiceBench(options).Run();
-}
-
-bool RunLargeCountBench(const ServiceBenchOptions& options) {
-  return ServiceBench(options).RunLargeCount();
+  return service_line::ServiceBench(options).Run();
 }
 
 }  // namespace minicloud::bench

@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
                                 .certificate_chain_pem = client_cert.certificate_chain_pem,
                                 .private_key_pem = client_cert.private_key_pem});
   ctl::WatchLimits watch_limits;
-  ctl::ComputeService compute(state, clock, ids, scheduler, *agents, *signer);
+  ctl::ComputeService compute(state, clock, ids, scheduler, *agents);
   ctl::KeyPairService key_pairs(state, clock, ids);
   ctl::ImageService images(state, clock, ids, *blobs);
   ctl::FleetService fleet(state, clock, ids, *signer, watch_limits);

@@ -40,7 +40,7 @@ void AddDescribeHosts(VerbRegistry& verbs) {
         for (const auto& h : resp.hosts()) doc["Hosts"].push_back(HostJson(h));
         Print(ctx, doc, "Hosts",
               {"HostId", "State", "AvailabilityZone", "Rack", "Accelerator", "Used.VCpus",
-               "Used.MemoryMiB", "InstanceCount"});
+               "Used.MemoryMiB", "InstanceCount", "VolumeService.State"});
         return 0;
       });
   cmd->add_option("--host-ids", *ids);
@@ -63,7 +63,8 @@ void AddDescribeAvailabilityZones(VerbRegistry& verbs) {
           doc["AvailabilityZones"].push_back(AvailabilityZoneJson(z));
         }
         Print(ctx, doc, "AvailabilityZones",
-              {"ZoneName", "ZoneId", "RegionName", "State", "HostCount", "HostsUp"});
+              {"ZoneName", "ZoneId", "RegionName", "State", "HostCount", "HostsUp",
+               "VolumeService.State", "VolumeService.FreeBytes"});
         return 0;
       });
   cmd->add_option("--zone-names", f->names);

@@ -145,13 +145,14 @@ void AddRunInstances(VerbRegistry& verbs) {
          TagsFor(ParseTagSpecifications(f->tag_specifications), "instance", "RunInstances")) {
       *run.add_tags() = t;
     }
-    if (!ParseBlockDeviceMappings(f->block_device_mappings).empty()) {
-      // Parsed (shorthand, JSON, file://) so that mistakes are named; the controller has only
-      // the image's root disk so far, so a mapping is refused rather than silently dropped.
-      throw ServiceError("InvalidParameterCombination", "RunInstances",
-                         "Block device mappings are not supported yet: instances boot with the "
-                         "image's root disk only.",
-                         "");
+    // Parsed here (shorthand, JSON, file://) so that mistakes are named; the controller decides
+    // what a mapping may say (instance store today; Ebs is refused there).
+    for (const BlockDeviceMapping& m : ParseBlockDeviceMappings(f->block_device_mappings)) {
+      v1::BlockDeviceMapping* b = run.add_block_device_mappings();
+      b->set_device_name(m.device_name);
+      b->set_virtual_name(m.virtual_name);
+      b->set_no_device(m.no_device);
+      b->set_has_ebs(m.has_ebs);
     }
     run.set_dry_run(f->dry_run);
     auto resp = ctx.api.Call("RunInstances", &Stub::RunInstances, run);

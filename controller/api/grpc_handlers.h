@@ -130,6 +130,14 @@ class ComputeHandler final : public v1::ComputeService::Service {
                             v1::DeleteVolumeResponse* resp) override;
   grpc::Status ModifyVolume(grpc::ServerContext*, const v1::ModifyVolumeRequest* req,
                             v1::ModifyVolumeResponse* resp) override;
+  grpc::Status CreateSnapshot(grpc::ServerContext*, const v1::CreateSnapshotRequest* req,
+                              v1::Snapshot* resp) override;
+  grpc::Status DescribeSnapshots(grpc::ServerContext*, const v1::DescribeSnapshotsRequest* req,
+                                 v1::DescribeSnapshotsResponse* resp) override;
+  grpc::Status DeleteSnapshot(grpc::ServerContext*, const v1::DeleteSnapshotRequest* req,
+                              v1::DeleteSnapshotResponse* resp) override;
+  grpc::Status CopySnapshot(grpc::ServerContext*, const v1::CopySnapshotRequest* req,
+                            v1::CopySnapshotResponse* resp) override;
   grpc::Status DescribeVolumesModifications(
       grpc::ServerContext*, const v1::DescribeVolumesModificationsRequest* req,
       v1::DescribeVolumesModificationsResponse* resp) override;

@@ -1,4 +1,5 @@
-// gRPC edge of EBS volumes: each call is verified, then forwarded to the VolumeService.
+// gRPC edge of EBS volumes and snapshots: each call is verified, then forwarded to the
+// VolumeService.
 #include "common/grpc_status.h"
 #include "controller/api/grpc_handlers.h"
 
@@ -66,6 +67,35 @@ grpc::Status ComputeHandler::DetachVolume(grpc::ServerContext* ctx,
                                           v1::VolumeAttachment* resp) {
   if (grpc::Status denied = auth_.Check(*ctx, "DetachVolume", req); !denied.ok()) return denied;
   return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.DetachVolume(*req); });
+}
+
+grpc::Status ComputeHandler::CreateSnapshot(grpc::ServerContext* ctx,
+                                            const v1::CreateSnapshotRequest* req,
+                                            v1::Snapshot* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "CreateSnapshot", req); !denied.ok()) return denied;
+  return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.CreateSnapshot(*req); });
+}
+
+grpc::Status ComputeHandler::DescribeSnapshots(grpc::ServerContext* ctx,
+                                               const v1::DescribeSnapshotsRequest* req,
+                                               v1::DescribeSnapshotsResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "DescribeSnapshots", req); !denied.ok())
+    return denied;
+  return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.DescribeSnapshots(*req); });
+}
+
+grpc::Status ComputeHandler::DeleteSnapshot(grpc::ServerContext* ctx,
+                                            const v1::DeleteSnapshotRequest* req,
+                                            v1::DeleteSnapshotResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "DeleteSnapshot", req); !denied.ok()) return denied;
+  return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.DeleteSnapshot(*req); });
+}
+
+grpc::Status ComputeHandler::CopySnapshot(grpc::ServerContext* ctx,
+                                          const v1::CopySnapshotRequest* req,
+                                          v1::CopySnapshotResponse* resp) {
+  if (grpc::Status denied = auth_.Check(*ctx, "CopySnapshot", req); !denied.ok()) return denied;
+  return ForwardTo(volumes_, resp, [&](VolumeService& v) { return v.CopySnapshot(*req); });
 }
 
 }  // namespace minicloud::controller

@@ -17,7 +17,6 @@ class CloudIdentitySigner final : public IdentitySigner {
  public:
   static absl::StatusOr<std::unique_ptr<CloudIdentitySigner>> Open(const std::string& dir,
                                                                    const Clock& clock);
-  std::string Document(const v1::InstanceRecord& instance) const override;
   // The PKCS#7 signingTime is the document's pendingTime (the launch, to the second).
   absl::StatusOr<SignedIdentity> Sign(const std::string& document) const override;
   // The certificate guests verify signatures with.

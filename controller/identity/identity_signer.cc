@@ -144,6 +144,22 @@ std::string BuildIdentityDocument(const IdentityFields& f) {
       "}");
 }
 
+absl::StatusOr<absl::Time> ParsePendingTime(absl::string_view document) {
+  constexpr absl::string_view kKey = "\"pendingTime\" : \"";
+  const size_t at = document.find(kKey);
+  const size_t begin = at == absl::string_view::npos ? at : at + kKey.size();
+  const size_t end = begin == absl::string_view::npos ? begin : document.find('"', begin);
+  absl::Time pending;
+  std::string error = "no \"pendingTime\" : \"...\"";
+  if (end == absl::string_view::npos ||
+      !absl::ParseTime("%Y-%m-%dT%H:%M:%SZ", document.substr(begin, end - begin),
+                       absl::UTCTimeZone(), &pending, &error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("identity document has no valid pendingTime: ", error));
+  }
+  return pending;
+}
+
 absl::StatusOr<IdentitySigner> IdentitySigner::Generate(absl::Time now,
                                                         absl::string_view common_name) {
   PkeyPtr key(EVP_RSA_gen(2048));

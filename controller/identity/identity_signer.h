@@ -70,6 +70,10 @@ struct SignedDocument {
 // (no trailing newline).
 std::string BuildIdentityDocument(const IdentityFields& f);
 
+// The "pendingTime" of a document in the layout above (to the second). InvalidArgument when the
+// document has none or it is not `YYYY-MM-DDTHH:MM:SSZ`.
+absl::StatusOr<absl::Time> ParsePendingTime(absl::string_view document);
+
 // Holds the cloud's identity key and certificate. Copyable (shares the key); thread-safe for
 // concurrent Sign() calls.
 class IdentitySigner {

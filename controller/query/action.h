@@ -74,9 +74,10 @@ void AddImageActions(ActionTable& table);
 void AddKeyPairActions(ActionTable& table);
 void AddPlacementGroupActions(ActionTable& table);
 void AddMinicloudActions(ActionTable& table);
-void AddStatusActions(ActionTable& table);  // actions_status.cc
-void AddTagActions(ActionTable& table);     // query_tags.cc
-void AddVolumeActions(ActionTable& table);  // actions_volumes.cc
+void AddStatusActions(ActionTable& table);    // actions_status.cc
+void AddTagActions(ActionTable& table);       // query_tags.cc
+void AddVolumeActions(ActionTable& table);    // actions_volumes.cc
+void AddSnapshotActions(ActionTable& table);  // actions_snapshots.cc
 
 // Helpers shared by the parse steps.
 // Filter.N.Name / Filter.N.Value.M → v1::Filter, appended to `out`.

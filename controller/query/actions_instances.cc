@@ -88,6 +88,23 @@ absl::StatusOr<v1::RunInstancesRequest> ParseRunInstances(ParamNode& p, bool dry
   if (ParamNode* options = p.Struct("MetadataOptions")) {
     MC_RETURN_IF_ERROR(ParseMetadataOptionFields(*options, req.mutable_metadata_options()));
   }
+  // BlockDeviceMapping.N (botocore: BlockDeviceMappingRequestList). The service decides what a
+  // mapping may say (controller/service/block_device_mapping.h); an Ebs structure is read whole
+  // so that the service, not UnknownParameter, answers it.
+  for (ParamNode* m : p.List("BlockDeviceMapping")) {
+    v1::BlockDeviceMapping* b = req.add_block_device_mappings();
+    if (auto v = m->String("DeviceName")) b->set_device_name(*v);
+    if (auto v = m->String("VirtualName")) b->set_virtual_name(*v);
+    b->set_no_device(m->String("NoDevice").has_value());
+    if (ParamNode* ebs = m->Struct("Ebs")) {
+      b->set_has_ebs(true);
+      for (const char* field :
+           {"DeleteOnTermination", "Iops", "SnapshotId", "VolumeSize", "VolumeType", "KmsKeyId",
+            "Throughput", "OutpostArn", "Encrypted"}) {
+        ebs->String(field);
+      }
+    }
+  }
   for (ParamNode* spec : p.List("TagSpecification")) {
     const std::string type = spec->String("ResourceType").value_or("");
     if (type != "instance") {
@@ -208,9 +225,20 @@ absl::Status RunDescribeInstanceTypes(Services& s, const v1::DescribeInstanceTyp
     Int(Child(item, "memoryInfo"), "sizeInMiB", t.memory_mib());
     Bool(item, "instanceStorageSupported", t.instance_storage_supported());
     if (t.instance_storage_supported()) {
-      Int(Child(item, "instanceStorageInfo"), "totalSizeInGB", t.instance_storage_gb());
+      // botocore's InstanceStorageInfo: totalSizeInGB, disks (DiskInfo items), nvmeSupport.
+      XmlNode info = Child(item, "instanceStorageInfo");
+      Int(info, "totalSizeInGB", t.instance_storage_gb());
+      XmlNode disks = Child(info, "disks");
+      for (const v1::InstanceStorageDisk& d : t.instance_storage_disks()) {
+        XmlNode disk = Item(disks);
+        Int(disk, "sizeInGB", d.size_gb());
+        Int(disk, "count", d.count());
+        Text(disk, "type", d.type());
+      }
+      Text(info, "nvmeSupport", t.instance_storage_nvme_support());
+      Text(info, "encryptionSupport", t.instance_storage_encryption_support());
     }
-    Bool(item, "burstablePerformanceSupported", !t.burstable().empty());
+    Bool(item, "burstablePerformanceSupported", t.burstable() == "true");
     Bool(item, "hibernationSupported", false);
   }
   return absl::OkStatus();
@@ -242,7 +270,8 @@ absl::Status RunDescribeAvailabilityZones(Services& s,
     Text(item, "optInStatus", z.opt_in_status());
     Text(item, "groupName", z.region_name());
     Text(item, "networkBorderGroup", z.region_name());
-    Child(item, "messageSet");
+    XmlNode messages = Child(item, "messageSet");
+    for (const std::string& m : z.messages()) Text(Item(messages), "message", m);
   }
   return absl::OkStatus();
 }

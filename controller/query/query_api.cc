@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/iam/policy.h"
+#include "controller/query/cloudformation_query.h"
 #include "controller/query/errors.h"
 #include "controller/query/query_instance_options.h"
 #include "controller/query/xml.h"
@@ -53,6 +54,7 @@ ActionTable BuildActionTable() {
   AddStatusActions(t);             // actions_status.cc
   AddTagActions(t);                // query_tags.cc
   AddVolumeActions(t);             // actions_volumes.cc
+  AddSnapshotActions(t);           // actions_snapshots.cc
   AddInstanceOptionActions(t);     // query_instance_options.cc: the options minicloud has fixed
   return t;
 }
@@ -89,6 +91,10 @@ std::string QueryApi::NextRequestId() {
 
 HttpResponse QueryApi::Handle(const HttpRequest& request) {
   const std::string request_id = NextRequestId();
+  // `aws cloudformation …` signs for the service "cloudformation" (cloudformation_query.h).
+  if (CredentialScopeService(request) == "cloudformation") {
+    return HandleCloudFormation(request, verifier_, request_id);
+  }
   HttpResponse resp;
   absl::Status s = Dispatch(request, request_id, &resp.body);
   if (!s.ok()) {

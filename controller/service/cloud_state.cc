@@ -56,6 +56,7 @@ absl::Status CloudState::Load(absl::Time now) {
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kPlacementGroups, placement_groups_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kInstanceProfiles, instance_profiles_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kVolumes, volumes_));
+  MC_RETURN_IF_ERROR(LoadTable(store_, Table::kSnapshots, snapshots_));
   for (const auto& [id, host] : hosts_) index_.ApplyHost(id, nullptr, &host);
   for (const auto& [id, r] : instances_) index_.ApplyInstance(id, nullptr, &r);
   // Generations restart from the clock so an agent holding an older number sees a change.
@@ -91,6 +92,8 @@ uint64_t CloudState::StageLocked(const Changes& c) {
   for (const auto& k : c.deleted_instance_profiles) batch.Delete(Table::kInstanceProfiles, k);
   for (const auto& [k, v] : c.volumes) batch.Put(Table::kVolumes, k, v.SerializeAsString());
   for (const auto& k : c.deleted_volumes) batch.Delete(Table::kVolumes, k);
+  for (const auto& [k, v] : c.snapshots) batch.Put(Table::kSnapshots, k, v.SerializeAsString());
+  for (const auto& k : c.deleted_snapshots) batch.Delete(Table::kSnapshots, k);
   if (batch.empty()) return 0;  // ticket 0 is always durable
   // Queued while mu() is held, so the store sees changes in the order the mirror did.
   const uint64_t ticket = committer_.Enqueue(std::move(batch));
@@ -124,6 +127,8 @@ uint64_t CloudState::StageLocked(const Changes& c) {
   for (const auto& k : c.deleted_instance_profiles) instance_profiles_.erase(k);
   for (const auto& [k, v] : c.volumes) volumes_[k] = v;
   for (const auto& k : c.deleted_volumes) volumes_.erase(k);
+  for (const auto& [k, v] : c.snapshots) snapshots_[k] = v;
+  for (const auto& k : c.deleted_snapshots) snapshots_.erase(k);
   return ticket;
 }
 
@@ -208,6 +213,12 @@ void CloudState::RecordReportLocked(const std::string& host_id, absl::Time now) 
 uint64_t CloudState::GenerationLocked(const std::string& host_id) const {
   auto it = host_runtime_.find(host_id);
   return it == host_runtime_.end() ? 0 : it->second.generation;
+}
+
+const v1::BootImage& CloudState::BootImageOf(const v1::InstanceRecord& r) const {
+  if (r.has_image()) return r.image();
+  auto it = images_.find(r.image_id());
+  return it == images_.end() ? v1::BootImage::default_instance() : it->second.boot();
 }
 
 bool CloudState::HostUpLocked(const std::string& host_id, absl::Time now) const {

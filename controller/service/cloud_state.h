@@ -107,6 +107,8 @@ class CloudState {
     std::vector<std::string> deleted_instance_profiles;
     std::map<std::string, v1::VolumeRecord> volumes;  // by volume id
     std::vector<std::string> deleted_volumes;
+    std::map<std::string, v1::SnapshotRecord> snapshots;  // by snapshot id
+    std::vector<std::string> deleted_snapshots;
   };
 
   // Makes `changes` durable and applies them to the mirror; returns once they are on disk (and
@@ -165,6 +167,15 @@ class CloudState {
   }
   // Volumes change only through Changes.
   const std::map<std::string, v1::VolumeRecord>& volumes() const { return volumes_; }
+  // Snapshots change only through Changes.
+  const std::map<std::string, v1::SnapshotRecord>& snapshots() const { return snapshots_; }
+
+  // The boot files of an instance: its record's own `image` when it has one (records written
+  // before this rule, and instances whose AMI was deregistered: DeregisterImage copies the boot
+  // files into them), else its AMI's. RunInstances does not copy the AMI's boot files (~250
+  // bytes of digests and sizes) into every record. Empty for neither (a broken invariant).
+  // Requires mu() held.
+  const v1::BootImage& BootImageOf(const v1::InstanceRecord& r) const;
 
   bool HostUpLocked(const std::string& host_id, absl::Time now) const;
   // The host reported (or registered) at `now`. Requires mu() held.
@@ -201,6 +212,7 @@ class CloudState {
   std::map<std::string, v1::PlacementGroupRecord> placement_groups_;
   std::map<std::string, v1::InstanceProfileRecord> instance_profiles_;
   std::map<std::string, v1::VolumeRecord> volumes_;
+  std::map<std::string, v1::SnapshotRecord> snapshots_;
   StateIndex index_;  // after config_ (it keeps a reference)
 };
 

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <functional>
+#include <map>
+#include <string>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/boot_verdict.h"
@@ -12,6 +16,7 @@
 #include "controller/service/identity.h"
 #include "controller/service/instance_types.h"
 #include "controller/service/metadata_options.h"
+#include "controller/volumes/volume_fleet.h"
 #include "minicloud/v1/compute.pb.h"
 
 namespace minicloud::controller {
@@ -36,18 +41,13 @@ using limits::kMaxUserDataBytes;
 //
 // RunInstances and DescribePlacement decide on the state's kept scheduler::Fleet
 // (CloudState::index(), the same rules as SpreadScheduler over a snapshot); `scheduler` serves
-// StartInstances' re-check of one host. `signer` writes identity documents; FleetService signs
-// them at delivery.
+// StartInstances' re-check of one host. Identity documents are built from the instance records
+// and signed at delivery (FleetService; identity_document.h).
 class ComputeService {
  public:
   ComputeService(CloudState& state, const Clock& clock, IdGenerator& ids,
-                 const scheduler::Scheduler& scheduler, AgentClient& agents, IdentitySigner& signer)
-      : state_(state),
-        clock_(clock),
-        ids_(ids),
-        scheduler_(scheduler),
-        agents_(agents),
-        signer_(signer) {}
+                 const scheduler::Scheduler& scheduler, AgentClient& agents)
+      : state_(state), clock_(clock), ids_(ids), scheduler_(scheduler), agents_(agents) {}
 
   absl::StatusOr<v1::Reservation> RunInstances(const v1::RunInstancesRequest& req);
   absl::StatusOr<v1::DescribeInstancesResponse> DescribeInstances(
@@ -71,6 +71,12 @@ class ComputeService {
   absl::StatusOr<v1::StartInstancesResponse> StartInstances(const v1::StartInstancesRequest& req);
   absl::StatusOr<v1::DescribeAvailabilityZonesResponse> DescribeAvailabilityZones(
       const v1::DescribeAvailabilityZonesRequest& req);
+
+  // Where DescribeAvailabilityZones and DescribeHosts learn each zone's volume service state
+  // (VolumeService::ZoneStates, called outside the state lock). Unset: no zone has one. Set once
+  // at wiring, before serving.
+  using VolumeStatesFn = std::function<std::map<std::string, VolumeServiceState>()>;
+  void SetVolumeStates(VolumeStatesFn fn) { volume_states_ = std::move(fn); }
   // EC2 RebootInstances: each running instance reboots (state stays running; its agent reboots
   // the domain once); terminated and shutting-down ones are ignored; any other state is
   // IncorrectInstanceState (instance_status.cc).
@@ -118,7 +124,7 @@ class ComputeService {
   IdGenerator& ids_;
   const scheduler::Scheduler& scheduler_;
   AgentClient& agents_;
-  IdentitySigner& signer_;
+  VolumeStatesFn volume_states_;
 };
 
 // Where the calling thread's last RunInstances call spent its time (steady clock): waiting for

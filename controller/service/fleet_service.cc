@@ -251,7 +251,7 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
     auto* di = d.add_instances();
     di->set_instance_id(id);
     di->set_goal(r.goal());
-    *di->mutable_image() = r.image();
+    *di->mutable_image() = state_.BootImageOf(r);
     di->set_vcpus(r.vcpus());
     di->set_memory_mib(r.memory_mib());
     di->set_smbios_uuid(r.smbios_uuid());
@@ -273,6 +273,7 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
       }
     }
     *di->mutable_network() = r.network();
+    *di->mutable_instance_store() = r.instance_store();
     *di->mutable_metadata() = BuildGuestMetadata(r, {.vpc_cidr = state_.config().vpc_cidr});
     if (auto it = disks.find(id); it != disks.end()) {
       for (const auto& disk : it->second) *di->add_ebs_disks() = disk;

@@ -1,5 +1,6 @@
 #include "controller/service/guest_view.h"
 
+#include "controller/service/identity_document.h"
 #include "controller/service/metadata_options.h"
 
 namespace minicloud::controller {
@@ -35,7 +36,7 @@ v1::GuestMetadata BuildGuestMetadata(const v1::InstanceRecord& r, const GuestCon
                                    ? o.instance_metadata_tags()
                                    : defaults.instance_metadata_tags());
 
-  m.set_identity_document(r.identity_document());
+  m.set_identity_document(IdentityDocumentOf(r));
   m.set_identity_signature(r.identity_signature());
   m.set_identity_pkcs7(r.identity_pkcs7());
   m.set_identity_rsa2048(r.identity_rsa2048());

@@ -3,7 +3,10 @@
 // What a guest sees of itself: the one place that turns an instance record into the metadata its
 // host's 169.254.169.254 service serves (v1::GuestMetadata, sent to the agent in the desired
 // state). Every value and every default the guest is shown is decided here; the agent converts
-// the message field by field (agent/runtime/guest_metadata.h) and adds nothing.
+// the message field by field (agent/runtime/guest_metadata.h) and adds nothing. One exception by
+// design: IMDS block-device-mapping/ephemeralN comes from the record's instance_store list
+// (decided at RunInstances by block_device_mapping.h, sent as DesiredInstance.instance_store),
+// the same list the agent makes the disks from, so a volume and its listed name cannot differ.
 
 #include <string>
 
@@ -31,7 +34,8 @@ struct GuestContext {
 
 // Pure. Metadata options the record leaves UNSPECIFIED (records from before an option existed)
 // get EC2's defaults (DefaultMetadataOptions()); a record that names no placement group gives
-// none. The record's identity document is served as it is.
+// none. The identity document is IdentityDocumentOf(r) (identity_document.h): the fields' document,
+// or the text a record of an earlier version carries.
 v1::GuestMetadata BuildGuestMetadata(const v1::InstanceRecord& r, const GuestContext& context);
 
 // Puts a signed identity document into `m` (the document and its three signatures).

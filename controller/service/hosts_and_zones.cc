@@ -13,6 +13,38 @@
 #include "controller/service/timestamp.h"
 
 namespace minicloud::controller {
+namespace {
+
+// The API view of a zone's volume service: what the service said, plus the sizes of the zone's
+// volumes the controller records. Requires the state lock.
+v1::ZoneVolumeService ZoneVolumeServiceLocked(
+    CloudState& state, const std::string& zone,
+    const std::map<std::string, VolumeServiceState>& states) {
+  v1::ZoneVolumeService out;
+  auto it = states.find(zone);
+  if (it == states.end()) {
+    out.set_state("none");
+    out.set_detail("this zone has no volume service: no EBS volumes");
+    out.set_free_bytes(-1);
+    return out;
+  }
+  const VolumeServiceState& s = it->second;
+  out.set_state(!s.reachable ? "unreachable" : s.healthy ? "available" : "impaired");
+  out.set_backend(s.backend);
+  out.set_detail(s.detail);
+  out.set_volumes(s.volumes);
+  out.set_snapshots(s.snapshots);
+  out.set_exports(s.exports);
+  out.set_free_bytes(s.free_bytes);
+  int64_t provisioned = 0;
+  for (const auto& [id, v] : state.volumes()) {
+    if (v.availability_zone() == zone) provisioned += v.size_gib();
+  }
+  out.set_provisioned_gib(provisioned);
+  return out;
+}
+
+}  // namespace
 
 std::vector<scheduler::HostSnapshot> ComputeService::SnapshotLocked(absl::Time now) const {
   return state_.index().Snapshot(now);
@@ -28,6 +60,17 @@ absl::StatusOr<v1::DescribeInstanceTypesResponse> ComputeService::DescribeInstan
     o->set_memory_mib(t.memory_mib);
     o->set_instance_storage_supported(t.instance_store_disks > 0);
     o->set_instance_storage_gb(t.instance_store_disks * t.instance_store_gb);
+    if (t.instance_store_disks > 0) {
+      // Every instance-store type of the catalog has NVMe SSDs (instance_types.cc), which EC2
+      // always encrypts (Amazon EC2 User Guide, "SSD instance store volumes": XTS-AES-256 in
+      // hardware, keys destroyed at stop and terminate).
+      auto* disk = o->add_instance_storage_disks();
+      disk->set_size_gb(t.instance_store_gb);
+      disk->set_count(t.instance_store_disks);
+      disk->set_type("ssd");
+      o->set_instance_storage_nvme_support("required");
+      o->set_instance_storage_encryption_support("required");
+    }
     o->set_burstable(t.burstable ? "true" : "false");
   };
   if (req.instance_types_size() == 0) {
@@ -48,6 +91,9 @@ absl::StatusOr<v1::DescribeInstanceTypesResponse> ComputeService::DescribeInstan
 
 absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
     const v1::DescribeHostsRequest& req) {
+  // Asked before the lock: these are network calls.
+  const std::map<std::string, VolumeServiceState> volume_states =
+      volume_states_ ? volume_states_() : std::map<std::string, VolumeServiceState>{};
   const absl::Time now = clock_.Now();
   auto lock = state_.LockCommitted();
   for (const auto& id : req.host_ids()) {
@@ -81,6 +127,8 @@ absl::StatusOr<v1::DescribeHostsResponse> ComputeService::DescribeHosts(
     }
     h->set_instance_count(state_.index().OccupyingCount(snap.host_id));
     h->set_endpoint(rec.endpoint());
+    *h->mutable_volume_service() =
+        ZoneVolumeServiceLocked(state_, rec.topology().availability_zone(), volume_states);
   }
   return resp;
 }
@@ -93,6 +141,8 @@ absl::StatusOr<v1::DescribeAvailabilityZonesResponse> ComputeService::DescribeAv
       return InvalidParameterValue(absl::StrCat("The filter '", f.name(), "' is invalid"));
     }
   }
+  const std::map<std::string, VolumeServiceState> volume_states =
+      volume_states_ ? volume_states_() : std::map<std::string, VolumeServiceState>{};
   const absl::Time now = clock_.Now();
   auto lock = state_.LockCommitted();
   std::map<std::string, v1::AvailabilityZone> zones;
@@ -122,6 +172,14 @@ absl::StatusOr<v1::DescribeAvailabilityZonesResponse> ComputeService::DescribeAv
     z.set_zone_type("availability-zone");
     z.set_opt_in_status("opt-in-not-required");
     for (const auto& rack : racks[name]) z.add_racks(rack);
+    *z.mutable_volume_service() = ZoneVolumeServiceLocked(state_, name, volume_states);
+    const v1::ZoneVolumeService& vs = z.volume_service();
+    if (vs.state() == "unreachable" || vs.state() == "impaired") {
+      // EC2 lists "any messages about the Availability Zone" here (botocore
+      // AvailabilityZone.Messages); the zone stays available for instances.
+      z.add_messages(absl::StrCat("The EBS volume service of ", name, " is ", vs.state(), " (",
+                                  vs.detail(), "): volumes and snapshots cannot change there"));
+    }
     if (!wanted.empty() && !wanted.contains(name)) continue;
     bool match = true;
     for (const auto& f : req.filters()) {

@@ -16,18 +16,19 @@ struct SignedIdentity {
   std::string rsa2048;
 };
 
-// Builds and signs identity documents with the cloud's key. Thread-safe.
+// Signs identity documents with the cloud's key. Thread-safe.
 //
-// RunInstances records each instance's document (Document: text only, cheap) under the state
-// lock; the signatures are made when the instance is delivered to its host (FleetService,
-// outside the lock, cached per instance). Signing is deterministic — the same document always
-// gives the same bytes (RSA PKCS#1 v1.5, and a PKCS#7 signingTime taken from the document's
-// pendingTime) — so a controller restart re-signs to exactly what agents already hold.
+// RunInstances stores no document: the record keeps the document's fields (its id, type, image,
+// AZ, region, address, and `identity_pending_time_ms`, the first launch) and the text is built
+// from them where it is needed (IdentityDocumentOf, identity_document.h). The signatures are
+// made when the instance is delivered to its host (FleetService, outside the lock, cached per
+// instance). Building and signing are deterministic — the same record always gives the same
+// document, and the same document the same bytes (RSA PKCS#1 v1.5, and a PKCS#7 signingTime
+// taken from the document's pendingTime) — so a controller restart re-signs to exactly what
+// agents already hold.
 class IdentitySigner {
  public:
   virtual ~IdentitySigner() = default;
-  // The document text of `instance` (its id, type, image, AZ, region, address, launch time).
-  virtual std::string Document(const v1::InstanceRecord& instance) const = 0;
   // The document and its signatures.
   virtual absl::StatusOr<SignedIdentity> Sign(const std::string& document) const = 0;
 };

@@ -170,8 +170,8 @@ std::set<std::string> ImageService::BlobsInUseLocked() const {
   }
   for (const auto& [id, inst] : state_.instances()) {
     if (inst.state() == v1::INSTANCE_STATE_CODE_TERMINATED) continue;
-    in_use.insert(
-        {inst.image().sha256(), inst.image().kernel_sha256(), inst.image().ramdisk_sha256()});
+    const v1::BootImage& boot = state_.BootImageOf(inst);
+    in_use.insert({boot.sha256(), boot.kernel_sha256(), boot.ramdisk_sha256()});
   }
   return in_use;
 }
@@ -206,7 +206,7 @@ absl::StatusOr<std::string> ImageService::BlobForHost(const v1::FetchBlobRequest
     if (!allowed) {
       for (const std::string& id : state_.index().InstancesOn(req.host_id())) {
         auto it = state_.instances().find(id);
-        if (it != state_.instances().end() && has(it->second.image())) allowed = true;
+        if (it != state_.instances().end() && has(state_.BootImageOf(it->second))) allowed = true;
       }
     }
     if (!allowed) {
@@ -258,6 +258,14 @@ absl::StatusOr<v1::DeregisterImageResponse> ImageService::DeregisterImage(
     const v1::BootImage boot = it->second.boot();
     CloudState::Changes changes;
     changes.deleted_images.push_back(req.image_id());
+    // Its instances keep booting from its files: the records that found them through the AMI
+    // (CloudState::BootImageOf) get their own copy, in the same commit.
+    for (const auto& [id, inst] : state_.instances()) {
+      if (inst.image_id() != req.image_id() || inst.has_image()) continue;
+      v1::InstanceRecord copy = inst;
+      *copy.mutable_image() = boot;
+      changes.instances[id] = std::move(copy);
+    }
     MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "deregister image"));
     orphaned = {boot.sha256(), boot.kernel_sha256(), boot.ramdisk_sha256()};
   }

@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ec2_names.h"
+#include "controller/identity/identity_signer.h"
+#include "controller/service/identity_document.h"
 
 namespace minicloud::controller {
 namespace {
@@ -18,14 +20,15 @@ absl::Status Legacy(const std::string& text, Parse parse, Set set, absl::string_
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status MigrateRecord(absl::string_view stored, v1::InstanceRecord& r) {
-  v1::InstanceMetadataOptions* o = r.mutable_metadata_options();
-  // Typed options were written as a whole: a record with HttpTokens set is current.
-  if (!r.has_metadata_options() || o->http_tokens() != v1::HTTP_TOKENS_UNSPECIFIED) {
+// Metadata options stored as strings become the typed enums.
+absl::Status MigrateMetadataOptions(absl::string_view stored, v1::InstanceRecord& r) {
+  // Typed options were written as a whole: a record with HttpTokens set is current. (Asked
+  // before mutable_metadata_options(), which would give a record without options empty ones.)
+  if (!r.has_metadata_options() ||
+      r.metadata_options().http_tokens() != v1::HTTP_TOKENS_UNSPECIFIED) {
     return absl::OkStatus();
   }
+  v1::InstanceMetadataOptions* o = r.mutable_metadata_options();
   v1::LegacyInstanceRecordView view;
   if (!view.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
     return absl::DataLossError("instance record does not parse in its legacy shape");
@@ -51,6 +54,27 @@ absl::Status MigrateRecord(absl::string_view stored, v1::InstanceRecord& r) {
   // The strings were kept as unknown fields of the typed message; they are migrated now.
   o->DiscardUnknownFields();
   return absl::OkStatus();
+}
+
+// A stored identity document text becomes the fields it is built from, when they give the same
+// bytes; any other text stays and is served as stored.
+void MigrateIdentityDocument(v1::InstanceRecord& r) {
+  if (r.identity_document().empty() || r.identity_pending_time_ms() != 0) return;
+  absl::StatusOr<absl::Time> pending = identity::ParsePendingTime(r.identity_document());
+  if (!pending.ok()) return;  // not ours to rewrite: served (and refused by the signer) as before
+  v1::InstanceRecord fields = r;
+  fields.clear_identity_document();
+  fields.set_identity_pending_time_ms(absl::ToUnixMillis(*pending));
+  if (IdentityDocumentFromFields(fields) != r.identity_document()) return;
+  r.set_identity_pending_time_ms(fields.identity_pending_time_ms());
+  r.clear_identity_document();
+}
+
+}  // namespace
+
+absl::Status MigrateRecord(absl::string_view stored, v1::InstanceRecord& r) {
+  MigrateIdentityDocument(r);
+  return MigrateMetadataOptions(stored, r);
 }
 
 absl::Status MigrateRecord(absl::string_view, v1::PlacementGroupRecord& r) {

@@ -7,6 +7,11 @@
 // Migrations:
 //  - InstanceRecord.metadata_options: options stored as strings ("required", "enabled", in the
 //    fields InstanceMetadataOptions now reserves) become the typed enums.
+//  - InstanceRecord.identity_document: the document's text, stored by versions before
+//    identity_pending_time_ms, is dropped when the record's fields (with the text's pendingTime,
+//    which a later start does not change) build the same bytes; a text they do not build
+//    (another layout, a field changed since) stays and is served as stored
+//    (identity_document.h). Either way the guest and its signatures see the same document.
 //  - PlacementGroupRecord: legacy_strategy / legacy_spread_level ("spread", "rack") become
 //    `strategy` / `spread_level`.
 // A legacy string that is not an EC2 name is DataLoss: a record we cannot read faithfully.

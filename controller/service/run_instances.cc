@@ -17,7 +17,9 @@
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "controller/lifecycle/lifecycle.h"
+#include "controller/service/block_device_mapping.h"
 #include "controller/service/compute_service.h"
+#include "controller/service/guest_view.h"
 #include "controller/service/instance_common.h"
 #include "controller/service/instance_profile_service.h"
 #include "controller/service/instance_types.h"
@@ -106,6 +108,10 @@ absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) con
                    [](char c) { return c >= 0x20 && c < 0x7f; })) {
     return InvalidParameterValue("ClientToken must be at most 64 printable ASCII characters");
   }
+  // The mapping's shape (the image's root name is checked again once the image is known).
+  MC_RETURN_IF_ERROR(ResolveInstanceStore(*FindInstanceType(req.instance_type()),
+                                          req.block_device_mappings(), kDefaultRootDeviceName)
+                         .status());
   MC_ASSIGN_OR_RETURN(const v1::InstanceMetadataOptions options,
                       ResolveMetadataOptions(req.metadata_options(), DefaultMetadataOptions()));
   return ValidateInstanceTags(req.tags(), options.instance_metadata_tags());
@@ -204,6 +210,11 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
                     absl::StrCat("The image id '[", req.image_id(), "]' does not exist"));
   }
   const v1::ImageRecord& image = image_it->second;
+  MC_ASSIGN_OR_RETURN(
+      const std::vector<v1::DesiredInstanceStoreDisk> instance_store,
+      ResolveInstanceStore(
+          type, req.block_device_mappings(),
+          image.root_device_name().empty() ? kDefaultRootDeviceName : image.root_device_name()));
   const v1::KeyPairRecord* key = nullptr;
   if (!req.key_name().empty()) {
     auto k = state_.key_pairs().find(req.key_name());
@@ -260,9 +271,11 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     r.set_ami_launch_index(static_cast<int32_t>(i));
     r.set_client_token(req.client_token());
     r.set_smbios_uuid(MakeSmbiosUuid(ids_));
-    *r.mutable_image() = image.boot();
+    // No copy of the AMI's boot files: CloudState::BootImageOf finds them through image_id
+    // (DeregisterImage copies them into the records that still need them).
     r.set_architecture(image.architecture());
     r.set_root_device_name(image.root_device_name());
+    for (const auto& d : instance_store) *r.add_instance_store() = d;
     r.set_accelerator(host.accelerator());
     if (preq.group != nullptr) {
       r.set_placement_group(preq.group->name);
@@ -281,9 +294,9 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
       r.set_iam_role_name(profile->role_name());
     }
     MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes, next_free));
-    // The document only: it is signed when the record is delivered to its host
-    // (FleetService::WatchDesired, outside the state lock); see IdentitySigner.
-    r.set_identity_document(signer_.Document(r));
+    // The identity document is not stored: it is built from these fields when the record is
+    // delivered to its host and signed there, outside the state lock (identity_document.h).
+    r.set_identity_pending_time_ms(r.launch_time_ms());
     token.add_instance_ids(r.instance_id());
     touched_hosts.insert(host_id);
     changes.instances[r.instance_id()] = std::move(r);

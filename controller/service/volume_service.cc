@@ -86,20 +86,45 @@ absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeReq
   if (req.availability_zone().empty()) {
     return MissingParameter("The request must contain the parameter AvailabilityZone");
   }
+  int64_t size_gib = req.size();
   if (!req.snapshot_id().empty()) {
-    // Snapshots are not kept yet: every snapshot id is unknown.
-    return Ec2Error(absl::StatusCode::kNotFound, "InvalidSnapshot.NotFound",
-                    absl::StrCat("The snapshot '", QuoteForMessage(req.snapshot_id(), 64),
-                                 "' does not exist."));
+    auto lock = state_.LockCommitted();
+    MC_ASSIGN_OR_RETURN(const v1::SnapshotRecord* snap,
+                        FindSnapshotLocked(state_, req.snapshot_id()));
+    if (snap->state() != v1::SNAPSHOT_STATE_COMPLETED) {
+      return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectState",
+                      absl::StrCat("Snapshot '", snap->snapshot_id(),
+                                   "' is not completed: no volume can be created from it yet"));
+    }
+    if (snap->availability_zone() != req.availability_zone()) {
+      // EC2's snapshots are regional; here a snapshot's bytes live on one zone's volume
+      // service, and a clone is copy-on-write on that service.
+      return InvalidParameterValue(
+          absl::StrCat("Snapshot '", snap->snapshot_id(), "' is held by the volume service of ",
+                       snap->availability_zone(), ": volumes from it can be created in ",
+                       snap->availability_zone(), " only, not in ",
+                       QuoteForMessage(req.availability_zone(), 64)));
+    }
+    if (size_gib == 0) size_gib = snap->volume_size_gib();
+    if (size_gib < snap->volume_size_gib()) {
+      // EC2 words it "Volume of size 4GB is smaller than snapshot 'snap-…', expect size >= 8GB".
+      return InvalidParameterValue(
+          absl::StrCat("Volume of size ", size_gib, "GB is smaller than snapshot '",
+                       snap->snapshot_id(), "', expect size >= ", snap->volume_size_gib(), "GB"));
+    }
+    if (snap->encrypted()) {
+      return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
+                      "Encrypted volumes are not supported by this cloud yet.");
+    }
   }
-  if (req.size() == 0) {
+  if (size_gib == 0) {
     return MissingParameter("The request must contain the parameter size or snapshotId");
   }
   volumes::VolumeType type = volumes::kDefaultVolumeType;
   if (!req.volume_type().empty()) {
     MC_ASSIGN_OR_RETURN(type, volumes::ParseVolumeType(req.volume_type()));
   }
-  volumes::VolumeRequest shape{type, req.size(), std::nullopt, std::nullopt,
+  volumes::VolumeRequest shape{type, size_gib, std::nullopt, std::nullopt,
                                req.multi_attach_enabled()};
   if (req.has_iops()) shape.iops = req.iops();
   if (req.has_throughput()) shape.throughput_mibps = req.throughput();
@@ -136,7 +161,8 @@ absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeReq
                         lifecycle::Apply(lifecycle::VolumeView{}, VolumeEvent::kCreateAccepted));
     r.set_volume_id(ids_.Next("vol"));
     r.set_availability_zone(req.availability_zone());
-    r.set_size_gib(req.size());
+    r.set_size_gib(size_gib);
+    r.set_snapshot_id(req.snapshot_id());
     r.set_volume_type(std::string(volumes::VolumeTypeName(type)));
     r.set_iops(static_cast<int32_t>(perf.iops));
     r.set_throughput(static_cast<int32_t>(perf.throughput_mibps));
@@ -150,15 +176,11 @@ absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeReq
     changes.volumes[r.volume_id()] = r;
     MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record volume"));
   }
-  absl::Status service_error;
-  v1::VolumeRecord done = FinishCreate(r, &service_error);
-  if (done.state() == v1::VOLUME_STATE_ERROR) {
-    return Ec2Error(
-        absl::StatusCode::kInternal, "InternalError",
-        absl::StrCat("The volume service of ", r.availability_zone(), " could not create ",
-                     r.volume_id(), ": ", service_error.message()));
-  }
-  return VolumeToApi(done);
+  // EC2 answers the volume as accepted (`creating`); a refusal of the service shows as the
+  // volume's `error` state (with its reason in the record), an unreachable service leaves it
+  // `creating` for Reconcile().
+  FinishCreate(r, nullptr);
+  return VolumeToApi(r);
 }
 
 v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& r,
@@ -235,6 +257,19 @@ int VolumeService::Reconcile() {
     if (FinishCreate(v, nullptr).state() != v1::VOLUME_STATE_CREATING) ++changed;
   }
   for (const auto& v : deleting) changed += FinishDelete(v) ? 1 : 0;
+
+  std::vector<v1::SnapshotRecord> pending, deleting_snapshots;
+  {
+    auto lock = state_.LockCommitted();
+    for (const auto& [id, s] : state_.snapshots()) {
+      if (s.state() == v1::SNAPSHOT_STATE_PENDING) pending.push_back(s);
+      if (s.state() == v1::SNAPSHOT_STATE_DELETING) deleting_snapshots.push_back(s);
+    }
+  }
+  for (const auto& s : pending) {
+    if (FinishSnapshot(s).state() != v1::SNAPSHOT_STATE_PENDING) ++changed;
+  }
+  for (const auto& s : deleting_snapshots) changed += FinishSnapshotDelete(s) ? 1 : 0;
   return changed + ReconcileAttachments();
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 
-// EBS volumes: CreateVolume, DescribeVolumes, DeleteVolume, ModifyVolume,
-// DescribeVolumesModifications. The rules of a volume's shape are common/volume_limits.h, the
+// EBS volumes and snapshots: CreateVolume, DescribeVolumes, DeleteVolume, ModifyVolume,
+// DescribeVolumesModifications (volume_*.cc); CreateSnapshot, DescribeSnapshots, DeleteSnapshot,
+// CopySnapshot (snapshot_*.cc); the zones' volume service states (DescribeAvailabilityZones,
+// DescribeHosts). The rules of a volume's shape are common/volume_limits.h, the
 // state changes controller/lifecycle/volume_lifecycle.h; this service loads and stores records
 // around them and calls the zone's volume service (controller/volumes/volume_fleet.h).
 //
@@ -10,6 +12,14 @@
 // records the answer. When the service cannot be reached (Unavailable) the volume stays in its
 // transitional state and Reconcile() asks again, so a restart of the controller or of the
 // volume service in the middle converges: nothing is deleted or rolled back unless asked.
+//
+// As EC2 does, a create answers the state it accepted (`creating`, `pending`) and the volume or
+// snapshot becomes `available` / `completed` when the volume service has made it: the call asks
+// the service before it answers, so a reachable service has made it by the time the caller
+// describes it; a failure shows as the resource's `error` state with the service's reason.
+
+#include <map>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -17,6 +27,7 @@
 #include "controller/lifecycle/volume_lifecycle.h"
 #include "controller/service/cloud_state.h"
 #include "controller/volumes/volume_fleet.h"
+#include "minicloud/v1/snapshots.pb.h"
 #include "minicloud/v1/volumes.pb.h"
 
 namespace minicloud::controller {
@@ -29,9 +40,11 @@ class VolumeService {
   VolumeService(CloudState& state, const Clock& clock, IdGenerator& ids, const VolumeFleet& fleet)
       : state_(state), clock_(clock), ids_(ids), fleet_(fleet) {}
 
-  // Answers the volume as recorded once the zone's volume service answered: `available`, or
-  // `creating` when the service was unreachable (Reconcile() retries), or the service's refusal
-  // (the volume is then recorded `error`, as EC2 shows a volume that failed to create).
+  // Answers the volume as accepted (`creating`); it is `available` once the zone's volume service
+  // made it (before this returns when the service is reachable, else Reconcile() retries), or
+  // `error` when the service refused (as EC2 shows a volume that failed to create). With a
+  // snapshot id the volume is a copy-on-write clone of that completed snapshot, in the
+  // snapshot's zone, at least the snapshot's size (its size when none is given).
   absl::StatusOr<v1::Volume> CreateVolume(const v1::CreateVolumeRequest& req);
   absl::StatusOr<v1::DescribeVolumesResponse> DescribeVolumes(
       const v1::DescribeVolumesRequest& req);
@@ -53,9 +66,25 @@ class VolumeService {
   // once. Reconcile() then unexports the volume and makes it `available`.
   absl::StatusOr<v1::VolumeAttachment> DetachVolume(const v1::DetachVolumeRequest& req);
 
-  // Asks the volume services again for volumes left `creating` or `deleting` (the service was
-  // unreachable, or the controller restarted mid-call), and finishes attachments
-  // (ReconcileAttachments). Returns how many volumes changed.
+  // A snapshot of an `available` or `in-use` volume: answered `pending`, `completed` (Progress
+  // 100%) once the zone's volume service took it (see the class comment).
+  absl::StatusOr<v1::Snapshot> CreateSnapshot(const v1::CreateSnapshotRequest& req);
+  absl::StatusOr<v1::DescribeSnapshotsResponse> DescribeSnapshots(
+      const v1::DescribeSnapshotsRequest& req);
+  // Refused (InvalidSnapshot.InUse) while an AMI uses the snapshot; volumes cloned from it keep
+  // their data (the volume service's contract).
+  absl::StatusOr<v1::DeleteSnapshotResponse> DeleteSnapshot(const v1::DeleteSnapshotRequest& req);
+  // Within this cloud's region only: a new snapshot id in the source's zone, sharing its data.
+  absl::StatusOr<v1::CopySnapshotResponse> CopySnapshot(const v1::CopySnapshotRequest& req);
+
+  // Each zone's volume service as it answers now (asked outside the state lock, in parallel),
+  // by zone name; zones without a service are absent.
+  std::map<std::string, VolumeServiceState> ZoneStates() const;
+
+  // Asks the volume services again for volumes left `creating` or `deleting` and snapshots left
+  // `pending` or `deleting` (the service was unreachable, or the controller restarted mid-call),
+  // and finishes attachments (ReconcileAttachments). Returns how many volumes, snapshots and
+  // attachments changed state.
   int Reconcile();
   // Attachments: exports not made yet (the service was unreachable) are asked again; the
   // attachments of terminated (or forgotten) instances become `detached`; `detached` ones are
@@ -64,6 +93,11 @@ class VolumeService {
   int ReconcileAttachments();
 
  private:
+  // Calls the service for a `pending` snapshot (or copy) and records the outcome.
+  v1::SnapshotRecord FinishSnapshot(const v1::SnapshotRecord& r);
+  // Calls the service for a `deleting` snapshot and purges the record once it is gone.
+  bool FinishSnapshotDelete(const v1::SnapshotRecord& r);
+
   // Calls the service for a `creating` volume and records the outcome. Returns the record.
   v1::VolumeRecord FinishCreate(const v1::VolumeRecord& r, absl::Status* service_error);
   // Calls the service for a `deleting` volume and purges the record when it is gone.
@@ -88,5 +122,19 @@ lifecycle::VolumeView VolumeViewOf(const v1::VolumeRecord& r);
 // InvalidVolume.NotFound unless the volume exists; InvalidParameterValue for a malformed id.
 // Requires the state lock.
 absl::StatusOr<const v1::VolumeRecord*> FindVolumeLocked(CloudState& state, const std::string& id);
+
+// The API view of a snapshot record.
+v1::Snapshot SnapshotToApi(const v1::SnapshotRecord& r, const std::string& owner_id);
+
+// InvalidSnapshot.NotFound unless the snapshot exists (and is not being deleted);
+// InvalidSnapshotID.Malformed for a malformed id. Requires the state lock.
+absl::StatusOr<const v1::SnapshotRecord*> FindSnapshotLocked(CloudState& state,
+                                                             const std::string& id);
+
+// The AMI that uses `snapshot_id` in its block-device mappings, or "" when none does. THE hook
+// of "a snapshot an AMI uses cannot be deleted" (InvalidSnapshot.InUse): AMIs do not reference
+// snapshots yet (ImageRecord has no block-device mappings); EBS-backed AMIs fill this in.
+// Requires the state lock.
+std::string ImageUsingSnapshotLocked(CloudState& state, const std::string& snapshot_id);
 
 }  // namespace minicloud::controller

@@ -33,6 +33,8 @@ absl::string_view TableName(Table t) {
       return "access_keys";
     case Table::kVolumes:
       return "volumes";
+    case Table::kSnapshots:
+      return "snapshots";
   }
   return "unknown";
 }

@@ -26,6 +26,7 @@ enum class Table {
   kInstanceProfiles,
   kAccessKeys,
   kVolumes,
+  kSnapshots,
 };
 inline constexpr Table kAllTables[] = {Table::kInstances,
                                        Table::kImages,
@@ -37,7 +38,8 @@ inline constexpr Table kAllTables[] = {Table::kInstances,
                                        Table::kPlacementGroups,
                                        Table::kInstanceProfiles,
                                        Table::kAccessKeys,
-                                       Table::kVolumes};
+                                       Table::kVolumes,
+                                       Table::kSnapshots};
 absl::string_view TableName(Table t);
 
 // A set of writes applied all together or not at all.

@@ -2,11 +2,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
 #include "minicloud/v1/volume_service.grpc.pb.h"
 
 namespace minicloud::controller {
@@ -90,6 +92,75 @@ class GrpcVolumeServiceClient : public VolumeServiceClient {
     // A volume the service no longer holds is not exported either.
     if (s.code() == absl::StatusCode::kNotFound) return absl::OkStatus();
     return s;
+  }
+
+  absl::StatusOr<SnapshotInfo> CreateSnapshot(const std::string& volume_id,
+                                              const std::string& snapshot_id) override {
+    vv1::CreateSnapshotRequest req;
+    req.set_volume_id(volume_id);
+    req.set_snapshot_id(snapshot_id);
+    vv1::BackendSnapshot resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    MC_RETURN_IF_ERROR(Map(stub_->CreateSnapshot(&ctx, req, &resp), "create snapshot",
+                           absl::StrCat(snapshot_id, " of ", volume_id)));
+    return SnapshotInfo{static_cast<int64_t>(resp.size_bytes()),
+                        static_cast<int64_t>(resp.stored_bytes())};
+  }
+
+  absl::Status DeleteSnapshot(const std::string& snapshot_id) override {
+    vv1::DeleteSnapshotRequest req;
+    req.set_snapshot_id(snapshot_id);
+    vv1::DeleteSnapshotResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    return Map(stub_->DeleteSnapshot(&ctx, req, &resp), "delete snapshot", snapshot_id);
+  }
+
+  // The daemon has no copy call; a copy is composed of the contract's own idempotent steps: a
+  // copy-on-write clone of the source (no data copied), a snapshot of that clone under the new
+  // id (it stores only what the clone changed: nothing), and the clone deleted again (a
+  // volume's deletion keeps its snapshots). Repeating the three after a lost answer is safe.
+  absl::StatusOr<SnapshotInfo> CopySnapshot(const std::string& source_snapshot_id,
+                                            const std::string& new_snapshot_id) override {
+    const std::string scratch = absl::StrCat("copy-", new_snapshot_id);
+    {
+      vv1::CreateVolumeRequest req;
+      req.set_volume_id(scratch);
+      req.set_snapshot_id(source_snapshot_id);
+      vv1::BackendVolume resp;
+      grpc::ClientContext ctx;
+      SetDeadline(ctx);
+      MC_RETURN_IF_ERROR(Map(stub_->CreateVolume(&ctx, req, &resp), "copy snapshot",
+                             absl::StrCat(source_snapshot_id, " to ", new_snapshot_id)));
+    }
+    absl::StatusOr<SnapshotInfo> made = CreateSnapshot(scratch, new_snapshot_id);
+    MC_RETURN_IF_ERROR(DeleteVolume(scratch));
+    return made;
+  }
+
+  VolumeServiceState GetState() override {
+    vv1::VolumeServiceStatus resp;
+    grpc::ClientContext ctx;
+    // A status line must not wait as long as a volume operation may.
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     absl::ToChronoMilliseconds(std::min(deadline_, absl::Seconds(2))));
+    grpc::Status s =
+        stub_->GetVolumeServiceStatus(&ctx, vv1::GetVolumeServiceStatusRequest(), &resp);
+    VolumeServiceState out;
+    if (!s.ok()) {
+      out.detail = absl::StrCat("not reachable at ", endpoint_, ": ", s.error_message());
+      return out;
+    }
+    out.reachable = true;
+    out.healthy = resp.healthy();
+    out.backend = resp.backend();
+    out.detail = resp.detail();
+    out.volumes = resp.volumes();
+    out.snapshots = resp.snapshots();
+    out.exports = resp.exports();
+    out.free_bytes = resp.free_bytes();
+    return out;
   }
 
  private:

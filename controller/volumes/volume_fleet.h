@@ -37,6 +37,25 @@ struct NbdEndpoint {
   std::string export_name;
 };
 
+// What the volume service holds for one snapshot.
+struct SnapshotInfo {
+  int64_t size_bytes = 0;    // the volume's size when it was taken
+  int64_t stored_bytes = 0;  // what this snapshot alone stores (incremental)
+};
+
+// A volume service's own account of itself (GetVolumeServiceStatus), for DescribeHosts and
+// DescribeAvailabilityZones.
+struct VolumeServiceState {
+  bool reachable = false;  // false: the call failed; `detail` says why
+  bool healthy = false;
+  std::string backend;  // "qsd", "fake"
+  std::string detail;
+  int64_t volumes = 0;
+  int64_t snapshots = 0;
+  int64_t exports = 0;
+  int64_t free_bytes = -1;  // -1: unknown
+};
+
 // One availability zone's volume service.
 //
 // Contract (the same contract tests run against every implementation):
@@ -51,6 +70,17 @@ struct NbdEndpoint {
 //  - Unavailable means "not reached, nothing known to have happened": the controller keeps the
 //    volume in its transitional state (creating, deleting) and asks again later. Any other error
 //    is the service's final answer for that request.
+//  - CreateVolume with a snapshot id makes a copy-on-write clone of that snapshot (no data is
+//    copied); its size may be larger than the snapshot's. A snapshot the service does not hold
+//    is NotFound.
+//  - CreateSnapshot is idempotent per snapshot id (same volume: OK and the same answer), a
+//    crash-consistent point in time, incremental. A volume the service does not hold: NotFound.
+//  - DeleteSnapshot is idempotent (an id the service does not hold answers OK) and never breaks
+//    a volume cloned from the snapshot: the service keeps what such a volume still reads.
+//  - CopySnapshot makes `new_snapshot_id` read exactly as `source_snapshot_id` does; it may
+//    share the source's data (no bytes copied), and deleting either leaves the other readable.
+//    Idempotent per new id; a source the service does not hold is NotFound.
+//  - GetState never fails: an unreachable service answers reachable = false with the reason.
 //  - Thread-safe: the controller calls it from request threads without holding its state lock.
 class VolumeServiceClient {
  public:
@@ -60,6 +90,12 @@ class VolumeServiceClient {
   virtual absl::Status GrowVolume(const std::string& volume_id, int64_t new_size_gib) = 0;
   virtual absl::StatusOr<NbdEndpoint> ExportVolume(const std::string& volume_id) = 0;
   virtual absl::Status UnexportVolume(const std::string& volume_id) = 0;
+  virtual absl::StatusOr<SnapshotInfo> CreateSnapshot(const std::string& volume_id,
+                                                      const std::string& snapshot_id) = 0;
+  virtual absl::Status DeleteSnapshot(const std::string& snapshot_id) = 0;
+  virtual absl::StatusOr<SnapshotInfo> CopySnapshot(const std::string& source_snapshot_id,
+                                                    const std::string& new_snapshot_id) = 0;
+  virtual VolumeServiceState GetState() = 0;
 };
 
 // Which zone has which volume service. Filled once at start-up (or by a test), read-only after.
@@ -71,6 +107,11 @@ class VolumeFleet {
   }
 
   bool Serves(const std::string& zone) const { return zones_.contains(zone); }
+
+  // Every zone with a volume service, in name order.
+  const std::map<std::string, std::shared_ptr<VolumeServiceClient>>& zones() const {
+    return zones_;
+  }
 
   // The zone's volume service, or EC2's InsufficientVolumeCapacity when it has none.
   absl::StatusOr<VolumeServiceClient*> ServiceFor(const std::string& zone) const {

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   mc::controller::VolumeFleet volume_fleet;
   volume_fleet.Add("home-1a", std::make_shared<mc::testing::FakeVolumeService>());
   mc::controller::VolumeService volumes(*ctl.state, ctl.clock, ctl.ids, volume_fleet);
+  ctl.compute->SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
   auto endpoint =
       mc::testing::QueryEndpoint::Start(ctl, *verifier, std::random_device{}(), &volumes);
   if (!endpoint.ok()) {

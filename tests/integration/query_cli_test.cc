@@ -278,6 +278,57 @@ TEST_CASE("aws CLI v1: waiters, describe-instance-status, reboot-instances, desc
   CHECK(regions["Regions"][0]["OptInStatus"] == "opt-in-not-required");
 }
 
+// Would catch: InstanceStorageInfo without Disks / NvmeSupport (or named so botocore drops it),
+// BlockDeviceMapping.N not read from the wire (UnknownParameter) or its device name lost on the
+// way to the host, and a malformed or EBS mapping accepted.
+TEST_CASE("aws CLI v1: instance types with instance store and --block-device-mappings") {
+  RequireAwsCli();
+  QueryCloud q;
+  auto& store_host = q.cloud.AddHost("home-1a", "rack-4", 64, 262144, /*instance_store_gb=*/200);
+  auto types = q.AwsJson("describe-instance-types --instance-types m5d.4xlarge t3.micro");
+  REQUIRE(types["InstanceTypes"].size() == 2);
+  for (const auto& t : types["InstanceTypes"]) {
+    if (t["InstanceType"] == "t3.micro") {
+      CHECK(t["InstanceStorageSupported"] == false);
+      CHECK_FALSE(t.contains("InstanceStorageInfo"));
+      continue;
+    }
+    CHECK(t["InstanceStorageSupported"] == true);
+    const auto& info = t["InstanceStorageInfo"];
+    CHECK(info["TotalSizeInGB"] == 600);
+    CHECK(info["NvmeSupport"] == "required");
+    CHECK(info["EncryptionSupport"] == "required");
+    REQUIRE(info["Disks"].size() == 1);
+    CHECK(info["Disks"][0]["SizeInGB"] == 300);
+    CHECK(info["Disks"][0]["Count"] == 2);
+    CHECK(info["Disks"][0]["Type"] == "ssd");
+  }
+
+  auto run = q.AwsJson("run-instances --image-id " + q.image +
+                       " --instance-type m5d.large --block-device-mappings "
+                       "DeviceName=/dev/sdc,VirtualName=ephemeral0");
+  const std::string id = run["Instances"][0]["InstanceId"];
+  REQUIRE(testing::TestCloud::Eventually([&] { return q.cloud.StateOf(id) == "running"; }));
+  auto spec = store_host.hypervisor->SpecOf(id);
+  REQUIRE(spec.has_value());
+  REQUIRE(spec->instance_store.size() == 1);
+  CHECK(spec->instance_store[0].target_dev == "vdc");
+
+  struct Bad {
+    std::string mapping, code;
+  };
+  for (const Bad& b :
+       {Bad{"DeviceName=/dev/sdb,VirtualName=scratch", "InvalidParameterValue"},
+        Bad{"DeviceName=/dev/hdq,VirtualName=ephemeral0", "InvalidBlockDeviceMapping"},
+        Bad{"DeviceName=/dev/sdf,Ebs={VolumeSize=20}", "UnsupportedOperation"}}) {
+    Result r = q.Aws("run-instances --image-id " + q.image +
+                     " --instance-type m5d.large --block-device-mappings " + b.mapping);
+    INFO(b.mapping << "\n" << r.out);
+    CHECK(r.exit_code != 0);
+    CHECK(r.out.find(b.code) != std::string::npos);
+  }
+}
+
 TEST_CASE("aws CLI v1: automatic paging with --page-size and --max-items") {
   RequireAwsCli();
   QueryCloud q;

@@ -81,8 +81,8 @@ struct ControllerFixture {
     if (!s.ok()) throw std::runtime_error(std::string(s.message()));
     if (!signer)
       signer = std::move(*controller::CloudIdentitySigner::Open(dir / "identity", clock));
-    compute = std::make_unique<controller::ComputeService>(*state, clock, ids, scheduler,
-                                                           *agent_client, *signer);
+    compute =
+        std::make_unique<controller::ComputeService>(*state, clock, ids, scheduler, *agent_client);
     key_pairs = std::make_unique<controller::KeyPairService>(*state, clock, ids);
     groups = std::make_unique<controller::PlacementGroupService>(*state, clock, ids);
     images = std::make_unique<controller::ImageService>(*state, clock, ids, *blobs);

@@ -122,8 +122,8 @@ class TestCloud {
     StartController();
   }
 
-  Host& AddHost(const std::string& az, const std::string& rack, int vcpus = 8,
-                int64_t mem = 16384) {
+  Host& AddHost(const std::string& az, const std::string& rack, int vcpus = 8, int64_t mem = 16384,
+                int64_t instance_store_gb = 0) {
     auto h = std::make_unique<Host>();
     h->dir = std::make_unique<TempDir>();
     h->hypervisor = std::make_unique<hypervisor::FakeHypervisor>(
@@ -135,6 +135,7 @@ class TestCloud {
     h->config.topology.set_rack(rack);
     h->config.capacity.set_vcpus(vcpus);
     h->config.capacity.set_memory_mib(mem);
+    h->config.capacity.set_instance_store_gb(instance_store_gb);
     h->config.watch_wait_ms = 500;
     h->config.retry_ms = 100;
     StartAgent(*h);

@@ -264,6 +264,12 @@ absl::Status FakeHypervisor::AttachDisk(std::string_view instance_id, const EbsD
   if (absl::Status s = ValidateEbsDisk(disk); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(context, ": ", s.message()));
   }
+  for (const InstanceStoreDisk& d : it->second.spec.instance_store) {
+    if (d.target_dev == disk.target_dev) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(context, ": target ", disk.target_dev, " holds instance store"));
+    }
+  }
   std::vector<EbsDisk>& disks = it->second.spec.ebs_disks;
   for (const EbsDisk& present : disks) {
     if (present.target_dev != disk.target_dev) continue;
@@ -287,6 +293,12 @@ absl::Status FakeHypervisor::DetachDisk(std::string_view instance_id, std::strin
   if (absl::Status s = TakeFailure(fail_detach_); !s.ok()) return s;
   if (target_dev == "vda") {
     return absl::FailedPreconditionError(absl::StrCat(context, ": the root disk stays"));
+  }
+  for (const InstanceStoreDisk& d : it->second.spec.instance_store) {
+    if (d.target_dev == target_dev) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(context, ": instance store stays with its instance"));
+    }
   }
   if (hold_disks_ && it->second.state == DomainState::kRunning) return absl::OkStatus();
   std::vector<EbsDisk>& disks = it->second.spec.ebs_disks;

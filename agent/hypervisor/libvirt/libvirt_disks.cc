@@ -108,6 +108,11 @@ absl::Status LibvirtHypervisor::DetachDisk(std::string_view instance_id,
                                     std::pair{&places->config, VIR_DOMAIN_AFFECT_CONFIG}}) {
     const DomainDisk* present = FindTarget(*disks, target_dev);
     if (present == nullptr) continue;
+    // Only EBS volumes (network disks) come and go; instance store is a local file disk.
+    if (!present->network) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(context, ": instance store stays with its instance"));
+    }
     if (virDomainDetachDeviceFlags(dom->get(), present->element.c_str(), flag) < 0) {
       return LastError(
           absl::StrCat(context, flag == VIR_DOMAIN_AFFECT_LIVE ? ": hot-unplug" : ": definition"));

@@ -306,6 +306,12 @@ TEST_CASE("ToInstanceMetadata: what the guest is told comes from the desired rec
   g->set_http_endpoint(v1::HTTP_ENDPOINT_DISABLED);
   g->set_placement_group("racks");
   g->set_partition_number(3);
+  for (const char* dev : {"sdb", "sdc"}) {
+    auto* d = want.add_instance_store();
+    d->set_virtual_name(absl::StrCat("ephemeral", want.instance_store_size() - 1));
+    d->set_device_name(dev);
+    d->set_size_gb(300);
+  }
   const metadata::InstanceMetadata m = ToInstanceMetadata(want).value();
   CHECK(m.instance_id == "i-00000000000000001");
   CHECK(m.local_ipv4 == "10.0.0.4");
@@ -320,6 +326,12 @@ TEST_CASE("ToInstanceMetadata: what the guest is told comes from the desired rec
   CHECK(m.options.http_endpoint == metadata::HttpEndpoint::kDisabled);
   CHECK(m.placement_group_name == "racks");
   CHECK(m.placement_partition_number == 3);
+  // Would catch: instance-store volumes dropped or renamed on the way to IMDS.
+  REQUIRE(m.block_device_mapping.ephemeral.size() == 2);
+  CHECK(m.block_device_mapping.ephemeral[0].virtual_name == "ephemeral0");
+  CHECK(m.block_device_mapping.ephemeral[0].device_name == "sdb");
+  CHECK(m.block_device_mapping.ephemeral[1].virtual_name == "ephemeral1");
+  CHECK(m.block_device_mapping.ephemeral[1].device_name == "sdc");
 
   // Empty user data that was set is served (empty); unset user data is absent (404).
   g->set_user_data("");

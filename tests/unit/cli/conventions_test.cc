@@ -125,15 +125,27 @@ TEST_CASE("bug: --tag-specifications is not read, or tags of another resource ty
 TEST_CASE("bug: --block-device-mappings is silently dropped or its mistakes are not named",
           "[cli][conventions]") {
   CliHarness cli;
-  auto r = cli.Run({"run-instances", "--image-id", "ami-1", "--block-device-mappings",
-                    "DeviceName=/dev/sda1,Ebs={VolumeSize=20,VolumeType=gp3}"});
-  CHECK(r.exit_code == kExitServiceError);
-  CHECK(r.err.find("Block device mappings are not supported yet") != std::string::npos);
-  r = cli.Run({"run-instances", "--image-id", "ami-1", "--block-device-mappings",
-               R"([{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": "big"}}])"});
+  const auto& req = Sent(cli,
+                         {"run-instances", "--image-id", "ami-1", "--block-device-mappings",
+                          "DeviceName=/dev/sdc,VirtualName=ephemeral0",
+                          R"([{"DeviceName": "/dev/sdb", "NoDevice": ""}])"},
+                         "RunInstances");
+  CHECK(EqualsText(req, R"(image_id: "ami-1" instance_type: "t3.micro" min_count: 1 max_count: 1
+                           block_device_mappings { device_name: "/dev/sdc"
+                                                   virtual_name: "ephemeral0" }
+                           block_device_mappings { device_name: "/dev/sdb" no_device: true })"));
+  CliHarness ebs;
+  const auto& sent = Sent(ebs,
+                          {"run-instances", "--image-id", "ami-1", "--block-device-mappings",
+                           "DeviceName=/dev/sda1,Ebs={VolumeSize=20,VolumeType=gp3}"},
+                          "RunInstances");
+  CHECK(static_cast<const v1::RunInstancesRequest&>(sent).block_device_mappings(0).has_ebs());
+  CliHarness bad;
+  auto r = bad.Run({"run-instances", "--image-id", "ami-1", "--block-device-mappings",
+                    R"([{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": "big"}}])"});
   CHECK(r.exit_code == kExitUsage);
   CHECK(r.err.find("Ebs.VolumeSize must be a positive number") != std::string::npos);
-  CHECK(cli.api.sent().empty());
+  CHECK(bad.api.sent().empty());
 }
 
 TEST_CASE("bug: --cli-input-json is ignored, overrides the command line, or takes unknown keys",

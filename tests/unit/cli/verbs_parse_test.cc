@@ -281,6 +281,30 @@ const std::vector<ParseCase>& ParseCases() {
        {"detach-volume", "--volume-id", "vol-1", "--instance-id", "i-1", "--force"},
        "DetachVolume",
        R"(volume_id: "vol-1" instance_id: "i-1" force: true)"},
+      {"volumes",
+       {"create-volume", "--availability-zone", "home-1a", "--snapshot-id", "snap-1"},
+       "CreateVolume",
+       R"(availability_zone: "home-1a" snapshot_id: "snap-1")"},
+      {"snapshots",
+       {"create-snapshot", "--volume-id", "vol-1", "--description", "nightly",
+        "--tag-specifications", "ResourceType=snapshot,Tags=[{Key=Name,Value=n}]"},
+       "CreateSnapshot",
+       R"(volume_id: "vol-1" description: "nightly" tags { key: "Name" value: "n" })"},
+      {"snapshots",
+       {"describe-snapshots", "--owner-ids", "self", "--snapshot-ids", "snap-1", "--filters",
+        "Name=status,Values=completed"},
+       "DescribeSnapshots",
+       R"(snapshot_ids: "snap-1" owner_ids: "self"
+          filters { name: "status" values: "completed" })"},
+      {"snapshots",
+       {"delete-snapshot", "--snapshot-id", "snap-1", "--dry-run"},
+       "DeleteSnapshot",
+       R"(snapshot_id: "snap-1" dry_run: true)"},
+      {"snapshots",
+       {"copy-snapshot", "--source-snapshot-id", "snap-1", "--source-region", "home-1",
+        "--description", "copy"},
+       "CopySnapshot",
+       R"(source_snapshot_id: "snap-1" source_region: "home-1" description: "copy")"},
   };
   return *kCases;
 }
@@ -337,7 +361,11 @@ TEST_CASE("every verb is registered and has a parse case", "[cli][parse]") {
                                           "describe-volumes",
                                           "delete-volume",
                                           "modify-volume",
-                                          "describe-volumes-modifications"};
+                                          "describe-volumes-modifications",
+                                          "create-snapshot",
+                                          "describe-snapshots",
+                                          "delete-snapshot",
+                                          "copy-snapshot"};
   for (const auto& verb : verbs) {
     INFO(verb);
     // register-image reads the files it uploads: its cases make them first (below).

@@ -99,7 +99,7 @@ struct GatedController {
     state = std::make_unique<CloudState>(*gate, ControllerConfig());
     REQUIRE(state->Load(clock.Now()).ok());
     signer = std::move(*CloudIdentitySigner::Open(dir + "/identity", clock));
-    compute = std::make_unique<ComputeService>(*state, clock, ids, scheduler, agents, *signer);
+    compute = std::make_unique<ComputeService>(*state, clock, ids, scheduler, agents);
     images = std::make_unique<ImageService>(*state, clock, ids, *blobs);
     fleet = std::make_unique<FleetService>(*state, clock, ids, *signer);
   }

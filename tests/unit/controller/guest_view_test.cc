@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <functional>
 
+#include "controller/identity/identity_signer.h"
 #include "controller/service/metadata_options.h"
 #include "tests/testing/controller_fixture.h"
 
@@ -151,12 +152,37 @@ TEST_CASE("BuildGuestMetadata: what a guest sees, record variant by record varia
          CHECK(g.placement_group().empty());
          CHECK(g.partition_number() == 0);
        }},
-      {"identity: the record's document, signatures only once signed", [](auto&) {},
+      {"identity: a record's stored text (earlier versions) served as stored, signatures only "
+       "once signed",
+       [](auto&) {},
        [](const auto& g) {
          CHECK(g.identity_document() == "{\"instanceId\":\"i-0000000000000000a\"}");
          CHECK(g.identity_signature().empty());
          CHECK(g.identity_pkcs7().empty());
        }},
+      {"identity: built from the fields, pendingTime the first launch (not launch_time_ms, which "
+       "a start moves)",
+       [](auto& r) {
+         r.clear_identity_document();
+         r.set_identity_pending_time_ms(1'600'000'000'999);
+         r.set_instance_type("t3.small");
+         r.mutable_network()->set_private_ip("10.9.3.4");
+       },
+       [](const auto& g) {
+         identity::IdentityFields f;
+         f.account_id = "123456789012";
+         f.availability_zone = "home-1b";
+         f.image_id = "ami-0000000000000000c";
+         f.instance_id = "i-0000000000000000a";
+         f.instance_type = "t3.small";
+         f.pending_time = absl::FromUnixSeconds(1'600'000'000);
+         f.private_ip = "10.9.3.4";
+         f.region = "home-1";
+         CHECK(g.identity_document() == identity::BuildIdentityDocument(f));
+       }},
+      {"identity: no text and no pending time (before documents existed): no document",
+       [](auto& r) { r.clear_identity_document(); },
+       [](const auto& g) { CHECK(g.identity_document().empty()); }},
   };
   const GuestContext context{.vpc_cidr = "10.9.0.0/16"};
   for (const Row& row : rows) {

@@ -237,9 +237,31 @@ TEST_CASE("FetchBlob serves image blobs to registered hosts only", "[images][blo
     const std::string other = f.AddHost();
     v1::DeregisterImageRequest dereg;
     dereg.set_image_id(reg->image_id());
+    const std::string id = run->instances(0).instance_id();
+    auto desired_disk = [&] {
+      v1::WatchDesiredRequest w;
+      w.set_host_id(host);
+      auto d = f.fleet->WatchDesired(w);
+      REQUIRE(d.ok());
+      REQUIRE(d->instances_size() == 1);
+      return d->instances(0).image().sha256();
+    };
+    {
+      // Catches: RunInstances copying the AMI's boot files into every record again (~250 bytes
+      // per instance in each synced write).
+      std::lock_guard<std::mutex> lock(f.state->mu());
+      CHECK_FALSE(f.state->instances().at(id).has_image());
+    }
+    // Catches: the desired state taking the record's (empty) image instead of the AMI's.
+    CHECK(desired_disk() == disk);
     REQUIRE(f.images->DeregisterImage(dereg).ok());
     CHECK(fetch(host, disk).ok());
     CHECK(fetch(other, disk).status().code() == absl::StatusCode::kNotFound);
+    // Catches: DeregisterImage not copying the boot files into the records that used the AMI's
+    // (after a restart the host would be told to boot nothing and refused the disk).
+    f.Reopen();
+    CHECK(desired_disk() == disk);
+    CHECK(fetch(host, disk).ok());
   }
 }
 

@@ -1,16 +1,20 @@
-// Records written before the metadata options and placement strategies were typed enums still
-// load: MigrateRecord on hand-encoded old bytes, and a whole state directory through RocksDB and
-// a controller restart.
+// Records written before the metadata options and placement strategies were typed enums, and
+// before identity documents were built from the record's fields, still load: MigrateRecord on
+// hand-encoded old bytes, and whole state directories through RocksDB and a controller restart.
 #include "controller/service/record_migration.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_replace.h"
 #include "common/ec2_error.h"
+#include "controller/identity/identity_signer.h"
+#include "controller/service/identity_document.h"
 #include "tests/testing/controller_fixture.h"
 
 namespace minicloud::controller {
@@ -201,6 +205,143 @@ TEST_CASE("a state directory written with string options loads and serves the sa
   const v1::Instance after = f.Describe(id);
   CHECK(after.metadata_options().http_tokens() == v1::HTTP_TOKENS_REQUIRED);
   CHECK(after.metadata_options().http_endpoint() == v1::HTTP_ENDPOINT_DISABLED);
+}
+
+namespace {
+
+// An instance record as versions before identity_pending_time_ms wrote it: the document's text
+// in the record, built from its fields at launch.
+v1::InstanceRecord WithStoredDocument(int64_t pending_ms) {
+  v1::InstanceRecord r;
+  r.set_instance_id("i-0000000000000000a");
+  r.set_owner_id("123456789012");
+  r.set_image_id("ami-0000000000000000c");
+  r.set_instance_type("t3.micro");
+  r.mutable_topology()->set_region("home-1");
+  r.mutable_topology()->set_availability_zone("home-1a");
+  r.mutable_network()->set_private_ip("172.31.0.9");
+  r.set_launch_time_ms(pending_ms);
+  v1::InstanceRecord fields = r;
+  fields.set_identity_pending_time_ms(pending_ms);
+  r.set_identity_document(IdentityDocumentFromFields(fields));
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("MigrateRecord: a stored identity document becomes the fields it is built from",
+          "[controller][migration][identity]") {
+  const int64_t launched = 1'700'000'123'456;
+  v1::InstanceRecord r = WithStoredDocument(launched);
+  const std::string text = r.identity_document();
+  REQUIRE_FALSE(text.empty());
+
+  SECTION("the fields give the same bytes: the text goes, the document stays") {
+    // Catches: the pending time taken from launch_time_ms (a start moved it), and the text
+    // kept (the record stays ~470 bytes larger in every write).
+    r.set_launch_time_ms(launched + 86'400'000);  // started again a day later
+    REQUIRE(MigrateRecord(r.SerializeAsString(), r).ok());
+    CHECK(r.identity_document().empty());
+    CHECK(r.identity_pending_time_ms() == 1'700'000'123'000);  // the text's, to the second
+    CHECK(IdentityDocumentOf(r) == text);
+  }
+  SECTION("a text the fields do not build stays, served as stored") {
+    // Catches: the text dropped without comparing (the guest's document, and the signatures
+    // agents hold, would change under it).
+    v1::InstanceRecord other = r;
+    other.set_instance_type("t3.large");  // the record changed since the text was built
+    REQUIRE(MigrateRecord(other.SerializeAsString(), other).ok());
+    CHECK(other.identity_document() == text);
+    CHECK(IdentityDocumentOf(other) == text);
+  }
+  SECTION("a text without a pendingTime stays") {
+    r.set_identity_document("{\"instanceId\" : \"i-0000000000000000a\"}");
+    REQUIRE(MigrateRecord(r.SerializeAsString(), r).ok());
+    CHECK(IdentityDocumentOf(r) == "{\"instanceId\" : \"i-0000000000000000a\"}");
+    CHECK(r.identity_pending_time_ms() == 0);
+  }
+  SECTION("a current record is left alone") {
+    v1::InstanceRecord current = r;
+    current.clear_identity_document();
+    current.set_identity_pending_time_ms(launched);
+    const std::string stored = current.SerializeAsString();
+    REQUIRE(MigrateRecord(stored, current).ok());
+    CHECK(current.SerializeAsString() == stored);
+  }
+}
+
+TEST_CASE("a state directory with identity document texts delivers the same signed bytes",
+          "[controller][migration][identity]") {
+  testing::ControllerFixture f;
+  const std::string host = f.AddHost();
+  const std::string image = f.RegisterImage();
+  auto res = f.compute->RunInstances(f.Run(image, 2));
+  REQUIRE(res.ok());
+  const std::string a = res->instances(0).instance_id();
+  const std::string b = res->instances(1).instance_id();
+  auto deliver = [&] {
+    v1::WatchDesiredRequest w;
+    w.set_host_id(host);
+    auto d = f.fleet->WatchDesired(w);
+    REQUIRE(d.ok());
+    std::map<std::string, v1::GuestMetadata> out;
+    for (const auto& di : d->instances()) out[di.instance_id()] = di.metadata();
+    return out;
+  };
+  const auto before = deliver();
+
+  // Rewrite both records as the previous version left them: `a` with the text its fields build,
+  // `b` with a text they do not build (here: another instance type in it).
+  v1::InstanceRecord ra, rb;
+  {
+    std::lock_guard<std::mutex> lock(f.state->mu());
+    ra = f.state->instances().at(a);
+    rb = f.state->instances().at(b);
+  }
+  ra.set_identity_document(before.at(a).identity_document());
+  ra.clear_identity_pending_time_ms();
+  const std::string pinned = absl::StrReplaceAll(
+      IdentityDocumentOf(rb), {{"\"instanceType\" : \"", "\"instanceType\" : \"x"}});
+  REQUIRE(pinned != IdentityDocumentOf(rb));
+  rb.set_identity_document(pinned);
+  rb.clear_identity_pending_time_ms();
+  WriteBatch batch;
+  batch.Put(Table::kInstances, a, ra.SerializeAsString());
+  batch.Put(Table::kInstances, b, rb.SerializeAsString());
+  REQUIRE(f.store->Commit(batch).ok());
+
+  f.Reopen();  // a controller restart on the old state: nothing signed is cached
+  const auto after = deliver();
+  // Catches: a migrated record delivering another document or other signature bytes than the
+  // agent already holds.
+  CHECK(after.at(a).identity_document() == before.at(a).identity_document());
+  CHECK(after.at(a).identity_signature() == before.at(a).identity_signature());
+  CHECK(after.at(a).identity_pkcs7() == before.at(a).identity_pkcs7());
+  // Catches: a stored text replaced by the fields' document.
+  CHECK(after.at(b).identity_document() == pinned);
+  CHECK(identity::VerifyIdentitySignature(pinned, after.at(b).identity_signature(),
+                                          f.signer->certificate_pem())
+            .ok());
+  {
+    std::lock_guard<std::mutex> lock(f.state->mu());
+    CHECK(f.state->instances().at(a).identity_document().empty());
+    CHECK(f.state->instances().at(b).identity_document() == pinned);
+  }
+
+  // The next change writes `a` back in the current shape: no text on disk.
+  v1::ModifyInstanceMetadataOptionsRequest mod;
+  mod.set_instance_id(a);
+  mod.mutable_options()->set_http_endpoint(v1::HTTP_ENDPOINT_DISABLED);
+  REQUIRE(f.compute->ModifyInstanceMetadataOptions(mod).ok());
+  auto stored = f.store->Get(Table::kInstances, a);
+  REQUIRE(stored.ok());
+  REQUIRE(stored->has_value());
+  v1::InstanceRecord on_disk;
+  REQUIRE(on_disk.ParseFromString(**stored));
+  CHECK(on_disk.identity_document().empty());
+  CHECK(on_disk.identity_pending_time_ms() != 0);
+  f.Reopen();
+  CHECK(deliver().at(a).identity_pkcs7() == before.at(a).identity_pkcs7());
 }
 
 }  // namespace minicloud::controller

@@ -52,15 +52,17 @@ struct Fixture {
   }
 };
 
-TEST_CASE("CreateVolume: gp2 by default, made on the zone's volume service, available") {
+TEST_CASE(
+    "CreateVolume: gp2 by default, answered creating, made on the zone's service, available") {
   // Bugs caught: the default type not gp2; gp2's IOPS not its baseline; the backend not asked;
-  // the state left creating after the backend answered.
+  // the answer not EC2's `creating`; the record left creating after the backend answered.
   Fixture f;
   v1::Volume v = f.Create(f.Req(100));
   CHECK(v.volume_id().rfind("vol-", 0) == 0);
   CHECK(v.volume_type() == "gp2");
   CHECK(v.iops() == 300);
-  CHECK(v.state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(v.state() == v1::VOLUME_STATE_CREATING);
+  CHECK(f.Describe(v.volume_id()).state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK(f.backend->SizeOf(v.volume_id()) == 100);
   // Durable: a restarted controller still has it.
   f.Reopen(true);
@@ -94,6 +96,8 @@ TEST_CASE("CreateVolume refuses what EC2 refuses, before anything is made") {
   r = f.Req(0);
   r.set_snapshot_id("snap-0123456789abcdef0");
   CHECK(code(r) == "InvalidSnapshot.NotFound");
+  r.set_snapshot_id("snapshot-1");
+  CHECK(code(r) == "InvalidSnapshotID.Malformed");
   r = f.Req(10);
   r.set_dry_run(true);
   CHECK(code(r) == "DryRunOperation");
@@ -119,7 +123,9 @@ TEST_CASE("CreateVolume: a refusal of the volume service records the volume in e
   Fixture f;
   f.backend->fail_next_create = absl::ResourceExhaustedError("disk full");
   auto v = f.volumes->CreateVolume(f.Req(20));
-  REQUIRE_FALSE(v.ok());
+  REQUIRE(v.ok());  // EC2 accepts, then shows the volume `error`
+  CHECK(v->state() == v1::VOLUME_STATE_CREATING);
+  CHECK(f.Describe(v->volume_id()).state() == v1::VOLUME_STATE_ERROR);
   REQUIRE(f.ctl.state->volumes().size() == 1);
   const auto& r = f.ctl.state->volumes().begin()->second;
   CHECK(r.state() == v1::VOLUME_STATE_ERROR);

@@ -41,6 +41,13 @@ std::vector<GoldenCase> GoldenCases() {
                         .Nic("mcbr0", "02:AB:cd:00:00:01", "mc-i3-0")
                         .Nic("mcbr1", "02:00:00:00:00:02")},
       {"no_console", MakeSpec("i-00000000000000004").ConsoleLog("")},
+      // m5d.4xlarge's two volumes, after the root disk (vda), found by their serials.
+      {"with_instance_store",
+       MakeSpec("i-00000000000000006")
+           .InstanceStore("/var/lib/minicloud/instances/i-00000000000000006/ephemeral0.img", "vdb",
+                          "ephemeral0")
+           .InstanceStore("/var/lib/minicloud/instances/i-00000000000000006/ephemeral1.img", "vdc",
+                          "ephemeral1")},
       {"escaping", MakeSpec("i-00000000000000005")
                        .Serial("ec2<&>'\"serial")
                        .RootDisk("/srv/a&b/<root>'s \"disk\".qcow2")
@@ -136,6 +143,21 @@ TEST_CASE("ValidateDomainSpec rejects what libvirt or the guest cannot use", "[d
        "tap"},
       {"libvirt tap prefix", MakeSpec("i-1").Nic("br0", "02:00:00:00:00:01", "vnet3"),
        "libvirt prefix"},
+      {"relative instance store", MakeSpec("i-1").InstanceStore("e0.img", "vdb", "ephemeral0"),
+       "absolute"},
+      {"instance store on the root's target",
+       MakeSpec("i-1").InstanceStore("/e0.img", "vda", "ephemeral0"), "vd[b-z]"},
+      {"instance store target not virtio",
+       MakeSpec("i-1").InstanceStore("/e0.img", "sdb", "ephemeral0"), "vd[b-z]"},
+      {"instance store serial with a quote",
+       MakeSpec("i-1").InstanceStore("/e0.img", "vdb", "eph'0"), "serial"},
+      {"instance store serial too long",
+       MakeSpec("i-1").InstanceStore("/e0.img", "vdb", "ephemeral012345678901"), "serial"},
+      {"two instance store disks on one target",
+       MakeSpec("i-1")
+           .InstanceStore("/e0.img", "vdb", "ephemeral0")
+           .InstanceStore("/e1.img", "vdb", "ephemeral1"),
+       "two disks use target vdb"},
   };
   for (const Bad& c : cases) {
     SECTION(c.what) {

@@ -135,4 +135,15 @@ TEST_CASE("Fake: ListEbsDisks, and a guest that holds an unplugged disk", "[fake
 }
 
 }  // namespace
+// Would catch: the fake letting an EBS attach take an instance-store target, or detaching an
+// instance-store disk (the libvirt adapter refuses both).
+TEST_CASE("Fake: instance-store disks hold their targets and stay", "[fake][disks]") {
+  FakeHypervisor hv;
+  REQUIRE(hv.CreateAndStart(MakeSpec("i-1").InstanceStore("/e0.img", "vdb", "ephemeral0")).ok());
+  CHECK(hv.AttachDisk("i-1", Disk("vol-0123456789abcdef0", "vdb")).code() ==
+        absl::StatusCode::kFailedPrecondition);
+  CHECK(hv.DetachDisk("i-1", "vdb").code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(hv.SpecOf("i-1")->instance_store.size() == 1);
+}
+
 }  // namespace minicloud::hypervisor

@@ -72,3 +72,30 @@ TEST_CASE("Libvirt: attach and detach decisions on the domain's own disks", "[li
 
 }  // namespace
 }  // namespace minicloud::hypervisor
+
+namespace minicloud::hypervisor {
+
+// Would catch: libvirt refusing the instance-store <disk> element (its schema), an EBS attach
+// allowed onto an instance-store target, or an instance-store disk detached.
+TEST_CASE("Libvirt: instance-store disks are defined, hold their targets and stay",
+          "[libvirt][disks]") {
+  absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> opened =
+      LibvirtHypervisor::Open("test:///default");
+  INFO(opened.status().ToString());
+  REQUIRE(opened.ok());
+  LibvirtHypervisor& hv = **opened;
+  const std::string id = "i-000000000000e0e0e";
+  const absl::Status created = hv.CreateAndStart(
+      testing::MakeSpec(id).InstanceStore("/var/lib/minicloud/e0.img", "vdb", "ephemeral0"));
+  INFO(created.ToString());
+  REQUIRE(created.ok());
+  CHECK(hv.AttachDisk(id, EbsDisk{.volume_id = "vol-0123456789abcdef0",
+                                  .nbd_host = "10.0.0.5",
+                                  .export_name = "vol-0123456789abcdef0",
+                                  .target_dev = "vdb"})
+            .code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(hv.DetachDisk(id, "vdb").code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(hv.Destroy(id).ok());
+}
+
+}  // namespace minicloud::hypervisor

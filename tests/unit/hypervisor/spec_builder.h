@@ -61,6 +61,10 @@ class SpecBuilder {
         {.bridge = std::move(bridge), .mac = std::move(mac), .tap = std::move(tap)});
     return *this;
   }
+  SpecBuilder& InstanceStore(std::string path, std::string target, std::string serial) {
+    spec_.instance_store.push_back({std::move(path), std::move(target), std::move(serial)});
+    return *this;
+  }
   SpecBuilder& Ebs(EbsDisk disk) {
     spec_.ebs_disks.push_back(std::move(disk));
     return *this;

@@ -145,6 +145,14 @@ TEST_CASE("listings: versions, version roots, directories with and without slash
        .instance = [] { return MakeInstance().Ephemeral0("sdb"); },
        .target = "/latest/meta-data/block-device-mapping",
        .body = "ami\nephemeral0\nroot"},
+      // Would catch: only the first instance-store volume listed, or the list out of order.
+      {.name = "block-device-mapping with two instance-store volumes",
+       .instance =
+           [] {
+             return MakeInstance().Ephemeral("ephemeral0", "sdb").Ephemeral("ephemeral1", "sdc");
+           },
+       .target = "/latest/meta-data/block-device-mapping/",
+       .body = "ami\nephemeral0\nephemeral1\nroot"},
       {.name = "network/", .target = "/latest/meta-data/network/", .body = "interfaces/"},
       {.name = "network/interfaces",
        .target = "/latest/meta-data/network/interfaces",
@@ -305,6 +313,13 @@ TEST_CASE("leaves") {
        .instance = [] { return MakeInstance().Ephemeral0("sdb"); },
        .target = "/latest/meta-data/block-device-mapping/ephemeral0",
        .body = "sdb"},
+      {.name = "ephemeral1 at the name the mapping gave",
+       .instance =
+           [] {
+             return MakeInstance().Ephemeral("ephemeral0", "sdb").Ephemeral("ephemeral1", "xvdf");
+           },
+       .target = "/latest/meta-data/block-device-mapping/ephemeral1",
+       .body = "xvdf"},
       {.name = "tag value",
        .instance = [] { return MakeInstance().TagsInMetadata(true); },
        .target = "/latest/meta-data/tags/instance/Name",

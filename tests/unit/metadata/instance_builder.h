@@ -80,8 +80,9 @@ class InstanceBuilder {
     m_.public_keys.clear();
     return *this;
   }
-  InstanceBuilder& Ephemeral0(std::string dev) {
-    m_.block_device_mapping.ephemeral0 = std::move(dev);
+  InstanceBuilder& Ephemeral0(std::string dev) { return Ephemeral("ephemeral0", std::move(dev)); }
+  InstanceBuilder& Ephemeral(std::string virtual_name, std::string dev) {
+    m_.block_device_mapping.ephemeral.push_back({std::move(virtual_name), std::move(dev)});
     return *this;
   }
   InstanceBuilder& PlacementGroup(std::string name, std::optional<int> partition) {
