@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/volume_limits.h"
 
 namespace minicloud::agent {
 namespace fs = std::filesystem;
@@ -31,14 +32,6 @@ bool IsVirtualName(absl::string_view v) {
   return std::all_of(v.begin(), v.end(), absl::ascii_isdigit) && absl::SimpleAtoi(v, &n) && n < 24;
 }
 
-// sd[b-z] / xvd[b-z] -> vd[b-z]; empty when the name is not one of those.
-std::string TargetOf(absl::string_view device) {
-  absl::ConsumePrefix(&device, "/dev/");
-  if (!absl::ConsumePrefix(&device, "sd") && !absl::ConsumePrefix(&device, "xvd")) return "";
-  if (device.size() != 1 || device[0] < 'b' || device[0] > 'z') return "";
-  return absl::StrCat("vd", device);
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<InstanceStoreFile>> PlanInstanceStore(const v1::DesiredInstance& want,
@@ -52,7 +45,9 @@ absl::StatusOr<std::vector<InstanceStoreFile>> PlanInstanceStore(const v1::Desir
       return absl::InvalidArgumentError(
           absl::StrCat(where, "virtual name must be ephemeral0..ephemeral23, each once"));
     }
-    const std::string target = TargetOf(d.device_name());
+    // The one device-name rule EBS names follow too (common/volume_limits.h).
+    absl::StatusOr<std::string> slot = volumes::EbsDeviceTarget(d.device_name());
+    const std::string target = slot.ok() ? *slot : "";
     if (target.empty() || !targets.insert(target).second) {
       return absl::InvalidArgumentError(absl::StrCat(where, "device name '", d.device_name(),
                                                      "' is not a free sd[b-z] or xvd[b-z]"));

@@ -48,9 +48,15 @@ v1::VolumeAttachmentRecord* FindAttachment(v1::VolumeRecord& v, const std::strin
   return nullptr;
 }
 
-// The virtio slots an instance's disks already use: its root and every other EBS attachment.
-std::set<std::string> SlotsInUseLocked(CloudState& state, const std::string& instance_id) {
+// The virtio slots an instance's disks already use: its root, its instance-store volumes (their
+// device names map to slots by the same rule as EBS names: sdb and xvdb are one slot) and every
+// other EBS attachment.
+std::set<std::string> SlotsInUseLocked(CloudState& state, const v1::InstanceRecord& instance) {
+  const std::string& instance_id = instance.instance_id();
   std::set<std::string> used = {"vda"};
+  for (const v1::DesiredInstanceStoreDisk& d : instance.instance_store()) {
+    if (auto target = volumes::EbsDeviceTarget(d.device_name()); target.ok()) used.insert(*target);
+  }
   for (const auto& [id, v] : state.volumes()) {
     for (const auto& a : v.attachments()) {
       if (a.instance_id() == instance_id && a.state() != v1::ATTACHMENT_STATE_DETACHED) {
@@ -98,7 +104,7 @@ absl::StatusOr<v1::VolumeAttachment> VolumeService::AttachVolume(
                          AttachmentEvent::kAttachRequested)
             .status());
     MC_ASSIGN_OR_RETURN(auto t, lifecycle::Apply(VolumeViewOf(v), VolumeEvent::kAttachRequested));
-    if (SlotsInUseLocked(state_, req.instance_id()).contains(target)) {
+    if (SlotsInUseLocked(state_, *instance).contains(target)) {
       return volumes::EbsDeviceInUse(req.device());
     }
     if (req.dry_run()) return DryRunOk();

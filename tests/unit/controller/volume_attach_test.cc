@@ -172,6 +172,35 @@ TEST_CASE("AttachVolume refuses what EC2 refuses, and changes nothing") {
   CHECK(code(f.Volume(), gone, "/dev/sdf") == "IncorrectState");
 }
 
+TEST_CASE("AttachVolume refuses an instance-store volume's slot") {
+  // Bug caught: SlotsInUseLocked counting only the root and EBS attachments, so /dev/sdb (or
+  // its other name /dev/xvdb) on a c5d.large, ephemeral0's slot, is accepted and the host's
+  // hot-plug fails on a taken target.
+  Fixture f;
+  v1::RegisterHostRequest host;
+  host.set_hostname("store");
+  host.set_endpoint("agent:2");
+  host.mutable_topology()->set_region("home-1");
+  host.mutable_topology()->set_availability_zone("home-1a");
+  host.mutable_topology()->set_rack("rack-2");
+  host.mutable_capacity()->set_vcpus(4);
+  host.mutable_capacity()->set_memory_mib(8192);
+  host.mutable_capacity()->set_instance_store_gb(200);
+  host.set_accelerator(v1::ACCELERATOR_TCG);
+  REQUIRE(f.ctl.fleet->RegisterHost(host).ok());
+  v1::RunInstancesRequest req = f.ctl.Run(f.image);
+  req.set_instance_type("c5d.large");
+  req.mutable_placement()->set_availability_zone("home-1a");
+  auto run = f.ctl.compute->RunInstances(req);
+  REQUIRE(run.ok());
+  const std::string inst = run->instances(0).instance_id();
+  const std::string vol = f.Volume();
+  CHECK(Ec2CodeOf(f.Attach(vol, inst, "/dev/sdb").status()) == "InvalidParameterValue");
+  CHECK(Ec2CodeOf(f.Attach(vol, inst, "/dev/xvdb").status()) == "InvalidParameterValue");
+  CHECK(f.Describe(vol).state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(f.Attach(vol, inst, "/dev/sdc").ok());
+}
+
 TEST_CASE("Multi-Attach: one volume on two instances, exported until the last detach") {
   // Bugs caught: the export withdrawn while another instance still uses the volume; the volume
   // available while one attachment remains.
