@@ -81,13 +81,7 @@ absl::Status Dispatch(const HttpRequest& request, const auth::RequestVerifier& v
     return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedProtocol",
                     "The CloudFormation Query API takes GET and POST");
   }
-  const size_t q = request.target.find('?');
-  auth::SignedRequest signed_request;
-  signed_request.method = request.method;
-  signed_request.path = request.target.substr(0, q);
-  signed_request.query = q == std::string::npos ? "" : request.target.substr(q + 1);
-  signed_request.headers = request.headers;
-  signed_request.body = request.body;
+  const auth::SignedRequest signed_request = SignedRequestOf(request);
   MC_ASSIGN_OR_RETURN(const auth::Caller caller, verifier.Verify(signed_request, "cloudformation"));
   if (caller.allowed_actions.has_value()) {
     return Ec2Error(absl::StatusCode::kPermissionDenied, "AccessDenied",

@@ -115,13 +115,7 @@ absl::Status QueryApi::Dispatch(const HttpRequest& request, const std::string& r
                     absl::StrCat("The EC2 Query API takes GET and POST, not ",
                                  QuoteForMessage(request.method, 16)));
   }
-  const size_t q = request.target.find('?');
-  auth::SignedRequest signed_request;
-  signed_request.method = request.method;
-  signed_request.path = request.target.substr(0, q);
-  signed_request.query = q == std::string::npos ? "" : request.target.substr(q + 1);
-  signed_request.headers = request.headers;
-  signed_request.body = request.body;
+  const auth::SignedRequest signed_request = SignedRequestOf(request);
   MC_ASSIGN_OR_RETURN(const auth::Caller caller, verifier_.Verify(signed_request, "ec2"));
 
   MC_ASSIGN_OR_RETURN(auto pairs, DecodeForm(signed_request.query));
