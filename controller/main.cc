@@ -35,6 +35,7 @@
 #include "controller/service/image_service.h"
 #include "controller/service/instance_profile_service.h"
 #include "controller/service/key_pair_service.h"
+#include "controller/service/stack_service.h"
 #include "controller/service/volume_service.h"
 #include "controller/store/rocksdb_store.h"
 #include "controller/volumes/grpc_volume_service_client.h"
@@ -308,6 +309,10 @@ int main(int argc, char** argv) {
   ctl::VolumeService volumes(state, clock, ids, volume_fleet);
   compute.SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
   ctl::InstanceProfileService profiles(state, clock, sealer);
+  // CloudFormation stacks over the services above. The CloudFormation surfaces (Query actions,
+  // gRPC, the guest endpoint) take it as a StackApi; the reconciler below drives it.
+  ctl::StackService stacks(state, clock, ids, compute, key_pairs, groups, &volumes);
+  [[maybe_unused]] ctl::StackApi& stack_api = stacks;
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);
   // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.
   auto account_verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
@@ -373,6 +378,7 @@ int main(int argc, char** argv) {
     while (!shutdown.WaitFor(std::chrono::seconds(1))) {
       if (auto s = fleet.Reconcile(); !s.ok()) spdlog::error("reconcile: {}", s.message());
       volumes.Reconcile();  // volumes left creating or deleting by an unreachable service
+      stacks.Advance();     // stacks creating, updating or deleting (also after a restart)
     }
   });
   shutdown.Wait();

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
 #include "controller/cloudformation/parameters.h"

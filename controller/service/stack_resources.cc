@@ -2,6 +2,7 @@
 // controller's own services (in process), with their EC2 rules and errors.
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"

@@ -1,6 +1,7 @@
 // UpdateStack (what changed, resource by resource) and DeleteStack.
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
