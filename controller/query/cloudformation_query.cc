@@ -95,11 +95,12 @@ absl::Status Run(const std::vector<std::pair<std::string, std::string>>& pairs,
 
 HttpResponse CloudFormationError(const absl::Status& s, bool json, const std::string& request_id) {
   const WireError e = ToWireError(s);
-  if (e.http_status >= 500) {
+  if (e.http_status >= 500 && e.http_status != 503) {
     spdlog::error("CloudFormation query request {}: {}", request_id, s.ToString());
   }
   HttpResponse resp;
-  resp.status = e.http_status;
+  // EC2 answers its not-found codes with 400; an unknown path of the guest endpoint is a 404.
+  resp.status = e.code == "NotFound" ? 404 : e.http_status;
   const bool sender = e.http_status < 500;
   if (json) {
     resp.content_type = "application/json";
