@@ -7,7 +7,13 @@
 //
 //   query_cloud [--hosts N]
 //   → {"endpoint": "http://127.0.0.1:PORT", "region": "home-1", "access_key_id": "...",
-//      "secret_access_key": "...", "image_id": "ami-...", "actions": ["CreateKeyPair", ...]}
+//      "secret_access_key": "...", "image_id": "ami-...", "actions": ["CreateKeyPair", ...],
+//      "cloudformation_actions": ["CreateStack", ...], "stacks": "fake"}
+//
+// CloudFormation's actions (routed by the credential scope) run over a StackApi: the in-memory
+// one of tests/testing/fake_stack_api.h (stacks complete at once, nothing launched) until the
+// stack engine is wired in MakeStacks below; "stacks" in the JSON line says which one answers, so
+// the suite knows which cases need the real engine.
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -22,12 +28,22 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controller/query/cfn_actions.h"
 #include "controller/service/volume_service.h"
+#include "tests/testing/fake_stack_api.h"
 #include "tests/testing/fake_volume_service.h"
 #include "tests/testing/query_endpoint.h"
 #include "tests/testing/test_cloud.h"
 
 namespace mc = minicloud;
+
+// The StackApi behind the CloudFormation actions, and its kind ("fake" or "real").
+std::pair<std::unique_ptr<mc::controller::StackApi>, std::string> MakeStacks(
+    mc::testing::ControllerFixture&) {
+  auto fake = std::make_unique<mc::testing::FakeStackApi>();
+  fake->page_size = 3;  // so that the clients follow NextToken
+  return {std::move(fake), "fake"};
+}
 
 int main(int argc, char** argv) {
   // stdout carries the one JSON line; logs go to stderr, warnings and up unless asked for.
@@ -68,8 +84,9 @@ int main(int argc, char** argv) {
   volume_fleet.Add("home-1a", std::make_shared<mc::testing::FakeVolumeService>());
   mc::controller::VolumeService volumes(*ctl.state, ctl.clock, ctl.ids, volume_fleet);
   ctl.compute->SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
-  auto endpoint =
-      mc::testing::QueryEndpoint::Start(ctl, *verifier, std::random_device{}(), &volumes);
+  auto [stacks, stacks_kind] = MakeStacks(ctl);
+  auto endpoint = mc::testing::QueryEndpoint::Start(ctl, *verifier, std::random_device{}(),
+                                                    &volumes, stacks.get());
   if (!endpoint.ok()) {
     std::cerr << "query_cloud: " << endpoint.status() << "\n";
     return 1;
@@ -89,13 +106,20 @@ int main(int argc, char** argv) {
   std::vector<std::string> quoted;
   for (const std::string& a : (*endpoint)->api().ActionNames())
     quoted.push_back(absl::StrCat("\"", a, "\""));
+  std::vector<std::string> cfn_actions;
+  for (const auto& [name, action] : mc::query::CloudFormationActions()) {
+    cfn_actions.push_back(absl::StrCat("\"", name, "\""));
+  }
+  std::sort(cfn_actions.begin(), cfn_actions.end());
   std::cout << "{\"endpoint\": \"" << (*endpoint)->url()
             << "\", \"region\": \"home-1\", \"access_key_id\": \"" << cloud.admin_key()
             << "\", \"secret_access_key\": \"" << cloud.admin_secret()
             << "\", \"deleted_access_key_id\": \"" << deleted->access_key().access_key_id()
             << "\", \"deleted_secret_access_key\": \"" << deleted->access_key().secret_access_key()
             << "\", \"image_id\": \"" << image << "\", \"spare_image_id\": \"" << spare
-            << "\", \"actions\": [" << absl::StrJoin(quoted, ", ") << "]}" << std::endl;
+            << "\", \"actions\": [" << absl::StrJoin(quoted, ", ")
+            << "], \"cloudformation_actions\": [" << absl::StrJoin(cfn_actions, ", ")
+            << "], \"stacks\": \"" << stacks_kind << "\"}" << std::endl;
   // Until the suite closes our stdin (or dies, which closes it too).
   std::string line;
   while (std::getline(std::cin, line)) {

@@ -223,6 +223,14 @@ class FakeStackApi : public controller::StackApi {
     if (req.status() != "SUCCESS" && req.status() != "FAILURE") {
       return Invalid("Status must be SUCCESS or FAILURE");
     }
+    bool known = false;
+    for (const v1::StackResource& r : s->resources) {
+      known = known || r.logical_resource_id() == req.logical_resource_id();
+    }
+    if (!known) {
+      return Invalid(absl::StrCat("Resource ", req.logical_resource_id(),
+                                  " does not exist for stack ", req.stack_name()));
+    }
     Event(*s, req.logical_resource_id(), "CREATE_IN_PROGRESS",
           absl::StrCat("Received ", req.status(), " signal with UniqueId ", req.unique_id(),
                        req.reason().empty() ? "" : absl::StrCat(": ", req.reason())),

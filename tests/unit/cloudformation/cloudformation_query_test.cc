@@ -336,6 +336,11 @@ TEST_CASE("SignalResource", "[cloudformation]") {
   CHECK(r.body == std::string(kXmlHead) + "<SignalResourceResponse" + kNs +
                       "><ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata>"
                       "</SignalResourceResponse>");
+  const HttpResponse unknown = f.Call(
+      "Action=SignalResource&Version=2010-05-15&StackName=web&LogicalResourceId=Nope"
+      "&UniqueId=i-0123&Status=SUCCESS");
+  CHECK(unknown.status == 400);
+  CHECK_THAT(unknown.body, Catch::Contains("Resource Nope does not exist for stack web"));
 }
 
 // ContentType=JSON on the account endpoint too (aws-cfn-bootstrap's form): catches the JSON
