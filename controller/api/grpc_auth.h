@@ -24,9 +24,10 @@ namespace minicloud::controller {
 // Query API.
 class GrpcAuthenticator {
  public:
-  explicit GrpcAuthenticator(const auth::RequestVerifier& verifier,
-                             absl::string_view service_path = auth::kComputeServicePath,
-                             bool account_only = false)
+  explicit GrpcAuthenticator(
+      const auth::RequestVerifier& verifier,
+      absl::string_view service_path = ::minicloud::auth::kComputeServicePath,
+      bool account_only = false)
       : verifier_(verifier), service_path_(service_path), account_only_(account_only) {}
 
   grpc::Status Check(const grpc::ServerContext& ctx, absl::string_view method,
