@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "common/signals.h"
 #include "controller/agent_client/agent_client.h"
+#include "controller/api/cloudformation_handlers.h"
 #include "controller/api/grpc_handlers.h"
 #include "controller/api/host_peer.h"
 #include "controller/api/server_limits.h"
@@ -24,6 +25,7 @@
 #include "controller/identity/cloud_identity_signer.h"
 #include "controller/pki/certificate_authority.h"
 #include "controller/pki/enrollment_files.h"
+#include "controller/query/guest_cloudformation_query.h"
 #include "controller/query/http_server.h"
 #include "controller/query/query_api.h"
 #include "controller/scheduler/scheduler.h"
@@ -324,11 +326,19 @@ int main(int argc, char** argv) {
   ctl::HostEnrollment enrollment(**ca, state_dir + "/pki", clock, ids);
   ctl::HostHandler host_handler(fleet, images, enrollment, &profiles);
 
+  // CloudFormation stacks: the StackApi behind the CloudFormation Query actions, the gRPC
+  // CloudFormation service and the guests' endpoint (guest_cfn, for the host handler). Null until
+  // the stack engine (StackService) is constructed here: every CloudFormation call then answers
+  // ServiceUnavailable.
+  ctl::StackApi* stacks = nullptr;
+  ctl::CloudFormationHandler cloudformation_handler(stacks, *verifier);
+  mc::query::GuestCloudFormationQuery guest_cfn(stacks);
+
   // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before
-  // anything else reads it.
-  mc::query::QueryApi query_api(
-      mc::query::Services{compute, images, key_pairs, groups, tags, &volumes}, *verifier,
-      mc::SeedFromEntropy());
+  // anything else reads it. CloudFormation's Query actions are served on the same port.
+  mc::query::Services query_services{compute, images, key_pairs, groups, tags, &volumes};
+  query_services.stacks = stacks;
+  mc::query::QueryApi query_api(query_services, *verifier, mc::SeedFromEntropy());
   std::unique_ptr<mc::query::HttpServer> query_server;
   if (!query_options.listen.empty()) {
     auto started = mc::query::HttpServer::Start(
@@ -348,6 +358,7 @@ int main(int argc, char** argv) {
     builder.AddListeningPort(listen[i], grpc::InsecureServerCredentials(), &ports[i]);
   }
   builder.RegisterService(&compute_handler);
+  builder.RegisterService(&cloudformation_handler);
   ctl::ApplyServerLimits(builder, watch_limits);
   auto server = builder.BuildAndStart();
   if (!server || std::count(ports.begin(), ports.end(), 0) > 0) {

@@ -93,7 +93,7 @@ HttpResponse QueryApi::Handle(const HttpRequest& request) {
   const std::string request_id = NextRequestId();
   // `aws cloudformation …` signs for the service "cloudformation" (cloudformation_query.h).
   if (CredentialScopeService(request) == "cloudformation") {
-    return HandleCloudFormation(request, verifier_, request_id);
+    return HandleCloudFormation(request, verifier_, services_.stacks, request_id);
   }
   HttpResponse resp;
   absl::Status s = Dispatch(request, request_id, &resp.body);
