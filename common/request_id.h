@@ -11,7 +11,7 @@
 namespace minicloud {
 
 inline std::string RequestIdFromRandom(uint64_t a, uint64_t b) {
-  a = (a & ~0xF000ull) | 0x4000ull;                     // version 4
+  a = (a & ~0xF000ull) | 0x4000ull;                  // version 4
   b = (b & ~(0xC000ull << 48)) | (0x8000ull << 48);  // RFC 4122 variant
   return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", a >> 32, (a >> 16) & 0xFFFF, a & 0xFFFF,
                          b >> 48, b & 0xFFFFFFFFFFFFull);

@@ -48,10 +48,11 @@ struct AgentSettings {
   std::string query_relay_upstream;
   int stop_timeout_s = 120;
   std::string qemu_user = "minicloud-qemu";  // "root": QEMU unconfined (qemu_account.h)
-  // The cfn helpers' archive guests fetch from http://169.254.169.254/minicloud/cfn-bootstrap.tar.gz
-  // (built as build/guest/cfn-bootstrap.tar.gz; installed under share/minicloud of the prefix).
+  // The cfn helpers' archive guests fetch from
+  // http://169.254.169.254/minicloud/cfn-bootstrap.tar.gz (built as
+  // build/guest/cfn-bootstrap.tar.gz; installed under share/minicloud of the prefix).
   std::string cfn_bootstrap_archive = std::string(kDefaultCfnBootstrapArchive);
-  std::string config_file;                   // --config
+  std::string config_file;  // --config
 };
 
 // The defaults, with hostname set from gethostname(2) ("localhost" if that fails).

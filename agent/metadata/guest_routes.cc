@@ -89,8 +89,9 @@ Response ForwardFailure(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kPermissionDenied:
     case absl::StatusCode::kUnauthenticated:
-      return Text(403, absl::StrCat("Forbidden: the controller refused this request: ",
-                                    status.message(), "\n"));
+      return Text(
+          403,
+          absl::StrCat("Forbidden: the controller refused this request: ", status.message(), "\n"));
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
     case absl::StatusCode::kUnimplemented:
@@ -108,8 +109,8 @@ Response ForwardFailure(const absl::Status& status) {
 
 Response ForwardedResponse(int status, absl::string_view content_type, std::string body) {
   if (status < 200 || status > 599) {
-    return Text(502, absl::StrCat("Bad Gateway: the controller answered with HTTP status ", status,
-                                  "\n"));
+    return Text(
+        502, absl::StrCat("Bad Gateway: the controller answered with HTTP status ", status, "\n"));
   }
   Response r;
   r.status = status;

@@ -331,7 +331,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void OnHeader(beast::error_code ec, std::size_t n) {
     if (ec) return OnRead(ec, n);
-    const size_t limit = BodyLimitFor(AbslView(parser_->get().target()), impl_->opts.max_body_bytes);
+    const size_t limit =
+        BodyLimitFor(AbslView(parser_->get().target()), impl_->opts.max_body_bytes);
     const auto length = parser_->content_length();
     if (length && *length > limit) return OnRead(http::error::body_limit, n);
     parser_->body_limit(limit);  // what a chunked body may still add
@@ -462,8 +463,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
     stream_.expires_after(Chrono(impl_->opts.write_timeout));
     if (file_) {
-      const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_),
-                                                         asio::buffer(*file_)};
+      const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_), asio::buffer(*file_)};
       asio::async_write(stream_, buffers,
                         beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
       return;
@@ -547,7 +547,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   std::string drain_buf_;
   size_t drained_ = 0;
   ServedEvent event_;
-  ProvenToken proven_token_;  // this connection's last proven IMDSv2 token
+  ProvenToken proven_token_;                 // this connection's last proven IMDSv2 token
   std::shared_ptr<const std::string> file_;  // being written after out_
   // The request a forwarded answer is for.
   struct PendingWrite {

@@ -47,8 +47,8 @@ class ControllerLink {
   // bound of Report. The metadata server calls this from its io thread.
   virtual void GuestCloudFormation(v1::GuestCloudFormationRequest req,
                                    GuestCloudFormationDone done) {
-    done(absl::UnimplementedError(absl::StrCat("CloudFormation request of ", req.instance_id(),
-                                               ": not on this link")));
+    done(absl::UnimplementedError(
+        absl::StrCat("CloudFormation request of ", req.instance_id(), ": not on this link")));
   }
   // Fresh short-lived credentials of an instance's profile (bounded like Report).
   virtual absl::StatusOr<v1::InstanceCredentials> GetInstanceCredentials(

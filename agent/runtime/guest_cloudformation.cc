@@ -23,9 +23,13 @@ v1::GuestCloudFormationRequest ToGuestCloudFormationRequest(const std::string& h
   return out;
 }
 
-metadata::Response ToGuestResponse(
-    const absl::StatusOr<v1::GuestCloudFormationResponse>& result) {
-  if (!result.ok()) return metadata::ForwardFailure(result.status());
+metadata::Response ToGuestResponse(const absl::StatusOr<v1::GuestCloudFormationResponse>& result) {
+  // The guest learns the kind of failure, not the controller's address or other hosts' ids: the
+  // details are in the agent's log.
+  if (!result.ok()) {
+    return metadata::ForwardFailure(
+        absl::Status(result.status().code(), "details are in the host agent's log"));
+  }
   return metadata::ForwardedResponse(result->status(), result->content_type(), result->body());
 }
 
@@ -37,14 +41,11 @@ metadata::Forwarder CloudFormationForwarder(const Agent& agent, ControllerLink& 
           absl::UnavailableError("this host has not registered with the controller yet")));
       return;
     }
-    const std::string instance_id = request.instance_id;
     link.GuestCloudFormation(
         ToGuestCloudFormationRequest(host_id, std::move(request)),
-        [instance_id, done = std::move(done)](
-            absl::StatusOr<v1::GuestCloudFormationResponse> result) {
+        [done = std::move(done)](absl::StatusOr<v1::GuestCloudFormationResponse> result) {
           if (!result.ok()) {
-            spdlog::warn("CloudFormation request of {}: {}", instance_id,
-                         result.status().message());
+            spdlog::warn("{}", result.status().message());
           }
           done(ToGuestResponse(result));
         });

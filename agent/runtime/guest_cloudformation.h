@@ -20,8 +20,9 @@ namespace minicloud::agent {
 v1::GuestCloudFormationRequest ToGuestCloudFormationRequest(const std::string& host_id,
                                                             metadata::ForwardRequest request);
 
-// What the guest is answered: the controller's response as it is, or the failure
-// (metadata::ForwardFailure: 503 when the controller cannot be reached).
+// What the guest is answered: the controller's response as it is, or the kind of failure
+// (metadata::ForwardFailure: 503 when the controller cannot be reached, 403 when it refused),
+// without the error's text (it names the controller's address; the agent logs it).
 metadata::Response ToGuestResponse(const absl::StatusOr<v1::GuestCloudFormationResponse>& result);
 
 // The forwarder for metadata::ServerOptions::cloudformation. `agent` and `link` must outlive the

@@ -6,6 +6,7 @@
 
 #include "controller/api/grpc_auth.h"
 #include "controller/auth/access_key_service.h"
+#include "controller/query/guest_cloudformation.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/host_enrollment.h"
@@ -15,7 +16,6 @@
 #include "controller/service/placement_group_service.h"
 #include "controller/service/tag_service.h"
 #include "controller/service/volume_service.h"
-#include "controller/query/guest_cloudformation.h"
 #include "minicloud/v1/compute.grpc.pb.h"
 #include "minicloud/v1/host.grpc.pb.h"
 

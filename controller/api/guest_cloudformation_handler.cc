@@ -42,7 +42,8 @@ grpc::Status HostHandler::GuestCloudFormation(grpc::ServerContext* ctx,
   request.method = req->method();
   request.target = req->target();
   request.headers.reserve(req->headers_size());
-  for (const v1::GuestHttpHeader& h : req->headers()) request.headers.emplace_back(h.name(), h.value());
+  for (const v1::GuestHttpHeader& h : req->headers())
+    request.headers.emplace_back(h.name(), h.value());
   request.body = req->body();
   const query::HttpResponse answer =
       guest_cloudformation_->HandleGuest(request, req->instance_id(), NextRequestId());

@@ -14,6 +14,8 @@
 //  - "tarball": the agent not passing cfn_bootstrap_archive to the server.
 //  - "controller down": a link error answered 200/502 instead of 503.
 //  - "no endpoint": a null endpoint dereferenced instead of 503.
+#include "agent/runtime/guest_cloudformation.h"
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
@@ -25,7 +27,6 @@
 
 #include "agent/metadata/guest_routes.h"
 #include "agent/metadata/server.h"
-#include "agent/runtime/guest_cloudformation.h"
 #include "agent/runtime/metadata_lookup.h"
 #include "controller/query/guest_cloudformation.h"
 #include "tests/integration/guest_netns.h"
@@ -90,8 +91,7 @@ class RecordingEndpoint final : public query::GuestCloudFormationEndpoint {
 class HostMetadata {
  public:
   HostMetadata(GuestNetns& ns, TestCloud::Host& host, const std::string& address,
-               const std::string& archive = "",
-               metadata::Server::InstanceLookup lookup = nullptr)
+               const std::string& archive = "", metadata::Server::InstanceLookup lookup = nullptr)
       : ns_(ns), address_(address) {
     metadata::ServerOptions options;
     options.listen = {boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address(address), 80)};
@@ -114,15 +114,14 @@ class HostMetadata {
   }
   std::optional<HttpResponse> Post(const std::string& guest_ip, const std::string& target,
                                    const std::string& body) {
-    return Send(guest_ip,
-                absl::StrCat("POST ", target, " HTTP/1.1\r\nHost: ", kImdsAddress,
-                             "\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                             "Content-Length: ",
-                             body.size(), "\r\n\r\n", body));
+    return Send(guest_ip, absl::StrCat("POST ", target, " HTTP/1.1\r\nHost: ", kImdsAddress,
+                                       "\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                                       "Content-Length: ",
+                                       body.size(), "\r\n\r\n", body));
   }
   std::optional<HttpResponse> Get(const std::string& guest_ip, const std::string& target) {
-    return Send(guest_ip, absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: ", kImdsAddress,
-                                       "\r\n\r\n"));
+    return Send(guest_ip,
+                absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: ", kImdsAddress, "\r\n\r\n"));
   }
 
  private:
@@ -171,8 +170,8 @@ TEST_CASE("a guest's CloudFormation request reaches the controller's endpoint as
 
   testing::TempDir dir;
   const std::string archive = dir.path() + "/cfn-bootstrap.tar.gz";
-  const std::string archive_bytes = std::string("\x1f\x8b\x08\x00tarball", 11) +
-                                    std::string(2 * 1024 * 1024, 'x');
+  const std::string archive_bytes =
+      std::string("\x1f\x8b\x08\x00tarball", 11) + std::string(2 * 1024 * 1024, 'x');
   {
     std::ofstream out(archive, std::ios::binary);
     out << archive_bytes;
@@ -215,8 +214,8 @@ TEST_CASE("a guest's CloudFormation request reaches the controller's endpoint as
   }
 
   SECTION("an oversize body is 413 and never reaches the controller") {
-    auto r = imds.Post(ip, "/cloudformation/",
-                       std::string(metadata::kMaxCloudFormationBody + 1, 'a'));
+    auto r =
+        imds.Post(ip, "/cloudformation/", std::string(metadata::kMaxCloudFormationBody + 1, 'a'));
     REQUIRE(r);
     CHECK(r->status == 413);
     CHECK(endpoint.calls().empty());
@@ -235,8 +234,7 @@ TEST_CASE("a guest's CloudFormation request reaches the controller's endpoint as
     auto& host_b = cloud.AddHost("home-1a", "rack-2");
     // Host B claims host A's guest (as a compromised or buggy agent could): its lookup answers
     // A's record for the guest's address, its forwarder speaks with B's certificate.
-    const std::shared_ptr<const metadata::InstanceMetadata> record =
-        host_a.agent->MetadataFor(ip);
+    const std::shared_ptr<const metadata::InstanceMetadata> record = host_a.agent->MetadataFor(ip);
     REQUIRE(record);
     REQUIRE(ns.AddAddress("169.254.169.253").ok());
     HostMetadata rogue(ns, host_b, "169.254.169.253", "",

@@ -119,8 +119,8 @@ TEST_CASE("guest routes: CloudFormation requests refused before forwarding", "[m
        Req("POST", "/cloudformation/", {{"x-forwarded-for", "10.0.0.9"}}), 10, &m, 403},
       {"body one byte over", Req("POST", "/cloudformation/"), kMaxCloudFormationBody + 1, &m, 413},
       {"body at the limit", Req("POST", "/cloudformation/"), kMaxCloudFormationBody, &m, 0},
-      {"no IMDSv2 token needed, even when required", Req("POST", "/cloudformation/"), 10,
-       &required, 0},
+      {"no IMDSv2 token needed, even when required", Req("POST", "/cloudformation/"), 10, &required,
+       0},
   };
   for (const Row& row : rows) {
     INFO(row.name);
@@ -197,8 +197,7 @@ TEST_CASE("guest routes: the controller's answer, or why there is none", "[metad
   CHECK(ForwardedResponse(599, "text/xml", "").status == 599);
   CHECK(ForwardedResponse(200, "text/xml\r\nX-Evil: 1", "").headers.Get("Content-Type") ==
         "text/plain; charset=utf-8");
-  CHECK(ForwardedResponse(200, "", "").headers.Get("Content-Type") ==
-        "text/plain; charset=utf-8");
+  CHECK(ForwardedResponse(200, "", "").headers.Get("Content-Type") == "text/plain; charset=utf-8");
 }
 
 }  // namespace

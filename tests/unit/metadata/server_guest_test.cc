@@ -187,8 +187,7 @@ TEST_CASE("waiting for the controller does not block other guests (one io thread
   CHECK(next->body == "i-00000000000000001");
 }
 
-TEST_CASE("body limits: 64 KiB for CloudFormation, the IMDS limit elsewhere",
-          "[metadata][guest]") {
+TEST_CASE("body limits: 64 KiB for CloudFormation, the IMDS limit elsewhere", "[metadata][guest]") {
   RecordingForwarder fwd;
   ServerOptions options = ServerFixture::DefaultOptions();
   options.cloudformation = fwd.AsForwarder();
@@ -225,7 +224,8 @@ TEST_CASE("body limits: 64 KiB for CloudFormation, the IMDS limit elsewhere",
     REQUIRE(c.ok());
     std::string chunked =
         "POST /cloudformation/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
-    for (int i = 0; i < 17; ++i) absl::StrAppend(&chunked, "1000\r\n", std::string(4096, 'b'), "\r\n");
+    for (int i = 0; i < 17; ++i)
+      absl::StrAppend(&chunked, "1000\r\n", std::string(4096, 'b'), "\r\n");
     chunked += "0\r\n\r\n";
     REQUIRE(c.Send(chunked));
     auto r = c.Read();
