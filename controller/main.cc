@@ -324,7 +324,11 @@ int main(int argc, char** argv) {
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
                                       *verifier, &profiles, &volumes);
   ctl::HostEnrollment enrollment(**ca, state_dir + "/pki", clock, ids);
-  ctl::HostHandler host_handler(fleet, images, enrollment, &profiles);
+  // What answers guests' CloudFormation requests, forwarded by their hosts from
+  // http://169.254.169.254/cloudformation/ (null: they get 503 "CloudFormation is not available").
+  mc::query::GuestCloudFormationEndpoint* guest_cloudformation = nullptr;
+  ctl::HostHandler host_handler(fleet, images, enrollment, &profiles, guest_cloudformation,
+                                mc::SeedFromEntropy());
 
   // CloudFormation stacks: the StackApi behind the CloudFormation Query actions, the gRPC
   // CloudFormation service and the guests' endpoint (guest_cfn, for the host handler). Null until
