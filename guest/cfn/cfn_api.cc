@@ -121,8 +121,8 @@ Status SignalResource(const std::string& base_url, const SignalRequest& signal) 
   return ParseSignalResponse(*response);
 }
 
-std::string WaitConditionBody(bool success, const std::string& reason,
-                              const std::string& unique_id, const std::string& data) {
+std::string WaitConditionBody(bool success, const std::string& reason, const std::string& unique_id,
+                              const std::string& data) {
   json body = {{"Status", success ? "SUCCESS" : "FAILURE"},
                {"Reason", reason},
                {"UniqueId", unique_id},
@@ -174,8 +174,8 @@ StatusOr<json> LookupKey(const json& root, const std::string& dotted) {
     std::string part = dotted.substr(start, dot == std::string::npos ? dot : dot - start);
     if (at->is_object() && at->contains(part)) {
       at = &(*at)[part];
-    } else if (at->is_array() && !part.empty() &&
-               part.size() < 10 && part.find_first_not_of("0123456789") == std::string::npos &&
+    } else if (at->is_array() && !part.empty() && part.size() < 10 &&
+               part.find_first_not_of("0123456789") == std::string::npos &&
                std::stoul(part) < at->size()) {
       at = &(*at)[std::stoul(part)];
     } else {

@@ -51,8 +51,8 @@ StatusOr<ResourceDetail> DescribeStackResource(const std::string& base_url,
 Status SignalResource(const std::string& base_url, const SignalRequest& signal);
 
 // PUT {Status, Reason, UniqueId, Data} to a WaitConditionHandle URL.
-std::string WaitConditionBody(bool success, const std::string& reason,
-                              const std::string& unique_id, const std::string& data);
+std::string WaitConditionBody(bool success, const std::string& reason, const std::string& unique_id,
+                              const std::string& data);
 Status SignalWaitCondition(const std::string& handle_url, const std::string& body);
 
 // The instance id: IMDSv2 (PUT /latest/api/token) first, IMDSv1 when the token is refused or

@@ -41,9 +41,8 @@ StatusOr<std::optional<std::string>> ReadText(const std::string& path) {
 
 std::string StateFile(const std::string& data_dir, const std::string& hook) {
   std::string safe;
-  for (char c : hook) safe += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'
-                                  ? c
-                                  : '_';
+  for (char c : hook)
+    safe += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
   return data_dir + "/hook-" + safe + ".json";
 }
 
@@ -226,8 +225,8 @@ HupPassResult RunHupPass(const std::vector<Hook>& hooks, const std::string& data
     if (first) {
       deps.log("hook " + hook.name + ": watching " + hook.path);
     } else if (std::string trigger = TriggerFor(before, now); !trigger.empty()) {
-      bool wanted = std::find(hook.triggers.begin(), hook.triggers.end(), trigger) !=
-                    hook.triggers.end();
+      bool wanted =
+          std::find(hook.triggers.begin(), hook.triggers.end(), trigger) != hook.triggers.end();
       deps.log("hook " + hook.name + ": " + trigger + (wanted ? ", running its action" : ""));
       if (wanted) {
         ProcessSpec spec;

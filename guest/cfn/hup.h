@@ -39,9 +39,9 @@ struct HupConfig {
 StatusOr<HupConfig> ParseHupConfig(const std::string& text);
 
 struct HookPath {
-  std::string resource;                 // Resources.<resource>…
-  bool physical_id = false;             // …PhysicalResourceId
-  std::vector<std::string> metadata;    // …Metadata[.a.b]
+  std::string resource;               // Resources.<resource>…
+  bool physical_id = false;           // …PhysicalResourceId
+  std::vector<std::string> metadata;  // …Metadata[.a.b]
 };
 StatusOr<HookPath> ParseHookPath(const std::string& path);
 

@@ -113,8 +113,8 @@ std::string CommandRefusal(const json& spec) {
 
 std::string ServiceRefusal(const json& spec) {
   if (!spec.is_object()) return "a service entry must be an object";
-  static const std::set<std::string> kKnown = {"enabled",  "ensureRunning", "files",
-                                               "sources",  "packages",      "commands"};
+  static const std::set<std::string> kKnown = {"enabled", "ensureRunning", "files",
+                                               "sources", "packages",      "commands"};
   for (const auto& [k, v] : spec.items()) {
     if (!kKnown.count(k)) return "unknown service property " + k;
   }
@@ -234,7 +234,8 @@ Status ExpandSet(const json& init, const std::string& name, std::vector<std::str
                item["ConfigSet"].is_string()) {
       GUEST_RETURN_IF_ERROR(ExpandSet(init, item["ConfigSet"].get<std::string>(), stack, out));
     } else {
-      return Error("configSet " + name + ": an item must be a config name or {\"ConfigSet\": name}");
+      return Error("configSet " + name +
+                   ": an item must be a config name or {\"ConfigSet\": name}");
     }
   }
   stack.pop_back();

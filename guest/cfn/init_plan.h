@@ -29,10 +29,10 @@ struct Step {
   std::string config_set;  // the configSet that lists the config
   std::string config;
   Section section = Section::kPackages;
-  std::string key;       // packages: the manager; services: the service name; else the entry key
-  std::string manager;   // services: "systemd" or "sysvinit"
-  nlohmann::json spec;   // the entry's value
-  std::string refusal;   // non-empty: this step cannot run (unsupported or malformed)
+  std::string key;      // packages: the manager; services: the service name; else the entry key
+  std::string manager;  // services: "systemd" or "sysvinit"
+  nlohmann::json spec;  // the entry's value
+  std::string refusal;  // non-empty: this step cannot run (unsupported or malformed)
 
   // "<configSet>/<config>/<section>/<key>", as the console report names a step.
   std::string Name() const;

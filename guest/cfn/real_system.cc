@@ -154,7 +154,11 @@ std::string SniffArchive(const std::string& b) {
     return "gzip";
   }
   if (b.size() >= 3 && b.compare(0, 3, "BZh") == 0) return "bzip2";
-  if (b.size() >= 6 && b.compare(0, 6, "\xFD" "7zXZ\x00", 6) == 0) return "xz";
+  if (b.size() >= 6 && b.compare(0, 6,
+                                 "\xFD"
+                                 "7zXZ\x00",
+                                 6) == 0)
+    return "xz";
   if (b.size() >= 262 && b.compare(257, 5, "ustar") == 0) return "tar";
   return "";
 }

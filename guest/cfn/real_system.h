@@ -28,8 +28,7 @@ class RealSystem : public System {
   Status AddUser(const std::string& name, const std::vector<std::string>& groups,
                  const std::optional<std::string>& uid,
                  const std::optional<std::string>& home) override;
-  Status AddUserToGroups(const std::string& name,
-                         const std::vector<std::string>& groups) override;
+  Status AddUserToGroups(const std::string& name, const std::vector<std::string>& groups) override;
   StatusOr<std::vector<std::string>> AptInstall(const std::vector<std::string>& packages,
                                                 std::string& output) override;
   StatusOr<std::string> Fetch(const std::string& url) override;

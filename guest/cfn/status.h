@@ -36,7 +36,7 @@ inline Status Error(std::string message) { return Status::Error(std::move(messag
 template <typename T>
 class StatusOr {
  public:
-  StatusOr(T value) : v_(std::move(value)) {}  // NOLINT: implicit like absl::StatusOr
+  StatusOr(T value) : v_(std::move(value)) {}         // NOLINT: implicit like absl::StatusOr
   StatusOr(Status status) : v_(std::move(status)) {}  // NOLINT; must not be OK
   bool ok() const { return std::holds_alternative<T>(v_); }
   Status status() const { return ok() ? OkStatus() : std::get<Status>(v_); }
@@ -54,8 +54,8 @@ class StatusOr {
 
 }  // namespace minicloud::guest
 
-#define GUEST_RETURN_IF_ERROR(expr)         \
-  do {                                      \
+#define GUEST_RETURN_IF_ERROR(expr)          \
+  do {                                       \
     ::minicloud::guest::Status _st = (expr); \
-    if (!_st.ok()) return _st;              \
+    if (!_st.ok()) return _st;               \
   } while (0)

@@ -12,8 +12,8 @@
 // - AptInstall installs the packages given as "name" or "name=version" non-interactively and
 //   returns the names it actually installed or changed (empty: all were already there).
 
-#include <optional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,9 +29,9 @@ struct ProcessSpec {
 };
 
 struct ProcessResult {
-  int exit_code = 0;    // valid when signal == 0
-  int signal = 0;       // non-zero: killed by this signal
-  std::string output;   // stdout + stderr
+  int exit_code = 0;   // valid when signal == 0
+  int signal = 0;      // non-zero: killed by this signal
+  std::string output;  // stdout + stderr
   bool ok() const { return signal == 0 && exit_code == 0; }
   // "exit status N" or "killed by signal N".
   std::string Describe() const;
