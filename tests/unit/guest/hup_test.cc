@@ -140,6 +140,18 @@ TEST_CASE("cfn-hup runs a hook once per change of its path", "[guest][hup]") {
   CHECK(f.runs.size() == 1);
 }
 
+TEST_CASE("cfn-hup's first pass records without running, even for post.add", "[guest][hup]") {
+  HupFixture f;
+  std::vector<Hook> hooks = InitHook("post.add,post.update");
+  // Bug caught: the first observation treated as "absent before" (post.add on every boot).
+  CHECK(RunHupPass(hooks, f.dir, f.deps).ran.empty());
+  // A hook whose path changed starts over the same way.
+  hooks[0].path = "Resources.Web.Metadata";
+  hooks[0].parsed.metadata.clear();
+  CHECK(RunHupPass(hooks, f.dir, f.deps).ran.empty());
+  CHECK(f.runs.empty());
+}
+
 TEST_CASE("cfn-hup keeps the last value across a failed read and honours triggers",
           "[guest][hup]") {
   HupFixture f;
