@@ -1,6 +1,7 @@
 #include "guest/cfn/cfn_api.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace minicloud::guest {
 
@@ -95,28 +96,42 @@ std::string ActionUrl(const std::string& base_url) {
 
 namespace {
 
-StatusOr<HttpResponse> PostForm(const std::string& base_url, const std::string& body) {
+StatusOr<HttpResponse> SendWithRetry(const HttpRequest& request, const RetryPolicy& retry) {
+  std::chrono::milliseconds delay = retry.first_delay;
+  for (int attempt = 1;; ++attempt) {
+    StatusOr<HttpResponse> response = SendHttp(request);
+    bool again = !response.ok() || response->status >= 500;
+    if (!again || attempt >= retry.attempts) return response;
+    std::this_thread::sleep_for(delay);
+    delay *= 2;
+  }
+}
+
+StatusOr<HttpResponse> PostForm(const std::string& base_url, const std::string& body,
+                                const RetryPolicy& retry) {
   HttpRequest request;
   request.method = "POST";
   request.url = ActionUrl(base_url);
   request.headers["Content-Type"] = "application/x-www-form-urlencoded";
   request.headers["Accept"] = "application/json";
   request.body = body;
-  return SendHttp(request);
+  return SendWithRetry(request, retry);
 }
 
 }  // namespace
 
 StatusOr<ResourceDetail> DescribeStackResource(const std::string& base_url,
                                                const std::string& stack,
-                                               const std::string& resource) {
-  auto response = PostForm(base_url, DescribeStackResourceBody(stack, resource));
+                                               const std::string& resource,
+                                               const RetryPolicy& retry) {
+  auto response = PostForm(base_url, DescribeStackResourceBody(stack, resource), retry);
   if (!response.ok()) return response.status();
   return ParseDescribeStackResource(*response);
 }
 
-Status SignalResource(const std::string& base_url, const SignalRequest& signal) {
-  auto response = PostForm(base_url, SignalResourceBody(signal));
+Status SignalResource(const std::string& base_url, const SignalRequest& signal,
+                      const RetryPolicy& retry) {
+  auto response = PostForm(base_url, SignalResourceBody(signal), retry);
   if (!response.ok()) return response.status();
   return ParseSignalResponse(*response);
 }
@@ -130,14 +145,15 @@ std::string WaitConditionBody(bool success, const std::string& reason, const std
   return body.dump();
 }
 
-Status SignalWaitCondition(const std::string& handle_url, const std::string& body) {
+Status SignalWaitCondition(const std::string& handle_url, const std::string& body,
+                           const RetryPolicy& retry) {
   HttpRequest request;
   request.method = "PUT";
   request.url = handle_url;
   // Like a presigned URL's PUT: the body is JSON, no content type is claimed.
   request.headers["Content-Type"] = "";
   request.body = body;
-  auto response = SendHttp(request);
+  auto response = SendWithRetry(request, retry);
   if (!response.ok()) return response.status();
   if (response->status < 200 || response->status > 299) {
     return ErrorOf(*response, "WaitCondition signal");

@@ -34,6 +34,14 @@ struct SignalRequest {
   std::string reason;  // empty: not sent
 };
 
+// Requests are tried again on a connection error or an HTTP 5xx (the host's forwarder or the
+// controller restarting), `attempts` times in all, the delay doubling from `first_delay`.
+// A 4xx answer is final.
+struct RetryPolicy {
+  int attempts = 5;
+  std::chrono::milliseconds first_delay{1000};
+};
+
 // The body of DescribeStackResource (form-encoded) and the parse of its answer. PURE.
 std::string DescribeStackResourceBody(const std::string& stack, const std::string& resource);
 std::string SignalResourceBody(const SignalRequest& signal);
@@ -47,13 +55,16 @@ std::string ActionUrl(const std::string& base_url);
 
 StatusOr<ResourceDetail> DescribeStackResource(const std::string& base_url,
                                                const std::string& stack,
-                                               const std::string& resource);
-Status SignalResource(const std::string& base_url, const SignalRequest& signal);
+                                               const std::string& resource,
+                                               const RetryPolicy& retry = {});
+Status SignalResource(const std::string& base_url, const SignalRequest& signal,
+                      const RetryPolicy& retry = {});
 
 // PUT {Status, Reason, UniqueId, Data} to a WaitConditionHandle URL.
 std::string WaitConditionBody(bool success, const std::string& reason, const std::string& unique_id,
                               const std::string& data);
-Status SignalWaitCondition(const std::string& handle_url, const std::string& body);
+Status SignalWaitCondition(const std::string& handle_url, const std::string& body,
+                           const RetryPolicy& retry = {});
 
 // The instance id: IMDSv2 (PUT /latest/api/token) first, IMDSv1 when the token is refused or
 // unavailable.

@@ -98,4 +98,5 @@ printf '[h]\ntriggers=post.update\npath=Resources.Web.Metadata\naction=true\n' \
 in_guest /opt/aws/bin/cfn-hup --no-daemon || fail "cfn-hup --no-daemon"
 [[ -f $mnt/var/lib/cfn-hup/data/hook-h.json ]] || fail "cfn-hup kept no state"
 [[ -f $mnt/etc/systemd/system/cfn-hup.service ]] || fail "no cfn-hup.service"
+in_guest systemd-analyze verify /etc/systemd/system/cfn-hup.service || fail "cfn-hup.service"
 echo "ok: the helpers run in $AMI"

@@ -85,7 +85,26 @@ TEST_CASE("DescribeStackResource errors carry CloudFormation's code and message"
   REQUIRE_FALSE(m.ok());
   CHECK_THAT(m.status().message(), Catch::Contains("Metadata is not JSON"));
   // Nobody listening: a connection error, not a crash.
-  CHECK_FALSE(DescribeStackResource("http://127.0.0.1:1", "s", "r").ok());
+  CHECK_FALSE(DescribeStackResource("http://127.0.0.1:1", "s", "r", {1, {}}).ok());
+}
+
+TEST_CASE("Requests are tried again on 5xx and connection errors, not on 4xx", "[guest][http]") {
+  const RetryPolicy quick{3, std::chrono::milliseconds(10)};
+  int calls = 0;
+  LoopbackServer flaky([&](const Recorded&) {
+    return ++calls == 1 ? Canned{503, "busy"} : Canned{200, DescribeAnswer(json::object())};
+  });
+  // Bug caught: no retry (the first 503 is final).
+  CHECK(DescribeStackResource(flaky.url(), "s", "r", quick).ok());
+  CHECK(flaky.requests().size() == 2);
+  LoopbackServer down([](const Recorded&) { return Canned{502, ""}; });
+  auto d = SignalResource(down.url(), {"s", "Web", "i-1", true, ""}, quick);
+  CHECK_FALSE(d.ok());
+  CHECK(down.requests().size() == 3);  // Bug caught: attempts off by one
+  LoopbackServer refusing([](const Recorded&) { return Canned{400, "{}"}; });
+  CHECK_FALSE(SignalResource(refusing.url(), {"s", "Web", "i-1", true, ""}, quick).ok());
+  // Bug caught: a 4xx tried again (a refused signal would be sent several times).
+  CHECK(refusing.requests().size() == 1);
 }
 
 TEST_CASE("SignalResource sends status, unique id and reason", "[guest][http]") {
