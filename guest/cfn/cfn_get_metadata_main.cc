@@ -7,7 +7,7 @@
 
 using namespace minicloud::guest;
 
-int main(int argc, char** argv) {
+static int Main(int argc, char** argv) {
   CLI::App app{"cfn-get-metadata: prints a CloudFormation resource's metadata"};
   std::string stack, resource, region, key, ignored, url = kDefaultCfnUrl;
   app.add_option("-s,--stack", stack, "stack name or id")->required();
@@ -39,4 +39,14 @@ int main(int argc, char** argv) {
   std::string out = value.is_string() ? value.get<std::string>() : value.dump(4);
   std::printf("%s\n", out.c_str());
   return 0;
+}
+
+// Nothing the network sends may crash a helper: an unexpected exception is an error line.
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cfn-get-metadata: error: %s\n", e.what());
+    return 1;
+  }
 }

@@ -15,7 +15,7 @@
 
 using namespace minicloud::guest;
 
-int main(int argc, char** argv) {
+static int Main(int argc, char** argv) {
   CLI::App app{"cfn-hup: runs hooks when CloudFormation resource metadata changes"};
   std::string config_dir = "/etc/cfn";
   bool no_daemon = false, verbose = false;
@@ -49,5 +49,15 @@ int main(int argc, char** argv) {
     if (no_daemon) return pass.failures == 0 ? 0 : 1;
     std::this_thread::sleep_for(
         std::chrono::milliseconds(static_cast<long long>(config.interval_minutes * 60000)));
+  }
+}
+
+// Nothing the network sends may crash a helper: an unexpected exception is an error line.
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cfn-hup: error: %s\n", e.what());
+    return 1;
   }
 }

@@ -24,7 +24,7 @@ int Fail(const LogFile& log, const std::string& message) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int Main(int argc, char** argv) {
   CLI::App app{"cfn-init: applies a resource's AWS::CloudFormation::Init metadata"};
   std::string stack, resource, region, config_sets, url = kDefaultCfnUrl, ignored;
   bool verbose = false;
@@ -65,4 +65,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", line.c_str());
   }
   return result.exit_code;
+}
+
+// Nothing the network sends may crash a helper: an unexpected exception is an error line.
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cfn-init: error: %s\n", e.what());
+    std::fprintf(stderr, "cfn-init: result: failed (exit %d)\n", kInitFailureExit);
+    return 1;
+  }
 }

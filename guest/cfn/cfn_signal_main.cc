@@ -8,7 +8,7 @@
 
 using namespace minicloud::guest;
 
-int main(int argc, char** argv) {
+static int Main(int argc, char** argv) {
   CLI::App app{"cfn-signal: signals a CloudFormation resource or WaitConditionHandle"};
   int exit_code = 0;
   std::string success = "true", reason, id, data, stack, resource, region, handle, ignored;
@@ -65,4 +65,14 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "cfn-signal: %s signal sent for %s\n", ok ? "SUCCESS" : "FAILURE",
                resource_form ? (stack + "/" + resource).c_str() : "the wait condition");
   return 0;
+}
+
+// Nothing the network sends may crash a helper: an unexpected exception is an error line.
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cfn-signal: error: %s\n", e.what());
+    return 1;
+  }
 }

@@ -216,9 +216,12 @@ HupPassResult RunHupPass(const std::vector<Hook>& hooks, const std::string& data
     const std::string state_path = StateFile(data_dir, hook.name);
     StatusOr<std::optional<std::string>> kept = ReadText(state_path);
     json state = kept.ok() && kept->has_value() ? json::parse(**kept, nullptr, false) : json();
-    const bool first = !state.is_object() || state.value("path", "") != hook.path;
+    // A kept state that is not what this code writes counts as none (first observation).
+    const bool first = !state.is_object() || !state.contains("path") ||
+                       state["path"] != json(hook.path) || !state.contains("present") ||
+                       !state["present"].is_boolean();
     std::optional<json> before;
-    if (!first && state.value("present", false)) before = state["value"];
+    if (!first && state["present"].get<bool>() && state.contains("value")) before = state["value"];
 
     json next = {{"path", hook.path}, {"present", now.has_value()}};
     if (now) next["value"] = *now;

@@ -3,7 +3,9 @@
 # read-write on the copy only) and cfn-init, cfn-get-metadata, cfn-signal and cfn-hup run under
 # chroot with the guest's own glibc and tools (groupadd, useradd, /bin/sh), against a loopback
 # endpoint serving canned DescribeStackResource/SignalResource answers.
-# Usage: ami_chroot_test.sh [AMI_DIR]  (default /var/cache/minicloud/images/debian-12)
+# Usage: ami_chroot_test.sh [AMI_DIR [TARBALL]]  (default /var/cache/minicloud/images/debian-12)
+# With TARBALL (e.g. build/guest/cfn-bootstrap.tar.gz) those helpers replace the baked ones in
+# the copy: the current build checked in the guest's userland without rebuilding the AMI.
 # Exit 77 (skipped) without root or without the AMI.
 # Bugs caught: a helper linked against a library the guest lacks, or a newer glibc; the recipe
 # no longer unpacking the tarball; cfn-init's users/groups/files/commands failing on the guest.
@@ -30,6 +32,10 @@ qemu-img convert -O raw "$AMI/$(jq -r .disk.file "$AMI/manifest.json")" "$work/d
 mkdir -p "$mnt"
 mount -o loop,offset=$((1024 * 1024)) "$work/disk.raw" "$mnt"
 mount --bind /dev "$mnt/dev"
+if [[ -n ${2:-} ]]; then
+  echo "== unpacking $2 over the baked helpers"
+  tar -xzf "$2" -C "$mnt" --no-overwrite-dir
+fi
 mount -t proc proc "$mnt/proc"
 
 # The canned endpoint (one Python process on 127.0.0.1; the chroot shares the network).

@@ -240,3 +240,57 @@ TEST_CASE("cfn-init services: enable, start, restart only on a listed change", "
 
 }  // namespace
 }  // namespace minicloud::guest
+
+namespace minicloud::guest {
+namespace {
+
+TEST_CASE("Malformed Init metadata is an error or a refusal, never an exception", "[guest][exec]") {
+  using nlohmann::json;
+  // Each value replaces a part of a valid config; a type check missing in the planner makes
+  // the executor throw json::type_error here (the bug each row would catch).
+  const std::vector<json> configs = {
+      json{{"files", {{"/a", {{"mode", 644}}}}}},
+      json{{"files", {{"/a", {{"owner", 0}}}}}},
+      json{{"files", {{"/a", {{"encoding", true}}}}}},
+      json{{"files", {{"/a", {{"content", "x"}, {"context", "notobj"}}}}}},
+      json{{"files", {{"/a", {{"source", 5}}}}}},
+      json{{"files", "x"}},
+      json{{"commands", {{"a", {{"command", 5}}}}}},
+      json{{"commands", {{"a", {{"command", {1, 2}}}}}}},
+      json{{"commands", {{"a", {{"command", "x"}, {"env", {{"A", 1}}}}}}}},
+      json{{"commands", {{"a", {{"command", "x"}, {"cwd", 1}}}}}},
+      json{{"commands", {{"a", {{"command", "x"}, {"test", false}}}}}},
+      json{{"commands", {{"a", "x"}}}},
+      json{{"users", {{"u", {{"groups", "g"}}}}}},
+      json{{"users", {{"u", {{"uid", json::object()}}}}}},
+      json{{"groups", {{"g", 1}}}},
+      json{{"sources", {{"/d", 1}}}},
+      json{{"packages", {{"apt", {{"p", 1}}}}}},
+      json{{"packages", {{"apt", {{"p", {1}}}}}}},
+      json{{"packages", "apt"}},
+      json{{"services", {{"systemd", {{"s", {{"files", "x"}}}}}}}},
+      json{{"services", {{"systemd", {{"s", {{"packages", {{"apt", "x"}}}}}}}}}},
+      json{{"services", {{"systemd", 1}}}},
+      json(5),
+  };
+  for (const json& config : configs) {
+    INFO(config.dump());
+    Harness h;
+    StatusOr<std::vector<Step>> steps =
+        PlanInit(json{{"AWS::CloudFormation::Init", {{"config", config}}}}, {});
+    if (!steps.ok()) continue;
+    InitExecutor executor(
+        h.system, [](const std::string&) {}, [](const std::string&) {});
+    CHECK_NOTHROW(executor.Run(*steps));
+  }
+  for (const json& metadata :
+       {json(nullptr), json("s"), json{{"AWS::CloudFormation::Init", 1}},
+        json{{"AWS::CloudFormation::Init", {{"configSets", 1}}}},
+        json{{"AWS::CloudFormation::Init", {{"configSets", {{"default", {1}}}}}}}}) {
+    CHECK_NOTHROW(PlanInit(metadata, {}));
+    CHECK_FALSE(PlanInit(metadata, {}).ok());
+  }
+}
+
+}  // namespace
+}  // namespace minicloud::guest
