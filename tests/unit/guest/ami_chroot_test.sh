@@ -6,15 +6,15 @@
 # Usage: ami_chroot_test.sh [AMI_DIR [TARBALL]]  (default /var/cache/minicloud/images/debian-12)
 # With TARBALL (e.g. build/guest/cfn-bootstrap.tar.gz) those helpers replace the baked ones in
 # the copy: the current build checked in the guest's userland without rebuilding the AMI.
-# Exit 77 (skipped) without root or without the AMI.
+# Exit 77 (skipped) without root; fails without the AMI (as the other e2e scripts).
 # Bugs caught: a helper linked against a library the guest lacks, or a newer glibc; the recipe
 # no longer unpacking the tarball; cfn-init's users/groups/files/commands failing on the guest.
 set -euo pipefail
-AMI=${1:-${MINICLOUD_DEBIAN_AMI:-/var/cache/minicloud/images/debian-12}}
+AMI=${1:-${MINICLOUD_DEBIAN_AMI_DIR:-/var/cache/minicloud/images/debian-12}}
 skip() { echo "SKIPPED: $*" >&2; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || skip "needs root (loop mount, chroot)"
-[[ -f $AMI/manifest.json ]] || skip "no Debian AMI at $AMI (images/build-debian-ami.sh)"
+[[ -f $AMI/manifest.json ]] || fail "Debian AMI missing at $AMI: run images/build-debian-ami.sh"
 for t in qemu-img jq python3 losetup; do command -v $t >/dev/null || skip "$t missing"; done
 [[ $(jq -r '.build.cfn_bootstrap_sha256 // "none"' "$AMI/manifest.json") != none ]] ||
   fail "the AMI at $AMI has no cfn helpers: rebuild it with images/build-debian-ami.sh --cfn-bootstrap"
