@@ -70,7 +70,7 @@ std::vector<Row> Rows() {
       // Catches: a second run (cfn-hup) mixed into the first one's result.
       {"two runs, the second failed",
        "cfn-init: result: success\n"
-       "cfn-init: step default/config/commands/01|killed by signal 9\n"
+       "cfn-init: step default/config/commands/01 failed: killed by signal 9\n"
        "cfn-init: result: failed (exit 1)\n",
        2,
        true,
