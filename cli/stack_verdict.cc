@@ -68,6 +68,10 @@ StackVerdict BuildStackVerdict(const v1::Stack& stack, const std::vector<v1::Sta
     if (!e.physical_resource_id().empty()) it->instance_id = e.physical_resource_id();
     it->status = e.resource_status();
     it->status_reason = e.resource_status_reason();
+    if (absl::EndsWith(e.resource_status(), "_FAILED")) {
+      it->failed_status = e.resource_status();
+      it->failed_reason = e.resource_status_reason();
+    }
     if (absl::StrContains(absl::AsciiStrToLower(e.resource_status_reason()), "signal")) {
       it->signals.push_back(e.resource_status_reason());
     }
@@ -89,8 +93,14 @@ std::string FormatStackVerdict(const StackVerdict& v) {
   for (const InstanceVerdict& i : v.instances) {
     absl::StrAppend(&out, i.logical_id, " (AWS::EC2::Instance",
                     i.instance_id.empty() ? "" : ", " + i.instance_id, "): ", i.status);
-    if (!i.status_reason.empty()) absl::StrAppend(&out, ": ", i.status_reason);
+    if (!i.status_reason.empty() && i.failed_status.empty()) {
+      absl::StrAppend(&out, ": ", i.status_reason);
+    }
     absl::StrAppend(&out, "\n");
+    if (!i.failed_status.empty() &&
+        std::find(i.signals.begin(), i.signals.end(), i.failed_reason) == i.signals.end()) {
+      absl::StrAppend(&out, "  ", i.failed_status, ": ", i.failed_reason, "\n");
+    }
     if (i.signals.empty()) {
       absl::StrAppend(&out, "  signal: none received\n");
     } else {
@@ -114,6 +124,8 @@ json StackVerdictJson(const StackVerdict& v) {
               {"PhysicalResourceId", i.instance_id},
               {"ResourceStatus", i.status},
               {"ResourceStatusReason", i.status_reason},
+              {"FailedStatus", i.failed_status},
+              {"FailedReason", i.failed_reason},
               {"Signals", i.signals}};
     if (i.cfn_init) {
       json steps = json::array();

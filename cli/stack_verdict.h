@@ -29,6 +29,8 @@ struct InstanceVerdict {
   std::string instance_id;  // "" when it was never launched
   std::string status;       // the resource's last status (from its events)
   std::string status_reason;
+  std::string failed_status;  // its last *_FAILED status and that event's reason ("" if none)
+  std::string failed_reason;
   std::vector<std::string> signals;    // the reasons of its events that name a signal
   bool console_seen = false;           // a console was read for it
   std::optional<CfnInitRun> cfn_init;  // the last cfn-init run on that console
