@@ -34,6 +34,10 @@ json StructuredSkeleton(const std::string& flag) {
         {{{"ResourceType", ""}, {"Tags", json::array({{{"Key", ""}, {"Value", ""}}})}}});
   }
   if (flag == "--tags") return json::array({{{"Key", ""}, {"Value", ""}}});
+  if (flag == "--parameters") {  // cloudformation create-stack / update-stack
+    return json::array(
+        {{{"ParameterKey", ""}, {"ParameterValue", ""}, {"UsePreviousValue", true}}});
+  }
   if (flag == "--block-device-mappings") {
     return json::array({{{"DeviceName", ""},
                          {"VirtualName", ""},

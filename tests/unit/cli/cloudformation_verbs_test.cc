@@ -253,5 +253,21 @@ TEST_CASE("cloudformation wait: polls, then the aws CLI's failure line", "[cli][
             .exit_code == 0);
 }
 
+// Catches: --cli-input-json not reaching a verb behind the service word, or a Parameters list in
+// it not read as structures.
+TEST_CASE("cloudformation verbs: --cli-input-json and the skeleton", "[cli][cfn]") {
+  CliHarness cli;
+  const auto r = cli.Run({"cloudformation", "create-stack", "--cli-input-json",
+                          R"({"StackName": "web", "TemplateBody": "{}", "Parameters":
+                              [{"ParameterKey": "K", "ParameterValue": "v"}]})"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  REQUIRE(cli.api.sent().size() == 1);
+  CHECK(EqualsText(*cli.api.sent()[0].request,
+                   R"(stack_name: "web" template_body: "{}" parameters { key: "K" value: "v" })"));
+  const auto sk = cli.Run({"cloudformation", "create-stack", "--generate-cli-skeleton"});
+  CHECK(nlohmann::json::parse(sk.out)["Parameters"][0].contains("ParameterKey"));
+}
+
 }  // namespace
 }  // namespace minicloud::cli
