@@ -72,7 +72,10 @@ StackVerdict BuildStackVerdict(const v1::Stack& stack, const std::vector<v1::Sta
       it->failed_status = e.resource_status();
       it->failed_reason = e.resource_status_reason();
     }
-    if (absl::StrContains(absl::AsciiStrToLower(e.resource_status_reason()), "signal")) {
+    // "Received SUCCESS signal with UniqueId i-…" (CloudFormation's words); a timeout's
+    // "Failed to receive 1 resource signal(s) …" is the failure, not a signal.
+    if (absl::StrContains(e.resource_status_reason(), "Received ") &&
+        absl::StrContains(absl::AsciiStrToLower(e.resource_status_reason()), "signal")) {
       it->signals.push_back(e.resource_status_reason());
     }
   }

@@ -88,6 +88,8 @@ std::vector<CfnInitRun> ParseCfnInitConsole(const std::string& console) {
       if (!run.failures.empty()) {
         run.failures.back().output.push_back(t == "output:" ? "" : std::string(t));
       }
+    } else if (absl::ConsumePrefix(&t, "error: ")) {
+      current().errors.push_back(std::string(t));
     } else if (absl::ConsumePrefix(&t, "result: ")) {
       CfnInitRun& run = current();
       run.finished = true;
@@ -106,6 +108,8 @@ std::vector<CfnInitRun> ParseCfnInitConsole(const std::string& console) {
 std::string FormatCfnInitRun(const std::optional<CfnInitRun>& run, const std::string& indent) {
   if (!run) return absl::StrCat(indent, "cfn-init: no report on the console\n");
   std::string out;
+  for (const std::string& e : run->errors)
+    absl::StrAppend(&out, indent, "cfn-init error: ", e, "\n");
   for (const CfnInitStepFailure& f : run->failures) {
     absl::StrAppend(&out, indent, "cfn-init step ", f.config_set, "/", f.config, "/", f.section,
                     "/", f.key, " failed: ", f.message, "\n");

@@ -7,6 +7,7 @@
 //   cfn-init: step <configSet>/<config>/<section>/<key> failed: <one-line message>
 //   cfn-init: output: <line>                 (the failing command's last lines, at most 20)
 //   cfn-init: result: success | failed (exit <N>)
+//   cfn-init: error: <message>               (it could not start: no metadata, a bad flag, …)
 //
 // Each line may carry the console's prefix ("[  70.3] cloud-init[495]: "), a carriage return or
 // colour codes. Pure: built from console text only; used by `create-stack --wait`'s verdict.
@@ -30,6 +31,7 @@ struct CfnInitStepFailure {
 // console when the run has not finished).
 struct CfnInitRun {
   std::vector<CfnInitStepFailure> failures;  // in the order printed
+  std::vector<std::string> errors;           // "error: …" lines (no step ran or could run)
   bool finished = false;                     // a result line was seen
   bool succeeded = false;                    // "result: success"
   std::optional<int> exit_code;              // "result: failed (exit N)"

@@ -159,6 +159,7 @@ cat "$W/silent.err" "$W/silent.out" | sed 's/^/  silent: /'
 assert_eq "$rc" 1 "create-stack silent --wait exit code"
 assert_eq "$(stack_status silent)" ROLLBACK_COMPLETE "stack silent"
 grep -q '^  signal: none received$' "$W/silent.out" || fail "the verdict does not say no signal came"
+grep -q '^  CREATE_FAILED: ' "$W/silent.out" || fail "the verdict does not give the timeout's reason"
 grep -q 'Silent (AWS::EC2::Instance, i-' "$W/silent.out" || fail "the verdict does not name Silent"
 wait_terminated "$(instance_of silent Silent)"
 log "3: the CreationPolicy timed out, the instance was rolled back"

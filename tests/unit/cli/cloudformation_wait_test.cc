@@ -199,7 +199,7 @@ TEST_CASE("update-stack --wait shows only the update's events", "[cli][cfn]") {
   CHECK(r.out.find("verdict: succeeded") != std::string::npos);
 }
 
-// Catches: a timeout without any signal shown as "signal received".
+// Catches: a timeout without any signal shown as a signal received (its reason names signals).
 TEST_CASE("stack verdict: an instance that never signalled", "[cli][cfn]") {
   v1::Stack s;
   s.set_stack_name("web");
@@ -207,12 +207,12 @@ TEST_CASE("stack verdict: an instance that never signalled", "[cli][cfn]") {
   const auto v = BuildStackVerdict(
       s,
       {e2, Event("t", 1796000100, "Web", "AWS::EC2::Instance", "i-1", "CREATE_FAILED",
-                 "Resource creation timed out waiting for completion")},
+                 "Failed to receive 1 resource signal(s) within the specified duration")},
       {{"i-1", "no cfn-init here\n"}}, false);
   CHECK(FormatStackVerdict(v) ==
         "stack web: ROLLBACK_COMPLETE\n"
         "Web (AWS::EC2::Instance, i-1): CREATE_FAILED\n"
-        "  CREATE_FAILED: Resource creation timed out waiting for completion\n"
+        "  CREATE_FAILED: Failed to receive 1 resource signal(s) within the specified duration\n"
         "  signal: none received\n"
         "  cfn-init: no report on the console\n"
         "verdict: failed\n");

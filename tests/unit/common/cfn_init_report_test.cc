@@ -155,6 +155,19 @@ TEST_CASE("cfn-init console report: fields of a step") {
   CHECK(f.message == "useradd exited 9");
 }
 
+// Catches: cfn-init's "error:" line (it could not even start) dropped from the report.
+TEST_CASE("cfn-init console report: an error before any step") {
+  const auto runs = ParseCfnInitConsole(
+      "[ 60.0] cloud-init[495]: cfn-init: error: DescribeStackResource: HTTP 403 AccessDenied\n"
+      "[ 60.0] cloud-init[495]: cfn-init: result: failed (exit 1)\n");
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].errors == std::vector<std::string>{"DescribeStackResource: HTTP 403 AccessDenied"});
+  CHECK(runs[0].failures.empty());
+  CHECK(FormatCfnInitRun(runs[0], "  ") ==
+        "  cfn-init error: DescribeStackResource: HTTP 403 AccessDenied\n"
+        "  cfn-init: failed (exit 1)\n");
+}
+
 // Catches: the formatted verdict dropping the output or the exit code.
 TEST_CASE("cfn-init console report: formatting") {
   CfnInitRun run;
