@@ -12,9 +12,11 @@
 namespace minicloud::cli {
 namespace {
 
-// CLI11's message for an unknown first word, turned into the aws CLI's "maybe you meant".
-bool ReportUnknownVerb(CLI::App& app, const VerbRegistry& verbs,
-                       const std::vector<std::string>& args, std::ostream& err) {
+// CLI11's message for an unknown first word (or an unknown word after a service word), turned
+// into the aws CLI's "maybe you meant".
+bool ReportUnknownVerb(CLI::App& app, const std::vector<std::string>& args, std::ostream& err) {
+  CLI::App* level = &app;
+  std::string path = "minicloud";
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (absl::StartsWith(a, "-")) {
@@ -23,14 +25,22 @@ bool ReportUnknownVerb(CLI::App& app, const VerbRegistry& verbs,
       if (o != nullptr && o->get_expected_min() > 0) ++i;
       continue;
     }
-    if (SubcommandNamed(app, a) != nullptr) return false;
-    err << "usage: minicloud [options] <verb> [parameters]\nTo see help text, you can run:\n\n"
-           "  minicloud --help\n  minicloud <verb> --help\n\n"
-           "minicloud: error: argument verb: Invalid choice: '"
-        << a << "'";
-    const auto close = ClosestNames(a, verbs.Names());
+    if (CLI::App* sub = SubcommandNamed(*level, a)) {
+      if (!IsServiceWord(*sub)) return false;
+      level = sub;
+      path += " " + a;
+      continue;
+    }
+    std::vector<std::string> names;
+    for (CLI::App* sub : level->get_subcommands([](CLI::App*) { return true; })) {
+      names.push_back(sub->get_name());
+    }
+    err << "usage: " << path << " [options] <verb> [parameters]\nTo see help text, you can run:\n\n"
+        << "  " << path << " --help\n  " << path << " <verb> --help\n\n"
+        << path << ": error: argument verb: Invalid choice: '" << a << "'";
+    const auto close = ClosestNames(a, names);
     if (close.empty()) {
-      err << ", see minicloud --help for the verbs\n";
+      err << ", see " << path << " --help for the verbs\n";
     } else {
       err << ", maybe you meant:\n\n";
       for (const auto& n : close) err << "  * " << n << "\n";
@@ -81,10 +91,11 @@ int RunCli(int argc, const char* const* argv, const CliEnvironment& env) {
   RegisterTagVerbs(verbs);
   RegisterStatusVerbs(verbs);
   RegisterAccessKeyVerbs(verbs);
+  RegisterCloudFormationVerbs(verbs);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    if (ReportUnknownVerb(app, verbs, args, err)) return kExitUsage;
+    if (ReportUnknownVerb(app, args, err)) return kExitUsage;
     if (CLI::App* verb = FindVerb(app, args)) {
       for (const auto& a : args) {
         if (a == "--generate-cli-skeleton" || absl::StartsWith(a, "--generate-cli-skeleton=")) {

@@ -34,6 +34,10 @@ json StructuredSkeleton(const std::string& flag) {
         {{{"ResourceType", ""}, {"Tags", json::array({{{"Key", ""}, {"Value", ""}}})}}});
   }
   if (flag == "--tags") return json::array({{{"Key", ""}, {"Value", ""}}});
+  if (flag == "--parameters") {  // cloudformation create-stack / update-stack
+    return json::array(
+        {{{"ParameterKey", ""}, {"ParameterValue", ""}, {"UsePreviousValue", true}}});
+  }
   if (flag == "--block-device-mappings") {
     return json::array({{{"DeviceName", ""},
                          {"VirtualName", ""},
@@ -88,6 +92,7 @@ CLI::App* SubcommandNamed(CLI::App& app, const std::string& name) {
 }
 
 CLI::App* FindVerb(CLI::App& app, const std::vector<std::string>& args) {
+  CLI::App* level = &app;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (absl::StartsWith(a, "-")) {
@@ -97,9 +102,16 @@ CLI::App* FindVerb(CLI::App& app, const std::vector<std::string>& args) {
       if (o != nullptr && o->get_expected_min() > 0) ++i;
       continue;
     }
-    return SubcommandNamed(app, a);  // the first word is the verb, known or not
+    // The first word is the verb, known or not; a service word's verb is the next word.
+    CLI::App* sub = SubcommandNamed(*level, a);
+    if (sub == nullptr || !IsServiceWord(*sub)) return sub;
+    level = sub;
   }
   return nullptr;
+}
+
+bool IsServiceWord(CLI::App& sub) {
+  return !sub.get_subcommands([](CLI::App*) { return true; }).empty();
 }
 
 json Skeleton(const CLI::App& verb) {

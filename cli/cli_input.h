@@ -22,8 +22,11 @@ std::string MemberOfFlag(const std::string& flag);
 CLI::App* SubcommandNamed(CLI::App& app, const std::string& name);
 
 // The verb named on `args` (argv without the program; global options and their values
-// skipped), or nullptr.
+// skipped), or nullptr. After a service word ("cloudformation") the verb is the next word.
 CLI::App* FindVerb(CLI::App& app, const std::vector<std::string>& args);
+
+// True for a service word (a subcommand that holds verbs, VerbRegistry::Group).
+bool IsServiceWord(CLI::App& sub);
 
 // The skeleton of `verb`'s input.
 nlohmann::json Skeleton(const CLI::App& verb);

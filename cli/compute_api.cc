@@ -18,26 +18,43 @@ class GrpcComputeApi : public ComputeApi {
         timeout_s_(timeout_s),
         credentials_(std::move(credentials)),
         region_(std::move(region)),
-        stub_(v1::ComputeService::NewStub(
-            grpc::CreateChannel(endpoint_, grpc::InsecureChannelCredentials()))) {}
+        channel_(grpc::CreateChannel(endpoint_, grpc::InsecureChannelCredentials())),
+        stub_(v1::ComputeService::NewStub(channel_)),
+        cfn_stub_(v1::CloudFormation::NewStub(channel_)) {}
 
   void Send(const char* operation, const google::protobuf::Message& request,
             google::protobuf::Message& /*response*/, const Invoker& invoke) override {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::milliseconds(static_cast<int64_t>(timeout_s_ * 1000)));
     // SigV4 over the call (common/auth/grpc_request.h); a client-streaming call signs no body.
     const auto* method = v1::RunInstancesRequest::descriptor()
                              ->file()
                              ->FindServiceByName("ComputeService")
                              ->FindMethodByName(operation);
     const bool streaming = method != nullptr && method->client_streaming();
+    Perform(operation, auth::ComputeMethodPath(operation), streaming ? nullptr : &request,
+            [&](grpc::ClientContext& ctx) { return invoke(*stub_, ctx); });
+  }
+
+  void SendCloudFormation(const char* operation, const google::protobuf::Message& request,
+                          google::protobuf::Message& /*response*/,
+                          const CfnInvoker& invoke) override {
+    Perform(operation, std::string("/minicloud.v1.CloudFormation/") + operation, &request,
+            [&](grpc::ClientContext& ctx) { return invoke(*cfn_stub_, ctx); });
+  }
+
+ private:
+  // One signed call of `method_path` with its deadline; a failure becomes ServiceError.
+  void Perform(const char* operation, const std::string& method_path,
+               const google::protobuf::Message* signed_body,
+               const std::function<grpc::Status(grpc::ClientContext&)>& call) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(static_cast<int64_t>(timeout_s_ * 1000)));
     for (const auto& [name, value] : auth::SignGrpcCall(
-             auth::ComputeMethodPath(operation), streaming ? nullptr : &request,
-             {credentials_.access_key_id, credentials_.secret_access_key}, region_, absl::Now())) {
+             method_path, signed_body, {credentials_.access_key_id, credentials_.secret_access_key},
+             region_, absl::Now())) {
       ctx.AddMetadata(name, value);
     }
-    grpc::Status s = invoke(*stub_, ctx);
+    grpc::Status s = call(ctx);
     if (s.ok()) return;
     std::string code = s.error_details();
     std::string hint;
@@ -60,12 +77,13 @@ class GrpcComputeApi : public ComputeApi {
     throw ServiceError(code, operation, message, hint);
   }
 
- private:
   const std::string endpoint_;
   const double timeout_s_;
   const AwsCredentials credentials_;
   const std::string region_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ComputeService::Stub> stub_;
+  std::unique_ptr<v1::CloudFormation::Stub> cfn_stub_;
 };
 
 }  // namespace

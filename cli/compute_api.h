@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "minicloud/v1/cloudformation.grpc.pb.h"
 #include "minicloud/v1/compute.grpc.pb.h"
 
 namespace minicloud::cli {
@@ -46,6 +47,17 @@ class ComputeApi {
   virtual void Send(const char* operation, const google::protobuf::Message& request,
                     google::protobuf::Message& response, const Invoker& invoke) = 0;
 
+  // The CloudFormation service (proto/minicloud/v1/cloudformation.proto) on the same controller,
+  // same contract as Send. The default hands the call to Send without an invoker, which is what
+  // test fakes want (they answer by operation name); the gRPC implementation overrides it.
+  using CfnStub = v1::CloudFormation::Stub;
+  using CfnInvoker = std::function<grpc::Status(CfnStub&, grpc::ClientContext&)>;
+  virtual void SendCloudFormation(const char* operation, const google::protobuf::Message& request,
+                                  google::protobuf::Message& response,
+                                  const CfnInvoker& /*invoke*/) {
+    Send(operation, request, response, Invoker());
+  }
+
   // Typed form used by verbs: api.Call("DescribeHosts", &Stub::DescribeHosts, req).
   template <typename Req, typename Resp>
   Resp Call(const char* operation,
@@ -57,11 +69,24 @@ class ComputeApi {
     });
     return response;
   }
+  // The same for CloudFormation: api.Call("CreateStack", &CfnStub::CreateStack, req).
+  template <typename Req, typename Resp>
+  Resp Call(const char* operation,
+            grpc::Status (CfnStub::*method)(grpc::ClientContext*, const Req&, Resp*),
+            const Req& request) {
+    Resp response;
+    SendCloudFormation(operation, request, response, [&](CfnStub& stub, grpc::ClientContext& ctx) {
+      return (stub.*method)(&ctx, request, &response);
+    });
+    return response;
+  }
 };
 
 // The controller over an insecure gRPC channel to options.endpoint; every call gets a deadline of
 // options.timeout_s (--cli-read-timeout) and is signed with SigV4 (service ec2) with the
 // credentials and region found as cli/credentials.h says (ConfigError when there are none).
+// CloudFormation calls are signed the same way over their own method path
+// ("/minicloud.v1.CloudFormation/CreateStack").
 std::unique_ptr<ComputeApi> MakeGrpcComputeApi(const GlobalOptions& options);
 
 }  // namespace minicloud::cli

@@ -15,12 +15,19 @@ CLI::App* VerbRegistry::Add(const std::string& name, const std::string& descript
   cmd->add_option("--generate-cli-skeleton")
       ->description("print that JSON object's skeleton and exit")
       ->expected(0, 1);
-  verbs_.emplace_back(cmd, std::move(handler));
+  verbs_->emplace_back(cmd, std::move(handler));
   return cmd;
 }
 
+VerbRegistry VerbRegistry::Group(const std::string& name, const std::string& description) {
+  CLI::App* group = app_.add_subcommand(name, description);
+  group->require_subcommand(1);
+  group->fallthrough();  // global options after the verb reach the app through the group
+  return VerbRegistry(*group, verbs_);
+}
+
 int VerbRegistry::Run(VerbContext& ctx) const {
-  for (const auto& [cmd, handler] : verbs_) {
+  for (const auto& [cmd, handler] : *verbs_) {
     if (cmd->parsed()) {
       ctx.operation = OperationName(cmd->get_name());
       return handler(ctx);
@@ -31,7 +38,9 @@ int VerbRegistry::Run(VerbContext& ctx) const {
 
 std::vector<std::string> VerbRegistry::Names() const {
   std::vector<std::string> names;
-  for (const auto& [cmd, handler] : verbs_) names.push_back(cmd->get_name());
+  for (const CLI::App* sub : app_.get_subcommands([](CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+  }
   return names;
 }
 

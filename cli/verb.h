@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <stdexcept>
@@ -65,7 +66,8 @@ using VerbHandler = std::function<int(VerbContext&)>;
 
 class VerbRegistry {
  public:
-  explicit VerbRegistry(CLI::App& app) : app_(app) {}
+  explicit VerbRegistry(CLI::App& app)
+      : app_(app), verbs_(std::make_shared<std::vector<std::pair<CLI::App*, VerbHandler>>>()) {}
 
   // A new subcommand `name` whose handler runs when it is the verb on the line. The caller adds
   // the verb's own flags to the returned subcommand.
@@ -75,12 +77,21 @@ class VerbRegistry {
   // ctx.operation set from its name.
   int Run(VerbContext& ctx) const;
 
-  // The verb's names, for suggestions.
+  // A service word whose verbs are added to the returned registry ("minicloud cloudformation
+  // create-stack"): the verbs of another aws service keep their aws names under it, the way
+  // `aws <service> <operation>` spells them. Verbs added there run through this registry's Run.
+  VerbRegistry Group(const std::string& name, const std::string& description);
+
+  // The names accepted at this level (verbs and service words), for suggestions.
   std::vector<std::string> Names() const;
 
  private:
+  VerbRegistry(CLI::App& app, std::shared_ptr<std::vector<std::pair<CLI::App*, VerbHandler>>> verbs)
+      : app_(app), verbs_(std::move(verbs)) {}
+
   CLI::App& app_;
-  std::vector<std::pair<CLI::App*, VerbHandler>> verbs_;
+  // Shared by a registry and its groups: every verb of the command, at any level.
+  std::shared_ptr<std::vector<std::pair<CLI::App*, VerbHandler>>> verbs_;
 };
 
 // Prints `doc` as the aws CLI prints a response: --query applied, then --output json, text or
@@ -105,5 +116,7 @@ void RegisterInstanceProfileVerbs(VerbRegistry& verbs);
 void RegisterTagVerbs(VerbRegistry& verbs);
 void RegisterStatusVerbs(VerbRegistry& verbs);
 void RegisterAccessKeyVerbs(VerbRegistry& verbs);
+// The `cloudformation` service word and its verbs (verbs/cloudformation.cc, verbs/stack_wait.cc).
+void RegisterCloudFormationVerbs(VerbRegistry& verbs);
 
 }  // namespace minicloud::cli

@@ -314,7 +314,6 @@ int main(int argc, char** argv) {
   // CloudFormation stacks over the services above. The CloudFormation surfaces (Query actions,
   // gRPC, the guest endpoint) take it as a StackApi; the reconciler below drives it.
   ctl::StackService stacks(state, clock, ids, compute, key_pairs, groups, &volumes);
-  [[maybe_unused]] ctl::StackApi& stack_api = stacks;
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);
   // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.
   auto account_verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
@@ -324,24 +323,18 @@ int main(int argc, char** argv) {
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
                                       *verifier, &profiles, &volumes);
   ctl::HostEnrollment enrollment(**ca, state_dir + "/pki", clock, ids);
-  // What answers guests' CloudFormation requests, forwarded by their hosts from
-  // http://169.254.169.254/cloudformation/ (null: they get 503 "CloudFormation is not available").
-  mc::query::GuestCloudFormationEndpoint* guest_cloudformation = nullptr;
-  ctl::HostHandler host_handler(fleet, images, enrollment, &profiles, guest_cloudformation,
+  // The CloudFormation surfaces over the stack engine: the gRPC CloudFormation service, the
+  // Query actions (below) and the endpoint guests reach through their hosts at
+  // http://169.254.169.254/cloudformation/.
+  ctl::CloudFormationHandler cloudformation_handler(&stacks, *verifier);
+  mc::query::GuestCloudFormationQuery guest_cfn(&stacks);
+  ctl::HostHandler host_handler(fleet, images, enrollment, &profiles, &guest_cfn,
                                 mc::SeedFromEntropy());
-
-  // CloudFormation stacks: the StackApi behind the CloudFormation Query actions, the gRPC
-  // CloudFormation service and the guests' endpoint (guest_cfn, for the host handler). Null until
-  // the stack engine (StackService) is constructed here: every CloudFormation call then answers
-  // ServiceUnavailable.
-  ctl::StackApi* stacks = nullptr;
-  ctl::CloudFormationHandler cloudformation_handler(stacks, *verifier);
-  mc::query::GuestCloudFormationQuery guest_cfn(stacks);
 
   // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before
   // anything else reads it. CloudFormation's Query actions are served on the same port.
   mc::query::Services query_services{compute, images, key_pairs, groups, tags, &volumes};
-  query_services.stacks = stacks;
+  query_services.stacks = &stacks;
   mc::query::QueryApi query_api(query_services, *verifier, mc::SeedFromEntropy());
   std::unique_ptr<mc::query::HttpServer> query_server;
   if (!query_options.listen.empty()) {
