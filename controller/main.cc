@@ -316,18 +316,18 @@ int main(int argc, char** argv) {
   auto verifier = ctl::iam::MakeSessionAwareVerifier(
       *account_verifier, sealer, clock, config.region,
       [&](const mc::v1::SessionTokenPayload& s) { return profiles.StillValid(s); });
+  // CloudFormation stacks: the StackApi behind the CloudFormation Query actions, the gRPC
+  // CloudFormation service and the guests' endpoint (guest_cfn: what the host handler answers
+  // guests' /cloudformation/ requests with). Null until the stack engine (StackService) is
+  // constructed here: every CloudFormation call then answers ServiceUnavailable.
+  ctl::StackApi* stacks = nullptr;
+  ctl::CloudFormationHandler cloudformation_handler(stacks, *verifier);
+  mc::query::GuestCloudFormationQuery guest_cfn(stacks);
+
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
                                       *verifier, &profiles, &volumes);
   ctl::HostEnrollment enrollment(**ca, state_dir + "/pki", clock, ids);
   ctl::HostHandler host_handler(fleet, images, enrollment, &profiles);
-
-  // CloudFormation stacks: the StackApi behind the CloudFormation Query actions, the gRPC
-  // CloudFormation service and the guests' endpoint (guest_cfn, for the host handler). Null until
-  // the stack engine (StackService) is constructed here: every CloudFormation call then answers
-  // ServiceUnavailable.
-  ctl::StackApi* stacks = nullptr;
-  ctl::CloudFormationHandler cloudformation_handler(stacks, *verifier);
-  mc::query::GuestCloudFormationQuery guest_cfn(stacks);
 
   // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before
   // anything else reads it. CloudFormation's Query actions are served on the same port.
