@@ -254,9 +254,10 @@ class StackCli(unittest.TestCase):
                 self.assertEqual((events[0]["LogicalResourceId"], events[0]["ResourceStatus"],
                                   events[0]["ResourceType"]),
                                  (stack, "CREATE_COMPLETE", "AWS::CloudFormation::Stack"))
-                self.assertGreaterEqual(len(events), 6)  # all pages (the CLI follows NextToken)
-                self.assertEqual(len({e["EventId"] for e in events}), len(events))
-                self.assertTrue(all(e["StackId"] == stack_id for e in events))
+                # All pages: query_cloud's fake answers 3 events a page, so a NextToken dropped
+                # either way leaves 3 (a token ignored makes the CLI stop on a repeated token).
+                self.assertGreaterEqual(len(events), 6)
+                self.assertTrue(all(e["EventId"] and e["StackId"] == stack_id for e in events))
 
                 d = ok(cli(exe, "describe-stack-resource", "--stack-name", stack,
                            "--logical-resource-id", "Web"))["StackResourceDetail"]
