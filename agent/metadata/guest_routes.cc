@@ -108,7 +108,9 @@ Response ForwardFailure(const absl::Status& status) {
 }
 
 Response ForwardedResponse(int status, absl::string_view content_type, std::string body) {
-  if (status < 200 || status > 599) {
+  // 1xx, 204 and 304 carry no body in HTTP/1.1 (RFC 9112 section 6.3): one with a body would
+  // desynchronise the guest's connection. CloudFormation answers none of them.
+  if (status < 200 || status > 599 || status == 204 || status == 304) {
     return Text(
         502, absl::StrCat("Bad Gateway: the controller answered with HTTP status ", status, "\n"));
   }

@@ -70,8 +70,9 @@ std::optional<Response> DecideCfnBootstrap(const Request& request,
 // 403 when the controller refused the host's claim (PermissionDenied), 502 for anything else.
 Response ForwardFailure(const absl::Status& status);
 
-// The controller's answer as written to the guest: a status outside 200..599 becomes 502, a
-// content type that could split the header is replaced by text/plain.
+// The controller's answer as written to the guest: a status outside 200..599, or one that has no
+// body in HTTP (204, 304), becomes 502; a content type that could split the header is replaced by
+// text/plain.
 Response ForwardedResponse(int status, absl::string_view content_type, std::string body);
 
 // 404 when the archive's file is missing or unreadable (text/plain, naming the config key, not

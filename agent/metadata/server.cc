@@ -399,7 +399,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
           break;
         }
       }
-      if (req.method() == http::verb::head && !r.body.empty()) {  // headers only
+      if (req.method() == http::verb::head && !r.content_length) {  // headers only
         r.content_length = r.body.size();
         r.body.clear();
       }
@@ -431,7 +431,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     auto self = shared_from_this();
     impl_->EndForward(self);
     PendingWrite p = std::move(pending_);
-    if (p.method == "HEAD" && !r.body.empty()) {
+    if (p.method == "HEAD" && !r.content_length) {
       r.content_length = r.body.size();
       r.body.clear();
     }

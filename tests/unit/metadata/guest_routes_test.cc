@@ -195,6 +195,8 @@ TEST_CASE("guest routes: the controller's answer, or why there is none", "[metad
   CHECK(ForwardedResponse(199, "text/xml", "").status == 502);
   CHECK(ForwardedResponse(600, "text/xml", "").status == 502);
   CHECK(ForwardedResponse(599, "text/xml", "").status == 599);
+  CHECK(ForwardedResponse(204, "text/xml", "x").status == 502);
+  CHECK(ForwardedResponse(304, "text/xml", "x").status == 502);
   CHECK(ForwardedResponse(200, "text/xml\r\nX-Evil: 1", "").headers.Get("Content-Type") ==
         "text/plain; charset=utf-8");
   CHECK(ForwardedResponse(200, "", "").headers.Get("Content-Type") == "text/plain; charset=utf-8");
