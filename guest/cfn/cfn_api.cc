@@ -26,6 +26,18 @@ Status ErrorOf(const HttpResponse& response, const std::string& action) {
     const json& e = parsed["Error"];
     return Error(prefix + ": " + Field(e, "Code") + ": " + Field(e, "Message"));
   }
+  // An XML error (the Query protocol's ErrorResponse, or another server's error document).
+  auto element = [&](const std::string& name) {
+    size_t open = response.body.find("<" + name + ">");
+    size_t close = response.body.find("</" + name + ">");
+    if (open == std::string::npos || close == std::string::npos || close < open)
+      return std::string();
+    open += name.size() + 2;
+    return response.body.substr(open, std::min<size_t>(close - open, 300));
+  };
+  if (!element("Code").empty() || !element("Message").empty()) {
+    return Error(prefix + ": " + element("Code") + ": " + element("Message"));
+  }
   std::string first = response.body.substr(0, response.body.find('\n')).substr(0, 200);
   return Error(prefix + (first.empty() ? "" : ": " + first));
 }

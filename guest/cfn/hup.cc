@@ -144,7 +144,10 @@ StatusOr<std::vector<Hook>> ParseHooks(const std::string& text, const std::strin
   if (!ini.ok()) return ini.status();
   std::vector<Hook> hooks;
   static const std::set<std::string> kTriggers = {"post.add", "post.update", "post.remove"};
-  for (const auto& [name, values] : *ini) {
+  for (const auto& section : *ini) {
+    // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+    const std::string& name = section.first;
+    const std::map<std::string, std::string>& values = section.second;
     const std::string where = file_name + " [" + name + "]";
     Hook hook;
     hook.name = name;

@@ -73,6 +73,17 @@ TEST_CASE("DescribeStackResource errors carry CloudFormation's code and message"
   CHECK_THAT(d.status().message(),
              Catch::Contains("ValidationError: Resource Nope does not exist"));
 
+  LoopbackServer xml([](const Recorded&) {
+    return Canned{405,
+                  "<?xml version=\"1.0\"?>\n<Response><Errors><Error><Code>MethodNotAllowed"
+                  "</Code><Message>POST is not served here</Message></Error></Errors></Response>"};
+  });
+  auto x = DescribeStackResource(xml.url(), "s", "r");
+  REQUIRE_FALSE(x.ok());
+  // Bug caught: an XML error reported as its first line ("<?xml ...") instead of its code.
+  CHECK_THAT(x.status().message(),
+             Catch::Contains("HTTP 405: MethodNotAllowed: POST is not served"));
+
   LoopbackServer garbage([](const Recorded&) { return Canned{200, "<xml/>"}; });
   CHECK_FALSE(DescribeStackResource(garbage.url(), "s", "r").ok());
   LoopbackServer bad_metadata([](const Recorded&) {
