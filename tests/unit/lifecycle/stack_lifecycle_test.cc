@@ -228,8 +228,8 @@ TEST_CASE("NextSteps: the table") {
 
 TEST_CASE("Apply: statuses, physical ids and events") {
   // Bugs caught: the physical id not recorded; no "Resource creation Initiated" event; event ids
-  // not in CloudFormation's form or two events with one id; a stack event without the stack's id; the update's removed
-  // resource kept after UPDATE_COMPLETE.
+  // not in CloudFormation's form or two events with one id; a stack event without the stack's id;
+  // the update's removed resource kept after UPDATE_COMPLETE.
   v1::StackRecord s = Stack("CREATE_IN_PROGRESS", {{"Web", "", ""}});
   int n = 0;
   auto uuid = [&] { return "uuid-" + std::to_string(++n); };
