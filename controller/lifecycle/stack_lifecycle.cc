@@ -275,6 +275,14 @@ v1::StackResourceRecord* FindResource(v1::StackRecord& s, absl::string_view logi
 void AddEvent(v1::StackRecord& s, std::string id, absl::string_view logical_id,
               absl::string_view physical_id, absl::string_view type, absl::string_view status,
               absl::string_view reason, absl::Time now, absl::string_view properties = "") {
+  // Two events of one resource and status in the same millisecond get distinct ids.
+  const std::string base = id;
+  for (int n = 2, i = s.events_size() - 1; i >= 0 && i >= s.events_size() - 32; --i) {
+    if (s.events(i).event_id() == id) {
+      id = absl::StrCat(base, "-", n++);
+      i = s.events_size();  // look again from the newest
+    }
+  }
   auto* e = s.add_events();
   e->set_event_id(std::move(id));
   e->set_logical_id(std::string(logical_id));
@@ -394,6 +402,12 @@ std::string SignalFailure(const v1::StackResourceRecord& r) {
   return "";
 }
 
+void AddResourceEvent(v1::StackRecord& stack, const v1::StackResourceRecord& r,
+                      absl::string_view status, absl::string_view reason, absl::Time now) {
+  AddEvent(stack, ResourceEventId(r.logical_id(), status, now), r.logical_id(), r.physical_id(),
+           r.type(), status, reason, now);
+}
+
 std::vector<Step> NextSteps(const v1::StackRecord& stack, const Observations& observed,
                             absl::Time now) {
   std::vector<Step> steps;
@@ -452,7 +466,9 @@ void Apply(v1::StackRecord& s, const Step& step, absl::Time now,
       return;
     }
     case StepKind::kResourceFailed:
-      SetStatus(s, *r, r->status() == kUpdateInProgress ? "UPDATE_FAILED" : "CREATE_FAILED",
+      SetStatus(s, *r,
+                r->status() == kUpdateInProgress || (updating && Replacing(*r)) ? "UPDATE_FAILED"
+                                                                                : "CREATE_FAILED",
                 step.reason, r->physical_id(), now);
       return;
     case StepKind::kDeleteStarted:

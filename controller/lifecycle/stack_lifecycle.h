@@ -92,6 +92,10 @@ void Apply(v1::StackRecord& stack, const Step& step, absl::Time now,
 std::string ResourceEventId(absl::string_view logical_id, absl::string_view status,
                             absl::Time time);
 
+// Appends an event of resource `r` (its physical id and type) with a unique EventId.
+void AddResourceEvent(v1::StackRecord& stack, const v1::StackResourceRecord& r,
+                      absl::string_view status, absl::string_view reason, absl::Time now);
+
 // The reason a resource's signals failed it, or "" when they do not (yet).
 std::string SignalFailure(const v1::StackResourceRecord& r);
 // Distinct SUCCESS signals (by UniqueId).

@@ -3,6 +3,8 @@
 
 #include <openssl/rand.h>
 
+#include <set>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -100,12 +102,16 @@ void StackService::Save(const v1::StackRecord& r) {
 }
 
 std::vector<std::string> StackService::ZoneNames() {
-  std::vector<std::string> zones;
-  auto resp = compute_.DescribeAvailabilityZones({});
-  if (resp.ok()) {
-    for (const auto& z : resp->availability_zones()) zones.push_back(z.zone_name());
+  // The zones of the region's hosts, from the records (Fn::GetAZs, AvailabilityZone
+  // parameters): no call to the volume services, which DescribeAvailabilityZones makes.
+  std::set<std::string> zones;
+  auto lock = state_.LockCommitted();
+  for (const auto& [id, h] : state_.hosts()) {
+    if (h.topology().region() == state_.config().region) {
+      zones.insert(h.topology().availability_zone());
+    }
   }
-  return zones;
+  return {zones.begin(), zones.end()};
 }
 
 absl::StatusOr<cloudformation::EvalContext> StackService::ContextOf(

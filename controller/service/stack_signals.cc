@@ -54,14 +54,8 @@ void AddSignalEvent(v1::StackRecord& stack, const v1::StackResourceRecord& r,
                     const WaitConditionSignal& s, absl::Time now) {
   std::string reason = absl::StrCat("Received ", s.status, " signal with UniqueId ", s.unique_id);
   if (!s.reason.empty()) absl::StrAppend(&reason, ". Reason: ", s.reason);
-  auto* e = stack.add_events();
-  e->set_event_id(lifecycle::ResourceEventId(r.logical_id(), "SIGNAL_RECEIVED", now));
-  e->set_logical_id(r.logical_id());
-  e->set_physical_id(r.physical_id());
-  e->set_resource_type(r.type());
-  e->set_time_ms(absl::ToUnixMillis(now));
-  e->set_status(r.status().empty() ? "CREATE_IN_PROGRESS" : r.status());
-  e->set_reason(reason);
+  lifecycle::AddResourceEvent(stack, r, r.status().empty() ? "CREATE_IN_PROGRESS" : r.status(),
+                              reason, now);
 }
 
 // A resource takes signals while it is being made and its timeout has not passed.

@@ -157,14 +157,7 @@ absl::StatusOr<v1::UpdateStackResponse> StackService::UpdateStack(const v1::Upda
     }
     res.set_status("UPDATE_IN_PROGRESS");
     res.set_status_time_ms(absl::ToUnixMillis(now));
-    auto* e = r.add_events();
-    e->set_event_id(lifecycle::ResourceEventId(res.logical_id(), "UPDATE_IN_PROGRESS", now));
-    e->set_logical_id(res.logical_id());
-    e->set_physical_id(res.physical_id());
-    e->set_resource_type(res.type());
-    e->set_time_ms(absl::ToUnixMillis(now));
-    e->set_status("UPDATE_IN_PROGRESS");
-    e->set_client_request_token(r.client_request_token());
+    lifecycle::AddResourceEvent(r, res, "UPDATE_IN_PROGRESS", "", now);
   }
   Save(r);
   v1::UpdateStackResponse resp;

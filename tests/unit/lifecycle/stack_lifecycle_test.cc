@@ -228,8 +228,8 @@ TEST_CASE("NextSteps: the table") {
 
 TEST_CASE("Apply: statuses, physical ids and events") {
   // Bugs caught: the physical id not recorded; no "Resource creation Initiated" event; event ids
-  // not in CloudFormation's form; a stack event without the stack's id; the update's removed
-  // resource kept after UPDATE_COMPLETE.
+  // not in CloudFormation's form or two events with one id; a stack event without the stack's id;
+  // the update's removed resource kept after UPDATE_COMPLETE.
   v1::StackRecord s = Stack("CREATE_IN_PROGRESS", {{"Web", "", ""}});
   int n = 0;
   auto uuid = [&] { return "uuid-" + std::to_string(++n); };
@@ -239,7 +239,8 @@ TEST_CASE("Apply: statuses, physical ids and events") {
   REQUIRE(s.events_size() == 2);
   CHECK(s.events(0).physical_id().empty());
   CHECK(s.events(1).reason() == "Resource creation Initiated");
-  CHECK(s.events(1).event_id() == "Web-CREATE_IN_PROGRESS-2023-11-14T22:13:20.000Z");
+  CHECK(s.events(0).event_id() == "Web-CREATE_IN_PROGRESS-2023-11-14T22:13:20.000Z");
+  CHECK(s.events(1).event_id() == "Web-CREATE_IN_PROGRESS-2023-11-14T22:13:20.000Z-2");
   Apply(s, {K::kResourceComplete, "Web"}, kT0 + absl::Seconds(1), uuid);
   CHECK(s.resources(0).status() == "CREATE_COMPLETE");
   Apply(s, {K::kStackStatus, "", "", "CREATE_COMPLETE", ""}, kT0 + absl::Seconds(1), uuid);
