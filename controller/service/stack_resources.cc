@@ -129,9 +129,12 @@ absl::StatusOr<StackService::Made> StackService::MakeResource(const v1::StackRec
       tags["aws:cloudformation:stack-name"] = stack.name();
       tags["aws:cloudformation:stack-id"] = stack.stack_id();
       tags["aws:cloudformation:logical-id"] = r.logical_id();
+      const std::string host = rec.host_id();
       CloudState::Changes c;
       c.instances[id] = std::move(rec);
       (void)state_.CommitLocked(c);
+      // The host serves tags in instance metadata (InstanceMetadataTags): it hears of them.
+      if (!host.empty()) state_.BumpGenerationLocked(host);
     }
     return Made{id, ""};
   }

@@ -40,6 +40,7 @@ struct StackFixture {
   std::unique_ptr<StackService> stacks;
   std::string host, image;
   int tokens = 0;
+  bool real_tokens = false;  // true: the service's own (RAND_bytes) handle tokens after Build()
 
   StackFixture() {
     host = ctl.AddHost("home-1a");
@@ -50,7 +51,9 @@ struct StackFixture {
   void Build() {
     volumes = std::make_unique<VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
     StackServiceOptions o;
-    o.new_handle_token = [this] { return std::string(63, 'a') + std::to_string(++tokens % 10); };
+    if (!real_tokens) {
+      o.new_handle_token = [this] { return std::string(63, 'a') + std::to_string(++tokens % 10); };
+    }
     stacks = std::make_unique<StackService>(*ctl.state, ctl.clock, ctl.ids, *ctl.compute,
                                             *ctl.key_pairs, *ctl.groups, volumes.get(), o);
   }

@@ -163,5 +163,23 @@ TEST_CASE("A wait condition times out; a later signal to its handle is refused")
   CHECK(Ec2CodeOf(late) == "ValidationError");
 }
 
+TEST_CASE("WaitConditionHandle tokens are random by default") {
+  // Bugs caught: a token from the seeded id generator or a constant (guessable from another
+  // stack's URL); a short token.
+  Fixture f;
+  f.real_tokens = true;
+  f.Build();
+  REQUIRE(f.Create("t1", "wait.yaml").ok());
+  REQUIRE(f.Create("t2", "wait.yaml").ok());
+  f.stacks->Advance();
+  const std::string a = f.Resource("t1", "Handle").physical_resource_id();
+  const std::string b = f.Resource("t2", "Handle").physical_resource_id();
+  const std::string ta = a.substr(a.rfind('/') + 1), tb = b.substr(b.rfind('/') + 1);
+  CHECK(ta.size() == 64);
+  CHECK(ta.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(ta != tb);
+  CHECK(ta.find(f.ctl.ids.Next("x").substr(2)) == std::string::npos);
+}
+
 }  // namespace
 }  // namespace minicloud::controller
