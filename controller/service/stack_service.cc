@@ -314,7 +314,8 @@ absl::StatusOr<v1::ValidateTemplateResponse> StackService::ValidateTemplate(
   for (const auto& p : t.parameters) {
     auto* out = resp.add_parameters();
     out->set_parameter_key(p.name);
-    out->set_default_value(p.default_value.value_or(""));
+    // CloudFormation hides a NoEcho parameter's default as it hides its value.
+    if (p.default_value) out->set_default_value(p.no_echo ? "****" : *p.default_value);
     out->set_no_echo(p.no_echo);
     out->set_description(p.description);
   }
