@@ -38,6 +38,9 @@ done
 [[ -f $IMAGES/tiny/manifest.json ]] || fail "tiny AMI missing: run images/build-tiny-ami.sh"
 
 cfn-lint "$T"/*.yaml || fail "a test template does not pass cfn-lint"
+# The guests take the helpers of this build from their host (deploy/cloud serves this archive).
+CFN_TARBALL=${MINICLOUD_CFN_BOOTSTRAP:-$MINICLOUD_BIN/../guest/cfn-bootstrap.tar.gz}
+[[ -f $CFN_TARBALL ]] || fail "no $CFN_TARBALL: build the target cfn_bootstrap_tarball"
 
 teardown_cfn() {
   local rc=$?
