@@ -199,6 +199,36 @@ TEST_CASE("update-stack --wait shows only the update's events", "[cli][cfn]") {
   CHECK(r.out.find("verdict: succeeded") != std::string::npos);
 }
 
+// Catches: delete-stack --wait following the name (gone once deleted) instead of the stack id,
+// or a DELETE_FAILED taken for success.
+TEST_CASE("delete-stack --wait follows the stack id to DELETE_COMPLETE", "[cli][cfn]") {
+  CliHarness cli;
+  cli.api.Answer("DescribeStacks", Stack("CREATE_COMPLETE"));  // the id, before deleting
+  cli.api.Answer("DescribeStacks", Stack("DELETE_IN_PROGRESS"));
+  cli.api.Answer("DescribeStacks", Stack("DELETE_COMPLETE"));
+  cli.api.Answer("DescribeStackEvents",
+                 Events({Event("x", 1796000300, "web", "AWS::CloudFormation::Stack", kStackId,
+                               "DELETE_IN_PROGRESS", "User Initiated")}));
+  const auto r = cli.Run({"cloudformation", "delete-stack", "--stack-name", "web", "--wait"});
+  CHECK(r.exit_code == 0);
+  bool deleted = false;
+  for (const auto& sent : cli.api.sent()) {
+    if (sent.operation == "DeleteStack") {
+      deleted = true;
+      CHECK(testing::EqualsText(*sent.request, R"(stack_name: "web")"));
+    } else if (deleted && sent.operation == "DescribeStacks") {
+      CHECK(testing::EqualsText(*sent.request, std::string("stack_name: \"") + kStackId + "\""));
+    }
+  }
+  CHECK(deleted);
+
+  CliHarness failed;
+  failed.api.Answer("DescribeStacks", Stack("DELETE_FAILED"));
+  const auto f = failed.Run({"cloudformation", "delete-stack", "--stack-name", "web", "--wait"});
+  CHECK(f.exit_code == kExitWaiterFailed);
+  CHECK(f.err.find("Waiter StackDeleteComplete failed") != std::string::npos);
+}
+
 // Catches: a timeout without any signal shown as a signal received (its reason names signals).
 TEST_CASE("stack verdict: an instance that never signalled", "[cli][cfn]") {
   v1::Stack s;
