@@ -75,7 +75,10 @@ StackVerdict BuildStackVerdict(const v1::Stack& stack, const std::vector<v1::Sta
     // "Received SUCCESS signal with UniqueId i-…" (CloudFormation's words); a timeout's
     // "Failed to receive 1 resource signal(s) …" is the failure, not a signal.
     if (absl::StrContains(e.resource_status_reason(), "Received ") &&
-        absl::StrContains(absl::AsciiStrToLower(e.resource_status_reason()), "signal")) {
+        absl::StrContains(absl::AsciiStrToLower(e.resource_status_reason()), "signal") &&
+        std::find(it->signals.begin(), it->signals.end(), e.resource_status_reason()) ==
+            it->signals.end()) {
+      // One signal, often named by two events (the signal, then the failure it caused).
       it->signals.push_back(e.resource_status_reason());
     }
   }
@@ -105,7 +108,8 @@ std::string FormatStackVerdict(const StackVerdict& v) {
       absl::StrAppend(&out, "  ", i.failed_status, ": ", i.failed_reason, "\n");
     }
     if (i.signals.empty()) {
-      absl::StrAppend(&out, "  signal: none received\n");
+      // An update waits for no signal unless it replaces the instance.
+      if (!v.update) absl::StrAppend(&out, "  signal: none received\n");
     } else {
       for (const auto& s : i.signals) absl::StrAppend(&out, "  signal: ", s, "\n");
     }

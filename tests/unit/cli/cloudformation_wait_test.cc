@@ -64,6 +64,10 @@ const v1::StackEvent e1 = Event("e1", 1796000000, "web", "AWS::CloudFormation::S
                                 "CREATE_IN_PROGRESS", "User Initiated");
 const v1::StackEvent e2 =
     Event("e2", 1796000001, "Web", "AWS::EC2::Instance", "i-1", "CREATE_IN_PROGRESS");
+// The engine names a FAILURE signal twice: the signal's own event, then the failure.
+const v1::StackEvent e3s =
+    Event("e3s", 1796000089, "Web", "AWS::EC2::Instance", "i-1", "CREATE_IN_PROGRESS",
+          "Received FAILURE signal with UniqueId i-1 (cfn-init failed)");
 const v1::StackEvent e3 =
     Event("e3", 1796000090, "Web", "AWS::EC2::Instance", "i-1", "CREATE_FAILED",
           "Received FAILURE signal with UniqueId i-1 (cfn-init failed)");
@@ -81,7 +85,7 @@ void AnswerFailedCreate(CliHarness& cli) {
   created.set_stack_id(kStackId);
   cli.api.Answer("CreateStack", created);
   cli.api.Answer("DescribeStackEvents", Events({e1, e2}));
-  cli.api.Answer("DescribeStackEvents", Events({e1, e2, e3, e4, e5, e6}));
+  cli.api.Answer("DescribeStackEvents", Events({e1, e2, e3s, e3, e4, e5, e6}));
   cli.api.Answer("DescribeStacks", Stack("CREATE_IN_PROGRESS"));
   cli.api.Answer("DescribeStacks",
                  Stack("ROLLBACK_COMPLETE", "The following resource(s) failed to create: [Web]."));
@@ -95,7 +99,8 @@ void AnswerFailedCreate(CliHarness& cli) {
 }
 
 // Catches: exit 0 on ROLLBACK_COMPLETE; the console read after the rollback (and lost); an
-// event printed twice or out of order; the failing command's output left out of the verdict.
+// event printed twice or out of order; the failing command's output left out of the verdict; one
+// signal shown twice because two events name it.
 TEST_CASE("create-stack --wait: a failed cfn-init command gives the verdict and exit 1",
           "[cli][cfn]") {
   CliHarness cli;
@@ -197,6 +202,37 @@ TEST_CASE("update-stack --wait shows only the update's events", "[cli][cfn]") {
   CHECK(r.err.find("UPDATE_IN_PROGRESS") != std::string::npos);
   CHECK(r.err.find("  CREATE_IN_PROGRESS") == std::string::npos);
   CHECK(r.out.find("verdict: succeeded") != std::string::npos);
+  CHECK(r.out.find("signal: none received") == std::string::npos);  // an update waits for none
+}
+
+// Catches: delete-stack --wait following the name (gone once deleted) instead of the stack id,
+// or a DELETE_FAILED taken for success.
+TEST_CASE("delete-stack --wait follows the stack id to DELETE_COMPLETE", "[cli][cfn]") {
+  CliHarness cli;
+  cli.api.Answer("DescribeStacks", Stack("CREATE_COMPLETE"));  // the id, before deleting
+  cli.api.Answer("DescribeStacks", Stack("DELETE_IN_PROGRESS"));
+  cli.api.Answer("DescribeStacks", Stack("DELETE_COMPLETE"));
+  cli.api.Answer("DescribeStackEvents",
+                 Events({Event("x", 1796000300, "web", "AWS::CloudFormation::Stack", kStackId,
+                               "DELETE_IN_PROGRESS", "User Initiated")}));
+  const auto r = cli.Run({"cloudformation", "delete-stack", "--stack-name", "web", "--wait"});
+  CHECK(r.exit_code == 0);
+  bool deleted = false;
+  for (const auto& sent : cli.api.sent()) {
+    if (sent.operation == "DeleteStack") {
+      deleted = true;
+      CHECK(testing::EqualsText(*sent.request, R"(stack_name: "web")"));
+    } else if (deleted && sent.operation == "DescribeStacks") {
+      CHECK(testing::EqualsText(*sent.request, std::string("stack_name: \"") + kStackId + "\""));
+    }
+  }
+  CHECK(deleted);
+
+  CliHarness failed;
+  failed.api.Answer("DescribeStacks", Stack("DELETE_FAILED"));
+  const auto f = failed.Run({"cloudformation", "delete-stack", "--stack-name", "web", "--wait"});
+  CHECK(f.exit_code == kExitWaiterFailed);
+  CHECK(f.err.find("Waiter StackDeleteComplete failed") != std::string::npos);
 }
 
 // Catches: a timeout without any signal shown as a signal received (its reason names signals).
