@@ -175,9 +175,9 @@ json ImageJson(const v1::Image& i) {
     if (m.no_device()) b["NoDevice"] = "";
     if (m.has_ebs()) {
       const v1::EbsBlockDevice& e = m.ebs();
-      json ebs = {{"DeleteOnTermination",
-                   !e.has_delete_on_termination() || e.delete_on_termination()},
-                  {"Encrypted", e.has_encrypted() && e.encrypted()}};
+      json ebs = {
+          {"DeleteOnTermination", !e.has_delete_on_termination() || e.delete_on_termination()},
+          {"Encrypted", e.has_encrypted() && e.encrypted()}};
       if (!e.snapshot_id().empty()) ebs["SnapshotId"] = e.snapshot_id();
       if (e.volume_size() > 0) ebs["VolumeSize"] = e.volume_size();
       if (!e.volume_type().empty()) ebs["VolumeType"] = e.volume_type();

@@ -144,8 +144,7 @@ std::vector<v1::Tag> TagsFor(const std::vector<TagSpecification>& specs,
   return tags;
 }
 
-std::vector<v1::BlockDeviceMapping> ParseBlockDeviceMappings(
-    const std::vector<std::string>& args) {
+std::vector<v1::BlockDeviceMapping> ParseBlockDeviceMappings(const std::vector<std::string>& args) {
   std::vector<v1::BlockDeviceMapping> out;
   const std::string flag = "--block-device-mappings";
   auto boolean = [&](const json& v, const std::string& what) {

@@ -42,8 +42,7 @@ std::vector<v1::Tag> TagsFor(const std::vector<TagSpecification>& specs,
 
 // --block-device-mappings "DeviceName=/dev/sda1,Ebs={VolumeSize=20,VolumeType=gp3}" (or JSON),
 // as botocore's BlockDeviceMapping / EbsBlockDevice shapes (run-instances, register-image).
-std::vector<v1::BlockDeviceMapping> ParseBlockDeviceMappings(
-    const std::vector<std::string>& args);
+std::vector<v1::BlockDeviceMapping> ParseBlockDeviceMappings(const std::vector<std::string>& args);
 
 // The value of an EC2 name parsed by common/ec2_names.h. A name that is not EC2's is refused as the
 // service refuses it (InvalidParameterValue, exit 254), since the typed request cannot carry it.

@@ -312,10 +312,10 @@ int main(int argc, char** argv) {
   volumes.SetImageSource(&**blobs, &disk_writer);
   images.SetVolumes(&volumes);
   compute.SetEbsHooks(
-      {.serves_zone = [&volume_fleet](const std::string& zone) { return volume_fleet.Serves(zone); },
-       .launched = [&volumes](const std::vector<std::string>& ids) {
-         volumes.FinishLaunchVolumes(ids);
-       }});
+      {.serves_zone =
+           [&volume_fleet](const std::string& zone) { return volume_fleet.Serves(zone); },
+       .launched =
+           [&volumes](const std::vector<std::string>& ids) { volumes.FinishLaunchVolumes(ids); }});
   ctl::InstanceProfileService profiles(state, clock, sealer);
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);
   // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.

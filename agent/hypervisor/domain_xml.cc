@@ -286,8 +286,8 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
   }
   if (!spec.root_disk.empty()) {
     absl::StrAppend(&x, "    <disk type='file' device='disk'>\n");
-    absl::StrAppend(
-        &x, "      <driver name='qemu' type='qcow2' cache='writeback' discard='unmap'/>\n");
+    absl::StrAppend(&x,
+                    "      <driver name='qemu' type='qcow2' cache='writeback' discard='unmap'/>\n");
     absl::StrAppend(&x, "      <source file='", XmlEscape(spec.root_disk), "'/>\n");
     absl::StrAppend(&x, "      <target dev='vda' bus='virtio'/>\n");
     absl::StrAppend(&x, "    </disk>\n");

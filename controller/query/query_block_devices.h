@@ -18,7 +18,7 @@ absl::Status ParseBlockDeviceMappings(
     ParamNode& p, google::protobuf::RepeatedPtrField<v1::BlockDeviceMapping>* out);
 
 // <blockDeviceMapping><item>… of DescribeImages.
-void WriteImageBlockDeviceMappings(XmlNode parent,
-                                   const google::protobuf::RepeatedPtrField<v1::BlockDeviceMapping>& m);
+void WriteImageBlockDeviceMappings(
+    XmlNode parent, const google::protobuf::RepeatedPtrField<v1::BlockDeviceMapping>& m);
 
 }  // namespace minicloud::query

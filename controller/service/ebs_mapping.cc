@@ -30,9 +30,12 @@ absl::Status ResolvePerformance(EbsVolumePlan& v, const v1::EbsBlockDevice& ebs)
                                        " cannot be a root (boot) volume"));
   }
   volumes::VolumeRequest r{.type = type, .size_gib = v.size_gib};
-  if (ebs.has_iops()) r.iops = ebs.iops();
-  else if (v.iops > 0 && volumes::LimitsOf(type).iops_settable) r.iops = v.iops;
-  if (ebs.has_throughput()) r.throughput_mibps = ebs.throughput();
+  if (ebs.has_iops())
+    r.iops = ebs.iops();
+  else if (v.iops > 0 && volumes::LimitsOf(type).iops_settable)
+    r.iops = v.iops;
+  if (ebs.has_throughput())
+    r.throughput_mibps = ebs.throughput();
   else if (v.throughput > 0 && volumes::LimitsOf(type).throughput_settable) {
     r.throughput_mibps = v.throughput;
   }
@@ -89,9 +92,10 @@ absl::StatusOr<ImageMapping> ResolveImageMapping(const v1::RegisterImageRequest&
   for (int i = 0; i < req.block_device_mappings_size(); ++i) {
     const v1::BlockDeviceMapping& m = req.block_device_mappings(i);
     if (m.device_name().empty()) {
-      return MissingParameter(absl::StrCat("The request must contain the parameter "
-                                           "BlockDeviceMapping.",
-                                           i + 1, ".DeviceName"));
+      return MissingParameter(
+          absl::StrCat("The request must contain the parameter "
+                       "BlockDeviceMapping.",
+                       i + 1, ".DeviceName"));
     }
     for (const auto& k : keys) {
       if (k == DeviceKey(m.device_name())) {
@@ -127,8 +131,8 @@ absl::StatusOr<ImageMapping> ResolveImageMapping(const v1::RegisterImageRequest&
     out.mappings.push_back(m);
   }
   if (root_entry && asked == kRootDeviceTypeInstanceStore) {
-    return InvalidMapping(absl::StrCat("An instance-store AMI cannot map its root device ", root,
-                                       " to Ebs"));
+    return InvalidMapping(
+        absl::StrCat("An instance-store AMI cannot map its root device ", root, " to Ebs"));
   }
   if (!root_entry && asked != kRootDeviceTypeEbs) {
     out.root_device_type = asked;
@@ -142,13 +146,15 @@ absl::StatusOr<ImageMapping> ResolveImageMapping(const v1::RegisterImageRequest&
   const int64_t disk_gib = GibFor(virtual_size_bytes);
   if (ebs.volume_size() == 0) ebs.set_volume_size(static_cast<int32_t>(disk_gib));
   if (ebs.volume_size() < disk_gib) {
-    return InvalidMapping(absl::StrCat("Volume of size ", ebs.volume_size(),
-                                       "GB is smaller than the image's disk, expect size >= ",
-                                       disk_gib, "GB"));
+    return InvalidMapping(
+        absl::StrCat("Volume of size ", ebs.volume_size(),
+                     "GB is smaller than the image's disk, expect size >= ", disk_gib, "GB"));
   }
   if (!ebs.has_delete_on_termination()) ebs.set_delete_on_termination(true);
   if (ebs.volume_type().empty()) ebs.set_volume_type("gp2");
-  EbsVolumePlan check{.device_name = root, .root = true, .size_gib = ebs.volume_size(),
+  EbsVolumePlan check{.device_name = root,
+                      .root = true,
+                      .size_gib = ebs.volume_size(),
                       .volume_type = ebs.volume_type()};
   MC_RETURN_IF_ERROR(ResolvePerformance(check, ebs));
   out.mappings.insert(out.mappings.begin(), std::move(r));
@@ -161,8 +167,8 @@ absl::StatusOr<std::vector<EbsVolumePlan>> ResolveEbsVolumes(
     const std::function<int64_t(const std::string&)>& snapshot_gib) {
   const bool ebs_root = image.root_device_type() == kRootDeviceTypeEbs;
   const std::string& root = image.root_device_name();
-  std::vector<EbsVolumePlan> out;           // root first, then the data volumes in order
-  std::vector<v1::EbsBlockDevice> asked;    // the Ebs fields that made each entry of `out`
+  std::vector<EbsVolumePlan> out;         // root first, then the data volumes in order
+  std::vector<v1::EbsBlockDevice> asked;  // the Ebs fields that made each entry of `out`
   auto find = [&](absl::string_view device) -> EbsVolumePlan* {
     for (auto& v : out) {
       if (SameDevice(v.device_name, device)) return &v;
@@ -177,8 +183,7 @@ absl::StatusOr<std::vector<EbsVolumePlan>> ResolveEbsVolumes(
                     .volume_type = "gp2",
                     .snapshot_id = m.ebs().snapshot_id()};
     if (v.root && !ebs_root) continue;
-    v.size_gib = v.root ? image_gib
-                        : (v.snapshot_id.empty() ? 0 : snapshot_gib(v.snapshot_id));
+    v.size_gib = v.root ? image_gib : (v.snapshot_id.empty() ? 0 : snapshot_gib(v.snapshot_id));
     Override(v, m.ebs());
     if (m.ebs().has_iops()) v.iops = m.ebs().iops();
     if (m.ebs().has_throughput()) v.throughput = m.ebs().throughput();
@@ -186,16 +191,18 @@ absl::StatusOr<std::vector<EbsVolumePlan>> ResolveEbsVolumes(
     asked.push_back(v1::EbsBlockDevice());
   }
   if (ebs_root && (out.empty() || !out.front().root)) {
-    out.insert(out.begin(), EbsVolumePlan{.device_name = root, .root = true,
-                                          .size_gib = image_gib, .volume_type = "gp2"});
+    out.insert(out.begin(),
+               EbsVolumePlan{
+                   .device_name = root, .root = true, .size_gib = image_gib, .volume_type = "gp2"});
     asked.insert(asked.begin(), v1::EbsBlockDevice());
   }
   for (int i = 0; i < mappings.size(); ++i) {
     const v1::BlockDeviceMapping& m = mappings[i];
     if (m.device_name().empty()) {
-      return MissingParameter(absl::StrCat("The request must contain the parameter "
-                                           "BlockDeviceMapping.",
-                                           i + 1, ".DeviceName"));
+      return MissingParameter(
+          absl::StrCat("The request must contain the parameter "
+                       "BlockDeviceMapping.",
+                       i + 1, ".DeviceName"));
     }
     const bool is_root = SameDevice(m.device_name(), root);
     EbsVolumePlan* existing = find(m.device_name());
@@ -228,9 +235,10 @@ absl::StatusOr<std::vector<EbsVolumePlan>> ResolveEbsVolumes(
       MC_RETURN_IF_ERROR(CheckDataDevice(m));
     }
     if (existing == nullptr) {
-      EbsVolumePlan v{.device_name = m.device_name(), .volume_type = "gp2",
-                      .snapshot_id = ebs.snapshot_id()};
-      if (!v.snapshot_id.empty()) v.size_gib = snapshot_gib(v.snapshot_id);
+      EbsVolumePlan v{
+          .device_name = m.device_name(), .volume_type = "gp2", .snapshot_id = ebs.snapshot_id()};
+      if (!v.snapshot_id.empty())
+        v.size_gib = snapshot_gib(v.snapshot_id);
       else if (ebs.volume_size() <= 0) {
         return MissingParameter(absl::StrCat("The Ebs mapping of ", m.device_name(),
                                              " needs a SnapshotId or a VolumeSize"));
@@ -242,17 +250,16 @@ absl::StatusOr<std::vector<EbsVolumePlan>> ResolveEbsVolumes(
       existing->snapshot_id = ebs.snapshot_id();
       existing->size_gib = snapshot_gib(ebs.snapshot_id());
     }
-    const int64_t floor_gib = existing->root ? image_gib
-                              : existing->snapshot_id.empty()
-                                  ? 0
-                                  : snapshot_gib(existing->snapshot_id);
+    const int64_t floor_gib = existing->root                  ? image_gib
+                              : existing->snapshot_id.empty() ? 0
+                                                              : snapshot_gib(existing->snapshot_id);
     Override(*existing, ebs);
     asked[static_cast<size_t>(existing - out.data())] = ebs;
     if (existing->size_gib < floor_gib) {
-      return InvalidMapping(absl::StrCat(
-          "Volume of size ", existing->size_gib, "GB is smaller than snapshot '",
-          existing->root ? image.image_id() : existing->snapshot_id, "', expect size >= ",
-          floor_gib, "GB"));
+      return InvalidMapping(absl::StrCat("Volume of size ", existing->size_gib,
+                                         "GB is smaller than snapshot '",
+                                         existing->root ? image.image_id() : existing->snapshot_id,
+                                         "', expect size >= ", floor_gib, "GB"));
     }
   }
   for (size_t i = 0; i < out.size(); ++i) {

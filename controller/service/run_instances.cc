@@ -18,7 +18,6 @@
 #include "common/status_macros.h"
 #include "controller/lifecycle/lifecycle.h"
 #include "controller/service/block_device_mapping.h"
-#include "controller/service/volume_service.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/guest_view.h"
 #include "controller/service/instance_common.h"
@@ -27,6 +26,7 @@
 #include "controller/service/metadata_options.h"
 #include "controller/service/network_plan.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/volume_service.h"
 
 namespace minicloud::controller {
 namespace {

@@ -81,11 +81,11 @@ v1::SnapshotRecord VolumeService::FinishSnapshot(const v1::SnapshotRecord& r) {
   }
   auto client = fleet_.ServiceFor(r.availability_zone());
   const absl::StatusOr<SnapshotInfo> made =
-      !client.ok()                    ? absl::StatusOr<SnapshotInfo>(client.status())
-      : image                         ? RunImageImport(r, *image)
-      : r.source_snapshot_id().empty() ? (*client)->CreateSnapshot(r.volume_id(), r.snapshot_id())
-                                       : (*client)->CopySnapshot(r.source_snapshot_id(),
-                                                                 r.snapshot_id());
+      !client.ok() ? absl::StatusOr<SnapshotInfo>(client.status())
+      : image      ? RunImageImport(r, *image)
+      : r.source_snapshot_id().empty()
+          ? (*client)->CreateSnapshot(r.volume_id(), r.snapshot_id())
+          : (*client)->CopySnapshot(r.source_snapshot_id(), r.snapshot_id());
   auto lock = state_.LockCommitted();
   auto it = state_.snapshots().find(r.snapshot_id());
   if (it == state_.snapshots().end()) return r;

@@ -21,8 +21,9 @@ std::string NbdUri(const NbdEndpoint& e) {
 }
 
 absl::Status QemuImgDiskWriter::WriteQcow2(const std::string& qcow2_path, const NbdEndpoint& to) {
-  const std::vector<std::string> argv = {qemu_img_, "convert", "-q", "-n", "--target-is-zero",
-                                         "-f", "qcow2", "-O", "raw", qcow2_path, NbdUri(to)};
+  const std::vector<std::string> argv = {qemu_img_, "convert", "-q", "-n",  "--target-is-zero",
+                                         "-f",      "qcow2",   "-O", "raw", qcow2_path,
+                                         NbdUri(to)};
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return file::ErrnoError(errno, "pipe", "qemu-img");
   file::UniqueFd read_end(fds[0]), write_end(fds[1]);
@@ -47,8 +48,7 @@ absl::Status QemuImgDiskWriter::WriteQcow2(const std::string& qcow2_path, const 
   // The export could not be reached or written: ask again later (Unavailable, the seam's
   // "nothing known to have happened" — the write is idempotent).
   return absl::UnavailableError(absl::StrCat("writing the image into ", NbdUri(to),
-                                             " failed: ",
-                                             absl::StripAsciiWhitespace(output)));
+                                             " failed: ", absl::StripAsciiWhitespace(output)));
 }
 
 }  // namespace minicloud::controller

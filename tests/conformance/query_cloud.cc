@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
   // by a writer that only checks its arguments: the real NBD write (qemu-img) is covered by
   // integration_ebs_root_test.
   struct CheckingDiskWriter : mc::controller::DiskWriter {
-    absl::Status WriteQcow2(const std::string& path, const mc::controller::NbdEndpoint& to) override {
+    absl::Status WriteQcow2(const std::string& path,
+                            const mc::controller::NbdEndpoint& to) override {
       if (path.empty() || to.export_name.empty()) return absl::InvalidArgumentError("no target");
       return absl::OkStatus();
     }
@@ -126,8 +127,8 @@ int main(int argc, char** argv) {
             << "\", \"deleted_access_key_id\": \"" << deleted->access_key().access_key_id()
             << "\", \"deleted_secret_access_key\": \"" << deleted->access_key().secret_access_key()
             << "\", \"image_id\": \"" << image << "\", \"spare_image_id\": \"" << spare
-            << "\", \"ebs_image_id\": \"" << ebs_image
-            << "\", \"actions\": [" << absl::StrJoin(quoted, ", ") << "]}" << std::endl;
+            << "\", \"ebs_image_id\": \"" << ebs_image << "\", \"actions\": ["
+            << absl::StrJoin(quoted, ", ") << "]}" << std::endl;
   // Until the suite closes our stdin (or dies, which closes it too).
   std::string line;
   while (std::getline(std::cin, line)) {

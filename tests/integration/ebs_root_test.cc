@@ -55,9 +55,8 @@ struct Fixture {
     ctl.images->SetVolumes(volumes.get());
     ctl.compute->SetEbsHooks(
         {.serves_zone = [this](const std::string& z) { return fleet.Serves(z); },
-         .launched = [this](const std::vector<std::string>& ids) {
-           volumes->FinishLaunchVolumes(ids);
-         }});
+         .launched =
+             [this](const std::vector<std::string>& ids) { volumes->FinishLaunchVolumes(ids); }});
   }
 
   // A 64 MiB qcow2 whose first MiB holds 0x5a and whose last MiB 0xa5, registered with an Ebs
@@ -126,9 +125,7 @@ struct Fixture {
     return Sh("qemu-io -f raw -c 'read -P " + pattern + " " + std::to_string(offset_mib) +
               "M 1M' '" + nbd.uri() + "'");
   }
-  v1::RunInstancesRequest Run(const std::string& image) {
-    return cloud.controller().Run(image);
-  }
+  v1::RunInstancesRequest Run(const std::string& image) { return cloud.controller().Run(image); }
 };
 
 TEST_CASE("an EBS-backed AMI: its disk becomes a snapshot, DeleteSnapshot refuses it") {
@@ -234,8 +231,8 @@ TEST_CASE("run-instances of an EBS-backed AMI boots from a clone of its snapshot
     bool root_left = false, data_available = false;
     for (const auto& v : resp->volumes()) {
       root_left = root_left || v.volume_id() == rootv.volume_id();
-      data_available = data_available || (v.volume_id() == data_id &&
-                                          v.state() == v1::VOLUME_STATE_AVAILABLE);
+      data_available =
+          data_available || (v.volume_id() == data_id && v.state() == v1::VOLUME_STATE_AVAILABLE);
     }
     return !root_left && data_available;
   }));
@@ -262,8 +259,8 @@ TEST_CASE("a stopped EBS-backed instance starts on another host of its zone") {
   REQUIRE(f.cloud.controller().compute->StopInstances(stop).ok());
   REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "stopped"; }));
   // Host a is full now; host b joins the zone.
-  auto filler = f.cloud.controller().compute->RunInstances(f.cloud.controller().Run(
-      f.cloud.controller().RegisterImage("filler")));
+  auto filler = f.cloud.controller().compute->RunInstances(
+      f.cloud.controller().Run(f.cloud.controller().RegisterImage("filler")));
   REQUIRE(filler.ok());
   REQUIRE(filler->instances(0).placement().host_id() == host_a);
   TestCloud::Host& b = f.cloud.AddHost(kZone, "rack-2");

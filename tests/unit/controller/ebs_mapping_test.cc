@@ -104,7 +104,9 @@ TEST_CASE("ResolveImageMapping: the AMI's root device type and mapping", "[ebs_m
       // an HDD root accepted
       {"st1 root", "", {{"/dev/xvda", 0, "st1"}}, "InvalidBlockDeviceMapping"},
       // contradictory asks accepted
-      {"instance-store with Ebs root", "instance-store", {{"/dev/xvda"}},
+      {"instance-store with Ebs root",
+       "instance-store",
+       {{"/dev/xvda"}},
        "InvalidBlockDeviceMapping"},
       // a made-up root device type accepted
       {"bad type", "nvme", {}, "InvalidParameterValue"},
@@ -158,11 +160,12 @@ TEST_CASE("ResolveEbsVolumes: the volumes an instance gets", "[ebs_mapping]") {
       // a blank data volume dropped, or its DeleteOnTermination default wrong
       {"data volume", true, {{"/dev/sdf", 10}}, "/dev/xvda:2:gp2:dot,/dev/sdf:10:gp2:dot"},
       // a data volume from a snapshot not sized from it
-      {"from snapshot", true, {{"/dev/sdg", 0, "", "snap-5"}},
+      {"from snapshot",
+       true,
+       {{"/dev/sdg", 0, "", "snap-5"}},
        "/dev/xvda:2:gp2:dot,/dev/sdg:5:gp2@snap-5:dot"},
       // a data volume smaller than its snapshot accepted
-      {"smaller than snapshot", true, {{"/dev/sdg", 4, "", "snap-5"}},
-       "InvalidBlockDeviceMapping"},
+      {"smaller than snapshot", true, {{"/dev/sdg", 4, "", "snap-5"}}, "InvalidBlockDeviceMapping"},
       // data volumes on a host-local root refused
       {"data on local root", false, {{"/dev/sdf", 10, "", "", false}}, "/dev/sdf:10:gp2:keep"},
       // Ebs on the root of a host-local AMI accepted
@@ -176,7 +179,9 @@ TEST_CASE("ResolveEbsVolumes: the volumes an instance gets", "[ebs_mapping]") {
       // a data volume without size or snapshot accepted
       {"empty Ebs", true, {{"/dev/sdf"}}, "MissingParameter"},
       // an instance-store entry turned into an EBS volume
-      {"instance store entry", true, {{"/dev/sdb", 0, "", "", {}, {}, false, "ephemeral0"}},
+      {"instance store entry",
+       true,
+       {{"/dev/sdb", 0, "", "", {}, {}, false, "ephemeral0"}},
        "/dev/xvda:2:gp2:dot"},
   };
   auto snapshot_gib = [](const std::string& id) -> int64_t { return id == "snap-5" ? 5 : 1; };
@@ -201,12 +206,12 @@ TEST_CASE("ResolveEbsVolumes: the AMI's data volumes and NoDevice", "[ebs_mappin
         "/dev/xvda:2:gp2:dot,/dev/sdf:5:gp2@snap-5:keep");
   CHECK(Outcome(ResolveEbsVolumes(img, Mappings({{"/dev/sdf", 0, "", "", {}, {}, true}}),
                                   snapshot_gib)) == "/dev/xvda:2:gp2:dot");
-  CHECK(Outcome(ResolveEbsVolumes(img, Mappings({{"/dev/xvdf", 8, "", "", true}}),
-                                  snapshot_gib)) ==
+  CHECK(Outcome(ResolveEbsVolumes(img, Mappings({{"/dev/xvdf", 8, "", "", true}}), snapshot_gib)) ==
         "/dev/xvda:2:gp2:dot,/dev/sdf:8:gp2@snap-5:dot");
   // The root can never be removed: NoDevice on it leaves it (ResolveInstanceStore refuses it).
   CHECK(Outcome(ResolveEbsVolumes(img, Mappings({{"/dev/xvda", 0, "", "", {}, {}, true}}),
-                                  snapshot_gib)) == "/dev/xvda:2:gp2:dot,/dev/sdf:5:gp2@snap-5:keep");
+                                  snapshot_gib)) ==
+        "/dev/xvda:2:gp2:dot,/dev/sdf:5:gp2@snap-5:keep");
 }
 
 TEST_CASE("GibFor rounds up to whole GiB, at least 1", "[ebs_mapping]") {
