@@ -116,7 +116,9 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
   // on this host (its kernel and initramfs are, for a direct kernel boot).
   const bool ebs_root = want.ebs_root();
   std::string base;
-  if (!ebs_root) MC_ASSIGN_OR_RETURN(base, EnsureBlob(image.sha256(), image.size_bytes()));
+  if (!ebs_root) {
+    MC_ASSIGN_OR_RETURN(base, EnsureBlob(image.sha256(), image.size_bytes()));
+  }
   std::string kernel, initrd;
   if (!image.kernel_sha256().empty()) {
     MC_ASSIGN_OR_RETURN(kernel, EnsureBlob(image.kernel_sha256(), image.kernel_size_bytes()));
