@@ -1,5 +1,6 @@
 #include "controller/service/image_service.h"
 
+#include <map>
 #include <set>
 #include <vector>
 
@@ -49,11 +50,14 @@ v1::Image ToApi(const v1::ImageRecord& r) {
     m->mutable_ebs()->set_volume_type("gp3");
     m->mutable_ebs()->set_encrypted(false);
   }
-  // EC2 names one snapshot per AMI: the root's, here the one of the first zone.
+  // EC2 names one snapshot per AMI: the root's, here the one of the first zone by name (a
+  // protobuf map has no order of its own).
   if (!r.zone_snapshots().empty()) {
+    const std::map<std::string, std::string> by_zone(r.zone_snapshots().begin(),
+                                                     r.zone_snapshots().end());
     for (auto& m : *i.mutable_block_device_mappings()) {
       if (m.has_ebs() && SameDevice(m.device_name(), r.root_device_name())) {
-        m.mutable_ebs()->set_snapshot_id(r.zone_snapshots().begin()->second);
+        m.mutable_ebs()->set_snapshot_id(by_zone.begin()->second);
       }
     }
   }
