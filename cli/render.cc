@@ -168,6 +168,26 @@ json ImageJson(const v1::Image& i) {
   if (!i.kernel_id().empty()) j["KernelId"] = i.kernel_id();
   if (!i.ramdisk_id().empty()) j["RamdiskId"] = i.ramdisk_id();
   if (i.tags_size() > 0) j["Tags"] = TagsJson(i.tags());
+  json mappings = json::array();
+  for (const v1::BlockDeviceMapping& m : i.block_device_mappings()) {
+    json b = {{"DeviceName", m.device_name()}};
+    if (!m.virtual_name().empty()) b["VirtualName"] = m.virtual_name();
+    if (m.no_device()) b["NoDevice"] = "";
+    if (m.has_ebs()) {
+      const v1::EbsBlockDevice& e = m.ebs();
+      json ebs = {
+          {"DeleteOnTermination", !e.has_delete_on_termination() || e.delete_on_termination()},
+          {"Encrypted", e.has_encrypted() && e.encrypted()}};
+      if (!e.snapshot_id().empty()) ebs["SnapshotId"] = e.snapshot_id();
+      if (e.volume_size() > 0) ebs["VolumeSize"] = e.volume_size();
+      if (!e.volume_type().empty()) ebs["VolumeType"] = e.volume_type();
+      if (e.has_iops() && e.iops() > 0) ebs["Iops"] = e.iops();
+      if (e.has_throughput() && e.throughput() > 0) ebs["Throughput"] = e.throughput();
+      b["Ebs"] = ebs;
+    }
+    mappings.push_back(b);
+  }
+  j["BlockDeviceMappings"] = mappings;
   return j;
 }
 

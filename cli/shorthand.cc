@@ -144,16 +144,29 @@ std::vector<v1::Tag> TagsFor(const std::vector<TagSpecification>& specs,
   return tags;
 }
 
-std::vector<BlockDeviceMapping> ParseBlockDeviceMappings(const std::vector<std::string>& args) {
-  std::vector<BlockDeviceMapping> out;
+std::vector<v1::BlockDeviceMapping> ParseBlockDeviceMappings(const std::vector<std::string>& args) {
+  std::vector<v1::BlockDeviceMapping> out;
   const std::string flag = "--block-device-mappings";
+  auto boolean = [&](const json& v, const std::string& what) {
+    const std::string d = absl::AsciiStrToLower(StringOf(v));
+    if (d != "true" && d != "false") Bad(flag, "Ebs." + what + " is true or false");
+    return d == "true";
+  };
+  auto number = [&](const json& v, const std::string& what) {
+    const std::string text = StringOf(v);
+    int n = 0;
+    if (!absl::SimpleAtoi(text, &n) || n <= 0) {
+      Bad(flag, "Ebs." + what + " must be a positive number, got " + text);
+    }
+    return n;
+  };
   for (const auto& obj : ParseStructureList(args, flag)) {
     CheckKeys(obj, {"DeviceName", "VirtualName", "Ebs", "NoDevice"}, flag);
-    BlockDeviceMapping m;
+    v1::BlockDeviceMapping m;
     if (!obj.contains("DeviceName")) Bad(flag, "each mapping needs DeviceName; got " + obj.dump());
-    m.device_name = StringOf(obj["DeviceName"]);
-    if (obj.contains("VirtualName")) m.virtual_name = StringOf(obj["VirtualName"]);
-    m.no_device = obj.contains("NoDevice");
+    m.set_device_name(StringOf(obj["DeviceName"]));
+    if (obj.contains("VirtualName")) m.set_virtual_name(StringOf(obj["VirtualName"]));
+    m.set_no_device(obj.contains("NoDevice"));
     if (obj.contains("Ebs")) {
       const json& ebs = obj["Ebs"];
       if (!ebs.is_object()) Bad(flag, "Ebs={VolumeSize=N,...} expected");
@@ -161,20 +174,16 @@ std::vector<BlockDeviceMapping> ParseBlockDeviceMappings(const std::vector<std::
                 {"DeleteOnTermination", "Iops", "SnapshotId", "VolumeSize", "VolumeType",
                  "KmsKeyId", "Throughput", "Encrypted"},
                 flag);
-      m.has_ebs = true;
-      if (ebs.contains("VolumeSize")) {
-        const std::string size = StringOf(ebs["VolumeSize"]);
-        if (!absl::SimpleAtoi(size, &m.volume_size_gib) || m.volume_size_gib <= 0) {
-          Bad(flag, "Ebs.VolumeSize must be a positive number of GiB, got " + size);
-        }
-      }
-      if (ebs.contains("VolumeType")) m.volume_type = StringOf(ebs["VolumeType"]);
-      if (ebs.contains("SnapshotId")) m.snapshot_id = StringOf(ebs["SnapshotId"]);
+      v1::EbsBlockDevice& e = *m.mutable_ebs();
+      if (ebs.contains("VolumeSize")) e.set_volume_size(number(ebs["VolumeSize"], "VolumeSize"));
+      if (ebs.contains("VolumeType")) e.set_volume_type(StringOf(ebs["VolumeType"]));
+      if (ebs.contains("SnapshotId")) e.set_snapshot_id(StringOf(ebs["SnapshotId"]));
+      if (ebs.contains("Iops")) e.set_iops(number(ebs["Iops"], "Iops"));
+      if (ebs.contains("Throughput")) e.set_throughput(number(ebs["Throughput"], "Throughput"));
       if (ebs.contains("DeleteOnTermination")) {
-        const std::string d = absl::AsciiStrToLower(StringOf(ebs["DeleteOnTermination"]));
-        if (d != "true" && d != "false") Bad(flag, "Ebs.DeleteOnTermination is true or false");
-        m.delete_on_termination = d == "true";
+        e.set_delete_on_termination(boolean(ebs["DeleteOnTermination"], "DeleteOnTermination"));
       }
+      if (ebs.contains("Encrypted")) e.set_encrypted(boolean(ebs["Encrypted"], "Encrypted"));
     }
     out.push_back(std::move(m));
   }

@@ -40,13 +40,9 @@ std::vector<TagSpecification> ParseTagSpecifications(const std::vector<std::stri
 std::vector<v1::Tag> TagsFor(const std::vector<TagSpecification>& specs,
                              const std::string& resource_type, const std::string& operation);
 
-// --block-device-mappings "DeviceName=/dev/sda1,Ebs={VolumeSize=20,VolumeType=gp3}" (or JSON).
-struct BlockDeviceMapping {
-  std::string device_name, virtual_name, volume_type, snapshot_id;
-  bool no_device = false, has_ebs = false, delete_on_termination = true;
-  int volume_size_gib = 0;  // 0: the image's size
-};
-std::vector<BlockDeviceMapping> ParseBlockDeviceMappings(const std::vector<std::string>& args);
+// --block-device-mappings "DeviceName=/dev/sda1,Ebs={VolumeSize=20,VolumeType=gp3}" (or JSON),
+// as botocore's BlockDeviceMapping / EbsBlockDevice shapes (run-instances, register-image).
+std::vector<v1::BlockDeviceMapping> ParseBlockDeviceMappings(const std::vector<std::string>& args);
 
 // The value of an EC2 name parsed by common/ec2_names.h. A name that is not EC2's is refused as the
 // service refuses it (InvalidParameterValue, exit 254), since the typed request cannot carry it.

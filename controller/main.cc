@@ -310,6 +310,15 @@ int main(int argc, char** argv) {
   }
   ctl::VolumeService volumes(state, clock, ids, volume_fleet);
   compute.SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
+  // EBS-backed AMIs: their uploaded disks are written into each zone's volume service over NBD.
+  ctl::QemuImgDiskWriter disk_writer;
+  volumes.SetImageSource(&**blobs, &disk_writer);
+  images.SetVolumes(&volumes);
+  compute.SetEbsHooks(
+      {.serves_zone =
+           [&volume_fleet](const std::string& zone) { return volume_fleet.Serves(zone); },
+       .launched =
+           [&volumes](const std::vector<std::string>& ids) { volumes.FinishLaunchVolumes(ids); }});
   ctl::InstanceProfileService profiles(state, clock, sealer);
   // CloudFormation stacks over the services above. The CloudFormation surfaces (Query actions,
   // gRPC, the guest endpoint) take it as a StackApi; the reconciler below drives it.

@@ -120,7 +120,14 @@ absl::Status ValidateDomainSpec(const DomainSpec& spec) {
   if (spec.memory_mib < 16 || spec.memory_mib > (int64_t{1} << 24)) {
     return Invalid(id, "memory_mib must be in [16, 16777216]");
   }
-  if (absl::Status s = CheckPath("root_disk", spec.root_disk, /*required=*/true); !s.ok()) {
+  int boot_disks = 0;
+  for (const EbsDisk& d : spec.ebs_disks) boot_disks += d.boot ? 1 : 0;
+  if (boot_disks > 1) return Invalid(id, "at most one EBS disk is the boot disk");
+  if (boot_disks == 1 && !spec.root_disk.empty()) {
+    return Invalid(id, "root_disk must be empty when an EBS volume is the boot disk");
+  }
+  if (absl::Status s = CheckPath("root_disk", spec.root_disk, /*required=*/boot_disks == 0);
+      !s.ok()) {
     return Invalid(id, StdView(s.message()));
   }
   if (absl::Status s = CheckPath("kernel", spec.kernel, false); !s.ok()) {
@@ -270,12 +277,21 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
   absl::StrAppend(&x, "  <on_reboot>restart</on_reboot>\n");
   absl::StrAppend(&x, "  <on_crash>destroy</on_crash>\n");
   absl::StrAppend(&x, "  <devices>\n");
-  absl::StrAppend(&x, "    <disk type='file' device='disk'>\n");
-  absl::StrAppend(&x,
-                  "      <driver name='qemu' type='qcow2' cache='writeback' discard='unmap'/>\n");
-  absl::StrAppend(&x, "      <source file='", XmlEscape(spec.root_disk), "'/>\n");
-  absl::StrAppend(&x, "      <target dev='vda' bus='virtio'/>\n");
-  absl::StrAppend(&x, "    </disk>\n");
+  // The root: an EBS volume over NBD (an EBS-backed instance), else the local overlay.
+  for (const EbsDisk& disk : spec.ebs_disks) {
+    if (!disk.boot) continue;
+    absl::StatusOr<std::string> element = BuildEbsDiskXml(disk, /*indent=*/4);
+    if (!element.ok()) return element.status();
+    absl::StrAppend(&x, *element);
+  }
+  if (!spec.root_disk.empty()) {
+    absl::StrAppend(&x, "    <disk type='file' device='disk'>\n");
+    absl::StrAppend(&x,
+                    "      <driver name='qemu' type='qcow2' cache='writeback' discard='unmap'/>\n");
+    absl::StrAppend(&x, "      <source file='", XmlEscape(spec.root_disk), "'/>\n");
+    absl::StrAppend(&x, "      <target dev='vda' bus='virtio'/>\n");
+    absl::StrAppend(&x, "    </disk>\n");
+  }
   for (const InstanceStoreDisk& disk : spec.instance_store) {
     absl::StrAppend(&x, "    <disk type='file' device='disk'>\n");
     absl::StrAppend(&x,
@@ -286,6 +302,7 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
     absl::StrAppend(&x, "    </disk>\n");
   }
   for (const EbsDisk& disk : spec.ebs_disks) {
+    if (disk.boot) continue;  // first, above
     absl::StatusOr<std::string> element = BuildEbsDiskXml(disk, /*indent=*/4);
     if (!element.ok()) return element.status();
     absl::StrAppend(&x, *element);

@@ -170,8 +170,9 @@ absl::Status ValidateEbsDisk(const EbsDisk& d) {
   if (!IsExportName(d.export_name)) {
     return Invalid(id, "export_name must be 1-255 characters of [A-Za-z0-9._-]");
   }
-  if (!IsDataTargetDev(d.target_dev)) {
-    return Invalid(id, "target_dev must be vd and one or two lowercase letters, not vda");
+  if (d.boot ? d.target_dev != "vda" : !IsDataTargetDev(d.target_dev)) {
+    return Invalid(id, d.boot ? "target_dev of the boot (root) volume must be vda"
+                              : "target_dev must be vd and one or two lowercase letters, not vda");
   }
   const volumes::IoTune& t = d.iotune;
   if (t.size_iops_sec < 0) return Invalid(id, "iotune size_iops_sec must be >= 0");

@@ -45,7 +45,8 @@ namespace minicloud::hypervisor {
 // InvalidArgument (naming the field) unless: volume_id is "vol-" and 8 or 17 lowercase hex
 // digits; nbd_host is a DNS name ([A-Za-z0-9-] labels of 1-63, dots, at most 253), an IPv4 or
 // an IPv6 literal; nbd_port is in [1, 65535]; export_name is 1-255 characters of
-// [A-Za-z0-9._-]; target_dev is "vd" and one or two lowercase letters, not the root's "vda";
+// [A-Za-z0-9._-]; target_dev is "vd" and one or two lowercase letters, not the root's "vda"
+// (a boot disk's is exactly "vda");
 // iotune values are non-negative, a *_max needs its base limit and is at least it, and a
 // *_max_length needs its *_max.
 absl::Status ValidateEbsDisk(const EbsDisk& disk);

@@ -32,6 +32,9 @@ struct EbsDisk {
   std::string export_name;  // NBD export name; the volume service uses the volume id
   std::string target_dev;   // virtio target, "vdf" (EbsTargetDev maps /dev/sdf to it)
   volumes::IoTune iotune;   // volumes::IoTuneOf(type, size, performance)
+  // The root volume of an EBS-backed instance: target vda, the disk the guest boots from (in
+  // place of DomainSpec::root_disk, which is then empty).
+  bool boot = false;
 };
 
 // One instance-store volume: a sparse raw file on this host's disk, created by the agent at boot
@@ -51,7 +54,9 @@ struct DomainSpec {
   int vcpus = 1;
   int64_t memory_mib = 512;
   Accelerator accelerator = Accelerator::kTcg;
-  std::string root_disk;  // qcow2 overlay, attached as the first virtio disk (vda)
+  // qcow2 overlay, attached as the first virtio disk (vda); empty when an ebs_disks entry is the
+  // boot disk (an EBS-backed instance).
+  std::string root_disk;
   // Direct kernel boot (AKI/ARI-style AMIs); empty kernel = boot through firmware from disk.
   std::string kernel;
   std::string initrd;

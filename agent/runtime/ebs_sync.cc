@@ -32,7 +32,14 @@ EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk
   return plan;
 }
 
-absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d) {
+google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk> WantedEbsDisks(
+    const v1::DesiredInstance& want) {
+  google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk> out = want.ebs_disks();
+  if (want.ebs_root() && !want.root_disk().nbd_host().empty()) *out.Add() = want.root_disk();
+  return out;
+}
+
+absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d, bool boot) {
   absl::StatusOr<volumes::VolumeType> type = volumes::ParseVolumeType(d.volume_type());
   if (!type.ok()) {
     return absl::InvalidArgumentError(
@@ -44,6 +51,7 @@ absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d) {
   disk.nbd_port = d.nbd_port();
   disk.export_name = d.export_name();
   disk.target_dev = d.target_dev();
+  disk.boot = boot;
   disk.iotune = volumes::IoTuneOf(*type, d.size_gib(), {d.iops(), d.throughput()});
   if (absl::Status s = hypervisor::ValidateEbsDisk(disk); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(d.volume_id(), ": ", s.message()));
@@ -116,7 +124,7 @@ void Agent::SyncEbsDisks() {
         continue;
       }
       work.push_back(
-          {want.instance_id(), want.ebs_disks(),
+          {want.instance_id(), WantedEbsDisks(want),
            l == local_.end() ? std::map<std::string, int64_t>{} : l->second.detach_asked_ms});
     }
   }

@@ -28,7 +28,13 @@ EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk
 
 // The hypervisor's disk for a desired one, its <iotune> from the volume's type and shape
 // (volumes::IoTuneOf). InvalidArgument for an unknown type or a disk ValidateEbsDisk refuses.
-absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d);
+// `boot`: the root volume of an EBS-backed instance (target vda, DesiredInstance.root_disk).
+absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d, bool boot = false);
+
+// The EBS disks the instance's domain should have: its data volumes and, for an EBS-backed
+// instance whose root is exported, the root volume at vda.
+google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk> WantedEbsDisks(
+    const v1::DesiredInstance& want);
 
 // What to report for an instance: every wanted disk (attached or not, with its last error) and
 // every other EBS disk the domain still has (attached, e.g. one whose unplug the guest has not

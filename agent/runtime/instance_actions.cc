@@ -112,7 +112,13 @@ absl::Status Agent::Admit(const v1::DesiredInstance& want) {
 absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& timeline) {
   const std::string& id = want.instance_id();
   const v1::BootImage& image = want.image();
-  MC_ASSIGN_OR_RETURN(std::string base, EnsureBlob(image.sha256(), image.size_bytes()));
+  // An EBS-backed instance boots from its root volume over NBD: the AMI's disk is not needed
+  // on this host (its kernel and initramfs are, for a direct kernel boot).
+  const bool ebs_root = want.ebs_root();
+  std::string base;
+  if (!ebs_root) {
+    MC_ASSIGN_OR_RETURN(base, EnsureBlob(image.sha256(), image.size_bytes()));
+  }
   std::string kernel, initrd;
   if (!image.kernel_sha256().empty()) {
     MC_ASSIGN_OR_RETURN(kernel, EnsureBlob(image.kernel_sha256(), image.kernel_size_bytes()));
@@ -125,14 +131,16 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
   MC_ASSIGN_OR_RETURN(const std::string dir, InstanceDir(id));
   std::error_code ec;
   MC_RETURN_IF_ERROR(config_.qemu_account.ShareDirectory(dir));
-  const std::string root = dir + "/root.qcow2";
-  if (!fs::exists(root, ec)) {
+  const std::string root = ebs_root ? "" : dir + "/root.qcow2";
+  if (!ebs_root && !fs::exists(root, ec)) {
     storage::OverlaySpec overlay;
     overlay.backing_path = base;
     overlay.overlay_path = root;
     MC_RETURN_IF_ERROR(Annotate(storage::CreateOverlay(overlay), "create root disk"));
   }
-  MC_RETURN_IF_ERROR(Annotate(config_.qemu_account.ShareWritable(root), "root disk"));
+  if (!ebs_root) {
+    MC_RETURN_IF_ERROR(Annotate(config_.qemu_account.ShareWritable(root), "root disk"));
+  }
   // Instance store: empty at every boot; a domain that already runs (an agent restarted after
   // starting it) keeps the volumes it has.
   MC_ASSIGN_OR_RETURN(const std::vector<InstanceStoreFile> store, PlanInstanceStore(want, dir));
@@ -159,6 +167,11 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
   spec.initrd = initrd;
   spec.kernel_cmdline = image.kernel_command_line();
   spec.console_log = dir + "/console.log";
+  if (ebs_root) {
+    // Without its root there is nothing to boot: unlike a data volume, a refusal fails the boot.
+    MC_ASSIGN_OR_RETURN(hypervisor::EbsDisk disk, ToEbsDisk(want.root_disk(), /*boot=*/true));
+    spec.ebs_disks.push_back(std::move(disk));
+  }
   for (const auto& d : want.ebs_disks()) {
     // A disk the hypervisor cannot take does not stop the boot: it is reported as the
     // attachment's error (SyncEbsDisks tries it again while the instance runs).

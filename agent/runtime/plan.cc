@@ -9,6 +9,10 @@ bool IsOff(hypervisor::DomainState s) {
 
 }  // namespace
 
+bool RootDiskPending(const v1::DesiredInstance& want) {
+  return want.ebs_root() && want.root_disk().nbd_host().empty();
+}
+
 std::vector<Action> PlanActions(const v1::DesiredState& desired,
                                 const std::map<std::string, hypervisor::DomainInfo>& domains,
                                 const std::map<std::string, LocalInstance>& local) {
@@ -28,7 +32,7 @@ std::vector<Action> PlanActions(const v1::DesiredState& desired,
         const bool failed = l != local.end() && l->second.state == v1::OBSERVED_STATE_FAILED &&
                             l->second.failed_boot >= want.boot_count();
         const bool boot = !has_domain || (off && booted < want.boot_count());
-        if (boot && !failed) {
+        if (boot && !failed && !RootDiskPending(want)) {
           actions.push_back({ActionKind::kLaunch, id});
         } else if (has_domain && domain->second.state == hypervisor::DomainState::kRunning) {
           const int rebooted = l != local.end() ? l->second.rebooted : 0;

@@ -35,6 +35,10 @@ struct LocalInstance {
 // running domain (RebootInstances).
 enum class ActionKind { kLaunch, kStop, kTeardown, kReboot };
 
+// An EBS-backed instance whose root volume is not exported yet (DesiredInstance.root_disk
+// without an endpoint): it cannot boot, and waits (reported PREPARING) instead of failing.
+bool RootDiskPending(const v1::DesiredInstance& want);
+
 struct Action {
   ActionKind kind;
   std::string instance_id;

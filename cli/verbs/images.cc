@@ -38,6 +38,9 @@ void ApplyManifest(const std::string& path, bool direct_kernel, v1::RegisterImag
     }
     reg.set_architecture(m.value("architecture", reg.architecture()));
     reg.set_root_device_name(m.value("root_device_name", reg.root_device_name()));
+    if (reg.root_device_type().empty()) {
+      reg.set_root_device_type(m.value("root_device_type", std::string()));
+    }
     const bool firmware = m.value("firmware_bootable", true);
     if (direct_kernel || !firmware) {
       files.kernel = dir + m.at("kernel").at("file").get<std::string>();
@@ -98,7 +101,7 @@ void AddRegisterImage(VerbRegistry& verbs) {
     ImageFiles files;
     std::string manifest;
     bool direct_kernel = false;
-    std::vector<std::string> tags, tag_specifications;
+    std::vector<std::string> tags, tag_specifications, block_device_mappings;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = verbs.Add("register-image", "upload a qcow2 AMI", [f](VerbContext& ctx) {
@@ -113,6 +116,9 @@ void AddRegisterImage(VerbRegistry& verbs) {
     for (const auto& t :
          TagsFor(ParseTagSpecifications(f->tag_specifications), "image", "RegisterImage")) {
       *reg.add_tags() = t;
+    }
+    for (auto& m : ParseBlockDeviceMappings(f->block_device_mappings)) {
+      *reg.add_block_device_mappings() = std::move(m);
     }
     reg.set_image_size_bytes(UploadSize("--image-location", files.disk));
     if (!files.kernel.empty()) reg.set_kernel_size_bytes(UploadSize("--kernel", files.kernel));
@@ -142,6 +148,10 @@ void AddRegisterImage(VerbRegistry& verbs) {
   cmd->add_option("--tags", f->tags, "Key=os,Value=debian (image tags; repeatable)");
   cmd->add_option("--tag-specifications", f->tag_specifications,
                   "ResourceType=image,Tags=[{Key=os,Value=debian}] (or JSON)");
+  cmd->add_option("--block-device-mappings", f->block_device_mappings,
+                  "DeviceName=/dev/xvda,Ebs={VolumeSize=8} makes an EBS-backed AMI (or JSON)");
+  cmd->add_option("--root-device-type", *reg.mutable_root_device_type(),
+                  "ebs | instance-store (default: the Ebs root mapping's, else a host-local root)");
 }
 
 void AddDescribeImages(VerbRegistry& verbs) {

@@ -146,13 +146,9 @@ void AddRunInstances(VerbRegistry& verbs) {
       *run.add_tags() = t;
     }
     // Parsed here (shorthand, JSON, file://) so that mistakes are named; the controller decides
-    // what a mapping may say (instance store today; Ebs is refused there).
-    for (const BlockDeviceMapping& m : ParseBlockDeviceMappings(f->block_device_mappings)) {
-      v1::BlockDeviceMapping* b = run.add_block_device_mappings();
-      b->set_device_name(m.device_name);
-      b->set_virtual_name(m.virtual_name);
-      b->set_no_device(m.no_device);
-      b->set_has_ebs(m.has_ebs);
+    // what a mapping may say.
+    for (auto& m : ParseBlockDeviceMappings(f->block_device_mappings)) {
+      *run.add_block_device_mappings() = std::move(m);
     }
     run.set_dry_run(f->dry_run);
     auto resp = ctx.api.Call("RunInstances", &Stub::RunInstances, run);

@@ -68,7 +68,11 @@ absl::StatusOr<VolumeTransition> Apply(const VolumeView& v, VolumeEvent e) {
     case VolumeEvent::kCreateAccepted:
       return Internal(VolumeEventName(e), state);
     case VolumeEvent::kServiceCreated:
-      if (v.state == v1::VOLUME_STATE_CREATING) return To(v1::VOLUME_STATE_AVAILABLE);
+      // A volume RunInstances made for an instance (its root, an Ebs mapping) is attached from
+      // the start: it is in use once made.
+      if (v.state == v1::VOLUME_STATE_CREATING) {
+        return To(v.attachments > 0 ? v1::VOLUME_STATE_IN_USE : v1::VOLUME_STATE_AVAILABLE);
+      }
       return Same(v);  // a late or repeated answer of the volume service
     case VolumeEvent::kServiceFailed:
       if (v.state == v1::VOLUME_STATE_CREATING) return To(v1::VOLUME_STATE_ERROR);

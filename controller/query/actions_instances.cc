@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "controller/query/action.h"
 #include "controller/query/instance_xml.h"
+#include "controller/query/query_block_devices.h"
 #include "controller/query/query_instance_options.h"
 #include "controller/query/xml.h"
 
@@ -88,23 +89,9 @@ absl::StatusOr<v1::RunInstancesRequest> ParseRunInstances(ParamNode& p, bool dry
   if (ParamNode* options = p.Struct("MetadataOptions")) {
     MC_RETURN_IF_ERROR(ParseMetadataOptionFields(*options, req.mutable_metadata_options()));
   }
-  // BlockDeviceMapping.N (botocore: BlockDeviceMappingRequestList). The service decides what a
-  // mapping may say (controller/service/block_device_mapping.h); an Ebs structure is read whole
-  // so that the service, not UnknownParameter, answers it.
-  for (ParamNode* m : p.List("BlockDeviceMapping")) {
-    v1::BlockDeviceMapping* b = req.add_block_device_mappings();
-    if (auto v = m->String("DeviceName")) b->set_device_name(*v);
-    if (auto v = m->String("VirtualName")) b->set_virtual_name(*v);
-    b->set_no_device(m->String("NoDevice").has_value());
-    if (ParamNode* ebs = m->Struct("Ebs")) {
-      b->set_has_ebs(true);
-      for (const char* field :
-           {"DeleteOnTermination", "Iops", "SnapshotId", "VolumeSize", "VolumeType", "KmsKeyId",
-            "Throughput", "OutpostArn", "Encrypted"}) {
-        ebs->String(field);
-      }
-    }
-  }
+  // BlockDeviceMapping.N (botocore: BlockDeviceMappingRequestList); the service decides what a
+  // mapping may say (controller/service/block_device_mapping.h, ebs_mapping.h).
+  MC_RETURN_IF_ERROR(ParseBlockDeviceMappings(p, req.mutable_block_device_mappings()));
   for (ParamNode* spec : p.List("TagSpecification")) {
     const std::string type = spec->String("ResourceType").value_or("");
     if (type != "instance") {

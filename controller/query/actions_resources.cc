@@ -5,6 +5,7 @@
 #include "common/status_macros.h"
 #include "controller/query/action.h"
 #include "controller/query/instance_xml.h"
+#include "controller/query/query_block_devices.h"
 #include "controller/query/xml.h"
 
 namespace minicloud::query {
@@ -41,14 +42,7 @@ absl::Status RunDescribeImages(Services& s, const v1::DescribeImagesRequest& req
     TextIfSet(item, "description", i.description());
     Text(item, "rootDeviceType", i.root_device_type());
     Text(item, "rootDeviceName", i.root_device_name());
-    XmlNode bdm = Item(Child(item, "blockDeviceMapping"));
-    Text(bdm, "deviceName", i.root_device_name());
-    XmlNode ebs = Child(bdm, "ebs");
-    Bool(ebs, "deleteOnTermination", true);
-    // GiB, rounded up, of the disk the guest sees.
-    Int(ebs, "volumeSize", (i.virtual_size_bytes() + (int64_t{1} << 30) - 1) >> 30);
-    Text(ebs, "volumeType", "gp3");
-    Bool(ebs, "encrypted", false);
+    WriteImageBlockDeviceMappings(item, i.block_device_mappings());
     Text(item, "virtualizationType", "hvm");
     Text(item, "hypervisor", "xen");
     TextIfSet(item, "bootMode", i.boot_mode() == "direct-kernel" ? "" : i.boot_mode());

@@ -96,10 +96,9 @@ absl::StatusOr<std::vector<v1::DesiredInstanceStoreDisk>> ResolveInstanceStore(
                                          " names both a VirtualName and Ebs; give one"));
     }
     if (m.has_ebs()) {
-      return Ec2Error(absl::StatusCode::kFailedPrecondition, "UnsupportedOperation",
-                      absl::StrCat("EBS block device mappings (", m.device_name(),
-                                   ") are not supported yet: instances boot with the image's "
-                                   "root disk and their instance store"));
+      // An EBS volume (controller/service/ebs_mapping.h decides it): its slot is taken.
+      if (slot) taken.insert(*slot);
+      continue;
     }
     if (m.virtual_name().empty()) {
       return InvalidMapping(

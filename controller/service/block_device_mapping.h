@@ -17,8 +17,8 @@
 // instance-store mapping, two mappings of one device (sdf and xvdf are one slot), a virtual name
 // used twice, VirtualName together with Ebs (InvalidBlockDeviceMapping); a VirtualName that is
 // not ephemeral0..ephemeral23 (InvalidParameterValue); more than kMaxBlockDeviceMappings
-// mappings (InvalidParameterValue); Ebs mappings (UnsupportedOperation: EBS-backed launches are
-// not there yet).
+// mappings (InvalidParameterValue). Ebs mappings take their device's slot; which EBS volumes
+// they make is controller/service/ebs_mapping.h.
 
 #include <vector>
 

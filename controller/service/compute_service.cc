@@ -43,7 +43,7 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   }
   i.set_architecture(r.architecture());
   i.set_root_device_name(r.root_device_name());
-  i.set_root_device_type("ebs");
+  i.set_root_device_type(r.root_device_type().empty() ? "ebs" : r.root_device_type());
   i.set_hypervisor(r.accelerator() == v1::ACCELERATOR_KVM ? "kvm" : "tcg");
   i.set_client_token(r.client_token());
   auto* steps = i.mutable_launch_steps();

@@ -13,6 +13,7 @@
 #include "controller/agent_client/agent_client.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/cloud_state.h"
+#include "controller/service/ebs_mapping.h"
 #include "controller/service/identity.h"
 #include "controller/service/instance_types.h"
 #include "controller/service/metadata_options.h"
@@ -77,6 +78,15 @@ class ComputeService {
   // at wiring, before serving.
   using VolumeStatesFn = std::function<std::map<std::string, VolumeServiceState>()>;
   void SetVolumeStates(VolumeStatesFn fn) { volume_states_ = std::move(fn); }
+  // The EBS volumes RunInstances makes (an EBS-backed AMI's root, Ebs mappings; ebs_launch.cc):
+  // which zones have a volume service, and what to call with the new volumes' ids once the
+  // launch is durable (VolumeService::FinishLaunchVolumes: make, export). Unset: no zone has
+  // one, and such launches are refused. Set once at wiring, before serving.
+  struct EbsHooks {
+    std::function<bool(const std::string& zone)> serves_zone;
+    std::function<void(const std::vector<std::string>& volume_ids)> launched;
+  };
+  void SetEbsHooks(EbsHooks hooks) { ebs_hooks_ = std::move(hooks); }
   // EC2 RebootInstances: each running instance reboots (state stays running; its agent reboots
   // the domain once); terminated and shutting-down ones are ignored; any other state is
   // IncorrectInstanceState (instance_status.cc).
@@ -114,10 +124,17 @@ class ComputeService {
   // The scheduler's request for RunInstances, with the placement group resolved.
   absl::StatusOr<scheduler::PlacementRequest> PlacementRequestLocked(
       const v1::RunInstancesRequest& req, const InstanceType& type);
-  // May stopped instance `r` boot again on its host? On success, `snapshot` counts it as used.
-  absl::Status RecheckStartLocked(const v1::InstanceRecord& r,
-                                  std::vector<scheduler::HostSnapshot>& snapshot,
-                                  const CloudState::Changes& changes);
+  // The EBS volumes of one instance of a launch (ebs_launch.cc): records `creating`, attached
+  // (`attaching`) at their device names, staged in `changes`; the root's id goes on `r`.
+  absl::Status StageLaunchVolumesLocked(const std::vector<EbsVolumePlan>& plans,
+                                        const v1::ImageRecord& image, v1::InstanceRecord& r,
+                                        CloudState::Changes& changes,
+                                        std::vector<std::string>& volume_ids);
+  // Where may stopped instance `r` boot again: its host (host-local root), or any host of its
+  // zone for an EBS root. Returns the chosen host; `snapshot` counts it as used there.
+  absl::StatusOr<std::string> RecheckStartLocked(const v1::InstanceRecord& r,
+                                                 std::vector<scheduler::HostSnapshot>& snapshot,
+                                                 const CloudState::Changes& changes);
 
   CloudState& state_;
   const Clock& clock_;
@@ -125,6 +142,7 @@ class ComputeService {
   const scheduler::Scheduler& scheduler_;
   AgentClient& agents_;
   VolumeStatesFn volume_states_;
+  EbsHooks ebs_hooks_;
 };
 
 // Where the calling thread's last RunInstances call spent its time (steady clock): waiting for

@@ -289,8 +289,22 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
     *di->mutable_network() = r.network();
     *di->mutable_instance_store() = r.instance_store();
     *di->mutable_metadata() = BuildGuestMetadata(r, {.vpc_cidr = state_.config().vpc_cidr});
+    if (!r.root_volume_id().empty()) {
+      // EBS-backed: the host boots from the root volume once it is exported (until then the
+      // root disk has no endpoint and the host waits).
+      di->set_ebs_root(true);
+      di->mutable_root_disk()->set_volume_id(r.root_volume_id());
+      di->mutable_root_disk()->set_target_dev("vda");
+      di->mutable_root_disk()->set_device(r.root_device_name());
+    }
     if (auto it = disks.find(id); it != disks.end()) {
-      for (const auto& disk : it->second) *di->add_ebs_disks() = disk;
+      for (const auto& disk : it->second) {
+        if (disk.volume_id() == r.root_volume_id()) {
+          *di->mutable_root_disk() = disk;
+        } else {
+          *di->add_ebs_disks() = disk;
+        }
+      }
     }
     if (r.identity_signature().empty()) to_sign.push_back(d.instances_size() - 1);
   }

@@ -1,5 +1,6 @@
 #include "controller/service/image_service.h"
 
+#include <map>
 #include <set>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/storage/qcow2.h"
+#include "controller/service/ebs_mapping.h"
 #include "controller/service/filters.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/pagination.h"
@@ -26,7 +28,7 @@ v1::Image ToApi(const v1::ImageRecord& r) {
   i.set_description(r.description());
   i.set_architecture(r.architecture());
   i.set_root_device_name(r.root_device_name());
-  i.set_root_device_type("ebs");
+  i.set_root_device_type(ShownRootDeviceType(r));
   i.set_state("available");
   i.set_image_type("machine");
   i.set_owner_id(r.owner_id());
@@ -38,6 +40,27 @@ v1::Image ToApi(const v1::ImageRecord& r) {
   i.set_ramdisk_id(r.boot().ramdisk_sha256());
   i.set_boot_mode(r.boot().kernel_sha256().empty() ? "legacy-bios" : "direct-kernel");
   *i.mutable_tags() = TagList(r.tags());
+  *i.mutable_block_device_mappings() = r.block_device_mappings();
+  if (r.root_device_type().empty()) {
+    // The host-local root of earlier versions, as they described it.
+    v1::BlockDeviceMapping* m = i.add_block_device_mappings();
+    m->set_device_name(r.root_device_name());
+    m->mutable_ebs()->set_volume_size(static_cast<int32_t>(GibFor(r.virtual_size_bytes())));
+    m->mutable_ebs()->set_delete_on_termination(true);
+    m->mutable_ebs()->set_volume_type("gp3");
+    m->mutable_ebs()->set_encrypted(false);
+  }
+  // EC2 names one snapshot per AMI: the root's, here the one of the first zone by name (a
+  // protobuf map has no order of its own).
+  if (!r.zone_snapshots().empty()) {
+    const std::map<std::string, std::string> by_zone(r.zone_snapshots().begin(),
+                                                     r.zone_snapshots().end());
+    for (auto& m : *i.mutable_block_device_mappings()) {
+      if (m.has_ebs() && SameDevice(m.device_name(), r.root_device_name())) {
+        m.mutable_ebs()->set_snapshot_id(by_zone.begin()->second);
+      }
+    }
+  }
   return i;
 }
 
@@ -53,7 +76,7 @@ const FilterTable<v1::ImageRecord>& ImageFilters() {
           {"description", [](const auto& i) { return i.description(); }},
           {"owner-id", [](const auto& i) { return i.owner_id(); }},
           {"root-device-name", [](const auto& i) { return i.root_device_name(); }},
-          {"root-device-type", [](const auto&) { return std::string("ebs"); }},
+          {"root-device-type", [](const auto& i) { return ShownRootDeviceType(i); }},
           {"state", [](const auto&) { return std::string("available"); }},
           {"image-type", [](const auto&) { return std::string("machine"); }},
       },
@@ -103,6 +126,14 @@ absl::StatusOr<std::unique_ptr<ImageService::Registration>> ImageService::BeginR
                                               "'; hosts run x86_64 guests"));
   }
   if (normal.root_device_name().empty()) normal.set_root_device_name("/dev/xvda");
+  // The mapping's rules before any byte is stored (the disk's size is checked again at Record).
+  MC_ASSIGN_OR_RETURN(const ImageMapping mapping, ResolveImageMapping(normal, 0));
+  if (mapping.root_device_type == kRootDeviceTypeEbs &&
+      (volumes_ == nullptr || !volumes_->CanImportImages())) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "UnsupportedOperation",
+                    "EBS-backed AMIs need a volume service in an availability zone; this cloud "
+                    "has none (register the AMI without an Ebs root mapping)");
+  }
   {
     std::lock_guard<std::mutex> lock(state_.mu());
     MC_RETURN_IF_ERROR(CheckNameFreeLocked(req.name()));
@@ -131,7 +162,11 @@ absl::StatusOr<v1::RegisterImageResponse> ImageService::Registration::Finish() {
   if (!resp.ok()) {
     const auto& c = upload_->committed();
     service_.RemoveUnusedBlobs(std::set<std::string>(c.begin(), c.end()));
+    return resp;
   }
+  // An EBS-backed AMI's disk becomes a snapshot in each zone now, so the first launch clones
+  // it at once; a zone that cannot be reached gets it from the volume service's Reconcile.
+  if (service_.volumes_ != nullptr) service_.volumes_->ImportImage(resp->image_id());
   return resp;
 }
 
@@ -150,6 +185,10 @@ absl::StatusOr<v1::RegisterImageResponse> ImageService::Record(const v1::Registe
   boot.set_image_id(rec.image_id());
   *rec.mutable_boot() = boot;
   rec.set_virtual_size_bytes(static_cast<int64_t>(files.virtual_size));
+  MC_ASSIGN_OR_RETURN(ImageMapping mapping,
+                      ResolveImageMapping(req, static_cast<int64_t>(files.virtual_size)));
+  rec.set_root_device_type(mapping.root_device_type);
+  for (auto& m : mapping.mappings) *rec.add_block_device_mappings() = std::move(m);
   rec.set_creation_time_ms(absl::ToUnixMillis(clock_.Now()));
   rec.set_owner_id(state_.config().owner_id);
   SetTags(req.tags(), *rec.mutable_tags());

@@ -12,6 +12,7 @@
 #include "controller/service/blob_store.h"
 #include "controller/service/cloud_state.h"
 #include "controller/service/image_upload.h"
+#include "controller/service/volume_service.h"
 #include "minicloud/v1/compute.pb.h"
 #include "minicloud/v1/host.pb.h"
 
@@ -48,6 +49,10 @@ class ImageService {
     std::unique_ptr<ImageUpload> upload_;
   };
 
+  // The volume service EBS-backed AMIs import their disks into (VolumeService::ImportImage);
+  // without one, RegisterImage refuses them.
+  void SetVolumes(VolumeService* volumes) { volumes_ = volumes; }
+
   absl::StatusOr<std::unique_ptr<Registration>> BeginRegisterImage(
       const v1::RegisterImageRequest& req);
   absl::StatusOr<v1::DescribeImagesResponse> DescribeImages(const v1::DescribeImagesRequest& req);
@@ -74,6 +79,7 @@ class ImageService {
   BlobStore& blobs_;
   const ImageLimits limits_;
   std::atomic<int> uploads_{0};
+  VolumeService* volumes_ = nullptr;
 };
 
 // EC2 AMI names: 3-128 characters of letters, digits, ( ) [ ] space . / - ' @ _

@@ -26,6 +26,7 @@
 #include "controller/service/metadata_options.h"
 #include "controller/service/network_plan.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/volume_service.h"
 
 namespace minicloud::controller {
 namespace {
@@ -215,6 +216,28 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
       ResolveInstanceStore(
           type, req.block_device_mappings(),
           image.root_device_name().empty() ? kDefaultRootDeviceName : image.root_device_name()));
+  // EBS volumes (the root of an EBS-backed AMI, Ebs mappings): controller/service/ebs_mapping.h.
+  for (const v1::BlockDeviceMapping& m : req.block_device_mappings()) {
+    if (m.has_ebs() && !m.no_device() && !m.ebs().snapshot_id().empty()) {
+      MC_ASSIGN_OR_RETURN(const v1::SnapshotRecord* snap,
+                          FindSnapshotLocked(state_, m.ebs().snapshot_id()));
+      if (snap->state() != v1::SNAPSHOT_STATE_COMPLETED) {
+        return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectState",
+                        absl::StrCat("Snapshot '", snap->snapshot_id(), "' is not completed"));
+      }
+    }
+  }
+  MC_ASSIGN_OR_RETURN(
+      const std::vector<EbsVolumePlan> ebs_volumes,
+      ResolveEbsVolumes(image, req.block_device_mappings(), [&](const std::string& id) {
+        auto it = state_.snapshots().find(id);
+        return it == state_.snapshots().end() ? int64_t{0} : it->second.volume_size_gib();
+      }));
+  if (!ebs_volumes.empty() && !ebs_hooks_.serves_zone) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "UnsupportedOperation",
+                    "EBS volumes need a volume service; this cloud has none");
+  }
+  std::vector<std::string> launch_volumes;
   const v1::KeyPairRecord* key = nullptr;
   if (!req.key_name().empty()) {
     auto k = state_.key_pairs().find(req.key_name());
@@ -275,6 +298,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     // (DeregisterImage copies them into the records that still need them).
     r.set_architecture(image.architecture());
     r.set_root_device_name(image.root_device_name());
+    r.set_root_device_type(image.root_device_type());
     for (const auto& d : instance_store) *r.add_instance_store() = d;
     r.set_accelerator(host.accelerator());
     if (preq.group != nullptr) {
@@ -294,6 +318,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
       r.set_iam_role_name(profile->role_name());
     }
     MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes, next_free));
+    MC_RETURN_IF_ERROR(StageLaunchVolumesLocked(ebs_volumes, image, r, changes, launch_volumes));
     // The identity document is not stored: it is built from these fields when the record is
     // delivered to its host and signed there, outside the state lock (identity_document.h).
     r.set_identity_pending_time_ms(r.launch_time_ms());
@@ -321,6 +346,9 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   state_.CommitPipelined(lock, changes, touched_hosts);  // returns with the lock released
   run_timings.locked_us = MicrosBetween(locked, staged);
   run_timings.durable_wait_us = MicrosBetween(staged, Steady::now());
+  // The volumes are made and exported now (outside the lock); the hosts boot once the roots
+  // are exported. An unreachable volume service leaves them to the reconcile loop.
+  if (!launch_volumes.empty() && ebs_hooks_.launched) ebs_hooks_.launched(launch_volumes);
   // The answer is built from this request's own copies of the records, outside the lock.
   const int64_t committed_ms = absl::ToUnixMillis(clock_.Now());
   for (const std::string& id : token.instance_ids()) {

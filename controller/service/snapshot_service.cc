@@ -1,6 +1,7 @@
 // CreateSnapshot, DeleteSnapshot, CopySnapshot, the reconcile of snapshots left mid-call and the
 // zones' volume service states. DescribeSnapshots and the API view: snapshot_describe.cc.
 #include <future>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -38,13 +39,6 @@ absl::Status SnapshotIncorrectState(const std::string& id, const std::string& wh
 
 }  // namespace
 
-std::string ImageUsingSnapshotLocked(CloudState& /*state*/, const std::string& /*snapshot_id*/) {
-  // ImageRecord has no block-device mappings yet: no AMI can use a snapshot. EBS-backed AMIs
-  // (register-image --block-device-mappings, create-image) answer the first image whose mapping
-  // names `snapshot_id` here.
-  return "";
-}
-
 absl::StatusOr<v1::Snapshot> VolumeService::CreateSnapshot(const v1::CreateSnapshotRequest& req) {
   if (req.volume_id().empty()) {
     return MissingParameter("The request must contain the parameter VolumeId");
@@ -80,9 +74,15 @@ absl::StatusOr<v1::Snapshot> VolumeService::CreateSnapshot(const v1::CreateSnaps
 }
 
 v1::SnapshotRecord VolumeService::FinishSnapshot(const v1::SnapshotRecord& r) {
+  std::optional<v1::ImageRecord> image;
+  {
+    auto lock = state_.LockCommitted();
+    if (const v1::ImageRecord* i = ImageImportOfLocked(state_, r.snapshot_id())) image = *i;
+  }
   auto client = fleet_.ServiceFor(r.availability_zone());
   const absl::StatusOr<SnapshotInfo> made =
       !client.ok() ? absl::StatusOr<SnapshotInfo>(client.status())
+      : image      ? RunImageImport(r, *image)
       : r.source_snapshot_id().empty()
           ? (*client)->CreateSnapshot(r.volume_id(), r.snapshot_id())
           : (*client)->CopySnapshot(r.source_snapshot_id(), r.snapshot_id());

@@ -1,6 +1,7 @@
-// StopInstances and StartInstances: EC2's stop/start of EBS-backed instances. The domain, its
-// root disk and the private IP stay on the host; a start re-checks capacity and the placement
-// group's rules on that host (see docs/design.md, "Flow of RunInstances").
+// StopInstances and StartInstances: EC2's stop/start of EBS-backed instances. The private IP
+// stays; a host-local root (AMIs without an Ebs root) keeps the instance on its host, an EBS root
+// lets a start land on any host of the zone; a start re-checks capacity and the placement group's
+// rules (see docs/design.md, "Flow of RunInstances"). Instance-store-backed instances cannot stop.
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +9,7 @@
 #include "common/status_macros.h"
 #include "controller/lifecycle/lifecycle.h"
 #include "controller/service/compute_service.h"
+#include "controller/service/ebs_mapping.h"
 #include "controller/service/instance_common.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/placement_group_service.h"
@@ -27,6 +29,13 @@ absl::StatusOr<v1::StopInstancesResponse> ComputeService::StopInstances(
   std::vector<lifecycle::Transition> transitions;
   for (const auto& id : req.instance_ids()) {
     MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* r, FindInstanceLocked(state_, id));
+    if (r->root_device_type() == kRootDeviceTypeInstanceStore) {
+      // EC2's answer for an instance-store-backed instance (its root lives on the host).
+      return Ec2Error(absl::StatusCode::kFailedPrecondition, "UnsupportedOperation",
+                      absl::StrCat("The instance '", id,
+                                   "' does not have an 'ebs' root device type and cannot be "
+                                   "stopped."));
+    }
     MC_ASSIGN_OR_RETURN(transitions.emplace_back(),
                         lifecycle::Apply(lifecycle::InstanceLifecycle::Of(*r), event, now));
   }
@@ -80,7 +89,16 @@ absl::StatusOr<v1::StartInstancesResponse> ComputeService::StartInstances(
     MC_ASSIGN_OR_RETURN(lifecycle::Transition t,
                         lifecycle::Apply(lifecycle::InstanceLifecycle::Of(r), event, now));
     if (t.capacity == lifecycle::CapacityChange::kTake) {
-      MC_RETURN_IF_ERROR(RecheckStartLocked(r, snapshot, changes));
+      MC_ASSIGN_OR_RETURN(const std::string host, RecheckStartLocked(r, snapshot, changes));
+      if (host != r.host_id()) {
+        // An EBS-backed instance moves: the old host forgets it, the new one boots it from the
+        // same volumes (their exports do not depend on the host).
+        touched_hosts.insert(r.host_id());
+        const v1::HostRecord& h = state_.hosts().at(host);
+        r.set_host_id(host);
+        *r.mutable_topology() = h.topology();
+        r.set_accelerator(h.accelerator());
+      }
     }
     lifecycle::Record(t, r);
     if (t.notify_host) touched_hosts.insert(r.host_id());
@@ -93,14 +111,19 @@ absl::StatusOr<v1::StartInstancesResponse> ComputeService::StartInstances(
   return resp;
 }
 
-absl::Status ComputeService::RecheckStartLocked(const v1::InstanceRecord& r,
-                                                std::vector<scheduler::HostSnapshot>& snapshot,
-                                                const CloudState::Changes& changes) {
-  // The root disk lives on the host the instance last ran on, so it restarts there or not at
-  // all: the scheduler sees only that host, and the group's rules over every member.
+absl::StatusOr<std::string> ComputeService::RecheckStartLocked(
+    const v1::InstanceRecord& r, std::vector<scheduler::HostSnapshot>& snapshot,
+    const CloudState::Changes& changes) {
+  // A host-local root disk lives on the host the instance last ran on, so it restarts there or
+  // not at all. An EBS root lives on the zone's volume service: any host of the zone may take
+  // it (the scheduler prefers the last one). Either way the group's rules hold over every member.
+  const bool anywhere_in_zone = !r.root_volume_id().empty();
   std::vector<scheduler::HostSnapshot> own;
   for (const auto& h : snapshot) {
-    if (h.host_id == r.host_id()) own.push_back(h);
+    if (h.host_id == r.host_id() ||
+        (anywhere_in_zone && h.availability_zone == r.topology().availability_zone())) {
+      own.push_back(h);
+    }
   }
   const auto type = FindInstanceType(r.instance_type());
   std::shared_ptr<const scheduler::PlacementGroup> group;
@@ -129,13 +152,15 @@ absl::Status ComputeService::RecheckStartLocked(const v1::InstanceRecord& r,
   if (group != nullptr) preq.region = state_.placement_groups().at(r.placement_group()).region();
   auto placed = scheduler_.Place(preq, own);
   if (!placed.ok()) return SchedulerError(placed.status(), r.instance_type());
+  if (placed->host_ids.empty()) return absl::InternalError("start: the scheduler chose no host");
+  const std::string chosen = placed->host_ids[0];
   for (auto& h : snapshot) {
-    if (h.host_id != r.host_id()) continue;
+    if (h.host_id != chosen) continue;
     h.used_vcpus += r.vcpus();
     h.used_memory_mib += r.memory_mib();
     h.used_instance_store_gb += preq.instance_store_gb;
   }
-  return absl::OkStatus();
+  return chosen;
 }
 
 }  // namespace minicloud::controller

@@ -270,6 +270,8 @@ int VolumeService::ReconcileAttachments() {
   };
   std::vector<Pending> exports;
   std::vector<v1::VolumeRecord> finishing;
+  std::set<std::string> delete_after;  // DeleteOnTermination of a terminated instance
+  std::vector<v1::VolumeRecord> deleting;
   {
     auto lock = state_.LockCommitted();
     CloudState::Changes changes;
@@ -277,17 +279,27 @@ int VolumeService::ReconcileAttachments() {
       v1::VolumeRecord next = v;
       bool changed = false;
       for (auto& a : *next.mutable_attachments()) {
-        if (a.state() == v1::ATTACHMENT_STATE_DETACHED) continue;
         auto inst = state_.instances().find(a.instance_id());
+        const bool gone = inst == state_.instances().end() ||
+                          inst->second.state() == v1::INSTANCE_STATE_CODE_TERMINATED;
+        if (a.state() == v1::ATTACHMENT_STATE_DETACHED) {
+          // Noticed in an earlier pass whose unexport did not go through: still to delete.
+          if (gone && a.delete_on_termination()) delete_after.insert(id);
+          continue;
+        }
         if (inst == state_.instances().end() ||
             inst->second.state() == v1::INSTANCE_STATE_CODE_TERMINATED) {
           // The instance is gone: its domain (and the guest's hold on the disk) went with it.
-          // Data volumes are kept (DeleteOnTermination false) and become available.
+          // Volumes attached with DeleteOnTermination (an EBS root by default) are deleted once
+          // unexported; the others are kept and become available.
           a.set_state(v1::ATTACHMENT_STATE_DETACHED);
+          if (a.delete_on_termination()) delete_after.insert(id);
           changed = true;
           continue;
         }
-        if (a.nbd_host().empty() && a.state() == v1::ATTACHMENT_STATE_ATTACHING) {
+        // A volume still being made (RunInstances' volumes) is exported once it exists.
+        if (a.nbd_host().empty() && a.state() == v1::ATTACHMENT_STATE_ATTACHING &&
+            v.state() != v1::VOLUME_STATE_CREATING && v.state() != v1::VOLUME_STATE_ERROR) {
           exports.push_back({id, a.instance_id()});
         }
       }
@@ -332,11 +344,19 @@ int VolumeService::ReconcileAttachments() {
       auto t = lifecycle::Apply(VolumeViewOf(next), VolumeEvent::kLastDetached);
       if (t.ok()) next.set_state(t->state);
     }
+    if (delete_after.contains(next.volume_id()) && VolumeViewOf(next).attachments == 0) {
+      auto t = lifecycle::Apply(VolumeViewOf(next), VolumeEvent::kDeleteRequested);
+      if (t.ok() && t->changed) {
+        next.set_state(t->state);
+        deleting.push_back(next);
+      }
+    }
     CloudState::Changes changes;
     changes.volumes[next.volume_id()] = next;
     (void)state_.CommitLocked(changes);
     ++changed;
   }
+  for (const auto& v : deleting) FinishDelete(v);  // unreachable service: Reconcile() retries
   return changed;
 }
 

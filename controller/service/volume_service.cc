@@ -186,6 +186,15 @@ absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeReq
 v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& r,
                                              absl::Status* service_error) {
   absl::Status s;
+  if (!r.snapshot_id().empty()) {
+    // A clone of a snapshot still being made (an AMI's disk being imported) waits for it.
+    auto lock = state_.LockCommitted();
+    auto snap = state_.snapshots().find(r.snapshot_id());
+    if (snap != state_.snapshots().end() && snap->second.state() == v1::SNAPSHOT_STATE_PENDING) {
+      if (service_error) *service_error = absl::UnavailableError("snapshot pending");
+      return r;
+    }
+  }
   auto client = fleet_.ServiceFor(r.availability_zone());
   s = client.ok() ? (*client)->CreateVolume(SpecOf(r)) : client.status();
   if (service_error) *service_error = s;

@@ -25,7 +25,9 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "controller/lifecycle/volume_lifecycle.h"
+#include "controller/service/blob_store.h"
 #include "controller/service/cloud_state.h"
+#include "controller/volumes/disk_writer.h"
 #include "controller/volumes/volume_fleet.h"
 #include "minicloud/v1/snapshots.pb.h"
 #include "minicloud/v1/volumes.pb.h"
@@ -77,6 +79,26 @@ class VolumeService {
   // Within this cloud's region only: a new snapshot id in the source's zone, sharing its data.
   absl::StatusOr<v1::CopySnapshotResponse> CopySnapshot(const v1::CopySnapshotRequest& req);
 
+  // The volumes RunInstances staged for its instances (ComputeService::EbsHooks::launched):
+  // makes each on its zone's volume service and exports it for its instance. What the service
+  // cannot do now is left to Reconcile().
+  void FinishLaunchVolumes(const std::vector<std::string>& volume_ids);
+
+  // EBS-backed AMIs (image_snapshot.cc). Where their disks are read (the blob store of uploaded
+  // AMI files) and how a disk enters a volume; without them EBS-backed AMIs are refused.
+  void SetImageSource(BlobStore* blobs, DiskWriter* writer) {
+    image_blobs_ = blobs;
+    disk_writer_ = writer;
+  }
+  bool CanImportImages() const { return image_blobs_ != nullptr && !fleet_.zones().empty(); }
+  // Gives the EBS-backed AMI `image_id` its root snapshot in every zone with a volume service
+  // that has none: recorded `pending` (VolumeId vol-ffffffff and "Created by RegisterImage ..."
+  // as EC2 shows an AMI's snapshots), then the uploaded disk is written into a scratch volume
+  // over NBD, snapshotted and the scratch volume dropped, and the snapshot is `completed`. A
+  // zone whose service cannot be reached stays `pending`; Reconcile() asks again. Returns how
+  // many snapshots completed.
+  int ImportImage(const std::string& image_id);
+
   // Each zone's volume service as it answers now (asked outside the state lock, in parallel),
   // by zone name; zones without a service are absent.
   std::map<std::string, VolumeServiceState> ZoneStates() const;
@@ -93,8 +115,11 @@ class VolumeService {
   int ReconcileAttachments();
 
  private:
-  // Calls the service for a `pending` snapshot (or copy) and records the outcome.
+  // Calls the service for a `pending` snapshot (or copy, or AMI import) and records the outcome.
   v1::SnapshotRecord FinishSnapshot(const v1::SnapshotRecord& r);
+  // The AMI import's steps on the zone's service for snapshot `r` of `image` (image_snapshot.cc).
+  absl::StatusOr<SnapshotInfo> RunImageImport(const v1::SnapshotRecord& r,
+                                              const v1::ImageRecord& image);
   // Calls the service for a `deleting` snapshot and purges the record once it is gone.
   bool FinishSnapshotDelete(const v1::SnapshotRecord& r);
 
@@ -110,6 +135,8 @@ class VolumeService {
   const Clock& clock_;
   IdGenerator& ids_;
   const VolumeFleet& fleet_;
+  BlobStore* image_blobs_ = nullptr;
+  DiskWriter* disk_writer_ = nullptr;
 };
 
 // The API view of a record (shared by the service's calls).
@@ -131,10 +158,13 @@ v1::Snapshot SnapshotToApi(const v1::SnapshotRecord& r, const std::string& owner
 absl::StatusOr<const v1::SnapshotRecord*> FindSnapshotLocked(CloudState& state,
                                                              const std::string& id);
 
-// The AMI that uses `snapshot_id` in its block-device mappings, or "" when none does. THE hook
-// of "a snapshot an AMI uses cannot be deleted" (InvalidSnapshot.InUse): AMIs do not reference
-// snapshots yet (ImageRecord has no block-device mappings); EBS-backed AMIs fill this in.
-// Requires the state lock.
+// The AMI that uses `snapshot_id` (its root snapshot in some zone, or a snapshot its
+// block-device mapping names), or "" when none does. THE hook of "a snapshot an AMI uses cannot
+// be deleted" (InvalidSnapshot.InUse). Requires the state lock.
 std::string ImageUsingSnapshotLocked(CloudState& state, const std::string& snapshot_id);
+
+// The EBS-backed AMI whose root snapshot `snapshot_id` is (an import of its uploaded disk), or
+// nullptr. Requires the state lock.
+const v1::ImageRecord* ImageImportOfLocked(CloudState& state, const std::string& snapshot_id);
 
 }  // namespace minicloud::controller

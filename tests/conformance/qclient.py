@@ -44,6 +44,7 @@ class Cloud:
         self.key = self.info["access_key_id"]
         self.secret = self.info["secret_access_key"]
         self.image = self.info["image_id"]
+        self.ebs_image = self.info["ebs_image_id"]
         self.actions = set(self.info["actions"])
 
     def stop(self):

@@ -37,6 +37,7 @@
 #if __has_include("controller/service/stack_service.h")
 #include "controller/service/stack_service.h"
 #endif
+#include "controller/volumes/disk_writer.h"
 #include "tests/testing/fake_volume_service.h"
 #include "tests/testing/query_endpoint.h"
 #include "tests/testing/test_cloud.h"
@@ -113,6 +114,37 @@ int main(int argc, char** argv) {
   volume_fleet.Add("home-1a", std::make_shared<mc::testing::FakeVolumeService>());
   mc::controller::VolumeService volumes(*ctl.state, ctl.clock, ctl.ids, volume_fleet);
   ctl.compute->SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
+  // EBS-backed AMIs and Ebs mappings over the same in-memory service. The AMI's disk is "written"
+  // by a writer that only checks its arguments: the real NBD write (qemu-img) is covered by
+  // integration_ebs_root_test.
+  struct CheckingDiskWriter : mc::controller::DiskWriter {
+    absl::Status WriteQcow2(const std::string& path,
+                            const mc::controller::NbdEndpoint& to) override {
+      if (path.empty() || to.export_name.empty()) return absl::InvalidArgumentError("no target");
+      return absl::OkStatus();
+    }
+  } disk_writer;
+  volumes.SetImageSource(ctl.blobs.get(), &disk_writer);
+  ctl.images->SetVolumes(&volumes);
+  ctl.compute->SetEbsHooks(
+      {.serves_zone = [&](const std::string& zone) { return volume_fleet.Serves(zone); },
+       .launched = [&](const std::vector<std::string>& ids) { volumes.FinishLaunchVolumes(ids); }});
+  std::string ebs_image;
+  {
+    mc::v1::RegisterImageRequest req;
+    req.set_name("conformance-ebs");
+    auto* m = req.add_block_device_mappings();
+    m->set_device_name("/dev/xvda");
+    m->mutable_ebs()->set_volume_size(2);
+    const std::string file = ctl.dir / "conformance-ebs.qcow2";
+    if (std::system(("qemu-img create -q -f qcow2 " + file + " 64M").c_str()) != 0) return 1;
+    auto reg = mc::testing::UploadImage(*ctl.images, req, mc::testing::ReadFileBytes(file));
+    if (!reg.ok()) {
+      std::cerr << "query_cloud: " << reg.status() << "\n";
+      return 1;
+    }
+    ebs_image = reg->image_id();
+  }
   Stacks stacks = MakeStacks(ctl, volumes, fake_stacks);
   auto endpoint = mc::testing::QueryEndpoint::Start(ctl, *verifier, std::random_device{}(),
                                                     &volumes, stacks.api.get());
@@ -147,6 +179,7 @@ int main(int argc, char** argv) {
             << "\", \"deleted_access_key_id\": \"" << deleted->access_key().access_key_id()
             << "\", \"deleted_secret_access_key\": \"" << deleted->access_key().secret_access_key()
             << "\", \"image_id\": \"" << image << "\", \"spare_image_id\": \"" << spare
+            << "\", \"ebs_image_id\": \"" << ebs_image
             << "\", \"actions\": [" << absl::StrJoin(quoted, ", ")
             << "], \"cloudformation_actions\": [" << absl::StrJoin(cfn_actions, ", ")
             << "], \"stacks\": \"" << stacks.kind << "\"}" << std::endl;

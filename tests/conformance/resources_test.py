@@ -526,3 +526,53 @@ class SnapshotTest(unittest.TestCase):
         r = v1("delete-snapshot", "--snapshot-id", sid)
         self.assertEqual(r.error_code(), "InvalidSnapshot.NotFound")
         self.assertEqual(v1("delete-volume", "--volume-id", vid).rc, 0)
+
+
+class EbsBackedTest(unittest.TestCase):
+    # Bug: DescribeImages without the AMI's BlockDeviceMappings (or its snapshot id, or a root
+    # device type other than botocore's enum values); the AMI's snapshot deletable; RunInstances'
+    # Ebs fields not read from the wire (VolumeSize, DeleteOnTermination lost) or a data volume
+    # not made and attached at its device; the root volume missing from DescribeVolumes; EC2's
+    # code for an HDD (st1) root (InvalidBlockDeviceMapping) lost.
+    def test_ebs_ami_and_launch_volumes(self):
+        img = ec2().describe_images(ImageIds=[cloud().ebs_image])["Images"][0]
+        self.assertEqual(img["RootDeviceType"], "ebs")
+        root = img["BlockDeviceMappings"][0]
+        self.assertEqual(root["DeviceName"], "/dev/xvda")
+        self.assertEqual((root["Ebs"]["VolumeSize"], root["Ebs"]["DeleteOnTermination"]),
+                         (2, True))
+        snap = root["Ebs"]["SnapshotId"]
+        got = ec2().describe_snapshots(SnapshotIds=[snap])["Snapshots"][0]
+        self.assertEqual((got["State"], got["VolumeId"]), ("completed", "vol-ffffffff"))
+        self.assertEqual(code_of(ec2().delete_snapshot, SnapshotId=snap)[0],
+                         "InvalidSnapshot.InUse")
+        local = ec2().describe_images(ImageIds=[cloud().image])["Images"][0]
+        self.assertEqual(local["RootDeviceType"], "ebs")
+
+        r = ec2().run_instances(
+            ImageId=cloud().ebs_image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+            Placement={"AvailabilityZone": "home-1a"},
+            BlockDeviceMappings=[
+                {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 5}},
+                {"DeviceName": "/dev/sdf",
+                 "Ebs": {"VolumeSize": 3, "VolumeType": "gp3", "DeleteOnTermination": False}}])
+        iid = r["Instances"][0]["InstanceId"]
+        self.assertEqual(r["Instances"][0]["RootDeviceType"], "ebs")
+        vols = ec2().describe_volumes(
+            Filters=[{"Name": "attachment.instance-id", "Values": [iid]}])["Volumes"]
+        by_device = {v["Attachments"][0]["Device"]: v for v in vols}
+        self.assertEqual(sorted(by_device), ["/dev/sdf", "/dev/xvda"])
+        self.assertEqual((by_device["/dev/xvda"]["Size"], by_device["/dev/xvda"]["SnapshotId"]),
+                         (5, snap))
+        self.assertTrue(by_device["/dev/xvda"]["Attachments"][0]["DeleteOnTermination"])
+        self.assertEqual((by_device["/dev/sdf"]["Size"], by_device["/dev/sdf"]["VolumeType"]),
+                         (3, "gp3"))
+        self.assertFalse(by_device["/dev/sdf"]["Attachments"][0]["DeleteOnTermination"])
+        ec2().terminate_instances(InstanceIds=[iid])
+
+        self.assertEqual(code_of(ec2().run_instances, ImageId=cloud().ebs_image,
+                                 InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                 Placement={"AvailabilityZone": "home-1a"},
+                                 BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
+                                                       "Ebs": {"VolumeType": "st1"}}])[0],
+                         "InvalidBlockDeviceMapping")

@@ -28,7 +28,7 @@
 source "$(dirname "$0")/lib.sh"
 
 command -v qemu-storage-daemon >/dev/null || { echo "SKIPPED: no qemu-storage-daemon"; exit 77; }
-cloud_up --hosts 2 --azs 2 --no-egress
+cloud_up --hosts 3 --azs 2 --no-egress  # hosts 1 and 3 in home-1a, host 2 in home-1b
 
 manifest_has() { grep -q "\"$2\"" "$MINICLOUD_HOME/volumed-$1/manifest.json"; }
 
@@ -115,6 +115,64 @@ EOF
   "$MC" terminate-instances --instance-ids "$first" "$second" >/dev/null
   wait_available "$vol" "after its instance terminated"
   log "ok: terminating the instance kept $vol (available)"
+
+  # An EBS-backed Debian AMI: its disk imported as a snapshot of home-1a's volume service; the
+  # instance boots from an 8 GiB clone of it over NBD (cloud-init's growpart grows /), writes a
+  # file on its root, stops, starts (on whichever host of home-1a the scheduler picks) and reads
+  # the file back.
+  # Bugs caught: the AMI not EBS-backed (no snapshot id); the guest not booting from the NBD root
+  # (never reaches cloud-init); VolumeSize ignored (/ stays at the AMI's 2 GiB); the root lost or
+  # re-cloned at stop/start (the file or the boot count gone); the root kept after terminate.
+  ebs_image=$("$MC" register-image --manifest "$DEBIAN/manifest.json" --name debian-12-ebs-e2e \
+    --block-device-mappings 'DeviceName=/dev/xvda,Ebs={DeleteOnTermination=true}' | jq -r .ImageId)
+  snap=$("$MC" describe-images --image-ids "$ebs_image" |
+    jq -r '.Images[0] | select(.RootDeviceType == "ebs") | .BlockDeviceMappings[0].Ebs.SnapshotId')
+  [[ $snap == snap-* ]] || fail "$ebs_image is not EBS-backed (no root snapshot)"
+  ebs_user_data=$(cat <<'EOF'
+#!/bin/bash
+echo kept-across-stop >/var/ebs-e2e
+cat >/var/lib/cloud/scripts/per-boot/ebs-e2e.sh <<'X'
+#!/bin/bash
+n=$(( $(cat /var/ebs-e2e-boots 2>/dev/null || echo 0) + 1 )); echo $n >/var/ebs-e2e-boots; sync
+echo "EBS-ROOT boot=$n size=$(df -BG --output=size / | tail -1 | tr -d ' G') $(cat /var/ebs-e2e)" >/dev/ttyS0
+X
+chmod +x /var/lib/cloud/scripts/per-boot/ebs-e2e.sh
+/var/lib/cloud/scripts/per-boot/ebs-e2e.sh
+EOF
+)
+  started_at=$(date +%s)
+  ebs_inst=$("$MC" run-instances --image-id "$ebs_image" --instance-type t3.micro \
+    --placement AvailabilityZone=home-1a --user-data "$ebs_user_data" \
+    --block-device-mappings 'DeviceName=/dev/xvda,Ebs={VolumeSize=8}' |
+    jq -r '.Instances[0].InstanceId')
+  root_vol=$("$MC" describe-volumes --filters "Name=attachment.instance-id,Values=$ebs_inst" |
+    jq -r '.Volumes[] | select(.Attachments[0].Device == "/dev/xvda") | .VolumeId')
+  [[ $root_vol == vol-* ]] || fail "$ebs_inst has no root volume in describe-volumes"
+  assert_eq "$("$MC" describe-volumes --volume-ids "$root_vol" | jq -r '.Volumes[0].SnapshotId')" \
+    "$snap" "the root volume's snapshot"
+  "$MC" wait instance-running --instance-ids "$ebs_inst" --timeout 300 || fail "$ebs_inst never ran"
+  wait_console "$ebs_inst" "EBS-ROOT boot=1 size=[0-9]+ kept-across-stop" 1500
+  size=$(console_text "$ebs_inst" | grep -o 'EBS-ROOT boot=1 size=[0-9]*' | tail -1 | sed 's/.*size=//')
+  ((size >= 7)) || fail "/ is ${size}G: growpart did not fill the 8 GiB root"
+  log "ok: $ebs_inst booted from $root_vol over NBD in $(($(date +%s) - started_at)) s; / is ${size}G"
+  host_before=$("$MC" describe-instances --instance-ids "$ebs_inst" |
+    jq -r '.Reservations[0].Instances[0].Placement.HostId')
+  "$MC" stop-instances --instance-ids "$ebs_inst" >/dev/null || fail "stop $ebs_inst"
+  "$MC" wait instance-stopped --instance-ids "$ebs_inst" --timeout 300 || fail "$ebs_inst never stopped"
+  "$MC" start-instances --instance-ids "$ebs_inst" >/dev/null || fail "start $ebs_inst"
+  "$MC" wait instance-running --instance-ids "$ebs_inst" --timeout 300 || fail "$ebs_inst never ran again"
+  wait_console "$ebs_inst" "EBS-ROOT boot=2 size=[0-9]+ kept-across-stop" 1500
+  host_after=$("$MC" describe-instances --instance-ids "$ebs_inst" |
+    jq -r '.Reservations[0].Instances[0].Placement.HostId')
+  log "ok: $ebs_inst stopped and started ($host_before -> $host_after); its root kept the file"
+  "$MC" terminate-instances --instance-ids "$ebs_inst" >/dev/null
+  for _ in $(seq 1 180); do
+    left=$("$MC" describe-volumes | jq -r --arg v "$root_vol" '[.Volumes[] | select(.VolumeId == $v)] | length')
+    [[ $left == 0 ]] && break
+    sleep 1
+  done
+  assert_eq "$left" 0 "$root_vol after terminate (DeleteOnTermination)"
+  log "ok: terminating $ebs_inst deleted its root volume"
 else
   log "SKIPPED (real boots): no Debian AMI at $DEBIAN or MINICLOUD_E2E_NO_BOOT=1"
 fi

@@ -25,7 +25,7 @@ google::protobuf::RepeatedPtrField<v1::BlockDeviceMapping> Mappings(const std::v
     b->set_device_name(m.device);
     b->set_virtual_name(m.virtual_name);
     b->set_no_device(m.no_device);
-    b->set_has_ebs(m.ebs);
+    if (m.ebs) b->mutable_ebs()->set_volume_size(8);
   }
   return out;
 }
@@ -129,8 +129,8 @@ TEST_CASE("ResolveInstanceStore: names, NoDevice and refusals", "[instance_store
        "m5d.large",
        {{"/dev/sdf", "ephemeral0", false, true}},
        "InvalidBlockDeviceMapping"},
-      // an EBS mapping silently dropped
-      {"Ebs", "m5d.large", {{"/dev/sdf", "", false, true}}, "UnsupportedOperation"},
+      // an EBS volume's slot given to an instance-store volume as well
+      {"Ebs takes its slot", "m5d.large", {{"/dev/sdb", "", false, true}}, "ephemeral0=sdc (75)"},
   };
   for (const Row& r : rows) {
     INFO(r.name);

@@ -51,6 +51,8 @@ const std::vector<Row>& Table() {
       // creating
       {kCreating, E::kCreateAccepted, kNone, "InternalError"},
       {kCreating, E::kServiceCreated, kAvailable, ""},
+      // A volume RunInstances made attached (root, Ebs mapping) shown available while attached.
+      {kCreating, E::kServiceCreated, kInUse, "", false, 1},
       {kCreating, E::kServiceFailed, kError, ""},
       {kCreating, E::kDeleteRequested, kNone, "IncorrectState"},
       {kCreating, E::kServiceDeleted, kNone, "InternalError"},

@@ -1,0 +1,72 @@
+// RunInstances' EBS volumes: the records of an EBS-backed instance's root volume and of its Ebs
+// mappings' data volumes, staged with the instance. VolumeService::FinishLaunchVolumes then makes
+// them on the zone's volume service (the root: a copy-on-write clone of the AMI's snapshot) and
+// exports them; the host boots the instance once its root is exported.
+#include "absl/strings/str_cat.h"
+#include "common/ec2_error.h"
+#include "common/status_macros.h"
+#include "common/volume_limits.h"
+#include "controller/service/compute_service.h"
+
+namespace minicloud::controller {
+
+absl::Status ComputeService::StageLaunchVolumesLocked(const std::vector<EbsVolumePlan>& plans,
+                                                      const v1::ImageRecord& image,
+                                                      v1::InstanceRecord& r,
+                                                      CloudState::Changes& changes,
+                                                      std::vector<std::string>& volume_ids) {
+  if (plans.empty()) return absl::OkStatus();
+  const std::string& zone = r.topology().availability_zone();
+  if (!ebs_hooks_.serves_zone || !ebs_hooks_.serves_zone(zone)) {
+    return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientVolumeCapacity",
+                    absl::StrCat("There is no volume service in availability zone ", zone,
+                                 ": instances with EBS volumes cannot launch there."));
+  }
+  const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
+  for (const EbsVolumePlan& p : plans) {
+    v1::VolumeRecord v;
+    v.set_volume_id(ids_.Next("vol"));
+    v.set_availability_zone(zone);
+    v.set_size_gib(p.size_gib);
+    v.set_volume_type(p.volume_type);
+    v.set_iops(p.iops);
+    v.set_throughput(p.throughput);
+    v.set_encrypted(p.encrypted);
+    std::string target = "vda";
+    if (p.root) {
+      auto snap = image.zone_snapshots().find(zone);
+      if (snap == image.zone_snapshots().end()) {
+        return Ec2Error(absl::StatusCode::kFailedPrecondition, "InvalidAMIID.Unavailable",
+                        absl::StrCat("The AMI ", image.image_id(), " has no snapshot in ", zone,
+                                     " yet; retry once its import is complete"));
+      }
+      v.set_snapshot_id(snap->second);
+      r.set_root_volume_id(v.volume_id());
+    } else {
+      if (!p.snapshot_id.empty()) {
+        auto snap = state_.snapshots().find(p.snapshot_id);
+        if (snap != state_.snapshots().end() && snap->second.availability_zone() != zone) {
+          return InvalidParameterValue(absl::StrCat("The snapshot ", p.snapshot_id, " is in ",
+                                                    snap->second.availability_zone(),
+                                                    "; the instance launches in ", zone));
+        }
+        v.set_snapshot_id(p.snapshot_id);
+      }
+      MC_ASSIGN_OR_RETURN(target, volumes::EbsDeviceTarget(p.device_name));
+    }
+    v.set_state(v1::VOLUME_STATE_CREATING);
+    v.set_create_time_ms(now_ms);
+    v1::VolumeAttachmentRecord* a = v.add_attachments();
+    a->set_instance_id(r.instance_id());
+    a->set_device(p.device_name);
+    a->set_state(v1::ATTACHMENT_STATE_ATTACHING);
+    a->set_attach_time_ms(now_ms);
+    a->set_delete_on_termination(p.delete_on_termination);
+    a->set_target_dev(target);
+    volume_ids.push_back(v.volume_id());
+    changes.volumes[v.volume_id()] = std::move(v);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace minicloud::controller

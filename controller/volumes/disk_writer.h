@@ -1,0 +1,38 @@
+#pragma once
+
+// How an uploaded AMI disk becomes the content of a volume on a zone's volume service: the
+// controller writes the qcow2's guest-visible bytes into the volume's NBD export (over the
+// network, as hosts read it), then the volume service snapshots it (VolumeService imports an
+// EBS-backed AMI's disk this way, once per zone). A seam so that tests over the fake volume
+// service need no NBD server.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "controller/volumes/volume_fleet.h"
+
+namespace minicloud::controller {
+
+class DiskWriter {
+ public:
+  virtual ~DiskWriter() = default;
+  // Writes the guest-visible content of the qcow2 file at `qcow2_path` into the export, which
+  // reads as zeros before (a new volume) and is at least the disk's virtual size. Zero areas are
+  // skipped. Idempotent: writing again gives the same content.
+  virtual absl::Status WriteQcow2(const std::string& qcow2_path, const NbdEndpoint& to) = 0;
+};
+
+// `qemu-img convert -n --target-is-zero -f qcow2 -O raw <file> nbd://host:port/export`.
+class QemuImgDiskWriter : public DiskWriter {
+ public:
+  explicit QemuImgDiskWriter(std::string qemu_img = "qemu-img") : qemu_img_(std::move(qemu_img)) {}
+  absl::Status WriteQcow2(const std::string& qcow2_path, const NbdEndpoint& to) override;
+
+ private:
+  std::string qemu_img_;
+};
+
+// "nbd://host:port/export" (an IPv6 host in brackets), as qemu-img takes it.
+std::string NbdUri(const NbdEndpoint& e);
+
+}  // namespace minicloud::controller
