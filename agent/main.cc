@@ -31,6 +31,7 @@
 #include "agent/network/tcp_relay.h"
 #include "agent/runtime/agent.h"
 #include "agent/runtime/controller_tls.h"
+#include "agent/runtime/guest_cloudformation.h"
 #include "agent/runtime/host_state.h"
 #include "agent/runtime/metadata_lookup.h"
 #include "common/clock.h"
@@ -285,6 +286,9 @@ int main(int argc, char** argv) {
       }
       options.listen.push_back(*ep);
     }
+    // /cloudformation/... goes to the controller; the helpers' archive is a file of this host.
+    options.cloudformation = minicloud::agent::CloudFormationForwarder(agent, *link);
+    options.cfn_bootstrap_archive = settings.cfn_bootstrap_archive;
     const auto lookup = minicloud::agent::MetadataLookup(agent);
     auto tokens = minicloud::metadata::TokenAuthority::WithRandomKey();
     if (!tokens.ok()) {

@@ -5,7 +5,7 @@
 # file:line of each offending #include.
 set(MINICLOUD_LAYERING_SCRIPT ${PROJECT_SOURCE_DIR}/cmake/check_layering.sh)
 set(_layered_globs)
-foreach(dir agent controller cli common volume)
+foreach(dir agent controller cli common volume guest)
   foreach(ext h cc hpp cpp)
     list(APPEND _layered_globs ${PROJECT_SOURCE_DIR}/${dir}/*.${ext})
   endforeach()

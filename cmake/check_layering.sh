@@ -41,6 +41,16 @@ rules=(
   "volume:controller/"
   "volume:cli/"
   "cli:volume/"
+  "guest:agent/"
+  "guest:controller/"
+  "guest:cli/"
+  "guest:common/"
+  "guest:volume/"
+  "agent:guest/"
+  "controller:guest/"
+  "cli:guest/"
+  "common:guest/"
+  "volume:guest/"
 )
 
 is_allowed() {

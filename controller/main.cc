@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "common/signals.h"
 #include "controller/agent_client/agent_client.h"
+#include "controller/api/cloudformation_handlers.h"
 #include "controller/api/grpc_handlers.h"
 #include "controller/api/host_peer.h"
 #include "controller/api/server_limits.h"
@@ -24,6 +25,7 @@
 #include "controller/identity/cloud_identity_signer.h"
 #include "controller/pki/certificate_authority.h"
 #include "controller/pki/enrollment_files.h"
+#include "controller/query/guest_cloudformation_query.h"
 #include "controller/query/http_server.h"
 #include "controller/query/query_api.h"
 #include "controller/scheduler/scheduler.h"
@@ -35,6 +37,7 @@
 #include "controller/service/image_service.h"
 #include "controller/service/instance_profile_service.h"
 #include "controller/service/key_pair_service.h"
+#include "controller/service/stack_service.h"
 #include "controller/service/volume_service.h"
 #include "controller/store/rocksdb_store.h"
 #include "controller/volumes/grpc_volume_service_client.h"
@@ -308,6 +311,9 @@ int main(int argc, char** argv) {
   ctl::VolumeService volumes(state, clock, ids, volume_fleet);
   compute.SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
   ctl::InstanceProfileService profiles(state, clock, sealer);
+  // CloudFormation stacks over the services above. The CloudFormation surfaces (Query actions,
+  // gRPC, the guest endpoint) take it as a StackApi; the reconciler below drives it.
+  ctl::StackService stacks(state, clock, ids, compute, key_pairs, groups, &volumes);
   // Every ComputeService call is signed with an access key (SigV4, service ec2, this region);
   // instance-profile sessions (X-Amz-Security-Token) are checked by the same SigV4 verifier.
   auto account_verifier = ctl::auth::MakeSigV4Verifier(access_keys, clock, config.region);
@@ -317,13 +323,19 @@ int main(int argc, char** argv) {
   ctl::ComputeHandler compute_handler(compute, images, key_pairs, groups, tags, access_keys,
                                       *verifier, &profiles, &volumes);
   ctl::HostEnrollment enrollment(**ca, state_dir + "/pki", clock, ids);
-  ctl::HostHandler host_handler(fleet, images, enrollment, &profiles);
+  // The CloudFormation surfaces over the stack engine: the gRPC CloudFormation service, the
+  // Query actions (below) and the endpoint guests reach through their hosts at
+  // http://169.254.169.254/cloudformation/.
+  ctl::CloudFormationHandler cloudformation_handler(&stacks, *verifier);
+  mc::query::GuestCloudFormationQuery guest_cfn(&stacks);
+  ctl::HostHandler host_handler(fleet, images, enrollment, &profiles, &guest_cfn,
+                                mc::SeedFromEntropy());
 
   // The EC2 Query API, behind the same access keys: every request is verified (SigV4) before
-  // anything else reads it.
-  mc::query::QueryApi query_api(
-      mc::query::Services{compute, images, key_pairs, groups, tags, &volumes}, *verifier,
-      mc::SeedFromEntropy());
+  // anything else reads it. CloudFormation's Query actions are served on the same port.
+  mc::query::Services query_services{compute, images, key_pairs, groups, tags, &volumes};
+  query_services.stacks = &stacks;
+  mc::query::QueryApi query_api(query_services, *verifier, mc::SeedFromEntropy());
   std::unique_ptr<mc::query::HttpServer> query_server;
   if (!query_options.listen.empty()) {
     auto started = mc::query::HttpServer::Start(
@@ -343,6 +355,7 @@ int main(int argc, char** argv) {
     builder.AddListeningPort(listen[i], grpc::InsecureServerCredentials(), &ports[i]);
   }
   builder.RegisterService(&compute_handler);
+  builder.RegisterService(&cloudformation_handler);
   ctl::ApplyServerLimits(builder, watch_limits);
   auto server = builder.BuildAndStart();
   if (!server || std::count(ports.begin(), ports.end(), 0) > 0) {
@@ -373,6 +386,7 @@ int main(int argc, char** argv) {
     while (!shutdown.WaitFor(std::chrono::seconds(1))) {
       if (auto s = fleet.Reconcile(); !s.ok()) spdlog::error("reconcile: {}", s.message());
       volumes.Reconcile();  // volumes left creating or deleting by an unreachable service
+      stacks.Advance();     // stacks creating, updating or deleting (also after a restart)
     }
   });
   shutdown.Wait();

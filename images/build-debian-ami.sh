@@ -7,9 +7,15 @@
 # configured here. The hypervisor makes the guest look like EC2 (SMBIOS uuid+serial "ec2...")
 # and serves the metadata, so ds-identify selects the Ec2 datasource by itself.
 #
-# Usage: build-debian-ami.sh [--out DIR] [--force]
+# The guest helpers (cfn-init, cfn-signal, cfn-get-metadata, cfn-hup: build/guest/
+# cfn-bootstrap.tar.gz, built by the project's CMake target cfn_bootstrap_tarball) are unpacked
+# into the image's / when --cfn-bootstrap names the tarball: /opt/aws/bin/cfn-* and the
+# (disabled) cfn-hup.service. Callers (deploy/quickstart, deploy/test-all) always pass it.
+#
+# Usage: build-debian-ami.sh [--out DIR] [--force] [--cfn-bootstrap TARBALL]
 # The build is skipped when DIR/manifest.json records the same input hash (this script, suite,
-# package list, disk size); --force rebuilds anyway. Needs root (mmdebstrap in root mode).
+# package list, disk size, the helper tarball's SHA-256); --force rebuilds anyway. Needs root
+# (mmdebstrap in root mode).
 # Environment: MINICLOUD_APT_SOURCES=FILE  apt sources for the image (default: the host's own
 #              Debian sources, else mmdebstrap's default mirror).
 set -euo pipefail
@@ -36,6 +42,7 @@ GRUB_DIR=/usr/lib/grub/i386-pc
 
 OUT=/var/cache/minicloud/images/debian-12
 FORCE=0
+CFN_BOOTSTRAP=
 
 log() { printf 'build-debian-ami: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -46,6 +53,8 @@ while (($#)); do
     --out) [[ $# -ge 2 ]] || die "--out needs a directory"; OUT=$2; shift 2 ;;
     --out=*) OUT=${1#--out=}; shift ;;
     --force) FORCE=1; shift ;;
+    --cfn-bootstrap) [[ $# -ge 2 ]] || die "--cfn-bootstrap needs a file"; CFN_BOOTSTRAP=$2; shift 2 ;;
+    --cfn-bootstrap=*) CFN_BOOTSTRAP=${1#--cfn-bootstrap=}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
   esac
@@ -59,6 +68,15 @@ done
 [[ -z ${MINICLOUD_APT_SOURCES:-} || -f $MINICLOUD_APT_SOURCES ]] ||
   die "MINICLOUD_APT_SOURCES=$MINICLOUD_APT_SOURCES: no such file"
 
+if [[ -n $CFN_BOOTSTRAP ]]; then
+  [[ -f $CFN_BOOTSTRAP ]] ||
+    die "--cfn-bootstrap $CFN_BOOTSTRAP: no such file (build the target cfn_bootstrap_tarball)"
+  CFN_BOOTSTRAP=$(realpath "$CFN_BOOTSTRAP")
+  CFN_SHA256=$(sha256sum "$CFN_BOOTSTRAP" | cut -d' ' -f1)
+else
+  log "no --cfn-bootstrap: the image will have no cfn-init/cfn-signal/cfn-hup"
+  CFN_SHA256=none
+fi
 OUT=$(realpath -m "$OUT")
 mkdir -p "$(dirname "$OUT")"
 
@@ -66,7 +84,9 @@ mkdir -p "$(dirname "$OUT")"
 exec 9>"$OUT.lock"
 flock 9
 
-INPUT_HASH=$( { cat "$0"; echo "$SUITE ${PACKAGES[*]} $DISK_MIB"; } | sha256sum | cut -d' ' -f1)
+# The helper tarball's hash is an input: new helpers make a new image.
+INPUT_HASH=$( { cat "$0"; echo "$SUITE ${PACKAGES[*]} $DISK_MIB cfn-bootstrap=$CFN_SHA256"; } |
+  sha256sum | cut -d' ' -f1)
 if [[ $FORCE -eq 0 && -f $OUT/manifest.json ]] &&
    [[ $(jq -r '.build.input_hash // empty' "$OUT/manifest.json") == "$INPUT_HASH" ]] &&
    jq -r '.disk.file, .kernel.file, .ramdisk.file' "$OUT/manifest.json" |
@@ -153,6 +173,15 @@ cat >"$ROOTFS/etc/systemd/system/ssh.service.d/minicloud-hostkeys.conf" <<'EOF'
 [Service]
 ExecStartPre=-/usr/bin/ssh-keygen -A
 EOF
+# The guest helpers at aws-cfn-bootstrap's paths. cfn-hup.service stays disabled (a template
+# enables it through cfn-init's services once it wrote /etc/cfn/cfn-hup.conf). Only file entries
+# are in the tarball, so the rootfs's directories keep their modes.
+if [[ -n $CFN_BOOTSTRAP ]]; then
+  log "unpacking the cfn helpers ($CFN_BOOTSTRAP, sha256 ${CFN_SHA256:0:12})"
+  tar -xzf "$CFN_BOOTSTRAP" -C "$ROOTFS" --no-overwrite-dir
+  chroot "$ROOTFS" /opt/aws/bin/cfn-init --help >/dev/null ||
+    die "the unpacked cfn-init does not run"
+fi
 : >"$ROOTFS/etc/machine-id"           # empty: systemd generates one per instance
 rm -f "$ROOTFS/var/lib/dbus/machine-id"
 
@@ -208,7 +237,7 @@ file_json() {  # file_json FILE -> {"file","sha256","size_bytes"}
 vsize=$(qemu-img info --output=json "$STAGE/$NAME.qcow2" | jq '."virtual-size"')
 jq -n \
   --arg name "$NAME" --arg cmdline "$CMDLINE" --arg kver "$KVER" --arg suite "$SUITE" \
-  --arg hash "$INPUT_HASH" --arg built "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  --arg hash "$INPUT_HASH" --arg cfn "$CFN_SHA256" --arg built "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg ci "$(dpkg-query --admindir="$ROOTFS/var/lib/dpkg" -W -f='${Version}' cloud-init)" \
   --argjson vsize "$vsize" --argjson secs "$((SECONDS - START))" \
   --argjson disk "$(file_json "$STAGE/$NAME.qcow2")" \
@@ -230,7 +259,7 @@ jq -n \
     firmware_bootable: true,
     build: {input_hash: $hash, suite: $suite, packages: $ARGS.positional,
             cloud_init_version: $ci, built_at: $built, build_seconds: $secs,
-            recipe: "images/build-debian-ami.sh"}
+            cfn_bootstrap_sha256: $cfn, recipe: "images/build-debian-ami.sh"}
   }' "${PACKAGES[@]}" >"$STAGE/manifest.json"
 
 # --- 5. move into place ----------------------------------------------------------------------

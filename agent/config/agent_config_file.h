@@ -26,6 +26,7 @@
 //                                   # resolv.conf)
 //   stop_timeout_seconds: 120
 //   qemu_user: minicloud-qemu   # the account QEMU runs under; root = unconfined
+//   cfn_bootstrap_archive: /usr/local/share/minicloud/cfn-bootstrap.tar.gz  # served to guests
 
 #include <cstdint>
 #include <optional>
@@ -48,6 +49,7 @@ struct AgentFileConfig {
   std::optional<std::vector<std::string>> dns_upstream;
   std::optional<int> stop_timeout_seconds;
   std::optional<std::string> qemu_user;
+  std::optional<std::string> cfn_bootstrap_archive;
 };
 
 // Parses the YAML text; `source` names it in errors (e.g. the file path). InvalidArgument for

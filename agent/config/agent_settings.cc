@@ -70,6 +70,10 @@ void AddAgentFlags(CLI::App& app, AgentSettings& s) {
                  "account QEMU runs under (its group gets each guest's disk and AMI files); "
                  "root runs QEMU unconfined")
       ->capture_default_str();
+  app.add_option("--cfn-bootstrap-archive", s.cfn_bootstrap_archive,
+                 "file guests download as http://169.254.169.254/minicloud/cfn-bootstrap.tar.gz "
+                 "(missing: 404)")
+      ->capture_default_str();
   app.add_option("--config", s.config_file,
                  "YAML file with these settings (topology, capacity, network, ...); flags win");
 }
@@ -99,6 +103,7 @@ void MergeFileConfig(const AgentFileConfig& file,
   take("--dns-upstream", file.dns_upstream, s.dns_upstream);
   take("--stop-timeout", file.stop_timeout_seconds, s.stop_timeout_s);
   take("--qemu-user", file.qemu_user, s.qemu_user);
+  take("--cfn-bootstrap-archive", file.cfn_bootstrap_archive, s.cfn_bootstrap_archive);
 }
 
 absl::Status ApplyConfigFile(const CLI::App& app, AgentSettings& s) {

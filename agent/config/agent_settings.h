@@ -15,6 +15,9 @@
 
 namespace minicloud::agent {
 
+inline constexpr char kDefaultCfnBootstrapArchive[] =
+    "/usr/local/share/minicloud/cfn-bootstrap.tar.gz";
+
 struct AgentSettings {
   std::string controller = "127.0.0.1:7702";  // the controller's agent listener (TLS)
   // The join token, used once while the agent has no certificate (SECURITY.md); given inline or
@@ -45,7 +48,11 @@ struct AgentSettings {
   std::string query_relay_upstream;
   int stop_timeout_s = 120;
   std::string qemu_user = "minicloud-qemu";  // "root": QEMU unconfined (qemu_account.h)
-  std::string config_file;                   // --config
+  // The cfn helpers' archive guests fetch from
+  // http://169.254.169.254/minicloud/cfn-bootstrap.tar.gz (built as
+  // build/guest/cfn-bootstrap.tar.gz; installed under share/minicloud of the prefix).
+  std::string cfn_bootstrap_archive = std::string(kDefaultCfnBootstrapArchive);
+  std::string config_file;  // --config
 };
 
 // The defaults, with hostname set from gethostname(2) ("localhost" if that fails).

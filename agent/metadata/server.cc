@@ -6,8 +6,10 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,16 +22,19 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "agent/metadata/guest_routes.h"
 #include "agent/metadata/http_codec.h"
 #include "common/logging.h"
 #include "common/string_view_compat.h"
@@ -76,6 +81,21 @@ struct Bucket {
 bool IsConnectionOwnFault(const boost::system::error_code& ec) {
   return ec == asio::error::connection_aborted || ec.value() == EPROTO || ec.value() == EPERM;
 }
+
+// Closed by Stop() before the io_context goes: a forward answered later posts nothing.
+struct ForwardGate {
+  std::mutex mu;
+  bool open = true;
+};
+
+// The archive as last read, with what identifies that version of the file.
+struct CachedFile {
+  std::shared_ptr<const std::string> data;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = -1;
+  timespec mtime{};
+};
 
 }  // namespace
 
@@ -127,6 +147,52 @@ struct Server::Impl {
   std::vector<std::unique_ptr<Listener>> acceptors;
   std::vector<std::thread> threads;
   bool started = false;
+  std::shared_ptr<ForwardGate> gate = std::make_shared<ForwardGate>();
+  class Session;
+  // Connections waiting for a forwarded answer (held here, not by the forwarder's callback, so
+  // that Stop() can release them before the io_context goes). Guarded by mu.
+  std::set<std::shared_ptr<Session>> waiting;
+  std::mutex archive_mu;
+  CachedFile archive;  // guarded by archive_mu
+
+  // The helper archive's bytes; null when not configured, missing, unreadable or too big.
+  std::shared_ptr<const std::string> Archive() {
+    const std::string& path = opts.cfn_bootstrap_archive;
+    if (path.empty()) return nullptr;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
+    std::lock_guard<std::mutex> lock(archive_mu);
+    if (archive.data && archive.dev == st.st_dev && archive.ino == st.st_ino &&
+        archive.size == st.st_size && archive.mtime.tv_sec == st.st_mtim.tv_sec &&
+        archive.mtime.tv_nsec == st.st_mtim.tv_nsec) {
+      return archive.data;
+    }
+    if (static_cast<uint64_t>(st.st_size) > opts.max_archive_bytes) {
+      spdlog::warn("imds: {} has {} bytes, more than the {} served; answering 404", path,
+                   st.st_size, opts.max_archive_bytes);
+      return nullptr;
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes(static_cast<size_t>(st.st_size), '\0');
+    if (!in.read(bytes.data(), st.st_size) || in.peek() != std::char_traits<char>::eof()) {
+      spdlog::warn("imds: cannot read {} (changed while reading?); answering 404", path);
+      return nullptr;
+    }
+    archive = CachedFile{std::make_shared<const std::string>(std::move(bytes)), st.st_dev,
+                         st.st_ino, st.st_size, st.st_mtim};
+    spdlog::info("imds: serving {} ({} bytes) as {}", path, st.st_size, kCfnBootstrapPath);
+    return archive.data;
+  }
+
+  void BeginForward(std::shared_ptr<Session> s) {
+    std::lock_guard<std::mutex> lock(mu);
+    waiting.insert(std::move(s));
+    ++stats.forwarded;
+  }
+  void EndForward(const std::shared_ptr<Session>& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    waiting.erase(s);
+  }
 
   bool AddConnection(const asio::ip::address& peer) {
     std::lock_guard<std::mutex> lock(mu);
@@ -231,8 +297,6 @@ struct Server::Impl {
   void DoAccept(Listener* l);
   void OnAccept(Listener* l, beast::error_code ec, tcp::socket socket);
   void PauseAccept(Listener* l);
-
-  class Session;
 };
 
 // One connection: read a request, answer it, repeat while keep-alive.
@@ -253,11 +317,26 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // The header first: the body limit depends on the route (guest_routes.h). The parser checks a
+  // Content-Length against the limit while it reads the header, so that phase allows the larger
+  // limit and OnHeader applies the route's own.
   void DoRead() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(impl_->opts.max_header_bytes));
-    parser_->body_limit(impl_->opts.max_body_bytes);
+    parser_->body_limit(std::max(impl_->opts.max_body_bytes, kMaxCloudFormationBody));
     stream_.expires_after(Chrono(impl_->opts.request_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, std::size_t n) {
+    if (ec) return OnRead(ec, n);
+    const size_t limit =
+        BodyLimitFor(AbslView(parser_->get().target()), impl_->opts.max_body_bytes);
+    const auto length = parser_->content_length();
+    if (length && *length > limit) return OnRead(http::error::body_limit, n);
+    parser_->body_limit(limit);  // what a chunked body may still add
+    if (parser_->is_done()) return OnRead(ec, n);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
@@ -284,20 +363,89 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
         instance ? absl::StrCat("i:", instance_id) : absl::StrCat("ip:", peer_.to_string());
 
     Response r;
+    std::shared_ptr<const std::string> file;
     if (!impl_->TakeToken(bucket_key, now)) {
       r = ErrorResponse(429);
       r.headers.Add("Retry-After", "1");
     } else {
-      r = Handle(ToHandlerRequest(req), instance.get(), impl_->tokens, now, &proven_token_);
+      Request hreq = ToHandlerRequest(req);
+      switch (RouteOf(hreq.target)) {
+        case GuestRoute::kImds:
+          r = Handle(hreq, instance.get(), impl_->tokens, now, &proven_token_);
+          break;
+        case GuestRoute::kCfnBootstrap:
+          if (std::optional<Response> refused = DecideCfnBootstrap(hreq, instance.get())) {
+            r = *std::move(refused);
+          } else if ((file = impl_->Archive())) {
+            r = ArchiveFound(file->size());
+            if (hreq.method == "HEAD") file.reset();
+          } else {
+            r = ArchiveMissing();
+          }
+          break;
+        case GuestRoute::kCloudFormation: {
+          CloudFormationDecision d = DecideCloudFormation(hreq, req.body().size(), instance.get());
+          if (d.answer) {
+            r = *std::move(d.answer);
+          } else if (!impl_->opts.cloudformation) {
+            r = ForwardFailure(absl::UnavailableError("this host forwards no CloudFormation"));
+          } else {
+            pending_ = PendingWrite{req.keep_alive(), req.version(), instance_id, hreq.method,
+                                    hreq.target};
+            ForwardRequest fr{instance_id, std::move(hreq.method), std::move(d.target),
+                              std::move(hreq.headers), std::move(parser_->get().body())};
+            return Forward(std::move(fr));
+          }
+          break;
+        }
+      }
+      if (req.method() == http::verb::head && !r.content_length) {  // headers only
+        r.content_length = r.body.size();
+        r.body.clear();
+      }
     }
     Write(std::move(r), req.keep_alive(), req.version(), instance_id,
-          std::string(req.method_string()), std::string(req.target()));
+          std::string(req.method_string()), std::string(req.target()), std::move(file));
   }
 
+  // Hands the request to the forwarder; the answer comes back through OnForwarded on this
+  // connection's executor. Meanwhile nothing is read from the connection and no io thread waits.
+  void Forward(ForwardRequest fr) {
+    auto self = shared_from_this();
+    impl_->BeginForward(self);
+    forward_pending_ = true;
+    std::weak_ptr<Session> weak = self;
+    ForwardDone done = [gate = impl_->gate, weak, ex = stream_.get_executor()](Response r) {
+      std::lock_guard<std::mutex> lock(gate->mu);
+      if (!gate->open) return;  // the server stopped
+      asio::post(ex, [weak, r = std::move(r)]() mutable {
+        if (auto s = weak.lock()) s->OnForwarded(std::move(r));
+      });
+    };
+    impl_->opts.cloudformation(std::move(fr), std::move(done));
+  }
+
+  void OnForwarded(Response r) {
+    if (!forward_pending_) return;  // a second answer to the same request
+    forward_pending_ = false;
+    auto self = shared_from_this();
+    impl_->EndForward(self);
+    PendingWrite p = std::move(pending_);
+    if (p.method == "HEAD" && !r.content_length) {
+      r.content_length = r.body.size();
+      r.body.clear();
+    }
+    Write(std::move(r), p.keep_alive, p.version, std::move(p.instance_id), std::move(p.method),
+          std::move(p.target));
+  }
+
+  // `file` (the archive) is written after the response's header, without a copy.
   void Write(Response r, bool keep_alive, unsigned version, std::string instance_id,
-             std::string method, std::string target) {
+             std::string method, std::string target,
+             std::shared_ptr<const std::string> file = nullptr) {
     SerializeResponse(r, keep_alive, version, HttpDate(impl_->clock.Now()), &out_);
     keep_alive_ = keep_alive;
+    file_ = std::move(file);
 
     event_ = ServedEvent{};
     event_.peer = peer_;
@@ -314,11 +462,18 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     }
 
     stream_.expires_after(Chrono(impl_->opts.write_timeout));
+    if (file_) {
+      const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_), asio::buffer(*file_)};
+      asio::async_write(stream_, buffers,
+                        beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+      return;
+    }
     asio::async_write(stream_, asio::buffer(out_),
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, std::size_t) {
+    file_.reset();
     if (ec == beast::error::timeout) impl_->Count(&ServerStats::timeouts);
     if (ec) return;
     if (ttl_lowered_) MaybeRestoreHopLimit();
@@ -392,7 +547,16 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   std::string drain_buf_;
   size_t drained_ = 0;
   ServedEvent event_;
-  ProvenToken proven_token_;  // this connection's last proven IMDSv2 token
+  ProvenToken proven_token_;                 // this connection's last proven IMDSv2 token
+  std::shared_ptr<const std::string> file_;  // being written after out_
+  // The request a forwarded answer is for.
+  struct PendingWrite {
+    bool keep_alive = false;
+    unsigned version = 11;
+    std::string instance_id, method, target;
+  };
+  PendingWrite pending_;
+  bool forward_pending_ = false;
 };
 
 // With one io thread every handler is already serialised; strands would only cost.
@@ -473,6 +637,7 @@ absl::Status Server::Start() {
     std::lock_guard<std::mutex> lock(s.mu);
     s.max_connections = cap;
   }
+  s.gate = std::make_shared<ForwardGate>();  // a stopped server's gate stays closed
   s.ioc.emplace(std::max(1, s.opts.threads));
   std::vector<tcp::endpoint> bound;
   for (const tcp::endpoint& ep : s.opts.listen) {
@@ -522,9 +687,21 @@ void Server::Stop() {
   Impl& s = *impl_;
   if (!s.started) return;
   s.started = false;
+  {
+    std::lock_guard<std::mutex> lock(s.gate->mu);
+    s.gate->open = false;
+  }
   s.ioc->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
+  {
+    std::set<std::shared_ptr<Impl::Session>> waiting;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      waiting.swap(s.waiting);
+    }
+    waiting.clear();  // their sockets go while the io_context is still there
+  }
   s.acceptors.clear();
   s.ioc.reset();  // destroys pending handlers: every session and its socket
   std::lock_guard<std::mutex> lock(s.mu);
@@ -541,6 +718,7 @@ ServerStats Server::stats() const {
   ServerStats s = impl_->stats;
   s.connections_open = impl_->conns_total;
   s.connection_cap = impl_->max_connections;
+  s.forwards_pending = static_cast<int>(impl_->waiting.size());
   return s;
 }
 

@@ -28,8 +28,15 @@
 // lowered TTL stays until the next response finds the queue empty, so retransmissions of a token
 // never leave with a higher TTL.
 //
+// Besides IMDS (guest_routes.h): /cloudformation/... is handed to `cloudformation` (the agent
+// forwards it to the controller) and the connection waits for its answer without holding an io
+// thread, so other guests are served meanwhile; /minicloud/cfn-bootstrap.tar.gz is the file
+// `cfn_bootstrap_archive`, read once and kept in memory until its size or modification time
+// changes. Both pass the same rate limit and connection caps as IMDS. Bodies: IMDS keeps
+// `max_body_bytes`, CloudFormation requests may carry kMaxCloudFormationBody (64 KiB); more is 413.
+//
 // Threading: `threads` io_context threads (default 1); each connection runs on its own strand.
-// The instance lookup, token authority and clock are called from those threads.
+// The instance lookup, token authority, clock and forwarder are called from those threads.
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -47,6 +54,19 @@
 #include "common/clock.h"
 
 namespace minicloud::metadata {
+
+// A guest's CloudFormation request, with the instance the server found for its source address.
+struct ForwardRequest {
+  std::string instance_id;
+  std::string method;
+  std::string target;  // after "/cloudformation", starting with '/', with the query
+  Headers headers;
+  std::string body;
+};
+// Answers a ForwardRequest asynchronously: `done` must be called exactly once, from any thread
+// (also before the forwarder returns). The forwarder must not block: it runs on an io thread.
+using ForwardDone = std::function<void(Response)>;
+using Forwarder = std::function<void(ForwardRequest, ForwardDone done)>;
 
 struct ServerOptions {
   // e.g. 169.254.169.254:80 and [fd00:ec2::254]:80; 127.0.0.1:0 in tests. Bound with
@@ -66,6 +86,12 @@ struct ServerOptions {
   // Per-instance token bucket; requests_per_second <= 0 disables rate limiting.
   double requests_per_second = 200;
   double burst = 400;
+  // /cloudformation/...: null answers 503 (not available on this host).
+  Forwarder cloudformation;
+  // The helper archive served at /minicloud/cfn-bootstrap.tar.gz; empty or missing: 404.
+  std::string cfn_bootstrap_archive;
+  // The largest archive kept in memory; a bigger file is answered as missing (and logged).
+  size_t max_archive_bytes = 64 * 1024 * 1024;
 };
 
 // Reported after each response is written (test hook / access log). Called on an io thread.
@@ -87,6 +113,8 @@ struct ServerStats {
   uint64_t bad_requests = 0;   // malformed / oversized -> 400 / 413
   uint64_t timeouts = 0;       // connections closed by request_timeout / write_timeout
   uint64_t accept_errors = 0;  // failed accept() calls (each followed by a pause, see above)
+  uint64_t forwarded = 0;      // CloudFormation requests handed to the forwarder
+  int forwards_pending = 0;    // gauge: forwarded requests not answered yet
   int connections_open = 0;    // gauge
   int connection_cap = 0;      // the overall cap in force (0 before Start)
 };

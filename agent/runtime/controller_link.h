@@ -40,6 +40,16 @@ class ControllerLink {
   // receives each chunk in order and may abort by returning an error.
   virtual absl::Status FetchBlob(const v1::FetchBlobRequest& req,
                                  const std::function<absl::Status(absl::string_view)>& sink) = 0;
+  using GuestCloudFormationDone =
+      std::function<void(absl::StatusOr<v1::GuestCloudFormationResponse>)>;
+  // A guest's CloudFormation request, without blocking the caller: `done` runs exactly once, on
+  // a thread of the link (or inside this call when the call cannot be started), within the
+  // bound of Report. The metadata server calls this from its io thread.
+  virtual void GuestCloudFormation(v1::GuestCloudFormationRequest req,
+                                   GuestCloudFormationDone done) {
+    done(absl::UnimplementedError(
+        absl::StrCat("CloudFormation request of ", req.instance_id(), ": not on this link")));
+  }
   // Fresh short-lived credentials of an instance's profile (bounded like Report).
   virtual absl::StatusOr<v1::InstanceCredentials> GetInstanceCredentials(
       const v1::GetInstanceCredentialsRequest& req) {

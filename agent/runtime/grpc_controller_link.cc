@@ -75,7 +75,42 @@ class GrpcControllerLink final : public ControllerLink {
     return resp;
   }
 
+  void GuestCloudFormation(v1::GuestCloudFormationRequest req,
+                           GuestCloudFormationDone done) override {
+    v1::HostService::Stub* stub = ConnectedStub();
+    if (stub == nullptr) {
+      done(absl::UnavailableError(absl::StrCat("not connected to controller ", endpoint_,
+                                               " yet (the host has not registered)")));
+      return;
+    }
+    // gRPC's callback API: nothing waits for the answer; the call's state lives until `finish`.
+    struct Call {
+      grpc::ClientContext ctx;
+      v1::GuestCloudFormationRequest req;
+      v1::GuestCloudFormationResponse resp;
+    };
+    auto call = std::make_shared<Call>();
+    call->req = std::move(req);
+    call->ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+    auto finish = [call, done = std::move(done), endpoint = endpoint_](grpc::Status s) {
+      if (!s.ok()) {
+        done(Annotate(FromGrpcStatus(s),
+                      absl::StrCat("CloudFormation request of ", call->req.instance_id(),
+                                   " via controller ", endpoint)));
+        return;
+      }
+      done(std::move(call->resp));
+    };
+    stub->async()->GuestCloudFormation(&call->ctx, &call->req, &call->resp, std::move(finish));
+  }
+
  private:
+  // The stub when a call has connected already; null before (joining could block).
+  v1::HostService::Stub* ConnectedStub() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stub_.get();
+  }
+
   std::string host_id() {
     std::lock_guard<std::mutex> lock(mu_);
     return host_id_;

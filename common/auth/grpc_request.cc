@@ -13,6 +13,10 @@ std::string ComputeMethodPath(absl::string_view method) {
   return absl::StrCat(kComputeServicePath, method);
 }
 
+std::string CloudFormationMethodPath(absl::string_view method) {
+  return absl::StrCat(kCloudFormationServicePath, method);
+}
+
 std::string SignedBody(const google::protobuf::Message* message) {
   std::string out;
   if (message == nullptr) return out;

@@ -26,6 +26,11 @@ inline constexpr absl::string_view kSigningService = "ec2";
 // "/minicloud.v1.ComputeService/<method>".
 std::string ComputeMethodPath(absl::string_view method);
 
+// The CloudFormation service's calls are signed the same way (service "ec2" in the scope), over
+// their own method path: "/minicloud.v1.CloudFormation/<method>".
+inline constexpr absl::string_view kCloudFormationServicePath = "/minicloud.v1.CloudFormation/";
+std::string CloudFormationMethodPath(absl::string_view method);
+
 // The bytes signed for `message` (deterministic serialization: map entries in key order), or ""
 // for nullptr (client-streaming calls).
 std::string SignedBody(const google::protobuf::Message* message);

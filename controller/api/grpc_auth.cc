@@ -20,8 +20,14 @@ grpc::Status GrpcAuthenticator::Check(const grpc::ServerContext& ctx, absl::stri
                           std::string(value.data(), value.size()));
   }
   const auth::SignedRequest signed_request =
-      auth::GrpcSignedRequest(auth::ComputeMethodPath(method), request, metadata);
+      auth::GrpcSignedRequest(absl::StrCat(service_path_, method), request, metadata);
   auto caller = verifier_.Verify(signed_request, auth::kSigningService);
+  if (caller.ok() && account_only_ && caller->allowed_actions.has_value()) {
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat("AccessDenied: Instance credentials cannot call ", service_path_, method),
+        "AccessDenied");
+  }
   if (caller.ok()) {
     // The one authorization rule of both APIs (controller/iam/policy.h).
     absl::Status allowed = iam::Authorize(*caller, method);

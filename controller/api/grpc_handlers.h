@@ -1,7 +1,12 @@
 #pragma once
 
+#include <cstdint>
+#include <mutex>
+#include <random>
+
 #include "controller/api/grpc_auth.h"
 #include "controller/auth/access_key_service.h"
+#include "controller/query/guest_cloudformation.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/fleet_service.h"
 #include "controller/service/host_enrollment.h"
@@ -168,9 +173,18 @@ class ComputeHandler final : public v1::ComputeService::Service {
 // (CheckCallerIsHost, api/host_peer.h) or gets PERMISSION_DENIED (UNAUTHENTICATED without one).
 class HostHandler final : public v1::HostService::Service {
  public:
+  // `guest_cloudformation` answers guests' CloudFormation requests (null: 503 "CloudFormation
+  // is not available"); `request_id_seed` seeds the ids of those requests.
   HostHandler(FleetService& fleet, ImageService& images, HostEnrollment& enrollment,
-              InstanceProfileService* profiles = nullptr)
-      : fleet_(fleet), images_(images), enrollment_(enrollment), profiles_(profiles) {}
+              InstanceProfileService* profiles = nullptr,
+              query::GuestCloudFormationEndpoint* guest_cloudformation = nullptr,
+              uint64_t request_id_seed = 0)
+      : fleet_(fleet),
+        images_(images),
+        enrollment_(enrollment),
+        profiles_(profiles),
+        guest_cloudformation_(guest_cloudformation),
+        request_ids_(request_id_seed) {}
 
   grpc::Status Join(grpc::ServerContext*, const v1::JoinRequest* req,
                     v1::JoinResponse* resp) override;
@@ -186,12 +200,21 @@ class HostHandler final : public v1::HostService::Service {
   grpc::Status GetInstanceCredentials(grpc::ServerContext*,
                                       const v1::GetInstanceCredentialsRequest* req,
                                       v1::InstanceCredentials* resp) override;
+  // guest_cloudformation_handler.cc: the caller must be the host the instance runs on
+  // (PERMISSION_DENIED otherwise, logged); the endpoint answers as that instance.
+  grpc::Status GuestCloudFormation(grpc::ServerContext*, const v1::GuestCloudFormationRequest* req,
+                                   v1::GuestCloudFormationResponse* resp) override;
 
  private:
+  std::string NextRequestId();
+
   FleetService& fleet_;
   ImageService& images_;
   HostEnrollment& enrollment_;
   InstanceProfileService* profiles_;
+  query::GuestCloudFormationEndpoint* const guest_cloudformation_;
+  std::mutex request_ids_mu_;
+  std::mt19937_64 request_ids_;  // guarded by request_ids_mu_
 };
 
 }  // namespace minicloud::controller

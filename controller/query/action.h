@@ -15,6 +15,7 @@
 #include "controller/service/image_service.h"
 #include "controller/service/key_pair_service.h"
 #include "controller/service/placement_group_service.h"
+#include "controller/service/stack_api.h"
 #include "controller/service/tag_service.h"
 #include "controller/service/volume_service.h"
 
@@ -29,6 +30,9 @@ struct Services {
   controller::TagService& tags;
   // EBS volumes; null: the volume actions answer UnsupportedOperation.
   controller::VolumeService* volumes = nullptr;
+  // CloudFormation stacks (cloudformation_query.h); null: every CloudFormation action answers
+  // ServiceUnavailable.
+  controller::StackApi* stacks = nullptr;
 };
 
 struct ActionContext {

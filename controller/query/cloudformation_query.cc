@@ -1,5 +1,6 @@
 #include "controller/query/cloudformation_query.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -9,17 +10,13 @@
 #include "common/ids.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "controller/cloudformation/template.h"
-#include "controller/cloudformation/template_error.h"
-#include "controller/query/action.h"
+#include "controller/query/cfn_actions.h"
+#include "controller/query/cfn_shape.h"
 #include "controller/query/errors.h"
 #include "controller/query/params.h"
-#include "controller/query/xml.h"
 
 namespace minicloud::query {
 namespace {
-
-namespace cfn = ::minicloud::cloudformation;
 
 // "AWS4-HMAC-SHA256 Credential=AKID/20261204/us-east-1/cloudformation/aws4_request, …" or the
 // query parameter X-Amz-Credential=AKID%2F…%2Fcloudformation%2Faws4_request.
@@ -38,66 +35,26 @@ bool IsForm(const HttpRequest& r) {
   return true;
 }
 
-// ValidateTemplate: TemplateBody checked by the template engine; the template's parameters as
-// CloudFormation lists them (ParameterKey, DefaultValue, NoEcho, Description), its Description,
-// and the capabilities it needs (none: minicloud's resource types need no IAM capability).
-absl::Status ValidateTemplate(Params& params, XmlNode result) {
-  ParamNode& root = params.root();
-  const std::optional<std::string> body = root.String("TemplateBody");
-  const std::optional<std::string> url = root.String("TemplateURL");
-  MC_RETURN_IF_ERROR(CheckAllParametersUsed(params));
-  if (url) {
-    return cfn::ValidationError("TemplateURL is not supported by minicloud; send TemplateBody");
+// ContentType=JSON exactly (aws-cfn-bootstrap's cfn_client.py sends it so).
+bool WantsJson(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  for (const auto& [name, value] : pairs) {
+    if (name == "ContentType") return value == "JSON";
   }
-  if (!body) {
-    return cfn::ValidationError("Either Template URL or Template Body must be specified.");
-  }
-  MC_ASSIGN_OR_RETURN(const cfn::Template t, cfn::ParseTemplate(*body));
-  XmlNode list = Child(result, "Parameters");
-  for (const cfn::ParameterDecl& p : t.parameters) {
-    XmlNode member = Child(list, "member");
-    Text(member, "ParameterKey", p.name);
-    // CloudFormation hides a NoEcho parameter's default as it hides its value.
-    if (p.default_value) Text(member, "DefaultValue", p.no_echo ? "****" : *p.default_value);
-    Text(member, "NoEcho", p.no_echo ? "true" : "false");
-    if (!p.description.empty()) Text(member, "Description", p.description);
-  }
-  if (!t.description.empty()) Text(result, "Description", t.description);
-  Child(result, "Capabilities");
-  Child(result, "DeclaredTransforms");
-  return absl::OkStatus();
+  return false;
 }
 
-using CfnAction = absl::Status (*)(Params&, XmlNode);
-
-CfnAction FindAction(absl::string_view name) {
-  if (name == "ValidateTemplate") return &ValidateTemplate;
-  return nullptr;
-}
-
-absl::Status Dispatch(const HttpRequest& request, const auth::RequestVerifier& verifier,
-                      const std::string& request_id, std::string* out) {
-  if (request.method != "GET" && request.method != "POST") {
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedProtocol",
-                    "The CloudFormation Query API takes GET and POST");
-  }
-  const auth::SignedRequest signed_request = SignedRequestOf(request);
-  MC_ASSIGN_OR_RETURN(const auth::Caller caller, verifier.Verify(signed_request, "cloudformation"));
-  if (caller.allowed_actions.has_value()) {
-    return Ec2Error(absl::StatusCode::kPermissionDenied, "AccessDenied",
-                    "Instance credentials cannot call CloudFormation actions");
-  }
-  MC_ASSIGN_OR_RETURN(auto pairs, DecodeForm(signed_request.query));
-  if (request.method == "POST" && IsForm(request)) {
-    MC_ASSIGN_OR_RETURN(auto body_pairs, DecodeForm(request.body));
-    pairs.insert(pairs.end(), std::make_move_iterator(body_pairs.begin()),
-                 std::make_move_iterator(body_pairs.end()));
-  }
+absl::Status Run(const std::vector<std::pair<std::string, std::string>>& pairs,
+                 controller::StackApi* stacks, const controller::StackCaller& caller, bool guest,
+                 const std::string& request_id, bool json, std::string* out) {
   MC_ASSIGN_OR_RETURN(Params params, Params::Parse(pairs));
   ParamNode& root = params.root();
   for (const char* name : {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
                            "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Security-Token"}) {
     root.String(name);
+  }
+  if (auto type = root.String("ContentType"); type && *type != "JSON" && *type != "XML") {
+    return CfnValidationError(
+        absl::StrCat("ContentType is JSON or XML, not ", QuoteForMessage(*type, 16)));
   }
   const std::optional<std::string> action = root.String("Action");
   if (!action || action->empty()) {
@@ -109,25 +66,62 @@ absl::Status Dispatch(const HttpRequest& request, const auth::RequestVerifier& v
     return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidParameterValue",
                     absl::StrCat("CloudFormation's API version is ", kCloudFormationApiVersion));
   }
-  const CfnAction fn = FindAction(*action);
-  if (fn == nullptr) {
+  const CfnActionTable& table = CloudFormationActions();
+  const auto it = table.find(*action);
+  if (it == table.end()) {
     return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidAction",
                     absl::StrCat("The action ", QuoteForMessage(*action, 64),
                                  " is not valid for this web service."));
   }
-  const std::string result_name = *action + "Result";
-  XmlStream xml(out);
-  *out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
-  XmlNode response = xml.OpenRoot(*action + "Response", kCloudFormationNamespace);
-  // The stream keeps element names as pointers: the name outlives the stream.
-  XmlNode result = Child(response, result_name.c_str());
-  MC_RETURN_IF_ERROR(fn(params, result));
-  Text(Child(response, "ResponseMetadata"), "RequestId", request_id);
-  if (!xml.Close()) return absl::InternalError("CloudFormation response written out of order");
+  if (guest && !it->second.guest) {
+    return Ec2Error(absl::StatusCode::kPermissionDenied, "AccessDenied",
+                    absl::StrCat("An instance may call DescribeStackResource, "
+                                 "DescribeStackResources and SignalResource only, not ",
+                                 *action));
+  }
+  if (stacks == nullptr) {
+    return Ec2Error(absl::StatusCode::kUnavailable, "ServiceUnavailable",
+                    "CloudFormation stacks are not enabled on this controller");
+  }
+  Shape result;
+  CfnContext ctx{*stacks, caller, params, result};
+  MC_RETURN_IF_ERROR(it->second.fn(ctx));
+  const Shape* r = it->second.has_result ? &result : nullptr;
+  *out = json ? CfnResponseJson(*action, r, request_id) : CfnResponseXml(*action, r, request_id);
   return absl::OkStatus();
 }
 
 }  // namespace
+
+HttpResponse CloudFormationError(const absl::Status& s, bool json, const std::string& request_id) {
+  const WireError e = ToWireError(s);
+  if (e.http_status >= 500 && e.http_status != 503) {
+    spdlog::error("CloudFormation query request {}: {}", request_id, s.ToString());
+  }
+  HttpResponse resp;
+  // EC2 answers its not-found codes with 400; an unknown path of the guest endpoint is a 404.
+  resp.status = e.code == "NotFound" ? 404 : e.http_status;
+  const bool sender = e.http_status < 500;
+  if (json) {
+    resp.content_type = "application/json";
+    resp.body = CfnErrorJson(sender, e.code, e.message, request_id);
+  } else {
+    resp.body = CfnErrorXml(sender, e.code, e.message, request_id);
+  }
+  return resp;
+}
+
+HttpResponse AnswerCloudFormation(const std::vector<std::pair<std::string, std::string>>& pairs,
+                                  controller::StackApi* stacks,
+                                  const controller::StackCaller& caller, bool guest,
+                                  const std::string& request_id) {
+  const bool json = WantsJson(pairs);
+  HttpResponse resp;
+  if (json) resp.content_type = "application/json";
+  const absl::Status s = Run(pairs, stacks, caller, guest, request_id, json, &resp.body);
+  if (s.ok()) return resp;
+  return CloudFormationError(s, json, request_id);
+}
 
 std::string CredentialScopeService(const HttpRequest& request) {
   for (const auto& [name, value] : request.headers) {
@@ -150,25 +144,31 @@ std::string CredentialScopeService(const HttpRequest& request) {
 }
 
 HttpResponse HandleCloudFormation(const HttpRequest& request, const auth::RequestVerifier& verifier,
-                                  const std::string& request_id) {
-  HttpResponse resp;
-  const absl::Status s = Dispatch(request, verifier, request_id, &resp.body);
-  if (s.ok()) return resp;
-  const WireError e = ToWireError(s);
-  if (e.http_status >= 500) {
-    spdlog::error("CloudFormation query request {}: {}", request_id, s.ToString());
-  }
-  resp.status = e.http_status;
-  resp.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
-  XmlStream xml(&resp.body);
-  XmlNode root = xml.OpenRoot("ErrorResponse", kCloudFormationNamespace);
-  XmlNode error = Child(root, "Error");
-  Text(error, "Type", e.http_status >= 500 ? "Receiver" : "Sender");
-  Text(error, "Code", e.code);
-  Text(error, "Message", e.message);
-  Text(root, "RequestId", request_id);
-  xml.Close();
-  return resp;
+                                  controller::StackApi* stacks, const std::string& request_id) {
+  auto pairs = [&]() -> absl::StatusOr<std::vector<std::pair<std::string, std::string>>> {
+    if (request.method != "GET" && request.method != "POST") {
+      return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedProtocol",
+                      "The CloudFormation Query API takes GET and POST");
+    }
+    // Nothing is read before the signature is verified.
+    const auth::SignedRequest signed_request = SignedRequestOf(request);
+    MC_ASSIGN_OR_RETURN(const auth::Caller caller,
+                        verifier.Verify(signed_request, "cloudformation"));
+    if (caller.allowed_actions.has_value()) {
+      return Ec2Error(absl::StatusCode::kPermissionDenied, "AccessDenied",
+                      "Instance credentials cannot call CloudFormation actions");
+    }
+    MC_ASSIGN_OR_RETURN(auto all, DecodeForm(signed_request.query));
+    if (request.method == "POST" && IsForm(request)) {
+      MC_ASSIGN_OR_RETURN(auto body_pairs, DecodeForm(request.body));
+      all.insert(all.end(), std::make_move_iterator(body_pairs.begin()),
+                 std::make_move_iterator(body_pairs.end()));
+    }
+    return all;
+  }();
+  if (!pairs.ok()) return CloudFormationError(pairs.status(), /*json=*/false, request_id);
+  return AnswerCloudFormation(*pairs, stacks, controller::StackCaller{}, /*guest=*/false,
+                              request_id);
 }
 
 }  // namespace minicloud::query

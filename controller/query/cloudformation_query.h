@@ -9,12 +9,20 @@
 // <Code><Message></Error><RequestId>`), in CloudFormation's namespace.
 //
 // Only account keys call CloudFormation actions: instance credentials (a caller with an allowed
-// action list) are refused with AccessDenied.
+// action list) are refused with AccessDenied. The actions themselves are the table of
+// cfn_actions.h over a StackApi; without one (a controller whose stacks are not wired) every
+// action answers ServiceUnavailable (HTTP 503).
+//
+// ContentType=JSON (as aws-cfn-bootstrap sends it) answers in CloudFormation's JSON form instead
+// of XML, on this endpoint as on the guest endpoint.
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/auth/signed_request.h"
 #include "controller/query/http_types.h"
+#include "controller/service/stack_api.h"
 
 namespace minicloud::query {
 
@@ -27,8 +35,21 @@ inline constexpr char kCloudFormationNamespace[] =
 // the verifier checks the signature over that scope afterwards.
 std::string CredentialScopeService(const HttpRequest& request);
 
-// Answers one CloudFormation Query request. Never throws on any input.
+// Answers one CloudFormation Query request of an account key. `stacks` may be null. Never throws
+// on any input.
 HttpResponse HandleCloudFormation(const HttpRequest& request, const auth::RequestVerifier& verifier,
+                                  controller::StackApi* stacks, const std::string& request_id);
+
+// The part both endpoints share: the decoded parameters of one request (query string and form
+// body) → Action and Version checked, the action run for `caller`, the answer (or the error) in
+// XML or, with ContentType=JSON, JSON. `guest`: only the actions a guest may call.
+HttpResponse AnswerCloudFormation(const std::vector<std::pair<std::string, std::string>>& pairs,
+                                  controller::StackApi* stacks,
+                                  const controller::StackCaller& caller, bool guest,
                                   const std::string& request_id);
+
+// The answer to a failed request, as `json` or XML.
+HttpResponse CloudFormationError(const absl::Status& status, bool json,
+                                 const std::string& request_id);
 
 }  // namespace minicloud::query

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
 #include "common/logging.h"
+#include "common/request_id.h"
 #include "common/status_macros.h"
 #include "controller/iam/policy.h"
 #include "controller/query/cloudformation_query.h"
@@ -82,18 +83,14 @@ std::string QueryApi::NextRequestId() {
     a = rng_();
     b = rng_();
   }
-  // A version-4 UUID, as EC2's request ids are.
-  a = (a & ~0xF000ull) | 0x4000ull;
-  b = (b & ~(0xC000ull << 48)) | (0x8000ull << 48);
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", a >> 32, (a >> 16) & 0xFFFF, a & 0xFFFF,
-                         b >> 48, b & 0xFFFFFFFFFFFFull);
+  return RequestIdFromRandom(a, b);  // a version-4 UUID, as EC2's request ids are
 }
 
 HttpResponse QueryApi::Handle(const HttpRequest& request) {
   const std::string request_id = NextRequestId();
   // `aws cloudformation …` signs for the service "cloudformation" (cloudformation_query.h).
   if (CredentialScopeService(request) == "cloudformation") {
-    return HandleCloudFormation(request, verifier_, request_id);
+    return HandleCloudFormation(request, verifier_, services_.stacks, request_id);
   }
   HttpResponse resp;
   absl::Status s = Dispatch(request, request_id, &resp.body);

@@ -57,6 +57,7 @@ absl::Status CloudState::Load(absl::Time now) {
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kInstanceProfiles, instance_profiles_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kVolumes, volumes_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kSnapshots, snapshots_));
+  MC_RETURN_IF_ERROR(LoadTable(store_, Table::kStacks, stacks_));
   for (const auto& [id, host] : hosts_) index_.ApplyHost(id, nullptr, &host);
   for (const auto& [id, r] : instances_) index_.ApplyInstance(id, nullptr, &r);
   // Generations restart from the clock so an agent holding an older number sees a change.
@@ -94,6 +95,7 @@ uint64_t CloudState::StageLocked(const Changes& c) {
   for (const auto& k : c.deleted_volumes) batch.Delete(Table::kVolumes, k);
   for (const auto& [k, v] : c.snapshots) batch.Put(Table::kSnapshots, k, v.SerializeAsString());
   for (const auto& k : c.deleted_snapshots) batch.Delete(Table::kSnapshots, k);
+  for (const auto& [k, v] : c.stacks) batch.Put(Table::kStacks, k, v.SerializeAsString());
   if (batch.empty()) return 0;  // ticket 0 is always durable
   // Queued while mu() is held, so the store sees changes in the order the mirror did.
   const uint64_t ticket = committer_.Enqueue(std::move(batch));
@@ -129,6 +131,7 @@ uint64_t CloudState::StageLocked(const Changes& c) {
   for (const auto& k : c.deleted_volumes) volumes_.erase(k);
   for (const auto& [k, v] : c.snapshots) snapshots_[k] = v;
   for (const auto& k : c.deleted_snapshots) snapshots_.erase(k);
+  for (const auto& [k, v] : c.stacks) stacks_[k] = v;
   return ticket;
 }
 

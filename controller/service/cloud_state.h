@@ -15,6 +15,7 @@
 #include "controller/store/group_commit.h"
 #include "controller/store/store.h"
 #include "minicloud/v1/records.pb.h"
+#include "minicloud/v1/stack_records.pb.h"
 
 namespace minicloud::controller {
 
@@ -109,6 +110,7 @@ class CloudState {
     std::vector<std::string> deleted_volumes;
     std::map<std::string, v1::SnapshotRecord> snapshots;  // by snapshot id
     std::vector<std::string> deleted_snapshots;
+    std::map<std::string, v1::StackRecord> stacks;  // by stack id
   };
 
   // Makes `changes` durable and applies them to the mirror; returns once they are on disk (and
@@ -169,6 +171,9 @@ class CloudState {
   const std::map<std::string, v1::VolumeRecord>& volumes() const { return volumes_; }
   // Snapshots change only through Changes.
   const std::map<std::string, v1::SnapshotRecord>& snapshots() const { return snapshots_; }
+  // CloudFormation stacks by stack id (deleted ones stay, DELETE_COMPLETE); they change only
+  // through Changes.
+  const std::map<std::string, v1::StackRecord>& stacks() const { return stacks_; }
 
   // The boot files of an instance: its record's own `image` when it has one (records written
   // before this rule, and instances whose AMI was deregistered: DeregisterImage copies the boot
@@ -213,6 +218,7 @@ class CloudState {
   std::map<std::string, v1::InstanceProfileRecord> instance_profiles_;
   std::map<std::string, v1::VolumeRecord> volumes_;
   std::map<std::string, v1::SnapshotRecord> snapshots_;
+  std::map<std::string, v1::StackRecord> stacks_;
   StateIndex index_;  // after config_ (it keeps a reference)
 };
 

@@ -114,6 +114,20 @@ absl::StatusOr<v1::RegisterHostResponse> FleetService::RegisterHost(
   return resp;
 }
 
+absl::Status FleetService::CheckGuestOfHost(const std::string& host_id,
+                                            const std::string& instance_id) {
+  MC_RETURN_IF_ERROR(CheckId(IdKind::kInstance, instance_id));
+  auto lock = state_.LockCommitted();
+  auto it = state_.instances().find(instance_id);
+  if (host_id.empty() || it == state_.instances().end() || it->second.host_id() != host_id ||
+      it->second.state() == v1::INSTANCE_STATE_CODE_TERMINATED) {
+    return absl::PermissionDeniedError(absl::StrCat("instance ", QuoteForMessage(instance_id),
+                                                    " does not run on host ",
+                                                    QuoteForMessage(host_id, 64)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
   MC_RETURN_IF_ERROR(CheckId(IdKind::kHost, req.host_id()));
   const absl::Time now = clock_.Now();

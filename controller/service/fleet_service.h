@@ -41,6 +41,10 @@ class FleetService {
   // calls already wait (in all, or for its host) fails at once with ResourceExhausted; one
   // that need not wait is always answered.
   absl::StatusOr<v1::DesiredState> WatchDesired(const v1::WatchDesiredRequest& req);
+  // OK when `instance_id` is placed on `host_id` and not terminated: the host may then speak for
+  // the guest (its CloudFormation requests). PermissionDenied otherwise, the same for an unknown
+  // instance and another host's (a host learns nothing of others).
+  absl::Status CheckGuestOfHost(const std::string& host_id, const std::string& instance_id);
   // Calls waiting in WatchDesired right now.
   int WaitingWatches();
   // One reconcile pass; run periodically.

@@ -35,6 +35,8 @@ absl::string_view TableName(Table t) {
       return "volumes";
     case Table::kSnapshots:
       return "snapshots";
+    case Table::kStacks:
+      return "stacks";
   }
   return "unknown";
 }

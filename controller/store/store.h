@@ -27,6 +27,7 @@ enum class Table {
   kAccessKeys,
   kVolumes,
   kSnapshots,
+  kStacks,
 };
 inline constexpr Table kAllTables[] = {Table::kInstances,
                                        Table::kImages,
@@ -39,7 +40,8 @@ inline constexpr Table kAllTables[] = {Table::kInstances,
                                        Table::kInstanceProfiles,
                                        Table::kAccessKeys,
                                        Table::kVolumes,
-                                       Table::kSnapshots};
+                                       Table::kSnapshots,
+                                       Table::kStacks};
 absl::string_view TableName(Table t);
 
 // A set of writes applied all together or not at all.

@@ -32,8 +32,8 @@ SKIP = 77
 class Cloud:
     """query_cloud as a child process; `info` is the JSON line it prints."""
 
-    def __init__(self, binary, hosts=2):
-        self.proc = subprocess.Popen([binary, "--hosts", str(hosts)], stdin=subprocess.PIPE,
+    def __init__(self, binary, hosts=2, extra=()):
+        self.proc = subprocess.Popen([binary, "--hosts", str(hosts), *extra], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line:

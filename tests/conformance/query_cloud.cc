@@ -5,9 +5,16 @@
 // separate processes: the suite (query_conformance_test.py, terraform_test.sh) starts this once,
 // reads one JSON line from stdout, and closes stdin to stop it.
 //
-//   query_cloud [--hosts N]
+//   query_cloud [--hosts N] [--stacks fake]
 //   → {"endpoint": "http://127.0.0.1:PORT", "region": "home-1", "access_key_id": "...",
-//      "secret_access_key": "...", "image_id": "ami-...", "actions": ["CreateKeyPair", ...]}
+//      "secret_access_key": "...", "image_id": "ami-...", "actions": ["CreateKeyPair", ...],
+//      "cloudformation_actions": ["CreateStack", ...], "stacks": "fake"}
+//
+// CloudFormation's actions (routed by the credential scope) run over a StackApi: the stack engine
+// (StackService over these same services, moved on by the ticker) when the build has it, else or
+// with --stacks fake the in-memory one of tests/testing/fake_stack_api.h (stacks complete at once,
+// nothing launched). "stacks" in the JSON line says which one answers ("real" or "fake"), so the
+// suite knows which cases need the engine.
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -15,27 +22,65 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controller/query/cfn_actions.h"
 #include "controller/service/volume_service.h"
+#include "tests/testing/fake_stack_api.h"
+#if __has_include("controller/service/stack_service.h")
+#include "controller/service/stack_service.h"
+#endif
 #include "tests/testing/fake_volume_service.h"
 #include "tests/testing/query_endpoint.h"
 #include "tests/testing/test_cloud.h"
 
 namespace mc = minicloud;
 
+// The StackApi behind the CloudFormation actions, its kind ("fake" or "real") and what moves
+// its stacks on (called by the ticker). The stack engine (StackService, which moves stacks with
+// Advance()) answers when it is part of the build; --stacks fake forces the in-memory fake.
+struct Stacks {
+  std::unique_ptr<mc::controller::StackApi> api;
+  std::string kind;
+  std::function<void()> advance = [] {};
+};
+
+Stacks MakeStacks(mc::testing::ControllerFixture& ctl, mc::controller::VolumeService& volumes,
+                  bool force_fake) {
+#if __has_include("controller/service/stack_service.h")
+  if (!force_fake) {
+    auto engine = std::make_unique<mc::controller::StackService>(
+        *ctl.state, ctl.clock, ctl.ids, *ctl.compute, *ctl.key_pairs, *ctl.groups, &volumes);
+    auto* raw = engine.get();
+    return {std::move(engine), "real", [raw] { raw->Advance(); }};
+  }
+#endif
+  (void)ctl;
+  (void)volumes;
+  (void)force_fake;
+  auto fake = std::make_unique<mc::testing::FakeStackApi>();
+  fake->page_size = 3;  // so that the clients follow NextToken
+  return {std::move(fake), "fake"};
+}
+
 int main(int argc, char** argv) {
   // stdout carries the one JSON line; logs go to stderr, warnings and up unless asked for.
   spdlog::set_default_logger(spdlog::stderr_color_mt("query_cloud"));
   spdlog::set_level(std::getenv("MINICLOUD_TEST_LOG") ? spdlog::level::info : spdlog::level::warn);
   int hosts = 2;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--hosts") hosts = std::atoi(argv[i + 1]);
+  bool fake_stacks = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--hosts" && i + 1 < argc) hosts = std::atoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--stacks" && i + 1 < argc) {
+      fake_stacks = std::string(argv[i + 1]) == "fake";
+    }
   }
   mc::testing::TestCloud cloud;
   const char* azs[] = {"home-1a", "home-1b", "home-1c"};
@@ -68,8 +113,9 @@ int main(int argc, char** argv) {
   volume_fleet.Add("home-1a", std::make_shared<mc::testing::FakeVolumeService>());
   mc::controller::VolumeService volumes(*ctl.state, ctl.clock, ctl.ids, volume_fleet);
   ctl.compute->SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
-  auto endpoint =
-      mc::testing::QueryEndpoint::Start(ctl, *verifier, std::random_device{}(), &volumes);
+  Stacks stacks = MakeStacks(ctl, volumes, fake_stacks);
+  auto endpoint = mc::testing::QueryEndpoint::Start(ctl, *verifier, std::random_device{}(),
+                                                    &volumes, stacks.api.get());
   if (!endpoint.ok()) {
     std::cerr << "query_cloud: " << endpoint.status() << "\n";
     return 1;
@@ -84,18 +130,26 @@ int main(int argc, char** argv) {
       ctl.clock.Advance(absl::Milliseconds(100));
       // As the controller's reconcile loop: exports retried, detached attachments finished.
       if (tick % 5 == 0) volumes.Reconcile();
+      stacks.advance();  // as the controller's stack driver
     }
   });
   std::vector<std::string> quoted;
   for (const std::string& a : (*endpoint)->api().ActionNames())
     quoted.push_back(absl::StrCat("\"", a, "\""));
+  std::vector<std::string> cfn_actions;
+  for (const auto& [name, action] : mc::query::CloudFormationActions()) {
+    cfn_actions.push_back(absl::StrCat("\"", name, "\""));
+  }
+  std::sort(cfn_actions.begin(), cfn_actions.end());
   std::cout << "{\"endpoint\": \"" << (*endpoint)->url()
             << "\", \"region\": \"home-1\", \"access_key_id\": \"" << cloud.admin_key()
             << "\", \"secret_access_key\": \"" << cloud.admin_secret()
             << "\", \"deleted_access_key_id\": \"" << deleted->access_key().access_key_id()
             << "\", \"deleted_secret_access_key\": \"" << deleted->access_key().secret_access_key()
             << "\", \"image_id\": \"" << image << "\", \"spare_image_id\": \"" << spare
-            << "\", \"actions\": [" << absl::StrJoin(quoted, ", ") << "]}" << std::endl;
+            << "\", \"actions\": [" << absl::StrJoin(quoted, ", ")
+            << "], \"cloudformation_actions\": [" << absl::StrJoin(cfn_actions, ", ")
+            << "], \"stacks\": \"" << stacks.kind << "\"}" << std::endl;
   // Until the suite closes our stdin (or dies, which closes it too).
   std::string line;
   while (std::getline(std::cin, line)) {

@@ -30,12 +30,13 @@ namespace minicloud::testing {
 class QueryEndpoint {
  public:
   // The API over `ctl`'s services behind `verifier` (which must outlive the endpoint), plus the
-  // optional services a fixture does not own (`volumes`, which must outlive it too).
+  // optional services a fixture does not own (`volumes`, `stacks`: CloudFormation's StackApi,
+  // a fake or the real StackService; both must outlive it too).
   static absl::StatusOr<std::unique_ptr<QueryEndpoint>> Start(
       ControllerFixture& ctl, const auth::RequestVerifier& verifier, uint64_t request_id_seed,
-      controller::VolumeService* volumes = nullptr) {
+      controller::VolumeService* volumes = nullptr, controller::StackApi* stacks = nullptr) {
     auto e = std::unique_ptr<QueryEndpoint>(
-        new QueryEndpoint(WithVolumes(ctl, volumes), verifier, request_id_seed));
+        new QueryEndpoint(WithServices(ctl, volumes, stacks), verifier, request_id_seed));
     query::HttpServerOptions o;
     o.listen = "127.0.0.1:0";
     QueryEndpoint* self = e.get();
@@ -54,9 +55,11 @@ class QueryEndpoint {
   query::QueryApi& api() { return api_; }
 
  private:
-  static query::Services WithVolumes(ControllerFixture& ctl, controller::VolumeService* volumes) {
+  static query::Services WithServices(ControllerFixture& ctl, controller::VolumeService* volumes,
+                                      controller::StackApi* stacks) {
     query::Services s{*ctl.compute, *ctl.images, *ctl.key_pairs, *ctl.groups, *ctl.tags};
     s.volumes = volumes;
+    s.stacks = stacks;
     return s;
   }
   QueryEndpoint(query::Services services, const auth::RequestVerifier& verifier, uint64_t seed)

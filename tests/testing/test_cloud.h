@@ -44,7 +44,10 @@ class TestCloud {
     agent::AgentConfig config;
   };
 
-  TestCloud() {
+  // `guest_cloudformation`: what answers guests' CloudFormation requests forwarded by the
+  // agents (HostService.GuestCloudFormation); null as in a controller without it.
+  explicit TestCloud(query::GuestCloudFormationEndpoint* guest_cloudformation = nullptr)
+      : guest_cloudformation_(guest_cloudformation) {
     ctl_.config.report_interval_ms = 200;
     ca_ = Must(controller::CertificateAuthority::OpenOrCreate(pki_dir(), absl::Now()));
     join_token_ = Must(controller::CreateJoinToken(pki_dir(), *ca_));
@@ -79,8 +82,8 @@ class TestCloud {
     // The certificates' times are checked by TLS against the real clock.
     enrollment_ =
         std::make_unique<controller::HostEnrollment>(*ca_, pki_dir(), RealClock::Get(), ctl_.ids);
-    host_handler_ =
-        std::make_unique<controller::HostHandler>(*ctl_.fleet, *ctl_.images, *enrollment_);
+    host_handler_ = std::make_unique<controller::HostHandler>(
+        *ctl_.fleet, *ctl_.images, *enrollment_, nullptr, guest_cloudformation_, 7);
     grpc::ServerBuilder b;
     int port = 0;
     b.AddListeningPort(port_ == 0 ? "127.0.0.1:0" : absl::StrCat("127.0.0.1:", port_),
@@ -253,6 +256,7 @@ class TestCloud {
     return std::move(*v);
   }
 
+  query::GuestCloudFormationEndpoint* guest_cloudformation_ = nullptr;
   ControllerFixture ctl_;
   controller::AgentClientTls agent_tls_;
   std::unique_ptr<controller::AgentClient> grpc_agents_;

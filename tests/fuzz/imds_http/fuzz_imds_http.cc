@@ -1,12 +1,15 @@
 // libFuzzer target for the metadata server's HTTP request path without sockets: bytes as a guest
 // sends them (several pipelined requests included) -> Beast's request parser with the server's
-// limits -> ParseErrorStatus / ToHandlerRequest -> Handle -> SerializeResponse. Every response
+// limits (header first, then the route's body limit: guest_routes.h) -> ParseErrorStatus /
+// ToHandlerRequest -> Handle, or the CloudFormation / helper-archive decisions with a forwarded
+// answer standing in for the controller's -> SerializeResponse. Every response
 // must parse back as exactly one well-formed HTTP response carrying what the handler decided, with
 // no field beyond the ones the server writes (no header splitting), and a request in absolute form
 // must be refused.
 //
 // Input layout: byte 0 = option bits (see Instance), then the bytes on the wire.
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -14,15 +17,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/string_view.h"
+#include "agent/metadata/guest_routes.h"
 #include "agent/metadata/handler.h"
 #include "agent/metadata/http_codec.h"
 #include "agent/metadata/server.h"
+#include "common/string_view_compat.h"
 #include "tests/fuzz/imds_sample.h"
 
 using namespace minicloud::metadata;
@@ -109,12 +115,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int n = 0; n < 16 && !rest.empty(); ++n) {  // one connection, pipelined requests
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-    parser.body_limit(limits.max_body_bytes);
-    parser.eager(true);
+    parser.body_limit(std::max(limits.max_body_bytes, kMaxCloudFormationBody));
     boost::beast::error_code ec;
-    // As http::async_read does: put until the message is done or fails; when the parser needs
-    // more than the guest sent, the guest has stopped sending (end of stream).
+    // As http::async_read_header then http::async_read do: put until the header (then the
+    // message) is done or fails; when the parser needs more than the guest sent, the guest has
+    // stopped sending (end of stream). Between the two the server applies the route's limit.
+    bool route_limit_applied = false;
     while (!parser.is_done()) {
+      if (parser.is_header_done() && !route_limit_applied) {
+        route_limit_applied = true;
+        const size_t limit =
+            BodyLimitFor(minicloud::AbslView(parser.get().target()), limits.max_body_bytes);
+        const auto length = parser.content_length();
+        if (length && *length > limit) {
+          ec = http::error::body_limit;
+          break;
+        }
+        parser.body_limit(limit);
+        parser.eager(true);
+        continue;
+      }
       ec = {};
       const size_t used = parser.put(asio::buffer(rest.data(), rest.size()), ec);
       rest.remove_prefix(used);
@@ -140,8 +160,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Require(parser.is_done());
     const auto& req = parser.get();
     const Request q = ToHandlerRequest(req);
-    Require(q.body_size <= limits.max_body_bytes);
-    const Response r = Handle(q, unknown ? nullptr : &m, Authority(), now);
+    Require(q.body_size <= BodyLimitFor(q.target, limits.max_body_bytes));
+    Response r;
+    switch (RouteOf(q.target)) {
+      case GuestRoute::kImds:
+        r = Handle(q, unknown ? nullptr : &m, Authority(), now);
+        break;
+      case GuestRoute::kCfnBootstrap:
+        if (std::optional<Response> refused = DecideCfnBootstrap(q, unknown ? nullptr : &m)) {
+          r = *std::move(refused);
+        } else {
+          r = ArchiveMissing();
+        }
+        break;
+      case GuestRoute::kCloudFormation: {
+        CloudFormationDecision d = DecideCloudFormation(q, q.body_size, unknown ? nullptr : &m);
+        if (unknown) Require(d.answer && d.answer->status == 403);
+        if (d.answer) {
+          r = *std::move(d.answer);
+        } else {
+          Require(!d.target.empty() && d.target.front() == '/');
+          // The controller's answer is not trusted either: the request's bytes as its body and
+          // content type.
+          const std::string& raw = req.body();
+          r = ForwardedResponse(static_cast<int>(raw.size() % 700), d.target, raw);
+        }
+        break;
+      }
+    }
+    if (RouteOf(q.target) != GuestRoute::kImds && q.method == "HEAD" && !r.content_length) {
+      r.content_length = r.body.size();
+      r.body.clear();
+    }
     if (IsAbsoluteForm(q.target) &&
         (q.method == "GET" || q.method == "HEAD" || q.method == "PUT")) {
       Require(r.status == 403);

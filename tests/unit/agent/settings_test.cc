@@ -98,6 +98,8 @@ std::vector<SettingCase> SettingCases() {
        "120", "60"},
       {"--qemu-user", "qemu-flag", "qemu_user: qemu-file", str(&AgentSettings::qemu_user),
        "minicloud-qemu", "qemu-file"},
+      {"--cfn-bootstrap-archive", "/flag/cfn.tgz", "cfn_bootstrap_archive: /file/cfn.tgz",
+       str(&AgentSettings::cfn_bootstrap_archive), kDefaultCfnBootstrapArchive, "/file/cfn.tgz"},
   };
 }
 
