@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/credentials.h"
 #include "cli/verb.h"
@@ -37,7 +38,7 @@ class GrpcComputeApi : public ComputeApi {
   void SendCloudFormation(const char* operation, const google::protobuf::Message& request,
                           google::protobuf::Message& /*response*/,
                           const CfnInvoker& invoke) override {
-    Perform(operation, std::string("/minicloud.v1.CloudFormation/") + operation, &request,
+    Perform(operation, absl::StrCat(auth::kCloudFormationServicePath, operation), &request,
             [&](grpc::ClientContext& ctx) { return invoke(*cfn_stub_, ctx); });
   }
 
