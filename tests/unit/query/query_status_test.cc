@@ -23,7 +23,7 @@ class AllowAll : public auth::RequestVerifier {
  public:
   absl::StatusOr<auth::Caller> Verify(const auth::SignedRequest&,
                                       absl::string_view) const override {
-    return auth::Caller{.access_key_id = "AKIDTEST"};
+    return auth::Caller{.access_key_id = "AKIDTEST", .allowed_actions = std::nullopt};
   }
 };
 
