@@ -60,7 +60,8 @@ std::optional<v1::Stack> DescribeStack(VerbContext& ctx, const std::string& stac
 }
 
 // Reads the console of every instance the events name that is not deleted yet; keeps the last
-// non-empty console read of each (an instance whose console could never be read has no entry) (a rollback terminates the instance that explains the failure).
+// non-empty console read of each (an instance whose console could never be read has no entry) (a
+// rollback terminates the instance that explains the failure).
 void ReadConsoles(VerbContext& ctx, const std::vector<v1::StackEvent>& events,
                   std::map<std::string, std::string>& consoles) {
   std::map<std::string, bool> live;  // instance id -> not yet DELETE_COMPLETE

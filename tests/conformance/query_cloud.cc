@@ -179,10 +179,10 @@ int main(int argc, char** argv) {
             << "\", \"deleted_access_key_id\": \"" << deleted->access_key().access_key_id()
             << "\", \"deleted_secret_access_key\": \"" << deleted->access_key().secret_access_key()
             << "\", \"image_id\": \"" << image << "\", \"spare_image_id\": \"" << spare
-            << "\", \"ebs_image_id\": \"" << ebs_image
-            << "\", \"actions\": [" << absl::StrJoin(quoted, ", ")
-            << "], \"cloudformation_actions\": [" << absl::StrJoin(cfn_actions, ", ")
-            << "], \"stacks\": \"" << stacks.kind << "\"}" << std::endl;
+            << "\", \"ebs_image_id\": \"" << ebs_image << "\", \"actions\": ["
+            << absl::StrJoin(quoted, ", ") << "], \"cloudformation_actions\": ["
+            << absl::StrJoin(cfn_actions, ", ") << "], \"stacks\": \"" << stacks.kind << "\"}"
+            << std::endl;
   // Until the suite closes our stdin (or dies, which closes it too).
   std::string line;
   while (std::getline(std::cin, line)) {
