@@ -1,32 +1,19 @@
 #include "cli/jmespath.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-
-extern char** environ;
+#include "common/process/run.h"
 
 namespace minicloud::cli {
 namespace {
 
 using nlohmann::json;
-
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // A private directory (0700) removed with everything in it when this goes out of scope.
 class TempDir {
@@ -105,44 +92,32 @@ std::string QuoteLegacyLiterals(const std::string& expr) {
 absl::StatusOr<json> SearchJmesPath(const std::string& expression, const json& doc) {
   TempDir dir;
   if (!dir.ok()) return absl::UnavailableError("--query: cannot create a temporary directory");
-  const auto input = dir.path() / "input.json", expr = dir.path() / "expression",
-             output = dir.path() / "output", errors = dir.path() / "errors";
+  const auto input = dir.path() / "input.json", expr = dir.path() / "expression";
   {
     std::ofstream in(input, std::ios::binary), ex(expr, std::ios::binary);
     in << doc.dump(-1, ' ', false, json::error_handler_t::replace);
     ex << QuoteLegacyLiterals(expression);
     if (!in || !ex) return absl::UnavailableError("--query: cannot write its temporary files");
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   const char* jp = std::getenv("MINICLOUD_JP");  // tests may point at another build of jp
-  std::string program = jp != nullptr && *jp ? jp : "jp";
-  std::vector<std::string> args = {program,        "--compact",   "--filename",
-                                   input.string(), "--expr-file", expr.string()};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
+  const std::string program = jp != nullptr && *jp ? jp : "jp";
+  process::RunOptions options;
+  options.max_output_bytes = std::numeric_limits<size_t>::max();  // the answer, all of it
+  absl::StatusOr<process::RunResult> ran = process::RunCapturingOutput(
+      {program, "--compact", "--filename", input.string(), "--expr-file", expr.string()}, options);
+  if (!ran.ok()) {
     return absl::UnavailableError(
         "--query needs the jp program (Debian package jp; deploy/install-deps.sh installs it)");
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  if (ran->signal != 0 || ran->exit_code < 0) {
+    return absl::UnavailableError("--query: jp did not finish");
   }
-  if (!WIFEXITED(status)) return absl::UnavailableError("--query: jp did not finish");
-  const std::string out = ReadAll(output);
-  if (WEXITSTATUS(status) != 0) {
-    std::string message(absl::StripTrailingAsciiWhitespace(ReadAll(errors)));
-    if (message.empty()) message = absl::StrCat("jp exited with ", WEXITSTATUS(status));
+  if (ran->exit_code != 0) {
+    std::string message(absl::StripTrailingAsciiWhitespace(ran->err));
+    if (message.empty()) message = absl::StrCat("jp exited with ", ran->exit_code);
     return absl::InvalidArgumentError(message);
   }
-  json result = json::parse(out, nullptr, false);
+  json result = json::parse(ran->out, nullptr, false);
   if (result.is_discarded()) return absl::UnavailableError("--query: jp answered no JSON");
   return result;
 }

@@ -1,7 +1,9 @@
 #pragma once
 
 // Runs a program with an argv (fork/exec, never a shell), feeding optional stdin and capturing
-// stdout and stderr, bounded by a timeout.
+// stdout and stderr, bounded by a timeout. The agent's face of process::RunCapturingOutput
+// (common/process/run.h), which does the work; this layer keeps the network code's result shape
+// (128 + signal as the exit code) and RunCommandOk's message.
 //
 // Contract:
 // - argv[0] is looked up in PATH unless it contains a '/'.
@@ -9,8 +11,8 @@
 //   SIGTERM/SIGINT for its signal thread; a daemon started from here must not inherit that), in
 //   its own process group, with only fds 0-2 open.
 // - The call returns when the direct child exits. Output the child wrote before exiting is
-//   captured in full; descendants that outlive it (a daemon that forks, like dnsmasq) do not hold
-//   the call up even if they keep the pipes open.
+//   captured (up to 64 MiB per stream, then its tail); descendants that outlive it (a daemon that
+//   forks, like dnsmasq) do not hold the call up even if they keep the pipes open.
 // - On timeout the child's process group is SIGKILLed and reaped; the result is
 //   DeadlineExceeded. A program that cannot be found or executed is NotFound /
 //   FailedPrecondition. A non-zero exit is NOT an error for RunCommand (see RunCommandOk).

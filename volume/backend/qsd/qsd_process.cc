@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "common/file/file_util.h"
 #include "common/logging.h"
+#include "common/process/run.h"
 #include "common/process/spawn.h"
 #include "common/status_macros.h"
 
@@ -138,30 +139,10 @@ void QsdProcess::Stop() {
 }
 
 absl::Status RunTool(const std::vector<std::string>& argv) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return file::ErrnoError(errno, "pipe", argv[0]);
-  file::UniqueFd read_end(fds[0]), write_end(fds[1]);
-  process::SpawnOptions options;
-  options.stderr_fd = write_end.get();
-  options.stdout_fd = write_end.get();
-  MC_ASSIGN_OR_RETURN(const pid_t pid, process::Spawn(argv, options));
-  write_end.Reset();
-  std::string output;
-  char buf[4096];
-  while (true) {
-    const ssize_t n = read(read_end.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    output.append(buf, static_cast<size_t>(n));
-    if (output.size() > 65536) output.erase(0, output.size() - 65536);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
-  if (output.size() > 2000) output = output.substr(output.size() - 2000);
-  return absl::InternalError(
-      absl::StrCat(argv[0], " failed (status ", status, "): ", absl::StripAsciiWhitespace(output)));
+  process::RunOptions options;
+  options.merge_stderr = true;  // qemu-img says why on either stream
+  MC_ASSIGN_OR_RETURN(const process::RunResult ran, process::RunCapturingOutput(argv, options));
+  return ran.status;
 }
 
 }  // namespace minicloud::volume
