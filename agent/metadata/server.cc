@@ -1,12 +1,9 @@
 #include "agent/metadata/server.h"
 
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -14,28 +11,27 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
-#include <cstring>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "agent/metadata/cfn_bootstrap_archive.h"
+#include "agent/metadata/cloudformation_forwards.h"
 #include "agent/metadata/guest_routes.h"
+#include "agent/metadata/hop_limit.h"
 #include "agent/metadata/http_codec.h"
+#include "agent/metadata/token_buckets.h"
 #include "common/logging.h"
 #include "common/string_view_compat.h"
 
@@ -70,32 +66,12 @@ const std::string& HttpDate(absl::Time now) {
   return cached;
 }
 
-struct Bucket {
-  double tokens = 0;
-  absl::Time last;
-};
-
 // Accept errors that concern only the connection being accepted (it went away, or a firewall
 // refused it): the next accept may succeed at once. Everything else (EMFILE, ENFILE, ENOBUFS,
 // ENOMEM, ...) persists for a while, and retrying at once only spins.
 bool IsConnectionOwnFault(const boost::system::error_code& ec) {
   return ec == asio::error::connection_aborted || ec.value() == EPROTO || ec.value() == EPERM;
 }
-
-// Closed by Stop() before the io_context goes: a forward answered later posts nothing.
-struct ForwardGate {
-  std::mutex mu;
-  bool open = true;
-};
-
-// The archive as last read, with what identifies that version of the file.
-struct CachedFile {
-  std::shared_ptr<const std::string> data;
-  dev_t dev = 0;
-  ino_t ino = 0;
-  off_t size = -1;
-  timespec mtime{};
-};
 
 }  // namespace
 
@@ -133,9 +109,9 @@ struct Server::Impl {
   std::map<asio::ip::address, int> conns_per_source;  // guarded by mu
   int conns_total = 0;                                // guarded by mu
   int max_connections = 0;                            // guarded by mu; set by Start()
-  std::unordered_map<std::string, Bucket> buckets;    // guarded by mu
-  ServerStats stats;                                  // guarded by mu
-  std::vector<tcp::endpoint> bound;                   // guarded by mu
+  TokenBuckets buckets{opts.requests_per_second, std::max(1.0, opts.burst)};  // guarded by mu
+  ServerStats stats;                                                          // guarded by mu
+  std::vector<tcp::endpoint> bound;                                           // guarded by mu
   // Accept-failure reporting (guarded by mu): failures since the last line, when it was written,
   // and whether a failure was reported that no "accepting again" line has followed yet.
   uint64_t accept_errors_unreported = 0;
@@ -147,52 +123,9 @@ struct Server::Impl {
   std::vector<std::unique_ptr<Listener>> acceptors;
   std::vector<std::thread> threads;
   bool started = false;
-  std::shared_ptr<ForwardGate> gate = std::make_shared<ForwardGate>();
   class Session;
-  // Connections waiting for a forwarded answer (held here, not by the forwarder's callback, so
-  // that Stop() can release them before the io_context goes). Guarded by mu.
-  std::set<std::shared_ptr<Session>> waiting;
-  std::mutex archive_mu;
-  CachedFile archive;  // guarded by archive_mu
-
-  // The helper archive's bytes; null when not configured, missing, unreadable or too big.
-  std::shared_ptr<const std::string> Archive() {
-    const std::string& path = opts.cfn_bootstrap_archive;
-    if (path.empty()) return nullptr;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
-    std::lock_guard<std::mutex> lock(archive_mu);
-    if (archive.data && archive.dev == st.st_dev && archive.ino == st.st_ino &&
-        archive.size == st.st_size && archive.mtime.tv_sec == st.st_mtim.tv_sec &&
-        archive.mtime.tv_nsec == st.st_mtim.tv_nsec) {
-      return archive.data;
-    }
-    if (static_cast<uint64_t>(st.st_size) > opts.max_archive_bytes) {
-      spdlog::warn("imds: {} has {} bytes, more than the {} served; answering 404", path,
-                   st.st_size, opts.max_archive_bytes);
-      return nullptr;
-    }
-    std::ifstream in(path, std::ios::binary);
-    std::string bytes(static_cast<size_t>(st.st_size), '\0');
-    if (!in.read(bytes.data(), st.st_size) || in.peek() != std::char_traits<char>::eof()) {
-      spdlog::warn("imds: cannot read {} (changed while reading?); answering 404", path);
-      return nullptr;
-    }
-    archive = CachedFile{std::make_shared<const std::string>(std::move(bytes)), st.st_dev,
-                         st.st_ino, st.st_size, st.st_mtim};
-    spdlog::info("imds: serving {} ({} bytes) as {}", path, st.st_size, kCfnBootstrapPath);
-    return archive.data;
-  }
-
-  void BeginForward(std::shared_ptr<Session> s) {
-    std::lock_guard<std::mutex> lock(mu);
-    waiting.insert(std::move(s));
-    ++stats.forwarded;
-  }
-  void EndForward(const std::shared_ptr<Session>& s) {
-    std::lock_guard<std::mutex> lock(mu);
-    waiting.erase(s);
-  }
+  CloudFormationForwards forwards;
+  CfnBootstrapArchive archive{opts.cfn_bootstrap_archive, opts.max_archive_bytes};
 
   bool AddConnection(const asio::ip::address& peer) {
     std::lock_guard<std::mutex> lock(mu);
@@ -219,31 +152,7 @@ struct Server::Impl {
   bool TakeToken(const std::string& key, absl::Time now) {
     std::lock_guard<std::mutex> lock(mu);
     ++stats.requests;
-    if (opts.requests_per_second <= 0) return true;
-    const double burst = std::max(1.0, opts.burst);
-    if (buckets.size() > 4096) {
-      // Forget buckets that have refilled completely: they hold no information.
-      for (auto it = buckets.begin(); it != buckets.end();) {
-        const double refill =
-            absl::ToDoubleSeconds(now - it->second.last) * opts.requests_per_second;
-        it = (it->second.tokens + refill >= burst) ? buckets.erase(it) : std::next(it);
-      }
-    }
-    auto [it, inserted] = buckets.try_emplace(key);
-    Bucket& b = it->second;
-    if (inserted) {
-      b.tokens = burst;
-      b.last = now;
-    }
-    if (now > b.last) {
-      b.tokens = std::min(
-          burst, b.tokens + absl::ToDoubleSeconds(now - b.last) * opts.requests_per_second);
-      b.last = now;
-    }
-    if (b.tokens >= 1.0) {
-      b.tokens -= 1.0;
-      return true;
-    }
+    if (opts.requests_per_second <= 0 || buckets.Take(key, now)) return true;
     ++stats.throttled;
     return false;
   }
@@ -374,14 +283,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
           r = Handle(hreq, instance.get(), impl_->tokens, now, &proven_token_);
           break;
         case GuestRoute::kCfnBootstrap:
-          if (std::optional<Response> refused = DecideCfnBootstrap(hreq, instance.get())) {
-            r = *std::move(refused);
-          } else if ((file = impl_->Archive())) {
-            r = ArchiveFound(file->size());
-            if (hreq.method == "HEAD") file.reset();
-          } else {
-            r = ArchiveMissing();
-          }
+          r = impl_->archive.Serve(hreq, instance.get(), &file);
           break;
         case GuestRoute::kCloudFormation: {
           CloudFormationDecision d = DecideCloudFormation(hreq, req.body().size(), instance.get());
@@ -412,24 +314,20 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   // connection's executor. Meanwhile nothing is read from the connection and no io thread waits.
   void Forward(ForwardRequest fr) {
     auto self = shared_from_this();
-    impl_->BeginForward(self);
+    impl_->Count(&ServerStats::forwarded);
+    impl_->forwards.Begin(self);
     forward_pending_ = true;
     std::weak_ptr<Session> weak = self;
-    ForwardDone done = [gate = impl_->gate, weak, ex = stream_.get_executor()](Response r) {
-      std::lock_guard<std::mutex> lock(gate->mu);
-      if (!gate->open) return;  // the server stopped
-      asio::post(ex, [weak, r = std::move(r)]() mutable {
-        if (auto s = weak.lock()) s->OnForwarded(std::move(r));
-      });
-    };
-    impl_->opts.cloudformation(std::move(fr), std::move(done));
+    impl_->opts.cloudformation(std::move(fr),
+                               impl_->forwards.Deliver(stream_.get_executor(), [weak](Response r) {
+                                 if (auto s = weak.lock()) s->OnForwarded(std::move(r));
+                               }));
   }
 
   void OnForwarded(Response r) {
     if (!forward_pending_) return;  // a second answer to the same request
     forward_pending_ = false;
-    auto self = shared_from_this();
-    impl_->EndForward(self);
+    impl_->forwards.End(shared_from_this());
     PendingWrite p = std::move(pending_);
     if (p.method == "HEAD" && !r.content_length) {
       r.content_length = r.body.size();
@@ -455,7 +353,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     event_.status = r.status;
     event_.ttl_requested = r.ttl_for_response;
     if (r.ttl_for_response > 0) {
-      event_.ttl_on_socket = SetHopLimit(r.ttl_for_response);
+      event_.ttl_on_socket = SetHopLimit(stream_.socket().native_handle(), is_v6_,
+                                         r.ttl_for_response, peer_.to_string());
       ttl_lowered_ = true;
     } else if (ttl_lowered_) {
       MaybeRestoreHopLimit();
@@ -505,34 +404,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
-  // Sets the TTL / hop limit of outgoing packets; returns what getsockopt reads back.
-  int SetHopLimit(int ttl) {
-    const int fd = stream_.socket().native_handle();
-    int readback = -1;
-    socklen_t len = sizeof(readback);
-    if (is_v6_) {
-      ::setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof(ttl));
-      ::setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));  // IPv4-mapped peers
-      if (::getsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &readback, &len) != 0) readback = -1;
-    } else {
-      if (::setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) != 0) {
-        spdlog::warn("imds {}: setsockopt(IP_TTL, {}) failed: {}", peer_.to_string(), ttl,
-                     std::strerror(errno));
-      }
-      if (::getsockopt(fd, IPPROTO_IP, IP_TTL, &readback, &len) != 0) readback = -1;
-    }
-    return readback;
-  }
-
-  // Back to the route default, but only once no byte sent under the lowered TTL awaits an ACK.
   void MaybeRestoreHopLimit() {
-    const int fd = stream_.socket().native_handle();
-    int unacked = 0;
-    if (::ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked != 0) return;
-    const int def = -1;
-    if (is_v6_) ::setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &def, sizeof(def));
-    ::setsockopt(fd, IPPROTO_IP, IP_TTL, &def, sizeof(def));
-    ttl_lowered_ = false;
+    if (RestoreHopLimitWhenSent(stream_.socket().native_handle(), is_v6_)) ttl_lowered_ = false;
   }
 
   Server::Impl* impl_;
@@ -637,7 +510,7 @@ absl::Status Server::Start() {
     std::lock_guard<std::mutex> lock(s.mu);
     s.max_connections = cap;
   }
-  s.gate = std::make_shared<ForwardGate>();  // a stopped server's gate stays closed
+  s.forwards.Open();  // a stopped server's gate stays closed
   s.ioc.emplace(std::max(1, s.opts.threads));
   std::vector<tcp::endpoint> bound;
   for (const tcp::endpoint& ep : s.opts.listen) {
@@ -687,21 +560,11 @@ void Server::Stop() {
   Impl& s = *impl_;
   if (!s.started) return;
   s.started = false;
-  {
-    std::lock_guard<std::mutex> lock(s.gate->mu);
-    s.gate->open = false;
-  }
+  s.forwards.Close();
   s.ioc->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
-  {
-    std::set<std::shared_ptr<Impl::Session>> waiting;
-    {
-      std::lock_guard<std::mutex> lock(s.mu);
-      waiting.swap(s.waiting);
-    }
-    waiting.clear();  // their sockets go while the io_context is still there
-  }
+  s.forwards.ReleaseWaiters();  // their sockets go while the io_context is still there
   s.acceptors.clear();
   s.ioc.reset();  // destroys pending handlers: every session and its socket
   std::lock_guard<std::mutex> lock(s.mu);
@@ -718,7 +581,7 @@ ServerStats Server::stats() const {
   ServerStats s = impl_->stats;
   s.connections_open = impl_->conns_total;
   s.connection_cap = impl_->max_connections;
-  s.forwards_pending = static_cast<int>(impl_->waiting.size());
+  s.forwards_pending = impl_->forwards.pending();
   return s;
 }
 
