@@ -32,13 +32,16 @@
 #include "common/crypto/openssl.h"
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
+#include "controller/keys/ssh_key_encoding.h"
 
 namespace minicloud::keys {
 namespace {
 
 using crypto::BioPtr;
+using crypto::BnPtr;
 using crypto::DecoderCtxPtr;
 using crypto::ParamBldPtr;
+using crypto::PkeyCtxPtr;
 using crypto::PkeyPtr;
 using internal::Base64DecodeStrict;
 using internal::Base64Encode;

@@ -22,6 +22,7 @@
 namespace minicloud::metadata {
 namespace {
 
+using testing::Authority;
 using testing::Case;
 using testing::Check;
 using testing::CheckGolden;

@@ -14,6 +14,7 @@
 namespace minicloud::metadata {
 namespace {
 
+using testing::Authority;
 using testing::Case;
 using testing::Check;
 using testing::CheckGolden;
