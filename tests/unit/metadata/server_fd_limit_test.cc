@@ -31,6 +31,7 @@ namespace {
 
 using testing::HttpConn;
 using testing::MakeInstance;
+using testing::MsSince;
 using testing::ServerFixture;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -109,10 +110,6 @@ class FdHog {
  private:
   std::vector<int> fds_;
 };
-
-int64_t MsSince(SteadyClock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count();
-}
 
 TEST_CASE("ConnectionCap: the configured cap, at most half of the descriptor limit") {
   struct Row {

@@ -14,6 +14,7 @@
 
 #include "agent/metadata/server.h"
 #include "common/clock.h"
+#include "tests/unit/metadata/instance_builder.h"
 
 namespace minicloud::metadata::testing {
 
@@ -98,5 +99,17 @@ class ServerFixture {
   std::unique_ptr<Server> server_;  // last: stopped before the rest goes away
   absl::Status start_status_;
 };
+
+// Two guests: 127.0.0.1 is i-00000000000000001, 127.0.0.2 is i-00000000000000002 (10.0.0.6).
+inline std::map<std::string, std::shared_ptr<const InstanceMetadata>> TwoGuests() {
+  return {{"127.0.0.1", MakeInstance().Id("i-00000000000000001").Shared()},
+          {"127.0.0.2", MakeInstance().Id("i-00000000000000002").Ip("10.0.0.6").Shared()}};
+}
+
+// Milliseconds of the steady clock since `t`.
+inline int64_t MsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t)
+      .count();
+}
 
 }  // namespace minicloud::metadata::testing

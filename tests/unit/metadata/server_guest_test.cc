@@ -38,11 +38,7 @@ namespace {
 using testing::HttpConn;
 using testing::MakeInstance;
 using testing::ServerFixture;
-
-std::map<std::string, std::shared_ptr<const InstanceMetadata>> TwoGuests() {
-  return {{"127.0.0.1", MakeInstance().Id("i-00000000000000001").Shared()},
-          {"127.0.0.2", MakeInstance().Id("i-00000000000000002").Ip("10.0.0.6").Shared()}};
-}
+using testing::TwoGuests;
 
 // Records what it is given; answers at once, or keeps `done` for the test to call.
 struct RecordingForwarder {
