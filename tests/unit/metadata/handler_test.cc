@@ -26,13 +26,10 @@ using testing::Authority;
 using testing::Case;
 using testing::Check;
 using testing::CheckGolden;
-using testing::InstanceBuilder;
 using testing::kHtml;
 using testing::kNow;
 using testing::kTextPlain;
 using testing::MakeInstance;
-using testing::Run;
-using testing::TokenFor;
 
 TEST_CASE("listings: versions, version roots, directories with and without slash") {
   const std::vector<Case> cases = {

@@ -17,14 +17,9 @@ namespace {
 using testing::Authority;
 using testing::Case;
 using testing::Check;
-using testing::CheckGolden;
-using testing::InstanceBuilder;
 using testing::kHtml;
 using testing::kNow;
-using testing::kTextPlain;
 using testing::MakeInstance;
-using testing::Run;
-using testing::TokenFor;
 
 TEST_CASE("IMDSv2 token issue: PUT /latest/api/token") {
   const std::vector<Case> cases = {

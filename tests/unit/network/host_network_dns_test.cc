@@ -32,7 +32,7 @@ namespace {
 using testing::DnsmasqLog;
 using testing::Guest;
 using testing::Host;
-using testing::kMetadataUrl;
+using testing::LinkUplink;
 using testing::MakeNetwork;
 using testing::Nic;
 using testing::PeerEchoServer;
@@ -87,13 +87,7 @@ TEST_CASE("DNS at the VPC base + 2: instance names, other hosts' names, forwardi
   // private domain wrongly if they were ever forwarded to it.
   ScopedNetns outside(prefix + "-o");
   REQUIRE(outside.ok());
-  REQUIRE(testing::Exec({"ip", "link", "add", "mc-up", "netns", host.ns.name(), "type", "veth",
-                         "peer", "name", "eth0", "netns", outside.name()})
-              .exit_code == 0);
-  REQUIRE(host.ns.Run({"ip", "addr", "add", "198.51.100.1/24", "dev", "mc-up"}).exit_code == 0);
-  REQUIRE(host.ns.Run({"ip", "link", "set", "mc-up", "up"}).exit_code == 0);
-  REQUIRE(outside.Run({"ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"}).exit_code == 0);
-  REQUIRE(outside.Run({"ip", "link", "set", "eth0", "up"}).exit_code == 0);
+  LinkUplink(host, outside, {"198.51.100.2"});
   const CommandResult upstream = outside.Run(
       {"dnsmasq", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
        "--listen-address=198.51.100.2", "--bind-interfaces", "--user=root",

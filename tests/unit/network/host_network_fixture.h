@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "agent/network/linux_host_network.h"
@@ -83,6 +84,22 @@ inline bool ProcessAlive(int pid) {
   std::string all((std::istreambuf_iterator<char>(in)), {});
   const size_t p = all.rfind(')');
   return p != std::string::npos && p + 2 < all.size() && all[p + 2] != 'Z';
+}
+
+// Links `outside` to the host's namespace as its uplink (TEST-NET-2): a veth pair, mc-up with
+// 198.51.100.1/24 on the host's side, eth0 with each of `outside_addresses` (/24) on the other,
+// both up.
+inline void LinkUplink(Host& host, ScopedNetns& outside,
+                       const std::vector<std::string>& outside_addresses) {
+  REQUIRE(Exec({"ip", "link", "add", "mc-up", "netns", host.ns.name(), "type", "veth", "peer",
+                "name", "eth0", "netns", outside.name()})
+              .exit_code == 0);
+  REQUIRE(host.ns.Run({"ip", "addr", "add", "198.51.100.1/24", "dev", "mc-up"}).exit_code == 0);
+  REQUIRE(host.ns.Run({"ip", "link", "set", "mc-up", "up"}).exit_code == 0);
+  for (const std::string& address : outside_addresses) {
+    REQUIRE(outside.Run({"ip", "addr", "add", address + "/24", "dev", "eth0"}).exit_code == 0);
+  }
+  REQUIRE(outside.Run({"ip", "link", "set", "eth0", "up"}).exit_code == 0);
 }
 
 }  // namespace minicloud::network::testing

@@ -31,6 +31,7 @@ using testing::DnsmasqLog;
 using testing::Guest;
 using testing::Host;
 using testing::kMetadataUrl;
+using testing::LinkUplink;
 using testing::MakeNetwork;
 using testing::Nic;
 using testing::PeerEchoServer;
@@ -372,14 +373,7 @@ TEST_CASE(
   // An "outside" network (TEST-NET-2) behind the host's uplink.
   ScopedNetns outside(prefix + "-o");
   REQUIRE(outside.ok());
-  REQUIRE(testing::Exec({"ip", "link", "add", "mc-up", "netns", host.ns.name(), "type", "veth",
-                         "peer", "name", "eth0", "netns", outside.name()})
-              .exit_code == 0);
-  REQUIRE(host.ns.Run({"ip", "addr", "add", "198.51.100.1/24", "dev", "mc-up"}).exit_code == 0);
-  REQUIRE(host.ns.Run({"ip", "link", "set", "mc-up", "up"}).exit_code == 0);
-  REQUIRE(outside.Run({"ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"}).exit_code == 0);
-  REQUIRE(outside.Run({"ip", "addr", "add", "198.51.100.3/24", "dev", "eth0"}).exit_code == 0);
-  REQUIRE(outside.Run({"ip", "link", "set", "eth0", "up"}).exit_code == 0);
+  LinkUplink(host, outside, {"198.51.100.2", "198.51.100.3"});
   PeerEchoServer far(outside.name(), "198.51.100.2", 8080);
   REQUIRE_OK(far.status());
   PeerEchoServer controller(outside.name(), "198.51.100.3", 8080);  // stands for the controller

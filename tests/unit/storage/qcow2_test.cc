@@ -21,11 +21,7 @@ namespace {
 
 using testing::Be32;
 using testing::Be64;
-using testing::MustRun;
-using testing::PatchFile;
 using testing::Run;
-using testing::TempDir;
-using testing::WriteFile;
 
 // Builds a qcow2 header (plus extensions and backing name) field by field.
 class HeaderBuilder {
