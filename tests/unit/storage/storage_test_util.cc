@@ -1,15 +1,17 @@
 #include "tests/unit/storage/storage_test_util.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
+#include <utility>
+
+#include "common/process/run.h"
 
 namespace minicloud::storage::testing {
 
@@ -39,36 +41,13 @@ std::vector<std::string> TempDir::List() const {
 
 RunResult Run(const std::vector<std::string>& argv) {
   RunResult result;
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return result;
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return result;
-  }
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fds[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    result.output.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  process::RunOptions options;
+  options.merge_stderr = true;
+  options.max_output_bytes = std::numeric_limits<size_t>::max();  // tests parse all of it
+  absl::StatusOr<process::RunResult> ran = process::RunCapturingOutput(argv, options);
+  if (!ran.ok()) return result;
+  result.exit_code = ran->exit_code;
+  result.output = std::move(ran->out);
   return result;
 }
 

@@ -30,7 +30,7 @@ struct RunResult {
   std::string output;  // stdout and stderr interleaved
 };
 
-// fork/execvp argv[0]; captures output. Never throws.
+// Runs argv (process::RunCapturingOutput: PATH lookup, no shell); captures output. Never throws.
 RunResult Run(const std::vector<std::string>& argv);
 
 // Runs and returns output, failing the current Catch2 test with the output if exit != 0.
