@@ -26,8 +26,12 @@ void CloudFormationForwards::Begin(std::shared_ptr<void> waiter) {
 }
 
 void CloudFormationForwards::End(const std::shared_ptr<void>& waiter) {
+  std::shared_ptr<void> released;  // if it was the last reference: destroyed after the unlock
   std::lock_guard<std::mutex> lock(mu_);
-  waiting_.erase(waiter);
+  auto it = waiting_.find(waiter);
+  if (it == waiting_.end()) return;
+  released = *it;
+  waiting_.erase(it);
 }
 
 void CloudFormationForwards::ReleaseWaiters() {

@@ -22,7 +22,8 @@ class CloudFormationForwards {
   // Answers arriving from now on are dropped (Stop(), before the io_context stops).
   void Close();
 
-  // Holds `waiter` (a connection) until End(waiter) or ReleaseWaiters().
+  // Holds `waiter` (a connection) until End(waiter) or ReleaseWaiters(). A waiter is never
+  // destroyed under this class's lock (its destructor may take the server's).
   void Begin(std::shared_ptr<void> waiter);
   void End(const std::shared_ptr<void>& waiter);
   // Drops every held connection, on the caller's thread (Stop(), after the io threads joined).

@@ -577,11 +577,12 @@ std::vector<tcp::endpoint> Server::local_endpoints() const {
 }
 
 ServerStats Server::stats() const {
+  const int forwards_pending = impl_->forwards.pending();  // its own lock, never under mu
   std::lock_guard<std::mutex> lock(impl_->mu);
   ServerStats s = impl_->stats;
   s.connections_open = impl_->conns_total;
   s.connection_cap = impl_->max_connections;
-  s.forwards_pending = impl_->forwards.pending();
+  s.forwards_pending = forwards_pending;
   return s;
 }
 
