@@ -25,6 +25,7 @@ DEBIAN=${MINICLOUD_DEBIAN_AMI_DIR:-$IMAGES/debian-12}
 
 HOME_A=$MINICLOUD_HOME
 HOME_B=$(mktemp -d /tmp/minicloud-e2e-XXXXXX)
+watch_cloud "$HOME_B"
 PORT_A=$MINICLOUD_PORT
 PORT_B=$((PORT_A == 39999 ? 20000 : PORT_A + 1))
 # B's CLI: B's endpoint and B's own access key (read once B is up).

@@ -49,6 +49,18 @@ teardown() {
 }
 trap teardown EXIT
 
+# watch_cloud HOME: when this script is gone without its teardown (ctest kills a script that
+# runs past its TIMEOUT with SIGKILL, which runs no trap), a watchdog outside its process group
+# takes the cloud at HOME down, so a stuck test leaves no guests burning the CPU the other tests
+# run on. After a normal teardown HOME is gone and the watchdog does nothing.
+watch_cloud() {
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done
+    [[ -d $2 ]] || exit 0
+    MINICLOUD_HOME=$2 "$3/deploy/cloud" down && rm -rf "$2"' \
+    watch-cloud "$$" "$1" "$REPO" </dev/null >/dev/null 2>&1 &
+}
+watch_cloud "$MINICLOUD_HOME"
+
 # Starts the cloud and exports its endpoint and the controller's first access key (every API call
 # is signed with it).
 cloud_up() {
