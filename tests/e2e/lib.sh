@@ -50,14 +50,16 @@ teardown() {
 trap teardown EXIT
 
 # watch_cloud HOME: when this script is gone without its teardown (ctest kills a script that
-# runs past its TIMEOUT with SIGKILL, which runs no trap), a watchdog outside its process group
-# takes the cloud at HOME down, so a stuck test leaves no guests burning the CPU the other tests
-# run on. After a normal teardown HOME is gone and the watchdog does nothing.
+# runs past its TIMEOUT, and every process descended from it, with SIGKILL, which runs no trap),
+# a watchdog takes the cloud at HOME down, so a stuck test leaves no guests burning the CPU the
+# other tests run on. The watchdog is in its own session and, through the subshell that exits at
+# once, no longer this script's descendant. After a normal teardown HOME is gone and it does
+# nothing.
 watch_cloud() {
-  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done
+  (setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done
     [[ -d $2 ]] || exit 0
     MINICLOUD_HOME=$2 "$3/deploy/cloud" down && rm -rf "$2"' \
-    watch-cloud "$$" "$1" "$REPO" </dev/null >/dev/null 2>&1 &
+    watch-cloud "$$" "$1" "$REPO" </dev/null >/dev/null 2>&1 &)
 }
 watch_cloud "$MINICLOUD_HOME"
 
