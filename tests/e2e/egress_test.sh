@@ -25,6 +25,7 @@ DEBIAN=${MINICLOUD_DEBIAN_AMI_DIR:-$IMAGES/debian-12}
 
 HOME_A=$MINICLOUD_HOME
 HOME_B=$(mktemp -d /tmp/minicloud-e2e-XXXXXX)
+watch_cloud "$HOME_B"
 PORT_A=$MINICLOUD_PORT
 PORT_B=$((PORT_A == 39999 ? 20000 : PORT_A + 1))
 # B's CLI: B's endpoint and B's own access key (read once B is up).
@@ -47,12 +48,15 @@ teardown_all() {
 }
 trap teardown_all EXIT
 
-# What must be the same after both clouds are down (other clouds on the machine may come and go
-# meanwhile, so only what belongs to these two, the uplink guard and the interfaces that
-# existed before are compared).
+# What must be the same after both clouds are down. Other clouds on the machine (other tests run
+# at the same time) may come and go meanwhile and switch the forwarding of the uplinks they use,
+# so only what belongs to these two is compared: their tables, their namespaces, whether the
+# shared uplink guard still names this test's uplink, and the forwarding flags of the interfaces
+# that existed before, except those another cloud uses as its uplink at either moment.
 machine_net_state() {
   local f ifname
-  nft list tables | grep -E "minicloud_(uplinks|cloud_($(tag "$HOME_A")|$(tag "$HOME_B")))\$" || true
+  nft list tables | grep -E "minicloud_cloud_($(tag "$HOME_A")|$(tag "$HOME_B"))\$" || true
+  nft list table ip minicloud_uplinks 2>/dev/null | grep -o "\"$OUTSIDE_IF\"" || true
   for f in /proc/sys/net/ipv4/conf/*/forwarding; do
     ifname=$(basename "$(dirname "$f")")
     [[ $ifname == mc* ]] && continue
@@ -62,12 +66,21 @@ machine_net_state() {
   ip netns list | awk '{print $1}' | grep -E "^mc-($(tag "$HOME_A")|$(tag "$HOME_B"))-" || true
   ls /etc/netns 2>/dev/null | grep -E "^mc-($(tag "$HOME_A")|$(tag "$HOME_B"))-" || true
 }
+# Uplinks other clouds use right now (deploy/cloud's egress bookkeeping).
+other_uplinks() { ls /run/minicloud/egress 2>/dev/null | grep -vx "$OUTSIDE_IF" || true; }
+# without_ifs STATE IFS: STATE without the forwarding lines of IFS.
+without_ifs() {
+  local state=$1 ifname
+  for ifname in $2; do state=$(grep -v "^$ifname forwarding=" <<<"$state" || true); done
+  echo "$state"
+}
 tag() { printf '%s' "$1" | md5sum | cut -c1-4; }
 
 outside_up || fail "the outside fixture did not come up"
 log "outside: $OUTSIDE_NS at $OUTSIDE_IP ($OUTSIDE_NAME), link $OUTSIDE_IF"
 ifs_before=$(ls /proc/sys/net/ipv4/conf)
 before=$(machine_net_state "$ifs_before")
+others_before=$(other_uplinks)
 
 "$REPO/deploy/cloud" up --hosts 1 --egress-interface "$OUTSIDE_IF" --dns "$OUTSIDE_IP" \
   >"$HOME_A/up-a.log" 2>&1 || { cat "$HOME_A/up-a.log"; fail "cloud A up"; }
@@ -183,6 +196,9 @@ log "A: resolved, fetched, installed; verdict success"
 "$REPO/deploy/cloud" down >/dev/null || fail "cloud A down"
 down_b || fail "cloud B down"
 after=$(machine_net_state "$ifs_before")
+others=$(printf '%s\n' "$others_before" "$(other_uplinks)" | sort -u)
+before=$(without_ifs "$before" "$others")
+after=$(without_ifs "$after" "$others")
 if [[ $before != "$after" ]]; then
   diff <(echo "$before") <(echo "$after") || true
   fail "the clouds left network state behind"
