@@ -59,14 +59,15 @@ absl::StatusOr<std::vector<std::pair<std::string, v1::StackEventRecord>>>
 CloudState::StackEventsLocked(const std::string& stack_id, const std::string& after_key,
                               size_t limit) {
   const std::string begin = StackEventsBegin(stack_id);
-  MC_ASSIGN_OR_RETURN(auto rows, store_.ScanRange(Table::kStackEvents,
-                                                  after_key.empty() ? begin : after_key,
-                                                  StackEventsEnd(stack_id), limit));
+  MC_ASSIGN_OR_RETURN(auto rows,
+                      store_.ScanRange(Table::kStackEvents, after_key.empty() ? begin : after_key,
+                                       StackEventsEnd(stack_id), limit));
   std::vector<std::pair<std::string, v1::StackEventRecord>> out;
   for (auto& [key, value] : rows) {
     v1::StackEventRecord e;
     if (!e.ParseFromString(value)) {
-      return absl::DataLossError(absl::StrCat("store record stack_events/", key, " does not parse"));
+      return absl::DataLossError(
+          absl::StrCat("store record stack_events/", key, " does not parse"));
     }
     out.emplace_back(std::move(key), std::move(e));
   }

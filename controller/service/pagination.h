@@ -41,8 +41,8 @@ inline constexpr PageRules kDescribeImagesPages{"DescribeImages", 1, 1000, "imag
 // CloudFormation: 100 a page, as CloudFormation answers DescribeStackEvents and DescribeStacks
 // (the model leaves the size to the service; the aws CLI and boto3 follow NextToken).
 inline constexpr PageRules kDescribeStacksPages{"DescribeStacks", 0, 0, "", 100, "ValidationError"};
-inline constexpr PageRules kDescribeStackEventsPages{
-    "DescribeStackEvents", 0, 0, "", 100, "ValidationError"};
+inline constexpr PageRules kDescribeStackEventsPages{"DescribeStackEvents", 0, 0, "", 100,
+                                                     "ValidationError"};
 
 // One request's paging: 0 max_results = everything.
 struct PageRequest {

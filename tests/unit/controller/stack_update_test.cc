@@ -122,9 +122,10 @@ TEST_CASE("A failed update rolls back, then deletes what it made in the rollback
   Fixture f;
   CreateKeyed(f);
   const std::string first = f.Resource("kd", "Web").physical_resource_id();
-  REQUIRE(f.stacks->UpdateStack(Update("kd", {{"KeySuffix", "b"}, {"InstanceType", "p4d.24xlarge"}}),
-                                {})
-              .ok());
+  REQUIRE(
+      f.stacks
+          ->UpdateStack(Update("kd", {{"KeySuffix", "b"}, {"InstanceType", "p4d.24xlarge"}}), {})
+          .ok());
   f.stacks->Advance();
   f.stacks->Advance();
   CHECK(f.Describe("kd").stack_status() == "UPDATE_ROLLBACK_COMPLETE");
