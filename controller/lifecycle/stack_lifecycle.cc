@@ -16,6 +16,7 @@ constexpr absl::string_view kRollbackInProgress = "ROLLBACK_IN_PROGRESS";
 constexpr absl::string_view kDeleteInProgress = "DELETE_IN_PROGRESS";
 constexpr absl::string_view kCleanup = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS";
 constexpr absl::string_view kUpdateRollback = "UPDATE_ROLLBACK_IN_PROGRESS";
+constexpr absl::string_view kRollbackCleanup = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS";
 constexpr absl::string_view kStackType = "AWS::CloudFormation::Stack";
 constexpr absl::string_view kWaitCondition = "AWS::CloudFormation::WaitCondition";
 
@@ -62,7 +63,7 @@ std::vector<Item> ItemsOf(const v1::StackRecord& s) {
       } else if (Replacing(r)) {
         items.push_back({&r, false, r.replaced_physical_id(), r.cleanup_status()});
       }
-    } else if (s.status() == kUpdateRollback) {
+    } else if (s.status() == kRollbackCleanup) {
       if (r.created_by_update() && !r.status().empty()) {
         items.push_back({&r, true, r.physical_id(), r.status()});
       } else if (Replacing(r) && !r.physical_id().empty()) {
@@ -260,7 +261,9 @@ void BackwardSteps(const v1::StackRecord& s, const Observations& observed,
   } else if (s.status() == kCleanup) {
     next = "UPDATE_COMPLETE";
   } else {
-    next = failed.empty() ? "UPDATE_ROLLBACK_COMPLETE" : "UPDATE_ROLLBACK_FAILED";
+    // As in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, a failed deletion is its resource's
+    // DELETE_FAILED event; the stack is back where it was before the update either way.
+    next = "UPDATE_ROLLBACK_COMPLETE";
   }
   steps.push_back({StepKind::kStackStatus, "", "", next, reason});
 }
@@ -402,6 +405,44 @@ std::string SignalFailure(const v1::StackResourceRecord& r) {
   return "";
 }
 
+std::vector<std::string> ResourcesToRecheck(const v1::StackRecord& s) {
+  std::vector<std::string> out;
+  if (s.status() != kUpdateInProgress) return out;
+  std::set<std::string> replaced;
+  for (const auto& r : s.resources()) {
+    if (Replacing(r) && IsResourceComplete(r.status())) replaced.insert(r.logical_id());
+  }
+  if (replaced.empty()) return out;
+  for (const auto& r : s.resources()) {
+    if (r.removed() || Replacing(r) || r.created_by_update() || !IsResourceComplete(r.status())) {
+      continue;
+    }
+    for (const auto& n : r.needs()) {
+      if (replaced.count(n)) {
+        out.push_back(r.logical_id());
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+void KeepPrevious(v1::StackResourceRecord& r) {
+  if (r.updated()) return;
+  r.set_updated(true);
+  r.set_previous_metadata_json(r.metadata_json());
+  r.set_previous_properties_json(r.properties_json());
+  r.set_previous_attributes_json(r.attributes_json());
+}
+
+void MarkForReplacement(v1::StackResourceRecord& r) {
+  KeepPrevious(r);
+  r.set_replaced_physical_id(r.physical_id());
+  r.clear_physical_id();
+  r.clear_status();
+  r.clear_signals();
+}
+
 void AddResourceEvent(v1::StackRecord& stack, const v1::StackResourceRecord& r,
                       absl::string_view status, absl::string_view reason, absl::Time now) {
   AddEvent(stack, ResourceEventId(r.logical_id(), status, now), r.logical_id(), r.physical_id(),
@@ -413,8 +454,13 @@ std::vector<Step> NextSteps(const v1::StackRecord& stack, const Observations& ob
   std::vector<Step> steps;
   if (Forward(stack.status())) {
     ForwardSteps(stack, observed, now, steps);
+  } else if (stack.status() == kUpdateRollback) {
+    // The resources as they were before the update are all still there (nothing old is deleted
+    // before UPDATE_COMPLETE_CLEANUP_IN_PROGRESS) and the forward phase cancelled whatever was
+    // in progress: the stack is rolled back, what the update made goes in the cleanup.
+    steps.push_back({StepKind::kStackStatus, "", "", std::string(kRollbackCleanup), ""});
   } else if (stack.status() == kRollbackInProgress || stack.status() == kDeleteInProgress ||
-             stack.status() == kCleanup || stack.status() == kUpdateRollback) {
+             stack.status() == kCleanup || stack.status() == kRollbackCleanup) {
     BackwardSteps(stack, observed, steps);
   }
   return steps;

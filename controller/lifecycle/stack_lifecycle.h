@@ -16,9 +16,13 @@
 // an update goes to UPDATE_ROLLBACK_IN_PROGRESS.
 //
 // Backward (ROLLBACK_IN_PROGRESS, DELETE_IN_PROGRESS, UPDATE_COMPLETE_CLEANUP_IN_PROGRESS,
-// UPDATE_ROLLBACK_IN_PROGRESS): resources are deleted in reverse dependency order (a resource
-// once nothing left needs it); DeletionPolicy Retain skips the deletion of a stack; cleanup
-// deletes the resources an update removed and the old physical ids of replaced ones.
+// UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS): resources are deleted in reverse dependency
+// order (a resource once nothing left needs it); DeletionPolicy Retain skips the deletion of a
+// stack; cleanup deletes the resources an update removed and the old physical ids of replaced
+// ones, only once every new one is in (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS follows the forward
+// phase's end). A failed update: UPDATE_ROLLBACK_IN_PROGRESS (the old resources are all still
+// there: the record goes back to them) -> UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS (deletes
+// what the failed update made: resources it added, replacements) -> UPDATE_ROLLBACK_COMPLETE.
 
 #include <functional>
 #include <map>
@@ -95,6 +99,19 @@ std::string ResourceEventId(absl::string_view logical_id, absl::string_view stat
 // Appends an event of resource `r` (its physical id and type) with a unique EventId.
 void AddResourceEvent(v1::StackRecord& stack, const v1::StackResourceRecord& r,
                       absl::string_view status, absl::string_view reason, absl::Time now);
+
+// UPDATE_IN_PROGRESS: the made resources (not being replaced themselves) that need a resource
+// whose replacement is complete: their properties may refer to it (VolumeAttachment.InstanceId
+// after the instance's replacement) and are to be evaluated again; a change replaces them too
+// (MarkForReplacement), and so on down the graph. Empty in any other stack status.
+std::vector<std::string> ResourcesToRecheck(const v1::StackRecord& stack);
+
+// UpdateStack: keeps the values an update rollback restores (once per update).
+void KeepPrevious(v1::StackResourceRecord& r);
+// The resource gets a new physical resource (made by the forward phase once its needs are
+// complete); the old physical id is deleted in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, or kept by
+// an update rollback. Keeps the previous values.
+void MarkForReplacement(v1::StackResourceRecord& r);
 
 // The reason a resource's signals failed it, or "" when they do not (yet).
 std::string SignalFailure(const v1::StackResourceRecord& r);

@@ -42,9 +42,13 @@ std::vector<std::string> CfnStringList(ParamNode& params, absl::string_view name
 
 absl::Status ParseTemplateSource(ParamNode& params, std::string* body) {
   if (params.String("TemplateURL")) {
+    // minicloud has no S3 to keep templates in, and fetching an arbitrary URL from the
+    // controller would let any caller make it reach hosts on its networks: refused, saying what
+    // to send instead.
     return CfnValidationError(
-        "TemplateURL is not supported by minicloud (it fetches no template from a URL); send "
-        "the template in TemplateBody (aws cloudformation … --template-body file://t.yaml)");
+        "TemplateURL is not supported by minicloud (there is no S3 to fetch the template from); "
+        "send the template itself in TemplateBody, e.g. aws cloudformation create-stack "
+        "--stack-name NAME --template-body file://template.yaml");
   }
   if (auto b = params.String("TemplateBody")) *body = *std::move(b);
   return absl::OkStatus();

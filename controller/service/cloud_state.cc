@@ -32,6 +32,48 @@ absl::Status LoadTable(Store& store, Table table, std::map<std::string, Record>&
 
 }  // namespace
 
+std::string StackEventKey(absl::string_view stack_id, uint64_t sequence) {
+  return absl::StrCat(stack_id, "#", absl::Hex(~uint64_t{0} - sequence, absl::kZeroPad16));
+}
+std::string StackEventsBegin(absl::string_view stack_id) { return absl::StrCat(stack_id, "#"); }
+std::string StackEventsEnd(absl::string_view stack_id) { return absl::StrCat(stack_id, "$"); }
+
+absl::Status CloudState::MoveEmbeddedStackEvents() {
+  for (auto& [id, r] : stacks_) {
+    std::vector<v1::StackEventRecord> events = TakeEmbeddedStackEvents(r);
+    if (events.empty()) continue;
+    // One atomic batch: a crash leaves the record with its events, migrated again next load.
+    WriteBatch batch;
+    uint64_t seq = r.event_sequence() - events.size();
+    for (const auto& e : events) {
+      batch.Put(Table::kStackEvents, StackEventKey(id, ++seq), e.SerializeAsString());
+    }
+    batch.Put(Table::kStacks, id, r.SerializeAsString());
+    MC_RETURN_IF_ERROR(
+        Annotate(store_.Commit(batch), absl::StrCat("migrate the events of stack ", id)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, v1::StackEventRecord>>>
+CloudState::StackEventsLocked(const std::string& stack_id, const std::string& after_key,
+                              size_t limit) {
+  const std::string begin = StackEventsBegin(stack_id);
+  MC_ASSIGN_OR_RETURN(auto rows,
+                      store_.ScanRange(Table::kStackEvents, after_key.empty() ? begin : after_key,
+                                       StackEventsEnd(stack_id), limit));
+  std::vector<std::pair<std::string, v1::StackEventRecord>> out;
+  for (auto& [key, value] : rows) {
+    v1::StackEventRecord e;
+    if (!e.ParseFromString(value)) {
+      return absl::DataLossError(
+          absl::StrCat("store record stack_events/", key, " does not parse"));
+    }
+    out.emplace_back(std::move(key), std::move(e));
+  }
+  return out;
+}
+
 v1::Capacity AllocatableCapacity(const v1::Capacity& physical, const ControllerConfig& config) {
   // Registration refuses capacities whose products do not fit; the clamps only keep a record
   // written before that check from overflowing the conversions.
@@ -58,6 +100,7 @@ absl::Status CloudState::Load(absl::Time now) {
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kVolumes, volumes_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kSnapshots, snapshots_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kStacks, stacks_));
+  MC_RETURN_IF_ERROR(MoveEmbeddedStackEvents());
   for (const auto& [id, host] : hosts_) index_.ApplyHost(id, nullptr, &host);
   for (const auto& [id, r] : instances_) index_.ApplyInstance(id, nullptr, &r);
   // Generations restart from the clock so an agent holding an older number sees a change.
@@ -96,6 +139,11 @@ uint64_t CloudState::StageLocked(const Changes& c) {
   for (const auto& [k, v] : c.snapshots) batch.Put(Table::kSnapshots, k, v.SerializeAsString());
   for (const auto& k : c.deleted_snapshots) batch.Delete(Table::kSnapshots, k);
   for (const auto& [k, v] : c.stacks) batch.Put(Table::kStacks, k, v.SerializeAsString());
+  for (const auto& k : c.deleted_stacks) batch.Delete(Table::kStacks, k);
+  for (const auto& [k, v] : c.stack_events) {
+    batch.Put(Table::kStackEvents, k, v.SerializeAsString());
+  }
+  for (const auto& k : c.deleted_stack_events) batch.Delete(Table::kStackEvents, k);
   if (batch.empty()) return 0;  // ticket 0 is always durable
   // Queued while mu() is held, so the store sees changes in the order the mirror did.
   const uint64_t ticket = committer_.Enqueue(std::move(batch));
@@ -132,6 +180,7 @@ uint64_t CloudState::StageLocked(const Changes& c) {
   for (const auto& [k, v] : c.snapshots) snapshots_[k] = v;
   for (const auto& k : c.deleted_snapshots) snapshots_.erase(k);
   for (const auto& [k, v] : c.stacks) stacks_[k] = v;
+  for (const auto& k : c.deleted_stacks) stacks_.erase(k);
   return ticket;
 }
 

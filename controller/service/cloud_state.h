@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "controller/service/state_index.h"
 #include "controller/store/group_commit.h"
@@ -57,6 +59,14 @@ struct HostRuntime {
   absl::Time last_report = absl::InfinitePast();
   uint64_t generation = 0;  // desired-state version sent to the agent
 };
+
+// The key of a stack's event number `sequence` (1, 2, ...) in Table::kStackEvents: the stack
+// id, '#', and the sequence counted down from 2^64-1 in 16 hex digits, so that a stack's events
+// are one key range, newest first.
+std::string StackEventKey(absl::string_view stack_id, uint64_t sequence);
+// The bounds of a stack's key range: every key of its events is > begin and < end.
+std::string StackEventsBegin(absl::string_view stack_id);
+std::string StackEventsEnd(absl::string_view stack_id);
 
 // Logs the failed durable write as critical and aborts the process. See CloudState.
 [[noreturn]] void FatalStoreWriteFailure(const absl::Status& status);
@@ -111,6 +121,10 @@ class CloudState {
     std::map<std::string, v1::SnapshotRecord> snapshots;  // by snapshot id
     std::vector<std::string> deleted_snapshots;
     std::map<std::string, v1::StackRecord> stacks;  // by stack id
+    std::vector<std::string> deleted_stacks;
+    // Stack events by StackEventKey (the store only: DescribeStackEvents reads them from it).
+    std::map<std::string, v1::StackEventRecord> stack_events;
+    std::vector<std::string> deleted_stack_events;
   };
 
   // Makes `changes` durable and applies them to the mirror; returns once they are on disk (and
@@ -174,6 +188,11 @@ class CloudState {
   // CloudFormation stacks by stack id (deleted ones stay, DELETE_COMPLETE); they change only
   // through Changes.
   const std::map<std::string, v1::StackRecord>& stacks() const { return stacks_; }
+  // The events of a stack, newest first, after the one keyed `after_key` ("" = from the newest),
+  // at most `limit` (0 = all), with their keys. Read from the store, not the mirror (a stack's
+  // events are not capped). Requires mu() held through LockCommitted (only durable events).
+  absl::StatusOr<std::vector<std::pair<std::string, v1::StackEventRecord>>> StackEventsLocked(
+      const std::string& stack_id, const std::string& after_key, size_t limit);
 
   // The boot files of an instance: its record's own `image` when it has one (records written
   // before this rule, and instances whose AMI was deregistered: DeregisterImage copies the boot
@@ -189,6 +208,8 @@ class CloudState {
   uint64_t GenerationLocked(const std::string& host_id) const;
 
  private:
+  // Moves the events older records embedded (StackRecord.events) into Table::kStackEvents.
+  absl::Status MoveEmbeddedStackEvents();
   // Applies `changes` to the mirror and queues them for the store; returns the ticket.
   uint64_t StageLocked(const Changes& changes);
   // Waits for `ticket`; a failure is fatal.

@@ -11,9 +11,10 @@ namespace {
 
 constexpr absl::string_view kTokenVersion = "mc1";
 
-absl::Status BadToken() {
-  // EC2's code for a NextToken it did not issue (API reference, "Common client error codes").
-  return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidPaginationToken",
+absl::Status BadToken(const PageRules& rules) {
+  // EC2's code for a NextToken it did not issue is InvalidPaginationToken (API reference,
+  // "Common client error codes"); CloudFormation's is ValidationError (its common errors).
+  return Ec2Error(absl::StatusCode::kInvalidArgument, std::string(rules.bad_token_code),
                   "The specified pagination token is not valid or is expired.");
 }
 
@@ -22,6 +23,7 @@ absl::Status BadToken() {
 absl::StatusOr<PageStart> StartPage(const PageRules& rules, const PageRequest& req,
                                     bool ids_given) {
   PageStart start;
+  start.limit = rules.default_page_size;
   if (req.max_results != 0) {
     if (ids_given && !rules.ids_parameter.empty()) {
       return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidParameterCombination",
@@ -40,16 +42,18 @@ absl::StatusOr<PageStart> StartPage(const PageRules& rules, const PageRequest& r
   if (!req.next_token.empty()) {
     std::string raw;
     if (req.next_token.size() > 4096 || !absl::WebSafeBase64Unescape(req.next_token, &raw)) {
-      return BadToken();
+      return BadToken(rules);
     }
     const std::string prefix = absl::StrCat(kTokenVersion, ":", rules.call, ":");
     if (raw.size() <= prefix.size() || raw.compare(0, prefix.size(), prefix) != 0) {
-      return BadToken();
+      return BadToken(rules);
     }
     start.after = raw.substr(prefix.size());
   }
   return start;
 }
+
+absl::Status BadPageToken(const PageRules& rules) { return BadToken(rules); }
 
 std::string NextPageToken(const PageRules& rules, absl::string_view last_key) {
   return absl::WebSafeBase64Escape(absl::StrCat(kTokenVersion, ":", rules.call, ":", last_key));

@@ -97,4 +97,11 @@ absl::Status MigrateRecord(absl::string_view, v1::PlacementGroupRecord& r) {
   return absl::OkStatus();
 }
 
+std::vector<v1::StackEventRecord> TakeEmbeddedStackEvents(v1::StackRecord& r) {
+  std::vector<v1::StackEventRecord> out(r.events().begin(), r.events().end());
+  r.set_event_sequence(r.event_sequence() + static_cast<int64_t>(out.size()));
+  r.clear_events();
+  return out;
+}
+
 }  // namespace minicloud::controller

@@ -14,19 +14,28 @@
 //    (identity_document.h). Either way the guest and its signatures see the same document.
 //  - PlacementGroupRecord: legacy_strategy / legacy_spread_level ("spread", "rack") become
 //    `strategy` / `spread_level`.
+//  - StackRecord.events: events embedded in the stack record (the oldest first, at most 1000)
+//    move to their own table (Table::kStackEvents, CloudState::Load writes them with the
+//    record); TakeEmbeddedStackEvents takes them out and numbers them after event_sequence.
 // A legacy string that is not an EC2 name is DataLoss: a record we cannot read faithfully.
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "minicloud/v1/records.pb.h"
+#include "minicloud/v1/stack_records.pb.h"
 
 namespace minicloud::controller {
 
 // `stored` is the serialized form `r` was parsed from.
 absl::Status MigrateRecord(absl::string_view stored, v1::InstanceRecord& r);
 absl::Status MigrateRecord(absl::string_view stored, v1::PlacementGroupRecord& r);
+
+// Takes the events embedded in `r` out of it, oldest first, and advances r.event_sequence past
+// them: they are numbered event_sequence+1 ... (before) in that order. Empty: nothing to move.
+std::vector<v1::StackEventRecord> TakeEmbeddedStackEvents(v1::StackRecord& r);
 
 // Records with nothing to migrate.
 template <typename Record>

@@ -41,6 +41,7 @@ void StackService::Advance() {
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& id : ids) AdvanceStack(id);
+  PurgeDeletedStacks();
 }
 
 lifecycle::Observations StackService::Observe(v1::StackRecord& r) {
@@ -73,6 +74,21 @@ lifecycle::Observations StackService::Observe(v1::StackRecord& r) {
     }
   }
   return obs;
+}
+
+void StackService::RecheckDependents(v1::StackRecord& r, const cloudformation::Template& t) {
+  const std::vector<std::string> ids = lifecycle::ResourcesToRecheck(r);
+  if (ids.empty()) return;
+  auto ctx = ContextOf(r, t);
+  for (const auto& id : ids) {
+    v1::StackResourceRecord* res = Find(r, id);
+    const cloudformation::ResourceDecl* decl = t.FindResource(id);
+    if (res == nullptr || decl == nullptr) continue;
+    absl::StatusOr<Json> props =
+        ctx.ok() ? cloudformation::EvaluateProperties(*decl, *ctx) : ctx.status();
+    if (props.ok() && props->dump() == res->properties_json()) continue;
+    lifecycle::MarkForReplacement(*res);
+  }
 }
 
 Step StackService::StartCreate(v1::StackRecord& r, const std::string& logical_id,
@@ -129,6 +145,7 @@ void StackService::AdvanceStack(const std::string& stack_id) {
   // Each round sees what the last one did (a key pair made now lets its instance start).
   for (int round = 0; round < 64; ++round) {
     const lifecycle::Observations obs = Observe(r);
+    RecheckDependents(r, *t);
     const std::vector<Step> steps = lifecycle::NextSteps(r, obs, clock_.Now());
     if (steps.empty()) break;
     changed = true;

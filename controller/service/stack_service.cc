@@ -11,6 +11,7 @@
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
 #include "controller/cloudformation/template_error.h"
+#include "controller/service/pagination.h"
 #include "controller/service/timestamp.h"
 
 namespace minicloud::controller {
@@ -90,15 +91,30 @@ absl::StatusOr<v1::StackRecord> StackService::FindStack(const std::string& name_
       absl::StrCat("Stack with id ", QuoteForMessage(name_or_id, 300), " does not exist"));
 }
 
-void StackService::Save(const v1::StackRecord& r) {
-  v1::StackRecord copy = r;
-  if (copy.events_size() > options_.max_events) {
-    copy.mutable_events()->DeleteSubrange(0, copy.events_size() - options_.max_events);
+void StackService::Save(v1::StackRecord& r) {
+  CloudState::Changes c;
+  for (auto& e : *r.mutable_events()) {
+    r.set_event_sequence(r.event_sequence() + 1);
+    c.stack_events[StackEventKey(r.stack_id(), r.event_sequence())] = std::move(e);
   }
+  r.clear_events();
+  c.stacks[r.stack_id()] = r;
+  std::lock_guard<std::mutex> lock(state_.mu());
+  (void)state_.CommitLocked(c);  // a failed durable write does not return
+}
+
+void StackService::PurgeDeletedStacks() {
+  const int64_t cutoff = absl::ToUnixMillis(clock_.Now() - kDeletedStackRetention);
   std::lock_guard<std::mutex> lock(state_.mu());
   CloudState::Changes c;
-  c.stacks[copy.stack_id()] = std::move(copy);
-  (void)state_.CommitLocked(c);  // a failed durable write does not return
+  for (const auto& [id, s] : state_.stacks()) {
+    if (!Deleted(s) || s.deletion_time_ms() == 0 || s.deletion_time_ms() > cutoff) continue;
+    c.deleted_stacks.push_back(id);
+    for (int64_t seq = 1; seq <= s.event_sequence(); ++seq) {
+      c.deleted_stack_events.push_back(StackEventKey(id, seq));
+    }
+  }
+  if (!c.deleted_stacks.empty()) (void)state_.CommitLocked(c);
 }
 
 std::vector<std::string> StackService::ZoneNames() {
@@ -166,18 +182,28 @@ absl::Status StackService::CheckCaller(const StackCaller& caller, Action action,
 absl::StatusOr<v1::DescribeStacksResponse> StackService::DescribeStacks(
     const v1::DescribeStacksRequest& req, const StackCaller& caller) {
   MC_RETURN_IF_ERROR(CheckCaller(caller, Action::kRead, nullptr));
+  MC_ASSIGN_OR_RETURN(PageStart start,
+                      StartPage(kDescribeStacksPages, {0, req.next_token()}, false));
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<v1::StackRecord> found;
+  v1::DescribeStacksResponse resp;
   if (!req.stack_name().empty()) {
     MC_ASSIGN_OR_RETURN(v1::StackRecord s, FindStack(req.stack_name()));
-    found.push_back(std::move(s));
+    // One stack is one page: a token can only be one this call issued, past it.
+    if (start.after.empty()) found.push_back(std::move(s));
   } else {
-    auto l = state_.LockCommitted();
-    for (const auto& [id, s] : state_.stacks()) {
-      if (!Deleted(s)) found.push_back(s);
+    // Every stack not deleted, in stack id order, one page of them.
+    std::vector<std::string> ids;
+    {
+      auto l = state_.LockCommitted();
+      for (const auto& [id, s] : state_.stacks()) {
+        if (!Deleted(s)) ids.push_back(id);
+      }
+      const Page page = TakePage(kDescribeStacksPages, start, ids);
+      for (size_t i = page.begin; i < page.end; ++i) found.push_back(state_.stacks().at(ids[i]));
+      resp.set_next_token(page.next_token);
     }
   }
-  v1::DescribeStacksResponse resp;
   for (const auto& s : found) {
     v1::Stack* out = resp.add_stacks();
     out->set_stack_id(s.stack_id());
@@ -226,10 +252,30 @@ absl::StatusOr<v1::DescribeStacksResponse> StackService::DescribeStacks(
 absl::StatusOr<v1::DescribeStackEventsResponse> StackService::DescribeStackEvents(
     const v1::DescribeStackEventsRequest& req, const StackCaller& caller) {
   MC_RETURN_IF_ERROR(CheckCaller(caller, Action::kRead, nullptr));
+  MC_ASSIGN_OR_RETURN(PageStart start,
+                      StartPage(kDescribeStackEventsPages, {0, req.next_token()}, false));
   std::lock_guard<std::mutex> lock(mu_);
   MC_ASSIGN_OR_RETURN(v1::StackRecord s, FindStack(req.stack_name()));
+  // A token names the last event of its page: one of this stack's (a token of another stack's
+  // events is not one this call issued for this stack).
+  if (!start.after.empty() && !(start.after > StackEventsBegin(s.stack_id()) &&
+                                start.after < StackEventsEnd(s.stack_id()))) {
+    return BadPageToken(kDescribeStackEventsPages);
+  }
+  std::vector<std::pair<std::string, v1::StackEventRecord>> events;
+  {
+    auto l = state_.LockCommitted();
+    // One more than a page: whether another page follows.
+    MC_ASSIGN_OR_RETURN(events, state_.StackEventsLocked(s.stack_id(), start.after,
+                                                         static_cast<size_t>(start.limit) + 1));
+  }
   v1::DescribeStackEventsResponse resp;
-  for (auto it = s.events().rbegin(); it != s.events().rend(); ++it) {
+  if (events.size() > static_cast<size_t>(start.limit)) {
+    events.resize(start.limit);
+    resp.set_next_token(NextPageToken(kDescribeStackEventsPages, events.back().first));
+  }
+  for (const auto& [key, ev] : events) {
+    const v1::StackEventRecord* it = &ev;
     v1::StackEvent* e = resp.add_stack_events();
     e->set_stack_id(s.stack_id());
     e->set_event_id(it->event_id());

@@ -40,9 +40,13 @@ struct StackServiceOptions {
   // The secret part of a WaitConditionHandle's URL: unguessable (the handle's URL is a bearer
   // credential). Default: 32 random bytes from OpenSSL's RAND_bytes, hex. Tests may inject.
   std::function<std::string()> new_handle_token;
-  // Events kept per stack (the oldest go first).
-  int max_events = 1000;
 };
+
+// How long a deleted stack stays visible by its stack id (DescribeStacks, DescribeStackEvents)
+// before Advance() purges it and its events: 90 days, as CloudFormation keeps them ("Summary
+// information for stacks that have been deleted is kept for 90 days after the stack is
+// deleted": ListStacks, CloudFormation API reference and botocore's service-2.json).
+inline constexpr absl::Duration kDeletedStackRetention = absl::Hours(24 * 90);
 
 // The URL base a WaitConditionHandle's Ref gives (the guest endpoint's, cfn-seams.md).
 inline constexpr absl::string_view kWaitConditionUrlBase =
@@ -75,7 +79,8 @@ class StackService final : public StackApi {
       const v1::ValidateTemplateRequest& req) override;
   absl::Status SignalWaitCondition(const WaitConditionSignal& signal) override;
 
-  // Moves every unfinished stack on (the background driver). Call periodically.
+  // Moves every unfinished stack on (the background driver), and purges the stacks deleted more
+  // than kDeletedStackRetention ago. Call periodically.
   void Advance();
 
  private:
@@ -89,8 +94,12 @@ class StackService final : public StackApi {
   // The stack named by name (not deleted) or stack id (also deleted). ValidationError
   // "Stack with id X does not exist" when there is none. Requires mu_.
   absl::StatusOr<v1::StackRecord> FindStack(const std::string& name_or_id) const;
-  // Makes `r` durable (the stacks table and the mirror). Requires mu_.
-  void Save(const v1::StackRecord& r);
+  // Makes `r` durable (the stacks table and the mirror) and moves the events it carries into
+  // the stack events table (numbered after r.event_sequence; `r` keeps none). Requires mu_.
+  void Save(v1::StackRecord& r);
+  // Deletes the stacks deleted more than kDeletedStackRetention ago, with their events.
+  // Requires mu_.
+  void PurgeDeletedStacks();
   std::string NewUuid();
 
   // The evaluation context of a stack: parameters, pseudo parameters, conditions, and every
@@ -112,6 +121,10 @@ class StackService final : public StackApi {
   // The driver (stack_driver.cc).
   void AdvanceStack(const std::string& stack_id);
   lifecycle::Observations Observe(v1::StackRecord& r);
+  // UPDATE_IN_PROGRESS: the resources whose dependency's replacement is in
+  // (lifecycle::ResourcesToRecheck) are evaluated again; those whose properties change (a Ref to
+  // the replaced instance now names the new one) are replaced too.
+  void RecheckDependents(v1::StackRecord& r, const cloudformation::Template& t);
   // kCreate: makes the resource; returns kCreateStarted or kResourceFailed.
   lifecycle::Step StartCreate(v1::StackRecord& r, const std::string& logical_id,
                               const cloudformation::Template& t);

@@ -111,16 +111,10 @@ absl::StatusOr<v1::UpdateStackResponse> StackService::UpdateStack(const v1::Upda
     }
     if (replace || metadata != cur.metadata_json()) {
       changed = true;
-      cur.set_updated(true);
-      cur.set_previous_metadata_json(cur.metadata_json());
-      cur.set_previous_properties_json(cur.properties_json());
-      cur.set_previous_attributes_json(cur.attributes_json());
+      lifecycle::KeepPrevious(cur);
     }
     if (replace) {
-      cur.set_replaced_physical_id(cur.physical_id());
-      cur.clear_physical_id();
-      cur.clear_status();
-      cur.clear_signals();
+      lifecycle::MarkForReplacement(cur);
     } else if (metadata != cur.metadata_json()) {
       // In place, no interruption: cfn-hup in the guest sees the new metadata.
       cur.set_metadata_json(metadata);

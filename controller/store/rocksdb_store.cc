@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/status_macros.h"
 
 namespace minicloud::controller {
 
@@ -37,6 +38,8 @@ absl::string_view TableName(Table t) {
       return "snapshots";
     case Table::kStacks:
       return "stacks";
+    case Table::kStackEvents:
+      return "stack_events";
   }
   return "unknown";
 }
@@ -98,6 +101,34 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStore::S
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(t)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     out.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), absl::StrCat("scan ", TableName(t)));
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::ScanRange(
+    Table t, absl::string_view after, absl::string_view end, size_t limit) {
+  MC_ASSIGN_OR_RETURN(auto rows, Scan(t));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& row : rows) {
+    if (row.first <= after) continue;
+    if (row.first >= end || (limit > 0 && out.size() == limit)) break;
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStore::ScanRange(
+    Table t, absl::string_view after, absl::string_view end, size_t limit) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(t)));
+  const rocksdb::Slice from(after.data(), after.size());
+  for (it->Seek(from); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key == from) continue;
+    if (absl::string_view(key.data(), key.size()) >= end) break;
+    if (limit > 0 && out.size() == limit) break;
+    out.emplace_back(key.ToString(), it->value().ToString());
   }
   if (!it->status().ok()) return FromRocks(it->status(), absl::StrCat("scan ", TableName(t)));
   return out;

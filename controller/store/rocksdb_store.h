@@ -23,6 +23,8 @@ class RocksDbStore final : public Store {
 
   absl::StatusOr<std::optional<std::string>> Get(Table t, absl::string_view key) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(Table t) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanRange(
+      Table t, absl::string_view after, absl::string_view end, size_t limit) override;
   absl::Status Commit(const WriteBatch& batch) override;
 
  private:

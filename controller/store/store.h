@@ -28,6 +28,7 @@ enum class Table {
   kVolumes,
   kSnapshots,
   kStacks,
+  kStackEvents,
 };
 inline constexpr Table kAllTables[] = {Table::kInstances,
                                        Table::kImages,
@@ -41,7 +42,8 @@ inline constexpr Table kAllTables[] = {Table::kInstances,
                                        Table::kAccessKeys,
                                        Table::kVolumes,
                                        Table::kSnapshots,
-                                       Table::kStacks};
+                                       Table::kStacks,
+                                       Table::kStackEvents};
 absl::string_view TableName(Table t);
 
 // A set of writes applied all together or not at all.
@@ -85,6 +87,10 @@ class Store {
   virtual absl::StatusOr<std::optional<std::string>> Get(Table t, absl::string_view key) = 0;
   // All records of a table in key order.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(Table t) = 0;
+  // The records of a table with keys in (`after`, `end`) (both exclusive), in key order, at most
+  // `limit` of them (0 = all). The default filters Scan; RocksDbStore seeks.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanRange(
+      Table t, absl::string_view after, absl::string_view end, size_t limit);
   virtual absl::Status Commit(const WriteBatch& batch) = 0;
 };
 

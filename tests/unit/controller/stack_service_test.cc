@@ -360,7 +360,7 @@ TEST_CASE("The test templates pass cfn-lint") {
   const std::string dir =
       std::string(MINICLOUD_SOURCE_DIR) + "/tests/unit/controller/stack_templates";
   for (const char* t : {"web.yaml", "signal.yaml", "wait.yaml", "volume.yaml", "keys.yaml",
-                        "keys2.yaml", "badtype.yaml"}) {
+                        "keys2.yaml", "badtype.yaml", "keyed.yaml"}) {
     INFO(t);
     CHECK(std::system(("cfn-lint " + dir + "/" + t).c_str()) == 0);
   }

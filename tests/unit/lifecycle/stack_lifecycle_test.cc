@@ -207,6 +207,33 @@ std::vector<Row> Rows() {
        absl::ZeroDuration(),
        {{K::kStackStatus, "", "", "UPDATE_ROLLBACK_IN_PROGRESS",
          "The following resource(s) failed to update: [New]."}}},
+      {"a failed update's replacement deleted before the rollback's cleanup",
+       Stack("UPDATE_ROLLBACK_IN_PROGRESS",
+             {{"Web", "UPDATE_FAILED", "i-2", "", 0, {}, "AWS::EC2::Instance", "replaced:i-1"}}),
+       {},
+       absl::ZeroDuration(),
+       {{K::kStackStatus, "", "", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", ""}}},
+      {"the rollback's cleanup deleting the old physical id instead of the replacement",
+       Stack("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+             {{"Web", "UPDATE_FAILED", "i-2", "", 0, {}, "AWS::EC2::Instance", "replaced:i-1"},
+              {"Key", CC, "k", "", 0, {}, "AWS::EC2::KeyPair"}}),
+       {},
+       absl::ZeroDuration(),
+       {{K::kDelete, "Web", "i-2"}}},
+      {"the rollback's cleanup not finishing once what the update made is gone",
+       Stack("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+             {{"New", "DELETE_COMPLETE", "k", "", 0, {}, "AWS::EC2::KeyPair", "created_by_update"},
+              {"Key", CC, "k0", "", 0, {}, "AWS::EC2::KeyPair"}}),
+       {},
+       absl::ZeroDuration(),
+       {{K::kStackStatus, "", "", "UPDATE_ROLLBACK_COMPLETE", ""}}},
+      {"an update's cleanup starting before every new resource is in",
+       Stack("UPDATE_IN_PROGRESS",
+             {{"Web", "UPDATE_IN_PROGRESS", "i-2", "", 0, {}, "AWS::EC2::Instance", "replaced:i-1"},
+              {"Old", "UPDATE_COMPLETE", "i-9", "", 0, {}, "AWS::EC2::Instance", "removed"}}),
+       {{"i-2", Pending()}},
+       absl::ZeroDuration(),
+       {}},
       {"a settled stack given steps",
        Stack("CREATE_COMPLETE", {{"A", CC, "a"}}),
        {{"a", Gone()}},
@@ -271,7 +298,8 @@ TEST_CASE("Apply: statuses, physical ids and events") {
 
 TEST_CASE("Apply: an update rollback restores the replaced physical id and drops new resources") {
   // Bugs caught: the stack left pointing at the deleted replacement; a resource the failed
-  // update added kept in the stack; the old metadata not restored.
+  // update added kept in the stack; the old metadata not restored; what the update made deleted
+  // in UPDATE_ROLLBACK_IN_PROGRESS instead of UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS.
   v1::StackRecord s =
       Stack("UPDATE_ROLLBACK_IN_PROGRESS",
             {{"Web", "UPDATE_FAILED", "i-2", "", 0, {}, "AWS::EC2::Instance", "replaced:i-1"},
@@ -279,11 +307,18 @@ TEST_CASE("Apply: an update rollback restores the replaced physical id and drops
   s.mutable_resources(0)->set_updated(true);
   s.mutable_resources(0)->set_previous_metadata_json("{\"v\":1}");
   s.mutable_resources(0)->set_metadata_json("{\"v\":2}");
+  auto uuid = [] { return std::string("u"); };
+  // The old resources are all in place: rolled back at once, nothing deleted yet.
   auto steps = NextSteps(s, {}, kT0);
+  REQUIRE(steps.size() == 1);
+  CHECK(steps[0] ==
+        Step{K::kStackStatus, "", "", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", ""});
+  Apply(s, steps[0], kT0, uuid);
+  CHECK(s.events().rbegin()->status() == "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS");
+  steps = NextSteps(s, {}, kT0);
   REQUIRE(steps.size() == 2);
   CHECK(steps[0] == Step{K::kDelete, "New", "k"});
   CHECK(steps[1] == Step{K::kDelete, "Web", "i-2"});
-  auto uuid = [] { return std::string("u"); };
   for (const auto& st : steps) {
     Apply(s, {K::kDeleteStarted, st.logical_id, st.physical_id}, kT0, uuid);
   }
@@ -295,6 +330,38 @@ TEST_CASE("Apply: an update rollback restores the replaced physical id and drops
   CHECK(s.resources(0).physical_id() == "i-1");
   CHECK(s.resources(0).metadata_json() == "{\"v\":1}");
   CHECK(s.resources(0).status() == "UPDATE_COMPLETE");
+}
+
+TEST_CASE("ResourcesToRecheck: what needs a replaced resource, once the replacement is in") {
+  // Bugs caught: a dependent of a replaced instance never evaluated again (the attachment keeps
+  // the old instance id and the old instance cannot be deleted); dependents evaluated before the
+  // replacement is made (nothing to refer to yet); a resource being replaced itself, or one made
+  // by the update, listed; rechecks outside UPDATE_IN_PROGRESS.
+  const std::string CC = "CREATE_COMPLETE";
+  const std::vector<Res> done = {
+      {"Web", "UPDATE_COMPLETE", "i-2", "", 0, {}, "AWS::EC2::Instance", "replaced:i-1"},
+      {"Att", CC, "att", "Web,Vol", 0, {}, "AWS::EC2::VolumeAttachment"},
+      {"Vol", CC, "vol-1", "", 0, {}, "AWS::EC2::Volume"},
+      {"Out", CC, "o", "Vol", 0, {}, "AWS::EC2::KeyPair"},
+      {"New", CC, "n", "Web", 0, {}, "AWS::EC2::KeyPair", "created_by_update"}};
+  CHECK(ResourcesToRecheck(Stack("UPDATE_IN_PROGRESS", done)) == std::vector<std::string>{"Att"});
+  std::vector<Res> pending = done;
+  pending[0].status = "UPDATE_IN_PROGRESS";
+  CHECK(ResourcesToRecheck(Stack("UPDATE_IN_PROGRESS", pending)).empty());
+  CHECK(ResourcesToRecheck(Stack("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", done)).empty());
+
+  v1::StackRecord s = Stack("UPDATE_IN_PROGRESS", done);
+  s.mutable_resources(1)->set_properties_json("{\"InstanceId\":\"i-1\"}");
+  MarkForReplacement(*s.mutable_resources(1));
+  const auto& att = s.resources(1);
+  CHECK(att.replaced_physical_id() == "att");
+  CHECK(att.physical_id().empty());
+  CHECK(att.status().empty());
+  CHECK(att.previous_properties_json() == "{\"InstanceId\":\"i-1\"}");
+  // Next: the attachment is made anew (its needs are complete), and only it.
+  CHECK(NextSteps(s, {{"i-2", Ready()}, {"vol-1", Ready()}}, kT0) ==
+        std::vector<Step>{{K::kCreate, "Att"}});
+  CHECK(ResourcesToRecheck(s).empty());
 }
 
 }  // namespace
