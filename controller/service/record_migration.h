@@ -14,8 +14,13 @@
 //    (identity_document.h). Either way the guest and its signatures see the same document.
 //  - PlacementGroupRecord: legacy_strategy / legacy_spread_level ("spread", "rack") become
 //    `strategy` / `spread_level`.
+//  - InstanceRecord.network: records written from now on omit the five derivable network fields
+//    (instance_network.h); MigrateDerivedNetwork fills them back from the subnet records
+//    (CloudState::Load calls it once the subnets are loaded). Records written before carry the
+//    fields and load unchanged; both load to the same record.
 // A legacy string that is not an EC2 name is DataLoss: a record we cannot read faithfully.
 
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
@@ -27,6 +32,12 @@ namespace minicloud::controller {
 // `stored` is the serialized form `r` was parsed from.
 absl::Status MigrateRecord(absl::string_view stored, v1::InstanceRecord& r);
 absl::Status MigrateRecord(absl::string_view stored, v1::PlacementGroupRecord& r);
+
+// A record stored without its derived network fields (NetworkStoredDerived) gets them back from
+// its subnet (`subnets` by availability zone, as CloudState keeps them); other records are left
+// as they are. DataLoss when the record's subnet is not there.
+absl::Status MigrateDerivedNetwork(const std::map<std::string, v1::SubnetRecord>& subnets,
+                                   v1::InstanceRecord& r);
 
 // Records with nothing to migrate.
 template <typename Record>
