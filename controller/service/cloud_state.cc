@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "controller/service/instance_network.h"
 #include "controller/service/record_migration.h"
 
 namespace minicloud::controller {
@@ -101,6 +102,10 @@ absl::Status CloudState::Load(absl::Time now) {
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kSnapshots, snapshots_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kStacks, stacks_));
   MC_RETURN_IF_ERROR(MoveEmbeddedStackEvents());
+  for (auto& [id, r] : instances_) {
+    MC_RETURN_IF_ERROR(Annotate(MigrateDerivedNetwork(subnets_, r),
+                                absl::StrCat("migrate store record instances/", id)));
+  }
   for (const auto& [id, host] : hosts_) index_.ApplyHost(id, nullptr, &host);
   for (const auto& [id, r] : instances_) index_.ApplyInstance(id, nullptr, &r);
   // Generations restart from the clock so an agent holding an older number sees a change.
@@ -115,7 +120,24 @@ absl::Status CloudState::Load(absl::Time now) {
 
 uint64_t CloudState::StageLocked(const Changes& c) {
   WriteBatch batch;
-  for (const auto& [k, v] : c.instances) batch.Put(Table::kInstances, k, v.SerializeAsString());
+  for (const auto& [k, v] : c.subnets) subnets_[k] = v;  // before the instances that use them
+  // The indexes see every instance change here, before the mirror takes it (old and new value);
+  // the stored bytes are made from the mirror's copy, without the derived network fields.
+  for (const auto& [k, v] : c.instances) {
+    // One walk of the (large) instance map: the position found serves the insert too.
+    auto it = instances_.lower_bound(k);
+    const bool present = it != instances_.end() && it->first == k;
+    index_.ApplyInstance(k, present ? &it->second : nullptr, &v);
+    if (present) {
+      it->second = v;
+    } else {
+      it = instances_.emplace_hint(it, k, v);
+    }
+    auto subnet = subnets_.find(v.topology().availability_zone());
+    batch.Put(
+        Table::kInstances, k,
+        StoredInstanceBytes(subnet == subnets_.end() ? nullptr : &subnet->second, it->second));
+  }
   for (const auto& [k, v] : c.images) batch.Put(Table::kImages, k, v.SerializeAsString());
   for (const auto& [k, v] : c.hosts) batch.Put(Table::kHosts, k, v.SerializeAsString());
   for (const auto& [k, v] : c.client_tokens) {
@@ -148,13 +170,8 @@ uint64_t CloudState::StageLocked(const Changes& c) {
   // Queued while mu() is held, so the store sees changes in the order the mirror did.
   const uint64_t ticket = committer_.Enqueue(std::move(batch));
 
-  // The indexes see every record change here, before the mirror takes it (old and new value).
-  for (const auto& [k, v] : c.instances) {
-    auto it = instances_.find(k);
-    index_.ApplyInstance(k, it == instances_.end() ? nullptr : &it->second, &v);
-    instances_[k] = v;
-  }
   for (const auto& [k, v] : c.images) images_[k] = v;
+  // The indexes see every host change here, before the mirror takes it (old and new value).
   for (const auto& [k, v] : c.hosts) {
     auto it = hosts_.find(k);
     index_.ApplyHost(k, it == hosts_.end() ? nullptr : &it->second, &v);
@@ -162,7 +179,6 @@ uint64_t CloudState::StageLocked(const Changes& c) {
   }
   for (const auto& [k, v] : c.client_tokens) client_tokens_[k] = v;
   for (const auto& [k, v] : c.key_pairs) key_pairs_[k] = v;
-  for (const auto& [k, v] : c.subnets) subnets_[k] = v;
   for (const auto& [k, v] : c.placement_groups) placement_groups_[k] = v;
   for (const auto& k : c.deleted_placement_groups) placement_groups_.erase(k);
   for (const auto& k : c.deleted_instances) {

@@ -4,6 +4,7 @@
 #include "common/ec2_names.h"
 #include "controller/identity/identity_signer.h"
 #include "controller/service/identity_document.h"
+#include "controller/service/instance_network.h"
 
 namespace minicloud::controller {
 namespace {
@@ -75,6 +76,31 @@ void MigrateIdentityDocument(v1::InstanceRecord& r) {
 absl::Status MigrateRecord(absl::string_view stored, v1::InstanceRecord& r) {
   MigrateIdentityDocument(r);
   return MigrateMetadataOptions(stored, r);
+}
+
+absl::Status MigrateDerivedNetwork(const std::map<std::string, v1::SubnetRecord>& subnets,
+                                   v1::InstanceRecord& r) {
+  if (!NetworkStoredDerived(r)) return absl::OkStatus();
+  const v1::SubnetRecord* subnet = nullptr;
+  if (auto it = subnets.find(r.topology().availability_zone());
+      it != subnets.end() && it->second.subnet_id() == r.network().subnet_id()) {
+    subnet = &it->second;
+  } else {
+    for (const auto& [az, s] : subnets) {
+      if (s.subnet_id() == r.network().subnet_id()) subnet = &s;
+    }
+  }
+  if (subnet == nullptr) {
+    return absl::DataLossError(
+        absl::StrCat("instance ", r.instance_id(), ": its subnet '", r.network().subnet_id(),
+                     "' is not in the store; its network cannot be derived"));
+  }
+  absl::Status s = FillDerivedNetwork(*subnet, r);
+  if (!s.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("instance ", r.instance_id(), ": derive network: ", s.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status MigrateRecord(absl::string_view, v1::PlacementGroupRecord& r) {

@@ -17,8 +17,13 @@
 //  - StackRecord.events: events embedded in the stack record (the oldest first, at most 1000)
 //    move to their own table (Table::kStackEvents, CloudState::Load writes them with the
 //    record); TakeEmbeddedStackEvents takes them out and numbers them after event_sequence.
+//  - InstanceRecord.network: records written from now on omit the five derivable network fields
+//    (instance_network.h); MigrateDerivedNetwork fills them back from the subnet records
+//    (CloudState::Load calls it once the subnets are loaded). Records written before carry the
+//    fields and load unchanged; both load to the same record.
 // A legacy string that is not an EC2 name is DataLoss: a record we cannot read faithfully.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +41,11 @@ absl::Status MigrateRecord(absl::string_view stored, v1::PlacementGroupRecord& r
 // Takes the events embedded in `r` out of it, oldest first, and advances r.event_sequence past
 // them: they are numbered event_sequence+1 ... (before) in that order. Empty: nothing to move.
 std::vector<v1::StackEventRecord> TakeEmbeddedStackEvents(v1::StackRecord& r);
+// A record stored without its derived network fields (NetworkStoredDerived) gets them back from
+// its subnet (`subnets` by availability zone, as CloudState keeps them); other records are left
+// as they are. DataLoss when the record's subnet is not there.
+absl::Status MigrateDerivedNetwork(const std::map<std::string, v1::SubnetRecord>& subnets,
+                                   v1::InstanceRecord& r);
 
 // Records with nothing to migrate.
 template <typename Record>

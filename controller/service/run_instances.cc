@@ -21,6 +21,7 @@
 #include "controller/service/compute_service.h"
 #include "controller/service/guest_view.h"
 #include "controller/service/instance_common.h"
+#include "controller/service/instance_network.h"
 #include "controller/service/instance_profile_service.h"
 #include "controller/service/instance_types.h"
 #include "controller/service/metadata_options.h"
@@ -163,14 +164,10 @@ absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
   const std::string ip = address.ToString();
   auto* n = r.mutable_network();
   n->set_private_ip(ip);
-  n->set_mac(network::InstanceMac(r.instance_id()).ToString());
-  n->set_subnet_cidr(subnet.cidr());
-  n->set_gateway(plan.gateway.ToString());
   n->set_subnet_id(subnet.subnet_id());
-  n->set_vpc_id(subnet.vpc_id());
   n->set_interface_id(ids_.Next("eni"));
-  n->set_private_dns_name(PrivateDnsName(ip, r.topology().region()));
-  return absl::OkStatus();
+  // MAC, subnet CIDR, gateway, VPC and DNS name follow from these (instance_network.h).
+  return FillDerivedNetwork(subnet, r);
 }
 
 absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstancesRequest& in) {

@@ -163,6 +163,11 @@ std::vector<scheduler::HostSnapshot> StateIndex::Snapshot(absl::Time now) const 
   for (const auto& [id, h] : hosts_) {
     if (h.registered) out.push_back(SnapshotOf(id, h, now));
   }
+  // In host id order, as SnapshotLocked listed the records (hosts_ is hashed).
+  std::sort(out.begin(), out.end(),
+            [](const scheduler::HostSnapshot& a, const scheduler::HostSnapshot& b) {
+              return a.host_id < b.host_id;
+            });
   return out;
 }
 
