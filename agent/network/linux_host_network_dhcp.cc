@@ -163,7 +163,15 @@ std::vector<int> LinuxHostNetwork::FindDnsmasqPids(bool exhaustive) const {
 }
 
 void LinuxHostNetwork::StopDnsmasqPids(const std::vector<int>& pids) const {
-  auto gone = [&](int pid) { return ProcessGone(pid) || !IsOurDnsmasq(pid); };
+  // Gone means reaped or a zombie (its sockets closed), or the pid now names another program.
+  // An exiting dnsmasq shows an empty command line before it closes its sockets (the kernel
+  // drops the memory map first): that is not gone yet, or the new copy could find the DNS and
+  // DHCP addresses still bound and fail to start.
+  auto gone = [&](int pid) {
+    if (ProcessGone(pid)) return true;
+    const std::vector<std::string> cmdline = ReadCmdline(pid);
+    return !cmdline.empty() && !IsOurDnsmasq(pid);
+  };
   for (int sig : {SIGTERM, SIGKILL}) {
     bool all_gone = true;
     for (int pid : pids) {
@@ -187,7 +195,16 @@ absl::Status LinuxHostNetwork::StartDnsmasqLocked() {
   const std::string pid_file = DnsmasqPidFile(dnsmasq_dir_);
   unlink(pid_file.c_str());
   const std::vector<std::string> argv = DnsmasqArgvLocked();
-  MC_RETURN_IF_ERROR(Annotate(Run(argv).status(), absl::StrCat("start ", ArgvToString(argv))));
+  // A copy that just exited (ours, or a TCP child of it still answering) may hold the addresses
+  // for a moment on a loaded machine: retry that failure for up to 5 s, nothing else.
+  for (int attempt = 0;; ++attempt) {
+    absl::Status started = Run(argv).status();
+    if (started.ok()) break;
+    if (attempt >= 50 || !absl::StrContains(started.message(), "Address already in use")) {
+      return Annotate(started, absl::StrCat("start ", ArgvToString(argv)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   // The daemon writes its pid file before its parent exits; allow for slow machines anyway.
   for (int i = 0; i < 100; ++i) {
     std::vector<int> pids = FindDnsmasqPids(/*exhaustive=*/false);
