@@ -103,11 +103,12 @@ absl::StatusOr<v1::RegisterImageRequest> ParseRegisterImage(ParamNode& p, bool d
   if (auto v = p.String("RootDeviceName")) req.set_root_device_name(*v);
   MC_RETURN_IF_ERROR(ParseBlockDeviceMappings(p, req.mutable_block_device_mappings()));
   MC_RETURN_IF_ERROR(ParseImageTags(p, {"image"}, req.mutable_tags(), nullptr));
-  if (!controller::ImageService::IsSnapshotRegistration(req)) {
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidParameterCombination",
+  if (p.String("ImageLocation") || !controller::ImageService::IsSnapshotRegistration(req)) {
+    // The controller never reads a file (or S3 manifest) a caller names.
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
                     "RegisterImage here makes an AMI of a snapshot: map the root device "
-                    "(RootDeviceName) to Ebs.SnapshotId. To register an image file, upload it "
-                    "with `minicloud register-image`.");
+                    "(RootDeviceName) to Ebs.SnapshotId. To register an image file, upload its "
+                    "bytes with `minicloud register-image` (no S3 manifests).");
   }
   if (dry_run) {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
