@@ -395,9 +395,9 @@ int main(int argc, char** argv) {
   std::thread reconciler([&] {
     while (!shutdown.WaitFor(std::chrono::seconds(1))) {
       if (auto s = fleet.Reconcile(); !s.ok()) spdlog::error("reconcile: {}", s.message());
-      volumes.Reconcile();  // volumes left creating or deleting by an unreachable service
+      volumes.Reconcile();       // volumes left creating or deleting by an unreachable service
       images.ReconcileImages();  // CreateImage / CopyImage AMIs still pending
-      stacks.Advance();     // stacks creating, updating or deleting (also after a restart)
+      stacks.Advance();          // stacks creating, updating or deleting (also after a restart)
     }
   });
   shutdown.Wait();

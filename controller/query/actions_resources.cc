@@ -1,4 +1,5 @@
-// Images (DescribeImages, DeregisterImage, RegisterImage of a snapshot, CreateImage, CopyImage), key pairs and placement groups.
+// Images (DescribeImages, DeregisterImage, RegisterImage of a snapshot, CreateImage, CopyImage),
+// key pairs and placement groups.
 #include <algorithm>
 
 #include "absl/strings/escaping.h"

@@ -15,6 +15,7 @@
 // `stopped`), "snapshot" (take the snapshots, record them in the mapping), "start" (start the
 // instance again when the bake stopped it), "wait" (the snapshots complete).
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -83,8 +84,8 @@ absl::StatusOr<v1::CreateImageResponse> ImageService::CreateImage(
                      "' must be 3-128 characters of letters, numbers, ( ) [ ] space . / - ' @ _"));
   }
   if (req.description().size() > kMaxImageDescription) {
-    return InvalidParameterValue(absl::StrCat("The description must be at most ",
-                                              kMaxImageDescription, " characters long"));
+    return InvalidParameterValue(
+        absl::StrCat("The description must be at most ", kMaxImageDescription, " characters long"));
   }
   MC_RETURN_IF_ERROR(ValidateTagSpecification(req.tags(), TagUse::kApiOnly, "image"));
   MC_RETURN_IF_ERROR(ValidateTagSpecification(req.snapshot_tags(), TagUse::kApiOnly, "snapshot"));
@@ -97,7 +98,8 @@ absl::StatusOr<v1::CreateImageResponse> ImageService::CreateImage(
     std::lock_guard<std::mutex> lock(state_.mu());
     MC_ASSIGN_OR_RETURN(const v1::InstanceRecord* inst,
                         FindInstanceLocked(state_, req.instance_id()));
-    if (inst->root_device_type() == kRootDeviceTypeInstanceStore || inst->root_volume_id().empty()) {
+    if (inst->root_device_type() == kRootDeviceTypeInstanceStore ||
+        inst->root_volume_id().empty()) {
       // EC2 makes AMIs of instance-store-backed instances by bundling, never by CreateImage; the
       // code is the one StopInstances answers for them. A host-local root (AMIs registered
       // without an Ebs root) is not a volume either.
@@ -128,14 +130,14 @@ absl::StatusOr<v1::CreateImageResponse> ImageService::CreateImage(
                                        " cannot be left out of the image"));
         }
         const v1::EbsBlockDevice& e = m.ebs();
-        if (m.has_ebs() && (!e.snapshot_id().empty() || e.volume_size() != 0 ||
-                            !e.volume_type().empty() || e.has_iops() || e.has_throughput() ||
-                            e.has_encrypted())) {
-          return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidBlockDeviceMapping",
-                          absl::StrCat("Only DeleteOnTermination of the existing device ",
-                                       m.device_name(),
-                                       " can change in CreateImage; resize or re-type the "
-                                       "instance's volume first"));
+        if (m.has_ebs() &&
+            (!e.snapshot_id().empty() || e.volume_size() != 0 || !e.volume_type().empty() ||
+             e.has_iops() || e.has_throughput() || e.has_encrypted())) {
+          return Ec2Error(
+              absl::StatusCode::kInvalidArgument, "InvalidBlockDeviceMapping",
+              absl::StrCat("Only DeleteOnTermination of the existing device ", m.device_name(),
+                           " can change in CreateImage; resize or re-type the "
+                           "instance's volume first"));
         }
       }
     }
@@ -362,8 +364,8 @@ absl::Status ImageService::SnapshotInstanceVolumes(const std::string& image_id) 
   for (Planned& p : planned) {
     v1::CreateSnapshotRequest snap;
     snap.set_volume_id(p.volume_id);
-    snap.set_description(absl::StrCat("Created by CreateImage(", img.bake_instance_id(),
-                                      ") for ", image_id, " from ", p.volume_id));
+    snap.set_description(absl::StrCat("Created by CreateImage(", img.bake_instance_id(), ") for ",
+                                      image_id, " from ", p.volume_id));
     *snap.mutable_tags() = img.bake_snapshot_tags();
     MC_ASSIGN_OR_RETURN(const v1::Snapshot made, volumes_->CreateSnapshot(snap));
     p.mapping.mutable_ebs()->set_snapshot_id(made.snapshot_id());
@@ -377,7 +379,8 @@ absl::Status ImageService::SnapshotInstanceVolumes(const std::string& image_id) 
   // Devices the instance has not: added as given (EC2 keeps them in the AMI's mapping).
   for (const auto& o : img.bake_overrides()) {
     bool known = o.no_device();
-    for (const Planned& p : planned) known = known || SameDevice(p.mapping.device_name(), o.device_name());
+    for (const Planned& p : planned)
+      known = known || SameDevice(p.mapping.device_name(), o.device_name());
     if (!known) *next.add_block_device_mappings() = o;
   }
   (*next.mutable_zone_snapshots())[zone] = planned.front().mapping.ebs().snapshot_id();

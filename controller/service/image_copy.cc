@@ -38,8 +38,8 @@ absl::Status CheckNewImage(const std::string& name, const std::string& descripti
                      "' must be 3-128 characters of letters, numbers, ( ) [ ] space . / - ' @ _"));
   }
   if (description.size() > kMaxImageDescription) {
-    return InvalidParameterValue(absl::StrCat("The description must be at most ",
-                                              kMaxImageDescription, " characters long"));
+    return InvalidParameterValue(
+        absl::StrCat("The description must be at most ", kMaxImageDescription, " characters long"));
   }
   return absl::OkStatus();
 }
@@ -109,9 +109,9 @@ absl::StatusOr<v1::RegisterImageResponse> ImageService::RegisterSnapshotImage(
       MC_ASSIGN_OR_RETURN(const v1::SnapshotRecord* data,
                           FindSnapshotLocked(state_, m.ebs().snapshot_id()));
       if (data->availability_zone() != snap->availability_zone()) {
-        return InvalidParameterValue(absl::StrCat(
-            "The snapshot ", data->snapshot_id(), " is in ", data->availability_zone(),
-            "; the root snapshot in ", snap->availability_zone()));
+        return InvalidParameterValue(
+            absl::StrCat("The snapshot ", data->snapshot_id(), " is in ", data->availability_zone(),
+                         "; the root snapshot in ", snap->availability_zone()));
       }
     }
   }
@@ -169,8 +169,8 @@ absl::StatusOr<v1::CopyImageResponse> ImageService::CopyImage(const v1::CopyImag
     }
     if (!it->second.state().empty()) {
       return Ec2Error(absl::StatusCode::kFailedPrecondition, "InvalidAMIID.Unavailable",
-                      absl::StrCat("The image ", it->second.image_id(), " is ",
-                                   it->second.state(), ": only available AMIs can be copied"));
+                      absl::StrCat("The image ", it->second.image_id(), " is ", it->second.state(),
+                                   ": only available AMIs can be copied"));
     }
     MC_RETURN_IF_ERROR(CheckNameFreeLocked(req.name()));
     source = it->second;

@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
       // As the controller's reconcile loop: exports retried, detached attachments finished.
       if (tick % 5 == 0) volumes.Reconcile();
       if (tick % 5 == 0) ctl.images->ReconcileImages();  // CreateImage's stop, snapshots, start
-      stacks.advance();  // as the controller's stack driver
+      stacks.advance();                                  // as the controller's stack driver
     }
   });
   std::vector<std::string> quoted;

@@ -333,7 +333,8 @@ TEST_CASE("register-image of a snapshot and copy-image launch with the snapshot'
   REQUIRE(copied.ok());
   CHECK(copied->image_id() != from_snap->image_id());
   REQUIRE(f.Until([&] { return f.Image(copied->image_id()).state() == "available"; }));
-  const std::string copy_snap = f.Image(copied->image_id()).block_device_mappings(0).ebs().snapshot_id();
+  const std::string copy_snap =
+      f.Image(copied->image_id()).block_device_mappings(0).ebs().snapshot_id();
   CHECK(copy_snap.rfind("snap-", 0) == 0);
   CHECK(copy_snap != snap);
   const std::string from_copy = f.Launch(copied->image_id());
