@@ -58,6 +58,11 @@ absl::Status RunDescribeImages(Services& s, const v1::DescribeImagesRequest& req
     Text(item, "imageId", i.image_id());
     Text(item, "imageLocation", absl::StrCat(i.owner_id(), "/", i.name()));
     Text(item, "imageState", i.state());
+    if (i.has_state_reason()) {
+      XmlNode reason = Child(item, "stateReason");
+      Text(reason, "code", i.state_reason().code());
+      Text(reason, "message", i.state_reason().message());
+    }
     Text(item, "imageOwnerId", i.owner_id());
     if (i.has_creation_date()) Time(item, "creationDate", i.creation_date());
     Bool(item, "isPublic", false);
@@ -73,6 +78,7 @@ absl::Status RunDescribeImages(Services& s, const v1::DescribeImagesRequest& req
     Text(item, "virtualizationType", "hvm");
     Text(item, "hypervisor", "xen");
     TextIfSet(item, "bootMode", i.boot_mode() == "direct-kernel" ? "" : i.boot_mode());
+    WriteTags(item, i.tags());
   }
   TextIfSet(out, "nextToken", resp.next_token());
   return absl::OkStatus();
