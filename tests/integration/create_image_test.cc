@@ -148,7 +148,7 @@ struct Fixture {
   }
 };
 
-TEST_CASE("create-image bakes the instance's volumes; its AMI launches with their bytes") {
+TEST_CASE("create-image bakes the instance's volumes and its AMI launches with their bytes") {
   // Bugs caught (one line each): the AMI's root snapshot taken of the AMI's snapshot instead of
   // the instance's volume (the 0x77 bytes missing from the new root); the data volume left out
   // of the mapping, or its DeleteOnTermination/size not taken from the attachment; the AMI shown
