@@ -85,6 +85,16 @@ json InstanceJson(const v1::Instance& i) {
   }
   if (i.has_metadata_options()) j["MetadataOptions"] = MetadataOptionsJson(i.metadata_options());
   if (i.tags_size() > 0) j["Tags"] = TagsJson(i.tags());
+  json devices = json::array();
+  for (const v1::InstanceBlockDeviceMapping& m : i.block_device_mappings()) {
+    devices.push_back({{"DeviceName", m.device_name()},
+                       {"Ebs",
+                        {{"AttachTime", Iso8601(m.ebs().attach_time())},
+                         {"DeleteOnTermination", m.ebs().delete_on_termination()},
+                         {"Status", m.ebs().status()},
+                         {"VolumeId", m.ebs().volume_id()}}}});
+  }
+  j["BlockDeviceMappings"] = devices;
   const auto& s = i.launch_steps();
   j["LaunchSteps"] = {
       {"RequestedMs", s.requested_ms()},          {"AgentReceivedMs", s.agent_received_ms()},
@@ -167,6 +177,9 @@ json ImageJson(const v1::Image& i) {
             {"VirtualSizeBytes", i.virtual_size_bytes()}};
   if (!i.kernel_id().empty()) j["KernelId"] = i.kernel_id();
   if (!i.ramdisk_id().empty()) j["RamdiskId"] = i.ramdisk_id();
+  if (i.has_state_reason()) {
+    j["StateReason"] = {{"Code", i.state_reason().code()}, {"Message", i.state_reason().message()}};
+  }
   if (i.tags_size() > 0) j["Tags"] = TagsJson(i.tags());
   json mappings = json::array();
   for (const v1::BlockDeviceMapping& m : i.block_device_mappings()) {

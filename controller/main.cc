@@ -314,6 +314,7 @@ int main(int argc, char** argv) {
   ctl::QemuImgDiskWriter disk_writer;
   volumes.SetImageSource(&**blobs, &disk_writer);
   images.SetVolumes(&volumes);
+  images.SetCompute(&compute);
   compute.SetEbsHooks(
       {.serves_zone =
            [&volume_fleet](const std::string& zone) { return volume_fleet.Serves(zone); },
@@ -394,8 +395,9 @@ int main(int argc, char** argv) {
   std::thread reconciler([&] {
     while (!shutdown.WaitFor(std::chrono::seconds(1))) {
       if (auto s = fleet.Reconcile(); !s.ok()) spdlog::error("reconcile: {}", s.message());
-      volumes.Reconcile();  // volumes left creating or deleting by an unreachable service
-      stacks.Advance();     // stacks creating, updating or deleting (also after a restart)
+      volumes.Reconcile();       // volumes left creating or deleting by an unreachable service
+      images.ReconcileImages();  // CreateImage / CopyImage AMIs still pending
+      stacks.Advance();          // stacks creating, updating or deleting (also after a restart)
     }
   });
   shutdown.Wait();

@@ -1,4 +1,4 @@
-// Image verbs: register-image, describe-images, deregister-image.
+// Image verbs: register-image, describe-images, deregister-image, create-image, copy-image.
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -109,9 +109,6 @@ void AddRegisterImage(VerbRegistry& verbs) {
     ImageFiles files = f->files;
     if (!f->manifest.empty()) ApplyManifest(f->manifest, f->direct_kernel, reg, files);
     if (reg.name().empty()) throw UsageError("register-image needs --name (or --manifest)");
-    if (files.disk.empty()) {
-      throw UsageError("register-image needs --image-location (or --manifest)");
-    }
     for (const auto& t : f->tags) *reg.add_tags() = ParseTag(t);
     for (const auto& t :
          TagsFor(ParseTagSpecifications(f->tag_specifications), "image", "RegisterImage")) {
@@ -119,6 +116,22 @@ void AddRegisterImage(VerbRegistry& verbs) {
     }
     for (auto& m : ParseBlockDeviceMappings(f->block_device_mappings)) {
       *reg.add_block_device_mappings() = std::move(m);
+    }
+    if (files.disk.empty() && files.kernel.empty() && files.ramdisk.empty() &&
+        reg.block_device_mappings_size() > 0) {
+      // An AMI of a snapshot (the root mapping's SnapshotId): nothing to upload; the
+      // controller says so when the root names no snapshot.
+      v1::RegisterImageResponse resp;
+      ctx.api.Send("RegisterImage", reg, resp, [&](Stub& stub, grpc::ClientContext& c) {
+        return StreamImage(stub, c, reg, files, resp);
+      });
+      Print(ctx, {{"ImageId", resp.image_id()}}, "", {});
+      return 0;
+    }
+    if (files.disk.empty()) {
+      throw UsageError(
+          "register-image needs --image-location (or --manifest), or a root "
+          "--block-device-mappings entry with a SnapshotId");
     }
     reg.set_image_size_bytes(UploadSize("--image-location", files.disk));
     if (!files.kernel.empty()) reg.set_kernel_size_bytes(UploadSize("--kernel", files.kernel));
@@ -194,12 +207,77 @@ void AddDeregisterImage(VerbRegistry& verbs) {
   cmd->add_option("--image-id", *id)->required();
 }
 
+void AddCreateImage(VerbRegistry& verbs) {
+  struct Flags {
+    v1::CreateImageRequest req;
+    std::vector<std::string> tag_specifications, block_device_mappings;
+    bool no_reboot = false, dry_run = false;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = verbs.Add(
+      "create-image", "make an EBS-backed AMI of an instance's volumes", [f](VerbContext& ctx) {
+        v1::CreateImageRequest req = f->req;
+        req.set_no_reboot(f->no_reboot);
+        req.set_dry_run(f->dry_run);
+        for (const auto& spec : ParseTagSpecifications(f->tag_specifications)) {
+          // CreateImage tags the AMI and its snapshots (EC2's ResourceType image | snapshot).
+          const bool snapshot = spec.resource_type == "snapshot";
+          for (const auto& t : TagsFor({spec}, snapshot ? "snapshot" : "image", "CreateImage")) {
+            *(snapshot ? req.add_snapshot_tags() : req.add_tags()) = t;
+          }
+        }
+        for (auto& m : ParseBlockDeviceMappings(f->block_device_mappings)) {
+          *req.add_block_device_mappings() = std::move(m);
+        }
+        auto resp = ctx.api.Call("CreateImage", &Stub::CreateImage, req);
+        Print(ctx, {{"ImageId", resp.image_id()}}, "", {});
+        return 0;
+      });
+  cmd->add_option("--instance-id", *f->req.mutable_instance_id())->required();
+  cmd->add_option("--name", *f->req.mutable_name())->required();
+  cmd->add_option("--description", *f->req.mutable_description());
+  cmd->add_flag("--no-reboot", f->no_reboot,
+                "snapshot the running instance as it is (crash-consistent); by default it is "
+                "stopped cleanly first and started again");
+  cmd->add_option("--block-device-mappings", f->block_device_mappings,
+                  "DeviceName=/dev/sdf,Ebs={DeleteOnTermination=false}, DeviceName=/dev/sdg,"
+                  "NoDevice= (or JSON)");
+  cmd->add_option("--tag-specifications", f->tag_specifications,
+                  "ResourceType=image|snapshot,Tags=[{Key=Name,Value=baked}] (or JSON)");
+  cmd->add_flag("--dry-run", f->dry_run);
+}
+
+void AddCopyImage(VerbRegistry& verbs) {
+  struct Flags {
+    v1::CopyImageRequest req;
+    bool dry_run = false;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = verbs.Add("copy-image", "copy an AMI and its snapshots within the region",
+                            [f](VerbContext& ctx) {
+                              v1::CopyImageRequest req = f->req;
+                              req.set_dry_run(f->dry_run);
+                              auto resp = ctx.api.Call("CopyImage", &Stub::CopyImage, req);
+                              Print(ctx, {{"ImageId", resp.image_id()}}, "", {});
+                              return 0;
+                            });
+  cmd->add_option("--source-image-id", *f->req.mutable_source_image_id())->required();
+  cmd->add_option("--source-region", *f->req.mutable_source_region(),
+                  "the source's region: this cloud's (copies stay in the region)")
+      ->required();
+  cmd->add_option("--name", *f->req.mutable_name())->required();
+  cmd->add_option("--description", *f->req.mutable_description());
+  cmd->add_flag("--dry-run", f->dry_run);
+}
+
 }  // namespace
 
 void RegisterImageVerbs(VerbRegistry& verbs) {
   AddRegisterImage(verbs);
   AddDescribeImages(verbs);
   AddDeregisterImage(verbs);
+  AddCreateImage(verbs);
+  AddCopyImage(verbs);
 }
 
 }  // namespace minicloud::cli

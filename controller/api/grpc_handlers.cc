@@ -66,6 +66,15 @@ grpc::Status ComputeHandler::RegisterImage(grpc::ServerContext* ctx,
   if (!reader->Read(&msg) || !msg.has_request()) {
     return ToGrpcStatus(MissingParameter("The first message of RegisterImage must be the request"));
   }
+  if (ImageService::IsSnapshotRegistration(msg.request())) {
+    // An AMI of a snapshot: nothing is uploaded.
+    if (reader->Read(&msg)) {
+      return ToGrpcStatus(Ec2Error(absl::StatusCode::kInvalidArgument,
+                                   "InvalidParameterCombination",
+                                   "An AMI of a snapshot takes no uploaded bytes"));
+    }
+    return Forward(resp, [&] { return images_.RegisterSnapshotImage(msg.request()); });
+  }
   auto reg = images_.BeginRegisterImage(msg.request());
   if (!reg.ok()) return ToGrpcStatus(reg.status());
   while (reader->Read(&msg)) {
@@ -76,6 +85,15 @@ grpc::Status ComputeHandler::RegisterImage(grpc::ServerContext* ctx,
     if (absl::Status s = (*reg)->Append(msg.data()); !s.ok()) return ToGrpcStatus(s);
   }
   return Forward(resp, [&] { return (*reg)->Finish(); });
+}
+grpc::Status ComputeHandler::CreateImage(grpc::ServerContext* ctx,
+                                         const v1::CreateImageRequest* req,
+                                         v1::CreateImageResponse* resp) {
+  return Authorized(*ctx, "CreateImage", req, resp, [&] { return images_.CreateImage(*req); });
+}
+grpc::Status ComputeHandler::CopyImage(grpc::ServerContext* ctx, const v1::CopyImageRequest* req,
+                                       v1::CopyImageResponse* resp) {
+  return Authorized(*ctx, "CopyImage", req, resp, [&] { return images_.CopyImage(*req); });
 }
 grpc::Status ComputeHandler::DescribeImages(grpc::ServerContext* ctx,
                                             const v1::DescribeImagesRequest* req,

@@ -143,6 +143,10 @@ class ComputeHandler final : public v1::ComputeService::Service {
                               v1::DeleteSnapshotResponse* resp) override;
   grpc::Status CopySnapshot(grpc::ServerContext*, const v1::CopySnapshotRequest* req,
                             v1::CopySnapshotResponse* resp) override;
+  grpc::Status CreateImage(grpc::ServerContext*, const v1::CreateImageRequest* req,
+                           v1::CreateImageResponse* resp) override;
+  grpc::Status CopyImage(grpc::ServerContext*, const v1::CopyImageRequest* req,
+                         v1::CopyImageResponse* resp) override;
   grpc::Status DescribeVolumesModifications(
       grpc::ServerContext*, const v1::DescribeVolumesModificationsRequest* req,
       v1::DescribeVolumesModificationsResponse* resp) override;

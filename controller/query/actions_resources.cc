@@ -1,7 +1,12 @@
-// Images (DescribeImages, DeregisterImage, RegisterImage), key pairs and placement groups.
+// Images (DescribeImages, DeregisterImage, RegisterImage of a snapshot, CreateImage, CopyImage),
+// key pairs and placement groups.
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/ec2_error.h"
 #include "common/ec2_names.h"
+#include "common/ids.h"
 #include "common/status_macros.h"
 #include "controller/query/action.h"
 #include "controller/query/instance_xml.h"
@@ -14,6 +19,28 @@ namespace {
 constexpr int64_t kInt32Max = 2147483647;
 
 // ---- images
+
+// TagSpecification.N of the image calls: ResourceType `image` into `image_tags`, `snapshot`
+// (CreateImage only) into `snapshot_tags`; any other type is EC2's InvalidParameterValue.
+absl::Status ParseImageTags(ParamNode& p, std::initializer_list<absl::string_view> types,
+                            google::protobuf::RepeatedPtrField<v1::Tag>* image_tags,
+                            google::protobuf::RepeatedPtrField<v1::Tag>* snapshot_tags) {
+  for (ParamNode* spec : p.List("TagSpecification")) {
+    const std::string type = spec->String("ResourceType").value_or("");
+    if (std::find(types.begin(), types.end(), type) == types.end()) {
+      return InvalidParameterValue(
+          absl::StrCat("'", QuoteForMessage(type, 32),
+                       "' is not a valid taggable resource type for this operation."));
+    }
+    auto* into = type == "snapshot" ? snapshot_tags : image_tags;
+    for (ParamNode* tag : spec->List("Tag")) {
+      v1::Tag* t = into->Add();
+      t->set_key(tag->String("Key").value_or(""));
+      t->set_value(tag->String("Value").value_or(""));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<v1::DescribeImagesRequest> ParseDescribeImages(ParamNode& p, bool) {
   v1::DescribeImagesRequest req;
@@ -31,6 +58,11 @@ absl::Status RunDescribeImages(Services& s, const v1::DescribeImagesRequest& req
     Text(item, "imageId", i.image_id());
     Text(item, "imageLocation", absl::StrCat(i.owner_id(), "/", i.name()));
     Text(item, "imageState", i.state());
+    if (i.has_state_reason()) {
+      XmlNode reason = Child(item, "stateReason");
+      Text(reason, "code", i.state_reason().code());
+      Text(reason, "message", i.state_reason().message());
+    }
     Text(item, "imageOwnerId", i.owner_id());
     if (i.has_creation_date()) Time(item, "creationDate", i.creation_date());
     Bool(item, "isPublic", false);
@@ -46,6 +78,7 @@ absl::Status RunDescribeImages(Services& s, const v1::DescribeImagesRequest& req
     Text(item, "virtualizationType", "hvm");
     Text(item, "hypervisor", "xen");
     TextIfSet(item, "bootMode", i.boot_mode() == "direct-kernel" ? "" : i.boot_mode());
+    WriteTags(item, i.tags());
   }
   TextIfSet(out, "nextToken", resp.next_token());
   return absl::OkStatus();
@@ -65,15 +98,84 @@ absl::Status RunDeregisterImage(Services& s, const v1::DeregisterImageRequest& r
   return absl::OkStatus();
 }
 
-// EC2's RegisterImage names an S3 manifest or an EBS snapshot; minicloud has neither yet, and
-// the controller never reads a file a caller names. An image's bytes arrive over the gRPC
-// API's RegisterImage stream (`minicloud register-image`): docs/query-api.md.
-absl::StatusOr<int> ParseRegisterImage(ParamNode&, bool) {
-  return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
-                  "RegisterImage needs the image's bytes: upload them with `minicloud "
-                  "register-image` (the Query API has no S3 manifests or snapshots yet)");
+// EC2's RegisterImage names an S3 manifest or an EBS snapshot. The snapshot form (a root
+// BlockDeviceMapping with Ebs.SnapshotId) is served; an image file is uploaded through the gRPC
+// API's RegisterImage stream instead (`minicloud register-image`): docs/query-api.md.
+absl::StatusOr<v1::RegisterImageRequest> ParseRegisterImage(ParamNode& p, bool dry_run) {
+  v1::RegisterImageRequest req;
+  MC_ASSIGN_OR_RETURN(std::string name, Required(p, "Name"));
+  req.set_name(name);
+  if (auto v = p.String("Description")) req.set_description(*v);
+  if (auto v = p.String("Architecture")) req.set_architecture(*v);
+  if (auto v = p.String("RootDeviceName")) req.set_root_device_name(*v);
+  MC_RETURN_IF_ERROR(ParseBlockDeviceMappings(p, req.mutable_block_device_mappings()));
+  MC_RETURN_IF_ERROR(ParseImageTags(p, {"image"}, req.mutable_tags(), nullptr));
+  if (p.String("ImageLocation") || !controller::ImageService::IsSnapshotRegistration(req)) {
+    // The controller never reads a file (or S3 manifest) a caller names.
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
+                    "RegisterImage here makes an AMI of a snapshot: map the root device "
+                    "(RootDeviceName) to Ebs.SnapshotId. To register an image file, upload its "
+                    "bytes with `minicloud register-image` (no S3 manifests).");
+  }
+  if (dry_run) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "DryRunOperation",
+                    "Request would have succeeded, but DryRun flag is set.");
+  }
+  return req;
 }
-absl::Status RunRegisterImage(Services&, const int&, XmlNode) { return absl::OkStatus(); }
+
+absl::Status RunRegisterImage(Services& s, const v1::RegisterImageRequest& req, XmlNode out) {
+  MC_ASSIGN_OR_RETURN(auto resp, s.images.RegisterSnapshotImage(req));
+  Text(out, "imageId", resp.image_id());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::CreateImageRequest> ParseCreateImage(ParamNode& p, bool dry_run) {
+  v1::CreateImageRequest req;
+  req.set_dry_run(dry_run);
+  MC_ASSIGN_OR_RETURN(std::string id, Required(p, "InstanceId"));
+  req.set_instance_id(id);
+  MC_ASSIGN_OR_RETURN(std::string name, Required(p, "Name"));
+  req.set_name(name);
+  if (auto v = p.String("Description")) req.set_description(*v);
+  MC_ASSIGN_OR_RETURN(auto no_reboot, p.Bool("NoReboot"));
+  req.set_no_reboot(no_reboot.value_or(false));
+  MC_RETURN_IF_ERROR(ParseBlockDeviceMappings(p, req.mutable_block_device_mappings()));
+  MC_RETURN_IF_ERROR(
+      ParseImageTags(p, {"image", "snapshot"}, req.mutable_tags(), req.mutable_snapshot_tags()));
+  return req;
+}
+
+absl::Status RunCreateImage(Services& s, const v1::CreateImageRequest& req, XmlNode out) {
+  MC_ASSIGN_OR_RETURN(auto resp, s.images.CreateImage(req));
+  Text(out, "imageId", resp.image_id());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::CopyImageRequest> ParseCopyImage(ParamNode& p, bool dry_run) {
+  v1::CopyImageRequest req;
+  req.set_dry_run(dry_run);
+  MC_ASSIGN_OR_RETURN(std::string id, Required(p, "SourceImageId"));
+  req.set_source_image_id(id);
+  MC_ASSIGN_OR_RETURN(std::string region, Required(p, "SourceRegion"));
+  req.set_source_region(region);
+  MC_ASSIGN_OR_RETURN(std::string name, Required(p, "Name"));
+  req.set_name(name);
+  if (auto v = p.String("Description")) req.set_description(*v);
+  MC_ASSIGN_OR_RETURN(auto encrypted, p.Bool("Encrypted"));
+  if (encrypted.value_or(false)) {
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
+                    "Encrypted copies of AMIs are not supported by this cloud yet.");
+  }
+  (void)p.String("ClientToken");
+  return req;
+}
+
+absl::Status RunCopyImage(Services& s, const v1::CopyImageRequest& req, XmlNode out) {
+  MC_ASSIGN_OR_RETURN(auto resp, s.images.CopyImage(req));
+  Text(out, "imageId", resp.image_id());
+  return absl::OkStatus();
+}
 
 // ---- key pairs
 
@@ -235,6 +337,8 @@ void AddImageActions(ActionTable& t) {
   t["DescribeImages"] = Bind<ParseDescribeImages, RunDescribeImages>();
   t["DeregisterImage"] = Bind<ParseDeregisterImage, RunDeregisterImage>();
   t["RegisterImage"] = Bind<ParseRegisterImage, RunRegisterImage>();
+  t["CreateImage"] = Bind<ParseCreateImage, RunCreateImage>();
+  t["CopyImage"] = Bind<ParseCopyImage, RunCopyImage>();
 }
 
 void AddKeyPairActions(ActionTable& t) {

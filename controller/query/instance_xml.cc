@@ -69,7 +69,18 @@ void WriteInstance(XmlNode item, const v1::Instance& i) {
   TextIfSet(item, "architecture", i.architecture());
   TextIfSet(item, "rootDeviceType", i.root_device_type());
   TextIfSet(item, "rootDeviceName", i.root_device_name());
-  Child(item, "blockDeviceMapping");
+  // botocore InstanceBlockDeviceMapping / EbsInstanceBlockDevice (locationNames deviceName, ebs,
+  // volumeId, status, attachTime, deleteOnTermination).
+  XmlNode devices = Child(item, "blockDeviceMapping");
+  for (const v1::InstanceBlockDeviceMapping& m : i.block_device_mappings()) {
+    XmlNode d = Item(devices);
+    Text(d, "deviceName", m.device_name());
+    XmlNode ebs = Child(d, "ebs");
+    Text(ebs, "volumeId", m.ebs().volume_id());
+    Text(ebs, "status", m.ebs().status());
+    Time(ebs, "attachTime", m.ebs().attach_time());
+    Bool(ebs, "deleteOnTermination", m.ebs().delete_on_termination());
+  }
   Text(item, "virtualizationType", "hvm");
   TextIfSet(item, "clientToken", i.client_token());
   WriteTags(item, i.tags());

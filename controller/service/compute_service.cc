@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"
+#include "common/ec2_names.h"
 #include "common/status_macros.h"
 #include "controller/lifecycle/lifecycle.h"
 #include "controller/service/filters.h"
@@ -69,7 +70,30 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   return i;
 }
 
-v1::Instance ComputeService::ToApi(const v1::InstanceRecord& r) const { return InstanceToApi(r); }
+v1::Instance ComputeService::ToApi(const v1::InstanceRecord& r) const {
+  v1::Instance i = InstanceToApi(r);
+  // EC2's BlockDeviceMappings: the instance's EBS volumes, root first (botocore
+  // InstanceBlockDeviceMapping; instance store is not listed there).
+  std::vector<std::pair<std::string, v1::InstanceBlockDeviceMapping>> found;
+  for (const auto& [id, v] : state_.volumes()) {
+    for (const auto& a : v.attachments()) {
+      if (a.instance_id() != r.instance_id() || a.state() == v1::ATTACHMENT_STATE_DETACHED) {
+        continue;
+      }
+      v1::InstanceBlockDeviceMapping m;
+      m.set_device_name(a.device());
+      m.mutable_ebs()->set_volume_id(id);
+      m.mutable_ebs()->set_status(std::string(AttachmentStateName(a.state())));
+      *m.mutable_ebs()->mutable_attach_time() = ToTimestamp(a.attach_time_ms());
+      m.mutable_ebs()->set_delete_on_termination(a.delete_on_termination());
+      found.emplace_back(id == r.root_volume_id() ? std::string() : a.device(), std::move(m));
+    }
+  }
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [key, m] : found) *i.add_block_device_mappings() = std::move(m);
+  return i;
+}
 
 absl::StatusOr<v1::DescribeInstancesResponse> ComputeService::DescribeInstances(
     const v1::DescribeInstancesRequest& req) {

@@ -29,7 +29,11 @@ v1::Image ToApi(const v1::ImageRecord& r) {
   i.set_architecture(r.architecture());
   i.set_root_device_name(r.root_device_name());
   i.set_root_device_type(ShownRootDeviceType(r));
-  i.set_state("available");
+  i.set_state(r.state().empty() ? "available" : r.state());
+  if (!r.state_reason().empty()) {
+    i.mutable_state_reason()->set_code("Server.InternalError");
+    i.mutable_state_reason()->set_message(r.state_reason());
+  }
   i.set_image_type("machine");
   i.set_owner_id(r.owner_id());
   *i.mutable_creation_date() = ToTimestamp(r.creation_time_ms());
@@ -77,7 +81,8 @@ const FilterTable<v1::ImageRecord>& ImageFilters() {
           {"owner-id", [](const auto& i) { return i.owner_id(); }},
           {"root-device-name", [](const auto& i) { return i.root_device_name(); }},
           {"root-device-type", [](const auto& i) { return ShownRootDeviceType(i); }},
-          {"state", [](const auto&) { return std::string("available"); }},
+          {"state",
+           [](const auto& i) { return i.state().empty() ? std::string("available") : i.state(); }},
           {"image-type", [](const auto&) { return std::string("machine"); }},
       },
       [](const v1::ImageRecord& i) -> const TagMap& { return i.tags(); });

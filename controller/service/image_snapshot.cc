@@ -29,6 +29,7 @@ std::string ScratchVolumeId(const std::string& snapshot_id) {
 
 const v1::ImageRecord* ImageImportOfLocked(CloudState& state, const std::string& snapshot_id) {
   for (const auto& [id, img] : state.images()) {
+    if (img.from_snapshot()) continue;  // its snapshots were taken or copied, not imported
     for (const auto& [zone, snap] : img.zone_snapshots()) {
       if (snap == snapshot_id) return &img;
     }
@@ -51,7 +52,8 @@ int VolumeService::ImportImage(const std::string& image_id) {
   {
     auto lock = state_.LockCommitted();
     auto it = state_.images().find(image_id);
-    if (it == state_.images().end() || it->second.root_device_type() != kRootDeviceTypeEbs) {
+    if (it == state_.images().end() || it->second.root_device_type() != kRootDeviceTypeEbs ||
+        it->second.from_snapshot()) {
       return 0;
     }
     v1::ImageRecord image = it->second;

@@ -208,6 +208,13 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
                     absl::StrCat("The image id '[", req.image_id(), "]' does not exist"));
   }
   const v1::ImageRecord& image = image_it->second;
+  if (!image.state().empty()) {
+    // A baked or copied AMI whose snapshots are not all completed (or failed): EC2's code for
+    // an AMI that cannot launch yet.
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "InvalidAMIID.Unavailable",
+                    absl::StrCat("The image '", image.image_id(), "' is ", image.state(),
+                                 ": it can launch once it is available"));
+  }
   MC_ASSIGN_OR_RETURN(
       const std::vector<v1::DesiredInstanceStoreDisk> instance_store,
       ResolveInstanceStore(

@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
   } disk_writer;
   volumes.SetImageSource(ctl.blobs.get(), &disk_writer);
   ctl.images->SetVolumes(&volumes);
+  ctl.images->SetCompute(ctl.compute.get());
   ctl.compute->SetEbsHooks(
       {.serves_zone = [&](const std::string& zone) { return volume_fleet.Serves(zone); },
        .launched = [&](const std::vector<std::string>& ids) { volumes.FinishLaunchVolumes(ids); }});
@@ -162,7 +163,8 @@ int main(int argc, char** argv) {
       ctl.clock.Advance(absl::Milliseconds(100));
       // As the controller's reconcile loop: exports retried, detached attachments finished.
       if (tick % 5 == 0) volumes.Reconcile();
-      stacks.advance();  // as the controller's stack driver
+      if (tick % 5 == 0) ctl.images->ReconcileImages();  // CreateImage's stop, snapshots, start
+      stacks.advance();                                  // as the controller's stack driver
     }
   });
   std::vector<std::string> quoted;

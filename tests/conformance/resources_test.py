@@ -576,3 +576,120 @@ class EbsBackedTest(unittest.TestCase):
                                  BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
                                                        "Ebs": {"VolumeType": "st1"}}])[0],
                          "InvalidBlockDeviceMapping")
+
+
+def _wait_image(image_id, state="available", timeout=60):
+    for _ in range(timeout * 2):
+        img = ec2().describe_images(ImageIds=[image_id])["Images"][0]
+        if img["State"] == state:
+            return img
+        time.sleep(0.5)
+    raise AssertionError(f"{image_id} never {state} (last {img['State']})")
+
+
+class ImageBakeTest(unittest.TestCase):
+    # Bug: CreateImage / CopyImage / RegisterImage (snapshot form) not read from the wire
+    # (NoReboot, Name, TagSpecification lost), their imageId not where botocore reads it; the
+    # baked AMI's mapping without the snapshots of the instance's volumes; describe-instances'
+    # blockDeviceMapping empty or not botocore's shape (deviceName, ebs.volumeId, status,
+    # attachTime, deleteOnTermination); EC2's codes lost (UnsupportedOperation for a host-local
+    # root and for RegisterImage without a snapshot,
+    # InvalidAMIID.NotFound); deregister-image keeping the snapshots in use.
+    def _ebs_instance(self):
+        r = ec2().run_instances(
+            ImageId=cloud().ebs_image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+            Placement={"AvailabilityZone": "home-1a"},
+            BlockDeviceMappings=[{"DeviceName": "/dev/sdf",
+                                  "Ebs": {"VolumeSize": 1, "DeleteOnTermination": False}}])
+        iid = r["Instances"][0]["InstanceId"]
+        wait("instance_running", [iid])
+        return iid
+
+    def test_boto3_create_copy_register_deregister(self):
+        need("CreateImage", "CopyImage", "RegisterImage", "DeregisterImage")
+        iid = self._ebs_instance()
+        inst = ec2().describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        self.assertEqual((inst["RootDeviceType"], inst["RootDeviceName"]), ("ebs", "/dev/xvda"))
+        devices = {m["DeviceName"]: m["Ebs"] for m in inst["BlockDeviceMappings"]}
+        self.assertEqual(sorted(devices), ["/dev/sdf", "/dev/xvda"])
+        self.assertEqual(inst["BlockDeviceMappings"][0]["DeviceName"], "/dev/xvda")
+        self.assertTrue(devices["/dev/xvda"]["VolumeId"].startswith("vol-"))
+        self.assertIn(devices["/dev/xvda"]["Status"], ("attaching", "attached"))
+        self.assertTrue(devices["/dev/xvda"]["DeleteOnTermination"])
+        self.assertFalse(devices["/dev/sdf"]["DeleteOnTermination"])
+        self.assertIn("AttachTime", devices["/dev/xvda"])
+
+        baked = ec2().create_image(
+            InstanceId=iid, Name="conf-baked", Description="baked", NoReboot=True,
+            TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "k", "Value": "v"}]},
+                               {"ResourceType": "snapshot",
+                                "Tags": [{"Key": "s", "Value": "t"}]}])["ImageId"]
+        img = _wait_image(baked)
+        self.assertEqual(img["Tags"], [{"Key": "k", "Value": "v"}])
+        self.assertEqual(img["RootDeviceType"], "ebs")
+        maps = {m["DeviceName"]: m["Ebs"] for m in img["BlockDeviceMappings"]}
+        self.assertEqual(sorted(maps), ["/dev/sdf", "/dev/xvda"])
+        self.assertEqual((maps["/dev/xvda"]["VolumeSize"], maps["/dev/sdf"]["VolumeSize"]),
+                         (2, 1))
+        self.assertFalse(maps["/dev/sdf"]["DeleteOnTermination"])
+        snaps = ec2().describe_snapshots(SnapshotIds=[maps["/dev/xvda"]["SnapshotId"]])
+        snap = snaps["Snapshots"][0]
+        self.assertEqual(snap["VolumeId"], devices["/dev/xvda"]["VolumeId"])
+        self.assertEqual(snap["Tags"], [{"Key": "s", "Value": "t"}])
+        self.assertEqual(code_of(ec2().delete_snapshot, SnapshotId=snap["SnapshotId"])[0],
+                         "InvalidSnapshot.InUse")
+        self.assertEqual(code_of(ec2().create_image, InstanceId=run_one(), Name="conf-local",
+                                 NoReboot=True)[0], "UnsupportedOperation")
+
+        reg = ec2().register_image(
+            Name="conf-from-snap", RootDeviceName="/dev/xvda",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
+                                  "Ebs": {"SnapshotId": snap["SnapshotId"]}}])["ImageId"]
+        got = _wait_image(reg)
+        self.assertEqual(got["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"], snap["SnapshotId"])
+        self.assertEqual(code_of(ec2().register_image, Name="conf-no-snap",
+                                 RootDeviceName="/dev/xvda")[0], "UnsupportedOperation")
+
+        copy = ec2().copy_image(SourceImageId=baked, SourceRegion=cloud().region,
+                                Name="conf-copy")["ImageId"]
+        self.assertNotEqual(copy, baked)
+        got = _wait_image(copy)
+        copy_snap = {m["DeviceName"]: m["Ebs"] for m in got["BlockDeviceMappings"]}
+        self.assertNotEqual(copy_snap["/dev/xvda"]["SnapshotId"], snap["SnapshotId"])
+        self.assertEqual(code_of(ec2().copy_image, SourceImageId="ami-0123456789abcdef0",
+                                 SourceRegion=cloud().region, Name="conf-none")[0],
+                         "InvalidAMIID.NotFound")
+
+        # Deregistering keeps the snapshots and frees them.
+        for image in (copy, reg, baked):
+            ec2().deregister_image(ImageId=image)
+        self.assertEqual(ec2().describe_snapshots(
+            SnapshotIds=[snap["SnapshotId"]])["Snapshots"][0]["State"], "completed")
+        ec2().delete_snapshot(SnapshotId=snap["SnapshotId"])
+        ec2().terminate_instances(InstanceIds=[iid])
+
+    # Bug: the aws CLI v1's create-image / copy-image / register-image failing on our XML or
+    # their flags (--no-reboot) not reaching the service.
+    def test_aws_cli_v1(self):
+        need("CreateImage", "CopyImage", "RegisterImage")
+        v1 = CTX["v1"]
+        iid = self._ebs_instance()
+        r = v1("create-image", "--instance-id", iid, "--name", "conf-cli-baked", "--no-reboot")
+        self.assertEqual(r.rc, 0, r.stderr)
+        baked = r.json["ImageId"]
+        img = _wait_image(baked)
+        root_snap = img["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+        r = v1("copy-image", "--source-image-id", baked, "--source-region", cloud().region,
+               "--name", "conf-cli-copy")
+        self.assertEqual(r.rc, 0, r.stderr)
+        _wait_image(r.json["ImageId"])
+        r = v1("register-image", "--name", "conf-cli-snap", "--root-device-name", "/dev/xvda",
+               "--block-device-mappings",
+               f"DeviceName=/dev/xvda,Ebs={{SnapshotId={root_snap}}}")
+        self.assertEqual(r.rc, 0, r.stderr)
+        self.assertTrue(r.json["ImageId"].startswith("ami-"))
+        r = v1("describe-instances", "--instance-ids", iid)
+        self.assertEqual(r.rc, 0, r.stderr)
+        inst = r.json["Reservations"][0]["Instances"][0]
+        self.assertEqual(inst["BlockDeviceMappings"][0]["DeviceName"], "/dev/xvda")
+        ec2().terminate_instances(InstanceIds=[iid])

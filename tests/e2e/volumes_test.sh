@@ -118,8 +118,9 @@ EOF
 
   # An EBS-backed Debian AMI: its disk imported as a snapshot of home-1a's volume service; the
   # instance boots from an 8 GiB clone of it over NBD (cloud-init's growpart grows /), writes a
-  # file on its root, stops, starts (on whichever host of home-1a the scheduler picks) and reads
-  # the file back.
+  # file on its root; create-image stops it, snapshots the root and starts it again (on
+  # whichever host of home-1a the scheduler picks), and an instance of the baked AMI reads the
+  # file back.
   # Bugs caught: the AMI not EBS-backed (no snapshot id); the guest not booting from the NBD root
   # (never reaches cloud-init); VolumeSize ignored (/ stays at the AMI's 2 GiB); the root lost or
   # re-cloned at stop/start (the file or the boot count gone); the root kept after terminate.
@@ -157,22 +158,49 @@ EOF
   log "ok: $ebs_inst booted from $root_vol over NBD in $(($(date +%s) - started_at)) s; / is ${size}G"
   host_before=$("$MC" describe-instances --instance-ids "$ebs_inst" |
     jq -r '.Reservations[0].Instances[0].Placement.HostId')
-  "$MC" stop-instances --instance-ids "$ebs_inst" >/dev/null || fail "stop $ebs_inst"
-  "$MC" wait instance-stopped --instance-ids "$ebs_inst" --timeout 300 || fail "$ebs_inst never stopped"
-  "$MC" start-instances --instance-ids "$ebs_inst" >/dev/null || fail "start $ebs_inst"
-  "$MC" wait instance-running --instance-ids "$ebs_inst" --timeout 300 || fail "$ebs_inst never ran again"
-  wait_console "$ebs_inst" "EBS-ROOT boot=2 size=[0-9]+ kept-across-stop" 1500
+  assert_eq "$("$MC" describe-instances --instance-ids "$ebs_inst" |
+    jq -r '.Reservations[0].Instances[0].BlockDeviceMappings[0] | "\(.DeviceName) \(.Ebs.VolumeId)"')" \
+    "/dev/xvda $root_vol" "describe-instances' root mapping"
+  # create-image without --no-reboot: the instance is stopped cleanly, its root snapshotted and
+  # started again (on whichever host of home-1a the scheduler picks: the old stop/start check).
+  # An instance of the baked AMI then boots from the baked root: the file written by the first
+  # guest is there and its per-boot script counts the boot after the one baked (boot=2).
+  # Bugs caught: the snapshot of the AMI's disk instead of the instance's root (the file and
+  # the per-boot script missing: no EBS-ROOT line); the AMI never available; the instance left
+  # stopped after the bake; the baked AMI not booting (its boot files or mapping wrong).
+  baked_at=$(date +%s)
+  baked=$("$MC" create-image --instance-id "$ebs_inst" --name debian-12-baked-e2e | jq -r .ImageId)
+  [[ $baked == ami-* ]] || fail "create-image of $ebs_inst"
+  for _ in $(seq 1 300); do
+    state=$("$MC" describe-images --image-ids "$baked" | jq -r '.Images[0].State')
+    [[ $state == available || $state == failed ]] && break
+    sleep 1
+  done
+  assert_eq "$state" available "state of the baked AMI $baked"
+  baked_snap=$("$MC" describe-images --image-ids "$baked" |
+    jq -r '.Images[0].BlockDeviceMappings[0].Ebs.SnapshotId')
+  assert_eq "$("$MC" describe-snapshots --snapshot-ids "$baked_snap" | jq -r '.Snapshots[0].VolumeId')" \
+    "$root_vol" "the baked AMI's root snapshot's volume"
+  "$MC" wait instance-running --instance-ids "$ebs_inst" --timeout 300 ||
+    fail "$ebs_inst not started again after create-image"
   host_after=$("$MC" describe-instances --instance-ids "$ebs_inst" |
     jq -r '.Reservations[0].Instances[0].Placement.HostId')
-  log "ok: $ebs_inst stopped and started ($host_before -> $host_after); its root kept the file"
+  log "ok: $baked baked from $ebs_inst in $(($(date +%s) - baked_at)) s; $ebs_inst stopped and started ($host_before -> $host_after)"
   "$MC" terminate-instances --instance-ids "$ebs_inst" >/dev/null
+  from_baked=$("$MC" run-instances --image-id "$baked" --instance-type t3.micro \
+    --placement AvailabilityZone=home-1a | jq -r '.Instances[0].InstanceId')
+  "$MC" wait instance-running --instance-ids "$from_baked" --timeout 300 ||
+    fail "$from_baked (of $baked) never ran"
+  wait_console "$from_baked" "EBS-ROOT boot=2 size=[0-9]+ kept-across-stop" 1500
+  log "ok: $from_baked of $baked booted the baked root: the first guest's file is there"
+  "$MC" terminate-instances --instance-ids "$from_baked" >/dev/null
   for _ in $(seq 1 180); do
     left=$("$MC" describe-volumes | jq -r --arg v "$root_vol" '[.Volumes[] | select(.VolumeId == $v)] | length')
     [[ $left == 0 ]] && break
     sleep 1
   done
   assert_eq "$left" 0 "$root_vol after terminate (DeleteOnTermination)"
-  log "ok: terminating $ebs_inst deleted its root volume"
+  log "ok: terminating $ebs_inst deleted its root volume (its snapshot in $baked outlives it)"
 else
   log "SKIPPED (real boots): no Debian AMI at $DEBIAN or MINICLOUD_E2E_NO_BOOT=1"
 fi

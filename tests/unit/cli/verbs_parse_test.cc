@@ -305,6 +305,22 @@ const std::vector<ParseCase>& ParseCases() {
         "--description", "copy"},
        "CopySnapshot",
        R"(source_snapshot_id: "snap-1" source_region: "home-1" description: "copy")"},
+      // Bug caught: --no-reboot or the snapshot TagSpecification not reaching the request.
+      {"images",
+       {"create-image", "--instance-id", "i-1", "--name", "baked", "--description", "d",
+        "--no-reboot", "--block-device-mappings",
+        "DeviceName=/dev/sdf,Ebs={DeleteOnTermination=false}", "--tag-specifications",
+        "ResourceType=image,Tags=[{Key=a,Value=b}]",
+        "ResourceType=snapshot,Tags=[{Key=c,Value=d}]"},
+       "CreateImage",
+       R"(instance_id: "i-1" name: "baked" description: "d" no_reboot: true
+          block_device_mappings { device_name: "/dev/sdf" ebs { delete_on_termination: false } }
+          tags { key: "a" value: "b" } snapshot_tags { key: "c" value: "d" })"},
+      {"images",
+       {"copy-image", "--source-image-id", "ami-1", "--source-region", "home-1", "--name",
+        "copied"},
+       "CopyImage",
+       R"(source_image_id: "ami-1" source_region: "home-1" name: "copied")"},
   };
   return *kCases;
 }
@@ -365,7 +381,9 @@ TEST_CASE("every verb is registered and has a parse case", "[cli][parse]") {
                                           "create-snapshot",
                                           "describe-snapshots",
                                           "delete-snapshot",
-                                          "copy-snapshot"};
+                                          "copy-snapshot",
+                                          "create-image",
+                                          "copy-image"};
   for (const auto& verb : verbs) {
     INFO(verb);
     // register-image reads the files it uploads: its cases make them first (below).
