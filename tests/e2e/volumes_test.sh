@@ -95,7 +95,10 @@ EOF
     done
     assert_eq "$state" available "state of $1 $2"
   }
+  # Both guests boot at once (the reader waits for its disk): the suite's longest script does not
+  # wait for two Debian boots in a row.
   first=$(run_in_1a "$writer")
+  second=$(run_in_1a "$reader")
   "$MC" wait instance-running --instance-ids "$first" --timeout 120 || fail "$first never ran"
   wait_console "$first" "[Cc]loud-init.*finished|login:" 900
   log "$first booted; attaching $vol"
@@ -106,7 +109,6 @@ EOF
   "$MC" detach-volume --volume-id "$vol" >/dev/null || fail "detach-volume $vol"
   wait_available "$vol" "after detach-volume"
   log "ok: $vol hot-unplugged from $first and available"
-  second=$(run_in_1a "$reader")
   "$MC" wait instance-running --instance-ids "$second" --timeout 120 || fail "$second never ran"
   wait_console "$second" "[Cc]loud-init.*finished|login:" 900
   attach_and_wait "$vol" "$second"
