@@ -59,6 +59,19 @@ DiskSecrets::~DiskSecrets() {
 
 absl::Status DiskSecrets::Provide(EbsDisk& disk) {
   if (disk.luks_key.empty()) return absl::OkStatus();
+  if (absl::StrContains(uri_, "embed")) {
+    // libvirt 9.0 (Debian 12): virSecretDefineXML on secret:///embed?root=... dereferences a
+    // null driver function and kills the process (reproduced with a 20-line program: open the
+    // connection, define an ephemeral secret, SIGSEGV inside libvirt_driver_secret.so), and the
+    // embedded qemu:///embed connection has no secret driver at all ("not supported by the
+    // connection driver"). Refuse instead of crashing the agent; a daemon connection
+    // (qemu:///system) serves secrets.
+    return absl::FailedPreconditionError(
+        absl::StrCat("key of ", disk.volume_id,
+                     ": encrypted EBS volumes need a libvirt daemon connection "
+                     "(qemu:///system): libvirt's embedded driver cannot hold secrets (",
+                     uri_, ")"));
+  }
   if (conn_ == nullptr) {
     const std::string uri = SecretUri(uri_);
     conn_ = virConnectOpen(uri.c_str());

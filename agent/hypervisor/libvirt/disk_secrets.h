@@ -11,9 +11,12 @@
 // destructor undefines every secret it defined. So the key lives on this host only in libvirt's
 // and QEMU's memory, for the life of the guest's QEMU process.
 //
-// The embedded QEMU driver (qemu:///embed?root=DIR) looks secrets up in the embedded secret
-// driver of the same root: SecretUri() gives secret:///embed?root=DIR for it, and the URI itself
-// for a daemon connection (qemu:///system serves secrets too).
+// Only a daemon connection (qemu:///system: libvirtd or virtsecretd serves the secrets) works.
+// The embedded QEMU driver (qemu:///embed?root=DIR) would look secrets up in the embedded secret
+// driver of the same root (SecretUri() names it), but libvirt 9.0's embedded secret driver
+// crashes the process on virSecretDefineXML, so Provide() refuses encrypted disks there with
+// FailedPrecondition (the fallback, not built yet: start the domain paused and add the
+// encrypted disks through QMP — object-add secret, blockdev-add luks over nbd, device_add).
 
 #include <libvirt/libvirt.h>
 
