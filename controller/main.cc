@@ -41,6 +41,7 @@
 #include "controller/service/volume_service.h"
 #include "controller/store/rocksdb_store.h"
 #include "controller/volumes/grpc_volume_service_client.h"
+#include "controller/volumes/volume_keys.h"
 
 namespace mc = minicloud;
 namespace ctl = minicloud::controller;
@@ -252,6 +253,8 @@ int main(int argc, char** argv) {
   }
   // Instance profiles' session tokens are sealed in the same box (bound to their own purpose).
   ctl::iam::SessionSealer sealer(*box);
+  // Encrypted EBS volumes' data keys are sealed in the same box (bound to their own purpose).
+  ctl::VolumeKeys volume_keys(*box, [](size_t n) { return ctl::auth::RandomBytes(n); });
   ctl::auth::AccessKeyService access_keys(**store, clock, *std::move(box));
   if (auto s = access_keys.Load(); !s.ok()) {
     spdlog::critical("load access keys: {}", s.message());
@@ -309,6 +312,8 @@ int main(int argc, char** argv) {
     spdlog::info("volume service of {} at {}", flag->zone, flag->endpoint);
   }
   ctl::VolumeService volumes(state, clock, ids, volume_fleet);
+  volumes.SetVolumeKeys(&volume_keys);
+  fleet.SetVolumeKeys(&volume_keys);
   compute.SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
   // EBS-backed AMIs: their uploaded disks are written into each zone's volume service over NBD.
   ctl::QemuImgDiskWriter disk_writer;

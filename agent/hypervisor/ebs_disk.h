@@ -8,7 +8,9 @@
 // <source protocol='nbd' name=EXPORT><host name= port=/></source>, <serial>, <iotune>):
 //   <disk type='network' device='disk'>
 //     <driver name='qemu' type='raw' cache='none' discard='unmap'/>
-//     <source protocol='nbd' name='vol-...'><host name='HOST' port='PORT'/></source>
+//     <source protocol='nbd' name='vol-...'><host name='HOST' port='PORT'/>
+//       [<encryption format='luks'><secret type='passphrase' uuid='UUID'/></encryption>]
+//     </source>
 //     <target dev='vdf' bus='virtio'/>
 //     <iotune>...</iotune>
 //     <serial>vol...</serial>
@@ -25,6 +27,11 @@
 //   number of an EBS volume (Amazon EC2 User Guide, "Amazon EBS and NVMe": the volume ID is the
 //   device's serial number; amazon-ec2-utils' ebsnvme-id reads it back), so a guest finds the
 //   volume as /dev/disk/by-id/virtio-vol0123456789abcdef0 whatever name its driver gave it.
+// - Encrypted volumes (EbsDisk::luks_key set): the export holds LUKS ciphertext; <encryption
+//   format='luks'> inside <source> makes libvirt open QEMU's luks driver over the NBD node, so
+//   the data is decrypted in this host's QEMU only (EC2's model: encrypted at rest and in
+//   transit). The element names a libvirt secret by UUID, never the key; the key is the
+//   secret's value (libvirt passes it to QEMU encrypted with the domain's master key).
 // - Elements, and <iotune>'s children, are written in the order libvirt 9.0 itself formats them
 //   (checked: virsh -c test:///default define + dumpxml gives this element back unchanged), only
 //   the non-zero ones: total_bytes_sec, total_iops_sec, total_bytes_sec_max, total_iops_sec_max,

@@ -35,6 +35,12 @@ struct EbsDisk {
   // The root volume of an EBS-backed instance: target vda, the disk the guest boots from (in
   // place of DomainSpec::root_disk, which is then empty).
   bool boot = false;
+  // An encrypted volume: the NBD export carries LUKS ciphertext and this host's QEMU decrypts
+  // it with this passphrase (the volume's data key). SECRET: never in XML, files or logs; the
+  // libvirt adapter hands it over as an ephemeral, private libvirt secret whose UUID the disk
+  // element names (secret_uuid, chosen by the adapter for each define or attach).
+  std::string luks_key = {};
+  std::string secret_uuid = {};
 };
 
 // One instance-store volume: a sparse raw file on this host's disk, created by the agent at boot

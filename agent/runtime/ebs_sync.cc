@@ -52,6 +52,7 @@ absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d, bool 
   disk.export_name = d.export_name();
   disk.target_dev = d.target_dev();
   disk.boot = boot;
+  disk.luks_key = d.luks_key();
   disk.iotune = volumes::IoTuneOf(*type, d.size_gib(), {d.iops(), d.throughput()});
   if (absl::Status s = hypervisor::ValidateEbsDisk(disk); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(d.volume_id(), ": ", s.message()));

@@ -198,8 +198,12 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
   }
   {
     // Metadata is served before the guest starts asking for it.
+    // Kept for re-adoption; without the volumes' LUKS keys: they never touch this disk.
+    v1::DesiredInstance kept = want;
+    for (auto& d : *kept.mutable_ebs_disks()) d.clear_luks_key();
+    kept.mutable_root_disk()->clear_luks_key();
     std::ofstream saved(dir + "/desired.pb", std::ios::binary | std::ios::trunc);
-    if (!saved || !want.SerializeToOstream(&saved)) {
+    if (!saved || !kept.SerializeToOstream(&saved)) {
       return absl::InternalError(absl::StrCat("write ", dir, "/desired.pb"));
     }
     std::lock_guard<std::mutex> lock(mu_);

@@ -30,6 +30,7 @@ json SnapshotJson(const v1::Snapshot& s) {
               {"AvailabilityZone", s.availability_zone()}};
   if (!s.state_message().empty()) doc["StateMessage"] = s.state_message();
   if (s.has_completion_time()) doc["CompletionTime"] = Iso8601(s.completion_time());
+  if (!s.kms_key_id().empty()) doc["KmsKeyId"] = s.kms_key_id();
   if (!s.tags().empty()) doc["Tags"] = TagsJson(s.tags());
   return doc;
 }
@@ -140,6 +141,8 @@ void AddCopySnapshot(VerbRegistry& verbs) {
   cmd->add_option("--tag-specifications", f->tag_specifications,
                   "ResourceType=snapshot,Tags=[{Key=Name,Value=copy}] (or JSON)");
   cmd->add_flag("--encrypted", f->encrypted);
+  cmd->add_option("--kms-key-id", *f->req.mutable_kms_key_id(),
+                  "with --encrypted; only the default key (alias/aws/ebs) exists");
   cmd->add_flag("--dry-run", f->dry_run);
 }
 

@@ -41,6 +41,7 @@ json VolumeJson(const v1::Volume& v) {
               {"MultiAttachEnabled", v.multi_attach_enabled()}};
   if (v.iops() > 0) doc["Iops"] = v.iops();
   if (v.throughput() > 0) doc["Throughput"] = v.throughput();
+  if (!v.kms_key_id().empty()) doc["KmsKeyId"] = v.kms_key_id();
   if (!v.tags().empty()) doc["Tags"] = TagsJson(v.tags());
   return doc;
 }
@@ -101,6 +102,8 @@ void AddCreateVolume(VerbRegistry& verbs) {
   cmd->add_option("--client-token", *f->req.mutable_client_token());
   cmd->add_flag("--multi-attach-enabled", f->multi_attach, "io1 and io2 only");
   cmd->add_flag("--encrypted", f->encrypted);
+  cmd->add_option("--kms-key-id", *f->req.mutable_kms_key_id(),
+                  "with --encrypted; only the default key (alias/aws/ebs) exists");
   cmd->add_flag("--dry-run", f->dry_run);
   cmd->add_option("--tag-specifications", f->tag_specifications,
                   "ResourceType=volume,Tags=[{Key=Name,Value=data}] (or JSON)");

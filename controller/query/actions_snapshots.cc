@@ -40,6 +40,7 @@ void WriteSnapshot(XmlNode node, const v1::Snapshot& s) {
   Int(node, "volumeSize", s.volume_size());
   Text(node, "description", s.description());
   Bool(node, "encrypted", s.encrypted());
+  TextIfSet(node, "kmsKeyId", s.kms_key_id());  // botocore Snapshot.KmsKeyId
   WriteTags(node, s.tags());
   Text(node, "storageTier", "standard");
   if (s.has_completion_time()) Time(node, "completionTime", s.completion_time());
@@ -133,6 +134,7 @@ absl::StatusOr<v1::CopySnapshotRequest> ParseCopySnapshot(ParamNode& p, bool dry
   (void)p.String("PresignedUrl");
   MC_ASSIGN_OR_RETURN(auto encrypted, p.Bool("Encrypted"));
   req.set_encrypted(encrypted.value_or(false));
+  if (auto v = p.String("KmsKeyId")) req.set_kms_key_id(*v);
   MC_RETURN_IF_ERROR(ParseSnapshotTags(p, req.mutable_tags()));
   return req;
 }

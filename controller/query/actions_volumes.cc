@@ -61,6 +61,7 @@ void WriteVolume(XmlNode node, const v1::Volume& v) {
   Text(node, "volumeType", v.volume_type());
   if (v.iops() > 0) Int(node, "iops", v.iops());
   Bool(node, "encrypted", v.encrypted());
+  TextIfSet(node, "kmsKeyId", v.kms_key_id());  // botocore Volume.KmsKeyId
   Bool(node, "multiAttachEnabled", v.multi_attach_enabled());
   if (v.throughput() > 0) Int(node, "throughput", v.throughput());
 }
@@ -98,6 +99,7 @@ absl::StatusOr<v1::CreateVolumeRequest> ParseCreateVolume(ParamNode& p, bool dry
   if (auto v = p.String("SnapshotId")) req.set_snapshot_id(*v);
   MC_ASSIGN_OR_RETURN(auto encrypted, p.Bool("Encrypted"));
   req.set_encrypted(encrypted.value_or(false));
+  if (auto v = p.String("KmsKeyId")) req.set_kms_key_id(*v);
   MC_ASSIGN_OR_RETURN(auto multi, p.Bool("MultiAttachEnabled"));
   req.set_multi_attach_enabled(multi.value_or(false));
   if (auto v = p.String("ClientToken")) req.set_client_token(*v);

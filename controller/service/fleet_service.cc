@@ -205,6 +205,19 @@ std::map<std::string, std::vector<v1::DesiredEbsDisk>> FleetService::EbsDisksOnH
       d.set_size_gib(v.size_gib());
       d.set_iops(v.iops());
       d.set_throughput(v.throughput());
+      if (v.encrypted()) {
+        // The host decrypts (EC2's model); without the key it cannot attach, so a key that
+        // does not open leaves the disk out of the desired state, logged without key material.
+        absl::StatusOr<std::string> key =
+            volume_keys_ != nullptr ? volume_keys_->Open(v.sealed_data_key(), v.data_key_id())
+                                    : absl::FailedPreconditionError("no key store");
+        if (!key.ok()) {
+          spdlog::error("volume {}: not given to host {}: {}", volume_id, host_id,
+                        key.status().message());
+          continue;
+        }
+        d.set_luks_key(*std::move(key));
+      }
       out[a.instance_id()].push_back(std::move(d));
     }
   }

@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "controller/service/cloud_state.h"
 #include "controller/service/identity.h"
+#include "controller/volumes/volume_keys.h"
 #include "minicloud/v1/host.pb.h"
 
 namespace minicloud::controller {
@@ -33,6 +34,10 @@ class FleetService {
       : state_(state), clock_(clock), ids_(ids), signer_(signer), watch_limits_(watch_limits) {}
 
   absl::StatusOr<v1::RegisterHostResponse> RegisterHost(const v1::RegisterHostRequest& req);
+
+  // Opens encrypted volumes' data keys for the hosts that attach them (DesiredEbsDisk.luks_key);
+  // without it, encrypted volumes are left out of hosts' desired states.
+  void SetVolumeKeys(const VolumeKeys* keys) { volume_keys_ = keys; }
   // Applies what an agent saw. NotFound for an unknown host (the agent then registers again).
   absl::Status ReportStatus(const v1::ReportStatusRequest& req);
   // Blocks up to max_wait (bounded) until the host's desired state differs from
@@ -71,6 +76,7 @@ class FleetService {
   IdGenerator& ids_;
   IdentitySigner& signer_;
   const WatchLimits watch_limits_;
+  const VolumeKeys* volume_keys_ = nullptr;
   // Waiting WatchDesired calls, in all and per host id. Guarded by the state lock.
   int waiting_ = 0;
   absl::flat_hash_map<std::string, int> waiting_by_host_;

@@ -100,6 +100,7 @@ v1::Snapshot SnapshotToApi(const v1::SnapshotRecord& r, const std::string& owner
   s.set_description(r.description());
   s.set_volume_size(static_cast<int32_t>(r.volume_size_gib()));
   s.set_encrypted(r.encrypted());
+  s.set_kms_key_id(r.kms_key_id());
   *s.mutable_tags() = TagList(r.tags());
   s.set_stored_bytes(r.stored_bytes());
   s.set_availability_zone(r.availability_zone());

@@ -60,7 +60,11 @@ absl::StatusOr<v1::Snapshot> VolumeService::CreateSnapshot(const v1::CreateSnaps
     r.set_volume_id(v->volume_id());
     r.set_availability_zone(v->availability_zone());
     r.set_volume_size_gib(v->size_gib());
+    // EC2: snapshots of an encrypted volume are encrypted, with the volume's data key.
     r.set_encrypted(v->encrypted());
+    r.set_sealed_data_key(v->sealed_data_key());
+    r.set_data_key_id(v->data_key_id());
+    r.set_kms_key_id(v->kms_key_id());
     r.set_state(v1::SNAPSHOT_STATE_PENDING);
     r.set_description(req.description());
     r.set_start_time_ms(absl::ToUnixMillis(clock_.Now()));
@@ -168,9 +172,15 @@ absl::StatusOr<v1::CopySnapshotResponse> VolumeService::CopySnapshot(
         absl::StrCat("Invalid value '", QuoteForMessage(req.source_region(), 64),
                      "' for SourceRegion: this cloud has one region, ", state_.config().region));
   }
-  if (req.encrypted()) {
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
-                    "Encrypted snapshots are not supported by this cloud yet.");
+  if (!req.kms_key_id().empty() && !req.encrypted()) {
+    // moto's answer (moto/ec2/exceptions.py, InvalidParameterDependency).
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidParameterDependency",
+                    "The parameter [KmsKeyId] requires the parameter Encrypted to be set.");
+  }
+  if (!req.kms_key_id().empty()) {
+    MC_RETURN_IF_ERROR(
+        ResolveEbsKmsKey(req.kms_key_id(), state_.config().region, state_.config().owner_id)
+            .status());
   }
   MC_RETURN_IF_ERROR(CheckDescription(req.description()));
   MC_RETURN_IF_ERROR(ValidateTagSpecification(req.tags(), TagUse::kApiOnly, "snapshot"));
@@ -182,10 +192,21 @@ absl::StatusOr<v1::CopySnapshotResponse> VolumeService::CopySnapshot(
     if (source->state() != v1::SNAPSHOT_STATE_COMPLETED) {
       return SnapshotIncorrectState(source->snapshot_id(), "not completed: it cannot be copied");
     }
+    if (req.encrypted() && !source->encrypted()) {
+      // EC2 would re-encrypt the data into the copy; here a copy shares the source's bytes.
+      return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
+                      absl::StrCat("Snapshot '", source->snapshot_id(),
+                                   "' is unencrypted: an encrypted copy of it needs a full "
+                                   "re-encrypting copy, which this cloud does not do (copies of "
+                                   "encrypted snapshots are encrypted)"));
+    }
     MC_RETURN_IF_ERROR(fleet_.ServiceFor(source->availability_zone()).status());
     if (req.dry_run()) return DryRunOk();
     r.set_snapshot_id(ids_.Next("snap"));
     r.set_volume_id(kCopyVolumeId);
+    r.set_sealed_data_key(source->sealed_data_key());
+    r.set_data_key_id(source->data_key_id());
+    r.set_kms_key_id(source->kms_key_id());
     r.set_availability_zone(source->availability_zone());
     r.set_volume_size_gib(source->volume_size_gib());
     r.set_encrypted(source->encrypted());

@@ -140,6 +140,7 @@ v1::Volume VolumeToApi(const v1::VolumeRecord& r) {
   v.set_iops(r.iops());
   v.set_throughput(r.throughput());
   v.set_encrypted(r.encrypted());
+  v.set_kms_key_id(r.kms_key_id());
   v.set_multi_attach_enabled(r.multi_attach_enabled());
   *v.mutable_tags() = TagList(r.tags());
   return v;

@@ -112,10 +112,6 @@ absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeReq
           absl::StrCat("Volume of size ", size_gib, "GB is smaller than snapshot '",
                        snap->snapshot_id(), "', expect size >= ", snap->volume_size_gib(), "GB"));
     }
-    if (snap->encrypted()) {
-      return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
-                      "Encrypted volumes are not supported by this cloud yet.");
-    }
   }
   if (size_gib == 0) {
     return MissingParameter("The request must contain the parameter size or snapshotId");
@@ -129,9 +125,10 @@ absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeReq
   if (req.has_iops()) shape.iops = req.iops();
   if (req.has_throughput()) shape.throughput_mibps = req.throughput();
   MC_ASSIGN_OR_RETURN(const volumes::VolumePerformance perf, volumes::ResolveVolume(shape));
-  if (req.encrypted()) {
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
-                    "Encrypted volumes are not supported by this cloud yet.");
+  if (!req.kms_key_id().empty() && !req.encrypted()) {
+    // moto's answer (moto/ec2/exceptions.py, InvalidParameterDependency).
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidParameterDependency",
+                    "The parameter [KmsKeyId] requires the parameter Encrypted to be set.");
   }
   MC_RETURN_IF_ERROR(ValidateTagSpecification(req.tags(), TagUse::kApiOnly, "volume"));
   if (req.client_token().size() > 64) {
@@ -156,13 +153,20 @@ absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeReq
       }
     }
     MC_RETURN_IF_ERROR(fleet_.ServiceFor(req.availability_zone()).status());
-    if (req.dry_run()) return DryRunOk();
+    if (req.dry_run()) {
+      // The encryption rules answer before DryRun does (no key is made for a dry run).
+      if (req.encrypted() && keys_ == nullptr) {
+        return SetEncryptionLocked(r, true, req.kms_key_id());
+      }
+      return DryRunOk();
+    }
     MC_ASSIGN_OR_RETURN(auto t,
                         lifecycle::Apply(lifecycle::VolumeView{}, VolumeEvent::kCreateAccepted));
     r.set_volume_id(ids_.Next("vol"));
     r.set_availability_zone(req.availability_zone());
     r.set_size_gib(size_gib);
     r.set_snapshot_id(req.snapshot_id());
+    MC_RETURN_IF_ERROR(SetEncryptionLocked(r, req.encrypted(), req.kms_key_id()));
     r.set_volume_type(std::string(volumes::VolumeTypeName(type)));
     r.set_iops(static_cast<int32_t>(perf.iops));
     r.set_throughput(static_cast<int32_t>(perf.throughput_mibps));
@@ -183,9 +187,76 @@ absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeReq
   return VolumeToApi(r);
 }
 
-v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& r,
+absl::Status VolumeService::SetEncryptionLocked(v1::VolumeRecord& r, bool encrypted,
+                                                const std::string& kms_key_id) {
+  const v1::SnapshotRecord* snap = nullptr;
+  if (!r.snapshot_id().empty()) {
+    auto it = state_.snapshots().find(r.snapshot_id());
+    if (it != state_.snapshots().end()) snap = &it->second;
+  }
+  if (snap != nullptr && snap->encrypted()) {
+    // EC2: a volume from an encrypted snapshot is encrypted, with the snapshot's data key.
+    r.set_encrypted(true);
+    r.set_sealed_data_key(snap->sealed_data_key());
+    r.set_data_key_id(snap->data_key_id());
+    r.set_kms_key_id(snap->kms_key_id());
+    if (!kms_key_id.empty()) {
+      MC_ASSIGN_OR_RETURN(
+          const std::string arn,
+          ResolveEbsKmsKey(kms_key_id, state_.config().region, state_.config().owner_id));
+      (void)arn;  // one key exists: the snapshot's is it
+    }
+    return absl::OkStatus();
+  }
+  if (!encrypted) return absl::OkStatus();
+  if (keys_ == nullptr) {
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
+                    "Encrypted volumes are not supported by this controller: it has no key store.");
+  }
+  if (snap != nullptr) {
+    return Ec2Error(
+        absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
+        absl::StrCat("Snapshot '", snap->snapshot_id(),
+                     "' is unencrypted: an encrypted volume from it needs a full re-encrypting "
+                     "copy, which this cloud does not do (volumes of encrypted snapshots are "
+                     "copy-on-write and encrypted)"));
+  }
+  MC_ASSIGN_OR_RETURN(const std::string arn, ResolveEbsKmsKey(kms_key_id, state_.config().region,
+                                                              state_.config().owner_id));
+  MC_ASSIGN_OR_RETURN(std::string sealed, keys_->NewSealedKey(r.volume_id()));
+  r.set_encrypted(true);
+  r.set_sealed_data_key(std::move(sealed));
+  r.set_data_key_id(r.volume_id());
+  r.set_kms_key_id(arn);
+  return absl::OkStatus();
+}
+
+v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& staged,
                                              absl::Status* service_error) {
   absl::Status s;
+  v1::VolumeRecord r = staged;
+  if (r.sealed_data_key().empty()) {
+    // Volumes staged by RunInstances (Ebs mappings) get their encryption here, once.
+    auto lock = state_.LockCommitted();
+    auto it = state_.volumes().find(r.volume_id());
+    if (it != state_.volumes().end() && it->second.sealed_data_key().empty() &&
+        it->second.state() == v1::VOLUME_STATE_CREATING) {
+      v1::VolumeRecord next = it->second;
+      absl::Status e = SetEncryptionLocked(next, next.encrypted(), "");
+      if (!e.ok()) {
+        next.set_state(v1::VOLUME_STATE_ERROR);
+        next.set_error_message(std::string(e.message()));
+      }
+      if (!next.sealed_data_key().empty() || !e.ok()) {
+        CloudState::Changes changes;
+        changes.volumes[next.volume_id()] = next;
+        (void)state_.CommitLocked(changes);
+        if (service_error) *service_error = e;
+        if (!e.ok()) return next;
+      }
+      r = next;
+    }
+  }
   if (!r.snapshot_id().empty()) {
     // A clone of a snapshot still being made (an AMI's disk being imported) waits for it.
     auto lock = state_.LockCommitted();
@@ -196,7 +267,15 @@ v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& r,
     }
   }
   auto client = fleet_.ServiceFor(r.availability_zone());
-  s = client.ok() ? (*client)->CreateVolume(SpecOf(r)) : client.status();
+  VolumeSpec spec = SpecOf(r);
+  if (r.encrypted() && r.snapshot_id().empty()) {
+    absl::StatusOr<std::string> key = keys_ != nullptr
+                                          ? keys_->Open(r.sealed_data_key(), r.data_key_id())
+                                          : absl::FailedPreconditionError("no key store");
+    if (key.ok()) spec.encryption_key = *std::move(key);
+    if (!key.ok()) client = key.status();
+  }
+  s = client.ok() ? (*client)->CreateVolume(spec) : client.status();
   if (service_error) *service_error = s;
   auto lock = state_.LockCommitted();
   auto it = state_.volumes().find(r.volume_id());

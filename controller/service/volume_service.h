@@ -29,6 +29,7 @@
 #include "controller/service/cloud_state.h"
 #include "controller/volumes/disk_writer.h"
 #include "controller/volumes/volume_fleet.h"
+#include "controller/volumes/volume_keys.h"
 #include "minicloud/v1/snapshots.pb.h"
 #include "minicloud/v1/volumes.pb.h"
 
@@ -91,6 +92,10 @@ class VolumeService {
     disk_writer_ = writer;
   }
   bool CanImportImages() const { return image_blobs_ != nullptr && !fleet_.zones().empty(); }
+
+  // Where encrypted volumes' data keys are made and sealed (volume_keys.h); without it,
+  // encrypted volumes and snapshots are refused (UnsupportedOperation).
+  void SetVolumeKeys(const VolumeKeys* keys) { keys_ = keys; }
   // Gives the EBS-backed AMI `image_id` its root snapshot in every zone with a volume service
   // that has none: recorded `pending` (VolumeId vol-ffffffff and "Created by RegisterImage ..."
   // as EC2 shows an AMI's snapshots), then the uploaded disk is written into a scratch volume
@@ -123,6 +128,12 @@ class VolumeService {
   // Calls the service for a `deleting` snapshot and purges the record once it is gone.
   bool FinishSnapshotDelete(const v1::SnapshotRecord& r);
 
+  // The encryption of a new volume: an encrypted blank volume gets a new sealed data key; a clone
+  // of an encrypted snapshot is encrypted with the snapshot's key (whatever was asked, as on
+  // EC2). Encrypting a clone of an unencrypted snapshot is UnsupportedOperation (a full copy).
+  // Requires the state lock.
+  absl::Status SetEncryptionLocked(v1::VolumeRecord& r, bool encrypted,
+                                   const std::string& kms_key_id);
   // Calls the service for a `creating` volume and records the outcome. Returns the record.
   v1::VolumeRecord FinishCreate(const v1::VolumeRecord& r, absl::Status* service_error);
   // Calls the service for a `deleting` volume and purges the record when it is gone.
@@ -137,6 +148,7 @@ class VolumeService {
   const VolumeFleet& fleet_;
   BlobStore* image_blobs_ = nullptr;
   DiskWriter* disk_writer_ = nullptr;
+  const VolumeKeys* keys_ = nullptr;
 };
 
 // The API view of a record (shared by the service's calls).

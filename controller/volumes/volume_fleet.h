@@ -28,6 +28,9 @@ struct VolumeSpec {
   std::string volume_type;  // EC2's name (the service may place types on different media)
   std::string snapshot_id;  // "" = an empty volume
   bool encrypted = false;
+  // An encrypted blank volume: its LUKS passphrase in clear (controller/volumes/volume_keys.h).
+  // Empty for a clone (it keeps its snapshot's key). SECRET: never logged.
+  std::string encryption_key = {};
 };
 
 // Where a volume service exports a volume over NBD, as the hosts of its zone dial it.

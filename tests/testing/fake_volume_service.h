@@ -31,6 +31,7 @@ class FakeVolumeService : public controller::VolumeServiceClient {
       return absl::OkStatus();
     }
     sizes[spec.volume_id] = spec.size_gib;
+    if (spec.encrypted && spec.snapshot_id.empty()) keys[spec.volume_id] = spec.encryption_key;
     return absl::OkStatus();
   }
   absl::Status DeleteVolume(const std::string& volume_id) override {
@@ -133,6 +134,9 @@ class FakeVolumeService : public controller::VolumeServiceClient {
   std::map<std::string, int64_t> sizes;
   std::set<std::string> exported;
   std::string nbd_host = "192.0.2.10";  // what ExportVolume answers
+  // The encryption key each encrypted blank volume was created with (what a real service would
+  // write into its LUKS header).
+  std::map<std::string, std::string> keys;
   int nbd_port = 10809;
   std::map<std::string, Snap> snapshots;
   std::map<std::string, std::string> cloned_from;  // volume id -> snapshot id

@@ -47,6 +47,16 @@
 // - Missing volumes or snapshots named as the subject or source of a call: NotFound. Every
 //   error message names the operation and the id ("create snapshot snap-1 of vol-1: …").
 // - Thread-safe: calls may come from several threads at once.
+// - Encryption: a blank volume created with an encryption_key is a LUKS volume: its content, as
+//   stored and as exported over NBD, is a LUKS header followed by the AES-XTS ciphertext of the
+//   volume's data, unlockable with that key (QEMU's `luks` block driver on the reader's side).
+//   size_bytes is the DECRYPTED size the reader sees; the header comes on top. The key is used
+//   once, to write the header, and is neither stored nor logged by the backend. Snapshots of an
+//   encrypted volume and clones of such snapshots are encrypted under the same key (the header
+//   is part of the data they share; no key is needed to make them). An encryption_key together
+//   with a snapshot is refused: Unimplemented for a plain snapshot (encrypting it is a full
+//   copy), InvalidArgument for an encrypted one (its key is the snapshot's; a caller must not
+//   believe it chose another). GrowVolume grows the decrypted size.
 
 #include <cstdint>
 #include <string>
@@ -74,6 +84,9 @@ struct CreateVolumeRequest {
   // 0 with a snapshot: the snapshot's size. Required (non-zero) without one.
   uint64_t size_bytes = 0;
   std::string snapshot_id;  // empty: a blank volume
+  // Non-empty: a LUKS-encrypted blank volume unlocked by this passphrase (see the contract).
+  // Secret: never logged, never stored by the backend.
+  std::string encryption_key = {};
 };
 
 struct VolumeInfo {
@@ -83,6 +96,7 @@ struct VolumeInfo {
   uint64_t stored_bytes = 0;
   std::string snapshot_id;  // the snapshot it was created from, if any
   bool exported = false;
+  bool encrypted = false;  // its content is LUKS (see the contract)
 };
 
 struct SnapshotInfo {
@@ -91,6 +105,7 @@ struct SnapshotInfo {
   uint64_t size_bytes = 0;
   // Bytes this snapshot alone stores: what changed since the volume's previous snapshot.
   uint64_t stored_bytes = 0;
+  bool encrypted = false;
 };
 
 struct NbdEndpoint {

@@ -11,6 +11,7 @@ void ToProto(const VolumeInfo& v, v1::BackendVolume* out) {
   out->set_stored_bytes(v.stored_bytes);
   out->set_snapshot_id(v.snapshot_id);
   out->set_exported(v.exported);
+  out->set_encrypted(v.encrypted);
 }
 
 void ToProto(const SnapshotInfo& s, v1::BackendSnapshot* out) {
@@ -18,6 +19,7 @@ void ToProto(const SnapshotInfo& s, v1::BackendSnapshot* out) {
   out->set_volume_id(s.volume_id);
   out->set_size_bytes(s.size_bytes);
   out->set_stored_bytes(s.stored_bytes);
+  out->set_encrypted(s.encrypted);
 }
 
 // The answer of `result` written into `response` by `fill`, or its error.
@@ -33,9 +35,9 @@ grpc::Status Answer(const absl::StatusOr<T>& result, R* response, F fill) {
 grpc::Status VolumeGrpcService::CreateVolume(grpc::ServerContext*,
                                              const v1::CreateVolumeRequest* request,
                                              v1::BackendVolume* response) {
-  return Answer(
-      backend_.CreateVolume({request->volume_id(), request->size_bytes(), request->snapshot_id()}),
-      response, [](const VolumeInfo& v, v1::BackendVolume* r) { ToProto(v, r); });
+  return Answer(backend_.CreateVolume({request->volume_id(), request->size_bytes(),
+                                       request->snapshot_id(), request->encryption_key()}),
+                response, [](const VolumeInfo& v, v1::BackendVolume* r) { ToProto(v, r); });
 }
 
 grpc::Status VolumeGrpcService::DeleteVolume(grpc::ServerContext*,

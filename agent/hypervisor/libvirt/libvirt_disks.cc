@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/hypervisor/ebs_disk.h"
+#include "agent/hypervisor/libvirt/disk_secrets.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "agent/hypervisor/libvirt/libvirt_internal.h"
 #include "common/string_view_compat.h"
@@ -58,9 +59,15 @@ absl::StatusOr<DiskPlaces> PlacesOf(virDomainPtr dom, absl::string_view context)
 
 }  // namespace
 
-absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const EbsDisk& disk) {
+absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const EbsDisk& wanted) {
   const std::string id(instance_id);
-  const std::string context = absl::StrCat("attach ", disk.volume_id, " to ", id);
+  const std::string context = absl::StrCat("attach ", wanted.volume_id, " to ", id);
+  // An encrypted disk's key as a libvirt secret for this attach only (disk_secrets.h).
+  EbsDisk disk = wanted;
+  DiskSecrets secrets(impl_->uri());
+  if (absl::Status s = secrets.Provide(disk); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+  }
   absl::StatusOr<std::string> element = BuildEbsDiskXml(disk);
   if (!element.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(context, ": ", element.status().message()));

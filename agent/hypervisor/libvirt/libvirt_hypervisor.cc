@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/hypervisor/domain_xml.h"
 #include "agent/hypervisor/ebs_disk.h"
+#include "agent/hypervisor/libvirt/disk_secrets.h"
 #include "agent/hypervisor/libvirt/libvirt_internal.h"
 #include "common/string_view_compat.h"
 #include "spdlog/spdlog.h"
@@ -242,8 +243,17 @@ LibvirtHypervisor::~LibvirtHypervisor() = default;
 
 const std::string& LibvirtHypervisor::uri() const { return impl_->uri(); }
 
-absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& spec) {
-  const std::string context = absl::StrCat("create ", spec.instance_id);
+absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& wanted) {
+  const std::string context = absl::StrCat("create ", wanted.instance_id);
+  // Encrypted EBS disks' keys as libvirt secrets for this define and start only: QEMU holds
+  // the keys once it runs, and the secrets are undefined when this returns (disk_secrets.h).
+  DomainSpec spec = wanted;
+  DiskSecrets secrets(impl_->uri());
+  for (EbsDisk& disk : spec.ebs_disks) {
+    if (absl::Status s = secrets.Provide(disk); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+    }
+  }
   absl::StatusOr<std::string> xml = BuildDomainXml(spec);
   if (!xml.ok())
     return absl::Status(xml.status().code(), absl::StrCat(context, ": ", xml.status().message()));

@@ -31,7 +31,8 @@ VolumeInfo FakeVolumeBackend::Info(const std::string& id, const FakeVolumeState:
                     .size_bytes = v.size_bytes,
                     .stored_bytes = 0,
                     .snapshot_id = v.snapshot_id,
-                    .exported = v.exported};
+                    .exported = v.exported,
+                    .encrypted = v.encrypted};
 }
 
 NbdEndpoint FakeVolumeBackend::Endpoint(absl::string_view volume_id) const {
@@ -47,9 +48,14 @@ absl::StatusOr<VolumeInfo> FakeVolumeBackend::CreateVolume(const CreateVolumeReq
   if (r.size_bytes != 0 || r.snapshot_id.empty()) {
     MC_RETURN_IF_ERROR(Annotate(CheckVolumeSize(r.size_bytes), what));
   }
+  if (!r.encryption_key.empty() && !r.snapshot_id.empty()) {
+    return absl::UnimplementedError(
+        absl::StrCat(what, ": an encryption key is for blank volumes only"));
+  }
   std::lock_guard lock(state_->mu);
   MC_RETURN_IF_ERROR(TakeFailure("CreateVolume"));
   uint64_t size = r.size_bytes;
+  bool encrypted = !r.encryption_key.empty();
   if (!r.snapshot_id.empty()) {
     auto snap = state_->snapshots.find(r.snapshot_id);
     if (snap == state_->snapshots.end()) {
@@ -62,6 +68,7 @@ absl::StatusOr<VolumeInfo> FakeVolumeBackend::CreateVolume(const CreateVolumeReq
       return absl::NotFoundError(absl::StrCat(what, ": snapshot ", r.snapshot_id, " not found"));
     }
     if (size == 0) size = snap->second.size_bytes;
+    encrypted = snap->second.encrypted;
     if (size < snap->second.size_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": size ", size,
                                                      " is smaller than snapshot ", r.snapshot_id,
@@ -70,7 +77,8 @@ absl::StatusOr<VolumeInfo> FakeVolumeBackend::CreateVolume(const CreateVolumeReq
   }
   auto [it, inserted] = state_->volumes.try_emplace(r.volume_id);
   if (!inserted) {
-    if (it->second.size_bytes != size || it->second.snapshot_id != r.snapshot_id) {
+    if (it->second.size_bytes != size || it->second.snapshot_id != r.snapshot_id ||
+        it->second.encrypted != encrypted) {
       return absl::AlreadyExistsError(
           absl::StrCat(what, ": a volume with this id exists with other parameters"));
     }
@@ -78,6 +86,7 @@ absl::StatusOr<VolumeInfo> FakeVolumeBackend::CreateVolume(const CreateVolumeReq
   }
   it->second.size_bytes = size;
   it->second.snapshot_id = r.snapshot_id;
+  it->second.encrypted = encrypted;
   return Info(it->first, it->second);
 }
 
@@ -146,14 +155,16 @@ absl::StatusOr<SnapshotInfo> FakeVolumeBackend::CreateSnapshot(absl::string_view
           absl::StrCat(what, ": the snapshot exists, of volume ", existing->second.volume_id));
     }
     return SnapshotInfo{std::string(snapshot_id), existing->second.volume_id,
-                        existing->second.size_bytes, 0};
+                        existing->second.size_bytes, 0, existing->second.encrypted};
   }
   auto v = state_->volumes.find(std::string(volume_id));
   if (v == state_->volumes.end()) {
     return absl::NotFoundError(absl::StrCat(what, ": volume not found"));
   }
-  state_->snapshots[std::string(snapshot_id)] = {std::string(volume_id), v->second.size_bytes};
-  return SnapshotInfo{std::string(snapshot_id), std::string(volume_id), v->second.size_bytes, 0};
+  state_->snapshots[std::string(snapshot_id)] = {std::string(volume_id), v->second.size_bytes,
+                                                 v->second.encrypted};
+  return SnapshotInfo{std::string(snapshot_id), std::string(volume_id), v->second.size_bytes, 0,
+                      v->second.encrypted};
 }
 
 absl::Status FakeVolumeBackend::DeleteSnapshot(absl::string_view snapshot_id) {
@@ -169,7 +180,9 @@ absl::StatusOr<std::vector<SnapshotInfo>> FakeVolumeBackend::ListSnapshots() {
   std::lock_guard lock(state_->mu);
   MC_RETURN_IF_ERROR(TakeFailure("ListSnapshots"));
   std::vector<SnapshotInfo> out;
-  for (const auto& [id, s] : state_->snapshots) out.push_back({id, s.volume_id, s.size_bytes, 0});
+  for (const auto& [id, s] : state_->snapshots) {
+    out.push_back({id, s.volume_id, s.size_bytes, 0, s.encrypted});
+  }
   return out;
 }
 

@@ -21,10 +21,12 @@ struct FakeVolumeState {
     uint64_t size_bytes = 0;
     std::string snapshot_id;
     bool exported = false;
+    bool encrypted = false;  // a flag only: the fake keeps no bytes
   };
   struct Snapshot {
     std::string volume_id;
     uint64_t size_bytes = 0;
+    bool encrypted = false;
   };
   std::mutex mu;
   std::map<std::string, Volume> volumes;

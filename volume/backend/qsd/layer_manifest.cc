@@ -22,12 +22,15 @@ std::string SerializeManifest(const LayerManifest& m) {
     j["volumes"][id] = {{"top", v.top},
                         {"size_bytes", v.size_bytes},
                         {"snapshot_id", v.snapshot_id},
-                        {"exported", v.exported}};
+                        {"exported", v.exported},
+                        {"crypt_header_bytes", v.crypt_header_bytes}};
   }
   j["snapshots"] = nlohmann::json::object();
   for (const auto& [id, s] : m.snapshots) {
-    j["snapshots"][id] = {
-        {"volume_id", s.volume_id}, {"layer", s.layer}, {"size_bytes", s.size_bytes}};
+    j["snapshots"][id] = {{"volume_id", s.volume_id},
+                          {"layer", s.layer},
+                          {"size_bytes", s.size_bytes},
+                          {"crypt_header_bytes", s.crypt_header_bytes}};
   }
   return j.dump(1) + "\n";
 }
@@ -66,12 +69,15 @@ absl::StatusOr<LayerManifest> ParseManifest(const std::string& text) {
     for (const auto& [id, v] : j.at("volumes").items()) {
       MC_RETURN_IF_ERROR(Annotate(CheckBackendId(id, "volume id"), "manifest"));
       m.volumes[id] = {v.at("top").get<int64_t>(), v.at("size_bytes").get<uint64_t>(),
-                       v.at("snapshot_id").get<std::string>(), v.at("exported").get<bool>()};
+                       v.at("snapshot_id").get<std::string>(), v.at("exported").get<bool>(),
+                       // absent in manifests written before encryption: a plain volume
+                       v.value("crypt_header_bytes", uint64_t{0})};
     }
     for (const auto& [id, s] : j.at("snapshots").items()) {
       MC_RETURN_IF_ERROR(Annotate(CheckBackendId(id, "snapshot id"), "manifest"));
       m.snapshots[id] = {s.at("volume_id").get<std::string>(), s.at("layer").get<int64_t>(),
-                         s.at("size_bytes").get<uint64_t>()};
+                         s.at("size_bytes").get<uint64_t>(),
+                         s.value("crypt_header_bytes", uint64_t{0})};
     }
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("manifest: ", e.what()));

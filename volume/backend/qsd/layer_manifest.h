@@ -27,12 +27,16 @@ struct VolumeRecord {
   uint64_t size_bytes = 0;
   std::string snapshot_id;  // created from
   bool exported = false;
+  // Encrypted volumes: the bytes of the LUKS header at the start of the layer chain's content
+  // (the qcow2 virtual size is size_bytes plus this); 0 for a plain volume.
+  uint64_t crypt_header_bytes = 0;
 };
 
 struct SnapshotRecord {
   std::string volume_id;
   int64_t layer = 0;  // frozen; its chain is the snapshot's content
   uint64_t size_bytes = 0;
+  uint64_t crypt_header_bytes = 0;  // as VolumeRecord's, inherited by clones
 };
 
 struct LayerManifest {

@@ -149,7 +149,9 @@ absl::Status QsdVolumeBackend::RecoverLocked() {
     }
     for (auto& [id, v] : manifest_.volumes) {
       auto s = sizes.find(absl::StrCat("l", v.top));
-      if (s != sizes.end() && s->second > v.size_bytes) v.size_bytes = s->second;
+      if (s != sizes.end() && s->second > v.size_bytes + v.crypt_header_bytes) {
+        v.size_bytes = s->second - v.crypt_header_bytes;
+      }
     }
   }
   CollectGarbageLocked();

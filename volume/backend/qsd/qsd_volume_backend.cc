@@ -18,7 +18,8 @@ VolumeInfo QsdVolumeBackend::InfoLocked(const std::string& id, const VolumeRecor
                     .size_bytes = v.size_bytes,
                     .stored_bytes = StoredBytes(v.top),
                     .snapshot_id = v.snapshot_id,
-                    .exported = v.exported};
+                    .exported = v.exported,
+                    .encrypted = v.crypt_header_bytes != 0};
 }
 
 NbdEndpoint QsdVolumeBackend::EndpointLocked(absl::string_view volume_id) const {
@@ -36,12 +37,21 @@ absl::StatusOr<VolumeInfo> QsdVolumeBackend::CreateVolume(const CreateVolumeRequ
   if (r.size_bytes != 0 || r.snapshot_id.empty()) {
     MC_RETURN_IF_ERROR(Annotate(CheckVolumeSize(r.size_bytes), what));
   }
+  if (!r.encryption_key.empty() && !r.snapshot_id.empty()) {
+    return absl::UnimplementedError(
+        absl::StrCat(what,
+                     ": an encryption key is for blank volumes only (a clone of an "
+                     "encrypted snapshot keeps its key; encrypting a plain one is a copy)"));
+  }
   std::lock_guard lock(mu_);
   MC_RETURN_IF_ERROR(Annotate(EnsureDaemonLocked(), what));
   auto existing = manifest_.volumes.find(r.volume_id);
   if (existing != manifest_.volumes.end()) {
     const VolumeRecord& v = existing->second;
-    if (v.snapshot_id == r.snapshot_id && (r.size_bytes == 0 || r.size_bytes == v.size_bytes)) {
+    const bool same_crypt =
+        !r.snapshot_id.empty() || (v.crypt_header_bytes != 0) == !r.encryption_key.empty();
+    if (v.snapshot_id == r.snapshot_id && same_crypt &&
+        (r.size_bytes == 0 || r.size_bytes == v.size_bytes)) {
       return InfoLocked(existing->first, v);
     }
     return absl::AlreadyExistsError(
@@ -49,6 +59,7 @@ absl::StatusOr<VolumeInfo> QsdVolumeBackend::CreateVolume(const CreateVolumeRequ
   }
   uint64_t size = r.size_bytes;
   int64_t backing = 0;
+  uint64_t header = 0;
   if (!r.snapshot_id.empty()) {
     auto snap = manifest_.snapshots.find(r.snapshot_id);
     if (snap == manifest_.snapshots.end()) {
@@ -61,6 +72,7 @@ absl::StatusOr<VolumeInfo> QsdVolumeBackend::CreateVolume(const CreateVolumeRequ
                                                      " (", snap->second.size_bytes, " bytes)"));
     }
     backing = snap->second.layer;
+    header = snap->second.crypt_header_bytes;
   }
   const int64_t n = manifest_.next_layer++;
   MC_ASSIGN_OR_RETURN(const std::string path, LayerPath(n));
@@ -70,7 +82,9 @@ absl::StatusOr<VolumeInfo> QsdVolumeBackend::CreateVolume(const CreateVolumeRequ
     // -u: the size is given, the backing file need not be opened (the daemon holds it).
     argv.insert(argv.end(), {"-u", "-b", backing_path, "-F", "qcow2"});
   }
-  argv.insert(argv.end(), {path, std::to_string(size)});
+  // A new encrypted volume starts empty: writing the LUKS header grows it to header + size.
+  const bool format_luks = !r.encryption_key.empty();
+  argv.insert(argv.end(), {path, std::to_string(format_luks ? 0 : size + header)});
   auto remove_file = [&] {
     std::error_code ec;
     std::filesystem::remove(path, ec);
@@ -78,13 +92,19 @@ absl::StatusOr<VolumeInfo> QsdVolumeBackend::CreateVolume(const CreateVolumeRequ
   absl::Status s = RunTool(argv);
   if (s.ok() && chmod(path.c_str(), 0600) != 0) s = absl::InternalError("chmod " + path);
   if (s.ok()) s = OpenLayerLocked(n, backing);
+  if (s.ok() && format_luks) {
+    absl::StatusOr<uint64_t> written = FormatLuksLocked(n, size, r.encryption_key);
+    s = written.status();
+    if (s.ok()) header = *written;
+    if (!s.ok()) (void)qsd_->qmp().Execute("blockdev-del", {{"node-name", absl::StrCat("l", n)}});
+  }
   if (!s.ok()) {
     remove_file();
     return Annotate(s, what);
   }
   LayerManifest before = manifest_;
   manifest_.layers[n] = {backing, false};
-  manifest_.volumes[r.volume_id] = {n, size, r.snapshot_id, false};
+  manifest_.volumes[r.volume_id] = {n, size, r.snapshot_id, false, header};
   s = SaveOrRestoreLocked(std::move(before));
   if (!s.ok()) {
     (void)qsd_->qmp().Execute("blockdev-del", {{"node-name", absl::StrCat("l", n)}});
@@ -132,10 +152,10 @@ absl::StatusOr<VolumeInfo> QsdVolumeBackend::GrowVolume(absl::string_view volume
   // An NBD export forbids resizing its node, so an exported volume is withdrawn for the resize
   // and offered again under the same name.
   if (v.exported) MC_RETURN_IF_ERROR(Annotate(RemoveExportLocked(volume_id), what));
-  absl::Status s =
-      qsd_->qmp()
-          .Execute("block_resize", {{"node-name", absl::StrCat("l", v.top)}, {"size", new_size}})
-          .status();
+  absl::Status s = qsd_->qmp()
+                       .Execute("block_resize", {{"node-name", absl::StrCat("l", v.top)},
+                                                 {"size", new_size + v.crypt_header_bytes}})
+                       .status();
   if (s.ok()) {
     LayerManifest before = manifest_;
     v.size_bytes = new_size;
@@ -183,7 +203,8 @@ absl::StatusOr<SnapshotInfo> QsdVolumeBackend::CreateSnapshot(absl::string_view 
       return absl::AlreadyExistsError(
           absl::StrCat(what, ": the snapshot exists, of volume ", s.volume_id));
     }
-    return SnapshotInfo{snap_id, s.volume_id, s.size_bytes, StoredBytes(s.layer)};
+    return SnapshotInfo{snap_id, s.volume_id, s.size_bytes, StoredBytes(s.layer),
+                        s.crypt_header_bytes != 0};
   }
   auto vit = manifest_.volumes.find(std::string(volume_id));
   if (vit == manifest_.volumes.end()) {
@@ -197,13 +218,14 @@ absl::StatusOr<SnapshotInfo> QsdVolumeBackend::CreateSnapshot(absl::string_view 
   LayerManifest before = manifest_;
   manifest_.layers[n] = {frozen, true};
   vit->second.top = n;
-  manifest_.snapshots[snap_id] = {std::string(volume_id), frozen, vit->second.size_bytes};
+  manifest_.snapshots[snap_id] = {std::string(volume_id), frozen, vit->second.size_bytes,
+                                  vit->second.crypt_header_bytes};
   MC_RETURN_IF_ERROR(Annotate(SaveOrRestoreLocked(before), what));
   // The new top: an empty overlay over the frozen layer's file, opened on its own, then put
   // above the frozen layer in one drained step (blockdev-snapshot), which also moves an export
   // onto it. (blockdev-snapshot-sync would drop a new node that nothing but the volume uses.)
   MC_ASSIGN_OR_RETURN(const std::string frozen_path, LayerPath(frozen));
-  const uint64_t size = vit->second.size_bytes;
+  const uint64_t size = vit->second.size_bytes + vit->second.crypt_header_bytes;
   absl::Status s = RunTool({options_.qemu_img, "create", "-q", "-f", "qcow2", "-u", "-b",
                             frozen_path, "-F", "qcow2", path, std::to_string(size)});
   if (s.ok() && chmod(path.c_str(), 0600) != 0) s = absl::InternalError("chmod " + path);
@@ -232,8 +254,9 @@ absl::StatusOr<SnapshotInfo> QsdVolumeBackend::CreateSnapshot(absl::string_view 
   manifest_.layers[n].pending = false;
   absl::Status saved = SaveLocked();  // lost: the next start sees the file and keeps it
   if (!saved.ok()) spdlog::warn("{}: {}", what, saved.ToString());
-  return SnapshotInfo{snap_id, std::string(volume_id), manifest_.snapshots[snap_id].size_bytes,
-                      StoredBytes(frozen)};
+  const SnapshotRecord& made = manifest_.snapshots[snap_id];
+  return SnapshotInfo{snap_id, std::string(volume_id), made.size_bytes, StoredBytes(frozen),
+                      made.crypt_header_bytes != 0};
 }
 
 absl::Status QsdVolumeBackend::DeleteSnapshot(absl::string_view snapshot_id) {
@@ -254,7 +277,7 @@ absl::StatusOr<std::vector<SnapshotInfo>> QsdVolumeBackend::ListSnapshots() {
   std::lock_guard lock(mu_);
   std::vector<SnapshotInfo> out;
   for (const auto& [id, s] : manifest_.snapshots) {
-    out.push_back({id, s.volume_id, s.size_bytes, StoredBytes(s.layer)});
+    out.push_back({id, s.volume_id, s.size_bytes, StoredBytes(s.layer), s.crypt_header_bytes != 0});
   }
   return out;
 }

@@ -23,6 +23,12 @@
 // in backing order, a pending snapshot is kept if its file opens and undone otherwise, files
 // and layers nothing references are deleted, and exports are re-created. If the daemon dies,
 // the next call restarts it the same way.
+//
+// Encrypted volumes (qsd_crypt.cc): the layer chain's content is a LUKS image (header, then
+// ciphertext) written with blockdev-create driver=luks over the volume's first layer; the daemon
+// never decrypts, so what it stores and exports is ciphertext. Snapshots and clones share the
+// header like any other data. The manifest records the header's size, so sizes stay the
+// decrypted ones the reader sees.
 
 #include <chrono>
 #include <memory>
@@ -83,6 +89,14 @@ class QsdVolumeBackend : public VolumeBackend {
   absl::Status SaveOrRestoreLocked(LayerManifest before);
   absl::StatusOr<std::string> LayerPath(int64_t n) const;
   absl::Status OpenLayerLocked(int64_t n, int64_t backing);
+  // Writes a LUKS header unlocked by `key` into the (empty, open) layer n and grows it to hold
+  // `payload_bytes` of ciphertext after it (qsd_crypt.cc). Returns the header's size. The key
+  // reaches the daemon only over QMP (a secret object, deleted again at once), never a file,
+  // an argv or a log line.
+  absl::StatusOr<uint64_t> FormatLuksLocked(int64_t n, uint64_t payload_bytes,
+                                            const std::string& key);
+  // Waits for the QMP job `job_id` to conclude, dismisses it, and returns its error if any.
+  absl::Status WaitJobLocked(const std::string& job_id);
   // Closes and deletes every layer nothing reaches, and files no layer owns. Best effort:
   // leftovers are logged and retried at the next start.
   void CollectGarbageLocked();
