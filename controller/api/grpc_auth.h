@@ -25,7 +25,7 @@ namespace minicloud::controller {
 class GrpcAuthenticator {
  public:
   explicit GrpcAuthenticator(
-      const auth::RequestVerifier& verifier,
+      const ::minicloud::auth::RequestVerifier& verifier,
       absl::string_view service_path = ::minicloud::auth::kComputeServicePath,
       bool account_only = false)
       : verifier_(verifier), service_path_(service_path), account_only_(account_only) {}
@@ -34,7 +34,7 @@ class GrpcAuthenticator {
                      const google::protobuf::Message* request) const;
 
  private:
-  const auth::RequestVerifier& verifier_;
+  const ::minicloud::auth::RequestVerifier& verifier_;
   const std::string service_path_;
   const bool account_only_;
 };

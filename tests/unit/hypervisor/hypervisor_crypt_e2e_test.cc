@@ -131,7 +131,10 @@ DomainSpec Spec(const std::string& id, const fs::path& dir) {
   return spec;
 }
 
-// The libvirt daemon (qemu:///system) case: skipped when no daemon answers there.
+// The checks on one libvirt connection. The suite runs them on the embedded driver only (the
+// refusal): a libvirt daemon (qemu:///system), where the disks are decrypted with an ephemeral
+// secret, is not something this suite may start next to the machine's own, so the daemon path
+// (a wrong key refused, the right one booting, a hot-plug) is not run here yet.
 void RunEncryptedDiskChecks(const std::string& uri, const fs::path& work, bool embedded) {
   LuksExport boot_vol(work, "vol-0123456789abcdef0");
   LuksExport hot_vol(work, "vol-0123456789abcdef1");
@@ -188,18 +191,6 @@ TEST_CASE("hypervisor crypt e2e: the embedded driver refuses encrypted disks cle
   RunEncryptedDiskChecks(EmbedUri(root.dir.string()), work, /*embedded=*/true);
   std::error_code ec;
   fs::remove_all(root.dir, ec);
-}
-
-TEST_CASE("hypervisor crypt e2e: LUKS over NBD with an ephemeral secret on qemu:///system",
-          "[e2e]") {
-  MC_SKIP_UNLESS(Run("virsh -c qemu:///system version >/dev/null 2>&1") == 0,
-                 "no libvirt daemon answers on qemu:///system");
-  char tmpl[] = "/tmp/mccs-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  const fs::path work = tmpl;
-  RunEncryptedDiskChecks("qemu:///system", work, /*embedded=*/false);
-  std::error_code ec;
-  fs::remove_all(work, ec);
 }
 
 }  // namespace
