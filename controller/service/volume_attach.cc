@@ -82,7 +82,6 @@ absl::StatusOr<v1::VolumeAttachment> VolumeService::AttachVolume(
   MC_ASSIGN_OR_RETURN(const std::string target, volumes::EbsDeviceTarget(req.device()));
 
   v1::VolumeRecord v;
-  bool live = false;
   {
     auto lock = state_.LockCommitted();
     MC_ASSIGN_OR_RETURN(const v1::VolumeRecord* found, FindVolumeLocked(state_, req.volume_id()));
@@ -108,7 +107,6 @@ absl::StatusOr<v1::VolumeAttachment> VolumeService::AttachVolume(
       return volumes::EbsDeviceInUse(req.device());
     }
     if (req.dry_run()) return DryRunOk();
-    live = LiveInstance(*instance);
     if (existing != nullptr) {
       // A detached attachment of the same instance waiting for its unexport: replaced.
       auto* list = v.mutable_attachments();
@@ -136,8 +134,9 @@ absl::StatusOr<v1::VolumeAttachment> VolumeService::AttachVolume(
   v1::VolumeAttachmentRecord* a = FindAttachment(v, req.instance_id());
   if (a == nullptr) return absl::InternalError("the attachment vanished while it was made");
   v1::VolumeAttachment out = AttachmentToApi(v.volume_id(), *a);
-  // EC2 answers `attaching`, also for a stopped instance whose attachment is recorded attached.
-  if (!live) out.set_state(v1::ATTACHMENT_STATE_ATTACHING);
+  // EC2's AttachVolume always answers `attaching`: also for a stopped instance whose attachment
+  // is recorded attached, and when the agent's hot-plug report was committed before this read.
+  out.set_state(v1::ATTACHMENT_STATE_ATTACHING);
   return out;
 }
 
