@@ -5,64 +5,27 @@
 // in process (TestCloud, fake hypervisors). Skipped without qemu-storage-daemon / qemu-img /
 // qemu-io.
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <memory>
 #include <string>
 
 #include "common/ec2_error.h"
-#include "common/process/spawn.h"
-#include "controller/service/volume_service.h"
-#include "controller/volumes/disk_writer.h"
-#include "controller/volumes/grpc_volume_service_client.h"
+#include "tests/testing/ebs_test_cloud.h"
 #include "tests/testing/image_upload.h"
-#include "tests/testing/skip.h"
 #include "tests/testing/test_cloud.h"
-#include "tests/testing/volumed_process.h"
 
 namespace minicloud {
 namespace {
 
 using testing::TestCloud;
-namespace vv1 = minicloud::volume::v1;
 
-constexpr char kZone[] = "home-1a";
+constexpr const char* kZone = testing::EbsTestCloud::kZone;
 
-bool Have(const std::string& p) { return process::ResolveProgram(p).ok(); }
-bool Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
-struct Fixture {
-  TestCloud cloud;
-  testing::TempDir daemon_dir;
-  std::unique_ptr<testing::VolumedProcess> daemon;
-  controller::VolumeFleet fleet;
-  std::unique_ptr<controller::VolumeService> volumes;
-  controller::QemuImgDiskWriter writer;
-
-  Fixture() {
-    MC_SKIP_UNLESS(Have("qemu-storage-daemon"), "qemu-storage-daemon not found");
-    MC_SKIP_UNLESS(Have("qemu-img") && Have("qemu-io"), "qemu-img / qemu-io not found");
-    daemon = std::make_unique<testing::VolumedProcess>(daemon_dir / "state", "127.0.0.1:0",
-                                                       "127.0.0.1:0", kZone);
-    fleet.Add(kZone, controller::MakeGrpcVolumeServiceClient(
-                         {.endpoint = daemon->endpoint(), .deadline = absl::Seconds(30)}));
-    auto& ctl = cloud.controller();
-    volumes = std::make_unique<controller::VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
-    volumes->SetImageSource(ctl.blobs.get(), &writer);
-    ctl.images->SetVolumes(volumes.get());
-    ctl.images->SetCompute(ctl.compute.get());
-    ctl.compute->SetEbsHooks(
-        {.serves_zone = [this](const std::string& z) { return fleet.Serves(z); },
-         .launched =
-             [this](const std::vector<std::string>& ids) { volumes->FinishLaunchVolumes(ids); }});
-  }
-  controller::ImageService& images() { return *cloud.controller().images; }
-  controller::ComputeService& compute() { return *cloud.controller().compute; }
-
+struct Fixture : testing::EbsTestCloud {
   // An EBS-backed AMI of a 64 MiB qcow2 whose first MiB holds 0x5a.
   std::string RegisterEbs(const std::string& name) {
     const std::string file = cloud.controller().dir / (name + ".qcow2");
-    REQUIRE(Sh("qemu-img create -q -f qcow2 " + file + " 64M"));
-    REQUIRE(Sh("qemu-io -f qcow2 -c 'write -P 0x5a 0 1M' " + file));
+    REQUIRE(testing::Shell("qemu-img create -q -f qcow2 " + file + " 64M"));
+    REQUIRE(testing::Shell("qemu-io -f qcow2 -c 'write -P 0x5a 0 1M' " + file));
     v1::RegisterImageRequest req;
     req.set_name(name);
     v1::BlockDeviceMapping* m = req.add_block_device_mappings();
@@ -72,16 +35,6 @@ struct Fixture {
     INFO(r.status().ToString());
     REQUIRE(r.ok());
     return r->image_id();
-  }
-  bool Until(const std::function<bool()>& pred,
-             std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    return TestCloud::Eventually(
-        [&] {
-          volumes->Reconcile();
-          images().ReconcileImages();
-          return pred();
-        },
-        timeout);
   }
   v1::Image Image(const std::string& id) {
     v1::DescribeImagesRequest d;
@@ -96,27 +49,6 @@ struct Fixture {
     auto r = volumes->DescribeSnapshots(d);
     REQUIRE(r.ok());
     return r->snapshots(0);
-  }
-  std::map<std::string, v1::Volume> VolumesOf(const std::string& instance) {
-    v1::DescribeVolumesRequest d;
-    auto* f = d.add_filters();
-    f->set_name("attachment.instance-id");
-    f->add_values(instance);
-    auto resp = volumes->DescribeVolumes(d);
-    REQUIRE(resp.ok());
-    std::map<std::string, v1::Volume> out;
-    for (const auto& v : resp->volumes()) out[v.attachments(0).device()] = v;
-    return out;
-  }
-  // Runs qemu-io `command` on the volume's NBD export (exported while attached).
-  bool OnExport(const std::string& volume_id, const std::string& command) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    vv1::ExportVolumeRequest req;
-    req.set_volume_id(volume_id);
-    vv1::NbdExport nbd;
-    if (!daemon->stub().ExportVolume(&ctx, req, &nbd).ok()) return false;
-    return Sh("qemu-io -f raw -c '" + command + "' '" + nbd.uri() + "'");
   }
   // Launches `image` (root grown to `root_gib` when > 0) and waits until it runs with every
   // volume attached.

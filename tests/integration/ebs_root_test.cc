@@ -8,64 +8,30 @@
 // is the real daemon, and the disk's bytes are written into it over NBD by qemu-img. Skipped
 // without qemu-storage-daemon / qemu-img / qemu-io.
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <memory>
 #include <string>
 
 #include "common/ec2_error.h"
-#include "common/process/spawn.h"
-#include "controller/service/volume_service.h"
-#include "controller/volumes/disk_writer.h"
-#include "controller/volumes/grpc_volume_service_client.h"
+#include "tests/testing/ebs_test_cloud.h"
 #include "tests/testing/image_upload.h"
-#include "tests/testing/skip.h"
 #include "tests/testing/test_cloud.h"
-#include "tests/testing/volumed_process.h"
 
 namespace minicloud {
 namespace {
 
 using testing::TestCloud;
-namespace vv1 = minicloud::volume::v1;
 
-constexpr char kZone[] = "home-1a";
+constexpr const char* kZone = testing::EbsTestCloud::kZone;
 
-bool Have(const std::string& p) { return process::ResolveProgram(p).ok(); }
-
-bool Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
-struct Fixture {
-  TestCloud cloud;
-  testing::TempDir daemon_dir;
-  std::unique_ptr<testing::VolumedProcess> daemon;
-  controller::VolumeFleet fleet;
-  std::unique_ptr<controller::VolumeService> volumes;
-  controller::QemuImgDiskWriter writer;
-
-  Fixture() {
-    MC_SKIP_UNLESS(Have("qemu-storage-daemon"), "qemu-storage-daemon not found");
-    MC_SKIP_UNLESS(Have("qemu-img") && Have("qemu-io"), "qemu-img / qemu-io not found");
-    daemon = std::make_unique<testing::VolumedProcess>(daemon_dir / "state", "127.0.0.1:0",
-                                                       "127.0.0.1:0", kZone);
-    fleet.Add(kZone, controller::MakeGrpcVolumeServiceClient(
-                         {.endpoint = daemon->endpoint(), .deadline = absl::Seconds(30)}));
-    auto& ctl = cloud.controller();
-    volumes = std::make_unique<controller::VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
-    volumes->SetImageSource(ctl.blobs.get(), &writer);
-    ctl.images->SetVolumes(volumes.get());
-    ctl.compute->SetEbsHooks(
-        {.serves_zone = [this](const std::string& z) { return fleet.Serves(z); },
-         .launched =
-             [this](const std::vector<std::string>& ids) { volumes->FinishLaunchVolumes(ids); }});
-  }
-
+struct Fixture : testing::EbsTestCloud {
   // A 64 MiB qcow2 whose first MiB holds 0x5a and whose last MiB 0xa5, registered with an Ebs
   // root mapping (or as `root_device_type` says without one).
   absl::StatusOr<v1::RegisterImageResponse> Register(const std::string& name, bool ebs,
                                                      const std::string& root_device_type = "") {
     const std::string file = cloud.controller().dir / (name + ".qcow2");
-    REQUIRE(Sh("qemu-img create -q -f qcow2 " + file + " 64M"));
-    REQUIRE(Sh("qemu-io -f qcow2 -c 'write -P 0x5a 0 1M' -c 'write -P 0xa5 63M 1M' " + file));
+    REQUIRE(testing::Shell("qemu-img create -q -f qcow2 " + file + " 64M"));
+    REQUIRE(testing::Shell("qemu-io -f qcow2 -c 'write -P 0x5a 0 1M' -c 'write -P 0xa5 63M 1M' " +
+                           file));
     v1::RegisterImageRequest req;
     req.set_name(name);
     req.set_root_device_type(root_device_type);
@@ -77,34 +43,6 @@ struct Fixture {
     return testing::UploadImage(*cloud.controller().images, req, testing::ReadFileBytes(file));
   }
 
-  v1::Volume Volume(const std::string& id) {
-    v1::DescribeVolumesRequest d;
-    d.add_volume_ids(id);
-    auto resp = volumes->DescribeVolumes(d);
-    REQUIRE(resp.ok());
-    return resp->volumes(0);
-  }
-  // Volumes attached to `instance`, by device name.
-  std::map<std::string, v1::Volume> VolumesOf(const std::string& instance) {
-    v1::DescribeVolumesRequest d;
-    auto* f = d.add_filters();
-    f->set_name("attachment.instance-id");
-    f->add_values(instance);
-    auto resp = volumes->DescribeVolumes(d);
-    REQUIRE(resp.ok());
-    std::map<std::string, v1::Volume> out;
-    for (const auto& v : resp->volumes()) out[v.attachments(0).device()] = v;
-    return out;
-  }
-  bool Until(const std::function<bool()>& pred,
-             std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    return TestCloud::Eventually(
-        [&] {
-          volumes->Reconcile();
-          return pred();
-        },
-        timeout);
-  }
   // The domain's boot disk on `host`, if it has one.
   std::optional<hypervisor::EbsDisk> BootDisk(TestCloud::Host& host, const std::string& inst) {
     auto spec = host.hypervisor->SpecOf(inst);
@@ -114,16 +52,9 @@ struct Fixture {
     }
     return std::nullopt;
   }
-  // The root volume's bytes at `offset` read over NBD (exported while attached).
+  // True when the volume reads `pattern` for 1 MiB at `offset_mib` over its NBD export.
   bool ReadsPattern(const std::string& volume_id, const std::string& pattern, int64_t offset_mib) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    vv1::ExportVolumeRequest req;
-    req.set_volume_id(volume_id);
-    vv1::NbdExport nbd;
-    if (!daemon->stub().ExportVolume(&ctx, req, &nbd).ok()) return false;
-    return Sh("qemu-io -f raw -c 'read -P " + pattern + " " + std::to_string(offset_mib) +
-              "M 1M' '" + nbd.uri() + "'");
+    return OnExport(volume_id, "read -P " + pattern + " " + std::to_string(offset_mib) + "M 1M");
   }
   v1::RunInstancesRequest Run(const std::string& image) { return cloud.controller().Run(image); }
 };
