@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/service/tag_service.h"
 #include "controller/service/volume_service.h"
@@ -85,10 +86,11 @@ v1::SnapshotRecord VolumeService::FinishSnapshot(const v1::SnapshotRecord& r) {
   }
   auto client = fleet_.ServiceFor(r.availability_zone());
   const absl::StatusOr<SnapshotInfo> made =
-      !client.ok() ? absl::StatusOr<SnapshotInfo>(client.status())
-      : image      ? RunImageImport(r, *image)
-      : r.source_snapshot_id().empty()
-          ? (*client)->CreateSnapshot(r.volume_id(), r.snapshot_id())
+      !client.ok()                     ? absl::StatusOr<SnapshotInfo>(client.status())
+      : image                          ? RunImageImport(r, *image)
+      : r.source_snapshot_id().empty() ? (*client)->CreateSnapshot(r.volume_id(), r.snapshot_id())
+      : r.encrypted() && r.data_key_id() == r.snapshot_id()
+          ? RunEncryptingCopy(r, **client)
           : (*client)->CopySnapshot(r.source_snapshot_id(), r.snapshot_id());
   auto lock = state_.LockCommitted();
   auto it = state_.snapshots().find(r.snapshot_id());
@@ -108,6 +110,29 @@ v1::SnapshotRecord VolumeService::FinishSnapshot(const v1::SnapshotRecord& r) {
   changes.snapshots[next.snapshot_id()] = next;
   (void)state_.CommitLocked(changes);  // a failed durable write does not return
   return next;
+}
+
+absl::StatusOr<SnapshotInfo> VolumeService::RunEncryptingCopy(const v1::SnapshotRecord& r,
+                                                              VolumeServiceClient& client) {
+  // The service encrypts only into a volume: a scratch volume made from the source with the
+  // copy's key (the full, encrypting copy), snapshotted as the copy, then deleted. Every step is
+  // idempotent by id, so a retry after a lost answer or a restart picks up where it stopped.
+  if (keys_ == nullptr) return absl::FailedPreconditionError("no key store");
+  MC_ASSIGN_OR_RETURN(std::string key, keys_->Open(r.sealed_data_key(), r.data_key_id()));
+  const std::string scratch = absl::StrCat("vol-copy-", r.snapshot_id());
+  VolumeSpec spec{.volume_id = scratch,
+                  .size_gib = r.volume_size_gib(),
+                  .volume_type = "gp2",
+                  .snapshot_id = r.source_snapshot_id(),
+                  .encrypted = true,
+                  .encryption_key = std::move(key)};
+  MC_RETURN_IF_ERROR(client.CreateVolume(spec));
+  MC_ASSIGN_OR_RETURN(SnapshotInfo made, client.CreateSnapshot(scratch, r.snapshot_id()));
+  if (absl::Status s = client.DeleteVolume(scratch); !s.ok()) {
+    // The copy is made; the scratch volume only takes space until a later delete succeeds.
+    spdlog::warn("copy {}: delete scratch volume {}: {}", r.snapshot_id(), scratch, s.ToString());
+  }
+  return made;
 }
 
 absl::StatusOr<v1::DeleteSnapshotResponse> VolumeService::DeleteSnapshot(
@@ -192,24 +217,34 @@ absl::StatusOr<v1::CopySnapshotResponse> VolumeService::CopySnapshot(
     if (source->state() != v1::SNAPSHOT_STATE_COMPLETED) {
       return SnapshotIncorrectState(source->snapshot_id(), "not completed: it cannot be copied");
     }
-    if (req.encrypted() && !source->encrypted()) {
-      // EC2 would re-encrypt the data into the copy; here a copy shares the source's bytes.
-      return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
-                      absl::StrCat("Snapshot '", source->snapshot_id(),
-                                   "' is unencrypted: an encrypted copy of it needs a full "
-                                   "re-encrypting copy, which this cloud does not do (copies of "
-                                   "encrypted snapshots are encrypted)"));
+    // EC2: an encrypted copy of an unencrypted snapshot is encrypted under a new key (a full
+    // copy); a copy of an encrypted snapshot keeps its key and shares its data.
+    const bool encrypting = req.encrypted() && !source->encrypted();
+    if (encrypting && keys_ == nullptr) {
+      return Ec2Error(
+          absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
+          "Encrypted snapshots are not supported by this controller: it has no key store.");
     }
     MC_RETURN_IF_ERROR(fleet_.ServiceFor(source->availability_zone()).status());
     if (req.dry_run()) return DryRunOk();
     r.set_snapshot_id(ids_.Next("snap"));
     r.set_volume_id(kCopyVolumeId);
-    r.set_sealed_data_key(source->sealed_data_key());
-    r.set_data_key_id(source->data_key_id());
-    r.set_kms_key_id(source->kms_key_id());
+    if (encrypting) {
+      MC_ASSIGN_OR_RETURN(
+          const std::string arn,
+          ResolveEbsKmsKey(req.kms_key_id(), state_.config().region, state_.config().owner_id));
+      MC_ASSIGN_OR_RETURN(std::string sealed, keys_->NewSealedKey(r.snapshot_id()));
+      r.set_sealed_data_key(std::move(sealed));
+      r.set_data_key_id(r.snapshot_id());
+      r.set_kms_key_id(arn);
+    } else {
+      r.set_sealed_data_key(source->sealed_data_key());
+      r.set_data_key_id(source->data_key_id());
+      r.set_kms_key_id(source->kms_key_id());
+    }
     r.set_availability_zone(source->availability_zone());
     r.set_volume_size_gib(source->volume_size_gib());
-    r.set_encrypted(source->encrypted());
+    r.set_encrypted(encrypting || source->encrypted());
     r.set_state(v1::SNAPSHOT_STATE_PENDING);
     r.set_description(req.description());
     r.set_start_time_ms(absl::ToUnixMillis(clock_.Now()));

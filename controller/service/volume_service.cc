@@ -213,14 +213,8 @@ absl::Status VolumeService::SetEncryptionLocked(v1::VolumeRecord& r, bool encryp
     return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
                     "Encrypted volumes are not supported by this controller: it has no key store.");
   }
-  if (snap != nullptr) {
-    return Ec2Error(
-        absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
-        absl::StrCat("Snapshot '", snap->snapshot_id(),
-                     "' is unencrypted: an encrypted volume from it needs a full re-encrypting "
-                     "copy, which this cloud does not do (volumes of encrypted snapshots are "
-                     "copy-on-write and encrypted)"));
-  }
+  // A blank volume, or an encrypted one from a plain snapshot (the volume service copies the
+  // snapshot's data into it, encrypting): a key of its own.
   MC_ASSIGN_OR_RETURN(const std::string arn, ResolveEbsKmsKey(kms_key_id, state_.config().region,
                                                               state_.config().owner_id));
   MC_ASSIGN_OR_RETURN(std::string sealed, keys_->NewSealedKey(r.volume_id()));
@@ -268,7 +262,9 @@ v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& staged,
   }
   auto client = fleet_.ServiceFor(r.availability_zone());
   VolumeSpec spec = SpecOf(r);
-  if (r.encrypted() && r.snapshot_id().empty()) {
+  if (r.encrypted() && r.data_key_id() == r.volume_id()) {
+    // Its own key (blank, or encrypting a plain snapshot's copy); a clone of an encrypted
+    // snapshot needs none: the data it shares is already encrypted.
     absl::StatusOr<std::string> key = keys_ != nullptr
                                           ? keys_->Open(r.sealed_data_key(), r.data_key_id())
                                           : absl::FailedPreconditionError("no key store");

@@ -123,6 +123,9 @@ class VolumeService {
   // Calls the service for a `pending` snapshot (or copy, or AMI import) and records the outcome.
   v1::SnapshotRecord FinishSnapshot(const v1::SnapshotRecord& r);
   // The AMI import's steps on the zone's service for snapshot `r` of `image` (image_snapshot.cc).
+  // The service's side of an encrypted copy of a plain snapshot (snapshot_service.cc).
+  absl::StatusOr<SnapshotInfo> RunEncryptingCopy(const v1::SnapshotRecord& r,
+                                                 VolumeServiceClient& client);
   absl::StatusOr<SnapshotInfo> RunImageImport(const v1::SnapshotRecord& r,
                                               const v1::ImageRecord& image);
   // Calls the service for a `deleting` snapshot and purges the record once it is gone.

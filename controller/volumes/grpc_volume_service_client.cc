@@ -44,7 +44,8 @@ class GrpcVolumeServiceClient : public VolumeServiceClient {
     req.set_volume_id(spec.volume_id);
     req.set_size_bytes(static_cast<uint64_t>(spec.size_gib) * kGiB);
     req.set_snapshot_id(spec.snapshot_id);
-    if (spec.encrypted && spec.snapshot_id.empty()) req.set_encryption_key(spec.encryption_key);
+    // A key goes with a blank encrypted volume and with one made from a plain snapshot.
+    if (spec.encrypted) req.set_encryption_key(spec.encryption_key);
     vv1::BackendVolume resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);

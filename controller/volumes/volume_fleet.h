@@ -28,8 +28,10 @@ struct VolumeSpec {
   std::string volume_type;  // EC2's name (the service may place types on different media)
   std::string snapshot_id;  // "" = an empty volume
   bool encrypted = false;
-  // An encrypted blank volume: its LUKS passphrase in clear (controller/volumes/volume_keys.h).
-  // Empty for a clone (it keeps its snapshot's key). SECRET: never logged.
+  // An encrypted blank volume, or an encrypted one made from a plain snapshot (the service
+  // copies the snapshot's data in, encrypting): its LUKS passphrase in clear
+  // (controller/volumes/volume_keys.h). Empty for a clone of an encrypted snapshot (it keeps
+  // the snapshot's key). SECRET: never logged.
   std::string encryption_key = {};
 };
 
@@ -75,7 +77,9 @@ struct VolumeServiceState {
 //    is the service's final answer for that request.
 //  - CreateVolume with a snapshot id makes a copy-on-write clone of that snapshot (no data is
 //    copied); its size may be larger than the snapshot's. A snapshot the service does not hold
-//    is NotFound.
+//    is NotFound. With an encryption key and a plain snapshot it is instead a full copy of the
+//    snapshot's data, encrypted under that key (it takes time in proportion to the size; a
+//    caller whose deadline passes asks again with the same id).
 //  - CreateSnapshot is idempotent per snapshot id (same volume: OK and the same answer), a
 //    crash-consistent point in time, incremental. A volume the service does not hold: NotFound.
 //  - DeleteSnapshot is idempotent (an id the service does not hold answers OK) and never breaks

@@ -31,7 +31,7 @@ class FakeVolumeService : public controller::VolumeServiceClient {
       return absl::OkStatus();
     }
     sizes[spec.volume_id] = spec.size_gib;
-    if (spec.encrypted && spec.snapshot_id.empty()) keys[spec.volume_id] = spec.encryption_key;
+    if (spec.encrypted && !spec.encryption_key.empty()) keys[spec.volume_id] = spec.encryption_key;
     return absl::OkStatus();
   }
   absl::Status DeleteVolume(const std::string& volume_id) override {

@@ -54,9 +54,12 @@
 //   once, to write the header, and is neither stored nor logged by the backend. Snapshots of an
 //   encrypted volume and clones of such snapshots are encrypted under the same key (the header
 //   is part of the data they share; no key is needed to make them). An encryption_key together
-//   with a snapshot is refused: Unimplemented for a plain snapshot (encrypting it is a full
-//   copy), InvalidArgument for an encrypted one (its key is the snapshot's; a caller must not
-//   believe it chose another). GrowVolume grows the decrypted size.
+//   with a plain snapshot makes an encrypted volume holding the snapshot's data: the one create
+//   that copies the data instead of sharing it (EC2's encrypted volume from an unencrypted
+//   snapshot), so it takes time in proportion to the snapshot's size; the key is used for the
+//   copy and then dropped like any other. With an encrypted snapshot a key is InvalidArgument
+//   (its key is the snapshot's; a caller must not believe it chose another). GrowVolume grows
+//   the decrypted size.
 
 #include <cstdint>
 #include <string>

@@ -163,9 +163,48 @@ TEST_CASE("Encrypted volume: snapshots, copies and clones share the key, stay en
   CHECK(f.SnapRecord(copy_plain_flag->snapshot_id()).encrypted());
 }
 
+TEST_CASE("Encrypted volume and copy of a plain snapshot: a key of their own, a full copy") {
+  // Bugs caught (one line each): the volume made as a plain clone (no key sent: the service
+  // would share clear bytes and call them encrypted); the key of the volume not its own (its
+  // data_key_id naming another); the copy keeping the plain source's (empty) key or shown
+  // unencrypted; the copy's scratch volume left behind on the service; a volume of the
+  // encrypted copy not sharing the copy's key.
+  Fixture f;
+  auto plain = f.Create(false);
+  REQUIRE(plain.ok());
+  const std::string plain_snap = f.Snap(plain->volume_id());
+  auto v = f.Create(true, "", plain_snap);
+  REQUIRE(v.ok());
+  CHECK(v->encrypted());
+  CHECK(v->kms_key_id() == f.DefaultArn());
+  CHECK(f.Describe(v->volume_id()).state() == v1::VOLUME_STATE_AVAILABLE);
+  const v1::VolumeRecord r = f.Record(v->volume_id());
+  CHECK(r.data_key_id() == v->volume_id());
+  REQUIRE(f.backend->keys.contains(v->volume_id()));
+  CHECK(*f.keys->Open(r.sealed_data_key(), r.data_key_id()) == f.backend->keys.at(v->volume_id()));
+
+  auto copy = f.Copy(plain_snap, /*encrypted=*/true);
+  REQUIRE(copy.ok());
+  const v1::SnapshotRecord c = f.SnapRecord(copy->snapshot_id());
+  CHECK(c.state() == v1::SNAPSHOT_STATE_COMPLETED);
+  CHECK(c.encrypted());
+  CHECK(c.kms_key_id() == f.DefaultArn());
+  CHECK(c.data_key_id() == copy->snapshot_id());
+  const std::string scratch = "vol-copy-" + copy->snapshot_id();
+  REQUIRE(f.backend->keys.contains(scratch));
+  CHECK(*f.keys->Open(c.sealed_data_key(), c.data_key_id()) == f.backend->keys.at(scratch));
+  CHECK(f.backend->keys.at(scratch) != f.backend->keys.at(v->volume_id()));
+  CHECK_FALSE(f.backend->sizes.contains(scratch));
+  auto from_copy = f.Create(false, "", copy->snapshot_id());
+  REQUIRE(from_copy.ok());
+  CHECK(from_copy->encrypted());
+  CHECK(f.Record(from_copy->volume_id()).data_key_id() == copy->snapshot_id());
+  CHECK_FALSE(f.backend->keys.contains(from_copy->volume_id()));
+}
+
 TEST_CASE("Encryption: what EC2 refuses, and what this cloud cannot do") {
   // Bugs caught: KmsKeyId accepted without Encrypted; a customer key silently replaced by the
-  // default one; an "encrypted" clone of a plain snapshot made without encrypting its data.
+  // default one; encryption promised by a controller that has no key store.
   Fixture f;
   auto code = [](const absl::Status& s) { return Ec2CodeOf(s); };
   CHECK(code(f.Create(false, "alias/aws/ebs").status()) == "InvalidParameterDependency");
@@ -185,9 +224,8 @@ TEST_CASE("Encryption: what EC2 refuses, and what this cloud cannot do") {
   auto plain = f.Create(false);
   REQUIRE(plain.ok());
   const std::string plain_snap = f.Snap(plain->volume_id());
-  CHECK(code(f.Create(true, "", plain_snap).status()) == "UnsupportedOperation");
-  CHECK(code(f.Copy(plain_snap, true).status()) == "UnsupportedOperation");
   CHECK(code(f.Copy(plain_snap, false, "alias/aws/ebs").status()) == "InvalidParameterDependency");
+  CHECK(code(f.Copy(plain_snap, true, "alias/mine").status()) == "InvalidParameterValue");
   // A controller without a key store refuses encryption rather than pretending.
   VolumeService no_keys(*f.ctl.state, f.ctl.clock, f.ctl.ids, f.fleet);
   v1::CreateVolumeRequest r;

@@ -133,9 +133,9 @@ TEST_CASE_METHOD(QsdFixture, "volume qsd crypt: snapshots, clones, grow and rest
   std::string plain = ReadDecrypted(c, kKey, scratch.path());
   CHECK(plain.size() == 12 * kMiB);
   CHECK(plain.find(kMarker) == 1 * kMiB);
-  // A key with a snapshot is refused: the clone's key is the snapshot's.
+  // A key with an encrypted snapshot is refused: the clone's key is the snapshot's.
   CHECK(backend().CreateVolume({"vol-x", 0, "snap-e", kKey}).status().code() ==
-        absl::StatusCode::kUnimplemented);
+        absl::StatusCode::kInvalidArgument);
   // Same id, plain vs encrypted: not an idempotent repeat.
   CHECK(backend().CreateVolume({"vol-e", 8 * kMiB, ""}).status().code() ==
         absl::StatusCode::kAlreadyExists);
@@ -149,6 +149,44 @@ TEST_CASE_METHOD(QsdFixture, "volume qsd crypt: snapshots, clones, grow and rest
   CHECK(plain.size() == 20 * kMiB);
   CHECK(plain.find(kMarker) == 1 * kMiB);
   CHECK_FALSE(AnyFileContains(state_dir(), kKey));
+}
+
+// Catches: the key with a plain snapshot refused or ignored (a plain clone: the marker readable
+// on the wire), the copy made copy-on-write over the plain layers (deleting the snapshot would
+// then leave the plaintext on disk, or make the volume unreadable), the copy missing data or at
+// the wrong offset, the payload not grown to the asked size, a restart losing the header size.
+TEST_CASE_METHOD(QsdFixture, "volume qsd crypt: an encrypted volume from a plain snapshot") {
+  minicloud::testing::TempDir scratch;
+  Ok(backend().CreateVolume({"vol-p", 8 * kMiB, ""}));
+  NbdEndpoint p = Ok(backend().Export("vol-p"));
+  std::string block;
+  while (block.size() < kMiB) block += kMarker;
+  std::ofstream(scratch.path() + "/m", std::ios::binary) << block.substr(0, kMiB);
+  REQUIRE(QemuIo(p, {"write -s " + scratch.path() + "/m 5M 1M"}));
+  Ok(backend().CreateSnapshot("vol-p", "snap-p"));
+  VolumeInfo e = Ok(backend().CreateVolume({"vol-e", 12 * kMiB, "snap-p", kKey}));
+  CHECK(e.encrypted);
+  CHECK(e.size_bytes == 12 * kMiB);
+  CHECK(e.snapshot_id == "snap-p");
+  // The same request again is an idempotent repeat.
+  CHECK(Ok(backend().CreateVolume({"vol-e", 12 * kMiB, "snap-p", kKey})).encrypted);
+  // The plain source goes away entirely: nothing on disk holds the marker in clear any more.
+  REQUIRE(backend().Unexport("vol-p").ok());
+  REQUIRE(backend().DeleteVolume("vol-p").ok());
+  REQUIRE(backend().DeleteSnapshot("snap-p").ok());
+  CHECK_FALSE(AnyFileContains(state_dir(), kMarker));
+  CHECK_FALSE(AnyFileContains(state_dir(), kKey));
+  Restart();
+  NbdEndpoint c = Ok(backend().Export("vol-e"));
+  const std::string plain = ReadDecrypted(c, kKey, scratch.path());
+  CHECK(plain.size() == 12 * kMiB);
+  CHECK(plain.find(kMarker) == 5 * kMiB);
+  CHECK(plain.substr(5 * kMiB, kMiB) == block.substr(0, kMiB));
+  const std::string raw_out = scratch.path() + "/wire.raw";
+  REQUIRE(Run("qemu-img convert -f raw '" + c.Uri() + "' -O raw " + raw_out) == 0);
+  const std::string wire = ReadAll(raw_out);
+  CHECK(wire.compare(0, 6, std::string("LUKS\xba\xbe", 6)) == 0);
+  CHECK(wire.find(kMarker) == std::string::npos);
 }
 
 }  // namespace

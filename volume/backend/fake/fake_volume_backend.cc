@@ -48,10 +48,6 @@ absl::StatusOr<VolumeInfo> FakeVolumeBackend::CreateVolume(const CreateVolumeReq
   if (r.size_bytes != 0 || r.snapshot_id.empty()) {
     MC_RETURN_IF_ERROR(Annotate(CheckVolumeSize(r.size_bytes), what));
   }
-  if (!r.encryption_key.empty() && !r.snapshot_id.empty()) {
-    return absl::UnimplementedError(
-        absl::StrCat(what, ": an encryption key is for blank volumes only"));
-  }
   std::lock_guard lock(state_->mu);
   MC_RETURN_IF_ERROR(TakeFailure("CreateVolume"));
   uint64_t size = r.size_bytes;
@@ -68,7 +64,13 @@ absl::StatusOr<VolumeInfo> FakeVolumeBackend::CreateVolume(const CreateVolumeReq
       return absl::NotFoundError(absl::StrCat(what, ": snapshot ", r.snapshot_id, " not found"));
     }
     if (size == 0) size = snap->second.size_bytes;
-    encrypted = snap->second.encrypted;
+    if (encrypted && snap->second.encrypted) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": snapshot ", r.snapshot_id,
+                       " is encrypted; a volume made from it keeps its key"));
+    }
+    // A key with a plain snapshot: an encrypted copy (see the contract).
+    encrypted = encrypted || snap->second.encrypted;
     if (size < snap->second.size_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": size ", size,
                                                      " is smaller than snapshot ", r.snapshot_id,

@@ -37,19 +37,14 @@ absl::StatusOr<VolumeInfo> QsdVolumeBackend::CreateVolume(const CreateVolumeRequ
   if (r.size_bytes != 0 || r.snapshot_id.empty()) {
     MC_RETURN_IF_ERROR(Annotate(CheckVolumeSize(r.size_bytes), what));
   }
-  if (!r.encryption_key.empty() && !r.snapshot_id.empty()) {
-    return absl::UnimplementedError(
-        absl::StrCat(what,
-                     ": an encryption key is for blank volumes only (a clone of an "
-                     "encrypted snapshot keeps its key; encrypting a plain one is a copy)"));
-  }
   std::lock_guard lock(mu_);
   MC_RETURN_IF_ERROR(Annotate(EnsureDaemonLocked(), what));
   auto existing = manifest_.volumes.find(r.volume_id);
   if (existing != manifest_.volumes.end()) {
     const VolumeRecord& v = existing->second;
-    const bool same_crypt =
-        !r.snapshot_id.empty() || (v.crypt_header_bytes != 0) == !r.encryption_key.empty();
+    // A clone of an encrypted snapshot is encrypted without a key in the request.
+    const bool same_crypt = (v.crypt_header_bytes != 0) == !r.encryption_key.empty() ||
+                            (r.encryption_key.empty() && !r.snapshot_id.empty());
     if (v.snapshot_id == r.snapshot_id && same_crypt &&
         (r.size_bytes == 0 || r.size_bytes == v.size_bytes)) {
       return InfoLocked(existing->first, v);
@@ -71,9 +66,20 @@ absl::StatusOr<VolumeInfo> QsdVolumeBackend::CreateVolume(const CreateVolumeRequ
                                                      " is smaller than snapshot ", r.snapshot_id,
                                                      " (", snap->second.size_bytes, " bytes)"));
     }
+    if (!r.encryption_key.empty() && snap->second.crypt_header_bytes != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": snapshot ", r.snapshot_id,
+                       " is encrypted; a volume made from it keeps its key"));
+    }
     backing = snap->second.layer;
     header = snap->second.crypt_header_bytes;
   }
+  // An encryption key with a plain snapshot: a new LUKS layer holding an encrypted copy.
+  const bool copy_encrypted = !r.encryption_key.empty() && backing != 0;
+  const int64_t source = backing;
+  const uint64_t source_bytes =
+      copy_encrypted ? manifest_.snapshots.at(r.snapshot_id).size_bytes : 0;
+  if (copy_encrypted) backing = 0;
   const int64_t n = manifest_.next_layer++;
   MC_ASSIGN_OR_RETURN(const std::string path, LayerPath(n));
   std::vector<std::string> argv = {options_.qemu_img, "create", "-q", "-f", "qcow2"};
@@ -93,7 +99,9 @@ absl::StatusOr<VolumeInfo> QsdVolumeBackend::CreateVolume(const CreateVolumeRequ
   if (s.ok() && chmod(path.c_str(), 0600) != 0) s = absl::InternalError("chmod " + path);
   if (s.ok()) s = OpenLayerLocked(n, backing);
   if (s.ok() && format_luks) {
-    absl::StatusOr<uint64_t> written = FormatLuksLocked(n, size, r.encryption_key);
+    absl::StatusOr<uint64_t> written =
+        copy_encrypted ? CopyEncryptedLocked(n, source, source_bytes, size, r.encryption_key)
+                       : FormatLuksLocked(n, size, r.encryption_key);
     s = written.status();
     if (s.ok()) header = *written;
     if (!s.ok()) (void)qsd_->qmp().Execute("blockdev-del", {{"node-name", absl::StrCat("l", n)}});

@@ -28,7 +28,9 @@
 // ciphertext) written with blockdev-create driver=luks over the volume's first layer; the daemon
 // never decrypts, so what it stores and exports is ciphertext. Snapshots and clones share the
 // header like any other data. The manifest records the header's size, so sizes stay the
-// decrypted ones the reader sees.
+// decrypted ones the reader sees. The one time the daemon reads through the luks driver is an
+// encrypted volume made from a plain snapshot: a backup job copies the snapshot into a new LUKS
+// layer (a full copy, not copy-on-write), with the key present for that job only.
 
 #include <chrono>
 #include <memory>
@@ -95,8 +97,15 @@ class QsdVolumeBackend : public VolumeBackend {
   // an argv or a log line.
   absl::StatusOr<uint64_t> FormatLuksLocked(int64_t n, uint64_t payload_bytes,
                                             const std::string& key);
-  // Waits for the QMP job `job_id` to conclude, dismisses it, and returns its error if any.
-  absl::Status WaitJobLocked(const std::string& job_id);
+  // Fills the (empty, open) layer n with a LUKS image under `key` holding a full copy of what
+  // layer `source` reads (its whole chain, `source_bytes` of it), then grows the payload to
+  // `payload_bytes` (qsd_crypt.cc): an encrypted volume made from a plain snapshot. Returns
+  // the header's size. The key is handled as in FormatLuksLocked.
+  absl::StatusOr<uint64_t> CopyEncryptedLocked(int64_t n, int64_t source, uint64_t source_bytes,
+                                               uint64_t payload_bytes, const std::string& key);
+  // Waits for the QMP job `job_id` to conclude (at most `timeout`), dismisses it, and returns
+  // its error if any.
+  absl::Status WaitJobLocked(const std::string& job_id, std::chrono::milliseconds timeout);
   // Closes and deletes every layer nothing reaches, and files no layer owns. Best effort:
   // leftovers are logged and retried at the next start.
   void CollectGarbageLocked();
