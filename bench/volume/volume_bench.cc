@@ -94,6 +94,13 @@ T Must(absl::StatusOr<T> v) {
   return *std::move(v);
 }
 
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
 double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
 
 // One peer of the io comparison: how qemu-io / qemu-img open it.
@@ -280,7 +287,7 @@ int main(int argc, char** argv) {
   options.state_dir = dir + "/state";
   options.nbd_listen_port = 0;
   auto backend = Must(minicloud::volume::QsdVolumeBackend::Open(options));
-  std::printf("dir=%s\n", dir.c_str());
+  std::printf("dir=%s\nloadavg_start=%s\n", dir.c_str(), LoadAverage().c_str());
   if (wanted("clone") || wanted("increment")) {
     Must(backend->CreateVolume({"vol-src", size, ""}));
     const NbdEndpoint src = Must(backend->Export("vol-src"));
@@ -315,6 +322,7 @@ int main(int argc, char** argv) {
     }
   }
   if (wanted("io")) IoSection(*backend, dir, rounds, io_ops, io_mib, bench_count);
+  std::printf("loadavg_end=%s\n", LoadAverage().c_str());
   backend.reset();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
