@@ -7,7 +7,8 @@
 //   io          4 KiB reads and writes, sequential and random, through the NBD export (TCP on
 //               loopback, the daemon's own NBD server) vs the same data attached locally: a copy
 //               of the volume's layer file taken after --io-mib of it was written with data,
-//               opened by QEMU as qcow2 with cache=writeback, as the agent attaches local disks.
+//               opened by QEMU as qcow2 with cache=writeback, as the agent attaches local disks;
+//               the NBD client with cache=writeback too (the agent's cache='none': also no FUA).
 //               Both peers read and overwrite allocated clusters (no allocation, no holes).
 //               Two tools, both QEMU's block layer on the client side:
 //                 qemu-io   --io-ops requests in batches of 16 (aio_read/aio_write, then
@@ -181,7 +182,9 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend, const std::string& 
   Run(absl::StrCat("qemu-io -f qcow2 -c 'read -P 0x5a 0 ", io_mib, "M' ", local));
   std::printf("io_region_mib=%d\nio_ops=%d\nio_local_file=%s (copy of layer %lld)\n", io_mib,
               io_ops, local.c_str(), static_cast<long long>(top));
-  const Peer nbd{"nbd", absl::StrCat("-f raw '", e.Uri(), "'")};
+  // Both with write-back semantics (no FUA on each write; qemu-io's default is writethrough):
+  // the agent attaches EBS disks with cache='none' (ebs_disk.cc), which is write-back too.
+  const Peer nbd{"nbd", absl::StrCat("-f raw -t writeback '", e.Uri(), "'")};
   const Peer loc{"local", absl::StrCat("-f qcow2 -t writeback ", local)};
   const double startup_nbd = QemuIoStartup(nbd), startup_local = QemuIoStartup(loc);
   std::printf("qemu_io_startup_s_nbd=%.3f\nqemu_io_startup_s_local=%.3f\n", startup_nbd,
