@@ -16,8 +16,6 @@
 namespace minicloud::process {
 namespace {
 
-constexpr int kMaxPassFds = 16;  // the child copies them on its stack
-
 absl::Status ErrnoStatus(absl::string_view what, int err) {
   return absl::InternalError(absl::StrCat(what, ": ", strerror(err)));
 }
@@ -47,9 +45,6 @@ absl::StatusOr<std::string> ResolveProgram(const std::string& name) {
 
 absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("Spawn: empty argv");
-  if (options.pass_fds.size() > kMaxPassFds) {
-    return absl::InvalidArgumentError("Spawn: more than 16 pass_fds");
-  }
   // PATH lookup in the parent: execv in the child is async-signal-safe, execvp's search is not
   // guaranteed to be.
   absl::StatusOr<std::string> program = ResolveProgram(argv[0]);
@@ -94,43 +89,19 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOpt
         dup2(fds[target], target);
       }
     }
-    // pass_fds go to 3, 4, ...: all first out of the way (above every target, so no source is
-    // overwritten by an earlier target), the exec-error pipe too, then into place.
-    const int n_pass = static_cast<int>(options.pass_fds.size());
-    const int first_free = 3 + n_pass;
-    int exec_fd = exec_w.fd;
-    if (n_pass > 0) {
-      int moved[kMaxPassFds];
-      exec_fd = fcntl(exec_w.fd, F_DUPFD_CLOEXEC, first_free);
-      bool ok = exec_fd >= 0;
-      for (int i = 0; ok && i < n_pass; ++i) {
-        moved[i] = fcntl(options.pass_fds[i], F_DUPFD_CLOEXEC, first_free);
-        ok = moved[i] >= 0;
-      }
-      for (int i = 0; ok && i < n_pass; ++i) {
-        ok = dup2(moved[i], 3 + i) >= 0;  // dup2 clears FD_CLOEXEC on 3 + i
-      }
-      if (!ok) {
-        int e = errno;
-        ssize_t ignored = write(exec_fd >= 0 ? exec_fd : exec_w.fd, &e, sizeof(e));
-        (void)ignored;
-        _exit(127);
-      }
-    }
     // Everything else is closed at exec (keeps the caller's sockets out of long-lived daemons);
     // the exec-error pipe stays usable until then.
 #ifdef SYS_close_range
-    if (syscall(SYS_close_range, static_cast<unsigned>(first_free), ~0U,
-                4U /* CLOSE_RANGE_CLOEXEC */) != 0)
+    if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0)
 #endif
     {
-      for (int fd = first_free; fd < 1024; ++fd) {
-        if (fd != exec_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+      for (int fd = 3; fd < 1024; ++fd) {
+        if (fd != exec_w.fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
       }
     }
     execv(program->c_str(), cargv.data());
     int e = errno;
-    ssize_t ignored = write(exec_fd, &e, sizeof(e));
+    ssize_t ignored = write(exec_w.fd, &e, sizeof(e));
     (void)ignored;
     _exit(127);
   }

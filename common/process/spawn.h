@@ -8,8 +8,7 @@
 //   never a shell. InvalidArgument for an empty argv; NotFound if it is not in PATH.
 // - The child starts with an empty signal mask and default signal dispositions (a daemon must
 //   not inherit the caller's blocked SIGTERM), with stdin/stdout/stderr as given (-1 =
-//   /dev/null), pass_fds at 3, 4, ... (in order, open across exec) and every other file
-//   descriptor closed at exec. With new_process_group it leads a
+//   /dev/null) and every other file descriptor closed at exec. With new_process_group it leads a
 //   process group of its own (so the caller can kill it and its descendants with kill(-pid)).
 // - Spawn returns only once the exec has succeeded or failed: a program that cannot be executed
 //   is NotFound (ENOENT) or FailedPrecondition (anything else), and the failed child has been
@@ -30,9 +29,6 @@ struct SpawnOptions {
   int stdout_fd = -1;  // dup2'ed to 1; -1 = /dev/null
   int stderr_fd = -1;  // dup2'ed to 2; -1 = /dev/null
   bool new_process_group = true;
-  // Descriptors the program inherits: pass_fds[i] becomes fd 3 + i in the child (e.g. a
-  // listening socket made by the caller). The caller keeps its own copies.
-  std::vector<int> pass_fds;
 };
 
 absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& options = {});

@@ -123,27 +123,6 @@ TEST_CASE("descriptors the caller did not hand over do not reach the child", "[s
   CHECK(text == "closed\n");
 }
 
-// Catches: pass_fds closed at exec like every other descriptor, put at the wrong numbers (in
-// reverse, or an earlier target overwriting a later source), or the exec-error pipe lost.
-TEST_CASE("pass_fds reach the child at 3, 4, ... in order", "[spawn]") {
-  Pipe first, second;
-  SpawnOptions o;
-  o.pass_fds = {first.w, second.w};
-  auto [code, text] =
-      Sh("echo one >&3; echo two >&4; [ -e /proc/$$/fd/5 ] && echo five; echo ok", o);
-  first.CloseWrite();
-  second.CloseWrite();
-  CHECK(code == 0);
-  CHECK(text == "ok\n");
-  CHECK(first.ReadAll() == "one\n");
-  CHECK(second.ReadAll() == "two\n");
-  // An exec failure still comes back (the error pipe moved out of the way of 3, 4, ...).
-  o.pass_fds = {second.r};
-  CHECK_FALSE(Spawn({"/nonexistent/program"}, o).ok());
-  o.pass_fds.assign(17, first.r);
-  CHECK(absl::IsInvalidArgument(Spawn({"/bin/true"}, o).status()));
-}
-
 TEST_CASE("new_process_group makes the child a group leader; off keeps ours", "[spawn]") {
   for (bool own : {true, false}) {
     SpawnOptions o;

@@ -71,22 +71,12 @@ absl::StatusOr<QsdProcess> QsdProcess::Start(const QsdPaths& paths,
   process::SpawnOptions options;
   options.stdout_fd = log.get();
   options.stderr_fd = log.get();
-  std::vector<std::string> argv = {
-      paths.binary,
-      "--chardev",
-      absl::StrCat("socket,id=qmp0,server=on,wait=off,path=", paths.qmp_socket),
-      "--monitor",
-      "chardev=qmp0",
-      "--pidfile",
-      paths.pid_file};
-  if (paths.nbd_listen_fd >= 0) {
-    // On the command line, not nbd-server-start over QMP: there QEMU 7.2 reads addr.str as the
-    // name of an fd passed with getfd, here as a number. No max-connections: every host that
-    // runs an attached volume keeps one connection per export.
-    options.pass_fds = {paths.nbd_listen_fd};
-    argv.insert(argv.end(), {"--nbd-server", "addr.type=fd,addr.str=3"});
-  }
-  MC_ASSIGN_OR_RETURN(const pid_t pid, process::Spawn(argv, options));
+  MC_ASSIGN_OR_RETURN(
+      const pid_t pid,
+      process::Spawn({paths.binary, "--chardev",
+                      absl::StrCat("socket,id=qmp0,server=on,wait=off,path=", paths.qmp_socket),
+                      "--monitor", "chardev=qmp0", "--pidfile", paths.pid_file},
+                     options));
   // The socket appears once the daemon has parsed its arguments.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   absl::Status last = absl::UnavailableError("not tried");

@@ -1,8 +1,8 @@
 #pragma once
 
 // The one qemu-storage-daemon a QsdVolumeBackend drives: starting it (QMP on a unix socket in
-// the state directory, its pid file there too, its NBD server on a listening socket the caller
-// hands over), stopping it, noticing it died, and running qemu-img.
+// the state directory, its pid file there too), stopping it, noticing it died, and running
+// qemu-img.
 
 #include <sys/types.h>
 
@@ -21,9 +21,6 @@ struct QsdPaths {
   std::string qmp_socket;  // <state>/qsd.qmp
   std::string pid_file;    // <state>/qsd.pid
   std::string log_file;    // <state>/qsd.log (its stderr, appended)
-  // A listening TCP socket (nbd_listener.h) the daemon inherits as fd 3 and serves NBD on
-  // (`--nbd-server addr.type=fd,addr.str=3`); -1: no NBD server.
-  int nbd_listen_fd = -1;
 };
 
 class QsdProcess {

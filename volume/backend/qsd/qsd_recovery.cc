@@ -37,12 +37,10 @@ absl::StatusOr<std::unique_ptr<QsdVolumeBackend>> QsdVolumeBackend::Open(
     text << in.rdbuf();
     MC_ASSIGN_OR_RETURN(b->manifest_, ParseManifest(text.str()));
   }
-  MC_ASSIGN_OR_RETURN(b->nbd_, ListenNbd(b->options_.nbd_listen_host, b->options_.nbd_listen_port));
-  b->nbd_port_ = b->nbd_.port;
-  // nbd.sock: where daemons of earlier versions served NBD (now the TCP socket itself).
-  MC_ASSIGN_OR_RETURN(const std::string old_nbd_socket, file::PathUnder(dir, {"nbd.sock"}));
-  std::error_code ec;
-  std::filesystem::remove(old_nbd_socket, ec);
+  MC_ASSIGN_OR_RETURN(const std::string nbd_socket, file::PathUnder(dir, {"nbd.sock"}));
+  MC_ASSIGN_OR_RETURN(b->relay_, NbdRelay::Start(b->options_.nbd_listen_host,
+                                                 b->options_.nbd_listen_port, nbd_socket));
+  b->nbd_port_ = b->relay_->port();
   std::lock_guard lock(b->mu_);
   MC_RETURN_IF_ERROR(b->StartDaemonLocked());
   return b;
@@ -51,7 +49,7 @@ absl::StatusOr<std::unique_ptr<QsdVolumeBackend>> QsdVolumeBackend::Open(
 QsdVolumeBackend::~QsdVolumeBackend() {
   std::lock_guard lock(mu_);
   qsd_.reset();  // quits the daemon; the manifest keeps which volumes are exported
-  nbd_.fd.Reset();
+  relay_.reset();
 }
 
 absl::Status QsdVolumeBackend::StartDaemonLocked() {
@@ -61,9 +59,14 @@ absl::Status QsdVolumeBackend::StartDaemonLocked() {
   MC_ASSIGN_OR_RETURN(paths.qmp_socket, file::PathUnder(dir, {"qsd.qmp"}));
   MC_ASSIGN_OR_RETURN(paths.pid_file, file::PathUnder(dir, {"qsd.pid"}));
   MC_ASSIGN_OR_RETURN(paths.log_file, file::PathUnder(dir, {"qsd.log"}));
-  paths.nbd_listen_fd = nbd_.fd.get();
   MC_ASSIGN_OR_RETURN(QsdProcess process, QsdProcess::Start(paths, options_.qmp_timeout));
   qsd_.emplace(std::move(process));
+  MC_ASSIGN_OR_RETURN(const std::string nbd_socket, file::PathUnder(dir, {"nbd.sock"}));
+  std::error_code ec;
+  std::filesystem::remove(nbd_socket, ec);
+  const nlohmann::json addr = {{"type", "unix"}, {"data", {{"path", nbd_socket}}}};
+  MC_RETURN_IF_ERROR(Annotate(qsd_->qmp().Execute("nbd-server-start", {{"addr", addr}}).status(),
+                              absl::StrCat("NBD server on ", nbd_socket)));
   return RecoverLocked();
 }
 
