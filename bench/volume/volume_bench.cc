@@ -17,7 +17,8 @@
 //                           throughput (requests / wall time less qemu-io's start-up, measured
 //                           on the same peer with no requests).
 //                 qemu-img bench  sequential only, queue depth 16 kept full, --bench-count
-//                           requests: throughput without qemu-io's per-request printing.
+//                           requests: throughput without qemu-io's per-request printing; also
+//                           on the daemon's unix socket (the relay's and TCP's cost).
 //               --rounds rounds; peers alternate who goes first. Goal: NBD ≥ 0.8× local
 //               throughput, p99 ≤ 2× local.
 //
@@ -186,6 +187,8 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend, const std::string& 
   // the agent attaches EBS disks with cache='none' (ebs_disk.cc), which is write-back too.
   const Peer nbd{"nbd", absl::StrCat("-f raw -t writeback '", e.Uri(), "'")};
   const Peer loc{"local", absl::StrCat("-f qcow2 -t writeback ", local)};
+  const Peer unix_peer{"unix", absl::StrCat("-f raw -t writeback 'nbd+unix:///vol-io?socket=", dir,
+                                            "/state/nbd.sock'")};
   const double startup_nbd = QemuIoStartup(nbd), startup_local = QemuIoStartup(loc);
   std::printf("qemu_io_startup_s_nbd=%.3f\nqemu_io_startup_s_local=%.3f\n", startup_nbd,
               startup_local);
@@ -226,19 +229,24 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend, const std::string& 
           "p99 %.0f us | throughput %.3fx p99 %.2fx\n",
           round, w.name, t[0], q50[0], q99[0], t[1], q50[1], q99[1], t[0] / t[1], q99[0] / q99[1]);
     }
-    // qemu-img bench: sequential, depth 16 kept full, no per-request output.
+    // qemu-img bench: sequential, depth 16 kept full, no per-request output; also on the
+    // daemon's own unix socket (no relay, no TCP): what the relay and TCP cost.
     for (const bool write : {true, false}) {
       const std::string common =
           absl::StrCat(write ? "-w --pattern=107 " : "", "-c ", bench_count, " -s 4K -d 16 ");
-      double t[2];
-      for (int k = 0; k < 2; ++k) {
-        const int peer = (round + k) % 2;
-        t[peer] = BenchSeconds(common + (peer == 0 ? nbd : loc).args);
+      const Peer* peers[3] = {&nbd, &loc, &unix_peer};
+      double t[3];
+      for (int k = 0; k < 3; ++k) {
+        const int peer = (round + k) % 3;
+        t[peer] = BenchSeconds(common + peers[peer]->args);
       }
-      const char* name = write ? "bench_seqwrite" : "bench_seqread";
+      const std::string name = write ? "bench_seqwrite" : "bench_seqread";
       bench_ratio[name].push_back(t[1] / t[0]);
-      std::printf("round=%d %s (qemu-img bench, %d requests) nbd %.3f s local %.3f s: %.3fx\n",
-                  round, name, bench_count, t[0], t[1], t[1] / t[0]);
+      bench_ratio[name + "_unix"].push_back(t[1] / t[2]);
+      std::printf(
+          "round=%d %s (qemu-img bench, %d requests) nbd %.3f s local %.3f s unix %.3f s: nbd "
+          "%.3fx local, unix %.3fx local\n",
+          round, name.c_str(), bench_count, t[0], t[1], t[2], t[1] / t[0], t[1] / t[2]);
     }
   }
   auto range = [](const std::vector<double>& v) {
@@ -257,7 +265,7 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend, const std::string& 
         Median(iops[1][w.name]), Median(p50[1][w.name]), Median(p99[1][w.name]));
   }
   for (const auto& [name, v] : bench_ratio) {
-    std::printf("%s_nbd_vs_local_throughput_median=%s\n", name.c_str(), range(v).c_str());
+    std::printf("%s_vs_local_throughput_median=%s\n", name.c_str(), range(v).c_str());
   }
 }
 
