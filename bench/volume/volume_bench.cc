@@ -4,12 +4,28 @@
 //               write, through the backend) vs the bare `qemu-img create -b` it wraps; p50/p90.
 //               The snapshot's volume has --snapshot-gib of virtual size and --fill-mib written.
 //   increment   stored bytes of a snapshot after 1 MiB changed (goal ≤ 2 MiB).
-//   nbd         `qemu-img bench` 4 KiB sequential writes and reads, queue depth 16, through the
-//               NBD export (TCP, through the relay) vs on a local qcow2 file of the same size
-//               (goal ≥ 0.8× throughput), and vs the daemon's unix socket (the relay's cost).
+//   io          4 KiB reads and writes, sequential and random, through the NBD export (TCP on
+//               loopback, the daemon's own NBD server) vs the same data attached locally: a copy
+//               of the volume's layer file taken after --io-mib of it was written with data,
+//               opened by QEMU as qcow2 with cache=writeback, as the agent attaches local disks;
+//               the NBD client with cache=writeback too (the agent's cache='none': also no FUA).
+//               Both peers read and overwrite allocated clusters (no allocation, no holes).
+//               Two tools, both QEMU's block layer on the client side:
+//                 qemu-io   --io-ops requests in batches of 16 (aio_read/aio_write, then
+//                           aio_flush = wait for all), sequential or random offsets (seeded):
+//                           per-request latency (p50/p99, qemu-io's own per-request time) and
+//                           throughput (requests / wall time less qemu-io's start-up, measured
+//                           on the same peer with no requests).
+//                 qemu-img bench  sequential only, queue depth 16 kept full, --bench-count
+//                           requests: throughput without qemu-io's per-request printing; also
+//                           on the daemon's unix socket (the relay's and TCP's cost).
+//               --rounds rounds; peers alternate who goes first. Goal: NBD ≥ 0.8× local
+//               throughput, p99 ≤ 2× local.
 //
-// Usage: bench_volume [--n=30] [--snapshot-gib=2] [--fill-mib=256] [--bench-count=200000]
-//                     [--dir=DIR]   (default: a fresh /var/tmp/minicloud-bench-volume.XXXXXX)
+// Usage: bench_volume [--n=30] [--snapshot-gib=2] [--fill-mib=256] [--rounds=5]
+//                     [--io-ops=16384] [--io-mib=256] [--bench-count=20000]
+//                     [--only=clone,increment,io] [--dir=DIR]
+//        (default dir: a fresh /var/tmp/minicloud-bench-volume.XXXXXX, removed at the end)
 // Output: "key=value" lines.
 
 #include <algorithm>
@@ -17,12 +33,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "volume/backend/qsd/layer_manifest.h"
 #include "volume/backend/qsd/qsd_volume_backend.h"
 
 namespace {
@@ -73,20 +96,199 @@ T Must(absl::StatusOr<T> v) {
   return *std::move(v);
 }
 
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
+
+// One peer of the io comparison: how qemu-io / qemu-img open it.
+struct Peer {
+  std::string name;  // "nbd" or "local"
+  std::string args;  // "-f raw 'nbd://...'" or "-f qcow2 -t writeback FILE"
+};
+
+// One qemu-io run: `ops` 4 KiB requests in batches of 16 at sequential or random offsets below
+// `region`. Latencies in µs, wall time in s.
+struct IoRun {
+  std::vector<double> lat_us;
+  double wall_s = 0;
+};
+
+IoRun QemuIo(const Peer& peer, const std::string& dir, bool write, bool random, int ops,
+             uint64_t region, uint64_t seed) {
+  const std::string script = dir + "/qemu-io.script";
+  {
+    std::ofstream out(script);
+    std::mt19937_64 rng(seed);
+    const uint64_t blocks = region / 4096;
+    for (int i = 0; i < ops; ++i) {
+      const uint64_t block = random ? rng() % blocks : static_cast<uint64_t>(i) % blocks;
+      out << (write ? "aio_write -P 0x6b " : "aio_read ") << block * 4096 << " 4k\n";
+      if (i % 16 == 15) out << "aio_flush\n";
+    }
+    out << "aio_flush\n";
+  }
+  const auto t0 = Clock::now();
+  const std::string out = Run(absl::StrCat("qemu-io ", peer.args, " < ", script));
+  IoRun r;
+  r.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  // Per request: "4 KiB, 1 ops; 00.00 sec (2.417 MiB/sec and 618.6821 ops/sec)".
+  for (size_t at = out.find(" ops/sec)"); at != std::string::npos;
+       at = out.find(" ops/sec)", at + 1)) {
+    const size_t from = out.rfind(' ', at - 1) + 1;
+    double per_s = 0;
+    if (absl::SimpleAtod(out.substr(from, at - from), &per_s) && per_s > 0) {
+      r.lat_us.push_back(1e6 / per_s);
+    }
+  }
+  if (static_cast<int>(r.lat_us.size()) != ops || out.find("failed") != std::string::npos) {
+    std::fprintf(stderr, "qemu-io %s: %zu of %d requests reported\n%s\n", peer.args.c_str(),
+                 r.lat_us.size(), ops, out.substr(0, 2000).c_str());
+    std::exit(1);
+  }
+  return r;
+}
+
+// qemu-io opening the peer and doing nothing: its start-up and shutdown, taken off wall times.
+double QemuIoStartup(const Peer& peer) {
+  std::vector<double> s;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = Clock::now();
+    Run(absl::StrCat("qemu-io ", peer.args, " < /dev/null"));
+    s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return *std::min_element(s.begin(), s.end());
+}
+
+// The io section: see the header. Prints per-round and summary lines.
+void IoSection(minicloud::volume::QsdVolumeBackend& backend, const std::string& dir, int rounds,
+               int io_ops, int io_mib, int bench_count) {
+  const uint64_t region = static_cast<uint64_t>(io_mib) << 20;
+  Must(backend.CreateVolume({"vol-io", region, ""}));
+  const NbdEndpoint e = Must(backend.Export("vol-io"));
+  // Data everywhere the requests go; flushed, so the daemon's qcow2 caches are on disk.
+  Run(absl::StrCat("qemu-io -f raw -c 'write -P 0x5a 0 ", io_mib, "M' -c flush '", e.Uri(), "'"));
+  std::ifstream in(dir + "/state/manifest.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto manifest = Must(minicloud::volume::ParseManifest(text.str()));
+  const int64_t top = manifest.volumes.at("vol-io").top;
+  const std::string local = dir + "/local.qcow2";
+  Run(absl::StrCat("cp --sparse=always ", dir, "/state/layers/", top, ".qcow2 ", local));
+  Run("qemu-img check -q " + local);
+  Run(absl::StrCat("qemu-io -f qcow2 -c 'read -P 0x5a 0 ", io_mib, "M' ", local));
+  std::printf("io_region_mib=%d\nio_ops=%d\nio_local_file=%s (copy of layer %lld)\n", io_mib,
+              io_ops, local.c_str(), static_cast<long long>(top));
+  // Both with write-back semantics (no FUA on each write; qemu-io's default is writethrough):
+  // the agent attaches EBS disks with cache='none' (ebs_disk.cc), which is write-back too.
+  const Peer nbd{"nbd", absl::StrCat("-f raw -t writeback '", e.Uri(), "'")};
+  const Peer loc{"local", absl::StrCat("-f qcow2 -t writeback ", local)};
+  const Peer unix_peer{"unix", absl::StrCat("-f raw -t writeback 'nbd+unix:///vol-io?socket=", dir,
+                                            "/state/nbd.sock'")};
+  const double startup_nbd = QemuIoStartup(nbd), startup_local = QemuIoStartup(loc);
+  std::printf("qemu_io_startup_s_nbd=%.3f\nqemu_io_startup_s_local=%.3f\n", startup_nbd,
+              startup_local);
+
+  struct Workload {
+    const char* name;
+    bool write, random;
+  };
+  const Workload workloads[] = {{"seqwrite", true, false},
+                                {"randwrite", true, true},
+                                {"seqread", false, false},
+                                {"randread", false, true}};
+  // Per workload, per round: throughput ratio and p99 ratio (nbd / local).
+  std::map<std::string, std::vector<double>> tput_ratio, p99_ratio, iops[2], p50[2], p99[2];
+  std::map<std::string, std::vector<double>> bench_ratio;
+  for (int round = 0; round < rounds; ++round) {
+    for (const Workload& w : workloads) {
+      IoRun r[2];
+      const uint64_t seed = 1000 * static_cast<uint64_t>(round) + (w.random ? 7 : 0);
+      for (int k = 0; k < 2; ++k) {
+        const int peer = (round + k) % 2;  // 0 = nbd, 1 = local; who goes first alternates
+        r[peer] = QemuIo(peer == 0 ? nbd : loc, dir, w.write, w.random, io_ops, region, seed);
+      }
+      double t[2], q50[2], q99[2];
+      for (int peer = 0; peer < 2; ++peer) {
+        const double busy = r[peer].wall_s - (peer == 0 ? startup_nbd : startup_local);
+        t[peer] = io_ops / std::max(busy, 1e-3);
+        q50[peer] = Percentile(r[peer].lat_us, 0.5);
+        q99[peer] = Percentile(r[peer].lat_us, 0.99);
+        iops[peer][w.name].push_back(t[peer]);
+        p50[peer][w.name].push_back(q50[peer]);
+        p99[peer][w.name].push_back(q99[peer]);
+      }
+      tput_ratio[w.name].push_back(t[0] / t[1]);
+      p99_ratio[w.name].push_back(q99[0] / q99[1]);
+      std::printf(
+          "round=%d %s nbd: %.0f req/s p50 %.0f us p99 %.0f us | local: %.0f req/s p50 %.0f us "
+          "p99 %.0f us | throughput %.3fx p99 %.2fx\n",
+          round, w.name, t[0], q50[0], q99[0], t[1], q50[1], q99[1], t[0] / t[1], q99[0] / q99[1]);
+    }
+    // qemu-img bench: sequential, depth 16 kept full, no per-request output; also on the
+    // daemon's own unix socket (no relay, no TCP): what the relay and TCP cost.
+    for (const bool write : {true, false}) {
+      const std::string common =
+          absl::StrCat(write ? "-w --pattern=107 " : "", "-c ", bench_count, " -s 4K -d 16 ");
+      const Peer* peers[3] = {&nbd, &loc, &unix_peer};
+      double t[3];
+      for (int k = 0; k < 3; ++k) {
+        const int peer = (round + k) % 3;
+        t[peer] = BenchSeconds(common + peers[peer]->args);
+      }
+      const std::string name = write ? "bench_seqwrite" : "bench_seqread";
+      bench_ratio[name].push_back(t[1] / t[0]);
+      bench_ratio[name + "_unix"].push_back(t[1] / t[2]);
+      std::printf(
+          "round=%d %s (qemu-img bench, %d requests) nbd %.3f s local %.3f s unix %.3f s: nbd "
+          "%.3fx local, unix %.3fx local\n",
+          round, name.c_str(), bench_count, t[0], t[1], t[2], t[1] / t[0], t[1] / t[2]);
+    }
+  }
+  auto range = [](const std::vector<double>& v) {
+    return absl::StrFormat("%.3f (min %.3f, max %.3f)", Median(v),
+                           *std::min_element(v.begin(), v.end()),
+                           *std::max_element(v.begin(), v.end()));
+  };
+  for (const Workload& w : workloads) {
+    std::printf("%s_nbd_vs_local_throughput_median=%s\n", w.name,
+                range(tput_ratio[w.name]).c_str());
+    std::printf("%s_nbd_vs_local_p99_median=%s\n", w.name, range(p99_ratio[w.name]).c_str());
+    std::printf(
+        "%s_medians: nbd %.0f req/s p50 %.0f us p99 %.0f us; local %.0f req/s p50 %.0f us p99 "
+        "%.0f us\n",
+        w.name, Median(iops[0][w.name]), Median(p50[0][w.name]), Median(p99[0][w.name]),
+        Median(iops[1][w.name]), Median(p50[1][w.name]), Median(p99[1][w.name]));
+  }
+  for (const auto& [name, v] : bench_ratio) {
+    std::printf("%s_vs_local_throughput_median=%s\n", name.c_str(), range(v).c_str());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  int n = 30, snapshot_gib = 2, fill_mib = 256, bench_count = 200000;
-  std::string dir;
+  int n = 30, snapshot_gib = 2, fill_mib = 256, bench_count = 20000, rounds = 5, io_ops = 16384,
+      io_mib = 256;
+  std::string dir, only = "clone,increment,io";
   for (int i = 1; i < argc; ++i) {
     absl::string_view a = argv[i];
     if (absl::ConsumePrefix(&a, "--n=")) (void)absl::SimpleAtoi(a, &n);
     if (absl::ConsumePrefix(&a, "--snapshot-gib=")) (void)absl::SimpleAtoi(a, &snapshot_gib);
     if (absl::ConsumePrefix(&a, "--fill-mib=")) (void)absl::SimpleAtoi(a, &fill_mib);
     if (absl::ConsumePrefix(&a, "--bench-count=")) (void)absl::SimpleAtoi(a, &bench_count);
+    if (absl::ConsumePrefix(&a, "--rounds=")) (void)absl::SimpleAtoi(a, &rounds);
+    if (absl::ConsumePrefix(&a, "--io-ops=")) (void)absl::SimpleAtoi(a, &io_ops);
+    if (absl::ConsumePrefix(&a, "--io-mib=")) (void)absl::SimpleAtoi(a, &io_mib);
+    if (absl::ConsumePrefix(&a, "--only=")) only = std::string(a);
     if (absl::ConsumePrefix(&a, "--dir=")) dir = std::string(a);
   }
+  auto wanted = [&](const char* s) { return absl::StrContains(only, s); };
   if (dir.empty()) {
     char tmpl[] = "/var/tmp/minicloud-bench-volume.XXXXXX";
     dir = mkdtemp(tmpl);
@@ -96,53 +298,42 @@ int main(int argc, char** argv) {
   options.state_dir = dir + "/state";
   options.nbd_listen_port = 0;
   auto backend = Must(minicloud::volume::QsdVolumeBackend::Open(options));
-  Must(backend->CreateVolume({"vol-src", size, ""}));
-  const NbdEndpoint src = Must(backend->Export("vol-src"));
-  Run(absl::StrCat("qemu-io -f raw -c 'write -P 0x5a 0 ", fill_mib, "M' '", src.Uri(), "'"));
-  Must(backend->CreateSnapshot("vol-src", "snap-src"));
-  std::printf("dir=%s\nsnapshot_virtual_bytes=%llu\nsnapshot_written_mib=%d\n", dir.c_str(),
-              static_cast<unsigned long long>(size), fill_mib);
-
-  // clone: the backend vs bare qemu-img create -b of the same snapshot file, interleaved.
-  const std::string snap_file = dir + "/state/layers/1.qcow2";  // the first layer, now frozen
-  std::vector<double> ours, peer;
-  for (int i = 0; i < n; ++i) {
-    auto t0 = Clock::now();
-    Must(backend->CreateVolume({absl::StrCat("vol-c", i), 0, "snap-src"}));
-    ours.push_back(Ms(Clock::now() - t0));
-    const std::string f = absl::StrCat(dir, "/peer-", i, ".qcow2");
-    t0 = Clock::now();
-    Run(absl::StrCat("qemu-img create -q -f qcow2 -u -b ", snap_file, " -F qcow2 ", f, " ", size));
-    peer.push_back(Ms(Clock::now() - t0));
+  std::printf("dir=%s\nloadavg_start=%s\n", dir.c_str(), LoadAverage().c_str());
+  if (wanted("clone") || wanted("increment")) {
+    Must(backend->CreateVolume({"vol-src", size, ""}));
+    const NbdEndpoint src = Must(backend->Export("vol-src"));
+    Run(absl::StrCat("qemu-io -f raw -c 'write -P 0x5a 0 ", fill_mib, "M' '", src.Uri(), "'"));
+    Must(backend->CreateSnapshot("vol-src", "snap-src"));
+    std::printf("snapshot_virtual_bytes=%llu\nsnapshot_written_mib=%d\n",
+                static_cast<unsigned long long>(size), fill_mib);
+    if (wanted("clone")) {
+      // clone: the backend vs bare qemu-img create -b of the same snapshot file, interleaved.
+      const std::string snap_file = dir + "/state/layers/1.qcow2";  // the first layer, frozen
+      std::vector<double> ours, peer;
+      for (int i = 0; i < n; ++i) {
+        auto t0 = Clock::now();
+        Must(backend->CreateVolume({absl::StrCat("vol-c", i), 0, "snap-src"}));
+        ours.push_back(Ms(Clock::now() - t0));
+        const std::string f = absl::StrCat(dir, "/peer-", i, ".qcow2");
+        t0 = Clock::now();
+        Run(absl::StrCat("qemu-img create -q -f qcow2 -u -b ", snap_file, " -F qcow2 ", f, " ",
+                         size));
+        peer.push_back(Ms(Clock::now() - t0));
+      }
+      std::printf("clone_ms_p50=%.2f\nclone_ms_p90=%.2f\nqemu_img_create_ms_p50=%.2f\n",
+                  Percentile(ours, 0.5), Percentile(ours, 0.9), Percentile(peer, 0.5));
+      std::printf("ratio_clone_vs_qemu_img_p50=%.3f\n",
+                  Percentile(ours, 0.5) / Percentile(peer, 0.5));
+    }
+    if (wanted("increment")) {
+      Run(absl::StrCat("qemu-io -f raw -c 'write -P 0x6b 1000M 1M' '", src.Uri(), "'"));
+      const auto inc = Must(backend->CreateSnapshot("vol-src", "snap-inc"));
+      std::printf("incremental_snapshot_bytes_for_1MiB=%llu\n",
+                  static_cast<unsigned long long>(inc.stored_bytes));
+    }
   }
-  std::printf("clone_ms_p50=%.2f\nclone_ms_p90=%.2f\nqemu_img_create_ms_p50=%.2f\n",
-              Percentile(ours, 0.5), Percentile(ours, 0.9), Percentile(peer, 0.5));
-  std::printf("ratio_clone_vs_qemu_img_p50=%.3f\n", Percentile(ours, 0.5) / Percentile(peer, 0.5));
-
-  // increment: 1 MiB changed since the last snapshot.
-  Run(absl::StrCat("qemu-io -f raw -c 'write -P 0x6b 1000M 1M' '", src.Uri(), "'"));
-  const auto inc = Must(backend->CreateSnapshot("vol-src", "snap-inc"));
-  std::printf("incremental_snapshot_bytes_for_1MiB=%llu\n",
-              static_cast<unsigned long long>(inc.stored_bytes));
-
-  // nbd vs local: same qemu-img bench on the export and on a local qcow2 of the same size.
-  Must(backend->CreateVolume({"vol-bench", uint64_t{1} << 30, ""}));
-  const NbdEndpoint b = Must(backend->Export("vol-bench"));
-  const std::string local = dir + "/local.qcow2";
-  Run(absl::StrCat("qemu-img create -q -f qcow2 ", local, " 1G"));
-  const std::string common = absl::StrCat("-c ", bench_count, " -s 4K -d 16 ");
-  for (const char* mode : {"write", "read"}) {
-    const std::string w = std::string(mode) == "write" ? "-w " : "";
-    const double t_nbd = BenchSeconds(absl::StrCat(w, common, "-f raw '", b.Uri(), "'"));
-    const double t_local = BenchSeconds(absl::StrCat(w, common, "-f qcow2 ", local));
-    // The daemon's own unix socket, without the relay: what the relay costs.
-    const double t_unix = BenchSeconds(
-        absl::StrCat(w, common, "-f raw 'nbd+unix:///vol-bench?socket=", dir, "/state/nbd.sock'"));
-    std::printf("%s_nbd_s=%.3f\n%s_unix_s=%.3f\n%s_local_s=%.3f\n", mode, t_nbd, mode, t_unix, mode,
-                t_local);
-    std::printf("ratio_%s_nbd_vs_local_throughput=%.3f\nratio_%s_nbd_vs_unix_throughput=%.3f\n",
-                mode, t_local / t_nbd, mode, t_unix / t_nbd);
-  }
+  if (wanted("io")) IoSection(*backend, dir, rounds, io_ops, io_mib, bench_count);
+  std::printf("loadavg_end=%s\n", LoadAverage().c_str());
   backend.reset();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
