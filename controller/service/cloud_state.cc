@@ -228,7 +228,10 @@ void CloudState::CommitPipelined(std::unique_lock<std::mutex>& lock, const Chang
     return;  // another call of the same synced write bumped this call's hosts already
   }
   lock.lock();
-  BumpDurableHostsLocked();
+  // Calls of the same synced write queue here together: the first bumps for all of them.
+  if (generations_bumped_through_.load(std::memory_order_relaxed) < ticket) {
+    BumpDurableHostsLocked();
+  }
   lock.unlock();
 }
 

@@ -134,11 +134,12 @@ absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
                                                  CloudState::Changes& changes,
                                                  AddressCursors& next_free) {
   const std::string& az = r.topology().availability_zone();
-  v1::SubnetRecord subnet;
+  // The subnet record is read in place (no copy per instance); a new one goes into `changes`.
+  const v1::SubnetRecord* found = nullptr;
   if (auto it = changes.subnets.find(az); it != changes.subnets.end()) {
-    subnet = it->second;
+    found = &it->second;
   } else if (auto it2 = state_.subnets().find(az); it2 != state_.subnets().end()) {
-    subnet = it2->second;
+    found = &it2->second;
   } else {
     const int index = static_cast<int>(state_.subnets().size() + changes.subnets.size());
     MC_ASSIGN_OR_RETURN(
@@ -147,12 +148,14 @@ absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
     std::string vpc_id;
     for (const auto& [k, v] : state_.subnets()) vpc_id = v.vpc_id();
     if (vpc_id.empty()) vpc_id = ids_.Next("vpc");
-    subnet.set_subnet_id(ids_.Next("subnet"));
-    subnet.set_vpc_id(vpc_id);
-    subnet.set_availability_zone(az);
-    subnet.set_cidr(plan.subnet.ToString());
-    changes.subnets[az] = subnet;
+    v1::SubnetRecord& created = changes.subnets[az];
+    created.set_subnet_id(ids_.Next("subnet"));
+    created.set_vpc_id(vpc_id);
+    created.set_availability_zone(az);
+    created.set_cidr(plan.subnet.ToString());
+    found = &created;
   }
+  const v1::SubnetRecord& subnet = *found;
   MC_ASSIGN_OR_RETURN(network::SubnetPlan plan, network::SubnetPlan::FromCidr(subnet.cidr()));
   // The lowest address no instance of the subnet holds, above the ones this request gave out
   // already: each of those was the lowest free one when it was given, so the next is the lowest
