@@ -37,10 +37,9 @@ struct EbsDisk {
   bool boot = false;
   // An encrypted volume: the NBD export carries LUKS ciphertext and this host's QEMU decrypts
   // it with this passphrase (the volume's data key). SECRET: never in XML, files or logs; the
-  // libvirt adapter hands it over as an ephemeral, private libvirt secret whose UUID the disk
-  // element names (secret_uuid, chosen by the adapter for each define or attach).
+  // libvirt adapter hands it to QEMU over the monitor socket (ebs_crypt_qmp.h), and the domain
+  // XML never has the disk.
   std::string luks_key = {};
-  std::string secret_uuid = {};
 };
 
 // One instance-store volume: a sparse raw file on this host's disk, created by the agent at boot
