@@ -58,7 +58,7 @@ void Release(virDomainPtr dom, absl::string_view target, absl::string_view conte
     absl::StatusOr<std::string> r = Qmp(dom, c, context, StepOf(c));
     // Absent nodes are the normal case for all but one of these.
     if (!r.ok() && !absl::StrContains(r.status().message(), "not found") &&
-        !absl::StrContains(r.status().message(), "Cannot find")) {
+        !absl::StrContains(r.status().message(), "Failed to find node")) {
       spdlog::warn("hypervisor: {}", std::string(r.status().message()));
     }
   }
