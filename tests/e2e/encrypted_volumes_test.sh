@@ -9,12 +9,15 @@
 #   * its user data writes a marker straight onto an encrypted data volume attached by
 #     attach-volume (hot-plug);
 #   * the volume service's files hold no copy of the marker (only LUKS ciphertext);
+#   * a restarted agent keeps the encrypted disks (found again in the running QEMU);
 #   * after that instance is terminated, a second (unencrypted-root) instance attaching the
 #     volume reads the marker back.
 # Bugs caught (one line each): the agent refusing encrypted disks (the root never boots, the
 # attachment never becomes attached); the root volume not encrypted (describe-volumes); the luks
 # layer missing so the guest writes plaintext to the export (the marker found on the volume
-# service); the wrong key or no decryption on the second host/attach (the marker not read back).
+# service); a restarted agent not finding the encrypted disks (it unplugs them: the attachment
+# leaves `attached`); the wrong key or no decryption on the second attach (the marker not read
+# back).
 source "$(dirname "$0")/lib.sh"
 
 command -v qemu-storage-daemon >/dev/null || { echo "SKIPPED: no qemu-storage-daemon"; exit 77; }
@@ -83,6 +86,15 @@ if grep -rlaF "$marker" "$MINICLOUD_HOME"/volumed-* 2>/dev/null; then
   fail "the marker is on the volume service's disk in clear"
 fi
 log "ok: the volume service's files do not contain the marker"
+# A restarted agent finds the encrypted disks again in the running QEMU (they are not in
+# libvirt's XML): the attachment stays attached, nothing is unplugged or plugged twice.
+"$REPO/deploy/cloud" restart agent-1 >/dev/null || fail "restart agent-1"
+sleep 20
+assert_eq "$("$MC" describe-volumes --volume-ids "$vol" | jq -r '.Volumes[0].Attachments[0].State')" \
+  attached "attachment of $vol after the agent restarted"
+grep -q "detached vdf from $first" "$MINICLOUD_HOME"/logs/agent-*.log 2>/dev/null &&
+  fail "the restarted agent unplugged $vol"
+log "ok: the restarted agent re-adopted $first's encrypted disks"
 
 "$MC" terminate-instances --instance-ids "$first" >/dev/null
 for _ in $(seq 1 180); do

@@ -29,7 +29,8 @@ namespace minicloud::hypervisor::libvirt_internal {
 // reset the machine (ResetMachine) before the guest's firmware runs.
 absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_view context);
 
-// The encrypted disks the running QEMU has (its peripheral devices named by CryptDeviceId).
+// The encrypted disks the running QEMU has (its peripheral devices named by CryptDeviceId). None
+// on a driver without a QEMU monitor (libvirt's test driver).
 absl::StatusOr<std::vector<AttachedEbsDisk>> CryptDisks(virDomainPtr dom,
                                                         absl::string_view context);
 

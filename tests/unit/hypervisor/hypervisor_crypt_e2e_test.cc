@@ -11,7 +11,7 @@
 //   after an agent restart would detach or re-plug them);
 // - the hot-plug path refused, or plugging a second disk at a taken target accepted;
 // - the key written to any file under the embed root (domain XML, status XML, QEMU's log,
-//   libvirt's log) or into an error message.
+//   libvirt's log), into a log line of the adapter, or into an error message.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -32,6 +32,8 @@
 #include "agent/hypervisor/kvm_probe.h"
 #include "agent/hypervisor/libvirt/embed_root.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
 #include "tests/testing/skip.h"
 
 namespace minicloud::hypervisor {
@@ -278,10 +280,21 @@ TEST_CASE("hypervisor crypt e2e: encrypted EBS disks on the embedded driver", "[
                      ">/dev/null") == 0,
                  "qemu-nbd / qemu-system-x86_64 not found");
   MC_SKIP_UNLESS(geteuid() == 0, "the embedded QEMU driver runs QEMU as libvirt-qemu: needs root");
+  // Every log line of the adapter, at every level, checked for the key afterwards.
+  std::ostringstream logs;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(logs);
+  spdlog::default_logger()->sinks().push_back(sink);
+  const auto level = spdlog::default_logger()->level();
+  spdlog::default_logger()->set_level(spdlog::level::trace);
   Root root;
   const fs::path work = root.dir / "work";
   fs::create_directories(work);
   RunEncryptedDiskChecks(EmbedUri(root.dir.string()), root.dir, work);
+  spdlog::default_logger()->sinks().pop_back();
+  spdlog::default_logger()->set_level(level);
+  CHECK_FALSE(logs.str().empty());  // the sink did capture the adapter's lines
+  CHECK(logs.str().find(kKey) == std::string::npos);
+  CHECK(logs.str().find(absl::Base64Escape(kKey)) == std::string::npos);
   std::error_code ec;
   fs::remove_all(root.dir, ec);
 }
