@@ -87,7 +87,10 @@ absl::StatusOr<std::vector<std::string>> CryptPlugCommands(const EbsDisk& d, int
   if (io.total_bytes_sec > 0 || io.total_iops_sec > 0) {
     // block_set_io_throttle needs all six base limits; the optional ones only when set (QEMU
     // refuses a *_max_length without its *_max, like libvirt).
-    json a = {{"id", CryptDeviceId(d)},
+    // "id" must reach the device that holds the BlockBackend: for virtio-blk-pci that is its
+    // "virtio-backend" child, not the PCI proxy (QEMU: "Device does not have a block device
+    // backend").
+    json a = {{"id", absl::StrCat("/machine/peripheral/", CryptDeviceId(d), "/virtio-backend")},
               {"bps", io.total_bytes_sec},
               {"bps_rd", 0},
               {"bps_wr", 0},

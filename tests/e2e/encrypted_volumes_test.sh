@@ -4,16 +4,18 @@
 # Debian 12 EBS-backed AMI; skipped without it, without qemu-storage-daemon, or with
 # MINICLOUD_E2E_NO_BOOT=1.
 #
-#   * an instance whose root is an encrypted clone of the AMI's snapshot
-#     (--block-device-mappings Ebs={Encrypted=true}) boots from it and runs its user data;
-#   * its user data writes a marker straight onto an encrypted data volume attached by
+#   * an instance's user data writes a marker straight onto an encrypted data volume attached by
 #     attach-volume (hot-plug);
 #   * the volume service's files hold no copy of the marker (only LUKS ciphertext);
 #   * a restarted agent keeps the encrypted disks (found again in the running QEMU);
 #   * after that instance is terminated, a second (unencrypted-root) instance attaching the
 #     volume reads the marker back.
-# Bugs caught (one line each): the agent refusing encrypted disks (the root never boots, the
-# attachment never becomes attached); the root volume not encrypted (describe-volumes); the luks
+# An encrypted root (--block-device-mappings Ebs={Encrypted=true}) is not booted here: the
+# controller cannot make an encrypted volume from the AMI's plain snapshot (UnsupportedOperation,
+# README); the agent's side of it (an encrypted root booted over QMP) is in
+# hypervisor_crypt_e2e_test.
+# Bugs caught (one line each): the agent refusing encrypted disks (the attachment never becomes
+# attached); the luks
 # layer missing so the guest writes plaintext to the export (the marker found on the volume
 # service); a restarted agent not finding the encrypted disks (it unplugs them: the attachment
 # leaves `attached`); the wrong key or no decryption on the second attach (the marker not read
@@ -66,18 +68,11 @@ attach_and_wait() { # VOLUME INSTANCE
 }
 
 first=$("$MC" run-instances --image-id "$image" --instance-type t3.micro \
-  --placement AvailabilityZone=home-1a --user-data "$writer" \
-  --block-device-mappings 'DeviceName=/dev/xvda,Ebs={Encrypted=true}' |
-  jq -r '.Instances[0].InstanceId')
-[[ $first == i-* ]] || fail "run-instances with an encrypted root"
-root_vol=$("$MC" describe-volumes --filters "Name=attachment.instance-id,Values=$first" |
-  jq -r '.Volumes[] | select(.Attachments[0].Device == "/dev/xvda") | .VolumeId')
-[[ $root_vol == vol-* ]] || fail "$first has no root volume"
-assert_eq "$("$MC" describe-volumes --volume-ids "$root_vol" | jq -r '.Volumes[0].Encrypted')" \
-  true "Encrypted of the root $root_vol"
+  --placement AvailabilityZone=home-1a --user-data "$writer" | jq -r '.Instances[0].InstanceId')
+[[ $first == i-* ]] || fail "run-instances"
 "$MC" wait instance-running --instance-ids "$first" --timeout 300 || fail "$first never ran"
 wait_console "$first" "CRYPT-USER-DATA-RAN" 1500
-log "ok: $first booted from its encrypted root $root_vol and ran its user data"
+log "ok: $first booted and ran its user data"
 
 attach_and_wait "$vol" "$first"
 wait_console "$first" "CRYPT-WRITTEN" 300

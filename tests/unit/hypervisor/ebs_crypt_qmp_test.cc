@@ -87,8 +87,10 @@ TEST_CASE("CryptPlugCommands: order, names and arguments", "[crypt_qmp]") {
        "the guest cannot find the volume by its id"},
       {4, "device_add", json::json_pointer("/arguments/addr"), "0x1f",
        "the PCI slot asked for not used"},
-      {5, "block_set_io_throttle", json::json_pointer("/arguments/id"), dev,
-       "the volume type's limits set on another device"},
+      {5, "block_set_io_throttle", json::json_pointer("/arguments/id"),
+       "/machine/peripheral/" + dev + "/virtio-backend",
+       "the limits aimed at the PCI proxy, which has no block backend (QEMU refuses), or at "
+       "another device"},
       {5, "block_set_io_throttle", json::json_pointer("/arguments/bps"), 128 << 20,
        "the throughput limit lost"},
       {5, "block_set_io_throttle", json::json_pointer("/arguments/iops"), 3000,

@@ -9,7 +9,8 @@
 //   lives only inside the LUKS payload: no marker on the console);
 // - the disks not found again from the running QEMU by a new hypervisor object (re-adoption
 //   after an agent restart would detach or re-plug them);
-// - the hot-plug path refused, or plugging a second disk at a taken target accepted;
+// - the hot-plug path refused (e.g. the I/O limits aimed at a device without a block backend),
+//   or plugging a second disk at a taken target accepted;
 // - the key written to any file under the embed root (domain XML, status XML, QEMU's log,
 //   libvirt's log), into a log line of the adapter, or into an error message.
 #include <netinet/in.h>
@@ -218,7 +219,13 @@ void RunEncryptedDiskChecks(const std::string& uri, const fs::path& root_dir,
 
   // Hot-plug of a second encrypted disk into the running guest; again is a no-op; another
   // volume at the same target is refused.
-  const absl::Status plugged = hv.AttachDisk(id, hot_vol.Disk(kKey, "vdg"));
+  // With a volume type's I/O limits (block_set_io_throttle must find the device's backend).
+  EbsDisk limited = hot_vol.Disk(kKey, "vdg");
+  limited.iotune.total_bytes_sec = 128 << 20;
+  limited.iotune.total_iops_sec = 3000;
+  limited.iotune.total_iops_sec_max = 6000;
+  limited.iotune.total_iops_sec_max_length = 60;
+  const absl::Status plugged = hv.AttachDisk(id, limited);
   INFO(plugged.ToString());
   CHECK(plugged.ok());
   CHECK(hv.AttachDisk(id, hot_vol.Disk(kKey, "vdg")).ok());
