@@ -121,8 +121,9 @@ absl::Status LibvirtHypervisor::AttachCryptDisk(const std::string& id, const Ebs
   absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
   if (!places.ok()) return places.status();
   if (!places->active) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        context, ": an encrypted disk is plugged into a running guest (or at its start)"));
+    // No definition can hold an encrypted disk: CreateAndStart plugs it when the domain starts
+    // (DomainSpec::ebs_disks). Until then the disk is not listed, so it stays "attaching".
+    return absl::OkStatus();
   }
   absl::StatusOr<std::vector<AttachedEbsDisk>> crypt = CryptDisks(dom->get(), context);
   if (!crypt.ok()) return crypt.status();
