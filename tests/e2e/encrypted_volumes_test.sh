@@ -53,7 +53,10 @@ systemd-run --unit crypt-e2e bash -c '
 '
 EOF
 }
-writer=$(user_data "printf %s $marker | dd of=\$disk oflag=direct conv=fsync 2>/dev/null && echo CRYPT-WRITTEN >/dev/ttyS0")
+# The user data carries the marker base64-encoded only: cloud-init keeps the user data on the
+# instance's root, itself a (plain) volume of the same volume service.
+marker_b64=$(printf %s "$marker" | base64 -w0)
+writer=$(user_data "echo $marker_b64 | base64 -d | dd of=\$disk oflag=direct conv=fsync 2>/dev/null && echo CRYPT-WRITTEN >/dev/ttyS0")
 reader=$(user_data "echo \"CRYPT-READ \$(head -c ${#marker} \$disk)\" >/dev/ttyS0")
 
 attach_and_wait() { # VOLUME INSTANCE
