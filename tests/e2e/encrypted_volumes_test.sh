@@ -8,7 +8,8 @@
 #     attach-volume (hot-plug);
 #   * the volume service's files hold no copy of the marker (only LUKS ciphertext);
 #   * a restarted agent keeps the encrypted disks (found again in the running QEMU);
-#   * after that instance is terminated, a second (unencrypted-root) instance attaching the
+#   * detach-volume unplugs it from the running guest;
+#   * a second (unencrypted-root) instance attaching the
 #     volume reads the marker back.
 # An encrypted root (--block-device-mappings Ebs={Encrypted=true}) is not booted here: the
 # controller cannot make an encrypted volume from the AMI's plain snapshot (UnsupportedOperation,
@@ -18,7 +19,7 @@
 # attached); the luks
 # layer missing so the guest writes plaintext to the export (the marker found on the volume
 # service); a restarted agent not finding the encrypted disks (it unplugs them: the attachment
-# leaves `attached`); the wrong key or no decryption on the second attach (the marker not read
+# leaves `attached`); an unplug that never completes (the volume never `available`); the wrong key or no decryption on the second attach (the marker not read
 # back).
 source "$(dirname "$0")/lib.sh"
 
@@ -38,6 +39,12 @@ vol=$("$MC" create-volume --availability-zone home-1a --size 1 --encrypted | jq 
 [[ $vol == vol-* ]] || fail "create-volume --encrypted"
 assert_eq "$("$MC" describe-volumes --volume-ids "$vol" | jq -r '.Volumes[0].Encrypted')" true \
   "Encrypted of $vol"
+for _ in $(seq 1 120); do
+  state=$("$MC" describe-volumes --volume-ids "$vol" | jq -r '.Volumes[0].State')
+  [[ $state == available || $state == error ]] && break
+  sleep 1
+done
+assert_eq "$state" available "state of the encrypted $vol"
 serial=${vol/-/}
 
 # User data: says it runs, then (a transient unit, cloud-init finishes meanwhile) waits for the
@@ -94,13 +101,16 @@ grep -q "detached vdf from $first" "$MINICLOUD_HOME"/logs/agent-*.log 2>/dev/nul
   fail "the restarted agent unplugged $vol"
 log "ok: the restarted agent re-adopted $first's encrypted disks"
 
-"$MC" terminate-instances --instance-ids "$first" >/dev/null
+# detach-volume: the running guest releases the disk (device_del), then its nodes go.
+"$MC" detach-volume --volume-id "$vol" >/dev/null || fail "detach-volume $vol"
 for _ in $(seq 1 180); do
   state=$("$MC" describe-volumes --volume-ids "$vol" | jq -r '.Volumes[0].State')
   [[ $state == available ]] && break
   sleep 1
 done
-assert_eq "$state" available "state of $vol after its instance terminated"
+assert_eq "$state" available "state of $vol after detach-volume"
+log "ok: $vol hot-unplugged from the running $first"
+"$MC" terminate-instances --instance-ids "$first" >/dev/null
 
 second=$("$MC" run-instances --image-id "$image" --instance-type t3.micro \
   --placement AvailabilityZone=home-1a --user-data "$reader" | jq -r '.Instances[0].InstanceId')
