@@ -10,3 +10,5 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBVIRT REQUIRED IMPORTED_TARGET libvirt)
+# virDomainQemuMonitorCommand: encrypted EBS disks over QMP (agent/hypervisor/ebs_crypt_qmp.h).
+pkg_check_modules(LIBVIRT_QEMU REQUIRED IMPORTED_TARGET libvirt-qemu)

@@ -278,8 +278,10 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
   absl::StrAppend(&x, "  <on_crash>destroy</on_crash>\n");
   absl::StrAppend(&x, "  <devices>\n");
   // The root: an EBS volume over NBD (an EBS-backed instance), else the local overlay.
+  // Encrypted EBS disks are not libvirt elements: the adapter plugs them over QMP once QEMU
+  // runs (ebs_crypt_qmp.h).
   for (const EbsDisk& disk : spec.ebs_disks) {
-    if (!disk.boot) continue;
+    if (!disk.boot || !disk.luks_key.empty()) continue;
     absl::StatusOr<std::string> element = BuildEbsDiskXml(disk, /*indent=*/4);
     if (!element.ok()) return element.status();
     absl::StrAppend(&x, *element);
@@ -302,7 +304,7 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
     absl::StrAppend(&x, "    </disk>\n");
   }
   for (const EbsDisk& disk : spec.ebs_disks) {
-    if (disk.boot) continue;  // first, above
+    if (disk.boot || !disk.luks_key.empty()) continue;  // first, above; QMP
     absl::StatusOr<std::string> element = BuildEbsDiskXml(disk, /*indent=*/4);
     if (!element.ok()) return element.status();
     absl::StrAppend(&x, *element);

@@ -61,16 +61,6 @@ bool IsExportName(std::string_view s) {
   });
 }
 
-// 8-4-4-4-12 lowercase hex digits.
-bool IsUuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !IsLowerHex(s[i])) return false;
-  }
-  return true;
-}
-
 // "vd" + 1-2 lowercase letters, not "vda".
 bool IsDataTargetDev(std::string_view s) {
   if (!absl::StartsWith(AbslView(s), "vd")) return false;
@@ -184,9 +174,6 @@ absl::Status ValidateEbsDisk(const EbsDisk& d) {
     return Invalid(id, d.boot ? "target_dev of the boot (root) volume must be vda"
                               : "target_dev must be vd and one or two lowercase letters, not vda");
   }
-  if (!d.luks_key.empty() && !IsUuid(d.secret_uuid)) {
-    return Invalid(id, "an encrypted disk needs the UUID of its libvirt secret");
-  }
   const volumes::IoTune& t = d.iotune;
   if (t.size_iops_sec < 0) return Invalid(id, "iotune size_iops_sec must be >= 0");
   if (absl::Status s = CheckBurst(id, "total_bytes_sec", t.total_bytes_sec, t.total_bytes_sec_max,
@@ -206,6 +193,10 @@ std::string EbsSerial(std::string_view volume_id) {
 
 absl::StatusOr<std::string> BuildEbsDiskXml(const EbsDisk& d, int indent) {
   if (absl::Status s = ValidateEbsDisk(d); !s.ok()) return s;
+  if (!d.luks_key.empty()) {
+    // No libvirt element can carry the key on the embedded driver (ebs_crypt_qmp.h).
+    return Invalid(d.volume_id, "an encrypted disk is plugged over QMP, not as a libvirt <disk>");
+  }
   const std::string p(static_cast<size_t>(std::clamp(indent, 0, 16)), ' ');
   std::string x;
   absl::StrAppend(&x, p, "<disk type='network' device='disk'>\n");
@@ -213,12 +204,6 @@ absl::StatusOr<std::string> BuildEbsDiskXml(const EbsDisk& d, int indent) {
   absl::StrAppend(&x, p, "  <source protocol='nbd' name='", XmlEscape(d.export_name), "'>\n");
   absl::StrAppend(&x, p, "    <host name='", XmlEscape(d.nbd_host), "' port='", d.nbd_port,
                   "'/>\n");
-  if (!d.luks_key.empty()) {
-    absl::StrAppend(&x, p, "    <encryption format='luks'>\n");
-    absl::StrAppend(&x, p, "      <secret type='passphrase' uuid='", XmlEscape(d.secret_uuid),
-                    "'/>\n");
-    absl::StrAppend(&x, p, "    </encryption>\n");
-  }
   absl::StrAppend(&x, p, "  </source>\n");
   absl::StrAppend(&x, p, "  <target dev='", XmlEscape(d.target_dev), "' bus='virtio'/>\n");
   const volumes::IoTune& t = d.iotune;

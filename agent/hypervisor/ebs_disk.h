@@ -8,9 +8,7 @@
 // <source protocol='nbd' name=EXPORT><host name= port=/></source>, <serial>, <iotune>):
 //   <disk type='network' device='disk'>
 //     <driver name='qemu' type='raw' cache='none' discard='unmap'/>
-//     <source protocol='nbd' name='vol-...'><host name='HOST' port='PORT'/>
-//       [<encryption format='luks'><secret type='passphrase' uuid='UUID'/></encryption>]
-//     </source>
+//     <source protocol='nbd' name='vol-...'><host name='HOST' port='PORT'/></source>
 //     <target dev='vdf' bus='virtio'/>
 //     <iotune>...</iotune>
 //     <serial>vol...</serial>
@@ -27,11 +25,10 @@
 //   number of an EBS volume (Amazon EC2 User Guide, "Amazon EBS and NVMe": the volume ID is the
 //   device's serial number; amazon-ec2-utils' ebsnvme-id reads it back), so a guest finds the
 //   volume as /dev/disk/by-id/virtio-vol0123456789abcdef0 whatever name its driver gave it.
-// - Encrypted volumes (EbsDisk::luks_key set): the export holds LUKS ciphertext; <encryption
-//   format='luks'> inside <source> makes libvirt open QEMU's luks driver over the NBD node, so
-//   the data is decrypted in this host's QEMU only (EC2's model: encrypted at rest and in
-//   transit). The element names a libvirt secret by UUID, never the key; the key is the
-//   secret's value (libvirt passes it to QEMU encrypted with the domain's master key).
+// - Encrypted volumes (EbsDisk::luks_key set) are never a libvirt element: BuildEbsDiskXml
+//   refuses them and BuildDomainXml leaves them out; the libvirt adapter plugs them over QMP
+//   (ebs_crypt_qmp.h: QEMU's luks driver over the NBD node, so the data is decrypted in this
+//   host's QEMU only; EC2's model: encrypted at rest and in transit).
 // - Elements, and <iotune>'s children, are written in the order libvirt 9.0 itself formats them
 //   (checked: virsh -c test:///default define + dumpxml gives this element back unchanged), only
 //   the non-zero ones: total_bytes_sec, total_iops_sec, total_bytes_sec_max, total_iops_sec_max,
@@ -58,8 +55,9 @@ namespace minicloud::hypervisor {
 // *_max_length needs its *_max.
 absl::Status ValidateEbsDisk(const EbsDisk& disk);
 
-// The <disk> element for `disk` (validated first), each line indented by `indent` spaces, ending
-// in a newline. Deterministic. indent 0 for virDomainAttachDeviceFlags, 4 inside <devices>.
+// The <disk> element for `disk` (validated first; InvalidArgument for an encrypted disk), each line
+// indented by `indent` spaces, ending in a newline. Deterministic. indent 0 for
+// virDomainAttachDeviceFlags, 4 inside <devices>.
 absl::StatusOr<std::string> BuildEbsDiskXml(const EbsDisk& disk, int indent = 0);
 
 // The serial a guest reads for a volume: its id without the dash ("vol-0abc" -> "vol0abc").

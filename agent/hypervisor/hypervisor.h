@@ -37,10 +37,9 @@ struct EbsDisk {
   bool boot = false;
   // An encrypted volume: the NBD export carries LUKS ciphertext and this host's QEMU decrypts
   // it with this passphrase (the volume's data key). SECRET: never in XML, files or logs; the
-  // libvirt adapter hands it over as an ephemeral, private libvirt secret whose UUID the disk
-  // element names (secret_uuid, chosen by the adapter for each define or attach).
+  // libvirt adapter hands it to QEMU over the monitor socket (ebs_crypt_qmp.h), and the domain
+  // XML never has the disk.
   std::string luks_key = {};
-  std::string secret_uuid = {};
 };
 
 // One instance-store volume: a sparse raw file on this host's disk, created by the agent at boot
@@ -118,7 +117,9 @@ struct HostResources {
 //   definition only. Idempotent: the same volume export already at that target (live, config
 //   or both) is success, and a half-done attach (e.g. in the definition but not in the running
 //   guest after a crash) is completed. Another disk at that target is FailedPrecondition; a
-//   missing domain NotFound.
+//   missing domain NotFound. An encrypted disk (luks_key set) is never in the definition: it is
+//   hot-plugged into the running guest only, and into a shut-off domain not at all (success; it
+//   is plugged when CreateAndStart starts the domain with it in DomainSpec::ebs_disks).
 // - DetachDisk removes the disk at a virtio target (from DomainSpec::ebs_disks or AttachDisk)
 //   from the running guest AND the persistent definition. Idempotent: no disk at that target is
 //   success. The root disk (vda) and instance-store disks are FailedPrecondition. Hot-unplug needs

@@ -9,12 +9,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/hypervisor/ebs_disk.h"
-#include "agent/hypervisor/libvirt/disk_secrets.h"
+#include "agent/hypervisor/libvirt/crypt_disks.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "agent/hypervisor/libvirt/libvirt_internal.h"
 #include "common/string_view_compat.h"
 
 namespace minicloud::hypervisor {
+
+using libvirt_internal::CryptDisks;
+using libvirt_internal::PlugCryptDisk;
+using libvirt_internal::ReleaseUnpluggedCryptNodes;
+using libvirt_internal::UnplugCryptDisk;
 
 namespace {
 
@@ -59,15 +64,10 @@ absl::StatusOr<DiskPlaces> PlacesOf(virDomainPtr dom, absl::string_view context)
 
 }  // namespace
 
-absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const EbsDisk& wanted) {
+absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const EbsDisk& disk) {
   const std::string id(instance_id);
-  const std::string context = absl::StrCat("attach ", wanted.volume_id, " to ", id);
-  // An encrypted disk's key as a libvirt secret for this attach only (disk_secrets.h).
-  EbsDisk disk = wanted;
-  DiskSecrets secrets(impl_->uri());
-  if (absl::Status s = secrets.Provide(disk); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
-  }
+  const std::string context = absl::StrCat("attach ", disk.volume_id, " to ", id);
+  if (!disk.luks_key.empty()) return AttachCryptDisk(id, disk, context);
   absl::StatusOr<std::string> element = BuildEbsDiskXml(disk);
   if (!element.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(context, ": ", element.status().message()));
@@ -80,6 +80,16 @@ absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const E
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
   if (!places.ok()) return places.status();
+  if (places->active) {
+    absl::StatusOr<std::vector<AttachedEbsDisk>> crypt = CryptDisks(dom->get(), context);
+    if (!crypt.ok()) return crypt.status();
+    for (const AttachedEbsDisk& d : *crypt) {
+      if (d.target_dev == disk.target_dev) {
+        return absl::FailedPreconditionError(absl::StrCat(context, ": target ", disk.target_dev,
+                                                          " holds the encrypted ", d.export_name));
+      }
+    }
+  }
   absl::StatusOr<AttachPlan> plan = PlanAttach(disk, places->config, places->live, places->active);
   if (!plan.ok()) {
     return absl::Status(plan.status().code(), absl::StrCat(context, ": ", plan.status().message()));
@@ -92,6 +102,45 @@ absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const E
   }
   spdlog::info("hypervisor: attached {} to {} as {}{}", disk.volume_id, id, disk.target_dev,
                (flags & VIR_DOMAIN_AFFECT_LIVE) ? " (hot-plug)" : "");
+  return absl::OkStatus();
+}
+
+// An encrypted disk: plugged over QMP into the running guest only (ebs_crypt_qmp.h); a domain that
+// is not running gets it when it starts (CreateAndStart with the disk in DomainSpec::ebs_disks).
+absl::Status LibvirtHypervisor::AttachCryptDisk(const std::string& id, const EbsDisk& disk,
+                                                const std::string& context) {
+  if (absl::Status s = ValidateEbsDisk(disk); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": ", s.message()));
+  }
+  Impl::IdLock id_lock(*impl_, id);
+  absl::StatusOr<Connection> conn = impl_->Conn();
+  if (!conn.ok())
+    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
+  if (!dom.ok()) return dom.status();
+  absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
+  if (!places.ok()) return places.status();
+  if (!places->active) {
+    // No definition can hold an encrypted disk: CreateAndStart plugs it when the domain starts
+    // (DomainSpec::ebs_disks). Until then the disk is not listed, so it stays "attaching".
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<AttachedEbsDisk>> crypt = CryptDisks(dom->get(), context);
+  if (!crypt.ok()) return crypt.status();
+  for (const AttachedEbsDisk& d : *crypt) {
+    if (d.target_dev != disk.target_dev) continue;
+    if (d.export_name == disk.export_name) return absl::OkStatus();  // already plugged
+    return absl::FailedPreconditionError(
+        absl::StrCat(context, ": target ", disk.target_dev, " holds ", d.export_name));
+  }
+  if (FindTarget(places->live, disk.target_dev) != nullptr ||
+      FindTarget(places->config, disk.target_dev) != nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(context, ": target ", disk.target_dev, " is in use"));
+  }
+  if (absl::Status s = PlugCryptDisk(dom->get(), disk, context); !s.ok()) return s;
+  spdlog::info("hypervisor: attached {} to {} as {} (encrypted, hot-plug)", disk.volume_id, id,
+               disk.target_dev);
   return absl::OkStatus();
 }
 
@@ -110,6 +159,17 @@ absl::Status LibvirtHypervisor::DetachDisk(std::string_view instance_id,
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
   if (!places.ok()) return places.status();
+  if (places->active) {
+    absl::StatusOr<std::vector<AttachedEbsDisk>> crypt = CryptDisks(dom->get(), context);
+    if (!crypt.ok()) return crypt.status();
+    for (const AttachedEbsDisk& d : *crypt) {
+      if (d.target_dev != target_dev) continue;
+      if (absl::Status s = UnplugCryptDisk(dom->get(), d, context); !s.ok()) return s;
+      spdlog::info("hypervisor: detached {} from {} (encrypted, hot-unplug requested)",
+                   std::string(target_dev), id);
+      return absl::OkStatus();
+    }
+  }
   // The live element first (the running guest may differ from the definition).
   for (const auto& [disks, flag] : {std::pair{&places->live, VIR_DOMAIN_AFFECT_LIVE},
                                     std::pair{&places->config, VIR_DOMAIN_AFFECT_CONFIG}}) {
@@ -149,6 +209,13 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> LibvirtHypervisor::ListEbsDisks(
   std::vector<AttachedEbsDisk> out;
   for (const DomainDisk& d : *disks) {
     if (d.network) out.push_back({d.target_dev, d.source_name});
+  }
+  if (active) {
+    // Encrypted disks live in QEMU only (ebs_crypt_qmp.h); nodes of a finished unplug go.
+    ReleaseUnpluggedCryptNodes(dom->get(), context);
+    absl::StatusOr<std::vector<AttachedEbsDisk>> crypt = CryptDisks(dom->get(), context);
+    if (!crypt.ok()) return crypt.status();
+    out.insert(out.end(), crypt->begin(), crypt->end());
   }
   return out;
 }

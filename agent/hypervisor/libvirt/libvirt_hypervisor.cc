@@ -23,7 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/hypervisor/domain_xml.h"
 #include "agent/hypervisor/ebs_disk.h"
-#include "agent/hypervisor/libvirt/disk_secrets.h"
+#include "agent/hypervisor/libvirt/crypt_disks.h"
 #include "agent/hypervisor/libvirt/libvirt_internal.h"
 #include "common/string_view_compat.h"
 #include "spdlog/spdlog.h"
@@ -217,6 +217,37 @@ absl::Status UndefineAll(virDomainPtr dom, absl::string_view context) {
   return LastError(absl::StrCat(context, ": undefine"));
 }
 
+// The encrypted disks of `spec` that `dom` (running, maybe paused at its start) lacks, plugged
+// over QMP; then, if the domain is still paused at its start, a machine reset when the root is
+// encrypted (the firmware's boot order is rebuilt at reset) and the resume.
+absl::Status PlugEncryptedAndResume(virDomainPtr dom, const DomainSpec& spec,
+                                    const std::string& context) {
+  absl::StatusOr<std::vector<AttachedEbsDisk>> have = libvirt_internal::CryptDisks(dom, context);
+  if (!have.ok()) return have.status();
+  bool encrypted_root = false;
+  for (const EbsDisk& disk : spec.ebs_disks) {
+    if (disk.luks_key.empty()) continue;
+    encrypted_root = encrypted_root || disk.boot;
+    bool present = false;
+    for (const AttachedEbsDisk& h : *have) present = present || h.target_dev == disk.target_dev;
+    if (present) continue;
+    if (absl::Status s = libvirt_internal::PlugCryptDisk(
+            dom, disk, absl::StrCat(context, ": encrypted ", disk.volume_id));
+        !s.ok()) {
+      return s;
+    }
+  }
+  int state = 0;
+  int reason = 0;
+  if (virDomainGetState(dom, &state, &reason, 0) < 0) return LastError(context);
+  if (state != VIR_DOMAIN_PAUSED) return absl::OkStatus();
+  if (encrypted_root) {
+    if (absl::Status s = libvirt_internal::ResetMachine(dom, context); !s.ok()) return s;
+  }
+  if (virDomainResume(dom) < 0) return LastError(absl::StrCat(context, ": resume"));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // --- LibvirtHypervisor. --------------------------------------------------------------------------
@@ -243,17 +274,12 @@ LibvirtHypervisor::~LibvirtHypervisor() = default;
 
 const std::string& LibvirtHypervisor::uri() const { return impl_->uri(); }
 
-absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& wanted) {
-  const std::string context = absl::StrCat("create ", wanted.instance_id);
-  // Encrypted EBS disks' keys as libvirt secrets for this define and start only: QEMU holds
-  // the keys once it runs, and the secrets are undefined when this returns (disk_secrets.h).
-  DomainSpec spec = wanted;
-  DiskSecrets secrets(impl_->uri());
-  for (EbsDisk& disk : spec.ebs_disks) {
-    if (absl::Status s = secrets.Provide(disk); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
-    }
-  }
+absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& spec) {
+  const std::string context = absl::StrCat("create ", spec.instance_id);
+  // Encrypted EBS disks are not in the XML; they are plugged over QMP into the domain started
+  // paused, before its first instruction (ebs_crypt_qmp.h, PlugEncryptedAndResume).
+  bool encrypted = false;
+  for (const EbsDisk& disk : spec.ebs_disks) encrypted = encrypted || !disk.luks_key.empty();
   absl::StatusOr<std::string> xml = BuildDomainXml(spec);
   if (!xml.ok())
     return absl::Status(xml.status().code(), absl::StrCat(context, ": ", xml.status().message()));
@@ -271,7 +297,10 @@ absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& wanted) {
     }
     const int active = virDomainIsActive(existing.get());
     if (active < 0) return LastError(context);
-    if (active == 1) return absl::OkStatus();  // idempotent: it already runs
+    // Idempotent: it already runs. A start interrupted between the paused start and the resume
+    // (the agent died) is completed.
+    if (active == 1)
+      return encrypted ? PlugEncryptedAndResume(existing.get(), spec, context) : absl::OkStatus();
     // Defined but stopped (e.g. the guest powered off): redefine with this spec and start.
   } else if (LastErrorCode() != VIR_ERR_NO_DOMAIN) {
     return LastError(absl::StrCat(context, ": look up"));
@@ -286,8 +315,13 @@ absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& wanted) {
   }
   if (!dom) return LastError(absl::StrCat(context, ": define"));
 
-  if (virDomainCreate(dom.get()) < 0) {
-    absl::Status start_error = LastError(absl::StrCat(context, ": start"));
+  absl::Status start_error;
+  if (virDomainCreateWithFlags(dom.get(), encrypted ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
+    start_error = LastError(absl::StrCat(context, ": start"));
+  } else if (encrypted) {
+    start_error = PlugEncryptedAndResume(dom.get(), spec, context);
+  }
+  if (!start_error.ok()) {
     // Leave nothing behind: stop whatever may have started, then undefine.
     if (virDomainIsActive(dom.get()) == 1 && virDomainDestroy(dom.get()) < 0) virResetLastError();
     if (absl::Status s = UndefineAll(dom.get(), context); !s.ok()) {

@@ -81,6 +81,8 @@ class LibvirtHypervisor final : public Hypervisor {
 
  private:
   explicit LibvirtHypervisor(std::unique_ptr<Impl> impl);
+  absl::Status AttachCryptDisk(const std::string& id, const EbsDisk& disk,
+                               const std::string& context);
   std::unique_ptr<Impl> impl_;
 };
 

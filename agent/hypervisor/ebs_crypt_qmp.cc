@@ -1,0 +1,174 @@
+#include "agent/hypervisor/ebs_crypt_qmp.h"
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/hypervisor/ebs_disk.h"
+#include "common/string_view_compat.h"
+
+namespace minicloud::hypervisor {
+namespace {
+
+using nlohmann::json;
+
+constexpr absl::string_view kPrefix = "mcx-";
+
+std::string KeyId(std::string_view target) { return absl::StrCat("mcx-key-", AbslView(target)); }
+std::string NbdNode(std::string_view target) { return absl::StrCat("mcx-nbd-", AbslView(target)); }
+std::string LuksNode(std::string_view target) {
+  return absl::StrCat("mcx-luks-", AbslView(target));
+}
+
+std::string Command(std::string_view name, json arguments) {
+  json c = {{"execute", std::string(name)}};
+  if (!arguments.is_null()) c["arguments"] = std::move(arguments);
+  return c.dump();
+}
+
+bool IsTarget(std::string_view t) {
+  if (t.size() < 3 || t.size() > 4 || t.substr(0, 2) != "vd") return false;
+  for (char c : t.substr(2)) {
+    if (c < 'a' || c > 'z') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string CryptDeviceId(const EbsDisk& disk) {
+  return absl::StrCat(kPrefix, disk.target_dev, "-", disk.export_name);
+}
+
+absl::StatusOr<std::vector<std::string>> CryptPlugCommands(const EbsDisk& d, int pci_slot) {
+  if (absl::Status s = ValidateEbsDisk(d); !s.ok()) return s;
+  if (d.luks_key.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(d.volume_id, ": not an encrypted disk"));
+  }
+  if (pci_slot < 1 || pci_slot > 31) {
+    return absl::InvalidArgumentError(absl::StrCat(d.volume_id, ": PCI slot out of [1, 31]"));
+  }
+  const std::string& t = d.target_dev;
+  std::vector<std::string> out;
+  // base64: the key's bytes whatever they are (QEMU's secret object decodes it).
+  out.push_back(Command("object-add", {{"qom-type", "secret"},
+                                       {"id", KeyId(t)},
+                                       {"format", "base64"},
+                                       {"data", absl::Base64Escape(d.luks_key)}}));
+  // cache.direct: no host page cache (the libvirt element's cache='none'); discard reaches the
+  // volume service.
+  out.push_back(Command(
+      "blockdev-add",
+      {{"driver", "nbd"},
+       {"node-name", NbdNode(t)},
+       {"server", {{"type", "inet"}, {"host", d.nbd_host}, {"port", std::to_string(d.nbd_port)}}},
+       {"export", d.export_name},
+       {"cache", {{"direct", true}, {"no-flush", false}}},
+       {"discard", "unmap"}}));
+  out.push_back(Command("blockdev-add", {{"driver", "luks"},
+                                         {"node-name", LuksNode(t)},
+                                         {"file", NbdNode(t)},
+                                         {"key-secret", KeyId(t)},
+                                         {"cache", {{"direct", true}, {"no-flush", false}}},
+                                         {"discard", "unmap"}}));
+  out.push_back(Command("object-del", {{"id", KeyId(t)}}));
+  json dev = {{"driver", "virtio-blk-pci"},
+              {"id", CryptDeviceId(d)},
+              {"drive", LuksNode(t)},
+              {"serial", EbsSerial(d.volume_id)},
+              {"bus", "pci.0"},
+              {"addr", absl::StrCat("0x", absl::Hex(pci_slot))}};
+  // 0: before anything libvirt numbers (its <boot dev='hd'/> becomes bootindex 1 at most).
+  if (d.boot) dev["bootindex"] = 0;
+  out.push_back(Command("device_add", std::move(dev)));
+  const volumes::IoTune& io = d.iotune;
+  if (io.total_bytes_sec > 0 || io.total_iops_sec > 0) {
+    // block_set_io_throttle needs all six base limits; the optional ones only when set (QEMU
+    // refuses a *_max_length without its *_max, like libvirt).
+    // "id" must reach the device that holds the BlockBackend: for virtio-blk-pci that is its
+    // "virtio-backend" child, not the PCI proxy (QEMU: "Device does not have a block device
+    // backend").
+    json a = {{"id", absl::StrCat("/machine/peripheral/", CryptDeviceId(d), "/virtio-backend")},
+              {"bps", io.total_bytes_sec},
+              {"bps_rd", 0},
+              {"bps_wr", 0},
+              {"iops", io.total_iops_sec},
+              {"iops_rd", 0},
+              {"iops_wr", 0}};
+    if (io.total_bytes_sec_max > 0) a["bps_max"] = io.total_bytes_sec_max;
+    if (io.total_iops_sec_max > 0) a["iops_max"] = io.total_iops_sec_max;
+    if (io.size_iops_sec > 0) a["iops_size"] = io.size_iops_sec;
+    if (io.total_bytes_sec_max_length > 0) a["bps_max_length"] = io.total_bytes_sec_max_length;
+    if (io.total_iops_sec_max_length > 0) a["iops_max_length"] = io.total_iops_sec_max_length;
+    out.push_back(Command("block_set_io_throttle", std::move(a)));
+  }
+  return out;
+}
+
+std::string CryptUnplugCommand(std::string_view device_id) {
+  return Command("device_del", {{"id", std::string(device_id)}});
+}
+
+std::vector<std::string> CryptReleaseCommands(std::string_view target_dev) {
+  return {Command("blockdev-del", {{"node-name", LuksNode(target_dev)}}),
+          Command("blockdev-del", {{"node-name", NbdNode(target_dev)}}),
+          Command("object-del", {{"id", KeyId(target_dev)}})};
+}
+
+absl::StatusOr<std::string> QmpReturn(std::string_view reply) {
+  const json r = json::parse(reply, nullptr, /*allow_exceptions=*/false);
+  if (!r.is_object()) return absl::InvalidArgumentError("QMP reply is not a JSON object");
+  if (auto e = r.find("error"); e != r.end() && e->is_object()) {
+    const std::string cls = e->value("class", "");
+    const std::string desc = e->value("desc", "");
+    return absl::Status(cls == "DeviceNotFound" ? absl::StatusCode::kNotFound
+                                                : absl::StatusCode::kFailedPrecondition,
+                        absl::StrCat("QEMU: ", cls, ": ", desc));
+  }
+  if (auto ret = r.find("return"); ret != r.end()) return ret->dump();
+  return absl::InvalidArgumentError("QMP reply has neither return nor error");
+}
+
+std::vector<AttachedEbsDisk> CryptDisksInQomList(std::string_view qom_list_return) {
+  std::vector<AttachedEbsDisk> out;
+  const json r = json::parse(qom_list_return, nullptr, /*allow_exceptions=*/false);
+  if (!r.is_array()) return out;
+  for (const json& p : r) {
+    if (!p.is_object()) continue;
+    const std::string name = p.value("name", "");
+    const std::string type = p.value("type", "");
+    if (!absl::StartsWith(type, "child<") || !absl::StartsWith(name, kPrefix)) continue;
+    const std::string_view rest = std::string_view(name).substr(kPrefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == std::string_view::npos || dash + 1 >= rest.size()) continue;
+    const std::string_view target = rest.substr(0, dash);
+    if (!IsTarget(target)) continue;
+    out.push_back({std::string(target), std::string(rest.substr(dash + 1))});
+  }
+  return out;
+}
+
+absl::StatusOr<int> FreePciSlot(std::string_view query_pci_return) {
+  const json r = json::parse(query_pci_return, nullptr, /*allow_exceptions=*/false);
+  if (!r.is_array()) return absl::InvalidArgumentError("query-pci: not a list of buses");
+  std::set<int> used;
+  bool bus0 = false;
+  for (const json& bus : r) {
+    if (!bus.is_object() || bus.value("bus", -1) != 0) continue;
+    bus0 = true;
+    const auto devices = bus.find("devices");
+    if (devices == bus.end() || !devices->is_array()) continue;
+    for (const json& dev : *devices) {
+      if (dev.is_object()) used.insert(dev.value("slot", -1));
+    }
+  }
+  if (!bus0) return absl::InvalidArgumentError("query-pci: no bus 0");
+  for (int slot = 31; slot >= 8; --slot) {
+    if (!used.contains(slot)) return slot;
+  }
+  return absl::ResourceExhaustedError("no free PCI slot on bus 0 for an encrypted disk");
+}
+
+}  // namespace minicloud::hypervisor

@@ -1,0 +1,51 @@
+#pragma once
+
+// Encrypted EBS disks of a running domain, over its QEMU monitor (virDomainQemuMonitorCommand of
+// libvirt-qemu; the commands and why: ebs_crypt_qmp.h). Internal to the libvirt adapter; callers
+// hold the instance's IdLock.
+//
+// The key travels: controller -> agent (mutually authenticated gRPC) -> this process's memory ->
+// the QEMU monitor socket (a UNIX socket under the embed root's run/ directory, only the agent
+// and QEMU's account can connect) -> QEMU, which drops the passphrase right after opening the
+// LUKS node. It is never in a command line, a file, the domain XML or a log line: no command
+// text is ever logged or put into an error (libvirt logs monitor traffic only at debug level,
+// which the agent never configures; SECURITY.md).
+
+#include <libvirt/libvirt.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/hypervisor/hypervisor.h"
+
+namespace minicloud::hypervisor::libvirt_internal {
+
+// Plugs `disk` (luks_key set) into the running QEMU. Leftover nodes of an earlier plug at the
+// same target (no device) are released first. On failure whatever was added is removed again
+// and the error names the step, never the key. A boot disk gets bootindex 0: the caller must
+// reset the machine (ResetMachine) before the guest's firmware runs.
+absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_view context);
+
+// The encrypted disks the running QEMU has (its peripheral devices named by CryptDeviceId). None
+// on a driver without a QEMU monitor (libvirt's test driver).
+absl::StatusOr<std::vector<AttachedEbsDisk>> CryptDisks(virDomainPtr dom,
+                                                        absl::string_view context);
+
+// Asks the guest to release the disk at `disk.target_dev` (device_del) and waits a few seconds
+// for it; once the device is gone its nodes are released. Success when it was asked (or is
+// already gone).
+absl::Status UnplugCryptDisk(virDomainPtr dom, const AttachedEbsDisk& disk,
+                             absl::string_view context);
+
+// Releases the nodes of targets whose device is gone (an unplug the guest finished after
+// UnplugCryptDisk stopped waiting). Errors are logged, not returned.
+void ReleaseUnpluggedCryptNodes(virDomainPtr dom, absl::string_view context);
+
+// system_reset: QEMU rebuilds the firmware's boot order (fw_cfg "bootorder") at reset, so a
+// boot disk plugged while the domain was paused before its first instruction is booted from.
+absl::Status ResetMachine(virDomainPtr dom, absl::string_view context);
+
+}  // namespace minicloud::hypervisor::libvirt_internal
