@@ -83,7 +83,7 @@ absl::StatusOr<int64_t> SaveToVolume(hypervisor::Hypervisor& hv, const std::stri
       argv.insert(argv.begin() + 2,
                   {"--object", absl::StrCat("secret,id=", kSecretId, ",file=/dev/stdin")});
     }
-    process::RunOptions options{.timeout = absl::Minutes(1),
+    process::RunOptions options{.timeout = absl::Seconds(15),
                                 .stdin_data = disk.luks_key(),
                                 .max_output_bytes = 4096,
                                 .merge_stderr = true};
