@@ -253,7 +253,8 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     MC_RETURN_IF_ERROR(CheckHibernationPrerequisites(
         {.instance_type = req.instance_type(),
          .memory_mib = type.memory_mib,
-         .root_device_type = ebs_root ? image.root_device_type() : "instance-store",
+         .root_device_type = ebs_root ? absl::string_view(image.root_device_type())
+                                      : absl::string_view("instance-store"),
          .root_encrypted = encrypted,
          .root_size_gib = ebs_root ? ebs_volumes.front().size_gib : 0,
          .image_size_gib = (image.virtual_size_bytes() + (int64_t{1} << 30) - 1) >> 30}));
