@@ -124,10 +124,17 @@ absl::Status RestoreFromVolume(hypervisor::Hypervisor& hv, const hypervisor::Dom
   if (bytes <= 0) return absl::FailedPreconditionError(absl::StrCat(what, ": no saved image"));
   MC_RETURN_IF_ERROR(EnsureScratch(io.scratch_dir));
   const std::string path = io.scratch_dir + "/" + spec.instance_id + ".restore";
+  // QEMU's raw driver cuts at whole sectors: read up to the next one, then cut the file to the
+  // image's own length.
+  const int64_t sectors = (bytes + 511) / 512 * 512;
   absl::Status s = QemuImg(
-      io, disk, {"--image-opts", HibernationImageOpts(disk, bytes), "-O", "raw", path}, what);
-  if (s.ok()) s = hv.RestoreDomain(spec, path);
+      io, disk, {"--image-opts", HibernationImageOpts(disk, sectors), "-O", "raw", path}, what);
   std::error_code ec;
+  if (s.ok()) {
+    fs::resize_file(path, static_cast<uintmax_t>(bytes), ec);
+    if (ec) s = absl::InternalError(absl::StrCat(what, ": cut ", path, ": ", ec.message()));
+  }
+  if (s.ok()) s = hv.RestoreDomain(spec, path);
   fs::remove(path, ec);
   return s;
 }

@@ -31,7 +31,8 @@ struct HibernationIo {
 };
 
 // qemu-img's --image-opts for the hibernation volume: raw NBD, or LUKS over NBD with the secret
-// object "hibernation-key"; `size_bytes` > 0 cuts the image to that many bytes (reading back).
+// object "hibernation-key"; `size_bytes` > 0 (a multiple of 512) cuts the image to that many
+// bytes (reading back).
 std::string HibernationImageOpts(const v1::DesiredEbsDisk& disk, int64_t size_bytes);
 
 // Saves the running domain `instance_id` onto `disk`; returns the image's length.
