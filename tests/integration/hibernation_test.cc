@@ -174,7 +174,7 @@ TEST_CASE("hibernate, then resume on another host of the zone from the volume se
   {
     std::lock_guard<std::mutex> lock(f.cloud.controller().state->mu());
     const v1::VolumeRecord& v = f.cloud.controller().state->volumes().at(hib);
-    CHECK(v.encrypted());  // like the root
+    CHECK(v.encrypted());      // like the root
     CHECK(v.size_gib() == 2);  // 1 GiB of RAM + 1
     CHECK(v.hibernation_state_of() == inst);
   }
@@ -209,7 +209,7 @@ TEST_CASE("hibernate, then resume on another host of the zone from the volume se
   REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "running"; }));
   CHECK(f.HostOf(inst) == b.agent->host_id());
   CHECK(b.hypervisor->restores() == 1);
-  CHECK(b.hypervisor->BootId(inst) == boot_id);  // the same guest, its RAM read from the volume
+  CHECK(b.hypervisor->BootId(inst) == boot_id);     // the same guest, its RAM read from the volume
   CHECK(f.Record(inst).hibernated_time_ms() == 0);  // the image is used up
   CHECK(EmptyDir(b.config.hibernation_scratch_dir));
 

@@ -6,12 +6,13 @@
 // that holds the AMI but not the RAM accepted (or one exactly big enough refused); a family EC2
 // does not hibernate, a .metal size or 150 GiB of RAM accepted; the wrong EC2 code; a
 // hibernation volume smaller than the RAM; Hibernate on an unconfigured instance or with Force.
+#include "controller/service/hibernation.h"
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
 #include "common/ec2_error.h"
-#include "controller/service/hibernation.h"
 #include "controller/service/instance_types.h"
 
 namespace minicloud::controller {
@@ -52,8 +53,8 @@ TEST_CASE("hibernation prerequisites at launch", "[hibernation]") {
   {
     auto l = Good();
     l.root_size_gib = 8;  // the AMI's 8 GiB, no room for 1 GiB of RAM
-    cases.push_back({"root without room for the RAM", l, "UnsupportedHibernationConfiguration",
-                     "RAM (1 GiB)"});
+    cases.push_back(
+        {"root without room for the RAM", l, "UnsupportedHibernationConfiguration", "RAM (1 GiB)"});
     l.memory_mib = 1025;  // 2 GiB rounded up
     l.root_size_gib = 9;
     cases.push_back({"RAM rounded up to GiB", l, "UnsupportedHibernationConfiguration", "RAM"});
@@ -63,8 +64,8 @@ TEST_CASE("hibernation prerequisites at launch", "[hibernation]") {
   {
     auto l = Good();
     l.instance_type = "x1e.xlarge";
-    cases.push_back({"family EC2 does not hibernate", l, "UnsupportedHibernationConfiguration",
-                     "x1e.xlarge"});
+    cases.push_back(
+        {"family EC2 does not hibernate", l, "UnsupportedHibernationConfiguration", "x1e.xlarge"});
     l.instance_type = "m5.metal";
     cases.push_back({"bare metal", l, "UnsupportedHibernationConfiguration", "m5.metal"});
     l.instance_type = "r5.8xlarge";
@@ -104,8 +105,7 @@ TEST_CASE("the hibernation volume holds the RAM and the device state", "[hiberna
   CHECK(HibernationVolumeGib(8192) == 9);
 }
 
-TEST_CASE("StopInstances Hibernate: configured instances only, never with Force",
-          "[hibernation]") {
+TEST_CASE("StopInstances Hibernate: configured instances only, never with Force", "[hibernation]") {
   v1::InstanceRecord r;
   r.set_instance_id("i-0123456789abcdef0");
   absl::Status s = CheckCanHibernate(r, false);
