@@ -198,6 +198,12 @@ TEST_CASE("hibernate, then resume on another host of the zone from the volume se
   CHECK(f.Record(inst).hibernated_time_ms() > 0);
   CHECK(f.Record(inst).saved_state_bytes() >= 1024 * 1024);  // the fake's 1 GiB "RAM"
   CHECK(EmptyDir(a.config.hibernation_scratch_dir));
+  // A hibernated instance is a stopped one: it does not reboot (EC2: IncorrectInstanceState).
+  v1::RebootInstancesRequest reboot;
+  reboot.add_instance_ids(inst);
+  auto rebooted = f.cloud.controller().compute->RebootInstances(reboot);
+  CHECK(Ec2CodeOf(rebooted.status()) == "IncorrectInstanceState");
+  CHECK(f.Record(inst).hibernated_time_ms() > 0);  // the image is kept
 
   // Host a is full now (a filler takes its memory); host b joins and resumes the instance.
   auto filler = f.cloud.controller().compute->RunInstances(
