@@ -32,7 +32,6 @@ using testing::TestCloud;
 constexpr char kZone[] = "home-1a";
 
 bool Have(const std::string& p) { return process::ResolveProgram(p).ok(); }
-bool Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
 
 struct Fixture {
   TestCloud cloud;

@@ -32,6 +32,21 @@ std::string_view StopMethodName(StopMethod m) {
 
 FakeHypervisor::FakeHypervisor(HostResources resources) : resources_(resources) {}
 
+namespace {
+// As the libvirt adapter does for each call (disk_secrets.h): an encrypted disk gets the UUID
+// of a secret that holds its key; the fake keeps no key, only a UUID per volume.
+DomainSpec WithSecretUuids(DomainSpec spec) {
+  int n = 0;
+  for (EbsDisk& d : spec.ebs_disks) {
+    ++n;
+    if (!d.luks_key.empty() && d.secret_uuid.empty()) {
+      d.secret_uuid = absl::StrCat("5ec2e700-0000-4000-8000-", absl::Dec(n, absl::kZeroPad12));
+    }
+  }
+  return spec;
+}
+}  // namespace
+
 absl::Status FakeHypervisor::TakeFailure(std::optional<absl::Status>& slot) {
   if (!slot.has_value()) return absl::OkStatus();
   absl::Status s = std::move(*slot);
@@ -39,7 +54,8 @@ absl::Status FakeHypervisor::TakeFailure(std::optional<absl::Status>& slot) {
   return s;
 }
 
-absl::Status FakeHypervisor::CreateAndStart(const DomainSpec& spec) {
+absl::Status FakeHypervisor::CreateAndStart(const DomainSpec& wanted) {
+  const DomainSpec spec = WithSecretUuids(wanted);
   const std::string context = absl::StrCat("create ", spec.instance_id);
   if (absl::Status s = ValidateDomainSpec(spec); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
@@ -106,7 +122,8 @@ absl::Status FakeHypervisor::SaveDomain(std::string_view instance_id, const std:
   return absl::OkStatus();
 }
 
-absl::Status FakeHypervisor::RestoreDomain(const DomainSpec& spec, const std::string& path) {
+absl::Status FakeHypervisor::RestoreDomain(const DomainSpec& wanted, const std::string& path) {
+  const DomainSpec spec = WithSecretUuids(wanted);
   const std::string context = absl::StrCat("restore ", spec.instance_id);
   if (absl::Status s = ValidateDomainSpec(spec); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));

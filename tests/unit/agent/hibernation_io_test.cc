@@ -68,7 +68,7 @@ hypervisor::DomainSpec Spec(const fs::path& dir) {
   s.instance_id = "i-0123456789abcdef0";
   s.smbios_uuid = "ec200000-0000-4000-8000-000000000001";
   s.smbios_serial = s.smbios_uuid;
-  s.memory_mib = 3;  // the fake's image: 3 KiB of "RAM" and a trailer, not a sector multiple
+  s.memory_mib = 17;  // the fake writes 17 KiB of "RAM" and a trailer: not a whole sector
   s.root_disk = (dir / "root.qcow2").string();
   std::ofstream(s.root_disk) << "x";
   return s;
