@@ -60,6 +60,7 @@ json InstanceJson(const v1::Instance& i) {
       {"RootDeviceType", i.root_device_type()},
       {"Hypervisor", i.hypervisor()},
       {"ClientToken", i.client_token()},
+      {"HibernationOptions", {{"Configured", i.hibernation_options().configured()}}},
   };
   if (i.placement().partition_number() != 0) {
     j["Placement"]["PartitionNumber"] = i.placement().partition_number();

@@ -229,6 +229,22 @@ v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text) {
   return o;
 }
 
+bool ParseHibernationOptions(const std::string& text) {
+  bool configured = false;
+  for (const auto& kv : Pairs(text, "--hibernation-options")) {
+    if (kv[0] != "Configured") {
+      throw UsageError("Error parsing parameter '--hibernation-options': unknown key '" + kv[0] +
+                       "'");
+    }
+    if (kv[1] != "true" && kv[1] != "false") {
+      throw UsageError(
+          "Error parsing parameter '--hibernation-options': Configured must be true or false");
+    }
+    configured = kv[1] == "true";
+  }
+  return configured;
+}
+
 v1::Placement ParsePlacement(const std::string& text) {
   v1::Placement p;
   for (const auto& kv : Pairs(text, "--placement")) {

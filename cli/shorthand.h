@@ -61,6 +61,9 @@ v1::InstanceMetadataOptions ParseMetadataOptions(const std::string& text);
 // "AvailabilityZone=home-1a,GroupName=pg,PartitionNumber=2,Tenancy=default"
 v1::Placement ParsePlacement(const std::string& text);
 
+// "Configured=true" (RunInstances' --hibernation-options), or JSON {"Configured": true}.
+bool ParseHibernationOptions(const std::string& text);
+
 // "Key=Name,Value=web" or {"Key": "Name", "Value": "web"}
 v1::Tag ParseTag(const std::string& text);
 

@@ -129,6 +129,16 @@ struct HostResources {
 //   the running guest's (live XML: a disk whose hot-unplug the guest has not finished is still
 //   listed) or, for a domain that is not running, its definition. A missing domain NotFound.
 //   An agent that restarts re-derives what is attached from it.
+// - SaveDomain writes a running owned domain's whole state (RAM, CPU and device state) into the
+//   new file `path` (0600; an existing file is replaced) and leaves the domain shut off and
+//   defined, its disks untouched (hibernation). A domain that is not running is
+//   FailedPrecondition, a missing one NotFound. On failure the guest keeps running and no file
+//   is left.
+// - RestoreDomain starts `spec`'s domain from a file SaveDomain wrote, here or on another host:
+//   spec (validated like CreateAndStart's) says this host's disks, taps and endpoints; the
+//   guest's devices must be those it was saved with. The domain is defined with spec and runs
+//   on with the processes it had. A domain of that name already running is success (it was
+//   restored before); on failure nothing runs (a definition may stay, as for a stopped domain).
 // - Domains keep running when the Hypervisor object (or the agent process) goes away; a new
 //   instance re-adopts them through List().
 // - Methods are thread-safe.
@@ -148,6 +158,8 @@ class Hypervisor {
   virtual absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) = 0;
   virtual absl::StatusOr<std::vector<AttachedEbsDisk>> ListEbsDisks(
       std::string_view instance_id) = 0;
+  virtual absl::Status SaveDomain(std::string_view instance_id, const std::string& path) = 0;
+  virtual absl::Status RestoreDomain(const DomainSpec& spec, const std::string& path) = 0;
 };
 
 }  // namespace minicloud::hypervisor

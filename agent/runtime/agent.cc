@@ -333,6 +333,11 @@ v1::ReportStatusRequest Agent::BuildReportLocked(
     if (local != nullptr) {
       o->set_message(local->message);
       if (state == v1::OBSERVED_STATE_FAILED) o->set_failure(local->failure);
+      if (state == v1::OBSERVED_STATE_SHUTOFF && local->hibernated) {
+        o->set_hibernated(true);
+        o->set_saved_state_bytes(local->saved_state_bytes);
+      }
+      if (state == v1::OBSERVED_STATE_RUNNING) o->set_resumed(local->resumed);
       if (local->timeline.received_ms() != 0) *o->mutable_timeline() = local->timeline;
       if (local->ebs_known && domain != nullptr) {
         o->set_ebs_disks_known(true);

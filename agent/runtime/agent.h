@@ -43,6 +43,10 @@ struct AgentConfig {
   // again this long before they expire; checked every credentials_poll_ms.
   absl::Duration credentials_refresh_before = absl::Minutes(15);
   int credentials_poll_ms = 2'000;
+  // Hibernation (hibernation.h): where a guest's saved RAM passes through on its way to or from
+  // its volume (tmpfs, never this host's disk), and the qemu-img that carries it.
+  std::string hibernation_scratch_dir = "/run/minicloud/hibernation";
+  std::string qemu_img = "qemu-img";
 };
 
 // Creates the host network for a subnet (of the VPC `vpc_cidr`, "" when unknown) the first time

@@ -8,6 +8,7 @@
 #include "agent/runtime/admission.h"
 #include "agent/runtime/agent.h"
 #include "agent/runtime/ebs_sync.h"
+#include "agent/runtime/hibernation.h"
 #include "agent/runtime/instance_store.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -19,6 +20,10 @@ namespace fs = std::filesystem;
 namespace {
 
 int64_t NowMs(const Clock& clock) { return absl::ToUnixMillis(clock.Now()); }
+
+HibernationIo HibernationIoOf(const AgentConfig& config) {
+  return {.scratch_dir = config.hibernation_scratch_dir, .qemu_img = config.qemu_img};
+}
 
 // When a graceful stop of boot `boot_count` began (Unix ms), kept next to the disk so an agent
 // restarted during the stop keeps the original deadline instead of starting a new one.
@@ -202,6 +207,7 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
     v1::DesiredInstance kept = want;
     for (auto& d : *kept.mutable_ebs_disks()) d.clear_luks_key();
     kept.mutable_root_disk()->clear_luks_key();
+    kept.mutable_hibernation_disk()->clear_luks_key();
     std::ofstream saved(dir + "/desired.pb", std::ios::binary | std::ios::trunc);
     if (!saved || !kept.SerializeToOstream(&saved)) {
       return absl::InternalError(absl::StrCat("write ", dir, "/desired.pb"));
@@ -209,7 +215,27 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
     std::lock_guard<std::mutex> lock(mu_);
     MC_RETURN_IF_ERROR(PublishMetadataLocked(want));
   }
-  MC_RETURN_IF_ERROR(hypervisor_.CreateAndStart(spec));
+  // A hibernated instance resumes from its saved RAM (hibernation.h); when that cannot be done
+  // it boots cold, with its disks as they were (the report says which).
+  bool resumed = false;
+  if (want.resume() && want.saved_state_bytes() > 0 &&
+      !want.hibernation_disk().nbd_host().empty()) {
+    absl::StatusOr<hypervisor::DomainInfo> current = hypervisor_.Get(id);
+    if (current.ok() && current->state == hypervisor::DomainState::kRunning) {
+      resumed = true;  // restored before this agent restarted
+    } else {
+      absl::Status r = RestoreFromVolume(hypervisor_, spec, want.hibernation_disk(),
+                                         want.saved_state_bytes(), HibernationIoOf(config_));
+      resumed = r.ok();
+      if (!r.ok()) spdlog::error("{}; booting it cold", r.message());
+    }
+  }
+  if (!resumed) MC_RETURN_IF_ERROR(hypervisor_.CreateAndStart(spec));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    local_[id].resumed = resumed;
+    local_[id].hibernated = false;
+  }
   timeline.set_domain_started_ms(NowMs(clock_));
   return absl::OkStatus();
 }
@@ -270,6 +296,32 @@ void Agent::RunReboot(v1::DesiredInstance want) {
 void Agent::RunStop(v1::DesiredInstance want) {
   const std::string id = want.instance_id();
   bool force = want.force_stop();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    local_[id].hibernated = false;
+  }
+  if (want.hibernate() && !force && !want.hibernation_disk().nbd_host().empty()) {
+    absl::StatusOr<hypervisor::DomainInfo> d = hypervisor_.Get(id);
+    if (d.ok() && d->state == hypervisor::DomainState::kRunning) {
+      absl::StatusOr<int64_t> saved =
+          SaveToVolume(hypervisor_, id, want.hibernation_disk(), HibernationIoOf(config_));
+      if (saved.ok()) {
+        absl::StatusOr<std::string> dir = InstanceDir(id);
+        absl::Status r = dir.ok() ? RemoveInstanceStore(*dir) : dir.status();
+        if (!r.ok()) spdlog::error("hibernate {}: {}", id, r.message());
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          local_[id].hibernated = true;
+          local_[id].saved_state_bytes = *saved;
+        }
+        spdlog::info("{} hibernated ({} bytes of saved state)", id, *saved);
+        Finish(id, v1::OBSERVED_STATE_SHUTOFF, "");
+        return;
+      }
+      // EC2: an instance that cannot hibernate is shut down instead.
+      spdlog::warn("{}; stopping it instead", saved.status().message());
+    }
+  }
   absl::Status s = hypervisor_.StopDomain(
       id, force ? hypervisor::StopMode::kForce : hypervisor::StopMode::kGraceful);
   // The guest's time to shut down counts from the first power button press of this boot, also

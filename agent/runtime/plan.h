@@ -28,6 +28,11 @@ struct LocalInstance {
   std::vector<v1::ObservedEbsDisk> ebs;
   std::map<std::string, std::string> ebs_errors;
   std::map<std::string, int64_t> detach_asked_ms;
+  // Hibernation: the last stop saved the RAM (this many bytes) onto the hibernation volume;
+  // the last boot resumed the saved RAM (false: a cold boot).
+  bool hibernated = false;
+  int64_t saved_state_bytes = 0;
+  bool resumed = false;
 };
 
 // kLaunch boots an instance (creating its disk the first time); kStop shuts a running domain

@@ -114,6 +114,7 @@ void AddRunInstances(VerbRegistry& verbs) {
   struct Flags {
     v1::RunInstancesRequest run;
     std::string user_data, az, count, placement, metadata_options, iam_instance_profile;
+    std::string hibernation_options;
     int min_count = 0, max_count = 0;
     bool explain = false, dry_run = false, wait = false;
     std::vector<std::string> tags, tag_specifications, block_device_mappings;
@@ -149,6 +150,10 @@ void AddRunInstances(VerbRegistry& verbs) {
     // what a mapping may say.
     for (auto& m : ParseBlockDeviceMappings(f->block_device_mappings)) {
       *run.add_block_device_mappings() = std::move(m);
+    }
+    if (!f->hibernation_options.empty()) {
+      run.mutable_hibernation_options()->set_configured(
+          ParseHibernationOptions(f->hibernation_options));
     }
     run.set_dry_run(f->dry_run);
     auto resp = ctx.api.Call("RunInstances", &Stub::RunInstances, run);
@@ -186,6 +191,9 @@ void AddRunInstances(VerbRegistry& verbs) {
   cmd->add_option(
       "--block-device-mappings", f->block_device_mappings,
       "DeviceName=/dev/sda1,Ebs={VolumeSize=20} (or JSON); refused until volumes exist");
+  cmd->add_option("--hibernation-options", f->hibernation_options,
+                  "Configured=true (or {\"Configured\": true}): the instance may hibernate "
+                  "(encrypted EBS root big enough for the RAM)");
   cmd->add_flag("--wait", f->wait,
                 "wait for cloud-init to finish, then print whether the user data succeeded, "
                 "its output and the boot timeline; exit 1 if it failed, 255 on timeout");
@@ -350,7 +358,7 @@ void AddDescribeInstanceAttribute(VerbRegistry& verbs) {
 void AddStopStartInstances(VerbRegistry& verbs) {
   struct StopFlags {
     std::vector<std::string> ids;
-    bool force = false, dry_run = false;
+    bool force = false, dry_run = false, hibernate = false;
   };
   auto stop = std::make_shared<StopFlags>();
   CLI::App* stop_cmd = verbs.Add(
@@ -358,6 +366,7 @@ void AddStopStartInstances(VerbRegistry& verbs) {
         v1::StopInstancesRequest req;
         for (const auto& id : stop->ids) req.add_instance_ids(id);
         req.set_force(stop->force);
+        req.set_hibernate(stop->hibernate);
         req.set_dry_run(stop->dry_run);
         auto resp = ctx.api.Call("StopInstances", &Stub::StopInstances, req);
         json doc = {{"StoppingInstances", json::array()}};
@@ -369,6 +378,9 @@ void AddStopStartInstances(VerbRegistry& verbs) {
       });
   stop_cmd->add_option("--instance-ids", stop->ids)->required();
   stop_cmd->add_flag("--force", stop->force, "power off without waiting for the guest");
+  stop_cmd->add_flag("--hibernate,!--no-hibernate", stop->hibernate,
+                     "save the guest's RAM; start-instances resumes it (instances launched with "
+                     "--hibernation-options Configured=true)");
   stop_cmd->add_flag("--dry-run", stop->dry_run);
 
   struct StartFlags {

@@ -26,6 +26,12 @@ StateReason UserInitiatedShutdown() {
   return {"Client.UserInitiatedShutdown", "Client.UserInitiatedShutdown: User initiated shutdown"};
 }
 
+// EC2's StateReason of a hibernated instance (API reference, StateReason).
+StateReason UserInitiatedHibernate() {
+  return {"Client.UserInitiatedHibernate",
+          "Client.UserInitiatedHibernate: User initiated hibernate"};
+}
+
 StateReason InstanceInitiatedShutdown() {
   return {"Client.InstanceInitiatedShutdown",
           "Client.InstanceInitiatedShutdown: Instance initiated shutdown"};
@@ -42,6 +48,10 @@ class Builder {
     t_.state = c.state;
     t_.boot_count = c.boot_count;
     t_.force_stop = c.force_stop;
+    t_.hibernate = c.hibernate;
+    t_.resume = c.resume;
+    t_.hibernated_at_ms = c.hibernated_at_ms;
+    t_.saved_state_bytes = c.saved_state_bytes;
   }
   Builder& To(InstanceStateCode to) {
     const bool held = HoldsCapacity(t_.state);
@@ -101,6 +111,27 @@ absl::StatusOr<Transition> Stop(const InstanceLifecycle& c, bool force, absl::Ti
   }
 }
 
+// StopInstances with Hibernate: only a running instance saves its RAM (a pending one has not
+// booted yet, EC2 refuses it); one already stopping or stopped stays as it is.
+absl::StatusOr<Transition> Hibernate(const InstanceLifecycle& c, absl::Time now) {
+  switch (c.state) {
+    case kRunning: {
+      Builder b(c);
+      b.To(kStopping).ForceStop(false).TransitionReason(UserInitiatedReason(now));
+      b.Reason(UserInitiatedHibernate());
+      b.t().hibernate = true;
+      return b.t();
+    }
+    case kStopping:
+    case kStopped:
+      return Unchanged(c);
+    case kPending:
+      return IncorrectState(c.instance_id, "hibernated");
+    default:  // shutting-down, terminated
+      return IncorrectState(c.instance_id, "stopped");
+  }
+}
+
 absl::StatusOr<Transition> Start(const InstanceLifecycle& c, absl::Time now) {
   switch (c.state) {
     case kStopped: {
@@ -108,6 +139,16 @@ absl::StatusOr<Transition> Start(const InstanceLifecycle& c, absl::Time now) {
       b.To(kPending).ForceStop(false).TransitionReason("").Reason({});
       b.t().boot_count = c.boot_count + 1;
       b.t().launch_time = now;  // EC2's LaunchTime is the last start
+      b.t().hibernate = false;
+      if (c.hibernated_at_ms != 0) {
+        const absl::Time saved = absl::FromUnixMillis(c.hibernated_at_ms);
+        // Within the limit the boot restores the RAM; past it the image is dropped.
+        b.t().resume = now - saved <= kMaxHibernation;
+        if (!b.t().resume) {
+          b.t().hibernated_at_ms = 0;
+          b.t().saved_state_bytes = 0;
+        }
+      }
       return b.t();
     }
     case kPending:
@@ -120,7 +161,11 @@ absl::StatusOr<Transition> Start(const InstanceLifecycle& c, absl::Time now) {
 
 Transition Terminate(const InstanceLifecycle& c, absl::Time now) {
   if (c.state == kShuttingDown || c.state == kTerminated) return Unchanged(c);
-  return UserShutdown(c, kShuttingDown, c.force_stop, now);
+  Transition t = UserShutdown(c, kShuttingDown, c.force_stop, now);
+  // The saved RAM goes with the instance (its volume is deleted with it).
+  t.hibernate = t.resume = false;
+  t.hibernated_at_ms = t.saved_state_bytes = 0;
+  return t;
 }
 
 // A boot the host could not complete (failed, refused by its re-check, or timed out).
@@ -137,10 +182,24 @@ absl::StatusOr<Transition> Reported(const InstanceLifecycle& c, const Event& e, 
         Builder b(c);
         b.To(kRunning).HostNotNotified();
         b.t().running_since = now;
+        // A resumed (or cold-booted) guest's image is used up: the next hibernate writes anew.
+        b.t().resume = false;
+        b.t().hibernated_at_ms = 0;
+        b.t().saved_state_bytes = 0;
         return b.t();
       }
     case EventKind::kAgentShutoff:
-      if (c.state == kStopping) return Builder(c).To(kStopped).ForceStop(false);
+      if (c.state == kStopping) {
+        Builder b(c);
+        b.To(kStopped).ForceStop(false);
+        if (c.hibernate && e.hibernated) {
+          b.t().hibernated_at_ms = absl::ToUnixMillis(now);
+          b.t().saved_state_bytes = e.saved_state_bytes;
+        }
+        // Not saved (forced, or the save failed): a plain stop, as EC2 falls back to.
+        b.t().hibernate = false;
+        return b.t();
+      }
       // An OS-initiated shutdown stops an EBS-backed instance (EC2's default behaviour).
       if (c.state == kRunning) {
         return Builder(c)
@@ -238,12 +297,16 @@ absl::string_view EventKindName(EventKind kind) {
       return "host-gone";
     case EventKind::kRetentionExpired:
       return "retention-expired";
+    case EventKind::kHibernateRequested:
+      return "hibernate-requested";
   }
   return "unknown-event";
 }
 
 InstanceLifecycle InstanceLifecycle::Of(const v1::InstanceRecord& r) {
-  return {r.instance_id(), r.host_id(), r.state(), r.boot_count(), r.force_stop()};
+  return {r.instance_id(),        r.host_id(),           r.state(),
+          r.boot_count(),         r.force_stop(),        r.hibernate_requested(),
+          r.hibernated_time_ms(), r.saved_state_bytes(), r.resume_requested()};
 }
 
 bool HoldsCapacity(v1::InstanceStateCode s) {
@@ -299,6 +362,8 @@ absl::StatusOr<Transition> Apply(const InstanceLifecycle& c, const Event& e, abs
       return Start(c, now);
     case EventKind::kTerminateRequested:
       return Terminate(c, now);
+    case EventKind::kHibernateRequested:
+      return Hibernate(c, now);
     case EventKind::kAgentRunning:
     case EventKind::kAgentShutoff:
     case EventKind::kAgentBootFailed:
@@ -319,6 +384,10 @@ void Record(const Transition& t, v1::InstanceRecord& r) {
   r.set_goal(GoalOf(t.state));
   r.set_boot_count(t.boot_count);
   r.set_force_stop(t.force_stop);
+  r.set_hibernate_requested(t.hibernate);
+  r.set_resume_requested(t.resume);
+  r.set_hibernated_time_ms(t.hibernated_at_ms);
+  r.set_saved_state_bytes(t.saved_state_bytes);
   if (t.state_transition_reason) r.set_state_transition_reason(*t.state_transition_reason);
   if (t.state_reason) {
     r.set_state_reason_code(t.state_reason->code);
@@ -338,7 +407,7 @@ std::optional<Event> EventOf(const v1::ObservedInstance& o) {
     case v1::OBSERVED_STATE_RUNNING:
       return Event{EventKind::kAgentRunning, ""};
     case v1::OBSERVED_STATE_SHUTOFF:
-      return Event{EventKind::kAgentShutoff, ""};
+      return Event{EventKind::kAgentShutoff, "", o.hibernated(), o.saved_state_bytes()};
     case v1::OBSERVED_STATE_ABSENT:
       return Event{EventKind::kAgentAbsent, ""};
     case v1::OBSERVED_STATE_FAILED:

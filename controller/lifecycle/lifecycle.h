@@ -12,6 +12,10 @@
 //   any but shutting-down|terminated --terminate--> shutting-down --host: absent--> terminated
 //   shutting-down on a host that is not registered --> terminated
 //   terminated, kept for the retention --> forgotten (purged)
+//   running --hibernate--> stopping (RAM saved) --host: shut off, saved--> stopped (hibernated)
+//   stopped (hibernated) --start--> pending (resume) --host: running--> running (same processes)
+//   stopped (hibernated more than kMaxHibernation ago) --start--> pending (cold boot, image
+//   dropped)
 //
 // EC2's codes: pending 0, running 16, shutting-down 32, terminated 48, stopping 64, stopped 80
 // (controller/service/instance_state.h). Capacity is held while the domain exists or is about to:
@@ -47,13 +51,23 @@ enum class EventKind {
   kLaunchTimedOut,         // pending for longer than the launch timeout
   kHostGone,               // the instance's host is not registered
   kRetentionExpired,       // terminated for longer than the retention
+  kHibernateRequested,     // StopInstances with Hibernate (the caller checked it is configured)
 };
-inline constexpr int kEventKindCount = static_cast<int>(EventKind::kRetentionExpired) + 1;
+inline constexpr int kEventKindCount = static_cast<int>(EventKind::kHibernateRequested) + 1;
+
+// EC2 keeps a hibernated instance's RAM for at most 60 days ("We do not support keeping an
+// instance hibernated for more than 60 days", EC2 User Guide, hibernation limitations): a start
+// after that boots the disk cold and drops the saved image.
+inline constexpr absl::Duration kMaxHibernation = absl::Hours(24 * 60);
 absl::string_view EventKindName(EventKind kind);
 
 struct Event {
   EventKind kind;
   std::string detail;  // agent failures: the host's message, quoted in the StateReason
+  // kAgentShutoff after a hibernate: the host saved the RAM image (this long) on the
+  // hibernation volume; false: it could not and shut the guest down instead.
+  bool hibernated = false;
+  int64_t saved_state_bytes = 0;
 };
 
 // The part of an instance record the lifecycle decides on.
@@ -64,6 +78,10 @@ struct InstanceLifecycle {
   v1::InstanceStateCode state = v1::INSTANCE_STATE_CODE_UNSPECIFIED;
   int32_t boot_count = 0;  // 1 for the first launch, +1 for every start
   bool force_stop = false;
+  bool hibernate = false;         // the pending stop saves the RAM
+  int64_t hibernated_at_ms = 0;   // a saved RAM image exists, taken then (0: none)
+  int64_t saved_state_bytes = 0;  // its length
+  bool resume = false;            // the pending boot restores it
 
   static InstanceLifecycle Of(const v1::InstanceRecord& r);
 };
@@ -83,6 +101,12 @@ struct Transition {
   v1::InstanceStateCode state = v1::INSTANCE_STATE_CODE_UNSPECIFIED;
   int32_t boot_count = 0;
   bool force_stop = false;  // goal STOPPED: power off at once instead of an ACPI shutdown
+  // Hibernation, always written by Record: the pending stop saves the RAM; the pending boot
+  // restores the saved image; the image (time taken, 0 = none, and its length).
+  bool hibernate = false;
+  bool resume = false;
+  int64_t hibernated_at_ms = 0;
+  int64_t saved_state_bytes = 0;
   // Set: replaces the stored value ("" / an empty code clears it). Unset: kept.
   std::optional<std::string> state_transition_reason;
   std::optional<StateReason> state_reason;

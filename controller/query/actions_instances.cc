@@ -61,6 +61,12 @@ absl::StatusOr<v1::RunInstancesRequest> ParseRunInstances(ParamNode& p, bool dry
   req.set_min_count(static_cast<int32_t>(*min_count));
   req.set_max_count(static_cast<int32_t>(*max_count));
   MC_RETURN_IF_ERROR(ParseFixedInstanceOptions(p));  // query_instance_options.cc
+  // HibernationOptions.Configured (botocore HibernationOptionsRequest); the prerequisites are
+  // the service's (controller/service/hibernation.h).
+  if (ParamNode* hibernation = p.Struct("HibernationOptions")) {
+    MC_ASSIGN_OR_RETURN(auto configured, hibernation->Bool("Configured"));
+    req.mutable_hibernation_options()->set_configured(configured.value_or(false));
+  }
   if (auto v = p.String("KeyName")) req.set_key_name(*v);
   if (auto v = p.String("ClientToken")) req.set_client_token(*v);
   // IamInstanceProfile.Arn / .Name (botocore: IamInstanceProfileSpecification).
@@ -150,10 +156,7 @@ absl::StatusOr<v1::StopInstancesRequest> ParseStopInstances(ParamNode& p, bool d
   MC_ASSIGN_OR_RETURN(auto force, p.Bool("Force"));
   req.set_force(force.value_or(false));
   MC_ASSIGN_OR_RETURN(auto hibernate, p.Bool("Hibernate"));
-  if (hibernate.value_or(false)) {
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "UnsupportedOperation",
-                    "minicloud does not hibernate instances yet");
-  }
+  req.set_hibernate(hibernate.value_or(false));
   return req;
 }
 
@@ -226,7 +229,7 @@ absl::Status RunDescribeInstanceTypes(Services& s, const v1::DescribeInstanceTyp
       Text(info, "encryptionSupport", t.instance_storage_encryption_support());
     }
     Bool(item, "burstablePerformanceSupported", t.burstable() == "true");
-    Bool(item, "hibernationSupported", false);
+    Bool(item, "hibernationSupported", t.hibernation_supported());
   }
   return absl::OkStatus();
 }

@@ -114,6 +114,8 @@ void WriteInstance(XmlNode item, const v1::Instance& i) {
     }
   }
   Bool(item, "ebsOptimized", false);
+  // botocore Instance.HibernationOptions (locationName hibernationOptions/configured).
+  Bool(Child(item, "hibernationOptions"), "configured", i.hibernation_options().configured());
   if (i.has_metadata_options())
     WriteMetadataOptions(Child(item, "metadataOptions"), i.metadata_options());
 }

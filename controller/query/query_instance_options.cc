@@ -85,8 +85,6 @@ absl::Status ParseFixedInstanceOptions(ParamNode& p) {
       CheckBool(&p, "DisableApiTermination", "DisableApiTermination", ctl::kDisableApiTermination));
   MC_RETURN_IF_ERROR(CheckBool(&p, "DisableApiStop", "DisableApiStop", ctl::kDisableApiStop));
   MC_RETURN_IF_ERROR(CheckBool(&p, "EbsOptimized", "EbsOptimized", ctl::kEbsOptimized));
-  MC_RETURN_IF_ERROR(CheckBool(p.Struct("HibernationOptions"), "Configured",
-                               "HibernationOptions.Configured", ctl::kHibernationConfigured));
   MC_RETURN_IF_ERROR(
       CheckBool(p.Struct("Monitoring"), "Enabled", "Monitoring.Enabled", ctl::kMonitoringEnabled));
   return absl::OkStatus();

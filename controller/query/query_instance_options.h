@@ -13,7 +13,7 @@
 namespace minicloud::query {
 
 // RunInstances' CreditSpecification.CpuCredits, InstanceInitiatedShutdownBehavior,
-// DisableApiTermination, DisableApiStop, EbsOptimized, HibernationOptions.Configured and
+// DisableApiTermination, DisableApiStop, EbsOptimized and
 // Monitoring.Enabled: read (so they are not UnknownParameter) and refused unless they ask for
 // what every minicloud instance is.
 absl::Status ParseFixedInstanceOptions(ParamNode& params);

@@ -67,6 +67,7 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
     i.mutable_iam_instance_profile()->set_arn(r.iam_instance_profile_arn());
     i.mutable_iam_instance_profile()->set_id(r.iam_instance_profile_id());
   }
+  i.mutable_hibernation_options()->set_configured(r.hibernation_configured());
   return i;
 }
 
@@ -76,6 +77,7 @@ v1::Instance ComputeService::ToApi(const v1::InstanceRecord& r) const {
   // InstanceBlockDeviceMapping; instance store is not listed there).
   std::vector<std::pair<std::string, v1::InstanceBlockDeviceMapping>> found;
   for (const auto& [id, v] : state_.volumes()) {
+    if (!v.hibernation_state_of().empty()) continue;  // the saved RAM, not a guest disk
     for (const auto& a : v.attachments()) {
       if (a.instance_id() != r.instance_id() || a.state() == v1::ATTACHMENT_STATE_DETACHED) {
         continue;

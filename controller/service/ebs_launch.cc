@@ -7,6 +7,7 @@
 #include "common/status_macros.h"
 #include "common/volume_limits.h"
 #include "controller/service/compute_service.h"
+#include "controller/service/hibernation.h"
 
 namespace minicloud::controller {
 
@@ -23,6 +24,7 @@ absl::Status ComputeService::StageLaunchVolumesLocked(const std::vector<EbsVolum
                                  ": instances with EBS volumes cannot launch there."));
   }
   const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
+  bool root_encrypted = false;
   for (const EbsVolumePlan& p : plans) {
     v1::VolumeRecord v;
     v.set_volume_id(ids_.Next("vol"));
@@ -42,6 +44,9 @@ absl::Status ComputeService::StageLaunchVolumesLocked(const std::vector<EbsVolum
       }
       v.set_snapshot_id(snap->second);
       r.set_root_volume_id(v.volume_id());
+      auto snap_record = state_.snapshots().find(snap->second);
+      root_encrypted = p.encrypted ||
+                       (snap_record != state_.snapshots().end() && snap_record->second.encrypted());
     } else {
       if (!p.snapshot_id.empty()) {
         auto snap = state_.snapshots().find(p.snapshot_id);
@@ -63,6 +68,30 @@ absl::Status ComputeService::StageLaunchVolumesLocked(const std::vector<EbsVolum
     a->set_attach_time_ms(now_ms);
     a->set_delete_on_termination(p.delete_on_termination);
     a->set_target_dev(target);
+    volume_ids.push_back(v.volume_id());
+    changes.volumes[v.volume_id()] = std::move(v);
+  }
+  if (r.hibernation_configured()) {
+    // The volume that will hold the guest's RAM when it hibernates (hibernation.h): made and
+    // exported with the root, encrypted like it, deleted with the instance (DeleteOnTermination),
+    // hidden from the volume APIs. Its attachment is no guest disk: the host gets it as
+    // DesiredInstance.hibernation_disk and never reports it attached.
+    v1::VolumeRecord v;
+    v.set_volume_id(ids_.Next("vol"));
+    v.set_availability_zone(zone);
+    v.set_size_gib(HibernationVolumeGib(r.memory_mib()));
+    v.set_volume_type("gp2");
+    v.set_iops(static_cast<int32_t>(volumes::Gp2BaselineIops(v.size_gib())));
+    v.set_encrypted(root_encrypted);
+    v.set_hibernation_state_of(r.instance_id());
+    v.set_state(v1::VOLUME_STATE_CREATING);
+    v.set_create_time_ms(now_ms);
+    v1::VolumeAttachmentRecord* a = v.add_attachments();
+    a->set_instance_id(r.instance_id());
+    a->set_state(v1::ATTACHMENT_STATE_ATTACHING);
+    a->set_attach_time_ms(now_ms);
+    a->set_delete_on_termination(true);
+    r.set_hibernation_volume_id(v.volume_id());
     volume_ids.push_back(v.volume_id());
     changes.volumes[v.volume_id()] = std::move(v);
   }

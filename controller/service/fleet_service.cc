@@ -231,6 +231,7 @@ void FleetService::ApplyEbsReportLocked(const v1::ObservedInstance& obs,
   for (const auto& [volume_id, v] : state_.volumes()) {
     bool mine = false;
     for (const auto& a : v.attachments()) mine = mine || a.instance_id() == obs.instance_id();
+    if (!v.hibernation_state_of().empty()) mine = false;  // not a guest disk: never reported
     if (!mine) continue;
     v1::VolumeRecord next = changes.volumes.contains(volume_id) ? changes.volumes[volume_id] : v;
     bool changed = false;
@@ -286,6 +287,10 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
     di->set_boot_count(r.boot_count());
     di->set_force_stop(r.force_stop());
     di->set_reboot_count(r.reboot_count());
+    // Hibernation: save on this stop, restore on this boot (lifecycle.h decides both).
+    di->set_hibernate(r.hibernate_requested());
+    di->set_resume(r.resume_requested() && r.hibernated_time_ms() != 0);
+    di->set_saved_state_bytes(r.saved_state_bytes());
     if (r.goal() == v1::DESIRED_GOAL_TERMINATED) {
       forget.push_back(id);  // its identity is not needed again
       continue;              // the agent needs only the id
@@ -314,6 +319,8 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
       for (const auto& disk : it->second) {
         if (disk.volume_id() == r.root_volume_id()) {
           *di->mutable_root_disk() = disk;
+        } else if (disk.volume_id() == r.hibernation_volume_id()) {
+          *di->mutable_hibernation_disk() = disk;
         } else {
           *di->add_ebs_disks() = disk;
         }

@@ -9,6 +9,7 @@
 #include "common/ec2_error.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/filters.h"
+#include "controller/service/hibernation.h"
 #include "controller/service/instance_types.h"
 #include "controller/service/timestamp.h"
 
@@ -72,6 +73,7 @@ absl::StatusOr<v1::DescribeInstanceTypesResponse> ComputeService::DescribeInstan
       o->set_instance_storage_encryption_support("required");
     }
     o->set_burstable(t.burstable ? "true" : "false");
+    o->set_hibernation_supported(HibernationSupported(t.name, t.memory_mib));
   };
   if (req.instance_types_size() == 0) {
     for (const auto& t : InstanceTypeCatalog()) add(t);

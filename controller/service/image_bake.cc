@@ -51,6 +51,7 @@ std::vector<AttachedVolume> AttachedVolumesLocked(CloudState& state,
                                                   const v1::InstanceRecord& inst) {
   std::vector<AttachedVolume> out;
   for (const auto& [id, v] : state.volumes()) {
+    if (!v.hibernation_state_of().empty()) continue;  // the saved RAM is not baked
     for (const auto& a : v.attachments()) {
       if (a.instance_id() != inst.instance_id()) continue;
       if (a.state() != v1::ATTACHMENT_STATE_ATTACHED &&

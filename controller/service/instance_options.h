@@ -10,7 +10,6 @@
 //                            is not implemented.
 //   termination/stop guard   none: DisableApiTermination and DisableApiStop are false.
 //   EBS optimisation         false: no EBS (the root disk is a local overlay).
-//   hibernation              not configured.
 //   detailed monitoring      disabled (no CloudWatch).
 
 #include "absl/status/status.h"
@@ -25,7 +24,6 @@ inline constexpr char kShutdownBehavior[] = "stop";
 inline constexpr bool kDisableApiTermination = false;
 inline constexpr bool kDisableApiStop = false;
 inline constexpr bool kEbsOptimized = false;
-inline constexpr bool kHibernationConfigured = false;
 inline constexpr bool kMonitoringEnabled = false;
 
 // OK when `value` is minicloud's fixed value of option `name` (a parameter name, for the

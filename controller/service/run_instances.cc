@@ -20,6 +20,7 @@
 #include "controller/service/block_device_mapping.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/guest_view.h"
+#include "controller/service/hibernation.h"
 #include "controller/service/instance_common.h"
 #include "controller/service/instance_network.h"
 #include "controller/service/instance_profile_service.h"
@@ -240,6 +241,27 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
         auto it = state_.snapshots().find(id);
         return it == state_.snapshots().end() ? int64_t{0} : it->second.volume_size_gib();
       }));
+  if (req.hibernation_options().configured()) {
+    // EC2's prerequisites (hibernation.h). The root is encrypted when asked to be or when the
+    // AMI's snapshots are (a clone of an encrypted snapshot is encrypted).
+    const bool ebs_root = !ebs_volumes.empty() && ebs_volumes.front().root;
+    bool encrypted = ebs_root && ebs_volumes.front().encrypted;
+    bool all_snapshots_encrypted = image.zone_snapshots_size() > 0;
+    for (const auto& [zone, snapshot_id] : image.zone_snapshots()) {
+      auto s = state_.snapshots().find(snapshot_id);
+      all_snapshots_encrypted =
+          all_snapshots_encrypted && s != state_.snapshots().end() && s->second.encrypted();
+    }
+    encrypted = encrypted || (ebs_root && all_snapshots_encrypted);
+    MC_RETURN_IF_ERROR(CheckHibernationPrerequisites(
+        {.instance_type = req.instance_type(),
+         .memory_mib = type.memory_mib,
+         .root_device_type = ebs_root ? absl::string_view(image.root_device_type())
+                                      : absl::string_view("instance-store"),
+         .root_encrypted = encrypted,
+         .root_size_gib = ebs_root ? ebs_volumes.front().size_gib : 0,
+         .image_size_gib = (image.virtual_size_bytes() + (int64_t{1} << 30) - 1) >> 30}));
+  }
   if (!ebs_volumes.empty() && !ebs_hooks_.serves_zone) {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "UnsupportedOperation",
                     "EBS volumes need a volume service; this cloud has none");
@@ -324,6 +346,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
       r.set_iam_instance_profile_id(profile->instance_profile_id());
       r.set_iam_role_name(profile->role_name());
     }
+    r.set_hibernation_configured(req.hibernation_options().configured());
     MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes, next_free));
     MC_RETURN_IF_ERROR(StageLaunchVolumesLocked(ebs_volumes, image, r, changes, launch_volumes));
     // The identity document is not stored: it is built from these fields when the record is

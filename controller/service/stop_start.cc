@@ -10,6 +10,7 @@
 #include "controller/lifecycle/lifecycle.h"
 #include "controller/service/compute_service.h"
 #include "controller/service/ebs_mapping.h"
+#include "controller/service/hibernation.h"
 #include "controller/service/instance_common.h"
 #include "controller/service/instance_state.h"
 #include "controller/service/placement_group_service.h"
@@ -23,8 +24,10 @@ absl::StatusOr<v1::StopInstancesResponse> ComputeService::StopInstances(
   }
   for (const auto& id : req.instance_ids()) MC_RETURN_IF_ERROR(CheckInstanceIdFormat(id));
   const absl::Time now = clock_.Now();
-  const lifecycle::Event event{
-      req.force() ? lifecycle::EventKind::kStopForced : lifecycle::EventKind::kStopRequested, ""};
+  const lifecycle::Event event{req.hibernate() ? lifecycle::EventKind::kHibernateRequested
+                               : req.force()   ? lifecycle::EventKind::kStopForced
+                                               : lifecycle::EventKind::kStopRequested,
+                               ""};
   auto lock = state_.LockCommitted();
   std::vector<lifecycle::Transition> transitions;
   for (const auto& id : req.instance_ids()) {
@@ -36,6 +39,7 @@ absl::StatusOr<v1::StopInstancesResponse> ComputeService::StopInstances(
                                    "' does not have an 'ebs' root device type and cannot be "
                                    "stopped."));
     }
+    if (req.hibernate()) MC_RETURN_IF_ERROR(CheckCanHibernate(*r, req.force()));
     MC_ASSIGN_OR_RETURN(transitions.emplace_back(),
                         lifecycle::Apply(lifecycle::InstanceLifecycle::Of(*r), event, now));
   }

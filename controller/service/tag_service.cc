@@ -137,7 +137,9 @@ absl::StatusOr<std::vector<Target>> LoadTargets(
       }
       case Kind::kVolume: {
         auto it = state.volumes().find(id);
-        if (it == state.volumes().end()) return NotFound(kind, id);
+        if (it == state.volumes().end() || !it->second.hibernation_state_of().empty()) {
+          return NotFound(kind, id);
+        }
         t.map_key = id;
         changes.volumes[id] = it->second;
         break;
@@ -306,6 +308,7 @@ absl::StatusOr<v1::DescribeTagsResponse> TagService::DescribeTags(
     add(r.group_id(), Kind::kPlacementGroup, r.tags());
   }
   for (const auto& [id, r] : state_.volumes()) {
+    if (!r.hibernation_state_of().empty()) continue;
     add(id, Kind::kVolume, r.tags());
   }
   // One stable order: resource id, then key. "\0" sorts below every character of an id, so

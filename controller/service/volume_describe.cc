@@ -161,6 +161,7 @@ absl::StatusOr<v1::DescribeVolumesResponse> VolumeService::DescribeVolumes(
   std::vector<std::string> keys;
   for (auto it = state_.volumes().upper_bound(start.after); it != state_.volumes().end(); ++it) {
     const v1::VolumeRecord& v = it->second;
+    if (!v.hibernation_state_of().empty()) continue;  // an instance's saved RAM (hibernation.h)
     if (!ids.empty() && !ids.contains(v.volume_id())) continue;
     if (!VolumeFilters().Matches(v, plain) || !AttachmentsMatch(v, attachment)) continue;
     matched.push_back(&v);

@@ -75,7 +75,8 @@ absl::StatusOr<const v1::VolumeRecord*> FindVolumeLocked(CloudState& state, cons
         absl::StrCat("Invalid id: \"", QuoteForMessage(id, 64), "\" (expecting \"vol-...\")"));
   }
   auto it = state.volumes().find(id);
-  if (it == state.volumes().end()) {
+  // A hibernation volume belongs to its instance: the volume APIs do not know it.
+  if (it == state.volumes().end() || !it->second.hibernation_state_of().empty()) {
     return Ec2Error(absl::StatusCode::kNotFound, "InvalidVolume.NotFound",
                     absl::StrCat("The volume '", id, "' does not exist."));
   }

@@ -37,7 +37,9 @@
 #if __has_include("controller/service/stack_service.h")
 #include "controller/service/stack_service.h"
 #endif
+#include "controller/auth/secret_box.h"
 #include "controller/volumes/disk_writer.h"
+#include "controller/volumes/volume_keys.h"
 #include "tests/testing/fake_volume_service.h"
 #include "tests/testing/query_endpoint.h"
 #include "tests/testing/test_cloud.h"
@@ -114,6 +116,12 @@ int main(int argc, char** argv) {
   volume_fleet.Add("home-1a", std::make_shared<mc::testing::FakeVolumeService>());
   mc::controller::VolumeService volumes(*ctl.state, ctl.clock, ctl.ids, volume_fleet);
   ctl.compute->SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
+  // Encrypted volumes (and so hibernation's encrypted roots): a key store as main.cc has one.
+  auto volume_box = mc::controller::auth::SecretBox::FromKey(std::string(32, 'q'));
+  if (!volume_box.ok()) return 1;
+  mc::controller::VolumeKeys volume_keys(*volume_box, mc::controller::auth::RandomBytes);
+  volumes.SetVolumeKeys(&volume_keys);
+  ctl.fleet->SetVolumeKeys(&volume_keys);
   // EBS-backed AMIs and Ebs mappings over the same in-memory service. The AMI's disk is "written"
   // by a writer that only checks its arguments: the real NBD write (qemu-img) is covered by
   // integration_ebs_root_test.

@@ -578,6 +578,65 @@ class EbsBackedTest(unittest.TestCase):
                          "InvalidBlockDeviceMapping")
 
 
+class HibernationTest(unittest.TestCase):
+    # Bug: HibernationOptions.Configured not read from the wire or refused; EC2's prerequisites
+    # not checked (an unencrypted root launched: UnsupportedHibernationConfiguration);
+    # describe-instances without hibernationOptions/configured; StopInstances Hibernate not read
+    # (a plain stop's StateReason) or accepted for an instance launched without it
+    # (UnsupportedOperation); DescribeInstanceTypes' HibernationSupported false.
+    def _encrypted_ami(self):
+        v = ec2().create_volume(AvailabilityZone="home-1a", Size=1, Encrypted=True)
+        ec2().get_waiter("volume_available").wait(VolumeIds=[v["VolumeId"]],
+                                                  WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        s = ec2().create_snapshot(VolumeId=v["VolumeId"])
+        ec2().get_waiter("snapshot_completed").wait(SnapshotIds=[s["SnapshotId"]],
+                                                    WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        return ec2().register_image(
+            Name="hibernation-root", RootDeviceName="/dev/xvda",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
+                                  "Ebs": {"SnapshotId": s["SnapshotId"]}}])["ImageId"]
+
+    def test_hibernate_and_resume_shapes(self):
+        t = ec2().describe_instance_types(InstanceTypes=["t3.micro"])["InstanceTypes"][0]
+        self.assertTrue(t["HibernationSupported"])
+        hib = {"HibernationOptions": {"Configured": True},
+               "Placement": {"AvailabilityZone": "home-1a"}}
+        # The conformance EBS AMI's root is not encrypted.
+        self.assertEqual(code_of(ec2().run_instances, ImageId=cloud().ebs_image,
+                                 InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                 BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
+                                                       "Ebs": {"VolumeSize": 8}}], **hib),
+                         ("UnsupportedHibernationConfiguration", 400))
+        image = self._encrypted_ami()
+        r = ec2().run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
+                                                      "Ebs": {"VolumeSize": 2}}], **hib)
+        iid = r["Instances"][0]["InstanceId"]
+        plain = run_one()
+        try:
+            self.assertEqual(r["Instances"][0]["HibernationOptions"], {"Configured": True})
+            wait("instance_running", [iid, plain])
+            got = ec2().describe_instances(InstanceIds=[iid, plain])["Reservations"]
+            configured = {i["InstanceId"]: i["HibernationOptions"]["Configured"]
+                          for res in got for i in res["Instances"]}
+            self.assertEqual(configured, {iid: True, plain: False})
+            self.assertEqual(code_of(ec2().stop_instances, InstanceIds=[plain], Hibernate=True),
+                             ("UnsupportedOperation", 400))
+            self.assertEqual(code_of(ec2().stop_instances, InstanceIds=[iid], Hibernate=True,
+                                     Force=True), ("InvalidParameterCombination", 400))
+            stopping = ec2().stop_instances(InstanceIds=[iid], Hibernate=True)
+            self.assertEqual(stopping["StoppingInstances"][0]["CurrentState"]["Name"], "stopping")
+            wait("instance_stopped", [iid])
+            i = ec2().describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+            self.assertEqual(i["StateReason"],
+                             {"Code": "Client.UserInitiatedHibernate",
+                              "Message": "Client.UserInitiatedHibernate: User initiated hibernate"})
+            ec2().start_instances(InstanceIds=[iid])
+            wait("instance_running", [iid])
+        finally:
+            ec2().terminate_instances(InstanceIds=[iid, plain])
+
+
 def _wait_image(image_id, state="available", timeout=60):
     for _ in range(timeout * 2):
         img = ec2().describe_images(ImageIds=[image_id])["Images"][0]

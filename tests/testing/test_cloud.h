@@ -141,6 +141,7 @@ class TestCloud {
     h->config.capacity.set_instance_store_gb(instance_store_gb);
     h->config.watch_wait_ms = 500;
     h->config.retry_ms = 100;
+    h->config.hibernation_scratch_dir = h->dir->path() + "/hibernation";
     StartAgent(*h);
     hosts_.push_back(std::move(h));
     // Joining (a key, two TLS handshakes) takes a moment: the host is returned once the

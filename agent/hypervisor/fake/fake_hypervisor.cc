@@ -1,8 +1,12 @@
 #include "agent/hypervisor/fake/fake_hypervisor.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/hypervisor/domain_xml.h"
 #include "agent/hypervisor/ebs_disk.h"
@@ -20,6 +24,8 @@ std::string_view StopMethodName(StopMethod m) {
       return "power-off";
     case StopMethod::kGuest:
       return "guest";
+    case StopMethod::kSaved:
+      return "saved";
   }
   return "unknown";
 }
@@ -33,7 +39,8 @@ absl::Status FakeHypervisor::TakeFailure(std::optional<absl::Status>& slot) {
   return s;
 }
 
-absl::Status FakeHypervisor::CreateAndStart(const DomainSpec& spec) {
+absl::Status FakeHypervisor::CreateAndStart(const DomainSpec& wanted) {
+  const DomainSpec spec = wanted;
   const std::string context = absl::StrCat("create ", spec.instance_id);
   if (absl::Status s = ValidateDomainSpec(spec); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
@@ -65,8 +72,97 @@ absl::Status FakeHypervisor::CreateAndStart(const DomainSpec& spec) {
     return absl::Status(s.code(), absl::StrCat(context, ": start: ", s.message()));
   }
   d.state = DomainState::kRunning;
+  d.boot_id = ++next_boot_id_;  // a cold boot: a new guest
   ++starts_;
   return absl::OkStatus();
+}
+
+namespace {
+constexpr char kSavedMagic[] = "MINICLOUD-FAKE-SAVED-STATE";
+}  // namespace
+
+absl::Status FakeHypervisor::SaveDomain(std::string_view instance_id, const std::string& path) {
+  const std::string context = absl::StrCat("save ", AbslView(instance_id));
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = TakeFailure(fail_save_); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+  }
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) {
+    return absl::NotFoundError(absl::StrCat(context, ": no such domain"));
+  }
+  Domain& d = it->second;
+  if (d.state != DomainState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat(context, ": domain is not running"));
+  }
+  std::string image = absl::StrCat(kSavedMagic, "\n", AbslView(instance_id), "\n", d.boot_id, "\n");
+  image.resize(std::max<size_t>(image.size(), static_cast<size_t>(d.spec.memory_mib) * 1024), 'R');
+  image += "\nEND\n";  // a torn copy lacks it
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out.write(image.data(), static_cast<std::streamsize>(image.size())) || !out.flush()) {
+    return absl::InternalError(absl::StrCat(context, ": write ", path));
+  }
+  d.state = DomainState::kShutoff;
+  d.last_stop = StopMethod::kSaved;
+  return absl::OkStatus();
+}
+
+absl::Status FakeHypervisor::RestoreDomain(const DomainSpec& wanted, const std::string& path) {
+  const DomainSpec spec = wanted;
+  const std::string context = absl::StrCat("restore ", spec.instance_id);
+  if (absl::Status s = ValidateDomainSpec(spec); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string image = ss.str();
+  const std::string head = absl::StrCat(kSavedMagic, "\n", spec.instance_id, "\n");
+  int64_t boot_id = 0;
+  if (!absl::StartsWith(image, head) || !absl::EndsWith(image, "\nEND\n") ||
+      !absl::SimpleAtoi(image.substr(head.size(), image.find('\n', head.size()) - head.size()),
+                        &boot_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": ", path, " is not a saved state of this domain"));
+  }
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = TakeFailure(fail_restore_); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+  }
+  auto it = domains_.find(spec.instance_id);
+  if (it != domains_.end() && !it->second.owned) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(context, ": a domain of that name exists and is not owned by minicloud"));
+  }
+  if (it != domains_.end() && it->second.state == DomainState::kRunning) return absl::OkStatus();
+  Domain& d = domains_[spec.instance_id];
+  d.owned = true;
+  d.spec = spec;
+  d.state = DomainState::kRunning;
+  d.boot_id = boot_id;
+  ++restores_;
+  return absl::OkStatus();
+}
+
+void FakeHypervisor::FailNextSave(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_save_ = std::move(status);
+}
+
+void FakeHypervisor::FailNextRestore(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_restore_ = std::move(status);
+}
+
+int64_t FakeHypervisor::BootId(std::string_view instance_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  return it == domains_.end() ? 0 : it->second.boot_id;
+}
+
+int FakeHypervisor::restores() const {
+  absl::MutexLock lock(&mu_);
+  return restores_;
 }
 
 absl::Status FakeHypervisor::Destroy(std::string_view instance_id) {

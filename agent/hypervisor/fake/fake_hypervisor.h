@@ -31,6 +31,7 @@ enum class StopMethod {
   kAcpi,      // StopDomain(kGraceful) and the guest honoured the power button
   kPowerOff,  // StopDomain(kForce): pulled the plug
   kGuest,     // SetState(kShutoff): the guest (or an operator) powered it off on its own
+  kSaved,     // SaveDomain: its state went to a file (hibernation)
 };
 std::string_view StopMethodName(StopMethod m);  // "none" | "acpi" | "power-off" | "guest"
 
@@ -55,6 +56,19 @@ class FakeHypervisor final : public Hypervisor {
   absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) override;
   // The spec's ebs_disks, minus nothing: a guest that holds a disk (HoldDisks) keeps it listed.
   absl::StatusOr<std::vector<AttachedEbsDisk>> ListEbsDisks(std::string_view instance_id) override;
+  // The fake's "RAM" is its guest's boot id (BootId): SaveDomain writes a file holding the
+  // instance id and boot id, padded to the spec's memory size in KiB; RestoreDomain takes the
+  // boot id back from such a file (InvalidArgument for a file of another instance or a torn
+  // one), so a guest resumed anywhere keeps its boot id while a cold boot gets a new one.
+  absl::Status SaveDomain(std::string_view instance_id, const std::string& path) override;
+  absl::Status RestoreDomain(const DomainSpec& spec, const std::string& path) override;
+  // Fails the next SaveDomain / RestoreDomain before it changes anything.
+  void FailNextSave(absl::Status status);
+  void FailNextRestore(absl::Status status);
+  // The running guest's identity: a number drawn at each cold boot (CreateAndStart of a domain
+  // that was not running), kept by SaveDomain/RestoreDomain. 0 when the domain is unknown.
+  int64_t BootId(std::string_view instance_id) const;
+  int restores() const;
 
   // --- Failure injection: each hook fails exactly the next call of that method. ---
   void FailNextCreate(absl::Status status);
@@ -105,6 +119,7 @@ class FakeHypervisor final : public Hypervisor {
     StopMethod last_stop = StopMethod::kNone;
     std::vector<StopMode> stop_requests;
     int reboots = 0;
+    int64_t boot_id = 0;
   };
 
   static absl::Status TakeFailure(std::optional<absl::Status>& slot);
@@ -119,6 +134,10 @@ class FakeHypervisor final : public Hypervisor {
   std::optional<absl::Status> fail_get_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> fail_attach_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> fail_detach_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> fail_save_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> fail_restore_ ABSL_GUARDED_BY(mu_);
+  int64_t next_boot_id_ ABSL_GUARDED_BY(mu_) = 1000;
+  int restores_ ABSL_GUARDED_BY(mu_) = 0;
   int attach_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int detach_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int create_calls_ ABSL_GUARDED_BY(mu_) = 0;

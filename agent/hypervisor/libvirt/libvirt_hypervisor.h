@@ -74,6 +74,9 @@ class LibvirtHypervisor final : public Hypervisor {
   absl::Status AttachDisk(std::string_view instance_id, const EbsDisk& disk) override;
   absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) override;
   absl::StatusOr<std::vector<AttachedEbsDisk>> ListEbsDisks(std::string_view instance_id) override;
+  // virDomainSaveFlags / virDomainRestoreFlags (libvirt_save.cc): a regular file only.
+  absl::Status SaveDomain(std::string_view instance_id, const std::string& path) override;
+  absl::Status RestoreDomain(const DomainSpec& spec, const std::string& path) override;
 
   const std::string& uri() const;
 

@@ -155,10 +155,10 @@ std::vector<Row> Table() {
     r.launch_time = true;
     t.push_back(r);
   }
-  for (EventKind e :
-       {E::kStopRequested, E::kStopForced, E::kStartRequested, E::kTerminateRequested,
-        E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed, E::kAgentRefusedAdmission,
-        E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone, E::kRetentionExpired}) {
+  for (EventKind e : {E::kStopRequested, E::kStopForced, E::kStartRequested, E::kTerminateRequested,
+                      E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed,
+                      E::kAgentRefusedAdmission, E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone,
+                      E::kRetentionExpired, E::kHibernateRequested}) {
     t.push_back(At(kNone, e).Refused("InternalError", "has no record"));
   }
   // Every existing instance: RunInstances cannot apply again.
@@ -210,6 +210,8 @@ std::vector<Row> Table() {
       At(kPending, E::kLaunchTimedOut).Boot(2).To(kStopping).Because(timed_out).ForceAfter(true));
   t.push_back(At(kPending, E::kHostGone).Stays());
   t.push_back(At(kPending, E::kRetentionExpired).Stays());
+  t.push_back(At(kPending, E::kHibernateRequested)
+                  .Refused("IncorrectInstanceState", "from which it can be hibernated."));
 
   // running
   t.push_back(At(kRunning, E::kStopRequested).To(kStopping).UserInitiated(false));
@@ -217,6 +219,12 @@ std::vector<Row> Table() {
   t.push_back(At(kRunning, E::kStartRequested).Stays());
   t.push_back(At(kRunning, E::kTerminateRequested).To(kShuttingDown).UserInitiated(false));
   t.push_back(At(kRunning, E::kAgentRunning).Stays());
+  // Hibernation details (the flags, the image) are in hibernation_lifecycle_test.cc.
+  t.push_back(At(kRunning, E::kHibernateRequested)
+                  .To(kStopping)
+                  .UserInitiated(false)
+                  .Because({"Client.UserInitiatedHibernate",
+                            "Client.UserInitiatedHibernate: User initiated hibernate"}));
   {
     Row r = At(kRunning, E::kAgentShutoff).To(kStopped, release).Because(kInstanceShutdown);
     r.transition_reason = "Client.InstanceInitiatedShutdown";
@@ -231,6 +239,8 @@ std::vector<Row> Table() {
   t.push_back(At(kShuttingDown, E::kStopRequested).Refused("IncorrectInstanceState", kNotStopped));
   t.push_back(At(kShuttingDown, E::kStopForced).Refused("IncorrectInstanceState", kNotStopped));
   t.push_back(At(kShuttingDown, E::kStartRequested).Refused("IncorrectInstanceState", kNotStarted));
+  t.push_back(
+      At(kShuttingDown, E::kHibernateRequested).Refused("IncorrectInstanceState", kNotStopped));
   for (EventKind e :
        {E::kTerminateRequested, E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed,
         E::kAgentRefusedAdmission, E::kLaunchTimedOut, E::kRetentionExpired}) {
@@ -249,6 +259,8 @@ std::vector<Row> Table() {
   t.push_back(At(kTerminated, E::kStopRequested).Refused("IncorrectInstanceState", kNotStopped));
   t.push_back(At(kTerminated, E::kStopForced).Refused("IncorrectInstanceState", kNotStopped));
   t.push_back(At(kTerminated, E::kStartRequested).Refused("IncorrectInstanceState", kNotStarted));
+  t.push_back(
+      At(kTerminated, E::kHibernateRequested).Refused("IncorrectInstanceState", kNotStopped));
   for (EventKind e :
        {E::kTerminateRequested, E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed,
         E::kAgentRefusedAdmission, E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone}) {
@@ -275,6 +287,7 @@ std::vector<Row> Table() {
                   .To(kShuttingDown)
                   .UserInitiated(true));  // the forced power-off goes on
   t.push_back(At(kStopping, E::kAgentRunning).Stays());
+  t.push_back(At(kStopping, E::kHibernateRequested).Stays());
   t.push_back(At(kStopping, E::kAgentShutoff).Forced().To(kStopped, release).ForceAfter(false));
   for (EventKind e : {E::kAgentBootFailed, E::kAgentRefusedAdmission, E::kAgentAbsent,
                       E::kLaunchTimedOut, E::kHostGone, E::kRetentionExpired}) {
@@ -284,6 +297,7 @@ std::vector<Row> Table() {
   // stopped
   t.push_back(At(kStopped, E::kStopRequested).Stays());
   t.push_back(At(kStopped, E::kStopForced).Stays());
+  t.push_back(At(kStopped, E::kHibernateRequested).Stays());
   {
     Row r = At(kStopped, E::kStartRequested).To(kPending, take).Because(kNoReason);
     r.transition_reason = "";

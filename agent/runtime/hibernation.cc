@@ -1,0 +1,142 @@
+#include "agent/runtime/hibernation.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/logging.h"
+#include "common/process/run.h"
+#include "common/status_macros.h"
+
+namespace minicloud::agent {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kSecretId[] = "hibernation-key";
+
+absl::Status EnsureScratch(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()));
+  if (chmod(dir.c_str(), 0700) != 0) {
+    return absl::InternalError(absl::StrCat("chmod ", dir));
+  }
+  return absl::OkStatus();
+}
+
+// One qemu-img run; the volume's key (if any) goes to its stdin.
+absl::Status QemuImg(const HibernationIo& io, const v1::DesiredEbsDisk& disk,
+                     std::vector<std::string> args, const std::string& what) {
+  std::vector<std::string> argv = {io.qemu_img, "convert", "-q"};
+  process::RunOptions options;
+  options.merge_stderr = true;
+  options.max_output_bytes = 8192;
+  options.timeout = absl::Minutes(30);
+  if (!disk.luks_key().empty()) {
+    argv.push_back("--object");
+    argv.push_back(absl::StrCat("secret,id=", kSecretId, ",file=/dev/stdin"));
+    options.stdin_data = disk.luks_key();
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  MC_ASSIGN_OR_RETURN(const process::RunResult ran, process::RunCapturingOutput(argv, options));
+  if (ran.ok()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(what, ": ", ran.status.message()));
+}
+
+}  // namespace
+
+std::string HibernationImageOpts(const v1::DesiredEbsDisk& disk, int64_t size_bytes) {
+  const std::string nbd =
+      absl::StrCat("driver=nbd,server.type=inet,server.host=", disk.nbd_host(),
+                   ",server.port=", disk.nbd_port(), ",export=", disk.export_name());
+  std::string layer = nbd;
+  if (!disk.luks_key().empty()) {
+    // LUKS over NBD: every option of the lower layer moves under "file.".
+    std::string nested;
+    for (absl::string_view part : absl::StrSplit(nbd, ',')) {
+      absl::StrAppend(&nested, ",file.", part);
+    }
+    layer = absl::StrCat("driver=luks,key-secret=", kSecretId, nested);
+  }
+  std::string nested;
+  for (absl::string_view part : absl::StrSplit(layer, ',')) {
+    absl::StrAppend(&nested, ",file.", part);
+  }
+  return absl::StrCat("driver=raw", size_bytes > 0 ? absl::StrCat(",size=", size_bytes) : "",
+                      nested);
+}
+
+absl::StatusOr<int64_t> SaveToVolume(hypervisor::Hypervisor& hv, const std::string& instance_id,
+                                     const v1::DesiredEbsDisk& disk, const HibernationIo& io) {
+  const std::string what = absl::StrCat("hibernate ", instance_id, " onto ", disk.volume_id());
+  MC_RETURN_IF_ERROR(EnsureScratch(io.scratch_dir));
+  const std::string path = io.scratch_dir + "/" + instance_id + ".save";
+  // The volume first: a volume that cannot be opened leaves the guest running (the caller
+  // stops it the plain way).
+  {
+    std::vector<std::string> argv = {io.qemu_img, "info", "--image-opts",
+                                     HibernationImageOpts(disk, 0)};
+    if (!disk.luks_key().empty()) {
+      argv.insert(argv.begin() + 2,
+                  {"--object", absl::StrCat("secret,id=", kSecretId, ",file=/dev/stdin")});
+    }
+    process::RunOptions options{.timeout = absl::Seconds(15),
+                                .stdin_data = disk.luks_key(),
+                                .max_output_bytes = 4096,
+                                .merge_stderr = true};
+    MC_ASSIGN_OR_RETURN(const process::RunResult ran, process::RunCapturingOutput(argv, options));
+    if (!ran.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat(what, ": the volume cannot be opened: ", ran.status.message()));
+    }
+  }
+  MC_RETURN_IF_ERROR(hv.SaveDomain(instance_id, path));
+  std::error_code ec;
+  const int64_t bytes = static_cast<int64_t>(fs::file_size(path, ec));
+  absl::Status copied =
+      ec ? absl::InternalError(absl::StrCat("size of ", path, ": ", ec.message()))
+         : QemuImg(io, disk,
+                   {"-n", "-f", "raw", path, "--target-image-opts", HibernationImageOpts(disk, 0)},
+                   what);
+  if (copied.ok() && bytes > disk.size_gib() * (int64_t{1} << 30)) {
+    copied = absl::ResourceExhaustedError(
+        absl::StrCat(what, ": the image (", bytes, " bytes) is larger than the volume"));
+  }
+  if (!copied.ok()) {
+    // The domain is off with its disks intact (as after a power-off): the next start boots
+    // cold. The volume was checked before the save, so this is a failure mid-copy.
+    spdlog::error("{}", copied.message());
+    fs::remove(path, ec);
+    return copied;
+  }
+  fs::remove(path, ec);
+  spdlog::info("{}: {} bytes", what, bytes);
+  return bytes;
+}
+
+absl::Status RestoreFromVolume(hypervisor::Hypervisor& hv, const hypervisor::DomainSpec& spec,
+                               const v1::DesiredEbsDisk& disk, int64_t bytes,
+                               const HibernationIo& io) {
+  const std::string what = absl::StrCat("resume ", spec.instance_id, " from ", disk.volume_id());
+  if (bytes <= 0) return absl::FailedPreconditionError(absl::StrCat(what, ": no saved image"));
+  MC_RETURN_IF_ERROR(EnsureScratch(io.scratch_dir));
+  const std::string path = io.scratch_dir + "/" + spec.instance_id + ".restore";
+  // QEMU's raw driver cuts at whole sectors: read up to the next one, then cut the file to the
+  // image's own length.
+  const int64_t sectors = (bytes + 511) / 512 * 512;
+  absl::Status s = QemuImg(
+      io, disk, {"--image-opts", HibernationImageOpts(disk, sectors), "-O", "raw", path}, what);
+  std::error_code ec;
+  if (s.ok()) {
+    fs::resize_file(path, static_cast<uintmax_t>(bytes), ec);
+    if (ec) s = absl::InternalError(absl::StrCat(what, ": cut ", path, ": ", ec.message()));
+  }
+  if (s.ok()) s = hv.RestoreDomain(spec, path);
+  fs::remove(path, ec);
+  return s;
+}
+
+}  // namespace minicloud::agent

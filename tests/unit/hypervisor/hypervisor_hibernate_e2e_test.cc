@@ -1,0 +1,185 @@
+// Hibernation on the real libvirt adapter (qemu:///embed, TCG), labelled e2e: SaveDomain writes
+// a running guest's state into a file and leaves the domain shut off; RestoreDomain resumes it
+// from that file with its CPU and RAM as they were. Needs root, qemu-system-x86 and qemu-img.
+//
+// The guest is a boot sector that prints a boot marker once, then a dot about every few tenths
+// of a second forever. A resumed guest goes on printing dots without a new marker; a cold boot
+// prints the marker again (checked too, so the assertion can tell the two apart).
+//
+// Bugs caught: SaveDomain that stops the guest without saving (no file, or Restore boots
+// cold: a second marker); RestoreDomain that boots the disk instead of restoring (marker);
+// a save that leaves the domain running or undefined; a restore of a running domain that
+// restarts it.
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "agent/hypervisor/libvirt/embed_root.h"
+#include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
+#include "tests/testing/skip.h"
+
+namespace minicloud::hypervisor {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kMarker[] = "MINICLOUD-HIBERNATE-GUEST-BOOTED";
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Run(const std::string& cmd) {
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Real-mode code at 0x7c00: print the NUL-terminated message at 0x7c26 on COM1, then forever:
+// print '.', spin 0x200 x 0xffff `loop`s.
+//   cli; xor ax,ax; mov ds,ax; mov si,0x7c26
+//   1: lodsb; test al,al; jz 2f; mov dx,0x3f8; out dx,al; jmp 1b
+//   2: mov dx,0x3f8
+//   3: mov al,'.'; out dx,al; mov bx,0x200
+//   5: mov cx,0xffff
+//   4: loop 4b; dec bx; jnz 5b; jmp 3b
+std::string CountingBootSector(const std::string& message) {
+  static constexpr uint8_t kCode[] = {0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x26, 0x7c, 0xac, 0x84,
+                                      0xc0, 0x74, 0x06, 0xba, 0xf8, 0x03, 0xee, 0xeb, 0xf5, 0xba,
+                                      0xf8, 0x03, 0xb0, 0x2e, 0xee, 0xbb, 0x00, 0x02, 0xb9, 0xff,
+                                      0xff, 0xe2, 0xfe, 0x4b, 0x75, 0xf8, 0xeb, 0xf0};
+  static_assert(sizeof(kCode) == 0x26, "the message must start at 0x7c26");
+  std::string sector(512, '\0');
+  memcpy(sector.data(), kCode, sizeof(kCode));
+  memcpy(sector.data() + sizeof(kCode), message.data(), std::min<size_t>(message.size(), 400));
+  sector[510] = static_cast<char>(0x55);
+  sector[511] = static_cast<char>(0xaa);
+  return sector;
+}
+
+struct Root {
+  Root() {
+    char tmpl[] = "/tmp/mchb-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    const absl::Status s = PrepareEmbedRoot(dir.string(), QemuAccount{});
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+  }
+  ~Root() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  fs::path dir;
+};
+
+DomainSpec GuestSpec(const fs::path& dir) {
+  std::string image = CountingBootSector(absl::StrCat(kMarker, "\r\n"));
+  image.resize(1 << 20, '\0');  // SeaBIOS skips single-sector virtio disks
+  const fs::path raw = dir / "boot.raw";
+  std::ofstream(raw, std::ios::binary).write(image.data(), image.size());
+  const fs::path root = dir / "root.qcow2";
+  REQUIRE(Run(absl::StrCat("qemu-img convert -q -f raw -O qcow2 ", raw.string(), " ",
+                           root.string())) == 0);
+  DomainSpec spec;
+  spec.instance_id = "i-0bbbbbbbbbbbbbbb1";
+  spec.smbios_uuid = "ec2e2e00-0000-4000-8000-0000000000b1";
+  spec.smbios_serial = spec.smbios_uuid;
+  spec.vcpus = 1;
+  spec.memory_mib = 64;
+  spec.accelerator = Accelerator::kTcg;
+  spec.root_disk = root.string();
+  spec.console_log = (dir / "console.log").string();
+  return spec;
+}
+
+// What the guest wrote after `before` was read (the log may be appended to or started anew).
+std::string WrittenSince(const std::string& before, const std::string& now) {
+  if (now.size() >= before.size() && now.compare(0, before.size(), before) == 0) {
+    return now.substr(before.size());
+  }
+  return now;
+}
+
+}  // namespace
+
+TEST_CASE("hypervisor e2e: a saved guest resumes where it was; a cold boot starts over", "[e2e]") {
+  MC_SKIP_UNLESS(geteuid() == 0, "needs root (the embedded QEMU driver)");
+  MC_SKIP_UNLESS(Run("command -v qemu-system-x86_64 >/dev/null && command -v qemu-img "
+                     ">/dev/null") == 0,
+                 "qemu-system-x86_64 / qemu-img not found");
+  Root root;
+  absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> hv =
+      LibvirtHypervisor::Open(EmbedUri(root.dir.string()));
+  INFO(hv.status().ToString());
+  REQUIRE(hv.ok());
+  const DomainSpec spec = GuestSpec(root.dir);
+  REQUIRE((*hv)->CreateAndStart(spec).ok());
+  REQUIRE(WaitFor(
+      [&] {
+        const std::string log = ReadFile(spec.console_log);
+        return Count(log, kMarker) == 1 && Count(log, ".") >= 3;
+      },
+      std::chrono::seconds(90)));
+
+  // Save: the domain is shut off and defined, the file holds its state.
+  const std::string saved = (root.dir / "i.save").string();
+  const absl::Status s = (*hv)->SaveDomain(spec.instance_id, saved);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK((*hv)->Get(spec.instance_id)->state == DomainState::kShutoff);
+  REQUIRE(fs::exists(saved));
+  CHECK(fs::file_size(saved) > 0);
+  CHECK(((*hv)->SaveDomain(spec.instance_id, saved).code() ==
+         absl::StatusCode::kFailedPrecondition));  // not running any more
+  const std::string at_save = ReadFile(spec.console_log);
+
+  // Restore: dots go on, no second boot.
+  const absl::Status r = (*hv)->RestoreDomain(spec, saved);
+  INFO(r.ToString());
+  REQUIRE(r.ok());
+  CHECK((*hv)->Get(spec.instance_id)->state == DomainState::kRunning);
+  REQUIRE(
+      WaitFor([&] { return Count(WrittenSince(at_save, ReadFile(spec.console_log)), ".") >= 3; },
+              std::chrono::seconds(90)));
+  const std::string after_resume = ReadFile(spec.console_log);
+  INFO("console after the resume: " << after_resume);
+  CHECK(Count(WrittenSince(at_save, after_resume), kMarker) == 0);
+  // A second restore of the running domain changes nothing.
+  CHECK((*hv)->RestoreDomain(spec, saved).ok());
+
+  // The control: a cold boot of the same disk prints the marker again.
+  REQUIRE((*hv)->StopDomain(spec.instance_id, StopMode::kForce).ok());
+  const std::string at_stop = ReadFile(spec.console_log);
+  REQUIRE((*hv)->CreateAndStart(spec).ok());
+  CHECK(WaitFor(
+      [&] { return Count(WrittenSince(at_stop, ReadFile(spec.console_log)), kMarker) == 1; },
+      std::chrono::seconds(90)));
+  CHECK((*hv)->Destroy(spec.instance_id).ok());
+}
+
+}  // namespace minicloud::hypervisor
