@@ -1,6 +1,8 @@
 #include "agent/runtime/hibernation.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -27,21 +29,44 @@ absl::Status EnsureScratch(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// One qemu-img run; the volume's key (if any) goes to its stdin.
-absl::Status QemuImg(const HibernationIo& io, const v1::DesiredEbsDisk& disk,
-                     std::vector<std::string> args, const std::string& what) {
-  std::vector<std::string> argv = {io.qemu_img, "convert", "-q"};
+// One qemu-img `verb` run. An encrypted volume's key goes to qemu-img in a 0600 file of the
+// 0700 tmpfs scratch directory, removed when it exits (its stdin cannot be opened by path when
+// it is a socket), never on its command line.
+absl::StatusOr<process::RunResult> RunQemuImg(const HibernationIo& io,
+                                              const v1::DesiredEbsDisk& disk,
+                                              const std::string& verb,
+                                              std::vector<std::string> args,
+                                              absl::Duration timeout) {
+  std::vector<std::string> argv = {io.qemu_img, verb};
+  const std::string key_file = io.scratch_dir + "/" + disk.volume_id() + ".key";
+  if (!disk.luks_key().empty()) {
+    const int fd = open(key_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return absl::InternalError(absl::StrCat("create ", key_file));
+    const std::string& key = disk.luks_key();
+    const bool written = write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size());
+    close(fd);
+    if (!written) {
+      unlink(key_file.c_str());
+      return absl::InternalError(absl::StrCat("write ", key_file));
+    }
+    argv.push_back("--object");
+    argv.push_back(absl::StrCat("secret,id=", kSecretId, ",file=", key_file));
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
   process::RunOptions options;
   options.merge_stderr = true;
   options.max_output_bytes = 8192;
-  options.timeout = absl::Minutes(30);
-  if (!disk.luks_key().empty()) {
-    argv.push_back("--object");
-    argv.push_back(absl::StrCat("secret,id=", kSecretId, ",file=/dev/stdin"));
-    options.stdin_data = disk.luks_key();
-  }
-  argv.insert(argv.end(), args.begin(), args.end());
-  MC_ASSIGN_OR_RETURN(const process::RunResult ran, process::RunCapturingOutput(argv, options));
+  options.timeout = timeout;
+  absl::StatusOr<process::RunResult> ran = process::RunCapturingOutput(argv, options);
+  if (!disk.luks_key().empty()) unlink(key_file.c_str());
+  return ran;
+}
+
+absl::Status QemuImg(const HibernationIo& io, const v1::DesiredEbsDisk& disk,
+                     std::vector<std::string> args, const std::string& what) {
+  args.insert(args.begin(), "-q");
+  MC_ASSIGN_OR_RETURN(const process::RunResult ran,
+                      RunQemuImg(io, disk, "convert", std::move(args), absl::Minutes(30)));
   if (ran.ok()) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(what, ": ", ran.status.message()));
 }
@@ -77,17 +102,10 @@ absl::StatusOr<int64_t> SaveToVolume(hypervisor::Hypervisor& hv, const std::stri
   // The volume first: a volume that cannot be opened leaves the guest running (the caller
   // stops it the plain way).
   {
-    std::vector<std::string> argv = {io.qemu_img, "info", "--image-opts",
-                                     HibernationImageOpts(disk, 0)};
-    if (!disk.luks_key().empty()) {
-      argv.insert(argv.begin() + 2,
-                  {"--object", absl::StrCat("secret,id=", kSecretId, ",file=/dev/stdin")});
-    }
-    process::RunOptions options{.timeout = absl::Seconds(15),
-                                .stdin_data = disk.luks_key(),
-                                .max_output_bytes = 4096,
-                                .merge_stderr = true};
-    MC_ASSIGN_OR_RETURN(const process::RunResult ran, process::RunCapturingOutput(argv, options));
+    MC_ASSIGN_OR_RETURN(
+        const process::RunResult ran,
+        RunQemuImg(io, disk, "info", {"--image-opts", HibernationImageOpts(disk, 0)},
+                   absl::Seconds(15)));
     if (!ran.ok()) {
       return absl::UnavailableError(
           absl::StrCat(what, ": the volume cannot be opened: ", ran.status.message()));

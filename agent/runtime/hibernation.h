@@ -5,8 +5,9 @@
 //
 // Save: the hypervisor writes the domain's state into a file in `scratch_dir` (tmpfs: the
 // agent's runtime directory under /run, 0700), qemu-img streams it into the volume's NBD export
-// (through QEMU's LUKS driver when the volume is encrypted: the key reaches qemu-img on its
-// stdin, never on a command line or in a file), and the file is deleted. Restore is the same
+// (through QEMU's LUKS driver when the volume is encrypted: the key reaches qemu-img in a 0600
+// file of the same tmpfs directory for the length of the call, never on a command line), and
+// the file is deleted. Restore is the same
 // way back: the volume's first `bytes` bytes into a scratch file, the hypervisor restores the
 // domain from it, the file is deleted. The hypervisor cannot write the image straight into the
 // export: libvirt's save needs a seekable regular file (libvirt_save.cc).

@@ -64,6 +64,12 @@ struct Fixture {
              [this](const std::vector<std::string>& ids) { volumes->FinishLaunchVolumes(ids); }});
   }
 
+  // The cloud outlives the members made after it: nothing of it may reach them any more.
+  ~Fixture() {
+    cloud.controller().fleet->SetVolumeKeys(nullptr);
+    cloud.controller().compute->SetEbsHooks({});
+  }
+
   bool Until(const std::function<bool()>& pred,
              std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     return TestCloud::Eventually(

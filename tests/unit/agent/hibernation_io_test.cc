@@ -1,9 +1,9 @@
 // The hibernation image's way to and from its volume (agent/runtime/hibernation.h), with the
-// fake hypervisor and a stand-in qemu-img (a shell script that records its arguments and stdin
-// and copies bytes the way `convert` would, between a local file and a "volume" file named by
-// the NBD export in the image options).
+// fake hypervisor and a stand-in qemu-img (a shell script that records its arguments
+// (and the key file it is given) and copies bytes the way `convert` would, between a local file and
+// a "volume" file named by the NBD export in the image options).
 //
-// Bugs caught: the LUKS key on qemu-img's command line instead of its stdin; image options
+// Bugs caught: the LUKS key on qemu-img's command line instead of in a scratch file; image options
 // QEMU would refuse (the LUKS layer not nested under the raw one, a size that is not a whole
 // number of sectors); the scratch file left behind after a save or a restore; the restored
 // image not cut back to its length (the fake refuses a torn or padded image); a save that goes
@@ -41,24 +41,26 @@ v1::DesiredEbsDisk Disk(bool encrypted) {
 }
 
 // A qemu-img stand-in: `info` fails when $DIR/unreachable exists; `convert` copies between the
-// local path and $DIR/volume, honouring size=N when reading. Every call's argv and stdin are
+// local path and $DIR/volume, honouring size=N when reading. Every call's argv is
 // appended to $DIR/calls.
 std::string FakeQemuImg(const fs::path& dir) {
   const fs::path script = dir / "qemu-img";
-  std::ofstream(script) << "#!/bin/bash\n"
-                        << "d='" << dir.string() << "'\n"
-                        << "in=$(cat)\n"
-                        << "echo \"ARGS $* STDIN[$in]\" >>\"$d/calls\"\n"
-                        << "[ \"$1\" = info ] && { [ -e \"$d/unreachable\" ] && exit 1; exit 0; }\n"
-                        << "last=${!#}\n"
-                        << "if [[ \"$*\" == *--target-image-opts* ]]; then\n"
-                        << "  src=$(for a; do [ -f \"$a\" ] && echo \"$a\"; done | head -1)\n"
-                        << "  cp \"$src\" \"$d/volume\"\n"
-                        << "else\n"
-                        << "  size=$(echo \"$*\" | sed -n 's/.*,size=\\([0-9]*\\),.*/\\1/p')\n"
-                        << "  head -c \"$size\" \"$d/volume\" >\"$last\"\n"
-                        << "  truncate -s \"$size\" \"$last\"\n"
-                        << "fi\n";
+  std::ofstream(script)
+      << "#!/bin/bash\n"
+      << "d='" << dir.string() << "'\n"
+      << "echo \"ARGS $*\" >>\"$d/calls\"\n"
+      << "k=$(echo \"$*\" | sed -n 's/.*secret,id=[a-z-]*,file=\\([^ ]*\\).*/\\1/p')\n"
+      << "[ -n \"$k\" ] && cp \"$k\" \"$d/key-seen\"\n"
+      << "[ \"$1\" = info ] && { [ -e \"$d/unreachable\" ] && exit 1; exit 0; }\n"
+      << "last=${!#}\n"
+      << "if [[ \"$*\" == *--target-image-opts* ]]; then\n"
+      << "  src=$(for a; do [ -f \"$a\" ] && echo \"$a\"; done | head -1)\n"
+      << "  cp \"$src\" \"$d/volume\"\n"
+      << "else\n"
+      << "  size=$(echo \"$*\" | sed -n 's/.*,size=\\([0-9]*\\),.*/\\1/p')\n"
+      << "  head -c \"$size\" \"$d/volume\" >\"$last\"\n"
+      << "  truncate -s \"$size\" \"$last\"\n"
+      << "fi\n";
   fs::permissions(script, fs::perms::owner_all);
   return script.string();
 }
@@ -88,8 +90,9 @@ TEST_CASE("hibernation image options: raw over NBD, raw over LUKS over NBD", "[h
   CHECK(HibernationImageOpts(Disk(true), 0).find("0123456789abcdef0123") == std::string::npos);
 }
 
-TEST_CASE("save to and restore from the volume: same guest, no scratch file, key on stdin",
-          "[hibernation]") {
+TEST_CASE(
+    "save to and restore from the volume: same guest, no scratch file, key never on a command line",
+    "[hibernation]") {
   testing::TempDir tmp;
   const fs::path dir = tmp.path();
   HibernationIo io{.scratch_dir = (dir / "scratch").string(), .qemu_img = FakeQemuImg(dir)};
@@ -106,14 +109,10 @@ TEST_CASE("save to and restore from the volume: same guest, no scratch file, key
   CHECK(fs::is_empty(io.scratch_dir));
   CHECK(hv.Get(spec.instance_id)->state == hypervisor::DomainState::kShutoff);
   const std::string calls = Read(dir / "calls");
-  CHECK(calls.find("STDIN[0123456789abcdef0123456789abcdef]") != std::string::npos);
-  CHECK(calls.find("file=/dev/stdin") != std::string::npos);
-  // The key only on stdin: remove the STDIN parts and it is gone.
-  std::string args_only;
-  std::istringstream lines(calls);
-  for (std::string line; std::getline(lines, line);)
-    args_only += line.substr(0, line.find(" STDIN["));
-  CHECK(args_only.find("0123456789abcdef0123") == std::string::npos);
+  // The key reached qemu-img as a file (the stand-in copies it), never on its command line.
+  CHECK(calls.find("0123456789abcdef0123") == std::string::npos);
+  CHECK(calls.find("file=" + io.scratch_dir + "/vol-0123456789abcdef0.key") != std::string::npos);
+  CHECK(Read(dir / "key-seen") == "0123456789abcdef0123456789abcdef");
 
   // A cold boot meanwhile would change the boot id; the restore brings the saved one back.
   REQUIRE(RestoreFromVolume(hv, spec, Disk(true), *saved, io).ok());
