@@ -42,7 +42,8 @@ std::string CryptDeviceId(const EbsDisk& disk) {
   return absl::StrCat(kPrefix, disk.target_dev, "-", disk.export_name);
 }
 
-absl::StatusOr<std::vector<std::string>> CryptPlugCommands(const EbsDisk& d, int pci_slot) {
+absl::StatusOr<std::vector<std::string>> CryptPlugCommands(const EbsDisk& d, int pci_slot,
+                                                           bool firmware_boot) {
   if (absl::Status s = ValidateEbsDisk(d); !s.ok()) return s;
   if (d.luks_key.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(d.volume_id, ": not an encrypted disk"));
@@ -81,7 +82,7 @@ absl::StatusOr<std::vector<std::string>> CryptPlugCommands(const EbsDisk& d, int
               {"bus", "pci.0"},
               {"addr", absl::StrCat("0x", absl::Hex(pci_slot))}};
   // 0: before anything libvirt numbers (its <boot dev='hd'/> becomes bootindex 1 at most).
-  if (d.boot) dev["bootindex"] = 0;
+  if (d.boot && firmware_boot) dev["bootindex"] = 0;
   out.push_back(Command("device_add", std::move(dev)));
   const volumes::IoTune& io = d.iotune;
   if (io.total_bytes_sec > 0 || io.total_iops_sec > 0) {

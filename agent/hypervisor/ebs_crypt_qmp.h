@@ -46,7 +46,10 @@ std::string CryptDeviceId(const EbsDisk& disk);
 // The commands that plug `disk` (validated first: ValidateEbsDisk, and luks_key set) into the
 // running QEMU at `pci_slot` of pci.0 (1-31), in order. The first one carries the key: callers
 // must never log a command.
-absl::StatusOr<std::vector<std::string>> CryptPlugCommands(const EbsDisk& disk, int pci_slot);
+// `firmware_boot` false: the guest's kernel is loaded directly (QEMU's loader holds boot index
+// 0), so a boot disk gets no boot index.
+absl::StatusOr<std::vector<std::string>> CryptPlugCommands(const EbsDisk& disk, int pci_slot,
+                                                           bool firmware_boot = true);
 
 // device_del of the device with this id.
 std::string CryptUnplugCommand(std::string_view device_id);

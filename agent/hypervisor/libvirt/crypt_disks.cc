@@ -88,7 +88,8 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> CryptDisks(virDomainPtr dom,
   return CryptDisksInQomList(*list);
 }
 
-absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_view context) {
+absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_view context,
+                           bool firmware_boot) {
   Release(dom, disk.target_dev, context);  // an interrupted earlier plug
   absl::StatusOr<std::string> pci = Qmp(dom, R"({"execute":"query-pci"})", context, "query-pci");
   if (!pci.ok()) return pci.status();
@@ -96,7 +97,7 @@ absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_v
   if (!slot.ok()) {
     return absl::Status(slot.status().code(), absl::StrCat(context, ": ", slot.status().message()));
   }
-  absl::StatusOr<std::vector<std::string>> commands = CryptPlugCommands(disk, *slot);
+  absl::StatusOr<std::vector<std::string>> commands = CryptPlugCommands(disk, *slot, firmware_boot);
   if (!commands.ok()) {
     return absl::Status(commands.status().code(),
                         absl::StrCat(context, ": ", commands.status().message()));

@@ -26,8 +26,10 @@ namespace minicloud::hypervisor::libvirt_internal {
 // Plugs `disk` (luks_key set) into the running QEMU. Leftover nodes of an earlier plug at the
 // same target (no device) are released first. On failure whatever was added is removed again
 // and the error names the step, never the key. A boot disk gets bootindex 0: the caller must
-// reset the machine (ResetMachine) before the guest's firmware runs.
-absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_view context);
+// reset the machine (ResetMachine) before the guest's firmware runs; with `firmware_boot` false
+// (a kernel loaded directly) it gets none.
+absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_view context,
+                           bool firmware_boot = true);
 
 // The encrypted disks the running QEMU has (its peripheral devices named by CryptDeviceId). None
 // on a driver without a QEMU monitor (libvirt's test driver).

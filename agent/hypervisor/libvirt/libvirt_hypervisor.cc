@@ -224,15 +224,18 @@ absl::Status PlugEncryptedAndResume(virDomainPtr dom, const DomainSpec& spec,
                                     const std::string& context) {
   absl::StatusOr<std::vector<AttachedEbsDisk>> have = libvirt_internal::CryptDisks(dom, context);
   if (!have.ok()) return have.status();
+  // A guest whose kernel is loaded directly boots no disk: QEMU's kernel loader holds boot
+  // index 0, so its root is plugged as a plain disk and needs no reset.
+  const bool firmware_boot = spec.kernel.empty();
   bool encrypted_root = false;
   for (const EbsDisk& disk : spec.ebs_disks) {
     if (disk.luks_key.empty()) continue;
-    encrypted_root = encrypted_root || disk.boot;
+    encrypted_root = encrypted_root || (disk.boot && firmware_boot);
     bool present = false;
     for (const AttachedEbsDisk& h : *have) present = present || h.target_dev == disk.target_dev;
     if (present) continue;
     if (absl::Status s = libvirt_internal::PlugCryptDisk(
-            dom, disk, absl::StrCat(context, ": encrypted ", disk.volume_id));
+            dom, disk, absl::StrCat(context, ": encrypted ", disk.volume_id), firmware_boot);
         !s.ok()) {
       return s;
     }

@@ -32,8 +32,8 @@ EbsDisk Encrypted() {
                  .luks_key = kKey};
 }
 
-std::vector<json> Plug(const EbsDisk& d, int slot) {
-  absl::StatusOr<std::vector<std::string>> c = CryptPlugCommands(d, slot);
+std::vector<json> Plug(const EbsDisk& d, int slot, bool firmware_boot = true) {
+  absl::StatusOr<std::vector<std::string>> c = CryptPlugCommands(d, slot, firmware_boot);
   INFO(c.status().ToString());
   REQUIRE(c.ok());
   std::vector<json> out;
@@ -121,6 +121,11 @@ TEST_CASE("CryptPlugCommands: the root boots first and an unlimited disk gets no
   CHECK(c[4]["arguments"]["bootindex"] == 0);
   CHECK(c[4]["arguments"]["addr"] == "0x8");
   CHECK(c[4]["arguments"]["id"] == "mcx-vda-vol-0123456789abcdef0");
+  // Bug: a directly loaded kernel's root given boot index 0, which QEMU's kernel loader holds
+  // (device_add fails: "The bootindex 0 has already been used").
+  const std::vector<json> direct = Plug(root, 8, /*firmware_boot=*/false);
+  REQUIRE(direct.size() == 5);
+  CHECK_FALSE(direct[4]["arguments"].contains("bootindex"));
 }
 
 TEST_CASE("CryptPlugCommands: refusals", "[crypt_qmp]") {
