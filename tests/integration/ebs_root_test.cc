@@ -210,7 +210,7 @@ TEST_CASE("a stopped EBS-backed instance starts on another host of its zone") {
   (void)a;
 }
 
-TEST_CASE("an instance-store-backed instance cannot stop; a host-local one can") {
+TEST_CASE("an instance-store-backed instance cannot stop, a host-local one can") {
   // Bugs caught: an instance-store root stopped (its disk would be lost), or the refusal with
   // another code than EC2's; the default (host-local) AMIs losing their stop.
   Fixture f;

@@ -165,7 +165,7 @@ TEST_CASE("the Query API's raw HTTP status for UnauthorizedOperation is 403") {
   CHECK(resp.body.find("<Code>UnauthorizedOperation</Code>") != std::string::npos);
 }
 
-TEST_CASE("run-instances --iam-instance-profile through the aws CLI; profile rules") {
+TEST_CASE("run-instances --iam-instance-profile through the aws CLI, profile rules") {
   RequireAwsCli();
   IamCloud c;
   REQUIRE(c.profiles.CreateInstanceProfile(Profile("web", {"ec2:DescribeTags"})).ok());

@@ -187,7 +187,7 @@ TEST_CASE("50 concurrent launches into one spread group: exactly 7 per AZ", "[in
   }
 }
 
-TEST_CASE("stop keeps the domain; start boots it again on its host", "[integration]") {
+TEST_CASE("stop keeps the domain, start boots it again on its host", "[integration]") {
   TestCloud cloud;
   auto& host = cloud.AddHost("home-1a", "rack-1");
   const std::string image = cloud.controller().RegisterImage();

@@ -159,7 +159,7 @@ TEST_CASE("aws CLI v1: EC2's errors for volumes") {
 // snapshot to the volume service or not defaulting to its size; CopySnapshot refusing the
 // DestinationRegion / PresignedUrl botocore adds by itself; DeleteSnapshot a no-op; EC2's codes
 // lost at the edge (InvalidSnapshot.NotFound, InvalidVolume.NotFound, MissingParameter).
-TEST_CASE("aws CLI v1: create, describe, copy and delete EBS snapshots; volumes from them") {
+TEST_CASE("aws CLI v1: create, describe, copy and delete EBS snapshots, volumes from them") {
   RequireAwsCli();
   VolumeCloud q;
   const std::string vol =

@@ -85,7 +85,7 @@ struct Fixture {
   }
 };
 
-TEST_CASE("attach hot-plugs the NBD disk into the running guest; detach unplugs it") {
+TEST_CASE("attach hot-plugs the NBD disk into the running guest, detach unplugs it") {
   // Bugs caught: the desired state without the disk; the agent not hot-plugging it (or with the
   // wrong endpoint, target or I/O limits); attached before the agent reported it; detached
   // while the guest still holds the disk; the export left after the detach.
@@ -116,7 +116,7 @@ TEST_CASE("attach hot-plugs the NBD disk into the running guest; detach unplugs 
   CHECK_FALSE(f.backend->IsExported(vol));
 }
 
-TEST_CASE("detach --force does not wait for the guest; a failed hot-plug is retried") {
+TEST_CASE("detach --force does not wait for the guest, a failed hot-plug is retried") {
   // Bugs caught: Force waiting for the guest; a failed AttachDisk crashing the agent or never
   // retried; its error not reaching the attachment.
   Fixture f;

@@ -55,7 +55,7 @@ constexpr char kConsole[] =
     "[  153.6] cloud-init[495]: Cloud-init v. 22.4.2 finished at Mon, 23 Nov 2026 15:37:04 "
     "+0000. Datasource DataSourceEc2Local.  Up 153.43 seconds\n";
 
-TEST_CASE("wait user-data-finished prints the verdict; JSON only when asked for by name",
+TEST_CASE("wait user-data-finished prints the verdict, JSON only when asked for by name",
           "[cli][render]") {
   auto answer = [](CliHarness& cli) {
     cli.api.Answer<v1::DescribeInstanceAttributeResponse>(

@@ -179,7 +179,7 @@ constexpr char kReservation[] = R"(
               state { code: 0 name: "pending" } private_ip_address: "10.0.0.4"
               placement { availability_zone: "home-1a" host_id: "h-1" } })";
 
-TEST_CASE("run-instances prints the reservation; --explain goes to stderr", "[cli][render]") {
+TEST_CASE("run-instances prints the reservation, --explain goes to stderr", "[cli][render]") {
   CliHarness cli;
   cli.api.Answer<v1::Reservation>("RunInstances", kReservation);
   const auto r = cli.Run({"run-instances", "--image-id", "ami-1", "--explain"});

@@ -123,7 +123,7 @@ TEST_CASE("descriptors the caller did not hand over do not reach the child", "[s
   CHECK(text == "closed\n");
 }
 
-TEST_CASE("new_process_group makes the child a group leader; off keeps ours", "[spawn]") {
+TEST_CASE("new_process_group makes the child a group leader, off keeps ours", "[spawn]") {
   for (bool own : {true, false}) {
     SpawnOptions o;
     o.new_process_group = own;

@@ -372,7 +372,7 @@ TEST_CASE("the API shows a launched instance only once its commit is durable",
 // Bugs this catches: a call answered before its record is durable (the OnDisk checks); the
 // first waker bumping only its own hosts while marking the whole write as bumped (the other
 // host's generation would never move, and its agent would not hear of the instance).
-TEST_CASE("two concurrent launches share one synced write; both durable and both hosts told",
+TEST_CASE("two concurrent launches share one synced write, both durable and both hosts told",
           "[controller][cloud_state][group_commit]") {
   TempDir dir;
   GatedController c(dir.path());

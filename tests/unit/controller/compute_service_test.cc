@@ -389,7 +389,7 @@ TEST_CASE("GetConsoleOutput asks the instance's host", "[compute]") {
   REQUIRE(out->output() == "Linux version 6.1\n");
 }
 
-TEST_CASE("RunInstances answers when its commit became durable; Describe leaves it 0",
+TEST_CASE("RunInstances answers when its commit became durable, Describe leaves it 0",
           "[compute]") {
   ControllerFixture f;
   const std::string image = f.RegisterImage();

@@ -109,7 +109,7 @@ TEST_CASE("StoredInstanceBytes omits exactly the derived fields and leaves the r
   CHECK(MessageDifferencer::Equals(unknown, before));
 }
 
-TEST_CASE("MigrateDerivedNetwork: records without the flag load as they are; no subnet is DataLoss",
+TEST_CASE("MigrateDerivedNetwork: records without the flag load as they are, no subnet is DataLoss",
           "[instance_network]") {
   v1::InstanceRecord full = Placed();
   REQUIRE(FillDerivedNetwork(Subnet(), full).ok());

@@ -106,7 +106,7 @@ TEST_CASE("RebootInstances follows EC2 per state", "[reboot]") {
   }
 }
 
-TEST_CASE("RebootInstances: the agent is handed the reboot; errors and DryRun", "[reboot]") {
+TEST_CASE("RebootInstances: the agent is handed the reboot, errors and DryRun", "[reboot]") {
   Cloud cloud;
   const std::string id = cloud.InState("running");
   REQUIRE(Ec2CodeOf(cloud.Reboot(id, true)) == "DryRunOperation");
@@ -270,7 +270,7 @@ TEST_CASE("DescribeInstances and DescribeInstanceStatus page by MaxResults/NextT
   }
 }
 
-TEST_CASE("DescribeImages pages; DescribeRegions answers the controller's region", "[paging]") {
+TEST_CASE("DescribeImages pages, DescribeRegions answers the controller's region", "[paging]") {
   Cloud cloud;
   for (int i = 0; i < 3; ++i) cloud.f.RegisterImage("image-" + std::to_string(i));
   std::set<std::string> seen;

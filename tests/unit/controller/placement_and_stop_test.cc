@@ -77,7 +77,7 @@ TEST_CASE("CreatePlacementGroup validates like EC2", "[controller][placement]") 
   }
 }
 
-TEST_CASE("RunInstances into groups; delete only when empty", "[controller][placement]") {
+TEST_CASE("RunInstances into groups, delete only when empty", "[controller][placement]") {
   ControllerFixture f;
   const std::string host = f.AddHost("home-1a", 8, 16384);
   const std::string image = f.RegisterImage();

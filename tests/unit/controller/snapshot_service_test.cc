@@ -141,7 +141,7 @@ TEST_CASE("CreateSnapshot / DeleteSnapshot / CopySnapshot refuse what EC2 refuse
   CHECK(f.ctl.state->snapshots().size() == 1);
 }
 
-TEST_CASE("CreateSnapshot: an unreachable service leaves it pending; Reconcile completes it") {
+TEST_CASE("CreateSnapshot: an unreachable service leaves it pending, Reconcile completes it") {
   // Bugs caught: a snapshot marked error because the service was down for a moment; a restart
   // forgetting to finish it; a pending snapshot deletable (its creation may still land).
   Fixture f;
@@ -198,7 +198,7 @@ TEST_CASE("DeleteSnapshot consults the one AMI hook") {
   CHECK(ImageUsingSnapshotLocked(*f.ctl.state, snap).empty());
 }
 
-TEST_CASE("CopySnapshot: a new id in the source's zone, sharing its data; vol-ffffffff") {
+TEST_CASE("CopySnapshot: a new id in the source's zone, sharing its data, vol-ffffffff") {
   // Bugs caught: the copy given the source's id; the copy not made on the service; EC2's
   // vol-ffffffff not shown; the copy's description/tags dropped; a copy of a copy refused.
   Fixture f;

@@ -120,7 +120,7 @@ TEST_CASE("A failed update rolls back to the old instance and template") {
   CHECK(f.stacks->UpdateStack(same, {}).status().message() == "No updates are to be performed.");
 }
 
-TEST_CASE("UpdateStack adds and removes resources; cleanup deletes the removed ones") {
+TEST_CASE("UpdateStack adds and removes resources, cleanup deletes the removed ones") {
   // Bugs caught: the added key pair not made; the removed one kept (leaked) or deleted before
   // UPDATE_COMPLETE_CLEANUP_IN_PROGRESS; the removed resource still described.
   Fixture f;
@@ -143,7 +143,7 @@ TEST_CASE("UpdateStack adds and removes resources; cleanup deletes the removed o
   CHECK(f.ctl.state->key_pairs().count("k-c") == 1);
 }
 
-TEST_CASE("A wait condition times out; a later signal to its handle is refused") {
+TEST_CASE("A wait condition times out, a later signal to its handle is refused") {
   // Bugs caught: the WaitCondition's Timeout ignored; CloudFormation's wording; a signal after
   // the timeout accepted.
   Fixture f;

@@ -146,7 +146,7 @@ TEST_CASE("A FAILURE signal rolls back: reverse order, everything made is delete
   CHECK(f.ctl.state->placement_groups().empty());
 }
 
-TEST_CASE("A signal timeout fails the resource; DO_NOTHING keeps what was made") {
+TEST_CASE("A signal timeout fails the resource, DO_NOTHING keeps what was made") {
   // Bugs caught: the timeout never applied; CloudFormation's wording lost; DO_NOTHING rolling
   // back anyway; a signal after the timeout accepted.
   Fixture f;
@@ -335,7 +335,7 @@ TEST_CASE("A restarted controller resumes stacks from their records") {
   CHECK(f.ctl.state->instances().size() == 1);
 }
 
-TEST_CASE("ValidateTemplate: parameters and description; errors name the path") {
+TEST_CASE("ValidateTemplate: parameters and description, errors name the path") {
   // Bugs caught: parameters missing from the answer; NoEcho lost; a template error without its
   // path.
   Fixture f;

@@ -293,7 +293,7 @@ TEST_CASE("Terminating an instance detaches its data volumes and keeps them") {
   CHECK_FALSE(f.backend->IsExported(vol));
 }
 
-TEST_CASE("An unreachable volume service: the export is asked again; a refusal undoes the attach") {
+TEST_CASE("An unreachable volume service: the export is asked again, a refusal undoes the attach") {
   // Bugs caught: an attachment without an endpoint handed to the host; the export never retried;
   // a refused export leaving the volume in-use.
   Fixture f;

@@ -235,7 +235,7 @@ TEST_CASE("Encryption: what EC2 refuses, and what this cloud cannot do") {
   CHECK(code(no_keys.CreateVolume(r).status()) == "UnsupportedOperation");
 }
 
-TEST_CASE("Encrypted volume: the attaching host gets the key; logs and store files never do") {
+TEST_CASE("Encrypted volume: the attaching host gets the key, logs and store files never do") {
   // Bugs caught: the host's desired disk without the key (the guest could not read the volume);
   // the key written to a log line or in clear into the store's files (RocksDB's WAL/SST).
   std::ostringstream logs;

@@ -105,7 +105,7 @@ TEST_CASE("CreateVolume refuses what EC2 refuses, before anything is made") {
   CHECK(f.ctl.state->volumes().empty());
 }
 
-TEST_CASE("CreateVolume: an unreachable volume service leaves it creating; Reconcile finishes") {
+TEST_CASE("CreateVolume: an unreachable volume service leaves it creating, Reconcile finishes") {
   // Bugs caught: a volume marked error (or dropped) because the service was down for a moment;
   // a restart forgetting to finish it.
   Fixture f;
@@ -145,7 +145,7 @@ TEST_CASE("CreateVolume: a ClientToken makes a retry return the first volume") {
   CHECK(Ec2CodeOf(f.volumes->CreateVolume(r).status()) == "IdempotentParameterMismatch");
 }
 
-TEST_CASE("DeleteVolume: only an available volume; the backend's bytes go; unknown ids") {
+TEST_CASE("DeleteVolume: only an available volume, the backend's bytes go, unknown ids") {
   // Bugs caught: deleting an in-use volume; the record purged while the backend still holds it.
   Fixture f;
   v1::Volume v = f.Create(f.Req(8));

@@ -168,7 +168,7 @@ TEST_CASE("Fake: RebootDomain counts reboots of running owned domains", "[fake]"
   CHECK(hv.RebootDomain("i-none").code() == absl::StatusCode::kNotFound);
 }
 
-TEST_CASE("Fake: StopDomain keeps the domain; a deaf guest needs force", "[fake]") {
+TEST_CASE("Fake: StopDomain keeps the domain, a deaf guest needs force", "[fake]") {
   using Modes = std::vector<StopMode>;
   FakeHypervisor hv;
   REQUIRE(hv.CreateAndStart(MakeSpec("i-stop")).ok());

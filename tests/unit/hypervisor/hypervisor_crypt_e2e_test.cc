@@ -36,27 +36,19 @@
 #include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
 #include "tests/testing/skip.h"
+#include "tests/unit/hypervisor/real_guest_util.h"
 
 namespace minicloud::hypervisor {
 namespace {
 
 namespace fs = std::filesystem;
+using real_guest::ReadFile;
+using real_guest::Run;
+using real_guest::WaitFor;
 
 constexpr char kMarker[] = "MINICLOUD-CRYPT-GUEST-UP";
 constexpr char kDecoy[] = "MINICLOUD-DECOY-BOOTED";
 constexpr char kKey[] = "4a1f0c9e2b7d6a5c3e8f1b0d9c7a6e5f4d3c2b1a0f9e8d7c6b5a49382716f5e4";
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-int Run(const std::string& cmd) {
-  const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -68,15 +60,6 @@ int FreePort() {
   REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
   close(fd);
   return ntohs(a.sin_port);
-}
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
 }
 
 // A LUKS image of 16 MiB served read-write by qemu-nbd on a free loopback port; stopped at exit.

@@ -30,36 +30,19 @@
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/skip.h"
+#include "tests/unit/hypervisor/real_guest_util.h"
 
 namespace minicloud::hypervisor {
 namespace {
 
 namespace fs = std::filesystem;
+using real_guest::ReadFile;
+using real_guest::Run;
+using real_guest::WaitFor;
 
 constexpr char kMarker[] = "MINICLOUD-E2E-GUEST-UP";
 constexpr char kChildRootEnv[] = "MINICLOUD_E2E_CHILD_ROOT";
 constexpr char kChildIdEnv[] = "MINICLOUD_E2E_CHILD_ID";
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-int Run(const std::string& cmd) {
-  const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
 
 // A short temp root: QEMU monitor sockets live under it and UNIX socket paths are limited to
 // 107 bytes.

@@ -24,34 +24,17 @@
 #include "agent/hypervisor/libvirt/embed_root.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "tests/testing/skip.h"
+#include "tests/unit/hypervisor/real_guest_util.h"
 
 namespace minicloud::hypervisor {
 namespace {
 
 namespace fs = std::filesystem;
+using real_guest::ReadFile;
+using real_guest::Run;
+using real_guest::WaitFor;
 
 constexpr char kMarker[] = "MINICLOUD-HIBERNATE-GUEST-BOOTED";
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-int Run(const std::string& cmd) {
-  const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
 
 size_t Count(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -127,7 +110,7 @@ std::string WrittenSince(const std::string& before, const std::string& now) {
 
 }  // namespace
 
-TEST_CASE("hypervisor e2e: a saved guest resumes where it was; a cold boot starts over", "[e2e]") {
+TEST_CASE("hypervisor e2e: a saved guest resumes where it was, a cold boot starts over", "[e2e]") {
   MC_SKIP_UNLESS(geteuid() == 0, "needs root (the embedded QEMU driver)");
   MC_SKIP_UNLESS(Run("command -v qemu-system-x86_64 >/dev/null && command -v qemu-img "
                      ">/dev/null") == 0,

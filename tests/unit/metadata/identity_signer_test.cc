@@ -105,7 +105,7 @@ TEST_CASE("identity document escapes hostile strings") {
   CHECK(j["instanceType"] == "t3\"micro\n\\");
 }
 
-TEST_CASE("signatures verify in-process; tampering does not") {
+TEST_CASE("signatures verify in-process, tampering does not") {
   const SignedDocument id = *Signer().SignFields(Fields(), kNow);
   const std::string& cert = Signer().certificate_pem();
   CHECK(VerifyIdentitySignature(id.document, id.signature, cert).ok());

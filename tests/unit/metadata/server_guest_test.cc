@@ -240,7 +240,7 @@ TEST_CASE("body limits: 64 KiB for CloudFormation, the IMDS limit elsewhere", "[
   CHECK(fwd.seen.size() == 2);
 }
 
-TEST_CASE("no forwarder: 503; rate limit shared with IMDS", "[metadata][guest]") {
+TEST_CASE("no forwarder: 503, rate limit shared with IMDS", "[metadata][guest]") {
   ServerOptions options = ServerFixture::DefaultOptions();
   options.requests_per_second = 1;
   options.burst = 2;
@@ -261,7 +261,7 @@ TEST_CASE("no forwarder: 503; rate limit shared with IMDS", "[metadata][guest]")
   CHECK(throttled->status == 429);
 }
 
-TEST_CASE("stopping with a forward pending; the late answer is dropped", "[metadata][guest]") {
+TEST_CASE("stopping with a forward pending, the late answer is dropped", "[metadata][guest]") {
   RecordingForwarder fwd;
   fwd.hold = true;
   ServerOptions options = ServerFixture::DefaultOptions();

@@ -76,7 +76,7 @@ TEST_CASE("relay: a request and its answer pass unchanged") {
   ::close(upstream);
 }
 
-TEST_CASE("relay: an unreachable upstream closes the connection; Stop ends open relays") {
+TEST_CASE("relay: an unreachable upstream closes the connection, Stop ends open relays") {
   int dead_port = 0;
   ::close(ListenLoopback(&dead_port));  // nothing listens there now
   auto relay = TcpRelay::Start({.listen_address = "127.0.0.1",

@@ -123,7 +123,7 @@ TEST_CASE("DescribeInstanceStatus: EC2's instanceStatusSet shape, IncludeAllInst
         "InvalidParameterValue");
 }
 
-TEST_CASE("RebootInstances answers return=true; DescribeRegions answers regionInfo") {
+TEST_CASE("RebootInstances answers return=true, DescribeRegions answers regionInfo") {
   Fixture f;
   const std::string id = f.Launch(1, true)[0];
   pugi::xml_document d1;
