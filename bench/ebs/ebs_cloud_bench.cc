@@ -39,6 +39,7 @@
 #include "controller/service/volume_service.h"
 #include "controller/volumes/disk_writer.h"
 #include "controller/volumes/grpc_volume_service_client.h"
+#include "tests/testing/ebs_test_cloud.h"
 #include "tests/testing/image_upload.h"
 #include "tests/testing/skip.h"
 #include "tests/testing/test_cloud.h"
@@ -52,7 +53,7 @@ using testing::TestCloud;
 using Clock = std::chrono::steady_clock;
 namespace vv1 = minicloud::volume::v1;
 
-constexpr char kZone[] = "home-1a";
+constexpr const char* kZone = testing::EbsTestCloud::kZone;
 
 int rounds = 5, root_gib = 2, fill_mib = 1024;
 
@@ -61,8 +62,7 @@ double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
 }
-bool Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-bool Have(const std::string& p) { return process::ResolveProgram(p).ok(); }
+using testing::Shell;
 std::string LoadAverage() {
   std::ifstream in("/proc/loadavg");
   std::string a, b, c;
@@ -70,39 +70,16 @@ std::string LoadAverage() {
   return a + " " + b + " " + c;
 }
 
-struct Fixture {
-  TestCloud cloud;
-  testing::TempDir daemon_dir;
-  std::unique_ptr<testing::VolumedProcess> daemon;
-  controller::VolumeFleet fleet;
-  std::unique_ptr<controller::VolumeService> volumes;
-  controller::QemuImgDiskWriter writer;
-
-  Fixture() {
-    MC_SKIP_UNLESS(Have("qemu-storage-daemon"), "qemu-storage-daemon not found");
-    MC_SKIP_UNLESS(Have("qemu-img") && Have("qemu-io"), "qemu-img / qemu-io not found");
-    daemon = std::make_unique<testing::VolumedProcess>(daemon_dir / "state", "127.0.0.1:0",
-                                                       "127.0.0.1:0", kZone);
-    fleet.Add(kZone, controller::MakeGrpcVolumeServiceClient(
-                         {.endpoint = daemon->endpoint(), .deadline = absl::Seconds(60)}));
-    auto& ctl = cloud.controller();
-    volumes = std::make_unique<controller::VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
-    volumes->SetImageSource(ctl.blobs.get(), &writer);
-    ctl.images->SetVolumes(volumes.get());
-    ctl.images->SetCompute(ctl.compute.get());
-    ctl.compute->SetEbsHooks(
-        {.serves_zone = [this](const std::string& z) { return fleet.Serves(z); },
-         .launched =
-             [this](const std::vector<std::string>& ids) { volumes->FinishLaunchVolumes(ids); }});
-  }
-  controller::ImageService& images() { return *cloud.controller().images; }
-  controller::ComputeService& compute() { return *cloud.controller().compute; }
+// The EBS test cloud with a longer deadline per volume-service call: a 2 GiB root's snapshot
+// under load can take longer than the tests' 30 s.
+struct Fixture : testing::EbsTestCloud {
+  Fixture() : testing::EbsTestCloud(absl::Seconds(60)) {}
 
   // An EBS-backed AMI: a 64 MiB qcow2 with its first MiB written, root mapping of `gib` GiB.
   std::string RegisterEbs(const std::string& name, int gib) {
     const std::string file = cloud.controller().dir / (name + ".qcow2");
-    REQUIRE(Sh("qemu-img create -q -f qcow2 " + file + " 64M"));
-    REQUIRE(Sh("qemu-io -f qcow2 -c 'write -P 0x5a 0 1M' " + file));
+    REQUIRE(Shell("qemu-img create -q -f qcow2 " + file + " 64M"));
+    REQUIRE(Shell("qemu-io -f qcow2 -c 'write -P 0x5a 0 1M' " + file));
     v1::RegisterImageRequest req;
     req.set_name(name);
     v1::BlockDeviceMapping* m = req.add_block_device_mappings();
@@ -201,14 +178,14 @@ TEST_CASE("create-image of an EBS root vs qemu-img convert of the same disk") {
   for (int at = 0; at < fill_mib; at += 256) {
     absl::StrAppend(&fill, " -c 'write -P 0x77 ", at, "M ", std::min(256, fill_mib - at), "M'");
   }
-  REQUIRE(Sh(absl::StrCat("qemu-io -f raw", fill, " -c flush '", uri, "'")));
+  REQUIRE(Shell(absl::StrCat("qemu-io -f raw", fill, " -c flush '", uri, "'")));
   std::printf("root_gib=%d\nroot_written_mib=%d\nloadavg_start=%s\n", root_gib, fill_mib,
               LoadAverage().c_str());
   std::vector<double> bake, convert;
   for (int i = 0; i < rounds; ++i) {
     // 1 MiB more each round, so each bake has something new.
-    REQUIRE(Sh(absl::StrCat("qemu-io -f raw -c 'write -P 0x", 10 + i, " ", i, "M 1M' -c flush '",
-                            uri, "'")));
+    REQUIRE(Shell(absl::StrCat("qemu-io -f raw -c 'write -P 0x", 10 + i, " ", i, "M 1M' -c flush '",
+                               uri, "'")));
     v1::CreateImageRequest req;
     req.set_instance_id(inst);
     req.set_name(absl::StrCat("baked-", i));
@@ -221,7 +198,8 @@ TEST_CASE("create-image of an EBS root vs qemu-img convert of the same disk") {
     bake.push_back(Ms(Clock::now() - t0));
     const std::string out = absl::StrCat(f.daemon_dir.path(), "/convert-", i, ".qcow2");
     t0 = Clock::now();
-    REQUIRE(Sh(absl::StrCat("qemu-img convert -U -f qcow2 -O qcow2 ", f.TopLayer(root), " ", out)));
+    REQUIRE(
+        Shell(absl::StrCat("qemu-img convert -U -f qcow2 -O qcow2 ", f.TopLayer(root), " ", out)));
     convert.push_back(Ms(Clock::now() - t0));
     std::filesystem::remove(out);
     std::printf("round=%d create_image_ms=%.1f qemu_img_convert_ms=%.1f ratio=%.4f\n", i,

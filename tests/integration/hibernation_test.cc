@@ -19,6 +19,7 @@
 #include "controller/volumes/disk_writer.h"
 #include "controller/volumes/grpc_volume_service_client.h"
 #include "controller/volumes/volume_keys.h"
+#include "tests/testing/ebs_test_cloud.h"
 #include "tests/testing/image_upload.h"
 #include "tests/testing/skip.h"
 #include "tests/testing/test_cloud.h"
@@ -29,55 +30,25 @@ namespace {
 
 using testing::TestCloud;
 
-constexpr char kZone[] = "home-1a";
+constexpr const char* kZone = testing::EbsTestCloud::kZone;
 
-bool Have(const std::string& p) { return process::ResolveProgram(p).ok(); }
-
-struct Fixture {
-  TestCloud cloud;
-  testing::TempDir daemon_dir;
-  std::unique_ptr<testing::VolumedProcess> daemon;
-  controller::VolumeFleet fleet;
+// The EBS test cloud with a key store (hibernation wants an encrypted root).
+struct Fixture : testing::EbsTestCloud {
   std::unique_ptr<controller::VolumeKeys> keys;
-  std::unique_ptr<controller::VolumeService> volumes;
-  controller::QemuImgDiskWriter writer;
 
   Fixture() {
-    MC_SKIP_UNLESS(Have("qemu-storage-daemon"), "qemu-storage-daemon not found");
-    MC_SKIP_UNLESS(Have("qemu-img") && Have("qemu-io"), "qemu-img / qemu-io not found");
-    daemon = std::make_unique<testing::VolumedProcess>(daemon_dir / "state", "127.0.0.1:0",
-                                                       "127.0.0.1:0", kZone);
-    fleet.Add(kZone, controller::MakeGrpcVolumeServiceClient(
-                         {.endpoint = daemon->endpoint(), .deadline = absl::Seconds(30)}));
-    auto& ctl = cloud.controller();
     auto box = controller::auth::SecretBox::FromKey(std::string(32, 'h'));
     REQUIRE(box.ok());
     keys = std::make_unique<controller::VolumeKeys>(*box, controller::auth::RandomBytes);
-    volumes = std::make_unique<controller::VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
-    volumes->SetImageSource(ctl.blobs.get(), &writer);
     volumes->SetVolumeKeys(keys.get());
-    ctl.fleet->SetVolumeKeys(keys.get());
-    ctl.images->SetVolumes(volumes.get());
-    ctl.compute->SetEbsHooks(
-        {.serves_zone = [this](const std::string& z) { return fleet.Serves(z); },
-         .launched =
-             [this](const std::vector<std::string>& ids) { volumes->FinishLaunchVolumes(ids); }});
+    cloud.controller().fleet->SetVolumeKeys(keys.get());
   }
 
   // The cloud outlives the members made after it: nothing of it may reach them any more.
   ~Fixture() {
     cloud.controller().fleet->SetVolumeKeys(nullptr);
     cloud.controller().compute->SetEbsHooks({});
-  }
-
-  bool Until(const std::function<bool()>& pred,
-             std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    return TestCloud::Eventually(
-        [&] {
-          volumes->Reconcile();
-          return pred();
-        },
-        timeout);
+    volumes->SetVolumeKeys(nullptr);
   }
 
   // An EBS-backed AMI whose root snapshot is encrypted (EC2's prerequisite): a snapshot of an

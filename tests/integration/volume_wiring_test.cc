@@ -508,6 +508,7 @@ TEST_CASE("volume wiring: an encrypted copy of a plain snapshot on the real daem
   // A copy slower than the client's deadline stays pending until the controller asks again.
   if (record().state() == v1::SNAPSHOT_STATE_PENDING) f.ReconcileUntilChanged();
   const v1::SnapshotRecord copy_rec = record();
+  INFO(copy_rec.error_message());
   REQUIRE(copy_rec.state() == v1::SNAPSHOT_STATE_COMPLETED);
   CHECK(copy_rec.encrypted());
   CHECK_FALSE(DaemonVolumes(*f.daemon).contains("vol-copy-" + copy->snapshot_id()));

@@ -37,14 +37,15 @@ class EbsTestCloud {
  public:
   static constexpr char kZone[] = "home-1a";
 
-  EbsTestCloud() {
+  // `deadline`: the controller's deadline for each call to the volume service.
+  explicit EbsTestCloud(absl::Duration deadline = absl::Seconds(30)) {
     MC_SKIP_UNLESS(HaveProgram("qemu-storage-daemon"), "qemu-storage-daemon not found");
     MC_SKIP_UNLESS(HaveProgram("qemu-img") && HaveProgram("qemu-io"),
                    "qemu-img / qemu-io not found");
     daemon =
         std::make_unique<VolumedProcess>(daemon_dir / "state", "127.0.0.1:0", "127.0.0.1:0", kZone);
     fleet.Add(kZone, controller::MakeGrpcVolumeServiceClient(
-                         {.endpoint = daemon->endpoint(), .deadline = absl::Seconds(30)}));
+                         {.endpoint = daemon->endpoint(), .deadline = deadline}));
     auto& ctl = cloud.controller();
     volumes = std::make_unique<controller::VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
     volumes->SetImageSource(ctl.blobs.get(), &writer);
