@@ -347,6 +347,21 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
   return x;
 }
 
+absl::StatusOr<std::string> BuildIncomingDomainXml(const DomainSpec& spec) {
+  absl::StatusOr<std::string> x = BuildDomainXml(spec);
+  if (!x.ok()) return x;
+  constexpr std::string_view kQemuNs = " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'";
+  constexpr std::string_view kEnd = "</domain>\n";
+  const size_t open_end = x->find('>');  // of <domain type='...'>, the first element
+  x->insert(open_end, kQemuNs);
+  x->insert(x->size() - kEnd.size(),
+            "  <qemu:commandline>\n"
+            "    <qemu:arg value='-incoming'/>\n"
+            "    <qemu:arg value='defer'/>\n"
+            "  </qemu:commandline>\n");
+  return x;
+}
+
 std::optional<std::string> ParseOwnerMetadata(std::string_view xml) {
   // Find a start tag whose local name is "id": "<id>" or "<prefix:id>".
   size_t pos = 0;

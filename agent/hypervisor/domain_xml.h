@@ -35,6 +35,13 @@ absl::Status ValidateDomainSpec(const DomainSpec& spec);
 // needs both, equal); an empty console_log gives the guest a serial port that discards output.
 absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec);
 
+// BuildDomainXml(spec) for a QEMU that starts waiting for a migration stream instead of running
+// its guest: QEMU's `-incoming defer` through libvirt's QEMU namespace
+// (<qemu:commandline>, https://libvirt.org/drvqemu.html#pass-through-of-arbitrary-qemu-commands).
+// The stream is handed over later with `migrate-incoming` (qmp_save.h). Only for starting a
+// saved guest: a definition with it would wait forever on its next cold start.
+absl::StatusOr<std::string> BuildIncomingDomainXml(const DomainSpec& spec);
+
 // Escapes & < > ' " for use in XML text and attribute values.
 std::string XmlEscape(std::string_view s);
 

@@ -132,21 +132,26 @@ absl::StatusOr<std::string> QmpReturn(std::string_view reply) {
   return absl::InvalidArgumentError("QMP reply has neither return nor error");
 }
 
+std::optional<AttachedEbsDisk> ParseCryptDeviceId(std::string_view id) {
+  if (!absl::StartsWith(AbslView(id), kPrefix)) return std::nullopt;
+  const std::string_view rest = id.substr(kPrefix.size());
+  const size_t dash = rest.find('-');
+  if (dash == std::string_view::npos || dash + 1 >= rest.size()) return std::nullopt;
+  const std::string_view target = rest.substr(0, dash);
+  if (!IsTarget(target)) return std::nullopt;
+  return AttachedEbsDisk{std::string(target), std::string(rest.substr(dash + 1))};
+}
+
 std::vector<AttachedEbsDisk> CryptDisksInQomList(std::string_view qom_list_return) {
   std::vector<AttachedEbsDisk> out;
   const json r = json::parse(qom_list_return, nullptr, /*allow_exceptions=*/false);
   if (!r.is_array()) return out;
   for (const json& p : r) {
     if (!p.is_object()) continue;
-    const std::string name = p.value("name", "");
-    const std::string type = p.value("type", "");
-    if (!absl::StartsWith(type, "child<") || !absl::StartsWith(name, kPrefix)) continue;
-    const std::string_view rest = std::string_view(name).substr(kPrefix.size());
-    const size_t dash = rest.find('-');
-    if (dash == std::string_view::npos || dash + 1 >= rest.size()) continue;
-    const std::string_view target = rest.substr(0, dash);
-    if (!IsTarget(target)) continue;
-    out.push_back({std::string(target), std::string(rest.substr(dash + 1))});
+    if (!absl::StartsWith(p.value("type", ""), "child<")) continue;
+    if (std::optional<AttachedEbsDisk> d = ParseCryptDeviceId(p.value("name", ""))) {
+      out.push_back(*std::move(d));
+    }
   }
   return out;
 }

@@ -30,6 +30,7 @@
 // QEMU alone (qom-list /machine/peripheral): an agent that restarts re-adopts them.
 // Node names are at most 31 characters in QEMU: "mcx-luks-" + a target of at most 4 is 13.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,9 @@ std::vector<std::string> CryptReleaseCommands(std::string_view target_dev);
 // (NotFound for DeviceNotFound, FailedPrecondition otherwise) whose message is QEMU's class and
 // desc. InvalidArgument for text that is no QMP reply.
 absl::StatusOr<std::string> QmpReturn(std::string_view reply);
+
+// The disk a device id names (the inverse of CryptDeviceId); nullopt for any other id.
+std::optional<AttachedEbsDisk> ParseCryptDeviceId(std::string_view device_id);
 
 // The encrypted disks among the children of /machine/peripheral (the "return" of qom-list):
 // every child whose name parses as a CryptDeviceId.

@@ -22,25 +22,6 @@ namespace {
 // How long UnplugCryptDisk waits for the guest to release a device before it returns.
 constexpr auto kUnplugWait = std::chrono::seconds(5);
 
-// One QMP command; the "return" value as JSON text. `step` names the command in errors (the
-// command text itself may hold a key and is never put into a message).
-absl::StatusOr<std::string> Qmp(virDomainPtr dom, const std::string& command,
-                                absl::string_view context, absl::string_view step) {
-  char* result = nullptr;
-  if (virDomainQemuMonitorCommand(dom, command.c_str(), &result,
-                                  VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT) < 0) {
-    return LastError(absl::StrCat(context, ": ", step));
-  }
-  const std::string reply = result != nullptr ? result : "";
-  free(result);
-  absl::StatusOr<std::string> ret = QmpReturn(reply);
-  if (!ret.ok()) {
-    return absl::Status(ret.status().code(),
-                        absl::StrCat(context, ": ", step, ": ", ret.status().message()));
-  }
-  return ret;
-}
-
 // The step name of a command built by ebs_crypt_qmp ("blockdev-add luks"), for errors.
 std::string StepOf(const std::string& command) {
   const nlohmann::json c = nlohmann::json::parse(command, nullptr, false);
@@ -73,6 +54,25 @@ bool HasTarget(const std::vector<AttachedEbsDisk>& disks, absl::string_view targ
 
 }  // namespace
 
+absl::StatusOr<std::string> Qmp(virDomainPtr dom, const std::string& command,
+                                absl::string_view context, absl::string_view step, int fd) {
+  char* result = nullptr;
+  const int rc = fd < 0 ? virDomainQemuMonitorCommand(dom, command.c_str(), &result,
+                                                      VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT)
+                        : virDomainQemuMonitorCommandWithFiles(
+                              dom, command.c_str(), 1, &fd, nullptr, nullptr, &result,
+                              VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT);
+  if (rc < 0) return LastError(absl::StrCat(context, ": ", step));
+  const std::string reply = result != nullptr ? result : "";
+  free(result);
+  absl::StatusOr<std::string> ret = QmpReturn(reply);
+  if (!ret.ok()) {
+    return absl::Status(ret.status().code(),
+                        absl::StrCat(context, ": ", step, ": ", ret.status().message()));
+  }
+  return ret;
+}
+
 absl::StatusOr<std::vector<AttachedEbsDisk>> CryptDisks(virDomainPtr dom,
                                                         absl::string_view context) {
   absl::StatusOr<std::string> list =
@@ -89,11 +89,14 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> CryptDisks(virDomainPtr dom,
 }
 
 absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_view context,
-                           bool firmware_boot) {
+                           bool firmware_boot, int pci_slot) {
   Release(dom, disk.target_dev, context);  // an interrupted earlier plug
-  absl::StatusOr<std::string> pci = Qmp(dom, R"({"execute":"query-pci"})", context, "query-pci");
-  if (!pci.ok()) return pci.status();
-  absl::StatusOr<int> slot = FreePciSlot(*pci);
+  absl::StatusOr<int> slot = pci_slot;
+  if (pci_slot == 0) {
+    absl::StatusOr<std::string> pci = Qmp(dom, R"({"execute":"query-pci"})", context, "query-pci");
+    if (!pci.ok()) return pci.status();
+    slot = FreePciSlot(*pci);
+  }
   if (!slot.ok()) {
     return absl::Status(slot.status().code(), absl::StrCat(context, ": ", slot.status().message()));
   }

@@ -23,13 +23,21 @@
 
 namespace minicloud::hypervisor::libvirt_internal {
 
+// One QMP command over the domain's monitor; the "return" value as JSON text. `step` names the
+// command in errors (the command text itself may hold a key and is never put into a message).
+// With `fd` >= 0 the descriptor goes along (getfd takes it; libvirt dups it, the caller keeps
+// and closes its own).
+absl::StatusOr<std::string> Qmp(virDomainPtr dom, const std::string& command,
+                                absl::string_view context, absl::string_view step, int fd = -1);
+
 // Plugs `disk` (luks_key set) into the running QEMU. Leftover nodes of an earlier plug at the
 // same target (no device) are released first. On failure whatever was added is removed again
 // and the error names the step, never the key. A boot disk gets bootindex 0: the caller must
 // reset the machine (ResetMachine) before the guest's firmware runs; with `firmware_boot` false
-// (a kernel loaded directly) it gets none.
+// (a kernel loaded directly) it gets none. The device goes to `pci_slot` of pci.0, or with 0 to
+// the highest free one (FreePciSlot).
 absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_view context,
-                           bool firmware_boot = true);
+                           bool firmware_boot = true, int pci_slot = 0);
 
 // The encrypted disks the running QEMU has (its peripheral devices named by CryptDeviceId). None
 // on a driver without a QEMU monitor (libvirt's test driver).

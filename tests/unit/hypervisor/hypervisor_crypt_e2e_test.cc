@@ -13,8 +13,6 @@
 //   or plugging a second disk at a taken target accepted;
 // - the key written to any file under the embed root (domain XML, status XML, QEMU's log,
 //   libvirt's log), into a log line of the adapter, or into an error message.
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +34,7 @@
 #include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
 #include "tests/testing/skip.h"
+#include "tests/unit/hypervisor/luks_export.h"
 #include "tests/unit/hypervisor/real_guest_util.h"
 
 namespace minicloud::hypervisor {
@@ -45,60 +44,11 @@ namespace fs = std::filesystem;
 using real_guest::ReadFile;
 using real_guest::Run;
 using real_guest::WaitFor;
+using LuksExport = real_guest::LuksExport;
 
 constexpr char kMarker[] = "MINICLOUD-CRYPT-GUEST-UP";
 constexpr char kDecoy[] = "MINICLOUD-DECOY-BOOTED";
 constexpr char kKey[] = "4a1f0c9e2b7d6a5c3e8f1b0d9c7a6e5f4d3c2b1a0f9e8d7c6b5a49382716f5e4";
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  socklen_t len = sizeof(a);
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A LUKS image of 16 MiB served read-write by qemu-nbd on a free loopback port; stopped at exit.
-struct LuksExport {
-  LuksExport(const fs::path& dir, const std::string& name, const fs::path& payload = {})
-      : port(FreePort()), export_name(name) {
-    const fs::path image = dir / (name + ".luks");
-    pid_file = dir / (name + ".pid");
-    if (payload.empty()) {
-      REQUIRE(Run(absl::StrCat("qemu-img create -q -f luks --object secret,id=s0,data=", kKey,
-                               " -o key-secret=s0,iter-time=10 ", image.string(), " 16M")) == 0);
-    } else {
-      // The payload (a bootable raw image) only ever exists encrypted on the export.
-      REQUIRE(Run(absl::StrCat("qemu-img convert -q --object secret,id=s0,data=", kKey,
-                               " -f raw -O luks -o key-secret=s0,iter-time=10 ", payload.string(),
-                               " ", image.string())) == 0);
-    }
-    REQUIRE(
-        Run(absl::StrCat("qemu-nbd --fork --persistent -e 4 -f raw -b 127.0.0.1 -p ", port, " -x ",
-                         name, " --pid-file=", pid_file.string(), " ", image.string())) == 0);
-  }
-  ~LuksExport() {
-    const std::string pid = ReadFile(pid_file);
-    if (!pid.empty()) kill(static_cast<pid_t>(std::stol(pid)), SIGTERM);
-  }
-  EbsDisk Disk(const std::string& key, const std::string& target) const {
-    return EbsDisk{.volume_id = export_name,
-                   .nbd_host = "127.0.0.1",
-                   .nbd_port = port,
-                   .export_name = export_name,
-                   .target_dev = target,
-                   .iotune = {},
-                   .boot = target == "vda",
-                   .luks_key = key};
-  }
-  int port;
-  std::string export_name;
-  fs::path pid_file;
-};
 
 struct Root {
   Root() {
@@ -166,9 +116,9 @@ std::vector<std::string> FilesContaining(const fs::path& dir, const fs::path& sk
 
 void RunEncryptedDiskChecks(const std::string& uri, const fs::path& root_dir,
                             const fs::path& work) {
-  LuksExport data_vol(work, "vol-0123456789abcdef0");
-  LuksExport hot_vol(work, "vol-0123456789abcdef1");
-  LuksExport root_vol(work, "vol-0123456789abcdef2", BootImage(work, "luks-root"));
+  LuksExport data_vol(work, "vol-0123456789abcdef0", kKey);
+  LuksExport hot_vol(work, "vol-0123456789abcdef1", kKey);
+  LuksExport root_vol(work, "vol-0123456789abcdef2", kKey, BootImage(work, "luks-root"));
   LibvirtOptions options;
   options.uri = uri;
   options.libvirt_log_file = (root_dir / "libvirt.log").string();

@@ -1,0 +1,76 @@
+#pragma once
+
+// A LUKS image served over NBD on loopback, for the hypervisor tests that plug encrypted EBS
+// disks into real QEMU (labelled e2e). qemu-nbd stands where the volume service's export is in
+// production (volume_qsd_crypt_test proves the service exports the same bytes).
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "agent/hypervisor/hypervisor.h"
+#include "tests/unit/hypervisor/real_guest_util.h"
+
+namespace minicloud::hypervisor::real_guest {
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+inline int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+  socklen_t len = sizeof(a);
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A LUKS image (16 MiB, or the raw `payload` encrypted) under `dir`, opened with `key`, served
+// read-write by qemu-nbd on a free loopback port; stopped when this goes away.
+struct LuksExport {
+  LuksExport(const std::filesystem::path& dir, const std::string& name, const std::string& key,
+             const std::filesystem::path& payload = {})
+      : port(FreePort()), export_name(name) {
+    const std::filesystem::path image = dir / (name + ".luks");
+    pid_file = dir / (name + ".pid");
+    if (payload.empty()) {
+      REQUIRE(Run(absl::StrCat("qemu-img create -q -f luks --object secret,id=s0,data=", key,
+                               " -o key-secret=s0,iter-time=10 ", image.string(), " 16M")) == 0);
+    } else {
+      // The payload only ever exists encrypted on the export.
+      REQUIRE(Run(absl::StrCat("qemu-img convert -q --object secret,id=s0,data=", key,
+                               " -f raw -O luks -o key-secret=s0,iter-time=10 ", payload.string(),
+                               " ", image.string())) == 0);
+    }
+    REQUIRE(
+        Run(absl::StrCat("qemu-nbd --fork --persistent -e 4 -f raw -b 127.0.0.1 -p ", port, " -x ",
+                         name, " --pid-file=", pid_file.string(), " ", image.string())) == 0);
+  }
+  ~LuksExport() {
+    const std::string pid = ReadFile(pid_file);
+    if (!pid.empty()) kill(static_cast<pid_t>(std::stol(pid)), SIGTERM);
+  }
+  // The disk at virtio `target` ("vda" is the boot disk), opened with `key`.
+  EbsDisk Disk(const std::string& key, const std::string& target) const {
+    return EbsDisk{.volume_id = export_name,
+                   .nbd_host = "127.0.0.1",
+                   .nbd_port = port,
+                   .export_name = export_name,
+                   .target_dev = target,
+                   .iotune = {},
+                   .boot = target == "vda",
+                   .luks_key = key};
+  }
+  int port;
+  std::string export_name;
+  std::filesystem::path pid_file;
+};
+
+}  // namespace minicloud::hypervisor::real_guest
