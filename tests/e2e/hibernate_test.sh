@@ -30,8 +30,10 @@ TINY=$IMAGES/tiny
 cloud_up --hosts 2 --azs 1 --no-egress
 
 host_of() { "$MC" describe-instances --instance-ids "$1" | jq -r '.Reservations[0].Instances[0].Placement.HostId'; }
-# The last HIB-PROC line of the console.
-last_proc() { console_text "$1" | tr -d '\r' | grep -o 'HIB-PROC pid=[0-9]* boot=[0-9a-f-]* up=[0-9]*' | tail -1; }
+# The last HIB-PROC line of the console; empty when there is none (yet).
+last_proc() {
+  console_text "$1" | tr -d '\r' | { grep -o 'HIB-PROC pid=[0-9]* boot=[0-9a-f-]* up=[0-9]*' || true; } | tail -1
+}
 
 image=$("$MC" register-image --manifest "$TINY/manifest.json" --name tiny-hibernate-e2e \
   --block-device-mappings 'DeviceName=/dev/xvda,Ebs={DeleteOnTermination=true}' | jq -r .ImageId)
