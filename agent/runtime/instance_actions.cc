@@ -300,7 +300,13 @@ void Agent::RunStop(v1::DesiredInstance want) {
     std::lock_guard<std::mutex> lock(mu_);
     local_[id].hibernated = false;
   }
-  if (want.hibernate() && !force && !want.hibernation_disk().nbd_host().empty()) {
+  if (want.hibernate() && !force && want.hibernation_disk().nbd_host().empty()) {
+    // EC2: an instance that cannot hibernate is shut down instead.
+    spdlog::warn(
+        "hibernate {}: its hibernation volume is not exported to this host yet; "
+        "stopping it instead",
+        id);
+  } else if (want.hibernate() && !force) {
     absl::StatusOr<hypervisor::DomainInfo> d = hypervisor_.Get(id);
     if (d.ok() && d->state == hypervisor::DomainState::kRunning) {
       absl::StatusOr<int64_t> saved =

@@ -114,6 +114,17 @@ struct Fixture : testing::EbsTestCloud {
     return cloud.controller().compute->StartInstances(start).status();
   }
   std::string HostOf(const std::string& id) { return Record(id).host_id(); }
+  // Waits until the instance's hibernation volume is exported to its host. It is exported after
+  // the root (the guest may already run); a hibernate before that is a plain stop, EC2's answer
+  // to an instance that is not ready to hibernate.
+  bool HibernationVolumeExported(const std::string& id) {
+    const std::string hib = Record(id).hibernation_volume_id();
+    return Until([&] {
+      std::lock_guard<std::mutex> lock(cloud.controller().state->mu());
+      const v1::VolumeRecord& v = cloud.controller().state->volumes().at(hib);
+      return v.attachments_size() == 1 && !v.attachments(0).nbd_host().empty();
+    });
+  }
   TestCloud::Host& HostNamed(TestCloud::Host& a, TestCloud::Host& b, const std::string& id) {
     return a.agent->host_id() == id ? a : b;
   }
@@ -164,6 +175,7 @@ TEST_CASE("hibernate, then resume on another host of the zone from the volume se
 
   const int64_t boot_id = a.hypervisor->BootId(inst);
   REQUIRE(boot_id != 0);
+  REQUIRE(f.HibernationVolumeExported(inst));
   REQUIRE(f.Stop(inst, /*hibernate=*/true).ok());
   REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "stopped"; }));
   CHECK(a.hypervisor->LastStopMethod(inst) == hypervisor::StopMethod::kSaved);
@@ -225,6 +237,7 @@ TEST_CASE("hibernation refusals, a failed save is a plain stop and the start a c
   REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "running"; }));
   CHECK(Ec2CodeOf(f.Stop(inst, true, /*force=*/true)) == "InvalidParameterCombination");
   const int64_t boot_id = a.hypervisor->BootId(inst);
+  REQUIRE(f.HibernationVolumeExported(inst));
   a.hypervisor->FailNextSave(absl::InternalError("injected: no space for the image"));
   REQUIRE(f.Stop(inst, true).ok());
   REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "stopped"; }));
