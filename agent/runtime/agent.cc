@@ -8,6 +8,7 @@
 #include "agent/runtime/console_log.h"
 #include "agent/runtime/desired_check.h"
 #include "agent/runtime/guest_metadata.h"
+#include "agent/runtime/hibernation.h"
 #include "common/file/file_util.h"
 #include "common/file/state_path.h"
 #include "common/ids.h"
@@ -74,6 +75,9 @@ absl::Status Agent::Start() {
       l.has_files = true;
       l.booted = ReadBootCount((entry.path() / "boot_count").string());
       l.rebooted = ReadBootCount((entry.path() / "reboot_count").string());
+      // A hibernation this host finished but may not have reported before it restarted.
+      l.saved_state_bytes = ReadHibernatedNote(entry.path().string(), l.booted);
+      l.hibernated = l.saved_state_bytes > 0;
       // Serve metadata for re-adopted guests even before the controller answers.
       std::ifstream saved(entry.path() / "desired.pb", std::ios::binary);
       v1::DesiredInstance want;

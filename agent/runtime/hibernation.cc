@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -155,6 +156,41 @@ absl::Status RestoreFromVolume(hypervisor::Hypervisor& hv, const hypervisor::Dom
   if (s.ok()) s = hv.RestoreDomain(spec, path);
   fs::remove(path, ec);
   return s;
+}
+
+namespace {
+constexpr char kHibernatedNote[] = "/hibernated";
+}  // namespace
+
+absl::Status WriteHibernatedNote(const std::string& instance_dir, int boot, int64_t bytes) {
+  const std::string path = instance_dir + kHibernatedNote;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << boot << " " << bytes << "\n";
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("write ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::permissions(
+      tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("rename ", tmp, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+int64_t ReadHibernatedNote(const std::string& instance_dir, int boot) {
+  std::ifstream in(instance_dir + kHibernatedNote);
+  int noted_boot = -1;
+  int64_t bytes = 0;
+  std::string rest;
+  if (!(in >> noted_boot >> bytes) || (in >> rest) || noted_boot != boot || bytes <= 0) return 0;
+  return bytes;
+}
+
+void RemoveHibernatedNote(const std::string& instance_dir) {
+  std::error_code ec;
+  std::filesystem::remove(instance_dir + kHibernatedNote, ec);
 }
 
 }  // namespace minicloud::agent

@@ -45,4 +45,16 @@ absl::Status RestoreFromVolume(hypervisor::Hypervisor& hv, const hypervisor::Dom
                                const v1::DesiredEbsDisk& disk, int64_t bytes,
                                const HibernationIo& io);
 
+// The host's note that an instance's last stop saved its RAM: "<boot> <bytes>\n" in
+// `instance_dir`/hibernated (0600), written once the image is on the volume and before the host
+// reports the stop, so an agent restarted in between still reports the hibernation (else the
+// controller takes it for a plain stop and the next start boots cold). `boot` is the boot count
+// that was saved: a note of another boot is stale. Removed when the instance starts or stops
+// again.
+absl::Status WriteHibernatedNote(const std::string& instance_dir, int boot, int64_t bytes);
+// The saved image's length for `boot`; 0 when there is no note, it is of another boot, or it is
+// not one (a note is never trusted beyond its shape).
+int64_t ReadHibernatedNote(const std::string& instance_dir, int boot);
+void RemoveHibernatedNote(const std::string& instance_dir);
+
 }  // namespace minicloud::agent

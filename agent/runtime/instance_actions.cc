@@ -231,6 +231,7 @@ absl::Status Agent::Launch(const v1::DesiredInstance& want, v1::LaunchTimeline& 
     }
   }
   if (!resumed) MC_RETURN_IF_ERROR(hypervisor_.CreateAndStart(spec));
+  RemoveHibernatedNote(dir);  // the saved image is used up (or was passed over)
   {
     std::lock_guard<std::mutex> lock(mu_);
     local_[id].resumed = resumed;
@@ -300,6 +301,7 @@ void Agent::RunStop(v1::DesiredInstance want) {
     std::lock_guard<std::mutex> lock(mu_);
     local_[id].hibernated = false;
   }
+  if (absl::StatusOr<std::string> dir = InstanceDir(id); dir.ok()) RemoveHibernatedNote(*dir);
   if (want.hibernate() && !force && want.hibernation_disk().nbd_host().empty()) {
     // EC2: an instance that cannot hibernate is shut down instead.
     spdlog::warn(
@@ -314,6 +316,8 @@ void Agent::RunStop(v1::DesiredInstance want) {
       if (saved.ok()) {
         absl::StatusOr<std::string> dir = InstanceDir(id);
         absl::Status r = dir.ok() ? RemoveInstanceStore(*dir) : dir.status();
+        if (!r.ok()) spdlog::error("hibernate {}: {}", id, r.message());
+        r = dir.ok() ? WriteHibernatedNote(*dir, want.boot_count(), *saved) : dir.status();
         if (!r.ok()) spdlog::error("hibernate {}: {}", id, r.message());
         {
           std::lock_guard<std::mutex> lock(mu_);

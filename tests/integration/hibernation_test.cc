@@ -186,6 +186,8 @@ TEST_CASE("hibernate, then resume on another host of the zone from the volume se
   CHECK(f.Record(inst).hibernated_time_ms() > 0);
   CHECK(f.Record(inst).saved_state_bytes() >= 1024 * 1024);  // the fake's 1 GiB "RAM"
   CHECK(EmptyDir(a.config.hibernation_scratch_dir));
+  // The host's note, which a restarted agent reports from (agent/runtime/hibernation.h).
+  CHECK(std::filesystem::exists(a.config.state_dir + "/instances/" + inst + "/hibernated"));
   // A hibernated instance is a stopped one: it does not reboot (EC2: IncorrectInstanceState).
   v1::RebootInstancesRequest reboot;
   reboot.add_instance_ids(inst);

@@ -139,3 +139,29 @@ TEST_CASE("a volume that cannot be opened leaves the guest running", "[hibernati
 }
 
 }  // namespace minicloud::agent
+
+namespace minicloud::agent {
+namespace {
+
+TEST_CASE("the hibernated note: written for one boot, read back only for it", "[hibernation]") {
+  testing::TempDir tmp;
+  const std::string dir = tmp.path();
+  // Bug: a restarted agent that finds no note reports a plain stop (the next start boots cold).
+  CHECK(ReadHibernatedNote(dir, 3) == 0);
+  REQUIRE(WriteHibernatedNote(dir, 3, 1 << 20).ok());
+  CHECK(ReadHibernatedNote(dir, 3) == 1 << 20);
+  // Bug: a note of an earlier boot taken for this one (an old image resumed over a newer boot).
+  CHECK(ReadHibernatedNote(dir, 4) == 0);
+  CHECK((fs::status(dir + "/hibernated").permissions() & fs::perms::group_all) == fs::perms::none);
+  RemoveHibernatedNote(dir);
+  CHECK(ReadHibernatedNote(dir, 3) == 0);
+  // Bug: a torn or foreign note trusted.
+  for (const char* text : {"3\n", "3 -5\n", "3 12 extra\n", "x 12\n", ""}) {
+    INFO(text);
+    std::ofstream(dir + "/hibernated", std::ios::trunc) << text;
+    CHECK(ReadHibernatedNote(dir, 3) == 0);
+  }
+}
+
+}  // namespace
+}  // namespace minicloud::agent
