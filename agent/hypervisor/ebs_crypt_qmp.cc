@@ -28,15 +28,15 @@ std::string Command(std::string_view name, json arguments) {
   return c.dump();
 }
 
-bool IsTarget(std::string_view t) {
+}  // namespace
+
+bool IsCryptTarget(std::string_view t) {
   if (t.size() < 3 || t.size() > 4 || t.substr(0, 2) != "vd") return false;
   for (char c : t.substr(2)) {
     if (c < 'a' || c > 'z') return false;
   }
   return true;
 }
-
-}  // namespace
 
 std::string CryptDeviceId(const EbsDisk& disk) {
   return absl::StrCat(kPrefix, disk.target_dev, "-", disk.export_name);
@@ -138,7 +138,7 @@ std::optional<AttachedEbsDisk> ParseCryptDeviceId(std::string_view id) {
   const size_t dash = rest.find('-');
   if (dash == std::string_view::npos || dash + 1 >= rest.size()) return std::nullopt;
   const std::string_view target = rest.substr(0, dash);
-  if (!IsTarget(target)) return std::nullopt;
+  if (!IsCryptTarget(target)) return std::nullopt;
   return AttachedEbsDisk{std::string(target), std::string(rest.substr(dash + 1))};
 }
 

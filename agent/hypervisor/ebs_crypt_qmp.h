@@ -41,6 +41,9 @@
 
 namespace minicloud::hypervisor {
 
+// A virtio target an encrypted disk can have: "vd" and one or two lowercase letters.
+bool IsCryptTarget(std::string_view target_dev);
+
 // The QOM id of the virtio-blk device of an encrypted disk: "mcx-<target>-<export>".
 std::string CryptDeviceId(const EbsDisk& disk);
 

@@ -23,20 +23,12 @@ std::string Command(std::string_view name, json arguments = nullptr) {
 
 bool ValidSlot(int slot) { return slot >= 1 && slot <= 31; }
 
-bool ValidTarget(std::string_view t) {
-  if (t.size() < 3 || t.size() > 4 || t.substr(0, 2) != "vd") return false;
-  for (char c : t.substr(2)) {
-    if (c < 'a' || c > 'z') return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> EncodeQmpSaveHeader(const QmpSaveHeader& header) {
   json slots = json::object();
   for (const auto& [target, slot] : header.crypt_slots) {
-    if (!ValidTarget(target) || !ValidSlot(slot)) {
+    if (!IsCryptTarget(target) || !ValidSlot(slot)) {
       return absl::InvalidArgumentError(
           absl::StrCat("saved-state header: no encrypted disk at ", target, ", slot ", slot));
     }
@@ -68,7 +60,7 @@ absl::StatusOr<QmpSaveHeader> DecodeQmpSaveHeader(std::string_view head) {
   }
   QmpSaveHeader out;
   for (const auto& [target, slot] : slots->items()) {
-    if (!ValidTarget(target) || !slot.is_number_integer() || !ValidSlot(slot.get<int>())) {
+    if (!IsCryptTarget(target) || !slot.is_number_integer() || !ValidSlot(slot.get<int>())) {
       return absl::InvalidArgumentError(
           absl::StrCat("saved-state file: bad slot for encrypted disk ", target));
     }

@@ -143,6 +143,23 @@ std::string WrittenSince(const std::string& before, const std::string& now) {
   return now;
 }
 
+// Restores `spec`'s guest from `saved` with `restore` (spec, maybe reordered) and checks it goes
+// on counting without a second boot marker after `at_save` (the console when it was saved).
+void RestoreAndCheckResumed(LibvirtHypervisor& hv, const DomainSpec& spec,
+                            const DomainSpec& restore, const std::string& saved,
+                            const std::string& at_save) {
+  const absl::Status r = hv.RestoreDomain(restore, saved);
+  INFO(r.ToString());
+  REQUIRE(r.ok());
+  CHECK(hv.Get(spec.instance_id)->state == DomainState::kRunning);
+  REQUIRE(
+      WaitFor([&] { return Count(WrittenSince(at_save, ReadFile(spec.console_log)), ".") >= 3; },
+              std::chrono::seconds(90)));
+  const std::string after_resume = ReadFile(spec.console_log);
+  INFO("console after the resume: " << after_resume);
+  CHECK(Count(WrittenSince(at_save, after_resume), kMarker) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("hypervisor e2e: a saved guest resumes where it was, a cold boot starts over", "[e2e]") {
@@ -177,16 +194,7 @@ TEST_CASE("hypervisor e2e: a saved guest resumes where it was, a cold boot start
   const std::string at_save = ReadFile(spec.console_log);
 
   // Restore: dots go on, no second boot.
-  const absl::Status r = (*hv)->RestoreDomain(spec, saved);
-  INFO(r.ToString());
-  REQUIRE(r.ok());
-  CHECK((*hv)->Get(spec.instance_id)->state == DomainState::kRunning);
-  REQUIRE(
-      WaitFor([&] { return Count(WrittenSince(at_save, ReadFile(spec.console_log)), ".") >= 3; },
-              std::chrono::seconds(90)));
-  const std::string after_resume = ReadFile(spec.console_log);
-  INFO("console after the resume: " << after_resume);
-  CHECK(Count(WrittenSince(at_save, after_resume), kMarker) == 0);
+  RestoreAndCheckResumed(**hv, spec, spec, saved, at_save);
   // A second restore of the running domain changes nothing.
   CHECK((*hv)->RestoreDomain(spec, saved).ok());
 
@@ -261,14 +269,7 @@ TEST_CASE("hypervisor e2e: a guest with encrypted disks resumes where it was, di
   // The disks listed the other way round: each must still get the slot it had.
   DomainSpec restore = spec;
   std::swap(restore.ebs_disks[0], restore.ebs_disks[1]);
-  const absl::Status r = (*hv)->RestoreDomain(restore, saved);
-  INFO(r.ToString());
-  REQUIRE(r.ok());
-  CHECK((*hv)->Get(spec.instance_id)->state == DomainState::kRunning);
-  REQUIRE(
-      WaitFor([&] { return Count(WrittenSince(at_save, ReadFile(spec.console_log)), ".") >= 3; },
-              std::chrono::seconds(90)));
-  CHECK(Count(WrittenSince(at_save, ReadFile(spec.console_log)), kMarker) == 0);
+  RestoreAndCheckResumed(**hv, spec, restore, saved, at_save);
   CHECK(CryptSlotsNow(uri, spec.instance_id) == slots);
 
   // The definition left behind boots cold (it does not wait for a migration stream).
