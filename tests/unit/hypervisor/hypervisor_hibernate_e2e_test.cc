@@ -160,6 +160,18 @@ void RestoreAndCheckResumed(LibvirtHypervisor& hv, const DomainSpec& spec,
   CHECK(Count(WrittenSince(at_save, after_resume), kMarker) == 0);
 }
 
+// Powers the guest off, starts it from its definition and checks it boots cold (the marker
+// again), then destroys it.
+void CheckColdBootAndDestroy(LibvirtHypervisor& hv, const DomainSpec& spec) {
+  REQUIRE(hv.StopDomain(spec.instance_id, StopMode::kForce).ok());
+  const std::string at_stop = ReadFile(spec.console_log);
+  REQUIRE(hv.CreateAndStart(spec).ok());
+  CHECK(WaitFor(
+      [&] { return Count(WrittenSince(at_stop, ReadFile(spec.console_log)), kMarker) == 1; },
+      std::chrono::seconds(90)));
+  CHECK(hv.Destroy(spec.instance_id).ok());
+}
+
 }  // namespace
 
 TEST_CASE("hypervisor e2e: a saved guest resumes where it was, a cold boot starts over", "[e2e]") {
@@ -199,13 +211,7 @@ TEST_CASE("hypervisor e2e: a saved guest resumes where it was, a cold boot start
   CHECK((*hv)->RestoreDomain(spec, saved).ok());
 
   // The control: a cold boot of the same disk prints the marker again.
-  REQUIRE((*hv)->StopDomain(spec.instance_id, StopMode::kForce).ok());
-  const std::string at_stop = ReadFile(spec.console_log);
-  REQUIRE((*hv)->CreateAndStart(spec).ok());
-  CHECK(WaitFor(
-      [&] { return Count(WrittenSince(at_stop, ReadFile(spec.console_log)), kMarker) == 1; },
-      std::chrono::seconds(90)));
-  CHECK((*hv)->Destroy(spec.instance_id).ok());
+  CheckColdBootAndDestroy(**hv, spec);
 }
 
 TEST_CASE("hypervisor e2e: a guest with encrypted disks resumes where it was, disks in place",
@@ -273,13 +279,7 @@ TEST_CASE("hypervisor e2e: a guest with encrypted disks resumes where it was, di
   CHECK(CryptSlotsNow(uri, spec.instance_id) == slots);
 
   // The definition left behind boots cold (it does not wait for a migration stream).
-  REQUIRE((*hv)->StopDomain(spec.instance_id, StopMode::kForce).ok());
-  const std::string at_stop = ReadFile(spec.console_log);
-  REQUIRE((*hv)->CreateAndStart(spec).ok());
-  CHECK(WaitFor(
-      [&] { return Count(WrittenSince(at_stop, ReadFile(spec.console_log)), kMarker) == 1; },
-      std::chrono::seconds(90)));
-  CHECK((*hv)->Destroy(spec.instance_id).ok());
+  CheckColdBootAndDestroy(**hv, spec);
 }
 
 }  // namespace minicloud::hypervisor
