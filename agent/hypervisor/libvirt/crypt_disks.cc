@@ -98,12 +98,11 @@ absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_v
     slot = FreePciSlot(*pci);
   }
   if (!slot.ok()) {
-    return absl::Status(slot.status().code(), absl::StrCat(context, ": ", slot.status().message()));
+    return WithContext(context, slot.status());
   }
   absl::StatusOr<std::vector<std::string>> commands = CryptPlugCommands(disk, *slot, firmware_boot);
   if (!commands.ok()) {
-    return absl::Status(commands.status().code(),
-                        absl::StrCat(context, ": ", commands.status().message()));
+    return WithContext(context, commands.status());
   }
   bool device_added = false;
   for (const std::string& c : *commands) {

@@ -73,9 +73,8 @@ absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const E
     return absl::InvalidArgumentError(absl::StrCat(context, ": ", element.status().message()));
   }
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(context);
+  if (!conn.ok()) return conn.status();
   absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
@@ -92,7 +91,7 @@ absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const E
   }
   absl::StatusOr<AttachPlan> plan = PlanAttach(disk, places->config, places->live, places->active);
   if (!plan.ok()) {
-    return absl::Status(plan.status().code(), absl::StrCat(context, ": ", plan.status().message()));
+    return WithContext(context, plan.status());
   }
   const unsigned int flags =
       (plan->config ? VIR_DOMAIN_AFFECT_CONFIG : 0u) | (plan->live ? VIR_DOMAIN_AFFECT_LIVE : 0u);
@@ -113,9 +112,8 @@ absl::Status LibvirtHypervisor::AttachCryptDisk(const std::string& id, const Ebs
     return absl::InvalidArgumentError(absl::StrCat(context, ": ", s.message()));
   }
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(context);
+  if (!conn.ok()) return conn.status();
   absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
@@ -152,9 +150,8 @@ absl::Status LibvirtHypervisor::DetachDisk(std::string_view instance_id,
     return absl::FailedPreconditionError(absl::StrCat(context, ": the root disk stays"));
   }
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(context);
+  if (!conn.ok()) return conn.status();
   absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
@@ -195,9 +192,8 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> LibvirtHypervisor::ListEbsDisks(
   const std::string id(instance_id);
   const std::string context = absl::StrCat("list the disks of ", id);
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(context);
+  if (!conn.ok()) return conn.status();
   absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
   if (!dom.ok()) return dom.status();
   const bool active = virDomainIsActive(dom->get()) == 1;

@@ -284,12 +284,10 @@ absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& spec) {
   bool encrypted = false;
   for (const EbsDisk& disk : spec.ebs_disks) encrypted = encrypted || !disk.luks_key.empty();
   absl::StatusOr<std::string> xml = BuildDomainXml(spec);
-  if (!xml.ok())
-    return absl::Status(xml.status().code(), absl::StrCat(context, ": ", xml.status().message()));
+  if (!xml.ok()) return WithContext(context, xml.status());
   Impl::IdLock id_lock(*impl_, spec.instance_id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(context);
+  if (!conn.ok()) return conn.status();
 
   if (Domain existing(virDomainLookupByName(conn->get(), spec.instance_id.c_str())); existing) {
     absl::StatusOr<bool> owned = IsOwned(existing.get(), spec.instance_id, context);
@@ -341,9 +339,8 @@ absl::Status LibvirtHypervisor::Destroy(std::string_view instance_id) {
   const std::string id(instance_id);
   const std::string context = absl::StrCat("destroy ", id);
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(context);
+  if (!conn.ok()) return conn.status();
   Domain dom(virDomainLookupByName(conn->get(), id.c_str()));
   if (!dom) {
     if (LastErrorCode() == VIR_ERR_NO_DOMAIN) {
@@ -386,8 +383,7 @@ absl::Status WithRunningDomain(LibvirtHypervisor::Impl& impl, const std::string&
                                absl::FunctionRef<absl::Status(virDomainPtr)> act) {
   LibvirtHypervisor::Impl::IdLock id_lock(impl, id);
   absl::StatusOr<Connection> conn = impl.Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  if (!conn.ok()) return WithContext(context, conn.status());
   absl::StatusOr<Domain> found = LookupOwned(conn->get(), id, context);
   if (!found.ok()) return found.status();
   if (virDomainIsActive(found->get()) != 1) {
@@ -474,10 +470,8 @@ absl::Status LibvirtHypervisor::StopDomain(std::string_view instance_id, StopMod
 
 absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::List() {
   constexpr absl::string_view kContext = "list domains";
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(),
-                        absl::StrCat(kContext, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(kContext);
+  if (!conn.ok()) return conn.status();
   virDomainPtr* doms = nullptr;
   const int n = virConnectListAllDomains(conn->get(), &doms, 0);
   if (n < 0) return LastError(kContext);
@@ -513,9 +507,8 @@ absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::List() {
 absl::StatusOr<DomainInfo> LibvirtHypervisor::Get(std::string_view instance_id) {
   const std::string id(instance_id);
   const std::string context = absl::StrCat("get ", id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(context);
+  if (!conn.ok()) return conn.status();
   absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DomainState> state = StateOf(dom->get(), context);
@@ -525,10 +518,8 @@ absl::StatusOr<DomainInfo> LibvirtHypervisor::Get(std::string_view instance_id) 
 
 absl::StatusOr<HostResources> LibvirtHypervisor::GetHostResources() {
   constexpr absl::string_view kContext = "host resources";
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(),
-                        absl::StrCat(kContext, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(kContext);
+  if (!conn.ok()) return conn.status();
   virNodeInfo info;
   if (virNodeGetInfo(conn->get(), &info) < 0) return LastError(kContext);
   return HostResources{.cpus = static_cast<int>(info.cpus),

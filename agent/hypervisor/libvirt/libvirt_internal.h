@@ -42,6 +42,11 @@ using Connection = std::unique_ptr<std::remove_pointer_t<virConnectPtr>, Connect
 // Consumes (resets) the thread's last libvirt error.
 absl::Status LastError(absl::string_view context);
 
+// `s` with "<context>: " in front of its message, same code.
+inline absl::Status WithContext(absl::string_view context, const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+}
+
 // The owned domain named `id`; NotFound when there is none or it is not minicloud's.
 absl::StatusOr<Domain> LookupOwned(virConnectPtr conn, const std::string& id,
                                    absl::string_view context);
@@ -52,6 +57,7 @@ using libvirt_internal::Connection;
 using libvirt_internal::Domain;
 using libvirt_internal::LastError;
 using libvirt_internal::LookupOwned;
+using libvirt_internal::WithContext;
 
 // --- Impl. ---------------------------------------------------------------------------------------
 
@@ -81,6 +87,13 @@ class LibvirtHypervisor::Impl {
   // A referenced, live connection. Reconnects (once, under the lock) when a remote connection
   // died, e.g. because libvirtd restarted; concurrent callers keep their reference to the old
   // connection until they are done with it.
+  // Conn(), its errors prefixed with `context`.
+  absl::StatusOr<Connection> Conn(absl::string_view context) {
+    absl::StatusOr<Connection> c = Conn();
+    if (!c.ok()) return libvirt_internal::WithContext(context, c.status());
+    return c;
+  }
+
   absl::StatusOr<Connection> Conn() {
     absl::MutexLock lock(&conn_mu_);
     if (conn_ != nullptr && virConnectIsAlive(conn_) != 1) {

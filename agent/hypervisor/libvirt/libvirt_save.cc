@@ -68,8 +68,7 @@ absl::Status AwaitMigration(virDomainPtr dom, absl::string_view context) {
     if (!r.ok()) return r.status();
     absl::StatusOr<bool> done = MigrationCompleted(*r);
     if (!done.ok()) {
-      return absl::Status(done.status().code(),
-                          absl::StrCat(context, ": ", done.status().message()));
+      return WithContext(context, done.status());
     }
     if (*done) return absl::OkStatus();
     if (std::chrono::steady_clock::now() > deadline) {
@@ -182,9 +181,8 @@ absl::Status LibvirtHypervisor::SaveDomain(std::string_view instance_id, const s
   const std::string id(instance_id);
   const std::string context = absl::StrCat("save ", id);
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(context);
+  if (!conn.ok()) return conn.status();
   absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
   if (!dom.ok()) return dom.status();
   if (virDomainIsActive(dom->get()) != 1) {
@@ -225,8 +223,7 @@ absl::Status LibvirtHypervisor::RestoreDomain(const DomainSpec& wanted, const st
   head.resize(static_cast<size_t>(got));
   absl::StatusOr<QmpSaveHeader> header = DecodeQmpSaveHeader(head);
   if (!header.ok() && header.status().code() != absl::StatusCode::kNotFound) {
-    return absl::Status(header.status().code(),
-                        absl::StrCat(context, ": ", header.status().message()));
+    return WithContext(context, header.status());
   }
   for (const EbsDisk& disk : spec.ebs_disks) {
     if (!header.ok() && !disk.luks_key.empty()) {
@@ -237,12 +234,10 @@ absl::Status LibvirtHypervisor::RestoreDomain(const DomainSpec& wanted, const st
     }
   }
   absl::StatusOr<std::string> xml = BuildDomainXml(spec);
-  if (!xml.ok())
-    return absl::Status(xml.status().code(), absl::StrCat(context, ": ", xml.status().message()));
+  if (!xml.ok()) return WithContext(context, xml.status());
   Impl::IdLock id_lock(*impl_, spec.instance_id);
-  absl::StatusOr<Connection> conn = impl_->Conn();
-  if (!conn.ok())
-    return absl::Status(conn.status().code(), absl::StrCat(context, ": ", conn.status().message()));
+  absl::StatusOr<Connection> conn = impl_->Conn(context);
+  if (!conn.ok()) return conn.status();
   if (Domain existing(virDomainLookupByName(conn->get(), spec.instance_id.c_str())); existing) {
     absl::StatusOr<Domain> owned = LookupOwned(conn->get(), spec.instance_id, context);
     if (!owned.ok()) return owned.status();
