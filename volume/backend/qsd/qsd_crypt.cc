@@ -14,6 +14,7 @@
 // needs none, and every attach pays it again.
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -23,6 +24,15 @@ namespace minicloud::volume {
 namespace {
 
 constexpr int kLuksIterTimeMs = 10;
+
+// QEMU sizes the LUKS key slots' PBKDF2 by timing a first round on the thread's CPU clock and
+// gives up with "Unable to get accurate CPU usage" when that clock did not move (QEMU 7.2,
+// crypto/pbkdf.c: the round is short on a fast CPU, and the clock has tick granularity). Nothing
+// has been written then; formatting again is the cure.
+constexpr int kLuksFormatAttempts = 3;
+bool IsPbkdfTimingGlitch(const absl::Status& s) {
+  return absl::StrContains(s.message(), "Unable to get accurate CPU usage");
+}
 
 // How long a full copy may take: the QMP timeout plus one second per 16 MiB (a disk slower than
 // 16 MiB/s is broken, not slow).
@@ -89,16 +99,22 @@ absl::StatusOr<uint64_t> QsdVolumeBackend::FormatLuksLocked(int64_t n, uint64_t 
   {
     ScopedKey secret(qsd_->qmp(), absl::StrCat("key-l", n));
     MC_RETURN_IF_ERROR(secret.Add(key));
-    absl::Status s = qsd_->qmp()
-                         .Execute("blockdev-create", {{"job-id", job},
-                                                      {"options",
-                                                       {{"driver", "luks"},
-                                                        {"file", node},
-                                                        {"size", payload_bytes},
-                                                        {"key-secret", secret.id()},
-                                                        {"iter-time", kLuksIterTimeMs}}}})
-                         .status();
-    if (s.ok()) s = WaitJobLocked(job, options_.qmp_timeout);
+    absl::Status s;
+    for (int attempt = 1; attempt <= kLuksFormatAttempts; ++attempt) {
+      s = qsd_->qmp()
+              .Execute("blockdev-create", {{"job-id", job},
+                                           {"options",
+                                            {{"driver", "luks"},
+                                             {"file", node},
+                                             {"size", payload_bytes},
+                                             {"key-secret", secret.id()},
+                                             {"iter-time", kLuksIterTimeMs}}}})
+              .status();
+      if (s.ok()) s = WaitJobLocked(job, options_.qmp_timeout);
+      if (s.ok() || !IsPbkdfTimingGlitch(s)) break;
+      spdlog::warn("volume layer {}: {}; formatting again ({} of {})", n, s.message(), attempt,
+                   kLuksFormatAttempts);
+    }
     MC_RETURN_IF_ERROR(Annotate(s, "write the LUKS header"));
   }
   // The header's size: what the node grew to beyond the payload.
