@@ -20,11 +20,14 @@
 //                           requests: throughput without qemu-io's per-request printing; also
 //                           on the daemon's unix socket (the relay's and TCP's cost).
 //               --rounds rounds; peers alternate who goes first. Goal: NBD ≥ 0.8× local
-//               throughput, p99 ≤ 2× local.
+//               throughput, p99 ≤ 2× local (a "_goal" line per workload says met or not).
+//               --aio-ab adds a third qemu-io peer: the same data on a second daemon whose
+//               layer files use the thread pool (file_aio=threads), against the shipped
+//               io_uring, in the same rounds (rotating order).
 //
 // Usage: bench_volume [--n=30] [--snapshot-gib=2] [--fill-mib=256] [--rounds=5]
 //                     [--io-ops=16384] [--io-mib=256] [--bench-count=20000]
-//                     [--only=clone,increment,io] [--dir=DIR]
+//                     [--only=clone,increment,io] [--dir=DIR] [--aio-ab]
 //        (default dir: a fresh /var/tmp/minicloud-bench-volume.XXXXXX, removed at the end)
 // Output: "key=value" lines.
 
@@ -35,6 +38,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -165,13 +169,20 @@ double QemuIoStartup(const Peer& peer) {
 }
 
 // The io section: see the header. Prints per-round and summary lines.
-void IoSection(minicloud::volume::QsdVolumeBackend& backend, const std::string& dir, int rounds,
-               int io_ops, int io_mib, int bench_count) {
-  const uint64_t region = static_cast<uint64_t>(io_mib) << 20;
-  Must(backend.CreateVolume({"vol-io", region, ""}));
+// Makes vol-io on `backend`, exported, full of data (flushed, so the daemon's qcow2 caches are
+// on disk); its endpoint.
+NbdEndpoint MakeIoVolume(minicloud::volume::QsdVolumeBackend& backend, int io_mib) {
+  Must(backend.CreateVolume({"vol-io", static_cast<uint64_t>(io_mib) << 20, ""}));
   const NbdEndpoint e = Must(backend.Export("vol-io"));
-  // Data everywhere the requests go; flushed, so the daemon's qcow2 caches are on disk.
   Run(absl::StrCat("qemu-io -f raw -c 'write -P 0x5a 0 ", io_mib, "M' -c flush '", e.Uri(), "'"));
+  return e;
+}
+
+void IoSection(minicloud::volume::QsdVolumeBackend& backend,
+               minicloud::volume::QsdVolumeBackend* threads_backend, const std::string& dir,
+               int rounds, int io_ops, int io_mib, int bench_count) {
+  const uint64_t region = static_cast<uint64_t>(io_mib) << 20;
+  const NbdEndpoint e = MakeIoVolume(backend, io_mib);
   std::ifstream in(dir + "/state/manifest.json");
   std::stringstream text;
   text << in.rdbuf();
@@ -189,9 +200,19 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend, const std::string& 
   const Peer loc{"local", absl::StrCat("-f qcow2 -t writeback ", local)};
   const Peer unix_peer{"unix", absl::StrCat("-f raw -t writeback 'nbd+unix:///vol-io?socket=", dir,
                                             "/state/nbd.sock'")};
-  const double startup_nbd = QemuIoStartup(nbd), startup_local = QemuIoStartup(loc);
-  std::printf("qemu_io_startup_s_nbd=%.3f\nqemu_io_startup_s_local=%.3f\n", startup_nbd,
-              startup_local);
+  // Peers of the qemu-io workloads: 0 = nbd, 1 = local, 2 = nbd_threads (with --aio-ab: the
+  // same data on a second daemon whose layer files use the thread pool instead of io_uring).
+  std::vector<Peer> peers = {nbd, loc};
+  if (threads_backend != nullptr) {
+    const NbdEndpoint t = MakeIoVolume(*threads_backend, io_mib);
+    peers.push_back({"nbd_threads", absl::StrCat("-f raw -t writeback '", t.Uri(), "'")});
+  }
+  const int np = static_cast<int>(peers.size());
+  std::vector<double> startup;
+  for (const Peer& p : peers) {
+    startup.push_back(QemuIoStartup(p));
+    std::printf("qemu_io_startup_s_%s=%.3f\n", p.name.c_str(), startup.back());
+  }
 
   struct Workload {
     const char* name;
@@ -202,19 +223,19 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend, const std::string& 
                                 {"seqread", false, false},
                                 {"randread", false, true}};
   // Per workload, per round: throughput ratio and p99 ratio (nbd / local).
-  std::map<std::string, std::vector<double>> tput_ratio, p99_ratio, iops[2], p50[2], p99[2];
-  std::map<std::string, std::vector<double>> bench_ratio;
+  std::map<std::string, std::vector<double>> tput_ratio, p99_ratio, iops[3], p50[3], p99[3];
+  std::map<std::string, std::vector<double>> bench_ratio, aio_tput_ratio, aio_p99_ratio;
   for (int round = 0; round < rounds; ++round) {
     for (const Workload& w : workloads) {
-      IoRun r[2];
+      IoRun r[3];
       const uint64_t seed = 1000 * static_cast<uint64_t>(round) + (w.random ? 7 : 0);
-      for (int k = 0; k < 2; ++k) {
-        const int peer = (round + k) % 2;  // 0 = nbd, 1 = local; who goes first alternates
-        r[peer] = QemuIo(peer == 0 ? nbd : loc, dir, w.write, w.random, io_ops, region, seed);
+      for (int k = 0; k < np; ++k) {
+        const int peer = (round + k) % np;  // who goes first rotates
+        r[peer] = QemuIo(peers[peer], dir, w.write, w.random, io_ops, region, seed);
       }
-      double t[2], q50[2], q99[2];
-      for (int peer = 0; peer < 2; ++peer) {
-        const double busy = r[peer].wall_s - (peer == 0 ? startup_nbd : startup_local);
+      double t[3], q50[3], q99[3];
+      for (int peer = 0; peer < np; ++peer) {
+        const double busy = r[peer].wall_s - startup[peer];
         t[peer] = io_ops / std::max(busy, 1e-3);
         q50[peer] = Percentile(r[peer].lat_us, 0.5);
         q99[peer] = Percentile(r[peer].lat_us, 0.99);
@@ -228,6 +249,14 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend, const std::string& 
           "round=%d %s nbd: %.0f req/s p50 %.0f us p99 %.0f us | local: %.0f req/s p50 %.0f us "
           "p99 %.0f us | throughput %.3fx p99 %.2fx\n",
           round, w.name, t[0], q50[0], q99[0], t[1], q50[1], q99[1], t[0] / t[1], q99[0] / q99[1]);
+      if (np == 3) {
+        aio_tput_ratio[w.name].push_back(t[0] / t[2]);
+        aio_p99_ratio[w.name].push_back(q99[0] / q99[2]);
+        std::printf(
+            "round=%d %s nbd_threads: %.0f req/s p50 %.0f us p99 %.0f us | io_uring vs threads: "
+            "throughput %.3fx p99 %.2fx\n",
+            round, w.name, t[2], q50[2], q99[2], t[0] / t[2], q99[0] / q99[2]);
+      }
     }
     // qemu-img bench: sequential, depth 16 kept full, no per-request output; also on the
     // daemon's own unix socket (no relay, no TCP): what the relay and TCP cost.
@@ -258,6 +287,14 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend, const std::string& 
     std::printf("%s_nbd_vs_local_throughput_median=%s\n", w.name,
                 range(tput_ratio[w.name]).c_str());
     std::printf("%s_nbd_vs_local_p99_median=%s\n", w.name, range(p99_ratio[w.name]).c_str());
+    const bool met = Median(tput_ratio[w.name]) >= 0.8 && Median(p99_ratio[w.name]) <= 2.0;
+    std::printf("%s_goal (throughput >= 0.8x, p99 <= 2x)=%s\n", w.name, met ? "met" : "NOT met");
+    if (np == 3) {
+      std::printf("%s_io_uring_vs_threads_throughput_median=%s\n", w.name,
+                  range(aio_tput_ratio[w.name]).c_str());
+      std::printf("%s_io_uring_vs_threads_p99_median=%s\n", w.name,
+                  range(aio_p99_ratio[w.name]).c_str());
+    }
     std::printf(
         "%s_medians: nbd %.0f req/s p50 %.0f us p99 %.0f us; local %.0f req/s p50 %.0f us p99 "
         "%.0f us\n",
@@ -276,6 +313,7 @@ int main(int argc, char** argv) {
   int n = 30, snapshot_gib = 2, fill_mib = 256, bench_count = 20000, rounds = 5, io_ops = 16384,
       io_mib = 256;
   std::string dir, only = "clone,increment,io";
+  bool aio_ab = false;
   for (int i = 1; i < argc; ++i) {
     absl::string_view a = argv[i];
     if (absl::ConsumePrefix(&a, "--n=")) (void)absl::SimpleAtoi(a, &n);
@@ -287,6 +325,7 @@ int main(int argc, char** argv) {
     if (absl::ConsumePrefix(&a, "--io-mib=")) (void)absl::SimpleAtoi(a, &io_mib);
     if (absl::ConsumePrefix(&a, "--only=")) only = std::string(a);
     if (absl::ConsumePrefix(&a, "--dir=")) dir = std::string(a);
+    if (a == "--aio-ab") aio_ab = true;
   }
   auto wanted = [&](const char* s) { return absl::StrContains(only, s); };
   if (dir.empty()) {
@@ -332,7 +371,18 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(inc.stored_bytes));
     }
   }
-  if (wanted("io")) IoSection(*backend, dir, rounds, io_ops, io_mib, bench_count);
+  if (wanted("io")) {
+    std::unique_ptr<minicloud::volume::QsdVolumeBackend> threads_backend;
+    if (aio_ab) {
+      minicloud::volume::QsdBackendOptions t = options;
+      t.state_dir = dir + "/state-threads";
+      t.file_aio = "threads";
+      threads_backend = Must(minicloud::volume::QsdVolumeBackend::Open(t));
+    }
+    std::printf("file_aio=%s%s\n", backend->FileAioForTest().c_str(),
+                aio_ab ? " (and a second daemon with threads: --aio-ab)" : "");
+    IoSection(*backend, threads_backend.get(), dir, rounds, io_ops, io_mib, bench_count);
+  }
   std::printf("loadavg_end=%s\n", LoadAverage().c_str());
   backend.reset();
   std::error_code ec;

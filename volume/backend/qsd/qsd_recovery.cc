@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -54,6 +55,7 @@ QsdVolumeBackend::~QsdVolumeBackend() {
 
 absl::Status QsdVolumeBackend::StartDaemonLocked() {
   qsd_.reset();
+  file_aio_ = options_.file_aio;
   QsdPaths paths{.binary = options_.qsd_binary};
   const std::string& dir = options_.state_dir;
   MC_ASSIGN_OR_RETURN(paths.qmp_socket, file::PathUnder(dir, {"qsd.qmp"}));
@@ -83,14 +85,23 @@ absl::StatusOr<std::string> QsdVolumeBackend::LayerPath(int64_t n) const {
 
 absl::Status QsdVolumeBackend::OpenLayerLocked(int64_t n, int64_t backing) {
   MC_ASSIGN_OR_RETURN(const std::string path, LayerPath(n));
-  nlohmann::json args = {{"driver", "qcow2"},
-                         {"node-name", absl::StrCat("l", n)},
-                         {"discard", "unmap"},
-                         {"file", {{"driver", "file"}, {"filename", path}}}};
-  args["backing"] =
-      backing == 0 ? nlohmann::json(nullptr) : nlohmann::json(absl::StrCat("l", backing));
-  return Annotate(qsd_->qmp().Execute("blockdev-add", args).status(),
-                  absl::StrCat("open layer ", n));
+  auto open = [&] {
+    nlohmann::json args = {{"driver", "qcow2"},
+                           {"node-name", absl::StrCat("l", n)},
+                           {"discard", "unmap"},
+                           {"file", {{"driver", "file"}, {"filename", path}, {"aio", file_aio_}}}};
+    args["backing"] =
+        backing == 0 ? nlohmann::json(nullptr) : nlohmann::json(absl::StrCat("l", backing));
+    return qsd_->qmp().Execute("blockdev-add", args).status();
+  };
+  absl::Status s = open();
+  if (!s.ok() && file_aio_ != "threads" && absl::StrContains(s.message(), file_aio_)) {
+    spdlog::warn("qemu-storage-daemon cannot use aio={} ({}); layer files use its thread pool",
+                 file_aio_, s.message());
+    file_aio_ = "threads";
+    s = open();
+  }
+  return Annotate(s, absl::StrCat("open layer ", n));
 }
 
 absl::Status QsdVolumeBackend::SaveLocked() {
@@ -242,6 +253,11 @@ uint64_t QsdVolumeBackend::StoredBytes(int64_t layer) const {
 int QsdVolumeBackend::DaemonPidForTest() {
   std::lock_guard lock(mu_);
   return qsd_ && qsd_->Alive() ? qsd_->pid() : -1;
+}
+
+std::string QsdVolumeBackend::FileAioForTest() {
+  std::lock_guard lock(mu_);
+  return file_aio_;
 }
 
 }  // namespace minicloud::volume
