@@ -145,6 +145,16 @@ class CloudState {
   void CommitPipelined(std::unique_lock<std::mutex>& lock, const Changes& changes,
                        const std::set<std::string>& hosts);
 
+  // CommitPipelined in two steps, for RunInstances, which builds its answer from the staged
+  // records while it still holds the lock. StagePipelinedLocked requires mu() held: it stages
+  // `changes`, MOVING its instance records into the mirror (no copy; `changes.instances` is left
+  // with moved-from values), and returns the ticket; `staged` (when not null) gets the mirror's
+  // records in `changes.instances` order, valid while mu() stays held. FinishPipelined then
+  // releases `lock`, waits and bumps as CommitPipelined does, and returns with the lock released.
+  uint64_t StagePipelinedLocked(Changes&& changes, const std::set<std::string>& hosts,
+                                std::vector<const v1::InstanceRecord*>* staged);
+  void FinishPipelined(std::unique_lock<std::mutex>& lock, uint64_t ticket, bool any_hosts);
+
   // Waits, holding mu(), until every staged change is durable. Requires mu() held.
   void SyncLocked();
 
@@ -212,6 +222,11 @@ class CloudState {
   absl::Status MoveEmbeddedStackEvents();
   // Applies `changes` to the mirror and queues them for the store; returns the ticket.
   uint64_t StageLocked(const Changes& changes);
+  // The same, moving the instance records into the mirror (see StagePipelinedLocked).
+  uint64_t StageLocked(Changes&& changes, std::vector<const v1::InstanceRecord*>* staged);
+  // Both: the records of `changes` go into the mirror by copy or by move.
+  template <typename ChangesRef>
+  uint64_t StageImpl(ChangesRef&& changes, std::vector<const v1::InstanceRecord*>* staged);
   // Waits for `ticket`; a failure is fatal.
   void WaitDurable(uint64_t ticket);
   // Bumps every host whose last staged ticket is durable now. Requires mu() held.

@@ -370,21 +370,28 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     token.set_request_fingerprint(RequestFingerprint(req));
     changes.client_tokens[req.client_token()] = token;
   }
-  // The reservation is in the mirror now (the next decision sees it); the lock is released
-  // while the commit syncs, and the hosts' agents hear of the instances once they are durable.
+  // Staging moves the records into the mirror (the next decision sees them). The answer is
+  // built from the mirror's records while the lock is still held (ToApi reads the state's
+  // volumes), and the lock is released while the commit syncs; the hosts' agents hear of the
+  // instances once they are durable.
   const Steady::time_point staged = Steady::now();
-  state_.CommitPipelined(lock, changes, touched_hosts);  // returns with the lock released
+  std::vector<const v1::InstanceRecord*> records;
+  const uint64_t ticket = state_.StagePipelinedLocked(std::move(changes), touched_hosts, &records);
+  // In launch order, as EC2 lists them (staging walks the records in id order).
+  std::sort(records.begin(), records.end(),
+            [](const v1::InstanceRecord* a, const v1::InstanceRecord* b) {
+              return a->ami_launch_index() < b->ami_launch_index();
+            });
+  for (const v1::InstanceRecord* r : records) *reservation.add_instances() = ToApi(*r);
+  state_.FinishPipelined(lock, ticket, !touched_hosts.empty());  // releases the lock
   run_timings.locked_us = MicrosBetween(locked, staged);
   run_timings.durable_wait_us = MicrosBetween(staged, Steady::now());
   // The volumes are made and exported now (outside the lock); the hosts boot once the roots
   // are exported. An unreachable volume service leaves them to the reconcile loop.
   if (!launch_volumes.empty() && ebs_hooks_.launched) ebs_hooks_.launched(launch_volumes);
-  // The answer is built from this request's own copies of the records, outside the lock.
   const int64_t committed_ms = absl::ToUnixMillis(clock_.Now());
-  for (const std::string& id : token.instance_ids()) {
-    v1::Instance* i = reservation.add_instances();
-    *i = ToApi(changes.instances.at(id));
-    i->mutable_launch_steps()->set_committed_ms(committed_ms);
+  for (v1::Instance& i : *reservation.mutable_instances()) {
+    i.mutable_launch_steps()->set_committed_ms(committed_ms);
   }
   return reservation;
 }
