@@ -279,7 +279,7 @@ void CloudState::BumpDurableHostsLocked() {
     auto& rt = host_runtime_[it->first];
     rt.generation = std::max(rt.generation + 1, generation_base_ + 1);
     bumped = true;
-    it = host_staged_ticket_.erase(it);
+    host_staged_ticket_.erase(it++);  // erasing leaves the other iterators valid
   }
   if (bumped) desired_changed_.notify_all();
   if (durable > generations_bumped_through_.load(std::memory_order_relaxed)) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -180,7 +182,9 @@ class CloudState {
   std::map<std::string, v1::ImageRecord>& images() { return images_; }
   const std::map<std::string, v1::HostRecord>& hosts() const { return hosts_; }
   // Read-only: a host's last report changes through RecordReportLocked.
-  const std::map<std::string, HostRuntime>& host_runtime() const { return host_runtime_; }
+  const absl::node_hash_map<std::string, HostRuntime>& host_runtime() const {
+    return host_runtime_;
+  }
   // The indexes over the records (hosts' usage, the scheduler's fleet, group members, used
   // addresses); see state_index.h. Requires mu() held.
   StateIndex& index() { return index_; }
@@ -239,14 +243,15 @@ class CloudState {
   std::condition_variable desired_changed_;
   uint64_t generation_base_ = 0;
   // Hosts touched by CommitPipelined calls not finished yet: the last ticket staged for each.
-  std::map<std::string, uint64_t> host_staged_ticket_;
+  absl::flat_hash_map<std::string, uint64_t> host_staged_ticket_;
   // Every host staged with a ticket up to this one has had its bump (written under mu(), read
   // without it by CommitPipelined).
   std::atomic<uint64_t> generations_bumped_through_{0};
   std::map<std::string, v1::InstanceRecord> instances_;
   std::map<std::string, v1::ImageRecord> images_;
   std::map<std::string, v1::HostRecord> hosts_;
-  std::map<std::string, HostRuntime> host_runtime_;
+  // Hashed: every synced write of RunInstances bumps its hosts here (no order is needed).
+  absl::node_hash_map<std::string, HostRuntime> host_runtime_;
   std::map<std::string, v1::ClientTokenRecord> client_tokens_;
   std::map<std::string, v1::KeyPairRecord> key_pairs_;
   std::map<std::string, v1::SubnetRecord> subnets_;

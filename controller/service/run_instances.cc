@@ -53,10 +53,17 @@ std::string RequestFingerprint(const v1::RunInstancesRequest& req) {
 // "ec2" followed by random hex in UUID layout; used as SMBIOS system UUID and serial so stock
 // cloud-init recognises an EC2 platform.
 std::string MakeSmbiosUuid(IdGenerator& ids) {
-  std::string hex = ids.Next("x").substr(2) + ids.Next("x").substr(2);  // 34 hex digits
-  std::string u = "ec2" + hex.substr(0, 29);
-  return absl::StrFormat("%s-%s-%s-%s-%s", u.substr(0, 8), u.substr(8, 4), u.substr(12, 4),
-                         u.substr(16, 4), u.substr(20, 12));
+  const std::string a = ids.Next("x"), b = ids.Next("x");  // "x-" and 17 hex digits each
+  // "ec2" and the first 29 of their 34 digits, grouped 8-4-4-4-12.
+  std::string digits = "ec2";
+  digits.append(a, 2, std::string::npos).append(b, 2, 12);
+  std::string u;
+  u.reserve(36);
+  for (size_t i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) u.push_back('-');
+    u.push_back(digits[i]);
+  }
+  return u;
 }
 
 thread_local RunInstancesTimings run_timings;

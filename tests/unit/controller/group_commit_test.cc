@@ -63,6 +63,12 @@ class ScriptedStore : public Store {
     hold_ = false;
     gate_cv_.notify_all();
   }
+  // Lets commits numbered < n go; later ones stay held.
+  void ReleaseUpTo(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    release_upto_ = n;
+    gate_cv_.notify_all();
+  }
   void AwaitCommits(size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
     entered_.wait(lock, [&] { return commits_.size() >= n; });
@@ -299,6 +305,49 @@ TEST_CASE("group commit: waiters behind a slow commit are carried by one merged 
   REQUIRE(commits[0].ops().size() == 1);
   REQUIRE(commits[1].ops().size() == 10);  // five batches in one Store::Commit
   REQUIRE(gc.stats().max_group == 5);
+}
+
+// Three synced writes in a row, each with waiters that arrived while the one before it was in
+// flight: write 1 = {first}, write 2 = {a, b} (queued during write 1), write 3 = {c, d} (queued
+// during write 2). Waiters sleep per write (done_[write % 2]), and the end of a write wakes its
+// own waiters plus one waiter of the next write to lead it. Bugs this catches: the end of a
+// write not waking a leader for the next one (a, b or c, d never return: the test hangs and
+// ctest's timeout fails it); a waiter filed under the wrong write (its wake-up goes to the
+// other condition: it hangs, or a write carries the wrong tickets and the group sizes differ).
+TEST_CASE("group commit: waiters of consecutive writes are woken by the write that carries them",
+          "[store][group_commit]") {
+  ScriptedStore store;
+  GroupCommitter gc(store);
+  store.Hold();
+  std::vector<absl::Status> got(5);
+  std::vector<std::thread> threads;
+  auto wait_in_thread = [&](int i) {
+    const uint64_t t = gc.Enqueue(Batch({{absl::StrCat("k", i), "v"}}));
+    threads.emplace_back([&, i, t] { got[i] = gc.Wait(t); });
+  };
+  wait_in_thread(0);
+  store.AwaitCommits(1);  // write 1 in flight, held
+  wait_in_thread(1);
+  wait_in_thread(2);
+  // Both wait for write 2 before write 1 is let go (a waiter enters Wait asynchronously).
+  for (int i = 0; i < 500 && gc.last_ticket() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  store.ReleaseUpTo(1);
+  store.AwaitCommits(2);  // write 2 in flight, held
+  wait_in_thread(3);
+  wait_in_thread(4);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  store.Release();
+  for (auto& t : threads) t.join();
+  for (const auto& s : got) REQUIRE(s.ok());
+  const auto commits = store.commits();
+  REQUIRE(commits.size() == 3);
+  CHECK(commits[0].ops().size() == 1);
+  CHECK(commits[1].ops().size() == 2);  // a and b, merged
+  CHECK(commits[2].ops().size() == 2);  // c and d, merged
+  CHECK(gc.durable() == 5);
 }
 
 }  // namespace minicloud::controller
