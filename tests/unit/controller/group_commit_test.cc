@@ -322,7 +322,8 @@ TEST_CASE("group commit: waiters of consecutive writes are woken by the write th
   std::vector<absl::Status> got(5);
   std::vector<std::thread> threads;
   auto wait_in_thread = [&](int i) {
-    const uint64_t t = gc.Enqueue(Batch({{absl::StrCat("k", i), "v"}}));
+    static constexpr const char* kKeys[] = {"k0", "k1", "k2", "k3", "k4"};
+    const uint64_t t = gc.Enqueue(Batch({{kKeys[i], "v"}}));
     threads.emplace_back([&, i, t] { got[i] = gc.Wait(t); });
   };
   wait_in_thread(0);
