@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -118,22 +120,41 @@ absl::Status CloudState::Load(absl::Time now) {
   return absl::OkStatus();
 }
 
-uint64_t CloudState::StageLocked(const Changes& c) {
+uint64_t CloudState::StageLocked(const Changes& c) { return StageImpl(c, nullptr); }
+
+uint64_t CloudState::StageLocked(Changes&& c, std::vector<const v1::InstanceRecord*>* staged) {
+  return StageImpl(c, staged);  // c is an lvalue here: StageImpl moves only from a non-const one
+}
+
+template <typename ChangesRef>
+uint64_t CloudState::StageImpl(ChangesRef&& c, std::vector<const v1::InstanceRecord*>* staged) {
+  // A non-const Changes gives its instance records up to the mirror (moved, not copied).
+  constexpr bool kMove = !std::is_const_v<std::remove_reference_t<ChangesRef>>;
+  if (staged != nullptr) staged->reserve(staged->size() + c.instances.size());
   WriteBatch batch;
   for (const auto& [k, v] : c.subnets) subnets_[k] = v;  // before the instances that use them
   // The indexes see every instance change here, before the mirror takes it (old and new value);
   // the stored bytes are made from the mirror's copy, without the derived network fields.
-  for (const auto& [k, v] : c.instances) {
+  for (auto& [k, v] : c.instances) {
     // One walk of the (large) instance map: the position found serves the insert too.
     auto it = instances_.lower_bound(k);
     const bool present = it != instances_.end() && it->first == k;
     index_.ApplyInstance(k, present ? &it->second : nullptr, &v);
-    if (present) {
-      it->second = v;
+    if constexpr (kMove) {
+      if (present) {
+        it->second = std::move(v);
+      } else {
+        it = instances_.emplace_hint(it, k, std::move(v));
+      }
     } else {
-      it = instances_.emplace_hint(it, k, v);
+      if (present) {
+        it->second = v;
+      } else {
+        it = instances_.emplace_hint(it, k, v);
+      }
     }
-    auto subnet = subnets_.find(v.topology().availability_zone());
+    if (staged != nullptr) staged->push_back(&it->second);
+    auto subnet = subnets_.find(it->second.topology().availability_zone());
     batch.Put(
         Table::kInstances, k,
         StoredInstanceBytes(subnet == subnets_.end() ? nullptr : &subnet->second, it->second));
@@ -222,9 +243,21 @@ void CloudState::CommitPipelined(std::unique_lock<std::mutex>& lock, const Chang
                                  const std::set<std::string>& hosts) {
   const uint64_t ticket = StageLocked(changes);
   for (const auto& h : hosts) host_staged_ticket_[h] = ticket;
+  FinishPipelined(lock, ticket, !hosts.empty());
+}
+
+uint64_t CloudState::StagePipelinedLocked(Changes&& changes, const std::set<std::string>& hosts,
+                                          std::vector<const v1::InstanceRecord*>* staged) {
+  const uint64_t ticket = StageLocked(std::move(changes), staged);
+  for (const auto& h : hosts) host_staged_ticket_[h] = ticket;
+  return ticket;
+}
+
+void CloudState::FinishPipelined(std::unique_lock<std::mutex>& lock, uint64_t ticket,
+                                 bool any_hosts) {
   lock.unlock();
   WaitDurable(ticket);
-  if (hosts.empty() || generations_bumped_through_.load(std::memory_order_acquire) >= ticket) {
+  if (!any_hosts || generations_bumped_through_.load(std::memory_order_acquire) >= ticket) {
     return;  // another call of the same synced write bumped this call's hosts already
   }
   lock.lock();
@@ -246,7 +279,7 @@ void CloudState::BumpDurableHostsLocked() {
     auto& rt = host_runtime_[it->first];
     rt.generation = std::max(rt.generation + 1, generation_base_ + 1);
     bumped = true;
-    it = host_staged_ticket_.erase(it);
+    host_staged_ticket_.erase(it++);  // erasing leaves the other iterators valid
   }
   if (bumped) desired_changed_.notify_all();
   if (durable > generations_bumped_through_.load(std::memory_order_relaxed)) {

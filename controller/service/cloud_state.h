@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -145,6 +147,16 @@ class CloudState {
   void CommitPipelined(std::unique_lock<std::mutex>& lock, const Changes& changes,
                        const std::set<std::string>& hosts);
 
+  // CommitPipelined in two steps, for RunInstances, which builds its answer from the staged
+  // records while it still holds the lock. StagePipelinedLocked requires mu() held: it stages
+  // `changes`, MOVING its instance records into the mirror (no copy; `changes.instances` is left
+  // with moved-from values), and returns the ticket; `staged` (when not null) gets the mirror's
+  // records in `changes.instances` order, valid while mu() stays held. FinishPipelined then
+  // releases `lock`, waits and bumps as CommitPipelined does, and returns with the lock released.
+  uint64_t StagePipelinedLocked(Changes&& changes, const std::set<std::string>& hosts,
+                                std::vector<const v1::InstanceRecord*>* staged);
+  void FinishPipelined(std::unique_lock<std::mutex>& lock, uint64_t ticket, bool any_hosts);
+
   // Waits, holding mu(), until every staged change is durable. Requires mu() held.
   void SyncLocked();
 
@@ -170,7 +182,9 @@ class CloudState {
   std::map<std::string, v1::ImageRecord>& images() { return images_; }
   const std::map<std::string, v1::HostRecord>& hosts() const { return hosts_; }
   // Read-only: a host's last report changes through RecordReportLocked.
-  const std::map<std::string, HostRuntime>& host_runtime() const { return host_runtime_; }
+  const absl::node_hash_map<std::string, HostRuntime>& host_runtime() const {
+    return host_runtime_;
+  }
   // The indexes over the records (hosts' usage, the scheduler's fleet, group members, used
   // addresses); see state_index.h. Requires mu() held.
   StateIndex& index() { return index_; }
@@ -212,6 +226,11 @@ class CloudState {
   absl::Status MoveEmbeddedStackEvents();
   // Applies `changes` to the mirror and queues them for the store; returns the ticket.
   uint64_t StageLocked(const Changes& changes);
+  // The same, moving the instance records into the mirror (see StagePipelinedLocked).
+  uint64_t StageLocked(Changes&& changes, std::vector<const v1::InstanceRecord*>* staged);
+  // Both: the records of `changes` go into the mirror by copy or by move.
+  template <typename ChangesRef>
+  uint64_t StageImpl(ChangesRef&& changes, std::vector<const v1::InstanceRecord*>* staged);
   // Waits for `ticket`; a failure is fatal.
   void WaitDurable(uint64_t ticket);
   // Bumps every host whose last staged ticket is durable now. Requires mu() held.
@@ -224,14 +243,15 @@ class CloudState {
   std::condition_variable desired_changed_;
   uint64_t generation_base_ = 0;
   // Hosts touched by CommitPipelined calls not finished yet: the last ticket staged for each.
-  std::map<std::string, uint64_t> host_staged_ticket_;
+  absl::flat_hash_map<std::string, uint64_t> host_staged_ticket_;
   // Every host staged with a ticket up to this one has had its bump (written under mu(), read
   // without it by CommitPipelined).
   std::atomic<uint64_t> generations_bumped_through_{0};
   std::map<std::string, v1::InstanceRecord> instances_;
   std::map<std::string, v1::ImageRecord> images_;
   std::map<std::string, v1::HostRecord> hosts_;
-  std::map<std::string, HostRuntime> host_runtime_;
+  // Hashed: every synced write of RunInstances bumps its hosts here (no order is needed).
+  absl::node_hash_map<std::string, HostRuntime> host_runtime_;
   std::map<std::string, v1::ClientTokenRecord> client_tokens_;
   std::map<std::string, v1::KeyPairRecord> key_pairs_;
   std::map<std::string, v1::SubnetRecord> subnets_;

@@ -53,10 +53,17 @@ std::string RequestFingerprint(const v1::RunInstancesRequest& req) {
 // "ec2" followed by random hex in UUID layout; used as SMBIOS system UUID and serial so stock
 // cloud-init recognises an EC2 platform.
 std::string MakeSmbiosUuid(IdGenerator& ids) {
-  std::string hex = ids.Next("x").substr(2) + ids.Next("x").substr(2);  // 34 hex digits
-  std::string u = "ec2" + hex.substr(0, 29);
-  return absl::StrFormat("%s-%s-%s-%s-%s", u.substr(0, 8), u.substr(8, 4), u.substr(12, 4),
-                         u.substr(16, 4), u.substr(20, 12));
+  const std::string a = ids.Next("x"), b = ids.Next("x");  // "x-" and 17 hex digits each
+  // "ec2" and the first 29 of their 34 digits, grouped 8-4-4-4-12.
+  std::string digits = "ec2";
+  digits.append(a, 2, std::string::npos).append(b, 2, 12);
+  std::string u;
+  u.reserve(36);
+  for (size_t i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) u.push_back('-');
+    u.push_back(digits[i]);
+  }
+  return u;
 }
 
 thread_local RunInstancesTimings run_timings;
@@ -370,21 +377,28 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     token.set_request_fingerprint(RequestFingerprint(req));
     changes.client_tokens[req.client_token()] = token;
   }
-  // The reservation is in the mirror now (the next decision sees it); the lock is released
-  // while the commit syncs, and the hosts' agents hear of the instances once they are durable.
+  // Staging moves the records into the mirror (the next decision sees them). The answer is
+  // built from the mirror's records while the lock is still held (ToApi reads the state's
+  // volumes), and the lock is released while the commit syncs; the hosts' agents hear of the
+  // instances once they are durable.
   const Steady::time_point staged = Steady::now();
-  state_.CommitPipelined(lock, changes, touched_hosts);  // returns with the lock released
+  std::vector<const v1::InstanceRecord*> records;
+  const uint64_t ticket = state_.StagePipelinedLocked(std::move(changes), touched_hosts, &records);
+  // In launch order, as EC2 lists them (staging walks the records in id order).
+  std::sort(records.begin(), records.end(),
+            [](const v1::InstanceRecord* a, const v1::InstanceRecord* b) {
+              return a->ami_launch_index() < b->ami_launch_index();
+            });
+  for (const v1::InstanceRecord* r : records) *reservation.add_instances() = ToApi(*r);
+  state_.FinishPipelined(lock, ticket, !touched_hosts.empty());  // releases the lock
   run_timings.locked_us = MicrosBetween(locked, staged);
   run_timings.durable_wait_us = MicrosBetween(staged, Steady::now());
   // The volumes are made and exported now (outside the lock); the hosts boot once the roots
   // are exported. An unreachable volume service leaves them to the reconcile loop.
   if (!launch_volumes.empty() && ebs_hooks_.launched) ebs_hooks_.launched(launch_volumes);
-  // The answer is built from this request's own copies of the records, outside the lock.
   const int64_t committed_ms = absl::ToUnixMillis(clock_.Now());
-  for (const std::string& id : token.instance_ids()) {
-    v1::Instance* i = reservation.add_instances();
-    *i = ToApi(changes.instances.at(id));
-    i->mutable_launch_steps()->set_committed_ms(committed_ms);
+  for (v1::Instance& i : *reservation.mutable_instances()) {
+    i.mutable_launch_steps()->set_committed_ms(committed_ms);
   }
   return reservation;
 }

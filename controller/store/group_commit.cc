@@ -24,17 +24,20 @@ absl::Status GroupCommitter::Wait(uint64_t ticket) {
     if (ticket <= durable_) return absl::OkStatus();
     if (!failed_.ok()) return failed_;
     if (leader_active_) {
-      // Someone is committing; it either carries this ticket or frees leadership for the next
-      // group. Either way it notifies.
-      done_.wait(lock);
+      // Someone is committing: it carries this ticket (woken when it ends) or the next write
+      // will (woken when that ends, or to lead it).
+      const uint64_t write = ticket <= inflight_upto_ ? commit_seq_ : commit_seq_ + 1;
+      done_[write % 2].wait(lock);
       continue;
     }
     // Lead: take everything queued so far (this ticket included, as it is not durable yet and
     // no commit is in flight) and commit it as one batch.
     leader_active_ = true;
+    ++commit_seq_;
     std::deque<WriteBatch> group;
     group.swap(queue_);
     const uint64_t upto = last_ticket_;
+    inflight_upto_ = upto;
     lock.unlock();
 
     WriteBatch merged;
@@ -61,8 +64,12 @@ absl::Status GroupCommitter::Wait(uint64_t ticket) {
                                               ": ", s.message(), " (nothing after ticket ",
                                               durable_, " will be written)"));
       queue_.clear();
+      done_[0].notify_all();
+      done_[1].notify_all();
+      continue;
     }
-    done_.notify_all();
+    done_[commit_seq_ % 2].notify_all();        // this write's waiters: durable
+    done_[(commit_seq_ + 1) % 2].notify_one();  // one waiter of the next write leads it
   }
 }
 

@@ -68,10 +68,19 @@ class GroupCommitter {
  private:
   Store& store_;
   mutable std::mutex mu_;
-  std::condition_variable done_;  // durable_ advanced, the committer failed, or leadership free
+  // Waiters sleep on the condition of the synced write that will carry their ticket: writes are
+  // numbered (commit_seq_), and write n's waiters sleep on done_[n % 2]. While write n is in
+  // flight, a ticket it carries (<= inflight_upto_) belongs to write n, a later one to write
+  // n + 1. When write n ends, all of done_[n % 2] wake (their tickets are durable) and ONE
+  // waiter of done_[(n + 1) % 2] wakes to lead write n + 1; the rest of that group sleeps on
+  // until write n + 1 ends. (One condition for all would wake every waiter at every write, and
+  // all but one of those not yet carried would go back to sleep.) A failure wakes everyone.
+  std::condition_variable done_[2];
   std::deque<WriteBatch> queue_;  // tickets durable_ + 1 (or in flight) ... last_ticket_
   uint64_t last_ticket_ = 0;
   uint64_t durable_ = 0;
+  uint64_t commit_seq_ = 0;     // synced writes started
+  uint64_t inflight_upto_ = 0;  // the last ticket the write in flight carries
   bool leader_active_ = false;
   absl::Status failed_;  // not OK once a Store::Commit failed
   Stats stats_;
