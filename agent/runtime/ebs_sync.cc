@@ -7,6 +7,8 @@
 namespace minicloud::agent {
 namespace {
 
+constexpr char kRootTarget[] = "vda";  // DesiredInstance.root_disk's target
+
 bool InPlace(const v1::DesiredEbsDisk& d, const std::vector<hypervisor::AttachedEbsDisk>& have) {
   for (const auto& h : have) {
     if (h.target_dev == d.target_dev() && h.export_name == d.export_name()) return true;
@@ -27,6 +29,9 @@ EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk
     if (!wanted) plan.detach.push_back(h.target_dev);
   }
   for (const auto& d : want) {
+    // The root comes with the domain, never by hot-plug: an encrypted root is missing from a
+    // shut-off domain's definition by design (plugged when it starts).
+    if (d.target_dev() == kRootTarget) continue;
     if (!InPlace(d, have)) plan.attach.push_back(d);
   }
   return plan;

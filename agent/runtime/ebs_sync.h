@@ -20,7 +20,8 @@ struct EbsPlan {
   std::vector<std::string> detach;         // targets holding a disk nobody wants there
 };
 
-// A disk is in place when the domain has its export at its target. Every other EBS disk of the
+// A disk is in place when the domain has its export at its target. The root (vda) is never
+// attached: it is the domain's boot disk. Every other EBS disk of the
 // domain is detached (also one at a wanted target with another export: it goes first, the wanted
 // disk is attached on the next pass once the target is free).
 EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk>& want,

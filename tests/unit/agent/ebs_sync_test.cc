@@ -33,7 +33,7 @@ constexpr char kB[] = "vol-0123456789abcdef1";
 TEST_CASE("PlanEbsDisks: attach what is missing, detach what nobody wants", "[ebs_sync]") {
   // Bugs caught (one per row): a disk in place attached again; a missing one not attached; an
   // unwanted one kept; another export at a wanted target kept (the guest would read the wrong
-  // volume).
+  // volume); the root hot-plugged; the root in place detached.
   struct Row {
     const char* name;
     google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk> want;
@@ -46,6 +46,10 @@ TEST_CASE("PlanEbsDisks: attach what is missing, detach what nobody wants", "[eb
       {"unwanted", Wants({}), {{"vdf", kA}}, {}, {"vdf"}},
       {"other export at the target", Wants({Want(kB, "vdf")}), {{"vdf", kA}}, {kB}, {"vdf"}},
       {"two, one missing", Wants({Want(kA, "vdf"), Want(kB, "vdg")}), {{"vdf", kA}}, {kB}, {}},
+      // A stopped domain's definition lacks its encrypted root: not a disk to hot-plug (each
+      // reconcile pass would fail on it).
+      {"the root missing", Wants({Want(kA, "vda")}), {}, {}, {}},
+      {"the root in place", Wants({Want(kA, "vda")}), {{"vda", kA}}, {}, {}},
   };
   for (const Row& row : rows) {
     SECTION(row.name) {
