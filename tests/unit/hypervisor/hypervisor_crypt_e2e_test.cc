@@ -36,6 +36,7 @@
 #include "tests/testing/skip.h"
 #include "tests/unit/hypervisor/luks_export.h"
 #include "tests/unit/hypervisor/real_guest_util.h"
+#include "tests/unit/hypervisor/temp_embed_root.h"
 
 namespace minicloud::hypervisor {
 namespace {
@@ -49,18 +50,6 @@ using LuksExport = real_guest::LuksExport;
 constexpr char kMarker[] = "MINICLOUD-CRYPT-GUEST-UP";
 constexpr char kDecoy[] = "MINICLOUD-DECOY-BOOTED";
 constexpr char kKey[] = "4a1f0c9e2b7d6a5c3e8f1b0d9c7a6e5f4d3c2b1a0f9e8d7c6b5a49382716f5e4";
-
-struct Root {
-  Root() {
-    char tmpl[] = "/tmp/mccr-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    const absl::Status s = PrepareEmbedRoot(dir.string(), QemuAccount{});
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-  }
-  fs::path dir;
-};
 
 // A raw 1 MiB image whose boot sector prints kMarker on the serial console.
 fs::path BootImage(const fs::path& dir, const std::string& name) {
@@ -226,7 +215,7 @@ TEST_CASE("hypervisor crypt e2e: encrypted EBS disks on the embedded driver", "[
   spdlog::default_logger()->sinks().push_back(sink);
   const auto level = spdlog::default_logger()->level();
   spdlog::default_logger()->set_level(spdlog::level::trace);
-  Root root;
+  real_guest::TempEmbedRoot root("mccr");
   const fs::path work = root.dir / "work";
   fs::create_directories(work);
   RunEncryptedDiskChecks(EmbedUri(root.dir.string()), root.dir, work);
@@ -235,8 +224,6 @@ TEST_CASE("hypervisor crypt e2e: encrypted EBS disks on the embedded driver", "[
   CHECK_FALSE(logs.str().empty());  // the sink did capture the adapter's lines
   CHECK(logs.str().find(kKey) == std::string::npos);
   CHECK(logs.str().find(absl::Base64Escape(kKey)) == std::string::npos);
-  std::error_code ec;
-  fs::remove_all(root.dir, ec);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/skip.h"
 #include "tests/unit/hypervisor/real_guest_util.h"
+#include "tests/unit/hypervisor/temp_embed_root.h"
 
 namespace minicloud::hypervisor {
 namespace {
@@ -44,24 +45,9 @@ constexpr char kMarker[] = "MINICLOUD-E2E-GUEST-UP";
 constexpr char kChildRootEnv[] = "MINICLOUD_E2E_CHILD_ROOT";
 constexpr char kChildIdEnv[] = "MINICLOUD_E2E_CHILD_ID";
 
-// A short temp root: QEMU monitor sockets live under it and UNIX socket paths are limited to
-// 107 bytes.
-struct EmbedRoot {
-  EmbedRoot() {
-    char tmpl[] = "/tmp/mchv-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    // QEMU as root: these tests make their disks in a private temp dir and share nothing.
-    const absl::Status s = PrepareEmbedRoot(dir.string(), QemuAccount{});
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-  }
-  ~EmbedRoot() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string uri() const { return EmbedUri(dir.string()); }
-  fs::path dir;
+// The embed root of one test (temp_embed_root.h).
+struct EmbedRoot : real_guest::TempEmbedRoot {
+  EmbedRoot() : TempEmbedRoot("mchv") {}
 };
 
 // base.qcow2 holding the boot sector, and an overlay on top of it (what the agent boots).

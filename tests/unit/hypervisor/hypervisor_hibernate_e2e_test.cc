@@ -37,6 +37,7 @@
 #include "tests/testing/skip.h"
 #include "tests/unit/hypervisor/luks_export.h"
 #include "tests/unit/hypervisor/real_guest_util.h"
+#include "tests/unit/hypervisor/temp_embed_root.h"
 
 namespace minicloud::hypervisor {
 namespace {
@@ -76,22 +77,6 @@ std::string CountingBootSector(const std::string& message) {
   sector[511] = static_cast<char>(0xaa);
   return sector;
 }
-
-struct Root {
-  Root() {
-    char tmpl[] = "/tmp/mchb-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    const absl::Status s = PrepareEmbedRoot(dir.string(), QemuAccount{});
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-  }
-  ~Root() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  fs::path dir;
-};
 
 DomainSpec GuestSpec(const fs::path& dir) {
   std::string image = CountingBootSector(absl::StrCat(kMarker, "\r\n"));
@@ -179,7 +164,7 @@ TEST_CASE("hypervisor e2e: a saved guest resumes where it was, a cold boot start
   MC_SKIP_UNLESS(Run("command -v qemu-system-x86_64 >/dev/null && command -v qemu-img "
                      ">/dev/null") == 0,
                  "qemu-system-x86_64 / qemu-img not found");
-  Root root;
+  real_guest::TempEmbedRoot root("mchb");
   absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> hv =
       LibvirtHypervisor::Open(EmbedUri(root.dir.string()));
   INFO(hv.status().ToString());
@@ -220,7 +205,7 @@ TEST_CASE("hypervisor e2e: a guest with encrypted disks resumes where it was, di
   MC_SKIP_UNLESS(Run("command -v qemu-system-x86_64 >/dev/null && command -v qemu-img "
                      ">/dev/null && command -v qemu-nbd >/dev/null") == 0,
                  "qemu-system-x86_64 / qemu-img / qemu-nbd not found");
-  Root root;
+  real_guest::TempEmbedRoot root("mchb");
   const fs::path work = root.dir / "work";
   fs::create_directories(work);
   const std::string uri = EmbedUri(root.dir.string());
