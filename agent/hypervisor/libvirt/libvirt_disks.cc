@@ -73,9 +73,7 @@ absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const E
     return absl::InvalidArgumentError(absl::StrCat(context, ": ", element.status().message()));
   }
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn(context);
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
+  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
   if (!places.ok()) return places.status();
@@ -112,9 +110,7 @@ absl::Status LibvirtHypervisor::AttachCryptDisk(const std::string& id, const Ebs
     return absl::InvalidArgumentError(absl::StrCat(context, ": ", s.message()));
   }
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn(context);
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
+  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
   if (!places.ok()) return places.status();
@@ -150,9 +146,7 @@ absl::Status LibvirtHypervisor::DetachDisk(std::string_view instance_id,
     return absl::FailedPreconditionError(absl::StrCat(context, ": the root disk stays"));
   }
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn(context);
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
+  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
   if (!places.ok()) return places.status();
@@ -192,9 +186,7 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> LibvirtHypervisor::ListEbsDisks(
   const std::string id(instance_id);
   const std::string context = absl::StrCat("list the disks of ", id);
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn(context);
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
+  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
   if (!dom.ok()) return dom.status();
   const bool active = virDomainIsActive(dom->get()) == 1;
   virResetLastError();

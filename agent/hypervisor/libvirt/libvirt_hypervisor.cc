@@ -507,9 +507,7 @@ absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::List() {
 absl::StatusOr<DomainInfo> LibvirtHypervisor::Get(std::string_view instance_id) {
   const std::string id(instance_id);
   const std::string context = absl::StrCat("get ", id);
-  absl::StatusOr<Connection> conn = impl_->Conn(context);
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
+  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
   if (!dom.ok()) return dom.status();
   absl::StatusOr<DomainState> state = StateOf(dom->get(), context);
   if (!state.ok()) return state.status();

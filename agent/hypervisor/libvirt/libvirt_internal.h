@@ -94,6 +94,14 @@ class LibvirtHypervisor::Impl {
     return c;
   }
 
+  // The owned domain named `id` over Conn(context) (LookupOwned); the domain keeps its
+  // connection referenced.
+  absl::StatusOr<Domain> OwnedDomain(const std::string& id, absl::string_view context) {
+    absl::StatusOr<Connection> c = Conn(context);
+    if (!c.ok()) return c.status();
+    return libvirt_internal::LookupOwned(c->get(), id, context);
+  }
+
   absl::StatusOr<Connection> Conn() {
     absl::MutexLock lock(&conn_mu_);
     if (conn_ != nullptr && virConnectIsAlive(conn_) != 1) {

@@ -181,9 +181,7 @@ absl::Status LibvirtHypervisor::SaveDomain(std::string_view instance_id, const s
   const std::string id(instance_id);
   const std::string context = absl::StrCat("save ", id);
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Connection> conn = impl_->Conn(context);
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<Domain> dom = LookupOwned(conn->get(), id, context);
+  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
   if (!dom.ok()) return dom.status();
   if (virDomainIsActive(dom->get()) != 1) {
     virResetLastError();
