@@ -90,15 +90,29 @@ TEST_CASE("hibernation image options: raw over NBD, raw over LUKS over NBD", "[h
   CHECK(HibernationImageOpts(Disk(true), 0).find("0123456789abcdef0123") == std::string::npos);
 }
 
+// A running fake guest, and the stand-in qemu-img with its scratch directory in a temp dir.
+struct GuestWithStandIn {
+  GuestWithStandIn()
+      : dir(tmp.path()),
+        io{.scratch_dir = (dir / "scratch").string(), .qemu_img = FakeQemuImg(dir)},
+        spec(Spec(dir)) {
+    REQUIRE(hv.CreateAndStart(spec).ok());
+  }
+  testing::TempDir tmp;
+  fs::path dir;
+  HibernationIo io;
+  hypervisor::FakeHypervisor hv;
+  hypervisor::DomainSpec spec;
+};
+
 TEST_CASE(
     "save to and restore from the volume: same guest, no scratch file, key never on a command line",
     "[hibernation]") {
-  testing::TempDir tmp;
-  const fs::path dir = tmp.path();
-  HibernationIo io{.scratch_dir = (dir / "scratch").string(), .qemu_img = FakeQemuImg(dir)};
-  hypervisor::FakeHypervisor hv;
-  const hypervisor::DomainSpec spec = Spec(dir);
-  REQUIRE(hv.CreateAndStart(spec).ok());
+  GuestWithStandIn g;
+  const fs::path& dir = g.dir;
+  HibernationIo& io = g.io;
+  hypervisor::FakeHypervisor& hv = g.hv;
+  const hypervisor::DomainSpec& spec = g.spec;
   const int64_t boot_id = hv.BootId(spec.instance_id);
 
   absl::StatusOr<int64_t> saved = SaveToVolume(hv, spec.instance_id, Disk(true), io);
@@ -123,12 +137,11 @@ TEST_CASE(
 }
 
 TEST_CASE("a volume that cannot be opened leaves the guest running", "[hibernation]") {
-  testing::TempDir tmp;
-  const fs::path dir = tmp.path();
-  HibernationIo io{.scratch_dir = (dir / "scratch").string(), .qemu_img = FakeQemuImg(dir)};
-  hypervisor::FakeHypervisor hv;
-  const hypervisor::DomainSpec spec = Spec(dir);
-  REQUIRE(hv.CreateAndStart(spec).ok());
+  GuestWithStandIn g;
+  const fs::path& dir = g.dir;
+  HibernationIo& io = g.io;
+  hypervisor::FakeHypervisor& hv = g.hv;
+  const hypervisor::DomainSpec& spec = g.spec;
   std::ofstream(dir / "unreachable") << "";
   absl::StatusOr<int64_t> saved = SaveToVolume(hv, spec.instance_id, Disk(false), io);
   REQUIRE_FALSE(saved.ok());

@@ -55,6 +55,12 @@ InstanceLifecycle Hibernated(double days_ago, v1::InstanceStateCode s = kStopped
   return c;
 }
 
+// A row from the hibernated instance `c` whose transition keeps its saved image as it is.
+Row KeepsImage(std::string name, const InstanceLifecycle& c, Event event, v1::InstanceStateCode to,
+               bool resume) {
+  return {std::move(name), c, event, to, false, resume, c.hibernated_at_ms, c.saved_state_bytes};
+}
+
 std::vector<Row> Table() {
   std::vector<Row> t;
   t.push_back({"running + hibernate: the stop saves the RAM",
@@ -80,28 +86,12 @@ std::vector<Row> Table() {
                In(kStopping),
                {EventKind::kAgentShutoff, "", true, 4096},
                kStopped});
-  {
-    InstanceLifecycle c = Hibernated(59);
-    t.push_back({"hibernated 59 days + start: resume",
-                 c,
-                 {EventKind::kStartRequested, ""},
-                 kPending,
-                 false,
-                 true,
-                 c.hibernated_at_ms,
-                 c.saved_state_bytes});
-  }
-  {
-    InstanceLifecycle c = Hibernated(60);
-    t.push_back({"hibernated exactly 60 days + start: resume",
-                 c,
-                 {EventKind::kStartRequested, ""},
-                 kPending,
-                 false,
-                 true,
-                 c.hibernated_at_ms,
-                 c.saved_state_bytes});
-  }
+  t.push_back(KeepsImage("hibernated 59 days + start: resume", Hibernated(59),
+                         {EventKind::kStartRequested, ""}, kPending,
+                         /*resume=*/true));
+  t.push_back(KeepsImage("hibernated exactly 60 days + start: resume", Hibernated(60),
+                         {EventKind::kStartRequested, ""}, kPending,
+                         /*resume=*/true));
   t.push_back({"hibernated 61 days + start: cold boot, image dropped",
                Hibernated(61),
                {EventKind::kStartRequested, ""},
@@ -122,25 +112,12 @@ std::vector<Row> Table() {
                Hibernated(1),
                {EventKind::kTerminateRequested, ""},
                kShuttingDown});
-  {
-    InstanceLifecycle c = Hibernated(1);
-    t.push_back({"hibernated + stop: stays hibernated",
-                 c,
-                 {EventKind::kStopRequested, ""},
-                 kStopped,
-                 false,
-                 false,
-                 c.hibernated_at_ms,
-                 c.saved_state_bytes});
-    t.push_back({"hibernated + hibernate: stays hibernated",
-                 c,
-                 {EventKind::kHibernateRequested, ""},
-                 kStopped,
-                 false,
-                 false,
-                 c.hibernated_at_ms,
-                 c.saved_state_bytes});
-  }
+  t.push_back(KeepsImage("hibernated + stop: stays hibernated", Hibernated(1),
+                         {EventKind::kStopRequested, ""}, kStopped,
+                         /*resume=*/false));
+  t.push_back(KeepsImage("hibernated + hibernate: stays hibernated", Hibernated(1),
+                         {EventKind::kHibernateRequested, ""}, kStopped,
+                         /*resume=*/false));
   return t;
 }
 
