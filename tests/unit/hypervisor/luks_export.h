@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "agent/hypervisor/hypervisor.h"
@@ -48,10 +50,13 @@ struct LuksExport {
             : absl::StrCat("qemu-img convert -q --object secret,id=s0,data=", key,
                            " -f raw -O luks -o key-secret=s0,iter-time=10 ", payload.string(), " ",
                            image.string());
-    // Up to three tries: QEMU 7.2 gives up sizing the key slots now and then ("Unable to get
+    // Up to ten tries: QEMU 7.2 gives up sizing the key slots now and then ("Unable to get
     // accurate CPU usage", volume/backend/qsd/qsd_crypt.cc).
     int rc = -1;
-    for (int attempt = 0; attempt < 3 && rc != 0; ++attempt) rc = Run(make);
+    for (int attempt = 1; attempt <= 10 && rc != 0; ++attempt) {
+      if (attempt > 1) std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+      rc = Run(make);
+    }
     REQUIRE(rc == 0);
     REQUIRE(
         Run(absl::StrCat("qemu-nbd --fork --persistent -e 4 -f raw -b 127.0.0.1 -p ", port, " -x ",

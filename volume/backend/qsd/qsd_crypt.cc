@@ -28,8 +28,11 @@ constexpr int kLuksIterTimeMs = 10;
 // QEMU sizes the LUKS key slots' PBKDF2 by timing a first round on the thread's CPU clock and
 // gives up with "Unable to get accurate CPU usage" when that clock did not move (QEMU 7.2,
 // crypto/pbkdf.c: the round is short on a fast CPU, and the clock has tick granularity). Nothing
-// has been written then; formatting again is the cure.
-constexpr int kLuksFormatAttempts = 3;
+// has been written then; formatting again is the cure. On a loaded 2-core machine three tries in
+// a row failed now and then (the same preemption pattern each time), so the tries are spread
+// over about a second.
+constexpr int kLuksFormatAttempts = 10;
+constexpr std::chrono::milliseconds kLuksFormatBackoff{20};  // times the attempt number
 bool IsPbkdfTimingGlitch(const absl::Status& s) {
   return absl::StrContains(s.message(), "Unable to get accurate CPU usage");
 }
@@ -114,6 +117,7 @@ absl::StatusOr<uint64_t> QsdVolumeBackend::FormatLuksLocked(int64_t n, uint64_t 
       if (s.ok() || !IsPbkdfTimingGlitch(s)) break;
       spdlog::warn("volume layer {}: {}; formatting again ({} of {})", n, s.message(), attempt,
                    kLuksFormatAttempts);
+      std::this_thread::sleep_for(kLuksFormatBackoff * attempt);
     }
     MC_RETURN_IF_ERROR(Annotate(s, "write the LUKS header"));
   }
