@@ -18,6 +18,10 @@ std::string RejectionText(const FilterResult& f, const RejectionSubject& s) {
     case RejectCode::kRegion:
       return absl::StrCat("in region ", str(s.region), ", not ", str(s.requested_region));
     case RejectCode::kAvailabilityZone:
+      if (str(s.target_az).empty()) {  // PlacementRequest::allowed_zones left it out
+        return absl::StrCat("in ", str(s.availability_zone),
+                            ", not an availability zone the request can use");
+      }
       return absl::StrCat("in ", str(s.availability_zone), ", not ", str(s.target_az));
     case RejectCode::kClusterAz:
       return absl::StrCat("in ", str(s.availability_zone), "; cluster group ", s.group,

@@ -18,6 +18,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/scheduler/az_plan.h"
@@ -430,7 +431,11 @@ void Planner::Decide(PlacementExplanation& out) {
       candidates.push_back(it->second);
     }
   } else {
-    for (int a = 0; a < static_cast<int>(f_.azs_.size()); ++a) candidates.push_back(a);
+    for (int a = 0; a < static_cast<int>(f_.azs_.size()); ++a) {
+      if (r_.allowed_zones.empty() || absl::c_linear_search(r_.allowed_zones, f_.azs_[a])) {
+        candidates.push_back(a);
+      }
+    }
     std::vector<uint64_t> h(f_.azs_.size());
     for (int a : candidates) h[a] = MixHash(ctx_.seed, Fnv1a64(f_.azs_[a]));
     std::sort(candidates.begin(), candidates.end(),
@@ -544,6 +549,10 @@ void Planner::Decide(PlacementExplanation& out) {
       fail = HostUpFilter(h);
       if (fail.ok()) fail = RegionFilter(h, r_.region);
       if (fail.ok()) fail = AvailabilityZoneFilter(h, target_az, target_is_lock_);
+      if (fail.ok() && target_az == kAnyAz && !r_.allowed_zones.empty() &&
+          !absl::c_linear_search(r_.allowed_zones, f_.azs_[h.az])) {
+        fail = {RejectCode::kAvailabilityZone};
+      }
       if (fail.ok() && explain_) {
         v.reason = absl::StrCat("request placed in ", chosen_az);  // AZ not tried: one sufficed
       }

@@ -106,6 +106,9 @@ struct PlacementRequest {
   int min_count = 1;
   int max_count = 1;
   std::string availability_zone;  // empty = any (the scheduler picks one AZ for the request)
+  // When `availability_zone` is empty: the AZs the scheduler may pick from (empty = all). An
+  // instance cloning EBS snapshots can only launch where its snapshots are kept.
+  std::vector<std::string> allowed_zones;
   // --- added for placement groups ---
   std::string region;                           // empty = any
   int64_t instance_store_gb = 0;                // per instance

@@ -124,6 +124,10 @@ class ComputeService {
   // The scheduler's request for RunInstances, with the placement group resolved.
   absl::StatusOr<scheduler::PlacementRequest> PlacementRequestLocked(
       const v1::RunInstancesRequest& req, const InstanceType& type);
+  // The zones a launch of `plans` without a requested zone may use (ebs_launch.cc): those with
+  // a volume service that hold every snapshot it clones (SnapshotZones). EC2's error when none.
+  absl::StatusOr<std::vector<std::string>> EbsLaunchZonesLocked(
+      const v1::ImageRecord& image, const std::vector<EbsVolumePlan>& plans);
   // The EBS volumes of one instance of a launch (ebs_launch.cc): records `creating`, attached
   // (`attaching`) at their device names, staged in `changes`; the root's id goes on `r`.
   absl::Status StageLaunchVolumesLocked(const std::vector<EbsVolumePlan>& plans,

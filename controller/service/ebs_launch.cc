@@ -2,7 +2,11 @@
 // mappings' data volumes, staged with the instance. VolumeService::FinishLaunchVolumes then makes
 // them on the zone's volume service (the root: a copy-on-write clone of the AMI's snapshot) and
 // exports them; the host boots the instance once its root is exported.
+#include <optional>
+#include <set>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
 #include "common/volume_limits.h"
@@ -10,6 +14,59 @@
 #include "controller/service/hibernation.h"
 
 namespace minicloud::controller {
+
+absl::StatusOr<std::vector<std::string>> ComputeService::EbsLaunchZonesLocked(
+    const v1::ImageRecord& image, const std::vector<EbsVolumePlan>& plans) {
+  std::optional<std::vector<std::string>> zones =
+      SnapshotZones(image, plans, [this](const std::string& id) {
+        auto it = state_.snapshots().find(id);
+        return it == state_.snapshots().end() ? std::string() : it->second.availability_zone();
+      });
+  const bool root_cloned = !plans.empty() && plans.front().root;
+  if (root_cloned && image.zone_snapshots().empty()) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "InvalidAMIID.Unavailable",
+                    absl::StrCat("The AMI ", image.image_id(),
+                                 " has no snapshot in any availability zone yet; retry once its "
+                                 "import is complete"));
+  }
+  if (zones && zones->empty()) {
+    std::string where;
+    for (const EbsVolumePlan& p : plans) {
+      if (!p.root && p.snapshot_id.empty()) continue;
+      std::vector<std::string> held;
+      if (p.root) {
+        for (const auto& [zone, snapshot] : image.zone_snapshots()) held.push_back(zone);
+      } else {
+        held.push_back(state_.snapshots().at(p.snapshot_id).availability_zone());
+      }
+      absl::StrAppend(&where, where.empty() ? "" : "; ", p.device_name, " from ",
+                      p.root ? absl::StrCat("the AMI ", image.image_id()) : p.snapshot_id, ": ",
+                      held.empty() ? "none" : absl::StrJoin(held, ", "));
+    }
+    return Ec2Error(
+        absl::StatusCode::kInvalidArgument, "InvalidParameterCombination",
+        absl::StrCat("No availability zone holds every snapshot this launch clones (", where,
+                     "). A snapshot is kept by one zone's volume service, and its "
+                     "volumes are made in that zone."));
+  }
+  if (!zones) {  // blank volumes only: any zone of the cloud
+    std::set<std::string> all;
+    for (const auto& [id, host] : state_.hosts()) all.insert(host.topology().availability_zone());
+    zones.emplace(all.begin(), all.end());
+  }
+  std::vector<std::string> served;
+  for (const std::string& z : *zones) {
+    if (ebs_hooks_.serves_zone && ebs_hooks_.serves_zone(z)) served.push_back(z);
+  }
+  if (served.empty()) {
+    return Ec2Error(
+        absl::StatusCode::kResourceExhausted, "InsufficientVolumeCapacity",
+        absl::StrCat("There is no volume service in ",
+                     zones->empty() ? "any availability zone" : absl::StrJoin(*zones, ", "),
+                     ": instances with these EBS volumes cannot launch there."));
+  }
+  return served;
+}
 
 absl::Status ComputeService::StageLaunchVolumesLocked(const std::vector<EbsVolumePlan>& plans,
                                                       const v1::ImageRecord& image,

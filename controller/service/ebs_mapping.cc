@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -72,6 +73,30 @@ int64_t GibFor(int64_t bytes) {
 }
 
 bool SameDevice(absl::string_view a, absl::string_view b) { return DeviceKey(a) == DeviceKey(b); }
+
+std::optional<std::vector<std::string>> SnapshotZones(
+    const v1::ImageRecord& image, const std::vector<EbsVolumePlan>& plans,
+    const std::function<std::string(const std::string&)>& snapshot_zone) {
+  std::optional<std::set<std::string>> zones;
+  auto keep_only = [&zones](std::set<std::string> held) {
+    if (!zones) {
+      zones = std::move(held);
+      return;
+    }
+    std::erase_if(*zones, [&held](const std::string& z) { return !held.contains(z); });
+  };
+  for (const EbsVolumePlan& p : plans) {
+    if (p.root) {
+      std::set<std::string> held;
+      for (const auto& [zone, snapshot] : image.zone_snapshots()) held.insert(zone);
+      keep_only(std::move(held));
+    } else if (!p.snapshot_id.empty()) {
+      keep_only({snapshot_zone(p.snapshot_id)});
+    }
+  }
+  if (!zones) return std::nullopt;
+  return std::vector<std::string>(zones->begin(), zones->end());
+}
 
 std::string ShownRootDeviceType(const v1::ImageRecord& image) {
   return image.root_device_type().empty() ? kRootDeviceTypeEbs : image.root_device_type();

@@ -23,6 +23,8 @@
 //   (EbsDeviceTarget); type, size, IOPS and throughput: volumes::ResolveVolume.
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,6 +77,16 @@ absl::StatusOr<std::vector<EbsVolumePlan>> ResolveEbsVolumes(
     const v1::ImageRecord& image,
     const google::protobuf::RepeatedPtrField<v1::BlockDeviceMapping>& mappings,
     const std::function<int64_t(const std::string&)>& snapshot_gib);
+
+// The availability zones a launch with `plans` can use, from where the snapshots it clones are
+// kept: each snapshot lives on one zone's volume service and a clone is copy-on-write there, so
+// a volume from it can only be made in that zone (README, "EBS volumes"). The zones holding the
+// AMI's root snapshot (`image.zone_snapshots`) and each data volume's snapshot
+// (`snapshot_zone(id)`), sorted; nullopt when no plan clones a snapshot (blank volumes: any
+// zone with a volume service). An empty list: no zone holds them all.
+std::optional<std::vector<std::string>> SnapshotZones(
+    const v1::ImageRecord& image, const std::vector<EbsVolumePlan>& plans,
+    const std::function<std::string(const std::string&)>& snapshot_zone);
 
 // The AMI's root device type as EC2 shows it ("" = the host-local root, shown as "ebs").
 std::string ShownRootDeviceType(const v1::ImageRecord& image);

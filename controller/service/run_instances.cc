@@ -291,6 +291,9 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
       *ResolveMetadataOptions(req.metadata_options(), DefaultMetadataOptions());
 
   MC_ASSIGN_OR_RETURN(scheduler::PlacementRequest preq, PlacementRequestLocked(req, type));
+  if (!ebs_volumes.empty() && preq.availability_zone.empty()) {
+    MC_ASSIGN_OR_RETURN(preq.allowed_zones, EbsLaunchZonesLocked(image, ebs_volumes));
+  }
   // The decision runs on the state's kept fleet (state_index.h): no snapshot, no index build.
   // Same decision as scheduler_.Place(preq, SnapshotLocked(now)); rejections are listed only
   // for a failure's message, which names every rejected host's reason either way.

@@ -5,6 +5,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -98,13 +99,9 @@ absl::StatusOr<v1::Volume> VolumeService::CreateVolume(const v1::CreateVolumeReq
                                    "' is not completed: no volume can be created from it yet"));
     }
     if (snap->availability_zone() != req.availability_zone()) {
-      // EC2's snapshots are regional; here a snapshot's bytes live on one zone's volume
-      // service, and a clone is copy-on-write on that service.
-      return InvalidParameterValue(
-          absl::StrCat("Snapshot '", snap->snapshot_id(), "' is held by the volume service of ",
-                       snap->availability_zone(), ": volumes from it can be created in ",
-                       snap->availability_zone(), " only, not in ",
-                       QuoteForMessage(req.availability_zone(), 64)));
+      // EC2's snapshots are regional. Here a snapshot's bytes live on one zone's volume service:
+      // a volume in another zone is a full copy (volume_zone_copy.cc), of plain data only.
+      MC_RETURN_IF_ERROR(CheckZoneCopyLocked(*snap, req.availability_zone(), req.encrypted()));
     }
     if (size_gib == 0) size_gib = snap->volume_size_gib();
     if (size_gib < snap->volume_size_gib()) {
@@ -227,7 +224,7 @@ absl::Status VolumeService::SetEncryptionLocked(v1::VolumeRecord& r, bool encryp
 }
 
 v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& staged,
-                                             absl::Status* service_error) {
+                                             absl::Status* service_error, bool copy_now) {
   absl::Status s;
   v1::VolumeRecord r = staged;
   if (r.sealed_data_key().empty()) {
@@ -252,6 +249,7 @@ v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& staged,
       r = next;
     }
   }
+  std::optional<v1::SnapshotRecord> other_zone;  // the source of a copy across zones
   if (!r.snapshot_id().empty()) {
     // A clone of a snapshot still being made (an AMI's disk being imported) waits for it.
     auto lock = state_.LockCommitted();
@@ -260,6 +258,15 @@ v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& staged,
       if (service_error) *service_error = absl::UnavailableError("snapshot pending");
       return r;
     }
+    if (snap != state_.snapshots().end() &&
+        snap->second.availability_zone() != r.availability_zone()) {
+      other_zone = snap->second;
+    }
+  }
+  if (other_zone && !copy_now) {
+    // A full copy takes time: the reconcile loop makes it, never an API call.
+    if (service_error) *service_error = absl::UnavailableError("copied by the reconcile loop");
+    return r;
   }
   auto client = fleet_.ServiceFor(r.availability_zone());
   VolumeSpec spec = SpecOf(r);
@@ -272,7 +279,11 @@ v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& staged,
     if (key.ok()) spec.encryption_key = *std::move(key);
     if (!key.ok()) client = key.status();
   }
-  s = client.ok() ? (*client)->CreateVolume(spec) : client.status();
+  if (other_zone) {
+    s = CopyAcrossZones(r, *other_zone);
+  } else {
+    s = client.ok() ? (*client)->CreateVolume(spec) : client.status();
+  }
   if (service_error) *service_error = s;
   auto lock = state_.LockCommitted();
   auto it = state_.volumes().find(r.volume_id());
@@ -339,7 +350,9 @@ int VolumeService::Reconcile() {
   }
   int changed = 0;
   for (const auto& v : creating) {
-    if (FinishCreate(v, nullptr).state() != v1::VOLUME_STATE_CREATING) ++changed;
+    if (FinishCreate(v, nullptr, /*copy_now=*/true).state() != v1::VOLUME_STATE_CREATING) {
+      ++changed;
+    }
   }
   for (const auto& v : deleting) changed += FinishDelete(v) ? 1 : 0;
 

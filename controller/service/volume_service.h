@@ -137,8 +137,16 @@ class VolumeService {
   // Requires the state lock.
   absl::Status SetEncryptionLocked(v1::VolumeRecord& r, bool encrypted,
                                    const std::string& kms_key_id);
-  // Calls the service for a `creating` volume and records the outcome. Returns the record.
-  v1::VolumeRecord FinishCreate(const v1::VolumeRecord& r, absl::Status* service_error);
+  // Calls the service for a `creating` volume and records the outcome. Returns the record. A
+  // volume from another zone's snapshot is copied only with `copy_now` (the reconcile loop).
+  v1::VolumeRecord FinishCreate(const v1::VolumeRecord& r, absl::Status* service_error,
+                                bool copy_now = false);
+  // Copies across zones (volume_zone_copy.cc). CheckZoneCopyLocked: CreateVolume's rules for a
+  // volume in `zone` from `snap` of another zone. CopyAcrossZones: the steps on both services,
+  // which make `r` on its zone's service holding the snapshot's data; idempotent.
+  absl::Status CheckZoneCopyLocked(const v1::SnapshotRecord& snap, const std::string& zone,
+                                   bool encrypt) const;
+  absl::Status CopyAcrossZones(const v1::VolumeRecord& r, const v1::SnapshotRecord& snap);
   // Calls the service for a `deleting` volume and purges the record when it is gone.
   bool FinishDelete(const v1::VolumeRecord& r);
   // Exports the volume for an attachment without an endpoint and records the endpoint. A final

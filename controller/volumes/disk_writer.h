@@ -20,6 +20,10 @@ class DiskWriter {
   // reads as zeros before (a new volume) and is at least the disk's virtual size. Zero areas are
   // skipped. Idempotent: writing again gives the same content.
   virtual absl::Status WriteQcow2(const std::string& qcow2_path, const NbdEndpoint& to) = 0;
+  // Copies the guest-visible bytes of export `from` into export `to` (another zone's volume
+  // service: a new volume, reading as zeros, at least as large). Zero areas are skipped; the
+  // data flows through the controller. Idempotent.
+  virtual absl::Status CopyExport(const NbdEndpoint& from, const NbdEndpoint& to) = 0;
 };
 
 // `qemu-img convert -n --target-is-zero -f qcow2 -O raw <file> nbd://host:port/export`.
@@ -27,6 +31,8 @@ class QemuImgDiskWriter : public DiskWriter {
  public:
   explicit QemuImgDiskWriter(std::string qemu_img = "qemu-img") : qemu_img_(std::move(qemu_img)) {}
   absl::Status WriteQcow2(const std::string& qcow2_path, const NbdEndpoint& to) override;
+  // `qemu-img convert -n --target-is-zero -f raw -O raw nbd://<from> nbd://<to>`.
+  absl::Status CopyExport(const NbdEndpoint& from, const NbdEndpoint& to) override;
 
  private:
   std::string qemu_img_;

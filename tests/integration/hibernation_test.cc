@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "common/ec2_error.h"
 #include "common/process/spawn.h"
@@ -249,6 +250,45 @@ TEST_CASE("hibernation refusals, a failed save is a plain stop and the start a c
   REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "running"; }));
   CHECK(a.hypervisor->BootId(inst) != boot_id);
   CHECK(a.hypervisor->restores() == 0);
+}
+
+TEST_CASE("an agent restarted after a save it could not report still reports the hibernation") {
+  // Bug caught: the restarted agent not reading its hibernated note back (agent.cc): it would
+  // report a plain stop, the controller would drop the saved image, and the start would boot
+  // the guest cold instead of resuming it.
+  Fixture f;
+  TestCloud::Host& a = f.cloud.AddHost(kZone, "rack-1");
+  const std::string image = f.EncryptedAmi();
+  auto r = f.cloud.controller().compute->RunInstances(f.Hibernating(image, 2));
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  const std::string inst = r->instances(0).instance_id();
+  REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "running"; }));
+  const int64_t boot_id = a.hypervisor->BootId(inst);
+  REQUIRE(f.HibernationVolumeExported(inst));
+
+  // The save is under way when the agent is told to stop: its report loop ends first, so the
+  // finished save is noted on the host but never reported by this agent.
+  a.hypervisor->HoldSaves(true);
+  REQUIRE(f.Stop(inst, /*hibernate=*/true).ok());
+  REQUIRE(f.Until([&] { return a.hypervisor->saves_waiting() == 1; }));
+  std::thread stopper([&] { f.cloud.StopAgent(a); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  a.hypervisor->HoldSaves(false);
+  stopper.join();
+  CHECK(a.hypervisor->LastStopMethod(inst) == hypervisor::StopMethod::kSaved);
+  REQUIRE(std::filesystem::exists(a.config.state_dir + "/instances/" + inst + "/hibernated"));
+  // The setup holds: the controller has not heard of the stop's end.
+  REQUIRE(f.cloud.StateOf(inst) == "stopping");
+
+  f.cloud.StartAgent(a);
+  REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "stopped"; }));
+  CHECK(f.Record(inst).hibernated_time_ms() > 0);
+  CHECK(f.Record(inst).saved_state_bytes() >= 1024 * 1024);
+  REQUIRE(f.Start(inst).ok());
+  REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "running"; }));
+  CHECK(a.hypervisor->restores() == 1);
+  CHECK(a.hypervisor->BootId(inst) == boot_id);  // resumed, not booted cold
 }
 
 }  // namespace

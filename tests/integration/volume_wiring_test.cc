@@ -25,6 +25,7 @@
 #include "common/file/file_util.h"
 #include "common/process/spawn.h"
 #include "controller/service/volume_service.h"
+#include "controller/volumes/disk_writer.h"
 #include "controller/volumes/grpc_volume_service_client.h"
 #include "controller/volumes/volume_keys.h"
 #include "tests/testing/controller_fixture.h"
@@ -535,6 +536,62 @@ TEST_CASE("volume wiring: an encrypted copy of a plain snapshot on the real daem
   CHECK_FALSE(QemuIo(uri, "read -P 0x5c 1M 1M"));  // on the wire: ciphertext
   CHECK(QemuIoDecrypted(uri, *key, "read -P 0x5c 1M 1M"));
   Unexport(*f.daemon, w->volume_id());
+}
+
+}  // namespace
+}  // namespace minicloud
+
+namespace minicloud {
+namespace {
+
+// Bugs caught (one line each): the copy not made (the volume stays creating), made from the
+// wrong source (another snapshot, the live volume: 0xef at 0) or truncated (the marker at 600
+// MiB missing); the target's tail past the snapshot not zero; the scratch clone left on the
+// source daemon, or an export left on either; the data staying on the source zone only.
+TEST_CASE("volume wiring: a volume from another zone's snapshot is copied between the daemons") {
+  SkipWithoutQemu();
+  MC_SKIP_UNLESS(Have("qemu-io"), "qemu-io not found");
+  Fixture f;
+  controller::QemuImgDiskWriter writer;
+  f.volumes->SetImageSource(nullptr, &writer);
+  testing::TempDir other_dir;
+  VolumedProcess other(other_dir / "state", "127.0.0.1:0", "127.0.0.1:0", "home-1c");
+  f.fleet.Add("home-1c", controller::MakeGrpcVolumeServiceClient({.endpoint = other.endpoint()}));
+
+  const std::string vol = f.Create(1).volume_id();
+  const std::string uri = ExportUri(*f.daemon, vol);
+  REQUIRE(QemuIo(uri, "write -P 0x5a 0 1M"));
+  REQUIRE(QemuIo(uri, "write -P 0x6b 600M 64k"));
+  v1::CreateSnapshotRequest s;
+  s.set_volume_id(vol);
+  auto snap = f.volumes->CreateSnapshot(s);
+  INFO(snap.status().ToString());
+  REQUIRE(snap.ok());
+  REQUIRE(QemuIo(uri, "write -P 0xef 0 64k"));  // after the snapshot: not in the copy
+  Unexport(*f.daemon, vol);
+
+  v1::CreateVolumeRequest r;
+  r.set_availability_zone("home-1c");
+  r.set_snapshot_id(snap->snapshot_id());
+  r.set_size(2);
+  auto copy = f.volumes->CreateVolume(r);
+  INFO(copy.status().ToString());
+  REQUIRE(copy.ok());
+  CHECK(copy->state() == v1::VOLUME_STATE_CREATING);
+  REQUIRE(f.ReconcileUntilChanged() > 0);
+  auto done = f.Describe(copy->volume_id());
+  REQUIRE(done.ok());
+  INFO(done->DebugString());
+  REQUIRE(done->state() == v1::VOLUME_STATE_AVAILABLE);
+
+  CHECK(DaemonVolumes(other)[copy->volume_id()] == 2 * kGiB);
+  CHECK_FALSE(DaemonVolumes(*f.daemon).contains(copy->volume_id()));
+  for (const auto& [id, size] : DaemonVolumes(*f.daemon)) CHECK(id == vol);  // no scratch left
+  const std::string copied = ExportUri(other, copy->volume_id());
+  CHECK(QemuIo(copied, "read -P 0x5a 0 1M"));
+  CHECK(QemuIo(copied, "read -P 0x6b 600M 64k"));
+  CHECK(QemuIo(copied, "read -P 0 1024M 1M"));  // past the snapshot: zeros
+  Unexport(other, copy->volume_id());
 }
 
 }  // namespace

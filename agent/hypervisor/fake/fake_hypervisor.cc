@@ -84,6 +84,10 @@ constexpr char kSavedMagic[] = "MINICLOUD-FAKE-SAVED-STATE";
 absl::Status FakeHypervisor::SaveDomain(std::string_view instance_id, const std::string& path) {
   const std::string context = absl::StrCat("save ", AbslView(instance_id));
   absl::MutexLock lock(&mu_);
+  ++saves_waiting_;
+  mu_.Await(absl::Condition(
+      +[](bool* held) { return !*held; }, &hold_saves_));
+  --saves_waiting_;
   if (absl::Status s = TakeFailure(fail_save_); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
   }
@@ -420,6 +424,16 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> FakeHypervisor::ListEbsDisks(
 void FakeHypervisor::HoldDisks(bool hold) {
   absl::MutexLock lock(&mu_);
   hold_disks_ = hold;
+}
+
+void FakeHypervisor::HoldSaves(bool hold) {
+  absl::MutexLock lock(&mu_);
+  hold_saves_ = hold;
+}
+
+int FakeHypervisor::saves_waiting() const {
+  absl::MutexLock lock(&mu_);
+  return saves_waiting_;
 }
 
 }  // namespace minicloud::hypervisor

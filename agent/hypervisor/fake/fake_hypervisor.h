@@ -92,6 +92,10 @@ class FakeHypervisor final : public Hypervisor {
   // Guests of running domains do not release hot-unplugged disks (a guest that holds the disk
   // open or ignores the unplug request): DetachDisk succeeds but the disk stays listed.
   void HoldDisks(bool hold);
+  // SaveDomain waits while saves are held (an agent stopped in the middle of a hibernation);
+  // saves_waiting() counts the calls waiting now.
+  void HoldSaves(bool hold);
+  int saves_waiting() const;
   // Guests ignore graceful stop requests (a guest without ACPI support, or a hung one).
   void IgnoreShutdownRequests(bool ignore);
   // The spec the owned domain was last (re)started with.
@@ -145,6 +149,8 @@ class FakeHypervisor final : public Hypervisor {
   int destroys_ ABSL_GUARDED_BY(mu_) = 0;
   bool ignore_shutdown_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_disks_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_saves_ ABSL_GUARDED_BY(mu_) = false;
+  int saves_waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace minicloud::hypervisor

@@ -4,6 +4,7 @@
 #include "controller/service/ebs_mapping.h"
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -212,6 +213,45 @@ TEST_CASE("ResolveEbsVolumes: the AMI's data volumes and NoDevice", "[ebs_mappin
   CHECK(Outcome(ResolveEbsVolumes(img, Mappings({{"/dev/xvda", 0, "", "", {}, {}, true}}),
                                   snapshot_gib)) ==
         "/dev/xvda:2:gp2:dot,/dev/sdf:5:gp2@snap-5:keep");
+}
+
+TEST_CASE("SnapshotZones: where a launch's snapshots are all kept", "[ebs_mapping]") {
+  v1::ImageRecord image;
+  (*image.mutable_zone_snapshots())["home-1a"] = "snap-a";
+  (*image.mutable_zone_snapshots())["home-1b"] = "snap-b";
+  const std::map<std::string, std::string> zone_of = {{"snap-data-b", "home-1b"},
+                                                      {"snap-data-c", "home-1c"}};
+  auto snapshot_zone = [&](const std::string& id) { return zone_of.at(id); };
+  const EbsVolumePlan root{.device_name = "/dev/xvda", .root = true};
+  const EbsVolumePlan blank{.device_name = "/dev/sdf", .size_gib = 8};
+  const EbsVolumePlan from_b{.device_name = "/dev/sdg", .snapshot_id = "snap-data-b"};
+  const EbsVolumePlan from_c{.device_name = "/dev/sdh", .snapshot_id = "snap-data-c"};
+  struct Row {
+    const char* name;  // and the one-line bug it would catch
+    std::vector<EbsVolumePlan> plans;
+    std::optional<std::vector<std::string>> want;
+  };
+  const std::vector<Row> rows = {
+      {"the root: every zone holding the AMI's snapshot (one zone only kept)",
+       {root},
+       std::vector<std::string>{"home-1a", "home-1b"}},
+      {"blank volumes constrain nothing (they were taken for the empty set)",
+       {blank},
+       std::nullopt},
+      {"a data snapshot narrows the root's zones (union instead of intersection)",
+       {root, blank, from_b},
+       std::vector<std::string>{"home-1b"}},
+      {"snapshots in disjoint zones: none (the first one's zones kept)",
+       {root, from_c},
+       std::vector<std::string>{}},
+      {"a data snapshot alone: its zone (data snapshots ignored)",
+       {from_c},
+       std::vector<std::string>{"home-1c"}},
+  };
+  for (const Row& row : rows) {
+    INFO(row.name);
+    CHECK(SnapshotZones(image, row.plans, snapshot_zone) == row.want);
+  }
 }
 
 TEST_CASE("GibFor rounds up to whole GiB, at least 1", "[ebs_mapping]") {

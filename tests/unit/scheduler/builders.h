@@ -103,6 +103,9 @@ struct MakeRequest {
   MakeRequest& Disk(int64_t gb) { return r.instance_store_gb = gb, *this; }
   MakeRequest& Az(std::string az) { return r.availability_zone = std::move(az), *this; }
   MakeRequest& Region(std::string reg) { return r.region = std::move(reg), *this; }
+  MakeRequest& AllowedZones(std::vector<std::string> z) {
+    return r.allowed_zones = std::move(z), *this;
+  }
   MakeRequest& Group(const MakeGroup& g) { return r.group = g.Build(), *this; }
   MakeRequest& Partition(int p) { return r.partition_number = p, *this; }
   MakeRequest& Restart(std::string id) { return r.restart_instance_id = std::move(id), *this; }

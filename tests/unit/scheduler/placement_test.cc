@@ -89,6 +89,22 @@ std::vector<Case> Cases() {
                {"h2"},
                {{"h1", RejectCode::kAvailabilityZone}},
                "in home-1b, not home-1a"});
+  // Bug caught: allowed_zones ignored (an EBS launch lands where its snapshots are not).
+  c.push_back({"no group: allowed zones leave out the roomier AZs",
+               {MakeHost("h1").Az("home-1b").Memory(65536), MakeHost("h2").Az("home-1a"),
+                MakeHost("h3").Az("home-1c").Memory(65536)},
+               MakeRequest().AllowedZones({"home-1a", "home-1d"}),
+               Code::kOk,
+               {"h2"},
+               {{"h1", RejectCode::kAvailabilityZone}, {"h3", RejectCode::kAvailabilityZone}},
+               "in home-1b, not an availability zone the request can use"});
+  // Bug caught: a request whose allowed zones have no hosts placed anywhere.
+  c.push_back({"no group: no host in an allowed zone",
+               {MakeHost("h1").Az("home-1b"), MakeHost("h2").Az("home-1a")},
+               MakeRequest().AllowedZones({"home-1c"}),
+               Code::kResourceExhausted,
+               {},
+               {{"h1", RejectCode::kAvailabilityZone}, {"h2", RejectCode::kAvailabilityZone}}});
   c.push_back({"no group: region",
                {MakeHost("h1").Region("home-2").Memory(65536), MakeHost("h2")},
                MakeRequest().Region("home-1"),
