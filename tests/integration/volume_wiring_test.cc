@@ -148,15 +148,17 @@ struct Fixture {
   VolumeFleet fleet;
   std::unique_ptr<VolumeService> volumes;
 
+  std::unique_ptr<controller::CertificateAuthority> ca;  // the TLS files' issuer
   std::optional<testing::VolumedTls> tls;
 
   // Mutual TLS (files of a CA of the test, as the controller's CA issues them) unless
   // `plaintext`.
   explicit Fixture(absl::Duration deadline = absl::Seconds(30), bool plaintext = false) {
     if (!plaintext) {
-      auto ca = controller::CertificateAuthority::OpenOrCreate(daemon_dir / "pki", absl::Now());
-      REQUIRE(ca.ok());
-      tls = testing::MakeVolumedTls(**ca, kZone, daemon_dir / "tls");
+      auto opened = controller::CertificateAuthority::OpenOrCreate(daemon_dir / "pki", absl::Now());
+      REQUIRE(opened.ok());
+      ca = *std::move(opened);
+      tls = testing::MakeVolumedTls(*ca, kZone, daemon_dir / "tls");
     }
     StartDaemon("127.0.0.1:0");
     client = controller::MakeGrpcVolumeServiceClient(daemon->client_options(deadline));
@@ -555,8 +557,9 @@ TEST_CASE("volume wiring: a volume from another zone's snapshot is copied betwee
   controller::QemuImgDiskWriter writer;
   f.volumes->SetImageSource(nullptr, &writer);
   testing::TempDir other_dir;
-  VolumedProcess other(other_dir / "state", "127.0.0.1:0", "127.0.0.1:0", "home-1c");
-  f.fleet.Add("home-1c", controller::MakeGrpcVolumeServiceClient({.endpoint = other.endpoint()}));
+  VolumedProcess other(other_dir / "state", "127.0.0.1:0", "127.0.0.1:0", "home-1c",
+                       testing::MakeVolumedTls(*f.ca, "home-1c", other_dir / "tls"));
+  f.fleet.Add("home-1c", controller::MakeGrpcVolumeServiceClient(other.client_options()));
 
   const std::string vol = f.Create(1).volume_id();
   const std::string uri = ExportUri(*f.daemon, vol);
