@@ -131,6 +131,11 @@ int main(int argc, char** argv) {
       if (path.empty() || to.export_name.empty()) return absl::InvalidArgumentError("no target");
       return absl::OkStatus();
     }
+    // Only home-1a has a volume service here: nothing is copied across zones.
+    absl::Status CopyExport(const mc::controller::NbdEndpoint&,
+                            const mc::controller::NbdEndpoint&) override {
+      return absl::UnimplementedError("no copies across zones in this cloud");
+    }
   } disk_writer;
   volumes.SetImageSource(ctl.blobs.get(), &disk_writer);
   ctl.images->SetVolumes(&volumes);
