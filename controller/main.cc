@@ -25,6 +25,7 @@
 #include "controller/identity/cloud_identity_signer.h"
 #include "controller/pki/certificate_authority.h"
 #include "controller/pki/enrollment_files.h"
+#include "controller/pki/volume_service_files.h"
 #include "controller/query/guest_cloudformation_query.h"
 #include "controller/query/http_server.h"
 #include "controller/query/query_api.h"
@@ -124,6 +125,11 @@ int main(int argc, char** argv) {
   app.add_option("--volume-service", volume_services,
                  "<availability-zone>=<host:port>: the zone's volume service (minicloud-volumed); "
                  "repeatable, one per zone. A zone without one has no EBS volumes");
+  std::vector<std::string> plaintext_volume_zones;
+  app.add_option("--plaintext-volume-service", plaintext_volume_zones,
+                 "<availability-zone>: dial that zone's volume service in plain text (a "
+                 "minicloud-volumed on loopback without TLS files); repeatable. Without it the "
+                 "controller uses mutual TLS (issue-volume-service-cert)");
   double volume_deadline_s = 30;
   app.add_option("--volume-service-deadline", volume_deadline_s,
                  "seconds one call to a volume service may take before it counts as unreachable "
@@ -151,14 +157,43 @@ int main(int argc, char** argv) {
                          "drop a host's certificate binding: its certificate is refused and its id "
                          "may join again with a new key");
   forget_cmd->add_option("host-id", forget_host_id, "the host id (h-...)")->required();
+  std::string volume_cert_zone, volume_cert_out;
+  std::vector<std::string> volume_cert_names;
+  auto* volume_cert_cmd = app.add_subcommand(
+      "issue-volume-service-cert",
+      "write the TLS files of a zone's minicloud-volumed (ca.crt, server.crt, server.key, 0600) "
+      "into a directory; copy them to its machine and give them to --tls-client-ca, --tls-cert, "
+      "--tls-key");
+  volume_cert_cmd->add_option("--zone", volume_cert_zone, "the availability zone it serves")
+      ->required();
+  volume_cert_cmd->add_option("--name", volume_cert_names,
+                              "a DNS name or IP address it is reached at (its --nbd-advertise "
+                              "host, say); repeatable");
+  volume_cert_cmd->add_option("--out", volume_cert_out, "directory for the files (made 0700)")
+      ->required();
   app.fallthrough();  // --state-dir before or after the subcommand
   CLI11_PARSE(app, argc, argv);
-  if (join_token_cmd->parsed() || forget_cmd->parsed()) {
+  if (join_token_cmd->parsed() || forget_cmd->parsed() || volume_cert_cmd->parsed()) {
     ::umask(077);
     auto ca = OpenPki(state_dir);
     if (!ca.ok()) {
       spdlog::critical("{}", ca.status().message());
       return 1;
+    }
+    if (volume_cert_cmd->parsed()) {
+      absl::Status s = ctl::CheckZoneOfRegion(volume_cert_zone, config.region);
+      if (s.ok()) {
+        s = ctl::WriteVolumeServiceFiles(**ca, volume_cert_zone, volume_cert_names, volume_cert_out,
+                                         absl::Now());
+      }
+      if (!s.ok()) {
+        spdlog::critical("issue-volume-service-cert: {}", s.message());
+        return 1;
+      }
+      std::printf("wrote %s/{%s,%s,%s} for the volume service of %s\n", volume_cert_out.c_str(),
+                  ctl::kVolumeServiceCaFile, ctl::kVolumeServiceCertFile,
+                  ctl::kVolumeServiceKeyFile, volume_cert_zone.c_str());
+      return 0;
     }
     if (forget_cmd->parsed()) {
       if (auto s = ctl::ForgetHost(state_dir + "/pki", forget_host_id); !s.ok()) {
@@ -297,19 +332,32 @@ int main(int argc, char** argv) {
       spdlog::critical("{}", s.message());
       return 1;
     }
+    // Mutual TLS with the controller's client certificate unless the zone is named plaintext.
+    ctl::GrpcVolumeServiceOptions options{.endpoint = flag->endpoint,
+                                          .zone = flag->zone,
+                                          .tls = std::nullopt,
+                                          .deadline = absl::Seconds(2)};
+    const bool plaintext =
+        std::count(plaintext_volume_zones.begin(), plaintext_volume_zones.end(), flag->zone) > 0;
+    if (!plaintext) {
+      options.tls =
+          ctl::VolumeServiceTls{.ca_pem = (*ca)->ca_pem(),
+                                .certificate_chain_pem = client_cert->certificate_chain_pem,
+                                .private_key_pem = client_cert->private_key_pem};
+    }
     // A daemon that answers must serve the zone it is given for; one that does not answer yet
     // may start later (calls to it count as unreachable and are retried).
-    auto served = ctl::ProbeVolumeServiceZone(flag->endpoint, absl::Seconds(2));
+    auto served = ctl::ProbeVolumeServiceZone(options);
     if (served.ok() && *served != flag->zone) {
       spdlog::critical("--volume-service {}: the volume service at {} serves zone {}, not {}",
                        value, flag->endpoint, *served, flag->zone);
       return 1;
     }
     if (!served.ok()) spdlog::warn("{} (retried when volumes need it)", served.status().message());
-    volume_fleet.Add(flag->zone, ctl::MakeGrpcVolumeServiceClient(
-                                     {.endpoint = flag->endpoint,
-                                      .deadline = absl::Seconds(volume_deadline_s)}));
-    spdlog::info("volume service of {} at {}", flag->zone, flag->endpoint);
+    options.deadline = absl::Seconds(volume_deadline_s);
+    volume_fleet.Add(flag->zone, ctl::MakeGrpcVolumeServiceClient(options));
+    spdlog::info("volume service of {} at {} ({})", flag->zone, flag->endpoint,
+                 plaintext ? "plain text" : "mutual TLS");
   }
   ctl::VolumeService volumes(state, clock, ids, volume_fleet);
   volumes.SetVolumeKeys(&volume_keys);

@@ -16,6 +16,7 @@
 #include "volume/backend/qsd/qsd_volume_backend.h"
 #include "volume/config/volumed_settings.h"
 #include "volume/service/volume_grpc_service.h"
+#include "volume/service/volume_tls.h"
 
 #ifndef MINICLOUD_VERSION
 #define MINICLOUD_VERSION "0"
@@ -42,10 +43,16 @@ int main(int argc, char** argv) {
   }
   const HostPort listen = *ParseHostPort(settings.listen, "listen");
   const HostPort nbd = *ParseHostPort(settings.nbd_listen, "nbd_listen");
-  if (!IsLoopbackHost(listen.host)) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      VolumeServiceCredentials(settings, absl::Now());
+  if (!credentials.ok()) {
+    spdlog::error("{}", credentials.status().message());
+    return 2;
+  }
+  if (TransportOf(settings) == VolumedTransport::kPlaintext && !IsLoopbackHost(listen.host)) {
     spdlog::warn(
-        "the VolumeService on {} has no authentication yet: anyone who reaches it can delete "
-        "volumes (SECURITY.md); keep it behind a firewall",
+        "--insecure-plaintext: the VolumeService on {} has no authentication: anyone who reaches "
+        "it can read and delete every volume (SECURITY.md)",
         settings.listen);
   }
 
@@ -65,7 +72,7 @@ int main(int argc, char** argv) {
 
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(settings.listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(settings.listen, *credentials, &bound_port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
@@ -74,8 +81,9 @@ int main(int argc, char** argv) {
   }
   const BackendHealth health = (*backend)->Health();
   // One line on stdout that tools (and the integration test) read for the bound address.
-  std::printf("minicloud-volumed listening on %s:%d zone %s\n", listen.host.c_str(), bound_port,
-              settings.availability_zone.c_str());
+  std::printf("minicloud-volumed listening on %s:%d zone %s (%s)\n", listen.host.c_str(),
+              bound_port, settings.availability_zone.c_str(),
+              TransportOf(settings) == VolumedTransport::kMutualTls ? "mutual TLS" : "plain text");
   std::fflush(stdout);
   spdlog::info("zone {}: {} ({} volumes, {} snapshots, {} exports)", settings.availability_zone,
                health.detail, health.volumes, health.snapshots, health.exports);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace minicloud::crypto {
@@ -24,6 +25,14 @@ inline constexpr char kControllerServerName[] = "minicloud-controller";
 // port accepts (the controller dialling it). Host certificates name a host id ("h-" + hex), which
 // can never be this name, and the CA refuses to issue a host certificate for anything else.
 inline constexpr char kControllerClientName[] = "minicloud-controller-client";
+// The name the controller checks the server certificate of zone `zone`'s volume service for
+// (its common name and first DNS entry; the CA issues it only through
+// CertificateAuthority::IssueVolumeServiceCertificate). Like an agent's host id, it binds the
+// certificate to what the controller expects there, whatever address the service has: the
+// service of another zone, an agent or the controller itself cannot answer for the zone.
+inline std::string VolumeServiceName(absl::string_view zone) {
+  return absl::StrCat("minicloud-volumed.", zone);
+}
 
 struct JoinToken {
   std::string secret;     // 64 lowercase hex

@@ -2,10 +2,12 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/x509.h"
 #include "common/file/file_util.h"
@@ -99,6 +101,42 @@ absl::StatusOr<KeyPair> CertificateAuthority::IssueControllerClientCertificate(
                                .usage = crypto::KeyUsage::kClient,
                                .not_before = now - absl::Hours(1),
                                .not_after = now + kServerCertificateLifetime};
+  MC_ASSIGN_OR_RETURN(crypto::PkeyPtr key, crypto::GenerateEcKey());
+  MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert,
+                      crypto::IssueCertificate(spec, key.get(), ca_.get(), key_.get()));
+  KeyPair out;
+  MC_ASSIGN_OR_RETURN(std::string leaf, crypto::CertificatePem(cert.get()));
+  out.certificate_chain_pem = leaf + ca_pem_;
+  MC_ASSIGN_OR_RETURN(out.private_key_pem, crypto::PrivateKeyPem(key.get()));
+  return out;
+}
+
+absl::StatusOr<KeyPair> CertificateAuthority::IssueVolumeServiceCertificate(
+    const std::string& zone, const std::vector<std::string>& names, absl::Time now) const {
+  const bool label = !zone.empty() && zone.size() <= 63 && zone.front() != '-' &&
+                     zone.back() != '-' && std::all_of(zone.begin(), zone.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                     });
+  if (!label) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("volume service certificate: '", zone, "' is not an availability zone name"));
+  }
+  const std::string own = crypto::VolumeServiceName(zone);
+  crypto::CertificateSpec spec{.common_name = own,
+                               .dns_names = {own},
+                               .usage = crypto::KeyUsage::kServer,
+                               .not_before = now - absl::Hours(1),
+                               .not_after = now + kServerCertificateLifetime};
+  for (const auto& n : names) {
+    if (n.empty() || n == own) continue;
+    // Names that belong to others: the controller's and the hosts'.
+    if (n == kControllerServerName || n == kControllerClientName ||
+        CheckId(IdKind::kHost, n).ok() || absl::StartsWith(n, crypto::VolumeServiceName(""))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "volume service certificate: '", n, "' names another part of the cloud, not an address"));
+    }
+    (IsIpAddress(n) ? spec.ip_addresses : spec.dns_names).push_back(n);
+  }
   MC_ASSIGN_OR_RETURN(crypto::PkeyPtr key, crypto::GenerateEcKey());
   MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert,
                       crypto::IssueCertificate(spec, key.get(), ca_.get(), key_.get()));

@@ -2,8 +2,8 @@
 
 // The controller's certificate authority (SECURITY.md, "Controller and agents"): it signs the
 // controller's server certificate (the agent listener), its client certificate (the controller
-// dialling agents' own ports) and each host's certificate (client towards the agent listener,
-// server on the agent's port).
+// dialling agents' own ports and volume services), each host's certificate (client towards the
+// agent listener, server on the agent's port) and each zone's volume service certificate.
 //
 // Files under the given directory (the controller's <state>/pki, 0700):
 //   ca.key  the CA's EC P-256 private key (0600), never leaves the controller
@@ -58,6 +58,15 @@ class CertificateAuthority {
   // clientAuth only): what the controller shows agents when it calls their port. Kept in memory
   // only, issued at each start.
   absl::StatusOr<KeyPair> IssueControllerClientCertificate(absl::Time now) const;
+
+  // A fresh key and server certificate for the volume service of availability zone `zone`
+  // (SECURITY.md, "The volume service"): common name crypto::VolumeServiceName(zone), DNS entries
+  // that name and `names` (IP addresses become IP entries; what NBD clients dial), extended key
+  // usage serverAuth only. InvalidArgument when `zone` is not a DNS label (lowercase letters,
+  // digits, '-') or a name is the controller's or a host id.
+  absl::StatusOr<KeyPair> IssueVolumeServiceCertificate(const std::string& zone,
+                                                        const std::vector<std::string>& names,
+                                                        absl::Time now) const;
 
   // The certificate of host `host_id` for `key`, as PEM: `host_id` as common name and as its one
   // DNS entry, extended key usage clientAuth (calls to the agent listener) and serverAuth (the

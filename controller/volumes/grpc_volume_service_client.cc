@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/join_token.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "minicloud/v1/volume_service.grpc.pb.h"
@@ -20,11 +21,20 @@ constexpr int64_t kGiB = int64_t{1} << 30;
 
 // A daemon that restarts is dialled again within seconds (gRPC's default backoff grows to two
 // minutes), so Reconcile finds it soon after it is back.
-grpc::ChannelArguments ChannelArgs() {
+// With TLS, the server name checked is the zone's, not the address's (the header).
+std::shared_ptr<grpc::Channel> VolumeServiceChannel(const GrpcVolumeServiceOptions& options) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-  return args;
+  if (!options.tls) {
+    return grpc::CreateCustomChannel(options.endpoint, grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.tls->ca_pem;
+  ssl.pem_cert_chain = options.tls->certificate_chain_pem;
+  ssl.pem_private_key = options.tls->private_key_pem;
+  args.SetSslTargetNameOverride(crypto::VolumeServiceName(options.zone));
+  return grpc::CreateCustomChannel(options.endpoint, grpc::SslCredentials(ssl), args);
 }
 
 class GrpcVolumeServiceClient : public VolumeServiceClient {
@@ -32,8 +42,7 @@ class GrpcVolumeServiceClient : public VolumeServiceClient {
   explicit GrpcVolumeServiceClient(const GrpcVolumeServiceOptions& options)
       : endpoint_(options.endpoint),
         deadline_(options.deadline),
-        stub_(vv1::VolumeService::NewStub(grpc::CreateCustomChannel(
-            options.endpoint, grpc::InsecureChannelCredentials(), ChannelArgs()))) {}
+        stub_(vv1::VolumeService::NewStub(VolumeServiceChannel(options))) {}
 
   absl::Status CreateVolume(const VolumeSpec& spec) override {
     if (spec.encrypted && spec.snapshot_id.empty() && spec.encryption_key.empty()) {
@@ -226,12 +235,11 @@ absl::Status CheckZoneOfRegion(const std::string& zone, const std::string& regio
                                                  region, "a, ", region, "b, ..."));
 }
 
-absl::StatusOr<std::string> ProbeVolumeServiceZone(const std::string& endpoint,
-                                                   absl::Duration deadline) {
-  auto stub = vv1::VolumeService::NewStub(
-      grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+absl::StatusOr<std::string> ProbeVolumeServiceZone(const GrpcVolumeServiceOptions& options) {
+  const std::string& endpoint = options.endpoint;
+  auto stub = vv1::VolumeService::NewStub(VolumeServiceChannel(options));
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options.deadline));
   vv1::VolumeServiceStatus status;
   grpc::Status s =
       stub->GetVolumeServiceStatus(&ctx, vv1::GetVolumeServiceStatusRequest(), &status);

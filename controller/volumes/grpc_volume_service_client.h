@@ -11,8 +11,15 @@
 //    ALREADY_EXISTS, INVALID_ARGUMENT, FAILED_PRECONDITION, ...), with the call and volume id
 //    added to the message.
 // Each call carries a deadline; the channel does not wait for a daemon that is down (fail fast).
+//
+// Transport (SECURITY.md, "The volume service"): mutual TLS when `tls` is set: the controller
+// shows its client certificate, trusts only its CA and checks that the server certificate names
+// crypto::VolumeServiceName(zone), whatever the address. A daemon of another zone, an agent, or a
+// certificate of another CA fails the handshake: Unavailable, as an unreachable daemon. Plain text
+// only when `tls` is empty (a volumed on loopback without TLS files).
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -20,8 +27,18 @@
 
 namespace minicloud::controller {
 
+// The controller's side of the mutual TLS: its CA and its client certificate
+// (CertificateAuthority::IssueControllerClientCertificate).
+struct VolumeServiceTls {
+  std::string ca_pem;
+  std::string certificate_chain_pem = {};
+  std::string private_key_pem = {};
+};
+
 struct GrpcVolumeServiceOptions {
   std::string endpoint;                         // host:port of minicloud-volumed's gRPC listener
+  std::string zone;                             // the zone it serves: its certificate must name it
+  std::optional<VolumeServiceTls> tls;          // nullopt: plain text
   absl::Duration deadline = absl::Seconds(30);  // per call
 };
 
@@ -40,9 +57,9 @@ absl::StatusOr<VolumeServiceFlag> ParseVolumeServiceFlag(const std::string& valu
 // the region's name and one lowercase letter ("home-1a" in "home-1").
 absl::Status CheckZoneOfRegion(const std::string& zone, const std::string& region);
 
-// The zone the daemon at `endpoint` says it serves (GetVolumeServiceStatus); Unavailable when
-// it cannot be reached within `deadline`.
-absl::StatusOr<std::string> ProbeVolumeServiceZone(const std::string& endpoint,
-                                                   absl::Duration deadline);
+// The zone the daemon at options.endpoint says it serves (GetVolumeServiceStatus, over the
+// transport of `options`); Unavailable when it cannot be reached (or, with TLS, fails the
+// handshake) within options.deadline.
+absl::StatusOr<std::string> ProbeVolumeServiceZone(const GrpcVolumeServiceOptions& options);
 
 }  // namespace minicloud::controller

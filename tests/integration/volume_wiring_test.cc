@@ -148,15 +148,26 @@ struct Fixture {
   VolumeFleet fleet;
   std::unique_ptr<VolumeService> volumes;
 
-  explicit Fixture(absl::Duration deadline = absl::Seconds(30)) {
+  std::unique_ptr<controller::CertificateAuthority> ca;  // the TLS files' issuer
+  std::optional<testing::VolumedTls> tls;
+
+  // Mutual TLS (files of a CA of the test, as the controller's CA issues them) unless
+  // `plaintext`.
+  explicit Fixture(absl::Duration deadline = absl::Seconds(30), bool plaintext = false) {
+    if (!plaintext) {
+      auto opened = controller::CertificateAuthority::OpenOrCreate(daemon_dir / "pki", absl::Now());
+      REQUIRE(opened.ok());
+      ca = *std::move(opened);
+      tls = testing::MakeVolumedTls(*ca, kZone, daemon_dir / "tls");
+    }
     StartDaemon("127.0.0.1:0");
-    client = controller::MakeGrpcVolumeServiceClient(
-        {.endpoint = daemon->endpoint(), .deadline = deadline});
+    client = controller::MakeGrpcVolumeServiceClient(daemon->client_options(deadline));
     fleet.Add(kZone, client);
     volumes = std::make_unique<VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
   }
   void StartDaemon(const std::string& listen) {
-    daemon = std::make_unique<VolumedProcess>(daemon_dir / "state", "127.0.0.1:0", listen, kZone);
+    daemon =
+        std::make_unique<VolumedProcess>(daemon_dir / "state", "127.0.0.1:0", listen, kZone, tls);
   }
   // Stopped with SIGTERM, started again on the same state and the same gRPC port.
   void RestartDaemonAfter(const std::function<void()>& while_down) {
@@ -300,7 +311,7 @@ TEST_CASE("volume wiring: a hung daemon times out, the volume stays creating, th
 // controller would create home-1b's volumes on home-1a's disks).
 TEST_CASE("volume wiring: minicloud-controller refuses a wrong --volume-service at start") {
   SkipWithoutQemu();
-  Fixture f;  // its daemon serves home-1a
+  Fixture f(absl::Seconds(30), /*plaintext=*/true);  // its daemon serves home-1a
   const std::string at = f.daemon->endpoint();
   struct Case {
     std::vector<std::string> flags;
@@ -314,7 +325,8 @@ TEST_CASE("volume wiring: minicloud-controller refuses a wrong --volume-service 
            {{"--volume-service", "moon-1a=" + at}, "unknown availability zone 'moon-1a'"},
            {{"--volume-service", "home-1a=" + at, "--volume-service", "home-1a=" + at},
             "zone home-1a is given more than once"},
-           {{"--volume-service", "home-1b=" + at}, "serves zone home-1a, not home-1b"},
+           {{"--plaintext-volume-service", "home-1b", "--volume-service", "home-1b=" + at},
+            "serves zone home-1a, not home-1b"},
        }) {
     testing::TempDir dir;
     auto [code, output] = RunControllerExpectingExit(dir, c.flags);
@@ -545,8 +557,9 @@ TEST_CASE("volume wiring: a volume from another zone's snapshot is copied betwee
   controller::QemuImgDiskWriter writer;
   f.volumes->SetImageSource(nullptr, &writer);
   testing::TempDir other_dir;
-  VolumedProcess other(other_dir / "state", "127.0.0.1:0", "127.0.0.1:0", "home-1c");
-  f.fleet.Add("home-1c", controller::MakeGrpcVolumeServiceClient({.endpoint = other.endpoint()}));
+  VolumedProcess other(other_dir / "state", "127.0.0.1:0", "127.0.0.1:0", "home-1c",
+                       testing::MakeVolumedTls(*f.ca, "home-1c", other_dir / "tls"));
+  f.fleet.Add("home-1c", controller::MakeGrpcVolumeServiceClient(other.client_options()));
 
   const std::string vol = f.Create(1).volume_id();
   const std::string uri = ExportUri(*f.daemon, vol);

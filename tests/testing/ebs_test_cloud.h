@@ -3,8 +3,8 @@
 // An in-process cloud (TestCloud: controller and agents with fake hypervisors) whose one zone is
 // served by a real minicloud-volumed (qemu-storage-daemon, NBD), wired the way the controller's
 // main wires it: the VolumeService on the fleet, AMI imports through qemu-img, the EBS launch
-// hooks. For integration tests of EBS-backed instances and AMIs; the constructor skips the test
-// without qemu-storage-daemon, qemu-img or qemu-io.
+// hooks, over mutual TLS. For integration tests of EBS-backed instances and AMIs; the constructor
+// skips the test without qemu-storage-daemon, qemu-img or qemu-io.
 
 #include <grpcpp/grpcpp.h>
 
@@ -42,10 +42,11 @@ class EbsTestCloud {
     MC_SKIP_UNLESS(HaveProgram("qemu-storage-daemon"), "qemu-storage-daemon not found");
     MC_SKIP_UNLESS(HaveProgram("qemu-img") && HaveProgram("qemu-io"),
                    "qemu-img / qemu-io not found");
+    // Mutual TLS with files from the cloud's CA, as `deploy/cloud up` and a homelab set it up.
     daemon =
-        std::make_unique<VolumedProcess>(daemon_dir / "state", "127.0.0.1:0", "127.0.0.1:0", kZone);
-    fleet.Add(kZone, controller::MakeGrpcVolumeServiceClient(
-                         {.endpoint = daemon->endpoint(), .deadline = deadline}));
+        std::make_unique<VolumedProcess>(daemon_dir / "state", "127.0.0.1:0", "127.0.0.1:0", kZone,
+                                         MakeVolumedTls(cloud.ca(), kZone, daemon_dir / "tls"));
+    fleet.Add(kZone, controller::MakeGrpcVolumeServiceClient(daemon->client_options(deadline)));
     auto& ctl = cloud.controller();
     volumes = std::make_unique<controller::VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
     volumes->SetImageSource(ctl.blobs.get(), &writer);

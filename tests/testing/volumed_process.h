@@ -4,6 +4,11 @@
 // started with its gRPC listener on `listen` (port 0: the kernel picks; the port it printed is
 // port()), SIGTERMed and reaped by Stop() or the destructor. Pause()/Resume() (SIGSTOP/SIGCONT)
 // make it hang without closing its socket.
+//
+// With a VolumedTls it serves mutual TLS with files the controller's CA issued
+// (WriteVolumeServiceFiles, what `minicloud-controller issue-volume-service-cert` writes), and
+// stub() and client_options() show the controller's client certificate, as the controller does;
+// without, plain text on loopback.
 
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
@@ -14,28 +19,64 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "common/crypto/join_token.h"
 #include "common/file/file_util.h"
 #include "common/process/spawn.h"
+#include "controller/pki/volume_service_files.h"
+#include "controller/volumes/grpc_volume_service_client.h"
 #include "minicloud/v1/volume_service.grpc.pb.h"
 
 namespace minicloud::testing {
 
+struct VolumedTls {
+  std::string dir;                      // ca.crt, server.crt, server.key
+  controller::VolumeServiceTls client;  // the controller's side
+};
+
+// The files of zone `zone`'s volume service from `ca` in `dir` (names: 127.0.0.1), and a fresh
+// controller client certificate of the same CA.
+inline VolumedTls MakeVolumedTls(const controller::CertificateAuthority& ca,
+                                 const std::string& zone, const std::string& dir) {
+  REQUIRE(controller::WriteVolumeServiceFiles(ca, zone, {"127.0.0.1"}, dir, absl::Now()).ok());
+  auto client = ca.IssueControllerClientCertificate(absl::Now());
+  REQUIRE(client.ok());
+  return {dir,
+          {.ca_pem = ca.ca_pem(),
+           .certificate_chain_pem = client->certificate_chain_pem,
+           .private_key_pem = client->private_key_pem}};
+}
+
 class VolumedProcess {
  public:
   VolumedProcess(const std::string& state_dir, const std::string& nbd_listen,
-                 const std::string& listen = "127.0.0.1:0", const std::string& zone = "test-1b") {
+                 const std::string& listen = "127.0.0.1:0", const std::string& zone = "test-1b",
+                 std::optional<VolumedTls> tls = std::nullopt)
+      : zone_(zone), tls_(std::move(tls)) {
     int fds[2];
     REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
     file::UniqueFd read_end(fds[0]), write_end(fds[1]);
     process::SpawnOptions options;
     options.stdout_fd = write_end.get();
     options.stderr_fd = 2;
-    absl::StatusOr<pid_t> pid = process::Spawn(
-        {std::string(MINICLOUD_BINARY_DIR) + "/bin/minicloud-volumed", "--state-dir", state_dir,
-         "--listen", listen, "--nbd-listen", nbd_listen, "--availability-zone", zone},
-        options);
+    std::vector<std::string> argv = {std::string(MINICLOUD_BINARY_DIR) + "/bin/minicloud-volumed",
+                                     "--state-dir",
+                                     state_dir,
+                                     "--listen",
+                                     listen,
+                                     "--nbd-listen",
+                                     nbd_listen,
+                                     "--availability-zone",
+                                     zone};
+    if (tls_) {
+      argv.insert(argv.end(),
+                  {"--tls-cert", tls_->dir + "/server.crt", "--tls-key", tls_->dir + "/server.key",
+                   "--tls-client-ca", tls_->dir + "/ca.crt"});
+    }
+    absl::StatusOr<pid_t> pid = process::Spawn(argv, options);
     REQUIRE(pid.ok());
     pid_ = *pid;
     write_end.Reset();
@@ -47,8 +88,7 @@ class VolumedProcess {
     char host[64];
     REQUIRE(std::sscanf(line.c_str(), "minicloud-volumed listening on %63[^:]:%d", host, &port_) ==
             2);
-    stub_ = volume::v1::VolumeService::NewStub(
-        grpc::CreateChannel(endpoint(), grpc::InsecureChannelCredentials()));
+    stub_ = Stub(client_options().tls);
   }
   ~VolumedProcess() { Stop(); }
   VolumedProcess(const VolumedProcess&) = delete;
@@ -71,7 +111,35 @@ class VolumedProcess {
   int exit_status() const { return exit_status_; }
   volume::v1::VolumeService::Stub& stub() { return *stub_; }
 
+  // What the controller's client of this daemon is given (its TLS side when the daemon has TLS).
+  controller::GrpcVolumeServiceOptions client_options(
+      absl::Duration deadline = absl::Seconds(30)) const {
+    return {.endpoint = endpoint(),
+            .zone = zone_,
+            .tls = tls_ ? std::optional(tls_->client) : std::nullopt,
+            .deadline = deadline};
+  }
+
+  // A stub showing `tls` (plain text when nullopt) and checking the zone's server name.
+  std::unique_ptr<volume::v1::VolumeService::Stub> Stub(
+      const std::optional<controller::VolumeServiceTls>& tls) const {
+    if (!tls) {
+      return volume::v1::VolumeService::NewStub(
+          grpc::CreateChannel(endpoint(), grpc::InsecureChannelCredentials()));
+    }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = tls->ca_pem;
+    ssl.pem_cert_chain = tls->certificate_chain_pem;
+    ssl.pem_private_key = tls->private_key_pem;
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride(crypto::VolumeServiceName(zone_));
+    return volume::v1::VolumeService::NewStub(
+        grpc::CreateCustomChannel(endpoint(), grpc::SslCredentials(ssl), args));
+  }
+
  private:
+  const std::string zone_;
+  const std::optional<VolumedTls> tls_;
   pid_t pid_ = -1;
   int port_ = 0;
   int exit_status_ = -1;

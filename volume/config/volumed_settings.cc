@@ -1,5 +1,6 @@
 #include "volume/config/volumed_settings.h"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -24,6 +25,9 @@ const std::map<std::string, std::pair<std::string, std::string VolumedSettings::
           {"nbd_advertise", {"--nbd-advertise", &VolumedSettings::nbd_advertise}},
           {"qsd_binary", {"--qsd-binary", &VolumedSettings::qsd_binary}},
           {"qemu_img", {"--qemu-img", &VolumedSettings::qemu_img}},
+          {"tls_cert", {"--tls-cert", &VolumedSettings::tls_cert}},
+          {"tls_key", {"--tls-key", &VolumedSettings::tls_key}},
+          {"tls_client_ca", {"--tls-client-ca", &VolumedSettings::tls_client_ca}},
       };
   return *kKeys;
 }
@@ -49,13 +53,27 @@ absl::StatusOr<HostPort> ParseHostPort(const std::string& text, const std::strin
 }
 
 bool IsLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  return host == "localhost" || host == "::1";
 }
 
 void AddVolumedFlags(CLI::App& app, VolumedSettings& s) {
   app.add_option("--config", s.config_file, "YAML file with settings (flags win)");
-  app.add_option("--listen", s.listen, "gRPC VolumeService address (no authentication yet)")
+  app.add_option("--listen", s.listen,
+                 "gRPC VolumeService address (mutual TLS with the --tls-* files; plain text only "
+                 "on loopback or with --insecure-plaintext)")
       ->capture_default_str();
+  app.add_option("--tls-cert", s.tls_cert,
+                 "the service's certificate chain (server.crt of `minicloud-controller "
+                 "issue-volume-service-cert`)");
+  app.add_option("--tls-key", s.tls_key, "its private key (server.key)");
+  app.add_option("--tls-client-ca", s.tls_client_ca,
+                 "the controller's CA (ca.crt): only the controller's client certificate from it "
+                 "is let in");
+  app.add_flag("--insecure-plaintext", s.insecure_plaintext,
+               "serve the VolumeService without TLS on a non-loopback --listen (anyone who "
+               "reaches it can read and delete every volume)");
   app.add_option("--state-dir", s.state_dir, "volumes, snapshots and the manifest (0700)")
       ->capture_default_str();
   app.add_option("--region", s.region, "the region of the zone")->capture_default_str();
@@ -109,7 +127,28 @@ absl::Status ResolveVolumedSettings(VolumedSettings& s) {
   if (s.availability_zone.empty()) return absl::InvalidArgumentError("no availability zone");
   if (s.state_dir.empty()) return absl::InvalidArgumentError("no state_dir");
   s.state_dir = std::filesystem::absolute(s.state_dir).lexically_normal().string();
+  const int files = !s.tls_cert.empty() + !s.tls_key.empty() + !s.tls_client_ca.empty();
+  if (files != 0 && files != 3) {
+    return absl::FailedPreconditionError(
+        "tls_cert, tls_key and tls_client_ca go together: give all three (the files of "
+        "`minicloud-controller issue-volume-service-cert`) or none");
+  }
+  if (files == 3 && s.insecure_plaintext) {
+    return absl::FailedPreconditionError("--insecure-plaintext with TLS files: choose one");
+  }
+  if (files == 0 && !s.insecure_plaintext && !IsLoopbackHost(listen->host)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "listen ", s.listen,
+        " is not loopback and no TLS files are given: anyone who reaches it could read and "
+        "delete every volume. Give --tls-cert, --tls-key and --tls-client-ca (from "
+        "`minicloud-controller issue-volume-service-cert`), listen on loopback, or pass "
+        "--insecure-plaintext"));
+  }
   return absl::OkStatus();
+}
+
+VolumedTransport TransportOf(const VolumedSettings& s) {
+  return s.tls_cert.empty() ? VolumedTransport::kPlaintext : VolumedTransport::kMutualTls;
 }
 
 }  // namespace minicloud::volume

@@ -12,7 +12,7 @@
 namespace minicloud::volume {
 
 struct VolumedSettings {
-  // The gRPC VolumeService. Loopback by default: it has no authentication yet (SECURITY.md).
+  // The gRPC VolumeService (mutual TLS with the tls_* files; see VolumedTlsFiles).
   std::string listen = "127.0.0.1:7704";
   std::string state_dir = "/var/lib/minicloud/volumed";
   std::string region = "home-1";
@@ -22,7 +22,20 @@ struct VolumedSettings {
   std::string nbd_advertise;  // empty: the host of nbd_listen
   std::string qsd_binary = "qemu-storage-daemon";
   std::string qemu_img = "qemu-img";
+  // Mutual TLS on `listen` (SECURITY.md, "The volume service"): the files
+  // `minicloud-controller issue-volume-service-cert` writes (server.crt, server.key, ca.crt).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  // Serve plain text on a non-loopback `listen` anyway (flag only; logged as a warning).
+  bool insecure_plaintext = false;
   std::string config_file;  // --config
+};
+
+// How the VolumeService is served, decided in one place (ResolveVolumedSettings).
+enum class VolumedTransport {
+  kMutualTls,  // all three tls_* files given
+  kPlaintext,  // none given, and `listen` on loopback or --insecure-plaintext
 };
 
 struct HostPort {
@@ -34,17 +47,23 @@ struct HostPort {
 // naming `what` otherwise.
 absl::StatusOr<HostPort> ParseHostPort(const std::string& text, const std::string& what);
 
-// True for 127.0.0.0/8, ::1 and "localhost".
+// True for 127.0.0.0/8 (as an address), ::1 and "localhost".
 bool IsLoopbackHost(const std::string& host);
 
 void AddVolumedFlags(CLI::App& app, VolumedSettings& settings);
 
 // Loads the YAML file (flat keys: listen, state_dir, region, availability_zone, nbd_listen,
-// nbd_advertise, qsd_binary, qemu_img) and takes each value whose flag was not given. Unknown
-// keys and non-string values are InvalidArgument with the file and line.
+// nbd_advertise, qsd_binary, qemu_img, tls_cert, tls_key, tls_client_ca) and takes each value whose
+// flag was not given. Unknown keys and non-string values are InvalidArgument with the file and
+// line.
 absl::Status ApplyVolumedConfigFile(const CLI::App& app, VolumedSettings& settings);
 
-// Checks the addresses and makes state_dir absolute.
+// Checks the addresses and makes state_dir absolute. FailedPrecondition when only some of the
+// tls_* files are given, or none while `listen` is not on loopback and insecure_plaintext is off
+// (plain text is never the silent default where others can reach it).
 absl::Status ResolveVolumedSettings(VolumedSettings& settings);
+
+// The transport of resolved settings.
+VolumedTransport TransportOf(const VolumedSettings& settings);
 
 }  // namespace minicloud::volume

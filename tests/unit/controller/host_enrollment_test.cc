@@ -99,6 +99,43 @@ TEST_CASE("certificate authority: the controller's client certificate is unlike 
             .code() == absl::StatusCode::kInvalidArgument);
 }
 
+// Bugs caught (one line each): the zone's name left out (the controller, which checks it,
+// would refuse every handshake); clientAuth on it (a volume service could call another zone's
+// service or an agent's port as a client); a name of the controller or a host id accepted
+// (the certificate could answer for them); a zone that is no DNS label accepted.
+TEST_CASE("certificate authority: a volume service certificate names its zone and serves only",
+          "[pki]") {
+  Fixture f;
+  auto pair =
+      f.ca->IssueVolumeServiceCertificate("home-1a", {"10.0.0.7", "nas.home.arpa"}, f.clock.Now());
+  REQUIRE(pair.ok());
+  auto leaf = crypto::ParseCertificatePem(
+      pair->certificate_chain_pem.substr(0, pair->certificate_chain_pem.find("-----END") + 25));
+  REQUIRE(leaf.ok());
+  CHECK(*crypto::CommonName(leaf->get()) == "minicloud-volumed.home-1a");
+  CHECK(X509_check_host(leaf->get(), "minicloud-volumed.home-1a", 0, 0, nullptr) == 1);
+  CHECK(X509_check_host(leaf->get(), "nas.home.arpa", 0, 0, nullptr) == 1);
+  CHECK(X509_check_ip_asc(leaf->get(), "10.0.0.7", 0) == 1);
+  CHECK(crypto::VerifyCertificate(leaf->get(), f.ca->ca_certificate(), f.clock.Now(),
+                                  crypto::KeyUsage::kServer)
+            .ok());
+  CHECK_FALSE(crypto::VerifyCertificate(leaf->get(), f.ca->ca_certificate(), f.clock.Now(),
+                                        crypto::KeyUsage::kClient)
+                  .ok());
+  for (const std::string& name :
+       {std::string(kControllerServerName), std::string(kControllerClientName),
+        std::string("h-0123abcd"), std::string("minicloud-volumed.home-1b")}) {
+    INFO(name);
+    CHECK(f.ca->IssueVolumeServiceCertificate("home-1a", {name}, f.clock.Now()).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+  for (const std::string& zone : {"", "Home-1a", "home 1a", "-home"}) {
+    INFO(zone);
+    CHECK(f.ca->IssueVolumeServiceCertificate(zone, {}, f.clock.Now()).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+}
+
 TEST_CASE("enrollment: bad tokens are refused", "[pki]") {
   Fixture f;
   Agent a;

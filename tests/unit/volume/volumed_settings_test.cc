@@ -62,5 +62,40 @@ TEST_CASE("volumed settings: host:port parsing") {
   CHECK_FALSE(IsLoopbackHost("0.0.0.0"));
 }
 
+// Catches (one line each): plain text served on a non-loopback address without TLS files or
+// --insecure-plaintext; a name that only starts with "127." taken for loopback; one TLS file of
+// three accepted (the others silently missing); the tls_* keys not read from the file; TLS files
+// and --insecure-plaintext both accepted.
+TEST_CASE("volumed settings: plain text only on loopback, TLS files all or none") {
+  auto code = [](std::vector<std::string> args) {
+    VolumedSettings s;
+    return Parse(std::move(args), s).code();
+  };
+  CHECK(code({"--listen", "0.0.0.0:7704"}) == absl::StatusCode::kFailedPrecondition);
+  CHECK(code({"--listen", "[::]:7704"}) == absl::StatusCode::kFailedPrecondition);
+  CHECK(code({"--listen", "127.lan.example:7704"}) == absl::StatusCode::kFailedPrecondition);
+  CHECK(code({"--listen", "10.0.0.1:7704", "--tls-cert", "c"}) ==
+        absl::StatusCode::kFailedPrecondition);
+  CHECK(code({"--tls-key", "k"}) == absl::StatusCode::kFailedPrecondition);
+  CHECK(code({"--listen", "10.0.0.1:7704", "--insecure-plaintext", "--tls-cert", "c", "--tls-key",
+              "k", "--tls-client-ca", "a"}) == absl::StatusCode::kFailedPrecondition);
+
+  VolumedSettings loopback;
+  REQUIRE(Parse({"--listen", "127.0.0.2:7704"}, loopback).ok());
+  CHECK(TransportOf(loopback) == VolumedTransport::kPlaintext);
+  VolumedSettings insecure;
+  REQUIRE(Parse({"--listen", "0.0.0.0:7704", "--insecure-plaintext"}, insecure).ok());
+  CHECK(TransportOf(insecure) == VolumedTransport::kPlaintext);
+
+  testing::TempDir dir;
+  std::ofstream(dir / "v.yaml") << "listen: 0.0.0.0:7704\ntls_cert: /etc/t/server.crt\n"
+                                   "tls_key: /etc/t/server.key\ntls_client_ca: /etc/t/ca.crt\n";
+  VolumedSettings tls;
+  REQUIRE(Parse({"--config", dir / "v.yaml"}, tls).ok());
+  CHECK(TransportOf(tls) == VolumedTransport::kMutualTls);
+  CHECK(tls.tls_key == "/etc/t/server.key");
+  CHECK(tls.tls_client_ca == "/etc/t/ca.crt");
+}
+
 }  // namespace
 }  // namespace minicloud::volume
