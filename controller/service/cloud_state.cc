@@ -16,8 +16,8 @@
 namespace minicloud::controller {
 namespace {
 
-template <typename Record>
-absl::Status LoadTable(Store& store, Table table, std::map<std::string, Record>& out) {
+template <typename Record, typename Add>
+absl::Status LoadRows(Store& store, Table table, Add add) {
   MC_ASSIGN_OR_RETURN(auto rows, store.Scan(table));
   for (auto& [key, value] : rows) {
     Record r;
@@ -28,9 +28,21 @@ absl::Status LoadTable(Store& store, Table table, std::map<std::string, Record>&
     }
     MC_RETURN_IF_ERROR(Annotate(MigrateRecord(value, r),
                                 absl::StrCat("migrate store record ", TableName(table), "/", key)));
-    out.emplace(key, std::move(r));
+    add(std::move(key), std::move(r));
   }
   return absl::OkStatus();
+}
+
+template <typename Record>
+absl::Status LoadTable(Store& store, Table table, std::map<std::string, Record>& out) {
+  return LoadRows<Record>(store, table,
+                          [&](std::string key, Record r) { out.emplace(key, std::move(r)); });
+}
+
+template <typename Record>
+absl::Status LoadTable(Store& store, Table table, RecordTable<Record>& out) {
+  return LoadRows<Record>(
+      store, table, [&](std::string key, Record r) { out.Put(std::move(key), std::move(r)); });
 }
 
 }  // namespace
@@ -104,10 +116,12 @@ absl::Status CloudState::Load(absl::Time now) {
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kSnapshots, snapshots_));
   MC_RETURN_IF_ERROR(LoadTable(store_, Table::kStacks, stacks_));
   MC_RETURN_IF_ERROR(MoveEmbeddedStackEvents());
-  for (auto& [id, r] : instances_) {
-    MC_RETURN_IF_ERROR(Annotate(MigrateDerivedNetwork(subnets_, r),
+  for (const auto& [id, unused] : instances_) {
+    MC_RETURN_IF_ERROR(Annotate(MigrateDerivedNetwork(subnets_, *instances_.Find(id)),
                                 absl::StrCat("migrate store record instances/", id)));
   }
+  for (const auto& [id, host] : hosts_) host_by_id_[id] = &host;
+  for (const auto& [name, g] : placement_groups_) group_by_name_[name] = &g;
   for (const auto& [id, host] : hosts_) index_.ApplyHost(id, nullptr, &host);
   for (const auto& [id, r] : instances_) index_.ApplyInstance(id, nullptr, &r);
   // Generations restart from the clock so an agent holding an older number sees a change.
@@ -136,28 +150,31 @@ uint64_t CloudState::StageImpl(ChangesRef&& c, std::vector<const v1::InstanceRec
   // The indexes see every instance change here, before the mirror takes it (old and new value);
   // the stored bytes are made from the mirror's copy, without the derived network fields.
   for (auto& [k, v] : c.instances) {
-    // One walk of the (large) instance map: the position found serves the insert too.
-    auto it = instances_.lower_bound(k);
-    const bool present = it != instances_.end() && it->first == k;
-    index_.ApplyInstance(k, present ? &it->second : nullptr, &v);
+    // One hash probe of the (large) instance table; a new id also goes into its order.
+    v1::InstanceRecord* present = instances_.Find(k);
+    index_.ApplyInstance(k, present, &v);
+    v1::InstanceRecord* r = present;
     if constexpr (kMove) {
       if (present) {
-        it->second = std::move(v);
+        *present = std::move(v);
       } else {
-        it = instances_.emplace_hint(it, k, std::move(v));
+        r = &instances_.Insert(k, std::move(v));
       }
     } else {
       if (present) {
-        it->second = v;
+        *present = v;
       } else {
-        it = instances_.emplace_hint(it, k, v);
+        r = &instances_.Insert(k, v);
       }
     }
-    if (staged != nullptr) staged->push_back(&it->second);
-    auto subnet = subnets_.find(it->second.topology().availability_zone());
-    batch.Put(
-        Table::kInstances, k,
-        StoredInstanceBytes(subnet == subnets_.end() ? nullptr : &subnet->second, it->second));
+    if (staged != nullptr) staged->push_back(r);
+    if (c.instances_network_derived) {
+      batch.Put(Table::kInstances, k, StoredDerivedInstanceBytes(*r));
+      continue;
+    }
+    auto subnet = subnets_.find(r->topology().availability_zone());
+    batch.Put(Table::kInstances, k,
+              StoredInstanceBytes(subnet == subnets_.end() ? nullptr : &subnet->second, *r));
   }
   for (const auto& [k, v] : c.images) batch.Put(Table::kImages, k, v.SerializeAsString());
   for (const auto& [k, v] : c.hosts) batch.Put(Table::kHosts, k, v.SerializeAsString());
@@ -196,17 +213,28 @@ uint64_t CloudState::StageImpl(ChangesRef&& c, std::vector<const v1::InstanceRec
   for (const auto& [k, v] : c.hosts) {
     auto it = hosts_.find(k);
     index_.ApplyHost(k, it == hosts_.end() ? nullptr : &it->second, &v);
-    hosts_[k] = v;
+    if (it == hosts_.end()) {
+      host_by_id_[k] = &hosts_.emplace(k, v).first->second;
+    } else {
+      it->second = v;
+    }
   }
   for (const auto& [k, v] : c.client_tokens) client_tokens_[k] = v;
   for (const auto& [k, v] : c.key_pairs) key_pairs_[k] = v;
-  for (const auto& [k, v] : c.placement_groups) placement_groups_[k] = v;
-  for (const auto& k : c.deleted_placement_groups) placement_groups_.erase(k);
+  for (const auto& [k, v] : c.placement_groups) {
+    v1::PlacementGroupRecord& g = placement_groups_[k];
+    g = v;
+    group_by_name_[k] = &g;
+  }
+  for (const auto& k : c.deleted_placement_groups) {
+    placement_groups_.erase(k);
+    group_by_name_.erase(k);
+  }
   for (const auto& k : c.deleted_instances) {
-    auto it = instances_.find(k);
-    if (it == instances_.end()) continue;
-    index_.ApplyInstance(k, &it->second, nullptr);
-    instances_.erase(it);
+    const v1::InstanceRecord* r = instances_.Find(k);
+    if (r == nullptr) continue;
+    index_.ApplyInstance(k, r, nullptr);
+    instances_.Erase(k);
   }
   for (const auto& k : c.deleted_key_pairs) key_pairs_.erase(k);
   for (const auto& k : c.deleted_images) images_.erase(k);
@@ -323,6 +351,16 @@ const v1::BootImage& CloudState::BootImageOf(const v1::InstanceRecord& r) const 
   if (r.has_image()) return r.image();
   auto it = images_.find(r.image_id());
   return it == images_.end() ? v1::BootImage::default_instance() : it->second.boot();
+}
+
+const v1::HostRecord* CloudState::FindHost(const std::string& id) const {
+  auto it = host_by_id_.find(id);
+  return it == host_by_id_.end() ? nullptr : it->second;
+}
+
+const v1::PlacementGroupRecord* CloudState::FindPlacementGroup(const std::string& name) const {
+  auto it = group_by_name_.find(name);
+  return it == group_by_name_.end() ? nullptr : it->second;
 }
 
 bool CloudState::HostUpLocked(const std::string& host_id, absl::Time now) const {

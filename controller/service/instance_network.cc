@@ -63,6 +63,10 @@ bool NetworkStoredDerived(const v1::InstanceRecord& r) {
 
 std::string StoredInstanceBytes(const v1::SubnetRecord* subnet, v1::InstanceRecord& r) {
   if (!NetworkIsDerived(subnet, r)) return r.SerializeAsString();
+  return StoredDerivedInstanceBytes(r);
+}
+
+std::string StoredDerivedInstanceBytes(v1::InstanceRecord& r) {
   v1::GuestNetwork* n = r.mutable_network();
   // Swapped out and back: the strings move, the record is not copied.
   std::string mac, cidr, vpc, gateway, dns;

@@ -41,4 +41,9 @@ bool NetworkStoredDerived(const v1::InstanceRecord& r);
 // it is serialized and given back unchanged (no copy of the record is made).
 std::string StoredInstanceBytes(const v1::SubnetRecord* subnet, v1::InstanceRecord& r);
 
+// The same bytes for a record whose five fields the caller knows to be exactly the derived ones
+// (RunInstances has just set them with FillDerivedNetwork): the record without them, without
+// deriving them again to compare.
+std::string StoredDerivedInstanceBytes(v1::InstanceRecord& r);
+
 }  // namespace minicloud::controller

@@ -96,27 +96,25 @@ std::optional<scheduler::SpreadLevel> SchedulerSpreadLevel(v1::SpreadLevel l) {
 
 absl::StatusOr<const v1::PlacementGroupRecord*> FindPlacementGroupLocked(CloudState& state,
                                                                          const std::string& name) {
-  auto it = state.placement_groups().find(name);
-  if (it == state.placement_groups().end()) return UnknownGroup(name);
-  return &it->second;
+  const v1::PlacementGroupRecord* found = state.FindPlacementGroup(name);
+  if (found == nullptr) return UnknownGroup(name);
+  return found;
 }
 
 std::shared_ptr<const scheduler::PlacementGroup> SchedulerGroupLocked(
     CloudState& state, const v1::PlacementGroupRecord& record) {
-  auto g = std::make_shared<scheduler::PlacementGroup>();
-  g->name = record.group_name();
+  scheduler::PlacementGroup shape;
+  shape.name = record.group_name();
   // The record was validated when it was created; a bad value here is our own broken invariant.
-  g->strategy = SchedulerStrategy(record.strategy()).value();
-  g->spread_level = record.strategy() == v1::PLACEMENT_STRATEGY_SPREAD
-                        ? SchedulerSpreadLevel(record.spread_level()).value()
-                        : scheduler::SpreadLevel::kRack;
-  g->partition_count = record.partition_count();
-  g->locked_az = record.locked_availability_zone();
-  // Members in instance id order, from the state's index (kept exact by every record change).
-  const auto& members = state.index().GroupMembers(record.group_name());
-  g->members.reserve(members.size());
-  for (const auto& [id, m] : members) g->members.push_back(m);
-  return g;
+  shape.strategy = SchedulerStrategy(record.strategy()).value();
+  shape.spread_level = record.strategy() == v1::PLACEMENT_STRATEGY_SPREAD
+                           ? SchedulerSpreadLevel(record.spread_level()).value()
+                           : scheduler::SpreadLevel::kRack;
+  shape.partition_count = record.partition_count();
+  shape.locked_az = record.locked_availability_zone();
+  // Members in instance id order, from the state's index (kept exact by every record change),
+  // shared with the index rather than copied per request.
+  return state.index().SchedulerGroup(shape);
 }
 
 int GroupInstanceCountLocked(CloudState& state, const std::string& group_name) {

@@ -44,7 +44,8 @@ absl::StatusOr<const v1::PlacementGroupRecord*> FindPlacementGroupLocked(CloudSt
 
 // The scheduler's view of a group: its rules plus every instance of the group that is not
 // terminated (active = HoldsCapacity). A restarting member stays in the list: the scheduler
-// ignores it itself (PlacementRequest::restart_instance_id). Requires the state lock.
+// ignores it itself (PlacementRequest::restart_instance_id). Requires the state lock. The view
+// is shared with the state's index (StateIndex::SchedulerGroup): drop it under the lock.
 std::shared_ptr<const scheduler::PlacementGroup> SchedulerGroupLocked(
     CloudState& state, const v1::PlacementGroupRecord& record);
 

@@ -308,6 +308,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   MC_ASSIGN_OR_RETURN(const lifecycle::Transition accepted,
                       lifecycle::Apply({}, {lifecycle::EventKind::kRunAccepted, ""}, now));
   CloudState::Changes changes;
+  changes.instances_network_derived = true;  // AssignNetworkLocked fills them (and fails if not)
   v1::Reservation reservation;
   reservation.set_reservation_id(ids_.Next("r"));
   reservation.set_owner_id(state_.config().owner_id);
@@ -316,7 +317,11 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   AddressCursors next_free;
   for (size_t i = 0; i < placement->host_ids.size(); ++i) {
     const std::string& host_id = placement->host_ids[i];
-    const v1::HostRecord& host = state_.hosts().at(host_id);
+    const v1::HostRecord* found_host = state_.FindHost(host_id);
+    if (found_host == nullptr) {
+      return absl::InternalError(absl::StrCat("the scheduler chose unknown host ", host_id));
+    }
+    const v1::HostRecord& host = *found_host;
     v1::InstanceRecord r;
     r.set_instance_id(ids_.Next("i"));
     r.set_reservation_id(reservation.reservation_id());
@@ -369,10 +374,13 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   if (preq.group != nullptr && !placement->cluster_locked_az.empty() &&
       preq.group->locked_az.empty()) {
     // The first launch into a cluster group locks its AZ, in the same commit as the instances.
-    v1::PlacementGroupRecord g = state_.placement_groups().at(preq.group->name);
+    v1::PlacementGroupRecord g = *state_.FindPlacementGroup(preq.group->name);
     g.set_locked_availability_zone(placement->cluster_locked_az);
     changes.placement_groups[g.group_name()] = g;
   }
+  // The group's view is shared with the state's index: dropped under the lock, before staging
+  // changes its members (state_index.h, SchedulerGroup), so staging need not copy it.
+  preq.group.reset();
   if (req.explain()) reservation.set_placement_explanation(std::move(explanation));
   if (!req.client_token().empty()) {
     token.set_client_token(req.client_token());

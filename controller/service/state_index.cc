@@ -97,12 +97,19 @@ void StateIndex::ApplyInstance(const std::string& id, const v1::InstanceRecord* 
   if (before != nullptr && HoldsCapacity(before->state())) Occupy(*before, -1);
   if (after != nullptr && HoldsCapacity(after->state())) Occupy(*after, +1);
 
-  // Placement group members.
+  // Placement group members (in instance id order).
+  auto by_id = [](const scheduler::GroupMember& m, const std::string& key) {
+    return m.instance_id < key;
+  };
   if (before != nullptr && !before->placement_group().empty() && !Terminated(*before)) {
-    auto g = groups_.find(before->placement_group());
-    if (g != groups_.end()) {
-      g->second.erase(id);
-      if (g->second.empty()) groups_.erase(g);
+    if (auto g = groups_.find(before->placement_group()); g != groups_.end()) {
+      const auto& members = g->second->members;
+      auto at = std::lower_bound(members.begin(), members.end(), id, by_id);
+      if (at != members.end() && at->instance_id == id) {
+        std::vector<scheduler::GroupMember>& writable = WritableGroup(g->first).members;
+        writable.erase(writable.begin() + (at - members.begin()));
+        if (writable.empty()) groups_.erase(before->placement_group());
+      }
     }
   }
   if (after != nullptr && !after->placement_group().empty() && !Terminated(*after)) {
@@ -113,7 +120,13 @@ void StateIndex::ApplyInstance(const std::string& id, const v1::InstanceRecord* 
     m.rack = after->topology().rack();
     m.partition_number = after->partition_number();
     m.active = HoldsCapacity(after->state());
-    groups_[after->placement_group()][id] = std::move(m);
+    std::vector<scheduler::GroupMember>& members = WritableGroup(after->placement_group()).members;
+    auto at = std::lower_bound(members.begin(), members.end(), id, by_id);
+    if (at != members.end() && at->instance_id == id) {
+      *at = std::move(m);
+    } else {
+      members.insert(at, std::move(m));
+    }
   }
 
   // Addresses.
@@ -198,11 +211,47 @@ scheduler::Fleet& StateIndex::FleetAt(absl::Time now) {
   return *fleet_;
 }
 
-const std::map<std::string, scheduler::GroupMember>& StateIndex::GroupMembers(
+const std::vector<scheduler::GroupMember>& StateIndex::GroupMembers(
     const std::string& group) const {
-  static const std::map<std::string, scheduler::GroupMember> kNone;
+  static const std::vector<scheduler::GroupMember> kNone;
   auto it = groups_.find(group);
-  return it == groups_.end() ? kNone : it->second;
+  return it == groups_.end() ? kNone : it->second->members;
+}
+
+scheduler::PlacementGroup& StateIndex::WritableGroup(const std::string& name) {
+  std::shared_ptr<scheduler::PlacementGroup>& g = groups_[name];
+  if (g == nullptr) {
+    g = std::make_shared<scheduler::PlacementGroup>();
+    g->name = name;
+  } else if (g.use_count() > 1) {
+    g = std::make_shared<scheduler::PlacementGroup>(*g);  // the holder keeps the old view
+  }
+  return *g;
+}
+
+std::shared_ptr<const scheduler::PlacementGroup> StateIndex::SchedulerGroup(
+    const scheduler::PlacementGroup& shape) {
+  auto same_shape = [&](const scheduler::PlacementGroup& g) {
+    return g.name == shape.name && g.strategy == shape.strategy &&
+           g.spread_level == shape.spread_level && g.partition_count == shape.partition_count &&
+           g.locked_az == shape.locked_az;
+  };
+  auto it = groups_.find(shape.name);
+  if (it == groups_.end()) {
+    // No members: a view of its own (not kept; the first member makes the kept one).
+    auto g = std::make_shared<scheduler::PlacementGroup>(shape);
+    g->members.clear();
+    return g;
+  }
+  std::shared_ptr<scheduler::PlacementGroup>& g = it->second;
+  if (!same_shape(*g)) {
+    if (g.use_count() > 1) g = std::make_shared<scheduler::PlacementGroup>(*g);
+    g->strategy = shape.strategy;
+    g->spread_level = shape.spread_level;
+    g->partition_count = shape.partition_count;
+    g->locked_az = shape.locked_az;
+  }
+  return g;
 }
 
 void StateIndex::SubnetAddresses::Add(uint32_t a) {

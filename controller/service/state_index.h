@@ -61,8 +61,16 @@ class StateIndex {
   // Every registered host in id order, as SnapshotLocked built it from the records.
   std::vector<scheduler::HostSnapshot> Snapshot(absl::Time now) const;
 
-  // Members of the group (instances not terminated) by instance id; empty when none.
-  const std::map<std::string, scheduler::GroupMember>& GroupMembers(const std::string& group) const;
+  // Members of the group (instances not terminated) in instance id order; empty when none.
+  const std::vector<scheduler::GroupMember>& GroupMembers(const std::string& group) const;
+
+  // The scheduler's view of a group: `shape`'s name, strategy, spread level, partition count
+  // and locked AZ (its members are ignored) with GroupMembers(shape.name). Shared, not copied:
+  // the index keeps one per group and, when a member changes while a caller still holds the
+  // view, copies it first (copy on write), so a view never changes under its holder. Holders
+  // drop their views under the state lock (use_count is read under it).
+  std::shared_ptr<const scheduler::PlacementGroup> SchedulerGroup(
+      const scheduler::PlacementGroup& shape);
 
   // Lowest instance address of `plan` that no non-terminated instance of `subnet_id` holds, not
   // below `from` (a raw address value; 0 = from the plan's first instance address). O(log n).
@@ -108,12 +116,16 @@ class StateIndex {
   const ControllerConfig& config_;
   // Hashed, not ordered: every staged instance looks its host up (10,000 hosts: a string-keyed
   // tree walk was ~17 id comparisons). Snapshot sorts by id where the order matters. Node-based:
-  // the references GroupMembers and InstancesOn hand out stay valid across inserts.
+  // the references InstancesOn hands out stay valid across inserts.
   absl::node_hash_map<std::string, HostEntry> hosts_;
   std::unique_ptr<scheduler::Fleet> fleet_;  // null = rebuild at the next FleetAt
   // Registered hosts by last report, split by the up/down state the fleet has for them.
   std::set<std::pair<absl::Time, std::string>> up_by_report_, down_by_report_;
-  absl::node_hash_map<std::string, std::map<std::string, scheduler::GroupMember>> groups_;
+  // Per group name, the scheduler's view (members in instance id order); see SchedulerGroup.
+  // Present only while the group has members.
+  absl::flat_hash_map<std::string, std::shared_ptr<scheduler::PlacementGroup>> groups_;
+  // The group's view to change members in: copied first when a caller holds it.
+  scheduler::PlacementGroup& WritableGroup(const std::string& name);
   absl::flat_hash_map<std::string, SubnetAddresses> subnets_;
   absl::node_hash_map<std::string, std::set<std::string>> host_instances_;
 };

@@ -15,6 +15,7 @@
 #include "controller/service/instance_state.h"
 #include "controller/service/instance_types.h"
 #include "controller/service/network_plan.h"
+#include "controller/service/placement_group_service.h"
 #include "tests/testing/controller_fixture.h"
 
 namespace minicloud {
@@ -112,7 +113,7 @@ std::vector<std::string> Differences(controller::CloudState& s, absl::Time now) 
       m.active = controller::HoldsCapacity(r.state());
       want.push_back(Describe(m));
     }
-    for (const auto& [id, m] : index.GroupMembers(name)) got.push_back(Describe(m));
+    for (const auto& m : index.GroupMembers(name)) got.push_back(Describe(m));
     if (want != got) {
       diff.push_back(absl::StrCat("group ", name, ": scan [", absl::StrJoin(want, "; "),
                                   "] index [", absl::StrJoin(got, "; "), "]"));
@@ -320,6 +321,50 @@ TEST_CASE("lowest free address follows frees and reuse", "[controller][state_ind
   REQUIRE(two.ok());
   CHECK(two->instances(0).private_ip_address() == "172.31.0.5");
   CHECK(two->instances(1).private_ip_address() == "172.31.0.8");
+}
+
+TEST_CASE("a group's scheduler view does not change while a caller holds it",
+          "[controller][state_index]") {
+  ControllerFixture f;
+  for (int i = 0; i < 4; ++i) REQUIRE(f.fleet->RegisterHost(HostRequest(i, 8)).ok());
+  const std::string image = f.RegisterImage();
+  v1::CreatePlacementGroupRequest g;
+  g.set_group_name("part");
+  g.set_strategy(ParsePlacementStrategy("partition").value());
+  g.set_partition_count(2);
+  REQUIRE(f.groups->CreatePlacementGroup(g).ok());
+  auto launch = [&] {
+    v1::RunInstancesRequest req = f.Run(image);
+    req.mutable_placement()->set_group_name("part");
+    auto r = f.compute->RunInstances(req);
+    REQUIRE(r.ok());
+    return r->instances(0).instance_id();
+  };
+  auto view = [&] {
+    std::lock_guard<std::mutex> lock(f.state->mu());
+    return controller::SchedulerGroupLocked(*f.state, *f.state->FindPlacementGroup("part"));
+  };
+  const std::string first = launch();
+  std::shared_ptr<const scheduler::PlacementGroup> held = view();
+  REQUIRE(held->members.size() == 1);
+  CHECK(held->members[0].instance_id == first);
+  CHECK(held->partition_count == 2);
+  // Unchanged members: the same view, not a copy.
+  CHECK(view().get() == held.get());
+
+  const std::string second = launch();
+  // Catches: the index changing the members in place while `held` still points at them.
+  CHECK(held->members.size() == 1);
+  const auto now = view();
+  REQUIRE(now->members.size() == 2);
+  CHECK(now.get() != held.get());
+  std::set<std::string> ids{now->members[0].instance_id, now->members[1].instance_id};
+  CHECK(ids == std::set<std::string>{first, second});
+  CHECK(now->members[0].instance_id < now->members[1].instance_id);  // instance id order
+  {
+    std::lock_guard<std::mutex> lock(f.state->mu());
+    CHECK(f.state->index().GroupMembers("part").size() == 2);
+  }
 }
 
 }  // namespace minicloud
