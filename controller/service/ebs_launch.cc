@@ -17,37 +17,30 @@ namespace minicloud::controller {
 
 absl::StatusOr<std::vector<std::string>> ComputeService::EbsLaunchZonesLocked(
     const v1::ImageRecord& image, const std::vector<EbsVolumePlan>& plans) {
-  std::optional<std::vector<std::string>> zones =
-      SnapshotZones(image, plans, [this](const std::string& id) {
+  const std::vector<ClonedSnapshot> cloned =
+      ClonedSnapshots(image, plans, [this](const std::string& id) {
         auto it = state_.snapshots().find(id);
         return it == state_.snapshots().end() ? std::string() : it->second.availability_zone();
       });
-  const bool root_cloned = !plans.empty() && plans.front().root;
-  if (root_cloned && image.zone_snapshots().empty()) {
+  if (!plans.empty() && plans.front().root && image.zone_snapshots().empty()) {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "InvalidAMIID.Unavailable",
                     absl::StrCat("The AMI ", image.image_id(),
                                  " has no snapshot in any availability zone yet; retry once its "
                                  "import is complete"));
   }
+  std::optional<std::vector<std::string>> zones = SnapshotZones(cloned);
   if (zones && zones->empty()) {
     std::string where;
-    for (const EbsVolumePlan& p : plans) {
-      if (!p.root && p.snapshot_id.empty()) continue;
-      std::vector<std::string> held;
-      if (p.root) {
-        for (const auto& [zone, snapshot] : image.zone_snapshots()) held.push_back(zone);
-      } else {
-        held.push_back(state_.snapshots().at(p.snapshot_id).availability_zone());
-      }
-      absl::StrAppend(&where, where.empty() ? "" : "; ", p.device_name, " from ",
-                      p.root ? absl::StrCat("the AMI ", image.image_id()) : p.snapshot_id, ": ",
-                      held.empty() ? "none" : absl::StrJoin(held, ", "));
+    for (const ClonedSnapshot& c : cloned) {
+      absl::StrAppend(
+          &where, where.empty() ? "" : "; ", c.plan->device_name, " from ",
+          c.plan->root ? absl::StrCat("the AMI ", image.image_id()) : c.plan->snapshot_id, ": ",
+          absl::StrJoin(c.zones, ", "));
     }
     return Ec2Error(
         absl::StatusCode::kInvalidArgument, "InvalidParameterCombination",
         absl::StrCat("No availability zone holds every snapshot this launch clones (", where,
-                     "). A snapshot is kept by one zone's volume service, and its "
-                     "volumes are made in that zone."));
+                     "). A launch clones each snapshot in the zone that keeps it."));
   }
   if (!zones) {  // blank volumes only: any zone of the cloud
     std::set<std::string> all;

@@ -1,9 +1,10 @@
 #include "controller/service/ebs_mapping.h"
 
+#include <algorithm>
 #include <functional>
 #include <optional>
-#include <set>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/ec2_error.h"
@@ -74,28 +75,29 @@ int64_t GibFor(int64_t bytes) {
 
 bool SameDevice(absl::string_view a, absl::string_view b) { return DeviceKey(a) == DeviceKey(b); }
 
-std::optional<std::vector<std::string>> SnapshotZones(
+std::vector<ClonedSnapshot> ClonedSnapshots(
     const v1::ImageRecord& image, const std::vector<EbsVolumePlan>& plans,
     const std::function<std::string(const std::string&)>& snapshot_zone) {
-  std::optional<std::set<std::string>> zones;
-  auto keep_only = [&zones](std::set<std::string> held) {
-    if (!zones) {
-      zones = std::move(held);
-      return;
-    }
-    std::erase_if(*zones, [&held](const std::string& z) { return !held.contains(z); });
-  };
+  std::vector<ClonedSnapshot> out;
   for (const EbsVolumePlan& p : plans) {
     if (p.root) {
-      std::set<std::string> held;
-      for (const auto& [zone, snapshot] : image.zone_snapshots()) held.insert(zone);
-      keep_only(std::move(held));
+      ClonedSnapshot& c = out.emplace_back(ClonedSnapshot{&p, {}});
+      for (const auto& [zone, snapshot] : image.zone_snapshots()) c.zones.push_back(zone);
+      std::sort(c.zones.begin(), c.zones.end());
     } else if (!p.snapshot_id.empty()) {
-      keep_only({snapshot_zone(p.snapshot_id)});
+      out.push_back({&p, {snapshot_zone(p.snapshot_id)}});
     }
   }
-  if (!zones) return std::nullopt;
-  return std::vector<std::string>(zones->begin(), zones->end());
+  return out;
+}
+
+std::optional<std::vector<std::string>> SnapshotZones(const std::vector<ClonedSnapshot>& cloned) {
+  if (cloned.empty()) return std::nullopt;
+  std::vector<std::string> zones = cloned.front().zones;
+  for (const ClonedSnapshot& c : cloned) {
+    std::erase_if(zones, [&c](const std::string& z) { return !absl::c_linear_search(c.zones, z); });
+  }
+  return zones;
 }
 
 std::string ShownRootDeviceType(const v1::ImageRecord& image) {

@@ -78,15 +78,22 @@ absl::StatusOr<std::vector<EbsVolumePlan>> ResolveEbsVolumes(
     const google::protobuf::RepeatedPtrField<v1::BlockDeviceMapping>& mappings,
     const std::function<int64_t(const std::string&)>& snapshot_gib);
 
-// The availability zones a launch with `plans` can use, from where the snapshots it clones are
-// kept: each snapshot lives on one zone's volume service and a clone is copy-on-write there, so
-// a volume from it can only be made in that zone (README, "EBS volumes"). The zones holding the
-// AMI's root snapshot (`image.zone_snapshots`) and each data volume's snapshot
-// (`snapshot_zone(id)`), sorted; nullopt when no plan clones a snapshot (blank volumes: any
-// zone with a volume service). An empty list: no zone holds them all.
-std::optional<std::vector<std::string>> SnapshotZones(
+// Where the snapshots a launch clones are kept: each snapshot lives on one zone's volume service
+// and a launch clones it (copy-on-write) there, so the instance can only launch in a zone holding
+// all of them (README, "EBS volumes"). One entry per plan that clones a snapshot: the root from
+// the AMI's snapshots (`image.zone_snapshots`, one per zone), a data volume from its SnapshotId
+// (`snapshot_zone(id)`); zones sorted.
+struct ClonedSnapshot {
+  const EbsVolumePlan* plan;
+  std::vector<std::string> zones;
+};
+std::vector<ClonedSnapshot> ClonedSnapshots(
     const v1::ImageRecord& image, const std::vector<EbsVolumePlan>& plans,
     const std::function<std::string(const std::string&)>& snapshot_zone);
+
+// The zones holding every snapshot of `cloned`, sorted; nullopt when there is none (blank
+// volumes: any zone with a volume service). An empty list: no zone holds them all.
+std::optional<std::vector<std::string>> SnapshotZones(const std::vector<ClonedSnapshot>& cloned);
 
 // The AMI's root device type as EC2 shows it ("" = the host-local root, shown as "ebs").
 std::string ShownRootDeviceType(const v1::ImageRecord& image);
