@@ -88,9 +88,17 @@ absl::Status ComputeService::StageLaunchVolumesLocked(const std::vector<EbsVolum
     if (p.root) {
       auto snap = image.zone_snapshots().find(zone);
       if (snap == image.zone_snapshots().end()) {
-        return Ec2Error(absl::StatusCode::kFailedPrecondition, "InvalidAMIID.Unavailable",
-                        absl::StrCat("The AMI ", image.image_id(), " has no snapshot in ", zone,
-                                     " yet; retry once its import is complete"));
+        // An uploaded AMI is imported into every zone (pending until done); a baked or copied
+        // one stays where its snapshots were taken.
+        std::vector<std::string> kept;
+        for (const auto& [z, id] : image.zone_snapshots()) kept.push_back(z);
+        return Ec2Error(
+            absl::StatusCode::kFailedPrecondition, "InvalidAMIID.Unavailable",
+            absl::StrCat("The AMI ", image.image_id(), " has no snapshot in ", zone,
+                         image.from_snapshot() && !kept.empty()
+                             ? absl::StrCat(": its snapshots are kept in ",
+                                            absl::StrJoin(kept, ", "), "; launch it there")
+                             : " yet; retry once its import is complete"));
       }
       v.set_snapshot_id(snap->second);
       r.set_root_volume_id(v.volume_id());

@@ -394,6 +394,12 @@ TEST_CASE("An EBS launch without a zone lands where its snapshots are kept") {
     REQUIRE(r.ok());
     CHECK(r->instances(0).placement().availability_zone() == "home-1a");
   }
+  // A zone asked for that lacks the snapshot: EC2's code, and where the AMI can launch.
+  v1::RunInstancesRequest elsewhere = f.ctl.Run(image->image_id());
+  elsewhere.mutable_placement()->set_availability_zone("home-1c");
+  auto unavailable = f.ctl.compute->RunInstances(elsewhere);
+  CHECK(Ec2CodeOf(unavailable.status()) == "InvalidAMIID.Unavailable");
+  CHECK(unavailable.status().message().find("kept in home-1a") != std::string::npos);
   size_t instances = 0;
   {
     std::lock_guard<std::mutex> lock(f.ctl.state->mu());
