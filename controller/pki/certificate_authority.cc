@@ -25,6 +25,19 @@ absl::StatusOr<std::string> ReadWhole(const std::string& path) {
   return ss.str();
 }
 
+// A fresh EC key and the certificate `spec` describes, signed by the CA: the chain (leaf, then
+// the CA certificate) and the key, in PEM.
+absl::StatusOr<KeyPair> IssueKeyPair(const crypto::CertificateSpec& spec, X509* ca,
+                                     EVP_PKEY* ca_key, const std::string& ca_pem) {
+  MC_ASSIGN_OR_RETURN(crypto::PkeyPtr key, crypto::GenerateEcKey());
+  MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::IssueCertificate(spec, key.get(), ca, ca_key));
+  KeyPair out;
+  MC_ASSIGN_OR_RETURN(std::string leaf, crypto::CertificatePem(cert.get()));
+  out.certificate_chain_pem = leaf + ca_pem;
+  MC_ASSIGN_OR_RETURN(out.private_key_pem, crypto::PrivateKeyPem(key.get()));
+  return out;
+}
+
 bool IsIpAddress(const std::string& name) {
   unsigned char buf[16];
   return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
@@ -85,14 +98,7 @@ absl::StatusOr<ServerKeyPair> CertificateAuthority::IssueServerCertificate(
     if (n.empty() || n == kControllerServerName) continue;
     (IsIpAddress(n) ? spec.ip_addresses : spec.dns_names).push_back(n);
   }
-  MC_ASSIGN_OR_RETURN(crypto::PkeyPtr key, crypto::GenerateEcKey());
-  MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert,
-                      crypto::IssueCertificate(spec, key.get(), ca_.get(), key_.get()));
-  ServerKeyPair out;
-  MC_ASSIGN_OR_RETURN(std::string leaf, crypto::CertificatePem(cert.get()));
-  out.certificate_chain_pem = leaf + ca_pem_;
-  MC_ASSIGN_OR_RETURN(out.private_key_pem, crypto::PrivateKeyPem(key.get()));
-  return out;
+  return IssueKeyPair(spec, ca_.get(), key_.get(), ca_pem_);
 }
 
 absl::StatusOr<KeyPair> CertificateAuthority::IssueControllerClientCertificate(
@@ -101,14 +107,7 @@ absl::StatusOr<KeyPair> CertificateAuthority::IssueControllerClientCertificate(
                                .usage = crypto::KeyUsage::kClient,
                                .not_before = now - absl::Hours(1),
                                .not_after = now + kServerCertificateLifetime};
-  MC_ASSIGN_OR_RETURN(crypto::PkeyPtr key, crypto::GenerateEcKey());
-  MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert,
-                      crypto::IssueCertificate(spec, key.get(), ca_.get(), key_.get()));
-  KeyPair out;
-  MC_ASSIGN_OR_RETURN(std::string leaf, crypto::CertificatePem(cert.get()));
-  out.certificate_chain_pem = leaf + ca_pem_;
-  MC_ASSIGN_OR_RETURN(out.private_key_pem, crypto::PrivateKeyPem(key.get()));
-  return out;
+  return IssueKeyPair(spec, ca_.get(), key_.get(), ca_pem_);
 }
 
 absl::StatusOr<KeyPair> CertificateAuthority::IssueVolumeServiceCertificate(
@@ -137,14 +136,7 @@ absl::StatusOr<KeyPair> CertificateAuthority::IssueVolumeServiceCertificate(
     }
     (IsIpAddress(n) ? spec.ip_addresses : spec.dns_names).push_back(n);
   }
-  MC_ASSIGN_OR_RETURN(crypto::PkeyPtr key, crypto::GenerateEcKey());
-  MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert,
-                      crypto::IssueCertificate(spec, key.get(), ca_.get(), key_.get()));
-  KeyPair out;
-  MC_ASSIGN_OR_RETURN(std::string leaf, crypto::CertificatePem(cert.get()));
-  out.certificate_chain_pem = leaf + ca_pem_;
-  MC_ASSIGN_OR_RETURN(out.private_key_pem, crypto::PrivateKeyPem(key.get()));
-  return out;
+  return IssueKeyPair(spec, ca_.get(), key_.get(), ca_pem_);
 }
 
 absl::StatusOr<std::string> CertificateAuthority::IssueHostCertificate(EVP_PKEY* key,
