@@ -29,6 +29,7 @@
 #include "controller/volumes/grpc_volume_service_client.h"
 #include "controller/volumes/volume_keys.h"
 #include "tests/testing/controller_fixture.h"
+#include "tests/testing/run_expecting_exit.h"
 #include "tests/testing/skip.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/volumed_process.h"
@@ -92,52 +93,14 @@ std::map<std::string, uint64_t> DaemonVolumes(VolumedProcess& d) {
 }
 
 // Runs the real minicloud-controller binary with `flags` (on a fresh state directory, loopback
-// listeners on kernel-chosen ports) and expects it to stop on its own within 30 s. Returns its
-// exit code and what it printed; a controller still running after 30 s is killed and fails.
+// listeners on kernel-chosen ports) and expects it to stop on its own within 30 s.
 std::pair<int, std::string> RunControllerExpectingExit(const testing::TempDir& dir,
                                                        const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {std::string(MINICLOUD_BINARY_DIR) + "/bin/minicloud-controller",
-                                   "--state-dir",
-                                   dir / "controller",
-                                   "--listen",
-                                   "127.0.0.1:0",
-                                   "--agent-listen",
-                                   "127.0.0.1:0",
-                                   "--query-listen",
-                                   ""};
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  int fds[2];
-  REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
-  file::UniqueFd read_end(fds[0]), write_end(fds[1]);
-  process::SpawnOptions options;
-  options.stdout_fd = write_end.get();
-  options.stderr_fd = write_end.get();
-  absl::StatusOr<pid_t> pid = process::Spawn(argv, options);
-  REQUIRE(pid.ok());
-  write_end.Reset();
-  std::string output;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  char buf[4096];
-  while (std::chrono::steady_clock::now() < until) {
-    pollfd p{.fd = read_end.get(), .events = POLLIN};
-    if (poll(&p, 1, 200) <= 0) continue;
-    ssize_t n = read(read_end.get(), buf, sizeof buf);
-    if (n <= 0) break;  // EOF: the controller exited
-    output.append(buf, n);
-  }
-  // EOF comes as the process closes its descriptors, a moment before it can be reaped.
-  int status = 0;
-  pid_t reaped = 0;
-  while ((reaped = waitpid(*pid, &status, WNOHANG)) == 0 &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (reaped == 0) {
-    kill(*pid, SIGKILL);
-    waitpid(*pid, &status, 0);
-    FAIL("the controller kept running: " << output);
-  }
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+  std::vector<std::string> args = {
+      "--state-dir",    dir / "controller", "--listen",       "127.0.0.1:0",
+      "--agent-listen", "127.0.0.1:0",      "--query-listen", ""};
+  args.insert(args.end(), flags.begin(), flags.end());
+  return testing::RunExpectingExit("minicloud-controller", args);
 }
 
 struct Fixture {

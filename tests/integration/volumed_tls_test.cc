@@ -24,6 +24,7 @@
 #include "common/process/spawn.h"
 #include "controller/pki/certificate_authority.h"
 #include "controller/volumes/grpc_volume_service_client.h"
+#include "tests/testing/run_expecting_exit.h"
 #include "tests/testing/skip.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/volumed_process.h"
@@ -80,43 +81,10 @@ controller::VolumeServiceTls Issue(const controller::CertificateAuthority& ca,
           .private_key_pem = *crypto::PrivateKeyPem(key->get())};
 }
 
-// Runs minicloud-volumed (or another binary of the build) with `args`, expecting it to exit
-// within 20 s; returns its exit code and everything it printed.
+// minicloud-volumed (or another binary of the build) expected to exit within 20 s.
 std::pair<int, std::string> RunExpectingExit(const std::string& binary,
                                              const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {std::string(MINICLOUD_BINARY_DIR) + "/bin/" + binary};
-  argv.insert(argv.end(), args.begin(), args.end());
-  int fds[2];
-  REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
-  file::UniqueFd read_end(fds[0]), write_end(fds[1]);
-  process::SpawnOptions options;
-  options.stdout_fd = write_end.get();
-  options.stderr_fd = write_end.get();
-  absl::StatusOr<pid_t> pid = process::Spawn(argv, options);
-  REQUIRE(pid.ok());
-  write_end.Reset();
-  std::string output;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  char buf[4096];
-  while (std::chrono::steady_clock::now() < until) {
-    pollfd p{.fd = read_end.get(), .events = POLLIN, .revents = 0};
-    if (poll(&p, 1, 200) <= 0) continue;
-    ssize_t n = read(read_end.get(), buf, sizeof buf);
-    if (n <= 0) break;
-    output.append(buf, n);
-  }
-  int status = 0;
-  pid_t reaped = 0;
-  while ((reaped = waitpid(*pid, &status, WNOHANG)) == 0 &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (reaped == 0) {
-    kill(*pid, SIGKILL);
-    waitpid(*pid, &status, 0);
-    FAIL(binary << " kept running: " << output);
-  }
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+  return testing::RunExpectingExit(binary, args, std::chrono::seconds(20));
 }
 
 TEST_CASE("volumed TLS: only the controller's client certificate is let in",
