@@ -34,6 +34,7 @@
 #include "agent/runtime/guest_cloudformation.h"
 #include "agent/runtime/host_state.h"
 #include "agent/runtime/metadata_lookup.h"
+#include "agent/runtime/nbd_client_tls.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/process/fd_limit.h"
@@ -47,12 +48,17 @@ namespace {
 absl::StatusOr<std::unique_ptr<hv::Hypervisor>> OpenHypervisor(const std::string& uri,
                                                                const std::string& state_dir,
                                                                const hv::QemuAccount& qemu) {
+  // QEMU's NBD client credentials (filled once the host has joined): the directory exists before
+  // libvirt reads qemu.conf.
+  const std::string nbd_tls_dir = mc::agent::NbdClientTlsDir(state_dir);
+  if (auto s = qemu.ShareDirectory(nbd_tls_dir); !s.ok()) return s;
   if (uri.rfind("qemu:///embed", 0) == 0) {
-    auto s = hv::PrepareEmbedRoot(state_dir + "/libvirt", qemu);
+    auto s = hv::PrepareEmbedRoot(state_dir + "/libvirt", qemu, nbd_tls_dir);
     if (!s.ok()) return s;
   }
   hv::LibvirtOptions options;
   options.uri = uri;
+  options.nbd_tls_dir = nbd_tls_dir;
   options.libvirt_log_file = state_dir + "/libvirt.log";
   auto h = hv::LibvirtHypervisor::Open(options);
   if (!h.ok()) return h.status();
@@ -215,7 +221,13 @@ int main(int argc, char** argv) {
   absl::StatusOr<mc::agent::HostCredentials> host_credentials;
   while (true) {
     host_credentials = mc::agent::LoadOrJoin(settings.controller, settings.state_dir, join_token);
-    if (host_credentials.ok()) break;
+    if (host_credentials.ok()) {
+      // What this host's QEMU shows volume services' NBD ports (never the host's own key).
+      absl::Status nbd = mc::agent::EnsureNbdClientCredentials(
+          settings.controller, *host_credentials, settings.state_dir, *qemu);
+      if (nbd.ok()) break;
+      host_credentials = nbd;
+    }
     if (host_credentials.status().code() == absl::StatusCode::kFailedPrecondition) {
       spdlog::critical("{}", host_credentials.status().message());
       return 1;

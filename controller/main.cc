@@ -13,6 +13,7 @@
 #include "common/ids.h"
 #include "common/logging.h"
 #include "common/signals.h"
+#include "common/storage/nbd_tls.h"
 #include "controller/agent_client/agent_client.h"
 #include "controller/api/cloudformation_handlers.h"
 #include "controller/api/grpc_handlers.h"
@@ -364,7 +365,18 @@ int main(int argc, char** argv) {
   fleet.SetVolumeKeys(&volume_keys);
   compute.SetVolumeStates([&volumes] { return volumes.ZoneStates(); });
   // EBS-backed AMIs: their uploaded disks are written into each zone's volume service over NBD.
-  ctl::QemuImgDiskWriter disk_writer;
+  // Their exports are NBD over TLS where the service has TLS: qemu-img shows the controller's
+  // client certificate, from files (0600 in a 0700 directory, rewritten at each start).
+  const std::string nbd_tls_dir = state_dir + "/nbd-tls";
+  if (auto s = mc::storage::WriteQemuTlsDir(nbd_tls_dir, mc::storage::QemuTlsEndpoint::kClient,
+                                            {.ca_pem = (*ca)->ca_pem(),
+                                             .certificate_pem = client_cert->certificate_chain_pem,
+                                             .key_pem = client_cert->private_key_pem});
+      !s.ok()) {
+    spdlog::critical("NBD client certificate: {}", s.message());
+    return 1;
+  }
+  ctl::QemuImgDiskWriter disk_writer("qemu-img", nbd_tls_dir);
   volumes.SetImageSource(&**blobs, &disk_writer);
   images.SetVolumes(&volumes);
   images.SetCompute(&compute);

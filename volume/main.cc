@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "common/crypto/join_token.h"
 #include "common/logging.h"
 #include "common/signals.h"
 #include "volume/backend/qsd/qsd_volume_backend.h"
@@ -63,6 +64,24 @@ int main(int argc, char** argv) {
   options.nbd_listen_host = nbd.host;
   options.nbd_listen_port = nbd.port;
   options.nbd_advertise_host = settings.nbd_advertise;
+  absl::StatusOr<std::optional<storage::QemuTlsFiles>> nbd_tls = NbdTlsFiles(settings);
+  if (!nbd_tls.ok()) {
+    spdlog::error("NBD TLS: {}", nbd_tls.status().message());
+    return 2;
+  }
+  options.nbd_tls = *std::move(nbd_tls);
+  options.nbd_tls_hostname = crypto::VolumeServiceName(settings.availability_zone);
+  if (options.nbd_tls) {
+    spdlog::info("NBD on {}: TLS, clients need a certificate from {}", settings.nbd_listen,
+                 settings.tls_client_ca);
+  } else {
+    spdlog::warn(
+        "NBD on {}: plain, without TLS or authentication: anyone who reaches it can read and "
+        "write every exported volume (SECURITY.md, \"The volume service\"){}",
+        settings.nbd_listen,
+        TransportOf(settings) == VolumedTransport::kMutualTls ? " (--nbd-tls off)"
+                                                              : " (no --tls-* files)");
+  }
   absl::StatusOr<std::unique_ptr<QsdVolumeBackend>> backend = QsdVolumeBackend::Open(options);
   if (!backend.ok()) {
     spdlog::error("volume backend: {}", backend.status().ToString());

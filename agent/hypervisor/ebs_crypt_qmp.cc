@@ -18,6 +18,7 @@ constexpr absl::string_view kPrefix = "mcx-";
 
 std::string KeyId(std::string_view target) { return absl::StrCat("mcx-key-", AbslView(target)); }
 std::string NbdNode(std::string_view target) { return absl::StrCat("mcx-nbd-", AbslView(target)); }
+std::string TlsId(std::string_view target) { return absl::StrCat("mcx-tls-", AbslView(target)); }
 std::string LuksNode(std::string_view target) {
   return absl::StrCat("mcx-luks-", AbslView(target));
 }
@@ -43,7 +44,8 @@ std::string CryptDeviceId(const EbsDisk& disk) {
 }
 
 absl::StatusOr<std::vector<std::string>> CryptPlugCommands(const EbsDisk& d, int pci_slot,
-                                                           bool firmware_boot) {
+                                                           bool firmware_boot,
+                                                           const std::string& nbd_tls_dir) {
   if (absl::Status s = ValidateEbsDisk(d); !s.ok()) return s;
   if (d.luks_key.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(d.volume_id, ": not an encrypted disk"));
@@ -60,14 +62,27 @@ absl::StatusOr<std::vector<std::string>> CryptPlugCommands(const EbsDisk& d, int
                                        {"data", absl::Base64Escape(d.luks_key)}}));
   // cache.direct: no host page cache (the libvirt element's cache='none'); discard reaches the
   // volume service.
-  out.push_back(Command(
-      "blockdev-add",
-      {{"driver", "nbd"},
-       {"node-name", NbdNode(t)},
-       {"server", {{"type", "inet"}, {"host", d.nbd_host}, {"port", std::to_string(d.nbd_port)}}},
-       {"export", d.export_name},
-       {"cache", {{"direct", true}, {"no-flush", false}}},
-       {"discard", "unmap"}}));
+  json nbd = {
+      {"driver", "nbd"},
+      {"node-name", NbdNode(t)},
+      {"server", {{"type", "inet"}, {"host", d.nbd_host}, {"port", std::to_string(d.nbd_port)}}},
+      {"export", d.export_name},
+      {"cache", {{"direct", true}, {"no-flush", false}}},
+      {"discard", "unmap"}};
+  if (d.nbd_tls) {
+    if (nbd_tls_dir.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(d.volume_id, ": NBD over TLS and no client credentials on this host"));
+    }
+    out.push_back(Command("object-add", {{"qom-type", "tls-creds-x509"},
+                                         {"id", TlsId(t)},
+                                         {"dir", nbd_tls_dir},
+                                         {"endpoint", "client"},
+                                         {"verify-peer", true}}));
+    nbd["tls-creds"] = TlsId(t);
+    if (!d.nbd_tls_hostname.empty()) nbd["tls-hostname"] = d.nbd_tls_hostname;
+  }
+  out.push_back(Command("blockdev-add", std::move(nbd)));
   out.push_back(Command("blockdev-add", {{"driver", "luks"},
                                          {"node-name", LuksNode(t)},
                                          {"file", NbdNode(t)},
@@ -115,7 +130,8 @@ std::string CryptUnplugCommand(std::string_view device_id) {
 std::vector<std::string> CryptReleaseCommands(std::string_view target_dev) {
   return {Command("blockdev-del", {{"node-name", LuksNode(target_dev)}}),
           Command("blockdev-del", {{"node-name", NbdNode(target_dev)}}),
-          Command("object-del", {{"id", KeyId(target_dev)}})};
+          Command("object-del", {{"id", KeyId(target_dev)}}),
+          Command("object-del", {{"id", TlsId(target_dev)}})};
 }
 
 absl::StatusOr<std::string> QmpReturn(std::string_view reply) {

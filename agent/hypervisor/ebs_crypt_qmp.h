@@ -16,7 +16,10 @@
 // So an encrypted disk never appears in libvirt's domain XML (BuildDomainXml skips it,
 // BuildEbsDiskXml refuses it). Plugging it is, in order:
 //   object-add      secret  mcx-key-<target>   the key, base64, over the monitor socket only
-//   blockdev-add    nbd     mcx-nbd-<target>   the volume service's export (LUKS ciphertext)
+//   object-add      tls-creds-x509 mcx-tls-<target>  NBD over TLS only: the host's NBD client
+//                                              certificate (agent/runtime/nbd_client_tls.h)
+//   blockdev-add    nbd     mcx-nbd-<target>   the volume service's export (LUKS ciphertext;
+//                                              tls-creds, tls-hostname when over TLS)
 //   blockdev-add    luks    mcx-luks-<target>  QEMU's LUKS driver on top, opened with the key
 //   object-del      mcx-key-<target>           the passphrase is dropped at once: the opened
 //                                              LUKS node keeps only the derived master key
@@ -52,14 +55,18 @@ std::string CryptDeviceId(const EbsDisk& disk);
 // must never log a command.
 // `firmware_boot` false: the guest's kernel is loaded directly (QEMU's loader holds boot index
 // 0), so a boot disk gets no boot index.
+// A disk with nbd_tls first gets a tls-creds-x509 client object mcx-tls-<target> over
+// `nbd_tls_dir` (QEMU's client credentials directory; InvalidArgument when empty), and its NBD
+// node tls-creds and tls-hostname.
 absl::StatusOr<std::vector<std::string>> CryptPlugCommands(const EbsDisk& disk, int pci_slot,
-                                                           bool firmware_boot = true);
+                                                           bool firmware_boot = true,
+                                                           const std::string& nbd_tls_dir = "");
 
 // device_del of the device with this id.
 std::string CryptUnplugCommand(std::string_view device_id);
 
 // What is left of a plug at `target_dev` once its device is gone (or was never added): the LUKS
-// node, the NBD node, the key object; each may already be absent.
+// node, the NBD node, the key object, the TLS object; each may already be absent.
 std::vector<std::string> CryptReleaseCommands(std::string_view target_dev);
 
 // A reply of QEMU's monitor: the "return" value as JSON text, or the "error" as a Status

@@ -167,6 +167,9 @@ absl::Status ValidateEbsDisk(const EbsDisk& d) {
     return Invalid(id, "nbd_host must be a DNS name, an IPv4 or an IPv6 literal");
   }
   if (d.nbd_port < 1 || d.nbd_port > 65535) return Invalid(id, "nbd_port must be in [1, 65535]");
+  if (!d.nbd_tls_hostname.empty() && (!d.nbd_tls || !IsDnsName(d.nbd_tls_hostname))) {
+    return Invalid(id, "nbd_tls_hostname must be a DNS name, and only with nbd_tls");
+  }
   if (!IsExportName(d.export_name)) {
     return Invalid(id, "export_name must be 1-255 characters of [A-Za-z0-9._-]");
   }
@@ -201,7 +204,14 @@ absl::StatusOr<std::string> BuildEbsDiskXml(const EbsDisk& d, int indent) {
   std::string x;
   absl::StrAppend(&x, p, "<disk type='network' device='disk'>\n");
   absl::StrAppend(&x, p, "  <driver name='qemu' type='raw' cache='none' discard='unmap'/>\n");
-  absl::StrAppend(&x, p, "  <source protocol='nbd' name='", XmlEscape(d.export_name), "'>\n");
+  absl::StrAppend(&x, p, "  <source protocol='nbd' name='", XmlEscape(d.export_name), "'");
+  if (d.nbd_tls) {
+    absl::StrAppend(&x, " tls='yes'");
+    if (!d.nbd_tls_hostname.empty()) {
+      absl::StrAppend(&x, " tlsHostname='", XmlEscape(d.nbd_tls_hostname), "'");
+    }
+  }
+  absl::StrAppend(&x, ">\n");
   absl::StrAppend(&x, p, "    <host name='", XmlEscape(d.nbd_host), "' port='", d.nbd_port,
                   "'/>\n");
   absl::StrAppend(&x, p, "  </source>\n");

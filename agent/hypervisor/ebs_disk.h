@@ -9,6 +9,9 @@
 //   <disk type='network' device='disk'>
 //     <driver name='qemu' type='raw' cache='none' discard='unmap'/>
 //     <source protocol='nbd' name='vol-...'><host name='HOST' port='PORT'/></source>
+//       (NBD over TLS: <source ... tls='yes' tlsHostname='NAME'>; libvirt 9.0 builds a
+//       tls-creds-x509 client object from qemu.conf's nbd_tls_x509_cert_dir, which the agent's
+//       embed root points at the host's NBD client certificate, libvirt/embed_root.h)
 //     <target dev='vdf' bus='virtio'/>
 //     <iotune>...</iotune>
 //     <serial>vol...</serial>
@@ -51,6 +54,7 @@ namespace minicloud::hypervisor {
 // an IPv6 literal; nbd_port is in [1, 65535]; export_name is 1-255 characters of
 // [A-Za-z0-9._-]; target_dev is "vd" and one or two lowercase letters, not the root's "vda"
 // (a boot disk's is exactly "vda");
+// nbd_tls_hostname is empty or (with nbd_tls) a DNS name;
 // iotune values are non-negative, a *_max needs its base limit and is at least it, and a
 // *_max_length needs its *_max.
 absl::Status ValidateEbsDisk(const EbsDisk& disk);

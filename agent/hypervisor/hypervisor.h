@@ -30,8 +30,12 @@ struct EbsDisk {
   std::string nbd_host;     // volume service: DNS name, IPv4 or IPv6 literal (no brackets)
   int nbd_port = 10809;     // NBD's registered port
   std::string export_name;  // NBD export name; the volume service uses the volume id
-  std::string target_dev;   // virtio target, "vdf" (EbsTargetDev maps /dev/sdf to it)
-  volumes::IoTune iotune;   // volumes::IoTuneOf(type, size, performance)
+  // NBD over TLS: QEMU shows the host's NBD client certificate (agent/runtime/nbd_client_tls.h)
+  // and checks the volume service's against nbd_tls_hostname (a DNS name; empty: nbd_host).
+  bool nbd_tls = false;
+  std::string nbd_tls_hostname = {};
+  std::string target_dev;  // virtio target, "vdf" (EbsTargetDev maps /dev/sdf to it)
+  volumes::IoTune iotune;  // volumes::IoTuneOf(type, size, performance)
   // The root volume of an EBS-backed instance: target vda, the disk the guest boots from (in
   // place of DomainSpec::root_disk, which is then empty).
   bool boot = false;

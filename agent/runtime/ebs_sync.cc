@@ -55,6 +55,8 @@ absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d, bool 
   disk.nbd_host = d.nbd_host();
   disk.nbd_port = d.nbd_port();
   disk.export_name = d.export_name();
+  disk.nbd_tls = d.nbd_tls();
+  disk.nbd_tls_hostname = d.nbd_tls_hostname();
   disk.target_dev = d.target_dev();
   disk.boot = boot;
   disk.luks_key = d.luks_key();

@@ -12,6 +12,7 @@
 #include "common/logging.h"
 #include "common/process/run.h"
 #include "common/status_macros.h"
+#include "common/storage/nbd_tls.h"
 
 namespace minicloud::agent {
 namespace fs = std::filesystem;
@@ -19,6 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr char kSecretId[] = "hibernation-key";
+constexpr char kTlsId[] = "hibernation-tls";
 
 absl::Status EnsureScratch(const std::string& dir) {
   std::error_code ec;
@@ -39,6 +41,8 @@ absl::StatusOr<process::RunResult> RunQemuImg(const HibernationIo& io,
                                               std::vector<std::string> args,
                                               absl::Duration timeout) {
   std::vector<std::string> argv = {io.qemu_img, verb};
+  MC_ASSIGN_OR_RETURN(std::vector<std::string> tls, HibernationTlsObjects(disk, io.nbd_tls_dir));
+  argv.insert(argv.end(), tls.begin(), tls.end());
   const std::string key_file = io.scratch_dir + "/" + disk.volume_id() + ".key";
   if (!disk.luks_key().empty()) {
     const int fd = open(key_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -74,10 +78,24 @@ absl::Status QemuImg(const HibernationIo& io, const v1::DesiredEbsDisk& disk,
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::string>> HibernationTlsObjects(const v1::DesiredEbsDisk& disk,
+                                                               const std::string& nbd_tls_dir) {
+  if (!disk.nbd_tls()) return std::vector<std::string>{};
+  if (nbd_tls_dir.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(disk.volume_id(), ": NBD over TLS and no client credentials on this host"));
+  }
+  return std::vector<std::string>{
+      "--object",
+      storage::QemuTlsObjectArg(kTlsId, nbd_tls_dir, storage::QemuTlsEndpoint::kClient)};
+}
+
 std::string HibernationImageOpts(const v1::DesiredEbsDisk& disk, int64_t size_bytes) {
-  const std::string nbd =
-      absl::StrCat("driver=nbd,server.type=inet,server.host=", disk.nbd_host(),
-                   ",server.port=", disk.nbd_port(), ",export=", disk.export_name());
+  const std::string nbd = storage::NbdBlockdevOpts({.host = disk.nbd_host(),
+                                                    .port = disk.nbd_port(),
+                                                    .export_name = disk.export_name(),
+                                                    .tls_creds = disk.nbd_tls() ? kTlsId : "",
+                                                    .tls_hostname = disk.nbd_tls_hostname()});
   std::string layer = nbd;
   if (!disk.luks_key().empty()) {
     // LUKS over NBD: every option of the lower layer moves under "file.".

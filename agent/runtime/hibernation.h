@@ -29,11 +29,20 @@ namespace minicloud::agent {
 struct HibernationIo {
   std::string scratch_dir;  // tmpfs; created 0700 when missing
   std::string qemu_img = "qemu-img";
+  // The host's NBD client credentials (nbd_client_tls.h), for a disk with nbd_tls.
+  std::string nbd_tls_dir = {};
 };
 
 // qemu-img's --image-opts for the hibernation volume: raw NBD, or LUKS over NBD with the secret
 // object "hibernation-key"; `size_bytes` > 0 (a multiple of 512) cuts the image to that many
-// bytes (reading back).
+// bytes (reading back). A disk with nbd_tls names the tls-creds-x509 object "hibernation-tls"
+// and the server name to check.
+std::string HibernationImageOpts(const v1::DesiredEbsDisk& disk, int64_t size_bytes);
+
+// qemu-img's --object arguments for `disk` besides the key: the TLS client credentials in
+// `nbd_tls_dir` when the disk is over TLS (FailedPrecondition without a directory), else none.
+absl::StatusOr<std::vector<std::string>> HibernationTlsObjects(const v1::DesiredEbsDisk& disk,
+                                                               const std::string& nbd_tls_dir);
 std::string HibernationImageOpts(const v1::DesiredEbsDisk& disk, int64_t size_bytes);
 
 // Saves the running domain `instance_id` onto `disk`; returns the image's length.

@@ -10,6 +10,7 @@
 #include "agent/runtime/ebs_sync.h"
 #include "agent/runtime/hibernation.h"
 #include "agent/runtime/instance_store.h"
+#include "agent/runtime/nbd_client_tls.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/storage/qcow2.h"
@@ -22,7 +23,9 @@ namespace {
 int64_t NowMs(const Clock& clock) { return absl::ToUnixMillis(clock.Now()); }
 
 HibernationIo HibernationIoOf(const AgentConfig& config) {
-  return {.scratch_dir = config.hibernation_scratch_dir, .qemu_img = config.qemu_img};
+  return {.scratch_dir = config.hibernation_scratch_dir,
+          .qemu_img = config.qemu_img,
+          .nbd_tls_dir = NbdClientTlsDir(config.state_dir)};
 }
 
 // When a graceful stop of boot `boot_count` began (Unix ms), kept next to the disk so an agent

@@ -34,6 +34,13 @@ inline std::string VolumeServiceName(absl::string_view zone) {
   return absl::StrCat("minicloud-volumed.", zone);
 }
 
+// The common name of host `host_id`'s NBD client certificate (what its QEMU shows a volume
+// service's NBD port; CertificateAuthority::IssueNbdClientCertificate). Not a host id, so the
+// controller refuses it on every HostService call, and clientAuth only.
+inline std::string NbdClientName(absl::string_view host_id) {
+  return absl::StrCat("nbd-client.", host_id);
+}
+
 struct JoinToken {
   std::string secret;     // 64 lowercase hex
   std::string ca_sha256;  // 64 lowercase hex

@@ -251,6 +251,15 @@ grpc::Status ComputeHandler::DescribeRegions(grpc::ServerContext* ctx,
                     [&] { return compute_.DescribeRegions(*req); });
 }
 
+grpc::Status HostHandler::IssueNbdClientCertificate(grpc::ServerContext* ctx,
+                                                    const v1::NbdClientCertificateRequest* req,
+                                                    v1::NbdClientCertificate* resp) {
+  if (auto s = CheckCallerIsHost(*ctx, req->host_id(), enrollment_); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Forward(resp, [&] { return enrollment_.IssueNbdClientCertificate(req->host_id(), *req); });
+}
+
 grpc::Status HostHandler::Join(grpc::ServerContext*, const v1::JoinRequest* req,
                                v1::JoinResponse* resp) {
   return Forward(resp, [&] { return enrollment_.Join(*req); });

@@ -208,6 +208,9 @@ class HostHandler final : public v1::HostService::Service {
   // (PERMISSION_DENIED otherwise, logged); the endpoint answers as that instance.
   grpc::Status GuestCloudFormation(grpc::ServerContext*, const v1::GuestCloudFormationRequest* req,
                                    v1::GuestCloudFormationResponse* resp) override;
+  grpc::Status IssueNbdClientCertificate(grpc::ServerContext*,
+                                         const v1::NbdClientCertificateRequest* req,
+                                         v1::NbdClientCertificate* resp) override;
 
  private:
   std::string NextRequestId();

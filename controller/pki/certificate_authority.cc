@@ -155,4 +155,16 @@ absl::StatusOr<std::string> CertificateAuthority::IssueHostCertificate(EVP_PKEY*
   return crypto::CertificatePem(cert.get());
 }
 
+absl::StatusOr<std::string> CertificateAuthority::IssueNbdClientCertificate(
+    EVP_PKEY* key, const std::string& host_id, absl::Time now) const {
+  MC_RETURN_IF_ERROR(CheckId(IdKind::kHost, host_id));
+  crypto::CertificateSpec spec{.common_name = crypto::NbdClientName(host_id),
+                               .usage = crypto::KeyUsage::kClient,
+                               .not_before = now - absl::Hours(1),
+                               .not_after = now + kHostCertificateLifetime};
+  MC_ASSIGN_OR_RETURN(crypto::X509Ptr cert,
+                      crypto::IssueCertificate(spec, key, ca_.get(), key_.get()));
+  return crypto::CertificatePem(cert.get());
+}
+
 }  // namespace minicloud::controller

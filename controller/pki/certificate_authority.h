@@ -75,6 +75,15 @@ class CertificateAuthority {
   absl::StatusOr<std::string> IssueHostCertificate(EVP_PKEY* key, const std::string& host_id,
                                                    absl::Time now) const;
 
+  // The NBD client certificate of host `host_id` for `key` (a key of its own, not the host's
+  // identity key: QEMU's account reads it), as PEM: common name crypto::NbdClientName(host_id),
+  // no DNS entry, extended key usage clientAuth only. It opens volume services' NBD exports
+  // and nothing else: the controller's host check refuses the name (not a host id), and a
+  // volume service's VolumeService takes only the controller's name. InvalidArgument when
+  // `host_id` is not a host id.
+  absl::StatusOr<std::string> IssueNbdClientCertificate(EVP_PKEY* key, const std::string& host_id,
+                                                        absl::Time now) const;
+
  private:
   CertificateAuthority(crypto::PkeyPtr key, crypto::X509Ptr ca, std::string ca_pem,
                        std::string ca_sha256)

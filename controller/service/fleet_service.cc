@@ -201,6 +201,8 @@ std::map<std::string, std::vector<v1::DesiredEbsDisk>> FleetService::EbsDisksOnH
       d.set_nbd_host(a.nbd_host());
       d.set_nbd_port(a.nbd_port());
       d.set_export_name(a.export_name());
+      d.set_nbd_tls(a.nbd_tls());
+      d.set_nbd_tls_hostname(a.nbd_tls_hostname());
       d.set_volume_type(v.volume_type());
       d.set_size_gib(v.size_gib());
       d.set_iops(v.iops());

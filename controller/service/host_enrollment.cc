@@ -47,6 +47,26 @@ absl::StatusOr<v1::JoinResponse> HostEnrollment::Join(const v1::JoinRequest& req
   return resp;
 }
 
+absl::StatusOr<v1::NbdClientCertificate> HostEnrollment::IssueNbdClientCertificate(
+    const std::string& host_id, const v1::NbdClientCertificateRequest& req) {
+  MC_ASSIGN_OR_RETURN(crypto::PkeyPtr key, crypto::CsrPublicKey(req.csr_pem()));
+  MC_ASSIGN_OR_RETURN(std::string key_sha256, crypto::PublicKeySha256Hex(key.get()));
+  MC_ASSIGN_OR_RETURN(auto bound, BoundHostKey(pki_dir_, host_id));
+  if (bound && crypto::SameSecretHash(*bound, key_sha256)) {
+    return absl::InvalidArgumentError(
+        "NBD client certificate: the request is for the host's identity key; use a key of its "
+        "own");
+  }
+  MC_ASSIGN_OR_RETURN(std::string cert,
+                      ca_.IssueNbdClientCertificate(key.get(), host_id, clock_.Now()));
+  spdlog::info("host {}: NBD client certificate issued (key sha256 {})", host_id,
+               key_sha256.substr(0, 16));
+  v1::NbdClientCertificate resp;
+  resp.set_certificate_pem(cert);
+  resp.set_ca_pem(ca_.ca_pem());
+  return resp;
+}
+
 absl::Status HostEnrollment::CheckHostKey(const std::string& host_id,
                                           const std::string& key_sha256) const {
   MC_ASSIGN_OR_RETURN(auto bound, BoundHostKey(pki_dir_, host_id));

@@ -31,6 +31,14 @@ class HostEnrollment {
   // token of another CA, id bound to another key).
   absl::StatusOr<v1::JoinResponse> Join(const v1::JoinRequest& req);
 
+  // The NBD client certificate of `host_id` (already checked to be the caller, by its host
+  // certificate) for the key in the request's CSR (CertificateAuthority::
+  // IssueNbdClientCertificate). InvalidArgument for a malformed request, or the host's own
+  // identity key (bound to the host id): QEMU would then hold the key that authenticates the
+  // host to the controller.
+  absl::StatusOr<v1::NbdClientCertificate> IssueNbdClientCertificate(
+      const std::string& host_id, const v1::NbdClientCertificateRequest& req);
+
   // OK when `key_sha256` is the key bound to `host_id` (the certificate was issued by Join and
   // the host has not been forgotten since); PermissionDenied otherwise.
   absl::Status CheckHostKey(const std::string& host_id, const std::string& key_sha256) const;

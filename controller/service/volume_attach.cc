@@ -192,6 +192,8 @@ absl::Status VolumeService::FinishExport(const std::string& volume_id,
   a->set_nbd_host(endpoint->host);
   a->set_nbd_port(endpoint->port);
   a->set_export_name(endpoint->export_name);
+  a->set_nbd_tls(endpoint->tls);
+  a->set_nbd_tls_hostname(endpoint->tls_hostname);
   changes.volumes[volume_id] = v;
   MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record export"));
   if (!host.empty()) state_.BumpGenerationLocked(host);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/process/run.h"
 #include "common/status_macros.h"
+#include "common/storage/nbd_tls.h"
 
 namespace minicloud::controller {
 
@@ -13,6 +14,16 @@ std::string NbdUri(const NbdEndpoint& e) {
 }
 
 namespace {
+
+constexpr char kTlsCreds[] = "nbdtls0";
+
+std::string BlockdevOpts(const NbdEndpoint& e) {
+  return storage::NbdBlockdevOpts({.host = e.host,
+                                   .port = e.port,
+                                   .export_name = e.export_name,
+                                   .tls_creds = e.tls ? kTlsCreds : "",
+                                   .tls_hostname = e.tls_hostname});
+}
 
 // Runs `qemu-img convert` into the export `to`. A failure is Unavailable (the seam's "nothing
 // known to have happened": the write is idempotent, so it is asked again later).
@@ -29,16 +40,41 @@ absl::Status Convert(const std::vector<std::string>& argv, const NbdEndpoint& to
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::string>> QemuImgConvertArgs(const std::string& qemu_img,
+                                                            const std::string& tls_dir,
+                                                            const std::string& qcow2_path,
+                                                            const NbdEndpoint* from,
+                                                            const NbdEndpoint& to) {
+  std::vector<std::string> argv = {qemu_img, "convert", "-q", "-n", "--target-is-zero"};
+  if (to.tls || (from != nullptr && from->tls)) {
+    if (tls_dir.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("NBD export ", NbdUri(from != nullptr && from->tls ? *from : to),
+                       " needs TLS and the controller has no NBD client certificate"));
+    }
+    argv.push_back("--object");
+    argv.push_back(
+        storage::QemuTlsObjectArg(kTlsCreds, tls_dir, storage::QemuTlsEndpoint::kClient));
+  }
+  if (from != nullptr) {
+    argv.insert(argv.end(), {"--image-opts", "--target-image-opts", BlockdevOpts(*from)});
+  } else {
+    argv.insert(argv.end(), {"--target-image-opts", "-f", "qcow2", qcow2_path});
+  }
+  argv.push_back(BlockdevOpts(to));
+  return argv;
+}
+
 absl::Status QemuImgDiskWriter::WriteQcow2(const std::string& qcow2_path, const NbdEndpoint& to) {
-  return Convert({qemu_img_, "convert", "-q", "-n", "--target-is-zero", "-f", "qcow2", "-O", "raw",
-                  qcow2_path, NbdUri(to)},
-                 to, "writing the image");
+  MC_ASSIGN_OR_RETURN(std::vector<std::string> argv,
+                      QemuImgConvertArgs(qemu_img_, tls_dir_, qcow2_path, nullptr, to));
+  return Convert(argv, to, "writing the image");
 }
 
 absl::Status QemuImgDiskWriter::CopyExport(const NbdEndpoint& from, const NbdEndpoint& to) {
-  return Convert({qemu_img_, "convert", "-q", "-n", "--target-is-zero", "-f", "raw", "-O", "raw",
-                  NbdUri(from), NbdUri(to)},
-                 to, absl::StrCat("copying ", NbdUri(from)));
+  MC_ASSIGN_OR_RETURN(std::vector<std::string> argv,
+                      QemuImgConvertArgs(qemu_img_, tls_dir_, "", &from, to));
+  return Convert(argv, to, absl::StrCat("copying ", NbdUri(from)));
 }
 
 }  // namespace minicloud::controller

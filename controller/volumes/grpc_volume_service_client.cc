@@ -95,7 +95,11 @@ class GrpcVolumeServiceClient : public VolumeServiceClient {
     SetDeadline(ctx);
     absl::Status s = Map(stub_->ExportVolume(&ctx, req, &resp), "export volume", volume_id);
     if (!s.ok()) return s;
-    return NbdEndpoint{resp.host(), resp.port(), resp.export_name()};
+    return NbdEndpoint{.host = resp.host(),
+                       .port = resp.port(),
+                       .export_name = resp.export_name(),
+                       .tls = resp.tls(),
+                       .tls_hostname = resp.tls_hostname()};
   }
 
   absl::Status UnexportVolume(const std::string& volume_id) override {

@@ -40,6 +40,10 @@ struct NbdEndpoint {
   std::string host;
   int port = 0;
   std::string export_name;
+  // NBD over TLS (the service's answer): clients show a certificate from the controller's CA
+  // and check the server's against tls_hostname. False: plain NBD.
+  bool tls = false;
+  std::string tls_hostname = {};
 };
 
 // What the volume service holds for one snapshot.

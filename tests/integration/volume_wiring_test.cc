@@ -52,13 +52,11 @@ void SkipWithoutQemu() {
   MC_SKIP_UNLESS(Have("qemu-img"), "qemu-img not found");
 }
 
-bool QemuIo(const std::string& uri, const std::string& command) {
-  const std::string cmd = "qemu-io -f raw -c '" + command + "' '" + uri + "' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
+using testing::QemuIo;
 
-// Exports `volume_id` on the daemon (as an attach does) and returns its nbd:// URI.
-std::string ExportUri(VolumedProcess& d, const std::string& volume_id) {
+// Exports `volume_id` on the daemon (as an attach does) and returns it with the controller's
+// NBD client credentials (the export is over TLS where the daemon has TLS files).
+testing::NbdTarget ExportUri(VolumedProcess& d, const std::string& volume_id) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   vv1::ExportVolumeRequest req;
@@ -67,7 +65,7 @@ std::string ExportUri(VolumedProcess& d, const std::string& volume_id) {
   grpc::Status s = d.stub().ExportVolume(&ctx, req, &nbd);
   INFO(s.error_message());
   REQUIRE(s.ok());
-  return nbd.uri();
+  return testing::TargetOf(nbd, d.nbd_client_dir());
 }
 
 void Unexport(VolumedProcess& d, const std::string& volume_id) {
@@ -312,7 +310,7 @@ TEST_CASE("volume wiring: incremental snapshots, volumes from them, copies, dele
   MC_SKIP_UNLESS(Have("qemu-io"), "qemu-io not found");
   Fixture f;
   const std::string vol = f.Create(1).volume_id();
-  const std::string uri = ExportUri(*f.daemon, vol);
+  const testing::NbdTarget uri = ExportUri(*f.daemon, vol);
   REQUIRE(QemuIo(uri, "write -P 0xab 0 4M"));
   auto snapshot = [&](const std::string& description) {
     v1::CreateSnapshotRequest r;
@@ -366,7 +364,7 @@ TEST_CASE("volume wiring: incremental snapshots, volumes from them, copies, dele
                         return d;
                       }())
                       .status()) == "InvalidSnapshot.NotFound");
-  const std::string clone_uri = ExportUri(*f.daemon, clone->volume_id());
+  const testing::NbdTarget clone_uri = ExportUri(*f.daemon, clone->volume_id());
   CHECK(QemuIo(clone_uri, "read -P 0xab 0 4M"));
   CHECK(QemuIo(clone_uri, "read -P 0xcd 8M 1M"));
   CHECK(QemuIo(clone_uri, "read -P 0 1G 1M"));  // the part beyond the snapshot reads zeros
@@ -392,7 +390,7 @@ TEST_CASE("volume wiring: incremental snapshots, volumes from them, copies, dele
   from_copy.set_snapshot_id(copy->snapshot_id());
   auto second_clone = f.volumes->CreateVolume(from_copy);
   REQUIRE(second_clone.ok());
-  const std::string copy_uri = ExportUri(*f.daemon, second_clone->volume_id());
+  const testing::NbdTarget copy_uri = ExportUri(*f.daemon, second_clone->volume_id());
   CHECK(QemuIo(copy_uri, "read -P 0xab 0 4M"));
   CHECK(QemuIo(copy_uri, "read -P 0 8M 1M"));  // the first snapshot had not the later write
   Unexport(*f.daemon, second_clone->volume_id());
@@ -423,26 +421,11 @@ TEST_CASE("volume wiring: the zone's volume service state comes from the daemon,
   });
 }
 
-// True when the decrypted content of the volume's NBD export `uri` (nbd://host:port/name, read
-// with `key` through QEMU's luks driver, as an instance's host reads it) passes the qemu-io
-// `command`.
-bool QemuIoDecrypted(const std::string& uri, const std::string& key, const std::string& command) {
-  const std::string rest = uri.substr(std::string("nbd://").size());
-  const size_t colon = rest.rfind(':', rest.find('/'));
-  const size_t slash = rest.find('/');
-  const std::string opts = "driver=luks,key-secret=k0,file.driver=nbd,file.server.type=inet" +
-                           std::string(",file.server.host=") + rest.substr(0, colon) +
-                           ",file.server.port=" + rest.substr(colon + 1, slash - colon - 1) +
-                           ",file.export=" + rest.substr(slash + 1);
-  const std::string cmd = "qemu-io --object secret,id=k0,data=" + key + " --image-opts '" + opts +
-                          "' -c '" + command + "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string text;
-  char buf[512];
-  while (p != nullptr && fgets(buf, sizeof buf, p) != nullptr) text += buf;
-  const int status = p == nullptr ? -1 : pclose(p);
-  UNSCOPED_INFO("qemu-io " << opts << ": " << text);
-  return status == 0;
+// True when the decrypted content of the volume's NBD export `t` (read with `key` through
+// QEMU's luks driver, as an instance's host reads it) passes the qemu-io `command`.
+bool QemuIoDecrypted(const testing::NbdTarget& t, const std::string& key,
+                     const std::string& command) {
+  return QemuIo(t, command, "driver=luks,key-secret=k0", "--object secret,id=k0,data=" + key);
 }
 
 // An encrypted copy of a plain snapshot (CopySnapshot Encrypted=true), which the controller makes
@@ -462,7 +445,7 @@ TEST_CASE("volume wiring: an encrypted copy of a plain snapshot on the real daem
   controller::VolumeKeys keys(*box, [](size_t n) { return controller::auth::RandomBytes(n); });
   f.volumes->SetVolumeKeys(&keys);
   const std::string plain = f.Create(1).volume_id();
-  const std::string plain_uri = ExportUri(*f.daemon, plain);
+  const testing::NbdTarget plain_uri = ExportUri(*f.daemon, plain);
   REQUIRE(QemuIo(plain_uri, "write -P 0x5c 1M 1M"));
   Unexport(*f.daemon, plain);
   v1::CreateSnapshotRequest snap_req;
@@ -497,7 +480,7 @@ TEST_CASE("volume wiring: an encrypted copy of a plain snapshot on the real daem
   auto w = f.volumes->CreateVolume(from_copy);
   REQUIRE(w.ok());
   CHECK(w->encrypted());
-  const std::string uri = ExportUri(*f.daemon, w->volume_id());
+  const testing::NbdTarget uri = ExportUri(*f.daemon, w->volume_id());
   CHECK_FALSE(QemuIo(uri, "read -P 0x5c 1M 1M"));  // on the wire: ciphertext
   CHECK(QemuIoDecrypted(uri, *key, "read -P 0x5c 1M 1M"));
   Unexport(*f.daemon, w->volume_id());
@@ -517,7 +500,8 @@ TEST_CASE("volume wiring: a volume from another zone's snapshot is copied betwee
   SkipWithoutQemu();
   MC_SKIP_UNLESS(Have("qemu-io"), "qemu-io not found");
   Fixture f;
-  controller::QemuImgDiskWriter writer;
+  // The controller's NBD client credentials (both daemons' CA is f.ca).
+  controller::QemuImgDiskWriter writer("qemu-img", f.daemon->nbd_client_dir());
   f.volumes->SetImageSource(nullptr, &writer);
   testing::TempDir other_dir;
   VolumedProcess other(other_dir / "state", "127.0.0.1:0", "127.0.0.1:0", "home-1c",
@@ -525,7 +509,7 @@ TEST_CASE("volume wiring: a volume from another zone's snapshot is copied betwee
   f.fleet.Add("home-1c", controller::MakeGrpcVolumeServiceClient(other.client_options()));
 
   const std::string vol = f.Create(1).volume_id();
-  const std::string uri = ExportUri(*f.daemon, vol);
+  const testing::NbdTarget uri = ExportUri(*f.daemon, vol);
   REQUIRE(QemuIo(uri, "write -P 0x5a 0 1M"));
   REQUIRE(QemuIo(uri, "write -P 0x6b 600M 64k"));
   v1::CreateSnapshotRequest s;
@@ -553,7 +537,7 @@ TEST_CASE("volume wiring: a volume from another zone's snapshot is copied betwee
   CHECK(DaemonVolumes(other)[copy->volume_id()] == 2 * kGiB);
   CHECK_FALSE(DaemonVolumes(*f.daemon).contains(copy->volume_id()));
   for (const auto& [id, size] : DaemonVolumes(*f.daemon)) CHECK(id == vol);  // no scratch left
-  const std::string copied = ExportUri(other, copy->volume_id());
+  const testing::NbdTarget copied = ExportUri(other, copy->volume_id());
   CHECK(QemuIo(copied, "read -P 0x5a 0 1M"));
   CHECK(QemuIo(copied, "read -P 0x6b 600M 64k"));
   CHECK(QemuIo(copied, "read -P 0 1024M 1M"));  // past the snapshot: zeros

@@ -21,9 +21,11 @@
 #include "absl/strings/match.h"
 #include "common/crypto/join_token.h"
 #include "common/crypto/x509.h"
+#include "common/file/file_util.h"
 #include "common/process/spawn.h"
 #include "controller/pki/certificate_authority.h"
 #include "controller/volumes/grpc_volume_service_client.h"
+#include "tests/testing/nbd_io.h"
 #include "tests/testing/run_expecting_exit.h"
 #include "tests/testing/skip.h"
 #include "tests/testing/temp_dir.h"
@@ -165,6 +167,115 @@ TEST_CASE("volumed TLS: the controller talks only to the zone's service of its C
   trusting_other.tls->ca_pem = other->ca_pem();
   CHECK(controller::ProbeVolumeServiceZone(trusting_other).status().code() ==
         absl::StatusCode::kUnavailable);
+}
+
+// Creates and exports a 1 GiB volume `id` on `d` through the controller's client.
+volume::v1::NbdExport CreateAndExport(VolumedProcess& d, const std::string& id) {
+  auto client = controller::MakeGrpcVolumeServiceClient(d.client_options(absl::Seconds(30)));
+  controller::VolumeSpec spec;
+  spec.volume_id = id;
+  spec.size_gib = 1;
+  REQUIRE(client->CreateVolume(spec).ok());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  volume::v1::ExportVolumeRequest req;
+  req.set_volume_id(id);
+  volume::v1::NbdExport nbd;
+  REQUIRE(d.stub().ExportVolume(&ctx, req, &nbd).ok());
+  return nbd;
+}
+
+// The QEMU client credentials of a fresh clientAuth certificate `ca` issued for `common_name`
+// (ca_pem: the CA the client trusts for the server), in `dir`.
+std::string ClientDir(const controller::CertificateAuthority& ca, const std::string& ca_dir,
+                      const std::string& common_name, const std::string& trusted_ca_pem,
+                      const std::string& dir) {
+  crypto::CertificateSpec spec{.common_name = common_name,
+                               .usage = crypto::KeyUsage::kClient,
+                               .not_before = {},
+                               .not_after = {}};
+  controller::VolumeServiceTls tls = Issue(ca, ca_dir, spec);
+  tls.ca_pem = trusted_ca_pem;
+  return testing::WriteNbdClientDir(tls, dir);
+}
+
+// The NBD port of a volume service with TLS files (SECURITY.md, "The volume service"): only a
+// TLS client with a certificate from the controller's CA reads or writes an export. qemu-io as
+// the client, as hosts' QEMU and the controller's qemu-img connect.
+TEST_CASE("volumed TLS: NBD takes only TLS clients with a certificate from the controller's CA",
+          "[integration][mtls]") {
+  SkipWithoutQemu();
+  MC_SKIP_UNLESS(Have("qemu-io"), "qemu-io not found");
+  testing::TempDir dir;
+  auto ca = NewCa(dir / "pki");
+  VolumedProcess d(dir / "state", "127.0.0.1:0", "127.0.0.1:0", kZone,
+                   testing::MakeVolumedTls(*ca, kZone, dir / "tls"));
+  const volume::v1::NbdExport nbd = CreateAndExport(d, "vol-1");
+  // Bug: the export answer not saying TLS (the controller would hand hosts a plain disk that
+  // cannot connect), or naming another server name than the certificate's.
+  CHECK(nbd.tls());
+  CHECK(nbd.tls_hostname() == crypto::VolumeServiceName(kZone));
+  // The reference: the controller's client certificate writes and reads back.
+  const testing::NbdTarget good = testing::TargetOf(nbd, d.nbd_client_dir());
+  REQUIRE(testing::QemuIo(good, "write -P 0x5a 0 64k"));
+  CHECK(testing::QemuIo(good, "read -P 0x5a 0 64k"));
+  // Any client certificate of the CA (a host's NBD client certificate) reads too.
+  CHECK(testing::QemuIo(
+      testing::TargetOf(nbd, ClientDir(*ca, dir / "pki", "nbd-client.h-0123456789abcdef0",
+                                       ca->ca_pem(), dir / "host-client")),
+      "read -P 0x5a 0 64k"));
+
+  // Bug: nbd-server-start without tls-creds: a plain client reads the volume.
+  testing::NbdTarget plain = good;
+  plain.target.tls_creds.clear();
+  CHECK_FALSE(testing::QemuIo(plain, "read -P 0x5a 0 64k"));
+  // Bug: verify-peer off: TLS without a client certificate is let in.
+  testing::NbdTarget anonymous = good;
+  anonymous.tls_dir = dir / "anonymous";
+  REQUIRE(file::EnsureDirectoryMode(anonymous.tls_dir, 0700).ok());
+  REQUIRE(file::WriteFileAtomic(anonymous.tls_dir + "/ca-cert.pem", ca->ca_pem(), 0600).ok());
+  CHECK_FALSE(testing::QemuIo(anonymous, "read -P 0x5a 0 64k"));
+  // Bug: the daemon's credentials trusting another CA (or any): a client certificate another
+  // CA issued is refused.
+  auto other = NewCa(dir / "other-pki");
+  CHECK_FALSE(testing::QemuIo(
+      testing::TargetOf(nbd, ClientDir(*other, dir / "other-pki", crypto::kControllerClientName,
+                                       ca->ca_pem(), dir / "other-client")),
+      "read -P 0x5a 0 64k"));
+  // Bug: the NBD server shown another certificate than the service's (the client checks the
+  // name it was told): a client that expects another zone's service is refused.
+  testing::NbdTarget other_zone = good;
+  other_zone.target.tls_hostname = crypto::VolumeServiceName("home-1b");
+  CHECK_FALSE(testing::QemuIo(other_zone, "read -P 0x5a 0 64k"));
+  // The credentials directory: 0700, files 0600.
+  struct stat st {};
+  REQUIRE(stat((dir / "state/nbd-tls").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  for (const char* f : {"ca-cert.pem", "server-cert.pem", "server-key.pem"}) {
+    REQUIRE(stat((dir / "state/nbd-tls/" + f).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+  }
+}
+
+// Bugs caught (one line each): --nbd-tls off ignored (TLS required anyway, the clients told
+// plain); a service without TLS files answering tls (hosts would fail every attach).
+TEST_CASE("volumed TLS: NBD is plain with --nbd-tls off and without TLS files",
+          "[integration][mtls]") {
+  SkipWithoutQemu();
+  MC_SKIP_UNLESS(Have("qemu-io"), "qemu-io not found");
+  testing::TempDir dir;
+  auto ca = NewCa(dir / "pki");
+  {
+    VolumedProcess d(dir / "state-off", "127.0.0.1:0", "127.0.0.1:0", kZone,
+                     testing::MakeVolumedTls(*ca, kZone, dir / "tls"), {"--nbd-tls", "off"});
+    const volume::v1::NbdExport nbd = CreateAndExport(d, "vol-1");
+    CHECK_FALSE(nbd.tls());
+    CHECK(testing::QemuIo(testing::TargetOf(nbd, ""), "read -P 0 0 64k"));
+  }
+  VolumedProcess d(dir / "state-plain", "127.0.0.1:0", "127.0.0.1:0", kZone);
+  const volume::v1::NbdExport nbd = CreateAndExport(d, "vol-1");
+  CHECK_FALSE(nbd.tls());
+  CHECK(testing::QemuIo(testing::TargetOf(nbd, ""), "read -P 0 0 64k"));
 }
 
 // Bugs caught (one line each): plain text served on a non-loopback address without a word (the

@@ -8,7 +8,9 @@
 // With a VolumedTls it serves mutual TLS with files the controller's CA issued
 // (WriteVolumeServiceFiles, what `minicloud-controller issue-volume-service-cert` writes), and
 // stub() and client_options() show the controller's client certificate, as the controller does;
-// without, plain text on loopback.
+// without, plain text on loopback. Its NBD exports are then over TLS too (unless `extra_args`
+// say --nbd-tls off): nbd_client_dir() holds the controller's client certificate as QEMU reads
+// it (tests/testing/nbd_io.h).
 
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
@@ -29,6 +31,7 @@
 #include "controller/pki/volume_service_files.h"
 #include "controller/volumes/grpc_volume_service_client.h"
 #include "minicloud/v1/volume_service.grpc.pb.h"
+#include "tests/testing/nbd_io.h"
 
 namespace minicloud::testing {
 
@@ -54,7 +57,8 @@ class VolumedProcess {
  public:
   VolumedProcess(const std::string& state_dir, const std::string& nbd_listen,
                  const std::string& listen = "127.0.0.1:0", const std::string& zone = "test-1b",
-                 std::optional<VolumedTls> tls = std::nullopt)
+                 std::optional<VolumedTls> tls = std::nullopt,
+                 const std::vector<std::string>& extra_args = {})
       : zone_(zone), tls_(std::move(tls)) {
     int fds[2];
     REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
@@ -75,7 +79,9 @@ class VolumedProcess {
       argv.insert(argv.end(),
                   {"--tls-cert", tls_->dir + "/server.crt", "--tls-key", tls_->dir + "/server.key",
                    "--tls-client-ca", tls_->dir + "/ca.crt"});
+      nbd_client_dir_ = WriteNbdClientDir(tls_->client, tls_->dir + "/nbd-client");
     }
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     absl::StatusOr<pid_t> pid = process::Spawn(argv, options);
     REQUIRE(pid.ok());
     pid_ = *pid;
@@ -110,6 +116,8 @@ class VolumedProcess {
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
   int exit_status() const { return exit_status_; }
   volume::v1::VolumeService::Stub& stub() { return *stub_; }
+  // QEMU client credentials of the controller's certificate; empty without TLS.
+  const std::string& nbd_client_dir() const { return nbd_client_dir_; }
 
   // What the controller's client of this daemon is given (its TLS side when the daemon has TLS).
   controller::GrpcVolumeServiceOptions client_options(
@@ -143,6 +151,7 @@ class VolumedProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   int exit_status_ = -1;
+  std::string nbd_client_dir_;
   std::unique_ptr<volume::v1::VolumeService::Stub> stub_;
 };
 

@@ -115,6 +115,10 @@ struct NbdEndpoint {
   std::string host;  // as a client dials it: an address or a host name
   int port = 0;
   std::string export_name;
+  // NBD over TLS: the client needs a certificate from the controller's CA and checks the
+  // server's against tls_hostname (common/storage/nbd_tls.h). False: plain NBD.
+  bool tls = false;
+  std::string tls_hostname;
   // "nbd://host:port/export" (IPv6 hosts in brackets), as qemu-io and qemu-nbd take it.
   std::string Uri() const;
 };

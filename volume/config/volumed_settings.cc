@@ -23,6 +23,7 @@ const std::map<std::string, std::pair<std::string, std::string VolumedSettings::
           {"availability_zone", {"--availability-zone", &VolumedSettings::availability_zone}},
           {"nbd_listen", {"--nbd-listen", &VolumedSettings::nbd_listen}},
           {"nbd_advertise", {"--nbd-advertise", &VolumedSettings::nbd_advertise}},
+          {"nbd_tls", {"--nbd-tls", &VolumedSettings::nbd_tls}},
           {"qsd_binary", {"--qsd-binary", &VolumedSettings::qsd_binary}},
           {"qemu_img", {"--qemu-img", &VolumedSettings::qemu_img}},
           {"tls_cert", {"--tls-cert", &VolumedSettings::tls_cert}},
@@ -71,6 +72,12 @@ void AddVolumedFlags(CLI::App& app, VolumedSettings& s) {
   app.add_option("--tls-client-ca", s.tls_client_ca,
                  "the controller's CA (ca.crt): only the controller's client certificate from it "
                  "is let in");
+  app.add_option("--nbd-tls", s.nbd_tls,
+                 "on: with the --tls-* files, NBD clients need TLS and a certificate from "
+                 "--tls-client-ca; off: plain NBD (anyone who reaches --nbd-listen can read and "
+                 "write attached volumes)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   app.add_flag("--insecure-plaintext", s.insecure_plaintext,
                "serve the VolumeService without TLS on a non-loopback --listen (anyone who "
                "reaches it can read and delete every volume)");
@@ -126,6 +133,10 @@ absl::Status ResolveVolumedSettings(VolumedSettings& s) {
   if (!nbd.ok()) return nbd.status();
   if (s.availability_zone.empty()) return absl::InvalidArgumentError("no availability zone");
   if (s.state_dir.empty()) return absl::InvalidArgumentError("no state_dir");
+  if (s.nbd_tls != "on" && s.nbd_tls != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nbd_tls is \"", s.nbd_tls, "\": \"on\" or \"off\""));
+  }
   s.state_dir = std::filesystem::absolute(s.state_dir).lexically_normal().string();
   const int files = !s.tls_cert.empty() + !s.tls_key.empty() + !s.tls_client_ca.empty();
   if (files != 0 && files != 3) {
@@ -149,6 +160,10 @@ absl::Status ResolveVolumedSettings(VolumedSettings& s) {
 
 VolumedTransport TransportOf(const VolumedSettings& s) {
   return s.tls_cert.empty() ? VolumedTransport::kPlaintext : VolumedTransport::kMutualTls;
+}
+
+bool NbdTlsOf(const VolumedSettings& s) {
+  return TransportOf(s) == VolumedTransport::kMutualTls && s.nbd_tls == "on";
 }
 
 }  // namespace minicloud::volume

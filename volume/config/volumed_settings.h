@@ -27,6 +27,10 @@ struct VolumedSettings {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // NBD over TLS (SECURITY.md, "The volume service"): "on" with the tls_* files (the NBD server
+  // then takes only clients with a certificate from tls_client_ca), "off" for plain NBD even
+  // then (logged). NbdTlsOf decides.
+  std::string nbd_tls = "on";
   // Serve plain text on a non-loopback `listen` anyway (flag only; logged as a warning).
   bool insecure_plaintext = false;
   std::string config_file;  // --config
@@ -53,17 +57,22 @@ bool IsLoopbackHost(const std::string& host);
 void AddVolumedFlags(CLI::App& app, VolumedSettings& settings);
 
 // Loads the YAML file (flat keys: listen, state_dir, region, availability_zone, nbd_listen,
-// nbd_advertise, qsd_binary, qemu_img, tls_cert, tls_key, tls_client_ca) and takes each value whose
-// flag was not given. Unknown keys and non-string values are InvalidArgument with the file and
-// line.
+// nbd_advertise, nbd_tls, qsd_binary, qemu_img, tls_cert, tls_key, tls_client_ca) and takes each
+// value whose flag was not given. Unknown keys and non-string values are InvalidArgument with the
+// file and line.
 absl::Status ApplyVolumedConfigFile(const CLI::App& app, VolumedSettings& settings);
 
-// Checks the addresses and makes state_dir absolute. FailedPrecondition when only some of the
+// Checks the addresses and makes state_dir absolute. InvalidArgument when nbd_tls is not "on" or
+// "off"; FailedPrecondition when only some of the
 // tls_* files are given, or none while `listen` is not on loopback and insecure_plaintext is off
 // (plain text is never the silent default where others can reach it).
 absl::Status ResolveVolumedSettings(VolumedSettings& settings);
 
 // The transport of resolved settings.
 VolumedTransport TransportOf(const VolumedSettings& settings);
+
+// True when the NBD exports of resolved settings are served over TLS with client certificates:
+// mutual TLS on the VolumeService and nbd_tls "on".
+bool NbdTlsOf(const VolumedSettings& settings);
 
 }  // namespace minicloud::volume

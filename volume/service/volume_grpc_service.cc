@@ -97,6 +97,8 @@ grpc::Status VolumeGrpcService::ExportVolume(grpc::ServerContext*,
                   r->set_port(e.port);
                   r->set_export_name(e.export_name);
                   r->set_uri(e.Uri());
+                  r->set_tls(e.tls);
+                  r->set_tls_hostname(e.tls_hostname);
                 });
 }
 

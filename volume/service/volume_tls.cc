@@ -65,4 +65,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> VolumeServiceCredential
   return crypto::ControllerOnlyServerCredentials(key_pem, cert_pem, ca_pem, "the volume service");
 }
 
+absl::StatusOr<std::optional<storage::QemuTlsFiles>> NbdTlsFiles(const VolumedSettings& s) {
+  if (!NbdTlsOf(s)) return std::nullopt;
+  storage::QemuTlsFiles files;
+  MC_ASSIGN_OR_RETURN(files.ca_pem, ReadWhole(s.tls_client_ca));
+  MC_ASSIGN_OR_RETURN(files.certificate_pem, ReadWhole(s.tls_cert));
+  MC_ASSIGN_OR_RETURN(files.key_pem, ReadWhole(s.tls_key));
+  return files;
+}
+
 }  // namespace minicloud::volume

@@ -9,9 +9,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/storage/nbd_tls.h"
 #include "volume/config/volumed_settings.h"
 
 namespace minicloud::volume {
@@ -23,5 +25,11 @@ namespace minicloud::volume {
 // (the name the controller checks).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> VolumeServiceCredentials(
     const VolumedSettings& settings, absl::Time now);
+
+// The NBD server's credentials for resolved `settings`: the same three files as the
+// VolumeService's (the certificate names the service and the --nbd-advertise names; clients
+// show a certificate from tls_client_ca), or nullopt when NbdTlsOf is false. Call after
+// VolumeServiceCredentials checked the files.
+absl::StatusOr<std::optional<storage::QemuTlsFiles>> NbdTlsFiles(const VolumedSettings& settings);
 
 }  // namespace minicloud::volume

@@ -88,8 +88,8 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> CryptDisks(virDomainPtr dom,
   return CryptDisksInQomList(*list);
 }
 
-absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_view context,
-                           bool firmware_boot, int pci_slot) {
+absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, const std::string& nbd_tls_dir,
+                           absl::string_view context, bool firmware_boot, int pci_slot) {
   Release(dom, disk.target_dev, context);  // an interrupted earlier plug
   absl::StatusOr<int> slot = pci_slot;
   if (pci_slot == 0) {
@@ -100,7 +100,8 @@ absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_v
   if (!slot.ok()) {
     return WithContext(context, slot.status());
   }
-  absl::StatusOr<std::vector<std::string>> commands = CryptPlugCommands(disk, *slot, firmware_boot);
+  absl::StatusOr<std::vector<std::string>> commands =
+      CryptPlugCommands(disk, *slot, firmware_boot, nbd_tls_dir);
   if (!commands.ok()) {
     return WithContext(context, commands.status());
   }

@@ -35,9 +35,10 @@ absl::StatusOr<std::string> Qmp(virDomainPtr dom, const std::string& command,
 // and the error names the step, never the key. A boot disk gets bootindex 0: the caller must
 // reset the machine (ResetMachine) before the guest's firmware runs; with `firmware_boot` false
 // (a kernel loaded directly) it gets none. The device goes to `pci_slot` of pci.0, or with 0 to
-// the highest free one (FreePciSlot).
-absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, absl::string_view context,
-                           bool firmware_boot = true, int pci_slot = 0);
+// the highest free one (FreePciSlot). `nbd_tls_dir`: QEMU's NBD client credentials, for a disk
+// with nbd_tls.
+absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, const std::string& nbd_tls_dir,
+                           absl::string_view context, bool firmware_boot = true, int pci_slot = 0);
 
 // The encrypted disks the running QEMU has (its peripheral devices named by CryptDeviceId). None
 // on a driver without a QEMU monitor (libvirt's test driver).

@@ -132,7 +132,9 @@ absl::Status LibvirtHypervisor::AttachCryptDisk(const std::string& id, const Ebs
     return absl::FailedPreconditionError(
         absl::StrCat(context, ": target ", disk.target_dev, " is in use"));
   }
-  if (absl::Status s = PlugCryptDisk(dom->get(), disk, context); !s.ok()) return s;
+  if (absl::Status s = PlugCryptDisk(dom->get(), disk, impl_->nbd_tls_dir(), context); !s.ok()) {
+    return s;
+  }
   spdlog::info("hypervisor: attached {} to {} as {} (encrypted, hot-plug)", disk.volume_id, id,
                disk.target_dev);
   return absl::OkStatus();

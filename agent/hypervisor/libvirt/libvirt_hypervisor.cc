@@ -221,7 +221,7 @@ absl::Status UndefineAll(virDomainPtr dom, absl::string_view context) {
 // over QMP; then, if the domain is still paused at its start, a machine reset when the root is
 // encrypted (the firmware's boot order is rebuilt at reset) and the resume.
 absl::Status PlugEncryptedAndResume(virDomainPtr dom, const DomainSpec& spec,
-                                    const std::string& context) {
+                                    const std::string& nbd_tls_dir, const std::string& context) {
   absl::StatusOr<std::vector<AttachedEbsDisk>> have = libvirt_internal::CryptDisks(dom, context);
   if (!have.ok()) return have.status();
   // A guest whose kernel is loaded directly boots no disk: QEMU's kernel loader holds boot
@@ -235,7 +235,8 @@ absl::Status PlugEncryptedAndResume(virDomainPtr dom, const DomainSpec& spec,
     for (const AttachedEbsDisk& h : *have) present = present || h.target_dev == disk.target_dev;
     if (present) continue;
     if (absl::Status s = libvirt_internal::PlugCryptDisk(
-            dom, disk, absl::StrCat(context, ": encrypted ", disk.volume_id), firmware_boot);
+            dom, disk, nbd_tls_dir, absl::StrCat(context, ": encrypted ", disk.volume_id),
+            firmware_boot);
         !s.ok()) {
       return s;
     }
@@ -263,7 +264,7 @@ absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::Open(
   if (!conn.ok()) return conn.status();
   spdlog::info("hypervisor: connected to {}", options.uri);
   return std::unique_ptr<LibvirtHypervisor>(
-      new LibvirtHypervisor(std::make_unique<Impl>(options.uri, *conn)));
+      new LibvirtHypervisor(std::make_unique<Impl>(options.uri, *conn, options.nbd_tls_dir)));
 }
 
 absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::Open(std::string uri) {
@@ -301,7 +302,8 @@ absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& spec) {
     // Idempotent: it already runs. A start interrupted between the paused start and the resume
     // (the agent died) is completed.
     if (active == 1)
-      return encrypted ? PlugEncryptedAndResume(existing.get(), spec, context) : absl::OkStatus();
+      return encrypted ? PlugEncryptedAndResume(existing.get(), spec, impl_->nbd_tls_dir(), context)
+                       : absl::OkStatus();
     // Defined but stopped (e.g. the guest powered off): redefine with this spec and start.
   } else if (LastErrorCode() != VIR_ERR_NO_DOMAIN) {
     return LastError(absl::StrCat(context, ": look up"));
@@ -320,7 +322,7 @@ absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& spec) {
   if (virDomainCreateWithFlags(dom.get(), encrypted ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
     start_error = LastError(absl::StrCat(context, ": start"));
   } else if (encrypted) {
-    start_error = PlugEncryptedAndResume(dom.get(), spec, context);
+    start_error = PlugEncryptedAndResume(dom.get(), spec, impl_->nbd_tls_dir(), context);
   }
   if (!start_error.ok()) {
     // Leave nothing behind: stop whatever may have started, then undefine.

@@ -49,6 +49,9 @@ struct LibvirtOptions {
   // the embedded driver, which otherwise go to stderr) is written to this file. Only the first
   // Open() of a process applies it, before virInitialize().
   std::string libvirt_log_file;
+  // QEMU's NBD client credentials (agent/runtime/nbd_client_tls.h) for encrypted disks over TLS,
+  // which are plugged over QMP; libvirt's own disks take qemu.conf's nbd_tls_x509_cert_dir.
+  std::string nbd_tls_dir;
 };
 
 class LibvirtHypervisor final : public Hypervisor {

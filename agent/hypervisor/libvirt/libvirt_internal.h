@@ -63,13 +63,15 @@ using libvirt_internal::WithContext;
 
 class LibvirtHypervisor::Impl {
  public:
-  Impl(std::string uri, virConnectPtr conn) : uri_(std::move(uri)), conn_(conn) {}
+  Impl(std::string uri, virConnectPtr conn, std::string nbd_tls_dir = "")
+      : uri_(std::move(uri)), nbd_tls_dir_(std::move(nbd_tls_dir)), conn_(conn) {}
   ~Impl() {
     absl::MutexLock lock(&conn_mu_);
     if (conn_ != nullptr) virConnectClose(conn_);
   }
 
   const std::string& uri() const { return uri_; }
+  const std::string& nbd_tls_dir() const { return nbd_tls_dir_; }
 
   static absl::StatusOr<virConnectPtr> OpenConnection(const std::string& uri) {
     virConnectPtr conn = virConnectOpen(uri.c_str());
@@ -146,6 +148,7 @@ class LibvirtHypervisor::Impl {
 
  private:
   const std::string uri_;
+  const std::string nbd_tls_dir_;
   absl::Mutex conn_mu_;
   virConnectPtr conn_ ABSL_GUARDED_BY(conn_mu_);
   absl::Mutex ids_mu_;

@@ -122,7 +122,7 @@ absl::Status SaveOverQmp(virDomainPtr dom, const std::string& path, const std::s
 
 // RestoreDomain from a file SaveOverQmp wrote: `fd` is positioned after its header.
 absl::Status RestoreOverQmp(virConnectPtr conn, const DomainSpec& spec, const QmpSaveHeader& header,
-                            int fd, const std::string& context) {
+                            const std::string& nbd_tls_dir, int fd, const std::string& context) {
   size_t encrypted = 0;
   for (const EbsDisk& disk : spec.ebs_disks) {
     if (disk.luks_key.empty()) continue;
@@ -158,7 +158,7 @@ absl::Status RestoreOverQmp(virConnectPtr conn, const DomainSpec& spec, const Qm
   for (const EbsDisk& disk : spec.ebs_disks) {
     if (!s.ok()) break;
     if (disk.luks_key.empty()) continue;
-    s = libvirt_internal::PlugCryptDisk(dom.get(), disk,
+    s = libvirt_internal::PlugCryptDisk(dom.get(), disk, nbd_tls_dir,
                                         absl::StrCat(context, ": encrypted ", disk.volume_id),
                                         firmware_boot, header.crypt_slots.at(disk.target_dev));
   }
@@ -244,7 +244,8 @@ absl::Status LibvirtHypervisor::RestoreDomain(const DomainSpec& wanted, const st
     virResetLastError();
   }
   if (header.ok()) {
-    MC_RETURN_IF_ERROR(RestoreOverQmp(conn->get(), spec, *header, fd.get(), context));
+    MC_RETURN_IF_ERROR(
+        RestoreOverQmp(conn->get(), spec, *header, impl_->nbd_tls_dir(), fd.get(), context));
     spdlog::info("hypervisor: restored {} with its encrypted disks from {}", spec.instance_id,
                  path);
     return absl::OkStatus();

@@ -90,6 +90,26 @@ TEST_CASE("hibernation image options: raw over NBD, raw over LUKS over NBD", "[h
   CHECK(HibernationImageOpts(Disk(true), 0).find("0123456789abcdef0123") == std::string::npos);
 }
 
+// Bugs caught (one line each): the TLS options dropped (qemu-img speaks plain NBD to a TLS
+// server, refused), the server's name not checked, the credentials object not given or given
+// for a plain disk, a TLS disk run without credentials.
+TEST_CASE("hibernation image options: NBD over TLS", "[hibernation][tls]") {
+  v1::DesiredEbsDisk d = Disk(false);
+  d.set_nbd_tls(true);
+  d.set_nbd_tls_hostname("minicloud-volumed.home-1a");
+  CHECK(HibernationImageOpts(d, 0) ==
+        "driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=192.0.2.7,"
+        "file.server.port=10809,file.export=vol-0123456789abcdef0,file.tls-creds=hibernation-tls,"
+        "file.tls-hostname=minicloud-volumed.home-1a");
+  auto objects = HibernationTlsObjects(d, "/state/nbd-tls");
+  REQUIRE(objects.ok());
+  CHECK(*objects == std::vector<std::string>{"--object",
+                                             "tls-creds-x509,id=hibernation-tls,dir=/state/"
+                                             "nbd-tls,endpoint=client"});
+  CHECK(HibernationTlsObjects(Disk(false), "/state/nbd-tls")->empty());
+  CHECK(HibernationTlsObjects(d, "").status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
 // A running fake guest, and the stand-in qemu-img with its scratch directory in a temp dir.
 struct GuestWithStandIn {
   GuestWithStandIn()

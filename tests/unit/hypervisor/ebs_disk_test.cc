@@ -303,5 +303,41 @@ TEST_CASE("BuildEbsDiskXml: an encrypted disk is never a libvirt element", "[ebs
   CHECK(BuildEbsDiskXml(Gp2Disk())->find("encryption") == std::string::npos);
 }
 
+// NBD over TLS in the libvirt element (libvirt 9.0's schema: tls and tlsHostname on an NBD
+// <source>, formatted in this order; checked with virsh -c test:///default define + dumpxml).
+TEST_CASE("BuildEbsDiskXml: NBD over TLS", "[ebs_disk][tls]") {
+  struct Row {
+    bool tls;
+    std::string hostname;
+    std::string want_source;  // the <source ...> line, or "" for a refusal
+    const char* bug;
+  };
+  const std::vector<Row> rows = {
+      {false, "", "<source protocol='nbd' name='vol-0123456789abcdef0'>",
+       "tls='yes' on a plain export (QEMU would never connect)"},
+      {true, "minicloud-volumed.home-1a",
+       "<source protocol='nbd' name='vol-0123456789abcdef0' tls='yes' "
+       "tlsHostname='minicloud-volumed.home-1a'>",
+       "tls left out (QEMU speaks plain NBD to a TLS server: refused) or the name not checked"},
+      {true, "", "<source protocol='nbd' name='vol-0123456789abcdef0' tls='yes'>",
+       "an empty tlsHostname written (libvirt would check the certificate for '')"},
+      {false, "minicloud-volumed.home-1a", "", "a hostname without TLS taken silently"},
+      {true, "x' onmouseover='y", "", "an unchecked name reaching the XML"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.bug);
+    EbsDisk d = Gp2Disk();
+    d.nbd_tls = r.tls;
+    d.nbd_tls_hostname = r.hostname;
+    absl::StatusOr<std::string> xml = BuildEbsDiskXml(d);
+    if (r.want_source.empty()) {
+      CHECK(xml.status().code() == absl::StatusCode::kInvalidArgument);
+      continue;
+    }
+    REQUIRE(xml.ok());
+    CHECK_THAT(*xml, Catch::Contains("  " + r.want_source + "\n"));
+  }
+}
+
 }  // namespace
 }  // namespace minicloud::hypervisor

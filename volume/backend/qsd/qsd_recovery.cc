@@ -20,6 +20,12 @@
 #include "volume/backend/qsd/qsd_volume_backend.h"
 
 namespace minicloud::volume {
+namespace {
+
+// The daemon's tls-creds-x509 object for its NBD server.
+constexpr char kNbdTlsCreds[] = "nbdtls0";
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<QsdVolumeBackend>> QsdVolumeBackend::Open(
     QsdBackendOptions options) {
@@ -37,6 +43,11 @@ absl::StatusOr<std::unique_ptr<QsdVolumeBackend>> QsdVolumeBackend::Open(
     std::stringstream text;
     text << in.rdbuf();
     MC_ASSIGN_OR_RETURN(b->manifest_, ParseManifest(text.str()));
+  }
+  if (b->options_.nbd_tls) {
+    MC_ASSIGN_OR_RETURN(const std::string tls_dir, file::PathUnder(dir, {"nbd-tls"}));
+    MC_RETURN_IF_ERROR(
+        storage::WriteQemuTlsDir(tls_dir, storage::QemuTlsEndpoint::kServer, *b->options_.nbd_tls));
   }
   MC_ASSIGN_OR_RETURN(const std::string nbd_socket, file::PathUnder(dir, {"nbd.sock"}));
   MC_ASSIGN_OR_RETURN(b->relay_, NbdRelay::Start(b->options_.nbd_listen_host,
@@ -67,7 +78,20 @@ absl::Status QsdVolumeBackend::StartDaemonLocked() {
   std::error_code ec;
   std::filesystem::remove(nbd_socket, ec);
   const nlohmann::json addr = {{"type", "unix"}, {"data", {{"path", nbd_socket}}}};
-  MC_RETURN_IF_ERROR(Annotate(qsd_->qmp().Execute("nbd-server-start", {{"addr", addr}}).status(),
+  nlohmann::json server = {{"addr", addr}};
+  if (options_.nbd_tls) {
+    MC_ASSIGN_OR_RETURN(const std::string tls_dir, file::PathUnder(dir, {"nbd-tls"}));
+    MC_RETURN_IF_ERROR(Annotate(qsd_->qmp()
+                                    .Execute("object-add", {{"qom-type", "tls-creds-x509"},
+                                                            {"id", kNbdTlsCreds},
+                                                            {"dir", tls_dir},
+                                                            {"endpoint", "server"},
+                                                            {"verify-peer", true}})
+                                    .status(),
+                                absl::StrCat("NBD TLS credentials in ", tls_dir)));
+    server["tls-creds"] = kNbdTlsCreds;
+  }
+  MC_RETURN_IF_ERROR(Annotate(qsd_->qmp().Execute("nbd-server-start", server).status(),
                               absl::StrCat("NBD server on ", nbd_socket)));
   return RecoverLocked();
 }

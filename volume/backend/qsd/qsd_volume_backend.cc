@@ -25,7 +25,9 @@ VolumeInfo QsdVolumeBackend::InfoLocked(const std::string& id, const VolumeRecor
 NbdEndpoint QsdVolumeBackend::EndpointLocked(absl::string_view volume_id) const {
   return NbdEndpoint{.host = options_.nbd_advertise_host,
                      .port = nbd_port_,
-                     .export_name = std::string(volume_id)};
+                     .export_name = std::string(volume_id),
+                     .tls = options_.nbd_tls.has_value(),
+                     .tls_hostname = options_.nbd_tls ? options_.nbd_tls_hostname : ""};
 }
 
 absl::StatusOr<VolumeInfo> QsdVolumeBackend::CreateVolume(const CreateVolumeRequest& r) {
@@ -334,7 +336,8 @@ BackendHealth QsdVolumeBackend::Health() {
     if (s.ok()) s = qsd_->qmp().Execute("query-version").status();
   }
   h.healthy = s.ok();
-  h.detail = s.ok() ? absl::StrCat("qemu-storage-daemon pid ", qsd_->pid(), ", NBD on ",
+  h.detail = s.ok() ? absl::StrCat("qemu-storage-daemon pid ", qsd_->pid(), ", NBD",
+                                   options_.nbd_tls ? " over TLS" : "", " on ",
                                    options_.nbd_listen_host, ":", nbd_port_)
                     : std::string(s.message());
   h.volumes = static_cast<int64_t>(manifest_.volumes.size());

@@ -7,6 +7,7 @@
 //   layers/<n>.qcow2  one qcow2 file per layer; block node "l<n>" in the daemon
 //   qsd.qmp, qsd.pid, qsd.log  the daemon's QMP socket, pid file and stderr
 //   nbd.sock        the daemon's NBD server; hosts reach it through NbdRelay (TCP_NODELAY)
+//   nbd-tls/        its TLS credentials when NBD is over TLS (QsdBackendOptions::nbd_tls)
 //
 // A volume is its writable top layer over a backing chain of frozen layers. CreateSnapshot is
 // blockdev-snapshot-sync on the top: the old top freezes as the snapshot (it holds exactly what
@@ -38,6 +39,7 @@
 #include <optional>
 #include <string>
 
+#include "common/storage/nbd_tls.h"
 #include "volume/backend/qsd/layer_manifest.h"
 #include "volume/backend/qsd/nbd_relay.h"
 #include "volume/backend/qsd/qsd_process.h"
@@ -53,6 +55,12 @@ struct QsdBackendOptions {
   // 0: a free port chosen by the kernel when the backend opens (nbd_relay.h serves it).
   int nbd_listen_port = 10809;
   std::string nbd_advertise_host;  // what clients dial; empty: nbd_listen_host
+  // NBD over TLS (SECURITY.md, "The volume service"): set, the daemon's NBD server takes only
+  // TLS clients with a certificate from nbd_tls->ca_pem (tls-creds-x509 verify-peer), its
+  // credentials written to <state>/nbd-tls (0700, files 0600) at each open; exports tell
+  // clients to check the server certificate against nbd_tls_hostname. Unset: plain NBD.
+  std::optional<storage::QemuTlsFiles> nbd_tls;
+  std::string nbd_tls_hostname;
   std::chrono::milliseconds qmp_timeout{60000};
   // How the daemon reads and writes layer files (blockdev `file` driver, `aio`). io_uring: the
   // daemon submits from its main loop and page-cache hits complete in the submitting call, where
