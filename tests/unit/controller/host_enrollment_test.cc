@@ -136,6 +136,52 @@ TEST_CASE("certificate authority: a volume service certificate names its zone an
   }
 }
 
+TEST_CASE("enrollment: a host's NBD client certificate opens NBD and nothing else", "[pki]") {
+  Fixture f;
+  Agent host;
+  auto joined = f.enrollment.Join(host.Request(f.token));
+  REQUIRE(joined.ok());
+  const std::string id = joined->host_id();
+  Agent nbd;  // a key of its own
+  v1::NbdClientCertificateRequest req;
+  req.set_host_id(id);
+  req.set_csr_pem(*crypto::MakeCsrPem(nbd.key.get(), id));
+  auto resp = f.enrollment.IssueNbdClientCertificate(id, req);
+  INFO(resp.status().ToString());
+  REQUIRE(resp.ok());
+  CHECK(resp->ca_pem() == f.ca->ca_pem());
+  auto cert = crypto::ParseCertificatePem(resp->certificate_pem());
+  REQUIRE(cert.ok());
+  // Bug: the host id (or the request's name) as common name: the certificate would pass the
+  // controller's host check and authenticate as the host.
+  CHECK(*crypto::CommonName(cert->get()) == "nbd-client." + id);
+  CHECK_FALSE(f.enrollment.CheckHostKey(*crypto::CommonName(cert->get()), nbd.KeyHash()).ok());
+  CHECK(X509_check_host(cert->get(), id.c_str(), 0, 0, nullptr) != 1);
+  // Bug: issued for another key than the request's.
+  CHECK(*crypto::CertificateKeySha256Hex(cert->get()) == nbd.KeyHash());
+  // Bug: serverAuth given too (kHost): it could then serve as a host's agent port.
+  CHECK(crypto::VerifyCertificate(cert->get(), f.ca->ca_certificate(), f.clock.Now(),
+                                  crypto::KeyUsage::kClient)
+            .ok());
+  CHECK_FALSE(crypto::VerifyCertificate(cert->get(), f.ca->ca_certificate(), f.clock.Now(),
+                                        crypto::KeyUsage::kServer)
+                  .ok());
+  // Bug: a request for the host's identity key signed: QEMU's account would then hold the key
+  // that authenticates the host to the controller.
+  v1::NbdClientCertificateRequest identity;
+  identity.set_host_id(id);
+  identity.set_csr_pem(*crypto::MakeCsrPem(host.key.get(), id));
+  CHECK(f.enrollment.IssueNbdClientCertificate(id, identity).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  // Bug: a malformed request or a name that is no host id signed anyway.
+  v1::NbdClientCertificateRequest no_csr;
+  CHECK(f.enrollment.IssueNbdClientCertificate(id, no_csr).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(f.ca->IssueNbdClientCertificate(nbd.key.get(), kControllerClientName, f.clock.Now())
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("enrollment: bad tokens are refused", "[pki]") {
   Fixture f;
   Agent a;

@@ -159,12 +159,15 @@ TEST_CASE("CryptPlugCommands: refusals", "[crypt_qmp]") {
 
 TEST_CASE("CryptReleaseCommands and CryptUnplugCommand", "[crypt_qmp]") {
   const std::vector<std::string> r = CryptReleaseCommands("vdg");
-  REQUIRE(r.size() == 3);
+  REQUIRE(r.size() == 4);
   // Bug: the nbd node deleted before the luks node that uses it (QEMU refuses: node in use).
   CHECK(json::parse(r[0])["arguments"]["node-name"] == "mcx-luks-vdg");
   CHECK(json::parse(r[1])["arguments"]["node-name"] == "mcx-nbd-vdg");
   CHECK(json::parse(r[2]) ==
         json::parse(R"({"execute":"object-del","arguments":{"id":"mcx-key-vdg"}})"));
+  // Bug: the TLS object deleted before the NBD node that uses it.
+  CHECK(json::parse(r[3]) ==
+        json::parse(R"({"execute":"object-del","arguments":{"id":"mcx-tls-vdg"}})"));
   CHECK(json::parse(CryptUnplugCommand("mcx-vdg-vol-1")) ==
         json::parse(R"({"execute":"device_del","arguments":{"id":"mcx-vdg-vol-1"}})"));
 }
