@@ -35,7 +35,7 @@ log "QEMU runs as minicloud-qemu"
 
 # The daemons' files after a real launch (umask 022 here, as on most hosts): nothing in a state
 # directory can be read by another local user, and QEMU's group gets exactly its guests' root
-# overlays (read-write) and the AMI files (read-only).
+# overlays (read-write), the AMI files and the host's NBD client certificate (read-only).
 # exposed DIR: entries another user can read or write, through directories it can search.
 exposed() { find "$1" \( -type d ! -perm -o+x -prune \) -o \( -perm /o+rw -print \); }
 mode_of() { stat -c '%a %U %G' "$1"; }
@@ -50,7 +50,7 @@ for n in 1 2; do
   # The DHCP/DNS files that dnsmasq re-reads as its own user are the network code's to guard.
   open_files=$(exposed "$agent" | grep -v "^$agent/network-" || true)
   [[ -z $open_files ]] || fail "agent-$n files another user can reach: $(ls -ld $open_files)"
-  for d in instances images libvirt libvirt/lib; do
+  for d in instances images libvirt libvirt/lib nbd-tls; do
     assert_eq "$(mode_of "$agent/$d")" "710 root minicloud-qemu" "agent-$n $d/"
   done
   # Everything of QEMU's group (besides what libvirt gives QEMU's account in libvirt/lib/qemu).
@@ -63,6 +63,8 @@ for n in 1 2; do
   for sha in $(jq -r '.disk.sha256, .kernel.sha256, .ramdisk.sha256' "$IMAGES/tiny/manifest.json"); do
     want+=$'\n'"images/$sha 440 root"
   done
+  # The host's NBD client certificate and its own key (not tls/host.key), for NBD over TLS.
+  for f in ca-cert.pem client-cert.pem client-key.pem; do want+=$'\n'"nbd-tls/$f 440 root"; done
   assert_eq "$shared" "$(sort <<<"$want")" "agent-$n files of QEMU's group"
   for id_dir in "$agent"/instances/*; do
     for f in desired.pb console.log; do
@@ -70,7 +72,7 @@ for n in 1 2; do
     done
   done
 done
-log "state files private; QEMU's group gets only root overlays and AMI files"
+log "state files private; QEMU's group gets only root overlays, AMI files and NBD client files"
 
 # Bad input: clear EC2 errors, nothing created.
 expect_error InvalidAMIID.NotFound "$MC" run-instances --image-id ami-0123456789abcdef0
