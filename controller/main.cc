@@ -384,7 +384,11 @@ int main(int argc, char** argv) {
       {.serves_zone =
            [&volume_fleet](const std::string& zone) { return volume_fleet.Serves(zone); },
        .launched =
-           [&volumes](const std::vector<std::string>& ids) { volumes.FinishLaunchVolumes(ids); }});
+           [&volumes](const std::vector<std::string>& ids) { volumes.FinishLaunchVolumes(ids); },
+       .zone_copy =
+           [&volumes](const mc::v1::SnapshotRecord& snap, const std::string& zone, bool encrypt) {
+             return volumes.CheckZoneCopyLocked(snap, zone, encrypt);
+           }});
   ctl::InstanceProfileService profiles(state, clock, sealer);
   // CloudFormation stacks over the services above. The CloudFormation surfaces (Query actions,
   // gRPC, the guest endpoint) take it as a StackApi; the reconciler below drives it.

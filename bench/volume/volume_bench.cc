@@ -21,6 +21,11 @@
 //                           on the daemon's unix socket (the relay's and TCP's cost).
 //               --rounds rounds; peers alternate who goes first. Goal: NBD ≥ 0.8× local
 //               throughput, p99 ≤ 2× local (a "_goal" line per workload says met or not).
+//               The qemu-img bench runs also report CPU time per request: the client's
+//               (qemu-img, from the children's rusage), the daemon's (all its threads, from
+//               /proc/<pid>/stat) and the relay's (this process: the relay's threads are the only
+//               ones that run while qemu-img does). What a request costs in work, whatever the
+//               load.
 //               --aio-ab adds a third qemu-io peer: the same data on a second daemon whose
 //               layer files use the thread pool (file_aio=threads), against the shipped
 //               io_uring, in the same rounds (rotating order).
@@ -31,12 +36,16 @@
 //        (default dir: a fresh /var/tmp/minicloud-bench-volume.XXXXXX, removed at the end)
 // Output: "key=value" lines.
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -109,6 +118,38 @@ std::string LoadAverage() {
 
 double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
 
+double Seconds(const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; }
+
+// CPU seconds (user + system) used so far by: this process, its waited-for children, and the
+// process `pid` (all its threads; 0 when pid < 0 or it is gone).
+struct CpuTimes {
+  double self = 0, children = 0, daemon = 0;
+};
+
+CpuTimes CpuNow(int pid) {
+  CpuTimes t;
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  t.self = Seconds(u.ru_utime) + Seconds(u.ru_stime);
+  getrusage(RUSAGE_CHILDREN, &u);
+  t.children = Seconds(u.ru_utime) + Seconds(u.ru_stime);
+  if (pid > 0) {
+    std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const size_t close = stat.rfind(')');
+    std::istringstream rest(close == std::string::npos ? "" : stat.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) (void)absl::SimpleAtod(field, &utime);
+      if (i == 15) (void)absl::SimpleAtod(field, &stime);
+    }
+    t.daemon = (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return t;
+}
+
 // One peer of the io comparison: how qemu-io / qemu-img open it.
 struct Peer {
   std::string name;  // "nbd" or "local"
@@ -178,6 +219,11 @@ NbdEndpoint MakeIoVolume(minicloud::volume::QsdVolumeBackend& backend, int io_mi
   return e;
 }
 
+// CPU µs per request of the three processes of a qemu-img bench run, per round.
+struct CpuPerRequest {
+  std::vector<double> client, daemon, relay;
+};
+
 void IoSection(minicloud::volume::QsdVolumeBackend& backend,
                minicloud::volume::QsdVolumeBackend* threads_backend, const std::string& dir,
                int rounds, int io_ops, int io_mib, int bench_count) {
@@ -225,6 +271,7 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend,
   // Per workload, per round: throughput ratio and p99 ratio (nbd / local).
   std::map<std::string, std::vector<double>> tput_ratio, p99_ratio, iops[3], p50[3], p99[3];
   std::map<std::string, std::vector<double>> bench_ratio, aio_tput_ratio, aio_p99_ratio;
+  std::map<std::string, CpuPerRequest> bench_cpu[3];  // [peer][bench name]
   for (int round = 0; round < rounds; ++round) {
     for (const Workload& w : workloads) {
       IoRun r[3];
@@ -264,12 +311,20 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend,
       const std::string common =
           absl::StrCat(write ? "-w --pattern=107 " : "", "-c ", bench_count, " -s 4K -d 16 ");
       const Peer* peers[3] = {&nbd, &loc, &unix_peer};
+      const std::string name = write ? "bench_seqwrite" : "bench_seqread";
       double t[3];
       for (int k = 0; k < 3; ++k) {
         const int peer = (round + k) % 3;
+        const int daemon = backend.DaemonPidForTest();
+        const CpuTimes before = CpuNow(daemon);
         t[peer] = BenchSeconds(common + peers[peer]->args);
+        const CpuTimes after = CpuNow(daemon);
+        const double per = 1e6 / bench_count;
+        CpuPerRequest& c = bench_cpu[peer][name];
+        c.client.push_back((after.children - before.children) * per);
+        c.daemon.push_back((after.daemon - before.daemon) * per);
+        c.relay.push_back((after.self - before.self) * per);
       }
-      const std::string name = write ? "bench_seqwrite" : "bench_seqread";
       bench_ratio[name].push_back(t[1] / t[0]);
       bench_ratio[name + "_unix"].push_back(t[1] / t[2]);
       std::printf(
@@ -303,6 +358,17 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend,
   }
   for (const auto& [name, v] : bench_ratio) {
     std::printf("%s_vs_local_throughput_median=%s\n", name.c_str(), range(v).c_str());
+  }
+  // Work per request (medians over the rounds). The daemon and the relay serve only these
+  // requests while qemu-img runs; for the local peer both are idle (their few µs are the
+  // baseline of an idle daemon and relay).
+  const char* peer_names[3] = {"nbd", "local", "unix"};
+  for (int peer = 0; peer < 3; ++peer) {
+    for (const auto& [name, c] : bench_cpu[peer]) {
+      std::printf("%s_cpu_us_per_request_%s: client %.2f daemon %.2f relay %.2f total %.2f\n",
+                  name.c_str(), peer_names[peer], Median(c.client), Median(c.daemon),
+                  Median(c.relay), Median(c.client) + Median(c.daemon) + Median(c.relay));
+    }
   }
 }
 

@@ -85,6 +85,11 @@ class ComputeService {
   struct EbsHooks {
     std::function<bool(const std::string& zone)> serves_zone;
     std::function<void(const std::vector<std::string>& volume_ids)> launched;
+    // Whether a volume in `zone` may be made from `snap`, kept in another zone, by a full copy
+    // (VolumeService::CheckZoneCopyLocked; called with the state lock held). Unset: never.
+    std::function<absl::Status(const v1::SnapshotRecord& snap, const std::string& zone,
+                               bool encrypt)>
+        zone_copy;
   };
   void SetEbsHooks(EbsHooks hooks) { ebs_hooks_ = std::move(hooks); }
   // EC2 RebootInstances: each running instance reboots (state stays running; its agent reboots
@@ -125,9 +130,20 @@ class ComputeService {
   absl::StatusOr<scheduler::PlacementRequest> PlacementRequestLocked(
       const v1::RunInstancesRequest& req, const InstanceType& type);
   // The zones a launch of `plans` without a requested zone may use (ebs_launch.cc): those with
-  // a volume service that hold every snapshot it clones (SnapshotZones). EC2's error when none.
+  // a volume service that hold every snapshot it clones (SnapshotZones); when there are none,
+  // those needing the fewest copies of snapshots from other zones (ZonesWithFewestCopies). EC2's
+  // error when no zone can take it.
   absl::StatusOr<std::vector<std::string>> EbsLaunchZonesLocked(
       const v1::ImageRecord& image, const std::vector<EbsVolumePlan>& plans);
+  // The snapshot a volume of `plan` is copied from when its zone keeps none (ebs_launch.cc):
+  // the AMI's snapshot of the first zone holding one (baked, copied or registered AMIs; an
+  // uploaded AMI is imported into every zone instead), or the data volume's snapshot. Null when
+  // there is none to copy. Requires the state lock.
+  const v1::SnapshotRecord* CopySourceLocked(const v1::ImageRecord& image,
+                                             const EbsVolumePlan& plan) const;
+  // Whether `plan`'s volume may be copied into `zone` from CopySourceLocked: OK, or why not.
+  absl::Status ZoneCopyAllowedLocked(const v1::ImageRecord& image, const EbsVolumePlan& plan,
+                                     const std::string& zone) const;
   // The EBS volumes of one instance of a launch (ebs_launch.cc): records `creating`, attached
   // (`attaching`) at their device names, staged in `changes`; the root's id goes on `r`.
   absl::Status StageLaunchVolumesLocked(const std::vector<EbsVolumePlan>& plans,

@@ -1,10 +1,13 @@
 // RunInstances' EBS volumes: the records of an EBS-backed instance's root volume and of its Ebs
 // mappings' data volumes, staged with the instance. VolumeService::FinishLaunchVolumes then makes
-// them on the zone's volume service (the root: a copy-on-write clone of the AMI's snapshot) and
-// exports them; the host boots the instance once its root is exported.
+// them on the zone's volume service (the root: a copy-on-write clone of the AMI's snapshot, or a
+// full copy of it made by the reconcile loop when the zone keeps none) and exports them; the host
+// boots the instance once its root is exported.
+#include <algorithm>
 #include <optional>
 #include <set>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/ec2_error.h"
@@ -14,6 +17,37 @@
 #include "controller/service/hibernation.h"
 
 namespace minicloud::controller {
+
+const v1::SnapshotRecord* ComputeService::CopySourceLocked(const v1::ImageRecord& image,
+                                                           const EbsVolumePlan& plan) const {
+  std::string id = plan.snapshot_id;
+  if (plan.root) {
+    // An uploaded AMI is imported into every zone by itself (retry once that is done); a baked,
+    // copied or registered one has its snapshots where they were taken.
+    if (!image.from_snapshot() || image.zone_snapshots().empty()) return nullptr;
+    std::string first_zone;
+    for (const auto& [zone, snapshot] : image.zone_snapshots()) {
+      if (id.empty() || zone < first_zone) {
+        first_zone = zone;
+        id = snapshot;
+      }
+    }
+  }
+  if (id.empty()) return nullptr;
+  auto it = state_.snapshots().find(id);
+  return it == state_.snapshots().end() ? nullptr : &it->second;
+}
+
+absl::Status ComputeService::ZoneCopyAllowedLocked(const v1::ImageRecord& image,
+                                                   const EbsVolumePlan& plan,
+                                                   const std::string& zone) const {
+  const v1::SnapshotRecord* source = CopySourceLocked(image, plan);
+  if (source == nullptr) return absl::FailedPreconditionError("nothing to copy from");
+  if (!ebs_hooks_.zone_copy) {
+    return absl::FailedPreconditionError("this controller does not copy snapshots across zones");
+  }
+  return ebs_hooks_.zone_copy(*source, zone, plan.encrypted);
+}
 
 absl::StatusOr<std::vector<std::string>> ComputeService::EbsLaunchZonesLocked(
     const v1::ImageRecord& image, const std::vector<EbsVolumePlan>& plans) {
@@ -28,8 +62,27 @@ absl::StatusOr<std::vector<std::string>> ComputeService::EbsLaunchZonesLocked(
                                  " has no snapshot in any availability zone yet; retry once its "
                                  "import is complete"));
   }
-  std::optional<std::vector<std::string>> zones = SnapshotZones(cloned);
-  if (zones && zones->empty()) {
+  std::set<std::string> all;
+  for (const auto& [id, host] : state_.hosts()) all.insert(host.topology().availability_zone());
+  std::vector<std::string> served;  // sorted
+  for (const std::string& z : all) {
+    if (ebs_hooks_.serves_zone && ebs_hooks_.serves_zone(z)) served.push_back(z);
+  }
+  const std::optional<std::vector<std::string>> keeping = SnapshotZones(cloned);
+  std::vector<std::string> zones;
+  for (const std::string& z : keeping ? *keeping : served) {
+    if (absl::c_binary_search(served, z)) zones.push_back(z);
+  }
+  if (zones.empty() && keeping) {
+    // No zone with a volume service keeps every snapshot: copy the missing ones (EC2's
+    // snapshots are regional), into the zones that need the fewest copies.
+    zones = ZonesWithFewestCopies(cloned, served,
+                                  [&](const ClonedSnapshot& c, const std::string& zone) {
+                                    return ZoneCopyAllowedLocked(image, *c.plan, zone).ok();
+                                  });
+  }
+  if (!zones.empty()) return zones;
+  if (keeping && keeping->empty()) {
     std::string where;
     for (const ClonedSnapshot& c : cloned) {
       absl::StrAppend(
@@ -40,25 +93,16 @@ absl::StatusOr<std::vector<std::string>> ComputeService::EbsLaunchZonesLocked(
     return Ec2Error(
         absl::StatusCode::kInvalidArgument, "InvalidParameterCombination",
         absl::StrCat("No availability zone holds every snapshot this launch clones (", where,
-                     "). A launch clones each snapshot in the zone that keeps it."));
+                     "), and they cannot all be copied into one (encrypted snapshots "
+                     "are not copied across zones)."));
   }
-  if (!zones) {  // blank volumes only: any zone of the cloud
-    std::set<std::string> all;
-    for (const auto& [id, host] : state_.hosts()) all.insert(host.topology().availability_zone());
-    zones.emplace(all.begin(), all.end());
-  }
-  std::vector<std::string> served;
-  for (const std::string& z : *zones) {
-    if (ebs_hooks_.serves_zone && ebs_hooks_.serves_zone(z)) served.push_back(z);
-  }
-  if (served.empty()) {
-    return Ec2Error(
-        absl::StatusCode::kResourceExhausted, "InsufficientVolumeCapacity",
-        absl::StrCat("There is no volume service in ",
-                     zones->empty() ? "any availability zone" : absl::StrJoin(*zones, ", "),
-                     ": instances with these EBS volumes cannot launch there."));
-  }
-  return served;
+  const std::vector<std::string> wanted =
+      keeping ? *keeping : std::vector<std::string>(all.begin(), all.end());
+  return Ec2Error(
+      absl::StatusCode::kResourceExhausted, "InsufficientVolumeCapacity",
+      absl::StrCat("There is no volume service in ",
+                   wanted.empty() ? "any availability zone" : absl::StrJoin(wanted, ", "),
+                   ": instances with these EBS volumes cannot launch there."));
 }
 
 absl::Status ComputeService::StageLaunchVolumesLocked(const std::vector<EbsVolumePlan>& plans,
@@ -87,31 +131,42 @@ absl::Status ComputeService::StageLaunchVolumesLocked(const std::vector<EbsVolum
     std::string target = "vda";
     if (p.root) {
       auto snap = image.zone_snapshots().find(zone);
-      if (snap == image.zone_snapshots().end()) {
-        // An uploaded AMI is imported into every zone (pending until done); a baked or copied
-        // one stays where its snapshots were taken.
+      if (snap != image.zone_snapshots().end()) {
+        v.set_snapshot_id(snap->second);
+      } else if (absl::Status copy = ZoneCopyAllowedLocked(image, p, zone); copy.ok()) {
+        // A baked or copied AMI keeps its snapshots where they were taken: the root is a full
+        // copy of one (VolumeService's reconcile loop), and the instance stays pending until
+        // the copy is made and exported.
+        v.set_snapshot_id(CopySourceLocked(image, p)->snapshot_id());
+      } else {
+        // An uploaded AMI is imported into every zone (pending until done).
         std::vector<std::string> kept;
         for (const auto& [z, id] : image.zone_snapshots()) kept.push_back(z);
+        std::sort(kept.begin(), kept.end());
         return Ec2Error(
             absl::StatusCode::kFailedPrecondition, "InvalidAMIID.Unavailable",
-            absl::StrCat("The AMI ", image.image_id(), " has no snapshot in ", zone,
-                         image.from_snapshot() && !kept.empty()
-                             ? absl::StrCat(": its snapshots are kept in ",
-                                            absl::StrJoin(kept, ", "), "; launch it there")
-                             : " yet; retry once its import is complete"));
+            absl::StrCat(
+                "The AMI ", image.image_id(), " has no snapshot in ", zone,
+                image.from_snapshot() && !kept.empty()
+                    ? absl::StrCat(": its snapshots are kept in ", absl::StrJoin(kept, ", "),
+                                   " and cannot be copied (", copy.message(), ")")
+                    : " yet; retry once its import is complete"));
       }
-      v.set_snapshot_id(snap->second);
       r.set_root_volume_id(v.volume_id());
-      auto snap_record = state_.snapshots().find(snap->second);
+      auto snap_record = state_.snapshots().find(v.snapshot_id());
       root_encrypted = p.encrypted ||
                        (snap_record != state_.snapshots().end() && snap_record->second.encrypted());
     } else {
       if (!p.snapshot_id.empty()) {
         auto snap = state_.snapshots().find(p.snapshot_id);
         if (snap != state_.snapshots().end() && snap->second.availability_zone() != zone) {
-          return InvalidParameterValue(absl::StrCat("The snapshot ", p.snapshot_id, " is in ",
-                                                    snap->second.availability_zone(),
-                                                    "; the instance launches in ", zone));
+          // Copied in full by VolumeService's reconcile loop, when it may be.
+          if (absl::Status copy = ZoneCopyAllowedLocked(image, p, zone); !copy.ok()) {
+            return InvalidParameterValue(
+                absl::StrCat("The snapshot ", p.snapshot_id, " is in ",
+                             snap->second.availability_zone(), "; the instance launches in ", zone,
+                             " and it cannot be copied there (", copy.message(), ")"));
+          }
         }
         v.set_snapshot_id(p.snapshot_id);
       }

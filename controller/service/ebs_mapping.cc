@@ -100,6 +100,30 @@ std::optional<std::vector<std::string>> SnapshotZones(const std::vector<ClonedSn
   return zones;
 }
 
+std::vector<std::string> ZonesWithFewestCopies(
+    const std::vector<ClonedSnapshot>& cloned, const std::vector<std::string>& candidates,
+    const std::function<bool(const ClonedSnapshot& c, const std::string& zone)>& copyable) {
+  std::vector<std::string> best;
+  size_t fewest = cloned.size() + 1;
+  for (const std::string& zone : candidates) {
+    size_t copies = 0;
+    bool possible = true;
+    for (const ClonedSnapshot& c : cloned) {
+      if (absl::c_linear_search(c.zones, zone)) continue;
+      if (!copyable(c, zone)) {
+        possible = false;
+        break;
+      }
+      ++copies;
+    }
+    if (!possible || copies > fewest) continue;
+    if (copies < fewest) best.clear();
+    fewest = copies;
+    best.push_back(zone);
+  }
+  return best;
+}
+
 std::string ShownRootDeviceType(const v1::ImageRecord& image) {
   return image.root_device_type().empty() ? kRootDeviceTypeEbs : image.root_device_type();
 }

@@ -95,6 +95,14 @@ std::vector<ClonedSnapshot> ClonedSnapshots(
 // volumes: any zone with a volume service). An empty list: no zone holds them all.
 std::optional<std::vector<std::string>> SnapshotZones(const std::vector<ClonedSnapshot>& cloned);
 
+// Where a launch can land when `candidates` (zones with a volume service, sorted) hold none of
+// the zones SnapshotZones found: the candidates needing the fewest copies, where a snapshot of
+// `cloned` missing from a zone is copied into it (a full copy) when `copyable(c, zone)`. Sorted;
+// empty when no candidate can take every snapshot.
+std::vector<std::string> ZonesWithFewestCopies(
+    const std::vector<ClonedSnapshot>& cloned, const std::vector<std::string>& candidates,
+    const std::function<bool(const ClonedSnapshot& c, const std::string& zone)>& copyable);
+
 // The AMI's root device type as EC2 shows it ("" = the host-local root, shown as "ebs").
 std::string ShownRootDeviceType(const v1::ImageRecord& image);
 

@@ -119,6 +119,12 @@ class VolumeService {
   // volume without attachments becomes `available`. Returns how many volumes changed.
   int ReconcileAttachments();
 
+  // Whether a volume in `zone` may be made from `snap` of another zone, by a full copy
+  // (volume_zone_copy.cc): CreateVolume's rule, and RunInstances' (ComputeService::EbsHooks).
+  // Requires the state lock.
+  absl::Status CheckZoneCopyLocked(const v1::SnapshotRecord& snap, const std::string& zone,
+                                   bool encrypt) const;
+
  private:
   // Calls the service for a `pending` snapshot (or copy, or AMI import) and records the outcome.
   v1::SnapshotRecord FinishSnapshot(const v1::SnapshotRecord& r);
@@ -141,11 +147,8 @@ class VolumeService {
   // volume from another zone's snapshot is copied only with `copy_now` (the reconcile loop).
   v1::VolumeRecord FinishCreate(const v1::VolumeRecord& r, absl::Status* service_error,
                                 bool copy_now = false);
-  // Copies across zones (volume_zone_copy.cc). CheckZoneCopyLocked: CreateVolume's rules for a
-  // volume in `zone` from `snap` of another zone. CopyAcrossZones: the steps on both services,
+  // Copies across zones (volume_zone_copy.cc). CopyAcrossZones: the steps on both services,
   // which make `r` on its zone's service holding the snapshot's data; idempotent.
-  absl::Status CheckZoneCopyLocked(const v1::SnapshotRecord& snap, const std::string& zone,
-                                   bool encrypt) const;
   absl::Status CopyAcrossZones(const v1::VolumeRecord& r, const v1::SnapshotRecord& snap);
   // Calls the service for a `deleting` volume and purges the record when it is gone.
   bool FinishDelete(const v1::VolumeRecord& r);

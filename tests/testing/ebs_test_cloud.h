@@ -55,7 +55,11 @@ class EbsTestCloud {
     ctl.compute->SetEbsHooks(
         {.serves_zone = [this](const std::string& z) { return fleet.Serves(z); },
          .launched =
-             [this](const std::vector<std::string>& ids) { volumes->FinishLaunchVolumes(ids); }});
+             [this](const std::vector<std::string>& ids) { volumes->FinishLaunchVolumes(ids); },
+         .zone_copy =
+             [this](const v1::SnapshotRecord& snap, const std::string& zone, bool encrypt) {
+               return volumes->CheckZoneCopyLocked(snap, zone, encrypt);
+             }});
   }
 
   controller::ImageService& images() { return *cloud.controller().images; }

@@ -254,6 +254,56 @@ TEST_CASE("SnapshotZones: where a launch's snapshots are all kept", "[ebs_mappin
   }
 }
 
+TEST_CASE("ZonesWithFewestCopies: where snapshots kept apart can be copied together",
+          "[ebs_mapping]") {
+  v1::ImageRecord image;
+  (*image.mutable_zone_snapshots())["home-1a"] = "snap-a";
+  const std::map<std::string, std::string> zone_of = {{"snap-data-b", "home-1b"},
+                                                      {"snap-enc-c", "home-1c"}};
+  auto snapshot_zone = [&](const std::string& id) { return zone_of.at(id); };
+  const EbsVolumePlan root{.device_name = "/dev/xvda", .root = true};
+  const EbsVolumePlan from_b{.device_name = "/dev/sdg", .snapshot_id = "snap-data-b"};
+  const EbsVolumePlan from_enc{.device_name = "/dev/sdh", .snapshot_id = "snap-enc-c"};
+  // Everything may be copied anywhere except the encrypted snapshot.
+  auto copyable = [](const ClonedSnapshot& c, const std::string&) {
+    return c.plan->snapshot_id != "snap-enc-c";
+  };
+  const std::vector<std::string> all = {"home-1a", "home-1b", "home-1c"};
+  struct Row {
+    const char* name;  // and the one-line bug it would catch
+    std::vector<EbsVolumePlan> plans;
+    std::vector<std::string> candidates;
+    std::vector<std::string> want;
+  };
+  const std::vector<Row> rows = {
+      {"one copy either way: both zones (a tie broken by dropping one)",
+       {root, from_b},
+       all,
+       {"home-1a", "home-1b"}},
+      {"an uncopyable snapshot pins its zone (the copyable check ignored)",
+       {root, from_enc},
+       all,
+       {"home-1c"}},
+      {"the root alone, its zone not a candidate: every candidate, one copy each",
+       {root},
+       {"home-1b", "home-1c"},
+       {"home-1b", "home-1c"}},
+      {"an uncopyable snapshot kept outside every candidate: none (the copyable check ignored)",
+       {from_enc, EbsVolumePlan{.device_name = "/dev/sdi", .snapshot_id = "snap-enc-c"}},
+       {"home-1a", "home-1b"},
+       {}},
+      {"fewest copies wins over zone order (the first candidate kept)",
+       {root, from_b, EbsVolumePlan{.device_name = "/dev/sdj", .snapshot_id = "snap-data-b"}},
+       all,
+       {"home-1b"}},
+  };
+  for (const Row& row : rows) {
+    INFO(row.name);
+    CHECK(ZonesWithFewestCopies(ClonedSnapshots(image, row.plans, snapshot_zone), row.candidates,
+                                copyable) == row.want);
+  }
+}
+
 TEST_CASE("GibFor rounds up to whole GiB, at least 1", "[ebs_mapping]") {
   // Would catch: truncation (a 2 GiB + 1 byte disk in a 2 GiB volume), a 0 GiB volume.
   CHECK(GibFor(0) == 1);

@@ -11,6 +11,7 @@
 #include "common/ec2_error.h"
 #include "controller/service/volume_service.h"
 #include "controller/volumes/disk_writer.h"
+#include "controller/volumes/volume_keys.h"
 #include "tests/testing/controller_fixture.h"
 #include "tests/testing/fake_volume_service.h"
 
@@ -484,6 +485,124 @@ TEST_CASE("CreateVolume from a snapshot of another zone: a full copy by the reco
 
   r.set_encrypted(true);
   CHECK(Ec2CodeOf(f.volumes->CreateVolume(r).status()) == "UnsupportedOperation");
+}
+
+TEST_CASE("An EBS launch into a zone without its snapshots: copied there, pending until then") {
+  // Bugs caught: a baked AMI refused in a zone that does not keep its snapshot (EC2's snapshots
+  // are regional); the copy made inside RunInstances; the root cloned on the target service
+  // (which has no such snapshot) or made on the source's; the instance booted before its root
+  // is copied and exported; an encrypted snapshot copied; a launch whose snapshots no zone
+  // keeps together refused although they can be copied.
+  Fixture f;
+  RecordingWriter writer;
+  f.volumes->SetImageSource(nullptr, &writer);
+  f.ctl.images->SetVolumes(f.volumes.get());
+  f.ctl.compute->SetEbsHooks(
+      {.serves_zone = [&f](const std::string& z) { return f.fleet.Serves(z); },
+       .launched =
+           [&f](const std::vector<std::string>& ids) { f.volumes->FinishLaunchVolumes(ids); },
+       .zone_copy =
+           [&f](const v1::SnapshotRecord& snap, const std::string& zone, bool encrypt) {
+             return f.volumes->CheckZoneCopyLocked(snap, zone, encrypt);
+           }});
+  auto register_image = [&f](const std::string& name, const std::string& snapshot_id) {
+    v1::RegisterImageRequest reg;
+    reg.set_name(name);
+    reg.set_root_device_name("/dev/xvda");
+    auto* m = reg.add_block_device_mappings();
+    m->set_device_name("/dev/xvda");
+    m->mutable_ebs()->set_snapshot_id(snapshot_id);
+    auto image = f.ctl.images->RegisterSnapshotImage(reg);
+    INFO(image.status().ToString());
+    REQUIRE(image.ok());
+    return image->image_id();
+  };
+  auto record_of = [&f](const std::string& instance_id) {
+    std::lock_guard<std::mutex> lock(f.ctl.state->mu());
+    return f.ctl.state->instances().at(instance_id);
+  };
+  auto volume_of = [&f](const std::string& volume_id) {
+    std::lock_guard<std::mutex> lock(f.ctl.state->mu());
+    return f.ctl.state->volumes().at(volume_id);
+  };
+  const std::string root_snap = f.Snap(f.Volume(8, "home-1a")).snapshot_id();
+  f.volumes->Reconcile();
+  const std::string image = register_image("baked-in-home-1a", root_snap);
+
+  v1::RunInstancesRequest in_c = f.ctl.Run(image);
+  in_c.mutable_placement()->set_availability_zone("home-1c");
+  auto launched = f.ctl.compute->RunInstances(in_c);
+  INFO(launched.status().ToString());
+  REQUIRE(launched.ok());
+  const std::string instance = launched->instances(0).instance_id();
+  CHECK(launched->instances(0).placement().availability_zone() == "home-1c");
+  const std::string root = record_of(instance).root_volume_id();
+  CHECK(volume_of(root).availability_zone() == "home-1c");
+  CHECK(volume_of(root).snapshot_id() == root_snap);
+  CHECK(volume_of(root).state() == v1::VOLUME_STATE_CREATING);
+  CHECK(volume_of(root).attachments(0).nbd_host().empty());  // nothing for the host to boot
+  CHECK(writer.copies.empty());
+
+  f.volumes->Reconcile();
+  REQUIRE(writer.copies.size() == 1);
+  CHECK(writer.copies[0].second == root);
+  CHECK(f.backend->cloned_from[writer.copies[0].first] == root_snap);
+  CHECK(f.backend_c->SizeOf(root).has_value());  // on its own zone's service, not a clone
+  CHECK(f.backend_c->cloned_from.count(root) == 0);
+  CHECK_FALSE(f.backend->SizeOf(root).has_value());
+  CHECK(volume_of(root).state() == v1::VOLUME_STATE_IN_USE);
+  CHECK_FALSE(volume_of(root).attachments(0).nbd_host().empty());  // exported: the host boots it
+  CHECK(f.backend_c->IsExported(root));
+
+  // No zone keeps both the AMI's snapshot (home-1a) and the data snapshot (home-1c): the launch
+  // lands in one of them and the other snapshot is copied.
+  const std::string data_snap = f.Snap(f.Volume(4, "home-1c")).snapshot_id();
+  f.volumes->Reconcile();
+  v1::RunInstancesRequest both = f.ctl.Run(image);
+  auto* data = both.add_block_device_mappings();
+  data->set_device_name("/dev/sdf");
+  data->mutable_ebs()->set_snapshot_id(data_snap);
+  auto mixed = f.ctl.compute->RunInstances(both);
+  INFO(mixed.status().ToString());
+  REQUIRE(mixed.ok());
+  const std::string zone = mixed->instances(0).placement().availability_zone();
+  CHECK((zone == "home-1a" || zone == "home-1c"));
+  const size_t copies_before = writer.copies.size();
+  f.volumes->Reconcile();
+  CHECK(writer.copies.size() == copies_before + 1);  // one of the two, the other cloned
+
+  // Encrypted snapshots are not copied across zones: refused, nothing staged.
+  auto box = auth::SecretBox::FromKey(std::string(32, 'm'));
+  REQUIRE(box.ok());
+  auto counter = std::make_shared<int>(1);
+  VolumeKeys keys(*box, [counter](size_t n) -> absl::StatusOr<std::string> {
+    std::string out(n, '\0');
+    for (auto& c : out) c = static_cast<char>((*counter)++ * 37 + 11);
+    return out;
+  });
+  f.volumes->SetVolumeKeys(&keys);
+  v1::CreateVolumeRequest enc;
+  enc.set_availability_zone("home-1a");
+  enc.set_size(8);
+  enc.set_encrypted(true);
+  auto enc_volume = f.volumes->CreateVolume(enc);
+  REQUIRE(enc_volume.ok());
+  const std::string enc_snap = f.Snap(enc_volume->volume_id()).snapshot_id();
+  f.volumes->Reconcile();
+  const std::string enc_image = register_image("encrypted-in-home-1a", enc_snap);
+  size_t instances = 0;
+  {
+    std::lock_guard<std::mutex> lock(f.ctl.state->mu());
+    instances = f.ctl.state->instances().size();
+  }
+  v1::RunInstancesRequest enc_in_c = f.ctl.Run(enc_image);
+  enc_in_c.mutable_placement()->set_availability_zone("home-1c");
+  auto refused = f.ctl.compute->RunInstances(enc_in_c);
+  CHECK(Ec2CodeOf(refused.status()) == "InvalidAMIID.Unavailable");
+  CHECK(refused.status().message().find("kept in home-1a and cannot be copied") !=
+        std::string::npos);
+  std::lock_guard<std::mutex> lock(f.ctl.state->mu());
+  CHECK(f.ctl.state->instances().size() == instances);
 }
 
 }  // namespace
