@@ -122,14 +122,24 @@ struct Fixture : testing::EbsTestCloud {
     FAIL("no root volume");
     return "";
   }
-  std::string NbdUri(const std::string& volume_id) {
+  // qemu-io's arguments that open the volume's export as a host does (NBD over TLS with the
+  // controller's client certificate).
+  std::string NbdArgs(const std::string& volume_id) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     vv1::ExportVolumeRequest req;
     req.set_volume_id(volume_id);
     vv1::NbdExport nbd;
     REQUIRE(daemon->stub().ExportVolume(&ctx, req, &nbd).ok());
-    return nbd.uri();
+    const testing::NbdTarget t = testing::TargetOf(nbd, daemon->nbd_client_dir());
+    std::string args;
+    if (!t.target.tls_creds.empty()) {
+      args = absl::StrCat("--object '",
+                          storage::QemuTlsObjectArg(t.target.tls_creds, t.tls_dir,
+                                                    storage::QemuTlsEndpoint::kClient),
+                          "' ");
+    }
+    return absl::StrCat(args, "--image-opts '", storage::NbdBlockdevOpts(t.target), "'");
   }
   // The top layer file of `volume_id` in the volume service's state directory.
   std::string TopLayer(const std::string& volume_id) {
@@ -173,19 +183,18 @@ TEST_CASE("create-image of an EBS root vs qemu-img convert of the same disk") {
   f.cloud.AddHost(kZone, "rack-1");
   const std::string inst = f.Launch(f.RegisterEbs("base", root_gib));
   const std::string root = f.RootVolume(inst);
-  const std::string uri = f.NbdUri(root);
+  const std::string nbd = f.NbdArgs(root);
   std::string fill;  // 256 MiB per request: qemu-io's requests stay below 2 GiB
   for (int at = 0; at < fill_mib; at += 256) {
     absl::StrAppend(&fill, " -c 'write -P 0x77 ", at, "M ", std::min(256, fill_mib - at), "M'");
   }
-  REQUIRE(Shell(absl::StrCat("qemu-io -f raw", fill, " -c flush '", uri, "'")));
+  REQUIRE(Shell(absl::StrCat("qemu-io", fill, " -c flush ", nbd)));
   std::printf("root_gib=%d\nroot_written_mib=%d\nloadavg_start=%s\n", root_gib, fill_mib,
               LoadAverage().c_str());
   std::vector<double> bake, convert;
   for (int i = 0; i < rounds; ++i) {
     // 1 MiB more each round, so each bake has something new.
-    REQUIRE(Shell(absl::StrCat("qemu-io -f raw -c 'write -P 0x", 10 + i, " ", i, "M 1M' -c flush '",
-                               uri, "'")));
+    REQUIRE(Shell(absl::StrCat("qemu-io -c 'write -P 0x", 10 + i, " ", i, "M 1M' -c flush ", nbd)));
     v1::CreateImageRequest req;
     req.set_instance_id(inst);
     req.set_name(absl::StrCat("baked-", i));

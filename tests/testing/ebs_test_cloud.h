@@ -20,6 +20,7 @@
 #include "controller/service/volume_service.h"
 #include "controller/volumes/disk_writer.h"
 #include "controller/volumes/grpc_volume_service_client.h"
+#include "tests/testing/nbd_io.h"
 #include "tests/testing/skip.h"
 #include "tests/testing/test_cloud.h"
 #include "tests/testing/volumed_process.h"
@@ -47,6 +48,8 @@ class EbsTestCloud {
         std::make_unique<VolumedProcess>(daemon_dir / "state", "127.0.0.1:0", "127.0.0.1:0", kZone,
                                          MakeVolumedTls(cloud.ca(), kZone, daemon_dir / "tls"));
     fleet.Add(kZone, controller::MakeGrpcVolumeServiceClient(daemon->client_options(deadline)));
+    // The controller's qemu-img with its NBD client certificate (the exports are over TLS).
+    writer = controller::QemuImgDiskWriter("qemu-img", daemon->nbd_client_dir());
     auto& ctl = cloud.controller();
     volumes = std::make_unique<controller::VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
     volumes->SetImageSource(ctl.blobs.get(), &writer);
@@ -107,7 +110,7 @@ class EbsTestCloud {
     req.set_volume_id(volume_id);
     volume::v1::NbdExport nbd;
     if (!daemon->stub().ExportVolume(&ctx, req, &nbd).ok()) return false;
-    return Shell("qemu-io -f raw -c '" + command + "' '" + nbd.uri() + "'");
+    return QemuIo(TargetOf(nbd, daemon->nbd_client_dir()), command);
   }
 
   TestCloud cloud;

@@ -16,6 +16,7 @@
 #include "agent/network/fake/fake_host_network.h"
 #include "agent/runtime/agent.h"
 #include "agent/runtime/controller_tls.h"
+#include "agent/runtime/nbd_client_tls.h"
 #include "common/auth/grpc_request.h"
 #include "controller/api/grpc_handlers.h"
 #include "controller/api/host_peer.h"
@@ -171,6 +172,12 @@ class TestCloud {
     // As main.cc: the agent's port serves the host certificate, so the join comes first.
     const agent::HostCredentials creds =
         Must(agent::LoadOrJoin(agent_endpoint(), h.config.state_dir, join_token_));
+    // And its NBD client certificate (volume services' exports are NBD over TLS).
+    if (auto s = agent::EnsureNbdClientCredentials(agent_endpoint(), creds, h.config.state_dir,
+                                                   hypervisor::QemuAccount{});
+        !s.ok()) {
+      throw std::runtime_error(std::string(s.message()));
+    }
     grpc::ServerBuilder b;
     int port = 0;
     b.AddListeningPort("127.0.0.1:0", agent::AgentPortCredentials(creds), &port);
