@@ -226,6 +226,12 @@ int main(int argc, char** argv) {
       absl::Status nbd = mc::agent::EnsureNbdClientCredentials(
           settings.controller, *host_credentials, settings.state_dir, *qemu);
       if (nbd.ok()) break;
+      if (nbd.code() == absl::StatusCode::kUnimplemented) {
+        // A controller of an earlier version: volumes over plain NBD still attach.
+        spdlog::error("no NBD client certificate (volumes over NBD with TLS will not attach): {}",
+                      nbd.message());
+        break;
+      }
       host_credentials = nbd;
     }
     if (host_credentials.status().code() == absl::StatusCode::kFailedPrecondition) {

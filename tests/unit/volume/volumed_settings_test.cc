@@ -97,5 +97,29 @@ TEST_CASE("volumed settings: plain text only on loopback, TLS files all or none"
   CHECK(tls.tls_client_ca == "/etc/t/ca.crt");
 }
 
+// Bugs caught (one line each): NBD plain by default on a service with TLS files, NBD "TLS"
+// without the files (the NBD server would have no certificate), the nbd_tls key of the file
+// ignored, a typo in it taken as off.
+TEST_CASE("volumed settings: NBD over TLS with the TLS files unless nbd_tls is off") {
+  testing::TempDir dir;
+  std::ofstream(dir / "v.yaml") << "listen: 0.0.0.0:7704\ntls_cert: /etc/t/server.crt\n"
+                                   "tls_key: /etc/t/server.key\ntls_client_ca: /etc/t/ca.crt\n";
+  VolumedSettings tls;
+  REQUIRE(Parse({"--config", dir / "v.yaml"}, tls).ok());
+  CHECK(NbdTlsOf(tls));
+  VolumedSettings plain;
+  REQUIRE(Parse({"--listen", "127.0.0.1:7704"}, plain).ok());
+  CHECK_FALSE(NbdTlsOf(plain));
+  std::ofstream(dir / "off.yaml") << "listen: 0.0.0.0:7704\ntls_cert: /etc/t/server.crt\n"
+                                     "tls_key: /etc/t/server.key\ntls_client_ca: /etc/t/ca.crt\n"
+                                     "nbd_tls: \"off\"\n";
+  VolumedSettings off;
+  REQUIRE(Parse({"--config", dir / "off.yaml"}, off).ok());
+  CHECK_FALSE(NbdTlsOf(off));
+  VolumedSettings typo;
+  typo.nbd_tls = "of";
+  CHECK(ResolveVolumedSettings(typo).code() == absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace minicloud::volume
