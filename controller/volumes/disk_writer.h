@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "controller/volumes/volume_fleet.h"
 
 namespace minicloud::controller {
@@ -21,9 +22,14 @@ class DiskWriter {
   // skipped. Idempotent: writing again gives the same content.
   virtual absl::Status WriteQcow2(const std::string& qcow2_path, const NbdEndpoint& to) = 0;
   // Copies the guest-visible bytes of export `from` into export `to` (another zone's volume
-  // service: a new volume, reading as zeros, at least as large). Zero areas are skipped; the
-  // data flows through the controller. Idempotent.
-  virtual absl::Status CopyExport(const NbdEndpoint& from, const NbdEndpoint& to) = 0;
+  // service: a new volume, at least as large). With `to_key` empty, bytes as they are (a plain
+  // volume, or an encrypted one's whole LUKS container, header included), zero areas skipped: the
+  // target reads as zeros. With `to_key`, `from` is plain data written through LUKS with that
+  // passphrase into `to`, which its service formatted with it; written in full (a new LUKS
+  // volume does not read as zeros), in the controller, so only ciphertext crosses the network.
+  // Idempotent.
+  virtual absl::Status CopyExport(const NbdEndpoint& from, const NbdEndpoint& to,
+                                  const std::string& to_key) = 0;
 };
 
 // `qemu-img convert -n --target-is-zero -f qcow2 -O raw <file> nbd://host:port/export`.
@@ -31,8 +37,12 @@ class QemuImgDiskWriter : public DiskWriter {
  public:
   explicit QemuImgDiskWriter(std::string qemu_img = "qemu-img") : qemu_img_(std::move(qemu_img)) {}
   absl::Status WriteQcow2(const std::string& qcow2_path, const NbdEndpoint& to) override;
-  // `qemu-img convert -n --target-is-zero -f raw -O raw nbd://<from> nbd://<to>`.
-  absl::Status CopyExport(const NbdEndpoint& from, const NbdEndpoint& to) override;
+  // `qemu-img convert -n --target-is-zero -f raw -O raw nbd://<from> nbd://<to>`; with `to_key`
+  // the target through `--target-image-opts driver=luks,file.driver=nbd,...`, the key in a
+  // secret object read from a file (0600, in a 0700 directory, removed afterwards: never on the
+  // command line).
+  absl::Status CopyExport(const NbdEndpoint& from, const NbdEndpoint& to,
+                          const std::string& to_key) override;
 
  private:
   std::string qemu_img_;
@@ -40,5 +50,10 @@ class QemuImgDiskWriter : public DiskWriter {
 
 // "nbd://host:port/export" (an IPv6 host in brackets), as qemu-img takes it.
 std::string NbdUri(const NbdEndpoint& e);
+
+// QEMU's image options for export `e` read through LUKS with the secret object `secret_id`:
+// "driver=luks,key-secret=<id>,file.driver=nbd,file.server.type=inet,...". InvalidArgument when a
+// field holds a ',' (QEMU's option separator).
+absl::StatusOr<std::string> LuksOverNbdOptions(const NbdEndpoint& e, const std::string& secret_id);
 
 }  // namespace minicloud::controller
