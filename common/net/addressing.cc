@@ -167,8 +167,14 @@ absl::StatusOr<MacAddress> MacAddress::Parse(absl::string_view text) {
 }
 
 std::string MacAddress::ToString() const {
-  return absl::StrFormat("%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2], bytes[3],
-                         bytes[4], bytes[5]);
+  // Formatted by hand: RunInstances and DescribeInstances format one per instance.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(17, ':');
+  for (int i = 0; i < 6; ++i) {
+    s[3 * i] = kHex[bytes[i] >> 4];
+    s[3 * i + 1] = kHex[bytes[i] & 0xf];
+  }
+  return s;
 }
 
 std::string MacAddress::ToHexInteger() const {

@@ -17,6 +17,7 @@
 #include "controller/service/identity.h"
 #include "controller/service/instance_types.h"
 #include "controller/service/metadata_options.h"
+#include "controller/service/network_plan.h"
 #include "controller/volumes/volume_fleet.h"
 #include "minicloud/v1/compute.pb.h"
 
@@ -120,12 +121,18 @@ class ComputeService {
   // Snapshot of every host for the scheduler. Requires the state lock.
   std::vector<scheduler::HostSnapshot> SnapshotLocked(absl::Time now) const;
   v1::Instance ToApi(const v1::InstanceRecord& r) const;
-  // Per subnet, where the search for the next free address of one request starts.
-  using AddressCursors = absl::flat_hash_map<std::string, uint32_t>;
+  // Per availability zone, for the instances of one request: the zone's subnet, its CIDR
+  // parsed once, and where the search for the next free address starts.
+  struct AddressCursor {
+    const v1::SubnetRecord* subnet = nullptr;
+    network::SubnetPlan plan;
+    uint32_t next_free = 0;
+  };
+  using AddressCursors = absl::flat_hash_map<std::string, AddressCursor>;
   // Gives `r` its subnet and address in the host's AZ; new subnets land in `changes`. Called
   // for the instances of one request in turn, with the same `next_free`: O(log n) each.
   absl::Status AssignNetworkLocked(v1::InstanceRecord& r, CloudState::Changes& changes,
-                                   AddressCursors& next_free);
+                                   AddressCursors& cursors);
   // The scheduler's request for RunInstances, with the placement group resolved.
   absl::StatusOr<scheduler::PlacementRequest> PlacementRequestLocked(
       const v1::RunInstancesRequest& req, const InstanceType& type);

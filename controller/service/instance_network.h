@@ -19,6 +19,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "controller/service/network_plan.h"
 #include "minicloud/v1/records.pb.h"
 
 namespace minicloud::controller {
@@ -27,6 +28,10 @@ namespace minicloud::controller {
 // `subnet` (whose subnet_id must be r's). InvalidArgument for an address or CIDR that does not
 // parse (an instance without an address gets no derived fields).
 absl::Status FillDerivedNetwork(const v1::SubnetRecord& subnet, v1::InstanceRecord& r);
+// The same with the subnet's CIDR and r's private_ip already parsed (RunInstances parses the
+// CIDR once per subnet per call): `plan` must be subnet.cidr()'s and `ip` r's address.
+absl::Status FillDerivedNetwork(const v1::SubnetRecord& subnet, const network::SubnetPlan& plan,
+                                network::Ipv4Address ip, v1::InstanceRecord& r);
 
 // Whether the five fields of `r.network()` are exactly what FillDerivedNetwork gives with
 // `subnet` (false for a null subnet, another subnet id, or no address).

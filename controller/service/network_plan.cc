@@ -41,7 +41,11 @@ absl::StatusOr<std::string> AllocateAddress(const network::SubnetPlan& subnet,
 std::string PrivateDnsName(const std::string& ip, const std::string& region) {
   auto address = network::Ipv4Address::Parse(ip);
   // Addresses come from AllocateAddress; one that does not parse is our own broken invariant.
-  return absl::StrCat(network::Ec2Hostname(*address), ".", region, ".compute.internal");
+  return PrivateDnsName(*address, region);
+}
+
+std::string PrivateDnsName(network::Ipv4Address ip, absl::string_view region) {
+  return absl::StrCat(network::Ec2Hostname(ip), ".", region, ".compute.internal");
 }
 
 }  // namespace minicloud::controller

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/net/addressing.h"
 
 namespace minicloud::controller {
@@ -30,5 +31,7 @@ absl::StatusOr<std::string> AllocateAddress(const network::SubnetPlan& subnet,
 // "ip-172-31-0-4.<region>.compute.internal" (us-east-1 uses "ec2.internal"; other regions
 // this form).
 std::string PrivateDnsName(const std::string& ip, const std::string& region);
+// The same for an address already parsed.
+std::string PrivateDnsName(network::Ipv4Address ip, absl::string_view region);
 
 }  // namespace minicloud::controller

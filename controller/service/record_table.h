@@ -7,8 +7,8 @@
 // each node a cache miss plus one more for its key (ids are longer than the short-string
 // buffer). Here the records live in a node-based hash map (one probe to find one; their
 // addresses stay valid until erased), and the order is a B-tree of small keys: the first 8
-// bytes of the id packed into an integer (compared inline, no pointer chased) and the id itself
-// for ties. Reading looks like a const std::map: iteration in key order yields
+// bytes of the id packed into an integer (compared inline, no pointer chased) and the record's
+// node, whose id decides ties. Reading looks like a const std::map: iteration in key order yields
 // `const std::pair<const std::string, Record>&`; find / at / contains / count / size / empty.
 // Changes go through Find, Insert and Erase (the owner keeps its indexes in step).
 //
@@ -34,26 +34,38 @@ class RecordTable {
   using value_type = std::pair<const std::string, Record>;
 
  private:
+  // 16 bytes a key (twice as many per B-tree node as with the id's view beside them): the
+  // id is read from the record's node on a tie of the prefixes.
   struct Key {
-    uint64_t prefix = 0;               // the first 8 bytes, big-endian (shorter ids: zero-padded)
-    absl::string_view id;              // the full id (the record's own key string)
-    const value_type* node = nullptr;  // null for a lookup key
+    uint64_t prefix = 0;  // the first 8 bytes, big-endian (shorter ids: zero-padded)
+    const value_type* node = nullptr;
+    absl::string_view id() const { return node->first; }
+  };
+  // A lookup by id (no node).
+  struct Probe {
+    uint64_t prefix = 0;
+    absl::string_view id;
   };
   struct KeyLess {
-    bool operator()(const Key& a, const Key& b) const {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
       if (a.prefix != b.prefix) return a.prefix < b.prefix;
-      return a.id < b.id;
+      return IdOf(a) < IdOf(b);
     }
+    static absl::string_view IdOf(const Key& k) { return k.id(); }
+    static absl::string_view IdOf(const Probe& p) { return p.id; }
   };
   using Order = absl::btree_set<Key, KeyLess>;
 
-  static Key MakeKey(absl::string_view id, const value_type* node = nullptr) {
+  static uint64_t Prefix(absl::string_view id) {
     unsigned char bytes[8] = {};
     std::memcpy(bytes, id.data(), id.size() < 8 ? id.size() : 8);
     uint64_t prefix = 0;
     for (unsigned char b : bytes) prefix = (prefix << 8) | b;
-    return Key{prefix, id, node};
+    return prefix;
   }
+  static Probe MakeProbe(absl::string_view id) { return Probe{Prefix(id), id}; }
 
  public:
   class const_iterator {
@@ -106,11 +118,11 @@ class RecordTable {
   const_iterator find(absl::string_view id) const {
     auto it = records_.find(id);
     if (it == records_.end()) return end();
-    return const_iterator(order_.find(MakeKey(it->first)));
+    return const_iterator(order_.find(MakeProbe(it->first)));
   }
   // The first record whose id is not less than `id` (ordered walks that resume after a key).
   const_iterator lower_bound(absl::string_view id) const {
-    return const_iterator(order_.lower_bound(MakeKey(id)));
+    return const_iterator(order_.lower_bound(MakeProbe(id)));
   }
   bool contains(absl::string_view id) const { return records_.contains(id); }
   size_t count(absl::string_view id) const { return records_.contains(id) ? 1 : 0; }
@@ -130,7 +142,7 @@ class RecordTable {
   // Adds a record under a new id (`id` must not be present) and returns it.
   Record& Insert(std::string id, Record record) {
     auto [it, inserted] = records_.try_emplace(std::move(id), std::move(record));
-    if (inserted) order_.insert(MakeKey(it->first, &*it));
+    if (inserted) order_.insert(Key{Prefix(it->first), &*it});
     return it->second;
   }
   // Sets the record of `id` (added or replaced) and returns it.
@@ -145,7 +157,7 @@ class RecordTable {
   bool Erase(absl::string_view id) {
     auto it = records_.find(id);
     if (it == records_.end()) return false;
-    order_.erase(MakeKey(it->first));
+    order_.erase(MakeProbe(it->first));
     records_.erase(it);
     return true;
   }

@@ -140,45 +140,49 @@ absl::StatusOr<v1::RunInstancesRequest> ComputeService::NormalizedRun(
 
 absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
                                                  CloudState::Changes& changes,
-                                                 AddressCursors& next_free) {
+                                                 AddressCursors& cursors) {
   const std::string& az = r.topology().availability_zone();
-  // The subnet record is read in place (no copy per instance); a new one goes into `changes`.
-  const v1::SubnetRecord* found = nullptr;
-  if (auto it = changes.subnets.find(az); it != changes.subnets.end()) {
-    found = &it->second;
-  } else if (auto it2 = state_.subnets().find(az); it2 != state_.subnets().end()) {
-    found = &it2->second;
-  } else {
-    const int index = static_cast<int>(state_.subnets().size() + changes.subnets.size());
-    MC_ASSIGN_OR_RETURN(
-        network::SubnetPlan plan,
-        DefaultSubnet(index, state_.config().vpc_cidr, state_.config().subnet_prefix_length));
-    std::string vpc_id;
-    for (const auto& [k, v] : state_.subnets()) vpc_id = v.vpc_id();
-    if (vpc_id.empty()) vpc_id = ids_.Next("vpc");
-    v1::SubnetRecord& created = changes.subnets[az];
-    created.set_subnet_id(ids_.Next("subnet"));
-    created.set_vpc_id(vpc_id);
-    created.set_availability_zone(az);
-    created.set_cidr(plan.subnet.ToString());
-    found = &created;
+  AddressCursor& cursor = cursors[az];
+  if (cursor.subnet == nullptr) {
+    // The subnet record is read in place (no copy per instance); a new one goes into `changes`.
+    // Either map keeps its nodes in place until the request stages (after its last instance).
+    const v1::SubnetRecord* found = nullptr;
+    if (auto it = changes.subnets.find(az); it != changes.subnets.end()) {
+      found = &it->second;
+    } else if (auto it2 = state_.subnets().find(az); it2 != state_.subnets().end()) {
+      found = &it2->second;
+    } else {
+      const int index = static_cast<int>(state_.subnets().size() + changes.subnets.size());
+      MC_ASSIGN_OR_RETURN(
+          network::SubnetPlan plan,
+          DefaultSubnet(index, state_.config().vpc_cidr, state_.config().subnet_prefix_length));
+      std::string vpc_id;
+      for (const auto& [k, v] : state_.subnets()) vpc_id = v.vpc_id();
+      if (vpc_id.empty()) vpc_id = ids_.Next("vpc");
+      v1::SubnetRecord& created = changes.subnets[az];
+      created.set_subnet_id(ids_.Next("subnet"));
+      created.set_vpc_id(vpc_id);
+      created.set_availability_zone(az);
+      created.set_cidr(plan.subnet.ToString());
+      found = &created;
+    }
+    MC_ASSIGN_OR_RETURN(cursor.plan, network::SubnetPlan::FromCidr(found->cidr()));
+    cursor.subnet = found;
   }
-  const v1::SubnetRecord& subnet = *found;
-  MC_ASSIGN_OR_RETURN(network::SubnetPlan plan, network::SubnetPlan::FromCidr(subnet.cidr()));
+  const v1::SubnetRecord& subnet = *cursor.subnet;
   // The lowest address no instance of the subnet holds, above the ones this request gave out
   // already: each of those was the lowest free one when it was given, so the next is the lowest
   // free one after the last (the index does not change until the request stages its records).
-  uint32_t& from = next_free[subnet.subnet_id()];
-  MC_ASSIGN_OR_RETURN(network::Ipv4Address address,
-                      state_.index().FirstFreeAddress(subnet.subnet_id(), plan, from));
-  from = address.value + 1;
-  const std::string ip = address.ToString();
+  MC_ASSIGN_OR_RETURN(
+      network::Ipv4Address address,
+      state_.index().FirstFreeAddress(subnet.subnet_id(), cursor.plan, cursor.next_free));
+  cursor.next_free = address.value + 1;
   auto* n = r.mutable_network();
-  n->set_private_ip(ip);
+  n->set_private_ip(address.ToString());
   n->set_subnet_id(subnet.subnet_id());
   n->set_interface_id(ids_.Next("eni"));
   // MAC, subnet CIDR, gateway, VPC and DNS name follow from these (instance_network.h).
-  return FillDerivedNetwork(subnet, r);
+  return FillDerivedNetwork(subnet, cursor.plan, address, r);
 }
 
 absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstancesRequest& in) {
@@ -314,7 +318,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
   reservation.set_owner_id(state_.config().owner_id);
   v1::ClientTokenRecord token;
   std::set<std::string> touched_hosts;
-  AddressCursors next_free;
+  AddressCursors cursors;
   for (size_t i = 0; i < placement->host_ids.size(); ++i) {
     const std::string& host_id = placement->host_ids[i];
     const v1::HostRecord* found_host = state_.FindHost(host_id);
@@ -362,7 +366,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
       r.set_iam_role_name(profile->role_name());
     }
     r.set_hibernation_configured(req.hibernation_options().configured());
-    MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes, next_free));
+    MC_RETURN_IF_ERROR(AssignNetworkLocked(r, changes, cursors));
     MC_RETURN_IF_ERROR(StageLaunchVolumesLocked(ebs_volumes, image, r, changes, launch_volumes));
     // The identity document is not stored: it is built from these fields when the record is
     // delivered to its host and signed there, outside the state lock (identity_document.h).

@@ -290,8 +290,8 @@ absl::StatusOr<network::Ipv4Address> StateIndex::FirstFreeAddress(const std::str
   return network::Ipv4Address{static_cast<uint32_t>(v)};
 }
 
-const std::set<std::string>& StateIndex::InstancesOn(const std::string& host_id) const {
-  static const std::set<std::string> kNone;
+const StateIndex::InstanceIds& StateIndex::InstancesOn(const std::string& host_id) const {
+  static const InstanceIds kNone;
   auto it = host_instances_.find(host_id);
   return it == host_instances_.end() ? kNone : it->second;
 }

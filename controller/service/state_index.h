@@ -79,8 +79,10 @@ class StateIndex {
                                                         const network::SubnetPlan& plan,
                                                         uint32_t from = 0) const;
 
-  // Ids of the instance records on the host (any state), in id order.
-  const std::set<std::string>& InstancesOn(const std::string& host_id) const;
+  // Ids of the instance records on the host (any state), in id order. A B-tree: one allocation
+  // per id instead of a tree node and the id (every staged instance inserts one).
+  using InstanceIds = absl::btree_set<std::string>;
+  const InstanceIds& InstancesOn(const std::string& host_id) const;
   // Instances occupying the host (HoldsCapacity).
   int OccupyingCount(const std::string& host_id) const;
 
@@ -127,7 +129,7 @@ class StateIndex {
   // The group's view to change members in: copied first when a caller holds it.
   scheduler::PlacementGroup& WritableGroup(const std::string& name);
   absl::flat_hash_map<std::string, SubnetAddresses> subnets_;
-  absl::node_hash_map<std::string, std::set<std::string>> host_instances_;
+  absl::node_hash_map<std::string, InstanceIds> host_instances_;
 };
 
 }  // namespace minicloud::controller

@@ -132,8 +132,8 @@ int main(int argc, char** argv) {
       return absl::OkStatus();
     }
     // Only home-1a has a volume service here: nothing is copied across zones.
-    absl::Status CopyExport(const mc::controller::NbdEndpoint&,
-                            const mc::controller::NbdEndpoint&) override {
+    absl::Status CopyExport(const mc::controller::NbdEndpoint&, const mc::controller::NbdEndpoint&,
+                            const std::string&) override {
       return absl::UnimplementedError("no copies across zones in this cloud");
     }
   } disk_writer;

@@ -72,6 +72,27 @@ TEST_CASE("FillDerivedNetwork: MAC, CIDR, VPC, gateway and DNS name from the rec
   CHECK_FALSE(FillDerivedNetwork(Subnet(), no_address).ok());
 }
 
+TEST_CASE("FillDerivedNetwork with the CIDR and address parsed gives the same fields",
+          "[instance_network]") {
+  const v1::SubnetRecord subnet = Subnet();
+  v1::InstanceRecord parsed = Placed();
+  REQUIRE(FillDerivedNetwork(subnet, parsed).ok());
+  auto plan = network::SubnetPlan::FromCidr(subnet.cidr());
+  auto ip = network::Ipv4Address::Parse("10.1.0.7");
+  REQUIRE(plan.ok());
+  REQUIRE(ip.ok());
+  v1::InstanceRecord given = Placed();
+  REQUIRE(FillDerivedNetwork(subnet, *plan, *ip, given).ok());
+  // Catches: the variant RunInstances uses drifting from the one loading uses (any field).
+  CHECK(MessageDifferencer::Equals(parsed, given));
+  CHECK(NetworkIsDerived(&subnet, given));
+  v1::SubnetRecord other = Subnet();
+  other.set_subnet_id("subnet-ffffffffffffffff0");
+  v1::InstanceRecord elsewhere = Placed();
+  // Catches: the variant not checking that the record is in the subnet it derives from.
+  CHECK_FALSE(FillDerivedNetwork(other, *plan, *ip, elsewhere).ok());
+}
+
 TEST_CASE("StoredInstanceBytes omits exactly the derived fields and leaves the record as it was",
           "[instance_network]") {
   v1::InstanceRecord r = Placed();

@@ -430,13 +430,16 @@ namespace {
 // Records the copies asked for; fails on request.
 struct RecordingWriter : DiskWriter {
   std::vector<std::pair<std::string, std::string>> copies;  // export names: from, to
+  std::vector<std::string> to_keys;                         // each copy's
   absl::Status fail_next;
   absl::Status WriteQcow2(const std::string&, const NbdEndpoint&) override {
     return absl::UnimplementedError("not in this test");
   }
-  absl::Status CopyExport(const NbdEndpoint& from, const NbdEndpoint& to) override {
+  absl::Status CopyExport(const NbdEndpoint& from, const NbdEndpoint& to,
+                          const std::string& to_key) override {
     if (!fail_next.ok()) return std::exchange(fail_next, absl::OkStatus());
     copies.emplace_back(from.export_name, to.export_name);
+    to_keys.push_back(to_key);
     return absl::OkStatus();
   }
 };
@@ -446,7 +449,7 @@ TEST_CASE("CreateVolume from a snapshot of another zone: a full copy by the reco
   // the volume made on the snapshot's service instead of its own zone's, or as a clone there
   // (the target service has no such snapshot); the copy read from anything but a clone of the
   // snapshot, or not unexported / not dropped afterwards; a failed copy turning the volume to
-  // error instead of being asked again; an encrypted snapshot copied.
+  // error instead of being asked again; an encrypted copy accepted without a key store.
   Fixture f;
   RecordingWriter writer;
   f.volumes->SetImageSource(nullptr, &writer);
@@ -491,8 +494,9 @@ TEST_CASE("An EBS launch into a zone without its snapshots: copied there, pendin
   // Bugs caught: a baked AMI refused in a zone that does not keep its snapshot (EC2's snapshots
   // are regional); the copy made inside RunInstances; the root cloned on the target service
   // (which has no such snapshot) or made on the source's; the instance booted before its root
-  // is copied and exported; an encrypted snapshot copied; a launch whose snapshots no zone
-  // keeps together refused although they can be copied.
+  // is copied and exported; an encrypted copy read or written without its key, or its target
+  // formatted with another key; a launch whose snapshots no zone keeps together refused although
+  // they can be copied.
   Fixture f;
   RecordingWriter writer;
   f.volumes->SetImageSource(nullptr, &writer);
@@ -571,7 +575,9 @@ TEST_CASE("An EBS launch into a zone without its snapshots: copied there, pendin
   f.volumes->Reconcile();
   CHECK(writer.copies.size() == copies_before + 1);  // one of the two, the other cloned
 
-  // Encrypted snapshots are not copied across zones: refused, nothing staged.
+  // An encrypted AMI: its root is copied too, as the LUKS container it is (a volume from an
+  // encrypted snapshot keeps its key), onto a volume its service formats with that key. Without
+  // a key store: refused.
   auto box = auth::SecretBox::FromKey(std::string(32, 'm'));
   REQUIRE(box.ok());
   auto counter = std::make_shared<int>(1);
@@ -590,19 +596,89 @@ TEST_CASE("An EBS launch into a zone without its snapshots: copied there, pendin
   const std::string enc_snap = f.Snap(enc_volume->volume_id()).snapshot_id();
   f.volumes->Reconcile();
   const std::string enc_image = register_image("encrypted-in-home-1a", enc_snap);
+  v1::RunInstancesRequest enc_in_c = f.ctl.Run(enc_image);
+  enc_in_c.mutable_placement()->set_availability_zone("home-1c");
+
+  f.volumes->SetVolumeKeys(nullptr);
   size_t instances = 0;
   {
     std::lock_guard<std::mutex> lock(f.ctl.state->mu());
     instances = f.ctl.state->instances().size();
   }
-  v1::RunInstancesRequest enc_in_c = f.ctl.Run(enc_image);
-  enc_in_c.mutable_placement()->set_availability_zone("home-1c");
   auto refused = f.ctl.compute->RunInstances(enc_in_c);
   CHECK(Ec2CodeOf(refused.status()) == "InvalidAMIID.Unavailable");
   CHECK(refused.status().message().find("kept in home-1a and cannot be copied") !=
         std::string::npos);
-  std::lock_guard<std::mutex> lock(f.ctl.state->mu());
-  CHECK(f.ctl.state->instances().size() == instances);
+  {
+    std::lock_guard<std::mutex> lock(f.ctl.state->mu());
+    CHECK(f.ctl.state->instances().size() == instances);
+  }
+
+  f.volumes->SetVolumeKeys(&keys);
+  auto enc_launched = f.ctl.compute->RunInstances(enc_in_c);
+  INFO(enc_launched.status().ToString());
+  REQUIRE(enc_launched.ok());
+  const std::string enc_root = record_of(enc_launched->instances(0).instance_id()).root_volume_id();
+  const size_t before = writer.copies.size();
+  f.volumes->Reconcile();
+  REQUIRE(writer.copies.size() == before + 1);
+  CHECK(writer.copies.back().second == enc_root);
+  const v1::VolumeRecord enc_record = volume_of(enc_root);
+  CHECK(enc_record.encrypted());
+  CHECK(enc_record.state() == v1::VOLUME_STATE_IN_USE);
+  auto snap_key = [&] {
+    std::lock_guard<std::mutex> lock(f.ctl.state->mu());
+    const v1::SnapshotRecord& s = f.ctl.state->snapshots().at(enc_snap);
+    return keys.Open(s.sealed_data_key(), s.data_key_id());
+  }();
+  REQUIRE(snap_key.ok());
+  auto volume_key = keys.Open(enc_record.sealed_data_key(), enc_record.data_key_id());
+  REQUIRE(volume_key.ok());
+  CHECK(*volume_key == *snap_key);
+  CHECK(writer.to_keys.back().empty());             // the container as it is: never decrypted
+  CHECK(f.backend_c->keys[enc_root] == *snap_key);  // formatted with the key it is read with
+  CHECK(writer.to_keys.front().empty());            // plain copies stay plain
+}
+
+TEST_CASE("CreateVolume --encrypted from a plain snapshot of another zone: written through LUKS") {
+  // Bugs caught: the plain data copied as it is into an encrypted volume (a host would decrypt
+  // garbage); the target formatted with another key than the volume's own; the copy accepted
+  // without a key store.
+  Fixture f;
+  RecordingWriter writer;
+  f.volumes->SetImageSource(nullptr, &writer);
+  const std::string snap = f.Snap(f.Volume(10, "home-1a")).snapshot_id();
+  f.volumes->Reconcile();
+  v1::CreateVolumeRequest r;
+  r.set_availability_zone("home-1c");
+  r.set_snapshot_id(snap);
+  r.set_encrypted(true);
+  CHECK(Ec2CodeOf(f.volumes->CreateVolume(r).status()) == "UnsupportedOperation");
+
+  auto box = auth::SecretBox::FromKey(std::string(32, 'm'));
+  REQUIRE(box.ok());
+  VolumeKeys keys(*box, [](size_t n) -> absl::StatusOr<std::string> {
+    std::string out(n, '\0');
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(i * 7 + 3);
+    return out;
+  });
+  f.volumes->SetVolumeKeys(&keys);
+  auto v = f.volumes->CreateVolume(r);
+  INFO(v.status().ToString());
+  REQUIRE(v.ok());
+  f.volumes->Reconcile();
+  REQUIRE(writer.to_keys.size() == 1);
+  v1::VolumeRecord record;
+  {
+    std::lock_guard<std::mutex> lock(f.ctl.state->mu());
+    record = f.ctl.state->volumes().at(v->volume_id());
+  }
+  CHECK(record.state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(record.data_key_id() == record.volume_id());  // a key of its own
+  auto own = keys.Open(record.sealed_data_key(), record.data_key_id());
+  REQUIRE(own.ok());
+  CHECK(writer.to_keys[0] == *own);
+  CHECK(f.backend_c->keys[v->volume_id()] == *own);
 }
 
 }  // namespace

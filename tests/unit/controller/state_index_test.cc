@@ -146,7 +146,10 @@ std::vector<std::string> Differences(controller::CloudState& s, absl::Time now) 
     occupying[r.host_id()] += controller::HoldsCapacity(r.state());
   }
   for (const auto& [host, ids] : on) {
-    if (index.InstancesOn(host) != ids) diff.push_back(absl::StrCat("instances on ", host));
+    const auto& listed = index.InstancesOn(host);
+    if (std::set<std::string>(listed.begin(), listed.end()) != ids) {
+      diff.push_back(absl::StrCat("instances on ", host));
+    }
     if (index.OccupyingCount(host) != occupying[host]) {
       diff.push_back(absl::StrCat("occupying count of ", host));
     }

@@ -123,18 +123,18 @@ TEST_CASE("QemuImgConvertArgs: exports over TLS get the controller's credentials
   const std::vector<Row> rows = {
       {nullptr,
        &plain,
-       {"qemu-img", "convert", "-q", "-n", "--target-is-zero", "--target-image-opts", "-f", "qcow2",
-        "/blobs/a.qcow2", plain_opts},
+       {"qemu-img", "convert", "-q", "-n", "--target-is-zero", "-f", "qcow2", "-O", "raw",
+        "/blobs/a.qcow2", "nbd://192.0.2.1:10809/vol-a"},
        "a credentials object for a plain export"},
       {nullptr,
        &tls,
-       {"qemu-img", "convert", "-q", "-n", "--target-is-zero", "--object", obj,
-        "--target-image-opts", "-f", "qcow2", "/blobs/a.qcow2", tls_opts},
+       {"qemu-img", "convert", "-q", "-n", "--target-is-zero", "--object", obj, "-f", "qcow2",
+        "--target-image-opts", "/blobs/a.qcow2", tls_opts},
        "an AMI import into a TLS export without the client certificate"},
       {&tls,
        &plain,
        {"qemu-img", "convert", "-q", "-n", "--target-is-zero", "--object", obj, "--image-opts",
-        "--target-image-opts", tls_opts, plain_opts},
+        "-O", "raw", tls_opts, "nbd://192.0.2.1:10809/vol-a"},
        "a cross-zone copy from a TLS export reading it plain"},
   };
   for (const Row& r : rows) {
@@ -144,6 +144,17 @@ TEST_CASE("QemuImgConvertArgs: exports over TLS get the controller's credentials
     REQUIRE(argv.ok());
     CHECK(*argv == r.want);
   }
+  // Bug: an encrypting copy into a TLS export without TLS on its NBD layer.
+  auto luks =
+      controller::QemuImgConvertArgs("qemu-img", "/ctl/nbd-tls", "", &plain, tls, "/tmp/k/to.key");
+  REQUIRE(luks.ok());
+  CHECK(*luks == std::vector<std::string>{
+                     "qemu-img", "convert", "-q", "-n", "--object", obj, "--object",
+                     "secret,id=to-key,file=/tmp/k/to.key", "-f", "raw", "--target-image-opts",
+                     "nbd://192.0.2.1:10809/vol-a",
+                     "driver=luks,key-secret=to-key,file.driver=nbd,file.server.type=inet,"
+                     "file.server.host=192.0.2.2,file.server.port=10809,file.export=vol-b,"
+                     "file.tls-creds=nbdtls0,file.tls-hostname=minicloud-volumed.home-1b"});
   // Bug: a TLS export tried without credentials (qemu-img's error would not say why).
   CHECK(controller::QemuImgConvertArgs("qemu-img", "", "/blobs/a.qcow2", nullptr, tls)
             .status()
