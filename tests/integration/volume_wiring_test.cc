@@ -564,7 +564,7 @@ TEST_CASE("volume wiring: an encrypted snapshot is copied to another zone's daem
   REQUIRE(box.ok());
   controller::VolumeKeys keys(*box, [](size_t n) { return controller::auth::RandomBytes(n); });
   f.volumes->SetVolumeKeys(&keys);
-  controller::QemuImgDiskWriter writer;
+  controller::QemuImgDiskWriter writer("qemu-img", f.daemon->nbd_client_dir());
   f.volumes->SetImageSource(nullptr, &writer);
   testing::TempDir other_dir;
   VolumedProcess other(other_dir / "state", "127.0.0.1:0", "127.0.0.1:0", "home-1c",
@@ -587,7 +587,7 @@ TEST_CASE("volume wiring: an encrypted snapshot is copied to another zone's daem
     return keys.Open(r.sealed_data_key(), r.data_key_id());
   }();
   REQUIRE(source_key.ok());
-  const std::string uri = ExportUri(*f.daemon, vol->volume_id());
+  const testing::NbdTarget uri = ExportUri(*f.daemon, vol->volume_id());
   REQUIRE(QemuIoDecrypted(uri, *source_key, "write -P 0x3c 0 1M"));
   REQUIRE(QemuIoDecrypted(uri, *source_key, "write -P 0x4d 700M 64k"));
   v1::CreateSnapshotRequest s;
@@ -616,7 +616,7 @@ TEST_CASE("volume wiring: an encrypted snapshot is copied to another zone's daem
     return keys.Open(c.sealed_data_key(), c.data_key_id());
   }();
   REQUIRE(copy_key.ok());
-  const std::string copied = ExportUri(other, copy->volume_id());
+  const testing::NbdTarget copied = ExportUri(other, copy->volume_id());
   CHECK(QemuIoDecrypted(copied, *copy_key, "read -P 0x3c 0 1M"));
   CHECK(QemuIoDecrypted(copied, *copy_key, "read -P 0x4d 700M 64k"));
   CHECK_FALSE(QemuIo(copied, "read -P 0x3c 0 1M"));  // on the wire and on disk: ciphertext
