@@ -2,12 +2,10 @@
 
 #include <openssl/x509.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "common/crypto/join_token.h"
 #include "common/crypto/x509.h"
+#include "common/file/file_util.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -16,14 +14,6 @@
 
 namespace minicloud::agent {
 namespace {
-
-absl::StatusOr<std::string> Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::FailedPreconditionError(absl::StrCat("no ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The name of a client certificate `cert_pem` of `host` for `key_pem` from `ca_pem`.
 absl::Status CheckPair(const std::string& key_pem, const std::string& cert_pem,
@@ -58,9 +48,9 @@ std::string NbdClientTlsDir(const std::string& state_dir) { return state_dir + "
 absl::Status CheckNbdClientCredentials(const std::string& state_dir, const HostCredentials& host,
                                        absl::Time now) {
   const std::string dir = NbdClientTlsDir(state_dir);
-  MC_ASSIGN_OR_RETURN(std::string key, Read(dir + "/client-key.pem"));
-  MC_ASSIGN_OR_RETURN(std::string cert, Read(dir + "/client-cert.pem"));
-  MC_ASSIGN_OR_RETURN(std::string ca, Read(dir + "/ca-cert.pem"));
+  MC_ASSIGN_OR_RETURN(std::string key, file::ReadFileToString(dir + "/client-key.pem"));
+  MC_ASSIGN_OR_RETURN(std::string cert, file::ReadFileToString(dir + "/client-cert.pem"));
+  MC_ASSIGN_OR_RETURN(std::string ca, file::ReadFileToString(dir + "/ca-cert.pem"));
   if (ca != host.ca_pem) {
     return absl::FailedPreconditionError(absl::StrCat(dir, ": another CA than the controller's"));
   }

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -43,6 +45,15 @@ absl::Status UniqueFd::Close(std::string_view path) {
 
 absl::Status ErrnoError(int err, std::string_view op, std::string_view path) {
   return absl::ErrnoToStatus(err, absl::StrCat(AbslView(op), " ", AbslView(path)));
+}
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ErrnoError(errno, "read", path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (in.bad()) return ErrnoError(errno, "read", path);
+  return out.str();
 }
 
 absl::StatusOr<UniqueFd> OpenForRead(const std::string& path) {

@@ -43,6 +43,10 @@ class UniqueFd {
 // errno → canonical status with context: "open /x: No such file or directory" (NotFound).
 absl::Status ErrnoError(int err, std::string_view op, std::string_view path);
 
+// The whole content of the file at `path` (bytes as they are). ErrnoError's codes on failure
+// ("read /x: No such file or directory": NotFound).
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
 // Opens `path` read-only (O_CLOEXEC, and O_NONBLOCK so a FIFO cannot block the open).
 absl::StatusOr<UniqueFd> OpenForRead(const std::string& path);
 

@@ -17,9 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -85,14 +83,6 @@ absl::StatusOr<X509Ptr> ParseCert(absl::string_view cert_pem) {
         absl::StrCat("identity certificate: not a PEM certificate: ", TakeOpenSslErrors()));
   }
   return cert;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("read ", path, ": ", std::strerror(errno)));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 absl::Status AddExtension(X509* cert, int nid, const char* value) {
@@ -238,8 +228,8 @@ absl::StatusOr<IdentitySigner> IdentitySigner::LoadOrCreate(const std::string& d
   const bool has_key = fs::exists(key_path, ec);
   const bool has_cert = fs::exists(cert_path, ec);
   if (has_key && has_cert) {
-    MC_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_path));
-    MC_ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(cert_path));
+    MC_ASSIGN_OR_RETURN(std::string key_pem, file::ReadFileToString(key_path));
+    MC_ASSIGN_OR_RETURN(std::string cert_pem, file::ReadFileToString(cert_path));
     absl::StatusOr<IdentitySigner> signer = FromPem(key_pem, cert_pem);
     if (!signer.ok()) return Annotate(signer.status(), absl::StrCat("load ", dir));
     return signer;

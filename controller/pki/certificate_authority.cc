@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -16,14 +14,6 @@
 
 namespace minicloud::controller {
 namespace {
-
-absl::StatusOr<std::string> ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A fresh EC key and the certificate `spec` describes, signed by the CA: the chain (leaf, then
 // the CA certificate) and the key, in PEM.
@@ -59,8 +49,8 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
   crypto::PkeyPtr key;
   crypto::X509Ptr ca;
   if (have_key) {
-    MC_ASSIGN_OR_RETURN(std::string key_pem, ReadWhole(key_path));
-    MC_ASSIGN_OR_RETURN(std::string cert_pem, ReadWhole(cert_path));
+    MC_ASSIGN_OR_RETURN(std::string key_pem, file::ReadFileToString(key_path));
+    MC_ASSIGN_OR_RETURN(std::string cert_pem, file::ReadFileToString(cert_path));
     MC_ASSIGN_OR_RETURN(key, crypto::ParsePrivateKeyPem(key_pem));
     MC_ASSIGN_OR_RETURN(ca, crypto::ParseCertificatePem(cert_pem));
     if (X509_check_private_key(ca.get(), key.get()) != 1) {

@@ -1,24 +1,14 @@
 #include "volume/service/volume_tls.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "common/crypto/controller_peer.h"
 #include "common/crypto/join_token.h"
 #include "common/crypto/x509.h"
+#include "common/file/file_util.h"
 #include "common/status_macros.h"
 
 namespace minicloud::volume {
 namespace {
-
-absl::StatusOr<std::string> ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 absl::Status CheckFiles(const VolumedSettings& s, const std::string& key_pem,
                         const std::string& cert_pem, const std::string& ca_pem, absl::Time now) {
@@ -56,9 +46,9 @@ absl::Status CheckFiles(const VolumedSettings& s, const std::string& key_pem,
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> VolumeServiceCredentials(
     const VolumedSettings& s, absl::Time now) {
   if (TransportOf(s) == VolumedTransport::kPlaintext) return grpc::InsecureServerCredentials();
-  MC_ASSIGN_OR_RETURN(std::string key_pem, ReadWhole(s.tls_key));
-  MC_ASSIGN_OR_RETURN(std::string cert_pem, ReadWhole(s.tls_cert));
-  MC_ASSIGN_OR_RETURN(std::string ca_pem, ReadWhole(s.tls_client_ca));
+  MC_ASSIGN_OR_RETURN(std::string key_pem, file::ReadFileToString(s.tls_key));
+  MC_ASSIGN_OR_RETURN(std::string cert_pem, file::ReadFileToString(s.tls_cert));
+  MC_ASSIGN_OR_RETURN(std::string ca_pem, file::ReadFileToString(s.tls_client_ca));
   if (absl::Status c = CheckFiles(s, key_pem, cert_pem, ca_pem, now); !c.ok()) {
     return absl::Status(c.code(), absl::StrCat("TLS files: ", c.message()));
   }
@@ -68,9 +58,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> VolumeServiceCredential
 absl::StatusOr<std::optional<storage::QemuTlsFiles>> NbdTlsFiles(const VolumedSettings& s) {
   if (!NbdTlsOf(s)) return std::nullopt;
   storage::QemuTlsFiles files;
-  MC_ASSIGN_OR_RETURN(files.ca_pem, ReadWhole(s.tls_client_ca));
-  MC_ASSIGN_OR_RETURN(files.certificate_pem, ReadWhole(s.tls_cert));
-  MC_ASSIGN_OR_RETURN(files.key_pem, ReadWhole(s.tls_key));
+  MC_ASSIGN_OR_RETURN(files.ca_pem, file::ReadFileToString(s.tls_client_ca));
+  MC_ASSIGN_OR_RETURN(files.certificate_pem, file::ReadFileToString(s.tls_cert));
+  MC_ASSIGN_OR_RETURN(files.key_pem, file::ReadFileToString(s.tls_key));
   return files;
 }
 
