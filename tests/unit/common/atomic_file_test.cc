@@ -1,5 +1,5 @@
 // file::WriteFileAtomic: exact content and mode, replaces, leaves no temp file behind, and keeps
-// the old file when the write cannot complete.
+// the old file when the write cannot complete. file::ReadFileToString: the bytes, or the errno.
 
 #include <sys/stat.h>
 
@@ -104,6 +104,27 @@ TEST_CASE("WriteFileAtomic failures name the path and leave the old state", "[fi
     CHECK(Entries(dir.path()) == std::vector<std::string>{"d"});
     CHECK(Slurp(path + "/keep") == "kept");
   }
+}
+
+}  // namespace
+}  // namespace minicloud::file
+
+namespace minicloud::file {
+namespace {
+
+TEST_CASE("ReadFileToString gives the bytes as written, or the path's errno", "[file]") {
+  // Bugs caught: a read that stops at a NUL byte or at a newline (text mode, getline); a
+  // missing file read as empty instead of NotFound; an error without the path.
+  testing::TempDir dir;
+  const std::string path = dir / "blob";
+  const std::string bytes("line one\n\0line two\r\n\xff", 21);
+  REQUIRE(WriteFileAtomic(path, bytes, 0600).ok());
+  auto read = ReadFileToString(path);
+  REQUIRE(read.ok());
+  CHECK(*read == bytes);
+  auto missing = ReadFileToString(dir / "missing");
+  CHECK(missing.status().code() == absl::StatusCode::kNotFound);
+  CHECK(missing.status().message().find(dir / "missing") != std::string::npos);
 }
 
 }  // namespace
