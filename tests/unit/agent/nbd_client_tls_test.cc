@@ -45,7 +45,7 @@ TEST_CASE("NBD client credentials: kept only when of this host, its own key and 
   Fixture f;
   // Nothing yet: ask.
   CHECK(CheckNbdClientCredentials(f.state, f.host, absl::Now()).code() ==
-        absl::StatusCode::kFailedPrecondition);
+        absl::StatusCode::kNotFound);
   auto own = crypto::GenerateEcKey();
   REQUIRE(own.ok());
   f.Write(own->get(), kHost, *f.ca);
