@@ -427,6 +427,18 @@ TEST_CASE("An EBS launch without a zone lands where its snapshots are kept") {
 namespace minicloud::controller {
 namespace {
 
+// A key store with a fixed master key and data keys counting up (never two alike).
+VolumeKeys TestVolumeKeys() {
+  auto box = auth::SecretBox::FromKey(std::string(32, 'm'));
+  REQUIRE(box.ok());
+  auto counter = std::make_shared<int>(1);
+  return VolumeKeys(*box, [counter](size_t n) -> absl::StatusOr<std::string> {
+    std::string out(n, '\0');
+    for (auto& c : out) c = static_cast<char>((*counter)++ * 37 + 11);
+    return out;
+  });
+}
+
 // Records the copies asked for; fails on request.
 struct RecordingWriter : DiskWriter {
   std::vector<std::pair<std::string, std::string>> copies;  // export names: from, to
@@ -578,14 +590,7 @@ TEST_CASE("An EBS launch into a zone without its snapshots: copied there, pendin
   // An encrypted AMI: its root is copied too, as the LUKS container it is (a volume from an
   // encrypted snapshot keeps its key), onto a volume its service formats with that key. Without
   // a key store: refused.
-  auto box = auth::SecretBox::FromKey(std::string(32, 'm'));
-  REQUIRE(box.ok());
-  auto counter = std::make_shared<int>(1);
-  VolumeKeys keys(*box, [counter](size_t n) -> absl::StatusOr<std::string> {
-    std::string out(n, '\0');
-    for (auto& c : out) c = static_cast<char>((*counter)++ * 37 + 11);
-    return out;
-  });
+  VolumeKeys keys = TestVolumeKeys();
   f.volumes->SetVolumeKeys(&keys);
   v1::CreateVolumeRequest enc;
   enc.set_availability_zone("home-1a");
@@ -655,13 +660,7 @@ TEST_CASE("CreateVolume --encrypted from a plain snapshot of another zone: writt
   r.set_encrypted(true);
   CHECK(Ec2CodeOf(f.volumes->CreateVolume(r).status()) == "UnsupportedOperation");
 
-  auto box = auth::SecretBox::FromKey(std::string(32, 'm'));
-  REQUIRE(box.ok());
-  VolumeKeys keys(*box, [](size_t n) -> absl::StatusOr<std::string> {
-    std::string out(n, '\0');
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(i * 7 + 3);
-    return out;
-  });
+  VolumeKeys keys = TestVolumeKeys();
   f.volumes->SetVolumeKeys(&keys);
   auto v = f.volumes->CreateVolume(r);
   INFO(v.status().ToString());
