@@ -5,7 +5,7 @@
 // separate processes: the suite (query_conformance_test.py, terraform_test.sh) starts this once,
 // reads one JSON line from stdout, and closes stdin to stop it.
 //
-//   query_cloud [--hosts N] [--stacks fake]
+//   query_cloud [--hosts N] [--stacks fake] [--status-check-grace-seconds N]
 //   → {"endpoint": "http://127.0.0.1:PORT", "region": "home-1", "access_key_id": "...",
 //      "secret_access_key": "...", "image_id": "ami-...", "actions": ["CreateKeyPair", ...],
 //      "cloudformation_actions": ["CreateStack", ...], "stacks": "fake"}
@@ -79,13 +79,17 @@ int main(int argc, char** argv) {
   spdlog::set_level(std::getenv("MINICLOUD_TEST_LOG") ? spdlog::level::info : spdlog::level::warn);
   int hosts = 2;
   bool fake_stacks = false;
+  absl::Duration status_check_grace = mc::controller::ControllerConfig{}.status_check_grace;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--hosts" && i + 1 < argc) hosts = std::atoi(argv[i + 1]);
     if (std::string(argv[i]) == "--stacks" && i + 1 < argc) {
       fake_stacks = std::string(argv[i + 1]) == "fake";
     }
+    if (std::string(argv[i]) == "--status-check-grace-seconds" && i + 1 < argc) {
+      status_check_grace = absl::Seconds(std::atoi(argv[i + 1]));
+    }
   }
-  mc::testing::TestCloud cloud;
+  mc::testing::TestCloud cloud(nullptr, status_check_grace);
   const char* azs[] = {"home-1a", "home-1b", "home-1c"};
   for (int i = 0; i < hosts; ++i) cloud.AddHost(azs[i % 3], absl::StrCat("rack-", i + 1));
   const std::string image = cloud.controller().RegisterImage("conformance-image");

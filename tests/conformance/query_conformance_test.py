@@ -28,7 +28,8 @@ import ctx  # noqa: E402
 import qclient  # noqa: E402
 from qclient import b64, raw  # noqa: E402
 
-from ctx import CTX, EXERCISED, USER_DATA, call, cloud, code_of, ec2, need, run_one  # noqa: E402
+from ctx import (CTX, EXERCISED, USER_DATA, call, cloud, code_of, ec2, need,  # noqa: E402
+                 run_one, wait)
 
 
 class AuthTest(unittest.TestCase):
@@ -214,6 +215,10 @@ class LifecycleCliV1Test(unittest.TestCase):
         self.assertEqual(again.rc, 0, again.stderr)
         self.assertEqual(again.json["Instances"][0]["InstanceId"], iid)
 
+        # The CLI's waiters poll every 15 s (botocore's waiter model): each state is first
+        # reached with boto3 polling every second, so that the CLI waiter's first check must
+        # accept it (a state name it does not know still fails it).
+        wait("instance_running", [iid])
         self.assertEqual(v1("wait", "instance-running", "--instance-ids", iid).rc, 0)
         r = v1("describe-instances", "--filters", "Name=instance-state-name,Values=running",
                "Name=instance-type,Values=t3.micro")
@@ -235,6 +240,8 @@ class LifecycleCliV1Test(unittest.TestCase):
         self.assertEqual(r.json["InstanceId"], iid)
 
         if "DescribeInstanceStatus" in cloud().actions:
+            ec2().get_waiter("instance_status_ok").wait(
+                InstanceIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
             r = v1("wait", "instance-status-ok", "--instance-ids", iid)
             self.assertEqual(r.rc, 0, r.stderr)
         if "RebootInstances" in cloud().actions:
@@ -243,6 +250,7 @@ class LifecycleCliV1Test(unittest.TestCase):
         r = v1("stop-instances", "--instance-ids", iid)
         self.assertEqual(r.rc, 0, r.stderr)
         self.assertEqual(r.json["StoppingInstances"][0]["PreviousState"]["Name"], "running")
+        wait("instance_stopped", [iid])
         self.assertEqual(v1("wait", "instance-stopped", "--instance-ids", iid).rc, 0)
         # Both forms the CLI has: --attribute userData --value (base64 on the wire as given)
         # and --user-data (a blob the CLI base64-encodes).
@@ -259,6 +267,7 @@ class LifecycleCliV1Test(unittest.TestCase):
         r = v1("start-instances", "--instance-ids", iid)
         self.assertEqual(r.rc, 0, r.stderr)
         self.assertEqual(r.json["StartingInstances"][0]["PreviousState"]["Name"], "stopped")
+        wait("instance_running", [iid])
         self.assertEqual(v1("wait", "instance-running", "--instance-ids", iid).rc, 0)
         r = v1("modify-instance-metadata-options", "--instance-id", iid, "--http-tokens",
                "required")
@@ -266,6 +275,7 @@ class LifecycleCliV1Test(unittest.TestCase):
         self.assertEqual(r.json["InstanceMetadataOptions"]["HttpTokens"], "required")
         r = v1("terminate-instances", "--instance-ids", iid)
         self.assertEqual(r.rc, 0, r.stderr)
+        wait("instance_terminated", [iid])
         self.assertEqual(v1("wait", "instance-terminated", "--instance-ids", iid).rc, 0)
 
 

@@ -47,9 +47,15 @@ class TestCloud {
 
   // `guest_cloudformation`: what answers guests' CloudFormation requests forwarded by the
   // agents (HostService.GuestCloudFormation); null as in a controller without it.
-  explicit TestCloud(query::GuestCloudFormationEndpoint* guest_cloudformation = nullptr)
+  // `status_check_grace`: how long a running instance's status check stays "initializing"
+  // (the controller's 30 s by default; the conformance cloud shortens it, its clients wait on
+  // the real clock).
+  explicit TestCloud(
+      query::GuestCloudFormationEndpoint* guest_cloudformation = nullptr,
+      absl::Duration status_check_grace = controller::ControllerConfig{}.status_check_grace)
       : guest_cloudformation_(guest_cloudformation) {
     ctl_.config.report_interval_ms = 200;
+    ctl_.config.status_check_grace = status_check_grace;
     ca_ = Must(controller::CertificateAuthority::OpenOrCreate(pki_dir(), absl::Now()));
     join_token_ = Must(controller::CreateJoinToken(pki_dir(), *ca_));
     // As main.cc: the controller calls agents with its own client certificate, over mutual TLS.
