@@ -471,8 +471,7 @@ int main(int argc, char** argv) {
   });
   shutdown.Wait();
   spdlog::info("shutting down");
-  // Wake long-polls so the server can drain.
-  state.desired_changed().notify_all();
+  fleet.StopWatches();  // the agents' long-polls answer now, so the servers drain at once
   if (query_server) query_server->Stop();
   agent_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

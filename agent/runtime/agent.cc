@@ -113,6 +113,7 @@ void Agent::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  controller_.CancelWatches();  // the watch loop's long-poll ends now, not at its timeout
   for (auto& t : threads_) t.join();
   threads_.clear();
   std::unique_lock<std::mutex> lock(mu_);
@@ -203,7 +204,7 @@ void Agent::WatchLoop() {
       if (desired.status().code() == absl::StatusCode::kNotFound) {
         std::lock_guard<std::mutex> lock(mu_);
         registered_ = false;  // the controller forgot us: register again
-      } else {
+      } else if (desired.status().code() != absl::StatusCode::kCancelled) {  // Stop() cancels
         spdlog::warn("{}", desired.status().message());
       }
       if (!Sleep(std::chrono::milliseconds(config_.retry_ms))) return;

@@ -25,6 +25,8 @@ namespace minicloud::agent {
 // - Register with the host id of an earlier registration keeps that id, and a report replaces
 //   the previous one, so the agent simply retries them. Watch only reads.
 // - Nothing here retries or caches: the agent's loops decide.
+// - CancelWatches ends a Watch in flight at once (Cancelled) and every later Watch too: the
+//   agent's stop does not wait out a long-poll.
 // - Thread-safe.
 class ControllerLink {
  public:
@@ -36,6 +38,9 @@ class ControllerLink {
   // Long-poll: returns the host's desired state once its generation differs from
   // req.known_generation(), or after req.max_wait_ms() (then unchanged).
   virtual absl::StatusOr<v1::DesiredState> Watch(const v1::WatchDesiredRequest& req) = 0;
+  // Cancels the Watch in flight and refuses later ones (Cancelled). Idempotent. Links whose
+  // Watch does not block need not do anything.
+  virtual void CancelWatches() {}
   // Streams the blob req.sha256() from req.offset() (req.host_id() names this host); `sink`
   // receives each chunk in order and may abort by returning an error.
   virtual absl::Status FetchBlob(const v1::FetchBlobRequest& req,

@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "agent/runtime/controller_link.h"
@@ -44,9 +45,25 @@ class GrpcControllerLink final : public ControllerLink {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline +
                      std::chrono::milliseconds(req.max_wait_ms()));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (watches_cancelled_) return absl::CancelledError("watch desired state: the agent stops");
+      watches_.insert(&ctx);
+    }
     v1::DesiredState resp;
-    MC_RETURN_IF_ERROR(Wrap(stub->WatchDesired(&ctx, req, &resp), "watch desired state"));
+    const grpc::Status s = stub->WatchDesired(&ctx, req, &resp);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      watches_.erase(&ctx);
+    }
+    MC_RETURN_IF_ERROR(Wrap(s, "watch desired state"));
     return resp;
+  }
+
+  void CancelWatches() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    watches_cancelled_ = true;
+    for (grpc::ClientContext* ctx : watches_) ctx->TryCancel();
   }
 
   absl::Status FetchBlob(const v1::FetchBlobRequest& req,
@@ -137,6 +154,9 @@ class GrpcControllerLink final : public ControllerLink {
   std::mutex mu_;
   std::string host_id_;
   std::unique_ptr<v1::HostService::Stub> stub_;
+  // Watches in flight, cancelled by CancelWatches (which also refuses later ones).
+  absl::flat_hash_set<grpc::ClientContext*> watches_;
+  bool watches_cancelled_ = false;
 };
 
 }  // namespace

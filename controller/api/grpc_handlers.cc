@@ -283,7 +283,8 @@ grpc::Status HostHandler::WatchDesired(grpc::ServerContext* ctx, const v1::Watch
   if (auto s = CheckCallerIsHost(*ctx, req->host_id(), enrollment_); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  return Forward(resp, [&] { return fleet_.WatchDesired(*req); });
+  return Forward(resp,
+                 [&] { return fleet_.WatchDesired(*req, [ctx] { return ctx->IsCancelled(); }); });
 }
 
 grpc::Status HostHandler::FetchBlob(grpc::ServerContext* ctx, const v1::FetchBlobRequest* req,

@@ -21,6 +21,8 @@ namespace minicloud::controller {
 namespace {
 
 constexpr int kMaxWatchMs = 30'000;
+// How often a waiting WatchDesired looks whether its caller went away.
+constexpr auto kCancelPoll = std::chrono::milliseconds(200);
 
 bool ValidTopology(const v1::Topology& t) {
   return !t.region().empty() && !t.availability_zone().empty() && !t.rack().empty();
@@ -333,14 +335,17 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
   return d;
 }
 
-absl::StatusOr<v1::DesiredState> FleetService::WatchDesired(const v1::WatchDesiredRequest& req) {
+absl::StatusOr<v1::DesiredState> FleetService::WatchDesired(
+    const v1::WatchDesiredRequest& req, const std::function<bool()>& cancelled) {
   MC_RETURN_IF_ERROR(CheckId(IdKind::kHost, req.host_id()));
   const auto wait = std::chrono::milliseconds(std::clamp(req.max_wait_ms(), 0, kMaxWatchMs));
   std::unique_lock<std::mutex> lock(state_.mu());
   if (!state_.hosts().contains(req.host_id())) {
     return absl::NotFoundError(absl::StrCat("host ", req.host_id(), " is not registered"));
   }
-  auto changed = [&] { return state_.GenerationLocked(req.host_id()) != req.known_generation(); };
+  auto changed = [&] {
+    return watches_stopped_ || state_.GenerationLocked(req.host_id()) != req.known_generation();
+  };
   if (wait.count() > 0 && !changed()) {
     auto for_host = waiting_by_host_.find(req.host_id());
     const int host_waiting = for_host == waiting_by_host_.end() ? 0 : for_host->second;
@@ -353,10 +358,27 @@ absl::StatusOr<v1::DesiredState> FleetService::WatchDesired(const v1::WatchDesir
     }
     ++waiting_;
     ++waiting_by_host_[req.host_id()];
-    state_.desired_changed().wait_for(lock, wait, changed);
+    // Woken by a change; the caller's cancellation is looked at every kCancelPoll.
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    bool gone = false;
+    for (auto now = std::chrono::steady_clock::now(); now < deadline;
+         now = std::chrono::steady_clock::now()) {
+      if (state_.desired_changed().wait_until(lock, std::min(deadline, now + kCancelPoll),
+                                              changed)) {
+        break;
+      }
+      if (cancelled && cancelled()) {
+        gone = true;
+        break;
+      }
+    }
     --waiting_;
     // Looked up again: other hosts' entries may have come and gone while this call waited.
     if (--waiting_by_host_[req.host_id()] == 0) waiting_by_host_.erase(req.host_id());
+    if (gone) {
+      return absl::CancelledError(
+          absl::StrCat("WatchDesired of host ", req.host_id(), ": the caller went away"));
+    }
   }
   state_.SyncLocked();  // agents only ever see durable records
   std::vector<int> to_sign;
@@ -365,6 +387,14 @@ absl::StatusOr<v1::DesiredState> FleetService::WatchDesired(const v1::WatchDesir
   lock.unlock();
   MC_RETURN_IF_ERROR(SignIdentities(d, to_sign, forget));
   return d;
+}
+
+void FleetService::StopWatches() {
+  {
+    std::lock_guard<std::mutex> lock(state_.mu());
+    watches_stopped_ = true;
+  }
+  state_.desired_changed().notify_all();
 }
 
 int FleetService::WaitingWatches() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -44,8 +45,13 @@ class FleetService {
   // known_generation. Instances come with their signed identity document: signed here, once
   // per instance (cached), outside the state lock. A call that would wait while WatchLimits
   // calls already wait (in all, or for its host) fails at once with ResourceExhausted; one
-  // that need not wait is always answered.
-  absl::StatusOr<v1::DesiredState> WatchDesired(const v1::WatchDesiredRequest& req);
+  // that need not wait is always answered. `cancelled` (the caller's call gone, polled while
+  // waiting) ends the wait with Cancelled.
+  absl::StatusOr<v1::DesiredState> WatchDesired(const v1::WatchDesiredRequest& req,
+                                                const std::function<bool()>& cancelled = {});
+  // Ends the waits of WatchDesired now and lets later calls answer without waiting: the
+  // controller's shutdown drains its server without sitting out the agents' long-polls.
+  void StopWatches();
   // OK when `instance_id` is placed on `host_id` and not terminated: the host may then speak for
   // the guest (its CloudFormation requests). PermissionDenied otherwise, the same for an unknown
   // instance and another host's (a host learns nothing of others).
@@ -79,6 +85,7 @@ class FleetService {
   const VolumeKeys* volume_keys_ = nullptr;
   // Waiting WatchDesired calls, in all and per host id. Guarded by the state lock.
   int waiting_ = 0;
+  bool watches_stopped_ = false;  // StopWatches; guarded by state_.mu()
   absl::flat_hash_map<std::string, int> waiting_by_host_;
   std::mutex signed_mu_;  // guards signed_ (never taken together with the state lock)
   // Signed identities by instance id (the document they sign is part of the value).

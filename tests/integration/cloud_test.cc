@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "common/ec2_error.h"
 #include "tests/testing/test_cloud.h"
@@ -115,6 +116,27 @@ TEST_CASE("restarting an agent or the controller neither loses nor reboots guest
   const std::string id = res.instances(0).instance_id();
   REQUIRE(Terminate(cloud, id).ok());
   REQUIRE(TestCloud::Eventually([&] { return cloud.StateOf(id) == "terminated"; }));
+}
+
+// Bug: CancelWatches not cancelling the long-poll in flight (the agent's stop then waits out
+// the watch: `deploy/cloud down` ended up killing agents), or a Watch after it still blocking.
+TEST_CASE("an agent's stop cancels the watch of its desired state in flight", "[integration]") {
+  TestCloud cloud;
+  auto& host = cloud.AddHost("home-1a", "rack-1");
+  v1::WatchDesiredRequest req;
+  req.set_host_id(host.agent->host_id());
+  auto now = host.link->Watch(req);  // known generation 0: answers at once
+  REQUIRE(now.ok());
+  req.set_known_generation(now->generation());
+  req.set_max_wait_ms(120'000);  // nothing changes: without a cancel, this call takes 2 minutes
+  absl::StatusOr<v1::DesiredState> waited = absl::UnknownError("not returned");
+  std::thread watcher([&] { waited = host.link->Watch(req); });
+  // The call is in flight once the controller holds it; cancel while it waits.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  host.link->CancelWatches();
+  watcher.join();
+  CHECK(waited.status().code() == absl::StatusCode::kCancelled);
+  CHECK(host.link->Watch(req).status().code() == absl::StatusCode::kCancelled);
 }
 
 TEST_CASE("a failed domain start leaves nothing behind", "[integration]") {

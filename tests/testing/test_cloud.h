@@ -116,7 +116,7 @@ class TestCloud {
 
   void StopController() {
     if (!server_) return;
-    ctl_.state->desired_changed().notify_all();
+    ctl_.fleet->StopWatches();
     agent_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
     agent_server_.reset();

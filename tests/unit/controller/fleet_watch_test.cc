@@ -2,6 +2,7 @@
 // host; a call beyond the bound is refused at once with a clear error, a call that need not wait
 // is always answered, and the bound frees up as waiting calls return.
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <string>
@@ -91,6 +92,44 @@ TEST_CASE("WatchDesired refuses long-polls beyond its limits", "[controller][fle
     f.state->BumpGenerationLocked(hosts[3]);
   }
   CHECK(polls[0].get().ok());
+}
+
+}  // namespace minicloud
+
+namespace minicloud {
+
+// Bugs: StopWatches leaving calls asleep until their timeout (the controller's shutdown then
+// waits out every agent's long-poll), or later calls still waiting; the caller's cancellation
+// not looked at while waiting (a server thread held for 30 s per vanished agent).
+TEST_CASE("WatchDesired ends at StopWatches and when its caller goes away", "[controller][fleet]") {
+  ControllerFixture f;
+  const std::string host = f.AddHost("home-1a");
+  v1::WatchDesiredRequest req;
+  req.set_host_id(host);
+  auto now = f.fleet->WatchDesired(req);
+  REQUIRE(now.ok());
+  req.set_known_generation(now->generation());  // nothing new: the call waits
+  req.set_max_wait_ms(30'000);
+
+  std::atomic<bool> gone{false};
+  auto cancelled_poll = std::async(std::launch::async, [&] {
+    return f.fleet->WatchDesired(req, [&] { return gone.load(); });
+  });
+  REQUIRE(Eventually([&] { return f.fleet->WaitingWatches() == 1; }));
+  gone = true;
+  auto cancelled = cancelled_poll.get();  // without the check, this returns OK after 30 s
+  CHECK(cancelled.status().code() == absl::StatusCode::kCancelled);
+  CHECK(f.fleet->WaitingWatches() == 0);
+
+  auto stopped_poll = std::async(std::launch::async, [&] { return f.fleet->WatchDesired(req); });
+  REQUIRE(Eventually([&] { return f.fleet->WaitingWatches() == 1; }));
+  f.fleet->StopWatches();
+  auto stopped = stopped_poll.get();
+  REQUIRE(stopped.ok());
+  CHECK(stopped->generation() == now->generation());  // answered unchanged, not refused
+  // Later calls answer without waiting (f.fleet->WaitingWatches() never becomes 1 again).
+  auto later = std::async(std::launch::async, [&] { return f.fleet->WatchDesired(req); });
+  CHECK(later.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
 }
 
 }  // namespace minicloud
