@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/join_token.h"
 #include "common/file/file_util.h"
 #include "common/status_macros.h"
 
@@ -39,6 +40,11 @@ std::string NbdBlockdevOpts(const NbdClientTarget& t) {
     if (!t.tls_hostname.empty()) absl::StrAppend(&opts, ",tls-hostname=", t.tls_hostname);
   }
   return opts;
+}
+
+std::vector<QemuAuthzRule> NbdServerClientRules() {
+  return {{.match = absl::StrCat("CN=", crypto::kControllerClientName), .glob = false},
+          {.match = absl::StrCat("CN=", crypto::NbdClientName("h-"), "*"), .glob = true}};
 }
 
 }  // namespace minicloud::storage

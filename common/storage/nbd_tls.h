@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -52,5 +53,18 @@ struct NbdClientTarget {
 // "driver=nbd,server.type=inet,server.host=H,server.port=P,export=E[,tls-creds=C
 // [,tls-hostname=N]]". tls_hostname is used only with tls_creds.
 std::string NbdBlockdevOpts(const NbdClientTarget& t);
+
+// Who may open a volume service's NBD exports: rules of QEMU's authz-list object (policy deny)
+// on the client certificate's distinguished name, which is "CN=<name>" (the CA's certificates
+// carry only a common name). Allowed: the controller's client certificate (its qemu-img) and
+// hosts' NBD client certificates (crypto::NbdClientName). Refused: everything else the CA
+// signs, hosts' identity certificates above all, so a key that speaks gRPC for a host cannot
+// read a volume. (QEMU's NBD server takes one authz object for all exports: any host's NBD
+// client certificate opens any export.)
+struct QemuAuthzRule {
+  std::string match;
+  bool glob = false;  // QEMU's "glob" format (fnmatch), else "exact"
+};
+std::vector<QemuAuthzRule> NbdServerClientRules();
 
 }  // namespace minicloud::storage

@@ -200,8 +200,9 @@ std::string ClientDir(const controller::CertificateAuthority& ca, const std::str
 }
 
 // The NBD port of a volume service with TLS files (SECURITY.md, "The volume service"): only a
-// TLS client with a certificate from the controller's CA reads or writes an export. qemu-io as
-// the client, as hosts' QEMU and the controller's qemu-img connect.
+// TLS client with a certificate from the controller's CA reads or writes an export, and of
+// those only the controller's and hosts' NBD client certificates. qemu-io as the client, as
+// hosts' QEMU and the controller's qemu-img connect.
 TEST_CASE("volumed TLS: NBD takes only TLS clients with a certificate from the controller's CA",
           "[integration][mtls]") {
   SkipWithoutQemu();
@@ -219,11 +220,18 @@ TEST_CASE("volumed TLS: NBD takes only TLS clients with a certificate from the c
   const testing::NbdTarget good = testing::TargetOf(nbd, d.nbd_client_dir());
   REQUIRE(testing::QemuIo(good, "write -P 0x5a 0 64k"));
   CHECK(testing::QemuIo(good, "read -P 0x5a 0 64k"));
-  // Any client certificate of the CA (a host's NBD client certificate) reads too.
+  // A host's NBD client certificate reads too.
   CHECK(testing::QemuIo(
       testing::TargetOf(nbd, ClientDir(*ca, dir / "pki", "nbd-client.h-0123456789abcdef0",
                                        ca->ca_pem(), dir / "host-client")),
       "read -P 0x5a 0 64k"));
+
+  // Bug: nbd-server-start without tls-authz: any certificate of the CA opens exports, here a
+  // host's identity certificate (its name is the host id).
+  CHECK_FALSE(
+      testing::QemuIo(testing::TargetOf(nbd, ClientDir(*ca, dir / "pki", "h-0123456789abcdef0",
+                                                       ca->ca_pem(), dir / "host-identity")),
+                      "read -P 0x5a 0 64k"));
 
   // Bug: nbd-server-start without tls-creds: a plain client reads the volume.
   testing::NbdTarget plain = good;

@@ -73,6 +73,45 @@ TEST_CASE("QemuTlsObjectArg: the server verifies its peers, the client shows its
 
 // Bugs caught: the key readable by others, the files named other than QEMU reads them (QEMU:
 // "Unable to access credentials"), a directory with a ',' (QEMU would cut the option there).
+// A small fnmatch-free check of QEMU's two formats, enough for these rules: exact, or a glob
+// whose only wildcard is one trailing '*'.
+bool Admits(const std::vector<storage::QemuAuthzRule>& rules, const std::string& dn) {
+  for (const auto& r : rules) {
+    if (!r.glob && r.match == dn) return true;
+    if (r.glob) {
+      REQUIRE(r.match.find_first_of("*?[") == r.match.size() - 1);
+      if (dn.rfind(r.match.substr(0, r.match.size() - 1), 0) == 0) return true;
+    }
+  }
+  return false;
+}
+
+// Bugs: the controller's qemu-img or a host's QEMU refused (every AMI import or attach fails),
+// a host's identity certificate (a host id as its name) let in, a rule matching any name.
+TEST_CASE("NbdServerClientRules: the controller and hosts' NBD clients, nothing else",
+          "[nbd_tls]") {
+  const auto rules = storage::NbdServerClientRules();
+  struct Case {
+    std::string dn;
+    bool admitted;
+  };
+  const std::vector<Case> cases = {
+      {"CN=minicloud-controller-client", true},
+      {"CN=nbd-client.h-0123456789abcdef0", true},
+      {"CN=h-0123456789abcdef0", false},  // a host's identity certificate
+      {"CN=minicloud-volumed.home-1a", false},
+      {"CN=minicloud-controller", false},
+      {"CN=minicloud-controller-client-2", false},
+      {"CN=nbd-client.", false},
+      {"CN=xnbd-client.h-0123456789abcdef0", false},
+      {"", false},
+  };
+  for (const auto& c : cases) {
+    INFO(c.dn);
+    CHECK(Admits(rules, c.dn) == c.admitted);
+  }
+}
+
 TEST_CASE("WriteQemuTlsDir: QEMU's names, 0700 and 0600", "[nbd_tls]") {
   testing::TempDir dir;
   const std::string d = dir / "nbd-tls";

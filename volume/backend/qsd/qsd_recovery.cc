@@ -17,6 +17,7 @@
 #include "common/file/state_path.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/storage/nbd_tls.h"
 #include "volume/backend/qsd/qsd_volume_backend.h"
 
 namespace minicloud::volume {
@@ -24,6 +25,18 @@ namespace {
 
 // The daemon's tls-creds-x509 object for its NBD server.
 constexpr char kNbdTlsCreds[] = "nbdtls0";
+// The daemon's authz-list object: which client certificates its NBD server lets in.
+constexpr char kNbdAuthz[] = "nbdauthz0";
+
+// object-add arguments of the authz-list that admits storage::NbdServerClientRules() only.
+nlohmann::json NbdAuthzObject() {
+  nlohmann::json rules = nlohmann::json::array();
+  for (const storage::QemuAuthzRule& r : storage::NbdServerClientRules()) {
+    rules.push_back(
+        {{"match", r.match}, {"policy", "allow"}, {"format", r.glob ? "glob" : "exact"}});
+  }
+  return {{"qom-type", "authz-list"}, {"id", kNbdAuthz}, {"policy", "deny"}, {"rules", rules}};
+}
 
 }  // namespace
 
@@ -89,7 +102,10 @@ absl::Status QsdVolumeBackend::StartDaemonLocked() {
                                                             {"verify-peer", true}})
                                     .status(),
                                 absl::StrCat("NBD TLS credentials in ", tls_dir)));
+    MC_RETURN_IF_ERROR(Annotate(qsd_->qmp().Execute("object-add", NbdAuthzObject()).status(),
+                                "NBD client authorization (authz-list)"));
     server["tls-creds"] = kNbdTlsCreds;
+    server["tls-authz"] = kNbdAuthz;
   }
   MC_RETURN_IF_ERROR(Annotate(qsd_->qmp().Execute("nbd-server-start", server).status(),
                               absl::StrCat("NBD server on ", nbd_socket)));
