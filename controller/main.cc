@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> listen = {"127.0.0.1:7700"};
   std::string state_dir = "/var/lib/minicloud/controller";
   ctl::ControllerConfig config;
-  double host_timeout_s = 15, launch_timeout_s = 600;
+  double host_timeout_s = 15, launch_timeout_s = 600, volume_retry_budget_s = 300;
   std::vector<std::string> agent_listen = {"127.0.0.1:7702"};
   std::vector<std::string> tls_names;
   app.add_option("--listen", listen, "address:port of the gRPC API (the CLI); repeatable")
@@ -115,6 +115,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--launch-timeout", launch_timeout_s, "seconds a launch may stay pending")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--volume-retry-budget", volume_retry_budget_s,
+                 "seconds a volume is retried while its zone's volume service cannot be reached; "
+                 "then it is in error and a launch waiting for it ends (keep it below "
+                 "--launch-timeout)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--max-instances-per-call", config.max_instances_per_call,
@@ -215,6 +221,7 @@ int main(int argc, char** argv) {
   }
   config.host_timeout = absl::Seconds(host_timeout_s);
   config.launch_timeout = absl::Seconds(launch_timeout_s);
+  config.volume_retry_budget = absl::Seconds(volume_retry_budget_s);
 
   // The store holds user data and the identity-signing key: nothing the controller writes is
   // for anyone else. Files 0600 (RocksDB, blobs, the key) and directories 0700, also when an

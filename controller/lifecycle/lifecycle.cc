@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"
+#include "controller/lifecycle/volume_failure.h"
 
 namespace minicloud::controller::lifecycle {
 namespace {
@@ -299,6 +300,8 @@ absl::string_view EventKindName(EventKind kind) {
       return "retention-expired";
     case EventKind::kHibernateRequested:
       return "hibernate-requested";
+    case EventKind::kVolumeFailed:
+      return "volume-failed";
   }
   return "unknown-event";
 }
@@ -364,6 +367,14 @@ absl::StatusOr<Transition> Apply(const InstanceLifecycle& c, const Event& e, abs
       return Terminate(c, now);
     case EventKind::kHibernateRequested:
       return Hibernate(c, now);
+    case EventKind::kVolumeFailed:
+      // Only a boot waits for its volumes; the instance ends as a boot the host could not do.
+      if (c.state != kPending) return Unchanged(c);
+      {
+        StateReason reason{e.reason_code.empty() ? "Server.InternalError" : e.reason_code,
+                           LaunchVolumeReasonMessage(e.reason_code, e.detail)};
+        return BootNotCompleted(c, std::move(reason));
+      }
     case EventKind::kAgentRunning:
     case EventKind::kAgentShutoff:
     case EventKind::kAgentBootFailed:

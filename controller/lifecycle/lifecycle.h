@@ -7,8 +7,9 @@
 //   (none) --run accepted--> pending --host: running--> running
 //   pending|running --stop--> stopping --host: shut off--> stopped --start--> pending
 //   running --host: shut off (guest powered itself off)--> stopped
-//   pending (first boot) --host: failed | refused | timed out--> shutting-down
-//   pending (a start)    --host: failed | refused--> stopped; timed out--> stopping (forced)
+//   pending (first boot) --host: failed | refused | timed out | a volume failed--> shutting-down
+//   pending (a start)    --host: failed | refused | a volume failed--> stopped;
+//                        timed out--> stopping (forced)
 //   any but shutting-down|terminated --terminate--> shutting-down --host: absent--> terminated
 //   shutting-down on a host that is not registered --> terminated
 //   terminated, kept for the retention --> forgotten (purged)
@@ -52,8 +53,11 @@ enum class EventKind {
   kHostGone,               // the instance's host is not registered
   kRetentionExpired,       // terminated for longer than the retention
   kHibernateRequested,     // StopInstances with Hibernate (the caller checked it is configured)
+  // An EBS volume the boot needs cannot be made (volume_failure.h says when a failure is final):
+  // Event.reason_code is the StateReason code, Event.detail says which volume and why.
+  kVolumeFailed,
 };
-inline constexpr int kEventKindCount = static_cast<int>(EventKind::kHibernateRequested) + 1;
+inline constexpr int kEventKindCount = static_cast<int>(EventKind::kVolumeFailed) + 1;
 
 // EC2 keeps a hibernated instance's RAM for at most 60 days ("We do not support keeping an
 // instance hibernated for more than 60 days", EC2 User Guide, hibernation limitations): a start
@@ -68,6 +72,8 @@ struct Event {
   // hibernation volume; false: it could not and shut the guest down instead.
   bool hibernated = false;
   int64_t saved_state_bytes = 0;
+  // kVolumeFailed: EC2's StateReason code (volume_failure.h; empty = Server.InternalError).
+  std::string reason_code = {};
 };
 
 // The part of an instance record the lifecycle decides on.

@@ -305,6 +305,10 @@ int VolumeService::ReconcileAttachments() {
         }
       }
       if (changed) changes.volumes[id] = next;
+      // A volume still being made keeps its ended attachments until it is: then it is deleted
+      // with its instance when DeleteOnTermination says so (a launch that failed, a terminate
+      // before the volume was made), or kept `available`.
+      if (next.state() == v1::VOLUME_STATE_CREATING) continue;
       for (const auto& a : next.attachments()) {
         if (a.state() == v1::ATTACHMENT_STATE_DETACHED) {
           finishing.push_back(next);

@@ -13,6 +13,9 @@
 #include "common/ec2_error.h"
 #include "common/status_macros.h"
 #include "common/volume_limits.h"
+#include "common/logging.h"
+#include "controller/lifecycle/lifecycle.h"
+#include "controller/lifecycle/volume_failure.h"
 #include "controller/lifecycle/volume_lifecycle.h"
 #include "controller/service/tag_service.h"
 #include "controller/service/timestamp.h"
@@ -235,14 +238,20 @@ v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& staged,
         it->second.state() == v1::VOLUME_STATE_CREATING) {
       v1::VolumeRecord next = it->second;
       absl::Status e = SetEncryptionLocked(next, next.encrypted(), "");
-      if (!e.ok()) {
-        next.set_state(v1::VOLUME_STATE_ERROR);
-        next.set_error_message(std::string(e.message()));
-      }
-      if (!next.sealed_data_key().empty() || !e.ok()) {
+      if (!e.ok() || !next.sealed_data_key().empty()) {
         CloudState::Changes changes;
+        std::set<std::string> hosts;
+        // The key cannot be made (no key store, a KMS key refused): final, as EC2 ends a
+        // launch whose volume's key cannot be used (Client.InternalError).
+        if (!e.ok()) {
+          const lifecycle::VolumeFailure failure = lifecycle::ClassifyVolumeFailure(
+              {e, !next.snapshot_id().empty(), absl::ZeroDuration(),
+               state_.config().volume_retry_budget});
+          MarkFailedLocked(next, e, failure.reason_code, changes, hosts);
+        }
         changes.volumes[next.volume_id()] = next;
         (void)state_.CommitLocked(changes);
+        for (const std::string& h : hosts) state_.BumpGenerationLocked(h);
         if (service_error) *service_error = e;
         if (!e.ok()) return next;
       }
@@ -288,17 +297,88 @@ v1::VolumeRecord VolumeService::FinishCreate(const v1::VolumeRecord& staged,
   auto lock = state_.LockCommitted();
   auto it = state_.volumes().find(r.volume_id());
   if (it == state_.volumes().end()) return r;
-  if (s.code() == absl::StatusCode::kUnavailable) return it->second;  // asked again later
   v1::VolumeRecord next = it->second;
-  auto t = lifecycle::Apply(ViewOf(next),
-                            s.ok() ? VolumeEvent::kServiceCreated : VolumeEvent::kServiceFailed);
-  if (!t.ok() || !t->changed) return next;
-  next.set_state(t->state);
-  if (!s.ok()) next.set_error_message(std::string(s.message()));
+  if (next.state() != v1::VOLUME_STATE_CREATING) return next;  // a late or repeated answer
+  const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
+  const absl::Duration retried_for = next.retrying_since_ms() == 0
+                                         ? absl::ZeroDuration()
+                                         : absl::Milliseconds(now_ms - next.retrying_since_ms());
+  const lifecycle::VolumeFailure failure = lifecycle::ClassifyVolumeFailure(
+      {s, !next.snapshot_id().empty(), retried_for, state_.config().volume_retry_budget});
   CloudState::Changes changes;
+  if (failure.kind == lifecycle::VolumeFailureKind::kRetry) {
+    // Asked again later (Reconcile); the first such failure starts the retry budget, durably,
+    // so that a restart of the controller does not start it anew.
+    if (next.retrying_since_ms() == 0) {
+      next.set_retrying_since_ms(now_ms);
+      changes.volumes[next.volume_id()] = next;
+      (void)state_.CommitLocked(changes);
+    }
+    return next;
+  }
+  std::set<std::string> hosts;
+  if (failure.kind == lifecycle::VolumeFailureKind::kFinal) {
+    MarkFailedLocked(next, s, failure.reason_code, changes, hosts);
+  } else {
+    auto t = lifecycle::Apply(ViewOf(next), VolumeEvent::kServiceCreated);
+    if (!t.ok() || !t->changed) return next;
+    next.set_state(t->state);
+    next.clear_retrying_since_ms();
+  }
   changes.volumes[next.volume_id()] = next;
   (void)state_.CommitLocked(changes);  // a failed durable write does not return
+  for (const std::string& h : hosts) state_.BumpGenerationLocked(h);
   return next;
+}
+
+void VolumeService::MarkFailedLocked(v1::VolumeRecord& v, const absl::Status& why,
+                                     const std::string& reason_code, CloudState::Changes& changes,
+                                     std::set<std::string>& hosts) {
+  auto t = lifecycle::Apply(ViewOf(v), VolumeEvent::kServiceFailed);
+  if (!t.ok() || !t->changed) return;
+  v.set_state(t->state);
+  v.set_error_message(std::string(why.message()));
+  v.set_error_reason_code(reason_code);
+  v.clear_retrying_since_ms();
+  // In the same commit: the launches that waited for it end (a restart finds both or neither).
+  FailLaunchesLocked(v, changes, hosts);
+}
+
+void VolumeService::FailLaunchesLocked(const v1::VolumeRecord& v, CloudState::Changes& changes,
+                                       std::set<std::string>& hosts) {
+  if (v.state() != v1::VOLUME_STATE_ERROR) return;
+  for (const auto& a : v.attachments()) {
+    if (a.state() == v1::ATTACHMENT_STATE_DETACHED) continue;
+    auto it = state_.instances().find(a.instance_id());
+    if (it == state_.instances().end()) continue;
+    auto staged = changes.instances.find(a.instance_id());
+    v1::InstanceRecord r = staged != changes.instances.end() ? staged->second : it->second;
+    const std::string what =
+        v.hibernation_state_of().empty()
+            ? absl::StrCat("volume ", v.volume_id(), " (", a.device(), ")")
+            : absl::StrCat("hibernation volume ", v.volume_id());
+    lifecycle::Event e{lifecycle::EventKind::kVolumeFailed,
+                       absl::StrCat(what, v.snapshot_id().empty() ? "" : " from ",
+                                    v.snapshot_id(), " cannot be created: ", v.error_message())};
+    e.reason_code = v.error_reason_code();
+    auto t = lifecycle::Apply(lifecycle::InstanceLifecycle::Of(r), e, clock_.Now());
+    if (!t.ok() || !t->changed) continue;
+    spdlog::warn("{}: {}", r.instance_id(), t->state_reason ? t->state_reason->message : "");
+    lifecycle::Record(*t, r);
+    changes.instances[r.instance_id()] = std::move(r);
+    if (t->notify_host && !it->second.host_id().empty()) hosts.insert(it->second.host_id());
+  }
+}
+
+int VolumeService::FailLaunchesOfFailedVolumes() {
+  auto lock = state_.LockCommitted();
+  CloudState::Changes changes;
+  std::set<std::string> hosts;
+  for (const auto& [id, v] : state_.volumes()) FailLaunchesLocked(v, changes, hosts);
+  if (changes.instances.empty()) return 0;
+  (void)state_.CommitLocked(changes);
+  for (const std::string& h : hosts) state_.BumpGenerationLocked(h);
+  return static_cast<int>(changes.instances.size());
 }
 
 absl::StatusOr<v1::DeleteVolumeResponse> VolumeService::DeleteVolume(
@@ -340,6 +420,9 @@ bool VolumeService::FinishDelete(const v1::VolumeRecord& r) {
 }
 
 int VolumeService::Reconcile() {
+  // A failure recorded before launches ended with it (by a controller without this rule):
+  // those launches end now, as they would have at the failure.
+  int changed = FailLaunchesOfFailedVolumes();
   std::vector<v1::VolumeRecord> creating, deleting;
   {
     auto lock = state_.LockCommitted();
@@ -348,7 +431,6 @@ int VolumeService::Reconcile() {
       if (v.state() == v1::VOLUME_STATE_DELETING) deleting.push_back(v);
     }
   }
-  int changed = 0;
   for (const auto& v : creating) {
     if (FinishCreate(v, nullptr, /*copy_now=*/true).state() != v1::VOLUME_STATE_CREATING) {
       ++changed;

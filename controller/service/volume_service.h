@@ -19,6 +19,7 @@
 // describes it; a failure shows as the resource's `error` state with the service's reason.
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -150,6 +151,19 @@ class VolumeService {
   // Copies across zones (volume_zone_copy.cc). CopyAcrossZones: the steps on both services,
   // which make `r` on its zone's service holding the snapshot's data; idempotent.
   absl::Status CopyAcrossZones(const v1::VolumeRecord& r, const v1::SnapshotRecord& snap);
+  // A final failure to make `v` (controller/lifecycle/volume_failure.h): `v` becomes `error`
+  // with the reason and EC2's StateReason code, and the launches waiting for it end in the same
+  // `changes` (FailLaunchesLocked); `hosts` gets the hosts to wake. Requires the state lock.
+  void MarkFailedLocked(v1::VolumeRecord& v, const absl::Status& why,
+                        const std::string& reason_code, CloudState::Changes& changes,
+                        std::set<std::string>& hosts);
+  // The pending instances whose boot needs the `error` volume `v` (its attachments that are not
+  // detached) end: a launch shutting-down → terminated, a start stopped, with the volume's
+  // StateReason (lifecycle::EventKind::kVolumeFailed). Requires the state lock.
+  void FailLaunchesLocked(const v1::VolumeRecord& v, CloudState::Changes& changes,
+                          std::set<std::string>& hosts);
+  // FailLaunchesLocked for every `error` volume; returns how many instances changed.
+  int FailLaunchesOfFailedVolumes();
   // Calls the service for a `deleting` volume and purges the record when it is gone.
   bool FinishDelete(const v1::VolumeRecord& r);
   // Exports the volume for an attachment without an endpoint and records the endpoint. A final

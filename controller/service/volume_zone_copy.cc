@@ -54,7 +54,14 @@ absl::Status VolumeService::CopyAcrossZones(const v1::VolumeRecord& r,
   }
   const std::string what = absl::StrCat("copy ", snap.snapshot_id(), " (", snap.availability_zone(),
                                         ") into ", r.volume_id(), " (", r.availability_zone(), ")");
-  MC_ASSIGN_OR_RETURN(VolumeServiceClient * from, fleet_.ServiceFor(snap.availability_zone()));
+  absl::StatusOr<VolumeServiceClient*> source_service = fleet_.ServiceFor(snap.availability_zone());
+  if (!source_service.ok()) {
+    // The zone that keeps the snapshot has no volume service (any more): nothing to copy from.
+    // Not the target zone's capacity (ResourceExhausted would say so).
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": ", snap.availability_zone(), " has no volume service"));
+  }
+  VolumeServiceClient* from = *source_service;
   MC_ASSIGN_OR_RETURN(VolumeServiceClient * to, fleet_.ServiceFor(r.availability_zone()));
   // An encrypted volume from an encrypted snapshot keeps the snapshot's key (SetEncryptionLocked):
   // its LUKS container, header included, is copied as it is (sparse; the target's service

@@ -158,7 +158,7 @@ std::vector<Row> Table() {
   for (EventKind e : {E::kStopRequested, E::kStopForced, E::kStartRequested, E::kTerminateRequested,
                       E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed,
                       E::kAgentRefusedAdmission, E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone,
-                      E::kRetentionExpired, E::kHibernateRequested}) {
+                      E::kRetentionExpired, E::kHibernateRequested, E::kVolumeFailed}) {
     t.push_back(At(kNone, e).Refused("InternalError", "has no record"));
   }
   // Every existing instance: RunInstances cannot apply again.
@@ -212,6 +212,12 @@ std::vector<Row> Table() {
   t.push_back(At(kPending, E::kRetentionExpired).Stays());
   t.push_back(At(kPending, E::kHibernateRequested)
                   .Refused("IncorrectInstanceState", "from which it can be hibernated."));
+  // A volume the boot needs cannot be made: a launch ends, a start stays stopped (the event's
+  // own code is volume_failure_test.cc's; without one it reads as Server.InternalError).
+  const Reason volume_failed{"Server.InternalError",
+                             absl::StrCat("Server.InternalError: Internal error on launch: ", kDetail)};
+  t.push_back(At(kPending, E::kVolumeFailed).To(kShuttingDown).Because(volume_failed));
+  t.push_back(At(kPending, E::kVolumeFailed).Boot(2).To(kStopped, release).Because(volume_failed));
 
   // running
   t.push_back(At(kRunning, E::kStopRequested).To(kStopping).UserInitiated(false));
@@ -231,7 +237,7 @@ std::vector<Row> Table() {
     t.push_back(r);
   }
   for (EventKind e : {E::kAgentBootFailed, E::kAgentRefusedAdmission, E::kAgentAbsent,
-                      E::kLaunchTimedOut, E::kHostGone, E::kRetentionExpired}) {
+                      E::kLaunchTimedOut, E::kHostGone, E::kRetentionExpired, E::kVolumeFailed}) {
     t.push_back(At(kRunning, e).Stays());
   }
 
@@ -243,7 +249,7 @@ std::vector<Row> Table() {
       At(kShuttingDown, E::kHibernateRequested).Refused("IncorrectInstanceState", kNotStopped));
   for (EventKind e :
        {E::kTerminateRequested, E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed,
-        E::kAgentRefusedAdmission, E::kLaunchTimedOut, E::kRetentionExpired}) {
+        E::kAgentRefusedAdmission, E::kLaunchTimedOut, E::kRetentionExpired, E::kVolumeFailed}) {
     t.push_back(At(kShuttingDown, e).Stays());
   }
   {
@@ -263,7 +269,8 @@ std::vector<Row> Table() {
       At(kTerminated, E::kHibernateRequested).Refused("IncorrectInstanceState", kNotStopped));
   for (EventKind e :
        {E::kTerminateRequested, E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed,
-        E::kAgentRefusedAdmission, E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone}) {
+        E::kAgentRefusedAdmission, E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone,
+        E::kVolumeFailed}) {
     t.push_back(At(kTerminated, e).Stays());
   }
   {
@@ -290,7 +297,7 @@ std::vector<Row> Table() {
   t.push_back(At(kStopping, E::kHibernateRequested).Stays());
   t.push_back(At(kStopping, E::kAgentShutoff).Forced().To(kStopped, release).ForceAfter(false));
   for (EventKind e : {E::kAgentBootFailed, E::kAgentRefusedAdmission, E::kAgentAbsent,
-                      E::kLaunchTimedOut, E::kHostGone, E::kRetentionExpired}) {
+                      E::kLaunchTimedOut, E::kHostGone, E::kRetentionExpired, E::kVolumeFailed}) {
     t.push_back(At(kStopping, e).Stays());
   }
 
@@ -310,7 +317,8 @@ std::vector<Row> Table() {
   t.push_back(At(kStopped, E::kTerminateRequested).To(kShuttingDown, take).UserInitiated(false));
   for (EventKind e :
        {E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed, E::kAgentRefusedAdmission,
-        E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone, E::kRetentionExpired}) {
+        E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone, E::kRetentionExpired,
+        E::kVolumeFailed}) {
     t.push_back(At(kStopped, e).Stays());
   }
   return t;
