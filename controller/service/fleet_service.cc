@@ -184,10 +184,14 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
 }
 
 std::map<std::string, std::vector<v1::DesiredEbsDisk>> FleetService::EbsDisksOnHostLocked(
-    const std::string& host_id) const {
+    const std::string& host_id, std::set<std::string>& unmade) const {
   std::map<std::string, std::vector<v1::DesiredEbsDisk>> out;
   for (const auto& [volume_id, v] : state_.volumes()) {
     for (const auto& a : v.attachments()) {
+      if (a.state() == v1::ATTACHMENT_STATE_ATTACHING &&
+          (v.state() == v1::VOLUME_STATE_CREATING || v.state() == v1::VOLUME_STATE_ERROR)) {
+        unmade.insert(a.instance_id());  // a volume its launch made for it, not made (yet)
+      }
       // Attaching or attached with an export: the host keeps the disk. Detaching or detached:
       // it leaves the desired state, and the host unplugs it.
       if (a.nbd_host().empty() || (a.state() != v1::ATTACHMENT_STATE_ATTACHING &&
@@ -275,7 +279,8 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
   if (auto host = state_.hosts().find(host_id); host != state_.hosts().end()) {
     *d.mutable_allocatable() = AllocatableCapacity(host->second.capacity(), state_.config());
   }
-  const auto disks = EbsDisksOnHostLocked(host_id);
+  std::set<std::string> unmade;
+  const auto disks = EbsDisksOnHostLocked(host_id, unmade);
   for (const std::string& id : state_.index().InstancesOn(host_id)) {
     const v1::InstanceRecord& r = state_.instances().at(id);
     // Terminated instances stay listed (as TERMINATED) until purged, so a host that was away
@@ -319,7 +324,12 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
       di->mutable_root_disk()->set_target_dev("vda");
       di->mutable_root_disk()->set_device(r.root_device_name());
     }
-    if (auto it = disks.find(id); it != disks.end()) {
+    // A launch boots once every volume it was given is made, as EC2 starts no instance without
+    // them: until then the host gets none of its disks (its root has no endpoint: it waits), and
+    // a volume that cannot be made ends the launch instead (VolumeService::FailLaunchesLocked).
+    // Only a pending boot waits: the disks of a running guest never leave its desired state.
+    const bool waits = r.state() == v1::INSTANCE_STATE_CODE_PENDING && unmade.contains(id);
+    if (auto it = disks.find(id); it != disks.end() && !waits) {
       for (const auto& disk : it->second) {
         if (disk.volume_id() == r.root_volume_id()) {
           *di->mutable_root_disk() = disk;

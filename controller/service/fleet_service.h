@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,9 +67,10 @@ class FleetService {
   // identity document still needs its signatures.
   v1::DesiredState DesiredLocked(const std::string& host_id, std::vector<int>& to_sign,
                                  std::vector<std::string>& forget) const;
-  // The EBS disks of each instance on the host (attachments with an export, not detaching).
+  // The EBS disks of each instance on the host (attachments with an export, not detaching);
+  // `unmade` gets the instances with an attaching volume still `creating` (or `error`).
   std::map<std::string, std::vector<v1::DesiredEbsDisk>> EbsDisksOnHostLocked(
-      const std::string& host_id) const;
+      const std::string& host_id, std::set<std::string>& unmade) const;
   // An agent's view of an instance's EBS disks: attaching -> attached once the disk is there,
   // detaching -> detached once it is gone, and the host's last failure as the attachment's
   // error (volume_lifecycle.h decides).

@@ -8,6 +8,7 @@
 // is the real daemon, and the disk's bytes are written into it over NBD by qemu-img. Skipped
 // without qemu-storage-daemon / qemu-img / qemu-io.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -167,6 +168,92 @@ TEST_CASE("run-instances of an EBS-backed AMI boots from a clone of its snapshot
     }
     return !root_left && data_available;
   }));
+}
+
+TEST_CASE("a launch whose snapshot the volume service lost ends at once with EC2's reason") {
+  // Bugs caught: the instance left pending until the launch timeout (10 min) although the
+  // daemon refused the clone for good; a reason code other than EC2's
+  // Client.InvalidSnapshot.NotFound, or without the volume's cause; the volume that failed not
+  // `error` (or kept although DeleteOnTermination); the root (DeleteOnTermination) left on the
+  // daemon; the data volume with DeleteOnTermination false deleted with the instance.
+  Fixture f;
+  f.cloud.AddHost(kZone, "rack-1");
+  auto reg = f.Register("ebs-ami", true);
+  REQUIRE(reg.ok());
+  // A snapshot of a data volume, then gone from the daemon behind the controller's back.
+  v1::CreateVolumeRequest cv;
+  cv.set_availability_zone(kZone);
+  cv.set_size(1);
+  auto source = f.volumes->CreateVolume(cv);
+  REQUIRE(source.ok());
+  v1::CreateSnapshotRequest cs;
+  cs.set_volume_id(source->volume_id());
+  auto snap = f.volumes->CreateSnapshot(cs);
+  REQUIRE(snap.ok());
+  REQUIRE(f.Until([&] {
+    v1::DescribeSnapshotsRequest ds;
+    ds.add_snapshot_ids(snap->snapshot_id());
+    auto d = f.volumes->DescribeSnapshots(ds);
+    return d.ok() && d->snapshots(0).state() == v1::SNAPSHOT_STATE_COMPLETED;
+  }));
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    volume::v1::DeleteSnapshotRequest del;
+    del.set_snapshot_id(snap->snapshot_id());
+    volume::v1::DeleteSnapshotResponse out;
+    REQUIRE(f.daemon->stub().DeleteSnapshot(&ctx, del, &out).ok());
+  }
+
+  v1::RunInstancesRequest run = f.Run(reg->image_id());
+  auto* sdf = run.add_block_device_mappings();
+  sdf->set_device_name("/dev/sdf");
+  sdf->mutable_ebs()->set_snapshot_id(snap->snapshot_id());
+  sdf->mutable_ebs()->set_delete_on_termination(true);
+  auto* sdg = run.add_block_device_mappings();
+  sdg->set_device_name("/dev/sdg");
+  sdg->mutable_ebs()->set_volume_size(1);
+  sdg->mutable_ebs()->set_delete_on_termination(false);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = f.cloud.controller().compute->RunInstances(run);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  const std::string inst = r->instances(0).instance_id();
+  const auto vols = f.VolumesOf(inst);
+  REQUIRE(vols.size() == 3);
+  const std::string root = vols.at("/dev/xvda").volume_id();
+  const std::string failed = vols.at("/dev/sdf").volume_id();
+  const std::string kept = vols.at("/dev/sdg").volume_id();
+  CHECK(vols.at("/dev/sdf").state() == v1::VOLUME_STATE_ERROR);
+
+  // The host removes the instance it was waiting to boot: terminated, seconds after the call.
+  REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "terminated"; },
+                  std::chrono::seconds(15)));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(15));
+  const v1::Instance shown = f.cloud.controller().Describe(inst);
+  CHECK(shown.state_reason().code() == "Client.InvalidSnapshot.NotFound");
+  CHECK_THAT(shown.state_reason().message(),
+             Catch::StartsWith("Client.InvalidSnapshot.NotFound: The specified snapshot was not "
+                               "found: volume " +
+                               failed + " (/dev/sdf) from " + snap->snapshot_id()));
+  CHECK_THAT(shown.state_reason().message(), Catch::Contains("not found"));
+
+  // DeleteOnTermination: the root and the failed volume go; /dev/sdg stays, available, on the
+  // daemon.
+  REQUIRE(f.Until([&] {
+    v1::DescribeVolumesRequest all;
+    auto resp = f.volumes->DescribeVolumes(all);
+    if (!resp.ok()) return false;
+    bool others_left = false, kept_available = false;
+    for (const auto& v : resp->volumes()) {
+      others_left = others_left || v.volume_id() == root || v.volume_id() == failed;
+      kept_available =
+          kept_available || (v.volume_id() == kept && v.state() == v1::VOLUME_STATE_AVAILABLE);
+    }
+    return !others_left && kept_available;
+  }));
+  CHECK(f.OnExport(kept, "read 0 1M"));
+  CHECK_FALSE(f.OnExport(root, "read 0 1M"));
 }
 
 TEST_CASE("a stopped EBS-backed instance starts on another host of its zone") {

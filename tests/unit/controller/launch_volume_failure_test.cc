@@ -104,6 +104,19 @@ struct Fixture {
     if (it == ctl.state->volumes().end()) return std::nullopt;
     return it->second;
   }
+  // What the instance's host is told of it now.
+  v1::DesiredInstance DesiredOf(const std::string& id) {
+    v1::WatchDesiredRequest w;
+    w.set_host_id(host);
+    w.set_max_wait_ms(0);
+    auto d = ctl.fleet->WatchDesired(w);
+    REQUIRE(d.ok());
+    for (const auto& i : d->instances()) {
+      if (i.instance_id() == id) return i;
+    }
+    FAIL("not in the host's desired state: " << id);
+    return {};
+  }
   void Vanish(const std::string& snapshot_id) {
     std::lock_guard<std::mutex> lock(backend->mu);
     backend->snapshots.erase(snapshot_id);
@@ -162,7 +175,8 @@ TEST_CASE("An EBS launch whose volume cannot be made ends at once with EC2's rea
 
 TEST_CASE("An EBS launch whose volume service restarts stays pending and boots") {
   // Bugs caught: a retried failure (Unavailable) ending the launch or making the volume `error`;
-  // the volume never made once the service is back.
+  // the volume never made once the service is back; the host given the launch's disks that
+  // were made (it would boot, or plug them) while another is still being made.
   Fixture f;
   const std::string data_snap = f.Snap(f.Volume(4));
   f.backend->fail_next_create = absl::UnavailableError("volume service restarting");
@@ -172,6 +186,10 @@ TEST_CASE("An EBS launch whose volume service restarts stays pending and boots")
   auto vols = f.VolumesOf(id);
   CHECK(vols.at("/dev/xvda").state() == v1::VOLUME_STATE_CREATING);  // the one that failed
   CHECK(vols.at("/dev/xvda").retrying_since_ms() > 0);
+  CHECK(vols.at("/dev/sdf").state() == v1::VOLUME_STATE_IN_USE);  // made and exported
+  CHECK_FALSE(vols.at("/dev/sdf").attachments(0).nbd_host().empty());
+  CHECK(f.DesiredOf(id).ebs_disks_size() == 0);
+  CHECK(f.DesiredOf(id).root_disk().nbd_host().empty());
   f.volumes->Reconcile();
   f.volumes->Reconcile();
   vols = f.VolumesOf(id);
@@ -182,6 +200,8 @@ TEST_CASE("An EBS launch whose volume service restarts stays pending and boots")
     CHECK_FALSE(v.attachments(0).nbd_host().empty());
   }
   CHECK(f.ctl.Describe(id).state().name() == "pending");
+  CHECK(f.DesiredOf(id).ebs_disks_size() == 2);
+  CHECK_FALSE(f.DesiredOf(id).root_disk().nbd_host().empty());
 }
 
 TEST_CASE("An EBS launch whose volume service stays away ends once the retry budget is spent") {
