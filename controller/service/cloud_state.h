@@ -33,10 +33,10 @@ struct ControllerConfig {
   int64_t reserved_host_memory_mib = 512;                // kept for the host itself
   absl::Duration host_timeout = absl::Seconds(15);       // no report for this long = unreachable
   absl::Duration launch_timeout = absl::Minutes(10);     // pending longer = failed launch
+  absl::Duration terminated_retention = absl::Hours(1);  // EC2 shows terminated ~1 hour
   // A volume the volume service cannot be reached for this long (retried errors only) is
   // `error`, and a launch waiting for it ends (controller/lifecycle/volume_failure.h).
   absl::Duration volume_retry_budget = absl::Minutes(5);
-  absl::Duration terminated_retention = absl::Hours(1);  // EC2 shows terminated ~1 hour
   int report_interval_ms = 2000;
   // The VPC instances get addresses in: one subnet of this size per availability zone. The
   // default is AWS's default VPC (172.31.0.0/16, a /20 = 4,091 instance addresses per AZ).

@@ -11,9 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ec2_error.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/volume_limits.h"
-#include "common/logging.h"
 #include "controller/lifecycle/lifecycle.h"
 #include "controller/lifecycle/volume_failure.h"
 #include "controller/lifecycle/volume_lifecycle.h"
@@ -353,13 +353,12 @@ void VolumeService::FailLaunchesLocked(const v1::VolumeRecord& v, CloudState::Ch
     if (it == state_.instances().end()) continue;
     auto staged = changes.instances.find(a.instance_id());
     v1::InstanceRecord r = staged != changes.instances.end() ? staged->second : it->second;
-    const std::string what =
-        v.hibernation_state_of().empty()
-            ? absl::StrCat("volume ", v.volume_id(), " (", a.device(), ")")
-            : absl::StrCat("hibernation volume ", v.volume_id());
+    const std::string what = v.hibernation_state_of().empty()
+                                 ? absl::StrCat("volume ", v.volume_id(), " (", a.device(), ")")
+                                 : absl::StrCat("hibernation volume ", v.volume_id());
     lifecycle::Event e{lifecycle::EventKind::kVolumeFailed,
-                       absl::StrCat(what, v.snapshot_id().empty() ? "" : " from ",
-                                    v.snapshot_id(), " cannot be created: ", v.error_message())};
+                       absl::StrCat(what, v.snapshot_id().empty() ? "" : " from ", v.snapshot_id(),
+                                    " cannot be created: ", v.error_message())};
     e.reason_code = v.error_reason_code();
     auto t = lifecycle::Apply(lifecycle::InstanceLifecycle::Of(r), e, clock_.Now());
     if (!t.ok() || !t->changed) continue;

@@ -227,8 +227,7 @@ TEST_CASE("a launch whose snapshot the volume service lost ends at once with EC2
   CHECK(vols.at("/dev/sdf").state() == v1::VOLUME_STATE_ERROR);
 
   // The host removes the instance it was waiting to boot: terminated, seconds after the call.
-  REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "terminated"; },
-                  std::chrono::seconds(15)));
+  REQUIRE(f.Until([&] { return f.cloud.StateOf(inst) == "terminated"; }, std::chrono::seconds(15)));
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(15));
   const v1::Instance shown = f.cloud.controller().Describe(inst);
   CHECK(shown.state_reason().code() == "Client.InvalidSnapshot.NotFound");

@@ -46,6 +46,27 @@ TEST_CASE("wait instance-running polls until running and fails fast on terminati
   CHECK(stopped.sleeps == 0);
 }
 
+// Would catch: run-instances --wait polling on (or exiting 0) after a launch ended, or the
+// launch's StateReason (here: an EBS volume whose snapshot is gone) left out of the verdict.
+TEST_CASE("run-instances --wait reports the reason of a launch that ended", "[cli][render]") {
+  CliHarness cli;
+  cli.api.Answer<v1::Reservation>("RunInstances", R"(instances { instance_id: "i-1"
+                                                       state { name: "pending" } })");
+  cli.api.Answer<v1::DescribeInstancesResponse>("DescribeInstances",
+                                                R"(reservations { instances { instance_id: "i-1"
+                                                         state { name: "pending" } } })");
+  cli.api.Answer<v1::DescribeInstancesResponse>("DescribeInstances", R"(
+      reservations { instances { instance_id: "i-1" state { name: "shutting-down" }
+        state_reason { code: "Client.InvalidSnapshot.NotFound"
+          message: "Client.InvalidSnapshot.NotFound: The specified snapshot was not found: volume vol-1 (/dev/sdf) from snap-1 cannot be created: gone" } } })");
+  const auto r = cli.Run({"run-instances", "--image-id", "ami-1", "--wait"});
+  CHECK(r.exit_code == kExitWaiterFailed);
+  CHECK(r.out ==
+        "i-1\nverdict: instance is shutting-down: Client.InvalidSnapshot.NotFound: The specified "
+        "snapshot was not found: volume vol-1 (/dev/sdf) from snap-1 cannot be created: gone\n");
+  CHECK(cli.sleeps == 1);
+}
+
 constexpr char kConsole[] =
     "[   46.9] cloud-init[331]: Cloud-init v. 22.4.2 running 'init-local' at Mon, 23 Nov 2026 "
     "15:35:16 +0000. Up 46.32 seconds.\n"

@@ -214,8 +214,9 @@ std::vector<Row> Table() {
                   .Refused("IncorrectInstanceState", "from which it can be hibernated."));
   // A volume the boot needs cannot be made: a launch ends, a start stays stopped (the event's
   // own code is volume_failure_test.cc's; without one it reads as Server.InternalError).
-  const Reason volume_failed{"Server.InternalError",
-                             absl::StrCat("Server.InternalError: Internal error on launch: ", kDetail)};
+  const Reason volume_failed{
+      "Server.InternalError",
+      absl::StrCat("Server.InternalError: Internal error on launch: ", kDetail)};
   t.push_back(At(kPending, E::kVolumeFailed).To(kShuttingDown).Because(volume_failed));
   t.push_back(At(kPending, E::kVolumeFailed).Boot(2).To(kStopped, release).Because(volume_failed));
 
@@ -267,10 +268,9 @@ std::vector<Row> Table() {
   t.push_back(At(kTerminated, E::kStartRequested).Refused("IncorrectInstanceState", kNotStarted));
   t.push_back(
       At(kTerminated, E::kHibernateRequested).Refused("IncorrectInstanceState", kNotStopped));
-  for (EventKind e :
-       {E::kTerminateRequested, E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed,
-        E::kAgentRefusedAdmission, E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone,
-        E::kVolumeFailed}) {
+  for (EventKind e : {E::kTerminateRequested, E::kAgentRunning, E::kAgentShutoff,
+                      E::kAgentBootFailed, E::kAgentRefusedAdmission, E::kAgentAbsent,
+                      E::kLaunchTimedOut, E::kHostGone, E::kVolumeFailed}) {
     t.push_back(At(kTerminated, e).Stays());
   }
   {
@@ -315,10 +315,9 @@ std::vector<Row> Table() {
   // Terminating a stopped instance holds its host's capacity again until the host has
   // deleted it (shutting-down counts as occupying).
   t.push_back(At(kStopped, E::kTerminateRequested).To(kShuttingDown, take).UserInitiated(false));
-  for (EventKind e :
-       {E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed, E::kAgentRefusedAdmission,
-        E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone, E::kRetentionExpired,
-        E::kVolumeFailed}) {
+  for (EventKind e : {E::kAgentRunning, E::kAgentShutoff, E::kAgentBootFailed,
+                      E::kAgentRefusedAdmission, E::kAgentAbsent, E::kLaunchTimedOut, E::kHostGone,
+                      E::kRetentionExpired, E::kVolumeFailed}) {
     t.push_back(At(kStopped, e).Stays());
   }
   return t;

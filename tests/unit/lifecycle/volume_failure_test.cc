@@ -53,8 +53,8 @@ std::vector<Row> Table() {
        "Client.InternalError"},
       {absl::UnauthenticatedError("no client certificate"), false, absl::ZeroDuration(), K::kFinal,
        "Client.InternalError"},
-      {absl::InternalError("qemu-img: backing file missing"), true, absl::ZeroDuration(),
-       K::kFinal, "Server.InternalError"},
+      {absl::InternalError("qemu-img: backing file missing"), true, absl::ZeroDuration(), K::kFinal,
+       "Server.InternalError"},
       {absl::FailedPreconditionError("no key store"), false, absl::ZeroDuration(), K::kFinal,
        "Server.InternalError"},
       {absl::AlreadyExistsError("other size"), false, absl::ZeroDuration(), K::kFinal,
@@ -70,8 +70,8 @@ TEST_CASE("volume failures: retried or final, with EC2's StateReason code", "[vo
   for (const Row& row : Table()) {
     INFO(row.status.ToString() << " from_snapshot=" << row.from_snapshot << " retried "
                                << absl::FormatDuration(row.retried_for));
-    const VolumeFailure f = ClassifyVolumeFailure(
-        {row.status, row.from_snapshot, row.retried_for, kBudget});
+    const VolumeFailure f =
+        ClassifyVolumeFailure({row.status, row.from_snapshot, row.retried_for, kBudget});
     CHECK(f.kind == row.kind);
     CHECK(f.reason_code == row.code);
   }
