@@ -11,7 +11,11 @@
 // `deleting`, a modification `modifying`), calls the service without holding the state lock, and
 // records the answer. When the service cannot be reached (Unavailable) the volume stays in its
 // transitional state and Reconcile() asks again, so a restart of the controller or of the
-// volume service in the middle converges: nothing is deleted or rolled back unless asked.
+// volume service in the middle converges: nothing is deleted or rolled back unless asked. A
+// volume being created is asked again for at most the retry budget
+// (ControllerConfig::volume_retry_budget); then, or at once for a final answer of the service,
+// it is `error` (controller/lifecycle/volume_failure.h decides which), and an instance launch
+// waiting for it ends with EC2's StateReason.
 //
 // As EC2 does, a create answers the state it accepted (`creating`, `pending`) and the volume or
 // snapshot becomes `available` / `completed` when the volume service has made it: the call asks
