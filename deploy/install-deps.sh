@@ -17,6 +17,9 @@ PACKAGES=(
   libvirt-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev catch2 libboost-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libssl-dev libyaml-cpp-dev
+  # the controller's allocator: tcmalloc_minimal (build: libgoogle-perftools-dev; run:
+  # libtcmalloc-minimal4; cmake/Dependencies.cmake, MINICLOUD_TCMALLOC)
+  libgoogle-perftools-dev libtcmalloc-minimal4
   # initramfs checks of uploaded ramdisks (gzip, zstd, xz)
   zlib1g-dev libzstd-dev liblzma-dev
   # hypervisor: QEMU driver of libvirt (used embedded, no libvirtd needed), virtlogd, QEMU
