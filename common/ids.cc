@@ -6,15 +6,25 @@
 
 namespace minicloud {
 
-std::string IdGenerator::Next(absl::string_view prefix) {
+void IdGenerator::NextDigits(char (&out)[17]) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(prefix);
-  id.push_back('-');
-  std::lock_guard<std::mutex> lock(mu_);
-  uint64_t a = rng_();
-  uint64_t b = rng_();
-  for (int i = 0; i < 16; ++i) id.push_back(kHex[(a >> (4 * i)) & 0xF]);
-  id.push_back(kHex[b & 0xF]);
+  uint64_t a, b;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    a = rng_();
+    b = rng_();
+  }
+  for (int i = 0; i < 16; ++i) out[i] = kHex[(a >> (4 * i)) & 0xF];
+  out[16] = kHex[b & 0xF];
+}
+
+std::string IdGenerator::Next(absl::string_view prefix) {
+  char digits[17];
+  NextDigits(digits);
+  std::string id;
+  id.reserve(prefix.size() + 1 + sizeof(digits));
+  id.append(prefix.data(), prefix.size()).push_back('-');
+  id.append(digits, sizeof(digits));
   return id;
 }
 

@@ -21,6 +21,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "controller/scheduler/az_plan.h"
 #include "controller/scheduler/filter_scratch.h"
 #include "controller/scheduler/filters.h"
@@ -597,7 +598,7 @@ void Planner::Decide(PlacementExplanation& out) {
           i < listed ? out.result.rejections[i].reason : ReasonText(h, rejected[i].fail)));
     }
     if (rejected.size() > kMaxDetail) {
-      std::map<std::string, int> rest;
+      std::map<absl::string_view, int> rest;  // RejectCodeName's static names, in name order
       for (size_t i = kMaxDetail; i < rejected.size(); ++i) {
         ++rest[RejectCodeName(rejected[i].fail.code)];
       }

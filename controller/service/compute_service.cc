@@ -32,12 +32,15 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   *i.mutable_state() = ApiState(r.state());
   i.mutable_placement()->set_availability_zone(r.topology().availability_zone());
   i.mutable_placement()->set_host_id(r.host_id());
-  i.mutable_placement()->set_group_name(r.placement_group());
+  // Empty strings are left unset (proto3: the same answer; setting one allocates it).
+  if (!r.placement_group().empty()) i.mutable_placement()->set_group_name(r.placement_group());
   i.mutable_placement()->set_partition_number(r.partition_number());
   i.mutable_placement()->set_tenancy("default");
   *i.mutable_launch_time() = ToTimestamp(r.launch_time_ms());
   i.set_ami_launch_index(r.ami_launch_index());
-  i.set_state_transition_reason(r.state_transition_reason());
+  if (!r.state_transition_reason().empty()) {
+    i.set_state_transition_reason(r.state_transition_reason());
+  }
   if (!r.state_reason_code().empty()) {
     i.mutable_state_reason()->set_code(r.state_reason_code());
     i.mutable_state_reason()->set_message(r.state_reason_message());
@@ -46,7 +49,7 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   i.set_root_device_name(r.root_device_name());
   i.set_root_device_type(r.root_device_type().empty() ? "ebs" : r.root_device_type());
   i.set_hypervisor(r.accelerator() == v1::ACCELERATOR_KVM ? "kvm" : "tcg");
-  i.set_client_token(r.client_token());
+  if (!r.client_token().empty()) i.set_client_token(r.client_token());
   auto* steps = i.mutable_launch_steps();
   steps->set_requested_ms(r.launch_time_ms());
   steps->set_agent_received_ms(r.timeline().received_ms());
@@ -54,7 +57,7 @@ v1::Instance InstanceToApi(const v1::InstanceRecord& r) {
   steps->set_disk_ready_ms(r.timeline().disk_ready_ms());
   steps->set_domain_started_ms(r.timeline().domain_started_ms());
   steps->set_running_ms(r.running_time_ms());
-  i.set_key_name(r.key_name());
+  if (!r.key_name().empty()) i.set_key_name(r.key_name());
   *i.mutable_metadata_options() = r.metadata_options();
   *i.mutable_tags() = TagList(r.tags());
   i.set_private_ip_address(r.network().private_ip());

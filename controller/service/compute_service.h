@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -116,8 +117,10 @@ class ComputeService {
  private:
   absl::Status ValidateRun(const v1::RunInstancesRequest& req) const;
   // The request as it is decided: MaxCount defaults to MinCount and is held to the per-call
-  // limit; validated.
-  absl::StatusOr<v1::RunInstancesRequest> NormalizedRun(const v1::RunInstancesRequest& in) const;
+  // limit; validated. That is `in` itself when its counts need neither (no copy: clients send
+  // both counts), else a normalized copy made in `copy`; valid as long as both are.
+  absl::StatusOr<const v1::RunInstancesRequest*> NormalizedRun(
+      const v1::RunInstancesRequest& in, std::optional<v1::RunInstancesRequest>& copy) const;
   // Snapshot of every host for the scheduler. Requires the state lock.
   std::vector<scheduler::HostSnapshot> SnapshotLocked(absl::Time now) const;
   v1::Instance ToApi(const v1::InstanceRecord& r) const;

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <optional>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -53,10 +55,14 @@ std::string RequestFingerprint(const v1::RunInstancesRequest& req) {
 // "ec2" followed by random hex in UUID layout; used as SMBIOS system UUID and serial so stock
 // cloud-init recognises an EC2 platform.
 std::string MakeSmbiosUuid(IdGenerator& ids) {
-  const std::string a = ids.Next("x"), b = ids.Next("x");  // "x-" and 17 hex digits each
+  char a[17], b[17];  // two ids' worth of hex digits
+  ids.NextDigits(a);
+  ids.NextDigits(b);
   // "ec2" and the first 29 of their 34 digits, grouped 8-4-4-4-12.
-  std::string digits = "ec2";
-  digits.append(a, 2, std::string::npos).append(b, 2, 12);
+  char digits[32];
+  std::memcpy(digits, "ec2", 3);
+  std::memcpy(digits + 3, a, 17);
+  std::memcpy(digits + 20, b, 12);
   std::string u;
   u.reserve(36);
   for (size_t i = 0; i < 32; ++i) {
@@ -127,14 +133,20 @@ absl::Status ComputeService::ValidateRun(const v1::RunInstancesRequest& req) con
   return ValidateInstanceTags(req.tags(), options.instance_metadata_tags());
 }
 
-absl::StatusOr<v1::RunInstancesRequest> ComputeService::NormalizedRun(
-    const v1::RunInstancesRequest& in) const {
-  v1::RunInstancesRequest req = in;
-  if (req.max_count() == 0 && req.min_count() > 0) req.set_max_count(req.min_count());
-  MC_RETURN_IF_ERROR(ValidateRun(req));
+absl::StatusOr<const v1::RunInstancesRequest*> ComputeService::NormalizedRun(
+    const v1::RunInstancesRequest& in, std::optional<v1::RunInstancesRequest>& copy) const {
+  const v1::RunInstancesRequest* req = &in;
+  auto set_max_count = [&](int32_t n) {
+    if (!copy.has_value()) req = &copy.emplace(in);
+    copy->set_max_count(n);
+  };
+  if (in.max_count() == 0 && in.min_count() > 0) set_max_count(in.min_count());
+  MC_RETURN_IF_ERROR(ValidateRun(*req));
   // Above the per-call limit, MaxCount launches as many as the limit allows (MinCount is
   // checked against it in ValidateRun).
-  req.set_max_count(std::min(req.max_count(), state_.config().max_instances_per_call));
+  if (req->max_count() > state_.config().max_instances_per_call) {
+    set_max_count(state_.config().max_instances_per_call);
+  }
   return req;
 }
 
@@ -186,7 +198,10 @@ absl::Status ComputeService::AssignNetworkLocked(v1::InstanceRecord& r,
 }
 
 absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstancesRequest& in) {
-  MC_ASSIGN_OR_RETURN(const v1::RunInstancesRequest req, NormalizedRun(in));
+  std::optional<v1::RunInstancesRequest> normalized;
+  MC_ASSIGN_OR_RETURN(const v1::RunInstancesRequest* const normalized_req,
+                      NormalizedRun(in, normalized));
+  const v1::RunInstancesRequest& req = *normalized_req;
   const InstanceType type = *FindInstanceType(req.instance_type());
   const absl::Time now = clock_.Now();
 
@@ -337,16 +352,17 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     r.set_host_id(host_id);
     *r.mutable_topology() = host.topology();
     lifecycle::Record(accepted, r);  // pending, goal running, boot 1, LaunchTime now
-    r.set_user_data(req.user_data());
+    // Empty strings are left unset (proto3: the same value; setting one allocates it).
+    if (!req.user_data().empty()) r.set_user_data(req.user_data());
     r.set_has_user_data(!req.user_data().empty());
     r.set_ami_launch_index(static_cast<int32_t>(i));
-    r.set_client_token(req.client_token());
+    if (!req.client_token().empty()) r.set_client_token(req.client_token());
     r.set_smbios_uuid(MakeSmbiosUuid(ids_));
     // No copy of the AMI's boot files: CloudState::BootImageOf finds them through image_id
     // (DeregisterImage copies them into the records that still need them).
     r.set_architecture(image.architecture());
     r.set_root_device_name(image.root_device_name());
-    r.set_root_device_type(image.root_device_type());
+    if (!image.root_device_type().empty()) r.set_root_device_type(image.root_device_type());
     for (const auto& d : instance_store) *r.add_instance_store() = d;
     r.set_accelerator(host.accelerator());
     if (preq.group != nullptr) {
@@ -371,7 +387,7 @@ absl::StatusOr<v1::Reservation> ComputeService::RunInstances(const v1::RunInstan
     // The identity document is not stored: it is built from these fields when the record is
     // delivered to its host and signed there, outside the state lock (identity_document.h).
     r.set_identity_pending_time_ms(r.launch_time_ms());
-    token.add_instance_ids(r.instance_id());
+    if (!req.client_token().empty()) token.add_instance_ids(r.instance_id());
     touched_hosts.insert(host_id);
     changes.instances[r.instance_id()] = std::move(r);
   }
@@ -463,7 +479,10 @@ absl::StatusOr<scheduler::PlacementRequest> ComputeService::PlacementRequestLock
 
 absl::StatusOr<v1::DescribePlacementResponse> ComputeService::DescribePlacement(
     const v1::RunInstancesRequest& in) {
-  MC_ASSIGN_OR_RETURN(const v1::RunInstancesRequest req, NormalizedRun(in));
+  std::optional<v1::RunInstancesRequest> normalized;
+  MC_ASSIGN_OR_RETURN(const v1::RunInstancesRequest* const normalized_req,
+                      NormalizedRun(in, normalized));
+  const v1::RunInstancesRequest& req = *normalized_req;
   const InstanceType type = *FindInstanceType(req.instance_type());
   auto lock = state_.LockCommitted();
   MC_ASSIGN_OR_RETURN(scheduler::PlacementRequest preq, PlacementRequestLocked(req, type));

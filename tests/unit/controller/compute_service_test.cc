@@ -103,6 +103,8 @@ TEST_CASE("RunInstances holds MinCount and MaxCount to the per-call instance lim
       {1, 3, 3, ""},
       {3, 3, 3, ""},
       {1, 5, 3, ""},  // MaxCount above the limit: cut to it
+      {2, 0, 2, ""},  // no MaxCount: MinCount
+      {4, 0, 0, "InstanceLimitExceeded"},
       {4, 4, 0, "InstanceLimitExceeded"},
       {4, 9, 0, "InstanceLimitExceeded"},
   };
