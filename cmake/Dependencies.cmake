@@ -15,7 +15,7 @@ pkg_check_modules(LIBVIRT_QEMU REQUIRED IMPORTED_TARGET libvirt-qemu)
 
 # The controller's allocator: tcmalloc_minimal (libgoogle-perftools-dev) when found. RunInstances
 # allocates and frees dozens of small strings and messages per instance under the state lock;
-# glibc's malloc took ~10% of its CPU (docs/PERFORMANCE.md, "Service path"). Linked into
+# glibc's malloc took ~8% of its CPU (docs/PERFORMANCE.md, "Service path"). Linked into
 # minicloud-controller and bench_placement (which runs the controller's path as shipped) through
 # minicloud_allocator; off with the sanitizers (ASan brings its own allocator).
 pkg_check_modules(TCMALLOC_MINIMAL IMPORTED_TARGET libtcmalloc_minimal)
