@@ -1,8 +1,8 @@
 // WatchDesired long-polls are bounded: at most WatchLimits calls wait at once, in all and per
 // host; a call beyond the bound is refused at once with a clear error, a call that need not wait
 // is always answered, and the bound frees up as waiting calls return.
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
 #include <string>
@@ -112,9 +112,8 @@ TEST_CASE("WatchDesired ends at StopWatches and when its caller goes away", "[co
   req.set_max_wait_ms(30'000);
 
   std::atomic<bool> gone{false};
-  auto cancelled_poll = std::async(std::launch::async, [&] {
-    return f.fleet->WatchDesired(req, [&] { return gone.load(); });
-  });
+  auto cancelled_poll = std::async(
+      std::launch::async, [&] { return f.fleet->WatchDesired(req, [&] { return gone.load(); }); });
   REQUIRE(Eventually([&] { return f.fleet->WaitingWatches() == 1; }));
   gone = true;
   auto cancelled = cancelled_poll.get();  // without the check, this returns OK after 30 s
