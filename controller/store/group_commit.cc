@@ -8,9 +8,21 @@
 
 namespace minicloud::controller {
 
+GroupCommitter::GroupCommitter(Store& store) : store_(store), thread_([this] { Run(); }) {}
+
+GroupCommitter::~GroupCommitter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    work_.notify_one();
+  }
+  thread_.join();
+}
+
 uint64_t GroupCommitter::Enqueue(WriteBatch batch) {
   std::lock_guard<std::mutex> lock(mu_);
   if (failed_.ok()) queue_.push_back(std::move(batch));  // a failed committer writes nothing
+  if (idle_) work_.notify_one();
   return ++last_ticket_;
 }
 
@@ -23,16 +35,24 @@ absl::Status GroupCommitter::Wait(uint64_t ticket) {
   while (true) {
     if (ticket <= durable_) return absl::OkStatus();
     if (!failed_.ok()) return failed_;
-    if (leader_active_) {
-      // Someone is committing: it carries this ticket (woken when it ends) or the next write
-      // will (woken when that ends, or to lead it).
-      const uint64_t write = ticket <= inflight_upto_ ? commit_seq_ : commit_seq_ + 1;
-      done_[write % 2].wait(lock);
+    // The write in flight carries this ticket, or the next write will. (With no write in
+    // flight, inflight_upto_ == durable_ and the next write is the one.)
+    const uint64_t write = ticket <= inflight_upto_ ? commit_seq_ : commit_seq_ + 1;
+    done_[write % 2].wait(lock);
+  }
+}
+
+void GroupCommitter::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    if (queue_.empty()) {
+      if (stop_) return;  // only once everything queued is written
+      idle_ = true;
+      work_.wait(lock);
+      idle_ = false;
       continue;
     }
-    // Lead: take everything queued so far (this ticket included, as it is not durable yet and
-    // no commit is in flight) and commit it as one batch.
-    leader_active_ = true;
+    // Take everything queued so far and commit it as one batch.
     ++commit_seq_;
     std::deque<WriteBatch> group;
     group.swap(queue_);
@@ -50,26 +70,24 @@ absl::Status GroupCommitter::Wait(uint64_t ticket) {
     for (const auto& op : merged.ops()) bytes += op.key.size() + (op.value ? op.value->size() : 0);
 
     lock.lock();
-    leader_active_ = false;
-    if (s.ok()) {
-      stats_.batches += upto - durable_;
-      stats_.max_group = std::max(stats_.max_group, upto - durable_);
-      if (!merged.empty()) ++stats_.store_commits;
-      stats_.bytes += bytes;
-      stats_.commit_seconds += seconds;
-      durable_ = upto;
-    } else {
+    if (!s.ok()) {
       failed_ =
           absl::Status(s.code(), absl::StrCat("group commit of tickets ", durable_ + 1, "..", upto,
                                               ": ", s.message(), " (nothing after ticket ",
                                               durable_, " will be written)"));
+      inflight_upto_ = durable_;
       queue_.clear();
       done_[0].notify_all();
       done_[1].notify_all();
       continue;
     }
-    done_[commit_seq_ % 2].notify_all();        // this write's waiters: durable
-    done_[(commit_seq_ + 1) % 2].notify_one();  // one waiter of the next write leads it
+    stats_.batches += upto - durable_;
+    stats_.max_group = std::max(stats_.max_group, upto - durable_);
+    if (!merged.empty()) ++stats_.store_commits;
+    stats_.bytes += bytes;
+    stats_.commit_seconds += seconds;
+    durable_ = upto;
+    done_[commit_seq_ % 2].notify_all();  // this write's waiters: durable
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -15,11 +16,14 @@ namespace minicloud::controller {
 //
 // Callers Enqueue a WriteBatch and get a ticket; tickets are 1, 2, 3, ... in Enqueue order, which
 // is the order the batches reach the disk (a later batch writing the same key wins). Wait(t)
-// blocks until ticket t is durable. One waiter at a time is the leader: it takes every queued
-// batch, merges them in ticket order into one WriteBatch, calls Store::Commit once (Commit is
-// synced by the Store contract) and then marks all those tickets durable together. Waiters that
-// arrive while a leader is committing queue up and are carried by the next leader, so under load
-// one fsync covers many batches. No background thread; no busy waiting.
+// blocks until ticket t is durable. One committing thread, owned by the committer, takes every
+// queued batch, merges them in ticket order into one WriteBatch, calls Store::Commit once
+// (Commit is synced by the Store contract) and then marks all those tickets durable together.
+// Batches queued while a write is in flight are carried by the next one, so under load one
+// fsync covers many batches, and the next write starts as soon as the last one ends, in the
+// same thread. (Before, the first waiter led the write and handed the next one to a waiter it
+// woke; on a busy machine that waiter first had to get a CPU, and the writes spaced out:
+// docs/PERFORMANCE.md, "Placement".)
 //
 // Failure policy: a failed Store::Commit changed nothing on disk (Store contract), but the
 // batches queued behind it were built on top of the failed ones (the caller's in-memory state
@@ -30,11 +34,13 @@ namespace minicloud::controller {
 // stops the controller; the store is the source of truth and is reloaded at restart).
 //
 // Thread-safe. The Store is not owned and must outlive the committer. Store::Commit is called
-// by one thread at a time, never with the committer's mutex held, so Store implementations may
-// take their own locks.
+// by the committing thread only, never with the committer's mutex held, so Store
+// implementations may take their own locks. The destructor commits what is queued, then stops
+// the thread.
 class GroupCommitter {
  public:
-  explicit GroupCommitter(Store& store) : store_(store) {}
+  explicit GroupCommitter(Store& store);
+  ~GroupCommitter();
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
@@ -66,24 +72,27 @@ class GroupCommitter {
   Stats stats() const;
 
  private:
+  void Run();  // the committing thread
+
   Store& store_;
   mutable std::mutex mu_;
+  std::condition_variable work_;  // the committing thread: a batch was queued, or stop
   // Waiters sleep on the condition of the synced write that will carry their ticket: writes are
   // numbered (commit_seq_), and write n's waiters sleep on done_[n % 2]. While write n is in
   // flight, a ticket it carries (<= inflight_upto_) belongs to write n, a later one to write
-  // n + 1. When write n ends, all of done_[n % 2] wake (their tickets are durable) and ONE
-  // waiter of done_[(n + 1) % 2] wakes to lead write n + 1; the rest of that group sleeps on
-  // until write n + 1 ends. (One condition for all would wake every waiter at every write, and
-  // all but one of those not yet carried would go back to sleep.) A failure wakes everyone.
+  // n + 1. When write n ends, only done_[n % 2] is woken, so waiters of the next write sleep
+  // on. A failure wakes everyone.
   std::condition_variable done_[2];
   std::deque<WriteBatch> queue_;  // tickets durable_ + 1 (or in flight) ... last_ticket_
   uint64_t last_ticket_ = 0;
   uint64_t durable_ = 0;
   uint64_t commit_seq_ = 0;     // synced writes started
   uint64_t inflight_upto_ = 0;  // the last ticket the write in flight carries
-  bool leader_active_ = false;
+  bool idle_ = false;           // the committing thread sleeps on work_
+  bool stop_ = false;
   absl::Status failed_;  // not OK once a Store::Commit failed
   Stats stats_;
+  std::thread thread_;  // last: started once every member above exists
 };
 
 }  // namespace minicloud::controller

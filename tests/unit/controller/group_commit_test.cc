@@ -144,18 +144,34 @@ TEST_CASE("group commit keeps ticket order on disk, merged or not", "[store][gro
         REQUIRE(rocks.ok());
         ScriptedStore store(rocks->get());
         GroupCommitter gc(store);
+        size_t ops = 0;
+        for (const auto& b : c.batches) ops += b.size();
+        uint64_t first_ticket = 1;
+        if (merged) {
+          // A first write held inside Store::Commit, so that every batch below queues behind it
+          // and the next write carries them all.
+          store.Hold();
+          REQUIRE(gc.Enqueue(Batch({{"gate", "x"}})) == 1);
+          store.AwaitCommits(1);
+          first_ticket = 2;
+        }
         std::vector<uint64_t> tickets;
         for (const auto& b : c.batches) {
           tickets.push_back(gc.Enqueue(Batch(b)));
           if (!merged) REQUIRE(gc.Wait(tickets.back()).ok());
         }
+        if (merged) store.Release();
         // Tickets are 1, 2, 3, ... in Enqueue order.
-        for (size_t i = 0; i < tickets.size(); ++i) REQUIRE(tickets[i] == i + 1);
+        for (size_t i = 0; i < tickets.size(); ++i) REQUIRE(tickets[i] == first_ticket + i);
         // Waiting for the last ticket makes every earlier one durable too.
         REQUIRE(gc.Wait(tickets.back()).ok());
         REQUIRE(gc.durable() == tickets.back());
         for (uint64_t t : tickets) REQUIRE(gc.Wait(t).ok());
-        if (merged) REQUIRE(store.commits().size() <= 1);
+        if (merged) {
+          const auto commits = store.commits();
+          REQUIRE(commits.size() == (ops == 0 ? 1u : 2u));  // empty batches reach no Commit
+          if (ops > 0) REQUIRE(commits[1].ops().size() == ops);
+        }
         for (const auto& [key, value] : c.want) {
           INFO(key);
           auto got = Read(**rocks, key);
@@ -256,12 +272,12 @@ TEST_CASE("group commit: a failed commit fails its group and everything after it
       GroupCommitter gc(store);
       for (int i = 0; i < c.serial_ok; ++i) REQUIRE(gc.Commit(Batch({{"k", "v"}})).ok());
 
-      // Hold the next commit so several waiters pile up behind a leader.
+      // Hold the next commit so several waiters pile up behind it.
       store.Hold();
       const uint64_t first = gc.Enqueue(Batch({{"a", "1"}}));
       absl::Status first_status;
-      std::thread leader([&] { first_status = gc.Wait(first); });
-      store.AwaitCommits(c.serial_ok + 1);  // the leader is inside Store::Commit
+      std::thread first_waiter([&] { first_status = gc.Wait(first); });
+      store.AwaitCommits(c.serial_ok + 1);  // the first batch is inside Store::Commit
       std::vector<uint64_t> tickets;
       std::vector<absl::Status> got(4);
       std::vector<std::thread> waiters;
@@ -270,7 +286,7 @@ TEST_CASE("group commit: a failed commit fails its group and everything after it
         waiters.emplace_back([&, i] { got[i] = gc.Wait(tickets[i]); });
       }
       store.Release();
-      leader.join();
+      first_waiter.join();
       for (auto& w : waiters) w.join();
 
       // The failed group and every ticket queued behind it get the error; nothing after the
@@ -294,7 +310,7 @@ TEST_CASE("group commit: waiters behind a slow commit are carried by one merged 
   store.Hold();
   const uint64_t first = gc.Enqueue(Batch({{"a", "1"}}));
   absl::Status first_status;
-  std::thread leader([&] { first_status = gc.Wait(first); });
+  std::thread first_waiter([&] { first_status = gc.Wait(first); });
   store.AwaitCommits(1);
   std::vector<std::thread> waiters;
   std::vector<absl::Status> got(5);
@@ -303,7 +319,7 @@ TEST_CASE("group commit: waiters behind a slow commit are carried by one merged 
     waiters.emplace_back([&, i, t] { got[i] = gc.Wait(t); });
   }
   store.Release();
-  leader.join();
+  first_waiter.join();
   for (auto& w : waiters) w.join();
   REQUIRE(first_status.ok());
   for (const auto& s : got) REQUIRE(s.ok());
@@ -317,11 +333,10 @@ TEST_CASE("group commit: waiters behind a slow commit are carried by one merged 
 // Three synced writes in a row, each with waiters that arrived while the one before it was in
 // flight: write 1 = {first}, write 2 = {a, b} (queued during write 1), write 3 = {c, d} (queued
 // during write 2). Waiters sleep per write (done_[write % 2]), and the end of a write wakes its
-// own waiters plus one waiter of the next write to lead it. Bugs this catches: the end of a
-// write not waking a leader for the next one (a, b or c, d never return: after 20 s the test
-// fails and exits instead of hanging); a waiter filed under the wrong write (its wake-up goes
-// to the other condition: it hangs, or a write carries the wrong tickets and the group sizes
-// differ).
+// own waiters. Bugs this catches: the committing thread not starting the next write when the
+// queue filled during the last one (a, b or c, d never return: after 20 s the test fails and
+// exits instead of hanging); a waiter filed under the wrong write (its wake-up goes to the other
+// condition: it hangs, or a write carries the wrong tickets and the group sizes differ).
 TEST_CASE("group commit: waiters of consecutive writes are woken by the write that carries them",
           "[store][group_commit]") {
   ScriptedStore store;
@@ -370,6 +385,41 @@ TEST_CASE("group commit: waiters of consecutive writes are woken by the write th
   CHECK(commits[1].ops().size() == 2);  // a and b, merged
   CHECK(commits[2].ops().size() == 2);  // c and d, merged
   CHECK(gc.durable() == 5);
+}
+
+// Bugs this catches: the committing thread writing only when someone waits (the batch below is
+// never waited for), and the destructor stopping the thread with batches still queued.
+TEST_CASE("group commit writes queued batches without a waiter, and before it is destroyed",
+          "[store][group_commit]") {
+  testing::TempDir dir;
+  {
+    auto rocks = RocksDbStore::Open(dir.path());
+    REQUIRE(rocks.ok());
+    ScriptedStore store(rocks->get());
+    std::thread release;
+    {
+      GroupCommitter gc(store);
+      gc.Enqueue(Batch({{"unwaited", "1"}}));
+      REQUIRE(store.AwaitCommitsFor(1, std::chrono::seconds(20)));
+      // The next write is held, and a batch queues behind it; the committer is destroyed while
+      // the write is in flight (released 100 ms later, from another thread).
+      store.Hold();
+      gc.Enqueue(Batch({{"held", "2"}}));
+      store.AwaitCommits(2);
+      gc.Enqueue(Batch({{"queued", "3"}}));
+      release = std::thread([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        store.Release();
+      });
+    }  // ~GroupCommitter: finishes "held", commits "queued", then stops
+    release.join();
+  }
+  auto rocks = RocksDbStore::Open(dir.path());
+  REQUIRE(rocks.ok());
+  for (const char* key : {"unwaited", "held", "queued"}) {
+    INFO(key);
+    REQUIRE(Read(**rocks, key).has_value());
+  }
 }
 
 }  // namespace minicloud::controller
