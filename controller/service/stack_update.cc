@@ -14,8 +14,6 @@ namespace {
 using cloudformation::Json;
 using cloudformation::ValidationError;
 
-std::string Dump(const Json& v) { return v.is_null() ? "" : v.dump(); }
-
 bool SameParameters(const v1::StackRecord& a, const v1::StackRecord& b) {
   if (a.parameters_size() != b.parameters_size()) return false;
   for (int i = 0; i < a.parameters_size(); ++i) {

@@ -91,8 +91,8 @@ absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const E
   if (!plan.ok()) {
     return WithContext(context, plan.status());
   }
-  const unsigned int flags =
-      (plan->config ? VIR_DOMAIN_AFFECT_CONFIG : 0u) | (plan->live ? VIR_DOMAIN_AFFECT_LIVE : 0u);
+  const unsigned int flags = (plan->config ? unsigned{VIR_DOMAIN_AFFECT_CONFIG} : 0u) |
+                             (plan->live ? unsigned{VIR_DOMAIN_AFFECT_LIVE} : 0u);
   if (flags == 0) return absl::OkStatus();  // already attached, live and persistent
   if (virDomainAttachDeviceFlags(dom->get(), element->c_str(), flags) < 0) {
     return LastError(context);

@@ -97,14 +97,14 @@ TEST_CASE("the seed templates are valid", "[cloudformation]") {
 }
 
 TEST_CASE("every prefix of a template", "[cloudformation]") {
-  for (const std::string seed : {std::string(kYaml), std::string(kJson)}) {
+  for (const std::string& seed : {std::string(kYaml), std::string(kJson)}) {
     for (std::size_t n = 0; n <= seed.size(); ++n) Exercise(seed.substr(0, n));
   }
 }
 
 TEST_CASE("one byte replaced at every offset", "[cloudformation]") {
   const std::string bytes = std::string(":!&*[]{}\"' \n\t-?|>%@`#,.0") + '\0' + "\xff";
-  for (const std::string seed : {std::string(kYaml), std::string(kJson)}) {
+  for (const std::string& seed : {std::string(kYaml), std::string(kJson)}) {
     for (std::size_t i = 0; i < seed.size(); ++i) {
       for (char b : bytes) {
         std::string body = seed;
@@ -122,7 +122,7 @@ TEST_CASE("seeded random edits", "[cloudformation]") {
       "${",           "}",     "[",        "]",    "{",           "}",
       "&a ",          "*a",    "\n  ",     ": ",   "Ref",         "Condition",
       "AWS::NoValue", "-1",    "1e999",    "null"};
-  for (const std::string seed : {std::string(kYaml), std::string(kJson)}) {
+  for (const std::string& seed : {std::string(kYaml), std::string(kJson)}) {
     for (int round = 0; round < 3000; ++round) {
       std::string body = seed;
       const int edits = 1 + static_cast<int>(rng() % 4);

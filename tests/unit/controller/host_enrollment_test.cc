@@ -129,7 +129,7 @@ TEST_CASE("certificate authority: a volume service certificate names its zone an
     CHECK(f.ca->IssueVolumeServiceCertificate("home-1a", {name}, f.clock.Now()).status().code() ==
           absl::StatusCode::kInvalidArgument);
   }
-  for (const std::string& zone : {"", "Home-1a", "home 1a", "-home"}) {
+  for (const char* zone : {"", "Home-1a", "home 1a", "-home"}) {
     INFO(zone);
     CHECK(f.ca->IssueVolumeServiceCertificate(zone, {}, f.clock.Now()).status().code() ==
           absl::StatusCode::kInvalidArgument);

@@ -30,7 +30,10 @@ EbsDisk Disk(std::string volume_id, std::string target) {
 
 std::vector<std::string> Targets(const FakeHypervisor& hv, std::string_view id) {
   std::vector<std::string> out;
-  for (const EbsDisk& d : hv.SpecOf(id)->ebs_disks) out.push_back(d.target_dev);
+  // SpecOf answers a copy: kept in a variable, as a range-for does not extend the life of a
+  // temporary reached through operator->.
+  const auto spec = hv.SpecOf(id);
+  for (const EbsDisk& d : spec->ebs_disks) out.push_back(d.target_dev);
   return out;
 }
 
