@@ -9,8 +9,8 @@ bool IsOff(hypervisor::DomainState s) {
 
 }  // namespace
 
-bool RootDiskPending(const v1::DesiredInstance& want) {
-  return want.ebs_root() && want.root_disk().nbd_host().empty();
+bool DisksPending(const v1::DesiredInstance& want) {
+  return want.volumes_pending() || (want.ebs_root() && want.root_disk().nbd_host().empty());
 }
 
 std::vector<Action> PlanActions(const v1::DesiredState& desired,
@@ -32,7 +32,7 @@ std::vector<Action> PlanActions(const v1::DesiredState& desired,
         const bool failed = l != local.end() && l->second.state == v1::OBSERVED_STATE_FAILED &&
                             l->second.failed_boot >= want.boot_count();
         const bool boot = !has_domain || (off && booted < want.boot_count());
-        if (boot && !failed && !RootDiskPending(want)) {
+        if (boot && !failed && !DisksPending(want)) {
           actions.push_back({ActionKind::kLaunch, id});
         } else if (has_domain && domain->second.state == hypervisor::DomainState::kRunning) {
           const int rebooted = l != local.end() ? l->second.rebooted : 0;

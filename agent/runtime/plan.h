@@ -40,9 +40,10 @@ struct LocalInstance {
 // running domain (RebootInstances).
 enum class ActionKind { kLaunch, kStop, kTeardown, kReboot };
 
-// An EBS-backed instance whose root volume is not exported yet (DesiredInstance.root_disk
-// without an endpoint): it cannot boot, and waits (reported PREPARING) instead of failing.
-bool RootDiskPending(const v1::DesiredInstance& want);
+// An instance whose disks are not all there yet: a volume of its block device mapping is not
+// made or exported (DesiredInstance.volumes_pending), or its EBS root has no endpoint. It cannot
+// boot, and waits (reported PREPARING) instead of failing.
+bool DisksPending(const v1::DesiredInstance& want);
 
 struct Action {
   ActionKind kind;

@@ -3,7 +3,9 @@
 // What a failed attempt to make an EBS volume means, in one place: retried (the volume stays
 // `creating` and the reconcile loop asks again) or final (the volume is `error`, and an instance
 // launch waiting for it ends at once with EC2's StateReason). Pure: no I/O, no clock; the caller
-// says how long the volume has been retried.
+// says how long the volume has been retried. The export of a made volume to an instance's host
+// follows the same rule (VolumeService::FinishExport): retried, or final, which ends a boot
+// that waits for it with the same StateReason codes.
 //
 // The volume service's contract (controller/volumes/volume_fleet.h): Unavailable means "not
 // reached, nothing known to have happened"; every other error is the service's final answer.

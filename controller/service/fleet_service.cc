@@ -184,13 +184,14 @@ absl::Status FleetService::ReportStatus(const v1::ReportStatusRequest& req) {
 }
 
 std::map<std::string, std::vector<v1::DesiredEbsDisk>> FleetService::EbsDisksOnHostLocked(
-    const std::string& host_id, std::set<std::string>& unmade) const {
+    const std::string& host_id, std::set<std::string>& unready) const {
   std::map<std::string, std::vector<v1::DesiredEbsDisk>> out;
   for (const auto& [volume_id, v] : state_.volumes()) {
     for (const auto& a : v.attachments()) {
-      if (a.state() == v1::ATTACHMENT_STATE_ATTACHING &&
-          (v.state() == v1::VOLUME_STATE_CREATING || v.state() == v1::VOLUME_STATE_ERROR)) {
-        unmade.insert(a.instance_id());  // a volume its launch made for it, not made (yet)
+      if (a.state() == v1::ATTACHMENT_STATE_ATTACHING && a.nbd_host().empty()) {
+        // Not made yet (`creating`; `error` ends the launch), or made and not exported yet:
+        // volumes are exported only once made.
+        unready.insert(a.instance_id());
       }
       // Attaching or attached with an export: the host keeps the disk. Detaching or detached:
       // it leaves the desired state, and the host unplugs it.
@@ -279,8 +280,8 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
   if (auto host = state_.hosts().find(host_id); host != state_.hosts().end()) {
     *d.mutable_allocatable() = AllocatableCapacity(host->second.capacity(), state_.config());
   }
-  std::set<std::string> unmade;
-  const auto disks = EbsDisksOnHostLocked(host_id, unmade);
+  std::set<std::string> unready;
+  const auto disks = EbsDisksOnHostLocked(host_id, unready);
   for (const std::string& id : state_.index().InstancesOn(host_id)) {
     const v1::InstanceRecord& r = state_.instances().at(id);
     // Terminated instances stay listed (as TERMINATED) until purged, so a host that was away
@@ -324,11 +325,14 @@ v1::DesiredState FleetService::DesiredLocked(const std::string& host_id, std::ve
       di->mutable_root_disk()->set_target_dev("vda");
       di->mutable_root_disk()->set_device(r.root_device_name());
     }
-    // A launch boots once every volume it was given is made, as EC2 starts no instance without
-    // them: until then the host gets none of its disks (its root has no endpoint: it waits), and
-    // a volume that cannot be made ends the launch instead (VolumeService::FailLaunchesLocked).
-    // Only a pending boot waits: the disks of a running guest never leave its desired state.
-    const bool waits = r.state() == v1::INSTANCE_STATE_CODE_PENDING && unmade.contains(id);
+    // A boot waits until every volume it was given is made and exported, as EC2 starts no
+    // instance without the disks of its block device mapping: until then the host gets none of
+    // its disks and is told to wait (volumes_pending), whether the root is EBS or local. A
+    // volume that cannot be made, or that its zone's service refuses to export, ends the launch
+    // instead (VolumeService::FailLaunchesLocked, FinishExport). Only a pending boot waits: the
+    // disks of a running guest never leave its desired state.
+    const bool waits = r.state() == v1::INSTANCE_STATE_CODE_PENDING && unready.contains(id);
+    di->set_volumes_pending(waits);
     if (auto it = disks.find(id); it != disks.end() && !waits) {
       for (const auto& disk : it->second) {
         if (disk.volume_id() == r.root_volume_id()) {

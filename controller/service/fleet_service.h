@@ -68,9 +68,10 @@ class FleetService {
   v1::DesiredState DesiredLocked(const std::string& host_id, std::vector<int>& to_sign,
                                  std::vector<std::string>& forget) const;
   // The EBS disks of each instance on the host (attachments with an export, not detaching);
-  // `unmade` gets the instances with an attaching volume still `creating` (or `error`).
+  // `unready` gets the instances with an attaching volume not made (`creating`, `error`) or not
+  // exported yet.
   std::map<std::string, std::vector<v1::DesiredEbsDisk>> EbsDisksOnHostLocked(
-      const std::string& host_id, std::set<std::string>& unmade) const;
+      const std::string& host_id, std::set<std::string>& unready) const;
   // An agent's view of an instance's EBS disks: attaching -> attached once the disk is there,
   // detaching -> detached once it is gone, and the host's last failure as the attachment's
   // error (volume_lifecycle.h decides).

@@ -17,6 +17,8 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/volume_limits.h"
+#include "controller/lifecycle/lifecycle.h"
+#include "controller/lifecycle/volume_failure.h"
 #include "controller/lifecycle/volume_lifecycle.h"
 #include "controller/service/instance_common.h"
 #include "controller/service/volume_service.h"
@@ -152,7 +154,12 @@ absl::Status VolumeService::FinishExport(const std::string& volume_id,
   auto client = fleet_.ServiceFor(zone);
   absl::StatusOr<NbdEndpoint> endpoint =
       client.ok() ? (*client)->ExportVolume(volume_id) : client.status();
-  if (!endpoint.ok() && endpoint.status().code() == absl::StatusCode::kUnavailable) {
+  // The same rule as for making a volume: a call that did not get through is asked again, any
+  // other answer is final (no retry budget here: a boot that waits for it ends at the launch
+  // timeout at the latest).
+  const lifecycle::VolumeFailure failure = lifecycle::ClassifyVolumeFailure(
+      {endpoint.status(), false, absl::ZeroDuration(), state_.config().volume_retry_budget});
+  if (failure.kind == lifecycle::VolumeFailureKind::kRetry) {
     spdlog::warn("export {}: {} (asked again)", volume_id, endpoint.status().message());
     return absl::OkStatus();  // stays attaching; ReconcileAttachments asks again
   }
@@ -174,6 +181,32 @@ absl::Status VolumeService::FinishExport(const std::string& volume_id,
     }
   }
   if (!endpoint.ok()) {
+    if (auto inst = state_.instances().find(instance_id);
+        inst != state_.instances().end() &&
+        inst->second.state() == v1::INSTANCE_STATE_CODE_PENDING) {
+      // A boot waits for this export (FleetService::DesiredLocked): the refusal ends it now, as
+      // a volume that cannot be made does, instead of at the launch timeout. The attachment
+      // stays: a launch's end detaches it (and deletes it if DeleteOnTermination), a start
+      // that went back to stopped keeps its disks.
+      v1::InstanceRecord r = inst->second;
+      lifecycle::Event e{lifecycle::EventKind::kVolumeFailed,
+                         absl::StrCat("volume ", volume_id, " (", a->device(),
+                                      ") cannot be exported by the volume service of ", zone, ": ",
+                                      endpoint.status().message())};
+      e.reason_code = failure.reason_code;
+      MC_ASSIGN_OR_RETURN(auto t,
+                          lifecycle::Apply(lifecycle::InstanceLifecycle::Of(r), e, clock_.Now()));
+      if (t.changed) {
+        spdlog::warn("{}: {}", instance_id, t.state_reason ? t.state_reason->message : "");
+        lifecycle::Record(t, r);
+        changes.instances[instance_id] = std::move(r);
+        MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "end the boot"));
+        if (t.notify_host && !host.empty()) state_.BumpGenerationLocked(host);
+      }
+      return Ec2Error(absl::StatusCode::kInternal, "InternalError",
+                      absl::StrCat("The volume service of ", zone, " could not export ", volume_id,
+                                   ": ", endpoint.status().message()));
+    }
     // The service's final refusal: the attach did not happen, and nothing else changes.
     auto* list = v.mutable_attachments();
     list->erase(std::remove_if(list->begin(), list->end(),

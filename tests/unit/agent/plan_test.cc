@@ -26,6 +26,17 @@ v1::DesiredState WithBootCount(v1::DesiredState d, int boot_count) {
   return d;
 }
 
+// An EBS root (with or without its export's endpoint) and/or volumes still pending.
+v1::DesiredState WithDisks(v1::DesiredState d, bool ebs_root, bool root_exported,
+                           bool volumes_pending) {
+  for (auto& i : *d.mutable_instances()) {
+    i.set_ebs_root(ebs_root);
+    if (ebs_root && root_exported) i.mutable_root_disk()->set_nbd_host("192.0.2.10");
+    i.set_volumes_pending(volumes_pending);
+  }
+  return d;
+}
+
 hypervisor::DomainInfo Domain(std::string id, hypervisor::DomainState s) {
   return {std::move(id), s};
 }
@@ -158,6 +169,34 @@ TEST_CASE("reconcile plan", "[agent][plan]") {
        {},
        {{"i-1", restart_failed}},
        {{ActionKind::kLaunch, "i-1"}}},
+      // Disks: catch a boot without the EBS root's endpoint, or before the volumes of the
+      // block device mapping are there (with a local root too), and a wait that never ends.
+      {"an EBS root not exported yet waits",
+       WithDisks(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), true, false, false),
+       {},
+       {},
+       {}},
+      {"an EBS root exported boots",
+       WithDisks(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), true, true, false),
+       {},
+       {},
+       {{ActionKind::kLaunch, "i-1"}}},
+      {"a local root waits while its volumes are pending",
+       WithDisks(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), false, false, true),
+       {},
+       {},
+       {}},
+      {"an exported EBS root waits while other volumes are pending",
+       WithDisks(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), true, true, true),
+       {},
+       {},
+       {}},
+      {"a start waits while its volumes are pending",
+       WithDisks(WithBootCount(Desired({{"i-1", v1::DESIRED_GOAL_RUNNING}}), 2), false, false,
+                 true),
+       {{"i-1", Domain("i-1", DomainState::kShutoff)}},
+       {{"i-1", booted_once}},
+       {}},
   };
   for (const auto& c : cases) {
     SECTION(c.name) {

@@ -1,8 +1,9 @@
 // An EBS launch whose volume cannot be made, over the real store and a fake volume service: a
 // final failure ends the launch at once (pending → shutting-down → terminated) with EC2's
 // StateReason, DeleteOnTermination volumes are deleted and the others kept; a failure that is
-// retried leaves the launch pending until the volume is made or the retry budget is spent; and
-// the decision survives a restart of the controller.
+// retried leaves the launch pending until the volume is made or the retry budget is spent; the
+// decision survives a restart of the controller; a boot waits for every volume of its mapping
+// to be made and exported, and a final refusal of an export ends it too.
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
@@ -190,6 +191,7 @@ TEST_CASE("An EBS launch whose volume service restarts stays pending and boots")
   CHECK_FALSE(vols.at("/dev/sdf").attachments(0).nbd_host().empty());
   CHECK(f.DesiredOf(id).ebs_disks_size() == 0);
   CHECK(f.DesiredOf(id).root_disk().nbd_host().empty());
+  CHECK(f.DesiredOf(id).volumes_pending());
   f.volumes->Reconcile();
   f.volumes->Reconcile();
   vols = f.VolumesOf(id);
@@ -202,6 +204,77 @@ TEST_CASE("An EBS launch whose volume service restarts stays pending and boots")
   CHECK(f.ctl.Describe(id).state().name() == "pending");
   CHECK(f.DesiredOf(id).ebs_disks_size() == 2);
   CHECK_FALSE(f.DesiredOf(id).root_disk().nbd_host().empty());
+  CHECK_FALSE(f.DesiredOf(id).volumes_pending());
+}
+
+TEST_CASE("A launch from a local root waits for its EBS data volumes before it boots") {
+  // Bugs caught: the host told to boot an instance-store-backed launch while the data volume
+  // of its block device mapping is still being made (the guest would boot without /dev/sdf and
+  // get it hot-plugged later), or while it is made but not exported yet; the wait never lifted.
+  Fixture f;
+  v1::RunInstancesRequest run = f.ctl.Run(f.ctl.RegisterImage());
+  auto* sdf = run.add_block_device_mappings();
+  sdf->set_device_name("/dev/sdf");
+  sdf->mutable_ebs()->set_volume_size(2);
+  f.backend->fail_next_create = absl::UnavailableError("volume service restarting");
+  auto launched = f.ctl.compute->RunInstances(run);
+  REQUIRE(launched.ok());
+  const std::string id = launched->instances(0).instance_id();
+  const std::string data = f.VolumesOf(id).at("/dev/sdf").volume_id();
+  REQUIRE(f.VolumeRecord(data)->state() == v1::VOLUME_STATE_CREATING);
+  v1::DesiredInstance want = f.DesiredOf(id);
+  CHECK_FALSE(want.ebs_root());
+  CHECK(want.volumes_pending());
+  CHECK(want.ebs_disks_size() == 0);
+
+  // Made, but its export does not get through yet: still waiting.
+  f.backend->fail_next_export = absl::UnavailableError("export refused for now");
+  f.volumes->Reconcile();
+  REQUIRE(f.VolumeRecord(data)->state() == v1::VOLUME_STATE_IN_USE);
+  CHECK(f.VolumeRecord(data)->attachments(0).nbd_host().empty());
+  CHECK(f.DesiredOf(id).volumes_pending());
+  CHECK(f.ctl.Describe(id).state().name() == "pending");
+
+  f.volumes->Reconcile();  // exported
+  want = f.DesiredOf(id);
+  CHECK_FALSE(want.volumes_pending());
+  REQUIRE(want.ebs_disks_size() == 1);
+  CHECK(want.ebs_disks(0).volume_id() == data);
+  CHECK(want.ebs_disks(0).target_dev() == "vdf");
+}
+
+TEST_CASE("An EBS launch whose volume the service refuses to export ends at once") {
+  // Bugs caught: a final refusal of the export leaving the launch pending until the 10-minute
+  // launch timeout (the host waits for an endpoint that never comes); the attachment dropped
+  // with the refusal, so the root (DeleteOnTermination) outlives its terminated instance; a
+  // retried refusal (Unavailable) ending the launch.
+  Fixture f;
+  const std::string data_snap = f.Snap(f.Volume(4));
+  f.backend->fail_next_export = absl::UnavailableError("the daemon is restarting");
+  const std::string id = f.Launch(data_snap);
+  CHECK(f.ctl.Describe(id).state().name() == "pending");  // asked again later
+
+  f.backend->fail_next_export = absl::NotFoundError("no file for the volume");
+  f.volumes->Reconcile();
+  v1::Instance shown = f.ctl.Describe(id);
+  CHECK(shown.state().name() == "shutting-down");
+  CHECK(shown.state_reason().code() == "Server.InternalError");
+  CHECK_THAT(shown.state_reason().message(), Catch::Contains("cannot be exported"));
+  CHECK_THAT(shown.state_reason().message(), Catch::Contains("no file for the volume"));
+  CHECK(f.Instance(id).goal() == v1::DESIRED_GOAL_TERMINATED);
+
+  auto vols = f.VolumesOf(id);
+  REQUIRE(vols.size() == 3);
+  const std::string root = vols.at("/dev/xvda").volume_id();
+  const std::string data = vols.at("/dev/sdf").volume_id();
+  const std::string kept = vols.at("/dev/sdg").volume_id();
+  REQUIRE(f.ctl.Report(f.host, id, v1::OBSERVED_STATE_ABSENT).ok());
+  CHECK(f.ctl.Describe(id).state().name() == "terminated");
+  for (int i = 0; i < 3; ++i) f.volumes->Reconcile();
+  CHECK_FALSE(f.VolumeRecord(root).has_value());  // DeleteOnTermination
+  CHECK_FALSE(f.VolumeRecord(data).has_value());
+  REQUIRE(f.VolumeRecord(kept).has_value());
+  CHECK(f.VolumeRecord(kept)->state() == v1::VOLUME_STATE_AVAILABLE);
 }
 
 TEST_CASE("An EBS launch whose volume service stays away ends once the retry budget is spent") {
