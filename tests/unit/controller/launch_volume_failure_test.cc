@@ -10,18 +10,12 @@
 #include <vector>
 
 #include "controller/service/volume_service.h"
-#include "tests/testing/controller_fixture.h"
-#include "tests/testing/fake_volume_service.h"
+#include "tests/testing/volume_fixture.h"
 
 namespace minicloud::controller {
 namespace {
 
-struct Fixture {
-  testing::ControllerFixture ctl;
-  std::shared_ptr<testing::FakeVolumeService> backend =
-      std::make_shared<testing::FakeVolumeService>();
-  VolumeFleet fleet;
-  std::unique_ptr<VolumeService> volumes;
+struct Fixture : testing::VolumeFixture {
   std::string host;
   std::string image;
 
@@ -43,9 +37,7 @@ struct Fixture {
     image = registered->image_id();
   }
   void Reopen(bool restart) {
-    volumes.reset();
-    if (restart) ctl.Reopen();
-    volumes = std::make_unique<VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
+    OpenVolumes(restart);
     ctl.images->SetVolumes(volumes.get());
     ctl.compute->SetEbsHooks(
         {.serves_zone = [this](const std::string& z) { return fleet.Serves(z); },

@@ -12,20 +12,14 @@
 #include "controller/service/volume_service.h"
 #include "controller/volumes/disk_writer.h"
 #include "controller/volumes/volume_keys.h"
-#include "tests/testing/controller_fixture.h"
-#include "tests/testing/fake_volume_service.h"
+#include "tests/testing/volume_fixture.h"
 
 namespace minicloud::controller {
 namespace {
 
-struct Fixture {
-  testing::ControllerFixture ctl;
-  std::shared_ptr<testing::FakeVolumeService> backend =
-      std::make_shared<testing::FakeVolumeService>();
+struct Fixture : testing::VolumeFixture {
   std::shared_ptr<testing::FakeVolumeService> backend_c =
       std::make_shared<testing::FakeVolumeService>();
-  VolumeFleet fleet;
-  std::unique_ptr<VolumeService> volumes;
 
   Fixture() {
     ctl.AddHost("home-1a");
@@ -36,9 +30,7 @@ struct Fixture {
     Reopen(false);
   }
   void Reopen(bool restart) {
-    volumes.reset();
-    if (restart) ctl.Reopen();
-    volumes = std::make_unique<VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
+    OpenVolumes(restart);
     ctl.compute->SetVolumeStates([this] { return volumes->ZoneStates(); });
   }
   std::string Volume(int64_t size = 8, const std::string& zone = "home-1a") {

@@ -6,18 +6,12 @@
 
 #include "common/ec2_error.h"
 #include "controller/service/volume_service.h"
-#include "tests/testing/controller_fixture.h"
-#include "tests/testing/fake_volume_service.h"
+#include "tests/testing/volume_fixture.h"
 
 namespace minicloud::controller {
 namespace {
 
-struct Fixture {
-  testing::ControllerFixture ctl;
-  std::shared_ptr<testing::FakeVolumeService> backend =
-      std::make_shared<testing::FakeVolumeService>();
-  VolumeFleet fleet;
-  std::unique_ptr<VolumeService> volumes;
+struct Fixture : testing::VolumeFixture {
   std::string host, host_b, image;
 
   Fixture() {
@@ -25,7 +19,7 @@ struct Fixture {
     host_b = ctl.AddHost("home-1b");
     fleet.Add("home-1a", backend);
     fleet.Add("home-1b", backend);
-    volumes = std::make_unique<VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
+    OpenVolumes();
     image = ctl.RegisterImage();
   }
   std::string Volume(const std::string& zone = "home-1a", bool multi = false) {
@@ -70,13 +64,6 @@ struct Fixture {
     r.set_instance_id(inst);
     r.set_force(force);
     return volumes->DetachVolume(r);
-  }
-  v1::Volume Describe(const std::string& id) {
-    v1::DescribeVolumesRequest d;
-    d.add_volume_ids(id);
-    auto resp = volumes->DescribeVolumes(d);
-    REQUIRE(resp.ok());
-    return resp->volumes(0);
   }
   // The desired EBS disks of an instance as its host gets them.
   std::vector<v1::DesiredEbsDisk> Desired(const std::string& inst) {
@@ -125,7 +112,7 @@ TEST_CASE("AttachVolume to a running instance: export, desired disk, attached on
   CHECK(a->instance_id() == inst);
   CHECK_FALSE(a->delete_on_termination());
   CHECK(f.backend->IsExported(vol));
-  CHECK(f.Describe(vol).state() == v1::VOLUME_STATE_IN_USE);
+  CHECK(f.DescribeVolume(vol).state() == v1::VOLUME_STATE_IN_USE);
   auto disks = f.Desired(inst);
   REQUIRE(disks.size() == 1);
   CHECK(disks[0].volume_id() == vol);
@@ -135,9 +122,9 @@ TEST_CASE("AttachVolume to a running instance: export, desired disk, attached on
   CHECK(disks[0].export_name() == vol);
   CHECK(disks[0].volume_type() == "gp2");
   f.ReportDisks(inst, {});  // not there yet
-  CHECK(f.Describe(vol).attachments(0).state() == v1::ATTACHMENT_STATE_ATTACHING);
+  CHECK(f.DescribeVolume(vol).attachments(0).state() == v1::ATTACHMENT_STATE_ATTACHING);
   f.ReportDisks(inst, {vol});
-  CHECK(f.Describe(vol).attachments(0).state() == v1::ATTACHMENT_STATE_ATTACHED);
+  CHECK(f.DescribeVolume(vol).attachments(0).state() == v1::ATTACHMENT_STATE_ATTACHED);
 }
 
 TEST_CASE("AttachVolume refuses what EC2 refuses, and changes nothing") {
@@ -154,7 +141,7 @@ TEST_CASE("AttachVolume refuses what EC2 refuses, and changes nothing") {
   CHECK(code(vol, inst, "/dev/xvda") == "InvalidParameterValue");  // the root's
   CHECK(code(vol, inst, "/dev/sda1") == "InvalidParameterValue");
   CHECK(code(f.Volume("home-1b"), inst, "/dev/sdf") == "InvalidVolume.ZoneMismatch");
-  CHECK(f.Describe(vol).state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(f.DescribeVolume(vol).state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK_FALSE(f.backend->IsExported(vol));
 
   REQUIRE(f.Attach(vol, inst).ok());
@@ -197,7 +184,7 @@ TEST_CASE("AttachVolume refuses an instance-store volume's slot") {
   const std::string vol = f.Volume();
   CHECK(Ec2CodeOf(f.Attach(vol, inst, "/dev/sdb").status()) == "InvalidParameterValue");
   CHECK(Ec2CodeOf(f.Attach(vol, inst, "/dev/xvdb").status()) == "InvalidParameterValue");
-  CHECK(f.Describe(vol).state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(f.DescribeVolume(vol).state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK(f.Attach(vol, inst, "/dev/sdc").ok());
 }
 
@@ -209,16 +196,16 @@ TEST_CASE("Multi-Attach: one volume on two instances, exported until the last de
   const std::string a = f.Instance(), b = f.Instance();
   REQUIRE(f.Attach(vol, a).ok());
   REQUIRE(f.Attach(vol, b).ok());
-  CHECK(f.Describe(vol).attachments_size() == 2);
+  CHECK(f.DescribeVolume(vol).attachments_size() == 2);
   REQUIRE(f.Detach(vol).status().code() == absl::StatusCode::kInvalidArgument);  // which one?
   REQUIRE(f.Detach(vol, a, /*force=*/true).ok());
   f.volumes->Reconcile();
   CHECK(f.backend->IsExported(vol));
-  CHECK(f.Describe(vol).state() == v1::VOLUME_STATE_IN_USE);
+  CHECK(f.DescribeVolume(vol).state() == v1::VOLUME_STATE_IN_USE);
   REQUIRE(f.Detach(vol, b, /*force=*/true).ok());
   f.volumes->Reconcile();
   CHECK_FALSE(f.backend->IsExported(vol));
-  CHECK(f.Describe(vol).state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(f.DescribeVolume(vol).state() == v1::VOLUME_STATE_AVAILABLE);
 }
 
 TEST_CASE("DetachVolume: detaching until the host reports the disk gone, then available") {
@@ -235,11 +222,11 @@ TEST_CASE("DetachVolume: detaching until the host reports the disk gone, then av
   CHECK(f.Desired(inst).empty());
   f.ReportDisks(inst, {vol});  // the guest still holds it
   f.volumes->Reconcile();
-  CHECK(f.Describe(vol).attachments(0).state() == v1::ATTACHMENT_STATE_DETACHING);
+  CHECK(f.DescribeVolume(vol).attachments(0).state() == v1::ATTACHMENT_STATE_DETACHING);
   CHECK(f.backend->IsExported(vol));
   f.ReportDisks(inst, {});
   f.volumes->Reconcile();
-  v1::Volume v = f.Describe(vol);
+  v1::Volume v = f.DescribeVolume(vol);
   CHECK(v.state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK(v.attachments_size() == 0);
   CHECK_FALSE(f.backend->IsExported(vol));
@@ -254,7 +241,7 @@ TEST_CASE("DetachVolume --force does not wait for the guest") {
   f.ReportDisks(inst, {vol});
   REQUIRE(f.Detach(vol, inst, /*force=*/true).ok());
   f.volumes->Reconcile();
-  CHECK(f.Describe(vol).state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(f.DescribeVolume(vol).state() == v1::VOLUME_STATE_AVAILABLE);
 }
 
 TEST_CASE("A stopped instance: attach and detach change only the record") {
@@ -267,11 +254,11 @@ TEST_CASE("A stopped instance: attach and detach change only the record") {
   REQUIRE(f.ctl.Report(f.HostOf(inst), inst, v1::OBSERVED_STATE_SHUTOFF).ok());
   REQUIRE(f.ctl.Describe(inst).state().name() == "stopped");
   REQUIRE(f.Attach(vol, inst).ok());
-  CHECK(f.Describe(vol).attachments(0).state() == v1::ATTACHMENT_STATE_ATTACHED);
+  CHECK(f.DescribeVolume(vol).attachments(0).state() == v1::ATTACHMENT_STATE_ATTACHED);
   CHECK(f.Desired(inst).size() == 1);  // comes with the next boot
   REQUIRE(f.Detach(vol).ok());
   f.volumes->Reconcile();
-  CHECK(f.Describe(vol).state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(f.DescribeVolume(vol).state() == v1::VOLUME_STATE_AVAILABLE);
 }
 
 TEST_CASE("Terminating an instance detaches its data volumes and keeps them") {
@@ -284,10 +271,10 @@ TEST_CASE("Terminating an instance detaches its data volumes and keeps them") {
   term.add_instance_ids(inst);
   REQUIRE(f.ctl.compute->TerminateInstances(term).ok());
   f.volumes->Reconcile();
-  CHECK(f.Describe(vol).state() == v1::VOLUME_STATE_IN_USE);  // the guest may still run
+  CHECK(f.DescribeVolume(vol).state() == v1::VOLUME_STATE_IN_USE);  // the guest may still run
   REQUIRE(f.ctl.Report(f.HostOf(inst), inst, v1::OBSERVED_STATE_ABSENT).ok());
   f.volumes->Reconcile();
-  v1::Volume v = f.Describe(vol);
+  v1::Volume v = f.DescribeVolume(vol);
   CHECK(v.state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK(v.attachments_size() == 0);
   CHECK_FALSE(f.backend->IsExported(vol));
@@ -309,7 +296,7 @@ TEST_CASE("An unreachable volume service: the export is asked again, a refusal u
   const std::string other = f.Volume();
   f.backend->fail_next_export = absl::InternalError("disk full");
   CHECK(Ec2CodeOf(f.Attach(other, inst, "/dev/sdg").status()) == "InternalError");
-  v1::Volume v = f.Describe(other);
+  v1::Volume v = f.DescribeVolume(other);
   CHECK(v.state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK(v.attachments_size() == 0);
 }

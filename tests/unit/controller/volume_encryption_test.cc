@@ -15,8 +15,7 @@
 #include "common/ec2_error.h"
 #include "common/logging.h"
 #include "controller/service/volume_service.h"
-#include "tests/testing/controller_fixture.h"
-#include "tests/testing/fake_volume_service.h"
+#include "tests/testing/volume_fixture.h"
 
 namespace minicloud::controller {
 namespace {
@@ -31,22 +30,18 @@ struct CountingRandom {
   }
 };
 
-struct Fixture {
-  testing::ControllerFixture ctl;
-  std::shared_ptr<testing::FakeVolumeService> backend =
-      std::make_shared<testing::FakeVolumeService>();
-  VolumeFleet fleet;
-  std::unique_ptr<VolumeKeys> keys;
-  std::unique_ptr<VolumeService> volumes;
+struct Fixture : testing::VolumeFixture {
+  std::unique_ptr<VolumeKeys> keys;  // used by `volumes`: dropped after it (~Fixture)
   std::string image;
 
+  ~Fixture() { volumes.reset(); }
   Fixture() {
     ctl.AddHost("home-1a");
     fleet.Add("home-1a", backend);
     auto box = auth::SecretBox::FromKey(std::string(32, 'm'));
     REQUIRE(box.ok());
     keys = std::make_unique<VolumeKeys>(*box, CountingRandom{});
-    volumes = std::make_unique<VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
+    OpenVolumes();
     volumes->SetVolumeKeys(keys.get());
     ctl.fleet->SetVolumeKeys(keys.get());
     image = ctl.RegisterImage();
@@ -60,18 +55,6 @@ struct Fixture {
     r.set_encrypted(encrypted);
     r.set_kms_key_id(kms);
     return volumes->CreateVolume(r);
-  }
-  v1::Volume Describe(const std::string& id) {
-    v1::DescribeVolumesRequest d;
-    d.add_volume_ids(id);
-    auto resp = volumes->DescribeVolumes(d);
-    REQUIRE(resp.ok());
-    REQUIRE(resp->volumes_size() == 1);
-    return resp->volumes(0);
-  }
-  v1::VolumeRecord Record(const std::string& id) {
-    std::lock_guard<std::mutex> lock(ctl.state->mu());
-    return ctl.state->volumes().at(id);
   }
   v1::SnapshotRecord SnapRecord(const std::string& id) {
     std::lock_guard<std::mutex> lock(ctl.state->mu());
@@ -114,7 +97,7 @@ TEST_CASE("Encrypted volume: a sealed random key, the service gets it, describe 
   CHECK(v->encrypted());
   CHECK(v->kms_key_id() == f.DefaultArn());
   CHECK(f.DefaultArn().rfind("arn:aws:kms:" + f.ctl.state->config().region + ":", 0) == 0);
-  const v1::Volume d = f.Describe(v->volume_id());
+  const v1::Volume d = f.DescribeVolume(v->volume_id());
   CHECK(d.state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK(d.encrypted());
   CHECK(d.kms_key_id() == f.DefaultArn());
@@ -177,7 +160,7 @@ TEST_CASE("Encrypted volume and copy of a plain snapshot: a key of their own, a 
   REQUIRE(v.ok());
   CHECK(v->encrypted());
   CHECK(v->kms_key_id() == f.DefaultArn());
-  CHECK(f.Describe(v->volume_id()).state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(f.DescribeVolume(v->volume_id()).state() == v1::VOLUME_STATE_AVAILABLE);
   const v1::VolumeRecord r = f.Record(v->volume_id());
   CHECK(r.data_key_id() == v->volume_id());
   REQUIRE(f.backend->keys.contains(v->volume_id()));

@@ -6,29 +6,17 @@
 #include <memory>
 
 #include "common/ec2_error.h"
-#include "tests/testing/controller_fixture.h"
-#include "tests/testing/fake_volume_service.h"
+#include "tests/testing/volume_fixture.h"
 
 namespace minicloud::controller {
 namespace {
 
-struct Fixture {
-  testing::ControllerFixture ctl;
-  std::shared_ptr<testing::FakeVolumeService> backend =
-      std::make_shared<testing::FakeVolumeService>();
-  VolumeFleet fleet;
-  std::unique_ptr<VolumeService> volumes;
-
+struct Fixture : testing::VolumeFixture {
   Fixture() {
     ctl.AddHost("home-1a");
     ctl.AddHost("home-1b");
     fleet.Add("home-1a", backend);  // home-1b has hosts but no volume service
-    Reopen(false);
-  }
-  void Reopen(bool restart) {
-    volumes.reset();
-    if (restart) ctl.Reopen();
-    volumes = std::make_unique<VolumeService>(*ctl.state, ctl.clock, ctl.ids, fleet);
+    OpenVolumes();
   }
   v1::CreateVolumeRequest Req(int64_t size = 8, const std::string& type = "") {
     v1::CreateVolumeRequest r;
@@ -42,14 +30,6 @@ struct Fixture {
     if (!v.ok()) FAIL(v.status().ToString());
     return *v;
   }
-  v1::Volume Describe(const std::string& id) {
-    v1::DescribeVolumesRequest d;
-    d.add_volume_ids(id);
-    auto resp = volumes->DescribeVolumes(d);
-    REQUIRE(resp.ok());
-    REQUIRE(resp->volumes_size() == 1);
-    return resp->volumes(0);
-  }
 };
 
 TEST_CASE(
@@ -62,11 +42,11 @@ TEST_CASE(
   CHECK(v.volume_type() == "gp2");
   CHECK(v.iops() == 300);
   CHECK(v.state() == v1::VOLUME_STATE_CREATING);
-  CHECK(f.Describe(v.volume_id()).state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(f.DescribeVolume(v.volume_id()).state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK(f.backend->SizeOf(v.volume_id()) == 100);
   // Durable: a restarted controller still has it.
-  f.Reopen(true);
-  CHECK(f.Describe(v.volume_id()).size() == 100);
+  f.OpenVolumes(true);
+  CHECK(f.DescribeVolume(v.volume_id()).size() == 100);
 }
 
 TEST_CASE("CreateVolume refuses what EC2 refuses, before anything is made") {
@@ -112,9 +92,9 @@ TEST_CASE("CreateVolume: an unreachable volume service leaves it creating, Recon
   f.backend->fail_next_create = absl::UnavailableError("connection refused");
   v1::Volume v = f.Create(f.Req(20));
   CHECK(v.state() == v1::VOLUME_STATE_CREATING);
-  f.Reopen(true);
+  f.OpenVolumes(true);
   CHECK(f.volumes->Reconcile() == 1);
-  CHECK(f.Describe(v.volume_id()).state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(f.DescribeVolume(v.volume_id()).state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK(f.backend->SizeOf(v.volume_id()) == 20);
 }
 
@@ -125,7 +105,7 @@ TEST_CASE("CreateVolume: a refusal of the volume service records the volume in e
   auto v = f.volumes->CreateVolume(f.Req(20));
   REQUIRE(v.ok());  // EC2 accepts, then shows the volume `error`
   CHECK(v->state() == v1::VOLUME_STATE_CREATING);
-  CHECK(f.Describe(v->volume_id()).state() == v1::VOLUME_STATE_ERROR);
+  CHECK(f.DescribeVolume(v->volume_id()).state() == v1::VOLUME_STATE_ERROR);
   REQUIRE(f.ctl.state->volumes().size() == 1);
   const auto& r = f.ctl.state->volumes().begin()->second;
   CHECK(r.state() == v1::VOLUME_STATE_ERROR);
@@ -178,12 +158,12 @@ TEST_CASE("DeleteVolume: only an available volume, the backend's bytes go, unkno
   f.backend->fail_next_delete = absl::UnavailableError("down");
   d.set_volume_id(w.volume_id());
   REQUIRE(f.volumes->DeleteVolume(d).ok());
-  CHECK(f.Describe(w.volume_id()).state() == v1::VOLUME_STATE_DELETING);
+  CHECK(f.DescribeVolume(w.volume_id()).state() == v1::VOLUME_STATE_DELETING);
   // Two change: the deleted one, and the first, whose attachment names an instance that does
   // not exist (ReconcileAttachments detaches it: available again).
   CHECK(f.volumes->Reconcile() == 2);
   CHECK(f.ctl.state->volumes().count(w.volume_id()) == 0);
-  CHECK(f.Describe(v.volume_id()).state() == v1::VOLUME_STATE_AVAILABLE);
+  CHECK(f.DescribeVolume(v.volume_id()).state() == v1::VOLUME_STATE_AVAILABLE);
   CHECK_FALSE(f.backend->SizeOf(w.volume_id()).has_value());
 }
 
@@ -209,7 +189,7 @@ TEST_CASE("ModifyVolume: grow only, type and IOPS by the same rules, recorded mo
   CHECK(done->modification().original_size() == 10);
   CHECK(done->modification().target_size() == 20);
   CHECK(f.backend->SizeOf(v.volume_id()) == 20);
-  v1::Volume after = f.Describe(v.volume_id());
+  v1::Volume after = f.DescribeVolume(v.volume_id());
   CHECK(after.volume_type() == "io1");
   CHECK(after.iops() == 1000);
   CHECK(after.throughput() == 0);
