@@ -17,7 +17,6 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/volume_limits.h"
-#include "controller/lifecycle/lifecycle.h"
 #include "controller/lifecycle/volume_failure.h"
 #include "controller/lifecycle/volume_lifecycle.h"
 #include "controller/service/instance_common.h"
@@ -157,8 +156,9 @@ absl::Status VolumeService::FinishExport(const std::string& volume_id,
   // The same rule as for making a volume: a call that did not get through is asked again, any
   // other answer is final (no retry budget here: a boot that waits for it ends at the launch
   // timeout at the latest).
-  const lifecycle::VolumeFailure failure = lifecycle::ClassifyVolumeFailure(
-      {endpoint.status(), false, absl::ZeroDuration(), state_.config().volume_retry_budget});
+  lifecycle::VolumeAttempt attempt;
+  attempt.status = endpoint.status();
+  const lifecycle::VolumeFailure failure = lifecycle::ClassifyVolumeFailure(attempt);
   if (failure.kind == lifecycle::VolumeFailureKind::kRetry) {
     spdlog::warn("export {}: {} (asked again)", volume_id, endpoint.status().message());
     return absl::OkStatus();  // stays attaching; ReconcileAttachments asks again
@@ -188,20 +188,14 @@ absl::Status VolumeService::FinishExport(const std::string& volume_id,
       // a volume that cannot be made does, instead of at the launch timeout. The attachment
       // stays: a launch's end detaches it (and deletes it if DeleteOnTermination), a start
       // that went back to stopped keeps its disks.
-      v1::InstanceRecord r = inst->second;
-      lifecycle::Event e{lifecycle::EventKind::kVolumeFailed,
+      std::set<std::string> hosts;
+      if (FailBootLocked(instance_id,
                          absl::StrCat("volume ", volume_id, " (", a->device(),
                                       ") cannot be exported by the volume service of ", zone, ": ",
-                                      endpoint.status().message())};
-      e.reason_code = failure.reason_code;
-      MC_ASSIGN_OR_RETURN(auto t,
-                          lifecycle::Apply(lifecycle::InstanceLifecycle::Of(r), e, clock_.Now()));
-      if (t.changed) {
-        spdlog::warn("{}: {}", instance_id, t.state_reason ? t.state_reason->message : "");
-        lifecycle::Record(t, r);
-        changes.instances[instance_id] = std::move(r);
+                                      endpoint.status().message()),
+                         failure.reason_code, changes, hosts)) {
         MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "end the boot"));
-        if (t.notify_host && !host.empty()) state_.BumpGenerationLocked(host);
+        for (const std::string& h : hosts) state_.BumpGenerationLocked(h);
       }
       return Ec2Error(absl::StatusCode::kInternal, "InternalError",
                       absl::StrCat("The volume service of ", zone, " could not export ", volume_id,

@@ -349,24 +349,32 @@ void VolumeService::FailLaunchesLocked(const v1::VolumeRecord& v, CloudState::Ch
   if (v.state() != v1::VOLUME_STATE_ERROR) return;
   for (const auto& a : v.attachments()) {
     if (a.state() == v1::ATTACHMENT_STATE_DETACHED) continue;
-    auto it = state_.instances().find(a.instance_id());
-    if (it == state_.instances().end()) continue;
-    auto staged = changes.instances.find(a.instance_id());
-    v1::InstanceRecord r = staged != changes.instances.end() ? staged->second : it->second;
     const std::string what = v.hibernation_state_of().empty()
                                  ? absl::StrCat("volume ", v.volume_id(), " (", a.device(), ")")
                                  : absl::StrCat("hibernation volume ", v.volume_id());
-    lifecycle::Event e{lifecycle::EventKind::kVolumeFailed,
-                       absl::StrCat(what, v.snapshot_id().empty() ? "" : " from ", v.snapshot_id(),
-                                    " cannot be created: ", v.error_message())};
-    e.reason_code = v.error_reason_code();
-    auto t = lifecycle::Apply(lifecycle::InstanceLifecycle::Of(r), e, clock_.Now());
-    if (!t.ok() || !t->changed) continue;
-    spdlog::warn("{}: {}", r.instance_id(), t->state_reason ? t->state_reason->message : "");
-    lifecycle::Record(*t, r);
-    changes.instances[r.instance_id()] = std::move(r);
-    if (t->notify_host && !it->second.host_id().empty()) hosts.insert(it->second.host_id());
+    FailBootLocked(a.instance_id(),
+                   absl::StrCat(what, v.snapshot_id().empty() ? "" : " from ", v.snapshot_id(),
+                                " cannot be created: ", v.error_message()),
+                   v.error_reason_code(), changes, hosts);
   }
+}
+
+bool VolumeService::FailBootLocked(const std::string& instance_id, std::string detail,
+                                   const std::string& reason_code, CloudState::Changes& changes,
+                                   std::set<std::string>& hosts) {
+  auto it = state_.instances().find(instance_id);
+  if (it == state_.instances().end()) return false;
+  auto staged = changes.instances.find(instance_id);
+  v1::InstanceRecord r = staged != changes.instances.end() ? staged->second : it->second;
+  lifecycle::Event e{lifecycle::EventKind::kVolumeFailed, std::move(detail)};
+  e.reason_code = reason_code;
+  auto t = lifecycle::Apply(lifecycle::InstanceLifecycle::Of(r), e, clock_.Now());
+  if (!t.ok() || !t->changed) return false;
+  spdlog::warn("{}: {}", instance_id, t->state_reason ? t->state_reason->message : "");
+  lifecycle::Record(*t, r);
+  changes.instances[instance_id] = std::move(r);
+  if (t->notify_host && !it->second.host_id().empty()) hosts.insert(it->second.host_id());
+  return true;
 }
 
 int VolumeService::FailLaunchesOfFailedVolumes() {

@@ -166,6 +166,13 @@ class VolumeService {
   // StateReason (lifecycle::EventKind::kVolumeFailed). Requires the state lock.
   void FailLaunchesLocked(const v1::VolumeRecord& v, CloudState::Changes& changes,
                           std::set<std::string>& hosts);
+  // Ends the pending boot of `instance_id` because a volume it needs failed (`detail` says which
+  // and why, `reason_code` is EC2's StateReason code; lifecycle::EventKind::kVolumeFailed):
+  // staged in `changes` (over what `changes` already holds for it), its host added to `hosts`.
+  // False when nothing changed (not a pending boot). Requires the state lock.
+  bool FailBootLocked(const std::string& instance_id, std::string detail,
+                      const std::string& reason_code, CloudState::Changes& changes,
+                      std::set<std::string>& hosts);
   // FailLaunchesLocked for every `error` volume; returns how many instances changed.
   int FailLaunchesOfFailedVolumes();
   // Calls the service for a `deleting` volume and purges the record when it is gone.
