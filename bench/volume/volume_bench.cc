@@ -17,15 +17,12 @@
 //                           throughput (requests / wall time less qemu-io's start-up, measured
 //                           on the same peer with no requests).
 //                 qemu-img bench  sequential only, queue depth 16 kept full, --bench-count
-//                           requests: throughput without qemu-io's per-request printing; also
-//                           on the daemon's unix socket (the relay's and TCP's cost).
+//                           requests: throughput without qemu-io's per-request printing.
 //               --rounds rounds; peers alternate who goes first. Goal: NBD ≥ 0.8× local
 //               throughput, p99 ≤ 2× local (a "_goal" line per workload says met or not).
 //               The qemu-img bench runs also report CPU time per request: the client's
-//               (qemu-img, from the children's rusage), the daemon's (all its threads, from
-//               /proc/<pid>/stat) and the relay's (this process: the relay's threads are the only
-//               ones that run while qemu-img does). What a request costs in work, whatever the
-//               load.
+//               (qemu-img, from the children's rusage) and the daemon's (all its threads, from
+//               /proc/<pid>/stat). What a request costs in work, whatever the load.
 //               --aio-ab adds a third qemu-io peer: the same data on a second daemon whose
 //               layer files use the thread pool (file_aio=threads), against the shipped
 //               io_uring, in the same rounds (rotating order).
@@ -120,17 +117,15 @@ double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
 
 double Seconds(const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; }
 
-// CPU seconds (user + system) used so far by: this process, its waited-for children, and the
+// CPU seconds (user + system) used so far by this process's waited-for children and by the
 // process `pid` (all its threads; 0 when pid < 0 or it is gone).
 struct CpuTimes {
-  double self = 0, children = 0, daemon = 0;
+  double children = 0, daemon = 0;
 };
 
 CpuTimes CpuNow(int pid) {
   CpuTimes t;
   rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  t.self = Seconds(u.ru_utime) + Seconds(u.ru_stime);
   getrusage(RUSAGE_CHILDREN, &u);
   t.children = Seconds(u.ru_utime) + Seconds(u.ru_stime);
   if (pid > 0) {
@@ -219,9 +214,9 @@ NbdEndpoint MakeIoVolume(minicloud::volume::QsdVolumeBackend& backend, int io_mi
   return e;
 }
 
-// CPU µs per request of the three processes of a qemu-img bench run, per round.
+// CPU µs per request of the two processes of a qemu-img bench run, per round.
 struct CpuPerRequest {
-  std::vector<double> client, daemon, relay;
+  std::vector<double> client, daemon;
 };
 
 void IoSection(minicloud::volume::QsdVolumeBackend& backend,
@@ -244,8 +239,6 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend,
   // the agent attaches EBS disks with cache='none' (ebs_disk.cc), which is write-back too.
   const Peer nbd{"nbd", absl::StrCat("-f raw -t writeback '", e.Uri(), "'")};
   const Peer loc{"local", absl::StrCat("-f qcow2 -t writeback ", local)};
-  const Peer unix_peer{"unix", absl::StrCat("-f raw -t writeback 'nbd+unix:///vol-io?socket=", dir,
-                                            "/state/nbd.sock'")};
   // Peers of the qemu-io workloads: 0 = nbd, 1 = local, 2 = nbd_threads (with --aio-ab: the
   // same data on a second daemon whose layer files use the thread pool instead of io_uring).
   std::vector<Peer> peers = {nbd, loc};
@@ -271,7 +264,7 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend,
   // Per workload, per round: throughput ratio and p99 ratio (nbd / local).
   std::map<std::string, std::vector<double>> tput_ratio, p99_ratio, iops[3], p50[3], p99[3];
   std::map<std::string, std::vector<double>> bench_ratio, aio_tput_ratio, aio_p99_ratio;
-  std::map<std::string, CpuPerRequest> bench_cpu[3];  // [peer][bench name]
+  std::map<std::string, CpuPerRequest> bench_cpu[2];  // [peer][bench name]
   for (int round = 0; round < rounds; ++round) {
     for (const Workload& w : workloads) {
       IoRun r[3];
@@ -305,16 +298,15 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend,
             round, w.name, t[2], q50[2], q99[2], t[0] / t[2], q99[0] / q99[2]);
       }
     }
-    // qemu-img bench: sequential, depth 16 kept full, no per-request output; also on the
-    // daemon's own unix socket (no relay, no TCP): what the relay and TCP cost.
+    // qemu-img bench: sequential, depth 16 kept full, no per-request output.
     for (const bool write : {true, false}) {
       const std::string common =
           absl::StrCat(write ? "-w --pattern=107 " : "", "-c ", bench_count, " -s 4K -d 16 ");
-      const Peer* peers[3] = {&nbd, &loc, &unix_peer};
+      const Peer* peers[2] = {&nbd, &loc};
       const std::string name = write ? "bench_seqwrite" : "bench_seqread";
-      double t[3];
-      for (int k = 0; k < 3; ++k) {
-        const int peer = (round + k) % 3;
+      double t[2];
+      for (int k = 0; k < 2; ++k) {
+        const int peer = (round + k) % 2;
         const int daemon = backend.DaemonPidForTest();
         const CpuTimes before = CpuNow(daemon);
         t[peer] = BenchSeconds(common + peers[peer]->args);
@@ -323,14 +315,12 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend,
         CpuPerRequest& c = bench_cpu[peer][name];
         c.client.push_back((after.children - before.children) * per);
         c.daemon.push_back((after.daemon - before.daemon) * per);
-        c.relay.push_back((after.self - before.self) * per);
       }
       bench_ratio[name].push_back(t[1] / t[0]);
-      bench_ratio[name + "_unix"].push_back(t[1] / t[2]);
       std::printf(
-          "round=%d %s (qemu-img bench, %d requests) nbd %.3f s local %.3f s unix %.3f s: nbd "
-          "%.3fx local, unix %.3fx local\n",
-          round, name.c_str(), bench_count, t[0], t[1], t[2], t[1] / t[0], t[1] / t[2]);
+          "round=%d %s (qemu-img bench, %d requests) nbd %.3f s local %.3f s: nbd %.3fx "
+          "local\n",
+          round, name.c_str(), bench_count, t[0], t[1], t[1] / t[0]);
     }
   }
   auto range = [](const std::vector<double>& v) {
@@ -359,15 +349,14 @@ void IoSection(minicloud::volume::QsdVolumeBackend& backend,
   for (const auto& [name, v] : bench_ratio) {
     std::printf("%s_vs_local_throughput_median=%s\n", name.c_str(), range(v).c_str());
   }
-  // Work per request (medians over the rounds). The daemon and the relay serve only these
-  // requests while qemu-img runs; for the local peer both are idle (their few µs are the
-  // baseline of an idle daemon and relay).
-  const char* peer_names[3] = {"nbd", "local", "unix"};
-  for (int peer = 0; peer < 3; ++peer) {
+  // Work per request (medians over the rounds). The daemon serves only these requests while
+  // qemu-img runs; for the local peer it is idle (its few µs are an idle daemon's baseline).
+  const char* peer_names[2] = {"nbd", "local"};
+  for (int peer = 0; peer < 2; ++peer) {
     for (const auto& [name, c] : bench_cpu[peer]) {
-      std::printf("%s_cpu_us_per_request_%s: client %.2f daemon %.2f relay %.2f total %.2f\n",
-                  name.c_str(), peer_names[peer], Median(c.client), Median(c.daemon),
-                  Median(c.relay), Median(c.client) + Median(c.daemon) + Median(c.relay));
+      std::printf("%s_cpu_us_per_request_%s: client %.2f daemon %.2f total %.2f\n", name.c_str(),
+                  peer_names[peer], Median(c.client), Median(c.daemon),
+                  Median(c.client) + Median(c.daemon));
     }
   }
 }

@@ -99,9 +99,19 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOpt
         if (fd != exec_w.fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
       }
     }
+    int exec_error_fd = exec_w.fd;
+    if (options.fd3 >= 0) {
+      // The exec-error pipe moves out of the way first if it sits at 3.
+      if (exec_error_fd == 3) exec_error_fd = fcntl(3, F_DUPFD_CLOEXEC, 4);
+      if (options.fd3 == 3) {
+        fcntl(3, F_SETFD, 0);
+      } else {
+        dup2(options.fd3, 3);
+      }
+    }
     execv(program->c_str(), cargv.data());
     int e = errno;
-    ssize_t ignored = write(exec_w.fd, &e, sizeof(e));
+    ssize_t ignored = write(exec_error_fd, &e, sizeof(e));
     (void)ignored;
     _exit(127);
   }

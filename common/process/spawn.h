@@ -8,7 +8,8 @@
 //   never a shell. InvalidArgument for an empty argv; NotFound if it is not in PATH.
 // - The child starts with an empty signal mask and default signal dispositions (a daemon must
 //   not inherit the caller's blocked SIGTERM), with stdin/stdout/stderr as given (-1 =
-//   /dev/null) and every other file descriptor closed at exec. With new_process_group it leads a
+//   /dev/null), `fd3` (when set) as its file descriptor 3, and every other file descriptor
+//   closed at exec. With new_process_group it leads a
 //   process group of its own (so the caller can kill it and its descendants with kill(-pid)).
 // - Spawn returns only once the exec has succeeded or failed: a program that cannot be executed
 //   is NotFound (ENOENT) or FailedPrecondition (anything else), and the failed child has been
@@ -28,6 +29,7 @@ struct SpawnOptions {
   int stdin_fd = -1;   // dup2'ed to 0 in the child; -1 = /dev/null
   int stdout_fd = -1;  // dup2'ed to 1; -1 = /dev/null
   int stderr_fd = -1;  // dup2'ed to 2; -1 = /dev/null
+  int fd3 = -1;        // dup2'ed to 3 and left open across exec (a listening socket); -1 = none
   bool new_process_group = true;
 };
 

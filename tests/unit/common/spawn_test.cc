@@ -123,6 +123,24 @@ TEST_CASE("descriptors the caller did not hand over do not reach the child", "[s
   CHECK(text == "closed\n");
 }
 
+// Catches: fd3 closed at exec like the rest (dup2 before the close-on-exec sweep), or placed at
+// another number; the daemon that gets the NBD listener this way would then fail at start.
+TEST_CASE("fd3 reaches the child as its descriptor 3, and only it", "[spawn]") {
+  Pipe handed;
+  const int other = open("/dev/null", O_RDONLY);  // no O_CLOEXEC on purpose
+  REQUIRE(other > 3);
+  SpawnOptions options;
+  options.fd3 = handed.w;
+  auto [code, text] = Sh(absl::StrCat("echo through3 >&3; if [ -e /proc/$$/fd/", other,
+                                      " ]; then echo open; else echo closed; fi"),
+                         options);
+  close(other);
+  handed.CloseWrite();
+  CHECK(code == 0);
+  CHECK(handed.ReadAll() == "through3\n");
+  CHECK(text == "closed\n");
+}
+
 TEST_CASE("new_process_group makes the child a group leader, off keeps ours", "[spawn]") {
   for (bool own : {true, false}) {
     SpawnOptions o;

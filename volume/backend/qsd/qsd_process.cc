@@ -37,10 +37,22 @@ bool WaitExit(pid_t pid, std::chrono::milliseconds grace) {
   }
 }
 
-// A qemu-storage-daemon left by an earlier run (the pid file names a live process whose
-// executable is one): SIGTERM, then SIGKILL. It is not our child, so we poll /proc.
-void EndStaleDaemon(const QsdPaths& paths) {
-  std::ifstream in(paths.pid_file);
+// The last line of the daemon's log (why it would not start), with the log's path.
+std::string LogTail(const std::string& log_file) {
+  std::ifstream in(log_file);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!absl::StripAsciiWhitespace(line).empty()) last = line;
+  }
+  if (last.size() > 400) last = last.substr(last.size() - 400);
+  return absl::StrCat(last.empty() ? "no message" : last, " (", log_file, ")");
+}
+
+}  // namespace
+
+// It is not our child, so we poll with kill(pid, 0).
+void EndStaleDaemon(const std::string& pid_file) {
+  std::ifstream in(pid_file);
   std::string text;
   if (!std::getline(in, text)) return;
   int pid = 0;
@@ -59,34 +71,38 @@ void EndStaleDaemon(const QsdPaths& paths) {
   }
 }
 
-}  // namespace
-
-absl::StatusOr<QsdProcess> QsdProcess::Start(const QsdPaths& paths,
+absl::StatusOr<QsdProcess> QsdProcess::Start(const QsdLaunch& launch,
                                              std::chrono::milliseconds qmp_timeout) {
-  EndStaleDaemon(paths);
+  EndStaleDaemon(launch.pid_file);
   std::error_code ec;
-  std::filesystem::remove(paths.qmp_socket, ec);
-  file::UniqueFd log(open(paths.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  if (!log.valid()) return file::ErrnoError(errno, "open", paths.log_file);
+  std::filesystem::remove(launch.qmp_socket, ec);
+  file::UniqueFd log(
+      open(launch.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!log.valid()) return file::ErrnoError(errno, "open", launch.log_file);
   process::SpawnOptions options;
   options.stdout_fd = log.get();
   options.stderr_fd = log.get();
-  MC_ASSIGN_OR_RETURN(
-      const pid_t pid,
-      process::Spawn({paths.binary, "--chardev",
-                      absl::StrCat("socket,id=qmp0,server=on,wait=off,path=", paths.qmp_socket),
-                      "--monitor", "chardev=qmp0", "--pidfile", paths.pid_file},
-                     options));
+  options.fd3 = launch.fd3;
+  std::vector<std::string> argv = {
+      launch.binary,
+      "--chardev",
+      absl::StrCat("socket,id=qmp0,server=on,wait=off,path=", launch.qmp_socket),
+      "--monitor",
+      "chardev=qmp0",
+      "--pidfile",
+      launch.pid_file};
+  argv.insert(argv.end(), launch.args.begin(), launch.args.end());
+  MC_ASSIGN_OR_RETURN(const pid_t pid, process::Spawn(argv, options));
   // The socket appears once the daemon has parsed its arguments.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   absl::Status last = absl::UnavailableError("not tried");
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      return absl::InternalError(absl::StrCat(paths.binary, " exited at start (status ", status,
-                                              "); see ", paths.log_file));
+      return absl::InternalError(absl::StrCat(launch.binary, " exited at start (status ", status,
+                                              "): ", LogTail(launch.log_file)));
     }
-    absl::StatusOr<QmpClient> qmp = QmpClient::Connect(paths.qmp_socket, qmp_timeout);
+    absl::StatusOr<QmpClient> qmp = QmpClient::Connect(launch.qmp_socket, qmp_timeout);
     if (qmp.ok()) return QsdProcess(pid, std::move(*qmp));
     last = qmp.status();
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
@@ -94,7 +110,7 @@ absl::StatusOr<QsdProcess> QsdProcess::Start(const QsdPaths& paths,
   kill(-pid, SIGKILL);
   WaitExit(pid, std::chrono::seconds(5));
   return absl::UnavailableError(
-      absl::StrCat(paths.binary, ": no QMP socket in time: ", last.message()));
+      absl::StrCat(launch.binary, ": no QMP socket in time: ", last.message()));
 }
 
 QsdProcess::QsdProcess(QsdProcess&& other) noexcept

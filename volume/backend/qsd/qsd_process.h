@@ -1,8 +1,8 @@
 #pragma once
 
 // The one qemu-storage-daemon a QsdVolumeBackend drives: starting it (QMP on a unix socket in
-// the state directory, its pid file there too), stopping it, noticing it died, and running
-// qemu-img.
+// the state directory, its pid file there too, the NBD listener as its fd 3), stopping it,
+// noticing it died, and running qemu-img.
 
 #include <sys/types.h>
 
@@ -16,19 +16,26 @@
 
 namespace minicloud::volume {
 
-struct QsdPaths {
+struct QsdLaunch {
   std::string binary = "qemu-storage-daemon";
-  std::string qmp_socket;  // <state>/qsd.qmp
-  std::string pid_file;    // <state>/qsd.pid
-  std::string log_file;    // <state>/qsd.log (its stderr, appended)
+  std::string qmp_socket;         // <state>/qsd.qmp
+  std::string pid_file;           // <state>/qsd.pid
+  std::string log_file;           // <state>/qsd.log (its stderr, appended)
+  std::vector<std::string> args;  // after the monitor's: --object, --nbd-server
+  int fd3 = -1;                   // the daemon's file descriptor 3 (the NBD listener); -1: none
 };
+
+// Ends a qemu-storage-daemon an earlier run left behind (the pid file names a live process whose
+// executable is one): SIGTERM, then SIGKILL, and waits until it is gone (so the ports and files
+// it held are free).
+void EndStaleDaemon(const std::string& pid_file);
 
 class QsdProcess {
  public:
   // Ends a daemon a previous run of this process left behind (its pid file names a live
   // qemu-storage-daemon), then starts a new one and connects to its QMP socket. The daemon
   // leads its own process group; it is stopped by Stop() or the destructor.
-  static absl::StatusOr<QsdProcess> Start(const QsdPaths& paths,
+  static absl::StatusOr<QsdProcess> Start(const QsdLaunch& launch,
                                           std::chrono::milliseconds qmp_timeout);
 
   QsdProcess(QsdProcess&& other) noexcept;

@@ -62,10 +62,11 @@ absl::StatusOr<std::unique_ptr<QsdVolumeBackend>> QsdVolumeBackend::Open(
     MC_RETURN_IF_ERROR(
         storage::WriteQemuTlsDir(tls_dir, storage::QemuTlsEndpoint::kServer, *b->options_.nbd_tls));
   }
-  MC_ASSIGN_OR_RETURN(const std::string nbd_socket, file::PathUnder(dir, {"nbd.sock"}));
-  MC_ASSIGN_OR_RETURN(b->relay_, NbdRelay::Start(b->options_.nbd_listen_host,
-                                                 b->options_.nbd_listen_port, nbd_socket));
-  b->nbd_port_ = b->relay_->port();
+  // A daemon an earlier run left behind still holds the NBD port: end it before binding.
+  MC_ASSIGN_OR_RETURN(const std::string pid_file, file::PathUnder(dir, {"qsd.pid"}));
+  EndStaleDaemon(pid_file);
+  MC_ASSIGN_OR_RETURN(b->nbd_listener_,
+                      ListenNbd(b->options_.nbd_listen_host, b->options_.nbd_listen_port));
   std::lock_guard lock(b->mu_);
   MC_RETURN_IF_ERROR(b->StartDaemonLocked());
   return b;
@@ -74,41 +75,41 @@ absl::StatusOr<std::unique_ptr<QsdVolumeBackend>> QsdVolumeBackend::Open(
 QsdVolumeBackend::~QsdVolumeBackend() {
   std::lock_guard lock(mu_);
   qsd_.reset();  // quits the daemon; the manifest keeps which volumes are exported
-  relay_.reset();
 }
 
 absl::Status QsdVolumeBackend::StartDaemonLocked() {
   qsd_.reset();
   file_aio_ = options_.file_aio;
-  QsdPaths paths{.binary = options_.qsd_binary};
   const std::string& dir = options_.state_dir;
-  MC_ASSIGN_OR_RETURN(paths.qmp_socket, file::PathUnder(dir, {"qsd.qmp"}));
-  MC_ASSIGN_OR_RETURN(paths.pid_file, file::PathUnder(dir, {"qsd.pid"}));
-  MC_ASSIGN_OR_RETURN(paths.log_file, file::PathUnder(dir, {"qsd.log"}));
-  MC_ASSIGN_OR_RETURN(QsdProcess process, QsdProcess::Start(paths, options_.qmp_timeout));
-  qsd_.emplace(std::move(process));
-  MC_ASSIGN_OR_RETURN(const std::string nbd_socket, file::PathUnder(dir, {"nbd.sock"}));
-  std::error_code ec;
-  std::filesystem::remove(nbd_socket, ec);
-  const nlohmann::json addr = {{"type", "unix"}, {"data", {{"path", nbd_socket}}}};
-  nlohmann::json server = {{"addr", addr}};
+  QsdLaunch launch{.binary = options_.qsd_binary};
+  MC_ASSIGN_OR_RETURN(launch.qmp_socket, file::PathUnder(dir, {"qsd.qmp"}));
+  MC_ASSIGN_OR_RETURN(launch.pid_file, file::PathUnder(dir, {"qsd.pid"}));
+  MC_ASSIGN_OR_RETURN(launch.log_file, file::PathUnder(dir, {"qsd.log"}));
+  // The NBD server starts from the command line: only there does QEMU 7.2 take a listening
+  // socket by descriptor number (qemu-storage-daemon has no QMP getfd). JSON arguments, so no
+  // path needs QemuOpts escaping.
+  nlohmann::json server = {{"addr", {{"type", "fd"}, {"str", "3"}}}};
   if (options_.nbd_tls) {
     MC_ASSIGN_OR_RETURN(const std::string tls_dir, file::PathUnder(dir, {"nbd-tls"}));
-    MC_RETURN_IF_ERROR(Annotate(qsd_->qmp()
-                                    .Execute("object-add", {{"qom-type", "tls-creds-x509"},
-                                                            {"id", kNbdTlsCreds},
-                                                            {"dir", tls_dir},
-                                                            {"endpoint", "server"},
-                                                            {"verify-peer", true}})
-                                    .status(),
-                                absl::StrCat("NBD TLS credentials in ", tls_dir)));
-    MC_RETURN_IF_ERROR(Annotate(qsd_->qmp().Execute("object-add", NbdAuthzObject()).status(),
-                                "NBD client authorization (authz-list)"));
+    const nlohmann::json creds = {{"qom-type", "tls-creds-x509"},
+                                  {"id", kNbdTlsCreds},
+                                  {"dir", tls_dir},
+                                  {"endpoint", "server"},
+                                  {"verify-peer", true}};
+    launch.args = {"--object", creds.dump(), "--object", NbdAuthzObject().dump()};
     server["tls-creds"] = kNbdTlsCreds;
     server["tls-authz"] = kNbdAuthz;
   }
-  MC_RETURN_IF_ERROR(Annotate(qsd_->qmp().Execute("nbd-server-start", server).status(),
-                              absl::StrCat("NBD server on ", nbd_socket)));
+  launch.args.push_back("--nbd-server");
+  launch.args.push_back(server.dump());
+  launch.fd3 = nbd_listener_.fd.get();
+  absl::StatusOr<QsdProcess> process = QsdProcess::Start(launch, options_.qmp_timeout);
+  if (!process.ok()) {
+    return Annotate(process.status(),
+                    absl::StrCat("qemu-storage-daemon with NBD on ", options_.nbd_listen_host, ":",
+                                 nbd_listener_.port));
+  }
+  qsd_.emplace(*std::move(process));
   return RecoverLocked();
 }
 

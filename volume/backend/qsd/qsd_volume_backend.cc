@@ -24,7 +24,7 @@ VolumeInfo QsdVolumeBackend::InfoLocked(const std::string& id, const VolumeRecor
 
 NbdEndpoint QsdVolumeBackend::EndpointLocked(absl::string_view volume_id) const {
   return NbdEndpoint{.host = options_.nbd_advertise_host,
-                     .port = nbd_port_,
+                     .port = nbd_listener_.port,
                      .export_name = std::string(volume_id),
                      .tls = options_.nbd_tls.has_value(),
                      .tls_hostname = options_.nbd_tls ? options_.nbd_tls_hostname : ""};
@@ -338,7 +338,7 @@ BackendHealth QsdVolumeBackend::Health() {
   h.healthy = s.ok();
   h.detail = s.ok() ? absl::StrCat("qemu-storage-daemon pid ", qsd_->pid(), ", NBD",
                                    options_.nbd_tls ? " over TLS" : "", " on ",
-                                   options_.nbd_listen_host, ":", nbd_port_)
+                                   options_.nbd_listen_host, ":", nbd_listener_.port)
                     : std::string(s.message());
   h.volumes = static_cast<int64_t>(manifest_.volumes.size());
   h.snapshots = static_cast<int64_t>(manifest_.snapshots.size());

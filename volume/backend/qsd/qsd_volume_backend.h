@@ -6,7 +6,6 @@
 //   manifest.json   layer graph, volumes, snapshots, exports (layer_manifest.h), atomic writes
 //   layers/<n>.qcow2  one qcow2 file per layer; block node "l<n>" in the daemon
 //   qsd.qmp, qsd.pid, qsd.log  the daemon's QMP socket, pid file and stderr
-//   nbd.sock        the daemon's NBD server; hosts reach it through NbdRelay (TCP_NODELAY)
 //   nbd-tls/        its TLS credentials when NBD is over TLS (QsdBackendOptions::nbd_tls)
 //
 // A volume is its writable top layer over a backing chain of frozen layers. CreateSnapshot is
@@ -15,9 +14,9 @@
 // overlay becomes the top; an NBD export follows the top because QEMU moves the export onto the
 // new overlay in the same drained step (crash-consistent). A clone is a new overlay whose
 // backing is the snapshot's layer (qemu-img create -b, no data copied). Layers no volume or
-// snapshot reaches any more are closed and deleted. Exports: one NBD server
-// (nbd-server-start on nbd.sock, relayed to TCP) and one block export per exported volume,
-// named by the volume id.
+// snapshot reaches any more are closed and deleted. Exports: one NBD server on the TCP listener
+// the backend keeps across daemon restarts (nbd_listener.h) and one block export per exported
+// volume, named by the volume id.
 //
 // Restart safety: the manifest is written before a change is acknowledged (a snapshot's new
 // top is written ahead as pending); at start the daemon is (re)started, every layer is opened
@@ -41,7 +40,7 @@
 
 #include "common/storage/nbd_tls.h"
 #include "volume/backend/qsd/layer_manifest.h"
-#include "volume/backend/qsd/nbd_relay.h"
+#include "volume/backend/qsd/nbd_listener.h"
 #include "volume/backend/qsd/qsd_process.h"
 #include "volume/backend/volume_backend.h"
 
@@ -52,7 +51,7 @@ struct QsdBackendOptions {
   std::string qsd_binary = "qemu-storage-daemon";
   std::string qemu_img = "qemu-img";
   std::string nbd_listen_host = "127.0.0.1";
-  // 0: a free port chosen by the kernel when the backend opens (nbd_relay.h serves it).
+  // 0: a free port chosen by the kernel when the backend first starts the daemon.
   int nbd_listen_port = 10809;
   std::string nbd_advertise_host;  // what clients dial; empty: nbd_listen_host
   // NBD over TLS (SECURITY.md, "The volume service"): set, the daemon's NBD server takes only
@@ -135,9 +134,8 @@ class QsdVolumeBackend : public VolumeBackend {
 
   const QsdBackendOptions options_;
   std::mutex mu_;
-  std::unique_ptr<NbdRelay> relay_;  // TCP → the daemon's NBD unix socket
+  NbdListener nbd_listener_;  // made at the first daemon start, handed to every daemon
   std::optional<QsdProcess> qsd_;
-  int nbd_port_ = 0;      // the relay's
   std::string file_aio_;  // options_.file_aio until the daemon refuses it, then "threads"
   LayerManifest manifest_;
   std::string manifest_path_;
