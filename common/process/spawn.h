@@ -9,8 +9,8 @@
 // - The child starts with an empty signal mask and default signal dispositions (a daemon must
 //   not inherit the caller's blocked SIGTERM), with stdin/stdout/stderr as given (-1 =
 //   /dev/null), `fd3` (when set) as its file descriptor 3, and every other file descriptor
-//   closed at exec. With new_process_group it leads a
-//   process group of its own (so the caller can kill it and its descendants with kill(-pid)).
+//   closed at exec. With new_process_group it leads a process group of its own (so the caller
+//   can kill it and its descendants with kill(-pid)).
 // - Spawn returns only once the exec has succeeded or failed: a program that cannot be executed
 //   is NotFound (ENOENT) or FailedPrecondition (anything else), and the failed child has been
 //   reaped. On success the caller owns the pid and must reap it (waitpid).

@@ -21,9 +21,9 @@ struct NbdListener {
   int port = 0;       // the bound port (the kernel's choice when asked for 0)
 };
 
-// Binds host:port (port 0: a free port) and listens. InvalidArgument for an
-// address that does not parse, Unavailable when the port cannot be bound (in use, no such local
-// address), both naming the address.
+// Binds host:port (port 0: a free port) and listens. InvalidArgument for an address that does
+// not parse, Unavailable when the port cannot be bound (in use, no such local address), both
+// naming the address.
 absl::StatusOr<NbdListener> ListenNbd(const std::string& host, int port);
 
 }  // namespace minicloud::volume
