@@ -44,6 +44,11 @@
 
 namespace minicloud::hypervisor {
 
+// How long QEMU's NBD client holds an encrypted disk's requests while it reconnects to the volume
+// service (its `reconnect-delay`): a restart of volumed or of its qemu-storage-daemon takes a
+// second or two; a volume service away for longer fails the requests then.
+inline constexpr int kNbdReconnectDelaySeconds = 60;
+
 // A virtio target an encrypted disk can have: "vd" and one or two lowercase letters.
 bool IsCryptTarget(std::string_view target_dev);
 

@@ -58,13 +58,26 @@ struct LuksExport {
       rc = Run(make);
     }
     REQUIRE(rc == 0);
-    REQUIRE(
-        Run(absl::StrCat("qemu-nbd --fork --persistent -e 4 -f raw -b 127.0.0.1 -p ", port, " -x ",
-                         name, " --pid-file=", pid_file.string(), " ", image.string())) == 0);
+    serve = absl::StrCat("qemu-nbd --fork --persistent -e 4 -f raw -b 127.0.0.1 -p ", port, " -x ",
+                         name, " --pid-file=", pid_file.string(), " ", image.string());
+    REQUIRE(Run(serve) == 0);
   }
-  ~LuksExport() {
+  ~LuksExport() { Stop(); }
+  // Ends the server (its clients see the connection drop) and waits until it is gone.
+  void Stop() {
     const std::string pid = ReadFile(pid_file);
-    if (!pid.empty()) kill(static_cast<pid_t>(std::stol(pid)), SIGTERM);
+    if (pid.empty()) return;
+    const pid_t p = static_cast<pid_t>(std::stol(pid));
+    kill(p, SIGTERM);
+    for (int i = 0; i < 500 && kill(p, 0) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::filesystem::remove(pid_file);
+  }
+  // Stop, then serve the same image on the same port again (a restarted volume service).
+  void Restart() {
+    Stop();
+    REQUIRE(Run(serve) == 0);
   }
   // The disk at virtio `target` ("vda" is the boot disk), opened with `key`.
   EbsDisk Disk(const std::string& key, const std::string& target) const {
@@ -80,6 +93,7 @@ struct LuksExport {
   int port;
   std::string export_name;
   std::filesystem::path pid_file;
+  std::string serve;  // the qemu-nbd command line
 };
 
 }  // namespace minicloud::hypervisor::real_guest
