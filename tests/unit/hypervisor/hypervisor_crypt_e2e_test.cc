@@ -15,6 +15,7 @@
 //   libvirt's log), into a log line of the adapter, or into an error message.
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,8 +125,7 @@ std::string HmpOnDomain(const std::string& uri, const std::string& id, const std
                 : std::string(reply);
       free(reply);
     } else {
-      const virError* e = virGetLastError();
-      out = std::string("monitor command failed: ") + (e && e->message ? e->message : "?");
+      out = std::string("monitor command failed: ") + virGetLastErrorMessage();
     }
     virDomainFree(dom);
   }
@@ -198,11 +198,21 @@ void RunEncryptedDiskChecks(const std::string& uri, const fs::path& root_dir,
   }
   // The volume service restarts under the running guest: QEMU's NBD client reconnects
   // (reconnect-delay) and the disk reads again; without it every read fails with EIO for good.
+  // HMP's qemu-io prints its result on QEMU's stdout: the domain's log.
   data_vol.Restart();
-  const std::string read_back = HmpOnDomain(uri, id, "qemu-io mcx-luks-vdf \"read -P 0 0 4k\"");
-  INFO("qemu-io after the restart: " << read_back);
-  CHECK(read_back.find("read 4096/4096 bytes") != std::string::npos);
-  CHECK(read_back.find("failed") == std::string::npos);
+  const fs::path qemu_log = root_dir / "log" / "qemu" / (id + ".log");
+  const std::string hmp = HmpOnDomain(uri, id, "qemu-io mcx-luks-vdf \"read -P 0 0 4k\"");
+  INFO("HMP: " << hmp);
+  CHECK(WaitFor(
+      [&] {
+        const std::string log = ReadFile(qemu_log);
+        return log.find("read 4096/4096 bytes") != std::string::npos ||
+               log.find("read failed") != std::string::npos;
+      },
+      std::chrono::seconds(90)));
+  INFO("QEMU's log: " << ReadFile(qemu_log));
+  CHECK(ReadFile(qemu_log).find("read 4096/4096 bytes") != std::string::npos);
+  CHECK(ReadFile(qemu_log).find("read failed") == std::string::npos);
 
   // Detach asks the guest (a boot-sector guest never releases it: the disk stays listed, and
   // the call stays successful, as for any hot-unplug the guest has not finished).
