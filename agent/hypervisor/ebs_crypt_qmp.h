@@ -19,7 +19,8 @@
 //   object-add      tls-creds-x509 mcx-tls-<target>  NBD over TLS only: the host's NBD client
 //                                              certificate (agent/runtime/nbd_client_tls.h)
 //   blockdev-add    nbd     mcx-nbd-<target>   the volume service's export (LUKS ciphertext;
-//                                              tls-creds, tls-hostname when over TLS)
+//                                              tls-creds, tls-hostname when over TLS;
+//                                              reconnect-delay kNbdReconnectDelaySeconds)
 //   blockdev-add    luks    mcx-luks-<target>  QEMU's LUKS driver on top, opened with the key
 //   object-del      mcx-key-<target>           the passphrase is dropped at once: the opened
 //                                              LUKS node keeps only the derived master key
@@ -45,8 +46,8 @@
 namespace minicloud::hypervisor {
 
 // How long QEMU's NBD client holds an encrypted disk's requests while it reconnects to the volume
-// service (its `reconnect-delay`): a restart of volumed or of its qemu-storage-daemon takes a
-// second or two; a volume service away for longer fails the requests then.
+// service (its `reconnect-delay`): room for a restart of volumed or of its qemu-storage-daemon;
+// requests of a volume service away for longer fail then.
 inline constexpr int kNbdReconnectDelaySeconds = 60;
 
 // A virtio target an encrypted disk can have: "vd" and one or two lowercase letters.
