@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "common/ec2_error.h"
 #include "controller/service/volume_service.h"
 #include "tests/testing/volume_fixture.h"
@@ -259,6 +260,38 @@ TEST_CASE("A stopped instance: attach and detach change only the record") {
   REQUIRE(f.Detach(vol).ok());
   f.volumes->Reconcile();
   CHECK(f.DescribeVolume(vol).state() == v1::VOLUME_STATE_AVAILABLE);
+}
+
+TEST_CASE(
+    "ModifyVolume --size of a plain volume under a running guest is refused, stopped it grows") {
+  // Bug caught: the grow let through while the guest's QEMU holds the export (re-creating it
+  // would cut a connection libvirt 9.0's plain disk never re-opens: the guest's I/O fails);
+  // or refused also once the instance is stopped, where nothing is connected.
+  Fixture f;
+  const std::string vol = f.Volume(), inst = f.Instance();
+  REQUIRE(f.Attach(vol, inst).ok());
+  f.ReportDisks(inst, {vol});
+  v1::ModifyVolumeRequest grow;
+  grow.set_volume_id(vol);
+  grow.set_size(12);
+  const auto refused = f.volumes->ModifyVolume(grow);
+  CHECK(Ec2CodeOf(refused.status()) == "IncorrectState");
+  CHECK(absl::StrContains(refused.status().message(), inst));
+  CHECK(f.backend->SizeOf(vol) == 8);
+  CHECK(f.DescribeVolume(vol).size() == 8);
+  // A type change does not touch the export: allowed while running.
+  v1::ModifyVolumeRequest retype;
+  retype.set_volume_id(vol);
+  retype.set_volume_type("gp3");
+  CHECK(f.volumes->ModifyVolume(retype).ok());
+  v1::StopInstancesRequest stop;
+  stop.add_instance_ids(inst);
+  REQUIRE(f.ctl.compute->StopInstances(stop).ok());
+  REQUIRE(f.ctl.Report(f.HostOf(inst), inst, v1::OBSERVED_STATE_SHUTOFF).ok());
+  const auto grown = f.volumes->ModifyVolume(grow);
+  INFO(grown.status().ToString());
+  REQUIRE(grown.ok());
+  CHECK(f.backend->SizeOf(vol) == 12);
 }
 
 TEST_CASE("Terminating an instance detaches its data volumes and keeps them") {
