@@ -46,6 +46,13 @@ struct Fixture : testing::VolumeFixture {
     REQUIRE(ctl.Report(HostOf(id), id, v1::OBSERVED_STATE_RUNNING).ok());
     return id;
   }
+  // Stops a running instance (the host reported its domain shut off).
+  void Stop(const std::string& inst) {
+    v1::StopInstancesRequest stop;
+    stop.add_instance_ids(inst);
+    REQUIRE(ctl.compute->StopInstances(stop).ok());
+    REQUIRE(ctl.Report(HostOf(inst), inst, v1::OBSERVED_STATE_SHUTOFF).ok());
+  }
   std::string HostOf(const std::string& id) {
     std::lock_guard<std::mutex> lock(ctl.state->mu());
     return ctl.state->instances().at(id).host_id();
@@ -249,10 +256,7 @@ TEST_CASE("A stopped instance: attach and detach change only the record") {
   // Bug caught: an attachment to a stopped instance waiting for a hot-plug that never comes.
   Fixture f;
   const std::string vol = f.Volume(), inst = f.Instance();
-  v1::StopInstancesRequest stop;
-  stop.add_instance_ids(inst);
-  REQUIRE(f.ctl.compute->StopInstances(stop).ok());
-  REQUIRE(f.ctl.Report(f.HostOf(inst), inst, v1::OBSERVED_STATE_SHUTOFF).ok());
+  f.Stop(inst);
   REQUIRE(f.ctl.Describe(inst).state().name() == "stopped");
   REQUIRE(f.Attach(vol, inst).ok());
   CHECK(f.DescribeVolume(vol).attachments(0).state() == v1::ATTACHMENT_STATE_ATTACHED);
@@ -284,10 +288,7 @@ TEST_CASE(
   retype.set_volume_id(vol);
   retype.set_volume_type("gp3");
   CHECK(f.volumes->ModifyVolume(retype).ok());
-  v1::StopInstancesRequest stop;
-  stop.add_instance_ids(inst);
-  REQUIRE(f.ctl.compute->StopInstances(stop).ok());
-  REQUIRE(f.ctl.Report(f.HostOf(inst), inst, v1::OBSERVED_STATE_SHUTOFF).ok());
+  f.Stop(inst);
   const auto grown = f.volumes->ModifyVolume(grow);
   INFO(grown.status().ToString());
   REQUIRE(grown.ok());
