@@ -213,7 +213,8 @@ absl::Status ValidateDomainSpec(const DomainSpec& spec) {
 // - Instance-store volumes follow the root disk: sparse raw files with cache='writeback' (as the
 //   root: any host filesystem) and discard='unmap' (a guest's TRIM punches holes, the file stays
 //   sparse); the serial (e.g. "ephemeral0") lets the guest find each one by id.
-// - EBS data volumes follow them as NBD network disks (ebs_disk.h).
+// - EBS disks (an EBS root and data volumes) are validated here but are no elements: the
+//   adapter plugs them over QMP once QEMU runs (ebs_qmp.h says why).
 // - No graphics, no video, no USB controller, no memballoon: a headless EC2-like machine.
 // - on_poweroff=destroy: a guest 'poweroff' stops the domain, it stays defined (state shutoff)
 //   so the runtime observes 'stopped'; on_reboot=restart keeps 'reboot' inside the guest.
@@ -277,15 +278,8 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
   absl::StrAppend(&x, "  <on_reboot>restart</on_reboot>\n");
   absl::StrAppend(&x, "  <on_crash>destroy</on_crash>\n");
   absl::StrAppend(&x, "  <devices>\n");
-  // The root: an EBS volume over NBD (an EBS-backed instance), else the local overlay.
-  // Encrypted EBS disks are not libvirt elements: the adapter plugs them over QMP once QEMU
-  // runs (ebs_crypt_qmp.h).
-  for (const EbsDisk& disk : spec.ebs_disks) {
-    if (!disk.boot || !disk.luks_key.empty()) continue;
-    absl::StatusOr<std::string> element = BuildEbsDiskXml(disk, /*indent=*/4);
-    if (!element.ok()) return element.status();
-    absl::StrAppend(&x, *element);
-  }
+  // The root: the local overlay of an instance-store-backed instance. EBS disks (an EBS root
+  // too) are not libvirt elements: the adapter plugs them over QMP once QEMU runs (ebs_qmp.h).
   if (!spec.root_disk.empty()) {
     absl::StrAppend(&x, "    <disk type='file' device='disk'>\n");
     absl::StrAppend(&x,
@@ -302,12 +296,6 @@ absl::StatusOr<std::string> BuildDomainXml(const DomainSpec& spec) {
     absl::StrAppend(&x, "      <target dev='", XmlEscape(disk.target_dev), "' bus='virtio'/>\n");
     absl::StrAppend(&x, "      <serial>", XmlEscape(disk.serial), "</serial>\n");
     absl::StrAppend(&x, "    </disk>\n");
-  }
-  for (const EbsDisk& disk : spec.ebs_disks) {
-    if (disk.boot || !disk.luks_key.empty()) continue;  // first, above; QMP
-    absl::StatusOr<std::string> element = BuildEbsDiskXml(disk, /*indent=*/4);
-    if (!element.ok()) return element.status();
-    absl::StrAppend(&x, *element);
   }
   absl::StrAppend(&x, "    <controller type='usb' model='none'/>\n");
   for (const NetworkInterface& nic : spec.interfaces) {

@@ -149,12 +149,6 @@ std::string_view StartTag(std::string_view element, std::string_view name) {
   return {};
 }
 
-void AppendIoTuneValue(std::string* x, const std::string& pad, std::string_view name,
-                       int64_t value) {
-  if (value <= 0) return;
-  absl::StrAppend(x, pad, "    <", AbslView(name), ">", value, "</", AbslView(name), ">\n");
-}
-
 }  // namespace
 
 absl::Status ValidateEbsDisk(const EbsDisk& d) {
@@ -194,46 +188,6 @@ std::string EbsSerial(std::string_view volume_id) {
   return serial;
 }
 
-absl::StatusOr<std::string> BuildEbsDiskXml(const EbsDisk& d, int indent) {
-  if (absl::Status s = ValidateEbsDisk(d); !s.ok()) return s;
-  if (!d.luks_key.empty()) {
-    // No libvirt element can carry the key on the embedded driver (ebs_crypt_qmp.h).
-    return Invalid(d.volume_id, "an encrypted disk is plugged over QMP, not as a libvirt <disk>");
-  }
-  const std::string p(static_cast<size_t>(std::clamp(indent, 0, 16)), ' ');
-  std::string x;
-  absl::StrAppend(&x, p, "<disk type='network' device='disk'>\n");
-  absl::StrAppend(&x, p, "  <driver name='qemu' type='raw' cache='none' discard='unmap'/>\n");
-  absl::StrAppend(&x, p, "  <source protocol='nbd' name='", XmlEscape(d.export_name), "'");
-  if (d.nbd_tls) {
-    absl::StrAppend(&x, " tls='yes'");
-    if (!d.nbd_tls_hostname.empty()) {
-      absl::StrAppend(&x, " tlsHostname='", XmlEscape(d.nbd_tls_hostname), "'");
-    }
-  }
-  absl::StrAppend(&x, ">\n");
-  absl::StrAppend(&x, p, "    <host name='", XmlEscape(d.nbd_host), "' port='", d.nbd_port,
-                  "'/>\n");
-  absl::StrAppend(&x, p, "  </source>\n");
-  absl::StrAppend(&x, p, "  <target dev='", XmlEscape(d.target_dev), "' bus='virtio'/>\n");
-  const volumes::IoTune& t = d.iotune;
-  const bool any = t.total_bytes_sec > 0 || t.total_iops_sec > 0 || t.size_iops_sec > 0;
-  if (any) {
-    absl::StrAppend(&x, p, "  <iotune>\n");
-    AppendIoTuneValue(&x, p, "total_bytes_sec", t.total_bytes_sec);
-    AppendIoTuneValue(&x, p, "total_iops_sec", t.total_iops_sec);
-    AppendIoTuneValue(&x, p, "total_bytes_sec_max", t.total_bytes_sec_max);
-    AppendIoTuneValue(&x, p, "total_iops_sec_max", t.total_iops_sec_max);
-    AppendIoTuneValue(&x, p, "size_iops_sec", t.size_iops_sec);
-    AppendIoTuneValue(&x, p, "total_bytes_sec_max_length", t.total_bytes_sec_max_length);
-    AppendIoTuneValue(&x, p, "total_iops_sec_max_length", t.total_iops_sec_max_length);
-    absl::StrAppend(&x, p, "  </iotune>\n");
-  }
-  absl::StrAppend(&x, p, "  <serial>", XmlEscape(EbsSerial(d.volume_id)), "</serial>\n");
-  absl::StrAppend(&x, p, "</disk>\n");
-  return x;
-}
-
 absl::StatusOr<std::string> EbsTargetDev(std::string_view device_name,
                                          const std::vector<std::string>& targets_in_use) {
   absl::StatusOr<std::string> target = volumes::EbsDeviceTarget(AbslView(device_name));
@@ -259,40 +213,13 @@ std::vector<DomainDisk> DisksInDomainXml(std::string_view xml) {
     if (end == std::string_view::npos) break;
     const std::string_view element = xml.substr(begin, end + 7 - begin);
     DomainDisk disk;
-    disk.element = std::string(element);
     const std::string_view disk_tag = StartTag(element, "disk");
     disk.network = AttributeOf(disk_tag, "type") == "network";
     disk.target_dev = AttributeOf(StartTag(element, "target"), "dev");
-    if (disk.network) disk.source_name = AttributeOf(StartTag(element, "source"), "name");
     disks.push_back(std::move(disk));
     pos = end + 7;
   }
   return disks;
-}
-
-absl::StatusOr<AttachPlan> PlanAttach(const EbsDisk& disk, const std::vector<DomainDisk>& config,
-                                      const std::vector<DomainDisk>& live, bool running) {
-  // true = must be added; error = another disk holds the target.
-  auto missing = [&](const std::vector<DomainDisk>& disks,
-                     std::string_view where) -> absl::StatusOr<bool> {
-    for (const DomainDisk& d : disks) {
-      if (d.target_dev != disk.target_dev) continue;
-      if (d.network && d.source_name == disk.export_name) return false;
-      return absl::FailedPreconditionError(absl::StrCat("target ", disk.target_dev, " in the ",
-                                                        AbslView(where), " holds another disk"));
-    }
-    return true;
-  };
-  AttachPlan plan;
-  absl::StatusOr<bool> c = missing(config, "definition");
-  if (!c.ok()) return c.status();
-  plan.config = *c;
-  if (running) {
-    absl::StatusOr<bool> l = missing(live, "running guest");
-    if (!l.ok()) return l.status();
-    plan.live = *l;
-  }
-  return plan;
 }
 
 }  // namespace minicloud::hypervisor

@@ -1,43 +1,16 @@
 #pragma once
 
-// EBS volumes as libvirt network disks. Pure (no libvirt headers, no I/O), like domain_xml.h:
-// BuildDomainXml places every DomainSpec::ebs_disks entry after the root disk, and the hot-plug
-// path hands BuildEbsDiskXml's element to virDomainAttachDeviceFlags.
+// EBS volumes on the agent's side, pure (no libvirt headers, no I/O), like domain_xml.h: what
+// an EbsDisk may hold (ValidateEbsDisk: every field reaches QEMU's monitor or a domain XML), the
+// serial a guest reads, the EC2 device name -> virtio target mapping, and the disks of a libvirt
+// domain XML (to keep EBS targets off the root and instance store). The disks themselves are
+// plugged over QMP (ebs_qmp.h says why not as libvirt <disk> elements).
 //
-// The element (libvirt formatdomain, "Hard drives, floppy disks, CDROMs": network disks,
-// <source protocol='nbd' name=EXPORT><host name= port=/></source>, <serial>, <iotune>):
-//   <disk type='network' device='disk'>
-//     <driver name='qemu' type='raw' cache='none' discard='unmap'/>
-//     <source protocol='nbd' name='vol-...'><host name='HOST' port='PORT'/></source>
-//       (NBD over TLS: <source ... tls='yes' tlsHostname='NAME'>; libvirt 9.0 builds a
-//       tls-creds-x509 client object from qemu.conf's nbd_tls_x509_cert_dir, which the agent's
-//       embed root points at the host's NBD client certificate, libvirt/embed_root.h)
-//     <target dev='vdf' bus='virtio'/>
-//     <iotune>...</iotune>
-//     <serial>vol...</serial>
-//   </disk>
-// Choices:
-// - raw over NBD: the volume service owns the image format (qcow2 chains, snapshots); the guest
-//   sees a plain block device.
-// - cache='none': no host page cache between the guest and the network, so a guest flush is an
-//   NBD flush and data the guest believes written is on the volume service, not on this host.
-//   No io='native': QEMU's Linux AIO applies to local files and host devices, not to NBD.
-// - discard='unmap': the guest's TRIM reaches the volume service (thin volumes stay thin).
-// - Serial = the volume id without its dash ("vol0123456789abcdef0", 20 characters, exactly
-//   what virtio-blk's 20-byte serial holds). EC2 reports that same string as the NVMe serial
-//   number of an EBS volume (Amazon EC2 User Guide, "Amazon EBS and NVMe": the volume ID is the
-//   device's serial number; amazon-ec2-utils' ebsnvme-id reads it back), so a guest finds the
-//   volume as /dev/disk/by-id/virtio-vol0123456789abcdef0 whatever name its driver gave it.
-// - Encrypted volumes (EbsDisk::luks_key set) are never a libvirt element: BuildEbsDiskXml
-//   refuses them and BuildDomainXml leaves them out; the libvirt adapter plugs them over QMP
-//   (ebs_crypt_qmp.h: QEMU's luks driver over the NBD node, so the data is decrypted in this
-//   host's QEMU only; EC2's model: encrypted at rest and in transit).
-// - Elements, and <iotune>'s children, are written in the order libvirt 9.0 itself formats them
-//   (checked: virsh -c test:///default define + dumpxml gives this element back unchanged), only
-//   the non-zero ones: total_bytes_sec, total_iops_sec, total_bytes_sec_max, total_iops_sec_max,
-//   size_iops_sec, total_bytes_sec_max_length, total_iops_sec_max_length. Only the total_*
-//   family is used (EBS limits reads and writes together); read_*/write_* stay unset because
-//   libvirt refuses total_* together with read_*/write_* of the same kind.
+// Serial = the volume id without its dash ("vol0123456789abcdef0", 20 characters, exactly what
+// virtio-blk's 20-byte serial holds). EC2 reports that same string as the NVMe serial number of
+// an EBS volume (Amazon EC2 User Guide, "Amazon EBS and NVMe": the volume ID is the device's
+// serial number; amazon-ec2-utils' ebsnvme-id reads it back), so a guest finds the volume as
+// /dev/disk/by-id/virtio-vol0123456789abcdef0 whatever name its driver gave it.
 
 #include <string>
 #include <string_view>
@@ -59,11 +32,6 @@ namespace minicloud::hypervisor {
 // *_max_length needs its *_max.
 absl::Status ValidateEbsDisk(const EbsDisk& disk);
 
-// The <disk> element for `disk` (validated first; InvalidArgument for an encrypted disk), each line
-// indented by `indent` spaces, ending in a newline. Deterministic. indent 0 for
-// virDomainAttachDeviceFlags, 4 inside <devices>.
-absl::StatusOr<std::string> BuildEbsDiskXml(const EbsDisk& disk, int indent = 0);
-
 // The serial a guest reads for a volume: its id without the dash ("vol-0abc" -> "vol0abc").
 std::string EbsSerial(std::string_view volume_id);
 
@@ -81,26 +49,14 @@ std::string EbsSerial(std::string_view volume_id);
 absl::StatusOr<std::string> EbsTargetDev(std::string_view device_name,
                                          const std::vector<std::string>& targets_in_use);
 
-// A <disk> of a libvirt domain XML (virDomainGetXMLDesc), as far as attach and detach need it.
+// A <disk> of a libvirt domain XML (virDomainGetXMLDesc): the root and instance store, whose
+// targets an EBS disk must not take.
 struct DomainDisk {
-  std::string target_dev;   // <target dev=>
-  bool network = false;     // type='network'
-  std::string source_name;  // <source name=> of a network disk (the NBD export)
-  std::string element;      // the whole <disk>...</disk> text, for virDomainDetachDeviceFlags
+  std::string target_dev;  // <target dev=>
+  bool network = false;    // type='network'
 };
 // The disks of a domain XML as libvirt formats it, in document order. Attribute values are
 // unescaped. Not a general XML parser: it relies on libvirt's well-formed output.
 std::vector<DomainDisk> DisksInDomainXml(std::string_view domain_xml);
-
-// Where an attach must still put `disk`, given the disks of the domain's persistent definition
-// and of the running guest (`live`, ignored unless `running`): a target missing from a place is
-// to be added there; the same export already at the target is done. Another disk at the target
-// in either place is FailedPrecondition. Both false = nothing left to do (idempotent attach).
-struct AttachPlan {
-  bool config = false;  // VIR_DOMAIN_AFFECT_CONFIG
-  bool live = false;    // VIR_DOMAIN_AFFECT_LIVE
-};
-absl::StatusOr<AttachPlan> PlanAttach(const EbsDisk& disk, const std::vector<DomainDisk>& config,
-                                      const std::vector<DomainDisk>& live, bool running);
 
 }  // namespace minicloud::hypervisor

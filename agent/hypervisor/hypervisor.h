@@ -41,9 +41,12 @@ struct EbsDisk {
   bool boot = false;
   // An encrypted volume: the NBD export carries LUKS ciphertext and this host's QEMU decrypts
   // it with this passphrase (the volume's data key). SECRET: never in XML, files or logs; the
-  // libvirt adapter hands it to QEMU over the monitor socket (ebs_crypt_qmp.h), and the domain
+  // libvirt adapter hands it to QEMU over the monitor socket (ebs_qmp.h), and the domain
   // XML never has the disk.
   std::string luks_key = {};
+  // The volume's size as the controller knows it (0: not given). QEMU learns the disk's size
+  // from the export; GrowDisk is what makes a running guest see a grown volume.
+  int64_t size_bytes = 0;
 };
 
 // One instance-store volume: a sparse raw file on this host's disk, created by the agent at boot
@@ -80,6 +83,7 @@ struct DomainSpec {
 struct AttachedEbsDisk {
   std::string target_dev;   // "vdf"
   std::string export_name;  // the volume service's export (the volume id)
+  int64_t size_bytes = 0;   // the size the guest sees; 0 when the adapter cannot tell
 };
 
 enum class DomainState { kRunning, kPaused, kShutoff, kCrashed, kOther };
@@ -115,24 +119,27 @@ struct HostResources {
 //   driver cannot take the request, resets it (like the reset button); the domain stays
 //   running and defined, its disks untouched. A domain that is not running is
 //   FailedPrecondition, a missing one NotFound.
-// - AttachDisk puts an EBS disk (validated like ebs_disks in a DomainSpec; InvalidArgument
-//   otherwise) into an owned domain: hot-plugged into the running guest AND written to the
-//   persistent definition, so it survives a stop/start; a shut-off domain gets it in its
-//   definition only. Idempotent: the same volume export already at that target (live, config
-//   or both) is success, and a half-done attach (e.g. in the definition but not in the running
-//   guest after a crash) is completed. Another disk at that target is FailedPrecondition; a
-//   missing domain NotFound. An encrypted disk (luks_key set) is never in the definition: it is
-//   hot-plugged into the running guest only, and into a shut-off domain not at all (success; it
-//   is plugged when CreateAndStart starts the domain with it in DomainSpec::ebs_disks).
-// - DetachDisk removes the disk at a virtio target (from DomainSpec::ebs_disks or AttachDisk)
-//   from the running guest AND the persistent definition. Idempotent: no disk at that target is
-//   success. The root disk (vda) and instance-store disks are FailedPrecondition. Hot-unplug needs
-//   the guest's cooperation: success means the definition no longer has the disk and the running
-//   guest was asked to release it; calling again re-asks while it still holds it.
-// - ListEbsDisks returns the network (EBS) disks of an owned domain as libvirt has them now:
-//   the running guest's (live XML: a disk whose hot-unplug the guest has not finished is still
-//   listed) or, for a domain that is not running, its definition. A missing domain NotFound.
+// - AttachDisk hot-plugs an EBS disk (validated like ebs_disks in a DomainSpec; InvalidArgument
+//   otherwise) into the running guest of an owned domain. A domain's persistent definition
+//   never holds EBS disks: a domain that is not running gets nothing (success), and a domain is
+//   started with its disks in DomainSpec::ebs_disks. Idempotent: the same volume export already
+//   at that target is success. Another disk at that target (EBS, root or instance store) is
+//   FailedPrecondition; a missing domain NotFound.
+// - DetachDisk asks the running guest to release the EBS disk at a virtio target (from
+//   DomainSpec::ebs_disks or AttachDisk). Idempotent: no EBS disk at that target is success. The
+//   root disk (vda) and instance-store disks are FailedPrecondition. Hot-unplug needs the
+//   guest's cooperation: success means the guest was asked to release it; calling again
+//   re-asks while it still holds it.
+// - ListEbsDisks returns the EBS disks of an owned domain's running guest (a disk whose
+//   hot-unplug the guest has not finished is still listed); none for a domain that is not
+//   running. A missing domain NotFound.
 //   An agent that restarts re-derives what is attached from it.
+// - GrowDisk makes the running guest see the EBS disk at a target as `bytes` long (a volume
+//   grown online): the volume service re-creates a grown volume's export, so the disk's NBD
+//   client reconnects to it first, then the disk is resized and the guest told (virtio's config
+//   change). Success when the guest's disk already has at least that size (never shrinks).
+//   FailedPrecondition while the export is still smaller (call again later) or the domain is not
+//   running; NotFound for a missing domain or no EBS disk at that target.
 // - SaveDomain writes a running owned domain's whole state (RAM, CPU and device state) into the
 //   new file `path` (0600; an existing file is replaced) and leaves the domain shut off and
 //   defined, its disks untouched (hibernation). A domain that is not running is
@@ -162,6 +169,8 @@ class Hypervisor {
   virtual absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) = 0;
   virtual absl::StatusOr<std::vector<AttachedEbsDisk>> ListEbsDisks(
       std::string_view instance_id) = 0;
+  virtual absl::Status GrowDisk(std::string_view instance_id, std::string_view target_dev,
+                                int64_t bytes) = 0;
   virtual absl::Status SaveDomain(std::string_view instance_id, const std::string& path) = 0;
   virtual absl::Status RestoreDomain(const DomainSpec& spec, const std::string& path) = 0;
 };

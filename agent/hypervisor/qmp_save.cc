@@ -5,7 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/hypervisor/ebs_crypt_qmp.h"
+#include "agent/hypervisor/ebs_qmp.h"
 #include "common/string_view_compat.h"
 
 namespace minicloud::hypervisor {
@@ -27,14 +27,14 @@ bool ValidSlot(int slot) { return slot >= 1 && slot <= 31; }
 
 absl::StatusOr<std::string> EncodeQmpSaveHeader(const QmpSaveHeader& header) {
   json slots = json::object();
-  for (const auto& [target, slot] : header.crypt_slots) {
-    if (!IsCryptTarget(target) || !ValidSlot(slot)) {
+  for (const auto& [target, slot] : header.ebs_slots) {
+    if (!IsEbsTarget(target) || !ValidSlot(slot)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("saved-state header: no encrypted disk at ", target, ", slot ", slot));
+          absl::StrCat("saved-state header: no EBS disk at ", target, ", slot ", slot));
     }
     slots[target] = slot;
   }
-  std::string out = absl::StrCat(AbslView(kMagic), json{{"crypt_slots", slots}}.dump(), "\n");
+  std::string out = absl::StrCat(AbslView(kMagic), json{{"ebs_slots", slots}}.dump(), "\n");
   // At most 26 targets of a few bytes each: far below the header's size.
   if (out.size() > kQmpSaveHeaderBytes) return absl::InvalidArgumentError("header too large");
   out.resize(kQmpSaveHeaderBytes, ' ');
@@ -54,22 +54,22 @@ absl::StatusOr<QmpSaveHeader> DecodeQmpSaveHeader(std::string_view head) {
     return absl::InvalidArgumentError("saved-state file: header without an end");
   }
   const json j = json::parse(body.substr(0, end), nullptr, /*allow_exceptions=*/false);
-  const auto slots = j.is_object() ? j.find("crypt_slots") : j.end();
+  const auto slots = j.is_object() ? j.find("ebs_slots") : j.end();
   if (!j.is_object() || slots == j.end() || !slots->is_object()) {
     return absl::InvalidArgumentError("saved-state file: header is not the expected JSON");
   }
   QmpSaveHeader out;
   for (const auto& [target, slot] : slots->items()) {
-    if (!IsCryptTarget(target) || !slot.is_number_integer() || !ValidSlot(slot.get<int>())) {
+    if (!IsEbsTarget(target) || !slot.is_number_integer() || !ValidSlot(slot.get<int>())) {
       return absl::InvalidArgumentError(
-          absl::StrCat("saved-state file: bad slot for encrypted disk ", target));
+          absl::StrCat("saved-state file: bad slot for EBS disk ", target));
     }
-    out.crypt_slots[target] = slot.get<int>();
+    out.ebs_slots[target] = slot.get<int>();
   }
   return out;
 }
 
-absl::StatusOr<std::map<std::string, int>> CryptDiskSlots(std::string_view query_pci_return) {
+absl::StatusOr<std::map<std::string, int>> EbsDiskSlots(std::string_view query_pci_return) {
   const json r = json::parse(query_pci_return, nullptr, /*allow_exceptions=*/false);
   if (!r.is_array()) return absl::InvalidArgumentError("query-pci: not a list of buses");
   std::map<std::string, int> out;
@@ -79,7 +79,7 @@ absl::StatusOr<std::map<std::string, int>> CryptDiskSlots(std::string_view query
     if (devices == bus.end() || !devices->is_array()) continue;
     for (const json& dev : *devices) {
       if (!dev.is_object()) continue;
-      const std::optional<AttachedEbsDisk> disk = ParseCryptDeviceId(dev.value("qdev_id", ""));
+      const std::optional<AttachedEbsDisk> disk = ParseEbsDeviceId(dev.value("qdev_id", ""));
       if (disk.has_value()) out[disk->target_dev] = dev.value("slot", -1);
     }
   }

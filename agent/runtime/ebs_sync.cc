@@ -29,10 +29,18 @@ EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk
     if (!wanted) plan.detach.push_back(h.target_dev);
   }
   for (const auto& d : want) {
-    // The root comes with the domain, never by hot-plug: an encrypted root is missing from a
-    // shut-off domain's definition by design (plugged when it starts).
-    if (d.target_dev() == kRootTarget) continue;
-    if (!InPlace(d, have)) plan.attach.push_back(d);
+    // The root comes with the domain, never by hot-plug: it is plugged when the domain starts
+    // (a shut-off domain has no EBS disks at all).
+    if (d.target_dev() != kRootTarget && !InPlace(d, have)) plan.attach.push_back(d);
+  }
+  for (const auto& d : want) {
+    const int64_t bytes = d.size_gib() << 30;
+    for (const auto& h : have) {
+      if (h.target_dev == d.target_dev() && h.export_name == d.export_name() && h.size_bytes > 0 &&
+          h.size_bytes < bytes) {
+        plan.grow.push_back({h.target_dev, bytes});
+      }
+    }
   }
   return plan;
 }
@@ -61,6 +69,7 @@ absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d, bool 
   disk.boot = boot;
   disk.luks_key = d.luks_key();
   disk.iotune = volumes::IoTuneOf(*type, d.size_gib(), {d.iops(), d.throughput()});
+  disk.size_bytes = d.size_gib() << 30;
   if (absl::Status s = hypervisor::ValidateEbsDisk(disk); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(d.volume_id(), ": ", s.message()));
   }
@@ -127,7 +136,9 @@ void Agent::SyncEbsDisks() {
       if (want.goal() == v1::DESIRED_GOAL_TERMINATED) continue;
       auto l = local_.find(want.instance_id());
       if (l != local_.end() && l->second.busy) continue;  // a launch, stop or teardown is on
-      if (!domains_.contains(want.instance_id())) {
+      // EBS disks live in a running guest only: a stopped domain gets them when it starts.
+      auto dom = domains_.find(want.instance_id());
+      if (dom == domains_.end() || dom->second.state != hypervisor::DomainState::kRunning) {
         if (l != local_.end()) l->second.ebs_known = false;
         continue;
       }
@@ -173,6 +184,16 @@ void Agent::SyncEbsDisks() {
       if (!s.ok()) {
         spdlog::error("hot-plug {} into {}: {}", d.volume_id(), w.id, s.message());
         errors[d.volume_id()] = std::string(s.message());
+      }
+    }
+    for (const EbsGrow& g : plan.grow) {
+      absl::Status s = hypervisor_.GrowDisk(w.id, g.target_dev, g.bytes);
+      acted = true;
+      if (s.code() == absl::StatusCode::kFailedPrecondition) {
+        // The volume service has not re-created the export larger yet: next pass.
+        spdlog::info("grow {} of {}: {}", g.target_dev, w.id, s.message());
+      } else if (!s.ok()) {
+        spdlog::error("grow {} of {}: {}", g.target_dev, w.id, s.message());
       }
     }
     if (acted) {

@@ -3,8 +3,9 @@
 // The EBS disks of one instance: what the controller wants (DesiredInstance.ebs_disks) against
 // what the domain has (Hypervisor::ListEbsDisks). Pure: the agent (ebs_sync.cc's
 // Agent::SyncEbsDisks) reads the domain, asks PlanEbsDisks what to change, calls
-// Hypervisor::AttachDisk / DetachDisk, reads the domain again and reports what it found.
+// Hypervisor::AttachDisk / DetachDisk / GrowDisk, reads the domain again and reports what it found.
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,15 +16,22 @@
 
 namespace minicloud::agent {
 
+struct EbsGrow {
+  std::string target_dev;
+  int64_t bytes = 0;
+};
 struct EbsPlan {
   std::vector<v1::DesiredEbsDisk> attach;  // wanted, not at their target yet
   std::vector<std::string> detach;         // targets holding a disk nobody wants there
+  std::vector<EbsGrow> grow;               // in place, smaller in the guest than the volume
 };
 
 // A disk is in place when the domain has its export at its target. The root (vda) is never
 // attached: it is the domain's boot disk. Every other EBS disk of the
 // domain is detached (also one at a wanted target with another export: it goes first, the wanted
-// disk is attached on the next pass once the target is free).
+// disk is attached on the next pass once the target is free). A disk in place (the root too)
+// whose size in the guest is known and below the volume's size_gib is to be grown
+// (modify-volume --size on an attached volume).
 EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk>& want,
                      const std::vector<hypervisor::AttachedEbsDisk>& have);
 

@@ -14,34 +14,6 @@ namespace {
 
 bool Settable(volumes::VolumeType t) { return volumes::LimitsOf(t).iops_settable; }
 
-// The instance's QEMU may hold an NBD connection to the volume (it is not stopped or gone).
-bool GuestConnected(const v1::InstanceRecord& r) {
-  return r.state() == v1::INSTANCE_STATE_CODE_PENDING ||
-         r.state() == v1::INSTANCE_STATE_CODE_RUNNING ||
-         r.state() == v1::INSTANCE_STATE_CODE_STOPPING ||
-         r.state() == v1::INSTANCE_STATE_CODE_SHUTTING_DOWN;
-}
-
-// A grow re-creates the volume's NBD export (volume_backend.h), which cuts every connection to
-// it. Encrypted disks reconnect (agent/hypervisor/ebs_crypt_qmp.h); a plain disk is a libvirt
-// <disk>, which in libvirt 9.0 cannot ask QEMU to reconnect, so its guest would get I/O errors
-// from then on. EC2 grows a volume under a running guest; this refuses, and says what to do,
-// rather than break the guest's disk.
-absl::Status CheckGrowCutsNoGuest(const CloudState& state, const v1::VolumeRecord& v) {
-  if (v.encrypted()) return absl::OkStatus();
-  for (const v1::VolumeAttachmentRecord& a : v.attachments()) {
-    if (a.state() == v1::ATTACHMENT_STATE_DETACHED) continue;
-    auto inst = state.instances().find(a.instance_id());
-    if (inst == state.instances().end() || !GuestConnected(inst->second)) continue;
-    return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectState",
-                    absl::StrCat("Volume ", v.volume_id(), " is attached to ", a.instance_id(),
-                                 ", which is not stopped: this cloud cannot yet grow an "
-                                 "unencrypted volume under a running guest (its disk would "
-                                 "fail). Stop the instance or detach the volume, then grow it."));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<v1::ModifyVolumeResponse> VolumeService::ModifyVolume(
@@ -83,7 +55,6 @@ absl::StatusOr<v1::ModifyVolumeResponse> VolumeService::ModifyVolume(
                                                 "GiB) cannot be smaller than the existing size (",
                                                 found->size_gib(), "GiB)."));
     }
-    if (size > found->size_gib()) MC_RETURN_IF_ERROR(CheckGrowCutsNoGuest(state_, *found));
     // Defaults of the target (botocore ModifyVolumeRequest.Iops / .Throughput): kept when the
     // type keeps them, else 3,000 IOPS (gp3, io1, io2) and 125 MiB/s (gp3).
     volumes::VolumeRequest target{to, size, std::nullopt, std::nullopt,
@@ -164,6 +135,16 @@ absl::StatusOr<v1::ModifyVolumeResponse> VolumeService::ModifyVolume(
   CloudState::Changes changes;
   changes.volumes[next.volume_id()] = next;
   MC_RETURN_IF_ERROR(Annotate(state_.CommitLocked(changes), "record volume modification"));
+  if (s.ok()) {
+    // The hosts of its instances see the new size and I/O limits (a grow reaches a running
+    // guest's disk: Hypervisor::GrowDisk).
+    for (const v1::VolumeAttachmentRecord& a : next.attachments()) {
+      auto inst = state_.instances().find(a.instance_id());
+      if (inst != state_.instances().end() && !inst->second.host_id().empty()) {
+        state_.BumpGenerationLocked(inst->second.host_id());
+      }
+    }
+  }
   if (!s.ok()) {
     return Ec2Error(absl::StatusCode::kUnavailable, "Unavailable",
                     absl::StrCat("The volume service of ", r.availability_zone(),

@@ -73,8 +73,8 @@ assert_eq "$("$MC" describe-instances --instance-ids "$inst" |
   jq -r '.Reservations[0].Instances[0].StateReason.Code')" Client.UserInitiatedHibernate "StateReason"
 assert_eq "$("$MC" describe-volumes --filters "Name=attachment.instance-id,Values=$inst" |
   jq -r '.Volumes | length')" 1 "volumes of $inst in describe-volumes (the root only)"
-grep -q "saved $inst with 1 encrypted disk" "$MINICLOUD_HOME"/logs/agent-*.log ||
-  fail "the agent did not save $inst with its encrypted root (a plain stop instead?)"
+grep -q "saved $inst with 1 EBS disk" "$MINICLOUD_HOME"/logs/agent-*.log ||
+  fail "the agent did not save $inst with its EBS root (a plain stop instead?)"
 log "ok: $inst hibernated at uptime $up_before"
 
 # Both racks taken by the group, then the member on host1 is the one that stays.

@@ -22,12 +22,15 @@
 #   * detach-volume unplugs it from the running guest (the guest sees the disk go) and the volume
 #     becomes `available`;
 #   * attached to a second instance, the marker written by the first is read back there;
+#   * modify-volume --size grows it under that running guest: the guest's disk grows from 1 to
+#     2 GiB (/sys/block/vdX/size) without a reboot;
 #   * terminating that instance keeps the volume (available);
 #   * an EBS-backed Debian AMI boots from an NBD root, is baked by create-image, and its baked
 #     AMI boots (below).
 # Bugs caught: the disk never hot-plugged (no NBD export, a wrong endpoint, XML QEMU refuses);
 # a serial that is not the volume id; a detach that never completes; data not reaching the
-# volume service (a host-side cache); a terminated instance's volume stuck in-use.
+# volume service (a host-side cache); a grow that never reaches the running guest (no reconnect
+# to the re-created export, no block_resize); a terminated instance's volume stuck in-use.
 source "$(dirname "$0")/lib.sh"
 
 command -v qemu-storage-daemon >/dev/null || { echo "SKIPPED: no qemu-storage-daemon"; exit 77; }
@@ -82,7 +85,11 @@ USERDATA
   writer=$(user_data "printf '%s' '$marker' | dd of=\$d bs=512 conv=notrunc 2>/dev/null && sync && echo \"ebs: written to \$d\"
 i=0; while [ -n \"\$(disk_of)\" ] && [ \$i -lt 900 ]; do sleep 1; i=\$((i+1)); done
 echo 'ebs: gone'")
-  reader=$(user_data "echo \"ebs: read \$(dd if=\$d bs=${#marker} count=1 2>/dev/null)\"")
+  # The reader then watches its disk's size (sectors) for the online grow below.
+  reader=$(user_data "echo \"ebs: read \$(dd if=\$d bs=${#marker} count=1 2>/dev/null)\"
+s0=\$(cat /sys/block/\${d##*/}/size); echo \"ebs: size \$s0 sectors\"
+i=0; while [ \"\$(cat /sys/block/\${d##*/}/size)\" = \"\$s0\" ] && [ \$i -lt 900 ]; do sleep 1; i=\$((i+1)); done
+echo \"ebs: grown to \$(cat /sys/block/\${d##*/}/size) sectors\"")
   run_tiny() {
     "$MC" run-instances --image-id "$tiny" --instance-type t3.nano \
       --placement AvailabilityZone=home-1a --user-data "$1" | jq -r '.Instances[0].InstanceId'
@@ -120,6 +127,12 @@ echo 'ebs: gone'")
   attach_and_wait "$vol" "$second"
   wait_console "$second" "ebs: read $marker" 300
   log "ok: what $first wrote read back on $second"
+  wait_console "$second" "ebs: size 2097152 sectors" 60
+  "$MC" modify-volume --volume-id "$vol" --size 2 >/dev/null || fail "modify-volume $vol (attached)"
+  wait_console "$second" "ebs: grown to 4194304 sectors" 120
+  assert_eq "$("$MC" describe-volumes --volume-ids "$vol" | jq -r '.Volumes[0].Attachments[0].State')" \
+    attached "attachment of $vol after the grow"
+  log "ok: $vol grown under the running $second: its disk went from 1 to 2 GiB without a reboot"
   "$MC" terminate-instances --instance-ids "$first" "$second" >/dev/null
   wait_available "$vol" "after its instance terminated"
   log "ok: terminating the instance kept $vol (available)"

@@ -370,6 +370,10 @@ absl::Status FakeHypervisor::AttachDisk(std::string_view instance_id, const EbsD
           absl::StrCat(context, ": target ", disk.target_dev, " holds instance store"));
     }
   }
+  // Like the real adapter: EBS disks live in the running guest only.
+  if (it->second.state == DomainState::kShutoff || it->second.state == DomainState::kCrashed) {
+    return absl::OkStatus();
+  }
   std::vector<EbsDisk>& disks = it->second.spec.ebs_disks;
   for (const EbsDisk& present : disks) {
     if (present.target_dev != disk.target_dev) continue;
@@ -417,8 +421,48 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> FakeHypervisor::ListEbsDisks(
         absl::StrCat("list disks of ", AbslView(instance_id), ": no such owned domain"));
   }
   std::vector<AttachedEbsDisk> out;
-  for (const EbsDisk& d : it->second.spec.ebs_disks) out.push_back({d.target_dev, d.export_name});
+  if (it->second.state == DomainState::kShutoff || it->second.state == DomainState::kCrashed) {
+    return out;  // like the real adapter: EBS disks live in the running guest only
+  }
+  for (const EbsDisk& d : it->second.spec.ebs_disks) {
+    out.push_back({d.target_dev, d.export_name, d.size_bytes});
+  }
   return out;
+}
+
+absl::Status FakeHypervisor::GrowDisk(std::string_view instance_id, std::string_view target_dev,
+                                      int64_t bytes) {
+  const std::string context =
+      absl::StrCat("grow ", AbslView(target_dev), " of ", AbslView(instance_id));
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) {
+    return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
+  }
+  ++grow_calls_;
+  if (it->second.state != DomainState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
+  }
+  for (EbsDisk& d : it->second.spec.ebs_disks) {
+    if (d.target_dev != target_dev) continue;
+    if (d.size_bytes >= bytes) return absl::OkStatus();
+    if (hold_export_size_) {
+      return absl::FailedPreconditionError(absl::StrCat(context, ": the export is smaller"));
+    }
+    d.size_bytes = bytes;
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat(context, ": no EBS disk there"));
+}
+
+int FakeHypervisor::grow_calls() const {
+  absl::MutexLock lock(&mu_);
+  return grow_calls_;
+}
+
+void FakeHypervisor::HoldExportSize(bool hold) {
+  absl::MutexLock lock(&mu_);
+  hold_export_size_ = hold;
 }
 
 void FakeHypervisor::HoldDisks(bool hold) {

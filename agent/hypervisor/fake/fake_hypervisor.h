@@ -50,12 +50,17 @@ class FakeHypervisor final : public Hypervisor {
   absl::StatusOr<std::vector<DomainInfo>> List() override;
   absl::StatusOr<DomainInfo> Get(std::string_view instance_id) override;
   absl::StatusOr<HostResources> GetHostResources() override;
-  // The disk goes into the domain's spec (SpecOf().ebs_disks: the persistent definition, kept
-  // across stop/start) whatever the domain's state; AttachCalls/DetachCalls count every call.
+  // The disk goes into a running domain's spec (SpecOf().ebs_disks); a domain that is not
+  // running gets nothing, like the real adapter. AttachCalls/DetachCalls count every call.
   absl::Status AttachDisk(std::string_view instance_id, const EbsDisk& disk) override;
   absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) override;
-  // The spec's ebs_disks, minus nothing: a guest that holds a disk (HoldDisks) keeps it listed.
+  // A running domain's spec's ebs_disks, each at its size_bytes: a guest that holds a disk
+  // (HoldDisks) keeps it listed.
   absl::StatusOr<std::vector<AttachedEbsDisk>> ListEbsDisks(std::string_view instance_id) override;
+  // Sets the disk's size_bytes in the spec; GrowCalls counts every call. FailedPrecondition
+  // while an export is held small (HoldExportSize).
+  absl::Status GrowDisk(std::string_view instance_id, std::string_view target_dev,
+                        int64_t bytes) override;
   // The fake's "RAM" is its guest's boot id (BootId): SaveDomain writes a file holding the
   // instance id and boot id, padded to the spec's memory size in KiB; RestoreDomain takes the
   // boot id back from such a file (InvalidArgument for a file of another instance or a torn
@@ -114,6 +119,9 @@ class FakeHypervisor final : public Hypervisor {
   // Every AttachDisk / DetachDisk call that reached an owned domain (refused ones included).
   int attach_calls() const;
   int detach_calls() const;
+  int grow_calls() const;
+  // GrowDisk fails (FailedPrecondition) as if the volume service had not grown the export yet.
+  void HoldExportSize(bool hold);
 
  private:
   struct Domain {
@@ -149,6 +157,8 @@ class FakeHypervisor final : public Hypervisor {
   int destroys_ ABSL_GUARDED_BY(mu_) = 0;
   bool ignore_shutdown_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_disks_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_export_size_ ABSL_GUARDED_BY(mu_) = false;
+  int grow_calls_ ABSL_GUARDED_BY(mu_) = 0;
   bool hold_saves_ ABSL_GUARDED_BY(mu_) = false;
   int saves_waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };

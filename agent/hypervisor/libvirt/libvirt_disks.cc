@@ -1,4 +1,5 @@
-// The EBS disks of the libvirt adapter: AttachDisk and DetachDisk (contract in hypervisor.h).
+// The EBS disks of the libvirt adapter: AttachDisk, DetachDisk and ListEbsDisks (contract in
+// hypervisor.h), over QMP (ebs_qmp.h, qmp_disks.h).
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -9,17 +10,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/hypervisor/ebs_disk.h"
-#include "agent/hypervisor/libvirt/crypt_disks.h"
+#include "agent/hypervisor/ebs_qmp.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "agent/hypervisor/libvirt/libvirt_internal.h"
+#include "agent/hypervisor/libvirt/qmp_disks.h"
 #include "common/string_view_compat.h"
 
 namespace minicloud::hypervisor {
 
-using libvirt_internal::CryptDisks;
-using libvirt_internal::PlugCryptDisk;
-using libvirt_internal::ReleaseUnpluggedCryptNodes;
-using libvirt_internal::UnplugCryptDisk;
+using libvirt_internal::PlugEbsDisk;
+using libvirt_internal::QmpEbsDisks;
+using libvirt_internal::QmpEbsDiskSizes;
+using libvirt_internal::ReleaseUnpluggedEbsNodes;
+using libvirt_internal::UnplugEbsDisk;
 
 namespace {
 
@@ -40,103 +43,44 @@ const DomainDisk* FindTarget(const std::vector<DomainDisk>& disks, std::string_v
   return nullptr;
 }
 
-// What the disks at `target` are in the definition and in the running guest (empty when the
-// domain is not running).
-struct DiskPlaces {
-  bool active = false;
-  std::vector<DomainDisk> config;
-  std::vector<DomainDisk> live;
-};
-absl::StatusOr<DiskPlaces> PlacesOf(virDomainPtr dom, absl::string_view context) {
-  DiskPlaces p;
-  p.active = virDomainIsActive(dom) == 1;
-  virResetLastError();
-  absl::StatusOr<std::vector<DomainDisk>> config = DisksOf(dom, /*inactive=*/true, context);
-  if (!config.ok()) return config.status();
-  p.config = std::move(*config);
-  if (p.active) {
-    absl::StatusOr<std::vector<DomainDisk>> live = DisksOf(dom, /*inactive=*/false, context);
-    if (!live.ok()) return live.status();
-    p.live = std::move(*live);
-  }
-  return p;
-}
-
 }  // namespace
 
+// EBS disks are plugged over QMP into the running guest only (ebs_qmp.h); a domain that is not
+// running gets them when it starts (CreateAndStart with the disk in DomainSpec::ebs_disks).
 absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const EbsDisk& disk) {
   const std::string id(instance_id);
   const std::string context = absl::StrCat("attach ", disk.volume_id, " to ", id);
-  if (!disk.luks_key.empty()) return AttachCryptDisk(id, disk, context);
-  absl::StatusOr<std::string> element = BuildEbsDiskXml(disk);
-  if (!element.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": ", element.status().message()));
-  }
-  Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
-  if (!dom.ok()) return dom.status();
-  absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
-  if (!places.ok()) return places.status();
-  if (places->active) {
-    absl::StatusOr<std::vector<AttachedEbsDisk>> crypt = CryptDisks(dom->get(), context);
-    if (!crypt.ok()) return crypt.status();
-    for (const AttachedEbsDisk& d : *crypt) {
-      if (d.target_dev == disk.target_dev) {
-        return absl::FailedPreconditionError(absl::StrCat(context, ": target ", disk.target_dev,
-                                                          " holds the encrypted ", d.export_name));
-      }
-    }
-  }
-  absl::StatusOr<AttachPlan> plan = PlanAttach(disk, places->config, places->live, places->active);
-  if (!plan.ok()) {
-    return WithContext(context, plan.status());
-  }
-  const unsigned int flags = (plan->config ? unsigned{VIR_DOMAIN_AFFECT_CONFIG} : 0u) |
-                             (plan->live ? unsigned{VIR_DOMAIN_AFFECT_LIVE} : 0u);
-  if (flags == 0) return absl::OkStatus();  // already attached, live and persistent
-  if (virDomainAttachDeviceFlags(dom->get(), element->c_str(), flags) < 0) {
-    return LastError(context);
-  }
-  spdlog::info("hypervisor: attached {} to {} as {}{}", disk.volume_id, id, disk.target_dev,
-               (flags & VIR_DOMAIN_AFFECT_LIVE) ? " (hot-plug)" : "");
-  return absl::OkStatus();
-}
-
-// An encrypted disk: plugged over QMP into the running guest only (ebs_crypt_qmp.h); a domain that
-// is not running gets it when it starts (CreateAndStart with the disk in DomainSpec::ebs_disks).
-absl::Status LibvirtHypervisor::AttachCryptDisk(const std::string& id, const EbsDisk& disk,
-                                                const std::string& context) {
   if (absl::Status s = ValidateEbsDisk(disk); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(context, ": ", s.message()));
   }
   Impl::IdLock id_lock(*impl_, id);
   absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
   if (!dom.ok()) return dom.status();
-  absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
-  if (!places.ok()) return places.status();
-  if (!places->active) {
-    // No definition can hold an encrypted disk: CreateAndStart plugs it when the domain starts
+  if (virDomainIsActive(dom->get()) != 1) {
+    // No definition holds an EBS disk: CreateAndStart plugs it when the domain starts
     // (DomainSpec::ebs_disks). Until then the disk is not listed, so it stays "attaching".
+    virResetLastError();
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<AttachedEbsDisk>> crypt = CryptDisks(dom->get(), context);
-  if (!crypt.ok()) return crypt.status();
-  for (const AttachedEbsDisk& d : *crypt) {
+  absl::StatusOr<std::vector<AttachedEbsDisk>> plugged = QmpEbsDisks(dom->get(), context);
+  if (!plugged.ok()) return plugged.status();
+  for (const AttachedEbsDisk& d : *plugged) {
     if (d.target_dev != disk.target_dev) continue;
     if (d.export_name == disk.export_name) return absl::OkStatus();  // already plugged
     return absl::FailedPreconditionError(
         absl::StrCat(context, ": target ", disk.target_dev, " holds ", d.export_name));
   }
-  if (FindTarget(places->live, disk.target_dev) != nullptr ||
-      FindTarget(places->config, disk.target_dev) != nullptr) {
+  absl::StatusOr<std::vector<DomainDisk>> local = DisksOf(dom->get(), /*inactive=*/false, context);
+  if (!local.ok()) return local.status();
+  if (FindTarget(*local, disk.target_dev) != nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat(context, ": target ", disk.target_dev, " is in use"));
   }
-  if (absl::Status s = PlugCryptDisk(dom->get(), disk, impl_->nbd_tls_dir(), context); !s.ok()) {
+  if (absl::Status s = PlugEbsDisk(dom->get(), disk, impl_->nbd_tls_dir(), context); !s.ok()) {
     return s;
   }
-  spdlog::info("hypervisor: attached {} to {} as {} (encrypted, hot-plug)", disk.volume_id, id,
-               disk.target_dev);
+  spdlog::info("hypervisor: attached {} to {} as {}{} (hot-plug)", disk.volume_id, id,
+               disk.target_dev, disk.luks_key.empty() ? "" : ", encrypted");
   return absl::OkStatus();
 }
 
@@ -150,37 +94,27 @@ absl::Status LibvirtHypervisor::DetachDisk(std::string_view instance_id,
   Impl::IdLock id_lock(*impl_, id);
   absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
   if (!dom.ok()) return dom.status();
-  absl::StatusOr<DiskPlaces> places = PlacesOf(dom->get(), context);
-  if (!places.ok()) return places.status();
-  if (places->active) {
-    absl::StatusOr<std::vector<AttachedEbsDisk>> crypt = CryptDisks(dom->get(), context);
-    if (!crypt.ok()) return crypt.status();
-    for (const AttachedEbsDisk& d : *crypt) {
+  const bool active = virDomainIsActive(dom->get()) == 1;
+  virResetLastError();
+  if (active) {
+    absl::StatusOr<std::vector<AttachedEbsDisk>> plugged = QmpEbsDisks(dom->get(), context);
+    if (!plugged.ok()) return plugged.status();
+    for (const AttachedEbsDisk& d : *plugged) {
       if (d.target_dev != target_dev) continue;
-      if (absl::Status s = UnplugCryptDisk(dom->get(), d, context); !s.ok()) return s;
-      spdlog::info("hypervisor: detached {} from {} (encrypted, hot-unplug requested)",
+      if (absl::Status s = UnplugEbsDisk(dom->get(), d, context); !s.ok()) return s;
+      spdlog::info("hypervisor: detached {} from {} (hot-unplug requested)",
                    std::string(target_dev), id);
       return absl::OkStatus();
     }
   }
-  // The live element first (the running guest may differ from the definition).
-  for (const auto& [disks, flag] : {std::pair{&places->live, VIR_DOMAIN_AFFECT_LIVE},
-                                    std::pair{&places->config, VIR_DOMAIN_AFFECT_CONFIG}}) {
-    const DomainDisk* present = FindTarget(*disks, target_dev);
-    if (present == nullptr) continue;
-    // Only EBS volumes (network disks) come and go; instance store is a local file disk.
-    if (!present->network) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(context, ": instance store stays with its instance"));
-    }
-    if (virDomainDetachDeviceFlags(dom->get(), present->element.c_str(), flag) < 0) {
-      return LastError(
-          absl::StrCat(context, flag == VIR_DOMAIN_AFFECT_LIVE ? ": hot-unplug" : ": definition"));
-    }
-    spdlog::info("hypervisor: detached {} from {}{}", std::string(target_dev), id,
-                 flag == VIR_DOMAIN_AFFECT_LIVE ? " (hot-unplug requested)" : " (definition)");
+  // Not an EBS disk: instance store (a local file disk of the domain) cannot be detached.
+  absl::StatusOr<std::vector<DomainDisk>> local = DisksOf(dom->get(), !active, context);
+  if (!local.ok()) return local.status();
+  if (FindTarget(*local, target_dev) != nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(context, ": instance store stays with its instance"));
   }
-  return absl::OkStatus();
+  return absl::OkStatus();  // nothing there: detached
 }
 
 absl::StatusOr<std::vector<AttachedEbsDisk>> LibvirtHypervisor::ListEbsDisks(
@@ -190,24 +124,54 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> LibvirtHypervisor::ListEbsDisks(
   Impl::IdLock id_lock(*impl_, id);
   absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
   if (!dom.ok()) return dom.status();
-  const bool active = virDomainIsActive(dom->get()) == 1;
-  virResetLastError();
-  // The running guest's XML while it runs (a disk the guest has not released yet is there),
-  // else the definition.
-  absl::StatusOr<std::vector<DomainDisk>> disks = DisksOf(dom->get(), !active, context);
-  if (!disks.ok()) return disks.status();
-  std::vector<AttachedEbsDisk> out;
-  for (const DomainDisk& d : *disks) {
-    if (d.network) out.push_back({d.target_dev, d.source_name});
+  if (virDomainIsActive(dom->get()) != 1) {
+    virResetLastError();
+    return std::vector<AttachedEbsDisk>{};  // EBS disks live in the running QEMU only
   }
-  if (active) {
-    // Encrypted disks live in QEMU only (ebs_crypt_qmp.h); nodes of a finished unplug go.
-    ReleaseUnpluggedCryptNodes(dom->get(), context);
-    absl::StatusOr<std::vector<AttachedEbsDisk>> crypt = CryptDisks(dom->get(), context);
-    if (!crypt.ok()) return crypt.status();
-    out.insert(out.end(), crypt->begin(), crypt->end());
+  // Nodes of a finished unplug go first, so the list is what the guest still has.
+  ReleaseUnpluggedEbsNodes(dom->get(), context);
+  absl::StatusOr<std::vector<AttachedEbsDisk>> disks = QmpEbsDisks(dom->get(), context);
+  if (!disks.ok()) return disks;
+  absl::StatusOr<std::vector<EbsDiskSize>> sizes = QmpEbsDiskSizes(dom->get(), context);
+  if (!sizes.ok()) return sizes.status();
+  for (AttachedEbsDisk& d : *disks) {
+    for (const EbsDiskSize& z : *sizes) {
+      if (z.target_dev == d.target_dev) d.size_bytes = z.bytes;
+    }
   }
-  return out;
+  return disks;
+}
+
+absl::Status LibvirtHypervisor::GrowDisk(std::string_view instance_id, std::string_view target_dev,
+                                         int64_t bytes) {
+  const std::string id(instance_id);
+  const std::string context =
+      absl::StrCat("grow ", AbslView(target_dev), " of ", id, " to ", bytes, " bytes");
+  Impl::IdLock id_lock(*impl_, id);
+  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
+  if (!dom.ok()) return dom.status();
+  if (virDomainIsActive(dom->get()) != 1) {
+    virResetLastError();
+    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
+  }
+  absl::StatusOr<std::vector<EbsDiskSize>> sizes = QmpEbsDiskSizes(dom->get(), context);
+  if (!sizes.ok()) return sizes.status();
+  const EbsDiskSize* disk = nullptr;
+  for (const EbsDiskSize& z : *sizes) {
+    if (z.target_dev == target_dev) disk = &z;
+  }
+  if (disk == nullptr) return absl::NotFoundError(absl::StrCat(context, ": no EBS disk there"));
+  if (disk->bytes >= bytes) return absl::OkStatus();
+  // The read's own outcome does not matter (HMP reports it as text): block_resize says whether
+  // the client now knows the larger export.
+  (void)libvirt_internal::Qmp(dom->get(), NbdReconnectCommand(target_dev), context, "qemu-io read");
+  absl::Status s = libvirt_internal::Qmp(dom->get(), GrowCommand(disk->node_name, bytes), context,
+                                         "block_resize")
+                       .status();
+  if (!s.ok()) return absl::FailedPreconditionError(s.message());
+  spdlog::info("hypervisor: grew {} of {} from {} to {} bytes", std::string(target_dev), id,
+               disk->bytes, bytes);
+  return absl::OkStatus();
 }
 
 }  // namespace minicloud::hypervisor

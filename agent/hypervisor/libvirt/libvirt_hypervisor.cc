@@ -23,8 +23,8 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/hypervisor/domain_xml.h"
 #include "agent/hypervisor/ebs_disk.h"
-#include "agent/hypervisor/libvirt/crypt_disks.h"
 #include "agent/hypervisor/libvirt/libvirt_internal.h"
+#include "agent/hypervisor/libvirt/qmp_disks.h"
 #include "common/string_view_compat.h"
 #include "spdlog/spdlog.h"
 
@@ -217,26 +217,24 @@ absl::Status UndefineAll(virDomainPtr dom, absl::string_view context) {
   return LastError(absl::StrCat(context, ": undefine"));
 }
 
-// The encrypted disks of `spec` that `dom` (running, maybe paused at its start) lacks, plugged
-// over QMP; then, if the domain is still paused at its start, a machine reset when the root is
-// encrypted (the firmware's boot order is rebuilt at reset) and the resume.
-absl::Status PlugEncryptedAndResume(virDomainPtr dom, const DomainSpec& spec,
-                                    const std::string& nbd_tls_dir, const std::string& context) {
-  absl::StatusOr<std::vector<AttachedEbsDisk>> have = libvirt_internal::CryptDisks(dom, context);
+// The EBS disks of `spec` that `dom` (running, maybe paused at its start) lacks, plugged over
+// QMP; then, if the domain is still paused at its start, a machine reset when the root is an EBS
+// disk (the firmware's boot order is rebuilt at reset) and the resume.
+absl::Status PlugEbsAndResume(virDomainPtr dom, const DomainSpec& spec,
+                              const std::string& nbd_tls_dir, const std::string& context) {
+  absl::StatusOr<std::vector<AttachedEbsDisk>> have = libvirt_internal::QmpEbsDisks(dom, context);
   if (!have.ok()) return have.status();
   // A guest whose kernel is loaded directly boots no disk: QEMU's kernel loader holds boot
   // index 0, so its root is plugged as a plain disk and needs no reset.
   const bool firmware_boot = spec.kernel.empty();
-  bool encrypted_root = false;
+  bool ebs_root = false;
   for (const EbsDisk& disk : spec.ebs_disks) {
-    if (disk.luks_key.empty()) continue;
-    encrypted_root = encrypted_root || (disk.boot && firmware_boot);
+    ebs_root = ebs_root || (disk.boot && firmware_boot);
     bool present = false;
     for (const AttachedEbsDisk& h : *have) present = present || h.target_dev == disk.target_dev;
     if (present) continue;
-    if (absl::Status s = libvirt_internal::PlugCryptDisk(
-            dom, disk, nbd_tls_dir, absl::StrCat(context, ": encrypted ", disk.volume_id),
-            firmware_boot);
+    if (absl::Status s = libvirt_internal::PlugEbsDisk(
+            dom, disk, nbd_tls_dir, absl::StrCat(context, ": ", disk.volume_id), firmware_boot);
         !s.ok()) {
       return s;
     }
@@ -245,7 +243,7 @@ absl::Status PlugEncryptedAndResume(virDomainPtr dom, const DomainSpec& spec,
   int reason = 0;
   if (virDomainGetState(dom, &state, &reason, 0) < 0) return LastError(context);
   if (state != VIR_DOMAIN_PAUSED) return absl::OkStatus();
-  if (encrypted_root) {
+  if (ebs_root) {
     if (absl::Status s = libvirt_internal::ResetMachine(dom, context); !s.ok()) return s;
   }
   if (virDomainResume(dom) < 0) return LastError(absl::StrCat(context, ": resume"));
@@ -280,10 +278,9 @@ const std::string& LibvirtHypervisor::uri() const { return impl_->uri(); }
 
 absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& spec) {
   const std::string context = absl::StrCat("create ", spec.instance_id);
-  // Encrypted EBS disks are not in the XML; they are plugged over QMP into the domain started
-  // paused, before its first instruction (ebs_crypt_qmp.h, PlugEncryptedAndResume).
-  bool encrypted = false;
-  for (const EbsDisk& disk : spec.ebs_disks) encrypted = encrypted || !disk.luks_key.empty();
+  // EBS disks are not in the XML; they are plugged over QMP into the domain started paused,
+  // before its first instruction (ebs_qmp.h, PlugEbsAndResume).
+  const bool ebs = !spec.ebs_disks.empty();
   absl::StatusOr<std::string> xml = BuildDomainXml(spec);
   if (!xml.ok()) return WithContext(context, xml.status());
   Impl::IdLock id_lock(*impl_, spec.instance_id);
@@ -302,8 +299,8 @@ absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& spec) {
     // Idempotent: it already runs. A start interrupted between the paused start and the resume
     // (the agent died) is completed.
     if (active == 1)
-      return encrypted ? PlugEncryptedAndResume(existing.get(), spec, impl_->nbd_tls_dir(), context)
-                       : absl::OkStatus();
+      return ebs ? PlugEbsAndResume(existing.get(), spec, impl_->nbd_tls_dir(), context)
+                 : absl::OkStatus();
     // Defined but stopped (e.g. the guest powered off): redefine with this spec and start.
   } else if (LastErrorCode() != VIR_ERR_NO_DOMAIN) {
     return LastError(absl::StrCat(context, ": look up"));
@@ -319,10 +316,10 @@ absl::Status LibvirtHypervisor::CreateAndStart(const DomainSpec& spec) {
   if (!dom) return LastError(absl::StrCat(context, ": define"));
 
   absl::Status start_error;
-  if (virDomainCreateWithFlags(dom.get(), encrypted ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
+  if (virDomainCreateWithFlags(dom.get(), ebs ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
     start_error = LastError(absl::StrCat(context, ": start"));
-  } else if (encrypted) {
-    start_error = PlugEncryptedAndResume(dom.get(), spec, impl_->nbd_tls_dir(), context);
+  } else if (ebs) {
+    start_error = PlugEbsAndResume(dom.get(), spec, impl_->nbd_tls_dir(), context);
   }
   if (!start_error.ok()) {
     // Leave nothing behind: stop whatever may have started, then undefine.

@@ -49,8 +49,8 @@ struct LibvirtOptions {
   // the embedded driver, which otherwise go to stderr) is written to this file. Only the first
   // Open() of a process applies it, before virInitialize().
   std::string libvirt_log_file;
-  // QEMU's NBD client credentials (agent/runtime/nbd_client_tls.h) for encrypted disks over TLS,
-  // which are plugged over QMP; libvirt's own disks take qemu.conf's nbd_tls_x509_cert_dir.
+  // QEMU's NBD client credentials (agent/runtime/nbd_client_tls.h) for EBS disks over TLS,
+  // which are plugged over QMP (ebs_qmp.h).
   std::string nbd_tls_dir;
 };
 
@@ -77,6 +77,8 @@ class LibvirtHypervisor final : public Hypervisor {
   absl::Status AttachDisk(std::string_view instance_id, const EbsDisk& disk) override;
   absl::Status DetachDisk(std::string_view instance_id, std::string_view target_dev) override;
   absl::StatusOr<std::vector<AttachedEbsDisk>> ListEbsDisks(std::string_view instance_id) override;
+  absl::Status GrowDisk(std::string_view instance_id, std::string_view target_dev,
+                        int64_t bytes) override;
   // virDomainSaveFlags / virDomainRestoreFlags (libvirt_save.cc): a regular file only.
   absl::Status SaveDomain(std::string_view instance_id, const std::string& path) override;
   absl::Status RestoreDomain(const DomainSpec& spec, const std::string& path) override;
@@ -87,8 +89,6 @@ class LibvirtHypervisor final : public Hypervisor {
 
  private:
   explicit LibvirtHypervisor(std::unique_ptr<Impl> impl);
-  absl::Status AttachCryptDisk(const std::string& id, const EbsDisk& disk,
-                               const std::string& context);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,10 +1,10 @@
 // Hibernation on the libvirt adapter: SaveDomain and RestoreDomain (contract in hypervisor.h).
 //
-// A domain without encrypted disks is saved with libvirt's own save image: virDomainSaveFlags
+// A domain without EBS disks is saved with libvirt's own save image: virDomainSaveFlags
 // writes a header with the domain XML, then QEMU's migration stream, and stops the domain;
 // virDomainRestoreFlags starts a domain from it. The file must be a regular file: libvirt
 // rewrites the header once the stream is complete, so a FIFO or a pipe cannot take it (libvirt
-// 9.0). A domain with encrypted disks (plugged over QMP, outside the XML) is saved over QMP
+// 9.0). A domain with EBS disks (plugged over QMP, outside the XML) is saved over QMP
 // instead, in a file of our own (qmp_save.h says why and how). RestoreDomain tells the two apart
 // by the file's first bytes. Where the file lives and where it goes afterwards is the caller's
 // business (agent/runtime/hibernation.h streams it to a volume).
@@ -25,9 +25,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/hypervisor/domain_xml.h"
-#include "agent/hypervisor/libvirt/crypt_disks.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "agent/hypervisor/libvirt/libvirt_internal.h"
+#include "agent/hypervisor/libvirt/qmp_disks.h"
 #include "agent/hypervisor/qmp_save.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -79,13 +79,13 @@ absl::Status AwaitMigration(virDomainPtr dom, absl::string_view context) {
   }
 }
 
-// SaveDomain of a running domain with encrypted disks (qmp_save.h).
+// SaveDomain of a running domain with EBS disks (qmp_save.h).
 absl::Status SaveOverQmp(virDomainPtr dom, const std::string& path, const std::string& context) {
   absl::StatusOr<std::string> pci = Qmp(dom, R"({"execute":"query-pci"})", context, "query-pci");
   if (!pci.ok()) return pci.status();
-  absl::StatusOr<std::map<std::string, int>> slots = CryptDiskSlots(*pci);
+  absl::StatusOr<std::map<std::string, int>> slots = EbsDiskSlots(*pci);
   if (!slots.ok()) return slots.status();
-  absl::StatusOr<std::string> head = EncodeQmpSaveHeader({.crypt_slots = *slots});
+  absl::StatusOr<std::string> head = EncodeQmpSaveHeader({.ebs_slots = *slots});
   if (!head.ok()) return head.status();
   FileDescriptor fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (fd.get() < 0) return Errno(absl::StrCat(context, ": create ", path));
@@ -123,20 +123,17 @@ absl::Status SaveOverQmp(virDomainPtr dom, const std::string& path, const std::s
 // RestoreDomain from a file SaveOverQmp wrote: `fd` is positioned after its header.
 absl::Status RestoreOverQmp(virConnectPtr conn, const DomainSpec& spec, const QmpSaveHeader& header,
                             const std::string& nbd_tls_dir, int fd, const std::string& context) {
-  size_t encrypted = 0;
   for (const EbsDisk& disk : spec.ebs_disks) {
-    if (disk.luks_key.empty()) continue;
-    ++encrypted;
-    if (!header.crypt_slots.contains(disk.target_dev)) {
-      return absl::FailedPreconditionError(absl::StrCat(context, ": encrypted disk ",
-                                                        disk.volume_id, " at ", disk.target_dev,
+    if (!header.ebs_slots.contains(disk.target_dev)) {
+      return absl::FailedPreconditionError(absl::StrCat(context, ": EBS disk ", disk.volume_id,
+                                                        " at ", disk.target_dev,
                                                         " was not in the guest when it was saved"));
     }
   }
-  if (encrypted != header.crypt_slots.size()) {
+  if (spec.ebs_disks.size() != header.ebs_slots.size()) {
     return absl::FailedPreconditionError(
-        absl::StrCat(context, ": the guest was saved with ", header.crypt_slots.size(),
-                     " encrypted disk(s), the spec has ", encrypted));
+        absl::StrCat(context, ": the guest was saved with ", header.ebs_slots.size(),
+                     " EBS disk(s), the spec has ", spec.ebs_disks.size()));
   }
   absl::StatusOr<std::string> incoming = BuildIncomingDomainXml(spec);
   absl::StatusOr<std::string> plain = BuildDomainXml(spec);
@@ -157,10 +154,9 @@ absl::Status RestoreOverQmp(virConnectPtr conn, const DomainSpec& spec, const Qm
   const bool firmware_boot = spec.kernel.empty();
   for (const EbsDisk& disk : spec.ebs_disks) {
     if (!s.ok()) break;
-    if (disk.luks_key.empty()) continue;
-    s = libvirt_internal::PlugCryptDisk(dom.get(), disk, nbd_tls_dir,
-                                        absl::StrCat(context, ": encrypted ", disk.volume_id),
-                                        firmware_boot, header.crypt_slots.at(disk.target_dev));
+    s = libvirt_internal::PlugEbsDisk(dom.get(), disk, nbd_tls_dir,
+                                      absl::StrCat(context, ": ", disk.volume_id), firmware_boot,
+                                      header.ebs_slots.at(disk.target_dev));
   }
   if (s.ok()) s = Qmp(dom.get(), GetFdCommand(kStateFd), context, "getfd", fd).status();
   if (s.ok()) {
@@ -187,12 +183,12 @@ absl::Status LibvirtHypervisor::SaveDomain(std::string_view instance_id, const s
     virResetLastError();
     return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
   }
-  absl::StatusOr<std::vector<AttachedEbsDisk>> crypt =
-      libvirt_internal::CryptDisks(dom->get(), context);
-  if (!crypt.ok()) return crypt.status();
-  if (!crypt->empty()) {
+  absl::StatusOr<std::vector<AttachedEbsDisk>> ebs =
+      libvirt_internal::QmpEbsDisks(dom->get(), context);
+  if (!ebs.ok()) return ebs.status();
+  if (!ebs->empty()) {
     MC_RETURN_IF_ERROR(SaveOverQmp(dom->get(), path, context));
-    spdlog::info("hypervisor: saved {} with {} encrypted disk(s) to {}", id, crypt->size(), path);
+    spdlog::info("hypervisor: saved {} with {} EBS disk(s) to {}", id, ebs->size(), path);
     return absl::OkStatus();
   }
   std::error_code ec;
@@ -212,7 +208,7 @@ absl::Status LibvirtHypervisor::SaveDomain(std::string_view instance_id, const s
 absl::Status LibvirtHypervisor::RestoreDomain(const DomainSpec& wanted, const std::string& path) {
   const std::string context = absl::StrCat("restore ", wanted.instance_id);
   const DomainSpec& spec = wanted;
-  // Ours (a guest with encrypted disks) or libvirt's save image: the first bytes tell.
+  // Ours (a guest with EBS disks) or libvirt's save image: the first bytes tell.
   FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return Errno(absl::StrCat(context, ": open ", path));
   std::string head(kQmpSaveHeaderBytes, '\0');
@@ -223,13 +219,11 @@ absl::Status LibvirtHypervisor::RestoreDomain(const DomainSpec& wanted, const st
   if (!header.ok() && header.status().code() != absl::StatusCode::kNotFound) {
     return WithContext(context, header.status());
   }
-  for (const EbsDisk& disk : spec.ebs_disks) {
-    if (!header.ok() && !disk.luks_key.empty()) {
-      // libvirt's image never holds a guest with encrypted disks (SaveDomain saves those itself).
-      return absl::FailedPreconditionError(
-          absl::StrCat(context, ": encrypted disk ", disk.volume_id,
-                       " cannot be restored from libvirt's save image"));
-    }
+  if (!header.ok() && !spec.ebs_disks.empty()) {
+    // libvirt's image never holds a guest with EBS disks (SaveDomain saves those itself).
+    return absl::FailedPreconditionError(
+        absl::StrCat(context, ": EBS disk ", spec.ebs_disks.front().volume_id,
+                     " cannot be restored from libvirt's save image"));
   }
   absl::StatusOr<std::string> xml = BuildDomainXml(spec);
   if (!xml.ok()) return WithContext(context, xml.status());
@@ -246,8 +240,7 @@ absl::Status LibvirtHypervisor::RestoreDomain(const DomainSpec& wanted, const st
   if (header.ok()) {
     MC_RETURN_IF_ERROR(
         RestoreOverQmp(conn->get(), spec, *header, impl_->nbd_tls_dir(), fd.get(), context));
-    spdlog::info("hypervisor: restored {} with its encrypted disks from {}", spec.instance_id,
-                 path);
+    spdlog::info("hypervisor: restored {} with its EBS disks from {}", spec.instance_id, path);
     return absl::OkStatus();
   }
   // The persistent definition first (this host's paths), then the saved state with the same

@@ -46,7 +46,7 @@ TEST_CASE("PlanEbsDisks: attach what is missing, detach what nobody wants", "[eb
       {"unwanted", Wants({}), {{"vdf", kA}}, {}, {"vdf"}},
       {"other export at the target", Wants({Want(kB, "vdf")}), {{"vdf", kA}}, {kB}, {"vdf"}},
       {"two, one missing", Wants({Want(kA, "vdf"), Want(kB, "vdg")}), {{"vdf", kA}}, {kB}, {}},
-      // A stopped domain's definition lacks its encrypted root: not a disk to hot-plug (each
+      // A stopped domain has no EBS disks, its root neither: not a disk to hot-plug (each
       // reconcile pass would fail on it).
       {"the root missing", Wants({Want(kA, "vda")}), {}, {}, {}},
       {"the root in place", Wants({Want(kA, "vda")}), {{"vda", kA}}, {}, {}},
@@ -59,6 +59,35 @@ TEST_CASE("PlanEbsDisks: attach what is missing, detach what nobody wants", "[eb
       CHECK(attach == row.attach);
       CHECK(plan.detach == row.detach);
     }
+  }
+}
+
+TEST_CASE("PlanEbsDisks: grow a disk the guest sees smaller than its volume", "[ebs_sync]") {
+  constexpr int64_t kGiB = int64_t{1} << 30;  // Want() is 100 GiB
+  struct Row {
+    const char* name;
+    std::vector<hypervisor::AttachedEbsDisk> have;
+    std::vector<std::string> grow;  // targets
+    const char* bug;
+  };
+  const std::vector<Row> rows = {
+      {"smaller", {{"vdf", kA, 50 * kGiB}}, {"vdf"}, "a grown attached volume never grown"},
+      {"same size", {{"vdf", kA, 100 * kGiB}}, {}, "a grow asked on every pass"},
+      {"larger", {{"vdf", kA, 200 * kGiB}}, {}, "a shrink asked for"},
+      {"size unknown", {{"vdf", kA, 0}}, {}, "an unknown size (0) taken for a small disk"},
+      {"another export", {{"vdf", kB, 50 * kGiB}}, {}, "the wrong volume's disk grown"},
+      {"the root", {{"vda", kA, 50 * kGiB}}, {"vda"}, "a grown root left at its old size"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.bug);
+    const std::string target = row.have[0].target_dev;
+    const EbsPlan plan = PlanEbsDisks(Wants({Want(kA, target)}), row.have);
+    std::vector<std::string> grow;
+    for (const EbsGrow& g : plan.grow) {
+      grow.push_back(g.target_dev);
+      CHECK(g.bytes == 100 * kGiB);
+    }
+    CHECK(grow == row.grow);
   }
 }
 

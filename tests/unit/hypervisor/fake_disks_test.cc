@@ -37,7 +37,7 @@ std::vector<std::string> Targets(const FakeHypervisor& hv, std::string_view id) 
   return out;
 }
 
-TEST_CASE("Fake: attach goes into the definition, kept across stop/start", "[fake][disks]") {
+TEST_CASE("Fake: attach goes into the running guest, kept across stop/start", "[fake][disks]") {
   FakeHypervisor hv;
   REQUIRE(hv.CreateAndStart(MakeSpec("i-1")).ok());
   REQUIRE(hv.AttachDisk("i-1", Disk("vol-0123456789abcdef0", "vdf")).ok());
@@ -47,10 +47,12 @@ TEST_CASE("Fake: attach goes into the definition, kept across stop/start", "[fak
   REQUIRE(hv.CreateAndStart(*hv.SpecOf("i-1")).ok());
   CHECK(Targets(hv, "i-1") == std::vector<std::string>{"vdf", "vdg"});
   CHECK(hv.SpecOf("i-1")->ebs_disks[0].export_name == "vol-0123456789abcdef0");
-  // A shut-off domain takes a disk into its definition too.
+  // Like the real adapter, a shut-off domain takes no disk (it gets its disks when it starts)
+  // and lists none.
   REQUIRE(hv.StopDomain("i-1", StopMode::kForce).ok());
   REQUIRE(hv.AttachDisk("i-1", Disk("vol-0123456789abcdef2", "vdh")).ok());
-  CHECK(Targets(hv, "i-1") == std::vector<std::string>{"vdf", "vdg", "vdh"});
+  CHECK(Targets(hv, "i-1") == std::vector<std::string>{"vdf", "vdg"});
+  CHECK(hv.ListEbsDisks("i-1")->empty());
 }
 
 TEST_CASE("Fake: attach is idempotent", "[fake][disks]") {

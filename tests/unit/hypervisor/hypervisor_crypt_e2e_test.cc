@@ -1,7 +1,7 @@
 // Encrypted EBS disks on real QEMU through libvirt 9's embedded driver, the path the agent uses:
 // LUKS images exported over NBD (qemu-nbd; the volume service exports the same bytes,
 // volume_qsd_crypt_test) are plugged over QMP with the key given over the monitor socket
-// (agent/hypervisor/ebs_crypt_qmp.h), at boot (data disk and encrypted root) and by hot-plug.
+// (agent/hypervisor/ebs_qmp.h), at boot (data disk and encrypted root) and by hot-plug.
 // Bugs each check would catch:
 // - the key not reaching QEMU or a wrong key accepted (the wrong-key start would succeed);
 // - a failed start leaving a domain or half-plugged nodes behind;
@@ -213,6 +213,32 @@ void RunEncryptedDiskChecks(const std::string& uri, const fs::path& root_dir,
   INFO("QEMU's log: " << ReadFile(qemu_log));
   CHECK(ReadFile(qemu_log).find("read 4096/4096 bytes") != std::string::npos);
   CHECK(ReadFile(qemu_log).find("read failed") == std::string::npos);
+
+  // modify-volume --size under the running guest: the grown export reaches the guest's disk.
+  // Bugs: the size not read back (ListEbsDisks 0: the agent never grows); a grow reported done
+  // while the export is still small; the client not reconnected first (block_resize of a node
+  // whose connection still has the old size fails); the LUKS node not resized (the guest keeps
+  // the old size).
+  constexpr int64_t kMiB = int64_t{1} << 20;
+  auto size_of = [&](const std::string& target) -> int64_t {
+    absl::StatusOr<std::vector<AttachedEbsDisk>> now = hv.ListEbsDisks(id);
+    REQUIRE(now.ok());
+    for (const AttachedEbsDisk& d : *now) {
+      if (d.target_dev == target) return d.size_bytes;
+    }
+    return -1;
+  };
+  CHECK(size_of("vdf") == 16 * kMiB);
+  CHECK(hv.GrowDisk(id, "vdf", 32 * kMiB).code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(size_of("vdf") == 16 * kMiB);
+  data_vol.Grow(32 * kMiB);
+  const absl::Status grown = hv.GrowDisk(id, "vdf", 32 * kMiB);
+  INFO(grown.ToString());
+  CHECK(grown.ok());
+  CHECK(size_of("vdf") == 32 * kMiB);
+  CHECK(hv.GrowDisk(id, "vdf", 16 * kMiB).ok());  // never shrinks
+  CHECK(size_of("vdf") == 32 * kMiB);
+  CHECK(hv.GrowDisk(id, "vdz", 32 * kMiB).code() == absl::StatusCode::kNotFound);
 
   // Detach asks the guest (a boot-sector guest never releases it: the disk stays listed, and
   // the call stays successful, as for any hot-unplug the guest has not finished).

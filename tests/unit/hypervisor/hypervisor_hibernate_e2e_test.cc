@@ -30,7 +30,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "agent/hypervisor/ebs_crypt_qmp.h"
+#include "agent/hypervisor/ebs_qmp.h"
 #include "agent/hypervisor/libvirt/embed_root.h"
 #include "agent/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "agent/hypervisor/qmp_save.h"
@@ -115,7 +115,7 @@ std::map<std::string, int> CryptSlotsNow(const std::string& uri, const std::stri
   REQUIRE(rc == 0);
   absl::StatusOr<std::string> ret = QmpReturn(text);
   REQUIRE(ret.ok());
-  absl::StatusOr<std::map<std::string, int>> slots = CryptDiskSlots(*ret);
+  absl::StatusOr<std::map<std::string, int>> slots = EbsDiskSlots(*ret);
   REQUIRE(slots.ok());
   return *slots;
 }
@@ -246,7 +246,7 @@ TEST_CASE("hypervisor e2e: a guest with encrypted disks resumes where it was, di
   CHECK(image.size() > kQmpSaveHeaderBytes);
   absl::StatusOr<QmpSaveHeader> header = DecodeQmpSaveHeader(image);
   REQUIRE(header.ok());
-  CHECK(header->crypt_slots == slots);
+  CHECK(header->ebs_slots == slots);
   CHECK(image.find(kKey) == std::string::npos);
   CHECK(image.find(absl::Base64Escape(kKey)) == std::string::npos);
   const std::string at_save = ReadFile(spec.console_log);

@@ -39,8 +39,7 @@ inline int FreePort() {
 struct LuksExport {
   LuksExport(const std::filesystem::path& dir, const std::string& name, const std::string& key,
              const std::filesystem::path& payload = {})
-      : port(FreePort()), export_name(name) {
-    const std::filesystem::path image = dir / (name + ".luks");
+      : port(FreePort()), export_name(name), key(key), image(dir / (name + ".luks")) {
     pid_file = dir / (name + ".pid");
     // The payload only ever exists encrypted on the export.
     const std::string make =
@@ -79,6 +78,15 @@ struct LuksExport {
     Stop();
     REQUIRE(Run(serve) == 0);
   }
+  // Stop, grow the payload to `bytes` (the LUKS header stays), serve again: the volume
+  // service's grow, which re-creates the export.
+  void Grow(int64_t bytes) {
+    Stop();
+    REQUIRE(Run(absl::StrCat("qemu-img resize -q --object secret,id=s0,data=", key,
+                             " --image-opts driver=luks,key-secret=s0,file.filename=",
+                             image.string(), " ", bytes)) == 0);
+    REQUIRE(Run(serve) == 0);
+  }
   // The disk at virtio `target` ("vda" is the boot disk), opened with `key`.
   EbsDisk Disk(const std::string& key, const std::string& target) const {
     return EbsDisk{.volume_id = export_name,
@@ -92,6 +100,8 @@ struct LuksExport {
   }
   int port;
   std::string export_name;
+  std::string key;
+  std::filesystem::path image;
   std::filesystem::path pid_file;
   std::string serve;  // the qemu-nbd command line
 };

@@ -18,7 +18,7 @@ namespace {
 using nlohmann::json;
 
 TEST_CASE("qmp save header: round trip, fixed size", "[qmp_save]") {
-  const QmpSaveHeader h{.crypt_slots = {{"vda", 31}, {"vdf", 30}, {"vdz", 8}}};
+  const QmpSaveHeader h{.ebs_slots = {{"vda", 31}, {"vdf", 30}, {"vdz", 8}}};
   absl::StatusOr<std::string> bytes = EncodeQmpSaveHeader(h);
   REQUIRE(bytes.ok());
   // Bug: a header of varying size (the stream would start at a different offset).
@@ -30,7 +30,7 @@ TEST_CASE("qmp save header: round trip, fixed size", "[qmp_save]") {
   // An empty map (no encrypted disk) is still a valid header.
   absl::StatusOr<std::string> empty = EncodeQmpSaveHeader({});
   REQUIRE(empty.ok());
-  CHECK(DecodeQmpSaveHeader(*empty)->crypt_slots.empty());
+  CHECK(DecodeQmpSaveHeader(*empty)->ebs_slots.empty());
 }
 
 TEST_CASE("qmp save header: what is refused", "[qmp_save]") {
@@ -39,10 +39,10 @@ TEST_CASE("qmp save header: what is refused", "[qmp_save]") {
     QmpSaveHeader header;
   };
   const Row rows[] = {
-      {"slot 0", {.crypt_slots = {{"vda", 0}}}},
-      {"slot 32", {.crypt_slots = {{"vda", 32}}}},
-      {"a target that is no virtio disk", {.crypt_slots = {{"sda", 31}}}},
-      {"a target with JSON in it", {.crypt_slots = {{"vd\"}", 31}}}},
+      {"slot 0", {.ebs_slots = {{"vda", 0}}}},
+      {"slot 32", {.ebs_slots = {{"vda", 32}}}},
+      {"a target that is no virtio disk", {.ebs_slots = {{"sda", 31}}}},
+      {"a target with JSON in it", {.ebs_slots = {{"vd\"}", 31}}}},
   };
   for (const Row& r : rows) {
     INFO(r.what);
@@ -60,20 +60,20 @@ TEST_CASE("qmp save header: what is refused", "[qmp_save]") {
        absl::StatusCode::kNotFound},
       {"an empty file", "", absl::StatusCode::kNotFound},
       // Bug: reading the stream from inside a header that was cut short.
-      {"cut short", magic + R"({"crypt_slots":{}})" + "\n", absl::StatusCode::kInvalidArgument},
+      {"cut short", magic + R"({"ebs_slots":{}})" + "\n", absl::StatusCode::kInvalidArgument},
       {"no end of line", magic + std::string(kQmpSaveHeaderBytes, ' '),
        absl::StatusCode::kInvalidArgument},
       {"not JSON", magic + "hello\n" + std::string(kQmpSaveHeaderBytes, ' '),
        absl::StatusCode::kInvalidArgument},
       {"slots not an object",
-       magic + R"({"crypt_slots":[31]})" + "\n" + std::string(kQmpSaveHeaderBytes, ' '),
+       magic + R"({"ebs_slots":[31]})" + "\n" + std::string(kQmpSaveHeaderBytes, ' '),
        absl::StatusCode::kInvalidArgument},
       // Bug: a slot from the file plugged without a check (QEMU would be asked for slot 99).
       {"slot out of range",
-       magic + R"({"crypt_slots":{"vda":99}})" + "\n" + std::string(kQmpSaveHeaderBytes, ' '),
+       magic + R"({"ebs_slots":{"vda":99}})" + "\n" + std::string(kQmpSaveHeaderBytes, ' '),
        absl::StatusCode::kInvalidArgument},
       {"slot not a number",
-       magic + R"({"crypt_slots":{"vda":"31"}})" + "\n" + std::string(kQmpSaveHeaderBytes, ' '),
+       magic + R"({"ebs_slots":{"vda":"31"}})" + "\n" + std::string(kQmpSaveHeaderBytes, ' '),
        absl::StatusCode::kInvalidArgument},
   };
   for (const FileRow& f : files) {
@@ -94,10 +94,10 @@ TEST_CASE("qmp save: encrypted disks' slots from query-pci", "[qmp_save]") {
           {{"slot", 29}, {"qdev_id", "mcx-key-vdf"}}}}},
        // Bug: a device of another bus taken for bus 0's.
        {{"bus", 1}, {"devices", {{{"slot", 5}, {"qdev_id", "mcx-vdg-vol-0123456789abcdef2"}}}}}});
-  absl::StatusOr<std::map<std::string, int>> slots = CryptDiskSlots(pci.dump());
+  absl::StatusOr<std::map<std::string, int>> slots = EbsDiskSlots(pci.dump());
   REQUIRE(slots.ok());
   CHECK(*slots == std::map<std::string, int>{{"vda", 31}, {"vdf", 30}});
-  CHECK(CryptDiskSlots("{}").status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(EbsDiskSlots("{}").status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("qmp save: migration status", "[qmp_save]") {

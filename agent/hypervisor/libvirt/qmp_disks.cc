@@ -1,4 +1,4 @@
-#include "agent/hypervisor/libvirt/crypt_disks.h"
+#include "agent/hypervisor/libvirt/qmp_disks.h"
 
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
@@ -12,17 +12,17 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/hypervisor/ebs_crypt_qmp.h"
+#include "agent/hypervisor/ebs_qmp.h"
 #include "agent/hypervisor/libvirt/libvirt_internal.h"
 #include "spdlog/spdlog.h"
 
 namespace minicloud::hypervisor::libvirt_internal {
 namespace {
 
-// How long UnplugCryptDisk waits for the guest to release a device before it returns.
+// How long UnplugEbsDisk waits for the guest to release a device before it returns.
 constexpr auto kUnplugWait = std::chrono::seconds(5);
 
-// The step name of a command built by ebs_crypt_qmp ("blockdev-add luks"), for errors.
+// The step name of a command built by ebs_qmp ("blockdev-add luks"), for errors.
 std::string StepOf(const std::string& command) {
   const nlohmann::json c = nlohmann::json::parse(command, nullptr, false);
   if (!c.is_object()) return "qmp";
@@ -35,7 +35,7 @@ std::string StepOf(const std::string& command) {
 }
 
 void Release(virDomainPtr dom, absl::string_view target, absl::string_view context) {
-  for (const std::string& c : CryptReleaseCommands(std::string(target))) {
+  for (const std::string& c : EbsReleaseCommands(std::string(target))) {
     absl::StatusOr<std::string> r = Qmp(dom, c, context, StepOf(c));
     // Absent nodes are the normal case for all but one of these.
     if (!r.ok() && !absl::StrContains(r.status().message(), "not found") &&
@@ -73,23 +73,36 @@ absl::StatusOr<std::string> Qmp(virDomainPtr dom, const std::string& command,
   return ret;
 }
 
-absl::StatusOr<std::vector<AttachedEbsDisk>> CryptDisks(virDomainPtr dom,
-                                                        absl::string_view context) {
+absl::StatusOr<std::vector<AttachedEbsDisk>> QmpEbsDisks(virDomainPtr dom,
+                                                         absl::string_view context) {
   absl::StatusOr<std::string> list =
       Qmp(dom, R"({"execute":"qom-list","arguments":{"path":"/machine/peripheral"}})", context,
           "qom-list");
   if (!list.ok()) {
-    // A driver without a QEMU monitor (libvirt's test driver) has no encrypted disks.
+    // A driver without a QEMU monitor (libvirt's test driver) has no EBS disks.
     if (list.status().code() == absl::StatusCode::kUnimplemented) {
       return std::vector<AttachedEbsDisk>{};
     }
     return list.status();
   }
-  return CryptDisksInQomList(*list);
+  return EbsDisksInQomList(*list);
 }
 
-absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, const std::string& nbd_tls_dir,
-                           absl::string_view context, bool firmware_boot, int pci_slot) {
+absl::StatusOr<std::vector<EbsDiskSize>> QmpEbsDiskSizes(virDomainPtr dom,
+                                                         absl::string_view context) {
+  absl::StatusOr<std::string> blocks =
+      Qmp(dom, R"({"execute":"query-block"})", context, "query-block");
+  if (!blocks.ok()) {
+    if (blocks.status().code() == absl::StatusCode::kUnimplemented) {
+      return std::vector<EbsDiskSize>{};
+    }
+    return blocks.status();
+  }
+  return EbsDiskSizesInQueryBlock(*blocks);
+}
+
+absl::Status PlugEbsDisk(virDomainPtr dom, const EbsDisk& disk, const std::string& nbd_tls_dir,
+                         absl::string_view context, bool firmware_boot, int pci_slot) {
   Release(dom, disk.target_dev, context);  // an interrupted earlier plug
   absl::StatusOr<int> slot = pci_slot;
   if (pci_slot == 0) {
@@ -101,7 +114,7 @@ absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, const std::str
     return WithContext(context, slot.status());
   }
   absl::StatusOr<std::vector<std::string>> commands =
-      CryptPlugCommands(disk, *slot, firmware_boot, nbd_tls_dir);
+      EbsPlugCommands(disk, *slot, firmware_boot, nbd_tls_dir);
   if (!commands.ok()) {
     return WithContext(context, commands.status());
   }
@@ -112,7 +125,7 @@ absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, const std::str
     if (!r.ok()) {
       if (device_added) {
         // Only the I/O limits failed: take the device out again (the guest must release it).
-        (void)Qmp(dom, CryptUnplugCommand(CryptDeviceId(disk)), context, "device_del");
+        (void)Qmp(dom, EbsUnplugCommand(EbsDeviceId(disk)), context, "device_del");
       } else {
         Release(dom, disk.target_dev, context);
       }
@@ -123,13 +136,13 @@ absl::Status PlugCryptDisk(virDomainPtr dom, const EbsDisk& disk, const std::str
   return absl::OkStatus();
 }
 
-absl::Status UnplugCryptDisk(virDomainPtr dom, const AttachedEbsDisk& disk,
-                             absl::string_view context) {
+absl::Status UnplugEbsDisk(virDomainPtr dom, const AttachedEbsDisk& disk,
+                           absl::string_view context) {
   EbsDisk d;
   d.target_dev = disk.target_dev;
   d.export_name = disk.export_name;
   absl::StatusOr<std::string> del =
-      Qmp(dom, CryptUnplugCommand(CryptDeviceId(d)), context, "device_del");
+      Qmp(dom, EbsUnplugCommand(EbsDeviceId(d)), context, "device_del");
   // Asking twice while the guest works on it is fine; a device already gone is success.
   if (!del.ok() && del.status().code() != absl::StatusCode::kNotFound &&
       !absl::StrContains(del.status().message(), "in progress")) {
@@ -137,7 +150,7 @@ absl::Status UnplugCryptDisk(virDomainPtr dom, const AttachedEbsDisk& disk,
   }
   const auto deadline = std::chrono::steady_clock::now() + kUnplugWait;
   while (true) {
-    absl::StatusOr<std::vector<AttachedEbsDisk>> now = CryptDisks(dom, context);
+    absl::StatusOr<std::vector<AttachedEbsDisk>> now = QmpEbsDisks(dom, context);
     if (!now.ok()) return now.status();
     if (!HasTarget(*now, disk.target_dev)) {
       Release(dom, disk.target_dev, context);
@@ -148,11 +161,11 @@ absl::Status UnplugCryptDisk(virDomainPtr dom, const AttachedEbsDisk& disk,
   }
 }
 
-void ReleaseUnpluggedCryptNodes(virDomainPtr dom, absl::string_view context) {
+void ReleaseUnpluggedEbsNodes(virDomainPtr dom, absl::string_view context) {
   absl::StatusOr<std::string> nodes =
       Qmp(dom, R"({"execute":"query-named-block-nodes","arguments":{"flat":true}})", context,
           "query-named-block-nodes");
-  absl::StatusOr<std::vector<AttachedEbsDisk>> devices = CryptDisks(dom, context);
+  absl::StatusOr<std::vector<AttachedEbsDisk>> devices = QmpEbsDisks(dom, context);
   if (!nodes.ok() && nodes.status().code() == absl::StatusCode::kUnimplemented) return;
   if (!nodes.ok() || !devices.ok()) {
     spdlog::warn("hypervisor: {}",
@@ -172,7 +185,7 @@ void ReleaseUnpluggedCryptNodes(virDomainPtr dom, absl::string_view context) {
     }
   }
   for (const std::string& t : orphans) {
-    spdlog::info("hypervisor: {}: releasing the nodes of the unplugged encrypted disk at {}",
+    spdlog::info("hypervisor: {}: releasing the nodes of the unplugged EBS disk at {}",
                  std::string(context), t);
     Release(dom, t, context);
   }
