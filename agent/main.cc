@@ -48,12 +48,12 @@ namespace {
 absl::StatusOr<std::unique_ptr<hv::Hypervisor>> OpenHypervisor(const std::string& uri,
                                                                const std::string& state_dir,
                                                                const hv::QemuAccount& qemu) {
-  // QEMU's NBD client credentials (filled once the host has joined): the directory exists before
-  // libvirt reads qemu.conf.
+  // QEMU's NBD client credentials (filled once the host has joined), shared with QEMU's account
+  // before any guest starts.
   const std::string nbd_tls_dir = mc::agent::NbdClientTlsDir(state_dir);
   if (auto s = qemu.ShareDirectory(nbd_tls_dir); !s.ok()) return s;
   if (uri.rfind("qemu:///embed", 0) == 0) {
-    auto s = hv::PrepareEmbedRoot(state_dir + "/libvirt", qemu, nbd_tls_dir);
+    auto s = hv::PrepareEmbedRoot(state_dir + "/libvirt", qemu);
     if (!s.ok()) return s;
   }
   hv::LibvirtOptions options;

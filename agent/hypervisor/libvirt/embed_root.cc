@@ -39,7 +39,7 @@ bool GroupExists(const char* name) {
 
 }  // namespace
 
-std::string EmbedQemuConf(const QemuAccount& account, const std::string& nbd_tls_dir) {
+std::string EmbedQemuConf(const QemuAccount& account) {
   std::string conf =
       "# Written by minicloud (agent/hypervisor/libvirt/embed_root.cc); rewritten on start.\n";
   if (account.privileged()) {
@@ -64,13 +64,6 @@ std::string EmbedQemuConf(const QemuAccount& account, const std::string& nbd_tls
       "# the host. With cgroup v1, libvirt's machine/ group weighs as much as ONE task against\n"
       "# everything in the root group, so a loaded host starved guests (docs/PERFORMANCE.md).\n"
       "cgroup_controllers = [ ]\n");
-  if (!nbd_tls_dir.empty()) {
-    // Not nbd_tls = 1: each disk says tls='yes' when its volume service wants TLS.
-    absl::StrAppend(&conf,
-                    "# NBD disks with tls='yes': the host's NBD client certificate, not its "
-                    "identity.\nnbd_tls_x509_cert_dir = \"",
-                    nbd_tls_dir, "\"\n");
-  }
   return conf;
 }
 
@@ -78,8 +71,7 @@ std::string EmbedUri(std::string_view root_dir) {
   return absl::StrCat("qemu:///embed?root=", AbslView(root_dir));
 }
 
-absl::Status PrepareEmbedRoot(std::string_view root_dir, const QemuAccount& account,
-                              const std::string& nbd_tls_dir) {
+absl::Status PrepareEmbedRoot(std::string_view root_dir, const QemuAccount& account) {
   const std::string context = absl::StrCat("prepare libvirt embed root ", AbslView(root_dir));
   if (root_dir.empty() || root_dir[0] != '/') {
     return absl::InvalidArgumentError(absl::StrCat(context, ": the root must be absolute"));
@@ -114,7 +106,7 @@ absl::Status PrepareEmbedRoot(std::string_view root_dir, const QemuAccount& acco
   }
 
   const std::filesystem::path conf = root / "etc" / "qemu.conf";
-  const std::string want = EmbedQemuConf(account, nbd_tls_dir);
+  const std::string want = EmbedQemuConf(account);
   {
     std::ifstream in(conf);
     std::stringstream have;

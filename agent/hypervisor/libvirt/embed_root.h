@@ -37,15 +37,14 @@ namespace minicloud::hypervisor {
 // InvalidArgument for a relative DIR or one longer than 50 characters (QEMU monitor sockets live
 // under it and UNIX socket paths are limited to 107 bytes). FailedPrecondition if the libvirt-qemu
 // account is missing (with the command that fixes it).
-// With `nbd_tls_dir`, qemu.conf's nbd_tls_x509_cert_dir names it: the client credentials of
-// NBD disks with tls='yes' (agent/runtime/nbd_client_tls.h).
-absl::Status PrepareEmbedRoot(std::string_view root_dir, const QemuAccount& account,
-                              const std::string& nbd_tls_dir = "");
+// No NBD TLS setting: EBS disks are plugged over QMP with their own tls-creds object
+// (ebs_qmp.h), never by libvirt.
+absl::Status PrepareEmbedRoot(std::string_view root_dir, const QemuAccount& account);
 
 // "qemu:///embed?root=DIR". DIR must be absolute.
 std::string EmbedUri(std::string_view root_dir);
 
 // The qemu.conf PrepareEmbedRoot writes (exposed for tests).
-std::string EmbedQemuConf(const QemuAccount& account, const std::string& nbd_tls_dir = "");
+std::string EmbedQemuConf(const QemuAccount& account);
 
 }  // namespace minicloud::hypervisor
