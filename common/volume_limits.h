@@ -106,6 +106,7 @@ struct IoTune {
   int64_t total_bytes_sec_max = 0;
   int64_t total_bytes_sec_max_length = 0;  // seconds
   int64_t size_iops_sec = 0;               // bytes
+  friend bool operator==(const IoTune&, const IoTune&) = default;
 };
 // The limits a volume of type `t`, `size_gib` and resolved `perf` runs with. Pure.
 IoTune IoTuneOf(VolumeType t, int64_t size_gib, const VolumePerformance& perf);

@@ -171,14 +171,17 @@ absl::Status ValidateEbsDisk(const EbsDisk& d) {
     return Invalid(id, d.boot ? "target_dev of the boot (root) volume must be vda"
                               : "target_dev must be vd and one or two lowercase letters, not vda");
   }
-  const volumes::IoTune& t = d.iotune;
-  if (t.size_iops_sec < 0) return Invalid(id, "iotune size_iops_sec must be >= 0");
-  if (absl::Status s = CheckBurst(id, "total_bytes_sec", t.total_bytes_sec, t.total_bytes_sec_max,
-                                  t.total_bytes_sec_max_length);
+  return ValidateIoTune(d.volume_id, d.iotune);
+}
+
+absl::Status ValidateIoTune(std::string_view volume_id, const volumes::IoTune& t) {
+  if (t.size_iops_sec < 0) return Invalid(volume_id, "iotune size_iops_sec must be >= 0");
+  if (absl::Status s = CheckBurst(volume_id, "total_bytes_sec", t.total_bytes_sec,
+                                  t.total_bytes_sec_max, t.total_bytes_sec_max_length);
       !s.ok()) {
     return s;
   }
-  return CheckBurst(id, "total_iops_sec", t.total_iops_sec, t.total_iops_sec_max,
+  return CheckBurst(volume_id, "total_iops_sec", t.total_iops_sec, t.total_iops_sec_max,
                     t.total_iops_sec_max_length);
 }
 

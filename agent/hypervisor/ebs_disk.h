@@ -31,6 +31,8 @@ namespace minicloud::hypervisor {
 // iotune values are non-negative, a *_max needs its base limit and is at least it, and a
 // *_max_length needs its *_max.
 absl::Status ValidateEbsDisk(const EbsDisk& disk);
+// The iotune part of ValidateEbsDisk; errors name `volume_id`.
+absl::Status ValidateIoTune(std::string_view volume_id, const volumes::IoTune& iotune);
 
 // The serial a guest reads for a volume: its id without the dash ("vol-0abc" -> "vol0abc").
 std::string EbsSerial(std::string_view volume_id);

@@ -5,8 +5,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "agent/hypervisor/ebs_disk.h"
 #include "common/string_view_compat.h"
 
@@ -108,27 +108,30 @@ absl::StatusOr<std::vector<std::string>> EbsPlugCommands(const EbsDisk& d, int p
   if (d.boot && firmware_boot) dev["bootindex"] = 0;
   out.push_back(Command("device_add", std::move(dev)));
   const volumes::IoTune& io = d.iotune;
-  if (io.total_bytes_sec > 0 || io.total_iops_sec > 0) {
-    // block_set_io_throttle needs all six base limits; the optional ones only when set (QEMU
-    // refuses a *_max_length without its *_max, like libvirt).
-    // "id" must reach the device that holds the BlockBackend: for virtio-blk-pci that is its
-    // "virtio-backend" child, not the PCI proxy (QEMU: "Device does not have a block device
-    // backend").
-    json a = {{"id", absl::StrCat("/machine/peripheral/", EbsDeviceId(d), "/virtio-backend")},
-              {"bps", io.total_bytes_sec},
-              {"bps_rd", 0},
-              {"bps_wr", 0},
-              {"iops", io.total_iops_sec},
-              {"iops_rd", 0},
-              {"iops_wr", 0}};
-    if (io.total_bytes_sec_max > 0) a["bps_max"] = io.total_bytes_sec_max;
-    if (io.total_iops_sec_max > 0) a["iops_max"] = io.total_iops_sec_max;
-    if (io.size_iops_sec > 0) a["iops_size"] = io.size_iops_sec;
-    if (io.total_bytes_sec_max_length > 0) a["bps_max_length"] = io.total_bytes_sec_max_length;
-    if (io.total_iops_sec_max_length > 0) a["iops_max_length"] = io.total_iops_sec_max_length;
-    out.push_back(Command("block_set_io_throttle", std::move(a)));
-  }
+  if (io.total_bytes_sec > 0 || io.total_iops_sec > 0) out.push_back(ThrottleCommand(d));
   return out;
+}
+
+std::string ThrottleCommand(const EbsDisk& d) {
+  const volumes::IoTune& io = d.iotune;
+  // block_set_io_throttle needs all six base limits; the optional ones only when set (QEMU
+  // refuses a *_max_length without its *_max, like libvirt). All zero lifts the limits.
+  // "id" must reach the device that holds the BlockBackend: for virtio-blk-pci that is its
+  // "virtio-backend" child, not the PCI proxy (QEMU: "Device does not have a block device
+  // backend").
+  json a = {{"id", absl::StrCat("/machine/peripheral/", EbsDeviceId(d), "/virtio-backend")},
+            {"bps", io.total_bytes_sec},
+            {"bps_rd", 0},
+            {"bps_wr", 0},
+            {"iops", io.total_iops_sec},
+            {"iops_rd", 0},
+            {"iops_wr", 0}};
+  if (io.total_bytes_sec_max > 0) a["bps_max"] = io.total_bytes_sec_max;
+  if (io.total_iops_sec_max > 0) a["iops_max"] = io.total_iops_sec_max;
+  if (io.size_iops_sec > 0) a["iops_size"] = io.size_iops_sec;
+  if (io.total_bytes_sec_max_length > 0) a["bps_max_length"] = io.total_bytes_sec_max_length;
+  if (io.total_iops_sec_max_length > 0) a["iops_max_length"] = io.total_iops_sec_max_length;
+  return Command("block_set_io_throttle", std::move(a));
 }
 
 std::string EbsUnplugCommand(std::string_view device_id) {

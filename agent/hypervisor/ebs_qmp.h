@@ -86,6 +86,10 @@ absl::StatusOr<std::vector<std::string>> EbsPlugCommands(const EbsDisk& disk, in
                                                          bool firmware_boot = true,
                                                          const std::string& nbd_tls_dir = "");
 
+// block_set_io_throttle of `disk`'s device (its target and export name it) to disk.iotune: a
+// volume type's limits at the plug, or new ones after modify-volume changed its type or IOPS.
+std::string ThrottleCommand(const EbsDisk& disk);
+
 // device_del of the device with this id.
 std::string EbsUnplugCommand(std::string_view device_id);
 

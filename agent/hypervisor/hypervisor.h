@@ -140,6 +140,9 @@ struct HostResources {
 //   change). Success when the guest's disk already has at least that size (never shrinks).
 //   FailedPrecondition while the export is still smaller (call again later) or the domain is not
 //   running; NotFound for a missing domain or no EBS disk at that target.
+// - SetDiskLimits sets the I/O limits of the EBS disk at a target of the running guest (a volume
+//   whose type or IOPS changed); idempotent. InvalidArgument for limits ValidateEbsDisk refuses;
+//   FailedPrecondition when the domain is not running; NotFound as GrowDisk.
 // - SaveDomain writes a running owned domain's whole state (RAM, CPU and device state) into the
 //   new file `path` (0600; an existing file is replaced) and leaves the domain shut off and
 //   defined, its disks untouched (hibernation). A domain that is not running is
@@ -171,6 +174,8 @@ class Hypervisor {
       std::string_view instance_id) = 0;
   virtual absl::Status GrowDisk(std::string_view instance_id, std::string_view target_dev,
                                 int64_t bytes) = 0;
+  virtual absl::Status SetDiskLimits(std::string_view instance_id, std::string_view target_dev,
+                                     const volumes::IoTune& iotune) = 0;
   virtual absl::Status SaveDomain(std::string_view instance_id, const std::string& path) = 0;
   virtual absl::Status RestoreDomain(const DomainSpec& spec, const std::string& path) = 0;
 };

@@ -19,7 +19,8 @@ bool InPlace(const v1::DesiredEbsDisk& d, const std::vector<hypervisor::Attached
 }  // namespace
 
 EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk>& want,
-                     const std::vector<hypervisor::AttachedEbsDisk>& have) {
+                     const std::vector<hypervisor::AttachedEbsDisk>& have,
+                     const std::map<std::string, volumes::IoTune>& limits_set) {
   EbsPlan plan;
   for (const auto& h : have) {
     bool wanted = false;
@@ -32,6 +33,15 @@ EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk
     // The root comes with the domain, never by hot-plug: it is plugged when the domain starts
     // (a shut-off domain has no EBS disks at all).
     if (d.target_dev() != kRootTarget && !InPlace(d, have)) plan.attach.push_back(d);
+  }
+  for (const auto& d : want) {
+    if (!InPlace(d, have)) continue;
+    absl::StatusOr<volumes::VolumeType> type = volumes::ParseVolumeType(d.volume_type());
+    if (!type.ok()) continue;  // ToEbsDisk refused it at the plug already
+    const volumes::IoTune io = volumes::IoTuneOf(*type, d.size_gib(), {d.iops(), d.throughput()});
+    auto set = limits_set.find(d.target_dev());
+    if (set == limits_set.end() || !(set->second == io))
+      plan.limits.push_back({d.target_dev(), io});
   }
   for (const auto& d : want) {
     const int64_t bytes = d.size_gib() << 30;
@@ -127,6 +137,7 @@ void Agent::SyncEbsDisks() {
     std::string id;
     google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk> want;
     std::map<std::string, int64_t> detach_asked_ms;
+    std::map<std::string, volumes::IoTune> limits_set;
   };
   std::vector<Work> work;
   {
@@ -142,9 +153,13 @@ void Agent::SyncEbsDisks() {
         if (l != local_.end()) l->second.ebs_known = false;
         continue;
       }
-      work.push_back(
-          {want.instance_id(), WantedEbsDisks(want),
-           l == local_.end() ? std::map<std::string, int64_t>{} : l->second.detach_asked_ms});
+      Work& w = work.emplace_back();
+      w.id = want.instance_id();
+      w.want = WantedEbsDisks(want);
+      if (l != local_.end()) {
+        w.detach_asked_ms = l->second.detach_asked_ms;
+        w.limits_set = l->second.ebs_limits;
+      }
     }
   }
   for (Work& w : work) {
@@ -156,7 +171,7 @@ void Agent::SyncEbsDisks() {
       continue;
     }
     std::map<std::string, std::string> errors;
-    const EbsPlan plan = PlanEbsDisks(w.want, *have);
+    const EbsPlan plan = PlanEbsDisks(w.want, *have, w.limits_set);
     const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
     bool acted = false;
     for (const std::string& target : plan.detach) {
@@ -184,6 +199,16 @@ void Agent::SyncEbsDisks() {
       if (!s.ok()) {
         spdlog::error("hot-plug {} into {}: {}", d.volume_id(), w.id, s.message());
         errors[d.volume_id()] = std::string(s.message());
+      } else {
+        w.limits_set[d.target_dev()] = disk->iotune;
+      }
+    }
+    for (const EbsLimits& l : plan.limits) {
+      absl::Status s = hypervisor_.SetDiskLimits(w.id, l.target_dev, l.iotune);
+      if (s.ok()) {
+        w.limits_set[l.target_dev] = l.iotune;
+      } else {
+        spdlog::error("I/O limits of {} of {}: {}", l.target_dev, w.id, s.message());
       }
     }
     for (const EbsGrow& g : plan.grow) {
@@ -199,12 +224,15 @@ void Agent::SyncEbsDisks() {
     if (acted) {
       if (auto again = hypervisor_.ListEbsDisks(w.id); again.ok()) have = std::move(again);
     }
-    // Targets that are free again need no more unplug requests.
-    for (auto it = w.detach_asked_ms.begin(); it != w.detach_asked_ms.end();) {
-      bool still = false;
-      for (const auto& h : *have) still = still || h.target_dev == it->first;
-      it = still ? std::next(it) : w.detach_asked_ms.erase(it);
-    }
+    // Targets that are free again need no more unplug requests, and their limits are gone.
+    auto held = [&](const std::string& target) {
+      for (const auto& h : *have) {
+        if (h.target_dev == target) return true;
+      }
+      return false;
+    };
+    std::erase_if(w.detach_asked_ms, [&](const auto& e) { return !held(e.first); });
+    std::erase_if(w.limits_set, [&](const auto& e) { return !held(e.first); });
     std::vector<v1::ObservedEbsDisk> observed = ObserveEbsDisks(w.want, *have, errors);
     std::lock_guard<std::mutex> lock(mu_);
     LocalInstance& l = local_[w.id];
@@ -216,6 +244,7 @@ void Agent::SyncEbsDisks() {
     l.ebs = std::move(observed);
     l.ebs_errors = std::move(errors);
     l.detach_asked_ms = std::move(w.detach_asked_ms);
+    l.ebs_limits = std::move(w.limits_set);
     if (changed) {
       report_due_ = true;
       cv_.notify_all();

@@ -3,7 +3,8 @@
 // The EBS disks of one instance: what the controller wants (DesiredInstance.ebs_disks) against
 // what the domain has (Hypervisor::ListEbsDisks). Pure: the agent (ebs_sync.cc's
 // Agent::SyncEbsDisks) reads the domain, asks PlanEbsDisks what to change, calls
-// Hypervisor::AttachDisk / DetachDisk / GrowDisk, reads the domain again and reports what it found.
+// Hypervisor::AttachDisk / DetachDisk / GrowDisk / SetDiskLimits, reads the domain again and
+// reports what it found.
 
 #include <cstdint>
 #include <map>
@@ -12,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/hypervisor/hypervisor.h"
+#include "common/volume_limits.h"
 #include "minicloud/v1/host.pb.h"
 
 namespace minicloud::agent {
@@ -20,10 +22,15 @@ struct EbsGrow {
   std::string target_dev;
   int64_t bytes = 0;
 };
+struct EbsLimits {
+  std::string target_dev;
+  volumes::IoTune iotune;
+};
 struct EbsPlan {
   std::vector<v1::DesiredEbsDisk> attach;  // wanted, not at their target yet
   std::vector<std::string> detach;         // targets holding a disk nobody wants there
   std::vector<EbsGrow> grow;               // in place, smaller in the guest than the volume
+  std::vector<EbsLimits> limits;           // in place, not (known to be) at the volume's limits
 };
 
 // A disk is in place when the domain has its export at its target. The root (vda) is never
@@ -31,9 +38,12 @@ struct EbsPlan {
 // domain is detached (also one at a wanted target with another export: it goes first, the wanted
 // disk is attached on the next pass once the target is free). A disk in place (the root too)
 // whose size in the guest is known and below the volume's size_gib is to be grown
-// (modify-volume --size on an attached volume).
+// (modify-volume --size on an attached volume). A disk in place whose limits in `limits_set`
+// (what the agent last set, by target) are missing or not the volume's (volumes::IoTuneOf:
+// modify-volume changed its type, IOPS or size) gets the volume's limits.
 EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk>& want,
-                     const std::vector<hypervisor::AttachedEbsDisk>& have);
+                     const std::vector<hypervisor::AttachedEbsDisk>& have,
+                     const std::map<std::string, volumes::IoTune>& limits_set = {});
 
 // The hypervisor's disk for a desired one, its <iotune> from the volume's type and shape
 // (volumes::IoTuneOf). InvalidArgument for an unknown type or a disk ValidateEbsDisk refuses.

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "agent/hypervisor/hypervisor.h"
+#include "common/volume_limits.h"
 #include "minicloud/v1/host.pb.h"
 
 namespace minicloud::agent {
@@ -28,6 +29,9 @@ struct LocalInstance {
   std::vector<v1::ObservedEbsDisk> ebs;
   std::map<std::string, std::string> ebs_errors;
   std::map<std::string, int64_t> detach_asked_ms;
+  // The I/O limits this agent set on each EBS disk (by target) by hot-plug or SetDiskLimits;
+  // a disk missing here (plugged at the boot, or before the agent restarted) gets them once.
+  std::map<std::string, volumes::IoTune> ebs_limits;
   // Hibernation: the last stop saved the RAM (this many bytes) onto the hibernation volume;
   // the last boot resumed the saved RAM (false: a cold boot).
   bool hibernated = false;

@@ -141,6 +141,26 @@ TEST_CASE("modify-volume --size of an attached volume grows the running guest's 
   CHECK(f.StateOf(vol) == v1::ATTACHMENT_STATE_ATTACHED);
 }
 
+TEST_CASE("modify-volume --volume-type of an attached volume changes the guest's I/O limits") {
+  // Bugs caught: the new type or IOPS not reaching the host's desired state, or the agent
+  // leaving the running guest's disk at the old type's limits until a stop and start.
+  Fixture f;
+  const std::string inst = f.Running(), vol = f.Volume();
+  REQUIRE(f.Attach(vol, inst).ok());
+  REQUIRE(f.Until([&] { return f.StateOf(vol) == v1::ATTACHMENT_STATE_ATTACHED; }));
+  REQUIRE(f.Disks(inst).size() == 1);
+  CHECK(f.Disks(inst)[0].iotune.total_iops_sec == 100);  // gp2 at 8 GiB
+  v1::ModifyVolumeRequest retype;
+  retype.set_volume_id(vol);
+  retype.set_volume_type("io2");
+  retype.set_iops(4000);
+  REQUIRE(f.volumes->ModifyVolume(retype).ok());
+  REQUIRE(f.Until([&] { return f.Disks(inst)[0].iotune.total_iops_sec == 4000; }));
+  const int calls = f.host.hypervisor->limits_calls();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(f.host.hypervisor->limits_calls() == calls);  // not again on every pass
+}
+
 TEST_CASE("detach --force does not wait for the guest, a failed hot-plug is retried") {
   // Bugs caught: Force waiting for the guest; a failed AttachDisk crashing the agent or never
   // retried; its error not reaching the attachment.

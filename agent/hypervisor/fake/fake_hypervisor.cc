@@ -455,6 +455,36 @@ absl::Status FakeHypervisor::GrowDisk(std::string_view instance_id, std::string_
   return absl::NotFoundError(absl::StrCat(context, ": no EBS disk there"));
 }
 
+absl::Status FakeHypervisor::SetDiskLimits(std::string_view instance_id,
+                                           std::string_view target_dev,
+                                           const volumes::IoTune& iotune) {
+  const std::string context =
+      absl::StrCat("set the I/O limits of ", AbslView(target_dev), " of ", AbslView(instance_id));
+  absl::MutexLock lock(&mu_);
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) {
+    return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
+  }
+  ++limits_calls_;
+  if (it->second.state != DomainState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
+  }
+  for (EbsDisk& d : it->second.spec.ebs_disks) {
+    if (d.target_dev != target_dev) continue;
+    if (absl::Status s = ValidateIoTune(d.volume_id, iotune); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(context, ": ", s.message()));
+    }
+    d.iotune = iotune;
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat(context, ": no EBS disk there"));
+}
+
+int FakeHypervisor::limits_calls() const {
+  absl::MutexLock lock(&mu_);
+  return limits_calls_;
+}
+
 int FakeHypervisor::grow_calls() const {
   absl::MutexLock lock(&mu_);
   return grow_calls_;

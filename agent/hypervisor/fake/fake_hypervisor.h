@@ -61,6 +61,9 @@ class FakeHypervisor final : public Hypervisor {
   // while an export is held small (HoldExportSize).
   absl::Status GrowDisk(std::string_view instance_id, std::string_view target_dev,
                         int64_t bytes) override;
+  // Sets the disk's iotune in the spec; limits_calls counts every call.
+  absl::Status SetDiskLimits(std::string_view instance_id, std::string_view target_dev,
+                             const volumes::IoTune& iotune) override;
   // The fake's "RAM" is its guest's boot id (BootId): SaveDomain writes a file holding the
   // instance id and boot id, padded to the spec's memory size in KiB; RestoreDomain takes the
   // boot id back from such a file (InvalidArgument for a file of another instance or a torn
@@ -120,6 +123,7 @@ class FakeHypervisor final : public Hypervisor {
   int attach_calls() const;
   int detach_calls() const;
   int grow_calls() const;
+  int limits_calls() const;
   // GrowDisk fails (FailedPrecondition) as if the volume service had not grown the export yet.
   void HoldExportSize(bool hold);
 
@@ -159,6 +163,7 @@ class FakeHypervisor final : public Hypervisor {
   bool hold_disks_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_export_size_ ABSL_GUARDED_BY(mu_) = false;
   int grow_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int limits_calls_ ABSL_GUARDED_BY(mu_) = 0;
   bool hold_saves_ ABSL_GUARDED_BY(mu_) = false;
   int saves_waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -174,4 +174,35 @@ absl::Status LibvirtHypervisor::GrowDisk(std::string_view instance_id, std::stri
   return absl::OkStatus();
 }
 
+absl::Status LibvirtHypervisor::SetDiskLimits(std::string_view instance_id,
+                                              std::string_view target_dev,
+                                              const volumes::IoTune& iotune) {
+  const std::string id(instance_id);
+  const std::string context =
+      absl::StrCat("set the I/O limits of ", AbslView(target_dev), " of ", id);
+  Impl::IdLock id_lock(*impl_, id);
+  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
+  if (!dom.ok()) return dom.status();
+  if (virDomainIsActive(dom->get()) != 1) {
+    virResetLastError();
+    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
+  }
+  absl::StatusOr<std::vector<AttachedEbsDisk>> plugged = QmpEbsDisks(dom->get(), context);
+  if (!plugged.ok()) return plugged.status();
+  for (const AttachedEbsDisk& d : *plugged) {
+    if (d.target_dev != target_dev) continue;
+    if (absl::Status s = ValidateIoTune(d.export_name, iotune); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(context, ": ", s.message()));
+    }
+    EbsDisk disk;  // what ThrottleCommand needs: the device's target and export
+    disk.target_dev = d.target_dev;
+    disk.export_name = d.export_name;
+    disk.iotune = iotune;
+    return libvirt_internal::Qmp(dom->get(), ThrottleCommand(disk), context,
+                                 "block_set_io_throttle")
+        .status();
+  }
+  return absl::NotFoundError(absl::StrCat(context, ": no EBS disk there"));
+}
+
 }  // namespace minicloud::hypervisor

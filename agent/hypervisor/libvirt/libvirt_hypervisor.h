@@ -79,6 +79,8 @@ class LibvirtHypervisor final : public Hypervisor {
   absl::StatusOr<std::vector<AttachedEbsDisk>> ListEbsDisks(std::string_view instance_id) override;
   absl::Status GrowDisk(std::string_view instance_id, std::string_view target_dev,
                         int64_t bytes) override;
+  absl::Status SetDiskLimits(std::string_view instance_id, std::string_view target_dev,
+                             const volumes::IoTune& iotune) override;
   // virDomainSaveFlags / virDomainRestoreFlags (libvirt_save.cc): a regular file only.
   absl::Status SaveDomain(std::string_view instance_id, const std::string& path) override;
   absl::Status RestoreDomain(const DomainSpec& spec, const std::string& path) override;

@@ -91,6 +91,71 @@ TEST_CASE("PlanEbsDisks: grow a disk the guest sees smaller than its volume", "[
   }
 }
 
+TEST_CASE("PlanEbsDisks: set a disk's limits when they are not its volume's", "[ebs_sync]") {
+  const volumes::IoTune gp2 =
+      volumes::IoTuneOf(volumes::VolumeType::kGp2, 100, {.iops = 300, .throughput_mibps = 0});
+  v1::DesiredEbsDisk io2 = Want(kA, "vdf");
+  io2.set_volume_type("io2");
+  io2.set_iops(4000);
+  const volumes::IoTune io2_limits =
+      volumes::IoTuneOf(volumes::VolumeType::kIo2, 100, {.iops = 4000, .throughput_mibps = 0});
+  REQUIRE_FALSE(gp2 == io2_limits);
+  struct Row {
+    const char* name;
+    google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk> want;
+    std::vector<hypervisor::AttachedEbsDisk> have;
+    std::map<std::string, volumes::IoTune> set;
+    std::vector<std::string> limits;  // targets
+    const char* bug;
+  };
+  const std::vector<Row> rows = {
+      {"already set",
+       Wants({Want(kA, "vdf")}),
+       {{"vdf", kA}},
+       {{"vdf", gp2}},
+       {},
+       "limits set again on every pass"},
+      {"type changed",
+       Wants({io2}),
+       {{"vdf", kA}},
+       {{"vdf", gp2}},
+       {"vdf"},
+       "modify-volume's new type or IOPS never reaching the running guest"},
+      {"not known",
+       Wants({Want(kA, "vdf")}),
+       {{"vdf", kA}},
+       {},
+       {"vdf"},
+       "a disk plugged before the agent restarted never brought to its volume's limits"},
+      {"not in place",
+       Wants({Want(kA, "vdf")}),
+       {},
+       {},
+       {},
+       "limits set on a disk that is not there (the plug sets them)"},
+      {"bad type",
+       Wants({[] {
+         v1::DesiredEbsDisk d = Want(kA, "vdf");
+         d.set_volume_type("gp9");
+         return d;
+       }()}),
+       {{"vdf", kA}},
+       {},
+       {},
+       "an unknown type crashing the plan or clearing the limits"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.name << ": " << row.bug);
+    const EbsPlan plan = PlanEbsDisks(row.want, row.have, row.set);
+    std::vector<std::string> limits;
+    for (const EbsLimits& l : plan.limits) {
+      limits.push_back(l.target_dev);
+      CHECK(l.iotune == (row.want[0].volume_type() == "io2" ? io2_limits : gp2));
+    }
+    CHECK(limits == row.limits);
+  }
+}
+
 TEST_CASE("ToEbsDisk: the NBD disk with the type's I/O limits", "[ebs_sync]") {
   // Bugs caught: iotune left out (every type equally fast); the endpoint or target not carried;
   // a bad disk from the network accepted.

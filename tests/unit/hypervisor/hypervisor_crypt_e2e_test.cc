@@ -240,6 +240,22 @@ void RunEncryptedDiskChecks(const std::string& uri, const fs::path& root_dir,
   CHECK(size_of("vdf") == 32 * kMiB);
   CHECK(hv.GrowDisk(id, "vdz", 32 * kMiB).code() == absl::StatusCode::kNotFound);
 
+  // modify-volume --volume-type / --iops under the running guest: new I/O limits on the device.
+  // Bug: the throttle aimed at a path without a block backend, or not sent.
+  volumes::IoTune io2;
+  io2.total_iops_sec = 4321;
+  io2.total_bytes_sec = 250 << 20;
+  const absl::Status limited_again = hv.SetDiskLimits(id, "vdg", io2);
+  INFO(limited_again.ToString());
+  CHECK(limited_again.ok());
+  const std::string info_block = HmpOnDomain(uri, id, "info block");
+  INFO("info block: " << info_block);
+  CHECK(info_block.find("iops=4321") != std::string::npos);
+  CHECK(hv.SetDiskLimits(id, "vdz", io2).code() == absl::StatusCode::kNotFound);
+  volumes::IoTune bad;
+  bad.total_iops_sec_max = 10;  // a burst without its base
+  CHECK(hv.SetDiskLimits(id, "vdg", bad).code() == absl::StatusCode::kInvalidArgument);
+
   // Detach asks the guest (a boot-sector guest never releases it: the disk stays listed, and
   // the call stays successful, as for any hot-unplug the guest has not finished).
   CHECK(hv.DetachDisk(id, "vdg").ok());
