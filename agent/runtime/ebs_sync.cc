@@ -40,8 +40,9 @@ EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk
     if (!type.ok()) continue;  // ToEbsDisk refused it at the plug already
     const volumes::IoTune io = volumes::IoTuneOf(*type, d.size_gib(), {d.iops(), d.throughput()});
     auto set = limits_set.find(d.target_dev());
-    if (set == limits_set.end() || !(set->second == io))
+    if (set == limits_set.end() || !(set->second == io)) {
       plan.limits.push_back({d.target_dev(), io});
+    }
   }
   for (const auto& d : want) {
     const int64_t bytes = d.size_gib() << 30;
