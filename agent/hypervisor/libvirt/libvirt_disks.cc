@@ -148,12 +148,8 @@ absl::Status LibvirtHypervisor::GrowDisk(std::string_view instance_id, std::stri
   const std::string context =
       absl::StrCat("grow ", AbslView(target_dev), " of ", id, " to ", bytes, " bytes");
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
+  absl::StatusOr<Domain> dom = impl_->RunningDomain(id, context);
   if (!dom.ok()) return dom.status();
-  if (virDomainIsActive(dom->get()) != 1) {
-    virResetLastError();
-    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
-  }
   absl::StatusOr<std::vector<EbsDiskSize>> sizes = QmpEbsDiskSizes(dom->get(), context);
   if (!sizes.ok()) return sizes.status();
   const EbsDiskSize* disk = nullptr;
@@ -181,12 +177,8 @@ absl::Status LibvirtHypervisor::SetDiskLimits(std::string_view instance_id,
   const std::string context =
       absl::StrCat("set the I/O limits of ", AbslView(target_dev), " of ", id);
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
+  absl::StatusOr<Domain> dom = impl_->RunningDomain(id, context);
   if (!dom.ok()) return dom.status();
-  if (virDomainIsActive(dom->get()) != 1) {
-    virResetLastError();
-    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
-  }
   absl::StatusOr<std::vector<AttachedEbsDisk>> plugged = QmpEbsDisks(dom->get(), context);
   if (!plugged.ok()) return plugged.status();
   for (const AttachedEbsDisk& d : *plugged) {

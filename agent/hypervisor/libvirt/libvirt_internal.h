@@ -104,6 +104,17 @@ class LibvirtHypervisor::Impl {
     return libvirt_internal::LookupOwned(c->get(), id, context);
   }
 
+  // OwnedDomain, and FailedPrecondition unless it is running.
+  absl::StatusOr<Domain> RunningDomain(const std::string& id, absl::string_view context) {
+    absl::StatusOr<Domain> dom = OwnedDomain(id, context);
+    if (!dom.ok()) return dom;
+    if (virDomainIsActive(dom->get()) != 1) {
+      virResetLastError();
+      return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
+    }
+    return dom;
+  }
+
   absl::StatusOr<Connection> Conn() {
     absl::MutexLock lock(&conn_mu_);
     if (conn_ != nullptr && virConnectIsAlive(conn_) != 1) {

@@ -177,12 +177,8 @@ absl::Status LibvirtHypervisor::SaveDomain(std::string_view instance_id, const s
   const std::string id(instance_id);
   const std::string context = absl::StrCat("save ", id);
   Impl::IdLock id_lock(*impl_, id);
-  absl::StatusOr<Domain> dom = impl_->OwnedDomain(id, context);
+  absl::StatusOr<Domain> dom = impl_->RunningDomain(id, context);
   if (!dom.ok()) return dom.status();
-  if (virDomainIsActive(dom->get()) != 1) {
-    virResetLastError();
-    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
-  }
   absl::StatusOr<std::vector<AttachedEbsDisk>> ebs =
       libvirt_internal::QmpEbsDisks(dom->get(), context);
   if (!ebs.ok()) return ebs.status();
