@@ -18,6 +18,15 @@ bool InPlace(const v1::DesiredEbsDisk& d, const std::vector<hypervisor::Attached
 
 }  // namespace
 
+absl::StatusOr<volumes::IoTune> LimitsOf(const v1::DesiredEbsDisk& d) {
+  absl::StatusOr<volumes::VolumeType> type = volumes::ParseVolumeType(d.volume_type());
+  if (!type.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(d.volume_id(), ": volume type: ", type.status().message()));
+  }
+  return volumes::IoTuneOf(*type, d.size_gib(), {d.iops(), d.throughput()});
+}
+
 EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk>& want,
                      const std::vector<hypervisor::AttachedEbsDisk>& have,
                      const std::map<std::string, volumes::IoTune>& limits_set) {
@@ -36,12 +45,11 @@ EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk
   }
   for (const auto& d : want) {
     if (!InPlace(d, have)) continue;
-    absl::StatusOr<volumes::VolumeType> type = volumes::ParseVolumeType(d.volume_type());
-    if (!type.ok()) continue;  // ToEbsDisk refused it at the plug already
-    const volumes::IoTune io = volumes::IoTuneOf(*type, d.size_gib(), {d.iops(), d.throughput()});
+    absl::StatusOr<volumes::IoTune> io = LimitsOf(d);
+    if (!io.ok()) continue;  // ToEbsDisk refused it at the plug already
     auto set = limits_set.find(d.target_dev());
-    if (set == limits_set.end() || !(set->second == io)) {
-      plan.limits.push_back({d.target_dev(), io});
+    if (set == limits_set.end() || !(set->second == *io)) {
+      plan.limits.push_back({d.target_dev(), *io});
     }
   }
   for (const auto& d : want) {
@@ -64,11 +72,8 @@ google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk> WantedEbsDisks(
 }
 
 absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d, bool boot) {
-  absl::StatusOr<volumes::VolumeType> type = volumes::ParseVolumeType(d.volume_type());
-  if (!type.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(d.volume_id(), ": volume type: ", type.status().message()));
-  }
+  absl::StatusOr<volumes::IoTune> iotune = LimitsOf(d);
+  if (!iotune.ok()) return iotune.status();
   hypervisor::EbsDisk disk;
   disk.volume_id = d.volume_id();
   disk.nbd_host = d.nbd_host();
@@ -79,7 +84,7 @@ absl::StatusOr<hypervisor::EbsDisk> ToEbsDisk(const v1::DesiredEbsDisk& d, bool 
   disk.target_dev = d.target_dev();
   disk.boot = boot;
   disk.luks_key = d.luks_key();
-  disk.iotune = volumes::IoTuneOf(*type, d.size_gib(), {d.iops(), d.throughput()});
+  disk.iotune = *iotune;
   disk.size_bytes = d.size_gib() << 30;
   if (absl::Status s = hypervisor::ValidateEbsDisk(disk); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(d.volume_id(), ": ", s.message()));

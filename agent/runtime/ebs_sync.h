@@ -45,6 +45,10 @@ EbsPlan PlanEbsDisks(const google::protobuf::RepeatedPtrField<v1::DesiredEbsDisk
                      const std::vector<hypervisor::AttachedEbsDisk>& have,
                      const std::map<std::string, volumes::IoTune>& limits_set = {});
 
+// A desired disk's I/O limits: its volume type's, for its size, IOPS and throughput
+// (volumes::IoTuneOf). InvalidArgument for an unknown type.
+absl::StatusOr<volumes::IoTune> LimitsOf(const v1::DesiredEbsDisk& d);
+
 // The hypervisor's disk for a desired one, its <iotune> from the volume's type and shape
 // (volumes::IoTuneOf). InvalidArgument for an unknown type or a disk ValidateEbsDisk refuses.
 // `boot`: the root volume of an EBS-backed instance (target vda, DesiredInstance.root_disk).

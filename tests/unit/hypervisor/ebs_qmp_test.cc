@@ -352,3 +352,70 @@ TEST_CASE("EbsPlugCommands: NBD over TLS", "[ebs_qmp][tls]") {
 
 }  // namespace
 }  // namespace minicloud::hypervisor
+
+namespace minicloud::hypervisor {
+namespace {
+
+// query-block as QEMU 7.2 answers it (trimmed): libvirt's own disk, an encrypted EBS disk (its
+// device on the luks node), a plain one (on the nbd node), and odd entries.
+TEST_CASE("EbsDiskSizesInQueryBlock reads each EBS disk's node and size", "[ebs_qmp]") {
+  const std::string reply = R"([
+    {"device": "", "qdev": "/machine/peripheral/virtio-disk0/virtio-backend",
+     "inserted": {"node-name": "libvirt-1-format", "image": {"virtual-size": 2147483648}}},
+    {"device": "", "qdev": "/machine/peripheral/mcx-vdf-vol-0123456789abcdef0/virtio-backend",
+     "inserted": {"node-name": "mcx-luks-vdf", "image": {"virtual-size": 16777216}}},
+    {"device": "", "qdev": "/machine/peripheral/mcx-vdg-vol-0fedcba9876543210/virtio-backend",
+     "inserted": {"node-name": "mcx-nbd-vdg", "image": {"virtual-size": 1073741824}}},
+    {"device": "", "qdev": "/machine/peripheral/mcx-vdh-vol-1/virtio-backend"},
+    {"device": "", "qdev": "/machine/peripheral/mcx-vdi-vol-2/virtio-backend",
+     "inserted": {"node-name": "mcx-nbd-vdi", "image": {"virtual-size": "big"}}},
+    {"device": "", "qdev": "/machine/peripheral/mcx-vdj-vol-3",
+     "inserted": {"node-name": "mcx-nbd-vdj", "image": {"virtual-size": 1}}},
+    "not an object"
+  ])";
+  const std::vector<EbsDiskSize> sizes = EbsDiskSizesInQueryBlock(reply);
+  // Bugs: libvirt's disk taken for an EBS disk; an entry without a medium or a size, or a qdev
+  // that is not the device's block backend, read as a size (the agent would grow it).
+  REQUIRE(sizes.size() == 2);
+  CHECK(sizes[0].target_dev == "vdf");
+  // Bug: the grow aimed at the NBD node under a LUKS one (the guest would keep its size).
+  CHECK(sizes[0].node_name == "mcx-luks-vdf");
+  CHECK(sizes[0].bytes == 16777216);
+  CHECK(sizes[1].target_dev == "vdg");
+  CHECK(sizes[1].node_name == "mcx-nbd-vdg");
+  CHECK(sizes[1].bytes == 1073741824);
+  CHECK(EbsDiskSizesInQueryBlock("garbage").empty());
+  CHECK(EbsDiskSizesInQueryBlock("{}").empty());
+}
+
+TEST_CASE("The grow's commands: a read through the NBD node, then block_resize", "[ebs_qmp]") {
+  // Bug: the read aimed at the device's top node or not at all (the NBD client would not
+  // reconnect, and block_resize would find the old export size).
+  CHECK(json::parse(NbdReconnectCommand("vdf")) ==
+        json::parse(R"({"execute":"human-monitor-command",
+                        "arguments":{"command-line":"qemu-io mcx-nbd-vdf \"read 0 512\""}})"));
+  // Bug: the size as a string or in GiB.
+  CHECK(json::parse(GrowCommand("mcx-luks-vdf", int64_t{2} << 30)) ==
+        json::parse(R"({"execute":"block_resize",
+                        "arguments":{"node-name":"mcx-luks-vdf","size":2147483648}})"));
+}
+
+TEST_CASE("ThrottleCommand: the device's backend, the total limits only", "[ebs_qmp]") {
+  EbsDisk d;
+  d.target_dev = "vdg";
+  d.export_name = "vol-0fedcba9876543210";
+  d.iotune.total_iops_sec = 4000;
+  d.iotune.total_bytes_sec = 1000 << 20;
+  const json c = json::parse(ThrottleCommand(d));
+  CHECK(c["execute"] == "block_set_io_throttle");
+  CHECK(c["arguments"]["id"] == "/machine/peripheral/mcx-vdg-vol-0fedcba9876543210/virtio-backend");
+  CHECK(c["arguments"]["iops"] == 4000);
+  CHECK(c["arguments"]["bps"] == 1000 << 20);
+  // Bug: a burst written without its limits (QEMU refuses a *_max_length without *_max).
+  CHECK_FALSE(c["arguments"].contains("iops_max"));
+  CHECK_FALSE(c["arguments"].contains("bps_max_length"));
+  CHECK(c["arguments"]["iops_rd"] == 0);
+}
+
+}  // namespace
+}  // namespace minicloud::hypervisor
