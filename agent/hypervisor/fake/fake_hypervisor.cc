@@ -430,29 +430,37 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> FakeHypervisor::ListEbsDisks(
   return out;
 }
 
+absl::StatusOr<EbsDisk*> FakeHypervisor::RunningEbsDiskLocked(std::string_view instance_id,
+                                                              std::string_view target_dev,
+                                                              const std::string& context,
+                                                              int& calls) {
+  auto it = domains_.find(instance_id);
+  if (it == domains_.end() || !it->second.owned) {
+    return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
+  }
+  ++calls;
+  if (it->second.state != DomainState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
+  }
+  for (EbsDisk& d : it->second.spec.ebs_disks) {
+    if (d.target_dev == target_dev) return &d;
+  }
+  return absl::NotFoundError(absl::StrCat(context, ": no EBS disk there"));
+}
+
 absl::Status FakeHypervisor::GrowDisk(std::string_view instance_id, std::string_view target_dev,
                                       int64_t bytes) {
   const std::string context =
       absl::StrCat("grow ", AbslView(target_dev), " of ", AbslView(instance_id));
   absl::MutexLock lock(&mu_);
-  auto it = domains_.find(instance_id);
-  if (it == domains_.end() || !it->second.owned) {
-    return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
+  absl::StatusOr<EbsDisk*> d = RunningEbsDiskLocked(instance_id, target_dev, context, grow_calls_);
+  if (!d.ok()) return d.status();
+  if ((*d)->size_bytes >= bytes) return absl::OkStatus();
+  if (hold_export_size_) {
+    return absl::FailedPreconditionError(absl::StrCat(context, ": the export is smaller"));
   }
-  ++grow_calls_;
-  if (it->second.state != DomainState::kRunning) {
-    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
-  }
-  for (EbsDisk& d : it->second.spec.ebs_disks) {
-    if (d.target_dev != target_dev) continue;
-    if (d.size_bytes >= bytes) return absl::OkStatus();
-    if (hold_export_size_) {
-      return absl::FailedPreconditionError(absl::StrCat(context, ": the export is smaller"));
-    }
-    d.size_bytes = bytes;
-    return absl::OkStatus();
-  }
-  return absl::NotFoundError(absl::StrCat(context, ": no EBS disk there"));
+  (*d)->size_bytes = bytes;
+  return absl::OkStatus();
 }
 
 absl::Status FakeHypervisor::SetDiskLimits(std::string_view instance_id,
@@ -461,23 +469,14 @@ absl::Status FakeHypervisor::SetDiskLimits(std::string_view instance_id,
   const std::string context =
       absl::StrCat("set the I/O limits of ", AbslView(target_dev), " of ", AbslView(instance_id));
   absl::MutexLock lock(&mu_);
-  auto it = domains_.find(instance_id);
-  if (it == domains_.end() || !it->second.owned) {
-    return absl::NotFoundError(absl::StrCat(context, ": no such owned domain"));
+  absl::StatusOr<EbsDisk*> d =
+      RunningEbsDiskLocked(instance_id, target_dev, context, limits_calls_);
+  if (!d.ok()) return d.status();
+  if (absl::Status s = ValidateIoTune((*d)->volume_id, iotune); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": ", s.message()));
   }
-  ++limits_calls_;
-  if (it->second.state != DomainState::kRunning) {
-    return absl::FailedPreconditionError(absl::StrCat(context, ": the domain is not running"));
-  }
-  for (EbsDisk& d : it->second.spec.ebs_disks) {
-    if (d.target_dev != target_dev) continue;
-    if (absl::Status s = ValidateIoTune(d.volume_id, iotune); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(context, ": ", s.message()));
-    }
-    d.iotune = iotune;
-    return absl::OkStatus();
-  }
-  return absl::NotFoundError(absl::StrCat(context, ": no EBS disk there"));
+  (*d)->iotune = iotune;
+  return absl::OkStatus();
 }
 
 int FakeHypervisor::limits_calls() const {

@@ -139,6 +139,12 @@ class FakeHypervisor final : public Hypervisor {
   };
 
   static absl::Status TakeFailure(std::optional<absl::Status>& slot);
+  // The EBS disk at `target_dev` of the running owned domain `instance_id`; `calls` counts the
+  // calls that reached an owned domain. NotFound / FailedPrecondition as GrowDisk's contract.
+  absl::StatusOr<EbsDisk*> RunningEbsDiskLocked(std::string_view instance_id,
+                                                std::string_view target_dev,
+                                                const std::string& context, int& calls)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const HostResources resources_;
   mutable absl::Mutex mu_;
