@@ -130,7 +130,9 @@ std::vector<EbsDiskSize> EbsDiskSizesInQueryBlock(std::string_view query_block_r
 //     (or checks the NBD size, which it cannot change), and virtio-blk tells the guest (a
 //     config change interrupt; Linux logs "new size" and updates /sys/block/vdX/size).
 // block_resize of an NBD node beyond the export's size fails ("Cannot grow NBD nodes"): the
-// export has not grown yet.
+// export has not grown yet. The read runs on the monitor: with the volume service away it holds
+// the monitor up to kNbdReconnectDelaySeconds (the caller only grows after the service grew the
+// volume, so it is there).
 std::string NbdReconnectCommand(std::string_view target_dev);
 std::string GrowCommand(std::string_view node_name, int64_t bytes);
 
