@@ -128,10 +128,10 @@ absl::StatusOr<std::vector<AttachedEbsDisk>> LibvirtHypervisor::ListEbsDisks(
     virResetLastError();
     return std::vector<AttachedEbsDisk>{};  // EBS disks live in the running QEMU only
   }
-  // Nodes of a finished unplug go first, so the list is what the guest still has.
-  ReleaseUnpluggedEbsNodes(dom->get(), context);
   absl::StatusOr<std::vector<AttachedEbsDisk>> disks = QmpEbsDisks(dom->get(), context);
   if (!disks.ok()) return disks;
+  // Nodes of a finished unplug (no device left) go.
+  ReleaseUnpluggedEbsNodes(dom->get(), *disks, context);
   absl::StatusOr<std::vector<EbsDiskSize>> sizes = QmpEbsDiskSizes(dom->get(), context);
   if (!sizes.ok()) return sizes.status();
   for (AttachedEbsDisk& d : *disks) {

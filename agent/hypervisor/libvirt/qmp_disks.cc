@@ -161,15 +161,15 @@ absl::Status UnplugEbsDisk(virDomainPtr dom, const AttachedEbsDisk& disk,
   }
 }
 
-void ReleaseUnpluggedEbsNodes(virDomainPtr dom, absl::string_view context) {
+void ReleaseUnpluggedEbsNodes(virDomainPtr dom, const std::vector<AttachedEbsDisk>& devices,
+                              absl::string_view context) {
   absl::StatusOr<std::string> nodes =
       Qmp(dom, R"({"execute":"query-named-block-nodes","arguments":{"flat":true}})", context,
           "query-named-block-nodes");
-  absl::StatusOr<std::vector<AttachedEbsDisk>> devices = QmpEbsDisks(dom, context);
-  if (!nodes.ok() && nodes.status().code() == absl::StatusCode::kUnimplemented) return;
-  if (!nodes.ok() || !devices.ok()) {
-    spdlog::warn("hypervisor: {}",
-                 std::string(!nodes.ok() ? nodes.status().message() : devices.status().message()));
+  if (!nodes.ok()) {
+    if (nodes.status().code() != absl::StatusCode::kUnimplemented) {
+      spdlog::warn("hypervisor: {}", std::string(nodes.status().message()));
+    }
     return;
   }
   const nlohmann::json list = nlohmann::json::parse(*nodes, nullptr, false);
@@ -181,7 +181,7 @@ void ReleaseUnpluggedEbsNodes(virDomainPtr dom, absl::string_view context) {
     for (absl::string_view prefix : {"mcx-luks-", "mcx-nbd-"}) {
       if (!absl::StartsWith(name, prefix)) continue;
       const std::string target = name.substr(prefix.size());
-      if (!HasTarget(*devices, target)) orphans.insert(target);
+      if (!HasTarget(devices, target)) orphans.insert(target);
     }
   }
   for (const std::string& t : orphans) {

@@ -57,9 +57,10 @@ absl::StatusOr<std::vector<EbsDiskSize>> QmpEbsDiskSizes(virDomainPtr dom,
 absl::Status UnplugEbsDisk(virDomainPtr dom, const AttachedEbsDisk& disk,
                            absl::string_view context);
 
-// Releases the nodes of targets whose device is gone (an unplug the guest finished after
-// UnplugEbsDisk stopped waiting). Errors are logged, not returned.
-void ReleaseUnpluggedEbsNodes(virDomainPtr dom, absl::string_view context);
+// Releases the nodes of targets that have no device among `devices` (QmpEbsDisks, just read):
+// an unplug the guest finished after UnplugEbsDisk stopped waiting. Errors are logged.
+void ReleaseUnpluggedEbsNodes(virDomainPtr dom, const std::vector<AttachedEbsDisk>& devices,
+                              absl::string_view context);
 
 // system_reset: QEMU rebuilds the firmware's boot order (fw_cfg "bootorder") at reset, so a
 // boot disk plugged while the domain was paused before its first instruction is booted from.
