@@ -201,8 +201,8 @@ absl::StatusOr<std::string> EbsTargetDev(std::string_view device_name,
   return target;
 }
 
-std::vector<DomainDisk> DisksInDomainXml(std::string_view xml) {
-  std::vector<DomainDisk> disks;
+std::vector<std::string> DiskTargetsInDomainXml(std::string_view xml) {
+  std::vector<std::string> targets;
   size_t pos = 0;
   while (true) {
     const size_t begin = xml.find("<disk", pos);
@@ -215,14 +215,10 @@ std::vector<DomainDisk> DisksInDomainXml(std::string_view xml) {
     const size_t end = xml.find("</disk>", after);
     if (end == std::string_view::npos) break;
     const std::string_view element = xml.substr(begin, end + 7 - begin);
-    DomainDisk disk;
-    const std::string_view disk_tag = StartTag(element, "disk");
-    disk.network = AttributeOf(disk_tag, "type") == "network";
-    disk.target_dev = AttributeOf(StartTag(element, "target"), "dev");
-    disks.push_back(std::move(disk));
+    targets.push_back(AttributeOf(StartTag(element, "target"), "dev"));
     pos = end + 7;
   }
-  return disks;
+  return targets;
 }
 
 }  // namespace minicloud::hypervisor

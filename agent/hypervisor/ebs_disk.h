@@ -51,14 +51,9 @@ std::string EbsSerial(std::string_view volume_id);
 absl::StatusOr<std::string> EbsTargetDev(std::string_view device_name,
                                          const std::vector<std::string>& targets_in_use);
 
-// A <disk> of a libvirt domain XML (virDomainGetXMLDesc): the root and instance store, whose
-// targets an EBS disk must not take.
-struct DomainDisk {
-  std::string target_dev;  // <target dev=>
-  bool network = false;    // type='network'
-};
-// The disks of a domain XML as libvirt formats it, in document order. Attribute values are
-// unescaped. Not a general XML parser: it relies on libvirt's well-formed output.
-std::vector<DomainDisk> DisksInDomainXml(std::string_view domain_xml);
+// The targets ("vda", "vdb", ...) of the <disk> elements of a domain XML as libvirt formats it
+// (virDomainGetXMLDesc), in document order: the root and instance store, which an EBS disk must
+// not take. Not a general XML parser: it relies on libvirt's well-formed output.
+std::vector<std::string> DiskTargetsInDomainXml(std::string_view domain_xml);
 
 }  // namespace minicloud::hypervisor

@@ -4,6 +4,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -26,21 +27,15 @@ using libvirt_internal::UnplugEbsDisk;
 
 namespace {
 
-// The disks of `dom`: its persistent definition (`inactive`) or the running guest.
-absl::StatusOr<std::vector<DomainDisk>> DisksOf(virDomainPtr dom, bool inactive,
-                                                absl::string_view context) {
+// Whether a <disk> of `dom` (its persistent definition with `inactive`, else the running guest)
+// is at `target`: the root or instance store.
+absl::StatusOr<bool> HasDiskAt(virDomainPtr dom, bool inactive, std::string_view target,
+                               absl::string_view context) {
   char* xml = virDomainGetXMLDesc(dom, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
   if (xml == nullptr) return LastError(absl::StrCat(context, ": read domain XML"));
-  std::vector<DomainDisk> disks = DisksInDomainXml(xml);
+  const std::vector<std::string> targets = DiskTargetsInDomainXml(xml);
   free(xml);
-  return disks;
-}
-
-const DomainDisk* FindTarget(const std::vector<DomainDisk>& disks, std::string_view target) {
-  for (const DomainDisk& d : disks) {
-    if (d.target_dev == target) return &d;
-  }
-  return nullptr;
+  return std::find(targets.begin(), targets.end(), target) != targets.end();
 }
 
 }  // namespace
@@ -70,9 +65,9 @@ absl::Status LibvirtHypervisor::AttachDisk(std::string_view instance_id, const E
     return absl::FailedPreconditionError(
         absl::StrCat(context, ": target ", disk.target_dev, " holds ", d.export_name));
   }
-  absl::StatusOr<std::vector<DomainDisk>> local = DisksOf(dom->get(), /*inactive=*/false, context);
-  if (!local.ok()) return local.status();
-  if (FindTarget(*local, disk.target_dev) != nullptr) {
+  absl::StatusOr<bool> taken = HasDiskAt(dom->get(), /*inactive=*/false, disk.target_dev, context);
+  if (!taken.ok()) return taken.status();
+  if (*taken) {
     return absl::FailedPreconditionError(
         absl::StrCat(context, ": target ", disk.target_dev, " is in use"));
   }
@@ -108,9 +103,9 @@ absl::Status LibvirtHypervisor::DetachDisk(std::string_view instance_id,
     }
   }
   // Not an EBS disk: instance store (a local file disk of the domain) cannot be detached.
-  absl::StatusOr<std::vector<DomainDisk>> local = DisksOf(dom->get(), !active, context);
+  absl::StatusOr<bool> local = HasDiskAt(dom->get(), !active, target_dev, context);
   if (!local.ok()) return local.status();
-  if (FindTarget(*local, target_dev) != nullptr) {
+  if (*local) {
     return absl::FailedPreconditionError(
         absl::StrCat(context, ": instance store stays with its instance"));
   }
