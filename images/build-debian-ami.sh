@@ -4,7 +4,8 @@
 #   bootloader written with dd (no loop mounts) -> compressed qcow2, plus the kernel and initrd
 #   for direct kernel boot, plus manifest.json.
 # cloud-init is Debian's stock package with Debian's stock /etc/cloud/cloud.cfg: no datasource is
-# configured here. The hypervisor makes the guest look like EC2 (SMBIOS uuid+serial "ec2...")
+# configured here. One setting is the image's own, as on Amazon Linux 2023: the host keys made at
+# first boot are ed25519 and ECDSA, no RSA (below). The hypervisor makes the guest look like EC2 (SMBIOS uuid+serial "ec2...")
 # and serves the metadata, so ds-identify selects the Ec2 datasource by itself.
 #
 # The guest helpers (cfn-init, cfn-signal, cfn-get-metadata, cfn-hup: build/guest/
@@ -145,7 +146,7 @@ KERNEL=$(readlink -f "$ROOTFS/vmlinuz") INITRD=$(readlink -f "$ROOTFS/initrd.img
 [[ -f $KERNEL && -f $INITRD ]] || die "kernel or initrd missing in the rootfs (/vmlinuz, /initrd.img)"
 KVER=${KERNEL##*/vmlinuz-}
 
-# --- 2. system configuration (plain files; cloud-init is left exactly as Debian ships it) ------
+# --- 2. system configuration (plain files; cloud-init as Debian ships it but for its key types) -
 log "configuring the rootfs (kernel $KVER)"
 printf 'LABEL=%s / ext4 rw,discard,errors=remount-ro 0 1\n' "$ROOT_LABEL" >"$ROOTFS/etc/fstab"
 echo debian >"$ROOTFS/etc/hostname"
@@ -165,13 +166,23 @@ source /etc/network/interfaces.d/*
 auto lo
 iface lo inet loopback
 EOF
-# Every instance gets its own SSH host keys: cloud-init (cc_ssh) generates them on first boot;
-# the drop-in covers a boot where cloud-init found no datasource.
+# Every instance gets its own SSH host keys: cloud-init (cc_ssh) generates them on first boot.
+# Which types: ed25519 and ECDSA, what Amazon Linux 2023 generates by default ("Default SSH server
+# configuration", AL2023 User Guide), because an RSA 3072 key is a prime search that took 9-29 s
+# of every first boot under TCG (docs/PERFORMANCE.md); user data that needs one adds it the way
+# AL2023 documents: `#cloud-config` `ssh_genkeytypes: [ed25519, ecdsa, rsa]`. sshd loads whichever
+# of its default key files exist. The ssh.service drop-in covers a boot where cloud-init found no
+# datasource and made no key at all; it must not add an RSA key behind cloud-init's back.
 rm -f "$ROOTFS"/etc/ssh/ssh_host_*
+mkdir -p "$ROOTFS/etc/cloud/cloud.cfg.d"
+cat >"$ROOTFS/etc/cloud/cloud.cfg.d/50_minicloud_hostkeys.cfg" <<'EOF'
+# minicloud AMI: host key types made at first boot (Amazon Linux 2023's default set).
+ssh_genkeytypes: [ed25519, ecdsa]
+EOF
 mkdir -p "$ROOTFS/etc/systemd/system/ssh.service.d"
 cat >"$ROOTFS/etc/systemd/system/ssh.service.d/minicloud-hostkeys.conf" <<'EOF'
 [Service]
-ExecStartPre=-/usr/bin/ssh-keygen -A
+ExecStartPre=-/bin/sh -c 'ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1 || /usr/bin/ssh-keygen -A'
 EOF
 # The guest helpers at aws-cfn-bootstrap's paths. cfn-hup.service stays disabled (a template
 # enables it through cfn-init's services once it wrote /etc/cfn/cfn-hup.conf). Only file entries

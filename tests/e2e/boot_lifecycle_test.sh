@@ -51,6 +51,11 @@ doc_id=$(ssh_guest 'curl -s http://169.254.169.254/latest/dynamic/instance-ident
   jq -r .instanceId)
 assert_eq "$doc_id" "$id" "identity document inside the guest"
 log "ssh with the key pair works; the guest reads its own metadata"
+# The AMI's host keys are ed25519 and ECDSA, as Amazon Linux 2023's (no RSA prime search at first
+# boot). Bugs caught: the cloud.cfg.d drop-in left out of the image, or ssh.service's fallback
+# `ssh-keygen -A` run although cloud-init made keys (either brings back an RSA key).
+host_keys=$(ssh_guest 'cd /etc/ssh && echo ssh_host_*_key') || fail "listing the guest's host keys"
+assert_eq "$host_keys" "ssh_host_ecdsa_key ssh_host_ed25519_key" "the guest's SSH host keys"
 
 # IMDSv2 enforced: a GET without a token is 401 from inside the guest, with a token 200.
 "$MC" modify-instance-metadata-options --instance-id "$id" --http-tokens required >/dev/null
