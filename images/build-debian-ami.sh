@@ -5,8 +5,9 @@
 #   for direct kernel boot, plus manifest.json.
 # cloud-init is Debian's stock package with Debian's stock /etc/cloud/cloud.cfg: no datasource is
 # configured here. One setting is the image's own, as on Amazon Linux 2023: the host keys made at
-# first boot are ed25519 and ECDSA, no RSA (below). The hypervisor makes the guest look like EC2 (SMBIOS uuid+serial "ec2...")
-# and serves the metadata, so ds-identify selects the Ec2 datasource by itself.
+# first boot are ed25519 and ECDSA, no RSA (below). The hypervisor makes the guest look like EC2
+# (SMBIOS uuid+serial "ec2...") and serves the metadata, so ds-identify selects the Ec2 datasource
+# by itself.
 #
 # The guest helpers (cfn-init, cfn-signal, cfn-get-metadata, cfn-hup: build/guest/
 # cfn-bootstrap.tar.gz, built by the project's CMake target cfn_bootstrap_tarball) are unpacked
